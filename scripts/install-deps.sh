@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the Debian packages foil needs, and only those that are missing.
+# Idempotent: when everything is present it does nothing (not even apt-get update).
+#
+#   scripts/install-deps.sh              build + runtime + test dependencies
+#   scripts/install-deps.sh --crosscheck also python3-torch and python3-onnx,
+#                                        for the optional cross-check tests
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libopenblas-openmp-dev       # sgemm for Conv and Gemm (OpenMP flavour)
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev   # ONNX via generated protobuf-c code
+  zlib1g-dev libpng-dev libcjson-dev
+  libcmocka-dev                # test framework
+  libonnx-testdata             # official ONNX operator tests (conformance suite)
+  dataset-fashion-mnist        # the built-in image dataset
+  python3-sklearn              # ships the built-in tabular CSV datasets
+)
+if [[ "${1:-}" == "--crosscheck" ]]; then
+  packages+=(python3-torch python3-onnx python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,69 @@
+/*
+ * cli/cli.h - what the subcommands share: option parsing, exit codes,
+ * the common options every command takes.
+ *
+ * Exit status: 0 success, 1 runtime error (message from libfoil on stderr),
+ * 2 usage error (bad or missing option).
+ */
+#ifndef FOIL_CLI_H
+#define FOIL_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "foil/status.h"
+
+enum { CLI_OK = 0, CLI_RUNTIME_ERROR = 1, CLI_USAGE_ERROR = 2, CLI_HELP_SHOWN = -1 };
+
+typedef enum { OPT_STRING, OPT_INT, OPT_FLOAT, OPT_FLAG } cli_opt_kind;
+
+typedef struct cli_option {
+    const char *name;      /* "--model" */
+    cli_opt_kind kind;
+    void *dest;            /* const char **, int64_t *, double *, int * */
+    const char *metavar;   /* "FILE" (NULL for flags) */
+    const char *help;
+    int required;
+    int seen;              /* set by the parser */
+} cli_option;
+
+/* Options every command accepts. */
+typedef struct cli_common {
+    int64_t seed;
+    int64_t threads;
+    int quiet;
+} cli_common;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;     /* argument synopsis after "foil NAME" */
+    const char *description;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Parse argv[1..] of command `cmd` against opts plus the common options.
+ * Returns CLI_OK, CLI_USAGE_ERROR (message printed) or CLI_HELP_SHOWN. */
+int cli_parse(const cli_command *cmd, int argc, char **argv, cli_option *opts, int n_opts, cli_common *common);
+
+/* Print "foil CMD: error: MSG" and a hint; returns CLI_USAGE_ERROR. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print libfoil's last error as "foil CMD: MSG"; returns CLI_RUNTIME_ERROR. */
+int cli_fail(const cli_command *cmd, foil_status st);
+
+/* Apply --threads (OpenMP and OpenBLAS). */
+void cli_apply_common(const cli_common *common);
+
+extern const cli_command cli_predict, cli_grad;
+
+
+
+#include "foil/model.h"
+#include "foil/tensor.h"
+
+/* Load --model and the float32 --input batch, checking that the input's rank
+ * matches the model's (batch first). Prints the error and returns nonzero. */
+int cli_load_model_input(const cli_command *cmd, const char *model_path, const char *input_path, foil_model **model,
+                         foil_tensor *x);
+#endif

@@ -1,0 +1,448 @@
+/*
+ * nn/graph.c - planning, forward and backward over a static graph.
+ * See graph.h for the life cycle; op.h for the contract each op keeps.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "foil/rng.h"
+#include "nn/graph.h"
+
+foil_graph *foil_graph_new(const char *path)
+{
+    foil_graph *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->path = strdup(path ? path : "model");
+    g->grad_mode = -1;
+    if (!g->path) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void free_attrs(foil_node *n)
+{
+    for (int i = 0; i < n->n_attrs; i++) {
+        foil_attr *a = &n->attrs[i];
+        free(a->name);
+        free(a->s);
+        free(a->ints);
+        free(a->floats);
+        for (int k = 0; a->strings && k < a->n; k++) free(a->strings[k]);
+        free(a->strings);
+        if (a->t) {
+            foil_tensor_free(a->t);
+            free(a->t);
+        }
+    }
+    free(n->attrs);
+}
+
+static int is_planned_buffer(const foil_value *v)
+{
+    return v->kind == FOIL_VALUE_ACTIVATION || v->kind == FOIL_VALUE_INPUT;
+}
+
+void foil_graph_unplan(foil_graph *g)
+{
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        if (is_planned_buffer(v)) {
+            foil_tensor_free(&v->t);
+            v->known = 0;
+        }
+        foil_tensor_free(&v->grad);
+        v->needs_grad = 0;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        foil_op_ctx *c = &g->nodes[i].ctx;
+        foil_free(c->work);
+        free(c->in);
+        free(c->out);
+        free(c->d_in);
+        free(c->d_out);
+        free(c->known);
+        memset(c, 0, sizeof *c);
+        g->nodes[i].folded = 0;
+    }
+    g->planned = 0;
+    g->grad_mode = -1;
+}
+
+void foil_graph_free(foil_graph *g)
+{
+    if (!g) return;
+    foil_graph_unplan(g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        foil_node *n = &g->nodes[i];
+        if (n->op && n->op->destroy) n->op->destroy(n);
+        else free(n->state);
+        free_attrs(n);
+        free(n->name);
+        free(n->op_type);
+        free(n->domain);
+        free(n->in);
+        free(n->out);
+    }
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        free(v->name);
+        foil_tensor_free(&v->t);
+        for (int d = 0; d < FOIL_MAX_DIMS; d++) free(v->decl_dim_param[d]);
+    }
+    free(g->values);
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->path);
+    free(g->name);
+    free(g);
+}
+
+int foil_graph_find_value(const foil_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_values; i++)
+        if (strcmp(g->values[i].name, name) == 0) return i;
+    return -1;
+}
+
+int foil_graph_value(foil_graph *g, const char *name)
+{
+    int idx = foil_graph_find_value(g, name);
+    if (idx >= 0) return idx;
+    if (g->n_values == g->cap_values) {
+        int cap = g->cap_values ? 2 * g->cap_values : 64;
+        foil_value *nv = realloc(g->values, (size_t)cap * sizeof *nv);
+        if (!nv) return -1;
+        g->values = nv;
+        g->cap_values = cap;
+    }
+    foil_value *v = &g->values[g->n_values];
+    memset(v, 0, sizeof *v);
+    v->name = strdup(name);
+    if (!v->name) return -1;
+    v->producer = -1;
+    return g->n_values++;
+}
+
+foil_node *foil_graph_add_node(foil_graph *g, const char *name, const char *op_type,
+                               int n_in, const int *in, int n_out, const int *out)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? 2 * g->cap_nodes : 32;
+        foil_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return NULL;
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    foil_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->name = strdup(name ? name : "");
+    n->op_type = strdup(op_type);
+    n->domain = strdup("");
+    n->in = malloc((size_t)(n_in ? n_in : 1) * sizeof *n->in);
+    n->out = malloc((size_t)(n_out ? n_out : 1) * sizeof *n->out);
+    if (!n->name || !n->op_type || !n->domain || !n->in || !n->out) {
+        free(n->name); free(n->op_type); free(n->domain); free(n->in); free(n->out);
+        return NULL;
+    }
+    n->n_in = n_in;
+    n->n_out = n_out;
+    if (n_in) memcpy(n->in, in, (size_t)n_in * sizeof *in);
+    if (n_out) memcpy(n->out, out, (size_t)n_out * sizeof *out);
+    n->opset = g->opset;
+    g->n_nodes++;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------
+ * finalize: structural checks that do not depend on shapes
+ */
+
+static const char *node_label(const foil_node *n) { return n->name && n->name[0] ? n->name : n->op_type; }
+
+foil_status foil_graph_finalize(foil_graph *g)
+{
+    /* A value is available once it is an input, an initializer or produced
+     * by an earlier node; ONNX requires nodes in topological order. */
+    unsigned char *avail = calloc((size_t)g->n_values + 1, 1);
+    if (!avail) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind != FOIL_VALUE_ACTIVATION) avail[i] = 1;
+    foil_status st = FOIL_OK;
+    for (int k = 0; k < g->n_nodes && !st; k++) {
+        foil_node *n = &g->nodes[k];
+        for (int i = 0; i < n->n_in; i++) {
+            if (n->in[i] < 0) continue;
+            if (!avail[n->in[i]]) {
+                st = foil_error(FOIL_ERR_FORMAT,
+                                "%s: node '%s' (%s): input '%s' is not a graph input, an initializer or the output "
+                                "of an earlier node (missing initializer, or nodes not in topological order)",
+                                g->path, node_label(n), n->op_type, g->values[n->in[i]].name);
+                break;
+            }
+        }
+        for (int i = 0; i < n->n_out && !st; i++) {
+            if (n->out[i] < 0) continue;
+            foil_value *v = &g->values[n->out[i]];
+            if (avail[n->out[i]]) {
+                st = foil_error(FOIL_ERR_FORMAT, "%s: node '%s' (%s): output '%s' is already defined", g->path,
+                                node_label(n), n->op_type, v->name);
+                break;
+            }
+            avail[n->out[i]] = 1;
+            v->producer = k;
+        }
+        if (st) break;
+        n->op = foil_op_find(n->op_type);
+        if (!n->op) {
+            st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: node '%s': operator '%s' is not supported (foil supports: %s)",
+                            g->path, node_label(n), n->op_type, foil_op_list());
+            break;
+        }
+        if (n->op->init && (st = n->op->init(n))) {
+            foil_error_prefix(st, "%s", g->path);
+            break;
+        }
+    }
+    for (int i = 0; i < g->n_outputs && !st; i++)
+        if (!avail[g->outputs[i]])
+            st = foil_error(FOIL_ERR_FORMAT, "%s: graph output '%s' is never produced", g->path,
+                            g->values[g->outputs[i]].name);
+    free(avail);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------
+ * plan
+ */
+
+static foil_status prepare_ctx(foil_graph *g, foil_node *n)
+{
+    foil_op_ctx *c = &n->ctx;
+    c->node = n;
+    c->model = g->path;
+    c->n_in = n->n_in;
+    c->n_out = n->n_out;
+    size_t ni = (size_t)(n->n_in ? n->n_in : 1), no = (size_t)(n->n_out ? n->n_out : 1);
+    c->in = calloc(ni, sizeof *c->in);
+    c->d_in = calloc(ni, sizeof *c->d_in);
+    c->known = calloc(ni, 1);
+    c->out = calloc(no, sizeof *c->out);
+    c->d_out = calloc(no, sizeof *c->d_out);
+    if (!c->in || !c->d_in || !c->known || !c->out || !c->d_out)
+        return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    for (int i = 0; i < n->n_in; i++) {
+        if (n->in[i] < 0) continue;
+        foil_value *v = &g->values[n->in[i]];
+        c->in[i] = &v->t;
+        c->known[i] = (unsigned char)v->known;
+    }
+    for (int i = 0; i < n->n_out; i++)
+        if (n->out[i] >= 0) c->out[i] = &g->values[n->out[i]].t;
+    return FOIL_OK;
+}
+
+/* Shape reads only its input's shape, so it folds even when the input's data
+ * is computed at run time. */
+static int can_fold(const foil_node *n)
+{
+    if (strcmp(n->op_type, "Shape") == 0) return 1;
+    if (strcmp(n->op_type, "Dropout") == 0) return 0;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] >= 0 && !n->ctx.known[i]) return 0;
+    return 1;
+}
+
+static foil_status check_declared_output(foil_graph *g, const foil_value *v)
+{
+    if (!v->has_decl || v->decl_ndim != v->t.ndim) return FOIL_OK; /* rank-less declarations are common */
+    for (int d = 0; d < v->t.ndim; d++)
+        if (v->decl_shape[d] >= 0 && v->decl_shape[d] != v->t.shape[d] && v->decl_dim_param[d] == NULL) {
+            char buf[128];
+            return foil_error(FOIL_ERR_SHAPE, "%s: value '%s' is declared with dimension %d = %lld but computes to %s",
+                              g->path, v->name, d, (long long)v->decl_shape[d], foil_shape_str(&v->t, buf, sizeof buf));
+        }
+    return FOIL_OK;
+}
+
+static foil_status plan_node(foil_graph *g, foil_node *n)
+{
+    foil_op_ctx *c = &n->ctx;
+    foil_status st = prepare_ctx(g, n);
+    if (st) return st;
+    if ((st = n->op->infer(c))) return st;
+    for (int i = 0; i < n->n_out; i++) {
+        if (n->out[i] < 0) continue;
+        foil_value *v = &g->values[n->out[i]];
+        foil_tensor shaped = v->t;
+        if ((st = foil_tensor_alloc(&v->t, shaped.dtype, shaped.ndim, shaped.shape)))
+            return foil_error_prefix(st, "%s: node '%s' (%s): output '%s'", g->path, node_label(n), n->op_type, v->name);
+        if ((st = check_declared_output(g, v))) return st;
+    }
+    if (c->work_bytes) {
+        c->work = foil_alloc(c->work_bytes);
+        if (!c->work)
+            return foil_error(FOIL_ERR_NOMEM, "%s: node '%s': out of memory for %zu bytes of workspace", g->path,
+                              node_label(n), c->work_bytes);
+    }
+    if (can_fold(n)) {
+        c->training = 0;
+        c->seed = 0;
+        if ((st = n->op->forward(c))) return st;
+        n->folded = 1;
+        for (int i = 0; i < n->n_out; i++)
+            if (n->out[i] >= 0) g->values[n->out[i]].known = 1;
+    }
+    return FOIL_OK;
+}
+
+static foil_status bind_input(foil_graph *g, int k, const foil_tensor *x)
+{
+    foil_value *v = &g->values[g->inputs[k]];
+    char want[128], got[128];
+    if (!x) return foil_error(FOIL_ERR_ARG, "%s: no tensor given for input '%s'", g->path, v->name);
+    if (v->has_decl) {
+        if (v->decl_dtype != x->dtype)
+            return foil_error(FOIL_ERR_ARG, "%s: input '%s' must be %s, got %s", g->path, v->name,
+                              foil_dtype_name(v->decl_dtype), foil_dtype_name(x->dtype));
+        int rank_ok = v->decl_ndim == x->ndim;
+        for (int d = 0; rank_ok && d < x->ndim; d++)
+            if (v->decl_shape[d] >= 0 && v->decl_shape[d] != x->shape[d]) rank_ok = 0;
+        if (!rank_ok) {
+            foil_tensor decl = {0};
+            decl.ndim = v->decl_ndim;
+            memcpy(decl.shape, v->decl_shape, sizeof decl.shape);
+            return foil_error(FOIL_ERR_SHAPE, "%s: input '%s' has shape %s, expected %s (-1: any)", g->path, v->name,
+                              foil_shape_str(x, got, sizeof got), foil_shape_str(&decl, want, sizeof want));
+        }
+    }
+    foil_status st = foil_tensor_alloc(&v->t, x->dtype, x->ndim, x->shape);
+    if (st) return st;
+    /* Integer inputs (shapes, indices) are taken as known: their values may
+     * decide output shapes. Float inputs are data, fed at every forward. */
+    if (x->dtype != FOIL_F32) {
+        memcpy(v->t.data, x->data, foil_tensor_nbytes(x));
+        v->known = 1;
+    }
+    return FOIL_OK;
+}
+
+foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs)
+{
+    foil_graph_unplan(g);
+    foil_status st = FOIL_OK;
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        v->known = v->kind == FOIL_VALUE_CONST;
+    }
+    for (int k = 0; k < g->n_inputs && !st; k++) st = bind_input(g, k, inputs[k]);
+    for (int k = 0; k < g->n_nodes && !st; k++) st = plan_node(g, &g->nodes[k]);
+    /* Gradient buffers for every float value that is computed at run time or
+     * trained; known (folded) values are constants. */
+    for (int i = 0; i < g->n_values && !st; i++) {
+        foil_value *v = &g->values[i];
+        if (v->t.dtype != FOIL_F32 || v->known || !v->t.data) continue;
+        st = foil_tensor_alloc(&v->grad, FOIL_F32, v->t.ndim, v->t.shape);
+    }
+    if (st) {
+        foil_graph_unplan(g);
+        return st;
+    }
+    g->planned = 1;
+    return FOIL_OK;
+}
+
+/* ---------------------------------------------------------------------------
+ * forward and backward
+ */
+
+foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, int training, uint64_t seed)
+{
+    if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: forward before plan", g->path);
+    for (int k = 0; k < g->n_inputs; k++) {
+        foil_value *v = &g->values[g->inputs[k]];
+        if (v->known) continue; /* integer inputs were bound at plan time */
+        if (!inputs[k] || !foil_tensor_same_shape(inputs[k], &v->t) || inputs[k]->dtype != v->t.dtype) {
+            char a[128], b[128];
+            return foil_error(FOIL_ERR_SHAPE, "%s: input '%s' has shape %s but the plan was made for %s", g->path,
+                              v->name, inputs[k] ? foil_shape_str(inputs[k], a, sizeof a) : "none",
+                              foil_shape_str(&v->t, b, sizeof b));
+        }
+        memcpy(v->t.data, inputs[k]->data, foil_tensor_nbytes(&v->t));
+    }
+    g->step++;
+    for (int k = 0; k < g->n_nodes; k++) {
+        foil_node *n = &g->nodes[k];
+        if (n->folded) continue;
+        n->ctx.training = training;
+        n->ctx.seed = foil_rng_at(seed, ((uint64_t)k << 32) ^ g->step);
+        foil_status st = n->op->forward(&n->ctx);
+        if (st) return st;
+    }
+    return FOIL_OK;
+}
+
+static int input_is_differentiable(const foil_node *n, int i)
+{
+    return n->op->backward && i < 32 && (n->op->grad_inputs >> i) & 1u;
+}
+
+/* Mark the values on a path from a wanted leaf, so that backward touches only
+ * nodes whose gradient someone asked for. */
+static void mark_needs_grad(foil_graph *g, int want)
+{
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        v->needs_grad = 0;
+        if (!v->grad.data) continue;
+        if (v->kind == FOIL_VALUE_INPUT && (want & FOIL_GRAD_INPUTS)) v->needs_grad = 1;
+        if (v->kind == FOIL_VALUE_PARAM && (want & FOIL_GRAD_PARAMS)) v->needs_grad = 1;
+    }
+    for (int k = 0; k < g->n_nodes; k++) {
+        foil_node *n = &g->nodes[k];
+        if (n->folded) continue;
+        int any = 0;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && input_is_differentiable(n, i) && g->values[n->in[i]].needs_grad) any = 1;
+        for (int i = 0; i < n->n_out; i++)
+            if (n->out[i] >= 0 && g->values[n->out[i]].grad.data) g->values[n->out[i]].needs_grad = any;
+    }
+    g->grad_mode = want;
+}
+
+foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want)
+{
+    if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: backward before plan", g->path);
+    if (g->grad_mode != want) mark_needs_grad(g, want);
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        if (v->needs_grad) memset(v->grad.data, 0, foil_tensor_nbytes(&v->grad));
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        foil_value *v = &g->values[g->outputs[k]];
+        if (!v->needs_grad || !d_outputs || !d_outputs[k]) continue;
+        if (d_outputs[k]->numel != v->grad.numel || d_outputs[k]->dtype != FOIL_F32)
+            return foil_error(FOIL_ERR_SHAPE, "%s: gradient for output '%s' has the wrong size", g->path, v->name);
+        memcpy(v->grad.data, d_outputs[k]->data, foil_tensor_nbytes(&v->grad));
+    }
+    for (int k = g->n_nodes - 1; k >= 0; k--) {
+        foil_node *n = &g->nodes[k];
+        if (n->folded) continue;
+        foil_op_ctx *c = &n->ctx;
+        int flows = 0, wanted = 0;
+        for (int i = 0; i < n->n_out; i++) {
+            foil_value *v = n->out[i] >= 0 ? &g->values[n->out[i]] : NULL;
+            c->d_out[i] = v && v->needs_grad ? &v->grad : NULL;
+            flows |= c->d_out[i] != NULL;
+        }
+        for (int i = 0; i < n->n_in; i++) {
+            foil_value *v = n->in[i] >= 0 ? &g->values[n->in[i]] : NULL;
+            c->d_in[i] = v && v->needs_grad && input_is_differentiable(n, i) ? &v->grad : NULL;
+            wanted |= c->d_in[i] != NULL;
+        }
+        if (flows && wanted) n->op->backward(c);
+    }
+    return FOIL_OK;
+}

@@ -1,0 +1,102 @@
+/*
+ * nn/graph.h - a static computation graph with reverse-mode autodiff.
+ *
+ * A graph is a list of values (tensors with names) and a list of nodes in
+ * topological order, as ONNX stores them. Using one takes three steps:
+ *
+ *   plan      once per set of input shapes: infer every shape, allocate every
+ *             activation, gradient and workspace buffer, and evaluate nodes
+ *             whose inputs are all known (shape arithmetic, constants);
+ *   forward   every batch: run the remaining nodes in order;
+ *   backward  every batch: run them in reverse, accumulating gradients, for
+ *             the inputs, the parameters, or both, as asked.
+ *
+ * forward and backward never allocate, so an attack's inner loop costs only
+ * arithmetic.
+ */
+#ifndef FOIL_NN_GRAPH_H
+#define FOIL_NN_GRAPH_H
+
+#include <stdint.h>
+
+#include "foil/tensor.h"
+#include "nn/op.h"
+
+typedef enum foil_value_kind {
+    FOIL_VALUE_ACTIVATION = 0, /* produced by a node */
+    FOIL_VALUE_INPUT,          /* fed by the caller */
+    FOIL_VALUE_PARAM,          /* float initializer: a weight (may be trained) */
+    FOIL_VALUE_CONST           /* non-float initializer: shapes, indices */
+} foil_value_kind;
+
+typedef struct foil_value {
+    char *name;
+    foil_value_kind kind;
+    foil_tensor t;             /* PARAM/CONST: owned data; others: planned buffer */
+    foil_tensor grad;          /* planned for float values that may need one */
+    int producer;              /* node index, or -1 */
+    int known;                 /* data known at plan time */
+    int needs_grad;            /* for the current backward mode */
+    /* Declared type, from the model's graph inputs, outputs and value_info. */
+    int has_decl;
+    foil_dtype decl_dtype;
+    int decl_ndim;
+    int64_t decl_shape[FOIL_MAX_DIMS]; /* -1: symbolic (dim_param) or unknown */
+    char *decl_dim_param[FOIL_MAX_DIMS];
+} foil_value;
+
+enum { FOIL_GRAD_INPUTS = 1, FOIL_GRAD_PARAMS = 2 };
+
+typedef struct foil_graph {
+    char *path;                /* for messages */
+    foil_value *values;
+    int n_values, cap_values;
+    foil_node *nodes;
+    int n_nodes, cap_nodes;
+    int *inputs;               /* graph inputs fed by the caller */
+    int n_inputs;
+    int *outputs;
+    int n_outputs;
+    int opset;                 /* default-domain opset */
+    int64_t ir_version;
+    char *name;
+    /* Plan state. */
+    int planned;
+    int grad_mode;             /* mode needs_grad was computed for (-1: none) */
+    uint64_t step;             /* forward count, mixed into RNG seeds */
+} foil_graph;
+
+foil_graph *foil_graph_new(const char *path);
+void foil_graph_free(foil_graph *g);
+
+/* Build-up (used by the ONNX importer and by code that builds models). */
+int foil_graph_find_value(const foil_graph *g, const char *name);
+/* Index of the value with this name, created as an activation if new; -1 on OOM. */
+int foil_graph_value(foil_graph *g, const char *name);
+/* Append a node (takes ownership of name/op_type strings passed as copies). */
+foil_node *foil_graph_add_node(foil_graph *g, const char *name, const char *op_type,
+                               int n_in, const int *in, int n_out, const int *out);
+
+/* Check the graph (topological order, single producers, ops found) and call
+ * each op's init. */
+foil_status foil_graph_finalize(foil_graph *g);
+
+/* Plan for the given input tensors (one per g->inputs, in order): their
+ * shapes, and for non-float inputs their values (treated as known). */
+foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs);
+
+/* Copy inputs in (shapes must match the plan) and run the graph. */
+foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, int training, uint64_t seed);
+
+/* Seed the output gradients (NULL entries: zero) and run backward. `want` is
+ * a mask of FOIL_GRAD_INPUTS and FOIL_GRAD_PARAMS. Gradients are left in
+ * values[i].grad. */
+foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want);
+
+/* Release planned buffers (activations, gradients, workspaces). */
+void foil_graph_unplan(foil_graph *g);
+
+static inline foil_tensor *foil_graph_output(foil_graph *g, int i) { return &g->values[g->outputs[i]].t; }
+static inline foil_tensor *foil_graph_input_grad(foil_graph *g, int i) { return &g->values[g->inputs[i]].grad; }
+
+#endif

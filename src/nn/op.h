@@ -1,0 +1,129 @@
+/*
+ * nn/op.h - the interface every operator implements (internal to libfoil).
+ *
+ * An op is a table of functions: init (parse attributes once, at load),
+ * infer (output dtypes and shapes, workspace size; once per plan), forward and
+ * backward (every batch; never allocate). Ops see tensors only through a
+ * foil_op_ctx that the planner prepares once per batch size, so the hot loop
+ * does no bookkeeping.
+ *
+ * Gradient conventions (as in llm.c):
+ *   - backward ACCUMULATES into d_in[i] (+=); the graph zeroes grads first,
+ *     so a value consumed by several nodes gets the sum of their gradients.
+ *   - d_in[i] is NULL when input i needs no gradient (not differentiable, or
+ *     the caller asked for input gradients only / weight gradients only):
+ *     skip that work entirely.
+ *   - d_out[i] is NULL when no gradient flows back through output i.
+ *   - forward may save what backward needs in ctx->work (argmax indices,
+ *     batch statistics, dropout masks); the workspace lives as long as the plan.
+ */
+#ifndef FOIL_NN_OP_H
+#define FOIL_NN_OP_H
+
+#include <stdint.h>
+
+#include "foil/status.h"
+#include "foil/tensor.h"
+
+/* Attribute types: ONNX AttributeProto.AttributeType values. */
+typedef enum foil_attr_type {
+    FOIL_ATTR_FLOAT = 1,
+    FOIL_ATTR_INT = 2,
+    FOIL_ATTR_STRING = 3,
+    FOIL_ATTR_TENSOR = 4,
+    FOIL_ATTR_FLOATS = 6,
+    FOIL_ATTR_INTS = 7,
+    FOIL_ATTR_STRINGS = 8
+} foil_attr_type;
+
+typedef struct foil_attr {
+    char *name;
+    foil_attr_type type;
+    int64_t i;
+    float f;
+    char *s;            /* STRING (NUL-terminated) */
+    int64_t *ints;      /* INTS */
+    float *floats;      /* FLOATS */
+    char **strings;     /* STRINGS */
+    int n;              /* element count of INTS / FLOATS / STRINGS */
+    foil_tensor *t;     /* TENSOR (owned) */
+} foil_attr;
+
+struct foil_node;
+
+typedef struct foil_op_ctx {
+    struct foil_node *node;
+    const char *model;           /* model file name, for messages */
+    int n_in, n_out;
+    foil_tensor **in;            /* n_in; NULL where an optional input is absent */
+    foil_tensor **out;           /* n_out; NULL where an optional output is absent */
+    foil_tensor **d_in;          /* backward only: see conventions above */
+    foil_tensor **d_out;         /* backward only */
+    unsigned char *known;        /* infer: known[i] != 0 when in[i]->data holds its value */
+    void *work;                  /* workspace of work_bytes bytes, 64-byte aligned, zeroed once */
+    size_t work_bytes;           /* infer sets it (0 = none) */
+    int training;                /* forward: training-mode behaviour wanted */
+    uint64_t seed;               /* forward: RNG key for this node and step (Dropout) */
+} foil_op_ctx;
+
+typedef struct foil_op {
+    const char *type;            /* ONNX op_type, default domain */
+    uint32_t grad_inputs;        /* bit i set: input i is differentiable */
+    /* Parse and validate attributes (node->attrs) into node->state. Runs once at
+     * load. NULL when the op has no attributes. */
+    foil_status (*init)(struct foil_node *node);
+    /* Check input dtypes/shapes; set each present out[i]'s dtype and shape with
+     * foil_tensor_set_shape(); set work_bytes. Inputs whose known[i] is set have
+     * data (shape tensors, constants); others have shapes only. Never allocates
+     * out[i]->data: the planner does. */
+    foil_status (*infer)(foil_op_ctx *c);
+    /* Compute outputs from inputs. May fail only on data-dependent problems
+     * (an index out of range). */
+    foil_status (*forward)(foil_op_ctx *c);
+    /* Accumulate input gradients from output gradients. NULL: the op is not
+     * differentiable (Shape, Constant, integer ops). */
+    void (*backward)(foil_op_ctx *c);
+    /* Free node->state. NULL: free(node->state) is enough (or nothing). */
+    void (*destroy)(struct foil_node *node);
+} foil_op;
+
+typedef struct foil_node {
+    char *name;
+    char *op_type;
+    char *domain;
+    const foil_op *op;
+    int opset;                   /* opset version of the node's domain in the model */
+    int n_in, n_out;
+    int *in, *out;               /* value indices; -1 for an omitted optional one */
+    foil_attr *attrs;
+    int n_attrs;
+    void *state;                 /* op-private, set by init */
+    foil_op_ctx ctx;             /* prepared by the planner */
+    int folded;                  /* evaluated once at plan time (constant inputs) */
+} foil_node;
+
+/* Lookup by ONNX op_type (default domain ""/"ai.onnx"); NULL when unsupported. */
+const foil_op *foil_op_find(const char *type);
+/* Comma-separated list of supported op types, for messages and --help. */
+const char *foil_op_list(void);
+
+/* Attribute accessors. Defaults are returned when the attribute is absent.
+ * foil_attr_ints returns the count (-1 when absent) and points *vals at them. */
+const foil_attr *foil_attr_get(const struct foil_node *n, const char *name);
+int64_t foil_attr_int(const struct foil_node *n, const char *name, int64_t def);
+float foil_attr_float(const struct foil_node *n, const char *name, float def);
+const char *foil_attr_string(const struct foil_node *n, const char *name, const char *def);
+int foil_attr_ints(const struct foil_node *n, const char *name, const int64_t **vals);
+const foil_tensor *foil_attr_tensor(const struct foil_node *n, const char *name);
+
+/* Set an error message prefixed with "MODEL: node 'NAME' (OPTYPE): ". */
+foil_status foil_node_error(const foil_op_ctx *c, foil_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, for init (no ctx yet): prefix "node 'NAME' (OPTYPE): "; the loader adds the file. */
+foil_status foil_node_init_error(const struct foil_node *n, foil_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Normalize a possibly negative axis against rank; -1 when out of range. */
+int foil_norm_axis(int64_t axis, int rank);
+
+#endif

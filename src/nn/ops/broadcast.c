@@ -1,0 +1,122 @@
+/*
+ * nn/ops/broadcast.c - see broadcast.h.
+ */
+#include <string.h>
+
+#include "nn/ops/broadcast.h"
+
+int foil_bcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
+                     int *bad_dim)
+{
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int ia = i - (n - na), ib = i - (n - nb);
+        int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        if (da == db || db == 1) out[i] = da;
+        else if (da == 1) out[i] = db;
+        else {
+            if (bad_dim) *bad_dim = i;
+            return -1;
+        }
+    }
+    *nout = n;
+    return 0;
+}
+
+int foil_bcast_to(int nx, const int64_t *x, int nout, const int64_t *out)
+{
+    if (nx > nout) {
+        /* Extra leading dims are fine only if they are all 1. */
+        for (int i = 0; i < nx - nout; i++)
+            if (x[i] != 1) return 0;
+        x += nx - nout;
+        nx = nout;
+    }
+    for (int i = 0; i < nx; i++) {
+        int64_t d = x[i], o = out[nout - nx + i];
+        if (d != o && d != 1) return 0;
+    }
+    return 1;
+}
+
+void foil_bcast_plan(foil_bcast *bc, int nout, const int64_t *out, int nops, const int *nd,
+                     const int64_t *const *shapes)
+{
+    memset(bc, 0, sizeof *bc);
+    bc->nops = nops;
+    int64_t numel = 1;
+    for (int i = 0; i < nout; i++) numel *= out[i];
+    bc->numel = numel;
+
+    /* Per output dim (extent > 1 only): which operands are full there. */
+    int64_t ext[FOIL_MAX_DIMS];
+    unsigned full[FOIL_MAX_DIMS];
+    int m = 0;
+    for (int i = 0; i < nout; i++) {
+        if (out[i] == 1) continue;
+        unsigned mask = 0;
+        for (int k = 0; k < nops; k++) {
+            int j = i - (nout - nd[k]);
+            if (j >= 0 && shapes[k][j] == out[i]) mask |= 1u << k;
+        }
+        /* Coalesce with the previous kept dim when every operand agrees. */
+        if (m > 0 && full[m - 1] == mask) {
+            ext[m - 1] *= out[i];
+        } else {
+            ext[m] = out[i];
+            full[m] = mask;
+            m++;
+        }
+    }
+    if (m == 0) { /* a single element (or an all-ones shape) */
+        ext[0] = 1;
+        full[0] = (1u << nops) - 1;
+        m = 1;
+    }
+    bc->ndim = m;
+    for (int d = 0; d < m; d++) bc->n[d] = ext[d];
+    for (int k = 0; k < nops; k++) {
+        int64_t stride = 1;
+        for (int d = m - 1; d >= 0; d--) {
+            if (full[d] & (1u << k)) {
+                bc->s[k][d] = stride;
+                stride *= ext[d];
+            } else {
+                bc->s[k][d] = 0;
+            }
+        }
+    }
+    bc->inner = bc->n[m - 1];
+    bc->rows = bc->inner ? numel / bc->inner : 0;
+}
+
+void foil_bcast_reduce_plan(foil_bcast_reduce *r, const foil_bcast *bc, int k)
+{
+    memset(r, 0, sizeof *r);
+    int nops = bc->nops;
+    /* Output strides: contiguous over the coalesced shape. */
+    int64_t os[FOIL_MAX_DIMS];
+    int64_t stride = 1;
+    for (int d = bc->ndim - 1; d >= 0; d--) {
+        os[d] = stride;
+        stride *= bc->n[d];
+    }
+    r->nx = 1;
+    r->nsum = 1;
+    for (int d = 0; d < bc->ndim; d++) {
+        int keep = bc->s[k][d] != 0 || bc->n[d] == 1;
+        if (keep) {
+            r->fn[r->nf] = bc->n[d];
+            for (int q = 0; q < nops; q++) r->fs[q][r->nf] = bc->s[q][d];
+            r->fs[nops][r->nf] = os[d];
+            r->nx *= bc->n[d];
+            r->nf++;
+        } else {
+            r->rn[r->nr] = bc->n[d];
+            for (int q = 0; q < nops; q++) r->rs[q][r->nr] = bc->s[q][d];
+            r->rs[nops][r->nr] = os[d];
+            r->nsum *= bc->n[d];
+            r->nr++;
+        }
+    }
+}

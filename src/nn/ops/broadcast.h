@@ -1,0 +1,168 @@
+/*
+ * nn/ops/broadcast.h - multidirectional (numpy) broadcasting for elementwise
+ * ops, and the reduction of a gradient back over broadcast dimensions.
+ * Private to the op families in src/nn/ops.
+ *
+ * Broadcasting rule (ONNX "multidirectional", numpy): shapes are aligned at
+ * the right; in each position the dimensions must be equal or one of them 1,
+ * and the output takes the larger. A missing leading dimension counts as 1.
+ *
+ * To run fast, an iteration is planned on a *coalesced* shape: output
+ * dimensions of extent 1 are dropped and neighbouring dimensions that every
+ * operand treats the same way (all present, or broadcast) are merged. Then
+ * (3,4,5)+(3,4,5) becomes one run of 60, (N,C,H,W)+(1,C,1,1) becomes
+ * (N, C, H*W) with operand strides (0, 1, 0), (B,T,C)+(C) becomes (B*T, C)
+ * with strides (0, 1). Kernels walk the coalesced shape as "rows" (all but
+ * the last dimension) times a contiguous-or-constant innermost run, so the
+ * common cases are a single tight loop that gcc vectorizes.
+ */
+#ifndef FOIL_NN_OPS_BROADCAST_H
+#define FOIL_NN_OPS_BROADCAST_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "foil/tensor.h"
+
+#define FOIL_BCAST_MAX_OPS 3
+
+typedef struct foil_bcast {
+    int ndim;                                   /* coalesced rank, >= 1 */
+    int nops;                                   /* operands planned (<= FOIL_BCAST_MAX_OPS) */
+    int64_t n[FOIL_MAX_DIMS];                   /* coalesced output extents */
+    int64_t s[FOIL_BCAST_MAX_OPS][FOIL_MAX_DIMS]; /* element strides per operand; 0 = broadcast */
+    int64_t numel;                              /* output elements */
+    int64_t inner;                              /* n[ndim-1]: length of one run */
+    int64_t rows;                               /* numel / inner (0 when numel is 0) */
+} foil_bcast;
+
+/* Output shape of broadcasting shapes a (rank na) and b (rank nb) together.
+ * Returns 0, or -1 when they are incompatible (then *bad_dim is the output
+ * position, counted from the left, where they disagree). */
+int foil_bcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
+                     int *bad_dim);
+
+/* 1 when shape x (rank nx) broadcasts to shape out (rank nout) one-way
+ * (numpy unidirectional: x is right-aligned, each dim equal or 1). */
+int foil_bcast_to(int nx, const int64_t *x, int nout, const int64_t *out);
+
+/* Plan an iteration over the output shape (rank nout) for nops operands of
+ * the given shapes (each must broadcast one-way to out). */
+void foil_bcast_plan(foil_bcast *bc, int nout, const int64_t *out, int nops, const int *nd,
+                     const int64_t *const *shapes);
+
+/* Offsets of operand k at the start of row `row` (0 <= row < bc->rows).
+ * Cost: one division per coalesced dimension; call once per row. */
+static inline int64_t foil_bcast_row_offset(const foil_bcast *bc, int k, int64_t row)
+{
+    int64_t off = 0;
+    for (int d = bc->ndim - 2; d >= 0 && row > 0; d--) {
+        int64_t q = row / bc->n[d];
+        off += (row - q * bc->n[d]) * bc->s[k][d];
+        row = q;
+    }
+    return off;
+}
+
+/* Rows are further cut into chunks of at most FOIL_BCAST_CHUNK elements so
+ * that a same-shape op on one long run still splits across threads. Task t
+ * covers row t / chunks, elements [j0, j1) of that row. */
+#define FOIL_BCAST_CHUNK 16384
+static inline int64_t foil_bcast_chunks(const foil_bcast *bc)
+{
+    return (bc->inner + FOIL_BCAST_CHUNK - 1) / FOIL_BCAST_CHUNK;
+}
+
+/* Elementwise work below this many elements stays on one thread. */
+#define FOIL_PAR_MIN 32768
+
+/* Accumulate a broadcast gradient into an operand: for every output index i,
+ *   dx[offset_x(i)] += f(i)
+ * is done by the caller; this helper plans the iteration *by operand element*
+ * so that threads never write the same dx element. The operand's full
+ * dimensions become the outer index (in the operand's own memory order) and
+ * its broadcast dimensions the inner, summed ones. */
+typedef struct foil_bcast_reduce {
+    int nf, nr;                       /* full (kept) and reduced coalesced dims */
+    int64_t fn[FOIL_MAX_DIMS];        /* extents of full dims, outer to inner */
+    int64_t fs[FOIL_BCAST_MAX_OPS][FOIL_MAX_DIMS]; /* strides of each operand along them */
+    int64_t rn[FOIL_MAX_DIMS];        /* extents of reduced dims */
+    int64_t rs[FOIL_BCAST_MAX_OPS][FOIL_MAX_DIMS];
+    int64_t nx;                       /* product of fn: elements of the reduced operand */
+    int64_t nsum;                     /* product of rn: terms summed per element */
+} foil_bcast_reduce;
+
+/* Plan the reduction into operand k of a plan bc. Stride tables cover every
+ * operand of bc plus the output itself as operand index bc->nops (the output
+ * strides are those of a contiguous tensor of the coalesced shape). Requires
+ * bc->nops < FOIL_BCAST_MAX_OPS. */
+void foil_bcast_reduce_plan(foil_bcast_reduce *r, const foil_bcast *bc, int k);
+
+/* ------------------------------------------------------------------------- */
+/* Vectorizable math for the elementwise kernels (Sigmoid, Tanh, softmax).
+ *
+ * glibc's expf/tanhf are scalar calls unless the build uses -ffast-math,
+ * which foil does not. These are branch-free inline versions gcc vectorizes:
+ * Cephes' expf (Cody-Waite range reduction, degree-6 polynomial, about 1 ulp)
+ * and tanhf (odd polynomial below 0.625, 1 - 2/(e^2x + 1) above).
+ * Deliberate differences from libm: results below FLT_MIN flush to 0
+ * (exp(x) for x < -87.34), NaN propagates, +-inf behave as limits. */
+
+static inline float foil_bits_to_float(uint32_t u)
+{
+    union { uint32_t u; float f; } v = {u};
+    return v.f;
+}
+
+static inline uint32_t foil_float_to_bits(float f)
+{
+    union { float f; uint32_t u; } v = {f};
+    return v.u;
+}
+
+static inline float foil_expf(float x)
+{
+    /* ln(FLT_MAX) and ln(FLT_MIN): outside, the result is inf or flushed to 0 */
+    const float hi = 88.7228391f, lo = -87.3365448f;
+    float xc = x > hi ? hi : x;
+    xc = xc < lo ? lo : xc; /* NaN passes both */
+    /* n = round(x / ln2) with the 1.5 * 2^23 trick: its low mantissa bits are n */
+    const float t = xc * 1.44269504088896341f + 12582912.0f;
+    const float n = t - 12582912.0f;
+    const int32_t ni = (int32_t)(foil_float_to_bits(t) - 0x4B400000u); /* in [-126, 128] */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    /* 2^n as a float needs n <= 127: for n > 0 scale by 2^(n-1), then by 2 */
+    const int32_t k = ni > 0 ? 1 : 0;
+    float y = p * foil_bits_to_float((uint32_t)(ni - k + 127) << 23);
+    y = k ? y * 2.0f : y;
+    y = x < lo ? 0.0f : y;
+    y = x > hi ? (float)INFINITY : y;
+    return y;
+}
+
+static inline float foil_tanhf(float x)
+{
+    const float ax = x < 0.0f ? -x : x;
+    /* large |x|: 1 - 2 / (exp(2|x|) + 1), exact limit 1 for big |x| */
+    const float big = 1.0f - 2.0f / (foil_expf(2.0f * ax) + 1.0f);
+    const float yb = x < 0.0f ? -big : big;
+    /* small |x|: Cephes' odd polynomial, no cancellation */
+    const float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const float ys = p * z * x + x;
+    return ax < 0.625f ? ys : yb; /* NaN: ys is NaN */
+}
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * nn/ops/im2col.h - sliding-window geometry shared by Conv and the pooling ops
+ * (private to src/nn/ops).
+ *
+ * Conv, MaxPool and AveragePool all slide a window of kernel_shape over the
+ * spatial axes of an (N, C, spatial...) tensor, with strides, dilations and
+ * padding given either explicitly (pads) or by auto_pad. This file parses those
+ * attributes once (init), resolves them against an input shape (infer), and
+ * provides im2col / col2im for Conv.
+ *
+ * Canonical form: every geometry is stored as 3-D (D, H, W). A model's 1-D or
+ * 2-D window gets leading unit axes (in = out = k = s = d = 1, no padding), so
+ * one triple loop serves 1-D, 2-D and 3-D. Axis j of the model's spatial axes
+ * is canonical axis j + 3 - nsp. More than 3 spatial axes are rejected.
+ */
+#ifndef FOIL_NN_OPS_IM2COL_H
+#define FOIL_NN_OPS_IM2COL_H
+
+#include <stdint.h>
+
+#include "nn/op.h"
+
+#define FOIL_WIN_DIMS 3
+
+typedef enum foil_autopad {
+    FOIL_AUTOPAD_NOTSET = 0,
+    FOIL_AUTOPAD_SAME_UPPER,
+    FOIL_AUTOPAD_SAME_LOWER,
+    FOIL_AUTOPAD_VALID
+} foil_autopad;
+
+/* Window attributes as the model states them (parsed by init). A count of -1
+ * means the attribute is absent; values are already checked for sign/range. */
+typedef struct foil_winattr {
+    foil_autopad auto_pad;
+    int nk, npads, nstrides, ndil;
+    int64_t k[FOIL_WIN_DIMS];
+    int64_t pads[2 * FOIL_WIN_DIMS];
+    int64_t strides[FOIL_WIN_DIMS];
+    int64_t dil[FOIL_WIN_DIMS];
+} foil_winattr;
+
+/* Geometry resolved for one input shape (canonical 3-D; see above). Window
+ * position o along axis a reads input coordinates o*s[a] - p0[a] + t*d[a] for
+ * t in [0, k[a]); coordinates outside [0, in[a]) are padding. */
+typedef struct foil_window {
+    int nsp;                         /* spatial rank in the model: 1..3 */
+    int64_t in[FOIL_WIN_DIMS], out[FOIL_WIN_DIMS], k[FOIL_WIN_DIMS];
+    int64_t s[FOIL_WIN_DIMS], d[FOIL_WIN_DIMS];
+    int64_t p0[FOIL_WIN_DIMS], p1[FOIL_WIN_DIMS];   /* padding at begin / end */
+    int64_t in_size, out_size, k_size;               /* products over the axes */
+} foil_window;
+
+/* Parse auto_pad, kernel_shape, pads, strides, dilations from node->attrs.
+ * Rejects wrong attribute types, unknown auto_pad, more than 3 spatial axes,
+ * kernel/stride/dilation < 1, negative pads, odd pads counts. */
+foil_status foil_winattr_parse(const foil_node *n, foil_winattr *a);
+
+/* Resolve the window for spatial input shape in_sp[0..nsp) and kernel
+ * k[0..nsp): check attribute counts against nsp, apply auto_pad, compute the
+ * output shape (floor, or ceil when ceil_mode; a ceil-mode window that would
+ * start past the input and its begin padding is dropped, as PyTorch and ONNX
+ * Runtime do). Errors (through foil_node_error) when the dilated kernel is
+ * larger than the padded input. */
+foil_status foil_window_resolve(const foil_op_ctx *c, const foil_winattr *a, int nsp,
+                                const int64_t *in_sp, const int64_t *k, int ceil_mode,
+                                foil_window *w);
+
+/* The t in [0, n) with 0 <= off + t*step < limit form one interval [*lo, *hi)
+ * (step >= 1). Used for "which outputs of a kernel row read real input" and
+ * "which kernel taps of a window fall inside the input". */
+static inline void foil_win_range(int64_t off, int64_t step, int64_t limit, int64_t n,
+                                  int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
+    int64_t h = limit - off <= 0 ? 0 : (limit - off + step - 1) / step;
+    if (l > n) l = n;
+    if (h > n) h = n;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+/* im2col for `ch` channels of one sample: x is (ch, in...) and col is
+ * (ch * k_size, out_size) row-major, row (c, kd, kh, kw), column (od, oh, ow);
+ * padding reads as 0. */
+void foil_im2col(const foil_window *w, int64_t ch, const float *x, float *col);
+
+/* The adjoint of foil_im2col: dx (ch, in...) += col scattered back. */
+void foil_col2im(const foil_window *w, int64_t ch, const float *col, float *dx);
+
+/* Fast paths on (1) / off (0). Tests turn them off to compare the general
+ * path against the fast ones; read by infer, so set it before planning. */
+extern int foil_ops_fast_paths;
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * nn/ops/norm.c - BatchNormalization.
+ *
+ * Shapes: X (N, C, d1..dk) with k >= 0 (so (N, C) works too); S = d1*...*dk
+ * spatial positions, M = N*S values per channel. scale, B, input_mean,
+ * input_var are (C). Y has X's shape.
+ *
+ *   y = scale * (x - mu) / sqrt(var + epsilon) + B
+ *
+ * Inference mode: mu, var = input_mean, input_var (the running statistics).
+ * Training mode: mu, var = the batch mean and the biased batch variance of
+ * each channel over its M values. Training mode is used when the model asks
+ * for it (opset >= 14: training_mode=1; opsets 6-13: the optional training
+ * outputs are present, unless opset 6's is_test=1) or when foil itself trains
+ * the model (ctx->training).
+ *
+ * Running statistics in training mode, momentum m (default 0.9):
+ *   - outputs running_mean, running_var (opset >= 14; "mean", "var" before),
+ *     when present, get ONNX's  input * m + batch * (1 - m)  with the BIASED
+ *     batch variance (the ONNX reference, batchnorm.py);
+ *   - opsets < 14 also have saved_mean, saved_var: the batch mean and the
+ *     biased batch variance;
+ *   - when foil trains (ctx->training) and the model has no running-stat
+ *     outputs, input_mean and input_var are UPDATED IN PLACE: they are the
+ *     model's parameters (initializers) and an exported model must carry
+ *     correct running statistics. That update follows PyTorch, so that a
+ *     model trained by foil matches one trained by PyTorch:
+ *       running = (1 - m') running + m' batch,  m' = 1 - m,
+ *     with the UNBIASED batch variance (times M / (M - 1)).
+ *
+ * Attributes: epsilon (1e-5), momentum (0.9), training_mode (opset >= 14),
+ * is_test and spatial (opset 6; opsets 7-8 spatial only). spatial=0 (per
+ * position statistics) is not supported.
+ *
+ * The workspace holds, per channel, the mu and rstd = 1/sqrt(var + eps) that
+ * forward used, and the mode, so backward differentiates what forward did
+ * (as llm.c's layernorm saves mean and rstd).
+ * Gradients: X, scale, B (grad_inputs 0x7); the statistics inputs get none.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "nn/op.h"
+#include "nn/ops/broadcast.h"
+
+typedef struct bn_state {
+    float epsilon, momentum;
+    int training_mode;    /* opset >= 14: attribute training_mode */
+    int by_outputs;       /* opsets 6-13: training mode when a training output is present */
+} bn_state;
+
+static foil_status bn_init(foil_node *n)
+{
+    if (n->opset < 9) {
+        int64_t spatial = foil_attr_int(n, "spatial", 1);
+        if (spatial != 1)
+            return foil_node_init_error(n, FOIL_ERR_UNSUPPORTED, "spatial=%lld is not supported (only spatial=1)",
+                                        (long long)spatial);
+    }
+    bn_state *st = calloc(1, sizeof *st);
+    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
+    st->epsilon = foil_attr_float(n, "epsilon", 1e-5f);
+    st->momentum = foil_attr_float(n, "momentum", 0.9f);
+    if (n->opset >= 14) {
+        int64_t tm = foil_attr_int(n, "training_mode", 0);
+        if (tm != 0 && tm != 1) {
+            free(st);
+            return foil_node_init_error(n, FOIL_ERR_FORMAT, "training_mode must be 0 or 1, not %lld", (long long)tm);
+        }
+        st->training_mode = (int)tm;
+    } else {
+        st->by_outputs = !(n->opset < 7 && foil_attr_int(n, "is_test", 0) != 0);
+    }
+    if (!(st->epsilon >= 0.0f)) {
+        free(st);
+        return foil_node_init_error(n, FOIL_ERR_FORMAT, "epsilon must be >= 0");
+    }
+    n->state = st;
+    return FOIL_OK;
+}
+
+static foil_tensor *bn_out(const foil_op_ctx *c, int i) { return i < c->n_out ? c->out[i] : NULL; }
+
+static foil_status bn_infer(foil_op_ctx *c)
+{
+    if (c->n_in != 5) return foil_node_error(c, FOIL_ERR_FORMAT, "needs 5 inputs (X, scale, B, mean, var), got %d", c->n_in);
+    for (int i = 0; i < 5; i++)
+        if (!c->in[i]) return foil_node_error(c, FOIL_ERR_FORMAT, "input %d is missing", i);
+    int max_out = c->node->opset >= 14 ? 3 : 5;
+    if (c->n_out < 1 || c->n_out > max_out || !c->out[0])
+        return foil_node_error(c, FOIL_ERR_FORMAT, "has %d outputs (1 to %d allowed)", c->n_out, max_out);
+    const foil_tensor *x = c->in[0];
+    char s1[96];
+    if (x->dtype != FOIL_F32)
+        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
+                               foil_dtype_name(x->dtype));
+    if (x->ndim < 2) return foil_node_error(c, FOIL_ERR_SHAPE, "X must be (N, C, ...), got rank %d", x->ndim);
+    const int64_t ch = x->shape[1];
+    static const char *names[5] = {"X", "scale", "B", "input_mean", "input_var"};
+    for (int i = 1; i < 5; i++) {
+        const foil_tensor *t = c->in[i];
+        if (t->dtype != FOIL_F32 || t->ndim != 1 || t->shape[0] != ch)
+            return foil_node_error(c, FOIL_ERR_SHAPE, "%s must be float32 of shape (%lld), got %s %s", names[i],
+                                   (long long)ch, foil_dtype_name(t->dtype), foil_shape_str(t, s1, sizeof s1));
+    }
+    if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, x->shape))
+        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    for (int i = 1; i < c->n_out; i++)
+        if (c->out[i] && foil_tensor_set_shape(c->out[i], FOIL_F32, 1, &ch))
+            return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    /* work: mode flag (64 bytes), then mu[C], rstd[C] */
+    c->work_bytes = 64 + (size_t)ch * 2 * sizeof(float);
+    return FOIL_OK;
+}
+
+typedef struct bn_dims {
+    int64_t n, c, s, m; /* batch, channels, spatial size, values per channel */
+} bn_dims;
+
+static bn_dims bn_get_dims(const foil_tensor *x)
+{
+    bn_dims d = {x->shape[0], x->shape[1], 1, 0};
+    for (int i = 2; i < x->ndim; i++) d.s *= x->shape[i];
+    d.m = d.n * d.s;
+    return d;
+}
+
+static foil_status bn_forward(foil_op_ctx *c)
+{
+    const bn_state *st = c->node->state;
+    const foil_tensor *xt = c->in[0];
+    const bn_dims D = bn_get_dims(xt);
+    const float *x = foil_f32(xt), *scale = foil_f32(c->in[1]), *bias = foil_f32(c->in[2]);
+    float *in_mean = foil_f32(c->in[3]), *in_var = foil_f32(c->in[4]);
+    float *y = foil_f32(c->out[0]);
+    int *mode = c->work;
+    float *mu = (float *)((char *)c->work + 64), *rstd = mu + D.c;
+    const float mom = st->momentum, eps = st->epsilon;
+    foil_tensor *o_mean = bn_out(c, 1), *o_var = bn_out(c, 2), *o_smean = bn_out(c, 3), *o_svar = bn_out(c, 4);
+    const int model_training = st->training_mode || (st->by_outputs && (o_mean || o_var || o_smean || o_svar));
+    const int batch = model_training || c->training;
+    const int in_place = c->training && !o_mean && !o_var;
+    *mode = batch;
+
+    if (batch) {
+#pragma omp parallel for if (xt->numel >= FOIL_PAR_MIN && D.c > 1) schedule(static)
+        for (int64_t ch = 0; ch < D.c; ch++) {
+            double s = 0;
+            for (int64_t n = 0; n < D.n; n++) {
+                const float *xp = x + (n * D.c + ch) * D.s;
+                float part = 0;
+                for (int64_t j = 0; j < D.s; j++) part += xp[j];
+                s += part;
+            }
+            const double mean = D.m ? s / (double)D.m : 0.0;
+            double v = 0;
+            for (int64_t n = 0; n < D.n; n++) {
+                const float *xp = x + (n * D.c + ch) * D.s;
+                const float mf = (float)mean;
+                float part = 0;
+                for (int64_t j = 0; j < D.s; j++) {
+                    float dv = xp[j] - mf;
+                    part += dv * dv;
+                }
+                v += part;
+            }
+            const double var = D.m ? v / (double)D.m : 0.0; /* biased */
+            mu[ch] = (float)mean;
+            rstd[ch] = (float)(1.0 / sqrt(var + (double)eps));
+            if (o_mean) foil_f32(o_mean)[ch] = (float)(in_mean[ch] * (double)mom + mean * (1.0 - (double)mom));
+            if (o_var) foil_f32(o_var)[ch] = (float)(in_var[ch] * (double)mom + var * (1.0 - (double)mom));
+            if (o_smean) foil_f32(o_smean)[ch] = (float)mean;
+            if (o_svar) foil_f32(o_svar)[ch] = (float)var;
+            if (in_place) {
+                const double unbiased = D.m > 1 ? var * (double)D.m / (double)(D.m - 1) : var;
+                in_mean[ch] = (float)((double)mom * in_mean[ch] + (1.0 - (double)mom) * mean);
+                in_var[ch] = (float)((double)mom * in_var[ch] + (1.0 - (double)mom) * unbiased);
+            }
+        }
+    } else {
+        for (int64_t ch = 0; ch < D.c; ch++) {
+            mu[ch] = in_mean[ch];
+            rstd[ch] = (float)(1.0 / sqrt((double)in_var[ch] + (double)eps));
+            if (o_mean) foil_f32(o_mean)[ch] = in_mean[ch];
+            if (o_var) foil_f32(o_var)[ch] = in_var[ch];
+            if (o_smean) foil_f32(o_smean)[ch] = in_mean[ch];
+            if (o_svar) foil_f32(o_svar)[ch] = in_var[ch];
+        }
+    }
+    /* y = a x + b per channel, a = scale * rstd, b = B - mu * a */
+    const int64_t blocks = D.n * D.c;
+#pragma omp parallel for if (xt->numel >= FOIL_PAR_MIN && blocks > 1) schedule(static)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t ch = blk % D.c;
+        const float a = scale[ch] * rstd[ch], b = bias[ch] - mu[ch] * a;
+        const float *xp = x + blk * D.s;
+        float *yp = y + blk * D.s;
+        for (int64_t j = 0; j < D.s; j++) yp[j] = a * xp[j] + b;
+    }
+    return FOIL_OK;
+}
+
+/*
+ * In the forward pass this was, per channel with xhat = (x - mu) * rstd:
+ *     y = scale * xhat + B
+ * so dB += sum dy and dscale += sum dy * xhat in both modes.
+ * Inference mode: mu and rstd are constants, dx = dy * scale * rstd.
+ * Training mode: mu = mean(x), rstd = (mean((x - mu)^2) + eps)^-1/2 depend on
+ * every x of the channel. Differentiating through them (M values per channel,
+ * dxhat = dy * scale):
+ *     dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+ *        = scale * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+ */
+static void bn_backward(foil_op_ctx *c)
+{
+    if (!c->d_out[0]) return;
+    float *dx = c->d_in[0] ? foil_f32(c->d_in[0]) : NULL;
+    float *dscale = c->d_in[1] ? foil_f32(c->d_in[1]) : NULL;
+    float *dbias = c->d_in[2] ? foil_f32(c->d_in[2]) : NULL;
+    if (!dx && !dscale && !dbias) return;
+    const foil_tensor *xt = c->in[0];
+    const bn_dims D = bn_get_dims(xt);
+    const float *x = foil_f32(xt), *scale = foil_f32(c->in[1]), *dy = foil_f32(c->d_out[0]);
+    const int batch = *(const int *)c->work;
+    const float *mu = (const float *)((const char *)c->work + 64), *rstd = mu + D.c;
+
+    if (!batch && !dscale && !dbias) {
+        /* The attack path: input gradient only, through fixed statistics. */
+        const int64_t blocks = D.n * D.c;
+#pragma omp parallel for if (xt->numel >= FOIL_PAR_MIN && blocks > 1) schedule(static)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            const int64_t ch = blk % D.c;
+            const float a = scale[ch] * rstd[ch];
+            const float *g = dy + blk * D.s;
+            float *d = dx + blk * D.s;
+            for (int64_t j = 0; j < D.s; j++) d[j] += a * g[j];
+        }
+        return;
+    }
+#pragma omp parallel for if (xt->numel >= FOIL_PAR_MIN && D.c > 1) schedule(static)
+    for (int64_t ch = 0; ch < D.c; ch++) {
+        const float m = mu[ch], r = rstd[ch];
+        double sdy = 0, sdyx = 0; /* sum dy, sum dy * xhat */
+        for (int64_t n = 0; n < D.n; n++) {
+            const float *xp = x + (n * D.c + ch) * D.s, *g = dy + (n * D.c + ch) * D.s;
+            float p1 = 0, p2 = 0;
+            for (int64_t j = 0; j < D.s; j++) {
+                p1 += g[j];
+                p2 += g[j] * (xp[j] - m) * r;
+            }
+            sdy += p1;
+            sdyx += p2;
+        }
+        if (dbias) dbias[ch] += (float)sdy;
+        if (dscale) dscale[ch] += (float)sdyx;
+        if (!dx) continue;
+        const float a = scale[ch] * r;
+        const float mdy = batch && D.m ? (float)(sdy / (double)D.m) : 0.0f;
+        const float mdyx = batch && D.m ? (float)(sdyx / (double)D.m) : 0.0f;
+        for (int64_t n = 0; n < D.n; n++) {
+            const float *xp = x + (n * D.c + ch) * D.s, *g = dy + (n * D.c + ch) * D.s;
+            float *d = dx + (n * D.c + ch) * D.s;
+            for (int64_t j = 0; j < D.s; j++) d[j] += a * (g[j] - mdy - (xp[j] - m) * r * mdyx);
+        }
+    }
+}
+
+const foil_op foil_op_batchnormalization = {"BatchNormalization", 0x7, bn_init, bn_infer, bn_forward, bn_backward,
+                                            NULL};

@@ -1,0 +1,445 @@
+/*
+ * nn/ops/pool.c - MaxPool, AveragePool and GlobalAveragePool over 1, 2 or 3
+ * spatial axes, forward and backward.
+ *
+ * Shapes (stated once): X (N, C, in...), Y (N, C, out...); a "plane" is one
+ * (n, c) pair, P = prod(out) outputs per plane. Window geometry (kernel_shape,
+ * strides, dilations, pads / auto_pad, ceil_mode) comes from im2col.h, in its
+ * canonical 3-D form (d, h, w), so one triple loop serves every rank.
+ *
+ *   MaxPool:     Y[p, o] = max over the window's taps that fall inside X
+ *                (padding never wins); the optional Indices output holds the
+ *                flat index of the winner in X: row-major (storage_order 0) or
+ *                with the first spatial axis fastest (storage_order 1), plus
+ *                plane * prod(in). float32 and uint8 (uint8: forward only).
+ *   AveragePool: Y[p, o] = sum of the window's taps inside X / count, where
+ *                count is the number of taps inside X (count_include_pad 0) or
+ *                inside the padded extent [-pad_begin, in + pad_end)
+ *                (count_include_pad 1; differs only for ceil_mode windows that
+ *                run past the end padding, as in PyTorch and ONNX Runtime).
+ *   GlobalAveragePool: Y[p] = mean of plane p.
+ *
+ * What it is: plain loops over planes (OpenMP-parallel when large); MaxPool
+ * saves each output's winner (index within its plane) in the workspace for
+ * backward; a tight special case for 2x2 stride-2 unpadded max pooling.
+ * What it is not: LpPool, GlobalMaxPool, MaxUnpool (not implemented here).
+ */
+#include <float.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/op.h"
+#include "nn/ops/im2col.h"
+
+/* Parallelize over planes when a call touches at least this many taps. */
+#define POOL_PAR_WORK 32768
+
+typedef struct pool_state {
+    int is_max;
+    foil_winattr wa;
+    int ceil_mode, count_include_pad, storage_order;
+    /* resolved by infer for the current plan */
+    foil_window w;
+    int64_t planes;
+    int fast2x2;     /* MaxPool 2x2, stride 2, no padding or dilation, no partial window */
+} pool_state;
+
+static foil_status get_flag(const foil_node *n, const char *name, int *v)
+{
+    const foil_attr *a = foil_attr_get(n, name);
+    *v = 0;
+    if (!a) return FOIL_OK;
+    if (a->type != FOIL_ATTR_INT)
+        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' must be an int", name);
+    if (a->i != 0 && a->i != 1)
+        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' = %lld must be 0 or 1", name,
+                                    (long long)a->i);
+    *v = (int)a->i;
+    return FOIL_OK;
+}
+
+static foil_status pool_init(foil_node *node, int is_max)
+{
+    pool_state *st = calloc(1, sizeof *st);
+    if (!st) return foil_node_init_error(node, FOIL_ERR_NOMEM, "out of memory");
+    node->state = st;
+    st->is_max = is_max;
+    foil_status s = foil_winattr_parse(node, &st->wa);
+    if (s) return s;
+    if (st->wa.nk < 1) return foil_node_init_error(node, FOIL_ERR_FORMAT, "attribute 'kernel_shape' is required");
+    if ((s = get_flag(node, "ceil_mode", &st->ceil_mode))) return s;
+    if (is_max) {
+        if ((s = get_flag(node, "storage_order", &st->storage_order))) return s;
+    } else {
+        if ((s = get_flag(node, "count_include_pad", &st->count_include_pad))) return s;
+    }
+    return FOIL_OK;
+}
+
+static foil_status maxpool_init(foil_node *node) { return pool_init(node, 1); }
+static foil_status averagepool_init(foil_node *node) { return pool_init(node, 0); }
+
+static foil_status pool_infer(foil_op_ctx *c)
+{
+    pool_state *st = c->node->state;
+    int max_out = st->is_max ? 2 : 1;
+    if (c->n_in != 1 || !c->in[0] || c->n_out < 1 || c->n_out > max_out || !c->out[0])
+        return foil_node_error(c, FOIL_ERR_FORMAT, "takes one input and has %s",
+                               st->is_max ? "one or two outputs" : "one output");
+    const foil_tensor *x = c->in[0];
+    if (x->dtype != FOIL_F32 && !(st->is_max && x->dtype == FOIL_U8))
+        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input type %s is not supported",
+                               foil_dtype_name(x->dtype));
+    int nsp = x->ndim - 2;
+    if (nsp != st->wa.nk)
+        return foil_node_error(c, FOIL_ERR_SHAPE, "X has rank %d but kernel_shape has %d values", x->ndim,
+                               st->wa.nk);
+    foil_status s = foil_window_resolve(c, &st->wa, nsp, x->shape + 2, st->wa.k, st->ceil_mode, &st->w);
+    if (s) return s;
+    const foil_window *w = &st->w;
+    if (w->in_size > INT32_MAX)
+        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "spatial size %lld is too large", (long long)w->in_size);
+    int64_t yshape[FOIL_MAX_DIMS];
+    yshape[0] = x->shape[0];
+    yshape[1] = x->shape[1];
+    for (int j = 0; j < nsp; j++) yshape[2 + j] = w->out[FOIL_WIN_DIMS - nsp + j];
+    if (foil_tensor_set_shape(c->out[0], x->dtype, x->ndim, yshape))
+        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    if (c->n_out > 1 && c->out[1] && foil_tensor_set_shape(c->out[1], FOIL_I64, x->ndim, yshape))
+        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    st->planes = x->shape[0] * x->shape[1];
+    st->fast2x2 = foil_ops_fast_paths && st->is_max && x->dtype == FOIL_F32 && nsp == 2 && w->k[1] == 2 &&
+                  w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1 && !w->p0[1] &&
+                  !w->p0[2] && !w->p1[1] && !w->p1[2] && 2 * w->out[1] <= w->in[1] && 2 * w->out[2] <= w->in[2];
+    /* MaxPool keeps each output's winner (int32 index within its plane) */
+    c->work_bytes = st->is_max ? (size_t)c->out[0]->numel * sizeof(int32_t) : 0;
+    return FOIL_OK;
+}
+
+/* Taps of window position o on canonical axis a that fall inside the input,
+ * [*lo, *hi), and (count_include_pad) the count inside the padded extent. */
+static inline void taps(const foil_window *w, int a, int64_t o, int64_t *lo, int64_t *hi)
+{
+    foil_win_range(o * w->s[a] - w->p0[a], w->d[a], w->in[a], w->k[a], lo, hi);
+}
+
+static inline int64_t taps_padded(const foil_window *w, int a, int64_t o)
+{
+    int64_t lo, hi;
+    foil_win_range(o * w->s[a], w->d[a], w->in[a] + w->p0[a] + w->p1[a], w->k[a], &lo, &hi);
+    return hi - lo;
+}
+
+/* ---------------------------------------------------------------------------
+ * MaxPool
+ */
+
+/* One plane: y[o] = max over the window's taps inside x; arg[o] = index of the
+ * first tap reaching it (row-major within the plane), or -1 (and y = LOWEST)
+ * for a window that lies entirely in the padding. */
+#define DEFINE_MAX_PLANE(NAME, T, LOWEST)                                                                    \
+    static void NAME(const foil_window *w, const T *x, T *y, int32_t *arg)                                   \
+    {                                                                                                        \
+        const int64_t I1 = w->in[1], I2 = w->in[2];                                                          \
+        int64_t j = 0;                                                                                       \
+        for (int64_t od = 0; od < w->out[0]; od++) {                                                         \
+            int64_t lo0, hi0, b0 = od * w->s[0] - w->p0[0];                                                  \
+            taps(w, 0, od, &lo0, &hi0);                                                                      \
+            for (int64_t oh = 0; oh < w->out[1]; oh++) {                                                     \
+                int64_t lo1, hi1, b1 = oh * w->s[1] - w->p0[1];                                              \
+                taps(w, 1, oh, &lo1, &hi1);                                                                  \
+                for (int64_t ow = 0; ow < w->out[2]; ow++, j++) {                                            \
+                    int64_t lo2, hi2, b2 = ow * w->s[2] - w->p0[2];                                          \
+                    taps(w, 2, ow, &lo2, &hi2);                                                              \
+                    T best = LOWEST;                                                                         \
+                    int64_t bi = -1;                                                                         \
+                    for (int64_t t0 = lo0; t0 < hi0; t0++)                                                   \
+                        for (int64_t t1 = lo1; t1 < hi1; t1++) {                                             \
+                            int64_t row = ((b0 + t0 * w->d[0]) * I1 + b1 + t1 * w->d[1]) * I2 + b2;          \
+                            for (int64_t t2 = lo2; t2 < hi2; t2++) {                                         \
+                                int64_t i = row + t2 * w->d[2];                                              \
+                                if (bi < 0 || x[i] > best) best = x[i], bi = i;                              \
+                            }                                                                                \
+                        }                                                                                    \
+                    y[j] = best;                                                                             \
+                    arg[j] = (int32_t)bi;                                                                    \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+
+DEFINE_MAX_PLANE(max_plane_f32, float, -FLT_MAX)
+DEFINE_MAX_PLANE(max_plane_u8, uint8_t, 0)
+
+/* 2x2 stride-2 windows fully inside an (H, W) plane: a branch-free tournament
+ * that keeps the first maximum in row-major order (a, b, c, d), like the
+ * general loop. */
+static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, float *y, int32_t *arg)
+{
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
+        float *yr = y + oy * OW;
+        int32_t *ar = arg + oy * OW;
+        int32_t base = (int32_t)(2 * oy * W);
+        for (int64_t ox = 0; ox < OW; ox++) {
+            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+            float top = b > a ? b : a, bot = d > c ? d : c;
+            int32_t it = b > a ? 1 : 0, ib = d > c ? (int32_t)W + 1 : (int32_t)W;
+            int bottom = bot > top;
+            yr[ox] = bottom ? bot : top;
+            ar[ox] = base + 2 * (int32_t)ox + (bottom ? ib : it);
+        }
+    }
+}
+
+/* Indices output of one plane from its winners. */
+static void write_indices(const foil_window *w, int storage_order, int64_t plane, const int32_t *arg, int64_t *ind)
+{
+    const int64_t I0 = w->in[0], I1 = w->in[1], I2 = w->in[2], base = plane * w->in_size;
+    for (int64_t j = 0; j < w->out_size; j++) {
+        int64_t i = arg[j];
+        if (i >= 0 && storage_order) {
+            /* column-major: the first spatial axis varies fastest */
+            int64_t i0 = i / (I1 * I2), i1 = i / I2 % I1, i2 = i % I2;
+            i = i0 + i1 * I0 + i2 * I0 * I1;
+        }
+        ind[j] = i < 0 ? -1 : base + i;
+    }
+}
+
+static foil_status maxpool_forward(foil_op_ctx *c)
+{
+    const pool_state *st = c->node->state;
+    const foil_window *w = &st->w;
+    const int64_t isz = w->in_size, osz = w->out_size;
+    int32_t *arg = c->work;
+    int64_t *ind = c->n_out > 1 && c->out[1] ? foil_i64(c->out[1]) : NULL;
+    int u8 = c->in[0]->dtype == FOIL_U8;
+    int par = st->planes * osz * w->k_size >= POOL_PAR_WORK;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < st->planes; p++) {
+        int32_t *ap = arg + p * osz;
+        if (u8)
+            max_plane_u8(w, (const uint8_t *)c->in[0]->data + p * isz, (uint8_t *)c->out[0]->data + p * osz, ap);
+        else if (st->fast2x2)
+            max2x2_plane(foil_f32(c->in[0]) + p * isz, w->in[2], w->out[1], w->out[2],
+                         foil_f32(c->out[0]) + p * osz, ap);
+        else
+            max_plane_f32(w, foil_f32(c->in[0]) + p * isz, foil_f32(c->out[0]) + p * osz, ap);
+        if (ind) write_indices(w, st->storage_order, p, ap, ind + p * osz);
+    }
+    return FOIL_OK;
+}
+
+/*
+ * In the forward pass this was: y[p, o] = x[p, arg[p, o]] (the window's
+ * winner), so the gradient flows to the winner only:
+ *   dx[p, arg[p, o]] += dy[p, o]
+ * (planes are independent, so they run in parallel).
+ */
+static void maxpool_backward(foil_op_ctx *c)
+{
+    const pool_state *st = c->node->state;
+    if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
+    const int64_t isz = st->w.in_size, osz = st->w.out_size;
+    const int32_t *arg = c->work;
+    const float *dy = foil_f32(c->d_out[0]);
+    float *dx = foil_f32(c->d_in[0]);
+    int par = st->planes * osz >= POOL_PAR_WORK;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < st->planes; p++) {
+        const int32_t *ap = arg + p * osz;
+        const float *g = dy + p * osz;
+        float *d = dx + p * isz;
+        for (int64_t j = 0; j < osz; j++)
+            if (ap[j] >= 0) d[ap[j]] += g[j];
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * AveragePool
+ */
+
+/* Divisor of a window whose inside taps are [lo, hi) per axis. */
+static inline int64_t avg_count(const pool_state *st, const int64_t *o, const int64_t *lo, const int64_t *hi)
+{
+    int64_t n = 1;
+    for (int a = 0; a < FOIL_WIN_DIMS; a++)
+        n *= st->count_include_pad ? taps_padded(&st->w, a, o[a]) : hi[a] - lo[a];
+    return n;
+}
+
+/* Flat input index of tap (t0, t1, 0) of window o; adding t2 * d[2] for an
+ * inside tap t2 gives a real input element (the base itself may be < 0). */
+static inline int64_t window_row(const foil_window *w, const int64_t *o, int64_t t0, int64_t t1)
+{
+    return ((o[0] * w->s[0] - w->p0[0] + t0 * w->d[0]) * w->in[1] + o[1] * w->s[1] - w->p0[1] + t1 * w->d[1]) *
+               w->in[2] +
+           o[2] * w->s[2] - w->p0[2];
+}
+
+/* Visit every window of one plane: BODY runs with row (the flat input index of
+ * tap (t0, t1, 0)), lo/hi (the inside taps) and j (the output index). */
+#define FOR_EACH_WINDOW(w, BODY)                                                                             \
+    do {                                                                                                     \
+        int64_t j = 0, o[FOIL_WIN_DIMS], lo[FOIL_WIN_DIMS], hi[FOIL_WIN_DIMS];                               \
+        for (o[0] = 0; o[0] < (w)->out[0]; o[0]++) {                                                         \
+            taps(w, 0, o[0], &lo[0], &hi[0]);                                                                \
+            for (o[1] = 0; o[1] < (w)->out[1]; o[1]++) {                                                     \
+                taps(w, 1, o[1], &lo[1], &hi[1]);                                                            \
+                for (o[2] = 0; o[2] < (w)->out[2]; o[2]++, j++) {                                            \
+                    taps(w, 2, o[2], &lo[2], &hi[2]);                                                        \
+                    BODY                                                                                     \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+    } while (0)
+
+static void avg_plane(const pool_state *st, const float *x, float *y)
+{
+    const foil_window *w = &st->w;
+    FOR_EACH_WINDOW(w, {
+        float s = 0.0f;
+        for (int64_t t0 = lo[0]; t0 < hi[0]; t0++)
+            for (int64_t t1 = lo[1]; t1 < hi[1]; t1++) {
+                int64_t row = window_row(w, o, t0, t1);
+                for (int64_t t2 = lo[2]; t2 < hi[2]; t2++) s += x[row + t2 * w->d[2]];
+            }
+        int64_t n = avg_count(st, o, lo, hi);
+        y[j] = n ? s / (float)n : 0.0f;
+    });
+}
+
+/*
+ * In the forward pass this was: y[o] = (sum of x over the window's inside
+ * taps) / count(o), so every inside tap gets an equal share:
+ *   dx[i] += dy[o] / count(o)   for each inside tap i of window o.
+ */
+static void avg_plane_backward(const pool_state *st, const float *dy, float *dx)
+{
+    const foil_window *w = &st->w;
+    FOR_EACH_WINDOW(w, {
+        int64_t n = avg_count(st, o, lo, hi);
+        if (!n) continue;
+        float g = dy[j] / (float)n;
+        for (int64_t t0 = lo[0]; t0 < hi[0]; t0++)
+            for (int64_t t1 = lo[1]; t1 < hi[1]; t1++) {
+                int64_t row = window_row(w, o, t0, t1);
+                for (int64_t t2 = lo[2]; t2 < hi[2]; t2++) dx[row + t2 * w->d[2]] += g;
+            }
+    });
+}
+
+static foil_status averagepool_forward(foil_op_ctx *c)
+{
+    const pool_state *st = c->node->state;
+    const int64_t isz = st->w.in_size, osz = st->w.out_size;
+    const float *x = foil_f32(c->in[0]);
+    float *y = foil_f32(c->out[0]);
+    int par = st->planes * osz * st->w.k_size >= POOL_PAR_WORK;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < st->planes; p++) avg_plane(st, x + p * isz, y + p * osz);
+    return FOIL_OK;
+}
+
+static void averagepool_backward(foil_op_ctx *c)
+{
+    const pool_state *st = c->node->state;
+    if (!c->d_in[0] || !c->d_out[0]) return;
+    const int64_t isz = st->w.in_size, osz = st->w.out_size;
+    const float *dy = foil_f32(c->d_out[0]);
+    float *dx = foil_f32(c->d_in[0]);
+    int par = st->planes * osz * st->w.k_size >= POOL_PAR_WORK;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < st->planes; p++) avg_plane_backward(st, dy + p * osz, dx + p * isz);
+}
+
+/* ---------------------------------------------------------------------------
+ * GlobalAveragePool: Y (N, C, 1, ..., 1), Y[p] = mean of plane p (S values).
+ */
+
+static foil_status globalaveragepool_infer(foil_op_ctx *c)
+{
+    if (c->n_in != 1 || !c->in[0] || c->n_out != 1 || !c->out[0])
+        return foil_node_error(c, FOIL_ERR_FORMAT, "takes one input and has one output");
+    const foil_tensor *x = c->in[0];
+    if (x->dtype != FOIL_F32)
+        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input type %s is not supported",
+                               foil_dtype_name(x->dtype));
+    if (x->ndim < 2) return foil_node_error(c, FOIL_ERR_SHAPE, "X has rank %d; needs (N, C, ...)", x->ndim);
+    int64_t yshape[FOIL_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) yshape[i] = i < 2 ? x->shape[i] : 1;
+    if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, yshape))
+        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    for (int i = 2; i < x->ndim; i++)
+        if (x->shape[i] < 1) return foil_node_error(c, FOIL_ERR_SHAPE, "spatial axis %d is empty", i);
+    c->work_bytes = 0;
+    return FOIL_OK;
+}
+
+static foil_status globalaveragepool_forward(foil_op_ctx *c)
+{
+    const foil_tensor *xt = c->in[0];
+    const int64_t planes = xt->shape[0] * xt->shape[1], S = planes ? xt->numel / planes : 0;
+    const float *x = foil_f32(xt);
+    float *y = foil_f32(c->out[0]);
+    const float inv = S ? 1.0f / (float)S : 0.0f;
+#pragma omp parallel for schedule(static) if (xt->numel >= POOL_PAR_WORK)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * S;
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= S; i += 16)
+            for (int k = 0; k < 16; k++) acc[k] += xp[i + k];
+        float s = 0.0f;
+        for (; i < S; i++) s += xp[i];
+        for (int k = 0; k < 16; k++) s += acc[k];
+        y[p] = s * inv;
+    }
+    return FOIL_OK;
+}
+
+/* In the forward pass this was y[p] = (1/S) sum_i x[p, i], so dx[p, i] += dy[p] / S. */
+static void globalaveragepool_backward(foil_op_ctx *c)
+{
+    if (!c->d_in[0] || !c->d_out[0]) return;
+    const foil_tensor *xt = c->in[0];
+    const int64_t planes = xt->shape[0] * xt->shape[1], S = planes ? xt->numel / planes : 0;
+    const float *dy = foil_f32(c->d_out[0]);
+    float *dx = foil_f32(c->d_in[0]);
+    const float inv = S ? 1.0f / (float)S : 0.0f;
+#pragma omp parallel for schedule(static) if (xt->numel >= POOL_PAR_WORK)
+    for (int64_t p = 0; p < planes; p++) {
+        float g = dy[p] * inv;
+        float *d = dx + p * S;
+        for (int64_t i = 0; i < S; i++) d[i] += g;
+    }
+}
+
+const foil_op foil_op_maxpool = {
+    .type = "MaxPool",
+    .grad_inputs = 0x1,
+    .init = maxpool_init,
+    .infer = pool_infer,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+};
+
+const foil_op foil_op_averagepool = {
+    .type = "AveragePool",
+    .grad_inputs = 0x1,
+    .init = averagepool_init,
+    .infer = pool_infer,
+    .forward = averagepool_forward,
+    .backward = averagepool_backward,
+};
+
+const foil_op foil_op_globalaveragepool = {
+    .type = "GlobalAveragePool",
+    .grad_inputs = 0x1,
+    .init = NULL,
+    .infer = globalaveragepool_infer,
+    .forward = globalaveragepool_forward,
+    .backward = globalaveragepool_backward,
+};

@@ -1,0 +1,1225 @@
+/*
+ * tests/test_ops_shape.c - Flatten, Reshape, Transpose, Concat, Pad, Shape,
+ * Gather, Squeeze, Unsqueeze, Constant, Identity, Dropout.
+ *
+ * Forward values are checked against naive references written here (index
+ * arithmetic one element at a time, independent of the kernels' blocking and
+ * index maps) and against hand-computed examples; every backward against
+ * finite differences (opc_gradcheck); every rejected input returns an error.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foil/rng.h"
+#include "op_harness.h"
+
+#define GRAD_TOL 1e-2
+
+/* A static library member is linked only for a strong reference, and the
+ * registry's references are weak while the op families are written in
+ * parallel: name one op of each file so that shape.c and layout.c are
+ * linked into this test. */
+extern const foil_op foil_op_flatten, foil_op_transpose;
+static const foil_op *const force_link[] = {&foil_op_flatten, &foil_op_transpose};
+
+/* ------------------------------------------------------------------------- */
+/* helpers                                                                   */
+
+static op_case *mk(const char *type, int n_in, int n_out, int opset)
+{
+    op_case *oc = opc_new(type, n_in, n_out);
+    oc->node.opset = opset;
+    return oc;
+}
+
+static void prepare_ok(op_case *oc)
+{
+    foil_status st = opc_prepare(oc);
+    if (st) fail_msg("prepare failed: %s", foil_last_error());
+}
+
+static void forward_ok(op_case *oc, int training)
+{
+    foil_status st = opc_forward(oc, training);
+    if (st) fail_msg("forward failed: %s", foil_last_error());
+}
+
+/* prepare must fail with `code`; the message must be non-empty. */
+static void prepare_fails(op_case *oc, foil_status code)
+{
+    foil_clear_error();
+    foil_status st = opc_prepare(oc);
+    if (st != code) fail_msg("expected status %d, got %d (%s)", (int)code, (int)st, foil_last_error());
+    assert_true(strlen(foil_last_error()) > 0);
+    opc_free(oc);
+}
+
+static void assert_shape(const foil_tensor *t, int ndim, const int64_t *shape)
+{
+    assert_int_equal(t->ndim, ndim);
+    for (int i = 0; i < ndim; i++)
+        if (t->shape[i] != shape[i])
+            fail_msg("dim %d: expected %lld, got %lld", i, (long long)shape[i], (long long)t->shape[i]);
+}
+
+static void fill_iota(float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) x[i] = (float)i * 0.5f - 3.0f;
+}
+
+static int64_t numel_of(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+static void gradcheck_ok(op_case *oc, int i, float h, int training)
+{
+    double err = opc_gradcheck(oc, i, h, training);
+    if (!(err < GRAD_TOL)) fail_msg("gradient of input %d: relative error %g", i, err);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Flatten                                                                   */
+
+static void test_flatten(void **state)
+{
+    (void)state;
+    const int64_t shp[4] = {2, 3, 4, 5};
+    const int64_t expect[9][2] = {{1, 120}, {2, 60}, {6, 20}, {24, 5}, {120, 1},
+                                  {24, 5},  {6, 20}, {2, 60}, {1, 120}};
+    const int64_t axes[9] = {0, 1, 2, 3, 4, -1, -2, -3, -4};
+    for (int k = 0; k < 9; k++) {
+        op_case *oc = mk("Flatten", 1, 1, 13);
+        opc_input_randn(oc, 0, 4, shp, 1.0f, 1);
+        opc_attr_int(oc, "axis", axes[k]);
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        assert_shape(&oc->out[0], 2, expect[k]);
+        assert_memory_equal(oc->out[0].data, oc->in[0].data, 120 * sizeof(float));
+        opc_free(oc);
+    }
+    /* default axis 1 */
+    op_case *oc = mk("Flatten", 1, 1, 9);
+    opc_input_randn(oc, 0, 4, shp, 1.0f, 2);
+    prepare_ok(oc);
+    assert_shape(&oc->out[0], 2, expect[1]);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+
+    /* 1-D input, axis = rank (test_operator_view) */
+    const int64_t one = 1, want[2] = {1, 1};
+    oc = mk("Flatten", 1, 1, 6);
+    opc_input(oc, 0, FOIL_F32, 1, &one, NULL, 0);
+    opc_attr_int(oc, "axis", 1);
+    prepare_ok(oc);
+    assert_shape(&oc->out[0], 2, want);
+    opc_free(oc);
+
+    /* int64 data flows through unchanged */
+    const int64_t s2[2] = {3, 2};
+    const int64_t v[6] = {1, -2, 3, INT64_MAX, 5, INT64_MIN};
+    oc = mk("Flatten", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 2, s2, v, 1);
+    opc_attr_int(oc, "axis", 0);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].dtype, FOIL_I64);
+    assert_memory_equal(oc->out[0].data, v, sizeof v);
+    opc_free(oc);
+
+    /* out-of-range axes */
+    oc = mk("Flatten", 1, 1, 13);
+    opc_input_randn(oc, 0, 4, shp, 1.0f, 1);
+    opc_attr_int(oc, "axis", 5);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Flatten", 1, 1, 13);
+    opc_input_randn(oc, 0, 4, shp, 1.0f, 1);
+    opc_attr_int(oc, "axis", -5);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    /* wrong attribute type */
+    oc = mk("Flatten", 1, 1, 13);
+    opc_input_randn(oc, 0, 4, shp, 1.0f, 1);
+    opc_attr_float(oc, "axis", 1.0f);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Reshape                                                                   */
+
+static op_case *reshape_case(int ndim, const int64_t *shape, int n, const int64_t *req, int known)
+{
+    op_case *oc = mk("Reshape", 2, 1, 14);
+    opc_input_randn(oc, 0, ndim, shape, 1.0f, 3);
+    int64_t len = n;
+    opc_input(oc, 1, FOIL_I64, 1, &len, req, known);
+    return oc;
+}
+
+static void test_reshape(void **state)
+{
+    (void)state;
+    const int64_t x[3] = {2, 3, 4};
+    struct { int n; int64_t req[5]; int ndim; int64_t want[5]; } cases[] = {
+        {4, {2, 3, 2, 2}, 4, {2, 3, 2, 2}}, {3, {2, -1, 2}, 3, {2, 6, 2}},   {4, {-1, 2, 3, 4}, 4, {1, 2, 3, 4}},
+        {1, {24}, 1, {24}},                 {2, {2, 12}, 2, {2, 12}},        {3, {4, 2, 3}, 3, {4, 2, 3}},
+        {4, {2, 0, 1, -1}, 4, {2, 3, 1, 4}}, {4, {2, 0, 4, 1}, 4, {2, 3, 4, 1}}, {1, {-1}, 1, {24}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        op_case *oc = reshape_case(3, x, cases[k].n, cases[k].req, 1);
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        assert_shape(&oc->out[0], cases[k].ndim, cases[k].want);
+        assert_memory_equal(oc->out[0].data, oc->in[0].data, 24 * sizeof(float));
+        opc_free(oc);
+    }
+    /* allowzero: 0 is honoured (test_reshape_allowzero_reordered) */
+    const int64_t z[3] = {0, 3, 4}, req[3] = {3, 4, 0}, want[3] = {3, 4, 0};
+    op_case *oc = reshape_case(3, z, 3, req, 1);
+    opc_attr_int(oc, "allowzero", 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 3, want);
+    opc_free(oc);
+    /* ... but without allowzero 0 copies the input dim: [0,3,4] -> [3,4,4]? count mismatch */
+    oc = reshape_case(3, z, 3, req, 1);
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+
+    /* opset 4: shape attribute */
+    const int64_t attr[2] = {4, -1}, want2[2] = {4, 6};
+    oc = mk("Reshape", 1, 1, 4);
+    opc_input_randn(oc, 0, 3, x, 1.0f, 3);
+    opc_attr_ints(oc, "shape", 2, attr);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 2, want2);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+
+    /* gradient */
+    const int64_t r6[2] = {6, 4};
+    oc = reshape_case(3, x, 2, r6, 1);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+
+    /* errors */
+    const int64_t two_neg[2] = {-1, -1}, bad_count[2] = {5, 5}, neg2[2] = {-2, 12}, zero_far[4] = {2, 3, 4, 0};
+    const int64_t zneg[2] = {0, -1};
+    prepare_fails(reshape_case(3, x, 2, two_neg, 1), FOIL_ERR_FORMAT);
+    prepare_fails(reshape_case(3, x, 2, bad_count, 1), FOIL_ERR_SHAPE);
+    prepare_fails(reshape_case(3, x, 2, neg2, 1), FOIL_ERR_FORMAT);
+    prepare_fails(reshape_case(3, x, 4, zero_far, 1), FOIL_ERR_FORMAT);
+    prepare_fails(reshape_case(3, x, 2, r6, 0), FOIL_ERR_UNSUPPORTED); /* shape not known at plan time */
+    oc = reshape_case(3, x, 2, zneg, 1);
+    opc_attr_int(oc, "allowzero", 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    /* -1 with a zero-sized other dim cannot be inferred */
+    const int64_t zm[2] = {0, -1};
+    op_case *oz = reshape_case(3, z, 2, zm, 1);
+    opc_attr_int(oz, "allowzero", 1);
+    prepare_fails(oz, FOIL_ERR_FORMAT);
+    /* shape must be int64 */
+    oc = mk("Reshape", 2, 1, 14);
+    opc_input_randn(oc, 0, 3, x, 1.0f, 3);
+    const int64_t two = 2;
+    const float fshape[2] = {6, 4};
+    opc_input(oc, 1, FOIL_F32, 1, &two, fshape, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    /* opset 4 without the attribute */
+    oc = mk("Reshape", 1, 1, 4);
+    opc_input_randn(oc, 0, 3, x, 1.0f, 3);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Transpose                                                                 */
+
+/* Naive: for each output index, decode its coordinates, map to the input. */
+static void naive_transpose(const void *in, void *out, size_t es, int r, const int64_t *shape, const int *perm)
+{
+    int64_t oshape[8], istride[8], s = 1, n = numel_of(r, shape);
+    for (int d = r - 1; d >= 0; d--) {
+        istride[d] = s;
+        s *= shape[d];
+    }
+    for (int k = 0; k < r; k++) oshape[k] = shape[perm[k]];
+    for (int64_t o = 0; o < n; o++) {
+        int64_t rem = o, src = 0;
+        for (int k = r - 1; k >= 0; k--) {
+            int64_t c = rem % oshape[k];
+            rem /= oshape[k];
+            src += c * istride[perm[k]];
+        }
+        memcpy((char *)out + (size_t)o * es, (const char *)in + (size_t)src * es, es);
+    }
+}
+
+static void check_transpose(foil_dtype dt, int r, const int64_t *shape, const int *perm, int use_default)
+{
+    op_case *oc = mk("Transpose", 1, 1, 13);
+    size_t es = foil_dtype_size(dt);
+    int64_t n = numel_of(r, shape);
+    unsigned char *data = malloc((size_t)n * es + 1);
+    foil_rng g = foil_rng_make(99, (uint64_t)r);
+    for (int64_t i = 0; i < n * (int64_t)es; i++) data[i] = (unsigned char)foil_rng_u64(&g);
+    if (dt == FOIL_F32)
+        for (int64_t i = 0; i < n; i++) ((float *)data)[i] = (float)i;
+    opc_input(oc, 0, dt, r, shape, data, 0);
+    int p[8];
+    for (int k = 0; k < r; k++) p[k] = use_default ? r - 1 - k : perm[k];
+    if (!use_default) {
+        int64_t pv[8];
+        for (int k = 0; k < r; k++) pv[k] = perm[k];
+        opc_attr_ints(oc, "perm", r, pv);
+    }
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    unsigned char *want = malloc((size_t)n * es + 1);
+    naive_transpose(data, want, es, r, shape, p);
+    int64_t oshape[8];
+    for (int k = 0; k < r; k++) oshape[k] = shape[p[k]];
+    assert_shape(&oc->out[0], r, oshape);
+    if (n) assert_memory_equal(oc->out[0].data, want, (size_t)n * es);
+    free(want);
+    free(data);
+    opc_free(oc);
+}
+
+static void test_transpose(void **state)
+{
+    (void)state;
+    const int64_t s3[3] = {2, 3, 4};
+    const int perms3[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int k = 0; k < 6; k++) check_transpose(FOIL_F32, 3, s3, perms3[k], 0);
+    check_transpose(FOIL_F32, 3, s3, NULL, 1); /* default: reversed */
+
+    /* NCHW <-> NHWC at sizes that do not divide the 32-wide tiles, every dtype size */
+    const int64_t s4[4] = {3, 37, 19, 45};
+    const int nhwc[4] = {0, 2, 3, 1}, nchw[4] = {0, 3, 1, 2}, odd[4] = {3, 1, 0, 2}, swap[4] = {1, 0, 3, 2};
+    const foil_dtype dts[4] = {FOIL_F32, FOIL_U8, FOIL_I16, FOIL_I64};
+    for (int t = 0; t < 4; t++) {
+        check_transpose(dts[t], 4, s4, nhwc, 0);
+        check_transpose(dts[t], 4, s4, nchw, 0);
+        check_transpose(dts[t], 4, s4, odd, 0);
+        check_transpose(dts[t], 4, s4, swap, 0);
+    }
+    /* 2-D, large enough for the threaded path */
+    const int64_t s2[2] = {300, 257};
+    const int t2[2] = {1, 0};
+    check_transpose(FOIL_F32, 2, s2, t2, 0);
+    check_transpose(FOIL_U8, 2, s2, t2, 0);
+    /* pixel shuffle (test_PixelShuffle) and size-1 dims (test_operator_permute2) */
+    const int64_t s6[6] = {1, 1, 3, 3, 4, 4}, ones[6] = {1, 1, 1, 1, 1, 1};
+    const int ps[6] = {0, 1, 4, 2, 5, 3};
+    check_transpose(FOIL_F32, 6, s6, ps, 0);
+    check_transpose(FOIL_F32, 6, ones, ps, 0);
+    /* rank 8, zero-sized, rank 0 */
+    const int64_t s8[8] = {2, 1, 3, 2, 1, 2, 3, 2};
+    const int p8[8] = {7, 0, 5, 2, 4, 1, 6, 3};
+    check_transpose(FOIL_F32, 8, s8, p8, 0);
+    const int64_t s0[3] = {2, 0, 3};
+    check_transpose(FOIL_F32, 3, s0, perms3[4], 0);
+    check_transpose(FOIL_I64, 0, NULL, NULL, 1);
+
+    /* gradients */
+    op_case *oc = mk("Transpose", 1, 1, 13);
+    const int64_t g4[4] = {2, 3, 4, 5};
+    const int64_t gp[4] = {0, 2, 3, 1};
+    opc_input_randn(oc, 0, 4, g4, 1.0f, 5);
+    opc_attr_ints(oc, "perm", 4, gp);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    oc = mk("Transpose", 1, 1, 13);
+    opc_input_randn(oc, 0, 3, s3, 1.0f, 5);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+
+    /* errors */
+    const int64_t notperm[3] = {0, 0, 1}, outside[3] = {0, 1, 3}, shortp[2] = {1, 0};
+    oc = mk("Transpose", 1, 1, 13);
+    opc_input_randn(oc, 0, 3, s3, 1.0f, 5);
+    opc_attr_ints(oc, "perm", 3, notperm);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Transpose", 1, 1, 13);
+    opc_input_randn(oc, 0, 3, s3, 1.0f, 5);
+    opc_attr_ints(oc, "perm", 3, outside);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Transpose", 1, 1, 13);
+    opc_input_randn(oc, 0, 3, s3, 1.0f, 5);
+    opc_attr_ints(oc, "perm", 2, shortp);
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Concat                                                                    */
+
+static void test_concat(void **state)
+{
+    (void)state;
+    /* hand example (test_concat_2d_axis_1) */
+    const int64_t s22[2] = {2, 2};
+    const float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+    const float want1[8] = {1, 2, 5, 6, 3, 4, 7, 8}, want0[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    for (int ax = -2; ax < 2; ax++) {
+        op_case *oc = mk("Concat", 2, 1, 13);
+        opc_input(oc, 0, FOIL_F32, 2, s22, a, 0);
+        opc_input(oc, 1, FOIL_F32, 2, s22, b, 0);
+        opc_attr_int(oc, "axis", ax);
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        const int64_t w0[2] = {4, 2}, w1[2] = {2, 4};
+        int axis = ax < 0 ? ax + 2 : ax;
+        assert_shape(&oc->out[0], 2, axis == 0 ? w0 : w1);
+        assert_memory_equal(oc->out[0].data, axis == 0 ? want0 : want1, sizeof want0);
+        opc_free(oc);
+    }
+
+    /* three inputs of different sizes on the middle axis, one of size 0,
+     * against a naive reference */
+    const int64_t sa[3] = {3, 2, 5}, sb[3] = {3, 4, 5}, sc[3] = {3, 0, 5}, sd[3] = {3, 1, 5};
+    const int64_t *ss[4] = {sa, sb, sc, sd};
+    op_case *oc = mk("Concat", 4, 1, 11);
+    for (int i = 0; i < 4; i++) opc_input_randn(oc, i, 3, ss[i], 1.0f, (uint64_t)(10 + i));
+    opc_attr_int(oc, "axis", -2);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    const int64_t wo[3] = {3, 7, 5};
+    assert_shape(&oc->out[0], 3, wo);
+    const float *y = foil_f32(&oc->out[0]);
+    for (int64_t i = 0; i < 3; i++)
+        for (int64_t j = 0; j < 7; j++)
+            for (int64_t k = 0; k < 5; k++) {
+                int src = 0;
+                int64_t jj = j;
+                while (jj >= ss[src][1]) jj -= ss[src++][1];
+                float w = foil_f32(&oc->in[src])[(i * ss[src][1] + jj) * 5 + k];
+                assert_true(y[(i * 7 + j) * 5 + k] == w);
+            }
+    for (int i = 0; i < 4; i++) gradcheck_ok(oc, i, 1e-2f, 0);
+    opc_free(oc);
+
+    /* int64 shape tensors (the Shape -> Concat -> Reshape idiom), axis 0 */
+    const int64_t n2 = 2, n1 = 1, v1[2] = {7, 8}, v2[1] = {-1}, want[3] = {7, 8, -1};
+    oc = mk("Concat", 2, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &n2, v1, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &n1, v2, 1);
+    opc_attr_int(oc, "axis", 0);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_memory_equal(oc->out[0].data, want, sizeof want);
+    opc_free(oc);
+
+    /* errors: mismatched dims, dtypes, ranks, axis, missing axis */
+    const int64_t s23[2] = {2, 3}, s32[2] = {3, 2}, s2[1] = {2};
+    oc = mk("Concat", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, s23, 1.0f, 1);
+    opc_input_randn(oc, 1, 2, s32, 1.0f, 2);
+    opc_attr_int(oc, "axis", 1);
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+    oc = mk("Concat", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, s23, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 2, s23, NULL, 0);
+    opc_attr_int(oc, "axis", 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Concat", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, s23, 1.0f, 1);
+    opc_input_randn(oc, 1, 1, s2, 1.0f, 2);
+    opc_attr_int(oc, "axis", 0);
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+    oc = mk("Concat", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, s23, 1.0f, 1);
+    opc_input_randn(oc, 1, 2, s23, 1.0f, 2);
+    opc_attr_int(oc, "axis", 2);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Concat", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, s23, 1.0f, 1);
+    opc_input_randn(oc, 1, 2, s23, 1.0f, 2);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Pad                                                                       */
+
+enum { M_CONST, M_REFLECT, M_EDGE };
+static const char *const mode_names[3] = {"constant", "reflect", "edge"};
+
+/* Reference: crop (negative pads) by explicit slicing into a new buffer,
+ * then pad coordinate by coordinate, reflecting by repeated folding. Works
+ * in double, for float32 data. */
+static float *naive_pad(const float *x, int r, const int64_t *shape, const int64_t *pads, int mode, float value,
+                        int64_t *oshape)
+{
+    int64_t cshape[8], lo[8], n = 1, cn = 1;
+    for (int d = 0; d < r; d++) {
+        lo[d] = pads[d] < 0 ? -pads[d] : 0;
+        cshape[d] = shape[d] - lo[d] - (pads[r + d] < 0 ? -pads[r + d] : 0);
+        cn *= cshape[d];
+    }
+    float *crop = malloc((size_t)(cn ? cn : 1) * sizeof *crop);
+    for (int64_t i = 0; i < cn; i++) {
+        int64_t rem = i, src = 0, stride = 1;
+        for (int d = r - 1; d >= 0; d--) {
+            int64_t c = rem % cshape[d];
+            rem /= cshape[d];
+            src += (c + lo[d]) * stride;
+            stride *= shape[d];
+        }
+        crop[i] = x[src];
+    }
+    for (int d = 0; d < r; d++) {
+        oshape[d] = cshape[d] + (pads[d] > 0 ? pads[d] : 0) + (pads[r + d] > 0 ? pads[r + d] : 0);
+        n *= oshape[d];
+    }
+    float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+    for (int64_t o = 0; o < n; o++) {
+        int64_t rem = o, src = 0, stride = 1;
+        int fill = 0;
+        for (int d = r - 1; d >= 0; d--) {
+            int64_t c = rem % oshape[d] - (pads[d] > 0 ? pads[d] : 0);
+            rem /= oshape[d];
+            int64_t m = cshape[d];
+            if (c < 0 || c >= m) {
+                if (mode == M_CONST) fill = 1;
+                else if (mode == M_EDGE) c = c < 0 ? 0 : m - 1;
+                else if (m == 1) c = 0;
+                else
+                    while (c < 0 || c >= m) c = c < 0 ? -c : 2 * (m - 1) - c;
+            }
+            src += c * stride;
+            stride *= m;
+        }
+        y[o] = fill ? value : crop[src];
+    }
+    free(crop);
+    return y;
+}
+
+/* Pad a random float32 tensor (opset 13 inputs, or opset 6 attributes) and
+ * compare with the reference; then check the gradient. */
+static void check_pad(int r, const int64_t *shape, const int64_t *pads, int mode, float value, int opset, int grad)
+{
+    op_case *oc = mk("Pad", opset >= 11 ? 3 : 1, 1, opset);
+    opc_input_randn(oc, 0, r, shape, 1.0f, 21);
+    int64_t np = 2 * r;
+    if (opset >= 11) {
+        opc_input(oc, 1, FOIL_I64, 1, &np, pads, 1);
+        if (value != 0.0f) opc_input(oc, 2, FOIL_F32, 0, NULL, &value, 0);
+    } else {
+        opc_attr_ints(oc, "pads", 2 * r, pads);
+        if (value != 0.0f) opc_attr_float(oc, "value", value);
+    }
+    if (mode != M_CONST || (r & 1)) opc_attr_string(oc, "mode", mode_names[mode]);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    int64_t oshape[8];
+    float *want = naive_pad(foil_f32(&oc->in[0]), r, shape, pads, mode, value, oshape);
+    assert_shape(&oc->out[0], r, oshape);
+    double err = max_abs_diff(foil_f32(&oc->out[0]), want, oc->out[0].numel);
+    if (err != 0.0) fail_msg("pad mode %s: forward differs by %g", mode_names[mode], err);
+    free(want);
+    if (grad) gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+}
+
+static void test_pad(void **state)
+{
+    (void)state;
+    /* hand examples */
+    {
+        const int64_t s[1] = {3}, p[2] = {2, 2};
+        const float x[3] = {1, 2, 3};
+        const float w_reflect[7] = {3, 2, 1, 2, 3, 2, 1}, w_edge[7] = {1, 1, 1, 2, 3, 3, 3},
+                    w_const[7] = {9, 9, 1, 2, 3, 9, 9};
+        const float *ws[3] = {w_const, w_reflect, w_edge};
+        for (int mode = 0; mode < 3; mode++) {
+            op_case *oc = mk("Pad", 3, 1, 13);
+            opc_input(oc, 0, FOIL_F32, 1, s, x, 0);
+            int64_t two = 2;
+            float nine = 9;
+            opc_input(oc, 1, FOIL_I64, 1, &two, p, 1);
+            opc_input(oc, 2, FOIL_F32, 0, NULL, &nine, 0);
+            opc_attr_string(oc, "mode", mode_names[mode]);
+            prepare_ok(oc);
+            forward_ok(oc, 0);
+            assert_memory_equal(oc->out[0].data, ws[mode], sizeof w_edge);
+            opc_free(oc);
+        }
+        /* numpy: np.pad([1,2,3], 5, mode='reflect') */
+        const int64_t p5[2] = {5, 5};
+        const float w5[13] = {2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2};
+        op_case *oc = mk("Pad", 2, 1, 13);
+        opc_input(oc, 0, FOIL_F32, 1, s, x, 0);
+        int64_t two = 2;
+        opc_input(oc, 1, FOIL_I64, 1, &two, p5, 1);
+        opc_attr_string(oc, "mode", "reflect");
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        assert_memory_equal(oc->out[0].data, w5, sizeof w5);
+        opc_free(oc);
+    }
+
+    /* the conformance geometries: 4-D, pads on H and W (pytorch ...Pad2d) */
+    const int64_t s4[4] = {2, 3, 4, 4}, s8[4] = {2, 3, 8, 8}, sp[4] = {1, 1, 2, 4};
+    const int64_t p2d[8] = {0, 0, 3, 1, 0, 0, 4, 2}, pop[8] = {0, 0, 0, 2, 0, 0, 1, 3},
+                  pnode[8] = {0, 0, 1, 3, 0, 0, 2, 4};
+    check_pad(4, s4, p2d, M_CONST, 2.0f, 6, 1);
+    check_pad(4, s4, p2d, M_CONST, 0.0f, 6, 0);
+    check_pad(4, s8, p2d, M_REFLECT, 0.0f, 6, 1);
+    check_pad(4, s4, p2d, M_EDGE, 0.0f, 6, 1);
+    check_pad(4, sp, pop, M_REFLECT, 0.0f, 6, 1);
+    check_pad(4, s4, pnode, M_CONST, 1.2f, 13, 1);
+    /* every axis padded, 3-D, pads larger than the dims for reflect */
+    const int64_t s3[3] = {3, 2, 5}, p3[6] = {2, 3, 1, 1, 4, 6};
+    for (int mode = 0; mode < 3; mode++) check_pad(3, s3, p3, mode, -0.5f, 13, 1);
+    /* negative pads crop (mixed with padding on the other side) */
+    const int64_t pneg[6] = {-1, 2, -2, 1, -1, 3}, s3b[3] = {4, 5, 6};
+    for (int mode = 0; mode < 3; mode++) check_pad(3, s3b, pneg, mode, 0.25f, 11, 1);
+    /* size-1 reflect repeats the element (numpy) */
+    const int64_t s1[2] = {1, 3}, p1[4] = {2, 0, 1, 0};
+    check_pad(2, s1, p1, M_REFLECT, 0.0f, 13, 1);
+    /* large enough for the threaded loops */
+    const int64_t big[4] = {4, 8, 64, 64}, pbig[8] = {0, 0, 2, 2, 0, 0, 2, 2};
+    for (int mode = 0; mode < 3; mode++) check_pad(4, big, pbig, mode, 0.0f, 13, 0);
+    /* 1-D */
+    const int64_t s1d[1] = {6}, p1d[2] = {3, -2};
+    for (int mode = 0; mode < 3; mode++) check_pad(1, s1d, p1d, mode, 4.0f, 13, 1);
+
+    /* int32 data (test_edge_pad/test_reflect_pad) and uint8 with a value */
+    {
+        const int64_t s[2] = {2, 3}, p[4] = {1, 1, 1, 1}, four = 4;
+        const int32_t x[6] = {1, 2, 3, 4, 5, 6};
+        const int32_t w_edge[20] = {1, 1, 2, 3, 3, 1, 1, 2, 3, 3, 4, 4, 5, 6, 6, 4, 4, 5, 6, 6};
+        const int32_t w_refl[20] = {5, 4, 5, 6, 5, 2, 1, 2, 3, 2, 5, 4, 5, 6, 5, 2, 1, 2, 3, 2};
+        for (int k = 0; k < 2; k++) {
+            op_case *oc = mk("Pad", 2, 1, 13);
+            opc_input(oc, 0, FOIL_I32, 2, s, x, 0);
+            opc_input(oc, 1, FOIL_I64, 1, &four, p, 1);
+            opc_attr_string(oc, "mode", k ? "reflect" : "edge");
+            prepare_ok(oc);
+            forward_ok(oc, 0);
+            assert_int_equal(oc->out[0].dtype, FOIL_I32);
+            assert_memory_equal(oc->out[0].data, k ? w_refl : w_edge, sizeof w_edge);
+            opc_free(oc);
+        }
+        const uint8_t xb[6] = {1, 2, 3, 4, 5, 6}, vb = 200;
+        const uint8_t wb[20] = {200, 200, 200, 200, 200, 200, 1, 2, 3, 200,
+                                200, 4,   5,   6,   200, 200, 200, 200, 200, 200};
+        op_case *oc = mk("Pad", 3, 1, 13);
+        opc_input(oc, 0, FOIL_U8, 2, s, xb, 0);
+        opc_input(oc, 1, FOIL_I64, 1, &four, p, 1);
+        opc_input(oc, 2, FOIL_U8, 0, NULL, &vb, 0);
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        assert_memory_equal(oc->out[0].data, wb, sizeof wb);
+        opc_free(oc);
+        /* opset 6 attribute value converted to the data type */
+        oc = mk("Pad", 1, 1, 6);
+        const double xd[6] = {1, 2, 3, 4, 5, 6};
+        opc_input(oc, 0, FOIL_F64, 2, s, xd, 0);
+        opc_attr_ints(oc, "pads", 4, p);
+        opc_attr_float(oc, "value", 2.5f);
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        const double *yd = oc->out[0].data;
+        assert_true(yd[0] == 2.5 && yd[6] == 1.0 && yd[13] == 6.0 && yd[19] == 2.5);
+        opc_free(oc);
+    }
+
+    /* opset 18 axes: pad only axes -1 and 1 of a 3-D tensor */
+    {
+        const int64_t s[3] = {2, 3, 4}, naxes = 2, npads = 4;
+        const int64_t axes[2] = {-1, 1}, pads[4] = {1, 0, 2, 1}; /* W: (1,2), C: (0,1) */
+        const int64_t full[6] = {0, 0, 1, 0, 1, 2};
+        op_case *oc = mk("Pad", 4, 1, 18);
+        opc_input_randn(oc, 0, 3, s, 1.0f, 8);
+        opc_input(oc, 1, FOIL_I64, 1, &npads, pads, 1);
+        opc_input(oc, 3, FOIL_I64, 1, &naxes, axes, 1);
+        opc_attr_string(oc, "mode", "edge");
+        prepare_ok(oc);
+        forward_ok(oc, 0);
+        int64_t oshape[3];
+        float *want = naive_pad(foil_f32(&oc->in[0]), 3, s, full, M_EDGE, 0, oshape);
+        assert_shape(&oc->out[0], 3, oshape);
+        assert_true(max_abs_diff(foil_f32(&oc->out[0]), want, oc->out[0].numel) == 0.0);
+        free(want);
+        gradcheck_ok(oc, 0, 1e-2f, 0);
+        opc_free(oc);
+        /* repeated axis */
+        const int64_t bad_axes[2] = {2, -1};
+        oc = mk("Pad", 4, 1, 18);
+        opc_input_randn(oc, 0, 3, s, 1.0f, 8);
+        opc_input(oc, 1, FOIL_I64, 1, &npads, pads, 1);
+        opc_input(oc, 3, FOIL_I64, 1, &naxes, bad_axes, 1);
+        prepare_fails(oc, FOIL_ERR_FORMAT);
+    }
+
+    /* errors */
+    {
+        const int64_t s[2] = {2, 3}, three = 3, four = 4;
+        const int64_t p3[3] = {1, 1, 1}, pcrop[4] = {0, -2, 0, -2}, pok[4] = {1, 1, 1, 1};
+        const int64_t pempty[4] = {0, -3, 0, 1};
+        op_case *oc = mk("Pad", 2, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &three, p3, 1);
+        prepare_fails(oc, FOIL_ERR_FORMAT); /* wrong count */
+        oc = mk("Pad", 2, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &four, pcrop, 1);
+        prepare_fails(oc, FOIL_ERR_SHAPE); /* crops more than the axis */
+        oc = mk("Pad", 2, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &four, pempty, 1);
+        opc_attr_string(oc, "mode", "reflect");
+        prepare_fails(oc, FOIL_ERR_SHAPE); /* reflect from nothing */
+        oc = mk("Pad", 2, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &four, pok, 0);
+        prepare_fails(oc, FOIL_ERR_UNSUPPORTED); /* pads not known */
+        oc = mk("Pad", 2, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &four, pok, 1);
+        opc_attr_string(oc, "mode", "wrap");
+        prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+        oc = mk("Pad", 2, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &four, pok, 1);
+        opc_attr_string(oc, "mode", "mirror");
+        prepare_fails(oc, FOIL_ERR_FORMAT);
+        oc = mk("Pad", 3, 1, 13);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &four, pok, 1);
+        opc_input(oc, 2, FOIL_I64, 0, NULL, NULL, 0);
+        prepare_fails(oc, FOIL_ERR_FORMAT); /* constant_value of another type */
+        oc = mk("Pad", 1, 1, 6);
+        opc_input_randn(oc, 0, 2, s, 1.0f, 1);
+        prepare_fails(oc, FOIL_ERR_FORMAT); /* opset 6 without pads */
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Shape                                                                     */
+
+static void test_shape(void **state)
+{
+    (void)state;
+    const int64_t s[3] = {3, 4, 5};
+    struct { int has_s, has_e; int64_t start, end; int n; int64_t want[3]; } cases[] = {
+        {0, 0, 0, 0, 3, {3, 4, 5}},  {0, 1, 0, 10, 3, {3, 4, 5}}, {1, 0, -10, 0, 3, {3, 4, 5}},
+        {0, 1, 0, 1, 1, {3}},        {0, 1, 0, -1, 2, {3, 4}},    {1, 0, 1, 0, 2, {4, 5}},
+        {1, 1, 1, 2, 1, {4}},        {1, 1, 1, -1, 1, {4}},       {1, 0, -1, 0, 1, {5}},
+        {1, 1, 2, 1, 0, {0}},        {1, 1, 5, 7, 0, {0}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        op_case *oc = mk("Shape", 1, 1, 15);
+        /* the data is never read: leave the input without values */
+        opc_input(oc, 0, FOIL_F32, 3, s, NULL, 0);
+        if (cases[k].has_s) opc_attr_int(oc, "start", cases[k].start);
+        if (cases[k].has_e) opc_attr_int(oc, "end", cases[k].end);
+        prepare_ok(oc);
+        foil_free(oc->in[0].data);
+        oc->in[0].data = NULL; /* forward must read only the shape */
+        oc->in[0].owns_data = 0;
+        forward_ok(oc, 0);
+        int64_t n = cases[k].n;
+        assert_int_equal(oc->out[0].dtype, FOIL_I64);
+        assert_shape(&oc->out[0], 1, &n);
+        if (n) assert_memory_equal(oc->out[0].data, cases[k].want, (size_t)n * 8);
+        opc_free(oc);
+    }
+    /* before opset 15 start/end do not exist */
+    op_case *oc = mk("Shape", 1, 1, 13);
+    opc_input(oc, 0, FOIL_U8, 3, s, NULL, 0);
+    opc_attr_int(oc, "start", 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].numel, 3);
+    assert_memory_equal(oc->out[0].data, s, sizeof s);
+    assert_null(oc->node.op->backward);
+    opc_free(oc);
+    /* scalar input: empty shape */
+    oc = mk("Shape", 1, 1, 15);
+    opc_input(oc, 0, FOIL_F32, 0, NULL, NULL, 0);
+    prepare_ok(oc);
+    assert_int_equal(oc->out[0].numel, 0);
+    opc_free(oc);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Gather                                                                    */
+
+static void check_gather(foil_dtype idt, int r, const int64_t *shape, int64_t axis, int qr, const int64_t *qshape,
+                         const int64_t *idx, int grad)
+{
+    op_case *oc = mk("Gather", 2, 1, 13);
+    opc_input_randn(oc, 0, r, shape, 1.0f, 31);
+    int64_t K = numel_of(qr, qshape);
+    if (idt == FOIL_I64) {
+        opc_input(oc, 1, FOIL_I64, qr, qshape, idx, 0);
+    } else {
+        int32_t i32[64];
+        for (int64_t k = 0; k < K; k++) i32[k] = (int32_t)idx[k];
+        opc_input(oc, 1, FOIL_I32, qr, qshape, i32, 0);
+    }
+    opc_attr_int(oc, "axis", axis);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    int a = (int)(axis < 0 ? axis + r : axis);
+    int64_t oshape[8];
+    int ro = 0;
+    for (int d = 0; d < a; d++) oshape[ro++] = shape[d];
+    for (int d = 0; d < qr; d++) oshape[ro++] = qshape[d];
+    for (int d = a + 1; d < r; d++) oshape[ro++] = shape[d];
+    assert_shape(&oc->out[0], ro, oshape);
+    /* naive: decode each output coordinate */
+    const float *x = foil_f32(&oc->in[0]), *y = foil_f32(&oc->out[0]);
+    for (int64_t o = 0; o < oc->out[0].numel; o++) {
+        int64_t coord[8], rem = o;
+        for (int d = ro - 1; d >= 0; d--) {
+            coord[d] = rem % oshape[d];
+            rem /= oshape[d];
+        }
+        int64_t qflat = 0;
+        for (int d = 0; d < qr; d++) qflat = qflat * qshape[d] + coord[a + d];
+        int64_t j = idx[qflat] < 0 ? idx[qflat] + shape[a] : idx[qflat];
+        int64_t src = 0;
+        for (int d = 0; d < r; d++) {
+            int64_t c = d < a ? coord[d] : d == a ? j : coord[d - 1 + qr];
+            src = src * shape[d] + c;
+        }
+        assert_true(y[o] == x[src]);
+    }
+    if (grad) gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+}
+
+static void test_gather(void **state)
+{
+    (void)state;
+    const int64_t s4[4] = {5, 4, 3, 2}, q3 = 3, i013[3] = {0, 1, 3};
+    check_gather(FOIL_I64, 4, s4, 0, 1, &q3, i013, 1);
+    check_gather(FOIL_I64, 4, s4, 1, 1, &q3, i013, 1);
+    check_gather(FOIL_I32, 4, s4, -1, 1, &q3, (const int64_t[]){1, 0, 1}, 1);
+    const int64_t s33[2] = {3, 3}, q12[2] = {1, 2}, i02[2] = {0, 2};
+    check_gather(FOIL_I64, 2, s33, 1, 2, q12, i02, 1);
+    const int64_t s10 = 10, ineg[3] = {0, -9, -10};
+    check_gather(FOIL_I64, 1, &s10, 0, 1, &q3, ineg, 1);
+    /* embedding: repeated rows accumulate their gradients */
+    const int64_t emb[2] = {4, 3}, q14[2] = {1, 4}, rep[4] = {0, 1, 0, 1};
+    check_gather(FOIL_I64, 2, emb, 0, 2, q14, rep, 1);
+    check_gather(FOIL_I32, 2, emb, 0, 2, q14, rep, 1);
+    /* scalar index removes the axis; indices of rank 3 */
+    check_gather(FOIL_I64, 4, s4, 2, 0, NULL, (const int64_t[]){2}, 1);
+    const int64_t q222[3] = {2, 2, 2}, i8[8] = {0, 1, 2, 3, 3, 2, 1, -4};
+    check_gather(FOIL_I64, 4, s4, 1, 3, q222, i8, 0);
+
+    /* int64 data (gathering from a shape) */
+    const int64_t sh = 4, data[4] = {8, 3, 224, 224}, two = 2, which[2] = {0, -1}, want[2] = {8, 224};
+    op_case *oc = mk("Gather", 2, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &sh, data, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &two, which, 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_memory_equal(oc->out[0].data, want, sizeof want);
+    opc_free(oc);
+
+    /* out-of-range indices: forward fails cleanly */
+    const int64_t bad[2][1] = {{5}, {-6}};
+    for (int k = 0; k < 2; k++) {
+        oc = mk("Gather", 2, 1, 13);
+        const int64_t s5 = 5, one = 1;
+        opc_input_randn(oc, 0, 1, &s5, 1.0f, 1);
+        opc_input(oc, 1, FOIL_I64, 1, &one, bad[k], 0);
+        prepare_ok(oc);
+        foil_clear_error();
+        assert_int_equal(opc_forward(oc, 0), FOIL_ERR_ARG);
+        assert_non_null(strstr(foil_last_error(), "out of range"));
+        opc_free(oc);
+    }
+    /* bad axis, bad index type */
+    oc = mk("Gather", 2, 1, 13);
+    opc_input_randn(oc, 0, 4, s4, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &q3, i013, 0);
+    opc_attr_int(oc, "axis", 4);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Gather", 2, 1, 13);
+    opc_input_randn(oc, 0, 4, s4, 1.0f, 1);
+    opc_input_randn(oc, 1, 1, &q3, 1.0f, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Squeeze / Unsqueeze                                                       */
+
+static op_case *axes_case(const char *type, int opset, int r, const int64_t *shape, int n, const int64_t *axes)
+{
+    op_case *oc = mk(type, opset >= 13 && n >= 0 ? 2 : 1, 1, opset);
+    opc_input_randn(oc, 0, r, shape, 1.0f, 41);
+    if (n >= 0) {
+        if (opset >= 13) {
+            int64_t len = n;
+            opc_input(oc, 1, FOIL_I64, 1, &len, axes, 1);
+        } else {
+            opc_attr_ints(oc, "axes", n, axes);
+        }
+    }
+    return oc;
+}
+
+static void expect_view(op_case *oc, int ndim, const int64_t *want)
+{
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], ndim, want);
+    assert_memory_equal(oc->out[0].data, oc->in[0].data, foil_tensor_nbytes(&oc->in[0]));
+}
+
+static void test_unsqueeze(void **state)
+{
+    (void)state;
+    const int64_t s[3] = {3, 4, 5};
+    struct { int n; int64_t axes[3]; int r; int64_t want[6]; } cases[] = {
+        {1, {0}, 4, {1, 3, 4, 5}},          {1, {1}, 4, {3, 1, 4, 5}},          {1, {2}, 4, {3, 4, 1, 5}},
+        {1, {3}, 4, {3, 4, 5, 1}},          {1, {-1}, 4, {3, 4, 5, 1}},         {3, {2, 4, 5}, 6, {3, 4, 1, 5, 1, 1}},
+        {2, {1, 4}, 5, {3, 1, 4, 5, 1}},    {3, {5, 4, 2}, 6, {3, 4, 1, 5, 1, 1}}, {2, {-2, 0}, 5, {1, 3, 4, 1, 5}},
+    };
+    for (int opset = 11; opset <= 13; opset += 2)
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            op_case *oc = axes_case("Unsqueeze", opset, 3, s, cases[k].n, cases[k].axes);
+            expect_view(oc, cases[k].r, cases[k].want);
+            opc_free(oc);
+        }
+    const int64_t s1315[4] = {1, 3, 1, 5}, m2 = -2, w5[5] = {1, 3, 1, 1, 5};
+    op_case *oc = axes_case("Unsqueeze", 13, 4, s1315, 1, &m2);
+    expect_view(oc, 5, w5);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    /* scalar -> [1] */
+    const int64_t zero = 0, one = 1;
+    oc = axes_case("Unsqueeze", 13, 0, NULL, 1, &zero);
+    expect_view(oc, 1, &one);
+    opc_free(oc);
+
+    const int64_t dup[2] = {1, 1}, far = 4, farneg = -5;
+    prepare_fails(axes_case("Unsqueeze", 13, 3, s, 2, dup), FOIL_ERR_FORMAT);
+    prepare_fails(axes_case("Unsqueeze", 13, 3, s, 1, &far), FOIL_ERR_FORMAT);
+    prepare_fails(axes_case("Unsqueeze", 11, 3, s, 1, &farneg), FOIL_ERR_FORMAT);
+    prepare_fails(axes_case("Unsqueeze", 11, 3, s, -1, NULL), FOIL_ERR_FORMAT); /* axes required */
+    prepare_fails(axes_case("Unsqueeze", 13, 3, s, -1, NULL), FOIL_ERR_FORMAT);
+    oc = mk("Unsqueeze", 2, 1, 13);
+    opc_input_randn(oc, 0, 3, s, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &one, &zero, 0);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED); /* axes not known at plan time */
+    const int64_t s7[7] = {1, 1, 1, 1, 1, 1, 1}, two[2] = {0, 1};
+    prepare_fails(axes_case("Unsqueeze", 13, 7, s7, 2, two), FOIL_ERR_UNSUPPORTED); /* rank 9 */
+}
+
+static void test_squeeze(void **state)
+{
+    (void)state;
+    const int64_t s[4] = {1, 3, 1, 5};
+    const int64_t a0 = 0, am2 = -2, both[2] = {2, 0};
+    const int64_t w0[3] = {3, 1, 5}, wm2[3] = {1, 3, 5}, wall[2] = {3, 5};
+    for (int opset = 11; opset <= 13; opset += 2) {
+        op_case *oc = axes_case("Squeeze", opset, 4, s, 1, &a0);
+        expect_view(oc, 3, w0);
+        opc_free(oc);
+        oc = axes_case("Squeeze", opset, 4, s, 1, &am2);
+        expect_view(oc, 3, wm2);
+        opc_free(oc);
+        oc = axes_case("Squeeze", opset, 4, s, 2, both);
+        expect_view(oc, 2, wall);
+        opc_free(oc);
+        oc = axes_case("Squeeze", opset, 4, s, -1, NULL); /* no axes: all 1s */
+        expect_view(oc, 2, wall);
+        gradcheck_ok(oc, 0, 1e-2f, 0);
+        opc_free(oc);
+        oc = axes_case("Squeeze", opset, 4, s, 0, both); /* empty axes: all 1s */
+        expect_view(oc, 2, wall);
+        opc_free(oc);
+    }
+    /* [1] -> scalar; test_AvgPool1d's Squeeze(axes=[3]) at opset 6 */
+    const int64_t one = 1, s4[4] = {2, 3, 3, 1}, three = 3, w3[3] = {2, 3, 3};
+    op_case *oc = axes_case("Squeeze", 13, 1, &one, 1, &a0);
+    expect_view(oc, 0, NULL);
+    opc_free(oc);
+    oc = axes_case("Squeeze", 6, 4, s4, 1, &three);
+    expect_view(oc, 3, w3);
+    opc_free(oc);
+
+    const int64_t a1 = 1, a4 = 4, dup[2] = {0, -4};
+    prepare_fails(axes_case("Squeeze", 13, 4, s, 1, &a1), FOIL_ERR_SHAPE); /* size 3 */
+    prepare_fails(axes_case("Squeeze", 13, 4, s, 1, &a4), FOIL_ERR_FORMAT);
+    prepare_fails(axes_case("Squeeze", 11, 4, s, 2, dup), FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Constant                                                                  */
+
+static void test_constant(void **state)
+{
+    (void)state;
+    /* value: a tensor */
+    foil_tensor t;
+    const int64_t s[2] = {5, 5};
+    assert_int_equal(foil_tensor_alloc(&t, FOIL_F32, 2, s), FOIL_OK);
+    fill_iota(foil_f32(&t), 25);
+    op_case *oc = mk("Constant", 0, 1, 13);
+    opc_attr_tensor(oc, "value", &t);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 2, s);
+    assert_memory_equal(oc->out[0].data, t.data, 25 * sizeof(float));
+    opc_free(oc);
+    foil_tensor_free(&t);
+    /* int64 1-D value at opset 6 (test_PixelShuffle) */
+    const int64_t six = 6, v6[6] = {1, 1, 3, 3, 4, 4};
+    assert_int_equal(foil_tensor_alloc(&t, FOIL_I64, 1, &six), FOIL_OK);
+    memcpy(t.data, v6, sizeof v6);
+    oc = mk("Constant", 0, 1, 6);
+    opc_attr_tensor(oc, "value", &t);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].dtype, FOIL_I64);
+    assert_memory_equal(oc->out[0].data, v6, sizeof v6);
+    opc_free(oc);
+    foil_tensor_free(&t);
+
+    /* opset 12 forms */
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_float(oc, "value_float", 2.5f);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].ndim, 0);
+    assert_true(foil_f32(&oc->out[0])[0] == 2.5f);
+    opc_free(oc);
+    const float fl[3] = {1, -2, 3};
+    oc = mk("Constant", 0, 1, 12);
+    opc_attr_floats(oc, "value_floats", 3, fl);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].numel, 3);
+    assert_memory_equal(oc->out[0].data, fl, sizeof fl);
+    opc_free(oc);
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_int(oc, "value_int", -7);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].dtype, FOIL_I64);
+    assert_int_equal(foil_i64(&oc->out[0])[0], -7);
+    opc_free(oc);
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_ints(oc, "value_ints", 6, v6);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_memory_equal(oc->out[0].data, v6, sizeof v6);
+    opc_free(oc);
+
+    /* errors */
+    oc = mk("Constant", 0, 1, 13);
+    prepare_fails(oc, FOIL_ERR_FORMAT); /* no value */
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_int(oc, "value_int", 1);
+    opc_attr_float(oc, "value_float", 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT); /* two values */
+    oc = mk("Constant", 0, 1, 11);
+    opc_attr_int(oc, "value_int", 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT); /* too new for the opset */
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_string(oc, "value_string", "x");
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_int(oc, "sparse_value", 0);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = mk("Constant", 0, 1, 13);
+    opc_attr_float(oc, "value", 1.0f);
+    prepare_fails(oc, FOIL_ERR_FORMAT); /* wrong type */
+}
+
+/* ------------------------------------------------------------------------- */
+/* Identity                                                                  */
+
+static void test_identity(void **state)
+{
+    (void)state;
+    const int64_t s[4] = {1, 1, 2, 2};
+    op_case *oc = mk("Identity", 1, 1, 16);
+    opc_input_randn(oc, 0, 4, s, 1.0f, 3);
+    expect_view(oc, 4, s);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    const uint8_t b[4] = {1, 0, 0, 1};
+    oc = mk("Identity", 1, 1, 13);
+    opc_input(oc, 0, FOIL_BOOL, 4, s, b, 0);
+    expect_view(oc, 4, s);
+    assert_int_equal(oc->out[0].dtype, FOIL_BOOL);
+    opc_free(oc);
+    oc = mk("Identity", 2, 1, 13);
+    opc_input_randn(oc, 0, 4, s, 1.0f, 3);
+    opc_input_randn(oc, 1, 4, s, 1.0f, 3);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Dropout                                                                   */
+
+static op_case *dropout_case(int opset, int nout, const int64_t *shape, int r, int has_ratio, float ratio, int has_tm,
+                             int tm)
+{
+    int nin = opset >= 12 ? (has_tm ? 3 : has_ratio ? 2 : 1) : 1;
+    op_case *oc = mk("Dropout", nin, nout, opset);
+    opc_input_randn(oc, 0, r, shape, 1.0f, 51);
+    if (opset >= 12) {
+        if (has_ratio) opc_input(oc, 1, FOIL_F32, 0, NULL, &ratio, 0);
+        if (has_tm) {
+            uint8_t t = (uint8_t)tm;
+            opc_input(oc, 2, FOIL_BOOL, 0, NULL, &t, 0);
+        }
+    } else if (has_ratio) {
+        opc_attr_float(oc, "ratio", ratio);
+    }
+    return oc;
+}
+
+static void assert_identity_dropout(op_case *oc, int training)
+{
+    prepare_ok(oc);
+    forward_ok(oc, training);
+    assert_memory_equal(oc->out[0].data, oc->in[0].data, foil_tensor_nbytes(&oc->in[0]));
+    if (oc->n_out > 1) {
+        const foil_tensor *m = &oc->out[1];
+        for (int64_t i = 0; i < m->numel; i++)
+            assert_true(m->dtype == FOIL_BOOL ? ((uint8_t *)m->data)[i] == 1 : foil_f32(m)[i] == 1.0f);
+    }
+}
+
+/* Training: the fraction kept is near 1 - ratio, kept values are scaled,
+ * the mask output matches; returns the mask (caller frees). */
+static uint8_t *check_training_dropout(op_case *oc, float ratio, int training, uint64_t seed)
+{
+    if (!oc->prepared) prepare_ok(oc);
+    oc->node.ctx.training = training;
+    oc->node.ctx.seed = seed;
+    if (oc->node.op->forward(&oc->node.ctx)) fail_msg("%s", foil_last_error());
+    const int64_t n = oc->in[0].numel;
+    const float *x = foil_f32(&oc->in[0]), *y = foil_f32(&oc->out[0]);
+    const uint8_t *m = oc->out[1].data;
+    uint8_t *copy = malloc((size_t)n);
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; i++) {
+        assert_true(m[i] == 0 || m[i] == 1);
+        kept += m[i];
+        float want = m[i] ? x[i] / (1.0f - ratio) : 0.0f;
+        assert_true(fabsf(y[i] - want) <= 1e-6f * (1.0f + fabsf(want)));
+        copy[i] = m[i];
+    }
+    double frac = (double)kept / (double)n, sd = sqrt(ratio * (1 - ratio) / (double)n);
+    if (fabs(frac - (1.0 - ratio)) > 5 * sd + 1e-9)
+        fail_msg("kept fraction %g, expected %g", frac, 1.0 - ratio);
+    return copy;
+}
+
+static void test_dropout(void **state)
+{
+    (void)state;
+    const int64_t s[3] = {3, 4, 5}, s3 = 3;
+    /* inference: identity, mask all true (test_dropout_default*, *_old) */
+    op_case *oc = dropout_case(13, 1, s, 3, 0, 0, 0, 0);
+    assert_identity_dropout(oc, 0);
+    opc_free(oc);
+    oc = dropout_case(13, 2, s, 3, 1, 0.1f, 0, 0);
+    assert_identity_dropout(oc, 0);
+    assert_int_equal(oc->out[1].dtype, FOIL_BOOL);
+    opc_free(oc);
+    oc = dropout_case(11, 1, &s3, 1, 1, 0.2f, 0, 0);
+    assert_identity_dropout(oc, 0);
+    opc_free(oc);
+    oc = dropout_case(13, 2, s, 3, 1, 0.5f, 1, 0); /* training_mode false */
+    assert_identity_dropout(oc, 0);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    /* opset 7: the mask has the data's type */
+    oc = dropout_case(7, 2, s, 3, 1, 0.3f, 0, 0);
+    assert_identity_dropout(oc, 0);
+    assert_int_equal(oc->out[1].dtype, FOIL_F32);
+    opc_free(oc);
+    /* training with ratio 0: identity (test_training_dropout_zero_ratio*) */
+    oc = dropout_case(13, 2, s, 3, 1, 0.0f, 1, 1);
+    assert_identity_dropout(oc, 0);
+    opc_free(oc);
+
+    /* training: statistics, scaling, determinism by seed */
+    const int64_t big[2] = {100, 100};
+    const float ratios[3] = {0.5f, 0.75f, 0.1f};
+    for (int k = 0; k < 3; k++) {
+        oc = dropout_case(13, 2, big, 2, 1, ratios[k], 1, 1); /* training_mode input */
+        uint8_t *m1 = check_training_dropout(oc, ratios[k], 0, 1);
+        uint8_t *m2 = check_training_dropout(oc, ratios[k], 0, 1);
+        assert_memory_equal(m1, m2, 10000);
+        uint8_t *m3 = check_training_dropout(oc, ratios[k], 0, 2);
+        assert_true(memcmp(m1, m3, 10000) != 0);
+        free(m1);
+        free(m2);
+        free(m3);
+        opc_free(oc);
+    }
+    /* c->training alone switches training on (opset 13 without inputs; opset 10 attr) */
+    oc = dropout_case(13, 2, big, 2, 0, 0, 0, 0);
+    free(check_training_dropout(oc, 0.5f, 1, 7));
+    opc_free(oc);
+    oc = dropout_case(10, 2, big, 2, 1, 0.25f, 0, 0);
+    free(check_training_dropout(oc, 0.25f, 1, 7));
+    opc_free(oc);
+    /* ratio 1 drops everything */
+    oc = dropout_case(13, 2, s, 3, 1, 1.0f, 1, 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    for (int64_t i = 0; i < 60; i++) assert_true(foil_f32(&oc->out[0])[i] == 0.0f && ((uint8_t *)oc->out[1].data)[i] == 0);
+    opc_free(oc);
+
+    /* gradient in training mode (the harness reruns forward with one seed) */
+    oc = dropout_case(13, 1, s, 3, 1, 0.4f, 1, 1);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    oc = dropout_case(13, 2, s, 3, 1, 0.4f, 0, 0);
+    gradcheck_ok(oc, 0, 1e-2f, 1);
+    opc_free(oc);
+
+    /* errors */
+    oc = dropout_case(13, 1, s, 3, 1, 1.5f, 1, 1);
+    prepare_ok(oc);
+    assert_int_equal(opc_forward(oc, 0), FOIL_ERR_ARG);
+    opc_free(oc);
+    oc = dropout_case(11, 1, s, 3, 1, -0.5f, 0, 0);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Dropout", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 3, s, NULL, 0);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = dropout_case(13, 1, s, 3, 1, 0.5f, 0, 0);
+    const int64_t two = 2;
+    const uint8_t tt[2] = {1, 1};
+    opc_input(oc, 2, FOIL_BOOL, 1, &two, tt, 0);
+    oc->n_in = oc->node.n_in = 3;
+    prepare_fails(oc, FOIL_ERR_FORMAT); /* training_mode not a scalar */
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof force_link / sizeof force_link[0]; i++)
+        if (!force_link[i]->type) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flatten),   cmocka_unit_test(test_reshape),   cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_concat),    cmocka_unit_test(test_pad),       cmocka_unit_test(test_shape),
+        cmocka_unit_test(test_gather),    cmocka_unit_test(test_unsqueeze), cmocka_unit_test(test_squeeze),
+        cmocka_unit_test(test_constant),  cmocka_unit_test(test_identity),  cmocka_unit_test(test_dropout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
