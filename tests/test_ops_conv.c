@@ -100,6 +100,42 @@ static void ref_conv(const ccfg *g, const geom *r, const float *x, const float *
                     }
 }
 
+/* dx, dw, db (accumulated, double) of the naive convolution for output
+ * gradient dy: every (output, tap) pair that read x[i] with w[j] sends
+ * dy * w[j] to dx[i], dy * x[i] to dw[j], and dy to db[m]. */
+static void ref_conv_backward(const ccfg *g, const geom *r, const float *x, const float *w, const float *dy,
+                              double *dx, double *dw, double *db)
+{
+    int64_t G = g->G ? g->G : 1, Cg = g->C / G, Mg = g->M / G;
+    int64_t isz = r->in[0] * r->in[1] * r->in[2], ksz = r->k[0] * r->k[1] * r->k[2];
+    int64_t osz = r->out[0] * r->out[1] * r->out[2];
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t m = 0; m < g->M; m++)
+            for (int64_t od = 0; od < r->out[0]; od++)
+                for (int64_t oh = 0; oh < r->out[1]; oh++)
+                    for (int64_t ow = 0; ow < r->out[2]; ow++) {
+                        double gy = dy[(n * g->M + m) * osz + (od * r->out[1] + oh) * r->out[2] + ow];
+                        int64_t grp = m / Mg;
+                        db[m] += gy;
+                        for (int64_t c = 0; c < Cg; c++)
+                            for (int64_t kd = 0; kd < r->k[0]; kd++)
+                                for (int64_t kh = 0; kh < r->k[1]; kh++)
+                                    for (int64_t kw = 0; kw < r->k[2]; kw++) {
+                                        int64_t id = od * r->s[0] - r->p0[0] + kd * r->d[0];
+                                        int64_t ih = oh * r->s[1] - r->p0[1] + kh * r->d[1];
+                                        int64_t iw = ow * r->s[2] - r->p0[2] + kw * r->d[2];
+                                        if (id < 0 || id >= r->in[0] || ih < 0 || ih >= r->in[1] || iw < 0 ||
+                                            iw >= r->in[2])
+                                            continue;
+                                        int64_t xi =
+                                            (n * g->C + grp * Cg + c) * isz + (id * r->in[1] + ih) * r->in[2] + iw;
+                                        int64_t wi = (m * Cg + c) * ksz + (kd * r->k[1] + kh) * r->k[2] + kw;
+                                        dx[xi] += gy * w[wi];
+                                        dw[wi] += gy * x[xi];
+                                    }
+                    }
+}
+
 /* ---- building cases ------------------------------------------------------- */
 
 static op_case *make_conv(const ccfg *g, uint64_t seed)
@@ -390,6 +426,57 @@ static void test_weight_grad_deterministic(void **state)
     free_result(&b);
 }
 
+/* Larger cases, too big for finite differences, whose backward goes through
+ * the batch-parallel, the sample-parallel (one sample split over the threads)
+ * and the direct paths: every gradient against the naive reference, with only
+ * dX wanted and with all three. */
+static const ccfg big_cases[] = {
+    {"b_conv2_single", 2, 1, 32, 64, 0, {14, 14}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"b_conv2_batch", 2, 3, 32, 64, 0, {14, 14}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"b_groups_single", 2, 1, 8, 16, 2, {16, 15}, {3, 3}, I64(1, 2), NULL, I64(1, 0, 2, 1), NULL, 1, 1, {0}},
+    {"b_1x1_single", 2, 1, 64, 48, 0, {16, 16}, {1, 1}, NULL, NULL, NULL, NULL, 1, 1, {0}},
+    {"b_3d_single", 3, 1, 8, 16, 0, {6, 8, 8}, {3, 3, 3}, NULL, NULL, I64(1, 1, 1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"b_direct_mnist_single", 2, 1, 1, 32, 0, {28, 28}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"b_direct_mnist_batch", 2, 3, 1, 32, 0, {28, 28}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+};
+
+static void test_backward_against_reference(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof big_cases / sizeof big_cases[0]; i++) {
+        const ccfg *g = &big_cases[i];
+        op_case *oc = make_conv(g, 5);
+        geom r;
+        ref_geom(g, &r);
+        int64_t nx = oc->in[0].numel, nw = oc->in[1].numel, ny;
+        double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw);
+        double *db = calloc((size_t)g->M, sizeof *db);
+        for (int only_dx = 0; only_dx < 2; only_dx++) {
+            run_result a = run_full(g, 1, only_dx);
+            ny = a.ny;
+            if (!only_dx) {
+                float *dy = malloc((size_t)ny * sizeof *dy);
+                foil_rng rng = foil_rng_make(99, 0);
+                for (int64_t j = 0; j < ny; j++) dy[j] = (float)foil_rng_normal(&rng);
+                ref_conv_backward(g, &r, foil_f32(&oc->in[0]), foil_f32(&oc->in[1]), dy, dx, dw, db);
+                free(dy);
+            }
+            double ex = 0, ew = 0, eb = 0;
+            for (int64_t j = 0; j < nx; j++) ex = fmax(ex, fabs(a.dx[j] - dx[j]));
+            if (!only_dx) {
+                for (int64_t j = 0; j < nw; j++) ew = fmax(ew, fabs(a.dw[j] - dw[j]));
+                for (int64_t j = 0; j < g->M; j++) eb = fmax(eb, fabs(a.db[j] - db[j]));
+            }
+            if (ex > 1e-3 || ew > 1e-2 || eb > 1e-2)
+                fprintf(stderr, "%s: backward vs reference: dx %g dw %g db %g\n", g->name, ex, ew, eb);
+            assert_true(ex <= 1e-3 && ew <= 1e-2 && eb <= 1e-2);
+            free_result(&a);
+        }
+        free(dx), free(dw), free(db);
+        opc_free(oc);
+    }
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static void expect_error(op_case *oc, const char *what)
@@ -478,6 +565,21 @@ static void test_bad_attributes(void **state)
     opc_attr_ints(oc, "dilations", 2, I64(3, 3));
     expect_error(oc, "dilated kernel larger than input");
 
+    /* absurd sizes: an error, never an attempt to allocate or an overflow */
+    oc = basic(2, 3, 2, 5, 3);
+    opc_attr_ints(oc, "pads", 4, I64((int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31));
+    expect_error(oc, "huge pads");
+
+    oc = basic(2, 3, 2, 5, 3);
+    opc_attr_ints(oc, "strides", 2, I64((int64_t)1 << 40, 1));
+    expect_error(oc, "huge stride");
+
+    oc = opc_new("Conv", 2, 1);
+    opc_input_randn(oc, 0, 3, (int64_t[]){1, 1, 4}, 1.0f, 1);
+    opc_input_randn(oc, 1, 3, (int64_t[]){1, 1, 2}, 1.0f, 2);
+    opc_attr_ints(oc, "pads", 2, I64((int64_t)1 << 31, (int64_t)1 << 31));
+    expect_error(oc, "1-D output too large for BLAS");
+
     /* W rank differs from X rank */
     oc = opc_new("Conv", 2, 1);
     opc_input_randn(oc, 0, 4, (int64_t[]){1, 2, 5, 5}, 1.0f, 1);
@@ -514,8 +616,7 @@ static void test_bad_attributes(void **state)
     expect_error(oc, "missing W");
 }
 
-/* The registry refers to op tables weakly; referring to this one here also
- * makes the linker pull conv.c out of the static library. */
+/* The registry hands out this op table for "Conv". */
 extern const foil_op foil_op_conv;
 
 static void test_registered(void **state)
@@ -533,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_fast_paths_match_general),
         cmocka_unit_test(test_weight_grad_deterministic),
+        cmocka_unit_test(test_backward_against_reference),
         cmocka_unit_test(test_bad_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,9 @@
  * with strides (0, 1). Kernels walk the coalesced shape as "rows" (all but
  * the last dimension) times a contiguous-or-constant innermost run, so the
  * common cases are a single tight loop that gcc vectorizes.
+ *
+ * The end of this header also holds the small vectorizable exp/tanh the
+ * elementwise and softmax kernels share (foil_expf, foil_tanhf).
  */
 #ifndef FOIL_NN_OPS_BROADCAST_H
 #define FOIL_NN_OPS_BROADCAST_H
@@ -97,72 +100,5 @@ typedef struct foil_bcast_reduce {
  * strides are those of a contiguous tensor of the coalesced shape). Requires
  * bc->nops < FOIL_BCAST_MAX_OPS. */
 void foil_bcast_reduce_plan(foil_bcast_reduce *r, const foil_bcast *bc, int k);
-
-/* ------------------------------------------------------------------------- */
-/* Vectorizable math for the elementwise kernels (Sigmoid, Tanh, softmax).
- *
- * glibc's expf/tanhf are scalar calls unless the build uses -ffast-math,
- * which foil does not. These are branch-free inline versions gcc vectorizes:
- * Cephes' expf (Cody-Waite range reduction, degree-6 polynomial, about 1 ulp)
- * and tanhf (odd polynomial below 0.625, 1 - 2/(e^2x + 1) above).
- * Deliberate differences from libm: results below FLT_MIN flush to 0
- * (exp(x) for x < -87.34), NaN propagates, +-inf behave as limits. */
-
-static inline float foil_bits_to_float(uint32_t u)
-{
-    union { uint32_t u; float f; } v = {u};
-    return v.f;
-}
-
-static inline uint32_t foil_float_to_bits(float f)
-{
-    union { float f; uint32_t u; } v = {f};
-    return v.u;
-}
-
-static inline float foil_expf(float x)
-{
-    /* ln(FLT_MAX) and ln(FLT_MIN): outside, the result is inf or flushed to 0 */
-    const float hi = 88.7228391f, lo = -87.3365448f;
-    float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc; /* NaN passes both */
-    /* n = round(x / ln2) with the 1.5 * 2^23 trick: its low mantissa bits are n */
-    const float t = xc * 1.44269504088896341f + 12582912.0f;
-    const float n = t - 12582912.0f;
-    const int32_t ni = (int32_t)(foil_float_to_bits(t) - 0x4B400000u); /* in [-126, 128] */
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    /* 2^n as a float needs n <= 127: for n > 0 scale by 2^(n-1), then by 2 */
-    const int32_t k = ni > 0 ? 1 : 0;
-    float y = p * foil_bits_to_float((uint32_t)(ni - k + 127) << 23);
-    y = k ? y * 2.0f : y;
-    y = x < lo ? 0.0f : y;
-    y = x > hi ? (float)INFINITY : y;
-    return y;
-}
-
-static inline float foil_tanhf(float x)
-{
-    const float ax = x < 0.0f ? -x : x;
-    /* large |x|: 1 - 2 / (exp(2|x|) + 1), exact limit 1 for big |x| */
-    const float big = 1.0f - 2.0f / (foil_expf(2.0f * ax) + 1.0f);
-    const float yb = x < 0.0f ? -big : big;
-    /* small |x|: Cephes' odd polynomial, no cancellation */
-    const float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    const float ys = p * z * x + x;
-    return ax < 0.625f ? ys : yb; /* NaN: ys is NaN */
-}
 
 #endif

@@ -19,11 +19,14 @@
  *     channels (the first layer of an image CNN: K is tiny, so sgemm would be
  *     all overhead and the layer is bound by writing Y).
  * Batches of at least as many samples as threads run one sample per thread
- * (sgemm single-threaded inside, each thread with its own scratch); smaller
- * batches run samples in order and let OpenBLAS thread each sgemm.
- * Backward: dX = col2im(W^T dY), dW += dY col^T, dB += sum dY; in batch-parallel
- * mode dW and dB go to per-thread partial buffers reduced in thread order, so
- * results are deterministic for a given thread count.
+ * (sgemm single-threaded inside, each thread with its own scratch). Smaller
+ * batches (an attack on one image) run samples in order, the threads sharing
+ * each one: im2col/col2im split by channels and the sgemms by output rows, the
+ * direct kernel by output channels or rows.
+ * Backward: dX = col2im(W^T dY), dW += dY col^T, dB += sum dY; weight work is
+ * skipped when only dX is wanted. In batch-parallel mode dW and dB go to
+ * per-thread partial buffers reduced in thread order, so results are
+ * deterministic for a given thread count.
  * What it is not: Winograd or FFT convolution, integer convolution.
  */
 #include <cblas.h>
@@ -36,9 +39,9 @@
 
 enum { CONV_IM2COL, CONV_1X1, CONV_DIRECT };
 
-/* Direct kernel tiles: DIRECT_MB output channels x DIRECT_VW output columns. */
-#define DIRECT_MB 4
-#define DIRECT_VW 16
+/* Zero floats after the direct path's padded planes: a tile reads up to 32
+ * floats past a row's end. */
+#define DIRECT_SLACK 32
 /* The direct path is used when C * kh * kw is at most this (few input taps). */
 #define DIRECT_MAX_TAPS 32
 
@@ -51,12 +54,13 @@ typedef struct conv_state {
     int path;
     int nthr;           /* threads the workspace was sized for */
     int batch_par;      /* one sample per thread */
-    int64_t Hp, Wp;     /* direct path: padded input plane */
     size_t scratch_fl;  /* per-thread scratch floats (col matrix / padded planes) */
     size_t part_fl;     /* per-thread dW + dB partial floats (batch_par only) */
 } conv_state;
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+static int64_t direct_scratch(const conv_state *st);
 
 static foil_status conv_init(foil_node *node)
 {
@@ -127,6 +131,9 @@ static foil_status conv_infer(foil_op_ctx *c)
     st->N = N, st->C = C, st->M = M, st->Cg = Cg, st->Mg = M / G;
     st->K = Cg * win->k_size;
     st->P = win->out_size;
+    if (st->K > INT32_MAX || st->P > INT32_MAX || M > INT32_MAX)
+        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "convolution too large for BLAS (K %lld, P %lld)",
+                               (long long)st->K, (long long)st->P);
     st->nthr = omp_get_max_threads();
     if (st->nthr < 1) st->nthr = 1;
     st->batch_par = st->nthr > 1 && N >= st->nthr;
@@ -134,28 +141,32 @@ static foil_status conv_infer(foil_op_ctx *c)
     int one = 1;
     for (int a = 0; a < FOIL_WIN_DIMS; a++)
         if (win->k[a] != 1 || win->s[a] != 1 || win->p0[a] || win->p1[a]) one = 0;
-    int64_t Hp = win->in[1] + win->p0[1] + win->p1[1], Wp = win->in[2] + win->p0[2] + win->p1[2];
+    /* direct: padded input and padded dy planes stay bounded */
+    int64_t Hp = win->in[1] + win->p0[1] + win->p1[1] + (win->k[1] - 1) * win->d[1];
+    int64_t Wp = win->in[2] + win->p0[2] + win->p1[2] + (win->k[2] - 1) * win->d[2];
     int64_t planes = 0;
     int direct = foil_ops_fast_paths && nsp == 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 &&
-                 C * win->k_size <= DIRECT_MAX_TAPS && !__builtin_mul_overflow(Hp, Wp, &planes) &&
-                 planes <= ((int64_t)1 << 22) / C;
+                 win->k_size <= DIRECT_MAX_TAPS && C <= DIRECT_MAX_TAPS && C * win->k_size <= DIRECT_MAX_TAPS &&
+                 !__builtin_mul_overflow(Hp, Wp, &planes) &&
+                 planes <= ((int64_t)1 << 22) / (C > M ? C : M);
     st->path = one ? CONV_1X1 : direct ? CONV_DIRECT : CONV_IM2COL;
-    st->Hp = Hp, st->Wp = Wp;
 
-    /* per-thread scratch: the column matrix (im2col path forward/backward, and
-     * the direct path's dW), the padded planes (direct path) */
-    int64_t col = 0, pad = 0;
+    /* Workspace: per thread, scratch for the column matrix (im2col path, and
+     * the direct path's dW) or the padded planes (direct path) and, in
+     * batch-parallel mode, dW + dB partial sums; then the direct path's
+     * flipped weights (shared). */
+    int64_t col = 0, pad = st->path == CONV_DIRECT ? direct_scratch(st) : 0;
     if (st->path != CONV_1X1 && __builtin_mul_overflow(st->K, st->P, &col))
         return foil_node_error(c, FOIL_ERR_SHAPE, "column matrix too large");
-    if (st->path == CONV_DIRECT) pad = C * Hp * Wp + DIRECT_VW;
     size_t scratch = round16((size_t)(col > pad ? col : pad));
     size_t part = st->batch_par ? round16((size_t)(M * st->K + M)) : 0;
+    size_t flip = st->path == CONV_DIRECT ? round16((size_t)(M * st->K)) : 0;
     st->scratch_fl = scratch;
     st->part_fl = part;
     size_t per_thread = scratch + part;
-    if (per_thread > ((size_t)1 << 40) / sizeof(float) / (size_t)st->nthr)
+    if (per_thread > ((size_t)1 << 38) / (size_t)st->nthr)
         return foil_node_error(c, FOIL_ERR_SHAPE, "convolution workspace too large");
-    c->work_bytes = (size_t)st->nthr * per_thread * sizeof(float);
+    c->work_bytes = ((size_t)st->nthr * per_thread + flip) * sizeof(float);
     return FOIL_OK;
 }
 
@@ -246,125 +257,277 @@ static void gemm_backward_sample(const conv_state *st, const float *x, const flo
     }
 }
 
-/* ---------------------------------------------------------------------------
- * Direct path (2-D, group 1, stride 1, few input taps). The input of one
- * sample is copied into zero-padded planes xp (C, Hp, Wp), with DIRECT_VW
- * floats of slack at the end so a tile may read past the last row:
- *   y[m, oy, ox] = b[m] + sum_{c, ky, kx} w[m, c, ky, kx] * xp[c, oy + ky*dh, ox + kx*dw]
- * Tiles of DIRECT_MB output channels x DIRECT_VW columns keep their sums in
- * registers; lanes past the row end are computed and dropped.
+/*
+ * The same for one sample shared by the threads of a new team (batches
+ * smaller than the thread count): im2col and col2im split by input channels,
+ * the sgemms by rows of their output, each sgemm single-threaded inside the
+ * team. col is one shared scratch (K x P).
  */
-static void direct_pad(const conv_state *st, const float *x, float *xp)
+static void gemm_forward_sample_par(const conv_state *st, const float *x, const float *w, const float *b, float *y,
+                                    float *col, int nthr)
 {
-    const int64_t H = st->w.in[1], W = st->w.in[2], Hp = st->Hp, Wp = st->Wp;
-    const int64_t ph = st->w.p0[1], pw = st->w.p0[2];
-    memset(xp, 0, (size_t)(st->C * Hp * Wp + DIRECT_VW) * sizeof *xp);
-    for (int64_t c = 0; c < st->C; c++)
-        for (int64_t iy = 0; iy < H; iy++)
-            memcpy(xp + (c * Hp + iy + ph) * Wp + pw, x + (c * H + iy) * W, (size_t)W * sizeof *x);
-}
-
-static inline __attribute__((always_inline)) void direct_tile_forward(const conv_state *st, const float *xp,
-                                                                       const float *w, const float *b, float *y,
-                                                                       int64_t m, const int MB)
-{
-    const int64_t C = st->C, KH = st->w.k[1], KW = st->w.k[2], DH = st->w.d[1], DW = st->w.d[2];
-    const int64_t OH = st->w.out[1], OW = st->w.out[2], Hp = st->Hp, Wp = st->Wp;
-    const int64_t taps = C * KH * KW;
-    const float *wm = w + m * taps;
-    for (int64_t oy = 0; oy < OH; oy++)
-        for (int64_t ox = 0; ox < OW; ox += DIRECT_VW) {
-            float acc[MB][DIRECT_VW];
-            for (int j = 0; j < MB; j++) {
-                float bj = b ? b[m + j] : 0.0f;
-                for (int i = 0; i < DIRECT_VW; i++) acc[j][i] = bj;
+    const int64_t Cg = st->Cg, Mg = st->Mg, K = st->K, P = st->P, isz = st->w.in_size, ksz = st->w.k_size;
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t c0 = Cg * t / nt, c1 = Cg * (t + 1) / nt, m0 = Mg * t / nt, m1 = Mg * (t + 1) / nt;
+        for (int64_t g = 0; g < st->group; g++) {
+            const float *xg = x + g * Cg * isz, *cg = xg;
+            if (st->path != CONV_1X1) {
+                foil_im2col(&st->w, c1 - c0, xg + c0 * isz, col + c0 * ksz * P);
+#pragma omp barrier
+                cg = col;
             }
-            int64_t t = 0;
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t ky = 0; ky < KH; ky++) {
-                    const float *xr = xp + (c * Hp + oy + ky * DH) * Wp + ox;
-                    for (int64_t kx = 0; kx < KW; kx++, t++) {
-                        const float *xv = xr + kx * DW;
-                        for (int j = 0; j < MB; j++) {
-                            float wv = wm[j * taps + t];
-                            for (int i = 0; i < DIRECT_VW; i++) acc[j][i] += wv * xv[i];
-                        }
-                    }
-                }
-            int64_t nb = OW - ox < DIRECT_VW ? OW - ox : DIRECT_VW;
-            for (int j = 0; j < MB; j++) {
-                float *yr = y + ((m + j) * OH + oy) * OW + ox;
-                for (int64_t i = 0; i < nb; i++) yr[i] = acc[j][i];
+            float *yg = y + g * Mg * P;
+            float beta = 0.0f;
+            if (b) {
+                for (int64_t m = m0; m < m1; m++)
+                    for (int64_t p = 0; p < P; p++) yg[m * P + p] = b[g * Mg + m];
+                beta = 1.0f;
             }
+            if (m1 > m0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)P, (int)K, 1.0f,
+                            w + (g * Mg + m0) * K, (int)K, cg, (int)P, beta, yg + m0 * P, (int)P);
+            /* col is rewritten by the next group */
+#pragma omp barrier
         }
+    }
 }
 
-/* Output channels [m0, m1) of one sample from its padded planes. */
-static void direct_forward_channels(const conv_state *st, const float *xp, const float *w, const float *b, float *y,
-                                    int64_t m0, int64_t m1)
+/* dx of one sample (see gemm_backward_sample), shared by a team: dcol rows
+ * [k0, k1) = (W_g[:, k0:k1])^T dy_g, then col2im by channels. */
+static void gemm_dx_sample_par(const conv_state *st, const float *w, const float *dy, float *dx, float *col,
+                               int nthr)
 {
-    int64_t m = m0;
-    for (; m + DIRECT_MB <= m1; m += DIRECT_MB) direct_tile_forward(st, xp, w, b, y, m, DIRECT_MB);
-    for (; m < m1; m++) direct_tile_forward(st, xp, w, b, y, m, 1);
+    const int64_t Cg = st->Cg, Mg = st->Mg, K = st->K, P = st->P, isz = st->w.in_size, ksz = st->w.k_size;
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t c0 = Cg * t / nt, c1 = Cg * (t + 1) / nt, k0 = K * t / nt, k1 = K * (t + 1) / nt;
+        for (int64_t g = 0; g < st->group; g++) {
+            const float *wg = w + g * Mg * K, *dyg = dy + g * Mg * P;
+            float *dxg = dx + g * Cg * isz;
+            if (st->path == CONV_1X1) {
+                /* K = Cg: rows of dcol are rows of dx */
+                if (k1 > k0)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(k1 - k0), (int)P, (int)Mg, 1.0f,
+                                wg + k0, (int)K, dyg, (int)P, 1.0f, dxg + k0 * P, (int)P);
+                continue;
+            }
+            if (k1 > k0)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(k1 - k0), (int)P, (int)Mg, 1.0f, wg + k0,
+                            (int)K, dyg, (int)P, 0.0f, col + k0 * P, (int)P);
+#pragma omp barrier
+            foil_col2im(&st->w, c1 - c0, col + c0 * ksz * P, dxg + c0 * isz);
+#pragma omp barrier
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Direct path (2-D, group 1, stride 1, few input taps).
+ *
+ * One kernel serves forward and backward: a stride-1 correlation of input
+ * planes src (nin, sh, sw), zero-padded by (top, left) into planes of
+ * (hp, wp), with weights wt (nout, nin, kh, kw), into out (nout, rows, cols),
+ * rows = hp - (kh-1)*dh, cols = wp - (kw-1)*dw:
+ *   out[o, r, q] = init + sum_{i, ky, kx} wt[o, i, ky, kx] * pad(src)[i, r + ky*dh, q + kx*dw]
+ * Forward: src = X padded by (ph, pw), wt = W, init = B.
+ * Backward: see direct_backward_dx.
+ * Input channels go in blocks whose padded planes fit in L1 (padded into the
+ * thread's scratch); tiles of MB output channels x RB rows x NV vectors of 16
+ * columns keep their sums in registers across a block, adding to out after
+ * the first block. Lanes past a row's end read on into the next row (or into
+ * DIRECT_SLACK zeros after the last plane) and are never stored.
+ */
+typedef struct dconv {
+    const float *src;               /* (nin, sh, sw), placed at (top, left) in the padded planes */
+    int64_t sh, sw, top, left;
+    const float *wt, *bias;         /* bias: NULL for none */
+    float *out;
+    int64_t nout, nin, hp, wp, kh, kw, dh, dw, rows, cols;
+    int64_t iblk;                   /* input channels per block */
+    int accumulate;                 /* init = out (+=) instead of bias */
+} dconv;
+
+/* The tiles' multiply-adds may be fused (C17 mode turns contraction off). */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+
+#define DEFINE_DIRECT_TILE(NAME, MB, RB, NV)                                                                         \
+    static void NAME(const dconv *d, const float *blk, int64_t i0, int64_t i1, int first, int64_t o, int64_t r)      \
+    {                                                                                                                \
+        const int64_t taps = d->nin * d->kh * d->kw;                                                                 \
+        const float *wo = d->wt + o * taps;                                                                          \
+        for (int64_t q = 0; q < d->cols; q += 16 * NV) {                                                             \
+            int64_t nb = d->cols - q;                                                                                \
+            v16 acc[MB][RB][NV];                                                                                     \
+            for (int j = 0; j < MB; j++)                                                                             \
+                for (int rr = 0; rr < RB; rr++)                                                                      \
+                    for (int v = 0; v < NV; v++) {                                                                   \
+                        const float *orow = d->out + ((o + j) * d->rows + r + rr) * d->cols + q + 16 * v;            \
+                        if (d->accumulate || !first)                                                                 \
+                            acc[j][rr][v] = nb - 16 * v >= 16 ? v16_load(orow) : v16_load_part(orow, nb - 16 * v);   \
+                        else                                                                                         \
+                            acc[j][rr][v] = (v16){0} + (d->bias ? d->bias[o + j] : 0.0f);                            \
+                    }                                                                                                \
+            int64_t t = i0 * d->kh * d->kw;                                                                          \
+            for (int64_t i = i0; i < i1; i++)                                                                        \
+                for (int64_t ky = 0; ky < d->kh; ky++) {                                                             \
+                    const float *row = blk + ((i - i0) * d->hp + r + ky * d->dh) * d->wp + q;                        \
+                    for (int64_t kx = 0; kx < d->kw; kx++, t++) {                                                    \
+                        v16 xv[RB][NV];                                                                              \
+                        for (int rr = 0; rr < RB; rr++)                                                              \
+                            for (int v = 0; v < NV; v++)                                                             \
+                                xv[rr][v] = v16_load(row + rr * d->wp + kx * d->dw + 16 * v);                        \
+                        for (int j = 0; j < MB; j++) {                                                               \
+                            float wv = wo[j * taps + t];                                                             \
+                            for (int rr = 0; rr < RB; rr++)                                                          \
+                                for (int v = 0; v < NV; v++) acc[j][rr][v] += xv[rr][v] * wv;                        \
+                        }                                                                                            \
+                    }                                                                                                \
+                }                                                                                                    \
+            for (int j = 0; j < MB; j++)                                                                             \
+                for (int rr = 0; rr < RB; rr++)                                                                      \
+                    for (int v = 0; v < NV; v++)                                                                     \
+                        v16_store_part(d->out + ((o + j) * d->rows + r + rr) * d->cols + q + 16 * v, acc[j][rr][v],  \
+                                       nb - 16 * v);                                                                 \
+        }                                                                                                            \
+    }
+
+/* many output channels: 8 or 4 channels x 1 row; few: 1 channel x 4 rows;
+ * and the remainders; NV = 2 for rows wider than 16, else 1 */
+DEFINE_DIRECT_TILE(tile_8x1x2, 8, 1, 2)
+DEFINE_DIRECT_TILE(tile_4x1x2, 4, 1, 2)
+DEFINE_DIRECT_TILE(tile_1x4x2, 1, 4, 2)
+DEFINE_DIRECT_TILE(tile_1x1x2, 1, 1, 2)
+DEFINE_DIRECT_TILE(tile_8x1x1, 8, 1, 1)
+DEFINE_DIRECT_TILE(tile_4x1x1, 4, 1, 1)
+DEFINE_DIRECT_TILE(tile_1x4x1, 1, 4, 1)
+DEFINE_DIRECT_TILE(tile_1x1x1, 1, 1, 1)
+
+#pragma GCC pop_options
+
+/* dst[p, a, b] = src[p, a - top, b - left] where that lies inside src
+ * (P planes of SH x SW), else 0, for dst planes of DH x DW; then DIRECT_SLACK
+ * zeros. top/left may be negative (src is cropped). */
+static void pad_planes(const float *src, int64_t P, int64_t SH, int64_t SW, int64_t top, int64_t left, float *dst,
+                       int64_t DH, int64_t DW)
+{
+    int64_t b0 = left > 0 ? left : 0, b1 = SW + left < DW ? SW + left : DW;
+    int64_t a0 = top > 0 ? top : 0, a1 = SH + top < DH ? SH + top : DH;
+    /* one fill of the whole block, then the rows that hold data */
+    memset(dst, 0, (size_t)(P * DH * DW + DIRECT_SLACK) * sizeof *dst);
+    if (b1 <= b0 || a1 <= a0) return;
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t a = a0; a < a1; a++)
+            foil_copy_floats(dst + (p * DH + a) * DW + b0, src + (p * SH + a - top) * SW + (b0 - left), b1 - b0);
+}
+
+/* Output channels [o0, o1), rows [r0, r1) of one correlation; buf is this
+ * thread's scratch for a block of padded planes. */
+static void direct_run(const dconv *d, float *buf, int64_t o0, int64_t o1, int64_t r0, int64_t r1)
+{
+    int wide = d->cols > 16;
+    for (int64_t i0 = 0; i0 < d->nin; i0 += d->iblk) {
+        int64_t i1 = i0 + d->iblk < d->nin ? i0 + d->iblk : d->nin;
+        int first = i0 == 0;
+        pad_planes(d->src + i0 * d->sh * d->sw, i1 - i0, d->sh, d->sw, d->top, d->left, buf, d->hp, d->wp);
+        int64_t o = o0;
+        for (; o + 8 <= o1; o += 8)
+            for (int64_t r = r0; r < r1; r++) (wide ? tile_8x1x2 : tile_8x1x1)(d, buf, i0, i1, first, o, r);
+        for (; o + 4 <= o1; o += 4)
+            for (int64_t r = r0; r < r1; r++) (wide ? tile_4x1x2 : tile_4x1x1)(d, buf, i0, i1, first, o, r);
+        for (; o < o1; o++) {
+            int64_t r = r0;
+            for (; r + 4 <= r1; r += 4) (wide ? tile_1x4x2 : tile_1x4x1)(d, buf, i0, i1, first, o, r);
+            for (; r < r1; r++) (wide ? tile_1x1x2 : tile_1x1x1)(d, buf, i0, i1, first, o, r);
+        }
+    }
+}
+
+/* All of out. With par, the threads of a new team split it (by blocks of 4
+ * output channels when there are enough, else by rows), each padding into its
+ * own scratch (scratch + thread * sf). */
+static void direct_run_parallel(const dconv *d, float *scratch, size_t sf, int nthr, int par)
+{
+    if (!par) {
+        direct_run(d, scratch, 0, d->nout, 0, d->rows);
+        return;
+    }
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *buf = scratch + (size_t)t * sf;
+        if (d->nout >= 4 * nt) {
+            int64_t nblk = (d->nout + 3) / 4, b0 = nblk * t / nt, b1 = nblk * (t + 1) / nt;
+            direct_run(d, buf, 4 * b0, 4 * b1 < d->nout ? 4 * b1 : d->nout, 0, d->rows);
+        } else {
+            direct_run(d, buf, 0, d->nout, d->rows * t / nt, d->rows * (t + 1) / nt);
+        }
+    }
+}
+
+/* Input channels per block: padded planes within ~32 KB (at least one). */
+static int64_t direct_block(int64_t nin, int64_t hp, int64_t wp)
+{
+    int64_t b = (int64_t)(32768 / sizeof(float)) / (hp * wp);
+    return b < 1 ? 1 : b > nin ? nin : b;
+}
+
+/* y (M, OH, OW) of one sample from x (C, H, W). */
+static void direct_forward_sample(const conv_state *st, const float *x, const float *w, const float *b, float *y,
+                                  float *scratch, size_t sf, int nthr, int par)
+{
+    const foil_window *win = &st->w;
+    const int64_t KH = win->k[1], KW = win->k[2], DH = win->d[1], DW = win->d[2];
+    const int64_t Hp = win->out[1] + (KH - 1) * DH, Wp = win->out[2] + (KW - 1) * DW;
+    dconv d = {x, win->in[1], win->in[2], win->p0[1], win->p0[2], w, b, y, st->M, st->C, Hp, Wp, KH, KW, DH, DW,
+               win->out[1], win->out[2], direct_block(st->C, Hp, Wp), 0};
+    direct_run_parallel(&d, scratch, sf, nthr, par);
 }
 
 /*
  * In the forward pass this was:
- *   y[m, oy, ox] = b[m] + sum_{c, ky, kx} w[m, c, ky, kx] * xp[c, oy + ky*dh, ox + kx*dw]
- * so each y gradient flows back to every padded input it read:
- *   dxp[c, oy + ky*dh, ox + kx*dw] += w[m, c, ky, kx] * dy[m, oy, ox]
- * and dx is the interior of dxp. Tiles of DIRECT_MB channels first combine
- * sum_j w[m+j, tap] * dy[m+j] in registers, then add once into dxp; lanes past
- * the row end carry dy = 0.
+ *   y[m, oy, ox] = b[m] + sum_{c, ky, kx} w[m, c, ky, kx] * x[c, oy + ky*dh - ph, ox + kx*dw - pw]
+ * so every x element gets the gradients of the outputs that read it:
+ *   dx[c, iy, ix] += sum_{m, ky, kx} w[m, c, ky, kx] * dy[m, iy - ky*dh + ph, ix - kx*dw + pw]
+ * (dy is 0 outside its extent). With ky' = KH-1-ky, kx' = KW-1-kx this is the
+ * same stride-1 correlation as the forward pass, over dy padded by
+ * ((KH-1)*dh - ph, (KW-1)*dw - pw) at the top/left, with the flipped,
+ * transposed weights wf[c, m, ky', kx'] = w[m, c, KH-1-ky', KW-1-kx'].
  */
-static inline __attribute__((always_inline)) void direct_tile_backward(const conv_state *st, const float *w,
-                                                                        const float *dy, float *dxp, int64_t m,
-                                                                        const int MB)
+static void direct_flip_weights(const conv_state *st, const float *w, float *wf)
 {
-    const int64_t C = st->C, KH = st->w.k[1], KW = st->w.k[2], DH = st->w.d[1], DW = st->w.d[2];
-    const int64_t OH = st->w.out[1], OW = st->w.out[2], Hp = st->Hp, Wp = st->Wp;
-    const int64_t taps = C * KH * KW;
-    const float *wm = w + m * taps;
-    for (int64_t oy = 0; oy < OH; oy++)
-        for (int64_t ox = 0; ox < OW; ox += DIRECT_VW) {
-            int64_t nb = OW - ox < DIRECT_VW ? OW - ox : DIRECT_VW;
-            float g[MB][DIRECT_VW];
-            for (int j = 0; j < MB; j++) {
-                const float *dyr = dy + ((m + j) * OH + oy) * OW + ox;
-                for (int i = 0; i < DIRECT_VW; i++) g[j][i] = i < nb ? dyr[i] : 0.0f;
-            }
-            int64_t t = 0;
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t ky = 0; ky < KH; ky++) {
-                    float *dr = dxp + (c * Hp + oy + ky * DH) * Wp + ox;
-                    for (int64_t kx = 0; kx < KW; kx++, t++) {
-                        float acc[DIRECT_VW];
-                        for (int i = 0; i < DIRECT_VW; i++) acc[i] = wm[t] * g[0][i];
-                        for (int j = 1; j < MB; j++) {
-                            float wv = wm[j * taps + t];
-                            for (int i = 0; i < DIRECT_VW; i++) acc[i] += wv * g[j][i];
-                        }
-                        float *dv = dr + kx * DW;
-                        for (int i = 0; i < DIRECT_VW; i++) dv[i] += acc[i];
-                    }
-                }
-        }
+    const int64_t M = st->M, C = st->C, KH = st->w.k[1], KW = st->w.k[2];
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ky = 0; ky < KH; ky++)
+                for (int64_t kx = 0; kx < KW; kx++)
+                    wf[((c * M + m) * KH + KH - 1 - ky) * KW + KW - 1 - kx] = w[((m * C + c) * KH + ky) * KW + kx];
 }
 
-static void direct_backward_dx(const conv_state *st, const float *w, const float *dy, float *dx, float *dxp)
+static void direct_backward_dx(const conv_state *st, const float *wf, const float *dy, float *dx, float *scratch,
+                               size_t sf, int nthr, int par)
 {
-    const int64_t H = st->w.in[1], W = st->w.in[2], Hp = st->Hp, Wp = st->Wp;
-    const int64_t ph = st->w.p0[1], pw = st->w.p0[2];
-    memset(dxp, 0, (size_t)(st->C * Hp * Wp + DIRECT_VW) * sizeof *dxp);
-    int64_t m = 0;
-    for (; m + DIRECT_MB <= st->M; m += DIRECT_MB) direct_tile_backward(st, w, dy, dxp, m, DIRECT_MB);
-    for (; m < st->M; m++) direct_tile_backward(st, w, dy, dxp, m, 1);
-    for (int64_t c = 0; c < st->C; c++)
-        for (int64_t iy = 0; iy < H; iy++) {
-            const float *src = dxp + (c * Hp + iy + ph) * Wp + pw;
-            float *dst = dx + (c * H + iy) * W;
-            for (int64_t ix = 0; ix < W; ix++) dst[ix] += src[ix];
-        }
+    const foil_window *win = &st->w;
+    const int64_t KH = win->k[1], KW = win->k[2], DH = win->d[1], DW = win->d[2];
+    const int64_t H = win->in[1], W = win->in[2];
+    const int64_t Hd = H + (KH - 1) * DH, Wd = W + (KW - 1) * DW;
+    dconv d = {dy, win->out[1], win->out[2], (KH - 1) * DH - win->p0[1], (KW - 1) * DW - win->p0[2], wf, NULL, dx,
+               st->C, st->M, Hd, Wd, KH, KW, DH, DW, H, W, direct_block(st->M, Hd, Wd), 1};
+    direct_run_parallel(&d, scratch, sf, nthr, par);
+}
+
+/* Scratch floats the direct path needs per thread (a block of padded x or
+ * padded dy planes). */
+static int64_t direct_scratch(const conv_state *st)
+{
+    const foil_window *win = &st->w;
+    int64_t ext_h = (win->k[1] - 1) * win->d[1], ext_w = (win->k[2] - 1) * win->d[2];
+    int64_t hf = win->out[1] + ext_h, wf = win->out[2] + ext_w, hb = win->in[1] + ext_h, wb = win->in[2] + ext_w;
+    int64_t fwd = direct_block(st->C, hf, wf) * hf * wf, bwd = direct_block(st->M, hb, wb) * hb * wb;
+    return (fwd > bwd ? fwd : bwd) + DIRECT_SLACK;
 }
 
 /* ---------------------------------------------------------------------------
@@ -381,46 +544,36 @@ static foil_status conv_forward(foil_op_ctx *c)
     const int64_t N = st->N, xs = st->C * st->w.in_size, ys = st->M * st->P;
     const size_t sf = st->scratch_fl;
 
-    if (st->path == CONV_DIRECT) {
-        if (st->batch_par) {
+    if (st->batch_par) {
 #pragma omp parallel for schedule(static) num_threads(st->nthr)
-            for (int64_t n = 0; n < N; n++) {
-                float *xp = scratch + (size_t)omp_get_thread_num() * sf;
-                direct_pad(st, x + n * xs, xp);
-                direct_forward_channels(st, xp, w, b, y + n * ys, 0, st->M);
-            }
-        } else {
-            /* few samples: split each sample's output channels over threads */
-            int64_t nblk = (st->M + DIRECT_MB - 1) / DIRECT_MB;
-            int par = st->nthr > 1 && nblk > 1 && st->M * st->P * st->K >= 65536;
-            for (int64_t n = 0; n < N; n++) {
-                direct_pad(st, x + n * xs, scratch);
-#pragma omp parallel for schedule(static) num_threads(st->nthr) if (par)
-                for (int64_t blk = 0; blk < nblk; blk++) {
-                    int64_t m1 = (blk + 1) * DIRECT_MB < st->M ? (blk + 1) * DIRECT_MB : st->M;
-                    direct_forward_channels(st, scratch, w, b, y + n * ys, blk * DIRECT_MB, m1);
-                }
-            }
+        for (int64_t n = 0; n < N; n++) {
+            float *mine = scratch + (size_t)omp_get_thread_num() * sf;
+            if (st->path == CONV_DIRECT) direct_forward_sample(st, x + n * xs, w, b, y + n * ys, mine, sf, 1, 0);
+            else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
         }
         return FOIL_OK;
     }
-
-    if (st->batch_par) {
-#pragma omp parallel for schedule(static) num_threads(st->nthr)
-        for (int64_t n = 0; n < N; n++)
-            gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch + (size_t)omp_get_thread_num() * sf);
-    } else {
-        for (int64_t n = 0; n < N; n++) gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
+    /* fewer samples than threads: the threads split each sample */
+    int par = st->nthr > 1 && (double)st->M * (double)st->P * (double)st->K >= 65536.0;
+    for (int64_t n = 0; n < N; n++) {
+        if (st->path == CONV_DIRECT)
+            direct_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch, sf, st->nthr, par);
+        else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
+        else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
     }
     return FOIL_OK;
 }
 
-/* dX, dW, dB of one sample (any may be NULL); scratch is this thread's. */
-static void backward_sample(const conv_state *st, const float *x, const float *w, const float *dy, float *dx,
-                            float *dw, float *db, float *scratch)
+/* dX, dW, dB of one sample (any may be NULL); scratch is this thread's; wf
+ * the flipped weights (direct path). */
+static void backward_sample(const conv_state *st, const float *x, const float *w, const float *wf, const float *dy,
+                            float *dx, float *dw, float *db, float *scratch, size_t sf, int nthr, int par)
 {
-    if (dw || db || (dx && st->path != CONV_DIRECT)) gemm_backward_sample(st, x, w, dy, dx, dw, db, scratch);
-    if (dx && st->path == CONV_DIRECT) direct_backward_dx(st, w, dy, dx, scratch);
+    int direct = st->path == CONV_DIRECT, dx_par = dx && !direct && par;
+    if (dw || db || (dx && !direct && !dx_par))
+        gemm_backward_sample(st, x, w, dy, direct || dx_par ? NULL : dx, dw, db, scratch);
+    if (dx_par) gemm_dx_sample_par(st, w, dy, dx, scratch, nthr);
+    if (dx && direct) direct_backward_dx(st, wf, dy, dx, scratch, sf, nthr, par);
 }
 
 static void conv_backward(foil_op_ctx *c)
@@ -435,14 +588,18 @@ static void conv_backward(foil_op_ctx *c)
     float *scratch = c->work;
     const int64_t N = st->N, xs = st->C * st->w.in_size, ys = st->M * st->P, M = st->M, MK = st->M * st->K;
     const size_t sf = st->scratch_fl, pf = st->part_fl;
+    float *parts = scratch + (size_t)st->nthr * sf;
+    float *wf = parts + (size_t)st->nthr * pf;
+    if (dx && st->path == CONV_DIRECT) direct_flip_weights(st, w, wf);
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
+        int par = st->nthr > 1 && (double)st->M * (double)st->P * (double)st->K >= 65536.0;
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch);
+            backward_sample(st, x + n * xs, w, wf, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch, sf,
+                            st->nthr, par);
         return;
     }
-    float *parts = scratch + (size_t)st->nthr * sf;
 #pragma omp parallel num_threads(st->nthr)
     {
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
@@ -451,8 +608,8 @@ static void conv_backward(foil_op_ctx *c)
         if (dw || db) memset(part, 0, pf * sizeof *part);
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
-                            db ? part + MK : NULL, mine);
+            backward_sample(st, x + n * xs, w, wf, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
+                            db ? part + MK : NULL, mine, sf, 1, 0);
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {
 #pragma omp for schedule(static)

@@ -30,6 +30,7 @@
 
 #include "nn/op.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/vmath.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -301,6 +302,22 @@ ALWAYS_INLINE float bin_dterm(int op, int k, float g, float a, float b)
     }
 }
 
+/* Call FN(OP, K, args...) with OP and K as literal constants, so that the
+ * always-inline kernels specialize (inside an OpenMP-outlined loop body a
+ * variable op would not be constant-folded, and the switch in bin_dterm would
+ * stop vectorization). Placed per run, outside the inner loops. */
+#define DISPATCH_OPK(op, k, FN, ...)                                                  \
+    switch ((op) * 2 + (k)) {                                                         \
+    case OP_ADD * 2: FN(OP_ADD, 0, __VA_ARGS__); break;                               \
+    case OP_ADD * 2 + 1: FN(OP_ADD, 1, __VA_ARGS__); break;                           \
+    case OP_SUB * 2: FN(OP_SUB, 0, __VA_ARGS__); break;                               \
+    case OP_SUB * 2 + 1: FN(OP_SUB, 1, __VA_ARGS__); break;                           \
+    case OP_MUL * 2: FN(OP_MUL, 0, __VA_ARGS__); break;                               \
+    case OP_MUL * 2 + 1: FN(OP_MUL, 1, __VA_ARGS__); break;                           \
+    case OP_DIV * 2: FN(OP_DIV, 0, __VA_ARGS__); break;                               \
+    default: FN(OP_DIV, 1, __VA_ARGS__); break;                                       \
+    }
+
 /* Operand k is not broadcast: dx[j] += term at the same flat index. */
 ALWAYS_INLINE void grad_row(int op, int k, float *restrict dx, const float *restrict g, const float *a,
                             int64_t sa, const float *b, int64_t sb, int64_t n)
@@ -318,7 +335,7 @@ ALWAYS_INLINE void grad_row(int op, int k, float *restrict dx, const float *rest
     }
 }
 
-ALWAYS_INLINE void grad_full(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
+static void grad_full(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
                              const float *b)
 {
     const int64_t chunks = foil_bcast_chunks(bc), tasks = bc->rows * chunks;
@@ -330,12 +347,44 @@ ALWAYS_INLINE void grad_full(int op, int k, const foil_bcast *bc, float *dx, con
         int64_t oa = foil_bcast_row_offset(bc, 0, row) + j0 * sa;
         int64_t ob = foil_bcast_row_offset(bc, 1, row) + j0 * sb;
         int64_t oy = row * bc->inner + j0;
-        grad_row(op, k, dx + oy, g + oy, a + oa, sa, b + ob, sb, len);
+        DISPATCH_OPK(op, k, grad_row, dx + oy, g + oy, a + oa, sa, b + ob, sb, len);
     }
 }
 
+/* Sum of the terms of one run of `run` outputs with strides gg, ga, gb. The
+ * common case (output contiguous, operands contiguous or constant) uses 8
+ * independent lanes so that it vectorizes without reassociating a chain. */
+ALWAYS_INLINE float reduce_run(int op, int k, const float *g, int64_t gg, const float *a, int64_t ga, const float *b,
+                               int64_t gb, int64_t run)
+{
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    if (gg == 1 && (ga == 0 || ga == 1) && (gb == 0 || gb == 1)) {
+        if (ga && gb) {
+            for (; j + 8 <= run; j += 8)
+                for (int l = 0; l < 8; l++) acc[l] += bin_dterm(op, k, g[j + l], a[j + l], b[j + l]);
+        } else if (ga) {
+            const float z = b[0];
+            for (; j + 8 <= run; j += 8)
+                for (int l = 0; l < 8; l++) acc[l] += bin_dterm(op, k, g[j + l], a[j + l], z);
+        } else if (gb) {
+            const float x = a[0];
+            for (; j + 8 <= run; j += 8)
+                for (int l = 0; l < 8; l++) acc[l] += bin_dterm(op, k, g[j + l], x, b[j + l]);
+        } else {
+            const float x = a[0], z = b[0];
+            for (; j + 8 <= run; j += 8)
+                for (int l = 0; l < 8; l++) acc[l] += bin_dterm(op, k, g[j + l], x, z);
+        }
+    }
+    for (; j < run; j++) acc[0] += bin_dterm(op, k, g[j * gg], a[j * ga], b[j * gb]);
+    float s = 0;
+    for (int l = 0; l < 8; l++) s += acc[l];
+    return s;
+}
+
 /* Operand k is broadcast: one thread per operand element sums its terms. */
-ALWAYS_INLINE void grad_reduce(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
+static void grad_reduce(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
                                const float *b)
 {
     foil_bcast_reduce r;
@@ -364,30 +413,20 @@ ALWAYS_INLINE void grad_reduce(int op, int k, const foil_bcast *bc, float *dx, c
                 u = p;
             }
             float part = 0;
-            for (int64_t j = 0; j < run; j++)
-                part += bin_dterm(op, k, g[pg + j * gg], a[pa + j * ga], b[pb + j * gb]);
+            DISPATCH_OPK(op, k, part = reduce_run, g + pg, gg, a + pa, ga, b + pb, gb, run);
             acc += part;
         }
         dx[e] += (float)acc;
     }
 }
 
-#define GRAD_CASE(OP)                                                                          \
-    case OP:                                                                                   \
-        if (k == 0) { if (full) grad_full(OP, 0, bc, dx, g, a, b); else grad_reduce(OP, 0, bc, dx, g, a, b); } \
-        else { if (full) grad_full(OP, 1, bc, dx, g, a, b); else grad_reduce(OP, 1, bc, dx, g, a, b); }        \
-        break;
-
 static void binary_grad(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
                         const float *b, int64_t nx)
 {
-    const int full = nx == bc->numel;
-    switch (op) {
-        GRAD_CASE(OP_ADD)
-        GRAD_CASE(OP_SUB)
-        GRAD_CASE(OP_MUL)
-        GRAD_CASE(OP_DIV)
-    }
+    if (nx == bc->numel)
+        grad_full(op, k, bc, dx, g, a, b);
+    else
+        grad_reduce(op, k, bc, dx, g, a, b);
 }
 
 static void binary_backward(foil_op_ctx *c)

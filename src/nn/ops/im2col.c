@@ -27,8 +27,9 @@ static foil_status get_ints(const foil_node *n, const char *name, int64_t *dst, 
                                     name, a->n, FOIL_WIN_DIMS, max);
     for (int i = 0; i < a->n; i++) {
         if (a->ints[i] < min_value || a->ints[i] > WIN_MAX_VALUE)
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s'[%d] = %lld is out of range (must be >= %lld)",
-                                        name, i, (long long)a->ints[i], (long long)min_value);
+            return foil_node_init_error(n, FOIL_ERR_FORMAT,
+                                        "attribute '%s'[%d] = %lld is out of range (must be >= %lld)", name, i,
+                                        (long long)a->ints[i], (long long)min_value);
         dst[i] = a->ints[i];
     }
     *count = a->n;
@@ -118,7 +119,8 @@ foil_status foil_window_resolve(const foil_op_ctx *c, const foil_winattr *a, int
                                        (long long)dk, j, (long long)in, (long long)p0, (long long)p1);
             if (ceil_mode) {
                 out = (span + s - 1) / s + 1;
-                /* a last window that starts inside the end padding is dropped */
+                /* a last window that would start at or past the end of the
+                 * input (inside the end padding) is dropped */
                 if ((out - 1) * s >= in + p0) out--;
             } else {
                 out = span / s + 1;
@@ -170,25 +172,25 @@ void foil_im2col(const foil_window *w, int64_t ch, const float *x, float *col)
                     for (int64_t od = 0; od < O0; od++) {
                         int64_t id = od * w->s[0] - w->p0[0] + kd * w->d[0];
                         if (id < 0 || id >= I0) {
-                            memset(dst, 0, (size_t)(O1 * O2) * sizeof *dst);
+                            foil_zero_floats(dst, O1 * O2);
                             dst += O1 * O2;
                             continue;
                         }
                         for (int64_t oh = 0; oh < O1; oh++, dst += O2) {
                             int64_t ih = oh * w->s[1] - w->p0[1] + kh * w->d[1];
                             if (ih < 0 || ih >= I1) {
-                                memset(dst, 0, (size_t)O2 * sizeof *dst);
+                                foil_zero_floats(dst, O2);
                                 continue;
                             }
                             /* input column of output t is offw + t*s2 (>= 0 for t >= lo) */
                             const float *src = xc + (id * I1 + ih) * I2;
-                            for (int64_t t = 0; t < lo; t++) dst[t] = 0.0f;
+                            foil_zero_floats(dst, lo);
                             if (s2 == 1) {
-                                if (hi > lo) memcpy(dst + lo, src + offw + lo, (size_t)(hi - lo) * sizeof *dst);
+                                if (hi > lo) foil_copy_floats(dst + lo, src + offw + lo, hi - lo);
                             } else {
                                 for (int64_t t = lo; t < hi; t++) dst[t] = src[offw + t * s2];
                             }
-                            for (int64_t t = hi; t < O2; t++) dst[t] = 0.0f;
+                            foil_zero_floats(dst + hi, O2 - hi);
                         }
                     }
                 }

@@ -6,7 +6,8 @@
  * spatial axes of an (N, C, spatial...) tensor, with strides, dilations and
  * padding given either explicitly (pads) or by auto_pad. This file parses those
  * attributes once (init), resolves them against an input shape (infer), and
- * provides im2col / col2im for Conv.
+ * provides im2col / col2im for Conv, plus the small 16-float vector helpers
+ * and the fast-path switch that conv.c and pool.c share.
  *
  * Canonical form: every geometry is stored as 3-D (D, H, W). A model's 1-D or
  * 2-D window gets leading unit axes (in = out = k = s = d = 1, no padding), so
@@ -17,6 +18,10 @@
 #define FOIL_NN_OPS_IM2COL_H
 
 #include <stdint.h>
+#include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include "nn/op.h"
 
@@ -58,10 +63,10 @@ foil_status foil_winattr_parse(const foil_node *n, foil_winattr *a);
 
 /* Resolve the window for spatial input shape in_sp[0..nsp) and kernel
  * k[0..nsp): check attribute counts against nsp, apply auto_pad, compute the
- * output shape (floor, or ceil when ceil_mode; a ceil-mode window that would
- * start past the input and its begin padding is dropped, as PyTorch and ONNX
- * Runtime do). Errors (through foil_node_error) when the dilated kernel is
- * larger than the padded input. */
+ * output shape (floor, or ceil when ceil_mode; a last ceil-mode window that
+ * would start at or past the end of the input, in the end padding, is dropped,
+ * as PyTorch and ONNX Runtime do). Errors (through foil_node_error) when the
+ * dilated kernel is larger than the padded input. */
 foil_status foil_window_resolve(const foil_op_ctx *c, const foil_winattr *a, int nsp,
                                 const int64_t *in_sp, const int64_t *k, int ceil_mode,
                                 foil_window *w);
@@ -88,6 +93,75 @@ void foil_im2col(const foil_window *w, int64_t ch, const float *x, float *col);
 
 /* The adjoint of foil_im2col: dx (ch, in...) += col scattered back. */
 void foil_col2im(const foil_window *w, int64_t ch, const float *col, float *dx);
+
+/* 16-float vectors (GCC vector extensions: one AVX-512 register, or pieces
+ * of smaller ones on other targets), unaligned loads and stores of them, and
+ * loads/stores of their first n lanes (masked on AVX-512). */
+/* Vectors pass by value only to and from these static inline helpers (and
+ * static functions in the files that include this header), never across an
+ * external interface, so gcc's note that their ABI differs without AVX-512
+ * does not apply; it is silenced for every file that includes this one. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+
+static inline v16 v16_load(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+#ifdef __AVX512F__
+static inline v16 v16_load_part(const float *p, int64_t n)
+{
+    if (n >= 16) return v16_load(p);
+    return n > 0 ? (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p) : (v16){0};
+}
+
+static inline void v16_store_part(float *p, v16 v, int64_t n)
+{
+    if (n >= 16) v16_store(p, v);
+    else if (n > 0) _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+}
+#else
+static inline v16 v16_load_part(const float *p, int64_t n)
+{
+    if (n >= 16) return v16_load(p);
+    float t[16] = {0};
+    if (n > 0) memcpy(t, p, (size_t)n * sizeof *t);
+    return v16_load(t);
+}
+
+static inline void v16_store_part(float *p, v16 v, int64_t n)
+{
+    if (n >= 16) v16_store(p, v);
+    else if (n > 0) memcpy(p, &v, (size_t)n * sizeof *p);
+}
+#endif
+
+/* Short copies and fills (a few dozen floats: inline vector code, where a
+ * libc call per row would cost more than the copy itself). */
+static inline void foil_copy_floats(float *d, const float *s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) v16_store(d + i, v16_load(s + i));
+    if (i < n) v16_store_part(d + i, v16_load_part(s + i, n - i), n - i);
+}
+
+static inline void foil_zero_floats(float *d, int64_t n)
+{
+    v16 z = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) v16_store(d + i, z);
+    if (i < n) v16_store_part(d + i, z, n - i);
+}
+
+/* m ? a : b, lane by lane (m lanes are 0 or -1, as comparisons give). */
+static inline v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
 
 /* Fast paths on (1) / off (0). Tests turn them off to compare the general
  * path against the fast ones; read by infer, so set it before planning. */

@@ -45,6 +45,35 @@ typedef struct pool_state {
     int fast2x2;     /* MaxPool 2x2, stride 2, no padding or dilation, no partial window */
 } pool_state;
 
+/* Per canonical axis a and window position o: the taps inside the input,
+ * [lo, hi), and the number of taps inside the padded extent (npad). Computed
+ * once per call into the front of the workspace, so the window loops do no
+ * divisions. */
+typedef struct tap_table {
+    int32_t *lo[FOIL_WIN_DIMS], *hi[FOIL_WIN_DIMS], *npad[FOIL_WIN_DIMS];
+} tap_table;
+
+static size_t tap_table_bytes(const foil_window *w)
+{
+    size_t n = (size_t)(w->out[0] + w->out[1] + w->out[2]) * 3 * sizeof(int32_t);
+    return (n + 63) / 64 * 64;
+}
+
+static void tap_table_fill(const foil_window *w, void *work, tap_table *tt)
+{
+    int32_t *p = work;
+    for (int a = 0; a < FOIL_WIN_DIMS; a++) {
+        tt->lo[a] = p, tt->hi[a] = p + w->out[a], tt->npad[a] = p + 2 * w->out[a];
+        p += 3 * w->out[a];
+        for (int64_t o = 0; o < w->out[a]; o++) {
+            int64_t lo, hi, plo, phi;
+            foil_win_range(o * w->s[a] - w->p0[a], w->d[a], w->in[a], w->k[a], &lo, &hi);
+            foil_win_range(o * w->s[a], w->d[a], w->in[a] + w->p0[a] + w->p1[a], w->k[a], &plo, &phi);
+            tt->lo[a][o] = (int32_t)lo, tt->hi[a][o] = (int32_t)hi, tt->npad[a][o] = (int32_t)(phi - plo);
+        }
+    }
+}
+
 static foil_status get_flag(const foil_node *n, const char *name, int *v)
 {
     const foil_attr *a = foil_attr_get(n, name);
@@ -98,8 +127,13 @@ static foil_status pool_infer(foil_op_ctx *c)
     foil_status s = foil_window_resolve(c, &st->wa, nsp, x->shape + 2, st->wa.k, st->ceil_mode, &st->w);
     if (s) return s;
     const foil_window *w = &st->w;
+    /* winners and tap counts are kept as int32 */
     if (w->in_size > INT32_MAX)
         return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "spatial size %lld is too large", (long long)w->in_size);
+    for (int a = 0; a < FOIL_WIN_DIMS; a++)
+        if (w->k[a] > INT32_MAX || w->in[a] + w->p0[a] + w->p1[a] > INT32_MAX)
+            return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "window too large (kernel %lld, padded input %lld)",
+                                   (long long)w->k[a], (long long)(w->in[a] + w->p0[a] + w->p1[a]));
     int64_t yshape[FOIL_MAX_DIMS];
     yshape[0] = x->shape[0];
     yshape[1] = x->shape[1];
@@ -113,22 +147,8 @@ static foil_status pool_infer(foil_op_ctx *c)
                   w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1 && !w->p0[1] &&
                   !w->p0[2] && !w->p1[1] && !w->p1[2] && 2 * w->out[1] <= w->in[1] && 2 * w->out[2] <= w->in[2];
     /* MaxPool keeps each output's winner (int32 index within its plane) */
-    c->work_bytes = st->is_max ? (size_t)c->out[0]->numel * sizeof(int32_t) : 0;
+    c->work_bytes = tap_table_bytes(w) + (st->is_max ? (size_t)c->out[0]->numel * sizeof(int32_t) : 0);
     return FOIL_OK;
-}
-
-/* Taps of window position o on canonical axis a that fall inside the input,
- * [*lo, *hi), and (count_include_pad) the count inside the padded extent. */
-static inline void taps(const foil_window *w, int a, int64_t o, int64_t *lo, int64_t *hi)
-{
-    foil_win_range(o * w->s[a] - w->p0[a], w->d[a], w->in[a], w->k[a], lo, hi);
-}
-
-static inline int64_t taps_padded(const foil_window *w, int a, int64_t o)
-{
-    int64_t lo, hi;
-    foil_win_range(o * w->s[a], w->d[a], w->in[a] + w->p0[a] + w->p1[a], w->k[a], &lo, &hi);
-    return hi - lo;
 }
 
 /* ---------------------------------------------------------------------------
@@ -137,58 +157,73 @@ static inline int64_t taps_padded(const foil_window *w, int a, int64_t o)
 
 /* One plane: y[o] = max over the window's taps inside x; arg[o] = index of the
  * first tap reaching it (row-major within the plane), or -1 (and y = LOWEST)
- * for a window that lies entirely in the padding. */
-#define DEFINE_MAX_PLANE(NAME, T, LOWEST)                                                                    \
-    static void NAME(const foil_window *w, const T *x, T *y, int32_t *arg)                                   \
-    {                                                                                                        \
-        const int64_t I1 = w->in[1], I2 = w->in[2];                                                          \
-        int64_t j = 0;                                                                                       \
-        for (int64_t od = 0; od < w->out[0]; od++) {                                                         \
-            int64_t lo0, hi0, b0 = od * w->s[0] - w->p0[0];                                                  \
-            taps(w, 0, od, &lo0, &hi0);                                                                      \
-            for (int64_t oh = 0; oh < w->out[1]; oh++) {                                                     \
-                int64_t lo1, hi1, b1 = oh * w->s[1] - w->p0[1];                                              \
-                taps(w, 1, oh, &lo1, &hi1);                                                                  \
-                for (int64_t ow = 0; ow < w->out[2]; ow++, j++) {                                            \
-                    int64_t lo2, hi2, b2 = ow * w->s[2] - w->p0[2];                                          \
-                    taps(w, 2, ow, &lo2, &hi2);                                                              \
-                    T best = LOWEST;                                                                         \
-                    int64_t bi = -1;                                                                         \
-                    for (int64_t t0 = lo0; t0 < hi0; t0++)                                                   \
-                        for (int64_t t1 = lo1; t1 < hi1; t1++) {                                             \
-                            int64_t row = ((b0 + t0 * w->d[0]) * I1 + b1 + t1 * w->d[1]) * I2 + b2;          \
-                            for (int64_t t2 = lo2; t2 < hi2; t2++) {                                         \
-                                int64_t i = row + t2 * w->d[2];                                              \
-                                if (bi < 0 || x[i] > best) best = x[i], bi = i;                              \
-                            }                                                                                \
-                        }                                                                                    \
-                    y[j] = best;                                                                             \
-                    arg[j] = (int32_t)bi;                                                                    \
-                }                                                                                            \
-            }                                                                                                \
-        }                                                                                                    \
+ * for a window that lies entirely in the padding. A NaN first tap stays the
+ * result (later comparisons with it are false), as on the 2x2 path. */
+#define DEFINE_MAX_PLANE(NAME, T, LOWEST)                                                                            \
+    static void NAME(const foil_window *w, const tap_table *tt, const T *x, T *y, int32_t *arg)                      \
+    {                                                                                                                \
+        const int64_t I1 = w->in[1], I2 = w->in[2];                                                                  \
+        int64_t j = 0;                                                                                               \
+        for (int64_t od = 0; od < w->out[0]; od++) {                                                                 \
+            int64_t lo0 = tt->lo[0][od], hi0 = tt->hi[0][od], b0 = od * w->s[0] - w->p0[0];                          \
+            for (int64_t oh = 0; oh < w->out[1]; oh++) {                                                             \
+                int64_t lo1 = tt->lo[1][oh], hi1 = tt->hi[1][oh], b1 = oh * w->s[1] - w->p0[1];                      \
+                for (int64_t ow = 0; ow < w->out[2]; ow++, j++) {                                                    \
+                    int64_t lo2 = tt->lo[2][ow], hi2 = tt->hi[2][ow], b2 = ow * w->s[2] - w->p0[2];                  \
+                    if (lo0 >= hi0 || lo1 >= hi1 || lo2 >= hi2) {                                                    \
+                        y[j] = LOWEST;                                                                               \
+                        arg[j] = -1;                                                                                 \
+                        continue;                                                                                    \
+                    }                                                                                                \
+                    /* start from the first inside tap; branch-free after that */                                    \
+                    int64_t bi = ((b0 + lo0 * w->d[0]) * I1 + b1 + lo1 * w->d[1]) * I2 + b2 + lo2 * w->d[2];         \
+                    T best = x[bi];                                                                                  \
+                    for (int64_t t0 = lo0; t0 < hi0; t0++)                                                           \
+                        for (int64_t t1 = lo1; t1 < hi1; t1++) {                                                     \
+                            int64_t row = ((b0 + t0 * w->d[0]) * I1 + b1 + t1 * w->d[1]) * I2 + b2;                  \
+                            for (int64_t t2 = lo2; t2 < hi2; t2++) {                                                 \
+                                int64_t i = row + t2 * w->d[2];                                                      \
+                                T v = x[i];                                                                          \
+                                int64_t m = -(int64_t)(v > best); /* all ones when v wins */                         \
+                                best = v > best ? v : best;                                                          \
+                                bi = (i & m) | (bi & ~m);                                                            \
+                            }                                                                                        \
+                        }                                                                                            \
+                    y[j] = best;                                                                                     \
+                    arg[j] = (int32_t)bi;                                                                            \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
     }
 
 DEFINE_MAX_PLANE(max_plane_f32, float, -FLT_MAX)
 DEFINE_MAX_PLANE(max_plane_u8, uint8_t, 0)
 
-/* 2x2 stride-2 windows fully inside an (H, W) plane: a branch-free tournament
- * that keeps the first maximum in row-major order (a, b, c, d), like the
- * general loop. */
+/* 2x2 stride-2 windows fully inside an (H, W) plane, 16 outputs at a time:
+ * each pair of input rows is split into even (a, c) and odd (b, d) columns,
+ * and a branch-free tournament keeps the first maximum in row-major order
+ * (a, b, c, d), exactly as the general loop does (ties and NaNs included). */
 static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, float *y, int32_t *arg)
 {
+    const vi16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const vi16 even = 2 * iota, odd = 2 * iota + 1;
     for (int64_t oy = 0; oy < OH; oy++) {
         const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
         float *yr = y + oy * OW;
         int32_t *ar = arg + oy * OW;
-        int32_t base = (int32_t)(2 * oy * W);
-        for (int64_t ox = 0; ox < OW; ox++) {
-            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-            float top = b > a ? b : a, bot = d > c ? d : c;
-            int32_t it = b > a ? 1 : 0, ib = d > c ? (int32_t)W + 1 : (int32_t)W;
-            int bottom = bot > top;
-            yr[ox] = bottom ? bot : top;
-            ar[ox] = base + 2 * (int32_t)ox + (bottom ? ib : it);
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            int64_t n = OW - ox < 16 ? OW - ox : 16, n2 = 2 * n;
+            v16 t0 = v16_load_part(r0 + 2 * ox, n2), t1 = v16_load_part(r0 + 2 * ox + 16, n2 - 16);
+            v16 u0 = v16_load_part(r1 + 2 * ox, n2), u1 = v16_load_part(r1 + 2 * ox + 16, n2 - 16);
+            v16 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
+            v16 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
+            vi16 mab = b > a, mcd = d > c;
+            v16 top = v16_select(mab, b, a), bot = v16_select(mcd, d, c);
+            vi16 mtb = bot > top;
+            vi16 off = (mtb & ((int32_t)W + (mcd & 1))) | (~mtb & (mab & 1));
+            vi16 idx = (int32_t)(2 * oy * W + 2 * ox) + 2 * iota + off;
+            v16_store_part(yr + ox, v16_select(mtb, bot, top), n);
+            v16_store_part((float *)(ar + ox), (v16)idx, n);
         }
     }
 }
@@ -213,20 +248,22 @@ static foil_status maxpool_forward(foil_op_ctx *c)
     const pool_state *st = c->node->state;
     const foil_window *w = &st->w;
     const int64_t isz = w->in_size, osz = w->out_size;
-    int32_t *arg = c->work;
+    tap_table tt;
+    tap_table_fill(w, c->work, &tt);
+    int32_t *arg = (int32_t *)((char *)c->work + tap_table_bytes(w));
     int64_t *ind = c->n_out > 1 && c->out[1] ? foil_i64(c->out[1]) : NULL;
     int u8 = c->in[0]->dtype == FOIL_U8;
-    int par = st->planes * osz * w->k_size >= POOL_PAR_WORK;
+    int par = (double)st->planes * (double)osz * (double)w->k_size >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < st->planes; p++) {
         int32_t *ap = arg + p * osz;
         if (u8)
-            max_plane_u8(w, (const uint8_t *)c->in[0]->data + p * isz, (uint8_t *)c->out[0]->data + p * osz, ap);
+            max_plane_u8(w, &tt, (const uint8_t *)c->in[0]->data + p * isz, (uint8_t *)c->out[0]->data + p * osz, ap);
         else if (st->fast2x2)
             max2x2_plane(foil_f32(c->in[0]) + p * isz, w->in[2], w->out[1], w->out[2],
                          foil_f32(c->out[0]) + p * osz, ap);
         else
-            max_plane_f32(w, foil_f32(c->in[0]) + p * isz, foil_f32(c->out[0]) + p * osz, ap);
+            max_plane_f32(w, &tt, foil_f32(c->in[0]) + p * isz, foil_f32(c->out[0]) + p * osz, ap);
         if (ind) write_indices(w, st->storage_order, p, ap, ind + p * osz);
     }
     return FOIL_OK;
@@ -243,7 +280,7 @@ static void maxpool_backward(foil_op_ctx *c)
     const pool_state *st = c->node->state;
     if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
-    const int32_t *arg = c->work;
+    const int32_t *arg = (const int32_t *)((const char *)c->work + tap_table_bytes(&st->w));
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     int par = st->planes * osz >= POOL_PAR_WORK;
@@ -261,12 +298,12 @@ static void maxpool_backward(foil_op_ctx *c)
  * AveragePool
  */
 
-/* Divisor of a window whose inside taps are [lo, hi) per axis. */
-static inline int64_t avg_count(const pool_state *st, const int64_t *o, const int64_t *lo, const int64_t *hi)
+/* Divisor of window o, whose inside taps are [lo, hi) per axis. */
+static inline int64_t avg_count(const pool_state *st, const tap_table *tt, const int64_t *o, const int64_t *lo,
+                                const int64_t *hi)
 {
     int64_t n = 1;
-    for (int a = 0; a < FOIL_WIN_DIMS; a++)
-        n *= st->count_include_pad ? taps_padded(&st->w, a, o[a]) : hi[a] - lo[a];
+    for (int a = 0; a < FOIL_WIN_DIMS; a++) n *= st->count_include_pad ? tt->npad[a][o[a]] : hi[a] - lo[a];
     return n;
 }
 
@@ -281,32 +318,32 @@ static inline int64_t window_row(const foil_window *w, const int64_t *o, int64_t
 
 /* Visit every window of one plane: BODY runs with row (the flat input index of
  * tap (t0, t1, 0)), lo/hi (the inside taps) and j (the output index). */
-#define FOR_EACH_WINDOW(w, BODY)                                                                             \
-    do {                                                                                                     \
-        int64_t j = 0, o[FOIL_WIN_DIMS], lo[FOIL_WIN_DIMS], hi[FOIL_WIN_DIMS];                               \
-        for (o[0] = 0; o[0] < (w)->out[0]; o[0]++) {                                                         \
-            taps(w, 0, o[0], &lo[0], &hi[0]);                                                                \
-            for (o[1] = 0; o[1] < (w)->out[1]; o[1]++) {                                                     \
-                taps(w, 1, o[1], &lo[1], &hi[1]);                                                            \
-                for (o[2] = 0; o[2] < (w)->out[2]; o[2]++, j++) {                                            \
-                    taps(w, 2, o[2], &lo[2], &hi[2]);                                                        \
-                    BODY                                                                                     \
-                }                                                                                            \
-            }                                                                                                \
-        }                                                                                                    \
+#define FOR_EACH_WINDOW(w, tt, BODY)                                                                                 \
+    do {                                                                                                             \
+        int64_t j = 0, o[FOIL_WIN_DIMS], lo[FOIL_WIN_DIMS], hi[FOIL_WIN_DIMS];                                       \
+        for (o[0] = 0; o[0] < (w)->out[0]; o[0]++) {                                                                 \
+            lo[0] = (tt)->lo[0][o[0]], hi[0] = (tt)->hi[0][o[0]];                                                    \
+            for (o[1] = 0; o[1] < (w)->out[1]; o[1]++) {                                                             \
+                lo[1] = (tt)->lo[1][o[1]], hi[1] = (tt)->hi[1][o[1]];                                                \
+                for (o[2] = 0; o[2] < (w)->out[2]; o[2]++, j++) {                                                    \
+                    lo[2] = (tt)->lo[2][o[2]], hi[2] = (tt)->hi[2][o[2]];                                            \
+                    BODY                                                                                             \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
     } while (0)
 
-static void avg_plane(const pool_state *st, const float *x, float *y)
+static void avg_plane(const pool_state *st, const tap_table *tt, const float *x, float *y)
 {
     const foil_window *w = &st->w;
-    FOR_EACH_WINDOW(w, {
+    FOR_EACH_WINDOW(w, tt, {
         float s = 0.0f;
         for (int64_t t0 = lo[0]; t0 < hi[0]; t0++)
             for (int64_t t1 = lo[1]; t1 < hi[1]; t1++) {
                 int64_t row = window_row(w, o, t0, t1);
                 for (int64_t t2 = lo[2]; t2 < hi[2]; t2++) s += x[row + t2 * w->d[2]];
             }
-        int64_t n = avg_count(st, o, lo, hi);
+        int64_t n = avg_count(st, tt, o, lo, hi);
         y[j] = n ? s / (float)n : 0.0f;
     });
 }
@@ -316,11 +353,11 @@ static void avg_plane(const pool_state *st, const float *x, float *y)
  * taps) / count(o), so every inside tap gets an equal share:
  *   dx[i] += dy[o] / count(o)   for each inside tap i of window o.
  */
-static void avg_plane_backward(const pool_state *st, const float *dy, float *dx)
+static void avg_plane_backward(const pool_state *st, const tap_table *tt, const float *dy, float *dx)
 {
     const foil_window *w = &st->w;
-    FOR_EACH_WINDOW(w, {
-        int64_t n = avg_count(st, o, lo, hi);
+    FOR_EACH_WINDOW(w, tt, {
+        int64_t n = avg_count(st, tt, o, lo, hi);
         if (!n) continue;
         float g = dy[j] / (float)n;
         for (int64_t t0 = lo[0]; t0 < hi[0]; t0++)
@@ -337,9 +374,11 @@ static foil_status averagepool_forward(foil_op_ctx *c)
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
     const float *x = foil_f32(c->in[0]);
     float *y = foil_f32(c->out[0]);
-    int par = st->planes * osz * st->w.k_size >= POOL_PAR_WORK;
+    tap_table tt;
+    tap_table_fill(&st->w, c->work, &tt);
+    int par = (double)st->planes * (double)osz * (double)st->w.k_size >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < st->planes; p++) avg_plane(st, x + p * isz, y + p * osz);
+    for (int64_t p = 0; p < st->planes; p++) avg_plane(st, &tt, x + p * isz, y + p * osz);
     return FOIL_OK;
 }
 
@@ -350,9 +389,11 @@ static void averagepool_backward(foil_op_ctx *c)
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
-    int par = st->planes * osz * st->w.k_size >= POOL_PAR_WORK;
+    tap_table tt;
+    tap_table_fill(&st->w, c->work, &tt);
+    int par = (double)st->planes * (double)osz * (double)st->w.k_size >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < st->planes; p++) avg_plane_backward(st, dy + p * osz, dx + p * isz);
+    for (int64_t p = 0; p < st->planes; p++) avg_plane_backward(st, &tt, dy + p * osz, dx + p * isz);
 }
 
 /* ---------------------------------------------------------------------------

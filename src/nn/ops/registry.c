@@ -15,9 +15,7 @@
     X(flatten) X(reshape) X(transpose) X(concat) X(pad) X(shape) X(gather) X(unsqueeze)   \
     X(squeeze) X(constant) X(identity) X(dropout)
 
-/* Weak while the op families are being written in parallel; an op whose
- * table is missing is simply not found. */
-#define DECLARE(name) extern const foil_op foil_op_##name __attribute__((weak));
+#define DECLARE(name) extern const foil_op foil_op_##name;
 FOIL_OPS(DECLARE)
 #undef DECLARE
 
@@ -28,7 +26,7 @@ static const foil_op *const ops[] = {FOIL_OPS(ENTRY)};
 const foil_op *foil_op_find(const char *type)
 {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (ops[i] && strcmp(ops[i]->type, type) == 0) return ops[i];
+        if (strcmp(ops[i]->type, type) == 0) return ops[i];
     return NULL;
 }
 
@@ -38,7 +36,6 @@ const char *foil_op_list(void)
     if (list[0]) return list;
     size_t used = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (!ops[i]) continue;
         size_t len = strlen(ops[i]->type);
         if (used + len + 3 >= sizeof list) break;
         if (used) { memcpy(list + used, ", ", 2); used += 2; }

@@ -22,6 +22,7 @@
 #include "foil/loss.h"
 #include "nn/op.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/vmath.h"
 
 /* Parallelize exp-heavy loops above this many elements. */
 #define SOFTMAX_PAR_MIN 8192
