@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# foil's main job on the built-in default. Installs what is missing, builds,
-# and then does the most that foil can do today:
-#   - today (engine landed; training and attacks are the next issues): runs
-#     the engine's conformance suite against the official ONNX operator tests
-#     and prints the per-operator table.
+# foil's main job on the built-in default: install what is missing, build,
+# train the Fashion-MNIST model (cnn-small, 2 epochs) unless it is already
+# there, then evaluate it. (The attack sweep and, later, the full audit
+# replace the evaluation as those issues land.)
+#   FOIL_MODEL=path   where the model lives (default models/fashion-mnist-cnn-small.onnx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-echo "foil built: build/foil ($(build/foil --version))"
-build/tests/test_onnx_conformance
+model=${FOIL_MODEL:-models/fashion-mnist-cnn-small.onnx}
+if [ -e "$model" ]; then
+  echo "using the trained model $model"
+else
+  mkdir -p "$(dirname "$model")"
+  echo "training cnn-small on Fashion-MNIST (2 epochs) -> $model"
+  build/foil train --arch cnn-small --data fashion-mnist --epochs 2 --batch 128 --optimizer adam --seed 0 \
+    --checkpoint "$model.ckpt" --resume --output "$model"
+  rm -f "$model.ckpt"
+fi
+build/foil eval --model "$model" --data fashion-mnist

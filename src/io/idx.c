@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -86,6 +87,15 @@ foil_status foil_idx_read(const char *path, foil_tensor *out)
         if (shape[d] && numel > IDX_MAX_BYTES / (int64_t)file_esize / shape[d])
             st = foil_error(FOIL_ERR_FORMAT, "%s: IDX dimensions are absurdly large", path);
         numel *= shape[d];
+    }
+    /* An uncompressed file must hold exactly what its header promises; check
+     * before allocating, so a corrupt header cannot demand gigabytes. */
+    if (!st && gzdirect(f)) {
+        struct stat sb;
+        uint64_t want = 4 + 4 * (uint64_t)rank + (uint64_t)numel * file_esize;
+        if (stat(path, &sb) == 0 && (uint64_t)sb.st_size != want)
+            st = foil_error(FOIL_ERR_FORMAT, "%s: the header promises %llu bytes but the file has %llu", path,
+                            (unsigned long long)want, (unsigned long long)sb.st_size);
     }
     if (!st) st = foil_tensor_alloc(out, dt, rank, shape);
     if (!st) {

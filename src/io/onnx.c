@@ -311,19 +311,11 @@ static foil_status import_value_info(foil_graph *g, const Onnx__GraphProto *gp)
     return FOIL_OK;
 }
 
-foil_status foil_onnx_load(const char *path, foil_graph **out)
+foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path, foil_graph **out)
 {
     *out = NULL;
-    uint8_t *buf;
-    size_t len;
-    foil_status st = foil_read_file(path, FOIL_ONNX_MAX_BYTES, &buf, &len);
-    if (st) return st;
-    if (len == 0) {
-        free(buf);
-        return foil_error(FOIL_ERR_FORMAT, "%s: the file is empty", path);
-    }
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
-    free(buf);
+    if (len == 0) return foil_error(FOIL_ERR_FORMAT, "%s: the file is empty", path);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
     if (!mp) return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model (protobuf parse failed: truncated or corrupt file?)", path);
     foil_graph *g = foil_graph_new(path);
     if (!g) {
@@ -331,6 +323,7 @@ foil_status foil_onnx_load(const char *path, foil_graph **out)
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     const Onnx__GraphProto *gp = mp->graph;
+    foil_status st = FOIL_OK;
     g->ir_version = mp->has_ir_version ? mp->ir_version : 0;
     g->opset = default_opset(mp);
     if (!gp) st = foil_error(FOIL_ERR_FORMAT, "%s: the model has no graph (is this an ONNX file?)", path);
@@ -353,6 +346,18 @@ foil_status foil_onnx_load(const char *path, foil_graph **out)
     }
     *out = g;
     return FOIL_OK;
+}
+
+foil_status foil_onnx_load(const char *path, foil_graph **out)
+{
+    *out = NULL;
+    uint8_t *buf;
+    size_t len;
+    foil_status st = foil_read_file(path, FOIL_ONNX_MAX_BYTES, &buf, &len);
+    if (st) return st;
+    st = foil_onnx_load_buffer(buf, len, path, out);
+    free(buf);
+    return st;
 }
 
 /* ---------------------------------------------------------------------------
@@ -522,7 +527,7 @@ static foil_status build_graph_proto(export_arena *ar, const foil_graph *g, Onnx
     return ar->failed ? foil_error(FOIL_ERR_NOMEM, "out of memory while exporting") : FOIL_OK;
 }
 
-foil_status foil_onnx_save(const foil_graph *g, const char *path)
+foil_status foil_onnx_save_buffer(const foil_graph *g, uint8_t **data, size_t *len)
 {
     export_arena ar = {0};
     Onnx__ModelProto mp;
@@ -542,17 +547,30 @@ foil_status foil_onnx_save(const foil_graph *g, const char *path)
     mp.n_opset_import = 1;
     mp.opset_import = opsets;
     mp.graph = &gp;
+    *data = NULL;
+    *len = 0;
     foil_status st = build_graph_proto(&ar, g, &gp);
     if (!st) {
-        size_t len = onnx__model_proto__get_packed_size(&mp);
-        uint8_t *buf = malloc(len ? len : 1);
-        if (!buf) st = foil_error(FOIL_ERR_NOMEM, "out of memory while exporting %s", path);
+        size_t n = onnx__model_proto__get_packed_size(&mp);
+        uint8_t *buf = malloc(n ? n : 1);
+        if (!buf) st = foil_error(FOIL_ERR_NOMEM, "out of memory while exporting");
         else {
             onnx__model_proto__pack(&mp, buf);
-            st = foil_write_file_atomic(path, buf, len);
-            free(buf);
+            *data = buf;
+            *len = n;
         }
     }
     arena_free(&ar);
+    return st;
+}
+
+foil_status foil_onnx_save(const foil_graph *g, const char *path)
+{
+    uint8_t *buf;
+    size_t len;
+    foil_status st = foil_onnx_save_buffer(g, &buf, &len);
+    if (st) return foil_error_prefix(st, "%s", path);
+    st = foil_write_file_atomic(path, buf, len);
+    free(buf);
     return st;
 }

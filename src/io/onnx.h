@@ -4,12 +4,21 @@
 #ifndef FOIL_IO_ONNX_H
 #define FOIL_IO_ONNX_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "foil/tensor.h"
 #include "nn/graph.h"
 
 /* Parse an ONNX model file into a finalized graph (ops found, attributes
  * checked). Errors name the file, the node and the problem. */
 foil_status foil_onnx_load(const char *path, foil_graph **out);
+
+/* The same, from bytes in memory; `path` names them in messages. */
+foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path, foil_graph **out);
+
+/* Serialize the graph, with its current weights, into a malloc'd buffer. */
+foil_status foil_onnx_save_buffer(const foil_graph *g, uint8_t **data, size_t *len);
 
 /* Write the graph, with its current weights, as an ONNX model (atomically). */
 foil_status foil_onnx_save(const foil_graph *g, const char *path);

@@ -11,39 +11,24 @@
 #include <string.h>
 
 #include "foil/loss.h"
-#include "foil/model.h"
 #include "io/onnx.h"
-#include "nn/graph.h"
+#include "model/model_internal.h"
 
-struct foil_model {
-    foil_graph *g;
-    int input;                 /* index of the data input in g->inputs */
-    int64_t fixed_batch;       /* > 0 when the ONNX input fixes it */
-    int64_t max_batch;
-    int64_t planned_batch;     /* chunk size of the current plan (0: none) */
-    int64_t classes;
-    foil_tensor chunk_x;       /* (B, ...) staging for one chunk */
-    foil_tensor chunk_dlogits; /* (B, classes) */
-    float *chunk_loss;         /* B */
-    int64_t *chunk_labels;     /* B */
-};
 
-foil_status foil_model_load(const char *path, foil_model **out)
+foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
 {
     *out = NULL;
-    foil_graph *g;
-    foil_status st = foil_onnx_load(path, &g);
-    if (st) return st;
+    foil_status st = FOIL_OK;
     if (g->n_inputs != 1) {
         st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: the model has %d inputs; foil attacks classifiers with exactly one "
-                        "input tensor", path, g->n_inputs);
+                        "input tensor", g->path, g->n_inputs);
         foil_graph_free(g);
         return st;
     }
     const foil_value *in = &g->values[g->inputs[0]];
     if (in->decl_dtype != FOIL_F32 || in->decl_ndim < 1) {
         st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: input '%s' must be a float32 tensor with a batch dimension (it is "
-                        "%s of rank %d)", path, in->name, foil_dtype_name(in->decl_dtype), in->decl_ndim);
+                        "%s of rank %d)", g->path, in->name, foil_dtype_name(in->decl_dtype), in->decl_ndim);
         foil_graph_free(g);
         return st;
     }
@@ -57,6 +42,15 @@ foil_status foil_model_load(const char *path, foil_model **out)
     m->max_batch = 256;
     *out = m;
     return FOIL_OK;
+}
+
+foil_status foil_model_load(const char *path, foil_model **out)
+{
+    *out = NULL;
+    foil_graph *g;
+    foil_status st = foil_onnx_load(path, &g);
+    if (st) return st;
+    return foil_model_from_graph(g, out);
 }
 
 static void free_chunk_buffers(foil_model *m)

@@ -206,6 +206,15 @@ foil_status foil_graph_finalize(foil_graph *g)
             break;
         }
     }
+    /* A weight is trainable when some node takes a gradient through it;
+     * batch norm's running statistics, for instance, are not. */
+    for (int k = 0; k < g->n_nodes && !st; k++) {
+        const foil_node *n = &g->nodes[k];
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && g->values[n->in[i]].kind == FOIL_VALUE_PARAM && n->op->backward && i < 32 &&
+                ((n->op->grad_inputs >> i) & 1u))
+                g->values[n->in[i]].trainable = 1;
+    }
     for (int i = 0; i < g->n_outputs && !st; i++)
         if (!avail[g->outputs[i]])
             st = foil_error(FOIL_ERR_FORMAT, "%s: graph output '%s' is never produced", g->path,
@@ -372,12 +381,11 @@ foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, 
         }
         memcpy(v->t.data, inputs[k]->data, foil_tensor_nbytes(&v->t));
     }
-    g->step++;
     for (int k = 0; k < g->n_nodes; k++) {
         foil_node *n = &g->nodes[k];
         if (n->folded) continue;
         n->ctx.training = training;
-        n->ctx.seed = foil_rng_at(seed, ((uint64_t)k << 32) ^ g->step);
+        n->ctx.seed = foil_rng_at(seed, (uint64_t)k);
         foil_status st = n->op->forward(&n->ctx);
         if (st) return st;
     }
@@ -398,7 +406,7 @@ static void mark_needs_grad(foil_graph *g, int want)
         v->needs_grad = 0;
         if (!v->grad.data) continue;
         if (v->kind == FOIL_VALUE_INPUT && (want & FOIL_GRAD_INPUTS)) v->needs_grad = 1;
-        if (v->kind == FOIL_VALUE_PARAM && (want & FOIL_GRAD_PARAMS)) v->needs_grad = 1;
+        if (v->kind == FOIL_VALUE_PARAM && v->trainable && (want & FOIL_GRAD_PARAMS)) v->needs_grad = 1;
     }
     for (int k = 0; k < g->n_nodes; k++) {
         foil_node *n = &g->nodes[k];
@@ -412,21 +420,36 @@ static void mark_needs_grad(foil_graph *g, int want)
     g->grad_mode = want;
 }
 
+/* needs_grad is 1 for a value whose gradient is wanted, 2 once this backward
+ * pass has initialized its buffer (zeroed, or seeded from d_outputs). */
+enum { GRAD_PENDING = 1, GRAD_READY = 2 };
+
+static void grad_ready(foil_value *v)
+{
+    if (v->needs_grad != GRAD_PENDING) return;
+    memset(v->grad.data, 0, foil_tensor_nbytes(&v->grad));
+    v->needs_grad = GRAD_READY;
+}
+
 foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want)
 {
     if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: backward before plan", g->path);
     if (g->grad_mode != want) mark_needs_grad(g, want);
-    for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
-        if (v->needs_grad) memset(v->grad.data, 0, foil_tensor_nbytes(&v->grad));
-    }
     for (int k = 0; k < g->n_outputs; k++) {
         foil_value *v = &g->values[g->outputs[k]];
         if (!v->needs_grad || !d_outputs || !d_outputs[k]) continue;
         if (d_outputs[k]->numel != v->grad.numel || d_outputs[k]->dtype != FOIL_F32)
             return foil_error(FOIL_ERR_SHAPE, "%s: gradient for output '%s' has the wrong size", g->path, v->name);
-        memcpy(v->grad.data, d_outputs[k]->data, foil_tensor_nbytes(&v->grad));
     }
+    for (int k = 0; k < g->n_outputs; k++) {
+        foil_value *v = &g->values[g->outputs[k]];
+        if (!v->needs_grad || !d_outputs || !d_outputs[k]) continue;
+        memcpy(v->grad.data, d_outputs[k]->data, foil_tensor_nbytes(&v->grad));
+        v->needs_grad = GRAD_READY;
+    }
+    /* Each gradient buffer is zeroed just before the first node that
+     * accumulates into it (so it is in cache when that node runs), and the
+     * ones no node reaches are zeroed at the end. */
     for (int k = g->n_nodes - 1; k >= 0; k--) {
         foil_node *n = &g->nodes[k];
         if (n->folded) continue;
@@ -434,6 +457,7 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
         int flows = 0, wanted = 0;
         for (int i = 0; i < n->n_out; i++) {
             foil_value *v = n->out[i] >= 0 ? &g->values[n->out[i]] : NULL;
+            if (v) grad_ready(v);
             c->d_out[i] = v && v->needs_grad ? &v->grad : NULL;
             flows |= c->d_out[i] != NULL;
         }
@@ -442,7 +466,16 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
             c->d_in[i] = v && v->needs_grad && input_is_differentiable(n, i) ? &v->grad : NULL;
             wanted |= c->d_in[i] != NULL;
         }
-        if (flows && wanted) n->op->backward(c);
+        if (flows && wanted) {
+            for (int i = 0; i < n->n_in; i++)
+                if (c->d_in[i]) grad_ready(&g->values[n->in[i]]);
+            n->op->backward(c);
+        }
+    }
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        grad_ready(v);
+        if (v->needs_grad) v->needs_grad = GRAD_PENDING;
     }
     return FOIL_OK;
 }

@@ -37,6 +37,7 @@ typedef struct foil_value {
     int producer;              /* node index, or -1 */
     int known;                 /* data known at plan time */
     int needs_grad;            /* for the current backward mode */
+    int trainable;             /* PARAM that some node differentiates (not BN running stats) */
     /* Declared type, from the model's graph inputs, outputs and value_info. */
     int has_decl;
     foil_dtype decl_dtype;
@@ -63,7 +64,6 @@ typedef struct foil_graph {
     /* Plan state. */
     int planned;
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */
-    uint64_t step;             /* forward count, mixed into RNG seeds */
 } foil_graph;
 
 foil_graph *foil_graph_new(const char *path);
@@ -85,7 +85,9 @@ foil_status foil_graph_finalize(foil_graph *g);
  * shapes, and for non-float inputs their values (treated as known). */
 foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs);
 
-/* Copy inputs in (shapes must match the plan) and run the graph. */
+/* Copy inputs in (shapes must match the plan) and run the graph. Random
+ * ops (Dropout in training) draw from streams keyed by (seed, node): pass a
+ * different seed for every step. */
 foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, int training, uint64_t seed);
 
 /* Seed the output gradients (NULL entries: zero) and run backward. `want` is

@@ -36,14 +36,17 @@
 
 #include "nn/op.h"
 #include "nn/ops/im2col.h"
+#include "nn/ops/kernels.h"
 
 enum { CONV_IM2COL, CONV_1X1, CONV_DIRECT };
 
-/* Zero floats after the direct path's padded planes: a tile reads up to 32
- * floats past a row's end. */
-#define DIRECT_SLACK 32
-/* The direct path is used when C * kh * kw is at most this (few input taps). */
+/* The direct path serves every batch when C * kh * kw is at most this (few
+ * input taps: the first layer of an image CNN, where K is tiny and sgemm all
+ * overhead), and batches smaller than the thread count (an attack on one
+ * image) whatever the taps, while a padded sample stays within
+ * DIRECT_MAX_PAD floats (cache-sized: every block of output planes rereads it). */
 #define DIRECT_MAX_TAPS 32
+#define DIRECT_MAX_PAD ((int64_t)1 << 18)
 
 typedef struct conv_state {
     foil_winattr wa;
@@ -54,13 +57,15 @@ typedef struct conv_state {
     int path;
     int nthr;           /* threads the workspace was sized for */
     int batch_par;      /* one sample per thread */
+    foil_dconv dfwd;    /* direct path: forward correlation, and dx's */
+    foil_dconv dbwd;
     size_t scratch_fl;  /* per-thread scratch floats (col matrix / padded planes) */
     size_t part_fl;     /* per-thread dW + dB partial floats (batch_par only) */
 } conv_state;
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
-static int64_t direct_scratch(const conv_state *st);
+static int direct_setup(conv_state *st);
 
 static foil_status conv_init(foil_node *node)
 {
@@ -141,32 +146,31 @@ static foil_status conv_infer(foil_op_ctx *c)
     int one = 1;
     for (int a = 0; a < FOIL_WIN_DIMS; a++)
         if (win->k[a] != 1 || win->s[a] != 1 || win->p0[a] || win->p1[a]) one = 0;
-    /* direct: padded input and padded dy planes stay bounded */
-    int64_t Hp = win->in[1] + win->p0[1] + win->p1[1] + (win->k[1] - 1) * win->d[1];
-    int64_t Wp = win->in[2] + win->p0[2] + win->p1[2] + (win->k[2] - 1) * win->d[2];
-    int64_t planes = 0;
-    int direct = foil_ops_fast_paths && nsp == 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 &&
-                 win->k_size <= DIRECT_MAX_TAPS && C <= DIRECT_MAX_TAPS && C * win->k_size <= DIRECT_MAX_TAPS &&
-                 !__builtin_mul_overflow(Hp, Wp, &planes) &&
-                 planes <= ((int64_t)1 << 22) / (C > M ? C : M);
+    int direct = 0;
+    if (foil_ops_fast_paths && !one && nsp <= 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 && !direct_setup(st)) {
+        int64_t pad = st->dfwd.pad_fl > st->dbwd.pad_fl ? st->dfwd.pad_fl : st->dbwd.pad_fl;
+        int few_taps = C * win->k_size <= DIRECT_MAX_TAPS;
+        direct = pad <= DIRECT_MAX_PAD * (few_taps ? 16 : 1) && (few_taps || !st->batch_par);
+        const char *force = getenv("FOIL_CONV_DIRECT"); /* TEMP: experiments */
+        if (force && pad <= DIRECT_MAX_PAD * 16) direct = force[0] == '1';
+    }
     st->path = one ? CONV_1X1 : direct ? CONV_DIRECT : CONV_IM2COL;
 
     /* Workspace: per thread, scratch for the column matrix (im2col path, and
      * the direct path's dW) or the padded planes (direct path) and, in
-     * batch-parallel mode, dW + dB partial sums; then the direct path's
-     * flipped weights (shared). */
-    int64_t col = 0, pad = st->path == CONV_DIRECT ? direct_scratch(st) : 0;
+     * batch-parallel mode, dW + dB partial sums. */
+    int64_t col = 0, pad = 0;
+    if (st->path == CONV_DIRECT) pad = st->dfwd.pad_fl > st->dbwd.pad_fl ? st->dfwd.pad_fl : st->dbwd.pad_fl;
     if (st->path != CONV_1X1 && __builtin_mul_overflow(st->K, st->P, &col))
         return foil_node_error(c, FOIL_ERR_SHAPE, "column matrix too large");
     size_t scratch = round16((size_t)(col > pad ? col : pad));
     size_t part = st->batch_par ? round16((size_t)(M * st->K + M)) : 0;
-    size_t flip = st->path == CONV_DIRECT ? round16((size_t)(M * st->K)) : 0;
     st->scratch_fl = scratch;
     st->part_fl = part;
     size_t per_thread = scratch + part;
     if (per_thread > ((size_t)1 << 38) / (size_t)st->nthr)
         return foil_node_error(c, FOIL_ERR_SHAPE, "convolution workspace too large");
-    c->work_bytes = ((size_t)st->nthr * per_thread + flip) * sizeof(float);
+    c->work_bytes = (size_t)st->nthr * per_thread * sizeof(float);
     return FOIL_OK;
 }
 
@@ -325,209 +329,70 @@ static void gemm_dx_sample_par(const conv_state *st, const float *w, const float
 }
 
 /* ---------------------------------------------------------------------------
- * Direct path (2-D, group 1, stride 1, few input taps).
+ * Direct path (2-D, group 1, stride 1): the correlation kernels of kernels.h,
+ * no im2col. Forward: source X padded by (ph, pw), weights W.
  *
- * One kernel serves forward and backward: a stride-1 correlation of input
- * planes src (nin, sh, sw), zero-padded by (top, left) into planes of
- * (hp, wp), with weights wt (nout, nin, kh, kw), into out (nout, rows, cols),
- * rows = hp - (kh-1)*dh, cols = wp - (kw-1)*dw:
- *   out[o, r, q] = init + sum_{i, ky, kx} wt[o, i, ky, kx] * pad(src)[i, r + ky*dh, q + kx*dw]
- * Forward: src = X padded by (ph, pw), wt = W, init = B.
- * Backward: see direct_backward_dx.
- * Input channels go in blocks whose padded planes fit in L1 (padded into the
- * thread's scratch); tiles of MB output channels x RB rows x NV vectors of 16
- * columns keep their sums in registers across a block, adding to out after
- * the first block. Lanes past a row's end read on into the next row (or into
- * DIRECT_SLACK zeros after the last plane) and are never stored.
- */
-typedef struct dconv {
-    const float *src;               /* (nin, sh, sw), placed at (top, left) in the padded planes */
-    int64_t sh, sw, top, left;
-    const float *wt, *bias;         /* bias: NULL for none */
-    float *out;
-    int64_t nout, nin, hp, wp, kh, kw, dh, dw, rows, cols;
-    int64_t iblk;                   /* input channels per block */
-    int accumulate;                 /* init = out (+=) instead of bias */
-} dconv;
-
-/* The tiles' multiply-adds may be fused (C17 mode turns contraction off). */
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-
-#define DEFINE_DIRECT_TILE(NAME, MB, RB, NV)                                                                         \
-    static void NAME(const dconv *d, const float *blk, int64_t i0, int64_t i1, int first, int64_t o, int64_t r)      \
-    {                                                                                                                \
-        const int64_t taps = d->nin * d->kh * d->kw;                                                                 \
-        const float *wo = d->wt + o * taps;                                                                          \
-        for (int64_t q = 0; q < d->cols; q += 16 * NV) {                                                             \
-            int64_t nb = d->cols - q;                                                                                \
-            v16 acc[MB][RB][NV];                                                                                     \
-            for (int j = 0; j < MB; j++)                                                                             \
-                for (int rr = 0; rr < RB; rr++)                                                                      \
-                    for (int v = 0; v < NV; v++) {                                                                   \
-                        const float *orow = d->out + ((o + j) * d->rows + r + rr) * d->cols + q + 16 * v;            \
-                        if (d->accumulate || !first)                                                                 \
-                            acc[j][rr][v] = nb - 16 * v >= 16 ? v16_load(orow) : v16_load_part(orow, nb - 16 * v);   \
-                        else                                                                                         \
-                            acc[j][rr][v] = (v16){0} + (d->bias ? d->bias[o + j] : 0.0f);                            \
-                    }                                                                                                \
-            int64_t t = i0 * d->kh * d->kw;                                                                          \
-            for (int64_t i = i0; i < i1; i++)                                                                        \
-                for (int64_t ky = 0; ky < d->kh; ky++) {                                                             \
-                    const float *row = blk + ((i - i0) * d->hp + r + ky * d->dh) * d->wp + q;                        \
-                    for (int64_t kx = 0; kx < d->kw; kx++, t++) {                                                    \
-                        v16 xv[RB][NV];                                                                              \
-                        for (int rr = 0; rr < RB; rr++)                                                              \
-                            for (int v = 0; v < NV; v++)                                                             \
-                                xv[rr][v] = v16_load(row + rr * d->wp + kx * d->dw + 16 * v);                        \
-                        for (int j = 0; j < MB; j++) {                                                               \
-                            float wv = wo[j * taps + t];                                                             \
-                            for (int rr = 0; rr < RB; rr++)                                                          \
-                                for (int v = 0; v < NV; v++) acc[j][rr][v] += xv[rr][v] * wv;                        \
-                        }                                                                                            \
-                    }                                                                                                \
-                }                                                                                                    \
-            for (int j = 0; j < MB; j++)                                                                             \
-                for (int rr = 0; rr < RB; rr++)                                                                      \
-                    for (int v = 0; v < NV; v++)                                                                     \
-                        v16_store_part(d->out + ((o + j) * d->rows + r + rr) * d->cols + q + 16 * v, acc[j][rr][v],  \
-                                       nb - 16 * v);                                                                 \
-        }                                                                                                            \
-    }
-
-/* many output channels: 8 or 4 channels x 1 row; few: 1 channel x 4 rows;
- * and the remainders; NV = 2 for rows wider than 16, else 1 */
-DEFINE_DIRECT_TILE(tile_8x1x2, 8, 1, 2)
-DEFINE_DIRECT_TILE(tile_4x1x2, 4, 1, 2)
-DEFINE_DIRECT_TILE(tile_1x4x2, 1, 4, 2)
-DEFINE_DIRECT_TILE(tile_1x1x2, 1, 1, 2)
-DEFINE_DIRECT_TILE(tile_8x1x1, 8, 1, 1)
-DEFINE_DIRECT_TILE(tile_4x1x1, 4, 1, 1)
-DEFINE_DIRECT_TILE(tile_1x4x1, 1, 4, 1)
-DEFINE_DIRECT_TILE(tile_1x1x1, 1, 1, 1)
-
-#pragma GCC pop_options
-
-/* dst[p, a, b] = src[p, a - top, b - left] where that lies inside src
- * (P planes of SH x SW), else 0, for dst planes of DH x DW; then DIRECT_SLACK
- * zeros. top/left may be negative (src is cropped). */
-static void pad_planes(const float *src, int64_t P, int64_t SH, int64_t SW, int64_t top, int64_t left, float *dst,
-                       int64_t DH, int64_t DW)
-{
-    int64_t b0 = left > 0 ? left : 0, b1 = SW + left < DW ? SW + left : DW;
-    int64_t a0 = top > 0 ? top : 0, a1 = SH + top < DH ? SH + top : DH;
-    /* one fill of the whole block, then the rows that hold data */
-    memset(dst, 0, (size_t)(P * DH * DW + DIRECT_SLACK) * sizeof *dst);
-    if (b1 <= b0 || a1 <= a0) return;
-    for (int64_t p = 0; p < P; p++)
-        for (int64_t a = a0; a < a1; a++)
-            foil_copy_floats(dst + (p * DH + a) * DW + b0, src + (p * SH + a - top) * SW + (b0 - left), b1 - b0);
-}
-
-/* Output channels [o0, o1), rows [r0, r1) of one correlation; buf is this
- * thread's scratch for a block of padded planes. */
-static void direct_run(const dconv *d, float *buf, int64_t o0, int64_t o1, int64_t r0, int64_t r1)
-{
-    int wide = d->cols > 16;
-    for (int64_t i0 = 0; i0 < d->nin; i0 += d->iblk) {
-        int64_t i1 = i0 + d->iblk < d->nin ? i0 + d->iblk : d->nin;
-        int first = i0 == 0;
-        pad_planes(d->src + i0 * d->sh * d->sw, i1 - i0, d->sh, d->sw, d->top, d->left, buf, d->hp, d->wp);
-        int64_t o = o0;
-        for (; o + 8 <= o1; o += 8)
-            for (int64_t r = r0; r < r1; r++) (wide ? tile_8x1x2 : tile_8x1x1)(d, buf, i0, i1, first, o, r);
-        for (; o + 4 <= o1; o += 4)
-            for (int64_t r = r0; r < r1; r++) (wide ? tile_4x1x2 : tile_4x1x1)(d, buf, i0, i1, first, o, r);
-        for (; o < o1; o++) {
-            int64_t r = r0;
-            for (; r + 4 <= r1; r += 4) (wide ? tile_1x4x2 : tile_1x4x1)(d, buf, i0, i1, first, o, r);
-            for (; r < r1; r++) (wide ? tile_1x1x2 : tile_1x1x1)(d, buf, i0, i1, first, o, r);
-        }
-    }
-}
-
-/* All of out. With par, the threads of a new team split it (by blocks of 4
- * output channels when there are enough, else by rows), each padding into its
- * own scratch (scratch + thread * sf). */
-static void direct_run_parallel(const dconv *d, float *scratch, size_t sf, int nthr, int par)
-{
-    if (!par) {
-        direct_run(d, scratch, 0, d->nout, 0, d->rows);
-        return;
-    }
-#pragma omp parallel num_threads(nthr)
-    {
-        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        float *buf = scratch + (size_t)t * sf;
-        if (d->nout >= 4 * nt) {
-            int64_t nblk = (d->nout + 3) / 4, b0 = nblk * t / nt, b1 = nblk * (t + 1) / nt;
-            direct_run(d, buf, 4 * b0, 4 * b1 < d->nout ? 4 * b1 : d->nout, 0, d->rows);
-        } else {
-            direct_run(d, buf, 0, d->nout, d->rows * t / nt, d->rows * (t + 1) / nt);
-        }
-    }
-}
-
-/* Input channels per block: padded planes within ~32 KB (at least one). */
-static int64_t direct_block(int64_t nin, int64_t hp, int64_t wp)
-{
-    int64_t b = (int64_t)(32768 / sizeof(float)) / (hp * wp);
-    return b < 1 ? 1 : b > nin ? nin : b;
-}
-
-/* y (M, OH, OW) of one sample from x (C, H, W). */
-static void direct_forward_sample(const conv_state *st, const float *x, const float *w, const float *b, float *y,
-                                  float *scratch, size_t sf, int nthr, int par)
-{
-    const foil_window *win = &st->w;
-    const int64_t KH = win->k[1], KW = win->k[2], DH = win->d[1], DW = win->d[2];
-    const int64_t Hp = win->out[1] + (KH - 1) * DH, Wp = win->out[2] + (KW - 1) * DW;
-    dconv d = {x, win->in[1], win->in[2], win->p0[1], win->p0[2], w, b, y, st->M, st->C, Hp, Wp, KH, KW, DH, DW,
-               win->out[1], win->out[2], direct_block(st->C, Hp, Wp), 0};
-    direct_run_parallel(&d, scratch, sf, nthr, par);
-}
-
-/*
  * In the forward pass this was:
  *   y[m, oy, ox] = b[m] + sum_{c, ky, kx} w[m, c, ky, kx] * x[c, oy + ky*dh - ph, ox + kx*dw - pw]
  * so every x element gets the gradients of the outputs that read it:
  *   dx[c, iy, ix] += sum_{m, ky, kx} w[m, c, ky, kx] * dy[m, iy - ky*dh + ph, ix - kx*dw + pw]
  * (dy is 0 outside its extent). With ky' = KH-1-ky, kx' = KW-1-kx this is the
- * same stride-1 correlation as the forward pass, over dy padded by
- * ((KH-1)*dh - ph, (KW-1)*dw - pw) at the top/left, with the flipped,
- * transposed weights wf[c, m, ky', kx'] = w[m, c, KH-1-ky', KW-1-kx'].
+ * same stride-1 correlation, over dy placed at ((KH-1)*dh - ph, (KW-1)*dw - pw)
+ * in zero planes of (H + (KH-1)*dh) x (W + (KW-1)*dw), with weights
+ * W'(c, m, ky', kx') = w[m, c, KH-1-ky', KW-1-kx']: the forward weights read
+ * with strides (KH*KW, C*KH*KW, -KW, -1) from w[0, 0, KH-1, KW-1], so nothing
+ * is flipped or copied.
  */
-static void direct_flip_weights(const conv_state *st, const float *w, float *wf)
+static int direct_setup(conv_state *st)
 {
-    const int64_t M = st->M, C = st->C, KH = st->w.k[1], KW = st->w.k[2];
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t ky = 0; ky < KH; ky++)
-                for (int64_t kx = 0; kx < KW; kx++)
-                    wf[((c * M + m) * KH + KH - 1 - ky) * KW + KW - 1 - kx] = w[((m * C + c) * KH + ky) * KW + kx];
+    const foil_window *win = &st->w;
+    const int64_t KH = win->k[1], KW = win->k[2], DH = win->d[1], DW = win->d[2], C = st->C, M = st->M;
+    const int64_t H = win->in[1], W = win->in[2], OH = win->out[1], OW = win->out[2];
+    if (foil_dconv_setup(&st->dfwd, C, M, H, W, win->p0[1], win->p0[2], OH, OW, KH, KW, DH, DW, C * KH * KW,
+                         KH * KW, KW, 1))
+        return -1;
+    return foil_dconv_setup(&st->dbwd, M, C, OH, OW, (KH - 1) * DH - win->p0[1], (KW - 1) * DW - win->p0[2], H, W,
+                            KH, KW, DH, DW, KH * KW, C * KH * KW, -KW, -1);
 }
 
-static void direct_backward_dx(const conv_state *st, const float *wf, const float *dy, float *dx, float *scratch,
+/* One sample's correlation d (src -> out, (=|+=) as accumulate says). With
+ * par, the threads of a new team split it: by blocks of 8 output planes when
+ * they share out evenly, else by vectors of positions; each pads what it
+ * reads into its own scratch (scratch + thread * sf). Every output is summed
+ * by one thread in the kernel's fixed order, so the split does not change
+ * results. */
+static void direct_sample(const foil_dconv *d, const float *src, const float *w, const float *b, float *out,
+                          int accumulate, float *scratch, size_t sf, int nthr, int par)
+{
+    if (!par) {
+        foil_dconv_pad(d, src, scratch, 0, d->nvec);
+        foil_dconv_run(d, scratch, w, b, 0, d->nout, 0, d->nvec, out, accumulate);
+        return;
+    }
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t nblk = (d->nout + 7) / 8, o0 = 0, o1 = d->nout, v0 = 0, v1 = d->nvec;
+        if (nblk >= nt && (nblk % nt == 0 || nblk >= 4 * nt)) {
+            o0 = 8 * (nblk * t / nt);
+            o1 = 8 * (nblk * (t + 1) / nt);
+            if (o1 > d->nout) o1 = d->nout;
+        } else {
+            v0 = d->nvec * t / nt;
+            v1 = d->nvec * (t + 1) / nt;
+        }
+        float *pad = scratch + (size_t)t * sf;
+        foil_dconv_pad(d, src, pad, v0, v1);
+        foil_dconv_run(d, pad, w, b, o0, o1, v0, v1, out, accumulate);
+    }
+}
+
+/* dx of one sample through the direct path (see above). */
+static void direct_backward_dx(const conv_state *st, const float *w, const float *dy, float *dx, float *scratch,
                                size_t sf, int nthr, int par)
 {
-    const foil_window *win = &st->w;
-    const int64_t KH = win->k[1], KW = win->k[2], DH = win->d[1], DW = win->d[2];
-    const int64_t H = win->in[1], W = win->in[2];
-    const int64_t Hd = H + (KH - 1) * DH, Wd = W + (KW - 1) * DW;
-    dconv d = {dy, win->out[1], win->out[2], (KH - 1) * DH - win->p0[1], (KW - 1) * DW - win->p0[2], wf, NULL, dx,
-               st->C, st->M, Hd, Wd, KH, KW, DH, DW, H, W, direct_block(st->M, Hd, Wd), 1};
-    direct_run_parallel(&d, scratch, sf, nthr, par);
-}
-
-/* Scratch floats the direct path needs per thread (a block of padded x or
- * padded dy planes). */
-static int64_t direct_scratch(const conv_state *st)
-{
-    const foil_window *win = &st->w;
-    int64_t ext_h = (win->k[1] - 1) * win->d[1], ext_w = (win->k[2] - 1) * win->d[2];
-    int64_t hf = win->out[1] + ext_h, wf = win->out[2] + ext_w, hb = win->in[1] + ext_h, wb = win->in[2] + ext_w;
-    int64_t fwd = direct_block(st->C, hf, wf) * hf * wf, bwd = direct_block(st->M, hb, wb) * hb * wb;
-    return (fwd > bwd ? fwd : bwd) + DIRECT_SLACK;
+    const int64_t KH = st->w.k[1], KW = st->w.k[2];
+    direct_sample(&st->dbwd, dy, w + (KH - 1) * KW + (KW - 1), NULL, dx, 1, scratch, sf, nthr, par);
 }
 
 /* ---------------------------------------------------------------------------
@@ -548,7 +413,7 @@ static foil_status conv_forward(foil_op_ctx *c)
 #pragma omp parallel for schedule(static) num_threads(st->nthr)
         for (int64_t n = 0; n < N; n++) {
             float *mine = scratch + (size_t)omp_get_thread_num() * sf;
-            if (st->path == CONV_DIRECT) direct_forward_sample(st, x + n * xs, w, b, y + n * ys, mine, sf, 1, 0);
+            if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
             else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
         }
         return FOIL_OK;
@@ -557,23 +422,22 @@ static foil_status conv_forward(foil_op_ctx *c)
     int par = st->nthr > 1 && (double)st->M * (double)st->P * (double)st->K >= 65536.0;
     for (int64_t n = 0; n < N; n++) {
         if (st->path == CONV_DIRECT)
-            direct_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch, sf, st->nthr, par);
+            direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, scratch, sf, st->nthr, par);
         else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
         else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
     }
     return FOIL_OK;
 }
 
-/* dX, dW, dB of one sample (any may be NULL); scratch is this thread's; wf
- * the flipped weights (direct path). */
-static void backward_sample(const conv_state *st, const float *x, const float *w, const float *wf, const float *dy,
+/* dX, dW, dB of one sample (any may be NULL); scratch is this thread's. */
+static void backward_sample(const conv_state *st, const float *x, const float *w, const float *dy,
                             float *dx, float *dw, float *db, float *scratch, size_t sf, int nthr, int par)
 {
     int direct = st->path == CONV_DIRECT, dx_par = dx && !direct && par;
     if (dw || db || (dx && !direct && !dx_par))
         gemm_backward_sample(st, x, w, dy, direct || dx_par ? NULL : dx, dw, db, scratch);
     if (dx_par) gemm_dx_sample_par(st, w, dy, dx, scratch, nthr);
-    if (dx && direct) direct_backward_dx(st, wf, dy, dx, scratch, sf, nthr, par);
+    if (dx && direct) direct_backward_dx(st, w, dy, dx, scratch, sf, nthr, par);
 }
 
 static void conv_backward(foil_op_ctx *c)
@@ -589,14 +453,12 @@ static void conv_backward(foil_op_ctx *c)
     const int64_t N = st->N, xs = st->C * st->w.in_size, ys = st->M * st->P, M = st->M, MK = st->M * st->K;
     const size_t sf = st->scratch_fl, pf = st->part_fl;
     float *parts = scratch + (size_t)st->nthr * sf;
-    float *wf = parts + (size_t)st->nthr * pf;
-    if (dx && st->path == CONV_DIRECT) direct_flip_weights(st, w, wf);
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
         int par = st->nthr > 1 && (double)st->M * (double)st->P * (double)st->K >= 65536.0;
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, wf, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch, sf,
+            backward_sample(st, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch, sf,
                             st->nthr, par);
         return;
     }
@@ -608,7 +470,7 @@ static void conv_backward(foil_op_ctx *c)
         if (dw || db) memset(part, 0, pf * sizeof *part);
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, wf, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
+            backward_sample(st, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
                             db ? part + MK : NULL, mine, sf, 1, 0);
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {

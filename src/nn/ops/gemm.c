@@ -15,14 +15,28 @@
  * float32 only (the engine computes in float32). Row-major throughout.
  * Gradients are accumulated by sgemm with beta = 1, which also sums over a
  * broadcast batch for free.
+ *
+ * Gemm with few rows (an attack on one image: M = 1 makes it a matrix-vector
+ * product) skips sgemm, whose packing of B costs more than the product, for
+ * the kernels of kernels.h, which read B once: op(B) rows split over the
+ * threads, and the input gradient split the same way, so each thread reads
+ * the same part of B (which stays in its core's cache) in both passes.
  */
 #include <cblas.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/op.h"
 #include "nn/ops/broadcast.h"
+#include "nn/ops/im2col.h"
+#include "nn/ops/kernels.h"
+
+/* Gemm with at most this many rows (M, untransposed A) takes the few-row
+ * kernels; with M * N * K at least GEMV_PAR_WORK they run on all threads. */
+#define GEMV_MAX_M 4
+#define GEMV_PAR_WORK 32768
 
 /* ------------------------------------------------------------------------- */
 /* Gemm                                                                       */
@@ -32,6 +46,9 @@ typedef struct gemm_state {
     int trans_a, trans_b;
     int c_required;   /* opset < 11 */
     int c_exact;      /* opset 6 without broadcast=1: C must be (M,N) */
+    /* resolved by infer for the current plan */
+    int small;        /* few-row kernels instead of sgemm */
+    int nthr;         /* threads for them (1: serial) */
 } gemm_state;
 
 static foil_status gemm_init(foil_node *n)
@@ -101,7 +118,16 @@ static foil_status gemm_infer(foil_op_ctx *c)
     }
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, 2, ys))
         return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
-    c->work_bytes = 0;
+    gemm_state *sm = c->node->state;
+    sm->small = foil_ops_fast_paths && !st->trans_a && m <= GEMV_MAX_M && m > 0 && n > 0 && k > 0;
+    sm->nthr = 1;
+    if (sm->small && (double)m * (double)n * (double)k >= GEMV_PAR_WORK) {
+        sm->nthr = omp_get_max_threads();
+        if (sm->nthr < 1) sm->nthr = 1;
+        if (sm->nthr > n) sm->nthr = (int)n;
+    }
+    /* the input gradient's per-thread partial sums (M x K each) */
+    c->work_bytes = sm->small ? (size_t)sm->nthr * (size_t)(m * k) * sizeof(float) : 0;
     return FOIL_OK;
 }
 
@@ -116,6 +142,31 @@ static void gemm_c_strides(const foil_tensor *cc, int64_t m, int64_t n, int64_t 
 
 static int ld(int64_t x) { return x > 1 ? (int)x : 1; }
 
+/*
+ * Few rows: columns [n0, n1) of Y = alpha * A op(B) + beta * C, by one thread.
+ * op(B) = B^T (B stored (N,K)): each Y element is a dot product of rows;
+ * op(B) = B: Y rows are sums of B's rows scaled by A's elements.
+ */
+static void gemm_small_cols(const gemm_state *st, const float *a, const float *b, const foil_tensor *cc, int64_t m,
+                            int64_t n, int64_t k, int64_t n0, int64_t n1, float *y)
+{
+    if (st->trans_b) foil_gemv_dot(m, n0, n1, k, a, k, b, k, y, n);
+    else foil_gemv_axpy(m, n0, n1, 0, k, a, k, b, n, y, n, 0);
+    int64_t rs = 0, cs = 0;
+    const float *cv = NULL;
+    if (cc && st->beta != 0.0f) {
+        gemm_c_strides(cc, m, n, &rs, &cs);
+        cv = foil_f32(cc);
+    }
+    for (int64_t i = 0; i < m; i++) {
+        float *yr = y + i * n;
+        if (cv)
+            for (int64_t j = n0; j < n1; j++) yr[j] = st->alpha * yr[j] + st->beta * cv[i * rs + j * cs];
+        else if (st->alpha != 1.0f)
+            for (int64_t j = n0; j < n1; j++) yr[j] *= st->alpha;
+    }
+}
+
 static foil_status gemm_forward(foil_op_ctx *c)
 {
     const gemm_state *st = c->node->state;
@@ -124,6 +175,19 @@ static foil_status gemm_forward(foil_op_ctx *c)
     gemm_dims(st, a, b, &m, &n, &k);
     float *y = foil_f32(c->out[0]);
     if (m == 0 || n == 0) return FOIL_OK;
+    if (st->small) {
+        const float *av = foil_f32(a), *bv = foil_f32(b);
+        if (st->nthr == 1) {
+            gemm_small_cols(st, av, bv, cc, m, n, k, 0, n, y);
+            return FOIL_OK;
+        }
+#pragma omp parallel num_threads(st->nthr)
+        {
+            int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            gemm_small_cols(st, av, bv, cc, m, n, k, n * t / nt, n * (t + 1) / nt, y);
+        }
+        return FOIL_OK;
+    }
     float beta = 0.0f;
     if (cc && st->beta != 0.0f) {
         /* Y = beta * C (broadcast), then sgemm accumulates alpha A B onto it. */
@@ -151,6 +215,41 @@ static foil_status gemm_forward(foil_op_ctx *c)
 }
 
 /*
+ * Few rows: dA (M,K) += alpha dY op(B)^T (see below), on st->nthr threads.
+ * op(B) = B^T (B stored (N,K)): dA = alpha dY B, a sum over B's rows; thread
+ * t takes the rows [N t / T, N (t+1) / T) it read in the forward pass, into
+ * its own partial (M x K), and the partials are added in thread order.
+ * op(B) = B (stored (K,N)): dA[m, j] = alpha <dY[m], B[j]>, dot products
+ * split over j.
+ */
+static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64_t n, int64_t k, const float *dy,
+                          const float *b, float *da)
+{
+    float *parts = c->work;
+    const size_t mk = (size_t)(m * k);
+    const float alpha = st->alpha;
+#pragma omp parallel num_threads(st->nthr) if (st->nthr > 1)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t k0 = k * t / nt, k1 = k * (t + 1) / nt;
+        if (st->trans_b) {
+            foil_gemv_axpy(m, 0, k, n * t / nt, n * (t + 1) / nt, dy, n, b, k, parts + (size_t)t * mk, k, 0);
+#pragma omp barrier
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = k0; j < k1; j++) {
+                    float s = 0.0f;
+                    for (int64_t u = 0; u < nt; u++) s += parts[(size_t)u * mk + (size_t)(i * k + j)];
+                    da[i * k + j] += alpha * s;
+                }
+        } else {
+            foil_gemv_dot(m, k0, k1, n, dy, n, b, n, parts, k);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = k0; j < k1; j++) da[i * k + j] += alpha * parts[i * k + j];
+        }
+    }
+}
+
+/*
  * In the forward pass this was: Y = alpha * op(A) op(B) + beta * C, so
  *   d op(A) = alpha * dY op(B)^T   (M,K)
  *   d op(B) = alpha * op(A)^T dY   (K,N)
@@ -169,7 +268,9 @@ static void gemm_backward(foil_op_ctx *c)
     if (m == 0 || n == 0) return;
     const float *dy = foil_f32(c->d_out[0]), *av = foil_f32(a), *bv = foil_f32(b);
     const int lda = ld(a->shape[1]), ldb = ld(b->shape[1]);
-    if (k > 0 && c->d_in[0]) {
+    if (st->small && c->d_in[0]) {
+        gemm_small_da(st, c, m, n, k, dy, bv, foil_f32(c->d_in[0]));
+    } else if (k > 0 && c->d_in[0]) {
         float *da = foil_f32(c->d_in[0]);
         if (!st->trans_a) /* dA (M,K) += alpha dY (M,N) . op(B)^T (N,K) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, st->trans_b ? CblasNoTrans : CblasTrans, (int)m, (int)k, (int)n,

@@ -1,0 +1,106 @@
+"""Training benchmark: one epoch of cnn-small on Fashion-MNIST (60,000 images,
+batch 128, Adam lr 1e-3, no augmentation), foil vs PyTorch, 2 threads each.
+
+Both read the same Debian dataset-fashion-mnist files and train the same
+architecture from PyTorch-style initialization; the timed part is the epoch's
+training loop only (foil's own per-epoch timer; for PyTorch a timer around
+the loop). Runs alternate foil and PyTorch ROUNDS times and prints medians,
+the ratio foil/PyTorch time, and the test accuracy each reached.
+
+usage: /usr/bin/python3 bench/train_vs_torch.py BUILD_DIR [--rounds 3]
+"""
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def idx(name):
+    with gzip.open(os.path.join(DATA, name)) as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+class CnnSmall(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.fc1 = nn.Linear(3136, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+def torch_epoch(xtr, ytr, xte, yte, seed):
+    torch.manual_seed(seed)
+    model = CnnSmall()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    perm = torch.randperm(len(xtr))
+    t0 = time.perf_counter()
+    model.train()
+    for i in range(0, len(xtr), 128):
+        idx_ = perm[i:i + 128]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(xtr[idx_]), ytr[idx_])
+        loss.backward()
+        opt.step()
+    seconds = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(xte).argmax(1) == yte).float().mean())
+    return seconds, acc
+
+
+def foil_epoch(build, seed):
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run([os.path.join(build, "foil"), "train", "--arch", "cnn-small", "--data", "fashion-mnist",
+                          "--epochs", "1", "--batch", "128", "--optimizer", "adam", "--lr", "1e-3", "--seed", str(seed),
+                          "--threads", "2", "--quiet", "--json", "--output", "/tmp/foil-bench-train.onnx"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    r = json.loads(out)
+    return r["epochs"][0]["seconds"], r["val_accuracy"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build_dir")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    xtr = torch.from_numpy(idx("train-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
+    ytr = torch.from_numpy(idx("train-labels-idx1-ubyte.gz").astype(np.int64))
+    xte = torch.from_numpy(idx("t10k-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
+    yte = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    ft, tt, fa, ta = [], [], [], []
+    for r in range(args.rounds):
+        s, a = foil_epoch(args.build_dir, r)
+        ft.append(s), fa.append(a)
+        s, a = torch_epoch(xtr, ytr, xte, yte, r)
+        tt.append(s), ta.append(a)
+        print(f"round {r + 1}: foil {ft[-1]:.1f} s (test acc {fa[-1]:.4f}), torch {tt[-1]:.1f} s (test acc {ta[-1]:.4f})")
+    f, t = statistics.median(ft), statistics.median(tt)
+    print(f"\ncnn-small, Fashion-MNIST, 1 epoch, batch 128, Adam, 2 threads, median of {args.rounds} rounds")
+    print(f"{'':8}{'seconds':>10}{'img/s':>10}{'test acc':>10}")
+    print(f"{'foil':8}{f:>10.1f}{60000 / f:>10.0f}{statistics.median(fa):>10.4f}")
+    print(f"{'torch':8}{t:>10.1f}{60000 / t:>10.0f}{statistics.median(ta):>10.4f}")
+    print(f"foil time / torch time = {f / t:.2f} (target <= 0.67)")
+
+
+if __name__ == "__main__":
+    main()

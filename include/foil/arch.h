@@ -1,0 +1,58 @@
+/*
+ * foil/arch.h - the built-in architectures, built as ONNX-exportable graphs.
+ *
+ *   mlp           Flatten, then Gemm+ReLU layers of the given hidden sizes,
+ *                 then Gemm to the classes.
+ *   cnn-small     Conv 1-32 3x3 pad 1, ReLU, MaxPool 2, Conv 32-64 3x3 pad 1,
+ *                 ReLU, MaxPool 2, Flatten, Gemm 3136-128, ReLU, Gemm 128-10
+ *                 (channels and sizes follow the input shape).
+ *   lenet5        LeCun et al. 1998 with ReLU and max pooling: Conv 6 5x5
+ *                 pad 2, ReLU, MaxPool 2, Conv 16 5x5, ReLU, MaxPool 2,
+ *                 Gemm 120, ReLU, Gemm 84, ReLU, Gemm classes.
+ *   resnet-mini   a small residual network with batch norm (He et al. 2016,
+ *                 basic blocks), about 0.3M parameters.
+ *
+ * Weights are initialized as PyTorch initializes the same layers (Kaiming-
+ * uniform with a = sqrt(5) for Conv and Gemm weights, uniform(+-1/sqrt(fan_in))
+ * for biases, BatchNorm scale 1, bias 0, running mean 0, variance 1), from
+ * the given seed. If `mean`/`std` are given (one value per input feature),
+ * the graph starts with (x - mean) / std as constant Sub and Div nodes, so
+ * the model takes raw inputs and attacks work in the data's own units.
+ */
+#ifndef FOIL_ARCH_H
+#define FOIL_ARCH_H
+
+#include <stdint.h>
+
+#include "foil/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct foil_arch_spec {
+    const char *name;            /* "mlp", "cnn-small", "lenet5", "resnet-mini" */
+    int input_rank;              /* 4 for (N, C, H, W), 2 for (N, F) */
+    int64_t input_shape[4];      /* without the batch: C, H, W or F */
+    int64_t classes;
+    const int64_t *hidden;       /* mlp hidden sizes (NULL: {128, 64}) */
+    int n_hidden;
+    const float *mean, *std;     /* optional input normalization */
+    uint64_t seed;
+} foil_arch_spec;
+
+/* Build a freshly initialized model. Errors name the architecture and the
+ * problem (unknown name; input too small for the architecture's pooling). */
+foil_status foil_arch_build(const foil_arch_spec *spec, foil_model **out);
+
+/* Re-initialize every trainable weight of a loaded model as above (the
+ * user's own architecture, --arch FILE.onnx). */
+foil_status foil_model_reinit(foil_model *m, uint64_t seed);
+
+/* Comma-separated list of architecture names. */
+const char *foil_arch_list(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

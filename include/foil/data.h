@@ -1,0 +1,75 @@
+/*
+ * foil/data.h - datasets: the built-in ones and the user's own files.
+ *
+ * Every dataset is float32 examples x (N, ...) with int64 labels y (N) in
+ * [0, classes), plus per-feature bounds that attacks must respect: [0, 1]
+ * for images, the observed [min, max] of the training split for tabular
+ * data (a user's constraint file may narrow them later).
+ *
+ * Specs accepted by --data:
+ *   fashion-mnist   Debian's dataset-fashion-mnist IDX files: 60,000 train /
+ *                   10,000 test images (N, 1, 28, 28), pixels / 255.
+ *   digits, breast-cancer, wine
+ *                   the CSV datasets python3-sklearn ships; a seeded,
+ *                   stratified 75/25 train/test split (seed 0 unless given).
+ *   FILE.idx[.gz] with --labels FILE.idx[.gz]   an IDX pair (uint8 images are
+ *                   scaled by 1/255 to [0, 1]; other types used as they are).
+ *   FILE.npy with --labels FILE.npy             an NPY pair (float32/float64
+ *                   used as they are, uint8 scaled by 1/255).
+ *   FILE.csv with --label-column NAME           a CSV with a header row; every
+ *                   other column is a numeric feature.
+ * For the user's own files the TRAIN and TEST splits are a seeded, stratified
+ * 80/20 split; FOIL_SPLIT_ALL is the whole file.
+ */
+#ifndef FOIL_DATA_H
+#define FOIL_DATA_H
+
+#include <stdint.h>
+
+#include "foil/status.h"
+#include "foil/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { FOIL_SPLIT_TRAIN = 0, FOIL_SPLIT_TEST = 1, FOIL_SPLIT_ALL = 2 } foil_split;
+
+typedef struct foil_data_spec {
+    const char *data;          /* built-in name or file path (required) */
+    const char *labels;        /* label file for IDX/NPY pairs */
+    const char *label_column;  /* label column for CSV */
+    uint64_t seed;             /* split seed */
+} foil_data_spec;
+
+typedef struct foil_dataset {
+    char name[64];             /* "fashion-mnist", "wine", or the file's base name */
+    foil_tensor x;             /* float32 (N, ...) */
+    foil_tensor y;             /* int64 (N) */
+    int64_t classes;           /* labels lie in [0, classes) */
+    foil_tensor lower, upper;  /* float32, shaped like one example: per-feature bounds */
+    int is_image;              /* 1: (N, C, H, W) in [0, 1]; 0: tabular (N, F) */
+    char **feature_names;      /* tabular: F names (NULL for images) */
+    char **class_names;        /* classes names when known (NULL otherwise) */
+} foil_dataset;
+
+/* Load one split of the dataset named by spec. Bad files (wrong magic,
+ * truncated, wrong shapes, labels out of range or not integers, NaN/inf,
+ * unparsable CSV cells, counts that disagree) give a clear error naming the
+ * file and the problem. */
+foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_dataset *out);
+
+void foil_dataset_free(foil_dataset *d);
+
+/* Number of features of one example (product of x's non-batch dims). */
+int64_t foil_dataset_example_size(const foil_dataset *d);
+
+/* Per-feature mean and standard deviation over the examples (out arrays of
+ * foil_dataset_example_size floats); std is floored at 1e-6. Used to build
+ * a model's input normalization from its training data. */
+void foil_dataset_moments(const foil_dataset *d, float *mean, float *std);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,117 @@
+/*
+ * cli/cmd_eval.c - `foil eval`: accuracy, per-class accuracy, confusion
+ * matrix, confidence and calibration of a model on a labelled set.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "foil/data.h"
+#include "foil/eval.h"
+
+static int run_eval(int argc, char **argv);
+
+const cli_command cli_eval = {
+    "eval", "accuracy, confusion matrix and calibration of a model on a dataset",
+    "--model M.onnx --data DATA [--labels FILE | --label-column NAME] [--split test|train|all] [--json]",
+    "Runs the model on a split of DATA (default: the test split; for your own\n"
+    "files, 'all' uses every example) and reports accuracy, per-class accuracy,\n"
+    "the confusion matrix, the mean top-class confidence and the expected\n"
+    "calibration error (15 equal-width bins). --json prints one object with the\n"
+    "keys accuracy, per_class_accuracy, confusion_matrix, mean_confidence, ece.",
+    run_eval,
+};
+
+static void print_json(const foil_metrics *mt, const char *model, const foil_dataset *d, const char *split)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddStringToObject(root, "data", d->name);
+    cJSON_AddStringToObject(root, "split", split);
+    cJSON_AddNumberToObject(root, "examples", (double)mt->examples);
+    cJSON_AddNumberToObject(root, "accuracy", mt->accuracy);
+    cJSON *pc = cJSON_AddArrayToObject(root, "per_class_accuracy");
+    for (int64_t c = 0; c < mt->classes; c++)
+        cJSON_AddItemToArray(pc, isnan(mt->per_class_accuracy[c]) ? cJSON_CreateNull()
+                                                                   : cJSON_CreateNumber(mt->per_class_accuracy[c]));
+    cJSON *cm = cJSON_AddArrayToObject(root, "confusion_matrix");
+    for (int64_t r = 0; r < mt->classes; r++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int64_t c = 0; c < mt->classes; c++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)mt->confusion[r * mt->classes + c]));
+        cJSON_AddItemToArray(cm, row);
+    }
+    cJSON_AddNumberToObject(root, "mean_confidence", mt->mean_confidence);
+    cJSON_AddNumberToObject(root, "ece", mt->ece);
+    cJSON_AddNumberToObject(root, "seconds", mt->seconds);
+    char *text = cJSON_PrintUnformatted(root);
+    puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+static void print_text(const foil_metrics *mt, const char *model, const foil_dataset *d, const char *split)
+{
+    printf("%s on %s (%s split, %lld examples)\n", model, d->name, split, (long long)mt->examples);
+    printf("  accuracy         %.2f%%\n  mean confidence  %.2f%%\n  ECE (15 bins)    %.4f\n", 100 * mt->accuracy,
+           100 * mt->mean_confidence, mt->ece);
+    printf("  per class:\n");
+    for (int64_t c = 0; c < mt->classes; c++) {
+        const char *name = d->class_names ? d->class_names[c] : NULL;
+        printf("    %2lld %-14s %6.2f%%\n", (long long)c, name ? name : "", 100 * mt->per_class_accuracy[c]);
+    }
+    printf("  confusion matrix (rows: true class, columns: predicted):\n");
+    for (int64_t r = 0; r < mt->classes; r++) {
+        printf("    ");
+        for (int64_t c = 0; c < mt->classes; c++) printf("%6lld", (long long)mt->confusion[r * mt->classes + c]);
+        printf("\n");
+    }
+}
+
+static int run_eval(int argc, char **argv)
+{
+    const char *model_path = NULL, *split_name = "test";
+    foil_data_spec data = {0};
+    int json = 0;
+    int64_t batch = 256;
+    cli_option opts[] = {
+        {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier", 1, 0},
+        {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
+        {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
+        {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
+        {"--split", OPT_STRING, &split_name, "SPLIT", "test (default), train or all", 0, 0},
+        {"--batch", OPT_INT, &batch, "N", "examples run at once (default 256)", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print the metrics as one JSON object", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_eval, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc) return rc;
+    foil_split split;
+    if (strcmp(split_name, "test") == 0) split = FOIL_SPLIT_TEST;
+    else if (strcmp(split_name, "train") == 0) split = FOIL_SPLIT_TRAIN;
+    else if (strcmp(split_name, "all") == 0) split = FOIL_SPLIT_ALL;
+    else return cli_usage_error(&cli_eval, "--split must be test, train or all, not '%s'", split_name);
+    if (batch < 1) return cli_usage_error(&cli_eval, "--batch must be at least 1");
+    cli_apply_common(&common);
+    data.seed = (uint64_t)common.seed;
+
+    foil_model *model = NULL;
+    foil_dataset d = {0};
+    foil_metrics mt = {0};
+    foil_status st = foil_model_load(model_path, &model);
+    if (!st) st = foil_data_load(&data, split, &d);
+    if (!st) {
+        foil_model_set_max_batch(model, batch);
+        st = foil_evaluate(model, &d, &mt);
+    }
+    if (st) rc = cli_fail(&cli_eval, st);
+    else if (json) print_json(&mt, model_path, &d, split_name);
+    else print_text(&mt, model_path, &d, split_name);
+    foil_metrics_free(&mt);
+    foil_dataset_free(&d);
+    foil_model_free(model);
+    return rc;
+}

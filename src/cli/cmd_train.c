@@ -1,0 +1,220 @@
+/*
+ * cli/cmd_train.c - `foil train`: train a classifier and write it as ONNX.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "foil/arch.h"
+#include "foil/data.h"
+#include "foil/train.h"
+
+static int run_train(int argc, char **argv);
+
+const cli_command cli_train = {
+    "train", "train a classifier on a dataset and write it as ONNX",
+    "--arch ARCH|FILE.onnx --data DATA [--labels FILE | --label-column NAME] --output MODEL.onnx [options]",
+    "Trains a built-in architecture (mlp, cnn-small, lenet5, resnet-mini) or the\n"
+    "architecture of an ONNX file (its weights re-initialized) on DATA: a built-in\n"
+    "dataset (fashion-mnist, digits, breast-cancer, wine) or your files (IDX or NPY\n"
+    "pair with --labels, CSV with --label-column). Tabular models normalize their\n"
+    "input with the training set's mean and standard deviation inside the graph,\n"
+    "so the ONNX model takes raw features. Validates on the test split after each\n"
+    "epoch. With --checkpoint, saves progress atomically at every epoch end (and\n"
+    "every --checkpoint-every steps); --resume continues a killed run and ends\n"
+    "with the same weights as an uninterrupted one (same seed and --threads).",
+    run_train,
+};
+
+static int parse_sizes(const char *text, int64_t *out, int max)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p && n < max) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 1 || v > 1 << 20) return -1;
+        out[n++] = v;
+        if (*end == ',') p = end + 1;
+        else if (*end == '\0') p = end;
+        else return -1;
+    }
+    return *p ? -1 : n;
+}
+
+static int parse_optimizer(const char *name, const char *schedule, foil_optim_config *cfg)
+{
+    if (strcmp(name, "adam") == 0) *cfg = foil_optim_defaults(FOIL_OPT_ADAM);
+    else if (strcmp(name, "sgd") == 0) *cfg = foil_optim_defaults(FOIL_OPT_SGD);
+    else return -1;
+    if (strcmp(schedule, "constant") == 0) cfg->schedule = FOIL_LR_CONSTANT;
+    else if (strcmp(schedule, "cosine") == 0) cfg->schedule = FOIL_LR_COSINE;
+    else if (strcmp(schedule, "step") == 0) cfg->schedule = FOIL_LR_STEP;
+    else return -2;
+    return 0;
+}
+
+static foil_status build_model(const char *arch, const foil_dataset *train, const int64_t *hidden, int n_hidden,
+                               uint64_t seed, foil_model **model)
+{
+    size_t len = strlen(arch);
+    if (len > 5 && strcmp(arch + len - 5, ".onnx") == 0) {
+        foil_status st = foil_model_load(arch, model);
+        if (!st) st = foil_model_reinit(*model, seed);
+        return st;
+    }
+    foil_arch_spec spec = {0};
+    spec.name = arch;
+    spec.input_rank = train->x.ndim;
+    for (int d = 1; d < train->x.ndim && d <= 4; d++) spec.input_shape[d - 1] = train->x.shape[d];
+    spec.classes = train->classes;
+    spec.hidden = n_hidden ? hidden : NULL;
+    spec.n_hidden = n_hidden;
+    spec.seed = seed;
+    float *mean = NULL, *std = NULL;
+    if (!train->is_image) { /* tabular features come in their own units: normalize inside the model */
+        int64_t f = foil_dataset_example_size(train);
+        mean = malloc((size_t)f * sizeof *mean);
+        std = malloc((size_t)f * sizeof *std);
+        if (!mean || !std) {
+            free(mean);
+            free(std);
+            return foil_error(FOIL_ERR_NOMEM, "out of memory");
+        }
+        foil_dataset_moments(train, mean, std);
+        spec.mean = mean;
+        spec.std = std;
+    }
+    foil_status st = foil_arch_build(&spec, model);
+    free(mean);
+    free(std);
+    return st;
+}
+
+static void print_json(const foil_train_report *r, const char *output)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", output);
+    cJSON *epochs = cJSON_AddArrayToObject(root, "epochs");
+    for (int64_t i = 0; i < r->epochs; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "train_loss", r->epoch[i].train_loss);
+        cJSON_AddNumberToObject(e, "train_accuracy", r->epoch[i].train_accuracy);
+        cJSON_AddNumberToObject(e, "val_accuracy", r->epoch[i].val_accuracy);
+        cJSON_AddNumberToObject(e, "seconds", r->epoch[i].seconds);
+        cJSON_AddNumberToObject(e, "images_per_second", r->epoch[i].images_per_second);
+        cJSON_AddItemToArray(epochs, e);
+    }
+    cJSON_AddNumberToObject(root, "val_accuracy", r->epochs ? r->epoch[r->epochs - 1].val_accuracy : -1);
+    cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    if (r->resumed_epoch >= 0) {
+        cJSON_AddNumberToObject(root, "resumed_epoch", (double)r->resumed_epoch);
+        cJSON_AddNumberToObject(root, "resumed_step", (double)r->resumed_step);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+static int run_train(int argc, char **argv)
+{
+    const char *arch = NULL, *output = NULL, *optimizer = "adam", *schedule = "constant", *hidden_text = NULL;
+    const char *checkpoint = NULL;
+    foil_data_spec data = {0};
+    int64_t epochs = 2, batch = 128, crop_pad = 0, checkpoint_every = 0, limit = 0;
+    double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
+    int64_t step_size = 1;
+    int flip = 0, resume = 0, json = 0;
+    cli_option opts[] = {
+        {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
+        {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
+        {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
+        {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
+        {"--output", OPT_STRING, &output, "FILE", "write the trained model as ONNX", 1, 0},
+        {"--epochs", OPT_INT, &epochs, "N", "passes over the training set (default 2)", 0, 0},
+        {"--batch", OPT_INT, &batch, "N", "minibatch size (default 128)", 0, 0},
+        {"--limit", OPT_INT, &limit, "N", "train on the first N training examples only", 0, 0},
+        {"--optimizer", OPT_STRING, &optimizer, "NAME", "adam (default) or sgd", 0, 0},
+        {"--lr", OPT_FLOAT, &lr, "RATE", "learning rate (default: adam 1e-3, sgd 0.01)", 0, 0},
+        {"--momentum", OPT_FLOAT, &momentum, "M", "SGD momentum (default 0.9)", 0, 0},
+        {"--weight-decay", OPT_FLOAT, &weight_decay, "W", "L2 weight decay (default 0)", 0, 0},
+        {"--schedule", OPT_STRING, &schedule, "NAME", "constant (default), cosine, or step", 0, 0},
+        {"--step-size", OPT_INT, &step_size, "EPOCHS", "step schedule: decay every this many epochs (1)", 0, 0},
+        {"--gamma", OPT_FLOAT, &gamma, "G", "step schedule: decay factor (0.1)", 0, 0},
+        {"--crop-pad", OPT_INT, &crop_pad, "P", "augment: random crop after padding P pixels", 0, 0},
+        {"--flip", OPT_FLAG, &flip, NULL, "augment: random horizontal flip", 0, 0},
+        {"--hidden", OPT_STRING, &hidden_text, "SIZES", "mlp hidden sizes, e.g. 128,64", 0, 0},
+        {"--checkpoint", OPT_STRING, &checkpoint, "FILE", "checkpoint file", 0, 0},
+        {"--checkpoint-every", OPT_INT, &checkpoint_every, "STEPS", "also checkpoint every STEPS steps", 0, 0},
+        {"--resume", OPT_FLAG, &resume, NULL, "continue from --checkpoint if it exists", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print the per-epoch results as JSON", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_train, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc) return rc;
+    foil_train_options o;
+    foil_train_defaults(&o);
+    int perr = parse_optimizer(optimizer, schedule, &o.optim);
+    if (perr == -1) return cli_usage_error(&cli_train, "--optimizer must be adam or sgd, not '%s'", optimizer);
+    if (perr == -2) return cli_usage_error(&cli_train, "--schedule must be constant, cosine or step, not '%s'", schedule);
+    if (epochs < 1 || epochs > 256) return cli_usage_error(&cli_train, "--epochs must be between 1 and 256");
+    if (batch < 1 || batch > 65536) return cli_usage_error(&cli_train, "--batch must be between 1 and 65536");
+    if (crop_pad < 0 || crop_pad > 64) return cli_usage_error(&cli_train, "--crop-pad must be between 0 and 64");
+    if (limit < 0 || checkpoint_every < 0 || step_size < 1)
+        return cli_usage_error(&cli_train, "--limit, --checkpoint-every and --step-size must be positive");
+    if (resume && !checkpoint) return cli_usage_error(&cli_train, "--resume needs --checkpoint FILE");
+    if (lr != -1 && !(lr > 0)) return cli_usage_error(&cli_train, "--lr must be positive");
+    if (momentum < 0 || momentum >= 1 || weight_decay < 0 || gamma <= 0)
+        return cli_usage_error(&cli_train, "--momentum must lie in [0, 1), --weight-decay >= 0, --gamma > 0");
+    int64_t hidden[16];
+    int n_hidden = 0;
+    if (hidden_text && (n_hidden = parse_sizes(hidden_text, hidden, 16)) <= 0)
+        return cli_usage_error(&cli_train, "--hidden expects positive sizes separated by commas, e.g. 128,64");
+    if (lr > 0) o.optim.lr = lr;
+    o.optim.momentum = momentum;
+    o.optim.weight_decay = weight_decay;
+    o.optim.step_size = step_size;
+    o.optim.gamma = gamma;
+    o.epochs = epochs;
+    o.batch = batch;
+    o.crop_pad = crop_pad;
+    o.flip = flip;
+    o.seed = (uint64_t)common.seed;
+    o.checkpoint = checkpoint;
+    o.checkpoint_every = checkpoint_every;
+    o.resume = resume;
+    o.quiet = common.quiet;
+    o.log_epochs = !common.quiet;
+    cli_apply_common(&common);
+
+    data.seed = (uint64_t)common.seed;
+    foil_dataset train = {0}, test = {0};
+    foil_model *model = NULL;
+    foil_train_report report;
+    foil_status st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
+    if (!st) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
+    if (!st && limit && limit < train.x.shape[0]) {
+        train.x.shape[0] = limit; /* a prefix: the data stays where it is */
+        train.x.numel = limit * foil_dataset_example_size(&train);
+        train.y.shape[0] = train.y.numel = limit;
+    }
+    if (!st) st = build_model(arch, &train, hidden, n_hidden, (uint64_t)common.seed, &model);
+    if (!st) st = foil_train(model, &train, &test, &o, &report);
+    if (!st) st = foil_model_save(model, output);
+    if (st) rc = cli_fail(&cli_train, st);
+    else if (json) print_json(&report, output);
+    else if (!common.quiet && report.epochs == 0)
+        printf("%s: the checkpoint has already finished all %lld epochs; model written to %s\n", checkpoint,
+               (long long)epochs, output);
+    else if (!common.quiet)
+        printf("trained %s on %s: validation accuracy %.2f%% after %lld epochs (%.1f s); model written to %s\n", arch,
+               train.name, 100 * report.epoch[report.epochs - 1].val_accuracy, (long long)epochs, report.seconds,
+               output);
+    foil_model_free(model);
+    foil_dataset_free(&train);
+    foil_dataset_free(&test);
+    return rc;
+}

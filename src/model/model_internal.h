@@ -1,0 +1,27 @@
+/*
+ * model/model_internal.h - the estimator's insides, shared by the files of
+ * src/model (loading, training, built-in architectures). Not public.
+ */
+#ifndef FOIL_MODEL_INTERNAL_H
+#define FOIL_MODEL_INTERNAL_H
+
+#include "foil/model.h"
+#include "nn/graph.h"
+
+struct foil_model {
+    foil_graph *g;
+    int64_t fixed_batch;       /* > 0 when the ONNX input fixes it */
+    int64_t max_batch;
+    int64_t planned_batch;     /* chunk size of the current plan (0: none) */
+    int64_t classes;
+    foil_tensor chunk_x;       /* (B, ...) staging for one chunk */
+    foil_tensor chunk_dlogits; /* (B, classes) */
+    float *chunk_loss;         /* B */
+    int64_t *chunk_labels;     /* B */
+};
+
+/* Wrap a finalized graph (one float32 input with a batch dimension; the
+ * first output the logits). Takes ownership of g, also on failure. */
+foil_status foil_model_from_graph(foil_graph *g, foil_model **out);
+
+#endif

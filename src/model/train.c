@@ -1,0 +1,292 @@
+/*
+ * model/train.c - minibatch training of a classifier (foil/train.h).
+ *
+ * One step: gather a shuffled batch (augmented if asked), forward in
+ * training mode, mean softmax cross-entropy, backward for the weights only,
+ * one optimizer update. Everything random is keyed by (seed, epoch, step),
+ * never by a running generator, so that resuming needs only the counters.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foil/loss.h"
+#include "foil/progress.h"
+#include "foil/rng.h"
+#include "foil/train.h"
+#include "model/checkpoint.h"
+#include "model/model_internal.h"
+
+enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3 };
+
+void foil_train_defaults(foil_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 2;
+    o->batch = 128;
+    o->optim = foil_optim_defaults(FOIL_OPT_ADAM);
+}
+
+typedef struct trainer {
+    foil_model *m;
+    const foil_dataset *data;
+    const foil_train_options *o;
+    int64_t n, per_example, batch, planned;
+    int64_t *perm;
+    foil_tensor x;             /* (planned, ...) staging */
+    foil_tensor dlogits;       /* (planned, classes) */
+    int64_t *labels;
+    float *loss;
+    foil_optim opt;
+} trainer;
+
+static void shuffle(trainer *t, int64_t epoch)
+{
+    foil_rng r = foil_rng_make(t->o->seed, ((uint64_t)STREAM_SHUFFLE << 56) | (uint64_t)epoch);
+    for (int64_t i = 0; i < t->n; i++) t->perm[i] = i;
+    for (int64_t i = t->n - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = (int64_t)foil_rng_below(&r, (uint64_t)i + 1);
+        int64_t tmp = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = tmp;
+    }
+}
+
+/* Copy one (C, H, W) image with a random crop of the zero-padded image and a
+ * random horizontal flip, as torchvision's RandomCrop(padding) + RandomHorizontalFlip. */
+static void augment_image(const float *src, float *dst, const foil_tensor *x, int64_t pad, int flip, foil_rng *r)
+{
+    int64_t c = x->shape[1], h = x->shape[2], w = x->shape[3];
+    int64_t dy = pad ? (int64_t)foil_rng_below(r, (uint64_t)(2 * pad + 1)) - pad : 0;
+    int64_t dx = pad ? (int64_t)foil_rng_below(r, (uint64_t)(2 * pad + 1)) - pad : 0;
+    int mirror = flip && (foil_rng_u64(r) & 1);
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t i = 0; i < h; i++)
+            for (int64_t j = 0; j < w; j++) {
+                int64_t si = i + dy, sj = (mirror ? w - 1 - j : j) + dx;
+                float v = si >= 0 && si < h && sj >= 0 && sj < w ? src[(ch * h + si) * w + sj] : 0.0f;
+                dst[(ch * h + i) * w + j] = v;
+            }
+}
+
+static foil_status plan_batch(trainer *t, int64_t b)
+{
+    if (t->planned == b) return FOIL_OK;
+    foil_tensor_free(&t->x);
+    foil_tensor_free(&t->dlogits);
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, t->data->x.shape, sizeof shape);
+    shape[0] = b;
+    foil_status st = foil_tensor_alloc(&t->x, FOIL_F32, t->data->x.ndim, shape);
+    if (st) return st;
+    const foil_tensor *in[1] = {&t->x};
+    t->m->planned_batch = 0; /* the model's inference plan is gone */
+    if ((st = foil_graph_plan(t->m->g, in))) return st;
+    const foil_tensor *y = foil_graph_output(t->m->g, 0);
+    int64_t classes = y->numel / b;
+    if (y->ndim < 1 || y->shape[0] != b || classes < t->data->classes)
+        return foil_error(FOIL_ERR_SHAPE, "%s: the model gives %lld outputs per example but the data has %lld classes",
+                          t->m->g->path, (long long)classes, (long long)t->data->classes);
+    int64_t dshape[2] = {b, classes};
+    if ((st = foil_tensor_alloc(&t->dlogits, FOIL_F32, 2, dshape))) return st;
+    t->planned = b;
+    return FOIL_OK;
+}
+
+static void gather_batch(trainer *t, int64_t epoch, int64_t first, int64_t b)
+{
+    const foil_tensor *x = &t->data->x;
+    int augment = t->data->is_image && x->ndim == 4 && (t->o->crop_pad > 0 || t->o->flip);
+    for (int64_t k = 0; k < b; k++) {
+        int64_t idx = t->perm[first + k];
+        const float *src = foil_f32(x) + idx * t->per_example;
+        float *dst = foil_f32(&t->x) + k * t->per_example;
+        t->labels[k] = foil_i64(&t->data->y)[idx];
+        if (!augment) {
+            memcpy(dst, src, (size_t)t->per_example * sizeof *dst);
+            continue;
+        }
+        foil_rng r = foil_rng_make(t->o->seed, ((uint64_t)STREAM_AUGMENT << 56) | ((uint64_t)epoch << 32) |
+                                                   (uint64_t)(first + k));
+        augment_image(src, dst, x, t->o->crop_pad, t->o->flip, &r);
+    }
+}
+
+/* One optimizer step on examples perm[first .. first+b). Adds the batch's
+ * summed loss and correct count to *loss_sum and *correct. */
+static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t b, int64_t global_step,
+                              int64_t total_steps, double *loss_sum, uint64_t *correct)
+{
+    foil_status st = plan_batch(t, b);
+    if (st) return st;
+    gather_batch(t, epoch, first, b);
+    const foil_tensor *in[1] = {&t->x};
+    uint64_t seed = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_DROPOUT << 56), (uint64_t)global_step);
+    if ((st = foil_graph_forward(t->m->g, in, 1, seed))) return st;
+    const float *logits = foil_f32(foil_graph_output(t->m->g, 0));
+    int64_t classes = t->dlogits.shape[1];
+    float *dl = foil_f32(&t->dlogits);
+    if ((st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl)))
+        return foil_error_prefix(st, "%s", t->data->name);
+    /* d(mean loss)/dlogits: the per-example gradients divided by b. */
+    float inv_b = 1.0f / (float)b;
+    for (int64_t i = 0; i < b * classes; i++) dl[i] *= inv_b;
+    for (int64_t i = 0; i < b; i++) {
+        *loss_sum += t->loss[i];
+        const float *row = logits + i * classes;
+        int64_t best = 0;
+        for (int64_t c = 1; c < classes; c++)
+            if (row[c] > row[best]) best = c;
+        *correct += best == t->labels[i];
+    }
+    const foil_tensor *d_out[1] = {&t->dlogits};
+    if ((st = foil_graph_backward(t->m->g, d_out, FOIL_GRAD_PARAMS))) return st;
+    foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
+    return FOIL_OK;
+}
+
+static foil_status validation_accuracy(foil_model *m, const foil_dataset *val, double *acc)
+{
+    foil_tensor logits = {0};
+    foil_status st = foil_model_predict(m, &val->x, &logits);
+    if (st) return st;
+    int64_t n = val->x.shape[0], classes = logits.shape[1], correct = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = foil_f32(&logits) + i * classes;
+        int64_t best = 0;
+        for (int64_t c = 1; c < classes; c++)
+            if (row[c] > row[best]) best = c;
+        correct += best == foil_i64(&val->y)[i];
+    }
+    foil_tensor_free(&logits);
+    *acc = (double)correct / (double)n;
+    return FOIL_OK;
+}
+
+static foil_status init_optimizer(trainer *t)
+{
+    foil_graph *g = t->m->g;
+    int n = 0;
+    for (int i = 0; i < g->n_values; i++) n += g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable;
+    if (n == 0) return foil_error(FOIL_ERR_ARG, "%s: the model has no trainable weights", g->path);
+    foil_tensor **params = malloc((size_t)n * sizeof *params), **grads = malloc((size_t)n * sizeof *grads);
+    if (!params || !grads) {
+        free(params);
+        free(grads);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    n = 0;
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable) {
+            params[n] = &g->values[i].t;
+            grads[n++] = &g->values[i].grad; /* the struct is stable; its buffer is re-planned */
+        }
+    foil_status st = foil_optim_init(&t->opt, &t->o->optim, n, params, grads);
+    free(params);
+    free(grads);
+    return st;
+}
+
+static void free_trainer(trainer *t)
+{
+    free(t->perm);
+    free(t->labels);
+    free(t->loss);
+    foil_tensor_free(&t->x);
+    foil_tensor_free(&t->dlogits);
+    foil_optim_free(&t->opt);
+    t->m->planned_batch = 0;
+}
+
+static foil_status check_options(const foil_model *m, const foil_dataset *d, const foil_train_options *o)
+{
+    if (o->epochs < 1 || o->epochs > 256) return foil_error(FOIL_ERR_ARG, "epochs must be between 1 and 256");
+    if (o->batch < 1) return foil_error(FOIL_ERR_ARG, "batch size must be at least 1");
+    if (o->optim.lr <= 0) return foil_error(FOIL_ERR_ARG, "learning rate must be positive");
+    if (d->x.ndim < 2 || d->x.shape[0] < 1) return foil_error(FOIL_ERR_ARG, "%s: no training examples", d->name);
+    if (o->resume && !o->checkpoint) return foil_error(FOIL_ERR_ARG, "resuming needs a checkpoint file");
+    if (m->fixed_batch && m->fixed_batch != o->batch)
+        return foil_error(FOIL_ERR_ARG, "%s: the model's input fixes the batch size to %lld; train with that batch "
+                          "size or export the model with a dynamic batch dimension", m->g->path,
+                          (long long)m->fixed_batch);
+    return FOIL_OK;
+}
+
+foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_dataset *val, const foil_train_options *o,
+                       foil_train_report *report)
+{
+    foil_status st = check_options(m, data, o);
+    if (st) return st;
+    memset(report, 0, sizeof *report);
+    report->resumed_epoch = -1;
+    trainer t = {0};
+    t.m = m;
+    t.data = data;
+    t.o = o;
+    t.n = data->x.shape[0];
+    t.per_example = data->x.numel / t.n;
+    t.batch = o->batch < t.n ? o->batch : t.n;
+    t.perm = malloc((size_t)t.n * sizeof *t.perm);
+    t.labels = malloc((size_t)t.batch * sizeof *t.labels);
+    t.loss = malloc((size_t)t.batch * sizeof *t.loss);
+    if (!t.perm || !t.labels || !t.loss) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (!st) st = init_optimizer(&t);
+    int64_t steps_per_epoch = (t.n + t.batch - 1) / t.batch, total_steps = steps_per_epoch * o->epochs;
+    foil_ckpt_state ck = {o->seed, (uint64_t)o->batch, (uint64_t)t.n, 0, 0, 0, 0, 0, 0};
+    if (!st && o->resume) {
+        FILE *f = fopen(o->checkpoint, "rb");
+        if (f) {
+            fclose(f);
+            st = foil_checkpoint_load(o->checkpoint, m, &t.opt, &ck);
+            report->resumed_epoch = (int64_t)ck.epoch;
+            report->resumed_step = (int64_t)ck.step_in_epoch;
+        }
+    }
+    double start = foil_now();
+    for (int64_t epoch = (int64_t)ck.epoch; !st && epoch < o->epochs; epoch++) {
+        shuffle(&t, epoch);
+        char label[48], status[96];
+        snprintf(label, sizeof label, "epoch %lld/%lld", (long long)epoch + 1, (long long)o->epochs);
+        foil_progress bar;
+        foil_progress_start(&bar, label, t.n, "img", o->quiet);
+        double epoch_start = foil_now();
+        int64_t first_step = (int64_t)ck.step_in_epoch, seen_before = (int64_t)ck.seen;
+        for (int64_t s = first_step; !st && s < steps_per_epoch; s++) {
+            int64_t first = s * t.batch, b = t.n - first < t.batch ? t.n - first : t.batch;
+            st = train_step(&t, epoch, first, b, (int64_t)ck.global_step, total_steps, &ck.loss_sum, &ck.correct);
+            ck.seen += (uint64_t)b;
+            ck.global_step++;
+            ck.step_in_epoch = (uint64_t)s + 1;
+            snprintf(status, sizeof status, "loss %.4f acc %.2f%%", ck.loss_sum / (double)ck.seen,
+                     100.0 * (double)ck.correct / (double)ck.seen);
+            foil_progress_update(&bar, (int64_t)ck.seen, status);
+            if (!st && o->checkpoint && o->checkpoint_every && ck.global_step % (uint64_t)o->checkpoint_every == 0 &&
+                s + 1 < steps_per_epoch)
+                st = foil_checkpoint_save(o->checkpoint, m, &t.opt, &ck);
+        }
+        if (st) break;
+        foil_epoch_stats *es = &report->epoch[report->epochs++];
+        es->train_loss = ck.loss_sum / (double)ck.seen;
+        es->train_accuracy = (double)ck.correct / (double)ck.seen;
+        es->seconds = foil_now() - epoch_start;
+        es->images_per_second = (double)((int64_t)ck.seen - seen_before) / es->seconds;
+        es->val_accuracy = -1;
+        if (val && (st = validation_accuracy(m, val, &es->val_accuracy))) break;
+        t.planned = 0; /* validation re-planned the graph */
+        snprintf(status, sizeof status, "loss %.4f acc %.2f%%", es->train_loss, 100 * es->train_accuracy);
+        foil_progress_finish(&bar, status);
+        if (o->log_epochs)
+            fprintf(stderr, "epoch %lld/%lld: loss %.4f, train accuracy %.2f%%, %s%.2f%%, %.1f s, %.0f img/s\n",
+                    (long long)epoch + 1, (long long)o->epochs, es->train_loss, 100 * es->train_accuracy,
+                    val ? "validation accuracy " : "", val ? 100 * es->val_accuracy : 0.0, es->seconds,
+                    es->images_per_second);
+        ck.epoch = (uint64_t)epoch + 1;
+        ck.step_in_epoch = 0;
+        ck.loss_sum = 0;
+        ck.correct = ck.seen = 0;
+        if (o->checkpoint) st = foil_checkpoint_save(o->checkpoint, m, &t.opt, &ck);
+    }
+    report->seconds = foil_now() - start;
+    free_trainer(&t);
+    return st;
+}

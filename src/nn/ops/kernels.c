@@ -1,0 +1,535 @@
+/*
+ * nn/ops/kernels.c - register-blocked kernels for small problems; see
+ * kernels.h for what each computes.
+ *
+ * Tiles keep their sums in vector registers: a direct-correlation tile holds
+ * MB output planes x NB vectors of 16 positions (24 sums for the main 8 x 3
+ * tile: per tap, 3 vector loads and 8 weight broadcasts feed 24 fused
+ * multiply-adds); a dot tile holds MR rows of A x NR rows of B; an axpy tile
+ * MR rows x NV vectors of C. Each output element is one sum in a fixed order
+ * (taps, or k, ascending), whatever tile or thread computes it.
+ */
+#include <string.h>
+
+#include "nn/ops/im2col.h"
+#include "nn/ops/kernels.h"
+
+/* The tiles' multiply-adds are fused: the build passes -ffp-contract=fast
+ * (C17 mode would otherwise turn contraction off). */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* ---------------------------------------------------------------------------
+ * Direct correlation
+ */
+
+int foil_dconv_setup(foil_dconv *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+                     int64_t rows, int64_t cols, int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t wo,
+                     int64_t wi, int64_t wky, int64_t wkx)
+{
+    memset(d, 0, sizeof *d);
+    d->nin = nin, d->nout = nout, d->sh = sh, d->sw = sw, d->top = top, d->left = left;
+    d->rows = rows, d->cols = cols, d->kh = kh, d->kw = kw, d->dh = dh, d->dw = dw;
+    d->wo = wo, d->wi = wi, d->wky = wky, d->wkx = wkx;
+    d->hp = rows + (kh - 1) * dh;
+    d->wp = cols + (kw - 1) * dw;
+    int64_t pos, plane, slack, fl;
+    if (__builtin_mul_overflow(rows, d->wp, &pos) || pos > ((int64_t)1 << 40) ||
+        __builtin_mul_overflow(d->hp, d->wp, &plane) || __builtin_mul_overflow(nin, plane, &fl))
+        return -1;
+    d->nvec = (pos + 15) / 16;
+    d->ext = (kh - 1) * dh * d->wp + (kw - 1) * dw;
+    /* the last vector of the last plane reads up to 15 + (kw-1)*dw floats
+     * past the plane's last row: whole zero rows after the planes */
+    slack = (15 + (kw - 1) * dw) / d->wp + 2;
+    if (__builtin_add_overflow(fl, slack * d->wp, &d->pad_fl)) return -1;
+    return 0;
+}
+
+/* Global padded row R (plane R / hp, row R % hp; rows past the last plane
+ * are slack) from src. */
+static void pad_row(const foil_dconv *d, const float *src, float *pad, int64_t R)
+{
+    int64_t i = R / d->hp, a = R - i * d->hp, sr = a - d->top;
+    float *row = pad + R * d->wp;
+    int64_t b0 = max64(d->left, 0), b1 = min64(d->left + d->sw, d->wp);
+    if (i >= d->nin || sr < 0 || sr >= d->sh || b1 <= b0) {
+        foil_zero_floats(row, d->wp);
+        return;
+    }
+    foil_zero_floats(row, b0);
+    foil_copy_floats(row + b0, src + (i * d->sh + sr) * d->sw + (b0 - d->left), b1 - b0);
+    foil_zero_floats(row + b1, d->wp - b1);
+}
+
+void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v0, int64_t v1)
+{
+    if (v1 <= v0) return;
+    /* vectors [v0, v1) of plane i read its flattened floats
+     * [16 v0, 16 v1 - 1 + ext]: rows [a0, a1) counted from the plane's start
+     * (a1 may run into the next plane, or into the slack after the last) */
+    int64_t a0 = 16 * v0 / d->wp, a1 = (16 * v1 - 1 + d->ext) / d->wp + 1;
+    int64_t done = 0; /* rows below this are filled */
+    for (int64_t i = 0; i < d->nin; i++) {
+        int64_t r0 = max64(i * d->hp + a0, done), r1 = i * d->hp + a1;
+        for (int64_t R = r0; R < r1; R++) pad_row(d, src, pad, R);
+        done = max64(done, r1);
+    }
+}
+
+/* Flattened positions [16 v, 16 v + 16 nb) of planes o .. o + mb - 1, held
+ * in buf (mb x nb*16), into out: the positions with r < rows and q < cols. */
+static void dconv_put(const foil_dconv *d, const float *buf, int mb, int nb, int64_t o, int64_t v, float *out,
+                      int accumulate)
+{
+    const int64_t wp = d->wp, cols = d->cols;
+    int64_t j0 = 16 * v, j1 = min64(j0 + 16 * nb, d->rows * wp);
+    for (int j = 0; j < mb; j++) {
+        const float *b = buf + (int64_t)j * nb * 16 - j0; /* b[t]: position t */
+        float *op = out + (o + j) * d->rows * cols;
+        int64_t r = j0 / wp, q = j0 - r * wp;
+        for (int64_t t = j0; t < j1; r++, q = 0) {
+            int64_t n = min64(wp - q, j1 - t);         /* positions of row r in range */
+            int64_t nc = q < cols ? min64(cols - q, n) : 0; /* of which real columns */
+            float *dst = op + r * cols + q;
+            const float *s = b + t;
+            if (accumulate) {
+                int64_t k = 0;
+                for (; k + 16 <= nc; k += 16) v16_store(dst + k, v16_load(dst + k) + v16_load(s + k));
+                if (k < nc) v16_store_part(dst + k, v16_load_part(dst + k, nc - k) + v16_load_part(s + k, nc - k), nc - k);
+            } else {
+                foil_copy_floats(dst, s, nc);
+            }
+            t += n;
+        }
+    }
+}
+
+/* One tile: MB planes from o, NB vectors from v. */
+#define DEFINE_DCONV_TILE(MB, NB)                                                                                    \
+    static void dconv_tile_##MB##x##NB(const foil_dconv *d, const float *pad, const float *w, const float *bias,     \
+                                       int64_t o, int64_t v, float *out, int accumulate)                             \
+    {                                                                                                                \
+        v16 acc[MB][NB];                                                                                             \
+        _Pragma("GCC unroll 8") for (int j = 0; j < MB; j++)                                                         \
+        {                                                                                                            \
+            float b0 = bias && !accumulate ? bias[o + j] : 0.0f;                                                     \
+            _Pragma("GCC unroll 8") for (int u = 0; u < NB; u++) acc[j][u] = (v16){0} + b0;                          \
+        }                                                                                                            \
+        const int64_t plane = d->hp * d->wp, wo = d->wo, kh = d->kh, kw = d->kw;                                     \
+        const int64_t rstep = d->dh * d->wp, wky = d->wky, wkx = d->wkx, dw = d->dw;                                 \
+        const float *src = pad + 16 * v, *wb = w + o * wo;                                                           \
+        for (int64_t i = 0; i < d->nin; i++, src += plane, wb += d->wi)                                              \
+            for (int64_t ky = 0; ky < kh; ky++) {                                                                    \
+                const float *row = src + ky * rstep, *wr = wb + ky * wky;                                            \
+                for (int64_t kx = 0; kx < kw; kx++) {                                                                \
+                    const float *p = row + kx * dw, *wk = wr + kx * wkx;                                             \
+                    v16 xv[NB];                                                                                      \
+                    _Pragma("GCC unroll 8") for (int u = 0; u < NB; u++) xv[u] = v16_load(p + 16 * u);               \
+                    _Pragma("GCC unroll 8") for (int j = 0; j < MB; j++)                                             \
+                    {                                                                                                \
+                        float s = wk[j * wo];                                                                        \
+                        _Pragma("GCC unroll 8") for (int u = 0; u < NB; u++) acc[j][u] += xv[u] * s;                 \
+                    }                                                                                                \
+                }                                                                                                    \
+            }                                                                                                        \
+        float buf[MB * NB * 16];                                                                                     \
+        for (int j = 0; j < MB; j++)                                                                                 \
+            for (int u = 0; u < NB; u++) v16_store(buf + (j * NB + u) * 16, acc[j][u]);                              \
+        dconv_put(d, buf, MB, NB, o, v, out, accumulate);                                                            \
+    }
+
+DEFINE_DCONV_TILE(8, 3)
+DEFINE_DCONV_TILE(8, 2)
+DEFINE_DCONV_TILE(8, 1)
+DEFINE_DCONV_TILE(4, 4)
+DEFINE_DCONV_TILE(4, 2)
+DEFINE_DCONV_TILE(4, 1)
+DEFINE_DCONV_TILE(1, 8)
+DEFINE_DCONV_TILE(1, 4)
+DEFINE_DCONV_TILE(1, 1)
+
+typedef void (*dconv_tile_fn)(const foil_dconv *, const float *, const float *, const float *, int64_t, int64_t,
+                              float *, int);
+
+void foil_dconv_run(const foil_dconv *d, const float *pad, const float *w, const float *bias, int64_t o0, int64_t o1,
+                    int64_t v0, int64_t v1, float *out, int accumulate)
+{
+    /* per tile height: the widths available, widest first */
+    static const struct {
+        int mb, nb[3];
+        dconv_tile_fn fn[3];
+    } tiles[3] = {
+        {8, {3, 2, 1}, {dconv_tile_8x3, dconv_tile_8x2, dconv_tile_8x1}},
+        {4, {4, 2, 1}, {dconv_tile_4x4, dconv_tile_4x2, dconv_tile_4x1}},
+        {1, {8, 4, 1}, {dconv_tile_1x8, dconv_tile_1x4, dconv_tile_1x1}},
+    };
+    for (int64_t o = o0; o < o1;) {
+        int h = o1 - o >= 8 ? 0 : o1 - o >= 4 ? 1 : 2;
+        for (int64_t v = v0; v < v1;) {
+            int k = 0;
+            while (tiles[h].nb[k] > v1 - v) k++;
+            tiles[h].fn[k](d, pad, w, bias, o, v, out, accumulate);
+            v += tiles[h].nb[k];
+        }
+        o += tiles[h].mb;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Few-row products
+ */
+
+/* Sum of the 16 lanes, in a fixed order. */
+static inline float hsum(v16 v)
+{
+    float t[16];
+    v16_store(t, v);
+    for (int s = 8; s >= 1; s /= 2)
+        for (int i = 0; i < s; i++) t[i] += t[i + s];
+    return t[0];
+}
+
+/* C[m, r] = sum_k A[m, k] * B[r, k], m < MR, r < NR. */
+#define DEFINE_DOT_TILE(MR, NR)                                                                                      \
+    static void dot_tile_##MR##x##NR(int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,  \
+                                     int64_t ldc)                                                                    \
+    {                                                                                                                \
+        v16 acc[MR][NR];                                                                                             \
+        for (int m = 0; m < MR; m++)                                                                                 \
+            for (int r = 0; r < NR; r++) acc[m][r] = (v16){0};                                                       \
+        int64_t k = 0;                                                                                               \
+        for (; k + 16 <= K; k += 16) {                                                                               \
+            v16 a[MR];                                                                                               \
+            _Pragma("GCC unroll 8") for (int m = 0; m < MR; m++) a[m] = v16_load(A + m * lda + k);                   \
+            _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                                                     \
+            {                                                                                                        \
+                v16 b = v16_load(B + r * ldb + k);                                                                   \
+                _Pragma("GCC unroll 8") for (int m = 0; m < MR; m++) acc[m][r] += a[m] * b;                          \
+            }                                                                                                        \
+        }                                                                                                            \
+        if (k < K) {                                                                                                 \
+            v16 a[MR];                                                                                               \
+            for (int m = 0; m < MR; m++) a[m] = v16_load_part(A + m * lda + k, K - k);                               \
+            for (int r = 0; r < NR; r++) {                                                                           \
+                v16 b = v16_load_part(B + r * ldb + k, K - k);                                                       \
+                for (int m = 0; m < MR; m++) acc[m][r] += a[m] * b;                                                  \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int m = 0; m < MR; m++)                                                                                 \
+            for (int r = 0; r < NR; r++) C[m * ldc + r] = hsum(acc[m][r]);                                           \
+    }
+
+DEFINE_DOT_TILE(4, 4)
+DEFINE_DOT_TILE(4, 1)
+DEFINE_DOT_TILE(2, 4)
+DEFINE_DOT_TILE(2, 1)
+DEFINE_DOT_TILE(1, 8)
+DEFINE_DOT_TILE(1, 1)
+
+void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float *C, int64_t ldc)
+{
+    for (int64_t m = 0; m < M;) {
+        const float *a = A + m * lda;
+        float *c = C + m * ldc;
+        int64_t n = n0;
+        if (M - m >= 4) {
+            for (; n + 4 <= n1; n += 4) dot_tile_4x4(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n < n1; n++) dot_tile_4x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            m += 4;
+        } else if (M - m >= 2) {
+            for (; n + 4 <= n1; n += 4) dot_tile_2x4(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n < n1; n++) dot_tile_2x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            m += 2;
+        } else {
+            for (; n + 8 <= n1; n += 8) dot_tile_1x8(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n < n1; n++) dot_tile_1x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            m += 1;
+        }
+    }
+}
+
+/* C[m, 0 : 16 NV) (+)= sum_{k0 <= k < k1} A[m, k] * B[k, 0 : 16 NV), m < MR;
+ * the last vector holds only `last` columns (1..16). */
+#define DEFINE_AXPY_TILE(MR, NV)                                                                                     \
+    static void axpy_tile_##MR##x##NV(int64_t k0, int64_t k1, const float *A, int64_t lda, const float *B,           \
+                                      int64_t ldb, float *C, int64_t ldc, int accumulate, int64_t last)              \
+    {                                                                                                                \
+        v16 acc[MR][NV];                                                                                             \
+        for (int m = 0; m < MR; m++)                                                                                 \
+            for (int u = 0; u < NV; u++)                                                                             \
+                acc[m][u] = accumulate ? v16_load_part(C + m * ldc + 16 * u, u == NV - 1 ? last : 16) : (v16){0};    \
+        if (last == 16) {                                                                                            \
+            for (int64_t k = k0; k < k1; k++) {                                                                      \
+                v16 b[NV];                                                                                           \
+                _Pragma("GCC unroll 8") for (int u = 0; u < NV; u++) b[u] = v16_load(B + k * ldb + 16 * u);          \
+                _Pragma("GCC unroll 8") for (int m = 0; m < MR; m++)                                                 \
+                {                                                                                                    \
+                    float s = A[m * lda + k];                                                                        \
+                    _Pragma("GCC unroll 8") for (int u = 0; u < NV; u++) acc[m][u] += b[u] * s;                      \
+                }                                                                                                    \
+            }                                                                                                        \
+        } else {                                                                                                     \
+            for (int64_t k = k0; k < k1; k++) {                                                                      \
+                v16 b[NV];                                                                                           \
+                for (int u = 0; u < NV; u++) b[u] = v16_load_part(B + k * ldb + 16 * u, u == NV - 1 ? last : 16);   \
+                for (int m = 0; m < MR; m++) {                                                                       \
+                    float s = A[m * lda + k];                                                                        \
+                    for (int u = 0; u < NV; u++) acc[m][u] += b[u] * s;                                              \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int m = 0; m < MR; m++)                                                                                 \
+            for (int u = 0; u < NV; u++) v16_store_part(C + m * ldc + 16 * u, acc[m][u], u == NV - 1 ? last : 16);   \
+    }
+
+DEFINE_AXPY_TILE(4, 4)
+DEFINE_AXPY_TILE(4, 1)
+DEFINE_AXPY_TILE(2, 4)
+DEFINE_AXPY_TILE(2, 1)
+DEFINE_AXPY_TILE(1, 8)
+DEFINE_AXPY_TILE(1, 1)
+
+void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float *C, int64_t ldc, int accumulate)
+{
+    for (int64_t m = 0; m < M;) {
+        const float *a = A + m * lda;
+        float *c = C + m * ldc;
+        int mr = M - m >= 4 ? 4 : M - m >= 2 ? 2 : 1;
+        int64_t n = n0;
+        if (mr == 4) {
+            for (; n + 64 <= n1; n += 64) axpy_tile_4x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, 16);
+            for (; n < n1; n += 16) axpy_tile_4x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, min64(16, n1 - n));
+        } else if (mr == 2) {
+            for (; n + 64 <= n1; n += 64) axpy_tile_2x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, 16);
+            for (; n < n1; n += 16) axpy_tile_2x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, min64(16, n1 - n));
+        } else {
+            for (; n + 128 <= n1; n += 128) axpy_tile_1x8(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, 16);
+            for (; n < n1; n += 16) axpy_tile_1x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, min64(16, n1 - n));
+        }
+        m += mr;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Winograd F(2x2, 3x3)
+ */
+
+static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
+
+int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx)
+{
+    memset(d, 0, sizeof *d);
+    d->nin = nin, d->nout = nout, d->sh = sh, d->sw = sw, d->top = top, d->left = left;
+    d->rows = rows, d->cols = cols, d->wo = wo, d->wi = wi, d->wky = wky, d->wkx = wkx;
+    d->th = (rows + 1) / 2, d->tw = (cols + 1) / 2;
+    d->hp = 2 * d->th + 2, d->wp = 2 * d->tw + 2;
+    d->cin_v = round16_64(nin), d->cout_v = round16_64(nout);
+    int64_t nt, u, p, v, m, y, s;
+    if (__builtin_mul_overflow(d->th, d->tw, &nt) || __builtin_mul_overflow(16 * nin, d->cout_v, &u) ||
+        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16 * nt, d->cin_v, &v) ||
+        __builtin_mul_overflow(16 * nt, d->cout_v, &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
+        __builtin_add_overflow(p + v, m + y, &s) || s > ((int64_t)1 << 40))
+        return -1;
+    d->ntile = nt;
+    d->u_fl = (size_t)u;
+    d->scratch_fl = (size_t)s;
+    return 0;
+}
+
+/*
+ * U[xi = (r, c), i, o] = (G g G^T)[r, c] for the 3x3 kernel g = W(o, i, ., .),
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Scalar: it runs only when
+ * the weights change.
+ */
+void foil_wino_weights(const foil_wino *d, const float *w, float *u)
+{
+    memset(u, 0, d->u_fl * sizeof *u);
+    for (int64_t o = 0; o < d->nout; o++)
+        for (int64_t i = 0; i < d->nin; i++) {
+            float g[3][3], t[4][3];
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) g[ky][kx] = w[o * d->wo + i * d->wi + ky * d->wky + kx * d->wkx];
+            for (int kx = 0; kx < 3; kx++) {
+                t[0][kx] = g[0][kx];
+                t[1][kx] = 0.5f * (g[0][kx] + g[1][kx] + g[2][kx]);
+                t[2][kx] = 0.5f * (g[0][kx] - g[1][kx] + g[2][kx]);
+                t[3][kx] = g[2][kx];
+            }
+            for (int r = 0; r < 4; r++) {
+                float x[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]),
+                              t[r][2]};
+                for (int c = 0; c < 4; c++) u[((r * 4 + c) * d->nin + i) * d->cout_v + o] = x[c];
+            }
+        }
+}
+
+/* M[t, 0 : 16 MV) = sum_{i < nin} V[t, i] * U[i, 0 : 16 MV) for t < RT (rows
+ * of V every cv floats, of U and M every ov floats). */
+#define DEFINE_WINO_TILE(RT, MV)                                                                                     \
+    static void wino_tile_##RT##x##MV(int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M) \
+    {                                                                                                                \
+        v16 acc[RT][MV];                                                                                             \
+        for (int r = 0; r < RT; r++)                                                                                 \
+            for (int v = 0; v < MV; v++) acc[r][v] = (v16){0};                                                       \
+        for (int64_t i = 0; i < nin; i++) {                                                                          \
+            v16 uu[MV];                                                                                              \
+            _Pragma("GCC unroll 8") for (int v = 0; v < MV; v++) uu[v] = v16_load(U + i * ov + 16 * v);              \
+            _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++)                                                    \
+            {                                                                                                        \
+                float s = V[r * cv + i];                                                                             \
+                _Pragma("GCC unroll 8") for (int v = 0; v < MV; v++) acc[r][v] += uu[v] * s;                         \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int r = 0; r < RT; r++)                                                                                 \
+            for (int v = 0; v < MV; v++) v16_store(M + r * ov + 16 * v, acc[r][v]);                                  \
+    }
+
+DEFINE_WINO_TILE(6, 4)
+DEFINE_WINO_TILE(1, 4)
+DEFINE_WINO_TILE(12, 2)
+DEFINE_WINO_TILE(1, 2)
+DEFINE_WINO_TILE(12, 1)
+DEFINE_WINO_TILE(1, 1)
+
+/* M (nt x ov) = V (nt x nin, rows every cv) U (nin x ov). */
+static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M)
+{
+    for (int64_t o = 0; o < ov;) {
+        int64_t t = 0;
+        if (ov - o >= 64) {
+            for (; t + 6 <= nt; t += 6) wino_tile_6x4(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            for (; t < nt; t++) wino_tile_1x4(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            o += 64;
+        } else if (ov - o >= 32) {
+            for (; t + 12 <= nt; t += 12) wino_tile_12x2(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            for (; t < nt; t++) wino_tile_1x2(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            o += 32;
+        } else {
+            for (; t + 12 <= nt; t += 12) wino_tile_12x1(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            for (; t < nt; t++) wino_tile_1x1(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            o += 16;
+        }
+    }
+}
+
+/* r[i][j] <- r[j][i] for a 16 x 16 block: four stages, stage k swapping bit k
+ * of the row index with bit k of the column index (two-source shuffles). */
+static inline void transpose16(v16 r[16])
+{
+    for (int k = 1; k < 16; k *= 2) {
+        vi16 lo, hi;
+        for (int j = 0; j < 16; j++) {
+            lo[j] = (j & k) ? 16 + (j ^ k) : j;
+            hi[j] = (j & k) ? 16 + j : (j | k);
+        }
+        for (int i = 0; i < 16; i++) {
+            if (i & k) continue;
+            v16 a = r[i], b = r[i | k];
+            r[i] = __builtin_shuffle(a, b, lo);
+            r[i | k] = __builtin_shuffle(a, b, hi);
+        }
+    }
+}
+
+void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
+                   float *scratch, float *out, int accumulate)
+{
+    if (t1 <= t0) return;
+    const int64_t tw = d->tw, wp = d->wp, cv = d->cin_v, ov = d->cout_v, nt = t1 - t0, rows = d->rows,
+                  cols = d->cols;
+    const int64_t ty0 = t0 / tw, ty1 = (t1 - 1) / tw + 1, prow = 2 * (ty1 - ty0) + 2;
+    float *P = scratch;              /* padded rows [2 ty0, 2 ty1 + 2), channel-last: prow x wp x cv */
+    float *V = P + prow * wp * cv;   /* 16 x nt x cv */
+    float *Mx = V + 16 * nt * cv;    /* 16 x nt x ov */
+    float *Y = Mx + 16 * nt * ov;    /* output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
+
+    /* 1. the source, transposed into padded channel-last rows (16 x 16
+     * blocks; channels past nin read as 0) */
+    memset(P, 0, (size_t)(prow * wp * cv) * sizeof *P);
+    const int64_t b0 = max64(d->left, 0), b1 = min64(d->left + d->sw, wp);
+    for (int64_t h = 0; h < prow; h++) {
+        int64_t sr = 2 * ty0 + h - d->top;
+        if (sr < 0 || sr >= d->sh) continue;
+        for (int64_t i0 = 0; i0 < d->nin; i0 += 16)
+            for (int64_t b = b0; b < b1; b += 16) {
+                int64_t ni = min64(16, d->nin - i0), nb = min64(16, b1 - b);
+                v16 r[16];
+                for (int k = 0; k < 16; k++)
+                    r[k] = k < ni ? v16_load_part(src + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb) : (v16){0};
+                transpose16(r);
+                for (int j = 0; j < nb; j++) v16_store(P + (h * wp + b + j) * cv + i0, r[j]);
+            }
+    }
+
+    /* 2. V[xi, t, i] = (B^T d B)[xi], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t ty = t / tw, tx = t - ty * tw;
+        const float *base = P + (2 * (ty - ty0) * wp + 2 * tx) * cv;
+        for (int64_t c = 0; c < cv; c += 16) {
+            v16 x[4][4], y[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) x[i][j] = v16_load(base + (i * wp + j) * cv + c);
+            for (int j = 0; j < 4; j++) {
+                y[0][j] = x[0][j] - x[2][j];
+                y[1][j] = x[1][j] + x[2][j];
+                y[2][j] = x[2][j] - x[1][j];
+                y[3][j] = x[1][j] - x[3][j];
+            }
+            for (int i = 0; i < 4; i++) {
+                v16 z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
+                for (int j = 0; j < 4; j++) v16_store(V + ((i * 4 + j) * nt + (t - t0)) * cv + c, z[j]);
+            }
+        }
+    }
+
+    /* 3. the 16 products */
+    for (int xi = 0; xi < 16; xi++)
+        wino_gemm(nt, d->nin, V + xi * nt * cv, cv, u + xi * d->nin * ov, ov, Mx + xi * nt * ov);
+
+    /* 4. out tile = A^T M A (+ bias), A^T = [1 1 1 0; 0 1 -1 -1], into Y */
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t ty = t / tw, tx = t - ty * tw;
+        for (int64_t o = 0; o < ov; o += 16) {
+            v16 m[4][4], s[2][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) m[i][j] = v16_load(Mx + ((i * 4 + j) * nt + (t - t0)) * ov + o);
+            for (int j = 0; j < 4; j++) {
+                s[0][j] = m[0][j] + m[1][j] + m[2][j];
+                s[1][j] = m[1][j] - m[2][j] - m[3][j];
+            }
+            v16 b = bias && !accumulate ? v16_load_part(bias + o, d->nout - o) : (v16){0};
+            for (int i = 0; i < 2; i++) {
+                v16 r[2] = {s[i][0] + s[i][1] + s[i][2] + b, s[i][1] - s[i][2] - s[i][3] + b};
+                int64_t yr = 2 * ty + i, yc = 2 * tx;
+                if (yr >= rows) break;
+                for (int j = 0; j < 2 && yc + j < cols; j++)
+                    v16_store(Y + ((yr - 2 * ty0) * cols + yc + j) * ov + o, r[j]);
+            }
+        }
+    }
+
+    /* 5. Y back into (nout, rows, cols): the outputs of tiles [t0, t1) */
+    for (int64_t ty = ty0; ty < ty1; ty++) {
+        int64_t tlo = max64(t0, ty * tw) - ty * tw, thi = min64(t1, (ty + 1) * tw) - ty * tw;
+        int64_t q0 = 2 * tlo, q1 = min64(2 * thi, cols);
+        for (int64_t yr = 2 * ty; yr < 2 * ty + 2 && yr < rows; yr++) {
+            const float *yrow = Y + (yr - 2 * ty0) * cols * ov;
+            for (int64_t o0 = 0; o0 < d->nout; o0 += 16)
+                for (int64_t q = q0; q < q1; q += 16) {
+                    int64_t nq = min64(16, q1 - q), no = min64(16, d->nout - o0);
+                    v16 r[16];
+                    for (int k = 0; k < 16; k++) r[k] = k < nq ? v16_load(yrow + (q + k) * ov + o0) : (v16){0};
+                    transpose16(r);
+                    for (int l = 0; l < no; l++) {
+                        float *dst = out + ((o0 + l) * rows + yr) * cols + q;
+                        v16_store_part(dst, accumulate ? r[l] + v16_load_part(dst, nq) : r[l], nq);
+                    }
+                }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+/*
+ * nn/ops/kernels.h - register-blocked compute kernels for small problems
+ * (private to src/nn/ops): what an attack on one image runs, where OpenBLAS
+ * spends more time packing small matrices than multiplying them.
+ *
+ * Two families, both single-threaded on a caller-given range (the ops split
+ * the ranges over their threads), both with a fixed summation order, so a
+ * result never depends on the split:
+ *
+ *   - foil_dconv_*: direct 2-D correlation, stride 1, over "flattened" padded
+ *     planes. Conv's forward (and, with flipped weight strides, its input
+ *     gradient) at small batch, without im2col.
+ *   - foil_gemv_dot / foil_gemv_axpy: products with a few rows, C = A op(B),
+ *     reading B once per 4 rows of A (Gemm at batch 1 is a matrix-vector
+ *     product, and its input gradient the transposed one).
+ *
+ * The vector code uses the 16-float vectors of im2col.h: one AVX-512 register
+ * each when the compiler targets AVX-512, pieces of narrower registers
+ * otherwise (correct everywhere, tuned for AVX-512).
+ */
+#ifndef FOIL_NN_OPS_KERNELS_H
+#define FOIL_NN_OPS_KERNELS_H
+
+#include <stdint.h>
+
+/*
+ * Direct correlation of nin source planes into nout output planes:
+ *
+ *   out[o, r, q] (=|+=) bias[o] + sum_{i, ky, kx} W(o, i, ky, kx) * P[i, r + ky*dh, q + kx*dw]
+ *
+ * for r < rows, q < cols, where P[i] is source plane i (sh x sw) placed at
+ * (top, left) in a zero plane of hp x wp (top/left < 0 crop it), rows =
+ * hp - (kh-1)*dh, cols = wp - (kw-1)*dw, and W(o, i, ky, kx) =
+ * w[o*wo + i*wi + ky*wky + kx*wkx] (strides may be negative: Conv's input
+ * gradient reads the forward weights flipped and transposed this way).
+ *
+ * Flattened: with P stored row-major (rows of wp floats) and the output
+ * computed at every flattened position t = r*wp + q, the sum is a 1-D
+ * correlation, out'[t] = sum W * P[i][t + ky*dh*wp + kx*dw], so 16
+ * consecutive positions are one vector whatever the plane width; positions
+ * with q >= cols are computed and dropped. Positions are split into nvec
+ * vectors (ranges [v0, v1) of them may go to different threads).
+ */
+typedef struct foil_dconv {
+    int64_t nin, nout;
+    int64_t sh, sw, top, left;
+    int64_t hp, wp, kh, kw, dh, dw;
+    int64_t rows, cols;
+    int64_t wo, wi, wky, wkx;
+    int64_t nvec;    /* 16-float vectors covering rows * wp positions */
+    int64_t ext;     /* reach of the taps beyond a position: (kh-1)*dh*wp + (kw-1)*dw */
+    int64_t pad_fl;  /* floats of padded-source scratch (planes plus slack rows) */
+} foil_dconv;
+
+/* Fill in d (geometry as above). Returns 0, or -1 when a size overflows. */
+int foil_dconv_setup(foil_dconv *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+                     int64_t rows, int64_t cols, int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t wo,
+                     int64_t wi, int64_t wky, int64_t wkx);
+
+/* Pad what vectors [v0, v1) read, of every plane, from src (nin, sh, sw)
+ * into pad (d->pad_fl floats). */
+void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v0, int64_t v1);
+
+/* Output planes [o0, o1), vectors [v0, v1) (padded by foil_dconv_pad for at
+ * least that vector range) into out (nout, rows, cols): out = bias + sum
+ * (bias may be NULL), or out += sum when accumulate. */
+void foil_dconv_run(const foil_dconv *d, const float *pad, const float *w, const float *bias, int64_t o0, int64_t o1,
+                    int64_t v0, int64_t v1, float *out, int accumulate);
+
+/*
+ * Few-row products (any M; B is read once per 4 rows of A):
+ *   foil_gemv_dot:  C[m, n]  = sum_{k < K} A[m, k] * B[n, k]      n in [n0, n1)
+ *   foil_gemv_axpy: C[m, n] (+)= sum_{k0 <= k < k1} A[m, k] * B[k, n]   n in [n0, n1)
+ * Row-major with leading dimensions lda, ldb, ldc; axpy overwrites C unless
+ * accumulate.
+ */
+void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float *C, int64_t ldc);
+void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float *C, int64_t ldc, int accumulate);
+
+
+
+/*
+ * Winograd F(2x2, 3x3): the same correlation as foil_dconv for 3x3 kernels
+ * without dilation, in 2.25x fewer multiplies. The output planes are cut
+ * into 2x2 tiles (th x tw of them, ntile in all; a tile may hang over the
+ * bottom/right edge, its extra outputs dropped); tile T = (ty, tx) reads the
+ * 4x4 window of padded rows 2ty.., columns 2tx.. (padded planes of
+ * (2 th + 2) x (2 tw + 2), the source at (top, left)). Per tile and channel
+ * pair, with d the window and g the 3x3 kernel,
+ *   out tile = A^T [ (G g G^T) .* (B^T d B) ] A
+ * (Lavin & Gray 2015), so per transformed position xi (16 of them)
+ *   Mx[xi, T, o] = sum_i U[xi, i, o] * V[xi, T, i]:
+ * 16 products of (tiles x nin) by (nin x nout), with output channels in the
+ * vector lanes (channel counts padded to multiples of 16, padding zero).
+ * Data is held channel-last: the source is transposed into padded HWC rows,
+ * and the result transposed back into (nout, rows, cols).
+ */
+typedef struct foil_wino {
+    int64_t nin, nout, sh, sw, top, left, rows, cols;
+    int64_t th, tw, ntile, hp, wp;
+    int64_t cin_v, cout_v;    /* channel counts rounded up to 16 */
+    int64_t wo, wi, wky, wkx; /* weight (o, i, ky, kx) as in foil_dconv */
+    size_t u_fl;              /* floats of transformed weights (16 * nin * cout_v) */
+    size_t scratch_fl;        /* floats of per-thread scratch for any tile range */
+} foil_wino;
+
+/* Returns 0, or -1 when a size overflows. */
+int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx);
+
+/* u (d->u_fl floats) = the transformed weights G g G^T of w. */
+void foil_wino_weights(const foil_wino *d, const float *w, float *u);
+
+/* Tiles [t0, t1) of one sample: out (=|+=) the correlation of src (nin, sh,
+ * sw) (+ bias, when not accumulate; may be NULL), writing exactly the
+ * outputs of those tiles. scratch: d->scratch_fl floats of this thread's. */
+void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
+                   float *scratch, float *out, int accumulate);
+#endif
