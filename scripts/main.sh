@@ -15,7 +15,7 @@ if [ -e "$model" ]; then
 else
   mkdir -p "$(dirname "$model")"
   echo "training cnn-small on Fashion-MNIST (2 epochs) -> $model"
-  build/foil train --arch cnn-small --data fashion-mnist --epochs 2 --batch 128 --optimizer adam --seed 0 \
+  build/foil train --arch cnn-small --data fashion-mnist --epochs 2 --seed 0 \
     --checkpoint "$model.ckpt" --resume --output "$model"
   rm -f "$model.ckpt"
 fi

@@ -40,7 +40,8 @@ typedef struct foil_optim {
     int64_t step;                        /* updates done */
 } foil_optim;
 
-/* Defaults: SGD lr 0.01 momentum 0.9; Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8. */
+/* Defaults: SGD lr 0.05 momentum 0.9; Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8;
+ * constant learning rate. */
 foil_optim_config foil_optim_defaults(foil_opt_kind kind);
 
 foil_status foil_optim_init(foil_optim *o, const foil_optim_config *cfg, int n, foil_tensor **params,

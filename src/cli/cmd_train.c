@@ -121,10 +121,10 @@ static void print_json(const foil_train_report *r, const char *output)
 
 static int run_train(int argc, char **argv)
 {
-    const char *arch = NULL, *output = NULL, *optimizer = "adam", *schedule = "constant", *hidden_text = NULL;
+    const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
     const char *checkpoint = NULL;
     foil_data_spec data = {0};
-    int64_t epochs = 2, batch = 128, crop_pad = 0, checkpoint_every = 0, limit = 0;
+    int64_t epochs = 2, batch = 64, crop_pad = 0, checkpoint_every = 0, limit = 0;
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
     int64_t step_size = 1;
     int flip = 0, resume = 0, json = 0;
@@ -135,13 +135,13 @@ static int run_train(int argc, char **argv)
         {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
         {"--output", OPT_STRING, &output, "FILE", "write the trained model as ONNX", 1, 0},
         {"--epochs", OPT_INT, &epochs, "N", "passes over the training set (default 2)", 0, 0},
-        {"--batch", OPT_INT, &batch, "N", "minibatch size (default 128)", 0, 0},
+        {"--batch", OPT_INT, &batch, "N", "minibatch size (default 64)", 0, 0},
         {"--limit", OPT_INT, &limit, "N", "train on the first N training examples only", 0, 0},
-        {"--optimizer", OPT_STRING, &optimizer, "NAME", "adam (default) or sgd", 0, 0},
-        {"--lr", OPT_FLOAT, &lr, "RATE", "learning rate (default: adam 1e-3, sgd 0.01)", 0, 0},
+        {"--optimizer", OPT_STRING, &optimizer, "NAME", "sgd (default, momentum 0.9) or adam", 0, 0},
+        {"--lr", OPT_FLOAT, &lr, "RATE", "learning rate (default: sgd 0.05, adam 1e-3)", 0, 0},
         {"--momentum", OPT_FLOAT, &momentum, "M", "SGD momentum (default 0.9)", 0, 0},
         {"--weight-decay", OPT_FLOAT, &weight_decay, "W", "L2 weight decay (default 0)", 0, 0},
-        {"--schedule", OPT_STRING, &schedule, "NAME", "constant (default), cosine, or step", 0, 0},
+        {"--schedule", OPT_STRING, &schedule, "NAME", "cosine (default), constant, or step", 0, 0},
         {"--step-size", OPT_INT, &step_size, "EPOCHS", "step schedule: decay every this many epochs (1)", 0, 0},
         {"--gamma", OPT_FLOAT, &gamma, "G", "step schedule: decay factor (0.1)", 0, 0},
         {"--crop-pad", OPT_INT, &crop_pad, "P", "augment: random crop after padding P pixels", 0, 0},

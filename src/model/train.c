@@ -23,8 +23,9 @@ void foil_train_defaults(foil_train_options *o)
 {
     memset(o, 0, sizeof *o);
     o->epochs = 2;
-    o->batch = 128;
-    o->optim = foil_optim_defaults(FOIL_OPT_ADAM);
+    o->batch = 64;
+    o->optim = foil_optim_defaults(FOIL_OPT_SGD);
+    o->optim.schedule = FOIL_LR_COSINE;
 }
 
 typedef struct trainer {

@@ -11,7 +11,7 @@ foil_optim_config foil_optim_defaults(foil_opt_kind kind)
 {
     foil_optim_config c = {0};
     c.kind = kind;
-    c.lr = kind == FOIL_OPT_ADAM ? 1e-3 : 0.01;
+    c.lr = kind == FOIL_OPT_ADAM ? 1e-3 : 0.05;
     c.momentum = 0.9;
     c.beta1 = 0.9;
     c.beta2 = 0.999;
