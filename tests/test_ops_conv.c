@@ -477,6 +477,115 @@ static void test_backward_against_reference(void **state)
     }
 }
 
+/* ---- small batches: the direct kernel for many taps, and Winograd ----------------
+ * A batch smaller than the thread count runs each sample on all threads,
+ * through the direct kernel whatever the taps, and Winograd F(2x2, 3x3) for
+ * 3x3 kernels where it pays (fast paths = 2 forces it wherever it applies).
+ * Every one against the general path (im2col + sgemm), forward and all
+ * three gradients, and the gradients against finite differences. */
+static const ccfg small_cases[] = {
+    {"s_conv2", 2, 1, 32, 64, 0, {14, 14}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"s_odd_channels", 2, 1, 17, 35, 0, {9, 30}, {3, 3}, NULL, NULL, NULL, "SAME_UPPER", 1, 1, {0}},
+    {"s_many_taps_dilated", 2, 1, 12, 13, 0, {9, 11}, {3, 2}, NULL, I64(2, 1), I64(1, 0, 2, 1), NULL, 1, 0, {0}},
+    {"s_1d", 1, 1, 6, 10, 0, {33}, {5}, NULL, NULL, I64(2, 2), NULL, 1, 1, {0}},
+    {"s_unpadded_odd", 2, 1, 9, 20, 0, {7, 6}, {3, 3}, NULL, NULL, NULL, NULL, 1, 1, {0}},
+    {"s_big_pads", 2, 1, 8, 16, 0, {4, 5}, {3, 3}, NULL, NULL, I64(3, 2, 1, 4), NULL, 1, 1, {0}},
+    {"s_wide", 2, 1, 16, 24, 0, {5, 70}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 0, {0}},
+};
+
+static void test_small_batch_paths(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof small_cases / sizeof small_cases[0]; i++)
+        for (int fast = 1; fast <= 2; fast++)
+            for (int only_dx = 0; only_dx < 2; only_dx++) {
+                const ccfg *g = &small_cases[i];
+                run_result a = run_full(g, fast, only_dx), b = run_full(g, 0, only_dx);
+                double ey = max_abs_diff(a.y, b.y, a.ny), ex = max_abs_diff(a.dx, b.dx, a.nx);
+                double ew = only_dx ? 0 : max_abs_diff(a.dw, b.dw, a.nw);
+                double eb = only_dx || !g->bias ? 0 : max_abs_diff(a.db, b.db, a.nb);
+                if (ey > 1e-4 || ex > 1e-4 || ew > 1e-3 || eb > 1e-3)
+                    fprintf(stderr, "%s (fast %d): vs general: y %g dx %g dw %g db %g\n", g->name, fast, ey, ex, ew,
+                            eb);
+                assert_true(ey <= 1e-4 && ex <= 1e-4 && ew <= 1e-3 && eb <= 1e-3);
+                /* and the same again: identical run to run */
+                run_result c = run_full(g, fast, only_dx);
+                assert_memory_equal(a.y, c.y, (size_t)a.ny * sizeof(float));
+                assert_memory_equal(a.dx, c.dx, (size_t)a.nx * sizeof(float));
+                free_result(&a);
+                free_result(&b);
+                free_result(&c);
+            }
+}
+
+static const ccfg small_grad_cases[] = {
+    {"sg_wino", 2, 1, 3, 4, 0, {5, 6}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"sg_wino_crop", 2, 1, 2, 3, 0, {6, 5}, {3, 3}, NULL, NULL, I64(0, 2, 1, 0), NULL, 1, 1, {0}},
+    {"sg_direct_many_taps", 2, 1, 5, 3, 0, {5, 7}, {3, 3}, NULL, I64(1, 2), I64(1, 2, 1, 0), NULL, 1, 1, {0}},
+    {"sg_1d", 1, 1, 7, 2, 0, {9}, {3}, NULL, NULL, I64(1, 1), NULL, 1, 0, {0}},
+};
+
+static void test_small_batch_gradients(void **state)
+{
+    (void)state;
+    for (int fast = 1; fast <= 2; fast++) {
+        foil_ops_fast_paths = fast;
+        for (size_t i = 0; i < sizeof small_grad_cases / sizeof small_grad_cases[0]; i++)
+            check_grads(&small_grad_cases[i]);
+    }
+    foil_ops_fast_paths = 1;
+}
+
+/* Winograd caches its transformed weights with a copy of the weights: a pass
+ * after the weights change (a training step) must see the new ones. */
+static void test_weight_change(void **state)
+{
+    (void)state;
+    const ccfg *g = &small_cases[0];
+    for (int fast = 0; fast <= 2; fast++) {
+        foil_ops_fast_paths = fast;
+        op_case *oc = make_conv(g, 5);
+        assert_int_equal(opc_prepare(oc), FOIL_OK);
+        foil_tensor *y = &oc->out[0], *w = &oc->in[1];
+        foil_tensor_alloc(&oc->d_out[0], FOIL_F32, y->ndim, y->shape);
+        for (int64_t j = 0; j < y->numel; j++) foil_f32(&oc->d_out[0])[j] = (float)(j % 7) - 3.0f;
+        oc->pdout[0] = &oc->d_out[0];
+        foil_tensor_alloc(&oc->d_in[0], FOIL_F32, oc->in[0].ndim, oc->in[0].shape);
+        oc->pdin[0] = &oc->d_in[0];
+        float *y1 = NULL, *dx1 = NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass) /* change one weight: the cache's copy differs in one element */
+                foil_f32(w)[w->numel / 2] += 0.75f;
+            assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+            memset(oc->d_in[0].data, 0, foil_tensor_nbytes(&oc->d_in[0]));
+            oc->node.op->backward(&oc->node.ctx);
+            if (!pass) {
+                y1 = dup_f32(y);
+                dx1 = dup_f32(&oc->d_in[0]);
+            }
+        }
+        /* fresh op with the changed weights, general path */
+        static float *ref_y, *ref_dx;
+        if (fast == 0) {
+            ref_y = dup_f32(y);
+            ref_dx = dup_f32(&oc->d_in[0]);
+        } else {
+            assert_true(max_abs_diff(foil_f32(y), ref_y, y->numel) <= 1e-4);
+            assert_true(max_abs_diff(foil_f32(&oc->d_in[0]), ref_dx, oc->d_in[0].numel) <= 1e-4);
+            assert_true(max_abs_diff(foil_f32(y), y1, y->numel) > 1e-3);
+            assert_true(max_abs_diff(foil_f32(&oc->d_in[0]), dx1, oc->d_in[0].numel) > 1e-3);
+        }
+        if (fast == 2) {
+            free(ref_y);
+            free(ref_dx);
+        }
+        free(y1);
+        free(dx1);
+        opc_free(oc);
+    }
+    foil_ops_fast_paths = 1;
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static void expect_error(op_case *oc, const char *what)
@@ -635,6 +744,9 @@ int main(void)
         cmocka_unit_test(test_fast_paths_match_general),
         cmocka_unit_test(test_weight_grad_deterministic),
         cmocka_unit_test(test_backward_against_reference),
+        cmocka_unit_test(test_small_batch_paths),
+        cmocka_unit_test(test_small_batch_gradients),
+        cmocka_unit_test(test_weight_change),
         cmocka_unit_test(test_bad_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

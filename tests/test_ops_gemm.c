@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/ops/im2col.h"
 #include "op_harness.h"
 
 
@@ -98,6 +99,94 @@ static void test_gemm(void **state)
     /* M = 1, N = 1 edge shapes */
     gemm_case(0, 0, 6, 1.0f, 1.0f, 0, 1, 1, 5, 1);
     gemm_case(1, 1, 5, 1.0f, 1.0f, 0, 1, 4, 2, 1);
+}
+
+/* Gemm with few rows (M <= 4, A untransposed) runs on the few-row kernels
+ * instead of sgemm, split over the threads when large: forward and every
+ * gradient against the sgemm path (fast paths off), both transB layouts,
+ * alpha/beta and C shapes, tails of every size; run twice, bitwise equal. */
+static void run_gemm(int fast, int tb, int ci, float alpha, float beta, int64_t M, int64_t N, int64_t K, float **out,
+                     int64_t *sizes)
+{
+    foil_ops_fast_paths = fast;
+    const cshape *cs = &cshapes[ci];
+    int has_c = cs->nd >= 0;
+    op_case *oc = opc_new("Gemm", has_c ? 3 : 2, 1);
+    if (tb) opc_attr_int(oc, "transB", 1);
+    opc_attr_float(oc, "alpha", alpha);
+    opc_attr_float(oc, "beta", beta);
+    const int64_t as[2] = {M, K}, bs[2] = {tb ? N : K, tb ? K : N};
+    opc_input_randn(oc, 0, 2, as, 1.0f, 31);
+    opc_input_randn(oc, 1, 2, bs, 1.0f, 32);
+    if (has_c) {
+        int64_t c_s[2];
+        for (int d = 0; d < cs->nd; d++) c_s[d] = cs->s[d] == -1 ? M : cs->s[d] == -2 ? N : cs->s[d];
+        opc_input_randn(oc, 2, cs->nd, c_s, 1.0f, 33);
+    }
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+    foil_tensor *y = &oc->out[0];
+    foil_tensor_alloc(&oc->d_out[0], FOIL_F32, 2, y->shape);
+    for (int64_t j = 0; j < y->numel; j++) foil_f32(&oc->d_out[0])[j] = (float)((j * 7) % 11) * 0.25f - 1.0f;
+    oc->pdout[0] = &oc->d_out[0];
+    for (int i = 0; i < oc->n_in; i++) {
+        foil_tensor_alloc(&oc->d_in[i], FOIL_F32, oc->in[i].ndim, oc->in[i].shape);
+        for (int64_t j = 0; j < oc->d_in[i].numel; j++) foil_f32(&oc->d_in[i])[j] = 0.5f; /* accumulates onto this */
+        oc->pdin[i] = &oc->d_in[i];
+    }
+    oc->node.op->backward(&oc->node.ctx);
+    const foil_tensor *res[4] = {y, &oc->d_in[0], &oc->d_in[1], has_c ? &oc->d_in[2] : NULL};
+    for (int r = 0; r < 4; r++) {
+        sizes[r] = res[r] ? res[r]->numel : 0;
+        out[r] = res[r] ? malloc((size_t)res[r]->numel * sizeof(float)) : NULL;
+        if (res[r]) memcpy(out[r], res[r]->data, (size_t)res[r]->numel * sizeof(float));
+    }
+    opc_free(oc);
+    foil_ops_fast_paths = 1;
+}
+
+static void test_gemm_few_rows(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = {{1, 128, 3136}, {1, 10, 128}, {2, 37, 17}, {3, 130, 300}, {4, 5, 1}, {1, 1, 33},
+                                 {4, 200, 65}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int ci = 0; ci < NC; ci += 3) {
+                int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                float alpha = ci ? 0.75f : 1.0f, beta = ci == 6 ? -0.5f : 1.0f;
+                float *a[4], *b[4], *c[4];
+                int64_t n[4];
+                run_gemm(1, tb, ci, alpha, beta, M, N, K, a, n);
+                run_gemm(0, tb, ci, alpha, beta, M, N, K, b, n);
+                run_gemm(1, tb, ci, alpha, beta, M, N, K, c, n);
+                for (int r = 0; r < 4; r++) {
+                    if (!a[r]) continue;
+                    double err = 0, mag = 1;
+                    for (int64_t j = 0; j < n[r]; j++) {
+                        err = fmax(err, fabs(a[r][j] - b[r][j]));
+                        mag = fmax(mag, fabs(b[r][j]));
+                    }
+                    if (err > 1e-5 * mag * sqrt((double)K))
+                        print_error("few rows %lldx%lldx%lld tb=%d C#%d result %d: err %g\n", (long long)M,
+                                    (long long)N, (long long)K, tb, ci, r, err);
+                    assert_true(err <= 1e-5 * mag * sqrt((double)K));
+                    assert_memory_equal(a[r], c[r], (size_t)n[r] * sizeof(float));
+                    free(a[r]), free(b[r]), free(c[r]);
+                }
+            }
+    /* finite differences through the threaded few-row path (M N K >= 32768) */
+    for (int tb = 0; tb < 2; tb++) {
+        op_case *oc = opc_new("Gemm", 3, 1);
+        if (tb) opc_attr_int(oc, "transB", 1);
+        opc_input_randn(oc, 0, 2, (int64_t[]){1, 300}, 1.0f, 41);
+        opc_input_randn(oc, 1, 2, tb ? (int64_t[]){130, 300} : (int64_t[]){300, 130}, 1.0f, 42);
+        opc_input_randn(oc, 2, 1, (int64_t[]){130}, 1.0f, 43);
+        double err = opc_gradcheck(oc, 0, 1e-2f, 0);
+        if (err > 1e-2) print_error("few rows tb=%d: gradient error %g\n", tb, err);
+        assert_true(err < 1e-2);
+        opc_free(oc);
+    }
 }
 
 /* Opset 6 models: pytorch-operator/test_operator_addmm and _mm, pytorch-converted/test_Linear. */
@@ -316,6 +405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_gemm_few_rows),
         cmocka_unit_test(test_gemm_opset6),
         cmocka_unit_test(test_gemm_errors),
         cmocka_unit_test(test_matmul),

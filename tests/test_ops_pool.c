@@ -491,6 +491,7 @@ static const pcfg fast_cases[] = {
     {"f_mnist", 2, 8, 32, {28, 28}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
     {"f_odd", 2, 3, 5, {9, 11}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
     {"f_row", 2, 1, 1, {2, 40}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
+    {"f_wide", 2, 2, 3, {5, 71}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}}, /* 16 + 16 + 3 windows a row */
 };
 
 static void test_fast_2x2_matches_general(void **state)

@@ -11,23 +11,31 @@
  *   Y[n, g*Mg + m, o] = B[g*Mg + m] + sum_{c < Cg, t < k} W[g*Mg + m, c, t] * X[n, g*Cg + c, o*s - p0 + t*d]
  *   (X reads 0 in the padding.)
  *
- * What it is: three ways to compute the same thing, chosen in infer.
+ * What it is: five ways to compute the same thing, chosen in infer.
  *   - im2col + cblas_sgemm per sample and group (the general path);
  *   - 1x1 kernels with stride 1 and no padding: X already is the column matrix,
  *     so sgemm runs on it directly;
- *   - a direct kernel for 2-D, ungrouped, stride-1 convs with few input
- *     channels (the first layer of an image CNN: K is tiny, so sgemm would be
- *     all overhead and the layer is bound by writing Y).
+ *   - few taps (K <= SMALLK_MAX_K, group 1: the first layer of an image CNN):
+ *     im2col, then the few-row kernels of kernels.h (a K-row column matrix
+ *     leaves sgemm nothing but overhead);
+ *   - small batches (fewer samples than threads: an attack on one image), 1-D
+ *     or 2-D, group 1, stride 1: kernels.h's direct correlation (no im2col),
+ *     or for 3x3 kernels without dilation its Winograd F(2x2, 3x3) where that
+ *     pays (2.25x fewer multiplies; transformed weights cached, see
+ *     wino_weights).
  * Batches of at least as many samples as threads run one sample per thread
- * (sgemm single-threaded inside, each thread with its own scratch). Smaller
- * batches (an attack on one image) run samples in order, the threads sharing
- * each one: im2col/col2im split by channels and the sgemms by output rows, the
- * direct kernel by output channels or rows.
- * Backward: dX = col2im(W^T dY), dW += dY col^T, dB += sum dY; weight work is
- * skipped when only dX is wanted. In batch-parallel mode dW and dB go to
- * per-thread partial buffers reduced in thread order, so results are
- * deterministic for a given thread count.
- * What it is not: Winograd or FFT convolution, integer convolution.
+ * (single-threaded kernels inside, each thread with its own scratch). Smaller
+ * batches run samples in order, the threads sharing each one when it is large
+ * enough (sample_par): im2col/col2im split by channels, the sgemms by output
+ * rows, the few-row products by columns, the direct kernel by blocks of
+ * output channels or positions, Winograd by tiles.
+ * Backward: dX = col2im(W^T dY) (the direct paths: the same correlation with
+ * the weights flipped), dW += dY col^T, dB += sum dY; weight work is skipped
+ * when only dX is wanted. In batch-parallel mode dW and dB go to per-thread
+ * partial buffers reduced in thread order; every other output is summed by
+ * one thread in a fixed order, so results are deterministic for a given
+ * thread count.
+ * What it is not: FFT convolution, integer convolution.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -38,15 +46,19 @@
 #include "nn/ops/im2col.h"
 #include "nn/ops/kernels.h"
 
-enum { CONV_IM2COL, CONV_1X1, CONV_DIRECT };
+enum { CONV_IM2COL, CONV_1X1, CONV_DIRECT, CONV_SMALLK };
 
-/* The direct path serves every batch when C * kh * kw is at most this (few
- * input taps: the first layer of an image CNN, where K is tiny and sgemm all
- * overhead), and batches smaller than the thread count (an attack on one
- * image) whatever the taps, while a padded sample stays within
- * DIRECT_MAX_PAD floats (cache-sized: every block of output planes rereads it). */
-#define DIRECT_MAX_TAPS 32
+/* Convolutions with at most this many taps per output (C * kernel size: the
+ * first layer of an image CNN) multiply their tiny column matrix with the
+ * few-row kernels instead of sgemm. */
+#define SMALLK_MAX_K 32
+/* The direct path (batches smaller than the thread count) while a padded
+ * sample stays within this many floats (cache-sized: every block of output
+ * planes rereads it). */
 #define DIRECT_MAX_PAD ((int64_t)1 << 18)
+/* The few-tap and direct paths split one sample over the threads from this
+ * many multiply-adds (see sample_par). */
+#define DIRECT_PAR_WORK 1048576.0
 
 typedef struct conv_state {
     foil_winattr wa;
@@ -59,6 +71,10 @@ typedef struct conv_state {
     int batch_par;      /* one sample per thread */
     foil_dconv dfwd;    /* direct path: forward correlation, and dx's */
     foil_dconv dbwd;
+    foil_wino wfwd;     /* ... the same by Winograd F(2x2, 3x3) */
+    foil_wino wbwd;
+    int wino_fwd, wino_bwd; /* direct path: Winograd for the forward / for dx */
+    size_t cache_fl;    /* offset (floats) in the workspace of the Winograd weight cache */
     size_t scratch_fl;  /* per-thread scratch floats (col matrix / padded planes) */
     size_t part_fl;     /* per-thread dW + dB partial floats (batch_par only) */
 } conv_state;
@@ -66,6 +82,8 @@ typedef struct conv_state {
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
 static int direct_setup(conv_state *st);
+static int wino_setup(conv_state *st);
+static int wino_pays(const foil_dconv *d, const foil_wino *f);
 
 static foil_status conv_init(foil_node *node)
 {
@@ -146,21 +164,31 @@ static foil_status conv_infer(foil_op_ctx *c)
     int one = 1;
     for (int a = 0; a < FOIL_WIN_DIMS; a++)
         if (win->k[a] != 1 || win->s[a] != 1 || win->p0[a] || win->p1[a]) one = 0;
-    int direct = 0;
-    if (foil_ops_fast_paths && !one && nsp <= 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 && !direct_setup(st)) {
+    int direct = 0, smallk = 0;
+    st->wino_fwd = st->wino_bwd = 0;
+    if (foil_ops_fast_paths && !one && G == 1 && C * win->k_size <= SMALLK_MAX_K) smallk = 1;
+    if (!smallk && foil_ops_fast_paths && !one && nsp <= 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 &&
+        !st->batch_par && !direct_setup(st)) {
         int64_t pad = st->dfwd.pad_fl > st->dbwd.pad_fl ? st->dfwd.pad_fl : st->dbwd.pad_fl;
-        int few_taps = C * win->k_size <= DIRECT_MAX_TAPS;
-        direct = pad <= DIRECT_MAX_PAD * (few_taps ? 16 : 1) && (few_taps || !st->batch_par);
-        const char *force = getenv("FOIL_CONV_DIRECT"); /* TEMP: experiments */
-        if (force && pad <= DIRECT_MAX_PAD * 16) direct = force[0] == '1';
+        direct = pad <= DIRECT_MAX_PAD;
+        if (direct && !wino_setup(st)) {
+            st->wino_fwd = wino_pays(&st->dfwd, &st->wfwd);
+            st->wino_bwd = wino_pays(&st->dbwd, &st->wbwd);
+            if (foil_ops_fast_paths == 2) st->wino_fwd = st->wino_bwd = 1; /* tests: wherever it applies */
+        }
     }
-    st->path = one ? CONV_1X1 : direct ? CONV_DIRECT : CONV_IM2COL;
+    st->path = one ? CONV_1X1 : smallk ? CONV_SMALLK : direct ? CONV_DIRECT : CONV_IM2COL;
 
     /* Workspace: per thread, scratch for the column matrix (im2col path, and
-     * the direct path's dW) or the padded planes (direct path) and, in
-     * batch-parallel mode, dW + dB partial sums. */
+     * the direct path's dW), the padded planes (direct path) or Winograd's
+     * buffers and, in batch-parallel mode, dW + dB partial sums; then the
+     * Winograd weight cache (shared). */
     int64_t col = 0, pad = 0;
-    if (st->path == CONV_DIRECT) pad = st->dfwd.pad_fl > st->dbwd.pad_fl ? st->dfwd.pad_fl : st->dbwd.pad_fl;
+    if (st->path == CONV_DIRECT) {
+        pad = st->dfwd.pad_fl > st->dbwd.pad_fl ? st->dfwd.pad_fl : st->dbwd.pad_fl;
+        if (st->wino_fwd && (int64_t)st->wfwd.scratch_fl > pad) pad = (int64_t)st->wfwd.scratch_fl;
+        if (st->wino_bwd && (int64_t)st->wbwd.scratch_fl > pad) pad = (int64_t)st->wbwd.scratch_fl;
+    }
     if (st->path != CONV_1X1 && __builtin_mul_overflow(st->K, st->P, &col))
         return foil_node_error(c, FOIL_ERR_SHAPE, "column matrix too large");
     size_t scratch = round16((size_t)(col > pad ? col : pad));
@@ -170,7 +198,12 @@ static foil_status conv_infer(foil_op_ctx *c)
     size_t per_thread = scratch + part;
     if (per_thread > ((size_t)1 << 38) / (size_t)st->nthr)
         return foil_node_error(c, FOIL_ERR_SHAPE, "convolution workspace too large");
-    c->work_bytes = (size_t)st->nthr * per_thread * sizeof(float);
+    st->cache_fl = (size_t)st->nthr * per_thread;
+    size_t cache = 0;
+    if (st->path == CONV_SMALLK) cache = round16((size_t)(M * st->K)); /* W^T */
+    if (st->wino_fwd || st->wino_bwd)
+        cache = 16 + round16((size_t)(M * st->K)) + round16(st->wfwd.u_fl) + round16(st->wbwd.u_fl);
+    c->work_bytes = (st->cache_fl + cache) * sizeof(float);
     return FOIL_OK;
 }
 
@@ -395,9 +428,150 @@ static void direct_backward_dx(const conv_state *st, const float *w, const float
     direct_sample(&st->dbwd, dy, w + (KH - 1) * KW + (KW - 1), NULL, dx, 1, scratch, sf, nthr, par);
 }
 
+/* Winograd for 3x3 kernels without dilation: the same two correlations. */
+static int wino_setup(conv_state *st)
+{
+    const foil_dconv *f = &st->dfwd, *b = &st->dbwd;
+    if (f->kh != 3 || f->kw != 3 || f->dh != 1 || f->dw != 1) return -1;
+    if (foil_wino_setup(&st->wfwd, f->nin, f->nout, f->sh, f->sw, f->top, f->left, f->rows, f->cols, f->wo, f->wi,
+                        f->wky, f->wkx))
+        return -1;
+    return foil_wino_setup(&st->wbwd, b->nin, b->nout, b->sh, b->sw, b->top, b->left, b->rows, b->cols, b->wo, b->wi,
+                           b->wky, b->wkx);
+}
+
+/* Winograd pays when its multiply-adds (16 products with the output channels
+ * padded to vectors) and its transforms, weighted 1.5x for their memory
+ * traffic, cost less than the direct kernel's multiply-adds (all counted in
+ * 16-float vectors). */
+static int wino_pays(const foil_dconv *d, const foil_wino *f)
+{
+    double direct = (double)d->nout * (double)d->nvec * (double)d->nin * 9.0;
+    double cin = (double)(f->cin_v / 16), cout = (double)(f->cout_v / 16), nt = (double)f->ntile;
+    double wino = 16.0 * nt * (double)f->nin * cout + nt * (cin * 40.0 + cout * 30.0) +
+                  6.0 * ((double)(f->hp * f->wp) * cin + (double)(f->rows * f->cols) * cout);
+    return f->nin >= 8 && f->nout >= 8 && 1.5 * wino < direct;
+}
+
+/*
+ * The transformed weights (for the forward pass, and for dx) are cached in
+ * the workspace with a copy of the weights they came from: an attack runs
+ * thousands of passes with the same weights, so each forward pass only
+ * compares the copy (and after a training step, which changes them, the
+ * transforms are redone, each when first needed). Backward trusts the
+ * forward pass's comparison: it runs on the forward pass's inputs (op.h).
+ * Layout (floats): 16 of flags (uint32 [0]: the copy is valid, [1]: forward
+ * U, [2]: dx's U), the copy (M x K), U forward, U for dx.
+ */
+static const float *wino_weights(const conv_state *st, void *work, const float *w, int for_dx)
+{
+    float *cache = (float *)work + st->cache_fl, *wc = cache + 16;
+    float *uf = wc + round16((size_t)(st->M * st->K)), *ub = uf + round16(st->wfwd.u_fl);
+    uint32_t *flag = (uint32_t *)cache;
+    size_t bytes = (size_t)(st->M * st->K) * sizeof(float);
+    if (!for_dx || !flag[0]) {
+        if (!flag[0] || memcmp(wc, w, bytes)) {
+            memcpy(wc, w, bytes);
+            flag[0] = 1, flag[1] = flag[2] = 0;
+        }
+    }
+    if (!for_dx && !flag[1] && st->wino_fwd) {
+        foil_wino_weights(&st->wfwd, w, uf);
+        flag[1] = 1;
+    }
+    if (for_dx && !flag[2]) {
+        foil_wino_weights(&st->wbwd, w + (st->w.k[1] - 1) * st->w.k[2] + (st->w.k[2] - 1), ub);
+        flag[2] = 1;
+    }
+    return for_dx ? ub : uf;
+}
+
+/* One sample by Winograd; with par, the threads of a new team split the
+ * tiles (each output is summed by one thread, in a fixed order). */
+static void wino_sample(const foil_wino *f, const float *u, const float *src, const float *b, float *out,
+                        int accumulate, float *scratch, size_t sf, int nthr, int par)
+{
+    if (!par) {
+        foil_wino_run(f, u, src, b, 0, f->ntile, 0, f->cout_v, scratch, out, accumulate);
+        return;
+    }
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        foil_wino_run(f, u, src, b, f->ntile * t / nt, f->ntile * (t + 1) / nt, 0, f->cout_v, scratch + (size_t)t * sf,
+                      out, accumulate);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Few taps (K = C * kernel size <= SMALLK_MAX_K, group 1): the column matrix
+ * is a few rows, so the products are the few-row kernels of kernels.h:
+ *   y (M x P) = B + W (M x K) col, col = im2col(x)   (rows of col: axpy form)
+ * and, as in the general path, dcol (K x P) = W^T dy, dx += col2im(dcol), with
+ * W^T (K x M) transposed once per pass. With par, the threads of a new team
+ * split im2col / col2im by channels and the products by columns.
+ */
+static void smallk_forward_sample(const conv_state *st, const float *x, const float *w, const float *b, float *y,
+                                  float *col, int nthr, int par)
+{
+    const int64_t C = st->C, M = st->M, K = st->K, P = st->P, isz = st->w.in_size, ksz = st->w.k_size;
+    if (!par) {
+        foil_im2col(&st->w, C, x, col);
+        foil_gemv_axpy(M, 0, P, 0, K, w, K, col, P, y, P, b, 0);
+        return;
+    }
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt, p0 = P * t / nt, p1 = P * (t + 1) / nt;
+        foil_im2col(&st->w, c1 - c0, x + c0 * isz, col + c0 * ksz * P);
+#pragma omp barrier
+        foil_gemv_axpy(M, p0, p1, 0, K, w, K, col, P, y, P, b, 0);
+    }
+}
+
+static void smallk_dx_sample(const conv_state *st, const float *wt, const float *dy, float *dx, float *col, int nthr,
+                             int par)
+{
+    const int64_t C = st->C, M = st->M, K = st->K, P = st->P, isz = st->w.in_size, ksz = st->w.k_size;
+    if (!par) {
+        foil_gemv_axpy(K, 0, P, 0, M, wt, M, dy, P, col, P, NULL, 0);
+        foil_col2im(&st->w, C, col, dx);
+        return;
+    }
+#pragma omp parallel num_threads(nthr)
+    {
+        int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
+        foil_gemv_axpy(K, P * t / nt, P * (t + 1) / nt, 0, M, wt, M, dy, P, col, P, NULL, 0);
+#pragma omp barrier
+        foil_col2im(&st->w, c1 - c0, col + c0 * ksz * P, dx + c0 * isz);
+    }
+}
+
+/* wt (K x M) = W^T */
+static float *smallk_transpose(const conv_state *st, void *work, const float *w)
+{
+    float *wt = (float *)work + st->cache_fl;
+    for (int64_t m = 0; m < st->M; m++)
+        for (int64_t k = 0; k < st->K; k++) wt[k * st->M + m] = w[m * st->K + k];
+    return wt;
+}
+
 /* ---------------------------------------------------------------------------
  * forward / backward
  */
+
+/* Whether the threads share each sample (batches smaller than the thread
+ * count): for the im2col path from 64K multiply-adds; for the direct path
+ * only from DIRECT_PAR_WORK, as its single-threaded kernels are fast enough
+ * that a smaller layer loses more to the threads' handoff (its output then
+ * lies half in the other core's cache) than it gains. */
+static int sample_par(const conv_state *st)
+{
+    double work = (double)st->M * (double)st->P * (double)st->K;
+    return st->nthr > 1 && work >= (st->path == CONV_DIRECT || st->path == CONV_SMALLK ? DIRECT_PAR_WORK : 65536.0);
+}
 
 static foil_status conv_forward(foil_op_ctx *c)
 {
@@ -409,19 +583,28 @@ static foil_status conv_forward(foil_op_ctx *c)
     const int64_t N = st->N, xs = st->C * st->w.in_size, ys = st->M * st->P;
     const size_t sf = st->scratch_fl;
 
+    const float *u = NULL;
+    if (st->path == CONV_DIRECT && (st->wino_fwd || st->wino_bwd)) {
+        u = wino_weights(st, c->work, w, 0); /* checks the cached copy, for backward too */
+        if (!st->wino_fwd) u = NULL;
+    }
     if (st->batch_par) {
 #pragma omp parallel for schedule(static) num_threads(st->nthr)
         for (int64_t n = 0; n < N; n++) {
             float *mine = scratch + (size_t)omp_get_thread_num() * sf;
-            if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
+            if (st->path == CONV_SMALLK) smallk_forward_sample(st, x + n * xs, w, b, y + n * ys, mine, 1, 0);
+            else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, y + n * ys, 0, mine, sf, 1, 0);
+            else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
             else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
         }
         return FOIL_OK;
     }
     /* fewer samples than threads: the threads split each sample */
-    int par = st->nthr > 1 && (double)st->M * (double)st->P * (double)st->K >= 65536.0;
+    int par = sample_par(st);
     for (int64_t n = 0; n < N; n++) {
-        if (st->path == CONV_DIRECT)
+        if (st->path == CONV_SMALLK) smallk_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr, par);
+        else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, y + n * ys, 0, scratch, sf, st->nthr, par);
+        else if (st->path == CONV_DIRECT)
             direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, scratch, sf, st->nthr, par);
         else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
         else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
@@ -429,15 +612,20 @@ static foil_status conv_forward(foil_op_ctx *c)
     return FOIL_OK;
 }
 
-/* dX, dW, dB of one sample (any may be NULL); scratch is this thread's. */
-static void backward_sample(const conv_state *st, const float *x, const float *w, const float *dy,
+/* dX, dW, dB of one sample (any may be NULL); scratch is this thread's; u:
+ * dx's Winograd weights (direct path; NULL: no Winograd) or W^T (few taps). */
+static void backward_sample(const conv_state *st, const float *x, const float *w, const float *u, const float *dy,
                             float *dx, float *dw, float *db, float *scratch, size_t sf, int nthr, int par)
 {
-    int direct = st->path == CONV_DIRECT, dx_par = dx && !direct && par;
-    if (dw || db || (dx && !direct && !dx_par))
-        gemm_backward_sample(st, x, w, dy, direct || dx_par ? NULL : dx, dw, db, scratch);
+    int own = st->path == CONV_DIRECT || st->path == CONV_SMALLK; /* dx by this file's kernels */
+    int dx_par = dx && !own && par;
+    if (dw || db || (dx && !own && !dx_par))
+        gemm_backward_sample(st, x, w, dy, own || dx_par ? NULL : dx, dw, db, scratch);
+    if (!dx) return;
     if (dx_par) gemm_dx_sample_par(st, w, dy, dx, scratch, nthr);
-    if (dx && direct) direct_backward_dx(st, w, dy, dx, scratch, sf, nthr, par);
+    else if (st->path == CONV_SMALLK) smallk_dx_sample(st, u, dy, dx, scratch, nthr, par);
+    else if (st->path == CONV_DIRECT && u) wino_sample(&st->wbwd, u, dy, NULL, dx, 1, scratch, sf, nthr, par);
+    else if (st->path == CONV_DIRECT) direct_backward_dx(st, w, dy, dx, scratch, sf, nthr, par);
 }
 
 static void conv_backward(foil_op_ctx *c)
@@ -453,12 +641,14 @@ static void conv_backward(foil_op_ctx *c)
     const int64_t N = st->N, xs = st->C * st->w.in_size, ys = st->M * st->P, M = st->M, MK = st->M * st->K;
     const size_t sf = st->scratch_fl, pf = st->part_fl;
     float *parts = scratch + (size_t)st->nthr * sf;
+    const float *u = dx && st->path == CONV_DIRECT && st->wino_bwd ? wino_weights(st, c->work, w, 1) : NULL;
+    if (dx && st->path == CONV_SMALLK) u = smallk_transpose(st, c->work, w);
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
-        int par = st->nthr > 1 && (double)st->M * (double)st->P * (double)st->K >= 65536.0;
+        int par = sample_par(st);
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch, sf,
+            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch, sf,
                             st->nthr, par);
         return;
     }
@@ -470,7 +660,7 @@ static void conv_backward(foil_op_ctx *c)
         if (dw || db) memset(part, 0, pf * sizeof *part);
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
+            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
                             db ? part + MK : NULL, mine, sf, 1, 0);
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {

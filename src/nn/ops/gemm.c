@@ -151,7 +151,7 @@ static void gemm_small_cols(const gemm_state *st, const float *a, const float *b
                             int64_t n, int64_t k, int64_t n0, int64_t n1, float *y)
 {
     if (st->trans_b) foil_gemv_dot(m, n0, n1, k, a, k, b, k, y, n);
-    else foil_gemv_axpy(m, n0, n1, 0, k, a, k, b, n, y, n, 0);
+    else foil_gemv_axpy(m, n0, n1, 0, k, a, k, b, n, y, n, NULL, 0);
     int64_t rs = 0, cs = 0;
     const float *cv = NULL;
     if (cc && st->beta != 0.0f) {
@@ -233,7 +233,7 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
         int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t k0 = k * t / nt, k1 = k * (t + 1) / nt;
         if (st->trans_b) {
-            foil_gemv_axpy(m, 0, k, n * t / nt, n * (t + 1) / nt, dy, n, b, k, parts + (size_t)t * mk, k, 0);
+            foil_gemv_axpy(m, 0, k, n * t / nt, n * (t + 1) / nt, dy, n, b, k, parts + (size_t)t * mk, k, NULL, 0);
 #pragma omp barrier
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = k0; j < k1; j++) {

@@ -144,11 +144,15 @@ static inline void v16_store_part(float *p, v16 v, int64_t n)
 #endif
 
 /* Short copies and fills (a few dozen floats: inline vector code, where a
- * libc call per row would cost more than the copy itself). */
+ * libc call per row would cost more than the copy itself). The empty asm
+ * keeps gcc from turning the loops back into memcpy / memset calls. */
 static inline void foil_copy_floats(float *d, const float *s, int64_t n)
 {
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) v16_store(d + i, v16_load(s + i));
+    for (; i + 16 <= n; i += 16) {
+        __asm__("");
+        v16_store(d + i, v16_load(s + i));
+    }
     if (i < n) v16_store_part(d + i, v16_load_part(s + i, n - i), n - i);
 }
 
@@ -156,7 +160,10 @@ static inline void foil_zero_floats(float *d, int64_t n)
 {
     v16 z = {0};
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) v16_store(d + i, z);
+    for (; i + 16 <= n; i += 16) {
+        __asm__("");
+        v16_store(d + i, z);
+    }
     if (i < n) v16_store_part(d + i, z, n - i);
 }
 
@@ -164,7 +171,9 @@ static inline void foil_zero_floats(float *d, int64_t n)
 static inline v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
 
 /* Fast paths on (1) / off (0). Tests turn them off to compare the general
- * path against the fast ones; read by infer, so set it before planning. */
+ * path against the fast ones, or set 2 to force each fast path wherever it
+ * applies, even where it would not pay (Conv's Winograd on small shapes);
+ * read by infer, so set it before planning. */
 extern int foil_ops_fast_paths;
 
 #endif

@@ -47,12 +47,13 @@ int foil_dconv_setup(foil_dconv *d, int64_t nin, int64_t nout, int64_t sh, int64
     return 0;
 }
 
-/* Global padded row R (plane R / hp, row R % hp; rows past the last plane
- * are slack) from src. */
-static void pad_row(const foil_dconv *d, const float *src, float *pad, int64_t R)
+/* Padded row a (may be >= hp: rows of the next plane, or slack past the
+ * last) of plane i, from src. */
+static void pad_row(const foil_dconv *d, const float *src, float *pad, int64_t i, int64_t a)
 {
-    int64_t i = R / d->hp, a = R - i * d->hp, sr = a - d->top;
-    float *row = pad + R * d->wp;
+    while (a >= d->hp) a -= d->hp, i++;
+    int64_t sr = a - d->top;
+    float *row = pad + (i * d->hp + a) * d->wp;
     int64_t b0 = max64(d->left, 0), b1 = min64(d->left + d->sw, d->wp);
     if (i >= d->nin || sr < 0 || sr >= d->sh || b1 <= b0) {
         foil_zero_floats(row, d->wp);
@@ -70,11 +71,11 @@ void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v
      * [16 v0, 16 v1 - 1 + ext]: rows [a0, a1) counted from the plane's start
      * (a1 may run into the next plane, or into the slack after the last) */
     int64_t a0 = 16 * v0 / d->wp, a1 = (16 * v1 - 1 + d->ext) / d->wp + 1;
-    int64_t done = 0; /* rows below this are filled */
+    int64_t done = 0; /* global rows (plane * hp + row) below this are filled */
     for (int64_t i = 0; i < d->nin; i++) {
-        int64_t r0 = max64(i * d->hp + a0, done), r1 = i * d->hp + a1;
-        for (int64_t R = r0; R < r1; R++) pad_row(d, src, pad, R);
-        done = max64(done, r1);
+        int64_t first = max64(i * d->hp + a0, done) - i * d->hp;
+        for (int64_t a = first; a < a1; a++) pad_row(d, src, pad, i, a);
+        done = max64(done, i * d->hp + a1);
     }
 }
 
@@ -83,17 +84,17 @@ void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v
 static void dconv_put(const foil_dconv *d, const float *buf, int mb, int nb, int64_t o, int64_t v, float *out,
                       int accumulate)
 {
-    const int64_t wp = d->wp, cols = d->cols;
-    int64_t j0 = 16 * v, j1 = min64(j0 + 16 * nb, d->rows * wp);
-    for (int j = 0; j < mb; j++) {
-        const float *b = buf + (int64_t)j * nb * 16 - j0; /* b[t]: position t */
-        float *op = out + (o + j) * d->rows * cols;
-        int64_t r = j0 / wp, q = j0 - r * wp;
-        for (int64_t t = j0; t < j1; r++, q = 0) {
-            int64_t n = min64(wp - q, j1 - t);         /* positions of row r in range */
-            int64_t nc = q < cols ? min64(cols - q, n) : 0; /* of which real columns */
-            float *dst = op + r * cols + q;
-            const float *s = b + t;
+    const int64_t wp = d->wp, cols = d->cols, plane = d->rows * cols;
+    const int64_t j0 = 16 * v, j1 = min64(j0 + 16 * nb, d->rows * wp);
+    const int64_t r0 = j0 / wp, q0 = j0 - r0 * wp;
+    float *op = out + o * plane;
+    /* row by row: positions [t, t + n) are columns [q, q + n) of row r */
+    for (int64_t t = j0, r = r0, q = q0; t < j1; r++, q = 0) {
+        int64_t n = min64(wp - q, j1 - t);
+        int64_t nc = q < cols ? min64(cols - q, n) : 0; /* of which real columns */
+        const float *s = buf + (t - j0);
+        float *dst = op + r * cols + q;
+        for (int j = 0; j < mb; j++, s += (int64_t)nb * 16, dst += plane) {
             if (accumulate) {
                 int64_t k = 0;
                 for (; k + 16 <= nc; k += 16) v16_store(dst + k, v16_load(dst + k) + v16_load(s + k));
@@ -101,8 +102,8 @@ static void dconv_put(const foil_dconv *d, const float *buf, int mb, int nb, int
             } else {
                 foil_copy_floats(dst, s, nc);
             }
-            t += n;
         }
+        t += n;
     }
 }
 
@@ -251,16 +252,19 @@ void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A,
     }
 }
 
-/* C[m, 0 : 16 NV) (+)= sum_{k0 <= k < k1} A[m, k] * B[k, 0 : 16 NV), m < MR;
- * the last vector holds only `last` columns (1..16). */
+/* C[m, 0 : 16 NV) (+)= sum_{k0 <= k < k1} A[m, k] * B[k, 0 : 16 NV), m < MR,
+ * starting from C (accumulate), bias[m] (bias != NULL) or 0; the last
+ * vector holds only `last` columns (1..16). */
 #define DEFINE_AXPY_TILE(MR, NV)                                                                                     \
     static void axpy_tile_##MR##x##NV(int64_t k0, int64_t k1, const float *A, int64_t lda, const float *B,           \
-                                      int64_t ldb, float *C, int64_t ldc, int accumulate, int64_t last)              \
+                                      int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate,          \
+                                      int64_t last)                                                                  \
     {                                                                                                                \
         v16 acc[MR][NV];                                                                                             \
         for (int m = 0; m < MR; m++)                                                                                 \
             for (int u = 0; u < NV; u++)                                                                             \
-                acc[m][u] = accumulate ? v16_load_part(C + m * ldc + 16 * u, u == NV - 1 ? last : 16) : (v16){0};    \
+                acc[m][u] = accumulate ? v16_load_part(C + m * ldc + 16 * u, u == NV - 1 ? last : 16)                \
+                                       : (v16){0} + (bias ? bias[m] : 0.0f);                                         \
         if (last == 16) {                                                                                            \
             for (int64_t k = k0; k < k1; k++) {                                                                      \
                 v16 b[NV];                                                                                           \
@@ -293,22 +297,25 @@ DEFINE_AXPY_TILE(1, 8)
 DEFINE_AXPY_TILE(1, 1)
 
 void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
-                    const float *B, int64_t ldb, float *C, int64_t ldc, int accumulate)
+                    const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate)
 {
     for (int64_t m = 0; m < M;) {
-        const float *a = A + m * lda;
+        const float *a = A + m * lda, *bm = bias ? bias + m : NULL;
         float *c = C + m * ldc;
         int mr = M - m >= 4 ? 4 : M - m >= 2 ? 2 : 1;
         int64_t n = n0;
         if (mr == 4) {
-            for (; n + 64 <= n1; n += 64) axpy_tile_4x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, 16);
-            for (; n < n1; n += 16) axpy_tile_4x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, min64(16, n1 - n));
+            for (; n + 64 <= n1; n += 64) axpy_tile_4x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
+            for (; n < n1; n += 16)
+                axpy_tile_4x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, min64(16, n1 - n));
         } else if (mr == 2) {
-            for (; n + 64 <= n1; n += 64) axpy_tile_2x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, 16);
-            for (; n < n1; n += 16) axpy_tile_2x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, min64(16, n1 - n));
+            for (; n + 64 <= n1; n += 64) axpy_tile_2x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
+            for (; n < n1; n += 16)
+                axpy_tile_2x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, min64(16, n1 - n));
         } else {
-            for (; n + 128 <= n1; n += 128) axpy_tile_1x8(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, 16);
-            for (; n < n1; n += 16) axpy_tile_1x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, accumulate, min64(16, n1 - n));
+            for (; n + 128 <= n1; n += 128) axpy_tile_1x8(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
+            for (; n < n1; n += 16)
+                axpy_tile_1x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, min64(16, n1 - n));
         }
         m += mr;
     }
@@ -319,6 +326,9 @@ void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, c
  */
 
 static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Tiles per block: the block's transformed inputs and products stay in cache. */
+#define WINO_TB 24
 
 int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                     int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx)
@@ -331,8 +341,8 @@ int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t
     d->cin_v = round16_64(nin), d->cout_v = round16_64(nout);
     int64_t nt, u, p, v, m, y, s;
     if (__builtin_mul_overflow(d->th, d->tw, &nt) || __builtin_mul_overflow(16 * nin, d->cout_v, &u) ||
-        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16 * nt, d->cin_v, &v) ||
-        __builtin_mul_overflow(16 * nt, d->cout_v, &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
+        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16 * WINO_TB, d->cin_v, &v) ||
+        __builtin_mul_overflow(16 * WINO_TB, d->cout_v, &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
         __builtin_add_overflow(p + v, m + y, &s) || s > ((int64_t)1 << 40))
         return -1;
     d->ntile = nt;
@@ -343,27 +353,32 @@ int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t
 
 /*
  * U[xi = (r, c), i, o] = (G g G^T)[r, c] for the 3x3 kernel g = W(o, i, ., .),
- * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. Scalar: it runs only when
- * the weights change.
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], 16 output channels at a time
+ * (gathered: W's strides are arbitrary); channels past nout get 0. Runs
+ * only when the weights change.
  */
 void foil_wino_weights(const foil_wino *d, const float *w, float *u)
 {
-    memset(u, 0, d->u_fl * sizeof *u);
-    for (int64_t o = 0; o < d->nout; o++)
-        for (int64_t i = 0; i < d->nin; i++) {
-            float g[3][3], t[4][3];
+    const float h = 0.5f;
+    for (int64_t i = 0; i < d->nin; i++)
+        for (int64_t o0 = 0; o0 < d->cout_v; o0 += 16) {
+            v16 g[3][3], t[4][3];
             for (int ky = 0; ky < 3; ky++)
-                for (int kx = 0; kx < 3; kx++) g[ky][kx] = w[o * d->wo + i * d->wi + ky * d->wky + kx * d->wkx];
+                for (int kx = 0; kx < 3; kx++) {
+                    float lane[16];
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = o0 + l < d->nout ? w[(o0 + l) * d->wo + i * d->wi + ky * d->wky + kx * d->wkx] : 0.0f;
+                    g[ky][kx] = v16_load(lane);
+                }
             for (int kx = 0; kx < 3; kx++) {
                 t[0][kx] = g[0][kx];
-                t[1][kx] = 0.5f * (g[0][kx] + g[1][kx] + g[2][kx]);
-                t[2][kx] = 0.5f * (g[0][kx] - g[1][kx] + g[2][kx]);
+                t[1][kx] = h * (g[0][kx] + g[1][kx] + g[2][kx]);
+                t[2][kx] = h * (g[0][kx] - g[1][kx] + g[2][kx]);
                 t[3][kx] = g[2][kx];
             }
             for (int r = 0; r < 4; r++) {
-                float x[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]),
-                              t[r][2]};
-                for (int c = 0; c < 4; c++) u[((r * 4 + c) * d->nin + i) * d->cout_v + o] = x[c];
+                v16 x[4] = {t[r][0], h * (t[r][0] + t[r][1] + t[r][2]), h * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
+                for (int c = 0; c < 4; c++) v16_store(u + ((r * 4 + c) * d->nin + i) * d->cout_v + o0, x[c]);
             }
         }
 }
@@ -390,31 +405,39 @@ void foil_wino_weights(const foil_wino *d, const float *w, float *u)
     }
 
 DEFINE_WINO_TILE(6, 4)
+DEFINE_WINO_TILE(3, 4)
 DEFINE_WINO_TILE(1, 4)
-DEFINE_WINO_TILE(12, 2)
+DEFINE_WINO_TILE(8, 2)
+DEFINE_WINO_TILE(4, 2)
 DEFINE_WINO_TILE(1, 2)
-DEFINE_WINO_TILE(12, 1)
+DEFINE_WINO_TILE(8, 1)
+DEFINE_WINO_TILE(4, 1)
 DEFINE_WINO_TILE(1, 1)
 
-/* M (nt x ov) = V (nt x nin, rows every cv) U (nin x ov). */
-static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M)
+/* M (nt x width) = V (nt x nin, rows every cv) U (nin x width, rows every
+ * ov; M's too): 64, 32 or 16 columns at a time, rows in tiles of 6 / 8 and
+ * their halves, then singles. */
+static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M,
+                      int64_t width)
 {
-    for (int64_t o = 0; o < ov;) {
+#define WINO_ROWS(RT, RH, MV)                                                                                        \
+    for (; t + RT <= nt; t += RT) wino_tile_##RT##x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);             \
+    for (; t + RH <= nt; t += RH) wino_tile_##RH##x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);             \
+    for (; t < nt; t++) wino_tile_1x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+    for (int64_t o = 0; o < width;) {
         int64_t t = 0;
-        if (ov - o >= 64) {
-            for (; t + 6 <= nt; t += 6) wino_tile_6x4(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
-            for (; t < nt; t++) wino_tile_1x4(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+        if (width - o >= 64) {
+            WINO_ROWS(6, 3, 4)
             o += 64;
-        } else if (ov - o >= 32) {
-            for (; t + 12 <= nt; t += 12) wino_tile_12x2(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
-            for (; t < nt; t++) wino_tile_1x2(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+        } else if (width - o >= 32) {
+            WINO_ROWS(8, 4, 2)
             o += 32;
         } else {
-            for (; t + 12 <= nt; t += 12) wino_tile_12x1(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
-            for (; t < nt; t++) wino_tile_1x1(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+            WINO_ROWS(8, 4, 1)
             o += 16;
         }
     }
+#undef WINO_ROWS
 }
 
 /* r[i][j] <- r[j][i] for a 16 x 16 block: four stages, stage k swapping bit k
@@ -437,16 +460,16 @@ static inline void transpose16(v16 r[16])
 }
 
 void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
-                   float *scratch, float *out, int accumulate)
+                   int64_t c0, int64_t c1, float *scratch, float *out, int accumulate)
 {
-    if (t1 <= t0) return;
-    const int64_t tw = d->tw, wp = d->wp, cv = d->cin_v, ov = d->cout_v, nt = t1 - t0, rows = d->rows,
-                  cols = d->cols;
+    c1 = min64(c1, d->cout_v);
+    if (t1 <= t0 || c1 <= c0) return;
+    const int64_t tw = d->tw, wp = d->wp, cv = d->cin_v, ov = d->cout_v, rows = d->rows, cols = d->cols;
     const int64_t ty0 = t0 / tw, ty1 = (t1 - 1) / tw + 1, prow = 2 * (ty1 - ty0) + 2;
     float *P = scratch;              /* padded rows [2 ty0, 2 ty1 + 2), channel-last: prow x wp x cv */
-    float *V = P + prow * wp * cv;   /* 16 x nt x cv */
-    float *Mx = V + 16 * nt * cv;    /* 16 x nt x ov */
-    float *Y = Mx + 16 * nt * ov;    /* output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
+    float *V = P + prow * wp * cv;   /* 16 x WINO_TB x cv */
+    float *Mx = V + 16 * WINO_TB * cv; /* 16 x WINO_TB x ov */
+    float *Y = Mx + 16 * WINO_TB * ov; /* output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
 
     /* 1. the source, transposed into padded channel-last rows (16 x 16
      * blocks; channels past nin read as 0) */
@@ -466,51 +489,55 @@ void foil_wino_run(const foil_wino *d, const float *u, const float *src, const f
             }
     }
 
-    /* 2. V[xi, t, i] = (B^T d B)[xi], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t ty = t / tw, tx = t - ty * tw;
-        const float *base = P + (2 * (ty - ty0) * wp + 2 * tx) * cv;
-        for (int64_t c = 0; c < cv; c += 16) {
-            v16 x[4][4], y[4][4];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) x[i][j] = v16_load(base + (i * wp + j) * cv + c);
-            for (int j = 0; j < 4; j++) {
-                y[0][j] = x[0][j] - x[2][j];
-                y[1][j] = x[1][j] + x[2][j];
-                y[2][j] = x[2][j] - x[1][j];
-                y[3][j] = x[1][j] - x[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-                v16 z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
-                for (int j = 0; j < 4; j++) v16_store(V + ((i * 4 + j) * nt + (t - t0)) * cv + c, z[j]);
-            }
-        }
-    }
-
-    /* 3. the 16 products */
-    for (int xi = 0; xi < 16; xi++)
-        wino_gemm(nt, d->nin, V + xi * nt * cv, cv, u + xi * d->nin * ov, ov, Mx + xi * nt * ov);
-
-    /* 4. out tile = A^T M A (+ bias), A^T = [1 1 1 0; 0 1 -1 -1], into Y */
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t ty = t / tw, tx = t - ty * tw;
-        for (int64_t o = 0; o < ov; o += 16) {
-            v16 m[4][4], s[2][4];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) m[i][j] = v16_load(Mx + ((i * 4 + j) * nt + (t - t0)) * ov + o);
-            for (int j = 0; j < 4; j++) {
-                s[0][j] = m[0][j] + m[1][j] + m[2][j];
-                s[1][j] = m[1][j] - m[2][j] - m[3][j];
-            }
-            v16 b = bias && !accumulate ? v16_load_part(bias + o, d->nout - o) : (v16){0};
-            for (int i = 0; i < 2; i++) {
-                v16 r[2] = {s[i][0] + s[i][1] + s[i][2] + b, s[i][1] - s[i][2] - s[i][3] + b};
-                int64_t yr = 2 * ty + i, yc = 2 * tx;
-                if (yr >= rows) break;
-                for (int j = 0; j < 2 && yc + j < cols; j++)
-                    v16_store(Y + ((yr - 2 * ty0) * cols + yc + j) * ov + o, r[j]);
+    /* per block of WINO_TB tiles: 2. V[xi, t, i] = (B^T d B)[xi] with
+     * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; 3. the 16 products;
+     * 4. out tile = A^T M A (+ bias) with A^T = [1 1 1 0; 0 1 -1 -1], into Y */
+    const int64_t nblk = (t1 - t0 + WINO_TB - 1) / WINO_TB; /* blocks of equal size: no 1-tile block */
+    for (int64_t k = 0, tb = t0; k < nblk; k++) {
+        const int64_t nb = (t1 - t0) * (k + 1) / nblk - (t1 - t0) * k / nblk;
+        for (int64_t t = tb; t < tb + nb; t++) {
+            int64_t ty = t / tw, tx = t - ty * tw;
+            const float *base = P + (2 * (ty - ty0) * wp + 2 * tx) * cv;
+            for (int64_t c = 0; c < cv; c += 16) {
+                v16 x[4][4], y[4][4];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) x[i][j] = v16_load(base + (i * wp + j) * cv + c);
+                for (int j = 0; j < 4; j++) {
+                    y[0][j] = x[0][j] - x[2][j];
+                    y[1][j] = x[1][j] + x[2][j];
+                    y[2][j] = x[2][j] - x[1][j];
+                    y[3][j] = x[1][j] - x[3][j];
+                }
+                for (int i = 0; i < 4; i++) {
+                    v16 z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
+                    for (int j = 0; j < 4; j++) v16_store(V + ((i * 4 + j) * WINO_TB + (t - tb)) * cv + c, z[j]);
+                }
             }
         }
+        for (int xi = 0; xi < 16; xi++)
+            wino_gemm(nb, d->nin, V + xi * WINO_TB * cv, cv, u + xi * d->nin * ov + c0, ov, Mx + xi * WINO_TB * ov + c0,
+                      c1 - c0);
+        for (int64_t t = tb; t < tb + nb; t++) {
+            int64_t ty = t / tw, tx = t - ty * tw;
+            for (int64_t o = c0; o < c1; o += 16) {
+                v16 m[4][4], s[2][4];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) m[i][j] = v16_load(Mx + ((i * 4 + j) * WINO_TB + (t - tb)) * ov + o);
+                for (int j = 0; j < 4; j++) {
+                    s[0][j] = m[0][j] + m[1][j] + m[2][j];
+                    s[1][j] = m[1][j] - m[2][j] - m[3][j];
+                }
+                v16 bv = bias && !accumulate ? v16_load_part(bias + o, d->nout - o) : (v16){0};
+                for (int i = 0; i < 2; i++) {
+                    v16 r[2] = {s[i][0] + s[i][1] + s[i][2] + bv, s[i][1] - s[i][2] - s[i][3] + bv};
+                    int64_t yr = 2 * ty + i, yc = 2 * tx;
+                    if (yr >= rows) break;
+                    for (int j = 0; j < 2 && yc + j < cols; j++)
+                        v16_store(Y + ((yr - 2 * ty0) * cols + yc + j) * ov + o, r[j]);
+                }
+            }
+        }
+        tb += nb;
     }
 
     /* 5. Y back into (nout, rows, cols): the outputs of tiles [t0, t1) */
@@ -519,7 +546,7 @@ void foil_wino_run(const foil_wino *d, const float *u, const float *src, const f
         int64_t q0 = 2 * tlo, q1 = min64(2 * thi, cols);
         for (int64_t yr = 2 * ty; yr < 2 * ty + 2 && yr < rows; yr++) {
             const float *yrow = Y + (yr - 2 * ty0) * cols * ov;
-            for (int64_t o0 = 0; o0 < d->nout; o0 += 16)
+            for (int64_t o0 = c0; o0 < min64(c1, d->nout); o0 += 16)
                 for (int64_t q = q0; q < q1; q += 16) {
                     int64_t nq = min64(16, q1 - q), no = min64(16, d->nout - o0);
                     v16 r[16];

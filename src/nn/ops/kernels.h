@@ -71,13 +71,13 @@ void foil_dconv_run(const foil_dconv *d, const float *pad, const float *w, const
  * Few-row products (any M; B is read once per 4 rows of A):
  *   foil_gemv_dot:  C[m, n]  = sum_{k < K} A[m, k] * B[n, k]      n in [n0, n1)
  *   foil_gemv_axpy: C[m, n] (+)= sum_{k0 <= k < k1} A[m, k] * B[k, n]   n in [n0, n1)
- * Row-major with leading dimensions lda, ldb, ldc; axpy overwrites C unless
- * accumulate.
+ * Row-major with leading dimensions lda, ldb, ldc. axpy adds to C when
+ * accumulate, else writes bias[m] + the sum (bias may be NULL).
  */
 void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
                    int64_t ldb, float *C, int64_t ldc);
 void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
-                    const float *B, int64_t ldb, float *C, int64_t ldc, int accumulate);
+                    const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate);
 
 
 
@@ -113,9 +113,10 @@ int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t
 /* u (d->u_fl floats) = the transformed weights G g G^T of w. */
 void foil_wino_weights(const foil_wino *d, const float *w, float *u);
 
-/* Tiles [t0, t1) of one sample: out (=|+=) the correlation of src (nin, sh,
- * sw) (+ bias, when not accumulate; may be NULL), writing exactly the
- * outputs of those tiles. scratch: d->scratch_fl floats of this thread's. */
+/* Tiles [t0, t1), output channels [c0, c1) (multiples of 16; c1 is clipped
+ * to cout_v) of one sample: out (=|+=) the correlation of src (nin, sh, sw)
+ * (+ bias, when not accumulate; may be NULL), writing exactly those outputs.
+ * scratch: d->scratch_fl floats of this thread's. */
 void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
-                   float *scratch, float *out, int accumulate);
+                   int64_t c0, int64_t c1, float *scratch, float *out, int accumulate);
 #endif
