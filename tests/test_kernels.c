@@ -224,9 +224,9 @@ static void test_wino(void **state)
 static void test_gemv(void **state)
 {
     (void)state;
-    const int64_t Ms[] = {1, 2, 3, 4, 5, 7}, Ns[] = {1, 9, 37, 130}, Ks[] = {1, 15, 17, 100};
+    const int64_t Ms[] = {1, 2, 3, 4, 5, 7}, Ns[] = {1, 9, 37, 130, 1000}, Ks[] = {1, 15, 17, 100};
     for (size_t a = 0; a < 6; a++)
-        for (size_t b = 0; b < 4; b++)
+        for (size_t b = 0; b < 5; b++)
             for (size_t k = 0; k < 4; k++) {
                 int64_t M = Ms[a], N = Ns[b], K = Ks[k], lda = K + 3, ldb = K + 1, ldc = N + 2;
                 float *A = randn(M * lda, 10), *B = randn(N * ldb, 11), *C = randn(M * ldc, 12);

@@ -477,13 +477,17 @@ static void test_backward_against_reference(void **state)
     }
 }
 
-/* ---- small batches: the direct kernel for many taps, and Winograd ----------------
- * A batch smaller than the thread count runs each sample on all threads,
- * through the direct kernel whatever the taps, and Winograd F(2x2, 3x3) for
- * 3x3 kernels where it pays (fast paths = 2 forces it wherever it applies).
- * Every one against the general path (im2col + sgemm), forward and all
- * three gradients, and the gradients against finite differences. */
+/* ---- the direct kernel and Winograd ------------------------------------------
+ * 1-D and 2-D, group-1, stride-1 convolutions run through the direct kernel,
+ * and Winograd F(2x2, 3x3) for 3x3 kernels where it pays (fast paths = 2
+ * forces it wherever it applies); a batch smaller than the thread count
+ * splits each sample over the threads, a larger one runs a sample per thread.
+ * Every one against the general path (im2col + sgemm), forward and all three
+ * gradients, and the gradients against finite differences. */
 static const ccfg small_cases[] = {
+    {"s_conv2_batch", 2, 3, 32, 64, 0, {14, 14}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"s_odd_batch", 2, 5, 9, 19, 0, {7, 10}, {3, 3}, NULL, NULL, I64(0, 1, 2, 1), NULL, 1, 1, {0}},
+    {"s_many_taps_batch", 2, 3, 7, 11, 0, {8, 9}, {5, 3}, NULL, NULL, I64(2, 1, 2, 1), NULL, 1, 1, {0}},
     {"s_conv2", 2, 1, 32, 64, 0, {14, 14}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
     {"s_odd_channels", 2, 1, 17, 35, 0, {9, 30}, {3, 3}, NULL, NULL, NULL, "SAME_UPPER", 1, 1, {0}},
     {"s_many_taps_dilated", 2, 1, 12, 13, 0, {9, 11}, {3, 2}, NULL, I64(2, 1), I64(1, 0, 2, 1), NULL, 1, 0, {0}},
@@ -493,7 +497,7 @@ static const ccfg small_cases[] = {
     {"s_wide", 2, 1, 16, 24, 0, {5, 70}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 0, {0}},
 };
 
-static void test_small_batch_paths(void **state)
+static void test_direct_paths(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof small_cases / sizeof small_cases[0]; i++)
@@ -520,12 +524,13 @@ static void test_small_batch_paths(void **state)
 
 static const ccfg small_grad_cases[] = {
     {"sg_wino", 2, 1, 3, 4, 0, {5, 6}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"sg_wino_batch", 2, 3, 3, 2, 0, {4, 5}, {3, 3}, NULL, NULL, I64(1, 0, 1, 1), NULL, 1, 1, {0}},
     {"sg_wino_crop", 2, 1, 2, 3, 0, {6, 5}, {3, 3}, NULL, NULL, I64(0, 2, 1, 0), NULL, 1, 1, {0}},
     {"sg_direct_many_taps", 2, 1, 5, 3, 0, {5, 7}, {3, 3}, NULL, I64(1, 2), I64(1, 2, 1, 0), NULL, 1, 1, {0}},
     {"sg_1d", 1, 1, 7, 2, 0, {9}, {3}, NULL, NULL, I64(1, 1), NULL, 1, 0, {0}},
 };
 
-static void test_small_batch_gradients(void **state)
+static void test_direct_gradients(void **state)
 {
     (void)state;
     for (int fast = 1; fast <= 2; fast++) {
@@ -744,8 +749,8 @@ int main(void)
         cmocka_unit_test(test_fast_paths_match_general),
         cmocka_unit_test(test_weight_grad_deterministic),
         cmocka_unit_test(test_backward_against_reference),
-        cmocka_unit_test(test_small_batch_paths),
-        cmocka_unit_test(test_small_batch_gradients),
+        cmocka_unit_test(test_direct_paths),
+        cmocka_unit_test(test_direct_gradients),
         cmocka_unit_test(test_weight_change),
         cmocka_unit_test(test_bad_attributes),
     };

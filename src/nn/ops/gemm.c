@@ -1,5 +1,6 @@
 /*
- * nn/ops/gemm.c - Gemm and MatMul, both on OpenBLAS cblas_sgemm.
+ * nn/ops/gemm.c - Gemm and MatMul, on OpenBLAS cblas_sgemm (few-row Gemm on
+ * the kernels of kernels.h).
  *
  * Gemm:   Y (M,N) = alpha * op(A) op(B) + beta * C
  *         op(A) = A (M,K), or A^T when transA (A stored (K,M));
@@ -20,7 +21,7 @@
  * product) skips sgemm, whose packing of B costs more than the product, for
  * the kernels of kernels.h, which read B once: op(B) rows split over the
  * threads, and the input gradient split the same way, so each thread reads
- * the same part of B (which stays in its core's cache) in both passes.
+ * the same part of B in both passes (whatever of it its core's caches keep).
  */
 #include <cblas.h>
 #include <limits.h>

@@ -100,35 +100,39 @@ void foil_col2im(const foil_window *w, int64_t ch, const float *col, float *dx);
 /* Vectors pass by value only to and from these static inline helpers (and
  * static functions in the files that include this header), never across an
  * external interface, so gcc's note that their ABI differs without AVX-512
- * does not apply; it is silenced for every file that includes this one. */
+ * does not apply; it is silenced for every file that includes this one. The
+ * helpers are always inlined: without AVX-512, gcc would otherwise split
+ * off out-of-line pieces of them (v16_load_part.part.0) whose vector return
+ * draws the same note as an error that no pragma can silence. */
 #pragma GCC diagnostic ignored "-Wpsabi"
+#define FOIL_V16_INLINE static inline __attribute__((always_inline))
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));
 
-static inline v16 v16_load(const float *p)
+FOIL_V16_INLINE v16 v16_load(const float *p)
 {
     v16 v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+FOIL_V16_INLINE void v16_store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
 #ifdef __AVX512F__
-static inline v16 v16_load_part(const float *p, int64_t n)
+FOIL_V16_INLINE v16 v16_load_part(const float *p, int64_t n)
 {
     if (n >= 16) return v16_load(p);
     return n > 0 ? (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p) : (v16){0};
 }
 
-static inline void v16_store_part(float *p, v16 v, int64_t n)
+FOIL_V16_INLINE void v16_store_part(float *p, v16 v, int64_t n)
 {
     if (n >= 16) v16_store(p, v);
     else if (n > 0) _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
 }
 #else
-static inline v16 v16_load_part(const float *p, int64_t n)
+FOIL_V16_INLINE v16 v16_load_part(const float *p, int64_t n)
 {
     if (n >= 16) return v16_load(p);
     float t[16] = {0};
@@ -136,7 +140,7 @@ static inline v16 v16_load_part(const float *p, int64_t n)
     return v16_load(t);
 }
 
-static inline void v16_store_part(float *p, v16 v, int64_t n)
+FOIL_V16_INLINE void v16_store_part(float *p, v16 v, int64_t n)
 {
     if (n >= 16) v16_store(p, v);
     else if (n > 0) memcpy(p, &v, (size_t)n * sizeof *p);
@@ -146,7 +150,7 @@ static inline void v16_store_part(float *p, v16 v, int64_t n)
 /* Short copies and fills (a few dozen floats: inline vector code, where a
  * libc call per row would cost more than the copy itself). The empty asm
  * keeps gcc from turning the loops back into memcpy / memset calls. */
-static inline void foil_copy_floats(float *d, const float *s, int64_t n)
+FOIL_V16_INLINE void foil_copy_floats(float *d, const float *s, int64_t n)
 {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -156,7 +160,7 @@ static inline void foil_copy_floats(float *d, const float *s, int64_t n)
     if (i < n) v16_store_part(d + i, v16_load_part(s + i, n - i), n - i);
 }
 
-static inline void foil_zero_floats(float *d, int64_t n)
+FOIL_V16_INLINE void foil_zero_floats(float *d, int64_t n)
 {
     v16 z = {0};
     int64_t i = 0;
@@ -168,7 +172,7 @@ static inline void foil_zero_floats(float *d, int64_t n)
 }
 
 /* m ? a : b, lane by lane (m lanes are 0 or -1, as comparisons give). */
-static inline v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
+FOIL_V16_INLINE v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
 
 /* Fast paths on (1) / off (0). Tests turn them off to compare the general
  * path against the fast ones, or set 2 to force each fast path wherever it

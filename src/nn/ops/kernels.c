@@ -5,9 +5,10 @@
  * Tiles keep their sums in vector registers: a direct-correlation tile holds
  * MB output planes x NB vectors of 16 positions (24 sums for the main 8 x 3
  * tile: per tap, 3 vector loads and 8 weight broadcasts feed 24 fused
- * multiply-adds); a dot tile holds MR rows of A x NR rows of B; an axpy tile
- * MR rows x NV vectors of C. Each output element is one sum in a fixed order
- * (taps, or k, ascending), whatever tile or thread computes it.
+ * multiply-adds); a Winograd product tile RT tiles x MV vectors of output
+ * channels; a dot tile MR rows of A x NR rows of B; an axpy tile MR rows x NV
+ * vectors of C. Each output element is one sum in a fixed order (taps, input
+ * channels, or k, ascending), whatever tile or thread computes it.
  */
 #include <string.h>
 
@@ -183,7 +184,7 @@ void foil_dconv_run(const foil_dconv *d, const float *pad, const float *w, const
  */
 
 /* Sum of the 16 lanes, in a fixed order. */
-static inline float hsum(v16 v)
+FOIL_V16_INLINE float hsum(v16 v)
 {
     float t[16];
     v16_store(t, v);
@@ -226,6 +227,7 @@ DEFINE_DOT_TILE(4, 4)
 DEFINE_DOT_TILE(4, 1)
 DEFINE_DOT_TILE(2, 4)
 DEFINE_DOT_TILE(2, 1)
+DEFINE_DOT_TILE(1, 16)
 DEFINE_DOT_TILE(1, 8)
 DEFINE_DOT_TILE(1, 1)
 
@@ -245,6 +247,7 @@ void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A,
             for (; n < n1; n++) dot_tile_2x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             m += 2;
         } else {
+            for (; n + 16 <= n1; n += 16) dot_tile_1x16(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             for (; n + 8 <= n1; n += 8) dot_tile_1x8(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             for (; n < n1; n++) dot_tile_1x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             m += 1;
@@ -328,7 +331,7 @@ void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, c
 static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Tiles per block: the block's transformed inputs and products stay in cache. */
-#define WINO_TB 24
+#define WINO_TB 16
 
 int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                     int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx)
@@ -441,22 +444,35 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
 }
 
 /* r[i][j] <- r[j][i] for a 16 x 16 block: four stages, stage k swapping bit k
- * of the row index with bit k of the column index (two-source shuffles). */
+ * of the row index with bit k of the column index (two-source shuffles,
+ * constant index vectors: lane j takes a[j] or b[j ^ k] / a[j | k] or b[j]). */
+#define T16_LO(k)                                                                                                    \
+    {0 & k ? 16 + (0 ^ k) : 0,    1 & k ? 16 + (1 ^ k) : 1,    2 & k ? 16 + (2 ^ k) : 2,    3 & k ? 16 + (3 ^ k) : 3,  \
+     4 & k ? 16 + (4 ^ k) : 4,    5 & k ? 16 + (5 ^ k) : 5,    6 & k ? 16 + (6 ^ k) : 6,    7 & k ? 16 + (7 ^ k) : 7,  \
+     8 & k ? 16 + (8 ^ k) : 8,    9 & k ? 16 + (9 ^ k) : 9,    10 & k ? 16 + (10 ^ k) : 10, 11 & k ? 16 + (11 ^ k) : 11, \
+     12 & k ? 16 + (12 ^ k) : 12, 13 & k ? 16 + (13 ^ k) : 13, 14 & k ? 16 + (14 ^ k) : 14, 15 & k ? 16 + (15 ^ k) : 15}
+#define T16_HI(k)                                                                                                    \
+    {0 & k ? 16 : (0 | k),        1 & k ? 17 : (1 | k),        2 & k ? 18 : (2 | k),        3 & k ? 19 : (3 | k),      \
+     4 & k ? 20 : (4 | k),        5 & k ? 21 : (5 | k),        6 & k ? 22 : (6 | k),        7 & k ? 23 : (7 | k),      \
+     8 & k ? 24 : (8 | k),        9 & k ? 25 : (9 | k),        10 & k ? 26 : (10 | k),      11 & k ? 27 : (11 | k),    \
+     12 & k ? 28 : (12 | k),      13 & k ? 29 : (13 | k),      14 & k ? 30 : (14 | k),      15 & k ? 31 : (15 | k)}
+#define T16_STAGE(k)                                                                                                 \
+    do {                                                                                                             \
+        const vi16 lo = T16_LO(k), hi = T16_HI(k);                                                                   \
+        for (int i = 0; i < 16; i++) {                                                                               \
+            if (i & k) continue;                                                                                     \
+            v16 a = r[i], b = r[i | k];                                                                              \
+            r[i] = __builtin_shuffle(a, b, lo);                                                                      \
+            r[i | k] = __builtin_shuffle(a, b, hi);                                                                  \
+        }                                                                                                            \
+    } while (0)
+
 static inline void transpose16(v16 r[16])
 {
-    for (int k = 1; k < 16; k *= 2) {
-        vi16 lo, hi;
-        for (int j = 0; j < 16; j++) {
-            lo[j] = (j & k) ? 16 + (j ^ k) : j;
-            hi[j] = (j & k) ? 16 + j : (j | k);
-        }
-        for (int i = 0; i < 16; i++) {
-            if (i & k) continue;
-            v16 a = r[i], b = r[i | k];
-            r[i] = __builtin_shuffle(a, b, lo);
-            r[i | k] = __builtin_shuffle(a, b, hi);
-        }
-    }
+    T16_STAGE(1);
+    T16_STAGE(2);
+    T16_STAGE(4);
+    T16_STAGE(8);
 }
 
 void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,

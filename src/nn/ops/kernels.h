@@ -1,18 +1,22 @@
 /*
- * nn/ops/kernels.h - register-blocked compute kernels for small problems
- * (private to src/nn/ops): what an attack on one image runs, where OpenBLAS
- * spends more time packing small matrices than multiplying them.
+ * nn/ops/kernels.h - register-blocked compute kernels (private to
+ * src/nn/ops) for the shapes where OpenBLAS spends more time packing small
+ * matrices than multiplying them (an attack on one image), and for
+ * convolutions, where (with OpenBLAS held to its AVX2 kernels) they beat
+ * im2col + sgemm at every batch size.
  *
- * Two families, both single-threaded on a caller-given range (the ops split
- * the ranges over their threads), both with a fixed summation order, so a
- * result never depends on the split:
+ * Three families, all single-threaded on a caller-given range (the ops split
+ * the ranges over their threads), all with a fixed summation order per
+ * output, so a result never depends on the split:
  *
  *   - foil_dconv_*: direct 2-D correlation, stride 1, over "flattened" padded
- *     planes. Conv's forward (and, with flipped weight strides, its input
- *     gradient) at small batch, without im2col.
+ *     planes: Conv's forward and, with flipped weight strides, its input
+ *     gradient, without im2col.
+ *   - foil_wino_*: the same for 3x3 kernels by Winograd F(2x2, 3x3).
  *   - foil_gemv_dot / foil_gemv_axpy: products with a few rows, C = A op(B),
  *     reading B once per 4 rows of A (Gemm at batch 1 is a matrix-vector
- *     product, and its input gradient the transposed one).
+ *     product, its input gradient the transposed one; a first conv layer's
+ *     column matrix has a handful of rows).
  *
  * The vector code uses the 16-float vectors of im2col.h: one AVX-512 register
  * each when the compiler targets AVX-512, pieces of narrower registers
