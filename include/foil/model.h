@@ -50,6 +50,21 @@ foil_status foil_model_predict(foil_model *m, const foil_tensor *x, foil_tensor 
 foil_status foil_model_loss_input_grad(foil_model *m, const foil_tensor *x, const int64_t *labels, float *loss,
                                        foil_tensor *logits, foil_tensor *grad);
 
+/* A differentiable function of the logits, for gradients of losses other
+ * than cross-entropy (an attack's DLR or margin loss, one class's logit).
+ * Called once per chunk with the chunk's `count` examples, which are
+ * examples [first, first + count) of the caller's batch: it writes value[i]
+ * (when value is not NULL) and dvalue[i, :] = d value[i] / d logits[i, :]
+ * (count x classes, OVERWRITTEN). */
+typedef foil_status (*foil_logit_fn)(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+                                     float *value, float *dvalue);
+
+/* grad[n] = d fn(model(x)[n]) / d x[n] for every example n (a vector-Jacobian
+ * product: one forward and one backward pass per chunk). value, logits and
+ * grad as in foil_model_loss_input_grad (value: the N values of fn). */
+foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
+                                  foil_tensor *logits, foil_tensor *grad);
+
 /* Number of classes (the logits' last dimension), computed by planning the
  * graph for one example. */
 foil_status foil_model_num_classes(foil_model *m, int64_t *classes);

@@ -55,7 +55,7 @@ int cli_fail(const cli_command *cmd, foil_status st);
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
 
-extern const cli_command cli_predict, cli_grad, cli_train, cli_eval;
+extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack;
 
 
 

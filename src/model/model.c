@@ -58,9 +58,7 @@ static void free_chunk_buffers(foil_model *m)
     foil_tensor_free(&m->chunk_x);
     foil_tensor_free(&m->chunk_dlogits);
     free(m->chunk_loss);
-    free(m->chunk_labels);
     m->chunk_loss = NULL;
-    m->chunk_labels = NULL;
 }
 
 void foil_model_free(foil_model *m)
@@ -106,8 +104,7 @@ static foil_status plan_chunk(foil_model *m, const foil_tensor *x, int64_t b)
     int64_t dshape[2] = {b, m->classes};
     if ((st = foil_tensor_alloc(&m->chunk_dlogits, FOIL_F32, 2, dshape))) return st;
     m->chunk_loss = calloc((size_t)b, sizeof *m->chunk_loss);
-    m->chunk_labels = calloc((size_t)b, sizeof *m->chunk_labels);
-    if (!m->chunk_loss || !m->chunk_labels) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (!m->chunk_loss) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     m->planned_batch = b;
     return FOIL_OK;
 }
@@ -151,11 +148,26 @@ static foil_status ensure_output(foil_model *m, foil_tensor *t, int ndim, const 
 
 foil_status foil_model_predict(foil_model *m, const foil_tensor *x, foil_tensor *logits)
 {
-    return foil_model_loss_input_grad(m, x, NULL, NULL, logits, NULL);
+    return foil_model_input_grad(m, x, NULL, NULL, NULL, logits, NULL);
+}
+
+/* Cross-entropy as a foil_logit_fn: ctx is the caller's label array. */
+static foil_status xent_fn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+                           float *value, float *dvalue)
+{
+    const int64_t *labels = (const int64_t *)ctx + first;
+    return foil_softmax_xent(logits, labels, count, classes, value, dvalue);
 }
 
 foil_status foil_model_loss_input_grad(foil_model *m, const foil_tensor *x, const int64_t *labels, float *loss,
                                        foil_tensor *logits, foil_tensor *grad)
+{
+    if ((grad || loss) && !labels) return foil_error(FOIL_ERR_ARG, "%s: labels are required for the loss", m->g->path);
+    return foil_model_input_grad(m, x, labels ? xent_fn : NULL, (void *)labels, loss, logits, grad);
+}
+
+foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
+                                  foil_tensor *logits, foil_tensor *grad)
 {
     foil_status st = check_input(m, x);
     if (st) return st;
@@ -165,8 +177,8 @@ foil_status foil_model_loss_input_grad(foil_model *m, const foil_tensor *x, cons
     int64_t lshape[2] = {n, m->classes};
     if (logits && (st = ensure_output(m, logits, 2, lshape, "logits"))) return st;
     if (grad && (st = ensure_output(m, grad, x->ndim, x->shape, "gradient"))) return st;
-    int want_grad = grad != NULL || loss != NULL;
-    if (want_grad && !labels) return foil_error(FOIL_ERR_ARG, "%s: labels are required for the loss", m->g->path);
+    int want_value = value != NULL || grad != NULL;
+    if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
     size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
     const foil_tensor *inputs[1] = {&m->chunk_x};
     const foil_tensor *d_outputs[1] = {&m->chunk_dlogits};
@@ -176,15 +188,14 @@ foil_status foil_model_loss_input_grad(foil_model *m, const foil_tensor *x, cons
         if ((st = foil_graph_forward(m->g, inputs, 0, 0))) return st;
         const float *y = foil_f32(foil_graph_output(m->g, 0));
         if (logits) memcpy(foil_f32(logits) + start * m->classes, y, (size_t)(count * m->classes) * sizeof(float));
-        if (!want_grad) continue;
-        memcpy(m->chunk_labels, labels + start, (size_t)count * sizeof *labels);
-        for (int64_t i = count; i < b; i++) m->chunk_labels[i] = m->chunk_labels[count - 1];
+        if (!want_value) continue;
+        /* Only the chunk's real rows go to fn; padded rows get a zero
+         * gradient, so they neither contribute to nor leak into it. */
         float *dl = foil_f32(&m->chunk_dlogits);
-        if ((st = foil_softmax_xent(y, m->chunk_labels, b, m->classes, m->chunk_loss, dl)))
+        if ((st = fn(ctx, start, count, m->classes, y, value ? m->chunk_loss : NULL, dl)))
             return foil_error_prefix(st, "%s", m->g->path);
-        if (loss) memcpy(loss + start, m->chunk_loss, (size_t)count * sizeof *loss);
+        if (value) memcpy(value + start, m->chunk_loss, (size_t)count * sizeof *value);
         if (!grad) continue;
-        /* Padded rows must not contribute to (or leak into) the gradient. */
         memset(dl + count * m->classes, 0, (size_t)((b - count) * m->classes) * sizeof(float));
         if ((st = foil_graph_backward(m->g, d_outputs, FOIL_GRAD_INPUTS))) return st;
         memcpy((char *)grad->data + (size_t)start * per_x, foil_graph_input_grad(m->g, 0)->data, (size_t)count * per_x);

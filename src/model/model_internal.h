@@ -17,7 +17,6 @@ struct foil_model {
     foil_tensor chunk_x;       /* (B, ...) staging for one chunk */
     foil_tensor chunk_dlogits; /* (B, classes) */
     float *chunk_loss;         /* B */
-    int64_t *chunk_labels;     /* B */
 };
 
 /* Wrap a finalized graph (one float32 input with a batch dimension; the

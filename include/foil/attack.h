@@ -1,0 +1,132 @@
+/*
+ * foil/attack.h - evasion attacks: the threat model, the attack registry and
+ * what every attack returns.
+ *
+ * An attack takes a batch of correctly labelled examples x (N, ...) and tries
+ * to find, for each, an adversarial x' that the model misclassifies
+ * (untargeted) or classifies as a chosen target (targeted), within the
+ * threat model: ||x' - x|| <= eps in the chosen norm, every feature inside
+ * its bounds, immutable features unchanged, integer features integral.
+ *
+ * Attacks reach the model only through foil/model.h: white-box attacks ask
+ * for input gradients, black-box ones only for predictions (score-based:
+ * logits; decision-based: the top label). Every input the model sees on an
+ * attack's behalf is counted per example, so a reported query count is the
+ * number of inputs the model actually evaluated.
+ *
+ * The runner, not each attack, checks every result before it is returned:
+ * x' inside the bounds and (for eps-bounded attacks) within eps, constraints
+ * kept. A violation is an error (an attack bug), never a silent repair.
+ * Minimal-perturbation attacks (C&W, DeepFool, FAB, HopSkipJump) may run
+ * with eps = 0 (unbounded: report the norms they found); with eps > 0 an
+ * example whose perturbation exceeds eps counts as not fooled and x' = x.
+ */
+#ifndef FOIL_ATTACK_H
+#define FOIL_ATTACK_H
+
+#include <stdint.h>
+
+#include "foil/model.h"
+#include "foil/status.h"
+#include "foil/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { FOIL_NORM_LINF = 0, FOIL_NORM_L2 = 1, FOIL_NORM_L1 = 2, FOIL_NORM_L0 = 3 } foil_norm;
+
+typedef enum {
+    FOIL_UNTARGETED = 0,
+    FOIL_TARGET_GIVEN,        /* threat.targets */
+    FOIL_TARGET_RANDOM,       /* uniform over the classes other than the true one (seeded) */
+    FOIL_TARGET_LEAST_LIKELY, /* the class with the lowest clean logit */
+} foil_target_mode;
+
+typedef struct foil_threat {
+    foil_norm norm;
+    float eps;                   /* radius; 0 = unbounded (minimal-perturbation attacks only) */
+    const float *lower, *upper;  /* per-feature bounds, one example's worth each (required) */
+    const uint8_t *immutable;    /* per feature, 1 = must not change (NULL: none) */
+    const uint8_t *integer;      /* per feature, 1 = must stay integral (NULL: none) */
+    foil_target_mode target_mode;
+    const int64_t *targets;      /* N target classes for FOIL_TARGET_GIVEN */
+    int64_t steps;               /* iterations; 0 = the attack's default */
+    float step_size;             /* 0 = the attack's default */
+    int64_t restarts;            /* 0 = the attack's default */
+    int64_t queries;             /* query budget per example; 0 = the attack's default */
+    uint64_t seed;
+} foil_threat;
+
+/* Attack-specific settings as "key=value,key=value" (NULL or "" for the
+ * defaults); each attack lists the keys it accepts and rejects others. */
+typedef struct foil_attack_options {
+    const char *params;
+    int64_t batch;               /* examples attacked together (default 250); the model runs them in chunks */
+    int quiet;                   /* no progress bar */
+} foil_attack_options;
+
+typedef struct foil_attack_result {
+    int64_t n;
+    foil_tensor adv;             /* float32, shaped like x */
+    int64_t *clean_pred;         /* N predicted classes on x */
+    int64_t *adv_pred;           /* N predicted classes on adv */
+    int64_t *target;             /* N: the target class (targeted), else the true label */
+    uint8_t *attacked;           /* N: 1 = clean prediction was correct, so the attack ran */
+    uint8_t *success;            /* N: attacked and adv meets the goal */
+    float *norm;                 /* N: ||adv - x|| in the threat's norm */
+    float *norm_l0;              /* N: features changed (|adv - x| > 0) */
+    int64_t *queries;            /* N: inputs the model evaluated for this example */
+    int64_t *grads;              /* N: of those, the ones with an input gradient */
+    double seconds;              /* the attack alone (not the runner's checks) */
+    char warnings[512];          /* e.g. AutoAttack's zero-gradient warning; "" when none */
+} foil_attack_result;
+
+/* Aggregates, as `foil attack` prints them. */
+typedef struct foil_attack_summary {
+    int64_t examples, attacked, fooled;
+    double clean_accuracy;       /* attacked / examples */
+    double robust_accuracy;      /* (attacked - fooled) / examples */
+    double success_rate;         /* fooled / attacked (0 when nothing was attacked) */
+    double median_norm, max_norm;/* over fooled examples (NaN when none) */
+    double mean_queries;         /* per attacked example: inputs the model saw */
+    double mean_grads;           /* per attacked example: input gradients */
+    double seconds, images_per_second;
+} foil_attack_summary;
+
+typedef struct foil_attack_info {
+    const char *name;            /* "pgd", "apgd-ce", "square", ... */
+    const char *paper;           /* citation */
+    const char *summary;
+    unsigned norms;              /* bit (1 << foil_norm) per supported norm */
+    int black_box;               /* 1: only predictions (queries) */
+    int minimal;                 /* 1: minimal-perturbation attack (eps may be 0) */
+    int targeted;                /* 1: supports targeted mode */
+    const char *defaults;        /* human-readable defaults of steps, queries, params */
+} foil_attack_info;
+
+/* The registry, in the order `foil attack --help` lists it. */
+int foil_attack_count(void);
+const foil_attack_info *foil_attack_at(int i);
+const foil_attack_info *foil_attack_find(const char *name);
+
+const char *foil_norm_name(foil_norm norm);
+/* "linf", "l2", "l1", "l0" (also "inf"); returns -1 for anything else. */
+int foil_norm_parse(const char *s);
+
+/* Run the named attack on x (N, ...) with true labels y. result is filled
+ * (allocated by the call; free with foil_attack_result_free). Examples the
+ * model already misclassifies are not attacked (attacked = 0, adv = x). */
+foil_status foil_attack_run(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
+                            const foil_threat *threat, const foil_attack_options *opt, foil_attack_result *result);
+
+void foil_attack_result_free(foil_attack_result *r);
+void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s);
+
+/* ||v|| of n floats in the given norm (L0: count of nonzero entries). */
+float foil_vec_norm(foil_norm norm, const float *v, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

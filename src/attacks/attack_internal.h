@@ -1,0 +1,125 @@
+/*
+ * attacks/attack_internal.h - what the attack families share (private to
+ * src/attacks): the per-run context, the counted ways to reach the model,
+ * projections onto the threat model, losses on logits, parameter parsing.
+ *
+ * Shapes: N examples of D features each (D = product of an example's
+ * dimensions), stored row-major, x[i * D + j]. Attacks work on subsets of
+ * the N examples ("rows"); an owner array maps each row of a query batch to
+ * the example it is for, which is what the query counters are charged to.
+ */
+#ifndef FOIL_ATTACK_INTERNAL_H
+#define FOIL_ATTACK_INTERNAL_H
+
+#include <stdint.h>
+
+#include "foil/attack.h"
+#include "foil/progress.h"
+#include "foil/rng.h"
+
+typedef struct foil_attack_ctx {
+    const foil_attack_info *info;
+    foil_model *model;
+    const foil_threat *t;
+    const foil_attack_options *opt;
+    int64_t n, d, classes;
+    int ndim;                    /* of x, batch dimension included */
+    int64_t shape[FOIL_MAX_DIMS];/* of x; shape[0] is N */
+    const float *x;              /* N x D originals */
+    const int64_t *y;            /* N true labels */
+    const int64_t *target;       /* N targets (targeted) or true labels */
+    int targeted;
+    const uint8_t *attacked;     /* N: 1 = attack this example */
+    float *adv;                  /* N x D: starts as a copy of x; the attack writes its result here */
+    int64_t *queries, *grads;    /* N counters (charged by the oracle functions below) */
+    foil_progress progress;      /* started by the runner: `total` = examples attacked */
+    char *warnings;              /* the result's warning buffer */
+    size_t warnings_len;
+} foil_attack_ctx;
+
+/* An attack family's entry point: read ctx->x/y/target/attacked, write
+ * ctx->adv. Must leave non-attacked rows equal to x. */
+typedef foil_status (*foil_attack_fn)(foil_attack_ctx *ctx);
+
+/* ---- counted access to the model (the only way attacks reach it) ---- */
+
+/* logits (rows x classes) of rows inputs xs (rows x D); one query is
+ * charged to owner[r] for each row r. */
+foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+                               float *logits);
+/* Top-1 labels only (decision-based attacks): same charging. */
+foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+                               int64_t *labels);
+/* grad (rows x D) = d fn(logits) / d xs; one query and one gradient charged
+ * per row. value (rows) and logits (rows x classes) may be NULL. fn sees
+ * rows in chunks; its `first` is the row index within this call. */
+foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+                             foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad);
+
+/* ---- losses on logits (foil_logit_fn; ctx = foil_logit_loss) ---- */
+
+typedef enum {
+    FOIL_LOSS_CE,        /* CE(z, label): untargeted attacks maximise it */
+    FOIL_LOSS_NEG_CE,    /* -CE(z, label): targeted attacks maximise it with label = target */
+    FOIL_LOSS_DLR,       /* -(z_y - max_{k!=y} z_k) / (z_pi1 - z_pi3 + 1e-12), maximised (Croce & Hein 2020) */
+    FOIL_LOSS_DLR_T,     /* -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12), maximised; t = other */
+    FOIL_LOSS_MARGIN,    /* C&W f6, minimised: max(z_y - max_{k!=y} z_k, -kappa) */
+    FOIL_LOSS_MARGIN_T,  /* C&W f6 targeted, minimised: max(max_{k!=t} z_k - z_t, -kappa); t = other */
+    FOIL_LOSS_LOGIT_DIFF,/* z_k - z_y for k = other (DeepFool, FAB) */
+} foil_loss_kind;
+
+typedef struct foil_logit_loss {
+    foil_loss_kind kind;
+    const int64_t *label;        /* per row: the true label (or, for NEG_CE, the target) */
+    const int64_t *other;        /* per row: target (DLR_T, MARGIN_T) or class k (LOGIT_DIFF) */
+    float kappa;                 /* MARGIN caps */
+} foil_logit_loss;
+
+foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+                               float *value, float *dvalue);
+
+/* ---- the threat model ---- */
+
+/* Move row i's candidate a (D floats) into the feasible set around x_i:
+ * the eps-ball of the threat's norm (Linf: clip; L2: rescale; L1: exact
+ * Euclidean projection onto the L1 ball, Duchi et al. 2008), then the
+ * bounds, then immutable features reset. eps = 0 skips the ball. Integer
+ * features are rounded by the runner after the attack (rounding inside an
+ * iterative attack would freeze small steps). */
+void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a);
+/* Clip to the bounds and reset immutable features only (no ball). */
+void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a);
+
+/* Goal test on one logit row for example i: untargeted argmax != y[i],
+ * targeted argmax == target[i]. */
+int foil_attack_fooled(const foil_attack_ctx *c, int64_t i, const float *logits);
+int64_t foil_argmax(const float *v, int64_t n);
+
+/* ---- helpers ---- */
+
+/* An independent generator for (purpose, example): results do not depend on
+ * batch composition or thread count. */
+foil_rng foil_attack_rng(const foil_attack_ctx *c, uint64_t purpose, int64_t example);
+
+/* Indices of the attacked examples (caller frees); *count receives how many. */
+int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count);
+
+/* Examples attacked together (opt->batch, default 250). */
+int64_t foil_attack_batch(const foil_attack_ctx *c);
+
+/* Append a warning line to the result. */
+void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parameters: "key=value,..." parsed against the accepted keys. */
+typedef struct foil_param {
+    const char *key;
+    double *value;               /* set when the key is given; holds its default otherwise */
+} foil_param;
+foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int n_params);
+
+/* Each family's entry points (one file per family under src/attacks). */
+foil_status foil_attack_fgsm(foil_attack_ctx *c);
+foil_status foil_attack_bim(foil_attack_ctx *c);
+foil_status foil_attack_pgd(foil_attack_ctx *c);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * attacks/common.c - what every attack family uses: counted model access,
+ * projection onto the threat model, goal tests, seeded streams, parameters.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attacks/attack_internal.h"
+
+/* ---- counted model access ---- */
+
+/* A (rows, ...) tensor view of rows examples of the context's shape. */
+static foil_tensor rows_view(const foil_attack_ctx *c, const float *xs, int64_t rows)
+{
+    foil_tensor t = {0};
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, c->shape, sizeof shape);
+    shape[0] = rows;
+    foil_tensor_set_shape(&t, FOIL_F32, c->ndim, shape);
+    t.data = (void *)xs;
+    return t;
+}
+
+static foil_tensor logits_view(const foil_attack_ctx *c, float *logits, int64_t rows)
+{
+    foil_tensor t = {0};
+    int64_t shape[2] = {rows, c->classes};
+    foil_tensor_set_shape(&t, FOIL_F32, 2, shape);
+    t.data = logits;
+    return t;
+}
+
+static void charge(int64_t *counter, const int64_t *owner, int64_t rows)
+{
+    for (int64_t r = 0; r < rows; r++) counter[owner[r]]++;
+}
+
+foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+                               float *logits)
+{
+    if (rows == 0) return FOIL_OK;
+    foil_tensor x = rows_view(c, xs, rows), z = logits_view(c, logits, rows);
+    charge(c->queries, owner, rows);
+    return foil_model_predict(c->model, &x, &z);
+}
+
+foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+                               int64_t *labels)
+{
+    if (rows == 0) return FOIL_OK;
+    float *z = malloc((size_t)(rows * c->classes) * sizeof *z);
+    if (!z) return foil_error(FOIL_ERR_NOMEM, "out of memory for %lld logits", (long long)(rows * c->classes));
+    foil_status st = foil_attack_logits(c, xs, owner, rows, z);
+    for (int64_t r = 0; !st && r < rows; r++) labels[r] = foil_argmax(z + r * c->classes, c->classes);
+    free(z);
+    return st;
+}
+
+foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+                             foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad)
+{
+    if (rows == 0) return FOIL_OK;
+    foil_tensor x = rows_view(c, xs, rows), g = rows_view(c, grad, rows), z = logits_view(c, logits, rows);
+    charge(c->queries, owner, rows);
+    charge(c->grads, owner, rows);
+    return foil_model_input_grad(c->model, &x, fn, fn_ctx, value, logits ? &z : NULL, &g);
+}
+
+/* ---- projection ---- */
+
+/* Euclidean projection of v (n floats) onto the L1 ball of radius eps, in
+ * place (Duchi, Shalev-Shwartz, Singer, Chandra 2008, fig. 1): find the
+ * threshold theta with sum_j max(|v_j| - theta, 0) = eps by sorting |v|. */
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+static void project_l1(float *v, int64_t n, float eps, float *scratch)
+{
+    double norm = 0;
+    for (int64_t j = 0; j < n; j++) norm += fabsf(v[j]);
+    if (norm <= eps) return;
+    for (int64_t j = 0; j < n; j++) scratch[j] = fabsf(v[j]);
+    qsort(scratch, (size_t)n, sizeof *scratch, cmp_desc);
+    double cum = 0, theta = 0;
+    for (int64_t k = 0; k < n; k++) {
+        cum += scratch[k];
+        double t = (cum - eps) / (double)(k + 1);
+        if (scratch[k] > t) theta = t;
+        else break;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        float m = fabsf(v[j]) - (float)theta;
+        v[j] = m > 0 ? copysignf(m, v[j]) : 0.0f;
+    }
+}
+
+void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a)
+{
+    const float *lo = c->t->lower, *hi = c->t->upper, *x = c->x + i * c->d;
+    for (int64_t j = 0; j < c->d; j++) a[j] = fminf(fmaxf(a[j], lo[j]), hi[j]);
+    if (c->t->immutable)
+        for (int64_t j = 0; j < c->d; j++)
+            if (c->t->immutable[j]) a[j] = x[j];
+}
+
+void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
+{
+    const float *x = c->x + i * c->d;
+    float eps = c->t->eps;
+    int64_t d = c->d;
+    if (eps > 0) {
+        switch (c->t->norm) {
+        case FOIL_NORM_LINF:
+            for (int64_t j = 0; j < d; j++) a[j] = fminf(fmaxf(a[j], x[j] - eps), x[j] + eps);
+            break;
+        case FOIL_NORM_L2: {
+            double s = 0;
+            for (int64_t j = 0; j < d; j++) s += (double)(a[j] - x[j]) * (a[j] - x[j]);
+            if (s > (double)eps * eps) {
+                /* Shrink a hair below eps so float rounding cannot land outside. */
+                float f = (float)(eps / sqrt(s)) * (1.0f - 1e-6f);
+                for (int64_t j = 0; j < d; j++) a[j] = x[j] + (a[j] - x[j]) * f;
+            }
+            break;
+        }
+        case FOIL_NORM_L1: {
+            float *delta = malloc((size_t)d * 2 * sizeof *delta);
+            if (!delta) { /* cannot project: fall back to no change */
+                memcpy(a, x, (size_t)d * sizeof *a);
+                return;
+            }
+            for (int64_t j = 0; j < d; j++) delta[j] = a[j] - x[j];
+            project_l1(delta, d, eps * (1.0f - 1e-6f), delta + d);
+            for (int64_t j = 0; j < d; j++) a[j] = x[j] + delta[j];
+            free(delta);
+            break;
+        }
+        case FOIL_NORM_L0: break; /* L0 attacks keep their own support */
+        }
+    }
+    foil_attack_clip(c, i, a);
+}
+
+/* ---- goals, norms ---- */
+
+int64_t foil_argmax(const float *v, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t k = 1; k < n; k++)
+        if (v[k] > v[best]) best = k;
+    return best;
+}
+
+int foil_attack_fooled(const foil_attack_ctx *c, int64_t i, const float *logits)
+{
+    int64_t p = foil_argmax(logits, c->classes);
+    return c->targeted ? p == c->target[i] : p != c->y[i];
+}
+
+float foil_vec_norm(foil_norm norm, const float *v, int64_t n)
+{
+    double s = 0;
+    switch (norm) {
+    case FOIL_NORM_LINF:
+        for (int64_t j = 0; j < n; j++) s = fmax(s, fabsf(v[j]));
+        return (float)s;
+    case FOIL_NORM_L2:
+        for (int64_t j = 0; j < n; j++) s += (double)v[j] * v[j];
+        return (float)sqrt(s);
+    case FOIL_NORM_L1:
+        for (int64_t j = 0; j < n; j++) s += fabsf(v[j]);
+        return (float)s;
+    case FOIL_NORM_L0:
+        for (int64_t j = 0; j < n; j++) s += v[j] != 0;
+        return (float)s;
+    }
+    return NAN;
+}
+
+/* ---- helpers ---- */
+
+foil_rng foil_attack_rng(const foil_attack_ctx *c, uint64_t purpose, int64_t example)
+{
+    return foil_rng_make(foil_rng_at(c->t->seed, purpose), (uint64_t)example);
+}
+
+int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count)
+{
+    int64_t *idx = malloc((size_t)(c->n ? c->n : 1) * sizeof *idx);
+    *count = 0;
+    if (!idx) return NULL;
+    for (int64_t i = 0; i < c->n; i++)
+        if (c->attacked[i]) idx[(*count)++] = i;
+    return idx;
+}
+
+int64_t foil_attack_batch(const foil_attack_ctx *c) { return c->opt && c->opt->batch > 0 ? c->opt->batch : 250; }
+
+void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...)
+{
+    size_t used = strlen(c->warnings);
+    if (used + 2 >= c->warnings_len) return;
+    if (used) c->warnings[used++] = '\n';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->warnings + used, c->warnings_len - used, fmt, ap);
+    va_end(ap);
+}
+
+foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int n_params)
+{
+    const char *s = c->opt ? c->opt->params : NULL;
+    while (s && *s) {
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        const char *eq = memchr(s, '=', len);
+        if (!eq) return foil_error(FOIL_ERR_ARG, "%s: parameter '%.*s' is not key=value", c->info->name, (int)len, s);
+        size_t klen = (size_t)(eq - s);
+        foil_param *p = NULL;
+        for (int k = 0; k < n_params; k++)
+            if (strlen(params[k].key) == klen && strncmp(params[k].key, s, klen) == 0) p = &params[k];
+        if (!p) {
+            char keys[256] = "";
+            for (int k = 0; k < n_params; k++)
+                snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", k ? ", " : "", params[k].key);
+            return foil_error(FOIL_ERR_ARG, "%s: unknown parameter '%.*s' (accepted: %s)", c->info->name, (int)klen,
+                              s, n_params ? keys : "none");
+        }
+        char buf[64];
+        size_t vlen = len - klen - 1;
+        if (vlen == 0 || vlen >= sizeof buf)
+            return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' needs a number", c->info->name, p->key);
+        memcpy(buf, eq + 1, vlen);
+        buf[vlen] = 0;
+        char *e;
+        double v = strtod(buf, &e);
+        if (*e || !isfinite(v))
+            return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' expects a number, got '%s'", c->info->name, p->key,
+                              buf);
+        *p->value = v;
+        s = end ? end + 1 : NULL;
+    }
+    return FOIL_OK;
+}

@@ -1,0 +1,327 @@
+/*
+ * attacks/pgd.c - the gradient-step family: FGSM, BIM and PGD.
+ *
+ *   FGSM (Goodfellow et al. 2015):  x' = P(x + eps * s(grad_x L(x, y)))
+ *   BIM  (Kurakin et al. 2017):     x_{k+1} = P(x_k + alpha * s(grad L(x_k, y))), x_0 = x
+ *   PGD  (Madry et al. 2018):       the same from x_0 drawn uniformly from the
+ *                                   eps-ball; R restarts, keeping per example
+ *                                   the first success, else the highest loss.
+ *
+ * L is the cross-entropy with the true label (untargeted, ascended) or its
+ * negative with the target (targeted). P is foil_attack_project (ball,
+ * bounds, immutable features). The step direction s depends on the norm:
+ *   Linf  sign(g)
+ *   L2    g / ||g||_2
+ *   L1    sparse L1 descent (Tramer & Boneh 2019, "SLIDE"): sign(g) on the
+ *         coordinates whose |g| is at or above the q-th quantile (q = 0.99 by
+ *         default), zero elsewhere and where the step would leave the
+ *         bounds, normalised to unit L1 norm.
+ * Early stop per example: an example leaves the batch as soon as the logits
+ * that come with its gradient show it fooled; its current iterate is kept.
+ * The last iterate of each restart costs one more (counted) forward pass.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attacks/attack_internal.h"
+#include "foil/loss.h"
+
+typedef struct step_config {
+    int64_t steps, restarts;
+    float alpha;          /* step size */
+    int random_start;
+    int early_stop;
+    float l1_quantile;
+} step_config;
+
+/* Workspace for one group of examples. */
+typedef struct pgd_work {
+    int64_t rows;         /* examples in the group */
+    int64_t *example;     /* rows: example index */
+    float *cur;           /* rows x D: current iterate */
+    float *best_loss;     /* rows */
+    uint8_t *done;        /* rows: fooled */
+    float *w, *g, *z;     /* live-row buffers: iterates, gradients, logits */
+    int64_t *owner, *label, *live;
+    float *loss, *scratch;
+} pgd_work;
+
+static void work_free(pgd_work *w)
+{
+    free(w->example);
+    free(w->cur);
+    free(w->best_loss);
+    free(w->done);
+    free(w->w);
+    free(w->g);
+    free(w->z);
+    free(w->owner);
+    free(w->label);
+    free(w->live);
+    free(w->loss);
+    free(w->scratch);
+}
+
+static foil_status work_alloc(pgd_work *w, int64_t rows, int64_t d, int64_t classes)
+{
+    memset(w, 0, sizeof *w);
+    size_t r = (size_t)rows, rd = (size_t)(rows * d);
+    w->example = malloc(r * sizeof *w->example);
+    w->cur = malloc(rd * sizeof *w->cur);
+    w->best_loss = malloc(r * sizeof *w->best_loss);
+    w->done = calloc(r, 1);
+    w->w = malloc(rd * sizeof *w->w);
+    w->g = malloc(rd * sizeof *w->g);
+    w->z = malloc(r * (size_t)classes * sizeof *w->z);
+    w->owner = malloc(r * sizeof *w->owner);
+    w->label = malloc(r * sizeof *w->label);
+    w->live = malloc(r * sizeof *w->live);
+    w->loss = malloc(r * sizeof *w->loss);
+    w->scratch = malloc((size_t)d * 2 * sizeof *w->scratch);
+    if (!w->example || !w->cur || !w->best_loss || !w->done || !w->w || !w->g || !w->z || !w->owner || !w->label ||
+        !w->live || !w->loss || !w->scratch) {
+        work_free(w);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory for an attack batch of %lld examples", (long long)rows);
+    }
+    return FOIL_OK;
+}
+
+/* ---- random starts ---- */
+
+/* Uniform in the eps-ball: Linf per coordinate; L2 a Gaussian direction with
+ * radius eps * U^(1/D); L1 exponentials with random signs over the sum of
+ * D+1 exponentials (uniform in the L1 ball). */
+static void random_start(const foil_attack_ctx *c, int64_t i, uint64_t restart, float *a)
+{
+    const float *x = c->x + i * c->d;
+    float eps = c->t->eps;
+    int64_t d = c->d;
+    foil_rng r = foil_attack_rng(c, 0x5747 + restart, i);
+    switch (c->t->norm) {
+    case FOIL_NORM_L2: {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) {
+            a[j] = (float)foil_rng_normal(&r);
+            s += (double)a[j] * a[j];
+        }
+        double radius = eps * pow(foil_rng_uniform_d(&r), 1.0 / (double)d);
+        float f = s > 0 ? (float)(radius / sqrt(s)) : 0;
+        for (int64_t j = 0; j < d; j++) a[j] = x[j] + a[j] * f;
+        break;
+    }
+    case FOIL_NORM_L1: {
+        double s = 0;
+        for (int64_t j = 0; j <= d; j++) {
+            double e = -log(1.0 - foil_rng_uniform_d(&r));
+            s += e;
+            if (j < d) a[j] = (float)e * (foil_rng_u64(&r) & 1 ? 1.0f : -1.0f);
+        }
+        for (int64_t j = 0; j < d; j++) a[j] = x[j] + (float)(eps / s) * a[j];
+        break;
+    }
+    default:
+        for (int64_t j = 0; j < d; j++) a[j] = x[j] + eps * (2 * foil_rng_uniform(&r) - 1);
+        break;
+    }
+    foil_attack_project(c, i, a);
+}
+
+/* ---- step directions ---- */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* SLIDE's direction: sign(g) on the top (1 - q) fraction of |g| among the
+ * coordinates that can still move that way, normalised to unit L1 norm. */
+static void sparse_l1_direction(const foil_attack_ctx *c, const float *a, float *g, float q, float *scratch)
+{
+    int64_t d = c->d, n = 0;
+    for (int64_t j = 0; j < d; j++) {
+        int blocked = (g[j] > 0 && a[j] >= c->t->upper[j]) || (g[j] < 0 && a[j] <= c->t->lower[j]) ||
+                      (c->t->immutable && c->t->immutable[j]);
+        if (blocked) g[j] = 0;
+        scratch[n++] = fabsf(g[j]);
+    }
+    qsort(scratch, (size_t)n, sizeof *scratch, cmp_float);
+    int64_t k = (int64_t)floor((double)q * (double)(n - 1));
+    float threshold = scratch[k];
+    int64_t count = 0;
+    for (int64_t j = 0; j < d; j++) {
+        int take = g[j] != 0 && fabsf(g[j]) >= threshold;
+        g[j] = take ? (g[j] > 0 ? 1.0f : -1.0f) : 0.0f;
+        count += take;
+    }
+    if (count)
+        for (int64_t j = 0; j < d; j++) g[j] /= (float)count;
+}
+
+/* a <- P(a + alpha * s(g)) for example i; g is overwritten. */
+static void take_step(const foil_attack_ctx *c, int64_t i, float *a, float *g, float alpha, float q, float *scratch)
+{
+    int64_t d = c->d;
+    switch (c->t->norm) {
+    case FOIL_NORM_L2: {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) s += (double)g[j] * g[j];
+        float f = s > 0 ? (float)(alpha / sqrt(s)) : 0;
+        for (int64_t j = 0; j < d; j++) a[j] += f * g[j];
+        break;
+    }
+    case FOIL_NORM_L1:
+        sparse_l1_direction(c, a, g, q, scratch);
+        for (int64_t j = 0; j < d; j++) a[j] += alpha * g[j];
+        break;
+    default:
+        for (int64_t j = 0; j < d; j++) a[j] += alpha * (float)((g[j] > 0) - (g[j] < 0));
+        break;
+    }
+    foil_attack_project(c, i, a);
+}
+
+/* ---- the driver ---- */
+
+static void set_loss(const foil_attack_ctx *c, foil_logit_loss *L, int64_t *label)
+{
+    L->kind = c->targeted ? FOIL_LOSS_NEG_CE : FOIL_LOSS_CE;
+    L->label = label;
+    L->other = NULL;
+}
+
+/* Gather the live rows (not done) into w->w / owner / label. */
+static int64_t gather_live(const foil_attack_ctx *c, pgd_work *w)
+{
+    int64_t k = 0;
+    for (int64_t r = 0; r < w->rows; r++) {
+        if (w->done[r]) continue;
+        int64_t i = w->example[r];
+        memcpy(w->w + k * c->d, w->cur + r * c->d, (size_t)c->d * sizeof(float));
+        w->owner[k] = i;
+        w->label[k] = c->target[i];
+        w->live[k++] = r;
+    }
+    return k;
+}
+
+/* Record the outcome of the restart for the rows just evaluated (logits in
+ * w->z, iterates in w->w): success ends the example, otherwise the iterate
+ * replaces the stored answer when its loss is the highest so far. */
+static foil_status record(foil_attack_ctx *c, pgd_work *w, int64_t k)
+{
+    foil_status st = foil_softmax_xent(w->z, w->label, k, c->classes, w->loss, NULL);
+    if (st) return st;
+    for (int64_t s = 0; s < k; s++) {
+        int64_t r = w->live[s], i = w->example[r];
+        float loss = c->targeted ? -w->loss[s] : w->loss[s];
+        int fooled = foil_attack_fooled(c, i, w->z + s * c->classes);
+        if (fooled || loss > w->best_loss[r]) {
+            memcpy(c->adv + i * c->d, w->w + s * c->d, (size_t)c->d * sizeof(float));
+            w->best_loss[r] = loss;
+        }
+        if (fooled) w->done[r] = 1;
+    }
+    return FOIL_OK;
+}
+
+static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_config *cfg, uint64_t restart,
+                               int64_t *finished_before)
+{
+    int64_t d = c->d;
+    for (int64_t r = 0; r < w->rows; r++) {
+        if (w->done[r]) continue;
+        int64_t i = w->example[r];
+        if (cfg->random_start) random_start(c, i, restart, w->cur + r * d);
+        else memcpy(w->cur + r * d, c->x + i * d, (size_t)d * sizeof(float));
+    }
+    foil_logit_loss L;
+    set_loss(c, &L, w->label);
+    foil_status st = FOIL_OK;
+    for (int64_t step = 0; step < cfg->steps; step++) {
+        int64_t k = gather_live(c, w);
+        if (!k) return FOIL_OK;
+        if ((st = foil_attack_grad(c, w->w, w->owner, k, foil_logit_loss_fn, &L, NULL, w->z, w->g))) return st;
+        for (int64_t s = 0; s < k; s++) {
+            int64_t r = w->live[s], i = w->example[r];
+            if (cfg->early_stop && foil_attack_fooled(c, i, w->z + s * c->classes)) {
+                memcpy(c->adv + i * d, w->w + s * d, (size_t)d * sizeof(float));
+                w->done[r] = 1;
+                continue;
+            }
+            take_step(c, i, w->cur + r * d, w->g + s * d, cfg->alpha, cfg->l1_quantile, w->scratch);
+        }
+        int64_t finished = 0;
+        for (int64_t r = 0; r < w->rows; r++) finished += w->done[r];
+        foil_progress_update(&c->progress, *finished_before + finished, NULL);
+    }
+    int64_t k = gather_live(c, w);
+    if ((st = foil_attack_logits(c, w->w, w->owner, k, w->z))) return st;
+    return record(c, w, k);
+}
+
+static foil_status run_group(foil_attack_ctx *c, const step_config *cfg, const int64_t *examples, int64_t rows,
+                             int64_t *finished)
+{
+    pgd_work w;
+    foil_status st = work_alloc(&w, rows, c->d, c->classes);
+    if (st) return st;
+    w.rows = rows;
+    memcpy(w.example, examples, (size_t)rows * sizeof *examples);
+    for (int64_t r = 0; r < rows; r++) w.best_loss[r] = -INFINITY;
+    for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
+        st = run_restart(c, &w, cfg, (uint64_t)restart, finished);
+    *finished += rows;
+    foil_progress_update(&c->progress, *finished, NULL);
+    work_free(&w);
+    return st;
+}
+
+static foil_status run_family(foil_attack_ctx *c, const step_config *cfg)
+{
+    int64_t n_active;
+    int64_t *active = foil_attack_active(c, &n_active);
+    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    int64_t batch = foil_attack_batch(c), finished = 0;
+    foil_status st = FOIL_OK;
+    for (int64_t s = 0; !st && s < n_active; s += batch)
+        st = run_group(c, cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished);
+    free(active);
+    return st;
+}
+
+foil_status foil_attack_fgsm(foil_attack_ctx *c)
+{
+    step_config cfg = {1, 1, c->t->eps, 0, 0, 0.99f};
+    foil_status st = foil_attack_params(c, NULL, 0);
+    return st ? st : run_family(c, &cfg);
+}
+
+/* BIM and PGD share defaults: 10 steps of 2.5 eps / steps (Madry et al.). */
+static foil_status iterative(foil_attack_ctx *c, int random_start_default)
+{
+    double random_start = random_start_default, quantile = 0.99;
+    foil_param params[] = {{"l1_sparsity", &quantile}, {"random_start", &random_start}};
+    foil_status st = foil_attack_params(c, params, random_start_default ? 2 : 1);
+    if (st) return st;
+    if (!(quantile >= 0 && quantile < 1))
+        return foil_error(FOIL_ERR_ARG, "%s: l1_sparsity must be in [0, 1)", c->info->name);
+    step_config cfg;
+    cfg.steps = c->t->steps ? c->t->steps : 10;
+    cfg.restarts = c->t->restarts ? c->t->restarts : 1;
+    cfg.alpha = c->t->step_size > 0 ? c->t->step_size : 2.5f * c->t->eps / (float)cfg.steps;
+    cfg.random_start = random_start != 0;
+    cfg.early_stop = 1;
+    cfg.l1_quantile = (float)quantile;
+    return run_family(c, &cfg);
+}
+
+foil_status foil_attack_bim(foil_attack_ctx *c)
+{
+    /* BIM has no random start, so restarts would repeat themselves. */
+    if (c->t->restarts > 1) return foil_error(FOIL_ERR_ARG, "bim is deterministic; use pgd for restarts");
+    return iterative(c, 0);
+}
+
+foil_status foil_attack_pgd(foil_attack_ctx *c) { return iterative(c, 1); }

@@ -1,0 +1,375 @@
+/*
+ * attacks/runner.c - the attack registry and foil_attack_run: check the
+ * request, classify the clean inputs, pick targets, run the attack, then
+ * verify its output against the threat model before anyone sees it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attacks/attack_internal.h"
+
+#define BIT(n) (1u << (n))
+
+typedef struct attack_entry {
+    foil_attack_info info;
+    foil_attack_fn run;
+} attack_entry;
+
+/* clang-format off */
+static const attack_entry attacks[] = {
+    {{"fgsm", "Goodfellow, Shlens, Szegedy 2015, Explaining and Harnessing Adversarial Examples",
+      "one gradient step of size eps (sign for Linf, normalized for L2)",
+      BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2), 0, 0, 1, "step size eps"},
+     foil_attack_fgsm},
+    {{"bim", "Kurakin, Goodfellow, Bengio 2017, Adversarial Examples in the Physical World",
+      "iterated FGSM from x, projected each step, no random start",
+      BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1), 0, 0, 1,
+      "steps 10, step size 2.5 eps / steps"},
+     foil_attack_bim},
+    {{"pgd", "Madry, Makelov, Schmidt, Tsipras, Vladu 2018, Towards Deep Learning Models Resistant to Adversarial Attacks",
+      "projected gradient ascent on cross-entropy from a random start in the ball; restarts keep the best per example; "
+      "L1 uses sparse L1 descent (Tramer & Boneh 2019)",
+      BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1), 0, 0, 1,
+      "steps 10, step size 2.5 eps / steps, restarts 1, params: random_start=1, l1_sparsity=0.99 (L1 only)"},
+     foil_attack_pgd},
+};
+/* clang-format on */
+
+#define N_ATTACKS ((int)(sizeof attacks / sizeof attacks[0]))
+
+int foil_attack_count(void) { return N_ATTACKS; }
+
+const foil_attack_info *foil_attack_at(int i) { return i >= 0 && i < N_ATTACKS ? &attacks[i].info : NULL; }
+
+static const attack_entry *find_entry(const char *name)
+{
+    for (int i = 0; name && i < N_ATTACKS; i++)
+        if (strcmp(attacks[i].info.name, name) == 0) return &attacks[i];
+    return NULL;
+}
+
+const foil_attack_info *foil_attack_find(const char *name)
+{
+    const attack_entry *e = find_entry(name);
+    return e ? &e->info : NULL;
+}
+
+const char *foil_norm_name(foil_norm norm)
+{
+    static const char *names[] = {"linf", "l2", "l1", "l0"};
+    return (unsigned)norm < 4 ? names[norm] : "?";
+}
+
+int foil_norm_parse(const char *s)
+{
+    if (!s) return -1;
+    if (strcmp(s, "linf") == 0 || strcmp(s, "inf") == 0) return FOIL_NORM_LINF;
+    if (strcmp(s, "l2") == 0) return FOIL_NORM_L2;
+    if (strcmp(s, "l1") == 0) return FOIL_NORM_L1;
+    if (strcmp(s, "l0") == 0) return FOIL_NORM_L0;
+    return -1;
+}
+
+/* ---- the request ---- */
+
+static foil_status check_request(const attack_entry *e, foil_model *model, const foil_tensor *x, const int64_t *y,
+                                 const foil_threat *t, int64_t classes)
+{
+    const char *name = e->info.name;
+    if (x->dtype != FOIL_F32 || x->ndim < 2 || x->shape[0] < 1)
+        return foil_error(FOIL_ERR_ARG, "%s: inputs must be float32 (N, ...) with N >= 1", name);
+    if (!(e->info.norms & BIT(t->norm)))
+        return foil_error(FOIL_ERR_ARG, "%s does not support the %s norm", name, foil_norm_name(t->norm));
+    if (!isfinite(t->eps) || t->eps < 0) return foil_error(FOIL_ERR_ARG, "%s: eps must be a finite number >= 0", name);
+    if (t->eps == 0 && !e->info.minimal)
+        return foil_error(FOIL_ERR_ARG, "%s needs eps > 0 (only minimal-perturbation attacks run unbounded)", name);
+    if (t->steps < 0 || t->restarts < 0 || t->queries < 0 || !isfinite(t->step_size) || t->step_size < 0)
+        return foil_error(FOIL_ERR_ARG, "%s: steps, restarts, queries and step size must be >= 0", name);
+    if (t->target_mode != FOIL_UNTARGETED && !e->info.targeted)
+        return foil_error(FOIL_ERR_ARG, "%s has no targeted mode", name);
+    if (t->target_mode != FOIL_UNTARGETED && classes < 2)
+        return foil_error(FOIL_ERR_ARG, "%s: a targeted attack needs at least two classes", name);
+    if (t->target_mode == FOIL_TARGET_GIVEN && !t->targets)
+        return foil_error(FOIL_ERR_ARG, "%s: targeted mode 'given' needs target labels", name);
+    if (!t->lower || !t->upper) return foil_error(FOIL_ERR_ARG, "%s: input bounds are required", name);
+    int64_t d = x->numel / x->shape[0];
+    for (int64_t j = 0; j < d; j++)
+        if (!(t->lower[j] <= t->upper[j]))
+            return foil_error(FOIL_ERR_ARG, "%s: feature %lld has lower bound above upper bound", name, (long long)j);
+    for (int64_t i = 0; i < x->shape[0]; i++) {
+        if (y[i] < 0 || y[i] >= classes)
+            return foil_error(FOIL_ERR_ARG, "%s: label %lld of example %lld is outside [0, %lld) of %s", name,
+                              (long long)y[i], (long long)i, (long long)classes, foil_model_path(model));
+        if (t->target_mode == FOIL_TARGET_GIVEN && (t->targets[i] < 0 || t->targets[i] >= classes))
+            return foil_error(FOIL_ERR_ARG, "%s: target %lld of example %lld is outside [0, %lld)", name,
+                              (long long)t->targets[i], (long long)i, (long long)classes);
+    }
+    const float *xs = foil_f32(x);
+    for (int64_t i = 0; i < x->shape[0]; i++)
+        for (int64_t j = 0; j < d; j++) {
+            float v = xs[i * d + j];
+            if (!(v >= t->lower[j] && v <= t->upper[j]))
+                return foil_error(FOIL_ERR_ARG,
+                                  "%s: example %lld, feature %lld = %g lies outside its bounds [%g, %g] "
+                                  "(the clean input must be valid)",
+                                  name, (long long)i, (long long)j, v, t->lower[j], t->upper[j]);
+        }
+    return FOIL_OK;
+}
+
+static foil_status alloc_result(foil_attack_result *r, const foil_tensor *x)
+{
+    memset(r, 0, sizeof *r);
+    int64_t n = x->shape[0];
+    r->n = n;
+    foil_status st = foil_tensor_copy(&r->adv, x);
+    if (st) return st;
+    size_t sn = (size_t)n;
+    r->clean_pred = calloc(sn, sizeof *r->clean_pred);
+    r->adv_pred = calloc(sn, sizeof *r->adv_pred);
+    r->target = calloc(sn, sizeof *r->target);
+    r->attacked = calloc(sn, 1);
+    r->success = calloc(sn, 1);
+    r->norm = calloc(sn, sizeof *r->norm);
+    r->norm_l0 = calloc(sn, sizeof *r->norm_l0);
+    r->queries = calloc(sn, sizeof *r->queries);
+    r->grads = calloc(sn, sizeof *r->grads);
+    if (!r->clean_pred || !r->adv_pred || !r->target || !r->attacked || !r->success || !r->norm || !r->norm_l0 ||
+        !r->queries || !r->grads)
+        return foil_error(FOIL_ERR_NOMEM, "out of memory for attack results of %lld examples", (long long)n);
+    return FOIL_OK;
+}
+
+void foil_attack_result_free(foil_attack_result *r)
+{
+    if (!r) return;
+    foil_tensor_free(&r->adv);
+    free(r->clean_pred);
+    free(r->adv_pred);
+    free(r->target);
+    free(r->attacked);
+    free(r->success);
+    free(r->norm);
+    free(r->norm_l0);
+    free(r->queries);
+    free(r->grads);
+    memset(r, 0, sizeof *r);
+}
+
+/* Predictions of the model on x (uncounted: this is the runner measuring,
+ * not the attack querying); also returns the logits when asked. */
+static foil_status predict_labels(foil_model *model, const foil_tensor *x, int64_t classes, int64_t *pred,
+                                  float **logits_out)
+{
+    foil_tensor z = {0};
+    foil_status st = foil_model_predict(model, x, &z);
+    if (st) return st;
+    for (int64_t i = 0; i < x->shape[0]; i++) pred[i] = foil_argmax(foil_f32(&z) + i * classes, classes);
+    if (logits_out) {
+        *logits_out = foil_f32(&z);
+        z.owns_data = 0;
+    }
+    foil_tensor_free(&z);
+    return FOIL_OK;
+}
+
+static void choose_targets(const foil_threat *t, const int64_t *y, const float *logits, int64_t n, int64_t classes,
+                           int64_t *target)
+{
+    for (int64_t i = 0; i < n; i++) {
+        switch (t->target_mode) {
+        case FOIL_UNTARGETED: target[i] = y[i]; break;
+        case FOIL_TARGET_GIVEN: target[i] = t->targets[i]; break;
+        case FOIL_TARGET_RANDOM: {
+            foil_rng r = foil_rng_make(foil_rng_at(t->seed, 0x7a5), (uint64_t)i);
+            int64_t k = (int64_t)foil_rng_below(&r, (uint64_t)(classes - 1));
+            target[i] = k >= y[i] ? k + 1 : k;
+            break;
+        }
+        case FOIL_TARGET_LEAST_LIKELY: {
+            const float *z = logits + i * classes;
+            int64_t m = 0;
+            for (int64_t k = 1; k < classes; k++)
+                if (z[k] < z[m]) m = k;
+            target[i] = m;
+            break;
+        }
+        }
+    }
+}
+
+/* ---- after the attack ---- */
+
+/* Integer features: the nearest integer to the attack's value that stays in
+ * the bounds and within eps (Linf) of x; if none does, x's own value. */
+static void round_integers(const foil_threat *t, const float *x, float *a, int64_t d)
+{
+    if (!t->integer) return;
+    for (int64_t j = 0; j < d; j++) {
+        if (!t->integer[j] || a[j] == x[j]) continue;
+        float lo = t->lower[j], hi = t->upper[j];
+        if (t->norm == FOIL_NORM_LINF && t->eps > 0) {
+            lo = fmaxf(lo, x[j] - t->eps);
+            hi = fminf(hi, x[j] + t->eps);
+        }
+        float v = rintf(a[j]);
+        if (v < lo) v = ceilf(lo);
+        if (v > hi) v = floorf(hi);
+        a[j] = v >= lo && v <= hi ? v : x[j];
+    }
+}
+
+/* The guarantee: a violation is the attack's bug, reported, not repaired. */
+static foil_status verify_row(const char *name, const foil_threat *t, const float *x, const float *a, int64_t d,
+                              int64_t i, float norm, int bounded)
+{
+    for (int64_t j = 0; j < d; j++) {
+        if (!(a[j] >= t->lower[j] && a[j] <= t->upper[j]))
+            return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld feature %lld = %g left its bounds",
+                              name, (long long)i, (long long)j, a[j]);
+        if (t->immutable && t->immutable[j] && a[j] != x[j])
+            return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld changed immutable feature %lld",
+                              name, (long long)i, (long long)j);
+        if (t->integer && t->integer[j] && a[j] != x[j] && a[j] != rintf(a[j]))
+            return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld integer feature %lld = %g", name,
+                              (long long)i, (long long)j, a[j]);
+    }
+    /* Float rounding of x + delta may overshoot eps by a few ulps. */
+    if (bounded && t->norm != FOIL_NORM_L0 && norm > t->eps * (1 + 1e-5f) + 1e-6f)
+        return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld has %s norm %g > eps %g", name,
+                          (long long)i, foil_norm_name(t->norm), norm, t->eps);
+    if (bounded && t->norm == FOIL_NORM_L0 && norm > t->eps)
+        return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld changed %g > %g features", name,
+                          (long long)i, norm, t->eps);
+    return FOIL_OK;
+}
+
+static foil_status finish(const attack_entry *e, foil_model *model, const foil_tensor *x, const foil_threat *t,
+                          int64_t classes, foil_attack_result *r)
+{
+    int64_t n = r->n, d = x->numel / n;
+    const float *xs = foil_f32(x);
+    float *adv = foil_f32(&r->adv);
+    float *delta = malloc((size_t)d * sizeof *delta);
+    if (!delta) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        float *a = adv + i * d;
+        if (!r->attacked[i]) memcpy(a, xs + i * d, (size_t)d * sizeof *a);
+        round_integers(t, xs + i * d, a, d);
+    }
+    foil_status st = predict_labels(model, &r->adv, classes, r->adv_pred, NULL);
+    for (int64_t i = 0; !st && i < n; i++) {
+        float *a = adv + i * d;
+        for (int64_t j = 0; j < d; j++) delta[j] = a[j] - xs[i * d + j];
+        r->norm[i] = foil_vec_norm(t->norm, delta, d);
+        r->norm_l0[i] = foil_vec_norm(FOIL_NORM_L0, delta, d);
+        int goal = t->target_mode != FOIL_UNTARGETED ? r->adv_pred[i] == r->target[i] : r->adv_pred[i] != r->target[i];
+        r->success[i] = r->attacked[i] && goal;
+        /* A minimal-perturbation attack's answer beyond eps does not count. */
+        if (t->eps > 0 && e->info.minimal && r->norm[i] > t->eps) {
+            memcpy(a, xs + i * d, (size_t)d * sizeof *a);
+            r->success[i] = 0;
+            r->adv_pred[i] = r->clean_pred[i];
+            r->norm[i] = r->norm_l0[i] = 0;
+        }
+        st = verify_row(e->info.name, t, xs + i * d, a, d, i, r->norm[i], t->eps > 0);
+    }
+    free(delta);
+    return st;
+}
+
+foil_status foil_attack_run(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
+                            const foil_threat *threat, const foil_attack_options *opt, foil_attack_result *r)
+{
+    memset(r, 0, sizeof *r);
+    const attack_entry *e = find_entry(name);
+    if (!e) return foil_error(FOIL_ERR_ARG, "unknown attack '%s' (see foil attack --help)", name ? name : "(null)");
+    foil_attack_options no_opt = {0};
+    if (!opt) opt = &no_opt;
+    int64_t classes;
+    foil_status st = foil_model_num_classes(model, &classes);
+    if (st) return st;
+    if ((st = check_request(e, model, x, y, threat, classes))) return st;
+    if ((st = alloc_result(r, x))) goto fail;
+    float *clean_logits = NULL;
+    foil_model_set_max_batch(model, opt->batch > 0 ? opt->batch : 250);
+    if ((st = predict_labels(model, x, classes, r->clean_pred, &clean_logits))) goto fail;
+    choose_targets(threat, y, clean_logits, r->n, classes, r->target);
+    foil_free(clean_logits);
+    int64_t attacked = 0;
+    for (int64_t i = 0; i < r->n; i++) {
+        r->attacked[i] = r->clean_pred[i] == y[i] && (threat->target_mode == FOIL_UNTARGETED || r->target[i] != y[i]);
+        attacked += r->attacked[i];
+    }
+
+    foil_attack_ctx c = {0};
+    c.info = &e->info;
+    c.model = model;
+    c.t = threat;
+    c.opt = opt;
+    c.n = r->n;
+    c.d = x->numel / r->n;
+    c.classes = classes;
+    c.ndim = x->ndim;
+    memcpy(c.shape, x->shape, sizeof c.shape);
+    c.x = foil_f32(x);
+    c.y = y;
+    c.target = r->target;
+    c.targeted = threat->target_mode != FOIL_UNTARGETED;
+    c.attacked = r->attacked;
+    c.adv = foil_f32(&r->adv);
+    c.queries = r->queries;
+    c.grads = r->grads;
+    c.warnings = r->warnings;
+    c.warnings_len = sizeof r->warnings;
+    foil_progress_start(&c.progress, e->info.name, attacked, "img", opt->quiet);
+    double t0 = foil_now();
+    st = e->run(&c);
+    r->seconds = foil_now() - t0;
+    foil_progress_finish(&c.progress, NULL);
+    if (!st) st = finish(e, model, x, threat, classes, r);
+    if (!st) return FOIL_OK;
+fail:
+    foil_attack_result_free(r);
+    return st;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->examples = r->n;
+    float *norms = malloc((size_t)(r->n ? r->n : 1) * sizeof *norms);
+    int64_t q = 0, g = 0;
+    for (int64_t i = 0; i < r->n; i++) {
+        if (!r->attacked[i]) continue;
+        s->attacked++;
+        q += r->queries[i];
+        g += r->grads[i];
+        if (r->success[i]) {
+            if (norms) norms[s->fooled] = r->norm[i];
+            s->fooled++;
+        }
+    }
+    s->clean_accuracy = r->n ? (double)s->attacked / (double)r->n : 0;
+    s->robust_accuracy = r->n ? (double)(s->attacked - s->fooled) / (double)r->n : 0;
+    s->success_rate = s->attacked ? (double)s->fooled / (double)s->attacked : 0;
+    s->mean_queries = s->attacked ? (double)q / (double)s->attacked : 0;
+    s->mean_grads = s->attacked ? (double)g / (double)s->attacked : 0;
+    s->median_norm = s->max_norm = NAN;
+    if (norms && s->fooled) {
+        qsort(norms, (size_t)s->fooled, sizeof *norms, cmp_float);
+        int64_t h = s->fooled / 2;
+        s->median_norm = s->fooled % 2 ? norms[h] : 0.5 * ((double)norms[h - 1] + norms[h]);
+        s->max_norm = norms[s->fooled - 1];
+    }
+    free(norms);
+    s->seconds = r->seconds;
+    s->images_per_second = r->seconds > 0 ? (double)r->n / r->seconds : 0;
+}

@@ -1,0 +1,343 @@
+/*
+ * cli/cmd_attack.c - `foil attack`: run one evasion attack (or a sweep over
+ * eps) on a model and a labelled dataset, and report clean and robust
+ * accuracy, success rate, perturbation norms, queries and speed.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "foil/attack.h"
+#include "foil/data.h"
+#include "foil/npy.h"
+
+static int run_attack(int argc, char **argv);
+
+const cli_command cli_attack = {
+    "attack", "run an evasion attack and report robust accuracy",
+    "--model M.onnx --data DATA --attack NAME --eps E[,E...] [--norm linf|l2|l1] [--limit N] [--json]",
+    "Attacks the first N examples (default: all) of a split of DATA (default: the\n"
+    "test split) and reports clean accuracy, robust accuracy, the attack's success\n"
+    "rate on the correctly classified examples, the median and max perturbation\n"
+    "of the fooled ones, gradients and queries per attacked example, and speed.\n"
+    "A comma-separated --eps runs a sweep. Adversarial examples always lie in the\n"
+    "data's bounds and within eps; foil checks every one before reporting.\n"
+    "--json prints one object per eps (a list for a sweep) with the keys\n"
+    "clean_accuracy, robust_accuracy, success_rate, median_norm, max_norm,\n"
+    "mean_queries, mean_gradients, seconds, images_per_second.\n"
+    "Tabular data: --immutable and --integer take comma-separated feature names\n"
+    "or 0-based indices; the report adds how many features changed and by how much.",
+    run_attack,
+};
+
+typedef struct attack_args {
+    const char *model, *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
+    const char *immutable, *integer;
+    foil_data_spec data;
+    int64_t limit, steps, restarts, queries, batch;
+    double step_size;
+    int json;
+} attack_args;
+
+/* ---- options ---- */
+
+static int parse_eps_list(const char *s, double *eps, int max, int *count)
+{
+    *count = 0;
+    while (s && *s) {
+        if (*count == max) return cli_usage_error(&cli_attack, "--eps: at most %d values", max);
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || (*end && *end != ',') || !isfinite(v) || v < 0)
+            return cli_usage_error(&cli_attack, "--eps expects numbers >= 0 separated by commas, got '%s'", s);
+        eps[(*count)++] = v;
+        s = *end ? end + 1 : end;
+    }
+    if (!*count) return cli_usage_error(&cli_attack, "--eps is empty");
+    return CLI_OK;
+}
+
+static int parse_target_mode(const char *s, foil_target_mode *mode)
+{
+    if (!s) *mode = FOIL_UNTARGETED;
+    else if (strcmp(s, "random") == 0) *mode = FOIL_TARGET_RANDOM;
+    else if (strcmp(s, "least-likely") == 0) *mode = FOIL_TARGET_LEAST_LIKELY;
+    else if (strcmp(s, "given") == 0) *mode = FOIL_TARGET_GIVEN;
+    else return cli_usage_error(&cli_attack, "--targeted must be random, least-likely or given, not '%s'", s);
+    return CLI_OK;
+}
+
+/* Mark the features named in a comma-separated list (names or indices). */
+static int parse_feature_list(const char *opt, const char *list, const foil_dataset *d, uint8_t *mask)
+{
+    int64_t f = foil_dataset_example_size(d);
+    char buf[256];
+    while (list && *list) {
+        const char *end = strchr(list, ',');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+        if (len == 0 || len >= sizeof buf) return cli_usage_error(&cli_attack, "%s: bad feature list", opt);
+        memcpy(buf, list, len);
+        buf[len] = 0;
+        int64_t idx = -1;
+        for (int64_t j = 0; d->feature_names && j < f; j++)
+            if (strcmp(d->feature_names[j], buf) == 0) idx = j;
+        if (idx < 0) {
+            char *e;
+            long long v = strtoll(buf, &e, 10);
+            if (!*e && v >= 0 && v < f) idx = v;
+        }
+        if (idx < 0) return cli_usage_error(&cli_attack, "%s: '%s' is not a feature name or index of %s", opt, buf,
+                                            d->name);
+        mask[idx] = 1;
+        list = end ? end + 1 : NULL;
+    }
+    return CLI_OK;
+}
+
+/* ---- output ---- */
+
+static double nan_to_zero(double v) { return isnan(v) ? 0 : v; }
+
+/* Features changed and mean absolute change, over the fooled examples. */
+static void change_stats(const foil_attack_result *r, const foil_tensor *x, double *changed, double *mean_abs)
+{
+    int64_t d = x->numel / r->n, fooled = 0, total_changed = 0;
+    double sum = 0;
+    for (int64_t i = 0; i < r->n; i++) {
+        if (!r->success[i]) continue;
+        fooled++;
+        for (int64_t j = 0; j < d; j++) {
+            float v = foil_f32(&r->adv)[i * d + j] - foil_f32(x)[i * d + j];
+            if (v != 0) {
+                total_changed++;
+                sum += fabs(v);
+            }
+        }
+    }
+    *changed = fooled ? (double)total_changed / (double)fooled : 0;
+    *mean_abs = total_changed ? sum / (double)total_changed : 0;
+}
+
+static cJSON *result_json(const attack_args *a, const foil_threat *t, const foil_attack_summary *s,
+                          const foil_attack_result *r, const foil_tensor *x, int tabular)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "attack", a->attack);
+    cJSON_AddStringToObject(o, "norm", foil_norm_name(t->norm));
+    cJSON_AddNumberToObject(o, "eps", t->eps);
+    cJSON_AddNumberToObject(o, "examples", (double)s->examples);
+    cJSON_AddNumberToObject(o, "clean_accuracy", s->clean_accuracy);
+    cJSON_AddNumberToObject(o, "robust_accuracy", s->robust_accuracy);
+    cJSON_AddNumberToObject(o, "success_rate", s->success_rate);
+    cJSON_AddItemToObject(o, "median_norm", isnan(s->median_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->median_norm));
+    cJSON_AddItemToObject(o, "max_norm", isnan(s->max_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->max_norm));
+    cJSON_AddNumberToObject(o, "mean_queries", s->mean_queries);
+    cJSON_AddNumberToObject(o, "mean_gradients", s->mean_grads);
+    cJSON_AddNumberToObject(o, "seconds", s->seconds);
+    cJSON_AddNumberToObject(o, "images_per_second", s->images_per_second);
+    if (tabular) {
+        double changed, mean_abs;
+        change_stats(r, x, &changed, &mean_abs);
+        cJSON_AddNumberToObject(o, "mean_features_changed", changed);
+        cJSON_AddNumberToObject(o, "mean_abs_change", mean_abs);
+    }
+    cJSON_AddNumberToObject(o, "seed", (double)t->seed);
+    if (r->warnings[0]) cJSON_AddStringToObject(o, "warnings", r->warnings);
+    return o;
+}
+
+static void print_header(const attack_args *a, const foil_dataset *d, const foil_threat *t, int64_t n)
+{
+    printf("%s (%s) on %s, %s split, %lld examples, model %s, seed %llu\n", a->attack, foil_norm_name(t->norm),
+           d->name, a->split, (long long)n, a->model, (unsigned long long)t->seed);
+    printf("  %-8s %8s %8s %8s %12s %12s %10s %10s %9s %9s\n", "eps", "clean", "robust", "success", "median_norm",
+           "max_norm", "grads/ex", "queries/ex", "seconds", "img/s");
+}
+
+static void print_row(const foil_threat *t, const foil_attack_summary *s, const foil_attack_result *r,
+                      const foil_tensor *x, int tabular)
+{
+    printf("  %-8g %7.2f%% %7.2f%% %7.2f%% %12.4g %12.4g %10.1f %10.1f %9.2f %9.1f\n", t->eps,
+           100 * s->clean_accuracy, 100 * s->robust_accuracy, 100 * s->success_rate, nan_to_zero(s->median_norm),
+           nan_to_zero(s->max_norm), s->mean_grads, s->mean_queries, s->seconds, s->images_per_second);
+    if (tabular) {
+        double changed, mean_abs;
+        change_stats(r, x, &changed, &mean_abs);
+        printf("           fooled examples changed %.2f features on average, by %.4g on average\n", changed,
+               mean_abs);
+    }
+    if (r->warnings[0]) printf("  warning: %s\n", r->warnings);
+}
+
+/* ---- the command ---- */
+
+static int load_inputs(const attack_args *a, foil_split split, foil_dataset *d, foil_tensor *targets)
+{
+    foil_status st = foil_data_load(&a->data, split, d);
+    if (st) return cli_fail(&cli_attack, st);
+    if (a->limit > 0 && a->limit < d->x.shape[0]) {
+        d->x.shape[0] = a->limit;
+        d->x.numel = a->limit * foil_dataset_example_size(d);
+        d->y.shape[0] = d->y.numel = a->limit;
+    }
+    if (a->target_labels) {
+        if ((st = foil_npy_read_labels(a->target_labels, targets))) return cli_fail(&cli_attack, st);
+        if (targets->numel < d->y.numel)
+            return cli_usage_error(&cli_attack, "%s holds %lld target labels for %lld examples", a->target_labels,
+                                   (long long)targets->numel, (long long)d->y.numel);
+    }
+    return CLI_OK;
+}
+
+static int check_args(const attack_args *a, const foil_attack_info *info, foil_norm norm, const double *eps,
+                      int n_eps, foil_target_mode mode)
+{
+    if (!info) return cli_usage_error(&cli_attack, "unknown attack '%s' (see --help for the list)", a->attack);
+    if (!(info->norms & (1u << norm)))
+        return cli_usage_error(&cli_attack, "%s does not support --norm %s", info->name, a->norm);
+    for (int k = 0; k < n_eps; k++)
+        if (eps[k] == 0 && !info->minimal)
+            return cli_usage_error(&cli_attack, "%s needs --eps > 0", info->name);
+    if (mode == FOIL_TARGET_GIVEN && !a->target_labels)
+        return cli_usage_error(&cli_attack, "--targeted given needs --target-labels FILE.npy");
+    if (a->target_labels && mode != FOIL_TARGET_GIVEN)
+        return cli_usage_error(&cli_attack, "--target-labels needs --targeted given");
+    if (a->out && n_eps > 1) return cli_usage_error(&cli_attack, "--out needs a single --eps");
+    if (a->limit < 0 || a->steps < 0 || a->restarts < 0 || a->queries < 0 || a->step_size < 0 || a->batch < 1)
+        return cli_usage_error(&cli_attack, "--limit, --steps, --restarts, --queries, --step-size must be >= 0 "
+                                            "and --batch >= 1");
+    return CLI_OK;
+}
+
+static void print_attack_list(void)
+{
+    printf("\nattacks (the README gives each one's paper and defaults):\n");
+    for (int i = 0; i < foil_attack_count(); i++) {
+        const foil_attack_info *info = foil_attack_at(i);
+        char norms[32] = "";
+        for (int k = 0; k < 4; k++)
+            if (info->norms & (1u << k))
+                snprintf(norms + strlen(norms), sizeof norms - strlen(norms), "%s%s", norms[0] ? "," : "",
+                         foil_norm_name((foil_norm)k));
+        printf("  %-12s [%s%s] %s\n", info->name, norms, info->black_box ? ", black-box" : "", info->summary);
+    }
+}
+
+static int run_attack(int argc, char **argv)
+{
+    attack_args a = {0};
+    a.norm = "linf";
+    a.split = "test";
+    a.batch = 250;
+    cli_option opts[] = {
+        {"--model", OPT_STRING, &a.model, "FILE", "ONNX classifier", 1, 0},
+        {"--data", OPT_STRING, &a.data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
+        {"--labels", OPT_STRING, &a.data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
+        {"--label-column", OPT_STRING, &a.data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
+        {"--split", OPT_STRING, &a.split, "SPLIT", "test (default), train or all", 0, 0},
+        {"--limit", OPT_INT, &a.limit, "N", "attack the first N examples (default: all)", 0, 0},
+        {"--attack", OPT_STRING, &a.attack, "NAME", "attack to run (list below)", 1, 0},
+        {"--norm", OPT_STRING, &a.norm, "NORM", "linf (default), l2, l1 or l0", 0, 0},
+        {"--eps", OPT_STRING, &a.eps, "E[,E...]", "perturbation budget(s); 0 = unbounded (minimal attacks)", 1, 0},
+        {"--steps", OPT_INT, &a.steps, "K", "iterations (default: the attack's)", 0, 0},
+        {"--step-size", OPT_FLOAT, &a.step_size, "A", "step size (default: the attack's)", 0, 0},
+        {"--restarts", OPT_INT, &a.restarts, "R", "random restarts (default: the attack's)", 0, 0},
+        {"--queries", OPT_INT, &a.queries, "Q", "query budget per example, black-box attacks", 0, 0},
+        {"--targeted", OPT_STRING, &a.targeted, "MODE", "random, least-likely or given (default: untargeted)", 0, 0},
+        {"--target-labels", OPT_STRING, &a.target_labels, "FILE", "NPY target classes for --targeted given", 0, 0},
+        {"--params", OPT_STRING, &a.params, "K=V,...", "attack-specific settings (see the README)", 0, 0},
+        {"--immutable", OPT_STRING, &a.immutable, "LIST", "tabular: features the attack may not change", 0, 0},
+        {"--integer", OPT_STRING, &a.integer, "LIST", "tabular: features that must stay integers", 0, 0},
+        {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},
+        {"--out", OPT_STRING, &a.out, "FILE.npy", "write the adversarial examples", 0, 0},
+        {"--json", OPT_FLAG, &a.json, NULL, "print the results as JSON", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_attack, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc == CLI_HELP_SHOWN) print_attack_list();
+    if (rc) return rc;
+    int norm = foil_norm_parse(a.norm);
+    if (norm < 0) return cli_usage_error(&cli_attack, "--norm must be linf, l2, l1 or l0, not '%s'", a.norm);
+    double eps[64];
+    int n_eps;
+    foil_target_mode mode = FOIL_UNTARGETED;
+    foil_split split = FOIL_SPLIT_TEST;
+    if ((rc = parse_eps_list(a.eps, eps, 64, &n_eps)) || (rc = parse_target_mode(a.targeted, &mode))) return rc;
+    if (strcmp(a.split, "test") == 0) split = FOIL_SPLIT_TEST;
+    else if (strcmp(a.split, "train") == 0) split = FOIL_SPLIT_TRAIN;
+    else if (strcmp(a.split, "all") == 0) split = FOIL_SPLIT_ALL;
+    else return cli_usage_error(&cli_attack, "--split must be test, train or all, not '%s'", a.split);
+    if ((rc = check_args(&a, foil_attack_find(a.attack), (foil_norm)norm, eps, n_eps, mode))) return rc;
+    cli_apply_common(&common);
+    a.data.seed = (uint64_t)common.seed;
+
+    foil_dataset d = {0};
+    foil_tensor targets = {0};
+    foil_model *model = NULL;
+    uint8_t *immutable = NULL, *integer = NULL;
+    cJSON *list = cJSON_CreateArray();
+    if ((rc = load_inputs(&a, split, &d, &targets))) goto done;
+    foil_status st = foil_model_load(a.model, &model);
+    if (st) {
+        rc = cli_fail(&cli_attack, st);
+        goto done;
+    }
+    int64_t f = foil_dataset_example_size(&d);
+    if (a.immutable || a.integer) {
+        immutable = calloc((size_t)f, 1);
+        integer = calloc((size_t)f, 1);
+        if (!immutable || !integer) {
+            rc = cli_fail(&cli_attack, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+            goto done;
+        }
+        if ((rc = parse_feature_list("--immutable", a.immutable, &d, immutable)) ||
+            (rc = parse_feature_list("--integer", a.integer, &d, integer)))
+            goto done;
+    }
+    foil_threat t = {0};
+    t.norm = (foil_norm)norm;
+    t.lower = foil_f32(&d.lower);
+    t.upper = foil_f32(&d.upper);
+    t.immutable = immutable;
+    t.integer = integer;
+    t.target_mode = mode;
+    t.targets = targets.data ? foil_i64(&targets) : NULL;
+    t.steps = a.steps;
+    t.step_size = (float)a.step_size;
+    t.restarts = a.restarts;
+    t.queries = a.queries;
+    t.seed = (uint64_t)common.seed;
+    foil_attack_options opt = {a.params, a.batch, common.quiet};
+    int tabular = !d.is_image;
+    if (!a.json) print_header(&a, &d, &t, d.x.shape[0]);
+    for (int k = 0; k < n_eps && !rc; k++) {
+        t.eps = (float)eps[k];
+        foil_attack_result r;
+        foil_attack_summary s;
+        if ((st = foil_attack_run(a.attack, model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
+            rc = cli_fail(&cli_attack, st);
+            break;
+        }
+        foil_attack_summarize(&r, &s);
+        if (a.json) cJSON_AddItemToArray(list, result_json(&a, &t, &s, &r, &d.x, tabular));
+        else print_row(&t, &s, &r, &d.x, tabular);
+        if (a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
+        foil_attack_result_free(&r);
+    }
+    if (!rc && a.json) {
+        char *text = cJSON_PrintUnformatted(n_eps == 1 ? cJSON_GetArrayItem(list, 0) : list);
+        puts(text);
+        free(text);
+    }
+done:
+    cJSON_Delete(list);
+    free(immutable);
+    free(integer);
+    foil_model_free(model);
+    foil_tensor_free(&targets);
+    foil_dataset_free(&d);
+    return rc;
+}
