@@ -10,7 +10,6 @@ the ratio foil/PyTorch time, and the test accuracy each reached.
 usage: /usr/bin/python3 bench/train_vs_torch.py BUILD_DIR [--rounds 3]
 """
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -21,18 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine_vs_torch import CnnSmall  # the one definition of cnn-small in PyTorch
-
-DATA = "/usr/share/datasets/fashion-mnist"
-
-
-def idx(name):
-    with gzip.open(os.path.join(DATA, name)) as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
+from torch_reference import CnnSmall, fashion_mnist as idx  # the one definition of cnn-small in PyTorch
 
 def torch_epoch(xtr, ytr, xte, yte, seed):
     torch.manual_seed(seed)

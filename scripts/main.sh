@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # foil's main job on the built-in default: install what is missing, build,
 # train the Fashion-MNIST model (cnn-small, 2 epochs) unless it is already
-# there, then evaluate it. (The attack sweep and, later, the full audit
-# replace the evaluation as those issues land.)
+# there, then attack it on 1,000 test images: APGD-CE and PGD (Linf) at
+# eps 0.05, 0.1 and 0.2, and the black-box Square Attack at eps 0.1, and
+# print the robust-accuracy table. (The full audit replaces this later.)
 #   FOIL_MODEL=path   where the model lives (default models/fashion-mnist-cnn-small.onnx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,7 @@ else
     --checkpoint "$model.ckpt" --resume --output "$model"
   rm -f "$model.ckpt"
 fi
-build/foil eval --model "$model" --data fashion-mnist
+build/foil attack --model "$model" --data fashion-mnist --limit 1000 --norm linf \
+  --attack apgd-ce,pgd --eps 0.05,0.1,0.2
+build/foil attack --model "$model" --data fashion-mnist --limit 1000 --norm linf \
+  --attack square --eps 0.1 --queries 1000

@@ -339,15 +339,20 @@ static void assert_partition(const foil_dataset *all, const foil_dataset *tr, co
     assert_int_equal(b, te->x.shape[0]);
 }
 
-static void assert_train_bounds(const foil_dataset *tr, const foil_dataset *other)
+/* Tabular bounds: each feature's min/max over the whole file, i.e. over the
+ * train and test splits together, so every example lies inside them. */
+static void assert_file_bounds(const foil_dataset *tr, const foil_dataset *other)
 {
     const int64_t F = foil_dataset_example_size(tr);
     for (int64_t j = 0; j < F; j++) {
         float lo = INFINITY, hi = -INFINITY;
-        for (int64_t i = 0; i < tr->x.shape[0]; i++) {
-            float v = foil_f32(&tr->x)[i * F + j];
-            lo = fminf(lo, v);
-            hi = fmaxf(hi, v);
+        for (int split = 0; split < 2; split++) {
+            const foil_dataset *d = split ? other : tr;
+            for (int64_t i = 0; i < d->x.shape[0]; i++) {
+                float v = foil_f32(&d->x)[i * F + j];
+                lo = fminf(lo, v);
+                hi = fmaxf(hi, v);
+            }
         }
         assert_true(foil_f32(&tr->lower)[j] == lo && foil_f32(&tr->upper)[j] == hi);
         assert_true(foil_f32(&other->lower)[j] == lo && foil_f32(&other->upper)[j] == hi);
@@ -390,8 +395,8 @@ static void test_sklearn_datasets(void **state)
         }
         assert_int_equal(tr.x.shape[0], want);
         assert_partition(&all, &tr, &te);
-        assert_train_bounds(&tr, &te);
-        assert_train_bounds(&tr, &all);
+        assert_file_bounds(&tr, &te);
+        assert_file_bounds(&tr, &all);
         assert_int_equal(te.classes, c->classes);
         assert_int_equal(strv_len(te.feature_names), c->f);
 
@@ -611,10 +616,10 @@ static void check_user_split(const char *data, const char *labels, const char *c
     assert_int_equal(ctr[2], 8);
     assert_int_equal(te.x.shape[0], 12);
     assert_partition(all, &tr, &te);
-    assert_train_bounds(&tr, &te);
+    assert_file_bounds(&tr, &te);
     foil_dataset all3;
     assert_int_equal(load(data, labels, col, 3, FOIL_SPLIT_ALL, &all3), FOIL_OK);
-    assert_train_bounds(&tr, &all3);
+    assert_file_bounds(&tr, &all3);
     foil_dataset_free(&all3);
     foil_dataset_free(&tr);
     foil_dataset_free(&te);

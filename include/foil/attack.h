@@ -64,6 +64,11 @@ typedef struct foil_attack_options {
     const char *params;
     int64_t batch;               /* examples attacked together (default 250); the model runs them in chunks */
     int quiet;                   /* no progress bar */
+    /* Attacks that learn one perturbation for many inputs (universal
+     * perturbation, adversarial patch) learn it on these examples (labels
+     * fit_y) and are then evaluated on the x given to foil_attack_run. */
+    const foil_tensor *fit_x;
+    const int64_t *fit_y;
 } foil_attack_options;
 
 typedef struct foil_attack_result {
@@ -78,6 +83,8 @@ typedef struct foil_attack_result {
     float *norm_l0;              /* N: features changed (|adv - x| > 0) */
     int64_t *queries;            /* N: inputs the model evaluated for this example */
     int64_t *grads;              /* N: of those, the ones with an input gradient */
+    int64_t fit_queries;         /* learning on opt->fit_x: inputs the model evaluated */
+    int64_t fit_grads;           /* ... and of those, input gradients */
     double seconds;              /* the attack alone (not the runner's checks) */
     char warnings[512];          /* e.g. AutoAttack's zero-gradient warning; "" when none */
 } foil_attack_result;
@@ -102,6 +109,7 @@ typedef struct foil_attack_info {
     int black_box;               /* 1: only predictions (queries) */
     int minimal;                 /* 1: minimal-perturbation attack (eps may be 0) */
     int targeted;                /* 1: supports targeted mode */
+    int fits;                    /* 1: learns on opt->fit_x (universal perturbation, patch) */
     const char *defaults;        /* human-readable defaults of steps, queries, params */
 } foil_attack_info;
 

@@ -3,8 +3,8 @@
  *
  * Every dataset is float32 examples x (N, ...) with int64 labels y (N) in
  * [0, classes), plus per-feature bounds that attacks must respect: [0, 1]
- * for images, the observed [min, max] of the training split for tabular
- * data (a user's constraint file may narrow them later).
+ * for images, each feature's observed [min, max] over the whole file (both
+ * splits, so every example lies inside) for tabular data.
  *
  * Specs accepted by --data:
  *   fashion-mnist   Debian's dataset-fashion-mnist IDX files: 60,000 train /

@@ -33,6 +33,7 @@ typedef struct foil_attack_ctx {
     float *adv;                  /* N x D: starts as a copy of x; the attack writes its result here */
     int64_t *queries, *grads;    /* N counters (charged by the oracle functions below) */
     foil_progress progress;      /* started by the runner: `total` = examples attacked */
+    int64_t *fit_queries, *fit_grads; /* the result's totals for learning on opt->fit_x */
     char *warnings;              /* the result's warning buffer */
     size_t warnings_len;
 } foil_attack_ctx;
@@ -121,5 +122,57 @@ foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int
 foil_status foil_attack_fgsm(foil_attack_ctx *c);
 foil_status foil_attack_bim(foil_attack_ctx *c);
 foil_status foil_attack_pgd(foil_attack_ctx *c);
+foil_status foil_attack_square(foil_attack_ctx *c);
+foil_status foil_attack_cw_l2(foil_attack_ctx *c);
+foil_status foil_attack_deepfool(foil_attack_ctx *c);
+foil_status foil_attack_universal(foil_attack_ctx *c);
+foil_status foil_attack_patch(foil_attack_ctx *c);
+foil_status foil_attack_apgd_ce(foil_attack_ctx *c);
+foil_status foil_attack_apgd_dlr(foil_attack_ctx *c);
+foil_status foil_attack_apgd_t(foil_attack_ctx *c);
+foil_status foil_attack_fab_t(foil_attack_ctx *c);
+foil_status foil_attack_autoattack(foil_attack_ctx *c);
+foil_status foil_attack_simba_pixel(foil_attack_ctx *c);
+foil_status foil_attack_simba_dct(foil_attack_ctx *c);
+foil_status foil_attack_nes(foil_attack_ctx *c);
+foil_status foil_attack_hsj(foil_attack_ctx *c);
+
+/* DeepFool from given start points (deepfool.c; universal.c builds on it).
+ * rows examples (indices into c->x / c->y; each is moved away from its
+ * label c->y[i]) start at start (rows x D, inside the bounds). out (rows x
+ * D) receives the last iterate, fooled[r] whether its label changed.
+ * start_logits: the logits at start (rows x classes) if the caller has
+ * them, else NULL (one forward pass is then charged per row). */
+typedef struct foil_deepfool_config {
+    foil_norm norm;              /* FOIL_NORM_L2 or FOIL_NORM_LINF */
+    int64_t max_iter;
+    float overshoot;
+    int64_t candidates;          /* top classes at the start considered, the label included */
+} foil_deepfool_config;
+foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cfg, const int64_t *examples,
+                              int64_t rows, const float *start, const float *start_logits, float *out,
+                              uint8_t *fooled);
+
+/* The C&W L2 objective at tanh-space points w (cw.c; exposed for its
+ * gradient test): for each row r, x' = x'(w_r), l2 = ||x' - x||^2,
+ * value = l2 + cst * (f6(x') + kappa), grad = d value / d w_r, logits at
+ * x'. label and other are scratch (rows each). One gradient is charged
+ * per row. */
+typedef struct foil_cw_batch {
+    int64_t rows;
+    int64_t *example;            /* rows: example index into c->x */
+    const float *w, *cst;        /* rows x D, rows */
+    float kappa;
+    float *xp, *l2, *value, *logits, *grad;
+    int64_t *label, *other;
+} foil_cw_batch;
+foil_status foil_cw_objective(foil_attack_ctx *c, foil_cw_batch *b);
+
+/* Learning on opt->fit_x (universal.c, patch.c): *fit becomes a copy of c
+ * whose examples are the fit set (labels opt->fit_y, untargeted, adv NULL)
+ * with counters of its own; foil_attack_fit_end adds them to c's fit
+ * totals and frees them. */
+foil_status foil_attack_fit_begin(const foil_attack_ctx *c, foil_attack_ctx *fit);
+void foil_attack_fit_end(foil_attack_ctx *c, foil_attack_ctx *fit);
 
 #endif

@@ -16,8 +16,10 @@
  *         coordinates whose |g| is at or above the q-th quantile (q = 0.99 by
  *         default), zero elsewhere and where the step would leave the
  *         bounds, normalised to unit L1 norm.
- * Early stop per example: an example leaves the batch as soon as the logits
- * that come with its gradient show it fooled; its current iterate is kept.
+ * Early stop per example (default; param early_stop=0 runs every step): an
+ * example leaves the batch as soon as the logits that come with its
+ * gradient show it fooled; its current iterate is kept. Without early stop
+ * the answer is the last iterate (the textbook PGD that PyTorch code runs).
  * The last iterate of each restart costs one more (counted) forward pass.
  */
 #include <math.h>
@@ -301,9 +303,9 @@ foil_status foil_attack_fgsm(foil_attack_ctx *c)
 /* BIM and PGD share defaults: 10 steps of 2.5 eps / steps (Madry et al.). */
 static foil_status iterative(foil_attack_ctx *c, int random_start_default)
 {
-    double random_start = random_start_default, quantile = 0.99;
-    foil_param params[] = {{"l1_sparsity", &quantile}, {"random_start", &random_start}};
-    foil_status st = foil_attack_params(c, params, random_start_default ? 2 : 1);
+    double random_start = random_start_default, quantile = 0.99, early_stop = 1;
+    foil_param params[] = {{"l1_sparsity", &quantile}, {"early_stop", &early_stop}, {"random_start", &random_start}};
+    foil_status st = foil_attack_params(c, params, random_start_default ? 3 : 2);
     if (st) return st;
     if (!(quantile >= 0 && quantile < 1))
         return foil_error(FOIL_ERR_ARG, "%s: l1_sparsity must be in [0, 1)", c->info->name);
@@ -312,7 +314,7 @@ static foil_status iterative(foil_attack_ctx *c, int random_start_default)
     cfg.restarts = c->t->restarts ? c->t->restarts : 1;
     cfg.alpha = c->t->step_size > 0 ? c->t->step_size : 2.5f * c->t->eps / (float)cfg.steps;
     cfg.random_start = random_start != 0;
-    cfg.early_stop = 1;
+    cfg.early_stop = early_stop != 0;
     cfg.l1_quantile = (float)quantile;
     return run_family(c, &cfg);
 }

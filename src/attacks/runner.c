@@ -16,25 +16,165 @@ typedef struct attack_entry {
     foil_attack_fn run;
 } attack_entry;
 
-/* clang-format off */
 static const attack_entry attacks[] = {
-    {{"fgsm", "Goodfellow, Shlens, Szegedy 2015, Explaining and Harnessing Adversarial Examples",
-      "one gradient step of size eps (sign for Linf, normalized for L2)",
-      BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2), 0, 0, 1, "step size eps"},
+    {{.name = "fgsm",
+      .paper = "Goodfellow, Shlens, Szegedy 2015, Explaining and Harnessing Adversarial Examples",
+      .summary = "one gradient step of size eps (sign for Linf, normalized for L2)",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .targeted = 1,
+      .defaults = "step size eps"},
      foil_attack_fgsm},
-    {{"bim", "Kurakin, Goodfellow, Bengio 2017, Adversarial Examples in the Physical World",
-      "iterated FGSM from x, projected each step, no random start",
-      BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1), 0, 0, 1,
-      "steps 10, step size 2.5 eps / steps"},
+    {{.name = "bim",
+      .paper = "Kurakin, Goodfellow, Bengio 2017, Adversarial Examples in the Physical World",
+      .summary = "iterated FGSM from x, projected each step, no random start",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1),
+      .targeted = 1,
+      .defaults = "steps 10, step size 2.5 eps / steps, params: early_stop=1, l1_sparsity=0.99 (L1 only)"},
      foil_attack_bim},
-    {{"pgd", "Madry, Makelov, Schmidt, Tsipras, Vladu 2018, Towards Deep Learning Models Resistant to Adversarial Attacks",
-      "projected gradient ascent on cross-entropy from a random start in the ball; restarts keep the best per example; "
-      "L1 uses sparse L1 descent (Tramer & Boneh 2019)",
-      BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1), 0, 0, 1,
-      "steps 10, step size 2.5 eps / steps, restarts 1, params: random_start=1, l1_sparsity=0.99 (L1 only)"},
+    {{.name = "pgd",
+      .paper = "Madry, Makelov, Schmidt, Tsipras, Vladu 2018, Towards Deep Learning Models Resistant to Adversarial "
+               "Attacks; L1: Tramer & Boneh 2019, Adversarial Training and Robustness for Multiple Perturbations",
+      .summary = "projected gradient ascent on cross-entropy from a random start; restarts keep the best per example; "
+                 "L1 by sparse L1 descent",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1),
+      .targeted = 1,
+      .defaults = "steps 10, step size 2.5 eps / steps, restarts 1, params: random_start=1, early_stop=1, l1_sparsity=0.99"},
      foil_attack_pgd},
+    {{.name = "square",
+      .paper = "Andriushchenko, Croce, Flammarion, Hein 2020, Square Attack: a Query-Efficient Black-Box "
+               "Adversarial Attack via Random Search",
+      .summary = "score-based random search: one random square window per query, kept when the margin loss "
+                 "drops; images only",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .black_box = 1,
+      .targeted = 1,
+      .defaults = "queries 5000 (the first on the initial point), restarts 1 (restarts split the budget), "
+                  "params: p_init=0.8"},
+     foil_attack_square},
+    {{.name = "apgd-ce",
+      .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
+               "parameter-free attacks (AutoAttack)",
+      .summary = "Auto-PGD on cross-entropy: momentum, step size 2 eps halved at checkpoints when progress stalls, "
+                 "restarts from the best point; targeted threat: -CE towards the target",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .targeted = 1,
+      .defaults = "steps 100, restarts 1, random start on the eps-sphere, params: rho=0.75"},
+     foil_attack_apgd_ce},
+    {{.name = "apgd-dlr",
+      .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
+               "parameter-free attacks (AutoAttack)",
+      .summary = "Auto-PGD on the Difference of Logits Ratio loss (shift- and scale-invariant); needs >= 3 classes",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .defaults = "steps 100, restarts 1, random start on the eps-sphere, params: rho=0.75"},
+     foil_attack_apgd_dlr},
+    {{.name = "apgd-t",
+      .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
+               "parameter-free attacks (AutoAttack)",
+      .summary = "Auto-PGD on the targeted DLR loss towards each of the top n_target_classes other classes in turn "
+                 "(untargeted goal); targeted threat: the given target only; needs >= 4 classes",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .targeted = 1,
+      .defaults = "steps 100 per target, restarts 1, params: n_target_classes=9, rho=0.75"},
+     foil_attack_apgd_t},
+    {{.name = "cw-l2",
+      .paper = "Carlini & Wagner 2017, Towards Evaluating the Robustness of Neural Networks",
+      .summary = "minimises ||x' - x||_2^2 + c * margin loss in tanh space with Adam; binary search over c per "
+                 "example; keeps the smallest successful x'",
+      .norms = BIT(FOIL_NORM_L2),
+      .minimal = 1,
+      .targeted = 1,
+      .defaults = "steps 1000 per binary step (--step-size: Adam learning rate 0.01), params: "
+                  "binary_search_steps=9, initial_const=0.001, confidence=0, learning_rate=0.01, abort_early=1"},
+     foil_attack_cw_l2},
+    {{.name = "deepfool",
+      .paper = "Moosavi-Dezfooli, Fawzi, Frossard 2016, DeepFool: a simple and accurate method to fool deep neural "
+               "networks",
+      .summary = "steps to the nearest linearised decision boundary among the top classes until the label changes "
+                 "(Linf via the l1 dual norm)",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .minimal = 1,
+      .defaults = "steps 50 (max_iter), params: overshoot=0.02, nb_candidate=10"},
+     foil_attack_deepfool},
+    {{.name = "universal",
+      .paper = "Moosavi-Dezfooli, Fawzi, Fawzi, Frossard 2017, Universal adversarial perturbations",
+      .summary = "learns one perturbation on the fit set by accumulating DeepFool steps, projected onto the eps-ball "
+                 "(the best of its passes); adds it to every input",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .fits = 1,
+      .defaults = "params: delta=0.2, max_passes=5, df_iter=10, overshoot=0.02, nb_candidate=10, fit_batch=32"},
+     foil_attack_universal},
+    {{.name = "patch",
+      .paper = "Brown, Mane, Roy, Abadi, Gilmer 2017, Adversarial Patch",
+      .summary = "learns one square patch on the fit set at random locations (signed gradient ascent on CE); pastes "
+                 "it at a random location; images only, side from the L0 eps",
+      .norms = BIT(FOIL_NORM_L0),
+      .fits = 1,
+      .defaults = "steps 500, step size 0.02 of the bounds' range, params: size=floor(sqrt(eps/C)), target=-1 "
+                  "(untargeted; K: towards class K), fit_batch=32"},
+     foil_attack_patch},
+    {{.name = "fab-t",
+      .paper = "Croce & Hein 2020, Minimally distorted adversarial examples with a fast adaptive boundary attack; "
+               "targeted version from Croce & Hein 2020, Reliable evaluation of adversarial robustness with an "
+               "ensemble of diverse parameter-free attacks",
+      .summary = "targeted Fast Adaptive Boundary: projects onto the linearised boundary to each of the top "
+                 "n_target_classes other classes in turn, biased towards x; minimal perturbation (eps 0 = unbounded; "
+                 "with eps > 0 an example stops once found within eps)",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .minimal = 1,
+      .targeted = 1,
+      .defaults = "steps 100 per target, restarts 1, params: n_target_classes=9, alpha_max=0.1, eta=1.05, beta=0.9"},
+     foil_attack_fab_t},
+    {{.name = "simba-pixel",
+      .paper = "Guo, Gardner, You, Wilson, Weinberger 2019, Simple Black-box Adversarial Attacks",
+      .summary = "score-based coordinate search: tries -step, then +step along each feature in random order, kept "
+                 "when the goal class probability improves; any input shape",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .black_box = 1,
+      .targeted = 1,
+      .defaults = "queries 10000 (one on x, then 1 or 2 per direction), step size 0.2"},
+     foil_attack_simba_pixel},
+    {{.name = "simba-dct",
+      .paper = "Guo, Gardner, You, Wilson, Weinberger 2019, Simple Black-box Adversarial Attacks",
+      .summary = "SimBA along the orthonormal 2-D DCT basis, low frequencies first; images only",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .black_box = 1,
+      .targeted = 1,
+      .defaults = "queries 10000, step size 0.2, params: freq_dims=round(H/8), stride=max(1,round(H/32)), "
+                  "strided=1 (0: only the freq_dims^2 low frequencies, random order)"},
+     foil_attack_simba_dct},
+    {{.name = "nes",
+      .paper = "Ilyas, Engstrom, Athalye, Lin 2018, Black-box Adversarial Attacks with Limited Queries and "
+               "Information",
+      .summary = "score-based: NES gradient estimates of cross-entropy from antithetic Gaussian samples, momentum and "
+                 "plateau annealing, projected sign (Linf) or normalised (L2) steps",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .black_box = 1,
+      .targeted = 1,
+      .defaults = "queries 10000 (samples + 1 per step), step size eps/5, params: sigma=0.001, samples=50, "
+                  "momentum=0.9"},
+     foil_attack_nes},
+    {{.name = "hsj",
+      .paper = "Chen, Jordan, Wainwright 2020, HopSkipJumpAttack: A Query-Efficient Decision-Based Attack",
+      .summary = "decision-based (labels only): binary search to the boundary, gradient direction from label "
+                 "samples, geometric step; minimal perturbation (eps 0 = unbounded; with eps > 0 an example stops "
+                 "once within eps)",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .black_box = 1,
+      .minimal = 1,
+      .targeted = 1,
+      .defaults = "queries 5000, steps 40, params: gamma=1, init_evals=100, max_evals=10000"},
+     foil_attack_hsj},
+    {{.name = "autoattack",
+      .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
+               "parameter-free attacks (AutoAttack, standard version)",
+      .summary = "APGD-CE, APGD-T, FAB-T, then Square, each on the examples still robust; worst case per example; "
+                 "warns on randomized models, probability outputs, zero gradients and when Square beats the "
+                 "white-box attacks (gradient masking)",
+      .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
+      .defaults = "steps 100 (APGD, FAB), restarts 1 (APGD-CE), queries 5000 (Square, p_init 0.8), "
+                  "params: n_target_classes=9"},
+     foil_attack_autoattack},
 };
-/* clang-format on */
 
 #define N_ATTACKS ((int)(sizeof attacks / sizeof attacks[0]))
 
@@ -321,6 +461,8 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
     c.adv = foil_f32(&r->adv);
     c.queries = r->queries;
     c.grads = r->grads;
+    c.fit_queries = &r->fit_queries;
+    c.fit_grads = &r->fit_grads;
     c.warnings = r->warnings;
     c.warnings_len = sizeof r->warnings;
     foil_progress_start(&c.progress, e->info.name, attacked, "img", opt->quiet);

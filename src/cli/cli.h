@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "foil/data.h"
 #include "foil/status.h"
 
 enum { CLI_OK = 0, CLI_RUNTIME_ERROR = 1, CLI_USAGE_ERROR = 2, CLI_HELP_SHOWN = -1 };
@@ -51,6 +52,9 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__(
 
 /* Print libfoil's last error as "foil CMD: MSG"; returns CLI_RUNTIME_ERROR. */
 int cli_fail(const cli_command *cmd, foil_status st);
+
+/* "test", "train" or "all" for option opt; a usage error otherwise. */
+int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, foil_split *split);
 
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);

@@ -23,9 +23,10 @@ const cli_command cli_attack = {
     "test split) and reports clean accuracy, robust accuracy, the attack's success\n"
     "rate on the correctly classified examples, the median and max perturbation\n"
     "of the fooled ones, gradients and queries per attacked example, and speed.\n"
-    "A comma-separated --eps runs a sweep. Adversarial examples always lie in the\n"
+    "A comma-separated --eps runs a sweep; a comma-separated --attack runs each\n"
+    "attack (at each eps) on the same examples. Adversarial examples always lie in the\n"
     "data's bounds and within eps; foil checks every one before reporting.\n"
-    "--json prints one object per eps (a list for a sweep) with the keys\n"
+    "--json prints one object per run (a list for several) with the keys\n"
     "clean_accuracy, robust_accuracy, success_rate, median_norm, max_norm,\n"
     "mean_queries, mean_gradients, seconds, images_per_second.\n"
     "Tabular data: --immutable and --integer take comma-separated feature names\n"
@@ -37,7 +38,8 @@ typedef struct attack_args {
     const char *model, *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
     const char *immutable, *integer;
     foil_data_spec data;
-    int64_t limit, steps, restarts, queries, batch;
+    const char *fit_split;
+    int64_t limit, fit_limit, steps, restarts, queries, batch;
     double step_size;
     int json;
 } attack_args;
@@ -57,6 +59,20 @@ static int parse_eps_list(const char *s, double *eps, int max, int *count)
         s = *end ? end + 1 : end;
     }
     if (!*count) return cli_usage_error(&cli_attack, "--eps is empty");
+    return CLI_OK;
+}
+
+/* Split the comma-separated --attack list (in place) and look each name up. */
+static int parse_attack_list(char *list, const foil_attack_info **infos, int max, int *count)
+{
+    *count = 0;
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+        if (*count == max) return cli_usage_error(&cli_attack, "--attack: at most %d attacks", max);
+        infos[*count] = foil_attack_find(name);
+        if (!infos[*count]) return cli_usage_error(&cli_attack, "unknown attack '%s' (see --help for the list)", name);
+        (*count)++;
+    }
+    if (!*count) return cli_usage_error(&cli_attack, "--attack is empty");
     return CLI_OK;
 }
 
@@ -121,13 +137,13 @@ static void change_stats(const foil_attack_result *r, const foil_tensor *x, doub
     *mean_abs = total_changed ? sum / (double)total_changed : 0;
 }
 
-static cJSON *result_json(const attack_args *a, const foil_threat *t, const foil_attack_summary *s,
+static cJSON *result_json(const char *name, const char *eps_text, const foil_threat *t, const foil_attack_summary *s,
                           const foil_attack_result *r, const foil_tensor *x, int tabular)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "attack", a->attack);
+    cJSON_AddStringToObject(o, "attack", name);
     cJSON_AddStringToObject(o, "norm", foil_norm_name(t->norm));
-    cJSON_AddNumberToObject(o, "eps", t->eps);
+    cJSON_AddNumberToObject(o, "eps", strtod(eps_text, NULL));
     cJSON_AddNumberToObject(o, "examples", (double)s->examples);
     cJSON_AddNumberToObject(o, "clean_accuracy", s->clean_accuracy);
     cJSON_AddNumberToObject(o, "robust_accuracy", s->robust_accuracy);
@@ -151,16 +167,16 @@ static cJSON *result_json(const attack_args *a, const foil_threat *t, const foil
 
 static void print_header(const attack_args *a, const foil_dataset *d, const foil_threat *t, int64_t n)
 {
-    printf("%s (%s) on %s, %s split, %lld examples, model %s, seed %llu\n", a->attack, foil_norm_name(t->norm),
-           d->name, a->split, (long long)n, a->model, (unsigned long long)t->seed);
-    printf("  %-8s %8s %8s %8s %12s %12s %10s %10s %9s %9s\n", "eps", "clean", "robust", "success", "median_norm",
-           "max_norm", "grads/ex", "queries/ex", "seconds", "img/s");
+    printf("%s norm on %s, %s split, %lld examples, model %s, seed %llu\n", foil_norm_name(t->norm), d->name,
+           a->split, (long long)n, a->model, (unsigned long long)t->seed);
+    printf("  %-11s %-7s %8s %8s %8s %11s %11s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
+           "median_norm", "max_norm", "grads/ex", "queries/ex", "seconds", "img/s");
 }
 
-static void print_row(const foil_threat *t, const foil_attack_summary *s, const foil_attack_result *r,
-                      const foil_tensor *x, int tabular)
+static void print_row(const char *name, const foil_threat *t, const foil_attack_summary *s,
+                      const foil_attack_result *r, const foil_tensor *x, int tabular)
 {
-    printf("  %-8g %7.2f%% %7.2f%% %7.2f%% %12.4g %12.4g %10.1f %10.1f %9.2f %9.1f\n", t->eps,
+    printf("  %-11s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %10.1f %8.2f %8.1f\n", name, t->eps,
            100 * s->clean_accuracy, 100 * s->robust_accuracy, 100 * s->success_rate, nan_to_zero(s->median_norm),
            nan_to_zero(s->max_norm), s->mean_grads, s->mean_queries, s->seconds, s->images_per_second);
     if (tabular) {
@@ -174,16 +190,16 @@ static void print_row(const foil_threat *t, const foil_attack_summary *s, const 
 
 /* ---- the command ---- */
 
-static int load_inputs(const attack_args *a, foil_split split, foil_dataset *d, foil_tensor *targets)
+static int load_inputs(const attack_args *a, foil_split split, int64_t limit, foil_dataset *d, foil_tensor *targets)
 {
     foil_status st = foil_data_load(&a->data, split, d);
     if (st) return cli_fail(&cli_attack, st);
-    if (a->limit > 0 && a->limit < d->x.shape[0]) {
-        d->x.shape[0] = a->limit;
-        d->x.numel = a->limit * foil_dataset_example_size(d);
-        d->y.shape[0] = d->y.numel = a->limit;
+    if (limit > 0 && limit < d->x.shape[0]) {
+        d->x.shape[0] = limit;
+        d->x.numel = limit * foil_dataset_example_size(d);
+        d->y.shape[0] = d->y.numel = limit;
     }
-    if (a->target_labels) {
+    if (targets && a->target_labels) {
         if ((st = foil_npy_read_labels(a->target_labels, targets))) return cli_fail(&cli_attack, st);
         if (targets->numel < d->y.numel)
             return cli_usage_error(&cli_attack, "%s holds %lld target labels for %lld examples", a->target_labels,
@@ -192,22 +208,27 @@ static int load_inputs(const attack_args *a, foil_split split, foil_dataset *d, 
     return CLI_OK;
 }
 
-static int check_args(const attack_args *a, const foil_attack_info *info, foil_norm norm, const double *eps,
-                      int n_eps, foil_target_mode mode)
+static int check_args(const attack_args *a, const foil_attack_info *const *infos, int n_attacks, foil_norm norm,
+                      const double *eps, int n_eps, foil_target_mode mode)
 {
-    if (!info) return cli_usage_error(&cli_attack, "unknown attack '%s' (see --help for the list)", a->attack);
-    if (!(info->norms & (1u << norm)))
-        return cli_usage_error(&cli_attack, "%s does not support --norm %s", info->name, a->norm);
-    for (int k = 0; k < n_eps; k++)
-        if (eps[k] == 0 && !info->minimal)
-            return cli_usage_error(&cli_attack, "%s needs --eps > 0", info->name);
+    for (int i = 0; i < n_attacks; i++) {
+        const foil_attack_info *info = infos[i];
+        if (!(info->norms & (1u << norm)))
+            return cli_usage_error(&cli_attack, "%s does not support --norm %s", info->name, a->norm);
+        for (int k = 0; k < n_eps; k++)
+            if (eps[k] == 0 && !info->minimal)
+                return cli_usage_error(&cli_attack, "%s needs --eps > 0", info->name);
+        if (mode != FOIL_UNTARGETED && !info->targeted)
+            return cli_usage_error(&cli_attack, "%s has no targeted mode", info->name);
+    }
     if (mode == FOIL_TARGET_GIVEN && !a->target_labels)
         return cli_usage_error(&cli_attack, "--targeted given needs --target-labels FILE.npy");
     if (a->target_labels && mode != FOIL_TARGET_GIVEN)
         return cli_usage_error(&cli_attack, "--target-labels needs --targeted given");
-    if (a->out && n_eps > 1) return cli_usage_error(&cli_attack, "--out needs a single --eps");
-    if (a->limit < 0 || a->steps < 0 || a->restarts < 0 || a->queries < 0 || a->step_size < 0 || a->batch < 1)
-        return cli_usage_error(&cli_attack, "--limit, --steps, --restarts, --queries, --step-size must be >= 0 "
+    if (a->out && (n_eps > 1 || n_attacks > 1))
+        return cli_usage_error(&cli_attack, "--out needs a single --attack and a single --eps");
+    if (a->limit < 0 || a->fit_limit < 0 || a->steps < 0 || a->restarts < 0 || a->queries < 0 || a->step_size < 0 || a->batch < 1)
+        return cli_usage_error(&cli_attack, "--limit, --fit-limit, --steps, --restarts, --queries, --step-size must be >= 0 "
                                             "and --batch >= 1");
     return CLI_OK;
 }
@@ -232,6 +253,8 @@ static int run_attack(int argc, char **argv)
     a.norm = "linf";
     a.split = "test";
     a.batch = 250;
+    a.fit_split = "train";
+    a.fit_limit = 2000;
     cli_option opts[] = {
         {"--model", OPT_STRING, &a.model, "FILE", "ONNX classifier", 1, 0},
         {"--data", OPT_STRING, &a.data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
@@ -239,7 +262,7 @@ static int run_attack(int argc, char **argv)
         {"--label-column", OPT_STRING, &a.data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
         {"--split", OPT_STRING, &a.split, "SPLIT", "test (default), train or all", 0, 0},
         {"--limit", OPT_INT, &a.limit, "N", "attack the first N examples (default: all)", 0, 0},
-        {"--attack", OPT_STRING, &a.attack, "NAME", "attack to run (list below)", 1, 0},
+        {"--attack", OPT_STRING, &a.attack, "NAME[,...]", "attack(s) to run (list below)", 1, 0},
         {"--norm", OPT_STRING, &a.norm, "NORM", "linf (default), l2, l1 or l0", 0, 0},
         {"--eps", OPT_STRING, &a.eps, "E[,E...]", "perturbation budget(s); 0 = unbounded (minimal attacks)", 1, 0},
         {"--steps", OPT_INT, &a.steps, "K", "iterations (default: the attack's)", 0, 0},
@@ -251,6 +274,9 @@ static int run_attack(int argc, char **argv)
         {"--params", OPT_STRING, &a.params, "K=V,...", "attack-specific settings (see the README)", 0, 0},
         {"--immutable", OPT_STRING, &a.immutable, "LIST", "tabular: features the attack may not change", 0, 0},
         {"--integer", OPT_STRING, &a.integer, "LIST", "tabular: features that must stay integers", 0, 0},
+        {"--fit-split", OPT_STRING, &a.fit_split, "SPLIT", "universal/patch: learn on this split (default train)", 0, 0},
+        {"--fit-limit", OPT_INT, &a.fit_limit, "N", "universal/patch: learn on its first N examples (default 2000)", 0,
+         0},
         {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},
         {"--out", OPT_STRING, &a.out, "FILE.npy", "write the adversarial examples", 0, 0},
         {"--json", OPT_FLAG, &a.json, NULL, "print the results as JSON", 0, 0},
@@ -266,20 +292,28 @@ static int run_attack(int argc, char **argv)
     foil_target_mode mode = FOIL_UNTARGETED;
     foil_split split = FOIL_SPLIT_TEST;
     if ((rc = parse_eps_list(a.eps, eps, 64, &n_eps)) || (rc = parse_target_mode(a.targeted, &mode))) return rc;
-    if (strcmp(a.split, "test") == 0) split = FOIL_SPLIT_TEST;
-    else if (strcmp(a.split, "train") == 0) split = FOIL_SPLIT_TRAIN;
-    else if (strcmp(a.split, "all") == 0) split = FOIL_SPLIT_ALL;
-    else return cli_usage_error(&cli_attack, "--split must be test, train or all, not '%s'", a.split);
-    if ((rc = check_args(&a, foil_attack_find(a.attack), (foil_norm)norm, eps, n_eps, mode))) return rc;
+    foil_split fit_split = FOIL_SPLIT_TRAIN;
+    if ((rc = cli_parse_split(&cli_attack, "--split", a.split, &split)) ||
+        (rc = cli_parse_split(&cli_attack, "--fit-split", a.fit_split, &fit_split)))
+        return rc;
+    char attack_list[512];
+    snprintf(attack_list, sizeof attack_list, "%s", a.attack);
+    const foil_attack_info *infos[16];
+    int n_attacks, fits = 0;
+    if ((rc = parse_attack_list(attack_list, infos, 16, &n_attacks)) ||
+        (rc = check_args(&a, infos, n_attacks, (foil_norm)norm, eps, n_eps, mode)))
+        return rc;
+    for (int i = 0; i < n_attacks; i++) fits |= infos[i]->fits;
     cli_apply_common(&common);
     a.data.seed = (uint64_t)common.seed;
 
-    foil_dataset d = {0};
+    foil_dataset d = {0}, fit = {0};
     foil_tensor targets = {0};
     foil_model *model = NULL;
     uint8_t *immutable = NULL, *integer = NULL;
     cJSON *list = cJSON_CreateArray();
-    if ((rc = load_inputs(&a, split, &d, &targets))) goto done;
+    if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto done;
+    if (fits && (rc = load_inputs(&a, fit_split, a.fit_limit, &fit, NULL))) goto done;
     foil_status st = foil_model_load(a.model, &model);
     if (st) {
         rc = cli_fail(&cli_attack, st);
@@ -310,25 +344,36 @@ static int run_attack(int argc, char **argv)
     t.restarts = a.restarts;
     t.queries = a.queries;
     t.seed = (uint64_t)common.seed;
-    foil_attack_options opt = {a.params, a.batch, common.quiet};
+    foil_attack_options opt = {.params = a.params, .batch = a.batch, .quiet = common.quiet};
+    if (fits) {
+        opt.fit_x = &fit.x;
+        opt.fit_y = foil_i64(&fit.y);
+    }
     int tabular = !d.is_image;
     if (!a.json) print_header(&a, &d, &t, d.x.shape[0]);
-    for (int k = 0; k < n_eps && !rc; k++) {
+    int n_runs = n_attacks * n_eps;
+    for (int run = 0; run < n_runs && !rc; run++) {
+        const char *name = infos[run / n_eps]->name;
+        int k = run % n_eps;
         t.eps = (float)eps[k];
         foil_attack_result r;
         foil_attack_summary s;
-        if ((st = foil_attack_run(a.attack, model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
+        if ((st = foil_attack_run(name, model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
             rc = cli_fail(&cli_attack, st);
             break;
         }
         foil_attack_summarize(&r, &s);
-        if (a.json) cJSON_AddItemToArray(list, result_json(&a, &t, &s, &r, &d.x, tabular));
-        else print_row(&t, &s, &r, &d.x, tabular);
+        if (a.json) {
+            char eps_text[32];
+            snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
+            cJSON_AddItemToArray(list, result_json(name, eps_text, &t, &s, &r, &d.x, tabular));
+        }
+        else print_row(name, &t, &s, &r, &d.x, tabular);
         if (a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
         foil_attack_result_free(&r);
     }
     if (!rc && a.json) {
-        char *text = cJSON_PrintUnformatted(n_eps == 1 ? cJSON_GetArrayItem(list, 0) : list);
+        char *text = cJSON_PrintUnformatted(n_runs == 1 ? cJSON_GetArrayItem(list, 0) : list);
         puts(text);
         free(text);
     }
@@ -339,5 +384,6 @@ done:
     foil_model_free(model);
     foil_tensor_free(&targets);
     foil_dataset_free(&d);
+    foil_dataset_free(&fit);
     return rc;
 }

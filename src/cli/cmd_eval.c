@@ -90,10 +90,7 @@ static int run_eval(int argc, char **argv)
     int rc = cli_parse(&cli_eval, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
     foil_split split;
-    if (strcmp(split_name, "test") == 0) split = FOIL_SPLIT_TEST;
-    else if (strcmp(split_name, "train") == 0) split = FOIL_SPLIT_TRAIN;
-    else if (strcmp(split_name, "all") == 0) split = FOIL_SPLIT_ALL;
-    else return cli_usage_error(&cli_eval, "--split must be test, train or all, not '%s'", split_name);
+    if ((rc = cli_parse_split(&cli_eval, "--split", split_name, &split))) return rc;
     if (batch < 1) return cli_usage_error(&cli_eval, "--batch must be at least 1");
     cli_apply_common(&common);
     data.seed = (uint64_t)common.seed;

@@ -127,6 +127,15 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_option *opts, i
     return CLI_OK;
 }
 
+int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, foil_split *split)
+{
+    if (strcmp(name, "test") == 0) *split = FOIL_SPLIT_TEST;
+    else if (strcmp(name, "train") == 0) *split = FOIL_SPLIT_TRAIN;
+    else if (strcmp(name, "all") == 0) *split = FOIL_SPLIT_ALL;
+    else return cli_usage_error(cmd, "%s must be test, train or all, not '%s'", opt, name);
+    return CLI_OK;
+}
+
 void cli_apply_common(const cli_common *common)
 {
     if (common->threads > 0) {

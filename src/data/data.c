@@ -308,7 +308,8 @@ foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_r
         goto fail;
     }
 
-    /* bounds: [0, 1] or the train rows' min/max */
+    /* bounds: [0, 1], or each feature's min/max over the whole file (both
+     * splits), so that every example an attack starts from lies inside them */
     int64_t eshape[FOIL_MAX_DIMS];
     for (int d = 1; d < f->x.ndim; d++) eshape[d - 1] = f->x.shape[d];
     if ((st = foil_tensor_alloc(&out->lower, FOIL_F32, f->x.ndim - 1, eshape)) ||
@@ -329,7 +330,6 @@ foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_r
             hi[j] = -INFINITY;
         }
         for (int64_t i = 0; i < n; i++) {
-            if (is_train && !is_train[i]) continue;
             const float *row = x + i * F;
             for (int64_t j = 0; j < F; j++) {
                 lo[j] = row[j] < lo[j] ? row[j] : lo[j];
