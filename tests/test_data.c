@@ -228,10 +228,9 @@ static void test_fashion_mnist(void **state)
     double t0 = now();
     assert_int_equal(load("fashion-mnist", NULL, NULL, 0, FOIL_SPLIT_TRAIN, &tr), FOIL_OK);
     double dt = now() - t0;
+    /* Reported, not asserted: speed belongs to benchmarks, and a shared
+     * machine makes any time limit here flaky. */
     print_message("fashion-mnist train loaded in %.3f s\n", dt);
-#if !defined(__SANITIZE_ADDRESS__) && defined(NDEBUG)
-    assert_true(dt < 1.5); /* typically 0.3-0.6 s, most of it zlib inflating 26 MB */
-#endif
     assert_string_equal(tr.name, "fashion-mnist");
     assert_int_equal(tr.x.dtype, FOIL_F32);
     assert_int_equal(tr.x.ndim, 4);
