@@ -33,9 +33,12 @@
  *
  * The threat: delta lives in the eps-ball (Linf: clamped per coordinate to
  * [-eps, eps], which is the reference's linf_bound; L2: rescaled to norm eps
- * when a step would leave the ball); each query is x + delta clipped to the
- * bounds, immutable features kept. As in the reference, delta itself is not
- * clipped to the bounds: only the image sent to the model is.
+ * when a step would leave the ball, which the reference, unbounded, does
+ * not need); each query is x + delta clipped to the bounds, immutable
+ * features kept. As in the reference, delta is not clipped to the bounds,
+ * only the image sent to the model is; unlike it, the delta kept is the
+ * one projected onto the ball (the reference keeps its coefficients
+ * unclamped and applies linf_bound to each query).
  *
  * Differences from the reference, all deliberate: each example draws its
  * own random order (simba_batch shares one order across a batch; its
