@@ -191,6 +191,22 @@ static void test_bad_requests(void **state)
     free(upper);
 }
 
+/* Large raw feature values (breast-cancer areas run to thousands): x + eps
+ * rounds in float32, and the projection must still land within eps. */
+static void test_large_features_within_eps(void **state)
+{
+    (void)state;
+    attack_fixture tab;
+    if (attack_fixture_load(&tab, 1)) skip();
+    const foil_norm norms[] = {FOIL_NORM_LINF, FOIL_NORM_L2, FOIL_NORM_L1};
+    for (int k = 0; k < 3; k++) {
+        foil_threat t = attack_fixture_threat(&tab, norms[k], 0.1f);
+        t.steps = 5;
+        attack_fixture_run(&tab, "pgd", &t, NULL, NULL); /* fails the test on any eps violation */
+    }
+    attack_fixture_free(&tab);
+}
+
 /* Tabular: immutable features never change, integer features stay
  * integral, the rest moves within eps. */
 static void test_tabular_constraints(void **state)
@@ -240,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_counts),         cmocka_unit_test(test_targeted),
         cmocka_unit_test(test_l2_l1),          cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_bad_requests),   cmocka_unit_test(test_tabular_constraints),
+        cmocka_unit_test(test_large_features_within_eps),
     };
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     attack_fixture_free(&ALL);

@@ -109,6 +109,15 @@ void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a)
             if (c->t->immutable[j]) a[j] = x[j];
 }
 
+/* x + step rounded to a float no farther than |step| from x: with large
+ * features (tabular data in raw units) x + eps can round up past eps. */
+static float ball_edge(float x, float step)
+{
+    float e = x + step;
+    while (fabsf(e - x) > fabsf(step)) e = nextafterf(e, x);
+    return e;
+}
+
 void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
 {
     const float *x = c->x + i * c->d;
@@ -117,15 +126,15 @@ void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
     if (eps > 0) {
         switch (c->t->norm) {
         case FOIL_NORM_LINF:
-            for (int64_t j = 0; j < d; j++) a[j] = fminf(fmaxf(a[j], x[j] - eps), x[j] + eps);
+            for (int64_t j = 0; j < d; j++) a[j] = fminf(fmaxf(a[j], ball_edge(x[j], -eps)), ball_edge(x[j], eps));
             break;
         case FOIL_NORM_L2: {
             double s = 0;
             for (int64_t j = 0; j < d; j++) s += (double)(a[j] - x[j]) * (a[j] - x[j]);
             if (s > (double)eps * eps) {
-                /* Shrink a hair below eps so float rounding cannot land outside. */
+                /* A hair below eps, and no coordinate rounded away from x. */
                 float f = (float)(eps / sqrt(s)) * (1.0f - 1e-6f);
-                for (int64_t j = 0; j < d; j++) a[j] = x[j] + (a[j] - x[j]) * f;
+                for (int64_t j = 0; j < d; j++) a[j] = ball_edge(x[j], (a[j] - x[j]) * f);
             }
             break;
         }
@@ -137,7 +146,7 @@ void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
             }
             for (int64_t j = 0; j < d; j++) delta[j] = a[j] - x[j];
             project_l1(delta, d, eps * (1.0f - 1e-6f), delta + d);
-            for (int64_t j = 0; j < d; j++) a[j] = x[j] + delta[j];
+            for (int64_t j = 0; j < d; j++) a[j] = ball_edge(x[j], delta[j]);
             free(delta);
             break;
         }
