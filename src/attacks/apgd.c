@@ -64,6 +64,7 @@ typedef struct apgd_config {
     int64_t n_targets;      /* apgd-t: top-k target classes; 0 = the run's own targets */
     foil_loss_kind loss;
     float rho;
+    int64_t zero_grads;     /* counted while running: examples starting at a zero gradient */
 } apgd_config;
 
 /* State of one group of examples (rows); per-row arrays are indexed by
@@ -255,8 +256,7 @@ static int64_t count_done(const apgd_group *g)
 
 /* ---- one run of Algorithm 1 on the rows not done ---- */
 
-static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_config *cfg, uint64_t stream,
-                              int64_t finished_before)
+static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_config *cfg, uint64_t stream)
 {
     int64_t d = c->d, n = cfg->steps, k;
     for (int64_t r = 0; r < g->rows; r++)
@@ -309,23 +309,12 @@ static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_conf
             h = h - decr > h_min ? h - decr : h_min;
             since_check = 0;
         }
-        foil_progress_update(&c->progress, finished_before + count_done(g), NULL);
+        foil_attack_group_progress(c, count_done(g));
     }
     return FOIL_OK;
 }
 
 /* ---- targets and groups ---- */
-
-/* Classes of row r's clean logits z in decreasing order (ties: lower index
- * first); order[0] is the prediction. */
-static void rank_classes(const float *z, int64_t classes, int64_t *order)
-{
-    for (int64_t k = 0; k < classes; k++) {
-        int64_t pos = k;
-        for (; pos > 0 && z[k] > z[order[pos - 1]]; pos--) order[pos] = order[pos - 1];
-        order[pos] = k;
-    }
-}
 
 /* apgd-t: the clean logits of the group (one counted query per example)
  * ranked per row into rank (rows x classes). */
@@ -336,7 +325,7 @@ static foil_status rank_group(foil_attack_ctx *c, apgd_group *g, int64_t *rank)
         g->owner[r] = g->example[r];
     }
     foil_status st = foil_attack_logits(c, g->w, g->owner, g->rows, g->z);
-    for (int64_t r = 0; !st && r < g->rows; r++) rank_classes(g->z + r * c->classes, c->classes, rank + r * c->classes);
+    for (int64_t r = 0; !st && r < g->rows; r++) foil_top_classes(g->z + r * c->classes, c->classes, -1, c->classes, rank + r * c->classes);
     return st;
 }
 
@@ -346,9 +335,9 @@ static uint64_t stream_of(const apgd_config *cfg, int64_t target_rank, int64_t r
     return 0xA96D0000ull + ((uint64_t)cfg->loss << 24) + ((uint64_t)target_rank << 12) + (uint64_t)restart;
 }
 
-static foil_status run_group(foil_attack_ctx *c, const apgd_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished, int64_t *zero_grads)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    apgd_config *cfg = arg;
     apgd_group g;
     foil_status st = group_alloc(&g, rows, c->d, c->classes);
     if (st) return st;
@@ -369,31 +358,23 @@ static foil_status run_group(foil_attack_ctx *c, const apgd_config *cfg, const i
         if (rank)
             for (int64_t r = 0; r < rows; r++) g.other[r] = rank[r * c->classes + t + 1];
         for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
-            st = single_run(c, &g, cfg, stream_of(cfg, t, restart), *finished);
+            st = single_run(c, &g, cfg, stream_of(cfg, t, restart));
     }
-    for (int64_t r = 0; r < rows; r++) *zero_grads += g.zero_grad[r];
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
+    for (int64_t r = 0; r < rows; r++) cfg->zero_grads += g.zero_grad[r];
     free(rank);
     group_free(&g);
     return st;
 }
 
-static foil_status run_apgd(foil_attack_ctx *c, const apgd_config *cfg)
+static foil_status run_apgd(foil_attack_ctx *c, apgd_config *cfg)
 {
-    int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0, zero_grads = 0;
-    foil_status st = FOIL_OK;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished, &zero_grads);
-    free(active);
-    if (!st && zero_grads)
+    cfg->zero_grads = 0;
+    foil_status st = foil_attack_each_group(c, run_group, cfg);
+    if (!st && cfg->zero_grads)
         foil_attack_warn(c,
                          "%s: %lld of %lld examples have a zero gradient at the start; this might lead to an "
                          "unreliable evaluation with gradient-based attacks (gradient masking?)",
-                         c->info->name, (long long)zero_grads, (long long)n_active);
+                         c->info->name, (long long)cfg->zero_grads, (long long)c->groups_done);
     return st;
 }
 

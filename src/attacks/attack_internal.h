@@ -33,6 +33,7 @@ typedef struct foil_attack_ctx {
     float *adv;                  /* N x D: starts as a copy of x; the attack writes its result here */
     int64_t *queries, *grads;    /* N counters (charged by the oracle functions below) */
     foil_progress progress;      /* started by the runner: `total` = examples attacked */
+    int64_t groups_done;         /* examples in the groups foil_attack_each_group has finished */
     int64_t *fit_queries, *fit_grads; /* the result's totals for learning on opt->fit_x */
     char *warnings;              /* the result's warning buffer */
     size_t warnings_len;
@@ -95,6 +96,10 @@ void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a);
  * targeted argmax == target[i]. */
 int foil_attack_fooled(const foil_attack_ctx *c, int64_t i, const float *logits);
 int64_t foil_argmax(const float *v, int64_t n);
+/* The (at most) k classes with the largest logits z, best first, skipping
+ * class `skip` (-1: none); ties keep the lower class first. Returns how many
+ * were written (fewer than k when there are fewer classes). */
+int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out);
 
 /* ---- helpers ---- */
 
@@ -104,6 +109,17 @@ foil_rng foil_attack_rng(const foil_attack_ctx *c, uint64_t purpose, int64_t exa
 
 /* Indices of the attacked examples (caller frees); *count receives how many. */
 int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count);
+
+/* One group of attacked examples (examples[0..rows), at most
+ * foil_attack_batch(c) of them); arg is the family's own settings/state. */
+typedef foil_status (*foil_group_fn)(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows);
+
+/* Run fn over the attacked examples, group by group, advancing the
+ * progress bar after each group. */
+foil_status foil_attack_each_group(foil_attack_ctx *c, foil_group_fn fn, void *arg);
+
+/* Progress inside the current group: `done` of its examples are finished. */
+void foil_attack_group_progress(foil_attack_ctx *c, int64_t done);
 
 /* Examples attacked together (opt->batch, default 250). */
 int64_t foil_attack_batch(const foil_attack_ctx *c);

@@ -110,7 +110,10 @@ void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a)
 }
 
 /* x + step rounded to a float no farther than |step| from x: with large
- * features (tabular data in raw units) x + eps can round up past eps. */
+ * features (tabular data in raw units) x + step can round to well past the
+ * step, and over many coordinates past an L2 or L1 eps. (Linf keeps the
+ * plain clamp to x +- eps that every implementation uses; the runner
+ * allows its last-place rounding.) */
 static float ball_edge(float x, float step)
 {
     float e = x + step;
@@ -126,7 +129,7 @@ void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
     if (eps > 0) {
         switch (c->t->norm) {
         case FOIL_NORM_LINF:
-            for (int64_t j = 0; j < d; j++) a[j] = fminf(fmaxf(a[j], ball_edge(x[j], -eps)), ball_edge(x[j], eps));
+            for (int64_t j = 0; j < d; j++) a[j] = fminf(fmaxf(a[j], x[j] - eps), x[j] + eps);
             break;
         case FOIL_NORM_L2: {
             double s = 0;
@@ -164,6 +167,18 @@ int64_t foil_argmax(const float *v, int64_t n)
     for (int64_t k = 1; k < n; k++)
         if (v[k] > v[best]) best = k;
     return best;
+}
+
+int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out)
+{
+    int64_t n = 0;
+    for (int64_t j = 0; j < classes && k > 0; j++) {
+        if (j == skip || (n == k && !(z[j] > z[out[n - 1]]))) continue;
+        int64_t pos = n < k ? n++ : n - 1;
+        for (; pos > 0 && z[j] > z[out[pos - 1]]; pos--) out[pos] = out[pos - 1];
+        out[pos] = j;
+    }
+    return n;
 }
 
 int foil_attack_fooled(const foil_attack_ctx *c, int64_t i, const float *logits)
@@ -210,6 +225,29 @@ int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count)
 }
 
 int64_t foil_attack_batch(const foil_attack_ctx *c) { return c->opt && c->opt->batch > 0 ? c->opt->batch : 250; }
+
+foil_status foil_attack_each_group(foil_attack_ctx *c, foil_group_fn fn, void *arg)
+{
+    int64_t n_active;
+    int64_t *active = foil_attack_active(c, &n_active);
+    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    int64_t batch = foil_attack_batch(c);
+    foil_status st = FOIL_OK;
+    c->groups_done = 0;
+    for (int64_t s = 0; !st && s < n_active; s += batch) {
+        int64_t rows = n_active - s < batch ? n_active - s : batch;
+        st = fn(c, arg, active + s, rows);
+        c->groups_done += rows;
+        foil_progress_update(&c->progress, c->groups_done, NULL);
+    }
+    free(active);
+    return st;
+}
+
+void foil_attack_group_progress(foil_attack_ctx *c, int64_t done)
+{
+    foil_progress_update(&c->progress, c->groups_done + done, NULL);
+}
 
 void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...)
 {

@@ -311,9 +311,9 @@ static foil_status search_step(foil_attack_ctx *c, cw_work *w, const cw_config *
     return FOIL_OK;
 }
 
-static foil_status run_group(foil_attack_ctx *c, const cw_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t finished)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const cw_config *cfg = arg;
     cw_work w;
     foil_status st = cw_alloc(&w, c, rows);
     if (st) return st;
@@ -327,7 +327,7 @@ static foil_status run_group(foil_attack_ctx *c, const cw_config *cfg, const int
     for (int64_t outer = 0; !st && outer < cfg->search_steps; outer++) {
         char status[48];
         snprintf(status, sizeof status, "binary step %lld/%lld", (long long)outer + 1, (long long)cfg->search_steps);
-        foil_progress_update(&c->progress, finished, status);
+        foil_progress_update(&c->progress, c->groups_done, status);
         st = search_step(c, &w, cfg, outer);
     }
     cw_free(&w);
@@ -351,16 +351,5 @@ foil_status foil_attack_cw_l2(foil_attack_ctx *c)
     if (c->t->step_size > 0) lr = c->t->step_size;
     cw_config cfg = {(int64_t)search, c->t->steps ? c->t->steps : 1000, (float)lr, (float)kappa, (float)c0,
                      abort_early != 0};
-    int64_t n_active, finished = 0;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c);
-    for (int64_t s = 0; !st && s < n_active; s += batch) {
-        int64_t rows = n_active - s < batch ? n_active - s : batch;
-        st = run_group(c, &cfg, active + s, rows, finished);
-        finished += rows;
-        foil_progress_update(&c->progress, finished, NULL);
-    }
-    free(active);
-    return st;
+    return foil_attack_each_group(c, run_group, &cfg);
 }

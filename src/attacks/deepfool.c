@@ -100,19 +100,6 @@ static foil_status df_alloc(df_work *w, const foil_attack_ctx *c, int64_t rows, 
     return FOIL_OK;
 }
 
-/* The ncand classes other than y with the largest logits, best first. */
-static void pick_candidates(const float *z, int64_t classes, int64_t y, int64_t ncand, int64_t *out)
-{
-    int64_t n = 0;
-    for (int64_t k = 0; k < classes; k++) {
-        if (k == y) continue;
-        if (n == ncand && !(z[k] > z[out[n - 1]])) continue;
-        int64_t pos = n < ncand ? n++ : n - 1;
-        for (; pos > 0 && z[k] > z[out[pos - 1]]; pos--) out[pos] = out[pos - 1];
-        out[pos] = k;
-    }
-}
-
 /* Gather the live rows' current points (out) into w->xs; returns how many. */
 static int64_t gather_live(const foil_attack_ctx *c, df_work *w, const int64_t *examples, const float *out)
 {
@@ -192,7 +179,7 @@ static void start_rows(const foil_attack_ctx *c, df_work *w, const int64_t *exam
         const float *z = z0 + r * c->classes;
         fooled[r] = foil_argmax(z, c->classes) != c->y[i];
         w->live[r] = !fooled[r] && w->ncand > 0;
-        pick_candidates(z, c->classes, c->y[i], w->ncand, w->cand + r * w->ncand);
+        foil_top_classes(z, c->classes, c->y[i], w->ncand, w->cand + r * w->ncand);
     }
 }
 
@@ -254,11 +241,11 @@ foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cf
 
 /* ---- the attack ---- */
 
-static foil_status run_group(foil_attack_ctx *c, const foil_deepfool_config *cfg, const int64_t *examples,
-                             int64_t rows)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const foil_deepfool_config *cfg = arg;
     size_t rd = (size_t)(rows * c->d);
-    float *start = malloc(rd * sizeof *start), *out = malloc(rd * sizeof *out);
+    float *start = calloc(rd, sizeof *start), *out = malloc(rd * sizeof *out);
     uint8_t *fooled = malloc((size_t)rows);
     foil_status st = FOIL_OK;
     if (!start || !out || !fooled) st = foil_error(FOIL_ERR_NOMEM, "deepfool: out of memory");
@@ -285,16 +272,5 @@ foil_status foil_attack_deepfool(foil_attack_ctx *c)
     if (!(candidates >= 2) || candidates != floor(candidates))
         return foil_error(FOIL_ERR_ARG, "deepfool: nb_candidate must be an integer >= 2");
     foil_deepfool_config cfg = {c->t->norm, c->t->steps ? c->t->steps : 50, (float)overshoot, (int64_t)candidates};
-    int64_t n_active, finished = 0;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c);
-    for (int64_t s = 0; !st && s < n_active; s += batch) {
-        int64_t rows = n_active - s < batch ? n_active - s : batch;
-        st = run_group(c, &cfg, active + s, rows);
-        finished += rows;
-        foil_progress_update(&c->progress, finished, NULL);
-    }
-    free(active);
-    return st;
+    return foil_attack_each_group(c, run_group, &cfg);
 }

@@ -422,8 +422,7 @@ static int64_t count_done(const fab_group *g)
     return n;
 }
 
-static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_group *g, uint64_t stream,
-                              int64_t finished_before)
+static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_group *g, uint64_t stream)
 {
     int64_t D = c->d;
     for (int64_t r = 0; r < g->rows; r++) {
@@ -450,7 +449,7 @@ static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_gro
             memcpy(g->w + s * D, g->x1 + r * D, (size_t)D * sizeof(float));
         }
         if ((st = check_adv(c, cfg, g, k))) return st;
-        foil_progress_update(&c->progress, finished_before + count_done(g), NULL);
+        foil_attack_group_progress(c, count_done(g));
     }
     for (int64_t r = 0; r < g->rows; r++)
         if (!g->done[r] && g->res[r] < FAB_NONE && (cfg->accept == 0 || g->res[r] <= cfg->accept)) accept_row(c, g, r);
@@ -459,18 +458,9 @@ static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_gro
 
 /* ---- targets, groups, entry point ---- */
 
-static void rank_classes(const float *z, int64_t classes, int64_t *order)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
-    for (int64_t k = 0; k < classes; k++) {
-        int64_t pos = k;
-        for (; pos > 0 && z[k] > z[order[pos - 1]]; pos--) order[pos] = order[pos - 1];
-        order[pos] = k;
-    }
-}
-
-static foil_status run_group(foil_attack_ctx *c, const fab_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished)
-{
+    const fab_config *cfg = arg;
     fab_group g;
     foil_status st = group_alloc(&g, rows, c->d, c->classes);
     if (st) return st;
@@ -485,18 +475,15 @@ static foil_status run_group(foil_attack_ctx *c, const fab_config *cfg, const in
         rank = malloc((size_t)(rows * C) * sizeof *rank);
         if (!rank) st = foil_error(FOIL_ERR_NOMEM, "out of memory for FAB-T target ranks");
         if (!st) st = foil_attack_logits(c, g.w, g.owner, rows, g.z);
-        for (int64_t r = 0; !st && r < rows; r++) rank_classes(g.z + r * C, C, rank + r * C);
+        for (int64_t r = 0; !st && r < rows; r++) foil_top_classes(g.z + r * C, C, -1, C, rank + r * C);
     }
     int64_t n_targets = cfg->n_targets ? cfg->n_targets : 1;
     for (int64_t t = 0; !st && t < n_targets; t++) {
         if (rank)
             for (int64_t r = 0; r < rows; r++) g.target[r] = rank[r * C + t + 1];
         for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
-            st = single_run(c, cfg, &g, restart ? 0xFAB00000ull + ((uint64_t)t << 12) + (uint64_t)restart : 0,
-                            *finished);
+            st = single_run(c, cfg, &g, restart ? 0xFAB00000ull + ((uint64_t)t << 12) + (uint64_t)restart : 0);
     }
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
     free(rank);
     group_free(&g);
     return st;
@@ -542,12 +529,5 @@ foil_status foil_attack_fab_t(foil_attack_ctx *c)
     fab_config cfg;
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, &cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished);
-    free(active);
-    return st;
+    return foil_attack_each_group(c, run_group, &cfg);
 }

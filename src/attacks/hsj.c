@@ -482,7 +482,7 @@ static foil_status step(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, 
 
 /* ---- the driver ---- */
 
-static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, int64_t *finished)
+static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w)
 {
     uint8_t *which = malloc((size_t)w->rows);
     if (!which) return foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -506,7 +506,7 @@ static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *
             live++;
         }
         for (int64_t r = 0; r < w->rows; r++) n_done += w->state[r] == FINISHED;
-        foil_progress_update(&c->progress, *finished + n_done, NULL);
+        foil_attack_group_progress(c, n_done);
         if (!live) break;
         if ((st = estimate(c, cfg, w, which)) || (st = step(c, cfg, w, j, which))) break;
         for (int64_t r = 0; r < w->rows; r++) which[r] = which[r] == 2;
@@ -516,9 +516,9 @@ static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, const hsj_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const hsj_config *cfg = arg;
     hsj_work w;
     int64_t d = c->d;
     foil_status st = work_alloc(&w, c, rows);
@@ -546,11 +546,9 @@ static foil_status run_group(foil_attack_ctx *c, const hsj_config *cfg, const in
             free(all);
         }
     }
-    if (!st) st = iterate(c, cfg, &w, finished);
+    if (!st) st = iterate(c, cfg, &w);
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.best + r * d, (size_t)d * sizeof(float));
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
     work_free(&w);
     return st;
 }
@@ -595,12 +593,5 @@ foil_status foil_attack_hsj(foil_attack_ctx *c)
     hsj_config cfg = {0};
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, &cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished);
-    free(active);
-    return st;
+    return foil_attack_each_group(c, run_group, &cfg);
 }

@@ -18,16 +18,10 @@
 #include "foil/loss.h"
 
 /* Indices of the four largest entries of z, in decreasing order (fewer
- * classes: the last index repeats). Ties keep the lower index first. */
+ * classes: the last index repeats). */
 static void top4(const float *z, int64_t C, int64_t top[4])
 {
-    int64_t n = 0;
-    for (int64_t k = 0; k < C; k++) {
-        if (n == 4 && !(z[k] > z[top[3]])) continue;
-        int64_t pos = n < 4 ? n++ : 3;
-        for (; pos > 0 && z[k] > z[top[pos - 1]]; pos--) top[pos] = top[pos - 1];
-        top[pos] = k;
-    }
+    int64_t n = foil_top_classes(z, C, -1, 4, top);
     for (int64_t s = n; s < 4; s++) top[s] = top[n - 1];
 }
 

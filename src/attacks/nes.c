@@ -234,9 +234,9 @@ static foil_status step_all(foil_attack_ctx *c, const nes_config *cfg, nes_work 
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, const nes_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const nes_config *cfg = arg;
     nes_work w;
     int64_t d = c->d, call_rows = CALL_ROWS / cfg->samples * cfg->samples;
     if (call_rows < cfg->samples) call_rows = cfg->samples;
@@ -258,13 +258,11 @@ static foil_status run_group(foil_attack_ctx *c, const nes_config *cfg, const in
             live += may_step(c, cfg, &w, r);
             fooled += w.done[r];
         }
-        foil_progress_update(&c->progress, *finished + fooled, NULL);
+        foil_attack_group_progress(c, fooled);
         if (!live || (st = step_all(c, cfg, &w))) break;
     }
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.cur + r * d, (size_t)d * sizeof(float));
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
     work_free(&w);
     return st;
 }
@@ -300,12 +298,5 @@ foil_status foil_attack_nes(foil_attack_ctx *c)
     nes_config cfg = {0};
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, &cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished);
-    free(active);
-    return st;
+    return foil_attack_each_group(c, run_group, &cfg);
 }

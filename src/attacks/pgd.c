@@ -228,8 +228,7 @@ static foil_status record(foil_attack_ctx *c, pgd_work *w, int64_t k)
     return FOIL_OK;
 }
 
-static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_config *cfg, uint64_t restart,
-                               int64_t *finished_before)
+static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_config *cfg, uint64_t restart)
 {
     int64_t d = c->d;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -256,16 +255,16 @@ static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_confi
         }
         int64_t finished = 0;
         for (int64_t r = 0; r < w->rows; r++) finished += w->done[r];
-        foil_progress_update(&c->progress, *finished_before + finished, NULL);
+        foil_attack_group_progress(c, finished);
     }
     int64_t k = gather_live(c, w);
     if ((st = foil_attack_logits(c, w->w, w->owner, k, w->z))) return st;
     return record(c, w, k);
 }
 
-static foil_status run_group(foil_attack_ctx *c, const step_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const step_config *cfg = arg;
     pgd_work w;
     foil_status st = work_alloc(&w, rows, c->d, c->classes);
     if (st) return st;
@@ -273,23 +272,8 @@ static foil_status run_group(foil_attack_ctx *c, const step_config *cfg, const i
     memcpy(w.example, examples, (size_t)rows * sizeof *examples);
     for (int64_t r = 0; r < rows; r++) w.best_loss[r] = -INFINITY;
     for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
-        st = run_restart(c, &w, cfg, (uint64_t)restart, finished);
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
+        st = run_restart(c, &w, cfg, (uint64_t)restart);
     work_free(&w);
-    return st;
-}
-
-static foil_status run_family(foil_attack_ctx *c, const step_config *cfg)
-{
-    int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0;
-    foil_status st = FOIL_OK;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished);
-    free(active);
     return st;
 }
 
@@ -297,7 +281,7 @@ foil_status foil_attack_fgsm(foil_attack_ctx *c)
 {
     step_config cfg = {1, 1, c->t->eps, 0, 0, 0.99f};
     foil_status st = foil_attack_params(c, NULL, 0);
-    return st ? st : run_family(c, &cfg);
+    return st ? st : foil_attack_each_group(c, run_group, &cfg);
 }
 
 /* BIM and PGD share defaults: 10 steps of 2.5 eps / steps (Madry et al.). */
@@ -316,7 +300,7 @@ static foil_status iterative(foil_attack_ctx *c, int random_start_default)
     cfg.random_start = random_start != 0;
     cfg.early_stop = early_stop != 0;
     cfg.l1_quantile = (float)quantile;
-    return run_family(c, &cfg);
+    return foil_attack_each_group(c, run_group, &cfg);
 }
 
 foil_status foil_attack_bim(foil_attack_ctx *c)

@@ -312,9 +312,9 @@ static foil_status round_all(foil_attack_ctx *c, const simba_config *cfg, simba_
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, const simba_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const simba_config *cfg = arg;
     simba_work w;
     int64_t d = c->d;
     foil_status st = work_alloc(&w, rows, d, c->classes, cfg->n_dirs);
@@ -336,13 +336,11 @@ static foil_status run_group(foil_attack_ctx *c, const simba_config *cfg, const 
         st = round_all(c, cfg, &w, &n_live);
         int64_t fooled = 0;
         for (int64_t r = 0; r < rows; r++) fooled += w.done[r];
-        foil_progress_update(&c->progress, *finished + fooled, NULL);
+        foil_attack_group_progress(c, fooled);
     }
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.cur + r * d, (size_t)d * sizeof(float));
 out:
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
     work_free(&w);
     return st;
 }
@@ -397,12 +395,7 @@ static foil_status run(foil_attack_ctx *c, int dct)
 {
     simba_config cfg = {0};
     foil_status st = configure(c, dct, &cfg);
-    int64_t n_active = 0, *active = NULL;
-    if (!st && !(active = foil_attack_active(c, &n_active))) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, &cfg, active + s, n_active - s < batch ? n_active - s : batch, &finished);
-    free(active);
+    if (!st) st = foil_attack_each_group(c, run_group, &cfg);
     free(cfg.cos_h);
     free(cfg.cos_w);
     return st;

@@ -377,8 +377,7 @@ static int64_t count_done(const sq_work *w)
     return n;
 }
 
-static foil_status run_restart(foil_attack_ctx *c, sq_work *w, const sq_config *cfg, int64_t restart,
-                               int64_t finished_before)
+static foil_status run_restart(foil_attack_ctx *c, sq_work *w, const sq_config *cfg, int64_t restart)
 {
     int64_t k = 0, d = c->d;
     int l2 = c->t->norm == FOIL_NORM_L2;
@@ -405,14 +404,14 @@ static foil_status run_restart(foil_attack_ctx *c, sq_work *w, const sq_config *
         }
         if (!k) break;
         st = evaluate(c, w, k, 0);
-        foil_progress_update(&c->progress, finished_before + count_done(w), NULL);
+        foil_attack_group_progress(c, count_done(w));
     }
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, const sq_config *cfg, const int64_t *examples, int64_t rows,
-                             int64_t *finished)
+static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
+    const sq_config *cfg = arg;
     sq_work w;
     foil_status st = work_alloc(&w, rows, c->d, c->classes, cfg->H * cfg->W);
     if (st) return st;
@@ -423,11 +422,9 @@ static foil_status run_group(foil_attack_ctx *c, const sq_config *cfg, const int
         memcpy(w.keep + r * c->d, c->x + examples[r] * c->d, (size_t)c->d * sizeof(float));
     }
     for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
-        st = run_restart(c, &w, cfg, restart, *finished);
+        st = run_restart(c, &w, cfg, restart);
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * c->d, w.keep + r * c->d, (size_t)c->d * sizeof(float));
-    *finished += rows;
-    foil_progress_update(&c->progress, *finished, NULL);
     work_free(&w);
     return st;
 }
@@ -467,12 +464,5 @@ foil_status foil_attack_square(foil_attack_ctx *c)
     sq_config cfg = {0};
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
-    if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c), finished = 0;
-    for (int64_t s = 0; !st && s < n_active; s += batch)
-        st = run_group(c, &cfg, active + s, imin(n_active - s, batch), &finished);
-    free(active);
-    return st;
+    return foil_attack_each_group(c, run_group, &cfg);
 }
