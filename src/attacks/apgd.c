@@ -84,52 +84,41 @@ typedef struct apgd_group {
     int64_t *owner, *lab, *oth, *live;
     float *scratch;         /* D */
     uint8_t *zero_grad;     /* rows: a run started at an exactly zero gradient */
+    foil_buffers mem;       /* owns every array above */
 } apgd_group;
-
-static void group_free(apgd_group *g)
-{
-    void *p[] = {g->example, g->label, g->other, g->done, g->xadv, g->xold, g->xbest, g->grad, g->gbest,
-                 g->step, g->loss_best, g->loss_prev, g->loss_best_check, g->increases, g->reduced, g->w,
-                 g->g, g->z, g->val, g->owner, g->lab, g->oth, g->live, g->scratch, g->zero_grad};
-    for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) free(p[k]);
-    memset(g, 0, sizeof *g);
-}
 
 static foil_status group_alloc(apgd_group *g, int64_t rows, int64_t d, int64_t classes)
 {
     memset(g, 0, sizeof *g);
     size_t r = (size_t)rows, rd = (size_t)(rows * d), fs = sizeof(float), is = sizeof(int64_t);
     g->rows = rows;
-    g->example = malloc(r * is);
-    g->label = malloc(r * is);
-    g->other = malloc(r * is);
-    g->done = calloc(r, 1);
-    g->xadv = malloc(rd * fs);
-    g->xold = malloc(rd * fs);
-    g->xbest = malloc(rd * fs);
-    g->grad = malloc(rd * fs);
-    g->gbest = malloc(rd * fs);
-    g->step = malloc(r * fs);
-    g->loss_best = malloc(r * fs);
-    g->loss_prev = malloc(r * fs);
-    g->loss_best_check = malloc(r * fs);
-    g->increases = malloc(r * is);
-    g->reduced = malloc(r);
-    g->w = malloc(rd * fs);
-    g->g = malloc(rd * fs);
-    g->z = malloc(r * (size_t)classes * fs);
-    g->val = malloc(r * fs);
-    g->owner = malloc(r * is);
-    g->lab = malloc(r * is);
-    g->oth = malloc(r * is);
-    g->live = malloc(r * is);
-    g->scratch = malloc((size_t)d * fs);
-    g->zero_grad = calloc(r, 1);
-    if (!g->example || !g->label || !g->other || !g->done || !g->xadv || !g->xold || !g->xbest || !g->grad ||
-        !g->gbest || !g->step || !g->loss_best || !g->loss_prev || !g->loss_best_check || !g->increases ||
-        !g->reduced || !g->w || !g->g || !g->z || !g->val || !g->owner || !g->lab || !g->oth || !g->live ||
-        !g->scratch || !g->zero_grad) {
-        group_free(g);
+    g->example = foil_buffers_take(&g->mem, r * is);
+    g->label = foil_buffers_take(&g->mem, r * is);
+    g->other = foil_buffers_take(&g->mem, r * is);
+    g->done = foil_buffers_take(&g->mem, r);
+    g->xadv = foil_buffers_take(&g->mem, rd * fs);
+    g->xold = foil_buffers_take(&g->mem, rd * fs);
+    g->xbest = foil_buffers_take(&g->mem, rd * fs);
+    g->grad = foil_buffers_take(&g->mem, rd * fs);
+    g->gbest = foil_buffers_take(&g->mem, rd * fs);
+    g->step = foil_buffers_take(&g->mem, r * fs);
+    g->loss_best = foil_buffers_take(&g->mem, r * fs);
+    g->loss_prev = foil_buffers_take(&g->mem, r * fs);
+    g->loss_best_check = foil_buffers_take(&g->mem, r * fs);
+    g->increases = foil_buffers_take(&g->mem, r * is);
+    g->reduced = foil_buffers_take(&g->mem, r);
+    g->w = foil_buffers_take(&g->mem, rd * fs);
+    g->g = foil_buffers_take(&g->mem, rd * fs);
+    g->z = foil_buffers_take(&g->mem, r * (size_t)classes * fs);
+    g->val = foil_buffers_take(&g->mem, r * fs);
+    g->owner = foil_buffers_take(&g->mem, r * is);
+    g->lab = foil_buffers_take(&g->mem, r * is);
+    g->oth = foil_buffers_take(&g->mem, r * is);
+    g->live = foil_buffers_take(&g->mem, r * is);
+    g->scratch = foil_buffers_take(&g->mem, (size_t)d * fs);
+    g->zero_grad = foil_buffers_take(&g->mem, r);
+    if (g->mem.failed) {
+        foil_buffers_free(&g->mem);
         return foil_error(FOIL_ERR_NOMEM, "out of memory for an APGD batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -362,7 +351,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     }
     for (int64_t r = 0; r < rows; r++) cfg->zero_grads += g.zero_grad[r];
     free(rank);
-    group_free(&g);
+    foil_buffers_free(&g.mem);
     return st;
 }
 

@@ -58,6 +58,21 @@ foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_
 foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
                              foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad);
 
+/* ---- per-group work buffers ---- */
+
+/* The buffers of one attack group, allocated one by one and freed
+ * together: an attack's work struct embeds one and takes every array from
+ * it, so a failed allocation anywhere needs one check and one free. */
+typedef struct foil_buffers {
+    void *ptr[48];
+    int n;
+    int failed;             /* an allocation failed (or there were too many) */
+} foil_buffers;
+
+/* `bytes` zeroed bytes owned by b, or NULL (and b->failed set). */
+void *foil_buffers_take(foil_buffers *b, size_t bytes);
+void foil_buffers_free(foil_buffers *b);
+
 /* ---- losses on logits (foil_logit_fn; ctx = foil_logit_loss) ---- */
 
 typedef enum {

@@ -169,6 +169,23 @@ int64_t foil_argmax(const float *v, int64_t n)
     return best;
 }
 
+void *foil_buffers_take(foil_buffers *b, size_t bytes)
+{
+    void *p = b->n < (int)(sizeof b->ptr / sizeof b->ptr[0]) ? calloc(bytes ? bytes : 1, 1) : NULL;
+    if (!p) {
+        b->failed = 1;
+        return NULL;
+    }
+    b->ptr[b->n++] = p;
+    return p;
+}
+
+void foil_buffers_free(foil_buffers *b)
+{
+    for (int k = 0; k < b->n; k++) free(b->ptr[k]);
+    memset(b, 0, sizeof *b);
+}
+
 int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out)
 {
     int64_t n = 0;

@@ -141,67 +141,39 @@ typedef struct cw_work {
     int64_t *map;                /* live slot -> row */
     float *wl, *cl;              /* live rows' w and c */
     foil_cw_batch b;
+    foil_buffers mem;       /* owns every array above */
 } cw_work;
-
-static void cw_free(cw_work *w)
-{
-    free(w->example);
-    free(w->w);
-    free(w->m);
-    free(w->v);
-    free(w->cst);
-    free(w->lower);
-    free(w->upper);
-    free(w->best_l2);
-    free(w->step_l2);
-    free(w->prev);
-    free(w->live);
-    free(w->step_success);
-    free(w->map);
-    free(w->wl);
-    free(w->cl);
-    free(w->b.example);
-    free(w->b.xp);
-    free(w->b.l2);
-    free(w->b.value);
-    free(w->b.logits);
-    free(w->b.grad);
-    free(w->b.label);
-    free(w->b.other);
-}
 
 static foil_status cw_alloc(cw_work *w, const foil_attack_ctx *c, int64_t rows)
 {
     memset(w, 0, sizeof *w);
     w->rows = rows;
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d);
-    w->example = malloc(r * sizeof *w->example);
-    w->w = malloc(rd * sizeof *w->w);
-    w->m = malloc(rd * sizeof *w->m);
-    w->v = malloc(rd * sizeof *w->v);
-    w->cst = malloc(r * sizeof *w->cst);
-    w->lower = malloc(r * sizeof *w->lower);
-    w->upper = malloc(r * sizeof *w->upper);
-    w->best_l2 = malloc(r * sizeof *w->best_l2);
-    w->step_l2 = malloc(r * sizeof *w->step_l2);
-    w->prev = malloc(r * sizeof *w->prev);
-    w->live = malloc(r);
-    w->step_success = malloc(r);
-    w->map = malloc(r * sizeof *w->map);
-    w->wl = malloc(rd * sizeof *w->wl);
-    w->cl = malloc(r * sizeof *w->cl);
-    w->b.example = malloc(r * sizeof *w->b.example);
-    w->b.xp = malloc(rd * sizeof *w->b.xp);
-    w->b.l2 = malloc(r * sizeof *w->b.l2);
-    w->b.value = malloc(r * sizeof *w->b.value);
-    w->b.logits = malloc(r * (size_t)c->classes * sizeof *w->b.logits);
-    w->b.grad = malloc(rd * sizeof *w->b.grad);
-    w->b.label = malloc(r * sizeof *w->b.label);
-    w->b.other = malloc(r * sizeof *w->b.other);
-    if (!w->example || !w->w || !w->m || !w->v || !w->cst || !w->lower || !w->upper || !w->best_l2 || !w->step_l2 ||
-        !w->prev || !w->live || !w->step_success || !w->map || !w->wl || !w->cl || !w->b.example || !w->b.xp ||
-        !w->b.l2 || !w->b.value || !w->b.logits || !w->b.grad || !w->b.label || !w->b.other) {
-        cw_free(w);
+    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
+    w->w = foil_buffers_take(&w->mem, rd * sizeof *w->w);
+    w->m = foil_buffers_take(&w->mem, rd * sizeof *w->m);
+    w->v = foil_buffers_take(&w->mem, rd * sizeof *w->v);
+    w->cst = foil_buffers_take(&w->mem, r * sizeof *w->cst);
+    w->lower = foil_buffers_take(&w->mem, r * sizeof *w->lower);
+    w->upper = foil_buffers_take(&w->mem, r * sizeof *w->upper);
+    w->best_l2 = foil_buffers_take(&w->mem, r * sizeof *w->best_l2);
+    w->step_l2 = foil_buffers_take(&w->mem, r * sizeof *w->step_l2);
+    w->prev = foil_buffers_take(&w->mem, r * sizeof *w->prev);
+    w->live = foil_buffers_take(&w->mem, r);
+    w->step_success = foil_buffers_take(&w->mem, r);
+    w->map = foil_buffers_take(&w->mem, r * sizeof *w->map);
+    w->wl = foil_buffers_take(&w->mem, rd * sizeof *w->wl);
+    w->cl = foil_buffers_take(&w->mem, r * sizeof *w->cl);
+    w->b.example = foil_buffers_take(&w->mem, r * sizeof *w->b.example);
+    w->b.xp = foil_buffers_take(&w->mem, rd * sizeof *w->b.xp);
+    w->b.l2 = foil_buffers_take(&w->mem, r * sizeof *w->b.l2);
+    w->b.value = foil_buffers_take(&w->mem, r * sizeof *w->b.value);
+    w->b.logits = foil_buffers_take(&w->mem, r * (size_t)c->classes * sizeof *w->b.logits);
+    w->b.grad = foil_buffers_take(&w->mem, rd * sizeof *w->b.grad);
+    w->b.label = foil_buffers_take(&w->mem, r * sizeof *w->b.label);
+    w->b.other = foil_buffers_take(&w->mem, r * sizeof *w->b.other);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "cw-l2: out of memory for %lld examples", (long long)rows);
     }
     w->b.w = w->wl;
@@ -330,7 +302,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         foil_progress_update(&c->progress, c->groups_done, status);
         st = search_step(c, &w, cfg, outer);
     }
-    cw_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

@@ -50,25 +50,8 @@ typedef struct df_work {
     float *xs, *g, *best_w, *best_p, *z, *val;
     int64_t *owner, *label, *other;
     uint8_t *fixed;              /* D: features that cannot move */
+    foil_buffers mem;       /* owns every array above */
 } df_work;
-
-static void df_free(df_work *w)
-{
-    free(w->cand);
-    free(w->rtot);
-    free(w->live);
-    free(w->map);
-    free(w->xs);
-    free(w->g);
-    free(w->best_w);
-    free(w->best_p);
-    free(w->z);
-    free(w->val);
-    free(w->owner);
-    free(w->label);
-    free(w->other);
-    free(w->fixed);
-}
 
 static foil_status df_alloc(df_work *w, const foil_attack_ctx *c, int64_t rows, int64_t ncand)
 {
@@ -76,23 +59,22 @@ static foil_status df_alloc(df_work *w, const foil_attack_ctx *c, int64_t rows, 
     w->rows = rows;
     w->ncand = ncand;
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d);
-    w->cand = malloc(r * (size_t)(ncand ? ncand : 1) * sizeof *w->cand);
-    w->rtot = calloc(rd, sizeof *w->rtot);
-    w->live = malloc(r);
-    w->map = malloc(r * sizeof *w->map);
-    w->xs = malloc(rd * sizeof *w->xs);
-    w->g = malloc(rd * sizeof *w->g);
-    w->best_w = malloc(rd * sizeof *w->best_w);
-    w->best_p = malloc(r * sizeof *w->best_p);
-    w->z = malloc(r * (size_t)c->classes * sizeof *w->z);
-    w->val = malloc(r * sizeof *w->val);
-    w->owner = malloc(r * sizeof *w->owner);
-    w->label = malloc(r * sizeof *w->label);
-    w->other = malloc(r * sizeof *w->other);
-    w->fixed = malloc((size_t)c->d);
-    if (!w->cand || !w->rtot || !w->live || !w->map || !w->xs || !w->g || !w->best_w || !w->best_p || !w->z ||
-        !w->val || !w->owner || !w->label || !w->other || !w->fixed) {
-        df_free(w);
+    w->cand = foil_buffers_take(&w->mem, r * (size_t)(ncand ? ncand : 1) * sizeof *w->cand);
+    w->rtot = foil_buffers_take(&w->mem, rd * sizeof *w->rtot);
+    w->live = foil_buffers_take(&w->mem, r);
+    w->map = foil_buffers_take(&w->mem, r * sizeof *w->map);
+    w->xs = foil_buffers_take(&w->mem, rd * sizeof *w->xs);
+    w->g = foil_buffers_take(&w->mem, rd * sizeof *w->g);
+    w->best_w = foil_buffers_take(&w->mem, rd * sizeof *w->best_w);
+    w->best_p = foil_buffers_take(&w->mem, r * sizeof *w->best_p);
+    w->z = foil_buffers_take(&w->mem, r * (size_t)c->classes * sizeof *w->z);
+    w->val = foil_buffers_take(&w->mem, r * sizeof *w->val);
+    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
+    w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
+    w->other = foil_buffers_take(&w->mem, r * sizeof *w->other);
+    w->fixed = foil_buffers_take(&w->mem, (size_t)c->d);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "deepfool: out of memory for %lld examples", (long long)rows);
     }
     for (int64_t j = 0; j < c->d; j++)
@@ -235,7 +217,7 @@ foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cf
         start_rows(c, &w, examples, z0, fooled);
         st = iterate(c, &w, cfg, examples, start, out, fooled);
     }
-    df_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

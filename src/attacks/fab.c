@@ -91,39 +91,25 @@ typedef struct fab_group {
     int64_t *owner, *lab, *oth, *live;
     int threads;
     fab_scratch *S;             /* one per thread */
+    foil_buffers mem;           /* owns every array above */
 } fab_group;
 
-static void scratch_free(fab_scratch *S)
+/* Thread t's scratch: slice t of arrays taken once for all threads. */
+static void scratch_take(fab_group *g, int64_t d)
 {
-    void *p[] = {S->w, S->d1, S->d2, S->delta, S->p, S->s, S->sb, S->ws, S->key, S->ord, S->tmp};
-    for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) free(p[k]);
-}
-
-static int scratch_alloc(fab_scratch *S, int64_t d)
-{
-    size_t n = (size_t)d, n1 = n + 1;
-    S->w = malloc(n * sizeof(float));
-    S->d1 = malloc(n * sizeof(float));
-    S->d2 = malloc(n * sizeof(float));
-    S->delta = malloc(n * sizeof(float));
-    S->p = malloc(n * sizeof(float));
-    S->s = malloc(n1 * sizeof(double));
-    S->sb = malloc(n1 * sizeof(double));
-    S->ws = malloc(n1 * sizeof(double));
-    S->key = malloc(n * sizeof(uint32_t));
-    S->ord = malloc(n * sizeof(int32_t));
-    S->tmp = malloc(n * sizeof(int32_t));
-    return S->w && S->d1 && S->d2 && S->delta && S->p && S->s && S->sb && S->ws && S->key && S->ord && S->tmp;
-}
-
-static void group_free(fab_group *g)
-{
-    void *p[] = {g->example, g->target, g->done, g->res, g->x1, g->best, g->w,
-                 g->g,       g->z,      g->val,  g->owner, g->lab, g->oth, g->live};
-    for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) free(p[k]);
-    for (int t = 0; g->S && t < g->threads; t++) scratch_free(&g->S[t]);
-    free(g->S);
-    memset(g, 0, sizeof *g);
+    size_t T = (size_t)g->threads, n = (size_t)d, n1 = n + 1;
+    float *w = foil_buffers_take(&g->mem, T * n * sizeof(float)), *d1 = foil_buffers_take(&g->mem, T * n * sizeof(float));
+    float *d2 = foil_buffers_take(&g->mem, T * n * sizeof(float)), *delta = foil_buffers_take(&g->mem, T * n * sizeof(float));
+    float *p = foil_buffers_take(&g->mem, T * n * sizeof(float));
+    double *s = foil_buffers_take(&g->mem, T * n1 * sizeof(double)), *sb = foil_buffers_take(&g->mem, T * n1 * sizeof(double));
+    double *ws = foil_buffers_take(&g->mem, T * n1 * sizeof(double));
+    uint32_t *key = foil_buffers_take(&g->mem, T * n * sizeof(uint32_t));
+    int32_t *ord = foil_buffers_take(&g->mem, T * n * sizeof(int32_t)), *tmp = foil_buffers_take(&g->mem, T * n * sizeof(int32_t));
+    if (g->mem.failed) return;
+    for (size_t t = 0; t < T; t++)
+        g->S[t] = (fab_scratch){.w = w + t * n, .d1 = d1 + t * n, .d2 = d2 + t * n, .delta = delta + t * n,
+                                .p = p + t * n, .s = s + t * n1, .sb = sb + t * n1, .ws = ws + t * n1,
+                                .key = key + t * n, .ord = ord + t * n, .tmp = tmp + t * n};
 }
 
 static foil_status group_alloc(fab_group *g, int64_t rows, int64_t d, int64_t classes)
@@ -131,27 +117,25 @@ static foil_status group_alloc(fab_group *g, int64_t rows, int64_t d, int64_t cl
     memset(g, 0, sizeof *g);
     size_t r = (size_t)rows, rd = (size_t)(rows * d), fs = sizeof(float), is = sizeof(int64_t);
     g->rows = rows;
-    g->example = malloc(r * is);
-    g->target = malloc(r * is);
-    g->done = calloc(r, 1);
-    g->res = malloc(r * fs);
-    g->x1 = malloc(rd * fs);
-    g->best = malloc(rd * fs);
-    g->w = malloc(rd * fs);
-    g->g = malloc(rd * fs);
-    g->z = malloc(r * (size_t)classes * fs);
-    g->val = malloc(r * fs);
-    g->owner = malloc(r * is);
-    g->lab = malloc(r * is);
-    g->oth = malloc(r * is);
-    g->live = malloc(r * is);
+    g->example = foil_buffers_take(&g->mem, r * is);
+    g->target = foil_buffers_take(&g->mem, r * is);
+    g->done = foil_buffers_take(&g->mem, r);
+    g->res = foil_buffers_take(&g->mem, r * fs);
+    g->x1 = foil_buffers_take(&g->mem, rd * fs);
+    g->best = foil_buffers_take(&g->mem, rd * fs);
+    g->w = foil_buffers_take(&g->mem, rd * fs);
+    g->g = foil_buffers_take(&g->mem, rd * fs);
+    g->z = foil_buffers_take(&g->mem, r * (size_t)classes * fs);
+    g->val = foil_buffers_take(&g->mem, r * fs);
+    g->owner = foil_buffers_take(&g->mem, r * is);
+    g->lab = foil_buffers_take(&g->mem, r * is);
+    g->oth = foil_buffers_take(&g->mem, r * is);
+    g->live = foil_buffers_take(&g->mem, r * is);
     g->threads = omp_get_max_threads();
-    g->S = calloc((size_t)g->threads, sizeof *g->S);
-    int ok = g->S != NULL;
-    for (int t = 0; ok && t < g->threads; t++) ok = scratch_alloc(&g->S[t], d);
-    if (!ok || !g->example || !g->target || !g->done || !g->res || !g->x1 || !g->best || !g->w || !g->g || !g->z ||
-        !g->val || !g->owner || !g->lab || !g->oth || !g->live) {
-        group_free(g);
+    g->S = foil_buffers_take(&g->mem, (size_t)g->threads * sizeof *g->S);
+    if (g->S) scratch_take(g, d);
+    if (g->mem.failed) {
+        foil_buffers_free(&g->mem);
         return foil_error(FOIL_ERR_NOMEM, "out of memory for a FAB batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -485,7 +469,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
             st = single_run(c, cfg, &g, restart ? 0xFAB00000ull + ((uint64_t)t << 12) + (uint64_t)restart : 0);
     }
     free(rank);
-    group_free(&g);
+    foil_buffers_free(&g.mem);
     return st;
 }
 

@@ -104,57 +104,46 @@ typedef struct hsj_work {
     int64_t *owner, *slot, *labels;
     float *scratch;        /* D */
     int64_t *by_class, *class_start; /* examples by true label (targeted) */
+    foil_buffers mem;       /* owns every array above */
 } hsj_work;
-
-static void work_free(hsj_work *w)
-{
-    void *p[] = {w->example, w->start,  w->state,    w->flag,  w->blend,  w->pert,      w->start_pt, w->best,
-                 w->best_dist, w->dist, w->dist_post, w->lo,   w->hi,     w->thr,       w->xi,       w->delta,
-                 w->evals,   w->tries,  w->halvings, w->upd,   w->s1,     w->s2,        w->sum_f,    w->rng,
-                 w->cand,    w->owner,  w->slot,     w->labels, w->scratch, w->by_class, w->class_start};
-    for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) free(p[k]);
-}
 
 static foil_status work_alloc(hsj_work *w, const foil_attack_ctx *c, int64_t rows)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d), d = (size_t)c->d, cr = CALL_ROWS > r ? CALL_ROWS : r;
-    w->example = malloc(r * sizeof(int64_t));
-    w->start = malloc(r * sizeof(int64_t));
-    w->state = calloc(r, 1);
-    w->flag = calloc(r, 1);
-    w->blend = calloc(r, 1);
-    w->pert = malloc(rd * sizeof(float));
-    w->start_pt = malloc(rd * sizeof(float));
-    w->best = malloc(rd * sizeof(float));
-    w->best_dist = malloc(r * sizeof(double));
-    w->dist = malloc(r * sizeof(double));
-    w->dist_post = malloc(r * sizeof(double));
-    w->lo = malloc(r * sizeof(double));
-    w->hi = malloc(r * sizeof(double));
-    w->thr = malloc(r * sizeof(double));
-    w->xi = malloc(r * sizeof(double));
-    w->delta = malloc(r * sizeof(double));
-    w->evals = malloc(r * sizeof(int64_t));
-    w->tries = calloc(r, sizeof(int64_t));
-    w->halvings = calloc(r, sizeof(int64_t));
-    w->upd = malloc(rd * sizeof(float));
-    w->s1 = malloc(rd * sizeof(double));
-    w->s2 = malloc(rd * sizeof(double));
-    w->sum_f = malloc(r * sizeof(double));
-    w->rng = malloc(r * sizeof(foil_rng));
-    w->cand = malloc(cr * d * sizeof(float));
-    w->owner = malloc(cr * sizeof(int64_t));
-    w->slot = malloc(cr * sizeof(int64_t));
-    w->labels = malloc(cr * sizeof(int64_t));
-    w->scratch = malloc(d * sizeof(float));
-    w->by_class = malloc((size_t)c->n * sizeof(int64_t));
-    w->class_start = calloc((size_t)c->classes + 1, sizeof(int64_t));
-    if (!w->example || !w->start || !w->state || !w->flag || !w->blend || !w->pert || !w->start_pt || !w->best ||
-        !w->best_dist || !w->dist || !w->dist_post || !w->lo || !w->hi || !w->thr || !w->xi || !w->delta ||
-        !w->evals || !w->tries || !w->halvings || !w->upd || !w->s1 || !w->s2 || !w->sum_f || !w->rng ||
-        !w->cand || !w->owner || !w->slot || !w->labels || !w->scratch || !w->by_class || !w->class_start) {
-        work_free(w);
+    w->example = foil_buffers_take(&w->mem, r * sizeof(int64_t));
+    w->start = foil_buffers_take(&w->mem, r * sizeof(int64_t));
+    w->state = foil_buffers_take(&w->mem, r);
+    w->flag = foil_buffers_take(&w->mem, r);
+    w->blend = foil_buffers_take(&w->mem, r);
+    w->pert = foil_buffers_take(&w->mem, rd * sizeof(float));
+    w->start_pt = foil_buffers_take(&w->mem, rd * sizeof(float));
+    w->best = foil_buffers_take(&w->mem, rd * sizeof(float));
+    w->best_dist = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->dist = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->dist_post = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->lo = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->hi = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->thr = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->xi = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->delta = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->evals = foil_buffers_take(&w->mem, r * sizeof(int64_t));
+    w->tries = foil_buffers_take(&w->mem, r * sizeof(int64_t));
+    w->halvings = foil_buffers_take(&w->mem, r * sizeof(int64_t));
+    w->upd = foil_buffers_take(&w->mem, rd * sizeof(float));
+    w->s1 = foil_buffers_take(&w->mem, rd * sizeof(double));
+    w->s2 = foil_buffers_take(&w->mem, rd * sizeof(double));
+    w->sum_f = foil_buffers_take(&w->mem, r * sizeof(double));
+    w->rng = foil_buffers_take(&w->mem, r * sizeof(foil_rng));
+    w->cand = foil_buffers_take(&w->mem, cr * d * sizeof(float));
+    w->owner = foil_buffers_take(&w->mem, cr * sizeof(int64_t));
+    w->slot = foil_buffers_take(&w->mem, cr * sizeof(int64_t));
+    w->labels = foil_buffers_take(&w->mem, cr * sizeof(int64_t));
+    w->scratch = foil_buffers_take(&w->mem, d * sizeof(float));
+    w->by_class = foil_buffers_take(&w->mem, (size_t)c->n * sizeof(int64_t));
+    w->class_start = foil_buffers_take(&w->mem, ((size_t)c->classes + 1) * sizeof(int64_t));
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "hsj: out of memory for a batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -525,7 +514,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     if (st) return st;
     w.rows = rows;
     if ((st = index_classes(c, &w))) {
-        work_free(&w);
+        foil_buffers_free(&w.mem);
         return st;
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -549,7 +538,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     if (!st) st = iterate(c, cfg, &w);
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.best + r * d, (size_t)d * sizeof(float));
-    work_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

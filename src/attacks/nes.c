@@ -68,56 +68,33 @@ typedef struct nes_work {
     float *pts, *noise, *z, *loss;
     int64_t *owner, *label, *live;
     double *est;              /* D: one example's fresh estimate */
+    foil_buffers mem;       /* owns every array above */
 } nes_work;
-
-static void work_free(nes_work *w)
-{
-    free(w->example);
-    free(w->start);
-    free(w->cur);
-    free(w->g);
-    free(w->lr);
-    free(w->hist);
-    free(w->n_hist);
-    free(w->done);
-    free(w->stopped);
-    free(w->rng);
-    free(w->pts);
-    free(w->noise);
-    free(w->z);
-    free(w->loss);
-    free(w->owner);
-    free(w->label);
-    free(w->live);
-    free(w->est);
-}
 
 static foil_status work_alloc(nes_work *w, int64_t rows, int64_t d, int64_t classes, int64_t call_rows)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d), cr = (size_t)call_rows;
-    w->example = malloc(r * sizeof *w->example);
-    w->start = malloc(r * sizeof *w->start);
-    w->cur = malloc(rd * sizeof *w->cur);
-    w->g = calloc(rd, sizeof *w->g);
-    w->lr = malloc(r * sizeof *w->lr);
-    w->hist = malloc(r * PLATEAU * sizeof *w->hist);
-    w->n_hist = calloc(r, sizeof *w->n_hist);
-    w->done = calloc(r, 1);
-    w->stopped = calloc(r, 1);
-    w->rng = malloc(r * sizeof *w->rng);
-    w->pts = malloc(cr * (size_t)d * sizeof *w->pts);
-    w->noise = malloc(cr / 2 * (size_t)d * sizeof *w->noise);
-    w->z = malloc(cr * (size_t)classes * sizeof *w->z);
-    w->loss = malloc(cr * sizeof *w->loss);
-    w->owner = malloc((cr > r ? cr : r) * sizeof *w->owner);
-    w->label = malloc(cr * sizeof *w->label);
-    w->live = malloc(r * sizeof *w->live);
-    w->est = malloc((size_t)d * sizeof *w->est);
-    if (!w->example || !w->start || !w->cur || !w->g || !w->lr || !w->hist || !w->n_hist || !w->done ||
-        !w->stopped || !w->rng || !w->pts || !w->noise || !w->z || !w->loss || !w->owner || !w->label || !w->live ||
-        !w->est) {
-        work_free(w);
+    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
+    w->start = foil_buffers_take(&w->mem, r * sizeof *w->start);
+    w->cur = foil_buffers_take(&w->mem, rd * sizeof *w->cur);
+    w->g = foil_buffers_take(&w->mem, rd * sizeof *w->g);
+    w->lr = foil_buffers_take(&w->mem, r * sizeof *w->lr);
+    w->hist = foil_buffers_take(&w->mem, r * PLATEAU * sizeof *w->hist);
+    w->n_hist = foil_buffers_take(&w->mem, r * sizeof *w->n_hist);
+    w->done = foil_buffers_take(&w->mem, r);
+    w->stopped = foil_buffers_take(&w->mem, r);
+    w->rng = foil_buffers_take(&w->mem, r * sizeof *w->rng);
+    w->pts = foil_buffers_take(&w->mem, cr * (size_t)d * sizeof *w->pts);
+    w->noise = foil_buffers_take(&w->mem, cr / 2 * (size_t)d * sizeof *w->noise);
+    w->z = foil_buffers_take(&w->mem, cr * (size_t)classes * sizeof *w->z);
+    w->loss = foil_buffers_take(&w->mem, cr * sizeof *w->loss);
+    w->owner = foil_buffers_take(&w->mem, (cr > r ? cr : r) * sizeof *w->owner);
+    w->label = foil_buffers_take(&w->mem, cr * sizeof *w->label);
+    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
+    w->est = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->est);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "nes: out of memory for a batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -263,7 +240,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     }
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.cur + r * d, (size_t)d * sizeof(float));
-    work_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

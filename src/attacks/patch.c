@@ -85,35 +85,23 @@ static void channel_range(const foil_attack_ctx *c, const patch_geom *g, float *
 typedef struct patch_work {
     float *xs, *grad, *sum, *lo, *hi;
     int64_t *ex, *label, *r0, *c0;
+    foil_buffers mem;       /* owns every array above */
 } patch_work;
-
-static void work_free(patch_work *w)
-{
-    free(w->xs);
-    free(w->grad);
-    free(w->sum);
-    free(w->lo);
-    free(w->hi);
-    free(w->ex);
-    free(w->label);
-    free(w->r0);
-    free(w->c0);
-}
 
 static foil_status work_alloc(patch_work *w, const foil_attack_ctx *c, const patch_geom *g, int64_t rows)
 {
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d);
-    w->xs = malloc(rd * sizeof *w->xs);
-    w->grad = malloc(rd * sizeof *w->grad);
-    w->sum = malloc((size_t)(g->ch * g->side * g->side) * sizeof *w->sum);
-    w->lo = malloc((size_t)g->ch * sizeof *w->lo);
-    w->hi = malloc((size_t)g->ch * sizeof *w->hi);
-    w->ex = malloc(r * sizeof *w->ex);
-    w->label = malloc(r * sizeof *w->label);
-    w->r0 = malloc(r * sizeof *w->r0);
-    w->c0 = malloc(r * sizeof *w->c0);
-    if (!w->xs || !w->grad || !w->sum || !w->lo || !w->hi || !w->ex || !w->label || !w->r0 || !w->c0) {
-        work_free(w);
+    w->xs = foil_buffers_take(&w->mem, rd * sizeof *w->xs);
+    w->grad = foil_buffers_take(&w->mem, rd * sizeof *w->grad);
+    w->sum = foil_buffers_take(&w->mem, (size_t)(g->ch * g->side * g->side) * sizeof *w->sum);
+    w->lo = foil_buffers_take(&w->mem, (size_t)g->ch * sizeof *w->lo);
+    w->hi = foil_buffers_take(&w->mem, (size_t)g->ch * sizeof *w->hi);
+    w->ex = foil_buffers_take(&w->mem, r * sizeof *w->ex);
+    w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
+    w->r0 = foil_buffers_take(&w->mem, r * sizeof *w->r0);
+    w->c0 = foil_buffers_take(&w->mem, r * sizeof *w->c0);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "patch: out of memory");
     }
     channel_range(c, g, w->lo, w->hi);
@@ -180,7 +168,7 @@ static foil_status fit_patch(foil_attack_ctx *c, const patch_config *cfg, const 
             foil_progress_update(&c->progress, 0, status);
         }
     }
-    work_free(&w);
+    foil_buffers_free(&w.mem);
     foil_attack_fit_end(c, &f);
     return st;
 }

@@ -47,43 +47,27 @@ typedef struct pgd_work {
     float *w, *g, *z;     /* live-row buffers: iterates, gradients, logits */
     int64_t *owner, *label, *live;
     float *loss, *scratch;
+    foil_buffers mem;       /* owns every array above */
 } pgd_work;
-
-static void work_free(pgd_work *w)
-{
-    free(w->example);
-    free(w->cur);
-    free(w->best_loss);
-    free(w->done);
-    free(w->w);
-    free(w->g);
-    free(w->z);
-    free(w->owner);
-    free(w->label);
-    free(w->live);
-    free(w->loss);
-    free(w->scratch);
-}
 
 static foil_status work_alloc(pgd_work *w, int64_t rows, int64_t d, int64_t classes)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d);
-    w->example = malloc(r * sizeof *w->example);
-    w->cur = malloc(rd * sizeof *w->cur);
-    w->best_loss = malloc(r * sizeof *w->best_loss);
-    w->done = calloc(r, 1);
-    w->w = malloc(rd * sizeof *w->w);
-    w->g = malloc(rd * sizeof *w->g);
-    w->z = malloc(r * (size_t)classes * sizeof *w->z);
-    w->owner = malloc(r * sizeof *w->owner);
-    w->label = malloc(r * sizeof *w->label);
-    w->live = malloc(r * sizeof *w->live);
-    w->loss = malloc(r * sizeof *w->loss);
-    w->scratch = malloc((size_t)d * 2 * sizeof *w->scratch);
-    if (!w->example || !w->cur || !w->best_loss || !w->done || !w->w || !w->g || !w->z || !w->owner || !w->label ||
-        !w->live || !w->loss || !w->scratch) {
-        work_free(w);
+    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
+    w->cur = foil_buffers_take(&w->mem, rd * sizeof *w->cur);
+    w->best_loss = foil_buffers_take(&w->mem, r * sizeof *w->best_loss);
+    w->done = foil_buffers_take(&w->mem, r);
+    w->w = foil_buffers_take(&w->mem, rd * sizeof *w->w);
+    w->g = foil_buffers_take(&w->mem, rd * sizeof *w->g);
+    w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
+    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
+    w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
+    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
+    w->loss = foil_buffers_take(&w->mem, r * sizeof *w->loss);
+    w->scratch = foil_buffers_take(&w->mem, (size_t)d * 2 * sizeof *w->scratch);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "out of memory for an attack batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -273,7 +257,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     for (int64_t r = 0; r < rows; r++) w.best_loss[r] = -INFINITY;
     for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
         st = run_restart(c, &w, cfg, (uint64_t)restart);
-    work_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

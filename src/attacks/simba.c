@@ -86,49 +86,30 @@ typedef struct simba_work {
     float *cand, *cand_delta, *z; /* probes: images, their deltas, logits */
     int64_t *owner, *live;
     float *basis;          /* D: one direction */
+    foil_buffers mem;       /* owns every array above */
 } simba_work;
-
-static void work_free(simba_work *w)
-{
-    free(w->example);
-    free(w->start);
-    free(w->order);
-    free(w->next);
-    free(w->delta);
-    free(w->cur);
-    free(w->p_best);
-    free(w->done);
-    free(w->right);
-    free(w->cand);
-    free(w->cand_delta);
-    free(w->z);
-    free(w->owner);
-    free(w->live);
-    free(w->basis);
-}
 
 static foil_status work_alloc(simba_work *w, int64_t rows, int64_t d, int64_t classes, int64_t n_dirs)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d);
-    w->example = malloc(r * sizeof *w->example);
-    w->start = malloc(r * sizeof *w->start);
-    w->order = malloc(r * (size_t)n_dirs * sizeof *w->order);
-    w->next = calloc(r, sizeof *w->next);
-    w->delta = calloc(rd, sizeof *w->delta);
-    w->cur = malloc(rd * sizeof *w->cur);
-    w->p_best = malloc(r * sizeof *w->p_best);
-    w->done = calloc(r, 1);
-    w->right = calloc(r, 1);
-    w->cand = malloc(rd * sizeof *w->cand);
-    w->cand_delta = malloc(rd * sizeof *w->cand_delta);
-    w->z = malloc(r * (size_t)classes * sizeof *w->z);
-    w->owner = malloc(r * sizeof *w->owner);
-    w->live = malloc(r * sizeof *w->live);
-    w->basis = malloc((size_t)d * sizeof *w->basis);
-    if (!w->example || !w->start || !w->order || !w->next || !w->delta || !w->cur || !w->p_best || !w->done ||
-        !w->right || !w->cand || !w->cand_delta || !w->z || !w->owner || !w->live || !w->basis) {
-        work_free(w);
+    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
+    w->start = foil_buffers_take(&w->mem, r * sizeof *w->start);
+    w->order = foil_buffers_take(&w->mem, r * (size_t)n_dirs * sizeof *w->order);
+    w->next = foil_buffers_take(&w->mem, r * sizeof *w->next);
+    w->delta = foil_buffers_take(&w->mem, rd * sizeof *w->delta);
+    w->cur = foil_buffers_take(&w->mem, rd * sizeof *w->cur);
+    w->p_best = foil_buffers_take(&w->mem, r * sizeof *w->p_best);
+    w->done = foil_buffers_take(&w->mem, r);
+    w->right = foil_buffers_take(&w->mem, r);
+    w->cand = foil_buffers_take(&w->mem, rd * sizeof *w->cand);
+    w->cand_delta = foil_buffers_take(&w->mem, rd * sizeof *w->cand_delta);
+    w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
+    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
+    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
+    w->basis = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->basis);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "simba: out of memory for a batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -341,7 +322,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.cur + r * d, (size_t)d * sizeof(float));
 out:
-    work_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

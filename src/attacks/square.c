@@ -85,47 +85,29 @@ typedef struct sq_work {
     float *keep;           /* rows x D: the lowest-loss point over restarts */
     int64_t *owner, *live;
     float *delta, *eta, *bump; /* D, H*W, H*W scratch */
+    foil_buffers mem;       /* owns every array above */
 } sq_work;
-
-static void work_free(sq_work *w)
-{
-    free(w->example);
-    free(w->best);
-    free(w->best_loss);
-    free(w->run_loss);
-    free(w->done);
-    free(w->rng);
-    free(w->cand);
-    free(w->z);
-    free(w->keep);
-    free(w->owner);
-    free(w->live);
-    free(w->delta);
-    free(w->eta);
-    free(w->bump);
-}
 
 static foil_status work_alloc(sq_work *w, int64_t rows, int64_t d, int64_t classes, int64_t hw)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d);
-    w->example = malloc(r * sizeof *w->example);
-    w->best = malloc(rd * sizeof *w->best);
-    w->best_loss = malloc(r * sizeof *w->best_loss);
-    w->run_loss = malloc(r * sizeof *w->run_loss);
-    w->done = calloc(r, 1);
-    w->rng = malloc(r * sizeof *w->rng);
-    w->cand = malloc(rd * sizeof *w->cand);
-    w->z = malloc(r * (size_t)classes * sizeof *w->z);
-    w->keep = malloc(rd * sizeof *w->keep);
-    w->owner = malloc(r * sizeof *w->owner);
-    w->live = malloc(r * sizeof *w->live);
-    w->delta = malloc((size_t)d * sizeof *w->delta);
-    w->eta = malloc((size_t)hw * sizeof *w->eta);
-    w->bump = malloc((size_t)hw * sizeof *w->bump);
-    if (!w->example || !w->best || !w->best_loss || !w->run_loss || !w->done || !w->rng || !w->cand || !w->z ||
-        !w->keep || !w->owner || !w->live || !w->delta || !w->eta || !w->bump) {
-        work_free(w);
+    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
+    w->best = foil_buffers_take(&w->mem, rd * sizeof *w->best);
+    w->best_loss = foil_buffers_take(&w->mem, r * sizeof *w->best_loss);
+    w->run_loss = foil_buffers_take(&w->mem, r * sizeof *w->run_loss);
+    w->done = foil_buffers_take(&w->mem, r);
+    w->rng = foil_buffers_take(&w->mem, r * sizeof *w->rng);
+    w->cand = foil_buffers_take(&w->mem, rd * sizeof *w->cand);
+    w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
+    w->keep = foil_buffers_take(&w->mem, rd * sizeof *w->keep);
+    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
+    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
+    w->delta = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->delta);
+    w->eta = foil_buffers_take(&w->mem, (size_t)hw * sizeof *w->eta);
+    w->bump = foil_buffers_take(&w->mem, (size_t)hw * sizeof *w->bump);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "square: out of memory for a batch of %lld examples", (long long)rows);
     }
     return FOIL_OK;
@@ -425,7 +407,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         st = run_restart(c, &w, cfg, restart);
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * c->d, w.keep + r * c->d, (size_t)c->d * sizeof(float));
-    work_free(&w);
+    foil_buffers_free(&w.mem);
     return st;
 }
 

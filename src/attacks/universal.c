@@ -123,33 +123,23 @@ typedef struct uni_work {
     int64_t *idx, *ex, *order;   /* usable fit examples; a batch's examples; shuffled order */
     float *start, *out, *z;
     uint8_t *fooled;
+    foil_buffers mem;       /* owns every array above */
 } uni_work;
-
-static void uni_free(uni_work *w)
-{
-    free(w->idx);
-    free(w->ex);
-    free(w->order);
-    free(w->start);
-    free(w->out);
-    free(w->z);
-    free(w->fooled);
-}
 
 static foil_status uni_alloc(uni_work *w, const foil_attack_ctx *f, int64_t rows)
 {
     memset(w, 0, sizeof *w);
     w->rows = rows;
     size_t n = (size_t)f->n, r = (size_t)rows;
-    w->idx = malloc(n * sizeof *w->idx);
-    w->order = malloc(n * sizeof *w->order);
-    w->ex = malloc(r * sizeof *w->ex);
-    w->start = malloc(r * (size_t)f->d * sizeof *w->start);
-    w->out = malloc(r * (size_t)f->d * sizeof *w->out);
-    w->z = malloc(r * (size_t)f->classes * sizeof *w->z);
-    w->fooled = malloc(r);
-    if (!w->idx || !w->order || !w->ex || !w->start || !w->out || !w->z || !w->fooled) {
-        uni_free(w);
+    w->idx = foil_buffers_take(&w->mem, n * sizeof *w->idx);
+    w->order = foil_buffers_take(&w->mem, n * sizeof *w->order);
+    w->ex = foil_buffers_take(&w->mem, r * sizeof *w->ex);
+    w->start = foil_buffers_take(&w->mem, r * (size_t)f->d * sizeof *w->start);
+    w->out = foil_buffers_take(&w->mem, r * (size_t)f->d * sizeof *w->out);
+    w->z = foil_buffers_take(&w->mem, r * (size_t)f->classes * sizeof *w->z);
+    w->fooled = foil_buffers_take(&w->mem, r);
+    if (w->mem.failed) {
+        foil_buffers_free(&w->mem);
         return foil_error(FOIL_ERR_NOMEM, "universal: out of memory");
     }
     return FOIL_OK;
@@ -286,7 +276,7 @@ static foil_status fit_universal(foil_attack_ctx *c, foil_attack_ctx *f, const u
                             "passes",
                          100 * rate, 100 * best, (long long)cfg->max_passes);
 done:
-    uni_free(&w);
+    foil_buffers_free(&w.mem);
     free(cur);
     return st;
 }
