@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -246,6 +247,49 @@ static void test_tabular_constraints(void **state)
     attack_fixture_free(&tab);
 }
 
+/* A constraint file end to end: its immutable features stay, and its
+ * bounds (here tighter than the file's range for 'worst area') hold. */
+static void test_constraint_file(void **state)
+{
+    (void)state;
+    attack_fixture tab;
+    if (attack_fixture_load(&tab, 1)) skip();
+    int64_t d = foil_dataset_example_size(&tab.data), n = tab.data.x.shape[0], area = 23;
+    const float *x = foil_f32(&tab.data.x);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        lo = fminf(lo, x[i * d + area]);
+        hi = fmaxf(hi, x[i * d + area]);
+    }
+    char path[64], rule[256];
+    snprintf(path, sizeof path, "/tmp/foil-rules-%d.txt", (int)getpid());
+    snprintf(rule, sizeof rule, "immutable mean radius, 1\nbounds worst area %.9g %.9g\n", (double)lo, (double)hi);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(rule, f);
+    fclose(f);
+    uint8_t *immutable = calloc((size_t)d, 1), *integer = calloc((size_t)d, 1);
+    float *lower = foil_f32(&tab.data.lower), *upper = foil_f32(&tab.data.upper);
+    printf("  worst area: file range [%g, %g], rule [%g, %g]\n", lower[area], upper[area], lo, hi);
+    assert_int_equal(foil_constraints_load(path, &tab.data, immutable, integer, lower, upper), FOIL_OK);
+    unlink(path);
+    foil_threat t = attack_fixture_threat(&tab, FOIL_NORM_LINF, 400.0f);
+    t.immutable = immutable;
+    t.integer = integer;
+    foil_attack_result r;
+    foil_attack_summary s = attack_fixture_run(&tab, "pgd", &t, NULL, &r);
+    for (int64_t i = 0; i < n; i++) {
+        const float *a = foil_f32(&r.adv) + i * d;
+        assert_true(a[0] == x[i * d] && a[1] == x[i * d + 1]);
+        assert_true(a[area] >= lo && a[area] <= hi);
+    }
+    assert_true(s.success_rate > 0.3);
+    foil_attack_result_free(&r);
+    free(immutable);
+    free(integer);
+    attack_fixture_free(&tab);
+}
+
 int main(void)
 {
     int rc = attack_fixture_load(&ALL, 0);
@@ -256,7 +300,7 @@ int main(void)
         cmocka_unit_test(test_counts),         cmocka_unit_test(test_targeted),
         cmocka_unit_test(test_l2_l1),          cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_bad_requests),   cmocka_unit_test(test_tabular_constraints),
-        cmocka_unit_test(test_large_features_within_eps),
+        cmocka_unit_test(test_large_features_within_eps), cmocka_unit_test(test_constraint_file),
     };
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     attack_fixture_free(&ALL);

@@ -26,6 +26,7 @@
 
 #include <stdint.h>
 
+#include "foil/data.h"
 #include "foil/model.h"
 #include "foil/status.h"
 #include "foil/tensor.h"
@@ -130,6 +131,21 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
 
 void foil_attack_result_free(foil_attack_result *r);
 void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s);
+
+/* ---- tabular constraints ---- */
+
+/* The index of a feature of d by name (tabular datasets name their
+ * columns) or by 0-based index written as a number. */
+foil_status foil_feature_index(const foil_dataset *d, const char *name, int64_t *index);
+/* Set mask[j] = 1 for each feature in a comma-separated list of names or
+ * indices (blanks around each name are ignored). */
+foil_status foil_features_mark(const foil_dataset *d, const char *list, uint8_t *mask);
+/* Apply a constraint file to a tabular dataset's threat arrays (D entries
+ * each): lines "immutable NAMES", "integer NAMES", "bounds NAME LOW HIGH";
+ * '#' comments. Bounds replace lower/upper for that feature and must
+ * contain every example of d. Errors name the file and the line. */
+foil_status foil_constraints_load(const char *path, const foil_dataset *d, uint8_t *immutable, uint8_t *integer,
+                                  float *lower, float *upper);
 
 /* ||v|| of n floats in the given norm (L0: count of nonzero entries). */
 float foil_vec_norm(foil_norm norm, const float *v, int64_t n);

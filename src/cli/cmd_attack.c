@@ -30,13 +30,15 @@ const cli_command cli_attack = {
     "clean_accuracy, robust_accuracy, success_rate, median_norm, max_norm,\n"
     "mean_queries, mean_gradients, seconds, images_per_second.\n"
     "Tabular data: --immutable and --integer take comma-separated feature names\n"
-    "or 0-based indices; the report adds how many features changed and by how much.",
+    "or 0-based indices; --constraints FILE gives the same as lines \"immutable NAMES\",\n"
+    "\"integer NAMES\" and \"bounds NAME LOW HIGH\" ('#' comments). The report adds how\n"
+    "many features changed and by how much.",
     run_attack,
 };
 
 typedef struct attack_args {
     const char *model, *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
-    const char *immutable, *integer;
+    const char *immutable, *integer, *constraints;
     foil_data_spec data;
     const char *fit_split;
     int64_t limit, fit_limit, steps, restarts, queries, batch;
@@ -86,30 +88,10 @@ static int parse_target_mode(const char *s, foil_target_mode *mode)
     return CLI_OK;
 }
 
-/* Mark the features named in a comma-separated list (names or indices). */
+/* Mark the features of a comma-separated --immutable/--integer list. */
 static int parse_feature_list(const char *opt, const char *list, const foil_dataset *d, uint8_t *mask)
 {
-    int64_t f = foil_dataset_example_size(d);
-    char buf[256];
-    while (list && *list) {
-        const char *end = strchr(list, ',');
-        size_t len = end ? (size_t)(end - list) : strlen(list);
-        if (len == 0 || len >= sizeof buf) return cli_usage_error(&cli_attack, "%s: bad feature list", opt);
-        memcpy(buf, list, len);
-        buf[len] = 0;
-        int64_t idx = -1;
-        for (int64_t j = 0; d->feature_names && j < f; j++)
-            if (strcmp(d->feature_names[j], buf) == 0) idx = j;
-        if (idx < 0) {
-            char *e;
-            long long v = strtoll(buf, &e, 10);
-            if (!*e && v >= 0 && v < f) idx = v;
-        }
-        if (idx < 0) return cli_usage_error(&cli_attack, "%s: '%s' is not a feature name or index of %s", opt, buf,
-                                            d->name);
-        mask[idx] = 1;
-        list = end ? end + 1 : NULL;
-    }
+    if (list && foil_features_mark(d, list, mask)) return cli_usage_error(&cli_attack, "%s: %s", opt, foil_last_error());
     return CLI_OK;
 }
 
@@ -274,6 +256,7 @@ static int run_attack(int argc, char **argv)
         {"--params", OPT_STRING, &a.params, "K=V,...", "attack-specific settings (see the README)", 0, 0},
         {"--immutable", OPT_STRING, &a.immutable, "LIST", "tabular: features the attack may not change", 0, 0},
         {"--integer", OPT_STRING, &a.integer, "LIST", "tabular: features that must stay integers", 0, 0},
+        {"--constraints", OPT_STRING, &a.constraints, "FILE", "tabular: rules file (immutable, integer, bounds)", 0, 0},
         {"--fit-split", OPT_STRING, &a.fit_split, "SPLIT", "universal/patch: learn on this split (default train)", 0, 0},
         {"--fit-limit", OPT_INT, &a.fit_limit, "N", "universal/patch: learn on its first N examples (default 2000)", 0,
          0},
@@ -320,7 +303,7 @@ static int run_attack(int argc, char **argv)
         goto done;
     }
     int64_t f = foil_dataset_example_size(&d);
-    if (a.immutable || a.integer) {
+    if (a.immutable || a.integer || a.constraints) {
         immutable = calloc((size_t)f, 1);
         integer = calloc((size_t)f, 1);
         if (!immutable || !integer) {
@@ -330,6 +313,11 @@ static int run_attack(int argc, char **argv)
         if ((rc = parse_feature_list("--immutable", a.immutable, &d, immutable)) ||
             (rc = parse_feature_list("--integer", a.integer, &d, integer)))
             goto done;
+        if (a.constraints && (st = foil_constraints_load(a.constraints, &d, immutable, integer, foil_f32(&d.lower),
+                                                         foil_f32(&d.upper)))) {
+            rc = cli_fail(&cli_attack, st);
+            goto done;
+        }
     }
     foil_threat t = {0};
     t.norm = (foil_norm)norm;
