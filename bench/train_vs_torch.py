@@ -1,5 +1,6 @@
 """Training benchmark: one epoch of cnn-small on Fashion-MNIST (60,000 images,
-batch 128, Adam lr 1e-3, no augmentation), foil vs PyTorch, 2 threads each.
+batch 128, Adam lr 1e-3 constant (foil's default schedule is cosine; PyTorch's
+optimizer alone keeps lr fixed), no augmentation), foil vs PyTorch, 2 threads each.
 
 Both read the same Debian dataset-fashion-mnist files and train the same
 architecture from PyTorch-style initialization; the timed part is the epoch's
@@ -45,7 +46,7 @@ def torch_epoch(xtr, ytr, xte, yte, seed):
 def foil_epoch(build, seed):
     env = dict(os.environ, OMP_NUM_THREADS="2")
     out = subprocess.run([os.path.join(build, "foil"), "train", "--arch", "cnn-small", "--data", "fashion-mnist",
-                          "--epochs", "1", "--batch", "128", "--optimizer", "adam", "--lr", "1e-3", "--seed", str(seed),
+                          "--epochs", "1", "--batch", "128", "--optimizer", "adam", "--lr", "1e-3", "--schedule", "constant", "--seed", str(seed),
                           "--threads", "2", "--quiet", "--json", "--output", "/tmp/foil-bench-train.onnx"],
                          capture_output=True, text=True, env=env, check=True).stdout
     r = json.loads(out)
