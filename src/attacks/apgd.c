@@ -117,11 +117,7 @@ static foil_status group_alloc(apgd_group *g, int64_t rows, int64_t d, int64_t c
     g->live = foil_buffers_take(&g->mem, r * is);
     g->scratch = foil_buffers_take(&g->mem, (size_t)d * fs);
     g->zero_grad = foil_buffers_take(&g->mem, r);
-    if (g->mem.failed) {
-        foil_buffers_free(&g->mem);
-        return foil_error(FOIL_ERR_NOMEM, "out of memory for an APGD batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&g->mem, "apgd", rows);
 }
 
 /* ---- one step ---- */

@@ -72,6 +72,9 @@ typedef struct foil_buffers {
 /* `bytes` zeroed bytes owned by b, or NULL (and b->failed set). */
 void *foil_buffers_take(foil_buffers *b, size_t bytes);
 void foil_buffers_free(foil_buffers *b);
+/* After the takes: FOIL_OK, or (all freed) the out-of-memory error for a
+ * group of `rows` examples of attack `who`. */
+foil_status foil_buffers_status(foil_buffers *b, const char *who, int64_t rows);
 
 /* ---- losses on logits (foil_logit_fn; ctx = foil_logit_loss) ---- */
 

@@ -186,6 +186,13 @@ void foil_buffers_free(foil_buffers *b)
     memset(b, 0, sizeof *b);
 }
 
+foil_status foil_buffers_status(foil_buffers *b, const char *who, int64_t rows)
+{
+    if (!b->failed) return FOIL_OK;
+    foil_buffers_free(b);
+    return foil_error(FOIL_ERR_NOMEM, "%s: out of memory for a group of %lld examples", who, (long long)rows);
+}
+
 int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out)
 {
     int64_t n = 0;

@@ -172,10 +172,8 @@ static foil_status cw_alloc(cw_work *w, const foil_attack_ctx *c, int64_t rows)
     w->b.grad = foil_buffers_take(&w->mem, rd * sizeof *w->b.grad);
     w->b.label = foil_buffers_take(&w->mem, r * sizeof *w->b.label);
     w->b.other = foil_buffers_take(&w->mem, r * sizeof *w->b.other);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "cw-l2: out of memory for %lld examples", (long long)rows);
-    }
+    foil_status st = foil_buffers_status(&w->mem, "cw-l2", rows);
+    if (st) return st;
     w->b.w = w->wl;
     w->b.cst = w->cl;
     return FOIL_OK;

@@ -73,10 +73,8 @@ static foil_status df_alloc(df_work *w, const foil_attack_ctx *c, int64_t rows, 
     w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
     w->other = foil_buffers_take(&w->mem, r * sizeof *w->other);
     w->fixed = foil_buffers_take(&w->mem, (size_t)c->d);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "deepfool: out of memory for %lld examples", (long long)rows);
-    }
+    foil_status st = foil_buffers_status(&w->mem, "deepfool", rows);
+    if (st) return st;
     for (int64_t j = 0; j < c->d; j++)
         w->fixed[j] = c->t->lower[j] == c->t->upper[j] || (c->t->immutable && c->t->immutable[j]);
     return FOIL_OK;

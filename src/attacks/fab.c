@@ -134,11 +134,7 @@ static foil_status group_alloc(fab_group *g, int64_t rows, int64_t d, int64_t cl
     g->threads = omp_get_max_threads();
     g->S = foil_buffers_take(&g->mem, (size_t)g->threads * sizeof *g->S);
     if (g->S) scratch_take(g, d);
-    if (g->mem.failed) {
-        foil_buffers_free(&g->mem);
-        return foil_error(FOIL_ERR_NOMEM, "out of memory for a FAB batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&g->mem, "fab-t", rows);
 }
 
 /* ---- projections onto {v : <w, v> = b} intersected with [lo, hi] ---- */

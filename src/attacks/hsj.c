@@ -142,11 +142,7 @@ static foil_status work_alloc(hsj_work *w, const foil_attack_ctx *c, int64_t row
     w->scratch = foil_buffers_take(&w->mem, d * sizeof(float));
     w->by_class = foil_buffers_take(&w->mem, (size_t)c->n * sizeof(int64_t));
     w->class_start = foil_buffers_take(&w->mem, ((size_t)c->classes + 1) * sizeof(int64_t));
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "hsj: out of memory for a batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&w->mem, "hsj", rows);
 }
 
 /* ---- small helpers ---- */
@@ -196,6 +192,21 @@ static void keep_best(const foil_attack_ctx *c, hsj_work *w, int64_t r)
 static foil_status ask(foil_attack_ctx *c, hsj_work *w, int64_t k)
 {
     return foil_attack_labels(c, w->cand, w->owner, k, w->labels);
+}
+
+/* One round of a batched binary search: ask the k candidates (row
+ * w->slot[s] at the midpoint of its [lo, hi]) and halve each interval on
+ * the side the answer rules out. */
+static foil_status ask_and_bisect(foil_attack_ctx *c, hsj_work *w, int64_t k)
+{
+    foil_status st = ask(c, w, k);
+    for (int64_t s = 0; !st && s < k; s++) {
+        int64_t r = w->slot[s];
+        double mid = (w->hi[r] + w->lo[r]) / 2;
+        if (goal(c, w->example[r], w->labels[s])) w->hi[r] = mid;
+        else w->lo[r] = mid;
+    }
+    return st;
 }
 
 /* ---- initialisation ---- */
@@ -286,13 +297,7 @@ static foil_status blend_search(foil_attack_ctx *c, const hsj_config *cfg, hsj_w
             w->owner[k] = i;
             w->slot[k++] = r;
         }
-        if (!k || (st = ask(c, w, k))) break;
-        for (int64_t s = 0; s < k; s++) {
-            int64_t r = w->slot[s];
-            double mid = (w->hi[r] + w->lo[r]) / 2;
-            if (goal(c, w->example[r], w->labels[s])) w->hi[r] = mid;
-            else w->lo[r] = mid;
-        }
+        if (!k || (st = ask_and_bisect(c, w, k))) break;
     }
     for (int64_t r = 0; !st && r < w->rows; r++) {
         if (w->state[r] != RUNNING) continue;
@@ -330,13 +335,7 @@ static foil_status boundary_search(foil_attack_ctx *c, const hsj_config *cfg, hs
             w->owner[k] = w->example[r];
             w->slot[k++] = r;
         }
-        if (!k || (st = ask(c, w, k))) break;
-        for (int64_t s = 0; s < k; s++) {
-            int64_t r = w->slot[s];
-            double mid = (w->hi[r] + w->lo[r]) / 2;
-            if (goal(c, w->example[r], w->labels[s])) w->hi[r] = mid;
-            else w->lo[r] = mid;
-        }
+        if (!k || (st = ask_and_bisect(c, w, k))) break;
     }
     for (int64_t r = 0; !st && r < w->rows; r++) {
         if (!w->flag[r]) continue;

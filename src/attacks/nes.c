@@ -93,11 +93,7 @@ static foil_status work_alloc(nes_work *w, int64_t rows, int64_t d, int64_t clas
     w->label = foil_buffers_take(&w->mem, cr * sizeof *w->label);
     w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
     w->est = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->est);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "nes: out of memory for a batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&w->mem, "nes", rows);
 }
 
 /* ---- one step for a slice of rows ---- */

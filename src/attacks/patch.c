@@ -100,10 +100,8 @@ static foil_status work_alloc(patch_work *w, const foil_attack_ctx *c, const pat
     w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
     w->r0 = foil_buffers_take(&w->mem, r * sizeof *w->r0);
     w->c0 = foil_buffers_take(&w->mem, r * sizeof *w->c0);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "patch: out of memory");
-    }
+    foil_status st = foil_buffers_status(&w->mem, "patch", rows);
+    if (st) return st;
     channel_range(c, g, w->lo, w->hi);
     return FOIL_OK;
 }

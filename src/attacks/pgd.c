@@ -66,11 +66,7 @@ static foil_status work_alloc(pgd_work *w, int64_t rows, int64_t d, int64_t clas
     w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
     w->loss = foil_buffers_take(&w->mem, r * sizeof *w->loss);
     w->scratch = foil_buffers_take(&w->mem, (size_t)d * 2 * sizeof *w->scratch);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "out of memory for an attack batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&w->mem, "pgd", rows);
 }
 
 /* ---- random starts ---- */

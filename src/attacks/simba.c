@@ -108,11 +108,7 @@ static foil_status work_alloc(simba_work *w, int64_t rows, int64_t d, int64_t cl
     w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
     w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
     w->basis = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->basis);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "simba: out of memory for a batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&w->mem, "simba", rows);
 }
 
 /* ---- directions ---- */

@@ -106,11 +106,7 @@ static foil_status work_alloc(sq_work *w, int64_t rows, int64_t d, int64_t class
     w->delta = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->delta);
     w->eta = foil_buffers_take(&w->mem, (size_t)hw * sizeof *w->eta);
     w->bump = foil_buffers_take(&w->mem, (size_t)hw * sizeof *w->bump);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "square: out of memory for a batch of %lld examples", (long long)rows);
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&w->mem, "square", rows);
 }
 
 /* ---- the loss ---- */

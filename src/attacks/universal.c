@@ -138,11 +138,7 @@ static foil_status uni_alloc(uni_work *w, const foil_attack_ctx *f, int64_t rows
     w->out = foil_buffers_take(&w->mem, r * (size_t)f->d * sizeof *w->out);
     w->z = foil_buffers_take(&w->mem, r * (size_t)f->classes * sizeof *w->z);
     w->fooled = foil_buffers_take(&w->mem, r);
-    if (w->mem.failed) {
-        foil_buffers_free(&w->mem);
-        return foil_error(FOIL_ERR_NOMEM, "universal: out of memory");
-    }
-    return FOIL_OK;
+    return foil_buffers_status(&w->mem, "universal", rows);
 }
 
 /* P_{p,eps}: onto the eps-ball of the threat's norm; unmovable features 0. */
