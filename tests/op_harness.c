@@ -165,10 +165,28 @@ double opc_gradcheck(op_case *oc, int i, float h, int training)
     if (!oc->node.op->backward) die("op has no backward");
     setup_grads(oc, i);
     if (opc_forward(oc, training)) die("forward");
+    const int64_t numel = oc->d_in[i].numel;
     float *g = foil_f32(&oc->d_in[i]);
     /* Pre-fill with a known value: backward must add to it, not overwrite. */
-    for (int64_t j = 0; j < oc->d_in[i].numel; j++) g[j] = 0.5f;
+    for (int64_t j = 0; j < numel; j++) g[j] = 0.5f;
     oc->node.op->backward(&oc->node.ctx);
+    /* An op that writes fresh gradients must write every element: start
+     * from NaN, which survives anywhere it does not. */
+    const int writes = i < 32 && ((oc->node.op->writes_grads >> i) & 1u);
+    float *fresh = malloc((size_t)(numel ? numel : 1) * sizeof *fresh);
+    if (!fresh) die("alloc");
+    if (writes) {
+        float *accumulated = malloc((size_t)(numel ? numel : 1) * sizeof *accumulated);
+        if (!accumulated) die("alloc");
+        memcpy(accumulated, g, (size_t)numel * sizeof *g);
+        for (int64_t j = 0; j < numel; j++) g[j] = NAN;
+        oc->node.ctx.d_in_fresh = 1u << i;
+        oc->node.op->backward(&oc->node.ctx);
+        oc->node.ctx.d_in_fresh = 0;
+        memcpy(fresh, g, (size_t)numel * sizeof *g);
+        memcpy(g, accumulated, (size_t)numel * sizeof *g);
+        free(accumulated);
+    }
     float *x = foil_f32(&oc->in[i]);
     double worst = 0, scale = 1;
     double *numeric = malloc((size_t)oc->in[i].numel * sizeof *numeric);
@@ -188,8 +206,12 @@ double opc_gradcheck(op_case *oc, int i, float h, int training)
         double analytic = (double)g[j] - 0.5;
         double err = fabs(analytic - numeric[j]) / scale;
         if (err > worst) worst = err;
+        if (!writes) continue;
+        err = fabs((double)fresh[j] - numeric[j]) / scale;
+        if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
     }
     free(numeric);
+    free(fresh);
     return worst;
 }
 

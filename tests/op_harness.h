@@ -53,7 +53,9 @@ foil_status opc_forward(op_case *oc, int training);
  * Runs forward (training flag as given) and backward with d_out = w, compares
  * against (L(x + h e_j) - L(x - h e_j)) / 2h for every element j. Returns the
  * largest |analytic - numeric| / max(1, |numeric|_inf) over elements. Also
- * checks that backward accumulates (+=) rather than overwrites. */
+ * checks that backward accumulates (+=) rather than overwrites, and, for an
+ * op that lists input i in writes_grads, that backward with d_in_fresh set
+ * writes every element (from a NaN-filled buffer) with the same gradient. */
 double opc_gradcheck(op_case *oc, int i, float h, int training);
 
 void opc_free(op_case *oc);

@@ -523,9 +523,11 @@ static void test_direct_paths(void **state)
 }
 
 static const ccfg small_grad_cases[] = {
-    {"sg_wino", 2, 1, 3, 4, 0, {5, 6}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
-    {"sg_wino_batch", 2, 3, 3, 2, 0, {4, 5}, {3, 3}, NULL, NULL, I64(1, 0, 1, 1), NULL, 1, 1, {0}},
-    {"sg_wino_crop", 2, 1, 2, 3, 0, {6, 5}, {3, 3}, NULL, NULL, I64(0, 2, 1, 0), NULL, 1, 1, {0}},
+    /* 4 channels: 36 taps, past SMALLK_MAX_K, so these take the direct path */
+    {"sg_wino", 2, 1, 4, 4, 0, {5, 6}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
+    {"sg_wino_batch", 2, 3, 4, 2, 0, {4, 5}, {3, 3}, NULL, NULL, I64(1, 0, 1, 1), NULL, 1, 1, {0}},
+    {"sg_wino_crop", 2, 1, 4, 3, 0, {6, 5}, {3, 3}, NULL, NULL, I64(0, 2, 1, 0), NULL, 1, 1, {0}},
+    {"sg_smallk", 2, 2, 3, 4, 0, {5, 6}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {0}},
     {"sg_direct_many_taps", 2, 1, 5, 3, 0, {5, 7}, {3, 3}, NULL, I64(1, 2), I64(1, 2, 1, 0), NULL, 1, 1, {0}},
     {"sg_1d", 1, 1, 7, 2, 0, {9}, {3}, NULL, NULL, I64(1, 1), NULL, 1, 0, {0}},
 };

@@ -79,3 +79,10 @@ int foil_norm_axis(int64_t axis, int rank)
     if (axis < 0) axis += rank;
     return axis >= 0 && axis < rank ? (int)axis : -1;
 }
+
+void foil_grad_clear_fresh(foil_op_ctx *c, int i)
+{
+    if (i >= c->n_in || !foil_grad_fresh(c, i) || !c->d_in[i]) return;
+    memset(c->d_in[i]->data, 0, foil_tensor_nbytes(c->d_in[i]));
+    c->d_in_fresh &= ~(1u << i);
+}

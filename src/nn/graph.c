@@ -421,7 +421,8 @@ static void mark_needs_grad(foil_graph *g, int want)
 }
 
 /* needs_grad is 1 for a value whose gradient is wanted, 2 once this backward
- * pass has initialized its buffer (zeroed, or seeded from d_outputs). */
+ * pass has initialized its buffer (zeroed, seeded from d_outputs, or handed
+ * to a node that writes it: see d_in_fresh in op.h). */
 enum { GRAD_PENDING = 1, GRAD_READY = 2 };
 
 static void grad_ready(foil_value *v)
@@ -429,6 +430,17 @@ static void grad_ready(foil_value *v)
     if (v->needs_grad != GRAD_PENDING) return;
     memset(v->grad.data, 0, foil_tensor_nbytes(&v->grad));
     v->needs_grad = GRAD_READY;
+}
+
+/* Whether node n's backward may write input i's gradient instead of
+ * accumulating: the op says it can, and no other input of n is the same
+ * value (its gradient must add to this one). */
+static int can_write_fresh(const foil_node *n, int i)
+{
+    if (i >= 32 || !((n->op->writes_grads >> i) & 1u)) return 0;
+    for (int j = 0; j < n->n_in; j++)
+        if (j != i && n->in[j] == n->in[i]) return 0;
+    return 1;
 }
 
 foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want)
@@ -467,8 +479,16 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
             wanted |= c->d_in[i] != NULL;
         }
         if (flows && wanted) {
-            for (int i = 0; i < n->n_in; i++)
-                if (c->d_in[i]) grad_ready(&g->values[n->in[i]]);
+            c->d_in_fresh = 0;
+            for (int i = 0; i < n->n_in; i++) {
+                if (!c->d_in[i]) continue;
+                foil_value *v = &g->values[n->in[i]];
+                if (v->needs_grad == GRAD_PENDING && can_write_fresh(n, i)) {
+                    c->d_in_fresh |= 1u << i;
+                    v->needs_grad = GRAD_READY;
+                }
+                grad_ready(v);
+            }
             n->op->backward(c);
         }
     }

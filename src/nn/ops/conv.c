@@ -421,11 +421,11 @@ static void direct_sample(const foil_dconv *d, const float *src, const float *w,
 }
 
 /* dx of one sample through the direct path (see above). */
-static void direct_backward_dx(const conv_state *st, const float *w, const float *dy, float *dx, float *scratch,
-                               size_t sf, int nthr, int par)
+static void direct_backward_dx(const conv_state *st, const float *w, const float *dy, float *dx, int accumulate,
+                               float *scratch, size_t sf, int nthr, int par)
 {
     const int64_t KH = st->w.k[1], KW = st->w.k[2];
-    direct_sample(&st->dbwd, dy, w + (KH - 1) * KW + (KW - 1), NULL, dx, 1, scratch, sf, nthr, par);
+    direct_sample(&st->dbwd, dy, w + (KH - 1) * KW + (KW - 1), NULL, dx, accumulate, scratch, sf, nthr, par);
 }
 
 /* Winograd for 3x3 kernels without dilation: the same two correlations. */
@@ -613,10 +613,14 @@ static foil_status conv_forward(foil_op_ctx *c)
 }
 
 /* dX, dW, dB of one sample (any may be NULL); scratch is this thread's; u:
- * dx's Winograd weights (direct path; NULL: no Winograd) or W^T (few taps). */
+ * dx's Winograd weights (direct path; NULL: no Winograd) or W^T (few taps).
+ * dx_fresh: dx holds garbage; the direct kernels write it, the other paths
+ * accumulate into it zeroed (one sample: in cache for them). */
 static void backward_sample(const conv_state *st, const float *x, const float *w, const float *u, const float *dy,
-                            float *dx, float *dw, float *db, float *scratch, size_t sf, int nthr, int par)
+                            float *dx, int dx_fresh, float *dw, float *db, float *scratch, size_t sf, int nthr,
+                            int par)
 {
+    if (dx && dx_fresh && st->path != CONV_DIRECT) memset(dx, 0, (size_t)(st->C * st->w.in_size) * sizeof *dx);
     int own = st->path == CONV_DIRECT || st->path == CONV_SMALLK; /* dx by this file's kernels */
     int dx_par = dx && !own && par;
     if (dw || db || (dx && !own && !dx_par))
@@ -624,8 +628,8 @@ static void backward_sample(const conv_state *st, const float *x, const float *w
     if (!dx) return;
     if (dx_par) gemm_dx_sample_par(st, w, dy, dx, scratch, nthr);
     else if (st->path == CONV_SMALLK) smallk_dx_sample(st, u, dy, dx, scratch, nthr, par);
-    else if (st->path == CONV_DIRECT && u) wino_sample(&st->wbwd, u, dy, NULL, dx, 1, scratch, sf, nthr, par);
-    else if (st->path == CONV_DIRECT) direct_backward_dx(st, w, dy, dx, scratch, sf, nthr, par);
+    else if (st->path == CONV_DIRECT && u) wino_sample(&st->wbwd, u, dy, NULL, dx, !dx_fresh, scratch, sf, nthr, par);
+    else if (st->path == CONV_DIRECT) direct_backward_dx(st, w, dy, dx, !dx_fresh, scratch, sf, nthr, par);
 }
 
 static void conv_backward(foil_op_ctx *c)
@@ -643,15 +647,19 @@ static void conv_backward(foil_op_ctx *c)
     float *parts = scratch + (size_t)st->nthr * sf;
     const float *u = dx && st->path == CONV_DIRECT && st->wino_bwd ? wino_weights(st, c->work, w, 1) : NULL;
     if (dx && st->path == CONV_SMALLK) u = smallk_transpose(st, c->work, w);
+    const int dx_fresh = foil_grad_fresh(c, 0);
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
+        foil_grad_clear_fresh(c, 1);
+        foil_grad_clear_fresh(c, 2);
         int par = sample_par(st);
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dw, db, scratch, sf,
-                            st->nthr, par);
+            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw, db, scratch,
+                            sf, st->nthr, par);
         return;
     }
+    const int dw_fresh = foil_grad_fresh(c, 1), db_fresh = foil_grad_fresh(c, 2);
 #pragma omp parallel num_threads(st->nthr)
     {
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
@@ -660,7 +668,7 @@ static void conv_backward(foil_op_ctx *c)
         if (dw || db) memset(part, 0, pf * sizeof *part);
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dw ? part : NULL,
+            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw ? part : NULL,
                             db ? part + MK : NULL, mine, sf, 1, 0);
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {
@@ -668,7 +676,7 @@ static void conv_backward(foil_op_ctx *c)
             for (int64_t i = 0; i < MK; i++) {
                 float s = 0.0f;
                 for (int t = 0; t < nthr; t++) s += parts[(size_t)t * pf + (size_t)i];
-                dw[i] += s;
+                dw[i] = dw_fresh ? s : dw[i] + s;
             }
         }
         if (db) {
@@ -676,7 +684,7 @@ static void conv_backward(foil_op_ctx *c)
             for (int64_t i = 0; i < M; i++) {
                 float s = 0.0f;
                 for (int t = 0; t < nthr; t++) s += parts[(size_t)t * pf + (size_t)(MK + i)];
-                db[i] += s;
+                db[i] = db_fresh ? s : db[i] + s;
             }
         }
     }
@@ -689,4 +697,5 @@ const foil_op foil_op_conv = {
     .infer = conv_infer,
     .forward = conv_forward,
     .backward = conv_backward,
+    .writes_grads = 0x7,
 };

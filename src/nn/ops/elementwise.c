@@ -440,10 +440,10 @@ static void binary_backward(foil_op_ctx *c)
         if (c->d_in[k]) binary_grad(st->op, k, &bc, foil_f32(c->d_in[k]), g, a, b, c->in[k]->numel);
 }
 
-const foil_op foil_op_add = {"Add", 0x3, add_init, binary_infer, binary_forward, binary_backward, NULL};
-const foil_op foil_op_sub = {"Sub", 0x3, sub_init, binary_infer, binary_forward, binary_backward, NULL};
-const foil_op foil_op_mul = {"Mul", 0x3, mul_init, binary_infer, binary_forward, binary_backward, NULL};
-const foil_op foil_op_div = {"Div", 0x3, div_init, binary_infer, binary_forward, binary_backward, NULL};
+const foil_op foil_op_add = {"Add", 0x3, add_init, binary_infer, binary_forward, binary_backward, NULL, 0};
+const foil_op foil_op_sub = {"Sub", 0x3, sub_init, binary_infer, binary_forward, binary_backward, NULL, 0};
+const foil_op foil_op_mul = {"Mul", 0x3, mul_init, binary_infer, binary_forward, binary_backward, NULL, 0};
+const foil_op foil_op_div = {"Div", 0x3, div_init, binary_infer, binary_forward, binary_backward, NULL, 0};
 
 /* ------------------------------------------------------------------------- */
 /* Activations. Shapes: x (any), y same shape; n = numel. All float32.        */
@@ -483,6 +483,11 @@ static void relu_backward(foil_op_ctx *c)
     const float *x = foil_f32(c->in[0]), *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     const int64_t n = c->in[0]->numel;
+    if (foil_grad_fresh(c, 0)) {
+        PAR_FOR_N
+        for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        return;
+    }
     PAR_FOR_N
     for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
 }
@@ -574,11 +579,11 @@ static void tanh_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
-const foil_op foil_op_relu = {"Relu", 0x1, NULL, unary_infer, relu_forward, relu_backward, NULL};
+const foil_op foil_op_relu = {"Relu", 0x1, NULL, unary_infer, relu_forward, relu_backward, NULL, 0x1};
 const foil_op foil_op_leakyrelu = {"LeakyRelu", 0x1, leakyrelu_init, unary_infer, leakyrelu_forward,
-                                   leakyrelu_backward, NULL};
-const foil_op foil_op_sigmoid = {"Sigmoid", 0x1, NULL, unary_infer, sigmoid_forward, sigmoid_backward, NULL};
-const foil_op foil_op_tanh = {"Tanh", 0x1, NULL, unary_infer, tanh_forward, tanh_backward, NULL};
+                                   leakyrelu_backward, NULL, 0};
+const foil_op foil_op_sigmoid = {"Sigmoid", 0x1, NULL, unary_infer, sigmoid_forward, sigmoid_backward, NULL, 0};
+const foil_op foil_op_tanh = {"Tanh", 0x1, NULL, unary_infer, tanh_forward, tanh_backward, NULL, 0};
 
 /* ------------------------------------------------------------------------- */
 /* Clip: y = min(max(x, lo), hi).
@@ -703,4 +708,4 @@ static void clip_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f;
 }
 
-const foil_op foil_op_clip = {"Clip", 0x1, clip_init, clip_infer, clip_forward, clip_backward, NULL};
+const foil_op foil_op_clip = {"Clip", 0x1, clip_init, clip_infer, clip_forward, clip_backward, NULL, 0};

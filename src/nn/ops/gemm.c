@@ -227,6 +227,7 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
                           const float *b, float *da)
 {
     float *parts = c->work;
+    const int fresh = foil_grad_fresh(c, 0);
     const size_t mk = (size_t)(m * k);
     const float alpha = st->alpha;
 #pragma omp parallel num_threads(st->nthr) if (st->nthr > 1)
@@ -240,12 +241,13 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
                 for (int64_t j = k0; j < k1; j++) {
                     float s = 0.0f;
                     for (int64_t u = 0; u < nt; u++) s += parts[(size_t)u * mk + (size_t)(i * k + j)];
-                    da[i * k + j] += alpha * s;
+                    da[i * k + j] = fresh ? alpha * s : da[i * k + j] + alpha * s;
                 }
         } else {
             foil_gemv_dot(m, k0, k1, n, dy, n, b, n, parts, k);
             for (int64_t i = 0; i < m; i++)
-                for (int64_t j = k0; j < k1; j++) da[i * k + j] += alpha * parts[i * k + j];
+                for (int64_t j = k0; j < k1; j++)
+                    da[i * k + j] = fresh ? alpha * parts[i * k + j] : da[i * k + j] + alpha * parts[i * k + j];
         }
     }
 }
@@ -266,7 +268,15 @@ static void gemm_backward(foil_op_ctx *c)
     if (!c->d_out[0]) return;
     int64_t m, n, k;
     gemm_dims(st, a, b, &m, &n, &k);
-    if (m == 0 || n == 0) return;
+    /* sgemm with beta 0 writes C without reading it (BLAS semantics), so a
+     * fresh dA or dB is simply a product with beta 0 */
+    const float beta_a = foil_grad_fresh(c, 0) ? 0.0f : 1.0f, beta_b = foil_grad_fresh(c, 1) ? 0.0f : 1.0f;
+    foil_grad_clear_fresh(c, 2);
+    if (m == 0 || n == 0) {
+        foil_grad_clear_fresh(c, 0);
+        foil_grad_clear_fresh(c, 1);
+        return;
+    }
     const float *dy = foil_f32(c->d_out[0]), *av = foil_f32(a), *bv = foil_f32(b);
     const int lda = ld(a->shape[1]), ldb = ld(b->shape[1]);
     if (st->small && c->d_in[0]) {
@@ -275,19 +285,19 @@ static void gemm_backward(foil_op_ctx *c)
         float *da = foil_f32(c->d_in[0]);
         if (!st->trans_a) /* dA (M,K) += alpha dY (M,N) . op(B)^T (N,K) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, st->trans_b ? CblasNoTrans : CblasTrans, (int)m, (int)k, (int)n,
-                        st->alpha, dy, ld(n), bv, ldb, 1.0f, da, ld(k));
+                        st->alpha, dy, ld(n), bv, ldb, beta_a, da, ld(k));
         else /* dA (K,M) += alpha op(B) (K,N) . dY^T (N,M) */
             cblas_sgemm(CblasRowMajor, st->trans_b ? CblasTrans : CblasNoTrans, CblasTrans, (int)k, (int)m, (int)n,
-                        st->alpha, bv, ldb, dy, ld(n), 1.0f, da, ld(m));
+                        st->alpha, bv, ldb, dy, ld(n), beta_a, da, ld(m));
     }
     if (k > 0 && c->d_in[1]) {
         float *db = foil_f32(c->d_in[1]);
         if (!st->trans_b) /* dB (K,N) += alpha op(A)^T (K,M) . dY (M,N) */
             cblas_sgemm(CblasRowMajor, st->trans_a ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)k, (int)n, (int)m,
-                        st->alpha, av, lda, dy, ld(n), 1.0f, db, ld(n));
+                        st->alpha, av, lda, dy, ld(n), beta_b, db, ld(n));
         else /* dB (N,K) += alpha dY^T (N,M) . op(A) (M,K) */
             cblas_sgemm(CblasRowMajor, CblasTrans, st->trans_a ? CblasTrans : CblasNoTrans, (int)n, (int)k, (int)m,
-                        st->alpha, dy, ld(n), av, lda, 1.0f, db, ld(k));
+                        st->alpha, dy, ld(n), av, lda, beta_b, db, ld(k));
     }
     if (cc && c->n_in > 2 && c->d_in[2]) {
         int64_t rs, cs;
@@ -308,7 +318,7 @@ static void gemm_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_gemm = {"Gemm", 0x7, gemm_init, gemm_infer, gemm_forward, gemm_backward, NULL};
+const foil_op foil_op_gemm = {"Gemm", 0x7, gemm_init, gemm_infer, gemm_forward, gemm_backward, NULL, 0x7};
 
 /* ------------------------------------------------------------------------- */
 /* MatMul                                                                     */
@@ -482,4 +492,4 @@ static void matmul_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_matmul = {"MatMul", 0x3, NULL, matmul_infer, matmul_forward, matmul_backward, NULL};
+const foil_op foil_op_matmul = {"MatMul", 0x3, NULL, matmul_infer, matmul_forward, matmul_backward, NULL, 0};

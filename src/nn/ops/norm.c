@@ -223,6 +223,7 @@ static void bn_backward(foil_op_ctx *c)
     const float *x = foil_f32(xt), *scale = foil_f32(c->in[1]), *dy = foil_f32(c->d_out[0]);
     const int batch = *(const int *)c->work;
     const float *mu = (const float *)((const char *)c->work + 64), *rstd = mu + D.c;
+    const int dx_fresh = foil_grad_fresh(c, 0), ds_fresh = foil_grad_fresh(c, 1), db_fresh = foil_grad_fresh(c, 2);
 
     if (!batch && !dscale && !dbias) {
         /* The attack path: input gradient only, through fixed statistics. */
@@ -233,7 +234,10 @@ static void bn_backward(foil_op_ctx *c)
             const float a = scale[ch] * rstd[ch];
             const float *g = dy + blk * D.s;
             float *d = dx + blk * D.s;
-            for (int64_t j = 0; j < D.s; j++) d[j] += a * g[j];
+            if (dx_fresh)
+                for (int64_t j = 0; j < D.s; j++) d[j] = a * g[j];
+            else
+                for (int64_t j = 0; j < D.s; j++) d[j] += a * g[j];
         }
         return;
     }
@@ -251,8 +255,8 @@ static void bn_backward(foil_op_ctx *c)
             sdy += p1;
             sdyx += p2;
         }
-        if (dbias) dbias[ch] += (float)sdy;
-        if (dscale) dscale[ch] += (float)sdyx;
+        if (dbias) dbias[ch] = (db_fresh ? 0.0f : dbias[ch]) + (float)sdy;
+        if (dscale) dscale[ch] = (ds_fresh ? 0.0f : dscale[ch]) + (float)sdyx;
         if (!dx) continue;
         const float a = scale[ch] * r;
         const float mdy = batch && D.m ? (float)(sdy / (double)D.m) : 0.0f;
@@ -260,10 +264,13 @@ static void bn_backward(foil_op_ctx *c)
         for (int64_t n = 0; n < D.n; n++) {
             const float *xp = x + (n * D.c + ch) * D.s, *g = dy + (n * D.c + ch) * D.s;
             float *d = dx + (n * D.c + ch) * D.s;
-            for (int64_t j = 0; j < D.s; j++) d[j] += a * (g[j] - mdy - (xp[j] - m) * r * mdyx);
+            if (dx_fresh)
+                for (int64_t j = 0; j < D.s; j++) d[j] = a * (g[j] - mdy - (xp[j] - m) * r * mdyx);
+            else
+                for (int64_t j = 0; j < D.s; j++) d[j] += a * (g[j] - mdy - (xp[j] - m) * r * mdyx);
         }
     }
 }
 
 const foil_op foil_op_batchnormalization = {"BatchNormalization", 0x7, bn_init, bn_infer, bn_forward, bn_backward,
-                                            NULL};
+                                            NULL, 0x7};

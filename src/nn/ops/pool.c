@@ -283,12 +283,14 @@ static void maxpool_backward(foil_op_ctx *c)
     const int32_t *arg = (const int32_t *)((const char *)c->work + tap_table_bytes(&st->w));
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
+    const int fresh = foil_grad_fresh(c, 0);
     int par = st->planes * osz >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < st->planes; p++) {
         const int32_t *ap = arg + p * osz;
         const float *g = dy + p * osz;
         float *d = dx + p * isz;
+        if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
         for (int64_t j = 0; j < osz; j++)
             if (ap[j] >= 0) d[ap[j]] += g[j];
     }
@@ -392,8 +394,12 @@ static void averagepool_backward(foil_op_ctx *c)
     tap_table tt;
     tap_table_fill(&st->w, c->work, &tt);
     int par = (double)st->planes * (double)osz * (double)st->w.k_size >= POOL_PAR_WORK;
+    const int fresh = foil_grad_fresh(c, 0);
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < st->planes; p++) avg_plane_backward(st, &tt, dy + p * osz, dx + p * isz);
+    for (int64_t p = 0; p < st->planes; p++) {
+        if (fresh) memset(dx + p * isz, 0, (size_t)isz * sizeof *dx);
+        avg_plane_backward(st, &tt, dy + p * osz, dx + p * isz);
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -450,11 +456,15 @@ static void globalaveragepool_backward(foil_op_ctx *c)
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     const float inv = S ? 1.0f / (float)S : 0.0f;
+    const int fresh = foil_grad_fresh(c, 0);
 #pragma omp parallel for schedule(static) if (xt->numel >= POOL_PAR_WORK)
     for (int64_t p = 0; p < planes; p++) {
         float g = dy[p] * inv;
         float *d = dx + p * S;
-        for (int64_t i = 0; i < S; i++) d[i] += g;
+        if (fresh)
+            for (int64_t i = 0; i < S; i++) d[i] = g;
+        else
+            for (int64_t i = 0; i < S; i++) d[i] += g;
     }
 }
 
@@ -465,6 +475,7 @@ const foil_op foil_op_maxpool = {
     .infer = pool_infer,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .writes_grads = 0x1,
 };
 
 const foil_op foil_op_averagepool = {
@@ -474,6 +485,7 @@ const foil_op foil_op_averagepool = {
     .infer = pool_infer,
     .forward = averagepool_forward,
     .backward = averagepool_backward,
+    .writes_grads = 0x1,
 };
 
 const foil_op foil_op_globalaveragepool = {
@@ -483,4 +495,5 @@ const foil_op foil_op_globalaveragepool = {
     .infer = globalaveragepool_infer,
     .forward = globalaveragepool_forward,
     .backward = globalaveragepool_backward,
+    .writes_grads = 0x1,
 };

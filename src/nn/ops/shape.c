@@ -115,7 +115,8 @@ static void view_backward(foil_op_ctx *c)
 {
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0]) return;
     if (c->d_in[0]->dtype != FOIL_F32 || c->d_out[0]->dtype != FOIL_F32) return;
-    add_f32(foil_f32(c->d_in[0]), foil_f32(c->d_out[0]), c->d_in[0]->numel);
+    if (foil_grad_fresh(c, 0)) memcpy(c->d_in[0]->data, c->d_out[0]->data, foil_tensor_nbytes(c->d_in[0]));
+    else add_f32(foil_f32(c->d_in[0]), foil_f32(c->d_out[0]), c->d_in[0]->numel);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -143,6 +144,7 @@ static foil_status flatten_infer(foil_op_ctx *c)
 const foil_op foil_op_flatten = {
     .type = "Flatten", .grad_inputs = 1u,
     .init = flatten_init, .infer = flatten_infer, .forward = view_forward, .backward = view_backward,
+    .writes_grads = 1u,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -228,6 +230,7 @@ static foil_status reshape_infer(foil_op_ctx *c)
 const foil_op foil_op_reshape = {
     .type = "Reshape", .grad_inputs = 1u,
     .init = reshape_init, .infer = reshape_infer, .forward = view_forward, .backward = view_backward,
+    .writes_grads = 1u,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -316,11 +319,13 @@ static foil_status unsqueeze_infer(foil_op_ctx *c)
 const foil_op foil_op_squeeze = {
     .type = "Squeeze", .grad_inputs = 1u,
     .init = axes_init, .infer = squeeze_infer, .forward = view_forward, .backward = view_backward,
+    .writes_grads = 1u,
 };
 
 const foil_op foil_op_unsqueeze = {
     .type = "Unsqueeze", .grad_inputs = 1u,
     .init = axes_init, .infer = unsqueeze_infer, .forward = view_forward, .backward = view_backward,
+    .writes_grads = 1u,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -336,6 +341,7 @@ static foil_status identity_infer(foil_op_ctx *c)
 const foil_op foil_op_identity = {
     .type = "Identity", .grad_inputs = 1u,
     .infer = identity_infer, .forward = view_forward, .backward = view_backward,
+    .writes_grads = 1u,
 };
 
 /* ------------------------------------------------------------------------- */

@@ -252,9 +252,10 @@ static void softmax_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_softmax = {"Softmax", 0x1, softmax_init, softmax_infer, softmax_forward, softmax_backward, NULL};
+const foil_op foil_op_softmax = {"Softmax", 0x1, softmax_init, softmax_infer, softmax_forward, softmax_backward,
+                                 NULL, 0};
 const foil_op foil_op_logsoftmax = {"LogSoftmax", 0x1, logsoftmax_init, softmax_infer, softmax_forward,
-                                    softmax_backward, NULL};
+                                    softmax_backward, NULL, 0};
 
 /* ------------------------------------------------------------------------- */
 /* foil_softmax_xent                                                           */
@@ -483,4 +484,4 @@ static void sce_backward(foil_op_ctx *c)
 }
 
 const foil_op foil_op_softmaxcrossentropyloss = {"SoftmaxCrossEntropyLoss", 0x1, sce_init, sce_infer, sce_forward,
-                                                  sce_backward, NULL};
+                                                  sce_backward, NULL, 0};
