@@ -212,6 +212,91 @@ static void test_all_run(void **state)
 }
 
 /* ---------------------------------------------------------------------------
+ * Relu fusion: the planner folds a Relu into the Conv, Gemm or BatchNorm
+ * before it (graph.c, absorb_relu). The fused plan must compute exactly what
+ * the unfused one does: logits, input gradient and every weight gradient,
+ * bit for bit, in inference and training mode.
+ */
+
+typedef struct pass_result {
+    float *y, *dx, **dw;
+    int absorbed;
+} pass_result;
+
+static float *copy_floats(const foil_tensor *t)
+{
+    float *p = malloc((size_t)t->numel * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, t->data, (size_t)t->numel * sizeof *p);
+    return p;
+}
+
+static pass_result fused_pass(foil_model *m, const foil_tensor *x, int fuse, int training)
+{
+    foil_graph *g = m->g;
+    foil_graph_fuse_relu = fuse;
+    plan_graph(m, x);
+    foil_graph_fuse_relu = 1;
+    pass_result r = {0};
+    for (int k = 0; k < g->n_nodes; k++) r.absorbed += g->nodes[k].absorbed;
+    const foil_tensor *in[1] = {x};
+    if (foil_graph_forward(g, in, training, 9)) fail_msg("forward: %s", foil_last_error());
+    const foil_tensor *y = foil_graph_output(g, 0);
+    foil_tensor dy = {0};
+    assert_int_equal(foil_tensor_alloc(&dy, FOIL_F32, y->ndim, y->shape), FOIL_OK);
+    foil_rng rng = foil_rng_make(12, 0);
+    for (int64_t i = 0; i < dy.numel; i++) foil_f32(&dy)[i] = (float)foil_rng_normal(&rng);
+    const foil_tensor *dys[1] = {&dy};
+    if (foil_graph_backward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS)) fail_msg("backward: %s", foil_last_error());
+    r.y = copy_floats(y);
+    r.dx = copy_floats(foil_graph_input_grad(g, 0));
+    r.dw = calloc((size_t)g->n_values, sizeof *r.dw);
+    assert_non_null(r.dw);
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable) r.dw[i] = copy_floats(&g->values[i].grad);
+    foil_tensor_free(&dy);
+    return r;
+}
+
+static void test_relu_fusion(void **state)
+{
+    (void)state;
+    static const struct { const char *arch; int absorbed; } cases[] = {
+        {"cnn-small", 3},    /* conv1, conv2, fc1 */
+        {"lenet5", 4},       /* conv1, conv2, fc1, fc2 */
+        {"mlp", 2},          /* fc1, fc2 */
+        {"resnet-mini", 10}, /* the stem's bn1 and each block's bn1; relu2 follows an Add */
+    };
+    /* batch 1: the threads share each sample; batch 3: a sample per thread */
+    for (size_t a = 0; a < sizeof cases / sizeof cases[0]; a++)
+        for (int run = 0; run < 4; run++) {
+            const int training = run & 1;
+            foil_arch_spec s = spec_of(cases[a].arch, 4, 1, 28, 28, 10, 1);
+            foil_model *m = build(&s);
+            foil_tensor x = {0};
+            make_input(&x, &s, run < 2 ? 1 : 3, 4, 0.0f, 1.0f);
+            pass_result f = fused_pass(m, &x, 1, training), u = fused_pass(m, &x, 0, training);
+            if (f.absorbed != cases[a].absorbed || u.absorbed != 0)
+                fail_msg("%s: %d Relus fused (%d without fusion), expected %d", s.name, f.absorbed, u.absorbed,
+                         cases[a].absorbed);
+            const foil_graph *g = m->g;
+            assert_memory_equal(f.y, u.y, (size_t)foil_graph_output(m->g, 0)->numel * sizeof(float));
+            assert_memory_equal(f.dx, u.dx, (size_t)x.numel * sizeof(float));
+            for (int i = 0; i < g->n_values; i++) {
+                if (!f.dw[i]) continue;
+                if (memcmp(f.dw[i], u.dw[i], (size_t)g->values[i].t.numel * sizeof(float)) != 0)
+                    fail_msg("%s training %d: gradient of '%s' differs with fusion", s.name, training,
+                             g->values[i].name);
+                free(f.dw[i]);
+                free(u.dw[i]);
+            }
+            free(f.y), free(f.dx), free(f.dw), free(u.y), free(u.dx), free(u.dw);
+            foil_tensor_free(&x);
+            foil_model_free(m);
+        }
+}
+
+/* ---------------------------------------------------------------------------
  * parameter counts and structure
  */
 
@@ -1242,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_init_statistics),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_all_run),
+        cmocka_unit_test(test_relu_fusion),
         cmocka_unit_test(test_gradients_fd),
         cmocka_unit_test(test_normalization),
         cmocka_unit_test(test_export_reload),

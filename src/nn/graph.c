@@ -65,6 +65,7 @@ void foil_graph_unplan(foil_graph *g)
         free(c->known);
         memset(c, 0, sizeof *c);
         g->nodes[i].folded = 0;
+        g->nodes[i].absorbed = 0;
     }
     g->planned = 0;
     g->grad_mode = -1;
@@ -276,12 +277,57 @@ static foil_status check_declared_output(foil_graph *g, const foil_value *v)
     return FOIL_OK;
 }
 
-static foil_status plan_node(foil_graph *g, foil_node *n)
+/* How many node inputs and graph outputs read each value. */
+static int *count_readers(const foil_graph *g)
+{
+    int *readers = calloc((size_t)g->n_values + 1, sizeof *readers);
+    if (!readers) return NULL;
+    for (int k = 0; k < g->n_nodes; k++)
+        for (int i = 0; i < g->nodes[k].n_in; i++)
+            if (g->nodes[k].in[i] >= 0) readers[g->nodes[k].in[i]]++;
+    for (int k = 0; k < g->n_outputs; k++) readers[g->outputs[k]]++;
+    return readers;
+}
+
+/*
+ * A Relu whose input nothing else reads (no other node, no graph output) and
+ * whose producer can write max(0, y) itself (op->fuses_relu) is absorbed:
+ * the producer applies it (ctx.relu_out), the Relu's output shares the
+ * input's buffer, and after planning its gradient buffer too; forward skips
+ * the Relu, and its backward masks that one gradient buffer in place (a
+ * fresh write, see d_in_fresh, whose d_out is the same memory). A pass over
+ * the activation saved forward, a buffer's traffic backward. The producer's
+ * own backward never reads its output, so it does not see the difference.
+ */
+int foil_graph_fuse_relu = 1;
+
+static int absorb_relu(foil_graph *g, foil_node *n, const int *readers)
+{
+    if (!foil_graph_fuse_relu || strcmp(n->op->type, "Relu") != 0 || n->n_in != 1 || n->n_out != 1 || n->in[0] < 0 || n->out[0] < 0)
+        return 0;
+    foil_value *x = &g->values[n->in[0]];
+    if (x->kind != FOIL_VALUE_ACTIVATION || x->known || x->producer < 0 || readers[n->in[0]] != 1 ||
+        x->t.dtype != FOIL_F32)
+        return 0;
+    foil_node *p = &g->nodes[x->producer];
+    if (!p->op->fuses_relu || p->folded || p->out[0] != n->in[0]) return 0;
+    p->ctx.relu_out = 1;
+    n->absorbed = 1;
+    return 1;
+}
+
+static foil_status plan_node(foil_graph *g, foil_node *n, const int *readers)
 {
     foil_op_ctx *c = &n->ctx;
     foil_status st = prepare_ctx(g, n);
     if (st) return st;
     if ((st = n->op->infer(c))) return st;
+    if (absorb_relu(g, n, readers)) {
+        foil_tensor *y = &g->values[n->out[0]].t;
+        y->data = g->values[n->in[0]].t.data;
+        y->owns_data = 0;
+        return check_declared_output(g, &g->values[n->out[0]]);
+    }
     for (int i = 0; i < n->n_out; i++) {
         if (n->out[i] < 0) continue;
         foil_value *v = &g->values[n->out[i]];
@@ -347,13 +393,25 @@ foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs)
         v->known = v->kind == FOIL_VALUE_CONST;
     }
     for (int k = 0; k < g->n_inputs && !st; k++) st = bind_input(g, k, inputs[k]);
-    for (int k = 0; k < g->n_nodes && !st; k++) st = plan_node(g, &g->nodes[k]);
+    int *readers = count_readers(g);
+    if (!readers) st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    for (int k = 0; k < g->n_nodes && !st; k++) st = plan_node(g, &g->nodes[k], readers);
+    free(readers);
     /* Gradient buffers for every float value that is computed at run time or
-     * trained; known (folded) values are constants. */
+     * trained; known (folded) values are constants. An absorbed Relu's
+     * output shares its input's. */
     for (int i = 0; i < g->n_values && !st; i++) {
         foil_value *v = &g->values[i];
-        if (v->t.dtype != FOIL_F32 || v->known || !v->t.data) continue;
+        if (v->t.dtype != FOIL_F32 || v->known || !v->t.data || (v->producer >= 0 && g->nodes[v->producer].absorbed))
+            continue;
         st = foil_tensor_alloc(&v->grad, FOIL_F32, v->t.ndim, v->t.shape);
+    }
+    for (int k = 0; k < g->n_nodes && !st; k++) {
+        const foil_node *n = &g->nodes[k];
+        if (!n->absorbed) continue;
+        foil_tensor *dy = &g->values[n->out[0]].grad;
+        *dy = g->values[n->in[0]].grad;
+        dy->owns_data = 0;
     }
     if (st) {
         foil_graph_unplan(g);
@@ -383,7 +441,7 @@ foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, 
     }
     for (int k = 0; k < g->n_nodes; k++) {
         foil_node *n = &g->nodes[k];
-        if (n->folded) continue;
+        if (n->folded || n->absorbed) continue;
         n->ctx.training = training;
         n->ctx.seed = foil_rng_at(seed, (uint64_t)k);
         foil_status st = n->op->forward(&n->ctx);

@@ -5,8 +5,9 @@
  * topological order, as ONNX stores them. Using one takes three steps:
  *
  *   plan      once per set of input shapes: infer every shape, allocate every
- *             activation, gradient and workspace buffer, and evaluate nodes
- *             whose inputs are all known (shape arithmetic, constants);
+ *             activation, gradient and workspace buffer, evaluate nodes
+ *             whose inputs are all known (shape arithmetic, constants), and
+ *             fuse each Relu it can into the Conv/Gemm/BatchNorm before it;
  *   forward   every batch: run the remaining nodes in order;
  *   backward  every batch: run them in reverse, accumulating gradients, for
  *             the inputs, the parameters, or both, as asked.
@@ -94,6 +95,11 @@ foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, 
  * a mask of FOIL_GRAD_INPUTS and FOIL_GRAD_PARAMS. Gradients are left in
  * values[i].grad. */
 foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want);
+
+/* Plans fuse a Relu into the node before it where they can (see graph.c,
+ * absorb_relu); 1 by default. Tests set 0 to compare against the unfused
+ * graph. Read at plan time. */
+extern int foil_graph_fuse_relu;
 
 /* Release planned buffers (activations, gradients, workspaces). */
 void foil_graph_unplan(foil_graph *g);

@@ -70,6 +70,7 @@ typedef struct foil_op_ctx {
     int training;                /* forward: training-mode behaviour wanted */
     uint64_t seed;               /* forward: RNG key for this node and step (Dropout) */
     uint32_t d_in_fresh;         /* backward: bit i set: write d_in[i], don't accumulate (see above) */
+    int relu_out;                /* forward: write max(0, y) (the planner fused the Relu after this node) */
 } foil_op_ctx;
 
 typedef struct foil_op {
@@ -94,6 +95,10 @@ typedef struct foil_op {
     /* Bit i set: backward honours d_in_fresh bit i (writes every element of
      * d_in[i] on every path). Unset: the graph zeroes d_in[i] first. */
     uint32_t writes_grads;
+    /* Forward honours ctx->relu_out on its one output, and backward never
+     * reads that output: the planner may then fuse a following Relu into
+     * this node (see graph.c, absorb_relu). */
+    int fuses_relu;
 } foil_op;
 
 typedef struct foil_node {
@@ -109,12 +114,20 @@ typedef struct foil_node {
     void *state;                 /* op-private, set by init */
     foil_op_ctx ctx;             /* prepared by the planner */
     int folded;                  /* evaluated once at plan time (constant inputs) */
+    int absorbed;                /* a Relu fused into its producer: forward skips it */
 } foil_node;
 
 /* Whether backward must write d_in[i] rather than accumulate into it. */
 static inline int foil_grad_fresh(const foil_op_ctx *c, int i) { return (int)((c->d_in_fresh >> i) & 1u); }
 /* For a path that can only accumulate: zero d_in[i] first when it is fresh. */
 void foil_grad_clear_fresh(foil_op_ctx *c, int i);
+
+/* y = max(y, 0) as Relu computes it (NaN -> 0), for ops honouring relu_out
+ * on data they just wrote (still in cache). */
+static inline void foil_relu_inplace(float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+}
 
 /* Lookup by ONNX op_type (default domain ""/"ai.onnx"); NULL when unsupported. */
 const foil_op *foil_op_find(const char *type);

@@ -596,6 +596,7 @@ static foil_status conv_forward(foil_op_ctx *c)
             else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, y + n * ys, 0, mine, sf, 1, 0);
             else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
             else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
+            if (c->relu_out) foil_relu_inplace(y + n * ys, ys);
         }
         return FOIL_OK;
     }
@@ -608,6 +609,7 @@ static foil_status conv_forward(foil_op_ctx *c)
             direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, scratch, sf, st->nthr, par);
         else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
         else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
+        if (c->relu_out) foil_relu_inplace(y + n * ys, ys);
     }
     return FOIL_OK;
 }
@@ -698,4 +700,5 @@ const foil_op foil_op_conv = {
     .forward = conv_forward,
     .backward = conv_backward,
     .writes_grads = 0x7,
+    .fuses_relu = 1,
 };

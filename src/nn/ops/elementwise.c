@@ -440,10 +440,41 @@ static void binary_backward(foil_op_ctx *c)
         if (c->d_in[k]) binary_grad(st->op, k, &bc, foil_f32(c->d_in[k]), g, a, b, c->in[k]->numel);
 }
 
-const foil_op foil_op_add = {"Add", 0x3, add_init, binary_infer, binary_forward, binary_backward, NULL, 0};
-const foil_op foil_op_sub = {"Sub", 0x3, sub_init, binary_infer, binary_forward, binary_backward, NULL, 0};
-const foil_op foil_op_mul = {"Mul", 0x3, mul_init, binary_infer, binary_forward, binary_backward, NULL, 0};
-const foil_op foil_op_div = {"Div", 0x3, div_init, binary_infer, binary_forward, binary_backward, NULL, 0};
+const foil_op foil_op_add = {
+    .type = "Add",
+    .grad_inputs = 0x3,
+    .init = add_init,
+    .infer = binary_infer,
+    .forward = binary_forward,
+    .backward = binary_backward,
+};
+
+const foil_op foil_op_sub = {
+    .type = "Sub",
+    .grad_inputs = 0x3,
+    .init = sub_init,
+    .infer = binary_infer,
+    .forward = binary_forward,
+    .backward = binary_backward,
+};
+
+const foil_op foil_op_mul = {
+    .type = "Mul",
+    .grad_inputs = 0x3,
+    .init = mul_init,
+    .infer = binary_infer,
+    .forward = binary_forward,
+    .backward = binary_backward,
+};
+
+const foil_op foil_op_div = {
+    .type = "Div",
+    .grad_inputs = 0x3,
+    .init = div_init,
+    .infer = binary_infer,
+    .forward = binary_forward,
+    .backward = binary_backward,
+};
 
 /* ------------------------------------------------------------------------- */
 /* Activations. Shapes: x (any), y same shape; n = numel. All float32.        */
@@ -579,11 +610,39 @@ static void tanh_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
-const foil_op foil_op_relu = {"Relu", 0x1, NULL, unary_infer, relu_forward, relu_backward, NULL, 0x1};
-const foil_op foil_op_leakyrelu = {"LeakyRelu", 0x1, leakyrelu_init, unary_infer, leakyrelu_forward,
-                                   leakyrelu_backward, NULL, 0};
-const foil_op foil_op_sigmoid = {"Sigmoid", 0x1, NULL, unary_infer, sigmoid_forward, sigmoid_backward, NULL, 0};
-const foil_op foil_op_tanh = {"Tanh", 0x1, NULL, unary_infer, tanh_forward, tanh_backward, NULL, 0};
+const foil_op foil_op_relu = {
+    .type = "Relu",
+    .grad_inputs = 0x1,
+    .infer = unary_infer,
+    .forward = relu_forward,
+    .backward = relu_backward,
+    .writes_grads = 0x1,
+};
+
+const foil_op foil_op_leakyrelu = {
+    .type = "LeakyRelu",
+    .grad_inputs = 0x1,
+    .init = leakyrelu_init,
+    .infer = unary_infer,
+    .forward = leakyrelu_forward,
+    .backward = leakyrelu_backward,
+};
+
+const foil_op foil_op_sigmoid = {
+    .type = "Sigmoid",
+    .grad_inputs = 0x1,
+    .infer = unary_infer,
+    .forward = sigmoid_forward,
+    .backward = sigmoid_backward,
+};
+
+const foil_op foil_op_tanh = {
+    .type = "Tanh",
+    .grad_inputs = 0x1,
+    .infer = unary_infer,
+    .forward = tanh_forward,
+    .backward = tanh_backward,
+};
 
 /* ------------------------------------------------------------------------- */
 /* Clip: y = min(max(x, lo), hi).
@@ -708,4 +767,11 @@ static void clip_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f;
 }
 
-const foil_op foil_op_clip = {"Clip", 0x1, clip_init, clip_infer, clip_forward, clip_backward, NULL, 0};
+const foil_op foil_op_clip = {
+    .type = "Clip",
+    .grad_inputs = 0x1,
+    .init = clip_init,
+    .infer = clip_infer,
+    .forward = clip_forward,
+    .backward = clip_backward,
+};

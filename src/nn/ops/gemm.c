@@ -168,7 +168,7 @@ static void gemm_small_cols(const gemm_state *st, const float *a, const float *b
     }
 }
 
-static foil_status gemm_forward(foil_op_ctx *c)
+static foil_status gemm_product(foil_op_ctx *c)
 {
     const gemm_state *st = c->node->state;
     const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
@@ -213,6 +213,13 @@ static foil_status gemm_forward(foil_op_ctx *c)
                 (int)m, (int)n, (int)k, st->alpha, foil_f32(a), ld(a->shape[1]), foil_f32(b), ld(b->shape[1]), beta,
                 y, ld(n));
     return FOIL_OK;
+}
+
+static foil_status gemm_forward(foil_op_ctx *c)
+{
+    foil_status st = gemm_product(c);
+    if (!st && c->relu_out) foil_relu_inplace(foil_f32(c->out[0]), c->out[0]->numel);
+    return st;
 }
 
 /*
@@ -318,7 +325,16 @@ static void gemm_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_gemm = {"Gemm", 0x7, gemm_init, gemm_infer, gemm_forward, gemm_backward, NULL, 0x7};
+const foil_op foil_op_gemm = {
+    .type = "Gemm",
+    .grad_inputs = 0x7,
+    .init = gemm_init,
+    .infer = gemm_infer,
+    .forward = gemm_forward,
+    .backward = gemm_backward,
+    .writes_grads = 0x7,
+    .fuses_relu = 1,
+};
 
 /* ------------------------------------------------------------------------- */
 /* MatMul                                                                     */
@@ -492,4 +508,10 @@ static void matmul_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_matmul = {"MatMul", 0x3, NULL, matmul_infer, matmul_forward, matmul_backward, NULL, 0};
+const foil_op foil_op_matmul = {
+    .type = "MatMul",
+    .grad_inputs = 0x3,
+    .infer = matmul_infer,
+    .forward = matmul_forward,
+    .backward = matmul_backward,
+};

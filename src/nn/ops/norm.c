@@ -196,6 +196,7 @@ static foil_status bn_forward(foil_op_ctx *c)
         const float *xp = x + blk * D.s;
         float *yp = y + blk * D.s;
         for (int64_t j = 0; j < D.s; j++) yp[j] = a * xp[j] + b;
+        if (c->relu_out) foil_relu_inplace(yp, D.s);
     }
     return FOIL_OK;
 }
@@ -272,5 +273,13 @@ static void bn_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_batchnormalization = {"BatchNormalization", 0x7, bn_init, bn_infer, bn_forward, bn_backward,
-                                            NULL, 0x7};
+const foil_op foil_op_batchnormalization = {
+    .type = "BatchNormalization",
+    .grad_inputs = 0x7,
+    .init = bn_init,
+    .infer = bn_infer,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .writes_grads = 0x7,
+    .fuses_relu = 1,
+};

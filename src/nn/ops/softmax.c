@@ -252,10 +252,23 @@ static void softmax_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_softmax = {"Softmax", 0x1, softmax_init, softmax_infer, softmax_forward, softmax_backward,
-                                 NULL, 0};
-const foil_op foil_op_logsoftmax = {"LogSoftmax", 0x1, logsoftmax_init, softmax_infer, softmax_forward,
-                                    softmax_backward, NULL, 0};
+const foil_op foil_op_softmax = {
+    .type = "Softmax",
+    .grad_inputs = 0x1,
+    .init = softmax_init,
+    .infer = softmax_infer,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+};
+
+const foil_op foil_op_logsoftmax = {
+    .type = "LogSoftmax",
+    .grad_inputs = 0x1,
+    .init = logsoftmax_init,
+    .infer = softmax_infer,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+};
 
 /* ------------------------------------------------------------------------- */
 /* foil_softmax_xent                                                           */
@@ -483,5 +496,11 @@ static void sce_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_softmaxcrossentropyloss = {"SoftmaxCrossEntropyLoss", 0x1, sce_init, sce_infer, sce_forward,
-                                                  sce_backward, NULL, 0};
+const foil_op foil_op_softmaxcrossentropyloss = {
+    .type = "SoftmaxCrossEntropyLoss",
+    .grad_inputs = 0x1,
+    .init = sce_init,
+    .infer = sce_infer,
+    .forward = sce_forward,
+    .backward = sce_backward,
+};
