@@ -66,6 +66,7 @@ void foil_graph_unplan(foil_graph *g)
         memset(c, 0, sizeof *c);
         g->nodes[i].folded = 0;
         g->nodes[i].absorbed = 0;
+        g->nodes[i].masked_by_reader = 0;
     }
     g->planned = 0;
     g->grad_mode = -1;
@@ -316,12 +317,29 @@ static int absorb_relu(foil_graph *g, foil_node *n, const int *readers)
     return 1;
 }
 
+/*
+ * The next step for a fused Relu whose output only node n reads, where n's
+ * backward can mask its input gradient itself (op->masks_relu_in: MaxPool):
+ * n writes the gradient of the Relu's output masked by that output > 0,
+ * into the buffer the Relu shares with its input, which is exactly the
+ * Relu's backward, so the Relu's backward is skipped too.
+ */
+static void absorb_relu_backward(foil_graph *g, foil_node *n, const int *readers)
+{
+    if (!n->op->masks_relu_in || n->n_in < 1 || n->in[0] < 0 || readers[n->in[0]] != 1) return;
+    int p = g->values[n->in[0]].producer;
+    if (p < 0 || !g->nodes[p].absorbed || n->ctx.known[0]) return;
+    n->ctx.relu_in = 1;
+    g->nodes[p].masked_by_reader = 1;
+}
+
 static foil_status plan_node(foil_graph *g, foil_node *n, const int *readers)
 {
     foil_op_ctx *c = &n->ctx;
     foil_status st = prepare_ctx(g, n);
     if (st) return st;
     if ((st = n->op->infer(c))) return st;
+    absorb_relu_backward(g, n, readers);
     if (absorb_relu(g, n, readers)) {
         foil_tensor *y = &g->values[n->out[0]].t;
         y->data = g->values[n->in[0]].t.data;
@@ -547,7 +565,7 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
                 }
                 grad_ready(v);
             }
-            n->op->backward(c);
+            if (!n->masked_by_reader) n->op->backward(c);
         }
     }
     for (int i = 0; i < g->n_values; i++) {

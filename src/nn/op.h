@@ -71,6 +71,8 @@ typedef struct foil_op_ctx {
     uint64_t seed;               /* forward: RNG key for this node and step (Dropout) */
     uint32_t d_in_fresh;         /* backward: bit i set: write d_in[i], don't accumulate (see above) */
     int relu_out;                /* forward: write max(0, y) (the planner fused the Relu after this node) */
+    int relu_in;                 /* backward: in[0] is a fused Relu's output read only here: mask d_in[0]
+                                  * by in[0] > 0 (that Relu's backward, done here; see masks_relu_in) */
 } foil_op_ctx;
 
 typedef struct foil_op {
@@ -99,6 +101,10 @@ typedef struct foil_op {
      * reads that output: the planner may then fuse a following Relu into
      * this node (see graph.c, absorb_relu). */
     int fuses_relu;
+    /* Backward honours ctx->relu_in, writing the gradient of in[0] only
+     * where in[0] > 0: the planner may then leave a fused Relu's backward to
+     * this node (graph.c, absorb_relu_backward). */
+    int masks_relu_in;
 } foil_op;
 
 typedef struct foil_node {
@@ -115,6 +121,7 @@ typedef struct foil_node {
     foil_op_ctx ctx;             /* prepared by the planner */
     int folded;                  /* evaluated once at plan time (constant inputs) */
     int absorbed;                /* a Relu fused into its producer: forward skips it */
+    int masked_by_reader;        /* ... and its reader applies its mask: backward skips it too */
 } foil_node;
 
 /* Whether backward must write d_in[i] rather than accumulate into it. */

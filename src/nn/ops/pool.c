@@ -283,16 +283,24 @@ static void maxpool_backward(foil_op_ctx *c)
     const int32_t *arg = (const int32_t *)((const char *)c->work + tap_table_bytes(&st->w));
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
-    const int fresh = foil_grad_fresh(c, 0);
+    const float *y = foil_f32(c->out[0]);
+    const int fresh = foil_grad_fresh(c, 0), relu_in = c->relu_in;
     int par = st->planes * osz >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < st->planes; p++) {
         const int32_t *ap = arg + p * osz;
-        const float *g = dy + p * osz;
+        const float *g = dy + p * osz, *yp = y + p * osz;
         float *d = dx + p * isz;
         if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
-        for (int64_t j = 0; j < osz; j++)
-            if (ap[j] >= 0) d[ap[j]] += g[j];
+        if (relu_in) {
+            /* the Relu before this pool passes gradient where its output
+             * x > 0, and x[arg] is this pool's output y */
+            for (int64_t j = 0; j < osz; j++)
+                if (ap[j] >= 0 && yp[j] > 0.0f) d[ap[j]] += g[j];
+        } else {
+            for (int64_t j = 0; j < osz; j++)
+                if (ap[j] >= 0) d[ap[j]] += g[j];
+        }
     }
 }
 
@@ -476,6 +484,7 @@ const foil_op foil_op_maxpool = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .writes_grads = 0x1,
+    .masks_relu_in = 1,
 };
 
 const foil_op foil_op_averagepool = {
