@@ -445,6 +445,7 @@ static const pcfg grad_cases[] = {
     {"g_2d_same_lower", 2, 1, 2, {5, 5}, {2, 3}, I64(2, 2), NULL, NULL, "SAME_LOWER", 0, {0}},
     {"g_2d_dilated", 2, 1, 2, {6, 7}, {2, 2}, I64(1, 2), I64(2, 3), NULL, NULL, 0, {0}},
     {"g_2x2_fast", 2, 2, 3, {6, 7}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
+    {"g_2x2_tiled", 2, 2, 3, {6, 8}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
     {"g_3d", 3, 1, 2, {4, 4, 5}, {2, 2, 3}, I64(2, 1, 2), NULL, I64(1, 0, 1, 0, 1, 1), NULL, 1, {0}},
 };
 
@@ -463,7 +464,10 @@ static void test_gradients(void **state)
 
 /* ---- the 2x2 fast path against the general path ------------------------------- */
 
-static void run_max(const pcfg *g, int fast, float **y, int64_t **ind, float **dx, int64_t *ny, int64_t *nx)
+/* fresh: backward writes into a NaN-filled gradient (d_in_fresh); relu_in:
+ * it masks by the output > 0, as for a fused Relu before the pool. */
+static void run_max(const pcfg *g, int fast, int fresh, int relu_in, float **y, int64_t **ind, float **dx,
+                    int64_t *ny, int64_t *nx)
 {
     foil_ops_fast_paths = fast;
     op_case *oc = make_pool(g, 0, 0, 13);
@@ -480,6 +484,10 @@ static void run_max(const pcfg *g, int fast, float **y, int64_t **ind, float **d
     oc->pdout[0] = &oc->d_out[0];
     foil_tensor_alloc(&oc->d_in[0], FOIL_F32, oc->in[0].ndim, oc->in[0].shape);
     oc->pdin[0] = &oc->d_in[0];
+    if (fresh)
+        for (int64_t j = 0; j < *nx; j++) foil_f32(&oc->d_in[0])[j] = NAN;
+    oc->node.ctx.d_in_fresh = fresh ? 1u : 0u;
+    oc->node.ctx.relu_in = relu_in;
     oc->node.op->backward(&oc->node.ctx);
     *dx = malloc((size_t)*nx * sizeof **dx);
     memcpy(*dx, oc->d_in[0].data, (size_t)*nx * sizeof **dx);
@@ -492,21 +500,24 @@ static const pcfg fast_cases[] = {
     {"f_odd", 2, 3, 5, {9, 11}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
     {"f_row", 2, 1, 1, {2, 40}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
     {"f_wide", 2, 2, 3, {5, 71}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}}, /* 16 + 16 + 3 windows a row */
+    {"f_wide_even", 2, 2, 3, {6, 70}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}}, /* tiled: written, not scattered */
 };
 
 static void test_fast_2x2_matches_general(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof fast_cases / sizeof fast_cases[0]; i++) {
-        float *y1, *y0, *dx1, *dx0;
-        int64_t *i1, *i0, ny, nx;
-        run_max(&fast_cases[i], 1, &y1, &i1, &dx1, &ny, &nx);
-        run_max(&fast_cases[i], 0, &y0, &i0, &dx0, &ny, &nx);
-        assert_memory_equal(y1, y0, (size_t)ny * sizeof *y1);
-        assert_memory_equal(i1, i0, (size_t)ny * sizeof *i1);
-        assert_memory_equal(dx1, dx0, (size_t)nx * sizeof *dx1);
-        free(y1), free(y0), free(i1), free(i0), free(dx1), free(dx0);
-    }
+    /* variants: accumulate; fresh (the tiled cases write every window); fresh masked by relu_in */
+    for (size_t i = 0; i < sizeof fast_cases / sizeof fast_cases[0]; i++)
+        for (int variant = 0; variant < 3; variant++) {
+            float *y1, *y0, *dx1, *dx0;
+            int64_t *i1, *i0, ny, nx;
+            run_max(&fast_cases[i], 1, variant > 0, variant == 2, &y1, &i1, &dx1, &ny, &nx);
+            run_max(&fast_cases[i], 0, 0, variant == 2, &y0, &i0, &dx0, &ny, &nx);
+            assert_memory_equal(y1, y0, (size_t)ny * sizeof *y1);
+            assert_memory_equal(i1, i0, (size_t)ny * sizeof *i1);
+            assert_memory_equal(dx1, dx0, (size_t)nx * sizeof *dx1);
+            free(y1), free(y0), free(i1), free(i0), free(dx1), free(dx0);
+        }
     /* ties: the first maximum in row-major order wins on both paths */
     for (int fast = 0; fast < 2; fast++) {
         foil_ops_fast_paths = fast;

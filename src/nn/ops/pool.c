@@ -228,6 +228,35 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
     }
 }
 
+/* The backward of max2x2_plane, fresh, where its windows tile the plane
+ * (H = 2 OH, W = 2 OW): every input lies in exactly one window, so each is
+ * written once, 16 windows at a time: the window's gradient at its winner
+ * and 0 at the other three (with relu_in, the gradient only where the
+ * winner y > 0). The same values as zeroing the plane and scattering. */
+static void max2x2_plane_backward(const float *dy, const float *y, const int32_t *arg, int64_t W, int64_t OH,
+                                  int64_t OW, int relu_in, float *dx)
+{
+    const vi16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const vi16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const vi16 hi = lo + 8;
+    const v16 zero = {0};
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *r0 = dx + 2 * oy * W, *r1 = r0 + W;
+        for (int64_t ox = 0; ox < OW; ox += 16) {
+            int64_t n = OW - ox < 16 ? OW - ox : 16, n2 = 2 * n, j = oy * OW + ox;
+            v16 g = v16_load_part(dy + j, n);
+            if (relu_in) g = v16_select(v16_load_part(y + j, n) > zero, g, zero);
+            vi16 off = (vi16)v16_load_part((const float *)(arg + j), n) - (int32_t)(2 * oy * W + 2 * ox) - 2 * iota;
+            v16 a = v16_select(off == 0, g, zero), b = v16_select(off == 1, g, zero);
+            v16 c = v16_select(off == (int32_t)W, g, zero), d = v16_select(off == (int32_t)W + 1, g, zero);
+            v16_store_part(r0 + 2 * ox, __builtin_shuffle(a, b, lo), n2);
+            v16_store_part(r0 + 2 * ox + 16, __builtin_shuffle(a, b, hi), n2 - 16);
+            v16_store_part(r1 + 2 * ox, __builtin_shuffle(c, d, lo), n2);
+            v16_store_part(r1 + 2 * ox + 16, __builtin_shuffle(c, d, hi), n2 - 16);
+        }
+    }
+}
+
 /* Indices output of one plane from its winners. */
 static void write_indices(const foil_window *w, int storage_order, int64_t plane, const int32_t *arg, int64_t *ind)
 {
@@ -285,12 +314,18 @@ static void maxpool_backward(foil_op_ctx *c)
     float *dx = foil_f32(c->d_in[0]);
     const float *y = foil_f32(c->out[0]);
     const int fresh = foil_grad_fresh(c, 0), relu_in = c->relu_in;
+    const int64_t H = st->w.in[1], W = st->w.in[2], OH = st->w.out[1], OW = st->w.out[2];
+    const int tiled = st->fast2x2 && fresh && H == 2 * OH && W == 2 * OW;
     int par = st->planes * osz >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < st->planes; p++) {
         const int32_t *ap = arg + p * osz;
         const float *g = dy + p * osz, *yp = y + p * osz;
         float *d = dx + p * isz;
+        if (tiled) {
+            max2x2_plane_backward(g, yp, ap, W, OH, OW, relu_in, d);
+            continue;
+        }
         if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
         if (relu_in) {
             /* the Relu before this pool passes gradient where its output
