@@ -290,6 +290,8 @@ static int *count_readers(const foil_graph *g)
     return readers;
 }
 
+int foil_graph_fuse_relu = 1;
+
 /*
  * A Relu whose input nothing else reads (no other node, no graph output) and
  * whose producer can write max(0, y) itself (op->fuses_relu) is absorbed:
@@ -300,12 +302,11 @@ static int *count_readers(const foil_graph *g)
  * the activation saved forward, a buffer's traffic backward. The producer's
  * own backward never reads its output, so it does not see the difference.
  */
-int foil_graph_fuse_relu = 1;
-
 static int absorb_relu(foil_graph *g, foil_node *n, const int *readers)
 {
-    if (!foil_graph_fuse_relu || strcmp(n->op->type, "Relu") != 0 || n->n_in != 1 || n->n_out != 1 || n->in[0] < 0 || n->out[0] < 0)
+    if (!foil_graph_fuse_relu || strcmp(n->op->type, "Relu") != 0 || n->n_in != 1 || n->n_out != 1)
         return 0;
+    if (n->in[0] < 0 || n->out[0] < 0) return 0;
     foil_value *x = &g->values[n->in[0]];
     if (x->kind != FOIL_VALUE_ACTIVATION || x->known || x->producer < 0 || readers[n->in[0]] != 1 ||
         x->t.dtype != FOIL_F32)

@@ -98,7 +98,9 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
 
 /* Plans fuse a Relu into the node before it where they can (see graph.c,
  * absorb_relu); 1 by default. Tests set 0 to compare against the unfused
- * graph. Read at plan time. */
+ * graph. Read at plan time. A fused Relu's input value then holds the
+ * Relu's output: code that wants an intermediate value must make it a graph
+ * output (a reader), which keeps it unfused. */
 extern int foil_graph_fuse_relu;
 
 /* Release planned buffers (activations, gradients, workspaces). */
