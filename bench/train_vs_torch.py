@@ -47,7 +47,8 @@ def torch_epoch(xtr, ytr, xte, yte, seed):
 def foil_epoch(build, seed):
     env = dict(os.environ, OMP_NUM_THREADS="2")
     out = subprocess.run([os.path.join(build, "foil"), "train", "--arch", "cnn-small", "--data", "fashion-mnist",
-                          "--epochs", "1", "--batch", "128", "--optimizer", "adam", "--lr", "1e-3", "--schedule", "constant", "--seed", str(seed),
+                          "--epochs", "1", "--batch", "128", "--optimizer", "adam", "--lr", "1e-3",
+                          "--schedule", "constant", "--seed", str(seed),
                           "--threads", "2", "--quiet", "--json", "--output", "/tmp/foil-bench-train.onnx"],
                          capture_output=True, text=True, env=env, check=True).stdout
     r = json.loads(out)

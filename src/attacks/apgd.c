@@ -310,7 +310,8 @@ static foil_status rank_group(foil_attack_ctx *c, apgd_group *g, int64_t *rank)
         g->owner[r] = g->example[r];
     }
     foil_status st = foil_attack_logits(c, g->w, g->owner, g->rows, g->z);
-    for (int64_t r = 0; !st && r < g->rows; r++) foil_top_classes(g->z + r * c->classes, c->classes, -1, c->classes, rank + r * c->classes);
+    const int64_t C = c->classes;
+    for (int64_t r = 0; !st && r < g->rows; r++) foil_top_classes(g->z + r * C, C, -1, C, rank + r * C);
     return st;
 }
 

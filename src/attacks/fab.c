@@ -98,13 +98,14 @@ typedef struct fab_group {
 static void scratch_take(fab_group *g, int64_t d)
 {
     size_t T = (size_t)g->threads, n = (size_t)d, n1 = n + 1;
-    float *w = foil_buffers_take(&g->mem, T * n * sizeof(float)), *d1 = foil_buffers_take(&g->mem, T * n * sizeof(float));
-    float *d2 = foil_buffers_take(&g->mem, T * n * sizeof(float)), *delta = foil_buffers_take(&g->mem, T * n * sizeof(float));
-    float *p = foil_buffers_take(&g->mem, T * n * sizeof(float));
-    double *s = foil_buffers_take(&g->mem, T * n1 * sizeof(double)), *sb = foil_buffers_take(&g->mem, T * n1 * sizeof(double));
-    double *ws = foil_buffers_take(&g->mem, T * n1 * sizeof(double));
-    uint32_t *key = foil_buffers_take(&g->mem, T * n * sizeof(uint32_t));
-    int32_t *ord = foil_buffers_take(&g->mem, T * n * sizeof(int32_t)), *tmp = foil_buffers_take(&g->mem, T * n * sizeof(int32_t));
+    size_t fl = T * n * sizeof(float), db = T * n1 * sizeof(double), ix = T * n * sizeof(int32_t);
+    float *w = foil_buffers_take(&g->mem, fl), *d1 = foil_buffers_take(&g->mem, fl);
+    float *d2 = foil_buffers_take(&g->mem, fl), *delta = foil_buffers_take(&g->mem, fl);
+    float *p = foil_buffers_take(&g->mem, fl);
+    double *s = foil_buffers_take(&g->mem, db), *sb = foil_buffers_take(&g->mem, db);
+    double *ws = foil_buffers_take(&g->mem, db);
+    uint32_t *key = foil_buffers_take(&g->mem, ix);
+    int32_t *ord = foil_buffers_take(&g->mem, ix), *tmp = foil_buffers_take(&g->mem, ix);
     if (g->mem.failed) return;
     for (size_t t = 0; t < T; t++)
         g->S[t] = (fab_scratch){.w = w + t * n, .d1 = d1 + t * n, .d2 = d2 + t * n, .delta = delta + t * n,

@@ -360,16 +360,17 @@ static void round_integers(const foil_threat *t, const float *x, float *a, int64
     }
 }
 
-/* The guarantee: a violation is the attack's bug, reported, not repaired. */
 /* One unit in the last place of v (v >= 0). */
 static float ulp(float v) { return nextafterf(v, INFINITY) - v; }
 
+/* The guarantee: a violation is the attack's bug, reported, not repaired. */
 static foil_status verify_row(const char *name, const foil_threat *t, const float *x, const float *a, int64_t d,
                               int64_t i, float norm, int bounded)
 {
+    const int linf = bounded && t->norm == FOIL_NORM_LINF;
     float rounding = 0; /* Linf: x + eps itself rounds by up to an ulp of |x| + eps */
     for (int64_t j = 0; j < d; j++) {
-        rounding = fmaxf(rounding, ulp(fabsf(x[j]) + t->eps));
+        if (linf) rounding = fmaxf(rounding, ulp(fabsf(x[j]) + t->eps));
         if (!(a[j] >= t->lower[j] && a[j] <= t->upper[j]))
             return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld feature %lld = %g left its bounds",
                               name, (long long)i, (long long)j, a[j]);
@@ -381,7 +382,7 @@ static foil_status verify_row(const char *name, const foil_threat *t, const floa
                               (long long)i, (long long)j, a[j]);
     }
     /* Float rounding of x + delta may overshoot eps by a few ulps. */
-    float slack = t->eps * 1e-5f + 1e-6f + (t->norm == FOIL_NORM_LINF ? rounding : 0);
+    float slack = t->eps * 1e-5f + 1e-6f + rounding;
     if (bounded && t->norm != FOIL_NORM_L0 && norm > t->eps + slack)
         return foil_error(FOIL_ERR_RUNTIME, "%s: internal error: example %lld has %s norm %g > eps %g", name,
                           (long long)i, foil_norm_name(t->norm), norm, t->eps);

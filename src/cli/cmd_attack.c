@@ -91,7 +91,8 @@ static int parse_target_mode(const char *s, foil_target_mode *mode)
 /* Mark the features of a comma-separated --immutable/--integer list. */
 static int parse_feature_list(const char *opt, const char *list, const foil_dataset *d, uint8_t *mask)
 {
-    if (list && foil_features_mark(d, list, mask)) return cli_usage_error(&cli_attack, "%s: %s", opt, foil_last_error());
+    if (list && foil_features_mark(d, list, mask))
+        return cli_usage_error(&cli_attack, "%s: %s", opt, foil_last_error());
     return CLI_OK;
 }
 

@@ -311,8 +311,8 @@ static int absorb_relu(foil_graph *g, foil_node *n, const int *readers)
     if (x->kind != FOIL_VALUE_ACTIVATION || x->known || x->producer < 0 || readers[n->in[0]] != 1 ||
         x->t.dtype != FOIL_F32)
         return 0;
-    foil_node *p = &g->nodes[x->producer];
-    if (!p->op->fuses_relu || p->folded || p->out[0] != n->in[0]) return 0;
+    foil_node *p = &g->nodes[x->producer]; /* not folded: x is not known */
+    if (!p->op->fuses_relu || p->out[0] != n->in[0]) return 0;
     p->ctx.relu_out = 1;
     n->absorbed = 1;
     return 1;
@@ -329,7 +329,7 @@ static void absorb_relu_backward(foil_graph *g, foil_node *n, const int *readers
 {
     if (!n->op->masks_relu_in || n->n_in < 1 || n->in[0] < 0 || readers[n->in[0]] != 1) return;
     int p = g->values[n->in[0]].producer;
-    if (p < 0 || !g->nodes[p].absorbed || n->ctx.known[0]) return;
+    if (p < 0 || !g->nodes[p].absorbed) return;
     n->ctx.relu_in = 1;
     g->nodes[p].masked_by_reader = 1;
 }
