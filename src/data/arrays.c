@@ -187,8 +187,9 @@ foil_status dl_load_array_pair(const foil_data_spec *spec, int data_is_idx, dl_f
         return st;
     }
     if (f->y.shape[0] != f->x.shape[0]) {
-        st = foil_error(FOIL_ERR_SHAPE, "%s has %lld labels but %s has %lld examples", spec->labels,
-                        (long long)f->y.shape[0], path, (long long)f->x.shape[0]);
+        st = foil_error(FOIL_ERR_SHAPE, "%s has %lld labels but %s has %lld examples; the two files must hold the "
+                        "same examples in the same order", spec->labels, (long long)f->y.shape[0], path,
+                        (long long)f->x.shape[0]);
         dl_full_free(f);
     }
     return st;
