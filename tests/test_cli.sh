@@ -6,19 +6,7 @@ set -uo pipefail
 FOIL=${FOIL_BIN:?}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-check() { # check NAME EXPECTED_EXIT [grep pattern on stderr+stdout] -- command...
-  local name=$1 want=$2 pattern=$3; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then
-    echo "FAIL $name: exit $rc, expected $want"; echo "$out" | head -5; failures=$((failures + 1)); return
-  fi
-  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL $name: output lacks /$pattern/"; echo "$out" | head -5; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name"
-}
+source "$(dirname "$0")/cli_helpers.sh"
 
 check help 0 "commands:" -- "$FOIL" --help
 for cmd in train eval predict grad; do
@@ -74,13 +62,6 @@ check "shapes that do not fit name both" 1 "examples of shape \[29\] \(29 values
   -- "$FOIL" eval --model "$tmp/bc.onnx" --data "$tmp/narrow.csv" --label-column y
 
 # NPY files written here: header (format 1.0) + raw little-endian data.
-npy_header() { # DESCR SHAPE
-  local dict="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
-  local hl=$(( (10 + ${#dict} + 1 + 63) / 64 * 64 - 10 ))
-  printf '\x93NUMPY\x01\x00'
-  printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
-  printf '%s%*s\n' "$dict" $((hl - ${#dict} - 1)) ''
-}
 { npy_header '<f2' '4, 30'; head -c 240 /dev/zero; } > "$tmp/half.npy"
 { npy_header '|u1' '4,'; head -c 4 /dev/zero; } > "$tmp/y4.npy"
 { npy_header '|u1' '3,'; head -c 3 /dev/zero; } > "$tmp/y3.npy"

@@ -18,29 +18,10 @@ if [ ! -f "$DATA/onnx_mnist8/mnist-8.onnx" ] || [ ! -f "$DATA/mnist/t10k-images-
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-check() { # check NAME EXPECTED_EXIT [grep pattern on stderr+stdout] -- command...
-  local name=$1 want=$2 pattern=$3; shift 4
-  local rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then fail "$name: exit $rc, expected $want"; echo "$out" | head -5; return; fi
-  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
-    fail "$name: output lacks /$pattern/"; echo "$out" | head -5; return
-  fi
-  echo "ok   $name"
-}
+source "$(dirname "$0")/cli_helpers.sh"
 json_num() { grep -oE "\"$1\":[0-9.e+-]+" <<<"$2" | head -1 | cut -d: -f2; }
 expect_num() { # NAME VALUE OP BOUND (awk comparison)
   if awk -v v="$2" -v b="$4" "BEGIN { exit !(v $3 b) }"; then echo "ok   $1: $2 $3 $4"; else fail "$1: $2, want $3 $4"; fi
-}
-# npy_header DESCR SHAPE: an NPY 1.0 header for raw data that follows.
-npy_header() {
-  local dict="{'descr': '$1', 'fortran_order': False, 'shape': ($2), }"
-  local hl=$(( (10 + ${#dict} + 1 + 63) / 64 * 64 - 10 ))
-  printf '\x93NUMPY\x01\x00'
-  printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
-  printf '%s%*s\n' "$dict" $((hl - ${#dict} - 1)) ''
 }
 
 IMAGES=$DATA/mnist/t10k-images-idx3-ubyte.gz
