@@ -26,7 +26,7 @@ int attack_fixture_load(attack_fixture *f, int tabular)
         printf("SKIP: %s: %s\n", path, foil_last_error());
         return 77;
     }
-    foil_data_spec spec = {tabular ? "breast-cancer" : "fashion-mnist", NULL, NULL, 0};
+    foil_data_spec spec = {.data = tabular ? "breast-cancer" : "fashion-mnist"};
     if (foil_data_load(&spec, FOIL_SPLIT_TEST, &f->data)) {
         printf("SKIP: %s: %s\n", spec.data, foil_last_error());
         foil_model_free(f->model);

@@ -508,7 +508,7 @@ static void test_bad_requests(void **state)
 /* The first 1000 training images (the fit set). */
 static int load_train(void)
 {
-    foil_data_spec spec = {"fashion-mnist", NULL, NULL, 0};
+    foil_data_spec spec = {.data = "fashion-mnist"};
     if (foil_data_load(&spec, FOIL_SPLIT_TRAIN, &TRAIN)) {
         printf("fit-set tests skipped: %s\n", foil_last_error());
         return 0;

@@ -153,7 +153,7 @@ static void idx_write(const char *path, int type, int ndim, const uint32_t *dims
 static foil_status load(const char *data, const char *labels, const char *col, uint64_t seed, foil_split split,
                         foil_dataset *d)
 {
-    foil_data_spec s = {data, labels, col, seed};
+    foil_data_spec s = {.data = data, .labels = labels, .label_column = col, .seed = seed};
     return foil_data_load(&s, split, d);
 }
 
@@ -581,7 +581,7 @@ static void test_builtin_bad_files(void **state)
     expect_fail("mnist", NULL, NULL, FOIL_ERR_ARG, "mnist", "fashion-mnist, digits, breast-cancer, wine");
     expect_fail("", NULL, NULL, FOIL_ERR_ARG, "fashion-mnist", NULL);
     expect_fail("wine", "y.npy", NULL, FOIL_ERR_ARG, "built-in", NULL);
-    foil_data_spec s = {"wine", NULL, NULL, 0};
+    foil_data_spec s = {.data = "wine"};
     assert_int_equal(foil_data_load(&s, (foil_split)5, &d), FOIL_ERR_ARG);
 }
 
@@ -702,17 +702,46 @@ static void test_npy_pair(void **state)
                     assert_true(foil_f32(&d.x)[((b * 3 + c) * 8 + h) * 9 + w] == nhwc[((b * 8 + h) * 9 + w) * 3 + c]);
     foil_dataset_free(&d);
 
-    /* 4-D float not in [0, 1]: shape kept, tabular bounds */
+    /* 4-D float not in [0, 1]: an image all the same, so without --bounds an
+     * error that says the range seen and how to pass it; with --bounds one
+     * range for every pixel */
     static float big[UN * 2 * 3 * 3];
     for (int i = 0; i < UN * 18; i++) big[i] = (float)(i % 23) * 2.0f - 5.0f;
     int64_t bs[4] = {UN, 2, 3, 3};
     npy_write(tpath("big.npy"), FOIL_F32, 4, bs, big);
-    assert_int_equal(load(tpath("big.npy"), tpath("y.npy"), NULL, 0, FOIL_SPLIT_ALL, &d), FOIL_OK);
-    assert_int_equal(d.is_image, 0);
+    expect_fail(tpath("big.npy"), tpath("y.npy"), NULL, FOIL_ERR_ARG, "image values lie in [-5, 39]",
+                "--bounds -5,39");
+    foil_data_spec ranged = {.data = tpath("big.npy"), .labels = tpath("y.npy"), .has_bounds = 1,
+                             .bounds_low = -5, .bounds_high = 40};
+    assert_int_equal(foil_data_load(&ranged, FOIL_SPLIT_ALL, &d), FOIL_OK);
+    assert_int_equal(d.is_image, 1);
     assert_int_equal(d.x.ndim, 4);
     assert_int_equal(d.x.shape[1], 2);
-    assert_int_equal(strv_len(d.feature_names), 18);
-    check_user_split(tpath("big.npy"), tpath("y.npy"), NULL, &d);
+    assert_null(d.feature_names);
+    assert_memory_equal(d.x.data, big, sizeof big);
+    for (int j = 0; j < 18; j++) assert_true(foil_f32(&d.lower)[j] == -5.0f && foil_f32(&d.upper)[j] == 40.0f);
+    foil_dataset_free(&d);
+    ranged.bounds_high = 30; /* narrower than the data: an error naming both ranges */
+    assert_int_equal(foil_data_load(&ranged, FOIL_SPLIT_ALL, &d), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "values lie in [-5, 39], outside --bounds -5,30"));
+    ranged.bounds_low = 30; /* empty range */
+    assert_int_equal(foil_data_load(&ranged, FOIL_SPLIT_ALL, &d), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "LOW must be below HIGH"));
+
+    /* uint8 images with --bounds 0,255: the raw bytes, exactly */
+    foil_data_spec raw255 = {.data = tpath("img.npy"), .labels = tpath("y.npy"), .has_bounds = 1,
+                             .bounds_low = 0, .bounds_high = 255};
+    assert_int_equal(foil_data_load(&raw255, FOIL_SPLIT_ALL, &d), FOIL_OK);
+    for (int i = 0; i < UN * 30; i++) assert_true(foil_f32(&d.x)[i] == (float)img[i]);
+    assert_true(foil_f32(&d.lower)[7] == 0.0f && foil_f32(&d.upper)[7] == 255.0f);
+    foil_dataset_free(&d);
+
+    /* tabular data with --bounds: that one range for every feature */
+    foil_data_spec tab = {.data = tpath("x.npy"), .labels = tpath("y.npy"), .has_bounds = 1, .bounds_low = -1e6f,
+                          .bounds_high = 1e6f};
+    assert_int_equal(foil_data_load(&tab, FOIL_SPLIT_ALL, &d), FOIL_OK);
+    assert_int_equal(d.is_image, 0);
+    for (int j = 0; j < UF; j++) assert_true(foil_f32(&d.lower)[j] == -1e6f && foil_f32(&d.upper)[j] == 1e6f);
     foil_dataset_free(&d);
 
     /* data in IDX, labels in NPY (each file's format is its own) */
@@ -888,7 +917,12 @@ static void test_bad_npy_idx(void **state)
     /* missing partner files / options */
     expect_fail(tpath("x.npy"), NULL, NULL, FOIL_ERR_ARG, "x.npy", "--labels");
     expect_fail(tpath("x.npy"), tpath("y.npy"), "y", FOIL_ERR_ARG, "x.npy", "--label-column");
-    expect_fail(tpath("nothere.npy"), tpath("y.npy"), NULL, FOIL_ERR_ARG, "nothere.npy", "built-in");
+    /* a missing file and an unknown name get different advice */
+    expect_fail(tpath("nothere.npy"), tpath("y.npy"), NULL, FOIL_ERR_ARG, "nothere.npy: no such file", "check the path");
+    expect_fail("nothere.npy", "y.npy", NULL, FOIL_ERR_ARG, "nothere.npy: no such file", NULL);
+    expect_fail("fashion_mnst", NULL, NULL, FOIL_ERR_ARG, "'fashion_mnst' is not a built-in dataset",
+                "fashion-mnist, digits, breast-cancer, wine");
+    expect_fail("fashion_mnst", NULL, NULL, FOIL_ERR_ARG, "also takes a file", NULL);
     expect_fail(tpath("x.npy"), tpath("nothere.npy"), NULL, FOIL_ERR_IO, "nothere.npy", NULL);
     expect_fail(tmpdir, tpath("y.npy"), NULL, FOIL_ERR_IO, "not a regular file", NULL);
 

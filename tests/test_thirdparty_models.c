@@ -2,8 +2,10 @@
  * tests/test_thirdparty_models.c - models nobody here wrote must import and
  * run: the ONNX model zoo's mnist-8 (opset 8) against its shipped reference
  * outputs, and the VNN-COMP 2021 MNIST and CIFAR-10 networks against their
- * reported accuracy on real test images. Uses ../shared/data; exits 77 (skip)
- * with a message when it is absent.
+ * reported accuracy on real test images, the CIFAR-10 ones also with their
+ * input normalization moved into the graph (foil_model_normalize) and fed
+ * pixels in [0, 1]. Uses ../shared/data; exits 77 (skip) with a message when
+ * it is absent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include "foil/idx.h"
 #include "foil/model.h"
 #include "io/onnx.h"
+#include "model/model_internal.h"
 
 static char data_dir[4096];
 
@@ -93,7 +96,10 @@ static void mnist_test(int n, float scale, foil_tensor *x, int64_t *labels)
     foil_tensor_free(&lab);
 }
 
-static double mnist_accuracy(const char *rel, float scale, int flat_784x1)
+/* batched: whether the model, declared for batch 1, must run all N images
+ * at once (its graph keeps examples apart) or in chunks of 1 (mnist-8's
+ * constant Reshape). */
+static double mnist_accuracy(const char *rel, float scale, int flat_784x1, int batched)
 {
     enum { N = 1000 };
     static int64_t labels[N];
@@ -106,7 +112,9 @@ static double mnist_accuracy(const char *rel, float scale, int flat_784x1)
         x.shape[3] = 0;
     }
     foil_model *m = load(rel);
+    foil_model_set_max_batch(m, N);
     if (foil_model_predict(m, &x, &logits)) fail_msg("%s", foil_last_error());
+    assert_int_equal(m->planned_batch, batched ? N : 1);
     double acc = count_correct(&logits, labels) / (double)N;
     printf("%s: %.1f%% on the first %d MNIST test images\n", rel, 100 * acc, N);
     foil_tensor_free(&x);
@@ -121,10 +129,12 @@ static double mnist_accuracy(const char *rel, float scale, int flat_784x1)
 static void test_mnist_models_accuracy(void **state)
 {
     (void)state;
-    assert_true(mnist_accuracy("onnx_mnist8/mnist-8.onnx", 1.0f, 0) >= 0.985);
-    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/Convnet_avgpool.onnx", 1.0f / 255, 0) >= 0.972);
-    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/Convnet_maxpool.onnx", 1.0f / 255, 0) >= 0.974);
-    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/mnist-net_256x2.onnx", 1.0f / 255, 1) >= 0.976);
+    assert_true(mnist_accuracy("onnx_mnist8/mnist-8.onnx", 1.0f, 0, 0) >= 0.985);
+    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/Convnet_avgpool.onnx", 1.0f / 255, 0, 1) >= 0.972);
+    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/Convnet_maxpool.onnx", 1.0f / 255, 0, 1) >= 0.974);
+    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/mnist-net_256x2.onnx", 1.0f / 255, 1, 1) >= 0.976);
+    /* mnist-net_256x2 declares [1, 784, 1] and takes the images as they are */
+    assert_true(mnist_accuracy("onnx_vnncomp2021/mnist/mnist-net_256x2.onnx", 1.0f / 255, 0, 1) >= 0.976);
 }
 
 /* CIFAR-10 CSV: label, then 3072 bytes HWC. Returns images normalized per
@@ -153,15 +163,19 @@ static int cifar_test(foil_tensor *x, int64_t *labels, const float mean[3], cons
     return n;
 }
 
-static int cifar_correct(const char *rel, const float mean[3], const float std[3])
+/* in_graph: feed pixels in [0, 1] to the model with (x - mean) / std
+ * prepended to its graph, rather than normalized images to the model. */
+static int cifar_correct(const char *rel, const float mean[3], const float std[3], int in_graph)
 {
+    static const float zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
     static int64_t labels[100];
     foil_tensor x = {0}, logits = {0};
-    assert_int_equal(cifar_test(&x, labels, mean, std), 100);
+    assert_int_equal(cifar_test(&x, labels, in_graph ? zero : mean, in_graph ? one : std), 100);
     foil_model *m = load(rel);
+    if (in_graph && foil_model_normalize(m, 3, mean, 3, std)) fail_msg("%s", foil_last_error());
     if (foil_model_predict(m, &x, &logits)) fail_msg("%s", foil_last_error());
     int correct = count_correct(&logits, labels);
-    printf("%s: %d/100 CIFAR-10 test images correct\n", rel, correct);
+    printf("%s: %d/100 CIFAR-10 test images correct%s\n", rel, correct, in_graph ? " (normalization in the graph)" : "");
     foil_tensor_free(&x);
     foil_tensor_free(&logits);
     foil_model_free(m);
@@ -175,10 +189,13 @@ static void test_cifar_models_accuracy(void **state)
     (void)state;
     const float kw_mean[3] = {0.485f, 0.456f, 0.406f}, kw_std[3] = {0.225f, 0.225f, 0.225f};
     const float rn_mean[3] = {0.4914f, 0.4822f, 0.4465f}, rn_std[3] = {0.2471f, 0.2435f, 0.2616f};
-    int kw = cifar_correct("onnx_vnncomp2021/cifar10/cifar_base_kw.onnx", kw_mean, kw_std);
-    int rn = cifar_correct("onnx_vnncomp2021/cifar10/resnet_2b.onnx", rn_mean, rn_std);
+    int kw = cifar_correct("onnx_vnncomp2021/cifar10/cifar_base_kw.onnx", kw_mean, kw_std, 0);
+    int rn = cifar_correct("onnx_vnncomp2021/cifar10/resnet_2b.onnx", rn_mean, rn_std, 0);
     assert_in_range(kw, 72, 74);
     assert_in_range(rn, 76, 78);
+    /* the same models taking pixels, their normalization in the graph */
+    assert_int_equal(cifar_correct("onnx_vnncomp2021/cifar10/cifar_base_kw.onnx", kw_mean, kw_std, 1), kw);
+    assert_int_equal(cifar_correct("onnx_vnncomp2021/cifar10/resnet_2b.onnx", rn_mean, rn_std, 1), rn);
 }
 
 int main(void)

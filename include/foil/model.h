@@ -5,9 +5,16 @@
  * A model maps a batch x (N, ...) of float32 inputs to logits (N, classes).
  * White-box code may also ask for the gradient of the softmax cross-entropy
  * loss with respect to x. Batches of any size are accepted: the model runs
- * them in chunks (of the model's fixed batch size, if its ONNX input declares
- * one, else of up to `max_batch` examples), planning memory once per chunk
- * size, so repeated calls with the same N allocate nothing.
+ * them in chunks of up to `max_batch` examples, planning memory once per
+ * chunk size, so repeated calls with the same N allocate nothing. A model
+ * whose ONNX input declares a fixed batch (often 1) runs at that chunk size
+ * too when its graph gives every example its own logits, else in chunks of
+ * its declared batch.
+ *
+ * Examples are fed in their own shape when it fits the declared input, or
+ * else in the declared per-example shape when that holds the same number of
+ * values (a model declaring [1, 784, 1] takes (N, 1, 28, 28) images); see
+ * foil_model_check_input. Outputs and gradients keep the caller's shape.
  */
 #ifndef FOIL_MODEL_H
 #define FOIL_MODEL_H
@@ -64,6 +71,21 @@ typedef foil_status (*foil_logit_fn)(void *ctx, int64_t first, int64_t count, in
  * grad as in foil_model_loss_input_grad (value: the N values of fn). */
 foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
                                   foil_tensor *logits, foil_tensor *grad);
+
+/* Whether x (N, ...) float32 can be fed: FOIL_OK with *reshaped = 0 when
+ * its examples fit the declared input, 1 when they are fed in the declared
+ * per-example shape (same number of values); FOIL_ERR_SHAPE, with a message
+ * naming both shapes, when they cannot. */
+foil_status foil_model_check_input(const foil_model *m, const foil_tensor *x, int *reshaped);
+
+/* Prepend the input normalization (x - mean) / std to the model's graph, as
+ * ONNX Sub and Div nodes with Constant operands broadcast along the channel
+ * axis (dimension 1) of the declared input: the model then takes pixels, so
+ * attacks, bounds and eps are in pixel space. n_mean and n_std are each 1 or
+ * the number of channels; every std must be > 0. A bad argument is
+ * FOIL_ERR_ARG naming the counts and the model's input shape, and leaves the
+ * model as it was; after any other failure (out of memory) free the model. */
+foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std);
 
 /* Number of classes (the logits' last dimension), computed by planning the
  * graph for one example. */

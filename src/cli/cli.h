@@ -66,8 +66,23 @@ extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack;
 #include "foil/model.h"
 #include "foil/tensor.h"
 
-/* Load --model and the float32 --input batch, checking that the input's rank
- * matches the model's (batch first). Prints the error and returns nonzero. */
+/* Load --model and the float32 --input batch, checking that the model can
+ * take it (cli_check_model_input). Prints the error and returns nonzero. */
 int cli_load_model_input(const cli_command *cmd, const char *model_path, const char *input_path, foil_model **model,
                          foil_tensor *x);
+
+/* cli/model_options.c: how a model meets its data. Each prints its error
+ * and returns nonzero on failure. */
+/* --bounds LOW,HIGH (NULL: not given) into spec. */
+int cli_parse_bounds(const cli_command *cmd, const char *text, foil_data_spec *spec);
+/* --normalize MEAN[,MEAN...]/STD[,STD...] (NULL: not given): prepend it to
+ * the model's graph (foil_model_normalize). */
+int cli_apply_normalize(const cli_command *cmd, const char *text, foil_model *model);
+/* Whether the model takes x (what: the data's name for messages); prints a
+ * note on stderr when the examples are fed in the model's declared shape. */
+int cli_check_model_input(const cli_command *cmd, const foil_model *model, const foil_tensor *x, const char *what);
+/* --split NAME, or when NULL the default: "test" for a built-in dataset,
+ * "all" for a user's file (only train splits a user's file). *shown gets
+ * the name used. */
+int cli_data_split(const cli_command *cmd, const char *name, const char *data, foil_split *split, const char **shown);
 #endif

@@ -19,10 +19,20 @@ static int run_attack(int argc, char **argv);
 const cli_command cli_attack = {
     "attack", "run an evasion attack and report robust accuracy",
     "--model M.onnx --data DATA --attack NAME --eps E[,E...] [--norm linf|l2|l1] [--limit N] [--json]",
-    "Attacks the first N examples (default: all) of a split of DATA (default: the\n"
-    "test split) and reports clean accuracy, robust accuracy, the attack's success\n"
-    "rate on the correctly classified examples, the median and max perturbation\n"
-    "of the fooled ones, gradients and queries per attacked example, and speed.\n"
+    "Attacks the first N examples (default: all) of DATA (a built-in dataset's\n"
+    "test split; every example of your own file, unless --split says otherwise)\n"
+    "and reports clean accuracy, robust accuracy, the attack's success rate on\n"
+    "the correctly classified examples, the median and max perturbation of the\n"
+    "fooled ones, gradients and queries per attacked example, and speed.\n"
+    "Images (NCHW) have one input range, [0, 1] unless --bounds LOW,HIGH says\n"
+    "otherwise (uint8 pixels span it: --bounds 0,255 feeds raw bytes, and eps is\n"
+    "then in 0-255 units too); --bounds on tabular data sets every feature's\n"
+    "range (default: each feature's range in the file). A model trained on\n"
+    "normalized inputs takes --normalize MEAN[,MEAN...]/STD[,STD...] (one value\n"
+    "or one per channel): foil puts (x - mean) / std into the model, so the\n"
+    "attack, eps and --out are in pixel space. universal and patch learn on\n"
+    "--fit-split (default train) and, on your own file, are tested on its test\n"
+    "split unless --split says otherwise, so that the two never overlap.\n"
     "A comma-separated --eps runs a sweep; a comma-separated --attack runs each\n"
     "attack (at each eps) on the same examples. Adversarial examples always lie in the\n"
     "data's bounds and within eps; foil checks every one before reporting.\n"
@@ -38,6 +48,7 @@ const cli_command cli_attack = {
 
 typedef struct attack_args {
     const char *model, *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
+    const char *bounds, *normalize;
     const char *immutable, *integer, *constraints;
     foil_data_spec data;
     const char *fit_split;
@@ -234,7 +245,6 @@ static int run_attack(int argc, char **argv)
 {
     attack_args a = {0};
     a.norm = "linf";
-    a.split = "test";
     a.batch = 250;
     a.fit_split = "train";
     a.fit_limit = 2000;
@@ -243,7 +253,10 @@ static int run_attack(int argc, char **argv)
         {"--data", OPT_STRING, &a.data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
         {"--labels", OPT_STRING, &a.data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
         {"--label-column", OPT_STRING, &a.data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
-        {"--split", OPT_STRING, &a.split, "SPLIT", "test (default), train or all", 0, 0},
+        {"--split", OPT_STRING, &a.split, "SPLIT", "test, train or all (default: test for a built-in, all for a file)",
+         0, 0},
+        {"--bounds", OPT_STRING, &a.bounds, "LOW,HIGH", "input range (default 0,1 for images)", 0, 0},
+        {"--normalize", OPT_STRING, &a.normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
         {"--limit", OPT_INT, &a.limit, "N", "attack the first N examples (default: all)", 0, 0},
         {"--attack", OPT_STRING, &a.attack, "NAME[,...]", "attack(s) to run (list below)", 1, 0},
         {"--norm", OPT_STRING, &a.norm, "NORM", "linf (default), l2, l1 or l0", 0, 0},
@@ -277,9 +290,6 @@ static int run_attack(int argc, char **argv)
     foil_split split = FOIL_SPLIT_TEST;
     if ((rc = parse_eps_list(a.eps, eps, 64, &n_eps)) || (rc = parse_target_mode(a.targeted, &mode))) return rc;
     foil_split fit_split = FOIL_SPLIT_TRAIN;
-    if ((rc = cli_parse_split(&cli_attack, "--split", a.split, &split)) ||
-        (rc = cli_parse_split(&cli_attack, "--fit-split", a.fit_split, &fit_split)))
-        return rc;
     char attack_list[512];
     snprintf(attack_list, sizeof attack_list, "%s", a.attack);
     const foil_attack_info *infos[16];
@@ -288,6 +298,11 @@ static int run_attack(int argc, char **argv)
         (rc = check_args(&a, infos, n_attacks, (foil_norm)norm, eps, n_eps, mode)))
         return rc;
     for (int i = 0; i < n_attacks; i++) fits |= infos[i]->fits;
+    if (fits && !a.split) a.split = "test"; /* held out from --fit-split */
+    if ((rc = cli_data_split(&cli_attack, a.split, a.data.data, &split, &a.split)) ||
+        (rc = cli_parse_split(&cli_attack, "--fit-split", a.fit_split, &fit_split)) ||
+        (rc = cli_parse_bounds(&cli_attack, a.bounds, &a.data)))
+        return rc;
     cli_apply_common(&common);
     a.data.seed = (uint64_t)common.seed;
 
@@ -303,6 +318,9 @@ static int run_attack(int argc, char **argv)
         rc = cli_fail(&cli_attack, st);
         goto done;
     }
+    if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
+        (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)))
+        goto done;
     int64_t f = foil_dataset_example_size(&d);
     if (a.immutable || a.integer || a.constraints) {
         immutable = calloc((size_t)f, 1);

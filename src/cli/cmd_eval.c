@@ -17,11 +17,16 @@ static int run_eval(int argc, char **argv);
 const cli_command cli_eval = {
     "eval", "accuracy, confusion matrix and calibration of a model on a dataset",
     "--model M.onnx --data DATA [--labels FILE | --label-column NAME] [--split test|train|all] [--json]",
-    "Runs the model on a split of DATA (default: the test split; for your own\n"
-    "files, 'all' uses every example) and reports accuracy, per-class accuracy,\n"
-    "the confusion matrix, the mean top-class confidence and the expected\n"
-    "calibration error (15 equal-width bins). --json prints one object with the\n"
-    "keys accuracy, per_class_accuracy, confusion_matrix, mean_confidence, ece.",
+    "Runs the model on DATA (a built-in dataset's test split; every example of\n"
+    "your own file, unless --split says otherwise) and reports accuracy,\n"
+    "per-class accuracy, the confusion matrix, the mean top-class confidence and\n"
+    "the expected calibration error (15 equal-width bins). --json prints one\n"
+    "object with the keys accuracy, per_class_accuracy, confusion_matrix,\n"
+    "mean_confidence, ece.\n"
+    "Images (NCHW) have one input range, [0, 1] unless --bounds LOW,HIGH says\n"
+    "otherwise (uint8 pixels span it: --bounds 0,255 feeds raw bytes). A model\n"
+    "trained on normalized inputs takes --normalize MEAN[,MEAN...]/STD[,STD...]\n"
+    "(one value or one per channel), which puts (x - mean) / std into it.",
     run_eval,
 };
 
@@ -73,7 +78,7 @@ static void print_text(const foil_metrics *mt, const char *model, const foil_dat
 
 static int run_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *split_name = "test";
+    const char *model_path = NULL, *split_name = NULL, *bounds = NULL, *normalize = NULL;
     foil_data_spec data = {0};
     int json = 0;
     int64_t batch = 256;
@@ -82,7 +87,10 @@ static int run_eval(int argc, char **argv)
         {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
         {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
         {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
-        {"--split", OPT_STRING, &split_name, "SPLIT", "test (default), train or all", 0, 0},
+        {"--split", OPT_STRING, &split_name, "SPLIT", "test, train or all (default: test for a built-in, all for a file)",
+         0, 0},
+        {"--bounds", OPT_STRING, &bounds, "LOW,HIGH", "input range (default 0,1 for images)", 0, 0},
+        {"--normalize", OPT_STRING, &normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "examples run at once (default 256)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the metrics as one JSON object", 0, 0},
     };
@@ -90,7 +98,9 @@ static int run_eval(int argc, char **argv)
     int rc = cli_parse(&cli_eval, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
     foil_split split;
-    if ((rc = cli_parse_split(&cli_eval, "--split", split_name, &split))) return rc;
+    if ((rc = cli_data_split(&cli_eval, split_name, data.data, &split, &split_name)) ||
+        (rc = cli_parse_bounds(&cli_eval, bounds, &data)))
+        return rc;
     if (batch < 1) return cli_usage_error(&cli_eval, "--batch must be at least 1");
     cli_apply_common(&common);
     data.seed = (uint64_t)common.seed;
@@ -100,13 +110,14 @@ static int run_eval(int argc, char **argv)
     foil_metrics mt = {0};
     foil_status st = foil_model_load(model_path, &model);
     if (!st) st = foil_data_load(&data, split, &d);
-    if (!st) {
-        foil_model_set_max_batch(model, batch);
-        st = foil_evaluate(model, &d, &mt);
-    }
     if (st) rc = cli_fail(&cli_eval, st);
-    else if (json) print_json(&mt, model_path, &d, split_name);
-    else print_text(&mt, model_path, &d, split_name);
+    if (!rc && !(rc = cli_apply_normalize(&cli_eval, normalize, model)) &&
+        !(rc = cli_check_model_input(&cli_eval, model, &d.x, data.data))) {
+        foil_model_set_max_batch(model, batch);
+        if ((st = foil_evaluate(model, &d, &mt))) rc = cli_fail(&cli_eval, st);
+    }
+    if (!rc && json) print_json(&mt, model_path, &d, split_name);
+    else if (!rc) print_text(&mt, model_path, &d, split_name);
     foil_metrics_free(&mt);
     foil_dataset_free(&d);
     foil_model_free(model);

@@ -18,7 +18,8 @@ const cli_command cli_grad = {
     "of that example's softmax cross-entropy loss (equivalently, of the summed\n"
     "loss, not divided by the batch size), as float32 NPY shaped like X.\n"
     "Labels are integers in [0, classes). With --json, prints the per-example\n"
-    "losses.",
+    "losses. With --normalize MEAN/STD the gradient is with respect to the\n"
+    "pixels, through the normalization (x - mean) / std.",
     run_grad,
 };
 
@@ -41,6 +42,7 @@ static void print_json(const float *loss, int64_t n)
 
 static int run_grad(int argc, char **argv)
 {
+    const char *normalize = NULL;
     const char *model_path = NULL, *input_path = NULL, *labels_path = NULL, *output_path = NULL;
     int json = 0;
     int64_t batch = 256;
@@ -51,6 +53,7 @@ static int run_grad(int argc, char **argv)
         {"--output", OPT_STRING, &output_path, "FILE", "write the gradient (shaped like the input) as float32 NPY", 1, 0},
         {"--json", OPT_FLAG, &json, NULL, "print per-example losses as JSON", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "examples run at once (default 256)", 0, 0},
+        {"--normalize", OPT_STRING, &normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_grad, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -61,12 +64,20 @@ static int run_grad(int argc, char **argv)
     foil_model *model;
     foil_tensor x = {0}, labels = {0}, grad = {0};
     if ((rc = cli_load_model_input(&cli_grad, model_path, input_path, &model, &x))) return rc;
+    if ((rc = cli_apply_normalize(&cli_grad, normalize, model))) {
+        foil_model_free(model);
+        foil_tensor_free(&x);
+        return rc;
+    }
     foil_model_set_max_batch(model, batch);
     foil_status st = foil_npy_read_labels(labels_path, &labels);
     float *loss = NULL;
-    if (!st && (labels.ndim != 1 || labels.shape[0] != x.shape[0]))
-        st = foil_error(FOIL_ERR_SHAPE, "%s: expected %lld labels in a 1-D array, one per example of %s", labels_path,
-                        (long long)x.shape[0], input_path);
+    if (!st && (labels.ndim != 1 || labels.shape[0] != x.shape[0])) {
+        char sh[96];
+        st = foil_error(FOIL_ERR_SHAPE, "%s holds labels of shape %s but %s has %lld examples; give one label per "
+                        "example, a 1-D array of %lld", labels_path, foil_shape_str(&labels, sh, sizeof sh), input_path,
+                        (long long)x.shape[0], (long long)x.shape[0]);
+    }
     if (!st && !(loss = malloc((size_t)x.shape[0] * sizeof *loss))) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!st) st = foil_model_loss_input_grad(model, &x, foil_i64(&labels), loss, NULL, &grad);
     if (!st) st = foil_npy_write(output_path, &grad);

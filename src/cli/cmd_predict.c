@@ -17,7 +17,10 @@ const cli_command cli_predict = {
     "NCHW or NC, batch first; values are used as they are, without scaling) and\n"
     "writes the logits (N, classes) as float32 NPY. With --json, prints the\n"
     "predicted classes as JSON; with neither --output nor --json, prints one\n"
-    "predicted class per line.",
+    "predicted class per line. Examples whose shape differs from the model's\n"
+    "declared input but hold as many values are fed in the declared shape (a\n"
+    "note says so). --normalize 0.5/0.25 (or one MEAN and STD per channel)\n"
+    "puts (x - mean) / std into the model, so X holds pixels.",
     run_predict,
 };
 
@@ -45,6 +48,7 @@ static void print_json(const foil_tensor *logits)
 
 static int run_predict(int argc, char **argv)
 {
+    const char *normalize = NULL;
     const char *model_path = NULL, *input_path = NULL, *output_path = NULL;
     int json = 0;
     int64_t batch = 256;
@@ -54,6 +58,7 @@ static int run_predict(int argc, char **argv)
         {"--output", OPT_STRING, &output_path, "FILE", "write logits (N, classes) as float32 NPY", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print predicted classes as JSON", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "examples run at once (default 256)", 0, 0},
+        {"--normalize", OPT_STRING, &normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_predict, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -64,6 +69,11 @@ static int run_predict(int argc, char **argv)
     foil_model *model;
     foil_tensor x = {0}, logits = {0};
     if ((rc = cli_load_model_input(&cli_predict, model_path, input_path, &model, &x))) return rc;
+    if ((rc = cli_apply_normalize(&cli_predict, normalize, model))) {
+        foil_model_free(model);
+        foil_tensor_free(&x);
+        return rc;
+    }
     foil_model_set_max_batch(model, batch);
     foil_status st = foil_model_predict(model, &x, &logits);
     if (!st && output_path) st = foil_npy_write(output_path, &logits);

@@ -122,7 +122,7 @@ static void print_json(const foil_train_report *r, const char *output)
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
-    const char *checkpoint = NULL;
+    const char *checkpoint = NULL, *bounds = NULL;
     foil_data_spec data = {0};
     int64_t epochs = 2, batch = 64, crop_pad = 0, checkpoint_every = 0, limit = 0;
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
@@ -133,6 +133,7 @@ static int run_train(int argc, char **argv)
         {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
         {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
         {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
+        {"--bounds", OPT_STRING, &bounds, "LOW,HIGH", "input range of the images (default 0,1)", 0, 0},
         {"--output", OPT_STRING, &output, "FILE", "write the trained model as ONNX", 1, 0},
         {"--epochs", OPT_INT, &epochs, "N", "passes over the training set (default 2)", 0, 0},
         {"--batch", OPT_INT, &batch, "N", "minibatch size (default 64)", 0, 0},
@@ -154,7 +155,7 @@ static int run_train(int argc, char **argv)
     };
     cli_common common;
     int rc = cli_parse(&cli_train, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
-    if (rc) return rc;
+    if (rc || (rc = cli_parse_bounds(&cli_train, bounds, &data))) return rc;
     foil_train_options o;
     foil_train_defaults(&o);
     int perr = parse_optimizer(optimizer, schedule, &o.optim);

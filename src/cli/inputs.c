@@ -14,16 +14,12 @@ int cli_load_model_input(const cli_command *cmd, const char *model_path, const c
         *model = NULL;
         return cli_fail(cmd, st);
     }
-    int rank = foil_model_input_rank(*model);
-    if (x->ndim != rank || x->shape[0] < 1) {
-        char got[128];
-        foil_error(FOIL_ERR_SHAPE, "%s: input has shape %s but the model '%s' expects rank %d with the batch first%s",
-                   input_path, foil_shape_str(x, got, sizeof got), model_path, rank,
-                   x->ndim == rank - 1 ? " (add a leading batch dimension of 1)" : "");
+    int rc = cli_check_model_input(cmd, *model, x, input_path);
+    if (rc) {
         foil_model_free(*model);
         *model = NULL;
         foil_tensor_free(x);
-        return cli_fail(cmd, FOIL_ERR_SHAPE);
+        return rc;
     }
     return CLI_OK;
 }

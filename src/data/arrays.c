@@ -3,7 +3,8 @@
  * array of labels.
  *
  * Examples (N, ...), at least 2-D, become float32:
- *   - uint8 is divided by 255 (bounds [0, 1]); float32 is kept; float64 is
+ *   - uint8 is divided by 255 (and later mapped onto the input range, see
+ *     foil/data.h); float32 is kept; float64 is
  *     rounded to float32 (an error if a value overflows it); other integer
  *     and bool types are converted as they are;
  *   - NaN and infinities are errors;
@@ -11,10 +12,8 @@
  *     and H, W >= 8 is taken as NHWC (the NumPy/TensorFlow layout) and
  *     transposed to NCHW; (N, C, H, W) with C >= 8 and W 1 or 3 would be
  *     misread, but such images do not occur;
- *   - a 4-D result is an image (is_image, bounds [0, 1]) when it came from
- *     uint8 or every value lies in [0, 1]; anything else is tabular, with the
- *     train split's per-feature min/max as bounds and feature names
- *     "feature_0", "feature_1", ... over the flattened example.
+ *   - a result of rank >= 4 is an image (one input range for every pixel);
+ *     a 2-D one is tabular, with feature names "feature_0", "feature_1", ...
  * Labels: one integer per example, shape (N) or (N, 1), in [0, 1000); float
  * arrays are accepted when every value is integral. classes = max + 1.
  */
@@ -127,10 +126,8 @@ foil_status dl_examples_from_tensor(const char *path, foil_tensor *raw, dl_full 
         }
         free(t);
     }
-    int unit = 1;
-    for (int64_t i = 0; i < n && unit; i++) unit = dst[i] >= 0.0f && dst[i] <= 1.0f;
-    f->is_image = ndim == 4 && (raw->dtype == FOIL_U8 || unit);
-    f->unit_bounds = raw->dtype == FOIL_U8 || f->is_image;
+    f->is_image = ndim >= 4;
+    f->from_bytes = raw->dtype == FOIL_U8;
     if (!f->is_image) {
         int64_t F = n / shape[0];
         if (!(f->feature_names = dl_strv_new(F))) {
@@ -190,8 +187,9 @@ foil_status dl_load_array_pair(const foil_data_spec *spec, int data_is_idx, dl_f
         return st;
     }
     if (f->y.shape[0] != f->x.shape[0]) {
-        st = foil_error(FOIL_ERR_SHAPE, "%s has %lld labels but %s has %lld examples", spec->labels,
-                        (long long)f->y.shape[0], path, (long long)f->x.shape[0]);
+        st = foil_error(FOIL_ERR_SHAPE, "%s has %lld labels but %s has %lld examples; the two files must hold the "
+                        "same examples in the same order", spec->labels, (long long)f->y.shape[0], path,
+                        (long long)f->x.shape[0]);
         dl_full_free(f);
     }
     return st;

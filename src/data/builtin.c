@@ -148,7 +148,7 @@ foil_status dl_load_fashion_mnist(foil_split split, dl_full *f)
         }
         f->classes = 10;
         f->is_image = 1;
-        f->unit_bounds = 1;
+        f->from_bytes = 1;
         if (!(f->class_names = strv_from(fmnist_classes, 10))) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     for (int k = 0; k < np; k++) {
@@ -288,7 +288,7 @@ foil_status dl_load_sklearn(const char *which, dl_full *f)
     memcpy(f->y.data, y, (size_t)n * sizeof *y);
     f->classes = classes;
     f->is_image = 0;
-    f->unit_bounds = 0;
+    f->from_bytes = 0;
     goto out;
 nomem:
     st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", which);

@@ -385,7 +385,7 @@ foil_status dl_load_csv(const foil_data_spec *spec, dl_full *f)
     }
     memcpy(f->x.data, w.x, (size_t)(w.n * F) * sizeof(float));
     f->is_image = 0;
-    f->unit_bounds = 0;
+    f->from_bytes = 0;
     goto out;
 nomem:
     st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);

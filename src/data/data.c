@@ -18,10 +18,11 @@
  * by dl_stratified_split() below: 75/25 for the sklearn ones, 80/20 for the
  * user's files; ALL is every example in file order.
  *
- * Bounds. Images: [0, 1]. Tabular data: the per-feature [min, max] over the
- * TRAIN split, whichever split was asked for, so that TRAIN, TEST and ALL of
- * one dataset and seed carry identical bounds (a test example may lie outside
- * them; attacks clip to them).
+ * Bounds (apply_range, rules in foil/data.h). Images and byte data: one
+ * range, [0, 1] or --bounds. Tabular data: the per-feature [min, max] over
+ * the whole file, whichever split was asked for, so that TRAIN, TEST and ALL
+ * of one dataset and seed carry identical bounds and every example lies
+ * inside them; or --bounds for every feature.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -270,8 +271,75 @@ static const char *split_name(foil_split s)
     return s == FOIL_SPLIT_TRAIN ? "train" : s == FOIL_SPLIT_TEST ? "test" : "all";
 }
 
-foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_rule rule, foil_split split,
-                      foil_dataset *out)
+/* The smallest and largest value of x. */
+static void value_range(const foil_tensor *x, float *mn, float *mx)
+{
+    const float *v = foil_f32(x);
+    float a = INFINITY, b = -INFINITY;
+    for (int64_t i = 0; i < x->numel; i++) {
+        a = v[i] < a ? v[i] : a;
+        b = v[i] > b ? v[i] : b;
+    }
+    *mn = a;
+    *mx = b;
+}
+
+/* Byte-valued x (v / 255) onto [lo, hi]: lo + v * (hi - lo) / 255, exact
+ * for integers when hi - lo is 255 (raw 0-255 pixels). */
+static void map_bytes(foil_tensor *x, float lo, float hi)
+{
+    float *v = foil_f32(x);
+    for (int64_t i = 0; i < x->numel; i++) v[i] = lo + roundf(v[i] * 255.0f) * (hi - lo) / 255.0f;
+}
+
+/* Fill lo/hi (one example's worth) with the bounds foil/data.h describes,
+ * mapping byte data onto the range and refusing values outside it. */
+static foil_status apply_range(dl_full *f, const foil_data_spec *spec, const char *what, float *lo, float *hi)
+{
+    const int64_t n = f->x.shape[0], F = n ? f->x.numel / n : 0;
+    const int given = spec && spec->has_bounds;
+    if (given && !(spec->bounds_low < spec->bounds_high))
+        return foil_error(FOIL_ERR_ARG, "--bounds %g,%g: LOW must be below HIGH", spec->bounds_low, spec->bounds_high);
+    if (!given && !f->is_image && !f->from_bytes) {
+        /* tabular: each feature's observed range */
+        const float *x = foil_f32(&f->x);
+        for (int64_t j = 0; j < F; j++) {
+            lo[j] = INFINITY;
+            hi[j] = -INFINITY;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            const float *row = x + i * F;
+            for (int64_t j = 0; j < F; j++) {
+                lo[j] = row[j] < lo[j] ? row[j] : lo[j];
+                hi[j] = row[j] > hi[j] ? row[j] : hi[j];
+            }
+        }
+        return FOIL_OK;
+    }
+    const float low = given ? spec->bounds_low : 0.0f, high = given ? spec->bounds_high : 1.0f;
+    if (f->from_bytes && (low != 0.0f || high != 1.0f)) map_bytes(&f->x, low, high);
+    float mn, mx;
+    value_range(&f->x, &mn, &mx);
+    if (mn < low || mx > high) {
+        if (given)
+            return foil_error(FOIL_ERR_ARG, "%s: values lie in [%g, %g], outside --bounds %g,%g; widen --bounds to the "
+                              "model's input range or check how the data was scaled", what, mn, mx, low, high);
+        char hint[64];
+        if (mn >= 0 && mx <= 255) snprintf(hint, sizeof hint, "0,255");
+        else snprintf(hint, sizeof hint, "%g,%g", floor(mn), ceil(mx));
+        return foil_error(FOIL_ERR_ARG, "%s: image values lie in [%g, %g], outside the default image range [0, 1]; "
+                          "if the model takes such inputs, pass its input range with --bounds LOW,HIGH (here e.g. "
+                          "--bounds %s)", what, mn, mx, hint);
+    }
+    for (int64_t j = 0; j < F; j++) {
+        lo[j] = low;
+        hi[j] = high;
+    }
+    return FOIL_OK;
+}
+
+foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_rule rule, const foil_data_spec *spec,
+                      foil_split split, foil_dataset *out)
 {
     memset(out, 0, sizeof *out);
     foil_status st = FOIL_OK;
@@ -308,8 +376,9 @@ foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_r
         goto fail;
     }
 
-    /* bounds: [0, 1], or each feature's min/max over the whole file (both
-     * splits), so that every example an attack starts from lies inside them */
+    /* bounds: one range for images, bytes and a given --bounds; else each
+     * feature's min/max over the whole file (both splits), so that every
+     * example an attack starts from lies inside them */
     int64_t eshape[FOIL_MAX_DIMS];
     for (int d = 1; d < f->x.ndim; d++) eshape[d - 1] = f->x.shape[d];
     if ((st = foil_tensor_alloc(&out->lower, FOIL_F32, f->x.ndim - 1, eshape)) ||
@@ -317,26 +386,7 @@ foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_r
         st = foil_error_prefix(st, "%s", what);
         goto fail;
     }
-    float *lo = foil_f32(&out->lower), *hi = foil_f32(&out->upper);
-    if (f->unit_bounds) {
-        for (int64_t j = 0; j < F; j++) {
-            lo[j] = 0.0f;
-            hi[j] = 1.0f;
-        }
-    } else {
-        const float *x = foil_f32(&f->x);
-        for (int64_t j = 0; j < F; j++) {
-            lo[j] = INFINITY;
-            hi[j] = -INFINITY;
-        }
-        for (int64_t i = 0; i < n; i++) {
-            const float *row = x + i * F;
-            for (int64_t j = 0; j < F; j++) {
-                lo[j] = row[j] < lo[j] ? row[j] : lo[j];
-                hi[j] = row[j] > hi[j] ? row[j] : hi[j];
-            }
-        }
-    }
+    if ((st = apply_range(f, spec, what, foil_f32(&out->lower), foil_f32(&out->upper)))) goto fail;
 
     /* the rows */
     if (!keep) {
@@ -469,8 +519,23 @@ static int builtin_index(const char *name)
     return -1;
 }
 
+/* --data names nothing that exists. A name with a path separator or an
+ * extension was meant as a file; anything else was probably meant as a
+ * built-in dataset. Each gets the error that says what to do next. */
+static foil_status missing_data(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (base != path || strchr(base, '.'))
+        return foil_error(FOIL_ERR_ARG, "%s: no such file (--data names a file here: check the path)", path);
+    return foil_error(FOIL_ERR_ARG, "'%s' is not a built-in dataset (built-ins: " BUILTINS_LIST "), nor a file here; "
+                      "--data also takes a file: an NPY or IDX pair with --labels, or a CSV with --label-column", path);
+}
+
 /* ------------------------------------------------------------------------- */
 /* the public API                                                            */
+
+int foil_data_is_builtin(const char *name) { return name && builtin_index(name) >= 0; }
 
 foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_dataset *out)
 {
@@ -491,17 +556,16 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
         if (b == 0) {
             if ((st = dl_load_fashion_mnist(split, &f))) return st;
             dl_split_rule none = {0, 0, 0, 0};
-            return dl_finish(&f, name, name, none, split, out);
+            return dl_finish(&f, name, name, none, spec, split, out);
         }
         if ((st = dl_load_sklearn(name, &f))) return st;
         dl_split_rule r = {1, 3, 4, spec->seed};
-        return dl_finish(&f, name, name, r, split, out);
+        return dl_finish(&f, name, name, r, spec, split, out);
     }
 
     const char *path = spec->data;
     struct stat sb;
-    if (stat(path, &sb) != 0 && errno == ENOENT)
-        return foil_error(FOIL_ERR_ARG, "%s: no such built-in dataset or file (built-ins: " BUILTINS_LIST ")", path);
+    if (stat(path, &sb) != 0 && errno == ENOENT) return missing_data(path);
     int fmt;
     if ((st = sniff(path, &fmt))) return st;
     if (fmt == FMT_NPZ || fmt == FMT_GZ_NPY) return fmt_refuse(path, fmt);
@@ -527,7 +591,7 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
     char name[64];
     base_name(path, name, sizeof name);
     dl_split_rule r = {1, 4, 5, spec->seed};
-    return dl_finish(&f, name, path, r, split, out);
+    return dl_finish(&f, name, path, r, spec, split, out);
 }
 
 void foil_dataset_free(foil_dataset *d)

@@ -22,8 +22,8 @@ typedef struct dl_full {
     foil_tensor x;          /* float32 (N, ...) */
     foil_tensor y;          /* int64 (N) */
     int64_t classes;
-    int is_image;           /* x is (N, C, H, W) with every value in [0, 1] */
-    int unit_bounds;        /* bounds are [0, 1]; otherwise train-split min/max */
+    int is_image;           /* x has rank >= 4: (N, C, H, W, ...) */
+    int from_bytes;         /* x holds uint8 values / 255, to be mapped onto the input range */
     char **feature_names;   /* NULL-terminated, or NULL */
     char **class_names;     /* NULL-terminated, or NULL */
 } dl_full;
@@ -39,10 +39,11 @@ typedef struct dl_split_rule {
     uint64_t seed;
 } dl_split_rule;
 
-/* Move f (consumed, even on failure) into out as the split asked for.
+/* Move f (consumed, even on failure) into out as the split asked for, with
+ * the bounds foil/data.h describes (spec: the --bounds range, if given).
  * `what` names the dataset in errors. */
-foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_rule rule, foil_split split,
-                      foil_dataset *out);
+foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_rule rule, const foil_data_spec *spec,
+                      foil_split split, foil_dataset *out);
 
 /* Seeded stratified split of labels y[0..n) (classes in [0, classes)):
  * is_train[i] = 1 for the training examples. See data.c for the procedure. */
@@ -99,8 +100,8 @@ foil_status dl_csv_number(const dl_csv *r, int64_t i, const char *colname, doubl
 foil_status dl_load_csv(const foil_data_spec *spec, dl_full *f);
 foil_status dl_load_array_pair(const foil_data_spec *spec, int data_is_idx, dl_full *f);
 /* Convert a raw array of examples (any numeric dtype, N first) to the dl_full
- * conventions: uint8 / 255, rank 3 -> (N, 1, H, W), NHWC -> NCHW, finite
- * check, image detection. Consumes *raw. */
+ * conventions: uint8 / 255 (from_bytes), rank 3 -> (N, 1, H, W), NHWC ->
+ * NCHW, finite check, image = rank >= 4. Consumes *raw. */
 foil_status dl_examples_from_tensor(const char *path, foil_tensor *raw, dl_full *f);
 
 foil_status dl_load_fashion_mnist(foil_split split, dl_full *f);

@@ -2,11 +2,22 @@
  * model/model.c - the estimator: an ONNX graph seen as a classifier.
  *
  * Batching. ONNX models either leave the batch dimension symbolic or fix it
- * (often to 1). We run a batch of N in chunks of B: B = the fixed batch, or
- * min(N, max_batch) when it is dynamic. A short final chunk is padded by
- * repeating its last example, and the padded rows are dropped (and get no
- * loss gradient), so every chunk reuses the one plan.
+ * (often to 1, as exporters and VNN-COMP do). We run a batch of N in chunks
+ * of B = min(N, max_batch), planning once per chunk size. A model that fixes
+ * its batch is tried at B too (choose_chunk): it keeps B when the plan
+ * succeeds, gives (B, classes) logits and its rows do not depend on each
+ * other (probe_per_example); otherwise (a Reshape to a constant shape, as in
+ * the model zoo's mnist-8) it runs in chunks of its declared batch. A short
+ * final chunk is padded by repeating its last example, and the padded rows
+ * are dropped (and get no loss gradient), so every chunk reuses the one plan.
+ *
+ * Shapes. Examples are fed in their own shape when it fits the declared
+ * input, else in the declared per-example shape when that is static and
+ * holds as many values (feed_shape): a model declaring [1, 784, 1] takes
+ * MNIST's (N, 1, 28, 28). The bytes are the same, so inputs, gradients and
+ * adversarial examples keep the caller's shape.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,23 +90,27 @@ const char *foil_model_path(const foil_model *m) { return m->g->path; }
 
 void foil_model_set_max_batch(foil_model *m, int64_t max_batch) { m->max_batch = max_batch > 0 ? max_batch : 1; }
 
-/* Plan the graph for chunks of b examples shaped like x. */
-static foil_status plan_chunk(foil_model *m, const foil_tensor *x, int64_t b)
+/* Plan the graph for chunks of b examples of the per-example shape
+ * shape[1..ndim). Failure leaves nothing planned. */
+static foil_status plan_chunk(foil_model *m, int ndim, const int64_t *feed, int64_t b)
 {
     int64_t shape[FOIL_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
+    memcpy(shape, feed, (size_t)ndim * sizeof *shape);
     shape[0] = b;
-    if (m->planned_batch == b && m->chunk_x.ndim == x->ndim) {
+    if (m->planned_batch == b && m->chunk_x.ndim == ndim) {
         int same = 1;
-        for (int d = 1; d < x->ndim; d++) same &= m->chunk_x.shape[d] == x->shape[d];
+        for (int d = 1; d < ndim; d++) same &= m->chunk_x.shape[d] == shape[d];
         if (same) return FOIL_OK;
     }
     free_chunk_buffers(m);
     m->planned_batch = 0;
-    foil_status st = foil_tensor_alloc(&m->chunk_x, FOIL_F32, x->ndim, shape);
+    foil_status st = foil_tensor_alloc(&m->chunk_x, FOIL_F32, ndim, shape);
     if (st) return st;
     const foil_tensor *inputs[1] = {&m->chunk_x};
-    if ((st = foil_graph_plan(m->g, inputs))) return st;
+    m->g->relax_batch = m->fixed_batch > 0 && b != m->fixed_batch;
+    st = foil_graph_plan(m->g, inputs);
+    m->g->relax_batch = 0;
+    if (st) return st;
     const foil_tensor *y = foil_graph_output(m->g, 0);
     if (y->dtype != FOIL_F32 || y->ndim < 1 || y->shape[0] != b || y->numel == 0)
         return foil_error(FOIL_ERR_UNSUPPORTED, "%s: the first output must be float32 logits of shape (batch, classes)",
@@ -118,12 +133,6 @@ static foil_status check_input(const foil_model *m, const foil_tensor *x)
     return FOIL_OK;
 }
 
-static int64_t chunk_size(const foil_model *m, int64_t n)
-{
-    if (m->fixed_batch) return m->fixed_batch;
-    return n < m->max_batch ? n : m->max_batch;
-}
-
 /* Stage examples [start, start+count) of x into the chunk, padding the rest
  * of the chunk with copies of the last example. */
 static void stage_chunk(foil_model *m, const foil_tensor *x, int64_t start, int64_t count)
@@ -144,6 +153,100 @@ static foil_status ensure_output(foil_model *m, foil_tensor *t, int ndim, const 
     if (t->dtype != FOIL_F32 || !foil_tensor_same_shape(t, &want))
         return foil_error(FOIL_ERR_ARG, "%s: %s tensor has the wrong shape", m->g->path, what);
     return FOIL_OK;
+}
+
+/* The shape (batch first) in which x's examples reach the graph, see the
+ * file comment; FOIL_ERR_SHAPE naming both shapes when they cannot. */
+static foil_status feed_shape(const foil_model *m, const foil_tensor *x, int *ndim, int64_t *shape, int *reshaped)
+{
+    const foil_value *in = &m->g->values[m->g->inputs[0]];
+    int fits = in->decl_ndim == x->ndim, fixed = 1;
+    int64_t per_x = 1, per_decl = 1;
+    for (int d = 1; d < x->ndim; d++) per_x *= x->shape[d];
+    for (int d = 1; d < in->decl_ndim; d++) {
+        fixed &= in->decl_shape[d] >= 0;
+        per_decl *= in->decl_shape[d] >= 0 ? in->decl_shape[d] : 1;
+        if (fits && in->decl_shape[d] >= 0 && in->decl_shape[d] != x->shape[d]) fits = 0;
+    }
+    *reshaped = !fits;
+    if (fits) {
+        *ndim = x->ndim;
+        memcpy(shape, x->shape, sizeof x->shape);
+        return FOIL_OK;
+    }
+    if (fixed && per_decl == per_x) {
+        *ndim = in->decl_ndim;
+        memcpy(shape, in->decl_shape, sizeof in->decl_shape);
+        shape[0] = x->shape[0];
+        return FOIL_OK;
+    }
+    foil_tensor ex = {0}, decl = {0};
+    ex.ndim = x->ndim - 1;
+    memcpy(ex.shape, x->shape + 1, (size_t)ex.ndim * sizeof *ex.shape);
+    decl.ndim = in->decl_ndim;
+    memcpy(decl.shape, in->decl_shape, sizeof decl.shape);
+    char a[128], b[128];
+    if (!fixed)
+        return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s do not fit the model's declared input %s (-1: any "
+                          "size)", m->g->path, foil_shape_str(&ex, a, sizeof a), foil_shape_str(&decl, b, sizeof b));
+    return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s (%lld values each) do not fit the model's declared "
+                      "input %s (%lld values per example)", m->g->path, foil_shape_str(&ex, a, sizeof a),
+                      (long long)per_x, foil_shape_str(&decl, b, sizeof b), (long long)per_decl);
+}
+
+foil_status foil_model_check_input(const foil_model *m, const foil_tensor *x, int *reshaped)
+{
+    int ndim, r;
+    int64_t shape[FOIL_MAX_DIMS];
+    foil_status st = check_input(m, x);
+    if (!st) st = feed_shape(m, x, &ndim, shape, &r);
+    if (reshaped) *reshaped = st ? 0 : r;
+    return st;
+}
+
+/* A graph declared for a fixed batch may still mix examples at a larger one
+ * (a Reshape to a constant shape that happens to fit, a Transpose of the
+ * batch axis). With chunk 0 of x staged, run it, then again with example 0
+ * changed: the other rows' logits must not move. FOIL_ERR_SHAPE if they do. */
+static foil_status probe_per_example(foil_model *m, const foil_tensor *x)
+{
+    const int64_t b = m->planned_batch, c = m->classes, count = x->shape[0] < b ? x->shape[0] : b;
+    const foil_tensor *inputs[1] = {&m->chunk_x};
+    float *before = malloc((size_t)(b * c) * sizeof *before);
+    if (!before) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    stage_chunk(m, x, 0, count);
+    foil_status st = foil_graph_forward(m->g, inputs, 0, 0);
+    if (!st) {
+        memcpy(before, foil_f32(foil_graph_output(m->g, 0)), (size_t)(b * c) * sizeof *before);
+        float *x0 = foil_f32(&m->chunk_x);
+        for (int64_t i = 0; i < m->chunk_x.numel / b; i++) x0[i] += 1.0f;
+        st = foil_graph_forward(m->g, inputs, 0, 0);
+    }
+    if (!st) {
+        const float *after = foil_f32(foil_graph_output(m->g, 0));
+        for (int64_t i = c; i < b * c && !st; i++)
+            if (!(fabsf(after[i] - before[i]) <= 1e-5f * (1.0f + fabsf(before[i]))))
+                st = foil_error(FOIL_ERR_SHAPE, "%s: at batch %lld one example's logits depend on another's",
+                                m->g->path, (long long)b);
+    }
+    free(before);
+    return st;
+}
+
+/* Plan for x: chunks of min(N, max_batch), also for a model that declares
+ * a fixed batch when its graph allows it (see the file comment); else
+ * chunks of the declared batch. */
+static foil_status choose_chunk(foil_model *m, const foil_tensor *x, int ndim, const int64_t *shape)
+{
+    const int64_t n = x->shape[0];
+    int64_t b = n < m->max_batch ? n : m->max_batch;
+    if (m->fixed_batch && (m->batch_mode == BATCH_DECLARED || b <= m->fixed_batch)) b = m->fixed_batch;
+    if (!m->fixed_batch || b == m->fixed_batch || m->batch_mode == BATCH_FREE) return plan_chunk(m, ndim, shape, b);
+    foil_status st = plan_chunk(m, ndim, shape, b);
+    if (!st) st = probe_per_example(m, x);
+    if (st == FOIL_ERR_NOMEM) return st;
+    m->batch_mode = st ? BATCH_DECLARED : BATCH_FREE;
+    return st ? plan_chunk(m, ndim, shape, m->fixed_batch) : FOIL_OK;
 }
 
 foil_status foil_model_predict(foil_model *m, const foil_tensor *x, foil_tensor *logits)
@@ -170,10 +273,12 @@ foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logi
                                   foil_tensor *logits, foil_tensor *grad)
 {
     foil_status st = check_input(m, x);
+    int ndim, reshaped;
+    int64_t shape[FOIL_MAX_DIMS];
+    if (!st) st = feed_shape(m, x, &ndim, shape, &reshaped);
+    if (!st) st = choose_chunk(m, x, ndim, shape);
     if (st) return st;
-    int64_t n = x->shape[0];
-    int64_t b = chunk_size(m, n);
-    if ((st = plan_chunk(m, x, b))) return st;
+    const int64_t n = x->shape[0], b = m->planned_batch;
     int64_t lshape[2] = {n, m->classes};
     if (logits && (st = ensure_output(m, logits, 2, lshape, "logits"))) return st;
     if (grad && (st = ensure_output(m, grad, x->ndim, x->shape, "gradient"))) return st;
@@ -214,10 +319,8 @@ foil_status foil_model_num_classes(foil_model *m, int64_t *classes)
                 return foil_error(FOIL_ERR_UNSUPPORTED, "%s: input dimension %d is dynamic; give an input to learn the "
                                   "number of classes", m->g->path, d);
         }
-        foil_tensor x = {0};
-        foil_status st = foil_tensor_set_shape(&x, FOIL_F32, in->decl_ndim, shape);
+        foil_status st = plan_chunk(m, in->decl_ndim, shape, m->fixed_batch ? m->fixed_batch : 1);
         if (st) return st;
-        if ((st = plan_chunk(m, &x, m->fixed_batch ? m->fixed_batch : 1))) return st;
     }
     *classes = m->classes;
     return FOIL_OK;

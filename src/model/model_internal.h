@@ -8,9 +8,12 @@
 #include "foil/model.h"
 #include "nn/graph.h"
 
+enum { BATCH_UNTRIED = 0, BATCH_FREE, BATCH_DECLARED };
+
 struct foil_model {
     foil_graph *g;
     int64_t fixed_batch;       /* > 0 when the ONNX input fixes it */
+    int batch_mode;            /* with a fixed batch: BATCH_UNTRIED, _FREE (runs at any), _DECLARED (only its own) */
     int64_t max_batch;
     int64_t planned_batch;     /* chunk size of the current plan (0: none) */
     int64_t classes;

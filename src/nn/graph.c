@@ -269,7 +269,7 @@ static int can_fold(const foil_node *n)
 static foil_status check_declared_output(foil_graph *g, const foil_value *v)
 {
     if (!v->has_decl || v->decl_ndim != v->t.ndim) return FOIL_OK; /* rank-less declarations are common */
-    for (int d = 0; d < v->t.ndim; d++)
+    for (int d = g->relax_batch ? 1 : 0; d < v->t.ndim; d++)
         if (v->decl_shape[d] >= 0 && v->decl_shape[d] != v->t.shape[d] && v->decl_dim_param[d] == NULL) {
             char buf[128];
             return foil_error(FOIL_ERR_SHAPE, "%s: value '%s' is declared with dimension %d = %lld but computes to %s",
@@ -382,7 +382,7 @@ static foil_status bind_input(foil_graph *g, int k, const foil_tensor *x)
             return foil_error(FOIL_ERR_ARG, "%s: input '%s' must be %s, got %s", g->path, v->name,
                               foil_dtype_name(v->decl_dtype), foil_dtype_name(x->dtype));
         int rank_ok = v->decl_ndim == x->ndim;
-        for (int d = 0; rank_ok && d < x->ndim; d++)
+        for (int d = g->relax_batch ? 1 : 0; rank_ok && d < x->ndim; d++)
             if (v->decl_shape[d] >= 0 && v->decl_shape[d] != x->shape[d]) rank_ok = 0;
         if (!rank_ok) {
             foil_tensor decl = {0};

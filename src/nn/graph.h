@@ -62,6 +62,10 @@ typedef struct foil_graph {
     int opset;                 /* default-domain opset */
     int64_t ir_version;
     char *name;
+    /* Plan: 1 = dimension 0 of declared shapes (inputs, outputs, value_info)
+     * is not checked, so a graph declared for batch 1 can be planned for a
+     * larger batch; the caller (model.c) then checks the outputs itself. */
+    int relax_batch;
     /* Plan state. */
     int planned;
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */

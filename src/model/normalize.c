@@ -1,0 +1,160 @@
+/*
+ * model/normalize.c - foil_model_normalize: put a model's input
+ * normalization into its graph, so that attacks run in pixel space.
+ *
+ * Many published models expect (x - mean) / std per channel, computed
+ * outside the model. Attacking such a model on normalized inputs makes eps
+ * and the bounds mean something else than pixels. This file prepends
+ *
+ *     pixels --Sub(mean)--> centered --Div(std)--> (the model's old input)
+ *
+ * with mean and std as Constant nodes shaped (C, 1, ..., 1) (or (1) for one
+ * value), so ONNX broadcasting applies them along the channel axis (axis 1)
+ * of the declared input. The new graph input keeps the old input's name and
+ * declared shape; the old input becomes an activation named NAME.normalized.
+ * Constants are folded at plan time and never trained, and the result
+ * exports as a valid ONNX model that takes pixels.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "nn/builder.h"
+
+#define NORM_MEAN "foil_normalize_mean"
+#define NORM_STD "foil_normalize_std"
+#define NORM_CENTERED "foil_normalize_centered"
+
+/* Counts, values and the graph's opset, all checked before the graph is
+ * touched. */
+static foil_status check_normalization(const foil_graph *g, int n_mean, const float *mean, int n_std,
+                                       const float *std)
+{
+    const foil_value *in = &g->values[g->inputs[0]];
+    const int64_t channels = in->decl_ndim >= 2 ? in->decl_shape[1] : -1;
+    char shape[128];
+    foil_tensor decl = {0};
+    decl.ndim = in->decl_ndim;
+    memcpy(decl.shape, in->decl_shape, sizeof decl.shape);
+    foil_shape_str(&decl, shape, sizeof shape);
+    const char *what[2] = {"means", "standard deviations"};
+    const int counts[2] = {n_mean, n_std};
+    for (int k = 0; k < 2; k++) {
+        if (counts[k] < 1) return foil_error(FOIL_ERR_ARG, "--normalize: no %s given", what[k]);
+        if (counts[k] == 1 || counts[k] == channels) continue;
+        if (channels < 0)
+            return foil_error(FOIL_ERR_ARG, "--normalize gives %d %s, but the input of %s, %s, declares no channel count "
+                              "(dimension 1); give one value", counts[k], what[k], g->path, shape);
+        return foil_error(FOIL_ERR_ARG, "--normalize gives %d %s, but the input of %s, %s, has %lld channels "
+                          "(dimension 1); give 1 or %lld", counts[k], what[k], g->path, shape, (long long)channels,
+                          (long long)channels);
+    }
+    for (int c = 0; c < n_mean; c++)
+        if (!isfinite(mean[c])) return foil_error(FOIL_ERR_ARG, "--normalize: mean %d is not a finite number", c);
+    for (int c = 0; c < n_std; c++)
+        if (!(std[c] > 0) || !isfinite(std[c]))
+            return foil_error(FOIL_ERR_ARG, "--normalize: standard deviation %d is %g; each must be > 0", c, std[c]);
+    if (g->opset < 7)
+        return foil_error(FOIL_ERR_UNSUPPORTED, "%s: --normalize needs ONNX opset 7 or later (broadcasting Sub and "
+                          "Div); the model's is %d", g->path, g->opset);
+    const char *names[3] = {NORM_MEAN, NORM_STD, NORM_CENTERED};
+    for (int k = 0; k < 3; k++)
+        if (foil_graph_find_value(g, names[k]) >= 0)
+            return foil_error(FOIL_ERR_ARG, "%s: already has a value '%s' (normalized twice?)", g->path, names[k]);
+    return FOIL_OK;
+}
+
+/* A Constant node holding n values shaped to broadcast along axis 1 of a
+ * rank-`rank` input: (n, 1, ..., 1), or (1) when n is 1. */
+static int channel_constant(foil_builder *b, const char *name, int rank, int n, const float *v)
+{
+    int64_t shape[FOIL_MAX_DIMS];
+    int ndim = n == 1 || rank < 2 ? 1 : rank - 1;
+    for (int d = 0; d < ndim; d++) shape[d] = d == 0 ? n : 1;
+    return foil_builder_constant(b, name, ndim, shape, v);
+}
+
+/* The new graph input takes over the old one's name and declaration; the
+ * old one becomes the activation NAME.normalized. Returns the new index. */
+static int split_input(foil_graph *g)
+{
+    const int old = g->inputs[0];
+    char *name = g->values[old].name;
+    size_t len = strlen(name) + sizeof ".normalized";
+    char *renamed = malloc(len);
+    if (!renamed) return -1;
+    snprintf(renamed, len, "%s.normalized", name);
+    g->values[old].name = renamed;
+    int idx = foil_graph_value(g, name); /* may move g->values */
+    if (idx < 0) {
+        g->values[old].name = name;
+        free(renamed);
+        return -1;
+    }
+    free(name);
+    foil_value *pix = &g->values[idx], *was = &g->values[old];
+    pix->kind = FOIL_VALUE_INPUT;
+    pix->has_decl = was->has_decl;
+    pix->decl_dtype = was->decl_dtype;
+    pix->decl_ndim = was->decl_ndim;
+    memcpy(pix->decl_shape, was->decl_shape, sizeof pix->decl_shape);
+    memcpy(pix->decl_dim_param, was->decl_dim_param, sizeof pix->decl_dim_param);
+    memset(was->decl_dim_param, 0, sizeof was->decl_dim_param);
+    was->has_decl = 0;
+    was->kind = FOIL_VALUE_ACTIVATION;
+    g->inputs[0] = idx;
+    return idx;
+}
+
+/* Move the nodes [first, n_nodes) to the front (they feed the rest), then
+ * record every value's producer anew and give the moved nodes their ops. */
+static foil_status move_to_front(foil_graph *g, int first)
+{
+    const int k = g->n_nodes - first;
+    foil_node *moved = malloc((size_t)k * sizeof *moved);
+    if (!moved) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    memcpy(moved, g->nodes + first, (size_t)k * sizeof *moved);
+    memmove(g->nodes + k, g->nodes, (size_t)first * sizeof *g->nodes);
+    memcpy(g->nodes, moved, (size_t)k * sizeof *moved);
+    free(moved);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int o = 0; o < g->nodes[i].n_out; o++)
+            if (g->nodes[i].out[o] >= 0) g->values[g->nodes[i].out[o]].producer = i;
+    for (int i = 0; i < k; i++) {
+        foil_node *n = &g->nodes[i];
+        n->op = foil_op_find(n->op_type);
+        foil_status st = n->op ? FOIL_OK : foil_error(FOIL_ERR_RUNTIME, "%s: no %s op", g->path, n->op_type);
+        if (!st && n->op->init) st = n->op->init(n);
+        if (st) return foil_error_prefix(st, "%s", g->path);
+    }
+    return FOIL_OK;
+}
+
+foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std)
+{
+    foil_graph *g = m->g;
+    foil_status st = check_normalization(g, n_mean, mean, n_std, std);
+    if (st) return st;
+    foil_tensor_free(&m->chunk_x);
+    foil_tensor_free(&m->chunk_dlogits);
+    free(m->chunk_loss);
+    m->chunk_loss = NULL;
+    m->planned_batch = 0;
+    foil_graph_unplan(g);
+
+    const int first = g->n_nodes, rank = g->values[g->inputs[0]].decl_ndim;
+    foil_builder b = {.g = g};
+    int mv = channel_constant(&b, NORM_MEAN, rank, n_mean, mean);
+    int sv = channel_constant(&b, NORM_STD, rank, n_std, std);
+    if (b.st) return b.st;
+    const int normalized = g->inputs[0];
+    const int pixels = split_input(g);
+    const int centered = pixels < 0 ? -1 : foil_graph_value(g, NORM_CENTERED);
+    if (centered < 0) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    if (!foil_graph_add_node(g, "foil_normalize_sub", "Sub", 2, (const int[]){pixels, mv}, 1, &centered) ||
+        !foil_graph_add_node(g, "foil_normalize_div", "Div", 2, (const int[]){centered, sv}, 1, &normalized))
+        return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    return move_to_front(g, first);
+}
