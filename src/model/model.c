@@ -7,6 +7,7 @@
  * repeating its last example, and the padded rows are dropped (and get no
  * loss gradient), so every chunk reuses the one plan.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,20 @@ static foil_status ensure_output(foil_model *m, foil_tensor *t, int ndim, const 
     return FOIL_OK;
 }
 
+/* A model's output is untrusted too: a NaN or infinite logit (a broken
+ * model, or an input that overflows float32 inside it) must never pass for
+ * a prediction, a loss or an attack's success. first: the chunk's first
+ * example in the caller's batch. */
+static foil_status check_logits(const foil_model *m, const float *y, int64_t first, int64_t count)
+{
+    int64_t i = foil_first_nonfinite(y, count * m->classes);
+    if (i < 0) return FOIL_OK;
+    return foil_error(FOIL_ERR_RUNTIME, "%s: the model gave a %s logit for example %lld (class %lld); check that "
+                      "input for huge values, or the model for a broken operation", m->g->path,
+                      isnan(y[i]) ? "NaN" : "infinite", (long long)(first + i / m->classes),
+                      (long long)(i % m->classes));
+}
+
 foil_status foil_model_predict(foil_model *m, const foil_tensor *x, foil_tensor *logits)
 {
     return foil_model_input_grad(m, x, NULL, NULL, NULL, logits, NULL);
@@ -187,6 +202,7 @@ foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logi
         stage_chunk(m, x, start, count);
         if ((st = foil_graph_forward(m->g, inputs, 0, 0))) return st;
         const float *y = foil_f32(foil_graph_output(m->g, 0));
+        if ((st = check_logits(m, y, start, count))) return st;
         if (logits) memcpy(foil_f32(logits) + start * m->classes, y, (size_t)(count * m->classes) * sizeof(float));
         if (!want_value) continue;
         /* Only the chunk's real rows go to fn; padded rows get a zero

@@ -150,7 +150,10 @@ static foil_status validation_accuracy(foil_model *m, const foil_dataset *val, d
 {
     foil_tensor logits = {0};
     foil_status st = foil_model_predict(m, &val->x, &logits);
-    if (st) return st;
+    if (st) {
+        foil_tensor_free(&logits); /* predict may have allocated it before failing */
+        return st;
+    }
     int64_t n = val->x.shape[0], classes = logits.shape[1], correct = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *row = foil_f32(&logits) + i * classes;
