@@ -7,7 +7,8 @@
  * leaked its logits when a Gather index proved out of range at run time (the
  * leak shows under LeakSanitizer in the sanitizer build). Plus the shared
  * checks: every command rejects a non-finite input naming the file and the
- * example, and the estimator rejects a non-finite logit naming the example.
+ * example, the estimator rejects a non-finite logit naming the example, and
+ * a label the model has no class for names the labels file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -246,6 +247,13 @@ static void test_cli_commands_reject_bad_numbers(void **state)
     expect_foil(1, logit_msg, "grad --model %s --input %s/huge.npy --labels %s/y.npy --output %s/g.npy", model, d, d,
                 d);
     expect_foil(1, logit_msg, "eval --model %s --data %s/huge.npy --labels %s/y.npy --split all", model, d, d);
+    /* a label the model has no class for names the labels file, the example and the label */
+    assert_int_equal(foil_tensor_alloc(&y, FOIL_I64, 1, (int64_t[]){6}), FOIL_OK);
+    foil_i64(&y)[3] = CLASSES;
+    write_npy("y-out-of-range.npy", &y);
+    foil_tensor_free(&y);
+    expect_foil(1, "y-out-of-range.npy: example 3 has label 2, outside the model's classes [0, 2)",
+                "grad --model %s --input %s/huge.npy --labels %s/y-out-of-range.npy --output %s/g.npy", model, d, d, d);
 }
 
 static int make_tmp_dir(void **state)

@@ -86,7 +86,7 @@ foil_status foil_idx_read(const char *path, foil_tensor *out)
         shape[d] = be32(dimbuf + 4 * d);
         if (shape[d] && numel > IDX_MAX_BYTES / (int64_t)file_esize / shape[d])
             st = foil_error(FOIL_ERR_FORMAT, "%s: IDX dimensions are absurdly large", path);
-        numel *= shape[d];
+        else numel *= shape[d]; /* not after the check failed: the product would overflow */
     }
     /* An uncompressed file must hold exactly what its header promises; check
      * before allocating, so a corrupt header cannot demand gigabytes. */
