@@ -247,6 +247,9 @@ static void test_cli_commands_reject_bad_numbers(void **state)
     expect_foil(1, logit_msg, "grad --model %s --input %s/huge.npy --labels %s/y.npy --output %s/g.npy", model, d, d,
                 d);
     expect_foil(1, logit_msg, "eval --model %s --data %s/huge.npy --labels %s/y.npy --split all", model, d, d);
+    /* training that diverges stops with an error instead of writing a model of NaN weights */
+    expect_foil(1, "training diverged at step", "train --arch mlp --data breast-cancer --epochs 3 --optimizer sgd "
+                "--lr 1e6 --quiet --output %s/diverged.onnx", d);
     /* a label the model has no class for names the labels file, the example and the label */
     assert_int_equal(foil_tensor_alloc(&y, FOIL_I64, 1, (int64_t[]){6}), FOIL_OK);
     foil_i64(&y)[3] = CLASSES;

@@ -126,6 +126,13 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     if ((st = foil_graph_forward(t->m->g, in, 1, seed))) return st;
     const float *logits = foil_f32(foil_graph_output(t->m->g, 0));
     int64_t classes = t->dlogits.shape[1];
+    /* Diverged training must stop here, not write a model of NaN weights. */
+    int64_t bad = foil_first_nonfinite(logits, b * classes);
+    if (bad >= 0)
+        return foil_error(FOIL_ERR_RUNTIME, "%s: training diverged at step %lld (epoch %lld): the model gave a "
+                          "non-finite logit for training example %lld; lower --lr or check the data",
+                          t->data->name, (long long)global_step + 1, (long long)epoch + 1,
+                          (long long)t->perm[first + bad / classes]);
     float *dl = foil_f32(&t->dlogits);
     if ((st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl)))
         return foil_error_prefix(st, "%s", t->data->name);
