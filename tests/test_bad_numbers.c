@@ -40,6 +40,15 @@ static void expect_error(foil_status st, const char *needle)
     if (!strstr(foil_last_error(), needle)) fail_msg("error '%s' lacks '%s'", foil_last_error(), needle);
 }
 
+static foil_model *finish_model(foil_builder *b)
+{
+    foil_graph *g;
+    if (foil_builder_finish(b, &g)) fail_msg("%s", foil_last_error());
+    foil_model *m;
+    if (foil_model_from_graph(g, &m)) fail_msg("%s", foil_last_error());
+    return m;
+}
+
 /* y = x W: a linear classifier, so a 3e38 input overflows to an infinite
  * logit and inf - inf makes a NaN one, as in a real network. */
 static foil_model *linear_model(void)
@@ -51,11 +60,7 @@ static foil_model *linear_model(void)
     int wv = foil_builder_param(&b, "W", 2, (int64_t[]){FEATURES, CLASSES}, w);
     int y = foil_builder_op(&b, "MatMul", "mm", FOIL_B_IN(x, wv), FOIL_B_NO_ATTRS);
     foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
-    foil_graph *g;
-    if (foil_builder_finish(&b, &g)) fail_msg("%s", foil_last_error());
-    foil_model *m;
-    if (foil_model_from_graph(g, &m)) fail_msg("%s", foil_last_error());
-    return m;
+    return finish_model(&b);
 }
 
 /* y = Gather(x, Shape(x), axis 1): the indices are the input's own shape
@@ -69,11 +74,7 @@ static foil_model *gather_out_of_range_model(void)
     int s = foil_builder_op(&b, "Shape", "shape", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
     int y = foil_builder_op(&b, "Gather", "gather", FOIL_B_IN(x, s), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
     foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
-    foil_graph *g;
-    if (foil_builder_finish(&b, &g)) fail_msg("%s", foil_last_error());
-    foil_model *m;
-    if (foil_model_from_graph(g, &m)) fail_msg("%s", foil_last_error());
-    return m;
+    return finish_model(&b);
 }
 
 /* n examples in [0, 1), with example `bad` (if >= 0) set to `value`. */

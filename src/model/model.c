@@ -34,7 +34,9 @@ foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
         return st;
     }
     foil_model *m = calloc(1, sizeof *m);
-    if (!m) {
+    if (m) m->d_outputs = calloc((size_t)(g->n_outputs > 1 ? g->n_outputs : 1), sizeof *m->d_outputs);
+    if (!m || !m->d_outputs) {
+        free(m);
         foil_graph_free(g);
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
@@ -67,7 +69,14 @@ void foil_model_free(foil_model *m)
     if (!m) return;
     free_chunk_buffers(m);
     foil_graph_free(m->g);
+    free(m->d_outputs);
     free(m);
+}
+
+const foil_tensor *const *foil_model_output_grads(foil_model *m, const foil_tensor *d_logits)
+{
+    m->d_outputs[0] = d_logits;
+    return m->d_outputs;
 }
 
 foil_status foil_model_save(const foil_model *m, const char *path) { return foil_onnx_save(m->g, path); }
@@ -196,7 +205,7 @@ foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logi
     if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
     size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
     const foil_tensor *inputs[1] = {&m->chunk_x};
-    const foil_tensor *d_outputs[1] = {&m->chunk_dlogits};
+    const foil_tensor *const *d_outputs = foil_model_output_grads(m, &m->chunk_dlogits);
     for (int64_t start = 0; start < n; start += b) {
         int64_t count = n - start < b ? n - start : b;
         stage_chunk(m, x, start, count);

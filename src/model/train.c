@@ -147,8 +147,7 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
             if (row[c] > row[best]) best = c;
         *correct += best == t->labels[i];
     }
-    const foil_tensor *d_out[1] = {&t->dlogits};
-    if ((st = foil_graph_backward(t->m->g, d_out, FOIL_GRAD_PARAMS))) return st;
+    if ((st = foil_graph_backward(t->m->g, foil_model_output_grads(t->m, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
     foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
     return FOIL_OK;
 }
