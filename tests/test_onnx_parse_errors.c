@@ -56,6 +56,16 @@ static void test_wrong_wire_type(void **state)
     expect_load_error(bytes, sizeof bytes, "byte 2 in the model: field 'graph' (7) has wire type 0, expected 2");
 }
 
+static void test_packed_array_of_partial_elements(void **state)
+{
+    (void)state;
+    const uint8_t bytes[] = {0x3a, 0x07,                    /* 0: graph, 7 bytes */
+                             0x2a, 0x05,                    /* 2: graph.initializer[0], 5 bytes */
+                             0x22, 0x03, 0x00, 0x00, 0x80}; /* 4: float_data, packed, 3 bytes: not whole floats */
+    expect_load_error(bytes, sizeof bytes, "byte 4 in graph.initializer[0]: packed field 'float_data' (4) of 3 bytes "
+                                           "does not hold whole elements");
+}
+
 static void test_cut_short_tag_and_group(void **state)
 {
     (void)state;
@@ -90,6 +100,7 @@ int main(void)
         cmocka_unit_test(test_length_past_end_inside_a_node),
         cmocka_unit_test(test_names_the_repeated_element),
         cmocka_unit_test(test_wrong_wire_type),
+        cmocka_unit_test(test_packed_array_of_partial_elements),
         cmocka_unit_test(test_cut_short_tag_and_group),
         cmocka_unit_test(test_truncated_model),
     };

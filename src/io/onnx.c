@@ -327,8 +327,8 @@ foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path
         char where[512];
         if (foil_pb_where(&onnx__model_proto__descriptor, data, len, where, sizeof where))
             return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model (truncated or corrupt): %s", path, where);
-        return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model: every field is well framed but protobuf-c "
-                          "rejected a value (such as a string that is not UTF-8)", path);
+        return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model: protobuf-c rejected it although every field "
+                          "is well framed (a value it does not accept)", path);
     }
     foil_graph *g = foil_graph_new(path);
     if (!g) {

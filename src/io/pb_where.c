@@ -43,6 +43,17 @@ static unsigned natural_wire_type(ProtobufCType t)
     }
 }
 
+/* Whether a packed array's bytes [pos, end) are whole elements of wire type `wire`. */
+static int packed_fits(const uint8_t *base, size_t pos, size_t end, unsigned wire)
+{
+    if (wire == 5) return (end - pos) % 4 == 0;
+    if (wire == 1) return (end - pos) % 8 == 0;
+    uint64_t v;
+    while (pos < end)
+        if (!read_varint(base, &pos, end, &v)) return 0;
+    return 1;
+}
+
 static int fail(walk *w, size_t at, const char *path, const char *problem)
 {
     snprintf(w->buf, w->buf_len, "byte %zu in %s: %s", at, *path ? path : "the model", problem);
@@ -68,7 +79,7 @@ static int walk_message(walk *w, const ProtobufCMessageDescriptor *desc, size_t 
 {
     char problem[256];
     unsigned seen[MAX_COUNTED_FIELDS] = {0}; /* occurrences by field index: the [i] of repeated fields */
-    if (depth > MAX_DEPTH) return fail(w, pos, path, "messages nested too deeply");
+    if (depth > MAX_DEPTH) return 0; /* not inspected further: claim nothing about it */
     while (pos < end) {
         size_t at = pos;
         uint64_t tag, len = 0;
@@ -113,6 +124,11 @@ static int walk_message(walk *w, const ProtobufCMessageDescriptor *desc, size_t 
             if (wire != want && !packed) {
                 snprintf(problem, sizeof problem, "field '%s' (%llu) has wire type %u, expected %u", name,
                          (unsigned long long)number, wire, want);
+                return fail(w, at, path, problem);
+            }
+            if (packed && !packed_fits(w->base, pos, pos + need, want)) {
+                snprintf(problem, sizeof problem, "packed field '%s' (%llu) of %zu bytes does not hold whole %s",
+                         name, (unsigned long long)number, need, want == 0 ? "varints" : "elements");
                 return fail(w, at, path, problem);
             }
             size_t k = (size_t)(f - desc->fields);
