@@ -5,6 +5,7 @@
 #   scripts/install-deps.sh              build + runtime + test dependencies
 #   scripts/install-deps.sh --crosscheck also python3-torch and python3-onnx,
 #                                        for the optional cross-check tests
+#   scripts/install-deps.sh --fuzz       also clang and libFuzzer, for scripts/fuzz.sh
 set -euo pipefail
 
 packages=(
@@ -19,6 +20,9 @@ packages=(
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)  # libFuzzer, its sanitizers, OpenMP for clang
 fi
 
 missing=()

@@ -72,6 +72,15 @@ char *foil_shape_str(const foil_tensor *t, char *buf, size_t len);
 static inline float *foil_f32(const foil_tensor *t) { return (float *)t->data; }
 static inline int64_t *foil_i64(const foil_tensor *t) { return (int64_t *)t->data; }
 
+/* Index of the first NaN or infinite value of v[0..n), or -1 when all are
+ * finite. The all-finite case is one vectorized pass, cheap enough to run on
+ * every model output (attacks evaluate a model thousands of times). */
+int64_t foil_first_nonfinite(const float *v, int64_t n);
+
+/* The one check of untrusted float32 inputs (batch first): a NaN or infinite
+ * value is an error naming `what` (the file), the example and the feature. */
+foil_status foil_check_finite_examples(const char *what, const foil_tensor *x);
+
 /* 64-byte aligned allocation helpers (zero-filled); NULL on failure. */
 void *foil_alloc(size_t bytes);
 void foil_free(void *p);

@@ -304,7 +304,10 @@ static foil_status predict_labels(foil_model *model, const foil_tensor *x, int64
 {
     foil_tensor z = {0};
     foil_status st = foil_model_predict(model, x, &z);
-    if (st) return st;
+    if (st) {
+        foil_tensor_free(&z); /* predict may have allocated it before failing */
+        return st;
+    }
     for (int64_t i = 0; i < x->shape[0]; i++) pred[i] = foil_argmax(foil_f32(&z) + i * classes, classes);
     if (logits_out) {
         *logits_out = foil_f32(&z);

@@ -2,6 +2,7 @@
  * cli/cmd_grad.c - `foil grad`: the input gradient every white-box attack
  * uses, exposed so that anyone can check it against their own framework.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <cjson/cJSON.h>
@@ -38,6 +39,25 @@ static void print_json(const float *loss, int64_t n)
     puts(text);
     free(text);
     cJSON_Delete(root);
+}
+
+/* Labels must be classes of the model: say which file, example and label
+ * is wrong (the loss alone could name only the model). */
+static foil_status check_labels(foil_model *model, const char *path, const foil_tensor *labels)
+{
+    int64_t classes;
+    if (foil_model_num_classes(model, &classes)) {
+        /* dynamic input dims: the loss, once the model has run, checks the upper bound */
+        foil_clear_error();
+        classes = INT64_MAX;
+    }
+    for (int64_t i = 0; i < labels->shape[0]; i++) {
+        int64_t y = foil_i64(labels)[i];
+        if (y < 0 || y >= classes)
+            return foil_error(FOIL_ERR_ARG, "%s: example %lld has label %lld, outside the model's classes [0, %lld)",
+                              path, (long long)i, (long long)y, (long long)classes);
+    }
+    return FOIL_OK;
 }
 
 static int run_grad(int argc, char **argv)
@@ -78,6 +98,7 @@ static int run_grad(int argc, char **argv)
                         "example, a 1-D array of %lld", labels_path, foil_shape_str(&labels, sh, sizeof sh), input_path,
                         (long long)x.shape[0], (long long)x.shape[0]);
     }
+    if (!st) st = check_labels(model, labels_path, &labels);
     if (!st && !(loss = malloc((size_t)x.shape[0] * sizeof *loss))) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!st) st = foil_model_loss_input_grad(model, &x, foil_i64(&labels), loss, NULL, &grad);
     if (!st) st = foil_npy_write(output_path, &grad);

@@ -9,7 +9,8 @@ int cli_load_model_input(const cli_command *cmd, const char *model_path, const c
 {
     foil_status st = foil_model_load(model_path, model);
     if (st) return cli_fail(cmd, st);
-    if ((st = foil_npy_read_f32(input_path, x))) {
+    if ((st = foil_npy_read_f32(input_path, x)) || (st = foil_check_finite_examples(input_path, x))) {
+        foil_tensor_free(x);
         foil_model_free(*model);
         *model = NULL;
         return cli_fail(cmd, st);

@@ -1,6 +1,8 @@
 /*
  * core/tensor.c - tensor storage and shape bookkeeping.
  */
+#include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,4 +126,32 @@ char *foil_shape_str(const foil_tensor *t, char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, i ? ", %lld" : "%lld", (long long)t->shape[i]);
     if (used < len) snprintf(buf + used, len - used, "]");
     return buf;
+}
+
+int64_t foil_first_nonfinite(const float *v, int64_t n)
+{
+    /* A float is NaN or infinite exactly when its exponent bits are all
+     * ones. An OR over that test vectorizes (a loop with an early exit, or a
+     * float sum without -ffast-math, does not), so the all-finite case costs
+     * one pass at memory speed; only a bad value pays for the second. */
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, v + i, sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    if (!bad) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return -1;
+}
+
+foil_status foil_check_finite_examples(const char *what, const foil_tensor *x)
+{
+    assert(x->dtype == FOIL_F32);
+    int64_t i = foil_first_nonfinite(foil_f32(x), x->numel);
+    if (i < 0) return FOIL_OK;
+    int64_t per = x->ndim > 0 && x->shape[0] > 0 ? x->numel / x->shape[0] : 1;
+    return foil_error(FOIL_ERR_FORMAT, "%s: example %lld, feature %lld is %s (NaN and infinite values are not allowed)",
+                      what, (long long)(i / per), (long long)(i % per), isnan(foil_f32(x)[i]) ? "NaN" : "infinite");
 }

@@ -134,20 +134,7 @@ foil_status dl_read_text(const char *path, char **buf, size_t *len)
     return FOIL_OK;
 }
 
-foil_status dl_check_finite(const char *path, const foil_tensor *x)
-{
-    const float *v = foil_f32(x);
-    int64_t n = x->numel;
-    int bad = 0;
-    for (int64_t i = 0; i < n; i++) bad |= !isfinite(v[i]);
-    if (!bad) return FOIL_OK;
-    int64_t per = x->shape[0] ? n / x->shape[0] : 1;
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return foil_error(FOIL_ERR_FORMAT, "%s: example %lld, feature %lld is %s (NaN and infinite values are not allowed)",
-                              path, (long long)(i / per), (long long)(i % per), isnan(v[i]) ? "NaN" : "infinite");
-    return FOIL_OK;
-}
+foil_status dl_check_finite(const char *path, const foil_tensor *x) { return foil_check_finite_examples(path, x); }
 
 foil_status dl_labels_from_tensor(const char *path, foil_tensor *src, foil_tensor *out, int64_t *classes)
 {

@@ -45,6 +45,13 @@ foil_status foil_metrics_from_logits(const foil_tensor *logits, const int64_t *l
     double bin_conf[FOIL_ECE_BINS] = {0}, bin_correct[FOIL_ECE_BINS] = {0}, bin_count[FOIL_ECE_BINS] = {0};
     int64_t correct = 0;
     double conf_sum = 0;
+    /* A NaN logit would make a NaN confidence and an undefined bin below. */
+    int64_t bad = foil_first_nonfinite(foil_f32(logits), n * width);
+    if (bad >= 0) {
+        foil_metrics_free(out);
+        return foil_error(FOIL_ERR_ARG, "the logits of example %lld are not finite (class %lld is %g)",
+                          (long long)(bad / width), (long long)(bad % width), (double)foil_f32(logits)[bad]);
+    }
     for (int64_t i = 0; i < n; i++) {
         double conf;
         int64_t pred = top_class(foil_f32(logits) + i * width, width, &conf);

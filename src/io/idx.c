@@ -26,6 +26,35 @@ static int read_exact(gzFile f, void *buf, size_t len)
     return 1;
 }
 
+/* Read exactly n bytes into a new buffer (*out, to free): 1, or 0 if the
+ * file ends first, -1 out of memory. The buffer grows with what arrives
+ * (from 1 MiB, doubling), so a gzip file of a few bytes whose header claims
+ * gigabytes ends as truncated without allocating them first. */
+static int read_growing(gzFile f, size_t n, uint8_t **out)
+{
+    size_t cap = n < ((size_t)1 << 20) ? n : (size_t)1 << 20, got = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    while (buf && got < n) {
+        if (got == cap) {
+            cap = cap > n / 2 ? n : 2 * cap;
+            uint8_t *grown = realloc(buf, cap);
+            if (!grown) break;
+            buf = grown;
+        }
+        if (!read_exact(f, buf + got, cap - got)) {
+            free(buf);
+            return 0;
+        }
+        got = cap;
+    }
+    if (got < n || !buf) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 1;
+}
+
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 static foil_status idx_type(const char *path, int code, foil_dtype *dt, size_t *file_esize)
@@ -41,7 +70,8 @@ static foil_status idx_type(const char *path, int code, foil_dtype *dt, size_t *
     return foil_error(FOIL_ERR_FORMAT, "%s: unknown IDX element type 0x%02x (not an IDX file?)", path, code);
 }
 
-/* Convert big-endian file elements in place to native little-endian. */
+/* Convert big-endian file elements from raw (which may be t->data itself)
+ * to native little-endian in t. */
 static void to_native(foil_tensor *t, const uint8_t *raw, size_t file_esize)
 {
     for (int64_t i = 0; i < t->numel; i++) {
@@ -86,7 +116,7 @@ foil_status foil_idx_read(const char *path, foil_tensor *out)
         shape[d] = be32(dimbuf + 4 * d);
         if (shape[d] && numel > IDX_MAX_BYTES / (int64_t)file_esize / shape[d])
             st = foil_error(FOIL_ERR_FORMAT, "%s: IDX dimensions are absurdly large", path);
-        numel *= shape[d];
+        else numel *= shape[d]; /* not after the check failed: the product would overflow */
     }
     /* An uncompressed file must hold exactly what its header promises; check
      * before allocating, so a corrupt header cannot demand gigabytes. */
@@ -97,19 +127,24 @@ foil_status foil_idx_read(const char *path, foil_tensor *out)
             st = foil_error(FOIL_ERR_FORMAT, "%s: the header promises %llu bytes but the file has %llu", path,
                             (unsigned long long)want, (unsigned long long)sb.st_size);
     }
-    if (!st) st = foil_tensor_alloc(out, dt, rank, shape);
     if (!st) {
         size_t nbytes = (size_t)numel * file_esize;
-        raw = file_esize == foil_dtype_size(dt) ? out->data : malloc(nbytes ? nbytes : 1);
-        if (!raw) st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);
-        else if (!read_exact(f, raw, nbytes))
+        int got = read_growing(f, nbytes, &raw);
+        if (got < 0) st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);
+        else if (!got)
             st = foil_error(FOIL_ERR_FORMAT, "%s: truncated: the header promises %lld elements", path, (long long)numel);
         else {
             uint8_t extra;
             if (gzread(f, &extra, 1) > 0) st = foil_error(FOIL_ERR_FORMAT, "%s: unexpected bytes after the data", path);
         }
-        if (!st && file_esize > 1) to_native(out, raw, file_esize);
-        if (raw != out->data) free(raw);
+        if (!st) st = foil_tensor_alloc(out, dt, rank, shape);
+        if (!st && file_esize == foil_dtype_size(dt)) {
+            memcpy(out->data, raw, nbytes); /* then converted in place */
+            to_native(out, out->data, file_esize);
+        } else if (!st) {
+            to_native(out, raw, file_esize);
+        }
+        free(raw);
     }
     int zerr;
     const char *zmsg = gzerror(f, &zerr);

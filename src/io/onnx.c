@@ -14,6 +14,7 @@
 
 #include "io/file.h"
 #include "io/onnx.h"
+#include "io/pb_where.h"
 #include "onnx.pb-c.h"
 
 #define FOIL_ONNX_MIN_OPSET 1
@@ -182,6 +183,12 @@ static foil_status read_value_info(foil_graph *g, const Onnx__ValueInfoProto *vi
         return foil_error(FOIL_ERR_UNSUPPORTED, "%s: value '%s' has rank %zu (max %d)", g->path, v->name,
                           tt->shape->n_dim, FOIL_MAX_DIMS);
     v->decl_ndim = (int)tt->shape->n_dim;
+    /* A value declared twice (a name listed twice among the inputs): the
+     * last declaration wins, and the first one's names must not leak. */
+    for (int d = 0; d < FOIL_MAX_DIMS; d++) {
+        free(v->decl_dim_param[d]);
+        v->decl_dim_param[d] = NULL;
+    }
     for (size_t d = 0; d < tt->shape->n_dim; d++) {
         const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
         v->decl_shape[d] = -1;
@@ -316,7 +323,13 @@ foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path
     *out = NULL;
     if (len == 0) return foil_error(FOIL_ERR_FORMAT, "%s: the file is empty", path);
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
-    if (!mp) return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model (protobuf parse failed: truncated or corrupt file?)", path);
+    if (!mp) {
+        char where[512];
+        if (foil_pb_where(&onnx__model_proto__descriptor, data, len, where, sizeof where))
+            return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model (truncated or corrupt): %s", path, where);
+        return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model: protobuf-c rejected it although every field "
+                          "is well framed (a value it does not accept)", path);
+    }
     foil_graph *g = foil_graph_new(path);
     if (!g) {
         onnx__model_proto__free_unpacked(mp, NULL);

@@ -44,7 +44,9 @@ foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
         return st;
     }
     foil_model *m = calloc(1, sizeof *m);
-    if (!m) {
+    if (m) m->d_outputs = calloc((size_t)(g->n_outputs > 1 ? g->n_outputs : 1), sizeof *m->d_outputs);
+    if (!m || !m->d_outputs) {
+        free(m);
         foil_graph_free(g);
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
@@ -77,7 +79,14 @@ void foil_model_free(foil_model *m)
     if (!m) return;
     free_chunk_buffers(m);
     foil_graph_free(m->g);
+    free(m->d_outputs);
     free(m);
+}
+
+const foil_tensor *const *foil_model_output_grads(foil_model *m, const foil_tensor *d_logits)
+{
+    m->d_outputs[0] = d_logits;
+    return m->d_outputs;
 }
 
 foil_status foil_model_save(const foil_model *m, const char *path) { return foil_onnx_save(m->g, path); }
@@ -249,6 +258,20 @@ static foil_status choose_chunk(foil_model *m, const foil_tensor *x, int ndim, c
     return st ? plan_chunk(m, ndim, shape, m->fixed_batch) : FOIL_OK;
 }
 
+/* A model's output is untrusted too: a NaN or infinite logit (a broken
+ * model, or an input that overflows float32 inside it) must never pass for
+ * a prediction, a loss or an attack's success. first: the chunk's first
+ * example in the caller's batch. */
+static foil_status check_logits(const foil_model *m, const float *y, int64_t first, int64_t count)
+{
+    int64_t i = foil_first_nonfinite(y, count * m->classes);
+    if (i < 0) return FOIL_OK;
+    return foil_error(FOIL_ERR_RUNTIME, "%s: the model gave a %s logit for example %lld (class %lld); check that "
+                      "input for huge values, or the model for a broken operation", m->g->path,
+                      isnan(y[i]) ? "NaN" : "infinite", (long long)(first + i / m->classes),
+                      (long long)(i % m->classes));
+}
+
 foil_status foil_model_predict(foil_model *m, const foil_tensor *x, foil_tensor *logits)
 {
     return foil_model_input_grad(m, x, NULL, NULL, NULL, logits, NULL);
@@ -286,12 +309,13 @@ foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logi
     if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
     size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
     const foil_tensor *inputs[1] = {&m->chunk_x};
-    const foil_tensor *d_outputs[1] = {&m->chunk_dlogits};
+    const foil_tensor *const *d_outputs = foil_model_output_grads(m, &m->chunk_dlogits);
     for (int64_t start = 0; start < n; start += b) {
         int64_t count = n - start < b ? n - start : b;
         stage_chunk(m, x, start, count);
         if ((st = foil_graph_forward(m->g, inputs, 0, 0))) return st;
         const float *y = foil_f32(foil_graph_output(m->g, 0));
+        if ((st = check_logits(m, y, start, count))) return st;
         if (logits) memcpy(foil_f32(logits) + start * m->classes, y, (size_t)(count * m->classes) * sizeof(float));
         if (!want_value) continue;
         /* Only the chunk's real rows go to fn; padded rows get a zero

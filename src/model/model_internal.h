@@ -20,10 +20,15 @@ struct foil_model {
     foil_tensor chunk_x;       /* (B, ...) staging for one chunk */
     foil_tensor chunk_dlogits; /* (B, classes) */
     float *chunk_loss;         /* B */
+    const foil_tensor **d_outputs; /* one per graph output, for backward: only the logits' is set */
 };
 
 /* Wrap a finalized graph (one float32 input with a batch dimension; the
  * first output the logits). Takes ownership of g, also on failure. */
 foil_status foil_model_from_graph(foil_graph *g, foil_model **out);
+
+/* The output gradients for foil_graph_backward, which reads one per graph
+ * output: d_logits for the first, none (zero) for any others a model has. */
+const foil_tensor *const *foil_model_output_grads(foil_model *m, const foil_tensor *d_logits);
 
 #endif

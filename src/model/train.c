@@ -126,6 +126,13 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     if ((st = foil_graph_forward(t->m->g, in, 1, seed))) return st;
     const float *logits = foil_f32(foil_graph_output(t->m->g, 0));
     int64_t classes = t->dlogits.shape[1];
+    /* Diverged training must stop here, not write a model of NaN weights. */
+    int64_t bad = foil_first_nonfinite(logits, b * classes);
+    if (bad >= 0)
+        return foil_error(FOIL_ERR_RUNTIME, "%s: training diverged at step %lld (epoch %lld): the model gave a "
+                          "non-finite logit for training example %lld; lower --lr or check the data",
+                          t->data->name, (long long)global_step + 1, (long long)epoch + 1,
+                          (long long)t->perm[first + bad / classes]);
     float *dl = foil_f32(&t->dlogits);
     if ((st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl)))
         return foil_error_prefix(st, "%s", t->data->name);
@@ -140,8 +147,7 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
             if (row[c] > row[best]) best = c;
         *correct += best == t->labels[i];
     }
-    const foil_tensor *d_out[1] = {&t->dlogits};
-    if ((st = foil_graph_backward(t->m->g, d_out, FOIL_GRAD_PARAMS))) return st;
+    if ((st = foil_graph_backward(t->m->g, foil_model_output_grads(t->m, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
     foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
     return FOIL_OK;
 }
@@ -150,7 +156,10 @@ static foil_status validation_accuracy(foil_model *m, const foil_dataset *val, d
 {
     foil_tensor logits = {0};
     foil_status st = foil_model_predict(m, &val->x, &logits);
-    if (st) return st;
+    if (st) {
+        foil_tensor_free(&logits); /* predict may have allocated it before failing */
+        return st;
+    }
     int64_t n = val->x.shape[0], classes = logits.shape[1], correct = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *row = foil_f32(&logits) + i * classes;
