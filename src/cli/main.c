@@ -31,8 +31,10 @@ static int print_version(void)
         fprintf(stderr, "foil: %s\n", foil_last_error());
         return CLI_RUNTIME_ERROR;
     }
-    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s with %s)\n", FOIL_VERSION_STRING, kernels,
-           foil_cpu_supported(), foil_cpu_build(), foil_cpu_built());
+    const int native = strcmp(foil_cpu_build(), "native") == 0;
+    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s)\n", FOIL_VERSION_STRING, kernels,
+           foil_cpu_supported(), native ? "native (-march=native)" : "portable, sets ",
+           native ? "" : foil_cpu_built());
     return CLI_OK;
 }
 
