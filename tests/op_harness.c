@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foil/cpu.h"
 #include "foil/rng.h"
 #include "op_harness.h"
 
@@ -13,6 +14,13 @@ static void die(const char *msg)
 {
     fprintf(stderr, "op_harness: %s (%s)\n", msg, foil_last_error());
     abort();
+}
+
+void opc_skip_unless_kernels_run(void)
+{
+    if (foil_cpu_kernels()) return;
+    fprintf(stderr, "skipped: %s\n", foil_last_error());
+    exit(77);
 }
 
 op_case *opc_new(const char *type, int n_in, int n_out)

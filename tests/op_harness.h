@@ -24,6 +24,11 @@ typedef struct op_case {
     int prepared;
 } op_case;
 
+/* Exit with 77 (ctest's "skipped") when FOIL_KERNELS names a kernel set
+ * this build or CPU cannot run: tests/CMakeLists.txt runs every op test once
+ * per kernel set, and a set the CPU lacks must skip, not fail. Call first. */
+void opc_skip_unless_kernels_run(void);
+
 /* A node of ONNX type `type` with n_in inputs and n_out outputs (opset 18;
  * change node.opset before opc_prepare for older behaviour). Every input is
  * absent until set. Aborts the test program if the op is not registered. */

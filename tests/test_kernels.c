@@ -7,6 +7,10 @@
  * and axpy forms, every row count and column tail). Each is also run split
  * into arbitrary ranges, as threads split them: the result must be bitwise
  * the same as one call over everything.
+ *
+ * Built once per kernel set (tests/CMakeLists.txt): compiled for the
+ * baseline, with nn/ops/kset_names.h naming the set's kernels, so
+ * test_kernels_avx512 calls the AVX-512 code and skips on a CPU without it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foil/cpu.h"
 #include "foil/rng.h"
 #include "nn/ops/kernels.h"
 
@@ -282,8 +287,16 @@ static void test_gemv(void **state)
             }
 }
 
+#define KSET_STRING_(x) #x
+#define KSET_STRING(x) KSET_STRING_(x)
+
 int main(void)
 {
+    /* Never call a set's code on a CPU that cannot run it: skip. */
+    if (foil_cpu_use_kernels(KSET_STRING(FOIL_KSET_SUFFIX))) {
+        fprintf(stderr, "skipped: %s\n", foil_last_error());
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dconv),
         cmocka_unit_test(test_wino),

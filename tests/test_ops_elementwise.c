@@ -660,6 +660,7 @@ static void test_vector_math(void **state)
 
 int main(void)
 {
+    opc_skip_unless_kernels_run();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binary_forward_patterns),
         cmocka_unit_test(test_binary_gradcheck_patterns),

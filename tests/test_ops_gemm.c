@@ -403,6 +403,7 @@ static void test_matmul_errors(void **state)
 
 int main(void)
 {
+    opc_skip_unless_kernels_run();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_gemm_few_rows),

@@ -359,6 +359,7 @@ static void test_bn_errors(void **state)
 
 int main(void)
 {
+    opc_skip_unless_kernels_run();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_inference),
         cmocka_unit_test(test_bn_training_mode),

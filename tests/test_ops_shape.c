@@ -1207,6 +1207,7 @@ static void test_dropout(void **state)
 
 int main(void)
 {
+    opc_skip_unless_kernels_run();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flatten),   cmocka_unit_test(test_reshape),   cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_concat),    cmocka_unit_test(test_pad),       cmocka_unit_test(test_shape),

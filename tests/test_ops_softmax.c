@@ -473,6 +473,7 @@ static void test_xent_errors(void **state)
 
 int main(void)
 {
+    opc_skip_unless_kernels_run();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_axes),
         cmocka_unit_test(test_softmax_opset_difference),

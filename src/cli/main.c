@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "foil/cpu.h"
 
 static const cli_command *const commands[] = {&cli_train, &cli_eval, &cli_attack, &cli_predict, &cli_grad};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -16,8 +17,25 @@ static void usage(FILE *out)
                  "foil attacks, hardens and audits machine-learning models given as ONNX.\n\n"
                  "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "\nRun 'foil COMMAND --help' for a command's options.\n"
+    fprintf(out, "\nRun 'foil COMMAND --help' for a command's options, 'foil --version' for the version and\n"
+                 "the CPU kernel set in use (the environment variable FOIL_KERNELS=baseline|avx2|avx512\n"
+                 "forces one).\n"
                  "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
+}
+
+/* The version and the kernel set that runs (foil/cpu.h): what a bug report needs. */
+static int print_version(void)
+{
+    const char *kernels = foil_cpu_kernels();
+    if (!kernels) {
+        fprintf(stderr, "foil: %s\n", foil_last_error());
+        return CLI_RUNTIME_ERROR;
+    }
+    const int native = strcmp(foil_cpu_build(), "native") == 0;
+    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s)\n", FOIL_VERSION_STRING, kernels,
+           foil_cpu_supported(), native ? "native (-march=native)" : "portable, sets ",
+           native ? "" : foil_cpu_built());
+    return CLI_OK;
 }
 
 int main(int argc, char **argv)
@@ -30,10 +48,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("foil 0.1.0\n");
-        return CLI_OK;
-    }
+    if (strcmp(argv[1], "--version") == 0) return print_version();
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], commands[i]->name) == 0) {
             int rc = commands[i]->run(argc - 1, argv + 1);

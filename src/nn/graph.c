@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foil/cpu.h"
 #include "foil/rng.h"
 #include "nn/graph.h"
 
@@ -166,6 +167,9 @@ static const char *node_label(const foil_node *n) { return n->name && n->name[0]
 
 foil_status foil_graph_finalize(foil_graph *g)
 {
+    /* Nodes bind to the op tables of the kernel set in use (foil/cpu.h): a
+     * FOIL_KERNELS that this build or CPU cannot honour fails here, by name. */
+    if (!foil_cpu_kernels()) return foil_error_prefix(FOIL_ERR_ARG, "%s", g->path);
     /* A value is available once it is an input, an initializer or produced
      * by an earlier node; ONNX requires nodes in topological order. */
     unsigned char *avail = calloc((size_t)g->n_values + 1, 1);

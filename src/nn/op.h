@@ -136,7 +136,9 @@ static inline void foil_relu_inplace(float *y, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
-/* Lookup by ONNX op_type (default domain ""/"ai.onnx"); NULL when unsupported. */
+/* Lookup by ONNX op_type (default domain ""/"ai.onnx") in the kernel set in
+ * use (foil/cpu.h, nn/kernel_sets.c); NULL when unsupported, or when no set
+ * can run (foil_cpu_kernels() is then NULL and foil_last_error() says why). */
 const foil_op *foil_op_find(const char *type);
 /* Comma-separated list of supported op types, for messages and --help. */
 const char *foil_op_list(void);

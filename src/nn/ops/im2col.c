@@ -6,8 +6,6 @@
 
 #include "nn/ops/im2col.h"
 
-int foil_ops_fast_paths = 1;
-
 /* Attribute values larger than this are surely corrupt; the bound keeps every
  * product in the geometry far from int64 overflow. */
 #define WIN_MAX_VALUE ((int64_t)1 << 31)

@@ -190,7 +190,8 @@ FOIL_V16_INLINE v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a
 /* Fast paths on (1) / off (0). Tests turn them off to compare the general
  * path against the fast ones, or set 2 to force each fast path wherever it
  * applies, even where it would not pay (Conv's Winograd on small shapes);
- * read by infer, so set it before planning. */
+ * read by infer, so set it before planning. One switch for every kernel set:
+ * it lives in nn/kernel_sets.c, compiled once. */
 extern int foil_ops_fast_paths;
 
 #endif

@@ -226,12 +226,20 @@ static foil_status transpose_init(foil_node *n)
     return FOIL_OK;
 }
 
-/* The permutation for a rank-r input: the attribute, or reversed. */
-static void transpose_perm(const foil_node *n, int r, int *perm)
+/* The permutation for a rank-r input (the attribute, or reversed) and, when
+ * inv is not NULL, its inverse inv[perm[i]] = i. The inverse is filled as
+ * each perm[i] is made: a separate loop over perm[0..r) lets gcc (AVX-512
+ * gathers and scatters, -O3) lose track of which elements were written and
+ * warn that perm may be used uninitialized. */
+static void transpose_perm(const foil_node *n, int r, int *perm, int *inv)
 {
     const int64_t *v;
     int k = foil_attr_ints(n, "perm", &v);
-    for (int i = 0; i < r; i++) perm[i] = k >= 0 ? (int)v[i] : r - 1 - i;
+    for (int i = 0; i < r; i++) {
+        const int p = k >= 0 ? (int)v[i] : r - 1 - i;
+        perm[i] = p;
+        if (inv) inv[p] = i;
+    }
 }
 
 static foil_status transpose_infer(foil_op_ctx *c)
@@ -244,7 +252,7 @@ static foil_status transpose_infer(foil_op_ctx *c)
     if (k >= 0 && k != x->ndim)
         return foil_node_error(c, FOIL_ERR_SHAPE, "perm has %d values but the input has rank %d", k, x->ndim);
     int perm[FOIL_MAX_DIMS];
-    transpose_perm(c->node, x->ndim, perm);
+    transpose_perm(c->node, x->ndim, perm, NULL);
     int64_t shape[FOIL_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[perm[i]];
     return set_out(c, x->dtype, x->ndim, shape);
@@ -254,7 +262,7 @@ static foil_status transpose_forward(foil_op_ctx *c)
 {
     const foil_tensor *x = c->in[0];
     int perm[FOIL_MAX_DIMS];
-    transpose_perm(c->node, x->ndim, perm);
+    transpose_perm(c->node, x->ndim, perm, NULL);
     tp_plan p;
     tp_make(&p, x->ndim, x->shape, perm);
     tp_run(&p, foil_dtype_size(x->dtype), x->data, c->out[0]->data);
@@ -272,8 +280,7 @@ static void transpose_backward(foil_op_ctx *c)
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0] || c->d_in[0]->dtype != FOIL_F32) return;
     const foil_tensor *dy = c->d_out[0];
     int r = dy->ndim, perm[FOIL_MAX_DIMS], inv[FOIL_MAX_DIMS];
-    transpose_perm(c->node, r, perm);
-    for (int k = 0; k < r; k++) inv[perm[k]] = k;
+    transpose_perm(c->node, r, perm, inv);
     tp_plan p;
     tp_make(&p, r, dy->shape, inv);
     tp_add_f32(&p, foil_f32(dy), foil_f32(c->d_in[0]));

@@ -1,10 +1,10 @@
 /*
- * nn/ops/registry.c - the table of supported ONNX operators.
- * Each family file (conv.c, pool.c, ...) defines its foil_op tables.
+ * nn/ops/registry.c - the table of supported ONNX operators of one kernel set
+ * (nn/kernel_set.h). Each family file (conv.c, pool.c, ...) defines its
+ * foil_op tables; nn/kernel_sets.c looks operators up in the chosen set's.
  */
-#include <string.h>
-
-#include "nn/op.h"
+#include "foil/loss.h"
+#include "nn/kernel_set.h"
 
 #define FOIL_OPS(X)                                                                       \
     X(conv) X(maxpool) X(averagepool) X(globalaveragepool)                                \
@@ -23,25 +23,12 @@ FOIL_OPS(DECLARE)
 static const foil_op *const ops[] = {FOIL_OPS(ENTRY)};
 #undef ENTRY
 
-const foil_op *foil_op_find(const char *type)
-{
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(ops[i]->type, type) == 0) return ops[i];
-    return NULL;
-}
+#define FOIL_STRINGIFY_(x) #x
+#define FOIL_STRINGIFY(x) FOIL_STRINGIFY_(x)
 
-const char *foil_op_list(void)
-{
-    static char list[1024];
-    if (list[0]) return list;
-    size_t used = 0;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        size_t len = strlen(ops[i]->type);
-        if (used + len + 3 >= sizeof list) break;
-        if (used) { memcpy(list + used, ", ", 2); used += 2; }
-        memcpy(list + used, ops[i]->type, len);
-        used += len;
-    }
-    list[used] = '\0';
-    return list;
-}
+const foil_kernel_set foil_kernel_set_table = {
+    .name = FOIL_STRINGIFY(FOIL_KSET_SUFFIX),
+    .ops = ops,
+    .n_ops = (int)(sizeof ops / sizeof ops[0]),
+    .softmax_xent = foil_softmax_xent,
+};
