@@ -1,7 +1,7 @@
 /*
  * tests/test_attacks_apgd.c - APGD-CE / APGD-DLR / APGD-T, FAB-T and
- * AutoAttack on the trained cnn-small: the DLR gradients against finite
- * differences, APGD at least as strong as PGD with the same number of
+ * AutoAttack on the trained cnn-small: the DLR and margin gradients (APGD's
+ * and PGD's loss=dlr|margin) against finite differences, APGD at least as strong as PGD with the same number of
  * iterations, the undefended model's collapse at eps 0.3, exact gradient
  * budgets, FAB-T's minimal norms, AutoAttack never weaker than its parts,
  * the zero-gradient warning, and errors on requests that cannot work.
@@ -60,9 +60,20 @@ static void spaced_logits(float *z, int64_t C, unsigned *seed)
     for (int64_t k = 0; k < C; k++) z[k] = 0.5f * (float)perm[k] - 2 + 0.1f * (float)rand_r(seed) / (float)RAND_MAX;
 }
 
-/* The losses as the paper writes them, from sorted logits, in double. */
-static double dlr_reference(const float *z, int64_t C, int64_t y, int64_t t, int targeted)
+/* max_{k != skip} z_k */
+static double max_other(const float *z, int64_t C, int64_t skip)
 {
+    double m = -INFINITY;
+    for (int64_t k = 0; k < C; k++)
+        if (k != skip) m = fmax(m, z[k]);
+    return m;
+}
+
+/* The losses as the papers write them (DLR from sorted logits), in double. */
+static double loss_reference(foil_loss_kind kind, const float *z, int64_t C, int64_t y, int64_t t)
+{
+    if (kind == FOIL_LOSS_NEG_MARGIN) return max_other(z, C, y) - z[y];
+    if (kind == FOIL_LOSS_NEG_MARGIN_T) return z[t] - max_other(z, C, t);
     double s[16];
     for (int64_t k = 0; k < C; k++) s[k] = z[k];
     for (int64_t a = 0; a < C; a++)
@@ -72,11 +83,8 @@ static double dlr_reference(const float *z, int64_t C, int64_t y, int64_t t, int
                 s[a] = s[b];
                 s[b] = tmp;
             }
-    if (targeted) return -((double)z[y] - z[t]) / (s[0] - 0.5 * (s[2] + s[3]) + 1e-12);
-    double other = -INFINITY;
-    for (int64_t k = 0; k < C; k++)
-        if (k != y) other = fmax(other, z[k]);
-    return -((double)z[y] - other) / (s[0] - s[2] + 1e-12);
+    if (kind == FOIL_LOSS_DLR_T) return -((double)z[y] - z[t]) / (s[0] - 0.5 * (s[2] + s[3]) + 1e-12);
+    return -((double)z[y] - max_other(z, C, y)) / (s[0] - s[2] + 1e-12);
 }
 
 /* Values against the formula, gradients against central differences, for
@@ -94,7 +102,7 @@ static void check_loss_gradient(foil_loss_kind kind)
         foil_logit_loss L = {kind, &y, &t, 0};
         float v;
         assert_int_equal(foil_logit_loss_fn(&L, 0, 1, C, z, &v, g), FOIL_OK);
-        double want = dlr_reference(z, C, y, t, kind == FOIL_LOSS_DLR_T);
+        double want = loss_reference(kind, z, C, y, t);
         if (fabs(v - want) > 1e-5 * (1 + fabs(want)))
             fail_msg("loss %d row %d: value %g, formula %g", (int)kind, row, v, want);
         const float h = 2e-3f;
@@ -115,11 +123,14 @@ static void check_loss_gradient(foil_loss_kind kind)
     printf("  loss %d: worst |analytic - finite difference| %.2e over %d rows\n", (int)kind, worst, ROWS);
 }
 
-static void test_dlr_gradients(void **state)
+/* DLR (APGD, PGD loss=dlr) and the ascent margins (PGD loss=margin). */
+static void test_loss_gradients(void **state)
 {
     (void)state;
     check_loss_gradient(FOIL_LOSS_DLR);
     check_loss_gradient(FOIL_LOSS_DLR_T);
+    check_loss_gradient(FOIL_LOSS_NEG_MARGIN);
+    check_loss_gradient(FOIL_LOSS_NEG_MARGIN_T);
 }
 
 /* ---- APGD ---- */
@@ -308,8 +319,8 @@ static void test_autoattack(void **state)
 /* ---- warnings and errors ---- */
 
 /* Every feature immutable: the usable gradient is zero everywhere, which
- * the DLR attacks report (AutoAttack's check_zero_gradients), and nothing
- * moves. */
+ * the runner reports for every gradient attack (AutoAttack's
+ * check_zero_gradients), and nothing moves. */
 static void test_zero_gradient_warning(void **state)
 {
     (void)state;
@@ -323,8 +334,10 @@ static void test_zero_gradient_warning(void **state)
     t.steps = 5;
     foil_attack_result r;
     foil_attack_summary s = attack_fixture_run(&few, "apgd-dlr", &t, NULL, &r);
-    assert_non_null(strstr(r.warnings, "zero gradient"));
+    assert_non_null(strstr(r.warnings, "gradient of exactly zero"));
     assert_int_equal(s.fooled, 0);
+    assert_int_equal(s.zero_grad_examples, s.attacked);
+    assert_true(s.zero_gradient_fraction == 1.0);
     foil_attack_result_free(&r);
     free(immutable);
 }
@@ -370,7 +383,7 @@ int main(void)
     F = attack_fixture_head(&ALL, ALL.examples / 5);
     S = attack_fixture_head(&ALL, ALL.examples / 20);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dlr_gradients),   cmocka_unit_test(test_apgd_vs_pgd),
+        cmocka_unit_test(test_loss_gradients),   cmocka_unit_test(test_apgd_vs_pgd),
         cmocka_unit_test(test_budgets),         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_dlr_and_targets), cmocka_unit_test(test_fab),
         cmocka_unit_test(test_autoattack),      cmocka_unit_test(test_zero_gradient_warning),

@@ -20,6 +20,14 @@
  * Minimal-perturbation attacks (C&W, DeepFool, FAB, HopSkipJump) may run
  * with eps = 0 (unbounded: report the norms they found); with eps > 0 an
  * example whose perturbation exceeds eps counts as not fooled and x' = x.
+ *
+ * The runner also flags, per example, a first input gradient that is exactly
+ * zero or non-finite on every feature the attack may move: the loss is flat
+ * there (a saturated softmax when logits are large, e.g. a model fed 0-255
+ * pixels or a distilled model; or gradient masking), so gradient steps
+ * cannot move and the robust accuracy they report is not robustness. Above
+ * FOIL_ZERO_GRADIENT_WARN of the examples whose gradient was taken, the
+ * result carries a warning that says so and what to run instead.
  */
 #ifndef FOIL_ATTACK_H
 #define FOIL_ATTACK_H
@@ -84,11 +92,17 @@ typedef struct foil_attack_result {
     float *norm_l0;              /* N: features changed (|adv - x| > 0) */
     int64_t *queries;            /* N: inputs the model evaluated for this example */
     int64_t *grads;              /* N: of those, the ones with an input gradient */
+    uint8_t *zero_grad;          /* N: its first input gradient was zero (or non-finite) on every movable feature */
     int64_t fit_queries;         /* learning on opt->fit_x: inputs the model evaluated */
     int64_t fit_grads;           /* ... and of those, input gradients */
+    int64_t fit_grad_examples;   /* fit examples whose input gradient was taken */
+    int64_t fit_zero_grads;      /* ... and of those, the ones flagged as zero_grad is */
     double seconds;              /* the attack alone (not the runner's checks) */
-    char warnings[512];          /* e.g. AutoAttack's zero-gradient warning; "" when none */
+    char warnings[1024];         /* e.g. the zero-gradient warning, one per line; "" when none */
 } foil_attack_result;
+
+/* Fraction of zero_grad examples above which the result warns. */
+#define FOIL_ZERO_GRADIENT_WARN 0.01
 
 /* Aggregates, as `foil attack` prints them. */
 typedef struct foil_attack_summary {
@@ -99,6 +113,11 @@ typedef struct foil_attack_summary {
     double median_norm, max_norm;/* over fooled examples (NaN when none) */
     double mean_queries;         /* per attacked example: inputs the model saw */
     double mean_grads;           /* per attacked example: input gradients */
+    int64_t grad_examples;       /* examples whose input gradient was taken: the attacked ones (and, for
+                                    attacks that learn on opt->fit_x, the fit examples) */
+    int64_t zero_grad_examples;  /* ... of those, the ones whose first gradient was zero or non-finite */
+    double zero_gradient_fraction; /* zero_grad_examples / grad_examples; NaN when no gradient was taken
+                                      (black-box attacks) */
     double seconds, images_per_second;
 } foil_attack_summary;
 

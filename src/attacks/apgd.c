@@ -45,9 +45,10 @@
  * L2 step length is spent on features that can move) and are reset by P.
  * Examples not fooled keep adv = x, as the reference returns.
  *
- * Like the reference, the DLR objectives warn when an example's gradient at
- * the start is exactly zero (AutoAttack's check_zero_gradients): a sign of
- * gradient masking that makes any gradient attack unreliable.
+ * AutoAttack's check_zero_gradients (the reference warns when a DLR run's
+ * gradient at the start is exactly zero) is the runner's, for every
+ * gradient attack: foil_attack_grad flags an example whose first gradient
+ * is flat, and the result warns (runner.c).
  *
  * Not implemented: the L1 version (the reference's L1 APGD with adaptive
  * sparsity and its L1-box projection), EOT iterations (deterministic
@@ -64,7 +65,6 @@ typedef struct apgd_config {
     int64_t n_targets;      /* apgd-t: top-k target classes; 0 = the run's own targets */
     foil_loss_kind loss;
     float rho;
-    int64_t zero_grads;     /* counted while running: examples starting at a zero gradient */
 } apgd_config;
 
 /* State of one group of examples (rows); per-row arrays are indexed by
@@ -83,7 +83,6 @@ typedef struct apgd_group {
     float *w, *g, *z, *val; /* live buffers: iterates, gradients, logits, losses */
     int64_t *owner, *lab, *oth, *live;
     float *scratch;         /* D */
-    uint8_t *zero_grad;     /* rows: a run started at an exactly zero gradient */
     foil_buffers mem;       /* owns every array above */
 } apgd_group;
 
@@ -116,7 +115,6 @@ static foil_status group_alloc(apgd_group *g, int64_t rows, int64_t d, int64_t c
     g->oth = foil_buffers_take(&g->mem, r * is);
     g->live = foil_buffers_take(&g->mem, r * is);
     g->scratch = foil_buffers_take(&g->mem, (size_t)d * fs);
-    g->zero_grad = foil_buffers_take(&g->mem, r);
     return foil_buffers_status(&g->mem, "apgd", rows);
 }
 
@@ -252,11 +250,6 @@ static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_conf
     for (int64_t s = 0; s < k; s++) {
         int64_t r = g->live[s];
         float *gr = g->grad + r * d;
-        if (cfg->loss == FOIL_LOSS_DLR || cfg->loss == FOIL_LOSS_DLR_T) {
-            double sum = 0;
-            for (int64_t j = 0; j < d; j++) sum += fabsf(gr[j]);
-            if (sum == 0) g->zero_grad[r] = 1;
-        }
         memcpy(g->xold + r * d, g->xadv + r * d, (size_t)d * sizeof(float));
         memcpy(g->xbest + r * d, g->xadv + r * d, (size_t)d * sizeof(float));
         memcpy(g->gbest + r * d, gr, (size_t)d * sizeof(float));
@@ -323,7 +316,7 @@ static uint64_t stream_of(const apgd_config *cfg, int64_t target_rank, int64_t r
 
 static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
 {
-    apgd_config *cfg = arg;
+    const apgd_config *cfg = arg;
     apgd_group g;
     foil_status st = group_alloc(&g, rows, c->d, c->classes);
     if (st) return st;
@@ -346,21 +339,8 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
             st = single_run(c, &g, cfg, stream_of(cfg, t, restart));
     }
-    for (int64_t r = 0; r < rows; r++) cfg->zero_grads += g.zero_grad[r];
     free(rank);
     foil_buffers_free(&g.mem);
-    return st;
-}
-
-static foil_status run_apgd(foil_attack_ctx *c, apgd_config *cfg)
-{
-    cfg->zero_grads = 0;
-    foil_status st = foil_attack_each_group(c, run_group, cfg);
-    if (!st && cfg->zero_grads)
-        foil_attack_warn(c,
-                         "%s: %lld of %lld examples have a zero gradient at the start; this might lead to an "
-                         "unreliable evaluation with gradient-based attacks (gradient masking?)",
-                         c->info->name, (long long)cfg->zero_grads, (long long)c->groups_done);
     return st;
 }
 
@@ -404,14 +384,14 @@ foil_status foil_attack_apgd_ce(foil_attack_ctx *c)
 {
     apgd_config cfg;
     foil_status st = configure(c, &cfg, c->targeted ? FOIL_LOSS_NEG_CE : FOIL_LOSS_CE, 0);
-    return st ? st : run_apgd(c, &cfg);
+    return st ? st : foil_attack_each_group(c, run_group, &cfg);
 }
 
 foil_status foil_attack_apgd_dlr(foil_attack_ctx *c)
 {
     apgd_config cfg;
     foil_status st = configure(c, &cfg, FOIL_LOSS_DLR, 0);
-    return st ? st : run_apgd(c, &cfg);
+    return st ? st : foil_attack_each_group(c, run_group, &cfg);
 }
 
 /* Untargeted threat: the top-k targets in turn; targeted threat: the
@@ -420,5 +400,5 @@ foil_status foil_attack_apgd_t(foil_attack_ctx *c)
 {
     apgd_config cfg;
     foil_status st = configure(c, &cfg, FOIL_LOSS_DLR_T, 1);
-    return st ? st : run_apgd(c, &cfg);
+    return st ? st : foil_attack_each_group(c, run_group, &cfg);
 }

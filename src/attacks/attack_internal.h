@@ -32,9 +32,11 @@ typedef struct foil_attack_ctx {
     const uint8_t *attacked;     /* N: 1 = attack this example */
     float *adv;                  /* N x D: starts as a copy of x; the attack writes its result here */
     int64_t *queries, *grads;    /* N counters (charged by the oracle functions below) */
+    uint8_t *zero_grad;          /* N: set by foil_attack_grad when an example's first gradient is flat */
     foil_progress progress;      /* started by the runner: `total` = examples attacked */
     int64_t groups_done;         /* examples in the groups foil_attack_each_group has finished */
     int64_t *fit_queries, *fit_grads; /* the result's totals for learning on opt->fit_x */
+    int64_t *fit_grad_examples, *fit_zero_grads; /* ... and its zero-gradient count over the fit examples */
     char *warnings;              /* the result's warning buffer */
     size_t warnings_len;
 } foil_attack_ctx;
@@ -54,7 +56,9 @@ foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_
                                int64_t *labels);
 /* grad (rows x D) = d fn(logits) / d xs; one query and one gradient charged
  * per row. value (rows) and logits (rows x classes) may be NULL. fn sees
- * rows in chunks; its `first` is the row index within this call. */
+ * rows in chunks; its `first` is the row index within this call. The first
+ * gradient of each example is scanned once: zero on every movable feature
+ * (not immutable, lower < upper) or non-finite anywhere sets zero_grad. */
 foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
                              foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad);
 
@@ -86,6 +90,8 @@ typedef enum {
     FOIL_LOSS_MARGIN,    /* C&W f6, minimised: max(z_y - max_{k!=y} z_k, -kappa) */
     FOIL_LOSS_MARGIN_T,  /* C&W f6 targeted, minimised: max(max_{k!=t} z_k - z_t, -kappa); t = other */
     FOIL_LOSS_LOGIT_DIFF,/* z_k - z_y for k = other (DeepFool, FAB) */
+    FOIL_LOSS_NEG_MARGIN,   /* max_{k!=y} z_k - z_y, maximised: -C&W f6 uncapped (PGD's loss=margin) */
+    FOIL_LOSS_NEG_MARGIN_T, /* z_t - max_{k!=t} z_k, maximised; t = other (targeted loss=margin) */
 } foil_loss_kind;
 
 typedef struct foil_logit_loss {
@@ -95,6 +101,7 @@ typedef struct foil_logit_loss {
     float kappa;                 /* MARGIN caps */
 } foil_logit_loss;
 
+/* A foil_logit_fn; dvalue may be NULL for the values alone. */
 foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
                                float *value, float *dvalue);
 
@@ -151,6 +158,15 @@ typedef struct foil_param {
     double *value;               /* set when the key is given; holds its default otherwise */
 } foil_param;
 foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int n_params);
+/* A parameter that takes one of a few words ("loss=ce|margin|dlr"). */
+typedef struct foil_word_param {
+    const char *key;
+    const char *const *words;    /* the accepted values, NULL-terminated */
+    int *index;                  /* set to the given word's index; holds its default otherwise */
+} foil_word_param;
+/* foil_attack_params with word parameters too (words may be NULL when n_words = 0). */
+foil_status foil_attack_params_words(const foil_attack_ctx *c, foil_param *params, int n_params,
+                                     const foil_word_param *words, int n_words);
 
 /* Each family's entry points (one file per family under src/attacks). */
 foil_status foil_attack_fgsm(foil_attack_ctx *c);

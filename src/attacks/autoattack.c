@@ -27,7 +27,8 @@
  *                       losses then lose their meaning)
  *   check_n_classes     too few classes for targeted DLR (APGD-T skipped) or
  *                       for 9 targets (APGD-T and FAB-T say how many they use)
- *   check_zero_gradients  (inside apgd-t) examples with a zero gradient
+ *   check_zero_gradients  examples whose first gradient (APGD-CE's) is
+ *                       exactly zero: the runner's check, for every attack
  *   check_square_sr     Square, a black-box attack, lowering robust
  *                       accuracy by more than 0.2 points after the three
  *                       white-box attacks: the gradients were misleading

@@ -59,14 +59,37 @@ foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_
     return st;
 }
 
+/* Whether a gradient row gives no direction to move in: zero on every
+ * feature the attack may change, or non-finite anywhere. A saturated
+ * softmax (p_y rounds to 1 in float32, so dCE/dz = p - onehot is exactly 0)
+ * gives this, and a gradient attack then reports robustness it never
+ * tested. */
+static int flat_gradient(const foil_attack_ctx *c, const float *g)
+{
+    const uint8_t *fixed = c->t->immutable;
+    int moves = 0;
+    for (int64_t j = 0; j < c->d; j++) {
+        if (!isfinite(g[j])) return 1;
+        if (g[j] != 0 && !(fixed && fixed[j]) && c->t->lower[j] < c->t->upper[j]) moves = 1;
+    }
+    return !moves;
+}
+
 foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
                              foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad)
 {
     if (rows == 0) return FOIL_OK;
     foil_tensor x = rows_view(c, xs, rows), g = rows_view(c, grad, rows), z = logits_view(c, logits, rows);
     charge(c->queries, owner, rows);
-    charge(c->grads, owner, rows);
-    return foil_model_input_grad(c->model, &x, fn, fn_ctx, value, logits ? &z : NULL, &g);
+    foil_status st = foil_model_input_grad(c->model, &x, fn, fn_ctx, value, logits ? &z : NULL, &g);
+    /* Charged after the call so that grads[i] == 0 marks example i's first
+     * gradient: one scan per example, of a gradient already computed. */
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i = owner[r];
+        if (!st && c->grads[i] == 0 && c->zero_grad && flat_gradient(c, grad + r * c->d)) c->zero_grad[i] = 1;
+        c->grads[i]++;
+    }
+    return st;
 }
 
 /* ---- projection ---- */
@@ -284,7 +307,57 @@ void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The accepted keys, for the unknown-key message. */
+static void list_keys(char *keys, size_t len, const foil_param *params, int n_params, const foil_word_param *words,
+                      int n_words)
+{
+    keys[0] = 0;
+    for (int k = 0; k < n_params + n_words; k++) {
+        const char *key = k < n_params ? params[k].key : words[k - n_params].key;
+        snprintf(keys + strlen(keys), len - strlen(keys), "%s%s", k ? ", " : "", key);
+    }
+    if (!keys[0]) snprintf(keys, len, "none");
+}
+
+/* Word parameter w set from the value text v (vlen bytes). */
+static foil_status set_word(const foil_attack_ctx *c, const foil_word_param *w, const char *v, size_t vlen)
+{
+    char accepted[128] = "";
+    for (int k = 0; w->words[k]; k++) {
+        if (strlen(w->words[k]) == vlen && strncmp(w->words[k], v, vlen) == 0) {
+            *w->index = k;
+            return FOIL_OK;
+        }
+        snprintf(accepted + strlen(accepted), sizeof accepted - strlen(accepted), "%s%s", k ? ", " : "",
+                 w->words[k]);
+    }
+    return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' must be one of %s, not '%.*s'", c->info->name, w->key, accepted,
+                      (int)vlen, v);
+}
+
+/* Number parameter p set from the value text v (vlen bytes). */
+static foil_status set_number(const foil_attack_ctx *c, const foil_param *p, const char *v, size_t vlen)
+{
+    char buf[64];
+    if (vlen == 0 || vlen >= sizeof buf)
+        return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' needs a number", c->info->name, p->key);
+    memcpy(buf, v, vlen);
+    buf[vlen] = 0;
+    char *e;
+    double x = strtod(buf, &e);
+    if (*e || !isfinite(x))
+        return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' expects a number, got '%s'", c->info->name, p->key, buf);
+    *p->value = x;
+    return FOIL_OK;
+}
+
 foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int n_params)
+{
+    return foil_attack_params_words(c, params, n_params, NULL, 0);
+}
+
+foil_status foil_attack_params_words(const foil_attack_ctx *c, foil_param *params, int n_params,
+                                     const foil_word_param *words, int n_words)
 {
     const char *s = c->opt ? c->opt->params : NULL;
     while (s && *s) {
@@ -292,29 +365,21 @@ foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int
         size_t len = end ? (size_t)(end - s) : strlen(s);
         const char *eq = memchr(s, '=', len);
         if (!eq) return foil_error(FOIL_ERR_ARG, "%s: parameter '%.*s' is not key=value", c->info->name, (int)len, s);
-        size_t klen = (size_t)(eq - s);
-        foil_param *p = NULL;
+        size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
+        const foil_param *p = NULL;
+        const foil_word_param *w = NULL;
         for (int k = 0; k < n_params; k++)
             if (strlen(params[k].key) == klen && strncmp(params[k].key, s, klen) == 0) p = &params[k];
-        if (!p) {
-            char keys[256] = "";
-            for (int k = 0; k < n_params; k++)
-                snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", k ? ", " : "", params[k].key);
+        for (int k = 0; k < n_words; k++)
+            if (strlen(words[k].key) == klen && strncmp(words[k].key, s, klen) == 0) w = &words[k];
+        if (!p && !w) {
+            char keys[256];
+            list_keys(keys, sizeof keys, params, n_params, words, n_words);
             return foil_error(FOIL_ERR_ARG, "%s: unknown parameter '%.*s' (accepted: %s)", c->info->name, (int)klen,
-                              s, n_params ? keys : "none");
+                              s, keys);
         }
-        char buf[64];
-        size_t vlen = len - klen - 1;
-        if (vlen == 0 || vlen >= sizeof buf)
-            return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' needs a number", c->info->name, p->key);
-        memcpy(buf, eq + 1, vlen);
-        buf[vlen] = 0;
-        char *e;
-        double v = strtod(buf, &e);
-        if (*e || !isfinite(v))
-            return foil_error(FOIL_ERR_ARG, "%s: parameter '%s' expects a number, got '%s'", c->info->name, p->key,
-                              buf);
-        *p->value = v;
+        foil_status st = w ? set_word(c, w, eq + 1, vlen) : set_number(c, p, eq + 1, vlen);
+        if (st) return st;
         s = end ? end + 1 : NULL;
     }
     return FOIL_OK;

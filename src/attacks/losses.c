@@ -10,6 +10,15 @@
  * Both are quotients num / den of picked logits, so with q = -num / den
  *   dq/dz_a = -(dnum/dz_a) / den + (num / den^2) (dden/dz_a),
  * summed over whichever picked indices coincide.
+ *
+ * The margin losses are differences of two logits (C&W 2017, f6):
+ *   MARGIN(z, y)        = max(z_y - max_{k!=y} z_k, -kappa), minimised (C&W)
+ *   NEG_MARGIN(z, y)    = max_{k!=y} z_k - z_y, maximised (PGD's loss=margin)
+ *   NEG_MARGIN_T(z, t)  = z_t - max_{k!=t} z_k, maximised
+ * with gradient +1 on the first logit and -1 on the second (0 where the
+ * cap holds). Unlike cross-entropy, neither these nor DLR saturate: with
+ * logits so large that softmax(z)_y rounds to 1 in float32, dCE/dz is
+ * exactly 0, while their gradients stay +-1 (margin) or scale-free (DLR).
  */
 #include <math.h>
 #include <string.h>
@@ -66,7 +75,7 @@ static void dlr_targeted_row(const float *z, int64_t C, int64_t y, int64_t t, fl
 }
 
 /* C&W f6: max(z_a - z_b, -kappa) with (a, b) = (y, best other) untargeted,
- * (best other than t, t) targeted. */
+ * (best other than t, t) targeted; kappa = INFINITY: the plain difference. */
 static void margin_row(const float *z, int64_t C, int64_t a, int64_t b, float kappa, float *value, float *dz)
 {
     double diff = (double)z[a] - z[b];
@@ -90,12 +99,12 @@ foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t 
         if (st || L->kind == FOIL_LOSS_CE) return st;
         if (value)
             for (int64_t i = 0; i < count; i++) value[i] = -value[i];
-        for (int64_t i = 0; i < count * classes; i++) dvalue[i] = -dvalue[i];
+        for (int64_t i = 0; dvalue && i < count * classes; i++) dvalue[i] = -dvalue[i];
         return FOIL_OK;
     }
     for (int64_t i = 0; i < count; i++) {
         const float *z = logits + i * classes;
-        float *v = value ? value + i : NULL, *dz = dvalue + i * classes;
+        float *v = value ? value + i : NULL, *dz = dvalue ? dvalue + i * classes : NULL;
         int64_t y = label[i];
         if (y < 0 || y >= classes || (other && (other[i] < 0 || other[i] >= classes)))
             return foil_error(FOIL_ERR_ARG, "attack loss: class index out of range for row %lld", (long long)i);
@@ -106,8 +115,13 @@ foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t 
         case FOIL_LOSS_MARGIN_T:
             margin_row(z, classes, best_other(z, classes, other[i]), other[i], L->kappa, v, dz);
             break;
+        case FOIL_LOSS_NEG_MARGIN: margin_row(z, classes, best_other(z, classes, y), y, INFINITY, v, dz); break;
+        case FOIL_LOSS_NEG_MARGIN_T:
+            margin_row(z, classes, other[i], best_other(z, classes, other[i]), INFINITY, v, dz);
+            break;
         case FOIL_LOSS_LOGIT_DIFF:
             if (v) *v = z[other[i]] - z[y];
+            if (!dz) break;
             memset(dz, 0, (size_t)classes * sizeof *dz);
             dz[other[i]] += 1;
             dz[y] -= 1;

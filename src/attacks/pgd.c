@@ -7,9 +7,17 @@
  *                                   eps-ball; R restarts, keeping per example
  *                                   the first success, else the highest loss.
  *
- * L is the cross-entropy with the true label (untargeted, ascended) or its
- * negative with the target (targeted). P is foil_attack_project (ball,
- * bounds, immutable features). The step direction s depends on the norm:
+ * L is chosen by the parameter loss (all three ascended):
+ *   ce      (default) the cross-entropy with the true label (untargeted) or
+ *           its negative with the target (targeted)
+ *   margin  max_{k!=y} z_k - z_y (targeted: z_t - max_{k!=t} z_k), the C&W
+ *           margin with its sign turned for ascent and no cap
+ *   dlr     Croce & Hein's DLR (targeted: their targeted DLR), as APGD-DLR
+ * Cross-entropy saturates on large logits (softmax rounds to one-hot in
+ * float32 and its gradient is exactly 0: a model fed 0-255 pixels, a
+ * distilled model); margin and DLR do not (see losses.c). P is
+ * foil_attack_project (ball, bounds, immutable features). The step
+ * direction s depends on the norm:
  *   Linf  sign(g)
  *   L2    g / ||g||_2
  *   L1    sparse L1 descent (Tramer & Boneh 2019, "SLIDE"): sign(g) on the
@@ -27,7 +35,6 @@
 #include <string.h>
 
 #include "attacks/attack_internal.h"
-#include "foil/loss.h"
 
 typedef struct step_config {
     int64_t steps, restarts;
@@ -35,6 +42,7 @@ typedef struct step_config {
     int random_start;
     int early_stop;
     float l1_quantile;
+    foil_loss_kind loss;  /* ascended */
 } step_config;
 
 /* Workspace for one group of examples. */
@@ -45,7 +53,7 @@ typedef struct pgd_work {
     float *best_loss;     /* rows */
     uint8_t *done;        /* rows: fooled */
     float *w, *g, *z;     /* live-row buffers: iterates, gradients, logits */
-    int64_t *owner, *label, *live;
+    int64_t *owner, *label, *target, *live; /* label: true class; target: c->target */
     float *loss, *scratch;
     foil_buffers mem;       /* owns every array above */
 } pgd_work;
@@ -63,6 +71,7 @@ static foil_status work_alloc(pgd_work *w, int64_t rows, int64_t d, int64_t clas
     w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
     w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
     w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
+    w->target = foil_buffers_take(&w->mem, r * sizeof *w->target);
     w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
     w->loss = foil_buffers_take(&w->mem, r * sizeof *w->loss);
     w->scratch = foil_buffers_take(&w->mem, (size_t)d * 2 * sizeof *w->scratch);
@@ -166,11 +175,12 @@ static void take_step(const foil_attack_ctx *c, int64_t i, float *a, float *g, f
 
 /* ---- the driver ---- */
 
-static void set_loss(const foil_attack_ctx *c, foil_logit_loss *L, int64_t *label)
+/* The objective on the live rows: -CE takes the target as its label, the
+ * others the true label (and the target as `other` when targeted). */
+static foil_logit_loss live_loss(const step_config *cfg, const pgd_work *w)
 {
-    L->kind = c->targeted ? FOIL_LOSS_NEG_CE : FOIL_LOSS_CE;
-    L->label = label;
-    L->other = NULL;
+    foil_logit_loss L = {cfg->loss, cfg->loss == FOIL_LOSS_NEG_CE ? w->target : w->label, w->target, 0};
+    return L;
 }
 
 /* Gather the live rows (not done) into w->w / owner / label. */
@@ -182,7 +192,8 @@ static int64_t gather_live(const foil_attack_ctx *c, pgd_work *w)
         int64_t i = w->example[r];
         memcpy(w->w + k * c->d, w->cur + r * c->d, (size_t)c->d * sizeof(float));
         w->owner[k] = i;
-        w->label[k] = c->target[i];
+        w->label[k] = c->y[i];
+        w->target[k] = c->target[i];
         w->live[k++] = r;
     }
     return k;
@@ -191,13 +202,13 @@ static int64_t gather_live(const foil_attack_ctx *c, pgd_work *w)
 /* Record the outcome of the restart for the rows just evaluated (logits in
  * w->z, iterates in w->w): success ends the example, otherwise the iterate
  * replaces the stored answer when its loss is the highest so far. */
-static foil_status record(foil_attack_ctx *c, pgd_work *w, int64_t k)
+static foil_status record(foil_attack_ctx *c, pgd_work *w, int64_t k, foil_logit_loss *L)
 {
-    foil_status st = foil_softmax_xent(w->z, w->label, k, c->classes, w->loss, NULL);
+    foil_status st = foil_logit_loss_fn(L, 0, k, c->classes, w->z, w->loss, NULL);
     if (st) return st;
     for (int64_t s = 0; s < k; s++) {
         int64_t r = w->live[s], i = w->example[r];
-        float loss = c->targeted ? -w->loss[s] : w->loss[s];
+        float loss = w->loss[s];
         int fooled = foil_attack_fooled(c, i, w->z + s * c->classes);
         if (fooled || loss > w->best_loss[r]) {
             memcpy(c->adv + i * c->d, w->w + s * c->d, (size_t)c->d * sizeof(float));
@@ -217,8 +228,7 @@ static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_confi
         if (cfg->random_start) random_start(c, i, restart, w->cur + r * d);
         else memcpy(w->cur + r * d, c->x + i * d, (size_t)d * sizeof(float));
     }
-    foil_logit_loss L;
-    set_loss(c, &L, w->label);
+    foil_logit_loss L = live_loss(cfg, w);
     foil_status st = FOIL_OK;
     for (int64_t step = 0; step < cfg->steps; step++) {
         int64_t k = gather_live(c, w);
@@ -239,7 +249,7 @@ static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_confi
     }
     int64_t k = gather_live(c, w);
     if ((st = foil_attack_logits(c, w->w, w->owner, k, w->z))) return st;
-    return record(c, w, k);
+    return record(c, w, k, &L);
 }
 
 static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
@@ -257,10 +267,31 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     return st;
 }
 
+/* ---- parameters and entry points ---- */
+
+static const char *const loss_names[] = {"ce", "margin", "dlr", NULL};
+
+/* The loss kind for the parameter loss=<loss_names[choice]> and the
+ * threat's goal; DLR needs a third (targeted: fourth) largest logit. */
+static foil_status choose_loss(const foil_attack_ctx *c, int choice, foil_loss_kind *kind)
+{
+    static const foil_loss_kind untargeted[] = {FOIL_LOSS_CE, FOIL_LOSS_NEG_MARGIN, FOIL_LOSS_DLR};
+    static const foil_loss_kind targeted[] = {FOIL_LOSS_NEG_CE, FOIL_LOSS_NEG_MARGIN_T, FOIL_LOSS_DLR_T};
+    *kind = c->targeted ? targeted[choice] : untargeted[choice];
+    int64_t need = *kind == FOIL_LOSS_DLR ? 3 : *kind == FOIL_LOSS_DLR_T ? 4 : 2;
+    if (c->classes < need)
+        return foil_error(FOIL_ERR_ARG, "%s: loss=%s needs at least %lld classes here; the model has %lld",
+                          c->info->name, loss_names[choice], (long long)need, (long long)c->classes);
+    return FOIL_OK;
+}
+
 foil_status foil_attack_fgsm(foil_attack_ctx *c)
 {
-    step_config cfg = {1, 1, c->t->eps, 0, 0, 0.99f};
-    foil_status st = foil_attack_params(c, NULL, 0);
+    step_config cfg = {.steps = 1, .restarts = 1, .alpha = c->t->eps, .l1_quantile = 0.99f};
+    int loss = 0;
+    foil_word_param words[] = {{"loss", loss_names, &loss}};
+    foil_status st = foil_attack_params_words(c, NULL, 0, words, 1);
+    if (!st) st = choose_loss(c, loss, &cfg.loss);
     return st ? st : foil_attack_each_group(c, run_group, &cfg);
 }
 
@@ -268,12 +299,15 @@ foil_status foil_attack_fgsm(foil_attack_ctx *c)
 static foil_status iterative(foil_attack_ctx *c, int random_start_default)
 {
     double random_start = random_start_default, quantile = 0.99, early_stop = 1;
+    int loss = 0;
     foil_param params[] = {{"l1_sparsity", &quantile}, {"early_stop", &early_stop}, {"random_start", &random_start}};
-    foil_status st = foil_attack_params(c, params, random_start_default ? 3 : 2);
+    foil_word_param words[] = {{"loss", loss_names, &loss}};
+    foil_status st = foil_attack_params_words(c, params, random_start_default ? 3 : 2, words, 1);
+    step_config cfg;
+    if (!st) st = choose_loss(c, loss, &cfg.loss);
     if (st) return st;
     if (!(quantile >= 0 && quantile < 1))
         return foil_error(FOIL_ERR_ARG, "%s: l1_sparsity must be in [0, 1)", c->info->name);
-    step_config cfg;
     cfg.steps = c->t->steps ? c->t->steps : 10;
     cfg.restarts = c->t->restarts ? c->t->restarts : 1;
     cfg.alpha = c->t->step_size > 0 ? c->t->step_size : 2.5f * c->t->eps / (float)cfg.steps;

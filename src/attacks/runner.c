@@ -22,23 +22,25 @@ static const attack_entry attacks[] = {
       .summary = "one gradient step of size eps (sign for Linf, normalized for L2)",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .targeted = 1,
-      .defaults = "step size eps"},
+      .defaults = "step size eps, params: loss=ce (or margin, dlr)"},
      foil_attack_fgsm},
     {{.name = "bim",
       .paper = "Kurakin, Goodfellow, Bengio 2017, Adversarial Examples in the Physical World",
       .summary = "iterated FGSM from x, projected each step, no random start",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1),
       .targeted = 1,
-      .defaults = "steps 10, step size 2.5 eps / steps, params: early_stop=1, l1_sparsity=0.99 (L1 only)"},
+      .defaults = "steps 10, step size 2.5 eps / steps, params: loss=ce (or margin, dlr), early_stop=1, "
+                  "l1_sparsity=0.99 (L1 only)"},
      foil_attack_bim},
     {{.name = "pgd",
       .paper = "Madry, Makelov, Schmidt, Tsipras, Vladu 2018, Towards Deep Learning Models Resistant to Adversarial "
                "Attacks; L1: Tramer & Boneh 2019, Adversarial Training and Robustness for Multiple Perturbations",
-      .summary = "projected gradient ascent on cross-entropy from a random start; restarts keep the best per example; "
-                 "L1 by sparse L1 descent",
+      .summary = "projected gradient ascent on cross-entropy (or the margin or DLR loss) from a random start; "
+                 "restarts keep the best per example; L1 by sparse L1 descent",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2) | BIT(FOIL_NORM_L1),
       .targeted = 1,
-      .defaults = "steps 10, step size 2.5 eps / steps, restarts 1, params: random_start=1, early_stop=1, l1_sparsity=0.99"},
+      .defaults = "steps 10, step size 2.5 eps / steps, restarts 1, params: loss=ce (or margin, dlr), random_start=1, "
+                  "early_stop=1, l1_sparsity=0.99"},
      foil_attack_pgd},
     {{.name = "square",
       .paper = "Andriushchenko, Croce, Flammarion, Hein 2020, Square Attack: a Query-Efficient Black-Box "
@@ -275,8 +277,9 @@ static foil_status alloc_result(foil_attack_result *r, const foil_tensor *x)
     r->norm_l0 = calloc(sn, sizeof *r->norm_l0);
     r->queries = calloc(sn, sizeof *r->queries);
     r->grads = calloc(sn, sizeof *r->grads);
+    r->zero_grad = calloc(sn, 1);
     if (!r->clean_pred || !r->adv_pred || !r->target || !r->attacked || !r->success || !r->norm || !r->norm_l0 ||
-        !r->queries || !r->grads)
+        !r->queries || !r->grads || !r->zero_grad)
         return foil_error(FOIL_ERR_NOMEM, "out of memory for attack results of %lld examples", (long long)n);
     return FOIL_OK;
 }
@@ -294,6 +297,7 @@ void foil_attack_result_free(foil_attack_result *r)
     free(r->norm_l0);
     free(r->queries);
     free(r->grads);
+    free(r->zero_grad);
     memset(r, 0, sizeof *r);
 }
 
@@ -395,6 +399,47 @@ static foil_status verify_row(const char *name, const foil_threat *t, const floa
     return FOIL_OK;
 }
 
+/* Examples whose input gradient was taken and, of those, the ones whose
+ * first gradient was flat: the attacked examples and the fit examples. */
+static void count_zero_gradients(const foil_attack_result *r, int64_t *taken, int64_t *flat)
+{
+    *taken = r->fit_grad_examples;
+    *flat = r->fit_zero_grads;
+    for (int64_t i = 0; i < r->n; i++) {
+        if (!r->attacked[i] || r->grads[i] == 0) continue;
+        (*taken)++;
+        *flat += r->zero_grad[i];
+    }
+}
+
+/* What to run when attack `name` met flat gradients: losses that do not
+ * saturate (margin, DLR) and AutoAttack, whose APGD-T, FAB-T and Square do
+ * not use cross-entropy. */
+static const char *zero_gradient_remedy(const char *name)
+{
+    if (strcmp(name, "fgsm") == 0 || strcmp(name, "bim") == 0 || strcmp(name, "pgd") == 0)
+        return "the same attack with --params loss=margin (or loss=dlr), --attack apgd-dlr, or --attack autoattack";
+    if (strcmp(name, "autoattack") == 0)
+        return "--attack apgd-dlr or --attack pgd --params loss=margin, to compare with AutoAttack's own figure";
+    return "--attack apgd-dlr, --attack pgd --params loss=margin, or --attack autoattack";
+}
+
+/* A gradient attack that could not move: say why and what works instead. */
+static void warn_zero_gradients(foil_attack_ctx *c, const foil_attack_result *r)
+{
+    int64_t taken, flat;
+    count_zero_gradients(r, &taken, &flat);
+    if (!taken || !((double)flat > FOIL_ZERO_GRADIENT_WARN * (double)taken)) return;
+    const char *name = c->info->name;
+    foil_attack_warn(c,
+                     "%s: %lld of %lld examples (%.1f%%) had an input gradient of exactly zero (or non-finite) at "
+                     "the attack's first step, so gradient steps could not move them and the robust accuracy "
+                     "overstates robustness. Cause: a flat loss, most often a saturated softmax (logits too large, "
+                     "e.g. a model fed 0-255 pixels or a distilled model), else masked gradients. Run instead: %s",
+                     name, (long long)flat, (long long)taken, 100.0 * (double)flat / (double)taken,
+                     zero_gradient_remedy(name));
+}
+
 static foil_status finish(const attack_entry *e, foil_model *model, const foil_tensor *x, const foil_threat *t,
                           int64_t classes, foil_attack_result *r)
 {
@@ -471,8 +516,11 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
     c.adv = foil_f32(&r->adv);
     c.queries = r->queries;
     c.grads = r->grads;
+    c.zero_grad = r->zero_grad;
     c.fit_queries = &r->fit_queries;
     c.fit_grads = &r->fit_grads;
+    c.fit_grad_examples = &r->fit_grad_examples;
+    c.fit_zero_grads = &r->fit_zero_grads;
     c.warnings = r->warnings;
     c.warnings_len = sizeof r->warnings;
     foil_progress_start(&c.progress, e->info.name, attacked, "img", opt->quiet);
@@ -480,6 +528,7 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
     st = e->run(&c);
     r->seconds = foil_now() - t0;
     foil_progress_finish(&c.progress, NULL);
+    if (!st) warn_zero_gradients(&c, r);
     if (!st) st = finish(e, model, x, threat, classes, r);
     if (!st) return FOIL_OK;
 fail:
@@ -514,6 +563,8 @@ void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s)
     s->success_rate = s->attacked ? (double)s->fooled / (double)s->attacked : 0;
     s->mean_queries = s->attacked ? (double)q / (double)s->attacked : 0;
     s->mean_grads = s->attacked ? (double)g / (double)s->attacked : 0;
+    count_zero_gradients(r, &s->grad_examples, &s->zero_grad_examples);
+    s->zero_gradient_fraction = s->grad_examples ? (double)s->zero_grad_examples / (double)s->grad_examples : NAN;
     s->median_norm = s->max_norm = NAN;
     if (norms && s->fooled) {
         qsort(norms, (size_t)s->fooled, sizeof *norms, cmp_float);

@@ -91,9 +91,11 @@ foil_status foil_attack_fit_begin(const foil_attack_ctx *c, foil_attack_ctx *fit
     fit->adv = NULL;
     fit->queries = calloc((size_t)fit->n, sizeof *fit->queries);
     fit->grads = calloc((size_t)fit->n, sizeof *fit->grads);
-    if (!fit->queries || !fit->grads) {
+    fit->zero_grad = calloc((size_t)fit->n, 1);
+    if (!fit->queries || !fit->grads || !fit->zero_grad) {
         free(fit->queries);
         free(fit->grads);
+        free(fit->zero_grad);
         return foil_error(FOIL_ERR_NOMEM, "%s: out of memory for %lld fit examples", c->info->name, (long long)fit->n);
     }
     return FOIL_OK;
@@ -104,10 +106,14 @@ void foil_attack_fit_end(foil_attack_ctx *c, foil_attack_ctx *fit)
     for (int64_t i = 0; fit->queries && i < fit->n; i++) {
         *c->fit_queries += fit->queries[i];
         *c->fit_grads += fit->grads[i];
+        *c->fit_grad_examples += fit->grads[i] > 0;
+        *c->fit_zero_grads += fit->zero_grad[i];
     }
     free(fit->queries);
     free(fit->grads);
+    free(fit->zero_grad);
     fit->queries = fit->grads = NULL;
+    fit->zero_grad = NULL;
 }
 
 /* ---- the perturbation ---- */

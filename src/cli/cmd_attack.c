@@ -38,7 +38,11 @@ const cli_command cli_attack = {
     "data's bounds and within eps; foil checks every one before reporting.\n"
     "--json prints one object per run (a list for several) with the keys\n"
     "clean_accuracy, robust_accuracy, success_rate, median_norm, max_norm,\n"
-    "mean_queries, mean_gradients, seconds, images_per_second.\n"
+    "mean_queries, mean_gradients, zero_gradient_fraction, seconds, images_per_second.\n"
+    "zero_gradient_fraction (zero_grad in the table): of the examples whose input\n"
+    "gradient the attack took, the share whose first gradient was exactly zero or\n"
+    "non-finite (null, '-', for black-box attacks); above 1% a warning on stderr\n"
+    "names the cause (a saturated softmax) and what to run instead.\n"
     "Tabular data: --immutable and --integer take comma-separated feature names\n"
     "or 0-based indices; --constraints FILE gives the same as lines \"immutable NAMES\",\n"
     "\"integer NAMES\" and \"bounds NAME LOW HIGH\" ('#' comments). The report adds how\n"
@@ -146,6 +150,9 @@ static cJSON *result_json(const char *name, const char *eps_text, const foil_thr
     cJSON_AddItemToObject(o, "max_norm", isnan(s->max_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->max_norm));
     cJSON_AddNumberToObject(o, "mean_queries", s->mean_queries);
     cJSON_AddNumberToObject(o, "mean_gradients", s->mean_grads);
+    cJSON_AddItemToObject(o, "zero_gradient_fraction", isnan(s->zero_gradient_fraction)
+                                                           ? cJSON_CreateNull()
+                                                           : cJSON_CreateNumber(s->zero_gradient_fraction));
     cJSON_AddNumberToObject(o, "seconds", s->seconds);
     cJSON_AddNumberToObject(o, "images_per_second", s->images_per_second);
     if (tabular) {
@@ -163,23 +170,37 @@ static void print_header(const attack_args *a, const foil_dataset *d, const foil
 {
     printf("%s norm on %s, %s split, %lld examples, model %s, seed %llu\n", foil_norm_name(t->norm), d->name,
            a->split, (long long)n, a->model, (unsigned long long)t->seed);
-    printf("  %-11s %-7s %8s %8s %8s %11s %11s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
-           "median_norm", "max_norm", "grads/ex", "queries/ex", "seconds", "img/s");
+    printf("  %-11s %-7s %8s %8s %8s %11s %11s %9s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
+           "median_norm", "max_norm", "grads/ex", "zero_grad", "queries/ex", "seconds", "img/s");
 }
 
 static void print_row(const char *name, const foil_threat *t, const foil_attack_summary *s,
                       const foil_attack_result *r, const foil_tensor *x, int tabular)
 {
-    printf("  %-11s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %10.1f %8.2f %8.1f\n", name, t->eps,
+    char zero_grad[16] = "-"; /* black-box: no gradients */
+    if (!isnan(s->zero_gradient_fraction))
+        snprintf(zero_grad, sizeof zero_grad, "%.2f%%", 100 * s->zero_gradient_fraction);
+    printf("  %-11s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %9s %10.1f %8.2f %8.1f\n", name, t->eps,
            100 * s->clean_accuracy, 100 * s->robust_accuracy, 100 * s->success_rate, nan_to_zero(s->median_norm),
-           nan_to_zero(s->max_norm), s->mean_grads, s->mean_queries, s->seconds, s->images_per_second);
+           nan_to_zero(s->max_norm), s->mean_grads, zero_grad, s->mean_queries, s->seconds, s->images_per_second);
     if (tabular) {
         double changed, mean_abs;
         change_stats(r, x, &changed, &mean_abs);
         printf("           fooled examples changed %.2f features on average, by %.4g on average\n", changed,
                mean_abs);
     }
-    if (r->warnings[0]) printf("  warning: %s\n", r->warnings);
+}
+
+/* Warnings go to stderr, line by line (each names its attack), so that they
+ * reach a person even when stdout is JSON for a pipeline (which also gets
+ * them, as "warnings"). */
+static void print_warnings(double eps, const foil_attack_result *r)
+{
+    for (const char *line = r->warnings; *line;) {
+        size_t len = strcspn(line, "\n");
+        fprintf(stderr, "foil attack: warning at eps %g: %.*s\n", eps, (int)len, line);
+        line += len + (line[len] == '\n');
+    }
 }
 
 /* ---- the command ---- */
@@ -376,6 +397,7 @@ static int run_attack(int argc, char **argv)
             cJSON_AddItemToArray(list, result_json(name, eps_text, &t, &s, &r, &d.x, tabular));
         }
         else print_row(name, &t, &s, &r, &d.x, tabular);
+        print_warnings(eps[k], &r);
         if (a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
         foil_attack_result_free(&r);
     }
