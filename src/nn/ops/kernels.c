@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "nn/ops/im2col.h"
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include "nn/ops/kernels.h"
 
 /* The tiles' multiply-adds are fused: the build passes -ffp-contract=fast
@@ -407,6 +410,7 @@ void foil_wino_weights(const foil_wino *d, const float *w, float *u)
             for (int v = 0; v < MV; v++) v16_store(M + r * ov + 16 * v, acc[r][v]);                                  \
     }
 
+#ifdef __AVX512F__
 DEFINE_WINO_TILE(6, 4)
 DEFINE_WINO_TILE(3, 4)
 DEFINE_WINO_TILE(1, 4)
@@ -415,6 +419,10 @@ DEFINE_WINO_TILE(4, 2)
 DEFINE_WINO_TILE(1, 2)
 DEFINE_WINO_TILE(8, 1)
 DEFINE_WINO_TILE(4, 1)
+#else
+DEFINE_WINO_TILE(6, 1)
+DEFINE_WINO_TILE(3, 1)
+#endif
 DEFINE_WINO_TILE(1, 1)
 
 /* M (nt x width) = V (nt x nin, rows every cv) U (nin x width, rows every
@@ -427,6 +435,16 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
     for (; t + RT <= nt; t += RT) wino_tile_##RT##x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);             \
     for (; t + RH <= nt; t += RH) wino_tile_##RH##x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);             \
     for (; t < nt; t++) wino_tile_1x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
+#ifndef __AVX512F__
+    /* Narrower registers: a 16-float vector is two AVX2 registers (four
+     * SSE ones), so the tiles below would spill their sums; 6 tiles x 16
+     * columns keep 12 of AVX2's 16 registers for sums. Same sums, same
+     * order: the results do not depend on the tiling. */
+    for (int64_t o = 0; o < width; o += 16) {
+        int64_t t = 0;
+        WINO_ROWS(6, 3, 1)
+    }
+#else
     for (int64_t o = 0; o < width;) {
         int64_t t = 0;
         if (width - o >= 64) {
@@ -440,6 +458,7 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
             o += 16;
         }
     }
+#endif
 #undef WINO_ROWS
 }
 
@@ -467,6 +486,44 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
         }                                                                                                            \
     } while (0)
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* With 8-float registers gcc lowers the 16-lane two-source shuffles above to
+ * scalar moves through the stack (a quarter of an attack step's time in the
+ * avx2 set). There a 16 x 16 transpose is four 8 x 8 transposes of the
+ * vectors' halves: block (I, J) = rows 8I.., halves J goes to rows 8J..,
+ * halves I. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+static inline void transpose16(v16 r[16])
+{
+    __m256 in[16][2], out[16][2], b[8];
+    memcpy(in, r, sizeof in);
+    for (int I = 0; I < 2; I++)
+        for (int J = 0; J < 2; J++) {
+            for (int k = 0; k < 8; k++) b[k] = in[8 * I + k][J];
+            transpose8(b);
+            for (int k = 0; k < 8; k++) out[8 * J + k][I] = b[k];
+        }
+    memcpy(r, out, sizeof out);
+}
+#else
 static inline void transpose16(v16 r[16])
 {
     T16_STAGE(1);
@@ -474,6 +531,7 @@ static inline void transpose16(v16 r[16])
     T16_STAGE(4);
     T16_STAGE(8);
 }
+#endif
 
 void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
                    int64_t c0, int64_t c1, float *scratch, float *out, int accumulate)
