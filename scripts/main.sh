@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# FOIL_NATIVE given explicitly: a build/ configured by an older foil keeps no -march=native.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFOIL_NATIVE=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 model=${FOIL_MODEL:-models/fashion-mnist-cnn-small.onnx}
 if [ -e "$model" ]; then
