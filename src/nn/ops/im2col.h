@@ -110,17 +110,18 @@ void foil_col2im(const foil_window *w, int64_t ch, const float *col, float *dx);
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));
 
+/* Lane j of v16_shuffle2(a, b, mask) is a[mask[j]] for mask[j] < 16, else
+ * b[mask[j] - 16]: gcc's __builtin_shuffle; clang (the fuzzing build,
+ * tests/fuzz) lacks it and gets the same, element by element. */
 #if defined(__clang__)
-/* clang (the fuzzing build, tests/fuzz) has no gcc __builtin_shuffle(a, b,
- * mask); this is what it means, element by element: mask values 0-15 pick
- * from a, 16-31 from b. */
 FOIL_V16_INLINE v16 v16_shuffle2(v16 a, v16 b, vi16 mask)
 {
     v16 r;
     for (int i = 0; i < 16; i++) r[i] = mask[i] < 16 ? a[mask[i] & 15] : b[mask[i] & 15];
     return r;
 }
-#define __builtin_shuffle(a, b, mask) v16_shuffle2((a), (b), (mask))
+#else
+#define v16_shuffle2(a, b, mask) __builtin_shuffle((a), (b), (mask))
 #endif
 
 FOIL_V16_INLINE v16 v16_load(const float *p)

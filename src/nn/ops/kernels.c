@@ -481,8 +481,8 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
         for (int i = 0; i < 16; i++) {                                                                               \
             if (i & k) continue;                                                                                     \
             v16 a = r[i], b = r[i | k];                                                                              \
-            r[i] = __builtin_shuffle(a, b, lo);                                                                      \
-            r[i | k] = __builtin_shuffle(a, b, hi);                                                                  \
+            r[i] = v16_shuffle2(a, b, lo);                                                                      \
+            r[i | k] = v16_shuffle2(a, b, hi);                                                                  \
         }                                                                                                            \
     } while (0)
 

@@ -215,8 +215,8 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
             int64_t n = OW - ox < 16 ? OW - ox : 16, n2 = 2 * n;
             v16 t0 = v16_load_part(r0 + 2 * ox, n2), t1 = v16_load_part(r0 + 2 * ox + 16, n2 - 16);
             v16 u0 = v16_load_part(r1 + 2 * ox, n2), u1 = v16_load_part(r1 + 2 * ox + 16, n2 - 16);
-            v16 a = __builtin_shuffle(t0, t1, even), b = __builtin_shuffle(t0, t1, odd);
-            v16 c = __builtin_shuffle(u0, u1, even), d = __builtin_shuffle(u0, u1, odd);
+            v16 a = v16_shuffle2(t0, t1, even), b = v16_shuffle2(t0, t1, odd);
+            v16 c = v16_shuffle2(u0, u1, even), d = v16_shuffle2(u0, u1, odd);
             vi16 mab = b > a, mcd = d > c;
             v16 top = v16_select(mab, b, a), bot = v16_select(mcd, d, c);
             vi16 mtb = bot > top;
@@ -249,10 +249,10 @@ static void max2x2_plane_backward(const float *dy, const float *y, const int32_t
             vi16 off = (vi16)v16_load_part((const float *)(arg + j), n) - (int32_t)(2 * oy * W + 2 * ox) - 2 * iota;
             v16 a = v16_select(off == 0, g, zero), b = v16_select(off == 1, g, zero);
             v16 c = v16_select(off == (int32_t)W, g, zero), d = v16_select(off == (int32_t)W + 1, g, zero);
-            v16_store_part(r0 + 2 * ox, __builtin_shuffle(a, b, lo), n2);
-            v16_store_part(r0 + 2 * ox + 16, __builtin_shuffle(a, b, hi), n2 - 16);
-            v16_store_part(r1 + 2 * ox, __builtin_shuffle(c, d, lo), n2);
-            v16_store_part(r1 + 2 * ox + 16, __builtin_shuffle(c, d, hi), n2 - 16);
+            v16_store_part(r0 + 2 * ox, v16_shuffle2(a, b, lo), n2);
+            v16_store_part(r0 + 2 * ox + 16, v16_shuffle2(a, b, hi), n2 - 16);
+            v16_store_part(r1 + 2 * ox, v16_shuffle2(c, d, lo), n2);
+            v16_store_part(r1 + 2 * ox + 16, v16_shuffle2(c, d, hi), n2 - 16);
         }
     }
 }
