@@ -1,20 +1,37 @@
 /*
- * foil/model.h - a classifier loaded from ONNX: the estimator every attack
- * and defense talks to.
+ * foil/model.h - the estimator: the one interface through which every
+ * attack and defense reaches a classifier.
  *
- * A model maps a batch x (N, ...) of float32 inputs to logits (N, classes).
- * White-box code may also ask for the gradient of the softmax cross-entropy
- * loss with respect to x. Batches of any size are accepted: the model runs
+ * A model maps a batch x (N, ...) of float32 inputs to per-class scores
+ * (N, classes): logits, probabilities, or one-hot labels, as its
+ * capabilities say. A white-box model also gives the gradient of a function
+ * of its logits with respect to x. foil_model is an interface (a table of
+ * operations, foil_model_ops, with capability flags and counters); its
+ * implementations are
+ *
+ *   - the ONNX graph model (foil_model_load): foil's own engine, gradients;
+ *   - wrappers that take a model and are models themselves, so they compose:
+ *     foil_model_black_box (no gradients, a query budget, an output mode),
+ *     and the remote models of foil/remote.h (an HTTP endpoint or a local
+ *     command that foil can only query);
+ *   - any table of operations a program registers (foil_model_create).
+ *
+ * Counting. Every input a model evaluates is one query (foil_model_queries)
+ * and every input whose gradient it returns also one gradient, whoever asks:
+ * an attack, the attack runner's own clean and final predictions, eval. A
+ * wrapper counts what it is asked; the model inside counts what the wrapper
+ * asks of it.
+ *
+ * The ONNX graph model. Batches of any size are accepted: the model runs
  * them in chunks of up to `max_batch` examples, planning memory once per
  * chunk size, so repeated calls with the same N allocate nothing. A model
  * whose ONNX input declares a fixed batch (often 1) runs at that chunk size
  * too when its graph gives every example its own logits, else in chunks of
- * its declared batch.
- *
- * Examples are fed in their own shape when it fits the declared input, or
- * else in the declared per-example shape when that holds the same number of
- * values (a model declaring [1, 784, 1] takes (N, 1, 28, 28) images); see
- * foil_model_check_input. Outputs and gradients keep the caller's shape.
+ * its declared batch. Examples are fed in their own shape when it fits the
+ * declared input, or else in the declared per-example shape when that holds
+ * the same number of values (a model declaring [1, 784, 1] takes
+ * (N, 1, 28, 28) images); see foil_model_check_input. Outputs and gradients
+ * keep the caller's shape.
  */
 #ifndef FOIL_MODEL_H
 #define FOIL_MODEL_H
@@ -30,27 +47,87 @@ extern "C" {
 
 typedef struct foil_model foil_model;
 
+/* ---- what a model can do ---- */
+
+enum {
+    FOIL_MODEL_GRADIENTS = 1u << 0,     /* input gradients (white box) */
+    FOIL_MODEL_SCORES = 1u << 1,        /* per-class scores; without it a query returns one-hot labels only */
+    FOIL_MODEL_PROBABILITIES = 1u << 2, /* the scores are probabilities (rows sum to 1), not logits */
+    FOIL_MODEL_RANDOMIZED = 1u << 3,    /* the same input may score differently on another query */
+};
+
+/* What a query returns (foil_model_black_box, --output-mode). */
+typedef enum foil_output_mode {
+    FOIL_OUTPUT_LOGITS = 0,        /* the scores as the model computes them */
+    FOIL_OUTPUT_PROBABILITIES,     /* softmax of the logits */
+    FOIL_OUTPUT_TOP_K,             /* probabilities of the k most likely classes, 0 for the others */
+    FOIL_OUTPUT_ROUNDED,           /* probabilities rounded to `decimals` decimal places */
+    FOIL_OUTPUT_LABELS,            /* one-hot top-1 label */
+} foil_output_mode;
+
+typedef struct foil_output {
+    foil_output_mode mode;
+    int k;                         /* FOIL_OUTPUT_TOP_K: classes kept (>= 1) */
+    int decimals;                  /* FOIL_OUTPUT_ROUNDED: decimal places (0..8) */
+} foil_output;
+
+/* Parse "logits", "probabilities", "top-k=K", "round=D" or "labels";
+ * FOIL_ERR_ARG naming the accepted forms otherwise. */
+foil_status foil_output_parse(const char *s, foil_output *out);
+/* "logits", "probabilities", "top-k=3", ... into buf. */
+const char *foil_output_str(const foil_output *o, char *buf, int size);
+/* Apply o to rows x classes logits in place (LOGITS leaves them). */
+void foil_output_apply(const foil_output *o, float *scores, int64_t rows, int64_t classes);
+/* The capabilities a model of capabilities caps has once o applies. */
+unsigned foil_output_capabilities(const foil_output *o, unsigned caps);
+
+/* Capability flags (FOIL_MODEL_*), "onnx" / "black-box" / "remote" / ...,
+ * and a name for messages (the ONNX path, the URL, the command). */
+unsigned foil_model_capabilities(const foil_model *m);
+const char *foil_model_kind(const foil_model *m);
+const char *foil_model_name(const foil_model *m);
+
+/* Inputs evaluated and input gradients returned since the model was made
+ * (or reset); see "Counting" above. */
+int64_t foil_model_queries(const foil_model *m);
+int64_t foil_model_gradients(const foil_model *m);
+void foil_model_reset_counters(foil_model *m);
+
+/* ---- the ONNX graph model ---- */
+
 /* Load an ONNX classifier: one float32 input, first output = logits. */
 foil_status foil_model_load(const char *path, foil_model **out);
-/* Write the model (current weights) as ONNX, atomically. */
+/* Write the model (current weights) as ONNX, atomically; FOIL_ERR_CAPABILITY
+ * for a model that is not an ONNX graph. */
 foil_status foil_model_save(const foil_model *m, const char *path);
+/* Frees a wrapper together with the model it wraps. */
 void foil_model_free(foil_model *m);
 
+/* ---- any model ---- */
+
 /* Declared input: rank, and shape with -1 for dynamic dimensions
- * (dimension 0 is the batch). */
+ * (dimension 0 is the batch); rank 0 when the model does not declare it
+ * (a remote model that was not told). */
 int foil_model_input_rank(const foil_model *m);
 const int64_t *foil_model_input_shape(const foil_model *m);
+/* Same as foil_model_name (the ONNX path for graph models). */
 const char *foil_model_path(const foil_model *m);
 
-/* Largest chunk run at once for models with a dynamic batch (default 256). */
+/* Largest chunk run at once (default 256): graph models plan memory for it,
+ * remote models send requests of at most this many examples. */
 void foil_model_set_max_batch(foil_model *m, int64_t max_batch);
 
-/* logits = model(x). x is (N, ...) float32 matching the declared input
- * shape apart from the batch. logits is allocated (N, classes) by the call
- * when logits->data is NULL, else must already have that shape. */
+/* scores = model(x), N queries. x is (N, ...) float32 matching the declared
+ * input shape apart from the batch. scores is allocated (N, classes) by the
+ * call when scores->data is NULL, else must already have that shape. The
+ * scores are logits unless the capabilities say otherwise. */
 foil_status foil_model_predict(foil_model *m, const foil_tensor *x, foil_tensor *logits);
 
-/* For every example n: grad[n] = d CE(softmax(model(x)[n]), labels[n]) / d x[n],
+/* The gradient calls below are FOIL_ERR_CAPABILITY on a model without
+ * FOIL_MODEL_GRADIENTS, with a message that names the model and says what to
+ * run instead. Each counts N queries and N gradients.
+ *
+ * For every example n: grad[n] = d CE(softmax(model(x)[n]), labels[n]) / d x[n],
  * i.e. the gradient of the summed (not averaged) loss. loss, if not NULL,
  * receives the N per-example losses; logits, if not NULL, the logits as in
  * foil_model_predict. grad is allocated like x when grad->data is NULL. */
@@ -78,7 +155,8 @@ foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logi
  * naming both shapes, when they cannot. */
 foil_status foil_model_check_input(const foil_model *m, const foil_tensor *x, int *reshaped);
 
-/* Prepend the input normalization (x - mean) / std to the model's graph, as
+/* (ONNX graph models only; FOIL_ERR_CAPABILITY for others.)
+ * Prepend the input normalization (x - mean) / std to the model's graph, as
  * ONNX Sub and Div nodes with Constant operands broadcast along the channel
  * axis (dimension 1) of the declared input: the model then takes pixels, so
  * attacks, bounds and eps are in pixel space. n_mean and n_std are each 1 or
@@ -87,9 +165,50 @@ foil_status foil_model_check_input(const foil_model *m, const foil_tensor *x, in
  * model as it was; after any other failure (out of memory) free the model. */
 foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std);
 
-/* Number of classes (the logits' last dimension), computed by planning the
- * graph for one example. */
+/* Number of classes (the scores' last dimension); a graph model plans
+ * itself for one example to learn it, a remote model may need one query. */
 foil_status foil_model_num_classes(foil_model *m, int64_t *classes);
+
+/* ---- wrappers ---- */
+
+/* A model that only answers queries: no gradients, at most `budget` queries
+ * in all (0: no limit; past it a query is FOIL_ERR_BUDGET and nothing is
+ * evaluated), scores in the given output mode (NULL: logits). Takes
+ * ownership of inner, also on failure. */
+foil_status foil_model_black_box(foil_model *inner, int64_t budget, const foil_output *output, foil_model **out);
+
+/* ---- implementing a model ---- */
+
+/* The operations of a model. `state` is what foil_model_create was given.
+ * predict and input_grad receive x already checked (float32, N >= 1) and
+ * scores / grad already shaped; seeds, when not NULL, hold one seed per
+ * example for a randomized model's draws (deterministic models ignore
+ * them). input_grad is NULL for a model without gradients; fn, ctx, value,
+ * scores and grad mean what they mean for foil_model_input_grad. */
+typedef struct foil_model_ops {
+    const char *kind;
+    foil_status (*predict)(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores);
+    foil_status (*input_grad)(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn, void *ctx,
+                              float *value, foil_tensor *scores, foil_tensor *grad);
+    foil_status (*num_classes)(void *state, int64_t *classes);
+    /* NULL: any float32 (N, ...) is accepted */
+    foil_status (*check_input)(const void *state, const foil_tensor *x, int *reshaped);
+    void (*set_max_batch)(void *state, int64_t max_batch); /* NULL: ignored */
+    void (*destroy)(void *state);
+} foil_model_ops;
+
+typedef struct foil_model_desc {
+    const char *name;              /* for messages: a path, a URL, a command */
+    unsigned capabilities;         /* FOIL_MODEL_*; GRADIENTS needs ops->input_grad */
+    int input_rank;                /* 0: not declared */
+    const int64_t *input_shape;    /* input_rank entries, -1 = dynamic */
+} foil_model_desc;
+
+/* A model over ops and state. Takes ownership of state (ops->destroy frees
+ * it), also on failure. */
+foil_status foil_model_create(const foil_model_ops *ops, void *state, const foil_model_desc *desc,
+                              foil_model **out);
+void *foil_model_state(const foil_model *m);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,10 @@ typedef enum foil_status {
     FOIL_ERR_UNSUPPORTED = 4, /* valid input that foil does not handle (an op, a dtype) */
     FOIL_ERR_SHAPE = 5,       /* tensor shapes do not agree */
     FOIL_ERR_NOMEM = 6,       /* allocation failed */
-    FOIL_ERR_RUNTIME = 7      /* anything else that went wrong while running */
+    FOIL_ERR_RUNTIME = 7,     /* anything else that went wrong while running */
+    FOIL_ERR_BUDGET = 8,      /* a model's query budget is spent */
+    FOIL_ERR_REMOTE = 9,      /* a remote model (endpoint or command) failed or answered badly */
+    FOIL_ERR_CAPABILITY = 10  /* the model cannot do what was asked (no gradients, labels only) */
 } foil_status;
 
 /* The message of the last error on this thread ("" if none). */

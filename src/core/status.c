@@ -56,6 +56,9 @@ const char *foil_status_name(foil_status s)
     case FOIL_ERR_SHAPE: return "shape mismatch";
     case FOIL_ERR_NOMEM: return "out of memory";
     case FOIL_ERR_RUNTIME: return "runtime error";
+    case FOIL_ERR_BUDGET: return "query budget spent";
+    case FOIL_ERR_REMOTE: return "remote model failed";
+    case FOIL_ERR_CAPABILITY: return "not supported by this model";
     }
     return "unknown error";
 }
