@@ -92,16 +92,17 @@ static void make_input(foil_tensor *x, const foil_arch_spec *s, int64_t batch, u
 
 static foil_value *value_named(foil_model *m, const char *name)
 {
-    int i = foil_graph_find_value(m->g, name);
+    int i = foil_graph_find_value(foil_graph_model_of(m)->g, name);
     if (i < 0) fail_msg("no value named '%s'", name);
-    return &m->g->values[i];
+    return &foil_graph_model_of(m)->g->values[i];
 }
 
 static int64_t trainable_count(const foil_model *m)
 {
+    const foil_graph *g = foil_graph_model_of(m)->g;
     int64_t n = 0;
-    for (int i = 0; i < m->g->n_values; i++)
-        if (m->g->values[i].kind == FOIL_VALUE_PARAM && m->g->values[i].trainable) n += m->g->values[i].t.numel;
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable) n += g->values[i].t.numel;
     return n;
 }
 
@@ -109,8 +110,8 @@ static int64_t trainable_count(const foil_model *m)
 static void plan_graph(foil_model *m, const foil_tensor *x)
 {
     const foil_tensor *in[1] = {x};
-    m->planned_batch = 0;
-    foil_status st = foil_graph_plan(m->g, in);
+    foil_graph_model_unplan(foil_graph_model_of(m));
+    foil_status st = foil_graph_plan(foil_graph_model_of(m)->g, in);
     if (st) fail_msg("plan: %s", foil_last_error());
 }
 
@@ -142,7 +143,7 @@ static int any_nonzero(const foil_tensor *t)
 static void check_runs(const foil_arch_spec *s, int64_t batch)
 {
     foil_model *m = build(s);
-    foil_graph *g = m->g;
+    foil_graph *g = foil_graph_model_of(m)->g;
     foil_tensor x = {0}, dy = {0};
     make_input(&x, s, batch, 11, 0.0f, 1.0f);
     plan_graph(m, &x);
@@ -233,7 +234,7 @@ static float *copy_floats(const foil_tensor *t)
 
 static pass_result fused_pass(foil_model *m, const foil_tensor *x, int fuse, int training)
 {
-    foil_graph *g = m->g;
+    foil_graph *g = foil_graph_model_of(m)->g;
     foil_graph_fuse_relu = fuse;
     plan_graph(m, x);
     foil_graph_fuse_relu = 1;
@@ -282,8 +283,8 @@ static void test_relu_fusion(void **state)
             if (f.absorbed != cases[a].absorbed || f.masked != cases[a].masked || u.absorbed || u.masked)
                 fail_msg("%s: %d Relus fused, %d masked by their MaxPool (%d, %d without fusion), expected %d, %d",
                          s.name, f.absorbed, f.masked, u.absorbed, u.masked, cases[a].absorbed, cases[a].masked);
-            const foil_graph *g = m->g;
-            assert_memory_equal(f.y, u.y, (size_t)foil_graph_output(m->g, 0)->numel * sizeof(float));
+            foil_graph *g = foil_graph_model_of(m)->g;
+            assert_memory_equal(f.y, u.y, (size_t)foil_graph_output(g, 0)->numel * sizeof(float));
             assert_memory_equal(f.dx, u.dx, (size_t)x.numel * sizeof(float));
             for (int i = 0; i < g->n_values; i++) {
                 if (!f.dw[i]) continue;
@@ -340,20 +341,20 @@ static void test_param_counts(void **state)
     assert_true(value_named(m, "layer3.0.downsample.0.weight")->trainable);
     assert_int_equal(value_named(m, "layer3.2.conv2.weight")->t.shape[1], 64);
     /* Declared input and output. */
-    const foil_value *in = &m->g->values[m->g->inputs[0]];
+    const foil_value *in = &foil_graph_model_of(m)->g->values[foil_graph_model_of(m)->g->inputs[0]];
     assert_string_equal(in->name, "input");
     assert_int_equal(in->decl_ndim, 4);
     assert_int_equal(in->decl_shape[0], -1);
     assert_string_equal(in->decl_dim_param[0], "N");
     assert_int_equal(in->decl_shape[1], 1);
     assert_int_equal(in->decl_shape[3], 28);
-    const foil_value *out = &m->g->values[m->g->outputs[0]];
+    const foil_value *out = &foil_graph_model_of(m)->g->values[foil_graph_model_of(m)->g->outputs[0]];
     assert_string_equal(out->name, "logits");
     assert_int_equal(out->has_decl, 1);
     assert_int_equal(out->decl_ndim, 2);
     assert_int_equal(out->decl_shape[0], -1);
     assert_int_equal(out->decl_shape[1], 10);
-    assert_int_equal(m->g->opset, 13);
+    assert_int_equal(foil_graph_model_of(m)->g->opset, 13);
     foil_model_free(m);
 }
 
@@ -426,7 +427,7 @@ static void check_fd_weights(foil_graph *g, const foil_arch_spec *s, int64_t bat
 static void check_fd(const foil_arch_spec *s, int64_t batch, int training)
 {
     foil_model *m = build(s);
-    foil_graph *g = m->g;
+    foil_graph *g = foil_graph_model_of(m)->g;
     foil_tensor x = {0}, dy = {0};
     make_input(&x, s, batch, 21, -1.0f, 1.0f);
     plan_graph(m, &x);
@@ -565,11 +566,11 @@ static void test_init_statistics(void **state)
 
 static int params_equal(foil_model *a, foil_model *b)
 {
-    if (a->g->n_values != b->g->n_values) return 0;
-    for (int i = 0; i < a->g->n_values; i++) {
-        const foil_value *va = &a->g->values[i];
+    if (foil_graph_model_of(a)->g->n_values != foil_graph_model_of(b)->g->n_values) return 0;
+    for (int i = 0; i < foil_graph_model_of(a)->g->n_values; i++) {
+        const foil_value *va = &foil_graph_model_of(a)->g->values[i];
         if (va->kind != FOIL_VALUE_PARAM) continue;
-        const foil_value *vb = &b->g->values[foil_graph_find_value(b->g, va->name)];
+        const foil_value *vb = &foil_graph_model_of(b)->g->values[foil_graph_find_value(foil_graph_model_of(b)->g, va->name)];
         if (!foil_tensor_same_shape(&va->t, &vb->t) || memcmp(va->t.data, vb->t.data, foil_tensor_nbytes(&va->t)))
             return 0;
     }
@@ -588,8 +589,8 @@ static void test_determinism(void **state)
         foil_model *m3 = build(&s);
         assert_false(params_equal(m1, m3));
         /* Every randomly initialized tensor changes with the seed. */
-        for (int i = 0; i < m1->g->n_values; i++) {
-            const foil_value *v = &m1->g->values[i];
+        for (int i = 0; i < foil_graph_model_of(m1)->g->n_values; i++) {
+            const foil_value *v = &foil_graph_model_of(m1)->g->values[i];
             if (v->kind != FOIL_VALUE_PARAM || (!strstr(v->name, "conv") && !strstr(v->name, "fc"))) continue;
             const foil_value *w = value_named(m3, v->name);
             if (memcmp(v->t.data, w->t.data, foil_tensor_nbytes(&v->t)) == 0)
@@ -625,8 +626,8 @@ static void check_normalization(const char *name, int rank, int64_t d1, int64_t 
     s.std = sd;
     foil_model *norm = build(&s);
     /* The same weights: the constants do not shift the RNG streams. */
-    for (int i = 0; i < plain->g->n_values; i++) {
-        const foil_value *v = &plain->g->values[i];
+    for (int i = 0; i < foil_graph_model_of(plain)->g->n_values; i++) {
+        const foil_value *v = &foil_graph_model_of(plain)->g->values[i];
         if (v->kind != FOIL_VALUE_PARAM) continue;
         const foil_value *w = value_named(norm, v->name);
         assert_memory_equal(v->t.data, w->t.data, foil_tensor_nbytes(&v->t));
@@ -642,7 +643,7 @@ static void check_normalization(const char *name, int rank, int64_t d1, int64_t 
     /* The statistics are Constant nodes (folded once planned), not weights. */
     foil_value *cm = value_named(norm, "norm.mean"), *cs = value_named(norm, "norm.std");
     assert_int_equal(cm->kind, FOIL_VALUE_ACTIVATION);
-    assert_string_equal(norm->g->nodes[cm->producer].op_type, "Constant");
+    assert_string_equal(foil_graph_model_of(norm)->g->nodes[cm->producer].op_type, "Constant");
     assert_true(cm->known);
     assert_false(cm->trainable);
     assert_false(cs->trainable);
@@ -659,8 +660,8 @@ static void check_normalization(const char *name, int rank, int64_t d1, int64_t 
     assert_int_equal(foil_tensor_alloc(&dy, FOIL_F32, 2, (int64_t[]){batch, 7}), FOIL_OK);
     for (int64_t i = 0; i < dy.numel; i++) foil_f32(&dy)[i] = 1.0f - 0.3f * (float)i;
     const foil_tensor *in[1] = {&x}, *dys[1] = {&dy};
-    assert_int_equal(foil_graph_forward(norm->g, in, 1, 0), FOIL_OK);
-    assert_int_equal(foil_graph_backward(norm->g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
+    assert_int_equal(foil_graph_forward(foil_graph_model_of(norm)->g, in, 1, 0), FOIL_OK);
+    assert_int_equal(foil_graph_backward(foil_graph_model_of(norm)->g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
     cm = value_named(norm, "norm.mean");
     cs = value_named(norm, "norm.std");
     assert_false(cm->needs_grad);
@@ -711,12 +712,12 @@ static void test_export_reload(void **state)
         assert_int_equal(foil_model_input_rank(l), 4);
         assert_int_equal(foil_model_input_shape(l)[0], -1);
         assert_int_equal(foil_model_input_shape(l)[1], 3);
-        const foil_value *in = &l->g->values[l->g->inputs[0]];
+        const foil_value *in = &foil_graph_model_of(l)->g->values[foil_graph_model_of(l)->g->inputs[0]];
         assert_string_equal(in->decl_dim_param[0], "N");
-        const foil_value *out = &l->g->values[l->g->outputs[0]];
+        const foil_value *out = &foil_graph_model_of(l)->g->values[foil_graph_model_of(l)->g->outputs[0]];
         assert_string_equal(out->name, "logits");
         assert_int_equal(out->decl_shape[1], 10);
-        assert_int_equal(l->g->opset, 13);
+        assert_int_equal(foil_graph_model_of(l)->g->opset, 13);
         foil_tensor x = {0}, y1 = {0}, y2 = {0};
         make_input(&x, &s, 6, 3, 0.0f, 1.0f);
         assert_int_equal(foil_model_predict(m, &x, &y1), FOIL_OK);
@@ -1239,7 +1240,7 @@ static void write_case(FILE *manifest, const xcase *c)
          * then the gradients of the summed cross-entropy for every trainable
          * weight, concatenated in initializer order. */
         plan_graph(m, &x);
-        foil_graph *g = m->g;
+        foil_graph *g = foil_graph_model_of(m)->g;
         const foil_tensor *in[1] = {&x};
         assert_int_equal(foil_graph_forward(g, in, 1, 0), FOIL_OK);
         const foil_tensor *y = foil_graph_output(g, 0);

@@ -35,7 +35,7 @@ static attack_fixture PLAIN, SAT;
  * Returns 0, or -1 when there is no such layer. */
 static int scale_last_gemm(foil_model *m, float factor)
 {
-    foil_graph *g = m->g;
+    foil_graph *g = foil_graph_model_of(m)->g;
     for (int k = g->n_nodes - 1; k >= 0; k--) {
         foil_node *nd = &g->nodes[k];
         if (strcmp(nd->op_type, "Gemm") != 0) continue;

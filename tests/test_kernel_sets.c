@@ -222,7 +222,7 @@ static pass run_under(const char *set, const foil_arch_spec *spec, int64_t batch
     assert_int_equal(foil_cpu_use_kernels(set), FOIL_OK);
     foil_model *m = NULL;
     if (foil_arch_build(spec, &m)) fail_msg("building %s under %s: %s", spec->name, set, foil_last_error());
-    foil_graph *g = m->g;
+    foil_graph *g = foil_graph_model_of(m)->g;
     for (int k = 0; k < g->n_nodes; k++) assert_ptr_equal(g->nodes[k].op, foil_op_find(g->nodes[k].op_type));
 
     int64_t shape[5] = {batch};

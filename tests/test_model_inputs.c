@@ -102,8 +102,8 @@ static int64_t run_batch(const net_kind *k, int *mode)
     shape[0] = N;
     alloc_filled(&x, k->ndim, shape, 3);
     assert_int_equal(foil_model_predict(m, &x, &y), FOIL_OK);
-    int64_t planned = m->planned_batch;
-    *mode = m->batch_mode;
+    int64_t planned = foil_graph_model_of(m)->planned_batch;
+    *mode = foil_graph_model_of(m)->batch_mode;
     float want[N * C];
     logits_one_by_one(m, &x, want);
     if (!k->batch_softmax) assert_close(foil_f32(&y), want, N * C, 1e-5f);
@@ -202,7 +202,7 @@ static void test_normalize_arithmetic_and_gradient(void **state)
     assert_int_equal(foil_model_save(norm, path), FOIL_OK);
     assert_int_equal(foil_model_load(path, &reloaded), FOIL_OK);
     unlink(path);
-    assert_string_equal(reloaded->g->values[reloaded->g->inputs[0]].name, "input");
+    assert_string_equal(foil_graph_model_of(reloaded)->g->values[foil_graph_model_of(reloaded)->g->inputs[0]].name, "input");
     assert_int_equal(foil_model_predict(reloaded, &x, &yr), FOIL_OK);
     assert_memory_equal(yr.data, yn.data, foil_tensor_nbytes(&yn));
 
@@ -243,9 +243,9 @@ static void test_normalize_rejects_bad_values(void **state)
     assert_int_equal(foil_model_normalize(m, 1, one, 1, zero), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "must be > 0"));
     /* the model is untouched by the refusals and still takes one normalization */
-    assert_int_equal(m->g->n_nodes, 2);
+    assert_int_equal(foil_graph_model_of(m)->g->n_nodes, 2);
     assert_int_equal(foil_model_normalize(m, 1, one, 1, one), FOIL_OK);
-    assert_int_equal(m->g->n_nodes, 6);
+    assert_int_equal(foil_graph_model_of(m)->g->n_nodes, 6);
     assert_int_equal(foil_model_normalize(m, 1, one, 1, one), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "normalized twice"));
     foil_model_free(m);

@@ -114,7 +114,7 @@ static double mnist_accuracy(const char *rel, float scale, int flat_784x1, int b
     foil_model *m = load(rel);
     foil_model_set_max_batch(m, N);
     if (foil_model_predict(m, &x, &logits)) fail_msg("%s", foil_last_error());
-    assert_int_equal(m->planned_batch, batched ? N : 1);
+    assert_int_equal(foil_graph_model_of(m)->planned_batch, batched ? N : 1);
     double acc = count_correct(&logits, labels) / (double)N;
     printf("%s: %.1f%% on the first %d MNIST test images\n", rel, 100 * acc, N);
     foil_tensor_free(&x);

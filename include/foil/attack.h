@@ -97,6 +97,9 @@ typedef struct foil_attack_result {
     int64_t fit_grads;           /* ... and of those, input gradients */
     int64_t fit_grad_examples;   /* fit examples whose input gradient was taken */
     int64_t fit_zero_grads;      /* ... and of those, the ones flagged as zero_grad is */
+    int64_t model_queries;       /* inputs the model evaluated during the run, the runner's own clean and final
+                                    predictions included (foil_model_queries before and after) */
+    int64_t model_grads;         /* ... and input gradients it returned */
     double seconds;              /* the attack alone (not the runner's checks) */
     char warnings[1024];         /* e.g. the zero-gradient warning, one per line; "" when none */
 } foil_attack_result;
@@ -121,12 +124,24 @@ typedef struct foil_attack_summary {
     double seconds, images_per_second;
 } foil_attack_summary;
 
+/* What an attack needs from a model; the runner checks it against the
+ * model's capabilities (foil/model.h) before running, as ART checks an
+ * attack's estimator requirements. */
+typedef enum foil_attack_needs {
+    FOIL_NEEDS_GRADIENTS = 0,    /* white-box: input gradients */
+    FOIL_NEEDS_SCORES,           /* score-based: per-class scores (logits or probabilities) */
+    FOIL_NEEDS_LABELS,           /* decision-based: the top label alone */
+} foil_attack_needs;
+
+const char *foil_attack_needs_name(foil_attack_needs needs);
+
 typedef struct foil_attack_info {
     const char *name;            /* "pgd", "apgd-ce", "square", ... */
     const char *paper;           /* citation */
     const char *summary;
     unsigned norms;              /* bit (1 << foil_norm) per supported norm */
     int black_box;               /* 1: only predictions (queries) */
+    foil_attack_needs needs;
     int minimal;                 /* 1: minimal-perturbation attack (eps may be 0) */
     int targeted;                /* 1: supports targeted mode */
     int fits;                    /* 1: learns on opt->fit_x (universal perturbation, patch) */

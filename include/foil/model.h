@@ -76,8 +76,13 @@ typedef struct foil_output {
 foil_status foil_output_parse(const char *s, foil_output *out);
 /* "logits", "probabilities", "top-k=3", ... into buf. */
 const char *foil_output_str(const foil_output *o, char *buf, int size);
-/* Apply o to rows x classes logits in place (LOGITS leaves them). */
-void foil_output_apply(const foil_output *o, float *scores, int64_t rows, int64_t classes);
+/* Apply o in place to rows x classes scores of a model with capabilities
+ * caps (logits, or probabilities when caps has FOIL_MODEL_PROBABILITIES);
+ * LOGITS leaves them as they are. */
+foil_status foil_output_apply(const foil_output *o, unsigned caps, float *scores, int64_t rows, int64_t classes);
+/* Whether o can apply to a model of capabilities caps (probabilities need
+ * scores; k and decimals in range); errors name `who`. */
+foil_status foil_output_check(const foil_output *o, unsigned caps, const char *who);
 /* The capabilities a model of capabilities caps has once o applies. */
 unsigned foil_output_capabilities(const foil_output *o, unsigned caps);
 
@@ -169,6 +174,13 @@ foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, i
  * itself for one example to learn it, a remote model may need one query. */
 foil_status foil_model_num_classes(foil_model *m, int64_t *classes);
 
+/* The same calls with one seed per example for a randomized model's draws
+ * (NULL: the model's own); an attack derives them from (seed, example,
+ * query) so that results do not depend on batch size or threads. */
+foil_status foil_model_predict_seeded(foil_model *m, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores);
+foil_status foil_model_input_grad_seeded(foil_model *m, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,
+                                         void *ctx, float *value, foil_tensor *scores, foil_tensor *grad);
+
 /* ---- wrappers ---- */
 
 /* A model that only answers queries: no gradients, at most `budget` queries
@@ -177,11 +189,54 @@ foil_status foil_model_num_classes(foil_model *m, int64_t *classes);
  * ownership of inner, also on failure. */
 foil_status foil_model_black_box(foil_model *inner, int64_t budget, const foil_output *output, foil_model **out);
 
+/* A preprocessing defense in front of a model: x -> f(x), same shape
+ * (bit-depth reduction, smoothing, JPEG, noise). forward and the backward
+ * passes work on n examples of d values each; seeds (one per example, may
+ * be NULL) drive a randomized one. backward is f's exact vector-Jacobian
+ * product dx = (df/dx)^T dy at x, NULL when f has none (JPEG); a step
+ * function's exact derivative is zero almost everywhere, and says so by
+ * writing zeros. bpda_backward is the Backward Pass Differentiable
+ * Approximation (Athalye, Carlini, Wagner 2018): the vector-Jacobian
+ * product of a differentiable g with g(x) ~ f(x); NULL means g = identity,
+ * the paper's choice for quantization and denoisers. destroy (may be NULL)
+ * frees ctx. */
+typedef struct foil_preprocessor {
+    const char *name;
+    void *ctx;
+    int randomized;
+    foil_status (*forward)(void *ctx, const float *x, float *y, int64_t n, int64_t d, const uint64_t *seeds);
+    foil_status (*backward)(void *ctx, const float *x, const float *dy, float *dx, int64_t n, int64_t d,
+                            const uint64_t *seeds);
+    foil_status (*bpda_backward)(void *ctx, const float *x, const float *dy, float *dx, int64_t n, int64_t d,
+                                 const uint64_t *seeds);
+    void (*destroy)(void *ctx);
+} foil_preprocessor;
+
+/* How a defended model differentiates through its preprocessors. */
+typedef enum foil_gradient_mode {
+    FOIL_GRADIENT_EXACT = 0, /* each preprocessor's exact derivative: what an attack unaware of it sees */
+    FOIL_GRADIENT_BPDA,      /* each preprocessor's BPDA approximation: the adaptive attack */
+} foil_gradient_mode;
+
+/* inner behind preprocessors pre[0..n_pre) (applied in that order) and a
+ * postprocessor (output mode; NULL: logits), as ART's estimators own their
+ * defences. A query returns output(inner(pre(x))). Gradients (when inner
+ * has them) are those of the attack's function of inner's logits, through
+ * the preprocessors by `mode`; postprocessors change what a query returns,
+ * not the gradient (as in ART). With FOIL_GRADIENT_EXACT and a
+ * preprocessor without an exact backward, the defended model has no
+ * gradients (white-box attacks are refused; use BPDA). Takes ownership of
+ * inner and of the preprocessors (their destroy), also on failure. */
+foil_status foil_model_defended(foil_model *inner, const foil_preprocessor *pre, int n_pre, const foil_output *output,
+                                foil_gradient_mode mode, foil_model **out);
+
 /* ---- implementing a model ---- */
 
 /* The operations of a model. `state` is what foil_model_create was given.
- * predict and input_grad receive x already checked (float32, N >= 1) and
- * scores / grad already shaped; seeds, when not NULL, hold one seed per
+ * predict and input_grad receive x already checked (float32, N >= 1, and
+ * by check_input); they allocate scores (N, classes) when scores->data is
+ * NULL, else check its shape (foil_model_ensure_output does both); grad
+ * comes already shaped like x. seeds, when not NULL, hold one seed per
  * example for a randomized model's draws (deterministic models ignore
  * them). input_grad is NULL for a model without gradients; fn, ctx, value,
  * scores and grad mean what they mean for foil_model_input_grad. */
@@ -209,6 +264,10 @@ typedef struct foil_model_desc {
 foil_status foil_model_create(const foil_model_ops *ops, void *state, const foil_model_desc *desc,
                               foil_model **out);
 void *foil_model_state(const foil_model *m);
+/* For an operation: scores (ndim, shape) allocated when t->data is NULL,
+ * else FOIL_ERR_ARG naming `who` unless it already has that shape. */
+foil_status foil_model_ensure_output(const char *who, foil_tensor *t, int ndim, const int64_t *shape,
+                                     const char *what);
 
 #ifdef __cplusplus
 }

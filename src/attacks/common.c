@@ -2,6 +2,7 @@
  * attacks/common.c - what every attack family uses: counted model access,
  * projection onto the threat model, goal tests, seeded streams, parameters.
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,13 +39,26 @@ static void charge(int64_t *counter, const int64_t *owner, int64_t rows)
     for (int64_t r = 0; r < rows; r++) counter[owner[r]]++;
 }
 
+/* Probabilities as logits: log p differs from the logits by one constant
+ * per row (the log of the softmax's sum), to which every loss the attacks
+ * use (cross-entropy, margin, DLR) and every argmax is blind. A class an
+ * output mode zeroed (top-k, rounding) gets log FLT_MIN, about -87: far
+ * below every kept class, yet finite. */
+static void probabilities_to_logits(float *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) p[i] = logf(fmaxf(p[i], FLT_MIN));
+}
+
 foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
                                float *logits)
 {
     if (rows == 0) return FOIL_OK;
     foil_tensor x = rows_view(c, xs, rows), z = logits_view(c, logits, rows);
     charge(c->queries, owner, rows);
-    return foil_model_predict(c->model, &x, &z);
+    foil_status st = foil_model_predict(c->model, &x, &z);
+    if (!st && (foil_model_capabilities(c->model) & FOIL_MODEL_PROBABILITIES))
+        probabilities_to_logits(logits, rows * c->classes);
+    return st;
 }
 
 foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
@@ -82,6 +96,8 @@ foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t 
     foil_tensor x = rows_view(c, xs, rows), g = rows_view(c, grad, rows), z = logits_view(c, logits, rows);
     charge(c->queries, owner, rows);
     foil_status st = foil_model_input_grad(c->model, &x, fn, fn_ctx, value, logits ? &z : NULL, &g);
+    if (!st && logits && (foil_model_capabilities(c->model) & FOIL_MODEL_PROBABILITIES))
+        probabilities_to_logits(logits, rows * c->classes);
     /* Charged after the call so that grads[i] == 0 marks example i's first
      * gradient: one scan per example, of a gradient already computed. */
     for (int64_t r = 0; r < rows; r++) {

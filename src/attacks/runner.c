@@ -49,6 +49,7 @@ static const attack_entry attacks[] = {
                  "drops; images only",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .black_box = 1,
+      .needs = FOIL_NEEDS_SCORES,
       .targeted = 1,
       .defaults = "queries 5000 (the first on the initial point), restarts 1 (restarts split the budget), "
                   "params: p_init=0.8"},
@@ -132,6 +133,7 @@ static const attack_entry attacks[] = {
                  "when the goal class probability improves; any input shape",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .black_box = 1,
+      .needs = FOIL_NEEDS_SCORES,
       .targeted = 1,
       .defaults = "queries 10000 (one on x, then 1 or 2 per direction), step size 0.2"},
      foil_attack_simba_pixel},
@@ -140,6 +142,7 @@ static const attack_entry attacks[] = {
       .summary = "SimBA along the orthonormal 2-D DCT basis, low frequencies first; images only",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .black_box = 1,
+      .needs = FOIL_NEEDS_SCORES,
       .targeted = 1,
       .defaults = "queries 10000, step size 0.2, params: freq_dims=round(H/8), stride=max(1,round(H/32)), "
                   "strided=1 (0: only the freq_dims^2 low frequencies, random order)"},
@@ -151,6 +154,7 @@ static const attack_entry attacks[] = {
                  "plateau annealing, projected sign (Linf) or normalised (L2) steps",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .black_box = 1,
+      .needs = FOIL_NEEDS_SCORES,
       .targeted = 1,
       .defaults = "queries 10000 (samples + 1 per step), step size eps/5, params: sigma=0.001, samples=50, "
                   "momentum=0.9"},
@@ -162,6 +166,7 @@ static const attack_entry attacks[] = {
                  "once within eps)",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .black_box = 1,
+      .needs = FOIL_NEEDS_LABELS,
       .minimal = 1,
       .targeted = 1,
       .defaults = "queries 5000, steps 40, params: gamma=1, init_evals=100, max_evals=10000"},
@@ -213,7 +218,34 @@ int foil_norm_parse(const char *s)
     return -1;
 }
 
+const char *foil_attack_needs_name(foil_attack_needs needs)
+{
+    switch (needs) {
+    case FOIL_NEEDS_GRADIENTS: return "input gradients";
+    case FOIL_NEEDS_SCORES: return "per-class scores";
+    case FOIL_NEEDS_LABELS: return "labels";
+    }
+    return "?";
+}
+
 /* ---- the request ---- */
+
+/* The attack's needs against the model's capabilities: a white-box attack
+ * on a model that only answers queries would otherwise fail midway, or, on
+ * a labels-only model, a score-based one would search a flat landscape. */
+static foil_status check_capabilities(const attack_entry *e, const foil_model *model)
+{
+    const unsigned caps = foil_model_capabilities(model);
+    const char *name = e->info.name;
+    if (e->info.needs == FOIL_NEEDS_GRADIENTS && !(caps & FOIL_MODEL_GRADIENTS))
+        return foil_error(FOIL_ERR_CAPABILITY, "%s needs input gradients, but %s is a %s model that only answers "
+                          "queries; attack it with a score-based attack (square, simba-pixel, simba-dct, nes) or a "
+                          "decision-based one (hsj)", name, foil_model_name(model), foil_model_kind(model));
+    if (e->info.needs == FOIL_NEEDS_SCORES && !(caps & FOIL_MODEL_SCORES))
+        return foil_error(FOIL_ERR_CAPABILITY, "%s needs per-class scores, but %s returns labels only; attack it with "
+                          "the decision-based hsj", name, foil_model_name(model));
+    return FOIL_OK;
+}
 
 static foil_status check_request(const attack_entry *e, foil_model *model, const foil_tensor *x, const int64_t *y,
                                  const foil_threat *t, int64_t classes)
@@ -301,8 +333,9 @@ void foil_attack_result_free(foil_attack_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Predictions of the model on x (uncounted: this is the runner measuring,
- * not the attack querying); also returns the logits when asked. */
+/* Predictions of the model on x: counted by the model, but not charged to
+ * any example (the runner measuring, not the attack querying); also
+ * returns the scores when asked. */
 static foil_status predict_labels(foil_model *model, const foil_tensor *x, int64_t classes, int64_t *pred,
                                   float **logits_out)
 {
@@ -482,10 +515,12 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
     if (!e) return foil_error(FOIL_ERR_ARG, "unknown attack '%s' (see foil attack --help)", name ? name : "(null)");
     foil_attack_options no_opt = {0};
     if (!opt) opt = &no_opt;
-    int64_t classes;
-    foil_status st = foil_model_num_classes(model, &classes);
+    foil_status st = check_capabilities(e, model);
     if (st) return st;
+    int64_t classes;
+    if ((st = foil_model_num_classes(model, &classes))) return st;
     if ((st = check_request(e, model, x, y, threat, classes))) return st;
+    const int64_t queries_before = foil_model_queries(model), grads_before = foil_model_gradients(model);
     if ((st = alloc_result(r, x))) goto fail;
     float *clean_logits = NULL;
     foil_model_set_max_batch(model, opt->batch > 0 ? opt->batch : 250);
@@ -530,6 +565,8 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
     foil_progress_finish(&c.progress, NULL);
     if (!st) warn_zero_gradients(&c, r);
     if (!st) st = finish(e, model, x, threat, classes, r);
+    r->model_queries = foil_model_queries(model) - queries_before;
+    r->model_grads = foil_model_gradients(model) - grads_before;
     if (!st) return FOIL_OK;
 fail:
     foil_attack_result_free(r);

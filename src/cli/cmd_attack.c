@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "foil/attack.h"
 #include "foil/data.h"
+#include "foil/defense.h"
 #include "foil/npy.h"
 
 static int run_attack(int argc, char **argv);
@@ -53,6 +54,9 @@ const cli_command cli_attack = {
 typedef struct attack_args {
     const char *model, *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
     const char *bounds, *normalize;
+    const char *output_mode, *preprocess;
+    int64_t query_budget;
+    int black_box, bpda;
     const char *immutable, *integer, *constraints;
     foil_data_spec data;
     const char *fit_split;
@@ -136,10 +140,11 @@ static void change_stats(const foil_attack_result *r, const foil_tensor *x, doub
 }
 
 static cJSON *result_json(const char *name, const char *eps_text, const foil_threat *t, const foil_attack_summary *s,
-                          const foil_attack_result *r, const foil_tensor *x, int tabular)
+                          const foil_attack_result *r, const foil_tensor *x, int tabular, const foil_model *model)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "attack", name);
+    cJSON_AddStringToObject(o, "model_kind", foil_model_kind(model));
     cJSON_AddStringToObject(o, "norm", foil_norm_name(t->norm));
     cJSON_AddNumberToObject(o, "eps", strtod(eps_text, NULL));
     cJSON_AddNumberToObject(o, "examples", (double)s->examples);
@@ -150,6 +155,8 @@ static cJSON *result_json(const char *name, const char *eps_text, const foil_thr
     cJSON_AddItemToObject(o, "max_norm", isnan(s->max_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->max_norm));
     cJSON_AddNumberToObject(o, "mean_queries", s->mean_queries);
     cJSON_AddNumberToObject(o, "mean_gradients", s->mean_grads);
+    cJSON_AddNumberToObject(o, "model_queries", (double)r->model_queries);
+    cJSON_AddNumberToObject(o, "model_gradients", (double)r->model_grads);
     cJSON_AddItemToObject(o, "zero_gradient_fraction", isnan(s->zero_gradient_fraction)
                                                            ? cJSON_CreateNull()
                                                            : cJSON_CreateNumber(s->zero_gradient_fraction));
@@ -166,10 +173,11 @@ static cJSON *result_json(const char *name, const char *eps_text, const foil_thr
     return o;
 }
 
-static void print_header(const attack_args *a, const foil_dataset *d, const foil_threat *t, int64_t n)
+static void print_header(const attack_args *a, const foil_dataset *d, const foil_threat *t, int64_t n,
+                         const foil_model *model)
 {
-    printf("%s norm on %s, %s split, %lld examples, model %s, seed %llu\n", foil_norm_name(t->norm), d->name,
-           a->split, (long long)n, a->model, (unsigned long long)t->seed);
+    printf("%s norm on %s, %s split, %lld examples, model %s (%s), seed %llu\n", foil_norm_name(t->norm), d->name,
+           a->split, (long long)n, foil_model_name(model), foil_model_kind(model), (unsigned long long)t->seed);
     printf("  %-11s %-7s %8s %8s %8s %11s %11s %9s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
            "median_norm", "max_norm", "grads/ex", "zero_grad", "queries/ex", "seconds", "img/s");
 }
@@ -204,6 +212,43 @@ static void print_warnings(double eps, const foil_attack_result *r)
 }
 
 /* ---- the command ---- */
+
+/* --preprocess (and --bpda): a preprocessing defense in front of the
+ * model, differentiated exactly or by BPDA. */
+static int defend_model(const attack_args *a, const foil_dataset *d, foil_model **model)
+{
+    if (!a->preprocess) {
+        if (a->bpda) return cli_usage_error(&cli_attack, "--bpda needs --preprocess");
+        return CLI_OK;
+    }
+    char *end;
+    long bits = strncmp(a->preprocess, "bit-depth=", 10) == 0 ? strtol(a->preprocess + 10, &end, 10) : -1;
+    if (bits < 0 || *end)
+        return cli_usage_error(&cli_attack, "--preprocess: expected bit-depth=B, got '%s'", a->preprocess);
+    if (!d->is_image)
+        return cli_usage_error(&cli_attack, "--preprocess bit-depth needs image data (one input range)");
+    foil_preprocessor p;
+    foil_status st = foil_preprocessor_bit_depth((int)bits, foil_f32(&d->lower)[0], foil_f32(&d->upper)[0], &p);
+    if (st) return cli_usage_error(&cli_attack, "--preprocess: %s", foil_last_error());
+    foil_model *inner = *model;
+    *model = NULL;
+    st = foil_model_defended(inner, &p, 1, NULL, a->bpda ? FOIL_GRADIENT_BPDA : FOIL_GRADIENT_EXACT, model);
+    return st ? cli_fail(&cli_attack, st) : CLI_OK;
+}
+
+/* --black-box, --output-mode, --query-budget: the model answers queries
+ * only, as a deployed API does. */
+static int hide_model(const attack_args *a, foil_model **model)
+{
+    if (!a->black_box && !a->output_mode && !a->query_budget) return CLI_OK;
+    foil_output output = {0};
+    foil_status st = a->output_mode ? foil_output_parse(a->output_mode, &output) : FOIL_OK;
+    if (st) return cli_usage_error(&cli_attack, "--output-mode: %s", foil_last_error());
+    foil_model *inner = *model;
+    *model = NULL;
+    st = foil_model_black_box(inner, a->query_budget, &output, model);
+    return st ? cli_fail(&cli_attack, st) : CLI_OK;
+}
 
 static int load_inputs(const attack_args *a, foil_split split, int64_t limit, foil_dataset *d, foil_tensor *targets)
 {
@@ -242,6 +287,7 @@ static int check_args(const attack_args *a, const foil_attack_info *const *infos
         return cli_usage_error(&cli_attack, "--target-labels needs --targeted given");
     if (a->out && (n_eps > 1 || n_attacks > 1))
         return cli_usage_error(&cli_attack, "--out needs a single --attack and a single --eps");
+    if (a->query_budget < 0) return cli_usage_error(&cli_attack, "--query-budget must be >= 0");
     if (a->limit < 0 || a->fit_limit < 0 || a->steps < 0 || a->restarts < 0 || a->queries < 0 || a->step_size < 0 || a->batch < 1)
         return cli_usage_error(&cli_attack, "--limit, --fit-limit, --steps, --restarts, --queries, --step-size must be >= 0 "
                                             "and --batch >= 1");
@@ -296,6 +342,14 @@ static int run_attack(int argc, char **argv)
         {"--fit-limit", OPT_INT, &a.fit_limit, "N", "universal/patch: learn on its first N examples (default 2000)", 0,
          0},
         {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},
+        {"--preprocess", OPT_STRING, &a.preprocess, "DEFENSE",
+         "a preprocessing defense in front of the model: bit-depth=B (images)", 0, 0},
+        {"--bpda", OPT_FLAG, &a.bpda, NULL, "differentiate through --preprocess by BPDA (the adaptive attack)", 0, 0},
+        {"--black-box", OPT_FLAG, &a.black_box, NULL, "the model only answers queries: no gradients", 0, 0},
+        {"--output-mode", OPT_STRING, &a.output_mode, "MODE",
+         "what a query returns: logits, probabilities, top-k=K, round=D, labels (implies --black-box)", 0, 0},
+        {"--query-budget", OPT_INT, &a.query_budget, "Q", "at most Q queries of the model in all (implies --black-box)",
+         0, 0},
         {"--out", OPT_STRING, &a.out, "FILE.npy", "write the adversarial examples", 0, 0},
         {"--json", OPT_FLAG, &a.json, NULL, "print the results as JSON", 0, 0},
     };
@@ -340,7 +394,8 @@ static int run_attack(int argc, char **argv)
         goto done;
     }
     if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
-        (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)))
+        (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)) ||
+        (rc = defend_model(&a, &d, &model)) || (rc = hide_model(&a, &model)))
         goto done;
     int64_t f = foil_dataset_example_size(&d);
     if (a.immutable || a.integer || a.constraints) {
@@ -378,7 +433,7 @@ static int run_attack(int argc, char **argv)
         opt.fit_y = foil_i64(&fit.y);
     }
     int tabular = !d.is_image;
-    if (!a.json) print_header(&a, &d, &t, d.x.shape[0]);
+    if (!a.json) print_header(&a, &d, &t, d.x.shape[0], model);
     int n_runs = n_attacks * n_eps;
     for (int run = 0; run < n_runs && !rc; run++) {
         const char *name = infos[run / n_eps]->name;
@@ -394,7 +449,7 @@ static int run_attack(int argc, char **argv)
         if (a.json) {
             char eps_text[32];
             snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
-            cJSON_AddItemToArray(list, result_json(name, eps_text, &t, &s, &r, &d.x, tabular));
+            cJSON_AddItemToArray(list, result_json(name, eps_text, &t, &s, &r, &d.x, tabular, model));
         }
         else print_row(name, &t, &s, &r, &d.x, tabular);
         print_warnings(eps[k], &r);

@@ -499,14 +499,17 @@ static foil_status init_params(foil_graph *g, uint64_t seed, int *count)
 
 foil_status foil_model_reinit(foil_model *m, uint64_t seed)
 {
-    if (!m || !m->g) return foil_error(FOIL_ERR_ARG, "foil_model_reinit: no model");
+    if (!m) return foil_error(FOIL_ERR_ARG, "foil_model_reinit: no model");
+    foil_graph_model *gm;
+    foil_status st = foil_graph_model_require(m, "re-initializing weights", &gm);
+    if (st) return st;
     int count = 0;
-    foil_status st = init_params(m->g, seed, &count);
+    st = init_params(gm->g, seed, &count);
     if (st) return st;
     if (count == 0)
         return foil_error(FOIL_ERR_UNSUPPORTED, "%s: the model has no weights to re-initialize (no Conv, Gemm, MatMul "
                           "or BatchNormalization reads a float initializer; weights stored in Constant nodes cannot "
-                          "be trained)", m->g->path);
+                          "be trained)", gm->g->path);
     return FOIL_OK;
 }
 

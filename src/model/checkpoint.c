@@ -50,7 +50,10 @@ foil_status foil_checkpoint_save(const char *path, const foil_model *m, const fo
 {
     uint8_t *onnx;
     size_t onnx_len;
-    foil_status st = foil_onnx_save_buffer(m->g, &onnx, &onnx_len);
+    foil_graph_model *gm;
+    foil_status st = foil_graph_model_require(m, "a training checkpoint", &gm);
+    if (st) return st;
+    st = foil_onnx_save_buffer(gm->g, &onnx, &onnx_len);
     if (st) return foil_error_prefix(st, "%s", path);
     buf b = {0};
     put(&b, CKPT_MAGIC, 8);
@@ -94,7 +97,10 @@ static int take(reader *r, void *out, size_t n)
 /* Copy every weight of the checkpoint's graph into m's graph, by name. */
 static foil_status restore_weights(const char *path, foil_model *m, const foil_graph *saved)
 {
-    foil_graph *g = m->g;
+    foil_graph_model *gm;
+    foil_status st = foil_graph_model_require(m, "a training checkpoint", &gm);
+    if (st) return st;
+    foil_graph *g = gm->g;
     for (int i = 0; i < g->n_values; i++) {
         foil_value *v = &g->values[i];
         if (v->kind != FOIL_VALUE_PARAM) continue;

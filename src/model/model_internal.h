@@ -1,6 +1,7 @@
 /*
  * model/model_internal.h - the estimator's insides, shared by the files of
- * src/model (loading, training, built-in architectures). Not public.
+ * src/model (the interface, the ONNX graph model, the wrappers, training,
+ * built-in architectures). Not public.
  */
 #ifndef FOIL_MODEL_INTERNAL_H
 #define FOIL_MODEL_INTERNAL_H
@@ -8,9 +9,21 @@
 #include "foil/model.h"
 #include "nn/graph.h"
 
+/* Every model: the interface (model.c) over an implementation's state. */
+struct foil_model {
+    const foil_model_ops *ops;
+    void *state;
+    unsigned caps;             /* FOIL_MODEL_* */
+    char *name;
+    int input_rank;            /* 0: not declared */
+    int64_t input_shape[FOIL_MAX_DIMS];
+    int64_t queries, grads;    /* see "Counting" in foil/model.h */
+};
+
 enum { BATCH_UNTRIED = 0, BATCH_FREE, BATCH_DECLARED };
 
-struct foil_model {
+/* The ONNX graph model's state (graph_model.c). */
+typedef struct foil_graph_model {
     foil_graph *g;
     int64_t fixed_batch;       /* > 0 when the ONNX input fixes it */
     int batch_mode;            /* with a fixed batch: BATCH_UNTRIED, _FREE (runs at any), _DECLARED (only its own) */
@@ -21,14 +34,33 @@ struct foil_model {
     foil_tensor chunk_dlogits; /* (B, classes) */
     float *chunk_loss;         /* B */
     const foil_tensor **d_outputs; /* one per graph output, for backward: only the logits' is set */
-};
+} foil_graph_model;
 
 /* Wrap a finalized graph (one float32 input with a batch dimension; the
  * first output the logits). Takes ownership of g, also on failure. */
 foil_status foil_model_from_graph(foil_graph *g, foil_model **out);
 
+/* m's graph model, or NULL when m is not an ONNX graph model (a wrapper, a
+ * remote model). */
+foil_graph_model *foil_graph_model_of(const foil_model *m);
+
+/* The graph model of m, or FOIL_ERR_CAPABILITY naming m and `what` needs
+ * it ("training", "saving"). */
+foil_status foil_graph_model_require(const foil_model *m, const char *what, foil_graph_model **gm);
+
+/* Drop the graph model's inference plan and chunk buffers (its graph is
+ * about to be planned for training, or changed). */
+void foil_graph_model_unplan(foil_graph_model *gm);
+
+/* Wrappers (black_box.c, defended.c) keep the model they wrap as the FIRST
+ * member of their state, so that these operations, which pass the call on
+ * to it, serve them all. */
+foil_status foil_wrapper_num_classes(void *state, int64_t *classes);
+foil_status foil_wrapper_check_input(const void *state, const foil_tensor *x, int *reshaped);
+void foil_wrapper_set_max_batch(void *state, int64_t max_batch);
+
 /* The output gradients for foil_graph_backward, which reads one per graph
  * output: d_logits for the first, none (zero) for any others a model has. */
-const foil_tensor *const *foil_model_output_grads(foil_model *m, const foil_tensor *d_logits);
+const foil_tensor *const *foil_model_output_grads(foil_graph_model *gm, const foil_tensor *d_logits);
 
 #endif

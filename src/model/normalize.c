@@ -134,14 +134,12 @@ static foil_status move_to_front(foil_graph *g, int first)
 
 foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std)
 {
-    foil_graph *g = m->g;
-    foil_status st = check_normalization(g, n_mean, mean, n_std, std);
+    foil_graph_model *gm;
+    foil_status st = foil_graph_model_require(m, "--normalize", &gm);
     if (st) return st;
-    foil_tensor_free(&m->chunk_x);
-    foil_tensor_free(&m->chunk_dlogits);
-    free(m->chunk_loss);
-    m->chunk_loss = NULL;
-    m->planned_batch = 0;
+    foil_graph *g = gm->g;
+    if ((st = check_normalization(g, n_mean, mean, n_std, std))) return st;
+    foil_graph_model_unplan(gm);
     foil_graph_unplan(g);
 
     const int first = g->n_nodes, rank = g->values[g->inputs[0]].decl_ndim;

@@ -30,6 +30,7 @@ void foil_train_defaults(foil_train_options *o)
 
 typedef struct trainer {
     foil_model *m;
+    foil_graph_model *gm;        /* m's graph: training needs one */
     const foil_dataset *data;
     const foil_train_options *o;
     int64_t n, per_example, batch, planned;
@@ -81,13 +82,13 @@ static foil_status plan_batch(trainer *t, int64_t b)
     foil_status st = foil_tensor_alloc(&t->x, FOIL_F32, t->data->x.ndim, shape);
     if (st) return st;
     const foil_tensor *in[1] = {&t->x};
-    t->m->planned_batch = 0; /* the model's inference plan is gone */
-    if ((st = foil_graph_plan(t->m->g, in))) return st;
-    const foil_tensor *y = foil_graph_output(t->m->g, 0);
+    foil_graph_model_unplan(t->gm); /* the model's inference plan is gone */
+    if ((st = foil_graph_plan(t->gm->g, in))) return st;
+    const foil_tensor *y = foil_graph_output(t->gm->g, 0);
     int64_t classes = y->numel / b;
     if (y->ndim < 1 || y->shape[0] != b || classes < t->data->classes)
         return foil_error(FOIL_ERR_SHAPE, "%s: the model gives %lld outputs per example but the data has %lld classes",
-                          t->m->g->path, (long long)classes, (long long)t->data->classes);
+                          t->gm->g->path, (long long)classes, (long long)t->data->classes);
     int64_t dshape[2] = {b, classes};
     if ((st = foil_tensor_alloc(&t->dlogits, FOIL_F32, 2, dshape))) return st;
     t->planned = b;
@@ -123,8 +124,8 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     gather_batch(t, epoch, first, b);
     const foil_tensor *in[1] = {&t->x};
     uint64_t seed = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_DROPOUT << 56), (uint64_t)global_step);
-    if ((st = foil_graph_forward(t->m->g, in, 1, seed))) return st;
-    const float *logits = foil_f32(foil_graph_output(t->m->g, 0));
+    if ((st = foil_graph_forward(t->gm->g, in, 1, seed))) return st;
+    const float *logits = foil_f32(foil_graph_output(t->gm->g, 0));
     int64_t classes = t->dlogits.shape[1];
     /* Diverged training must stop here, not write a model of NaN weights. */
     int64_t bad = foil_first_nonfinite(logits, b * classes);
@@ -147,7 +148,7 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
             if (row[c] > row[best]) best = c;
         *correct += best == t->labels[i];
     }
-    if ((st = foil_graph_backward(t->m->g, foil_model_output_grads(t->m, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
+    if ((st = foil_graph_backward(t->gm->g, foil_model_output_grads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
     foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
     return FOIL_OK;
 }
@@ -175,7 +176,7 @@ static foil_status validation_accuracy(foil_model *m, const foil_dataset *val, d
 
 static foil_status init_optimizer(trainer *t)
 {
-    foil_graph *g = t->m->g;
+    foil_graph *g = t->gm->g;
     int n = 0;
     for (int i = 0; i < g->n_values; i++) n += g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable;
     if (n == 0) return foil_error(FOIL_ERR_ARG, "%s: the model has no trainable weights", g->path);
@@ -205,10 +206,10 @@ static void free_trainer(trainer *t)
     foil_tensor_free(&t->x);
     foil_tensor_free(&t->dlogits);
     foil_optim_free(&t->opt);
-    t->m->planned_batch = 0;
+    foil_graph_model_unplan(t->gm);
 }
 
-static foil_status check_options(const foil_model *m, const foil_dataset *d, const foil_train_options *o)
+static foil_status check_options(const foil_graph_model *m, const foil_dataset *d, const foil_train_options *o)
 {
     if (o->epochs < 1 || o->epochs > 256) return foil_error(FOIL_ERR_ARG, "epochs must be between 1 and 256");
     if (o->batch < 1) return foil_error(FOIL_ERR_ARG, "batch size must be at least 1");
@@ -225,12 +226,15 @@ static foil_status check_options(const foil_model *m, const foil_dataset *d, con
 foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_dataset *val, const foil_train_options *o,
                        foil_train_report *report)
 {
-    foil_status st = check_options(m, data, o);
+    foil_graph_model *gm;
+    foil_status st = foil_graph_model_require(m, "training", &gm);
+    if (!st) st = check_options(gm, data, o);
     if (st) return st;
     memset(report, 0, sizeof *report);
     report->resumed_epoch = -1;
     trainer t = {0};
     t.m = m;
+    t.gm = gm;
     t.data = data;
     t.o = o;
     t.n = data->x.shape[0];

@@ -1,0 +1,355 @@
+/*
+ * model/graph_model.c - the ONNX graph model: foil's engine behind the
+ * model interface (model.c), with gradients.
+ *
+ * Batching. ONNX models either leave the batch dimension symbolic or fix it
+ * (often to 1, as exporters and VNN-COMP do). We run a batch of N in chunks
+ * of B = min(N, max_batch), planning once per chunk size. A model that fixes
+ * its batch is tried at B too (choose_chunk): it keeps B when the plan
+ * succeeds, gives (B, classes) logits and its rows do not depend on each
+ * other (probe_per_example); otherwise (a Reshape to a constant shape, as in
+ * the model zoo's mnist-8) it runs in chunks of its declared batch. A short
+ * final chunk is padded by repeating its last example, and the padded rows
+ * are dropped (and get no loss gradient), so every chunk reuses the one plan.
+ *
+ * Shapes. Examples are fed in their own shape when it fits the declared
+ * input, else in the declared per-example shape when that is static and
+ * holds as many values (feed_shape): a model declaring [1, 784, 1] takes
+ * MNIST's (N, 1, 28, 28). The bytes are the same, so inputs, gradients and
+ * adversarial examples keep the caller's shape.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foil/loss.h"
+#include "io/onnx.h"
+#include "model/model_internal.h"
+
+
+static const foil_model_ops graph_ops;
+
+foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
+{
+    *out = NULL;
+    foil_status st = FOIL_OK;
+    if (g->n_inputs != 1) {
+        st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: the model has %d inputs; foil attacks classifiers with exactly one "
+                        "input tensor", g->path, g->n_inputs);
+        foil_graph_free(g);
+        return st;
+    }
+    const foil_value *in = &g->values[g->inputs[0]];
+    if (in->decl_dtype != FOIL_F32 || in->decl_ndim < 1) {
+        st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: input '%s' must be a float32 tensor with a batch dimension (it is "
+                        "%s of rank %d)", g->path, in->name, foil_dtype_name(in->decl_dtype), in->decl_ndim);
+        foil_graph_free(g);
+        return st;
+    }
+    foil_graph_model *gm = calloc(1, sizeof *gm);
+    if (gm) gm->d_outputs = calloc((size_t)(g->n_outputs > 1 ? g->n_outputs : 1), sizeof *gm->d_outputs);
+    if (!gm || !gm->d_outputs) {
+        free(gm);
+        foil_graph_free(g);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    gm->g = g;
+    gm->fixed_batch = in->decl_shape[0] > 0 ? in->decl_shape[0] : 0;
+    gm->max_batch = 256;
+    foil_model_desc desc = {.name = g->path,
+                            .capabilities = FOIL_MODEL_GRADIENTS | FOIL_MODEL_SCORES,
+                            .input_rank = in->decl_ndim,
+                            .input_shape = in->decl_shape};
+    return foil_model_create(&graph_ops, gm, &desc, out);
+}
+
+foil_graph_model *foil_graph_model_of(const foil_model *m)
+{
+    return m && foil_model_state(m) && m->ops == &graph_ops ? foil_model_state(m) : NULL;
+}
+
+foil_status foil_graph_model_require(const foil_model *m, const char *what, foil_graph_model **gm)
+{
+    *gm = foil_graph_model_of(m);
+    if (*gm) return FOIL_OK;
+    return foil_error(FOIL_ERR_CAPABILITY, "%s: %s needs an ONNX graph model, and this is a %s model",
+                      m ? foil_model_name(m) : "(no model)", what, m ? foil_model_kind(m) : "missing");
+}
+
+foil_status foil_model_load(const char *path, foil_model **out)
+{
+    *out = NULL;
+    foil_graph *g;
+    foil_status st = foil_onnx_load(path, &g);
+    if (st) return st;
+    return foil_model_from_graph(g, out);
+}
+
+static void free_chunk_buffers(foil_graph_model *m)
+{
+    foil_tensor_free(&m->chunk_x);
+    foil_tensor_free(&m->chunk_dlogits);
+    free(m->chunk_loss);
+    m->chunk_loss = NULL;
+}
+
+void foil_graph_model_unplan(foil_graph_model *gm)
+{
+    free_chunk_buffers(gm);
+    gm->planned_batch = 0;
+}
+
+static void graph_destroy(void *state)
+{
+    foil_graph_model *m = state;
+    if (!m) return;
+    free_chunk_buffers(m);
+    foil_graph_free(m->g);
+    free(m->d_outputs);
+    free(m);
+}
+
+const foil_tensor *const *foil_model_output_grads(foil_graph_model *m, const foil_tensor *d_logits)
+{
+    m->d_outputs[0] = d_logits;
+    return m->d_outputs;
+}
+
+foil_status foil_model_save(const foil_model *m, const char *path)
+{
+    foil_graph_model *gm;
+    foil_status st = foil_graph_model_require(m, "saving as ONNX", &gm);
+    return st ? st : foil_onnx_save(gm->g, path);
+}
+
+static void graph_set_max_batch(void *state, int64_t max_batch)
+{
+    foil_graph_model *m = state;
+    m->max_batch = max_batch;
+}
+
+/* Plan the graph for chunks of b examples of the per-example shape
+ * shape[1..ndim). Failure leaves nothing planned. */
+static foil_status plan_chunk(foil_graph_model *m, int ndim, const int64_t *feed, int64_t b)
+{
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, feed, (size_t)ndim * sizeof *shape);
+    shape[0] = b;
+    if (m->planned_batch == b && m->chunk_x.ndim == ndim) {
+        int same = 1;
+        for (int d = 1; d < ndim; d++) same &= m->chunk_x.shape[d] == shape[d];
+        if (same) return FOIL_OK;
+    }
+    free_chunk_buffers(m);
+    m->planned_batch = 0;
+    foil_status st = foil_tensor_alloc(&m->chunk_x, FOIL_F32, ndim, shape);
+    if (st) return st;
+    const foil_tensor *inputs[1] = {&m->chunk_x};
+    m->g->relax_batch = m->fixed_batch > 0 && b != m->fixed_batch;
+    st = foil_graph_plan(m->g, inputs);
+    m->g->relax_batch = 0;
+    if (st) return st;
+    const foil_tensor *y = foil_graph_output(m->g, 0);
+    if (y->dtype != FOIL_F32 || y->ndim < 1 || y->shape[0] != b || y->numel == 0)
+        return foil_error(FOIL_ERR_UNSUPPORTED, "%s: the first output must be float32 logits of shape (batch, classes)",
+                          m->g->path);
+    m->classes = y->numel / b;
+    int64_t dshape[2] = {b, m->classes};
+    if ((st = foil_tensor_alloc(&m->chunk_dlogits, FOIL_F32, 2, dshape))) return st;
+    m->chunk_loss = calloc((size_t)b, sizeof *m->chunk_loss);
+    if (!m->chunk_loss) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    m->planned_batch = b;
+    return FOIL_OK;
+}
+
+/* Stage examples [start, start+count) of x into the chunk, padding the rest
+ * of the chunk with copies of the last example. */
+static void stage_chunk(foil_graph_model *m, const foil_tensor *x, int64_t start, int64_t count)
+{
+    size_t per = foil_tensor_nbytes(x) / (size_t)x->shape[0];
+    char *dst = m->chunk_x.data;
+    const char *src = (const char *)x->data + (size_t)start * per;
+    memcpy(dst, src, (size_t)count * per);
+    for (int64_t i = count; i < m->planned_batch; i++) memcpy(dst + (size_t)i * per, src + (size_t)(count - 1) * per, per);
+}
+
+/* The shape (batch first) in which x's examples reach the graph, see the
+ * file comment; FOIL_ERR_SHAPE naming both shapes when they cannot. */
+static foil_status feed_shape(const foil_graph_model *m, const foil_tensor *x, int *ndim, int64_t *shape, int *reshaped)
+{
+    const foil_value *in = &m->g->values[m->g->inputs[0]];
+    int fits = in->decl_ndim == x->ndim, fixed = 1;
+    int64_t per_x = 1, per_decl = 1;
+    for (int d = 1; d < x->ndim; d++) per_x *= x->shape[d];
+    for (int d = 1; d < in->decl_ndim; d++) {
+        fixed &= in->decl_shape[d] >= 0;
+        per_decl *= in->decl_shape[d] >= 0 ? in->decl_shape[d] : 1;
+        if (fits && in->decl_shape[d] >= 0 && in->decl_shape[d] != x->shape[d]) fits = 0;
+    }
+    *reshaped = !fits;
+    if (fits) {
+        *ndim = x->ndim;
+        memcpy(shape, x->shape, sizeof x->shape);
+        return FOIL_OK;
+    }
+    if (fixed && per_decl == per_x) {
+        *ndim = in->decl_ndim;
+        memcpy(shape, in->decl_shape, sizeof in->decl_shape);
+        shape[0] = x->shape[0];
+        return FOIL_OK;
+    }
+    foil_tensor ex = {0}, decl = {0};
+    ex.ndim = x->ndim - 1;
+    memcpy(ex.shape, x->shape + 1, (size_t)ex.ndim * sizeof *ex.shape);
+    decl.ndim = in->decl_ndim;
+    memcpy(decl.shape, in->decl_shape, sizeof decl.shape);
+    char a[128], b[128];
+    if (!fixed)
+        return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s do not fit the model's declared input %s (-1: any "
+                          "size)", m->g->path, foil_shape_str(&ex, a, sizeof a), foil_shape_str(&decl, b, sizeof b));
+    return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s (%lld values each) do not fit the model's declared "
+                      "input %s (%lld values per example)", m->g->path, foil_shape_str(&ex, a, sizeof a),
+                      (long long)per_x, foil_shape_str(&decl, b, sizeof b), (long long)per_decl);
+}
+
+static foil_status graph_check_input(const void *state, const foil_tensor *x, int *reshaped)
+{
+    int ndim;
+    int64_t shape[FOIL_MAX_DIMS];
+    return feed_shape(state, x, &ndim, shape, reshaped);
+}
+
+/* A graph declared for a fixed batch may still mix examples at a larger one
+ * (a Reshape to a constant shape that happens to fit, a Transpose of the
+ * batch axis). With chunk 0 of x staged, run it, then again with example 0
+ * changed: the other rows' logits must not move. FOIL_ERR_SHAPE if they do. */
+static foil_status probe_per_example(foil_graph_model *m, const foil_tensor *x)
+{
+    const int64_t b = m->planned_batch, c = m->classes, count = x->shape[0] < b ? x->shape[0] : b;
+    const foil_tensor *inputs[1] = {&m->chunk_x};
+    float *before = malloc((size_t)(b * c) * sizeof *before);
+    if (!before) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    stage_chunk(m, x, 0, count);
+    foil_status st = foil_graph_forward(m->g, inputs, 0, 0);
+    if (!st) {
+        memcpy(before, foil_f32(foil_graph_output(m->g, 0)), (size_t)(b * c) * sizeof *before);
+        float *x0 = foil_f32(&m->chunk_x);
+        for (int64_t i = 0; i < m->chunk_x.numel / b; i++) x0[i] += 1.0f;
+        st = foil_graph_forward(m->g, inputs, 0, 0);
+    }
+    if (!st) {
+        const float *after = foil_f32(foil_graph_output(m->g, 0));
+        for (int64_t i = c; i < b * c && !st; i++)
+            if (!(fabsf(after[i] - before[i]) <= 1e-5f * (1.0f + fabsf(before[i]))))
+                st = foil_error(FOIL_ERR_SHAPE, "%s: at batch %lld one example's logits depend on another's",
+                                m->g->path, (long long)b);
+    }
+    free(before);
+    return st;
+}
+
+/* Plan for x: chunks of min(N, max_batch), also for a model that declares
+ * a fixed batch when its graph allows it (see the file comment); else
+ * chunks of the declared batch. */
+static foil_status choose_chunk(foil_graph_model *m, const foil_tensor *x, int ndim, const int64_t *shape)
+{
+    const int64_t n = x->shape[0];
+    int64_t b = n < m->max_batch ? n : m->max_batch;
+    if (m->fixed_batch && (m->batch_mode == BATCH_DECLARED || b <= m->fixed_batch)) b = m->fixed_batch;
+    if (!m->fixed_batch || b == m->fixed_batch || m->batch_mode == BATCH_FREE) return plan_chunk(m, ndim, shape, b);
+    foil_status st = plan_chunk(m, ndim, shape, b);
+    if (!st) st = probe_per_example(m, x);
+    if (st == FOIL_ERR_NOMEM) return st;
+    m->batch_mode = st ? BATCH_DECLARED : BATCH_FREE;
+    return st ? plan_chunk(m, ndim, shape, m->fixed_batch) : FOIL_OK;
+}
+
+/* A model's output is untrusted too: a NaN or infinite logit (a broken
+ * model, or an input that overflows float32 inside it) must never pass for
+ * a prediction, a loss or an attack's success. first: the chunk's first
+ * example in the caller's batch. */
+static foil_status check_logits(const foil_graph_model *m, const float *y, int64_t first, int64_t count)
+{
+    int64_t i = foil_first_nonfinite(y, count * m->classes);
+    if (i < 0) return FOIL_OK;
+    return foil_error(FOIL_ERR_RUNTIME, "%s: the model gave a %s logit for example %lld (class %lld); check that "
+                      "input for huge values, or the model for a broken operation", m->g->path,
+                      isnan(y[i]) ? "NaN" : "infinite", (long long)(first + i / m->classes),
+                      (long long)(i % m->classes));
+}
+
+/* The forward pass of every chunk, and when grad is wanted the backward
+ * pass of fn's gradient too (model.c has checked x and shaped grad). */
+static foil_status graph_input_grad(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,
+                                    void *ctx, float *value, foil_tensor *logits, foil_tensor *grad)
+{
+    (void)seeds; /* deterministic: dropout and the like run in inference mode */
+    foil_graph_model *m = state;
+    int ndim, reshaped;
+    int64_t shape[FOIL_MAX_DIMS];
+    foil_status st = feed_shape(m, x, &ndim, shape, &reshaped);
+    if (!st) st = choose_chunk(m, x, ndim, shape);
+    if (st) return st;
+    const int64_t n = x->shape[0], b = m->planned_batch;
+    int64_t lshape[2] = {n, m->classes};
+    if (logits && (st = foil_model_ensure_output(m->g->path, logits, 2, lshape, "logits"))) return st;
+    int want_value = value != NULL || grad != NULL;
+    if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
+    size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
+    const foil_tensor *inputs[1] = {&m->chunk_x};
+    const foil_tensor *const *d_outputs = foil_model_output_grads(m, &m->chunk_dlogits);
+    for (int64_t start = 0; start < n; start += b) {
+        int64_t count = n - start < b ? n - start : b;
+        stage_chunk(m, x, start, count);
+        if ((st = foil_graph_forward(m->g, inputs, 0, 0))) return st;
+        const float *y = foil_f32(foil_graph_output(m->g, 0));
+        if ((st = check_logits(m, y, start, count))) return st;
+        if (logits) memcpy(foil_f32(logits) + start * m->classes, y, (size_t)(count * m->classes) * sizeof(float));
+        if (!want_value) continue;
+        /* Only the chunk's real rows go to fn; padded rows get a zero
+         * gradient, so they neither contribute to nor leak into it. */
+        float *dl = foil_f32(&m->chunk_dlogits);
+        if ((st = fn(ctx, start, count, m->classes, y, value ? m->chunk_loss : NULL, dl)))
+            return foil_error_prefix(st, "%s", m->g->path);
+        if (value) memcpy(value + start, m->chunk_loss, (size_t)count * sizeof *value);
+        if (!grad) continue;
+        memset(dl + count * m->classes, 0, (size_t)((b - count) * m->classes) * sizeof(float));
+        if ((st = foil_graph_backward(m->g, d_outputs, FOIL_GRAD_INPUTS))) return st;
+        memcpy((char *)grad->data + (size_t)start * per_x, foil_graph_input_grad(m->g, 0)->data, (size_t)count * per_x);
+    }
+    return FOIL_OK;
+}
+
+static foil_status graph_predict(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *logits)
+{
+    return graph_input_grad(state, x, seeds, NULL, NULL, NULL, logits, NULL);
+}
+
+static foil_status graph_num_classes(void *state, int64_t *classes)
+{
+    foil_graph_model *m = state;
+    if (!m->planned_batch) {
+        const foil_value *in = &m->g->values[m->g->inputs[0]];
+        int64_t shape[FOIL_MAX_DIMS];
+        for (int d = 0; d < in->decl_ndim; d++) {
+            shape[d] = d == 0 ? 1 : in->decl_shape[d];
+            if (shape[d] < 0)
+                return foil_error(FOIL_ERR_UNSUPPORTED, "%s: input dimension %d is dynamic; give an input to learn the "
+                                  "number of classes", m->g->path, d);
+        }
+        foil_status st = plan_chunk(m, in->decl_ndim, shape, m->fixed_batch ? m->fixed_batch : 1);
+        if (st) return st;
+    }
+    *classes = m->classes;
+    return FOIL_OK;
+}
+
+static const foil_model_ops graph_ops = {
+    .kind = "onnx",
+    .predict = graph_predict,
+    .input_grad = graph_input_grad,
+    .num_classes = graph_num_classes,
+    .check_input = graph_check_input,
+    .set_max_batch = graph_set_max_batch,
+    .destroy = graph_destroy,
+};
