@@ -446,6 +446,85 @@ static void test_bpda_through_quantizer(void **state)
     foil_model_free(bpda);
 }
 
+/* The fixture model behind Gaussian noise (sigma 0.3), seen through EOT
+ * with `draws` draws; *noisy receives the defended model inside (owned by
+ * the EOT model) to read its counter. */
+static foil_model *eot_copy(int draws, uint64_t seed, foil_model **noisy)
+{
+    foil_model *inner, *m;
+    foil_preprocessor p;
+    if (foil_model_load(getenv("FOIL_ATTACK_MODEL"), &inner) || foil_preprocessor_gaussian_noise(0.3f, 11, &p) ||
+        foil_model_defended(inner, &p, 1, NULL, FOIL_GRADIENT_EXACT, noisy) ||
+        foil_model_eot(*noisy, draws, seed, &m))
+        fail_msg("%s", foil_last_error());
+    return m;
+}
+
+/* Mean over examples of the cosine between two gradients of each. */
+static double mean_cosine(const foil_tensor *a, const foil_tensor *b)
+{
+    int64_t n = a->shape[0], d = a->numel / n;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double u = foil_f32(a)[i * d + j], v = foil_f32(b)[i * d + j];
+            ab += u * v, aa += u * u, bb += v * v;
+        }
+        sum += aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+    }
+    return sum / (double)n;
+}
+
+/* EOT over a randomized defense: the draws differ between queries, the
+ * averaged gradient is far steadier than one draw's, an attack's result
+ * does not depend on its batch size, and each input costs the model inside
+ * `draws` queries. */
+static void test_eot_over_noise(void **state)
+{
+    (void)state;
+    attack_fixture f = head(40);
+    foil_model *noisy, *one = eot_copy(1, 5, &noisy), *noisy16, *many = eot_copy(16, 5, &noisy16);
+    assert_true(foil_model_capabilities(one) & FOIL_MODEL_RANDOMIZED);
+    assert_true(foil_model_capabilities(many) & FOIL_MODEL_PROBABILITIES);
+    assert_string_equal(foil_model_kind(many), "eot");
+    foil_tensor p1 = {0}, p2 = {0};
+    if (foil_model_predict(one, &f.data.x, &p1) || foil_model_predict(one, &f.data.x, &p2))
+        fail_msg("%s", foil_last_error());
+    assert_true(memcmp(p1.data, p2.data, foil_tensor_nbytes(&p1)) != 0); /* fresh noise on every query */
+    foil_tensor ga = {0}, gb = {0}, ha = {0}, hb = {0};
+    const int64_t *y = foil_i64(&f.data.y);
+    if (foil_model_loss_input_grad(one, &f.data.x, y, NULL, NULL, &ga) ||
+        foil_model_loss_input_grad(one, &f.data.x, y, NULL, NULL, &gb) ||
+        foil_model_loss_input_grad(many, &f.data.x, y, NULL, NULL, &ha) ||
+        foil_model_loss_input_grad(many, &f.data.x, y, NULL, NULL, &hb))
+        fail_msg("%s", foil_last_error());
+    double c1 = mean_cosine(&ga, &gb), c16 = mean_cosine(&ha, &hb);
+    printf("gaussian-noise(0.3): mean cosine between two gradients: one draw %.3f, EOT-16 %.3f\n", c1, c16);
+    if (!(c16 > c1 + 0.2 && c16 > 0.5)) fail_msg("EOT-16 gradients not steadier: cosine %.3f vs %.3f", c16, c1);
+    assert_int_equal(foil_model_queries(noisy16), 16 * foil_model_queries(many));
+    foil_tensor_free(&p1), foil_tensor_free(&p2), foil_tensor_free(&ga), foil_tensor_free(&gb);
+    foil_tensor_free(&ha), foil_tensor_free(&hb);
+    foil_model_free(one);
+    foil_model_free(many);
+
+    /* Batch size does not change an attack on a randomized model. */
+    foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
+    t.steps = 5;
+    t.seed = 9;
+    foil_attack_result r[2];
+    const int64_t batches[2] = {250, 7};
+    for (int k = 0; k < 2; k++) {
+        foil_model *m = eot_copy(4, 5, &noisy);
+        foil_attack_options opt = {.params = "early_stop=0", .batch = batches[k], .quiet = 1};
+        if (foil_attack_run("pgd", m, &f.data.x, y, &t, &opt, &r[k])) fail_msg("%s", foil_last_error());
+        foil_model_free(m);
+    }
+    assert_memory_equal(r[0].adv.data, r[1].adv.data, foil_tensor_nbytes(&r[0].adv));
+    foil_attack_result_free(&r[0]);
+    foil_attack_result_free(&r[1]);
+}
+
 /* What needs an ONNX graph says so instead of misbehaving on a wrapper. */
 static void test_graph_only_operations(void **state)
 {
@@ -468,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_output_modes_exact),      cmocka_unit_test(test_query_budget),
         cmocka_unit_test(test_counters),                cmocka_unit_test(test_program_defined_model),
         cmocka_unit_test(test_graph_only_operations),   cmocka_unit_test(test_bpda_through_quantizer),
+        cmocka_unit_test(test_eot_over_noise),
     };
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     attack_fixture_free(&ALL);

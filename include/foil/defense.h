@@ -25,6 +25,13 @@ extern "C" {
  * bits 1..16, lo < hi. */
 foil_status foil_preprocessor_bit_depth(int bits, float lo, float hi, foil_preprocessor *out);
 
+/* Random Gaussian noise, y = x + sigma * N(0, I), drawn afresh on every
+ * query (a randomized defense; the noise of randomized smoothing). With a
+ * caller's per-example seeds (foil_model_predict_seeded) example i's noise
+ * is a function of seeds[i] alone; without, of `seed` and how many examples
+ * were noised before. Not clipped; its derivative is the identity. */
+foil_status foil_preprocessor_gaussian_noise(float sigma, uint64_t seed, foil_preprocessor *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -230,6 +230,17 @@ typedef enum foil_gradient_mode {
 foil_status foil_model_defended(foil_model *inner, const foil_preprocessor *pre, int n_pre, const foil_output *output,
                                 foil_gradient_mode mode, foil_model **out);
 
+/* Expectation over Transformation (Athalye et al. 2018): inner (a
+ * randomized model) seen through the mean of `draws` independent draws: a
+ * query returns the mean of the draws' probabilities (so the result has
+ * FOIL_MODEL_PROBABILITIES), a gradient is the mean of the draws'
+ * gradients. Draw j of an example uses a seed mixed from the caller's seed
+ * for that example and j (or, without caller's seeds, from `seed` and the
+ * examples queried before), so results depend on neither batch size nor
+ * threads. Each input costs the wrapper one query and inner `draws`.
+ * Takes ownership of inner, also on failure. */
+foil_status foil_model_eot(foil_model *inner, int draws, uint64_t seed, foil_model **out);
+
 /* ---- implementing a model ---- */
 
 /* The operations of a model. `state` is what foil_model_create was given.

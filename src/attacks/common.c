@@ -39,6 +39,27 @@ static void charge(int64_t *counter, const int64_t *owner, int64_t rows)
     for (int64_t r = 0; r < rows; r++) counter[owner[r]]++;
 }
 
+/* Charge one query per row and, for a randomized model, give each row the
+ * seed of (attack seed, example, that example's query number): its draw
+ * then depends on neither the batch it came in nor the threads. *seeds is
+ * NULL for a deterministic model, else to be freed by the caller. */
+static foil_status charge_queries(foil_attack_ctx *c, const int64_t *owner, int64_t rows, uint64_t **seeds)
+{
+    *seeds = NULL;
+    if (!(foil_model_capabilities(c->model) & FOIL_MODEL_RANDOMIZED)) {
+        charge(c->queries, owner, rows);
+        return FOIL_OK;
+    }
+    *seeds = malloc((size_t)rows * sizeof **seeds);
+    if (!*seeds) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    const uint64_t key = foil_rng_at(c->t->seed, 0x72616e646f6dULL);
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i = owner[r];
+        (*seeds)[r] = foil_rng_at(foil_rng_at(key, (uint64_t)i), (uint64_t)c->queries[i]++);
+    }
+    return FOIL_OK;
+}
+
 /* Probabilities as logits: log p differs from the logits by one constant
  * per row (the log of the softmax's sum), to which every loss the attacks
  * use (cross-entropy, margin, DLR) and every argmax is blind. A class an
@@ -54,8 +75,10 @@ foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_
 {
     if (rows == 0) return FOIL_OK;
     foil_tensor x = rows_view(c, xs, rows), z = logits_view(c, logits, rows);
-    charge(c->queries, owner, rows);
-    foil_status st = foil_model_predict(c->model, &x, &z);
+    uint64_t *seeds;
+    foil_status st = charge_queries(c, owner, rows, &seeds);
+    if (!st) st = foil_model_predict_seeded(c->model, &x, seeds, &z);
+    free(seeds);
     if (!st && (foil_model_capabilities(c->model) & FOIL_MODEL_PROBABILITIES))
         probabilities_to_logits(logits, rows * c->classes);
     return st;
@@ -94,8 +117,10 @@ foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t 
 {
     if (rows == 0) return FOIL_OK;
     foil_tensor x = rows_view(c, xs, rows), g = rows_view(c, grad, rows), z = logits_view(c, logits, rows);
-    charge(c->queries, owner, rows);
-    foil_status st = foil_model_input_grad(c->model, &x, fn, fn_ctx, value, logits ? &z : NULL, &g);
+    uint64_t *seeds;
+    foil_status st = charge_queries(c, owner, rows, &seeds);
+    if (!st) st = foil_model_input_grad_seeded(c->model, &x, seeds, fn, fn_ctx, value, logits ? &z : NULL, &g);
+    free(seeds);
     if (!st && logits && (foil_model_capabilities(c->model) & FOIL_MODEL_PROBABILITIES))
         probabilities_to_logits(logits, rows * c->classes);
     /* Charged after the call so that grads[i] == 0 marks example i's first
