@@ -312,6 +312,7 @@ static int serve_stdin(void)
     }
     if (!in) return 1;
     if (is_mode("exit-nonzero")) {
+        free(in);
         fprintf(stderr, "remote_server: some detail\nremote_server: refusing on purpose\n");
         return 3;
     }
