@@ -13,6 +13,8 @@ packages=(
   libopenblas-openmp-dev       # sgemm for Conv and Gemm (OpenMP flavour)
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev   # ONNX via generated protobuf-c code
   zlib1g-dev libpng-dev libcjson-dev
+  libcurl4-openssl-dev         # remote models over HTTP
+  libmicrohttpd-dev            # the remote models' test server
   libcmocka-dev                # test framework
   libonnx-testdata             # official ONNX operator tests (conformance suite)
   dataset-fashion-mnist        # the built-in image dataset

@@ -536,6 +536,52 @@ static void test_bad_files(void **state)
     }
 }
 
+/* The in-memory reader and writer (remote models' requests and answers):
+ * the same bytes as a file, and the same refusals of a short or long
+ * buffer, with the given name in the message. */
+static void test_memory(void **state)
+{
+    (void)state;
+    int64_t shape[3] = {2, 3, 5};
+    foil_tensor t, back;
+    assert_int_equal(foil_tensor_alloc(&t, FOIL_F32, 3, shape), FOIL_OK);
+    for (int64_t i = 0; i < t.numel; i++) foil_f32(&t)[i] = (float)i * 0.1f - 1.0f;
+    void *buf;
+    size_t len;
+    assert_int_equal(foil_npy_write_mem(&t, &buf, &len), FOIL_OK);
+    assert_int_equal(len % 64, (size_t)(t.numel * 4) % 64);
+
+    /* the file foil_npy_write makes holds the same bytes */
+    assert_int_equal(foil_npy_write(tpath("mem.npy"), &t), FOIL_OK);
+    FILE *f = fopen(tpath("mem.npy"), "rb");
+    assert_non_null(f);
+    unsigned char *file = malloc(len + 1);
+    assert_int_equal(fread(file, 1, len + 1, f), len);
+    fclose(f);
+    assert_memory_equal(file, buf, len);
+    free(file);
+
+    assert_int_equal(foil_npy_read_mem(buf, len, "answer", &back), FOIL_OK);
+    assert_true(foil_tensor_same_shape(&t, &back));
+    assert_int_equal(back.dtype, FOIL_F32);
+    assert_memory_equal(back.data, t.data, foil_tensor_nbytes(&t));
+    foil_tensor_free(&back);
+
+    assert_int_equal(foil_npy_read_mem(buf, len - 1, "answer", &back), FOIL_ERR_FORMAT);
+    assert_non_null(strstr(foil_last_error(), "answer: truncated"));
+    assert_null(back.data);
+    assert_int_equal(foil_npy_read_mem(buf, 7, "answer", &back), FOIL_ERR_FORMAT);
+    assert_int_equal(foil_npy_read_mem(buf, 0, "answer", &back), FOIL_ERR_FORMAT);
+    assert_non_null(strstr(foil_last_error(), "answer"));
+    unsigned char *longer = calloc(1, len + 4);
+    memcpy(longer, buf, len);
+    assert_int_equal(foil_npy_read_mem(longer, len + 4, "answer", &back), FOIL_ERR_FORMAT);
+    assert_non_null(strstr(foil_last_error(), "longer than its header says"));
+    free(longer);
+    free(buf);
+    foil_tensor_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_numpy_files),
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,6 +13,7 @@
  *
  * Writes version 1.0 (header padded so the data starts at a multiple of 64
  * bytes), atomically: PATH.tmp.<pid> is written, fsync'ed and renamed.
+ * Both also work on memory buffers (the remote model's protocol).
  */
 #ifndef FOIL_NPY_H
 #define FOIL_NPY_H
@@ -38,6 +39,13 @@ foil_status foil_npy_read_labels(const char *path, foil_tensor *out);
 
 /* Write t to path (version 1.0, atomically). */
 foil_status foil_npy_write(const char *path, const foil_tensor *t);
+
+/* The same in memory (a request or response of a remote model): read
+ * buf[0..len) as foil_npy_read reads a file, `name` standing for the path
+ * in messages; write t as foil_npy_write would into *buf (malloc'ed, the
+ * caller frees it) of *len bytes. */
+foil_status foil_npy_read_mem(const void *buf, size_t len, const char *name, foil_tensor *out);
+foil_status foil_npy_write_mem(const foil_tensor *t, void **buf, size_t *len);
 
 #ifdef __cplusplus
 }

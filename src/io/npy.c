@@ -30,6 +30,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy.c assumes a littl
 #define NPY_MAGIC_LEN 6
 /* NumPy itself refuses headers over 10000 bytes by default; ours are < 200. */
 #define NPY_MAX_HEADER 65536
+/* What foil writes: the dict of a rank-8 shape with 20-digit dimensions is < 300 bytes. */
+#define NPY_HDR_CAP 512
 
 /* ------------------------------------------------------------------------- */
 /* dtype descriptors                                                         */
@@ -220,14 +222,12 @@ static foil_status read_exact(FILE *f, void *buf, size_t n, const char *path, co
     return FOIL_OK;
 }
 
-static foil_status npy_read_file(FILE *f, const char *path, foil_tensor *out)
+/* Read the array from f, whose total size is `size` bytes when known (a
+ * regular file, a buffer) and -1 otherwise (a pipe). */
+static foil_status npy_read_stream(FILE *f, const char *path, int64_t size, foil_tensor *out)
 {
     foil_status st;
     unsigned char pre[12];
-    struct stat sb;
-    int regular = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
-    if (!regular && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode))
-        return foil_error(FOIL_ERR_IO, "%s: is a directory, not an .npy file", path);
     size_t got = fread(pre, 1, 10, f);
     if (ferror(f)) return foil_error(FOIL_ERR_IO, "%s: read error: %s", path, strerror(errno));
     if (got < NPY_MAGIC_LEN || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
@@ -289,8 +289,8 @@ static foil_status npy_read_file(FILE *f, const char *path, foil_tensor *out)
         numel *= h.shape[i];
     }
     uint64_t data_bytes = (uint64_t)numel * es;
-    if (regular) {
-        uint64_t have = (uint64_t)sb.st_size > pre_len + hlen ? (uint64_t)sb.st_size - pre_len - hlen : 0;
+    if (size >= 0) {
+        uint64_t have = (uint64_t)size > pre_len + hlen ? (uint64_t)size - pre_len - hlen : 0;
         if (have < data_bytes)
             return foil_error(FOIL_ERR_FORMAT, "%s: truncated .npy file: the header says %llu data bytes, the file has %llu",
                               path, (unsigned long long)data_bytes, (unsigned long long)have);
@@ -323,7 +323,28 @@ foil_status foil_npy_read(const char *path, foil_tensor *out)
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) return foil_error(FOIL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    foil_status st = npy_read_file(f, path, out);
+    struct stat sb;
+    int64_t size = -1;
+    if (fstat(fileno(f), &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            fclose(f);
+            return foil_error(FOIL_ERR_IO, "%s: is a directory, not an .npy file", path);
+        }
+        if (S_ISREG(sb.st_mode)) size = (int64_t)sb.st_size;
+    }
+    foil_status st = npy_read_stream(f, path, size, out);
+    fclose(f);
+    return st;
+}
+
+foil_status foil_npy_read_mem(const void *buf, size_t len, const char *name, foil_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    /* fmemopen may refuse an empty buffer, and there is nothing to read anyway */
+    if (len == 0) return foil_error(FOIL_ERR_FORMAT, "%s: not a NumPy .npy array (no data)", name);
+    FILE *f = fmemopen((void *)buf, len, "rb");
+    if (!f) return foil_error(FOIL_ERR_NOMEM, "%s: cannot read from memory: %s", name, strerror(errno));
+    foil_status st = npy_read_stream(f, name, (int64_t)len, out);
     fclose(f);
     return st;
 }
@@ -431,7 +452,11 @@ foil_status foil_npy_read_labels(const char *path, foil_tensor *out)
 /* ------------------------------------------------------------------------- */
 /* writing                                                                   */
 
-foil_status foil_npy_write(const char *path, const foil_tensor *t)
+/* The version 1.0 preamble and header of t into pre (10 bytes) and hdr_text
+ * (*hlen bytes): the dict, padded with spaces so that the preamble plus the
+ * header is a multiple of 64, ending in '\n'. */
+static foil_status npy_header(const char *path, const foil_tensor *t, unsigned char pre[10], char hdr_text[NPY_HDR_CAP],
+                              size_t *hlen_out)
 {
     const char *code = npy_code_of(t->dtype);
     if (!code)
@@ -440,22 +465,50 @@ foil_status foil_npy_write(const char *path, const foil_tensor *t)
     if (t->ndim < 0 || t->ndim > FOIL_MAX_DIMS || (t->numel && !t->data))
         return foil_error(FOIL_ERR_ARG, "%s: invalid tensor", path);
     size_t es = foil_dtype_size(t->dtype);
-
-    /* header: the dict, padded with spaces so that the preamble (10 bytes) plus
-     * the header is a multiple of 64, ending in '\n' */
-    char hdr_text[512];
-    int len = snprintf(hdr_text, sizeof hdr_text, "{'descr': '%c%s', 'fortran_order': False, 'shape': (",
+    int len = snprintf(hdr_text, NPY_HDR_CAP, "{'descr': '%c%s', 'fortran_order': False, 'shape': (",
                        es == 1 ? '|' : '<', code);
     for (int i = 0; i < t->ndim; i++)
-        len += snprintf(hdr_text + len, sizeof hdr_text - (size_t)len, i ? ", %lld" : "%lld", (long long)t->shape[i]);
-    len += snprintf(hdr_text + len, sizeof hdr_text - (size_t)len, "%s), }", t->ndim == 1 ? "," : "");
+        len += snprintf(hdr_text + len, NPY_HDR_CAP - (size_t)len, i ? ", %lld" : "%lld", (long long)t->shape[i]);
+    len += snprintf(hdr_text + len, NPY_HDR_CAP - (size_t)len, "%s), }", t->ndim == 1 ? "," : "");
     size_t total = 10 + (size_t)len + 1;
     size_t padded = (total + 63) / 64 * 64;
     size_t hlen = padded - 10;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                             (unsigned char)(hlen >> 8)};
+    const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                                     (unsigned char)(hlen >> 8)};
+    memcpy(pre, magic, sizeof magic);
     memset(hdr_text + len, ' ', hlen - 1 - (size_t)len);
     hdr_text[hlen - 1] = '\n';
+    *hlen_out = hlen;
+    return FOIL_OK;
+}
+
+foil_status foil_npy_write_mem(const foil_tensor *t, void **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    unsigned char pre[10];
+    char hdr_text[NPY_HDR_CAP];
+    size_t hlen;
+    foil_status st = npy_header("(npy in memory)", t, pre, hdr_text, &hlen);
+    if (st) return st;
+    size_t data_bytes = foil_tensor_nbytes(t);
+    unsigned char *b = malloc(sizeof pre + hlen + data_bytes);
+    if (!b) return foil_error(FOIL_ERR_NOMEM, "out of memory for a %zu-byte .npy array", data_bytes);
+    memcpy(b, pre, sizeof pre);
+    memcpy(b + sizeof pre, hdr_text, hlen);
+    if (data_bytes) memcpy(b + sizeof pre + hlen, t->data, data_bytes);
+    *buf = b;
+    *len = sizeof pre + hlen + data_bytes;
+    return FOIL_OK;
+}
+
+foil_status foil_npy_write(const char *path, const foil_tensor *t)
+{
+    unsigned char pre[10];
+    char hdr_text[NPY_HDR_CAP];
+    size_t hlen;
+    foil_status st = npy_header(path, t, pre, hdr_text, &hlen);
+    if (st) return st;
 
     size_t plen = strlen(path) + 32;
     char *tmp = malloc(plen);
