@@ -8,6 +8,7 @@
 #define FOIL_TEST_ATTACK_FIXTURE_H
 
 #include "foil/attack.h"
+#include "foil/eval.h"
 #include "foil/data.h"
 #include "foil/model.h"
 

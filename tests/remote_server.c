@@ -43,9 +43,34 @@
 #include <unistd.h>
 
 #include "foil/npy.h"
+#include "foil/model.h"
 #include "remote_linear.h"
 
 #define C REMOTE_LINEAR_CLASSES
+
+/* --model FILE.onnx: serve that model (its logits, C of them, through
+ * foil's engine) instead of the linear classifier; --features D: its
+ * values per example. */
+static foil_model *served;
+static int64_t features = REMOTE_LINEAR_FEATURES;
+
+static pthread_mutex_t served_lock = PTHREAD_MUTEX_INITIALIZER; /* one request at a time in the engine */
+
+static void served_scores(const float *x, int64_t n, float *out)
+{
+    pthread_mutex_lock(&served_lock);
+    foil_tensor in = {0}, z = {0};
+    int64_t shape[2] = {n, features};
+    if (foil_tensor_set_shape(&in, FOIL_F32, 2, shape)) abort();
+    in.data = (void *)x;
+    if (foil_model_predict(served, &in, &z) || z.shape[1] != C) {
+        fprintf(stderr, "remote_server: %s\n", foil_last_error());
+        abort();
+    }
+    memcpy(out, z.data, (size_t)(n * C) * sizeof *out);
+    foil_tensor_free(&z);
+    pthread_mutex_unlock(&served_lock);
+}
 
 static const char *mode = "ok";
 static int flaky_k;
@@ -82,7 +107,8 @@ static float *scores_for(const float *x, int64_t n, long request, int64_t *rows,
     float *s = calloc((size_t)n * (C + 1) + 1, sizeof *s);
     float *good = malloc((size_t)n * C * sizeof *good + 1);
     if (!s || !good) abort();
-    remote_linear_scores(x, n, good);
+    if (served) served_scores(x, n, good);
+    else remote_linear_scores(x, n, good);
     *rows = is_mode("wrong-shape") ? n - 1 : n;
     *cols = (is_mode("drift") && request > 1) ? C + 1 : C;
     for (int64_t i = 0; i < n; i++)
@@ -150,7 +176,7 @@ static int parse_json(const char *body, size_t len, float **x, int64_t *n, answe
     cJSON_ArrayForEach(d, shape) numel *= (int64_t)d->valuedouble;
     *n = cJSON_IsArray(shape) && shape->child ? (int64_t)shape->child->valuedouble : 0;
     if (!cJSON_IsArray(shape) || !cJSON_IsArray(inputs) || *n < 1 || cJSON_GetArraySize(inputs) != numel ||
-        numel != *n * REMOTE_LINEAR_FEATURES) {
+        numel != *n * features) {
         cJSON_Delete(root);
         text(a, 400, "bad request: want {\"shape\": [N, 1, 8, 8], \"inputs\": [N*64 numbers]}");
         return 0;
@@ -171,7 +197,7 @@ static int parse_npy(const char *body, size_t len, float **x, int64_t *n, answer
         text(a, 400, foil_last_error());
         return 0;
     }
-    if (t.dtype != FOIL_F32 || t.ndim < 1 || t.shape[0] < 1 || t.numel != t.shape[0] * REMOTE_LINEAR_FEATURES) {
+    if (t.dtype != FOIL_F32 || t.ndim < 1 || t.shape[0] < 1 || t.numel != t.shape[0] * features) {
         foil_tensor_free(&t);
         text(a, 400, "bad request: want a float32 (N, 1, 8, 8) array");
         return 0;
@@ -338,8 +364,14 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
         else if (strcmp(argv[i], "--sleep") == 0 && i + 1 < argc) sleep_s = atof(argv[++i]);
         else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) count_file = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            if (foil_model_load(argv[++i], &served)) {
+                fprintf(stderr, "remote_server: %s\n", foil_last_error());
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--features") == 0 && i + 1 < argc) features = atoll(argv[++i]);
         else {
-            fprintf(stderr, "usage: remote_server [--stdin] [--mode MODE] [--sleep S] [--count FILE]\n");
+            fprintf(stderr, "usage: remote_server [--stdin] [--mode MODE] [--sleep S] [--count FILE] [--model F.onnx --features D]\n");
             return 2;
         }
     }

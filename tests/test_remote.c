@@ -11,11 +11,10 @@
  * passes or fails as it should; a slow endpoint costs no more than its
  * timeouts and backoff; the rate limit spaces requests.
  *
- * TODO-merge: the model interface (foil_model_create and the counters) is
- * being written in parallel, so these tests drive the remote model's
- * operations (foil_remote_ops) directly; once it is merged, drive them
- * through foil_model_remote_http / _command and foil_model_predict, and
- * drop the weak foil_model_create below.
+ * These tests drive the remote model's operations (foil_remote_ops)
+ * directly, to see its request counts; the model interface around them
+ * (foil_model_remote_http, counting, attacks through it) is tested end to
+ * end by tests/test_attack_remote_cli.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,17 +41,6 @@
 
 static const char *server_bin;
 static char tmpdir[256];
-
-/* TODO-merge: the stand-in for foil_model_create until src/model/model.c
- * defines it (weak, so the real one wins once merged). */
-__attribute__((weak)) foil_status foil_model_create(const foil_model_ops *ops, void *state,
-                                                    const foil_model_desc *desc, foil_model **out)
-{
-    (void)desc;
-    ops->destroy(state);
-    *out = NULL;
-    return foil_error(FOIL_ERR_UNSUPPORTED, "foil_model_create is not merged yet");
-}
 
 static double now_s(void)
 {

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "foil/attack.h"
+#include "foil/eval.h"
 #include "foil/idx.h"
 #include "foil/model.h"
 

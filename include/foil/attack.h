@@ -34,6 +34,7 @@
 
 #include <stdint.h>
 
+#include "foil/constraints.h"
 #include "foil/data.h"
 #include "foil/model.h"
 #include "foil/status.h"
@@ -107,22 +108,6 @@ typedef struct foil_attack_result {
 /* Fraction of zero_grad examples above which the result warns. */
 #define FOIL_ZERO_GRADIENT_WARN 0.01
 
-/* Aggregates, as `foil attack` prints them. */
-typedef struct foil_attack_summary {
-    int64_t examples, attacked, fooled;
-    double clean_accuracy;       /* attacked / examples */
-    double robust_accuracy;      /* (attacked - fooled) / examples */
-    double success_rate;         /* fooled / attacked (0 when nothing was attacked) */
-    double median_norm, max_norm;/* over fooled examples (NaN when none) */
-    double mean_queries;         /* per attacked example: inputs the model saw */
-    double mean_grads;           /* per attacked example: input gradients */
-    int64_t grad_examples;       /* examples whose input gradient was taken: the attacked ones (and, for
-                                    attacks that learn on opt->fit_x, the fit examples) */
-    int64_t zero_grad_examples;  /* ... of those, the ones whose first gradient was zero or non-finite */
-    double zero_gradient_fraction; /* zero_grad_examples / grad_examples; NaN when no gradient was taken
-                                      (black-box attacks) */
-    double seconds, images_per_second;
-} foil_attack_summary;
 
 /* What an attack needs from a model; the runner checks it against the
  * model's capabilities (foil/model.h) before running, as ART checks an
@@ -164,22 +149,11 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
                             const foil_threat *threat, const foil_attack_options *opt, foil_attack_result *result);
 
 void foil_attack_result_free(foil_attack_result *r);
-void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s);
 
-/* ---- tabular constraints ---- */
-
-/* The index of a feature of d by name (tabular datasets name their
- * columns) or by 0-based index written as a number. */
-foil_status foil_feature_index(const foil_dataset *d, const char *name, int64_t *index);
-/* Set mask[j] = 1 for each feature in a comma-separated list of names or
- * indices (blanks around each name are ignored). */
-foil_status foil_features_mark(const foil_dataset *d, const char *list, uint8_t *mask);
-/* Apply a constraint file to a tabular dataset's threat arrays (D entries
- * each): lines "immutable NAMES", "integer NAMES", "bounds NAME LOW HIGH";
- * '#' comments. Bounds replace lower/upper for that feature and must
- * contain every example of d. Errors name the file and the line. */
-foil_status foil_constraints_load(const char *path, const foil_dataset *d, uint8_t *immutable, uint8_t *integer,
-                                  float *lower, float *upper);
+/* Examples whose input gradient was taken (the attacked ones, and the fit
+ * examples of attacks that learn on opt->fit_x) and, of those, the ones
+ * whose first gradient was zero or non-finite (zero_grad). */
+void foil_attack_zero_gradients(const foil_attack_result *r, int64_t *taken, int64_t *flat);
 
 /* ||v|| of n floats in the given norm (L0: count of nonzero entries). */
 float foil_vec_norm(foil_norm norm, const float *v, int64_t n);

@@ -1,5 +1,6 @@
 /*
- * foil/eval.h - how well a classifier does on a labelled set.
+ * foil/eval.h - how well a classifier does: on a labelled set (accuracy,
+ * calibration), and against an attack (the summary of an attack result).
  *
  * Expected calibration error (Guo et al. 2017): examples binned by their top
  * softmax probability into 15 equal-width bins over [0, 1];
@@ -10,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "foil/attack.h"
 #include "foil/data.h"
 #include "foil/model.h"
 
@@ -37,6 +39,29 @@ foil_status foil_metrics_from_logits(const foil_tensor *logits, const int64_t *l
 foil_status foil_evaluate(foil_model *m, const foil_dataset *d, foil_metrics *out);
 
 void foil_metrics_free(foil_metrics *mt);
+
+/* Aggregates, as `foil attack` prints them. */
+typedef struct foil_attack_summary {
+    int64_t examples, attacked, fooled;
+    double clean_accuracy;       /* attacked / examples */
+    double robust_accuracy;      /* (attacked - fooled) / examples */
+    double success_rate;         /* fooled / attacked (0 when nothing was attacked) */
+    double median_norm, max_norm;/* over fooled examples (NaN when none) */
+    double mean_queries;         /* per attacked example: inputs the model saw */
+    double mean_grads;           /* per attacked example: input gradients */
+    int64_t grad_examples;       /* examples whose input gradient was taken: the attacked ones (and, for
+                                    attacks that learn on opt->fit_x, the fit examples) */
+    int64_t zero_grad_examples;  /* ... of those, the ones whose first gradient was zero or non-finite */
+    double zero_gradient_fraction; /* zero_grad_examples / grad_examples; NaN when no gradient was taken
+                                      (black-box attacks) */
+    double seconds, images_per_second;
+} foil_attack_summary;
+
+void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s);
+/* Over the fooled examples of r (attacked on x): features changed per
+ * example, and the mean absolute change of a changed feature (tabular
+ * reports). */
+void foil_attack_change_stats(const foil_attack_result *r, const foil_tensor *x, double *changed, double *mean_abs);
 
 #ifdef __cplusplus
 }

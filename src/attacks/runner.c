@@ -432,9 +432,7 @@ static foil_status verify_row(const char *name, const foil_threat *t, const floa
     return FOIL_OK;
 }
 
-/* Examples whose input gradient was taken and, of those, the ones whose
- * first gradient was flat: the attacked examples and the fit examples. */
-static void count_zero_gradients(const foil_attack_result *r, int64_t *taken, int64_t *flat)
+void foil_attack_zero_gradients(const foil_attack_result *r, int64_t *taken, int64_t *flat)
 {
     *taken = r->fit_grad_examples;
     *flat = r->fit_zero_grads;
@@ -461,7 +459,7 @@ static const char *zero_gradient_remedy(const char *name)
 static void warn_zero_gradients(foil_attack_ctx *c, const foil_attack_result *r)
 {
     int64_t taken, flat;
-    count_zero_gradients(r, &taken, &flat);
+    foil_attack_zero_gradients(r, &taken, &flat);
     if (!taken || !((double)flat > FOIL_ZERO_GRADIENT_WARN * (double)taken)) return;
     const char *name = c->info->name;
     foil_attack_warn(c,
@@ -571,45 +569,4 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
 fail:
     foil_attack_result_free(r);
     return st;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s)
-{
-    memset(s, 0, sizeof *s);
-    s->examples = r->n;
-    float *norms = malloc((size_t)(r->n ? r->n : 1) * sizeof *norms);
-    int64_t q = 0, g = 0;
-    for (int64_t i = 0; i < r->n; i++) {
-        if (!r->attacked[i]) continue;
-        s->attacked++;
-        q += r->queries[i];
-        g += r->grads[i];
-        if (r->success[i]) {
-            if (norms) norms[s->fooled] = r->norm[i];
-            s->fooled++;
-        }
-    }
-    s->clean_accuracy = r->n ? (double)s->attacked / (double)r->n : 0;
-    s->robust_accuracy = r->n ? (double)(s->attacked - s->fooled) / (double)r->n : 0;
-    s->success_rate = s->attacked ? (double)s->fooled / (double)s->attacked : 0;
-    s->mean_queries = s->attacked ? (double)q / (double)s->attacked : 0;
-    s->mean_grads = s->attacked ? (double)g / (double)s->attacked : 0;
-    count_zero_gradients(r, &s->grad_examples, &s->zero_grad_examples);
-    s->zero_gradient_fraction = s->grad_examples ? (double)s->zero_grad_examples / (double)s->grad_examples : NAN;
-    s->median_norm = s->max_norm = NAN;
-    if (norms && s->fooled) {
-        qsort(norms, (size_t)s->fooled, sizeof *norms, cmp_float);
-        int64_t h = s->fooled / 2;
-        s->median_norm = s->fooled % 2 ? norms[h] : 0.5 * ((double)norms[h - 1] + norms[h]);
-        s->max_norm = norms[s->fooled - 1];
-    }
-    free(norms);
-    s->seconds = r->seconds;
-    s->images_per_second = r->seconds > 0 ? (double)r->n / r->seconds : 0;
 }

@@ -71,6 +71,31 @@ extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack;
 int cli_load_model_input(const cli_command *cmd, const char *model_path, const char *input_path, foil_model **model,
                          foil_tensor *x);
 
+/* cli/model_source.c: the model an --model, --endpoint or --command option
+ * names, with the remote client's settings. */
+typedef struct cli_model_source {
+    const char *model, *endpoint, *command;
+    const char *format, *returns, *input_shape;
+    double timeout_s, rate_limit;  /* 0: the default, no limit */
+    int64_t retries;               /* -1: the default */
+} cli_model_source;
+/* The options of a cli_model_source, for a command's option table (n:
+ * CLI_MODEL_SOURCE_OPTIONS entries written). */
+#define CLI_MODEL_SOURCE_OPTIONS(src)                                                                                 \
+    {"--model", OPT_STRING, &(src).model, "FILE", "ONNX classifier", 0, 0},                                          \
+    {"--endpoint", OPT_STRING, &(src).endpoint, "URL", "a model behind HTTP (docs/remote-protocol.md)", 0, 0},       \
+    {"--command", OPT_STRING, &(src).command, "CMD", "a model behind a command: NPY in on stdin, out on stdout", 0, 0}, \
+    {"--remote-format", OPT_STRING, &(src).format, "FMT", "--endpoint's body: json (default) or npy", 0, 0},          \
+    {"--remote-returns", OPT_STRING, &(src).returns, "WHAT", "the remote scores: logits, probabilities or labels", 0, \
+     0},                                                                                                              \
+    {"--timeout", OPT_FLOAT, &(src).timeout_s, "S", "seconds per remote request (default 30)", 0, 0},                 \
+    {"--retries", OPT_INT, &(src).retries, "N", "retries of a failed remote request (default 3)", 0, 0},             \
+    {"--rate-limit", OPT_FLOAT, &(src).rate_limit, "R", "at most R remote requests per second", 0, 0},               \
+    {"--input-shape", OPT_STRING, &(src).input_shape, "D,...", "a remote model's input, one example (e.g. 1,28,28)",  \
+     0, 0}
+/* Open the model: exactly one of model, endpoint, command. */
+int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_model **model);
+
 /* cli/model_options.c: how a model meets its data. Each prints its error
  * and returns nonzero on failure. */
 /* --bounds LOW,HIGH (NULL: not given) into spec. */

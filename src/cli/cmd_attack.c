@@ -10,7 +10,9 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
 #include "foil/attack.h"
+#include "foil/eval.h"
 #include "foil/data.h"
 #include "foil/defense.h"
 #include "foil/npy.h"
@@ -19,7 +21,7 @@ static int run_attack(int argc, char **argv);
 
 const cli_command cli_attack = {
     "attack", "run an evasion attack and report robust accuracy",
-    "--model M.onnx --data DATA --attack NAME --eps E[,E...] [--norm linf|l2|l1] [--limit N] [--json]",
+    "(--model M.onnx | --endpoint URL | --command CMD) --data DATA --attack NAME --eps E[,E...] [--norm linf|l2|l1] [--limit N] [--json]",
     "Attacks the first N examples (default: all) of DATA (a built-in dataset's\n"
     "test split; every example of your own file, unless --split says otherwise)\n"
     "and reports clean accuracy, robust accuracy, the attack's success rate on\n"
@@ -52,7 +54,8 @@ const cli_command cli_attack = {
 };
 
 typedef struct attack_args {
-    const char *model, *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
+    cli_model_source source;
+    const char *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
     const char *bounds, *normalize;
     const char *output_mode, *preprocess;
     int64_t query_budget;
@@ -119,60 +122,6 @@ static int parse_feature_list(const char *opt, const char *list, const foil_data
 
 static double nan_to_zero(double v) { return isnan(v) ? 0 : v; }
 
-/* Features changed and mean absolute change, over the fooled examples. */
-static void change_stats(const foil_attack_result *r, const foil_tensor *x, double *changed, double *mean_abs)
-{
-    int64_t d = x->numel / r->n, fooled = 0, total_changed = 0;
-    double sum = 0;
-    for (int64_t i = 0; i < r->n; i++) {
-        if (!r->success[i]) continue;
-        fooled++;
-        for (int64_t j = 0; j < d; j++) {
-            float v = foil_f32(&r->adv)[i * d + j] - foil_f32(x)[i * d + j];
-            if (v != 0) {
-                total_changed++;
-                sum += fabs(v);
-            }
-        }
-    }
-    *changed = fooled ? (double)total_changed / (double)fooled : 0;
-    *mean_abs = total_changed ? sum / (double)total_changed : 0;
-}
-
-static cJSON *result_json(const char *name, const char *eps_text, const foil_threat *t, const foil_attack_summary *s,
-                          const foil_attack_result *r, const foil_tensor *x, int tabular, const foil_model *model)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "attack", name);
-    cJSON_AddStringToObject(o, "model_kind", foil_model_kind(model));
-    cJSON_AddStringToObject(o, "norm", foil_norm_name(t->norm));
-    cJSON_AddNumberToObject(o, "eps", strtod(eps_text, NULL));
-    cJSON_AddNumberToObject(o, "examples", (double)s->examples);
-    cJSON_AddNumberToObject(o, "clean_accuracy", s->clean_accuracy);
-    cJSON_AddNumberToObject(o, "robust_accuracy", s->robust_accuracy);
-    cJSON_AddNumberToObject(o, "success_rate", s->success_rate);
-    cJSON_AddItemToObject(o, "median_norm", isnan(s->median_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->median_norm));
-    cJSON_AddItemToObject(o, "max_norm", isnan(s->max_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->max_norm));
-    cJSON_AddNumberToObject(o, "mean_queries", s->mean_queries);
-    cJSON_AddNumberToObject(o, "mean_gradients", s->mean_grads);
-    cJSON_AddNumberToObject(o, "model_queries", (double)r->model_queries);
-    cJSON_AddNumberToObject(o, "model_gradients", (double)r->model_grads);
-    cJSON_AddItemToObject(o, "zero_gradient_fraction", isnan(s->zero_gradient_fraction)
-                                                           ? cJSON_CreateNull()
-                                                           : cJSON_CreateNumber(s->zero_gradient_fraction));
-    cJSON_AddNumberToObject(o, "seconds", s->seconds);
-    cJSON_AddNumberToObject(o, "images_per_second", s->images_per_second);
-    if (tabular) {
-        double changed, mean_abs;
-        change_stats(r, x, &changed, &mean_abs);
-        cJSON_AddNumberToObject(o, "mean_features_changed", changed);
-        cJSON_AddNumberToObject(o, "mean_abs_change", mean_abs);
-    }
-    cJSON_AddNumberToObject(o, "seed", (double)t->seed);
-    if (r->warnings[0]) cJSON_AddStringToObject(o, "warnings", r->warnings);
-    return o;
-}
-
 static void print_header(const attack_args *a, const foil_dataset *d, const foil_threat *t, int64_t n,
                          const foil_model *model)
 {
@@ -193,7 +142,7 @@ static void print_row(const char *name, const foil_threat *t, const foil_attack_
            nan_to_zero(s->max_norm), s->mean_grads, zero_grad, s->mean_queries, s->seconds, s->images_per_second);
     if (tabular) {
         double changed, mean_abs;
-        change_stats(r, x, &changed, &mean_abs);
+        foil_attack_change_stats(r, x, &changed, &mean_abs);
         printf("           fooled examples changed %.2f features on average, by %.4g on average\n", changed,
                mean_abs);
     }
@@ -312,11 +261,12 @@ static int run_attack(int argc, char **argv)
 {
     attack_args a = {0};
     a.norm = "linf";
+    a.source.retries = -1;
     a.batch = 250;
     a.fit_split = "train";
     a.fit_limit = 2000;
     cli_option opts[] = {
-        {"--model", OPT_STRING, &a.model, "FILE", "ONNX classifier", 1, 0},
+        CLI_MODEL_SOURCE_OPTIONS(a.source),
         {"--data", OPT_STRING, &a.data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
         {"--labels", OPT_STRING, &a.data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
         {"--label-column", OPT_STRING, &a.data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
@@ -388,11 +338,8 @@ static int run_attack(int argc, char **argv)
     cJSON *list = cJSON_CreateArray();
     if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto done;
     if (fits && (rc = load_inputs(&a, fit_split, a.fit_limit, &fit, NULL))) goto done;
-    foil_status st = foil_model_load(a.model, &model);
-    if (st) {
-        rc = cli_fail(&cli_attack, st);
-        goto done;
-    }
+    foil_status st;
+    if ((rc = cli_open_model(&cli_attack, &a.source, &model))) goto done;
     if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
         (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)) ||
         (rc = defend_model(&a, &d, &model)) || (rc = hide_model(&a, &model)))
@@ -449,7 +396,7 @@ static int run_attack(int argc, char **argv)
         if (a.json) {
             char eps_text[32];
             snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
-            cJSON_AddItemToArray(list, result_json(name, eps_text, &t, &s, &r, &d.x, tabular, model));
+            cJSON_AddItemToArray(list, foil_report_attack_json(name, eps_text, &t, &s, &r, &d.x, tabular, model));
         }
         else print_row(name, &t, &s, &r, &d.x, tabular);
         print_warnings(eps[k], &r);

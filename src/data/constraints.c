@@ -1,5 +1,5 @@
 /*
- * attacks/constraints.c - tabular feasibility constraints: which features an
+ * data/constraints.c - tabular feasibility constraints: which features an
  * attacker may not change, which must stay integers, and per-feature bounds,
  * from a comma-separated list or from a small text file.
  *
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "foil/attack.h"
+#include "foil/constraints.h"
 #include "io/file.h"
 
 enum { MAX_CONSTRAINTS_BYTES = 1 << 20, MAX_NAME = 256 };

@@ -1,0 +1,87 @@
+/*
+ * cli/model_source.c - where a command's model comes from: an ONNX file
+ * (--model), an HTTP endpoint (--endpoint) or a local command (--command),
+ * with the remote client's settings (--remote-format, --remote-returns,
+ * --timeout, --retries, --rate-limit, --input-shape).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "foil/remote.h"
+
+/* --input-shape D1,D2,... (one example's shape) into shape[1..], shape[0]
+ * = -1 (any batch). */
+static int parse_input_shape(const cli_command *cmd, const char *text, int64_t *shape, int *rank)
+{
+    *rank = 1;
+    shape[0] = -1;
+    const char *s = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || errno || v < 1 || v > (1LL << 31) || *rank == FOIL_MAX_DIMS)
+            return cli_usage_error(cmd, "--input-shape expects one example's dimensions, positive and comma-separated "
+                                   "(e.g. 1,28,28), got '%s'", text);
+        shape[(*rank)++] = v;
+        if (*end == '\0') return CLI_OK;
+        if (*end != ',') return cli_usage_error(cmd, "--input-shape: unexpected '%c' in '%s'", *end, text);
+        s = end + 1;
+    }
+}
+
+static int parse_returns(const cli_command *cmd, const char *text, foil_output_mode *mode)
+{
+    if (!text || strcmp(text, "logits") == 0) *mode = FOIL_OUTPUT_LOGITS;
+    else if (strcmp(text, "probabilities") == 0) *mode = FOIL_OUTPUT_PROBABILITIES;
+    else if (strcmp(text, "labels") == 0) *mode = FOIL_OUTPUT_LABELS;
+    else return cli_usage_error(cmd, "--remote-returns must be logits, probabilities or labels, not '%s'", text);
+    return CLI_OK;
+}
+
+static int remote_options(const cli_command *cmd, const cli_model_source *src, foil_remote_options *o,
+                          int64_t *shape)
+{
+    foil_remote_options_default(o);
+    int rc = parse_returns(cmd, src->returns, &o->returns);
+    if (rc) return rc;
+    if (src->format && strcmp(src->format, "json") == 0) o->format = FOIL_REMOTE_JSON;
+    else if (src->format && strcmp(src->format, "npy") == 0) o->format = FOIL_REMOTE_NPY;
+    else if (src->format) return cli_usage_error(cmd, "--remote-format must be json or npy, not '%s'", src->format);
+    if (src->timeout_s != 0) o->timeout_s = src->timeout_s;
+    if (src->retries >= 0) o->retries = (int)src->retries;
+    o->max_requests_per_s = src->rate_limit;
+    if (src->input_shape && (rc = parse_input_shape(cmd, src->input_shape, shape, &o->input_rank))) return rc;
+    o->input_shape = src->input_shape ? shape : NULL;
+    return CLI_OK;
+}
+
+int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_model **model)
+{
+    *model = NULL;
+    int given = (src->model != NULL) + (src->endpoint != NULL) + (src->command != NULL);
+    if (given != 1)
+        return cli_usage_error(cmd, "give the model as exactly one of --model FILE.onnx, --endpoint URL or "
+                               "--command CMD");
+    int remote_opts = src->format || src->returns || src->timeout_s != 0 || src->retries >= 0 || src->rate_limit != 0 ||
+                      src->input_shape;
+    if (src->model && remote_opts)
+        return cli_usage_error(cmd, "--remote-format, --remote-returns, --timeout, --retries, --rate-limit and "
+                               "--input-shape are for --endpoint or --command models");
+    foil_status st;
+    if (src->model) {
+        st = foil_model_load(src->model, model);
+    } else {
+        foil_remote_options o;
+        int64_t shape[FOIL_MAX_DIMS];
+        int rc = remote_options(cmd, src, &o, shape);
+        if (rc) return rc;
+        st = src->endpoint ? foil_model_remote_http(src->endpoint, &o, model)
+                           : foil_model_remote_command(src->command, &o, model);
+        if (st == FOIL_ERR_ARG) return cli_usage_error(cmd, "%s", foil_last_error());
+    }
+    return st ? cli_fail(cmd, st) : CLI_OK;
+}
