@@ -52,11 +52,25 @@ check "remote option on an ONNX model" 2 "are for --endpoint or --command" -- at
 check "bad input shape" 2 "input-shape expects" -- attack --endpoint "$url" --input-shape 1,x --attack square --eps 0.1
 check "nothing listening" 1 "127.0.0.1:9/predict" -- attack --endpoint http://127.0.0.1:9/predict --input-shape 1,28,28 --retries 0 --attack square --eps 0.1
 
+# eval and predict take the same model sources: the same accuracy and
+# calibration through the endpoint (NPY bodies) as from the file (to float
+# rounding: the server runs the last 16 of 10,000 examples as a batch of
+# 16, foil pads them to its chunk of 256, and GEMM rounds by shape).
+"$FOIL_BIN" eval --model "$FOIL_ATTACK_MODEL" --data fashion-mnist --json >"$dir/eval-file.json" 2>&1 || fail "eval: $(cat "$dir/eval-file.json")"
+"$FOIL_BIN" eval --endpoint "$url" --remote-format npy --data fashion-mnist --json >"$dir/eval-http.json" 2>&1 || fail "eval endpoint: $(cat "$dir/eval-http.json")"
+for key in accuracy ece mean_confidence; do
+  a=$(field $key "$dir/eval-file.json"); b=$(field $key "$dir/eval-http.json")
+  [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }' &&
+    echo "ok   eval $key $a from the file, $b from the endpoint" || fail "eval $key: file $a, endpoint $b"
+done
+check "predict usage names the sources" 2 "exactly one of --model" -- "$FOIL_BIN" predict --input /dev/null
+eval_examples=$(field examples "$dir/eval-file.json")
+
 # The server evaluated what foil counted for the endpoint runs, plus one
 # example per run to learn the number of classes.
 kill "$server_pid"; wait "$server_pid" 2>/dev/null; server_pid=
 served=$(sed -n 's/.*examples \([0-9]*\).*/\1/p' "$dir/served")
-counted=$(( $(field model_queries "$dir/square-http.json") + $(field model_queries "$dir/hsj-http.json") + 2 ))
+counted=$(( $(field model_queries "$dir/square-http.json") + $(field model_queries "$dir/hsj-http.json") + 2 + eval_examples ))
 [ "$served" = "$counted" ] && echo "ok   the server evaluated $served inputs, as counted" ||
   fail "the server evaluated $served inputs, foil counted $counted"
 exit $((failures > 0))

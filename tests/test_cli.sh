@@ -15,7 +15,8 @@ done
 check "no command" 2 "usage" -- "$FOIL"
 check "unknown command" 2 "unknown command" -- "$FOIL" frobnicate
 check "unknown option" 2 "unknown option '--bogus'" -- "$FOIL" predict --bogus 1
-check "missing required" 2 "--model is required" -- "$FOIL" predict --input x.npy
+check "missing required" 2 "--input is required" -- "$FOIL" predict --model m.onnx
+check "missing model" 2 "exactly one of --model FILE.onnx, --endpoint URL or --command CMD" -- "$FOIL" predict --input x.npy
 check "bad integer" 2 "expects an integer" -- "$FOIL" train --arch mlp --data wine --output m.onnx --epochs two
 check "missing model file" 1 "nope.onnx: cannot open" -- "$FOIL" predict --model "$tmp/nope.onnx" --input x.npy
 echo "not a model" > "$tmp/bad.onnx"

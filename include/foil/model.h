@@ -86,6 +86,12 @@ foil_status foil_output_check(const foil_output *o, unsigned caps, const char *w
 /* The capabilities a model of capabilities caps has once o applies. */
 unsigned foil_output_capabilities(const foil_output *o, unsigned caps);
 
+/* n scores of a model with capabilities caps, in place, as logits: log p
+ * when they are probabilities (equal to the logits up to a constant per
+ * example, to which softmax, cross-entropy, margins and argmax are blind),
+ * else unchanged. */
+void foil_scores_as_logits(unsigned caps, float *scores, int64_t n);
+
 /* Capability flags (FOIL_MODEL_*), "onnx" / "black-box" / "remote" / ...,
  * and a name for messages (the ONNX path, the URL, the command). */
 unsigned foil_model_capabilities(const foil_model *m);

@@ -2,7 +2,6 @@
  * attacks/common.c - what every attack family uses: counted model access,
  * projection onto the threat model, goal tests, seeded streams, parameters.
  */
-#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,16 +59,6 @@ static foil_status charge_queries(foil_attack_ctx *c, const int64_t *owner, int6
     return FOIL_OK;
 }
 
-/* Probabilities as logits: log p differs from the logits by one constant
- * per row (the log of the softmax's sum), to which every loss the attacks
- * use (cross-entropy, margin, DLR) and every argmax is blind. A class an
- * output mode zeroed (top-k, rounding) gets log FLT_MIN, about -87: far
- * below every kept class, yet finite. */
-static void probabilities_to_logits(float *p, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) p[i] = logf(fmaxf(p[i], FLT_MIN));
-}
-
 foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
                                float *logits)
 {
@@ -79,8 +68,7 @@ foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_
     foil_status st = charge_queries(c, owner, rows, &seeds);
     if (!st) st = foil_model_predict_seeded(c->model, &x, seeds, &z);
     free(seeds);
-    if (!st && (foil_model_capabilities(c->model) & FOIL_MODEL_PROBABILITIES))
-        probabilities_to_logits(logits, rows * c->classes);
+    if (!st) foil_scores_as_logits(foil_model_capabilities(c->model), logits, rows * c->classes);
     return st;
 }
 
@@ -121,8 +109,7 @@ foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t 
     foil_status st = charge_queries(c, owner, rows, &seeds);
     if (!st) st = foil_model_input_grad_seeded(c->model, &x, seeds, fn, fn_ctx, value, logits ? &z : NULL, &g);
     free(seeds);
-    if (!st && logits && (foil_model_capabilities(c->model) & FOIL_MODEL_PROBABILITIES))
-        probabilities_to_logits(logits, rows * c->classes);
+    if (!st && logits) foil_scores_as_logits(foil_model_capabilities(c->model), logits, rows * c->classes);
     /* Charged after the call so that grads[i] == 0 marks example i's first
      * gradient: one scan per example, of a gradient already computed. */
     for (int64_t r = 0; r < rows; r++) {

@@ -66,11 +66,6 @@ extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack;
 #include "foil/model.h"
 #include "foil/tensor.h"
 
-/* Load --model and the float32 --input batch, checking that the model can
- * take it (cli_check_model_input). Prints the error and returns nonzero. */
-int cli_load_model_input(const cli_command *cmd, const char *model_path, const char *input_path, foil_model **model,
-                         foil_tensor *x);
-
 /* cli/model_source.c: the model an --model, --endpoint or --command option
  * names, with the remote client's settings. */
 typedef struct cli_model_source {
@@ -95,6 +90,12 @@ typedef struct cli_model_source {
      0, 0}
 /* Open the model: exactly one of model, endpoint, command. */
 int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_model **model);
+
+/* Open the model and load the float32 --input batch, checking that the
+ * model can take it (cli_check_model_input). Prints the error and returns
+ * nonzero. */
+int cli_load_model_input(const cli_command *cmd, const cli_model_source *source, const char *input_path,
+                         foil_model **model, foil_tensor *x);
 
 /* cli/model_options.c: how a model meets its data. Each prints its error
  * and returns nonzero on failure. */

@@ -16,7 +16,7 @@ static int run_eval(int argc, char **argv);
 
 const cli_command cli_eval = {
     "eval", "accuracy, confusion matrix and calibration of a model on a dataset",
-    "--model M.onnx --data DATA [--labels FILE | --label-column NAME] [--split test|train|all] [--json]",
+    "(--model M.onnx | --endpoint URL | --command CMD) --data DATA [--labels FILE | --label-column NAME] [--split test|train|all] [--json]",
     "Runs the model on DATA (a built-in dataset's test split; every example of\n"
     "your own file, unless --split says otherwise) and reports accuracy,\n"
     "per-class accuracy, the confusion matrix, the mean top-class confidence and\n"
@@ -78,12 +78,13 @@ static void print_text(const foil_metrics *mt, const char *model, const foil_dat
 
 static int run_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *split_name = NULL, *bounds = NULL, *normalize = NULL;
+    cli_model_source source = {.retries = -1};
+    const char *split_name = NULL, *bounds = NULL, *normalize = NULL;
     foil_data_spec data = {0};
     int json = 0;
     int64_t batch = 256;
     cli_option opts[] = {
-        {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier", 1, 0},
+        CLI_MODEL_SOURCE_OPTIONS(source),
         {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
         {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
         {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
@@ -108,16 +109,16 @@ static int run_eval(int argc, char **argv)
     foil_model *model = NULL;
     foil_dataset d = {0};
     foil_metrics mt = {0};
-    foil_status st = foil_model_load(model_path, &model);
-    if (!st) st = foil_data_load(&data, split, &d);
-    if (st) rc = cli_fail(&cli_eval, st);
+    foil_status st;
+    if ((rc = cli_open_model(&cli_eval, &source, &model))) return rc;
+    if ((st = foil_data_load(&data, split, &d))) rc = cli_fail(&cli_eval, st);
     if (!rc && !(rc = cli_apply_normalize(&cli_eval, normalize, model)) &&
         !(rc = cli_check_model_input(&cli_eval, model, &d.x, data.data))) {
         foil_model_set_max_batch(model, batch);
         if ((st = foil_evaluate(model, &d, &mt))) rc = cli_fail(&cli_eval, st);
     }
-    if (!rc && json) print_json(&mt, model_path, &d, split_name);
-    else if (!rc) print_text(&mt, model_path, &d, split_name);
+    if (!rc && json) print_json(&mt, foil_model_name(model), &d, split_name);
+    else if (!rc) print_text(&mt, foil_model_name(model), &d, split_name);
     foil_metrics_free(&mt);
     foil_dataset_free(&d);
     foil_model_free(model);

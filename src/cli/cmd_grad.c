@@ -83,7 +83,7 @@ static int run_grad(int argc, char **argv)
 
     foil_model *model;
     foil_tensor x = {0}, labels = {0}, grad = {0};
-    if ((rc = cli_load_model_input(&cli_grad, model_path, input_path, &model, &x))) return rc;
+    if ((rc = cli_load_model_input(&cli_grad, &(cli_model_source){.model = model_path, .retries = -1}, input_path, &model, &x))) return rc;
     if ((rc = cli_apply_normalize(&cli_grad, normalize, model))) {
         foil_model_free(model);
         foil_tensor_free(&x);

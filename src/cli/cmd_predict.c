@@ -12,7 +12,7 @@ static int run_predict(int argc, char **argv);
 
 const cli_command cli_predict = {
     "predict", "run a model on a batch: logits and predicted classes",
-    "--model M.onnx --input X.npy [--output LOGITS.npy] [--json]",
+    "(--model M.onnx | --endpoint URL | --command CMD) --input X.npy [--output LOGITS.npy] [--json]",
     "Runs the ONNX classifier M on every example of X (float32, float64 or uint8,\n"
     "NCHW or NC, batch first; values are used as they are, without scaling) and\n"
     "writes the logits (N, classes) as float32 NPY. With --json, prints the\n"
@@ -49,11 +49,12 @@ static void print_json(const foil_tensor *logits)
 static int run_predict(int argc, char **argv)
 {
     const char *normalize = NULL;
-    const char *model_path = NULL, *input_path = NULL, *output_path = NULL;
+    cli_model_source source = {.retries = -1};
+    const char *input_path = NULL, *output_path = NULL;
     int json = 0;
     int64_t batch = 256;
     cli_option opts[] = {
-        {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier", 1, 0},
+        CLI_MODEL_SOURCE_OPTIONS(source),
         {"--input", OPT_STRING, &input_path, "FILE", "input batch as NPY", 1, 0},
         {"--output", OPT_STRING, &output_path, "FILE", "write logits (N, classes) as float32 NPY", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print predicted classes as JSON", 0, 0},
@@ -68,7 +69,7 @@ static int run_predict(int argc, char **argv)
 
     foil_model *model;
     foil_tensor x = {0}, logits = {0};
-    if ((rc = cli_load_model_input(&cli_predict, model_path, input_path, &model, &x))) return rc;
+    if ((rc = cli_load_model_input(&cli_predict, &source, input_path, &model, &x))) return rc;
     if ((rc = cli_apply_normalize(&cli_predict, normalize, model))) {
         foil_model_free(model);
         foil_tensor_free(&x);

@@ -89,6 +89,7 @@ foil_status foil_evaluate(foil_model *m, const foil_dataset *d, foil_metrics *ou
     double start = foil_now();
     foil_tensor logits = {0};
     foil_status st = foil_model_predict(m, &d->x, &logits);
+    if (!st) foil_scores_as_logits(foil_model_capabilities(m), foil_f32(&logits), logits.numel);
     if (!st) st = foil_metrics_from_logits(&logits, foil_i64(&d->y), d->classes, out);
     foil_tensor_free(&logits);
     if (!st) out->seconds = foil_now() - start;

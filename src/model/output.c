@@ -4,6 +4,7 @@
  * probabilities, or the label alone), the output-hardening defenses of
  * Tramer et al. 2016 and ART's postprocessors.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,4 +133,15 @@ foil_status foil_output_apply(const foil_output *o, unsigned caps, float *scores
     }
     free(drop);
     return FOIL_OK;
+}
+
+/* log p differs from the logits by one constant per row (the log of the
+ * softmax's sum), to which every loss the attacks use (cross-entropy,
+ * margin, DLR), every softmax and every argmax is blind. A class an output
+ * mode zeroed (top-k, rounding) gets log FLT_MIN, about -87: far below
+ * every kept class, yet finite. */
+void foil_scores_as_logits(unsigned caps, float *scores, int64_t n)
+{
+    if (!(caps & FOIL_MODEL_PROBABILITIES)) return;
+    for (int64_t i = 0; i < n; i++) scores[i] = logf(fmaxf(scores[i], FLT_MIN));
 }
