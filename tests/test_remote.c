@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "foil/progress.h"
 #include "foil/remote.h"
 #include "foil/tensor.h"
 #include "model/remote_internal.h"
@@ -41,13 +42,6 @@
 
 static const char *server_bin;
 static char tmpdir[256];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- the server ---- */
 
@@ -277,35 +271,40 @@ static void test_declared_input(void **state)
     foil_remote_options o = options(FOIL_REMOTE_JSON, 0);
     o.input_rank = 4;
     o.input_shape = declared;
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
-    const foil_model_ops *ops = foil_remote_ops();
-    foil_tensor x, flat, scores;
+    /* through the model interface, which applies the declared input */
+    foil_model *m;
+    assert_int_equal(foil_model_remote_http(s.url, &o, &m), FOIL_OK);
+    foil_remote *r = foil_model_state(m);
+    foil_tensor x, flat, scores = {0};
     make_inputs(&x, 5);
     int reshaped = -1;
-    assert_int_equal(ops->check_input(r, &x, &reshaped), FOIL_OK);
+    assert_int_equal(foil_model_check_input(m, &x, &reshaped), FOIL_OK);
     assert_int_equal(reshaped, 0);
     flat = x;
     flat.ndim = 2;
     flat.shape[1] = 64;
-    assert_int_equal(ops->check_input(r, &flat, &reshaped), FOIL_OK);
+    assert_int_equal(foil_model_check_input(m, &flat, &reshaped), FOIL_OK);
     assert_int_equal(reshaped, 1);
-    assert_int_equal(predict(r, &flat, &scores), FOIL_OK);
+    assert_int_equal(foil_model_predict(m, &flat, &scores), FOIL_OK);
+    assert_int_equal(scores.shape[0], 5);
     foil_tensor_free(&scores);
     flat.shape[1] = 32;
     flat.ndim = 3;
     flat.shape[2] = 2;
-    assert_int_equal(ops->check_input(r, &flat, &reshaped), FOIL_OK); /* 64 values still */
+    assert_int_equal(foil_model_check_input(m, &flat, &reshaped), FOIL_OK); /* 64 values still */
     flat.shape[0] = 10;
     flat.shape[1] = 16;
-    assert_int_equal(ops->check_input(r, &flat, &reshaped), FOIL_ERR_SHAPE);
+    assert_int_equal(foil_model_check_input(m, &flat, &reshaped), FOIL_ERR_SHAPE);
     assert_non_null(strstr(foil_last_error(), s.url));
 
     foil_model_desc d = foil_remote_desc(r);
     assert_string_equal(d.name, s.url);
     assert_int_equal(d.capabilities, FOIL_MODEL_SCORES);
     assert_int_equal(d.input_rank, 4);
-    assert_null(ops->input_grad);
-    release(r);
+    assert_null(foil_remote_ops()->input_grad);
+    assert_string_equal(foil_model_kind(m), "remote");
+    assert_int_equal(foil_model_queries(m), 5);
+    foil_model_free(m);
     foil_tensor_free(&x);
     stop_server(&s);
 }
@@ -376,9 +375,9 @@ static void test_http_retries(void **state)
     start_server(&s, "flaky=2", 0);
     foil_remote_options o = options(FOIL_REMOTE_JSON, 3);
     foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
-    double t0 = now_s();
+    double t0 = foil_now();
     check_scores(r, 10);
-    double took = now_s() - t0;
+    double took = foil_now() - t0;
     assert_int_equal(foil_remote_requests(r), 3);
     assert_true(took >= 0.25 + 0.5 - 0.01); /* the backoff */
     release(r);
@@ -402,9 +401,9 @@ static void test_http_timeout(void **state)
     foil_remote_options o = options(FOIL_REMOTE_JSON, 1);
     o.timeout_s = 0.5;
     foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
-    double t0 = now_s();
+    double t0 = foil_now();
     expect_failure(r, 2, s.url, "no response within 0.5 s", "gave up after 2 attempts", (const char *)NULL);
-    double took = now_s() - t0;
+    double took = foil_now() - t0;
     assert_true(took >= 2 * 0.5);
     assert_true(took < 2 * 0.5 + 0.25 + 2.0);
     release(r);
@@ -446,9 +445,9 @@ static void test_command_timeout(void **state)
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
     o.timeout_s = 0.5;
     foil_remote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
-    double t0 = now_s();
+    double t0 = foil_now();
     expect_failure(r, 2, cmd, "no answer within 0.5 s", "killed", (const char *)NULL);
-    double took = now_s() - t0;
+    double took = foil_now() - t0;
     assert_true(took >= 0.5);
     assert_true(took < 0.5 + 2.0);
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left behind */
@@ -467,9 +466,9 @@ static void test_rate_limit(void **state)
     o.max_requests_per_s = 20;
     o.max_batch = 1;
     foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
-    double t0 = now_s();
+    double t0 = foil_now();
     check_scores(r, 10);
-    double took = now_s() - t0;
+    double took = foil_now() - t0;
     assert_int_equal(foil_remote_requests(r), 10);
     assert_true(took >= 0.45); /* nine gaps of 1/20 s */
     release(r);

@@ -250,8 +250,10 @@ foil_status foil_model_eot(foil_model *inner, int draws, uint64_t seed, foil_mod
 /* ---- implementing a model ---- */
 
 /* The operations of a model. `state` is what foil_model_create was given.
- * predict and input_grad receive x already checked (float32, N >= 1, and
- * by check_input); they allocate scores (N, classes) when scores->data is
+ * predict and input_grad receive x already checked (float32, N >= 1) and
+ * in the shape the declared input takes (foil_model_check_input: the
+ * caller's examples, viewed in the declared per-example shape when that
+ * is what fits); they allocate scores (N, classes) when scores->data is
  * NULL, else check its shape (foil_model_ensure_output does both); grad
  * comes already shaped like x. seeds, when not NULL, hold one seed per
  * example for a randomized model's draws (deterministic models ignore
@@ -263,8 +265,6 @@ typedef struct foil_model_ops {
     foil_status (*input_grad)(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn, void *ctx,
                               float *value, foil_tensor *scores, foil_tensor *grad);
     foil_status (*num_classes)(void *state, int64_t *classes);
-    /* NULL: any float32 (N, ...) is accepted */
-    foil_status (*check_input)(const void *state, const foil_tensor *x, int *reshaped);
     void (*set_max_batch)(void *state, int64_t max_batch); /* NULL: ignored */
     void (*destroy)(void *state);
 } foil_model_ops;

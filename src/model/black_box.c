@@ -31,21 +31,12 @@ static foil_status black_box_predict(void *state, const foil_tensor *x, const ui
     return st;
 }
 
-static void black_box_destroy(void *state)
-{
-    black_box *b = state;
-    if (!b) return;
-    foil_model_free(b->inner);
-    free(b);
-}
-
 static const foil_model_ops black_box_ops = {
     .kind = "black-box",
     .predict = black_box_predict,
     .num_classes = foil_wrapper_num_classes,
-    .check_input = foil_wrapper_check_input,
     .set_max_batch = foil_wrapper_set_max_batch,
-    .destroy = black_box_destroy,
+    .destroy = foil_wrapper_destroy,
 };
 
 foil_status foil_model_black_box(foil_model *inner, int64_t budget, const foil_output *output, foil_model **out)

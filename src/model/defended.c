@@ -22,41 +22,45 @@ typedef struct defended {
     foil_output output;
     foil_gradient_mode mode;
     char *name;
+    /* Kept between calls, so that an attack's steps (same batch shape) do
+     * not allocate: xs[k] holds x_k, the input after k stages (k >= 1),
+     * and scratch one backward's output. */
+    foil_tensor *xs;
+    float *scratch;
+    size_t scratch_bytes;
 } defended;
 
-/* x_0 = x, x_{k+1} = pre_k(x_k) for the n_pre stages; xs[k] holds x_k
- * for k >= 1 (xs[0] is the caller's x and is not copied). */
-static foil_status run_forward(const defended *m, const foil_tensor *x, const uint64_t *seeds, foil_tensor *xs)
+/* x_0 = x, x_{k+1} = pre_k(x_k) for the n_pre stages; m->xs[k] holds x_k
+ * for k >= 1. Returns x_{n_pre} (x itself without preprocessors). */
+static foil_status run_forward(defended *m, const foil_tensor *x, const uint64_t *seeds, const foil_tensor **z)
 {
     const int64_t n = x->shape[0], d = x->numel / n;
     const float *in = foil_f32(x);
+    *z = x;
     for (int k = 0; k < m->n_pre; k++) {
-        foil_status st = foil_tensor_alloc(&xs[k + 1], FOIL_F32, x->ndim, x->shape);
-        if (!st) st = m->pre[k].forward(m->pre[k].ctx, in, foil_f32(&xs[k + 1]), n, d, seeds);
+        foil_tensor *out = &m->xs[k + 1];
+        foil_status st = FOIL_OK;
+        if (!out->data || !foil_tensor_same_shape(out, x)) {
+            foil_tensor_free(out);
+            st = foil_tensor_alloc(out, FOIL_F32, x->ndim, x->shape);
+        }
+        if (!st) st = m->pre[k].forward(m->pre[k].ctx, in, foil_f32(out), n, d, seeds);
         if (st) return foil_error_prefix(st, "%s: preprocessor %s", m->name, m->pre[k].name);
-        in = foil_f32(&xs[k + 1]);
+        in = foil_f32(out);
+        *z = out;
     }
     return FOIL_OK;
-}
-
-static void free_stages(const defended *m, foil_tensor *xs)
-{
-    for (int k = 1; k <= m->n_pre; k++) foil_tensor_free(&xs[k]);
-    free(xs);
 }
 
 static foil_status defended_predict(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores)
 {
     defended *m = state;
-    foil_tensor *xs = calloc((size_t)m->n_pre + 1, sizeof *xs);
-    if (!xs) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    foil_status st = run_forward(m, x, seeds, xs);
-    const foil_tensor *z = m->n_pre ? &xs[m->n_pre] : x;
+    const foil_tensor *z;
+    foil_status st = run_forward(m, x, seeds, &z);
     if (!st) st = foil_model_predict_seeded(m->inner, z, seeds, scores);
     if (!st)
         st = foil_output_apply(&m->output, foil_model_capabilities(m->inner), foil_f32(scores), x->shape[0],
                                scores->shape[1]);
-    free_stages(m, xs);
     return st;
 }
 
@@ -78,23 +82,21 @@ static foil_status defended_input_grad(void *state, const foil_tensor *x, const 
                                        void *ctx, float *value, foil_tensor *scores, foil_tensor *grad)
 {
     defended *m = state;
-    foil_tensor *xs = calloc((size_t)m->n_pre + 1, sizeof *xs);
-    float *scratch = grad && m->n_pre ? malloc(foil_tensor_nbytes(x)) : NULL;
-    if (!xs || (grad && m->n_pre && !scratch)) {
-        free(xs);
-        free(scratch);
-        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    size_t bytes = foil_tensor_nbytes(x);
+    if (grad && m->n_pre && bytes > m->scratch_bytes) {
+        free(m->scratch);
+        m->scratch_bytes = 0;
+        if (!(m->scratch = malloc(bytes))) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+        m->scratch_bytes = bytes;
     }
-    foil_status st = run_forward(m, x, seeds, xs);
-    const foil_tensor *z = m->n_pre ? &xs[m->n_pre] : x;
+    const foil_tensor *z;
+    foil_status st = run_forward(m, x, seeds, &z);
     if (!st) st = foil_model_input_grad_seeded(m->inner, z, seeds, fn, ctx, value, scores, grad);
     for (int k = m->n_pre - 1; !st && grad && k >= 0; k--)
-        st = stage_backward(m, k, k ? foil_f32(&xs[k]) : foil_f32(x), grad, scratch, seeds);
+        st = stage_backward(m, k, k ? foil_f32(&m->xs[k]) : foil_f32(x), grad, m->scratch, seeds);
     if (!st && scores)
         st = foil_output_apply(&m->output, foil_model_capabilities(m->inner), foil_f32(scores), x->shape[0],
                                scores->shape[1]);
-    free(scratch);
-    free_stages(m, xs);
     return st;
 }
 
@@ -110,6 +112,9 @@ static void defended_destroy(void *state)
     if (!m) return;
     foil_model_free(m->inner);
     destroy_preprocessors(m->pre, m->n_pre);
+    for (int k = 1; m->xs && k <= m->n_pre; k++) foil_tensor_free(&m->xs[k]);
+    free(m->xs);
+    free(m->scratch);
     free(m->pre);
     free(m->name);
     free(m);
@@ -120,7 +125,6 @@ static const foil_model_ops defended_ops = {
     .predict = defended_predict,
     .input_grad = defended_input_grad,
     .num_classes = foil_wrapper_num_classes,
-    .check_input = foil_wrapper_check_input,
     .set_max_batch = foil_wrapper_set_max_batch,
     .destroy = defended_destroy,
 };
@@ -163,11 +167,12 @@ foil_status foil_model_defended(foil_model *inner, const foil_preprocessor *pre,
     defended *m = st ? NULL : calloc(1, sizeof *m);
     if (m) {
         m->pre = n_pre ? malloc((size_t)n_pre * sizeof *m->pre) : NULL;
+        m->xs = calloc((size_t)n_pre + 1, sizeof *m->xs);
         m->name = defended_name(foil_model_name(inner), pre, n_pre);
     }
-    if (!st && (!m || (n_pre && !m->pre) || !m->name)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (!st && (!m || (n_pre && !m->pre) || !m->xs || !m->name)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (st) {
-        if (m) free(m->pre), free(m->name), free(m);
+        if (m) free(m->pre), free(m->xs), free(m->name), free(m);
         destroy_preprocessors((foil_preprocessor *)pre, n_pre > 0 ? n_pre : 0);
         foil_model_free(inner);
         return st;

@@ -113,22 +113,13 @@ static foil_status eot_input_grad(void *state, const foil_tensor *x, const uint6
     return eot_run(state, &call);
 }
 
-static void eot_destroy(void *state)
-{
-    eot *e = state;
-    if (!e) return;
-    foil_model_free(e->inner);
-    free(e);
-}
-
 static const foil_model_ops eot_ops = {
     .kind = "eot",
     .predict = eot_predict,
     .input_grad = eot_input_grad,
     .num_classes = foil_wrapper_num_classes,
-    .check_input = foil_wrapper_check_input,
     .set_max_batch = foil_wrapper_set_max_batch,
-    .destroy = eot_destroy,
+    .destroy = foil_wrapper_destroy,
 };
 
 foil_status foil_model_eot(foil_model *inner, int draws, uint64_t seed, foil_model **out)

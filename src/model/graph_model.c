@@ -12,11 +12,10 @@
  * final chunk is padded by repeating its last example, and the padded rows
  * are dropped (and get no loss gradient), so every chunk reuses the one plan.
  *
- * Shapes. Examples are fed in their own shape when it fits the declared
- * input, else in the declared per-example shape when that is static and
- * holds as many values (feed_shape): a model declaring [1, 784, 1] takes
- * MNIST's (N, 1, 28, 28). The bytes are the same, so inputs, gradients and
- * adversarial examples keep the caller's shape.
+ * Shapes. The interface (model.c) hands examples over in the shape the
+ * declared input takes (a model declaring [1, 784, 1] gets MNIST's
+ * (N, 1, 28, 28) as (N, 784, 1)); the bytes are the same, so inputs,
+ * gradients and adversarial examples keep the caller's shape.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -173,52 +172,6 @@ static void stage_chunk(foil_graph_model *m, const foil_tensor *x, int64_t start
     for (int64_t i = count; i < m->planned_batch; i++) memcpy(dst + (size_t)i * per, src + (size_t)(count - 1) * per, per);
 }
 
-/* The shape (batch first) in which x's examples reach the graph, see the
- * file comment; FOIL_ERR_SHAPE naming both shapes when they cannot. */
-static foil_status feed_shape(const foil_graph_model *m, const foil_tensor *x, int *ndim, int64_t *shape, int *reshaped)
-{
-    const foil_value *in = &m->g->values[m->g->inputs[0]];
-    int fits = in->decl_ndim == x->ndim, fixed = 1;
-    int64_t per_x = 1, per_decl = 1;
-    for (int d = 1; d < x->ndim; d++) per_x *= x->shape[d];
-    for (int d = 1; d < in->decl_ndim; d++) {
-        fixed &= in->decl_shape[d] >= 0;
-        per_decl *= in->decl_shape[d] >= 0 ? in->decl_shape[d] : 1;
-        if (fits && in->decl_shape[d] >= 0 && in->decl_shape[d] != x->shape[d]) fits = 0;
-    }
-    *reshaped = !fits;
-    if (fits) {
-        *ndim = x->ndim;
-        memcpy(shape, x->shape, sizeof x->shape);
-        return FOIL_OK;
-    }
-    if (fixed && per_decl == per_x) {
-        *ndim = in->decl_ndim;
-        memcpy(shape, in->decl_shape, sizeof in->decl_shape);
-        shape[0] = x->shape[0];
-        return FOIL_OK;
-    }
-    foil_tensor ex = {0}, decl = {0};
-    ex.ndim = x->ndim - 1;
-    memcpy(ex.shape, x->shape + 1, (size_t)ex.ndim * sizeof *ex.shape);
-    decl.ndim = in->decl_ndim;
-    memcpy(decl.shape, in->decl_shape, sizeof decl.shape);
-    char a[128], b[128];
-    if (!fixed)
-        return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s do not fit the model's declared input %s (-1: any "
-                          "size)", m->g->path, foil_shape_str(&ex, a, sizeof a), foil_shape_str(&decl, b, sizeof b));
-    return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s (%lld values each) do not fit the model's declared "
-                      "input %s (%lld values per example)", m->g->path, foil_shape_str(&ex, a, sizeof a),
-                      (long long)per_x, foil_shape_str(&decl, b, sizeof b), (long long)per_decl);
-}
-
-static foil_status graph_check_input(const void *state, const foil_tensor *x, int *reshaped)
-{
-    int ndim;
-    int64_t shape[FOIL_MAX_DIMS];
-    return feed_shape(state, x, &ndim, shape, reshaped);
-}
-
 /* A graph declared for a fixed batch may still mix examples at a larger one
  * (a Reshape to a constant shape that happens to fit, a Transpose of the
  * batch axis). With chunk 0 of x staged, run it, then again with example 0
@@ -279,16 +232,14 @@ static foil_status check_logits(const foil_graph_model *m, const float *y, int64
 }
 
 /* The forward pass of every chunk, and when grad is wanted the backward
- * pass of fn's gradient too (model.c has checked x and shaped grad). */
+ * pass of fn's gradient too (model.c hands x over in the declared shape,
+ * see foil_model_check_input, and has shaped grad). */
 static foil_status graph_input_grad(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,
                                     void *ctx, float *value, foil_tensor *logits, foil_tensor *grad)
 {
     (void)seeds; /* deterministic: dropout and the like run in inference mode */
     foil_graph_model *m = state;
-    int ndim, reshaped;
-    int64_t shape[FOIL_MAX_DIMS];
-    foil_status st = feed_shape(m, x, &ndim, shape, &reshaped);
-    if (!st) st = choose_chunk(m, x, ndim, shape);
+    foil_status st = choose_chunk(m, x, x->ndim, x->shape);
     if (st) return st;
     const int64_t n = x->shape[0], b = m->planned_batch;
     int64_t lshape[2] = {n, m->classes};
@@ -349,7 +300,6 @@ static const foil_model_ops graph_ops = {
     .predict = graph_predict,
     .input_grad = graph_input_grad,
     .num_classes = graph_num_classes,
-    .check_input = graph_check_input,
     .set_max_batch = graph_set_max_batch,
     .destroy = graph_destroy,
 };

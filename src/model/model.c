@@ -76,9 +76,11 @@ foil_status foil_wrapper_num_classes(void *state, int64_t *classes)
     return foil_model_num_classes(*(foil_model **)state, classes);
 }
 
-foil_status foil_wrapper_check_input(const void *state, const foil_tensor *x, int *reshaped)
+void foil_wrapper_destroy(void *state)
 {
-    return foil_model_check_input(*(foil_model *const *)state, x, reshaped);
+    if (!state) return;
+    foil_model_free(*(foil_model **)state);
+    free(state);
 }
 
 void foil_wrapper_set_max_batch(void *state, int64_t max_batch)
@@ -106,19 +108,64 @@ static foil_status check_batch(const foil_model *m, const foil_tensor *x)
     return FOIL_OK;
 }
 
+/* The view of x its examples reach the model in: their own shape when it
+ * fits the declared input (or none is declared), else the declared
+ * per-example shape when that is static and holds as many values. One rule
+ * for every model, applied here once per call. */
+static foil_status feed_view(const foil_model *m, const foil_tensor *x, foil_tensor *view, int *reshaped)
+{
+    foil_status st = check_batch(m, x);
+    if (st) return st;
+    *view = *x;
+    view->owns_data = 0;
+    *reshaped = 0;
+    const int rank = m->input_rank;
+    const int64_t *decl = m->input_shape;
+    if (!rank) return FOIL_OK;
+    int fits = rank == x->ndim, fixed = 1;
+    int64_t per_x = x->numel / x->shape[0], per_decl = 1;
+    for (int d = 1; d < rank; d++) {
+        fixed &= decl[d] >= 0;
+        per_decl *= decl[d] >= 0 ? decl[d] : 1;
+        if (fits && decl[d] >= 0 && decl[d] != x->shape[d]) fits = 0;
+    }
+    if (fits) return FOIL_OK;
+    if (fixed && per_decl == per_x) {
+        int64_t shape[FOIL_MAX_DIMS];
+        memcpy(shape, decl, (size_t)rank * sizeof *shape);
+        shape[0] = x->shape[0];
+        *reshaped = 1;
+        return foil_tensor_set_shape(view, FOIL_F32, rank, shape);
+    }
+    foil_tensor ex = {0}, declared = {0};
+    ex.ndim = x->ndim - 1;
+    memcpy(ex.shape, x->shape + 1, (size_t)ex.ndim * sizeof *ex.shape);
+    declared.ndim = rank;
+    memcpy(declared.shape, decl, (size_t)rank * sizeof *decl);
+    char a[128], b[128];
+    if (!fixed)
+        return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s do not fit the model's declared input %s (-1: any "
+                          "size)", m->name, foil_shape_str(&ex, a, sizeof a), foil_shape_str(&declared, b, sizeof b));
+    return foil_error(FOIL_ERR_SHAPE, "%s: examples of shape %s (%lld values each) do not fit the model's declared "
+                      "input %s (%lld values per example)", m->name, foil_shape_str(&ex, a, sizeof a),
+                      (long long)per_x, foil_shape_str(&declared, b, sizeof b), (long long)per_decl);
+}
+
 foil_status foil_model_check_input(const foil_model *m, const foil_tensor *x, int *reshaped)
 {
+    foil_tensor view;
     int r = 0;
-    foil_status st = check_batch(m, x);
-    if (!st && m->ops->check_input) st = m->ops->check_input(m->state, x, &r);
+    foil_status st = feed_view(m, x, &view, &r);
     if (reshaped) *reshaped = st ? 0 : r;
     return st;
 }
 
 foil_status foil_model_predict_seeded(foil_model *m, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores)
 {
-    foil_status st = foil_model_check_input(m, x, NULL);
-    if (!st) st = m->ops->predict(m->state, x, seeds, scores);
+    foil_tensor view;
+    int reshaped;
+    foil_status st = feed_view(m, x, &view, &reshaped);
+    if (!st) st = m->ops->predict(m->state, &view, seeds, scores);
     if (!st) m->queries += x->shape[0];
     return st;
 }
@@ -151,7 +198,9 @@ static foil_status no_gradients(const foil_model *m)
 foil_status foil_model_input_grad_seeded(foil_model *m, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,
                                          void *ctx, float *value, foil_tensor *scores, foil_tensor *grad)
 {
-    foil_status st = foil_model_check_input(m, x, NULL);
+    foil_tensor view;
+    int reshaped;
+    foil_status st = feed_view(m, x, &view, &reshaped);
     if (st) return st;
     if ((value || grad) && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->name);
     const int64_t n = x->shape[0];
@@ -160,11 +209,11 @@ foil_status foil_model_input_grad_seeded(foil_model *m, const foil_tensor *x, co
         if ((st = foil_model_ensure_output(m->name, grad, x->ndim, x->shape, "gradient"))) return st;
     }
     if (grad || (m->ops->input_grad && (m->caps & FOIL_MODEL_GRADIENTS))) {
-        st = m->ops->input_grad(m->state, x, seeds, fn, ctx, value, scores, grad);
+        st = m->ops->input_grad(m->state, &view, seeds, fn, ctx, value, scores, grad);
     } else {
         /* Values only, from what a query returns. */
         foil_tensor own = {0}, *s = scores ? scores : &own;
-        st = m->ops->predict(m->state, x, seeds, s);
+        st = m->ops->predict(m->state, &view, seeds, s);
         if (!st && value) st = values_of_scores(m, fn, ctx, s, value);
         foil_tensor_free(&own);
     }

@@ -56,7 +56,8 @@ void foil_graph_model_unplan(foil_graph_model *gm);
  * member of their state, so that these operations, which pass the call on
  * to it, serve them all. */
 foil_status foil_wrapper_num_classes(void *state, int64_t *classes);
-foil_status foil_wrapper_check_input(const void *state, const foil_tensor *x, int *reshaped);
+/* Frees the wrapped model and the state (for states that own nothing else). */
+void foil_wrapper_destroy(void *state);
 void foil_wrapper_set_max_batch(void *state, int64_t max_batch);
 
 /* The output gradients for foil_graph_backward, which reads one per graph

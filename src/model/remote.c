@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "foil/npy.h"
+#include "foil/progress.h"
 #include "foil/remote.h"
 #include "model/remote_internal.h"
 
@@ -68,13 +69,6 @@ typedef struct buf {
 
 /* ------------------------------------------------------------------------- */
 /* small helpers                                                             */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Sleep until the monotonic time t (signals do not cut it short). */
 static void sleep_until(double t)
@@ -246,42 +240,6 @@ int64_t foil_remote_requests(const foil_remote *r) { return r->requests; }
 
 /* ------------------------------------------------------------------------- */
 /* encoding requests                                                         */
-
-/* The shape an example of x goes out in: its own when it fits the declared
- * input (or none is declared), else the declared one when that is static
- * and holds as many values. *reshaped says which; FOIL_ERR_SHAPE if
- * neither. */
-static foil_status feed_shape(const foil_remote *r, const foil_tensor *x, int64_t *shape, int *reshaped)
-{
-    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
-    *reshaped = 0;
-    int rank = r->o.input_rank;
-    if (!rank) return FOIL_OK;
-    int fits = x->ndim == rank, fixed = 1;
-    int64_t per = 1;
-    for (int d = 1; d < rank; d++) {
-        if (fits && r->shape[d] != -1 && r->shape[d] != x->shape[d]) fits = 0;
-        if (r->shape[d] == -1) fixed = 0;
-        else per *= r->shape[d];
-    }
-    if (fits) return FOIL_OK;
-    if (fixed && x->shape[0] > 0 && per == x->numel / x->shape[0]) {
-        memcpy(shape + 1, r->shape + 1, (size_t)(rank - 1) * sizeof *shape);
-        *reshaped = 1;
-        return FOIL_OK;
-    }
-    char a[128], b[128];
-    foil_tensor declared = {.ndim = rank};
-    memcpy(declared.shape, r->shape, (size_t)rank * sizeof *r->shape);
-    return foil_error(FOIL_ERR_SHAPE, "%s: the input %s does not fit the declared input %s (-1: any size)",
-                      r->endpoint, foil_shape_str(x, a, sizeof a), foil_shape_str(&declared, b, sizeof b));
-}
-
-static foil_status remote_check_input(const void *state, const foil_tensor *x, int *reshaped)
-{
-    int64_t shape[FOIL_MAX_DIMS];
-    return feed_shape(state, x, shape, reshaped);
-}
 
 static foil_status encode_json(const foil_remote *r, const foil_tensor *chunk, buf *req)
 {
@@ -688,7 +646,7 @@ static int exchange_pipes(child *ch, const buf *req, buf *resp, double deadline)
         if (ch->in >= 0) i_in = n, pf[n++] = (struct pollfd){.fd = ch->in, .events = POLLOUT};
         if (ch->out >= 0) i_out = n, pf[n++] = (struct pollfd){.fd = ch->out, .events = POLLIN};
         if (ch->err >= 0) i_err = n, pf[n++] = (struct pollfd){.fd = ch->err, .events = POLLIN};
-        double left = deadline - now_s();
+        double left = deadline - foil_now();
         if (left <= 0) return 1;
         int rc = poll(pf, (nfds_t)n, (int)ceil(left * 1000));
         if (rc < 0 && errno == EINTR) continue;
@@ -715,8 +673,8 @@ static int exchange_pipes(child *ch, const buf *req, buf *resp, double deadline)
             ch->status = 0;
             return 0;
         }
-        if (now_s() >= deadline) return 1;
-        sleep_until(now_s() + 0.001);
+        if (foil_now() >= deadline) return 1;
+        sleep_until(foil_now() + 0.001);
     }
 }
 
@@ -738,7 +696,7 @@ static foil_status command_exchange(foil_remote *r, const buf *req, buf *resp, i
         end_child(&ch);
         return st;
     }
-    int rc = exchange_pipes(&ch, req, resp, now_s() + r->o.timeout_s);
+    int rc = exchange_pipes(&ch, req, resp, foil_now() + r->o.timeout_s);
     end_child(&ch);
     if (rc > 0) {
         *retry = 1;
@@ -769,9 +727,9 @@ static void rate_wait(foil_remote *r)
 {
     if (r->o.max_requests_per_s > 0 && r->last_start >= 0) {
         double next = r->last_start + 1.0 / r->o.max_requests_per_s;
-        if (now_s() < next) sleep_until(next);
+        if (foil_now() < next) sleep_until(next);
     }
-    r->last_start = now_s();
+    r->last_start = foil_now();
     r->requests++;
 }
 
@@ -804,7 +762,7 @@ static foil_status query(foil_remote *r, const foil_tensor *chunk, float **out, 
         st = attempt(r, &req, chunk->shape[0], out, c, &retry);
         tries++;
         if (!st || !retry || tries > r->o.retries) break;
-        sleep_until(now_s() + backoff);
+        sleep_until(foil_now() + backoff);
         backoff = fmin(2 * backoff, REMOTE_BACKOFF_MAX_S);
     }
     buf_free(&req);
@@ -821,13 +779,12 @@ static foil_status remote_predict(void *state, const foil_tensor *x, const uint6
 {
     (void)seeds; /* a remote model's randomness, if any, is its own */
     foil_remote *r = state;
-    int reshaped;
     int64_t shape[FOIL_MAX_DIMS];
-    foil_status st = feed_shape(r, x, shape, &reshaped);
-    if (st) return st;
-    int ndim = reshaped ? r->o.input_rank : x->ndim;
+    memcpy(shape, x->shape, sizeof shape);
+    const int ndim = x->ndim; /* the declared shape when one is (see foil_model_check_input) */
     /* JSON has no NaN, and no endpoint should be asked about one */
-    if ((st = foil_check_finite_examples(r->endpoint, x))) return st;
+    foil_status st = foil_check_finite_examples(r->endpoint, x);
+    if (st) return st;
     const int64_t n = x->shape[0], per = x->numel / n;
     int allocated = !scores->data;
     for (int64_t first = 0; first < n;) {
@@ -895,7 +852,6 @@ static const foil_model_ops remote_ops = {
     .predict = remote_predict,
     .input_grad = NULL,
     .num_classes = remote_num_classes,
-    .check_input = remote_check_input,
     .set_max_batch = remote_set_max_batch,
     .destroy = remote_destroy,
 };
