@@ -105,6 +105,7 @@ foil_status opc_prepare(op_case *oc)
     foil_status st;
     if (n->op->init && (st = n->op->init(n))) return st;
     c->node = n;
+    c->state = n->state; /* one plan here: no per-plan copy needed (op.h, plan_state_bytes) */
     c->model = "test";
     c->n_in = oc->n_in;
     c->n_out = oc->n_out;

@@ -192,17 +192,17 @@ static void test_output_modes_exact(void **state)
     foil_output o;
     float z[2][4] = {{1, 3, 2, 3}, {0, 0, 0, 0}};
     assert_int_equal(foil_output_parse("top-k=2", &o), FOIL_OK);
-    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, &z[0][0], 2, 4), FOIL_OK);
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, &z[0][0], 2, 4, NULL), FOIL_OK);
     /* classes 1 and 3 tie at the top; a uniform row keeps classes 0 and 1 */
     assert_true(z[0][0] == 0 && z[0][2] == 0 && z[0][1] > 0 && z[0][1] == z[0][3]);
     assert_true(z[1][0] == 0.25f && z[1][1] == 0.25f && z[1][2] == 0 && z[1][3] == 0);
     float l[4] = {1, 3, 2, 3};
     assert_int_equal(foil_output_parse("labels", &o), FOIL_OK);
-    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, l, 1, 4), FOIL_OK);
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, l, 1, 4, NULL), FOIL_OK);
     assert_true(l[0] == 0 && l[1] == 1 && l[2] == 0 && l[3] == 0); /* ties: the lower class, as argmax */
     float p[3] = {0.123456f, 0.5f, 0.376544f};
     assert_int_equal(foil_output_parse("round=2", &o), FOIL_OK);
-    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES | FOIL_MODEL_PROBABILITIES, p, 1, 3), FOIL_OK);
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES | FOIL_MODEL_PROBABILITIES, p, 1, 3, NULL), FOIL_OK);
     assert_true(p[0] == 0.12f && p[1] == 0.5f && p[2] == 0.38f); /* already probabilities: no second softmax */
     const char *bad[] = {"top-k=0", "top-k=", "round=9", "round=-1", "logit", "", "labels=1"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
@@ -212,6 +212,55 @@ static void test_output_modes_exact(void **state)
     char buf[32];
     assert_int_equal(foil_output_parse("top-k=5", &o), FOIL_OK);
     assert_string_equal(foil_output_str(&o, buf, sizeof buf), "top-k=5");
+}
+
+/* Reverse sigmoid against the formula of Lee et al. 2019 as ART computes
+ * it (values from numpy), and Gaussian noise on the probabilities: rows
+ * stay distributions, the caller's seeds make a row's noise repeatable,
+ * and without them every query draws afresh. */
+static void test_output_postprocessors(void **state)
+{
+    (void)state;
+    foil_output o;
+    float p[3] = {0.7f, 0.2f, 0.1f};
+    assert_int_equal(foil_output_parse("reverse-sigmoid", &o), FOIL_OK);
+    assert_true(o.beta == 1.0f && o.gamma == 0.1f); /* ART's defaults */
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES | FOIL_MODEL_PROBABILITIES, p, 1, 3, NULL), FOIL_OK);
+    const double want[3] = {0.63552381, 0.21963538, 0.14484081};
+    for (int k = 0; k < 3; k++) assert_true(fabs(p[k] - want[k]) < 1e-6);
+    float q[3] = {0.7f, 0.2f, 0.1f};
+    assert_int_equal(foil_output_parse("reverse-sigmoid=3,0.5", &o), FOIL_OK);
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES | FOIL_MODEL_PROBABILITIES, q, 1, 3, NULL), FOIL_OK);
+    const double want_big[3] = {0.19976531, 0.36139631, 0.43883838}; /* a large beta reverses the order */
+    for (int k = 0; k < 3; k++) assert_true(fabs(q[k] - want_big[k]) < 1e-6);
+
+    assert_int_equal(foil_output_parse("noise=0.2", &o), FOIL_OK);
+    assert_true(foil_output_capabilities(&o, FOIL_MODEL_SCORES) & FOIL_MODEL_RANDOMIZED);
+    float a[2][4] = {{2, 1, 0, -1}, {2, 1, 0, -1}}, b[2][4];
+    memcpy(b, a, sizeof a);
+    const uint64_t seeds[2] = {11, 12};
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, &a[0][0], 2, 4, seeds), FOIL_OK);
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, &b[0][0], 2, 4, seeds), FOIL_OK);
+    assert_memory_equal(a, b, sizeof a);              /* same seeds, same noise */
+    assert_memory_not_equal(a[0], a[1], sizeof a[0]); /* another seed, other noise */
+    for (int r = 0; r < 2; r++) {
+        double sum = 0;
+        for (int k = 0; k < 4; k++) {
+            assert_true(a[r][k] >= 0);
+            sum += a[r][k];
+        }
+        assert_true(fabs(sum - 1) < 1e-5);
+    }
+    float c[4] = {2, 1, 0, -1}, d[4] = {2, 1, 0, -1};
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, c, 1, 4, NULL), FOIL_OK);
+    assert_int_equal(foil_output_apply(&o, FOIL_MODEL_SCORES, d, 1, 4, NULL), FOIL_OK);
+    assert_memory_not_equal(c, d, sizeof c); /* unseeded queries draw afresh */
+    const char *bad[] = {"noise=0", "noise=-1", "noise=x", "reverse-sigmoid=1", "reverse-sigmoid=0,1",
+                         "reverse-sigmoid=1,0.1,2"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        assert_int_equal(foil_output_parse(bad[k], &o), FOIL_ERR_ARG);
+        assert_non_null(strstr(foil_last_error(), "noise=SCALE"));
+    }
 }
 
 /* The budget is checked before evaluating: a call that would pass it
@@ -544,7 +593,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_black_box_matches_direct), cmocka_unit_test(test_white_box_attacks_refused),
         cmocka_unit_test(test_labels_only),             cmocka_unit_test(test_probability_outputs),
-        cmocka_unit_test(test_output_modes_exact),      cmocka_unit_test(test_query_budget),
+        cmocka_unit_test(test_output_modes_exact),      cmocka_unit_test(test_output_postprocessors),
+        cmocka_unit_test(test_query_budget),
         cmocka_unit_test(test_counters),                cmocka_unit_test(test_program_defined_model),
         cmocka_unit_test(test_graph_only_operations),   cmocka_unit_test(test_bpda_through_quantizer),
         cmocka_unit_test(test_eot_over_noise),

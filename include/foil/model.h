@@ -63,23 +63,32 @@ typedef enum foil_output_mode {
     FOIL_OUTPUT_TOP_K,             /* probabilities of the k most likely classes, 0 for the others */
     FOIL_OUTPUT_ROUNDED,           /* probabilities rounded to `decimals` decimal places */
     FOIL_OUTPUT_LABELS,            /* one-hot top-1 label */
+    FOIL_OUTPUT_REVERSE_SIGMOID,   /* probabilities minus the reverse-sigmoid perturbation (Lee et al. 2019) */
+    FOIL_OUTPUT_NOISE,             /* probabilities plus Gaussian noise, clipped at 0 and renormalized */
 } foil_output_mode;
 
 typedef struct foil_output {
     foil_output_mode mode;
     int k;                         /* FOIL_OUTPUT_TOP_K: classes kept (>= 1) */
     int decimals;                  /* FOIL_OUTPUT_ROUNDED: decimal places (0..8) */
+    float beta, gamma;             /* FOIL_OUTPUT_REVERSE_SIGMOID: magnitude and convergence (> 0) */
+    float scale;                   /* FOIL_OUTPUT_NOISE: standard deviation (> 0) */
+    uint64_t seed;                 /* FOIL_OUTPUT_NOISE: for rows queried without a caller's seed ... */
+    uint64_t draws;                /* ... which are noised from (seed, rows before): apply advances it */
 } foil_output;
 
-/* Parse "logits", "probabilities", "top-k=K", "round=D" or "labels";
- * FOIL_ERR_ARG naming the accepted forms otherwise. */
+/* Parse "logits", "probabilities", "top-k=K", "round=D", "labels",
+ * "reverse-sigmoid[=BETA,GAMMA]" (default 1,0.1, as ART's) or
+ * "noise=SCALE"; FOIL_ERR_ARG naming the accepted forms otherwise. */
 foil_status foil_output_parse(const char *s, foil_output *out);
 /* "logits", "probabilities", "top-k=3", ... into buf. */
 const char *foil_output_str(const foil_output *o, char *buf, int size);
 /* Apply o in place to rows x classes scores of a model with capabilities
  * caps (logits, or probabilities when caps has FOIL_MODEL_PROBABILITIES);
- * LOGITS leaves them as they are. */
-foil_status foil_output_apply(const foil_output *o, unsigned caps, float *scores, int64_t rows, int64_t classes);
+ * LOGITS leaves them as they are. seeds (NULL, or one per row) key the
+ * noise of FOIL_OUTPUT_NOISE, as a randomized model's draws are keyed. */
+foil_status foil_output_apply(foil_output *o, unsigned caps, float *scores, int64_t rows, int64_t classes,
+                              const uint64_t *seeds);
 /* Whether o can apply to a model of capabilities caps (probabilities need
  * scores; k and decimals in range); errors name `who`. */
 foil_status foil_output_check(const foil_output *o, unsigned caps, const char *who);
@@ -258,7 +267,12 @@ foil_status foil_model_eot(foil_model *inner, int draws, uint64_t seed, foil_mod
  * comes already shaped like x. seeds, when not NULL, hold one seed per
  * example for a randomized model's draws (deterministic models ignore
  * them). input_grad is NULL for a model without gradients; fn, ctx, value,
- * scores and grad mean what they mean for foil_model_input_grad. */
+ * scores and grad mean what they mean for foil_model_input_grad. fit is
+ * foil_train's implementation (foil/train.h), NULL for a model foil cannot
+ * train (a wrapper: train the model it wraps; a remote model). */
+struct foil_dataset;
+struct foil_train_options;
+struct foil_train_report;
 typedef struct foil_model_ops {
     const char *kind;
     foil_status (*predict)(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores);
@@ -267,6 +281,8 @@ typedef struct foil_model_ops {
     foil_status (*num_classes)(void *state, int64_t *classes);
     void (*set_max_batch)(void *state, int64_t max_batch); /* NULL: ignored */
     void (*destroy)(void *state);
+    foil_status (*fit)(void *state, const struct foil_dataset *train, const struct foil_dataset *val,
+                       const struct foil_train_options *o, struct foil_train_report *report);
 } foil_model_ops;
 
 typedef struct foil_model_desc {

@@ -187,12 +187,13 @@ static int defend_model(const attack_args *a, const foil_dataset *d, foil_model 
 
 /* --black-box, --output-mode, --query-budget: the model answers queries
  * only, as a deployed API does. */
-static int hide_model(const attack_args *a, foil_model **model)
+static int hide_model(const attack_args *a, uint64_t seed, foil_model **model)
 {
     if (!a->black_box && !a->output_mode && !a->query_budget) return CLI_OK;
     foil_output output = {0};
     foil_status st = a->output_mode ? foil_output_parse(a->output_mode, &output) : FOIL_OK;
     if (st) return cli_usage_error(&cli_attack, "--output-mode: %s", foil_last_error());
+    output.seed = seed; /* noise=SCALE on queries the attack does not seed itself */
     foil_model *inner = *model;
     *model = NULL;
     st = foil_model_black_box(inner, a->query_budget, &output, model);
@@ -297,7 +298,8 @@ static int run_attack(int argc, char **argv)
         {"--bpda", OPT_FLAG, &a.bpda, NULL, "differentiate through --preprocess by BPDA (the adaptive attack)", 0, 0},
         {"--black-box", OPT_FLAG, &a.black_box, NULL, "the model only answers queries: no gradients", 0, 0},
         {"--output-mode", OPT_STRING, &a.output_mode, "MODE",
-         "what a query returns: logits, probabilities, top-k=K, round=D, labels (implies --black-box)", 0, 0},
+         "what a query returns: logits, probabilities, top-k=K, round=D, labels, reverse-sigmoid[=BETA,GAMMA], "
+         "noise=SCALE (implies --black-box)", 0, 0},
         {"--query-budget", OPT_INT, &a.query_budget, "Q", "at most Q queries of the model in all (implies --black-box)",
          0, 0},
         {"--out", OPT_STRING, &a.out, "FILE.npy", "write the adversarial examples", 0, 0},
@@ -342,7 +344,7 @@ static int run_attack(int argc, char **argv)
     if ((rc = cli_open_model(&cli_attack, &a.source, &model))) goto done;
     if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
         (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)) ||
-        (rc = defend_model(&a, &d, &model)) || (rc = hide_model(&a, &model)))
+        (rc = defend_model(&a, &d, &model)) || (rc = hide_model(&a, (uint64_t)common.seed, &model)))
         goto done;
     int64_t f = foil_dataset_example_size(&d);
     if (a.immutable || a.integer || a.constraints) {

@@ -26,7 +26,8 @@ static foil_status black_box_predict(void *state, const foil_tensor *x, const ui
                           foil_model_name(b->inner), (long long)b->budget, (long long)b->used, (long long)n);
     foil_status st = foil_model_predict_seeded(b->inner, x, seeds, scores);
     if (!st)
-        st = foil_output_apply(&b->output, foil_model_capabilities(b->inner), foil_f32(scores), n, scores->shape[1]);
+        st = foil_output_apply(&b->output, foil_model_capabilities(b->inner), foil_f32(scores), n, scores->shape[1],
+                               seeds);
     if (!st) b->used += n;
     return st;
 }
@@ -42,7 +43,7 @@ static const foil_model_ops black_box_ops = {
 foil_status foil_model_black_box(foil_model *inner, int64_t budget, const foil_output *output, foil_model **out)
 {
     *out = NULL;
-    foil_output logits = {FOIL_OUTPUT_LOGITS, 0, 0};
+    foil_output logits = {.mode = FOIL_OUTPUT_LOGITS};
     if (!output) output = &logits;
     const unsigned inner_caps = foil_model_capabilities(inner);
     foil_status st = FOIL_OK;

@@ -60,7 +60,7 @@ static foil_status defended_predict(void *state, const foil_tensor *x, const uin
     if (!st) st = foil_model_predict_seeded(m->inner, z, seeds, scores);
     if (!st)
         st = foil_output_apply(&m->output, foil_model_capabilities(m->inner), foil_f32(scores), x->shape[0],
-                               scores->shape[1]);
+                               scores->shape[1], seeds);
     return st;
 }
 
@@ -96,7 +96,7 @@ static foil_status defended_input_grad(void *state, const foil_tensor *x, const 
         st = stage_backward(m, k, k ? foil_f32(&m->xs[k]) : foil_f32(x), grad, m->scratch, seeds);
     if (!st && scores)
         st = foil_output_apply(&m->output, foil_model_capabilities(m->inner), foil_f32(scores), x->shape[0],
-                               scores->shape[1]);
+                               scores->shape[1], seeds);
     return st;
 }
 

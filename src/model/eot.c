@@ -41,10 +41,10 @@ static void accumulate(const eot *e, const float *z, int64_t n, int64_t classes,
     const unsigned caps = foil_model_capabilities(e->inner);
     if ((caps & FOIL_MODEL_SCORES) && !(caps & FOIL_MODEL_PROBABILITIES)) {
         float *p = malloc((size_t)classes * sizeof *p);
-        foil_output soft = {FOIL_OUTPUT_PROBABILITIES, 0, 0};
+        foil_output soft = {.mode = FOIL_OUTPUT_PROBABILITIES};
         for (int64_t i = 0; p && i < n; i++) {
             memcpy(p, z + i * classes, (size_t)classes * sizeof *p);
-            foil_output_apply(&soft, caps, p, 1, classes);
+            foil_output_apply(&soft, caps, p, 1, classes, NULL);
             for (int64_t k = 0; k < classes; k++) acc[i * classes + k] += p[k];
         }
         free(p);

@@ -59,7 +59,9 @@ foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
                             .capabilities = FOIL_MODEL_GRADIENTS | FOIL_MODEL_SCORES,
                             .input_rank = in->decl_ndim,
                             .input_shape = in->decl_shape};
-    return foil_model_create(&graph_ops, gm, &desc, out);
+    foil_status st2 = foil_model_create(&graph_ops, gm, &desc, out);
+    if (!st2) gm->self = *out;
+    return st2;
 }
 
 foil_graph_model *foil_graph_model_of(const foil_model *m)
@@ -92,8 +94,34 @@ static void free_chunk_buffers(foil_graph_model *m)
     m->chunk_loss = NULL;
 }
 
+foil_status foil_graph_model_use_plan(foil_graph_model *gm, foil_plan_use use)
+{
+    if (gm->plan_in_graph == use) return FOIL_OK;
+    foil_status st = foil_graph_swap_plan(gm->g, &gm->other_plan);
+    if (!st) gm->plan_in_graph = use;
+    return st;
+}
+
+void foil_graph_model_drop_plan(foil_graph_model *gm, foil_plan_use use)
+{
+    if (gm->plan_in_graph == use) foil_graph_unplan(gm->g);
+    else if (gm->other_plan.values) {
+        foil_graph_swap_plan(gm->g, &gm->other_plan); /* cannot fail: the slot exists */
+        foil_graph_unplan(gm->g);
+        foil_graph_swap_plan(gm->g, &gm->other_plan);
+    }
+    if (use == FOIL_PLAN_INFERENCE) {
+        free_chunk_buffers(gm);
+        gm->planned_batch = 0;
+    }
+}
+
 void foil_graph_model_unplan(foil_graph_model *gm)
 {
+    /* The slot's arrays are sized for the graph as it is now: free them too. */
+    foil_graph_free_plan_slot(gm->g, &gm->other_plan);
+    foil_graph_unplan(gm->g);
+    gm->plan_in_graph = FOIL_PLAN_INFERENCE;
     free_chunk_buffers(gm);
     gm->planned_batch = 0;
 }
@@ -103,6 +131,7 @@ static void graph_destroy(void *state)
     foil_graph_model *m = state;
     if (!m) return;
     free_chunk_buffers(m);
+    foil_graph_free_plan_slot(m->g, &m->other_plan);
     foil_graph_free(m->g);
     free(m->d_outputs);
     free(m);
@@ -139,8 +168,7 @@ static foil_status plan_chunk(foil_graph_model *m, int ndim, const int64_t *feed
         for (int d = 1; d < ndim; d++) same &= m->chunk_x.shape[d] == shape[d];
         if (same) return FOIL_OK;
     }
-    free_chunk_buffers(m);
-    m->planned_batch = 0;
+    foil_graph_model_drop_plan(m, FOIL_PLAN_INFERENCE);
     foil_status st = foil_tensor_alloc(&m->chunk_x, FOIL_F32, ndim, shape);
     if (st) return st;
     const foil_tensor *inputs[1] = {&m->chunk_x};
@@ -239,7 +267,8 @@ static foil_status graph_input_grad(void *state, const foil_tensor *x, const uin
 {
     (void)seeds; /* deterministic: dropout and the like run in inference mode */
     foil_graph_model *m = state;
-    foil_status st = choose_chunk(m, x, x->ndim, x->shape);
+    foil_status st = foil_graph_model_use_plan(m, FOIL_PLAN_INFERENCE);
+    if (!st) st = choose_chunk(m, x, x->ndim, x->shape);
     if (st) return st;
     const int64_t n = x->shape[0], b = m->planned_batch;
     int64_t lshape[2] = {n, m->classes};
@@ -279,6 +308,8 @@ static foil_status graph_predict(void *state, const foil_tensor *x, const uint64
 static foil_status graph_num_classes(void *state, int64_t *classes)
 {
     foil_graph_model *m = state;
+    foil_status st = foil_graph_model_use_plan(m, FOIL_PLAN_INFERENCE);
+    if (st) return st;
     if (!m->planned_batch) {
         const foil_value *in = &m->g->values[m->g->inputs[0]];
         int64_t shape[FOIL_MAX_DIMS];
@@ -288,8 +319,7 @@ static foil_status graph_num_classes(void *state, int64_t *classes)
                 return foil_error(FOIL_ERR_UNSUPPORTED, "%s: input dimension %d is dynamic; give an input to learn the "
                                   "number of classes", m->g->path, d);
         }
-        foil_status st = plan_chunk(m, in->decl_ndim, shape, m->fixed_batch ? m->fixed_batch : 1);
-        if (st) return st;
+        if ((st = plan_chunk(m, in->decl_ndim, shape, m->fixed_batch ? m->fixed_batch : 1))) return st;
     }
     *classes = m->classes;
     return FOIL_OK;
@@ -302,4 +332,5 @@ static const foil_model_ops graph_ops = {
     .num_classes = graph_num_classes,
     .set_max_batch = graph_set_max_batch,
     .destroy = graph_destroy,
+    .fit = foil_graph_model_fit,
 };

@@ -22,6 +22,13 @@ struct foil_model {
 
 enum { BATCH_UNTRIED = 0, BATCH_FREE, BATCH_DECLARED };
 
+/* A graph model keeps one plan per use, side by side: attacks and
+ * predictions run the inference plan (chunks of up to max_batch, input
+ * gradients), training runs its own (the training batch, weight gradients).
+ * Adversarial training alternates the two every step; each switch is a
+ * foil_graph_swap_plan, never a re-plan. */
+typedef enum foil_plan_use { FOIL_PLAN_INFERENCE = 0, FOIL_PLAN_TRAINING = 1 } foil_plan_use;
+
 /* The ONNX graph model's state (graph_model.c). */
 typedef struct foil_graph_model {
     foil_graph *g;
@@ -34,6 +41,9 @@ typedef struct foil_graph_model {
     foil_tensor chunk_dlogits; /* (B, classes) */
     float *chunk_loss;         /* B */
     const foil_tensor **d_outputs; /* one per graph output, for backward: only the logits' is set */
+    foil_model *self;              /* the model whose state this is (training evaluates it through the interface) */
+    foil_plan_use plan_in_graph;   /* whose plan the graph holds now */
+    foil_plan_slot other_plan;     /* the other use's plan (planned_batch and the chunk buffers are inference's) */
 } foil_graph_model;
 
 /* Wrap a finalized graph (one float32 input with a batch dimension; the
@@ -48,9 +58,19 @@ foil_graph_model *foil_graph_model_of(const foil_model *m);
  * it ("training", "saving"). */
 foil_status foil_graph_model_require(const foil_model *m, const char *what, foil_graph_model **gm);
 
-/* Drop the graph model's inference plan and chunk buffers (its graph is
- * about to be planned for training, or changed). */
+/* Make the graph hold the plan for `use` (planned or not yet). */
+foil_status foil_graph_model_use_plan(foil_graph_model *gm, foil_plan_use use);
+
+/* Release the plan for `use` (and, for inference, the chunk buffers). */
+void foil_graph_model_drop_plan(foil_graph_model *gm, foil_plan_use use);
+
+/* Drop both plans and the slot (the graph is about to change: nodes or
+ * values added). */
 void foil_graph_model_unplan(foil_graph_model *gm);
+
+/* The graph model's fit (train.c): minibatch training of its graph. */
+foil_status foil_graph_model_fit(void *state, const struct foil_dataset *train, const struct foil_dataset *val,
+                                 const struct foil_train_options *o, struct foil_train_report *report);
 
 /* Wrappers (black_box.c, defended.c) keep the model they wrap as the FIRST
  * member of their state, so that these operations, which pass the call on

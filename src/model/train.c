@@ -71,18 +71,21 @@ static void augment_image(const float *src, float *dst, const foil_tensor *x, in
             }
 }
 
+/* Make the graph hold the training plan, for batches of b. Validation and
+ * attacks in between run the model's inference plan, which lives beside
+ * this one (foil_plan_use), so switching back costs no re-plan. */
 static foil_status plan_batch(trainer *t, int64_t b)
 {
-    if (t->planned == b) return FOIL_OK;
+    foil_status st = foil_graph_model_use_plan(t->gm, FOIL_PLAN_TRAINING);
+    if (st || t->planned == b) return st;
+    t->planned = 0;
     foil_tensor_free(&t->x);
     foil_tensor_free(&t->dlogits);
     int64_t shape[FOIL_MAX_DIMS];
     memcpy(shape, t->data->x.shape, sizeof shape);
     shape[0] = b;
-    foil_status st = foil_tensor_alloc(&t->x, FOIL_F32, t->data->x.ndim, shape);
-    if (st) return st;
+    if ((st = foil_tensor_alloc(&t->x, FOIL_F32, t->data->x.ndim, shape))) return st;
     const foil_tensor *in[1] = {&t->x};
-    foil_graph_model_unplan(t->gm); /* the model's inference plan is gone */
     if ((st = foil_graph_plan(t->gm->g, in))) return st;
     const foil_tensor *y = foil_graph_output(t->gm->g, 0);
     int64_t classes = y->numel / b;
@@ -206,7 +209,7 @@ static void free_trainer(trainer *t)
     foil_tensor_free(&t->x);
     foil_tensor_free(&t->dlogits);
     foil_optim_free(&t->opt);
-    foil_graph_model_unplan(t->gm);
+    foil_graph_model_drop_plan(t->gm, FOIL_PLAN_TRAINING);
 }
 
 static foil_status check_options(const foil_graph_model *m, const foil_dataset *d, const foil_train_options *o)
@@ -226,9 +229,18 @@ static foil_status check_options(const foil_graph_model *m, const foil_dataset *
 foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_dataset *val, const foil_train_options *o,
                        foil_train_report *report)
 {
-    foil_graph_model *gm;
-    foil_status st = foil_graph_model_require(m, "training", &gm);
-    if (!st) st = check_options(gm, data, o);
+    if (!m->ops->fit)
+        return foil_error(FOIL_ERR_CAPABILITY, "%s: foil cannot train a %s model; train the ONNX model itself "
+                          "(before wrapping it in defenses or serving it)", foil_model_name(m), foil_model_kind(m));
+    return m->ops->fit(m->state, data, val, o, report);
+}
+
+foil_status foil_graph_model_fit(void *state, const foil_dataset *data, const foil_dataset *val,
+                                 const foil_train_options *o, foil_train_report *report)
+{
+    foil_graph_model *gm = state;
+    foil_model *m = gm->self;
+    foil_status st = check_options(gm, data, o);
     if (st) return st;
     memset(report, 0, sizeof *report);
     report->resumed_epoch = -1;
@@ -286,7 +298,6 @@ foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_datas
         es->images_per_second = (double)((int64_t)ck.seen - seen_before) / es->seconds;
         es->val_accuracy = -1;
         if (val && (st = validation_accuracy(m, val, &es->val_accuracy))) break;
-        t.planned = 0; /* validation re-planned the graph */
         snprintf(status, sizeof status, "loss %.4f acc %.2f%%", es->train_loss, 100 * es->train_accuracy);
         foil_progress_finish(&bar, status);
         if (o->log_epochs)

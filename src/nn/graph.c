@@ -58,6 +58,7 @@ void foil_graph_unplan(foil_graph *g)
     }
     for (int i = 0; i < g->n_nodes; i++) {
         foil_op_ctx *c = &g->nodes[i].ctx;
+        if (g->nodes[i].op && g->nodes[i].op->plan_state_bytes) free(c->state);
         foil_free(c->work);
         free(c->in);
         free(c->out);
@@ -71,6 +72,90 @@ void foil_graph_unplan(foil_graph *g)
     }
     g->planned = 0;
     g->grad_mode = -1;
+}
+
+/* What a plan_slot keeps per value and per node: exactly the fields
+ * foil_graph_plan sets and foil_graph_unplan clears. */
+struct foil_saved_value {
+    foil_tensor t;             /* planned buffers only (activations, inputs) */
+    foil_tensor grad;
+    int known, needs_grad;
+};
+struct foil_saved_node {
+    foil_op_ctx ctx;
+    int folded, absorbed, masked_by_reader;
+};
+
+static void swap_tensor(foil_tensor *a, foil_tensor *b)
+{
+    foil_tensor t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void swap_int(int *a, int *b)
+{
+    int t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void swap_ctx(foil_op_ctx *a, foil_op_ctx *b)
+{
+    foil_op_ctx t = *a;
+    *a = *b;
+    *b = t;
+}
+
+foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot)
+{
+    if (!slot->values) { /* first use: an empty slot is an unplanned graph */
+        slot->values = calloc((size_t)g->n_values + 1, sizeof *slot->values);
+        slot->nodes = calloc((size_t)g->n_nodes + 1, sizeof *slot->nodes);
+        if (!slot->values || !slot->nodes) {
+            free(slot->values);
+            free(slot->nodes);
+            slot->values = NULL;
+            slot->nodes = NULL;
+            return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+        }
+        slot->planned = 0;
+        slot->grad_mode = -1;
+    }
+    for (int i = 0; i < g->n_values; i++) {
+        foil_value *v = &g->values[i];
+        struct foil_saved_value *s = &slot->values[i];
+        if (is_planned_buffer(v)) {
+            swap_tensor(&v->t, &s->t);
+            swap_int(&v->known, &s->known);
+        }
+        swap_tensor(&v->grad, &s->grad);
+        swap_int(&v->needs_grad, &s->needs_grad);
+    }
+    for (int k = 0; k < g->n_nodes; k++) {
+        foil_node *n = &g->nodes[k];
+        struct foil_saved_node *s = &slot->nodes[k];
+        swap_ctx(&n->ctx, &s->ctx);
+        swap_int(&n->folded, &s->folded);
+        swap_int(&n->absorbed, &s->absorbed);
+        swap_int(&n->masked_by_reader, &s->masked_by_reader);
+    }
+    swap_int(&g->planned, &slot->planned);
+    swap_int(&g->grad_mode, &slot->grad_mode);
+    return FOIL_OK;
+}
+
+void foil_graph_free_plan_slot(foil_graph *g, foil_plan_slot *slot)
+{
+    if (!slot->values) return;
+    /* Swap the slot's plan in, release it with the one code that knows how,
+     * and swap g's own plan back: cannot fail once the slot exists. */
+    foil_graph_swap_plan(g, slot);
+    foil_graph_unplan(g);
+    foil_graph_swap_plan(g, slot);
+    free(slot->values);
+    free(slot->nodes);
+    memset(slot, 0, sizeof *slot);
 }
 
 void foil_graph_free(foil_graph *g)
@@ -248,6 +333,11 @@ static foil_status prepare_ctx(foil_graph *g, foil_node *n)
     c->d_out = calloc(no, sizeof *c->d_out);
     if (!c->in || !c->d_in || !c->known || !c->out || !c->d_out)
         return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    c->state = n->state;
+    if (n->op->plan_state_bytes) {
+        if (!(c->state = malloc(n->op->plan_state_bytes))) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+        memcpy(c->state, n->state, n->op->plan_state_bytes);
+    }
     for (int i = 0; i < n->n_in; i++) {
         if (n->in[i] < 0) continue;
         foil_value *v = &g->values[n->in[i]];
@@ -441,6 +531,7 @@ foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs)
         return st;
     }
     g->planned = 1;
+    g->plans_made++;
     return FOIL_OK;
 }
 

@@ -69,7 +69,16 @@ typedef struct foil_graph {
     /* Plan state. */
     int planned;
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */
+    int64_t plans_made;        /* successful foil_graph_plan calls: tests check that switching modes does not re-plan */
 } foil_graph;
+
+/* A plan kept outside its graph (see foil_graph_swap_plan): the planned
+ * buffers and node contexts, nothing the model owns (weights, constants). */
+typedef struct foil_plan_slot {
+    struct foil_saved_value *values; /* n_values entries; NULL: the slot is empty */
+    struct foil_saved_node *nodes;   /* n_nodes entries */
+    int planned, grad_mode;
+} foil_plan_slot;
 
 foil_graph *foil_graph_new(const char *path);
 void foil_graph_free(foil_graph *g);
@@ -109,6 +118,17 @@ extern int foil_graph_fuse_relu;
 
 /* Release planned buffers (activations, gradients, workspaces). */
 void foil_graph_unplan(foil_graph *g);
+
+/* Exchange g's plan with the one in slot (an empty slot {0} stands for no
+ * plan). A model that alternates between two uses of one graph (attack
+ * steps at inference and training steps with weight gradients, as
+ * adversarial training does) keeps one plan per use this way instead of
+ * re-planning at every switch; a swap moves pointers, O(values + nodes).
+ * Fails only when the slot's first allocation does; g is then unchanged. */
+foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot);
+
+/* Release the plan held in slot (g is the graph it was made for). */
+void foil_graph_free_plan_slot(foil_graph *g, foil_plan_slot *slot);
 
 static inline foil_tensor *foil_graph_output(foil_graph *g, int i) { return &g->values[g->outputs[i]].t; }
 static inline foil_tensor *foil_graph_input_grad(foil_graph *g, int i) { return &g->values[g->inputs[i]].grad; }

@@ -58,6 +58,7 @@ struct foil_node;
 
 typedef struct foil_op_ctx {
     struct foil_node *node;
+    void *state;                 /* node->state, or this plan's own copy of it (see plan_state_bytes) */
     const char *model;           /* model file name, for messages */
     int n_in, n_out;
     foil_tensor **in;            /* n_in; NULL where an optional input is absent */
@@ -105,6 +106,13 @@ typedef struct foil_op {
      * where in[0] > 0: the planner may then leave a fused Relu's backward to
      * this node (graph.c, absorb_relu_backward). */
     int masks_relu_in;
+    /* > 0 (sizeof the op's state) when infer resolves per-plan decisions in
+     * the state (window geometry, kernel paths, thread counts): each plan
+     * then gets its own copy of node->state as ctx->state, made before
+     * infer, so two plans of one graph (foil_graph_swap_plan) never share
+     * them. The state must hold no pointers it owns. 0: ctx->state is
+     * node->state itself. */
+    size_t plan_state_bytes;
 } foil_op;
 
 typedef struct foil_node {

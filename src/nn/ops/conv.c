@@ -106,7 +106,7 @@ static foil_status conv_init(foil_node *node)
 
 static foil_status conv_infer(foil_op_ctx *c)
 {
-    conv_state *st = c->node->state;
+    conv_state *st = c->state;
     if (c->n_in < 2 || c->n_in > 3 || !c->in[0] || !c->in[1] || c->n_out != 1 || !c->out[0])
         return foil_node_error(c, FOIL_ERR_FORMAT, "Conv takes X, W and an optional B, and has one output");
     const foil_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
@@ -575,7 +575,7 @@ static int sample_par(const conv_state *st)
 
 static foil_status conv_forward(foil_op_ctx *c)
 {
-    const conv_state *st = c->node->state;
+    const conv_state *st = c->state;
     const float *x = foil_f32(c->in[0]), *w = foil_f32(c->in[1]);
     const float *b = c->n_in > 2 && c->in[2] ? foil_f32(c->in[2]) : NULL;
     float *y = foil_f32(c->out[0]);
@@ -636,7 +636,7 @@ static void backward_sample(const conv_state *st, const float *x, const float *w
 
 static void conv_backward(foil_op_ctx *c)
 {
-    const conv_state *st = c->node->state;
+    const conv_state *st = c->state;
     if (!c->d_out[0]) return;
     float *dx = c->d_in[0] ? foil_f32(c->d_in[0]) : NULL;
     float *dw = c->d_in[1] ? foil_f32(c->d_in[1]) : NULL;
@@ -701,4 +701,5 @@ const foil_op foil_op_conv = {
     .backward = conv_backward,
     .writes_grads = 0x7,
     .fuses_relu = 1,
+    .plan_state_bytes = sizeof(conv_state),
 };

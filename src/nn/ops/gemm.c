@@ -85,7 +85,7 @@ static const foil_tensor *gemm_c(const foil_op_ctx *c) { return c->n_in > 2 ? c-
 
 static foil_status gemm_infer(foil_op_ctx *c)
 {
-    const gemm_state *st = c->node->state;
+    const gemm_state *st = c->state;
     if (c->n_in < 2 || !c->in[0] || !c->in[1]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs inputs A and B");
     if (c->n_in > 3) return foil_node_error(c, FOIL_ERR_FORMAT, "takes at most 3 inputs, got %d", c->n_in);
     if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
@@ -119,7 +119,7 @@ static foil_status gemm_infer(foil_op_ctx *c)
     }
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, 2, ys))
         return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
-    gemm_state *sm = c->node->state;
+    gemm_state *sm = c->state;
     sm->small = foil_ops_fast_paths && !st->trans_a && m <= GEMV_MAX_M && m > 0 && n > 0 && k > 0;
     sm->nthr = 1;
     if (sm->small && (double)m * (double)n * (double)k >= GEMV_PAR_WORK) {
@@ -170,7 +170,7 @@ static void gemm_small_cols(const gemm_state *st, const float *a, const float *b
 
 static foil_status gemm_product(foil_op_ctx *c)
 {
-    const gemm_state *st = c->node->state;
+    const gemm_state *st = c->state;
     const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
     int64_t m, n, k;
     gemm_dims(st, a, b, &m, &n, &k);
@@ -270,7 +270,7 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
  */
 static void gemm_backward(foil_op_ctx *c)
 {
-    const gemm_state *st = c->node->state;
+    const gemm_state *st = c->state;
     const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
     if (!c->d_out[0]) return;
     int64_t m, n, k;
@@ -334,6 +334,7 @@ const foil_op foil_op_gemm = {
     .backward = gemm_backward,
     .writes_grads = 0x7,
     .fuses_relu = 1,
+    .plan_state_bytes = sizeof(gemm_state),
 };
 
 /* ------------------------------------------------------------------------- */

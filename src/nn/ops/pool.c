@@ -111,7 +111,7 @@ static foil_status averagepool_init(foil_node *node) { return pool_init(node, 0)
 
 static foil_status pool_infer(foil_op_ctx *c)
 {
-    pool_state *st = c->node->state;
+    pool_state *st = c->state;
     int max_out = st->is_max ? 2 : 1;
     if (c->n_in != 1 || !c->in[0] || c->n_out < 1 || c->n_out > max_out || !c->out[0])
         return foil_node_error(c, FOIL_ERR_FORMAT, "takes one input and has %s",
@@ -274,7 +274,7 @@ static void write_indices(const foil_window *w, int storage_order, int64_t plane
 
 static foil_status maxpool_forward(foil_op_ctx *c)
 {
-    const pool_state *st = c->node->state;
+    const pool_state *st = c->state;
     const foil_window *w = &st->w;
     const int64_t isz = w->in_size, osz = w->out_size;
     tap_table tt;
@@ -306,7 +306,7 @@ static foil_status maxpool_forward(foil_op_ctx *c)
  */
 static void maxpool_backward(foil_op_ctx *c)
 {
-    const pool_state *st = c->node->state;
+    const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
     const int32_t *arg = (const int32_t *)((const char *)c->work + tap_table_bytes(&st->w));
@@ -415,7 +415,7 @@ static void avg_plane_backward(const pool_state *st, const tap_table *tt, const 
 
 static foil_status averagepool_forward(foil_op_ctx *c)
 {
-    const pool_state *st = c->node->state;
+    const pool_state *st = c->state;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
     const float *x = foil_f32(c->in[0]);
     float *y = foil_f32(c->out[0]);
@@ -429,7 +429,7 @@ static foil_status averagepool_forward(foil_op_ctx *c)
 
 static void averagepool_backward(foil_op_ctx *c)
 {
-    const pool_state *st = c->node->state;
+    const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0]) return;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
     const float *dy = foil_f32(c->d_out[0]);
@@ -520,6 +520,7 @@ const foil_op foil_op_maxpool = {
     .backward = maxpool_backward,
     .writes_grads = 0x1,
     .masks_relu_in = 1,
+    .plan_state_bytes = sizeof(pool_state),
 };
 
 const foil_op foil_op_averagepool = {
@@ -530,6 +531,7 @@ const foil_op foil_op_averagepool = {
     .forward = averagepool_forward,
     .backward = averagepool_backward,
     .writes_grads = 0x1,
+    .plan_state_bytes = sizeof(pool_state),
 };
 
 const foil_op foil_op_globalaveragepool = {

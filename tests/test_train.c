@@ -1,0 +1,179 @@
+/*
+ * tests/test_train.c - training through the model interface (foil/train.h,
+ * the `fit` operation) and the two plans a graph model keeps side by side.
+ *
+ * Checks: validation and attacks between training steps run the inference
+ * plan while the training plan waits beside it, so a run plans the graph
+ * once per use, not once per switch (foil_graph.plans_made), and the
+ * weights come out bit for bit as in a run that never switched; a model
+ * without `fit` (a wrapper) is refused with FOIL_ERR_CAPABILITY naming it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "foil/arch.h"
+#include "foil/rng.h"
+#include "foil/train.h"
+#include "model/model_internal.h"
+
+enum { N = 96, CLASSES = 4, SIDE = 12 };
+
+/* A learnable toy problem: class c brightens quadrant c of a noisy image. */
+static void make_data(foil_dataset *d, uint64_t seed)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "toy-quadrants");
+    int64_t xs[4] = {N, 1, SIDE, SIDE}, ys[1] = {N};
+    assert_int_equal(foil_tensor_alloc(&d->x, FOIL_F32, 4, xs), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&d->y, FOIL_I64, 1, ys), FOIL_OK);
+    d->classes = CLASSES;
+    d->is_image = 1;
+    foil_rng r = foil_rng_make(seed, 1);
+    for (int64_t i = 0; i < N; i++) {
+        int64_t c = i % CLASSES;
+        foil_i64(&d->y)[i] = c;
+        float *img = foil_f32(&d->x) + i * SIDE * SIDE;
+        for (int64_t p = 0; p < SIDE * SIDE; p++) {
+            int64_t row = p / SIDE, col = p % SIDE, q = (row >= SIDE / 2) * 2 + (col >= SIDE / 2);
+            img[p] = 0.3f * (float)foil_rng_uniform(&r) + (q == c ? 0.6f : 0.0f);
+        }
+    }
+}
+
+static foil_model *build_model(void)
+{
+    foil_arch_spec s;
+    memset(&s, 0, sizeof s);
+    s.name = "resnet-mini"; /* BatchNorm: training and inference forward differ */
+    s.input_rank = 4;
+    s.input_shape[0] = 1;
+    s.input_shape[1] = SIDE;
+    s.input_shape[2] = SIDE;
+    s.classes = CLASSES;
+    s.seed = 5;
+    foil_model *m = NULL;
+    if (foil_arch_build(&s, &m)) fail_msg("%s", foil_last_error());
+    return m;
+}
+
+static void options(foil_train_options *o, int64_t epochs)
+{
+    foil_train_defaults(o);
+    o->epochs = epochs;
+    o->batch = 32; /* divides N: every step has the same batch */
+    o->seed = 3;
+    o->quiet = 1;
+}
+
+static void assert_same_weights(foil_model *a, foil_model *b)
+{
+    foil_graph *ga = foil_graph_model_of(a)->g, *gb = foil_graph_model_of(b)->g;
+    assert_int_equal(ga->n_values, gb->n_values);
+    int params = 0;
+    for (int i = 0; i < ga->n_values; i++) {
+        const foil_value *va = &ga->values[i], *vb = &gb->values[i];
+        if (va->kind != FOIL_VALUE_PARAM) continue;
+        params++;
+        assert_int_equal(va->t.numel, vb->t.numel);
+        if (memcmp(va->t.data, vb->t.data, foil_tensor_nbytes(&va->t)) != 0)
+            fail_msg("weight '%s' differs between the two runs", va->name);
+    }
+    assert_true(params > 4);
+}
+
+/* Validation after every epoch runs the inference plan (batch N, input
+ * gradients off) between training steps (batch 32, weight gradients):
+ * with plans side by side that is 2 plans for the whole run, where
+ * re-planning at every switch made 2 per epoch. Validation must not move
+ * the weights or the BatchNorm statistics either. */
+static void test_validation_keeps_the_training_plan(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    make_data(&d, 1);
+    foil_model *with_val = build_model(), *without = build_model();
+    foil_train_options o;
+    options(&o, 8);
+    foil_train_report rep;
+    foil_graph *g = foil_graph_model_of(with_val)->g;
+    int64_t before = g->plans_made;
+    if (foil_train(with_val, &d, &d, &o, &rep)) fail_msg("%s", foil_last_error());
+    for (int e = 0; e < rep.epochs; e++)
+        printf("  epoch %d: train accuracy %.3f, validation accuracy %.3f\n", e + 1, rep.epoch[e].train_accuracy,
+               rep.epoch[e].val_accuracy);
+    printf("  %lld epochs with validation: %lld plans\n", (long long)rep.epochs, (long long)(g->plans_made - before));
+    assert_int_equal(g->plans_made - before, 2);
+    assert_true(rep.epoch[rep.epochs - 1].val_accuracy > 0.9); /* it learned: the plans did not mix up buffers */
+    if (foil_train(without, &d, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+    assert_same_weights(with_val, without);
+    foil_model_free(with_val);
+    foil_model_free(without);
+    foil_dataset_free(&d);
+}
+
+/* The pattern of adversarial training, at the graph model's level: a
+ * training-mode forward (training plan; it moves the BatchNorm statistics)
+ * and an input gradient (inference plan), repeated. Each switch is a swap:
+ * no plan after the first round, and the last input gradient equals the
+ * one a freshly planned graph gives for the same weights. */
+static void test_alternating_uses_do_not_replan(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    make_data(&d, 2);
+    foil_model *m = build_model();
+    foil_graph_model *gm = foil_graph_model_of(m);
+    foil_tensor grad = {0}, fresh = {0};
+    const foil_tensor *in[1] = {&d.x};
+    int64_t plans = -1;
+    for (int round = 0; round < 4; round++) {
+        assert_int_equal(foil_graph_model_use_plan(gm, FOIL_PLAN_TRAINING), FOIL_OK);
+        if (round == 0) assert_int_equal(foil_graph_plan(gm->g, in), FOIL_OK);
+        assert_int_equal(foil_graph_forward(gm->g, in, 1, (uint64_t)round), FOIL_OK);
+        assert_int_equal(foil_model_loss_input_grad(m, &d.x, foil_i64(&d.y), NULL, NULL, &grad), FOIL_OK);
+        if (round == 0) plans = gm->g->plans_made;
+        assert_int_equal(gm->g->plans_made, plans);
+    }
+    foil_graph_model_unplan(gm);
+    assert_int_equal(foil_model_loss_input_grad(m, &d.x, foil_i64(&d.y), NULL, NULL, &fresh), FOIL_OK);
+    assert_int_equal(gm->g->plans_made, plans + 1);
+    if (memcmp(grad.data, fresh.data, foil_tensor_nbytes(&grad)) != 0)
+        fail_msg("the input gradient after switching plans differs from a fresh plan's");
+    foil_tensor_free(&grad);
+    foil_tensor_free(&fresh);
+    foil_model_free(m);
+    foil_dataset_free(&d);
+}
+
+static void test_wrapper_cannot_fit(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    make_data(&d, 3);
+    foil_model *bb = NULL;
+    foil_output out = {.mode = FOIL_OUTPUT_LOGITS};
+    assert_int_equal(foil_model_black_box(build_model(), 0, &out, &bb), FOIL_OK);
+    foil_train_options o;
+    options(&o, 1);
+    foil_train_report rep;
+    assert_int_equal(foil_train(bb, &d, NULL, &o, &rep), FOIL_ERR_CAPABILITY);
+    assert_non_null(strstr(foil_last_error(), "cannot train a black-box model"));
+    foil_model_free(bb);
+    foil_dataset_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validation_keeps_the_training_plan),
+        cmocka_unit_test(test_alternating_uses_do_not_replan),
+        cmocka_unit_test(test_wrapper_cannot_fit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
