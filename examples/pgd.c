@@ -10,19 +10,19 @@
  */
 #include <stdio.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/eval.h"
 #include "foil/data.h"
 #include "foil/model.h"
 
-static int report(const char *what, foil_status st, const foil_attack_result *r)
+static int report(const char *what, foil_status st, const foil_evasion_result *r)
 {
     if (st) {
         fprintf(stderr, "%s: %s\n", what, foil_last_error());
         return 1;
     }
-    foil_attack_summary s;
-    foil_attack_summarize(r, &s);
+    foil_evasion_summary s;
+    foil_evasion_summarize(r, &s);
     printf("%-22s clean %.1f%%  robust %.1f%%  queries/example %.1f\n", what, 100 * s.clean_accuracy,
            100 * s.robust_accuracy, s.mean_queries);
     return 0;
@@ -48,10 +48,10 @@ int main(int argc, char **argv)
 
     foil_threat threat = {.norm = FOIL_NORM_LINF, .eps = 0.1f, .lower = foil_f32(&test.lower),
                           .upper = foil_f32(&test.upper), .seed = 1};
-    foil_attack_options opt = {.quiet = 1};
-    foil_attack_result r;
-    int rc = report("pgd", foil_attack_run("pgd", model, &test.x, foil_i64(&test.y), &threat, &opt, &r), &r);
-    if (!rc) foil_attack_result_free(&r);
+    foil_evasion_options opt = {.quiet = 1};
+    foil_evasion_result r;
+    int rc = report("pgd", foil_evasion_run("pgd", model, &test.x, foil_i64(&test.y), &threat, &opt, &r), &r);
+    if (!rc) foil_evasion_result_free(&r);
 
     /* The same model as a deployed API sees it: queries only. */
     if (!rc && (foil_model_load(argv[1], &copy) || foil_model_black_box(copy, 0, NULL, &hidden))) {
@@ -60,10 +60,10 @@ int main(int argc, char **argv)
     }
     threat.queries = 300;
     if (!rc) rc = report("square on a black box",
-                         foil_attack_run("square", hidden, &test.x, foil_i64(&test.y), &threat, &opt, &r), &r);
-    if (!rc) foil_attack_result_free(&r);
+                         foil_evasion_run("square", hidden, &test.x, foil_i64(&test.y), &threat, &opt, &r), &r);
+    if (!rc) foil_evasion_result_free(&r);
     if (!rc) {
-        foil_status st = foil_attack_run("pgd", hidden, &test.x, foil_i64(&test.y), &threat, &opt, &r);
+        foil_status st = foil_evasion_run("pgd", hidden, &test.x, foil_i64(&test.y), &threat, &opt, &r);
         printf("pgd on a black box:    %s\n", st == FOIL_ERR_CAPABILITY ? "refused" : "NOT refused");
         printf("  (%s)\n", foil_last_error());
         if (st != FOIL_ERR_CAPABILITY) rc = 1;

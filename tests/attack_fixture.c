@@ -69,37 +69,37 @@ foil_threat attack_fixture_threat(const attack_fixture *f, foil_norm norm, float
     return t;
 }
 
-foil_attack_summary attack_fixture_run(attack_fixture *f, const char *name, const foil_threat *t, const char *params,
-                                       foil_attack_result *keep)
+foil_evasion_summary attack_fixture_run(attack_fixture *f, const char *name, const foil_threat *t, const char *params,
+                                       foil_evasion_result *keep)
 {
-    foil_attack_options opt = {.params = params, .batch = 250, .quiet = 1};
-    foil_attack_result r;
-    foil_attack_summary s;
-    foil_status st = foil_attack_run(name, f->model, &f->data.x, foil_i64(&f->data.y), t, &opt, &r);
+    foil_evasion_options opt = {.params = params, .batch = 250, .quiet = 1};
+    foil_evasion_result r;
+    foil_evasion_summary s;
+    foil_status st = foil_evasion_run(name, f->model, &f->data.x, foil_i64(&f->data.y), t, &opt, &r);
     if (st) fail_msg("%s: %s", name, foil_last_error());
     attack_fixture_check_result(f, t, &r);
-    foil_attack_summarize(&r, &s);
+    foil_evasion_summarize(&r, &s);
     printf("  %-12s %-4s eps %-6g robust %6.2f%%  success %6.2f%%  median norm %.4g  grads/ex %.1f  queries/ex %.1f"
            "  %.2f s\n",
            name, foil_norm_name(t->norm), t->eps, 100 * s.robust_accuracy, 100 * s.success_rate, s.median_norm,
            s.mean_grads, s.mean_queries, s.seconds);
     if (keep) *keep = r;
-    else foil_attack_result_free(&r);
+    else foil_evasion_result_free(&r);
     return s;
 }
 
 foil_status attack_fixture_try(attack_fixture *f, const char *name, const foil_threat *t,
-                               const foil_attack_options *opt)
+                               const foil_evasion_options *opt)
 {
-    foil_attack_options quiet = {.quiet = 1};
-    foil_attack_result r;
-    foil_status st = foil_attack_run(name, f->model, &f->data.x, foil_i64(&f->data.y), t, opt ? opt : &quiet, &r);
+    foil_evasion_options quiet = {.quiet = 1};
+    foil_evasion_result r;
+    foil_status st = foil_evasion_run(name, f->model, &f->data.x, foil_i64(&f->data.y), t, opt ? opt : &quiet, &r);
     if (st) printf("  expected error: %s\n", foil_last_error());
-    else foil_attack_result_free(&r);
+    else foil_evasion_result_free(&r);
     return st;
 }
 
-void attack_fixture_check_result(const attack_fixture *f, const foil_threat *t, const foil_attack_result *r)
+void attack_fixture_check_result(const attack_fixture *f, const foil_threat *t, const foil_evasion_result *r)
 {
     int64_t n = r->n, d = foil_dataset_example_size(&f->data);
     const float *x = foil_f32(&f->data.x), *a = foil_f32(&r->adv);

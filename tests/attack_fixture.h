@@ -7,7 +7,7 @@
 #ifndef FOIL_TEST_ATTACK_FIXTURE_H
 #define FOIL_TEST_ATTACK_FIXTURE_H
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/eval.h"
 #include "foil/data.h"
 #include "foil/model.h"
@@ -32,16 +32,16 @@ foil_threat attack_fixture_threat(const attack_fixture *f, foil_norm norm, float
 
 /* Run an attack (quiet) and summarize it; fails the test on error. The
  * result is freed unless `keep` is not NULL (then the caller frees it). */
-foil_attack_summary attack_fixture_run(attack_fixture *f, const char *name, const foil_threat *t, const char *params,
-                                       foil_attack_result *keep);
+foil_evasion_summary attack_fixture_run(attack_fixture *f, const char *name, const foil_threat *t, const char *params,
+                                       foil_evasion_result *keep);
 
 /* Run an attack that is expected to fail (or may): returns its status and
  * prints the error; a result, if any, is freed. opt NULL means quiet with
  * default options. */
 foil_status attack_fixture_try(attack_fixture *f, const char *name, const foil_threat *t,
-                               const foil_attack_options *opt);
+                               const foil_evasion_options *opt);
 
 /* Assert, per example, what the runner promises: adv within bounds, within
  * eps (when eps > 0), non-attacked rows untouched. */
-void attack_fixture_check_result(const attack_fixture *f, const foil_threat *t, const foil_attack_result *r);
+void attack_fixture_check_result(const attack_fixture *f, const foil_threat *t, const foil_evasion_result *r);
 #endif

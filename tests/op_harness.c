@@ -27,7 +27,7 @@ op_case *opc_new(const char *type, int n_in, int n_out)
 {
     op_case *oc = calloc(1, sizeof *oc);
     if (!oc || n_in > OPC_MAX_IO || n_out > OPC_MAX_IO) die("bad op case");
-    oc->node.op = foil_op_find(type);
+    oc->node.op = foilOpFind(type);
     if (!oc->node.op) die(type);
     oc->node.name = strdup("test");
     oc->node.op_type = strdup(type);
@@ -60,11 +60,11 @@ void opc_input_randn(op_case *oc, int i, int ndim, const int64_t *shape, float s
 
 void opc_output_absent(op_case *oc, int i) { oc->pout[i] = NULL; }
 
-static foil_attr *add_attr(op_case *oc, const char *name, foil_attr_type type)
+static FoilAttr *add_attr(op_case *oc, const char *name, FoilAttrType type)
 {
-    foil_node *n = &oc->node;
+    FoilNode *n = &oc->node;
     n->attrs = realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *n->attrs);
-    foil_attr *a = &n->attrs[n->n_attrs++];
+    FoilAttr *a = &n->attrs[n->n_attrs++];
     memset(a, 0, sizeof *a);
     a->name = strdup(name);
     a->type = type;
@@ -77,7 +77,7 @@ void opc_attr_string(op_case *oc, const char *name, const char *s) { add_attr(oc
 
 void opc_attr_ints(op_case *oc, const char *name, int n, const int64_t *v)
 {
-    foil_attr *a = add_attr(oc, name, FOIL_ATTR_INTS);
+    FoilAttr *a = add_attr(oc, name, FOIL_ATTR_INTS);
     a->n = n;
     a->ints = malloc((size_t)(n ? n : 1) * sizeof *a->ints);
     memcpy(a->ints, v, (size_t)n * sizeof *v);
@@ -85,7 +85,7 @@ void opc_attr_ints(op_case *oc, const char *name, int n, const int64_t *v)
 
 void opc_attr_floats(op_case *oc, const char *name, int n, const float *v)
 {
-    foil_attr *a = add_attr(oc, name, FOIL_ATTR_FLOATS);
+    FoilAttr *a = add_attr(oc, name, FOIL_ATTR_FLOATS);
     a->n = n;
     a->floats = malloc((size_t)(n ? n : 1) * sizeof *a->floats);
     memcpy(a->floats, v, (size_t)n * sizeof *v);
@@ -93,15 +93,15 @@ void opc_attr_floats(op_case *oc, const char *name, int n, const float *v)
 
 void opc_attr_tensor(op_case *oc, const char *name, const foil_tensor *t)
 {
-    foil_attr *a = add_attr(oc, name, FOIL_ATTR_TENSOR);
+    FoilAttr *a = add_attr(oc, name, FOIL_ATTR_TENSOR);
     a->t = calloc(1, sizeof *a->t);
     if (foil_tensor_copy(a->t, t)) die("copy attr tensor");
 }
 
 foil_status opc_prepare(op_case *oc)
 {
-    foil_node *n = &oc->node;
-    foil_op_ctx *c = &n->ctx;
+    FoilNode *n = &oc->node;
+    FoilOpCtx *c = &n->ctx;
     foil_status st;
     if (n->op->init && (st = n->op->init(n))) return st;
     c->node = n;
@@ -131,7 +131,7 @@ foil_status opc_prepare(op_case *oc)
 
 foil_status opc_forward(op_case *oc, int training)
 {
-    foil_op_ctx *c = &oc->node.ctx;
+    FoilOpCtx *c = &oc->node.ctx;
     c->training = training;
     c->seed = 12345;
     return oc->node.op->forward(c);
@@ -227,11 +227,11 @@ double opc_gradcheck(op_case *oc, int i, float h, int training)
 void opc_free(op_case *oc)
 {
     if (!oc) return;
-    foil_node *n = &oc->node;
+    FoilNode *n = &oc->node;
     if (n->op && n->op->destroy) n->op->destroy(n);
     else free(n->state);
     for (int i = 0; i < n->n_attrs; i++) {
-        foil_attr *a = &n->attrs[i];
+        FoilAttr *a = &n->attrs[i];
         free(a->name);
         free(a->s);
         free(a->ints);

@@ -1,6 +1,6 @@
 /*
  * tests/op_harness.h - run one operator outside any graph, for unit and
- * gradient tests. It prepares a foil_node and foil_op_ctx the way the planner
+ * gradient tests. It prepares a FoilNode and FoilOpCtx the way the planner
  * does, so ops are tested through exactly the interface the engine uses.
  */
 #ifndef FOIL_TEST_OP_HARNESS_H
@@ -14,7 +14,7 @@
 #define OPC_MAX_IO 16
 
 typedef struct op_case {
-    foil_node node;
+    FoilNode node;
     int n_in, n_out;
     foil_tensor in[OPC_MAX_IO], out[OPC_MAX_IO];
     foil_tensor d_in[OPC_MAX_IO], d_out[OPC_MAX_IO];

@@ -90,16 +90,16 @@ static void make_input(foil_tensor *x, const foil_arch_spec *s, int64_t batch, u
     for (int64_t i = 0; i < x->numel; i++) p[i] = lo + (hi - lo) * foil_rng_uniform(&r);
 }
 
-static foil_value *value_named(foil_model *m, const char *name)
+static FoilValue *value_named(foil_model *m, const char *name)
 {
-    int i = foil_graph_find_value(foil_graph_model_of(m)->g, name);
+    int i = foilGraphFindValue(foilGraphModelOf(m)->g, name);
     if (i < 0) fail_msg("no value named '%s'", name);
-    return &foil_graph_model_of(m)->g->values[i];
+    return &foilGraphModelOf(m)->g->values[i];
 }
 
 static int64_t trainable_count(const foil_model *m)
 {
-    const foil_graph *g = foil_graph_model_of(m)->g;
+    const FoilGraph *g = foilGraphModelOf(m)->g;
     int64_t n = 0;
     for (int i = 0; i < g->n_values; i++)
         if (g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable) n += g->values[i].t.numel;
@@ -110,8 +110,8 @@ static int64_t trainable_count(const foil_model *m)
 static void plan_graph(foil_model *m, const foil_tensor *x)
 {
     const foil_tensor *in[1] = {x};
-    foil_graph_model_unplan(foil_graph_model_of(m));
-    foil_status st = foil_graph_plan(foil_graph_model_of(m)->g, in);
+    foilGraphModelUnplan(foilGraphModelOf(m));
+    foil_status st = foilGraphPlan(foilGraphModelOf(m)->g, in);
     if (st) fail_msg("plan: %s", foil_last_error());
 }
 
@@ -143,12 +143,12 @@ static int any_nonzero(const foil_tensor *t)
 static void check_runs(const foil_arch_spec *s, int64_t batch)
 {
     foil_model *m = build(s);
-    foil_graph *g = foil_graph_model_of(m)->g;
+    FoilGraph *g = foilGraphModelOf(m)->g;
     foil_tensor x = {0}, dy = {0};
     make_input(&x, s, batch, 11, 0.0f, 1.0f);
     plan_graph(m, &x);
     const foil_tensor *in[1] = {&x};
-    const foil_tensor *y = foil_graph_output(g, 0);
+    const foil_tensor *y = foilGraphOutput(g, 0);
     assert_int_equal(y->ndim, 2);
     assert_int_equal(y->shape[0], batch);
     assert_int_equal(y->shape[1], s->classes);
@@ -157,17 +157,17 @@ static void check_runs(const foil_arch_spec *s, int64_t batch)
     for (int64_t i = 0; i < dy.numel; i++) foil_f32(&dy)[i] = (float)foil_rng_normal(&r);
     const foil_tensor *dys[1] = {&dy};
     for (int training = 0; training <= 1; training++) {
-        foil_status st = foil_graph_forward(g, in, training, 3);
+        foil_status st = foilGraphForward(g, in, training, 3);
         if (st) fail_msg("%s forward: %s", s->name, foil_last_error());
         assert_true(all_finite(y));
         assert_true(any_nonzero(y));
-        st = foil_graph_backward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS);
+        st = foilGraphBackward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS);
         if (st) fail_msg("%s backward: %s", s->name, foil_last_error());
-        const foil_tensor *dx = foil_graph_input_grad(g, 0);
+        const foil_tensor *dx = foilGraphInputGrad(g, 0);
         assert_true(all_finite(dx));
         assert_true(any_nonzero(dx));
         for (int i = 0; i < g->n_values; i++) {
-            const foil_value *v = &g->values[i];
+            const FoilValue *v = &g->values[i];
             if (v->kind != FOIL_VALUE_PARAM || !v->trainable) continue;
             assert_true(all_finite(&v->grad));
             if (!any_nonzero(&v->grad))
@@ -234,26 +234,26 @@ static float *copy_floats(const foil_tensor *t)
 
 static pass_result fused_pass(foil_model *m, const foil_tensor *x, int fuse, int training)
 {
-    foil_graph *g = foil_graph_model_of(m)->g;
-    foil_graph_fuse_relu = fuse;
+    FoilGraph *g = foilGraphModelOf(m)->g;
+    foilGraphFuseRelu = fuse;
     plan_graph(m, x);
-    foil_graph_fuse_relu = 1;
+    foilGraphFuseRelu = 1;
     pass_result r = {0};
     for (int k = 0; k < g->n_nodes; k++) {
         r.absorbed += g->nodes[k].absorbed;
         r.masked += g->nodes[k].masked_by_reader;
     }
     const foil_tensor *in[1] = {x};
-    if (foil_graph_forward(g, in, training, 9)) fail_msg("forward: %s", foil_last_error());
-    const foil_tensor *y = foil_graph_output(g, 0);
+    if (foilGraphForward(g, in, training, 9)) fail_msg("forward: %s", foil_last_error());
+    const foil_tensor *y = foilGraphOutput(g, 0);
     foil_tensor dy = {0};
     assert_int_equal(foil_tensor_alloc(&dy, FOIL_F32, y->ndim, y->shape), FOIL_OK);
     foil_rng rng = foil_rng_make(12, 0);
     for (int64_t i = 0; i < dy.numel; i++) foil_f32(&dy)[i] = (float)foil_rng_normal(&rng);
     const foil_tensor *dys[1] = {&dy};
-    if (foil_graph_backward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS)) fail_msg("backward: %s", foil_last_error());
+    if (foilGraphBackward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS)) fail_msg("backward: %s", foil_last_error());
     r.y = copy_floats(y);
-    r.dx = copy_floats(foil_graph_input_grad(g, 0));
+    r.dx = copy_floats(foilGraphInputGrad(g, 0));
     r.dw = calloc((size_t)g->n_values, sizeof *r.dw);
     assert_non_null(r.dw);
     for (int i = 0; i < g->n_values; i++)
@@ -283,8 +283,8 @@ static void test_relu_fusion(void **state)
             if (f.absorbed != cases[a].absorbed || f.masked != cases[a].masked || u.absorbed || u.masked)
                 fail_msg("%s: %d Relus fused, %d masked by their MaxPool (%d, %d without fusion), expected %d, %d",
                          s.name, f.absorbed, f.masked, u.absorbed, u.masked, cases[a].absorbed, cases[a].masked);
-            foil_graph *g = foil_graph_model_of(m)->g;
-            assert_memory_equal(f.y, u.y, (size_t)foil_graph_output(g, 0)->numel * sizeof(float));
+            FoilGraph *g = foilGraphModelOf(m)->g;
+            assert_memory_equal(f.y, u.y, (size_t)foilGraphOutput(g, 0)->numel * sizeof(float));
             assert_memory_equal(f.dx, u.dx, (size_t)x.numel * sizeof(float));
             for (int i = 0; i < g->n_values; i++) {
                 if (!f.dw[i]) continue;
@@ -341,20 +341,20 @@ static void test_param_counts(void **state)
     assert_true(value_named(m, "layer3.0.downsample.0.weight")->trainable);
     assert_int_equal(value_named(m, "layer3.2.conv2.weight")->t.shape[1], 64);
     /* Declared input and output. */
-    const foil_value *in = &foil_graph_model_of(m)->g->values[foil_graph_model_of(m)->g->inputs[0]];
+    const FoilValue *in = &foilGraphModelOf(m)->g->values[foilGraphModelOf(m)->g->inputs[0]];
     assert_string_equal(in->name, "input");
     assert_int_equal(in->decl_ndim, 4);
     assert_int_equal(in->decl_shape[0], -1);
     assert_string_equal(in->decl_dim_param[0], "N");
     assert_int_equal(in->decl_shape[1], 1);
     assert_int_equal(in->decl_shape[3], 28);
-    const foil_value *out = &foil_graph_model_of(m)->g->values[foil_graph_model_of(m)->g->outputs[0]];
+    const FoilValue *out = &foilGraphModelOf(m)->g->values[foilGraphModelOf(m)->g->outputs[0]];
     assert_string_equal(out->name, "logits");
     assert_int_equal(out->has_decl, 1);
     assert_int_equal(out->decl_ndim, 2);
     assert_int_equal(out->decl_shape[0], -1);
     assert_int_equal(out->decl_shape[1], 10);
-    assert_int_equal(foil_graph_model_of(m)->g->opset, 13);
+    assert_int_equal(foilGraphModelOf(m)->g->opset, 13);
     foil_model_free(m);
 }
 
@@ -367,16 +367,16 @@ static void test_param_counts(void **state)
  * must equal <grad, v> from backward.
  */
 
-static double loss_at(foil_graph *g, const foil_tensor *x, int training, const float *r)
+static double loss_at(FoilGraph *g, const foil_tensor *x, int training, const float *r)
 {
     const foil_tensor *in[1] = {x};
-    assert_int_equal(foil_graph_forward(g, in, training, 9), FOIL_OK);
-    return sum_weighted(foil_graph_output(g, 0), r);
+    assert_int_equal(foilGraphForward(g, in, training, 9), FOIL_OK);
+    return sum_weighted(foilGraphOutput(g, 0), r);
 }
 
 /* The same along a direction of all trainable weights at once, each tensor
  * moved in proportion to its own RMS. */
-static void check_fd_weights(foil_graph *g, const foil_arch_spec *s, int64_t batch, const foil_tensor *x,
+static void check_fd_weights(FoilGraph *g, const foil_arch_spec *s, int64_t batch, const foil_tensor *x,
                              const float *rw, float h, foil_rng *r)
 {
     double analytic_w = 0;
@@ -385,7 +385,7 @@ static void check_fd_weights(foil_graph *g, const foil_arch_spec *s, int64_t bat
     assert_non_null(saved);
     assert_non_null(dir);
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *p = &g->values[i];
+        FoilValue *p = &g->values[i];
         if (p->kind != FOIL_VALUE_PARAM || !p->trainable) continue;
         size_t nb = (size_t)p->t.numel * sizeof(float);
         saved[i] = malloc(nb);
@@ -427,21 +427,21 @@ static void check_fd_weights(foil_graph *g, const foil_arch_spec *s, int64_t bat
 static void check_fd(const foil_arch_spec *s, int64_t batch, int training)
 {
     foil_model *m = build(s);
-    foil_graph *g = foil_graph_model_of(m)->g;
+    FoilGraph *g = foilGraphModelOf(m)->g;
     foil_tensor x = {0}, dy = {0};
     make_input(&x, s, batch, 21, -1.0f, 1.0f);
     plan_graph(m, &x);
-    const foil_tensor *y = foil_graph_output(g, 0);
+    const foil_tensor *y = foilGraphOutput(g, 0);
     assert_int_equal(foil_tensor_alloc(&dy, FOIL_F32, 2, y->shape), FOIL_OK);
     foil_rng r = foil_rng_make(8, 8);
     for (int64_t i = 0; i < dy.numel; i++) foil_f32(&dy)[i] = (float)foil_rng_normal(&r);
     const float *rw = foil_f32(&dy);
     const foil_tensor *in[1] = {&x}, *dys[1] = {&dy};
-    assert_int_equal(foil_graph_forward(g, in, training, 9), FOIL_OK);
-    assert_int_equal(foil_graph_backward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
+    assert_int_equal(foilGraphForward(g, in, training, 9), FOIL_OK);
+    assert_int_equal(foilGraphBackward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
 
     /* input direction */
-    const foil_tensor *dx = foil_graph_input_grad(g, 0);
+    const foil_tensor *dx = foilGraphInputGrad(g, 0);
     foil_tensor v = {0}, xp = {0};
     assert_int_equal(foil_tensor_alloc(&v, FOIL_F32, x.ndim, x.shape), FOIL_OK);
     assert_int_equal(foil_tensor_copy(&xp, &x), FOIL_OK);
@@ -566,11 +566,11 @@ static void test_init_statistics(void **state)
 
 static int params_equal(foil_model *a, foil_model *b)
 {
-    if (foil_graph_model_of(a)->g->n_values != foil_graph_model_of(b)->g->n_values) return 0;
-    for (int i = 0; i < foil_graph_model_of(a)->g->n_values; i++) {
-        const foil_value *va = &foil_graph_model_of(a)->g->values[i];
+    if (foilGraphModelOf(a)->g->n_values != foilGraphModelOf(b)->g->n_values) return 0;
+    for (int i = 0; i < foilGraphModelOf(a)->g->n_values; i++) {
+        const FoilValue *va = &foilGraphModelOf(a)->g->values[i];
         if (va->kind != FOIL_VALUE_PARAM) continue;
-        const foil_value *vb = &foil_graph_model_of(b)->g->values[foil_graph_find_value(foil_graph_model_of(b)->g, va->name)];
+        const FoilValue *vb = &foilGraphModelOf(b)->g->values[foilGraphFindValue(foilGraphModelOf(b)->g, va->name)];
         if (!foil_tensor_same_shape(&va->t, &vb->t) || memcmp(va->t.data, vb->t.data, foil_tensor_nbytes(&va->t)))
             return 0;
     }
@@ -589,10 +589,10 @@ static void test_determinism(void **state)
         foil_model *m3 = build(&s);
         assert_false(params_equal(m1, m3));
         /* Every randomly initialized tensor changes with the seed. */
-        for (int i = 0; i < foil_graph_model_of(m1)->g->n_values; i++) {
-            const foil_value *v = &foil_graph_model_of(m1)->g->values[i];
+        for (int i = 0; i < foilGraphModelOf(m1)->g->n_values; i++) {
+            const FoilValue *v = &foilGraphModelOf(m1)->g->values[i];
             if (v->kind != FOIL_VALUE_PARAM || (!strstr(v->name, "conv") && !strstr(v->name, "fc"))) continue;
-            const foil_value *w = value_named(m3, v->name);
+            const FoilValue *w = value_named(m3, v->name);
             if (memcmp(v->t.data, w->t.data, foil_tensor_nbytes(&v->t)) == 0)
                 fail_msg("%s: '%s' is the same for seeds 7 and 8", names[a], v->name);
         }
@@ -626,10 +626,10 @@ static void check_normalization(const char *name, int rank, int64_t d1, int64_t 
     s.std = sd;
     foil_model *norm = build(&s);
     /* The same weights: the constants do not shift the RNG streams. */
-    for (int i = 0; i < foil_graph_model_of(plain)->g->n_values; i++) {
-        const foil_value *v = &foil_graph_model_of(plain)->g->values[i];
+    for (int i = 0; i < foilGraphModelOf(plain)->g->n_values; i++) {
+        const FoilValue *v = &foilGraphModelOf(plain)->g->values[i];
         if (v->kind != FOIL_VALUE_PARAM) continue;
-        const foil_value *w = value_named(norm, v->name);
+        const FoilValue *w = value_named(norm, v->name);
         assert_memory_equal(v->t.data, w->t.data, foil_tensor_nbytes(&v->t));
     }
     foil_tensor x = {0}, xn = {0}, y1 = {0}, y2 = {0};
@@ -641,9 +641,9 @@ static void check_normalization(const char *name, int rank, int64_t d1, int64_t 
     for (int64_t i = 0; i < y1.numel; i++) assert_float_equal(foil_f32(&y1)[i], foil_f32(&y2)[i], 1e-5);
 
     /* The statistics are Constant nodes (folded once planned), not weights. */
-    foil_value *cm = value_named(norm, "norm.mean"), *cs = value_named(norm, "norm.std");
+    FoilValue *cm = value_named(norm, "norm.mean"), *cs = value_named(norm, "norm.std");
     assert_int_equal(cm->kind, FOIL_VALUE_ACTIVATION);
-    assert_string_equal(foil_graph_model_of(norm)->g->nodes[cm->producer].op_type, "Constant");
+    assert_string_equal(foilGraphModelOf(norm)->g->nodes[cm->producer].op_type, "Constant");
     assert_true(cm->known);
     assert_false(cm->trainable);
     assert_false(cs->trainable);
@@ -660,8 +660,8 @@ static void check_normalization(const char *name, int rank, int64_t d1, int64_t 
     assert_int_equal(foil_tensor_alloc(&dy, FOIL_F32, 2, (int64_t[]){batch, 7}), FOIL_OK);
     for (int64_t i = 0; i < dy.numel; i++) foil_f32(&dy)[i] = 1.0f - 0.3f * (float)i;
     const foil_tensor *in[1] = {&x}, *dys[1] = {&dy};
-    assert_int_equal(foil_graph_forward(foil_graph_model_of(norm)->g, in, 1, 0), FOIL_OK);
-    assert_int_equal(foil_graph_backward(foil_graph_model_of(norm)->g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
+    assert_int_equal(foilGraphForward(foilGraphModelOf(norm)->g, in, 1, 0), FOIL_OK);
+    assert_int_equal(foilGraphBackward(foilGraphModelOf(norm)->g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
     cm = value_named(norm, "norm.mean");
     cs = value_named(norm, "norm.std");
     assert_false(cm->needs_grad);
@@ -712,12 +712,12 @@ static void test_export_reload(void **state)
         assert_int_equal(foil_model_input_rank(l), 4);
         assert_int_equal(foil_model_input_shape(l)[0], -1);
         assert_int_equal(foil_model_input_shape(l)[1], 3);
-        const foil_value *in = &foil_graph_model_of(l)->g->values[foil_graph_model_of(l)->g->inputs[0]];
+        const FoilValue *in = &foilGraphModelOf(l)->g->values[foilGraphModelOf(l)->g->inputs[0]];
         assert_string_equal(in->decl_dim_param[0], "N");
-        const foil_value *out = &foil_graph_model_of(l)->g->values[foil_graph_model_of(l)->g->outputs[0]];
+        const FoilValue *out = &foilGraphModelOf(l)->g->values[foilGraphModelOf(l)->g->outputs[0]];
         assert_string_equal(out->name, "logits");
         assert_int_equal(out->decl_shape[1], 10);
-        assert_int_equal(foil_graph_model_of(l)->g->opset, 13);
+        assert_int_equal(foilGraphModelOf(l)->g->opset, 13);
         foil_tensor x = {0}, y1 = {0}, y2 = {0};
         make_input(&x, &s, 6, 3, 0.0f, 1.0f);
         assert_int_equal(foil_model_predict(m, &x, &y1), FOIL_OK);
@@ -740,9 +740,9 @@ static void test_export_reload(void **state)
  * re-initialization of user graphs
  */
 
-static void fill(foil_graph *g, const char *name, float v)
+static void fill(FoilGraph *g, const char *name, float v)
 {
-    foil_tensor *t = &g->values[foil_graph_find_value(g, name)].t;
+    foil_tensor *t = &g->values[foilGraphFindValue(g, name)].t;
     for (int64_t i = 0; i < t->numel; i++) foil_f32(t)[i] = v;
 }
 
@@ -751,30 +751,30 @@ static void fill(foil_graph *g, const char *name, float v)
  * dense layers, with weights stored (in, out). */
 static foil_model *dense_user_model(void)
 {
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "user-dense", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 20}, NULL);
-    int c0 = foil_builder_param(&b, "c0", 2, (int64_t[]){1, 20}, NULL);
-    int w1 = foil_builder_param(&b, "W1", 2, (int64_t[]){20, 64}, NULL);
-    int b1 = foil_builder_param(&b, "b1", 1, (int64_t[]){64}, NULL);
-    int sc = foil_builder_param(&b, "scale", 1, (int64_t[]){64}, NULL);
-    int w2 = foil_builder_param(&b, "W2", 2, (int64_t[]){64, 30}, NULL);
-    int b2 = foil_builder_param(&b, "b2", 1, (int64_t[]){30}, NULL);
-    int y = foil_builder_op(&b, "Sub", "sub", FOIL_B_IN(x, c0), FOIL_B_NO_ATTRS);
-    y = foil_builder_op(&b, "MatMul", "mm", FOIL_B_IN(y, w1), FOIL_B_NO_ATTRS);
-    y = foil_builder_op(&b, "Add", "bias", FOIL_B_IN(b1, y), FOIL_B_NO_ATTRS); /* bias first: either order */
-    y = foil_builder_op(&b, "Relu", "relu", FOIL_B_IN(y), FOIL_B_NO_ATTRS);
-    y = foil_builder_op(&b, "Mul", "mul", FOIL_B_IN(y, sc), FOIL_B_NO_ATTRS);
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "user-dense", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 20}, NULL);
+    int c0 = foilBuilderParam(&b, "c0", 2, (int64_t[]){1, 20}, NULL);
+    int w1 = foilBuilderParam(&b, "W1", 2, (int64_t[]){20, 64}, NULL);
+    int b1 = foilBuilderParam(&b, "b1", 1, (int64_t[]){64}, NULL);
+    int sc = foilBuilderParam(&b, "scale", 1, (int64_t[]){64}, NULL);
+    int w2 = foilBuilderParam(&b, "W2", 2, (int64_t[]){64, 30}, NULL);
+    int b2 = foilBuilderParam(&b, "b2", 1, (int64_t[]){30}, NULL);
+    int y = foilBuilderOp(&b, "Sub", "sub", FOIL_B_IN(x, c0), FOIL_B_NO_ATTRS);
+    y = foilBuilderOp(&b, "MatMul", "mm", FOIL_B_IN(y, w1), FOIL_B_NO_ATTRS);
+    y = foilBuilderOp(&b, "Add", "bias", FOIL_B_IN(b1, y), FOIL_B_NO_ATTRS); /* bias first: either order */
+    y = foilBuilderOp(&b, "Relu", "relu", FOIL_B_IN(y), FOIL_B_NO_ATTRS);
+    y = foilBuilderOp(&b, "Mul", "mul", FOIL_B_IN(y, sc), FOIL_B_NO_ATTRS);
     const char *outn[1] = {"out"};
-    y = foil_builder_node(&b, "Gemm", "gemm", FOIL_B_IN(y, w2, b2), 1, outn, NULL,
+    y = foilBuilderNode(&b, "Gemm", "gemm", FOIL_B_IN(y, w2, b2), 1, outn, NULL,
                           FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 0), FOIL_BATTR_STRING("note", "unused")));
-    assert_int_equal(foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, 30}, NULL), FOIL_OK);
-    foil_graph *g;
-    if (foil_builder_finish(&b, &g)) fail_msg("%s", foil_last_error());
+    assert_int_equal(foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){-1, 30}, NULL), FOIL_OK);
+    FoilGraph *g;
+    if (foilBuilderFinish(&b, &g)) fail_msg("%s", foil_last_error());
     fill(g, "c0", 0.5f);
     fill(g, "scale", 2.0f);
     foil_model *m;
-    assert_int_equal(foil_model_from_graph(g, &m), FOIL_OK);
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
     return m;
 }
 
@@ -782,32 +782,32 @@ static foil_model *dense_user_model(void)
  * Flatten - Gemm W3 (10, 288) transB = 1. */
 static foil_model *conv_user_model(void)
 {
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "user-conv", 11), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 4, (int64_t[]){-1, 4, 6, 6}, (const char *const[]){"batch"});
-    int w = foil_builder_param(&b, "cw", 4, (int64_t[]){8, 2, 3, 3}, NULL);
-    int cb = foil_builder_param(&b, "cb", 1, (int64_t[]){8}, NULL);
-    int s = foil_builder_param(&b, "bn_s", 1, (int64_t[]){8}, NULL);
-    int bb = foil_builder_param(&b, "bn_b", 1, (int64_t[]){8}, NULL);
-    int bm = foil_builder_param(&b, "bn_m", 1, (int64_t[]){8}, NULL);
-    int bv = foil_builder_param(&b, "bn_v", 1, (int64_t[]){8}, NULL);
-    int w3 = foil_builder_param(&b, "W3", 2, (int64_t[]){10, 288}, NULL);
-    int b3 = foil_builder_param(&b, "b3", 1, (int64_t[]){10}, NULL);
-    int y = foil_builder_op(&b, "Conv", "conv", FOIL_B_IN(x, w, cb),
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "user-conv", 11), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 4, (int64_t[]){-1, 4, 6, 6}, (const char *const[]){"batch"});
+    int w = foilBuilderParam(&b, "cw", 4, (int64_t[]){8, 2, 3, 3}, NULL);
+    int cb = foilBuilderParam(&b, "cb", 1, (int64_t[]){8}, NULL);
+    int s = foilBuilderParam(&b, "bn_s", 1, (int64_t[]){8}, NULL);
+    int bb = foilBuilderParam(&b, "bn_b", 1, (int64_t[]){8}, NULL);
+    int bm = foilBuilderParam(&b, "bn_m", 1, (int64_t[]){8}, NULL);
+    int bv = foilBuilderParam(&b, "bn_v", 1, (int64_t[]){8}, NULL);
+    int w3 = foilBuilderParam(&b, "W3", 2, (int64_t[]){10, 288}, NULL);
+    int b3 = foilBuilderParam(&b, "b3", 1, (int64_t[]){10}, NULL);
+    int y = foilBuilderOp(&b, "Conv", "conv", FOIL_B_IN(x, w, cb),
                             FOIL_B_ATTRS(FOIL_BATTR_INTS("pads", 1, 1, 1, 1), FOIL_BATTR_INT("group", 2)));
-    y = foil_builder_op(&b, "BatchNormalization", "bn", FOIL_B_IN(y, s, bb, bm, bv), FOIL_B_NO_ATTRS);
-    y = foil_builder_op(&b, "Relu", "relu", FOIL_B_IN(y), FOIL_B_NO_ATTRS);
-    y = foil_builder_op(&b, "Flatten", "flat", FOIL_B_IN(y), FOIL_B_NO_ATTRS);
-    y = foil_builder_op(&b, "Gemm", "fc", FOIL_B_IN(y, w3, b3), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
-    assert_int_equal(foil_builder_output(&b, y, FOIL_F32, -1, NULL, NULL), FOIL_OK);
-    foil_graph *g;
-    if (foil_builder_finish(&b, &g)) fail_msg("%s", foil_last_error());
+    y = foilBuilderOp(&b, "BatchNormalization", "bn", FOIL_B_IN(y, s, bb, bm, bv), FOIL_B_NO_ATTRS);
+    y = foilBuilderOp(&b, "Relu", "relu", FOIL_B_IN(y), FOIL_B_NO_ATTRS);
+    y = foilBuilderOp(&b, "Flatten", "flat", FOIL_B_IN(y), FOIL_B_NO_ATTRS);
+    y = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(y, w3, b3), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
+    assert_int_equal(foilBuilderOutput(&b, y, FOIL_F32, -1, NULL, NULL), FOIL_OK);
+    FoilGraph *g;
+    if (foilBuilderFinish(&b, &g)) fail_msg("%s", foil_last_error());
     fill(g, "bn_s", 3.0f);
     fill(g, "bn_b", -1.0f);
     fill(g, "bn_m", 0.7f);
     fill(g, "bn_v", 5.0f);
     foil_model *m;
-    assert_int_equal(foil_model_from_graph(g, &m), FOIL_OK);
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
     return m;
 }
 
@@ -853,14 +853,14 @@ static void test_reinit_user_graphs(void **state)
     foil_model_free(m);
 
     /* Nothing to initialize: a clear error. */
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "no-weights", 13), FOIL_OK);
-    int xi = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
-    int yi = foil_builder_op(&b, "Relu", "relu", FOIL_B_IN(xi), FOIL_B_NO_ATTRS);
-    assert_int_equal(foil_builder_output(&b, yi, FOIL_F32, 2, (int64_t[]){-1, 3}, NULL), FOIL_OK);
-    foil_graph *g;
-    assert_int_equal(foil_builder_finish(&b, &g), FOIL_OK);
-    assert_int_equal(foil_model_from_graph(g, &m), FOIL_OK);
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "no-weights", 13), FOIL_OK);
+    int xi = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
+    int yi = foilBuilderOp(&b, "Relu", "relu", FOIL_B_IN(xi), FOIL_B_NO_ATTRS);
+    assert_int_equal(foilBuilderOutput(&b, yi, FOIL_F32, 2, (int64_t[]){-1, 3}, NULL), FOIL_OK);
+    FoilGraph *g;
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
     assert_int_equal(foil_model_reinit(m, 1), FOIL_ERR_UNSUPPORTED);
     assert_non_null(strstr(foil_last_error(), "no weights"));
     foil_model_free(m);
@@ -874,63 +874,63 @@ static void test_reinit_user_graphs(void **state)
 static void test_builder(void **state)
 {
     (void)state;
-    foil_builder b;
-    foil_graph *g = (foil_graph *)1;
+    FoilBuilder b;
+    FoilGraph *g = (FoilGraph *)1;
     /* int64 constants: Reshape (N, 12) -> (N, 3, 4) by a CONST shape, then
      * Transpose with an ints attribute given as an array. */
-    assert_int_equal(foil_builder_begin(&b, "reshape", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 12}, NULL);
-    int shp = foil_builder_const_i64(&b, "shape", 1, (int64_t[]){3}, (int64_t[]){-1, 3, 4});
-    int y = foil_builder_op(&b, "Reshape", "reshape", FOIL_B_IN(x, shp), FOIL_B_NO_ATTRS);
+    assert_int_equal(foilBuilderBegin(&b, "reshape", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 12}, NULL);
+    int shp = foilBuilderConstI64(&b, "shape", 1, (int64_t[]){3}, (int64_t[]){-1, 3, 4});
+    int y = foilBuilderOp(&b, "Reshape", "reshape", FOIL_B_IN(x, shp), FOIL_B_NO_ATTRS);
     const int64_t perm[3] = {0, 2, 1};
-    y = foil_builder_op(&b, "Transpose", "transpose", FOIL_B_IN(y), FOIL_B_ATTRS(FOIL_BATTR_INTS_N("perm", 3, perm)));
-    assert_int_equal(foil_builder_output(&b, y, FOIL_F32, 3, (int64_t[]){-1, 4, 3}, NULL), FOIL_OK);
-    assert_int_equal(foil_builder_finish(&b, &g), FOIL_OK);
+    y = foilBuilderOp(&b, "Transpose", "transpose", FOIL_B_IN(y), FOIL_B_ATTRS(FOIL_BATTR_INTS_N("perm", 3, perm)));
+    assert_int_equal(foilBuilderOutput(&b, y, FOIL_F32, 3, (int64_t[]){-1, 4, 3}, NULL), FOIL_OK);
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
     assert_int_equal(g->values[shp].kind, FOIL_VALUE_CONST);
     assert_int_equal(g->values[shp].t.dtype, FOIL_I64);
     foil_tensor in = {0};
     assert_int_equal(foil_tensor_alloc(&in, FOIL_F32, 2, (int64_t[]){2, 12}), FOIL_OK);
     for (int i = 0; i < 24; i++) foil_f32(&in)[i] = (float)i;
     const foil_tensor *ins[1] = {&in};
-    assert_int_equal(foil_graph_plan(g, ins), FOIL_OK);
-    assert_int_equal(foil_graph_forward(g, ins, 0, 0), FOIL_OK);
-    const foil_tensor *out = foil_graph_output(g, 0);
+    assert_int_equal(foilGraphPlan(g, ins), FOIL_OK);
+    assert_int_equal(foilGraphForward(g, ins, 0, 0), FOIL_OK);
+    const foil_tensor *out = foilGraphOutput(g, 0);
     assert_int_equal(out->ndim, 3);
     assert_int_equal(out->shape[1], 4);
     for (int n = 0; n < 2; n++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 4; j++) assert_float_equal(foil_f32(out)[n * 12 + j * 3 + i], n * 12 + i * 4 + j, 0);
     foil_tensor_free(&in);
-    foil_graph_free(g);
+    foilGraphFree(g);
 
     /* A duplicate name is reported, and the error sticks. */
-    assert_int_equal(foil_builder_begin(&b, "dup", 13), FOIL_OK);
-    x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
+    assert_int_equal(foilBuilderBegin(&b, "dup", 13), FOIL_OK);
+    x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
     assert_true(x >= 0);
-    assert_int_equal(foil_builder_param(&b, "x", 1, (int64_t[]){3}, NULL), -1);
+    assert_int_equal(foilBuilderParam(&b, "x", 1, (int64_t[]){3}, NULL), -1);
     assert_non_null(strstr(foil_last_error(), "defined twice"));
-    assert_int_equal(foil_builder_op(&b, "Relu", "r", FOIL_B_IN(x), FOIL_B_NO_ATTRS), -1);
-    assert_int_equal(foil_builder_finish(&b, &g), FOIL_ERR_ARG);
+    assert_int_equal(foilBuilderOp(&b, "Relu", "r", FOIL_B_IN(x), FOIL_B_NO_ATTRS), -1);
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_ERR_ARG);
     assert_null(g);
     assert_non_null(strstr(foil_last_error(), "defined twice"));
-    /* An unknown operator fails at finish (from foil_graph_finalize). */
-    assert_int_equal(foil_builder_begin(&b, "unknown-op", 13), FOIL_OK);
-    x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
-    y = foil_builder_op(&b, "Frobnicate", "f", FOIL_B_IN(x), FOIL_B_ATTRS(FOIL_BATTR_FLOAT("alpha", 2.0f)));
+    /* An unknown operator fails at finish (from foilGraphFinalize). */
+    assert_int_equal(foilBuilderBegin(&b, "unknown-op", 13), FOIL_OK);
+    x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
+    y = foilBuilderOp(&b, "Frobnicate", "f", FOIL_B_IN(x), FOIL_B_ATTRS(FOIL_BATTR_FLOAT("alpha", 2.0f)));
     assert_true(y >= 0);
-    assert_int_equal(foil_builder_output(&b, y, FOIL_F32, -1, NULL, NULL), FOIL_OK);
-    assert_int_equal(foil_builder_finish(&b, &g), FOIL_ERR_UNSUPPORTED);
+    assert_int_equal(foilBuilderOutput(&b, y, FOIL_F32, -1, NULL, NULL), FOIL_OK);
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_ERR_UNSUPPORTED);
     assert_null(g);
     assert_non_null(strstr(foil_last_error(), "Frobnicate"));
     /* A bad value index. */
-    assert_int_equal(foil_builder_begin(&b, "bad-index", 13), FOIL_OK);
-    assert_int_equal(foil_builder_op(&b, "Relu", "r", FOIL_B_IN(42), FOIL_B_NO_ATTRS), -1);
-    foil_builder_abort(&b);
+    assert_int_equal(foilBuilderBegin(&b, "bad-index", 13), FOIL_OK);
+    assert_int_equal(foilBuilderOp(&b, "Relu", "r", FOIL_B_IN(42), FOIL_B_NO_ATTRS), -1);
+    foilBuilderAbort(&b);
     /* No outputs. */
-    assert_int_equal(foil_builder_begin(&b, "no-out", 13), FOIL_OK);
-    x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
-    foil_builder_op(&b, "Relu", "r", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
-    assert_int_equal(foil_builder_finish(&b, &g), FOIL_ERR_ARG);
+    assert_int_equal(foilBuilderBegin(&b, "no-out", 13), FOIL_OK);
+    x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 3}, NULL);
+    foilBuilderOp(&b, "Relu", "r", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "no outputs"));
 }
 
@@ -1240,22 +1240,22 @@ static void write_case(FILE *manifest, const xcase *c)
          * then the gradients of the summed cross-entropy for every trainable
          * weight, concatenated in initializer order. */
         plan_graph(m, &x);
-        foil_graph *g = foil_graph_model_of(m)->g;
+        FoilGraph *g = foilGraphModelOf(m)->g;
         const foil_tensor *in[1] = {&x};
-        assert_int_equal(foil_graph_forward(g, in, 1, 0), FOIL_OK);
-        const foil_tensor *y = foil_graph_output(g, 0);
+        assert_int_equal(foilGraphForward(g, in, 1, 0), FOIL_OK);
+        const foil_tensor *y = foilGraphOutput(g, 0);
         save_npy(c->name, "_train_logits.npy", y);
         foil_tensor dy = {0}, pg = {0};
         assert_int_equal(foil_tensor_alloc(&dy, FOIL_F32, 2, y->shape), FOIL_OK);
         assert_int_equal(foil_softmax_xent(foil_f32(y), foil_i64(&labels), batch, c->classes, NULL, foil_f32(&dy)),
                          FOIL_OK);
         const foil_tensor *dys[1] = {&dy};
-        assert_int_equal(foil_graph_backward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
-        save_npy(c->name, "_train_grad.npy", foil_graph_input_grad(g, 0));
+        assert_int_equal(foilGraphBackward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS), FOIL_OK);
+        save_npy(c->name, "_train_grad.npy", foilGraphInputGrad(g, 0));
         int64_t total = trainable_count(m), at = 0;
         assert_int_equal(foil_tensor_alloc(&pg, FOIL_F32, 1, &total), FOIL_OK);
         for (int i = 0; i < g->n_values; i++) {
-            const foil_value *v = &g->values[i];
+            const FoilValue *v = &g->values[i];
             if (v->kind != FOIL_VALUE_PARAM || !v->trainable) continue;
             memcpy(foil_f32(&pg) + at, v->grad.data, foil_tensor_nbytes(&v->grad));
             at += v->grad.numel;

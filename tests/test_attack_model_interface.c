@@ -38,13 +38,13 @@ static foil_model *black_box_copy(int64_t budget, const char *output_mode)
 }
 
 static foil_status run_on(foil_model *m, const attack_fixture *f, const char *name, const foil_threat *t,
-                          const char *params, foil_attack_result *r)
+                          const char *params, foil_evasion_result *r)
 {
-    foil_attack_options opt = {.params = params, .batch = 250, .quiet = 1};
-    return foil_attack_run(name, m, &f->data.x, foil_i64(&f->data.y), t, &opt, r);
+    foil_evasion_options opt = {.params = params, .batch = 250, .quiet = 1};
+    return foil_evasion_run(name, m, &f->data.x, foil_i64(&f->data.y), t, &opt, r);
 }
 
-static void assert_same_results(const char *name, const foil_attack_result *a, const foil_attack_result *b)
+static void assert_same_results(const char *name, const foil_evasion_result *a, const foil_evasion_result *b)
 {
     assert_int_equal(a->n, b->n);
     if (memcmp(a->adv.data, b->adv.data, foil_tensor_nbytes(&a->adv)) != 0)
@@ -72,7 +72,7 @@ static void test_black_box_matches_direct(void **state)
     const char *attacks[] = {"square", "simba-pixel", "simba-dct", "nes", "hsj"};
     for (size_t k = 0; k < sizeof attacks / sizeof *attacks; k++) {
         foil_model *bb = black_box_copy(0, NULL);
-        foil_attack_result direct, hidden;
+        foil_evasion_result direct, hidden;
         foil_threat tk = t;
         if (strcmp(attacks[k], "hsj") == 0) tk.steps = 5;
         if (run_on(ALL.model, &f, attacks[k], &tk, NULL, &direct)) fail_msg("%s: %s", attacks[k], foil_last_error());
@@ -85,8 +85,8 @@ static void test_black_box_matches_direct(void **state)
         assert_int_equal(foil_model_queries(bb), charged + 2 * f.examples);
         assert_int_equal(hidden.model_queries, charged + 2 * f.examples);
         assert_int_equal(foil_model_gradients(bb), 0);
-        foil_attack_result_free(&direct);
-        foil_attack_result_free(&hidden);
+        foil_evasion_result_free(&direct);
+        foil_evasion_result_free(&hidden);
         foil_model_free(bb);
     }
 }
@@ -99,7 +99,7 @@ static void test_white_box_attacks_refused(void **state)
     foil_model *bb = black_box_copy(0, NULL);
     const char *white[] = {"fgsm", "pgd", "apgd-ce", "cw-l2", "deepfool", "autoattack"};
     for (size_t k = 0; k < sizeof white / sizeof *white; k++) {
-        foil_attack_result r;
+        foil_evasion_result r;
         foil_threat tk = t;
         if (strcmp(white[k], "cw-l2") == 0) tk.norm = FOIL_NORM_L2;
         assert_int_equal(run_on(bb, &f, white[k], &tk, NULL, &r), FOIL_ERR_CAPABILITY);
@@ -127,7 +127,7 @@ static void test_labels_only(void **state)
     t.seed = 3;
     foil_model *bb = black_box_copy(0, "labels");
     assert_false(foil_model_capabilities(bb) & FOIL_MODEL_SCORES);
-    foil_attack_result direct, labels;
+    foil_evasion_result direct, labels;
     assert_int_equal(run_on(bb, &f, "square", &(foil_threat){.norm = FOIL_NORM_LINF, .eps = 0.1f, .lower = t.lower,
                                                              .upper = t.upper}, NULL, &labels),
                      FOIL_ERR_CAPABILITY);
@@ -135,8 +135,8 @@ static void test_labels_only(void **state)
     if (run_on(ALL.model, &f, "hsj", &t, NULL, &direct) || run_on(bb, &f, "hsj", &t, NULL, &labels))
         fail_msg("hsj: %s", foil_last_error());
     assert_same_results("hsj on labels", &direct, &labels);
-    foil_attack_result_free(&direct);
-    foil_attack_result_free(&labels);
+    foil_evasion_result_free(&direct);
+    foil_evasion_result_free(&labels);
     foil_model_free(bb);
 }
 
@@ -172,14 +172,14 @@ static void test_probability_outputs(void **state)
             if (k == 2)
                 for (int c = 0; c < 10; c++) assert_true(fabsf(pi[c] * 1000 - rintf(pi[c] * 1000)) < 1e-3f);
         }
-        foil_attack_result r;
+        foil_evasion_result r;
         if (run_on(bb, &f, "square", &t, NULL, &r)) fail_msg("%s: %s", modes[k], foil_last_error());
-        foil_attack_summary s;
-        foil_attack_summarize(&r, &s);
+        foil_evasion_summary s;
+        foil_evasion_summarize(&r, &s);
         if (!(s.success_rate > 0.3))
             fail_msg("square through %s fooled only %.1f%% of the attacked examples", modes[k],
                      100 * s.success_rate);
-        foil_attack_result_free(&r);
+        foil_evasion_result_free(&r);
         foil_tensor_free(&z);
         foil_tensor_free(&p);
         foil_model_free(bb);
@@ -283,7 +283,7 @@ static void test_query_budget(void **state)
     assert_int_equal(foil_model_queries(bb), n + n / 2);
     /* An attack that runs out of budget fails with the budget's error. */
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
-    foil_attack_result r;
+    foil_evasion_result r;
     foil_model *small = black_box_copy(3 * n, NULL);
     assert_int_equal(run_on(small, &f, "square", &t, NULL, &r), FOIL_ERR_BUDGET);
     foil_model_free(small);
@@ -309,7 +309,7 @@ static void test_counters(void **state)
     foil_model_reset_counters(m);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.05f);
     t.steps = 5;
-    foil_attack_result r;
+    foil_evasion_result r;
     if (run_on(m, &f, "pgd", &t, "early_stop=0", &r)) fail_msg("%s", foil_last_error());
     int64_t q = 0, gr = 0;
     for (int64_t i = 0; i < r.n; i++) {
@@ -319,7 +319,7 @@ static void test_counters(void **state)
     assert_int_equal(r.model_queries, q + 2 * f.examples);
     assert_int_equal(r.model_grads, gr);
     assert_int_equal(foil_model_gradients(m), gr);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     foil_tensor_free(&z);
     foil_tensor_free(&g);
     foil_model_free(m);
@@ -390,15 +390,15 @@ static void test_program_defined_model(void **state)
     float lo[64], hi[64];
     for (int j = 0; j < 64; j++) lo[j] = 0, hi[j] = 1;
     foil_threat t = {.norm = FOIL_NORM_LINF, .eps = 0.3f, .lower = lo, .upper = hi, .queries = 500, .seed = 1};
-    foil_attack_options opt = {.quiet = 1};
-    foil_attack_result r;
-    assert_int_equal(foil_attack_run("pgd", m, &x, y, &t, &opt, &r), FOIL_ERR_CAPABILITY);
-    assert_int_equal(foil_attack_run("simba-pixel", m, &x, y, &t, &opt, &r), FOIL_OK);
-    foil_attack_summary s;
-    foil_attack_summarize(&r, &s);
+    foil_evasion_options opt = {.quiet = 1};
+    foil_evasion_result r;
+    assert_int_equal(foil_evasion_run("pgd", m, &x, y, &t, &opt, &r), FOIL_ERR_CAPABILITY);
+    assert_int_equal(foil_evasion_run("simba-pixel", m, &x, y, &t, &opt, &r), FOIL_OK);
+    foil_evasion_summary s;
+    foil_evasion_summarize(&r, &s);
     assert_int_equal(s.attacked, 30);
     assert_true(s.fooled > 0);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     foil_tensor_free(&x);
     foil_tensor_free(&z);
     foil_model_free(m);
@@ -467,12 +467,12 @@ static void test_bpda_through_quantizer(void **state)
 
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
     t.steps = 20;
-    foil_attack_result r_exact, r_bpda;
+    foil_evasion_result r_exact, r_bpda;
     if (run_on(exact, &f, "pgd", &t, NULL, &r_exact) || run_on(bpda, &f, "pgd", &t, NULL, &r_bpda))
         fail_msg("%s", foil_last_error());
-    foil_attack_summary s_exact, s_bpda;
-    foil_attack_summarize(&r_exact, &s_exact);
-    foil_attack_summarize(&r_bpda, &s_bpda);
+    foil_evasion_summary s_exact, s_bpda;
+    foil_evasion_summarize(&r_exact, &s_exact);
+    foil_evasion_summarize(&r_bpda, &s_bpda);
     printf("bit-depth(3), PGD-20 Linf 0.1: clean %.1f%%, robust %.1f%% through the exact gradient (%.0f%% zero), "
            "%.1f%% through BPDA\n", 100 * s_exact.clean_accuracy, 100 * s_exact.robust_accuracy,
            100 * s_exact.zero_gradient_fraction, 100 * s_bpda.robust_accuracy);
@@ -482,8 +482,8 @@ static void test_bpda_through_quantizer(void **state)
     if (!(s_bpda.robust_accuracy < s_exact.robust_accuracy - 0.3))
         fail_msg("BPDA PGD left %.1f%% robust, the exact-gradient PGD %.1f%%", 100 * s_bpda.robust_accuracy,
                  100 * s_exact.robust_accuracy);
-    foil_attack_result_free(&r_exact);
-    foil_attack_result_free(&r_bpda);
+    foil_evasion_result_free(&r_exact);
+    foil_evasion_result_free(&r_bpda);
     foil_tensor_free(&g_exact);
     foil_tensor_free(&g_bpda);
     foil_tensor_free(&z_exact);
@@ -561,17 +561,17 @@ static void test_eot_over_noise(void **state)
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
     t.steps = 5;
     t.seed = 9;
-    foil_attack_result r[2];
+    foil_evasion_result r[2];
     const int64_t batches[2] = {250, 7};
     for (int k = 0; k < 2; k++) {
         foil_model *m = eot_copy(4, 5, &noisy);
-        foil_attack_options opt = {.params = "early_stop=0", .batch = batches[k], .quiet = 1};
-        if (foil_attack_run("pgd", m, &f.data.x, y, &t, &opt, &r[k])) fail_msg("%s", foil_last_error());
+        foil_evasion_options opt = {.params = "early_stop=0", .batch = batches[k], .quiet = 1};
+        if (foil_evasion_run("pgd", m, &f.data.x, y, &t, &opt, &r[k])) fail_msg("%s", foil_last_error());
         foil_model_free(m);
     }
     assert_memory_equal(r[0].adv.data, r[1].adv.data, foil_tensor_nbytes(&r[0].adv));
-    foil_attack_result_free(&r[0]);
-    foil_attack_result_free(&r[1]);
+    foil_evasion_result_free(&r[0]);
+    foil_evasion_result_free(&r[1]);
 }
 
 /* What needs an ONNX graph says so instead of misbehaving on a wrapper. */

@@ -36,8 +36,8 @@ static double slack(const attack_fixture *f, double pts, int k)
     return fmax(pts, (double)k / (double)f->examples) + 1e-9;
 }
 
-static foil_attack_summary run(attack_fixture *f, const char *name, foil_norm norm, float eps, int64_t steps,
-                               const char *params, foil_attack_result *keep)
+static foil_evasion_summary run(attack_fixture *f, const char *name, foil_norm norm, float eps, int64_t steps,
+                               const char *params, foil_evasion_result *keep)
 {
     foil_threat t = attack_fixture_threat(f, norm, eps);
     t.steps = steps;
@@ -70,7 +70,7 @@ static double max_other(const float *z, int64_t C, int64_t skip)
 }
 
 /* The losses as the papers write them (DLR from sorted logits), in double. */
-static double loss_reference(foil_loss_kind kind, const float *z, int64_t C, int64_t y, int64_t t)
+static double loss_reference(FoilLossKind kind, const float *z, int64_t C, int64_t y, int64_t t)
 {
     if (kind == FOIL_LOSS_NEG_MARGIN) return max_other(z, C, y) - z[y];
     if (kind == FOIL_LOSS_NEG_MARGIN_T) return z[t] - max_other(z, C, t);
@@ -89,7 +89,7 @@ static double loss_reference(foil_loss_kind kind, const float *z, int64_t C, int
 
 /* Values against the formula, gradients against central differences, for
  * every relative position of y and t among the top four. */
-static void check_loss_gradient(foil_loss_kind kind)
+static void check_loss_gradient(FoilLossKind kind)
 {
     enum { C = 10, ROWS = 400 };
     unsigned seed = 7;
@@ -99,9 +99,9 @@ static void check_loss_gradient(foil_loss_kind kind)
         spaced_logits(z, C, &seed);
         int64_t y = rand_r(&seed) % C, t = rand_r(&seed) % (C - 1);
         if (t >= y) t++;
-        foil_logit_loss L = {kind, &y, &t, 0};
+        FoilLogitLoss L = {kind, &y, &t, 0};
         float v;
-        assert_int_equal(foil_logit_loss_fn(&L, 0, 1, C, z, &v, g), FOIL_OK);
+        assert_int_equal(foilLogitLossFn(&L, 0, 1, C, z, &v, g), FOIL_OK);
         double want = loss_reference(kind, z, C, y, t);
         if (fabs(v - want) > 1e-5 * (1 + fabs(want)))
             fail_msg("loss %d row %d: value %g, formula %g", (int)kind, row, v, want);
@@ -110,9 +110,9 @@ static void check_loss_gradient(foil_loss_kind kind)
             float up, down;
             memcpy(zp, z, sizeof zp);
             zp[k] = z[k] + h;
-            assert_int_equal(foil_logit_loss_fn(&L, 0, 1, C, zp, &up, scratch), FOIL_OK);
+            assert_int_equal(foilLogitLossFn(&L, 0, 1, C, zp, &up, scratch), FOIL_OK);
             zp[k] = z[k] - h;
-            assert_int_equal(foil_logit_loss_fn(&L, 0, 1, C, zp, &down, scratch), FOIL_OK);
+            assert_int_equal(foilLogitLossFn(&L, 0, 1, C, zp, &down, scratch), FOIL_OK);
             double fd = ((double)up - down) / (2.0 * h), err = fabs(fd - g[k]);
             worst = fmax(worst, err);
             if (err > 1e-3 * (1 + fabs(fd)))
@@ -146,17 +146,17 @@ static void test_apgd_vs_pgd(void **state)
     (void)state;
     const int64_t steps[] = {10, 20};
     for (int k = 0; k < 2; k++) {
-        foil_attack_summary pgd = run(&ALL, "pgd", FOIL_NORM_LINF, 0.1f, steps[k], NULL, NULL);
-        foil_attack_summary apgd = run(&ALL, "apgd-ce", FOIL_NORM_LINF, 0.1f, steps[k], NULL, NULL);
+        foil_evasion_summary pgd = run(&ALL, "pgd", FOIL_NORM_LINF, 0.1f, steps[k], NULL, NULL);
+        foil_evasion_summary apgd = run(&ALL, "apgd-ce", FOIL_NORM_LINF, 0.1f, steps[k], NULL, NULL);
         assert_true(apgd.clean_accuracy > 0.8);
         assert_true(apgd.robust_accuracy <= pgd.robust_accuracy + slack(&ALL, 0.005, k == 0 ? 2 : 0));
     }
     /* L2 too, on fewer examples. */
-    foil_attack_summary pgd = run(&F, "pgd", FOIL_NORM_L2, 1.0f, 20, NULL, NULL);
-    foil_attack_summary apgd = run(&F, "apgd-ce", FOIL_NORM_L2, 1.0f, 20, NULL, NULL);
+    foil_evasion_summary pgd = run(&F, "pgd", FOIL_NORM_L2, 1.0f, 20, NULL, NULL);
+    foil_evasion_summary apgd = run(&F, "apgd-ce", FOIL_NORM_L2, 1.0f, 20, NULL, NULL);
     assert_true(apgd.robust_accuracy <= pgd.robust_accuracy + slack(&F, 0.005, 1));
     /* The undefended model collapses at eps 0.3. */
-    foil_attack_summary big = run(&ALL, "apgd-ce", FOIL_NORM_LINF, 0.3f, 0, NULL, NULL);
+    foil_evasion_summary big = run(&ALL, "apgd-ce", FOIL_NORM_LINF, 0.3f, 0, NULL, NULL);
     assert_true(big.robust_accuracy <= 0.01);
 }
 
@@ -168,7 +168,7 @@ static void test_budgets(void **state)
 {
     (void)state;
     const int64_t steps = 12, targets = 3;
-    foil_attack_result r;
+    foil_evasion_result r;
     run(&S, "apgd-ce", FOIL_NORM_LINF, 0.03f, steps, NULL, &r);
     int64_t robust = 0;
     for (int64_t i = 0; i < r.n; i++) {
@@ -182,7 +182,7 @@ static void test_budgets(void **state)
         robust += !r.success[i];
     }
     assert_true(robust > 0);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 
     char params[32];
     snprintf(params, sizeof params, "n_target_classes=%lld", (long long)targets);
@@ -193,7 +193,7 @@ static void test_budgets(void **state)
         if (!r.success[i]) assert_int_equal(r.grads[i], targets * (steps + 1));
         else assert_true(r.grads[i] <= targets * (steps + 1));
     }
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* Seeded: the same request gives the same answer; another seed another. */
@@ -202,7 +202,7 @@ static void test_deterministic(void **state)
     (void)state;
     foil_threat t = attack_fixture_threat(&S, FOIL_NORM_LINF, 0.05f);
     t.steps = 10;
-    foil_attack_result a, b, c;
+    foil_evasion_result a, b, c;
     attack_fixture_run(&S, "apgd-ce", &t, NULL, &a);
     attack_fixture_run(&S, "apgd-ce", &t, NULL, &b);
     t.seed = 99;
@@ -210,17 +210,17 @@ static void test_deterministic(void **state)
     size_t bytes = (size_t)a.adv.numel * sizeof(float);
     assert_memory_equal(foil_f32(&a.adv), foil_f32(&b.adv), bytes);
     assert_true(memcmp(foil_f32(&a.adv), foil_f32(&c.adv), bytes) != 0);
-    foil_attack_result_free(&a);
-    foil_attack_result_free(&b);
-    foil_attack_result_free(&c);
+    foil_evasion_result_free(&a);
+    foil_evasion_result_free(&b);
+    foil_evasion_result_free(&c);
 }
 
 /* The four white-box attacks (9 targets, slow_steps() iterations) on F at
  * Linf 0.1, run once and shared by the tests below. */
 static struct {
     int done;
-    foil_attack_result ce_r;
-    foil_attack_summary ce, dlr, t, fab;
+    foil_evasion_result ce_r;
+    foil_evasion_summary ce, dlr, t, fab;
 } W;
 
 static void white_box(void)
@@ -249,12 +249,12 @@ static void test_dlr_and_targets(void **state)
     foil_threat t = attack_fixture_threat(&F, FOIL_NORM_LINF, 0.2f);
     t.target_mode = FOIL_TARGET_RANDOM;
     t.steps = 20;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&F, "apgd-ce", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&F, "apgd-ce", &t, NULL, &r);
     assert_true(s.success_rate > 0.6);
     for (int64_t i = 0; i < r.n; i++)
         if (r.success[i]) assert_int_equal(r.adv_pred[i], r.target[i]);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* ---- FAB-T ---- */
@@ -265,14 +265,14 @@ static void test_dlr_and_targets(void **state)
  * fools nearly all). */
 static void fab_minimal(attack_fixture *f, foil_norm norm)
 {
-    foil_attack_result r;
-    foil_attack_summary fab = run(f, "fab-t", norm, 0, slow_steps(), NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary fab = run(f, "fab-t", norm, 0, slow_steps(), NULL, &r);
     assert_true(fab.success_rate >= 0.95);
     /* An unbounded run reports what it found; all of it is adversarial. */
     for (int64_t i = 0; i < r.n; i++)
         if (r.attacked[i]) assert_int_equal(r.success[i], r.adv_pred[i] != r.target[i]);
-    foil_attack_result_free(&r);
-    foil_attack_summary ce = run(f, "apgd-ce", norm, (float)fab.median_norm, slow_steps(), NULL, NULL);
+    foil_evasion_result_free(&r);
+    foil_evasion_summary ce = run(f, "apgd-ce", norm, (float)fab.median_norm, slow_steps(), NULL, NULL);
     assert_true(ce.success_rate <= 0.5 + slack(f, 0.2, 2));
 }
 
@@ -298,11 +298,11 @@ static void test_autoattack(void **state)
 {
     (void)state;
     white_box();
-    foil_attack_result aa_r;
+    foil_evasion_result aa_r;
     foil_threat th = attack_fixture_threat(&F, FOIL_NORM_LINF, 0.1f);
     th.steps = slow_steps();
     th.queries = 1000;
-    foil_attack_summary aa = attack_fixture_run(&F, "autoattack", &th, NULL, &aa_r);
+    foil_evasion_summary aa = attack_fixture_run(&F, "autoattack", &th, NULL, &aa_r);
     double one = 1.0 / (double)F.examples;
     assert_true(aa.robust_accuracy <= W.ce.robust_accuracy);
     assert_true(aa.robust_accuracy <= W.t.robust_accuracy + one + 1e-9);
@@ -313,7 +313,7 @@ static void test_autoattack(void **state)
     printf("  autoattack warnings: '%s'\n", aa_r.warnings);
     assert_null(strstr(aa_r.warnings, "randomized"));
     assert_null(strstr(aa_r.warnings, "probability"));
-    foil_attack_result_free(&aa_r);
+    foil_evasion_result_free(&aa_r);
 }
 
 /* ---- warnings and errors ---- */
@@ -332,19 +332,19 @@ static void test_zero_gradient_warning(void **state)
     foil_threat t = attack_fixture_threat(&few, FOIL_NORM_LINF, 0.1f);
     t.immutable = immutable;
     t.steps = 5;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&few, "apgd-dlr", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&few, "apgd-dlr", &t, NULL, &r);
     assert_non_null(strstr(r.warnings, "gradient of exactly zero"));
     assert_int_equal(s.fooled, 0);
     assert_int_equal(s.zero_grad_examples, s.attacked);
     assert_true(s.zero_gradient_fraction == 1.0);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     free(immutable);
 }
 
 static foil_status try_run(attack_fixture *f, const char *name, const foil_threat *t, const char *params)
 {
-    foil_attack_options opt = {.params = params, .quiet = 1};
+    foil_evasion_options opt = {.params = params, .quiet = 1};
     return attack_fixture_try(f, name, t, &opt);
 }
 
@@ -390,7 +390,7 @@ int main(void)
         cmocka_unit_test(test_bad_requests),
     };
     rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (W.done) foil_attack_result_free(&W.ce_r);
+    if (W.done) foil_evasion_result_free(&W.ce_r);
     attack_fixture_free(&ALL);
     return rc;
 }

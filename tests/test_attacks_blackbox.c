@@ -34,7 +34,7 @@ static attack_fixture head(int64_t k)
     return attack_fixture_head(&ALL, ALL.examples >= 1000 ? k : k / 4);
 }
 
-static int64_t max_queries(const foil_attack_result *r)
+static int64_t max_queries(const foil_evasion_result *r)
 {
     int64_t m = 0;
     for (int64_t i = 0; i < r->n; i++) m = r->queries[i] > m ? r->queries[i] : m;
@@ -43,7 +43,7 @@ static int64_t max_queries(const foil_attack_result *r)
 
 /* Nothing is charged to examples that were not attacked, and no attacked
  * example goes over its budget. */
-static void check_budget(const foil_attack_result *r, int64_t budget)
+static void check_budget(const foil_evasion_result *r, int64_t budget)
 {
     for (int64_t i = 0; i < r->n; i++) {
         if (!r->attacked[i]) assert_int_equal(r->queries[i], 0);
@@ -64,10 +64,10 @@ static void test_square_linf(void **state)
     (void)state;
     attack_fixture f = head(200);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
-    foil_attack_summary pgd = attack_fixture_run(&f, "pgd", &t, NULL, NULL);
+    foil_evasion_summary pgd = attack_fixture_run(&f, "pgd", &t, NULL, NULL);
     t.queries = 1000;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&f, "square", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&f, "square", &t, NULL, &r);
     assert_true(s.clean_accuracy > 0.75);
     assert_true(s.robust_accuracy < 0.5 * s.clean_accuracy);
     assert_true(s.robust_accuracy <= pgd.robust_accuracy + 0.12);
@@ -87,7 +87,7 @@ static void test_square_linf(void **state)
     }
     printf("  square: fooled examples needed %.1f queries on average\n",
            (double)fooled_queries / (double)(s.fooled ? s.fooled : 1));
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* Batching changes (almost) nothing, as randomness is per example;
@@ -98,10 +98,10 @@ static void test_square_exact(void **state)
     attack_fixture f = head(60);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.05f);
     t.queries = 100;
-    foil_attack_result a, b;
+    foil_evasion_result a, b;
     attack_fixture_run(&f, "square", &t, NULL, &a);
-    foil_attack_options opt = {.batch = 7, .quiet = 1};
-    assert_int_equal(foil_attack_run("square", f.model, &f.data.x, foil_i64(&f.data.y), &t, &opt, &b), FOIL_OK);
+    foil_evasion_options opt = {.batch = 7, .quiet = 1};
+    assert_int_equal(foil_evasion_run("square", f.model, &f.data.x, foil_i64(&f.data.y), &t, &opt, &b), FOIL_OK);
     /* The model's logits differ by ~1e-6 between batch compositions (float
      * summation order), which can flip an accept decision between nearly
      * equal losses, so "the same" is per example and nearly everywhere;
@@ -116,15 +116,15 @@ static void test_square_exact(void **state)
     printf("  batch 250 vs 7: %lld of %lld examples identical\n", (long long)same, (long long)a.n);
     assert_true(same >= a.n - 1 - a.n / 10);
     assert_true(unfooled > 0); /* the budget binds for some: the test means something */
-    foil_attack_result_free(&a);
-    foil_attack_result_free(&b);
+    foil_evasion_result_free(&a);
+    foil_evasion_result_free(&b);
     /* Three restarts of 33 queries each: 99 for an example never fooled. */
     t.restarts = 3;
     attack_fixture_run(&f, "square", &t, NULL, &a);
     check_budget(&a, 100);
     for (int64_t i = 0; i < a.n; i++)
         if (a.attacked[i] && !a.success[i]) assert_int_equal(a.queries[i], 99);
-    foil_attack_result_free(&a);
+    foil_evasion_result_free(&a);
 }
 
 static void test_square_l2_targeted(void **state)
@@ -133,11 +133,11 @@ static void test_square_l2_targeted(void **state)
     attack_fixture f = head(60);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_L2, 2.0f);
     t.queries = 500;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&f, "square", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&f, "square", &t, NULL, &r);
     assert_true(s.success_rate > 0.3); /* measured ~70% (release), ~40% (sanitizer); noise: < 5% */
     check_budget(&r, 500);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 
     t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.2f);
     t.queries = 500;
@@ -147,7 +147,7 @@ static void test_square_l2_targeted(void **state)
     for (int64_t i = 0; i < r.n; i++)
         if (r.success[i]) assert_int_equal(r.adv_pred[i], r.target[i]);
     check_budget(&r, 500);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* ---- SimBA ---- */
@@ -158,25 +158,25 @@ static void test_simba(void **state)
     attack_fixture f = head(40);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_L2, 3.0f);
     t.queries = 500;
-    foil_attack_result r;
-    foil_attack_summary px = attack_fixture_run(&f, "simba-pixel", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary px = attack_fixture_run(&f, "simba-pixel", &t, NULL, &r);
     check_budget(&r, 500);
-    foil_attack_result_free(&r);
-    foil_attack_summary dct = attack_fixture_run(&f, "simba-dct", &t, NULL, &r);
+    foil_evasion_result_free(&r);
+    foil_evasion_summary dct = attack_fixture_run(&f, "simba-dct", &t, NULL, &r);
     check_budget(&r, 500);
     /* Measured success ~85% (release), ~55% (sanitizer) for both. */
     assert_true(px.success_rate > 0.35);
     assert_true(dct.success_rate > 0.35);
     /* Low frequencies first: smaller perturbations than pixel steps. */
     assert_true(dct.median_norm < px.median_norm);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* Linf (the reference's linf_bound): every pixel within eps. */
     t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
     t.queries = 200;
-    foil_attack_summary li = attack_fixture_run(&f, "simba-dct", &t, NULL, &r);
+    foil_evasion_summary li = attack_fixture_run(&f, "simba-dct", &t, NULL, &r);
     assert_true(li.success_rate > 0.15);
     check_budget(&r, 200);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* ---- NES ---- */
@@ -189,8 +189,8 @@ static void test_nes(void **state)
     attack_fixture f = head(40);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_LINF, 0.1f);
     t.queries = 1000;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&f, "nes", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&f, "nes", &t, NULL, &r);
     check_budget(&r, 1000);
     for (int64_t i = 0; i < r.n; i++) {
         if (!r.attacked[i]) continue;
@@ -201,7 +201,7 @@ static void test_nes(void **state)
     /* Measured success ~55% (release), ~25% (sanitizer); random +-eps
      * steps or a wrong sign: < 5%. */
     assert_true(s.success_rate > 0.15);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* L2 steps, and the antithetic pair count from the parameters. */
     attack_fixture g = head(24);
     t = attack_fixture_threat(&g, FOIL_NORM_L2, 2.0f);
@@ -211,7 +211,7 @@ static void test_nes(void **state)
         if (r.attacked[i]) assert_int_equal(r.queries[i] % 21, 0);
     check_budget(&r, 300);
     assert_true(s.success_rate > 0.15);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* ---- HopSkipJump ---- */
@@ -225,37 +225,37 @@ static void test_hsj(void **state)
     attack_fixture f = head(40);
     foil_threat t = attack_fixture_threat(&f, FOIL_NORM_L2, 0.0f);
     t.queries = 80;
-    foil_attack_result r;
-    foil_attack_summary few = attack_fixture_run(&f, "hsj", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary few = attack_fixture_run(&f, "hsj", &t, NULL, &r);
     check_budget(&r, 80);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     t.queries = 600;
-    foil_attack_summary many = attack_fixture_run(&f, "hsj", &t, NULL, &r);
+    foil_evasion_summary many = attack_fixture_run(&f, "hsj", &t, NULL, &r);
     check_budget(&r, 600);
     /* Not 1: uniform noise may never leave the true class ("Bag" here)
      * within the budget, and then there is no start. */
     assert_true(many.success_rate > 0.9);
     assert_true(many.median_norm < 0.7 * few.median_norm);
     assert_true(many.median_norm < 4.0);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* eps > 0: an example stops once within eps, which saves queries; one
      * that stops long before its budget (not merely too short of queries
      * for another estimate) was fooled. */
     t.eps = 1.5f * (float)many.median_norm;
-    foil_attack_summary bounded = attack_fixture_run(&f, "hsj", &t, NULL, &r);
+    foil_evasion_summary bounded = attack_fixture_run(&f, "hsj", &t, NULL, &r);
     check_budget(&r, 600);
     for (int64_t i = 0; i < r.n; i++)
         if (r.attacked[i] && r.queries[i] <= 300) assert_true(r.success[i]);
     assert_true(bounded.mean_queries < many.mean_queries);
     assert_true(bounded.success_rate > 0.5);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* Linf and targeted (from an input of the target class) run too. */
     attack_fixture g = head(20);
     t = attack_fixture_threat(&g, FOIL_NORM_LINF, 0.0f);
     t.queries = 400;
-    foil_attack_summary li = attack_fixture_run(&g, "hsj", &t, NULL, &r);
+    foil_evasion_summary li = attack_fixture_run(&g, "hsj", &t, NULL, &r);
     assert_true(li.success_rate > 0.9 && li.median_norm < 0.4);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     t = attack_fixture_threat(&g, FOIL_NORM_L2, 0.0f);
     t.queries = 400;
     /* Targets among the classes of the run's own inputs, where the
@@ -273,12 +273,12 @@ static void test_hsj(void **state)
     }
     t.target_mode = FOIL_TARGET_GIVEN;
     t.targets = targets;
-    foil_attack_summary tg = attack_fixture_run(&g, "hsj", &t, NULL, &r);
+    foil_evasion_summary tg = attack_fixture_run(&g, "hsj", &t, NULL, &r);
     assert_true(tg.success_rate > 0.75);
     for (int64_t i = 0; i < r.n; i++)
         if (r.success[i]) assert_int_equal(r.adv_pred[i], r.target[i]);
     check_budget(&r, 400);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     free(targets);
 }
 
@@ -294,11 +294,11 @@ static void test_tabular(void **state)
     int64_t d = foil_dataset_example_size(&tab.data), n = tab.data.x.shape[0];
     foil_threat t = attack_fixture_threat(&tab, FOIL_NORM_L2, 0.0f);
     t.queries = 500;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&tab, "hsj", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&tab, "hsj", &t, NULL, &r);
     assert_true(s.success_rate > 0.95);
     check_budget(&r, 500);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 
     uint8_t *immutable = calloc((size_t)d, 1);
     for (int64_t j = 0; j < d; j++) immutable[j] = j % 3 == 0;
@@ -312,12 +312,12 @@ static void test_tabular(void **state)
         for (int64_t j = 0; j < d; j++)
             if (immutable[j]) assert_true(foil_f32(&r.adv)[i * d + j] == foil_f32(&tab.data.x)[i * d + j]);
     assert_true(s.success_rate > 0.5);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     free(immutable);
 
     /* Square needs images and says so. */
-    foil_attack_options opt = {.quiet = 1};
-    assert_int_not_equal(foil_attack_run("square", tab.model, &tab.data.x, foil_i64(&tab.data.y), &t, &opt, &r),
+    foil_evasion_options opt = {.quiet = 1};
+    assert_int_not_equal(foil_evasion_run("square", tab.model, &tab.data.x, foil_i64(&tab.data.y), &t, &opt, &r),
                          FOIL_OK);
     assert_non_null(strstr(foil_last_error(), "images"));
     attack_fixture_free(&tab);
@@ -328,7 +328,7 @@ static void test_tabular(void **state)
 static void expect_error(const char *name, const foil_threat *t, const char *params, const char *what)
 {
     attack_fixture f = head(10);
-    foil_attack_options opt = {.params = params, .quiet = 1};
+    foil_evasion_options opt = {.params = params, .quiet = 1};
     assert_int_not_equal(attack_fixture_try(&f, name, t, &opt), FOIL_OK);
     assert_non_null(strstr(foil_last_error(), what));
 }

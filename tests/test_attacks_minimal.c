@@ -52,16 +52,16 @@ static void predict(foil_model *m, const float *xs, int64_t n, const foil_tensor
     x.data = (void *)xs;
     assert_int_equal(foil_model_predict(m, &x, &z), FOIL_OK);
     int64_t classes = z.shape[1];
-    for (int64_t i = 0; i < n; i++) pred[i] = foil_argmax(foil_f32(&z) + i * classes, classes);
+    for (int64_t i = 0; i < n; i++) pred[i] = foilArgmax(foil_f32(&z) + i * classes, classes);
     foil_tensor_free(&z);
 }
 
 /* ---- the C&W objective against finite differences ---- */
 
-static foil_attack_ctx cw_ctx(const attack_fixture *f, const foil_threat *t, int64_t n, int64_t *q, int64_t *g)
+static FoilEvasionCtx cw_ctx(const attack_fixture *f, const foil_threat *t, int64_t n, int64_t *q, int64_t *g)
 {
-    foil_attack_ctx c = {0};
-    c.info = foil_attack_find("cw-l2");
+    FoilEvasionCtx c = {0};
+    c.info = foil_evasion_find("cw-l2");
     c.model = f->model;
     c.t = t;
     c.n = n;
@@ -78,10 +78,10 @@ static foil_attack_ctx cw_ctx(const attack_fixture *f, const foil_threat *t, int
 }
 
 /* F(w) for rows examples at w (rows x D), in b's buffers. */
-static double cw_value(foil_attack_ctx *c, foil_cw_batch *b, const float *w, int64_t r)
+static double cw_value(FoilEvasionCtx *c, FoilCwBatch *b, const float *w, int64_t r)
 {
     b->w = w;
-    assert_int_equal(foil_cw_objective(c, b), FOIL_OK);
+    assert_int_equal(foilCwObjective(c, b), FOIL_OK);
     return b->value[r];
 }
 
@@ -91,14 +91,14 @@ static void test_cw_gradient(void **state)
     enum { ROWS = 4 };
     foil_threat t = attack_fixture_threat(&ALL, FOIL_NORM_L2, 0);
     int64_t q[ROWS] = {0}, gr[ROWS] = {0}, ex[ROWS] = {0, 1, 2, 3}, label[ROWS], other[ROWS];
-    foil_attack_ctx c = cw_ctx(&ALL, &t, ROWS, q, gr);
+    FoilEvasionCtx c = cw_ctx(&ALL, &t, ROWS, q, gr);
     int64_t d = c.d;
     float *w = malloc((size_t)(ROWS * d) * sizeof *w), *wp = malloc((size_t)(ROWS * d) * sizeof *wp);
     float *u = malloc((size_t)d * sizeof *u), *grad = malloc((size_t)(ROWS * d) * sizeof *grad);
     float *xp = malloc((size_t)(ROWS * d) * sizeof *xp), *logits = malloc((size_t)ROWS * 16 * sizeof *logits);
     float l2[ROWS], value[ROWS], cst[ROWS];
     assert_true(w && wp && u && grad && xp && logits && c.classes <= 16);
-    foil_cw_batch b = {ROWS, ex, w, cst, 0, xp, l2, value, logits, NULL, label, other};
+    FoilCwBatch b = {ROWS, ex, w, cst, 0, xp, l2, value, logits, NULL, label, other};
     /* A point inside the box where both terms matter: w = atanh of x moved
      * a random amount (tanh-space noise 0.5). */
     foil_rng r = foil_rng_make(11, 0);
@@ -153,8 +153,8 @@ static void test_cw_gradient(void **state)
 
 /* ---- DeepFool and C&W, unbounded and bounded ---- */
 
-static foil_attack_summary run(attack_fixture *f, const char *name, foil_norm norm, float eps, int64_t steps,
-                               const char *params, foil_attack_result *keep)
+static foil_evasion_summary run(attack_fixture *f, const char *name, foil_norm norm, float eps, int64_t steps,
+                               const char *params, foil_evasion_result *keep)
 {
     foil_threat t = attack_fixture_threat(f, norm, eps);
     t.steps = steps;
@@ -164,8 +164,8 @@ static foil_attack_summary run(attack_fixture *f, const char *name, foil_norm no
 static void test_deepfool(void **state)
 {
     (void)state;
-    foil_attack_result r, ri;
-    foil_attack_summary l2 = run(&M, "deepfool", FOIL_NORM_L2, 0, 0, NULL, &r);
+    foil_evasion_result r, ri;
+    foil_evasion_summary l2 = run(&M, "deepfool", FOIL_NORM_L2, 0, 0, NULL, &r);
     assert_true(l2.success_rate >= 0.98);
     /* Each iteration costs one gradient per candidate class other than y
      * (9) and one forward pass; plus one forward pass at the start. */
@@ -176,7 +176,7 @@ static void test_deepfool(void **state)
         assert_int_equal(r.queries[i], r.grads[i] + it + 1);
         assert_true(it >= 1 && it <= 50);
     }
-    foil_attack_summary linf = run(&M, "deepfool", FOIL_NORM_LINF, 0, 0, NULL, &ri);
+    foil_evasion_summary linf = run(&M, "deepfool", FOIL_NORM_LINF, 0, 0, NULL, &ri);
     assert_true(linf.success_rate >= 0.98);
     /* The Linf version (steps along sign(w), the l1 dual) finds smaller Linf
      * perturbations than the L2 version's. */
@@ -196,12 +196,12 @@ static void test_deepfool(void **state)
     assert_true(ma < 0.8f * mb);
     free(a);
     free(b);
-    foil_attack_result_free(&r);
-    foil_attack_result_free(&ri);
+    foil_evasion_result_free(&r);
+    foil_evasion_result_free(&ri);
     /* Bounded at the unbounded median: DeepFool is deterministic, so half
      * the examples are fooled within eps and the others are reset to x (the
      * fixture's check asserts every answer is within eps). */
-    foil_attack_summary half = run(&M, "deepfool", FOIL_NORM_L2, (float)l2.median_norm, 0, NULL, NULL);
+    foil_evasion_summary half = run(&M, "deepfool", FOIL_NORM_L2, (float)l2.median_norm, 0, NULL, NULL);
     assert_true(half.success_rate > 0.35 && half.success_rate < 0.65);
     assert_true(half.max_norm <= l2.median_norm * (1 + 1e-5));
 }
@@ -220,9 +220,9 @@ static void test_deepfool(void **state)
 static void test_cw_vs_deepfool(void **state)
 {
     (void)state;
-    foil_attack_result df, cw;
-    foil_attack_summary sd = run(&C, "deepfool", FOIL_NORM_L2, 0, 0, NULL, &df);
-    foil_attack_summary sc = run(&C, "cw-l2", FOIL_NORM_L2, 0, CW_TEST_STEPS, CW_TEST_PARAMS, &cw);
+    foil_evasion_result df, cw;
+    foil_evasion_summary sd = run(&C, "deepfool", FOIL_NORM_L2, 0, 0, NULL, &df);
+    foil_evasion_summary sc = run(&C, "cw-l2", FOIL_NORM_L2, 0, CW_TEST_STEPS, CW_TEST_PARAMS, &cw);
     assert_true(sd.success_rate >= 0.95);
     assert_true(sc.success_rate >= 0.95);
     /* On the examples both fooled: C&W's perturbations are the smaller ones,
@@ -250,8 +250,8 @@ static void test_cw_vs_deepfool(void **state)
     free(ratio);
     free(a);
     free(b);
-    foil_attack_result_free(&df);
-    foil_attack_result_free(&cw);
+    foil_evasion_result_free(&df);
+    foil_evasion_result_free(&cw);
 }
 
 /* The binary search only ever improves on its first step (same start,
@@ -261,9 +261,9 @@ static void test_cw_search_and_bound(void **state)
 {
     (void)state;
     attack_fixture few = attack_fixture_head(&C, 10);
-    foil_attack_result one, three;
+    foil_evasion_result one, three;
     run(&few, "cw-l2", FOIL_NORM_L2, 0, 100, "binary_search_steps=1,initial_const=1,learning_rate=0.02", &one);
-    foil_attack_summary s3 =
+    foil_evasion_summary s3 =
         run(&few, "cw-l2", FOIL_NORM_L2, 0, 100, "binary_search_steps=3,initial_const=1,learning_rate=0.02", &three);
     int64_t improved = 0;
     for (int64_t i = 0; i < few.examples; i++) {
@@ -274,16 +274,16 @@ static void test_cw_search_and_bound(void **state)
     }
     /* The later steps did something: smaller answers (c halved after a
      * success), or examples the first step missed (c raised). */
-    foil_attack_summary s1;
-    foil_attack_summarize(&one, &s1);
+    foil_evasion_summary s1;
+    foil_evasion_summarize(&one, &s1);
     printf("  3 binary steps vs 1: %lld more fooled, %lld smaller by > 1%%\n", (long long)(s3.fooled - s1.fooled),
            (long long)improved);
     assert_true(s3.fooled >= s1.fooled);
     assert_true(improved > 0 || s3.fooled > s1.fooled);
-    foil_attack_result_free(&one);
-    foil_attack_result_free(&three);
+    foil_evasion_result_free(&one);
+    foil_evasion_result_free(&three);
     float eps = 0.5f * (float)s3.median_norm;
-    foil_attack_summary bounded = run(&few, "cw-l2", FOIL_NORM_L2, eps, 100,
+    foil_evasion_summary bounded = run(&few, "cw-l2", FOIL_NORM_L2, eps, 100,
                                       "binary_search_steps=3,initial_const=1,learning_rate=0.02", NULL);
     assert_true(bounded.fooled < s3.fooled);
     assert_true(bounded.fooled == 0 || bounded.max_norm <= eps * (1 + 1e-5));
@@ -296,27 +296,27 @@ static void test_cw_targeted(void **state)
     foil_threat t = attack_fixture_threat(&few, FOIL_NORM_L2, 0);
     t.target_mode = FOIL_TARGET_RANDOM;
     t.steps = 200;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&few, "cw-l2", &t, "binary_search_steps=2,initial_const=1,"
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&few, "cw-l2", &t, "binary_search_steps=2,initial_const=1,"
                                                "learning_rate=0.02", &r);
     assert_true(s.success_rate >= 0.9);
     for (int64_t i = 0; i < r.n; i++)
         if (r.success[i]) assert_int_equal(r.adv_pred[i], r.target[i]);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* ---- the learned attacks: fitted on TRAIN, evaluated on ALL ---- */
 
-static foil_attack_summary run_fit(const char *name, const foil_threat *t, const char *params,
-                                   foil_attack_result *r)
+static foil_evasion_summary run_fit(const char *name, const foil_threat *t, const char *params,
+                                   foil_evasion_result *r)
 {
-    foil_attack_options opt = {.params = params, .batch = 250, .quiet = 1, .fit_x = &TRAIN.x,
+    foil_evasion_options opt = {.params = params, .batch = 250, .quiet = 1, .fit_x = &TRAIN.x,
                                .fit_y = foil_i64(&TRAIN.y)};
-    foil_status st = foil_attack_run(name, ALL.model, &ALL.data.x, foil_i64(&ALL.data.y), t, &opt, r);
+    foil_status st = foil_evasion_run(name, ALL.model, &ALL.data.x, foil_i64(&ALL.data.y), t, &opt, r);
     if (st) fail_msg("%s: %s", name, foil_last_error());
     attack_fixture_check_result(&ALL, t, r);
-    foil_attack_summary s;
-    foil_attack_summarize(r, &s);
+    foil_evasion_summary s;
+    foil_evasion_summarize(r, &s);
     printf("  %-10s %-4s eps %-5g success %6.2f%%  fit: %lld queries, %lld gradients  %.2f s\n", name,
            foil_norm_name(t->norm), t->eps, 100 * s.success_rate, (long long)r->fit_queries,
            (long long)r->fit_grads, s.seconds);
@@ -327,7 +327,7 @@ static foil_attack_summary run_fit(const char *name, const foil_threat *t, const
  * changes; make(i, a) writes example i's perturbed copy into a. */
 typedef void (*perturb_fn)(int64_t i, const float *x, float *a, int64_t d, void *ctx);
 
-static double noise_fooling(const foil_attack_result *r, perturb_fn make, void *ctx)
+static double noise_fooling(const foil_evasion_result *r, perturb_fn make, void *ctx)
 {
     int64_t n = ALL.examples, d = foil_dataset_example_size(&ALL.data), attacked = 0, fooled = 0;
     float *a = malloc((size_t)(n * d) * sizeof *a);
@@ -358,7 +358,7 @@ static void random_signs(int64_t i, const float *x, float *a, int64_t d, void *c
  * perturbation's eps is set from: fixtures differ in robustness). */
 static float deepfool_median(foil_norm norm)
 {
-    foil_attack_summary s = run(&C, "deepfool", norm, 0, 0, NULL, NULL);
+    foil_evasion_summary s = run(&C, "deepfool", norm, 0, 0, NULL, NULL);
     assert_true(s.fooled > 0);
     return (float)s.median_norm;
 }
@@ -372,8 +372,8 @@ static void test_universal(void **state)
      * nb_candidate=3 (the three top classes; the closest boundary is nearly
      * always among them) and two passes keep the fit to seconds. */
     foil_threat t = attack_fixture_threat(&ALL, FOIL_NORM_LINF, 3 * deepfool_median(FOIL_NORM_LINF));
-    foil_attack_result r;
-    foil_attack_summary s = run_fit("universal", &t, "max_passes=2,nb_candidate=3", &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = run_fit("universal", &t, "max_passes=2,nb_candidate=3", &r);
     float eps = t.eps;
     double noise = noise_fooling(&r, random_signs, &eps);
     printf("  random signs of the same eps fool %.2f%%\n", 100 * noise);
@@ -385,7 +385,7 @@ static void test_universal(void **state)
         assert_int_equal(r.queries[i], r.attacked[i] ? 1 : 0);
         assert_int_equal(r.grads[i], 0);
     }
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* L2 at 4 x DeepFool's median (3.2 for the release fixture), against
      * random signs of the same L2 norm. */
     t = attack_fixture_threat(&ALL, FOIL_NORM_L2, 4 * deepfool_median(FOIL_NORM_L2));
@@ -394,7 +394,7 @@ static void test_universal(void **state)
     noise = noise_fooling(&r, random_signs, &eps);
     printf("  random signs of the same L2 norm fool %.2f%%\n", 100 * noise);
     assert_true(s.success_rate > noise + 0.15);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* A uniform-noise square of the patch's side at a random location. */
@@ -414,7 +414,7 @@ static void random_patch(int64_t i, const float *x, float *a, int64_t d, void *c
 }
 
 /* Attacked examples, not of class k, that x' sends to class k. */
-static double share_sent_to(const foil_attack_result *r, const int64_t *pred, int64_t k)
+static double share_sent_to(const foil_evasion_result *r, const int64_t *pred, int64_t k)
 {
     int64_t n = 0, hits = 0;
     for (int64_t i = 0; i < r->n; i++) {
@@ -432,8 +432,8 @@ static void test_patch(void **state)
     /* L0 eps 100 on 1x28x28: a 10x10 patch (13% of the image). */
     foil_threat t = attack_fixture_threat(&ALL, FOIL_NORM_L0, 100);
     t.steps = 150;
-    foil_attack_result r;
-    foil_attack_summary s = run_fit("patch", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = run_fit("patch", &t, NULL, &r);
     noise_patch np = {10, ALL.data.x.shape[2], ALL.data.x.shape[3]};
     double noise = noise_fooling(&r, random_patch, &np);
     printf("  a uniform-noise patch of the same size fools %.2f%%\n", 100 * noise);
@@ -441,7 +441,7 @@ static void test_patch(void **state)
     assert_true(s.max_norm <= 100);
     assert_int_equal(r.fit_grads, 150 * 32);
     assert_int_equal(r.fit_queries, 150 * 32);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* Targeted at class 8 (bag) with a 14x14 patch: the share of the other
      * classes' examples sent to 8, against a noise patch's. */
     t.eps = 196;
@@ -460,13 +460,13 @@ static void test_patch(void **state)
     assert_true(sent > base + 0.1);
     free(a);
     free(pred);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 static foil_status try_run(attack_fixture *f, const char *name, const foil_threat *t, const char *params,
                            const foil_tensor *fit_x, const int64_t *fit_y)
 {
-    foil_attack_options opt = {.params = params, .batch = 250, .quiet = 1, .fit_x = fit_x, .fit_y = fit_y};
+    foil_evasion_options opt = {.params = params, .batch = 250, .quiet = 1, .fit_x = fit_x, .fit_y = fit_y};
     return attack_fixture_try(f, name, t, &opt);
 }
 

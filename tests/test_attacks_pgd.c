@@ -21,7 +21,7 @@
  * them all), F: the first 200 of them for the other tests. */
 static attack_fixture ALL, F;
 
-static foil_attack_summary run_steps(attack_fixture *f, const char *name, foil_norm norm, float eps, int64_t steps,
+static foil_evasion_summary run_steps(attack_fixture *f, const char *name, foil_norm norm, float eps, int64_t steps,
                                      int64_t restarts)
 {
     foil_threat t = attack_fixture_threat(f, norm, eps);
@@ -35,9 +35,9 @@ static foil_attack_summary run_steps(attack_fixture *f, const char *name, foil_n
 static void test_strength_order(void **state)
 {
     (void)state;
-    foil_attack_summary fgsm = run_steps(&ALL, "fgsm", FOIL_NORM_LINF, 0.1f, 0, 0);
-    foil_attack_summary pgd10 = run_steps(&ALL, "pgd", FOIL_NORM_LINF, 0.1f, 10, 1);
-    foil_attack_summary pgd40 = run_steps(&ALL, "pgd", FOIL_NORM_LINF, 0.1f, 40, 1);
+    foil_evasion_summary fgsm = run_steps(&ALL, "fgsm", FOIL_NORM_LINF, 0.1f, 0, 0);
+    foil_evasion_summary pgd10 = run_steps(&ALL, "pgd", FOIL_NORM_LINF, 0.1f, 10, 1);
+    foil_evasion_summary pgd40 = run_steps(&ALL, "pgd", FOIL_NORM_LINF, 0.1f, 40, 1);
     assert_true(fgsm.clean_accuracy > 0.8);
     assert_true(pgd10.robust_accuracy <= fgsm.robust_accuracy);
     assert_true(pgd40.robust_accuracy <= pgd10.robust_accuracy);
@@ -45,7 +45,7 @@ static void test_strength_order(void **state)
      * (release model: about 20% vs 8%; the sanitizer build's less trained
      * model: 38% vs 30%). */
     assert_true(pgd10.robust_accuracy < fgsm.robust_accuracy - 0.05);
-    foil_attack_summary big = run_steps(&ALL, "pgd", FOIL_NORM_LINF, 0.3f, 20, 1);
+    foil_evasion_summary big = run_steps(&ALL, "pgd", FOIL_NORM_LINF, 0.3f, 20, 1);
     assert_true(big.robust_accuracy <= 0.01);
 }
 
@@ -57,7 +57,7 @@ static void test_restarts_keep_best(void **state)
     foil_threat t = attack_fixture_threat(&F, FOIL_NORM_LINF, 0.04f);
     t.steps = 10;
     t.restarts = 1;
-    foil_attack_result one, three;
+    foil_evasion_result one, three;
     attack_fixture_run(&F, "pgd", &t, NULL, &one);
     t.restarts = 3;
     attack_fixture_run(&F, "pgd", &t, NULL, &three);
@@ -69,8 +69,8 @@ static void test_restarts_keep_best(void **state)
         assert_true(one.grads[i] <= 10);
     }
     printf("  restarts 3 fooled %lld more examples than 1\n", (long long)gained);
-    foil_attack_result_free(&one);
-    foil_attack_result_free(&three);
+    foil_evasion_result_free(&one);
+    foil_evasion_result_free(&three);
 }
 
 /* FGSM: exactly one gradient and one checking forward per attacked example,
@@ -79,13 +79,13 @@ static void test_counts(void **state)
 {
     (void)state;
     foil_threat t = attack_fixture_threat(&F, FOIL_NORM_LINF, 0.1f);
-    foil_attack_result r;
+    foil_evasion_result r;
     attack_fixture_run(&F, "fgsm", &t, NULL, &r);
     for (int64_t i = 0; i < r.n; i++) {
         assert_int_equal(r.grads[i], r.attacked[i] ? 1 : 0);
         assert_int_equal(r.queries[i], r.attacked[i] ? 2 : 0);
     }
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* PGD with early stop never spends more than steps gradients. */
     t.steps = 7;
     attack_fixture_run(&F, "pgd", &t, NULL, &r);
@@ -94,7 +94,7 @@ static void test_counts(void **state)
         assert_true(r.queries[i] <= 8);
         if (r.attacked[i]) assert_true(r.grads[i] >= 1);
     }
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 static void test_targeted(void **state)
@@ -103,8 +103,8 @@ static void test_targeted(void **state)
     foil_threat t = attack_fixture_threat(&F, FOIL_NORM_LINF, 0.2f);
     t.target_mode = FOIL_TARGET_RANDOM;
     t.steps = 20;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&F, "pgd", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&F, "pgd", &t, NULL, &r);
     int64_t hit = 0;
     for (int64_t i = 0; i < r.n; i++) {
         assert_true(r.target[i] != foil_i64(&F.data.y)[i]);
@@ -114,24 +114,24 @@ static void test_targeted(void **state)
     /* (release model: 97%; the sanitizer build's less trained model: 78%) */
     assert_true(s.success_rate > 0.6);
     printf("  targeted (random target) hits %lld\n", (long long)hit);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 static void test_l2_l1(void **state)
 {
     (void)state;
-    foil_attack_summary fgsm2 = run_steps(&F, "fgsm", FOIL_NORM_L2, 1.0f, 0, 0);
-    foil_attack_summary pgd2 = run_steps(&F, "pgd", FOIL_NORM_L2, 1.0f, 20, 1);
+    foil_evasion_summary fgsm2 = run_steps(&F, "fgsm", FOIL_NORM_L2, 1.0f, 0, 0);
+    foil_evasion_summary pgd2 = run_steps(&F, "pgd", FOIL_NORM_L2, 1.0f, 20, 1);
     assert_true(pgd2.robust_accuracy < fgsm2.robust_accuracy);
-    foil_attack_summary pgd2_big = run_steps(&F, "pgd", FOIL_NORM_L2, 4.0f, 20, 1);
+    foil_evasion_summary pgd2_big = run_steps(&F, "pgd", FOIL_NORM_L2, 4.0f, 20, 1);
     assert_true(pgd2_big.robust_accuracy <= 0.02);
-    foil_attack_summary bim1 = run_steps(&F, "bim", FOIL_NORM_L1, 10.0f, 20, 0);
+    foil_evasion_summary bim1 = run_steps(&F, "bim", FOIL_NORM_L1, 10.0f, 20, 0);
     assert_true(bim1.success_rate > 0.5);
     /* A sparse L1 attack changes few pixels. */
     foil_threat t = attack_fixture_threat(&F, FOIL_NORM_L1, 10.0f);
     t.steps = 20;
-    foil_attack_result r;
-    foil_attack_summary pgd1 = attack_fixture_run(&F, "pgd", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary pgd1 = attack_fixture_run(&F, "pgd", &t, NULL, &r);
     assert_true(pgd1.success_rate > 0.5);
     double changed = 0;
     int64_t fooled = 0;
@@ -142,7 +142,7 @@ static void test_l2_l1(void **state)
         }
     printf("  L1 PGD: fooled examples change %.1f of 784 pixels on average\n", changed / (double)fooled);
     assert_true(changed / (double)fooled < 784 * 0.5);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 }
 
 /* The same seed gives the same adversarial examples. */
@@ -152,17 +152,17 @@ static void test_deterministic(void **state)
     foil_threat t = attack_fixture_threat(&F, FOIL_NORM_L2, 1.0f);
     t.steps = 5;
     t.seed = 42;
-    foil_attack_result a, b;
+    foil_evasion_result a, b;
     attack_fixture_run(&F, "pgd", &t, NULL, &a);
     attack_fixture_run(&F, "pgd", &t, NULL, &b);
     assert_memory_equal(a.adv.data, b.adv.data, foil_tensor_nbytes(&a.adv));
-    foil_attack_result_free(&a);
-    foil_attack_result_free(&b);
+    foil_evasion_result_free(&a);
+    foil_evasion_result_free(&b);
 }
 
 static void expect_error(const char *name, const foil_threat *t, const char *params, const char *what)
 {
-    foil_attack_options opt = {.params = params, .quiet = 1};
+    foil_evasion_options opt = {.params = params, .quiet = 1};
     assert_int_not_equal(attack_fixture_try(&F, name, t, &opt), FOIL_OK);
     assert_non_null(strstr(foil_last_error(), what));
 }
@@ -230,8 +230,8 @@ static void test_tabular_constraints(void **state)
     t.immutable = immutable;
     t.integer = integer;
     t.steps = 20;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&tab, "pgd", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&tab, "pgd", &t, NULL, &r);
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < d; j++) {
             float a = foil_f32(&r.adv)[i * d + j];
@@ -241,7 +241,7 @@ static void test_tabular_constraints(void **state)
         }
     printf("  tabular: clean %.1f%% robust %.1f%%\n", 100 * s.clean_accuracy, 100 * s.robust_accuracy);
     assert_true(s.success_rate > 0.3);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     free(immutable);
     free(integer);
     attack_fixture_free(&tab);
@@ -276,15 +276,15 @@ static void test_constraint_file(void **state)
     foil_threat t = attack_fixture_threat(&tab, FOIL_NORM_LINF, 400.0f);
     t.immutable = immutable;
     t.integer = integer;
-    foil_attack_result r;
-    foil_attack_summary s = attack_fixture_run(&tab, "pgd", &t, NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary s = attack_fixture_run(&tab, "pgd", &t, NULL, &r);
     for (int64_t i = 0; i < n; i++) {
         const float *a = foil_f32(&r.adv) + i * d;
         assert_true(a[0] == x[i * d] && a[1] == x[i * d + 1]);
         assert_true(a[area] >= lo && a[area] <= hi);
     }
     assert_true(s.success_rate > 0.3);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     free(immutable);
     free(integer);
     attack_fixture_free(&tab);

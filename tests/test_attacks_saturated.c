@@ -35,12 +35,12 @@ static attack_fixture PLAIN, SAT;
  * Returns 0, or -1 when there is no such layer. */
 static int scale_last_gemm(foil_model *m, float factor)
 {
-    foil_graph *g = foil_graph_model_of(m)->g;
+    FoilGraph *g = foilGraphModelOf(m)->g;
     for (int k = g->n_nodes - 1; k >= 0; k--) {
-        foil_node *nd = &g->nodes[k];
+        FoilNode *nd = &g->nodes[k];
         if (strcmp(nd->op_type, "Gemm") != 0) continue;
         for (int a = 1; a < nd->n_in && a <= 2; a++) {
-            foil_value *v = &g->values[nd->in[a]];
+            FoilValue *v = &g->values[nd->in[a]];
             if (v->kind != FOIL_VALUE_PARAM) return -1;
             for (int64_t j = 0; j < v->t.numel; j++) foil_f32(&v->t)[j] *= factor;
         }
@@ -54,17 +54,17 @@ static foil_threat threat(const attack_fixture *f, float eps)
     return attack_fixture_threat(f, FOIL_NORM_LINF, eps);
 }
 
-static foil_attack_summary run(attack_fixture *f, const char *name, float eps, const char *params,
-                               foil_attack_result *keep)
+static foil_evasion_summary run(attack_fixture *f, const char *name, float eps, const char *params,
+                               foil_evasion_result *keep)
 {
     foil_threat t = threat(f, eps);
-    foil_attack_summary s = attack_fixture_run(f, name, &t, params, keep);
+    foil_evasion_summary s = attack_fixture_run(f, name, &t, params, keep);
     printf("  %31s zero_gradient_fraction %.4f (%lld of %lld)\n", "", s.zero_gradient_fraction,
            (long long)s.zero_grad_examples, (long long)s.grad_examples);
     return s;
 }
 
-static int warns_saturation(const foil_attack_result *r)
+static int warns_saturation(const foil_evasion_result *r)
 {
     return strstr(r->warnings, "saturated softmax") != NULL && strstr(r->warnings, "loss=margin") != NULL;
 }
@@ -111,27 +111,27 @@ static void test_pgd_losses(void **state)
     (void)state;
     const float eps = 0.1f;
     attack_fixture sat = attack_fixture_head(&SAT, 250), plain = attack_fixture_head(&PLAIN, 250);
-    foil_attack_result r;
+    foil_evasion_result r;
     printf("  Linf eps %g, PGD-10, %lld examples\n", eps, (long long)sat.examples);
 
-    foil_attack_summary ce = run(&sat, "pgd", eps, NULL, &r);
+    foil_evasion_summary ce = run(&sat, "pgd", eps, NULL, &r);
     assert_true(ce.zero_gradient_fraction >= 0.9);
     assert_true(warns_saturation(&r));
     printf("  warning: %s\n", r.warnings);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
 
-    foil_attack_summary margin = run(&sat, "pgd", eps, "loss=margin", &r);
+    foil_evasion_summary margin = run(&sat, "pgd", eps, "loss=margin", &r);
     assert_true(margin.zero_gradient_fraction < 0.01);
     assert_int_equal(r.warnings[0], 0);
-    foil_attack_result_free(&r);
-    foil_attack_summary dlr = run(&sat, "pgd", eps, "loss=dlr", NULL);
+    foil_evasion_result_free(&r);
+    foil_evasion_summary dlr = run(&sat, "pgd", eps, "loss=dlr", NULL);
     assert_true(dlr.zero_gradient_fraction < 0.01);
 
-    foil_attack_summary plain_ce = run(&plain, "pgd", eps, NULL, &r);
+    foil_evasion_summary plain_ce = run(&plain, "pgd", eps, NULL, &r);
     assert_true(plain_ce.zero_gradient_fraction < 0.01);
     assert_null(strstr(r.warnings, "zero"));
-    foil_attack_result_free(&r);
-    foil_attack_summary plain_margin = run(&plain, "pgd", eps, "loss=margin", NULL);
+    foil_evasion_result_free(&r);
+    foil_evasion_summary plain_margin = run(&plain, "pgd", eps, "loss=margin", NULL);
 
     /* The saturated model is as breakable as the plain one: CE's robust
      * accuracy is the flat loss, not the model. The margin gradient of the
@@ -151,10 +151,10 @@ static void test_fgsm_bim_losses(void **state)
 {
     (void)state;
     attack_fixture sat = attack_fixture_head(&SAT, 250);
-    foil_attack_summary fgsm_ce = run(&sat, "fgsm", 0.1f, NULL, NULL);
-    foil_attack_summary fgsm_margin = run(&sat, "fgsm", 0.1f, "loss=margin", NULL);
-    foil_attack_summary bim_ce = run(&sat, "bim", 0.1f, "loss=ce", NULL);
-    foil_attack_summary bim_dlr = run(&sat, "bim", 0.1f, "loss=dlr", NULL);
+    foil_evasion_summary fgsm_ce = run(&sat, "fgsm", 0.1f, NULL, NULL);
+    foil_evasion_summary fgsm_margin = run(&sat, "fgsm", 0.1f, "loss=margin", NULL);
+    foil_evasion_summary bim_ce = run(&sat, "bim", 0.1f, "loss=ce", NULL);
+    foil_evasion_summary bim_dlr = run(&sat, "bim", 0.1f, "loss=dlr", NULL);
     assert_true(fgsm_ce.zero_gradient_fraction >= 0.9 && bim_ce.zero_gradient_fraction >= 0.9);
     assert_true(fgsm_ce.robust_accuracy - fgsm_margin.robust_accuracy >= 0.3);
     assert_true(bim_ce.robust_accuracy - bim_dlr.robust_accuracy >= 0.5);
@@ -171,18 +171,18 @@ typedef struct family_case {
     int cross_entropy; /* 1: its first gradient is of CE, which the scaled model flattens */
 } family_case;
 
-static foil_attack_summary run_case(attack_fixture *f, const family_case *fc, const foil_attack_options *base,
-                                    foil_attack_result *r)
+static foil_evasion_summary run_case(attack_fixture *f, const family_case *fc, const foil_evasion_options *base,
+                                    foil_evasion_result *r)
 {
     foil_threat t = attack_fixture_threat(f, fc->norm, fc->eps);
     t.steps = fc->steps;
     t.queries = 100; /* black-box budgets: NES needs samples + 1 = 51 per step */
-    foil_attack_options opt = *base;
+    foil_evasion_options opt = *base;
     opt.params = fc->params;
-    foil_status st = foil_attack_run(fc->name, f->model, &f->data.x, foil_i64(&f->data.y), &t, &opt, r);
+    foil_status st = foil_evasion_run(fc->name, f->model, &f->data.x, foil_i64(&f->data.y), &t, &opt, r);
     if (st) fail_msg("%s: %s", fc->name, foil_last_error());
-    foil_attack_summary s;
-    foil_attack_summarize(r, &s);
+    foil_evasion_summary s;
+    foil_evasion_summarize(r, &s);
     printf("  %-11s zero_gradient_fraction %.3f (%lld of %lld examples with a gradient)%s, %.2f s\n", fc->name,
            s.zero_gradient_fraction, (long long)s.zero_grad_examples, (long long)s.grad_examples,
            r->warnings[0] ? ", warns" : "", s.seconds);
@@ -213,12 +213,12 @@ static void test_every_family(void **state)
         {"patch", FOIL_NORM_L0, 25, 5, NULL, 1},
         {"autoattack", FOIL_NORM_LINF, 0.1f, 5, "n_target_classes=2", 1},
     };
-    foil_attack_options base = {.batch = 250, .quiet = 1, .fit_x = &fit.data.x, .fit_y = foil_i64(&fit.data.y)};
+    foil_evasion_options base = {.batch = 250, .quiet = 1, .fit_x = &fit.data.x, .fit_y = foil_i64(&fit.data.y)};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const family_case *fc = &cases[k];
-        foil_attack_result r;
-        foil_attack_summary s = run_case(&few, fc, &base, &r);
-        int fits = foil_attack_find(fc->name)->fits;
+        foil_evasion_result r;
+        foil_evasion_summary s = run_case(&few, fc, &base, &r);
+        int fits = foil_evasion_find(fc->name)->fits;
         assert_true(s.grad_examples > 0);
         /* Over the examples the gradients were taken on: the attacked
          * ones, or the fit set for attacks that learn on it. */
@@ -230,18 +230,18 @@ static void test_every_family(void **state)
             assert_true(s.zero_gradient_fraction <= 0.05);
             assert_null(strstr(r.warnings, "saturated softmax"));
         }
-        foil_attack_result_free(&r);
+        foil_evasion_result_free(&r);
     }
     const char *black_box[] = {"square", "simba-pixel", "nes", "hsj"};
     attack_fixture five = attack_fixture_head(&SAT, 5);
     for (size_t k = 0; k < sizeof black_box / sizeof black_box[0]; k++) {
         family_case fc = {black_box[k], FOIL_NORM_LINF, 0.1f, 0, NULL, 0};
-        foil_attack_result r;
-        foil_attack_summary s = run_case(&five, &fc, &base, &r);
+        foil_evasion_result r;
+        foil_evasion_summary s = run_case(&five, &fc, &base, &r);
         assert_int_equal(s.grad_examples, 0);
         assert_true(isnan(s.zero_gradient_fraction));
         assert_null(strstr(r.warnings, "saturated softmax"));
-        foil_attack_result_free(&r);
+        foil_evasion_result_free(&r);
     }
 }
 
@@ -251,7 +251,7 @@ static void test_bad_loss(void **state)
     (void)state;
     attack_fixture few = attack_fixture_head(&PLAIN, 5);
     foil_threat t = threat(&few, 0.1f);
-    foil_attack_options opt = {.params = "loss=hinge", .quiet = 1};
+    foil_evasion_options opt = {.params = "loss=hinge", .quiet = 1};
     assert_int_equal(attack_fixture_try(&few, "pgd", &t, &opt), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "ce, margin, dlr"));
     opt.params = "loss=";

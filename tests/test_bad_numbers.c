@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/eval.h"
 #include "foil/model.h"
 #include "foil/npy.h"
@@ -40,12 +40,12 @@ static void expect_error(foil_status st, const char *needle)
     if (!strstr(foil_last_error(), needle)) fail_msg("error '%s' lacks '%s'", foil_last_error(), needle);
 }
 
-static foil_model *finish_model(foil_builder *b)
+static foil_model *finish_model(FoilBuilder *b)
 {
-    foil_graph *g;
-    if (foil_builder_finish(b, &g)) fail_msg("%s", foil_last_error());
+    FoilGraph *g;
+    if (foilBuilderFinish(b, &g)) fail_msg("%s", foil_last_error());
     foil_model *m;
-    if (foil_model_from_graph(g, &m)) fail_msg("%s", foil_last_error());
+    if (foilModelFromGraph(g, &m)) fail_msg("%s", foil_last_error());
     return m;
 }
 
@@ -54,12 +54,12 @@ static foil_model *finish_model(foil_builder *b)
 static foil_model *linear_model(void)
 {
     static const float w[FEATURES * CLASSES] = {1, -1, 2, 0.5f, 0, 1, -1, 1};
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "linear", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, FEATURES}, NULL);
-    int wv = foil_builder_param(&b, "W", 2, (int64_t[]){FEATURES, CLASSES}, w);
-    int y = foil_builder_op(&b, "MatMul", "mm", FOIL_B_IN(x, wv), FOIL_B_NO_ATTRS);
-    foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "linear", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, FEATURES}, NULL);
+    int wv = foilBuilderParam(&b, "W", 2, (int64_t[]){FEATURES, CLASSES}, w);
+    int y = foilBuilderOp(&b, "MatMul", "mm", FOIL_B_IN(x, wv), FOIL_B_NO_ATTRS);
+    foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
     return finish_model(&b);
 }
 
@@ -68,12 +68,12 @@ static foil_model *linear_model(void)
  * of an (N, 4) input. The logits it declares are (N, 2). */
 static foil_model *gather_out_of_range_model(void)
 {
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "gather-shape", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, FEATURES}, NULL);
-    int s = foil_builder_op(&b, "Shape", "shape", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
-    int y = foil_builder_op(&b, "Gather", "gather", FOIL_B_IN(x, s), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
-    foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "gather-shape", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, FEATURES}, NULL);
+    int s = foilBuilderOp(&b, "Shape", "shape", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    int y = foilBuilderOp(&b, "Gather", "gather", FOIL_B_IN(x, s), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
+    foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
     return finish_model(&b);
 }
 
@@ -168,9 +168,9 @@ static void test_attack_frees_on_runtime_gather_error(void **state)
     for (int f = 0; f < FEATURES; f++) lower[f] = 0, upper[f] = 1;
     const int64_t y[3] = {0, 1, 0};
     foil_threat t = {.norm = FOIL_NORM_LINF, .eps = 0.1f, .lower = lower, .upper = upper, .seed = 1};
-    foil_attack_options opt = {.quiet = 1};
-    foil_attack_result r;
-    expect_error(foil_attack_run("pgd", m, &x, y, &t, &opt, &r), "out of range");
+    foil_evasion_options opt = {.quiet = 1};
+    foil_evasion_result r;
+    expect_error(foil_evasion_run("pgd", m, &x, y, &t, &opt, &r), "out of range");
     foil_tensor_free(&x);
     foil_model_free(m);
 }

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/data.h"
 
 static foil_dataset D;

@@ -172,11 +172,11 @@ static void test_use_kernels(void **state)
     (void)state;
     char sets[MAX_SETS][16];
     int n = supported_sets(sets);
-    const foil_op *conv[MAX_SETS];
+    const FoilOp *conv[MAX_SETS];
     for (int i = 0; i < n; i++) {
         assert_int_equal(foil_cpu_use_kernels(sets[i]), FOIL_OK);
         assert_string_equal(foil_cpu_kernels(), sets[i]);
-        conv[i] = foil_op_find("Conv");
+        conv[i] = foilOpFind("Conv");
         assert_non_null(conv[i]);
         assert_string_equal(conv[i]->type, "Conv");
         for (int j = 0; j < i; j++) assert_ptr_not_equal(conv[i], conv[j]); /* each set its own table */
@@ -222,8 +222,8 @@ static pass run_under(const char *set, const foil_arch_spec *spec, int64_t batch
     assert_int_equal(foil_cpu_use_kernels(set), FOIL_OK);
     foil_model *m = NULL;
     if (foil_arch_build(spec, &m)) fail_msg("building %s under %s: %s", spec->name, set, foil_last_error());
-    foil_graph *g = foil_graph_model_of(m)->g;
-    for (int k = 0; k < g->n_nodes; k++) assert_ptr_equal(g->nodes[k].op, foil_op_find(g->nodes[k].op_type));
+    FoilGraph *g = foilGraphModelOf(m)->g;
+    for (int k = 0; k < g->n_nodes; k++) assert_ptr_equal(g->nodes[k].op, foilOpFind(g->nodes[k].op_type));
 
     int64_t shape[5] = {batch};
     for (int d = 1; d < spec->input_rank; d++) shape[d] = spec->input_shape[d - 1];
@@ -233,9 +233,9 @@ static pass run_under(const char *set, const foil_arch_spec *spec, int64_t batch
     for (int64_t i = 0; i < x.numel; i++) foil_f32(&x)[i] = foil_rng_uniform(&r);
 
     const foil_tensor *in[1] = {&x};
-    if (foil_graph_plan(g, in)) fail_msg("plan: %s", foil_last_error());
-    if (foil_graph_forward(g, in, training, 7)) fail_msg("forward: %s", foil_last_error());
-    const foil_tensor *y = foil_graph_output(g, 0);
+    if (foilGraphPlan(g, in)) fail_msg("plan: %s", foil_last_error());
+    if (foilGraphForward(g, in, training, 7)) fail_msg("forward: %s", foil_last_error());
+    const foil_tensor *y = foilGraphOutput(g, 0);
     assert_int_equal(foil_tensor_alloc(&dlogits, FOIL_F32, y->ndim, y->shape), FOIL_OK);
     int64_t *labels = malloc((size_t)batch * sizeof *labels);
     float *loss = malloc((size_t)batch * sizeof *loss);
@@ -244,18 +244,18 @@ static pass run_under(const char *set, const foil_arch_spec *spec, int64_t batch
     assert_int_equal(foil_softmax_xent(foil_f32(y), labels, batch, spec->classes, loss, foil_f32(&dlogits)),
                      FOIL_OK);
     const foil_tensor *dys[1] = {&dlogits};
-    if (foil_graph_backward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS)) fail_msg("backward: %s", foil_last_error());
+    if (foilGraphBackward(g, dys, FOIL_GRAD_PARAMS | FOIL_GRAD_INPUTS)) fail_msg("backward: %s", foil_last_error());
 
     pass p = {.n_logits = y->numel, .n_dx = x.numel, .n_values = g->n_values};
     p.logits = copy_floats(foil_f32(y), y->numel);
     p.loss = loss;
-    p.dx = copy_floats(foil_f32(foil_graph_input_grad(g, 0)), x.numel);
+    p.dx = copy_floats(foil_f32(foilGraphInputGrad(g, 0)), x.numel);
     p.dw = calloc((size_t)g->n_values, sizeof *p.dw);
     p.dw_numel = calloc((size_t)g->n_values, sizeof *p.dw_numel);
     p.names = calloc((size_t)g->n_values, sizeof *p.names);
     assert_true(p.dw && p.dw_numel && p.names);
     for (int i = 0; i < g->n_values; i++) {
-        const foil_value *v = &g->values[i];
+        const FoilValue *v = &g->values[i];
         if (v->kind != FOIL_VALUE_PARAM || !v->trainable) continue;
         p.dw[i] = copy_floats(foil_f32(&v->grad), v->grad.numel);
         p.dw_numel[i] = v->grad.numel;

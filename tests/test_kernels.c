@@ -90,10 +90,10 @@ static void ref_corr(const dcase *c, const float *src, const float *w, const flo
 
 static void run_dcase(const dcase *c)
 {
-    foil_dconv d;
+    FoilDconv d;
     int64_t base, wo, wi, wky, wkx;
     weight_strides(c, &base, &wo, &wi, &wky, &wkx);
-    assert_int_equal(foil_dconv_setup(&d, c->nin, c->nout, c->sh, c->sw, c->top, c->left, c->rows, c->cols, c->kh,
+    assert_int_equal(foilDconvSetup(&d, c->nin, c->nout, c->sh, c->sw, c->top, c->left, c->rows, c->cols, c->kh,
                                       c->kw, c->dh, c->dw, wo, wi, wky, wkx),
                      0);
     int64_t ny = c->nout * c->rows * c->cols;
@@ -108,9 +108,9 @@ static void run_dcase(const dcase *c)
         if (acc)
             for (int64_t j = 0; j < ny; j++) ref[j] += init[j];
         memcpy(y, init, (size_t)ny * sizeof *y);
-        foil_dconv_pad(&d, src, pad, 0, d.nvec);
+        foilDconvPad(&d, src, pad, 0, d.nvec);
         check_guard(pad, (size_t)d.pad_fl);
-        foil_dconv_run(&d, pad, w + base, b, 0, d.nout, 0, d.nvec, y, acc);
+        foilDconvRun(&d, pad, w + base, b, 0, d.nout, 0, d.nvec, y, acc);
         double err = 0, mag = 1;
         for (int64_t j = 0; j < ny; j++) {
             err = fmax(err, fabs(y[j] - ref[j]));
@@ -129,8 +129,8 @@ static void run_dcase(const dcase *c)
                 int64_t v0 = vsplit[v], v1 = vsplit[v + 1] > d.nvec ? d.nvec : vsplit[v + 1];
                 if (v0 >= v1 || osplit[a] >= osplit[a + 1]) continue;
                 for (size_t k = 0; k < (size_t)d.pad_fl; k++) pad[k] = NAN; /* unpadded rows would poison */
-                foil_dconv_pad(&d, src, pad, v0, v1);
-                foil_dconv_run(&d, pad, w + base, b, osplit[a], osplit[a + 1], v0, v1, y2, acc);
+                foilDconvPad(&d, src, pad, v0, v1);
+                foilDconvRun(&d, pad, w + base, b, osplit[a], osplit[a + 1], v0, v1, y2, acc);
             }
         assert_memory_equal(y, y2, (size_t)ny * sizeof *y);
     }
@@ -161,11 +161,11 @@ static void test_dconv(void **state)
 
 static void run_wcase(const dcase *c)
 {
-    foil_wino f;
+    FoilWino f;
     int64_t base, wo, wi, wky, wkx;
     weight_strides(c, &base, &wo, &wi, &wky, &wkx);
     assert_int_equal(c->kh, 3);
-    assert_int_equal(foil_wino_setup(&f, c->nin, c->nout, c->sh, c->sw, c->top, c->left, c->rows, c->cols, wo, wi,
+    assert_int_equal(foilWinoSetup(&f, c->nin, c->nout, c->sh, c->sw, c->top, c->left, c->rows, c->cols, wo, wi,
                                      wky, wkx),
                      0);
     int64_t ny = c->nout * c->rows * c->cols;
@@ -174,7 +174,7 @@ static void run_wcase(const dcase *c)
     double *ref = malloc((size_t)ny * sizeof *ref);
     float *u = scratch(f.u_fl), *scr = scratch(f.scratch_fl);
     float *y = malloc((size_t)ny * sizeof *y), *y2 = malloc((size_t)ny * sizeof *y2);
-    foil_wino_weights(&f, w + base, u);
+    foilWinoWeights(&f, w + base, u);
     check_guard(u, f.u_fl);
     for (int mode = 0; mode < 3; mode++) {
         const float *b = mode == 0 ? bias : NULL;
@@ -183,7 +183,7 @@ static void run_wcase(const dcase *c)
         if (acc)
             for (int64_t j = 0; j < ny; j++) ref[j] += init[j];
         memcpy(y, init, (size_t)ny * sizeof *y);
-        foil_wino_run(&f, u, src, b, 0, f.ntile, 0, f.cout_v, scr, y, acc);
+        foilWinoRun(&f, u, src, b, 0, f.ntile, 0, f.cout_v, scr, y, acc);
         check_guard(scr, f.scratch_fl);
         double err = 0, mag = 1;
         for (int64_t j = 0; j < ny; j++) {
@@ -201,7 +201,7 @@ static void run_wcase(const dcase *c)
         for (int k = 0; k < 3; k++)
             for (int64_t c = 0; c < f.cout_v; c += 16 * (1 + k % 2)) {
                 for (size_t j = 0; j < f.scratch_fl; j++) scr[j] = NAN;
-                foil_wino_run(&f, u, src, b, cut[k], cut[k + 1], c, c + 16 * (1 + k % 2), scr, y2, acc);
+                foilWinoRun(&f, u, src, b, cut[k], cut[k + 1], c, c + 16 * (1 + k % 2), scr, y2, acc);
             }
         assert_memory_equal(y, y2, (size_t)ny * sizeof *y);
     }
@@ -238,9 +238,9 @@ static void test_gemv(void **state)
                 float *C2 = malloc((size_t)(M * ldc) * sizeof *C2);
                 /* dot form: C[m, n] = <A[m], B[n]>, columns split in two */
                 memcpy(C2, C, (size_t)(M * ldc) * sizeof *C2);
-                foil_gemv_dot(M, 0, N, K, A, lda, B, ldb, C, ldc);
-                foil_gemv_dot(M, 0, N / 2, K, A, lda, B, ldb, C2, ldc);
-                foil_gemv_dot(M, N / 2, N, K, A, lda, B, ldb, C2, ldc);
+                foilGemvDot(M, 0, N, K, A, lda, B, ldb, C, ldc);
+                foilGemvDot(M, 0, N / 2, K, A, lda, B, ldb, C2, ldc);
+                foilGemvDot(M, N / 2, N, K, A, lda, B, ldb, C2, ldc);
                 assert_memory_equal(C, C2, (size_t)(M * ldc) * sizeof *C);
                 for (int64_t m = 0; m < M; m++)
                     for (int64_t n = 0; n < N; n++) {
@@ -260,9 +260,9 @@ static void test_gemv(void **state)
                     memcpy(C2, C0, (size_t)(M * ldc) * sizeof *C2);
                     /* acc 0: bias, 1: accumulate, 2: neither */
                     const float *bias = acc == 0 ? A + 1 : NULL;
-                    foil_gemv_axpy(M, 0, N, 0, K, A, lda, B, ldb2, C, ldc, bias, acc == 1);
-                    foil_gemv_axpy(M, 0, N / 3, 0, K, A, lda, B, ldb2, C2, ldc, bias, acc == 1);
-                    foil_gemv_axpy(M, N / 3, N, 0, K, A, lda, B, ldb2, C2, ldc, bias, acc == 1);
+                    foilGemvAxpy(M, 0, N, 0, K, A, lda, B, ldb2, C, ldc, bias, acc == 1);
+                    foilGemvAxpy(M, 0, N / 3, 0, K, A, lda, B, ldb2, C2, ldc, bias, acc == 1);
+                    foilGemvAxpy(M, N / 3, N, 0, K, A, lda, B, ldb2, C2, ldc, bias, acc == 1);
                     assert_memory_equal(C, C2, (size_t)(M * ldc) * sizeof *C);
                     for (int64_t m = 0; m < M; m++) {
                         for (int64_t n = 0; n < N; n++) {
@@ -276,7 +276,7 @@ static void test_gemv(void **state)
                 }
                 /* a k range: rows [K/3, K) of B only, accumulated */
                 memcpy(C, C0, (size_t)(M * ldc) * sizeof *C);
-                foil_gemv_axpy(M, 0, N, K / 3, K, A, lda, B, ldb2, C, ldc, NULL, 1);
+                foilGemvAxpy(M, 0, N, K / 3, K, A, lda, B, ldb2, C, ldc, NULL, 1);
                 for (int64_t m = 0; m < M; m++)
                     for (int64_t n = 0; n < N; n++) {
                         double s = C0[m * ldc + n];

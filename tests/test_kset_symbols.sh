@@ -6,7 +6,7 @@
 #   - no set's objects refer to another set's symbols or run code at load
 #     time (constructors);
 #   - the rest of libfoil refers to a set only through its table
-#     (foil_kernel_set_table_<set>), and only from nn/kernel_sets.c, which
+#     (foilKernelSetTable_<set>), and only from nn/kernel_sets.c, which
 #     hands a table out after core/cpu.c checked that the CPU runs it: so no
 #     path reaches AVX-512 code on a CPU without AVX-512 except through that check.
 set -uo pipefail
@@ -49,8 +49,8 @@ for list in "${lists[@]}"; do
     [ -z "$foreign" ] || fail "$set: ${obj##*/} refers to another set's symbols:" $foreign
   done <"$list"
   tables=$(while read -r obj; do [ -f "$obj" ] && nm -g --defined-only "$obj"; done <"$list" |
-           grep -c " foil_kernel_set_table_${set}\$")
-  [ "$tables" = 1 ] || fail "$set: defines foil_kernel_set_table_$set $tables times, expected once"
+           grep -c " foilKernelSetTable_${set}\$")
+  [ "$tables" = 1 ] || fail "$set: defines foilKernelSetTable_$set $tables times, expected once"
   [ "$failures" != "$before" ] || echo "ok   $set: $objects objects, $exported exported symbols, all ending in _$set"
 done
 
@@ -60,7 +60,7 @@ while read -r obj; do
   [ -n "$refs" ] || continue
   if [ "${obj##*/}" != kernel_sets.c.o ]; then
     fail "${obj##*/} refers to kernel-set code directly (only nn/kernel_sets.c may):" $refs
-  elif other=$(grep -v '^foil_kernel_set_table_' <<<"$refs"); then
+  elif other=$(grep -v '^foilKernelSetTable_' <<<"$refs"); then
     fail "kernel_sets.c refers to a set's code other than its table:" $other
   else
     echo "ok   kernel_sets.c.o reaches the sets only through their tables:" $refs

@@ -43,26 +43,26 @@ typedef struct net_kind {
 
 static foil_model *build(const net_kind *k)
 {
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "test-net", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "input", FOIL_F32, k->ndim, k->shape, NULL);
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "test-net", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "input", FOIL_F32, k->ndim, k->shape, NULL);
     float w[C * F], bias[C];
     fill(w, C * F, 1);
     fill(bias, C, 2);
-    int wv = foil_builder_param(&b, "W", 2, (int64_t[]){C, F}, w);
-    int bv = foil_builder_param(&b, "B", 1, (int64_t[]){C}, bias);
-    int h = foil_builder_op(&b, "Flatten", "flat", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    int wv = foilBuilderParam(&b, "W", 2, (int64_t[]){C, F}, w);
+    int bv = foilBuilderParam(&b, "B", 1, (int64_t[]){C}, bias);
+    int h = foilBuilderOp(&b, "Flatten", "flat", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
     if (k->const_reshape) {
-        int s = foil_builder_const_i64(&b, "shape", 1, (int64_t[]){2}, (int64_t[]){1, F});
-        h = foil_builder_op(&b, "Reshape", "reshape", FOIL_B_IN(h, s), FOIL_B_NO_ATTRS);
+        int s = foilBuilderConstI64(&b, "shape", 1, (int64_t[]){2}, (int64_t[]){1, F});
+        h = foilBuilderOp(&b, "Reshape", "reshape", FOIL_B_IN(h, s), FOIL_B_NO_ATTRS);
     }
-    int y = foil_builder_op(&b, "Gemm", "fc", FOIL_B_IN(h, wv, bv), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
-    if (k->batch_softmax) y = foil_builder_op(&b, "Softmax", "mix", FOIL_B_IN(y), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 0)));
-    foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){k->shape[0], C}, NULL);
-    foil_graph *g;
-    assert_int_equal(foil_builder_finish(&b, &g), FOIL_OK);
+    int y = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(h, wv, bv), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
+    if (k->batch_softmax) y = foilBuilderOp(&b, "Softmax", "mix", FOIL_B_IN(y), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 0)));
+    foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){k->shape[0], C}, NULL);
+    FoilGraph *g;
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
     foil_model *m;
-    assert_int_equal(foil_model_from_graph(g, &m), FOIL_OK);
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
     return m;
 }
 
@@ -102,8 +102,8 @@ static int64_t run_batch(const net_kind *k, int *mode)
     shape[0] = N;
     alloc_filled(&x, k->ndim, shape, 3);
     assert_int_equal(foil_model_predict(m, &x, &y), FOIL_OK);
-    int64_t planned = foil_graph_model_of(m)->planned_batch;
-    *mode = foil_graph_model_of(m)->batch_mode;
+    int64_t planned = foilGraphModelOf(m)->planned_batch;
+    *mode = foilGraphModelOf(m)->batch_mode;
     float want[N * C];
     logits_one_by_one(m, &x, want);
     if (!k->batch_softmax) assert_close(foil_f32(&y), want, N * C, 1e-5f);
@@ -202,7 +202,7 @@ static void test_normalize_arithmetic_and_gradient(void **state)
     assert_int_equal(foil_model_save(norm, path), FOIL_OK);
     assert_int_equal(foil_model_load(path, &reloaded), FOIL_OK);
     unlink(path);
-    assert_string_equal(foil_graph_model_of(reloaded)->g->values[foil_graph_model_of(reloaded)->g->inputs[0]].name, "input");
+    assert_string_equal(foilGraphModelOf(reloaded)->g->values[foilGraphModelOf(reloaded)->g->inputs[0]].name, "input");
     assert_int_equal(foil_model_predict(reloaded, &x, &yr), FOIL_OK);
     assert_memory_equal(yr.data, yn.data, foil_tensor_nbytes(&yn));
 
@@ -243,9 +243,9 @@ static void test_normalize_rejects_bad_values(void **state)
     assert_int_equal(foil_model_normalize(m, 1, one, 1, zero), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "must be > 0"));
     /* the model is untouched by the refusals and still takes one normalization */
-    assert_int_equal(foil_graph_model_of(m)->g->n_nodes, 2);
+    assert_int_equal(foilGraphModelOf(m)->g->n_nodes, 2);
     assert_int_equal(foil_model_normalize(m, 1, one, 1, one), FOIL_OK);
-    assert_int_equal(foil_graph_model_of(m)->g->n_nodes, 6);
+    assert_int_equal(foilGraphModelOf(m)->g->n_nodes, 6);
     assert_int_equal(foil_model_normalize(m, 1, one, 1, one), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "normalized twice"));
     foil_model_free(m);

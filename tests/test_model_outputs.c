@@ -3,7 +3,7 @@
  * logits (exported models often add probabilities) takes gradients and
  * trains like one without: backward reads one output gradient per graph
  * output, and the estimator passed one. Found by fuzz_onnx (an output
- * listed twice), where it crashed in foil_graph_backward.
+ * listed twice), where it crashed in foilGraphBackward.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,20 +25,20 @@
 static foil_model *model(int with_probabilities)
 {
     static const float w[FEATURES * CLASSES] = {1, -2, 0.5f, 1, -1, 0.25f};
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "two-outputs", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, FEATURES}, NULL);
-    int wv = foil_builder_param(&b, "W", 2, (int64_t[]){FEATURES, CLASSES}, w);
-    int y = foil_builder_op(&b, "MatMul", "logits", FOIL_B_IN(x, wv), FOIL_B_NO_ATTRS);
-    foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "two-outputs", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, FEATURES}, NULL);
+    int wv = foilBuilderParam(&b, "W", 2, (int64_t[]){FEATURES, CLASSES}, w);
+    int y = foilBuilderOp(&b, "MatMul", "logits", FOIL_B_IN(x, wv), FOIL_B_NO_ATTRS);
+    foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
     if (with_probabilities) {
-        int p = foil_builder_op(&b, "Softmax", "probabilities", FOIL_B_IN(y), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
-        foil_builder_output(&b, p, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
+        int p = foilBuilderOp(&b, "Softmax", "probabilities", FOIL_B_IN(y), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
+        foilBuilderOutput(&b, p, FOIL_F32, 2, (int64_t[]){-1, CLASSES}, NULL);
     }
-    foil_graph *g;
-    if (foil_builder_finish(&b, &g)) fail_msg("%s", foil_last_error());
+    FoilGraph *g;
+    if (foilBuilderFinish(&b, &g)) fail_msg("%s", foil_last_error());
     foil_model *m;
-    if (foil_model_from_graph(g, &m)) fail_msg("%s", foil_last_error());
+    if (foilModelFromGraph(g, &m)) fail_msg("%s", foil_last_error());
     return m;
 }
 

@@ -132,7 +132,7 @@ static int compare(const foil_tensor *got, const foil_tensor *want, char *why, s
 }
 
 /* Runs one test_data_set directory; returns 1 on pass. */
-static int run_data_set(foil_graph *g, const char *dir, char *why, size_t whylen)
+static int run_data_set(FoilGraph *g, const char *dir, char *why, size_t whylen)
 {
     foil_tensor inputs[64] = {{0}}, want = {0};
     const foil_tensor *ptrs[64];
@@ -140,27 +140,27 @@ static int run_data_set(foil_graph *g, const char *dir, char *why, size_t whylen
     for (int i = 0; i < g->n_inputs && i < 64; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/input_%d.pb", dir, i);
-        if (foil_onnx_read_tensor(path, &inputs[i])) {
+        if (foilOnnxReadTensor(path, &inputs[i])) {
             snprintf(why, whylen, "%s", foil_last_error());
             ok = 0;
             break;
         }
         ptrs[i] = &inputs[i];
     }
-    if (ok && (foil_graph_plan(g, ptrs) || foil_graph_forward(g, ptrs, 0, 0))) {
+    if (ok && (foilGraphPlan(g, ptrs) || foilGraphForward(g, ptrs, 0, 0))) {
         snprintf(why, whylen, "%s", foil_last_error());
         ok = 0;
     }
     for (int k = 0; ok && k < g->n_outputs; k++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/output_%d.pb", dir, k);
-        if (foil_onnx_read_tensor(path, &want)) {
+        if (foilOnnxReadTensor(path, &want)) {
             snprintf(why, whylen, "%s", foil_last_error());
             ok = 0;
             break;
         }
         char sub[512];
-        if (!compare(foil_graph_output(g, k), &want, sub, sizeof sub)) {
+        if (!compare(foilGraphOutput(g, k), &want, sub, sizeof sub)) {
             snprintf(why, whylen, "output %d: %s", k, sub);
             ok = 0;
         }
@@ -192,7 +192,7 @@ static int first_unsupported_op(const char *model_path, char *op, size_t oplen, 
         int seen = 0;
         for (int j = 0; j < *n_ops; j++) seen |= strcmp(ops[j], t) == 0;
         if (!seen && *n_ops < 16) snprintf(ops[(*n_ops)++], 64, "%s", t);
-        if (!unsupported && !foil_op_find(t)) {
+        if (!unsupported && !foilOpFind(t)) {
             snprintf(op, oplen, "%s", t);
             unsupported = 1;
         }
@@ -236,8 +236,8 @@ static void run_case(const char *suite, const char *dir, const char *name)
         return;
     }
     char why[1024] = "";
-    foil_graph *g = NULL;
-    int ok = foil_onnx_load(model, &g) == FOIL_OK;
+    FoilGraph *g = NULL;
+    int ok = foilOnnxLoad(model, &g) == FOIL_OK;
     if (!ok) snprintf(why, sizeof why, "%s", foil_last_error());
     char sets_dir[4096];
     snprintf(sets_dir, sizeof sets_dir, "%s/%s", dir, name);
@@ -253,7 +253,7 @@ static void run_case(const char *suite, const char *dir, const char *name)
         ok = run_data_set(g, set_dir, why, sizeof why);
     }
     if (sets) free_names(sets, n_sets);
-    foil_graph_free(g);
+    foilGraphFree(g);
     op_count *c = count_for(main_op);
     if (ok) {
         c->pass++;

@@ -34,8 +34,8 @@ static void tmp_path(char *buf, size_t len, const char *name) { snprintf(buf, le
 
 static void expect_error(const char *path, foil_status code, const char *needle)
 {
-    foil_graph *g = NULL;
-    foil_status st = foil_onnx_load(path, &g);
+    FoilGraph *g = NULL;
+    foil_status st = foilOnnxLoad(path, &g);
     if (st != code) fail_msg("%s: expected status %d, got %d (%s)", path, code, st, foil_last_error());
     assert_null(g);
     const char *msg = foil_last_error();
@@ -45,7 +45,7 @@ static void expect_error(const char *path, foil_status code, const char *needle)
 
 static void write_bytes(const char *path, const void *data, size_t len)
 {
-    assert_int_equal(foil_write_file_atomic(path, data, len), FOIL_OK);
+    assert_int_equal(foilWriteFileAtomic(path, data, len), FOIL_OK);
 }
 
 static void test_missing_empty_garbage(void **state)
@@ -62,8 +62,8 @@ static void test_missing_empty_garbage(void **state)
     expect_error(path, FOIL_ERR_FORMAT, "not a valid ONNX model");
     tmp_path(path, sizeof path, "text.onnx");
     write_bytes(path, "hello world\n", 12);
-    foil_graph *g = NULL;
-    assert_int_not_equal(foil_onnx_load(path, &g), FOIL_OK);
+    FoilGraph *g = NULL;
+    assert_int_not_equal(foilOnnxLoad(path, &g), FOIL_OK);
     assert_null(g);
 }
 
@@ -71,7 +71,7 @@ static void read_model(const char *rel, uint8_t **buf, size_t *len)
 {
     char path[512];
     snprintf(path, sizeof path, TESTDATA "/%s", rel);
-    assert_int_equal(foil_read_file(path, 1 << 26, buf, len), FOIL_OK);
+    assert_int_equal(foilReadFile(path, 1 << 26, buf, len), FOIL_OK);
 }
 
 static void test_truncated(void **state)
@@ -85,8 +85,8 @@ static void test_truncated(void **state)
     tmp_path(path, sizeof path, "truncated.onnx");
     for (int tenth = 1; tenth < 10; tenth++) {
         write_bytes(path, buf, len * (size_t)tenth / 10);
-        foil_graph *g = NULL;
-        foil_status st = foil_onnx_load(path, &g);
+        FoilGraph *g = NULL;
+        foil_status st = foilOnnxLoad(path, &g);
         if (st == FOIL_OK) fail_msg("a model truncated to %d0%% loaded", tenth);
         if (!strstr(foil_last_error(), path)) fail_msg("error does not name the file: %s", foil_last_error());
     }
@@ -115,23 +115,23 @@ static void test_corrupted_bytes(void **state)
             int flips = 1 + (int)foil_rng_below(&r, 4);
             for (int k = 0; k < flips; k++) copy[foil_rng_below(&r, len)] = (uint8_t)foil_rng_u64(&r);
             write_bytes(path, copy, len);
-            foil_graph *g = NULL;
-            if (foil_onnx_load(path, &g) != FOIL_OK) continue;
+            FoilGraph *g = NULL;
+            if (foilOnnxLoad(path, &g) != FOIL_OK) continue;
             /* Feed inputs of the declared shapes (dynamic dims as 1). */
             foil_tensor inputs[8] = {{0}};
             const foil_tensor *ptrs[8];
             int ok = g->n_inputs <= 8;
             for (int i = 0; ok && i < g->n_inputs; i++) {
-                foil_value *v = &g->values[g->inputs[i]];
+                FoilValue *v = &g->values[g->inputs[i]];
                 int64_t shape[FOIL_MAX_DIMS];
                 for (int d = 0; d < v->decl_ndim; d++) shape[d] = v->decl_shape[d] < 0 ? 1 : v->decl_shape[d];
                 ok = v->decl_ndim >= 0 && foil_tensor_set_shape(&inputs[i], v->decl_dtype, v->decl_ndim, shape) == 0 &&
                      inputs[i].numel < (1 << 22) && foil_tensor_alloc(&inputs[i], v->decl_dtype, v->decl_ndim, shape) == 0;
                 ptrs[i] = &inputs[i];
             }
-            if (ok && foil_graph_plan(g, ptrs) == FOIL_OK) foil_graph_forward(g, ptrs, 0, 0);
+            if (ok && foilGraphPlan(g, ptrs) == FOIL_OK) foilGraphForward(g, ptrs, 0, 0);
             for (int i = 0; i < 8; i++) foil_tensor_free(&inputs[i]);
-            foil_graph_free(g);
+            foilGraphFree(g);
         }
         free(copy);
         free(buf);
@@ -139,12 +139,12 @@ static void test_corrupted_bytes(void **state)
 }
 
 /* x (N,4) -> Gemm(W 3x4, b 3, transB) -> Relu -> y; built in code, saved. */
-static foil_graph *tiny_graph(int drop_initializer, const char *op2, int64_t w_cols)
+static FoilGraph *tiny_graph(int drop_initializer, const char *op2, int64_t w_cols)
 {
-    foil_graph *g = foil_graph_new("tiny");
+    FoilGraph *g = foilGraphNew("tiny");
     g->opset = 13;
-    int x = foil_graph_value(g, "x"), w = foil_graph_value(g, "W"), b = foil_graph_value(g, "b");
-    int h = foil_graph_value(g, "h"), y = foil_graph_value(g, "y");
+    int x = foilGraphValue(g, "x"), w = foilGraphValue(g, "W"), b = foilGraphValue(g, "b");
+    int h = foilGraphValue(g, "h"), y = foilGraphValue(g, "y");
     g->values[x].kind = FOIL_VALUE_INPUT;
     g->values[x].has_decl = 1;
     g->values[x].decl_dtype = FOIL_F32;
@@ -164,22 +164,22 @@ static foil_graph *tiny_graph(int drop_initializer, const char *op2, int64_t w_c
     g->outputs = malloc(sizeof(int));
     g->outputs[g->n_outputs++] = y;
     int in1[3] = {x, w, b}, out1[1] = {h}, in2[1] = {h}, out2[1] = {y};
-    foil_node *n = foil_graph_add_node(g, "fc", "Gemm", 3, in1, 1, out1);
+    FoilNode *n = foilGraphAddNode(g, "fc", "Gemm", 3, in1, 1, out1);
     n->attrs = calloc(1, sizeof *n->attrs);
     n->attrs[0].name = strdup("transB");
     n->attrs[0].type = FOIL_ATTR_INT;
     n->attrs[0].i = 1;
     n->n_attrs = 1;
-    foil_graph_add_node(g, "act", op2, 1, in2, 1, out2);
+    foilGraphAddNode(g, "act", op2, 1, in2, 1, out2);
     return g;
 }
 
 static void save_tiny(const char *name, int drop_initializer, const char *op2, int64_t w_cols, char *path, size_t len)
 {
     tmp_path(path, len, name);
-    foil_graph *g = tiny_graph(drop_initializer, op2, w_cols);
-    assert_int_equal(foil_onnx_save(g, path), FOIL_OK);
-    foil_graph_free(g);
+    FoilGraph *g = tiny_graph(drop_initializer, op2, w_cols);
+    assert_int_equal(foilOnnxSave(g, path), FOIL_OK);
+    foilGraphFree(g);
 }
 
 static void test_model_errors_name_node(void **state)
@@ -192,25 +192,25 @@ static void test_model_errors_name_node(void **state)
     expect_error(path, FOIL_ERR_FORMAT, "input 'b'");
     /* A weight of the wrong shape loads, and planning names node and shapes. */
     save_tiny("bad_shape.onnx", 0, "Relu", 5, path, sizeof path);
-    foil_graph *g = NULL;
-    assert_int_equal(foil_onnx_load(path, &g), FOIL_OK);
+    FoilGraph *g = NULL;
+    assert_int_equal(foilOnnxLoad(path, &g), FOIL_OK);
     foil_tensor x = {0};
     int64_t shape[2] = {2, 4};
     foil_tensor_alloc(&x, FOIL_F32, 2, shape);
     const foil_tensor *in[1] = {&x};
-    foil_status st = foil_graph_plan(g, in);
+    foil_status st = foilGraphPlan(g, in);
     assert_int_not_equal(st, FOIL_OK);
     if (!strstr(foil_last_error(), "'fc'")) fail_msg("shape error does not name the node: %s", foil_last_error());
     /* Wrong input shape for a good model. */
-    foil_graph_free(g);
+    foilGraphFree(g);
     save_tiny("good.onnx", 0, "Relu", 4, path, sizeof path);
-    assert_int_equal(foil_onnx_load(path, &g), FOIL_OK);
+    assert_int_equal(foilOnnxLoad(path, &g), FOIL_OK);
     int64_t bad[2] = {2, 5};
     foil_tensor x5 = {0};
     foil_tensor_alloc(&x5, FOIL_F32, 2, bad);
     in[0] = &x5;
-    assert_int_equal(foil_graph_plan(g, in), FOIL_ERR_SHAPE);
-    foil_graph_free(g);
+    assert_int_equal(foilGraphPlan(g, in), FOIL_ERR_SHAPE);
+    foilGraphFree(g);
     foil_tensor_free(&x);
     foil_tensor_free(&x5);
 }
@@ -227,24 +227,24 @@ static void roundtrip(const char *rel_dir, int check)
     char model[512], saved[512], in_path[512];
     snprintf(model, sizeof model, TESTDATA "/%s/model.onnx", rel_dir);
     tmp_path(saved, sizeof saved, "roundtrip.onnx");
-    foil_graph *g1 = NULL, *g2 = NULL;
-    if (foil_onnx_load(model, &g1)) fail_msg("%s", foil_last_error());
-    assert_int_equal(foil_onnx_save(g1, saved), FOIL_OK);
-    if (foil_onnx_load(saved, &g2)) fail_msg("%s", foil_last_error());
+    FoilGraph *g1 = NULL, *g2 = NULL;
+    if (foilOnnxLoad(model, &g1)) fail_msg("%s", foil_last_error());
+    assert_int_equal(foilOnnxSave(g1, saved), FOIL_OK);
+    if (foilOnnxLoad(saved, &g2)) fail_msg("%s", foil_last_error());
     assert_int_equal(g1->n_inputs, g2->n_inputs);
     foil_tensor inputs[8] = {{0}};
     const foil_tensor *ptrs[8];
     for (int i = 0; i < g1->n_inputs; i++) {
         snprintf(in_path, sizeof in_path, TESTDATA "/%s/test_data_set_0/input_%d.pb", rel_dir, i);
-        assert_int_equal(foil_onnx_read_tensor(in_path, &inputs[i]), FOIL_OK);
+        assert_int_equal(foilOnnxReadTensor(in_path, &inputs[i]), FOIL_OK);
         ptrs[i] = &inputs[i];
     }
-    foil_graph *gs[2] = {g1, g2};
+    FoilGraph *gs[2] = {g1, g2};
     for (int k = 0; k < 2; k++) {
-        if (foil_graph_plan(gs[k], ptrs) || foil_graph_forward(gs[k], ptrs, 0, 0)) fail_msg("%s", foil_last_error());
+        if (foilGraphPlan(gs[k], ptrs) || foilGraphForward(gs[k], ptrs, 0, 0)) fail_msg("%s", foil_last_error());
     }
     for (int o = 0; o < g1->n_outputs; o++) {
-        foil_tensor *a = foil_graph_output(g1, o), *b = foil_graph_output(g2, o);
+        foil_tensor *a = foilGraphOutput(g1, o), *b = foilGraphOutput(g2, o);
         assert_true(foil_tensor_same_shape(a, b));
         assert_memory_equal(a->data, b->data, foil_tensor_nbytes(a));
     }
@@ -255,8 +255,8 @@ static void roundtrip(const char *rel_dir, int check)
         if (system(cmd) != 0) fail_msg("onnx.checker rejected the export of %s", rel_dir);
     }
     for (int i = 0; i < 8; i++) foil_tensor_free(&inputs[i]);
-    foil_graph_free(g1);
-    foil_graph_free(g2);
+    foilGraphFree(g1);
+    foilGraphFree(g2);
 }
 
 static void test_export_roundtrip(void **state)

@@ -18,8 +18,8 @@
 
 static void expect_load_error(const uint8_t *bytes, size_t len, const char *needle)
 {
-    foil_graph *g = NULL;
-    foil_status st = foil_onnx_load_buffer(bytes, len, "m.onnx", &g);
+    FoilGraph *g = NULL;
+    foil_status st = foilOnnxLoadBuffer(bytes, len, "m.onnx", &g);
     assert_null(g);
     if (st == FOIL_OK) fail_msg("expected an error containing '%s'", needle);
     if (!strstr(foil_last_error(), needle)) fail_msg("error '%s' lacks '%s'", foil_last_error(), needle);
@@ -79,17 +79,17 @@ static void test_cut_short_tag_and_group(void **state)
 static void test_truncated_model(void **state)
 {
     (void)state;
-    foil_builder b;
-    assert_int_equal(foil_builder_begin(&b, "relu", 13), FOIL_OK);
-    int x = foil_builder_input(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
-    int y = foil_builder_op(&b, "Relu", "relu", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
-    foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
-    foil_graph *g;
-    if (foil_builder_finish(&b, &g)) fail_msg("%s", foil_last_error());
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "relu", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
+    int y = foilBuilderOp(&b, "Relu", "relu", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
+    FoilGraph *g;
+    if (foilBuilderFinish(&b, &g)) fail_msg("%s", foil_last_error());
     uint8_t *bytes;
     size_t len;
-    if (foil_onnx_save_buffer(g, &bytes, &len)) fail_msg("%s", foil_last_error());
-    foil_graph_free(g);
+    if (foilOnnxSaveBuffer(g, &bytes, &len)) fail_msg("%s", foil_last_error());
+    foilGraphFree(g);
     expect_load_error(bytes, len / 2, "field 'graph' (7) declares");
     free(bytes);
 }

@@ -321,7 +321,7 @@ static float *dup_f32(const foil_tensor *t)
 /* Forward, then backward with all gradients wanted (or only dX). */
 static run_result run_full(const ccfg *g, int fast, int only_dx)
 {
-    foil_ops_fast_paths = fast;
+    foilOpsFastPaths = fast;
     op_case *oc = make_conv(g, 5);
     assert_int_equal(opc_prepare(oc), FOIL_OK);
     assert_int_equal(opc_forward(oc, 0), FOIL_OK);
@@ -344,7 +344,7 @@ static run_result run_full(const ccfg *g, int fast, int only_dx)
         if (g->bias) rr.db = dup_f32(&oc->d_in[2]), rr.nb = oc->d_in[2].numel;
     }
     opc_free(oc);
-    foil_ops_fast_paths = 1;
+    foilOpsFastPaths = 1;
     return rr;
 }
 
@@ -536,11 +536,11 @@ static void test_direct_gradients(void **state)
 {
     (void)state;
     for (int fast = 1; fast <= 2; fast++) {
-        foil_ops_fast_paths = fast;
+        foilOpsFastPaths = fast;
         for (size_t i = 0; i < sizeof small_grad_cases / sizeof small_grad_cases[0]; i++)
             check_grads(&small_grad_cases[i]);
     }
-    foil_ops_fast_paths = 1;
+    foilOpsFastPaths = 1;
 }
 
 /* Winograd caches its transformed weights with a copy of the weights: a pass
@@ -550,7 +550,7 @@ static void test_weight_change(void **state)
     (void)state;
     const ccfg *g = &small_cases[0];
     for (int fast = 0; fast <= 2; fast++) {
-        foil_ops_fast_paths = fast;
+        foilOpsFastPaths = fast;
         op_case *oc = make_conv(g, 5);
         assert_int_equal(opc_prepare(oc), FOIL_OK);
         foil_tensor *y = &oc->out[0], *w = &oc->in[1];
@@ -590,7 +590,7 @@ static void test_weight_change(void **state)
         free(dx1);
         opc_free(oc);
     }
-    foil_ops_fast_paths = 1;
+    foilOpsFastPaths = 1;
 }
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -736,7 +736,7 @@ static void test_bad_attributes(void **state)
 static void test_registered(void **state)
 {
     (void)state;
-    const foil_op *conv = foil_op_find("Conv");
+    const FoilOp *conv = foilOpFind("Conv");
     assert_non_null(conv);
     assert_string_equal(conv->type, "Conv");
     assert_int_equal(conv->grad_inputs, 0x7);

@@ -108,7 +108,7 @@ static void test_gemm(void **state)
 static void run_gemm(int fast, int tb, int ci, float alpha, float beta, int64_t M, int64_t N, int64_t K, float **out,
                      int64_t *sizes)
 {
-    foil_ops_fast_paths = fast;
+    foilOpsFastPaths = fast;
     const cshape *cs = &cshapes[ci];
     int has_c = cs->nd >= 0;
     op_case *oc = opc_new("Gemm", has_c ? 3 : 2, 1);
@@ -142,7 +142,7 @@ static void run_gemm(int fast, int tb, int ci, float alpha, float beta, int64_t 
         if (res[r]) memcpy(out[r], res[r]->data, (size_t)res[r]->numel * sizeof(float));
     }
     opc_free(oc);
-    foil_ops_fast_paths = 1;
+    foilOpsFastPaths = 1;
 }
 
 static void test_gemm_few_rows(void **state)

@@ -469,7 +469,7 @@ static void test_gradients(void **state)
 static void run_max(const pcfg *g, int fast, int fresh, int relu_in, float **y, int64_t **ind, float **dx,
                     int64_t *ny, int64_t *nx)
 {
-    foil_ops_fast_paths = fast;
+    foilOpsFastPaths = fast;
     op_case *oc = make_pool(g, 0, 0, 13);
     assert_int_equal(opc_prepare(oc), FOIL_OK);
     assert_int_equal(opc_forward(oc, 0), FOIL_OK);
@@ -492,7 +492,7 @@ static void run_max(const pcfg *g, int fast, int fresh, int relu_in, float **y, 
     *dx = malloc((size_t)*nx * sizeof **dx);
     memcpy(*dx, oc->d_in[0].data, (size_t)*nx * sizeof **dx);
     opc_free(oc);
-    foil_ops_fast_paths = 1;
+    foilOpsFastPaths = 1;
 }
 
 static const pcfg fast_cases[] = {
@@ -520,7 +520,7 @@ static void test_fast_2x2_matches_general(void **state)
         }
     /* ties: the first maximum in row-major order wins on both paths */
     for (int fast = 0; fast < 2; fast++) {
-        foil_ops_fast_paths = fast;
+        foilOpsFastPaths = fast;
         op_case *oc = opc_new("MaxPool", 1, 2);
         static const float x[16] = {1, 1, 2, 5, 1, 1, 5, 5, 0, 3, 4, 4, 3, 3, 4, 4};
         opc_input(oc, 0, FOIL_F32, 4, (int64_t[]){1, 1, 4, 4}, x, 0);
@@ -532,7 +532,7 @@ static void test_fast_2x2_matches_general(void **state)
         assert_memory_equal(foil_i64(&oc->out[1]), want, sizeof want);
         opc_free(oc);
     }
-    foil_ops_fast_paths = 1;
+    foilOpsFastPaths = 1;
 }
 
 /* ---- GlobalAveragePool ---------------------------------------------------------- */
@@ -760,7 +760,7 @@ static void test_registered(void **state)
     (void)state;
     const char *const names[] = {"MaxPool", "AveragePool", "GlobalAveragePool"};
     for (int i = 0; i < 3; i++) {
-        const foil_op *op = foil_op_find(names[i]);
+        const FoilOp *op = foilOpFind(names[i]);
         assert_non_null(op);
         assert_string_equal(op->type, names[i]);
         assert_int_equal(op->grad_inputs, 0x1);

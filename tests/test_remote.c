@@ -11,7 +11,7 @@
  * passes or fails as it should; a slow endpoint costs no more than its
  * timeouts and backoff; the rate limit spaces requests.
  *
- * These tests drive the remote model's operations (foil_remote_ops)
+ * These tests drive the remote model's operations (foilRemoteOps)
  * directly, to see its request counts; the model interface around them
  * (foil_model_remote_http, counting, attacks through it) is tested end to
  * end by tests/test_attack_remote_cli.sh.
@@ -103,16 +103,16 @@ static void read_counts(const server *s, long *requests, long *examples)
 
 /* ---- models and data ---- */
 
-static foil_remote *make(int transport, const char *endpoint, foil_remote_options *o)
+static FoilRemote *make(int transport, const char *endpoint, foil_remote_options *o)
 {
-    foil_remote *r = NULL;
-    foil_status st = foil_remote_new(transport, endpoint, o, &r);
+    FoilRemote *r = NULL;
+    foil_status st = foilRemoteNew(transport, endpoint, o, &r);
     if (st) print_error("%s\n", foil_last_error());
     assert_int_equal(st, FOIL_OK);
     return r;
 }
 
-static void release(foil_remote *r) { foil_remote_ops()->destroy(r); }
+static void release(FoilRemote *r) { foilRemoteOps()->destroy(r); }
 
 /* n examples (n, 1, 8, 8) of arbitrary floats: every mantissa bit in use,
  * so a lossy encoding would show. */
@@ -127,14 +127,14 @@ static void make_inputs(foil_tensor *x, int64_t n)
     }
 }
 
-static foil_status predict(foil_remote *r, const foil_tensor *x, foil_tensor *scores)
+static foil_status predict(FoilRemote *r, const foil_tensor *x, foil_tensor *scores)
 {
     memset(scores, 0, sizeof *scores);
-    return foil_remote_ops()->predict(r, x, NULL, scores);
+    return foilRemoteOps()->predict(r, x, NULL, scores);
 }
 
 /* The scores through r equal the classifier's, bit for bit. */
-static void check_scores(foil_remote *r, int64_t n)
+static void check_scores(FoilRemote *r, int64_t n)
 {
     foil_tensor x, scores;
     make_inputs(&x, n);
@@ -154,7 +154,7 @@ static void check_scores(foil_remote *r, int64_t n)
 
 /* A query of n examples fails with FOIL_ERR_REMOTE and a message holding
  * every one of the NULL-terminated strings. */
-static void expect_failure(foil_remote *r, int64_t n, ...)
+static void expect_failure(FoilRemote *r, int64_t n, ...)
 {
     foil_tensor x, scores;
     make_inputs(&x, n);
@@ -191,13 +191,13 @@ static void http_scores(int format)
     start_server(&s, "ok", 1);
     foil_remote_options o = options(format, 0);
     o.max_batch = 128;
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     check_scores(r, N_EXAMPLES);
-    assert_int_equal(foil_remote_requests(r), 3); /* 128 + 128 + 44 */
+    assert_int_equal(foilRemoteRequests(r), 3); /* 128 + 128 + 44 */
     int64_t classes = 0;
-    assert_int_equal(foil_remote_ops()->num_classes(r, &classes), FOIL_OK);
+    assert_int_equal(foilRemoteOps()->num_classes(r, &classes), FOIL_OK);
     assert_int_equal(classes, REMOTE_LINEAR_CLASSES);
-    assert_int_equal(foil_remote_requests(r), 3); /* known from the answers: no query */
+    assert_int_equal(foilRemoteRequests(r), 3); /* known from the answers: no query */
     release(r);
     stop_server(&s);
     long requests, examples;
@@ -230,9 +230,9 @@ static void test_command_scores(void **state)
     command_for(cmd, sizeof cmd, "ok");
     foil_remote_options o = options(FOIL_REMOTE_JSON, 0); /* ignored: commands speak NPY */
     o.max_batch = 128;
-    foil_remote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
+    FoilRemote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
     check_scores(r, N_EXAMPLES);
-    assert_int_equal(foil_remote_requests(r), 3);
+    assert_int_equal(foilRemoteRequests(r), 3);
     release(r);
 }
 
@@ -244,9 +244,9 @@ static void test_num_classes(void **state)
     char cmd[600];
     command_for(cmd, sizeof cmd, "ok");
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
-    foil_remote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
+    FoilRemote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
     int64_t classes = 0;
-    assert_int_equal(foil_remote_ops()->num_classes(r, &classes), FOIL_ERR_ARG);
+    assert_int_equal(foilRemoteOps()->num_classes(r, &classes), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "--input-shape"));
     assert_non_null(strstr(foil_last_error(), cmd));
     release(r);
@@ -255,9 +255,9 @@ static void test_num_classes(void **state)
     o.input_rank = 4;
     o.input_shape = declared;
     r = make(FOIL_REMOTE_COMMAND, cmd, &o);
-    assert_int_equal(foil_remote_ops()->num_classes(r, &classes), FOIL_OK);
+    assert_int_equal(foilRemoteOps()->num_classes(r, &classes), FOIL_OK);
     assert_int_equal(classes, REMOTE_LINEAR_CLASSES);
-    assert_int_equal(foil_remote_requests(r), 1);
+    assert_int_equal(foilRemoteRequests(r), 1);
     release(r);
 }
 
@@ -274,7 +274,7 @@ static void test_declared_input(void **state)
     /* through the model interface, which applies the declared input */
     foil_model *m;
     assert_int_equal(foil_model_remote_http(s.url, &o, &m), FOIL_OK);
-    foil_remote *r = foil_model_state(m);
+    FoilRemote *r = foil_model_state(m);
     foil_tensor x, flat, scores = {0};
     make_inputs(&x, 5);
     int reshaped = -1;
@@ -297,11 +297,11 @@ static void test_declared_input(void **state)
     assert_int_equal(foil_model_check_input(m, &flat, &reshaped), FOIL_ERR_SHAPE);
     assert_non_null(strstr(foil_last_error(), s.url));
 
-    foil_model_desc d = foil_remote_desc(r);
+    foil_model_desc d = foilRemoteDesc(r);
     assert_string_equal(d.name, s.url);
     assert_int_equal(d.capabilities, FOIL_MODEL_SCORES);
     assert_int_equal(d.input_rank, 4);
-    assert_null(foil_remote_ops()->input_grad);
+    assert_null(foilRemoteOps()->input_grad);
     assert_string_equal(foil_model_kind(m), "remote");
     assert_int_equal(foil_model_queries(m), 5);
     foil_model_free(m);
@@ -317,7 +317,7 @@ static void http_failure(const char *mode, int format, int retries, int64_t n, c
     server s;
     start_server(&s, mode, 0);
     foil_remote_options o = options(format, retries);
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     expect_failure(r, n, s.url, what, what2, (const char *)NULL);
     release(r);
     stop_server(&s);
@@ -348,9 +348,9 @@ static void test_http_class_drift(void **state)
     start_server(&s, "drift", 0);
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
     o.max_batch = 4;
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     expect_failure(r, 8, s.url, "response has 11 classes, earlier responses had 10", (const char *)NULL);
-    assert_int_equal(foil_remote_requests(r), 2);
+    assert_int_equal(foilRemoteRequests(r), 2);
     release(r);
     stop_server(&s);
 }
@@ -362,7 +362,7 @@ static void test_http_unreachable(void **state)
     start_server(&s, "ok", 0);
     stop_server(&s); /* its port is closed now */
     foil_remote_options o = options(FOIL_REMOTE_JSON, 0);
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     expect_failure(r, 2, s.url, "request failed", (const char *)NULL);
     release(r);
 }
@@ -374,11 +374,11 @@ static void test_http_retries(void **state)
     server s;
     start_server(&s, "flaky=2", 0);
     foil_remote_options o = options(FOIL_REMOTE_JSON, 3);
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     double t0 = foil_now();
     check_scores(r, 10);
     double took = foil_now() - t0;
-    assert_int_equal(foil_remote_requests(r), 3);
+    assert_int_equal(foilRemoteRequests(r), 3);
     assert_true(took >= 0.25 + 0.5 - 0.01); /* the backoff */
     release(r);
     stop_server(&s);
@@ -386,7 +386,7 @@ static void test_http_retries(void **state)
     start_server(&s, "flaky=5", 0);
     r = make(FOIL_REMOTE_HTTP, s.url, &o);
     expect_failure(r, 10, s.url, "HTTP status 503", "gave up after 4 attempts", (const char *)NULL);
-    assert_int_equal(foil_remote_requests(r), 4);
+    assert_int_equal(foilRemoteRequests(r), 4);
     release(r);
     stop_server(&s);
 }
@@ -400,7 +400,7 @@ static void test_http_timeout(void **state)
     start_server(&s, "slow", 0);
     foil_remote_options o = options(FOIL_REMOTE_JSON, 1);
     o.timeout_s = 0.5;
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     double t0 = foil_now();
     expect_failure(r, 2, s.url, "no response within 0.5 s", "gave up after 2 attempts", (const char *)NULL);
     double took = foil_now() - t0;
@@ -415,7 +415,7 @@ static void command_failure(const char *mode, int64_t n, const char *what, const
     char cmd[600];
     command_for(cmd, sizeof cmd, mode);
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
-    foil_remote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
+    FoilRemote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
     expect_failure(r, n, cmd, what, what2, (const char *)NULL);
     release(r);
 }
@@ -430,7 +430,7 @@ static void test_command_bad_answers(void **state)
     command_failure("exit-nonzero", 3, "exited with status 3", "remote_server: refusing on purpose");
 
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
-    foil_remote *r = make(FOIL_REMOTE_COMMAND, "/nonexistent/foil-model", &o);
+    FoilRemote *r = make(FOIL_REMOTE_COMMAND, "/nonexistent/foil-model", &o);
     expect_failure(r, 1, "/nonexistent/foil-model", "exited with status 127", (const char *)NULL);
     release(r);
 }
@@ -444,7 +444,7 @@ static void test_command_timeout(void **state)
     command_for(cmd, sizeof cmd, "slow");
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
     o.timeout_s = 0.5;
-    foil_remote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
+    FoilRemote *r = make(FOIL_REMOTE_COMMAND, cmd, &o);
     double t0 = foil_now();
     expect_failure(r, 2, cmd, "no answer within 0.5 s", "killed", (const char *)NULL);
     double took = foil_now() - t0;
@@ -465,11 +465,11 @@ static void test_rate_limit(void **state)
     foil_remote_options o = options(FOIL_REMOTE_NPY, 0);
     o.max_requests_per_s = 20;
     o.max_batch = 1;
-    foil_remote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
+    FoilRemote *r = make(FOIL_REMOTE_HTTP, s.url, &o);
     double t0 = foil_now();
     check_scores(r, 10);
     double took = foil_now() - t0;
-    assert_int_equal(foil_remote_requests(r), 10);
+    assert_int_equal(foilRemoteRequests(r), 10);
     assert_true(took >= 0.45); /* nine gaps of 1/20 s */
     release(r);
     stop_server(&s);
@@ -501,12 +501,12 @@ static void test_bad_options(void **state)
 
     foil_remote_options_default(&o);
     o.returns = FOIL_OUTPUT_PROBABILITIES;
-    foil_remote *r = make(FOIL_REMOTE_COMMAND, "true", &o);
-    assert_int_equal(foil_remote_desc(r).capabilities, FOIL_MODEL_SCORES | FOIL_MODEL_PROBABILITIES);
+    FoilRemote *r = make(FOIL_REMOTE_COMMAND, "true", &o);
+    assert_int_equal(foilRemoteDesc(r).capabilities, FOIL_MODEL_SCORES | FOIL_MODEL_PROBABILITIES);
     release(r);
     o.returns = FOIL_OUTPUT_LABELS;
     r = make(FOIL_REMOTE_COMMAND, "true", &o);
-    assert_int_equal(foil_remote_desc(r).capabilities, 0);
+    assert_int_equal(foilRemoteDesc(r).capabilities, 0);
     release(r);
 }
 

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/eval.h"
 #include "foil/idx.h"
 #include "foil/model.h"
@@ -59,13 +59,13 @@ static int load_inputs(void)
     return 0;
 }
 
-static foil_attack_summary attack(const char *params, foil_attack_result *r)
+static foil_evasion_summary attack(const char *params, foil_evasion_result *r)
 {
     foil_threat t = {.norm = FOIL_NORM_LINF, .eps = 25.5f, .lower = lower, .upper = upper, .seed = 1};
-    foil_attack_options opt = {.params = params, .batch = N, .quiet = 1};
-    if (foil_attack_run("pgd", model, &images, labels, &t, &opt, r)) fail_msg("pgd: %s", foil_last_error());
-    foil_attack_summary s;
-    foil_attack_summarize(r, &s);
+    foil_evasion_options opt = {.params = params, .batch = N, .quiet = 1};
+    if (foil_evasion_run("pgd", model, &images, labels, &t, &opt, r)) fail_msg("pgd: %s", foil_last_error());
+    foil_evasion_summary s;
+    foil_evasion_summarize(r, &s);
     printf("  pgd loss=%-6s Linf eps 25.5 (0.1 of 0-255), %d images: clean %.1f%%, robust %.1f%%, "
            "zero_gradient_fraction %.3f (%lld of %lld)\n",
            params ? params + 5 : "ce", N, 100 * s.clean_accuracy, 100 * s.robust_accuracy, s.zero_gradient_fraction,
@@ -76,19 +76,19 @@ static foil_attack_summary attack(const char *params, foil_attack_result *r)
 static void test_mnist8_ce_saturates(void **state)
 {
     (void)state;
-    foil_attack_result r;
-    foil_attack_summary ce = attack(NULL, &r);
+    foil_evasion_result r;
+    foil_evasion_summary ce = attack(NULL, &r);
     assert_true(ce.clean_accuracy >= 0.95);
     assert_true(ce.zero_gradient_fraction >= 0.9);
     assert_non_null(strstr(r.warnings, "saturated softmax"));
-    foil_attack_result_free(&r);
-    foil_attack_summary margin = attack("loss=margin", &r);
+    foil_evasion_result_free(&r);
+    foil_evasion_summary margin = attack("loss=margin", &r);
     assert_true(margin.zero_gradient_fraction < 0.01);
     assert_int_equal(r.warnings[0], 0);
-    foil_attack_result_free(&r);
-    foil_attack_summary dlr = attack("loss=dlr", &r);
+    foil_evasion_result_free(&r);
+    foil_evasion_summary dlr = attack("loss=dlr", &r);
     assert_true(dlr.zero_gradient_fraction < 0.01);
-    foil_attack_result_free(&r);
+    foil_evasion_result_free(&r);
     /* Measured: CE 99.0% robust, margin 45.5%, DLR 46.0%. */
     assert_true(ce.robust_accuracy - margin.robust_accuracy >= 0.4);
     assert_true(ce.robust_accuracy - dlr.robust_accuracy >= 0.4);

@@ -64,8 +64,8 @@ static void test_mnist8_reference_outputs(void **state)
         snprintf(rel, sizeof rel, "onnx_mnist8/test_data_set_%d/output_0.pb", s);
         path_of(out_path, sizeof out_path, rel);
         foil_tensor x = {0}, want = {0}, got = {0};
-        assert_int_equal(foil_onnx_read_tensor(in_path, &x), FOIL_OK);
-        assert_int_equal(foil_onnx_read_tensor(out_path, &want), FOIL_OK);
+        assert_int_equal(foilOnnxReadTensor(in_path, &x), FOIL_OK);
+        assert_int_equal(foilOnnxReadTensor(out_path, &want), FOIL_OK);
         assert_int_equal(foil_model_predict(m, &x, &got), FOIL_OK);
         assert_int_equal(got.numel, want.numel);
         for (int64_t i = 0; i < want.numel; i++) {
@@ -114,7 +114,7 @@ static double mnist_accuracy(const char *rel, float scale, int flat_784x1, int b
     foil_model *m = load(rel);
     foil_model_set_max_batch(m, N);
     if (foil_model_predict(m, &x, &logits)) fail_msg("%s", foil_last_error());
-    assert_int_equal(foil_graph_model_of(m)->planned_batch, batched ? N : 1);
+    assert_int_equal(foilGraphModelOf(m)->planned_batch, batched ? N : 1);
     double acc = count_correct(&logits, labels) / (double)N;
     printf("%s: %.1f%% on the first %d MNIST test images\n", rel, 100 * acc, N);
     foil_tensor_free(&x);

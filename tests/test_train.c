@@ -4,7 +4,7 @@
  *
  * Checks: validation and attacks between training steps run the inference
  * plan while the training plan waits beside it, so a run plans the graph
- * once per use, not once per switch (foil_graph.plans_made), and the
+ * once per use, not once per switch (FoilGraph.plans_made), and the
  * weights come out bit for bit as in a run that never switched; a model
  * without `fit` (a wrapper) is refused with FOIL_ERR_CAPABILITY naming it.
  */
@@ -73,11 +73,11 @@ static void options(foil_train_options *o, int64_t epochs)
 
 static void assert_same_weights(foil_model *a, foil_model *b)
 {
-    foil_graph *ga = foil_graph_model_of(a)->g, *gb = foil_graph_model_of(b)->g;
+    FoilGraph *ga = foilGraphModelOf(a)->g, *gb = foilGraphModelOf(b)->g;
     assert_int_equal(ga->n_values, gb->n_values);
     int params = 0;
     for (int i = 0; i < ga->n_values; i++) {
-        const foil_value *va = &ga->values[i], *vb = &gb->values[i];
+        const FoilValue *va = &ga->values[i], *vb = &gb->values[i];
         if (va->kind != FOIL_VALUE_PARAM) continue;
         params++;
         assert_int_equal(va->t.numel, vb->t.numel);
@@ -101,7 +101,7 @@ static void test_validation_keeps_the_training_plan(void **state)
     foil_train_options o;
     options(&o, 8);
     foil_train_report rep;
-    foil_graph *g = foil_graph_model_of(with_val)->g;
+    FoilGraph *g = foilGraphModelOf(with_val)->g;
     int64_t before = g->plans_made;
     if (foil_train(with_val, &d, &d, &o, &rep)) fail_msg("%s", foil_last_error());
     for (int e = 0; e < rep.epochs; e++)
@@ -128,19 +128,19 @@ static void test_alternating_uses_do_not_replan(void **state)
     foil_dataset d;
     make_data(&d, 2);
     foil_model *m = build_model();
-    foil_graph_model *gm = foil_graph_model_of(m);
+    FoilGraphModel *gm = foilGraphModelOf(m);
     foil_tensor grad = {0}, fresh = {0};
     const foil_tensor *in[1] = {&d.x};
     int64_t plans = -1;
     for (int round = 0; round < 4; round++) {
-        assert_int_equal(foil_graph_model_use_plan(gm, FOIL_PLAN_TRAINING), FOIL_OK);
-        if (round == 0) assert_int_equal(foil_graph_plan(gm->g, in), FOIL_OK);
-        assert_int_equal(foil_graph_forward(gm->g, in, 1, (uint64_t)round), FOIL_OK);
+        assert_int_equal(foilGraphModelUsePlan(gm, FOIL_PLAN_TRAINING), FOIL_OK);
+        if (round == 0) assert_int_equal(foilGraphPlan(gm->g, in), FOIL_OK);
+        assert_int_equal(foilGraphForward(gm->g, in, 1, (uint64_t)round), FOIL_OK);
         assert_int_equal(foil_model_loss_input_grad(m, &d.x, foil_i64(&d.y), NULL, NULL, &grad), FOIL_OK);
         if (round == 0) plans = gm->g->plans_made;
         assert_int_equal(gm->g->plans_made, plans);
     }
-    foil_graph_model_unplan(gm);
+    foilGraphModelUnplan(gm);
     assert_int_equal(foil_model_loss_input_grad(m, &d.x, foil_i64(&d.y), NULL, NULL, &fresh), FOIL_OK);
     assert_int_equal(gm->g->plans_made, plans + 1);
     if (memcmp(grad.data, fresh.data, foil_tensor_nbytes(&grad)) != 0)

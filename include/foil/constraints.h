@@ -2,7 +2,7 @@
  * foil/constraints.h - feasibility constraints on tabular data: features an
  * attacker may not change, features that must stay integers, per-feature
  * bounds; from comma-separated lists (--immutable, --integer) or a rules
- * file (--constraints). The threat model (foil/attack.h) carries the
+ * file (--constraints). The threat model (foil/evasion.h) carries the
  * resulting arrays; poisoning and extraction will read them too.
  */
 #ifndef FOIL_CONSTRAINTS_H

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/data.h"
 #include "foil/model.h"
 
@@ -41,7 +41,7 @@ foil_status foil_evaluate(foil_model *m, const foil_dataset *d, foil_metrics *ou
 void foil_metrics_free(foil_metrics *mt);
 
 /* Aggregates, as `foil attack` prints them. */
-typedef struct foil_attack_summary {
+typedef struct foil_evasion_summary {
     int64_t examples, attacked, fooled;
     double clean_accuracy;       /* attacked / examples */
     double robust_accuracy;      /* (attacked - fooled) / examples */
@@ -55,13 +55,13 @@ typedef struct foil_attack_summary {
     double zero_gradient_fraction; /* zero_grad_examples / grad_examples; NaN when no gradient was taken
                                       (black-box attacks) */
     double seconds, images_per_second;
-} foil_attack_summary;
+} foil_evasion_summary;
 
-void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s);
+void foil_evasion_summarize(const foil_evasion_result *r, foil_evasion_summary *s);
 /* Over the fooled examples of r (attacked on x): features changed per
  * example, and the mean absolute change of a changed feature (tabular
  * reports). */
-void foil_attack_change_stats(const foil_attack_result *r, const foil_tensor *x, double *changed, double *mean_abs);
+void foil_evasion_change_stats(const foil_evasion_result *r, const foil_tensor *x, double *changed, double *mean_abs);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@
  * (attack_single_run, perturb, APGDAttack_targeted.perturb).
  *
  * One run of N_iter steps from x^(0), eta = 2 eps, P = projection onto the
- * eps-ball and the bounds (foil_attack_project), s(g) = sign(g) (Linf) or
+ * eps-ball and the bounds (foilEvasionProject), s(g) = sign(g) (Linf) or
  * g / (||g||_2 + 1e-12) (L2):
  *   x^(0)   = P(x + eps * u / ||u||), u uniform in [-1, 1]^D (Linf, max-norm) or
  *             standard normal (L2): a random point on the sphere of radius eps
@@ -47,7 +47,7 @@
  *
  * AutoAttack's check_zero_gradients (the reference warns when a DLR run's
  * gradient at the start is exactly zero) is the runner's, for every
- * gradient attack: foil_attack_grad flags an example whose first gradient
+ * gradient attack: foilEvasionGrad flags an example whose first gradient
  * is flat, and the result warns (runner.c).
  *
  * Not implemented: the L1 version (the reference's L1 APGD with adaptive
@@ -63,7 +63,7 @@
 typedef struct apgd_config {
     int64_t steps, restarts;
     int64_t n_targets;      /* apgd-t: top-k target classes; 0 = the run's own targets */
-    foil_loss_kind loss;
+    FoilLossKind loss;
     float rho;
 } apgd_config;
 
@@ -83,7 +83,7 @@ typedef struct apgd_group {
     float *w, *g, *z, *val; /* live buffers: iterates, gradients, logits, losses */
     int64_t *owner, *lab, *oth, *live;
     float *scratch;         /* D */
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } apgd_group;
 
 static foil_status group_alloc(apgd_group *g, int64_t rows, int64_t d, int64_t classes)
@@ -91,41 +91,41 @@ static foil_status group_alloc(apgd_group *g, int64_t rows, int64_t d, int64_t c
     memset(g, 0, sizeof *g);
     size_t r = (size_t)rows, rd = (size_t)(rows * d), fs = sizeof(float), is = sizeof(int64_t);
     g->rows = rows;
-    g->example = foil_buffers_take(&g->mem, r * is);
-    g->label = foil_buffers_take(&g->mem, r * is);
-    g->other = foil_buffers_take(&g->mem, r * is);
-    g->done = foil_buffers_take(&g->mem, r);
-    g->xadv = foil_buffers_take(&g->mem, rd * fs);
-    g->xold = foil_buffers_take(&g->mem, rd * fs);
-    g->xbest = foil_buffers_take(&g->mem, rd * fs);
-    g->grad = foil_buffers_take(&g->mem, rd * fs);
-    g->gbest = foil_buffers_take(&g->mem, rd * fs);
-    g->step = foil_buffers_take(&g->mem, r * fs);
-    g->loss_best = foil_buffers_take(&g->mem, r * fs);
-    g->loss_prev = foil_buffers_take(&g->mem, r * fs);
-    g->loss_best_check = foil_buffers_take(&g->mem, r * fs);
-    g->increases = foil_buffers_take(&g->mem, r * is);
-    g->reduced = foil_buffers_take(&g->mem, r);
-    g->w = foil_buffers_take(&g->mem, rd * fs);
-    g->g = foil_buffers_take(&g->mem, rd * fs);
-    g->z = foil_buffers_take(&g->mem, r * (size_t)classes * fs);
-    g->val = foil_buffers_take(&g->mem, r * fs);
-    g->owner = foil_buffers_take(&g->mem, r * is);
-    g->lab = foil_buffers_take(&g->mem, r * is);
-    g->oth = foil_buffers_take(&g->mem, r * is);
-    g->live = foil_buffers_take(&g->mem, r * is);
-    g->scratch = foil_buffers_take(&g->mem, (size_t)d * fs);
-    return foil_buffers_status(&g->mem, "apgd", rows);
+    g->example = foilBuffersTake(&g->mem, r * is);
+    g->label = foilBuffersTake(&g->mem, r * is);
+    g->other = foilBuffersTake(&g->mem, r * is);
+    g->done = foilBuffersTake(&g->mem, r);
+    g->xadv = foilBuffersTake(&g->mem, rd * fs);
+    g->xold = foilBuffersTake(&g->mem, rd * fs);
+    g->xbest = foilBuffersTake(&g->mem, rd * fs);
+    g->grad = foilBuffersTake(&g->mem, rd * fs);
+    g->gbest = foilBuffersTake(&g->mem, rd * fs);
+    g->step = foilBuffersTake(&g->mem, r * fs);
+    g->loss_best = foilBuffersTake(&g->mem, r * fs);
+    g->loss_prev = foilBuffersTake(&g->mem, r * fs);
+    g->loss_best_check = foilBuffersTake(&g->mem, r * fs);
+    g->increases = foilBuffersTake(&g->mem, r * is);
+    g->reduced = foilBuffersTake(&g->mem, r);
+    g->w = foilBuffersTake(&g->mem, rd * fs);
+    g->g = foilBuffersTake(&g->mem, rd * fs);
+    g->z = foilBuffersTake(&g->mem, r * (size_t)classes * fs);
+    g->val = foilBuffersTake(&g->mem, r * fs);
+    g->owner = foilBuffersTake(&g->mem, r * is);
+    g->lab = foilBuffersTake(&g->mem, r * is);
+    g->oth = foilBuffersTake(&g->mem, r * is);
+    g->live = foilBuffersTake(&g->mem, r * is);
+    g->scratch = foilBuffersTake(&g->mem, (size_t)d * fs);
+    return foilBuffersStatus(&g->mem, "apgd", rows);
 }
 
 /* ---- one step ---- */
 
 /* The random start: x + eps * u / ||u||, a point on the eps-sphere. */
-static void random_start(const foil_attack_ctx *c, int64_t i, uint64_t stream, float *a)
+static void random_start(const FoilEvasionCtx *c, int64_t i, uint64_t stream, float *a)
 {
     const float *x = c->x + i * c->d;
     int64_t d = c->d;
-    foil_rng r = foil_attack_rng(c, stream, i);
+    foil_rng r = foilEvasionRng(c, stream, i);
     double n = 0;
     if (c->t->norm == FOIL_NORM_L2) {
         for (int64_t j = 0; j < d; j++) {
@@ -141,12 +141,12 @@ static void random_start(const foil_attack_ctx *c, int64_t i, uint64_t stream, f
     }
     float f = (float)(c->t->eps / (n + 1e-12));
     for (int64_t j = 0; j < d; j++) a[j] = x[j] + f * a[j];
-    foil_attack_project(c, i, a);
+    foilEvasionProject(c, i, a);
 }
 
 /* z = P(x + eta s(g)) into scratch, then the momentum step
  * x <- P(x + a (z - x) + (1 - a)(x - x_old)), x_old <- the old x. */
-static void take_step(const foil_attack_ctx *c, int64_t i, float *x, float *x_old, const float *grad, float eta,
+static void take_step(const FoilEvasionCtx *c, int64_t i, float *x, float *x_old, const float *grad, float eta,
                       float a, float *z)
 {
     int64_t d = c->d;
@@ -158,18 +158,18 @@ static void take_step(const foil_attack_ctx *c, int64_t i, float *x, float *x_ol
     } else {
         for (int64_t j = 0; j < d; j++) z[j] = x[j] + eta * (float)((grad[j] > 0) - (grad[j] < 0));
     }
-    foil_attack_project(c, i, z);
+    foilEvasionProject(c, i, z);
     for (int64_t j = 0; j < d; j++) {
         float next = x[j] + a * (z[j] - x[j]) + (1 - a) * (x[j] - x_old[j]);
         x_old[j] = x[j];
         x[j] = next;
     }
-    foil_attack_project(c, i, x);
+    foilEvasionProject(c, i, x);
 }
 
 /* ---- evaluating the live rows ---- */
 
-static int64_t gather_live(const foil_attack_ctx *c, apgd_group *g)
+static int64_t gather_live(const FoilEvasionCtx *c, apgd_group *g)
 {
     int64_t k = 0;
     for (int64_t r = 0; r < g->rows; r++) {
@@ -186,18 +186,18 @@ static int64_t gather_live(const foil_attack_ctx *c, apgd_group *g)
 /* Loss, logits and gradient at the live rows' iterates. A row that fools
  * the model there is done: its iterate is the answer. The others get their
  * gradient (immutable features zeroed) in g->grad; returns how many. */
-static foil_status evaluate(foil_attack_ctx *c, apgd_group *g, const apgd_config *cfg, int64_t *k_out)
+static foil_status evaluate(FoilEvasionCtx *c, apgd_group *g, const apgd_config *cfg, int64_t *k_out)
 {
     int64_t d = c->d, k = gather_live(c, g);
     *k_out = 0;
     if (!k) return FOIL_OK;
-    foil_logit_loss L = {cfg->loss, g->lab, g->oth, 0};
-    foil_status st = foil_attack_grad(c, g->w, g->owner, k, foil_logit_loss_fn, &L, g->val, g->z, g->g);
+    FoilLogitLoss L = {cfg->loss, g->lab, g->oth, 0};
+    foil_status st = foilEvasionGrad(c, g->w, g->owner, k, foilLogitLossFn, &L, g->val, g->z, g->g);
     if (st) return st;
     int64_t kept = 0;
     for (int64_t s = 0; s < k; s++) {
         int64_t r = g->live[s], i = g->example[r];
-        if (foil_attack_fooled(c, i, g->z + s * c->classes)) {
+        if (foilEvasionFooled(c, i, g->z + s * c->classes)) {
             memcpy(c->adv + i * d, g->xadv + r * d, (size_t)d * sizeof(float));
             g->done[r] = 1;
             continue;
@@ -215,7 +215,7 @@ static foil_status evaluate(foil_attack_ctx *c, apgd_group *g, const apgd_config
 }
 
 /* The checkpoint test for row r over an interval of h steps. */
-static void checkpoint(const foil_attack_ctx *c, apgd_group *g, int64_t r, int64_t h, float rho)
+static void checkpoint(const FoilEvasionCtx *c, apgd_group *g, int64_t r, int64_t h, float rho)
 {
     int64_t d = c->d;
     int oscillating = (double)g->increases[r] <= (double)h * rho;
@@ -239,7 +239,7 @@ static int64_t count_done(const apgd_group *g)
 
 /* ---- one run of Algorithm 1 on the rows not done ---- */
 
-static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_config *cfg, uint64_t stream)
+static foil_status single_run(FoilEvasionCtx *c, apgd_group *g, const apgd_config *cfg, uint64_t stream)
 {
     int64_t d = c->d, n = cfg->steps, k;
     for (int64_t r = 0; r < g->rows; r++)
@@ -287,7 +287,7 @@ static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_conf
             h = h - decr > h_min ? h - decr : h_min;
             since_check = 0;
         }
-        foil_attack_group_progress(c, count_done(g));
+        foilEvasionGroupProgress(c, count_done(g));
     }
     return FOIL_OK;
 }
@@ -296,15 +296,15 @@ static foil_status single_run(foil_attack_ctx *c, apgd_group *g, const apgd_conf
 
 /* apgd-t: the clean logits of the group (one counted query per example)
  * ranked per row into rank (rows x classes). */
-static foil_status rank_group(foil_attack_ctx *c, apgd_group *g, int64_t *rank)
+static foil_status rank_group(FoilEvasionCtx *c, apgd_group *g, int64_t *rank)
 {
     for (int64_t r = 0; r < g->rows; r++) {
         memcpy(g->w + r * c->d, c->x + g->example[r] * c->d, (size_t)c->d * sizeof(float));
         g->owner[r] = g->example[r];
     }
-    foil_status st = foil_attack_logits(c, g->w, g->owner, g->rows, g->z);
+    foil_status st = foilEvasionLogits(c, g->w, g->owner, g->rows, g->z);
     const int64_t C = c->classes;
-    for (int64_t r = 0; !st && r < g->rows; r++) foil_top_classes(g->z + r * C, C, -1, C, rank + r * C);
+    for (int64_t r = 0; !st && r < g->rows; r++) foilTopClasses(g->z + r * C, C, -1, C, rank + r * C);
     return st;
 }
 
@@ -314,7 +314,7 @@ static uint64_t stream_of(const apgd_config *cfg, int64_t target_rank, int64_t r
     return 0xA96D0000ull + ((uint64_t)cfg->loss << 24) + ((uint64_t)target_rank << 12) + (uint64_t)restart;
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const apgd_config *cfg = arg;
     apgd_group g;
@@ -340,18 +340,18 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
             st = single_run(c, &g, cfg, stream_of(cfg, t, restart));
     }
     free(rank);
-    foil_buffers_free(&g.mem);
+    foilBuffersFree(&g.mem);
     return st;
 }
 
 /* ---- configuration and entry points ---- */
 
-static foil_status configure(foil_attack_ctx *c, apgd_config *cfg, foil_loss_kind loss, int targets)
+static foil_status configure(FoilEvasionCtx *c, apgd_config *cfg, FoilLossKind loss, int targets)
 {
     const char *name = c->info->name;
     double rho = 0.75, n_targets = 9;
-    foil_param params[] = {{"rho", &rho}, {"n_target_classes", &n_targets}};
-    foil_status st = foil_attack_params(c, params, targets ? 2 : 1);
+    FoilParam params[] = {{"rho", &rho}, {"n_target_classes", &n_targets}};
+    foil_status st = foilEvasionParams(c, params, targets ? 2 : 1);
     if (st) return st;
     if (!(rho > 0 && rho <= 1)) return foil_error(FOIL_ERR_ARG, "%s: rho must be in (0, 1]", name);
     if (c->t->step_size > 0)
@@ -371,7 +371,7 @@ static foil_status configure(foil_attack_ctx *c, apgd_config *cfg, foil_loss_kin
             return foil_error(FOIL_ERR_ARG, "%s: n_target_classes must be a positive integer", name);
         cfg->n_targets = (int64_t)n_targets;
         if (cfg->n_targets > c->classes - 1) {
-            foil_attack_warn(c, "%s: %lld target classes asked, the model has only %lld other classes; using %lld",
+            foilEvasionWarn(c, "%s: %lld target classes asked, the model has only %lld other classes; using %lld",
                              name, (long long)cfg->n_targets, (long long)(c->classes - 1),
                              (long long)(c->classes - 1));
             cfg->n_targets = c->classes - 1;
@@ -380,25 +380,25 @@ static foil_status configure(foil_attack_ctx *c, apgd_config *cfg, foil_loss_kin
     return FOIL_OK;
 }
 
-foil_status foil_attack_apgd_ce(foil_attack_ctx *c)
+foil_status foilEvasionApgdCe(FoilEvasionCtx *c)
 {
     apgd_config cfg;
     foil_status st = configure(c, &cfg, c->targeted ? FOIL_LOSS_NEG_CE : FOIL_LOSS_CE, 0);
-    return st ? st : foil_attack_each_group(c, run_group, &cfg);
+    return st ? st : foilEvasionEachGroup(c, run_group, &cfg);
 }
 
-foil_status foil_attack_apgd_dlr(foil_attack_ctx *c)
+foil_status foilEvasionApgdDlr(FoilEvasionCtx *c)
 {
     apgd_config cfg;
     foil_status st = configure(c, &cfg, FOIL_LOSS_DLR, 0);
-    return st ? st : foil_attack_each_group(c, run_group, &cfg);
+    return st ? st : foilEvasionEachGroup(c, run_group, &cfg);
 }
 
 /* Untargeted threat: the top-k targets in turn; targeted threat: the
  * given target only (n_targets = 0, other = c->target). */
-foil_status foil_attack_apgd_t(foil_attack_ctx *c)
+foil_status foilEvasionApgdT(FoilEvasionCtx *c)
 {
     apgd_config cfg;
     foil_status st = configure(c, &cfg, FOIL_LOSS_DLR_T, 1);
-    return st ? st : foil_attack_each_group(c, run_group, &cfg);
+    return st ? st : foilEvasionEachGroup(c, run_group, &cfg);
 }

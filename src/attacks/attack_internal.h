@@ -13,15 +13,15 @@
 
 #include <stdint.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
 
-typedef struct foil_attack_ctx {
-    const foil_attack_info *info;
+typedef struct FoilEvasionCtx {
+    const foil_evasion_info *info;
     foil_model *model;
     const foil_threat *t;
-    const foil_attack_options *opt;
+    const foil_evasion_options *opt;
     int64_t n, d, classes;
     int ndim;                    /* of x, batch dimension included */
     int64_t shape[FOIL_MAX_DIMS];/* of x; shape[0] is N */
@@ -32,34 +32,34 @@ typedef struct foil_attack_ctx {
     const uint8_t *attacked;     /* N: 1 = attack this example */
     float *adv;                  /* N x D: starts as a copy of x; the attack writes its result here */
     int64_t *queries, *grads;    /* N counters (charged by the oracle functions below) */
-    uint8_t *zero_grad;          /* N: set by foil_attack_grad when an example's first gradient is flat */
+    uint8_t *zero_grad;          /* N: set by foilEvasionGrad when an example's first gradient is flat */
     foil_progress progress;      /* started by the runner: `total` = examples attacked */
-    int64_t groups_done;         /* examples in the groups foil_attack_each_group has finished */
+    int64_t groups_done;         /* examples in the groups foilEvasionEachGroup has finished */
     int64_t *fit_queries, *fit_grads; /* the result's totals for learning on opt->fit_x */
     int64_t *fit_grad_examples, *fit_zero_grads; /* ... and its zero-gradient count over the fit examples */
     char *warnings;              /* the result's warning buffer */
     size_t warnings_len;
-} foil_attack_ctx;
+} FoilEvasionCtx;
 
 /* An attack family's entry point: read ctx->x/y/target/attacked, write
  * ctx->adv. Must leave non-attacked rows equal to x. */
-typedef foil_status (*foil_attack_fn)(foil_attack_ctx *ctx);
+typedef foil_status (*FoilEvasionFn)(FoilEvasionCtx *ctx);
 
 /* ---- counted access to the model (the only way attacks reach it) ---- */
 
 /* logits (rows x classes) of rows inputs xs (rows x D); one query is
  * charged to owner[r] for each row r. */
-foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+foil_status foilEvasionLogits(FoilEvasionCtx *c, const float *xs, const int64_t *owner, int64_t rows,
                                float *logits);
 /* Top-1 labels only (decision-based attacks): same charging. */
-foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+foil_status foilEvasionLabels(FoilEvasionCtx *c, const float *xs, const int64_t *owner, int64_t rows,
                                int64_t *labels);
 /* grad (rows x D) = d fn(logits) / d xs; one query and one gradient charged
  * per row. value (rows) and logits (rows x classes) may be NULL. fn sees
  * rows in chunks; its `first` is the row index within this call. The first
  * gradient of each example is scanned once: zero on every movable feature
  * (not immutable, lower < upper) or non-finite anywhere sets zero_grad. */
-foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+foil_status foilEvasionGrad(FoilEvasionCtx *c, const float *xs, const int64_t *owner, int64_t rows,
                              foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad);
 
 /* ---- per-group work buffers ---- */
@@ -67,20 +67,20 @@ foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t 
 /* The buffers of one attack group, allocated one by one and freed
  * together: an attack's work struct embeds one and takes every array from
  * it, so a failed allocation anywhere needs one check and one free. */
-typedef struct foil_buffers {
+typedef struct FoilBuffers {
     void *ptr[48];
     int n;
     int failed;             /* an allocation failed (or there were too many) */
-} foil_buffers;
+} FoilBuffers;
 
 /* `bytes` zeroed bytes owned by b, or NULL (and b->failed set). */
-void *foil_buffers_take(foil_buffers *b, size_t bytes);
-void foil_buffers_free(foil_buffers *b);
+void *foilBuffersTake(FoilBuffers *b, size_t bytes);
+void foilBuffersFree(FoilBuffers *b);
 /* After the takes: FOIL_OK, or (all freed) the out-of-memory error for a
  * group of `rows` examples of attack `who`. */
-foil_status foil_buffers_status(foil_buffers *b, const char *who, int64_t rows);
+foil_status foilBuffersStatus(FoilBuffers *b, const char *who, int64_t rows);
 
-/* ---- losses on logits (foil_logit_fn; ctx = foil_logit_loss) ---- */
+/* ---- losses on logits (foil_logit_fn; ctx = FoilLogitLoss) ---- */
 
 typedef enum {
     FOIL_LOSS_CE,        /* CE(z, label): untargeted attacks maximise it */
@@ -92,17 +92,17 @@ typedef enum {
     FOIL_LOSS_LOGIT_DIFF,/* z_k - z_y for k = other (DeepFool, FAB) */
     FOIL_LOSS_NEG_MARGIN,   /* max_{k!=y} z_k - z_y, maximised: -C&W f6 uncapped (PGD's loss=margin) */
     FOIL_LOSS_NEG_MARGIN_T, /* z_t - max_{k!=t} z_k, maximised; t = other (targeted loss=margin) */
-} foil_loss_kind;
+} FoilLossKind;
 
-typedef struct foil_logit_loss {
-    foil_loss_kind kind;
+typedef struct FoilLogitLoss {
+    FoilLossKind kind;
     const int64_t *label;        /* per row: the true label (or, for NEG_CE, the target) */
     const int64_t *other;        /* per row: target (DLR_T, MARGIN_T) or class k (LOGIT_DIFF) */
     float kappa;                 /* MARGIN caps */
-} foil_logit_loss;
+} FoilLogitLoss;
 
 /* A foil_logit_fn; dvalue may be NULL for the values alone. */
-foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+foil_status foilLogitLossFn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
                                float *value, float *dvalue);
 
 /* ---- the threat model ---- */
@@ -113,79 +113,79 @@ foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t 
  * bounds, then immutable features reset. eps = 0 skips the ball. Integer
  * features are rounded by the runner after the attack (rounding inside an
  * iterative attack would freeze small steps). */
-void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a);
+void foilEvasionProject(const FoilEvasionCtx *c, int64_t i, float *a);
 /* Clip to the bounds and reset immutable features only (no ball). */
-void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a);
+void foilEvasionClip(const FoilEvasionCtx *c, int64_t i, float *a);
 
 /* Goal test on one logit row for example i: untargeted argmax != y[i],
  * targeted argmax == target[i]. */
-int foil_attack_fooled(const foil_attack_ctx *c, int64_t i, const float *logits);
-int64_t foil_argmax(const float *v, int64_t n);
+int foilEvasionFooled(const FoilEvasionCtx *c, int64_t i, const float *logits);
+int64_t foilArgmax(const float *v, int64_t n);
 /* The (at most) k classes with the largest logits z, best first, skipping
  * class `skip` (-1: none); ties keep the lower class first. Returns how many
  * were written (fewer than k when there are fewer classes). */
-int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out);
+int64_t foilTopClasses(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out);
 
 /* ---- helpers ---- */
 
 /* An independent generator for (purpose, example): results do not depend on
  * batch composition or thread count. */
-foil_rng foil_attack_rng(const foil_attack_ctx *c, uint64_t purpose, int64_t example);
+foil_rng foilEvasionRng(const FoilEvasionCtx *c, uint64_t purpose, int64_t example);
 
 /* Indices of the attacked examples (caller frees); *count receives how many. */
-int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count);
+int64_t *foilEvasionActive(const FoilEvasionCtx *c, int64_t *count);
 
 /* One group of attacked examples (examples[0..rows), at most
- * foil_attack_batch(c) of them); arg is the family's own settings/state. */
-typedef foil_status (*foil_group_fn)(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows);
+ * foilEvasionBatch(c) of them); arg is the family's own settings/state. */
+typedef foil_status (*FoilGroupFn)(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows);
 
 /* Run fn over the attacked examples, group by group, advancing the
  * progress bar after each group. */
-foil_status foil_attack_each_group(foil_attack_ctx *c, foil_group_fn fn, void *arg);
+foil_status foilEvasionEachGroup(FoilEvasionCtx *c, FoilGroupFn fn, void *arg);
 
 /* Progress inside the current group: `done` of its examples are finished. */
-void foil_attack_group_progress(foil_attack_ctx *c, int64_t done);
+void foilEvasionGroupProgress(FoilEvasionCtx *c, int64_t done);
 
 /* Examples attacked together (opt->batch, default 250). */
-int64_t foil_attack_batch(const foil_attack_ctx *c);
+int64_t foilEvasionBatch(const FoilEvasionCtx *c);
 
 /* Append a warning line to the result. */
-void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void foilEvasionWarn(FoilEvasionCtx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parameters: "key=value,..." parsed against the accepted keys. */
-typedef struct foil_param {
+typedef struct FoilParam {
     const char *key;
     double *value;               /* set when the key is given; holds its default otherwise */
-} foil_param;
-foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int n_params);
+} FoilParam;
+foil_status foilEvasionParams(const FoilEvasionCtx *c, FoilParam *params, int n_params);
 /* A parameter that takes one of a few words ("loss=ce|margin|dlr"). */
-typedef struct foil_word_param {
+typedef struct FoilWordParam {
     const char *key;
     const char *const *words;    /* the accepted values, NULL-terminated */
     int *index;                  /* set to the given word's index; holds its default otherwise */
-} foil_word_param;
-/* foil_attack_params with word parameters too (words may be NULL when n_words = 0). */
-foil_status foil_attack_params_words(const foil_attack_ctx *c, foil_param *params, int n_params,
-                                     const foil_word_param *words, int n_words);
+} FoilWordParam;
+/* foilEvasionParams with word parameters too (words may be NULL when n_words = 0). */
+foil_status foilEvasionParamsWords(const FoilEvasionCtx *c, FoilParam *params, int n_params,
+                                     const FoilWordParam *words, int n_words);
 
 /* Each family's entry points (one file per family under src/attacks). */
-foil_status foil_attack_fgsm(foil_attack_ctx *c);
-foil_status foil_attack_bim(foil_attack_ctx *c);
-foil_status foil_attack_pgd(foil_attack_ctx *c);
-foil_status foil_attack_square(foil_attack_ctx *c);
-foil_status foil_attack_cw_l2(foil_attack_ctx *c);
-foil_status foil_attack_deepfool(foil_attack_ctx *c);
-foil_status foil_attack_universal(foil_attack_ctx *c);
-foil_status foil_attack_patch(foil_attack_ctx *c);
-foil_status foil_attack_apgd_ce(foil_attack_ctx *c);
-foil_status foil_attack_apgd_dlr(foil_attack_ctx *c);
-foil_status foil_attack_apgd_t(foil_attack_ctx *c);
-foil_status foil_attack_fab_t(foil_attack_ctx *c);
-foil_status foil_attack_autoattack(foil_attack_ctx *c);
-foil_status foil_attack_simba_pixel(foil_attack_ctx *c);
-foil_status foil_attack_simba_dct(foil_attack_ctx *c);
-foil_status foil_attack_nes(foil_attack_ctx *c);
-foil_status foil_attack_hsj(foil_attack_ctx *c);
+foil_status foilEvasionFgsm(FoilEvasionCtx *c);
+foil_status foilEvasionBim(FoilEvasionCtx *c);
+foil_status foilEvasionPgd(FoilEvasionCtx *c);
+foil_status foilEvasionSquare(FoilEvasionCtx *c);
+foil_status foilEvasionCwL2(FoilEvasionCtx *c);
+foil_status foilEvasionDeepfool(FoilEvasionCtx *c);
+foil_status foilEvasionUniversal(FoilEvasionCtx *c);
+foil_status foilEvasionPatch(FoilEvasionCtx *c);
+foil_status foilEvasionApgdCe(FoilEvasionCtx *c);
+foil_status foilEvasionApgdDlr(FoilEvasionCtx *c);
+foil_status foilEvasionApgdT(FoilEvasionCtx *c);
+foil_status foilEvasionFabT(FoilEvasionCtx *c);
+foil_status foilEvasionAutoattack(FoilEvasionCtx *c);
+foil_status foilEvasionSimbaPixel(FoilEvasionCtx *c);
+foil_status foilEvasionSimbaDct(FoilEvasionCtx *c);
+foil_status foilEvasionNes(FoilEvasionCtx *c);
+foil_status foilEvasionHsj(FoilEvasionCtx *c);
 
 /* DeepFool from given start points (deepfool.c; universal.c builds on it).
  * rows examples (indices into c->x / c->y; each is moved away from its
@@ -193,13 +193,13 @@ foil_status foil_attack_hsj(foil_attack_ctx *c);
  * D) receives the last iterate, fooled[r] whether its label changed.
  * start_logits: the logits at start (rows x classes) if the caller has
  * them, else NULL (one forward pass is then charged per row). */
-typedef struct foil_deepfool_config {
+typedef struct FoilDeepfoolConfig {
     foil_norm norm;              /* FOIL_NORM_L2 or FOIL_NORM_LINF */
     int64_t max_iter;
     float overshoot;
     int64_t candidates;          /* top classes at the start considered, the label included */
-} foil_deepfool_config;
-foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cfg, const int64_t *examples,
+} FoilDeepfoolConfig;
+foil_status foilDeepfoolRun(FoilEvasionCtx *c, const FoilDeepfoolConfig *cfg, const int64_t *examples,
                               int64_t rows, const float *start, const float *start_logits, float *out,
                               uint8_t *fooled);
 
@@ -208,21 +208,21 @@ foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cf
  * value = l2 + cst * (f6(x') + kappa), grad = d value / d w_r, logits at
  * x'. label and other are scratch (rows each). One gradient is charged
  * per row. */
-typedef struct foil_cw_batch {
+typedef struct FoilCwBatch {
     int64_t rows;
     int64_t *example;            /* rows: example index into c->x */
     const float *w, *cst;        /* rows x D, rows */
     float kappa;
     float *xp, *l2, *value, *logits, *grad;
     int64_t *label, *other;
-} foil_cw_batch;
-foil_status foil_cw_objective(foil_attack_ctx *c, foil_cw_batch *b);
+} FoilCwBatch;
+foil_status foilCwObjective(FoilEvasionCtx *c, FoilCwBatch *b);
 
 /* Learning on opt->fit_x (universal.c, patch.c): *fit becomes a copy of c
  * whose examples are the fit set (labels opt->fit_y, untargeted, adv NULL)
- * with counters of its own; foil_attack_fit_end adds them to c's fit
+ * with counters of its own; foilEvasionFitEnd adds them to c's fit
  * totals and frees them. */
-foil_status foil_attack_fit_begin(const foil_attack_ctx *c, foil_attack_ctx *fit);
-void foil_attack_fit_end(foil_attack_ctx *c, foil_attack_ctx *fit);
+foil_status foilEvasionFitBegin(const FoilEvasionCtx *c, FoilEvasionCtx *fit);
+void foilEvasionFitEnd(FoilEvasionCtx *c, FoilEvasionCtx *fit);
 
 #endif

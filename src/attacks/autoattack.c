@@ -50,14 +50,14 @@ enum { AA_PARTS = 4 };
 
 typedef struct aa_part {
     const char *name;
-    foil_attack_fn run;
+    FoilEvasionFn run;
 } aa_part;
 
 static const aa_part parts[AA_PARTS] = {
-    {"apgd-ce", foil_attack_apgd_ce},
-    {"apgd-t", foil_attack_apgd_t},
-    {"fab-t", foil_attack_fab_t},
-    {"square", foil_attack_square},
+    {"apgd-ce", foilEvasionApgdCe},
+    {"apgd-t", foilEvasionApgdT},
+    {"fab-t", foilEvasionFabT},
+    {"square", foilEvasionSquare},
 };
 
 typedef struct aa_config {
@@ -82,10 +82,10 @@ static double l2_of(const float *v, int64_t n)
 
 /* check_randomized and check_range_output on the first batch of robust
  * examples: 5 counted forward passes. */
-static foil_status check_model(foil_attack_ctx *c, const uint8_t *robust)
+static foil_status check_model(FoilEvasionCtx *c, const uint8_t *robust)
 {
     enum { PASSES = 5 };
-    int64_t rows = 0, cap = foil_attack_batch(c), C = c->classes, D = c->d;
+    int64_t rows = 0, cap = foilEvasionBatch(c), C = c->classes, D = c->d;
     int64_t *owner = malloc((size_t)cap * sizeof *owner);
     float *xs = malloc((size_t)(cap * D) * sizeof *xs), *z = malloc((size_t)(PASSES * cap * C) * sizeof *z);
     foil_status st = FOIL_OK;
@@ -95,7 +95,7 @@ static foil_status check_model(foil_attack_ctx *c, const uint8_t *robust)
         memcpy(xs + rows * D, c->x + i * D, (size_t)D * sizeof *xs);
         owner[rows++] = i;
     }
-    for (int p = 0; !st && p < PASSES; p++) st = foil_attack_logits(c, xs, owner, rows, z + p * rows * C);
+    for (int p = 0; !st && p < PASSES; p++) st = foilEvasionLogits(c, xs, owner, rows, z + p * rows * C);
     if (!st && rows) {
         double max_diff = 0;
         int label_changed = 0, probabilities = 1;
@@ -112,15 +112,15 @@ static foil_status check_model(foil_attack_ctx *c, const uint8_t *robust)
                 double np = l2_of(zp, C) + 1e-10, diff = 0;
                 for (int64_t k = 0; k < C; k++) diff += pow(z0[k] / n0 - zp[k] / np, 2);
                 max_diff = fmax(max_diff, sqrt(diff));
-                label_changed |= foil_argmax(zp, C) != foil_argmax(z0, C);
+                label_changed |= foilArgmax(zp, C) != foilArgmax(z0, C);
             }
         }
         if (label_changed || max_diff > 1e-4)
-            foil_attack_warn(c, "autoattack: the model's outputs change between identical queries (randomized "
+            foilEvasionWarn(c, "autoattack: the model's outputs change between identical queries (randomized "
                                 "defense?); the standard AutoAttack assumes a deterministic model, a randomized one "
                                 "needs EOT (AutoAttack's 'rand' version)");
         if (probabilities)
-            foil_attack_warn(c, "autoattack: the model's outputs look like a probability distribution; attacks "
+            foilEvasionWarn(c, "autoattack: the model's outputs look like a probability distribution; attacks "
                                 "need the logits (DLR and margin losses are meaningless on probabilities)");
     }
     free(owner);
@@ -134,9 +134,9 @@ static foil_status check_model(foil_attack_ctx *c, const uint8_t *robust)
 /* After a sub-attack wrote sub_adv: rows that differ from x are classified
  * (counted); the fooled ones are no longer robust and their input becomes
  * the answer, the others keep x. */
-static foil_status collect(foil_attack_ctx *c, uint8_t *robust, const float *sub_adv)
+static foil_status collect(FoilEvasionCtx *c, uint8_t *robust, const float *sub_adv)
 {
-    int64_t D = c->d, cap = foil_attack_batch(c), rows = 0;
+    int64_t D = c->d, cap = foilEvasionBatch(c), rows = 0;
     int64_t *owner = malloc((size_t)cap * sizeof *owner);
     float *xs = malloc((size_t)(cap * D) * sizeof *xs), *z = malloc((size_t)(cap * c->classes) * sizeof *z);
     foil_status st = FOIL_OK;
@@ -148,9 +148,9 @@ static foil_status collect(foil_attack_ctx *c, uint8_t *robust, const float *sub
             owner[rows++] = i;
         }
         if (rows == cap || (last && rows)) {
-            if ((st = foil_attack_logits(c, xs, owner, rows, z))) break;
+            if ((st = foilEvasionLogits(c, xs, owner, rows, z))) break;
             for (int64_t r = 0; r < rows; r++) {
-                if (!foil_attack_fooled(c, owner[r], z + r * c->classes)) continue;
+                if (!foilEvasionFooled(c, owner[r], z + r * c->classes)) continue;
                 robust[owner[r]] = 0;
                 memcpy(c->adv + owner[r] * D, xs + r * D, (size_t)D * sizeof(float));
             }
@@ -164,7 +164,7 @@ static foil_status collect(foil_attack_ctx *c, uint8_t *robust, const float *sub
 }
 
 /* Why a component cannot run on this model / data (NULL: it can). */
-static const char *skip_reason(const foil_attack_ctx *c, const aa_part *p)
+static const char *skip_reason(const FoilEvasionCtx *c, const aa_part *p)
 {
     if (strcmp(p->name, "apgd-t") == 0 && c->classes < 4)
         return c->classes == 3 ? "with only 3 classes the targeted DLR loss is not defined"
@@ -174,7 +174,7 @@ static const char *skip_reason(const foil_attack_ctx *c, const aa_part *p)
     return NULL;
 }
 
-static foil_status run_part(foil_attack_ctx *c, const aa_part *p, const aa_config *cfg, uint8_t *robust,
+static foil_status run_part(FoilEvasionCtx *c, const aa_part *p, const aa_config *cfg, uint8_t *robust,
                             float *sub_adv)
 {
     foil_threat t = *c->t;
@@ -187,11 +187,11 @@ static foil_status run_part(foil_attack_ctx *c, const aa_part *p, const aa_confi
         snprintf(params, sizeof params, "n_target_classes=%lld", (long long)cfg->n_targets);
     else if (strcmp(p->name, "square") == 0)
         snprintf(params, sizeof params, "p_init=0.8");
-    foil_attack_options opt = {0};
+    foil_evasion_options opt = {0};
     if (c->opt) opt = *c->opt;
     opt.params = params;
-    foil_attack_ctx sub = *c;
-    sub.info = foil_attack_find(p->name);
+    FoilEvasionCtx sub = *c;
+    sub.info = foil_evasion_find(p->name);
     if (!sub.info) return foil_error(FOIL_ERR_RUNTIME, "autoattack: attack %s is not registered", p->name);
     sub.t = &t;
     sub.opt = &opt;
@@ -211,11 +211,11 @@ static foil_status run_part(foil_attack_ctx *c, const aa_part *p, const aa_confi
 
 /* ---- the ensemble ---- */
 
-static foil_status configure(foil_attack_ctx *c, aa_config *cfg)
+static foil_status configure(FoilEvasionCtx *c, aa_config *cfg)
 {
     double n_targets = 9;
-    foil_param params[] = {{"n_target_classes", &n_targets}};
-    foil_status st = foil_attack_params(c, params, 1);
+    FoilParam params[] = {{"n_target_classes", &n_targets}};
+    foil_status st = foilEvasionParams(c, params, 1);
     if (st) return st;
     if (!(n_targets >= 1 && n_targets == floor(n_targets)))
         return foil_error(FOIL_ERR_ARG, "autoattack: n_target_classes must be a positive integer");
@@ -228,7 +228,7 @@ static foil_status configure(foil_attack_ctx *c, aa_config *cfg)
     return FOIL_OK;
 }
 
-foil_status foil_attack_autoattack(foil_attack_ctx *c)
+foil_status foilEvasionAutoattack(FoilEvasionCtx *c)
 {
     aa_config cfg;
     foil_status st = configure(c, &cfg);
@@ -246,17 +246,17 @@ foil_status foil_attack_autoattack(foil_attack_ctx *c)
         if (count_robust(robust, c->n) == 0) break;
         const char *why = skip_reason(c, &parts[k]);
         if (why) {
-            foil_attack_warn(c, "autoattack: %s skipped: %s", parts[k].name, why);
+            foilEvasionWarn(c, "autoattack: %s skipped: %s", parts[k].name, why);
             continue;
         }
         st = run_part(c, &parts[k], &cfg, robust, sub_adv);
         double acc = (double)count_robust(robust, c->n) / (double)c->n;
-        if (parts[k].run == foil_attack_square) acc_square = acc;
+        if (parts[k].run == foilEvasionSquare) acc_square = acc;
         else acc_white = fmin(acc_white, acc);
     }
     /* check_square_sr: a black-box attack should not beat the white-box ones. */
     if (!st && acc_square >= 0 && acc_square < acc_white - 0.002)
-        foil_attack_warn(c,
+        foilEvasionWarn(c,
                          "autoattack: Square Attack reduced robust accuracy by %.2f points after APGD and FAB: "
                          "possible gradient masking, the evaluation may be unreliable (try more Square queries "
                          "and restarts, or an adaptive attack)",

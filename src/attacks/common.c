@@ -13,7 +13,7 @@
 /* ---- counted model access ---- */
 
 /* A (rows, ...) tensor view of rows examples of the context's shape. */
-static foil_tensor rows_view(const foil_attack_ctx *c, const float *xs, int64_t rows)
+static foil_tensor rows_view(const FoilEvasionCtx *c, const float *xs, int64_t rows)
 {
     foil_tensor t = {0};
     int64_t shape[FOIL_MAX_DIMS];
@@ -24,7 +24,7 @@ static foil_tensor rows_view(const foil_attack_ctx *c, const float *xs, int64_t 
     return t;
 }
 
-static foil_tensor logits_view(const foil_attack_ctx *c, float *logits, int64_t rows)
+static foil_tensor logits_view(const FoilEvasionCtx *c, float *logits, int64_t rows)
 {
     foil_tensor t = {0};
     int64_t shape[2] = {rows, c->classes};
@@ -42,7 +42,7 @@ static void charge(int64_t *counter, const int64_t *owner, int64_t rows)
  * seed of (attack seed, example, that example's query number): its draw
  * then depends on neither the batch it came in nor the threads. *seeds is
  * NULL for a deterministic model, else to be freed by the caller. */
-static foil_status charge_queries(foil_attack_ctx *c, const int64_t *owner, int64_t rows, uint64_t **seeds)
+static foil_status charge_queries(FoilEvasionCtx *c, const int64_t *owner, int64_t rows, uint64_t **seeds)
 {
     *seeds = NULL;
     if (!(foil_model_capabilities(c->model) & FOIL_MODEL_RANDOMIZED)) {
@@ -59,7 +59,7 @@ static foil_status charge_queries(foil_attack_ctx *c, const int64_t *owner, int6
     return FOIL_OK;
 }
 
-foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+foil_status foilEvasionLogits(FoilEvasionCtx *c, const float *xs, const int64_t *owner, int64_t rows,
                                float *logits)
 {
     if (rows == 0) return FOIL_OK;
@@ -72,14 +72,14 @@ foil_status foil_attack_logits(foil_attack_ctx *c, const float *xs, const int64_
     return st;
 }
 
-foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+foil_status foilEvasionLabels(FoilEvasionCtx *c, const float *xs, const int64_t *owner, int64_t rows,
                                int64_t *labels)
 {
     if (rows == 0) return FOIL_OK;
     float *z = malloc((size_t)(rows * c->classes) * sizeof *z);
     if (!z) return foil_error(FOIL_ERR_NOMEM, "out of memory for %lld logits", (long long)(rows * c->classes));
-    foil_status st = foil_attack_logits(c, xs, owner, rows, z);
-    for (int64_t r = 0; !st && r < rows; r++) labels[r] = foil_argmax(z + r * c->classes, c->classes);
+    foil_status st = foilEvasionLogits(c, xs, owner, rows, z);
+    for (int64_t r = 0; !st && r < rows; r++) labels[r] = foilArgmax(z + r * c->classes, c->classes);
     free(z);
     return st;
 }
@@ -89,7 +89,7 @@ foil_status foil_attack_labels(foil_attack_ctx *c, const float *xs, const int64_
  * softmax (p_y rounds to 1 in float32, so dCE/dz = p - onehot is exactly 0)
  * gives this, and a gradient attack then reports robustness it never
  * tested. */
-static int flat_gradient(const foil_attack_ctx *c, const float *g)
+static int flat_gradient(const FoilEvasionCtx *c, const float *g)
 {
     const uint8_t *fixed = c->t->immutable;
     int moves = 0;
@@ -100,7 +100,7 @@ static int flat_gradient(const foil_attack_ctx *c, const float *g)
     return !moves;
 }
 
-foil_status foil_attack_grad(foil_attack_ctx *c, const float *xs, const int64_t *owner, int64_t rows,
+foil_status foilEvasionGrad(FoilEvasionCtx *c, const float *xs, const int64_t *owner, int64_t rows,
                              foil_logit_fn fn, void *fn_ctx, float *value, float *logits, float *grad)
 {
     if (rows == 0) return FOIL_OK;
@@ -151,7 +151,7 @@ static void project_l1(float *v, int64_t n, float eps, float *scratch)
     }
 }
 
-void foil_attack_clip(const foil_attack_ctx *c, int64_t i, float *a)
+void foilEvasionClip(const FoilEvasionCtx *c, int64_t i, float *a)
 {
     const float *lo = c->t->lower, *hi = c->t->upper, *x = c->x + i * c->d;
     for (int64_t j = 0; j < c->d; j++) a[j] = fminf(fmaxf(a[j], lo[j]), hi[j]);
@@ -172,7 +172,7 @@ static float ball_edge(float x, float step)
     return e;
 }
 
-void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
+void foilEvasionProject(const FoilEvasionCtx *c, int64_t i, float *a)
 {
     const float *x = c->x + i * c->d;
     float eps = c->t->eps;
@@ -207,12 +207,12 @@ void foil_attack_project(const foil_attack_ctx *c, int64_t i, float *a)
         case FOIL_NORM_L0: break; /* L0 attacks keep their own support */
         }
     }
-    foil_attack_clip(c, i, a);
+    foilEvasionClip(c, i, a);
 }
 
 /* ---- goals, norms ---- */
 
-int64_t foil_argmax(const float *v, int64_t n)
+int64_t foilArgmax(const float *v, int64_t n)
 {
     int64_t best = 0;
     for (int64_t k = 1; k < n; k++)
@@ -220,7 +220,7 @@ int64_t foil_argmax(const float *v, int64_t n)
     return best;
 }
 
-void *foil_buffers_take(foil_buffers *b, size_t bytes)
+void *foilBuffersTake(FoilBuffers *b, size_t bytes)
 {
     void *p = b->n < (int)(sizeof b->ptr / sizeof b->ptr[0]) ? calloc(bytes ? bytes : 1, 1) : NULL;
     if (!p) {
@@ -231,20 +231,20 @@ void *foil_buffers_take(foil_buffers *b, size_t bytes)
     return p;
 }
 
-void foil_buffers_free(foil_buffers *b)
+void foilBuffersFree(FoilBuffers *b)
 {
     for (int k = 0; k < b->n; k++) free(b->ptr[k]);
     memset(b, 0, sizeof *b);
 }
 
-foil_status foil_buffers_status(foil_buffers *b, const char *who, int64_t rows)
+foil_status foilBuffersStatus(FoilBuffers *b, const char *who, int64_t rows)
 {
     if (!b->failed) return FOIL_OK;
-    foil_buffers_free(b);
+    foilBuffersFree(b);
     return foil_error(FOIL_ERR_NOMEM, "%s: out of memory for a group of %lld examples", who, (long long)rows);
 }
 
-int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out)
+int64_t foilTopClasses(const float *z, int64_t classes, int64_t skip, int64_t k, int64_t *out)
 {
     int64_t n = 0;
     for (int64_t j = 0; j < classes && k > 0; j++) {
@@ -256,9 +256,9 @@ int64_t foil_top_classes(const float *z, int64_t classes, int64_t skip, int64_t 
     return n;
 }
 
-int foil_attack_fooled(const foil_attack_ctx *c, int64_t i, const float *logits)
+int foilEvasionFooled(const FoilEvasionCtx *c, int64_t i, const float *logits)
 {
-    int64_t p = foil_argmax(logits, c->classes);
+    int64_t p = foilArgmax(logits, c->classes);
     return c->targeted ? p == c->target[i] : p != c->y[i];
 }
 
@@ -284,12 +284,12 @@ float foil_vec_norm(foil_norm norm, const float *v, int64_t n)
 
 /* ---- helpers ---- */
 
-foil_rng foil_attack_rng(const foil_attack_ctx *c, uint64_t purpose, int64_t example)
+foil_rng foilEvasionRng(const FoilEvasionCtx *c, uint64_t purpose, int64_t example)
 {
     return foil_rng_make(foil_rng_at(c->t->seed, purpose), (uint64_t)example);
 }
 
-int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count)
+int64_t *foilEvasionActive(const FoilEvasionCtx *c, int64_t *count)
 {
     int64_t *idx = malloc((size_t)(c->n ? c->n : 1) * sizeof *idx);
     *count = 0;
@@ -299,14 +299,14 @@ int64_t *foil_attack_active(const foil_attack_ctx *c, int64_t *count)
     return idx;
 }
 
-int64_t foil_attack_batch(const foil_attack_ctx *c) { return c->opt && c->opt->batch > 0 ? c->opt->batch : 250; }
+int64_t foilEvasionBatch(const FoilEvasionCtx *c) { return c->opt && c->opt->batch > 0 ? c->opt->batch : 250; }
 
-foil_status foil_attack_each_group(foil_attack_ctx *c, foil_group_fn fn, void *arg)
+foil_status foilEvasionEachGroup(FoilEvasionCtx *c, FoilGroupFn fn, void *arg)
 {
     int64_t n_active;
-    int64_t *active = foil_attack_active(c, &n_active);
+    int64_t *active = foilEvasionActive(c, &n_active);
     if (!active) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t batch = foil_attack_batch(c);
+    int64_t batch = foilEvasionBatch(c);
     foil_status st = FOIL_OK;
     c->groups_done = 0;
     for (int64_t s = 0; !st && s < n_active; s += batch) {
@@ -319,12 +319,12 @@ foil_status foil_attack_each_group(foil_attack_ctx *c, foil_group_fn fn, void *a
     return st;
 }
 
-void foil_attack_group_progress(foil_attack_ctx *c, int64_t done)
+void foilEvasionGroupProgress(FoilEvasionCtx *c, int64_t done)
 {
     foil_progress_update(&c->progress, c->groups_done + done, NULL);
 }
 
-void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...)
+void foilEvasionWarn(FoilEvasionCtx *c, const char *fmt, ...)
 {
     size_t used = strlen(c->warnings);
     if (used + 2 >= c->warnings_len) return;
@@ -336,7 +336,7 @@ void foil_attack_warn(foil_attack_ctx *c, const char *fmt, ...)
 }
 
 /* The accepted keys, for the unknown-key message. */
-static void list_keys(char *keys, size_t len, const foil_param *params, int n_params, const foil_word_param *words,
+static void list_keys(char *keys, size_t len, const FoilParam *params, int n_params, const FoilWordParam *words,
                       int n_words)
 {
     keys[0] = 0;
@@ -348,7 +348,7 @@ static void list_keys(char *keys, size_t len, const foil_param *params, int n_pa
 }
 
 /* Word parameter w set from the value text v (vlen bytes). */
-static foil_status set_word(const foil_attack_ctx *c, const foil_word_param *w, const char *v, size_t vlen)
+static foil_status set_word(const FoilEvasionCtx *c, const FoilWordParam *w, const char *v, size_t vlen)
 {
     char accepted[128] = "";
     for (int k = 0; w->words[k]; k++) {
@@ -364,7 +364,7 @@ static foil_status set_word(const foil_attack_ctx *c, const foil_word_param *w, 
 }
 
 /* Number parameter p set from the value text v (vlen bytes). */
-static foil_status set_number(const foil_attack_ctx *c, const foil_param *p, const char *v, size_t vlen)
+static foil_status set_number(const FoilEvasionCtx *c, const FoilParam *p, const char *v, size_t vlen)
 {
     char buf[64];
     if (vlen == 0 || vlen >= sizeof buf)
@@ -379,13 +379,13 @@ static foil_status set_number(const foil_attack_ctx *c, const foil_param *p, con
     return FOIL_OK;
 }
 
-foil_status foil_attack_params(const foil_attack_ctx *c, foil_param *params, int n_params)
+foil_status foilEvasionParams(const FoilEvasionCtx *c, FoilParam *params, int n_params)
 {
-    return foil_attack_params_words(c, params, n_params, NULL, 0);
+    return foilEvasionParamsWords(c, params, n_params, NULL, 0);
 }
 
-foil_status foil_attack_params_words(const foil_attack_ctx *c, foil_param *params, int n_params,
-                                     const foil_word_param *words, int n_words)
+foil_status foilEvasionParamsWords(const FoilEvasionCtx *c, FoilParam *params, int n_params,
+                                     const FoilWordParam *words, int n_words)
 {
     const char *s = c->opt ? c->opt->params : NULL;
     while (s && *s) {
@@ -394,8 +394,8 @@ foil_status foil_attack_params_words(const foil_attack_ctx *c, foil_param *param
         const char *eq = memchr(s, '=', len);
         if (!eq) return foil_error(FOIL_ERR_ARG, "%s: parameter '%.*s' is not key=value", c->info->name, (int)len, s);
         size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
-        const foil_param *p = NULL;
-        const foil_word_param *w = NULL;
+        const FoilParam *p = NULL;
+        const FoilWordParam *w = NULL;
         for (int k = 0; k < n_params; k++)
             if (strlen(params[k].key) == klen && strncmp(params[k].key, s, klen) == 0) p = &params[k];
         for (int k = 0; k < n_words; k++)

@@ -13,7 +13,7 @@
  *   f6 = max(max_{k!=t} z_k - z_t, -kappa)       (targeted, FOIL_LOSS_MARGIN_T)
  * (+ kappa makes the loss the reference's max(0, ... + kappa); it does not
  * change the gradient.) The gradient, by the chain rule:
- *   dF/dx'_j = 2 (x'_j - x_j) + c * df6/dx'_j   (the second term from foil_attack_grad)
+ *   dF/dx'_j = 2 (x'_j - x_j) + c * df6/dx'_j   (the second term from foilEvasionGrad)
  *   dF/dw_j  = dF/dx'_j * half_j * (1 - tanh(w_j)^2).
  * Each binary-search step starts from w_0 = atanh(0.999999 (x - mid) / half)
  * (the factor keeps atanh finite at the bounds, as the reference does) with
@@ -58,14 +58,14 @@ typedef struct cw_config {
 
 /* ---- the objective ---- */
 
-static int cw_free_feature(const foil_attack_ctx *c, int64_t j)
+static int cw_free_feature(const FoilEvasionCtx *c, int64_t j)
 {
     return c->t->upper[j] > c->t->lower[j] && !(c->t->immutable && c->t->immutable[j]);
 }
 
 /* x'(w) for one example: fixed features at x; others snapped to x when the
  * difference is the 0.999999 scaling's. */
-static void cw_xprime(const foil_attack_ctx *c, const float *x, const float *w, float *xp)
+static void cw_xprime(const FoilEvasionCtx *c, const float *x, const float *w, float *xp)
 {
     const float *lo = c->t->lower, *hi = c->t->upper;
     for (int64_t j = 0; j < c->d; j++) {
@@ -80,7 +80,7 @@ static void cw_xprime(const foil_attack_ctx *c, const float *x, const float *w, 
 }
 
 /* w_0 = atanh(0.999999 (x - mid) / half), 0 for fixed features. */
-static void cw_w0(const foil_attack_ctx *c, const float *x, float *w)
+static void cw_w0(const FoilEvasionCtx *c, const float *x, float *w)
 {
     const float *lo = c->t->lower, *hi = c->t->upper;
     for (int64_t j = 0; j < c->d; j++) {
@@ -93,7 +93,7 @@ static void cw_w0(const foil_attack_ctx *c, const float *x, float *w)
     }
 }
 
-foil_status foil_cw_objective(foil_attack_ctx *c, foil_cw_batch *b)
+foil_status foilCwObjective(FoilEvasionCtx *c, FoilCwBatch *b)
 {
     int64_t d = c->d;
     for (int64_t r = 0; r < b->rows; r++) {
@@ -102,8 +102,8 @@ foil_status foil_cw_objective(foil_attack_ctx *c, foil_cw_batch *b)
         b->other[r] = c->target[i];
         cw_xprime(c, c->x + i * d, b->w + r * d, b->xp + r * d);
     }
-    foil_logit_loss L = {c->targeted ? FOIL_LOSS_MARGIN_T : FOIL_LOSS_MARGIN, b->label, b->other, b->kappa};
-    foil_status st = foil_attack_grad(c, b->xp, b->example, b->rows, foil_logit_loss_fn, &L, b->value, b->logits,
+    FoilLogitLoss L = {c->targeted ? FOIL_LOSS_MARGIN_T : FOIL_LOSS_MARGIN, b->label, b->other, b->kappa};
+    foil_status st = foilEvasionGrad(c, b->xp, b->example, b->rows, foilLogitLossFn, &L, b->value, b->logits,
                                       b->grad);
     if (st) return st;
     const float *lo = c->t->lower, *hi = c->t->upper;
@@ -140,39 +140,39 @@ typedef struct cw_work {
     uint8_t *live, *step_success;
     int64_t *map;                /* live slot -> row */
     float *wl, *cl;              /* live rows' w and c */
-    foil_cw_batch b;
-    foil_buffers mem;       /* owns every array above */
+    FoilCwBatch b;
+    FoilBuffers mem;       /* owns every array above */
 } cw_work;
 
-static foil_status cw_alloc(cw_work *w, const foil_attack_ctx *c, int64_t rows)
+static foil_status cw_alloc(cw_work *w, const FoilEvasionCtx *c, int64_t rows)
 {
     memset(w, 0, sizeof *w);
     w->rows = rows;
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d);
-    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
-    w->w = foil_buffers_take(&w->mem, rd * sizeof *w->w);
-    w->m = foil_buffers_take(&w->mem, rd * sizeof *w->m);
-    w->v = foil_buffers_take(&w->mem, rd * sizeof *w->v);
-    w->cst = foil_buffers_take(&w->mem, r * sizeof *w->cst);
-    w->lower = foil_buffers_take(&w->mem, r * sizeof *w->lower);
-    w->upper = foil_buffers_take(&w->mem, r * sizeof *w->upper);
-    w->best_l2 = foil_buffers_take(&w->mem, r * sizeof *w->best_l2);
-    w->step_l2 = foil_buffers_take(&w->mem, r * sizeof *w->step_l2);
-    w->prev = foil_buffers_take(&w->mem, r * sizeof *w->prev);
-    w->live = foil_buffers_take(&w->mem, r);
-    w->step_success = foil_buffers_take(&w->mem, r);
-    w->map = foil_buffers_take(&w->mem, r * sizeof *w->map);
-    w->wl = foil_buffers_take(&w->mem, rd * sizeof *w->wl);
-    w->cl = foil_buffers_take(&w->mem, r * sizeof *w->cl);
-    w->b.example = foil_buffers_take(&w->mem, r * sizeof *w->b.example);
-    w->b.xp = foil_buffers_take(&w->mem, rd * sizeof *w->b.xp);
-    w->b.l2 = foil_buffers_take(&w->mem, r * sizeof *w->b.l2);
-    w->b.value = foil_buffers_take(&w->mem, r * sizeof *w->b.value);
-    w->b.logits = foil_buffers_take(&w->mem, r * (size_t)c->classes * sizeof *w->b.logits);
-    w->b.grad = foil_buffers_take(&w->mem, rd * sizeof *w->b.grad);
-    w->b.label = foil_buffers_take(&w->mem, r * sizeof *w->b.label);
-    w->b.other = foil_buffers_take(&w->mem, r * sizeof *w->b.other);
-    foil_status st = foil_buffers_status(&w->mem, "cw-l2", rows);
+    w->example = foilBuffersTake(&w->mem, r * sizeof *w->example);
+    w->w = foilBuffersTake(&w->mem, rd * sizeof *w->w);
+    w->m = foilBuffersTake(&w->mem, rd * sizeof *w->m);
+    w->v = foilBuffersTake(&w->mem, rd * sizeof *w->v);
+    w->cst = foilBuffersTake(&w->mem, r * sizeof *w->cst);
+    w->lower = foilBuffersTake(&w->mem, r * sizeof *w->lower);
+    w->upper = foilBuffersTake(&w->mem, r * sizeof *w->upper);
+    w->best_l2 = foilBuffersTake(&w->mem, r * sizeof *w->best_l2);
+    w->step_l2 = foilBuffersTake(&w->mem, r * sizeof *w->step_l2);
+    w->prev = foilBuffersTake(&w->mem, r * sizeof *w->prev);
+    w->live = foilBuffersTake(&w->mem, r);
+    w->step_success = foilBuffersTake(&w->mem, r);
+    w->map = foilBuffersTake(&w->mem, r * sizeof *w->map);
+    w->wl = foilBuffersTake(&w->mem, rd * sizeof *w->wl);
+    w->cl = foilBuffersTake(&w->mem, r * sizeof *w->cl);
+    w->b.example = foilBuffersTake(&w->mem, r * sizeof *w->b.example);
+    w->b.xp = foilBuffersTake(&w->mem, rd * sizeof *w->b.xp);
+    w->b.l2 = foilBuffersTake(&w->mem, r * sizeof *w->b.l2);
+    w->b.value = foilBuffersTake(&w->mem, r * sizeof *w->b.value);
+    w->b.logits = foilBuffersTake(&w->mem, r * (size_t)c->classes * sizeof *w->b.logits);
+    w->b.grad = foilBuffersTake(&w->mem, rd * sizeof *w->b.grad);
+    w->b.label = foilBuffersTake(&w->mem, r * sizeof *w->b.label);
+    w->b.other = foilBuffersTake(&w->mem, r * sizeof *w->b.other);
+    foil_status st = foilBuffersStatus(&w->mem, "cw-l2", rows);
     if (st) return st;
     w->b.w = w->wl;
     w->b.cst = w->cl;
@@ -180,14 +180,14 @@ static foil_status cw_alloc(cw_work *w, const foil_attack_ctx *c, int64_t rows)
 }
 
 /* The reference's compare(): the goal with the margin kappa (z is changed). */
-static int cw_success(const foil_attack_ctx *c, int64_t i, float *z, float kappa)
+static int cw_success(const FoilEvasionCtx *c, int64_t i, float *z, float kappa)
 {
     if (c->targeted) {
         z[c->target[i]] -= kappa;
-        return foil_argmax(z, c->classes) == c->target[i];
+        return foilArgmax(z, c->classes) == c->target[i];
     }
     z[c->y[i]] += kappa;
-    return foil_argmax(z, c->classes) != c->y[i];
+    return foilArgmax(z, c->classes) != c->y[i];
 }
 
 /* TensorFlow's Adam step on one row (t = 1, 2, ...). */
@@ -202,7 +202,7 @@ static void adam_row(float *w, float *m, float *v, const float *g, int64_t d, fl
     }
 }
 
-static int64_t gather_live(const foil_attack_ctx *c, cw_work *w)
+static int64_t gather_live(const FoilEvasionCtx *c, cw_work *w)
 {
     int64_t k = 0;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -218,7 +218,7 @@ static int64_t gather_live(const foil_attack_ctx *c, cw_work *w)
 
 /* One iteration's bookkeeping for live slot s: abort early (the row leaves
  * this binary step), else keep the best success and take the Adam step. */
-static void cw_row(foil_attack_ctx *c, cw_work *w, const cw_config *cfg, int64_t s, int64_t it)
+static void cw_row(FoilEvasionCtx *c, cw_work *w, const cw_config *cfg, int64_t s, int64_t it)
 {
     int64_t r = w->map[s], i = w->example[r], d = c->d;
     int64_t every = cfg->steps / 10 > 0 ? cfg->steps / 10 : 1;
@@ -238,7 +238,7 @@ static void cw_row(foil_attack_ctx *c, cw_work *w, const cw_config *cfg, int64_t
         if (l2 < w->best_l2[r]) {
             w->best_l2[r] = l2;
             memcpy(c->adv + i * d, w->b.xp + s * d, (size_t)d * sizeof(float));
-            foil_attack_clip(c, i, c->adv + i * d);
+            foilEvasionClip(c, i, c->adv + i * d);
         }
     }
     adam_row(w->w + r * d, w->m + r * d, w->v + r * d, w->b.grad + s * d, d, cfg->lr, it + 1);
@@ -257,7 +257,7 @@ static void update_const(cw_work *w, int64_t r)
     }
 }
 
-static foil_status search_step(foil_attack_ctx *c, cw_work *w, const cw_config *cfg, int64_t outer)
+static foil_status search_step(FoilEvasionCtx *c, cw_work *w, const cw_config *cfg, int64_t outer)
 {
     int64_t d = c->d;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -273,7 +273,7 @@ static foil_status search_step(foil_attack_ctx *c, cw_work *w, const cw_config *
     for (int64_t it = 0; it < cfg->steps; it++) {
         int64_t k = gather_live(c, w);
         if (!k) break;
-        foil_status st = foil_cw_objective(c, &w->b);
+        foil_status st = foilCwObjective(c, &w->b);
         if (st) return st;
         for (int64_t s = 0; s < k; s++) cw_row(c, w, cfg, s, it);
     }
@@ -281,7 +281,7 @@ static foil_status search_step(foil_attack_ctx *c, cw_work *w, const cw_config *
     return FOIL_OK;
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const cw_config *cfg = arg;
     cw_work w;
@@ -300,19 +300,19 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         foil_progress_update(&c->progress, c->groups_done, status);
         st = search_step(c, &w, cfg, outer);
     }
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
-foil_status foil_attack_cw_l2(foil_attack_ctx *c)
+foil_status foilEvasionCwL2(FoilEvasionCtx *c)
 {
     double search = 9, c0 = 1e-3, lr = 0.01, kappa = 0, abort_early = 1;
-    foil_param params[] = {{"binary_search_steps", &search},
+    FoilParam params[] = {{"binary_search_steps", &search},
                            {"initial_const", &c0},
                            {"learning_rate", &lr},
                            {"confidence", &kappa},
                            {"abort_early", &abort_early}};
-    foil_status st = foil_attack_params(c, params, 5);
+    foil_status st = foilEvasionParams(c, params, 5);
     if (st) return st;
     if (!(search >= 1) || search != floor(search))
         return foil_error(FOIL_ERR_ARG, "cw-l2: binary_search_steps must be an integer >= 1");
@@ -321,5 +321,5 @@ foil_status foil_attack_cw_l2(foil_attack_ctx *c)
     if (c->t->step_size > 0) lr = c->t->step_size;
     cw_config cfg = {(int64_t)search, c->t->steps ? c->t->steps : 1000, (float)lr, (float)kappa, (float)c0,
                      abort_early != 0};
-    return foil_attack_each_group(c, run_group, &cfg);
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }

@@ -32,7 +32,7 @@
  * then one forward pass at the new iterate to test the label; plus one
  * forward pass at the start.
  *
- * foil_deepfool_run is shared with the universal perturbation (universal.c),
+ * foilDeepfoolRun is shared with the universal perturbation (universal.c),
  * which runs DeepFool from x_i + v.
  */
 #include <math.h>
@@ -50,30 +50,30 @@ typedef struct df_work {
     float *xs, *g, *best_w, *best_p, *z, *val;
     int64_t *owner, *label, *other;
     uint8_t *fixed;              /* D: features that cannot move */
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } df_work;
 
-static foil_status df_alloc(df_work *w, const foil_attack_ctx *c, int64_t rows, int64_t ncand)
+static foil_status df_alloc(df_work *w, const FoilEvasionCtx *c, int64_t rows, int64_t ncand)
 {
     memset(w, 0, sizeof *w);
     w->rows = rows;
     w->ncand = ncand;
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d);
-    w->cand = foil_buffers_take(&w->mem, r * (size_t)(ncand ? ncand : 1) * sizeof *w->cand);
-    w->rtot = foil_buffers_take(&w->mem, rd * sizeof *w->rtot);
-    w->live = foil_buffers_take(&w->mem, r);
-    w->map = foil_buffers_take(&w->mem, r * sizeof *w->map);
-    w->xs = foil_buffers_take(&w->mem, rd * sizeof *w->xs);
-    w->g = foil_buffers_take(&w->mem, rd * sizeof *w->g);
-    w->best_w = foil_buffers_take(&w->mem, rd * sizeof *w->best_w);
-    w->best_p = foil_buffers_take(&w->mem, r * sizeof *w->best_p);
-    w->z = foil_buffers_take(&w->mem, r * (size_t)c->classes * sizeof *w->z);
-    w->val = foil_buffers_take(&w->mem, r * sizeof *w->val);
-    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
-    w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
-    w->other = foil_buffers_take(&w->mem, r * sizeof *w->other);
-    w->fixed = foil_buffers_take(&w->mem, (size_t)c->d);
-    foil_status st = foil_buffers_status(&w->mem, "deepfool", rows);
+    w->cand = foilBuffersTake(&w->mem, r * (size_t)(ncand ? ncand : 1) * sizeof *w->cand);
+    w->rtot = foilBuffersTake(&w->mem, rd * sizeof *w->rtot);
+    w->live = foilBuffersTake(&w->mem, r);
+    w->map = foilBuffersTake(&w->mem, r * sizeof *w->map);
+    w->xs = foilBuffersTake(&w->mem, rd * sizeof *w->xs);
+    w->g = foilBuffersTake(&w->mem, rd * sizeof *w->g);
+    w->best_w = foilBuffersTake(&w->mem, rd * sizeof *w->best_w);
+    w->best_p = foilBuffersTake(&w->mem, r * sizeof *w->best_p);
+    w->z = foilBuffersTake(&w->mem, r * (size_t)c->classes * sizeof *w->z);
+    w->val = foilBuffersTake(&w->mem, r * sizeof *w->val);
+    w->owner = foilBuffersTake(&w->mem, r * sizeof *w->owner);
+    w->label = foilBuffersTake(&w->mem, r * sizeof *w->label);
+    w->other = foilBuffersTake(&w->mem, r * sizeof *w->other);
+    w->fixed = foilBuffersTake(&w->mem, (size_t)c->d);
+    foil_status st = foilBuffersStatus(&w->mem, "deepfool", rows);
     if (st) return st;
     for (int64_t j = 0; j < c->d; j++)
         w->fixed[j] = c->t->lower[j] == c->t->upper[j] || (c->t->immutable && c->t->immutable[j]);
@@ -81,7 +81,7 @@ static foil_status df_alloc(df_work *w, const foil_attack_ctx *c, int64_t rows, 
 }
 
 /* Gather the live rows' current points (out) into w->xs; returns how many. */
-static int64_t gather_live(const foil_attack_ctx *c, df_work *w, const int64_t *examples, const float *out)
+static int64_t gather_live(const FoilEvasionCtx *c, df_work *w, const int64_t *examples, const float *out)
 {
     int64_t k = 0;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -107,14 +107,14 @@ static double dual_norm(const df_work *w, foil_norm norm, float *g, int64_t d)
 
 /* One gradient call per candidate rank j: keep, per live row, the class
  * whose linearised boundary is closest (smallest |f'_k| / ||w'_k||_q). */
-static foil_status closest_boundary(foil_attack_ctx *c, df_work *w, const foil_deepfool_config *cfg, int64_t k)
+static foil_status closest_boundary(FoilEvasionCtx *c, df_work *w, const FoilDeepfoolConfig *cfg, int64_t k)
 {
     int64_t d = c->d;
-    foil_logit_loss L = {FOIL_LOSS_LOGIT_DIFF, w->label, w->other, 0};
+    FoilLogitLoss L = {FOIL_LOSS_LOGIT_DIFF, w->label, w->other, 0};
     for (int64_t s = 0; s < k; s++) w->best_p[s] = INFINITY;
     for (int64_t j = 0; j < w->ncand; j++) {
         for (int64_t s = 0; s < k; s++) w->other[s] = w->cand[w->map[s] * w->ncand + j];
-        foil_status st = foil_attack_grad(c, w->xs, w->owner, k, foil_logit_loss_fn, &L, w->val, NULL, w->g);
+        foil_status st = foilEvasionGrad(c, w->xs, w->owner, k, foilLogitLossFn, &L, w->val, NULL, w->g);
         if (st) return st;
         for (int64_t s = 0; s < k; s++) {
             float *g = w->g + s * d;
@@ -131,7 +131,7 @@ static foil_status closest_boundary(foil_attack_ctx *c, df_work *w, const foil_d
 }
 
 /* r_tot += r_t; x_t = clip(x_0 + (1 + overshoot) r_tot); r_tot follows the clip. */
-static void step_row(const foil_attack_ctx *c, const foil_deepfool_config *cfg, int64_t i, const float *wl, float p,
+static void step_row(const FoilEvasionCtx *c, const FoilDeepfoolConfig *cfg, int64_t i, const float *wl, float p,
                      const float *x0, float *rtot, float *cur)
 {
     int64_t d = c->d;
@@ -146,24 +146,24 @@ static void step_row(const foil_attack_ctx *c, const foil_deepfool_config *cfg, 
     }
     float f = 1 + cfg->overshoot;
     for (int64_t j = 0; j < d; j++) cur[j] = x0[j] + f * rtot[j];
-    foil_attack_clip(c, i, cur);
+    foilEvasionClip(c, i, cur);
     for (int64_t j = 0; j < d; j++) rtot[j] = (cur[j] - x0[j]) / f;
 }
 
 /* Initial label test and candidate classes from the logits at the start. */
-static void start_rows(const foil_attack_ctx *c, df_work *w, const int64_t *examples, const float *z0,
+static void start_rows(const FoilEvasionCtx *c, df_work *w, const int64_t *examples, const float *z0,
                        uint8_t *fooled)
 {
     for (int64_t r = 0; r < w->rows; r++) {
         int64_t i = examples[r];
         const float *z = z0 + r * c->classes;
-        fooled[r] = foil_argmax(z, c->classes) != c->y[i];
+        fooled[r] = foilArgmax(z, c->classes) != c->y[i];
         w->live[r] = !fooled[r] && w->ncand > 0;
-        foil_top_classes(z, c->classes, c->y[i], w->ncand, w->cand + r * w->ncand);
+        foilTopClasses(z, c->classes, c->y[i], w->ncand, w->cand + r * w->ncand);
     }
 }
 
-static foil_status iterate(foil_attack_ctx *c, df_work *w, const foil_deepfool_config *cfg, const int64_t *examples,
+static foil_status iterate(FoilEvasionCtx *c, df_work *w, const FoilDeepfoolConfig *cfg, const int64_t *examples,
                            const float *start, float *out, uint8_t *fooled)
 {
     int64_t d = c->d;
@@ -183,10 +183,10 @@ static foil_status iterate(foil_attack_ctx *c, df_work *w, const foil_deepfool_c
                      out + r * d);
         }
         k = gather_live(c, w, examples, out);
-        if ((st = foil_attack_logits(c, w->xs, w->owner, k, w->z))) return st;
+        if ((st = foilEvasionLogits(c, w->xs, w->owner, k, w->z))) return st;
         for (int64_t s = 0; s < k; s++) {
             int64_t r = w->map[s];
-            if (foil_argmax(w->z + s * c->classes, c->classes) != c->y[examples[r]]) {
+            if (foilArgmax(w->z + s * c->classes, c->classes) != c->y[examples[r]]) {
                 fooled[r] = 1;
                 w->live[r] = 0;
             }
@@ -195,7 +195,7 @@ static foil_status iterate(foil_attack_ctx *c, df_work *w, const foil_deepfool_c
     return FOIL_OK;
 }
 
-foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cfg, const int64_t *examples,
+foil_status foilDeepfoolRun(FoilEvasionCtx *c, const FoilDeepfoolConfig *cfg, const int64_t *examples,
                               int64_t rows, const float *start, const float *start_logits, float *out,
                               uint8_t *fooled)
 {
@@ -208,22 +208,22 @@ foil_status foil_deepfool_run(foil_attack_ctx *c, const foil_deepfool_config *cf
     const float *z0 = start_logits;
     if (!z0) {
         for (int64_t r = 0; r < rows; r++) w.owner[r] = examples[r];
-        st = foil_attack_logits(c, start, w.owner, rows, w.z);
+        st = foilEvasionLogits(c, start, w.owner, rows, w.z);
         z0 = w.z;
     }
     if (!st) {
         start_rows(c, &w, examples, z0, fooled);
         st = iterate(c, &w, cfg, examples, start, out, fooled);
     }
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
 /* ---- the attack ---- */
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
-    const foil_deepfool_config *cfg = arg;
+    const FoilDeepfoolConfig *cfg = arg;
     size_t rd = (size_t)(rows * c->d);
     float *start = calloc(rd, sizeof *start), *out = malloc(rd * sizeof *out);
     uint8_t *fooled = malloc((size_t)rows);
@@ -231,7 +231,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     if (!start || !out || !fooled) st = foil_error(FOIL_ERR_NOMEM, "deepfool: out of memory");
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(start + r * c->d, c->x + examples[r] * c->d, (size_t)c->d * sizeof *start);
-    if (!st) st = foil_deepfool_run(c, cfg, examples, rows, start, NULL, out, fooled);
+    if (!st) st = foilDeepfoolRun(c, cfg, examples, rows, start, NULL, out, fooled);
     /* The last iterate also for examples not fooled in max_iter steps (as
      * ART does); the runner scores it. */
     for (int64_t r = 0; !st && r < rows; r++)
@@ -242,15 +242,15 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     return st;
 }
 
-foil_status foil_attack_deepfool(foil_attack_ctx *c)
+foil_status foilEvasionDeepfool(FoilEvasionCtx *c)
 {
     double overshoot = 0.02, candidates = 10;
-    foil_param params[] = {{"overshoot", &overshoot}, {"nb_candidate", &candidates}};
-    foil_status st = foil_attack_params(c, params, 2);
+    FoilParam params[] = {{"overshoot", &overshoot}, {"nb_candidate", &candidates}};
+    foil_status st = foilEvasionParams(c, params, 2);
     if (st) return st;
     if (!(overshoot >= 0)) return foil_error(FOIL_ERR_ARG, "deepfool: overshoot must be >= 0");
     if (!(candidates >= 2) || candidates != floor(candidates))
         return foil_error(FOIL_ERR_ARG, "deepfool: nb_candidate must be an integer >= 2");
-    foil_deepfool_config cfg = {c->t->norm, c->t->steps ? c->t->steps : 50, (float)overshoot, (int64_t)candidates};
-    return foil_attack_each_group(c, run_group, &cfg);
+    FoilDeepfoolConfig cfg = {c->t->norm, c->t->steps ? c->t->steps : 50, (float)overshoot, (int64_t)candidates};
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }

@@ -91,7 +91,7 @@ typedef struct fab_group {
     int64_t *owner, *lab, *oth, *live;
     int threads;
     fab_scratch *S;             /* one per thread */
-    foil_buffers mem;           /* owns every array above */
+    FoilBuffers mem;           /* owns every array above */
 } fab_group;
 
 /* Thread t's scratch: slice t of arrays taken once for all threads. */
@@ -99,13 +99,13 @@ static void scratch_take(fab_group *g, int64_t d)
 {
     size_t T = (size_t)g->threads, n = (size_t)d, n1 = n + 1;
     size_t fl = T * n * sizeof(float), db = T * n1 * sizeof(double), ix = T * n * sizeof(int32_t);
-    float *w = foil_buffers_take(&g->mem, fl), *d1 = foil_buffers_take(&g->mem, fl);
-    float *d2 = foil_buffers_take(&g->mem, fl), *delta = foil_buffers_take(&g->mem, fl);
-    float *p = foil_buffers_take(&g->mem, fl);
-    double *s = foil_buffers_take(&g->mem, db), *sb = foil_buffers_take(&g->mem, db);
-    double *ws = foil_buffers_take(&g->mem, db);
-    uint32_t *key = foil_buffers_take(&g->mem, ix);
-    int32_t *ord = foil_buffers_take(&g->mem, ix), *tmp = foil_buffers_take(&g->mem, ix);
+    float *w = foilBuffersTake(&g->mem, fl), *d1 = foilBuffersTake(&g->mem, fl);
+    float *d2 = foilBuffersTake(&g->mem, fl), *delta = foilBuffersTake(&g->mem, fl);
+    float *p = foilBuffersTake(&g->mem, fl);
+    double *s = foilBuffersTake(&g->mem, db), *sb = foilBuffersTake(&g->mem, db);
+    double *ws = foilBuffersTake(&g->mem, db);
+    uint32_t *key = foilBuffersTake(&g->mem, ix);
+    int32_t *ord = foilBuffersTake(&g->mem, ix), *tmp = foilBuffersTake(&g->mem, ix);
     if (g->mem.failed) return;
     for (size_t t = 0; t < T; t++)
         g->S[t] = (fab_scratch){.w = w + t * n, .d1 = d1 + t * n, .d2 = d2 + t * n, .delta = delta + t * n,
@@ -118,24 +118,24 @@ static foil_status group_alloc(fab_group *g, int64_t rows, int64_t d, int64_t cl
     memset(g, 0, sizeof *g);
     size_t r = (size_t)rows, rd = (size_t)(rows * d), fs = sizeof(float), is = sizeof(int64_t);
     g->rows = rows;
-    g->example = foil_buffers_take(&g->mem, r * is);
-    g->target = foil_buffers_take(&g->mem, r * is);
-    g->done = foil_buffers_take(&g->mem, r);
-    g->res = foil_buffers_take(&g->mem, r * fs);
-    g->x1 = foil_buffers_take(&g->mem, rd * fs);
-    g->best = foil_buffers_take(&g->mem, rd * fs);
-    g->w = foil_buffers_take(&g->mem, rd * fs);
-    g->g = foil_buffers_take(&g->mem, rd * fs);
-    g->z = foil_buffers_take(&g->mem, r * (size_t)classes * fs);
-    g->val = foil_buffers_take(&g->mem, r * fs);
-    g->owner = foil_buffers_take(&g->mem, r * is);
-    g->lab = foil_buffers_take(&g->mem, r * is);
-    g->oth = foil_buffers_take(&g->mem, r * is);
-    g->live = foil_buffers_take(&g->mem, r * is);
+    g->example = foilBuffersTake(&g->mem, r * is);
+    g->target = foilBuffersTake(&g->mem, r * is);
+    g->done = foilBuffersTake(&g->mem, r);
+    g->res = foilBuffersTake(&g->mem, r * fs);
+    g->x1 = foilBuffersTake(&g->mem, rd * fs);
+    g->best = foilBuffersTake(&g->mem, rd * fs);
+    g->w = foilBuffersTake(&g->mem, rd * fs);
+    g->g = foilBuffersTake(&g->mem, rd * fs);
+    g->z = foilBuffersTake(&g->mem, r * (size_t)classes * fs);
+    g->val = foilBuffersTake(&g->mem, r * fs);
+    g->owner = foilBuffersTake(&g->mem, r * is);
+    g->lab = foilBuffersTake(&g->mem, r * is);
+    g->oth = foilBuffersTake(&g->mem, r * is);
+    g->live = foilBuffersTake(&g->mem, r * is);
     g->threads = omp_get_max_threads();
-    g->S = foil_buffers_take(&g->mem, (size_t)g->threads * sizeof *g->S);
+    g->S = foilBuffersTake(&g->mem, (size_t)g->threads * sizeof *g->S);
     if (g->S) scratch_take(g, d);
-    return foil_buffers_status(&g->mem, "fab-t", rows);
+    return foilBuffersStatus(&g->mem, "fab-t", rows);
 }
 
 /* ---- projections onto {v : <w, v> = b} intersected with [lo, hi] ---- */
@@ -307,7 +307,7 @@ static float dist(foil_norm norm, const float *d, int64_t n)
 
 /* x1 <- the FAB step for example i, with f = val and w = grad (features
  * that cannot move already zeroed). */
-static void fab_step(const foil_attack_ctx *c, const fab_config *cfg, int64_t i, float *x1, float f, const float *w,
+static void fab_step(const FoilEvasionCtx *c, const fab_config *cfg, int64_t i, float *x1, float f, const float *w,
                      fab_scratch *S)
 {
     int64_t D = c->d;
@@ -325,21 +325,21 @@ static void fab_step(const foil_attack_ctx *c, const fab_config *cfg, int64_t i,
     float alpha = fminf(fmaxf(a1 / (a1 + a2), 0), cfg->alpha_max);
     for (int64_t j = 0; j < D; j++)
         x1[j] = (x1[j] + cfg->eta * S->d1[j]) * (1 - alpha) + (x0[j] + cfg->eta * S->d2[j]) * alpha;
-    foil_attack_clip(c, i, x1);
+    foilEvasionClip(c, i, x1);
 }
 
 /* Zero the gradient on features that cannot move. */
-static void freeze(const foil_attack_ctx *c, float *w)
+static void freeze(const FoilEvasionCtx *c, float *w)
 {
     const uint8_t *imm = c->t->immutable;
     for (int64_t j = 0; j < c->d; j++)
         if ((imm && imm[j]) || c->t->lower[j] == c->t->upper[j]) w[j] = 0;
 }
 
-static void random_start(const foil_attack_ctx *c, const fab_config *cfg, int64_t i, uint64_t stream, float *a)
+static void random_start(const FoilEvasionCtx *c, const fab_config *cfg, int64_t i, uint64_t stream, float *a)
 {
     const float *x = c->x + i * c->d;
-    foil_rng r = foil_attack_rng(c, stream, i);
+    foil_rng r = foilEvasionRng(c, stream, i);
     double n = 0;
     for (int64_t j = 0; j < c->d; j++) {
         a[j] = c->t->norm == FOIL_NORM_L2 ? (float)foil_rng_normal(&r) : 2 * foil_rng_uniform(&r) - 1;
@@ -348,10 +348,10 @@ static void random_start(const foil_attack_ctx *c, const fab_config *cfg, int64_
     if (c->t->norm == FOIL_NORM_L2) n = sqrt(n);
     float f = n > 0 ? (float)(cfg->eps_init / n) * 0.5f : 0;
     for (int64_t j = 0; j < c->d; j++) a[j] = x[j] + f * a[j];
-    foil_attack_clip(c, i, a);
+    foilEvasionClip(c, i, a);
 }
 
-static int64_t gather_live(const foil_attack_ctx *c, fab_group *g)
+static int64_t gather_live(const FoilEvasionCtx *c, fab_group *g)
 {
     int64_t k = 0;
     for (int64_t r = 0; r < g->rows; r++) {
@@ -365,7 +365,7 @@ static int64_t gather_live(const foil_attack_ctx *c, fab_group *g)
     return k;
 }
 
-static void accept_row(foil_attack_ctx *c, fab_group *g, int64_t r)
+static void accept_row(FoilEvasionCtx *c, fab_group *g, int64_t r)
 {
     int64_t i = g->example[r];
     memcpy(c->adv + i * c->d, g->best + r * c->d, (size_t)c->d * sizeof(float));
@@ -374,14 +374,14 @@ static void accept_row(foil_attack_ctx *c, fab_group *g, int64_t r)
 
 /* After the move: the rows whose new x1 fools the model record it when it
  * is the closest so far, and step back towards x0. */
-static foil_status check_adv(foil_attack_ctx *c, const fab_config *cfg, fab_group *g, int64_t k)
+static foil_status check_adv(FoilEvasionCtx *c, const fab_config *cfg, fab_group *g, int64_t k)
 {
     int64_t D = c->d;
-    foil_status st = foil_attack_logits(c, g->w, g->owner, k, g->z);
+    foil_status st = foilEvasionLogits(c, g->w, g->owner, k, g->z);
     if (st) return st;
     for (int64_t s = 0; s < k; s++) {
         int64_t r = g->live[s], i = g->example[r];
-        if (!foil_attack_fooled(c, i, g->z + s * c->classes)) continue;
+        if (!foilEvasionFooled(c, i, g->z + s * c->classes)) continue;
         float *x1 = g->x1 + r * D;
         const float *x0 = c->x + i * D;
         for (int64_t j = 0; j < D; j++) g->S[0].delta[j] = x1[j] - x0[j];
@@ -403,7 +403,7 @@ static int64_t count_done(const fab_group *g)
     return n;
 }
 
-static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_group *g, uint64_t stream)
+static foil_status single_run(FoilEvasionCtx *c, const fab_config *cfg, fab_group *g, uint64_t stream)
 {
     int64_t D = c->d;
     for (int64_t r = 0; r < g->rows; r++) {
@@ -413,12 +413,12 @@ static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_gro
         if (stream) random_start(c, cfg, i, stream, g->x1 + r * D);
         else memcpy(g->x1 + r * D, c->x + i * D, (size_t)D * sizeof(float));
     }
-    foil_logit_loss L = {FOIL_LOSS_LOGIT_DIFF, g->lab, g->oth, 0};
+    FoilLogitLoss L = {FOIL_LOSS_LOGIT_DIFF, g->lab, g->oth, 0};
     foil_status st = FOIL_OK;
     for (int64_t it = 0; it < cfg->steps; it++) {
         int64_t k = gather_live(c, g);
         if (!k) break;
-        if ((st = foil_attack_grad(c, g->w, g->owner, k, foil_logit_loss_fn, &L, g->val, NULL, g->g))) return st;
+        if ((st = foilEvasionGrad(c, g->w, g->owner, k, foilLogitLossFn, &L, g->val, NULL, g->g))) return st;
         /* The projections sort D values twice per row: worth the threads
          * the model's forward and backward passes use anyway. */
 #pragma omp parallel for schedule(dynamic, 4)
@@ -430,7 +430,7 @@ static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_gro
             memcpy(g->w + s * D, g->x1 + r * D, (size_t)D * sizeof(float));
         }
         if ((st = check_adv(c, cfg, g, k))) return st;
-        foil_attack_group_progress(c, count_done(g));
+        foilEvasionGroupProgress(c, count_done(g));
     }
     for (int64_t r = 0; r < g->rows; r++)
         if (!g->done[r] && g->res[r] < FAB_NONE && (cfg->accept == 0 || g->res[r] <= cfg->accept)) accept_row(c, g, r);
@@ -439,7 +439,7 @@ static foil_status single_run(foil_attack_ctx *c, const fab_config *cfg, fab_gro
 
 /* ---- targets, groups, entry point ---- */
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const fab_config *cfg = arg;
     fab_group g;
@@ -455,8 +455,8 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     if (cfg->n_targets) {
         rank = malloc((size_t)(rows * C) * sizeof *rank);
         if (!rank) st = foil_error(FOIL_ERR_NOMEM, "out of memory for FAB-T target ranks");
-        if (!st) st = foil_attack_logits(c, g.w, g.owner, rows, g.z);
-        for (int64_t r = 0; !st && r < rows; r++) foil_top_classes(g.z + r * C, C, -1, C, rank + r * C);
+        if (!st) st = foilEvasionLogits(c, g.w, g.owner, rows, g.z);
+        for (int64_t r = 0; !st && r < rows; r++) foilTopClasses(g.z + r * C, C, -1, C, rank + r * C);
     }
     int64_t n_targets = cfg->n_targets ? cfg->n_targets : 1;
     for (int64_t t = 0; !st && t < n_targets; t++) {
@@ -466,17 +466,17 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
             st = single_run(c, cfg, &g, restart ? 0xFAB00000ull + ((uint64_t)t << 12) + (uint64_t)restart : 0);
     }
     free(rank);
-    foil_buffers_free(&g.mem);
+    foilBuffersFree(&g.mem);
     return st;
 }
 
-static foil_status configure(foil_attack_ctx *c, fab_config *cfg)
+static foil_status configure(FoilEvasionCtx *c, fab_config *cfg)
 {
     const char *name = c->info->name;
     double n_targets = 9, alpha_max = 0.1, eta = 1.05, beta = 0.9;
-    foil_param params[] = {
+    FoilParam params[] = {
         {"n_target_classes", &n_targets}, {"alpha_max", &alpha_max}, {"eta", &eta}, {"beta", &beta}};
-    foil_status st = foil_attack_params(c, params, 4);
+    foil_status st = foilEvasionParams(c, params, 4);
     if (st) return st;
     if (!(n_targets >= 1 && n_targets == floor(n_targets)))
         return foil_error(FOIL_ERR_ARG, "%s: n_target_classes must be a positive integer", name);
@@ -496,7 +496,7 @@ static foil_status configure(foil_attack_ctx *c, fab_config *cfg)
     if (!c->targeted) {
         cfg->n_targets = (int64_t)n_targets;
         if (cfg->n_targets > c->classes - 1) {
-            foil_attack_warn(c, "%s: %lld target classes asked, the model has only %lld other classes; using %lld",
+            foilEvasionWarn(c, "%s: %lld target classes asked, the model has only %lld other classes; using %lld",
                              name, (long long)cfg->n_targets, (long long)(c->classes - 1),
                              (long long)(c->classes - 1));
             cfg->n_targets = c->classes - 1;
@@ -505,10 +505,10 @@ static foil_status configure(foil_attack_ctx *c, fab_config *cfg)
     return FOIL_OK;
 }
 
-foil_status foil_attack_fab_t(foil_attack_ctx *c)
+foil_status foilEvasionFabT(FoilEvasionCtx *c)
 {
     fab_config cfg;
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    return foil_attack_each_group(c, run_group, &cfg);
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }

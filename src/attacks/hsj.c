@@ -1,7 +1,7 @@
 /*
  * attacks/hsj.c - HopSkipJumpAttack (Chen, Jordan, Wainwright 2020,
  * "HopSkipJumpAttack: A Query-Efficient Decision-Based Attack"),
- * decision-based: it sees only top-1 labels, through foil_attack_labels.
+ * decision-based: it sees only top-1 labels, through foilEvasionLabels.
  * A minimal-perturbation attack (L2 or Linf): it finds some adversarial
  * point, then walks along the decision boundary towards x. Ported from the
  * authors' code (Jianbo-Lab/HSJA, hsja.py).
@@ -104,61 +104,61 @@ typedef struct hsj_work {
     int64_t *owner, *slot, *labels;
     float *scratch;        /* D */
     int64_t *by_class, *class_start; /* examples by true label (targeted) */
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } hsj_work;
 
-static foil_status work_alloc(hsj_work *w, const foil_attack_ctx *c, int64_t rows)
+static foil_status work_alloc(hsj_work *w, const FoilEvasionCtx *c, int64_t rows)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d), d = (size_t)c->d, cr = CALL_ROWS > r ? CALL_ROWS : r;
-    w->example = foil_buffers_take(&w->mem, r * sizeof(int64_t));
-    w->start = foil_buffers_take(&w->mem, r * sizeof(int64_t));
-    w->state = foil_buffers_take(&w->mem, r);
-    w->flag = foil_buffers_take(&w->mem, r);
-    w->blend = foil_buffers_take(&w->mem, r);
-    w->pert = foil_buffers_take(&w->mem, rd * sizeof(float));
-    w->start_pt = foil_buffers_take(&w->mem, rd * sizeof(float));
-    w->best = foil_buffers_take(&w->mem, rd * sizeof(float));
-    w->best_dist = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->dist = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->dist_post = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->lo = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->hi = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->thr = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->xi = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->delta = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->evals = foil_buffers_take(&w->mem, r * sizeof(int64_t));
-    w->tries = foil_buffers_take(&w->mem, r * sizeof(int64_t));
-    w->halvings = foil_buffers_take(&w->mem, r * sizeof(int64_t));
-    w->upd = foil_buffers_take(&w->mem, rd * sizeof(float));
-    w->s1 = foil_buffers_take(&w->mem, rd * sizeof(double));
-    w->s2 = foil_buffers_take(&w->mem, rd * sizeof(double));
-    w->sum_f = foil_buffers_take(&w->mem, r * sizeof(double));
-    w->rng = foil_buffers_take(&w->mem, r * sizeof(foil_rng));
-    w->cand = foil_buffers_take(&w->mem, cr * d * sizeof(float));
-    w->owner = foil_buffers_take(&w->mem, cr * sizeof(int64_t));
-    w->slot = foil_buffers_take(&w->mem, cr * sizeof(int64_t));
-    w->labels = foil_buffers_take(&w->mem, cr * sizeof(int64_t));
-    w->scratch = foil_buffers_take(&w->mem, d * sizeof(float));
-    w->by_class = foil_buffers_take(&w->mem, (size_t)c->n * sizeof(int64_t));
-    w->class_start = foil_buffers_take(&w->mem, ((size_t)c->classes + 1) * sizeof(int64_t));
-    return foil_buffers_status(&w->mem, "hsj", rows);
+    w->example = foilBuffersTake(&w->mem, r * sizeof(int64_t));
+    w->start = foilBuffersTake(&w->mem, r * sizeof(int64_t));
+    w->state = foilBuffersTake(&w->mem, r);
+    w->flag = foilBuffersTake(&w->mem, r);
+    w->blend = foilBuffersTake(&w->mem, r);
+    w->pert = foilBuffersTake(&w->mem, rd * sizeof(float));
+    w->start_pt = foilBuffersTake(&w->mem, rd * sizeof(float));
+    w->best = foilBuffersTake(&w->mem, rd * sizeof(float));
+    w->best_dist = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->dist = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->dist_post = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->lo = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->hi = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->thr = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->xi = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->delta = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->evals = foilBuffersTake(&w->mem, r * sizeof(int64_t));
+    w->tries = foilBuffersTake(&w->mem, r * sizeof(int64_t));
+    w->halvings = foilBuffersTake(&w->mem, r * sizeof(int64_t));
+    w->upd = foilBuffersTake(&w->mem, rd * sizeof(float));
+    w->s1 = foilBuffersTake(&w->mem, rd * sizeof(double));
+    w->s2 = foilBuffersTake(&w->mem, rd * sizeof(double));
+    w->sum_f = foilBuffersTake(&w->mem, r * sizeof(double));
+    w->rng = foilBuffersTake(&w->mem, r * sizeof(foil_rng));
+    w->cand = foilBuffersTake(&w->mem, cr * d * sizeof(float));
+    w->owner = foilBuffersTake(&w->mem, cr * sizeof(int64_t));
+    w->slot = foilBuffersTake(&w->mem, cr * sizeof(int64_t));
+    w->labels = foilBuffersTake(&w->mem, cr * sizeof(int64_t));
+    w->scratch = foilBuffersTake(&w->mem, d * sizeof(float));
+    w->by_class = foilBuffersTake(&w->mem, (size_t)c->n * sizeof(int64_t));
+    w->class_start = foilBuffersTake(&w->mem, ((size_t)c->classes + 1) * sizeof(int64_t));
+    return foilBuffersStatus(&w->mem, "hsj", rows);
 }
 
 /* ---- small helpers ---- */
 
-static int64_t remaining(const foil_attack_ctx *c, const hsj_config *cfg, const hsj_work *w, int64_t r)
+static int64_t remaining(const FoilEvasionCtx *c, const hsj_config *cfg, const hsj_work *w, int64_t r)
 {
     return cfg->queries - (c->queries[w->example[r]] - w->start[r]);
 }
 
-static int goal(const foil_attack_ctx *c, int64_t i, int64_t label)
+static int goal(const FoilEvasionCtx *c, int64_t i, int64_t label)
 {
     return c->targeted ? label == c->target[i] : label != c->y[i];
 }
 
 /* ||a - x_i|| in the threat's norm, computed as the runner computes it. */
-static double distance(const foil_attack_ctx *c, hsj_work *w, int64_t i, const float *a)
+static double distance(const FoilEvasionCtx *c, hsj_work *w, int64_t i, const float *a)
 {
     const float *x = c->x + i * c->d;
     for (int64_t j = 0; j < c->d; j++) w->scratch[j] = a[j] - x[j];
@@ -166,7 +166,7 @@ static double distance(const foil_attack_ctx *c, hsj_work *w, int64_t i, const f
 }
 
 /* The point at parameter a between x_i and p (project() of hsja.py). */
-static void project_to(const foil_attack_ctx *c, int linf, int64_t i, const float *p, double a, float *out)
+static void project_to(const FoilEvasionCtx *c, int linf, int64_t i, const float *p, double a, float *out)
 {
     const float *x = c->x + i * c->d;
     if (linf) {
@@ -177,7 +177,7 @@ static void project_to(const foil_attack_ctx *c, int linf, int64_t i, const floa
     }
 }
 
-static void keep_best(const foil_attack_ctx *c, hsj_work *w, int64_t r)
+static void keep_best(const FoilEvasionCtx *c, hsj_work *w, int64_t r)
 {
     int64_t d = c->d;
     double dist = distance(c, w, w->example[r], w->pert + r * d);
@@ -189,15 +189,15 @@ static void keep_best(const foil_attack_ctx *c, hsj_work *w, int64_t r)
 }
 
 /* Send the k candidates gathered in w->cand (owners set) for labels. */
-static foil_status ask(foil_attack_ctx *c, hsj_work *w, int64_t k)
+static foil_status ask(FoilEvasionCtx *c, hsj_work *w, int64_t k)
 {
-    return foil_attack_labels(c, w->cand, w->owner, k, w->labels);
+    return foilEvasionLabels(c, w->cand, w->owner, k, w->labels);
 }
 
 /* One round of a batched binary search: ask the k candidates (row
  * w->slot[s] at the midpoint of its [lo, hi]) and halve each interval on
  * the side the answer rules out. */
-static foil_status ask_and_bisect(foil_attack_ctx *c, hsj_work *w, int64_t k)
+static foil_status ask_and_bisect(FoilEvasionCtx *c, hsj_work *w, int64_t k)
 {
     foil_status st = ask(c, w, k);
     for (int64_t s = 0; !st && s < k; s++) {
@@ -212,7 +212,7 @@ static foil_status ask_and_bisect(foil_attack_ctx *c, hsj_work *w, int64_t k)
 /* ---- initialisation ---- */
 
 /* Examples by true label, for targeted starting points. */
-static foil_status index_classes(const foil_attack_ctx *c, hsj_work *w)
+static foil_status index_classes(const FoilEvasionCtx *c, hsj_work *w)
 {
     int64_t *pos = malloc((size_t)c->classes * sizeof *pos);
     if (!pos) return foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -226,7 +226,7 @@ static foil_status index_classes(const foil_attack_ctx *c, hsj_work *w)
 
 /* A candidate starting point for row r into a: an input of class t
  * (targeted, first TARGET_TRIES tries) or uniform noise in the bounds. */
-static void draw_start(const foil_attack_ctx *c, hsj_work *w, int64_t r, float *a)
+static void draw_start(const FoilEvasionCtx *c, hsj_work *w, int64_t r, float *a)
 {
     int64_t i = w->example[r], d = c->d;
     w->blend[r] = 1;
@@ -235,7 +235,7 @@ static void draw_start(const foil_attack_ctx *c, hsj_work *w, int64_t r, float *
         if (n > 0) {
             int64_t j = w->by_class[lo + (int64_t)foil_rng_below(&w->rng[r], (uint64_t)n)];
             memcpy(a, c->x + j * d, (size_t)d * sizeof *a);
-            foil_attack_clip(c, i, a);
+            foilEvasionClip(c, i, a);
             w->blend[r] = 0;
             return;
         }
@@ -244,10 +244,10 @@ static void draw_start(const foil_attack_ctx *c, hsj_work *w, int64_t r, float *
         float lo = c->t->lower[j], hi = c->t->upper[j];
         a[j] = lo + (hi - lo) * foil_rng_uniform(&w->rng[r]);
     }
-    foil_attack_clip(c, i, a);
+    foilEvasionClip(c, i, a);
 }
 
-static foil_status find_start(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w)
+static foil_status find_start(FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w)
 {
     int64_t d = c->d;
     foil_status st = FOIL_OK;
@@ -275,7 +275,7 @@ static foil_status find_start(foil_attack_ctx *c, const hsj_config *cfg, hsj_wor
 }
 
 /* Blend search: the smallest a (to 0.001) with phi((1 - a) x + a start) = 1. */
-static foil_status blend_search(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w)
+static foil_status blend_search(FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w)
 {
     int64_t d = c->d;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -309,7 +309,7 @@ static foil_status blend_search(foil_attack_ctx *c, const hsj_config *cfg, hsj_w
 
 /* ---- the boundary search (binary_search_batch) ---- */
 
-static foil_status boundary_search(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, const uint8_t *which)
+static foil_status boundary_search(FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w, const uint8_t *which)
 {
     int64_t d = c->d;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -352,7 +352,7 @@ static foil_status boundary_search(foil_attack_ctx *c, const hsj_config *cfg, hs
 
 /* One evaluation point of row r into a: clip(x' + delta u), u uniform on
  * the sphere (Gaussian for L2, uniform cube for Linf, normalised). */
-static void draw_eval(const foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, int64_t r, float *a)
+static void draw_eval(const FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w, int64_t r, float *a)
 {
     int64_t d = c->d;
     const float *p = w->pert + r * d;
@@ -363,10 +363,10 @@ static void draw_eval(const foil_attack_ctx *c, const hsj_config *cfg, hsj_work 
     }
     float f = (float)(w->delta[r] / (sqrt(ss) + 1e-30));
     for (int64_t j = 0; j < d; j++) a[j] = p[j] + f * a[j];
-    foil_attack_clip(c, w->example[r], a);
+    foilEvasionClip(c, w->example[r], a);
 }
 
-static void accumulate(const foil_attack_ctx *c, hsj_work *w, int64_t r, const float *a, int adversarial)
+static void accumulate(const FoilEvasionCtx *c, hsj_work *w, int64_t r, const float *a, int adversarial)
 {
     int64_t d = c->d;
     const float *p = w->pert + r * d;
@@ -380,7 +380,7 @@ static void accumulate(const foil_attack_ctx *c, hsj_work *w, int64_t r, const f
 }
 
 /* v from the sums: the baseline-subtracted mean, normalised; sign for Linf. */
-static void direction(const foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, int64_t r)
+static void direction(const FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w, int64_t r)
 {
     int64_t d = c->d, n = w->evals[r];
     double fbar = w->sum_f[r] / (double)n, ss = 0;
@@ -395,7 +395,7 @@ static void direction(const foil_attack_ctx *c, const hsj_config *cfg, hsj_work 
     for (int64_t j = 0; j < d; j++) v[j] = cfg->linf ? (float)((v[j] > 0) - (v[j] < 0)) : v[j] * inv;
 }
 
-static foil_status estimate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, const uint8_t *which)
+static foil_status estimate(FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w, const uint8_t *which)
 {
     int64_t d = c->d, row = 0, done_k = 0;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -430,7 +430,7 @@ static foil_status estimate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work 
 
 /* ---- the step (geometric_progression_for_stepsize) ---- */
 
-static foil_status step(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, int64_t iter, uint8_t *which)
+static foil_status step(FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w, int64_t iter, uint8_t *which)
 {
     int64_t d = c->d, *halvings = w->halvings;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -450,7 +450,7 @@ static foil_status step(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, 
             float *a = w->cand + k * d, f = (float)w->xi[r];
             const float *p = w->pert + r * d, *v = w->upd + r * d;
             for (int64_t j = 0; j < d; j++) a[j] = p[j] + f * v[j];
-            foil_attack_clip(c, w->example[r], a);
+            foilEvasionClip(c, w->example[r], a);
             w->owner[k] = w->example[r];
             w->slot[k++] = r;
         }
@@ -470,7 +470,7 @@ static foil_status step(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w, 
 
 /* ---- the driver ---- */
 
-static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *w)
+static foil_status iterate(FoilEvasionCtx *c, const hsj_config *cfg, hsj_work *w)
 {
     uint8_t *which = malloc((size_t)w->rows);
     if (!which) return foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -494,7 +494,7 @@ static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *
             live++;
         }
         for (int64_t r = 0; r < w->rows; r++) n_done += w->state[r] == FINISHED;
-        foil_attack_group_progress(c, n_done);
+        foilEvasionGroupProgress(c, n_done);
         if (!live) break;
         if ((st = estimate(c, cfg, w, which)) || (st = step(c, cfg, w, j, which))) break;
         for (int64_t r = 0; r < w->rows; r++) which[r] = which[r] == 2;
@@ -504,7 +504,7 @@ static foil_status iterate(foil_attack_ctx *c, const hsj_config *cfg, hsj_work *
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const hsj_config *cfg = arg;
     hsj_work w;
@@ -513,14 +513,14 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     if (st) return st;
     w.rows = rows;
     if ((st = index_classes(c, &w))) {
-        foil_buffers_free(&w.mem);
+        foilBuffersFree(&w.mem);
         return st;
     }
     for (int64_t r = 0; r < rows; r++) {
         int64_t i = examples[r];
         w.example[r] = i;
         w.start[r] = c->queries[i];
-        w.rng[r] = foil_attack_rng(c, 0x4a5a, i);
+        w.rng[r] = foilEvasionRng(c, 0x4a5a, i);
         w.best_dist[r] = INFINITY;
         memcpy(w.best + r * d, c->x + i * d, (size_t)d * sizeof(float));
     }
@@ -537,16 +537,16 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     if (!st) st = iterate(c, cfg, &w);
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.best + r * d, (size_t)d * sizeof(float));
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
-static foil_status configure(const foil_attack_ctx *c, hsj_config *cfg)
+static foil_status configure(const FoilEvasionCtx *c, hsj_config *cfg)
 {
     const char *name = c->info->name;
     double gamma = 1.0, init_evals = 100, max_evals = 10000;
-    foil_param params[] = {{"gamma", &gamma}, {"init_evals", &init_evals}, {"max_evals", &max_evals}};
-    foil_status st = foil_attack_params(c, params, 3);
+    FoilParam params[] = {{"gamma", &gamma}, {"init_evals", &init_evals}, {"max_evals", &max_evals}};
+    foil_status st = foilEvasionParams(c, params, 3);
     if (st) return st;
     if (c->t->norm != FOIL_NORM_LINF && c->t->norm != FOIL_NORM_L2)
         return foil_error(FOIL_ERR_ARG, "%s: hsj supports the linf and l2 norms only", name);
@@ -576,10 +576,10 @@ static foil_status configure(const foil_attack_ctx *c, hsj_config *cfg)
     return FOIL_OK;
 }
 
-foil_status foil_attack_hsj(foil_attack_ctx *c)
+foil_status foilEvasionHsj(FoilEvasionCtx *c)
 {
     hsj_config cfg = {0};
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    return foil_attack_each_group(c, run_group, &cfg);
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }

@@ -30,7 +30,7 @@
  * classes: the last index repeats). */
 static void top4(const float *z, int64_t C, int64_t top[4])
 {
-    int64_t n = foil_top_classes(z, C, -1, 4, top);
+    int64_t n = foilTopClasses(z, C, -1, 4, top);
     for (int64_t s = n; s < 4; s++) top[s] = top[n - 1];
 }
 
@@ -89,10 +89,10 @@ static void margin_row(const float *z, int64_t C, int64_t a, int64_t b, float ka
     }
 }
 
-foil_status foil_logit_loss_fn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+foil_status foilLogitLossFn(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
                                float *value, float *dvalue)
 {
-    const foil_logit_loss *L = ctx;
+    const FoilLogitLoss *L = ctx;
     const int64_t *label = L->label + first, *other = L->other ? L->other + first : NULL;
     if (L->kind == FOIL_LOSS_CE || L->kind == FOIL_LOSS_NEG_CE) {
         foil_status st = foil_softmax_xent(logits, label, count, classes, value, dvalue);

@@ -2,7 +2,7 @@
  * attacks/nes.c - NES gradient estimation with projected steps (Ilyas,
  * Engstrom, Athalye, Lin 2018, "Black-box Adversarial Attacks with Limited
  * Queries and Information", the query-limited setting), score-based: it
- * sees only logits, through foil_attack_logits. Ported from the authors'
+ * sees only logits, through foilEvasionLogits. Ported from the authors'
  * code (labsix/limited-blackbox-attacks, attacks.py and main.py).
  *
  * Loss L(x) = CE(z(x), y) (untargeted, ascended) or CE(z(x), t) (targeted,
@@ -20,7 +20,7 @@
  *              targeted; here it is higher CE(t) or lower CE(y).
  *   step       Linf: x <- P(x +- lr sign(g)); L2 (foil's addition, the
  *              paper has Linf only): x <- P(x +- lr g / ||g||),
- *              + untargeted, - targeted; P = foil_attack_project
+ *              + untargeted, - targeted; P = foilEvasionProject
  *   check      one query on the new x: an example that meets the goal
  *              stops there (the reference's check at the top of its loop).
  * A step costs n + 1 queries and is taken only while they fit in the
@@ -68,38 +68,38 @@ typedef struct nes_work {
     float *pts, *noise, *z, *loss;
     int64_t *owner, *label, *live;
     double *est;              /* D: one example's fresh estimate */
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } nes_work;
 
 static foil_status work_alloc(nes_work *w, int64_t rows, int64_t d, int64_t classes, int64_t call_rows)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d), cr = (size_t)call_rows;
-    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
-    w->start = foil_buffers_take(&w->mem, r * sizeof *w->start);
-    w->cur = foil_buffers_take(&w->mem, rd * sizeof *w->cur);
-    w->g = foil_buffers_take(&w->mem, rd * sizeof *w->g);
-    w->lr = foil_buffers_take(&w->mem, r * sizeof *w->lr);
-    w->hist = foil_buffers_take(&w->mem, r * PLATEAU * sizeof *w->hist);
-    w->n_hist = foil_buffers_take(&w->mem, r * sizeof *w->n_hist);
-    w->done = foil_buffers_take(&w->mem, r);
-    w->stopped = foil_buffers_take(&w->mem, r);
-    w->rng = foil_buffers_take(&w->mem, r * sizeof *w->rng);
-    w->pts = foil_buffers_take(&w->mem, cr * (size_t)d * sizeof *w->pts);
-    w->noise = foil_buffers_take(&w->mem, cr / 2 * (size_t)d * sizeof *w->noise);
-    w->z = foil_buffers_take(&w->mem, cr * (size_t)classes * sizeof *w->z);
-    w->loss = foil_buffers_take(&w->mem, cr * sizeof *w->loss);
-    w->owner = foil_buffers_take(&w->mem, (cr > r ? cr : r) * sizeof *w->owner);
-    w->label = foil_buffers_take(&w->mem, cr * sizeof *w->label);
-    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
-    w->est = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->est);
-    return foil_buffers_status(&w->mem, "nes", rows);
+    w->example = foilBuffersTake(&w->mem, r * sizeof *w->example);
+    w->start = foilBuffersTake(&w->mem, r * sizeof *w->start);
+    w->cur = foilBuffersTake(&w->mem, rd * sizeof *w->cur);
+    w->g = foilBuffersTake(&w->mem, rd * sizeof *w->g);
+    w->lr = foilBuffersTake(&w->mem, r * sizeof *w->lr);
+    w->hist = foilBuffersTake(&w->mem, r * PLATEAU * sizeof *w->hist);
+    w->n_hist = foilBuffersTake(&w->mem, r * sizeof *w->n_hist);
+    w->done = foilBuffersTake(&w->mem, r);
+    w->stopped = foilBuffersTake(&w->mem, r);
+    w->rng = foilBuffersTake(&w->mem, r * sizeof *w->rng);
+    w->pts = foilBuffersTake(&w->mem, cr * (size_t)d * sizeof *w->pts);
+    w->noise = foilBuffersTake(&w->mem, cr / 2 * (size_t)d * sizeof *w->noise);
+    w->z = foilBuffersTake(&w->mem, cr * (size_t)classes * sizeof *w->z);
+    w->loss = foilBuffersTake(&w->mem, cr * sizeof *w->loss);
+    w->owner = foilBuffersTake(&w->mem, (cr > r ? cr : r) * sizeof *w->owner);
+    w->label = foilBuffersTake(&w->mem, cr * sizeof *w->label);
+    w->live = foilBuffersTake(&w->mem, r * sizeof *w->live);
+    w->est = foilBuffersTake(&w->mem, (size_t)d * sizeof *w->est);
+    return foilBuffersStatus(&w->mem, "nes", rows);
 }
 
 /* ---- one step for a slice of rows ---- */
 
 /* Fill the evaluation points of row r (slot s of this call). */
-static void sample_points(const foil_attack_ctx *c, const nes_config *cfg, nes_work *w, int64_t r, int64_t s)
+static void sample_points(const FoilEvasionCtx *c, const nes_config *cfg, nes_work *w, int64_t r, int64_t s)
 {
     int64_t d = c->d, half = cfg->samples / 2;
     const float *x = w->cur + r * d;
@@ -133,7 +133,7 @@ static void anneal(const nes_config *cfg, nes_work *w, int64_t r, double loss)
 
 /* From the losses of row r's points (slot s): the estimate, momentum,
  * annealing and the projected step. */
-static void update_row(foil_attack_ctx *c, const nes_config *cfg, nes_work *w, int64_t r, int64_t s)
+static void update_row(FoilEvasionCtx *c, const nes_config *cfg, nes_work *w, int64_t r, int64_t s)
 {
     int64_t d = c->d, half = cfg->samples / 2, i = w->example[r];
     const float *loss = w->loss + s * cfg->samples, *u = w->noise + s * half * d;
@@ -162,24 +162,24 @@ static void update_row(foil_attack_ctx *c, const nes_config *cfg, nes_work *w, i
     } else {
         for (int64_t j = 0; j < d; j++) x[j] -= lr * (float)((g[j] > 0) - (g[j] < 0));
     }
-    foil_attack_project(c, i, x);
+    foilEvasionProject(c, i, x);
 }
 
-static int may_step(const foil_attack_ctx *c, const nes_config *cfg, const nes_work *w, int64_t r)
+static int may_step(const FoilEvasionCtx *c, const nes_config *cfg, const nes_work *w, int64_t r)
 {
     return !w->done[r] && !w->stopped[r] && c->queries[w->example[r]] - w->start[r] + cfg->samples + 1 <= cfg->queries;
 }
 
 /* One step for every row that can afford it: estimates in calls of at most
  * CALL_ROWS points, then one call checking all the new iterates. */
-static foil_status step_all(foil_attack_ctx *c, const nes_config *cfg, nes_work *w)
+static foil_status step_all(FoilEvasionCtx *c, const nes_config *cfg, nes_work *w)
 {
     int64_t per_call = CALL_ROWS / cfg->samples > 0 ? CALL_ROWS / cfg->samples : 1, n_live = 0;
     for (int64_t r = 0; r < w->rows; r++) {
         if (may_step(c, cfg, w, r)) w->live[n_live++] = r;
         else w->stopped[r] = !w->done[r];
     }
-    foil_logit_loss L = {FOIL_LOSS_CE, w->label, NULL, 0}; /* label: y, or t when targeted */
+    FoilLogitLoss L = {FOIL_LOSS_CE, w->label, NULL, 0}; /* label: y, or t when targeted */
     foil_status st = FOIL_OK;
     for (int64_t a = 0; !st && a < n_live; a += per_call) {
         int64_t m = n_live - a < per_call ? n_live - a : per_call, rows = m * cfg->samples;
@@ -191,8 +191,8 @@ static foil_status step_all(foil_attack_ctx *c, const nes_config *cfg, nes_work 
                 w->label[s * cfg->samples + k] = c->target[i];
             }
         }
-        if ((st = foil_attack_logits(c, w->pts, w->owner, rows, w->z))) break;
-        if ((st = foil_logit_loss_fn(&L, 0, rows, c->classes, w->z, w->loss, NULL))) break;
+        if ((st = foilEvasionLogits(c, w->pts, w->owner, rows, w->z))) break;
+        if ((st = foilLogitLossFn(&L, 0, rows, c->classes, w->z, w->loss, NULL))) break;
         for (int64_t s = 0; s < m; s++) update_row(c, cfg, w, w->live[a + s], s);
     }
     /* The check: one query per stepped example, all in one call. */
@@ -201,13 +201,13 @@ static foil_status step_all(foil_attack_ctx *c, const nes_config *cfg, nes_work 
         memcpy(w->pts + s * c->d, w->cur + r * c->d, (size_t)c->d * sizeof(float));
         w->owner[s] = w->example[r];
     }
-    if (!st) st = foil_attack_logits(c, w->pts, w->owner, n_live, w->z);
+    if (!st) st = foilEvasionLogits(c, w->pts, w->owner, n_live, w->z);
     for (int64_t s = 0; !st && s < n_live; s++)
-        if (foil_attack_fooled(c, w->example[w->live[s]], w->z + s * c->classes)) w->done[w->live[s]] = 1;
+        if (foilEvasionFooled(c, w->example[w->live[s]], w->z + s * c->classes)) w->done[w->live[s]] = 1;
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const nes_config *cfg = arg;
     nes_work w;
@@ -222,7 +222,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         w.example[r] = i;
         w.start[r] = c->queries[i];
         w.lr[r] = cfg->lr;
-        w.rng[r] = foil_attack_rng(c, 0x4e35, i);
+        w.rng[r] = foilEvasionRng(c, 0x4e35, i);
         memcpy(w.cur + r * d, c->x + i * d, (size_t)d * sizeof(float));
     }
     for (;;) {
@@ -231,21 +231,21 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
             live += may_step(c, cfg, &w, r);
             fooled += w.done[r];
         }
-        foil_attack_group_progress(c, fooled);
+        foilEvasionGroupProgress(c, fooled);
         if (!live || (st = step_all(c, cfg, &w))) break;
     }
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.cur + r * d, (size_t)d * sizeof(float));
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
-static foil_status configure(const foil_attack_ctx *c, nes_config *cfg)
+static foil_status configure(const FoilEvasionCtx *c, nes_config *cfg)
 {
     const char *name = c->info->name;
     double sigma = 0.001, samples = 50, momentum = 0.9;
-    foil_param params[] = {{"sigma", &sigma}, {"samples", &samples}, {"momentum", &momentum}};
-    foil_status st = foil_attack_params(c, params, 3);
+    FoilParam params[] = {{"sigma", &sigma}, {"samples", &samples}, {"momentum", &momentum}};
+    foil_status st = foilEvasionParams(c, params, 3);
     if (st) return st;
     if (c->t->norm != FOIL_NORM_LINF && c->t->norm != FOIL_NORM_L2)
         return foil_error(FOIL_ERR_ARG, "%s: nes supports the linf and l2 norms only", name);
@@ -266,10 +266,10 @@ static foil_status configure(const foil_attack_ctx *c, nes_config *cfg)
     return FOIL_OK;
 }
 
-foil_status foil_attack_nes(foil_attack_ctx *c)
+foil_status foilEvasionNes(FoilEvasionCtx *c)
 {
     nes_config cfg = {0};
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    return foil_attack_each_group(c, run_group, &cfg);
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }

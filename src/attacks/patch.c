@@ -51,7 +51,7 @@ typedef struct patch_geom {
 } patch_geom;
 
 /* Paste P at (r0, c0) into a (a copy of example i of ctx c). */
-static void paste(const foil_attack_ctx *c, const patch_geom *g, const float *P, int64_t i, int64_t r0, int64_t c0,
+static void paste(const FoilEvasionCtx *c, const patch_geom *g, const float *P, int64_t i, int64_t r0, int64_t c0,
                   float *a)
 {
     memcpy(a, c->x + i * c->d, (size_t)c->d * sizeof *a);
@@ -59,7 +59,7 @@ static void paste(const foil_attack_ctx *c, const patch_geom *g, const float *P,
         for (int64_t u = 0; u < g->side; u++)
             memcpy(a + (k * g->h + r0 + u) * g->w + c0, P + (k * g->side + u) * g->side,
                    (size_t)g->side * sizeof *a);
-    foil_attack_clip(c, i, a);
+    foilEvasionClip(c, i, a);
 }
 
 static void random_location(foil_rng *r, const patch_geom *g, int64_t *r0, int64_t *c0)
@@ -69,7 +69,7 @@ static void random_location(foil_rng *r, const patch_geom *g, int64_t *r0, int64
 }
 
 /* Per channel, the widest bounds of its features (P's own box). */
-static void channel_range(const foil_attack_ctx *c, const patch_geom *g, float *lo, float *hi)
+static void channel_range(const FoilEvasionCtx *c, const patch_geom *g, float *lo, float *hi)
 {
     int64_t hw = g->h * g->w;
     for (int64_t k = 0; k < g->ch; k++) {
@@ -85,29 +85,29 @@ static void channel_range(const foil_attack_ctx *c, const patch_geom *g, float *
 typedef struct patch_work {
     float *xs, *grad, *sum, *lo, *hi;
     int64_t *ex, *label, *r0, *c0;
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } patch_work;
 
-static foil_status work_alloc(patch_work *w, const foil_attack_ctx *c, const patch_geom *g, int64_t rows)
+static foil_status work_alloc(patch_work *w, const FoilEvasionCtx *c, const patch_geom *g, int64_t rows)
 {
     size_t r = (size_t)rows, rd = (size_t)(rows * c->d);
-    w->xs = foil_buffers_take(&w->mem, rd * sizeof *w->xs);
-    w->grad = foil_buffers_take(&w->mem, rd * sizeof *w->grad);
-    w->sum = foil_buffers_take(&w->mem, (size_t)(g->ch * g->side * g->side) * sizeof *w->sum);
-    w->lo = foil_buffers_take(&w->mem, (size_t)g->ch * sizeof *w->lo);
-    w->hi = foil_buffers_take(&w->mem, (size_t)g->ch * sizeof *w->hi);
-    w->ex = foil_buffers_take(&w->mem, r * sizeof *w->ex);
-    w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
-    w->r0 = foil_buffers_take(&w->mem, r * sizeof *w->r0);
-    w->c0 = foil_buffers_take(&w->mem, r * sizeof *w->c0);
-    foil_status st = foil_buffers_status(&w->mem, "patch", rows);
+    w->xs = foilBuffersTake(&w->mem, rd * sizeof *w->xs);
+    w->grad = foilBuffersTake(&w->mem, rd * sizeof *w->grad);
+    w->sum = foilBuffersTake(&w->mem, (size_t)(g->ch * g->side * g->side) * sizeof *w->sum);
+    w->lo = foilBuffersTake(&w->mem, (size_t)g->ch * sizeof *w->lo);
+    w->hi = foilBuffersTake(&w->mem, (size_t)g->ch * sizeof *w->hi);
+    w->ex = foilBuffersTake(&w->mem, r * sizeof *w->ex);
+    w->label = foilBuffersTake(&w->mem, r * sizeof *w->label);
+    w->r0 = foilBuffersTake(&w->mem, r * sizeof *w->r0);
+    w->c0 = foilBuffersTake(&w->mem, r * sizeof *w->c0);
+    foil_status st = foilBuffersStatus(&w->mem, "patch", rows);
     if (st) return st;
     channel_range(c, g, w->lo, w->hi);
     return FOIL_OK;
 }
 
 /* sum = sum over rows of the loss gradient at each row's pasted features. */
-static void patch_gradient(const foil_attack_ctx *c, const patch_geom *g, const patch_work *w, int64_t rows)
+static void patch_gradient(const FoilEvasionCtx *c, const patch_geom *g, const patch_work *w, int64_t rows)
 {
     int64_t s = g->side;
     memset(w->sum, 0, (size_t)(g->ch * s * s) * sizeof *w->sum);
@@ -121,19 +121,19 @@ static void patch_gradient(const foil_attack_ctx *c, const patch_geom *g, const 
 }
 
 /* One step of signed ascent on a fresh mini-batch of (example, location). */
-static foil_status fit_step(foil_attack_ctx *f, const patch_config *cfg, const patch_geom *g, patch_work *w,
+static foil_status fit_step(FoilEvasionCtx *f, const patch_config *cfg, const patch_geom *g, patch_work *w,
                             int64_t step, float *P)
 {
     int64_t B = cfg->fit_batch, s = g->side;
-    foil_rng rng = foil_attack_rng(f, 0x9a7c, step);
+    foil_rng rng = foilEvasionRng(f, 0x9a7c, step);
     for (int64_t r = 0; r < B; r++) {
         w->ex[r] = (int64_t)foil_rng_below(&rng, (uint64_t)f->n);
         random_location(&rng, g, &w->r0[r], &w->c0[r]);
         w->label[r] = cfg->target >= 0 ? cfg->target : f->y[w->ex[r]];
         paste(f, g, P, w->ex[r], w->r0[r], w->c0[r], w->xs + r * f->d);
     }
-    foil_logit_loss L = {cfg->target >= 0 ? FOIL_LOSS_NEG_CE : FOIL_LOSS_CE, w->label, NULL, 0};
-    foil_status st = foil_attack_grad(f, w->xs, w->ex, B, foil_logit_loss_fn, &L, NULL, NULL, w->grad);
+    FoilLogitLoss L = {cfg->target >= 0 ? FOIL_LOSS_NEG_CE : FOIL_LOSS_CE, w->label, NULL, 0};
+    foil_status st = foilEvasionGrad(f, w->xs, w->ex, B, foilLogitLossFn, &L, NULL, NULL, w->grad);
     if (st) return st;
     patch_gradient(f, g, w, B);
     for (int64_t k = 0; k < g->ch; k++)
@@ -144,17 +144,17 @@ static foil_status fit_step(foil_attack_ctx *f, const patch_config *cfg, const p
     return FOIL_OK;
 }
 
-static foil_status fit_patch(foil_attack_ctx *c, const patch_config *cfg, const patch_geom *g, float *P)
+static foil_status fit_patch(FoilEvasionCtx *c, const patch_config *cfg, const patch_geom *g, float *P)
 {
-    foil_attack_ctx f;
+    FoilEvasionCtx f;
     patch_work w = {0};
-    foil_status st = foil_attack_fit_begin(c, &f);
+    foil_status st = foilEvasionFitBegin(c, &f);
     if (st) return st;
     if ((st = work_alloc(&w, c, g, cfg->fit_batch))) {
-        foil_attack_fit_end(c, &f);
+        foilEvasionFitEnd(c, &f);
         return st;
     }
-    foil_rng rng = foil_attack_rng(c, 0x9a7b, 0);
+    foil_rng rng = foilEvasionRng(c, 0x9a7b, 0);
     for (int64_t k = 0; k < g->ch; k++)
         for (int64_t e = k * g->side * g->side; e < (k + 1) * g->side * g->side; e++)
             P[e] = w.lo[k] + (w.hi[k] - w.lo[k]) * foil_rng_uniform(&rng);
@@ -166,33 +166,33 @@ static foil_status fit_patch(foil_attack_ctx *c, const patch_config *cfg, const 
             foil_progress_update(&c->progress, 0, status);
         }
     }
-    foil_buffers_free(&w.mem);
-    foil_attack_fit_end(c, &f);
+    foilBuffersFree(&w.mem);
+    foilEvasionFitEnd(c, &f);
     return st;
 }
 
 /* adv_i = x_i with P at its own random location; queried once in batches. */
-static foil_status apply_patch(foil_attack_ctx *c, const patch_config *cfg, const patch_geom *g, const float *P)
+static foil_status apply_patch(FoilEvasionCtx *c, const patch_config *cfg, const patch_geom *g, const float *P)
 {
-    int64_t n_active, batch = foil_attack_batch(c), d = c->d, hits = 0;
-    int64_t *active = foil_attack_active(c, &n_active);
+    int64_t n_active, batch = foilEvasionBatch(c), d = c->d, hits = 0;
+    int64_t *active = foilEvasionActive(c, &n_active);
     float *xs = malloc((size_t)(batch * d) * sizeof *xs), *z = malloc((size_t)(batch * c->classes) * sizeof *z);
     foil_status st = active && xs && z ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "patch: out of memory");
     for (int64_t s = 0; !st && s < n_active; s += batch) {
         int64_t rows = n_active - s < batch ? n_active - s : batch;
         for (int64_t r = 0; r < rows; r++) {
             int64_t i = active[s + r], r0, c0;
-            foil_rng rng = foil_attack_rng(c, 0x9a7d, i);
+            foil_rng rng = foilEvasionRng(c, 0x9a7d, i);
             random_location(&rng, g, &r0, &c0);
             paste(c, g, P, i, r0, c0, c->adv + i * d);
             memcpy(xs + r * d, c->adv + i * d, (size_t)d * sizeof *xs);
         }
-        st = foil_attack_logits(c, xs, active + s, rows, z);
-        for (int64_t r = 0; !st && r < rows; r++) hits += foil_argmax(z + r * c->classes, c->classes) == cfg->target;
+        st = foilEvasionLogits(c, xs, active + s, rows, z);
+        for (int64_t r = 0; !st && r < rows; r++) hits += foilArgmax(z + r * c->classes, c->classes) == cfg->target;
         foil_progress_update(&c->progress, s + rows, NULL);
     }
     if (!st && cfg->target >= 0)
-        foil_attack_warn(c, "patch: target class %lld reached on %lld of %lld attacked examples",
+        foilEvasionWarn(c, "patch: target class %lld reached on %lld of %lld attacked examples",
                          (long long)cfg->target, (long long)hits, (long long)n_active);
     free(active);
     free(xs);
@@ -200,7 +200,7 @@ static foil_status apply_patch(foil_attack_ctx *c, const patch_config *cfg, cons
     return st;
 }
 
-static foil_status patch_setup(const foil_attack_ctx *c, double size, double target, double batch, patch_geom *g,
+static foil_status patch_setup(const FoilEvasionCtx *c, double size, double target, double batch, patch_geom *g,
                                patch_config *cfg)
 {
     if (c->ndim != 4) return foil_error(FOIL_ERR_UNSUPPORTED, "patch: needs image inputs (N, C, H, W)");
@@ -235,11 +235,11 @@ static foil_status patch_setup(const foil_attack_ctx *c, double size, double tar
     return FOIL_OK;
 }
 
-foil_status foil_attack_patch(foil_attack_ctx *c)
+foil_status foilEvasionPatch(FoilEvasionCtx *c)
 {
     double size = 0, target = -1, batch = 32;
-    foil_param params[] = {{"size", &size}, {"target", &target}, {"fit_batch", &batch}};
-    foil_status st = foil_attack_params(c, params, 3);
+    FoilParam params[] = {{"size", &size}, {"target", &target}, {"fit_batch", &batch}};
+    foil_status st = foilEvasionParams(c, params, 3);
     patch_geom g = {0};
     patch_config cfg = {0};
     if (st || (st = patch_setup(c, size, target, batch, &g, &cfg))) return st;

@@ -16,7 +16,7 @@
  * Cross-entropy saturates on large logits (softmax rounds to one-hot in
  * float32 and its gradient is exactly 0: a model fed 0-255 pixels, a
  * distilled model); margin and DLR do not (see losses.c). P is
- * foil_attack_project (ball, bounds, immutable features). The step
+ * foilEvasionProject (ball, bounds, immutable features). The step
  * direction s depends on the norm:
  *   Linf  sign(g)
  *   L2    g / ||g||_2
@@ -42,7 +42,7 @@ typedef struct step_config {
     int random_start;
     int early_stop;
     float l1_quantile;
-    foil_loss_kind loss;  /* ascended */
+    FoilLossKind loss;  /* ascended */
 } step_config;
 
 /* Workspace for one group of examples. */
@@ -55,27 +55,27 @@ typedef struct pgd_work {
     float *w, *g, *z;     /* live-row buffers: iterates, gradients, logits */
     int64_t *owner, *label, *target, *live; /* label: true class; target: c->target */
     float *loss, *scratch;
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } pgd_work;
 
 static foil_status work_alloc(pgd_work *w, int64_t rows, int64_t d, int64_t classes)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d);
-    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
-    w->cur = foil_buffers_take(&w->mem, rd * sizeof *w->cur);
-    w->best_loss = foil_buffers_take(&w->mem, r * sizeof *w->best_loss);
-    w->done = foil_buffers_take(&w->mem, r);
-    w->w = foil_buffers_take(&w->mem, rd * sizeof *w->w);
-    w->g = foil_buffers_take(&w->mem, rd * sizeof *w->g);
-    w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
-    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
-    w->label = foil_buffers_take(&w->mem, r * sizeof *w->label);
-    w->target = foil_buffers_take(&w->mem, r * sizeof *w->target);
-    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
-    w->loss = foil_buffers_take(&w->mem, r * sizeof *w->loss);
-    w->scratch = foil_buffers_take(&w->mem, (size_t)d * 2 * sizeof *w->scratch);
-    return foil_buffers_status(&w->mem, "pgd", rows);
+    w->example = foilBuffersTake(&w->mem, r * sizeof *w->example);
+    w->cur = foilBuffersTake(&w->mem, rd * sizeof *w->cur);
+    w->best_loss = foilBuffersTake(&w->mem, r * sizeof *w->best_loss);
+    w->done = foilBuffersTake(&w->mem, r);
+    w->w = foilBuffersTake(&w->mem, rd * sizeof *w->w);
+    w->g = foilBuffersTake(&w->mem, rd * sizeof *w->g);
+    w->z = foilBuffersTake(&w->mem, r * (size_t)classes * sizeof *w->z);
+    w->owner = foilBuffersTake(&w->mem, r * sizeof *w->owner);
+    w->label = foilBuffersTake(&w->mem, r * sizeof *w->label);
+    w->target = foilBuffersTake(&w->mem, r * sizeof *w->target);
+    w->live = foilBuffersTake(&w->mem, r * sizeof *w->live);
+    w->loss = foilBuffersTake(&w->mem, r * sizeof *w->loss);
+    w->scratch = foilBuffersTake(&w->mem, (size_t)d * 2 * sizeof *w->scratch);
+    return foilBuffersStatus(&w->mem, "pgd", rows);
 }
 
 /* ---- random starts ---- */
@@ -83,12 +83,12 @@ static foil_status work_alloc(pgd_work *w, int64_t rows, int64_t d, int64_t clas
 /* Uniform in the eps-ball: Linf per coordinate; L2 a Gaussian direction with
  * radius eps * U^(1/D); L1 exponentials with random signs over the sum of
  * D+1 exponentials (uniform in the L1 ball). */
-static void random_start(const foil_attack_ctx *c, int64_t i, uint64_t restart, float *a)
+static void random_start(const FoilEvasionCtx *c, int64_t i, uint64_t restart, float *a)
 {
     const float *x = c->x + i * c->d;
     float eps = c->t->eps;
     int64_t d = c->d;
-    foil_rng r = foil_attack_rng(c, 0x5747 + restart, i);
+    foil_rng r = foilEvasionRng(c, 0x5747 + restart, i);
     switch (c->t->norm) {
     case FOIL_NORM_L2: {
         double s = 0;
@@ -115,7 +115,7 @@ static void random_start(const foil_attack_ctx *c, int64_t i, uint64_t restart, 
         for (int64_t j = 0; j < d; j++) a[j] = x[j] + eps * (2 * foil_rng_uniform(&r) - 1);
         break;
     }
-    foil_attack_project(c, i, a);
+    foilEvasionProject(c, i, a);
 }
 
 /* ---- step directions ---- */
@@ -128,7 +128,7 @@ static int cmp_float(const void *a, const void *b)
 
 /* SLIDE's direction: sign(g) on the top (1 - q) fraction of |g| among the
  * coordinates that can still move that way, normalised to unit L1 norm. */
-static void sparse_l1_direction(const foil_attack_ctx *c, const float *a, float *g, float q, float *scratch)
+static void sparse_l1_direction(const FoilEvasionCtx *c, const float *a, float *g, float q, float *scratch)
 {
     int64_t d = c->d, n = 0;
     for (int64_t j = 0; j < d; j++) {
@@ -151,7 +151,7 @@ static void sparse_l1_direction(const foil_attack_ctx *c, const float *a, float 
 }
 
 /* a <- P(a + alpha * s(g)) for example i; g is overwritten. */
-static void take_step(const foil_attack_ctx *c, int64_t i, float *a, float *g, float alpha, float q, float *scratch)
+static void take_step(const FoilEvasionCtx *c, int64_t i, float *a, float *g, float alpha, float q, float *scratch)
 {
     int64_t d = c->d;
     switch (c->t->norm) {
@@ -170,21 +170,21 @@ static void take_step(const foil_attack_ctx *c, int64_t i, float *a, float *g, f
         for (int64_t j = 0; j < d; j++) a[j] += alpha * (float)((g[j] > 0) - (g[j] < 0));
         break;
     }
-    foil_attack_project(c, i, a);
+    foilEvasionProject(c, i, a);
 }
 
 /* ---- the driver ---- */
 
 /* The objective on the live rows: -CE takes the target as its label, the
  * others the true label (and the target as `other` when targeted). */
-static foil_logit_loss live_loss(const step_config *cfg, const pgd_work *w)
+static FoilLogitLoss live_loss(const step_config *cfg, const pgd_work *w)
 {
-    foil_logit_loss L = {cfg->loss, cfg->loss == FOIL_LOSS_NEG_CE ? w->target : w->label, w->target, 0};
+    FoilLogitLoss L = {cfg->loss, cfg->loss == FOIL_LOSS_NEG_CE ? w->target : w->label, w->target, 0};
     return L;
 }
 
 /* Gather the live rows (not done) into w->w / owner / label. */
-static int64_t gather_live(const foil_attack_ctx *c, pgd_work *w)
+static int64_t gather_live(const FoilEvasionCtx *c, pgd_work *w)
 {
     int64_t k = 0;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -202,14 +202,14 @@ static int64_t gather_live(const foil_attack_ctx *c, pgd_work *w)
 /* Record the outcome of the restart for the rows just evaluated (logits in
  * w->z, iterates in w->w): success ends the example, otherwise the iterate
  * replaces the stored answer when its loss is the highest so far. */
-static foil_status record(foil_attack_ctx *c, pgd_work *w, int64_t k, foil_logit_loss *L)
+static foil_status record(FoilEvasionCtx *c, pgd_work *w, int64_t k, FoilLogitLoss *L)
 {
-    foil_status st = foil_logit_loss_fn(L, 0, k, c->classes, w->z, w->loss, NULL);
+    foil_status st = foilLogitLossFn(L, 0, k, c->classes, w->z, w->loss, NULL);
     if (st) return st;
     for (int64_t s = 0; s < k; s++) {
         int64_t r = w->live[s], i = w->example[r];
         float loss = w->loss[s];
-        int fooled = foil_attack_fooled(c, i, w->z + s * c->classes);
+        int fooled = foilEvasionFooled(c, i, w->z + s * c->classes);
         if (fooled || loss > w->best_loss[r]) {
             memcpy(c->adv + i * c->d, w->w + s * c->d, (size_t)c->d * sizeof(float));
             w->best_loss[r] = loss;
@@ -219,7 +219,7 @@ static foil_status record(foil_attack_ctx *c, pgd_work *w, int64_t k, foil_logit
     return FOIL_OK;
 }
 
-static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_config *cfg, uint64_t restart)
+static foil_status run_restart(FoilEvasionCtx *c, pgd_work *w, const step_config *cfg, uint64_t restart)
 {
     int64_t d = c->d;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -228,15 +228,15 @@ static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_confi
         if (cfg->random_start) random_start(c, i, restart, w->cur + r * d);
         else memcpy(w->cur + r * d, c->x + i * d, (size_t)d * sizeof(float));
     }
-    foil_logit_loss L = live_loss(cfg, w);
+    FoilLogitLoss L = live_loss(cfg, w);
     foil_status st = FOIL_OK;
     for (int64_t step = 0; step < cfg->steps; step++) {
         int64_t k = gather_live(c, w);
         if (!k) return FOIL_OK;
-        if ((st = foil_attack_grad(c, w->w, w->owner, k, foil_logit_loss_fn, &L, NULL, w->z, w->g))) return st;
+        if ((st = foilEvasionGrad(c, w->w, w->owner, k, foilLogitLossFn, &L, NULL, w->z, w->g))) return st;
         for (int64_t s = 0; s < k; s++) {
             int64_t r = w->live[s], i = w->example[r];
-            if (cfg->early_stop && foil_attack_fooled(c, i, w->z + s * c->classes)) {
+            if (cfg->early_stop && foilEvasionFooled(c, i, w->z + s * c->classes)) {
                 memcpy(c->adv + i * d, w->w + s * d, (size_t)d * sizeof(float));
                 w->done[r] = 1;
                 continue;
@@ -245,14 +245,14 @@ static foil_status run_restart(foil_attack_ctx *c, pgd_work *w, const step_confi
         }
         int64_t finished = 0;
         for (int64_t r = 0; r < w->rows; r++) finished += w->done[r];
-        foil_attack_group_progress(c, finished);
+        foilEvasionGroupProgress(c, finished);
     }
     int64_t k = gather_live(c, w);
-    if ((st = foil_attack_logits(c, w->w, w->owner, k, w->z))) return st;
+    if ((st = foilEvasionLogits(c, w->w, w->owner, k, w->z))) return st;
     return record(c, w, k, &L);
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const step_config *cfg = arg;
     pgd_work w;
@@ -263,7 +263,7 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
     for (int64_t r = 0; r < rows; r++) w.best_loss[r] = -INFINITY;
     for (int64_t restart = 0; !st && restart < cfg->restarts; restart++)
         st = run_restart(c, &w, cfg, (uint64_t)restart);
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
@@ -273,10 +273,10 @@ static const char *const loss_names[] = {"ce", "margin", "dlr", NULL};
 
 /* The loss kind for the parameter loss=<loss_names[choice]> and the
  * threat's goal; DLR needs a third (targeted: fourth) largest logit. */
-static foil_status choose_loss(const foil_attack_ctx *c, int choice, foil_loss_kind *kind)
+static foil_status choose_loss(const FoilEvasionCtx *c, int choice, FoilLossKind *kind)
 {
-    static const foil_loss_kind untargeted[] = {FOIL_LOSS_CE, FOIL_LOSS_NEG_MARGIN, FOIL_LOSS_DLR};
-    static const foil_loss_kind targeted[] = {FOIL_LOSS_NEG_CE, FOIL_LOSS_NEG_MARGIN_T, FOIL_LOSS_DLR_T};
+    static const FoilLossKind untargeted[] = {FOIL_LOSS_CE, FOIL_LOSS_NEG_MARGIN, FOIL_LOSS_DLR};
+    static const FoilLossKind targeted[] = {FOIL_LOSS_NEG_CE, FOIL_LOSS_NEG_MARGIN_T, FOIL_LOSS_DLR_T};
     *kind = c->targeted ? targeted[choice] : untargeted[choice];
     int64_t need = *kind == FOIL_LOSS_DLR ? 3 : *kind == FOIL_LOSS_DLR_T ? 4 : 2;
     if (c->classes < need)
@@ -285,24 +285,24 @@ static foil_status choose_loss(const foil_attack_ctx *c, int choice, foil_loss_k
     return FOIL_OK;
 }
 
-foil_status foil_attack_fgsm(foil_attack_ctx *c)
+foil_status foilEvasionFgsm(FoilEvasionCtx *c)
 {
     step_config cfg = {.steps = 1, .restarts = 1, .alpha = c->t->eps, .l1_quantile = 0.99f};
     int loss = 0;
-    foil_word_param words[] = {{"loss", loss_names, &loss}};
-    foil_status st = foil_attack_params_words(c, NULL, 0, words, 1);
+    FoilWordParam words[] = {{"loss", loss_names, &loss}};
+    foil_status st = foilEvasionParamsWords(c, NULL, 0, words, 1);
     if (!st) st = choose_loss(c, loss, &cfg.loss);
-    return st ? st : foil_attack_each_group(c, run_group, &cfg);
+    return st ? st : foilEvasionEachGroup(c, run_group, &cfg);
 }
 
 /* BIM and PGD share defaults: 10 steps of 2.5 eps / steps (Madry et al.). */
-static foil_status iterative(foil_attack_ctx *c, int random_start_default)
+static foil_status iterative(FoilEvasionCtx *c, int random_start_default)
 {
     double random_start = random_start_default, quantile = 0.99, early_stop = 1;
     int loss = 0;
-    foil_param params[] = {{"l1_sparsity", &quantile}, {"early_stop", &early_stop}, {"random_start", &random_start}};
-    foil_word_param words[] = {{"loss", loss_names, &loss}};
-    foil_status st = foil_attack_params_words(c, params, random_start_default ? 3 : 2, words, 1);
+    FoilParam params[] = {{"l1_sparsity", &quantile}, {"early_stop", &early_stop}, {"random_start", &random_start}};
+    FoilWordParam words[] = {{"loss", loss_names, &loss}};
+    foil_status st = foilEvasionParamsWords(c, params, random_start_default ? 3 : 2, words, 1);
     step_config cfg;
     if (!st) st = choose_loss(c, loss, &cfg.loss);
     if (st) return st;
@@ -314,14 +314,14 @@ static foil_status iterative(foil_attack_ctx *c, int random_start_default)
     cfg.random_start = random_start != 0;
     cfg.early_stop = early_stop != 0;
     cfg.l1_quantile = (float)quantile;
-    return foil_attack_each_group(c, run_group, &cfg);
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }
 
-foil_status foil_attack_bim(foil_attack_ctx *c)
+foil_status foilEvasionBim(FoilEvasionCtx *c)
 {
     /* BIM has no random start, so restarts would repeat themselves. */
     if (c->t->restarts > 1) return foil_error(FOIL_ERR_ARG, "bim is deterministic; use pgd for restarts");
     return iterative(c, 0);
 }
 
-foil_status foil_attack_pgd(foil_attack_ctx *c) { return iterative(c, 1); }
+foil_status foilEvasionPgd(FoilEvasionCtx *c) { return iterative(c, 1); }

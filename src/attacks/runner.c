@@ -1,5 +1,5 @@
 /*
- * attacks/runner.c - the attack registry and foil_attack_run: check the
+ * attacks/runner.c - the attack registry and foil_evasion_run: check the
  * request, classify the clean inputs, pick targets, run the attack, then
  * verify its output against the threat model before anyone sees it.
  */
@@ -12,8 +12,8 @@
 #define BIT(n) (1u << (n))
 
 typedef struct attack_entry {
-    foil_attack_info info;
-    foil_attack_fn run;
+    foil_evasion_info info;
+    FoilEvasionFn run;
 } attack_entry;
 
 static const attack_entry attacks[] = {
@@ -23,7 +23,7 @@ static const attack_entry attacks[] = {
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .targeted = 1,
       .defaults = "step size eps, params: loss=ce (or margin, dlr)"},
-     foil_attack_fgsm},
+     foilEvasionFgsm},
     {{.name = "bim",
       .paper = "Kurakin, Goodfellow, Bengio 2017, Adversarial Examples in the Physical World",
       .summary = "iterated FGSM from x, projected each step, no random start",
@@ -31,7 +31,7 @@ static const attack_entry attacks[] = {
       .targeted = 1,
       .defaults = "steps 10, step size 2.5 eps / steps, params: loss=ce (or margin, dlr), early_stop=1, "
                   "l1_sparsity=0.99 (L1 only)"},
-     foil_attack_bim},
+     foilEvasionBim},
     {{.name = "pgd",
       .paper = "Madry, Makelov, Schmidt, Tsipras, Vladu 2018, Towards Deep Learning Models Resistant to Adversarial "
                "Attacks; L1: Tramer & Boneh 2019, Adversarial Training and Robustness for Multiple Perturbations",
@@ -41,7 +41,7 @@ static const attack_entry attacks[] = {
       .targeted = 1,
       .defaults = "steps 10, step size 2.5 eps / steps, restarts 1, params: loss=ce (or margin, dlr), random_start=1, "
                   "early_stop=1, l1_sparsity=0.99"},
-     foil_attack_pgd},
+     foilEvasionPgd},
     {{.name = "square",
       .paper = "Andriushchenko, Croce, Flammarion, Hein 2020, Square Attack: a Query-Efficient Black-Box "
                "Adversarial Attack via Random Search",
@@ -53,7 +53,7 @@ static const attack_entry attacks[] = {
       .targeted = 1,
       .defaults = "queries 5000 (the first on the initial point), restarts 1 (restarts split the budget), "
                   "params: p_init=0.8"},
-     foil_attack_square},
+     foilEvasionSquare},
     {{.name = "apgd-ce",
       .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
                "parameter-free attacks (AutoAttack)",
@@ -62,14 +62,14 @@ static const attack_entry attacks[] = {
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .targeted = 1,
       .defaults = "steps 100, restarts 1, random start on the eps-sphere, params: rho=0.75"},
-     foil_attack_apgd_ce},
+     foilEvasionApgdCe},
     {{.name = "apgd-dlr",
       .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
                "parameter-free attacks (AutoAttack)",
       .summary = "Auto-PGD on the Difference of Logits Ratio loss (shift- and scale-invariant); needs >= 3 classes",
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .defaults = "steps 100, restarts 1, random start on the eps-sphere, params: rho=0.75"},
-     foil_attack_apgd_dlr},
+     foilEvasionApgdDlr},
     {{.name = "apgd-t",
       .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
                "parameter-free attacks (AutoAttack)",
@@ -78,7 +78,7 @@ static const attack_entry attacks[] = {
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .targeted = 1,
       .defaults = "steps 100 per target, restarts 1, params: n_target_classes=9, rho=0.75"},
-     foil_attack_apgd_t},
+     foilEvasionApgdT},
     {{.name = "cw-l2",
       .paper = "Carlini & Wagner 2017, Towards Evaluating the Robustness of Neural Networks",
       .summary = "minimises ||x' - x||_2^2 + c * margin loss in tanh space with Adam; binary search over c per "
@@ -88,7 +88,7 @@ static const attack_entry attacks[] = {
       .targeted = 1,
       .defaults = "steps 1000 per binary step (--step-size: Adam learning rate 0.01), params: "
                   "binary_search_steps=9, initial_const=0.001, confidence=0, learning_rate=0.01, abort_early=1"},
-     foil_attack_cw_l2},
+     foilEvasionCwL2},
     {{.name = "deepfool",
       .paper = "Moosavi-Dezfooli, Fawzi, Frossard 2016, DeepFool: a simple and accurate method to fool deep neural "
                "networks",
@@ -97,7 +97,7 @@ static const attack_entry attacks[] = {
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .minimal = 1,
       .defaults = "steps 50 (max_iter), params: overshoot=0.02, nb_candidate=10"},
-     foil_attack_deepfool},
+     foilEvasionDeepfool},
     {{.name = "universal",
       .paper = "Moosavi-Dezfooli, Fawzi, Fawzi, Frossard 2017, Universal adversarial perturbations",
       .summary = "learns one perturbation on the fit set by accumulating DeepFool steps, projected onto the eps-ball "
@@ -105,7 +105,7 @@ static const attack_entry attacks[] = {
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .fits = 1,
       .defaults = "params: delta=0.2, max_passes=5, df_iter=10, overshoot=0.02, nb_candidate=10, fit_batch=32"},
-     foil_attack_universal},
+     foilEvasionUniversal},
     {{.name = "patch",
       .paper = "Brown, Mane, Roy, Abadi, Gilmer 2017, Adversarial Patch",
       .summary = "learns one square patch on the fit set at random locations (signed gradient ascent on CE); pastes "
@@ -114,7 +114,7 @@ static const attack_entry attacks[] = {
       .fits = 1,
       .defaults = "steps 500, step size 0.02 of the bounds' range, params: size=floor(sqrt(eps/C)), target=-1 "
                   "(untargeted; K: towards class K), fit_batch=32"},
-     foil_attack_patch},
+     foilEvasionPatch},
     {{.name = "fab-t",
       .paper = "Croce & Hein 2020, Minimally distorted adversarial examples with a fast adaptive boundary attack; "
                "targeted version from Croce & Hein 2020, Reliable evaluation of adversarial robustness with an "
@@ -126,7 +126,7 @@ static const attack_entry attacks[] = {
       .minimal = 1,
       .targeted = 1,
       .defaults = "steps 100 per target, restarts 1, params: n_target_classes=9, alpha_max=0.1, eta=1.05, beta=0.9"},
-     foil_attack_fab_t},
+     foilEvasionFabT},
     {{.name = "simba-pixel",
       .paper = "Guo, Gardner, You, Wilson, Weinberger 2019, Simple Black-box Adversarial Attacks",
       .summary = "score-based coordinate search: tries -step, then +step along each feature in random order, kept "
@@ -136,7 +136,7 @@ static const attack_entry attacks[] = {
       .needs = FOIL_NEEDS_SCORES,
       .targeted = 1,
       .defaults = "queries 10000 (one on x, then 1 or 2 per direction), step size 0.2"},
-     foil_attack_simba_pixel},
+     foilEvasionSimbaPixel},
     {{.name = "simba-dct",
       .paper = "Guo, Gardner, You, Wilson, Weinberger 2019, Simple Black-box Adversarial Attacks",
       .summary = "SimBA along the orthonormal 2-D DCT basis, low frequencies first; images only",
@@ -146,7 +146,7 @@ static const attack_entry attacks[] = {
       .targeted = 1,
       .defaults = "queries 10000, step size 0.2, params: freq_dims=round(H/8), stride=max(1,round(H/32)), "
                   "strided=1 (0: only the freq_dims^2 low frequencies, random order)"},
-     foil_attack_simba_dct},
+     foilEvasionSimbaDct},
     {{.name = "nes",
       .paper = "Ilyas, Engstrom, Athalye, Lin 2018, Black-box Adversarial Attacks with Limited Queries and "
                "Information",
@@ -158,7 +158,7 @@ static const attack_entry attacks[] = {
       .targeted = 1,
       .defaults = "queries 10000 (samples + 1 per step), step size eps/5, params: sigma=0.001, samples=50, "
                   "momentum=0.9"},
-     foil_attack_nes},
+     foilEvasionNes},
     {{.name = "hsj",
       .paper = "Chen, Jordan, Wainwright 2020, HopSkipJumpAttack: A Query-Efficient Decision-Based Attack",
       .summary = "decision-based (labels only): binary search to the boundary, gradient direction from label "
@@ -170,7 +170,7 @@ static const attack_entry attacks[] = {
       .minimal = 1,
       .targeted = 1,
       .defaults = "queries 5000, steps 40, params: gamma=1, init_evals=100, max_evals=10000"},
-     foil_attack_hsj},
+     foilEvasionHsj},
     {{.name = "autoattack",
       .paper = "Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse "
                "parameter-free attacks (AutoAttack, standard version)",
@@ -180,14 +180,14 @@ static const attack_entry attacks[] = {
       .norms = BIT(FOIL_NORM_LINF) | BIT(FOIL_NORM_L2),
       .defaults = "steps 100 (APGD, FAB), restarts 1 (APGD-CE), queries 5000 (Square, p_init 0.8), "
                   "params: n_target_classes=9"},
-     foil_attack_autoattack},
+     foilEvasionAutoattack},
 };
 
 #define N_ATTACKS ((int)(sizeof attacks / sizeof attacks[0]))
 
-int foil_attack_count(void) { return N_ATTACKS; }
+int foil_evasion_count(void) { return N_ATTACKS; }
 
-const foil_attack_info *foil_attack_at(int i) { return i >= 0 && i < N_ATTACKS ? &attacks[i].info : NULL; }
+const foil_evasion_info *foil_evasion_at(int i) { return i >= 0 && i < N_ATTACKS ? &attacks[i].info : NULL; }
 
 static const attack_entry *find_entry(const char *name)
 {
@@ -196,7 +196,7 @@ static const attack_entry *find_entry(const char *name)
     return NULL;
 }
 
-const foil_attack_info *foil_attack_find(const char *name)
+const foil_evasion_info *foil_evasion_find(const char *name)
 {
     const attack_entry *e = find_entry(name);
     return e ? &e->info : NULL;
@@ -218,7 +218,7 @@ int foil_norm_parse(const char *s)
     return -1;
 }
 
-const char *foil_attack_needs_name(foil_attack_needs needs)
+const char *foil_evasion_needs_name(foil_evasion_needs needs)
 {
     switch (needs) {
     case FOIL_NEEDS_GRADIENTS: return "input gradients";
@@ -292,7 +292,7 @@ static foil_status check_request(const attack_entry *e, foil_model *model, const
     return FOIL_OK;
 }
 
-static foil_status alloc_result(foil_attack_result *r, const foil_tensor *x)
+static foil_status alloc_result(foil_evasion_result *r, const foil_tensor *x)
 {
     memset(r, 0, sizeof *r);
     int64_t n = x->shape[0];
@@ -316,7 +316,7 @@ static foil_status alloc_result(foil_attack_result *r, const foil_tensor *x)
     return FOIL_OK;
 }
 
-void foil_attack_result_free(foil_attack_result *r)
+void foil_evasion_result_free(foil_evasion_result *r)
 {
     if (!r) return;
     foil_tensor_free(&r->adv);
@@ -345,7 +345,7 @@ static foil_status predict_labels(foil_model *model, const foil_tensor *x, int64
         foil_tensor_free(&z); /* predict may have allocated it before failing */
         return st;
     }
-    for (int64_t i = 0; i < x->shape[0]; i++) pred[i] = foil_argmax(foil_f32(&z) + i * classes, classes);
+    for (int64_t i = 0; i < x->shape[0]; i++) pred[i] = foilArgmax(foil_f32(&z) + i * classes, classes);
     if (logits_out) {
         *logits_out = foil_f32(&z);
         z.owns_data = 0;
@@ -432,7 +432,7 @@ static foil_status verify_row(const char *name, const foil_threat *t, const floa
     return FOIL_OK;
 }
 
-void foil_attack_zero_gradients(const foil_attack_result *r, int64_t *taken, int64_t *flat)
+void foil_evasion_zero_gradients(const foil_evasion_result *r, int64_t *taken, int64_t *flat)
 {
     *taken = r->fit_grad_examples;
     *flat = r->fit_zero_grads;
@@ -456,13 +456,13 @@ static const char *zero_gradient_remedy(const char *name)
 }
 
 /* A gradient attack that could not move: say why and what works instead. */
-static void warn_zero_gradients(foil_attack_ctx *c, const foil_attack_result *r)
+static void warn_zero_gradients(FoilEvasionCtx *c, const foil_evasion_result *r)
 {
     int64_t taken, flat;
-    foil_attack_zero_gradients(r, &taken, &flat);
+    foil_evasion_zero_gradients(r, &taken, &flat);
     if (!taken || !((double)flat > FOIL_ZERO_GRADIENT_WARN * (double)taken)) return;
     const char *name = c->info->name;
-    foil_attack_warn(c,
+    foilEvasionWarn(c,
                      "%s: %lld of %lld examples (%.1f%%) had an input gradient of exactly zero (or non-finite) at "
                      "the attack's first step, so gradient steps could not move them and the robust accuracy "
                      "overstates robustness. Cause: a flat loss, most often a saturated softmax (logits too large, "
@@ -472,7 +472,7 @@ static void warn_zero_gradients(foil_attack_ctx *c, const foil_attack_result *r)
 }
 
 static foil_status finish(const attack_entry *e, foil_model *model, const foil_tensor *x, const foil_threat *t,
-                          int64_t classes, foil_attack_result *r)
+                          int64_t classes, foil_evasion_result *r)
 {
     int64_t n = r->n, d = x->numel / n;
     const float *xs = foil_f32(x);
@@ -505,13 +505,13 @@ static foil_status finish(const attack_entry *e, foil_model *model, const foil_t
     return st;
 }
 
-foil_status foil_attack_run(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
-                            const foil_threat *threat, const foil_attack_options *opt, foil_attack_result *r)
+foil_status foil_evasion_run(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
+                            const foil_threat *threat, const foil_evasion_options *opt, foil_evasion_result *r)
 {
     memset(r, 0, sizeof *r);
     const attack_entry *e = find_entry(name);
     if (!e) return foil_error(FOIL_ERR_ARG, "unknown attack '%s' (see foil attack --help)", name ? name : "(null)");
-    foil_attack_options no_opt = {0};
+    foil_evasion_options no_opt = {0};
     if (!opt) opt = &no_opt;
     foil_status st = check_capabilities(e, model);
     if (st) return st;
@@ -531,7 +531,7 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
         attacked += r->attacked[i];
     }
 
-    foil_attack_ctx c = {0};
+    FoilEvasionCtx c = {0};
     c.info = &e->info;
     c.model = model;
     c.t = threat;
@@ -567,6 +567,6 @@ foil_status foil_attack_run(const char *name, foil_model *model, const foil_tens
     r->model_grads = foil_model_gradients(model) - grads_before;
     if (!st) return FOIL_OK;
 fail:
-    foil_attack_result_free(r);
+    foil_evasion_result_free(r);
     return st;
 }

@@ -1,7 +1,7 @@
 /*
  * attacks/simba.c - SimBA, the Simple Black-box Attack (Guo, Gardner, You,
  * Wilson, Weinberger 2019, "Simple Black-box Adversarial Attacks"),
- * score-based: it sees only logits, through foil_attack_logits. Ported from
+ * score-based: it sees only logits, through foilEvasionLogits. Ported from
  * the authors' code (cg563/simple-blackbox-attack, simba.py simba_batch,
  * utils.py block_order / block_idct).
  *
@@ -86,29 +86,29 @@ typedef struct simba_work {
     float *cand, *cand_delta, *z; /* probes: images, their deltas, logits */
     int64_t *owner, *live;
     float *basis;          /* D: one direction */
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } simba_work;
 
 static foil_status work_alloc(simba_work *w, int64_t rows, int64_t d, int64_t classes, int64_t n_dirs)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d);
-    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
-    w->start = foil_buffers_take(&w->mem, r * sizeof *w->start);
-    w->order = foil_buffers_take(&w->mem, r * (size_t)n_dirs * sizeof *w->order);
-    w->next = foil_buffers_take(&w->mem, r * sizeof *w->next);
-    w->delta = foil_buffers_take(&w->mem, rd * sizeof *w->delta);
-    w->cur = foil_buffers_take(&w->mem, rd * sizeof *w->cur);
-    w->p_best = foil_buffers_take(&w->mem, r * sizeof *w->p_best);
-    w->done = foil_buffers_take(&w->mem, r);
-    w->right = foil_buffers_take(&w->mem, r);
-    w->cand = foil_buffers_take(&w->mem, rd * sizeof *w->cand);
-    w->cand_delta = foil_buffers_take(&w->mem, rd * sizeof *w->cand_delta);
-    w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
-    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
-    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
-    w->basis = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->basis);
-    return foil_buffers_status(&w->mem, "simba", rows);
+    w->example = foilBuffersTake(&w->mem, r * sizeof *w->example);
+    w->start = foilBuffersTake(&w->mem, r * sizeof *w->start);
+    w->order = foilBuffersTake(&w->mem, r * (size_t)n_dirs * sizeof *w->order);
+    w->next = foilBuffersTake(&w->mem, r * sizeof *w->next);
+    w->delta = foilBuffersTake(&w->mem, rd * sizeof *w->delta);
+    w->cur = foilBuffersTake(&w->mem, rd * sizeof *w->cur);
+    w->p_best = foilBuffersTake(&w->mem, r * sizeof *w->p_best);
+    w->done = foilBuffersTake(&w->mem, r);
+    w->right = foilBuffersTake(&w->mem, r);
+    w->cand = foilBuffersTake(&w->mem, rd * sizeof *w->cand);
+    w->cand_delta = foilBuffersTake(&w->mem, rd * sizeof *w->cand_delta);
+    w->z = foilBuffersTake(&w->mem, r * (size_t)classes * sizeof *w->z);
+    w->owner = foilBuffersTake(&w->mem, r * sizeof *w->owner);
+    w->live = foilBuffersTake(&w->mem, r * sizeof *w->live);
+    w->basis = foilBuffersTake(&w->mem, (size_t)d * sizeof *w->basis);
+    return foilBuffersStatus(&w->mem, "simba", rows);
 }
 
 /* ---- directions ---- */
@@ -183,7 +183,7 @@ static double *dct_table(int64_t n)
 /* ---- probes ---- */
 
 /* p of the goal class from one logit row. */
-static double goal_prob(const foil_attack_ctx *c, int64_t i, const float *z)
+static double goal_prob(const FoilEvasionCtx *c, int64_t i, const float *z)
 {
     int64_t k = c->targeted ? c->target[i] : c->y[i];
     double m = z[0];
@@ -193,11 +193,11 @@ static double goal_prob(const foil_attack_ctx *c, int64_t i, const float *z)
     return exp((double)z[k] - m) / s;
 }
 
-static int improves(const foil_attack_ctx *c, double p, double best) { return c->targeted ? p > best : p < best; }
+static int improves(const FoilEvasionCtx *c, double p, double best) { return c->targeted ? p > best : p < best; }
 
 /* delta' = ball(delta + sg * step * b), image = clip(x + delta'); returns 0
  * when the image would equal the current one (the probe is skipped). */
-static int make_probe(const foil_attack_ctx *c, const simba_config *cfg, int64_t i, const float *delta,
+static int make_probe(const FoilEvasionCtx *c, const simba_config *cfg, int64_t i, const float *delta,
                       const float *cur, const float *b, float sg, float *nd, float *a)
 {
     int64_t d = c->d;
@@ -215,18 +215,18 @@ static int make_probe(const foil_attack_ctx *c, const simba_config *cfg, int64_t
         }
     }
     for (int64_t j = 0; j < d; j++) a[j] = x[j] + nd[j];
-    foil_attack_project(c, i, a);
+    foilEvasionProject(c, i, a);
     for (int64_t j = 0; j < d; j++)
         if (a[j] != cur[j]) return 1;
     return 0;
 }
 
-static int64_t used(const foil_attack_ctx *c, const simba_work *w, int64_t r)
+static int64_t used(const FoilEvasionCtx *c, const simba_work *w, int64_t r)
 {
     return c->queries[w->example[r]] - w->start[r];
 }
 
-static int live(const foil_attack_ctx *c, const simba_config *cfg, const simba_work *w, int64_t r)
+static int live(const FoilEvasionCtx *c, const simba_config *cfg, const simba_work *w, int64_t r)
 {
     return !w->done[r] && w->next[r] < cfg->n_dirs && used(c, w, r) < cfg->queries;
 }
@@ -242,7 +242,7 @@ static void advance(simba_work *w, int64_t r)
  * failed -step, +step) into slot k; probes that would not change the
  * image are passed over without a query. Returns 0 when the row has
  * nothing left to try. */
-static int next_probe(const foil_attack_ctx *c, const simba_config *cfg, simba_work *w, int64_t r, int64_t k)
+static int next_probe(const FoilEvasionCtx *c, const simba_config *cfg, simba_work *w, int64_t r, int64_t k)
 {
     int64_t d = c->d, i = w->example[r];
     while (live(c, cfg, w, r)) {
@@ -259,7 +259,7 @@ static int next_probe(const foil_attack_ctx *c, const simba_config *cfg, simba_w
 /* One round: every live row of the group sends its next probe, all in one
  * call. Each row's own sequence of probes is SimBA's; rows at the -step
  * and at the +step of their direction share the call. */
-static foil_status round_all(foil_attack_ctx *c, const simba_config *cfg, simba_work *w, int64_t *n_live)
+static foil_status round_all(FoilEvasionCtx *c, const simba_config *cfg, simba_work *w, int64_t *n_live)
 {
     int64_t d = c->d, k = 0;
     for (int64_t r = 0; r < w->rows; r++) {
@@ -268,12 +268,12 @@ static foil_status round_all(foil_attack_ctx *c, const simba_config *cfg, simba_
         w->live[k++] = r;
     }
     *n_live = k;
-    foil_status st = foil_attack_logits(c, w->cand, w->owner, k, w->z);
+    foil_status st = foilEvasionLogits(c, w->cand, w->owner, k, w->z);
     for (int64_t s = 0; !st && s < k; s++) {
         int64_t r = w->live[s], i = w->example[r];
         const float *z = w->z + s * c->classes;
         double p = goal_prob(c, i, z);
-        int fooled = foil_attack_fooled(c, i, z);
+        int fooled = foilEvasionFooled(c, i, z);
         if (improves(c, p, w->p_best[r]) || fooled) {
             memcpy(w->delta + r * d, w->cand_delta + s * d, (size_t)d * sizeof(float));
             memcpy(w->cur + r * d, w->cand + s * d, (size_t)d * sizeof(float));
@@ -289,7 +289,7 @@ static foil_status round_all(foil_attack_ctx *c, const simba_config *cfg, simba_
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const simba_config *cfg = arg;
     simba_work w;
@@ -301,30 +301,30 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         int64_t i = examples[r];
         w.example[r] = i;
         w.start[r] = c->queries[i];
-        foil_rng rng = foil_attack_rng(c, 0x51b4, i);
+        foil_rng rng = foilEvasionRng(c, 0x51b4, i);
         make_order(cfg, &rng, w.order + r * cfg->n_dirs);
         memcpy(w.cur + r * d, c->x + i * d, (size_t)d * sizeof(float));
         w.owner[r] = i;
     }
     /* p(x): the one query on the clean input. */
-    if ((st = foil_attack_logits(c, w.cur, w.owner, rows, w.z))) goto out;
+    if ((st = foilEvasionLogits(c, w.cur, w.owner, rows, w.z))) goto out;
     for (int64_t r = 0; r < rows; r++) w.p_best[r] = goal_prob(c, examples[r], w.z + r * c->classes);
     for (int64_t n_live = 1; !st && n_live;) {
         st = round_all(c, cfg, &w, &n_live);
         int64_t fooled = 0;
         for (int64_t r = 0; r < rows; r++) fooled += w.done[r];
-        foil_attack_group_progress(c, fooled);
+        foilEvasionGroupProgress(c, fooled);
     }
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * d, w.cur + r * d, (size_t)d * sizeof(float));
 out:
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
 /* ---- configuration ---- */
 
-static foil_status configure(const foil_attack_ctx *c, int dct, simba_config *cfg)
+static foil_status configure(const FoilEvasionCtx *c, int dct, simba_config *cfg)
 {
     const char *name = c->info->name;
     memset(cfg, 0, sizeof *cfg);
@@ -333,8 +333,8 @@ static foil_status configure(const foil_attack_ctx *c, int dct, simba_config *cf
     int64_t H = images ? c->shape[2] : 1;
     double freq = images ? fmax(1, round((double)H / 8)) : 0, stride = images ? fmax(1, round((double)H / 32)) : 0,
            strided = 1;
-    foil_param params[] = {{"freq_dims", &freq}, {"stride", &stride}, {"strided", &strided}};
-    foil_status st = foil_attack_params(c, params, dct ? 3 : 0);
+    FoilParam params[] = {{"freq_dims", &freq}, {"stride", &stride}, {"strided", &strided}};
+    foil_status st = foilEvasionParams(c, params, dct ? 3 : 0);
     if (st) return st;
     if (c->t->norm != FOIL_NORM_LINF && c->t->norm != FOIL_NORM_L2)
         return foil_error(FOIL_ERR_ARG, "%s: simba supports the linf and l2 norms only", name);
@@ -368,16 +368,16 @@ static foil_status configure(const foil_attack_ctx *c, int dct, simba_config *cf
     return FOIL_OK;
 }
 
-static foil_status run(foil_attack_ctx *c, int dct)
+static foil_status run(FoilEvasionCtx *c, int dct)
 {
     simba_config cfg = {0};
     foil_status st = configure(c, dct, &cfg);
-    if (!st) st = foil_attack_each_group(c, run_group, &cfg);
+    if (!st) st = foilEvasionEachGroup(c, run_group, &cfg);
     free(cfg.cos_h);
     free(cfg.cos_w);
     return st;
 }
 
-foil_status foil_attack_simba_pixel(foil_attack_ctx *c) { return run(c, 0); }
+foil_status foilEvasionSimbaPixel(FoilEvasionCtx *c) { return run(c, 0); }
 
-foil_status foil_attack_simba_dct(foil_attack_ctx *c) { return run(c, 1); }
+foil_status foilEvasionSimbaDct(FoilEvasionCtx *c) { return run(c, 1); }

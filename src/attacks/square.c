@@ -2,7 +2,7 @@
  * attacks/square.c - Square Attack (Andriushchenko, Croce, Flammarion, Hein
  * 2020, "Square Attack: a query-efficient black-box adversarial attack via
  * random search"), Linf and L2, score-based: it sees only logits, through
- * foil_attack_logits. Ported from the authors' code (max-andr/square-attack,
+ * foilEvasionLogits. Ported from the authors' code (max-andr/square-attack,
  * attack.py) and AutoAttack's version (fra31/auto-attack, square.py).
  *
  * Images x are (C, H, W), D = C H W features, eps the radius. Random search
@@ -85,34 +85,34 @@ typedef struct sq_work {
     float *keep;           /* rows x D: the lowest-loss point over restarts */
     int64_t *owner, *live;
     float *delta, *eta, *bump; /* D, H*W, H*W scratch */
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } sq_work;
 
 static foil_status work_alloc(sq_work *w, int64_t rows, int64_t d, int64_t classes, int64_t hw)
 {
     memset(w, 0, sizeof *w);
     size_t r = (size_t)rows, rd = (size_t)(rows * d);
-    w->example = foil_buffers_take(&w->mem, r * sizeof *w->example);
-    w->best = foil_buffers_take(&w->mem, rd * sizeof *w->best);
-    w->best_loss = foil_buffers_take(&w->mem, r * sizeof *w->best_loss);
-    w->run_loss = foil_buffers_take(&w->mem, r * sizeof *w->run_loss);
-    w->done = foil_buffers_take(&w->mem, r);
-    w->rng = foil_buffers_take(&w->mem, r * sizeof *w->rng);
-    w->cand = foil_buffers_take(&w->mem, rd * sizeof *w->cand);
-    w->z = foil_buffers_take(&w->mem, r * (size_t)classes * sizeof *w->z);
-    w->keep = foil_buffers_take(&w->mem, rd * sizeof *w->keep);
-    w->owner = foil_buffers_take(&w->mem, r * sizeof *w->owner);
-    w->live = foil_buffers_take(&w->mem, r * sizeof *w->live);
-    w->delta = foil_buffers_take(&w->mem, (size_t)d * sizeof *w->delta);
-    w->eta = foil_buffers_take(&w->mem, (size_t)hw * sizeof *w->eta);
-    w->bump = foil_buffers_take(&w->mem, (size_t)hw * sizeof *w->bump);
-    return foil_buffers_status(&w->mem, "square", rows);
+    w->example = foilBuffersTake(&w->mem, r * sizeof *w->example);
+    w->best = foilBuffersTake(&w->mem, rd * sizeof *w->best);
+    w->best_loss = foilBuffersTake(&w->mem, r * sizeof *w->best_loss);
+    w->run_loss = foilBuffersTake(&w->mem, r * sizeof *w->run_loss);
+    w->done = foilBuffersTake(&w->mem, r);
+    w->rng = foilBuffersTake(&w->mem, r * sizeof *w->rng);
+    w->cand = foilBuffersTake(&w->mem, rd * sizeof *w->cand);
+    w->z = foilBuffersTake(&w->mem, r * (size_t)classes * sizeof *w->z);
+    w->keep = foilBuffersTake(&w->mem, rd * sizeof *w->keep);
+    w->owner = foilBuffersTake(&w->mem, r * sizeof *w->owner);
+    w->live = foilBuffersTake(&w->mem, r * sizeof *w->live);
+    w->delta = foilBuffersTake(&w->mem, (size_t)d * sizeof *w->delta);
+    w->eta = foilBuffersTake(&w->mem, (size_t)hw * sizeof *w->eta);
+    w->bump = foilBuffersTake(&w->mem, (size_t)hw * sizeof *w->bump);
+    return foilBuffersStatus(&w->mem, "square", rows);
 }
 
 /* ---- the loss ---- */
 
 /* L on one logit row (lower is better), see the top of the file. */
-static float square_loss(const foil_attack_ctx *c, int64_t i, const float *z)
+static float square_loss(const FoilEvasionCtx *c, int64_t i, const float *z)
 {
     int64_t C = c->classes;
     if (c->targeted) {
@@ -150,7 +150,7 @@ static float sign_draw(foil_rng *r) { return foil_rng_u64(r) & 1 ? 1.0f : -1.0f;
 
 /* Feature j of example i moved to v: inside its bounds, or x's own value
  * when immutable. */
-static float feasible(const foil_attack_ctx *c, int64_t i, int64_t j, float v)
+static float feasible(const FoilEvasionCtx *c, int64_t i, int64_t j, float v)
 {
     if (c->t->immutable && c->t->immutable[j]) return c->x[i * c->d + j];
     return fminf(fmaxf(v, c->t->lower[j]), c->t->upper[j]);
@@ -158,7 +158,7 @@ static float feasible(const foil_attack_ctx *c, int64_t i, int64_t j, float v)
 
 /* ---- Linf ---- */
 
-static void linf_init(const foil_attack_ctx *c, const sq_config *cfg, int64_t i, foil_rng *r, float *a)
+static void linf_init(const FoilEvasionCtx *c, const sq_config *cfg, int64_t i, foil_rng *r, float *a)
 {
     const float *x = c->x + i * c->d;
     float eps = c->t->eps;
@@ -173,7 +173,7 @@ static void linf_init(const foil_attack_ctx *c, const sq_config *cfg, int64_t i,
 }
 
 /* The candidate: best with one s x s window set to x + eps * sigma_c. */
-static void linf_step(const foil_attack_ctx *c, const sq_config *cfg, int64_t i, foil_rng *r, double p,
+static void linf_step(const FoilEvasionCtx *c, const sq_config *cfg, int64_t i, foil_rng *r, double p,
                       const float *best, float *a)
 {
     const float *x = c->x + i * c->d;
@@ -248,15 +248,15 @@ static double sumsq(const float *v, int64_t n)
 }
 
 /* a = x + eps * delta / ||delta||, into the bounds and the ball. */
-static void l2_place(const foil_attack_ctx *c, int64_t i, const float *delta, float *a)
+static void l2_place(const FoilEvasionCtx *c, int64_t i, const float *delta, float *a)
 {
     const float *x = c->x + i * c->d;
     float f = (float)(c->t->eps / (sqrt(sumsq(delta, c->d)) + 1e-12));
     for (int64_t j = 0; j < c->d; j++) a[j] = x[j] + f * delta[j];
-    foil_attack_project(c, i, a);
+    foilEvasionProject(c, i, a);
 }
 
-static void l2_init(const foil_attack_ctx *c, const sq_config *cfg, int64_t i, foil_rng *r, sq_work *w, float *a)
+static void l2_init(const FoilEvasionCtx *c, const sq_config *cfg, int64_t i, foil_rng *r, sq_work *w, float *a)
 {
     int64_t C = cfg->C, H = cfg->H, W = cfg->W;
     int64_t s = imax(H / 5, 1), sph = imax((H - 5 * s) / 2, 0), spw = imax((W - 5 * s) / 2, 0);
@@ -291,7 +291,7 @@ static double window_sumsq(const float *delta, const sq_config *cfg, int64_t ch,
     return ss;
 }
 
-static void l2_step(const foil_attack_ctx *c, const sq_config *cfg, int64_t i, foil_rng *r, double p, sq_work *w,
+static void l2_step(const FoilEvasionCtx *c, const sq_config *cfg, int64_t i, foil_rng *r, double p, sq_work *w,
                     const float *best, float *a)
 {
     const float *x = c->x + i * c->d;
@@ -326,15 +326,15 @@ static void l2_step(const foil_attack_ctx *c, const sq_config *cfg, int64_t i, f
 /* ---- the driver ---- */
 
 /* Evaluate the k gathered candidates; keep improvements, retire the fooled. */
-static foil_status evaluate(foil_attack_ctx *c, sq_work *w, int64_t k, int initial)
+static foil_status evaluate(FoilEvasionCtx *c, sq_work *w, int64_t k, int initial)
 {
-    foil_status st = foil_attack_logits(c, w->cand, w->owner, k, w->z);
+    foil_status st = foilEvasionLogits(c, w->cand, w->owner, k, w->z);
     if (st) return st;
     for (int64_t s = 0; s < k; s++) {
         int64_t r = w->live[s], i = w->example[r];
         const float *z = w->z + s * c->classes, *a = w->cand + s * c->d;
         float loss = square_loss(c, i, z);
-        int fooled = foil_attack_fooled(c, i, z);
+        int fooled = foilEvasionFooled(c, i, z);
         if (initial || fooled || loss < w->run_loss[r]) {
             memcpy(w->best + r * c->d, a, (size_t)c->d * sizeof *a);
             w->run_loss[r] = loss;
@@ -355,14 +355,14 @@ static int64_t count_done(const sq_work *w)
     return n;
 }
 
-static foil_status run_restart(foil_attack_ctx *c, sq_work *w, const sq_config *cfg, int64_t restart)
+static foil_status run_restart(FoilEvasionCtx *c, sq_work *w, const sq_config *cfg, int64_t restart)
 {
     int64_t k = 0, d = c->d;
     int l2 = c->t->norm == FOIL_NORM_L2;
     for (int64_t r = 0; r < w->rows; r++) {
         if (w->done[r]) continue;
         int64_t i = w->example[r];
-        w->rng[r] = foil_attack_rng(c, 0x5a0a + (uint64_t)restart, i);
+        w->rng[r] = foilEvasionRng(c, 0x5a0a + (uint64_t)restart, i);
         if (l2) l2_init(c, cfg, i, &w->rng[r], w, w->cand + k * d);
         else linf_init(c, cfg, i, &w->rng[r], w->cand + k * d);
         w->owner[k] = i;
@@ -382,12 +382,12 @@ static foil_status run_restart(foil_attack_ctx *c, sq_work *w, const sq_config *
         }
         if (!k) break;
         st = evaluate(c, w, k, 0);
-        foil_attack_group_progress(c, count_done(w));
+        foilEvasionGroupProgress(c, count_done(w));
     }
     return st;
 }
 
-static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examples, int64_t rows)
+static foil_status run_group(FoilEvasionCtx *c, void *arg, const int64_t *examples, int64_t rows)
 {
     const sq_config *cfg = arg;
     sq_work w;
@@ -403,16 +403,16 @@ static foil_status run_group(foil_attack_ctx *c, void *arg, const int64_t *examp
         st = run_restart(c, &w, cfg, restart);
     for (int64_t r = 0; !st && r < rows; r++)
         memcpy(c->adv + examples[r] * c->d, w.keep + r * c->d, (size_t)c->d * sizeof(float));
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     return st;
 }
 
-static foil_status configure(const foil_attack_ctx *c, sq_config *cfg)
+static foil_status configure(const FoilEvasionCtx *c, sq_config *cfg)
 {
     const char *name = c->info->name;
     double p_init = 0.8;
-    foil_param params[] = {{"p_init", &p_init}};
-    foil_status st = foil_attack_params(c, params, 1);
+    FoilParam params[] = {{"p_init", &p_init}};
+    foil_status st = foilEvasionParams(c, params, 1);
     if (st) return st;
     if (c->t->norm != FOIL_NORM_LINF && c->t->norm != FOIL_NORM_L2)
         return foil_error(FOIL_ERR_ARG, "%s: square supports the linf and l2 norms only", name);
@@ -437,10 +437,10 @@ static foil_status configure(const foil_attack_ctx *c, sq_config *cfg)
     return FOIL_OK;
 }
 
-foil_status foil_attack_square(foil_attack_ctx *c)
+foil_status foilEvasionSquare(FoilEvasionCtx *c)
 {
     sq_config cfg = {0};
     foil_status st = configure(c, &cfg);
     if (st) return st;
-    return foil_attack_each_group(c, run_group, &cfg);
+    return foilEvasionEachGroup(c, run_group, &cfg);
 }

@@ -51,7 +51,7 @@
 
 /* ---- the fit set (shared with patch.c) ---- */
 
-static foil_status check_fit_set(const foil_attack_ctx *c, const foil_tensor *fx, const int64_t *fy)
+static foil_status check_fit_set(const FoilEvasionCtx *c, const foil_tensor *fx, const int64_t *fy)
 {
     const char *name = c->info->name;
     if (!fx || !fy)
@@ -75,7 +75,7 @@ static foil_status check_fit_set(const foil_attack_ctx *c, const foil_tensor *fx
     return FOIL_OK;
 }
 
-foil_status foil_attack_fit_begin(const foil_attack_ctx *c, foil_attack_ctx *fit)
+foil_status foilEvasionFitBegin(const FoilEvasionCtx *c, FoilEvasionCtx *fit)
 {
     const foil_tensor *fx = c->opt ? c->opt->fit_x : NULL;
     const int64_t *fy = c->opt ? c->opt->fit_y : NULL;
@@ -101,7 +101,7 @@ foil_status foil_attack_fit_begin(const foil_attack_ctx *c, foil_attack_ctx *fit
     return FOIL_OK;
 }
 
-void foil_attack_fit_end(foil_attack_ctx *c, foil_attack_ctx *fit)
+void foilEvasionFitEnd(FoilEvasionCtx *c, FoilEvasionCtx *fit)
 {
     for (int64_t i = 0; fit->queries && i < fit->n; i++) {
         *c->fit_queries += fit->queries[i];
@@ -119,7 +119,7 @@ void foil_attack_fit_end(foil_attack_ctx *c, foil_attack_ctx *fit)
 /* ---- the perturbation ---- */
 
 typedef struct uni_config {
-    foil_deepfool_config df;
+    FoilDeepfoolConfig df;
     float delta;
     int64_t max_passes, fit_batch;
 } uni_config;
@@ -129,26 +129,26 @@ typedef struct uni_work {
     int64_t *idx, *ex, *order;   /* usable fit examples; a batch's examples; shuffled order */
     float *start, *out, *z;
     uint8_t *fooled;
-    foil_buffers mem;       /* owns every array above */
+    FoilBuffers mem;       /* owns every array above */
 } uni_work;
 
-static foil_status uni_alloc(uni_work *w, const foil_attack_ctx *f, int64_t rows)
+static foil_status uni_alloc(uni_work *w, const FoilEvasionCtx *f, int64_t rows)
 {
     memset(w, 0, sizeof *w);
     w->rows = rows;
     size_t n = (size_t)f->n, r = (size_t)rows;
-    w->idx = foil_buffers_take(&w->mem, n * sizeof *w->idx);
-    w->order = foil_buffers_take(&w->mem, n * sizeof *w->order);
-    w->ex = foil_buffers_take(&w->mem, r * sizeof *w->ex);
-    w->start = foil_buffers_take(&w->mem, r * (size_t)f->d * sizeof *w->start);
-    w->out = foil_buffers_take(&w->mem, r * (size_t)f->d * sizeof *w->out);
-    w->z = foil_buffers_take(&w->mem, r * (size_t)f->classes * sizeof *w->z);
-    w->fooled = foil_buffers_take(&w->mem, r);
-    return foil_buffers_status(&w->mem, "universal", rows);
+    w->idx = foilBuffersTake(&w->mem, n * sizeof *w->idx);
+    w->order = foilBuffersTake(&w->mem, n * sizeof *w->order);
+    w->ex = foilBuffersTake(&w->mem, r * sizeof *w->ex);
+    w->start = foilBuffersTake(&w->mem, r * (size_t)f->d * sizeof *w->start);
+    w->out = foilBuffersTake(&w->mem, r * (size_t)f->d * sizeof *w->out);
+    w->z = foilBuffersTake(&w->mem, r * (size_t)f->classes * sizeof *w->z);
+    w->fooled = foilBuffersTake(&w->mem, r);
+    return foilBuffersStatus(&w->mem, "universal", rows);
 }
 
 /* P_{p,eps}: onto the eps-ball of the threat's norm; unmovable features 0. */
-static void project_v(const foil_attack_ctx *c, float *v)
+static void project_v(const FoilEvasionCtx *c, float *v)
 {
     int64_t d = c->d;
     float eps = c->t->eps;
@@ -167,43 +167,43 @@ static void project_v(const foil_attack_ctx *c, float *v)
 }
 
 /* start[r] = clip(x_i + v) for the rows examples ex[r] of ctx f. */
-static void perturbed(const foil_attack_ctx *f, const int64_t *ex, int64_t rows, const float *v, float *start)
+static void perturbed(const FoilEvasionCtx *f, const int64_t *ex, int64_t rows, const float *v, float *start)
 {
     for (int64_t r = 0; r < rows; r++) {
         float *a = start + r * f->d;
         const float *x = f->x + ex[r] * f->d;
         for (int64_t j = 0; j < f->d; j++) a[j] = x[j] + v[j];
-        foil_attack_clip(f, ex[r], a);
+        foilEvasionClip(f, ex[r], a);
     }
 }
 
 /* Fit examples the model classifies correctly (one forward pass each). */
-static foil_status usable_examples(foil_attack_ctx *f, uni_work *w, int64_t *m)
+static foil_status usable_examples(FoilEvasionCtx *f, uni_work *w, int64_t *m)
 {
     *m = 0;
     for (int64_t s = 0; s < f->n; s += w->rows) {
         int64_t rows = f->n - s < w->rows ? f->n - s : w->rows;
         for (int64_t r = 0; r < rows; r++) w->ex[r] = s + r;
-        foil_status st = foil_attack_logits(f, f->x + s * f->d, w->ex, rows, w->z);
+        foil_status st = foilEvasionLogits(f, f->x + s * f->d, w->ex, rows, w->z);
         if (st) return st;
         for (int64_t r = 0; r < rows; r++)
-            if (foil_argmax(w->z + r * f->classes, f->classes) == f->y[s + r]) w->idx[(*m)++] = s + r;
+            if (foilArgmax(w->z + r * f->classes, f->classes) == f->y[s + r]) w->idx[(*m)++] = s + r;
     }
     if (*m == 0) return foil_error(FOIL_ERR_ARG, "universal: the model misclassifies every fit example");
     return FOIL_OK;
 }
 
 /* Fooling rate of v over the m usable fit examples. */
-static foil_status fooling_rate(foil_attack_ctx *f, uni_work *w, int64_t m, const float *v, double *rate)
+static foil_status fooling_rate(FoilEvasionCtx *f, uni_work *w, int64_t m, const float *v, double *rate)
 {
     int64_t fooled = 0;
     for (int64_t s = 0; s < m; s += w->rows) {
         int64_t rows = m - s < w->rows ? m - s : w->rows;
         memcpy(w->ex, w->idx + s, (size_t)rows * sizeof *w->ex);
         perturbed(f, w->ex, rows, v, w->start);
-        foil_status st = foil_attack_logits(f, w->start, w->ex, rows, w->z);
+        foil_status st = foilEvasionLogits(f, w->start, w->ex, rows, w->z);
         if (st) return st;
-        for (int64_t r = 0; r < rows; r++) fooled += foil_argmax(w->z + r * f->classes, f->classes) != f->y[w->ex[r]];
+        for (int64_t r = 0; r < rows; r++) fooled += foilArgmax(w->z + r * f->classes, f->classes) != f->y[w->ex[r]];
     }
     *rate = (double)fooled / (double)m;
     return FOIL_OK;
@@ -211,22 +211,22 @@ static foil_status fooling_rate(foil_attack_ctx *f, uni_work *w, int64_t m, cons
 
 /* One mini-batch of Algorithm 1's inner loop: DeepFool from x_i + v for the
  * examples x_i + v does not fool yet, then v += dv_i (projected) in turn. */
-static foil_status fit_batch(foil_attack_ctx *f, uni_work *w, const uni_config *cfg, const int64_t *batch,
+static foil_status fit_batch(FoilEvasionCtx *f, uni_work *w, const uni_config *cfg, const int64_t *batch,
                              int64_t rows, float *v)
 {
     int64_t d = f->d, classes = f->classes, k = 0;
     perturbed(f, batch, rows, v, w->start);
-    foil_status st = foil_attack_logits(f, w->start, batch, rows, w->z);
+    foil_status st = foilEvasionLogits(f, w->start, batch, rows, w->z);
     if (st) return st;
     for (int64_t r = 0; r < rows; r++) {
-        if (foil_argmax(w->z + r * classes, classes) != f->y[batch[r]]) continue;
+        if (foilArgmax(w->z + r * classes, classes) != f->y[batch[r]]) continue;
         if (k != r) {
             memcpy(w->start + k * d, w->start + r * d, (size_t)d * sizeof(float));
             memcpy(w->z + k * classes, w->z + r * classes, (size_t)classes * sizeof(float));
         }
         w->ex[k++] = batch[r];
     }
-    if ((st = foil_deepfool_run(f, &cfg->df, w->ex, k, w->start, w->z, w->out, w->fooled))) return st;
+    if ((st = foilDeepfoolRun(f, &cfg->df, w->ex, k, w->start, w->z, w->out, w->fooled))) return st;
     for (int64_t s = 0; s < k; s++) {
         if (!w->fooled[s]) continue;
         for (int64_t j = 0; j < d; j++) v[j] += w->out[s * d + j] - w->start[s * d + j];
@@ -235,9 +235,9 @@ static foil_status fit_batch(foil_attack_ctx *f, uni_work *w, const uni_config *
     return FOIL_OK;
 }
 
-static void shuffle(const foil_attack_ctx *c, int64_t pass, int64_t *a, int64_t n)
+static void shuffle(const FoilEvasionCtx *c, int64_t pass, int64_t *a, int64_t n)
 {
-    foil_rng r = foil_attack_rng(c, 0x0417, pass);
+    foil_rng r = foilEvasionRng(c, 0x0417, pass);
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t k = (int64_t)foil_rng_below(&r, (uint64_t)(i + 1)), t = a[i];
         a[i] = a[k];
@@ -247,10 +247,10 @@ static void shuffle(const foil_attack_ctx *c, int64_t pass, int64_t *a, int64_t 
 
 /* Algorithm 1's passes; v receives the perturbation with the highest
  * fooling rate on the fit set measured after a pass. */
-static foil_status fit_universal(foil_attack_ctx *c, foil_attack_ctx *f, const uni_config *cfg, float *v)
+static foil_status fit_universal(FoilEvasionCtx *c, FoilEvasionCtx *f, const uni_config *cfg, float *v)
 {
     uni_work w = {0};
-    int64_t m, d = f->d, rows = foil_attack_batch(c) > cfg->fit_batch ? foil_attack_batch(c) : cfg->fit_batch;
+    int64_t m, d = f->d, rows = foilEvasionBatch(c) > cfg->fit_batch ? foilEvasionBatch(c) : cfg->fit_batch;
     float *cur = calloc((size_t)d, sizeof *cur);
     foil_status st = cur ? uni_alloc(&w, f, rows) : foil_error(FOIL_ERR_NOMEM, "universal: out of memory");
     if (st) {
@@ -274,20 +274,20 @@ static foil_status fit_universal(foil_attack_ctx *c, foil_attack_ctx *f, const u
         foil_progress_update(&c->progress, 0, status);
     }
     if (rate < 1 - cfg->delta)
-        foil_attack_warn(c, "universal: fooling rate on the fit set %.1f%% (best pass %.1f%%) < 1 - delta after %lld "
+        foilEvasionWarn(c, "universal: fooling rate on the fit set %.1f%% (best pass %.1f%%) < 1 - delta after %lld "
                             "passes",
                          100 * rate, 100 * best, (long long)cfg->max_passes);
 done:
-    foil_buffers_free(&w.mem);
+    foilBuffersFree(&w.mem);
     free(cur);
     return st;
 }
 
 /* adv_i = clip(x_i + v), each queried once (in batches). */
-static foil_status apply_v(foil_attack_ctx *c, const float *v)
+static foil_status apply_v(FoilEvasionCtx *c, const float *v)
 {
-    int64_t n_active, batch = foil_attack_batch(c), d = c->d;
-    int64_t *active = foil_attack_active(c, &n_active);
+    int64_t n_active, batch = foilEvasionBatch(c), d = c->d;
+    int64_t *active = foilEvasionActive(c, &n_active);
     float *xs = malloc((size_t)(batch * d) * sizeof *xs), *z = malloc((size_t)(batch * c->classes) * sizeof *z);
     foil_status st = active && xs && z ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "universal: out of memory");
     for (int64_t s = 0; !st && s < n_active; s += batch) {
@@ -296,10 +296,10 @@ static foil_status apply_v(foil_attack_ctx *c, const float *v)
             int64_t i = active[s + r];
             float *a = c->adv + i * d;
             for (int64_t j = 0; j < d; j++) a[j] = c->x[i * d + j] + v[j];
-            foil_attack_clip(c, i, a);
+            foilEvasionClip(c, i, a);
             memcpy(xs + r * d, a, (size_t)d * sizeof *a);
         }
-        st = foil_attack_logits(c, xs, active + s, rows, z);
+        st = foilEvasionLogits(c, xs, active + s, rows, z);
         foil_progress_update(&c->progress, s + rows, NULL);
     }
     free(active);
@@ -308,12 +308,12 @@ static foil_status apply_v(foil_attack_ctx *c, const float *v)
     return st;
 }
 
-foil_status foil_attack_universal(foil_attack_ctx *c)
+foil_status foilEvasionUniversal(FoilEvasionCtx *c)
 {
     double delta = 0.2, passes = 5, overshoot = 0.02, df_iter = 10, candidates = 10, batch = 32;
-    foil_param params[] = {{"delta", &delta},         {"max_passes", &passes},       {"overshoot", &overshoot},
+    FoilParam params[] = {{"delta", &delta},         {"max_passes", &passes},       {"overshoot", &overshoot},
                            {"df_iter", &df_iter},     {"nb_candidate", &candidates}, {"fit_batch", &batch}};
-    foil_status st = foil_attack_params(c, params, 6);
+    foil_status st = foilEvasionParams(c, params, 6);
     if (st) return st;
     if (!(delta >= 0 && delta < 1)) return foil_error(FOIL_ERR_ARG, "universal: delta must be in [0, 1)");
     if (!(passes >= 1) || !(df_iter >= 1) || !(candidates >= 2) || !(batch >= 1) || !(overshoot >= 0))
@@ -323,12 +323,12 @@ foil_status foil_attack_universal(foil_attack_ctx *c)
                       (float)delta,
                       (int64_t)passes,
                       (int64_t)batch};
-    foil_attack_ctx fit;
-    if ((st = foil_attack_fit_begin(c, &fit))) return st;
+    FoilEvasionCtx fit;
+    if ((st = foilEvasionFitBegin(c, &fit))) return st;
     float *v = calloc((size_t)c->d, sizeof *v);
     if (!v) st = foil_error(FOIL_ERR_NOMEM, "universal: out of memory");
     if (!st) st = fit_universal(c, &fit, &cfg, v);
-    foil_attack_fit_end(c, &fit);
+    foilEvasionFitEnd(c, &fit);
     if (!st) st = apply_v(c, v);
     free(v);
     return st;

@@ -11,7 +11,7 @@
 
 #include "cli/cli.h"
 #include "report/report.h"
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "foil/eval.h"
 #include "foil/data.h"
 #include "foil/defense.h"
@@ -87,12 +87,12 @@ static int parse_eps_list(const char *s, double *eps, int max, int *count)
 }
 
 /* Split the comma-separated --attack list (in place) and look each name up. */
-static int parse_attack_list(char *list, const foil_attack_info **infos, int max, int *count)
+static int parse_attack_list(char *list, const foil_evasion_info **infos, int max, int *count)
 {
     *count = 0;
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
         if (*count == max) return cli_usage_error(&cli_attack, "--attack: at most %d attacks", max);
-        infos[*count] = foil_attack_find(name);
+        infos[*count] = foil_evasion_find(name);
         if (!infos[*count]) return cli_usage_error(&cli_attack, "unknown attack '%s' (see --help for the list)", name);
         (*count)++;
     }
@@ -131,8 +131,8 @@ static void print_header(const attack_args *a, const foil_dataset *d, const foil
            "median_norm", "max_norm", "grads/ex", "zero_grad", "queries/ex", "seconds", "img/s");
 }
 
-static void print_row(const char *name, const foil_threat *t, const foil_attack_summary *s,
-                      const foil_attack_result *r, const foil_tensor *x, int tabular)
+static void print_row(const char *name, const foil_threat *t, const foil_evasion_summary *s,
+                      const foil_evasion_result *r, const foil_tensor *x, int tabular)
 {
     char zero_grad[16] = "-"; /* black-box: no gradients */
     if (!isnan(s->zero_gradient_fraction))
@@ -142,7 +142,7 @@ static void print_row(const char *name, const foil_threat *t, const foil_attack_
            nan_to_zero(s->max_norm), s->mean_grads, zero_grad, s->mean_queries, s->seconds, s->images_per_second);
     if (tabular) {
         double changed, mean_abs;
-        foil_attack_change_stats(r, x, &changed, &mean_abs);
+        foil_evasion_change_stats(r, x, &changed, &mean_abs);
         printf("           fooled examples changed %.2f features on average, by %.4g on average\n", changed,
                mean_abs);
     }
@@ -151,7 +151,7 @@ static void print_row(const char *name, const foil_threat *t, const foil_attack_
 /* Warnings go to stderr, line by line (each names its attack), so that they
  * reach a person even when stdout is JSON for a pipeline (which also gets
  * them, as "warnings"). */
-static void print_warnings(double eps, const foil_attack_result *r)
+static void print_warnings(double eps, const foil_evasion_result *r)
 {
     for (const char *line = r->warnings; *line;) {
         size_t len = strcspn(line, "\n");
@@ -218,11 +218,11 @@ static int load_inputs(const attack_args *a, foil_split split, int64_t limit, fo
     return CLI_OK;
 }
 
-static int check_args(const attack_args *a, const foil_attack_info *const *infos, int n_attacks, foil_norm norm,
+static int check_args(const attack_args *a, const foil_evasion_info *const *infos, int n_attacks, foil_norm norm,
                       const double *eps, int n_eps, foil_target_mode mode)
 {
     for (int i = 0; i < n_attacks; i++) {
-        const foil_attack_info *info = infos[i];
+        const foil_evasion_info *info = infos[i];
         if (!(info->norms & (1u << norm)))
             return cli_usage_error(&cli_attack, "%s does not support --norm %s", info->name, a->norm);
         for (int k = 0; k < n_eps; k++)
@@ -247,8 +247,8 @@ static int check_args(const attack_args *a, const foil_attack_info *const *infos
 static void print_attack_list(void)
 {
     printf("\nattacks (the README gives each one's paper and defaults):\n");
-    for (int i = 0; i < foil_attack_count(); i++) {
-        const foil_attack_info *info = foil_attack_at(i);
+    for (int i = 0; i < foil_evasion_count(); i++) {
+        const foil_evasion_info *info = foil_evasion_at(i);
         char norms[32] = "";
         for (int k = 0; k < 4; k++)
             if (info->norms & (1u << k))
@@ -319,7 +319,7 @@ static int run_attack(int argc, char **argv)
     foil_split fit_split = FOIL_SPLIT_TRAIN;
     char attack_list[512];
     snprintf(attack_list, sizeof attack_list, "%s", a.attack);
-    const foil_attack_info *infos[16];
+    const foil_evasion_info *infos[16];
     int n_attacks, fits = 0;
     if ((rc = parse_attack_list(attack_list, infos, 16, &n_attacks)) ||
         (rc = check_args(&a, infos, n_attacks, (foil_norm)norm, eps, n_eps, mode)))
@@ -376,7 +376,7 @@ static int run_attack(int argc, char **argv)
     t.restarts = a.restarts;
     t.queries = a.queries;
     t.seed = (uint64_t)common.seed;
-    foil_attack_options opt = {.params = a.params, .batch = a.batch, .quiet = common.quiet};
+    foil_evasion_options opt = {.params = a.params, .batch = a.batch, .quiet = common.quiet};
     if (fits) {
         opt.fit_x = &fit.x;
         opt.fit_y = foil_i64(&fit.y);
@@ -388,22 +388,22 @@ static int run_attack(int argc, char **argv)
         const char *name = infos[run / n_eps]->name;
         int k = run % n_eps;
         t.eps = (float)eps[k];
-        foil_attack_result r;
-        foil_attack_summary s;
-        if ((st = foil_attack_run(name, model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
+        foil_evasion_result r;
+        foil_evasion_summary s;
+        if ((st = foil_evasion_run(name, model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
             rc = cli_fail(&cli_attack, st);
             break;
         }
-        foil_attack_summarize(&r, &s);
+        foil_evasion_summarize(&r, &s);
         if (a.json) {
             char eps_text[32];
             snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
-            cJSON_AddItemToArray(list, foil_report_attack_json(name, eps_text, &t, &s, &r, &d.x, tabular, model));
+            cJSON_AddItemToArray(list, foilReportAttackJson(name, eps_text, &t, &s, &r, &d.x, tabular, model));
         }
         else print_row(name, &t, &s, &r, &d.x, tabular);
         print_warnings(eps[k], &r);
         if (a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
-        foil_attack_result_free(&r);
+        foil_evasion_result_free(&r);
     }
     if (!rc && a.json) {
         char *text = cJSON_PrintUnformatted(n_runs == 1 ? cJSON_GetArrayItem(list, 0) : list);

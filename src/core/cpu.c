@@ -207,7 +207,7 @@ static void choose_from_environment(void)
     atomic_store(&chosen, resolve(request ? request : "", what, choice_error, sizeof choice_error));
 }
 
-int foil_cpu_kset(void)
+int foilCpuKset(void)
 {
     pthread_once(&choice_once, choose_from_environment);
     int id = atomic_load(&chosen);
@@ -220,7 +220,7 @@ int foil_cpu_kset(void)
 
 const char *foil_cpu_kernels(void)
 {
-    int id = foil_cpu_kset();
+    int id = foilCpuKset();
     return id < 0 ? NULL : kset_names[id];
 }
 

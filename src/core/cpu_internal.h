@@ -7,17 +7,17 @@
 
 /* Kernel sets, narrowest first. CMakeLists.txt defines FOIL_KSET_BUILT_<NAME>
  * (BASELINE, AVX2, AVX512, NATIVE) for the ones it compiles. */
-typedef enum foil_kset_id {
+typedef enum FoilKsetId {
     FOIL_KSET_BASELINE,
     FOIL_KSET_AVX2,
     FOIL_KSET_AVX512,
     FOIL_KSET_NATIVE,
     FOIL_KSET_COUNT
-} foil_kset_id;
+} FoilKsetId;
 
 /* The set in use, chosen at the first call (FOIL_KERNELS, else the widest the
  * CPU runs); -1, with foil_last_error() saying why, when the requested set is
  * not built or not supported by this CPU. */
-int foil_cpu_kset(void);
+int foilCpuKset(void);
 
 #endif

@@ -35,7 +35,7 @@
         for (int64_t i = 0; i < n; i++) dst[i] = (EXPR);      \
     } while (0)
 
-foil_status dl_examples_from_tensor(const char *path, foil_tensor *raw, dl_full *f)
+foil_status foilDataExamplesFromTensor(const char *path, foil_tensor *raw, FoilDataFull *f)
 {
     foil_status st = FOIL_OK;
     char sh[96];
@@ -107,7 +107,7 @@ foil_status dl_examples_from_tensor(const char *path, foil_tensor *raw, dl_full 
         foil_tensor view = x;
         view.ndim = raw->ndim;
         memcpy(view.shape, raw->shape, sizeof view.shape);
-        if ((st = dl_check_finite(path, &view))) goto out;
+        if ((st = foilDataCheckFinite(path, &view))) goto out;
     }
     if (nhwc) {
         /* dst holds NHWC order; rewrite it as NCHW */
@@ -130,14 +130,14 @@ foil_status dl_examples_from_tensor(const char *path, foil_tensor *raw, dl_full 
     f->from_bytes = raw->dtype == FOIL_U8;
     if (!f->is_image) {
         int64_t F = n / shape[0];
-        if (!(f->feature_names = dl_strv_new(F))) {
+        if (!(f->feature_names = foilDataStrvNew(F))) {
             st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);
             goto out;
         }
         for (int64_t j = 0; j < F; j++) {
             char b[32];
             snprintf(b, sizeof b, "feature_%lld", (long long)j);
-            if (!(f->feature_names[j] = dl_strdup(b))) {
+            if (!(f->feature_names[j] = foilDataStrdup(b))) {
                 st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);
                 goto out;
             }
@@ -171,26 +171,26 @@ static foil_status read_labels(const char *path, foil_tensor *y, int64_t *classe
     }
     foil_status st = npy ? foil_npy_read_labels(path, &raw) : foil_idx_read(path, &raw);
     if (st) return st;
-    return dl_labels_from_tensor(path, &raw, y, classes);
+    return foilDataLabelsFromTensor(path, &raw, y, classes);
 }
 
-foil_status dl_load_array_pair(const foil_data_spec *spec, int data_is_idx, dl_full *f)
+foil_status foilDataLoadArrayPair(const foil_data_spec *spec, int data_is_idx, FoilDataFull *f)
 {
     memset(f, 0, sizeof *f);
     const char *path = spec->data;
     foil_tensor raw;
     foil_status st = data_is_idx ? foil_idx_read(path, &raw) : foil_npy_read(path, &raw);
     if (st) return st;
-    if ((st = dl_examples_from_tensor(path, &raw, f))) return st;
+    if ((st = foilDataExamplesFromTensor(path, &raw, f))) return st;
     if ((st = read_labels(spec->labels, &f->y, &f->classes))) {
-        dl_full_free(f);
+        foilDataFullFree(f);
         return st;
     }
     if (f->y.shape[0] != f->x.shape[0]) {
         st = foil_error(FOIL_ERR_SHAPE, "%s has %lld labels but %s has %lld examples; the two files must hold the "
                         "same examples in the same order", spec->labels, (long long)f->y.shape[0], path,
                         (long long)f->x.shape[0]);
-        dl_full_free(f);
+        foilDataFullFree(f);
     }
     return st;
 }

@@ -16,7 +16,7 @@
  *   - digits.csv.gz (load_gzip_compressed_csv_data): no header, rows of 64
  *     pixel values 0..16 and the label; class names "0".."9".
  *   Features are kept as they are (float32, no scaling), feature names are
- *   the ones sklearn hard-codes. The train/test split is dl_finish's seeded
+ *   the ones sklearn hard-codes. The train/test split is foilDataFinish's seeded
  *   stratified 75/25 split.
  */
 #include <stdio.h>
@@ -34,10 +34,10 @@ static const char *const fmnist_classes[10] = {"T-shirt/top", "Trouser", "Pullov
 
 static char **strv_from(const char *const *names, int64_t n)
 {
-    char **v = dl_strv_new(n);
+    char **v = foilDataStrvNew(n);
     for (int64_t i = 0; v && i < n; i++)
-        if (!(v[i] = dl_strdup(names[i]))) {
-            dl_strv_free(v);
+        if (!(v[i] = foilDataStrdup(names[i]))) {
+            foilDataStrvFree(v);
             v = NULL;
         }
     return v;
@@ -97,7 +97,7 @@ static foil_status fm_images_check(const fm_part *p)
     return FOIL_OK;
 }
 
-foil_status dl_load_fashion_mnist(foil_split split, dl_full *f)
+foil_status foilDataLoadFashionMnist(foil_split split, FoilDataFull *f)
 {
     memset(f, 0, sizeof *f);
     const char *prefix[2];
@@ -157,7 +157,7 @@ foil_status dl_load_fashion_mnist(foil_split split, dl_full *f)
     }
     free(parts);
     if (st) {
-        dl_full_free(f);
+        foilDataFullFree(f);
         return foil_error_prefix(st, "fashion-mnist%s",
                                  st == FOIL_ERR_IO ? " (is Debian's dataset-fashion-mnist installed?)" : "");
     }
@@ -189,7 +189,7 @@ static int parse_count(const char *s, int64_t *v)
     return 1;
 }
 
-foil_status dl_load_sklearn(const char *which, dl_full *f)
+foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f)
 {
     memset(f, 0, sizeof *f);
     const int digits = strcmp(which, "digits") == 0;
@@ -202,10 +202,10 @@ foil_status dl_load_sklearn(const char *which, dl_full *f)
 
     char *text;
     size_t len;
-    foil_status st = dl_read_text(path, &text, &len);
+    foil_status st = foilDataReadText(path, &text, &len);
     if (st) return foil_error_prefix(st, "%s%s", which, st == FOIL_ERR_IO ? " (is python3-sklearn installed?)" : "");
-    dl_csv r;
-    dl_csv_init(&r, path, text, len);
+    FoilDataCsv r;
+    foilDataCsvInit(&r, path, text, len);
     int64_t n = 0, cap = 0, classes = 0, expect = -1;
     float *x = NULL;
     int64_t *y = NULL;
@@ -215,15 +215,15 @@ foil_status dl_load_sklearn(const char *which, dl_full *f)
         static const char *const dn[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
         classes = 10;
         if (!(f->class_names = strv_from(dn, 10))) goto nomem;
-        if (!(f->feature_names = dl_strv_new(64))) goto nomem;
+        if (!(f->feature_names = foilDataStrvNew(64))) goto nomem;
         for (int i = 0; i < 64; i++) {
             char b[16];
             snprintf(b, sizeof b, "pixel_%d_%d", i / 8, i % 8);
-            if (!(f->feature_names[i] = dl_strdup(b))) goto nomem;
+            if (!(f->feature_names[i] = foilDataStrdup(b))) goto nomem;
         }
     } else {
         /* load_csv_data: n_samples, n_features, target names */
-        if ((got = dl_csv_next(&r, &st)) <= 0) {
+        if ((got = foilDataCsvNext(&r, &st)) <= 0) {
             if (got == 0) st = foil_error(FOIL_ERR_FORMAT, "%s: empty file", path);
             goto out;
         }
@@ -234,13 +234,13 @@ foil_status dl_load_sklearn(const char *which, dl_full *f)
             goto out;
         }
         classes = r.nfields - 2;
-        if (!(f->class_names = dl_strv_new(classes))) goto nomem;
+        if (!(f->class_names = foilDataStrvNew(classes))) goto nomem;
         for (int64_t c = 0; c < classes; c++)
-            if (!(f->class_names[c] = dl_strdup(r.field[2 + c]))) goto nomem;
+            if (!(f->class_names[c] = foilDataStrdup(r.field[2 + c]))) goto nomem;
         if (!(f->feature_names = strv_from(fnames, F))) goto nomem;
     }
 
-    while ((got = dl_csv_next(&r, &st)) == 1) {
+    while ((got = foilDataCsvNext(&r, &st)) == 1) {
         if (r.nfields != F + 1) {
             st = foil_error(FOIL_ERR_FORMAT, "%s:%lld: this row has %lld fields, expected %lld", path,
                             (long long)r.rec_line, (long long)r.nfields, (long long)F + 1);
@@ -256,12 +256,12 @@ foil_status dl_load_sklearn(const char *which, dl_full *f)
         }
         for (int64_t j = 0; j < F; j++) {
             double v;
-            if ((st = dl_csv_number(&r, j, f->feature_names[j], &v))) goto out;
+            if ((st = foilDataCsvNumber(&r, j, f->feature_names[j], &v))) goto out;
             x[n * F + j] = (float)v;
         }
         /* digits: the label is a float column cast to int; the others: int() */
         double lv;
-        if ((st = dl_csv_number(&r, F, "target", &lv))) goto out;
+        if ((st = foilDataCsvNumber(&r, F, "target", &lv))) goto out;
         if (!(lv == (double)(int64_t)lv) || lv < 0 || lv >= (double)classes) {
             st = foil_error(FOIL_ERR_FORMAT, "%s:%lld:%lld: label %s is not a class 0..%lld", path,
                             (long long)r.field_line[F], (long long)r.field_col[F], r.field[F], (long long)classes - 1);
@@ -295,8 +295,8 @@ nomem:
 out:
     free(x);
     free(y);
-    dl_csv_free(&r);
+    foilDataCsvFree(&r);
     free(text);
-    if (st) dl_full_free(f);
+    if (st) foilDataFullFree(f);
     return st;
 }

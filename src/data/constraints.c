@@ -127,7 +127,7 @@ foil_status foil_constraints_load(const char *path, const foil_dataset *d, uint8
     if (d->is_image) return foil_error(FOIL_ERR_ARG, "%s: constraints apply to tabular data, not images", path);
     uint8_t *buf;
     size_t len;
-    foil_status st = foil_read_file(path, MAX_CONSTRAINTS_BYTES, &buf, &len);
+    foil_status st = foilReadFile(path, MAX_CONSTRAINTS_BYTES, &buf, &len);
     if (st) return st;
     char *text = malloc(len + 1);
     if (!text) {

@@ -10,7 +10,7 @@
  *   - a UTF-8 byte-order mark at the start is skipped.
  * Errors say "FILE:LINE:COLUMN: problem", COLUMN counting bytes from 1.
  *
- * A user CSV (dl_load_csv) has a header row naming the columns; the column
+ * A user CSV (foilDataLoadCsv) has a header row naming the columns; the column
  * named by --label-column holds the labels and every other column is a
  * numeric feature (float32; empty cells, NaN and infinities are errors).
  * Labels are either all integers in [0, 1000) ("3", "3.0"), giving classes =
@@ -29,7 +29,7 @@
 /* ------------------------------------------------------------------------- */
 /* the record reader                                                         */
 
-void dl_csv_init(dl_csv *r, const char *path, const char *text, size_t len)
+void foilDataCsvInit(FoilDataCsv *r, const char *path, const char *text, size_t len)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
@@ -40,7 +40,7 @@ void dl_csv_init(dl_csv *r, const char *path, const char *text, size_t len)
     r->line_start = r->p;
 }
 
-void dl_csv_free(dl_csv *r)
+void foilDataCsvFree(FoilDataCsv *r)
 {
     free(r->scratch);
     free(r->offs);
@@ -50,7 +50,7 @@ void dl_csv_free(dl_csv *r)
     memset(r, 0, sizeof *r);
 }
 
-static int put(dl_csv *r, char c)
+static int put(FoilDataCsv *r, char c)
 {
     if (r->scratch_len == r->scratch_cap) {
         size_t cap = r->scratch_cap ? 2 * r->scratch_cap : 256;
@@ -63,7 +63,7 @@ static int put(dl_csv *r, char c)
     return 1;
 }
 
-static int grow_fields(dl_csv *r)
+static int grow_fields(FoilDataCsv *r)
 {
     if (r->nfields < r->cap) return 1;
     int64_t cap = r->cap ? 2 * r->cap : 16;
@@ -81,7 +81,7 @@ static int grow_fields(dl_csv *r)
 }
 
 /* Step over the line break at r->p (LF, CRLF or CR). */
-static void newline(dl_csv *r)
+static void newline(FoilDataCsv *r)
 {
     if (*r->p == '\r' && r->p + 1 < r->end && r->p[1] == '\n') r->p++;
     r->p++;
@@ -89,9 +89,9 @@ static void newline(dl_csv *r)
     r->line_start = r->p;
 }
 
-static int64_t col_of(const dl_csv *r, const char *p) { return (int64_t)(p - r->line_start) + 1; }
+static int64_t col_of(const FoilDataCsv *r, const char *p) { return (int64_t)(p - r->line_start) + 1; }
 
-int dl_csv_next(dl_csv *r, foil_status *st)
+int foilDataCsvNext(FoilDataCsv *r, foil_status *st)
 {
     *st = FOIL_OK;
     for (;;) {
@@ -169,7 +169,7 @@ nomem:
     return -1;
 }
 
-foil_status dl_csv_number(const dl_csv *r, int64_t i, const char *colname, double *v)
+foil_status foilDataCsvNumber(const FoilDataCsv *r, int64_t i, const char *colname, double *v)
 {
     const char *s = r->field[i];
     char where[64 + 256];
@@ -232,7 +232,7 @@ static int rows_grow(csv_rows *w, int64_t F)
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Turn the label cells into int64 classes (see the top of the file). */
-static foil_status csv_labels(const char *path, const char *col, csv_rows *w, dl_full *f)
+static foil_status csv_labels(const char *path, const char *col, csv_rows *w, FoilDataFull *f)
 {
     const int64_t n = w->n;
     int numeric = 1;
@@ -281,10 +281,10 @@ static foil_status csv_labels(const char *path, const char *col, csv_rows *w, dl
         char **hit = bsearch(&w->label[i], u, (size_t)k, sizeof *u, cmp_str);
         y[i] = hit - u;
     }
-    f->class_names = dl_strv_new(k);
+    f->class_names = foilDataStrvNew(k);
     for (int64_t c = 0; f->class_names && c < k; c++)
-        if (!(f->class_names[c] = dl_strdup(u[c]))) {
-            dl_strv_free(f->class_names);
+        if (!(f->class_names[c] = foilDataStrdup(u[c]))) {
+            foilDataStrvFree(f->class_names);
             f->class_names = NULL;
         }
     free(u);
@@ -293,24 +293,24 @@ static foil_status csv_labels(const char *path, const char *col, csv_rows *w, dl
     return FOIL_OK;
 }
 
-foil_status dl_load_csv(const foil_data_spec *spec, dl_full *f)
+foil_status foilDataLoadCsv(const foil_data_spec *spec, FoilDataFull *f)
 {
     const char *path = spec->data, *col = spec->label_column;
     memset(f, 0, sizeof *f);
     char *text;
     size_t len;
-    foil_status st = dl_read_text(path, &text, &len);
+    foil_status st = foilDataReadText(path, &text, &len);
     if (st) return st;
     if (memchr(text, '\0', len)) {
         free(text);
         return foil_error(FOIL_ERR_FORMAT, "%s: holds NUL bytes; not a text CSV file", path);
     }
-    dl_csv r;
-    dl_csv_init(&r, path, text, len);
+    FoilDataCsv r;
+    foilDataCsvInit(&r, path, text, len);
     csv_rows w;
     memset(&w, 0, sizeof w);
     int64_t ncols = 0, lab = -1, F = 0;
-    int got = dl_csv_next(&r, &st);
+    int got = foilDataCsvNext(&r, &st);
     if (got < 0) goto out;
     if (got == 0) {
         st = foil_error(FOIL_ERR_FORMAT, "%s: empty file (expected a header row naming the columns)", path);
@@ -344,16 +344,16 @@ foil_status dl_load_csv(const foil_data_spec *spec, dl_full *f)
         st = foil_error(FOIL_ERR_FORMAT, "%s: the label column '%s' is the only column; there are no features", path, col);
         goto out;
     }
-    f->feature_names = dl_strv_new(F);
+    f->feature_names = foilDataStrvNew(F);
     if (!f->feature_names) goto nomem;
     for (int64_t j = 0, k = 0; j < ncols; j++) {
         if (j == lab) continue;
         char gen[32];
         if (!r.field[j][0]) snprintf(gen, sizeof gen, "column_%lld", (long long)j + 1);
-        if (!(f->feature_names[k++] = dl_strdup(r.field[j][0] ? r.field[j] : gen))) goto nomem;
+        if (!(f->feature_names[k++] = foilDataStrdup(r.field[j][0] ? r.field[j] : gen))) goto nomem;
     }
 
-    while ((got = dl_csv_next(&r, &st)) == 1) {
+    while ((got = foilDataCsvNext(&r, &st)) == 1) {
         if (r.nfields != ncols) {
             st = foil_error(FOIL_ERR_FORMAT, "%s:%lld: this row has %lld fields but the header has %lld", path,
                             (long long)r.rec_line, (long long)r.nfields, (long long)ncols);
@@ -364,10 +364,10 @@ foil_status dl_load_csv(const foil_data_spec *spec, dl_full *f)
         for (int64_t j = 0, k = 0; j < ncols; j++) {
             if (j == lab) continue;
             double v;
-            if ((st = dl_csv_number(&r, j, f->feature_names[k], &v))) goto out;
+            if ((st = foilDataCsvNumber(&r, j, f->feature_names[k], &v))) goto out;
             row[k++] = (float)v;
         }
-        if (!(w.label[w.n] = dl_strdup(r.field[lab]))) goto nomem;
+        if (!(w.label[w.n] = foilDataStrdup(r.field[lab]))) goto nomem;
         w.lline[w.n] = r.field_line[lab];
         w.lcol[w.n] = r.field_col[lab];
         w.n++;
@@ -391,8 +391,8 @@ nomem:
     st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);
 out:
     rows_free(&w);
-    dl_csv_free(&r);
+    foilDataCsvFree(&r);
     free(text);
-    if (st) dl_full_free(f);
+    if (st) foilDataFullFree(f);
     return st;
 }

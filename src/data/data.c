@@ -15,7 +15,7 @@
  *
  * Splits. fashion-mnist has fixed files: TRAIN is train-*, TEST is t10k-*,
  * ALL is TRAIN followed by TEST (70,000 examples). Every other dataset is cut
- * by dl_stratified_split() below: 75/25 for the sklearn ones, 80/20 for the
+ * by foilDataStratifiedSplit() below: 75/25 for the sklearn ones, 80/20 for the
  * user's files; ALL is every example in file order.
  *
  * Bounds (apply_range, rules in foil/data.h). Images and byte data: one
@@ -50,7 +50,7 @@ static const char *const builtin_names[] = {"fashion-mnist", "digits", "breast-c
 /* ------------------------------------------------------------------------- */
 /* small helpers                                                             */
 
-char *dl_strdup(const char *s)
+char *foilDataStrdup(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
@@ -58,28 +58,28 @@ char *dl_strdup(const char *s)
     return d;
 }
 
-char **dl_strv_new(int64_t n)
+char **foilDataStrvNew(int64_t n)
 {
     return calloc((size_t)n + 1, sizeof(char *));
 }
 
-void dl_strv_free(char **v)
+void foilDataStrvFree(char **v)
 {
     if (!v) return;
     for (char **p = v; *p; p++) free(*p);
     free(v);
 }
 
-void dl_full_free(dl_full *f)
+void foilDataFullFree(FoilDataFull *f)
 {
     foil_tensor_free(&f->x);
     foil_tensor_free(&f->y);
-    dl_strv_free(f->feature_names);
-    dl_strv_free(f->class_names);
+    foilDataStrvFree(f->feature_names);
+    foilDataStrvFree(f->class_names);
     memset(f, 0, sizeof *f);
 }
 
-foil_status dl_read_text(const char *path, char **buf, size_t *len)
+foil_status foilDataReadText(const char *path, char **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
@@ -134,9 +134,9 @@ foil_status dl_read_text(const char *path, char **buf, size_t *len)
     return FOIL_OK;
 }
 
-foil_status dl_check_finite(const char *path, const foil_tensor *x) { return foil_check_finite_examples(path, x); }
+foil_status foilDataCheckFinite(const char *path, const foil_tensor *x) { return foil_check_finite_examples(path, x); }
 
-foil_status dl_labels_from_tensor(const char *path, foil_tensor *src, foil_tensor *out, int64_t *classes)
+foil_status foilDataLabelsFromTensor(const char *path, foil_tensor *src, foil_tensor *out, int64_t *classes)
 {
     memset(out, 0, sizeof *out);
     char sh[96];
@@ -211,7 +211,7 @@ done:
  * file order. The result depends on the seed and the labels only (not on
  * thread count or on anything else in the file).
  */
-foil_status dl_stratified_split(const int64_t *y, int64_t n, int64_t classes, int64_t num, int64_t den,
+foil_status foilDataStratifiedSplit(const int64_t *y, int64_t n, int64_t classes, int64_t num, int64_t den,
                                 uint64_t seed, uint8_t *is_train)
 {
     int64_t *start = calloc((size_t)classes + 1, sizeof *start);
@@ -281,7 +281,7 @@ static void map_bytes(foil_tensor *x, float lo, float hi)
 
 /* Fill lo/hi (one example's worth) with the bounds foil/data.h describes,
  * mapping byte data onto the range and refusing values outside it. */
-static foil_status apply_range(dl_full *f, const foil_data_spec *spec, const char *what, float *lo, float *hi)
+static foil_status apply_range(FoilDataFull *f, const foil_data_spec *spec, const char *what, float *lo, float *hi)
 {
     const int64_t n = f->x.shape[0], F = n ? f->x.numel / n : 0;
     const int given = spec && spec->has_bounds;
@@ -325,7 +325,7 @@ static foil_status apply_range(dl_full *f, const foil_data_spec *spec, const cha
     return FOIL_OK;
 }
 
-foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_rule rule, const foil_data_spec *spec,
+foil_status foilDataFinish(FoilDataFull *f, const char *name, const char *what, FoilDataSplitRule rule, const foil_data_spec *spec,
                       foil_split split, foil_dataset *out)
 {
     memset(out, 0, sizeof *out);
@@ -340,7 +340,7 @@ foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_r
             st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", what);
             goto fail;
         }
-        if ((st = dl_stratified_split(foil_i64(&f->y), n, f->classes, rule.num, rule.den, rule.seed, is_train)))
+        if ((st = foilDataStratifiedSplit(foil_i64(&f->y), n, f->classes, rule.num, rule.den, rule.seed, is_train)))
             goto fail;
     }
     /* which rows go out */
@@ -410,13 +410,13 @@ foil_status dl_finish(dl_full *f, const char *name, const char *what, dl_split_r
     f->class_names = NULL;
     free(is_train);
     free(keep);
-    dl_full_free(f);
+    foilDataFullFree(f);
     return FOIL_OK;
 
 fail:
     free(is_train);
     free(keep);
-    dl_full_free(f);
+    foilDataFullFree(f);
     foil_dataset_free(out);
     return st;
 }
@@ -531,7 +531,7 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
         return foil_error(FOIL_ERR_ARG, "no dataset given: --data takes a built-in (" BUILTINS_LIST ") or a file");
     if (split != FOIL_SPLIT_TRAIN && split != FOIL_SPLIT_TEST && split != FOIL_SPLIT_ALL)
         return foil_error(FOIL_ERR_ARG, "unknown split %d", (int)split);
-    dl_full f;
+    FoilDataFull f;
     memset(&f, 0, sizeof f);
     foil_status st;
     int b = builtin_index(spec->data);
@@ -541,13 +541,13 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
             return foil_error(FOIL_ERR_ARG, "%s is a built-in dataset; --labels and --label-column are for your own files",
                               name);
         if (b == 0) {
-            if ((st = dl_load_fashion_mnist(split, &f))) return st;
-            dl_split_rule none = {0, 0, 0, 0};
-            return dl_finish(&f, name, name, none, spec, split, out);
+            if ((st = foilDataLoadFashionMnist(split, &f))) return st;
+            FoilDataSplitRule none = {0, 0, 0, 0};
+            return foilDataFinish(&f, name, name, none, spec, split, out);
         }
-        if ((st = dl_load_sklearn(name, &f))) return st;
-        dl_split_rule r = {1, 3, 4, spec->seed};
-        return dl_finish(&f, name, name, r, spec, split, out);
+        if ((st = foilDataLoadSklearn(name, &f))) return st;
+        FoilDataSplitRule r = {1, 3, 4, spec->seed};
+        return foilDataFinish(&f, name, name, r, spec, split, out);
     }
 
     const char *path = spec->data;
@@ -563,7 +563,7 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
         if (spec->label_column)
             return foil_error(FOIL_ERR_ARG, "%s: --label-column is for CSV files; this is an %s file", path,
                               fmt == FMT_NPY ? "NPY" : "IDX");
-        st = dl_load_array_pair(spec, fmt == FMT_IDX, &f);
+        st = foilDataLoadArrayPair(spec, fmt == FMT_IDX, &f);
     } else {
         if (!spec->label_column)
             return foil_error(FOIL_ERR_ARG,
@@ -572,13 +572,13 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
         if (spec->labels)
             return foil_error(FOIL_ERR_ARG, "%s: a CSV holds its own labels (--label-column); --labels is for IDX/NPY pairs",
                               path);
-        st = dl_load_csv(spec, &f);
+        st = foilDataLoadCsv(spec, &f);
     }
     if (st) return st;
     char name[64];
     base_name(path, name, sizeof name);
-    dl_split_rule r = {1, 4, 5, spec->seed};
-    return dl_finish(&f, name, path, r, spec, split, out);
+    FoilDataSplitRule r = {1, 4, 5, spec->seed};
+    return foilDataFinish(&f, name, path, r, spec, split, out);
 }
 
 void foil_dataset_free(foil_dataset *d)
@@ -588,8 +588,8 @@ void foil_dataset_free(foil_dataset *d)
     foil_tensor_free(&d->y);
     foil_tensor_free(&d->lower);
     foil_tensor_free(&d->upper);
-    dl_strv_free(d->feature_names);
-    dl_strv_free(d->class_names);
+    foilDataStrvFree(d->feature_names);
+    foilDataStrvFree(d->class_names);
     memset(d, 0, sizeof *d);
 }
 

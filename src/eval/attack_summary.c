@@ -15,7 +15,7 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s)
+void foil_evasion_summarize(const foil_evasion_result *r, foil_evasion_summary *s)
 {
     memset(s, 0, sizeof *s);
     s->examples = r->n;
@@ -36,7 +36,7 @@ void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s)
     s->success_rate = s->attacked ? (double)s->fooled / (double)s->attacked : 0;
     s->mean_queries = s->attacked ? (double)q / (double)s->attacked : 0;
     s->mean_grads = s->attacked ? (double)g / (double)s->attacked : 0;
-    foil_attack_zero_gradients(r, &s->grad_examples, &s->zero_grad_examples);
+    foil_evasion_zero_gradients(r, &s->grad_examples, &s->zero_grad_examples);
     s->zero_gradient_fraction = s->grad_examples ? (double)s->zero_grad_examples / (double)s->grad_examples : NAN;
     s->median_norm = s->max_norm = NAN;
     if (norms && s->fooled) {
@@ -51,7 +51,7 @@ void foil_attack_summarize(const foil_attack_result *r, foil_attack_summary *s)
 }
 
 /* Features changed and mean absolute change, over the fooled examples. */
-void foil_attack_change_stats(const foil_attack_result *r, const foil_tensor *x, double *changed, double *mean_abs)
+void foil_evasion_change_stats(const foil_evasion_result *r, const foil_tensor *x, double *changed, double *mean_abs)
 {
     int64_t d = x->numel / r->n, fooled = 0, total_changed = 0;
     double sum = 0;

@@ -10,7 +10,7 @@
 
 #include "io/file.h"
 
-foil_status foil_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len)
+foil_status foilReadFile(const char *path, size_t max_bytes, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
@@ -44,7 +44,7 @@ foil_status foil_read_file(const char *path, size_t max_bytes, uint8_t **buf, si
     return FOIL_OK;
 }
 
-foil_status foil_write_file_atomic(const char *path, const void *data, size_t len)
+foil_status foilWriteFileAtomic(const char *path, const void *data, size_t len)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);

@@ -10,10 +10,10 @@
 #include "foil/status.h"
 
 /* Read all of `path` (at most max_bytes) into a malloc'd buffer. */
-foil_status foil_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len);
+foil_status foilReadFile(const char *path, size_t max_bytes, uint8_t **buf, size_t *len);
 
 /* Write to PATH.tmp.PID, fsync, then rename over PATH: readers see the old
  * file or the new one, never a torn one. */
-foil_status foil_write_file_atomic(const char *path, const void *data, size_t len);
+foil_status foilWriteFileAtomic(const char *path, const void *data, size_t len);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * Parsing and serialization are done by protobuf-c code generated at build
  * time from Debian's onnx.proto; this file only translates between
- * Onnx__ModelProto and foil_graph, and checks everything a hostile or broken
+ * Onnx__ModelProto and FoilGraph, and checks everything a hostile or broken
  * file could get wrong (external data, unknown types, sizes that disagree).
  */
 #include <errno.h>
@@ -79,11 +79,11 @@ static foil_status tensor_from_proto(const Onnx__TensorProto *tp, foil_tensor *o
     return FOIL_OK;
 }
 
-foil_status foil_onnx_read_tensor(const char *path, foil_tensor *out)
+foil_status foilOnnxReadTensor(const char *path, foil_tensor *out)
 {
     uint8_t *buf;
     size_t len;
-    foil_status st = foil_read_file(path, FOIL_ONNX_MAX_BYTES, &buf, &len);
+    foil_status st = foilReadFile(path, FOIL_ONNX_MAX_BYTES, &buf, &len);
     if (st) return st;
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
     free(buf);
@@ -97,7 +97,7 @@ foil_status foil_onnx_read_tensor(const char *path, foil_tensor *out)
  * import
  */
 
-static foil_status convert_attr(const Onnx__AttributeProto *ap, foil_attr *a, const char *where)
+static foil_status convert_attr(const Onnx__AttributeProto *ap, FoilAttr *a, const char *where)
 {
     memset(a, 0, sizeof *a);
     a->name = strdup(ap->name ? ap->name : "");
@@ -113,7 +113,7 @@ static foil_status convert_attr(const Onnx__AttributeProto *ap, foil_attr *a, co
         else if (ap->has_f) type = FOIL_ATTR_FLOAT;
         else type = FOIL_ATTR_INT;
     }
-    a->type = (foil_attr_type)type;
+    a->type = (FoilAttrType)type;
     switch (type) {
     case FOIL_ATTR_FLOAT: a->f = ap->f; break;
     case FOIL_ATTR_INT: a->i = ap->i; break;
@@ -161,7 +161,7 @@ static foil_status convert_attr(const Onnx__AttributeProto *ap, foil_attr *a, co
     return FOIL_OK;
 }
 
-static foil_status read_value_info(foil_graph *g, const Onnx__ValueInfoProto *vi, foil_value *v)
+static foil_status read_value_info(FoilGraph *g, const Onnx__ValueInfoProto *vi, FoilValue *v)
 {
     const Onnx__TypeProto *tp = vi->type;
     if (!tp) return FOIL_OK; /* untyped: shapes come from inference */
@@ -209,17 +209,17 @@ static int default_opset(const Onnx__ModelProto *mp)
     return mp->n_opset_import ? -1 : 1; /* IR 1-2 models may omit opset_import: opset 1 */
 }
 
-static foil_status import_initializers(foil_graph *g, const Onnx__GraphProto *gp)
+static foil_status import_initializers(FoilGraph *g, const Onnx__GraphProto *gp)
 {
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
         const char *name = tp->name ? tp->name : "";
         if (!name[0]) return foil_error(FOIL_ERR_FORMAT, "%s: initializer %zu has no name", g->path, i);
-        if (foil_graph_find_value(g, name) >= 0)
+        if (foilGraphFindValue(g, name) >= 0)
             return foil_error(FOIL_ERR_FORMAT, "%s: initializer '%s' is defined twice", g->path, name);
-        int idx = foil_graph_value(g, name);
+        int idx = foilGraphValue(g, name);
         if (idx < 0) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-        foil_value *v = &g->values[idx];
+        FoilValue *v = &g->values[idx];
         char what[512];
         snprintf(what, sizeof what, "%s: initializer '%s'", g->path, name);
         foil_status st = tensor_from_proto(tp, &v->t, what);
@@ -234,17 +234,17 @@ static foil_status import_initializers(foil_graph *g, const Onnx__GraphProto *gp
     return FOIL_OK;
 }
 
-static foil_status import_io(foil_graph *g, const Onnx__GraphProto *gp)
+static foil_status import_io(FoilGraph *g, const Onnx__GraphProto *gp)
 {
     g->inputs = calloc(gp->n_input + 1, sizeof *g->inputs);
     g->outputs = calloc(gp->n_output + 1, sizeof *g->outputs);
     if (!g->inputs || !g->outputs) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < gp->n_input; i++) {
         const char *name = gp->input[i]->name ? gp->input[i]->name : "";
-        int existing = foil_graph_find_value(g, name);
+        int existing = foilGraphFindValue(g, name);
         if (existing >= 0 && g->values[existing].kind != FOIL_VALUE_ACTIVATION)
             continue; /* IR < 4 lists initializers among the inputs; the initializer is its default */
-        int idx = foil_graph_value(g, name);
+        int idx = foilGraphValue(g, name);
         if (idx < 0) return foil_error(FOIL_ERR_NOMEM, "out of memory");
         g->values[idx].kind = FOIL_VALUE_INPUT;
         foil_status st = read_value_info(g, gp->input[i], &g->values[idx]);
@@ -255,7 +255,7 @@ static foil_status import_io(foil_graph *g, const Onnx__GraphProto *gp)
     }
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
-        int idx = foil_graph_value(g, name);
+        int idx = foilGraphValue(g, name);
         if (idx < 0) return foil_error(FOIL_ERR_NOMEM, "out of memory");
         if (g->values[idx].kind == FOIL_VALUE_ACTIVATION) {
             foil_status st = read_value_info(g, gp->output[i], &g->values[idx]);
@@ -267,7 +267,7 @@ static foil_status import_io(foil_graph *g, const Onnx__GraphProto *gp)
     return FOIL_OK;
 }
 
-static foil_status import_nodes(foil_graph *g, const Onnx__GraphProto *gp)
+static foil_status import_nodes(FoilGraph *g, const Onnx__GraphProto *gp)
 {
     for (size_t k = 0; k < gp->n_node; k++) {
         const Onnx__NodeProto *np = gp->node[k];
@@ -283,13 +283,13 @@ static foil_status import_nodes(foil_graph *g, const Onnx__GraphProto *gp)
         int in[4096], out[4096];
         for (size_t i = 0; i < np->n_input; i++) {
             const char *name = np->input[i] ? np->input[i] : "";
-            in[i] = name[0] ? foil_graph_value(g, name) : -1; /* "" marks an omitted optional input */
+            in[i] = name[0] ? foilGraphValue(g, name) : -1; /* "" marks an omitted optional input */
         }
         for (size_t i = 0; i < np->n_output; i++) {
             const char *name = np->output[i] ? np->output[i] : "";
-            out[i] = name[0] ? foil_graph_value(g, name) : -1;
+            out[i] = name[0] ? foilGraphValue(g, name) : -1;
         }
-        foil_node *n = foil_graph_add_node(g, np->name, op_type, (int)np->n_input, in, (int)np->n_output, out);
+        FoilNode *n = foilGraphAddNode(g, np->name, op_type, (int)np->n_input, in, (int)np->n_output, out);
         if (!n) return foil_error(FOIL_ERR_NOMEM, "out of memory");
         n->attrs = calloc(np->n_attribute + 1, sizeof *n->attrs);
         if (!n->attrs) return foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -304,11 +304,11 @@ static foil_status import_nodes(foil_graph *g, const Onnx__GraphProto *gp)
 
 /* Carry the intermediate value_info shapes: they let the planner check its
  * own shape inference against the exporter's. */
-static foil_status import_value_info(foil_graph *g, const Onnx__GraphProto *gp)
+static foil_status import_value_info(FoilGraph *g, const Onnx__GraphProto *gp)
 {
     for (size_t i = 0; i < gp->n_value_info; i++) {
         const char *name = gp->value_info[i]->name ? gp->value_info[i]->name : "";
-        int idx = foil_graph_find_value(g, name);
+        int idx = foilGraphFindValue(g, name);
         if (idx < 0 || g->values[idx].kind != FOIL_VALUE_ACTIVATION || g->values[idx].has_decl) continue;
         const Onnx__TypeProto *tp = gp->value_info[i]->type;
         if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) continue;
@@ -318,19 +318,19 @@ static foil_status import_value_info(foil_graph *g, const Onnx__GraphProto *gp)
     return FOIL_OK;
 }
 
-foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path, foil_graph **out)
+foil_status foilOnnxLoadBuffer(const void *data, size_t len, const char *path, FoilGraph **out)
 {
     *out = NULL;
     if (len == 0) return foil_error(FOIL_ERR_FORMAT, "%s: the file is empty", path);
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
     if (!mp) {
         char where[512];
-        if (foil_pb_where(&onnx__model_proto__descriptor, data, len, where, sizeof where))
+        if (foilPbWhere(&onnx__model_proto__descriptor, data, len, where, sizeof where))
             return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model (truncated or corrupt): %s", path, where);
         return foil_error(FOIL_ERR_FORMAT, "%s: not a valid ONNX model: protobuf-c rejected it although every field "
                           "is well framed (a value it does not accept)", path);
     }
-    foil_graph *g = foil_graph_new(path);
+    FoilGraph *g = foilGraphNew(path);
     if (!g) {
         onnx__model_proto__free_unpacked(mp, NULL);
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -352,23 +352,23 @@ foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path
     if (!st) st = import_nodes(g, gp);
     if (!st) st = import_value_info(g, gp);
     onnx__model_proto__free_unpacked(mp, NULL);
-    if (!st) st = foil_graph_finalize(g);
+    if (!st) st = foilGraphFinalize(g);
     if (st) {
-        foil_graph_free(g);
+        foilGraphFree(g);
         return st;
     }
     *out = g;
     return FOIL_OK;
 }
 
-foil_status foil_onnx_load(const char *path, foil_graph **out)
+foil_status foilOnnxLoad(const char *path, FoilGraph **out)
 {
     *out = NULL;
     uint8_t *buf;
     size_t len;
-    foil_status st = foil_read_file(path, FOIL_ONNX_MAX_BYTES, &buf, &len);
+    foil_status st = foilReadFile(path, FOIL_ONNX_MAX_BYTES, &buf, &len);
     if (st) return st;
-    st = foil_onnx_load_buffer(buf, len, path, out);
+    st = foilOnnxLoadBuffer(buf, len, path, out);
     free(buf);
     return st;
 }
@@ -424,7 +424,7 @@ static Onnx__TensorProto *tensor_to_proto(export_arena *ar, const foil_tensor *t
     return tp;
 }
 
-static Onnx__ValueInfoProto *value_info_to_proto(export_arena *ar, const foil_value *v)
+static Onnx__ValueInfoProto *value_info_to_proto(export_arena *ar, const FoilValue *v)
 {
     Onnx__ValueInfoProto *vi = arena_calloc(ar, 1, sizeof *vi);
     Onnx__TypeProto *tp = arena_calloc(ar, 1, sizeof *tp);
@@ -464,7 +464,7 @@ static Onnx__ValueInfoProto *value_info_to_proto(export_arena *ar, const foil_va
     return vi;
 }
 
-static Onnx__AttributeProto *attr_to_proto(export_arena *ar, const foil_attr *a)
+static Onnx__AttributeProto *attr_to_proto(export_arena *ar, const FoilAttr *a)
 {
     Onnx__AttributeProto *ap = arena_calloc(ar, 1, sizeof *ap);
     if (!ap) return NULL;
@@ -496,7 +496,7 @@ static Onnx__AttributeProto *attr_to_proto(export_arena *ar, const foil_attr *a)
     return ap;
 }
 
-static char **value_names(export_arena *ar, const foil_graph *g, const int *idx, int n)
+static char **value_names(export_arena *ar, const FoilGraph *g, const int *idx, int n)
 {
     char **names = arena_calloc(ar, (size_t)n, sizeof *names);
     if (!names) return NULL;
@@ -504,7 +504,7 @@ static char **value_names(export_arena *ar, const foil_graph *g, const int *idx,
     return names;
 }
 
-static foil_status build_graph_proto(export_arena *ar, const foil_graph *g, Onnx__GraphProto *gp)
+static foil_status build_graph_proto(export_arena *ar, const FoilGraph *g, Onnx__GraphProto *gp)
 {
     onnx__graph_proto__init(gp);
     gp->name = g->name ? g->name : (char *)"foil";
@@ -513,7 +513,7 @@ static foil_status build_graph_proto(export_arena *ar, const foil_graph *g, Onnx
     gp->input = arena_calloc(ar, (size_t)g->n_inputs, sizeof *gp->input);
     gp->output = arena_calloc(ar, (size_t)g->n_outputs, sizeof *gp->output);
     for (int k = 0; k < g->n_nodes && !ar->failed; k++) {
-        const foil_node *n = &g->nodes[k];
+        const FoilNode *n = &g->nodes[k];
         Onnx__NodeProto *np = arena_calloc(ar, 1, sizeof *np);
         if (!np) break;
         onnx__node_proto__init(np);
@@ -529,7 +529,7 @@ static foil_status build_graph_proto(export_arena *ar, const foil_graph *g, Onnx
         gp->node[gp->n_node++] = np;
     }
     for (int i = 0; i < g->n_values && !ar->failed; i++) {
-        const foil_value *v = &g->values[i];
+        const FoilValue *v = &g->values[i];
         if (v->kind == FOIL_VALUE_PARAM || v->kind == FOIL_VALUE_CONST)
             gp->initializer[gp->n_initializer++] = tensor_to_proto(ar, &v->t, v->name);
     }
@@ -540,7 +540,7 @@ static foil_status build_graph_proto(export_arena *ar, const foil_graph *g, Onnx
     return ar->failed ? foil_error(FOIL_ERR_NOMEM, "out of memory while exporting") : FOIL_OK;
 }
 
-foil_status foil_onnx_save_buffer(const foil_graph *g, uint8_t **data, size_t *len)
+foil_status foilOnnxSaveBuffer(const FoilGraph *g, uint8_t **data, size_t *len)
 {
     export_arena ar = {0};
     Onnx__ModelProto mp;
@@ -577,13 +577,13 @@ foil_status foil_onnx_save_buffer(const foil_graph *g, uint8_t **data, size_t *l
     return st;
 }
 
-foil_status foil_onnx_save(const foil_graph *g, const char *path)
+foil_status foilOnnxSave(const FoilGraph *g, const char *path)
 {
     uint8_t *buf;
     size_t len;
-    foil_status st = foil_onnx_save_buffer(g, &buf, &len);
+    foil_status st = foilOnnxSaveBuffer(g, &buf, &len);
     if (st) return foil_error_prefix(st, "%s", path);
-    st = foil_write_file_atomic(path, buf, len);
+    st = foilWriteFileAtomic(path, buf, len);
     free(buf);
     return st;
 }

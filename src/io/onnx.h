@@ -12,18 +12,18 @@
 
 /* Parse an ONNX model file into a finalized graph (ops found, attributes
  * checked). Errors name the file, the node and the problem. */
-foil_status foil_onnx_load(const char *path, foil_graph **out);
+foil_status foilOnnxLoad(const char *path, FoilGraph **out);
 
 /* The same, from bytes in memory; `path` names them in messages. */
-foil_status foil_onnx_load_buffer(const void *data, size_t len, const char *path, foil_graph **out);
+foil_status foilOnnxLoadBuffer(const void *data, size_t len, const char *path, FoilGraph **out);
 
 /* Serialize the graph, with its current weights, into a malloc'd buffer. */
-foil_status foil_onnx_save_buffer(const foil_graph *g, uint8_t **data, size_t *len);
+foil_status foilOnnxSaveBuffer(const FoilGraph *g, uint8_t **data, size_t *len);
 
 /* Write the graph, with its current weights, as an ONNX model (atomically). */
-foil_status foil_onnx_save(const foil_graph *g, const char *path);
+foil_status foilOnnxSave(const FoilGraph *g, const char *path);
 
 /* Read one serialized TensorProto (the .pb files of ONNX's test data). */
-foil_status foil_onnx_read_tensor(const char *path, foil_tensor *out);
+foil_status foilOnnxReadTensor(const char *path, foil_tensor *out);
 
 #endif

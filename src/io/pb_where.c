@@ -140,7 +140,7 @@ static int walk_message(walk *w, const ProtobufCMessageDescriptor *desc, size_t 
     return 0;
 }
 
-int foil_pb_where(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len, char *buf, size_t buf_len)
+int foilPbWhere(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len, char *buf, size_t buf_len)
 {
     walk w = {data, buf, buf_len};
     return walk_message(&w, desc, 0, len, "", 0);

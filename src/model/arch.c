@@ -98,7 +98,7 @@ static const int64_t mlp_default_hidden[2] = {128, 64};
  */
 
 typedef struct net {
-    foil_builder b;
+    FoilBuilder b;
     const char *arch;
     char input_desc[96];   /* "(1, 28, 28)", for messages */
     int image;             /* 1: (N, c, h, w); 0: (N, f) */
@@ -115,7 +115,7 @@ static int net_fail(net *n, foil_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    foil_builder_fail(&n->b, foil_error(code, "%s: %s", n->arch, msg));
+    foilBuilderFail(&n->b, foil_error(code, "%s: %s", n->arch, msg));
     return -1;
 }
 
@@ -132,7 +132,7 @@ static int param(net *n, const char *layer, const char *what, int ndim, const in
     }
     char name[160];
     snprintf(name, sizeof name, "%s.%s", layer, what);
-    return foil_builder_param(&n->b, name, ndim, shape, NULL);
+    return foilBuilderParam(&n->b, name, ndim, shape, NULL);
 }
 
 /* Conv k x k, stride s, zero padding p on every side, with or without bias. */
@@ -147,11 +147,11 @@ static int conv(net *n, int x, const char *name, int64_t cout, int64_t k, int64_
     int y;
     if (bias) {
         int bs = param(n, name, "bias", 1, (int64_t[]){cout});
-        y = foil_builder_op(&n->b, "Conv", name, FOIL_B_IN(x, wt, bs),
+        y = foilBuilderOp(&n->b, "Conv", name, FOIL_B_IN(x, wt, bs),
                             FOIL_B_ATTRS(FOIL_BATTR_INTS("kernel_shape", k, k), FOIL_BATTR_INTS("pads", p, p, p, p),
                                          FOIL_BATTR_INTS("strides", s, s)));
     } else {
-        y = foil_builder_op(&n->b, "Conv", name, FOIL_B_IN(x, wt),
+        y = foilBuilderOp(&n->b, "Conv", name, FOIL_B_IN(x, wt),
                             FOIL_B_ATTRS(FOIL_BATTR_INTS("kernel_shape", k, k), FOIL_BATTR_INTS("pads", p, p, p, p),
                                          FOIL_BATTR_INTS("strides", s, s)));
     }
@@ -169,18 +169,18 @@ static int batchnorm(net *n, int x, const char *name)
     int bias = param(n, name, "bias", 1, ch);
     int mean = param(n, name, "running_mean", 1, ch);
     int var = param(n, name, "running_var", 1, ch);
-    return foil_builder_op(&n->b, "BatchNormalization", name, FOIL_B_IN(x, scale, bias, mean, var),
+    return foilBuilderOp(&n->b, "BatchNormalization", name, FOIL_B_IN(x, scale, bias, mean, var),
                            FOIL_B_ATTRS(FOIL_BATTR_FLOAT("epsilon", 1e-5f), FOIL_BATTR_FLOAT("momentum", 0.9f)));
 }
 
 static int relu(net *n, int x, const char *name)
 {
-    return foil_builder_op(&n->b, "Relu", name, FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    return foilBuilderOp(&n->b, "Relu", name, FOIL_B_IN(x), FOIL_B_NO_ATTRS);
 }
 
 static int add(net *n, int a, int c, const char *name)
 {
-    return foil_builder_op(&n->b, "Add", name, FOIL_B_IN(a, c), FOIL_B_NO_ATTRS);
+    return foilBuilderOp(&n->b, "Add", name, FOIL_B_IN(a, c), FOIL_B_NO_ATTRS);
 }
 
 /* MaxPool k x k, stride k, no padding (floor). */
@@ -191,7 +191,7 @@ static int maxpool(net *n, int x, const char *name, int64_t k)
         return net_fail(n, FOIL_ERR_ARG, "the input %s is too small: layer '%s' would see %lldx%lld pixels, less "
                         "than its %lldx%lld window", n->input_desc, name, (long long)n->h, (long long)n->w,
                         (long long)k, (long long)k);
-    int y = foil_builder_op(&n->b, "MaxPool", name, FOIL_B_IN(x),
+    int y = foilBuilderOp(&n->b, "MaxPool", name, FOIL_B_IN(x),
                             FOIL_B_ATTRS(FOIL_BATTR_INTS("kernel_shape", k, k), FOIL_BATTR_INTS("strides", k, k)));
     n->h /= k;
     n->w /= k;
@@ -201,7 +201,7 @@ static int maxpool(net *n, int x, const char *name, int64_t k)
 static int global_avgpool(net *n, int x, const char *name)
 {
     n->h = n->w = 1;
-    return foil_builder_op(&n->b, "GlobalAveragePool", name, FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    return foilBuilderOp(&n->b, "GlobalAveragePool", name, FOIL_B_IN(x), FOIL_B_NO_ATTRS);
 }
 
 static int flatten(net *n, int x, const char *name)
@@ -210,7 +210,7 @@ static int flatten(net *n, int x, const char *name)
         n->f = n->c * n->h * n->w;
         n->image = 0;
     }
-    return foil_builder_op(&n->b, "Flatten", name, FOIL_B_IN(x), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
+    return foilBuilderOp(&n->b, "Flatten", name, FOIL_B_IN(x), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
 }
 
 /* nn.Linear: Gemm(x, W (out, in), b (out)) with transB = 1, as PyTorch
@@ -220,7 +220,7 @@ static int linear(net *n, int x, const char *name, int64_t out, const char *out_
     int wt = param(n, name, "weight", 2, (int64_t[]){out, n->f});
     int bs = param(n, name, "bias", 1, (int64_t[]){out});
     const char *out_names[1] = {out_name ? out_name : name};
-    int y = foil_builder_node(&n->b, "Gemm", name, FOIL_B_IN(x, wt, bs), 1, out_names, NULL,
+    int y = foilBuilderNode(&n->b, "Gemm", name, FOIL_B_IN(x, wt, bs), 1, out_names, NULL,
                               FOIL_B_ATTRS(FOIL_BATTR_FLOAT("alpha", 1.0f), FOIL_BATTR_FLOAT("beta", 1.0f),
                                            FOIL_BATTR_INT("transB", 1)));
     n->f = out;
@@ -365,10 +365,10 @@ const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, resnet-mini";
 
 enum { ROLE_KEEP = 0, ROLE_WEIGHT, ROLE_BIAS, ROLE_ONE, ROLE_ZERO };
 
-static const foil_tensor *param_at(const foil_graph *g, const foil_node *nd, int slot)
+static const foil_tensor *param_at(const FoilGraph *g, const FoilNode *nd, int slot)
 {
     if (slot >= nd->n_in || nd->in[slot] < 0) return NULL;
-    const foil_value *v = &g->values[nd->in[slot]];
+    const FoilValue *v = &g->values[nd->in[slot]];
     return v->kind == FOIL_VALUE_PARAM ? &v->t : NULL;
 }
 
@@ -380,14 +380,14 @@ static int64_t prod_from(const foil_tensor *t, int d0)
 }
 
 /* fan_in of the weight w in input slot `slot` of node nd (0: not a weight). */
-static int64_t weight_fan_in(const foil_node *nd, int slot, const foil_tensor *w)
+static int64_t weight_fan_in(const FoilNode *nd, int slot, const foil_tensor *w)
 {
     if (!w || w->ndim < 1) return 0;
     if (strcmp(nd->op_type, "Conv") == 0) return slot == 1 && w->ndim >= 3 ? prod_from(w, 1) : 0;
     if (strcmp(nd->op_type, "Gemm") == 0) {
         if (w->ndim != 2) return 0;
-        if (slot == 1) return foil_attr_int(nd, "transB", 0) ? w->shape[1] : w->shape[0];
-        if (slot == 0) return foil_attr_int(nd, "transA", 0) ? w->shape[0] : w->shape[1];
+        if (slot == 1) return foilAttrInt(nd, "transB", 0) ? w->shape[1] : w->shape[0];
+        if (slot == 0) return foilAttrInt(nd, "transA", 0) ? w->shape[0] : w->shape[1];
         return 0;
     }
     if (strcmp(nd->op_type, "MatMul") == 0) {
@@ -398,21 +398,21 @@ static int64_t weight_fan_in(const foil_node *nd, int slot, const foil_tensor *w
 }
 
 /* fan_in of a Conv, Gemm or MatMul node, from its weight initializer. */
-static int64_t layer_fan_in(const foil_graph *g, const foil_node *nd)
+static int64_t layer_fan_in(const FoilGraph *g, const FoilNode *nd)
 {
     int64_t f = weight_fan_in(nd, 1, param_at(g, nd, 1));
     if (!f && strcmp(nd->op_type, "Conv") != 0) f = weight_fan_in(nd, 0, param_at(g, nd, 0));
     return f;
 }
 
-static int is_linear_layer(const foil_node *nd)
+static int is_linear_layer(const FoilNode *nd)
 {
     return strcmp(nd->op_type, "Conv") == 0 || strcmp(nd->op_type, "Gemm") == 0 ||
            strcmp(nd->op_type, "MatMul") == 0;
 }
 
 /* Role of the initializer in input slot `slot` of node nd. */
-static int slot_role(const foil_graph *g, const foil_node *nd, int slot, int64_t *fan_in)
+static int slot_role(const FoilGraph *g, const FoilNode *nd, int slot, int64_t *fan_in)
 {
     const foil_tensor *t = param_at(g, nd, slot);
     *fan_in = 0;
@@ -456,7 +456,7 @@ static void fill_const(foil_tensor *t, float v)
 }
 
 /* Initialize every initializer that has a role; returns how many. */
-static foil_status init_params(foil_graph *g, uint64_t seed, int *count)
+static foil_status init_params(FoilGraph *g, uint64_t seed, int *count)
 {
     int *role = calloc((size_t)g->n_values + 1, sizeof *role);
     int64_t *fan = calloc((size_t)g->n_values + 1, sizeof *fan);
@@ -466,7 +466,7 @@ static foil_status init_params(foil_graph *g, uint64_t seed, int *count)
         return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
     }
     for (int k = 0; k < g->n_nodes; k++) {
-        const foil_node *nd = &g->nodes[k];
+        const FoilNode *nd = &g->nodes[k];
         for (int i = 0; i < nd->n_in; i++) {
             int v = nd->in[i];
             if (v < 0 || g->values[v].kind != FOIL_VALUE_PARAM || role[v] != ROLE_KEEP) continue;
@@ -475,7 +475,7 @@ static foil_status init_params(foil_graph *g, uint64_t seed, int *count)
     }
     uint64_t index = 0;
     for (int v = 0; v < g->n_values; v++) {
-        foil_value *val = &g->values[v];
+        FoilValue *val = &g->values[v];
         if (val->kind != FOIL_VALUE_PARAM || val->t.dtype != FOIL_F32 || role[v] == ROLE_KEEP) continue;
         /* Weights and biases only when something trains them; BatchNorm's
          * running statistics are never trainable but are reset all the same. */
@@ -500,8 +500,8 @@ static foil_status init_params(foil_graph *g, uint64_t seed, int *count)
 foil_status foil_model_reinit(foil_model *m, uint64_t seed)
 {
     if (!m) return foil_error(FOIL_ERR_ARG, "foil_model_reinit: no model");
-    foil_graph_model *gm;
-    foil_status st = foil_graph_model_require(m, "re-initializing weights", &gm);
+    FoilGraphModel *gm;
+    foil_status st = foilGraphModelRequire(m, "re-initializing weights", &gm);
     if (st) return st;
     int count = 0;
     st = init_params(gm->g, seed, &count);
@@ -575,7 +575,7 @@ foil_status foil_arch_build(const foil_arch_spec *spec, foil_model **out)
 
     net n;
     memset(&n, 0, sizeof n);
-    if ((st = foil_builder_begin(&n.b, a->name, ARCH_OPSET))) return st;
+    if ((st = foilBuilderBegin(&n.b, a->name, ARCH_OPSET))) return st;
     n.arch = a->name;
     const int rank = spec->input_rank;
     int64_t shape[5] = {-1};
@@ -591,7 +591,7 @@ foil_status foil_arch_build(const foil_arch_spec *spec, foil_model **out)
     else n.f = example;
 
     static const char *const batch_dim[5] = {"N", NULL, NULL, NULL, NULL};
-    int x = foil_builder_input(&n.b, "input", FOIL_F32, rank, shape, batch_dim);
+    int x = foilBuilderInput(&n.b, "input", FOIL_F32, rank, shape, batch_dim);
     if (spec->mean) {
         int64_t cshape[5];
         memcpy(cshape, shape, sizeof cshape);
@@ -599,20 +599,20 @@ foil_status foil_arch_build(const foil_arch_spec *spec, foil_model **out)
         /* Constant nodes, not initializers: statistics of the data, not
          * weights, so no optimizer, weight decay or re-initialization may
          * touch them, in foil or in whatever runs the exported model. */
-        int mean = foil_builder_constant(&n.b, "norm.mean", rank, cshape, spec->mean);
-        int std = foil_builder_constant(&n.b, "norm.std", rank, cshape, spec->std);
-        x = foil_builder_op(&n.b, "Sub", "norm.sub", FOIL_B_IN(x, mean), FOIL_B_NO_ATTRS);
-        x = foil_builder_op(&n.b, "Div", "norm.div", FOIL_B_IN(x, std), FOIL_B_NO_ATTRS);
+        int mean = foilBuilderConstant(&n.b, "norm.mean", rank, cshape, spec->mean);
+        int std = foilBuilderConstant(&n.b, "norm.std", rank, cshape, spec->std);
+        x = foilBuilderOp(&n.b, "Sub", "norm.sub", FOIL_B_IN(x, mean), FOIL_B_NO_ATTRS);
+        x = foilBuilderOp(&n.b, "Div", "norm.div", FOIL_B_IN(x, std), FOIL_B_NO_ATTRS);
     }
     int logits = a->build(&n, x, spec);
     static const char *const logits_dims[2] = {"N", NULL};
-    foil_builder_output(&n.b, logits, FOIL_F32, 2, (int64_t[]){-1, spec->classes}, logits_dims);
-    foil_graph *g;
-    if ((st = foil_builder_finish(&n.b, &g))) return st;
+    foilBuilderOutput(&n.b, logits, FOIL_F32, 2, (int64_t[]){-1, spec->classes}, logits_dims);
+    FoilGraph *g;
+    if ((st = foilBuilderFinish(&n.b, &g))) return st;
     int count;
     if ((st = init_params(g, spec->seed, &count))) {
-        foil_graph_free(g);
+        foilGraphFree(g);
         return st;
     }
-    return foil_model_from_graph(g, out);
+    return foilModelFromGraph(g, out);
 }

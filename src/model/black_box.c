@@ -11,7 +11,7 @@
 #include "model/model_internal.h"
 
 typedef struct black_box {
-    foil_model *inner;         /* first: see foil_wrapper_num_classes */
+    foil_model *inner;         /* first: see foilWrapperNumClasses */
     int64_t budget;            /* 0: no limit */
     int64_t used;              /* queries answered so far */
     foil_output output;
@@ -35,9 +35,9 @@ static foil_status black_box_predict(void *state, const foil_tensor *x, const ui
 static const foil_model_ops black_box_ops = {
     .kind = "black-box",
     .predict = black_box_predict,
-    .num_classes = foil_wrapper_num_classes,
-    .set_max_batch = foil_wrapper_set_max_batch,
-    .destroy = foil_wrapper_destroy,
+    .num_classes = foilWrapperNumClasses,
+    .set_max_batch = foilWrapperSetMaxBatch,
+    .destroy = foilWrapperDestroy,
 };
 
 foil_status foil_model_black_box(foil_model *inner, int64_t budget, const foil_output *output, foil_model **out)

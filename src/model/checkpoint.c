@@ -46,14 +46,14 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
     return h;
 }
 
-foil_status foil_checkpoint_save(const char *path, const foil_model *m, const foil_optim *o, const foil_ckpt_state *s)
+foil_status foilCheckpointSave(const char *path, const foil_model *m, const foil_optim *o, const FoilCkptState *s)
 {
     uint8_t *onnx;
     size_t onnx_len;
-    foil_graph_model *gm;
-    foil_status st = foil_graph_model_require(m, "a training checkpoint", &gm);
+    FoilGraphModel *gm;
+    foil_status st = foilGraphModelRequire(m, "a training checkpoint", &gm);
     if (st) return st;
-    st = foil_onnx_save_buffer(gm->g, &onnx, &onnx_len);
+    st = foilOnnxSaveBuffer(gm->g, &onnx, &onnx_len);
     if (st) return foil_error_prefix(st, "%s", path);
     buf b = {0};
     put(&b, CKPT_MAGIC, 8);
@@ -75,7 +75,7 @@ foil_status foil_checkpoint_save(const char *path, const foil_model *m, const fo
     }
     put_u64(&b, b.failed ? 0 : fnv1a(b.data, b.len));
     if (b.failed) st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory writing the checkpoint", path);
-    else st = foil_write_file_atomic(path, b.data, b.len);
+    else st = foilWriteFileAtomic(path, b.data, b.len);
     free(b.data);
     return st;
 }
@@ -95,16 +95,16 @@ static int take(reader *r, void *out, size_t n)
 }
 
 /* Copy every weight of the checkpoint's graph into m's graph, by name. */
-static foil_status restore_weights(const char *path, foil_model *m, const foil_graph *saved)
+static foil_status restore_weights(const char *path, foil_model *m, const FoilGraph *saved)
 {
-    foil_graph_model *gm;
-    foil_status st = foil_graph_model_require(m, "a training checkpoint", &gm);
+    FoilGraphModel *gm;
+    foil_status st = foilGraphModelRequire(m, "a training checkpoint", &gm);
     if (st) return st;
-    foil_graph *g = gm->g;
+    FoilGraph *g = gm->g;
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         if (v->kind != FOIL_VALUE_PARAM) continue;
-        int j = foil_graph_find_value(saved, v->name);
+        int j = foilGraphFindValue(saved, v->name);
         if (j < 0 || saved->values[j].kind != FOIL_VALUE_PARAM || !foil_tensor_same_shape(&saved->values[j].t, &v->t))
             return foil_error(FOIL_ERR_FORMAT, "%s: the checkpoint's weights do not fit this model (weight '%s')", path,
                               v->name);
@@ -119,11 +119,11 @@ static foil_status mismatch(const char *path, const char *what, uint64_t have, u
                       "options or start afresh", path, what, (unsigned long long)have, (unsigned long long)want);
 }
 
-foil_status foil_checkpoint_load(const char *path, foil_model *m, foil_optim *o, foil_ckpt_state *s)
+foil_status foilCheckpointLoad(const char *path, foil_model *m, foil_optim *o, FoilCkptState *s)
 {
     uint8_t *data;
     size_t len;
-    foil_status st = foil_read_file(path, CKPT_MAX_BYTES, &data, &len);
+    foil_status st = foilReadFile(path, CKPT_MAX_BYTES, &data, &len);
     if (st) return st;
     uint64_t stored_hash;
     if (len < 8 + 16 || memcmp(data, CKPT_MAGIC, 8) != 0) {
@@ -138,7 +138,7 @@ foil_status foil_checkpoint_load(const char *path, foil_model *m, foil_optim *o,
     reader r = {data + 8, len - 16};
     uint32_t version, reserved, kind, n_params;
     uint64_t header[7], onnx_len;
-    foil_ckpt_state f = {0};
+    FoilCkptState f = {0};
     int ok = take(&r, &version, 4) && take(&r, &reserved, 4) && take(&r, header, sizeof header) &&
              take(&r, &f.loss_sum, 8) && take(&r, &f.correct, 8) && take(&r, &f.seen, 8) && take(&r, &kind, 4) &&
              take(&r, &n_params, 4) && take(&r, &onnx_len, 8) && onnx_len <= r.left;
@@ -153,10 +153,10 @@ foil_status foil_checkpoint_load(const char *path, foil_model *m, foil_optim *o,
     else if (f.n_train != s->n_train) st = mismatch(path, "training-set size", f.n_train, s->n_train);
     else if (kind != (uint32_t)o->cfg.kind) st = mismatch(path, "optimizer", kind, (uint64_t)o->cfg.kind);
     else if (n_params != (uint32_t)o->n) st = mismatch(path, "parameter count", n_params, (uint64_t)o->n);
-    foil_graph *saved = NULL;
-    if (!st) st = foil_onnx_load_buffer(r.p, onnx_len, path, &saved);
+    FoilGraph *saved = NULL;
+    if (!st) st = foilOnnxLoadBuffer(r.p, onnx_len, path, &saved);
     if (!st) st = restore_weights(path, m, saved);
-    foil_graph_free(saved);
+    foilGraphFree(saved);
     r.p += onnx_len;
     r.left -= onnx_len;
     for (int i = 0; !st && i < o->n; i++) {

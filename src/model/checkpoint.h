@@ -19,18 +19,18 @@
 #include "foil/optim.h"
 #include "model/model_internal.h"
 
-typedef struct foil_ckpt_state {
+typedef struct FoilCkptState {
     uint64_t seed, batch, n_train;
     uint64_t epoch, step_in_epoch, global_step;
     double loss_sum;
     uint64_t correct, seen;
-} foil_ckpt_state;
+} FoilCkptState;
 
-foil_status foil_checkpoint_save(const char *path, const foil_model *m, const foil_optim *o, const foil_ckpt_state *s);
+foil_status foilCheckpointSave(const char *path, const foil_model *m, const foil_optim *o, const FoilCkptState *s);
 
 /* Restore weights into m and state into o (already initialized for m's
  * parameters) and *s. Checks that the checkpoint fits: same seed, batch
  * size, training-set size, optimizer and parameter shapes. */
-foil_status foil_checkpoint_load(const char *path, foil_model *m, foil_optim *o, foil_ckpt_state *s);
+foil_status foilCheckpointLoad(const char *path, foil_model *m, foil_optim *o, FoilCkptState *s);
 
 #endif

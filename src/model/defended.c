@@ -16,7 +16,7 @@
 #include "model/model_internal.h"
 
 typedef struct defended {
-    foil_model *inner;         /* first: see foil_wrapper_num_classes */
+    foil_model *inner;         /* first: see foilWrapperNumClasses */
     foil_preprocessor *pre;
     int n_pre;
     foil_output output;
@@ -124,8 +124,8 @@ static const foil_model_ops defended_ops = {
     .kind = "defended",
     .predict = defended_predict,
     .input_grad = defended_input_grad,
-    .num_classes = foil_wrapper_num_classes,
-    .set_max_batch = foil_wrapper_set_max_batch,
+    .num_classes = foilWrapperNumClasses,
+    .set_max_batch = foilWrapperSetMaxBatch,
     .destroy = defended_destroy,
 };
 

@@ -20,7 +20,7 @@
 #include "model/model_internal.h"
 
 typedef struct eot {
-    foil_model *inner;         /* first: see foil_wrapper_num_classes */
+    foil_model *inner;         /* first: see foilWrapperNumClasses */
     int draws;
     uint64_t seed;
     uint64_t seen;             /* examples queried without a caller's seeds */
@@ -117,9 +117,9 @@ static const foil_model_ops eot_ops = {
     .kind = "eot",
     .predict = eot_predict,
     .input_grad = eot_input_grad,
-    .num_classes = foil_wrapper_num_classes,
-    .set_max_batch = foil_wrapper_set_max_batch,
-    .destroy = foil_wrapper_destroy,
+    .num_classes = foilWrapperNumClasses,
+    .set_max_batch = foilWrapperSetMaxBatch,
+    .destroy = foilWrapperDestroy,
 };
 
 foil_status foil_model_eot(foil_model *inner, int draws, uint64_t seed, foil_model **out)

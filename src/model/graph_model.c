@@ -28,28 +28,28 @@
 
 static const foil_model_ops graph_ops;
 
-foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
+foil_status foilModelFromGraph(FoilGraph *g, foil_model **out)
 {
     *out = NULL;
     foil_status st = FOIL_OK;
     if (g->n_inputs != 1) {
         st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: the model has %d inputs; foil attacks classifiers with exactly one "
                         "input tensor", g->path, g->n_inputs);
-        foil_graph_free(g);
+        foilGraphFree(g);
         return st;
     }
-    const foil_value *in = &g->values[g->inputs[0]];
+    const FoilValue *in = &g->values[g->inputs[0]];
     if (in->decl_dtype != FOIL_F32 || in->decl_ndim < 1) {
         st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: input '%s' must be a float32 tensor with a batch dimension (it is "
                         "%s of rank %d)", g->path, in->name, foil_dtype_name(in->decl_dtype), in->decl_ndim);
-        foil_graph_free(g);
+        foilGraphFree(g);
         return st;
     }
-    foil_graph_model *gm = calloc(1, sizeof *gm);
+    FoilGraphModel *gm = calloc(1, sizeof *gm);
     if (gm) gm->d_outputs = calloc((size_t)(g->n_outputs > 1 ? g->n_outputs : 1), sizeof *gm->d_outputs);
     if (!gm || !gm->d_outputs) {
         free(gm);
-        foil_graph_free(g);
+        foilGraphFree(g);
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     gm->g = g;
@@ -64,14 +64,14 @@ foil_status foil_model_from_graph(foil_graph *g, foil_model **out)
     return st2;
 }
 
-foil_graph_model *foil_graph_model_of(const foil_model *m)
+FoilGraphModel *foilGraphModelOf(const foil_model *m)
 {
     return m && foil_model_state(m) && m->ops == &graph_ops ? foil_model_state(m) : NULL;
 }
 
-foil_status foil_graph_model_require(const foil_model *m, const char *what, foil_graph_model **gm)
+foil_status foilGraphModelRequire(const foil_model *m, const char *what, FoilGraphModel **gm)
 {
-    *gm = foil_graph_model_of(m);
+    *gm = foilGraphModelOf(m);
     if (*gm) return FOIL_OK;
     return foil_error(FOIL_ERR_CAPABILITY, "%s: %s needs an ONNX graph model, and this is a %s model",
                       m ? foil_model_name(m) : "(no model)", what, m ? foil_model_kind(m) : "missing");
@@ -80,13 +80,13 @@ foil_status foil_graph_model_require(const foil_model *m, const char *what, foil
 foil_status foil_model_load(const char *path, foil_model **out)
 {
     *out = NULL;
-    foil_graph *g;
-    foil_status st = foil_onnx_load(path, &g);
+    FoilGraph *g;
+    foil_status st = foilOnnxLoad(path, &g);
     if (st) return st;
-    return foil_model_from_graph(g, out);
+    return foilModelFromGraph(g, out);
 }
 
-static void free_chunk_buffers(foil_graph_model *m)
+static void free_chunk_buffers(FoilGraphModel *m)
 {
     foil_tensor_free(&m->chunk_x);
     foil_tensor_free(&m->chunk_dlogits);
@@ -94,21 +94,21 @@ static void free_chunk_buffers(foil_graph_model *m)
     m->chunk_loss = NULL;
 }
 
-foil_status foil_graph_model_use_plan(foil_graph_model *gm, foil_plan_use use)
+foil_status foilGraphModelUsePlan(FoilGraphModel *gm, FoilPlanUse use)
 {
     if (gm->plan_in_graph == use) return FOIL_OK;
-    foil_status st = foil_graph_swap_plan(gm->g, &gm->other_plan);
+    foil_status st = foilGraphSwapPlan(gm->g, &gm->other_plan);
     if (!st) gm->plan_in_graph = use;
     return st;
 }
 
-void foil_graph_model_drop_plan(foil_graph_model *gm, foil_plan_use use)
+void foilGraphModelDropPlan(FoilGraphModel *gm, FoilPlanUse use)
 {
-    if (gm->plan_in_graph == use) foil_graph_unplan(gm->g);
+    if (gm->plan_in_graph == use) foilGraphUnplan(gm->g);
     else if (gm->other_plan.values) {
-        foil_graph_swap_plan(gm->g, &gm->other_plan); /* cannot fail: the slot exists */
-        foil_graph_unplan(gm->g);
-        foil_graph_swap_plan(gm->g, &gm->other_plan);
+        foilGraphSwapPlan(gm->g, &gm->other_plan); /* cannot fail: the slot exists */
+        foilGraphUnplan(gm->g);
+        foilGraphSwapPlan(gm->g, &gm->other_plan);
     }
     if (use == FOIL_PLAN_INFERENCE) {
         free_chunk_buffers(gm);
@@ -116,11 +116,11 @@ void foil_graph_model_drop_plan(foil_graph_model *gm, foil_plan_use use)
     }
 }
 
-void foil_graph_model_unplan(foil_graph_model *gm)
+void foilGraphModelUnplan(FoilGraphModel *gm)
 {
     /* The slot's arrays are sized for the graph as it is now: free them too. */
-    foil_graph_free_plan_slot(gm->g, &gm->other_plan);
-    foil_graph_unplan(gm->g);
+    foilGraphFreePlanSlot(gm->g, &gm->other_plan);
+    foilGraphUnplan(gm->g);
     gm->plan_in_graph = FOIL_PLAN_INFERENCE;
     free_chunk_buffers(gm);
     gm->planned_batch = 0;
@@ -128,16 +128,16 @@ void foil_graph_model_unplan(foil_graph_model *gm)
 
 static void graph_destroy(void *state)
 {
-    foil_graph_model *m = state;
+    FoilGraphModel *m = state;
     if (!m) return;
     free_chunk_buffers(m);
-    foil_graph_free_plan_slot(m->g, &m->other_plan);
-    foil_graph_free(m->g);
+    foilGraphFreePlanSlot(m->g, &m->other_plan);
+    foilGraphFree(m->g);
     free(m->d_outputs);
     free(m);
 }
 
-const foil_tensor *const *foil_model_output_grads(foil_graph_model *m, const foil_tensor *d_logits)
+const foil_tensor *const *foilModelOutputGrads(FoilGraphModel *m, const foil_tensor *d_logits)
 {
     m->d_outputs[0] = d_logits;
     return m->d_outputs;
@@ -145,20 +145,20 @@ const foil_tensor *const *foil_model_output_grads(foil_graph_model *m, const foi
 
 foil_status foil_model_save(const foil_model *m, const char *path)
 {
-    foil_graph_model *gm;
-    foil_status st = foil_graph_model_require(m, "saving as ONNX", &gm);
-    return st ? st : foil_onnx_save(gm->g, path);
+    FoilGraphModel *gm;
+    foil_status st = foilGraphModelRequire(m, "saving as ONNX", &gm);
+    return st ? st : foilOnnxSave(gm->g, path);
 }
 
 static void graph_set_max_batch(void *state, int64_t max_batch)
 {
-    foil_graph_model *m = state;
+    FoilGraphModel *m = state;
     m->max_batch = max_batch;
 }
 
 /* Plan the graph for chunks of b examples of the per-example shape
  * shape[1..ndim). Failure leaves nothing planned. */
-static foil_status plan_chunk(foil_graph_model *m, int ndim, const int64_t *feed, int64_t b)
+static foil_status plan_chunk(FoilGraphModel *m, int ndim, const int64_t *feed, int64_t b)
 {
     int64_t shape[FOIL_MAX_DIMS];
     memcpy(shape, feed, (size_t)ndim * sizeof *shape);
@@ -168,15 +168,15 @@ static foil_status plan_chunk(foil_graph_model *m, int ndim, const int64_t *feed
         for (int d = 1; d < ndim; d++) same &= m->chunk_x.shape[d] == shape[d];
         if (same) return FOIL_OK;
     }
-    foil_graph_model_drop_plan(m, FOIL_PLAN_INFERENCE);
+    foilGraphModelDropPlan(m, FOIL_PLAN_INFERENCE);
     foil_status st = foil_tensor_alloc(&m->chunk_x, FOIL_F32, ndim, shape);
     if (st) return st;
     const foil_tensor *inputs[1] = {&m->chunk_x};
     m->g->relax_batch = m->fixed_batch > 0 && b != m->fixed_batch;
-    st = foil_graph_plan(m->g, inputs);
+    st = foilGraphPlan(m->g, inputs);
     m->g->relax_batch = 0;
     if (st) return st;
-    const foil_tensor *y = foil_graph_output(m->g, 0);
+    const foil_tensor *y = foilGraphOutput(m->g, 0);
     if (y->dtype != FOIL_F32 || y->ndim < 1 || y->shape[0] != b || y->numel == 0)
         return foil_error(FOIL_ERR_UNSUPPORTED, "%s: the first output must be float32 logits of shape (batch, classes)",
                           m->g->path);
@@ -191,7 +191,7 @@ static foil_status plan_chunk(foil_graph_model *m, int ndim, const int64_t *feed
 
 /* Stage examples [start, start+count) of x into the chunk, padding the rest
  * of the chunk with copies of the last example. */
-static void stage_chunk(foil_graph_model *m, const foil_tensor *x, int64_t start, int64_t count)
+static void stage_chunk(FoilGraphModel *m, const foil_tensor *x, int64_t start, int64_t count)
 {
     size_t per = foil_tensor_nbytes(x) / (size_t)x->shape[0];
     char *dst = m->chunk_x.data;
@@ -204,22 +204,22 @@ static void stage_chunk(foil_graph_model *m, const foil_tensor *x, int64_t start
  * (a Reshape to a constant shape that happens to fit, a Transpose of the
  * batch axis). With chunk 0 of x staged, run it, then again with example 0
  * changed: the other rows' logits must not move. FOIL_ERR_SHAPE if they do. */
-static foil_status probe_per_example(foil_graph_model *m, const foil_tensor *x)
+static foil_status probe_per_example(FoilGraphModel *m, const foil_tensor *x)
 {
     const int64_t b = m->planned_batch, c = m->classes, count = x->shape[0] < b ? x->shape[0] : b;
     const foil_tensor *inputs[1] = {&m->chunk_x};
     float *before = malloc((size_t)(b * c) * sizeof *before);
     if (!before) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     stage_chunk(m, x, 0, count);
-    foil_status st = foil_graph_forward(m->g, inputs, 0, 0);
+    foil_status st = foilGraphForward(m->g, inputs, 0, 0);
     if (!st) {
-        memcpy(before, foil_f32(foil_graph_output(m->g, 0)), (size_t)(b * c) * sizeof *before);
+        memcpy(before, foil_f32(foilGraphOutput(m->g, 0)), (size_t)(b * c) * sizeof *before);
         float *x0 = foil_f32(&m->chunk_x);
         for (int64_t i = 0; i < m->chunk_x.numel / b; i++) x0[i] += 1.0f;
-        st = foil_graph_forward(m->g, inputs, 0, 0);
+        st = foilGraphForward(m->g, inputs, 0, 0);
     }
     if (!st) {
-        const float *after = foil_f32(foil_graph_output(m->g, 0));
+        const float *after = foil_f32(foilGraphOutput(m->g, 0));
         for (int64_t i = c; i < b * c && !st; i++)
             if (!(fabsf(after[i] - before[i]) <= 1e-5f * (1.0f + fabsf(before[i]))))
                 st = foil_error(FOIL_ERR_SHAPE, "%s: at batch %lld one example's logits depend on another's",
@@ -232,7 +232,7 @@ static foil_status probe_per_example(foil_graph_model *m, const foil_tensor *x)
 /* Plan for x: chunks of min(N, max_batch), also for a model that declares
  * a fixed batch when its graph allows it (see the file comment); else
  * chunks of the declared batch. */
-static foil_status choose_chunk(foil_graph_model *m, const foil_tensor *x, int ndim, const int64_t *shape)
+static foil_status choose_chunk(FoilGraphModel *m, const foil_tensor *x, int ndim, const int64_t *shape)
 {
     const int64_t n = x->shape[0];
     int64_t b = n < m->max_batch ? n : m->max_batch;
@@ -249,7 +249,7 @@ static foil_status choose_chunk(foil_graph_model *m, const foil_tensor *x, int n
  * model, or an input that overflows float32 inside it) must never pass for
  * a prediction, a loss or an attack's success. first: the chunk's first
  * example in the caller's batch. */
-static foil_status check_logits(const foil_graph_model *m, const float *y, int64_t first, int64_t count)
+static foil_status check_logits(const FoilGraphModel *m, const float *y, int64_t first, int64_t count)
 {
     int64_t i = foil_first_nonfinite(y, count * m->classes);
     if (i < 0) return FOIL_OK;
@@ -266,8 +266,8 @@ static foil_status graph_input_grad(void *state, const foil_tensor *x, const uin
                                     void *ctx, float *value, foil_tensor *logits, foil_tensor *grad)
 {
     (void)seeds; /* deterministic: dropout and the like run in inference mode */
-    foil_graph_model *m = state;
-    foil_status st = foil_graph_model_use_plan(m, FOIL_PLAN_INFERENCE);
+    FoilGraphModel *m = state;
+    foil_status st = foilGraphModelUsePlan(m, FOIL_PLAN_INFERENCE);
     if (!st) st = choose_chunk(m, x, x->ndim, x->shape);
     if (st) return st;
     const int64_t n = x->shape[0], b = m->planned_batch;
@@ -277,12 +277,12 @@ static foil_status graph_input_grad(void *state, const foil_tensor *x, const uin
     if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
     size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
     const foil_tensor *inputs[1] = {&m->chunk_x};
-    const foil_tensor *const *d_outputs = foil_model_output_grads(m, &m->chunk_dlogits);
+    const foil_tensor *const *d_outputs = foilModelOutputGrads(m, &m->chunk_dlogits);
     for (int64_t start = 0; start < n; start += b) {
         int64_t count = n - start < b ? n - start : b;
         stage_chunk(m, x, start, count);
-        if ((st = foil_graph_forward(m->g, inputs, 0, 0))) return st;
-        const float *y = foil_f32(foil_graph_output(m->g, 0));
+        if ((st = foilGraphForward(m->g, inputs, 0, 0))) return st;
+        const float *y = foil_f32(foilGraphOutput(m->g, 0));
         if ((st = check_logits(m, y, start, count))) return st;
         if (logits) memcpy(foil_f32(logits) + start * m->classes, y, (size_t)(count * m->classes) * sizeof(float));
         if (!want_value) continue;
@@ -294,8 +294,8 @@ static foil_status graph_input_grad(void *state, const foil_tensor *x, const uin
         if (value) memcpy(value + start, m->chunk_loss, (size_t)count * sizeof *value);
         if (!grad) continue;
         memset(dl + count * m->classes, 0, (size_t)((b - count) * m->classes) * sizeof(float));
-        if ((st = foil_graph_backward(m->g, d_outputs, FOIL_GRAD_INPUTS))) return st;
-        memcpy((char *)grad->data + (size_t)start * per_x, foil_graph_input_grad(m->g, 0)->data, (size_t)count * per_x);
+        if ((st = foilGraphBackward(m->g, d_outputs, FOIL_GRAD_INPUTS))) return st;
+        memcpy((char *)grad->data + (size_t)start * per_x, foilGraphInputGrad(m->g, 0)->data, (size_t)count * per_x);
     }
     return FOIL_OK;
 }
@@ -307,11 +307,11 @@ static foil_status graph_predict(void *state, const foil_tensor *x, const uint64
 
 static foil_status graph_num_classes(void *state, int64_t *classes)
 {
-    foil_graph_model *m = state;
-    foil_status st = foil_graph_model_use_plan(m, FOIL_PLAN_INFERENCE);
+    FoilGraphModel *m = state;
+    foil_status st = foilGraphModelUsePlan(m, FOIL_PLAN_INFERENCE);
     if (st) return st;
     if (!m->planned_batch) {
-        const foil_value *in = &m->g->values[m->g->inputs[0]];
+        const FoilValue *in = &m->g->values[m->g->inputs[0]];
         int64_t shape[FOIL_MAX_DIMS];
         for (int d = 0; d < in->decl_ndim; d++) {
             shape[d] = d == 0 ? 1 : in->decl_shape[d];
@@ -332,5 +332,5 @@ static const foil_model_ops graph_ops = {
     .num_classes = graph_num_classes,
     .set_max_batch = graph_set_max_batch,
     .destroy = graph_destroy,
-    .fit = foil_graph_model_fit,
+    .fit = foilGraphModelFit,
 };

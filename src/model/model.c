@@ -71,19 +71,19 @@ void foil_model_set_max_batch(foil_model *m, int64_t max_batch)
 
 foil_status foil_model_num_classes(foil_model *m, int64_t *classes) { return m->ops->num_classes(m->state, classes); }
 
-foil_status foil_wrapper_num_classes(void *state, int64_t *classes)
+foil_status foilWrapperNumClasses(void *state, int64_t *classes)
 {
     return foil_model_num_classes(*(foil_model **)state, classes);
 }
 
-void foil_wrapper_destroy(void *state)
+void foilWrapperDestroy(void *state)
 {
     if (!state) return;
     foil_model_free(*(foil_model **)state);
     free(state);
 }
 
-void foil_wrapper_set_max_batch(void *state, int64_t max_batch)
+void foilWrapperSetMaxBatch(void *state, int64_t max_batch)
 {
     foil_model_set_max_batch(*(foil_model **)state, max_batch);
 }

@@ -26,12 +26,12 @@ enum { BATCH_UNTRIED = 0, BATCH_FREE, BATCH_DECLARED };
  * predictions run the inference plan (chunks of up to max_batch, input
  * gradients), training runs its own (the training batch, weight gradients).
  * Adversarial training alternates the two every step; each switch is a
- * foil_graph_swap_plan, never a re-plan. */
-typedef enum foil_plan_use { FOIL_PLAN_INFERENCE = 0, FOIL_PLAN_TRAINING = 1 } foil_plan_use;
+ * foilGraphSwapPlan, never a re-plan. */
+typedef enum FoilPlanUse { FOIL_PLAN_INFERENCE = 0, FOIL_PLAN_TRAINING = 1 } FoilPlanUse;
 
 /* The ONNX graph model's state (graph_model.c). */
-typedef struct foil_graph_model {
-    foil_graph *g;
+typedef struct FoilGraphModel {
+    FoilGraph *g;
     int64_t fixed_batch;       /* > 0 when the ONNX input fixes it */
     int batch_mode;            /* with a fixed batch: BATCH_UNTRIED, _FREE (runs at any), _DECLARED (only its own) */
     int64_t max_batch;
@@ -42,46 +42,46 @@ typedef struct foil_graph_model {
     float *chunk_loss;         /* B */
     const foil_tensor **d_outputs; /* one per graph output, for backward: only the logits' is set */
     foil_model *self;              /* the model whose state this is (training evaluates it through the interface) */
-    foil_plan_use plan_in_graph;   /* whose plan the graph holds now */
-    foil_plan_slot other_plan;     /* the other use's plan (planned_batch and the chunk buffers are inference's) */
-} foil_graph_model;
+    FoilPlanUse plan_in_graph;   /* whose plan the graph holds now */
+    FoilPlanSlot other_plan;     /* the other use's plan (planned_batch and the chunk buffers are inference's) */
+} FoilGraphModel;
 
 /* Wrap a finalized graph (one float32 input with a batch dimension; the
  * first output the logits). Takes ownership of g, also on failure. */
-foil_status foil_model_from_graph(foil_graph *g, foil_model **out);
+foil_status foilModelFromGraph(FoilGraph *g, foil_model **out);
 
 /* m's graph model, or NULL when m is not an ONNX graph model (a wrapper, a
  * remote model). */
-foil_graph_model *foil_graph_model_of(const foil_model *m);
+FoilGraphModel *foilGraphModelOf(const foil_model *m);
 
 /* The graph model of m, or FOIL_ERR_CAPABILITY naming m and `what` needs
  * it ("training", "saving"). */
-foil_status foil_graph_model_require(const foil_model *m, const char *what, foil_graph_model **gm);
+foil_status foilGraphModelRequire(const foil_model *m, const char *what, FoilGraphModel **gm);
 
 /* Make the graph hold the plan for `use` (planned or not yet). */
-foil_status foil_graph_model_use_plan(foil_graph_model *gm, foil_plan_use use);
+foil_status foilGraphModelUsePlan(FoilGraphModel *gm, FoilPlanUse use);
 
 /* Release the plan for `use` (and, for inference, the chunk buffers). */
-void foil_graph_model_drop_plan(foil_graph_model *gm, foil_plan_use use);
+void foilGraphModelDropPlan(FoilGraphModel *gm, FoilPlanUse use);
 
 /* Drop both plans and the slot (the graph is about to change: nodes or
  * values added). */
-void foil_graph_model_unplan(foil_graph_model *gm);
+void foilGraphModelUnplan(FoilGraphModel *gm);
 
 /* The graph model's fit (train.c): minibatch training of its graph. */
-foil_status foil_graph_model_fit(void *state, const struct foil_dataset *train, const struct foil_dataset *val,
+foil_status foilGraphModelFit(void *state, const struct foil_dataset *train, const struct foil_dataset *val,
                                  const struct foil_train_options *o, struct foil_train_report *report);
 
 /* Wrappers (black_box.c, defended.c) keep the model they wrap as the FIRST
  * member of their state, so that these operations, which pass the call on
  * to it, serve them all. */
-foil_status foil_wrapper_num_classes(void *state, int64_t *classes);
+foil_status foilWrapperNumClasses(void *state, int64_t *classes);
 /* Frees the wrapped model and the state (for states that own nothing else). */
-void foil_wrapper_destroy(void *state);
-void foil_wrapper_set_max_batch(void *state, int64_t max_batch);
+void foilWrapperDestroy(void *state);
+void foilWrapperSetMaxBatch(void *state, int64_t max_batch);
 
-/* The output gradients for foil_graph_backward, which reads one per graph
+/* The output gradients for foilGraphBackward, which reads one per graph
  * output: d_logits for the first, none (zero) for any others a model has. */
-const foil_tensor *const *foil_model_output_grads(foil_graph_model *gm, const foil_tensor *d_logits);
+const foil_tensor *const *foilModelOutputGrads(FoilGraphModel *gm, const foil_tensor *d_logits);
 
 #endif

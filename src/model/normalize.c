@@ -29,10 +29,10 @@
 
 /* Counts, values and the graph's opset, all checked before the graph is
  * touched. */
-static foil_status check_normalization(const foil_graph *g, int n_mean, const float *mean, int n_std,
+static foil_status check_normalization(const FoilGraph *g, int n_mean, const float *mean, int n_std,
                                        const float *std)
 {
-    const foil_value *in = &g->values[g->inputs[0]];
+    const FoilValue *in = &g->values[g->inputs[0]];
     const int64_t channels = in->decl_ndim >= 2 ? in->decl_shape[1] : -1;
     char shape[128];
     foil_tensor decl = {0};
@@ -61,24 +61,24 @@ static foil_status check_normalization(const foil_graph *g, int n_mean, const fl
                           "Div); the model's is %d", g->path, g->opset);
     const char *names[3] = {NORM_MEAN, NORM_STD, NORM_CENTERED};
     for (int k = 0; k < 3; k++)
-        if (foil_graph_find_value(g, names[k]) >= 0)
+        if (foilGraphFindValue(g, names[k]) >= 0)
             return foil_error(FOIL_ERR_ARG, "%s: already has a value '%s' (normalized twice?)", g->path, names[k]);
     return FOIL_OK;
 }
 
 /* A Constant node holding n values shaped to broadcast along axis 1 of a
  * rank-`rank` input: (n, 1, ..., 1), or (1) when n is 1. */
-static int channel_constant(foil_builder *b, const char *name, int rank, int n, const float *v)
+static int channel_constant(FoilBuilder *b, const char *name, int rank, int n, const float *v)
 {
     int64_t shape[FOIL_MAX_DIMS];
     int ndim = n == 1 || rank < 2 ? 1 : rank - 1;
     for (int d = 0; d < ndim; d++) shape[d] = d == 0 ? n : 1;
-    return foil_builder_constant(b, name, ndim, shape, v);
+    return foilBuilderConstant(b, name, ndim, shape, v);
 }
 
 /* The new graph input takes over the old one's name and declaration; the
  * old one becomes the activation NAME.normalized. Returns the new index. */
-static int split_input(foil_graph *g)
+static int split_input(FoilGraph *g)
 {
     const int old = g->inputs[0];
     char *name = g->values[old].name;
@@ -87,14 +87,14 @@ static int split_input(foil_graph *g)
     if (!renamed) return -1;
     snprintf(renamed, len, "%s.normalized", name);
     g->values[old].name = renamed;
-    int idx = foil_graph_value(g, name); /* may move g->values */
+    int idx = foilGraphValue(g, name); /* may move g->values */
     if (idx < 0) {
         g->values[old].name = name;
         free(renamed);
         return -1;
     }
     free(name);
-    foil_value *pix = &g->values[idx], *was = &g->values[old];
+    FoilValue *pix = &g->values[idx], *was = &g->values[old];
     pix->kind = FOIL_VALUE_INPUT;
     pix->has_decl = was->has_decl;
     pix->decl_dtype = was->decl_dtype;
@@ -110,10 +110,10 @@ static int split_input(foil_graph *g)
 
 /* Move the nodes [first, n_nodes) to the front (they feed the rest), then
  * record every value's producer anew and give the moved nodes their ops. */
-static foil_status move_to_front(foil_graph *g, int first)
+static foil_status move_to_front(FoilGraph *g, int first)
 {
     const int k = g->n_nodes - first;
-    foil_node *moved = malloc((size_t)k * sizeof *moved);
+    FoilNode *moved = malloc((size_t)k * sizeof *moved);
     if (!moved) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
     memcpy(moved, g->nodes + first, (size_t)k * sizeof *moved);
     memmove(g->nodes + k, g->nodes, (size_t)first * sizeof *g->nodes);
@@ -123,8 +123,8 @@ static foil_status move_to_front(foil_graph *g, int first)
         for (int o = 0; o < g->nodes[i].n_out; o++)
             if (g->nodes[i].out[o] >= 0) g->values[g->nodes[i].out[o]].producer = i;
     for (int i = 0; i < k; i++) {
-        foil_node *n = &g->nodes[i];
-        n->op = foil_op_find(n->op_type);
+        FoilNode *n = &g->nodes[i];
+        n->op = foilOpFind(n->op_type);
         foil_status st = n->op ? FOIL_OK : foil_error(FOIL_ERR_RUNTIME, "%s: no %s op", g->path, n->op_type);
         if (!st && n->op->init) st = n->op->init(n);
         if (st) return foil_error_prefix(st, "%s", g->path);
@@ -134,25 +134,25 @@ static foil_status move_to_front(foil_graph *g, int first)
 
 foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std)
 {
-    foil_graph_model *gm;
-    foil_status st = foil_graph_model_require(m, "--normalize", &gm);
+    FoilGraphModel *gm;
+    foil_status st = foilGraphModelRequire(m, "--normalize", &gm);
     if (st) return st;
-    foil_graph *g = gm->g;
+    FoilGraph *g = gm->g;
     if ((st = check_normalization(g, n_mean, mean, n_std, std))) return st;
-    foil_graph_model_unplan(gm);
-    foil_graph_unplan(g);
+    foilGraphModelUnplan(gm);
+    foilGraphUnplan(g);
 
     const int first = g->n_nodes, rank = g->values[g->inputs[0]].decl_ndim;
-    foil_builder b = {.g = g};
+    FoilBuilder b = {.g = g};
     int mv = channel_constant(&b, NORM_MEAN, rank, n_mean, mean);
     int sv = channel_constant(&b, NORM_STD, rank, n_std, std);
     if (b.st) return b.st;
     const int normalized = g->inputs[0];
     const int pixels = split_input(g);
-    const int centered = pixels < 0 ? -1 : foil_graph_value(g, NORM_CENTERED);
+    const int centered = pixels < 0 ? -1 : foilGraphValue(g, NORM_CENTERED);
     if (centered < 0) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
-    if (!foil_graph_add_node(g, "foil_normalize_sub", "Sub", 2, (const int[]){pixels, mv}, 1, &centered) ||
-        !foil_graph_add_node(g, "foil_normalize_div", "Div", 2, (const int[]){centered, sv}, 1, &normalized))
+    if (!foilGraphAddNode(g, "foil_normalize_sub", "Sub", 2, (const int[]){pixels, mv}, 1, &centered) ||
+        !foilGraphAddNode(g, "foil_normalize_div", "Div", 2, (const int[]){centered, sv}, 1, &normalized))
         return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
     return move_to_front(g, first);
 }

@@ -133,7 +133,7 @@ static void softmax_row(float *z, int64_t classes)
 }
 
 /* Zero all but the k largest entries; among equal scores the lower class
- * wins, as in foil_argmax. drop: classes flags of scratch. */
+ * wins, as in foilArgmax. drop: classes flags of scratch. */
 static void keep_top_k(float *p, int64_t classes, int k, unsigned char *drop)
 {
     if (k >= classes) return;

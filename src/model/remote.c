@@ -47,7 +47,7 @@ extern char **environ;
 /* A command's exit status that asks to be run again (sysexits.h EX_TEMPFAIL). */
 #define REMOTE_EXIT_TEMPFAIL 75
 
-struct foil_remote {
+struct FoilRemote {
     int transport;                 /* FOIL_REMOTE_HTTP or FOIL_REMOTE_COMMAND */
     char *endpoint;                /* the URL or the command */
     char *response_name;           /* "ENDPOINT: response", for the .npy reader's messages */
@@ -183,7 +183,7 @@ static foil_status check_options(const char *endpoint, const foil_remote_options
     return FOIL_OK;
 }
 
-foil_status foil_remote_new(int transport, const char *endpoint, const foil_remote_options *o, foil_remote **out)
+foil_status foilRemoteNew(int transport, const char *endpoint, const foil_remote_options *o, FoilRemote **out)
 {
     *out = NULL;
     foil_remote_options defaults;
@@ -195,7 +195,7 @@ foil_status foil_remote_new(int transport, const char *endpoint, const foil_remo
         return foil_error(FOIL_ERR_ARG, "%s: the endpoint must be an http:// or https:// URL", endpoint);
     foil_status st = check_options(endpoint, o);
     if (st) return st;
-    foil_remote *r = calloc(1, sizeof *r);
+    FoilRemote *r = calloc(1, sizeof *r);
     size_t n = strlen(endpoint);
     if (r) r->endpoint = strdup(endpoint);
     if (r) r->response_name = malloc(n + sizeof ": response");
@@ -217,7 +217,7 @@ foil_status foil_remote_new(int transport, const char *endpoint, const foil_remo
 
 static void remote_destroy(void *state)
 {
-    foil_remote *r = state;
+    FoilRemote *r = state;
     if (!r) return;
     if (r->curl) curl_easy_cleanup(r->curl);
     curl_slist_free_all(r->headers);
@@ -226,7 +226,7 @@ static void remote_destroy(void *state)
     free(r);
 }
 
-foil_model_desc foil_remote_desc(const foil_remote *r)
+foil_model_desc foilRemoteDesc(const FoilRemote *r)
 {
     unsigned caps = 0;
     if (r->o.returns == FOIL_OUTPUT_LOGITS) caps = FOIL_MODEL_SCORES;
@@ -236,12 +236,12 @@ foil_model_desc foil_remote_desc(const foil_remote *r)
     return d;
 }
 
-int64_t foil_remote_requests(const foil_remote *r) { return r->requests; }
+int64_t foilRemoteRequests(const FoilRemote *r) { return r->requests; }
 
 /* ------------------------------------------------------------------------- */
 /* encoding requests                                                         */
 
-static foil_status encode_json(const foil_remote *r, const foil_tensor *chunk, buf *req)
+static foil_status encode_json(const FoilRemote *r, const foil_tensor *chunk, buf *req)
 {
     char num[32];
     int ok = buf_add(req, "{\"shape\":[", 10);
@@ -262,7 +262,7 @@ static foil_status encode_json(const foil_remote *r, const foil_tensor *chunk, b
     return FOIL_OK;
 }
 
-static foil_status encode_request(const foil_remote *r, const foil_tensor *chunk, buf *req)
+static foil_status encode_request(const FoilRemote *r, const foil_tensor *chunk, buf *req)
 {
     if (r->transport == FOIL_REMOTE_HTTP && r->o.format == FOIL_REMOTE_JSON) return encode_json(r, chunk, req);
     void *p;
@@ -278,7 +278,7 @@ static foil_status encode_request(const foil_remote *r, const foil_tensor *chunk
 /* checking answers                                                          */
 
 /* An answer of c scores per example agrees with the ones before. */
-static foil_status check_classes(const foil_remote *r, int64_t c)
+static foil_status check_classes(const FoilRemote *r, int64_t c)
 {
     if (c < 1) return foil_error(FOIL_ERR_REMOTE, "%s: response has no scores (0 classes)", r->endpoint);
     if (r->classes && c != r->classes)
@@ -287,7 +287,7 @@ static foil_status check_classes(const foil_remote *r, int64_t c)
     return FOIL_OK;
 }
 
-static foil_status check_rows(const foil_remote *r, int64_t rows, int64_t n)
+static foil_status check_rows(const FoilRemote *r, int64_t rows, int64_t n)
 {
     if (rows != n)
         return foil_error(FOIL_ERR_REMOTE, "%s: response has %lld rows for a request of %lld examples", r->endpoint,
@@ -295,7 +295,7 @@ static foil_status check_rows(const foil_remote *r, int64_t rows, int64_t n)
     return FOIL_OK;
 }
 
-static foil_status check_finite(const foil_remote *r, const float *v, int64_t n, int64_t c)
+static foil_status check_finite(const FoilRemote *r, const float *v, int64_t n, int64_t c)
 {
     int64_t i = foil_first_nonfinite(v, n * c);
     if (i < 0) return FOIL_OK;
@@ -304,7 +304,7 @@ static foil_status check_finite(const foil_remote *r, const float *v, int64_t n,
 }
 
 /* The rows of {"outputs": [[...], ...]} into *out (n x C, malloc'ed). */
-static foil_status decode_json_rows(const foil_remote *r, const cJSON *outputs, int64_t n, float **out, int64_t *c_out)
+static foil_status decode_json_rows(const FoilRemote *r, const cJSON *outputs, int64_t n, float **out, int64_t *c_out)
 {
     if (!cJSON_IsArray(outputs))
         return foil_error(FOIL_ERR_REMOTE, "%s: response has no \"outputs\" array", r->endpoint);
@@ -349,7 +349,7 @@ static foil_status decode_json_rows(const foil_remote *r, const cJSON *outputs, 
     return FOIL_OK;
 }
 
-static foil_status decode_json(const foil_remote *r, const buf *resp, int64_t n, float **out, int64_t *c)
+static foil_status decode_json(const FoilRemote *r, const buf *resp, int64_t n, float **out, int64_t *c)
 {
     locale_t old = use_c_locale();
     cJSON *root = cJSON_ParseWithLength(resp->p ? resp->p : "", resp->len);
@@ -368,7 +368,7 @@ static foil_status decode_json(const foil_remote *r, const buf *resp, int64_t n,
     return st;
 }
 
-static foil_status decode_npy(const foil_remote *r, const buf *resp, int64_t n, float **out, int64_t *c)
+static foil_status decode_npy(const FoilRemote *r, const buf *resp, int64_t n, float **out, int64_t *c)
 {
     foil_tensor t;
     foil_status st = foil_npy_read_mem(resp->p, resp->len, r->response_name, &t);
@@ -413,7 +413,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *ctx)
     return buf_add(b, data, size * count) ? size * count : 0; /* 0 aborts the transfer */
 }
 
-static foil_status http_setup(foil_remote *r)
+static foil_status http_setup(FoilRemote *r)
 {
     pthread_once(&curl_once, init_curl);
     if (curl_init_code != CURLE_OK)
@@ -465,7 +465,7 @@ static int curl_transient(CURLcode cc)
     }
 }
 
-static foil_status http_exchange(foil_remote *r, const buf *req, buf *resp, int *retry)
+static foil_status http_exchange(FoilRemote *r, const buf *req, buf *resp, int *retry)
 {
     foil_status st;
     if (!r->curl && (st = http_setup(r))) return st;
@@ -537,7 +537,7 @@ typedef struct child {
 
 /* /bin/sh -c endpoint in a process group of its own, its three standard
  * streams piped to ch. */
-static foil_status spawn_child(const foil_remote *r, child *ch)
+static foil_status spawn_child(const FoilRemote *r, child *ch)
 {
     int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     for (int i = 0; i < 3; i++)
@@ -688,7 +688,7 @@ static const char *last_line(const child *ch, char *out, size_t cap)
     return snippet(ch->tail + start, end - start, out, cap);
 }
 
-static foil_status command_exchange(foil_remote *r, const buf *req, buf *resp, int *retry)
+static foil_status command_exchange(FoilRemote *r, const buf *req, buf *resp, int *retry)
 {
     child ch = {.in = -1, .out = -1, .err = -1};
     foil_status st = spawn_child(r, &ch);
@@ -723,7 +723,7 @@ static foil_status command_exchange(foil_remote *r, const buf *req, buf *resp, i
 /* requests                                                                  */
 
 /* Wait for the rate limit, then mark the start of an attempt. */
-static void rate_wait(foil_remote *r)
+static void rate_wait(FoilRemote *r)
 {
     if (r->o.max_requests_per_s > 0 && r->last_start >= 0) {
         double next = r->last_start + 1.0 / r->o.max_requests_per_s;
@@ -734,7 +734,7 @@ static void rate_wait(foil_remote *r)
 }
 
 /* One attempt: send req, check the answer, scores into *out (n x C). */
-static foil_status attempt(foil_remote *r, const buf *req, int64_t n, float **out, int64_t *c, int *retry)
+static foil_status attempt(FoilRemote *r, const buf *req, int64_t n, float **out, int64_t *c, int *retry)
 {
     buf resp = {0};
     rate_wait(r);
@@ -750,7 +750,7 @@ static foil_status attempt(foil_remote *r, const buf *req, int64_t n, float **ou
 
 /* The scores of chunk (n examples) into *out (n x C, malloc'ed), retrying
  * what may pass another time. */
-static foil_status query(foil_remote *r, const foil_tensor *chunk, float **out, int64_t *c)
+static foil_status query(FoilRemote *r, const foil_tensor *chunk, float **out, int64_t *c)
 {
     buf req = {0};
     foil_status st = encode_request(r, chunk, &req);
@@ -778,7 +778,7 @@ static foil_status query(foil_remote *r, const foil_tensor *chunk, float **out, 
 static foil_status remote_predict(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores)
 {
     (void)seeds; /* a remote model's randomness, if any, is its own */
-    foil_remote *r = state;
+    FoilRemote *r = state;
     int64_t shape[FOIL_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     const int ndim = x->ndim; /* the declared shape when one is (see foil_model_check_input) */
@@ -819,7 +819,7 @@ static foil_status remote_predict(void *state, const foil_tensor *x, const uint6
  * the declared input. */
 static foil_status remote_num_classes(void *state, int64_t *classes)
 {
-    foil_remote *r = state;
+    FoilRemote *r = state;
     if (r->classes) {
         *classes = r->classes;
         return FOIL_OK;
@@ -843,7 +843,7 @@ static foil_status remote_num_classes(void *state, int64_t *classes)
 
 static void remote_set_max_batch(void *state, int64_t max_batch)
 {
-    foil_remote *r = state;
+    FoilRemote *r = state;
     r->o.max_batch = max_batch > 0 ? max_batch : 1;
 }
 
@@ -856,7 +856,7 @@ static const foil_model_ops remote_ops = {
     .destroy = remote_destroy,
 };
 
-const foil_model_ops *foil_remote_ops(void) { return &remote_ops; }
+const foil_model_ops *foilRemoteOps(void) { return &remote_ops; }
 
 /* ------------------------------------------------------------------------- */
 /* the public constructors                                                   */
@@ -864,10 +864,10 @@ const foil_model_ops *foil_remote_ops(void) { return &remote_ops; }
 static foil_status remote_model(int transport, const char *endpoint, const foil_remote_options *o, foil_model **out)
 {
     *out = NULL;
-    foil_remote *r;
-    foil_status st = foil_remote_new(transport, endpoint, o, &r);
+    FoilRemote *r;
+    foil_status st = foilRemoteNew(transport, endpoint, o, &r);
     if (st) return st;
-    foil_model_desc d = foil_remote_desc(r);
+    foil_model_desc d = foilRemoteDesc(r);
     return foil_model_create(&remote_ops, r, &d, out);
 }
 

@@ -30,7 +30,7 @@ void foil_train_defaults(foil_train_options *o)
 
 typedef struct trainer {
     foil_model *m;
-    foil_graph_model *gm;        /* m's graph: training needs one */
+    FoilGraphModel *gm;        /* m's graph: training needs one */
     const foil_dataset *data;
     const foil_train_options *o;
     int64_t n, per_example, batch, planned;
@@ -73,10 +73,10 @@ static void augment_image(const float *src, float *dst, const foil_tensor *x, in
 
 /* Make the graph hold the training plan, for batches of b. Validation and
  * attacks in between run the model's inference plan, which lives beside
- * this one (foil_plan_use), so switching back costs no re-plan. */
+ * this one (FoilPlanUse), so switching back costs no re-plan. */
 static foil_status plan_batch(trainer *t, int64_t b)
 {
-    foil_status st = foil_graph_model_use_plan(t->gm, FOIL_PLAN_TRAINING);
+    foil_status st = foilGraphModelUsePlan(t->gm, FOIL_PLAN_TRAINING);
     if (st || t->planned == b) return st;
     t->planned = 0;
     foil_tensor_free(&t->x);
@@ -86,8 +86,8 @@ static foil_status plan_batch(trainer *t, int64_t b)
     shape[0] = b;
     if ((st = foil_tensor_alloc(&t->x, FOIL_F32, t->data->x.ndim, shape))) return st;
     const foil_tensor *in[1] = {&t->x};
-    if ((st = foil_graph_plan(t->gm->g, in))) return st;
-    const foil_tensor *y = foil_graph_output(t->gm->g, 0);
+    if ((st = foilGraphPlan(t->gm->g, in))) return st;
+    const foil_tensor *y = foilGraphOutput(t->gm->g, 0);
     int64_t classes = y->numel / b;
     if (y->ndim < 1 || y->shape[0] != b || classes < t->data->classes)
         return foil_error(FOIL_ERR_SHAPE, "%s: the model gives %lld outputs per example but the data has %lld classes",
@@ -127,8 +127,8 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     gather_batch(t, epoch, first, b);
     const foil_tensor *in[1] = {&t->x};
     uint64_t seed = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_DROPOUT << 56), (uint64_t)global_step);
-    if ((st = foil_graph_forward(t->gm->g, in, 1, seed))) return st;
-    const float *logits = foil_f32(foil_graph_output(t->gm->g, 0));
+    if ((st = foilGraphForward(t->gm->g, in, 1, seed))) return st;
+    const float *logits = foil_f32(foilGraphOutput(t->gm->g, 0));
     int64_t classes = t->dlogits.shape[1];
     /* Diverged training must stop here, not write a model of NaN weights. */
     int64_t bad = foil_first_nonfinite(logits, b * classes);
@@ -151,7 +151,7 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
             if (row[c] > row[best]) best = c;
         *correct += best == t->labels[i];
     }
-    if ((st = foil_graph_backward(t->gm->g, foil_model_output_grads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
+    if ((st = foilGraphBackward(t->gm->g, foilModelOutputGrads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
     foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
     return FOIL_OK;
 }
@@ -179,7 +179,7 @@ static foil_status validation_accuracy(foil_model *m, const foil_dataset *val, d
 
 static foil_status init_optimizer(trainer *t)
 {
-    foil_graph *g = t->gm->g;
+    FoilGraph *g = t->gm->g;
     int n = 0;
     for (int i = 0; i < g->n_values; i++) n += g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable;
     if (n == 0) return foil_error(FOIL_ERR_ARG, "%s: the model has no trainable weights", g->path);
@@ -209,10 +209,10 @@ static void free_trainer(trainer *t)
     foil_tensor_free(&t->x);
     foil_tensor_free(&t->dlogits);
     foil_optim_free(&t->opt);
-    foil_graph_model_drop_plan(t->gm, FOIL_PLAN_TRAINING);
+    foilGraphModelDropPlan(t->gm, FOIL_PLAN_TRAINING);
 }
 
-static foil_status check_options(const foil_graph_model *m, const foil_dataset *d, const foil_train_options *o)
+static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d, const foil_train_options *o)
 {
     if (o->epochs < 1 || o->epochs > 256) return foil_error(FOIL_ERR_ARG, "epochs must be between 1 and 256");
     if (o->batch < 1) return foil_error(FOIL_ERR_ARG, "batch size must be at least 1");
@@ -235,10 +235,10 @@ foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_datas
     return m->ops->fit(m->state, data, val, o, report);
 }
 
-foil_status foil_graph_model_fit(void *state, const foil_dataset *data, const foil_dataset *val,
+foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_dataset *val,
                                  const foil_train_options *o, foil_train_report *report)
 {
-    foil_graph_model *gm = state;
+    FoilGraphModel *gm = state;
     foil_model *m = gm->self;
     foil_status st = check_options(gm, data, o);
     if (st) return st;
@@ -258,12 +258,12 @@ foil_status foil_graph_model_fit(void *state, const foil_dataset *data, const fo
     if (!t.perm || !t.labels || !t.loss) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!st) st = init_optimizer(&t);
     int64_t steps_per_epoch = (t.n + t.batch - 1) / t.batch, total_steps = steps_per_epoch * o->epochs;
-    foil_ckpt_state ck = {o->seed, (uint64_t)o->batch, (uint64_t)t.n, 0, 0, 0, 0, 0, 0};
+    FoilCkptState ck = {o->seed, (uint64_t)o->batch, (uint64_t)t.n, 0, 0, 0, 0, 0, 0};
     if (!st && o->resume) {
         FILE *f = fopen(o->checkpoint, "rb");
         if (f) {
             fclose(f);
-            st = foil_checkpoint_load(o->checkpoint, m, &t.opt, &ck);
+            st = foilCheckpointLoad(o->checkpoint, m, &t.opt, &ck);
             report->resumed_epoch = (int64_t)ck.epoch;
             report->resumed_step = (int64_t)ck.step_in_epoch;
         }
@@ -288,7 +288,7 @@ foil_status foil_graph_model_fit(void *state, const foil_dataset *data, const fo
             foil_progress_update(&bar, (int64_t)ck.seen, status);
             if (!st && o->checkpoint && o->checkpoint_every && ck.global_step % (uint64_t)o->checkpoint_every == 0 &&
                 s + 1 < steps_per_epoch)
-                st = foil_checkpoint_save(o->checkpoint, m, &t.opt, &ck);
+                st = foilCheckpointSave(o->checkpoint, m, &t.opt, &ck);
         }
         if (st) break;
         foil_epoch_stats *es = &report->epoch[report->epochs++];
@@ -309,7 +309,7 @@ foil_status foil_graph_model_fit(void *state, const foil_dataset *data, const fo
         ck.step_in_epoch = 0;
         ck.loss_sum = 0;
         ck.correct = ck.seen = 0;
-        if (o->checkpoint) st = foil_checkpoint_save(o->checkpoint, m, &t.opt, &ck);
+        if (o->checkpoint) st = foilCheckpointSave(o->checkpoint, m, &t.opt, &ck);
     }
     report->seconds = foil_now() - start;
     free_trainer(&t);

@@ -1,19 +1,19 @@
 /*
- * nn/builder.c - build a foil_graph in code. See builder.h.
+ * nn/builder.c - build a FoilGraph in code. See builder.h.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/builder.h"
 
-foil_status foil_builder_begin(foil_builder *b, const char *name, int opset)
+foil_status foilBuilderBegin(FoilBuilder *b, const char *name, int opset)
 {
     memset(b, 0, sizeof *b);
-    b->g = foil_graph_new(name);
+    b->g = foilGraphNew(name);
     if (!b->g) return b->st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     b->g->name = strdup(name ? name : "foil");
     if (!b->g->name) {
-        foil_builder_abort(b);
+        foilBuilderAbort(b);
         return b->st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     b->g->opset = opset;
@@ -21,45 +21,45 @@ foil_status foil_builder_begin(foil_builder *b, const char *name, int opset)
     return FOIL_OK;
 }
 
-foil_status foil_builder_fail(foil_builder *b, foil_status st)
+foil_status foilBuilderFail(FoilBuilder *b, foil_status st)
 {
     if (!b->st) b->st = st;
     return b->st;
 }
 
-void foil_builder_abort(foil_builder *b)
+void foilBuilderAbort(FoilBuilder *b)
 {
-    foil_graph_free(b->g);
+    foilGraphFree(b->g);
     b->g = NULL;
     if (!b->st) b->st = FOIL_ERR_ARG;
 }
 
-static int nomem(foil_builder *b) { return foil_builder_fail(b, foil_error(FOIL_ERR_NOMEM, "out of memory")), -1; }
+static int nomem(FoilBuilder *b) { return foilBuilderFail(b, foil_error(FOIL_ERR_NOMEM, "out of memory")), -1; }
 
 /* A new value of this name; an existing name is an error (every ONNX value
  * has one definition). */
-static int new_value(foil_builder *b, const char *name, foil_value_kind kind)
+static int new_value(FoilBuilder *b, const char *name, FoilValueKind kind)
 {
     if (b->st) return -1;
     if (!name || !name[0]) {
-        foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: a value needs a name", b->g->path));
+        foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: a value needs a name", b->g->path));
         return -1;
     }
-    if (foil_graph_find_value(b->g, name) >= 0) {
-        foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: value '%s' is defined twice", b->g->path, name));
+    if (foilGraphFindValue(b->g, name) >= 0) {
+        foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: value '%s' is defined twice", b->g->path, name));
         return -1;
     }
-    int idx = foil_graph_value(b->g, name);
+    int idx = foilGraphValue(b->g, name);
     if (idx < 0) return nomem(b);
     b->g->values[idx].kind = kind;
     return idx;
 }
 
-static foil_status set_decl(foil_builder *b, foil_value *v, foil_dtype dt, int ndim, const int64_t *shape,
+static foil_status set_decl(FoilBuilder *b, FoilValue *v, foil_dtype dt, int ndim, const int64_t *shape,
                             const char *const *dim_params)
 {
     if (ndim > FOIL_MAX_DIMS)
-        return foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: value '%s' has rank %d (max %d)", b->g->path,
+        return foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: value '%s' has rank %d (max %d)", b->g->path,
                                                v->name, ndim, FOIL_MAX_DIMS));
     v->has_decl = ndim < 0 ? 2 : 1;
     v->decl_dtype = dt;
@@ -76,7 +76,7 @@ static foil_status set_decl(foil_builder *b, foil_value *v, foil_dtype dt, int n
 }
 
 /* Append to g->inputs or g->outputs, growing the array. */
-static foil_status push_index(foil_builder *b, int **arr, int *n, int *cap, int idx)
+static foil_status push_index(FoilBuilder *b, int **arr, int *n, int *cap, int idx)
 {
     if (*n == *cap) {
         int nc = *cap ? 2 * *cap : 4;
@@ -89,12 +89,12 @@ static foil_status push_index(foil_builder *b, int **arr, int *n, int *cap, int 
     return FOIL_OK;
 }
 
-int foil_builder_input(foil_builder *b, const char *name, foil_dtype dt, int ndim, const int64_t *shape,
+int foilBuilderInput(FoilBuilder *b, const char *name, foil_dtype dt, int ndim, const int64_t *shape,
                        const char *const *dim_params)
 {
     if (b->st) return -1;
     if (ndim < 0) {
-        foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: input '%s' needs a shape", b->g->path, name));
+        foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: input '%s' needs a shape", b->g->path, name));
         return -1;
     }
     int idx = new_value(b, name, FOIL_VALUE_INPUT);
@@ -104,7 +104,7 @@ int foil_builder_input(foil_builder *b, const char *name, foil_dtype dt, int ndi
     return idx;
 }
 
-static int new_initializer(foil_builder *b, const char *name, foil_value_kind kind, foil_dtype dt, int ndim,
+static int new_initializer(FoilBuilder *b, const char *name, FoilValueKind kind, foil_dtype dt, int ndim,
                            const int64_t *shape, const void *data)
 {
     int idx = new_value(b, name, kind);
@@ -112,7 +112,7 @@ static int new_initializer(foil_builder *b, const char *name, foil_value_kind ki
     foil_tensor *t = &b->g->values[idx].t;
     foil_status st = foil_tensor_alloc(t, dt, ndim, shape);
     if (st) {
-        foil_builder_fail(b, foil_error_prefix(st, "%s: initializer '%s'", b->g->path, name));
+        foilBuilderFail(b, foil_error_prefix(st, "%s: initializer '%s'", b->g->path, name));
         return -1;
     }
     if (data && t->numel) memcpy(t->data, data, foil_tensor_nbytes(t));
@@ -120,17 +120,17 @@ static int new_initializer(foil_builder *b, const char *name, foil_value_kind ki
     return idx;
 }
 
-int foil_builder_param(foil_builder *b, const char *name, int ndim, const int64_t *shape, const float *data)
+int foilBuilderParam(FoilBuilder *b, const char *name, int ndim, const int64_t *shape, const float *data)
 {
     return new_initializer(b, name, FOIL_VALUE_PARAM, FOIL_F32, ndim, shape, data);
 }
 
-int foil_builder_const_i64(foil_builder *b, const char *name, int ndim, const int64_t *shape, const int64_t *data)
+int foilBuilderConstI64(FoilBuilder *b, const char *name, int ndim, const int64_t *shape, const int64_t *data)
 {
     return new_initializer(b, name, FOIL_VALUE_CONST, FOIL_I64, ndim, shape, data);
 }
 
-static foil_status copy_attr(foil_builder *b, foil_attr *dst, const foil_battr *src)
+static foil_status copy_attr(FoilBuilder *b, FoilAttr *dst, const FoilBattr *src)
 {
     memset(dst, 0, sizeof *dst);
     dst->name = strdup(src->name ? src->name : "");
@@ -145,7 +145,7 @@ static foil_status copy_attr(foil_builder *b, foil_attr *dst, const foil_battr *
         break;
     case FOIL_ATTR_INTS:
         if (src->n < 0 || (src->n > 0 && !src->ints))
-            return foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: attribute '%s' has no values", b->g->path,
+            return foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: attribute '%s' has no values", b->g->path,
                                                    dst->name));
         dst->n = src->n;
         dst->ints = malloc((size_t)(src->n ? src->n : 1) * sizeof *dst->ints);
@@ -158,25 +158,25 @@ static foil_status copy_attr(foil_builder *b, foil_attr *dst, const foil_battr *
         if (foil_tensor_copy(dst->t, src->t)) return nomem(b), b->st;
         break;
     default:
-        return foil_builder_fail(b, foil_error(FOIL_ERR_UNSUPPORTED, "%s: attribute '%s': the builder takes int, "
+        return foilBuilderFail(b, foil_error(FOIL_ERR_UNSUPPORTED, "%s: attribute '%s': the builder takes int, "
                                                "float, string, ints and tensor attributes", b->g->path, dst->name));
     }
     return FOIL_OK;
 }
 
-int foil_builder_node(foil_builder *b, const char *op_type, const char *name, int n_in, const int *in, int n_out,
-                      const char *const *out_names, int *out, int n_attrs, const foil_battr *attrs)
+int foilBuilderNode(FoilBuilder *b, const char *op_type, const char *name, int n_in, const int *in, int n_out,
+                      const char *const *out_names, int *out, int n_attrs, const FoilBattr *attrs)
 {
     if (b->st) return -1;
-    foil_graph *g = b->g;
+    FoilGraph *g = b->g;
     if (n_in < 0 || n_out < 1 || n_attrs < 0 || (n_attrs && !attrs)) {
-        foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: node '%s' (%s): bad argument counts", g->path,
+        foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: node '%s' (%s): bad argument counts", g->path,
                                         name ? name : "", op_type));
         return -1;
     }
     for (int i = 0; i < n_in; i++)
         if (in[i] < 0 || in[i] >= g->n_values) {
-            foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: node '%s' (%s): input %d is not a value", g->path,
+            foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: node '%s' (%s): input %d is not a value", g->path,
                                             name ? name : "", op_type, i));
             return -1;
         }
@@ -189,7 +189,7 @@ int foil_builder_node(foil_builder *b, const char *op_type, const char *name, in
             return -1;
         }
     }
-    foil_node *n = foil_graph_add_node(g, name, op_type, n_in, in, n_out, outs);
+    FoilNode *n = foilGraphAddNode(g, name, op_type, n_in, in, n_out, outs);
     int first = outs[0];
     if (out) memcpy(out, outs, (size_t)n_out * sizeof *out);
     free(outs);
@@ -204,34 +204,34 @@ int foil_builder_node(foil_builder *b, const char *op_type, const char *name, in
     return first;
 }
 
-int foil_builder_op(foil_builder *b, const char *op_type, const char *name, int n_in, const int *in, int n_attrs,
-                    const foil_battr *attrs)
+int foilBuilderOp(FoilBuilder *b, const char *op_type, const char *name, int n_in, const int *in, int n_attrs,
+                    const FoilBattr *attrs)
 {
     const char *out_names[1] = {name};
-    return foil_builder_node(b, op_type, name, n_in, in, 1, out_names, NULL, n_attrs, attrs);
+    return foilBuilderNode(b, op_type, name, n_in, in, 1, out_names, NULL, n_attrs, attrs);
 }
 
-foil_status foil_builder_output(foil_builder *b, int value, foil_dtype dt, int ndim, const int64_t *shape,
+foil_status foilBuilderOutput(FoilBuilder *b, int value, foil_dtype dt, int ndim, const int64_t *shape,
                                 const char *const *dim_params)
 {
     if (b->st) return b->st;
     if (value < 0 || value >= b->g->n_values)
-        return foil_builder_fail(b, foil_error(FOIL_ERR_ARG, "%s: graph output is not a value", b->g->path));
-    foil_value *v = &b->g->values[value];
+        return foilBuilderFail(b, foil_error(FOIL_ERR_ARG, "%s: graph output is not a value", b->g->path));
+    FoilValue *v = &b->g->values[value];
     foil_status st = set_decl(b, v, dt, ndim, shape, dim_params);
     if (st) return st;
     return push_index(b, &b->g->outputs, &b->g->n_outputs, &b->cap_outputs, value);
 }
 
-foil_status foil_builder_finish(foil_builder *b, foil_graph **out)
+foil_status foilBuilderFinish(FoilBuilder *b, FoilGraph **out)
 {
     *out = NULL;
     foil_status st = b->st;
     if (!st && b->g->n_outputs == 0) st = foil_error(FOIL_ERR_ARG, "%s: the graph has no outputs", b->g->path);
     if (!st && b->g->n_nodes == 0) st = foil_error(FOIL_ERR_ARG, "%s: the graph has no nodes", b->g->path);
-    if (!st) st = foil_graph_finalize(b->g);
+    if (!st) st = foilGraphFinalize(b->g);
     if (st) {
-        foil_graph_free(b->g);
+        foilGraphFree(b->g);
         b->g = NULL;
         b->st = st;
         return st;
@@ -242,18 +242,18 @@ foil_status foil_builder_finish(foil_builder *b, foil_graph **out)
     return FOIL_OK;
 }
 
-int foil_builder_constant(foil_builder *b, const char *name, int ndim, const int64_t *shape, const float *data)
+int foilBuilderConstant(FoilBuilder *b, const char *name, int ndim, const int64_t *shape, const float *data)
 {
     if (b->st) return -1;
     foil_tensor t = {0};
     foil_status st = foil_tensor_set_shape(&t, FOIL_F32, ndim, shape);
     if (st) {
-        foil_builder_fail(b, foil_error_prefix(st, "%s: constant '%s'", b->g->path, name));
+        foilBuilderFail(b, foil_error_prefix(st, "%s: constant '%s'", b->g->path, name));
         return -1;
     }
     t.data = (void *)data;
-    foil_battr value = {.name = "value", .type = FOIL_ATTR_TENSOR, .t = &t};
+    FoilBattr value = {.name = "value", .type = FOIL_ATTR_TENSOR, .t = &t};
     const char *out_names[1] = {name};
     int out;
-    return foil_builder_node(b, "Constant", name, 0, NULL, 1, out_names, &out, 1, &value);
+    return foilBuilderNode(b, "Constant", name, 0, NULL, 1, out_names, &out, 1, &value);
 }

@@ -1,26 +1,26 @@
 /*
- * nn/builder.h - build a foil_graph in code, as the ONNX importer would have
+ * nn/builder.h - build a FoilGraph in code, as the ONNX importer would have
  * built it from a file (internal to libfoil).
  *
  * The graph comes out exactly like an imported one: declared inputs with a
  * symbolic batch dimension, float initializers as PARAM values, int64 ones as
  * CONST values, nodes with ONNX attributes, declared outputs; finalized, so
- * it plans, runs, and exports with foil_onnx_save as a valid ONNX model.
+ * it plans, runs, and exports with foilOnnxSave as a valid ONNX model.
  *
- *   foil_builder b;
- *   foil_builder_begin(&b, "my-net", 13);
- *   int x = foil_builder_input(&b, "input", FOIL_F32, 2, (int64_t[]){-1, 30}, dyn_n);
- *   int w = foil_builder_param(&b, "fc.weight", 2, (int64_t[]){10, 30}, NULL);
- *   int bias = foil_builder_param(&b, "fc.bias", 1, (int64_t[]){10}, NULL);
- *   int y = foil_builder_op(&b, "Gemm", "fc", FOIL_B_IN(x, w, bias),
+ *   FoilBuilder b;
+ *   foilBuilderBegin(&b, "my-net", 13);
+ *   int x = foilBuilderInput(&b, "input", FOIL_F32, 2, (int64_t[]){-1, 30}, dyn_n);
+ *   int w = foilBuilderParam(&b, "fc.weight", 2, (int64_t[]){10, 30}, NULL);
+ *   int bias = foilBuilderParam(&b, "fc.bias", 1, (int64_t[]){10}, NULL);
+ *   int y = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(x, w, bias),
  *                           FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
- *   foil_builder_output(&b, y, FOIL_F32, 2, (int64_t[]){-1, 10}, dyn_n);
- *   foil_graph *g;
- *   foil_status st = foil_builder_finish(&b, &g);
+ *   foilBuilderOutput(&b, y, FOIL_F32, 2, (int64_t[]){-1, 10}, dyn_n);
+ *   FoilGraph *g;
+ *   foil_status st = foilBuilderFinish(&b, &g);
  *
  * Errors are sticky, as in a stream: the first failure is recorded in b->st
  * (its message in foil_last_error()), every later call does nothing and
- * returns -1, and foil_builder_finish returns the status. So model-definition
+ * returns -1, and foilBuilderFinish returns the status. So model-definition
  * code can be written straight through and checked once at the end.
  */
 #ifndef FOIL_NN_BUILDER_H
@@ -31,90 +31,90 @@
 #include "nn/graph.h"
 
 /* One attribute to attach to a node. Strings and arrays are copied. */
-typedef struct foil_battr {
+typedef struct FoilBattr {
     const char *name;
-    foil_attr_type type;   /* FOIL_ATTR_INT, _FLOAT, _STRING, _INTS or _TENSOR */
+    FoilAttrType type;   /* FOIL_ATTR_INT, _FLOAT, _STRING, _INTS or _TENSOR */
     int64_t i;
     float f;
     const char *s;
     const int64_t *ints;
     int n;                 /* number of ints */
     const foil_tensor *t;  /* FOIL_ATTR_TENSOR (copied) */
-} foil_battr;
+} FoilBattr;
 
-#define FOIL_BATTR_INT(nm, v) ((foil_battr){.name = (nm), .type = FOIL_ATTR_INT, .i = (v)})
-#define FOIL_BATTR_FLOAT(nm, v) ((foil_battr){.name = (nm), .type = FOIL_ATTR_FLOAT, .f = (v)})
-#define FOIL_BATTR_STRING(nm, v) ((foil_battr){.name = (nm), .type = FOIL_ATTR_STRING, .s = (v)})
+#define FOIL_BATTR_INT(nm, v) ((FoilBattr){.name = (nm), .type = FOIL_ATTR_INT, .i = (v)})
+#define FOIL_BATTR_FLOAT(nm, v) ((FoilBattr){.name = (nm), .type = FOIL_ATTR_FLOAT, .f = (v)})
+#define FOIL_BATTR_STRING(nm, v) ((FoilBattr){.name = (nm), .type = FOIL_ATTR_STRING, .s = (v)})
 /* FOIL_BATTR_INTS("pads", 1, 1, 1, 1) */
 #define FOIL_BATTR_INTS(nm, ...)                                                                  \
-    ((foil_battr){.name = (nm), .type = FOIL_ATTR_INTS, .ints = (const int64_t[]){__VA_ARGS__}, \
+    ((FoilBattr){.name = (nm), .type = FOIL_ATTR_INTS, .ints = (const int64_t[]){__VA_ARGS__}, \
                   .n = (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))})
 /* From an array of n values. */
 #define FOIL_BATTR_INTS_N(nm, count, arr) \
-    ((foil_battr){.name = (nm), .type = FOIL_ATTR_INTS, .ints = (arr), .n = (count)})
+    ((FoilBattr){.name = (nm), .type = FOIL_ATTR_INTS, .ints = (arr), .n = (count)})
 
 /* Argument pairs (count, array) for the node functions:
- *   foil_builder_op(&b, "Add", "add1", FOIL_B_IN(a, c), FOIL_B_NO_ATTRS) */
+ *   foilBuilderOp(&b, "Add", "add1", FOIL_B_IN(a, c), FOIL_B_NO_ATTRS) */
 #define FOIL_B_IN(...) (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)), (const int[]){__VA_ARGS__}
 #define FOIL_B_ATTRS(...) \
-    (int)(sizeof((const foil_battr[]){__VA_ARGS__}) / sizeof(foil_battr)), (const foil_battr[]){__VA_ARGS__}
+    (int)(sizeof((const FoilBattr[]){__VA_ARGS__}) / sizeof(FoilBattr)), (const FoilBattr[]){__VA_ARGS__}
 #define FOIL_B_NO_ATTRS 0, NULL
 
-typedef struct foil_builder {
-    foil_graph *g;
+typedef struct FoilBuilder {
+    FoilGraph *g;
     foil_status st;        /* first error (FOIL_OK while all is well) */
     int cap_inputs, cap_outputs;
-} foil_builder;
+} FoilBuilder;
 
 /* Start a graph named `name` (also used as the "file" in error messages) of
  * default-domain opset `opset`. */
-foil_status foil_builder_begin(foil_builder *b, const char *name, int opset);
+foil_status foilBuilderBegin(FoilBuilder *b, const char *name, int opset);
 
 /* Record an error raised by the caller (message already set with foil_error)
  * unless an earlier one is recorded; returns b->st. */
-foil_status foil_builder_fail(foil_builder *b, foil_status st);
+foil_status foilBuilderFail(FoilBuilder *b, foil_status st);
 
 /* A graph input. shape[d] < 0 marks a dynamic dimension, named by
  * dim_params[d] (dim_params may be NULL, or hold NULL for fixed dims; a
  * dynamic dimension without a name is written as "N"). Returns the value
  * index, -1 on error. */
-int foil_builder_input(foil_builder *b, const char *name, foil_dtype dt, int ndim, const int64_t *shape,
+int foilBuilderInput(FoilBuilder *b, const char *name, foil_dtype dt, int ndim, const int64_t *shape,
                        const char *const *dim_params);
 
 /* A float32 initializer (a PARAM value: a weight, or a constant operand).
  * data: numel values to copy, or NULL for zeros. */
-int foil_builder_param(foil_builder *b, const char *name, int ndim, const int64_t *shape, const float *data);
+int foilBuilderParam(FoilBuilder *b, const char *name, int ndim, const int64_t *shape, const float *data);
 
 /* An int64 initializer (a CONST value: shapes, axes, indices). */
-int foil_builder_const_i64(foil_builder *b, const char *name, int ndim, const int64_t *shape, const int64_t *data);
+int foilBuilderConstI64(FoilBuilder *b, const char *name, int ndim, const int64_t *shape, const int64_t *data);
 
 /* A node with n_out outputs named out_names[] (new values; their indices go
  * to out[] when out is not NULL). Returns the first output's index, -1 on
  * error. */
-int foil_builder_node(foil_builder *b, const char *op_type, const char *name, int n_in, const int *in, int n_out,
-                      const char *const *out_names, int *out, int n_attrs, const foil_battr *attrs);
+int foilBuilderNode(FoilBuilder *b, const char *op_type, const char *name, int n_in, const int *in, int n_out,
+                      const char *const *out_names, int *out, int n_attrs, const FoilBattr *attrs);
 
 /* The common case: one output, named like the node. */
-int foil_builder_op(foil_builder *b, const char *op_type, const char *name, int n_in, const int *in, int n_attrs,
-                    const foil_battr *attrs);
+int foilBuilderOp(FoilBuilder *b, const char *op_type, const char *name, int n_in, const int *in, int n_attrs,
+                    const FoilBattr *attrs);
 
 /* Mark a value as a graph output, with a declared type (ndim < 0: no shape
  * declared; shape and dim_params as for inputs). */
 /* A float32 Constant node (its value copied): data that is part of the
  * model but no weight, such as input normalization statistics. Constants
  * are folded at plan time and are never trained, here or after export. */
-int foil_builder_constant(foil_builder *b, const char *name, int ndim, const int64_t *shape, const float *data);
+int foilBuilderConstant(FoilBuilder *b, const char *name, int ndim, const int64_t *shape, const float *data);
 
-foil_status foil_builder_output(foil_builder *b, int value, foil_dtype dt, int ndim, const int64_t *shape,
+foil_status foilBuilderOutput(FoilBuilder *b, int value, foil_dtype dt, int ndim, const int64_t *shape,
                                 const char *const *dim_params);
 
-/* Finalize (foil_graph_finalize: structure checks, each op's init) and hand
+/* Finalize (foilGraphFinalize: structure checks, each op's init) and hand
  * the graph over. On any error, recorded earlier or raised now, the graph is
  * freed, *out is NULL and the status is returned. The builder is spent either
  * way. */
-foil_status foil_builder_finish(foil_builder *b, foil_graph **out);
+foil_status foilBuilderFinish(FoilBuilder *b, FoilGraph **out);
 
 /* Give up: free the graph under construction. */
-void foil_builder_abort(foil_builder *b);
+void foilBuilderAbort(FoilBuilder *b);
 
 #endif

@@ -9,9 +9,9 @@
 #include "foil/rng.h"
 #include "nn/graph.h"
 
-foil_graph *foil_graph_new(const char *path)
+FoilGraph *foilGraphNew(const char *path)
 {
-    foil_graph *g = calloc(1, sizeof *g);
+    FoilGraph *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->path = strdup(path ? path : "model");
     g->grad_mode = -1;
@@ -22,10 +22,10 @@ foil_graph *foil_graph_new(const char *path)
     return g;
 }
 
-static void free_attrs(foil_node *n)
+static void free_attrs(FoilNode *n)
 {
     for (int i = 0; i < n->n_attrs; i++) {
-        foil_attr *a = &n->attrs[i];
+        FoilAttr *a = &n->attrs[i];
         free(a->name);
         free(a->s);
         free(a->ints);
@@ -40,15 +40,15 @@ static void free_attrs(foil_node *n)
     free(n->attrs);
 }
 
-static int is_planned_buffer(const foil_value *v)
+static int is_planned_buffer(const FoilValue *v)
 {
     return v->kind == FOIL_VALUE_ACTIVATION || v->kind == FOIL_VALUE_INPUT;
 }
 
-void foil_graph_unplan(foil_graph *g)
+void foilGraphUnplan(FoilGraph *g)
 {
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         if (is_planned_buffer(v)) {
             foil_tensor_free(&v->t);
             v->known = 0;
@@ -57,7 +57,7 @@ void foil_graph_unplan(foil_graph *g)
         v->needs_grad = 0;
     }
     for (int i = 0; i < g->n_nodes; i++) {
-        foil_op_ctx *c = &g->nodes[i].ctx;
+        FoilOpCtx *c = &g->nodes[i].ctx;
         if (g->nodes[i].op && g->nodes[i].op->plan_state_bytes) free(c->state);
         foil_free(c->work);
         free(c->in);
@@ -75,14 +75,14 @@ void foil_graph_unplan(foil_graph *g)
 }
 
 /* What a plan_slot keeps per value and per node: exactly the fields
- * foil_graph_plan sets and foil_graph_unplan clears. */
-struct foil_saved_value {
+ * foilGraphPlan sets and foilGraphUnplan clears. */
+struct FoilSavedValue {
     foil_tensor t;             /* planned buffers only (activations, inputs) */
     foil_tensor grad;
     int known, needs_grad;
 };
-struct foil_saved_node {
-    foil_op_ctx ctx;
+struct FoilSavedNode {
+    FoilOpCtx ctx;
     int folded, absorbed, masked_by_reader;
 };
 
@@ -100,14 +100,14 @@ static void swap_int(int *a, int *b)
     *b = t;
 }
 
-static void swap_ctx(foil_op_ctx *a, foil_op_ctx *b)
+static void swap_ctx(FoilOpCtx *a, FoilOpCtx *b)
 {
-    foil_op_ctx t = *a;
+    FoilOpCtx t = *a;
     *a = *b;
     *b = t;
 }
 
-foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot)
+foil_status foilGraphSwapPlan(FoilGraph *g, FoilPlanSlot *slot)
 {
     if (!slot->values) { /* first use: an empty slot is an unplanned graph */
         slot->values = calloc((size_t)g->n_values + 1, sizeof *slot->values);
@@ -123,8 +123,8 @@ foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot)
         slot->grad_mode = -1;
     }
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
-        struct foil_saved_value *s = &slot->values[i];
+        FoilValue *v = &g->values[i];
+        struct FoilSavedValue *s = &slot->values[i];
         if (is_planned_buffer(v)) {
             swap_tensor(&v->t, &s->t);
             swap_int(&v->known, &s->known);
@@ -133,8 +133,8 @@ foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot)
         swap_int(&v->needs_grad, &s->needs_grad);
     }
     for (int k = 0; k < g->n_nodes; k++) {
-        foil_node *n = &g->nodes[k];
-        struct foil_saved_node *s = &slot->nodes[k];
+        FoilNode *n = &g->nodes[k];
+        struct FoilSavedNode *s = &slot->nodes[k];
         swap_ctx(&n->ctx, &s->ctx);
         swap_int(&n->folded, &s->folded);
         swap_int(&n->absorbed, &s->absorbed);
@@ -145,25 +145,25 @@ foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot)
     return FOIL_OK;
 }
 
-void foil_graph_free_plan_slot(foil_graph *g, foil_plan_slot *slot)
+void foilGraphFreePlanSlot(FoilGraph *g, FoilPlanSlot *slot)
 {
     if (!slot->values) return;
     /* Swap the slot's plan in, release it with the one code that knows how,
      * and swap g's own plan back: cannot fail once the slot exists. */
-    foil_graph_swap_plan(g, slot);
-    foil_graph_unplan(g);
-    foil_graph_swap_plan(g, slot);
+    foilGraphSwapPlan(g, slot);
+    foilGraphUnplan(g);
+    foilGraphSwapPlan(g, slot);
     free(slot->values);
     free(slot->nodes);
     memset(slot, 0, sizeof *slot);
 }
 
-void foil_graph_free(foil_graph *g)
+void foilGraphFree(FoilGraph *g)
 {
     if (!g) return;
-    foil_graph_unplan(g);
+    foilGraphUnplan(g);
     for (int i = 0; i < g->n_nodes; i++) {
-        foil_node *n = &g->nodes[i];
+        FoilNode *n = &g->nodes[i];
         if (n->op && n->op->destroy) n->op->destroy(n);
         else free(n->state);
         free_attrs(n);
@@ -174,7 +174,7 @@ void foil_graph_free(foil_graph *g)
         free(n->out);
     }
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         free(v->name);
         foil_tensor_free(&v->t);
         for (int d = 0; d < FOIL_MAX_DIMS; d++) free(v->decl_dim_param[d]);
@@ -188,25 +188,25 @@ void foil_graph_free(foil_graph *g)
     free(g);
 }
 
-int foil_graph_find_value(const foil_graph *g, const char *name)
+int foilGraphFindValue(const FoilGraph *g, const char *name)
 {
     for (int i = 0; i < g->n_values; i++)
         if (strcmp(g->values[i].name, name) == 0) return i;
     return -1;
 }
 
-int foil_graph_value(foil_graph *g, const char *name)
+int foilGraphValue(FoilGraph *g, const char *name)
 {
-    int idx = foil_graph_find_value(g, name);
+    int idx = foilGraphFindValue(g, name);
     if (idx >= 0) return idx;
     if (g->n_values == g->cap_values) {
         int cap = g->cap_values ? 2 * g->cap_values : 64;
-        foil_value *nv = realloc(g->values, (size_t)cap * sizeof *nv);
+        FoilValue *nv = realloc(g->values, (size_t)cap * sizeof *nv);
         if (!nv) return -1;
         g->values = nv;
         g->cap_values = cap;
     }
-    foil_value *v = &g->values[g->n_values];
+    FoilValue *v = &g->values[g->n_values];
     memset(v, 0, sizeof *v);
     v->name = strdup(name);
     if (!v->name) return -1;
@@ -214,17 +214,17 @@ int foil_graph_value(foil_graph *g, const char *name)
     return g->n_values++;
 }
 
-foil_node *foil_graph_add_node(foil_graph *g, const char *name, const char *op_type,
+FoilNode *foilGraphAddNode(FoilGraph *g, const char *name, const char *op_type,
                                int n_in, const int *in, int n_out, const int *out)
 {
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? 2 * g->cap_nodes : 32;
-        foil_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        FoilNode *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
         if (!nn) return NULL;
         g->nodes = nn;
         g->cap_nodes = cap;
     }
-    foil_node *n = &g->nodes[g->n_nodes];
+    FoilNode *n = &g->nodes[g->n_nodes];
     memset(n, 0, sizeof *n);
     n->name = strdup(name ? name : "");
     n->op_type = strdup(op_type);
@@ -248,9 +248,9 @@ foil_node *foil_graph_add_node(foil_graph *g, const char *name, const char *op_t
  * finalize: structural checks that do not depend on shapes
  */
 
-static const char *node_label(const foil_node *n) { return n->name && n->name[0] ? n->name : n->op_type; }
+static const char *node_label(const FoilNode *n) { return n->name && n->name[0] ? n->name : n->op_type; }
 
-foil_status foil_graph_finalize(foil_graph *g)
+foil_status foilGraphFinalize(FoilGraph *g)
 {
     /* Nodes bind to the op tables of the kernel set in use (foil/cpu.h): a
      * FOIL_KERNELS that this build or CPU cannot honour fails here, by name. */
@@ -263,7 +263,7 @@ foil_status foil_graph_finalize(foil_graph *g)
         if (g->values[i].kind != FOIL_VALUE_ACTIVATION) avail[i] = 1;
     foil_status st = FOIL_OK;
     for (int k = 0; k < g->n_nodes && !st; k++) {
-        foil_node *n = &g->nodes[k];
+        FoilNode *n = &g->nodes[k];
         for (int i = 0; i < n->n_in; i++) {
             if (n->in[i] < 0) continue;
             if (!avail[n->in[i]]) {
@@ -276,7 +276,7 @@ foil_status foil_graph_finalize(foil_graph *g)
         }
         for (int i = 0; i < n->n_out && !st; i++) {
             if (n->out[i] < 0) continue;
-            foil_value *v = &g->values[n->out[i]];
+            FoilValue *v = &g->values[n->out[i]];
             if (avail[n->out[i]]) {
                 st = foil_error(FOIL_ERR_FORMAT, "%s: node '%s' (%s): output '%s' is already defined", g->path,
                                 node_label(n), n->op_type, v->name);
@@ -286,10 +286,10 @@ foil_status foil_graph_finalize(foil_graph *g)
             v->producer = k;
         }
         if (st) break;
-        n->op = foil_op_find(n->op_type);
+        n->op = foilOpFind(n->op_type);
         if (!n->op) {
             st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: node '%s': operator '%s' is not supported (foil supports: %s)",
-                            g->path, node_label(n), n->op_type, foil_op_list());
+                            g->path, node_label(n), n->op_type, foilOpList());
             break;
         }
         if (n->op->init && (st = n->op->init(n))) {
@@ -300,7 +300,7 @@ foil_status foil_graph_finalize(foil_graph *g)
     /* A weight is trainable when some node takes a gradient through it;
      * batch norm's running statistics, for instance, are not. */
     for (int k = 0; k < g->n_nodes && !st; k++) {
-        const foil_node *n = &g->nodes[k];
+        const FoilNode *n = &g->nodes[k];
         for (int i = 0; i < n->n_in; i++)
             if (n->in[i] >= 0 && g->values[n->in[i]].kind == FOIL_VALUE_PARAM && n->op->backward && i < 32 &&
                 ((n->op->grad_inputs >> i) & 1u))
@@ -318,9 +318,9 @@ foil_status foil_graph_finalize(foil_graph *g)
  * plan
  */
 
-static foil_status prepare_ctx(foil_graph *g, foil_node *n)
+static foil_status prepare_ctx(FoilGraph *g, FoilNode *n)
 {
-    foil_op_ctx *c = &n->ctx;
+    FoilOpCtx *c = &n->ctx;
     c->node = n;
     c->model = g->path;
     c->n_in = n->n_in;
@@ -340,7 +340,7 @@ static foil_status prepare_ctx(foil_graph *g, foil_node *n)
     }
     for (int i = 0; i < n->n_in; i++) {
         if (n->in[i] < 0) continue;
-        foil_value *v = &g->values[n->in[i]];
+        FoilValue *v = &g->values[n->in[i]];
         c->in[i] = &v->t;
         c->known[i] = (unsigned char)v->known;
     }
@@ -351,7 +351,7 @@ static foil_status prepare_ctx(foil_graph *g, foil_node *n)
 
 /* Shape reads only its input's shape, so it folds even when the input's data
  * is computed at run time. */
-static int can_fold(const foil_node *n)
+static int can_fold(const FoilNode *n)
 {
     if (strcmp(n->op_type, "Shape") == 0) return 1;
     if (strcmp(n->op_type, "Dropout") == 0) return 0;
@@ -360,7 +360,7 @@ static int can_fold(const foil_node *n)
     return 1;
 }
 
-static foil_status check_declared_output(foil_graph *g, const foil_value *v)
+static foil_status check_declared_output(FoilGraph *g, const FoilValue *v)
 {
     if (!v->has_decl || v->decl_ndim != v->t.ndim) return FOIL_OK; /* rank-less declarations are common */
     for (int d = g->relax_batch ? 1 : 0; d < v->t.ndim; d++)
@@ -373,7 +373,7 @@ static foil_status check_declared_output(foil_graph *g, const foil_value *v)
 }
 
 /* How many node inputs and graph outputs read each value. */
-static int *count_readers(const foil_graph *g)
+static int *count_readers(const FoilGraph *g)
 {
     int *readers = calloc((size_t)g->n_values + 1, sizeof *readers);
     if (!readers) return NULL;
@@ -384,7 +384,7 @@ static int *count_readers(const foil_graph *g)
     return readers;
 }
 
-int foil_graph_fuse_relu = 1;
+int foilGraphFuseRelu = 1;
 
 /*
  * A Relu whose input nothing else reads (no other node, no graph output) and
@@ -396,16 +396,16 @@ int foil_graph_fuse_relu = 1;
  * the activation saved forward, a buffer's traffic backward. The producer's
  * own backward never reads its output, so it does not see the difference.
  */
-static int absorb_relu(foil_graph *g, foil_node *n, const int *readers)
+static int absorb_relu(FoilGraph *g, FoilNode *n, const int *readers)
 {
-    if (!foil_graph_fuse_relu || strcmp(n->op->type, "Relu") != 0 || n->n_in != 1 || n->n_out != 1)
+    if (!foilGraphFuseRelu || strcmp(n->op->type, "Relu") != 0 || n->n_in != 1 || n->n_out != 1)
         return 0;
     if (n->in[0] < 0 || n->out[0] < 0) return 0;
-    foil_value *x = &g->values[n->in[0]];
+    FoilValue *x = &g->values[n->in[0]];
     if (x->kind != FOIL_VALUE_ACTIVATION || x->known || x->producer < 0 || readers[n->in[0]] != 1 ||
         x->t.dtype != FOIL_F32)
         return 0;
-    foil_node *p = &g->nodes[x->producer]; /* not folded: x is not known */
+    FoilNode *p = &g->nodes[x->producer]; /* not folded: x is not known */
     if (!p->op->fuses_relu || p->out[0] != n->in[0]) return 0;
     p->ctx.relu_out = 1;
     n->absorbed = 1;
@@ -419,7 +419,7 @@ static int absorb_relu(foil_graph *g, foil_node *n, const int *readers)
  * into the buffer the Relu shares with its input, which is exactly the
  * Relu's backward, so the Relu's backward is skipped too.
  */
-static void absorb_relu_backward(foil_graph *g, foil_node *n, const int *readers)
+static void absorb_relu_backward(FoilGraph *g, FoilNode *n, const int *readers)
 {
     if (!n->op->masks_relu_in || n->n_in < 1 || n->in[0] < 0 || readers[n->in[0]] != 1) return;
     int p = g->values[n->in[0]].producer;
@@ -428,9 +428,9 @@ static void absorb_relu_backward(foil_graph *g, foil_node *n, const int *readers
     g->nodes[p].masked_by_reader = 1;
 }
 
-static foil_status plan_node(foil_graph *g, foil_node *n, const int *readers)
+static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
 {
-    foil_op_ctx *c = &n->ctx;
+    FoilOpCtx *c = &n->ctx;
     foil_status st = prepare_ctx(g, n);
     if (st) return st;
     if ((st = n->op->infer(c))) return st;
@@ -443,7 +443,7 @@ static foil_status plan_node(foil_graph *g, foil_node *n, const int *readers)
     }
     for (int i = 0; i < n->n_out; i++) {
         if (n->out[i] < 0) continue;
-        foil_value *v = &g->values[n->out[i]];
+        FoilValue *v = &g->values[n->out[i]];
         foil_tensor shaped = v->t;
         if ((st = foil_tensor_alloc(&v->t, shaped.dtype, shaped.ndim, shaped.shape)))
             return foil_error_prefix(st, "%s: node '%s' (%s): output '%s'", g->path, node_label(n), n->op_type, v->name);
@@ -466,9 +466,9 @@ static foil_status plan_node(foil_graph *g, foil_node *n, const int *readers)
     return FOIL_OK;
 }
 
-static foil_status bind_input(foil_graph *g, int k, const foil_tensor *x)
+static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
 {
-    foil_value *v = &g->values[g->inputs[k]];
+    FoilValue *v = &g->values[g->inputs[k]];
     char want[128], got[128];
     if (!x) return foil_error(FOIL_ERR_ARG, "%s: no tensor given for input '%s'", g->path, v->name);
     if (v->has_decl) {
@@ -497,12 +497,12 @@ static foil_status bind_input(foil_graph *g, int k, const foil_tensor *x)
     return FOIL_OK;
 }
 
-foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs)
+foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
 {
-    foil_graph_unplan(g);
+    foilGraphUnplan(g);
     foil_status st = FOIL_OK;
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         v->known = v->kind == FOIL_VALUE_CONST;
     }
     for (int k = 0; k < g->n_inputs && !st; k++) st = bind_input(g, k, inputs[k]);
@@ -514,20 +514,20 @@ foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs)
      * trained; known (folded) values are constants. An absorbed Relu's
      * output shares its input's. */
     for (int i = 0; i < g->n_values && !st; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         if (v->t.dtype != FOIL_F32 || v->known || !v->t.data || (v->producer >= 0 && g->nodes[v->producer].absorbed))
             continue;
         st = foil_tensor_alloc(&v->grad, FOIL_F32, v->t.ndim, v->t.shape);
     }
     for (int k = 0; k < g->n_nodes && !st; k++) {
-        const foil_node *n = &g->nodes[k];
+        const FoilNode *n = &g->nodes[k];
         if (!n->absorbed) continue;
         foil_tensor *dy = &g->values[n->out[0]].grad;
         *dy = g->values[n->in[0]].grad;
         dy->owns_data = 0;
     }
     if (st) {
-        foil_graph_unplan(g);
+        foilGraphUnplan(g);
         return st;
     }
     g->planned = 1;
@@ -539,11 +539,11 @@ foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs)
  * forward and backward
  */
 
-foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, int training, uint64_t seed)
+foil_status foilGraphForward(FoilGraph *g, const foil_tensor *const *inputs, int training, uint64_t seed)
 {
     if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: forward before plan", g->path);
     for (int k = 0; k < g->n_inputs; k++) {
-        foil_value *v = &g->values[g->inputs[k]];
+        FoilValue *v = &g->values[g->inputs[k]];
         if (v->known) continue; /* integer inputs were bound at plan time */
         if (!inputs[k] || !foil_tensor_same_shape(inputs[k], &v->t) || inputs[k]->dtype != v->t.dtype) {
             char a[128], b[128];
@@ -554,7 +554,7 @@ foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, 
         memcpy(v->t.data, inputs[k]->data, foil_tensor_nbytes(&v->t));
     }
     for (int k = 0; k < g->n_nodes; k++) {
-        foil_node *n = &g->nodes[k];
+        FoilNode *n = &g->nodes[k];
         if (n->folded || n->absorbed) continue;
         n->ctx.training = training;
         n->ctx.seed = foil_rng_at(seed, (uint64_t)k);
@@ -564,24 +564,24 @@ foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, 
     return FOIL_OK;
 }
 
-static int input_is_differentiable(const foil_node *n, int i)
+static int input_is_differentiable(const FoilNode *n, int i)
 {
     return n->op->backward && i < 32 && (n->op->grad_inputs >> i) & 1u;
 }
 
 /* Mark the values on a path from a wanted leaf, so that backward touches only
  * nodes whose gradient someone asked for. */
-static void mark_needs_grad(foil_graph *g, int want)
+static void mark_needs_grad(FoilGraph *g, int want)
 {
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         v->needs_grad = 0;
         if (!v->grad.data) continue;
         if (v->kind == FOIL_VALUE_INPUT && (want & FOIL_GRAD_INPUTS)) v->needs_grad = 1;
         if (v->kind == FOIL_VALUE_PARAM && v->trainable && (want & FOIL_GRAD_PARAMS)) v->needs_grad = 1;
     }
     for (int k = 0; k < g->n_nodes; k++) {
-        foil_node *n = &g->nodes[k];
+        FoilNode *n = &g->nodes[k];
         if (n->folded) continue;
         int any = 0;
         for (int i = 0; i < n->n_in; i++)
@@ -597,7 +597,7 @@ static void mark_needs_grad(foil_graph *g, int want)
  * to a node that writes it: see d_in_fresh in op.h). */
 enum { GRAD_PENDING = 1, GRAD_READY = 2 };
 
-static void grad_ready(foil_value *v)
+static void grad_ready(FoilValue *v)
 {
     if (v->needs_grad != GRAD_PENDING) return;
     memset(v->grad.data, 0, foil_tensor_nbytes(&v->grad));
@@ -607,7 +607,7 @@ static void grad_ready(foil_value *v)
 /* Whether node n's backward may write input i's gradient instead of
  * accumulating: the op says it can, and no other input of n is the same
  * value (its gradient must add to this one). */
-static int can_write_fresh(const foil_node *n, int i)
+static int can_write_fresh(const FoilNode *n, int i)
 {
     if (i >= 32 || !((n->op->writes_grads >> i) & 1u)) return 0;
     for (int j = 0; j < n->n_in; j++)
@@ -615,18 +615,18 @@ static int can_write_fresh(const foil_node *n, int i)
     return 1;
 }
 
-foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want)
+foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs, int want)
 {
     if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: backward before plan", g->path);
     if (g->grad_mode != want) mark_needs_grad(g, want);
     for (int k = 0; k < g->n_outputs; k++) {
-        foil_value *v = &g->values[g->outputs[k]];
+        FoilValue *v = &g->values[g->outputs[k]];
         if (!v->needs_grad || !d_outputs || !d_outputs[k]) continue;
         if (d_outputs[k]->numel != v->grad.numel || d_outputs[k]->dtype != FOIL_F32)
             return foil_error(FOIL_ERR_SHAPE, "%s: gradient for output '%s' has the wrong size", g->path, v->name);
     }
     for (int k = 0; k < g->n_outputs; k++) {
-        foil_value *v = &g->values[g->outputs[k]];
+        FoilValue *v = &g->values[g->outputs[k]];
         if (!v->needs_grad || !d_outputs || !d_outputs[k]) continue;
         memcpy(v->grad.data, d_outputs[k]->data, foil_tensor_nbytes(&v->grad));
         v->needs_grad = GRAD_READY;
@@ -635,18 +635,18 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
      * accumulates into it (so it is in cache when that node runs), and the
      * ones no node reaches are zeroed at the end. */
     for (int k = g->n_nodes - 1; k >= 0; k--) {
-        foil_node *n = &g->nodes[k];
+        FoilNode *n = &g->nodes[k];
         if (n->folded) continue;
-        foil_op_ctx *c = &n->ctx;
+        FoilOpCtx *c = &n->ctx;
         int flows = 0, wanted = 0;
         for (int i = 0; i < n->n_out; i++) {
-            foil_value *v = n->out[i] >= 0 ? &g->values[n->out[i]] : NULL;
+            FoilValue *v = n->out[i] >= 0 ? &g->values[n->out[i]] : NULL;
             if (v) grad_ready(v);
             c->d_out[i] = v && v->needs_grad ? &v->grad : NULL;
             flows |= c->d_out[i] != NULL;
         }
         for (int i = 0; i < n->n_in; i++) {
-            foil_value *v = n->in[i] >= 0 ? &g->values[n->in[i]] : NULL;
+            FoilValue *v = n->in[i] >= 0 ? &g->values[n->in[i]] : NULL;
             c->d_in[i] = v && v->needs_grad && input_is_differentiable(n, i) ? &v->grad : NULL;
             wanted |= c->d_in[i] != NULL;
         }
@@ -654,7 +654,7 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
             c->d_in_fresh = 0;
             for (int i = 0; i < n->n_in; i++) {
                 if (!c->d_in[i]) continue;
-                foil_value *v = &g->values[n->in[i]];
+                FoilValue *v = &g->values[n->in[i]];
                 if (v->needs_grad == GRAD_PENDING && can_write_fresh(n, i)) {
                     c->d_in_fresh |= 1u << i;
                     v->needs_grad = GRAD_READY;
@@ -665,7 +665,7 @@ foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outpu
         }
     }
     for (int i = 0; i < g->n_values; i++) {
-        foil_value *v = &g->values[i];
+        FoilValue *v = &g->values[i];
         grad_ready(v);
         if (v->needs_grad) v->needs_grad = GRAD_PENDING;
     }

@@ -23,16 +23,16 @@
 #include "foil/tensor.h"
 #include "nn/op.h"
 
-typedef enum foil_value_kind {
+typedef enum FoilValueKind {
     FOIL_VALUE_ACTIVATION = 0, /* produced by a node */
     FOIL_VALUE_INPUT,          /* fed by the caller */
     FOIL_VALUE_PARAM,          /* float initializer: a weight (may be trained) */
     FOIL_VALUE_CONST           /* non-float initializer: shapes, indices */
-} foil_value_kind;
+} FoilValueKind;
 
-typedef struct foil_value {
+typedef struct FoilValue {
     char *name;
-    foil_value_kind kind;
+    FoilValueKind kind;
     foil_tensor t;             /* PARAM/CONST: owned data; others: planned buffer */
     foil_tensor grad;          /* planned for float values that may need one */
     int producer;              /* node index, or -1 */
@@ -45,15 +45,15 @@ typedef struct foil_value {
     int decl_ndim;
     int64_t decl_shape[FOIL_MAX_DIMS]; /* -1: symbolic (dim_param) or unknown */
     char *decl_dim_param[FOIL_MAX_DIMS];
-} foil_value;
+} FoilValue;
 
 enum { FOIL_GRAD_INPUTS = 1, FOIL_GRAD_PARAMS = 2 };
 
-typedef struct foil_graph {
+typedef struct FoilGraph {
     char *path;                /* for messages */
-    foil_value *values;
+    FoilValue *values;
     int n_values, cap_values;
-    foil_node *nodes;
+    FoilNode *nodes;
     int n_nodes, cap_nodes;
     int *inputs;               /* graph inputs fed by the caller */
     int n_inputs;
@@ -69,55 +69,55 @@ typedef struct foil_graph {
     /* Plan state. */
     int planned;
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */
-    int64_t plans_made;        /* successful foil_graph_plan calls: tests check that switching modes does not re-plan */
-} foil_graph;
+    int64_t plans_made;        /* successful foilGraphPlan calls: tests check that switching modes does not re-plan */
+} FoilGraph;
 
-/* A plan kept outside its graph (see foil_graph_swap_plan): the planned
+/* A plan kept outside its graph (see foilGraphSwapPlan): the planned
  * buffers and node contexts, nothing the model owns (weights, constants). */
-typedef struct foil_plan_slot {
-    struct foil_saved_value *values; /* n_values entries; NULL: the slot is empty */
-    struct foil_saved_node *nodes;   /* n_nodes entries */
+typedef struct FoilPlanSlot {
+    struct FoilSavedValue *values; /* n_values entries; NULL: the slot is empty */
+    struct FoilSavedNode *nodes;   /* n_nodes entries */
     int planned, grad_mode;
-} foil_plan_slot;
+} FoilPlanSlot;
 
-foil_graph *foil_graph_new(const char *path);
-void foil_graph_free(foil_graph *g);
+FoilGraph *foilGraphNew(const char *path);
+void foilGraphFree(FoilGraph *g);
 
 /* Build-up (used by the ONNX importer and by code that builds models). */
-int foil_graph_find_value(const foil_graph *g, const char *name);
+int foilGraphFindValue(const FoilGraph *g, const char *name);
 /* Index of the value with this name, created as an activation if new; -1 on OOM. */
-int foil_graph_value(foil_graph *g, const char *name);
+int foilGraphValue(FoilGraph *g, const char *name);
 /* Append a node (takes ownership of name/op_type strings passed as copies). */
-foil_node *foil_graph_add_node(foil_graph *g, const char *name, const char *op_type,
+FoilNode *foilGraphAddNode(FoilGraph *g, const char *name, const char *op_type,
                                int n_in, const int *in, int n_out, const int *out);
 
 /* Check the graph (topological order, single producers, ops found) and call
  * each op's init. */
-foil_status foil_graph_finalize(foil_graph *g);
+foil_status foilGraphFinalize(FoilGraph *g);
 
 /* Plan for the given input tensors (one per g->inputs, in order): their
  * shapes, and for non-float inputs their values (treated as known). */
-foil_status foil_graph_plan(foil_graph *g, const foil_tensor *const *inputs);
+foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs);
 
 /* Copy inputs in (shapes must match the plan) and run the graph. Random
  * ops (Dropout in training) draw from streams keyed by (seed, node): pass a
  * different seed for every step. */
-foil_status foil_graph_forward(foil_graph *g, const foil_tensor *const *inputs, int training, uint64_t seed);
+foil_status foilGraphForward(FoilGraph *g, const foil_tensor *const *inputs, int training, uint64_t seed);
 
 /* Seed the output gradients (NULL entries: zero) and run backward. `want` is
  * a mask of FOIL_GRAD_INPUTS and FOIL_GRAD_PARAMS. Gradients are left in
  * values[i].grad. */
-foil_status foil_graph_backward(foil_graph *g, const foil_tensor *const *d_outputs, int want);
+foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs, int want);
 
 /* Plans fuse a Relu into the node before it where they can (see graph.c,
  * absorb_relu); 1 by default. Tests set 0 to compare against the unfused
  * graph. Read at plan time. A fused Relu's input value then holds the
  * Relu's output: code that wants an intermediate value must make it a graph
  * output (a reader), which keeps it unfused. */
-extern int foil_graph_fuse_relu;
+extern int foilGraphFuseRelu;
 
 /* Release planned buffers (activations, gradients, workspaces). */
-void foil_graph_unplan(foil_graph *g);
+void foilGraphUnplan(FoilGraph *g);
 
 /* Exchange g's plan with the one in slot (an empty slot {0} stands for no
  * plan). A model that alternates between two uses of one graph (attack
@@ -125,12 +125,12 @@ void foil_graph_unplan(foil_graph *g);
  * adversarial training does) keeps one plan per use this way instead of
  * re-planning at every switch; a swap moves pointers, O(values + nodes).
  * Fails only when the slot's first allocation does; g is then unchanged. */
-foil_status foil_graph_swap_plan(foil_graph *g, foil_plan_slot *slot);
+foil_status foilGraphSwapPlan(FoilGraph *g, FoilPlanSlot *slot);
 
 /* Release the plan held in slot (g is the graph it was made for). */
-void foil_graph_free_plan_slot(foil_graph *g, foil_plan_slot *slot);
+void foilGraphFreePlanSlot(FoilGraph *g, FoilPlanSlot *slot);
 
-static inline foil_tensor *foil_graph_output(foil_graph *g, int i) { return &g->values[g->outputs[i]].t; }
-static inline foil_tensor *foil_graph_input_grad(foil_graph *g, int i) { return &g->values[g->inputs[i]].grad; }
+static inline foil_tensor *foilGraphOutput(FoilGraph *g, int i) { return &g->values[g->outputs[i]].t; }
+static inline foil_tensor *foilGraphInputGrad(FoilGraph *g, int i) { return &g->values[g->inputs[i]].grad; }
 
 #endif

@@ -17,50 +17,50 @@
 #include "nn/ops/im2col.h"
 
 /* Each set's registry.c, named by nn/ops/kset_names.h. */
-extern const foil_kernel_set foil_kernel_set_table_baseline, foil_kernel_set_table_avx2,
-    foil_kernel_set_table_avx512, foil_kernel_set_table_native;
+extern const FoilKernelSet foilKernelSetTable_baseline, foilKernelSetTable_avx2,
+    foilKernelSetTable_avx512, foilKernelSetTable_native;
 
-static const foil_kernel_set *const tables[FOIL_KSET_COUNT] = {
+static const FoilKernelSet *const tables[FOIL_KSET_COUNT] = {
 #ifdef FOIL_KSET_BUILT_BASELINE
-    [FOIL_KSET_BASELINE] = &foil_kernel_set_table_baseline,
+    [FOIL_KSET_BASELINE] = &foilKernelSetTable_baseline,
 #endif
 #ifdef FOIL_KSET_BUILT_AVX2
-    [FOIL_KSET_AVX2] = &foil_kernel_set_table_avx2,
+    [FOIL_KSET_AVX2] = &foilKernelSetTable_avx2,
 #endif
 #ifdef FOIL_KSET_BUILT_AVX512
-    [FOIL_KSET_AVX512] = &foil_kernel_set_table_avx512,
+    [FOIL_KSET_AVX512] = &foilKernelSetTable_avx512,
 #endif
 #ifdef FOIL_KSET_BUILT_NATIVE
-    [FOIL_KSET_NATIVE] = &foil_kernel_set_table_native,
+    [FOIL_KSET_NATIVE] = &foilKernelSetTable_native,
 #endif
 };
 
 /* Shared by every set (see im2col.h). */
-int foil_ops_fast_paths = 1;
+int foilOpsFastPaths = 1;
 
 /* The chosen set's table; NULL (foil_last_error() says why) when FOIL_KERNELS
  * asked for one this build or CPU lacks. */
-static const foil_kernel_set *current_set(void)
+static const FoilKernelSet *current_set(void)
 {
-    int id = foil_cpu_kset();
+    int id = foilCpuKset();
     return id < 0 ? NULL : tables[id];
 }
 
-const foil_op *foil_op_find(const char *type)
+const FoilOp *foilOpFind(const char *type)
 {
-    const foil_kernel_set *set = current_set();
+    const FoilKernelSet *set = current_set();
     if (!set) return NULL;
     for (int i = 0; i < set->n_ops; i++)
         if (strcmp(set->ops[i]->type, type) == 0) return set->ops[i];
     return NULL;
 }
 
-const char *foil_op_list(void)
+const char *foilOpList(void)
 {
     static char list[1024];
     if (list[0]) return list;
     /* Every set has the same operators: any built one will do. */
-    const foil_kernel_set *set = NULL;
+    const FoilKernelSet *set = NULL;
     for (int id = 0; id < FOIL_KSET_COUNT && !set; id++) set = tables[id];
     assert(set); /* CMakeLists.txt builds at least one */
     size_t used = 0;
@@ -78,7 +78,7 @@ const char *foil_op_list(void)
 foil_status foil_softmax_xent(const float *logits, const int64_t *labels, int64_t n, int64_t c, float *loss,
                               float *dlogits)
 {
-    const foil_kernel_set *set = current_set();
+    const FoilKernelSet *set = current_set();
     if (!set) return FOIL_ERR_ARG;
     return set->softmax_xent(logits, labels, n, c, loss, dlogits);
 }

@@ -4,7 +4,7 @@
  * An op is a table of functions: init (parse attributes once, at load),
  * infer (output dtypes and shapes, workspace size; once per plan), forward and
  * backward (every batch; never allocate). Ops see tensors only through a
- * foil_op_ctx that the planner prepares once per batch size, so the hot loop
+ * FoilOpCtx that the planner prepares once per batch size, so the hot loop
  * does no bookkeeping.
  *
  * Gradient conventions (as in llm.c):
@@ -31,7 +31,7 @@
 #include "foil/tensor.h"
 
 /* Attribute types: ONNX AttributeProto.AttributeType values. */
-typedef enum foil_attr_type {
+typedef enum FoilAttrType {
     FOIL_ATTR_FLOAT = 1,
     FOIL_ATTR_INT = 2,
     FOIL_ATTR_STRING = 3,
@@ -39,11 +39,11 @@ typedef enum foil_attr_type {
     FOIL_ATTR_FLOATS = 6,
     FOIL_ATTR_INTS = 7,
     FOIL_ATTR_STRINGS = 8
-} foil_attr_type;
+} FoilAttrType;
 
-typedef struct foil_attr {
+typedef struct FoilAttr {
     char *name;
-    foil_attr_type type;
+    FoilAttrType type;
     int64_t i;
     float f;
     char *s;            /* STRING (NUL-terminated) */
@@ -52,12 +52,12 @@ typedef struct foil_attr {
     char **strings;     /* STRINGS */
     int n;              /* element count of INTS / FLOATS / STRINGS */
     foil_tensor *t;     /* TENSOR (owned) */
-} foil_attr;
+} FoilAttr;
 
-struct foil_node;
+struct FoilNode;
 
-typedef struct foil_op_ctx {
-    struct foil_node *node;
+typedef struct FoilOpCtx {
+    struct FoilNode *node;
     void *state;                 /* node->state, or this plan's own copy of it (see plan_state_bytes) */
     const char *model;           /* model file name, for messages */
     int n_in, n_out;
@@ -74,27 +74,27 @@ typedef struct foil_op_ctx {
     int relu_out;                /* forward: write max(0, y) (the planner fused the Relu after this node) */
     int relu_in;                 /* backward: in[0] is a fused Relu's output read only here: mask d_in[0]
                                   * by in[0] > 0 (that Relu's backward, done here; see masks_relu_in) */
-} foil_op_ctx;
+} FoilOpCtx;
 
-typedef struct foil_op {
+typedef struct FoilOp {
     const char *type;            /* ONNX op_type, default domain */
     uint32_t grad_inputs;        /* bit i set: input i is differentiable */
     /* Parse and validate attributes (node->attrs) into node->state. Runs once at
      * load. NULL when the op has no attributes. */
-    foil_status (*init)(struct foil_node *node);
+    foil_status (*init)(struct FoilNode *node);
     /* Check input dtypes/shapes; set each present out[i]'s dtype and shape with
      * foil_tensor_set_shape(); set work_bytes. Inputs whose known[i] is set have
      * data (shape tensors, constants); others have shapes only. Never allocates
      * out[i]->data: the planner does. */
-    foil_status (*infer)(foil_op_ctx *c);
+    foil_status (*infer)(FoilOpCtx *c);
     /* Compute outputs from inputs. May fail only on data-dependent problems
      * (an index out of range). */
-    foil_status (*forward)(foil_op_ctx *c);
+    foil_status (*forward)(FoilOpCtx *c);
     /* Accumulate input gradients from output gradients. NULL: the op is not
      * differentiable (Shape, Constant, integer ops). */
-    void (*backward)(foil_op_ctx *c);
+    void (*backward)(FoilOpCtx *c);
     /* Free node->state. NULL: free(node->state) is enough (or nothing). */
-    void (*destroy)(struct foil_node *node);
+    void (*destroy)(struct FoilNode *node);
     /* Bit i set: backward honours d_in_fresh bit i (writes every element of
      * d_in[i] on every path). Unset: the graph zeroes d_in[i] first. */
     uint32_t writes_grads;
@@ -109,37 +109,37 @@ typedef struct foil_op {
     /* > 0 (sizeof the op's state) when infer resolves per-plan decisions in
      * the state (window geometry, kernel paths, thread counts): each plan
      * then gets its own copy of node->state as ctx->state, made before
-     * infer, so two plans of one graph (foil_graph_swap_plan) never share
+     * infer, so two plans of one graph (foilGraphSwapPlan) never share
      * them. The state must hold no pointers it owns. 0: ctx->state is
      * node->state itself. */
     size_t plan_state_bytes;
-} foil_op;
+} FoilOp;
 
-typedef struct foil_node {
+typedef struct FoilNode {
     char *name;
     char *op_type;
     char *domain;
-    const foil_op *op;
+    const FoilOp *op;
     int opset;                   /* opset version of the node's domain in the model */
     int n_in, n_out;
     int *in, *out;               /* value indices; -1 for an omitted optional one */
-    foil_attr *attrs;
+    FoilAttr *attrs;
     int n_attrs;
     void *state;                 /* op-private, set by init */
-    foil_op_ctx ctx;             /* prepared by the planner */
+    FoilOpCtx ctx;             /* prepared by the planner */
     int folded;                  /* evaluated once at plan time (constant inputs) */
     int absorbed;                /* a Relu fused into its producer: forward skips it */
     int masked_by_reader;        /* ... and its reader applies its mask: backward skips it too */
-} foil_node;
+} FoilNode;
 
 /* Whether backward must write d_in[i] rather than accumulate into it. */
-static inline int foil_grad_fresh(const foil_op_ctx *c, int i) { return (int)((c->d_in_fresh >> i) & 1u); }
+static inline int foilGradFresh(const FoilOpCtx *c, int i) { return (int)((c->d_in_fresh >> i) & 1u); }
 /* For a path that can only accumulate: zero d_in[i] first when it is fresh. */
-void foil_grad_clear_fresh(foil_op_ctx *c, int i);
+void foilGradClearFresh(FoilOpCtx *c, int i);
 
 /* y = max(y, 0) as Relu computes it (NaN -> 0), for ops honouring relu_out
  * on data they just wrote (still in cache). */
-static inline void foil_relu_inplace(float *y, int64_t n)
+static inline void foilReluInplace(float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
@@ -147,27 +147,27 @@ static inline void foil_relu_inplace(float *y, int64_t n)
 /* Lookup by ONNX op_type (default domain ""/"ai.onnx") in the kernel set in
  * use (foil/cpu.h, nn/kernel_sets.c); NULL when unsupported, or when no set
  * can run (foil_cpu_kernels() is then NULL and foil_last_error() says why). */
-const foil_op *foil_op_find(const char *type);
+const FoilOp *foilOpFind(const char *type);
 /* Comma-separated list of supported op types, for messages and --help. */
-const char *foil_op_list(void);
+const char *foilOpList(void);
 
 /* Attribute accessors. Defaults are returned when the attribute is absent.
- * foil_attr_ints returns the count (-1 when absent) and points *vals at them. */
-const foil_attr *foil_attr_get(const struct foil_node *n, const char *name);
-int64_t foil_attr_int(const struct foil_node *n, const char *name, int64_t def);
-float foil_attr_float(const struct foil_node *n, const char *name, float def);
-const char *foil_attr_string(const struct foil_node *n, const char *name, const char *def);
-int foil_attr_ints(const struct foil_node *n, const char *name, const int64_t **vals);
-const foil_tensor *foil_attr_tensor(const struct foil_node *n, const char *name);
+ * foilAttrInts returns the count (-1 when absent) and points *vals at them. */
+const FoilAttr *foilAttrGet(const struct FoilNode *n, const char *name);
+int64_t foilAttrInt(const struct FoilNode *n, const char *name, int64_t def);
+float foilAttrFloat(const struct FoilNode *n, const char *name, float def);
+const char *foilAttrString(const struct FoilNode *n, const char *name, const char *def);
+int foilAttrInts(const struct FoilNode *n, const char *name, const int64_t **vals);
+const foil_tensor *foilAttrTensor(const struct FoilNode *n, const char *name);
 
 /* Set an error message prefixed with "MODEL: node 'NAME' (OPTYPE): ". */
-foil_status foil_node_error(const foil_op_ctx *c, foil_status code, const char *fmt, ...)
+foil_status foilNodeError(const FoilOpCtx *c, foil_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Same, for init (no ctx yet): prefix "node 'NAME' (OPTYPE): "; the loader adds the file. */
-foil_status foil_node_init_error(const struct foil_node *n, foil_status code, const char *fmt, ...)
+foil_status foilNodeInitError(const struct FoilNode *n, foil_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Normalize a possibly negative axis against rank; -1 when out of range. */
-int foil_norm_axis(int64_t axis, int rank);
+int foilNormAxis(int64_t axis, int rank);
 
 #endif

@@ -7,8 +7,8 @@
 
 #include "report/report.h"
 
-cJSON *foil_report_attack_json(const char *name, const char *eps_text, const foil_threat *t,
-                               const foil_attack_summary *s, const foil_attack_result *r, const foil_tensor *x,
+cJSON *foilReportAttackJson(const char *name, const char *eps_text, const foil_threat *t,
+                               const foil_evasion_summary *s, const foil_evasion_result *r, const foil_tensor *x,
                                int tabular, const foil_model *model)
 {
     cJSON *o = cJSON_CreateObject();
@@ -33,7 +33,7 @@ cJSON *foil_report_attack_json(const char *name, const char *eps_text, const foi
     cJSON_AddNumberToObject(o, "images_per_second", s->images_per_second);
     if (tabular) {
         double changed, mean_abs;
-        foil_attack_change_stats(r, x, &changed, &mean_abs);
+        foil_evasion_change_stats(r, x, &changed, &mean_abs);
         cJSON_AddNumberToObject(o, "mean_features_changed", changed);
         cJSON_AddNumberToObject(o, "mean_abs_change", mean_abs);
     }

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "foil/attack.h"
+#include "foil/evasion.h"
 #include "fuzz_common.h"
 
 enum { FEATURES = 3 };

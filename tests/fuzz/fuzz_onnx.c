@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/fuzz_onnx.c - libFuzzer target for the ONNX importer
  * (protobuf parse, initializers, nodes, attributes, graph checks), from
- * memory through foil_onnx_load_buffer. A model that loads is exported and
+ * memory through foilOnnxLoadBuffer. A model that loads is exported and
  * loaded again (what foil accepts it must be able to write back), and, when
  * its input is small, run on two examples with an input gradient: shape
  * inference, planning and the ops' own run-time checks (a Gather index out
@@ -16,18 +16,18 @@
 
 enum { MAX_EXAMPLE_FEATURES = 1024, EXAMPLES = 2 };
 
-static void round_trip(const foil_graph *g)
+static void round_trip(const FoilGraph *g)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     foil_clear_error();
-    foil_status st = foil_onnx_save_buffer(g, &bytes, &len);
+    foil_status st = foilOnnxSaveBuffer(g, &bytes, &len);
     fuzz_expect_message(st);
     if (!st) {
-        foil_graph *again = NULL;
+        FoilGraph *again = NULL;
         foil_clear_error();
-        fuzz_expect_message(foil_onnx_load_buffer(bytes, len, "fuzz-exported.onnx", &again));
-        foil_graph_free(again);
+        fuzz_expect_message(foilOnnxLoadBuffer(bytes, len, "fuzz-exported.onnx", &again));
+        foilGraphFree(again);
     }
     free(bytes);
 }
@@ -51,11 +51,11 @@ static int make_input(foil_model *m, foil_tensor *x)
     return 1;
 }
 
-static void run_model(foil_graph *g)
+static void run_model(FoilGraph *g)
 {
     foil_model *m = NULL;
     foil_clear_error();
-    foil_status st = foil_model_from_graph(g, &m); /* takes g, even on failure */
+    foil_status st = foilModelFromGraph(g, &m); /* takes g, even on failure */
     fuzz_expect_message(st);
     if (st) return;
     foil_tensor x = {0}, logits = {0}, grad = {0};
@@ -77,9 +77,9 @@ static void run_model(foil_graph *g)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    foil_graph *g = NULL;
+    FoilGraph *g = NULL;
     foil_clear_error();
-    foil_status st = foil_onnx_load_buffer(data, size, "fuzz.onnx", &g);
+    foil_status st = foilOnnxLoadBuffer(data, size, "fuzz.onnx", &g);
     fuzz_expect_message(st);
     if (st) return 0;
     round_trip(g);

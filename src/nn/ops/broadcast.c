@@ -5,7 +5,7 @@
 
 #include "nn/ops/broadcast.h"
 
-int foil_bcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
+int foilBcastShape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
                      int *bad_dim)
 {
     int n = na > nb ? na : nb;
@@ -23,7 +23,7 @@ int foil_bcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *no
     return 0;
 }
 
-int foil_bcast_to(int nx, const int64_t *x, int nout, const int64_t *out)
+int foilBcastTo(int nx, const int64_t *x, int nout, const int64_t *out)
 {
     if (nx > nout) {
         /* Extra leading dims are fine only if they are all 1. */
@@ -39,7 +39,7 @@ int foil_bcast_to(int nx, const int64_t *x, int nout, const int64_t *out)
     return 1;
 }
 
-void foil_bcast_plan(foil_bcast *bc, int nout, const int64_t *out, int nops, const int *nd,
+void foilBcastPlan(FoilBcast *bc, int nout, const int64_t *out, int nops, const int *nd,
                      const int64_t *const *shapes)
 {
     memset(bc, 0, sizeof *bc);
@@ -90,7 +90,7 @@ void foil_bcast_plan(foil_bcast *bc, int nout, const int64_t *out, int nops, con
     bc->rows = bc->inner ? numel / bc->inner : 0;
 }
 
-void foil_bcast_reduce_plan(foil_bcast_reduce *r, const foil_bcast *bc, int k)
+void foilBcastReducePlan(FoilBcastReduce *r, const FoilBcast *bc, int k)
 {
     memset(r, 0, sizeof *r);
     int nops = bc->nops;

@@ -17,7 +17,7 @@
  * common cases are a single tight loop that gcc vectorizes.
  *
  * The end of this header also holds the small vectorizable exp/tanh the
- * elementwise and softmax kernels share (foil_expf, foil_tanhf).
+ * elementwise and softmax kernels share (foilExpf, foilTanhf).
  */
 #ifndef FOIL_NN_OPS_BROADCAST_H
 #define FOIL_NN_OPS_BROADCAST_H
@@ -29,7 +29,7 @@
 
 #define FOIL_BCAST_MAX_OPS 3
 
-typedef struct foil_bcast {
+typedef struct FoilBcast {
     int ndim;                                   /* coalesced rank, >= 1 */
     int nops;                                   /* operands planned (<= FOIL_BCAST_MAX_OPS) */
     int64_t n[FOIL_MAX_DIMS];                   /* coalesced output extents */
@@ -37,26 +37,26 @@ typedef struct foil_bcast {
     int64_t numel;                              /* output elements */
     int64_t inner;                              /* n[ndim-1]: length of one run */
     int64_t rows;                               /* numel / inner (0 when numel is 0) */
-} foil_bcast;
+} FoilBcast;
 
 /* Output shape of broadcasting shapes a (rank na) and b (rank nb) together.
  * Returns 0, or -1 when they are incompatible (then *bad_dim is the output
  * position, counted from the left, where they disagree). */
-int foil_bcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
+int foilBcastShape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
                      int *bad_dim);
 
 /* 1 when shape x (rank nx) broadcasts to shape out (rank nout) one-way
  * (numpy unidirectional: x is right-aligned, each dim equal or 1). */
-int foil_bcast_to(int nx, const int64_t *x, int nout, const int64_t *out);
+int foilBcastTo(int nx, const int64_t *x, int nout, const int64_t *out);
 
 /* Plan an iteration over the output shape (rank nout) for nops operands of
  * the given shapes (each must broadcast one-way to out). */
-void foil_bcast_plan(foil_bcast *bc, int nout, const int64_t *out, int nops, const int *nd,
+void foilBcastPlan(FoilBcast *bc, int nout, const int64_t *out, int nops, const int *nd,
                      const int64_t *const *shapes);
 
 /* Offsets of operand k at the start of row `row` (0 <= row < bc->rows).
  * Cost: one division per coalesced dimension; call once per row. */
-static inline int64_t foil_bcast_row_offset(const foil_bcast *bc, int k, int64_t row)
+static inline int64_t foilBcastRowOffset(const FoilBcast *bc, int k, int64_t row)
 {
     int64_t off = 0;
     for (int d = bc->ndim - 2; d >= 0 && row > 0; d--) {
@@ -71,7 +71,7 @@ static inline int64_t foil_bcast_row_offset(const foil_bcast *bc, int k, int64_t
  * that a same-shape op on one long run still splits across threads. Task t
  * covers row t / chunks, elements [j0, j1) of that row. */
 #define FOIL_BCAST_CHUNK 16384
-static inline int64_t foil_bcast_chunks(const foil_bcast *bc)
+static inline int64_t foilBcastChunks(const FoilBcast *bc)
 {
     return (bc->inner + FOIL_BCAST_CHUNK - 1) / FOIL_BCAST_CHUNK;
 }
@@ -85,7 +85,7 @@ static inline int64_t foil_bcast_chunks(const foil_bcast *bc)
  * so that threads never write the same dx element. The operand's full
  * dimensions become the outer index (in the operand's own memory order) and
  * its broadcast dimensions the inner, summed ones. */
-typedef struct foil_bcast_reduce {
+typedef struct FoilBcastReduce {
     int nf, nr;                       /* full (kept) and reduced coalesced dims */
     int64_t fn[FOIL_MAX_DIMS];        /* extents of full dims, outer to inner */
     int64_t fs[FOIL_BCAST_MAX_OPS][FOIL_MAX_DIMS]; /* strides of each operand along them */
@@ -93,12 +93,12 @@ typedef struct foil_bcast_reduce {
     int64_t rs[FOIL_BCAST_MAX_OPS][FOIL_MAX_DIMS];
     int64_t nx;                       /* product of fn: elements of the reduced operand */
     int64_t nsum;                     /* product of rn: terms summed per element */
-} foil_bcast_reduce;
+} FoilBcastReduce;
 
 /* Plan the reduction into operand k of a plan bc. Stride tables cover every
  * operand of bc plus the output itself as operand index bc->nops (the output
  * strides are those of a contiguous tensor of the coalesced shape). Requires
  * bc->nops < FOIL_BCAST_MAX_OPS. */
-void foil_bcast_reduce_plan(foil_bcast_reduce *r, const foil_bcast *bc, int k);
+void foilBcastReducePlan(FoilBcastReduce *r, const FoilBcast *bc, int k);
 
 #endif

@@ -61,18 +61,18 @@ enum { CONV_IM2COL, CONV_1X1, CONV_DIRECT, CONV_SMALLK };
 #define DIRECT_PAR_WORK 1048576.0
 
 typedef struct conv_state {
-    foil_winattr wa;
+    FoilWinattr wa;
     int64_t group;
     /* resolved by infer for the current plan */
-    foil_window w;
+    FoilWindow w;
     int64_t N, C, M, Cg, Mg, K, P;
     int path;
     int nthr;           /* threads the workspace was sized for */
     int batch_par;      /* one sample per thread */
-    foil_dconv dfwd;    /* direct path: forward correlation, and dx's */
-    foil_dconv dbwd;
-    foil_wino wfwd;     /* ... the same by Winograd F(2x2, 3x3) */
-    foil_wino wbwd;
+    FoilDconv dfwd;    /* direct path: forward correlation, and dx's */
+    FoilDconv dbwd;
+    FoilWino wfwd;     /* ... the same by Winograd F(2x2, 3x3) */
+    FoilWino wbwd;
     int wino_fwd, wino_bwd; /* direct path: Winograd for the forward / for dx */
     size_t cache_fl;    /* offset (floats) in the workspace of the Winograd weight cache */
     size_t scratch_fl;  /* per-thread scratch floats (col matrix / padded planes) */
@@ -83,79 +83,79 @@ static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
 static int direct_setup(conv_state *st);
 static int wino_setup(conv_state *st);
-static int wino_pays(const foil_dconv *d, const foil_wino *f);
+static int wino_pays(const FoilDconv *d, const FoilWino *f);
 
-static foil_status conv_init(foil_node *node)
+static foil_status conv_init(FoilNode *node)
 {
     conv_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(node, FOIL_ERR_NOMEM, "out of memory");
+    if (!st) return foilNodeInitError(node, FOIL_ERR_NOMEM, "out of memory");
     node->state = st;
-    foil_status s = foil_winattr_parse(node, &st->wa);
+    foil_status s = foilWinattrParse(node, &st->wa);
     if (s) return s;
-    const foil_attr *g = foil_attr_get(node, "group");
+    const FoilAttr *g = foilAttrGet(node, "group");
     st->group = 1;
     if (g) {
         if (g->type != FOIL_ATTR_INT)
-            return foil_node_init_error(node, FOIL_ERR_FORMAT, "attribute 'group' must be an int");
+            return foilNodeInitError(node, FOIL_ERR_FORMAT, "attribute 'group' must be an int");
         if (g->i < 1 || g->i > ((int64_t)1 << 31))
-            return foil_node_init_error(node, FOIL_ERR_FORMAT, "group = %lld is out of range", (long long)g->i);
+            return foilNodeInitError(node, FOIL_ERR_FORMAT, "group = %lld is out of range", (long long)g->i);
         st->group = g->i;
     }
     return FOIL_OK;
 }
 
-static foil_status conv_infer(foil_op_ctx *c)
+static foil_status conv_infer(FoilOpCtx *c)
 {
     conv_state *st = c->state;
     if (c->n_in < 2 || c->n_in > 3 || !c->in[0] || !c->in[1] || c->n_out != 1 || !c->out[0])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "Conv takes X, W and an optional B, and has one output");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "Conv takes X, W and an optional B, and has one output");
     const foil_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
     if (x->dtype != FOIL_F32 || w->dtype != FOIL_F32 || (b && b->dtype != FOIL_F32))
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "only float32 Conv is supported");
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "only float32 Conv is supported");
     if (x->ndim < 3 || x->ndim > 2 + FOIL_WIN_DIMS)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "X has rank %d; Conv supports 1 to 3 spatial axes",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "X has rank %d; Conv supports 1 to 3 spatial axes",
                                x->ndim);
     if (w->ndim != x->ndim)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "W has rank %d but X has rank %d", w->ndim, x->ndim);
+        return foilNodeError(c, FOIL_ERR_SHAPE, "W has rank %d but X has rank %d", w->ndim, x->ndim);
     int nsp = x->ndim - 2;
     int64_t N = x->shape[0], C = x->shape[1], M = w->shape[0], Cg = w->shape[1], G = st->group;
     if (C < 1 || M < 1 || Cg < 1)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "empty channel dimension (X has %lld, W has %lld x %lld)",
+        return foilNodeError(c, FOIL_ERR_SHAPE, "empty channel dimension (X has %lld, W has %lld x %lld)",
                                (long long)C, (long long)M, (long long)Cg);
     if (C % G || C / G != Cg)
-        return foil_node_error(c, FOIL_ERR_SHAPE,
+        return foilNodeError(c, FOIL_ERR_SHAPE,
                                "X has %lld channels but W expects %lld per group with group = %lld", (long long)C,
                                (long long)Cg, (long long)G);
     if (M % G)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%lld output channels do not divide into %lld groups",
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%lld output channels do not divide into %lld groups",
                                (long long)M, (long long)G);
     if (st->wa.nk >= 0) {
         if (st->wa.nk != nsp)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "kernel_shape has %d values but W has %d spatial axes",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "kernel_shape has %d values but W has %d spatial axes",
                                    st->wa.nk, nsp);
         for (int j = 0; j < nsp; j++)
             if (st->wa.k[j] != w->shape[2 + j])
-                return foil_node_error(c, FOIL_ERR_SHAPE, "kernel_shape[%d] = %lld but W has %lld", j,
+                return foilNodeError(c, FOIL_ERR_SHAPE, "kernel_shape[%d] = %lld but W has %lld", j,
                                        (long long)st->wa.k[j], (long long)w->shape[2 + j]);
     }
     if (b && (b->ndim != 1 || b->shape[0] != M))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "B must have shape [%lld]", (long long)M);
-    foil_status s = foil_window_resolve(c, &st->wa, nsp, x->shape + 2, w->shape + 2, 0, &st->w);
+        return foilNodeError(c, FOIL_ERR_SHAPE, "B must have shape [%lld]", (long long)M);
+    foil_status s = foilWindowResolve(c, &st->wa, nsp, x->shape + 2, w->shape + 2, 0, &st->w);
     if (s) return s;
-    const foil_window *win = &st->w;
+    const FoilWindow *win = &st->w;
 
     int64_t yshape[FOIL_MAX_DIMS];
     yshape[0] = N;
     yshape[1] = M;
     for (int j = 0; j < nsp; j++) yshape[2 + j] = win->out[FOIL_WIN_DIMS - nsp + j];
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, yshape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
 
     st->N = N, st->C = C, st->M = M, st->Cg = Cg, st->Mg = M / G;
     st->K = Cg * win->k_size;
     st->P = win->out_size;
     if (st->K > INT32_MAX || st->P > INT32_MAX || M > INT32_MAX)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "convolution too large for BLAS (K %lld, P %lld)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "convolution too large for BLAS (K %lld, P %lld)",
                                (long long)st->K, (long long)st->P);
     st->nthr = omp_get_max_threads();
     if (st->nthr < 1) st->nthr = 1;
@@ -166,15 +166,15 @@ static foil_status conv_infer(foil_op_ctx *c)
         if (win->k[a] != 1 || win->s[a] != 1 || win->p0[a] || win->p1[a]) one = 0;
     int direct = 0, smallk = 0;
     st->wino_fwd = st->wino_bwd = 0;
-    if (foil_ops_fast_paths && !one && G == 1 && C * win->k_size <= SMALLK_MAX_K) smallk = 1;
-    if (!smallk && foil_ops_fast_paths && !one && nsp <= 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 &&
+    if (foilOpsFastPaths && !one && G == 1 && C * win->k_size <= SMALLK_MAX_K) smallk = 1;
+    if (!smallk && foilOpsFastPaths && !one && nsp <= 2 && G == 1 && win->s[1] == 1 && win->s[2] == 1 &&
         !direct_setup(st)) {
         int64_t pad = st->dfwd.pad_fl > st->dbwd.pad_fl ? st->dfwd.pad_fl : st->dbwd.pad_fl;
         direct = pad <= DIRECT_MAX_PAD;
         if (direct && !wino_setup(st)) {
             st->wino_fwd = wino_pays(&st->dfwd, &st->wfwd);
             st->wino_bwd = wino_pays(&st->dbwd, &st->wbwd);
-            if (foil_ops_fast_paths == 2) st->wino_fwd = st->wino_bwd = 1; /* tests: wherever it applies */
+            if (foilOpsFastPaths == 2) st->wino_fwd = st->wino_bwd = 1; /* tests: wherever it applies */
         }
     }
     st->path = one ? CONV_1X1 : smallk ? CONV_SMALLK : direct ? CONV_DIRECT : CONV_IM2COL;
@@ -190,14 +190,14 @@ static foil_status conv_infer(foil_op_ctx *c)
         if (st->wino_bwd && (int64_t)st->wbwd.scratch_fl > pad) pad = (int64_t)st->wbwd.scratch_fl;
     }
     if (st->path != CONV_1X1 && __builtin_mul_overflow(st->K, st->P, &col))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "column matrix too large");
+        return foilNodeError(c, FOIL_ERR_SHAPE, "column matrix too large");
     size_t scratch = round16((size_t)(col > pad ? col : pad));
     size_t part = st->batch_par ? round16((size_t)(M * st->K + M)) : 0;
     st->scratch_fl = scratch;
     st->part_fl = part;
     size_t per_thread = scratch + part;
     if (per_thread > ((size_t)1 << 38) / (size_t)st->nthr)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "convolution workspace too large");
+        return foilNodeError(c, FOIL_ERR_SHAPE, "convolution workspace too large");
     st->cache_fl = (size_t)st->nthr * per_thread;
     size_t cache = 0;
     if (st->path == CONV_SMALLK) cache = round16((size_t)(M * st->K)); /* W^T */
@@ -234,7 +234,7 @@ static void gemm_forward_sample(const conv_state *st, const float *x, const floa
         const float *xg = x + g * Cg * st->w.in_size;
         const float *cg = xg;
         if (st->path != CONV_1X1) {
-            foil_im2col(&st->w, Cg, xg, col);
+            foilIm2col(&st->w, Cg, xg, col);
             cg = col;
         }
         float *yg = y + g * Mg * P;
@@ -274,7 +274,7 @@ static void gemm_backward_sample(const conv_state *st, const float *x, const flo
         if (dw) {
             const float *cg = xg;
             if (st->path != CONV_1X1) {
-                foil_im2col(&st->w, Cg, xg, col);
+                foilIm2col(&st->w, Cg, xg, col);
                 cg = col;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Mg, (int)K, (int)P, 1.0f, dyg, (int)P, cg,
@@ -288,7 +288,7 @@ static void gemm_backward_sample(const conv_state *st, const float *x, const flo
             } else {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P, (int)Mg, 1.0f, w + g * Mg * K,
                             (int)K, dyg, (int)P, 0.0f, col, (int)P);
-                foil_col2im(&st->w, Cg, col, dxg);
+                foilCol2im(&st->w, Cg, col, dxg);
             }
         }
     }
@@ -311,7 +311,7 @@ static void gemm_forward_sample_par(const conv_state *st, const float *x, const 
         for (int64_t g = 0; g < st->group; g++) {
             const float *xg = x + g * Cg * isz, *cg = xg;
             if (st->path != CONV_1X1) {
-                foil_im2col(&st->w, c1 - c0, xg + c0 * isz, col + c0 * ksz * P);
+                foilIm2col(&st->w, c1 - c0, xg + c0 * isz, col + c0 * ksz * P);
 #pragma omp barrier
                 cg = col;
             }
@@ -355,7 +355,7 @@ static void gemm_dx_sample_par(const conv_state *st, const float *w, const float
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(k1 - k0), (int)P, (int)Mg, 1.0f, wg + k0,
                             (int)K, dyg, (int)P, 0.0f, col + k0 * P, (int)P);
 #pragma omp barrier
-            foil_col2im(&st->w, c1 - c0, col + c0 * ksz * P, dxg + c0 * isz);
+            foilCol2im(&st->w, c1 - c0, col + c0 * ksz * P, dxg + c0 * isz);
 #pragma omp barrier
         }
     }
@@ -378,13 +378,13 @@ static void gemm_dx_sample_par(const conv_state *st, const float *w, const float
  */
 static int direct_setup(conv_state *st)
 {
-    const foil_window *win = &st->w;
+    const FoilWindow *win = &st->w;
     const int64_t KH = win->k[1], KW = win->k[2], DH = win->d[1], DW = win->d[2], C = st->C, M = st->M;
     const int64_t H = win->in[1], W = win->in[2], OH = win->out[1], OW = win->out[2];
-    if (foil_dconv_setup(&st->dfwd, C, M, H, W, win->p0[1], win->p0[2], OH, OW, KH, KW, DH, DW, C * KH * KW,
+    if (foilDconvSetup(&st->dfwd, C, M, H, W, win->p0[1], win->p0[2], OH, OW, KH, KW, DH, DW, C * KH * KW,
                          KH * KW, KW, 1))
         return -1;
-    return foil_dconv_setup(&st->dbwd, M, C, OH, OW, (KH - 1) * DH - win->p0[1], (KW - 1) * DW - win->p0[2], H, W,
+    return foilDconvSetup(&st->dbwd, M, C, OH, OW, (KH - 1) * DH - win->p0[1], (KW - 1) * DW - win->p0[2], H, W,
                             KH, KW, DH, DW, KH * KW, C * KH * KW, -KW, -1);
 }
 
@@ -394,12 +394,12 @@ static int direct_setup(conv_state *st)
  * reads into its own scratch (scratch + thread * sf). Every output is summed
  * by one thread in the kernel's fixed order, so the split does not change
  * results. */
-static void direct_sample(const foil_dconv *d, const float *src, const float *w, const float *b, float *out,
+static void direct_sample(const FoilDconv *d, const float *src, const float *w, const float *b, float *out,
                           int accumulate, float *scratch, size_t sf, int nthr, int par)
 {
     if (!par) {
-        foil_dconv_pad(d, src, scratch, 0, d->nvec);
-        foil_dconv_run(d, scratch, w, b, 0, d->nout, 0, d->nvec, out, accumulate);
+        foilDconvPad(d, src, scratch, 0, d->nvec);
+        foilDconvRun(d, scratch, w, b, 0, d->nout, 0, d->nvec, out, accumulate);
         return;
     }
 #pragma omp parallel num_threads(nthr)
@@ -415,8 +415,8 @@ static void direct_sample(const foil_dconv *d, const float *src, const float *w,
             v1 = d->nvec * (t + 1) / nt;
         }
         float *pad = scratch + (size_t)t * sf;
-        foil_dconv_pad(d, src, pad, v0, v1);
-        foil_dconv_run(d, pad, w, b, o0, o1, v0, v1, out, accumulate);
+        foilDconvPad(d, src, pad, v0, v1);
+        foilDconvRun(d, pad, w, b, o0, o1, v0, v1, out, accumulate);
     }
 }
 
@@ -431,12 +431,12 @@ static void direct_backward_dx(const conv_state *st, const float *w, const float
 /* Winograd for 3x3 kernels without dilation: the same two correlations. */
 static int wino_setup(conv_state *st)
 {
-    const foil_dconv *f = &st->dfwd, *b = &st->dbwd;
+    const FoilDconv *f = &st->dfwd, *b = &st->dbwd;
     if (f->kh != 3 || f->kw != 3 || f->dh != 1 || f->dw != 1) return -1;
-    if (foil_wino_setup(&st->wfwd, f->nin, f->nout, f->sh, f->sw, f->top, f->left, f->rows, f->cols, f->wo, f->wi,
+    if (foilWinoSetup(&st->wfwd, f->nin, f->nout, f->sh, f->sw, f->top, f->left, f->rows, f->cols, f->wo, f->wi,
                         f->wky, f->wkx))
         return -1;
-    return foil_wino_setup(&st->wbwd, b->nin, b->nout, b->sh, b->sw, b->top, b->left, b->rows, b->cols, b->wo, b->wi,
+    return foilWinoSetup(&st->wbwd, b->nin, b->nout, b->sh, b->sw, b->top, b->left, b->rows, b->cols, b->wo, b->wi,
                            b->wky, b->wkx);
 }
 
@@ -444,7 +444,7 @@ static int wino_setup(conv_state *st)
  * padded to vectors) and its transforms, weighted 1.5x for their memory
  * traffic, cost less than the direct kernel's multiply-adds (all counted in
  * 16-float vectors). */
-static int wino_pays(const foil_dconv *d, const foil_wino *f)
+static int wino_pays(const FoilDconv *d, const FoilWino *f)
 {
     double direct = (double)d->nout * (double)d->nvec * (double)d->nin * 9.0;
     double cin = (double)(f->cin_v / 16), cout = (double)(f->cout_v / 16), nt = (double)f->ntile;
@@ -476,11 +476,11 @@ static const float *wino_weights(const conv_state *st, void *work, const float *
         }
     }
     if (!for_dx && !flag[1] && st->wino_fwd) {
-        foil_wino_weights(&st->wfwd, w, uf);
+        foilWinoWeights(&st->wfwd, w, uf);
         flag[1] = 1;
     }
     if (for_dx && !flag[2]) {
-        foil_wino_weights(&st->wbwd, w + (st->w.k[1] - 1) * st->w.k[2] + (st->w.k[2] - 1), ub);
+        foilWinoWeights(&st->wbwd, w + (st->w.k[1] - 1) * st->w.k[2] + (st->w.k[2] - 1), ub);
         flag[2] = 1;
     }
     return for_dx ? ub : uf;
@@ -488,17 +488,17 @@ static const float *wino_weights(const conv_state *st, void *work, const float *
 
 /* One sample by Winograd; with par, the threads of a new team split the
  * tiles (each output is summed by one thread, in a fixed order). */
-static void wino_sample(const foil_wino *f, const float *u, const float *src, const float *b, float *out,
+static void wino_sample(const FoilWino *f, const float *u, const float *src, const float *b, float *out,
                         int accumulate, float *scratch, size_t sf, int nthr, int par)
 {
     if (!par) {
-        foil_wino_run(f, u, src, b, 0, f->ntile, 0, f->cout_v, scratch, out, accumulate);
+        foilWinoRun(f, u, src, b, 0, f->ntile, 0, f->cout_v, scratch, out, accumulate);
         return;
     }
 #pragma omp parallel num_threads(nthr)
     {
         int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        foil_wino_run(f, u, src, b, f->ntile * t / nt, f->ntile * (t + 1) / nt, 0, f->cout_v, scratch + (size_t)t * sf,
+        foilWinoRun(f, u, src, b, f->ntile * t / nt, f->ntile * (t + 1) / nt, 0, f->cout_v, scratch + (size_t)t * sf,
                       out, accumulate);
     }
 }
@@ -516,17 +516,17 @@ static void smallk_forward_sample(const conv_state *st, const float *x, const fl
 {
     const int64_t C = st->C, M = st->M, K = st->K, P = st->P, isz = st->w.in_size, ksz = st->w.k_size;
     if (!par) {
-        foil_im2col(&st->w, C, x, col);
-        foil_gemv_axpy(M, 0, P, 0, K, w, K, col, P, y, P, b, 0);
+        foilIm2col(&st->w, C, x, col);
+        foilGemvAxpy(M, 0, P, 0, K, w, K, col, P, y, P, b, 0);
         return;
     }
 #pragma omp parallel num_threads(nthr)
     {
         int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt, p0 = P * t / nt, p1 = P * (t + 1) / nt;
-        foil_im2col(&st->w, c1 - c0, x + c0 * isz, col + c0 * ksz * P);
+        foilIm2col(&st->w, c1 - c0, x + c0 * isz, col + c0 * ksz * P);
 #pragma omp barrier
-        foil_gemv_axpy(M, p0, p1, 0, K, w, K, col, P, y, P, b, 0);
+        foilGemvAxpy(M, p0, p1, 0, K, w, K, col, P, y, P, b, 0);
     }
 }
 
@@ -535,17 +535,17 @@ static void smallk_dx_sample(const conv_state *st, const float *wt, const float 
 {
     const int64_t C = st->C, M = st->M, K = st->K, P = st->P, isz = st->w.in_size, ksz = st->w.k_size;
     if (!par) {
-        foil_gemv_axpy(K, 0, P, 0, M, wt, M, dy, P, col, P, NULL, 0);
-        foil_col2im(&st->w, C, col, dx);
+        foilGemvAxpy(K, 0, P, 0, M, wt, M, dy, P, col, P, NULL, 0);
+        foilCol2im(&st->w, C, col, dx);
         return;
     }
 #pragma omp parallel num_threads(nthr)
     {
         int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
-        foil_gemv_axpy(K, P * t / nt, P * (t + 1) / nt, 0, M, wt, M, dy, P, col, P, NULL, 0);
+        foilGemvAxpy(K, P * t / nt, P * (t + 1) / nt, 0, M, wt, M, dy, P, col, P, NULL, 0);
 #pragma omp barrier
-        foil_col2im(&st->w, c1 - c0, col + c0 * ksz * P, dx + c0 * isz);
+        foilCol2im(&st->w, c1 - c0, col + c0 * ksz * P, dx + c0 * isz);
     }
 }
 
@@ -573,7 +573,7 @@ static int sample_par(const conv_state *st)
     return st->nthr > 1 && work >= (st->path == CONV_DIRECT || st->path == CONV_SMALLK ? DIRECT_PAR_WORK : 65536.0);
 }
 
-static foil_status conv_forward(foil_op_ctx *c)
+static foil_status conv_forward(FoilOpCtx *c)
 {
     const conv_state *st = c->state;
     const float *x = foil_f32(c->in[0]), *w = foil_f32(c->in[1]);
@@ -596,7 +596,7 @@ static foil_status conv_forward(foil_op_ctx *c)
             else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, y + n * ys, 0, mine, sf, 1, 0);
             else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
             else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
-            if (c->relu_out) foil_relu_inplace(y + n * ys, ys);
+            if (c->relu_out) foilReluInplace(y + n * ys, ys);
         }
         return FOIL_OK;
     }
@@ -609,7 +609,7 @@ static foil_status conv_forward(foil_op_ctx *c)
             direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, scratch, sf, st->nthr, par);
         else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
         else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
-        if (c->relu_out) foil_relu_inplace(y + n * ys, ys);
+        if (c->relu_out) foilReluInplace(y + n * ys, ys);
     }
     return FOIL_OK;
 }
@@ -634,7 +634,7 @@ static void backward_sample(const conv_state *st, const float *x, const float *w
     else if (st->path == CONV_DIRECT) direct_backward_dx(st, w, dy, dx, !dx_fresh, scratch, sf, nthr, par);
 }
 
-static void conv_backward(foil_op_ctx *c)
+static void conv_backward(FoilOpCtx *c)
 {
     const conv_state *st = c->state;
     if (!c->d_out[0]) return;
@@ -649,19 +649,19 @@ static void conv_backward(foil_op_ctx *c)
     float *parts = scratch + (size_t)st->nthr * sf;
     const float *u = dx && st->path == CONV_DIRECT && st->wino_bwd ? wino_weights(st, c->work, w, 1) : NULL;
     if (dx && st->path == CONV_SMALLK) u = smallk_transpose(st, c->work, w);
-    const int dx_fresh = foil_grad_fresh(c, 0);
+    const int dx_fresh = foilGradFresh(c, 0);
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
-        foil_grad_clear_fresh(c, 1);
-        foil_grad_clear_fresh(c, 2);
+        foilGradClearFresh(c, 1);
+        foilGradClearFresh(c, 2);
         int par = sample_par(st);
         for (int64_t n = 0; n < N; n++)
             backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw, db, scratch,
                             sf, st->nthr, par);
         return;
     }
-    const int dw_fresh = foil_grad_fresh(c, 1), db_fresh = foil_grad_fresh(c, 2);
+    const int dw_fresh = foilGradFresh(c, 1), db_fresh = foilGradFresh(c, 2);
 #pragma omp parallel num_threads(st->nthr)
     {
         int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
@@ -692,7 +692,7 @@ static void conv_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_conv = {
+const FoilOp foilOpConv = {
     .type = "Conv",
     .grad_inputs = 0x7,
     .init = conv_init,

@@ -47,37 +47,37 @@ typedef struct binary_state {
     int64_t axis;
 } binary_state;
 
-static foil_status binary_init(foil_node *n, int op)
+static foil_status binary_init(FoilNode *n, int op)
 {
     binary_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
     st->op = op;
     st->legacy = n->opset < 7;
     if (st->legacy) {
-        st->broadcast = (int)foil_attr_int(n, "broadcast", 0);
-        const foil_attr *ax = foil_attr_get(n, "axis");
+        st->broadcast = (int)foilAttrInt(n, "broadcast", 0);
+        const FoilAttr *ax = foilAttrGet(n, "axis");
         if (ax) {
             if (ax->type != FOIL_ATTR_INT) {
                 free(st);
-                return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'axis' must be an int");
+                return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'axis' must be an int");
             }
             st->has_axis = 1;
             st->axis = ax->i;
         }
         if (st->broadcast != 0 && st->broadcast != 1) {
             free(st);
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'broadcast' must be 0 or 1, not %lld",
-                                        (long long)foil_attr_int(n, "broadcast", 0));
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'broadcast' must be 0 or 1, not %lld",
+                                        (long long)foilAttrInt(n, "broadcast", 0));
         }
     }
     n->state = st;
     return FOIL_OK;
 }
 
-static foil_status add_init(foil_node *n) { return binary_init(n, OP_ADD); }
-static foil_status sub_init(foil_node *n) { return binary_init(n, OP_SUB); }
-static foil_status mul_init(foil_node *n) { return binary_init(n, OP_MUL); }
-static foil_status div_init(foil_node *n) { return binary_init(n, OP_DIV); }
+static foil_status add_init(FoilNode *n) { return binary_init(n, OP_ADD); }
+static foil_status sub_init(FoilNode *n) { return binary_init(n, OP_SUB); }
+static foil_status mul_init(FoilNode *n) { return binary_init(n, OP_MUL); }
+static foil_status div_init(FoilNode *n) { return binary_init(n, OP_DIV); }
 
 /* The shape B takes part in the broadcast with. From opset 7 that is B's own
  * shape. In the legacy mode B is placed at `axis` of A (suffix matching when
@@ -127,7 +127,7 @@ static int binary_dtype_ok(foil_dtype dt)
 }
 
 /* Plan for out = a (op) b; out shape comes from c->out[0]. */
-static int binary_plan(const foil_op_ctx *c, foil_bcast *bc)
+static int binary_plan(const FoilOpCtx *c, FoilBcast *bc)
 {
     const binary_state *st = c->node->state;
     const foil_tensor *a = c->in[0], *b = c->in[1], *y = c->out[0];
@@ -141,40 +141,40 @@ static int binary_plan(const foil_op_ctx *c, foil_bcast *bc)
     }
     const int nd[2] = {a->ndim, nb};
     const int64_t *shapes[2] = {a->shape, bs};
-    foil_bcast_plan(bc, y->ndim, y->shape, 2, nd, shapes);
+    foilBcastPlan(bc, y->ndim, y->shape, 2, nd, shapes);
     return 0;
 }
 
-static foil_status binary_infer(foil_op_ctx *c)
+static foil_status binary_infer(FoilOpCtx *c)
 {
     const binary_state *st = c->node->state;
     if (c->n_in < 2 || !c->in[0] || !c->in[1])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "needs 2 inputs");
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
     const foil_tensor *a = c->in[0], *b = c->in[1];
     if (a->dtype != b->dtype)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)",
+        return foilNodeError(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)",
                                foil_dtype_name(a->dtype), foil_dtype_name(b->dtype));
     if (!binary_dtype_ok(a->dtype))
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(a->dtype));
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(a->dtype));
     char sa[96], sb[96];
     if (st->legacy) {
         int nb;
         int64_t bs[FOIL_MAX_DIMS];
         const char *why = NULL;
         if (legacy_b_shape(st, a, b, &nb, bs, &why))
-            return foil_node_error(c, FOIL_ERR_SHAPE, "cannot broadcast %s with %s: %s", foil_shape_str(a, sa, sizeof sa),
+            return foilNodeError(c, FOIL_ERR_SHAPE, "cannot broadcast %s with %s: %s", foil_shape_str(a, sa, sizeof sa),
                                    foil_shape_str(b, sb, sizeof sb), why);
         if (foil_tensor_set_shape(c->out[0], a->dtype, a->ndim, a->shape))
-            return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+            return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     } else {
         int no, bad = 0;
         int64_t os[FOIL_MAX_DIMS];
-        if (foil_bcast_shape(a->ndim, a->shape, b->ndim, b->shape, &no, os, &bad))
-            return foil_node_error(c, FOIL_ERR_SHAPE, "shapes %s and %s cannot be broadcast together (output dim %d)",
+        if (foilBcastShape(a->ndim, a->shape, b->ndim, b->shape, &no, os, &bad))
+            return foilNodeError(c, FOIL_ERR_SHAPE, "shapes %s and %s cannot be broadcast together (output dim %d)",
                                    foil_shape_str(a, sa, sizeof sa), foil_shape_str(b, sb, sizeof sb), bad);
         if (foil_tensor_set_shape(c->out[0], a->dtype, no, os))
-            return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+            return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     }
     c->work_bytes = 0;
     return FOIL_OK;
@@ -235,19 +235,19 @@ INT_OPS(int8_t, unsigned, i8)
         default: ROW_LOOP(T, div_##SUF); break;                                                 \
         }                                                                                       \
     }                                                                                           \
-    static void bin_fwd_##SUF(int op, const foil_bcast *bc, const void *va, const void *vb,     \
+    static void bin_fwd_##SUF(int op, const FoilBcast *bc, const void *va, const void *vb,     \
                               void *vy)                                                         \
     {                                                                                           \
         const T *a = va, *b = vb;                                                               \
         T *y = vy;                                                                              \
-        const int64_t chunks = foil_bcast_chunks(bc), tasks = bc->rows * chunks;                \
+        const int64_t chunks = foilBcastChunks(bc), tasks = bc->rows * chunks;                \
         const int64_t sa = bc->s[0][bc->ndim - 1], sb = bc->s[1][bc->ndim - 1];                \
         _Pragma("omp parallel for if (bc->numel >= FOIL_PAR_MIN && tasks > 1) schedule(static)") \
         for (int64_t t = 0; t < tasks; t++) {                                                   \
             int64_t row = t / chunks, j0 = (t - row * chunks) * FOIL_BCAST_CHUNK;               \
             int64_t len = bc->inner - j0 < FOIL_BCAST_CHUNK ? bc->inner - j0 : FOIL_BCAST_CHUNK; \
-            int64_t oa = foil_bcast_row_offset(bc, 0, row) + j0 * sa;                           \
-            int64_t ob = foil_bcast_row_offset(bc, 1, row) + j0 * sb;                           \
+            int64_t oa = foilBcastRowOffset(bc, 0, row) + j0 * sa;                           \
+            int64_t ob = foilBcastRowOffset(bc, 1, row) + j0 * sb;                           \
             bin_row_##SUF(op, a + oa, sa, b + ob, sb, y + row * bc->inner + j0, len);           \
         }                                                                                       \
     }
@@ -258,11 +258,11 @@ DEFINE_BINARY_FWD(int32_t, i32)
 DEFINE_BINARY_FWD(uint8_t, u8)
 DEFINE_BINARY_FWD(int8_t, i8)
 
-static foil_status binary_forward(foil_op_ctx *c)
+static foil_status binary_forward(FoilOpCtx *c)
 {
     const binary_state *st = c->node->state;
-    foil_bcast bc;
-    if (binary_plan(c, &bc)) return foil_node_error(c, FOIL_ERR_SHAPE, "input shapes changed since planning");
+    FoilBcast bc;
+    if (binary_plan(c, &bc)) return foilNodeError(c, FOIL_ERR_SHAPE, "input shapes changed since planning");
     if (bc.numel == 0) return FOIL_OK;
     const void *a = c->in[0]->data, *b = c->in[1]->data;
     void *y = c->out[0]->data;
@@ -273,7 +273,7 @@ static foil_status binary_forward(foil_op_ctx *c)
     case FOIL_I32: bin_fwd_i32(st->op, &bc, a, b, y); break;
     case FOIL_U8: bin_fwd_u8(st->op, &bc, a, b, y); break;
     case FOIL_I8: bin_fwd_i8(st->op, &bc, a, b, y); break;
-    default: return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "unsupported type");
+    default: return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "unsupported type");
     }
     return FOIL_OK;
 }
@@ -335,17 +335,17 @@ ALWAYS_INLINE void grad_row(int op, int k, float *restrict dx, const float *rest
     }
 }
 
-static void grad_full(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
+static void grad_full(int op, int k, const FoilBcast *bc, float *dx, const float *g, const float *a,
                              const float *b)
 {
-    const int64_t chunks = foil_bcast_chunks(bc), tasks = bc->rows * chunks;
+    const int64_t chunks = foilBcastChunks(bc), tasks = bc->rows * chunks;
     const int64_t sa = bc->s[0][bc->ndim - 1], sb = bc->s[1][bc->ndim - 1];
 #pragma omp parallel for if (bc->numel >= FOIL_PAR_MIN && tasks > 1) schedule(static)
     for (int64_t t = 0; t < tasks; t++) {
         int64_t row = t / chunks, j0 = (t - row * chunks) * FOIL_BCAST_CHUNK;
         int64_t len = bc->inner - j0 < FOIL_BCAST_CHUNK ? bc->inner - j0 : FOIL_BCAST_CHUNK;
-        int64_t oa = foil_bcast_row_offset(bc, 0, row) + j0 * sa;
-        int64_t ob = foil_bcast_row_offset(bc, 1, row) + j0 * sb;
+        int64_t oa = foilBcastRowOffset(bc, 0, row) + j0 * sa;
+        int64_t ob = foilBcastRowOffset(bc, 1, row) + j0 * sb;
         int64_t oy = row * bc->inner + j0;
         DISPATCH_OPK(op, k, grad_row, dx + oy, g + oy, a + oa, sa, b + ob, sb, len);
     }
@@ -384,11 +384,11 @@ ALWAYS_INLINE float reduce_run(int op, int k, const float *g, int64_t gg, const 
 }
 
 /* Operand k is broadcast: one thread per operand element sums its terms. */
-static void grad_reduce(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
+static void grad_reduce(int op, int k, const FoilBcast *bc, float *dx, const float *g, const float *a,
                                const float *b)
 {
-    foil_bcast_reduce r;
-    foil_bcast_reduce_plan(&r, bc, k);
+    FoilBcastReduce r;
+    foilBcastReducePlan(&r, bc, k);
     const int last = r.nr - 1; /* nr >= 1: operand k is broadcast somewhere */
     const int64_t run = r.rn[last], runs = r.nsum / run;
     const int64_t ga = r.rs[0][last], gb = r.rs[1][last], gg = r.rs[2][last];
@@ -420,7 +420,7 @@ static void grad_reduce(int op, int k, const foil_bcast *bc, float *dx, const fl
     }
 }
 
-static void binary_grad(int op, int k, const foil_bcast *bc, float *dx, const float *g, const float *a,
+static void binary_grad(int op, int k, const FoilBcast *bc, float *dx, const float *g, const float *a,
                         const float *b, int64_t nx)
 {
     if (nx == bc->numel)
@@ -429,18 +429,18 @@ static void binary_grad(int op, int k, const foil_bcast *bc, float *dx, const fl
         grad_reduce(op, k, bc, dx, g, a, b);
 }
 
-static void binary_backward(foil_op_ctx *c)
+static void binary_backward(FoilOpCtx *c)
 {
     const binary_state *st = c->node->state;
     if (c->in[0]->dtype != FOIL_F32 || !c->d_out[0]) return;
-    foil_bcast bc;
+    FoilBcast bc;
     if (binary_plan(c, &bc) || bc.numel == 0) return;
     const float *a = foil_f32(c->in[0]), *b = foil_f32(c->in[1]), *g = foil_f32(c->d_out[0]);
     for (int k = 0; k < 2; k++)
         if (c->d_in[k]) binary_grad(st->op, k, &bc, foil_f32(c->d_in[k]), g, a, b, c->in[k]->numel);
 }
 
-const foil_op foil_op_add = {
+const FoilOp foilOpAdd = {
     .type = "Add",
     .grad_inputs = 0x3,
     .init = add_init,
@@ -449,7 +449,7 @@ const foil_op foil_op_add = {
     .backward = binary_backward,
 };
 
-const foil_op foil_op_sub = {
+const FoilOp foilOpSub = {
     .type = "Sub",
     .grad_inputs = 0x3,
     .init = sub_init,
@@ -458,7 +458,7 @@ const foil_op foil_op_sub = {
     .backward = binary_backward,
 };
 
-const foil_op foil_op_mul = {
+const FoilOp foilOpMul = {
     .type = "Mul",
     .grad_inputs = 0x3,
     .init = mul_init,
@@ -467,7 +467,7 @@ const foil_op foil_op_mul = {
     .backward = binary_backward,
 };
 
-const foil_op foil_op_div = {
+const FoilOp foilOpDiv = {
     .type = "Div",
     .grad_inputs = 0x3,
     .init = div_init,
@@ -479,16 +479,16 @@ const foil_op foil_op_div = {
 /* ------------------------------------------------------------------------- */
 /* Activations. Shapes: x (any), y same shape; n = numel. All float32.        */
 
-static foil_status unary_infer(foil_op_ctx *c)
+static foil_status unary_infer(FoilOpCtx *c)
 {
-    if (c->n_in < 1 || !c->in[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an input");
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
+    if (c->n_in < 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an input");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
     const foil_tensor *x = c->in[0];
     if (x->dtype != FOIL_F32)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
                                foil_dtype_name(x->dtype));
     if (foil_tensor_set_shape(c->out[0], x->dtype, x->ndim, x->shape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     c->work_bytes = 0;
     return FOIL_OK;
 }
@@ -496,7 +496,7 @@ static foil_status unary_infer(foil_op_ctx *c)
 #define PAR_FOR_N _Pragma("omp parallel for if (n >= FOIL_PAR_MIN) schedule(static)")
 
 /* Relu: y = max(x, 0) */
-static foil_status relu_forward(foil_op_ctx *c)
+static foil_status relu_forward(FoilOpCtx *c)
 {
     const float *x = foil_f32(c->in[0]);
     float *y = foil_f32(c->out[0]);
@@ -508,13 +508,13 @@ static foil_status relu_forward(foil_op_ctx *c)
 
 /* forward: y = max(x, 0), so dy/dx = 1 where x > 0 and 0 elsewhere (0 at the
  * kink x = 0, as PyTorch). */
-static void relu_backward(foil_op_ctx *c)
+static void relu_backward(FoilOpCtx *c)
 {
     if (!c->d_in[0] || !c->d_out[0]) return;
     const float *x = foil_f32(c->in[0]), *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     const int64_t n = c->in[0]->numel;
-    if (foil_grad_fresh(c, 0)) {
+    if (foilGradFresh(c, 0)) {
         PAR_FOR_N
         for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
         return;
@@ -528,16 +528,16 @@ typedef struct leaky_state {
     float alpha;
 } leaky_state;
 
-static foil_status leakyrelu_init(foil_node *n)
+static foil_status leakyrelu_init(FoilNode *n)
 {
     leaky_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
-    st->alpha = foil_attr_float(n, "alpha", 0.01f);
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
+    st->alpha = foilAttrFloat(n, "alpha", 0.01f);
     n->state = st;
     return FOIL_OK;
 }
 
-static foil_status leakyrelu_forward(foil_op_ctx *c)
+static foil_status leakyrelu_forward(FoilOpCtx *c)
 {
     const float alpha = ((const leaky_state *)c->node->state)->alpha;
     const float *x = foil_f32(c->in[0]);
@@ -550,7 +550,7 @@ static foil_status leakyrelu_forward(foil_op_ctx *c)
 
 /* forward: y = x (x >= 0) or alpha*x, so dy/dx = 1 for x > 0, alpha for
  * x <= 0 (PyTorch's choice at the kink). */
-static void leakyrelu_backward(foil_op_ctx *c)
+static void leakyrelu_backward(FoilOpCtx *c)
 {
     if (!c->d_in[0] || !c->d_out[0]) return;
     const float alpha = ((const leaky_state *)c->node->state)->alpha;
@@ -562,15 +562,15 @@ static void leakyrelu_backward(foil_op_ctx *c)
 }
 
 /* Sigmoid: y = 1 / (1 + exp(-x)), evaluated without overflow on both sides
- * (foil_expf: vectorizable; results below FLT_MIN flush to 0). */
-static foil_status sigmoid_forward(foil_op_ctx *c)
+ * (foilExpf: vectorizable; results below FLT_MIN flush to 0). */
+static foil_status sigmoid_forward(FoilOpCtx *c)
 {
     const float *x = foil_f32(c->in[0]);
     float *y = foil_f32(c->out[0]);
     const int64_t n = c->in[0]->numel;
     PAR_FOR_N
     for (int64_t i = 0; i < n; i++) {
-        float e = foil_expf(-fabsf(x[i])); /* in [0, 1] */
+        float e = foilExpf(-fabsf(x[i])); /* in [0, 1] */
         float s = 1.0f / (1.0f + e);  /* sigmoid(|x|) */
         y[i] = x[i] >= 0.0f ? s : e * s;
     }
@@ -578,7 +578,7 @@ static foil_status sigmoid_forward(foil_op_ctx *c)
 }
 
 /* forward: y = sigmoid(x), so dy/dx = y (1 - y); uses the saved output. */
-static void sigmoid_backward(foil_op_ctx *c)
+static void sigmoid_backward(FoilOpCtx *c)
 {
     if (!c->d_in[0] || !c->d_out[0]) return;
     const float *y = foil_f32(c->out[0]), *dy = foil_f32(c->d_out[0]);
@@ -588,19 +588,19 @@ static void sigmoid_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
 }
 
-/* Tanh: y = tanh(x) (foil_tanhf: vectorizable, see broadcast.h) */
-static foil_status tanh_forward(foil_op_ctx *c)
+/* Tanh: y = tanh(x) (foilTanhf: vectorizable, see broadcast.h) */
+static foil_status tanh_forward(FoilOpCtx *c)
 {
     const float *x = foil_f32(c->in[0]);
     float *y = foil_f32(c->out[0]);
     const int64_t n = c->in[0]->numel;
     PAR_FOR_N
-    for (int64_t i = 0; i < n; i++) y[i] = foil_tanhf(x[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = foilTanhf(x[i]);
     return FOIL_OK;
 }
 
 /* forward: y = tanh(x), so dy/dx = 1 - y^2; uses the saved output. */
-static void tanh_backward(foil_op_ctx *c)
+static void tanh_backward(FoilOpCtx *c)
 {
     if (!c->d_in[0] || !c->d_out[0]) return;
     const float *y = foil_f32(c->out[0]), *dy = foil_f32(c->d_out[0]);
@@ -610,7 +610,7 @@ static void tanh_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
-const foil_op foil_op_relu = {
+const FoilOp foilOpRelu = {
     .type = "Relu",
     .grad_inputs = 0x1,
     .infer = unary_infer,
@@ -619,7 +619,7 @@ const foil_op foil_op_relu = {
     .writes_grads = 0x1,
 };
 
-const foil_op foil_op_leakyrelu = {
+const FoilOp foilOpLeakyRelu = {
     .type = "LeakyRelu",
     .grad_inputs = 0x1,
     .init = leakyrelu_init,
@@ -628,7 +628,7 @@ const foil_op foil_op_leakyrelu = {
     .backward = leakyrelu_backward,
 };
 
-const foil_op foil_op_sigmoid = {
+const FoilOp foilOpSigmoid = {
     .type = "Sigmoid",
     .grad_inputs = 0x1,
     .infer = unary_infer,
@@ -636,7 +636,7 @@ const foil_op foil_op_sigmoid = {
     .backward = sigmoid_backward,
 };
 
-const foil_op foil_op_tanh = {
+const FoilOp foilOpTanh = {
     .type = "Tanh",
     .grad_inputs = 0x1,
     .infer = unary_infer,
@@ -657,13 +657,13 @@ typedef struct clip_state {
     float lo, hi;    /* opset < 11 */
 } clip_state;
 
-static foil_status clip_init(foil_node *n)
+static foil_status clip_init(FoilNode *n)
 {
     clip_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
     st->from_inputs = n->opset >= 11;
-    st->lo = foil_attr_float(n, "min", -FLT_MAX);
-    st->hi = foil_attr_float(n, "max", FLT_MAX);
+    st->lo = foilAttrFloat(n, "min", -FLT_MAX);
+    st->hi = foilAttrFloat(n, "max", FLT_MAX);
     n->state = st;
     return FOIL_OK;
 }
@@ -673,29 +673,29 @@ static int clip_dtype_ok(foil_dtype dt)
     return dt == FOIL_F32 || dt == FOIL_I8 || dt == FOIL_U8 || dt == FOIL_I32 || dt == FOIL_I64;
 }
 
-static foil_status clip_infer(foil_op_ctx *c)
+static foil_status clip_infer(FoilOpCtx *c)
 {
     const clip_state *st = c->node->state;
-    if (c->n_in < 1 || !c->in[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an input");
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
+    if (c->n_in < 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an input");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
     const foil_tensor *x = c->in[0];
     if (!clip_dtype_ok(x->dtype) || (!st->from_inputs && x->dtype != FOIL_F32))
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(x->dtype));
-    if (c->n_in > 3) return foil_node_error(c, FOIL_ERR_FORMAT, "takes at most 3 inputs, got %d", c->n_in);
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(x->dtype));
+    if (c->n_in > 3) return foilNodeError(c, FOIL_ERR_FORMAT, "takes at most 3 inputs, got %d", c->n_in);
     for (int i = 1; i < c->n_in; i++) {
         const foil_tensor *t = c->in[i];
         if (!t) continue;
         if (!st->from_inputs)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "min/max are attributes before opset 11, not inputs");
+            return foilNodeError(c, FOIL_ERR_FORMAT, "min/max are attributes before opset 11, not inputs");
         if (t->dtype != x->dtype)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "input %s has type %s, the data %s", i == 1 ? "min" : "max",
+            return foilNodeError(c, FOIL_ERR_FORMAT, "input %s has type %s, the data %s", i == 1 ? "min" : "max",
                                    foil_dtype_name(t->dtype), foil_dtype_name(x->dtype));
         if (t->numel != 1)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "input %s must be a scalar, it has %lld elements",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "input %s must be a scalar, it has %lld elements",
                                    i == 1 ? "min" : "max", (long long)t->numel);
     }
     if (foil_tensor_set_shape(c->out[0], x->dtype, x->ndim, x->shape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     c->work_bytes = 0;
     return FOIL_OK;
 }
@@ -715,7 +715,7 @@ static foil_status clip_infer(foil_op_ctx *c)
     } while (0)
 
 /* The float bounds in effect for this call. */
-static void clip_bounds(const foil_op_ctx *c, float *lo, float *hi)
+static void clip_bounds(const FoilOpCtx *c, float *lo, float *hi)
 {
     const clip_state *st = c->node->state;
     *lo = st->from_inputs ? -INFINITY : st->lo;
@@ -726,7 +726,7 @@ static void clip_bounds(const foil_op_ctx *c, float *lo, float *hi)
     }
 }
 
-static foil_status clip_forward(foil_op_ctx *c)
+static foil_status clip_forward(FoilOpCtx *c)
 {
     const int64_t n = c->in[0]->numel;
     switch (c->in[0]->dtype) {
@@ -746,7 +746,7 @@ static foil_status clip_forward(foil_op_ctx *c)
     case FOIL_U8: CLIP_INT(uint8_t, 0, UINT8_MAX); break;
     case FOIL_I32: CLIP_INT(int32_t, INT32_MIN, INT32_MAX); break;
     case FOIL_I64: CLIP_INT(int64_t, INT64_MIN, INT64_MAX); break;
-    default: return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "unsupported type");
+    default: return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "unsupported type");
     }
     return FOIL_OK;
 }
@@ -755,7 +755,7 @@ static foil_status clip_forward(foil_op_ctx *c)
  * elsewhere. At the boundaries (x == lo or x == hi) the gradient flows, as in
  * PyTorch's clamp; when lo > hi no x qualifies and nothing flows. The bounds
  * themselves get no gradient (they are constants in every model we meet). */
-static void clip_backward(foil_op_ctx *c)
+static void clip_backward(FoilOpCtx *c)
 {
     if (c->in[0]->dtype != FOIL_F32 || !c->d_in[0] || !c->d_out[0]) return;
     float lo, hi;
@@ -767,7 +767,7 @@ static void clip_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f;
 }
 
-const foil_op foil_op_clip = {
+const FoilOp foilOpClip = {
     .type = "Clip",
     .grad_inputs = 0x1,
     .init = clip_init,

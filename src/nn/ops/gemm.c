@@ -52,22 +52,22 @@ typedef struct gemm_state {
     int nthr;         /* threads for them (1: serial) */
 } gemm_state;
 
-static foil_status gemm_init(foil_node *n)
+static foil_status gemm_init(FoilNode *n)
 {
     gemm_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
-    st->alpha = foil_attr_float(n, "alpha", 1.0f);
-    st->beta = foil_attr_float(n, "beta", 1.0f);
-    int64_t ta = foil_attr_int(n, "transA", 0), tb = foil_attr_int(n, "transB", 0);
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
+    st->alpha = foilAttrFloat(n, "alpha", 1.0f);
+    st->beta = foilAttrFloat(n, "beta", 1.0f);
+    int64_t ta = foilAttrInt(n, "transA", 0), tb = foilAttrInt(n, "transB", 0);
     if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) {
         free(st);
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "transA/transB must be 0 or 1 (got %lld, %lld)",
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "transA/transB must be 0 or 1 (got %lld, %lld)",
                                     (long long)ta, (long long)tb);
     }
     st->trans_a = (int)ta;
     st->trans_b = (int)tb;
     st->c_required = n->opset < 11;
-    st->c_exact = n->opset < 7 && foil_attr_int(n, "broadcast", 0) == 0;
+    st->c_exact = n->opset < 7 && foilAttrInt(n, "broadcast", 0) == 0;
     n->state = st;
     return FOIL_OK;
 }
@@ -81,46 +81,46 @@ static void gemm_dims(const gemm_state *st, const foil_tensor *a, const foil_ten
     *n = st->trans_b ? b->shape[0] : b->shape[1];
 }
 
-static const foil_tensor *gemm_c(const foil_op_ctx *c) { return c->n_in > 2 ? c->in[2] : NULL; }
+static const foil_tensor *gemm_c(const FoilOpCtx *c) { return c->n_in > 2 ? c->in[2] : NULL; }
 
-static foil_status gemm_infer(foil_op_ctx *c)
+static foil_status gemm_infer(FoilOpCtx *c)
 {
     const gemm_state *st = c->state;
-    if (c->n_in < 2 || !c->in[0] || !c->in[1]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs inputs A and B");
-    if (c->n_in > 3) return foil_node_error(c, FOIL_ERR_FORMAT, "takes at most 3 inputs, got %d", c->n_in);
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
+    if (c->n_in < 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs inputs A and B");
+    if (c->n_in > 3) return foilNodeError(c, FOIL_ERR_FORMAT, "takes at most 3 inputs, got %d", c->n_in);
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
     const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
     char s1[96], s2[96];
-    if (!cc && st->c_required) return foil_node_error(c, FOIL_ERR_FORMAT, "input C is required before opset 11");
+    if (!cc && st->c_required) return foilNodeError(c, FOIL_ERR_FORMAT, "input C is required before opset 11");
     if (a->dtype != FOIL_F32 || b->dtype != FOIL_F32 || (cc && cc->dtype != FOIL_F32))
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "only float32 is supported (A is %s, B is %s)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "only float32 is supported (A is %s, B is %s)",
                                foil_dtype_name(a->dtype), foil_dtype_name(b->dtype));
     if (a->ndim != 2 || b->ndim != 2)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "A and B must be 2-D, got %s and %s", foil_shape_str(a, s1, sizeof s1),
+        return foilNodeError(c, FOIL_ERR_SHAPE, "A and B must be 2-D, got %s and %s", foil_shape_str(a, s1, sizeof s1),
                                foil_shape_str(b, s2, sizeof s2));
     int64_t m, n, k;
     gemm_dims(st, a, b, &m, &n, &k);
     int64_t kb = st->trans_b ? b->shape[1] : b->shape[0];
     if (kb != k)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "inner dimensions differ: A %s%s, B %s%s", foil_shape_str(a, s1, sizeof s1),
+        return foilNodeError(c, FOIL_ERR_SHAPE, "inner dimensions differ: A %s%s, B %s%s", foil_shape_str(a, s1, sizeof s1),
                                st->trans_a ? " (transposed)" : "", foil_shape_str(b, s2, sizeof s2),
                                st->trans_b ? " (transposed)" : "");
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "dimensions too large for BLAS (%lld, %lld, %lld)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "dimensions too large for BLAS (%lld, %lld, %lld)",
                                (long long)m, (long long)n, (long long)k);
     const int64_t ys[2] = {m, n};
     if (cc) {
-        int ok = cc->ndim <= 2 && foil_bcast_to(cc->ndim, cc->shape, 2, ys);
+        int ok = cc->ndim <= 2 && foilBcastTo(cc->ndim, cc->shape, 2, ys);
         if (st->c_exact) ok = cc->ndim == 2 && cc->shape[0] == m && cc->shape[1] == n;
         if (!ok)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "C %s cannot be broadcast to (%lld, %lld)%s",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "C %s cannot be broadcast to (%lld, %lld)%s",
                                    foil_shape_str(cc, s1, sizeof s1), (long long)m, (long long)n,
                                    st->c_exact ? " (opset < 7 without broadcast=1)" : "");
     }
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, 2, ys))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     gemm_state *sm = c->state;
-    sm->small = foil_ops_fast_paths && !st->trans_a && m <= GEMV_MAX_M && m > 0 && n > 0 && k > 0;
+    sm->small = foilOpsFastPaths && !st->trans_a && m <= GEMV_MAX_M && m > 0 && n > 0 && k > 0;
     sm->nthr = 1;
     if (sm->small && (double)m * (double)n * (double)k >= GEMV_PAR_WORK) {
         sm->nthr = omp_get_max_threads();
@@ -151,8 +151,8 @@ static int ld(int64_t x) { return x > 1 ? (int)x : 1; }
 static void gemm_small_cols(const gemm_state *st, const float *a, const float *b, const foil_tensor *cc, int64_t m,
                             int64_t n, int64_t k, int64_t n0, int64_t n1, float *y)
 {
-    if (st->trans_b) foil_gemv_dot(m, n0, n1, k, a, k, b, k, y, n);
-    else foil_gemv_axpy(m, n0, n1, 0, k, a, k, b, n, y, n, NULL, 0);
+    if (st->trans_b) foilGemvDot(m, n0, n1, k, a, k, b, k, y, n);
+    else foilGemvAxpy(m, n0, n1, 0, k, a, k, b, n, y, n, NULL, 0);
     int64_t rs = 0, cs = 0;
     const float *cv = NULL;
     if (cc && st->beta != 0.0f) {
@@ -168,7 +168,7 @@ static void gemm_small_cols(const gemm_state *st, const float *a, const float *b
     }
 }
 
-static foil_status gemm_product(foil_op_ctx *c)
+static foil_status gemm_product(FoilOpCtx *c)
 {
     const gemm_state *st = c->state;
     const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
@@ -215,10 +215,10 @@ static foil_status gemm_product(foil_op_ctx *c)
     return FOIL_OK;
 }
 
-static foil_status gemm_forward(foil_op_ctx *c)
+static foil_status gemm_forward(FoilOpCtx *c)
 {
     foil_status st = gemm_product(c);
-    if (!st && c->relu_out) foil_relu_inplace(foil_f32(c->out[0]), c->out[0]->numel);
+    if (!st && c->relu_out) foilReluInplace(foil_f32(c->out[0]), c->out[0]->numel);
     return st;
 }
 
@@ -230,11 +230,11 @@ static foil_status gemm_forward(foil_op_ctx *c)
  * op(B) = B (stored (K,N)): dA[m, j] = alpha <dY[m], B[j]>, dot products
  * split over j.
  */
-static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64_t n, int64_t k, const float *dy,
+static void gemm_small_da(const gemm_state *st, FoilOpCtx *c, int64_t m, int64_t n, int64_t k, const float *dy,
                           const float *b, float *da)
 {
     float *parts = c->work;
-    const int fresh = foil_grad_fresh(c, 0);
+    const int fresh = foilGradFresh(c, 0);
     const size_t mk = (size_t)(m * k);
     const float alpha = st->alpha;
 #pragma omp parallel num_threads(st->nthr) if (st->nthr > 1)
@@ -242,7 +242,7 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
         int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t k0 = k * t / nt, k1 = k * (t + 1) / nt;
         if (st->trans_b) {
-            foil_gemv_axpy(m, 0, k, n * t / nt, n * (t + 1) / nt, dy, n, b, k, parts + (size_t)t * mk, k, NULL, 0);
+            foilGemvAxpy(m, 0, k, n * t / nt, n * (t + 1) / nt, dy, n, b, k, parts + (size_t)t * mk, k, NULL, 0);
 #pragma omp barrier
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = k0; j < k1; j++) {
@@ -251,7 +251,7 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
                     da[i * k + j] = fresh ? alpha * s : da[i * k + j] + alpha * s;
                 }
         } else {
-            foil_gemv_dot(m, k0, k1, n, dy, n, b, n, parts, k);
+            foilGemvDot(m, k0, k1, n, dy, n, b, n, parts, k);
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = k0; j < k1; j++)
                     da[i * k + j] = fresh ? alpha * parts[i * k + j] : da[i * k + j] + alpha * parts[i * k + j];
@@ -268,7 +268,7 @@ static void gemm_small_da(const gemm_state *st, foil_op_ctx *c, int64_t m, int64
  * B stored transposed, dB = alpha * dY^T op(A) (N,K). Each is one sgemm with
  * beta = 1 (accumulate).
  */
-static void gemm_backward(foil_op_ctx *c)
+static void gemm_backward(FoilOpCtx *c)
 {
     const gemm_state *st = c->state;
     const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
@@ -277,11 +277,11 @@ static void gemm_backward(foil_op_ctx *c)
     gemm_dims(st, a, b, &m, &n, &k);
     /* sgemm with beta 0 writes C without reading it (BLAS semantics), so a
      * fresh dA or dB is simply a product with beta 0 */
-    const float beta_a = foil_grad_fresh(c, 0) ? 0.0f : 1.0f, beta_b = foil_grad_fresh(c, 1) ? 0.0f : 1.0f;
-    foil_grad_clear_fresh(c, 2);
+    const float beta_a = foilGradFresh(c, 0) ? 0.0f : 1.0f, beta_b = foilGradFresh(c, 1) ? 0.0f : 1.0f;
+    foilGradClearFresh(c, 2);
     if (m == 0 || n == 0) {
-        foil_grad_clear_fresh(c, 0);
-        foil_grad_clear_fresh(c, 1);
+        foilGradClearFresh(c, 0);
+        foilGradClearFresh(c, 1);
         return;
     }
     const float *dy = foil_f32(c->d_out[0]), *av = foil_f32(a), *bv = foil_f32(b);
@@ -325,7 +325,7 @@ static void gemm_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_gemm = {
+const FoilOp foilOpGemm = {
     .type = "Gemm",
     .grad_inputs = 0x7,
     .init = gemm_init,
@@ -372,7 +372,7 @@ static int mm_plan(const foil_tensor *a, const foil_tensor *b, mm_shape *p, cons
     }
     int ba = ra > 2 ? ra - 2 : 0, bb = rb > 2 ? rb - 2 : 0;
     int bad;
-    if (foil_bcast_shape(ba, a->shape, bb, b->shape, &p->nbatch, p->batch, &bad)) {
+    if (foilBcastShape(ba, a->shape, bb, b->shape, &p->nbatch, p->batch, &bad)) {
         *why = "batch dimensions cannot be broadcast together";
         return -1;
     }
@@ -418,22 +418,22 @@ static int64_t mm_index(const mm_shape *p, const int64_t *s, int64_t t)
     return off;
 }
 
-static foil_status matmul_infer(foil_op_ctx *c)
+static foil_status matmul_infer(FoilOpCtx *c)
 {
-    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs 2 inputs");
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
+    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
     const foil_tensor *a = c->in[0], *b = c->in[1];
     if (a->dtype != FOIL_F32 || b->dtype != FOIL_F32)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "only float32 is supported (got %s and %s)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "only float32 is supported (got %s and %s)",
                                foil_dtype_name(a->dtype), foil_dtype_name(b->dtype));
     mm_shape p;
     const char *why = NULL;
     char s1[96], s2[96];
     if (mm_plan(a, b, &p, &why))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "cannot multiply %s by %s: %s", foil_shape_str(a, s1, sizeof s1),
+        return foilNodeError(c, FOIL_ERR_SHAPE, "cannot multiply %s by %s: %s", foil_shape_str(a, s1, sizeof s1),
                                foil_shape_str(b, s2, sizeof s2), why);
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, p.out_ndim, p.out))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     c->work_bytes = 0;
     return FOIL_OK;
 }
@@ -442,11 +442,11 @@ static foil_status matmul_infer(foil_op_ctx *c)
  * not broadcast: then the whole product is a single (nb*M, K) x (K, N) sgemm. */
 static int mm_fold(const mm_shape *p) { return p->nb_mats == 1 && p->na_mats == p->nb && p->nb * p->m <= INT_MAX; }
 
-static foil_status matmul_forward(foil_op_ctx *c)
+static foil_status matmul_forward(FoilOpCtx *c)
 {
     mm_shape p;
     const char *why;
-    if (mm_plan(c->in[0], c->in[1], &p, &why)) return foil_node_error(c, FOIL_ERR_SHAPE, "%s", why);
+    if (mm_plan(c->in[0], c->in[1], &p, &why)) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", why);
     const float *a = foil_f32(c->in[0]), *b = foil_f32(c->in[1]);
     float *y = foil_f32(c->out[0]);
     const int64_t m = p.m, k = p.k, n = p.n;
@@ -476,7 +476,7 @@ static foil_status matmul_forward(foil_op_ctx *c)
  * sums their contributions. 1-D operands need nothing special: a (K) vector
  * has the memory of a (1,K) or (K,1) matrix.
  */
-static void matmul_backward(foil_op_ctx *c)
+static void matmul_backward(FoilOpCtx *c)
 {
     if (!c->d_out[0] || (!c->d_in[0] && !c->d_in[1])) return;
     mm_shape p;
@@ -509,7 +509,7 @@ static void matmul_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_matmul = {
+const FoilOp foilOpMatMul = {
     .type = "MatMul",
     .grad_inputs = 0x3,
     .infer = matmul_infer,

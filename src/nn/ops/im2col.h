@@ -27,54 +27,54 @@
 
 #define FOIL_WIN_DIMS 3
 
-typedef enum foil_autopad {
+typedef enum FoilAutopad {
     FOIL_AUTOPAD_NOTSET = 0,
     FOIL_AUTOPAD_SAME_UPPER,
     FOIL_AUTOPAD_SAME_LOWER,
     FOIL_AUTOPAD_VALID
-} foil_autopad;
+} FoilAutopad;
 
 /* Window attributes as the model states them (parsed by init). A count of -1
  * means the attribute is absent; values are already checked for sign/range. */
-typedef struct foil_winattr {
-    foil_autopad auto_pad;
+typedef struct FoilWinattr {
+    FoilAutopad auto_pad;
     int nk, npads, nstrides, ndil;
     int64_t k[FOIL_WIN_DIMS];
     int64_t pads[2 * FOIL_WIN_DIMS];
     int64_t strides[FOIL_WIN_DIMS];
     int64_t dil[FOIL_WIN_DIMS];
-} foil_winattr;
+} FoilWinattr;
 
 /* Geometry resolved for one input shape (canonical 3-D; see above). Window
  * position o along axis a reads input coordinates o*s[a] - p0[a] + t*d[a] for
  * t in [0, k[a]); coordinates outside [0, in[a]) are padding. */
-typedef struct foil_window {
+typedef struct FoilWindow {
     int nsp;                         /* spatial rank in the model: 1..3 */
     int64_t in[FOIL_WIN_DIMS], out[FOIL_WIN_DIMS], k[FOIL_WIN_DIMS];
     int64_t s[FOIL_WIN_DIMS], d[FOIL_WIN_DIMS];
     int64_t p0[FOIL_WIN_DIMS], p1[FOIL_WIN_DIMS];   /* padding at begin / end */
     int64_t in_size, out_size, k_size;               /* products over the axes */
-} foil_window;
+} FoilWindow;
 
 /* Parse auto_pad, kernel_shape, pads, strides, dilations from node->attrs.
  * Rejects wrong attribute types, unknown auto_pad, more than 3 spatial axes,
  * kernel/stride/dilation < 1, negative pads, odd pads counts. */
-foil_status foil_winattr_parse(const foil_node *n, foil_winattr *a);
+foil_status foilWinattrParse(const FoilNode *n, FoilWinattr *a);
 
 /* Resolve the window for spatial input shape in_sp[0..nsp) and kernel
  * k[0..nsp): check attribute counts against nsp, apply auto_pad, compute the
  * output shape (floor, or ceil when ceil_mode; a last ceil-mode window that
  * would start at or past the end of the input, in the end padding, is dropped,
- * as PyTorch and ONNX Runtime do). Errors (through foil_node_error) when the
+ * as PyTorch and ONNX Runtime do). Errors (through foilNodeError) when the
  * dilated kernel is larger than the padded input. */
-foil_status foil_window_resolve(const foil_op_ctx *c, const foil_winattr *a, int nsp,
+foil_status foilWindowResolve(const FoilOpCtx *c, const FoilWinattr *a, int nsp,
                                 const int64_t *in_sp, const int64_t *k, int ceil_mode,
-                                foil_window *w);
+                                FoilWindow *w);
 
 /* The t in [0, n) with 0 <= off + t*step < limit form one interval [*lo, *hi)
  * (step >= 1). Used for "which outputs of a kernel row read real input" and
  * "which kernel taps of a window fall inside the input". */
-static inline void foil_win_range(int64_t off, int64_t step, int64_t limit, int64_t n,
+static inline void foilWinRange(int64_t off, int64_t step, int64_t limit, int64_t n,
                                   int64_t *lo, int64_t *hi)
 {
     int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
@@ -89,10 +89,10 @@ static inline void foil_win_range(int64_t off, int64_t step, int64_t limit, int6
 /* im2col for `ch` channels of one sample: x is (ch, in...) and col is
  * (ch * k_size, out_size) row-major, row (c, kd, kh, kw), column (od, oh, ow);
  * padding reads as 0. */
-void foil_im2col(const foil_window *w, int64_t ch, const float *x, float *col);
+void foilIm2col(const FoilWindow *w, int64_t ch, const float *x, float *col);
 
-/* The adjoint of foil_im2col: dx (ch, in...) += col scattered back. */
-void foil_col2im(const foil_window *w, int64_t ch, const float *col, float *dx);
+/* The adjoint of foilIm2col: dx (ch, in...) += col scattered back. */
+void foilCol2im(const FoilWindow *w, int64_t ch, const float *col, float *dx);
 
 /* 16-float vectors (GCC vector extensions: one AVX-512 register, or pieces
  * of smaller ones on other targets), unaligned loads and stores of them, and
@@ -164,7 +164,7 @@ FOIL_V16_INLINE void v16_store_part(float *p, v16 v, int64_t n)
 /* Short copies and fills (a few dozen floats: inline vector code, where a
  * libc call per row would cost more than the copy itself). The empty asm
  * keeps gcc from turning the loops back into memcpy / memset calls. */
-FOIL_V16_INLINE void foil_copy_floats(float *d, const float *s, int64_t n)
+FOIL_V16_INLINE void foilCopyFloats(float *d, const float *s, int64_t n)
 {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -174,7 +174,7 @@ FOIL_V16_INLINE void foil_copy_floats(float *d, const float *s, int64_t n)
     if (i < n) v16_store_part(d + i, v16_load_part(s + i, n - i), n - i);
 }
 
-FOIL_V16_INLINE void foil_zero_floats(float *d, int64_t n)
+FOIL_V16_INLINE void foilZeroFloats(float *d, int64_t n)
 {
     v16 z = {0};
     int64_t i = 0;
@@ -193,6 +193,6 @@ FOIL_V16_INLINE v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a
  * applies, even where it would not pay (Conv's Winograd on small shapes);
  * read by infer, so set it before planning. One switch for every kernel set:
  * it lives in nn/kernel_sets.c, compiled once. */
-extern int foil_ops_fast_paths;
+extern int foilOpsFastPaths;
 
 #endif

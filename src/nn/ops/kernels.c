@@ -28,7 +28,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
  * Direct correlation
  */
 
-int foil_dconv_setup(foil_dconv *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+int foilDconvSetup(FoilDconv *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                      int64_t rows, int64_t cols, int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t wo,
                      int64_t wi, int64_t wky, int64_t wkx)
 {
@@ -53,22 +53,22 @@ int foil_dconv_setup(foil_dconv *d, int64_t nin, int64_t nout, int64_t sh, int64
 
 /* Padded row a (may be >= hp: rows of the next plane, or slack past the
  * last) of plane i, from src. */
-static void pad_row(const foil_dconv *d, const float *src, float *pad, int64_t i, int64_t a)
+static void pad_row(const FoilDconv *d, const float *src, float *pad, int64_t i, int64_t a)
 {
     while (a >= d->hp) a -= d->hp, i++;
     int64_t sr = a - d->top;
     float *row = pad + (i * d->hp + a) * d->wp;
     int64_t b0 = max64(d->left, 0), b1 = min64(d->left + d->sw, d->wp);
     if (i >= d->nin || sr < 0 || sr >= d->sh || b1 <= b0) {
-        foil_zero_floats(row, d->wp);
+        foilZeroFloats(row, d->wp);
         return;
     }
-    foil_zero_floats(row, b0);
-    foil_copy_floats(row + b0, src + (i * d->sh + sr) * d->sw + (b0 - d->left), b1 - b0);
-    foil_zero_floats(row + b1, d->wp - b1);
+    foilZeroFloats(row, b0);
+    foilCopyFloats(row + b0, src + (i * d->sh + sr) * d->sw + (b0 - d->left), b1 - b0);
+    foilZeroFloats(row + b1, d->wp - b1);
 }
 
-void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v0, int64_t v1)
+void foilDconvPad(const FoilDconv *d, const float *src, float *pad, int64_t v0, int64_t v1)
 {
     if (v1 <= v0) return;
     /* vectors [v0, v1) of plane i read its flattened floats
@@ -85,7 +85,7 @@ void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v
 
 /* Flattened positions [16 v, 16 v + 16 nb) of planes o .. o + mb - 1, held
  * in buf (mb x nb*16), into out: the positions with r < rows and q < cols. */
-static void dconv_put(const foil_dconv *d, const float *buf, int mb, int nb, int64_t o, int64_t v, float *out,
+static void dconv_put(const FoilDconv *d, const float *buf, int mb, int nb, int64_t o, int64_t v, float *out,
                       int accumulate)
 {
     const int64_t wp = d->wp, cols = d->cols, plane = d->rows * cols;
@@ -104,7 +104,7 @@ static void dconv_put(const foil_dconv *d, const float *buf, int mb, int nb, int
                 for (; k + 16 <= nc; k += 16) v16_store(dst + k, v16_load(dst + k) + v16_load(s + k));
                 if (k < nc) v16_store_part(dst + k, v16_load_part(dst + k, nc - k) + v16_load_part(s + k, nc - k), nc - k);
             } else {
-                foil_copy_floats(dst, s, nc);
+                foilCopyFloats(dst, s, nc);
             }
         }
         t += n;
@@ -113,7 +113,7 @@ static void dconv_put(const foil_dconv *d, const float *buf, int mb, int nb, int
 
 /* One tile: MB planes from o, NB vectors from v. */
 #define DEFINE_DCONV_TILE(MB, NB)                                                                                    \
-    static void dconv_tile_##MB##x##NB(const foil_dconv *d, const float *pad, const float *w, const float *bias,     \
+    static void dconv_tile_##MB##x##NB(const FoilDconv *d, const float *pad, const float *w, const float *bias,     \
                                        int64_t o, int64_t v, float *out, int accumulate)                             \
     {                                                                                                                \
         v16 acc[MB][NB];                                                                                             \
@@ -155,10 +155,10 @@ DEFINE_DCONV_TILE(1, 8)
 DEFINE_DCONV_TILE(1, 4)
 DEFINE_DCONV_TILE(1, 1)
 
-typedef void (*dconv_tile_fn)(const foil_dconv *, const float *, const float *, const float *, int64_t, int64_t,
+typedef void (*dconv_tile_fn)(const FoilDconv *, const float *, const float *, const float *, int64_t, int64_t,
                               float *, int);
 
-void foil_dconv_run(const foil_dconv *d, const float *pad, const float *w, const float *bias, int64_t o0, int64_t o1,
+void foilDconvRun(const FoilDconv *d, const float *pad, const float *w, const float *bias, int64_t o0, int64_t o1,
                     int64_t v0, int64_t v1, float *out, int accumulate)
 {
     /* per tile height: the widths available, widest first */
@@ -234,7 +234,7 @@ DEFINE_DOT_TILE(1, 16)
 DEFINE_DOT_TILE(1, 8)
 DEFINE_DOT_TILE(1, 1)
 
-void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+void foilGemvDot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
                    int64_t ldb, float *C, int64_t ldc)
 {
     for (int64_t m = 0; m < M;) {
@@ -302,7 +302,7 @@ DEFINE_AXPY_TILE(2, 1)
 DEFINE_AXPY_TILE(1, 8)
 DEFINE_AXPY_TILE(1, 1)
 
-void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
+void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
                     const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate)
 {
     for (int64_t m = 0; m < M;) {
@@ -336,7 +336,7 @@ static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 /* Tiles per block: the block's transformed inputs and products stay in cache. */
 #define WINO_TB 16
 
-int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                     int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx)
 {
     memset(d, 0, sizeof *d);
@@ -363,7 +363,7 @@ int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t
  * (gathered: W's strides are arbitrary); channels past nout get 0. Runs
  * only when the weights change.
  */
-void foil_wino_weights(const foil_wino *d, const float *w, float *u)
+void foilWinoWeights(const FoilWino *d, const float *w, float *u)
 {
     const float h = 0.5f;
     for (int64_t i = 0; i < d->nin; i++)
@@ -533,7 +533,7 @@ static inline void transpose16(v16 r[16])
 }
 #endif
 
-void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
+void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
                    int64_t c0, int64_t c1, float *scratch, float *out, int accumulate)
 {
     c1 = min64(c1, d->cout_v);

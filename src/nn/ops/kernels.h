@@ -13,7 +13,7 @@
  *     planes: Conv's forward and, with flipped weight strides, its input
  *     gradient, without im2col.
  *   - foil_wino_*: the same for 3x3 kernels by Winograd F(2x2, 3x3).
- *   - foil_gemv_dot / foil_gemv_axpy: products with a few rows, C = A op(B),
+ *   - foilGemvDot / foilGemvAxpy: products with a few rows, C = A op(B),
  *     reading B once per 4 rows of A (Gemm at batch 1 is a matrix-vector
  *     product, its input gradient the transposed one; a first conv layer's
  *     column matrix has a handful of rows).
@@ -45,7 +45,7 @@
  * with q >= cols are computed and dropped. Positions are split into nvec
  * vectors (ranges [v0, v1) of them may go to different threads).
  */
-typedef struct foil_dconv {
+typedef struct FoilDconv {
     int64_t nin, nout;
     int64_t sh, sw, top, left;
     int64_t hp, wp, kh, kw, dh, dw;
@@ -54,39 +54,39 @@ typedef struct foil_dconv {
     int64_t nvec;    /* 16-float vectors covering rows * wp positions */
     int64_t ext;     /* reach of the taps beyond a position: (kh-1)*dh*wp + (kw-1)*dw */
     int64_t pad_fl;  /* floats of padded-source scratch (planes plus slack rows) */
-} foil_dconv;
+} FoilDconv;
 
 /* Fill in d (geometry as above). Returns 0, or -1 when a size overflows. */
-int foil_dconv_setup(foil_dconv *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+int foilDconvSetup(FoilDconv *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                      int64_t rows, int64_t cols, int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t wo,
                      int64_t wi, int64_t wky, int64_t wkx);
 
 /* Pad what vectors [v0, v1) read, of every plane, from src (nin, sh, sw)
  * into pad (d->pad_fl floats). */
-void foil_dconv_pad(const foil_dconv *d, const float *src, float *pad, int64_t v0, int64_t v1);
+void foilDconvPad(const FoilDconv *d, const float *src, float *pad, int64_t v0, int64_t v1);
 
-/* Output planes [o0, o1), vectors [v0, v1) (padded by foil_dconv_pad for at
+/* Output planes [o0, o1), vectors [v0, v1) (padded by foilDconvPad for at
  * least that vector range) into out (nout, rows, cols): out = bias + sum
  * (bias may be NULL), or out += sum when accumulate. */
-void foil_dconv_run(const foil_dconv *d, const float *pad, const float *w, const float *bias, int64_t o0, int64_t o1,
+void foilDconvRun(const FoilDconv *d, const float *pad, const float *w, const float *bias, int64_t o0, int64_t o1,
                     int64_t v0, int64_t v1, float *out, int accumulate);
 
 /*
  * Few-row products (any M; B is read once per 4 rows of A):
- *   foil_gemv_dot:  C[m, n]  = sum_{k < K} A[m, k] * B[n, k]      n in [n0, n1)
- *   foil_gemv_axpy: C[m, n] (+)= sum_{k0 <= k < k1} A[m, k] * B[k, n]   n in [n0, n1)
+ *   foilGemvDot:  C[m, n]  = sum_{k < K} A[m, k] * B[n, k]      n in [n0, n1)
+ *   foilGemvAxpy: C[m, n] (+)= sum_{k0 <= k < k1} A[m, k] * B[k, n]   n in [n0, n1)
  * Row-major with leading dimensions lda, ldb, ldc. axpy adds to C when
  * accumulate, else writes bias[m] + the sum (bias may be NULL).
  */
-void foil_gemv_dot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
+void foilGemvDot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
                    int64_t ldb, float *C, int64_t ldc);
-void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
+void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
                     const float *B, int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate);
 
 
 
 /*
- * Winograd F(2x2, 3x3): the same correlation as foil_dconv for 3x3 kernels
+ * Winograd F(2x2, 3x3): the same correlation as FoilDconv for 3x3 kernels
  * without dilation, in 2.25x fewer multiplies. The output planes are cut
  * into 2x2 tiles (th x tw of them, ntile in all; a tile may hang over the
  * bottom/right edge, its extra outputs dropped); tile T = (ty, tx) reads the
@@ -101,26 +101,26 @@ void foil_gemv_axpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, c
  * Data is held channel-last: the source is transposed into padded HWC rows,
  * and the result transposed back into (nout, rows, cols).
  */
-typedef struct foil_wino {
+typedef struct FoilWino {
     int64_t nin, nout, sh, sw, top, left, rows, cols;
     int64_t th, tw, ntile, hp, wp;
     int64_t cin_v, cout_v;    /* channel counts rounded up to 16 */
-    int64_t wo, wi, wky, wkx; /* weight (o, i, ky, kx) as in foil_dconv */
+    int64_t wo, wi, wky, wkx; /* weight (o, i, ky, kx) as in FoilDconv */
     size_t u_fl;              /* floats of transformed weights (16 * nin * cout_v) */
     size_t scratch_fl;        /* floats of per-thread scratch for any tile range */
-} foil_wino;
+} FoilWino;
 
 /* Returns 0, or -1 when a size overflows. */
-int foil_wino_setup(foil_wino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
+int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                     int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx);
 
 /* u (d->u_fl floats) = the transformed weights G g G^T of w. */
-void foil_wino_weights(const foil_wino *d, const float *w, float *u);
+void foilWinoWeights(const FoilWino *d, const float *w, float *u);
 
 /* Tiles [t0, t1), output channels [c0, c1) (multiples of 16; c1 is clipped
  * to cout_v) of one sample: out (=|+=) the correlation of src (nin, sh, sw)
  * (+ bias, when not accumulate; may be NULL), writing exactly those outputs.
  * scratch: d->scratch_fl floats of this thread's. */
-void foil_wino_run(const foil_wino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
+void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
                    int64_t c0, int64_t c1, float *scratch, float *out, int accumulate);
 #endif

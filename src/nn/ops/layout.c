@@ -20,38 +20,38 @@
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which loops stay serial */
 
-static foil_status check_io(foil_op_ctx *c, int min_in, int max_in)
+static foil_status check_io(FoilOpCtx *c, int min_in, int max_in)
 {
     if (c->n_in < min_in || c->n_in > max_in) {
         if (min_in == max_in)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "expects %d input(s), got %d", min_in, c->n_in);
-        return foil_node_error(c, FOIL_ERR_FORMAT, "expects %d to %d inputs, got %d", min_in, max_in, c->n_in);
+            return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d input(s), got %d", min_in, c->n_in);
+        return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d to %d inputs, got %d", min_in, max_in, c->n_in);
     }
     for (int i = 0; i < min_in; i++)
-        if (!c->in[i]) return foil_node_error(c, FOIL_ERR_FORMAT, "required input %d is missing", i);
-    if (c->n_out != 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "expects 1 output, got %d", c->n_out);
+        if (!c->in[i]) return foilNodeError(c, FOIL_ERR_FORMAT, "required input %d is missing", i);
+    if (c->n_out != 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 output, got %d", c->n_out);
     if (foil_dtype_size(c->in[0]->dtype) == 0)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input element type %d is not supported",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input element type %d is not supported",
                                (int)c->in[0]->dtype);
     return FOIL_OK;
 }
 
-static foil_status check_attr(const foil_node *n, const char *name, foil_attr_type type)
+static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType type)
 {
-    const foil_attr *a = foil_attr_get(n, name);
+    const FoilAttr *a = foilAttrGet(n, name);
     if (a && a->type != type)
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' has type %d, expected %d", name,
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' has type %d, expected %d", name,
                                     (int)a->type, (int)type);
     return FOIL_OK;
 }
 
-static foil_status set_out(foil_op_ctx *c, foil_dtype dt, int ndim, const int64_t *shape)
+static foil_status set_out(FoilOpCtx *c, foil_dtype dt, int ndim, const int64_t *shape)
 {
     if (ndim > FOIL_MAX_DIMS)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
                                FOIL_MAX_DIMS);
     foil_status st = foil_tensor_set_shape(c->out[0], dt, ndim, shape);
-    if (st) return foil_node_error(c, st, "output: %s", foil_last_error());
+    if (st) return foilNodeError(c, st, "output: %s", foil_last_error());
     return FOIL_OK;
 }
 
@@ -208,19 +208,19 @@ static void tp_run(const tp_plan *p, size_t esize, const void *in, void *out)
     }
 }
 
-static foil_status transpose_init(foil_node *n)
+static foil_status transpose_init(FoilNode *n)
 {
     const int64_t *perm;
-    int k = foil_attr_ints(n, "perm", &perm);
-    if (foil_attr_get(n, "perm") && k < 0)
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'perm' must be a list of ints");
+    int k = foilAttrInts(n, "perm", &perm);
+    if (foilAttrGet(n, "perm") && k < 0)
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'perm' must be a list of ints");
     if (k > FOIL_MAX_DIMS)
-        return foil_node_init_error(n, FOIL_ERR_UNSUPPORTED, "perm has %d values (at most %d supported)", k,
+        return foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "perm has %d values (at most %d supported)", k,
                                     FOIL_MAX_DIMS);
     int seen[FOIL_MAX_DIMS] = {0};
     for (int i = 0; i < k; i++) {
         if (perm[i] < 0 || perm[i] >= k || seen[perm[i]])
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "perm is not a permutation of 0..%d", k - 1);
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "perm is not a permutation of 0..%d", k - 1);
         seen[perm[i]] = 1;
     }
     return FOIL_OK;
@@ -231,10 +231,10 @@ static foil_status transpose_init(foil_node *n)
  * each perm[i] is made: a separate loop over perm[0..r) lets gcc (AVX-512
  * gathers and scatters, -O3) lose track of which elements were written and
  * warn that perm may be used uninitialized. */
-static void transpose_perm(const foil_node *n, int r, int *perm, int *inv)
+static void transpose_perm(const FoilNode *n, int r, int *perm, int *inv)
 {
     const int64_t *v;
-    int k = foil_attr_ints(n, "perm", &v);
+    int k = foilAttrInts(n, "perm", &v);
     for (int i = 0; i < r; i++) {
         const int p = k >= 0 ? (int)v[i] : r - 1 - i;
         perm[i] = p;
@@ -242,15 +242,15 @@ static void transpose_perm(const foil_node *n, int r, int *perm, int *inv)
     }
 }
 
-static foil_status transpose_infer(foil_op_ctx *c)
+static foil_status transpose_infer(FoilOpCtx *c)
 {
     foil_status st = check_io(c, 1, 1);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     const int64_t *v;
-    int k = foil_attr_ints(c->node, "perm", &v);
+    int k = foilAttrInts(c->node, "perm", &v);
     if (k >= 0 && k != x->ndim)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "perm has %d values but the input has rank %d", k, x->ndim);
+        return foilNodeError(c, FOIL_ERR_SHAPE, "perm has %d values but the input has rank %d", k, x->ndim);
     int perm[FOIL_MAX_DIMS];
     transpose_perm(c->node, x->ndim, perm, NULL);
     int64_t shape[FOIL_MAX_DIMS];
@@ -258,7 +258,7 @@ static foil_status transpose_infer(foil_op_ctx *c)
     return set_out(c, x->dtype, x->ndim, shape);
 }
 
-static foil_status transpose_forward(foil_op_ctx *c)
+static foil_status transpose_forward(FoilOpCtx *c)
 {
     const foil_tensor *x = c->in[0];
     int perm[FOIL_MAX_DIMS];
@@ -275,7 +275,7 @@ static foil_status transpose_forward(foil_op_ctx *c)
  * transpose of d_out (whose shape is the output's) by the inverse permutation
  * inv[perm[k]] = k.
  */
-static void transpose_backward(foil_op_ctx *c)
+static void transpose_backward(FoilOpCtx *c)
 {
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0] || c->d_in[0]->dtype != FOIL_F32) return;
     const foil_tensor *dy = c->d_out[0];
@@ -286,7 +286,7 @@ static void transpose_backward(foil_op_ctx *c)
     tp_add_f32(&p, foil_f32(dy), foil_f32(c->d_in[0]));
 }
 
-const foil_op foil_op_transpose = {
+const FoilOp foilOpTranspose = {
     .type = "Transpose", .grad_inputs = 1u,
     .init = transpose_init, .infer = transpose_infer, .forward = transpose_forward, .backward = transpose_backward,
 };
@@ -297,32 +297,32 @@ const foil_op foil_op_transpose = {
 /* block of d_i * inner elements to every outer row:                         */
 /*   out[o, off_i + j] = in_i[o, j],  j < d_i * inner                         */
 
-static foil_status concat_init(foil_node *n)
+static foil_status concat_init(FoilNode *n)
 {
     foil_status st = check_attr(n, "axis", FOIL_ATTR_INT);
     if (st) return st;
-    if (n->opset >= 4 && !foil_attr_get(n, "axis"))
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'axis' is required");
+    if (n->opset >= 4 && !foilAttrGet(n, "axis"))
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'axis' is required");
     return FOIL_OK;
 }
 
-static int concat_axis(const foil_op_ctx *c, int r)
+static int concat_axis(const FoilOpCtx *c, int r)
 {
-    return foil_norm_axis(foil_attr_int(c->node, "axis", 1), r);
+    return foilNormAxis(foilAttrInt(c->node, "axis", 1), r);
 }
 
-static foil_status concat_infer(foil_op_ctx *c)
+static foil_status concat_infer(FoilOpCtx *c)
 {
-    if (c->n_in < 1) return foil_node_error(c, FOIL_ERR_FORMAT, "expects at least 1 input");
+    if (c->n_in < 1) return foilNodeError(c, FOIL_ERR_FORMAT, "expects at least 1 input");
     foil_status st = check_io(c, c->n_in, c->n_in);
     if (st) return st;
     const foil_tensor *x0 = c->in[0];
     int r = x0->ndim;
-    if (r == 0) return foil_node_error(c, FOIL_ERR_SHAPE, "cannot concatenate scalars");
+    if (r == 0) return foilNodeError(c, FOIL_ERR_SHAPE, "cannot concatenate scalars");
     int axis = concat_axis(c, r);
     if (axis < 0)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is out of range for rank %d",
-                               (long long)foil_attr_int(c->node, "axis", 1), r);
+        return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for rank %d",
+                               (long long)foilAttrInt(c->node, "axis", 1), r);
     int64_t shape[FOIL_MAX_DIMS];
     memcpy(shape, x0->shape, sizeof shape);
     shape[axis] = 0;
@@ -330,19 +330,19 @@ static foil_status concat_infer(foil_op_ctx *c)
         const foil_tensor *x = c->in[i];
         char b0[96], b1[96];
         if (x->dtype != x0->dtype)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "input %d is %s but input 0 is %s", i,
+            return foilNodeError(c, FOIL_ERR_FORMAT, "input %d is %s but input 0 is %s", i,
                                    foil_dtype_name(x->dtype), foil_dtype_name(x0->dtype));
         int ok = x->ndim == r;
         for (int d = 0; ok && d < r; d++) ok = d == axis || x->shape[d] == x0->shape[d];
         if (!ok)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "input %d has shape %s, incompatible with input 0 %s on axis %d",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "input %d has shape %s, incompatible with input 0 %s on axis %d",
                                    i, foil_shape_str(x, b0, sizeof b0), foil_shape_str(x0, b1, sizeof b1), axis);
         shape[axis] += x->shape[axis];
     }
     return set_out(c, x0->dtype, r, shape);
 }
 
-static foil_status concat_forward(foil_op_ctx *c)
+static foil_status concat_forward(FoilOpCtx *c)
 {
     const foil_tensor *y = c->out[0];
     int r = y->ndim, axis = concat_axis(c, r);
@@ -366,7 +366,7 @@ static foil_status concat_forward(foil_op_ctx *c)
 
 /* In the forward pass this was: out[o, off_i + j] = in_i[o, j], so
  * d_in_i[o, j] += d_out[o, off_i + j]: the gradient is split back. */
-static void concat_backward(foil_op_ctx *c)
+static void concat_backward(FoilOpCtx *c)
 {
     if (!c->d_in || !c->d_out || !c->d_out[0] || c->d_out[0]->dtype != FOIL_F32) return;
     const foil_tensor *dy = c->d_out[0];
@@ -389,7 +389,7 @@ static void concat_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_concat = {
+const FoilOp foilOpConcat = {
     .type = "Concat", .grad_inputs = 0xffffffffu,
     .init = concat_init, .infer = concat_infer, .forward = concat_forward, .backward = concat_backward,
 };
@@ -421,48 +421,48 @@ typedef struct pad_geom {
     int64_t lo[FOIL_MAX_DIMS], m[FOIL_MAX_DIMS], before[FOIL_MAX_DIMS], out[FOIL_MAX_DIMS];
 } pad_geom;
 
-static int pad_mode(const foil_node *n)
+static int pad_mode(const FoilNode *n)
 {
-    const char *s = foil_attr_string(n, "mode", "constant");
+    const char *s = foilAttrString(n, "mode", "constant");
     if (strcmp(s, "constant") == 0) return PAD_CONSTANT;
     if (strcmp(s, "reflect") == 0) return PAD_REFLECT;
     if (strcmp(s, "edge") == 0) return PAD_EDGE;
     return -1;
 }
 
-static foil_status pad_init(foil_node *n)
+static foil_status pad_init(FoilNode *n)
 {
     foil_status st;
     if ((st = check_attr(n, "mode", FOIL_ATTR_STRING))) return st;
     if (pad_mode(n) < 0)
-        return foil_node_init_error(n, strcmp(foil_attr_string(n, "mode", ""), "wrap") == 0 ? FOIL_ERR_UNSUPPORTED
+        return foilNodeInitError(n, strcmp(foilAttrString(n, "mode", ""), "wrap") == 0 ? FOIL_ERR_UNSUPPORTED
                                                                                                : FOIL_ERR_FORMAT,
                                     "mode '%s' is not supported (constant, reflect, edge)",
-                                    foil_attr_string(n, "mode", ""));
+                                    foilAttrString(n, "mode", ""));
     if (n->opset < 11) {
         if ((st = check_attr(n, "value", FOIL_ATTR_FLOAT))) return st;
         const int64_t *v;
-        if (foil_attr_ints(n, "pads", &v) < 0)
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'pads' (ints) is required before opset 11");
+        if (foilAttrInts(n, "pads", &v) < 0)
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'pads' (ints) is required before opset 11");
     }
     return FOIL_OK;
 }
 
 /* Read a known int tensor input (int64 or int32) into vals; count in *n. */
-static foil_status pad_read_ints(const foil_op_ctx *c, int i, const char *what, int64_t *vals, int max, int *n)
+static foil_status pad_read_ints(const FoilOpCtx *c, int i, const char *what, int64_t *vals, int max, int *n)
 {
     const foil_tensor *t = c->in[i];
     if (!c->known || !c->known[i] || !t->data)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED,
                                "input '%s' must be known when the model is loaded (a constant or initializer); "
                                "data-dependent %s are not supported",
                                what, what);
     if (t->dtype != FOIL_I64 && t->dtype != FOIL_I32)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "input '%s' must be int64, got %s", what,
+        return foilNodeError(c, FOIL_ERR_FORMAT, "input '%s' must be int64, got %s", what,
                                foil_dtype_name(t->dtype));
-    if (t->ndim > 1) return foil_node_error(c, FOIL_ERR_FORMAT, "input '%s' must be 1-D", what);
+    if (t->ndim > 1) return foilNodeError(c, FOIL_ERR_FORMAT, "input '%s' must be 1-D", what);
     if (t->numel > max)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "input '%s' has %lld values (at most %d possible)", what,
+        return foilNodeError(c, FOIL_ERR_FORMAT, "input '%s' has %lld values (at most %d possible)", what,
                                (long long)t->numel, max);
     for (int64_t k = 0; k < t->numel; k++)
         vals[k] = t->dtype == FOIL_I64 ? ((const int64_t *)t->data)[k] : ((const int32_t *)t->data)[k];
@@ -472,7 +472,7 @@ static foil_status pad_read_ints(const foil_op_ctx *c, int i, const char *what, 
 
 /* Compute the geometry from attributes / known inputs (used by infer and,
  * identically, by forward and backward). */
-static foil_status pad_geometry(const foil_op_ctx *c, pad_geom *g)
+static foil_status pad_geometry(const FoilOpCtx *c, pad_geom *g)
 {
     const foil_tensor *x = c->in[0];
     const int r = x->ndim;
@@ -481,9 +481,9 @@ static foil_status pad_geometry(const foil_op_ctx *c, pad_geom *g)
     foil_status st;
     if (c->node->opset < 11) {
         const int64_t *v;
-        npads = foil_attr_ints(c->node, "pads", &v);
+        npads = foilAttrInts(c->node, "pads", &v);
         if (npads > 2 * FOIL_MAX_DIMS)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "pads has %d values for a rank-%d input", npads, r);
+            return foilNodeError(c, FOIL_ERR_FORMAT, "pads has %d values for a rank-%d input", npads, r);
         for (int i = 0; i < npads; i++) raw[i] = v[i];
     } else if ((st = pad_read_ints(c, 1, "pads", raw, 2 * FOIL_MAX_DIMS, &npads))) {
         return st;
@@ -498,16 +498,16 @@ static foil_status pad_geometry(const foil_op_ctx *c, pad_geom *g)
     } else {
         int seen[FOIL_MAX_DIMS] = {0};
         for (int i = 0; i < naxes; i++) {
-            int a = foil_norm_axis(axes_v[i], r);
+            int a = foilNormAxis(axes_v[i], r);
             if (a < 0 || seen[a])
-                return foil_node_error(c, FOIL_ERR_FORMAT, "axes[%d] = %lld is out of range or repeated", i,
+                return foilNodeError(c, FOIL_ERR_FORMAT, "axes[%d] = %lld is out of range or repeated", i,
                                        (long long)axes_v[i]);
             seen[a] = 1;
             axis_of[i] = a;
         }
     }
     if (npads != 2 * naxes)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "pads has %d values, expected %d (2 per padded axis, rank %d)",
+        return foilNodeError(c, FOIL_ERR_FORMAT, "pads has %d values, expected %d (2 per padded axis, rank %d)",
                                npads, 2 * naxes, r);
     int64_t b[FOIL_MAX_DIMS] = {0}, e[FOIL_MAX_DIMS] = {0};
     for (int i = 0; i < naxes; i++) {
@@ -519,23 +519,23 @@ static foil_status pad_geometry(const foil_op_ctx *c, pad_geom *g)
     for (int d = 0; d < r; d++) {
         const int64_t n = x->shape[d];
         if (b[d] < -n || e[d] < -n || b[d] > ((int64_t)1 << 40) || e[d] > ((int64_t)1 << 40))
-            return foil_node_error(c, FOIL_ERR_FORMAT, "pads (%lld, %lld) on axis %d are out of range for size %lld",
+            return foilNodeError(c, FOIL_ERR_FORMAT, "pads (%lld, %lld) on axis %d are out of range for size %lld",
                                    (long long)b[d], (long long)e[d], d, (long long)n);
         g->lo[d] = b[d] < 0 ? -b[d] : 0;
         g->m[d] = n - g->lo[d] - (e[d] < 0 ? -e[d] : 0);
         if (g->m[d] < 0)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "negative pads (%lld, %lld) crop more than axis %d's size %lld",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "negative pads (%lld, %lld) crop more than axis %d's size %lld",
                                    (long long)b[d], (long long)e[d], d, (long long)n);
         g->before[d] = b[d] > 0 ? b[d] : 0;
         g->out[d] = g->m[d] + g->before[d] + (e[d] > 0 ? e[d] : 0);
         if (g->mode != PAD_CONSTANT && g->m[d] == 0 && g->out[d] > 0)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "cannot %s-pad axis %d: nothing is left to copy from",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "cannot %s-pad axis %d: nothing is left to copy from",
                                    g->mode == PAD_EDGE ? "edge" : "reflect", d);
     }
     return FOIL_OK;
 }
 
-static foil_status pad_infer(foil_op_ctx *c)
+static foil_status pad_infer(FoilOpCtx *c)
 {
     foil_status st = check_io(c, c->node->opset < 11 ? 1 : 2, c->node->opset < 11 ? 1 : (c->node->opset >= 18 ? 4 : 3));
     if (st) return st;
@@ -543,7 +543,7 @@ static foil_status pad_infer(foil_op_ctx *c)
     if (c->n_in > 2 && c->in[2]) {
         const foil_tensor *v = c->in[2];
         if (v->dtype != x->dtype || v->numel > 1)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "constant_value must be a %s scalar",
+            return foilNodeError(c, FOIL_ERR_FORMAT, "constant_value must be a %s scalar",
                                    foil_dtype_name(x->dtype));
     }
     pad_geom g;
@@ -637,7 +637,7 @@ static int64_t pad_src_row(const pad_geom *g, int64_t *const *map, const int64_t
     return off;
 }
 
-static foil_status pad_forward(foil_op_ctx *c)
+static foil_status pad_forward(FoilOpCtx *c)
 {
     const foil_tensor *x = c->in[0];
     foil_tensor *y = c->out[0];
@@ -655,7 +655,7 @@ static foil_status pad_forward(foil_op_ctx *c)
 
     uint64_t value = 0; /* the fill element's bytes */
     if (c->node->opset < 11)
-        store_scalar(foil_attr_float(c->node, "value", 0.0f), x->dtype, &value);
+        store_scalar(foilAttrFloat(c->node, "value", 0.0f), x->dtype, &value);
     else if (c->n_in > 2 && c->in[2] && c->in[2]->numel == 1)
         memcpy(&value, c->in[2]->data, es);
 
@@ -710,7 +710,7 @@ static foil_status pad_forward(foil_op_ctx *c)
  * source, so the adds are a scatter. Rows are independent only along axis 0
  * when axis 0 is neither padded nor cropped, which is where threads split.
  */
-static void pad_backward(foil_op_ctx *c)
+static void pad_backward(FoilOpCtx *c)
 {
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0] || c->d_in[0]->dtype != FOIL_F32) return;
     const foil_tensor *x = c->in[0];
@@ -749,7 +749,7 @@ static void pad_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_pad = {
+const FoilOp foilOpPad = {
     .type = "Pad", .grad_inputs = 1u,
     .init = pad_init, .infer = pad_infer, .forward = pad_forward, .backward = pad_backward,
 };
@@ -759,25 +759,25 @@ const foil_op foil_op_pad = {
 /* k over all indices (any rank), idx[k] < 0 counting from the end.          */
 /* Output shape: data[:axis] + indices.shape + data[axis+1:].                */
 
-static foil_status gather_init(foil_node *n) { return check_attr(n, "axis", FOIL_ATTR_INT); }
+static foil_status gather_init(FoilNode *n) { return check_attr(n, "axis", FOIL_ATTR_INT); }
 
-static foil_status gather_infer(foil_op_ctx *c)
+static foil_status gather_infer(FoilOpCtx *c)
 {
     foil_status st = check_io(c, 2, 2);
     if (st) return st;
     const foil_tensor *x = c->in[0], *ind = c->in[1];
     if (ind->dtype != FOIL_I64 && ind->dtype != FOIL_I32)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "indices must be int64 or int32, got %s",
+        return foilNodeError(c, FOIL_ERR_FORMAT, "indices must be int64 or int32, got %s",
                                foil_dtype_name(ind->dtype));
     int r = x->ndim;
-    if (r < 1) return foil_node_error(c, FOIL_ERR_SHAPE, "data must have rank >= 1");
-    int64_t a = foil_attr_int(c->node, "axis", 0);
-    int axis = foil_norm_axis(a, r);
+    if (r < 1) return foilNodeError(c, FOIL_ERR_SHAPE, "data must have rank >= 1");
+    int64_t a = foilAttrInt(c->node, "axis", 0);
+    int axis = foilNormAxis(a, r);
     if (axis < 0)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)a, r);
+        return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)a, r);
     int ro = r - 1 + ind->ndim;
     if (ro > FOIL_MAX_DIMS)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ro,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ro,
                                FOIL_MAX_DIMS);
     int64_t shape[FOIL_MAX_DIMS];
     int k = 0;
@@ -792,16 +792,16 @@ static inline int64_t gather_index(const foil_tensor *ind, int64_t k)
     return ind->dtype == FOIL_I64 ? foil_i64(ind)[k] : ((const int32_t *)ind->data)[k];
 }
 
-static foil_status gather_forward(foil_op_ctx *c)
+static foil_status gather_forward(FoilOpCtx *c)
 {
     const foil_tensor *x = c->in[0], *ind = c->in[1];
     foil_tensor *y = c->out[0];
-    const int axis = foil_norm_axis(foil_attr_int(c->node, "axis", 0), x->ndim);
+    const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
     const int64_t n = x->shape[axis], K = ind->numel;
     for (int64_t k = 0; k < K; k++) {
         int64_t i = gather_index(ind, k);
         if (i < -n || i >= n)
-            return foil_node_error(c, FOIL_ERR_ARG, "index %lld (position %lld) is out of range [%lld, %lld) on axis %d",
+            return foilNodeError(c, FOIL_ERR_ARG, "index %lld (position %lld) is out of range [%lld, %lld) on axis %d",
                                    (long long)i, (long long)k, (long long)-n, (long long)n, axis);
     }
     const int64_t outer = prod(x->shape, 0, axis), inner = prod(x->shape, axis + 1, x->ndim);
@@ -830,11 +830,11 @@ static foil_status gather_forward(foil_op_ctx *c)
  * gradients), so k runs serially; different o touch disjoint rows. The
  * indices were validated by forward.
  */
-static void gather_backward(foil_op_ctx *c)
+static void gather_backward(FoilOpCtx *c)
 {
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0] || c->d_in[0]->dtype != FOIL_F32) return;
     const foil_tensor *x = c->in[0], *ind = c->in[1];
-    const int axis = foil_norm_axis(foil_attr_int(c->node, "axis", 0), x->ndim);
+    const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
     const int64_t n = x->shape[axis], K = ind->numel;
     const int64_t outer = prod(x->shape, 0, axis), inner = prod(x->shape, axis + 1, x->ndim);
     float *dx = foil_f32(c->d_in[0]);
@@ -851,7 +851,7 @@ static void gather_backward(foil_op_ctx *c)
         }
 }
 
-const foil_op foil_op_gather = {
+const FoilOp foilOpGather = {
     .type = "Gather", .grad_inputs = 1u,
     .init = gather_init, .infer = gather_infer, .forward = gather_forward, .backward = gather_backward,
 };

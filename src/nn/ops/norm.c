@@ -49,65 +49,65 @@ typedef struct bn_state {
     int by_outputs;       /* opsets 6-13: training mode when a training output is present */
 } bn_state;
 
-static foil_status bn_init(foil_node *n)
+static foil_status bn_init(FoilNode *n)
 {
     if (n->opset < 9) {
-        int64_t spatial = foil_attr_int(n, "spatial", 1);
+        int64_t spatial = foilAttrInt(n, "spatial", 1);
         if (spatial != 1)
-            return foil_node_init_error(n, FOIL_ERR_UNSUPPORTED, "spatial=%lld is not supported (only spatial=1)",
+            return foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "spatial=%lld is not supported (only spatial=1)",
                                         (long long)spatial);
     }
     bn_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
-    st->epsilon = foil_attr_float(n, "epsilon", 1e-5f);
-    st->momentum = foil_attr_float(n, "momentum", 0.9f);
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
+    st->epsilon = foilAttrFloat(n, "epsilon", 1e-5f);
+    st->momentum = foilAttrFloat(n, "momentum", 0.9f);
     if (n->opset >= 14) {
-        int64_t tm = foil_attr_int(n, "training_mode", 0);
+        int64_t tm = foilAttrInt(n, "training_mode", 0);
         if (tm != 0 && tm != 1) {
             free(st);
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "training_mode must be 0 or 1, not %lld", (long long)tm);
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "training_mode must be 0 or 1, not %lld", (long long)tm);
         }
         st->training_mode = (int)tm;
     } else {
-        st->by_outputs = !(n->opset < 7 && foil_attr_int(n, "is_test", 0) != 0);
+        st->by_outputs = !(n->opset < 7 && foilAttrInt(n, "is_test", 0) != 0);
     }
     if (!(st->epsilon >= 0.0f)) {
         free(st);
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "epsilon must be >= 0");
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "epsilon must be >= 0");
     }
     n->state = st;
     return FOIL_OK;
 }
 
-static foil_tensor *bn_out(const foil_op_ctx *c, int i) { return i < c->n_out ? c->out[i] : NULL; }
+static foil_tensor *bn_out(const FoilOpCtx *c, int i) { return i < c->n_out ? c->out[i] : NULL; }
 
-static foil_status bn_infer(foil_op_ctx *c)
+static foil_status bn_infer(FoilOpCtx *c)
 {
-    if (c->n_in != 5) return foil_node_error(c, FOIL_ERR_FORMAT, "needs 5 inputs (X, scale, B, mean, var), got %d", c->n_in);
+    if (c->n_in != 5) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 5 inputs (X, scale, B, mean, var), got %d", c->n_in);
     for (int i = 0; i < 5; i++)
-        if (!c->in[i]) return foil_node_error(c, FOIL_ERR_FORMAT, "input %d is missing", i);
+        if (!c->in[i]) return foilNodeError(c, FOIL_ERR_FORMAT, "input %d is missing", i);
     int max_out = c->node->opset >= 14 ? 3 : 5;
     if (c->n_out < 1 || c->n_out > max_out || !c->out[0])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "has %d outputs (1 to %d allowed)", c->n_out, max_out);
+        return foilNodeError(c, FOIL_ERR_FORMAT, "has %d outputs (1 to %d allowed)", c->n_out, max_out);
     const foil_tensor *x = c->in[0];
     char s1[96];
     if (x->dtype != FOIL_F32)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
                                foil_dtype_name(x->dtype));
-    if (x->ndim < 2) return foil_node_error(c, FOIL_ERR_SHAPE, "X must be (N, C, ...), got rank %d", x->ndim);
+    if (x->ndim < 2) return foilNodeError(c, FOIL_ERR_SHAPE, "X must be (N, C, ...), got rank %d", x->ndim);
     const int64_t ch = x->shape[1];
     static const char *names[5] = {"X", "scale", "B", "input_mean", "input_var"};
     for (int i = 1; i < 5; i++) {
         const foil_tensor *t = c->in[i];
         if (t->dtype != FOIL_F32 || t->ndim != 1 || t->shape[0] != ch)
-            return foil_node_error(c, FOIL_ERR_SHAPE, "%s must be float32 of shape (%lld), got %s %s", names[i],
+            return foilNodeError(c, FOIL_ERR_SHAPE, "%s must be float32 of shape (%lld), got %s %s", names[i],
                                    (long long)ch, foil_dtype_name(t->dtype), foil_shape_str(t, s1, sizeof s1));
     }
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, x->shape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     for (int i = 1; i < c->n_out; i++)
         if (c->out[i] && foil_tensor_set_shape(c->out[i], FOIL_F32, 1, &ch))
-            return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+            return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     /* work: mode flag (64 bytes), then mu[C], rstd[C] */
     c->work_bytes = 64 + (size_t)ch * 2 * sizeof(float);
     return FOIL_OK;
@@ -125,7 +125,7 @@ static bn_dims bn_get_dims(const foil_tensor *x)
     return d;
 }
 
-static foil_status bn_forward(foil_op_ctx *c)
+static foil_status bn_forward(FoilOpCtx *c)
 {
     const bn_state *st = c->node->state;
     const foil_tensor *xt = c->in[0];
@@ -196,7 +196,7 @@ static foil_status bn_forward(foil_op_ctx *c)
         const float *xp = x + blk * D.s;
         float *yp = y + blk * D.s;
         for (int64_t j = 0; j < D.s; j++) yp[j] = a * xp[j] + b;
-        if (c->relu_out) foil_relu_inplace(yp, D.s);
+        if (c->relu_out) foilReluInplace(yp, D.s);
     }
     return FOIL_OK;
 }
@@ -212,7 +212,7 @@ static foil_status bn_forward(foil_op_ctx *c)
  *     dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
  *        = scale * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
  */
-static void bn_backward(foil_op_ctx *c)
+static void bn_backward(FoilOpCtx *c)
 {
     if (!c->d_out[0]) return;
     float *dx = c->d_in[0] ? foil_f32(c->d_in[0]) : NULL;
@@ -224,7 +224,7 @@ static void bn_backward(foil_op_ctx *c)
     const float *x = foil_f32(xt), *scale = foil_f32(c->in[1]), *dy = foil_f32(c->d_out[0]);
     const int batch = *(const int *)c->work;
     const float *mu = (const float *)((const char *)c->work + 64), *rstd = mu + D.c;
-    const int dx_fresh = foil_grad_fresh(c, 0), ds_fresh = foil_grad_fresh(c, 1), db_fresh = foil_grad_fresh(c, 2);
+    const int dx_fresh = foilGradFresh(c, 0), ds_fresh = foilGradFresh(c, 1), db_fresh = foilGradFresh(c, 2);
 
     if (!batch && !dscale && !dbias) {
         /* The attack path: input gradient only, through fixed statistics. */
@@ -273,7 +273,7 @@ static void bn_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_batchnormalization = {
+const FoilOp foilOpBatchNormalization = {
     .type = "BatchNormalization",
     .grad_inputs = 0x7,
     .init = bn_init,

@@ -37,10 +37,10 @@
 
 typedef struct pool_state {
     int is_max;
-    foil_winattr wa;
+    FoilWinattr wa;
     int ceil_mode, count_include_pad, storage_order;
     /* resolved by infer for the current plan */
-    foil_window w;
+    FoilWindow w;
     int64_t planes;
     int fast2x2;     /* MaxPool 2x2, stride 2, no padding or dilation, no partial window */
 } pool_state;
@@ -53,13 +53,13 @@ typedef struct tap_table {
     int32_t *lo[FOIL_WIN_DIMS], *hi[FOIL_WIN_DIMS], *npad[FOIL_WIN_DIMS];
 } tap_table;
 
-static size_t tap_table_bytes(const foil_window *w)
+static size_t tap_table_bytes(const FoilWindow *w)
 {
     size_t n = (size_t)(w->out[0] + w->out[1] + w->out[2]) * 3 * sizeof(int32_t);
     return (n + 63) / 64 * 64;
 }
 
-static void tap_table_fill(const foil_window *w, void *work, tap_table *tt)
+static void tap_table_fill(const FoilWindow *w, void *work, tap_table *tt)
 {
     int32_t *p = work;
     for (int a = 0; a < FOIL_WIN_DIMS; a++) {
@@ -67,36 +67,36 @@ static void tap_table_fill(const foil_window *w, void *work, tap_table *tt)
         p += 3 * w->out[a];
         for (int64_t o = 0; o < w->out[a]; o++) {
             int64_t lo, hi, plo, phi;
-            foil_win_range(o * w->s[a] - w->p0[a], w->d[a], w->in[a], w->k[a], &lo, &hi);
-            foil_win_range(o * w->s[a], w->d[a], w->in[a] + w->p0[a] + w->p1[a], w->k[a], &plo, &phi);
+            foilWinRange(o * w->s[a] - w->p0[a], w->d[a], w->in[a], w->k[a], &lo, &hi);
+            foilWinRange(o * w->s[a], w->d[a], w->in[a] + w->p0[a] + w->p1[a], w->k[a], &plo, &phi);
             tt->lo[a][o] = (int32_t)lo, tt->hi[a][o] = (int32_t)hi, tt->npad[a][o] = (int32_t)(phi - plo);
         }
     }
 }
 
-static foil_status get_flag(const foil_node *n, const char *name, int *v)
+static foil_status get_flag(const FoilNode *n, const char *name, int *v)
 {
-    const foil_attr *a = foil_attr_get(n, name);
+    const FoilAttr *a = foilAttrGet(n, name);
     *v = 0;
     if (!a) return FOIL_OK;
     if (a->type != FOIL_ATTR_INT)
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' must be an int", name);
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' must be an int", name);
     if (a->i != 0 && a->i != 1)
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' = %lld must be 0 or 1", name,
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' = %lld must be 0 or 1", name,
                                     (long long)a->i);
     *v = (int)a->i;
     return FOIL_OK;
 }
 
-static foil_status pool_init(foil_node *node, int is_max)
+static foil_status pool_init(FoilNode *node, int is_max)
 {
     pool_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(node, FOIL_ERR_NOMEM, "out of memory");
+    if (!st) return foilNodeInitError(node, FOIL_ERR_NOMEM, "out of memory");
     node->state = st;
     st->is_max = is_max;
-    foil_status s = foil_winattr_parse(node, &st->wa);
+    foil_status s = foilWinattrParse(node, &st->wa);
     if (s) return s;
-    if (st->wa.nk < 1) return foil_node_init_error(node, FOIL_ERR_FORMAT, "attribute 'kernel_shape' is required");
+    if (st->wa.nk < 1) return foilNodeInitError(node, FOIL_ERR_FORMAT, "attribute 'kernel_shape' is required");
     if ((s = get_flag(node, "ceil_mode", &st->ceil_mode))) return s;
     if (is_max) {
         if ((s = get_flag(node, "storage_order", &st->storage_order))) return s;
@@ -106,44 +106,44 @@ static foil_status pool_init(foil_node *node, int is_max)
     return FOIL_OK;
 }
 
-static foil_status maxpool_init(foil_node *node) { return pool_init(node, 1); }
-static foil_status averagepool_init(foil_node *node) { return pool_init(node, 0); }
+static foil_status maxpool_init(FoilNode *node) { return pool_init(node, 1); }
+static foil_status averagepool_init(FoilNode *node) { return pool_init(node, 0); }
 
-static foil_status pool_infer(foil_op_ctx *c)
+static foil_status pool_infer(FoilOpCtx *c)
 {
     pool_state *st = c->state;
     int max_out = st->is_max ? 2 : 1;
     if (c->n_in != 1 || !c->in[0] || c->n_out < 1 || c->n_out > max_out || !c->out[0])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "takes one input and has %s",
+        return foilNodeError(c, FOIL_ERR_FORMAT, "takes one input and has %s",
                                st->is_max ? "one or two outputs" : "one output");
     const foil_tensor *x = c->in[0];
     if (x->dtype != FOIL_F32 && !(st->is_max && x->dtype == FOIL_U8))
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input type %s is not supported",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input type %s is not supported",
                                foil_dtype_name(x->dtype));
     int nsp = x->ndim - 2;
     if (nsp != st->wa.nk)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "X has rank %d but kernel_shape has %d values", x->ndim,
+        return foilNodeError(c, FOIL_ERR_SHAPE, "X has rank %d but kernel_shape has %d values", x->ndim,
                                st->wa.nk);
-    foil_status s = foil_window_resolve(c, &st->wa, nsp, x->shape + 2, st->wa.k, st->ceil_mode, &st->w);
+    foil_status s = foilWindowResolve(c, &st->wa, nsp, x->shape + 2, st->wa.k, st->ceil_mode, &st->w);
     if (s) return s;
-    const foil_window *w = &st->w;
+    const FoilWindow *w = &st->w;
     /* winners and tap counts are kept as int32 */
     if (w->in_size > INT32_MAX)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "spatial size %lld is too large", (long long)w->in_size);
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "spatial size %lld is too large", (long long)w->in_size);
     for (int a = 0; a < FOIL_WIN_DIMS; a++)
         if (w->k[a] > INT32_MAX || w->in[a] + w->p0[a] + w->p1[a] > INT32_MAX)
-            return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "window too large (kernel %lld, padded input %lld)",
+            return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "window too large (kernel %lld, padded input %lld)",
                                    (long long)w->k[a], (long long)(w->in[a] + w->p0[a] + w->p1[a]));
     int64_t yshape[FOIL_MAX_DIMS];
     yshape[0] = x->shape[0];
     yshape[1] = x->shape[1];
     for (int j = 0; j < nsp; j++) yshape[2 + j] = w->out[FOIL_WIN_DIMS - nsp + j];
     if (foil_tensor_set_shape(c->out[0], x->dtype, x->ndim, yshape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     if (c->n_out > 1 && c->out[1] && foil_tensor_set_shape(c->out[1], FOIL_I64, x->ndim, yshape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     st->planes = x->shape[0] * x->shape[1];
-    st->fast2x2 = foil_ops_fast_paths && st->is_max && x->dtype == FOIL_F32 && nsp == 2 && w->k[1] == 2 &&
+    st->fast2x2 = foilOpsFastPaths && st->is_max && x->dtype == FOIL_F32 && nsp == 2 && w->k[1] == 2 &&
                   w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1 && !w->p0[1] &&
                   !w->p0[2] && !w->p1[1] && !w->p1[2] && 2 * w->out[1] <= w->in[1] && 2 * w->out[2] <= w->in[2];
     /* MaxPool keeps each output's winner (int32 index within its plane) */
@@ -160,7 +160,7 @@ static foil_status pool_infer(foil_op_ctx *c)
  * for a window that lies entirely in the padding. A NaN first tap stays the
  * result (later comparisons with it are false), as on the 2x2 path. */
 #define DEFINE_MAX_PLANE(NAME, T, LOWEST)                                                                            \
-    static void NAME(const foil_window *w, const tap_table *tt, const T *x, T *y, int32_t *arg)                      \
+    static void NAME(const FoilWindow *w, const tap_table *tt, const T *x, T *y, int32_t *arg)                      \
     {                                                                                                                \
         const int64_t I1 = w->in[1], I2 = w->in[2];                                                                  \
         int64_t j = 0;                                                                                               \
@@ -258,7 +258,7 @@ static void max2x2_plane_backward(const float *dy, const float *y, const int32_t
 }
 
 /* Indices output of one plane from its winners. */
-static void write_indices(const foil_window *w, int storage_order, int64_t plane, const int32_t *arg, int64_t *ind)
+static void write_indices(const FoilWindow *w, int storage_order, int64_t plane, const int32_t *arg, int64_t *ind)
 {
     const int64_t I0 = w->in[0], I1 = w->in[1], I2 = w->in[2], base = plane * w->in_size;
     for (int64_t j = 0; j < w->out_size; j++) {
@@ -272,10 +272,10 @@ static void write_indices(const foil_window *w, int storage_order, int64_t plane
     }
 }
 
-static foil_status maxpool_forward(foil_op_ctx *c)
+static foil_status maxpool_forward(FoilOpCtx *c)
 {
     const pool_state *st = c->state;
-    const foil_window *w = &st->w;
+    const FoilWindow *w = &st->w;
     const int64_t isz = w->in_size, osz = w->out_size;
     tap_table tt;
     tap_table_fill(w, c->work, &tt);
@@ -304,7 +304,7 @@ static foil_status maxpool_forward(foil_op_ctx *c)
  *   dx[p, arg[p, o]] += dy[p, o]
  * (planes are independent, so they run in parallel).
  */
-static void maxpool_backward(foil_op_ctx *c)
+static void maxpool_backward(FoilOpCtx *c)
 {
     const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
@@ -313,7 +313,7 @@ static void maxpool_backward(foil_op_ctx *c)
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     const float *y = foil_f32(c->out[0]);
-    const int fresh = foil_grad_fresh(c, 0), relu_in = c->relu_in;
+    const int fresh = foilGradFresh(c, 0), relu_in = c->relu_in;
     const int64_t H = st->w.in[1], W = st->w.in[2], OH = st->w.out[1], OW = st->w.out[2];
     const int tiled = st->fast2x2 && fresh && H == 2 * OH && W == 2 * OW;
     int par = st->planes * osz >= POOL_PAR_WORK;
@@ -354,7 +354,7 @@ static inline int64_t avg_count(const pool_state *st, const tap_table *tt, const
 
 /* Flat input index of tap (t0, t1, 0) of window o; adding t2 * d[2] for an
  * inside tap t2 gives a real input element (the base itself may be < 0). */
-static inline int64_t window_row(const foil_window *w, const int64_t *o, int64_t t0, int64_t t1)
+static inline int64_t window_row(const FoilWindow *w, const int64_t *o, int64_t t0, int64_t t1)
 {
     return ((o[0] * w->s[0] - w->p0[0] + t0 * w->d[0]) * w->in[1] + o[1] * w->s[1] - w->p0[1] + t1 * w->d[1]) *
                w->in[2] +
@@ -380,7 +380,7 @@ static inline int64_t window_row(const foil_window *w, const int64_t *o, int64_t
 
 static void avg_plane(const pool_state *st, const tap_table *tt, const float *x, float *y)
 {
-    const foil_window *w = &st->w;
+    const FoilWindow *w = &st->w;
     FOR_EACH_WINDOW(w, tt, {
         float s = 0.0f;
         for (int64_t t0 = lo[0]; t0 < hi[0]; t0++)
@@ -400,7 +400,7 @@ static void avg_plane(const pool_state *st, const tap_table *tt, const float *x,
  */
 static void avg_plane_backward(const pool_state *st, const tap_table *tt, const float *dy, float *dx)
 {
-    const foil_window *w = &st->w;
+    const FoilWindow *w = &st->w;
     FOR_EACH_WINDOW(w, tt, {
         int64_t n = avg_count(st, tt, o, lo, hi);
         if (!n) continue;
@@ -413,7 +413,7 @@ static void avg_plane_backward(const pool_state *st, const tap_table *tt, const 
     });
 }
 
-static foil_status averagepool_forward(foil_op_ctx *c)
+static foil_status averagepool_forward(FoilOpCtx *c)
 {
     const pool_state *st = c->state;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
@@ -427,7 +427,7 @@ static foil_status averagepool_forward(foil_op_ctx *c)
     return FOIL_OK;
 }
 
-static void averagepool_backward(foil_op_ctx *c)
+static void averagepool_backward(FoilOpCtx *c)
 {
     const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0]) return;
@@ -437,7 +437,7 @@ static void averagepool_backward(foil_op_ctx *c)
     tap_table tt;
     tap_table_fill(&st->w, c->work, &tt);
     int par = (double)st->planes * (double)osz * (double)st->w.k_size >= POOL_PAR_WORK;
-    const int fresh = foil_grad_fresh(c, 0);
+    const int fresh = foilGradFresh(c, 0);
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < st->planes; p++) {
         if (fresh) memset(dx + p * isz, 0, (size_t)isz * sizeof *dx);
@@ -449,26 +449,26 @@ static void averagepool_backward(foil_op_ctx *c)
  * GlobalAveragePool: Y (N, C, 1, ..., 1), Y[p] = mean of plane p (S values).
  */
 
-static foil_status globalaveragepool_infer(foil_op_ctx *c)
+static foil_status globalaveragepool_infer(FoilOpCtx *c)
 {
     if (c->n_in != 1 || !c->in[0] || c->n_out != 1 || !c->out[0])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "takes one input and has one output");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "takes one input and has one output");
     const foil_tensor *x = c->in[0];
     if (x->dtype != FOIL_F32)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input type %s is not supported",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input type %s is not supported",
                                foil_dtype_name(x->dtype));
-    if (x->ndim < 2) return foil_node_error(c, FOIL_ERR_SHAPE, "X has rank %d; needs (N, C, ...)", x->ndim);
+    if (x->ndim < 2) return foilNodeError(c, FOIL_ERR_SHAPE, "X has rank %d; needs (N, C, ...)", x->ndim);
     int64_t yshape[FOIL_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) yshape[i] = i < 2 ? x->shape[i] : 1;
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, yshape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     for (int i = 2; i < x->ndim; i++)
-        if (x->shape[i] < 1) return foil_node_error(c, FOIL_ERR_SHAPE, "spatial axis %d is empty", i);
+        if (x->shape[i] < 1) return foilNodeError(c, FOIL_ERR_SHAPE, "spatial axis %d is empty", i);
     c->work_bytes = 0;
     return FOIL_OK;
 }
 
-static foil_status globalaveragepool_forward(foil_op_ctx *c)
+static foil_status globalaveragepool_forward(FoilOpCtx *c)
 {
     const foil_tensor *xt = c->in[0];
     const int64_t planes = xt->shape[0] * xt->shape[1], S = planes ? xt->numel / planes : 0;
@@ -491,7 +491,7 @@ static foil_status globalaveragepool_forward(foil_op_ctx *c)
 }
 
 /* In the forward pass this was y[p] = (1/S) sum_i x[p, i], so dx[p, i] += dy[p] / S. */
-static void globalaveragepool_backward(foil_op_ctx *c)
+static void globalaveragepool_backward(FoilOpCtx *c)
 {
     if (!c->d_in[0] || !c->d_out[0]) return;
     const foil_tensor *xt = c->in[0];
@@ -499,7 +499,7 @@ static void globalaveragepool_backward(foil_op_ctx *c)
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     const float inv = S ? 1.0f / (float)S : 0.0f;
-    const int fresh = foil_grad_fresh(c, 0);
+    const int fresh = foilGradFresh(c, 0);
 #pragma omp parallel for schedule(static) if (xt->numel >= POOL_PAR_WORK)
     for (int64_t p = 0; p < planes; p++) {
         float g = dy[p] * inv;
@@ -511,7 +511,7 @@ static void globalaveragepool_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_maxpool = {
+const FoilOp foilOpMaxPool = {
     .type = "MaxPool",
     .grad_inputs = 0x1,
     .init = maxpool_init,
@@ -523,7 +523,7 @@ const foil_op foil_op_maxpool = {
     .plan_state_bytes = sizeof(pool_state),
 };
 
-const foil_op foil_op_averagepool = {
+const FoilOp foilOpAveragePool = {
     .type = "AveragePool",
     .grad_inputs = 0x1,
     .init = averagepool_init,
@@ -534,7 +534,7 @@ const foil_op foil_op_averagepool = {
     .plan_state_bytes = sizeof(pool_state),
 };
 
-const foil_op foil_op_globalaveragepool = {
+const FoilOp foilOpGlobalAveragePool = {
     .type = "GlobalAveragePool",
     .grad_inputs = 0x1,
     .init = NULL,

@@ -38,48 +38,48 @@ static void add_f32(float *restrict d, const float *restrict g, int64_t n)
     for (int64_t i = 0; i < n; i++) d[i] += g[i];
 }
 
-static foil_status check_arity(foil_op_ctx *c, int min_in, int max_in)
+static foil_status check_arity(FoilOpCtx *c, int min_in, int max_in)
 {
     if (c->n_in < min_in || c->n_in > max_in) {
         if (min_in == max_in)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "expects %d input(s), got %d", min_in, c->n_in);
-        return foil_node_error(c, FOIL_ERR_FORMAT, "expects %d to %d inputs, got %d", min_in, max_in, c->n_in);
+            return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d input(s), got %d", min_in, c->n_in);
+        return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d to %d inputs, got %d", min_in, max_in, c->n_in);
     }
     for (int i = 0; i < min_in; i++)
-        if (!c->in[i]) return foil_node_error(c, FOIL_ERR_FORMAT, "required input %d is missing", i);
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "output 0 is missing");
+        if (!c->in[i]) return foilNodeError(c, FOIL_ERR_FORMAT, "required input %d is missing", i);
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
     if (foil_dtype_size(c->in[0]->dtype) == 0)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input element type %d is not supported",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input element type %d is not supported",
                                (int)c->in[0]->dtype);
     return FOIL_OK;
 }
 
 /* An attribute, when present, must have the expected type. */
-static foil_status check_attr(const foil_node *n, const char *name, foil_attr_type type)
+static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType type)
 {
-    const foil_attr *a = foil_attr_get(n, name);
+    const FoilAttr *a = foilAttrGet(n, name);
     if (a && a->type != type)
-        return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' has type %d, expected %d", name,
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' has type %d, expected %d", name,
                                     (int)a->type, (int)type);
     return FOIL_OK;
 }
 
 /* Read a 1-D (or scalar) int64/int32 tensor whose value is known at plan time
  * into vals[0..*n). what names it in messages. */
-static foil_status read_known_ints(foil_op_ctx *c, int i, const char *what, int64_t *vals, int max, int *n)
+static foil_status read_known_ints(FoilOpCtx *c, int i, const char *what, int64_t *vals, int max, int *n)
 {
     const foil_tensor *t = c->in[i];
     if (!c->known || !c->known[i] || !t->data)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED,
                                "input '%s' must be known when the model is loaded (a constant or an "
                                "initializer, or computed from shapes); a data-dependent %s is not supported",
                                what, what);
     if (t->dtype != FOIL_I64 && t->dtype != FOIL_I32)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "input '%s' must be int64, got %s", what,
+        return foilNodeError(c, FOIL_ERR_FORMAT, "input '%s' must be int64, got %s", what,
                                foil_dtype_name(t->dtype));
-    if (t->ndim > 1) return foil_node_error(c, FOIL_ERR_FORMAT, "input '%s' must be 1-D, got rank %d", what, t->ndim);
+    if (t->ndim > 1) return foilNodeError(c, FOIL_ERR_FORMAT, "input '%s' must be 1-D, got rank %d", what, t->ndim);
     if (t->numel > max)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "input '%s' has %lld values (at most %d supported)", what,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input '%s' has %lld values (at most %d supported)", what,
                                (long long)t->numel, max);
     for (int64_t k = 0; k < t->numel; k++)
         vals[k] = t->dtype == FOIL_I64 ? ((const int64_t *)t->data)[k] : ((const int32_t *)t->data)[k];
@@ -87,13 +87,13 @@ static foil_status read_known_ints(foil_op_ctx *c, int i, const char *what, int6
     return FOIL_OK;
 }
 
-static foil_status set_out(foil_op_ctx *c, int k, foil_dtype dt, int ndim, const int64_t *shape)
+static foil_status set_out(FoilOpCtx *c, int k, foil_dtype dt, int ndim, const int64_t *shape)
 {
     if (ndim > FOIL_MAX_DIMS)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
                                FOIL_MAX_DIMS);
     foil_status st = foil_tensor_set_shape(c->out[k], dt, ndim, shape);
-    if (st) return foil_node_error(c, st, "output %d: %s", k, foil_last_error());
+    if (st) return foilNodeError(c, st, "output %d: %s", k, foil_last_error());
     return FOIL_OK;
 }
 
@@ -104,18 +104,18 @@ static foil_status set_out(foil_op_ctx *c, int k, foil_dtype dt, int ndim, const
  * so the gradient is the identity:
  *   d_in[i] += d_out[i]
  */
-static foil_status view_forward(foil_op_ctx *c)
+static foil_status view_forward(FoilOpCtx *c)
 {
     size_t bytes = foil_tensor_nbytes(c->in[0]);
     if (bytes && c->out[0]->data != c->in[0]->data) memcpy(c->out[0]->data, c->in[0]->data, bytes);
     return FOIL_OK;
 }
 
-static void view_backward(foil_op_ctx *c)
+static void view_backward(FoilOpCtx *c)
 {
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0]) return;
     if (c->d_in[0]->dtype != FOIL_F32 || c->d_out[0]->dtype != FOIL_F32) return;
-    if (foil_grad_fresh(c, 0)) memcpy(c->d_in[0]->data, c->d_out[0]->data, foil_tensor_nbytes(c->d_in[0]));
+    if (foilGradFresh(c, 0)) memcpy(c->d_in[0]->data, c->d_out[0]->data, foil_tensor_nbytes(c->d_in[0]));
     else add_f32(foil_f32(c->d_in[0]), foil_f32(c->d_out[0]), c->d_in[0]->numel);
 }
 
@@ -123,17 +123,17 @@ static void view_backward(foil_op_ctx *c)
 /* Flatten: (d0..d_{a-1}, d_a..d_{r-1}) -> (prod(d0..d_{a-1}), prod(d_a..))   */
 /* axis in [-r, r] (negative from opset 11), default 1.                      */
 
-static foil_status flatten_init(foil_node *n) { return check_attr(n, "axis", FOIL_ATTR_INT); }
+static foil_status flatten_init(FoilNode *n) { return check_attr(n, "axis", FOIL_ATTR_INT); }
 
-static foil_status flatten_infer(foil_op_ctx *c)
+static foil_status flatten_infer(FoilOpCtx *c)
 {
     foil_status st = check_arity(c, 1, 1);
     if (st) return st;
     const foil_tensor *x = c->in[0];
-    int64_t axis = foil_attr_int(c->node, "axis", 1);
+    int64_t axis = foilAttrInt(c->node, "axis", 1);
     int r = x->ndim;
     if (axis < -r || axis > r)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is out of range [%d, %d] for a rank-%d input",
+        return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range [%d, %d] for a rank-%d input",
                                (long long)axis, -r, r, r);
     if (axis < 0) axis += r;
     int64_t shape[2] = {1, 1};
@@ -141,7 +141,7 @@ static foil_status flatten_infer(foil_op_ctx *c)
     return set_out(c, 0, x->dtype, 2, shape);
 }
 
-const foil_op foil_op_flatten = {
+const FoilOp foilOpFlatten = {
     .type = "Flatten", .grad_inputs = 1u,
     .init = flatten_init, .infer = flatten_infer, .forward = view_forward, .backward = view_backward,
     .writes_grads = 1u,
@@ -152,19 +152,19 @@ const foil_op foil_op_flatten = {
 /* 0 copies the input's dim at that position (unless allowzero=1, opset 14), */
 /* one -1 is inferred from the element count.                                */
 
-static foil_status reshape_init(foil_node *n)
+static foil_status reshape_init(FoilNode *n)
 {
     foil_status st;
     if ((st = check_attr(n, "allowzero", FOIL_ATTR_INT))) return st;
     if (n->opset < 5) {
         const int64_t *v;
-        if (foil_attr_ints(n, "shape", &v) < 0)
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'shape' (ints) is required before opset 5");
+        if (foilAttrInts(n, "shape", &v) < 0)
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'shape' (ints) is required before opset 5");
     }
     return FOIL_OK;
 }
 
-static foil_status reshape_infer(foil_op_ctx *c)
+static foil_status reshape_infer(FoilOpCtx *c)
 {
     int opset = c->node->opset;
     foil_status st = check_arity(c, opset < 5 ? 1 : 2, 2);
@@ -174,30 +174,30 @@ static foil_status reshape_infer(foil_op_ctx *c)
     int n;
     if (opset < 5) {
         const int64_t *v;
-        n = foil_attr_ints(c->node, "shape", &v);
+        n = foilAttrInts(c->node, "shape", &v);
         if (n > FOIL_MAX_DIMS)
-            return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "shape has %d values (at most %d supported)", n,
+            return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "shape has %d values (at most %d supported)", n,
                                    FOIL_MAX_DIMS);
         for (int i = 0; i < n; i++) req[i] = v[i];
     } else if ((st = read_known_ints(c, 1, "shape", req, FOIL_MAX_DIMS, &n))) {
         return st;
     }
-    int allowzero = opset >= 14 && foil_attr_int(c->node, "allowzero", 0) != 0;
+    int allowzero = opset >= 14 && foilAttrInt(c->node, "allowzero", 0) != 0;
     int64_t shape[FOIL_MAX_DIMS];
     int infer_at = -1, has_zero = 0;
     int64_t known = 1;
     for (int i = 0; i < n; i++) {
         int64_t d = req[i];
         if (d == -1) {
-            if (infer_at >= 0) return foil_node_error(c, FOIL_ERR_FORMAT, "shape has more than one -1");
+            if (infer_at >= 0) return foilNodeError(c, FOIL_ERR_FORMAT, "shape has more than one -1");
             infer_at = i;
             shape[i] = 1;
             continue;
         }
-        if (d < -1) return foil_node_error(c, FOIL_ERR_FORMAT, "shape[%d] = %lld is invalid", i, (long long)d);
+        if (d < -1) return foilNodeError(c, FOIL_ERR_FORMAT, "shape[%d] = %lld is invalid", i, (long long)d);
         if (d == 0 && !allowzero) {
             if (i >= x->ndim)
-                return foil_node_error(c, FOIL_ERR_FORMAT,
+                return foilNodeError(c, FOIL_ERR_FORMAT,
                                        "shape[%d] = 0 copies input dimension %d, but the input has rank %d", i,
                                        i, x->ndim);
             d = x->shape[i];
@@ -205,15 +205,15 @@ static foil_status reshape_infer(foil_op_ctx *c)
         if (d == 0) has_zero = 1;
         shape[i] = d;
         if (d > 0 && known > INT64_MAX / d)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "shape's element count overflows");
+            return foilNodeError(c, FOIL_ERR_FORMAT, "shape's element count overflows");
         known *= d;
     }
     if (allowzero && has_zero && infer_at >= 0)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "with allowzero=1 the shape may not contain both 0 and -1");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "with allowzero=1 the shape may not contain both 0 and -1");
     if (infer_at >= 0) {
         if (known == 0 || x->numel % known != 0) {
             char buf[96];
-            return foil_node_error(c, FOIL_ERR_SHAPE, "cannot infer the -1 in shape: input %s has %lld elements",
+            return foilNodeError(c, FOIL_ERR_SHAPE, "cannot infer the -1 in shape: input %s has %lld elements",
                                    foil_shape_str(x, buf, sizeof buf), (long long)x->numel);
         }
         shape[infer_at] = x->numel / known;
@@ -221,13 +221,13 @@ static foil_status reshape_infer(foil_op_ctx *c)
     }
     if (known != x->numel) {
         char buf[96];
-        return foil_node_error(c, FOIL_ERR_SHAPE, "cannot reshape input %s (%lld elements) to %lld elements",
+        return foilNodeError(c, FOIL_ERR_SHAPE, "cannot reshape input %s (%lld elements) to %lld elements",
                                foil_shape_str(x, buf, sizeof buf), (long long)x->numel, (long long)known);
     }
     return set_out(c, 0, x->dtype, n, shape);
 }
 
-const foil_op foil_op_reshape = {
+const FoilOp foilOpReshape = {
     .type = "Reshape", .grad_inputs = 1u,
     .init = reshape_init, .infer = reshape_infer, .forward = view_forward, .backward = view_backward,
     .writes_grads = 1u,
@@ -237,18 +237,18 @@ const foil_op foil_op_reshape = {
 /* Squeeze / Unsqueeze: axes as attribute (opset < 13) or optional input     */
 /* (opset >= 13, known at plan time). Negative and unsorted axes allowed.    */
 
-static foil_status axes_init(foil_node *n) { return check_attr(n, "axes", FOIL_ATTR_INTS); }
+static foil_status axes_init(FoilNode *n) { return check_attr(n, "axes", FOIL_ATTR_INTS); }
 
 /* The axes list: attribute before opset 13, optional input 1 after. *n = -1
  * when absent. */
-static foil_status get_axes(foil_op_ctx *c, int64_t *axes, int *n)
+static foil_status get_axes(FoilOpCtx *c, int64_t *axes, int *n)
 {
     *n = -1;
     if (c->node->opset < 13) {
         const int64_t *v;
-        int k = foil_attr_ints(c->node, "axes", &v);
+        int k = foilAttrInts(c->node, "axes", &v);
         if (k > FOIL_MAX_DIMS)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "axes has %d values (at most %d possible)", k,
+            return foilNodeError(c, FOIL_ERR_FORMAT, "axes has %d values (at most %d possible)", k,
                                    FOIL_MAX_DIMS);
         for (int i = 0; i < k; i++) axes[i] = v[i];
         *n = k;
@@ -258,7 +258,7 @@ static foil_status get_axes(foil_op_ctx *c, int64_t *axes, int *n)
     return read_known_ints(c, 1, "axes", axes, FOIL_MAX_DIMS, n);
 }
 
-static foil_status squeeze_infer(foil_op_ctx *c)
+static foil_status squeeze_infer(FoilOpCtx *c)
 {
     foil_status st = check_arity(c, 1, 2);
     if (st) return st;
@@ -271,13 +271,13 @@ static foil_status squeeze_infer(foil_op_ctx *c)
         for (int i = 0; i < x->ndim; i++) drop[i] = x->shape[i] == 1;
     } else {
         for (int k = 0; k < n; k++) {
-            int a = foil_norm_axis(axes[k], x->ndim);
+            int a = foilNormAxis(axes[k], x->ndim);
             if (a < 0)
-                return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is out of range for a rank-%d input",
+                return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for a rank-%d input",
                                        (long long)axes[k], x->ndim);
-            if (drop[a]) return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is repeated", (long long)axes[k]);
+            if (drop[a]) return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is repeated", (long long)axes[k]);
             if (x->shape[a] != 1)
-                return foil_node_error(c, FOIL_ERR_SHAPE, "cannot squeeze axis %d of size %lld (must be 1)", a,
+                return foilNodeError(c, FOIL_ERR_SHAPE, "cannot squeeze axis %d of size %lld (must be 1)", a,
                                        (long long)x->shape[a]);
             drop[a] = 1;
         }
@@ -289,7 +289,7 @@ static foil_status squeeze_infer(foil_op_ctx *c)
     return set_out(c, 0, x->dtype, r, shape);
 }
 
-static foil_status unsqueeze_infer(foil_op_ctx *c)
+static foil_status unsqueeze_infer(FoilOpCtx *c)
 {
     foil_status st = check_arity(c, c->node->opset < 13 ? 1 : 2, 2);
     if (st) return st;
@@ -297,18 +297,18 @@ static foil_status unsqueeze_infer(foil_op_ctx *c)
     int64_t axes[FOIL_MAX_DIMS];
     int n;
     if ((st = get_axes(c, axes, &n))) return st;
-    if (n < 0) return foil_node_error(c, FOIL_ERR_FORMAT, "axes are required");
+    if (n < 0) return foilNodeError(c, FOIL_ERR_FORMAT, "axes are required");
     int r = x->ndim + n;
     if (r > FOIL_MAX_DIMS)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", r,
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", r,
                                FOIL_MAX_DIMS);
     int is_new[FOIL_MAX_DIMS] = {0};
     for (int k = 0; k < n; k++) {
-        int a = foil_norm_axis(axes[k], r);
+        int a = foilNormAxis(axes[k], r);
         if (a < 0)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is out of range for a rank-%d output",
+            return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for a rank-%d output",
                                    (long long)axes[k], r);
-        if (is_new[a]) return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is repeated", (long long)axes[k]);
+        if (is_new[a]) return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is repeated", (long long)axes[k]);
         is_new[a] = 1;
     }
     int64_t shape[FOIL_MAX_DIMS];
@@ -316,13 +316,13 @@ static foil_status unsqueeze_infer(foil_op_ctx *c)
     return set_out(c, 0, x->dtype, r, shape);
 }
 
-const foil_op foil_op_squeeze = {
+const FoilOp foilOpSqueeze = {
     .type = "Squeeze", .grad_inputs = 1u,
     .init = axes_init, .infer = squeeze_infer, .forward = view_forward, .backward = view_backward,
     .writes_grads = 1u,
 };
 
-const foil_op foil_op_unsqueeze = {
+const FoilOp foilOpUnsqueeze = {
     .type = "Unsqueeze", .grad_inputs = 1u,
     .init = axes_init, .infer = unsqueeze_infer, .forward = view_forward, .backward = view_backward,
     .writes_grads = 1u,
@@ -331,14 +331,14 @@ const foil_op foil_op_unsqueeze = {
 /* ------------------------------------------------------------------------- */
 /* Identity                                                                  */
 
-static foil_status identity_infer(foil_op_ctx *c)
+static foil_status identity_infer(FoilOpCtx *c)
 {
     foil_status st = check_arity(c, 1, 1);
     if (st) return st;
     return set_out(c, 0, c->in[0]->dtype, c->in[0]->ndim, c->in[0]->shape);
 }
 
-const foil_op foil_op_identity = {
+const FoilOp foilOpIdentity = {
     .type = "Identity", .grad_inputs = 1u,
     .infer = identity_infer, .forward = view_forward, .backward = view_backward,
     .writes_grads = 1u,
@@ -349,20 +349,20 @@ const foil_op foil_op_identity = {
 /* start/end (negative from the back, clamped to [0, r]). Reads only         */
 /* in[0]->shape: the planner evaluates it before the input's data exists.    */
 
-static foil_status shape_init(foil_node *n)
+static foil_status shape_init(FoilNode *n)
 {
     foil_status st;
     if ((st = check_attr(n, "start", FOIL_ATTR_INT))) return st;
     return check_attr(n, "end", FOIL_ATTR_INT);
 }
 
-static void shape_range(const foil_op_ctx *c, int *start, int *end)
+static void shape_range(const FoilOpCtx *c, int *start, int *end)
 {
     int r = c->in[0]->ndim;
     int64_t s = 0, e = r;
     if (c->node->opset >= 15) {
-        s = foil_attr_int(c->node, "start", 0);
-        e = foil_attr_int(c->node, "end", r);
+        s = foilAttrInt(c->node, "start", 0);
+        e = foilAttrInt(c->node, "end", r);
     }
     if (s < 0) s += r;
     if (e < 0) e += r;
@@ -372,18 +372,18 @@ static void shape_range(const foil_op_ctx *c, int *start, int *end)
     *end = (int)(e > s ? e : s);
 }
 
-static foil_status shape_infer(foil_op_ctx *c)
+static foil_status shape_infer(FoilOpCtx *c)
 {
     if (c->n_in != 1 || !c->in[0])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "expects 1 input, got %d", c->n_in);
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "output 0 is missing");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 input, got %d", c->n_in);
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
     int s, e;
     shape_range(c, &s, &e);
     int64_t k = e - s;
     return set_out(c, 0, FOIL_I64, 1, &k);
 }
 
-static foil_status shape_forward(foil_op_ctx *c)
+static foil_status shape_forward(FoilOpCtx *c)
 {
     int s, e;
     shape_range(c, &s, &e);
@@ -392,7 +392,7 @@ static foil_status shape_forward(foil_op_ctx *c)
     return FOIL_OK;
 }
 
-const foil_op foil_op_shape = {
+const FoilOp foilOpShape = {
     .type = "Shape", .grad_inputs = 0u,
     .init = shape_init, .infer = shape_infer, .forward = shape_forward, .backward = NULL,
 };
@@ -405,7 +405,7 @@ typedef struct constant_state {
     foil_tensor t; /* borrows the 'value' attribute's data, or owns a small copy */
 } constant_state;
 
-static void constant_destroy(foil_node *n)
+static void constant_destroy(FoilNode *n)
 {
     constant_state *s = n->state;
     if (s) foil_tensor_free(&s->t);
@@ -413,46 +413,46 @@ static void constant_destroy(foil_node *n)
     n->state = NULL;
 }
 
-static foil_status constant_init(foil_node *n)
+static foil_status constant_init(FoilNode *n)
 {
     static const char *const unsupported[] = {"sparse_value", "value_string", "value_strings"};
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-        if (foil_attr_get(n, unsupported[i]))
-            return foil_node_init_error(n, FOIL_ERR_UNSUPPORTED, "attribute '%s' is not supported",
+        if (foilAttrGet(n, unsupported[i]))
+            return foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "attribute '%s' is not supported",
                                         unsupported[i]);
     static const char *const names[] = {"value", "value_float", "value_floats", "value_int", "value_ints"};
-    static const foil_attr_type types[] = {FOIL_ATTR_TENSOR, FOIL_ATTR_FLOAT, FOIL_ATTR_FLOATS, FOIL_ATTR_INT,
+    static const FoilAttrType types[] = {FOIL_ATTR_TENSOR, FOIL_ATTR_FLOAT, FOIL_ATTR_FLOATS, FOIL_ATTR_INT,
                                            FOIL_ATTR_INTS};
-    const foil_attr *a = NULL;
+    const FoilAttr *a = NULL;
     int which = -1;
     for (int i = 0; i < 5; i++) {
-        const foil_attr *b = foil_attr_get(n, names[i]);
+        const FoilAttr *b = foilAttrGet(n, names[i]);
         if (!b) continue;
-        if (a) return foil_node_init_error(n, FOIL_ERR_FORMAT, "exactly one value attribute is allowed, got '%s' and '%s'",
+        if (a) return foilNodeInitError(n, FOIL_ERR_FORMAT, "exactly one value attribute is allowed, got '%s' and '%s'",
                                            names[which], names[i]);
         if (b->type != types[i])
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' has the wrong type %d", names[i],
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' has the wrong type %d", names[i],
                                         (int)b->type);
         if (i > 0 && n->opset < 12)
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute '%s' needs opset 12 (model has %d)",
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' needs opset 12 (model has %d)",
                                         names[i], n->opset);
         a = b;
         which = i;
     }
-    if (!a) return foil_node_init_error(n, FOIL_ERR_FORMAT, "a 'value' attribute is required");
+    if (!a) return foilNodeInitError(n, FOIL_ERR_FORMAT, "a 'value' attribute is required");
     constant_state *s = calloc(1, sizeof *s);
-    if (!s) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
+    if (!s) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
     foil_status st = FOIL_OK;
     int64_t len;
     switch (which) {
     case 0:
         if (!a->t || foil_dtype_size(a->t->dtype) == 0) {
-            st = foil_node_init_error(n, FOIL_ERR_UNSUPPORTED, "the value tensor's element type %d is not supported",
+            st = foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "the value tensor's element type %d is not supported",
                                       a->t ? (int)a->t->dtype : -1);
             break;
         }
         if (a->t->numel && !a->t->data) {
-            st = foil_node_init_error(n, FOIL_ERR_FORMAT, "the value tensor has no data");
+            st = foilNodeInitError(n, FOIL_ERR_FORMAT, "the value tensor has no data");
             break;
         }
         s->t = *a->t;
@@ -474,7 +474,7 @@ static foil_status constant_init(foil_node *n)
         break;
     }
     if (st) {
-        if (which > 0) st = foil_node_init_error(n, st, "%s", foil_last_error());
+        if (which > 0) st = foilNodeInitError(n, st, "%s", foil_last_error());
         foil_tensor_free(&s->t);
         free(s);
         return st;
@@ -483,16 +483,16 @@ static foil_status constant_init(foil_node *n)
     return FOIL_OK;
 }
 
-static foil_status constant_infer(foil_op_ctx *c)
+static foil_status constant_infer(FoilOpCtx *c)
 {
-    if (c->n_in != 0) return foil_node_error(c, FOIL_ERR_FORMAT, "expects no inputs, got %d", c->n_in);
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "output 0 is missing");
+    if (c->n_in != 0) return foilNodeError(c, FOIL_ERR_FORMAT, "expects no inputs, got %d", c->n_in);
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
     const constant_state *s = c->node->state;
-    if (!s) return foil_node_error(c, FOIL_ERR_RUNTIME, "not initialized");
+    if (!s) return foilNodeError(c, FOIL_ERR_RUNTIME, "not initialized");
     return set_out(c, 0, s->t.dtype, s->t.ndim, s->t.shape);
 }
 
-static foil_status constant_forward(foil_op_ctx *c)
+static foil_status constant_forward(FoilOpCtx *c)
 {
     const constant_state *s = c->node->state;
     size_t bytes = foil_tensor_nbytes(&s->t);
@@ -500,7 +500,7 @@ static foil_status constant_forward(foil_op_ctx *c)
     return FOIL_OK;
 }
 
-const foil_op foil_op_constant = {
+const FoilOp foilOpConstant = {
     .type = "Constant", .grad_inputs = 0u,
     .init = constant_init, .infer = constant_infer, .forward = constant_forward, .backward = NULL,
     .destroy = constant_destroy,
@@ -525,40 +525,40 @@ typedef struct dropout_saved {
 
 #define DROPOUT_MASK_OFFSET 64 /* the uint8 mask follows the header, aligned */
 
-static foil_status dropout_init(foil_node *n)
+static foil_status dropout_init(FoilNode *n)
 {
     foil_status st;
     if ((st = check_attr(n, "ratio", FOIL_ATTR_FLOAT))) return st;
     if ((st = check_attr(n, "is_test", FOIL_ATTR_INT))) return st;
     if ((st = check_attr(n, "seed", FOIL_ATTR_INT))) return st;
     if (n->opset < 12) {
-        float r = foil_attr_float(n, "ratio", 0.5f);
+        float r = foilAttrFloat(n, "ratio", 0.5f);
         if (!(r >= 0.0f && r <= 1.0f))
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "ratio %g is outside [0, 1]", (double)r);
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "ratio %g is outside [0, 1]", (double)r);
     }
     return FOIL_OK;
 }
 
-static foil_status dropout_infer(foil_op_ctx *c)
+static foil_status dropout_infer(FoilOpCtx *c)
 {
     int opset = c->node->opset;
     foil_status st = check_arity(c, 1, opset >= 12 ? 3 : 1);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     if (x->dtype != FOIL_F32 && x->dtype != FOIL_F64)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "data must be float32 or float64, got %s",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "data must be float32 or float64, got %s",
                                foil_dtype_name(x->dtype));
     if (c->n_in > 1 && c->in[1]) {
         const foil_tensor *r = c->in[1];
         if ((r->dtype != FOIL_F32 && r->dtype != FOIL_F64) || r->numel != 1)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "ratio must be a float scalar");
+            return foilNodeError(c, FOIL_ERR_FORMAT, "ratio must be a float scalar");
     }
     if (c->n_in > 2 && c->in[2]) {
         const foil_tensor *t = c->in[2];
         if (t->dtype != FOIL_BOOL || t->numel != 1)
-            return foil_node_error(c, FOIL_ERR_FORMAT, "training_mode must be a bool scalar");
+            return foilNodeError(c, FOIL_ERR_FORMAT, "training_mode must be a bool scalar");
     }
-    if (c->n_out > 2) return foil_node_error(c, FOIL_ERR_FORMAT, "expects at most 2 outputs, got %d", c->n_out);
+    if (c->n_out > 2) return foilNodeError(c, FOIL_ERR_FORMAT, "expects at most 2 outputs, got %d", c->n_out);
     if ((st = set_out(c, 0, x->dtype, x->ndim, x->shape))) return st;
     if (c->n_out > 1 && c->out[1] && (st = set_out(c, 1, opset >= 10 ? FOIL_BOOL : x->dtype, x->ndim, x->shape)))
         return st;
@@ -566,7 +566,7 @@ static foil_status dropout_infer(foil_op_ctx *c)
     return FOIL_OK;
 }
 
-static foil_status dropout_forward(foil_op_ctx *c)
+static foil_status dropout_forward(FoilOpCtx *c)
 {
     const foil_tensor *x = c->in[0];
     foil_tensor *y = c->out[0];
@@ -582,10 +582,10 @@ static foil_status dropout_forward(foil_op_ctx *c)
             ratio = c->in[1]->dtype == FOIL_F32 ? (double)foil_f32(c->in[1])[0] : ((const double *)c->in[1]->data)[0];
         if (c->n_in > 2 && c->in[2] && ((const uint8_t *)c->in[2]->data)[0]) training = 1;
     } else {
-        ratio = foil_attr_float(c->node, "ratio", 0.5f);
+        ratio = foilAttrFloat(c->node, "ratio", 0.5f);
     }
     if (!(ratio >= 0.0 && ratio <= 1.0))
-        return foil_node_error(c, FOIL_ERR_ARG, "ratio %g is outside [0, 1]", ratio);
+        return foilNodeError(c, FOIL_ERR_ARG, "ratio %g is outside [0, 1]", ratio);
 
     saved->active = training && ratio > 0.0;
     if (!saved->active) {
@@ -640,7 +640,7 @@ static foil_status dropout_forward(foil_op_ctx *c)
  * so dy_i/dx_i = keep_i * scale, and:
  *   d_x_i += d_y_i * keep_i * scale
  */
-static void dropout_backward(foil_op_ctx *c)
+static void dropout_backward(FoilOpCtx *c)
 {
     if (!c->d_in || !c->d_in[0] || !c->d_out || !c->d_out[0]) return;
     if (c->d_in[0]->dtype != FOIL_F32) return;
@@ -658,7 +658,7 @@ static void dropout_backward(foil_op_ctx *c)
     for (int64_t i = 0; i < n; i++) dx[i] += mask[i] ? dy[i] * scale : 0.0f;
 }
 
-const foil_op foil_op_dropout = {
+const FoilOp foilOpDropout = {
     .type = "Dropout", .grad_inputs = 1u,
     .init = dropout_init, .infer = dropout_infer, .forward = dropout_forward, .backward = dropout_backward,
 };

@@ -62,18 +62,18 @@ static void lse_contiguous(const float *x, int64_t n, float *p, lse_parts *out)
     if (p) {
         for (; k + 8 <= n; k += 8)
             for (int l = 0; l < 8; l++) {
-                const float e = foil_expf(x[k + l] - m);
+                const float e = foilExpf(x[k + l] - m);
                 p[k + l] = e;
                 acc[l] += e;
             }
     } else {
         for (; k + 8 <= n; k += 8)
-            for (int l = 0; l < 8; l++) acc[l] += foil_expf(x[k + l] - m);
+            for (int l = 0; l < 8; l++) acc[l] += foilExpf(x[k + l] - m);
     }
     float sum = 0.0f;
     for (int l = 0; l < 8; l++) sum += acc[l];
     for (; k < n; k++) {
-        const float e = foil_expf(x[k] - m);
+        const float e = foilExpf(x[k] - m);
         if (p) p[k] = e;
         sum += e;
     }
@@ -105,12 +105,12 @@ static void softmax_core(const float *x, int64_t n, int64_t stride, int64_t w, f
         if (p) {
             float *pk = p + k * stride;
             for (int64_t j = 0; j < w; j++) {
-                const float e = foil_expf(xk[j] - m[j]);
+                const float e = foilExpf(xk[j] - m[j]);
                 pk[j] = e;
                 s[j] += e;
             }
         } else {
-            for (int64_t j = 0; j < w; j++) s[j] += foil_expf(xk[j] - m[j]);
+            for (int64_t j = 0; j < w; j++) s[j] += foilExpf(xk[j] - m[j]);
         }
     }
     if (p) {
@@ -136,24 +136,24 @@ typedef struct softmax_state {
     int log;        /* LogSoftmax */
 } softmax_state;
 
-static foil_status softmax_init_common(foil_node *n, int log)
+static foil_status softmax_init_common(FoilNode *n, int log)
 {
     softmax_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
     st->legacy = n->opset < 13;
-    st->axis = foil_attr_int(n, "axis", st->legacy ? 1 : -1);
+    st->axis = foilAttrInt(n, "axis", st->legacy ? 1 : -1);
     st->log = log;
     n->state = st;
     return FOIL_OK;
 }
 
-static foil_status softmax_init(foil_node *n) { return softmax_init_common(n, 0); }
-static foil_status logsoftmax_init(foil_node *n) { return softmax_init_common(n, 1); }
+static foil_status softmax_init(FoilNode *n) { return softmax_init_common(n, 0); }
+static foil_status logsoftmax_init(FoilNode *n) { return softmax_init_common(n, 1); }
 
 /* outer, n, inner of the lines for input x; -1 on a bad axis. */
 static int softmax_lines(const softmax_state *st, const foil_tensor *x, int64_t *outer, int64_t *n, int64_t *inner)
 {
-    int axis = foil_norm_axis(st->axis, x->ndim);
+    int axis = foilNormAxis(st->axis, x->ndim);
     if (axis < 0) return -1;
     *outer = 1;
     for (int i = 0; i < axis; i++) *outer *= x->shape[i];
@@ -169,31 +169,31 @@ static int softmax_lines(const softmax_state *st, const foil_tensor *x, int64_t 
     return 0;
 }
 
-static foil_status softmax_infer(foil_op_ctx *c)
+static foil_status softmax_infer(FoilOpCtx *c)
 {
     const softmax_state *st = c->node->state;
-    if (c->n_in != 1 || !c->in[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs 1 input");
-    if (c->n_out < 1 || !c->out[0]) return foil_node_error(c, FOIL_ERR_FORMAT, "needs an output");
+    if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 1 input");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
     const foil_tensor *x = c->in[0];
     if (x->dtype != FOIL_F32)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)",
                                foil_dtype_name(x->dtype));
     int64_t outer, n, inner;
     if (softmax_lines(st, x, &outer, &n, &inner))
-        return foil_node_error(c, FOIL_ERR_FORMAT, "axis %lld is out of range for a rank-%d input", (long long)st->axis,
+        return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for a rank-%d input", (long long)st->axis,
                                x->ndim);
     if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, x->shape))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     c->work_bytes = 0;
     return FOIL_OK;
 }
 
-static foil_status softmax_forward(foil_op_ctx *c)
+static foil_status softmax_forward(FoilOpCtx *c)
 {
     const softmax_state *st = c->node->state;
     const foil_tensor *xt = c->in[0];
     int64_t outer, n, inner;
-    if (softmax_lines(st, xt, &outer, &n, &inner)) return foil_node_error(c, FOIL_ERR_FORMAT, "bad axis");
+    if (softmax_lines(st, xt, &outer, &n, &inner)) return foilNodeError(c, FOIL_ERR_FORMAT, "bad axis");
     const float *x = foil_f32(xt);
     float *y = foil_f32(c->out[0]);
     /* tasks: (o, block of up to LSE_BLOCK adjacent lines) */
@@ -224,7 +224,7 @@ static foil_status softmax_forward(foil_op_ctx *c)
  *     dx_i += dy_i - exp(y_i) sum_k dy_k.
  * Both use the saved output y.
  */
-static void softmax_backward(foil_op_ctx *c)
+static void softmax_backward(FoilOpCtx *c)
 {
     const softmax_state *st = c->node->state;
     if (!c->d_in[0] || !c->d_out[0]) return;
@@ -247,12 +247,12 @@ static void softmax_backward(foil_op_ctx *c)
         } else {
             for (int64_t k = 0; k < n; k++) s += gl[k * inner];
             const float sf = (float)s;
-            for (int64_t k = 0; k < n; k++) dl[k * inner] += gl[k * inner] - foil_expf(yl[k * inner]) * sf;
+            for (int64_t k = 0; k < n; k++) dl[k * inner] += gl[k * inner] - foilExpf(yl[k * inner]) * sf;
         }
     }
 }
 
-const foil_op foil_op_softmax = {
+const FoilOp foilOpSoftmax = {
     .type = "Softmax",
     .grad_inputs = 0x1,
     .init = softmax_init,
@@ -261,7 +261,7 @@ const foil_op foil_op_softmax = {
     .backward = softmax_backward,
 };
 
-const foil_op foil_op_logsoftmax = {
+const FoilOp foilOpLogSoftmax = {
     .type = "LogSoftmax",
     .grad_inputs = 0x1,
     .init = logsoftmax_init,
@@ -320,22 +320,22 @@ typedef struct sce_state {
     int64_t ignore_index;
 } sce_state;
 
-static foil_status sce_init(foil_node *n)
+static foil_status sce_init(FoilNode *n)
 {
-    const char *red = foil_attr_string(n, "reduction", "mean");
+    const char *red = foilAttrString(n, "reduction", "mean");
     int r;
     if (strcmp(red, "none") == 0) r = RED_NONE;
     else if (strcmp(red, "sum") == 0) r = RED_SUM;
     else if (strcmp(red, "mean") == 0) r = RED_MEAN;
-    else return foil_node_init_error(n, FOIL_ERR_FORMAT, "reduction '%s' is not one of none, sum, mean", red);
+    else return foilNodeInitError(n, FOIL_ERR_FORMAT, "reduction '%s' is not one of none, sum, mean", red);
     sce_state *st = calloc(1, sizeof *st);
-    if (!st) return foil_node_init_error(n, FOIL_ERR_NOMEM, "out of memory");
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
     st->reduction = r;
-    const foil_attr *ii = foil_attr_get(n, "ignore_index");
+    const FoilAttr *ii = foilAttrGet(n, "ignore_index");
     if (ii) {
         if (ii->type != FOIL_ATTR_INT) {
             free(st);
-            return foil_node_init_error(n, FOIL_ERR_FORMAT, "attribute 'ignore_index' must be an int");
+            return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'ignore_index' must be an int");
         }
         st->has_ignore = 1;
         st->ignore_index = ii->i;
@@ -356,36 +356,36 @@ static sce_dims sce_get_dims(const foil_tensor *x)
     return s;
 }
 
-static const foil_tensor *sce_weights(const foil_op_ctx *c) { return c->n_in > 2 ? c->in[2] : NULL; }
-static foil_tensor *sce_logprob(const foil_op_ctx *c) { return c->n_out > 1 ? c->out[1] : NULL; }
+static const foil_tensor *sce_weights(const FoilOpCtx *c) { return c->n_in > 2 ? c->in[2] : NULL; }
+static foil_tensor *sce_logprob(const FoilOpCtx *c) { return c->n_out > 1 ? c->out[1] : NULL; }
 
-static foil_status sce_infer(foil_op_ctx *c)
+static foil_status sce_infer(FoilOpCtx *c)
 {
     const sce_state *st = c->node->state;
     if (c->n_in < 2 || c->n_in > 3 || !c->in[0] || !c->in[1])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "needs inputs scores, labels and optionally weights");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "needs inputs scores, labels and optionally weights");
     if (c->n_out < 1 || c->n_out > 2 || !c->out[0])
-        return foil_node_error(c, FOIL_ERR_FORMAT, "needs output loss and optionally log_prob");
+        return foilNodeError(c, FOIL_ERR_FORMAT, "needs output loss and optionally log_prob");
     const foil_tensor *x = c->in[0], *lab = c->in[1], *w = sce_weights(c);
     char s1[96], s2[96];
     if (x->dtype != FOIL_F32)
-        return foil_node_error(c, FOIL_ERR_UNSUPPORTED, "scores of type %s are not supported (float32 only)",
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "scores of type %s are not supported (float32 only)",
                                foil_dtype_name(x->dtype));
     if (lab->dtype != FOIL_I64 && lab->dtype != FOIL_I32)
-        return foil_node_error(c, FOIL_ERR_FORMAT, "labels must be int64 or int32, not %s", foil_dtype_name(lab->dtype));
-    if (x->ndim < 2) return foil_node_error(c, FOIL_ERR_SHAPE, "scores must be (N, C, ...), got rank %d", x->ndim);
+        return foilNodeError(c, FOIL_ERR_FORMAT, "labels must be int64 or int32, not %s", foil_dtype_name(lab->dtype));
+    if (x->ndim < 2) return foilNodeError(c, FOIL_ERR_SHAPE, "scores must be (N, C, ...), got rank %d", x->ndim);
     int ok = lab->ndim == x->ndim - 1 && lab->shape[0] == x->shape[0];
     for (int i = 1; ok && i < lab->ndim; i++) ok = lab->shape[i] == x->shape[i + 1];
     if (!ok)
-        return foil_node_error(c, FOIL_ERR_SHAPE, "labels %s do not match scores %s (want N, d1..dk)",
+        return foilNodeError(c, FOIL_ERR_SHAPE, "labels %s do not match scores %s (want N, d1..dk)",
                                foil_shape_str(lab, s1, sizeof s1), foil_shape_str(x, s2, sizeof s2));
     if (w && (w->dtype != FOIL_F32 || w->ndim != 1 || w->shape[0] != x->shape[1]))
-        return foil_node_error(c, FOIL_ERR_SHAPE, "weights must be float32 of shape (%lld), got %s %s",
+        return foilNodeError(c, FOIL_ERR_SHAPE, "weights must be float32 of shape (%lld), got %s %s",
                                (long long)x->shape[1], foil_dtype_name(w->dtype), foil_shape_str(w, s1, sizeof s1));
     foil_status e = st->reduction == RED_NONE ? foil_tensor_set_shape(c->out[0], FOIL_F32, lab->ndim, lab->shape)
                                               : foil_tensor_set_shape(c->out[0], FOIL_F32, 0, NULL);
     if (!e && sce_logprob(c)) e = foil_tensor_set_shape(c->out[1], FOIL_F32, x->ndim, x->shape);
-    if (e) return foil_node_error(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    if (e) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
     sce_dims s = sce_get_dims(x);
     c->work_bytes = 64 + (size_t)s.p * (sizeof(lse_parts) + sizeof(float));
     return FOIL_OK;
@@ -396,7 +396,7 @@ static inline int64_t sce_label(const foil_tensor *lab, int64_t p)
     return lab->dtype == FOIL_I64 ? ((const int64_t *)lab->data)[p] : (int64_t)((const int32_t *)lab->data)[p];
 }
 
-static foil_status sce_forward(foil_op_ctx *c)
+static foil_status sce_forward(FoilOpCtx *c)
 {
     const sce_state *st = c->node->state;
     const foil_tensor *xt = c->in[0], *lab = c->in[1], *wt = sce_weights(c);
@@ -410,7 +410,7 @@ static foil_status sce_forward(foil_op_ctx *c)
         int64_t l = sce_label(lab, p);
         if (st->has_ignore && l == st->ignore_index) continue;
         if (l < 0 || l >= s.c)
-            return foil_node_error(c, FOIL_ERR_ARG, "label %lld at position %lld is outside [0, %lld)", (long long)l,
+            return foilNodeError(c, FOIL_ERR_ARG, "label %lld at position %lld is outside [0, %lld)", (long long)l,
                                    (long long)p, (long long)s.c);
     }
     const float *x = foil_f32(xt), *w_in = wt ? foil_f32(wt) : NULL;
@@ -459,7 +459,7 @@ static foil_status sce_forward(foil_op_ctx *c)
  *              + dlogprob_{p,k} - softmax_{p,k} sum_j dlogprob_{p,j}
  * softmax is recomputed from the saved lse parts: exp((x - max) - logsum).
  */
-static void sce_backward(foil_op_ctx *c)
+static void sce_backward(FoilOpCtx *c)
 {
     const sce_state *st = c->node->state;
     if (!c->d_in[0]) return;
@@ -487,7 +487,7 @@ static void sce_backward(foil_op_ctx *c)
         if (g == 0.0f && !dlp) continue;
         for (int64_t k = 0; k < s.c; k++) {
             const int64_t i = base + k * s.d;
-            const float sm = foil_expf((x[i] - lse[p].max) - lse[p].logsum);
+            const float sm = foilExpf((x[i] - lse[p].max) - lse[p].logsum);
             float v = g * sm;
             if (dlp) v += dlp[i] - sm * lps;
             dx[i] += v;
@@ -496,7 +496,7 @@ static void sce_backward(foil_op_ctx *c)
     }
 }
 
-const foil_op foil_op_softmaxcrossentropyloss = {
+const FoilOp foilOpSoftmaxCrossEntropyLoss = {
     .type = "SoftmaxCrossEntropyLoss",
     .grad_inputs = 0x1,
     .init = sce_init,

@@ -18,19 +18,19 @@
  * Deliberate differences from libm: results below FLT_MIN flush to 0
  * (exp(x) for x < -87.34), NaN propagates, +-inf behave as limits. */
 
-static inline float foil_bits_to_float(uint32_t u)
+static inline float foilBitsToFloat(uint32_t u)
 {
     union { uint32_t u; float f; } v = {u};
     return v.f;
 }
 
-static inline uint32_t foil_float_to_bits(float f)
+static inline uint32_t foilFloatToBits(float f)
 {
     union { float f; uint32_t u; } v = {f};
     return v.u;
 }
 
-static inline float foil_expf(float x)
+static inline float foilExpf(float x)
 {
     /* ln(FLT_MAX) and ln(FLT_MIN): outside, the result is inf or flushed to 0 */
     const float hi = 88.7228391f, lo = -87.3365448f;
@@ -39,7 +39,7 @@ static inline float foil_expf(float x)
     /* n = round(x / ln2) with the 1.5 * 2^23 trick: its low mantissa bits are n */
     const float t = xc * 1.44269504088896341f + 12582912.0f;
     const float n = t - 12582912.0f;
-    const int32_t ni = (int32_t)(foil_float_to_bits(t) - 0x4B400000u); /* in [-126, 128] */
+    const int32_t ni = (int32_t)(foilFloatToBits(t) - 0x4B400000u); /* in [-126, 128] */
     float r = xc - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -51,18 +51,18 @@ static inline float foil_expf(float x)
     p = p * r * r + r + 1.0f;
     /* 2^n as a float needs n <= 127: for n > 0 scale by 2^(n-1), then by 2 */
     const int32_t k = ni > 0 ? 1 : 0;
-    float y = p * foil_bits_to_float((uint32_t)(ni - k + 127) << 23);
+    float y = p * foilBitsToFloat((uint32_t)(ni - k + 127) << 23);
     y = k ? y * 2.0f : y;
     y = x < lo ? 0.0f : y;
     y = x > hi ? (float)INFINITY : y;
     return y;
 }
 
-static inline float foil_tanhf(float x)
+static inline float foilTanhf(float x)
 {
     const float ax = x < 0.0f ? -x : x;
     /* large |x|: 1 - 2 / (exp(2|x|) + 1), exact limit 1 for big |x| */
-    const float big = 1.0f - 2.0f / (foil_expf(2.0f * ax) + 1.0f);
+    const float big = 1.0f - 2.0f / (foilExpf(2.0f * ax) + 1.0f);
     const float yb = x < 0.0f ? -big : big;
     /* small |x|: Cephes' odd polynomial, no cancellation */
     const float z = x * x;

@@ -1,5 +1,5 @@
 /*
- * foil/attack.h - evasion attacks: the threat model, the attack registry and
+ * foil/evasion.h - evasion attacks: the threat model, the attack registry and
  * what every attack returns.
  *
  * An attack takes a batch of correctly labelled examples x (N, ...) and tries
@@ -29,8 +29,8 @@
  * FOIL_ZERO_GRADIENT_WARN of the examples whose gradient was taken, the
  * result carries a warning that says so and what to run instead.
  */
-#ifndef FOIL_ATTACK_H
-#define FOIL_ATTACK_H
+#ifndef FOIL_EVASION_H
+#define FOIL_EVASION_H
 
 #include <stdint.h>
 
@@ -70,18 +70,18 @@ typedef struct foil_threat {
 
 /* Attack-specific settings as "key=value,key=value" (NULL or "" for the
  * defaults); each attack lists the keys it accepts and rejects others. */
-typedef struct foil_attack_options {
+typedef struct foil_evasion_options {
     const char *params;
     int64_t batch;               /* examples attacked together (default 250); the model runs them in chunks */
     int quiet;                   /* no progress bar */
     /* Attacks that learn one perturbation for many inputs (universal
      * perturbation, adversarial patch) learn it on these examples (labels
-     * fit_y) and are then evaluated on the x given to foil_attack_run. */
+     * fit_y) and are then evaluated on the x given to foil_evasion_run. */
     const foil_tensor *fit_x;
     const int64_t *fit_y;
-} foil_attack_options;
+} foil_evasion_options;
 
-typedef struct foil_attack_result {
+typedef struct foil_evasion_result {
     int64_t n;
     foil_tensor adv;             /* float32, shaped like x */
     int64_t *clean_pred;         /* N predicted classes on x */
@@ -103,7 +103,7 @@ typedef struct foil_attack_result {
     int64_t model_grads;         /* ... and input gradients it returned */
     double seconds;              /* the attack alone (not the runner's checks) */
     char warnings[1024];         /* e.g. the zero-gradient warning, one per line; "" when none */
-} foil_attack_result;
+} foil_evasion_result;
 
 /* Fraction of zero_grad examples above which the result warns. */
 #define FOIL_ZERO_GRADIENT_WARN 0.01
@@ -112,48 +112,48 @@ typedef struct foil_attack_result {
 /* What an attack needs from a model; the runner checks it against the
  * model's capabilities (foil/model.h) before running, as ART checks an
  * attack's estimator requirements. */
-typedef enum foil_attack_needs {
+typedef enum foil_evasion_needs {
     FOIL_NEEDS_GRADIENTS = 0,    /* white-box: input gradients */
     FOIL_NEEDS_SCORES,           /* score-based: per-class scores (logits or probabilities) */
     FOIL_NEEDS_LABELS,           /* decision-based: the top label alone */
-} foil_attack_needs;
+} foil_evasion_needs;
 
-const char *foil_attack_needs_name(foil_attack_needs needs);
+const char *foil_evasion_needs_name(foil_evasion_needs needs);
 
-typedef struct foil_attack_info {
+typedef struct foil_evasion_info {
     const char *name;            /* "pgd", "apgd-ce", "square", ... */
     const char *paper;           /* citation */
     const char *summary;
     unsigned norms;              /* bit (1 << foil_norm) per supported norm */
     int black_box;               /* 1: only predictions (queries) */
-    foil_attack_needs needs;
+    foil_evasion_needs needs;
     int minimal;                 /* 1: minimal-perturbation attack (eps may be 0) */
     int targeted;                /* 1: supports targeted mode */
     int fits;                    /* 1: learns on opt->fit_x (universal perturbation, patch) */
     const char *defaults;        /* human-readable defaults of steps, queries, params */
-} foil_attack_info;
+} foil_evasion_info;
 
 /* The registry, in the order `foil attack --help` lists it. */
-int foil_attack_count(void);
-const foil_attack_info *foil_attack_at(int i);
-const foil_attack_info *foil_attack_find(const char *name);
+int foil_evasion_count(void);
+const foil_evasion_info *foil_evasion_at(int i);
+const foil_evasion_info *foil_evasion_find(const char *name);
 
 const char *foil_norm_name(foil_norm norm);
 /* "linf", "l2", "l1", "l0" (also "inf"); returns -1 for anything else. */
 int foil_norm_parse(const char *s);
 
 /* Run the named attack on x (N, ...) with true labels y. result is filled
- * (allocated by the call; free with foil_attack_result_free). Examples the
+ * (allocated by the call; free with foil_evasion_result_free). Examples the
  * model already misclassifies are not attacked (attacked = 0, adv = x). */
-foil_status foil_attack_run(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
-                            const foil_threat *threat, const foil_attack_options *opt, foil_attack_result *result);
+foil_status foil_evasion_run(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
+                            const foil_threat *threat, const foil_evasion_options *opt, foil_evasion_result *result);
 
-void foil_attack_result_free(foil_attack_result *r);
+void foil_evasion_result_free(foil_evasion_result *r);
 
 /* Examples whose input gradient was taken (the attacked ones, and the fit
  * examples of attacks that learn on opt->fit_x) and, of those, the ones
  * whose first gradient was zero or non-finite (zero_grad). */
-void foil_attack_zero_gradients(const foil_attack_result *r, int64_t *taken, int64_t *flat);
+void foil_evasion_zero_gradients(const foil_evasion_result *r, int64_t *taken, int64_t *flat);
 
 /* ||v|| of n floats in the given norm (L0: count of nonzero entries). */
 float foil_vec_norm(foil_norm norm, const float *v, int64_t n);
