@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "foil/arch.h"
 #include "foil/rng.h"
 #include "foil/train.h"
+#include "defenses/adversarial_training.h"
 #include "model/model_internal.h"
 
 enum { N = 96, CLASSES = 4, SIDE = 12 };
@@ -168,12 +170,56 @@ static void test_wrapper_cannot_fit(void **state)
     foil_dataset_free(&d);
 }
 
+/* TRADES's loss on (clean, adversarial) logit pairs against central
+ * differences of itself, in double-checked float: every logit of both
+ * halves, several betas. */
+static double trades_mean_loss(const float *z, const int64_t *y, int64_t b, int64_t c, float beta)
+{
+    float loss[8], dl[2 * 8 * 8];
+    assert_int_equal(foilAdvTradesLoss(z, y, b, c, beta, loss, dl), FOIL_OK);
+    double sum = 0;
+    for (int64_t i = 0; i < b; i++) sum += loss[i];
+    return sum / (double)b;
+}
+
+static void test_trades_loss_gradient(void **state)
+{
+    (void)state;
+    enum { B = 3, C = 5 };
+    const int64_t y[B] = {0, 3, 4};
+    const float betas[3] = {0.5f, 1.0f, 6.0f};
+    foil_rng r = foil_rng_make(9, 9);
+    for (int k = 0; k < 3; k++) {
+        float z[2 * B * C], dl[2 * B * C], loss[B];
+        for (int i = 0; i < 2 * B * C; i++) z[i] = 2.0f * (float)foil_rng_normal(&r);
+        assert_int_equal(foilAdvTradesLoss(z, y, B, C, betas[k], loss, dl), FOIL_OK);
+        double worst = 0;
+        for (int i = 0; i < 2 * B * C; i++) {
+            const float h = 1e-2f, keep = z[i];
+            z[i] = keep + h;
+            double up = trades_mean_loss(z, y, B, C, betas[k]);
+            z[i] = keep - h;
+            double down = trades_mean_loss(z, y, B, C, betas[k]);
+            z[i] = keep;
+            double numeric = (up - down) / (2.0 * h), err = fabs(numeric - dl[i]);
+            if (err > worst) worst = err;
+            if (err > 2e-3 + 1e-2 * fabs(numeric))
+                fail_msg("beta %g, logit %d: analytic %.6f, numeric %.6f", betas[k], i, dl[i], numeric);
+        }
+        printf("  TRADES beta %g: worst gradient error %.2e\n", betas[k], worst);
+    }
+    int64_t bad[1] = {7};
+    float z[2 * C] = {0}, dl[2 * C], loss[1];
+    assert_int_equal(foilAdvTradesLoss(z, bad, 1, C, 6, loss, dl), FOIL_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validation_keeps_the_training_plan),
         cmocka_unit_test(test_alternating_uses_do_not_replan),
         cmocka_unit_test(test_wrapper_cannot_fit),
+        cmocka_unit_test(test_trades_loss_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

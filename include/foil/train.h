@@ -22,6 +22,40 @@
 extern "C" {
 #endif
 
+/* Adversarial training (foil train --adv): each step trains on examples an
+ * attack made from the batch, under the Linf budget eps.
+ *   PGD      Madry et al. 2018: the batch replaced by PGD examples (random
+ *            start, `steps` signed-gradient steps of `step`, projected).
+ *   FGSM_RS  Wong, Rice and Kolter 2020 ("Fast is better than free"): one
+ *            FGSM step of `step` (default 1.25 eps) from a uniform random
+ *            start, projected; checked each epoch for catastrophic
+ *            overfitting (see foil_epoch_stats).
+ *   TRADES   Zhang et al. 2019: CE on the clean batch plus beta times the KL
+ *            divergence between the model's clean and adversarial
+ *            predictions, the adversarial examples maximizing that KL.
+ * Attack steps run the model in inference mode (dropout off, BatchNorm on
+ * its running statistics), as ART's trainers do; training steps in training
+ * mode. Everything random is keyed by (seed, epoch, step). */
+typedef enum foil_adv_mode { FOIL_ADV_NONE = 0, FOIL_ADV_PGD, FOIL_ADV_FGSM_RS, FOIL_ADV_TRADES } foil_adv_mode;
+
+typedef struct foil_adv_options {
+    foil_adv_mode mode;
+    float eps;                 /* Linf radius in input units (> 0) */
+    float step;                /* 0: PGD and TRADES 2.5 eps / steps, FGSM-RS 1.25 eps */
+    int steps;                 /* PGD, TRADES: attack steps per batch (0: 7 for PGD, 10 for TRADES) */
+    float beta;                /* TRADES: weight of the KL term (0: 6, the paper's) */
+    int64_t warmup_epochs;     /* eps grows linearly to its value over these epochs (0: from the start) */
+    int64_t holdout;           /* the last `holdout` training examples are held out (not trained on) to measure
+                                * robust accuracy each epoch (0: none) */
+    int eval_steps;            /* PGD steps of that measurement (0: 10) */
+    int keep_best;             /* end with the weights of the epoch with the best held-out robust accuracy
+                                * (early stopping against robust overfitting, Rice et al. 2020) */
+} foil_adv_options;
+
+/* "pgd", "fgsm-rs", "trades" -> mode; -1 for another name. */
+int foil_adv_mode_parse(const char *name);
+const char *foil_adv_mode_name(foil_adv_mode mode);
+
 typedef struct foil_train_options {
     int64_t epochs;            /* default 2 */
     int64_t batch;             /* default 64 */
@@ -34,6 +68,7 @@ typedef struct foil_train_options {
     int resume;                /* continue from `checkpoint` if it exists */
     int quiet;                 /* no progress bar */
     int log_epochs;            /* print one line per epoch on stderr */
+    foil_adv_options adv;      /* adversarial training (mode FOIL_ADV_NONE: plain training) */
 } foil_train_options;
 
 typedef struct foil_epoch_stats {
@@ -42,6 +77,11 @@ typedef struct foil_epoch_stats {
     double val_accuracy;       /* on the validation set, inference mode (-1: none) */
     double seconds;
     double images_per_second;
+    /* adversarial training */
+    double eps;                /* the epoch's eps (after warm-up) */
+    double robust_accuracy;    /* PGD accuracy on the held-out examples (-1: none held out) */
+    double probe_pgd_accuracy; /* FGSM-RS: PGD and FGSM accuracy on a fixed training probe batch ... */
+    double probe_fgsm_accuracy;/* ... (-1 otherwise); a collapse of the first is catastrophic overfitting */
 } foil_epoch_stats;
 
 typedef struct foil_train_report {
@@ -50,6 +90,9 @@ typedef struct foil_train_report {
     int64_t resumed_epoch;     /* -1 when the run did not resume */
     int64_t resumed_step;
     double seconds;
+    int64_t best_epoch;        /* keep_best: the epoch (from 0) whose weights the model ends with (-1: last) */
+    int64_t catastrophic_epoch;/* FGSM-RS: the epoch (from 0) where catastrophic overfitting was detected and
+                                * training stopped, with the weights of the epoch before (-1: none) */
 } foil_train_report;
 
 /* 2 epochs, batch 64, SGD with momentum 0.9, lr 0.05 on a cosine schedule:

@@ -1,6 +1,7 @@
 /*
  * cli/cmd_train.c - `foil train`: train a classifier and write it as ONNX.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,18 @@ const cli_command cli_train = {
     "so the ONNX model takes raw features. Validates on the test split after each\n"
     "epoch. With --checkpoint, saves progress atomically at every epoch end (and\n"
     "every --checkpoint-every steps); --resume continues a killed run and ends\n"
-    "with the same weights as an uninterrupted one (same seed and --threads).",
+    "with the same weights as an uninterrupted one (same seed and --threads).\n"
+    "\n"
+    "Adversarial training (--adv pgd|fgsm-rs|trades --eps E): each step trains on\n"
+    "Linf adversarial examples of the batch: PGD (Madry et al. 2018; --adv-steps,\n"
+    "default 7, of --adv-step, default 2.5 E / steps), FGSM with a random start\n"
+    "(Wong et al. 2020; one step of 1.25 E, checked every epoch for catastrophic\n"
+    "overfitting, which stops the run and keeps the epoch before), or TRADES\n"
+    "(Zhang et al. 2019; --trades-beta, default 6, 10 steps). --eps-warmup N grows\n"
+    "eps over the first N epochs. --holdout N keeps the last N training examples\n"
+    "out of training to measure PGD accuracy every epoch; --keep-best ends with\n"
+    "the most robust epoch's weights (early stopping; implies --holdout 1000).\n"
+    "Then attack the model: foil attack --model OUT --attack autoattack --eps E.",
     run_train,
 };
 
@@ -93,7 +105,15 @@ static foil_status build_model(const char *arch, const foil_dataset *train, cons
     return st;
 }
 
-static void print_json(const foil_train_report *r, const char *output)
+/* A float option as the user wrote it (0.1, not 0.10000000149). */
+static double as_given(float v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", v);
+    return strtod(buf, NULL);
+}
+
+static void print_json(const foil_train_report *r, const foil_train_options *o, const char *output)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", output);
@@ -105,10 +125,28 @@ static void print_json(const foil_train_report *r, const char *output)
         cJSON_AddNumberToObject(e, "val_accuracy", r->epoch[i].val_accuracy);
         cJSON_AddNumberToObject(e, "seconds", r->epoch[i].seconds);
         cJSON_AddNumberToObject(e, "images_per_second", r->epoch[i].images_per_second);
+        if (o->adv.mode != FOIL_ADV_NONE) {
+            cJSON_AddNumberToObject(e, "eps", as_given((float)r->epoch[i].eps));
+            if (r->epoch[i].robust_accuracy >= 0)
+                cJSON_AddNumberToObject(e, "holdout_pgd_accuracy", r->epoch[i].robust_accuracy);
+            if (r->epoch[i].probe_pgd_accuracy >= 0) {
+                cJSON_AddNumberToObject(e, "probe_pgd_accuracy", r->epoch[i].probe_pgd_accuracy);
+                cJSON_AddNumberToObject(e, "probe_fgsm_accuracy", r->epoch[i].probe_fgsm_accuracy);
+            }
+        }
         cJSON_AddItemToArray(epochs, e);
     }
     cJSON_AddNumberToObject(root, "val_accuracy", r->epochs ? r->epoch[r->epochs - 1].val_accuracy : -1);
     cJSON_AddNumberToObject(root, "seconds", r->seconds);
+    if (o->adv.mode != FOIL_ADV_NONE) {
+        cJSON *adv = cJSON_AddObjectToObject(root, "adversarial_training");
+        cJSON_AddStringToObject(adv, "mode", foil_adv_mode_name(o->adv.mode));
+        cJSON_AddNumberToObject(adv, "eps", as_given(o->adv.eps));
+        cJSON_AddNumberToObject(adv, "holdout", (double)o->adv.holdout);
+        if (r->best_epoch >= 0) cJSON_AddNumberToObject(adv, "kept_epoch", (double)r->best_epoch + 1);
+        if (r->catastrophic_epoch >= 0)
+            cJSON_AddNumberToObject(adv, "catastrophic_overfitting_epoch", (double)r->catastrophic_epoch + 1);
+    }
     if (r->resumed_epoch >= 0) {
         cJSON_AddNumberToObject(root, "resumed_epoch", (double)r->resumed_epoch);
         cJSON_AddNumberToObject(root, "resumed_step", (double)r->resumed_step);
@@ -119,6 +157,38 @@ static void print_json(const foil_train_report *r, const char *output)
     cJSON_Delete(root);
 }
 
+static int adv_options(const char *mode, double eps, double step, int64_t steps, double beta, int64_t warmup,
+                       int64_t holdout, int64_t eval_steps, int keep_best, foil_adv_options *a)
+{
+    memset(a, 0, sizeof *a);
+    if (!mode) {
+        if (eps || step || steps || beta || warmup || holdout >= 0 || eval_steps || keep_best)
+            return cli_usage_error(&cli_train, "--eps, --adv-step(s), --trades-beta, --eps-warmup, --holdout, "
+                                   "--eval-steps and --keep-best belong to adversarial training: add --adv MODE");
+        return CLI_OK;
+    }
+    int m = foil_adv_mode_parse(mode);
+    if (m < 0) return cli_usage_error(&cli_train, "--adv must be pgd, fgsm-rs or trades, not '%s'", mode);
+    if (!(eps > 0)) return cli_usage_error(&cli_train, "--adv needs --eps E > 0 (the Linf budget, in input units)");
+    if (step < 0 || steps < 0 || steps > 1000 || beta < 0 || warmup < 0 || eval_steps < 0 || eval_steps > 1000)
+        return cli_usage_error(&cli_train, "--adv-step, --trades-beta and --eps-warmup must be >= 0, --adv-steps and "
+                               "--eval-steps in [0, 1000]");
+    if (m == FOIL_ADV_FGSM_RS && steps > 1)
+        return cli_usage_error(&cli_train, "--adv fgsm-rs takes one step; --adv-steps is for pgd and trades");
+    if (m != FOIL_ADV_TRADES && beta)
+        return cli_usage_error(&cli_train, "--trades-beta is for --adv trades");
+    a->mode = (foil_adv_mode)m;
+    a->eps = (float)eps;
+    a->step = (float)step;
+    a->steps = (int)steps;
+    a->beta = (float)beta;
+    a->warmup_epochs = warmup;
+    a->holdout = holdout >= 0 ? holdout : keep_best ? 1000 : 0;
+    a->eval_steps = (int)eval_steps;
+    a->keep_best = keep_best;
+    return CLI_OK;
+}
+
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
@@ -127,7 +197,10 @@ static int run_train(int argc, char **argv)
     int64_t epochs = 2, batch = 64, crop_pad = 0, checkpoint_every = 0, limit = 0;
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
     int64_t step_size = 1;
-    int flip = 0, resume = 0, json = 0;
+    int flip = 0, resume = 0, json = 0, keep_best = 0;
+    const char *adv = NULL;
+    double adv_eps = 0, adv_step = 0, trades_beta = 0;
+    int64_t adv_steps = 0, eps_warmup = 0, holdout = -1, eval_steps = 0;
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
         {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
@@ -152,6 +225,16 @@ static int run_train(int argc, char **argv)
         {"--checkpoint-every", OPT_INT, &checkpoint_every, "STEPS", "also checkpoint every STEPS steps", 0, 0},
         {"--resume", OPT_FLAG, &resume, NULL, "continue from --checkpoint if it exists", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the per-epoch results as JSON", 0, 0},
+        {"--adv", OPT_STRING, &adv, "MODE", "adversarial training: pgd, fgsm-rs or trades", 0, 0},
+        {"--eps", OPT_FLOAT, &adv_eps, "E", "--adv: Linf budget, in input units", 0, 0},
+        {"--adv-steps", OPT_INT, &adv_steps, "N", "--adv pgd/trades: attack steps per batch (7 / 10)", 0, 0},
+        {"--adv-step", OPT_FLOAT, &adv_step, "S", "--adv: attack step size (2.5 E / steps; fgsm-rs 1.25 E)", 0, 0},
+        {"--trades-beta", OPT_FLOAT, &trades_beta, "B", "--adv trades: weight of the KL term (6)", 0, 0},
+        {"--eps-warmup", OPT_INT, &eps_warmup, "EPOCHS", "--adv: grow eps linearly over these epochs", 0, 0},
+        {"--holdout", OPT_INT, &holdout, "N", "--adv: hold out the last N training examples to measure PGD "
+         "accuracy each epoch", 0, 0},
+        {"--eval-steps", OPT_INT, &eval_steps, "N", "--adv: PGD steps of that measurement (10)", 0, 0},
+        {"--keep-best", OPT_FLAG, &keep_best, NULL, "--adv: end with the most robust epoch's weights", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_train, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -189,6 +272,9 @@ static int run_train(int argc, char **argv)
     o.resume = resume;
     o.quiet = common.quiet;
     o.log_epochs = !common.quiet;
+    if ((rc = adv_options(adv, adv_eps, adv_step, adv_steps, trades_beta, eps_warmup, holdout, eval_steps, keep_best,
+                          &o.adv)))
+        return rc;
     cli_apply_common(&common);
 
     data.seed = (uint64_t)common.seed;
@@ -206,14 +292,27 @@ static int run_train(int argc, char **argv)
     if (!st) st = foil_train(model, &train, &test, &o, &report);
     if (!st) st = foil_model_save(model, output);
     if (st) rc = cli_fail(&cli_train, st);
-    else if (json) print_json(&report, output);
+    else if (json) print_json(&report, &o, output);
     else if (!common.quiet && report.epochs == 0)
         printf("%s: the checkpoint has already finished all %lld epochs; model written to %s\n", checkpoint,
                (long long)epochs, output);
-    else if (!common.quiet)
-        printf("trained %s on %s: validation accuracy %.2f%% after %lld epochs (%.1f s); model written to %s\n", arch,
-               train.name, 100 * report.epoch[report.epochs - 1].val_accuracy, (long long)epochs, report.seconds,
-               output);
+    else if (!common.quiet) {
+        /* the epoch whose weights were written: the last, or the one kept */
+        int64_t first = report.resumed_epoch > 0 ? report.resumed_epoch : 0, kept = report.epochs - 1;
+        if (report.best_epoch >= 0) kept = report.best_epoch - first;
+        else if (report.catastrophic_epoch > first) kept = report.catastrophic_epoch - 1 - first;
+        printf("trained %s on %s%s%s: validation accuracy %.2f%% after %lld epochs (%.1f s); model written to %s\n",
+               arch, train.name, o.adv.mode ? " adversarially with " : "",
+               o.adv.mode ? foil_adv_mode_name(o.adv.mode) : "", 100 * report.epoch[kept].val_accuracy,
+               (long long)(first + kept + 1), report.seconds, output);
+        if (report.best_epoch >= 0)
+            printf("kept epoch %lld, the most robust on the %lld held-out training examples (PGD-%d accuracy "
+                   "%.2f%%)\n", (long long)report.best_epoch + 1, (long long)o.adv.holdout,
+                   o.adv.eval_steps ? o.adv.eval_steps : 10, 100 * report.epoch[kept].robust_accuracy);
+        if (o.adv.mode)
+            printf("evaluate it under attack: foil attack --model %s --data %s --attack pgd,autoattack --eps %g\n",
+                   output, data.data, o.adv.eps);
+    }
     foil_model_free(model);
     foil_dataset_free(&train);
     foil_dataset_free(&test);

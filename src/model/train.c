@@ -1,11 +1,22 @@
 /*
- * model/train.c - minibatch training of a classifier (foil/train.h).
+ * model/train.c - minibatch training of a classifier (foil/train.h), plain
+ * or adversarial.
  *
- * One step: gather a shuffled batch (augmented if asked), forward in
- * training mode, mean softmax cross-entropy, backward for the weights only,
- * one optimizer update. Everything random is keyed by (seed, epoch, step),
- * never by a running generator, so that resuming needs only the counters.
+ * One step: gather a shuffled batch (augmented if asked); for adversarial
+ * training, replace it by adversarial examples (PGD, FGSM-RS) or append them
+ * (TRADES: rows [b, 2b)), made by defenses/adversarial_training.c through
+ * the model's inference plan; forward in training mode on the training plan,
+ * the loss (mean softmax cross-entropy, or TRADES's), backward for the
+ * weights only, one optimizer update. Everything random is keyed by (seed,
+ * epoch, step), never by a running generator, so that resuming needs only
+ * the counters.
+ *
+ * TRADES runs its clean and adversarial halves as one training-mode batch
+ * of 2b: a model with BatchNorm normalizes them together, where the
+ * reference code makes two forward passes (the same for models without
+ * BatchNorm, as cnn-small).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +25,14 @@
 #include "foil/progress.h"
 #include "foil/rng.h"
 #include "foil/train.h"
+#include "defenses/adversarial_training.h"
 #include "model/checkpoint.h"
 #include "model/model_internal.h"
 
-enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3 };
+enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3, STREAM_ATTACK = 4, STREAM_EVAL = 5 };
+
+/* FGSM-RS's catastrophic-overfitting probe: this many training examples. */
+enum { PROBE_EXAMPLES = 512 };
 
 void foil_train_defaults(foil_train_options *o)
 {
@@ -40,6 +55,8 @@ typedef struct trainer {
     int64_t *labels;
     float *loss;
     foil_optim opt;
+    FoilAdvAttack attack;      /* adversarial training: this epoch's attack (mode NONE: plain) */
+    foil_tensor xadv;          /* (batch, ...) the attack's examples */
 } trainer;
 
 static void shuffle(trainer *t, int64_t epoch)
@@ -74,7 +91,7 @@ static void augment_image(const float *src, float *dst, const foil_tensor *x, in
 /* Make the graph hold the training plan, for batches of b. Validation and
  * attacks in between run the model's inference plan, which lives beside
  * this one (FoilPlanUse), so switching back costs no re-plan. */
-static foil_status plan_batch(trainer *t, int64_t b)
+static foil_status plan_batch(trainer *t, int64_t b) /* b rows: 2 x the batch for TRADES */
 {
     foil_status st = foilGraphModelUsePlan(t->gm, FOIL_PLAN_TRAINING);
     if (st || t->planned == b) return st;
@@ -117,32 +134,61 @@ static void gather_batch(trainer *t, int64_t epoch, int64_t first, int64_t b)
     }
 }
 
+/* Rows [0, b) of t->x hold the gathered batch: replace them by their
+ * adversarial examples (PGD, FGSM-RS), or write those to rows [b, 2b)
+ * (TRADES). */
+static foil_status adversarial_batch(trainer *t, int64_t b, uint64_t key)
+{
+    foil_tensor clean = t->x; /* a view of the first b rows */
+    clean.shape[0] = b;
+    clean.numel = b * t->per_example;
+    clean.owns_data = 0;
+    const FoilAdvAttack *a = &t->attack;
+    foil_status st = a->mode == FOIL_ADV_TRADES
+                         ? foilAdvTradesExamples(t->m, &clean, a, key, &t->xadv)
+                         : foilAdvLinfPgd(t->m, &clean, t->labels, a->eps, a->step, a->steps, 1, a->lo, a->hi, key,
+                                          &t->xadv);
+    if (st) return st;
+    float *dst = foil_f32(&t->x) + (a->mode == FOIL_ADV_TRADES ? b * t->per_example : 0);
+    memcpy(dst, t->xadv.data, (size_t)(b * t->per_example) * sizeof(float));
+    return FOIL_OK;
+}
+
 /* One optimizer step on examples perm[first .. first+b). Adds the batch's
  * summed loss and correct count to *loss_sum and *correct. */
 static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t b, int64_t global_step,
                               int64_t total_steps, double *loss_sum, uint64_t *correct)
 {
-    foil_status st = plan_batch(t, b);
+    const int trades = t->attack.mode == FOIL_ADV_TRADES;
+    const int64_t rows = trades ? 2 * b : b;
+    foil_status st = plan_batch(t, rows);
     if (st) return st;
     gather_batch(t, epoch, first, b);
+    if (t->attack.mode != FOIL_ADV_NONE) {
+        uint64_t key = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_ATTACK << 56), (uint64_t)global_step);
+        if ((st = adversarial_batch(t, b, key))) return st;
+        if ((st = plan_batch(t, rows))) return st; /* the attack ran the inference plan */
+    }
     const foil_tensor *in[1] = {&t->x};
     uint64_t seed = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_DROPOUT << 56), (uint64_t)global_step);
     if ((st = foilGraphForward(t->gm->g, in, 1, seed))) return st;
     const float *logits = foil_f32(foilGraphOutput(t->gm->g, 0));
     int64_t classes = t->dlogits.shape[1];
     /* Diverged training must stop here, not write a model of NaN weights. */
-    int64_t bad = foil_first_nonfinite(logits, b * classes);
+    int64_t bad = foil_first_nonfinite(logits, rows * classes);
     if (bad >= 0)
         return foil_error(FOIL_ERR_RUNTIME, "%s: training diverged at step %lld (epoch %lld): the model gave a "
                           "non-finite logit for training example %lld; lower --lr or check the data",
                           t->data->name, (long long)global_step + 1, (long long)epoch + 1,
-                          (long long)t->perm[first + bad / classes]);
+                          (long long)t->perm[first + (bad / classes) % b]);
     float *dl = foil_f32(&t->dlogits);
-    if ((st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl)))
-        return foil_error_prefix(st, "%s", t->data->name);
-    /* d(mean loss)/dlogits: the per-example gradients divided by b. */
-    float inv_b = 1.0f / (float)b;
-    for (int64_t i = 0; i < b * classes; i++) dl[i] *= inv_b;
+    if (trades) st = foilAdvTradesLoss(logits, t->labels, b, classes, t->attack.beta, t->loss, dl);
+    else if (!(st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl))) {
+        /* d(mean loss)/dlogits: the per-example gradients divided by b. */
+        float inv_b = 1.0f / (float)b;
+        for (int64_t i = 0; i < b * classes; i++) dl[i] *= inv_b;
+    }
+    if (st) return foil_error_prefix(st, "%s", t->data->name);
     for (int64_t i = 0; i < b; i++) {
         *loss_sum += t->loss[i];
         const float *row = logits + i * classes;
@@ -208,8 +254,28 @@ static void free_trainer(trainer *t)
     free(t->loss);
     foil_tensor_free(&t->x);
     foil_tensor_free(&t->dlogits);
+    foil_tensor_free(&t->xadv);
     foil_optim_free(&t->opt);
     foilGraphModelDropPlan(t->gm, FOIL_PLAN_TRAINING);
+}
+
+static foil_status check_adv_options(const foil_dataset *d, const foil_adv_options *a, int64_t batch)
+{
+    if (a->mode == FOIL_ADV_NONE) return FOIL_OK;
+    const int64_t n = d->x.shape[0], f = foil_dataset_example_size(d);
+    if (!(a->eps > 0) || !isfinite(a->eps)) return foil_error(FOIL_ERR_ARG, "adversarial training needs an eps > 0");
+    if (a->step < 0 || !isfinite(a->step) || a->steps < 0 || a->steps > 1000 || a->beta < 0 || !isfinite(a->beta))
+        return foil_error(FOIL_ERR_ARG, "adversarial training: step >= 0, steps in [0, 1000] and beta >= 0");
+    if (a->warmup_epochs < 0 || a->eval_steps < 0 || a->eval_steps > 1000)
+        return foil_error(FOIL_ERR_ARG, "adversarial training: warm-up epochs >= 0 and eval steps in [0, 1000]");
+    if (a->holdout < 0 || a->holdout >= n || n - a->holdout < batch / 2 + 1)
+        return foil_error(FOIL_ERR_ARG, "%s: cannot hold out %lld of %lld training examples and still train",
+                          d->name, (long long)a->holdout, (long long)n);
+    if (a->keep_best && !a->holdout)
+        return foil_error(FOIL_ERR_ARG, "keeping the most robust epoch needs held-out examples to measure it on");
+    if (d->lower.numel != f || d->upper.numel != f)
+        return foil_error(FOIL_ERR_ARG, "%s: adversarial training needs the input bounds of every feature", d->name);
+    return FOIL_OK;
 }
 
 static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d, const foil_train_options *o)
@@ -223,7 +289,10 @@ static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d,
         return foil_error(FOIL_ERR_ARG, "%s: the model's input fixes the batch size to %lld; train with that batch "
                           "size or export the model with a dynamic batch dimension", m->g->path,
                           (long long)m->fixed_batch);
-    return FOIL_OK;
+    if (m->fixed_batch && o->adv.mode == FOIL_ADV_TRADES)
+        return foil_error(FOIL_ERR_ARG, "%s: TRADES trains on clean and adversarial examples together (twice the "
+                          "batch), which this model's fixed batch size does not allow", m->g->path);
+    return check_adv_options(d, &o->adv, o->batch);
 }
 
 foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_dataset *val, const foil_train_options *o,
@@ -235,8 +304,118 @@ foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_datas
     return m->ops->fit(m->state, data, val, o, report);
 }
 
+/* A copy of every weight and statistic the model holds (its PARAM values:
+ * weights and BatchNorm's running statistics), to go back to an earlier
+ * epoch. */
+typedef struct weights_copy {
+    float *data;
+    size_t floats;
+} weights_copy;
+
+static foil_status copy_weights(const FoilGraph *g, weights_copy *c)
+{
+    size_t floats = 0;
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind == FOIL_VALUE_PARAM) floats += (size_t)g->values[i].t.numel;
+    if (!c->data) {
+        c->data = malloc((floats ? floats : 1) * sizeof *c->data);
+        if (!c->data) return foil_error(FOIL_ERR_NOMEM, "out of memory for a copy of the weights");
+        c->floats = floats;
+    }
+    size_t at = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        const FoilValue *v = &g->values[i];
+        if (v->kind != FOIL_VALUE_PARAM) continue;
+        memcpy(c->data + at, v->t.data, (size_t)v->t.numel * sizeof(float));
+        at += (size_t)v->t.numel;
+    }
+    return FOIL_OK;
+}
+
+static void restore_weights(FoilGraph *g, const weights_copy *c)
+{
+    size_t at = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        FoilValue *v = &g->values[i];
+        if (v->kind != FOIL_VALUE_PARAM) continue;
+        memcpy(v->t.data, c->data + at, (size_t)v->t.numel * sizeof(float));
+        at += (size_t)v->t.numel;
+    }
+}
+
+/* The first `count` rows of d's examples as a view (no copy). */
+static foil_tensor rows_view(const foil_tensor *x, int64_t first, int64_t count)
+{
+    foil_tensor v = *x;
+    const int64_t per = x->numel / x->shape[0];
+    v.shape[0] = count;
+    v.numel = count * per;
+    v.data = (char *)x->data + (size_t)(first * per) * foil_dtype_size(x->dtype);
+    v.owns_data = 0;
+    return v;
+}
+
+/* Adversarial training's end-of-epoch measurements and decisions. */
+typedef struct adv_epochs {
+    const foil_adv_options *o;
+    foil_tensor held_x, held_y, probe_x, probe_y; /* views into the training set */
+    weights_copy best, previous;
+    double best_robust, previous_probe_pgd;
+    int64_t best_epoch;        /* -1: none yet */
+} adv_epochs;
+
+/* Robust accuracy on the held-out examples (PGD, full eps); for FGSM-RS
+ * the probe's PGD and FGSM accuracies. 1 in *stop when FGSM-RS's probe PGD
+ * accuracy fell more than 20 points in one epoch: catastrophic overfitting
+ * (Wong et al. 2020 stop there and keep the epoch before). */
+static foil_status measure_epoch(trainer *t, adv_epochs *ae, int64_t epoch, foil_epoch_stats *es, int *stop)
+{
+    const foil_adv_options *o = ae->o;
+    const float *lo = foil_f32(&t->data->lower), *hi = foil_f32(&t->data->upper);
+    uint64_t key = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_EVAL << 56), (uint64_t)epoch);
+    int eval_steps = o->eval_steps > 0 ? o->eval_steps : 10;
+    foil_status st = FOIL_OK;
+    *stop = 0;
+    es->eps = t->attack.eps;
+    es->robust_accuracy = es->probe_pgd_accuracy = es->probe_fgsm_accuracy = -1;
+    if (ae->held_x.data)
+        st = foilAdvAccuracy(t->m, &ae->held_x, foil_i64(&ae->held_y), o->eps, 2.5f * o->eps / (float)eval_steps,
+                             eval_steps, 1, lo, hi, key, &es->robust_accuracy);
+    if (!st && o->mode == FOIL_ADV_FGSM_RS) {
+        st = foilAdvAccuracy(t->m, &ae->probe_x, foil_i64(&ae->probe_y), o->eps, 0.25f * o->eps, 5, 1, lo, hi, key,
+                             &es->probe_pgd_accuracy);
+        if (!st)
+            st = foilAdvAccuracy(t->m, &ae->probe_x, foil_i64(&ae->probe_y), o->eps, o->eps, 1, 0, lo, hi, key,
+                                 &es->probe_fgsm_accuracy);
+        if (!st && epoch > 0 && es->probe_pgd_accuracy < ae->previous_probe_pgd - 0.2) *stop = 1;
+        if (!st && !*stop) {
+            ae->previous_probe_pgd = es->probe_pgd_accuracy;
+            st = copy_weights(t->gm->g, &ae->previous);
+        }
+    }
+    if (!st && !*stop && o->keep_best && es->robust_accuracy > ae->best_robust) {
+        ae->best_robust = es->robust_accuracy;
+        ae->best_epoch = epoch;
+        st = copy_weights(t->gm->g, &ae->best);
+    }
+    return st;
+}
+
+static void log_epoch(const foil_train_options *o, int64_t epoch, const foil_epoch_stats *es, int has_val)
+{
+    fprintf(stderr, "epoch %lld/%lld: loss %.4f, train accuracy %.2f%%", (long long)epoch + 1, (long long)o->epochs,
+            es->train_loss, 100 * es->train_accuracy);
+    if (has_val) fprintf(stderr, ", validation accuracy %.2f%%", 100 * es->val_accuracy);
+    if (o->adv.mode != FOIL_ADV_NONE) fprintf(stderr, ", eps %g", es->eps);
+    if (es->robust_accuracy >= 0) fprintf(stderr, ", held-out PGD accuracy %.2f%%", 100 * es->robust_accuracy);
+    if (es->probe_pgd_accuracy >= 0)
+        fprintf(stderr, ", probe PGD/FGSM accuracy %.1f%%/%.1f%%", 100 * es->probe_pgd_accuracy,
+                100 * es->probe_fgsm_accuracy);
+    fprintf(stderr, ", %.1f s, %.0f img/s\n", es->seconds, es->images_per_second);
+}
+
 foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_dataset *val,
-                                 const foil_train_options *o, foil_train_report *report)
+                              const foil_train_options *o, foil_train_report *report)
 {
     FoilGraphModel *gm = state;
     foil_model *m = gm->self;
@@ -244,14 +423,24 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
     if (st) return st;
     memset(report, 0, sizeof *report);
     report->resumed_epoch = -1;
+    report->best_epoch = report->catastrophic_epoch = -1;
     trainer t = {0};
     t.m = m;
     t.gm = gm;
     t.data = data;
     t.o = o;
-    t.n = data->x.shape[0];
-    t.per_example = data->x.numel / t.n;
+    t.n = data->x.shape[0] - o->adv.holdout; /* the held-out examples are the last ones */
+    t.per_example = data->x.numel / data->x.shape[0];
     t.batch = o->batch < t.n ? o->batch : t.n;
+    adv_epochs ae = {.o = &o->adv, .best_robust = -1, .previous_probe_pgd = -1, .best_epoch = -1};
+    int64_t last_epoch = -1;
+    if (o->adv.holdout) {
+        ae.held_x = rows_view(&data->x, t.n, o->adv.holdout);
+        ae.held_y = rows_view(&data->y, t.n, o->adv.holdout);
+    }
+    int64_t probe = t.n < PROBE_EXAMPLES ? t.n : PROBE_EXAMPLES;
+    ae.probe_x = rows_view(&data->x, 0, probe);
+    ae.probe_y = rows_view(&data->y, 0, probe);
     t.perm = malloc((size_t)t.n * sizeof *t.perm);
     t.labels = malloc((size_t)t.batch * sizeof *t.labels);
     t.loss = malloc((size_t)t.batch * sizeof *t.loss);
@@ -271,6 +460,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
     double start = foil_now();
     for (int64_t epoch = (int64_t)ck.epoch; !st && epoch < o->epochs; epoch++) {
         shuffle(&t, epoch);
+        t.attack = foilAdvAttackAt(&o->adv, epoch, foil_f32(&data->lower), foil_f32(&data->upper));
         char label[48], status[96];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)epoch + 1, (long long)o->epochs);
         foil_progress bar;
@@ -298,13 +488,22 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         es->images_per_second = (double)((int64_t)ck.seen - seen_before) / es->seconds;
         es->val_accuracy = -1;
         if (val && (st = validation_accuracy(m, val, &es->val_accuracy))) break;
+        int stop = 0;
+        if (o->adv.mode != FOIL_ADV_NONE && (st = measure_epoch(&t, &ae, epoch, es, &stop))) break;
         snprintf(status, sizeof status, "loss %.4f acc %.2f%%", es->train_loss, 100 * es->train_accuracy);
         foil_progress_finish(&bar, status);
-        if (o->log_epochs)
-            fprintf(stderr, "epoch %lld/%lld: loss %.4f, train accuracy %.2f%%, %s%.2f%%, %.1f s, %.0f img/s\n",
-                    (long long)epoch + 1, (long long)o->epochs, es->train_loss, 100 * es->train_accuracy,
-                    val ? "validation accuracy " : "", val ? 100 * es->val_accuracy : 0.0, es->seconds,
-                    es->images_per_second);
+        if (o->log_epochs) log_epoch(o, epoch, es, val != NULL);
+        last_epoch = epoch;
+        if (stop) {
+            report->catastrophic_epoch = epoch;
+            restore_weights(gm->g, &ae.previous);
+            fprintf(stderr, "foil: catastrophic overfitting at epoch %lld: PGD accuracy on %lld training examples fell "
+                    "from %.1f%% to %.1f%% while FGSM accuracy is %.1f%%; the model now resists FGSM only. Stopped, "
+                    "keeping epoch %lld's weights; use a smaller --adv-step, fewer epochs or --adv pgd\n",
+                    (long long)epoch + 1, (long long)probe, 100 * ae.previous_probe_pgd,
+                    100 * es->probe_pgd_accuracy, 100 * es->probe_fgsm_accuracy, (long long)epoch);
+            break;
+        }
         ck.epoch = (uint64_t)epoch + 1;
         ck.step_in_epoch = 0;
         ck.loss_sum = 0;
@@ -312,6 +511,13 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         if (o->checkpoint) st = foilCheckpointSave(o->checkpoint, m, &t.opt, &ck);
     }
     report->seconds = foil_now() - start;
+    /* Early stopping against robust overfitting: end with the most robust
+     * epoch's weights (also when catastrophic overfitting stopped the run). */
+    report->best_epoch = ae.best_epoch;
+    if (!st && ae.best_epoch >= 0 && (ae.best_epoch != last_epoch || report->catastrophic_epoch >= 0))
+        restore_weights(gm->g, &ae.best);
+    free(ae.best.data);
+    free(ae.previous.data);
     free_trainer(&t);
     return st;
 }
