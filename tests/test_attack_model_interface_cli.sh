@@ -3,7 +3,9 @@
 # adversarial examples and query counts as the plain model for a
 # score-based attack and refuses a white-box one; --output-mode and
 # --query-budget are checked and apply; --preprocess bit-depth with and
-# without --bpda shows the zero exact gradient and the adaptive attack.
+# without --bpda shows the zero exact gradient and the adaptive attack
+# (--no-adaptive and --bpda each run one side; test_attack_defense_cli.sh
+# checks the two side by side).
 set -u
 : "${FOIL_BIN:?run through ctest}" "${FOIL_ATTACK_MODEL:?run through ctest}"
 . "$(dirname "$0")/cli_helpers.sh"
@@ -28,11 +30,11 @@ check "query budget checked" 2 "query-budget" -- attack --attack square --query-
 check "labels only refuses square" 1 "labels only.*hsj" -- attack --attack square --output-mode labels
 check "labels only runs hsj" 0 "black-box" -- attack --attack hsj --norm l2 --queries 200 --steps 3 --output-mode labels
 check "budget spent" 1 "query budget of 500 spent" -- attack --attack square --queries 200 --query-budget 500
-check "--bpda alone" 2 "--bpda needs --preprocess" -- attack --attack pgd --bpda
-check "bad preprocess" 2 "bit-depth=B" -- attack --attack pgd --preprocess median=3
+check "--bpda alone" 2 "need --preprocess" -- attack --attack pgd --bpda
+check "bad preprocess" 2 "squeeze:bits=B" -- attack --attack pgd --preprocess median=3
 check "bad bit depth" 2 "bits must be 1 to 16" -- attack --attack pgd --preprocess bit-depth=0
 
-attack --attack pgd --preprocess bit-depth=3 --json >"$dir/exact.json" 2>"$dir/exact.err" || fail "exact: $(cat "$dir/exact.err")"
+attack --attack pgd --preprocess bit-depth=3 --no-adaptive --json >"$dir/exact.json" 2>"$dir/exact.err" || fail "exact: $(cat "$dir/exact.err")"
 attack --attack pgd --preprocess bit-depth=3 --bpda --json >"$dir/bpda.json" 2>"$dir/bpda.err" || fail "bpda: $(cat "$dir/bpda.err")"
 ze=$(field zero_gradient_fraction "$dir/exact.json"); zb=$(field zero_gradient_fraction "$dir/bpda.json")
 re=$(field robust_accuracy "$dir/exact.json"); rb=$(field robust_accuracy "$dir/bpda.json")

@@ -32,6 +32,32 @@ foil_status foil_preprocessor_bit_depth(int bits, float lo, float hi, foil_prepr
  * were noised before. Not clipped; its derivative is the identity. */
 foil_status foil_preprocessor_gaussian_noise(float sigma, uint64_t seed, foil_preprocessor *out);
 
+/* Spatial median smoothing (Xu, Evans, Qi 2018; ART's SpatialSmoothing):
+ * each channel of each (c, h, w) image replaced by the median of the
+ * window x window neighbourhood of every pixel, the image reflected about
+ * its edges (scipy's mode "reflect", as ART). window odd, 1 to
+ * FOIL_MEDIAN_MAX_WINDOW. Exact derivative: each output's gradient goes to
+ * the input pixel that was the median; BPDA: the identity. */
+#define FOIL_MEDIAN_MAX_WINDOW 15
+foil_status foil_preprocessor_median(int64_t window, int64_t c, int64_t h, int64_t w, foil_preprocessor *out);
+
+/* What a preprocessor list needs to know about one input example. */
+typedef struct foil_input_desc {
+    int is_image;              /* 1: (c, h, w) images with one range [lo, hi] */
+    int64_t c, h, w;
+    float lo, hi;
+} foil_input_desc;
+
+/* Parse a comma-separated list of preprocessors, applied in order:
+ *   squeeze:bits=B (or squeeze:B)   bit-depth reduction to B bits
+ *   median:size=K (or median:K)     median smoothing, K x K (default 3)
+ *   noise:sigma=S (or noise:S)      Gaussian noise (randomized), seeded by seed
+ * e.g. "squeeze:bits=4,median:3". Fills out[0 .. *count) (at most max);
+ * errors name the stage and the accepted forms, and free what was made. */
+foil_status foil_preprocessors_parse(const char *list, const foil_input_desc *in, uint64_t seed,
+                                     foil_preprocessor *out, int max, int *count);
+void foil_preprocessors_free(foil_preprocessor *pre, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,7 +49,17 @@ const cli_command cli_attack = {
     "Tabular data: --immutable and --integer take comma-separated feature names\n"
     "or 0-based indices; --constraints FILE gives the same as lines \"immutable NAMES\",\n"
     "\"integer NAMES\" and \"bounds NAME LOW HIGH\" ('#' comments). The report adds how\n"
-    "many features changed and by how much.",
+    "many features changed and by how much.\n"
+    "A defense: --preprocess LIST puts preprocessors in front of the model, in\n"
+    "order: squeeze:bits=B (bit-depth reduction), median:size=K (median smoothing,\n"
+    "K x K), noise:sigma=S (Gaussian noise, randomized). Every gradient attack then\n"
+    "runs twice: as given (the exact derivative, one random draw), and adaptively\n"
+    "(rows NAME+bpda, NAME+bpda+eot: BPDA through every preprocessor, and for a\n"
+    "randomized defense EOT over --eot draws, 16 by default); score- and\n"
+    "decision-based attacks run adaptively too against a randomized defense. When\n"
+    "the adaptive attack leaves more than 5 points less robust accuracy, a warning\n"
+    "says that the defense relies on gradient masking. --out writes the adaptive\n"
+    "attack's examples.",
     run_attack,
 };
 
@@ -59,7 +69,8 @@ typedef struct attack_args {
     const char *bounds, *normalize;
     const char *output_mode, *preprocess;
     int64_t query_budget;
-    int black_box, bpda;
+    int black_box, bpda, no_adaptive;
+    int64_t eot;
     const char *immutable, *integer, *constraints;
     foil_data_spec data;
     const char *fit_split;
@@ -127,7 +138,7 @@ static void print_header(const attack_args *a, const foil_dataset *d, const foil
 {
     printf("%s norm on %s, %s split, %lld examples, model %s (%s), seed %llu\n", foil_norm_name(t->norm), d->name,
            a->split, (long long)n, foil_model_name(model), foil_model_kind(model), (unsigned long long)t->seed);
-    printf("  %-11s %-7s %8s %8s %8s %11s %11s %9s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
+    printf("  %-13s %-7s %8s %8s %8s %11s %11s %9s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
            "median_norm", "max_norm", "grads/ex", "zero_grad", "queries/ex", "seconds", "img/s");
 }
 
@@ -137,7 +148,7 @@ static void print_row(const char *name, const foil_threat *t, const foil_evasion
     char zero_grad[16] = "-"; /* black-box: no gradients */
     if (!isnan(s->zero_gradient_fraction))
         snprintf(zero_grad, sizeof zero_grad, "%.2f%%", 100 * s->zero_gradient_fraction);
-    printf("  %-11s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %9s %10.1f %8.2f %8.1f\n", name, t->eps,
+    printf("  %-13s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %9s %10.1f %8.2f %8.1f\n", name, t->eps,
            100 * s->clean_accuracy, 100 * s->robust_accuracy, 100 * s->success_rate, nan_to_zero(s->median_norm),
            nan_to_zero(s->max_norm), s->mean_grads, zero_grad, s->mean_queries, s->seconds, s->images_per_second);
     if (tabular) {
@@ -162,27 +173,78 @@ static void print_warnings(double eps, const foil_evasion_result *r)
 
 /* ---- the command ---- */
 
-/* --preprocess (and --bpda): a preprocessing defense in front of the
- * model, differentiated exactly or by BPDA. */
-static int defend_model(const attack_args *a, const foil_dataset *d, foil_model **model)
+/* --preprocess LIST: a preprocessing defense in front of the model. The
+ * attacks run twice (Athalye, Carlini and Wagner 2018; Tramer et al. 2020):
+ * on *model as an attacker unaware of the defense sees it (exact
+ * derivatives, one random draw), and on *adaptive as an attacker who knows
+ * it does (BPDA through every preprocessor; for a randomized defense, EOT
+ * over --eot draws). --bpda: the adaptive attack alone; --no-adaptive: the
+ * plain one alone. *adaptive stays NULL when only one runs. */
+static int defend_model(const attack_args *a, const foil_dataset *d, uint64_t seed, foil_model **model,
+                        foil_model **adaptive)
 {
+    *adaptive = NULL;
     if (!a->preprocess) {
-        if (a->bpda) return cli_usage_error(&cli_attack, "--bpda needs --preprocess");
+        if (a->bpda || a->no_adaptive || a->eot)
+            return cli_usage_error(&cli_attack, "--bpda, --no-adaptive and --eot need --preprocess");
         return CLI_OK;
     }
-    char *end;
-    long bits = strncmp(a->preprocess, "bit-depth=", 10) == 0 ? strtol(a->preprocess + 10, &end, 10) : -1;
-    if (bits < 0 || *end)
-        return cli_usage_error(&cli_attack, "--preprocess: expected bit-depth=B, got '%s'", a->preprocess);
-    if (!d->is_image)
-        return cli_usage_error(&cli_attack, "--preprocess bit-depth needs image data (one input range)");
-    foil_preprocessor p;
-    foil_status st = foil_preprocessor_bit_depth((int)bits, foil_f32(&d->lower)[0], foil_f32(&d->upper)[0], &p);
-    if (st) return cli_usage_error(&cli_attack, "--preprocess: %s", foil_last_error());
-    foil_model *inner = *model;
+    if (a->bpda && a->no_adaptive) return cli_usage_error(&cli_attack, "--bpda and --no-adaptive exclude each other");
+    if (a->eot < 0 || a->eot > 1000) return cli_usage_error(&cli_attack, "--eot must be between 1 and 1000");
+    foil_input_desc in = {.is_image = d->is_image && d->x.ndim == 4, .lo = foil_f32(&d->lower)[0],
+                          .hi = foil_f32(&d->upper)[0]};
+    if (in.is_image) in.c = d->x.shape[1], in.h = d->x.shape[2], in.w = d->x.shape[3];
+    foil_model *models[2] = {*model, NULL};
     *model = NULL;
-    st = foil_model_defended(inner, &p, 1, NULL, a->bpda ? FOIL_GRADIENT_BPDA : FOIL_GRADIENT_EXACT, model);
-    return st ? cli_fail(&cli_attack, st) : CLI_OK;
+    int rc = a->bpda || a->no_adaptive ? CLI_OK : cli_open_model(&cli_attack, &a->source, &models[1]);
+    if (!rc && models[1]) rc = cli_apply_normalize(&cli_attack, a->normalize, models[1]);
+    for (int k = 0; k < 2 && !rc; k++) {
+        if (!models[k]) continue;
+        foil_preprocessor pre[8];
+        int n = 0, randomized = 0;
+        foil_status st = foil_preprocessors_parse(a->preprocess, &in, seed, pre, 8, &n);
+        if (st) {
+            rc = cli_usage_error(&cli_attack, "%s", foil_last_error());
+            break;
+        }
+        for (int i = 0; i < n; i++) randomized |= pre[i].randomized;
+        int adapt = k == 1 || a->bpda;
+        foil_model *inner = models[k];
+        models[k] = NULL;
+        st = foil_model_defended(inner, pre, n, NULL, adapt ? FOIL_GRADIENT_BPDA : FOIL_GRADIENT_EXACT, &models[k]);
+        if (!st && adapt && randomized) {
+            inner = models[k];
+            models[k] = NULL;
+            st = foil_model_eot(inner, a->eot ? (int)a->eot : 16, seed, &models[k]);
+        }
+        if (st) rc = cli_fail(&cli_attack, st);
+    }
+    if (rc) {
+        foil_model_free(models[0]);
+        foil_model_free(models[1]);
+        return rc;
+    }
+    *model = models[0];
+    *adaptive = models[1];
+    return CLI_OK;
+}
+
+/* How the adaptive attack differs from the plain one, for row names. */
+static const char *adaptive_tag(const foil_model *adaptive)
+{
+    return foil_model_capabilities(adaptive) & FOIL_MODEL_PROBABILITIES ? "+bpda+eot" : "+bpda";
+}
+
+/* The adaptive attack found the defense weaker than the plain one did:
+ * say so where a person reads it, whatever stdout is. */
+static void compare_adaptive(const char *name, double eps, const foil_evasion_summary *plain,
+                             const foil_evasion_summary *adapted, const char *tag)
+{
+    double gap = plain->robust_accuracy - adapted->robust_accuracy;
+    if (gap > 0.05)
+        fprintf(stderr, "foil attack: warning at eps %g: %s leaves %.2f%% robust against the defense as given but "
+                "%.2f%% once it adapts (%s): this defense relies on gradient masking; the adaptive figure is the "
+                "one to report\n", eps, name, 100 * plain->robust_accuracy, 100 * adapted->robust_accuracy, tag + 1);
 }
 
 /* --black-box, --output-mode, --query-budget: the model answers queries
@@ -293,9 +355,12 @@ static int run_attack(int argc, char **argv)
         {"--fit-limit", OPT_INT, &a.fit_limit, "N", "universal/patch: learn on its first N examples (default 2000)", 0,
          0},
         {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},
-        {"--preprocess", OPT_STRING, &a.preprocess, "DEFENSE",
-         "a preprocessing defense in front of the model: bit-depth=B (images)", 0, 0},
-        {"--bpda", OPT_FLAG, &a.bpda, NULL, "differentiate through --preprocess by BPDA (the adaptive attack)", 0, 0},
+        {"--preprocess", OPT_STRING, &a.preprocess, "LIST",
+         "a preprocessing defense in front of the model, e.g. squeeze:bits=4,median:3 (see below); attacked as "
+         "given and adaptively", 0, 0},
+        {"--bpda", OPT_FLAG, &a.bpda, NULL, "run only the adaptive attack (BPDA, and EOT if randomized)", 0, 0},
+        {"--no-adaptive", OPT_FLAG, &a.no_adaptive, NULL, "run only the attack unaware of --preprocess", 0, 0},
+        {"--eot", OPT_INT, &a.eot, "N", "adaptive attack on a randomized --preprocess: EOT over N draws (16)", 0, 0},
         {"--black-box", OPT_FLAG, &a.black_box, NULL, "the model only answers queries: no gradients", 0, 0},
         {"--output-mode", OPT_STRING, &a.output_mode, "MODE",
          "what a query returns: logits, probabilities, top-k=K, round=D, labels, reverse-sigmoid[=BETA,GAMMA], "
@@ -335,7 +400,7 @@ static int run_attack(int argc, char **argv)
 
     foil_dataset d = {0}, fit = {0};
     foil_tensor targets = {0};
-    foil_model *model = NULL;
+    foil_model *model = NULL, *adaptive = NULL;
     uint8_t *immutable = NULL, *integer = NULL;
     cJSON *list = cJSON_CreateArray();
     if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto done;
@@ -344,7 +409,9 @@ static int run_attack(int argc, char **argv)
     if ((rc = cli_open_model(&cli_attack, &a.source, &model))) goto done;
     if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
         (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)) ||
-        (rc = defend_model(&a, &d, &model)) || (rc = hide_model(&a, (uint64_t)common.seed, &model)))
+        (rc = defend_model(&a, &d, (uint64_t)common.seed, &model, &adaptive)) ||
+        (rc = hide_model(&a, (uint64_t)common.seed, &model)) ||
+        (adaptive && (rc = hide_model(&a, (uint64_t)common.seed, &adaptive))))
         goto done;
     int64_t f = foil_dataset_example_size(&d);
     if (a.immutable || a.integer || a.constraints) {
@@ -385,28 +452,41 @@ static int run_attack(int argc, char **argv)
     if (!a.json) print_header(&a, &d, &t, d.x.shape[0], model);
     int n_runs = n_attacks * n_eps;
     for (int run = 0; run < n_runs && !rc; run++) {
-        const char *name = infos[run / n_eps]->name;
+        const foil_evasion_info *info = infos[run / n_eps];
         int k = run % n_eps;
         t.eps = (float)eps[k];
-        foil_evasion_result r;
-        foil_evasion_summary s;
-        if ((st = foil_evasion_run(name, model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
-            rc = cli_fail(&cli_attack, st);
-            break;
+        /* the adaptive attack runs where it differs: gradients through the
+         * defense, or EOT over a randomized one */
+        int both = adaptive && (info->needs == FOIL_NEEDS_GRADIENTS ||
+                                (foil_model_capabilities(adaptive) & FOIL_MODEL_PROBABILITIES));
+        foil_evasion_summary plain;
+        for (int pass = 0; pass < 1 + both && !rc; pass++) {
+            char name[48];
+            snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(adaptive) : "");
+            foil_evasion_result r;
+            foil_evasion_summary s;
+            if ((st = foil_evasion_run(info->name, pass ? adaptive : model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
+                rc = cli_fail(&cli_attack, st);
+                break;
+            }
+            foil_evasion_summarize(&r, &s);
+            if (a.json) {
+                char eps_text[32];
+                snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
+                cJSON_AddItemToArray(list, foilReportAttackJson(name, eps_text, &t, &s, &r, &d.x, tabular,
+                                                                pass ? adaptive : model));
+            }
+            else print_row(name, &t, &s, &r, &d.x, tabular);
+            print_warnings(eps[k], &r);
+            if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(adaptive));
+            plain = s;
+            /* --out keeps the strongest attack's examples: the adaptive one's when it ran */
+            if (pass == both && a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
+            foil_evasion_result_free(&r);
         }
-        foil_evasion_summarize(&r, &s);
-        if (a.json) {
-            char eps_text[32];
-            snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
-            cJSON_AddItemToArray(list, foilReportAttackJson(name, eps_text, &t, &s, &r, &d.x, tabular, model));
-        }
-        else print_row(name, &t, &s, &r, &d.x, tabular);
-        print_warnings(eps[k], &r);
-        if (a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
-        foil_evasion_result_free(&r);
     }
     if (!rc && a.json) {
-        char *text = cJSON_PrintUnformatted(n_runs == 1 ? cJSON_GetArrayItem(list, 0) : list);
+        char *text = cJSON_PrintUnformatted(cJSON_GetArraySize(list) == 1 ? cJSON_GetArrayItem(list, 0) : list);
         puts(text);
         free(text);
     }
@@ -415,6 +495,7 @@ done:
     free(immutable);
     free(integer);
     foil_model_free(model);
+    foil_model_free(adaptive);
     foil_tensor_free(&targets);
     foil_dataset_free(&d);
     foil_dataset_free(&fit);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foil/defense.h"
 #include "model/model_internal.h"
 
 typedef struct defended {
@@ -100,18 +101,12 @@ static foil_status defended_input_grad(void *state, const foil_tensor *x, const 
     return st;
 }
 
-static void destroy_preprocessors(foil_preprocessor *pre, int n)
-{
-    for (int k = 0; pre && k < n; k++)
-        if (pre[k].destroy) pre[k].destroy(pre[k].ctx);
-}
-
 static void defended_destroy(void *state)
 {
     defended *m = state;
     if (!m) return;
     foil_model_free(m->inner);
-    destroy_preprocessors(m->pre, m->n_pre);
+    foil_preprocessors_free(m->pre, m->n_pre);
     for (int k = 1; m->xs && k <= m->n_pre; k++) foil_tensor_free(&m->xs[k]);
     free(m->xs);
     free(m->scratch);
@@ -173,7 +168,7 @@ foil_status foil_model_defended(foil_model *inner, const foil_preprocessor *pre,
     if (!st && (!m || (n_pre && !m->pre) || !m->xs || !m->name)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (st) {
         if (m) free(m->pre), free(m->xs), free(m->name), free(m);
-        destroy_preprocessors((foil_preprocessor *)pre, n_pre > 0 ? n_pre : 0);
+        foil_preprocessors_free((foil_preprocessor *)pre, n_pre > 0 ? n_pre : 0);
         foil_model_free(inner);
         return st;
     }
