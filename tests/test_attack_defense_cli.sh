@@ -5,7 +5,9 @@
 #     PGD sees zero gradients and leaves most examples standing; PGD through
 #     BPDA breaks it; the warning names gradient masking;
 #   - Gaussian noise: PGD on one draw is beaten by PGD with EOT;
-#   - --bpda / --no-adaptive run one side only; bad lists are refused.
+#   - --bpda / --no-adaptive run one side only; bad lists are refused;
+#   - foil defend writes squeezing and blur into the ONNX graph and says
+#     that median smoothing cannot go in.
 set -uo pipefail
 FOIL=${FOIL_BIN:?}
 MODEL=${FOIL_ATTACK_MODEL:?}
@@ -44,4 +46,19 @@ check "even window" 2 "must be odd" -- "$FOIL" attack "${common[@]}" --preproces
 check "eot without defense" 2 "need --preprocess" -- "$FOIL" attack "${common[@]}" --eot 4
 check "both sides off" 2 "exclude each other" -- "$FOIL" attack "${common[@]}" --preprocess median --bpda \
   --no-adaptive
+# --- foil defend: the defense written into the model ------------------------
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check "defend" 0 "wrote .* with bit-depth\(4\) blur\(0.5\)" -- "$FOIL" defend --model "$MODEL" \
+  --preprocess median:3,squeeze:bits=4,blur:sigma=0.5 --output "$tmp/defended.onnx"
+grep -q "median(3) cannot be written into ONNX" <<<"$out" || fail "defend did not say that median smoothing stays out"
+if "$py" -c "import onnx" 2>/dev/null; then
+  "$py" -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)" "$tmp/defended.onnx" &&
+    echo "ok   the defended model passes onnx.checker (full_check)" || fail "onnx.checker rejects the defended model"
+fi
+check "defended model attacked" 0 "zero_grad" -- "$FOIL" attack --model "$tmp/defended.onnx" --data fashion-mnist \
+  --limit 50 --attack pgd --eps 0.1 --quiet
+check "nothing to write" 1 "nothing written" -- "$FOIL" defend --model "$MODEL" --preprocess squeeze:bits=4,median:3 \
+  --output "$tmp/x.onnx"
+check "defend needs a list" 2 "--preprocess" -- "$FOIL" defend --model "$MODEL" --output "$tmp/x.onnx"
 [ "$failures" = 0 ]

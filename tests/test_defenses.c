@@ -4,8 +4,10 @@
  * Checks: median smoothing against scipy.ndimage.median_filter(mode=
  * "reflect"), the function ART's SpatialSmoothing calls (values computed
  * with scipy and written here); its exact backward against central
- * differences of the forward pass; the --preprocess list parser's forms,
- * order and refusals.
+ * differences of the forward pass; Gaussian blur's backward likewise; the
+ * --preprocess list parser's forms, order and refusals; `foil defend`'s
+ * core: squeezing and blur written into an ONNX graph, saved and reloaded,
+ * give the logits of the model wrapped in the same preprocessors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,9 @@
 
 #include <cmocka.h>
 
+#include <unistd.h>
+
+#include "foil/arch.h"
 #include "foil/defense.h"
 #include "foil/rng.h"
 
@@ -46,6 +51,31 @@ static void test_median_matches_scipy(void **state)
     for (int i = 0; i < 25; i++) assert_true(fabsf(y5[i] - want5[i]) < 1e-6f);
 }
 
+/* The preprocessor's backward pass against central differences of
+ * sum(g * forward(x)) at x (d values, one example). */
+static void check_backward(const foil_preprocessor *p, float *x, int64_t d, float h, double tol, uint64_t seed)
+{
+    float g[512], dx[512], y[512];
+    assert_true(d <= 512);
+    foil_rng r = foil_rng_make(seed, 1);
+    for (int64_t i = 0; i < d; i++) g[i] = (float)foil_rng_normal(&r);
+    assert_int_equal(p->backward(p->ctx, x, g, dx, 1, d, NULL), FOIL_OK);
+    for (int64_t i = 0; i < d; i++) {
+        const float keep = x[i];
+        double up = 0, down = 0;
+        x[i] = keep + h;
+        p->forward(p->ctx, x, y, 1, d, NULL);
+        for (int64_t j = 0; j < d; j++) up += (double)g[j] * y[j];
+        x[i] = keep - h;
+        p->forward(p->ctx, x, y, 1, d, NULL);
+        for (int64_t j = 0; j < d; j++) down += (double)g[j] * y[j];
+        x[i] = keep;
+        double numeric = (up - down) / (2.0 * h);
+        if (fabs(numeric - dx[i]) > tol * (1 + fabs(numeric)))
+            fail_msg("%s, value %lld: backward %.5f, central differences %.5f", p->name, (long long)i, dx[i], numeric);
+    }
+}
+
 /* Distinct random values (no ties within a window, so the median's
  * position is stable under a small nudge): the backward pass must be the
  * derivative of sum(g * median(x)). */
@@ -55,27 +85,91 @@ static void test_median_backward(void **state)
     enum { C = 2, H = 6, W = 5, D = C * H * W };
     foil_preprocessor p;
     assert_int_equal(foil_preprocessor_median(3, C, H, W, &p), FOIL_OK);
-    float x[D], g[D], dx[D], y[D];
+    float x[D];
     foil_rng r = foil_rng_make(4, 4);
-    for (int i = 0; i < D; i++) x[i] = (float)i / D + 0.3f * foil_rng_uniform(&r), g[i] = (float)foil_rng_normal(&r);
-    assert_int_equal(p.backward(p.ctx, x, g, dx, 1, D, NULL), FOIL_OK);
-    for (int i = 0; i < D; i++) {
-        const float h = 1e-4f, keep = x[i];
-        double up = 0, down = 0;
-        x[i] = keep + h;
-        p.forward(p.ctx, x, y, 1, D, NULL);
-        for (int j = 0; j < D; j++) up += (double)g[j] * y[j];
-        x[i] = keep - h;
-        p.forward(p.ctx, x, y, 1, D, NULL);
-        for (int j = 0; j < D; j++) down += (double)g[j] * y[j];
-        x[i] = keep;
-        double numeric = (up - down) / (2.0 * h);
-        if (fabs(numeric - dx[i]) > 1e-2 * (1 + fabs(numeric)))
-            fail_msg("pixel %d: backward %.5f, central differences %.5f", i, dx[i], numeric);
-    }
+    for (int i = 0; i < D; i++) x[i] = (float)i / D + 0.3f * foil_rng_uniform(&r);
+    check_backward(&p, x, D, 1e-4f, 1e-2, 4);
     float wrong[D];
     assert_int_equal(p.forward(p.ctx, x, wrong, 1, D - 1, NULL), FOIL_ERR_SHAPE);
     p.destroy(p.ctx);
+}
+
+static void test_blur_backward(void **state)
+{
+    (void)state;
+    enum { C = 2, H = 7, W = 6, D = C * H * W };
+    foil_preprocessor p;
+    assert_int_equal(foil_preprocessor_gaussian_blur(0.9f, C, H, W, &p), FOIL_OK);
+    float x[D], y[D];
+    foil_rng r = foil_rng_make(5, 5);
+    for (int i = 0; i < D; i++) x[i] = foil_rng_uniform(&r);
+    double sum_in = 0, sum_out = 0;
+    assert_int_equal(p.forward(p.ctx, x, y, 1, D, NULL), FOIL_OK);
+    for (int i = 0; i < D; i++) sum_in += x[i], sum_out += y[i];
+    /* the weights sum to 1, but reflection counts some pixels twice: sums stay close, not equal */
+    assert_true(fabs(sum_in - sum_out) < 0.2 * sum_in);
+    check_backward(&p, x, D, 1e-2f, 1e-3, 5);
+    p.destroy(p.ctx);
+}
+
+static foil_model *small_cnn(void)
+{
+    foil_arch_spec s;
+    memset(&s, 0, sizeof s);
+    s.name = "cnn-small";
+    s.input_rank = 4;
+    s.input_shape[0] = 1, s.input_shape[1] = 12, s.input_shape[2] = 12;
+    s.classes = 4;
+    s.seed = 8;
+    foil_model *m = NULL;
+    if (foil_arch_build(&s, &m)) fail_msg("%s", foil_last_error());
+    return m;
+}
+
+static void test_defend_writes_onnx(void **state)
+{
+    (void)state;
+    const foil_input_desc in = {.is_image = 1, .c = 1, .h = 12, .w = 12, .lo = 0, .hi = 1};
+    const char *list = "squeeze:bits=4,blur:sigma=0.8";
+    foil_preprocessor a[4], b[4];
+    int na, nb, first;
+    assert_int_equal(foil_preprocessors_parse(list, &in, 1, a, 4, &na), FOIL_OK);
+    assert_int_equal(foil_preprocessors_parse(list, &in, 1, b, 4, &nb), FOIL_OK);
+    foil_model *written = small_cnn(), *wrapped = NULL, *reloaded = NULL;
+    assert_int_equal(foil_model_prepend_preprocessors(written, a, na, &first), FOIL_OK);
+    assert_int_equal(first, 0);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/foil-test-defend-%d.onnx", (int)getpid());
+    assert_int_equal(foil_model_save(written, path), FOIL_OK);
+    if (foil_model_load(path, &reloaded)) fail_msg("%s", foil_last_error());
+    unlink(path);
+    assert_int_equal(foil_model_defended(small_cnn(), b, nb, NULL, FOIL_GRADIENT_EXACT, &wrapped), FOIL_OK);
+    foil_tensor x = {0}, la = {0}, lb = {0};
+    assert_int_equal(foil_tensor_alloc(&x, FOIL_F32, 4, (const int64_t[]){20, 1, 12, 12}), FOIL_OK);
+    foil_rng r = foil_rng_make(6, 6);
+    for (int64_t i = 0; i < x.numel; i++) foil_f32(&x)[i] = foil_rng_uniform(&r);
+    assert_int_equal(foil_model_predict(reloaded, &x, &la), FOIL_OK);
+    assert_int_equal(foil_model_predict(wrapped, &x, &lb), FOIL_OK);
+    double worst = 0;
+    for (int64_t i = 0; i < la.numel; i++) worst = fmax(worst, fabs(foil_f32(&la)[i] - foil_f32(&lb)[i]));
+    printf("  squeeze + blur in the graph vs wrapped: largest logit difference %.2e\n", worst);
+    assert_true(worst < 1e-4);
+    /* a median first: only the stages after it go in */
+    foil_preprocessor c[4];
+    int nc;
+    assert_int_equal(foil_preprocessors_parse("blur:1,median:3,squeeze:bits=2", &in, 1, c, 4, &nc), FOIL_OK);
+    foil_model *partial = small_cnn();
+    assert_int_equal(foil_model_prepend_preprocessors(partial, c, nc, &first), FOIL_OK);
+    assert_int_equal(first, 2);
+    foil_preprocessors_free(c, nc);
+    foil_preprocessors_free(a, na);
+    foil_model_free(partial);
+    foil_model_free(written);
+    foil_model_free(reloaded);
+    foil_model_free(wrapped);
+    foil_tensor_free(&x);
+    foil_tensor_free(&la);
+    foil_tensor_free(&lb);
 }
 
 static void test_preprocess_lists(void **state)
@@ -100,9 +194,9 @@ static void test_preprocess_lists(void **state)
     foil_preprocessors_free(pre, n);
 
     const char *bad[] = {"",        "squeeze",         "squeeze:bits=x", "median:4", "median:2.5",
-                         "noise",   "jpeg:50",         "squeeze:bits=17", "median:3,", "blur:1"};
+                         "noise",   "jpeg:50",         "squeeze:bits=17", "median:3,", "blur:sigma=-1"};
     const char *why[] = {"empty", "not one of", "not one of", "odd", "not one of", "not one of", "not one of",
-                         "1 to 16", "", "not one of"};
+                         "1 to 16", "", "must be > 0"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         foil_status st = foil_preprocessors_parse(bad[k], &image, 1, pre, 8, &n);
         if (k == 8) { /* a trailing comma is an empty stage strtok skips: allowed */
@@ -126,7 +220,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_median_matches_scipy),
         cmocka_unit_test(test_median_backward),
+        cmocka_unit_test(test_blur_backward),
         cmocka_unit_test(test_preprocess_lists),
+        cmocka_unit_test(test_defend_writes_onnx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

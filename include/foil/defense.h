@@ -41,6 +41,20 @@ foil_status foil_preprocessor_gaussian_noise(float sigma, uint64_t seed, foil_pr
 #define FOIL_MEDIAN_MAX_WINDOW 15
 foil_status foil_preprocessor_median(int64_t window, int64_t c, int64_t h, int64_t w, foil_preprocessor *out);
 
+/* Gaussian smoothing: each channel of each (c, h, w) image convolved with
+ * the normalized Gaussian of standard deviation sigma (radius ceil(3
+ * sigma), below the image size), rows then columns, the image extended by
+ * ONNX Pad's "reflect" (the edge pixel not repeated). Linear: its exact
+ * derivative is used by the plain and the adaptive attack alike. */
+foil_status foil_preprocessor_gaussian_blur(float sigma, int64_t c, int64_t h, int64_t w, foil_preprocessor *out);
+
+/* Write pre[k .. n) into m's ONNX graph, in front of its input, for the
+ * smallest k such that ONNX expresses every one of them exactly (bit-depth
+ * reduction: Round and arithmetic; blur: Pad and a depthwise Conv). pre[0 ..
+ * k) (median smoothing, random noise, a program's own) must then run before
+ * the model, outside it; *first gets k (n: nothing written). Needs opset 11. */
+foil_status foil_model_prepend_preprocessors(foil_model *m, const foil_preprocessor *pre, int n, int *first);
+
 /* What a preprocessor list needs to know about one input example. */
 typedef struct foil_input_desc {
     int is_image;              /* 1: (c, h, w) images with one range [lo, hi] */
@@ -52,6 +66,7 @@ typedef struct foil_input_desc {
  *   squeeze:bits=B (or squeeze:B)   bit-depth reduction to B bits
  *   median:size=K (or median:K)     median smoothing, K x K (default 3)
  *   noise:sigma=S (or noise:S)      Gaussian noise (randomized), seeded by seed
+ *   blur:sigma=S (or blur:S)        Gaussian smoothing
  * e.g. "squeeze:bits=4,median:3". Fills out[0 .. *count) (at most max);
  * errors name the stage and the accepted forms, and free what was made. */
 foil_status foil_preprocessors_parse(const char *list, const foil_input_desc *in, uint64_t seed,

@@ -215,6 +215,16 @@ foil_status foil_model_black_box(foil_model *inner, int64_t budget, const foil_o
  * product of a differentiable g with g(x) ~ f(x); NULL means g = identity,
  * the paper's choice for quantization and denoisers. destroy (may be NULL)
  * frees ctx. */
+/* Which of foil's preprocessors this is (foil/defense.h), so that `foil
+ * defend` can write it into an ONNX graph; CUSTOM for a program's own. */
+typedef enum foil_preprocessor_kind {
+    FOIL_PREPROCESSOR_CUSTOM = 0,
+    FOIL_PREPROCESSOR_BIT_DEPTH,
+    FOIL_PREPROCESSOR_MEDIAN,
+    FOIL_PREPROCESSOR_NOISE,
+    FOIL_PREPROCESSOR_BLUR,
+} foil_preprocessor_kind;
+
 typedef struct foil_preprocessor {
     const char *name;
     void *ctx;
@@ -225,6 +235,7 @@ typedef struct foil_preprocessor {
     foil_status (*bpda_backward)(void *ctx, const float *x, const float *dy, float *dx, int64_t n, int64_t d,
                                  const uint64_t *seeds);
     void (*destroy)(void *ctx);
+    foil_preprocessor_kind kind;
 } foil_preprocessor;
 
 /* How a defended model differentiates through its preprocessors. */

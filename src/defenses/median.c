@@ -116,5 +116,6 @@ foil_status foil_preprocessor_median(int64_t window, int64_t c, int64_t h, int64
     out->backward = median_backward;
     out->bpda_backward = NULL; /* identity */
     out->destroy = free;
+    out->kind = FOIL_PREPROCESSOR_MEDIAN;
     return FOIL_OK;
 }

@@ -59,5 +59,6 @@ foil_status foil_preprocessor_gaussian_noise(float sigma, uint64_t seed, foil_pr
     out->forward = noise_forward;
     out->backward = noise_backward;
     out->destroy = free;
+    out->kind = FOIL_PREPROCESSOR_NOISE;
     return FOIL_OK;
 }

@@ -9,7 +9,7 @@
 
 #include "foil/defense.h"
 
-#define FORMS "squeeze:bits=B, median:size=K, noise:sigma=S (comma-separated, applied in order)"
+#define FORMS "squeeze:bits=B, median:size=K, blur:sigma=S, noise:sigma=S (comma-separated, applied in order)"
 
 /* The stage's one parameter: "name", "name:V" or "name:key=V" (key must be
  * `key`). *has is 0 for the bare name. */
@@ -56,6 +56,11 @@ static foil_status make_stage(const char *stage, const foil_input_desc *in, uint
         if (!stage_value(args, "size", &v, &has) || (has && v != floor(v))) goto bad;
         if ((st = need_image(stage, in))) return st;
         return foil_preprocessor_median(has ? (int64_t)v : 3, in->c, in->h, in->w, p);
+    }
+    if (len == 4 && strncmp(stage, "blur", 4) == 0) {
+        if (!stage_value(args, "sigma", &v, &has) || !has) goto bad;
+        if ((st = need_image(stage, in))) return st;
+        return foil_preprocessor_gaussian_blur((float)v, in->c, in->h, in->w, p);
     }
     if (len == 5 && strncmp(stage, "noise", 5) == 0) {
         if (!stage_value(args, "sigma", &v, &has) || !has) goto bad;

@@ -7,12 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "foil/defense.h"
+#include "defenses/preprocessor_internal.h"
 
-typedef struct bit_depth {
-    float lo, hi, levels;        /* levels = 2^bits - 1 */
-    char name[32];
-} bit_depth;
+typedef FoilBitDepth bit_depth;
 
 static foil_status bit_depth_forward(void *ctx, const float *x, float *y, int64_t n, int64_t d, const uint64_t *seeds)
 {
@@ -53,5 +50,6 @@ foil_status foil_preprocessor_bit_depth(int bits, float lo, float hi, foil_prepr
     out->backward = bit_depth_backward;
     out->bpda_backward = NULL; /* identity, as Athalye et al. do for quantization */
     out->destroy = free;
+    out->kind = FOIL_PREPROCESSOR_BIT_DEPTH;
     return FOIL_OK;
 }

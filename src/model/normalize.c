@@ -76,62 +76,6 @@ static int channel_constant(FoilBuilder *b, const char *name, int rank, int n, c
     return foilBuilderConstant(b, name, ndim, shape, v);
 }
 
-/* The new graph input takes over the old one's name and declaration; the
- * old one becomes the activation NAME.normalized. Returns the new index. */
-static int split_input(FoilGraph *g)
-{
-    const int old = g->inputs[0];
-    char *name = g->values[old].name;
-    size_t len = strlen(name) + sizeof ".normalized";
-    char *renamed = malloc(len);
-    if (!renamed) return -1;
-    snprintf(renamed, len, "%s.normalized", name);
-    g->values[old].name = renamed;
-    int idx = foilGraphValue(g, name); /* may move g->values */
-    if (idx < 0) {
-        g->values[old].name = name;
-        free(renamed);
-        return -1;
-    }
-    free(name);
-    FoilValue *pix = &g->values[idx], *was = &g->values[old];
-    pix->kind = FOIL_VALUE_INPUT;
-    pix->has_decl = was->has_decl;
-    pix->decl_dtype = was->decl_dtype;
-    pix->decl_ndim = was->decl_ndim;
-    memcpy(pix->decl_shape, was->decl_shape, sizeof pix->decl_shape);
-    memcpy(pix->decl_dim_param, was->decl_dim_param, sizeof pix->decl_dim_param);
-    memset(was->decl_dim_param, 0, sizeof was->decl_dim_param);
-    was->has_decl = 0;
-    was->kind = FOIL_VALUE_ACTIVATION;
-    g->inputs[0] = idx;
-    return idx;
-}
-
-/* Move the nodes [first, n_nodes) to the front (they feed the rest), then
- * record every value's producer anew and give the moved nodes their ops. */
-static foil_status move_to_front(FoilGraph *g, int first)
-{
-    const int k = g->n_nodes - first;
-    FoilNode *moved = malloc((size_t)k * sizeof *moved);
-    if (!moved) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
-    memcpy(moved, g->nodes + first, (size_t)k * sizeof *moved);
-    memmove(g->nodes + k, g->nodes, (size_t)first * sizeof *g->nodes);
-    memcpy(g->nodes, moved, (size_t)k * sizeof *moved);
-    free(moved);
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int o = 0; o < g->nodes[i].n_out; o++)
-            if (g->nodes[i].out[o] >= 0) g->values[g->nodes[i].out[o]].producer = i;
-    for (int i = 0; i < k; i++) {
-        FoilNode *n = &g->nodes[i];
-        n->op = foilOpFind(n->op_type);
-        foil_status st = n->op ? FOIL_OK : foil_error(FOIL_ERR_RUNTIME, "%s: no %s op", g->path, n->op_type);
-        if (!st && n->op->init) st = n->op->init(n);
-        if (st) return foil_error_prefix(st, "%s", g->path);
-    }
-    return FOIL_OK;
-}
-
 foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std)
 {
     FoilGraphModel *gm;
@@ -148,11 +92,11 @@ foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, i
     int sv = channel_constant(&b, NORM_STD, rank, n_std, std);
     if (b.st) return b.st;
     const int normalized = g->inputs[0];
-    const int pixels = split_input(g);
+    const int pixels = foilGraphSplitInput(g, ".normalized");
     const int centered = pixels < 0 ? -1 : foilGraphValue(g, NORM_CENTERED);
     if (centered < 0) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
     if (!foilGraphAddNode(g, "foil_normalize_sub", "Sub", 2, (const int[]){pixels, mv}, 1, &centered) ||
         !foilGraphAddNode(g, "foil_normalize_div", "Div", 2, (const int[]){centered, sv}, 1, &normalized))
         return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
-    return move_to_front(g, first);
+    return foilGraphMoveToFront(g, first);
 }

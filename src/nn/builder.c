@@ -1,6 +1,7 @@
 /*
  * nn/builder.c - build a FoilGraph in code. See builder.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,4 +257,60 @@ int foilBuilderConstant(FoilBuilder *b, const char *name, int ndim, const int64_
     const char *out_names[1] = {name};
     int out;
     return foilBuilderNode(b, "Constant", name, 0, NULL, 1, out_names, &out, 1, &value);
+}
+
+/* ---------------------------------------------------------------------------
+ * prepending to a finished graph
+ */
+
+int foilGraphSplitInput(FoilGraph *g, const char *suffix)
+{
+    const int old = g->inputs[0];
+    char *name = g->values[old].name;
+    size_t len = strlen(name) + strlen(suffix) + 1;
+    char *renamed = malloc(len);
+    if (!renamed) return -1;
+    snprintf(renamed, len, "%s%s", name, suffix);
+    g->values[old].name = renamed;
+    int idx = foilGraphValue(g, name); /* may move g->values */
+    if (idx < 0) {
+        g->values[old].name = name;
+        free(renamed);
+        return -1;
+    }
+    free(name);
+    FoilValue *pix = &g->values[idx], *was = &g->values[old];
+    pix->kind = FOIL_VALUE_INPUT;
+    pix->has_decl = was->has_decl;
+    pix->decl_dtype = was->decl_dtype;
+    pix->decl_ndim = was->decl_ndim;
+    memcpy(pix->decl_shape, was->decl_shape, sizeof pix->decl_shape);
+    memcpy(pix->decl_dim_param, was->decl_dim_param, sizeof pix->decl_dim_param);
+    memset(was->decl_dim_param, 0, sizeof was->decl_dim_param);
+    was->has_decl = 0;
+    was->kind = FOIL_VALUE_ACTIVATION;
+    g->inputs[0] = idx;
+    return idx;
+}
+
+foil_status foilGraphMoveToFront(FoilGraph *g, int first)
+{
+    const int k = g->n_nodes - first;
+    FoilNode *moved = malloc((size_t)k * sizeof *moved);
+    if (!moved) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    memcpy(moved, g->nodes + first, (size_t)k * sizeof *moved);
+    memmove(g->nodes + k, g->nodes, (size_t)first * sizeof *g->nodes);
+    memcpy(g->nodes, moved, (size_t)k * sizeof *moved);
+    free(moved);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int o = 0; o < g->nodes[i].n_out; o++)
+            if (g->nodes[i].out[o] >= 0) g->values[g->nodes[i].out[o]].producer = i;
+    for (int i = 0; i < k; i++) {
+        FoilNode *n = &g->nodes[i];
+        n->op = foilOpFind(n->op_type);
+        foil_status st = n->op ? FOIL_OK : foil_error(FOIL_ERR_RUNTIME, "%s: no %s op", g->path, n->op_type);
+        if (!st && n->op->init) st = n->op->init(n);
+        if (st) return foil_error_prefix(st, "%s", g->path);
+    }
+    return FOIL_OK;
 }

@@ -117,4 +117,15 @@ foil_status foilBuilderFinish(FoilBuilder *b, FoilGraph **out);
 /* Give up: free the graph under construction. */
 void foilBuilderAbort(FoilBuilder *b);
 
+/* Putting nodes in front of a finished graph's input (foil_model_normalize,
+ * `foil defend`): foilGraphSplitInput makes a new graph input that takes
+ * over the old one's name and declaration, the old one becoming the
+ * activation NAME+suffix (returns the new input's index, -1 out of
+ * memory); add nodes from the new input to the old one (they are appended
+ * at the end); then foilGraphMoveToFront(g, first) moves the nodes
+ * [first, n_nodes) to the front, records producers anew and gives the moved
+ * nodes their ops. The graph must be unplanned. */
+int foilGraphSplitInput(FoilGraph *g, const char *suffix);
+foil_status foilGraphMoveToFront(FoilGraph *g, int first);
+
 #endif

@@ -1,6 +1,6 @@
 /*
  * nn/ops/elementwise.c - Add, Sub, Mul, Div (with broadcasting) and the
- * pointwise activations Relu, LeakyRelu, Sigmoid, Tanh, Clip.
+ * pointwise activations Relu, LeakyRelu, Sigmoid, Tanh, Clip, and Round.
  *
  * Binary ops follow ONNX multidirectional (numpy) broadcasting from opset 7;
  * before that (opset 6) they take attributes `broadcast` and `axis`: without
@@ -609,6 +609,27 @@ static void tanh_backward(FoilOpCtx *c)
     PAR_FOR_N
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
+
+/* Round: to the nearest integer, halves to even (ONNX's rule, and rintf's
+ * in the default rounding mode). A step function: it has no gradient
+ * (grad_inputs 0), so nothing flows back through it, as in ONNX and
+ * PyTorch; bit-depth squeezing written into a model uses it. */
+static foil_status round_forward(FoilOpCtx *c)
+{
+    const float *x = foil_f32(c->in[0]);
+    float *y = foil_f32(c->out[0]);
+    const int64_t n = c->in[0]->numel;
+    PAR_FOR_N
+    for (int64_t i = 0; i < n; i++) y[i] = rintf(x[i]);
+    return FOIL_OK;
+}
+
+const FoilOp foilOpRound = {
+    .type = "Round",
+    .grad_inputs = 0,
+    .infer = unary_infer,
+    .forward = round_forward,
+};
 
 const FoilOp foilOpRelu = {
     .type = "Relu",

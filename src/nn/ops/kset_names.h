@@ -78,6 +78,7 @@
 #define foilOpPad FOIL_KSET_NAME(foilOpPad)
 #define foilOpRelu FOIL_KSET_NAME(foilOpRelu)
 #define foilOpReshape FOIL_KSET_NAME(foilOpReshape)
+#define foilOpRound FOIL_KSET_NAME(foilOpRound)
 #define foilOpShape FOIL_KSET_NAME(foilOpShape)
 #define foilOpSigmoid FOIL_KSET_NAME(foilOpSigmoid)
 #define foilOpSoftmax FOIL_KSET_NAME(foilOpSoftmax)

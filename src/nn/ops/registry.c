@@ -9,7 +9,7 @@
 #define FOIL_OPS(X)                                                                       \
     X(Conv) X(MaxPool) X(AveragePool) X(GlobalAveragePool)                                \
     X(Gemm) X(MatMul)                                                                     \
-    X(Add) X(Sub) X(Mul) X(Div) X(Relu) X(LeakyRelu) X(Sigmoid) X(Tanh) X(Clip)           \
+    X(Add) X(Sub) X(Mul) X(Div) X(Relu) X(LeakyRelu) X(Sigmoid) X(Tanh) X(Clip) X(Round)           \
     X(Softmax) X(LogSoftmax) X(SoftmaxCrossEntropyLoss)                                   \
     X(BatchNormalization)                                                                 \
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Pad) X(Shape) X(Gather) X(Unsqueeze)   \
