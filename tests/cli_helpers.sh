@@ -22,3 +22,8 @@ npy_header() {
   printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
   printf '%s%*s\n' "$dict" $((hl - ${#dict} - 1)) ''
 }
+# need_fashion_mnist: skip (77) where Debian's dataset-fashion-mnist is absent.
+need_fashion_mnist() {
+  [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
+    { echo "SKIP: dataset-fashion-mnist is not installed"; exit 77; }
+}

@@ -6,7 +6,9 @@
  * plan while the training plan waits beside it, so a run plans the graph
  * once per use, not once per switch (FoilGraph.plans_made), and the
  * weights come out bit for bit as in a run that never switched; a model
- * without `fit` (a wrapper) is refused with FOIL_ERR_CAPABILITY naming it.
+ * without `fit` (a wrapper) is refused with FOIL_ERR_CAPABILITY naming it;
+ * the TRADES and distillation losses' gradients against central
+ * differences.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -213,6 +215,53 @@ static void test_trades_loss_gradient(void **state)
     assert_int_equal(foilAdvTradesLoss(z, bad, 1, C, 6, loss, dl), FOIL_ERR_ARG);
 }
 
+/* Distillation's loss at temperature T against central differences, with
+ * soft targets and with hard labels. */
+static double distill_mean_loss(const float *z, const int64_t *y, const float *soft, int64_t b, int64_t c, float t)
+{
+    float loss[8], dl[64];
+    assert_int_equal(foilDistillLoss(z, y, soft, b, c, t, loss, dl), FOIL_OK);
+    double sum = 0;
+    for (int64_t i = 0; i < b; i++) sum += loss[i];
+    return sum / (double)b;
+}
+
+static void test_distillation_loss_gradient(void **state)
+{
+    (void)state;
+    enum { B = 3, C = 4 };
+    const int64_t y[B] = {1, 0, 3};
+    foil_rng r = foil_rng_make(10, 10);
+    float soft[B * C];
+    for (int i = 0; i < B * C; i++) soft[i] = 5.0f * (float)foil_rng_normal(&r);
+    foilDistillSoftLabels(soft, B, C, 4.0f);
+    for (int i = 0; i < B; i++) {
+        double sum = 0;
+        for (int k = 0; k < C; k++) sum += soft[i * C + k];
+        assert_true(fabs(sum - 1) < 1e-5);
+    }
+    const float temps[2] = {1.0f, 20.0f};
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < 2; k++) {
+            float z[B * C], dl[B * C], loss[B];
+            for (int i = 0; i < B * C; i++) z[i] = 10.0f * (float)foil_rng_normal(&r);
+            const float *target = s ? soft : NULL;
+            assert_int_equal(foilDistillLoss(z, y, target, B, C, temps[k], loss, dl), FOIL_OK);
+            for (int i = 0; i < B * C; i++) {
+                const float h = 1e-2f, keep = z[i];
+                z[i] = keep + h;
+                double up = distill_mean_loss(z, y, target, B, C, temps[k]);
+                z[i] = keep - h;
+                double down = distill_mean_loss(z, y, target, B, C, temps[k]);
+                z[i] = keep;
+                double numeric = (up - down) / (2.0 * h);
+                if (fabs(numeric - dl[i]) > 2e-3 + 1e-2 * fabs(numeric))
+                    fail_msg("T %g, %s, logit %d: analytic %.6f, numeric %.6f", temps[k], s ? "soft" : "hard", i,
+                             dl[i], numeric);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_alternating_uses_do_not_replan),
         cmocka_unit_test(test_wrapper_cannot_fit),
         cmocka_unit_test(test_trades_loss_gradient),
+        cmocka_unit_test(test_distillation_loss_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

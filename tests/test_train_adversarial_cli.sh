@@ -9,9 +9,7 @@ FOIL=${FOIL_BIN:?}
 source "${FOIL_SOURCE_DIR:?}/tests/cli_helpers.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-  echo "SKIP: dataset-fashion-mnist is not installed"; exit 77
-fi
+need_fashion_mnist
 data=(--arch cnn-small --data fashion-mnist --limit 3000 --seed 3 --quiet)
 py=/usr/bin/python3
 

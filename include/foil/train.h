@@ -69,6 +69,17 @@ typedef struct foil_train_options {
     int quiet;                 /* no progress bar */
     int log_epochs;            /* print one line per epoch on stderr */
     foil_adv_options adv;      /* adversarial training (mode FOIL_ADV_NONE: plain training) */
+    /* Defensive distillation (Papernot et al. 2016): the loss is the
+     * cross-entropy of softmax(z / temperature) (0 or 1: plain), against
+     * the labels, or with a teacher against its soft labels softmax(teacher
+     * logits / temperature), unscaled as in the paper (its gradients shrink
+     * by 1 / temperature: Adam, which is blind to their scale, trains it
+     * in few epochs). The model is written as trained: deployed at
+     * temperature 1, its logits are `temperature` times those it learned
+     * with, the saturated softmax that masks gradients (Carlini and Wagner
+     * 2016). */
+    float temperature;
+    foil_model *teacher;       /* not owned; queried in inference mode on each clean batch */
 } foil_train_options;
 
 typedef struct foil_epoch_stats {

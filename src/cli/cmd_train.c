@@ -36,7 +36,15 @@ const cli_command cli_train = {
     "eps over the first N epochs. --holdout N keeps the last N training examples\n"
     "out of training to measure PGD accuracy every epoch; --keep-best ends with\n"
     "the most robust epoch's weights (early stopping; implies --holdout 1000).\n"
-    "Then attack the model: foil attack --model OUT --attack autoattack --eps E.",
+    "Then attack the model: foil attack --model OUT --attack autoattack --eps E.\n"
+    "\n"
+    "Defensive distillation (Papernot et al. 2016): train a teacher with\n"
+    "--temperature T, then a student with --distill TEACHER.onnx --temperature T\n"
+    "on the teacher's soft labels softmax(logits / T). Both are written as\n"
+    "trained and run at temperature 1, where their logits are T times sharper:\n"
+    "a saturated softmax whose cross-entropy gradients vanish. That is gradient\n"
+    "masking, not robustness (Carlini and Wagner 2016): attack on the logits,\n"
+    "foil attack --params loss=margin or --attack apgd-dlr, and see it go.",
     run_train,
 };
 
@@ -198,7 +206,8 @@ static int run_train(int argc, char **argv)
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
     int64_t step_size = 1;
     int flip = 0, resume = 0, json = 0, keep_best = 0;
-    const char *adv = NULL;
+    const char *adv = NULL, *teacher_path = NULL;
+    double temperature = 0;
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
     int64_t adv_steps = 0, eps_warmup = 0, holdout = -1, eval_steps = 0;
     cli_option opts[] = {
@@ -235,6 +244,9 @@ static int run_train(int argc, char **argv)
          "accuracy each epoch", 0, 0},
         {"--eval-steps", OPT_INT, &eval_steps, "N", "--adv: PGD steps of that measurement (10)", 0, 0},
         {"--keep-best", OPT_FLAG, &keep_best, NULL, "--adv: end with the most robust epoch's weights", 0, 0},
+        {"--temperature", OPT_FLOAT, &temperature, "T", "train on softmax(logits / T) (defensive distillation)", 0, 0},
+        {"--distill", OPT_STRING, &teacher_path, "TEACHER.onnx", "learn the teacher's soft labels at --temperature",
+         0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_train, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -275,6 +287,12 @@ static int run_train(int argc, char **argv)
     if ((rc = adv_options(adv, adv_eps, adv_step, adv_steps, trades_beta, eps_warmup, holdout, eval_steps, keep_best,
                           &o.adv)))
         return rc;
+    if (temperature < 0 || temperature > 1000 || (temperature > 0 && temperature < 1e-3))
+        return cli_usage_error(&cli_train, "--temperature must lie in [0.001, 1000]");
+    if (teacher_path && !(temperature > 0))
+        return cli_usage_error(&cli_train, "--distill needs --temperature T (the teacher's, e.g. 100)");
+    if (teacher_path && adv) return cli_usage_error(&cli_train, "--distill and --adv cannot be combined");
+    o.temperature = (float)temperature;
     cli_apply_common(&common);
 
     data.seed = (uint64_t)common.seed;
@@ -288,6 +306,9 @@ static int run_train(int argc, char **argv)
         train.x.numel = limit * foil_dataset_example_size(&train);
         train.y.shape[0] = train.y.numel = limit;
     }
+    foil_model *teacher = NULL;
+    if (!st && teacher_path) st = foil_model_load(teacher_path, &teacher);
+    o.teacher = teacher;
     if (!st) st = build_model(arch, &train, hidden, n_hidden, (uint64_t)common.seed, &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
     if (!st) st = foil_model_save(model, output);
@@ -314,6 +335,7 @@ static int run_train(int argc, char **argv)
                    output, data.data, o.adv.eps);
     }
     foil_model_free(model);
+    foil_model_free(teacher);
     foil_dataset_free(&train);
     foil_dataset_free(&test);
     return rc;

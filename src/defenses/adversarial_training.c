@@ -215,6 +215,51 @@ foil_status foilAdvTradesLoss(const float *logits, const int64_t *labels, int64_
     return FOIL_OK;
 }
 
+void foilDistillSoftLabels(float *z, int64_t b, int64_t classes, float temperature)
+{
+    const double t = temperature;
+    for (int64_t i = 0; i < b; i++) {
+        float *row = z + i * classes;
+        double max = row[0] / t, sum = 0;
+        for (int64_t k = 1; k < classes; k++) max = fmax(max, row[k] / t);
+        for (int64_t k = 0; k < classes; k++) sum += exp(row[k] / t - max);
+        for (int64_t k = 0; k < classes; k++) row[k] = (float)(exp(row[k] / t - max) / sum);
+    }
+}
+
+foil_status foilDistillLoss(const float *logits, const int64_t *labels, const float *soft, int64_t b, int64_t classes,
+                            float temperature, float *loss, float *dlogits)
+{
+    double *p = malloc((size_t)classes * sizeof *p);
+    float *scaled = malloc((size_t)classes * sizeof *scaled);
+    if (!p || !scaled) {
+        free(p);
+        free(scaled);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    const double t = temperature;
+    foil_status st = FOIL_OK;
+    for (int64_t i = 0; i < b && !st; i++) {
+        for (int64_t k = 0; k < classes; k++) scaled[k] = (float)(logits[i * classes + k] / t);
+        softmax_rows(scaled, 1, classes, p);
+        if (!soft && (labels[i] < 0 || labels[i] >= classes)) {
+            st = foil_error(FOIL_ERR_ARG, "label %lld of training example %lld is out of range [0, %lld)",
+                            (long long)labels[i], (long long)i, (long long)classes);
+            break;
+        }
+        double ce = 0;
+        for (int64_t k = 0; k < classes; k++) {
+            double target = soft ? soft[i * classes + k] : (double)(k == labels[i]);
+            if (target > 0) ce -= target * log(fmax(p[k], 1e-300));
+            dlogits[i * classes + k] = (float)((p[k] - target) / (t * (double)b));
+        }
+        loss[i] = (float)ce;
+    }
+    free(p);
+    free(scaled);
+    return st;
+}
+
 foil_status foilAdvAccuracy(foil_model *m, const foil_tensor *x, const int64_t *labels, float eps, float step,
                             int steps, int random_start, const float *lo, const float *hi, uint64_t key,
                             double *accuracy)

@@ -58,4 +58,16 @@ foil_status foilAdvAccuracy(foil_model *m, const foil_tensor *x, const int64_t *
                             int steps, int random_start, const float *lo, const float *hi, uint64_t key,
                             double *accuracy);
 
+/* Defensive distillation's loss (foil_train_options.temperature,
+ * .teacher): for each of the b rows, loss[i] = CE(softmax(z_i / T),
+ * target_i) with target_i the teacher's soft labels soft[i, :] (when soft
+ * is not NULL) or the one-hot label; dlogits gets the gradient of the batch
+ * mean, (softmax(z / T) - target) / (T b). */
+foil_status foilDistillLoss(const float *logits, const int64_t *labels, const float *soft, int64_t b, int64_t classes,
+                            float temperature, float *loss, float *dlogits);
+
+/* A teacher's logits (b x classes) into its soft labels softmax(z / T),
+ * in place. */
+void foilDistillSoftLabels(float *z, int64_t b, int64_t classes, float temperature);
+
 #endif

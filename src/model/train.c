@@ -56,6 +56,8 @@ typedef struct trainer {
     float *loss;
     foil_optim opt;
     FoilAdvAttack attack;      /* adversarial training: this epoch's attack (mode NONE: plain) */
+    foil_tensor *soft;         /* distillation: the teacher's soft labels of the batch, (b, classes) */
+    foil_tensor soft_storage;
     foil_tensor xadv;          /* (batch, ...) the attack's examples */
 } trainer;
 
@@ -134,6 +136,26 @@ static void gather_batch(trainer *t, int64_t epoch, int64_t first, int64_t b)
     }
 }
 
+/* Distillation: the teacher's soft labels softmax(teacher(x) / T) for the
+ * b gathered examples (the teacher runs in inference mode). */
+static foil_status teacher_labels(trainer *t, int64_t b)
+{
+    foil_tensor clean = t->x; /* a view of the first b rows */
+    clean.shape[0] = b;
+    clean.numel = b * t->per_example;
+    clean.owns_data = 0;
+    foil_tensor_free(&t->soft_storage);
+    foil_status st = foil_model_predict(t->o->teacher, &clean, &t->soft_storage);
+    if (st) return foil_error_prefix(st, "the teacher");
+    const int64_t classes = t->soft_storage.shape[1];
+    if (classes != t->dlogits.shape[1])
+        return foil_error(FOIL_ERR_SHAPE, "the teacher gives %lld classes and the model %lld", (long long)classes,
+                          (long long)t->dlogits.shape[1]);
+    foilDistillSoftLabels(foil_f32(&t->soft_storage), b, classes, t->o->temperature > 0 ? t->o->temperature : 1.0f);
+    t->soft = &t->soft_storage;
+    return FOIL_OK;
+}
+
 /* Rows [0, b) of t->x hold the gathered batch: replace them by their
  * adversarial examples (PGD, FGSM-RS), or write those to rows [b, 2b)
  * (TRADES). */
@@ -164,6 +186,7 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     foil_status st = plan_batch(t, rows);
     if (st) return st;
     gather_batch(t, epoch, first, b);
+    if (t->o->teacher && (st = teacher_labels(t, b))) return st;
     if (t->attack.mode != FOIL_ADV_NONE) {
         uint64_t key = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_ATTACK << 56), (uint64_t)global_step);
         if ((st = adversarial_batch(t, b, key))) return st;
@@ -183,6 +206,9 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
                           (long long)t->perm[first + (bad / classes) % b]);
     float *dl = foil_f32(&t->dlogits);
     if (trades) st = foilAdvTradesLoss(logits, t->labels, b, classes, t->attack.beta, t->loss, dl);
+    else if (t->o->teacher || (t->o->temperature > 0 && t->o->temperature != 1))
+        st = foilDistillLoss(logits, t->labels, t->soft ? foil_f32(t->soft) : NULL, b, classes,
+                             t->o->temperature > 0 ? t->o->temperature : 1.0f, t->loss, dl);
     else if (!(st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl))) {
         /* d(mean loss)/dlogits: the per-example gradients divided by b. */
         float inv_b = 1.0f / (float)b;
@@ -255,6 +281,7 @@ static void free_trainer(trainer *t)
     foil_tensor_free(&t->x);
     foil_tensor_free(&t->dlogits);
     foil_tensor_free(&t->xadv);
+    foil_tensor_free(&t->soft_storage);
     foil_optim_free(&t->opt);
     foilGraphModelDropPlan(t->gm, FOIL_PLAN_TRAINING);
 }
@@ -289,6 +316,10 @@ static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d,
         return foil_error(FOIL_ERR_ARG, "%s: the model's input fixes the batch size to %lld; train with that batch "
                           "size or export the model with a dynamic batch dimension", m->g->path,
                           (long long)m->fixed_batch);
+    if (!(o->temperature >= 0) || o->temperature > 1000)
+        return foil_error(FOIL_ERR_ARG, "the temperature must lie in (0, 1000], not %g", o->temperature);
+    if (o->teacher && o->adv.mode != FOIL_ADV_NONE)
+        return foil_error(FOIL_ERR_ARG, "distillation and adversarial training together are not supported");
     if (m->fixed_batch && o->adv.mode == FOIL_ADV_TRADES)
         return foil_error(FOIL_ERR_ARG, "%s: TRADES trains on clean and adversarial examples together (twice the "
                           "batch), which this model's fixed batch size does not allow", m->g->path);
@@ -407,8 +438,9 @@ static void log_epoch(const foil_train_options *o, int64_t epoch, const foil_epo
             es->train_loss, 100 * es->train_accuracy);
     if (has_val) fprintf(stderr, ", validation accuracy %.2f%%", 100 * es->val_accuracy);
     if (o->adv.mode != FOIL_ADV_NONE) fprintf(stderr, ", eps %g", es->eps);
-    if (es->robust_accuracy >= 0) fprintf(stderr, ", held-out PGD accuracy %.2f%%", 100 * es->robust_accuracy);
-    if (es->probe_pgd_accuracy >= 0)
+    if (o->adv.mode != FOIL_ADV_NONE && es->robust_accuracy >= 0)
+        fprintf(stderr, ", held-out PGD accuracy %.2f%%", 100 * es->robust_accuracy);
+    if (o->adv.mode != FOIL_ADV_NONE && es->probe_pgd_accuracy >= 0)
         fprintf(stderr, ", probe PGD/FGSM accuracy %.1f%%/%.1f%%", 100 * es->probe_pgd_accuracy,
                 100 * es->probe_fgsm_accuracy);
     fprintf(stderr, ", %.1f s, %.0f img/s\n", es->seconds, es->images_per_second);
@@ -486,7 +518,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         es->train_accuracy = (double)ck.correct / (double)ck.seen;
         es->seconds = foil_now() - epoch_start;
         es->images_per_second = (double)((int64_t)ck.seen - seen_before) / es->seconds;
-        es->val_accuracy = -1;
+        es->val_accuracy = es->robust_accuracy = es->probe_pgd_accuracy = es->probe_fgsm_accuracy = -1;
         if (val && (st = validation_accuracy(m, val, &es->val_accuracy))) break;
         int stop = 0;
         if (o->adv.mode != FOIL_ADV_NONE && (st = measure_epoch(&t, &ae, epoch, es, &stop))) break;
