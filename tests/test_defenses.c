@@ -7,7 +7,8 @@
  * differences of the forward pass; Gaussian blur's backward likewise; the
  * --preprocess list parser's forms, order and refusals; `foil defend`'s
  * core: squeezing and blur written into an ONNX graph, saved and reloaded,
- * give the logits of the model wrapped in the same preprocessors.
+ * give the logits of the model wrapped in the same preprocessors; the
+ * ensemble model's logits and gradients.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -112,7 +114,10 @@ static void test_blur_backward(void **state)
     p.destroy(p.ctx);
 }
 
-static foil_model *small_cnn(void)
+static foil_model *small_cnn_seeded(uint64_t seed);
+static foil_model *small_cnn(void) { return small_cnn_seeded(8); }
+
+static foil_model *small_cnn_seeded(uint64_t seed)
 {
     foil_arch_spec s;
     memset(&s, 0, sizeof s);
@@ -120,7 +125,7 @@ static foil_model *small_cnn(void)
     s.input_rank = 4;
     s.input_shape[0] = 1, s.input_shape[1] = 12, s.input_shape[2] = 12;
     s.classes = 4;
-    s.seed = 8;
+    s.seed = seed;
     foil_model *m = NULL;
     if (foil_arch_build(&s, &m)) fail_msg("%s", foil_last_error());
     return m;
@@ -170,6 +175,96 @@ static void test_defend_writes_onnx(void **state)
     foil_tensor_free(&x);
     foil_tensor_free(&la);
     foil_tensor_free(&lb);
+}
+
+/* A logit function whose gradient is given (ctx: N x 4). */
+static foil_status given_dvalue(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+                                float *value, float *dvalue)
+{
+    (void)logits, (void)value;
+    memcpy(dvalue, (const float *)ctx + first * classes, (size_t)(count * classes) * sizeof *dvalue);
+    return FOIL_OK;
+}
+
+static double mean_ce(foil_model *m, const foil_tensor *x, const int64_t *y)
+{
+    float loss[8];
+    assert_int_equal(foil_model_loss_input_grad(m, x, y, loss, NULL, NULL), FOIL_OK);
+    double sum = 0;
+    for (int64_t i = 0; i < x->shape[0]; i++) sum += loss[i];
+    return sum;
+}
+
+/* An ensemble's logits are its members' mean; its input gradient is that
+ * of the loss at the mean logits (central differences along a random
+ * direction); an ensemble of a model with its copy is that model. */
+static void test_ensemble(void **state)
+{
+    (void)state;
+    foil_model *members[2] = {small_cnn_seeded(1), small_cnn_seeded(2)}, *ens = NULL;
+    foil_model *a = small_cnn_seeded(1), *b = small_cnn_seeded(2);
+    assert_int_equal(foil_model_ensemble(members, 2, &ens), FOIL_OK);
+    foil_tensor x = {0}, za = {0}, zb = {0}, ze = {0}, g = {0}, xp = {0};
+    assert_int_equal(foil_tensor_alloc(&x, FOIL_F32, 4, (const int64_t[]){5, 1, 12, 12}), FOIL_OK);
+    foil_rng r = foil_rng_make(7, 7);
+    for (int64_t i = 0; i < x.numel; i++) foil_f32(&x)[i] = foil_rng_uniform(&r);
+    const int64_t y[5] = {0, 1, 2, 3, 0};
+    assert_int_equal(foil_model_predict(a, &x, &za), FOIL_OK);
+    assert_int_equal(foil_model_predict(b, &x, &zb), FOIL_OK);
+    assert_int_equal(foil_model_predict(ens, &x, &ze), FOIL_OK);
+    for (int64_t i = 0; i < ze.numel; i++)
+        assert_true(fabsf(foil_f32(&ze)[i] - 0.5f * (foil_f32(&za)[i] + foil_f32(&zb)[i])) < 1e-5f);
+    assert_int_equal(foil_model_loss_input_grad(ens, &x, y, NULL, NULL, &g), FOIL_OK);
+    assert_int_equal(foil_tensor_copy(&xp, &x), FOIL_OK);
+    double analytic = 0;
+    const float h = 1e-4f;
+    float *v = malloc((size_t)x.numel * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < x.numel; i++) v[i] = (float)foil_rng_normal(&r), analytic += (double)foil_f32(&g)[i] * v[i];
+    for (int64_t i = 0; i < x.numel; i++) foil_f32(&xp)[i] = foil_f32(&x)[i] + h * v[i];
+    double up = mean_ce(ens, &xp, y);
+    for (int64_t i = 0; i < x.numel; i++) foil_f32(&xp)[i] = foil_f32(&x)[i] - h * v[i];
+    double down = mean_ce(ens, &xp, y), numeric = (up - down) / (2.0 * h);
+    printf("  ensemble gradient along a random direction: %.6f, central differences %.6f\n", analytic, numeric);
+    /* central differences through ReLUs and max-pools are noisy: a loose
+     * check here, an exact one of the chain rule below */
+    assert_true(fabs(analytic - numeric) < 1e-2);
+    free(v);
+    /* d CE(mean z) / dx = sum_i J_i^T (softmax(mean z) - onehot) / 2, the
+     * members' parts computed here through foil_model_input_grad */
+    float dz[5 * 4];
+    for (int i = 0; i < 5; i++) {
+        const float *row = foil_f32(&ze) + i * 4;
+        double max = row[0], sum = 0;
+        for (int k = 1; k < 4; k++) max = fmax(max, row[k]);
+        for (int k = 0; k < 4; k++) sum += exp(row[k] - max);
+        for (int k = 0; k < 4; k++) dz[i * 4 + k] = (float)((exp(row[k] - max) / sum - (k == y[i])) / 2);
+    }
+    foil_tensor gsum = {0}, gi = {0};
+    foil_model *parts[2] = {a, b};
+    for (int m = 0; m < 2; m++) {
+        assert_int_equal(foil_model_input_grad(parts[m], &x, given_dvalue, dz, NULL, NULL, &gi), FOIL_OK);
+        if (m == 0) assert_int_equal(foil_tensor_copy(&gsum, &gi), FOIL_OK);
+        else
+            for (int64_t i = 0; i < gi.numel; i++) foil_f32(&gsum)[i] += foil_f32(&gi)[i];
+    }
+    for (int64_t i = 0; i < g.numel; i++) assert_true(fabsf(foil_f32(&g)[i] - foil_f32(&gsum)[i]) < 1e-6f);
+    foil_tensor_free(&gsum);
+    foil_tensor_free(&gi);
+    foil_model_free(ens);
+    /* a model and its copy: the ensemble is the model */
+    foil_model *twins[2] = {small_cnn_seeded(1), small_cnn_seeded(1)};
+    foil_tensor g1 = {0}, g2 = {0};
+    assert_int_equal(foil_model_ensemble(twins, 2, &ens), FOIL_OK);
+    assert_int_equal(foil_model_loss_input_grad(ens, &x, y, NULL, NULL, &g1), FOIL_OK);
+    assert_int_equal(foil_model_loss_input_grad(a, &x, y, NULL, NULL, &g2), FOIL_OK);
+    for (int64_t i = 0; i < g1.numel; i++) assert_true(fabsf(foil_f32(&g1)[i] - foil_f32(&g2)[i]) < 1e-6f);
+    foil_model_free(ens);
+    assert_int_equal(foil_model_ensemble(twins, 0, &ens), FOIL_ERR_ARG);
+    foil_model_free(a);
+    foil_model_free(b);
+    foil_tensor *ts[] = {&x, &za, &zb, &ze, &g, &xp, &g1, &g2};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) foil_tensor_free(ts[i]);
 }
 
 static void test_preprocess_lists(void **state)
@@ -223,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_blur_backward),
         cmocka_unit_test(test_preprocess_lists),
         cmocka_unit_test(test_defend_writes_onnx),
+        cmocka_unit_test(test_ensemble),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,6 +256,16 @@ typedef enum foil_gradient_mode {
 foil_status foil_model_defended(foil_model *inner, const foil_preprocessor *pre, int n_pre, const foil_output *output,
                                 foil_gradient_mode mode, foil_model **out);
 
+/* An ensemble of classifiers as one model: its logits are the mean of the
+ * members' logits; its gradients those of the attack's function at that
+ * mean (each member back-propagates it, divided by n), so attacks, defenses
+ * and training of the members see the ensemble as one white box. The
+ * members must give logits (not probabilities or labels) of the same
+ * classes; the ensemble has gradients when all of them do. Takes ownership
+ * of the members, also on failure. */
+#define FOIL_ENSEMBLE_MAX 16
+foil_status foil_model_ensemble(foil_model *const *members, int n, foil_model **out);
+
 /* Expectation over Transformation (Athalye et al. 2018): inner (a
  * randomized model) seen through the mean of `draws` independent draws: a
  * query returns the mean of the draws' probabilities (so the result has

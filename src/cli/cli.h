@@ -70,6 +70,7 @@ extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack,
  * names, with the remote client's settings. */
 typedef struct cli_model_source {
     const char *model, *endpoint, *command;
+    const char *ensemble;          /* more ONNX files, averaged with --model */
     const char *format, *returns, *input_shape;
     double timeout_s, rate_limit;  /* 0: the default, no limit */
     int64_t retries;               /* -1: the default */
@@ -78,6 +79,8 @@ typedef struct cli_model_source {
  * CLI_MODEL_SOURCE_OPTIONS entries written). */
 #define CLI_MODEL_SOURCE_OPTIONS(src)                                                                                 \
     {"--model", OPT_STRING, &(src).model, "FILE", "ONNX classifier", 0, 0},                                          \
+    {"--ensemble", OPT_STRING, &(src).ensemble, "FILE,...", "with --model: the ensemble of the models' mean logits",  \
+     0, 0},                                                                                                           \
     {"--endpoint", OPT_STRING, &(src).endpoint, "URL", "a model behind HTTP (docs/remote-protocol.md)", 0, 0},       \
     {"--command", OPT_STRING, &(src).command, "CMD", "a model behind a command: NPY in on stdin, out on stdout", 0, 0}, \
     {"--remote-format", OPT_STRING, &(src).format, "FMT", "--endpoint's body: json (default) or npy", 0, 0},          \

@@ -59,6 +59,28 @@ static int remote_options(const cli_command *cmd, const cli_model_source *src, f
     return CLI_OK;
 }
 
+/* *model (loaded from --model) and the comma-separated files of list, as
+ * one ensemble. */
+static int open_ensemble(const cli_command *cmd, const char *list, foil_model **model)
+{
+    foil_model *members[FOIL_ENSEMBLE_MAX] = {*model};
+    int n = 1;
+    *model = NULL;
+    char *copy = strdup(list), *save = NULL;
+    foil_status st = copy ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (char *path = copy ? strtok_r(copy, ",", &save) : NULL; path && !st; path = strtok_r(NULL, ",", &save)) {
+        if (n == FOIL_ENSEMBLE_MAX) st = foil_error(FOIL_ERR_ARG, "--ensemble: at most %d models in all", FOIL_ENSEMBLE_MAX);
+        else if (!(st = foil_model_load(path, &members[n]))) n++;
+    }
+    free(copy);
+    if (!st) { /* the ensemble owns the members from here, also when it fails */
+        st = foil_model_ensemble(members, n, model);
+        return st ? cli_fail(cmd, st) : CLI_OK;
+    }
+    for (int i = 0; i < n; i++) foil_model_free(members[i]);
+    return st == FOIL_ERR_ARG ? cli_usage_error(cmd, "%s", foil_last_error()) : cli_fail(cmd, st);
+}
+
 int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_model **model)
 {
     *model = NULL;
@@ -71,9 +93,12 @@ int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_mod
     if (src->model && remote_opts)
         return cli_usage_error(cmd, "--remote-format, --remote-returns, --timeout, --retries, --rate-limit and "
                                "--input-shape are for --endpoint or --command models");
+    if (src->ensemble && !src->model)
+        return cli_usage_error(cmd, "--ensemble adds ONNX models to a --model; give the first with --model");
     foil_status st;
     if (src->model) {
         st = foil_model_load(src->model, model);
+        if (!st && src->ensemble) return open_ensemble(cmd, src->ensemble, model);
     } else {
         foil_remote_options o;
         int64_t shape[FOIL_MAX_DIMS];
