@@ -41,7 +41,9 @@ const cli_command cli_attack = {
     "data's bounds and within eps; foil checks every one before reporting.\n"
     "--json prints one object per run (a list for several) with the keys\n"
     "clean_accuracy, robust_accuracy, success_rate, median_norm, max_norm,\n"
-    "mean_queries, mean_gradients, zero_gradient_fraction, seconds, images_per_second.\n"
+    "empirical_robustness, mean_queries, mean_gradients, zero_gradient_fraction,\n"
+    "seconds, images_per_second. empirical_robustness is ART's: the mean over\n"
+    "fooled examples of ||adv - x|| / ||x|| in --norm (minimal attacks print it).\n"
     "zero_gradient_fraction (zero_grad in the table): of the examples whose input\n"
     "gradient the attack took, the share whose first gradient was exactly zero or\n"
     "non-finite (null, '-', for black-box attacks); above 1% a warning on stderr\n"
@@ -143,7 +145,7 @@ static void print_header(const attack_args *a, const foil_dataset *d, const foil
 }
 
 static void print_row(const char *name, const foil_threat *t, const foil_evasion_summary *s,
-                      const foil_evasion_result *r, const foil_tensor *x, int tabular)
+                      const foil_evasion_result *r, const foil_tensor *x, int tabular, int minimal)
 {
     char zero_grad[16] = "-"; /* black-box: no gradients */
     if (!isnan(s->zero_gradient_fraction))
@@ -156,6 +158,12 @@ static void print_row(const char *name, const foil_threat *t, const foil_evasion
         foil_evasion_change_stats(r, x, &changed, &mean_abs);
         printf("           fooled examples changed %.2f features on average, by %.4g on average\n", changed,
                mean_abs);
+    }
+    if (minimal) {
+        double rho = foil_evasion_empirical_robustness(r, x, t->norm);
+        if (!isnan(rho))
+            printf("           empirical robustness (mean ||adv - x|| / ||x|| of the fooled, %s): %.4g\n",
+                   foil_norm_name(t->norm), rho);
     }
 }
 
@@ -476,7 +484,7 @@ static int run_attack(int argc, char **argv)
                 cJSON_AddItemToArray(list, foilReportAttackJson(name, eps_text, &t, &s, &r, &d.x, tabular,
                                                                 pass ? adaptive : model));
             }
-            else print_row(name, &t, &s, &r, &d.x, tabular);
+            else print_row(name, &t, &s, &r, &d.x, tabular, info->minimal);
             print_warnings(eps[k], &r);
             if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(adaptive));
             plain = s;

@@ -69,3 +69,18 @@ void foil_evasion_change_stats(const foil_evasion_result *r, const foil_tensor *
     *changed = fooled ? (double)total_changed / (double)fooled : 0;
     *mean_abs = total_changed ? sum / (double)total_changed : 0;
 }
+
+double foil_evasion_empirical_robustness(const foil_evasion_result *r, const foil_tensor *x, foil_norm norm)
+{
+    const int64_t d = r->n ? x->numel / r->n : 0;
+    double sum = 0;
+    int64_t fooled = 0;
+    for (int64_t i = 0; i < r->n; i++) {
+        if (!r->attacked[i] || !r->success[i]) continue;
+        float size = foil_vec_norm(norm, foil_f32(x) + i * d, d);
+        if (!(size > 0)) continue; /* an all-zero input has no relative size */
+        sum += r->norm[i] / size;
+        fooled++;
+    }
+    return fooled ? sum / (double)fooled : NAN;
+}

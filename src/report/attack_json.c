@@ -22,6 +22,8 @@ cJSON *foilReportAttackJson(const char *name, const char *eps_text, const foil_t
     cJSON_AddNumberToObject(o, "success_rate", s->success_rate);
     cJSON_AddItemToObject(o, "median_norm", isnan(s->median_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->median_norm));
     cJSON_AddItemToObject(o, "max_norm", isnan(s->max_norm) ? cJSON_CreateNull() : cJSON_CreateNumber(s->max_norm));
+    double rho = foil_evasion_empirical_robustness(r, x, t->norm);
+    cJSON_AddItemToObject(o, "empirical_robustness", isnan(rho) ? cJSON_CreateNull() : cJSON_CreateNumber(rho));
     cJSON_AddNumberToObject(o, "mean_queries", s->mean_queries);
     cJSON_AddNumberToObject(o, "mean_gradients", s->mean_grads);
     cJSON_AddNumberToObject(o, "model_queries", (double)r->model_queries);
