@@ -63,7 +63,8 @@ void foil_evasion_summarize(const foil_evasion_result *r, foil_evasion_summary *
  * reports). */
 void foil_evasion_change_stats(const foil_evasion_result *r, const foil_tensor *x, double *changed, double *mean_abs);
 /* Empirical robustness as ART defines it (Moosavi-Dezfooli et al. 2016's
- * rho for DeepFool): the mean, over the fooled examples, of ||adv - x|| /
+ * rho for DeepFool): the mean, over the attacked (correctly classified)
+ * examples that were fooled, of ||adv - x|| /
  * ||x|| in the threat's norm (the size of the smallest perturbation found,
  * relative to the input; meaningful for minimal attacks: deepfool, cw, fab,
  * hsj). NaN when none was fooled. */
