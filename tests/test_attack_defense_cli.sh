@@ -27,11 +27,12 @@ echo "     squeeze:bits=3,median:3: PGD robust accuracy $plain as given, $adapti
 below "$adaptive" "$plain - 0.4" || fail "BPDA did not break squeezing + median ($plain -> $adaptive)"
 below "$adaptive" 0.3 || fail "the adaptive attack left the squeezed model robust ($adaptive)"
 
-check "noise" 0 "" -- "$FOIL" attack "${common[@]}" --preprocess noise:sigma=0.1 --eot 8 --json
+check "noise" 0 "relies on gradient masking" -- "$FOIL" attack "${common[@]}" --preprocess noise:sigma=0.1 --eot 8 \
+  --json
 json=$(grep -v "^foil attack: warning" <<<"$out")
 plain=$(robust "$json" pgd) adaptive=$(robust "$json" pgd+bpda+eot)
 echo "     noise:sigma=0.1: PGD robust accuracy $plain on one draw, $adaptive with EOT-8"
-below "$adaptive" "$plain - 0.08" || fail "EOT did not beat one draw against Gaussian noise ($plain -> $adaptive)"
+below "$adaptive" "$plain - 0.05" || fail "EOT did not beat one draw against Gaussian noise ($plain -> $adaptive)"
 
 check "bpda only" 0 "^  pgd " -- "$FOIL" attack "${common[@]}" --preprocess squeeze:bits=3 --bpda
 grep -q "pgd+bpda" <<<"$out" && fail "--bpda printed two rows"
