@@ -237,10 +237,11 @@ static int defend_model(const attack_args *a, const foil_dataset *d, uint64_t se
     return CLI_OK;
 }
 
-/* How the adaptive attack differs from the plain one, for row names. */
-static const char *adaptive_tag(const foil_model *adaptive)
+/* How the adaptive attack differs from the plain one, for row names: EOT
+ * joins BPDA when the defense is randomized (the plain model says so). */
+static const char *adaptive_tag(const foil_model *plain)
 {
-    return foil_model_capabilities(adaptive) & FOIL_MODEL_PROBABILITIES ? "+bpda+eot" : "+bpda";
+    return foil_model_capabilities(plain) & FOIL_MODEL_RANDOMIZED ? "+bpda+eot" : "+bpda";
 }
 
 /* The adaptive attack found the defense weaker than the plain one did:
@@ -466,11 +467,11 @@ static int run_attack(int argc, char **argv)
         /* the adaptive attack runs where it differs: gradients through the
          * defense, or EOT over a randomized one */
         int both = adaptive && (info->needs == FOIL_NEEDS_GRADIENTS ||
-                                (foil_model_capabilities(adaptive) & FOIL_MODEL_PROBABILITIES));
+                                (foil_model_capabilities(model) & FOIL_MODEL_RANDOMIZED));
         foil_evasion_summary plain;
         for (int pass = 0; pass < 1 + both && !rc; pass++) {
             char name[48];
-            snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(adaptive) : "");
+            snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(model) : "");
             foil_evasion_result r;
             foil_evasion_summary s;
             if ((st = foil_evasion_run(info->name, pass ? adaptive : model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
@@ -486,7 +487,7 @@ static int run_attack(int argc, char **argv)
             }
             else print_row(name, &t, &s, &r, &d.x, tabular, info->minimal);
             print_warnings(eps[k], &r);
-            if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(adaptive));
+            if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
             plain = s;
             /* --out keeps the strongest attack's examples: the adaptive one's when it ran */
             if (pass == both && a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);

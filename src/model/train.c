@@ -144,7 +144,7 @@ static foil_status teacher_labels(trainer *t, int64_t b)
     clean.shape[0] = b;
     clean.numel = b * t->per_example;
     clean.owns_data = 0;
-    foil_tensor_free(&t->soft_storage);
+    if (t->soft_storage.data && t->soft_storage.shape[0] != b) foil_tensor_free(&t->soft_storage); /* last batch */
     foil_status st = foil_model_predict(t->o->teacher, &clean, &t->soft_storage);
     if (st) return foil_error_prefix(st, "the teacher");
     const int64_t classes = t->soft_storage.shape[1];
@@ -461,14 +461,15 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
     t.gm = gm;
     t.data = data;
     t.o = o;
-    t.n = data->x.shape[0] - o->adv.holdout; /* the held-out examples are the last ones */
+    const int64_t holdout = o->adv.mode != FOIL_ADV_NONE ? o->adv.holdout : 0;
+    t.n = data->x.shape[0] - holdout; /* the held-out examples are the last ones */
     t.per_example = data->x.numel / data->x.shape[0];
     t.batch = o->batch < t.n ? o->batch : t.n;
     adv_epochs ae = {.o = &o->adv, .best_robust = -1, .previous_probe_pgd = -1, .best_epoch = -1};
     int64_t last_epoch = -1;
-    if (o->adv.holdout) {
-        ae.held_x = rows_view(&data->x, t.n, o->adv.holdout);
-        ae.held_y = rows_view(&data->y, t.n, o->adv.holdout);
+    if (holdout) {
+        ae.held_x = rows_view(&data->x, t.n, holdout);
+        ae.held_y = rows_view(&data->y, t.n, holdout);
     }
     int64_t probe = t.n < PROBE_EXAMPLES ? t.n : PROBE_EXAMPLES;
     ae.probe_x = rows_view(&data->x, 0, probe);
