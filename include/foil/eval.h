@@ -70,6 +70,23 @@ void foil_evasion_change_stats(const foil_evasion_result *r, const foil_tensor *
  * hsj). NaN when none was fooled. */
 double foil_evasion_empirical_robustness(const foil_evasion_result *r, const foil_tensor *x, foil_norm norm);
 
+/* ---- telling two populations apart by a score (detectors, membership
+ * inference): negatives (clean, non-members) should score low, positives
+ * (adversarial, members) high. ---- */
+
+/* Area under the ROC curve: the probability that a random positive scores
+ * above a random negative, ties counting one half (the Mann-Whitney U
+ * statistic over n_neg * n_pos). NaN when either set is empty or a score
+ * is NaN. */
+double foil_roc_auc(const float *negatives, int64_t n_neg, const float *positives, int64_t n_pos);
+/* The threshold t for flagging "score > t" that flags at most a fraction
+ * fpr of the negatives (n >= 1, 0 <= fpr <= 1): the negatives' score of
+ * rank n - 1 - floor(fpr * n) in ascending order, so ties at t are never
+ * flagged. */
+float foil_threshold_at_fpr(const float *negatives, int64_t n, double fpr);
+/* The fraction of scores above t (a TPR on positives, an FPR on negatives). */
+double foil_rate_above(const float *scores, int64_t n, float t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -117,6 +117,14 @@ void foil_model_reset_counters(foil_model *m);
 
 /* Load an ONNX classifier: one float32 input, first output = logits. */
 foil_status foil_model_load(const char *path, foil_model **out);
+/* The same ONNX classifier cut at one layer: a model whose output (its
+ * "scores", N x features) is the value named `layer`, or with layer NULL
+ * the penultimate features, the input of the linear layer (Gemm, or
+ * MatMul with or without an Add of a constant) that makes the logits.
+ * With gradients, like the classifier (detectors and poison scans read
+ * and differentiate features). FOIL_ERR_ARG names the layer when there is
+ * no such value, or asks for one when the last layer is not linear. */
+foil_status foil_model_load_features(const char *path, const char *layer, foil_model **out);
 /* Write the model (current weights) as ONNX, atomically; FOIL_ERR_CAPABILITY
  * for a model that is not an ONNX graph. */
 foil_status foil_model_save(const foil_model *m, const char *path);

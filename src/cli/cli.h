@@ -59,7 +59,7 @@ int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, f
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
 
-extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend;
+extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect;
 
 
 

@@ -86,6 +86,54 @@ foil_status foil_model_load(const char *path, foil_model **out)
     return foilModelFromGraph(g, out);
 }
 
+/* The value a linear last layer reads: Gemm(f, W, b), MatMul(f, W), or
+ * Add(MatMul(f, W), b) with b a weight; -1 when the logits come otherwise. */
+static int penultimate_value(const FoilGraph *g)
+{
+    int v = g->outputs[0];
+    for (int hops = 0; hops < 2; hops++) {
+        int p = g->values[v].producer;
+        if (p < 0) return -1;
+        const FoilNode *n = &g->nodes[p];
+        if ((strcmp(n->op_type, "Gemm") == 0 || strcmp(n->op_type, "MatMul") == 0) && n->n_in >= 2 && n->in[0] >= 0)
+            return g->values[n->in[1]].kind == FOIL_VALUE_PARAM ? n->in[0] : -1;
+        if (strcmp(n->op_type, "Add") != 0 || n->n_in != 2 || n->in[0] < 0 || n->in[1] < 0) return -1;
+        int param = g->values[n->in[1]].kind == FOIL_VALUE_PARAM ? 1 : g->values[n->in[0]].kind == FOIL_VALUE_PARAM ? 0 : -1;
+        if (param < 0) return -1;
+        v = n->in[1 - param];
+    }
+    return -1;
+}
+
+foil_status foil_model_load_features(const char *path, const char *layer, foil_model **out)
+{
+    *out = NULL;
+    FoilGraph *g;
+    foil_status st = foilOnnxLoad(path, &g);
+    if (st) return st;
+    int v = layer ? foilGraphFindValue(g, layer) : penultimate_value(g);
+    if (v < 0 || (layer && g->values[v].kind != FOIL_VALUE_ACTIVATION)) {
+        st = layer ? foil_error(FOIL_ERR_ARG, "%s: no layer output named '%s' (name a value that a node of the graph "
+                                "computes)", path, layer)
+                   : foil_error(FOIL_ERR_ARG, "%s: the logits do not come from a linear layer (Gemm or MatMul), so "
+                                "there are no penultimate features to take; name a layer's output", path);
+        foilGraphFree(g);
+        return st;
+    }
+    /* The features become output 0, what the model interface returns and
+     * differentiates; the logits stay an output, their gradient zero. */
+    int *outputs = realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *outputs);
+    if (!outputs) {
+        foilGraphFree(g);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    memmove(outputs + 1, outputs, (size_t)g->n_outputs * sizeof *outputs);
+    outputs[0] = v;
+    g->outputs = outputs;
+    g->n_outputs++;
+    return foilModelFromGraph(g, out);
+}
+
 static void free_chunk_buffers(FoilGraphModel *m)
 {
     foil_tensor_free(&m->chunk_x);
