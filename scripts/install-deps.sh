@@ -13,6 +13,7 @@ packages=(
   libopenblas-openmp-dev       # sgemm for Conv and Gemm (OpenMP flavour)
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev   # ONNX via generated protobuf-c code
   zlib1g-dev libpng-dev libcjson-dev
+  libjpeg62-turbo-dev          # the JPEG preprocessing defense (libjpeg-turbo)
   libcurl4-openssl-dev         # remote models over HTTP
   libmicrohttpd-dev            # the remote models' test server
   libcmocka-dev                # test framework

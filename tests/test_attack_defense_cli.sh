@@ -43,7 +43,12 @@ check "square runs once on a deterministic defense" 0 "^  square " -- "$FOIL" at
   --data fashion-mnist --limit 20 --attack square --eps 0.1 --queries 50 --quiet --preprocess median:3
 grep -q "square+" <<<"$out" && fail "a score-based attack ran twice on a deterministic defense"
 
-check "bad stage" 2 "not one of: squeeze:bits=B" -- "$FOIL" attack "${common[@]}" --preprocess jpeg:50
+check "bad stage" 2 "not one of: squeeze:bits=B" -- "$FOIL" attack "${common[@]}" --preprocess jpg:50
+# JPEG has no derivative: only the BPDA row, and it breaks the defense
+check "jpeg" 0 "\"attack\":\"pgd\\+bpda\"" -- "$FOIL" attack "${common[@]}" --preprocess jpeg:75 --json
+json=$(grep -v "^foil attack" <<<"$out")
+grep -q '"attack":"pgd"' <<<"$json" && fail "jpeg: a plain gradient attack ran through JPEG"
+below "$(robust "[$json]" pgd+bpda)" 0.3 || fail "jpeg: BPDA left the model robust"
 check "even window" 2 "must be odd" -- "$FOIL" attack "${common[@]}" --preprocess median:4
 check "eot without defense" 2 "need --preprocess" -- "$FOIL" attack "${common[@]}" --eot 4
 check "both sides off" 2 "exclude each other" -- "$FOIL" attack "${common[@]}" --preprocess median --bpda \

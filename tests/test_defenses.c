@@ -289,9 +289,10 @@ static void test_preprocess_lists(void **state)
     foil_preprocessors_free(pre, n);
 
     const char *bad[] = {"",        "squeeze",         "squeeze:bits=x", "median:4", "median:2.5",
-                         "noise",   "jpeg:50",         "squeeze:bits=17", "median:3,", "blur:sigma=-1"};
-    const char *why[] = {"empty", "not one of", "not one of", "odd", "not one of", "not one of", "not one of",
-                         "1 to 16", "", "must be > 0"};
+                         "noise",   "jpeg:101",        "squeeze:bits=17", "median:3,", "blur:sigma=-1",
+                         "jpeg:q=5", "jpeg:7.5"};
+    const char *why[] = {"empty",   "not one of", "not one of", "odd", "not one of", "not one of", "1 to 100",
+                         "1 to 16", "",           "must be > 0", "not one of", "not one of"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         foil_status st = foil_preprocessors_parse(bad[k], &image, 1, pre, 8, &n);
         if (k == 8) { /* a trailing comma is an empty stage strtok skips: allowed */
@@ -310,6 +311,108 @@ static void test_preprocess_lists(void **state)
     assert_int_equal(n, 0);
 }
 
+/* JPEG round trips against ART's JpegCompression (which saves with PIL),
+ * values computed with ART 1.20 and Pillow and written here: an 8 x 8 gray
+ * image at quality 50 and a 3 x 8 x 8 RGB one at quality 75 (chroma
+ * subsampled). Pillow bundles its own libjpeg-turbo; both use the same
+ * tables and integer DCT, so at most one level of 255 may differ. */
+static void check_jpeg(int c, int quality, const unsigned char *want)
+{
+    enum { H = 8, W = 8 };
+    float x[3 * H * W], y[3 * H * W];
+    for (int k = 0; k < c; k++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) x[(k * H + i) * W + j] = (float)((i * 37 + j * 91 + k * 50) % 256) / 255.0f;
+    foil_preprocessor p;
+    assert_int_equal(foil_preprocessor_jpeg(quality, c, H, W, 0.0f, 1.0f, &p), FOIL_OK);
+    assert_int_equal(p.forward(p.ctx, x, y, 1, c * H * W, NULL), FOIL_OK);
+    int exact = 0;
+    for (int i = 0; i < c * H * W; i++) {
+        long got = lrintf(y[i] * 255.0f);
+        if (labs(got - want[i]) > 1) fail_msg("jpeg(%d), value %d: %ld, ART %d", quality, i, got, want[i]);
+        exact += got == want[i];
+    }
+    assert_true(exact >= c * H * W * 9 / 10);
+    assert_null(p.backward); /* no exact derivative: the plain attack gets none */
+    p.destroy(p.ctx);
+}
+
+static void test_jpeg_matches_art(void **state)
+{
+    (void)state;
+    static const unsigned char gray50[] = {
+        0, 94, 191, 8, 118, 205, 22, 120, 52, 144, 204, 63, 128, 221, 93, 172, 63, 159, 0, 105, 191, 0, 117, 175,
+        141, 175, 25, 151, 217, 59, 159, 237, 154, 218, 72, 182, 0, 137, 127, 35, 169, 52, 122, 183, 55, 98, 232, 41,
+        229, 45, 166, 241, 41, 201, 0, 107, 9, 70, 181, 13, 126, 193, 41, 116,
+    };
+    static const unsigned char rgb75[] = {
+        19, 124, 175, 47, 144, 181, 85, 153, 56, 140, 67, 77, 172, 115, 93, 181, 82, 165, 24, 100, 208, 55, 153, 231,
+        119, 197, 67, 146, 70, 90, 184, 110, 185, 68, 110, 177, 38, 122, 194, 41, 209, 69, 135, 204, 58, 144, 49, 59,
+        83, 112, 190, 81, 108, 162, 26, 102, 55, 131, 188, 65, 139, 177, 47, 134, 42, 146, 197, 67, 162, 198, 99, 167,
+        86, 169, 90, 97, 189, 127, 96, 182, 126, 204, 51, 118, 222, 57, 136, 205, 159, 233, 92, 163, 83, 95, 174, 92,
+        199, 82, 126, 192, 54, 140, 215, 63, 209, 71, 143, 219, 79, 172, 88, 101, 74, 108, 193, 95, 135, 196, 63, 139,
+        43, 125, 189, 79, 168, 215, 82, 170, 60, 157, 194, 55, 148, 182, 86, 154, 94, 175, 96, 95, 171, 105, 85, 174,
+        111, 203, 78, 138, 196, 20, 126, 208, 135, 223, 114, 181, 65, 65, 165, 92, 182, 67, 115, 187, 54, 140, 206, 50,
+        201, 58, 122, 200, 74, 173, 87, 100, 79, 107, 182, 70, 94, 171, 82, 181, 53, 129, 183, 53, 110, 176, 110, 232,
+    };
+    check_jpeg(1, 50, gray50);
+    check_jpeg(3, 75, rgb75);
+    foil_preprocessor p;
+    assert_int_equal(foil_preprocessor_jpeg(0, 1, 8, 8, 0, 1, &p), FOIL_ERR_ARG);
+    assert_int_equal(foil_preprocessor_jpeg(75, 2, 8, 8, 0, 1, &p), FOIL_ERR_ARG);
+}
+
+/* Total-variation minimization: the solver starts at x, where the
+ * objective is lambda * TV(x), and accepts only steps that lower it, so
+ * the output's TV is below the input's (clipping, a 1-Lipschitz map per
+ * pixel, cannot raise it); a flat image (TV 0, nothing to fit) comes back
+ * as it went in; the pixel mask is drawn per query, so seeds decide it. */
+static double total_variation(const float *z, int h, int w)
+{
+    double tv = 0;
+    for (int i = 0; i + 1 < h; i++) {
+        double s = 0;
+        for (int j = 0; j < w; j++) s += pow(z[(i + 1) * w + j] - z[i * w + j], 2);
+        tv += sqrt(s);
+    }
+    for (int j = 0; j + 1 < w; j++) {
+        double s = 0;
+        for (int i = 0; i < h; i++) s += pow(z[i * w + j + 1] - z[i * w + j], 2);
+        tv += sqrt(s);
+    }
+    return tv;
+}
+
+static void test_tv_min(void **state)
+{
+    (void)state;
+    enum { H = 12, W = 10, D = H * W };
+    float x[2 * D], y[2 * D], y2[2 * D];
+    foil_rng r = foil_rng_make(3, 0);
+    for (int i = 0; i < D; i++) x[i] = x[D + i] = (float)foil_rng_uniform(&r);
+    foil_preprocessor p;
+    assert_int_equal(foil_preprocessor_tv_min(0.3f, 0.5f, 2, 10, 1, H, W, 0, 1, 7, &p), FOIL_OK);
+    assert_true(p.randomized && !p.backward);
+    uint64_t seeds[2] = {11, 12};
+    assert_int_equal(p.forward(p.ctx, x, y, 2, D, seeds), FOIL_OK);
+    double before = total_variation(x, H, W), after = total_variation(y, H, W);
+    printf("  tv-min(0.5): TV %.3f -> %.3f\n", before, after);
+    assert_true(after < 0.8 * before);
+    for (int i = 0; i < D; i++) assert_true(y[i] >= 0 && y[i] <= 1);
+    /* same seed, same mask, same output; another seed, another mask */
+    assert_int_equal(p.forward(p.ctx, x, y2, 2, D, seeds), FOIL_OK);
+    assert_memory_equal(y, y2, sizeof y);
+    assert_memory_not_equal(y, y + D, D * sizeof(float));
+    float flat[D], out[D];
+    for (int i = 0; i < D; i++) flat[i] = 0.25f;
+    assert_int_equal(p.forward(p.ctx, flat, out, 1, D, NULL), FOIL_OK);
+    assert_memory_equal(flat, out, sizeof flat);
+    assert_int_equal(p.forward(p.ctx, x, y, 1, D - 1, NULL), FOIL_ERR_SHAPE);
+    p.destroy(p.ctx);
+    assert_int_equal(foil_preprocessor_tv_min(0.0f, 0.5f, 2, 10, 1, H, W, 0, 1, 7, &p), FOIL_ERR_ARG);
+    assert_int_equal(foil_preprocessor_tv_min(0.3f, 0.5f, 3, 10, 1, H, W, 0, 1, 7, &p), FOIL_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +422,8 @@ int main(void)
         cmocka_unit_test(test_preprocess_lists),
         cmocka_unit_test(test_defend_writes_onnx),
         cmocka_unit_test(test_ensemble),
+        cmocka_unit_test(test_jpeg_matches_art),
+        cmocka_unit_test(test_tv_min),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,23 @@ foil_status foil_preprocessor_median(int64_t window, int64_t c, int64_t h, int64
  * derivative is used by the plain and the adaptive attack alike. */
 foil_status foil_preprocessor_gaussian_blur(float sigma, int64_t c, int64_t h, int64_t w, foil_preprocessor *out);
 
+/* JPEG compression (ART's JpegCompression): each (c, h, w) image, c 1
+ * (gray) or 3 (RGB), of range [lo, hi] quantized to 8 bits, compressed at
+ * `quality` (1-100) with libjpeg-turbo's defaults and decompressed. No
+ * exact derivative (backward NULL); BPDA: the identity. */
+foil_status foil_preprocessor_jpeg(int quality, int64_t c, int64_t h, int64_t w, float lo, float hi,
+                                   foil_preprocessor *out);
+
+/* Total-variation minimization (Guo et al. 2018; ART's TotalVarMin
+ * defaults: prob 0.3, lambda 0.5, norm 2, 10 iterations): each channel of
+ * each (c, h, w) image replaced by argmin_z ||m * (z - x)||_2 + lambda *
+ * TV_norm(z), m keeping each pixel with probability prob, drawn afresh on
+ * every query (randomized; per-example seeds as for the noise), solved
+ * roughly by `iterations` of L-BFGS from x and clipped to [lo, hi]. norm 1
+ * or 2; images at least 2 x 2. No exact derivative; BPDA: the identity. */
+foil_status foil_preprocessor_tv_min(float prob, float lambda, int norm, int iterations, int64_t c, int64_t h,
+                                     int64_t w, float lo, float hi, uint64_t seed, foil_preprocessor *out);
+
 /* Write pre[k .. n) into m's ONNX graph, in front of its input, for the
  * smallest k such that ONNX expresses every one of them exactly (bit-depth
  * reduction: Round and arithmetic; blur: Pad and a depthwise Conv). pre[0 ..
@@ -67,6 +84,9 @@ typedef struct foil_input_desc {
  *   median:size=K (or median:K)     median smoothing, K x K (default 3)
  *   noise:sigma=S (or noise:S)      Gaussian noise (randomized), seeded by seed
  *   blur:sigma=S (or blur:S)        Gaussian smoothing
+ *   jpeg:quality=Q (or jpeg:Q)      JPEG compression at quality Q (default 75)
+ *   tv:lambda=L (or tv:L)           total-variation minimization (randomized;
+ *                                   default lambda 0.5, ART's other defaults)
  * e.g. "squeeze:bits=4,median:3". Fills out[0 .. *count) (at most max);
  * errors name the stage and the accepted forms, and free what was made. */
 foil_status foil_preprocessors_parse(const char *list, const foil_input_desc *in, uint64_t seed,

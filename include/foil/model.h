@@ -231,6 +231,8 @@ typedef enum foil_preprocessor_kind {
     FOIL_PREPROCESSOR_MEDIAN,
     FOIL_PREPROCESSOR_NOISE,
     FOIL_PREPROCESSOR_BLUR,
+    FOIL_PREPROCESSOR_JPEG,
+    FOIL_PREPROCESSOR_TV,
 } foil_preprocessor_kind;
 
 typedef struct foil_preprocessor {

@@ -54,10 +54,13 @@ const cli_command cli_attack = {
     "many features changed and by how much.\n"
     "A defense: --preprocess LIST puts preprocessors in front of the model, in\n"
     "order: squeeze:bits=B (bit-depth reduction), median:size=K (median smoothing,\n"
-    "K x K), noise:sigma=S (Gaussian noise, randomized). Every gradient attack then\n"
-    "runs twice: as given (the exact derivative, one random draw), and adaptively\n"
-    "(rows NAME+bpda, NAME+bpda+eot: BPDA through every preprocessor, and for a\n"
-    "randomized defense EOT over --eot draws, 16 by default); score- and\n"
+    "K x K), blur:sigma=S (Gaussian smoothing), jpeg:quality=Q (JPEG, libjpeg-turbo),\n"
+    "tv:lambda=L (total-variation minimization, randomized), noise:sigma=S\n"
+    "(Gaussian noise, randomized). Every gradient attack then runs twice: as\n"
+    "given (the exact derivative, one random draw; skipped where there is none:\n"
+    "JPEG, TV), and adaptively (rows NAME+bpda, NAME+bpda+eot: BPDA through\n"
+    "every preprocessor, and for a randomized defense EOT over --eot draws, 16\n"
+    "by default); score- and\n"
     "decision-based attacks run adaptively too against a randomized defense. When\n"
     "the adaptive attack leaves more than 5 points less robust accuracy, a warning\n"
     "says that the defense relies on gradient masking. --out writes the adaptive\n"
@@ -468,8 +471,15 @@ static int run_attack(int argc, char **argv)
          * defense, or EOT over a randomized one */
         int both = adaptive && (info->needs == FOIL_NEEDS_GRADIENTS ||
                                 (foil_model_capabilities(model) & FOIL_MODEL_RANDOMIZED));
-        foil_evasion_summary plain;
-        for (int pass = 0; pass < 1 + both && !rc; pass++) {
+        foil_evasion_summary plain = {0};
+        /* a preprocessor without a derivative (JPEG) leaves the plain
+         * gradient attack nothing to follow: only the adaptive one runs */
+        int first = both && info->needs == FOIL_NEEDS_GRADIENTS &&
+                    !(foil_model_capabilities(model) & FOIL_MODEL_GRADIENTS);
+        if (first && !common.quiet)
+            fprintf(stderr, "foil attack: %s: the defense has no derivative to follow, so only the adaptive attack "
+                    "(%s%s) runs\n", info->name, info->name, adaptive_tag(model));
+        for (int pass = first; pass < 1 + both && !rc; pass++) {
             char name[48];
             snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(model) : "");
             foil_evasion_result r;
@@ -487,7 +497,7 @@ static int run_attack(int argc, char **argv)
             }
             else print_row(name, &t, &s, &r, &d.x, tabular, info->minimal);
             print_warnings(eps[k], &r);
-            if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
+            if (pass && !first) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
             plain = s;
             /* --out keeps the strongest attack's examples: the adaptive one's when it ran */
             if (pass == both && a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);

@@ -14,12 +14,13 @@ const cli_command cli_defend = {
     "defend", "write preprocessing defenses into an ONNX model",
     "--model M.onnx --preprocess LIST --output M_defended.onnx [--bounds LOW,HIGH]",
     "Puts the preprocessors of LIST (as foil attack --preprocess takes them:\n"
-    "squeeze:bits=B, median:size=K, blur:sigma=S, noise:sigma=S; in order) in\n"
+    "squeeze:bits=B, median:size=K, blur:sigma=S, jpeg:quality=Q, tv:lambda=L,\n"
+    "noise:sigma=S; in order) in\n"
     "front of the model's (N, C, H, W) image input, inside its ONNX graph, where\n"
     "ONNX expresses them exactly: bit-depth reduction (Round and arithmetic) and\n"
     "Gaussian blur (Pad and a depthwise Conv). Median smoothing (ONNX has no\n"
-    "median) and random noise (a runtime seeds ONNX's RandomNormalLike as it\n"
-    "pleases) cannot go in: foil says so, and writes the stages after the last\n"
+    "median), JPEG, TV minimization and random noise (a runtime seeds ONNX's\n"
+    "RandomNormalLike as it pleases) cannot go in: foil says so, and writes the stages after the last\n"
     "of those, which a deployment then runs after applying the others itself.\n"
     "Pixels lie in [0, 1] unless --bounds says otherwise. Then evaluate the\n"
     "written model as given and adaptively: foil attack --model M_defended.onnx\n"
@@ -27,6 +28,17 @@ const cli_command cli_defend = {
     "undefended model with --preprocess LIST for the adaptive (BPDA) figures.",
     run_defend,
 };
+
+static const char *cannot_write_reason(foil_preprocessor_kind kind)
+{
+    switch (kind) {
+    case FOIL_PREPROCESSOR_MEDIAN: return " (no median operator)";
+    case FOIL_PREPROCESSOR_NOISE: return " (runtimes seed random operators as they please)";
+    case FOIL_PREPROCESSOR_JPEG: return " (no JPEG codec operator)";
+    case FOIL_PREPROCESSOR_TV: return " (an iterative solver over a random pixel mask)";
+    default: return "";
+    }
+}
 
 /* (C, H, W) from the model's declared input (N, C, H, W). */
 static int image_input(const foil_model *m, const char *path, foil_input_desc *in)
@@ -73,10 +85,7 @@ static int run_defend(int argc, char **argv)
     }
     for (int k = 0; k < first; k++)
         fprintf(stderr, "foil defend: %s cannot be written into ONNX%s; apply it to the inputs before the model\n",
-                pre[k].name, pre[k].kind == FOIL_PREPROCESSOR_MEDIAN  ? " (no median operator)"
-                             : pre[k].kind == FOIL_PREPROCESSOR_NOISE ? " (runtimes seed random operators as they "
-                                                                         "please)"
-                                                                       : "");
+                pre[k].name, cannot_write_reason(pre[k].kind));
     if (first == n) {
         fprintf(stderr, "foil defend: nothing written: the last stage of the list cannot go into ONNX, so no later "
                 "stage can either\n");

@@ -9,7 +9,9 @@
 
 #include "foil/defense.h"
 
-#define FORMS "squeeze:bits=B, median:size=K, blur:sigma=S, noise:sigma=S (comma-separated, applied in order)"
+#define FORMS                                                                                                 \
+    "squeeze:bits=B, median:size=K, blur:sigma=S, jpeg:quality=Q, tv:lambda=L, noise:sigma=S (comma-separated, "  \
+    "applied in order)"
 
 /* The stage's one parameter: "name", "name:V" or "name:key=V" (key must be
  * `key`). *has is 0 for the bare name. */
@@ -61,6 +63,17 @@ static foil_status make_stage(const char *stage, const foil_input_desc *in, uint
         if (!stage_value(args, "sigma", &v, &has) || !has) goto bad;
         if ((st = need_image(stage, in))) return st;
         return foil_preprocessor_gaussian_blur((float)v, in->c, in->h, in->w, p);
+    }
+    if (len == 4 && strncmp(stage, "jpeg", 4) == 0) {
+        if (!stage_value(args, "quality", &v, &has) || (has && v != floor(v))) goto bad;
+        if ((st = need_image(stage, in))) return st;
+        return foil_preprocessor_jpeg(has ? (int)v : 75, in->c, in->h, in->w, in->lo, in->hi, p);
+    }
+    if (len == 2 && strncmp(stage, "tv", 2) == 0) {
+        if (!stage_value(args, "lambda", &v, &has)) goto bad;
+        if ((st = need_image(stage, in))) return st;
+        return foil_preprocessor_tv_min(0.3f, has ? (float)v : 0.5f, 2, 10, in->c, in->h, in->w, in->lo, in->hi, seed,
+                                        p);
     }
     if (len == 5 && strncmp(stage, "noise", 5) == 0) {
         if (!stage_value(args, "sigma", &v, &has) || !has) goto bad;
