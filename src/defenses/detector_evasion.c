@@ -1,11 +1,13 @@
 /*
- * attacks/detector_evasion.c - Orthogonal PGD (Bryniarski, Hingun,
+ * defenses/detector_evasion.c - Orthogonal PGD (Bryniarski, Hingun,
  * Pachuca, Wang, Carlini 2022): the attacker who knows the detector and
  * must fool the classifier and evade the detector at once (foil/detect.h).
  *
  * Summing the two losses makes each step a compromise that often serves
  * neither; the paper instead steps on one objective at a time, the one
  * not yet met, with the other's gradient direction projected out of it.
+ * It lives with the detectors, not in attacks/, as the adaptive half of
+ * their evaluation: attacks/ knows nothing of defenses (DESIGN.md).
  * As in the authors' code: no random start, sign steps (Linf), the
  * classifier counted as fooled only by a 0.05-logit margin when choosing
  * the step, and of the misclassified iterates the least detected kept.
