@@ -301,7 +301,8 @@ static int evaluate_detector(const detect_args *a, const char *name, foil_model 
 
 static int run_detect(int argc, char **argv)
 {
-    detect_args a = {.detectors = "squeeze,max-softmax,energy,mahalanobis", .attacks = "fgsm,pgd",
+    static const char all_detectors[] = "squeeze,max-softmax,energy,mahalanobis";
+    detect_args a = {.detectors = all_detectors, .attacks = "fgsm,pgd",
                      .squeezers = "squeeze:bits=4,median:3", .fpr = 0.05, .temperature = 1, .limit = 1000,
                      .calibration = 1000, .fit_limit = 10000, .adaptive_steps = 100, .batch = 250};
     cli_option opts[] = {
@@ -370,8 +371,11 @@ static int run_detect(int argc, char **argv)
                "clean test images\n",
                a.model, test.name, (long long)a.limit, a.eps, 100 * a.fpr, (long long)a.calibration);
     if ((rc = run_plain_attacks(&a, model, &test, &t, common.quiet, runs, n_attacks))) goto done;
-    for (int k = 0; k < n_detectors && !rc; k++)
+    for (int k = 0; k < n_detectors && !rc; k++) {
+        /* squeezers work on images: by default, tabular data goes without */
+        if (a.detectors == all_detectors && !test.is_image && strcmp(detectors[k], "squeeze") == 0) continue;
         rc = evaluate_detector(&a, detectors[k], model, &train, &test, &t, runs, n_attacks, &common, &rep);
+    }
     if (!rc && a.json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "model", a.model);
