@@ -44,11 +44,15 @@ check "square runs once on a deterministic defense" 0 "^  square " -- "$FOIL" at
 grep -q "square+" <<<"$out" && fail "a score-based attack ran twice on a deterministic defense"
 
 check "bad stage" 2 "not one of: squeeze:bits=B" -- "$FOIL" attack "${common[@]}" --preprocess jpg:50
-# JPEG has no derivative: only the BPDA row, and it breaks the defense
-check "jpeg" 0 "\"attack\":\"pgd\\+bpda\"" -- "$FOIL" attack "${common[@]}" --preprocess jpeg:75 --json
+# JPEG has no derivative: the unaware attacker crafts on the model alone
+# (pgd+transfer), the adaptive one through BPDA, which breaks the defense
+check "jpeg" 0 "relies on gradient masking" -- "$FOIL" attack "${common[@]}" --preprocess jpeg:75 --json
 json=$(grep -v "^foil attack" <<<"$out")
-grep -q '"attack":"pgd"' <<<"$json" && fail "jpeg: a plain gradient attack ran through JPEG"
-below "$(robust "[$json]" pgd+bpda)" 0.3 || fail "jpeg: BPDA left the model robust"
+grep -q '"attack":"pgd",' <<<"$json" && fail "jpeg: a plain gradient attack ran through JPEG"
+plain=$(robust "$json" pgd+transfer) adaptive=$(robust "$json" pgd+bpda)
+echo "     jpeg:75: PGD robust accuracy $plain crafted without the defense, $adaptive with BPDA"
+below "$adaptive" 0.3 || fail "jpeg: BPDA left the model robust ($adaptive)"
+below "$adaptive" "$plain - 0.1" || fail "jpeg: BPDA no stronger than transfer ($plain -> $adaptive)"
 check "even window" 2 "must be odd" -- "$FOIL" attack "${common[@]}" --preprocess median:4
 check "eot without defense" 2 "need --preprocess" -- "$FOIL" attack "${common[@]}" --eot 4
 check "both sides off" 2 "exclude each other" -- "$FOIL" attack "${common[@]}" --preprocess median --bpda \

@@ -57,8 +57,9 @@ const cli_command cli_attack = {
     "K x K), blur:sigma=S (Gaussian smoothing), jpeg:quality=Q (JPEG, libjpeg-turbo),\n"
     "tv:lambda=L (total-variation minimization, randomized), noise:sigma=S\n"
     "(Gaussian noise, randomized). Every gradient attack then runs twice: as\n"
-    "given (the exact derivative, one random draw; skipped where there is none:\n"
-    "JPEG, TV), and adaptively (rows NAME+bpda, NAME+bpda+eot: BPDA through\n"
+    "given (the exact derivative, one random draw; where there is none, JPEG\n"
+    "and TV, crafted on the model alone and judged through the defense: rows\n"
+    "NAME+transfer), and adaptively (rows NAME+bpda, NAME+bpda+eot: BPDA through\n"
     "every preprocessor, and for a randomized defense EOT over --eot draws, 16\n"
     "by default); score- and\n"
     "decision-based attacks run adaptively too against a randomized defense. When\n"
@@ -274,6 +275,38 @@ static int hide_model(const attack_args *a, uint64_t seed, foil_model **model)
     return st ? cli_fail(&cli_attack, st) : CLI_OK;
 }
 
+/* The model without its defense, for the attacker unaware of one. */
+static int open_bare_model(const attack_args *a, foil_model **bare)
+{
+    int rc = cli_open_model(&cli_attack, &a->source, bare);
+    if (!rc) rc = cli_apply_normalize(&cli_attack, a->normalize, *bare);
+    return rc;
+}
+
+/* Examples crafted on the bare model, judged through the defended one:
+ * which examples it classifies correctly (those count as attacked) and
+ * which adversarial ones it gets wrong (or, targeted, puts in the target). */
+static foil_status judge_through(foil_model *defended, const foil_tensor *x, const int64_t *y, int targeted,
+                                 foil_evasion_result *r)
+{
+    foil_tensor clean = {0}, adv = {0};
+    foil_status st = foil_model_predict(defended, x, &clean);
+    if (!st) st = foil_model_predict(defended, &r->adv, &adv);
+    const int64_t c = st ? 0 : clean.shape[1];
+    for (int64_t i = 0; i < r->n && !st; i++) {
+        const float *zc = foil_f32(&clean) + i * c, *za = foil_f32(&adv) + i * c;
+        int64_t pc = 0, pa = 0;
+        for (int64_t j = 1; j < c; j++) pc = zc[j] > zc[pc] ? j : pc, pa = za[j] > za[pa] ? j : pa;
+        r->clean_pred[i] = pc;
+        r->adv_pred[i] = pa;
+        r->attacked[i] = pc == y[i];
+        r->success[i] = r->attacked[i] && (targeted ? pa == r->target[i] : pa != y[i]);
+    }
+    foil_tensor_free(&clean);
+    foil_tensor_free(&adv);
+    return st;
+}
+
 static int load_inputs(const attack_args *a, foil_split split, int64_t limit, foil_dataset *d, foil_tensor *targets)
 {
     foil_status st = foil_data_load(&a->data, split, d);
@@ -412,7 +445,7 @@ static int run_attack(int argc, char **argv)
 
     foil_dataset d = {0}, fit = {0};
     foil_tensor targets = {0};
-    foil_model *model = NULL, *adaptive = NULL;
+    foil_model *model = NULL, *adaptive = NULL, *bare = NULL;
     uint8_t *immutable = NULL, *integer = NULL;
     cJSON *list = cJSON_CreateArray();
     if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto done;
@@ -472,19 +505,22 @@ static int run_attack(int argc, char **argv)
         int both = adaptive && (info->needs == FOIL_NEEDS_GRADIENTS ||
                                 (foil_model_capabilities(model) & FOIL_MODEL_RANDOMIZED));
         foil_evasion_summary plain = {0};
-        /* a preprocessor without a derivative (JPEG) leaves the plain
-         * gradient attack nothing to follow: only the adaptive one runs */
-        int first = both && info->needs == FOIL_NEEDS_GRADIENTS &&
-                    !(foil_model_capabilities(model) & FOIL_MODEL_GRADIENTS);
-        if (first && !common.quiet)
-            fprintf(stderr, "foil attack: %s: the defense has no derivative to follow, so only the adaptive attack "
-                    "(%s%s) runs\n", info->name, info->name, adaptive_tag(model));
-        for (int pass = first; pass < 1 + both && !rc; pass++) {
+        /* A preprocessor without a derivative (JPEG, TV) leaves the plain
+         * gradient attack nothing to follow: the attacker unaware of it
+         * crafts on the model alone, and the examples are judged through
+         * the defense ("+transfer"). */
+        int transfer = both && info->needs == FOIL_NEEDS_GRADIENTS &&
+                       !(foil_model_capabilities(model) & FOIL_MODEL_GRADIENTS);
+        if (transfer && !bare && (rc = open_bare_model(&a, &bare))) break;
+        for (int pass = 0; pass < 1 + both && !rc; pass++) {
             char name[48];
-            snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(model) : "");
-            foil_evasion_result r;
+            snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(model) : transfer ? "+transfer" : "");
+            foil_evasion_result r = {0};
             foil_evasion_summary s;
-            if ((st = foil_evasion_run(info->name, pass ? adaptive : model, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
+            foil_model *target = pass ? adaptive : transfer ? bare : model;
+            if ((st = foil_evasion_run(info->name, target, &d.x, foil_i64(&d.y), &t, &opt, &r)) ||
+                (!pass && transfer && (st = judge_through(model, &d.x, foil_i64(&d.y), mode != FOIL_UNTARGETED, &r)))) {
+                if (r.adv.data) foil_evasion_result_free(&r);
                 rc = cli_fail(&cli_attack, st);
                 break;
             }
@@ -497,7 +533,7 @@ static int run_attack(int argc, char **argv)
             }
             else print_row(name, &t, &s, &r, &d.x, tabular, info->minimal);
             print_warnings(eps[k], &r);
-            if (pass && !first) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
+            if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
             plain = s;
             /* --out keeps the strongest attack's examples: the adaptive one's when it ran */
             if (pass == both && a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
@@ -515,6 +551,7 @@ done:
     free(integer);
     foil_model_free(model);
     foil_model_free(adaptive);
+    foil_model_free(bare);
     foil_tensor_free(&targets);
     foil_dataset_free(&d);
     foil_dataset_free(&fit);

@@ -371,6 +371,10 @@ static int run_detect(int argc, char **argv)
                "clean test images\n",
                a.model, test.name, (long long)a.limit, a.eps, 100 * a.fpr, (long long)a.calibration);
     if ((rc = run_plain_attacks(&a, model, &test, &t, common.quiet, runs, n_attacks))) goto done;
+    int64_t correct = 0;
+    for (int64_t i = 0; i < a.limit; i++) correct += runs[0].r.attacked[i];
+    if (!a.json) printf("clean accuracy %.2f%% (the attacks run on the %lld images classified correctly)\n",
+                        100.0 * (double)correct / (double)a.limit, (long long)correct);
     for (int k = 0; k < n_detectors && !rc; k++) {
         /* squeezers work on images: by default, tabular data goes without */
         if (a.detectors == all_detectors && !test.is_image && strcmp(detectors[k], "squeeze") == 0) continue;
@@ -381,6 +385,7 @@ static int run_detect(int argc, char **argv)
         cJSON_AddStringToObject(root, "model", a.model);
         cJSON_AddStringToObject(root, "data", test.name);
         cJSON_AddNumberToObject(root, "examples", (double)a.limit);
+        cJSON_AddNumberToObject(root, "clean_accuracy", (double)correct / (double)a.limit);
         cJSON_AddNumberToObject(root, "eps", a.eps);
         cJSON_AddNumberToObject(root, "fpr", a.fpr);
         cJSON_AddNumberToObject(root, "calibration_examples", (double)a.calibration);
