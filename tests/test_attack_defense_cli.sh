@@ -43,6 +43,23 @@ check "square runs once on a deterministic defense" 0 "^  square " -- "$FOIL" at
   --data fashion-mnist --limit 20 --attack square --eps 0.1 --queries 50 --quiet --preprocess median:3
 grep -q "square+" <<<"$out" && fail "a score-based attack ran twice on a deterministic defense"
 
+# --plot: one curve per row, the defense's next to the model without it
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+check "plot" 0 "" -- "$FOIL" attack --model "$MODEL" --data fashion-mnist --limit 100 --attack pgd --quiet \
+  --eps 0.05,0.1 --preprocess squeeze:bits=3 --plot "$tmp/curves.svg"
+"$py" - "$tmp/curves.svg" <<'PY' || fail "plot: not the chart expected"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+lines = root.findall(f"{ns}polyline")
+names = [t.text for t in root.findall(f"{ns}text")]
+assert len(lines) == 3, len(lines)
+for want in ("pgd", "pgd+bpda", "pgd (no defense)"):
+    assert want in names, (want, names)
+# each curve: the clean point at eps 0, then eps 0.05 and 0.1
+assert all(len(l.get("points").split()) == 3 for l in lines)
+PY
+check "plot unwritable" 1 "cannot write" -- "$FOIL" attack "${common[@]}" --plot /nonexistent/dir/c.svg
 check "bad stage" 2 "not one of: squeeze:bits=B" -- "$FOIL" attack "${common[@]}" --preprocess jpg:50
 # JPEG has no derivative: the unaware attacker crafts on the model alone
 # (pgd+transfer), the adaptive one through BPDA, which breaks the defense
@@ -58,8 +75,6 @@ check "eot without defense" 2 "need --preprocess" -- "$FOIL" attack "${common[@]
 check "both sides off" 2 "exclude each other" -- "$FOIL" attack "${common[@]}" --preprocess median --bpda \
   --no-adaptive
 # --- foil defend: the defense written into the model ------------------------
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 check "defend" 0 "wrote .* with bit-depth\(4\) blur\(0.5\)" -- "$FOIL" defend --model "$MODEL" \
   --preprocess median:3,squeeze:bits=4,blur:sigma=0.5 --output "$tmp/defended.onnx"
 grep -q "median(3) cannot be written into ONNX" <<<"$out" || fail "defend did not say that median smoothing stays out"

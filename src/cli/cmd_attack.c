@@ -65,13 +65,16 @@ const cli_command cli_attack = {
     "decision-based attacks run adaptively too against a randomized defense. When\n"
     "the adaptive attack leaves more than 5 points less robust accuracy, a warning\n"
     "says that the defense relies on gradient masking. --out writes the adaptive\n"
-    "attack's examples.",
+    "attack's examples. --plot FILE.svg charts robust accuracy against eps, one\n"
+    "curve per row, from the clean accuracy at eps 0; with --preprocess it also\n"
+    "attacks the model without the defense (rows NAME (no defense)), so each\n"
+    "defense's curves lie next to the undefended model's.",
     run_attack,
 };
 
 typedef struct attack_args {
     cli_model_source source;
-    const char *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out;
+    const char *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out, *plot;
     const char *bounds, *normalize;
     const char *output_mode, *preprocess;
     int64_t query_budget;
@@ -144,7 +147,7 @@ static void print_header(const attack_args *a, const foil_dataset *d, const foil
 {
     printf("%s norm on %s, %s split, %lld examples, model %s (%s), seed %llu\n", foil_norm_name(t->norm), d->name,
            a->split, (long long)n, foil_model_name(model), foil_model_kind(model), (unsigned long long)t->seed);
-    printf("  %-13s %-7s %8s %8s %8s %11s %11s %9s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
+    printf("  %-18s %-7s %8s %8s %8s %11s %11s %9s %9s %10s %8s %8s\n", "attack", "eps", "clean", "robust", "success",
            "median_norm", "max_norm", "grads/ex", "zero_grad", "queries/ex", "seconds", "img/s");
 }
 
@@ -154,7 +157,7 @@ static void print_row(const char *name, const foil_threat *t, const foil_evasion
     char zero_grad[16] = "-"; /* black-box: no gradients */
     if (!isnan(s->zero_gradient_fraction))
         snprintf(zero_grad, sizeof zero_grad, "%.2f%%", 100 * s->zero_gradient_fraction);
-    printf("  %-13s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %9s %10.1f %8.2f %8.1f\n", name, t->eps,
+    printf("  %-18s %-7g %7.2f%% %7.2f%% %7.2f%% %11.4g %11.4g %9.1f %9s %10.1f %8.2f %8.1f\n", name, t->eps,
            100 * s->clean_accuracy, 100 * s->robust_accuracy, 100 * s->success_rate, nan_to_zero(s->median_norm),
            nan_to_zero(s->max_norm), s->mean_grads, zero_grad, s->mean_queries, s->seconds, s->images_per_second);
     if (tabular) {
@@ -272,6 +275,51 @@ static int hide_model(const attack_args *a, uint64_t seed, foil_model **model)
     foil_model *inner = *model;
     *model = NULL;
     st = foil_model_black_box(inner, a->query_budget, &output, model);
+    return st ? cli_fail(&cli_attack, st) : CLI_OK;
+}
+
+/* --plot: robust accuracy against eps, one series per row name; each
+ * starts at eps 0 with the clean accuracy. */
+enum { PLOT_MAX_SERIES = 32, PLOT_MAX_POINTS = 66 };
+typedef struct plot_series {
+    char name[64];
+    int n;
+    double x[PLOT_MAX_POINTS], y[PLOT_MAX_POINTS];
+} plot_series;
+
+static void plot_add(plot_series *ps, int *n_series, const char *name, double eps, const foil_evasion_summary *s)
+{
+    plot_series *p = NULL;
+    for (int k = 0; k < *n_series && !p; k++)
+        if (strcmp(ps[k].name, name) == 0) p = &ps[k];
+    if (!p) {
+        if (*n_series == PLOT_MAX_SERIES) return;
+        p = &ps[(*n_series)++];
+        snprintf(p->name, sizeof p->name, "%s", name);
+        p->n = 0;
+        p->x[p->n] = 0, p->y[p->n++] = s->clean_accuracy;
+    }
+    if (p->n == PLOT_MAX_POINTS) return;
+    int at = p->n;
+    while (at > 0 && p->x[at - 1] >= eps) at--;
+    if (at < p->n && p->x[at] == eps) { /* eps 0: the attack's own figure replaces the clean point */
+        p->y[at] = s->robust_accuracy;
+        return;
+    }
+    memmove(p->x + at + 1, p->x + at, (size_t)(p->n - at) * sizeof *p->x);
+    memmove(p->y + at + 1, p->y + at, (size_t)(p->n - at) * sizeof *p->y);
+    p->x[at] = eps, p->y[at] = s->robust_accuracy, p->n++;
+}
+
+static int plot_save(const char *path, const plot_series *ps, int n, const char *norm)
+{
+    FoilChartSeries series[PLOT_MAX_SERIES];
+    for (int k = 0; k < n; k++) series[k] = (FoilChartSeries){ps[k].name, ps[k].n, ps[k].x, ps[k].y};
+    char x_label[32];
+    snprintf(x_label, sizeof x_label, "eps (%s)", norm);
+    FoilChart chart = {.x_label = x_label, .y_label = "robust accuracy", .y_percent = 1, .series = series,
+                       .n_series = n};
+    foil_status st = foilSvgChartSave(path, &chart);
     return st ? cli_fail(&cli_attack, st) : CLI_OK;
 }
 
@@ -413,6 +461,7 @@ static int run_attack(int argc, char **argv)
         {"--query-budget", OPT_INT, &a.query_budget, "Q", "at most Q queries of the model in all (implies --black-box)",
          0, 0},
         {"--out", OPT_STRING, &a.out, "FILE.npy", "write the adversarial examples", 0, 0},
+        {"--plot", OPT_STRING, &a.plot, "FILE.svg", "chart robust accuracy against eps, one curve per row", 0, 0},
         {"--json", OPT_FLAG, &a.json, NULL, "print the results as JSON", 0, 0},
     };
     cli_common common;
@@ -446,6 +495,8 @@ static int run_attack(int argc, char **argv)
     foil_dataset d = {0}, fit = {0};
     foil_tensor targets = {0};
     foil_model *model = NULL, *adaptive = NULL, *bare = NULL;
+    plot_series series[PLOT_MAX_SERIES];
+    int n_series = 0;
     uint8_t *immutable = NULL, *integer = NULL;
     cJSON *list = cJSON_CreateArray();
     if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto done;
@@ -511,35 +562,49 @@ static int run_attack(int argc, char **argv)
          * the defense ("+transfer"). */
         int transfer = both && info->needs == FOIL_NEEDS_GRADIENTS &&
                        !(foil_model_capabilities(model) & FOIL_MODEL_GRADIENTS);
-        if (transfer && !bare && (rc = open_bare_model(&a, &bare))) break;
-        for (int pass = 0; pass < 1 + both && !rc; pass++) {
-            char name[48];
-            snprintf(name, sizeof name, "%s%s", info->name, pass ? adaptive_tag(model) : transfer ? "+transfer" : "");
+        /* --plot with a defense: its curves next to the model's own */
+        int with_bare = a.plot && a.preprocess && !transfer;
+        if ((transfer || with_bare) && !bare && (rc = open_bare_model(&a, &bare))) break;
+        for (int pass = 0; pass <= 2 && !rc; pass++) {
+            if ((pass == 1 && !both) || (pass == 2 && !with_bare)) continue;
+            char name[64];
+            snprintf(name, sizeof name, "%s%s", info->name,
+                     pass == 1 ? adaptive_tag(model) : pass == 2 ? " (no defense)" : transfer ? "+transfer" : "");
             foil_evasion_result r = {0};
             foil_evasion_summary s;
-            foil_model *target = pass ? adaptive : transfer ? bare : model;
-            if ((st = foil_evasion_run(info->name, target, &d.x, foil_i64(&d.y), &t, &opt, &r)) ||
-                (!pass && transfer && (st = judge_through(model, &d.x, foil_i64(&d.y), mode != FOIL_UNTARGETED, &r)))) {
-                if (r.adv.data) foil_evasion_result_free(&r);
+            foil_model *target = pass == 1 ? adaptive : pass == 2 || transfer ? bare : model;
+            if ((st = foil_evasion_run(info->name, target, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
                 rc = cli_fail(&cli_attack, st);
                 break;
             }
+            if (pass == 0 && transfer) {
+                char own[64];
+                snprintf(own, sizeof own, "%s (no defense)", info->name);
+                foil_evasion_summarize(&r, &s);
+                if (a.plot) plot_add(series, &n_series, own, eps[k], &s);
+                if ((st = judge_through(model, &d.x, foil_i64(&d.y), mode != FOIL_UNTARGETED, &r))) {
+                    foil_evasion_result_free(&r);
+                    rc = cli_fail(&cli_attack, st);
+                    break;
+                }
+            }
             foil_evasion_summarize(&r, &s);
+            if (a.plot) plot_add(series, &n_series, name, eps[k], &s);
             if (a.json) {
                 char eps_text[32];
                 snprintf(eps_text, sizeof eps_text, "%g", eps[k]);
-                cJSON_AddItemToArray(list, foilReportAttackJson(name, eps_text, &t, &s, &r, &d.x, tabular,
-                                                                pass ? adaptive : model));
+                cJSON_AddItemToArray(list, foilReportAttackJson(name, eps_text, &t, &s, &r, &d.x, tabular, target));
             }
             else print_row(name, &t, &s, &r, &d.x, tabular, info->minimal);
             print_warnings(eps[k], &r);
-            if (pass) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
-            plain = s;
+            if (pass == 1) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
+            if (pass == 0) plain = s;
             /* --out keeps the strongest attack's examples: the adaptive one's when it ran */
             if (pass == both && a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);
             foil_evasion_result_free(&r);
         }
     }
+    if (!rc && a.plot) rc = plot_save(a.plot, series, n_series, a.norm);
     if (!rc && a.json) {
         char *text = cJSON_PrintUnformatted(cJSON_GetArraySize(list) == 1 ? cJSON_GetArrayItem(list, 0) : list);
         puts(text);

@@ -6,6 +6,8 @@
 #ifndef FOIL_REPORT_H
 #define FOIL_REPORT_H
 
+#include <stdio.h>
+
 #include <cjson/cJSON.h>
 
 #include "foil/evasion.h"
@@ -17,5 +19,26 @@
 cJSON *foilReportAttackJson(const char *name, const char *eps_text, const foil_threat *t,
                                const foil_evasion_summary *s, const foil_evasion_result *r, const foil_tensor *x,
                                int tabular, const foil_model *model);
+
+/* A line chart (svg_chart.c): series of (x, y) points, x from 0 up; y in
+ * [0, 1] drawn as percentages when y_percent, else on its own range. */
+typedef struct FoilChartSeries {
+    const char *name;
+    int n;
+    const double *x, *y;
+} FoilChartSeries;
+
+typedef struct FoilChart {
+    const char *title;           /* NULL: none */
+    const char *x_label, *y_label;
+    int y_percent;
+    const FoilChartSeries *series;
+    int n_series;
+} FoilChart;
+
+/* The chart as one self-contained SVG document; FOIL_ERR_ARG for a point
+ * that is not finite, FOIL_ERR_IO naming the path when writing fails. */
+foil_status foilSvgChartWrite(FILE *f, const FoilChart *chart);
+foil_status foilSvgChartSave(const char *path, const FoilChart *chart);
 
 #endif
