@@ -150,6 +150,16 @@ foil_status foil_evasion_run(const char *name, foil_model *model, const foil_ten
 
 void foil_evasion_result_free(foil_evasion_result *r);
 
+/* Judge r's examples (crafted on some model, against x and labels y)
+ * by another model, `judge`: a transfer attack (examples from a surrogate
+ * or from a model without its defense, scored on the target). Rewrites
+ * clean_pred, adv_pred, attacked (judge classifies x correctly) and success
+ * (attacked, and judge's prediction on adv meets the threat's goal: not y,
+ * or the target); leaves the norms, counts and warnings of the crafting
+ * run. One query of judge per example for x and one for adv. */
+foil_status foil_evasion_judge(foil_model *judge, const foil_tensor *x, const int64_t *y, const foil_threat *t,
+                               foil_evasion_result *r);
+
 /* Examples whose input gradient was taken (the attacked ones, and the fit
  * examples of attacks that learn on opt->fit_x) and, of those, the ones
  * whose first gradient was zero or non-finite (zero_grad). */

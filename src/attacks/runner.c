@@ -432,6 +432,25 @@ static foil_status verify_row(const char *name, const foil_threat *t, const floa
     return FOIL_OK;
 }
 
+foil_status foil_evasion_judge(foil_model *judge, const foil_tensor *x, const int64_t *y, const foil_threat *t,
+                               foil_evasion_result *r)
+{
+    foil_tensor clean = {0}, adv = {0};
+    foil_status st = foil_model_predict(judge, x, &clean);
+    if (!st) st = foil_model_predict(judge, &r->adv, &adv);
+    const int64_t c = st ? 0 : clean.shape[1];
+    const int targeted = t->target_mode != FOIL_UNTARGETED;
+    for (int64_t i = 0; i < r->n && !st; i++) {
+        r->clean_pred[i] = foilArgmax(foil_f32(&clean) + i * c, c);
+        r->adv_pred[i] = foilArgmax(foil_f32(&adv) + i * c, c);
+        r->attacked[i] = r->clean_pred[i] == y[i];
+        r->success[i] = r->attacked[i] && (targeted ? r->adv_pred[i] == r->target[i] : r->adv_pred[i] != y[i]);
+    }
+    foil_tensor_free(&clean);
+    foil_tensor_free(&adv);
+    return st;
+}
+
 void foil_evasion_zero_gradients(const foil_evasion_result *r, int64_t *taken, int64_t *flat)
 {
     *taken = r->fit_grad_examples;

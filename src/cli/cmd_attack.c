@@ -331,30 +331,6 @@ static int open_bare_model(const attack_args *a, foil_model **bare)
     return rc;
 }
 
-/* Examples crafted on the bare model, judged through the defended one:
- * which examples it classifies correctly (those count as attacked) and
- * which adversarial ones it gets wrong (or, targeted, puts in the target). */
-static foil_status judge_through(foil_model *defended, const foil_tensor *x, const int64_t *y, int targeted,
-                                 foil_evasion_result *r)
-{
-    foil_tensor clean = {0}, adv = {0};
-    foil_status st = foil_model_predict(defended, x, &clean);
-    if (!st) st = foil_model_predict(defended, &r->adv, &adv);
-    const int64_t c = st ? 0 : clean.shape[1];
-    for (int64_t i = 0; i < r->n && !st; i++) {
-        const float *zc = foil_f32(&clean) + i * c, *za = foil_f32(&adv) + i * c;
-        int64_t pc = 0, pa = 0;
-        for (int64_t j = 1; j < c; j++) pc = zc[j] > zc[pc] ? j : pc, pa = za[j] > za[pa] ? j : pa;
-        r->clean_pred[i] = pc;
-        r->adv_pred[i] = pa;
-        r->attacked[i] = pc == y[i];
-        r->success[i] = r->attacked[i] && (targeted ? pa == r->target[i] : pa != y[i]);
-    }
-    foil_tensor_free(&clean);
-    foil_tensor_free(&adv);
-    return st;
-}
-
 static int load_inputs(const attack_args *a, foil_split split, int64_t limit, foil_dataset *d, foil_tensor *targets)
 {
     foil_status st = foil_data_load(&a->data, split, d);
@@ -582,7 +558,7 @@ static int run_attack(int argc, char **argv)
                 snprintf(own, sizeof own, "%s (no defense)", info->name);
                 foil_evasion_summarize(&r, &s);
                 if (a.plot) plot_add(series, &n_series, own, eps[k], &s);
-                if ((st = judge_through(model, &d.x, foil_i64(&d.y), mode != FOIL_UNTARGETED, &r))) {
+                if ((st = foil_evasion_judge(model, &d.x, foil_i64(&d.y), &t, &r))) {
                     foil_evasion_result_free(&r);
                     rc = cli_fail(&cli_attack, st);
                     break;

@@ -216,8 +216,7 @@ static cJSON *row_json(const detection_row *r)
 /* The attacks unaware of the detector: their examples, computed once. */
 typedef struct plain_attack {
     const char *name;
-    foil_evasion_result r;
-    uint8_t *fooled;
+    foil_evasion_result r;       /* success: attacked and misclassified (untargeted) */
 } plain_attack;
 
 static int run_plain_attacks(const detect_args *a, foil_model *model, const foil_dataset *test,
@@ -228,8 +227,6 @@ static int run_plain_attacks(const detect_args *a, foil_model *model, const foil
         foil_tensor x = rows_of(&test->x, 0, a->limit);
         foil_status st = foil_evasion_run(runs[k].name, model, &x, foil_i64(&test->y), t, &opt, &runs[k].r);
         if (st) return cli_fail(&cli_detect, st);
-        /* fooled = attacked and misclassified (success is that, untargeted) */
-        runs[k].fooled = runs[k].r.success;
     }
     return CLI_OK;
 }
@@ -265,7 +262,7 @@ static int evaluate_detector(const detect_args *a, const char *name, foil_model 
     double worst_plain = 0;
     for (int k = 0; k < n_runs && !st; k++) {
         detection_row row = {.attack = runs[k].name, .seconds = runs[k].r.seconds};
-        st = score_row(d, threshold, clean, n_test, &runs[k].r.adv, runs[k].r.attacked, runs[k].fooled, &row);
+        st = score_row(d, threshold, clean, n_test, &runs[k].r.adv, runs[k].r.attacked, runs[k].r.success, &row);
         if (st) break;
         worst_plain = fmax(worst_plain, pct(row.evaded, row.attacked));
         cJSON_AddItemToArray(rows, row_json(&row));

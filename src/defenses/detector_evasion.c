@@ -94,8 +94,11 @@ static foil_status attack_batch(foil_model *m, foil_detector *d, const foil_tens
     }
     foil_status st = FOIL_OK;
     for (int64_t s = 0; s <= steps && !st; s++) {
-        if ((st = foil_model_loss_input_grad(m, &b->xa, labels, b->loss, &b->logits, &b->gc)) ||
-            (st = foil_detector_score_grad(d, &b->xa, b->scores, &b->gd)))
+        /* the last iterate is only judged: no gradients */
+        if (s == steps) st = foil_model_predict(m, &b->xa, &b->logits);
+        else st = foil_model_loss_input_grad(m, &b->xa, labels, b->loss, &b->logits, &b->gc);
+        if (st || (st = s == steps ? foil_detector_score(d, &b->xa, b->scores)
+                                   : foil_detector_score_grad(d, &b->xa, b->scores, &b->gd)))
             break;
         for (int64_t i = 0; i < b->rows; i++) {
             float *z = foil_f32(&b->logits) + i * b->classes;
