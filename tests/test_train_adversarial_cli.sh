@@ -19,6 +19,7 @@ check "pgd" 0 '"mode":"pgd"' -- "$FOIL" train "${data[@]}" --epochs 2 --adv pgd 
 pgd_json=$out
 check "fgsm-rs" 0 '"probe_fgsm_accuracy"' -- "$FOIL" train "${data[@]}" --epochs 1 --adv fgsm-rs --eps 0.1 \
   --json --output "$tmp/fgsm.onnx"
+case $out in *catastrophic*) fail "fgsm-rs at eps 0.1 raised a false catastrophic-overfitting alarm: $out" ;; esac
 check "trades" 0 '"mode":"trades"' -- "$FOIL" train "${data[@]}" --epochs 1 --adv trades --eps 0.1 --adv-steps 2 \
   --trades-beta 6 --json --output "$tmp/trades.onnx"
 "$py" - "$pgd_json" <<'EOF' || fail "pgd JSON"
@@ -31,6 +32,30 @@ for e in r["epochs"]:
     assert e["eps"] == 0.1 and 0 <= e["holdout_pgd_accuracy"] <= 1, e
 print("ok   pgd JSON: kept epoch %d, held-out PGD accuracy %s" % (a["kept_epoch"], [e["holdout_pgd_accuracy"] for e in r["epochs"]]))
 EOF
+
+# --- catastrophic overfitting is caught -------------------------------------
+# FGSM-RS at eps 0.3 with a step of 2 eps and a constant learning rate
+# overfits: the probe's FGSM accuracy climbs (25%, 37-47%, 49-54%, 60% in
+# epochs 1-4 on seeds 3-9) while its PGD accuracy stays near 15-22%, and
+# the 30-point gap is crossed in epoch 2, 3 or 4. (A PGD-trained model of
+# the same data and eps shows 33% FGSM and 26% PGD accuracy on test images.)
+check "fgsm-rs overfits" 0 "catastrophic overfitting at epoch" -- "$FOIL" train "${data[@]}" --epochs 6 \
+  --adv fgsm-rs --eps 0.3 --adv-step 0.6 --schedule constant --lr 0.05 --json --output "$tmp/co.onnx"
+"$py" - "$out" <<'EOF' || fail "catastrophic overfitting JSON"
+import json, sys
+r = json.loads([l for l in sys.argv[1].splitlines() if l.startswith("{")][-1])
+a, e = r["adversarial_training"], r["epochs"]
+bad = a["catastrophic_overfitting_epoch"]
+assert 2 <= bad <= 6 and len(e) == bad, a
+last = e[-1]
+assert last["probe_fgsm_accuracy"] > last["probe_pgd_accuracy"] + 0.3 or \
+    last["probe_pgd_accuracy"] < e[-2]["probe_pgd_accuracy"] - 0.2, last
+# the model written is the epoch before, and the JSON describes that one
+assert a["kept_epoch"] == bad - 1 and r["val_accuracy"] == e[bad - 2]["val_accuracy"], r
+print("ok   catastrophic overfitting caught at epoch %d (FGSM %.1f%%, PGD %.1f%%), kept epoch %d" %
+      (bad, 100 * last["probe_fgsm_accuracy"], 100 * last["probe_pgd_accuracy"], a["kept_epoch"]))
+EOF
+[ -s "$tmp/co.onnx" ] || fail "no model written after catastrophic overfitting at a later epoch"
 
 # --- it works: PGD training buys robustness plain training does not --------
 check "plain" 0 "" -- "$FOIL" train "${data[@]}" --epochs 2 --output "$tmp/plain.onnx"

@@ -121,6 +121,17 @@ static double as_given(float v)
     return strtod(buf, NULL);
 }
 
+static int64_t first_epoch(const foil_train_report *r) { return r->resumed_epoch > 0 ? r->resumed_epoch : 0; }
+
+/* Index into r->epoch of the epoch whose weights were written: the last,
+ * the most robust one kept, or the one before catastrophic overfitting. */
+static int64_t written_epoch(const foil_train_report *r)
+{
+    if (r->best_epoch >= 0) return r->best_epoch - first_epoch(r);
+    if (r->catastrophic_epoch > first_epoch(r)) return r->catastrophic_epoch - 1 - first_epoch(r);
+    return r->epochs - 1;
+}
+
 static void print_json(const foil_train_report *r, const foil_train_options *o, const char *output)
 {
     cJSON *root = cJSON_CreateObject();
@@ -144,14 +155,15 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
         }
         cJSON_AddItemToArray(epochs, e);
     }
-    cJSON_AddNumberToObject(root, "val_accuracy", r->epochs ? r->epoch[r->epochs - 1].val_accuracy : -1);
+    cJSON_AddNumberToObject(root, "val_accuracy", r->epochs ? r->epoch[written_epoch(r)].val_accuracy : -1);
     cJSON_AddNumberToObject(root, "seconds", r->seconds);
     if (o->adv.mode != FOIL_ADV_NONE) {
         cJSON *adv = cJSON_AddObjectToObject(root, "adversarial_training");
         cJSON_AddStringToObject(adv, "mode", foil_adv_mode_name(o->adv.mode));
         cJSON_AddNumberToObject(adv, "eps", as_given(o->adv.eps));
         cJSON_AddNumberToObject(adv, "holdout", (double)o->adv.holdout);
-        if (r->best_epoch >= 0) cJSON_AddNumberToObject(adv, "kept_epoch", (double)r->best_epoch + 1);
+        if (r->epochs && (r->best_epoch >= 0 || r->catastrophic_epoch >= 0))
+            cJSON_AddNumberToObject(adv, "kept_epoch", (double)(first_epoch(r) + written_epoch(r) + 1));
         if (r->catastrophic_epoch >= 0)
             cJSON_AddNumberToObject(adv, "catastrophic_overfitting_epoch", (double)r->catastrophic_epoch + 1);
     }
@@ -318,10 +330,7 @@ static int run_train(int argc, char **argv)
         printf("%s: the checkpoint has already finished all %lld epochs; model written to %s\n", checkpoint,
                (long long)epochs, output);
     else if (!common.quiet) {
-        /* the epoch whose weights were written: the last, or the one kept */
-        int64_t first = report.resumed_epoch > 0 ? report.resumed_epoch : 0, kept = report.epochs - 1;
-        if (report.best_epoch >= 0) kept = report.best_epoch - first;
-        else if (report.catastrophic_epoch > first) kept = report.catastrophic_epoch - 1 - first;
+        int64_t first = first_epoch(&report), kept = written_epoch(&report);
         printf("trained %s on %s%s%s: validation accuracy %.2f%% after %lld epochs (%.1f s); model written to %s\n",
                arch, train.name, o.adv.mode ? " adversarially with " : "",
                o.adv.mode ? foil_adv_mode_name(o.adv.mode) : "", 100 * report.epoch[kept].val_accuracy,
