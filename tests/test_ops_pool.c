@@ -242,6 +242,8 @@ static const pcfg fwd_cases[] = {
     {"fast2x2_odd", 2, 2, 3, {7, 9}, {2, 2}, I64(2, 2), NULL, I64(0, 0, 0, 0), NULL, 0, {3, 4}},
     {"fast2x2_odd_ceil", 2, 2, 3, {7, 9}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 1, {4, 5}},
     {"fast2x2_same", 2, 1, 2, {6, 10}, {2, 2}, I64(2, 2), NULL, NULL, "SAME_UPPER", 0, {3, 5}},
+    /* wide rows: several vectors of windows and a tail, at every vector width */
+    {"fast2x2_wide", 2, 2, 2, {4, 76}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {2, 38}},
 };
 
 static void test_forward_cases(void **state)

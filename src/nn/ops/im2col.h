@@ -161,32 +161,120 @@ FOIL_V16_INLINE void v16_store_part(float *p, v16 v, int64_t n)
 }
 #endif
 
+/* m ? a : b, lane by lane (m lanes are 0 or -1, as comparisons give). */
+FOIL_V16_INLINE v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
+
+/* Vectors of the target's native width (VN floats), for hot loops: gcc
+ * splits a 16-float vector into pieces where registers are narrower and
+ * then spills them (a Winograd or axpy tile of them on AVX2 compiled to
+ * more stack moves than arithmetic, at a third of the speed). A tile that
+ * spans 16 floats of output holds 16 / VN of these per row instead; each
+ * sum is the same, in the same order. */
+#if defined(__AVX512F__)
+#define VN 16
+#elif defined(__AVX__)
+#define VN 8
+#else
+#define VN 4
+#endif
+typedef float vn __attribute__((vector_size(4 * VN)));
+typedef int32_t vin __attribute__((vector_size(4 * VN)));
+
+FOIL_V16_INLINE vn vn_load(const float *p)
+{
+    vn v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+FOIL_V16_INLINE void vn_store(float *p, vn v) { memcpy(p, &v, sizeof v); }
+
+/* The first n lanes from p, the rest 0 (for a tail: not fast). */
+FOIL_V16_INLINE vn vn_load_part(const float *p, int64_t n)
+{
+    if (n >= VN) return vn_load(p);
+    float t[VN] = {0};
+    if (n > 0) memcpy(t, p, (size_t)n * sizeof *t);
+    return vn_load(t);
+}
+FOIL_V16_INLINE vn vn_select(vin m, vn a, vn b) { return (vn)((m & (vin)a) | (~m & (vin)b)); }
+
+/* vn_shuffle2: v16_shuffle2 for native vectors (lane j: a[mask[j]], or
+ * b[mask[j] - VN] from VN on). */
+#if defined(__clang__)
+FOIL_V16_INLINE vn vn_shuffle2(vn a, vn b, vin mask)
+{
+    vn r;
+    for (int i = 0; i < VN; i++) r[i] = mask[i] < VN ? a[mask[i] & (VN - 1)] : b[mask[i] & (VN - 1)];
+    return r;
+}
+#else
+#define vn_shuffle2(a, b, mask) __builtin_shuffle((a), (b), (mask))
+#endif
+
+/* Constant lane masks: VN_EVEN picks lanes 0, 2, 4, ... of (a, b), VN_ODD
+ * lanes 1, 3, 5, ...; VN_ZIP_LO interleaves the low halves of a and b
+ * (a0 b0 a1 b1 ...), VN_ZIP_HI their high halves. */
+#if VN == 16
+#define VN_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#define VN_ODD {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+#define VN_ZIP_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define VN_ZIP_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#define VN_IOTA {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+#elif VN == 8
+#define VN_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
+#define VN_ODD {1, 3, 5, 7, 9, 11, 13, 15}
+#define VN_ZIP_LO {0, 8, 1, 9, 2, 10, 3, 11}
+#define VN_ZIP_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#define VN_IOTA {0, 1, 2, 3, 4, 5, 6, 7}
+#else
+#define VN_EVEN {0, 2, 4, 6}
+#define VN_ODD {1, 3, 5, 7}
+#define VN_ZIP_LO {0, 4, 1, 5}
+#define VN_ZIP_HI {2, 6, 3, 7}
+#define VN_IOTA {0, 1, 2, 3}
+#endif
+
 /* Short copies and fills (a few dozen floats: inline vector code, where a
  * libc call per row would cost more than the copy itself). The empty asm
- * keeps gcc from turning the loops back into memcpy / memset calls. */
+ * keeps gcc from turning the loops back into memcpy / memset calls. Native
+ * vectors, then the tail: masked on AVX-512, else one float at a time
+ * (a partial vector there would go through the stack). */
 FOIL_V16_INLINE void foilCopyFloats(float *d, const float *s, int64_t n)
 {
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
+    for (; i + VN <= n; i += VN) {
         __asm__("");
-        v16_store(d + i, v16_load(s + i));
+        vn_store(d + i, vn_load(s + i));
     }
+#ifdef __AVX512F__
     if (i < n) v16_store_part(d + i, v16_load_part(s + i, n - i), n - i);
+#else
+    for (; i < n; i++) {
+        __asm__("");
+        d[i] = s[i];
+    }
+#endif
 }
 
 FOIL_V16_INLINE void foilZeroFloats(float *d, int64_t n)
 {
-    v16 z = {0};
+    vn z = {0};
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
+    for (; i + VN <= n; i += VN) {
         __asm__("");
-        v16_store(d + i, z);
+        vn_store(d + i, z);
     }
-    if (i < n) v16_store_part(d + i, z, n - i);
+#ifdef __AVX512F__
+    if (i < n) v16_store_part(d + i, (v16){0}, n - i);
+#else
+    for (; i < n; i++) {
+        __asm__("");
+        d[i] = 0;
+    }
+#endif
 }
 
-/* m ? a : b, lane by lane (m lanes are 0 or -1, as comparisons give). */
-FOIL_V16_INLINE v16 v16_select(vi16 m, v16 a, v16 b) { return (v16)((m & (vi16)a) | (~m & (vi16)b)); }
 
 /* Fast paths on (1) / off (0). Tests turn them off to compare the general
  * path against the fast ones, or set 2 to force each fast path wherever it

@@ -266,40 +266,71 @@ void foilGemvDot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, i
                                       int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate,          \
                                       int64_t last)                                                                  \
     {                                                                                                                \
+        if (last == 16) {                                                                                            \
+            /* Native vectors, indexed only by unrolled loops: they stay in registers. */                            \
+            enum { W = NV * 16 / VN };                                                                               \
+            vn acc[MR][W];                                                                                           \
+            _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                    \
+            {                                                                                                        \
+                float b0 = bias ? bias[m] : 0.0f;                                                                    \
+                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++)                                                 \
+                    acc[m][u] = accumulate ? vn_load(C + m * ldc + VN * u) : (vn){0} + b0;                           \
+            }                                                                                                        \
+            for (int64_t k = k0; k < k1; k++) {                                                                      \
+                vn b[W];                                                                                             \
+                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) b[u] = vn_load(B + k * ldb + VN * u);           \
+                _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                \
+                {                                                                                                    \
+                    float s = A[m * lda + k];                                                                        \
+                    _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) acc[m][u] += b[u] * s;                      \
+                }                                                                                                    \
+            }                                                                                                        \
+            _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                    \
+                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) vn_store(C + m * ldc + VN * u, acc[m][u]);      \
+            return;                                                                                                  \
+        }                                                                                                            \
         v16 acc[MR][NV];                                                                                             \
         for (int m = 0; m < MR; m++)                                                                                 \
             for (int u = 0; u < NV; u++)                                                                             \
                 acc[m][u] = accumulate ? v16_load_part(C + m * ldc + 16 * u, u == NV - 1 ? last : 16)                \
                                        : (v16){0} + (bias ? bias[m] : 0.0f);                                         \
-        if (last == 16) {                                                                                            \
-            for (int64_t k = k0; k < k1; k++) {                                                                      \
-                v16 b[NV];                                                                                           \
-                _Pragma("GCC unroll 8") for (int u = 0; u < NV; u++) b[u] = v16_load(B + k * ldb + 16 * u);          \
-                _Pragma("GCC unroll 8") for (int m = 0; m < MR; m++)                                                 \
-                {                                                                                                    \
-                    float s = A[m * lda + k];                                                                        \
-                    _Pragma("GCC unroll 8") for (int u = 0; u < NV; u++) acc[m][u] += b[u] * s;                      \
-                }                                                                                                    \
-            }                                                                                                        \
-        } else {                                                                                                     \
-            for (int64_t k = k0; k < k1; k++) {                                                                      \
-                v16 b[NV];                                                                                           \
-                for (int u = 0; u < NV; u++) b[u] = v16_load_part(B + k * ldb + 16 * u, u == NV - 1 ? last : 16);   \
-                for (int m = 0; m < MR; m++) {                                                                       \
-                    float s = A[m * lda + k];                                                                        \
-                    for (int u = 0; u < NV; u++) acc[m][u] += b[u] * s;                                              \
-                }                                                                                                    \
+        for (int64_t k = k0; k < k1; k++) {                                                                          \
+            v16 b[NV];                                                                                               \
+            for (int u = 0; u < NV; u++) b[u] = v16_load_part(B + k * ldb + 16 * u, u == NV - 1 ? last : 16);       \
+            for (int m = 0; m < MR; m++) {                                                                           \
+                float s = A[m * lda + k];                                                                            \
+                for (int u = 0; u < NV; u++) acc[m][u] += b[u] * s;                                                  \
             }                                                                                                        \
         }                                                                                                            \
         for (int m = 0; m < MR; m++)                                                                                 \
             for (int u = 0; u < NV; u++) v16_store_part(C + m * ldc + 16 * u, acc[m][u], u == NV - 1 ? last : 16);   \
     }
 
-DEFINE_AXPY_TILE(4, 4)
+/* The widest tile of MR rows spans AXPY_NV_MR vectors of C: 16 sums on
+ * AVX-512 (of its 32 registers). A 16-float vector is two AVX2 registers,
+ * where 16 sums would spill (in a 4 x 4 tile, three quarters of the
+ * instructions were stack moves) and 8 sums fit. Each element of C is the
+ * same sum in the same order whatever the tile. */
+#ifdef __AVX512F__
+#define AXPY_NV4 4
+#define AXPY_NV2 4
+#define AXPY_NV1 8
+#else
+#define AXPY_NV4 1
+#define AXPY_NV2 2
+#define AXPY_NV1 4
+#endif
+#define AXPY_TILE(MR, NV) AXPY_TILE_(MR, NV)
+#define AXPY_TILE_(MR, NV) axpy_tile_##MR##x##NV
+#define DEFINE_AXPY_TILE_(MR, NV) DEFINE_AXPY_TILE(MR, NV)
+
+#if AXPY_NV4 != 1
+DEFINE_AXPY_TILE_(4, AXPY_NV4)
+#endif
 DEFINE_AXPY_TILE(4, 1)
-DEFINE_AXPY_TILE(2, 4)
+DEFINE_AXPY_TILE_(2, AXPY_NV2)
 DEFINE_AXPY_TILE(2, 1)
-DEFINE_AXPY_TILE(1, 8)
+DEFINE_AXPY_TILE_(1, AXPY_NV1)
 DEFINE_AXPY_TILE(1, 1)
 
 void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, const float *A, int64_t lda,
@@ -311,15 +342,18 @@ void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, con
         int mr = M - m >= 4 ? 4 : M - m >= 2 ? 2 : 1;
         int64_t n = n0;
         if (mr == 4) {
-            for (; n + 64 <= n1; n += 64) axpy_tile_4x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
+            for (; n + 16 * AXPY_NV4 <= n1; n += 16 * AXPY_NV4)
+                AXPY_TILE(4, AXPY_NV4)(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
             for (; n < n1; n += 16)
                 axpy_tile_4x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, min64(16, n1 - n));
         } else if (mr == 2) {
-            for (; n + 64 <= n1; n += 64) axpy_tile_2x4(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
+            for (; n + 16 * AXPY_NV2 <= n1; n += 16 * AXPY_NV2)
+                AXPY_TILE(2, AXPY_NV2)(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
             for (; n < n1; n += 16)
                 axpy_tile_2x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, min64(16, n1 - n));
         } else {
-            for (; n + 128 <= n1; n += 128) axpy_tile_1x8(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
+            for (; n + 16 * AXPY_NV1 <= n1; n += 16 * AXPY_NV1)
+                AXPY_TILE(1, AXPY_NV1)(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, 16);
             for (; n < n1; n += 16)
                 axpy_tile_1x1(k0, k1, a, lda, B + n, ldb, c + n, ldc, bm, accumulate, min64(16, n1 - n));
         }
@@ -394,20 +428,21 @@ void foilWinoWeights(const FoilWino *d, const float *w, float *u)
 #define DEFINE_WINO_TILE(RT, MV)                                                                                     \
     static void wino_tile_##RT##x##MV(int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M) \
     {                                                                                                                \
-        v16 acc[RT][MV];                                                                                             \
-        for (int r = 0; r < RT; r++)                                                                                 \
-            for (int v = 0; v < MV; v++) acc[r][v] = (v16){0};                                                       \
+        enum { W = MV * 16 / VN };                                                                                   \
+        vn acc[RT][W];                                                                                               \
+        _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++)                                                        \
+            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) acc[r][v] = (vn){0};                                \
         for (int64_t i = 0; i < nin; i++) {                                                                          \
-            v16 uu[MV];                                                                                              \
-            _Pragma("GCC unroll 8") for (int v = 0; v < MV; v++) uu[v] = v16_load(U + i * ov + 16 * v);              \
+            vn uu[W];                                                                                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) uu[v] = vn_load(U + i * ov + VN * v);               \
             _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++)                                                    \
             {                                                                                                        \
                 float s = V[r * cv + i];                                                                             \
-                _Pragma("GCC unroll 8") for (int v = 0; v < MV; v++) acc[r][v] += uu[v] * s;                         \
+                _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) acc[r][v] += uu[v] * s;                         \
             }                                                                                                        \
         }                                                                                                            \
-        for (int r = 0; r < RT; r++)                                                                                 \
-            for (int v = 0; v < MV; v++) v16_store(M + r * ov + 16 * v, acc[r][v]);                                  \
+        _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++)                                                        \
+            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) vn_store(M + r * ov + VN * v, acc[r][v]);           \
     }
 
 #ifdef __AVX512F__
@@ -489,9 +524,8 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
 #if defined(__AVX2__) && !defined(__AVX512F__)
 /* With 8-float registers gcc lowers the 16-lane two-source shuffles above to
  * scalar moves through the stack (a quarter of an attack step's time in the
- * avx2 set). There a 16 x 16 transpose is four 8 x 8 transposes of the
- * vectors' halves: block (I, J) = rows 8I.., halves J goes to rows 8J..,
- * halves I. */
+ * avx2 set), and copies arrays of 16-float vectors with rep movs. There the
+ * transposes work on 8 x 8 blocks of AVX2 registers. */
 static inline void transpose8(__m256 r[8])
 {
     __m256 t[8], u[8];
@@ -511,26 +545,44 @@ static inline void transpose8(__m256 r[8])
     }
 }
 
-static inline void transpose16(v16 r[16])
+/* Transposes go through TBLK x TBLK blocks of native registers. */
+#define TBLK 8
+typedef __m256 tblock;
+#define tblock_transpose transpose8
+static inline tblock tblock_zero(void) { return _mm256_setzero_ps(); }
+static inline tblock tblock_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void tblock_store(float *p, tblock v) { _mm256_storeu_ps(p, v); }
+static inline tblock tblock_add(tblock a, tblock b) { return _mm256_add_ps(a, b); }
+static inline __m256i lanes_below(int64_t n)
 {
-    __m256 in[16][2], out[16][2], b[8];
-    memcpy(in, r, sizeof in);
-    for (int I = 0; I < 2; I++)
-        for (int J = 0; J < 2; J++) {
-            for (int k = 0; k < 8; k++) b[k] = in[8 * I + k][J];
-            transpose8(b);
-            for (int k = 0; k < 8; k++) out[8 * J + k][I] = b[k];
-        }
-    memcpy(r, out, sizeof out);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+/* the first n lanes (1..8); the others 0, their memory untouched */
+static inline tblock tblock_load_part(const float *p, int64_t n)
+{
+    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes_below(n));
+}
+static inline void tblock_store_part(float *p, tblock v, int64_t n)
+{
+    if (n >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, lanes_below(n), v);
 }
 #else
-static inline void transpose16(v16 r[16])
+#define TBLK 16
+typedef v16 tblock;
+static inline void tblock_transpose(v16 r[16])
 {
     T16_STAGE(1);
     T16_STAGE(2);
     T16_STAGE(4);
     T16_STAGE(8);
 }
+static inline tblock tblock_zero(void) { return (v16){0}; }
+#define tblock_load v16_load
+#define tblock_store v16_store
+#define tblock_load_part v16_load_part
+#define tblock_store_part v16_store_part
+static inline tblock tblock_add(tblock a, tblock b) { return a + b; }
 #endif
 
 void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
@@ -552,14 +604,15 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
     for (int64_t h = 0; h < prow; h++) {
         int64_t sr = 2 * ty0 + h - d->top;
         if (sr < 0 || sr >= d->sh) continue;
-        for (int64_t i0 = 0; i0 < d->nin; i0 += 16)
-            for (int64_t b = b0; b < b1; b += 16) {
-                int64_t ni = min64(16, d->nin - i0), nb = min64(16, b1 - b);
-                v16 r[16];
-                for (int k = 0; k < 16; k++)
-                    r[k] = k < ni ? v16_load_part(src + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb) : (v16){0};
-                transpose16(r);
-                for (int j = 0; j < nb; j++) v16_store(P + (h * wp + b + j) * cv + i0, r[j]);
+        for (int64_t i0 = 0; i0 < d->nin; i0 += TBLK)
+            for (int64_t b = b0; b < b1; b += TBLK) {
+                int64_t ni = min64(TBLK, d->nin - i0), nb = min64(TBLK, b1 - b);
+                tblock r[TBLK];
+                for (int k = 0; k < TBLK; k++)
+                    r[k] = k < ni ? tblock_load_part(src + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb)
+                                  : tblock_zero();
+                tblock_transpose(r);
+                for (int j = 0; j < nb; j++) tblock_store(P + (h * wp + b + j) * cv + i0, r[j]);
             }
     }
 
@@ -572,10 +625,10 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
         for (int64_t t = tb; t < tb + nb; t++) {
             int64_t ty = t / tw, tx = t - ty * tw;
             const float *base = P + (2 * (ty - ty0) * wp + 2 * tx) * cv;
-            for (int64_t c = 0; c < cv; c += 16) {
-                v16 x[4][4], y[4][4];
+            for (int64_t c = 0; c < cv; c += VN) {
+                vn x[4][4], y[4][4];
                 for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) x[i][j] = v16_load(base + (i * wp + j) * cv + c);
+                    for (int j = 0; j < 4; j++) x[i][j] = vn_load(base + (i * wp + j) * cv + c);
                 for (int j = 0; j < 4; j++) {
                     y[0][j] = x[0][j] - x[2][j];
                     y[1][j] = x[1][j] + x[2][j];
@@ -583,8 +636,8 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
                     y[3][j] = x[1][j] - x[3][j];
                 }
                 for (int i = 0; i < 4; i++) {
-                    v16 z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
-                    for (int j = 0; j < 4; j++) v16_store(V + ((i * 4 + j) * WINO_TB + (t - tb)) * cv + c, z[j]);
+                    vn z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
+                    for (int j = 0; j < 4; j++) vn_store(V + ((i * 4 + j) * WINO_TB + (t - tb)) * cv + c, z[j]);
                 }
             }
         }
@@ -593,21 +646,21 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
                       c1 - c0);
         for (int64_t t = tb; t < tb + nb; t++) {
             int64_t ty = t / tw, tx = t - ty * tw;
-            for (int64_t o = c0; o < c1; o += 16) {
-                v16 m[4][4], s[2][4];
+            for (int64_t o = c0; o < c1; o += VN) {
+                vn m[4][4], s[2][4];
                 for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) m[i][j] = v16_load(Mx + ((i * 4 + j) * WINO_TB + (t - tb)) * ov + o);
+                    for (int j = 0; j < 4; j++) m[i][j] = vn_load(Mx + ((i * 4 + j) * WINO_TB + (t - tb)) * ov + o);
                 for (int j = 0; j < 4; j++) {
                     s[0][j] = m[0][j] + m[1][j] + m[2][j];
                     s[1][j] = m[1][j] - m[2][j] - m[3][j];
                 }
-                v16 bv = bias && !accumulate ? v16_load_part(bias + o, d->nout - o) : (v16){0};
+                vn bv = bias && !accumulate ? vn_load_part(bias + o, d->nout - o) : (vn){0};
                 for (int i = 0; i < 2; i++) {
-                    v16 r[2] = {s[i][0] + s[i][1] + s[i][2] + bv, s[i][1] - s[i][2] - s[i][3] + bv};
+                    vn r[2] = {s[i][0] + s[i][1] + s[i][2] + bv, s[i][1] - s[i][2] - s[i][3] + bv};
                     int64_t yr = 2 * ty + i, yc = 2 * tx;
                     if (yr >= rows) break;
                     for (int j = 0; j < 2 && yc + j < cols; j++)
-                        v16_store(Y + ((yr - 2 * ty0) * cols + yc + j) * ov + o, r[j]);
+                        vn_store(Y + ((yr - 2 * ty0) * cols + yc + j) * ov + o, r[j]);
                 }
             }
         }
@@ -620,15 +673,15 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
         int64_t q0 = 2 * tlo, q1 = min64(2 * thi, cols);
         for (int64_t yr = 2 * ty; yr < 2 * ty + 2 && yr < rows; yr++) {
             const float *yrow = Y + (yr - 2 * ty0) * cols * ov;
-            for (int64_t o0 = c0; o0 < min64(c1, d->nout); o0 += 16)
-                for (int64_t q = q0; q < q1; q += 16) {
-                    int64_t nq = min64(16, q1 - q), no = min64(16, d->nout - o0);
-                    v16 r[16];
-                    for (int k = 0; k < 16; k++) r[k] = k < nq ? v16_load(yrow + (q + k) * ov + o0) : (v16){0};
-                    transpose16(r);
+            for (int64_t o0 = c0; o0 < min64(c1, d->nout); o0 += TBLK)
+                for (int64_t q = q0; q < q1; q += TBLK) {
+                    int64_t nq = min64(TBLK, q1 - q), no = min64(TBLK, d->nout - o0);
+                    tblock r[TBLK];
+                    for (int k = 0; k < TBLK; k++) r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : tblock_zero();
+                    tblock_transpose(r);
                     for (int l = 0; l < no; l++) {
                         float *dst = out + ((o0 + l) * rows + yr) * cols + q;
-                        v16_store_part(dst, accumulate ? r[l] + v16_load_part(dst, nq) : r[l], nq);
+                        tblock_store_part(dst, accumulate ? tblock_add(r[l], tblock_load_part(dst, nq)) : r[l], nq);
                     }
                 }
         }

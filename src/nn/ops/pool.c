@@ -199,60 +199,73 @@ static foil_status pool_infer(FoilOpCtx *c)
 DEFINE_MAX_PLANE(max_plane_f32, float, -FLT_MAX)
 DEFINE_MAX_PLANE(max_plane_u8, uint8_t, 0)
 
-/* 2x2 stride-2 windows fully inside an (H, W) plane, 16 outputs at a time:
+/* 2x2 stride-2 windows fully inside an (H, W) plane, VN outputs at a time:
  * each pair of input rows is split into even (a, c) and odd (b, d) columns,
  * and a branch-free tournament keeps the first maximum in row-major order
  * (a, b, c, d), exactly as the general loop does (ties and NaNs included). */
 static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, float *y, int32_t *arg)
 {
-    const vi16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const vi16 even = 2 * iota, odd = 2 * iota + 1;
+    const vin iota = VN_IOTA, even = VN_EVEN, odd = VN_ODD;
     for (int64_t oy = 0; oy < OH; oy++) {
         const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
         float *yr = y + oy * OW;
         int32_t *ar = arg + oy * OW;
-        for (int64_t ox = 0; ox < OW; ox += 16) {
-            int64_t n = OW - ox < 16 ? OW - ox : 16, n2 = 2 * n;
-            v16 t0 = v16_load_part(r0 + 2 * ox, n2), t1 = v16_load_part(r0 + 2 * ox + 16, n2 - 16);
-            v16 u0 = v16_load_part(r1 + 2 * ox, n2), u1 = v16_load_part(r1 + 2 * ox + 16, n2 - 16);
-            v16 a = v16_shuffle2(t0, t1, even), b = v16_shuffle2(t0, t1, odd);
-            v16 c = v16_shuffle2(u0, u1, even), d = v16_shuffle2(u0, u1, odd);
-            vi16 mab = b > a, mcd = d > c;
-            v16 top = v16_select(mab, b, a), bot = v16_select(mcd, d, c);
-            vi16 mtb = bot > top;
-            vi16 off = (mtb & ((int32_t)W + (mcd & 1))) | (~mtb & (mab & 1));
-            vi16 idx = (int32_t)(2 * oy * W + 2 * ox) + 2 * iota + off;
-            v16_store_part(yr + ox, v16_select(mtb, bot, top), n);
-            v16_store_part((float *)(ar + ox), (v16)idx, n);
+        int64_t ox = 0;
+        for (; ox + VN <= OW; ox += VN) {
+            vn t0 = vn_load(r0 + 2 * ox), t1 = vn_load(r0 + 2 * ox + VN);
+            vn u0 = vn_load(r1 + 2 * ox), u1 = vn_load(r1 + 2 * ox + VN);
+            vn a = vn_shuffle2(t0, t1, even), b = vn_shuffle2(t0, t1, odd);
+            vn c = vn_shuffle2(u0, u1, even), d = vn_shuffle2(u0, u1, odd);
+            vin mab = b > a, mcd = d > c;
+            vn top = vn_select(mab, b, a), bot = vn_select(mcd, d, c);
+            vin mtb = bot > top;
+            vin off = (mtb & ((int32_t)W + (mcd & 1))) | (~mtb & (mab & 1));
+            vin idx = (int32_t)(2 * oy * W + 2 * ox) + 2 * iota + off;
+            vn_store(yr + ox, vn_select(mtb, bot, top));
+            vn_store((float *)(ar + ox), (vn)idx);
+        }
+        for (; ox < OW; ox++) { /* the same choices, one window at a time */
+            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+            int mab = b > a, mcd = d > c;
+            float top = mab ? b : a, bot = mcd ? d : c;
+            int mtb = bot > top;
+            yr[ox] = mtb ? bot : top;
+            ar[ox] = (int32_t)(2 * oy * W + 2 * ox + (mtb ? W + mcd : mab));
         }
     }
 }
 
 /* The backward of max2x2_plane, fresh, where its windows tile the plane
  * (H = 2 OH, W = 2 OW): every input lies in exactly one window, so each is
- * written once, 16 windows at a time: the window's gradient at its winner
+ * written once, VN windows at a time: the window's gradient at its winner
  * and 0 at the other three (with relu_in, the gradient only where the
  * winner y > 0). The same values as zeroing the plane and scattering. */
 static void max2x2_plane_backward(const float *dy, const float *y, const int32_t *arg, int64_t W, int64_t OH,
                                   int64_t OW, int relu_in, float *dx)
 {
-    const vi16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const vi16 lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-    const vi16 hi = lo + 8;
-    const v16 zero = {0};
+    const vin iota = VN_IOTA, lo = VN_ZIP_LO, hi = VN_ZIP_HI;
+    const vn zero = {0};
     for (int64_t oy = 0; oy < OH; oy++) {
         float *r0 = dx + 2 * oy * W, *r1 = r0 + W;
-        for (int64_t ox = 0; ox < OW; ox += 16) {
-            int64_t n = OW - ox < 16 ? OW - ox : 16, n2 = 2 * n, j = oy * OW + ox;
-            v16 g = v16_load_part(dy + j, n);
-            if (relu_in) g = v16_select(v16_load_part(y + j, n) > zero, g, zero);
-            vi16 off = (vi16)v16_load_part((const float *)(arg + j), n) - (int32_t)(2 * oy * W + 2 * ox) - 2 * iota;
-            v16 a = v16_select(off == 0, g, zero), b = v16_select(off == 1, g, zero);
-            v16 c = v16_select(off == (int32_t)W, g, zero), d = v16_select(off == (int32_t)W + 1, g, zero);
-            v16_store_part(r0 + 2 * ox, v16_shuffle2(a, b, lo), n2);
-            v16_store_part(r0 + 2 * ox + 16, v16_shuffle2(a, b, hi), n2 - 16);
-            v16_store_part(r1 + 2 * ox, v16_shuffle2(c, d, lo), n2);
-            v16_store_part(r1 + 2 * ox + 16, v16_shuffle2(c, d, hi), n2 - 16);
+        int64_t ox = 0;
+        for (; ox + VN <= OW; ox += VN) {
+            int64_t j = oy * OW + ox;
+            vn g = vn_load(dy + j);
+            if (relu_in) g = vn_select(vn_load(y + j) > zero, g, zero);
+            vin off = (vin)vn_load((const float *)(arg + j)) - (int32_t)(2 * oy * W + 2 * ox) - 2 * iota;
+            vn a = vn_select(off == 0, g, zero), b = vn_select(off == 1, g, zero);
+            vn c = vn_select(off == (int32_t)W, g, zero), d = vn_select(off == (int32_t)W + 1, g, zero);
+            vn_store(r0 + 2 * ox, vn_shuffle2(a, b, lo));
+            vn_store(r0 + 2 * ox + VN, vn_shuffle2(a, b, hi));
+            vn_store(r1 + 2 * ox, vn_shuffle2(c, d, lo));
+            vn_store(r1 + 2 * ox + VN, vn_shuffle2(c, d, hi));
+        }
+        for (; ox < OW; ox++) {
+            int64_t j = oy * OW + ox;
+            float g = relu_in && !(y[j] > 0) ? 0 : dy[j];
+            int64_t off = arg[j] - (2 * oy * W + 2 * ox);
+            r0[2 * ox] = off == 0 ? g : 0, r0[2 * ox + 1] = off == 1 ? g : 0;
+            r1[2 * ox] = off == W ? g : 0, r1[2 * ox + 1] = off == W + 1 ? g : 0;
         }
     }
 }
