@@ -101,8 +101,8 @@ static void dconv_put(const FoilDconv *d, const float *buf, int mb, int nb, int6
         for (int j = 0; j < mb; j++, s += (int64_t)nb * 16, dst += plane) {
             if (accumulate) {
                 int64_t k = 0;
-                for (; k + 16 <= nc; k += 16) v16_store(dst + k, v16_load(dst + k) + v16_load(s + k));
-                if (k < nc) v16_store_part(dst + k, v16_load_part(dst + k, nc - k) + v16_load_part(s + k, nc - k), nc - k);
+                for (; k + VN <= nc; k += VN) vn_store(dst + k, vn_load(dst + k) + vn_load(s + k));
+                for (; k < nc; k++) dst[k] += s[k];
             } else {
                 foilCopyFloats(dst, s, nc);
             }
@@ -111,16 +111,18 @@ static void dconv_put(const FoilDconv *d, const float *buf, int mb, int nb, int6
     }
 }
 
-/* One tile: MB planes from o, NB vectors from v. */
+/* One tile: MB planes from o, NB vectors of 16 positions from v (as
+ * W = 16 NB / VN native vectors). */
 #define DEFINE_DCONV_TILE(MB, NB)                                                                                    \
     static void dconv_tile_##MB##x##NB(const FoilDconv *d, const float *pad, const float *w, const float *bias,     \
                                        int64_t o, int64_t v, float *out, int accumulate)                             \
     {                                                                                                                \
-        v16 acc[MB][NB];                                                                                             \
-        _Pragma("GCC unroll 8") for (int j = 0; j < MB; j++)                                                         \
+        enum { W = NB * 16 / VN };                                                                                   \
+        vn acc[MB][W];                                                                                               \
+        _Pragma("GCC unroll 16") for (int j = 0; j < MB; j++)                                                        \
         {                                                                                                            \
             float b0 = bias && !accumulate ? bias[o + j] : 0.0f;                                                     \
-            _Pragma("GCC unroll 8") for (int u = 0; u < NB; u++) acc[j][u] = (v16){0} + b0;                          \
+            _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) acc[j][u] = (vn){0} + b0;                           \
         }                                                                                                            \
         const int64_t plane = d->hp * d->wp, wo = d->wo, kh = d->kh, kw = d->kw;                                     \
         const int64_t rstep = d->dh * d->wp, wky = d->wky, wkx = d->wkx, dw = d->dw;                                 \
@@ -130,21 +132,24 @@ static void dconv_put(const FoilDconv *d, const float *buf, int mb, int nb, int6
                 const float *row = src + ky * rstep, *wr = wb + ky * wky;                                            \
                 for (int64_t kx = 0; kx < kw; kx++) {                                                                \
                     const float *p = row + kx * dw, *wk = wr + kx * wkx;                                             \
-                    v16 xv[NB];                                                                                      \
-                    _Pragma("GCC unroll 8") for (int u = 0; u < NB; u++) xv[u] = v16_load(p + 16 * u);               \
-                    _Pragma("GCC unroll 8") for (int j = 0; j < MB; j++)                                             \
+                    vn xv[W];                                                                                        \
+                    _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) xv[u] = vn_load(p + VN * u);                \
+                    _Pragma("GCC unroll 16") for (int j = 0; j < MB; j++)                                            \
                     {                                                                                                \
                         float s = wk[j * wo];                                                                        \
-                        _Pragma("GCC unroll 8") for (int u = 0; u < NB; u++) acc[j][u] += xv[u] * s;                 \
+                        _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) acc[j][u] += xv[u] * s;                 \
                     }                                                                                                \
                 }                                                                                                    \
             }                                                                                                        \
         float buf[MB * NB * 16];                                                                                     \
-        for (int j = 0; j < MB; j++)                                                                                 \
-            for (int u = 0; u < NB; u++) v16_store(buf + (j * NB + u) * 16, acc[j][u]);                              \
+        _Pragma("GCC unroll 16") for (int j = 0; j < MB; j++)                                                        \
+            _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) vn_store(buf + j * NB * 16 + VN * u, acc[j][u]);    \
         dconv_put(d, buf, MB, NB, o, v, out, accumulate);                                                            \
     }
 
+/* Tiles of at most 24 native vectors of sums on AVX-512 (of 32 registers),
+ * at most 12 on AVX2 (of 16): there 16-float vectors take two registers. */
+#ifdef __AVX512F__
 DEFINE_DCONV_TILE(8, 3)
 DEFINE_DCONV_TILE(8, 2)
 DEFINE_DCONV_TILE(8, 1)
@@ -154,6 +159,22 @@ DEFINE_DCONV_TILE(4, 1)
 DEFINE_DCONV_TILE(1, 8)
 DEFINE_DCONV_TILE(1, 4)
 DEFINE_DCONV_TILE(1, 1)
+#define DCONV_TILES                                                                                                  \
+    {8, {3, 2, 1}, {dconv_tile_8x3, dconv_tile_8x2, dconv_tile_8x1}},                                                \
+        {4, {4, 2, 1}, {dconv_tile_4x4, dconv_tile_4x2, dconv_tile_4x1}},                                            \
+        {1, {8, 4, 1}, {dconv_tile_1x8, dconv_tile_1x4, dconv_tile_1x1}},
+#else
+DEFINE_DCONV_TILE(6, 1)
+DEFINE_DCONV_TILE(3, 2)
+DEFINE_DCONV_TILE(3, 1)
+DEFINE_DCONV_TILE(1, 4)
+DEFINE_DCONV_TILE(1, 2)
+DEFINE_DCONV_TILE(1, 1)
+#define DCONV_TILES                                                                                                  \
+    {6, {1, 1, 1}, {dconv_tile_6x1, dconv_tile_6x1, dconv_tile_6x1}},                                                \
+        {3, {2, 1, 1}, {dconv_tile_3x2, dconv_tile_3x1, dconv_tile_3x1}},                                            \
+        {1, {4, 2, 1}, {dconv_tile_1x4, dconv_tile_1x2, dconv_tile_1x1}},
+#endif
 
 typedef void (*dconv_tile_fn)(const FoilDconv *, const float *, const float *, const float *, int64_t, int64_t,
                               float *, int);
@@ -165,13 +186,10 @@ void foilDconvRun(const FoilDconv *d, const float *pad, const float *w, const fl
     static const struct {
         int mb, nb[3];
         dconv_tile_fn fn[3];
-    } tiles[3] = {
-        {8, {3, 2, 1}, {dconv_tile_8x3, dconv_tile_8x2, dconv_tile_8x1}},
-        {4, {4, 2, 1}, {dconv_tile_4x4, dconv_tile_4x2, dconv_tile_4x1}},
-        {1, {8, 4, 1}, {dconv_tile_1x8, dconv_tile_1x4, dconv_tile_1x1}},
-    };
+    } tiles[3] = {DCONV_TILES};
     for (int64_t o = o0; o < o1;) {
-        int h = o1 - o >= 8 ? 0 : o1 - o >= 4 ? 1 : 2;
+        int h = 0;
+        while (tiles[h].mb > o1 - o) h++; /* the last is one plane high */
         for (int64_t v = v0; v < v1;) {
             int k = 0;
             while (tiles[h].nb[k] > v1 - v) k++;
@@ -186,52 +204,82 @@ void foilDconvRun(const FoilDconv *d, const float *pad, const float *w, const fl
  * Few-row products
  */
 
-/* Sum of the 16 lanes, in a fixed order. */
-FOIL_V16_INLINE float hsum(v16 v)
+/* Sum of 16 lanes held in 16 / VN native vectors, in a fixed order: the
+ * halves added lane by lane, then their halves, down to one lane (the
+ * same order whatever the vector width). */
+FOIL_V16_INLINE float hsum16(const vn *v)
 {
     float t[16];
-    v16_store(t, v);
+    for (int u = 0; u < 16 / VN; u++) vn_store(t + VN * u, v[u]);
     for (int s = 8; s >= 1; s /= 2)
         for (int i = 0; i < s; i++) t[i] += t[i + s];
     return t[0];
 }
 
-/* C[m, r] = sum_k A[m, k] * B[r, k], m < MR, r < NR. */
+/* C[m, r] = sum_k A[m, k] * B[r, k], m < MR, r < NR; lane l of a sum takes
+ * the k = l mod 16 (each sum: W = 16 / VN native vectors). */
 #define DEFINE_DOT_TILE(MR, NR)                                                                                      \
     static void dot_tile_##MR##x##NR(int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,  \
                                      int64_t ldc)                                                                    \
     {                                                                                                                \
-        v16 acc[MR][NR];                                                                                             \
-        for (int m = 0; m < MR; m++)                                                                                 \
-            for (int r = 0; r < NR; r++) acc[m][r] = (v16){0};                                                       \
+        enum { W = 16 / VN };                                                                                        \
+        vn acc[MR][NR][W];                                                                                           \
+        _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                        \
+            _Pragma("GCC unroll 16") for (int r = 0; r < NR; r++)                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < W; u++) acc[m][r][u] = (vn){0};                          \
         int64_t k = 0;                                                                                               \
         for (; k + 16 <= K; k += 16) {                                                                               \
-            v16 a[MR];                                                                                               \
-            _Pragma("GCC unroll 8") for (int m = 0; m < MR; m++) a[m] = v16_load(A + m * lda + k);                   \
-            _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                                                     \
-            {                                                                                                        \
-                v16 b = v16_load(B + r * ldb + k);                                                                   \
-                _Pragma("GCC unroll 8") for (int m = 0; m < MR; m++) acc[m][r] += a[m] * b;                          \
-            }                                                                                                        \
+            vn a[MR][W];                                                                                             \
+            _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < W; u++) a[m][u] = vn_load(A + m * lda + k + VN * u);     \
+            _Pragma("GCC unroll 16") for (int r = 0; r < NR; r++)                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < W; u++)                                                  \
+                {                                                                                                    \
+                    vn b = vn_load(B + r * ldb + k + VN * u);                                                        \
+                    _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++) acc[m][r][u] += a[m][u] * b;               \
+                }                                                                                                    \
         }                                                                                                            \
         if (k < K) {                                                                                                 \
-            v16 a[MR];                                                                                               \
-            for (int m = 0; m < MR; m++) a[m] = v16_load_part(A + m * lda + k, K - k);                               \
-            for (int r = 0; r < NR; r++) {                                                                           \
-                v16 b = v16_load_part(B + r * ldb + k, K - k);                                                       \
-                for (int m = 0; m < MR; m++) acc[m][r] += a[m] * b;                                                  \
-            }                                                                                                        \
+            vn a[MR][W];                                                                                             \
+            _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < W; u++)                                                  \
+                    a[m][u] = vn_load_part(A + m * lda + k + VN * u, K - k - VN * u);                                \
+            _Pragma("GCC unroll 16") for (int r = 0; r < NR; r++)                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < W; u++)                                                  \
+                {                                                                                                    \
+                    vn b = vn_load_part(B + r * ldb + k + VN * u, K - k - VN * u);                                   \
+                    _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++) acc[m][r][u] += a[m][u] * b;               \
+                }                                                                                                    \
         }                                                                                                            \
         for (int m = 0; m < MR; m++)                                                                                 \
-            for (int r = 0; r < NR; r++) C[m * ldc + r] = hsum(acc[m][r]);                                           \
+            for (int r = 0; r < NR; r++) C[m * ldc + r] = hsum16(acc[m][r]);                                        \
     }
 
-DEFINE_DOT_TILE(4, 4)
+/* The widest tile of MR rows: DOT_NRx sums of 16 lanes (16 registers on
+ * AVX-512; 8 on AVX2, where each takes two). */
+#ifdef __AVX512F__
+#define DOT_NR4 4
+#define DOT_NR2 4
+#define DOT_NR1 16
+#define DOT_NR1_HALF 8
+#else
+#define DOT_NR4 1
+#define DOT_NR2 2
+#define DOT_NR1 4
+#define DOT_NR1_HALF 2
+#endif
+#define DOT_TILE(MR, NR) DOT_TILE_(MR, NR)
+#define DOT_TILE_(MR, NR) dot_tile_##MR##x##NR
+#define DEFINE_DOT_TILE_(MR, NR) DEFINE_DOT_TILE(MR, NR)
+
+#if DOT_NR4 != 1
+DEFINE_DOT_TILE_(4, DOT_NR4)
+#endif
 DEFINE_DOT_TILE(4, 1)
-DEFINE_DOT_TILE(2, 4)
+DEFINE_DOT_TILE_(2, DOT_NR2)
 DEFINE_DOT_TILE(2, 1)
-DEFINE_DOT_TILE(1, 16)
-DEFINE_DOT_TILE(1, 8)
+DEFINE_DOT_TILE_(1, DOT_NR1)
+DEFINE_DOT_TILE_(1, DOT_NR1_HALF)
 DEFINE_DOT_TILE(1, 1)
 
 void foilGemvDot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, int64_t lda, const float *B,
@@ -242,16 +290,17 @@ void foilGemvDot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, i
         float *c = C + m * ldc;
         int64_t n = n0;
         if (M - m >= 4) {
-            for (; n + 4 <= n1; n += 4) dot_tile_4x4(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n + DOT_NR4 <= n1; n += DOT_NR4) DOT_TILE(4, DOT_NR4)(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             for (; n < n1; n++) dot_tile_4x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             m += 4;
         } else if (M - m >= 2) {
-            for (; n + 4 <= n1; n += 4) dot_tile_2x4(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n + DOT_NR2 <= n1; n += DOT_NR2) DOT_TILE(2, DOT_NR2)(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             for (; n < n1; n++) dot_tile_2x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             m += 2;
         } else {
-            for (; n + 16 <= n1; n += 16) dot_tile_1x16(K, a, lda, B + n * ldb, ldb, c + n, ldc);
-            for (; n + 8 <= n1; n += 8) dot_tile_1x8(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n + DOT_NR1 <= n1; n += DOT_NR1) DOT_TILE(1, DOT_NR1)(K, a, lda, B + n * ldb, ldb, c + n, ldc);
+            for (; n + DOT_NR1_HALF <= n1; n += DOT_NR1_HALF)
+                DOT_TILE(1, DOT_NR1_HALF)(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             for (; n < n1; n++) dot_tile_1x1(K, a, lda, B + n * ldb, ldb, c + n, ldc);
             m += 1;
         }
