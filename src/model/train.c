@@ -546,13 +546,13 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
             if (!ae.previous.data) {
                 fprintf(stderr, "); no earlier epoch of this run is worth keeping. Use a smaller --adv-step, a smaller "
                         "--eps or --adv pgd\n");
-                st = foil_error(FOIL_ERR_RUNTIME, "FGSM-RS overfitted catastrophically in its first epoch: no model "
-                                "written");
+                st = foil_error(FOIL_ERR_RUNTIME, "FGSM-RS overfitted catastrophically in the first epoch it ran: "
+                                "no model written");
                 break;
             }
             restore_weights(gm->g, &ae.previous);
-            fprintf(stderr, ", down from %.1f%%). Stopped, keeping epoch %lld's weights; use a smaller --adv-step, fewer epochs "
-                    "or --adv pgd\n", 100 * ae.previous_probe_pgd, (long long)epoch);
+            fprintf(stderr, ", down from %.1f%%). Stopped, keeping epoch %lld's weights; use a smaller --adv-step, "
+                    "fewer epochs or --adv pgd\n", 100 * ae.previous_probe_pgd, (long long)epoch);
             break;
         }
         ck.epoch = (uint64_t)epoch + 1;

@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 #include <string.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -189,14 +189,45 @@ FOIL_V16_INLINE vn vn_load(const float *p)
 
 FOIL_V16_INLINE void vn_store(float *p, vn v) { memcpy(p, &v, sizeof v); }
 
-/* The first n lanes from p, the rest 0 (for a tail: not fast). */
+/* The first n lanes (n <= 0: none) from p, the rest 0; and their store.
+ * Masked on AVX-512 and AVX2, so memory past the n floats is not touched
+ * and a tail costs what a whole vector does; through a copy elsewhere. */
+#if defined(__AVX512F__)
+FOIL_V16_INLINE vn vn_load_part(const float *p, int64_t n) { return v16_load_part(p, n); }
+FOIL_V16_INLINE void vn_store_part(float *p, vn v, int64_t n) { v16_store_part(p, v, n); }
+#elif defined(__AVX2__)
+FOIL_V16_INLINE __m256i vn_lanes_below(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 FOIL_V16_INLINE vn vn_load_part(const float *p, int64_t n)
 {
     if (n >= VN) return vn_load(p);
-    float t[VN] = {0};
-    if (n > 0) memcpy(t, p, (size_t)n * sizeof *t);
-    return vn_load(t);
+    return n > 0 ? (vn)_mm256_maskload_ps(p, vn_lanes_below(n)) : (vn){0};
 }
+
+FOIL_V16_INLINE void vn_store_part(float *p, vn v, int64_t n)
+{
+    if (n >= VN) vn_store(p, v);
+    else if (n > 0) _mm256_maskstore_ps(p, vn_lanes_below(n), (__m256)v);
+}
+#else
+FOIL_V16_INLINE vn vn_load_part(const float *p, int64_t n)
+{
+    if (n >= VN) return vn_load(p);
+    vn v = {0};
+    for (int i = 0; i < n; i++) v[i] = p[i];
+    return v;
+}
+
+FOIL_V16_INLINE void vn_store_part(float *p, vn v, int64_t n)
+{
+    if (n >= VN) vn_store(p, v);
+    else
+        for (int i = 0; i < n; i++) p[i] = v[i];
+}
+#endif
 FOIL_V16_INLINE vn vn_select(vin m, vn a, vn b) { return (vn)((m & (vin)a) | (~m & (vin)b)); }
 
 /* vn_shuffle2: v16_shuffle2 for native vectors (lane j: a[mask[j]], or
@@ -237,9 +268,7 @@ FOIL_V16_INLINE vn vn_shuffle2(vn a, vn b, vin mask)
 
 /* Short copies and fills (a few dozen floats: inline vector code, where a
  * libc call per row would cost more than the copy itself). The empty asm
- * keeps gcc from turning the loops back into memcpy / memset calls. Native
- * vectors, then the tail: masked on AVX-512, else one float at a time
- * (a partial vector there would go through the stack). */
+ * keeps gcc from turning the loops back into memcpy / memset calls. */
 FOIL_V16_INLINE void foilCopyFloats(float *d, const float *s, int64_t n)
 {
     int64_t i = 0;
@@ -247,14 +276,7 @@ FOIL_V16_INLINE void foilCopyFloats(float *d, const float *s, int64_t n)
         __asm__("");
         vn_store(d + i, vn_load(s + i));
     }
-#ifdef __AVX512F__
-    if (i < n) v16_store_part(d + i, v16_load_part(s + i, n - i), n - i);
-#else
-    for (; i < n; i++) {
-        __asm__("");
-        d[i] = s[i];
-    }
-#endif
+    if (i < n) vn_store_part(d + i, vn_load_part(s + i, n - i), n - i);
 }
 
 FOIL_V16_INLINE void foilZeroFloats(float *d, int64_t n)
@@ -265,14 +287,7 @@ FOIL_V16_INLINE void foilZeroFloats(float *d, int64_t n)
         __asm__("");
         vn_store(d + i, z);
     }
-#ifdef __AVX512F__
-    if (i < n) v16_store_part(d + i, (v16){0}, n - i);
-#else
-    for (; i < n; i++) {
-        __asm__("");
-        d[i] = 0;
-    }
-#endif
+    if (i < n) vn_store_part(d + i, z, n - i);
 }
 
 

@@ -102,7 +102,7 @@ static void dconv_put(const FoilDconv *d, const float *buf, int mb, int nb, int6
             if (accumulate) {
                 int64_t k = 0;
                 for (; k + VN <= nc; k += VN) vn_store(dst + k, vn_load(dst + k) + vn_load(s + k));
-                for (; k < nc; k++) dst[k] += s[k];
+                if (k < nc) vn_store_part(dst + k, vn_load_part(dst + k, nc - k) + vn_load_part(s + k, nc - k), nc - k);
             } else {
                 foilCopyFloats(dst, s, nc);
             }
@@ -308,51 +308,38 @@ void foilGemvDot(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *A, i
 }
 
 /* C[m, 0 : 16 NV) (+)= sum_{k0 <= k < k1} A[m, k] * B[k, 0 : 16 NV), m < MR,
- * starting from C (accumulate), bias[m] (bias != NULL) or 0; the last
- * vector holds only `last` columns (1..16). */
+ * starting from C (accumulate), bias[m] (bias != NULL) or 0; the last 16
+ * columns hold only `last` (1..16). In W = 16 NV / VN native vectors per
+ * row, indexed only by unrolled loops, so they stay in registers; native
+ * vector u holds cols(u) columns (callers pass last = 16 as a constant for
+ * whole tiles, and gcc folds the masks away). */
 #define DEFINE_AXPY_TILE(MR, NV)                                                                                     \
     static void axpy_tile_##MR##x##NV(int64_t k0, int64_t k1, const float *A, int64_t lda, const float *B,           \
                                       int64_t ldb, float *C, int64_t ldc, const float *bias, int accumulate,          \
                                       int64_t last)                                                                  \
     {                                                                                                                \
-        if (last == 16) {                                                                                            \
-            /* Native vectors, indexed only by unrolled loops: they stay in registers. */                            \
-            enum { W = NV * 16 / VN };                                                                               \
-            vn acc[MR][W];                                                                                           \
+        enum { W = NV * 16 / VN, G = 16 / VN };                                                                      \
+        int64_t cols[W];                                                                                             \
+        _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) cols[u] = u < W - G ? VN : last - VN * (u - (W - G));   \
+        vn acc[MR][W];                                                                                               \
+        _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                        \
+        {                                                                                                            \
+            float b0 = bias ? bias[m] : 0.0f;                                                                        \
+            _Pragma("GCC unroll 16") for (int u = 0; u < W; u++)                                                     \
+                acc[m][u] = accumulate ? vn_load_part(C + m * ldc + VN * u, cols[u]) : (vn){0} + b0;                 \
+        }                                                                                                            \
+        for (int64_t k = k0; k < k1; k++) {                                                                          \
+            vn b[W];                                                                                                 \
+            _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) b[u] = vn_load_part(B + k * ldb + VN * u, cols[u]); \
             _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                    \
             {                                                                                                        \
-                float b0 = bias ? bias[m] : 0.0f;                                                                    \
-                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++)                                                 \
-                    acc[m][u] = accumulate ? vn_load(C + m * ldc + VN * u) : (vn){0} + b0;                           \
-            }                                                                                                        \
-            for (int64_t k = k0; k < k1; k++) {                                                                      \
-                vn b[W];                                                                                             \
-                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) b[u] = vn_load(B + k * ldb + VN * u);           \
-                _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                \
-                {                                                                                                    \
-                    float s = A[m * lda + k];                                                                        \
-                    _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) acc[m][u] += b[u] * s;                      \
-                }                                                                                                    \
-            }                                                                                                        \
-            _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                    \
-                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) vn_store(C + m * ldc + VN * u, acc[m][u]);      \
-            return;                                                                                                  \
-        }                                                                                                            \
-        v16 acc[MR][NV];                                                                                             \
-        for (int m = 0; m < MR; m++)                                                                                 \
-            for (int u = 0; u < NV; u++)                                                                             \
-                acc[m][u] = accumulate ? v16_load_part(C + m * ldc + 16 * u, u == NV - 1 ? last : 16)                \
-                                       : (v16){0} + (bias ? bias[m] : 0.0f);                                         \
-        for (int64_t k = k0; k < k1; k++) {                                                                          \
-            v16 b[NV];                                                                                               \
-            for (int u = 0; u < NV; u++) b[u] = v16_load_part(B + k * ldb + 16 * u, u == NV - 1 ? last : 16);       \
-            for (int m = 0; m < MR; m++) {                                                                           \
                 float s = A[m * lda + k];                                                                            \
-                for (int u = 0; u < NV; u++) acc[m][u] += b[u] * s;                                                  \
+                _Pragma("GCC unroll 16") for (int u = 0; u < W; u++) acc[m][u] += b[u] * s;                          \
             }                                                                                                        \
         }                                                                                                            \
-        for (int m = 0; m < MR; m++)                                                                                 \
-            for (int u = 0; u < NV; u++) v16_store_part(C + m * ldc + 16 * u, acc[m][u], u == NV - 1 ? last : 16);   \
+        _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++)                                                        \
+            _Pragma("GCC unroll 16") for (int u = 0; u < W; u++)                                                     \
+                vn_store_part(C + m * ldc + VN * u, acc[m][u], cols[u]);                                             \
     }
 
 /* The widest tile of MR rows spans AXPY_NV_MR vectors of C: 16 sums on
@@ -596,26 +583,12 @@ static inline void transpose8(__m256 r[8])
 
 /* Transposes go through TBLK x TBLK blocks of native registers. */
 #define TBLK 8
-typedef __m256 tblock;
-#define tblock_transpose transpose8
-static inline tblock tblock_zero(void) { return _mm256_setzero_ps(); }
-static inline tblock tblock_load(const float *p) { return _mm256_loadu_ps(p); }
-static inline void tblock_store(float *p, tblock v) { _mm256_storeu_ps(p, v); }
-static inline tblock tblock_add(tblock a, tblock b) { return _mm256_add_ps(a, b); }
-static inline __m256i lanes_below(int64_t n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-/* the first n lanes (1..8); the others 0, their memory untouched */
-static inline tblock tblock_load_part(const float *p, int64_t n)
-{
-    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes_below(n));
-}
-static inline void tblock_store_part(float *p, tblock v, int64_t n)
-{
-    if (n >= 8) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, lanes_below(n), v);
-}
+typedef vn tblock;
+#define tblock_transpose(r) transpose8((__m256 *)(r)) /* __m256 may alias any vector */
+#define tblock_load vn_load
+#define tblock_store vn_store
+#define tblock_load_part vn_load_part
+#define tblock_store_part vn_store_part
 #else
 #define TBLK 16
 typedef v16 tblock;
@@ -626,12 +599,10 @@ static inline void tblock_transpose(v16 r[16])
     T16_STAGE(4);
     T16_STAGE(8);
 }
-static inline tblock tblock_zero(void) { return (v16){0}; }
 #define tblock_load v16_load
 #define tblock_store v16_store
 #define tblock_load_part v16_load_part
 #define tblock_store_part v16_store_part
-static inline tblock tblock_add(tblock a, tblock b) { return a + b; }
 #endif
 
 void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
@@ -659,7 +630,7 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
                 tblock r[TBLK];
                 for (int k = 0; k < TBLK; k++)
                     r[k] = k < ni ? tblock_load_part(src + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb)
-                                  : tblock_zero();
+                                  : (tblock){0};
                 tblock_transpose(r);
                 for (int j = 0; j < nb; j++) tblock_store(P + (h * wp + b + j) * cv + i0, r[j]);
             }
@@ -726,11 +697,11 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
                 for (int64_t q = q0; q < q1; q += TBLK) {
                     int64_t nq = min64(TBLK, q1 - q), no = min64(TBLK, d->nout - o0);
                     tblock r[TBLK];
-                    for (int k = 0; k < TBLK; k++) r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : tblock_zero();
+                    for (int k = 0; k < TBLK; k++) r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : (tblock){0};
                     tblock_transpose(r);
                     for (int l = 0; l < no; l++) {
                         float *dst = out + ((o0 + l) * rows + yr) * cols + q;
-                        tblock_store_part(dst, accumulate ? tblock_add(r[l], tblock_load_part(dst, nq)) : r[l], nq);
+                        tblock_store_part(dst, accumulate ? r[l] + tblock_load_part(dst, nq) : r[l], nq);
                     }
                 }
         }

@@ -210,10 +210,10 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
         const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
         float *yr = y + oy * OW;
         int32_t *ar = arg + oy * OW;
-        int64_t ox = 0;
-        for (; ox + VN <= OW; ox += VN) {
-            vn t0 = vn_load(r0 + 2 * ox), t1 = vn_load(r0 + 2 * ox + VN);
-            vn u0 = vn_load(r1 + 2 * ox), u1 = vn_load(r1 + 2 * ox + VN);
+        for (int64_t ox = 0; ox < OW; ox += VN) {
+            int64_t n = OW - ox < VN ? OW - ox : VN, n2 = 2 * n;
+            vn t0 = vn_load_part(r0 + 2 * ox, n2), t1 = vn_load_part(r0 + 2 * ox + VN, n2 - VN);
+            vn u0 = vn_load_part(r1 + 2 * ox, n2), u1 = vn_load_part(r1 + 2 * ox + VN, n2 - VN);
             vn a = vn_shuffle2(t0, t1, even), b = vn_shuffle2(t0, t1, odd);
             vn c = vn_shuffle2(u0, u1, even), d = vn_shuffle2(u0, u1, odd);
             vin mab = b > a, mcd = d > c;
@@ -221,16 +221,8 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
             vin mtb = bot > top;
             vin off = (mtb & ((int32_t)W + (mcd & 1))) | (~mtb & (mab & 1));
             vin idx = (int32_t)(2 * oy * W + 2 * ox) + 2 * iota + off;
-            vn_store(yr + ox, vn_select(mtb, bot, top));
-            vn_store((float *)(ar + ox), (vn)idx);
-        }
-        for (; ox < OW; ox++) { /* the same choices, one window at a time */
-            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-            int mab = b > a, mcd = d > c;
-            float top = mab ? b : a, bot = mcd ? d : c;
-            int mtb = bot > top;
-            yr[ox] = mtb ? bot : top;
-            ar[ox] = (int32_t)(2 * oy * W + 2 * ox + (mtb ? W + mcd : mab));
+            vn_store_part(yr + ox, vn_select(mtb, bot, top), n);
+            vn_store_part((float *)(ar + ox), (vn)idx, n);
         }
     }
 }
@@ -247,25 +239,17 @@ static void max2x2_plane_backward(const float *dy, const float *y, const int32_t
     const vn zero = {0};
     for (int64_t oy = 0; oy < OH; oy++) {
         float *r0 = dx + 2 * oy * W, *r1 = r0 + W;
-        int64_t ox = 0;
-        for (; ox + VN <= OW; ox += VN) {
-            int64_t j = oy * OW + ox;
-            vn g = vn_load(dy + j);
-            if (relu_in) g = vn_select(vn_load(y + j) > zero, g, zero);
-            vin off = (vin)vn_load((const float *)(arg + j)) - (int32_t)(2 * oy * W + 2 * ox) - 2 * iota;
+        for (int64_t ox = 0; ox < OW; ox += VN) {
+            int64_t n = OW - ox < VN ? OW - ox : VN, n2 = 2 * n, j = oy * OW + ox;
+            vn g = vn_load_part(dy + j, n);
+            if (relu_in) g = vn_select(vn_load_part(y + j, n) > zero, g, zero);
+            vin off = (vin)vn_load_part((const float *)(arg + j), n) - (int32_t)(2 * oy * W + 2 * ox) - 2 * iota;
             vn a = vn_select(off == 0, g, zero), b = vn_select(off == 1, g, zero);
             vn c = vn_select(off == (int32_t)W, g, zero), d = vn_select(off == (int32_t)W + 1, g, zero);
-            vn_store(r0 + 2 * ox, vn_shuffle2(a, b, lo));
-            vn_store(r0 + 2 * ox + VN, vn_shuffle2(a, b, hi));
-            vn_store(r1 + 2 * ox, vn_shuffle2(c, d, lo));
-            vn_store(r1 + 2 * ox + VN, vn_shuffle2(c, d, hi));
-        }
-        for (; ox < OW; ox++) {
-            int64_t j = oy * OW + ox;
-            float g = relu_in && !(y[j] > 0) ? 0 : dy[j];
-            int64_t off = arg[j] - (2 * oy * W + 2 * ox);
-            r0[2 * ox] = off == 0 ? g : 0, r0[2 * ox + 1] = off == 1 ? g : 0;
-            r1[2 * ox] = off == W ? g : 0, r1[2 * ox + 1] = off == W + 1 ? g : 0;
+            vn_store_part(r0 + 2 * ox, vn_shuffle2(a, b, lo), n2);
+            vn_store_part(r0 + 2 * ox + VN, vn_shuffle2(a, b, hi), n2 - VN);
+            vn_store_part(r1 + 2 * ox, vn_shuffle2(c, d, lo), n2);
+            vn_store_part(r1 + 2 * ox + VN, vn_shuffle2(c, d, hi), n2 - VN);
         }
     }
 }
