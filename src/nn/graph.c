@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "foil/cpu.h"
 #include "foil/rng.h"
@@ -428,6 +429,33 @@ static void absorb_relu_backward(FoilGraph *g, FoilNode *n, const int *readers)
     g->nodes[p].masked_by_reader = 1;
 }
 
+int64_t foilGraphPlanLimit = 0;
+
+static int64_t plan_limit(void)
+{
+    if (foilGraphPlanLimit > 0) return foilGraphPlanLimit;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (int64_t)pages * page : INT64_MAX;
+}
+
+/* Count bytes the plan is about to allocate for `what`, refusing them when
+ * they would take the plan over foilGraphPlanLimit. */
+static foil_status plan_reserve(FoilGraph *g, const FoilNode *n, size_t bytes, const char *what)
+{
+    int64_t limit = plan_limit();
+    if (bytes <= (size_t)(limit - g->plan_bytes)) {
+        g->plan_bytes += (int64_t)bytes;
+        return FOIL_OK;
+    }
+    const double mib = 1024.0 * 1024.0;
+    return foil_error(FOIL_ERR_NOMEM,
+                      "%s: %s%s%s%s%s%s needs %.0f MiB, which takes this plan past %.0f MiB, the most foil plans for one "
+                      "model (%s); the model's shapes are too large for it, or too many examples run at once "
+                      "(lower --batch)",
+                      g->path, n ? "node '" : "", n ? node_label(n) : "", n ? "' (" : "", n ? n->op_type : "", n ? "): " : "", what, (double)bytes / mib,
+                      (double)limit / mib, foilGraphPlanLimit > 0 ? "a set limit" : "this machine's memory");
+}
+
 static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
 {
     FoilOpCtx *c = &n->ctx;
@@ -445,11 +473,13 @@ static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
         if (n->out[i] < 0) continue;
         FoilValue *v = &g->values[n->out[i]];
         foil_tensor shaped = v->t;
+        if ((st = plan_reserve(g, n, foil_tensor_nbytes(&shaped), "its output"))) return st;
         if ((st = foil_tensor_alloc(&v->t, shaped.dtype, shaped.ndim, shaped.shape)))
             return foil_error_prefix(st, "%s: node '%s' (%s): output '%s'", g->path, node_label(n), n->op_type, v->name);
         if ((st = check_declared_output(g, v))) return st;
     }
     if (c->work_bytes) {
+        if ((st = plan_reserve(g, n, c->work_bytes, "its workspace"))) return st;
         c->work = foil_alloc(c->work_bytes);
         if (!c->work)
             return foil_error(FOIL_ERR_NOMEM, "%s: node '%s': out of memory for %zu bytes of workspace", g->path,
@@ -486,7 +516,8 @@ static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
                               foil_shape_str(x, got, sizeof got), foil_shape_str(&decl, want, sizeof want));
         }
     }
-    foil_status st = foil_tensor_alloc(&v->t, x->dtype, x->ndim, x->shape);
+    foil_status st = plan_reserve(g, NULL, foil_tensor_nbytes(x), "the input");
+    if (!st) st = foil_tensor_alloc(&v->t, x->dtype, x->ndim, x->shape);
     if (st) return st;
     /* Integer inputs (shapes, indices) are taken as known: their values may
      * decide output shapes. Float inputs are data, fed at every forward. */
@@ -501,6 +532,7 @@ foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
 {
     foilGraphUnplan(g);
     foil_status st = FOIL_OK;
+    g->plan_bytes = 0;
     for (int i = 0; i < g->n_values; i++) {
         FoilValue *v = &g->values[i];
         v->known = v->kind == FOIL_VALUE_CONST;
@@ -517,7 +549,8 @@ foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
         FoilValue *v = &g->values[i];
         if (v->t.dtype != FOIL_F32 || v->known || !v->t.data || (v->producer >= 0 && g->nodes[v->producer].absorbed))
             continue;
-        st = foil_tensor_alloc(&v->grad, FOIL_F32, v->t.ndim, v->t.shape);
+        st = plan_reserve(g, NULL, foil_tensor_nbytes(&v->t), "the gradient buffers");
+        if (!st) st = foil_tensor_alloc(&v->grad, FOIL_F32, v->t.ndim, v->t.shape);
     }
     for (int k = 0; k < g->n_nodes && !st; k++) {
         const FoilNode *n = &g->nodes[k];

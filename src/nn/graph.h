@@ -70,6 +70,7 @@ typedef struct FoilGraph {
     int planned;
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */
     int64_t plans_made;        /* successful foilGraphPlan calls: tests check that switching modes does not re-plan */
+    int64_t plan_bytes;        /* bytes the plan being made has allocated so far (foilGraphPlanLimit) */
 } FoilGraph;
 
 /* A plan kept outside its graph (see foilGraphSwapPlan): the planned
@@ -115,6 +116,14 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
  * Relu's output: code that wants an intermediate value must make it a graph
  * output (a reader), which keeps it unfused. */
 extern int foilGraphFuseRelu;
+
+/* The most bytes one plan may allocate (activations, gradients,
+ * workspaces); 0, the default, stands for the machine's physical memory. A
+ * model whose shapes ask for more (a Conv padded by 2^31, or a batch too
+ * large for the machine) gets a clear error at planning time instead of an
+ * allocation the system kills foil for later. Read at plan time; the fuzz
+ * targets lower it. */
+extern int64_t foilGraphPlanLimit;
 
 /* Release planned buffers (activations, gradients, workspaces). */
 void foilGraphUnplan(FoilGraph *g);

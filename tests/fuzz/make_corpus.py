@@ -47,6 +47,11 @@ x = h.make_tensor_value_info("x", T.FLOAT, ["N", 4])
 y = h.make_tensor_value_info("y", T.FLOAT, ["N", 4])
 put("onnx", "output-declared-twice.onnx", h.make_model(h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g", [x], [y, y]),
                                                          opset_imports=[h.make_opsetid("", 13)]).SerializeToString())
+# found by fuzz_onnx: a Conv padded by 2^31 - 1 on one side planned a 2.4 GB
+# output for two examples (now refused by the plan's memory limit)
+put("onnx", "huge-padding.onnx", model([h.make_node("Conv", ["x", "cw"], ["c"], pads=[1, 1, 1, 1 << 24], kernel_shape=[3, 3]),
+                                        h.make_node("GlobalAveragePool", ["c"], ["p"]), h.make_node("Flatten", ["p"], ["y"])],
+                                       [nh.from_array(np.ones((2, 1, 3, 3), np.float32), "cw")], [2, 1, 4, 4], [2, 2]))
 mlp = open(os.path.join(root, "onnx", "mlp.onnx"), "rb").read()
 put("onnx", "truncated.onnx", mlp[: len(mlp) // 2])
 put("onnx", "no-graph.onnx", h.make_model(h.make_graph([], "g", [], [])).SerializeToString()[:8])
