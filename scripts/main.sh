@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # foil's main job on the built-in default: install what is missing, build,
 # train the Fashion-MNIST model (cnn-small, 2 epochs) unless it is already
-# there, then attack it on 1,000 test images: APGD-CE and PGD (Linf) at
-# eps 0.05, 0.1 and 0.2, and the black-box Square Attack at eps 0.1, and
-# print the robust-accuracy table. (The full audit replaces this later.)
+# there, then audit it (foil audit --profile quick: white-box sweeps over
+# Linf and L2 eps and two black-box attacks on 500 seeded test images) and
+# print the summary and where the report is.
 #   FOIL_MODEL=path   where the model lives (default models/fashion-mnist-cnn-small.onnx)
+#   FOIL_AUDIT=dir    where the report goes (default audit/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,7 +22,4 @@ else
     --checkpoint "$model.ckpt" --resume --output "$model"
   rm -f "$model.ckpt"
 fi
-build/foil attack --model "$model" --data fashion-mnist --limit 1000 --norm linf \
-  --attack apgd-ce,pgd --eps 0.05,0.1,0.2
-build/foil attack --model "$model" --data fashion-mnist --limit 1000 --norm linf \
-  --attack square --eps 0.1 --queries 1000
+build/foil audit --model "$model" --data fashion-mnist --profile quick --out "${FOIL_AUDIT:-audit}"

@@ -3,7 +3,8 @@
  * the common options every command takes.
  *
  * Exit status: 0 success, 1 runtime error (message from libfoil on stderr),
- * 2 usage error (bad or missing option).
+ * 2 usage error (bad or missing option), 3 (foil audit) a --require the
+ * model falls short of.
  */
 #ifndef FOIL_CLI_H
 #define FOIL_CLI_H
@@ -14,14 +15,20 @@
 #include "foil/data.h"
 #include "foil/status.h"
 
-enum { CLI_OK = 0, CLI_RUNTIME_ERROR = 1, CLI_USAGE_ERROR = 2, CLI_HELP_SHOWN = -1 };
+enum { CLI_OK = 0, CLI_RUNTIME_ERROR = 1, CLI_USAGE_ERROR = 2, CLI_REQUIREMENT_FAILED = 3, CLI_HELP_SHOWN = -1 };
 
-typedef enum { OPT_STRING, OPT_INT, OPT_FLOAT, OPT_FLAG } cli_opt_kind;
+typedef enum { OPT_STRING, OPT_INT, OPT_FLOAT, OPT_FLAG, OPT_LIST } cli_opt_kind;
+/* An option that may be given many times (OPT_LIST): its values in order. */
+enum { CLI_LIST_MAX = 32 };
+typedef struct cli_list {
+    const char *items[CLI_LIST_MAX];
+    int n;
+} cli_list;
 
 typedef struct cli_option {
     const char *name;      /* "--model" */
     cli_opt_kind kind;
-    void *dest;            /* const char **, int64_t *, double *, int * */
+    void *dest;            /* const char **, int64_t *, double *, int *, cli_list * */
     const char *metavar;   /* "FILE" (NULL for flags) */
     const char *help;
     int required;
@@ -59,7 +66,7 @@ int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, f
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
 
-extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect;
+extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit;
 
 
 
@@ -91,6 +98,20 @@ typedef struct cli_model_source {
     {"--rate-limit", OPT_FLOAT, &(src).rate_limit, "R", "at most R remote requests per second", 0, 0},               \
     {"--input-shape", OPT_STRING, &(src).input_shape, "D,...", "a remote model's input, one example (e.g. 1,28,28)",  \
      0, 0}
+/* The options naming a labelled dataset (a foil_data_spec's fields). */
+#define CLI_DATA_OPTIONS(spec)                                                                                        \
+    {"--data", OPT_STRING, &(spec).data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},     \
+    {"--labels", OPT_STRING, &(spec).labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},                   \
+    {"--label-column", OPT_STRING, &(spec).label_column, "NAME", "label column of a CSV --data file", 0, 0}
+
+/* Which examples a model is judged on, and how its inputs are scaled
+ * (cli_data_split, cli_parse_bounds, cli_apply_normalize read them). */
+#define CLI_SPLIT_OPTIONS(split, bounds, normalize)                                                                   \
+    {"--split", OPT_STRING, &(split), "SPLIT", "test, train or all (default: test for a built-in, all for a file)",   \
+     0, 0},                                                                                                           \
+    {"--bounds", OPT_STRING, &(bounds), "LOW,HIGH", "input range (default 0,1 for images)", 0, 0},                    \
+    {"--normalize", OPT_STRING, &(normalize), "MEAN/STD", "the model's input normalization, moved into it", 0, 0}
+
 /* Open the model: exactly one of model, endpoint, command. */
 int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_model **model);
 

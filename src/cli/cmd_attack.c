@@ -399,13 +399,8 @@ static int run_attack(int argc, char **argv)
     a.fit_limit = 2000;
     cli_option opts[] = {
         CLI_MODEL_SOURCE_OPTIONS(a.source),
-        {"--data", OPT_STRING, &a.data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
-        {"--labels", OPT_STRING, &a.data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
-        {"--label-column", OPT_STRING, &a.data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
-        {"--split", OPT_STRING, &a.split, "SPLIT", "test, train or all (default: test for a built-in, all for a file)",
-         0, 0},
-        {"--bounds", OPT_STRING, &a.bounds, "LOW,HIGH", "input range (default 0,1 for images)", 0, 0},
-        {"--normalize", OPT_STRING, &a.normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
+        CLI_DATA_OPTIONS(a.data),
+        CLI_SPLIT_OPTIONS(a.split, a.bounds, a.normalize),
         {"--limit", OPT_INT, &a.limit, "N", "attack the first N examples (default: all)", 0, 0},
         {"--attack", OPT_STRING, &a.attack, "NAME[,...]", "attack(s) to run (list below)", 1, 0},
         {"--norm", OPT_STRING, &a.norm, "NORM", "linf (default), l2, l1 or l0", 0, 0},

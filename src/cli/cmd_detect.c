@@ -304,9 +304,7 @@ static int run_detect(int argc, char **argv)
                      .calibration = 1000, .fit_limit = 10000, .adaptive_steps = 100, .batch = 250};
     cli_option opts[] = {
         {"--model", OPT_STRING, &a.model, "FILE", "the ONNX classifier", 1, 0},
-        {"--data", OPT_STRING, &a.data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
-        {"--labels", OPT_STRING, &a.data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
-        {"--label-column", OPT_STRING, &a.data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
+        CLI_DATA_OPTIONS(a.data),
         {"--bounds", OPT_STRING, &a.bounds, "LOW,HIGH", "input range (default 0,1 for images)", 0, 0},
         {"--normalize", OPT_STRING, &a.normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
         {"--eps", OPT_FLOAT, &a.eps, "E", "Linf budget of every attack", 1, 0},

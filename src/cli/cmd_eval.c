@@ -85,13 +85,8 @@ static int run_eval(int argc, char **argv)
     int64_t batch = 256;
     cli_option opts[] = {
         CLI_MODEL_SOURCE_OPTIONS(source),
-        {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
-        {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
-        {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
-        {"--split", OPT_STRING, &split_name, "SPLIT", "test, train or all (default: test for a built-in, all for a file)",
-         0, 0},
-        {"--bounds", OPT_STRING, &bounds, "LOW,HIGH", "input range (default 0,1 for images)", 0, 0},
-        {"--normalize", OPT_STRING, &normalize, "MEAN/STD", "the model's input normalization, moved into it", 0, 0},
+        CLI_DATA_OPTIONS(data),
+        CLI_SPLIT_OPTIONS(split_name, bounds, normalize),
         {"--batch", OPT_INT, &batch, "N", "examples run at once (default 256)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the metrics as one JSON object", 0, 0},
     };

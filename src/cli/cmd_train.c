@@ -224,9 +224,7 @@ static int run_train(int argc, char **argv)
     int64_t adv_steps = 0, eps_warmup = 0, holdout = -1, eval_steps = 0;
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
-        {"--data", OPT_STRING, &data.data, "DATA", "fashion-mnist, digits, breast-cancer, wine, or a file", 1, 0},
-        {"--labels", OPT_STRING, &data.labels, "FILE", "labels for an IDX or NPY --data file", 0, 0},
-        {"--label-column", OPT_STRING, &data.label_column, "NAME", "label column of a CSV --data file", 0, 0},
+        CLI_DATA_OPTIONS(data),
         {"--bounds", OPT_STRING, &bounds, "LOW,HIGH", "input range of the images (default 0,1)", 0, 0},
         {"--output", OPT_STRING, &output, "FILE", "write the trained model as ONNX", 1, 0},
         {"--epochs", OPT_INT, &epochs, "N", "passes over the training set (default 2)", 0, 0},

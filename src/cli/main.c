@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "foil/cpu.h"
 
-static const cli_command *const commands[] = {&cli_train, &cli_eval, &cli_attack, &cli_defend, &cli_detect, &cli_predict, &cli_grad};
+static const cli_command *const commands[] = {&cli_audit, &cli_train, &cli_eval, &cli_attack, &cli_defend, &cli_detect, &cli_predict, &cli_grad};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
@@ -20,7 +20,7 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'foil COMMAND --help' for a command's options, 'foil --version' for the version and\n"
                  "the CPU kernel set in use (the environment variable FOIL_KERNELS=baseline|avx2|avx512\n"
                  "forces one).\n"
-                 "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
+                 "Exit status: 0 success, 1 runtime error, 2 usage error, 3 a requirement of foil audit not met.\n");
 }
 
 /* The version and the kernel set that runs (foil/cpu.h): what a bug report needs. */

@@ -77,6 +77,12 @@ static int parse_value(const cli_command *cmd, cli_option *o, const char *val)
         return CLI_OK;
     }
     case OPT_FLAG: *(int *)o->dest = 1; return CLI_OK;
+    case OPT_LIST: {
+        cli_list *l = o->dest;
+        if (l->n == CLI_LIST_MAX) return cli_usage_error(cmd, "%s: at most %d times", o->name, CLI_LIST_MAX);
+        l->items[l->n++] = val;
+        return CLI_OK;
+    }
     }
     return CLI_USAGE_ERROR;
 }
@@ -104,7 +110,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_option *opts, i
         for (int i = 0; i < n; i++)
             if (strlen(all[i].name) == name_len && strncmp(all[i].name, arg, name_len) == 0) o = &all[i];
         if (!o) return cli_usage_error(cmd, "unknown option '%.*s'", (int)name_len, arg);
-        if (o->seen) return cli_usage_error(cmd, "%s given twice", o->name);
+        if (o->seen && o->kind != OPT_LIST) return cli_usage_error(cmd, "%s given twice", o->name);
         o->seen = 1;
         const char *val = NULL;
         if (o->kind == OPT_FLAG) {

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "audit/audit.h"
 #include "foil/evasion.h"
 #include "foil/eval.h"
 
@@ -40,5 +41,23 @@ typedef struct FoilChart {
  * that is not finite, FOIL_ERR_IO naming the path when writing fails. */
 foil_status foilSvgChartWrite(FILE *f, const FoilChart *chart);
 foil_status foilSvgChartSave(const char *path, const FoilChart *chart);
+
+/* What the audit report says about its run besides the figures. */
+typedef struct FoilAuditContext {
+    const char *model, *model_kind, *data, *split, *version;
+    int is_image;
+    const char *const *class_names;  /* NULL: classes by number */
+    const FoilAuditRequirement *requirements;
+    int n_requirements, failed;
+} FoilAuditContext;
+
+/* report.json (audit_json.c): schema FOIL_AUDIT_SCHEMA, documented in
+ * docs/audit-report.md. */
+#define FOIL_AUDIT_SCHEMA "foil-audit/1"
+cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx);
+
+/* report.html (audit_html.c): one self-contained page (inline SVG, no
+ * scripts, no external files). */
+foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx);
 
 #endif

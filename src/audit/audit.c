@@ -1,0 +1,397 @@
+/*
+ * audit/audit.c - the audit's stages and figures (see audit.h).
+ *
+ * Every attack runs on the same seeded sample, so the worst case over the
+ * attacks at one (norm, eps) is taken per example: robust only when no
+ * attack fooled it (AutoAttack's rule). Confidence intervals are Wilson
+ * score intervals at 95%, which stay inside [0, 1] and behave at 0 and n
+ * (Brown, Cai and DasGupta 2001), where the normal approximation does not.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "foil/progress.h"
+#include "foil/rng.h"
+
+/* What a profile runs: sample size and budgets. */
+typedef struct profile_budget {
+    int64_t examples;
+    int64_t pgd_steps, apgd_steps, queries;
+    int autoattack;              /* also AutoAttack (standard version) at every Linf eps */
+} profile_budget;
+
+static const profile_budget budgets[] = {
+    [FOIL_AUDIT_QUICK] = {500, 20, 50, 1000, 0},
+    [FOIL_AUDIT_STANDARD] = {1000, 50, 100, 5000, 0},
+    [FOIL_AUDIT_THOROUGH] = {10000, 100, 100, 10000, 1},
+};
+
+/* eps in units of the data's range (images): Linf 0.03 ... 0.2 and L2 0.5 ... 2
+ * for [0, 1] pixels, the budgets the robustness literature reports on MNIST-
+ * and CIFAR-sized images. */
+static const double linf_eps[] = {0.03, 0.05, 0.1, 0.2};
+static const double l2_eps[] = {0.5, 1.0, 2.0};
+
+int foilAuditProfileParse(const char *name)
+{
+    for (int p = FOIL_AUDIT_QUICK; p <= FOIL_AUDIT_THOROUGH; p++)
+        if (name && strcmp(name, foilAuditProfileName((FoilAuditProfile)p)) == 0) return p;
+    return -1;
+}
+
+const char *foilAuditProfileName(FoilAuditProfile p)
+{
+    return p == FOIL_AUDIT_QUICK ? "quick" : p == FOIL_AUDIT_STANDARD ? "standard" : "thorough";
+}
+
+FoilAuditFigure foilAuditFigure(int64_t k, int64_t n)
+{
+    FoilAuditFigure f = {k, n, NAN, 0, 1};
+    if (n <= 0) return f;
+    const double z = 1.959963984540054, p = (double)k / (double)n, z2n = z * z / (double)n;
+    double centre = (p + z2n / 2) / (1 + z2n);
+    double half = z / (1 + z2n) * sqrt(p * (1 - p) / (double)n + z2n / (4 * (double)n));
+    f.value = p;
+    f.low = k == 0 ? 0 : fmax(0, centre - half); /* exact ends: no rounding residue at 0 and n */
+    f.high = k == n ? 1 : fmin(1, centre + half);
+    return f;
+}
+
+/* ---- the sample ---- */
+
+/* The first n of a seeded permutation of d's examples, in index order so
+ * that the sample reads like the data (and its first examples stay first). */
+static foil_status take_sample(const foil_dataset *d, int64_t n, uint64_t seed, foil_tensor *x, int64_t **y)
+{
+    int64_t total = d->x.shape[0], f = foil_dataset_example_size(d);
+    int64_t *perm = malloc((size_t)total * sizeof *perm);
+    *y = malloc((size_t)n * sizeof **y);
+    foil_status st = perm && *y ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "audit: out of memory for the sample");
+    if (!st) {
+        for (int64_t i = 0; i < total; i++) perm[i] = i;
+        foil_rng rng = foil_rng_make(seed, 0xa0d17);
+        for (int64_t i = 0; i < n && n < total; i++) { /* partial Fisher-Yates: the first n */
+            int64_t j = i + (int64_t)(foil_rng_u64(&rng) % (uint64_t)(total - i)), t = perm[i];
+            perm[i] = perm[j], perm[j] = t;
+        }
+        for (int64_t i = 1; i < n; i++) /* insertion sort of the n chosen indices */
+            for (int64_t j = i; j > 0 && perm[j - 1] > perm[j]; j--) {
+                int64_t t = perm[j];
+                perm[j] = perm[j - 1], perm[j - 1] = t;
+            }
+        int64_t shape[FOIL_MAX_DIMS];
+        memcpy(shape, d->x.shape, sizeof shape);
+        shape[0] = n;
+        st = foil_tensor_alloc(x, FOIL_F32, d->x.ndim, shape);
+    }
+    for (int64_t i = 0; !st && i < n; i++) {
+        memcpy(foil_f32(x) + i * f, foil_f32(&d->x) + perm[i] * f, (size_t)f * sizeof(float));
+        (*y)[i] = foil_i64(&d->y)[perm[i]];
+    }
+    free(perm);
+    return st;
+}
+
+/* ---- stages ---- */
+
+typedef struct audit_state {
+    FoilAudit *a;
+    foil_model *model;
+    const foil_dataset *d;
+    foil_tensor x;
+    int64_t *y;
+    uint8_t *fooled[2 * FOIL_AUDIT_MAX_EPS]; /* per worst[] entry, per example */
+    int stage, stages;
+} audit_state;
+
+static int worst_index(audit_state *s, foil_norm norm, double eps)
+{
+    FoilAudit *a = s->a;
+    for (int i = 0; i < a->n_worst; i++)
+        if (a->worst[i].norm == norm && a->worst[i].eps == eps) return i;
+    if (a->n_worst == 2 * FOIL_AUDIT_MAX_EPS) return -1;
+    uint8_t *f = calloc((size_t)s->x.shape[0], 1);
+    if (!f) return -1;
+    s->fooled[a->n_worst] = f;
+    a->worst[a->n_worst] = (FoilAuditWorst){.norm = norm, .eps = eps};
+    return a->n_worst++;
+}
+
+static foil_status run_one(audit_state *s, const char *attack, foil_norm norm, double eps, int64_t steps,
+                           int64_t queries)
+{
+    FoilAudit *a = s->a;
+    if (a->n_runs == FOIL_AUDIT_MAX_RUNS) return foil_error(FOIL_ERR_ARG, "audit: too many attack runs");
+    s->stage++;
+    if (!a->config.quiet)
+        fprintf(stderr, "foil audit: [%d/%d] %s %s eps %g\n", s->stage, s->stages, attack, foil_norm_name(norm), eps);
+    foil_threat t = {.norm = norm, .eps = (float)eps, .lower = foil_f32(&s->d->lower), .upper = foil_f32(&s->d->upper),
+                     .steps = steps, .queries = queries, .seed = a->config.seed};
+    foil_evasion_options opt = {.batch = a->config.batch > 0 ? a->config.batch : 250, .quiet = a->config.quiet};
+    foil_evasion_result r = {0};
+    foil_status st = foil_evasion_run(attack, s->model, &s->x, s->y, &t, &opt, &r);
+    if (st) return foil_error_prefix(st, "audit: %s %s eps %g", attack, foil_norm_name(norm), eps);
+    FoilAuditRun *run = &a->runs[a->n_runs++];
+    *run = (FoilAuditRun){.attack = foil_evasion_find(attack)->name, .norm = norm, .eps = eps, .steps = steps,
+                          .queries = queries};
+    foil_evasion_summarize(&r, &run->summary);
+    run->robust = foilAuditFigure(run->summary.attacked - run->summary.fooled, run->summary.examples);
+    snprintf(run->warnings, sizeof run->warnings, "%s", r.warnings);
+    int w = worst_index(s, norm, eps);
+    if (w >= 0) {
+        a->worst[w].attacks++;
+        for (int64_t i = 0; i < r.n; i++) s->fooled[w][i] |= r.success[i];
+    }
+    foil_evasion_result_free(&r);
+    return FOIL_OK;
+}
+
+static foil_status clean_stage(audit_state *s, int64_t **pred)
+{
+    FoilAudit *a = s->a;
+    foil_tensor logits = {0};
+    foil_status st = foil_model_predict(s->model, &s->x, &logits);
+    if (st) return foil_error_prefix(st, "audit: clean evaluation");
+    int64_t n = s->x.shape[0], classes = logits.numel / n, right = 0;
+    if (classes != s->d->classes) {
+        foil_tensor_free(&logits);
+        return foil_error(FOIL_ERR_SHAPE, "audit: the model gives %lld scores per example but %s has %lld classes",
+                          (long long)classes, s->d->name, (long long)s->d->classes);
+    }
+    *pred = malloc((size_t)n * sizeof **pred);
+    if (!*pred) {
+        foil_tensor_free(&logits);
+        return foil_error(FOIL_ERR_NOMEM, "audit: out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = foil_f32(&logits) + i * classes;
+        int64_t best = 0;
+        for (int64_t c = 1; c < classes; c++)
+            if (row[c] > row[best]) best = c;
+        (*pred)[i] = best;
+        right += best == s->y[i];
+    }
+    foil_tensor_free(&logits);
+    a->clean = foilAuditFigure(right, n);
+    return FOIL_OK;
+}
+
+/* Accuracy per class of the sample: right[i] marks example i. */
+static void per_class(const audit_state *s, const uint8_t *right, double *out)
+{
+    int64_t classes = s->a->classes;
+    for (int64_t c = 0; c < classes; c++) {
+        int64_t n = 0, k = 0;
+        for (int64_t i = 0; i < s->x.shape[0]; i++)
+            if (s->y[i] == c) n++, k += right[i];
+        out[c] = n ? (double)k / (double)n : NAN;
+    }
+}
+
+static void skip(FoilAudit *a, const char *why)
+{
+    if (a->n_skipped < FOIL_AUDIT_MAX_SKIPPED) a->skipped[a->n_skipped++] = why;
+}
+
+static void resolve_config(FoilAudit *a, const foil_dataset *d)
+{
+    FoilAuditConfig *c = &a->config;
+    const profile_budget *b = &budgets[c->profile];
+    if (c->examples <= 0) c->examples = b->examples;
+    if (c->examples > d->x.shape[0]) c->examples = d->x.shape[0];
+    if (c->queries <= 0) c->queries = b->queries;
+    double range = d->is_image ? (double)(foil_f32(&d->upper)[0] - foil_f32(&d->lower)[0]) : 1.0;
+    if (!c->n_eps_linf) {
+        c->n_eps_linf = (int)(sizeof linf_eps / sizeof *linf_eps);
+        for (int k = 0; k < c->n_eps_linf; k++) c->eps_linf[k] = linf_eps[k] * range;
+    }
+    if (!c->n_eps_l2 && d->is_image) {
+        /* L2 budgets grow with the image: these are for 28 x 28; sqrt(features / 784) scales them */
+        double scale = range * sqrt((double)foil_dataset_example_size(d) / 784.0);
+        c->n_eps_l2 = (int)(sizeof l2_eps / sizeof *l2_eps);
+        for (int k = 0; k < c->n_eps_l2; k++) c->eps_l2[k] = l2_eps[k] * scale;
+    }
+    a->profile_name = foilAuditProfileName(c->profile);
+}
+
+static int count_stages(const FoilAudit *a, int white_box, int scores, int classes)
+{
+    const FoilAuditConfig *c = &a->config;
+    int per_linf = white_box ? 3 + (classes >= 3) + budgets[c->profile].autoattack : 0;
+    int per_l2 = white_box ? 2 : 0;
+    return c->n_eps_linf * per_linf + c->n_eps_l2 * per_l2 + (scores != 0) + 1;
+}
+
+/* The headline eps: the middle of the Linf list, the larger of two middles (0.1 on [0, 1] images). */
+static double headline_eps(const FoilAudit *a) { return a->config.eps_linf[a->config.n_eps_linf / 2]; }
+
+static foil_status attack_stages(audit_state *s, int white_box, int scores)
+{
+    FoilAudit *a = s->a;
+    const FoilAuditConfig *c = &a->config;
+    const profile_budget *b = &budgets[c->profile];
+    foil_status st = FOIL_OK;
+    for (int k = 0; k < c->n_eps_linf && !st && white_box; k++) {
+        double e = c->eps_linf[k];
+        if (!(st = run_one(s, "fgsm", FOIL_NORM_LINF, e, 0, 0)) && !(st = run_one(s, "pgd", FOIL_NORM_LINF, e, b->pgd_steps, 0)) &&
+            !(st = run_one(s, "apgd-ce", FOIL_NORM_LINF, e, b->apgd_steps, 0)) && a->classes >= 3)
+            st = run_one(s, "apgd-dlr", FOIL_NORM_LINF, e, b->apgd_steps, 0);
+        if (!st && b->autoattack) st = run_one(s, "autoattack", FOIL_NORM_LINF, e, 0, 0);
+    }
+    for (int k = 0; k < c->n_eps_l2 && !st && white_box; k++) {
+        double e = c->eps_l2[k];
+        if (!(st = run_one(s, "pgd", FOIL_NORM_L2, e, b->pgd_steps, 0)))
+            st = run_one(s, "apgd-ce", FOIL_NORM_L2, e, b->apgd_steps, 0);
+    }
+    double h = headline_eps(a);
+    /* one score-based and one decision-based attack under the query budget */
+    if (!st && scores) st = run_one(s, s->d->is_image ? "square" : "simba-pixel", FOIL_NORM_LINF, h, 0, c->queries);
+    if (!st) st = run_one(s, "hsj", FOIL_NORM_LINF, h, 0, c->queries);
+    return st;
+}
+
+static foil_status finish(audit_state *s, const int64_t *pred)
+{
+    FoilAudit *a = s->a;
+    int64_t n = s->x.shape[0];
+    uint8_t *right = malloc((size_t)n);
+    a->clean_per_class = malloc((size_t)a->classes * sizeof(double));
+    a->robust_per_class = malloc((size_t)a->classes * sizeof(double));
+    if (!right || !a->clean_per_class || !a->robust_per_class) {
+        free(right);
+        return foil_error(FOIL_ERR_NOMEM, "audit: out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) right[i] = pred[i] == s->y[i];
+    per_class(s, right, a->clean_per_class);
+    for (int w = 0; w < a->n_worst; w++) {
+        int64_t k = 0;
+        for (int64_t i = 0; i < n; i++) k += right[i] && !s->fooled[w][i];
+        a->worst[w].robust = foilAuditFigure(k, n);
+    }
+    a->headline = -1;
+    for (int w = 0; w < a->n_worst; w++)
+        if (a->worst[w].norm == FOIL_NORM_LINF && a->worst[w].eps == headline_eps(a)) a->headline = w;
+    if (a->headline >= 0) {
+        for (int64_t i = 0; i < n; i++) right[i] = right[i] && !s->fooled[a->headline][i];
+        per_class(s, right, a->robust_per_class);
+    } else {
+        for (int64_t c = 0; c < a->classes; c++) a->robust_per_class[c] = NAN;
+    }
+    free(right);
+    return FOIL_OK;
+}
+
+foil_status foilAuditRun(foil_model *model, const foil_dataset *d, const FoilAuditConfig *config, FoilAudit *out)
+{
+    memset(out, 0, sizeof *out);
+    out->config = *config;
+    out->classes = d->classes;
+    if (config->profile < FOIL_AUDIT_QUICK || config->profile > FOIL_AUDIT_THOROUGH)
+        return foil_error(FOIL_ERR_ARG, "audit: unknown profile %d", (int)config->profile);
+    if (d->x.shape[0] < 1) return foil_error(FOIL_ERR_ARG, "audit: %s has no examples", d->name);
+    resolve_config(out, d);
+    double start = foil_now();
+    audit_state s = {.a = out, .model = model, .d = d};
+    unsigned caps = foil_model_capabilities(model);
+    int white_box = (caps & FOIL_MODEL_GRADIENTS) != 0, scores = (caps & FOIL_MODEL_SCORES) != 0;
+    if (!white_box) {
+        skip(out, "white-box attacks (FGSM, PGD, APGD): the model gives no input gradients (a remote or black-box "
+                  "model); its robust accuracy is an upper bound that only black-box attacks tested");
+        out->config.n_eps_l2 = 0;
+    }
+    if (!scores) skip(out, "score-based attack: the model returns labels only");
+    s.stages = count_stages(out, white_box, scores, (int)d->classes);
+    int64_t *pred = NULL;
+    foil_status st = take_sample(d, out->config.examples, config->seed, &s.x, &s.y);
+    if (!st) st = clean_stage(&s, &pred);
+    if (!st) st = attack_stages(&s, white_box, scores);
+    if (!st) st = finish(&s, pred);
+    out->seconds = foil_now() - start;
+    free(pred);
+    for (int w = 0; w < out->n_worst; w++) free(s.fooled[w]);
+    foil_tensor_free(&s.x);
+    free(s.y);
+    if (st) foilAuditFree(out);
+    return st;
+}
+
+void foilAuditFree(FoilAudit *a)
+{
+    free(a->clean_per_class);
+    free(a->robust_per_class);
+    a->clean_per_class = a->robust_per_class = NULL;
+}
+
+/* ---- figures and requirements ---- */
+
+void foilAuditRunKey(const FoilAuditRun *r, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s-%s@%g", r->attack, foil_norm_name(r->norm), r->eps);
+}
+
+void foilAuditWorstKey(const FoilAuditWorst *w, char *buf, size_t size)
+{
+    snprintf(buf, size, "worst-%s@%g", foil_norm_name(w->norm), w->eps);
+}
+
+const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key)
+{
+    char k[96];
+    if (strcmp(key, "clean") == 0) return &a->clean;
+    for (int i = 0; i < a->n_worst; i++) {
+        foilAuditWorstKey(&a->worst[i], k, sizeof k);
+        if (strcmp(k, key) == 0) return &a->worst[i].robust;
+    }
+    for (int i = 0; i < a->n_runs; i++) {
+        foilAuditRunKey(&a->runs[i], k, sizeof k);
+        if (strcmp(k, key) == 0) return &a->runs[i].robust;
+    }
+    return NULL;
+}
+
+foil_status foilAuditRequirementParse(const char *text, int confident, FoilAuditRequirement *req)
+{
+    memset(req, 0, sizeof *req);
+    req->confident = confident;
+    const char *op = strstr(text, ">=");
+    req->at_least = 1;
+    if (!op) {
+        op = strstr(text, "<=");
+        req->at_least = 0;
+    }
+    /* spaces around the key and the value are allowed: 'clean >= 0.85' */
+    const char *key = text;
+    while (*key == ' ') key++;
+    size_t klen = op && op > key ? (size_t)(op - key) : 0;
+    while (klen && key[klen - 1] == ' ') klen--;
+    char *end = NULL;
+    double v = op ? strtod(op + 2, &end) : NAN;
+    int converted = op && end != op + 2;
+    while (end && *end == ' ') end++;
+    if (!converted || klen == 0 || klen >= sizeof req->key || strlen(text) >= sizeof req->text || *end ||
+        !isfinite(v) || v < 0 || v > 1)
+        return foil_error(FOIL_ERR_ARG, "requirement '%s': expected FIGURE>=VALUE or FIGURE<=VALUE with VALUE in "
+                          "[0, 1], as in 'clean>=0.85' or 'pgd-linf@0.1>=0.6'", text);
+    memcpy(req->key, key, klen);
+    req->key[klen] = 0;
+    req->threshold = v;
+    snprintf(req->text, sizeof req->text, "%s", text);
+    return FOIL_OK;
+}
+
+int foilAuditCheck(const FoilAudit *a, FoilAuditRequirement *reqs, int n)
+{
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        FoilAuditRequirement *r = &reqs[i];
+        const FoilAuditFigure *f = foilAuditFind(a, r->key);
+        r->found = f != NULL;
+        r->used = !f ? NAN : !r->confident ? f->value : r->at_least ? f->low : f->high;
+        r->passed = f && (r->at_least ? r->used >= r->threshold : r->used <= r->threshold);
+        failed += !r->passed;
+    }
+    return failed;
+}

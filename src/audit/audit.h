@@ -1,0 +1,121 @@
+/*
+ * audit/audit.h - `foil audit`: one repeatable robustness check of a model
+ * on a seeded sample of its test data. A profile fixes the sample size and
+ * the budgets; the audit runs clean evaluation, white-box sweeps over eps
+ * (FGSM, PGD, APGD-CE, APGD-DLR; Linf, and L2 for images), one score-based
+ * (Square) and one decision-based (HopSkipJump) attack, and keeps every
+ * figure with its 95% confidence interval, so that a gate (requirements) or
+ * a comparison can tell a real change from the sample's noise.
+ *
+ * A model that answers queries only (a remote endpoint) gets the black-box
+ * attacks alone, and the report says which stages it skipped and why.
+ */
+#ifndef FOIL_AUDIT_H
+#define FOIL_AUDIT_H
+
+#include <stdint.h>
+
+#include "foil/data.h"
+#include "foil/eval.h"
+#include "foil/evasion.h"
+#include "foil/model.h"
+
+typedef enum { FOIL_AUDIT_QUICK = 0, FOIL_AUDIT_STANDARD, FOIL_AUDIT_THOROUGH } FoilAuditProfile;
+
+enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 64, FOIL_AUDIT_MAX_SKIPPED = 8 };
+
+/* An accuracy measured on n examples, k of them right, with its Wilson
+ * score interval at 95%. */
+typedef struct FoilAuditFigure {
+    int64_t k, n;
+    double value, low, high;
+} FoilAuditFigure;
+
+/* One attack at one (norm, eps). */
+typedef struct FoilAuditRun {
+    const char *attack;          /* registry name (static) */
+    foil_norm norm;
+    double eps;
+    int64_t steps, restarts, queries; /* as run; 0: not applicable */
+    foil_evasion_summary summary;
+    FoilAuditFigure robust;
+    char warnings[1024];
+} FoilAuditRun;
+
+/* The worst case over every attack run at one (norm, eps): an example
+ * counts as robust only when no attack fooled it. */
+typedef struct FoilAuditWorst {
+    foil_norm norm;
+    double eps;
+    FoilAuditFigure robust;
+    int attacks;                 /* how many attacks it combines */
+} FoilAuditWorst;
+
+typedef struct FoilAuditConfig {
+    FoilAuditProfile profile;
+    int64_t examples;            /* 0: the profile's sample size */
+    uint64_t seed;
+    int64_t batch;               /* examples attacked together (0: 250) */
+    int64_t queries;             /* black-box query budget per example (0: the profile's) */
+    int quiet;
+    /* eps lists; n 0: the profile's, in units of the data's range for images */
+    int n_eps_linf, n_eps_l2;
+    double eps_linf[FOIL_AUDIT_MAX_EPS], eps_l2[FOIL_AUDIT_MAX_EPS];
+} FoilAuditConfig;
+
+typedef struct FoilAudit {
+    FoilAuditConfig config;      /* as resolved: sample size and eps lists filled in */
+    const char *profile_name;
+    int64_t classes;
+    FoilAuditFigure clean;
+    double *clean_per_class;     /* classes entries (NaN: no example of the class in the sample) */
+    double *robust_per_class;    /* at the headline (worst Linf at the middle eps), same layout */
+    int headline;                /* index into worst[] the per-class figures are at; -1: none */
+    FoilAuditRun runs[FOIL_AUDIT_MAX_RUNS];
+    int n_runs;
+    FoilAuditWorst worst[2 * FOIL_AUDIT_MAX_EPS];
+    int n_worst;
+    const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
+    int n_skipped;
+    double seconds;
+} FoilAudit;
+
+/* "quick", "standard", "thorough"; -1 for anything else. */
+int foilAuditProfileParse(const char *name);
+const char *foilAuditProfileName(FoilAuditProfile p);
+
+/* Run the audit on the first config->examples of x (already a seeded
+ * sample, labels y). Fills *out; free with foilAuditFree. */
+foil_status foilAuditRun(foil_model *model, const foil_dataset *d, const FoilAuditConfig *config, FoilAudit *out);
+void foilAuditFree(FoilAudit *a);
+
+/* The Wilson score interval at 95% for k of n. */
+FoilAuditFigure foilAuditFigure(int64_t k, int64_t n);
+
+/* A figure by its key: "clean", "ATTACK-NORM@EPS" (a run: "pgd-linf@0.1")
+ * or "worst-NORM@EPS". NULL when the audit has no such figure. */
+const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key);
+
+/* The key of a run or worst case, as foilAuditFind takes it. */
+void foilAuditRunKey(const FoilAuditRun *r, char *buf, size_t size);
+void foilAuditWorstKey(const FoilAuditWorst *w, char *buf, size_t size);
+
+/* A requirement, "KEY>=VALUE" or "KEY<=VALUE" (--require). */
+typedef struct FoilAuditRequirement {
+    char text[96];
+    char key[64];
+    int at_least;                /* 1: >=, 0: <= */
+    double threshold;
+    int confident;               /* judge by the interval's end (low for >=, high for <=) */
+    /* after foilAuditCheck */
+    int found, passed;
+    double used;                 /* the value judged */
+} FoilAuditRequirement;
+
+/* Parse one --require; FOIL_ERR_ARG with a message naming the text. */
+foil_status foilAuditRequirementParse(const char *text, int confident, FoilAuditRequirement *req);
+/* Judge each requirement against the audit; returns how many failed (a
+ * figure the audit does not have fails). */
+int foilAuditCheck(const FoilAudit *a, FoilAuditRequirement *reqs, int n);
+
+#endif

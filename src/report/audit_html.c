@@ -1,0 +1,212 @@
+/*
+ * report/audit_html.c - the audit as report.html: one self-contained page a
+ * person reads (the scorecard first, then the curves, per-class figures and
+ * every run with its parameters). No scripts and no external files: it opens
+ * offline, in any browser, years later.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "report/report.h"
+
+static void put_html(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '&') fputs("&amp;", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else fputc(*s, f);
+    }
+}
+
+static void percent(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.1f%%", 100 * v);
+    else fputs("-", f);
+}
+
+static void figure_cells(FILE *f, const FoilAuditFigure *x)
+{
+    fputs("<td class=\"num\">", f);
+    percent(f, x->value);
+    fprintf(f, "</td><td class=\"num\">%.1f&ndash;%.1f%%</td><td class=\"num\">%lld / %lld</td>", 100 * x->low,
+            100 * x->high, (long long)x->k, (long long)x->n);
+}
+
+static const char style[] =
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+    "th{background:#f2f2f2}.num{text-align:right}.pass{color:#1a7f37;font-weight:bold}"
+    ".fail{color:#c62828;font-weight:bold}.warn{color:#b26a00}.small{font-size:90%;color:#555}";
+
+static void header(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>foil audit: ");
+    put_html(f, ctx->model);
+    fprintf(f, "</title><style>%s</style></head><body>\n<h1>Robustness audit</h1>\n<p>Model <b>", style);
+    put_html(f, ctx->model);
+    fputs("</b> (", f);
+    put_html(f, ctx->model_kind);
+    fputs(") on <b>", f);
+    put_html(f, ctx->data);
+    fprintf(f, "</b> (%s split, a seeded sample of %lld examples, seed %llu), profile <b>%s</b>, %.0f s, foil %s.</p>\n",
+            ctx->split, (long long)a->config.examples, (unsigned long long)a->config.seed, a->profile_name,
+            a->seconds, ctx->version);
+}
+
+static void scorecard(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    fputs("<h2>Summary</h2>\n<table><tr><th>figure</th><th>accuracy</th><th>95% interval</th><th>right / "
+          "examples</th></tr>\n<tr><td>clean</td>", f);
+    figure_cells(f, &a->clean);
+    fputs("</tr>\n", f);
+    for (int i = 0; i < a->n_worst; i++) {
+        const FoilAuditWorst *w = &a->worst[i];
+        fprintf(f, "<tr><td>robust, %s eps %g (worst of %d attacks)</td>", foil_norm_name(w->norm), w->eps,
+                w->attacks);
+        figure_cells(f, &w->robust);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n<p class=\"small\">Robust accuracy: the share of the sample each attack left correctly "
+          "classified within eps; the worst case counts an example robust only when no attack fooled it. "
+          "Intervals are Wilson score intervals at 95%: a difference inside them may be the sample's noise.</p>\n",
+          f);
+    if (ctx->n_requirements) {
+        fprintf(f, "<h2>Requirements: <span class=\"%s\">%s</span></h2>\n<table><tr><th>requirement</th>"
+                "<th>judged value</th><th>result</th></tr>\n", ctx->failed ? "fail" : "pass",
+                ctx->failed ? "FAILED" : "passed");
+        for (int i = 0; i < ctx->n_requirements; i++) {
+            const FoilAuditRequirement *r = &ctx->requirements[i];
+            fputs("<tr><td>", f);
+            put_html(f, r->text);
+            fprintf(f, "%s</td><td class=\"num\">", r->confident ? " (interval's end)" : "");
+            if (r->found) fprintf(f, "%.4f", r->used);
+            else fputs("no such figure", f);
+            fprintf(f, "</td><td class=\"%s\">%s</td></tr>\n", r->passed ? "pass" : "fail",
+                    r->passed ? "pass" : "FAIL");
+        }
+        fputs("</table>\n", f);
+    }
+    for (int i = 0; i < a->n_skipped; i++) {
+        fputs("<p class=\"warn\">Not run: ", f);
+        put_html(f, a->skipped[i]);
+        fputs(".</p>\n", f);
+    }
+}
+
+/* One chart per norm: a curve per attack from the clean accuracy at eps 0,
+ * and the worst case over them. */
+enum { CHART_MAX_SERIES = 12, CHART_MAX_POINTS = FOIL_AUDIT_MAX_EPS + 1 };
+
+typedef struct chart_data {
+    const char *names[CHART_MAX_SERIES];
+    int n_series;
+    double x[CHART_MAX_SERIES][CHART_MAX_POINTS], y[CHART_MAX_SERIES][CHART_MAX_POINTS];
+    int n[CHART_MAX_SERIES];
+} chart_data;
+
+static void chart_point(chart_data *c, const char *name, double clean, double eps, double robust)
+{
+    int k = 0;
+    while (k < c->n_series && strcmp(c->names[k], name)) k++;
+    if (k == c->n_series) {
+        if (k == CHART_MAX_SERIES) return;
+        c->names[c->n_series++] = name;
+        c->x[k][0] = 0, c->y[k][0] = clean, c->n[k] = 1;
+    }
+    if (c->n[k] == CHART_MAX_POINTS) return;
+    c->x[k][c->n[k]] = eps, c->y[k][c->n[k]++] = robust;
+}
+
+static foil_status norm_chart(FILE *f, const FoilAudit *a, foil_norm norm)
+{
+    chart_data c = {0};
+    int points = 0;
+    for (int i = 0; i < a->n_worst; i++)
+        if (a->worst[i].norm == norm && a->worst[i].attacks > 1)
+            chart_point(&c, "worst case", a->clean.value, a->worst[i].eps, a->worst[i].robust.value), points++;
+    for (int i = 0; i < a->n_runs; i++)
+        if (a->runs[i].norm == norm)
+            chart_point(&c, a->runs[i].attack, a->clean.value, a->runs[i].eps, a->runs[i].robust.value), points++;
+    if (!points) return FOIL_OK;
+    FoilChartSeries series[CHART_MAX_SERIES];
+    for (int k = 0; k < c.n_series; k++) series[k] = (FoilChartSeries){c.names[k], c.n[k], c.x[k], c.y[k]};
+    char title[64], x_label[32];
+    snprintf(title, sizeof title, "Robust accuracy against %s eps", foil_norm_name(norm));
+    snprintf(x_label, sizeof x_label, "eps (%s)", foil_norm_name(norm));
+    FoilChart chart = {.title = title, .x_label = x_label, .y_label = "robust accuracy", .y_percent = 1,
+                       .series = series, .n_series = c.n_series};
+    fputs("<div>\n", f);
+    foil_status st = foilSvgChartWrite(f, &chart);
+    fputs("</div>\n", f);
+    return st;
+}
+
+static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    if (a->headline < 0) return;
+    const FoilAuditWorst *w = &a->worst[a->headline];
+    fprintf(f, "<h2>Per class</h2>\n<table><tr><th>class</th><th>clean</th><th>robust, %s eps %g (worst case)</th>"
+            "</tr>\n", foil_norm_name(w->norm), w->eps);
+    for (int64_t k = 0; k < a->classes; k++) {
+        fprintf(f, "<tr><td>%lld", (long long)k);
+        if (ctx->class_names) {
+            fputs(" ", f);
+            put_html(f, ctx->class_names[k]);
+        }
+        fputs("</td><td class=\"num\">", f);
+        percent(f, a->clean_per_class[k]);
+        fputs("</td><td class=\"num\">", f);
+        percent(f, a->robust_per_class[k]);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void runs_table(FILE *f, const FoilAudit *a)
+{
+    fputs("<h2>Every run</h2>\n<table><tr><th>figure (for --require)</th><th>attack</th><th>norm</th><th>eps</th>"
+          "<th>steps</th><th>queries</th><th>robust</th><th>95% interval</th><th>right / examples</th>"
+          "<th>success</th><th>median norm</th><th>grads / ex</th><th>queries / ex</th><th>seconds</th></tr>\n", f);
+    char key[96];
+    for (int i = 0; i < a->n_runs; i++) {
+        const FoilAuditRun *r = &a->runs[i];
+        const foil_evasion_summary *s = &r->summary;
+        foilAuditRunKey(r, key, sizeof key);
+        fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"num\">%g</td>", key, r->attack,
+                foil_norm_name(r->norm), r->eps);
+        if (r->steps) fprintf(f, "<td class=\"num\">%lld</td>", (long long)r->steps);
+        else fputs("<td>default</td>", f);
+        if (r->queries) fprintf(f, "<td class=\"num\">%lld</td>", (long long)r->queries);
+        else fputs("<td>-</td>", f);
+        figure_cells(f, &r->robust);
+        fputs("<td class=\"num\">", f);
+        percent(f, s->success_rate);
+        fprintf(f, "</td><td class=\"num\">%.4g</td><td class=\"num\">%.1f</td><td class=\"num\">%.1f</td>"
+                "<td class=\"num\">%.1f</td></tr>\n", isfinite(s->median_norm) ? s->median_norm : 0, s->mean_grads,
+                s->mean_queries, s->seconds);
+    }
+    fputs("</table>\n", f);
+    for (int i = 0; i < a->n_runs; i++) {
+        if (!a->runs[i].warnings[0]) continue;
+        foilAuditRunKey(&a->runs[i], key, sizeof key);
+        fprintf(f, "<p class=\"warn\">%s: ", key);
+        put_html(f, a->runs[i].warnings);
+        fputs("</p>\n", f);
+    }
+}
+
+foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    header(f, a, ctx);
+    scorecard(f, a, ctx);
+    fputs("<h2>Robust accuracy against eps</h2>\n", f);
+    foil_status st = norm_chart(f, a, FOIL_NORM_LINF);
+    if (!st) st = norm_chart(f, a, FOIL_NORM_L2);
+    if (st) return st;
+    per_class_table(f, a, ctx);
+    runs_table(f, a);
+    fputs("</body></html>\n", f);
+    return ferror(f) ? foil_error(FOIL_ERR_IO, "report.html: write failed") : FOIL_OK;
+}

@@ -1,0 +1,119 @@
+/*
+ * report/audit_json.c - the audit as report.json (schema "foil-audit/1",
+ * docs/audit-report.md): every figure with its sample size and 95%
+ * interval, every run with its exact parameters, the requirements as judged.
+ */
+#include <math.h>
+
+#include "report/report.h"
+
+static cJSON *number_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static cJSON *figure_json(const FoilAuditFigure *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "value", number_or_null(f->value));
+    cJSON_AddNumberToObject(o, "correct", (double)f->k);
+    cJSON_AddNumberToObject(o, "examples", (double)f->n);
+    cJSON_AddNumberToObject(o, "ci_low", f->low);
+    cJSON_AddNumberToObject(o, "ci_high", f->high);
+    return o;
+}
+
+static cJSON *run_json(const FoilAuditRun *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    char key[96];
+    foilAuditRunKey(r, key, sizeof key);
+    cJSON_AddStringToObject(o, "key", key);
+    cJSON_AddStringToObject(o, "attack", r->attack);
+    cJSON_AddStringToObject(o, "norm", foil_norm_name(r->norm));
+    cJSON_AddNumberToObject(o, "eps", r->eps);
+    cJSON_AddItemToObject(o, "steps", r->steps ? cJSON_CreateNumber((double)r->steps) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "queries", r->queries ? cJSON_CreateNumber((double)r->queries) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "robust_accuracy", figure_json(&r->robust));
+    const foil_evasion_summary *s = &r->summary;
+    cJSON_AddNumberToObject(o, "success_rate", s->success_rate);
+    cJSON_AddItemToObject(o, "median_norm", number_or_null(s->median_norm));
+    cJSON_AddNumberToObject(o, "mean_gradients", s->mean_grads);
+    cJSON_AddNumberToObject(o, "mean_queries", s->mean_queries);
+    cJSON_AddItemToObject(o, "zero_gradient_fraction", number_or_null(s->zero_gradient_fraction));
+    cJSON_AddNumberToObject(o, "seconds", s->seconds);
+    cJSON_AddStringToObject(o, "warnings", r->warnings);
+    return o;
+}
+
+static cJSON *per_class_json(const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int64_t c = 0; c < a->classes; c++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "class", (double)c);
+        if (ctx->class_names) cJSON_AddStringToObject(o, "name", ctx->class_names[c]);
+        cJSON_AddItemToObject(o, "clean", number_or_null(a->clean_per_class[c]));
+        cJSON_AddItemToObject(o, "robust", number_or_null(a->robust_per_class[c]));
+        cJSON_AddItemToArray(list, o);
+    }
+    return list;
+}
+
+static cJSON *requirements_json(const FoilAuditContext *ctx)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < ctx->n_requirements; i++) {
+        const FoilAuditRequirement *r = &ctx->requirements[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "requirement", r->text);
+        cJSON_AddStringToObject(o, "figure", r->key);
+        cJSON_AddStringToObject(o, "op", r->at_least ? ">=" : "<=");
+        cJSON_AddNumberToObject(o, "threshold", r->threshold);
+        cJSON_AddBoolToObject(o, "confident", r->confident);
+        cJSON_AddBoolToObject(o, "found", r->found);
+        cJSON_AddItemToObject(o, "value", number_or_null(r->used));
+        cJSON_AddBoolToObject(o, "passed", r->passed);
+        cJSON_AddItemToArray(list, o);
+    }
+    return list;
+}
+
+cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "schema", FOIL_AUDIT_SCHEMA);
+    cJSON_AddStringToObject(o, "foil_version", ctx->version);
+    cJSON *model = cJSON_AddObjectToObject(o, "model");
+    cJSON_AddStringToObject(model, "name", ctx->model);
+    cJSON_AddStringToObject(model, "kind", ctx->model_kind);
+    cJSON *data = cJSON_AddObjectToObject(o, "data");
+    cJSON_AddStringToObject(data, "name", ctx->data);
+    cJSON_AddStringToObject(data, "split", ctx->split);
+    cJSON_AddNumberToObject(data, "examples", (double)a->config.examples);
+    cJSON_AddNumberToObject(data, "classes", (double)a->classes);
+    cJSON_AddNumberToObject(data, "seed", (double)a->config.seed);
+    cJSON_AddStringToObject(o, "profile", a->profile_name);
+    cJSON_AddNumberToObject(o, "seconds", a->seconds);
+    cJSON *figures = cJSON_AddObjectToObject(o, "figures");
+    cJSON_AddItemToObject(figures, "clean", figure_json(&a->clean));
+    char key[96];
+    for (int i = 0; i < a->n_worst; i++) {
+        foilAuditWorstKey(&a->worst[i], key, sizeof key);
+        cJSON_AddItemToObject(figures, key, figure_json(&a->worst[i].robust));
+    }
+    for (int i = 0; i < a->n_runs; i++) {
+        foilAuditRunKey(&a->runs[i], key, sizeof key);
+        cJSON_AddItemToObject(figures, key, figure_json(&a->runs[i].robust));
+    }
+    cJSON *runs = cJSON_AddArrayToObject(o, "runs");
+    for (int i = 0; i < a->n_runs; i++) cJSON_AddItemToArray(runs, run_json(&a->runs[i]));
+    if (a->headline >= 0) {
+        cJSON *pc = cJSON_AddObjectToObject(o, "per_class");
+        foilAuditWorstKey(&a->worst[a->headline], key, sizeof key);
+        cJSON_AddStringToObject(pc, "robust_figure", key);
+        cJSON_AddItemToObject(pc, "classes", per_class_json(a, ctx));
+    }
+    cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
+    for (int i = 0; i < a->n_skipped; i++) cJSON_AddItemToArray(skipped, cJSON_CreateString(a->skipped[i]));
+    cJSON_AddItemToObject(o, "requirements", requirements_json(ctx));
+    cJSON_AddBoolToObject(o, "passed", ctx->failed == 0);
+    return o;
+}

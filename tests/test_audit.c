@@ -1,0 +1,108 @@
+/*
+ * tests/test_audit.c - the audit's arithmetic and gates: Wilson intervals
+ * against Newcombe's published table, requirement parsing, and judging
+ * (by the figure, by the interval's end, and a figure the audit lacks).
+ * The audit's runs are tested end to end in test_audit_cli.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "audit/audit.h"
+
+/* Newcombe (1998), "Two-sided confidence intervals for the single
+ * proportion", Statistics in Medicine 17, Table II, method 3 (score
+ * interval without continuity correction), to the 4 decimals printed. */
+static void test_wilson_matches_newcombe(void **state)
+{
+    (void)state;
+    const struct { int64_t k, n; double low, high; } table[] = {
+        {81, 263, 0.2553, 0.3662}, {15, 148, 0.0624, 0.1605}, {0, 20, 0.0, 0.1611}, {1, 29, 0.0061, 0.1718},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        FoilAuditFigure f = foilAuditFigure(table[i].k, table[i].n);
+        assert_true(fabs(f.low - table[i].low) < 6e-5);
+        assert_true(fabs(f.high - table[i].high) < 6e-5);
+        assert_true(f.value == (double)table[i].k / (double)table[i].n);
+    }
+}
+
+/* The ends are exact at 0 and n, and the interval mirrors: k of n right is
+ * n - k of n wrong. */
+static void test_wilson_ends_and_symmetry(void **state)
+{
+    (void)state;
+    const double z2 = 1.959963984540054 * 1.959963984540054;
+    FoilAuditFigure none = foilAuditFigure(0, 50), all = foilAuditFigure(50, 50);
+    assert_true(none.low == 0.0 && all.high == 1.0);
+    assert_true(fabs(none.high - z2 / (50 + z2)) < 1e-12);
+    assert_true(fabs(all.low - 50 / (50 + z2)) < 1e-12);
+    for (int64_t k = 0; k <= 37; k++) {
+        FoilAuditFigure a = foilAuditFigure(k, 37), b = foilAuditFigure(37 - k, 37);
+        assert_true(fabs(a.low - (1 - b.high)) < 1e-12);
+        assert_true(a.low <= a.value && a.value <= a.high);
+    }
+    FoilAuditFigure empty = foilAuditFigure(0, 0);
+    assert_true(isnan(empty.value));
+}
+
+static void test_requirement_parsing(void **state)
+{
+    (void)state;
+    FoilAuditRequirement r;
+    assert_int_equal(foilAuditRequirementParse("pgd-linf@0.1>=0.6", 0, &r), FOIL_OK);
+    assert_string_equal(r.key, "pgd-linf@0.1");
+    assert_true(r.at_least && r.threshold == 0.6 && !r.confident);
+    assert_int_equal(foilAuditRequirementParse(" clean <= 0.99 ", 1, &r), FOIL_OK);
+    assert_string_equal(r.key, "clean");
+    assert_true(!r.at_least && r.threshold == 0.99 && r.confident);
+    const char *bad[] = {"clean=0.5", "clean>=", ">=0.5", "clean>=85", "clean>=-0.1", "clean>=0.5x", "clean>=nan",
+                         "clean >= 0.5 0.6", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        foil_clear_error();
+        assert_int_equal(foilAuditRequirementParse(bad[i], 0, &r), FOIL_ERR_ARG);
+        assert_non_null(strstr(foil_last_error(), "FIGURE>=VALUE"));
+    }
+}
+
+static void test_requirements_judged(void **state)
+{
+    (void)state;
+    FoilAudit a;
+    memset(&a, 0, sizeof a);
+    a.clean = foilAuditFigure(90, 100); /* 0.90, interval about 0.826 - 0.945 */
+    a.worst[0] = (FoilAuditWorst){.norm = FOIL_NORM_LINF, .eps = 0.1, .robust = foilAuditFigure(40, 100)};
+    a.n_worst = 1;
+    a.runs[0] = (FoilAuditRun){.attack = "pgd", .norm = FOIL_NORM_LINF, .eps = 0.1, .robust = foilAuditFigure(45, 100)};
+    a.n_runs = 1;
+    FoilAuditRequirement r[6];
+    assert_int_equal(foilAuditRequirementParse("clean>=0.85", 0, &r[0]), FOIL_OK);     /* 0.90: pass */
+    assert_int_equal(foilAuditRequirementParse("clean>=0.85", 1, &r[1]), FOIL_OK);     /* low 0.826: fail */
+    assert_int_equal(foilAuditRequirementParse("worst-linf@0.1>=0.4", 0, &r[2]), FOIL_OK); /* 0.40: pass */
+    assert_int_equal(foilAuditRequirementParse("pgd-linf@0.1<=0.5", 1, &r[3]), FOIL_OK);  /* high > 0.5: fail */
+    assert_int_equal(foilAuditRequirementParse("pgd-linf@0.2>=0.1", 0, &r[4]), FOIL_OK);  /* no such figure */
+    assert_int_equal(foilAuditRequirementParse("pgd-l2@0.1>=0.1", 0, &r[5]), FOIL_OK);    /* no such figure */
+    assert_int_equal(foilAuditCheck(&a, r, 6), 4);
+    assert_true(r[0].passed && r[0].used == 0.9);
+    assert_true(!r[1].passed && r[1].used == a.clean.low);
+    assert_true(r[2].passed && r[2].found);
+    assert_true(!r[3].passed && r[3].used == a.runs[0].robust.high);
+    assert_true(!r[4].passed && !r[4].found && isnan(r[4].used));
+    assert_true(!r[5].passed && !r[5].found);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wilson_matches_newcombe),
+        cmocka_unit_test(test_wilson_ends_and_symmetry),
+        cmocka_unit_test(test_requirement_parsing),
+        cmocka_unit_test(test_requirements_judged),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# foil audit on the fixture models, small samples and short eps lists:
+#   - report.json has the schema's parts, every accuracy inside its 95%
+#     interval, each attack's robust accuracy at most the clean one, and
+#     the worst case at each eps at most every attack run there (it is the
+#     per-example worst case); report.html holds the charts and the gates;
+#   - requirements gate: one the model meets passes (exit 0), one it misses
+#     exits 3 naming it, a figure the audit lacks fails, and
+#     --require-confident judges the interval's low end, so a threshold
+#     between that end and the figure passes without it and fails with it;
+#   - tabular data gets Linf only and SimBA as its score-based attack;
+#   - bad options are refused (exit 2) with a message naming them.
+set -uo pipefail
+FOIL=${FOIL_BIN:?}
+MODEL=${FOIL_ATTACK_MODEL:?}
+TABULAR=${FOIL_ATTACK_TABULAR_MODEL:?}
+source "${FOIL_SOURCE_DIR:?}/tests/cli_helpers.sh"
+need_fashion_mnist
+py=/usr/bin/python3
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+small=(--limit 60 --eps-linf 0.05,0.1 --eps-l2 1 --queries 300 --quiet)
+
+check "audit, requirement met" 0 "requirement clean>=0.5 +pass" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/a" "${small[@]}" --require 'clean>=0.5'
+"$py" - "$dir/a" <<'PY' || fail "report.json figures"
+import json, sys
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))
+assert r["schema"] == "foil-audit/1" and r["profile"] == "quick" and r["passed"] is True, r["schema"]
+assert r["data"]["examples"] == 60 and r["data"]["classes"] == 10
+f = r["figures"]
+for key, fig in f.items():
+    assert fig["ci_low"] <= fig["value"] <= fig["ci_high"], (key, fig)
+    assert abs(fig["value"] - fig["correct"] / fig["examples"]) < 1e-12, key
+clean = f["clean"]["value"]
+runs = r["runs"]
+# Linf: fgsm, pgd, apgd-ce, apgd-dlr at 2 eps; L2: pgd, apgd-ce at 1; square and hsj at the headline 0.1
+keys = [x["key"] for x in runs]
+assert len(runs) == 12 and "square-linf@0.1" in keys and "hsj-linf@0.1" in keys, keys
+assert all(x["queries"] == 300 for x in runs if x["attack"] in ("square", "hsj")), runs
+for x in runs:
+    assert x["robust_accuracy"]["value"] <= clean + 1e-12, x["key"]
+    worst = f["worst-%s@%g" % (x["norm"], x["eps"])]["value"]
+    assert worst <= x["robust_accuracy"]["value"] + 1e-12, (x["key"], worst)
+    assert (x["steps"] is None) == (x["attack"] in ("fgsm", "square", "hsj")), x
+assert f["worst-linf@0.1"]["value"] < 0.5 * clean, "an undefended model at eps 0.1 should fall"
+assert f["worst-linf@0.05"]["value"] >= f["worst-linf@0.1"]["value"]
+pc = r["per_class"]
+assert pc["robust_figure"] == "worst-linf@0.1" and len(pc["classes"]) == 10
+assert r["requirements"][0]["passed"] and r["requirements"][0]["value"] == clean
+html = open(d + "/report.html").read()
+assert html.count("<svg") == 2 and "Robust accuracy against linf eps" in html and "Requirements" in html
+print("report ok: clean %.3f, worst-linf@0.1 %.3f" % (clean, f["worst-linf@0.1"]["value"]))
+PY
+# the gates on a smaller audit: one eps per norm, 30 examples
+tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet)
+check "audit, requirement missed" 3 "requirement not met: worst-linf@0.1>=0.99" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/b" "${tiny[@]}" \
+  --require 'clean>=0.5' --require 'worst-linf@0.1>=0.99'
+"$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["passed"] is False and [q["passed"] for q in r["requirements"]] == [True, False]' \
+  "$dir/b/report.json" || fail "report.json records the failed requirement"
+grep -q 'class="fail">FAIL' "$dir/b/report.html" || fail "report.html shows the failed requirement"
+mid=$("$py" -c 'import json,sys; f=json.load(open(sys.argv[1]))["figures"]["clean"]; print((f["value"] + f["ci_low"]) / 2)' \
+  "$dir/b/report.json")
+check "figure the audit lacks" 3 "no such figure" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/c" "${tiny[@]}" --require 'pgd-linf@0.7>=0.1'
+check "threshold between the interval's end and the figure" 0 "pass" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/d" "${tiny[@]}" --require "clean>=$mid"
+check "... fails when judged by the interval" 3 "requirement not met: clean>=" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/d" "${tiny[@]}" --require "clean>=$mid" \
+  --require-confident
+
+check "tabular audit" 0 "worst-linf@0.1" -- \
+  "$FOIL" audit --model "$TABULAR" --data breast-cancer --out "$dir/t" --limit 40 --eps-linf 0.05,0.1 --queries 200 --quiet
+"$py" - "$dir/t/report.json" <<'PY' || fail "tabular report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+attacks = sorted({(x["attack"], x["norm"]) for x in r["runs"]})
+assert ("simba-pixel", "linf") in attacks and ("hsj", "linf") in attacks, attacks
+assert all(n == "linf" for _, n in attacks), attacks
+PY
+
+check "bad requirement" 2 "expected FIGURE>=VALUE" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --require 'clean=0.5'
+check "requirement out of range" 2 "VALUE in" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --require 'clean>=85'
+check "bad profile" 2 "--profile must be quick, standard or thorough" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --profile fast
+check "eps out of order" 2 "increasing order" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --eps-linf 0.1,0.05
+check "--out is required" 2 "--out is required" -- "$FOIL" audit --model "$MODEL" --data fashion-mnist
+check "unwritable --out" 1 "cannot create the directory" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out /proc/foil-audit "${small[@]}"
+[ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
