@@ -1,7 +1,8 @@
 /*
  * tests/test_audit.c - the audit's arithmetic and gates: Wilson intervals
  * against Newcombe's published table, requirement parsing, and judging
- * (by the figure, by the interval's end, and a figure the audit lacks).
+ * (by the figure, by the interval's end, and a figure the audit lacks),
+ * and the interval of a change between two audits (Newcombe's hybrid).
  * The audit's runs are tested end to end in test_audit_cli.sh.
  */
 #include <setjmp.h>
@@ -96,6 +97,30 @@ static void test_requirements_judged(void **state)
     assert_true(!r[5].passed && !r[5].found);
 }
 
+/* Newcombe (1998), "Interval estimation for the difference between
+ * independent proportions", Statistics in Medicine 17, Table II, method 10
+ * (hybrid score interval without continuity correction). */
+static void test_difference_matches_newcombe(void **state)
+{
+    (void)state;
+    const struct { int64_t k1, n1, k2, n2; double low, high; } table[] = {
+        {56, 70, 48, 80, 0.0524, 0.3339}, {9, 10, 3, 10, 0.1705, 0.8090},
+        {6, 7, 2, 7, 0.0582, 0.8062}, {5, 56, 0, 29, -0.0381, 0.1926},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        FoilAuditFigure first = foilAuditFigure(table[i].k1, table[i].n1);
+        FoilAuditFigure second = foilAuditFigure(table[i].k2, table[i].n2);
+        /* Newcombe's theta is first - second: "after" is the first */
+        FoilAuditChange c = foilAuditDifference(&second, &first);
+        assert_true(fabs(c.low - table[i].low) < 6e-5);
+        assert_true(fabs(c.high - table[i].high) < 6e-5);
+        assert_int_equal(c.verdict, table[i].low > 0 ? 1 : 0);
+        FoilAuditChange back = foilAuditDifference(&first, &second); /* the mirror image */
+        assert_true(fabs(back.low + c.high) < 1e-12 && fabs(back.high + c.low) < 1e-12);
+        assert_int_equal(back.verdict, -c.verdict);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_wilson_ends_and_symmetry),
         cmocka_unit_test(test_requirement_parsing),
         cmocka_unit_test(test_requirements_judged),
+        cmocka_unit_test(test_difference_matches_newcombe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,10 +5,14 @@
 #     the worst case at each eps at most every attack run there (it is the
 #     per-example worst case); report.html holds the charts and the gates;
 #   - requirements gate: one the model meets passes (exit 0), one it misses
-#     exits 3 naming it, a figure the audit lacks fails, and
+#     exits 3 naming it (and fails in the JUnit XML), a figure the audit
+#     lacks fails, and
 #     --require-confident judges the interval's low end, so a threshold
 #     between that end and the figure passes without it and fails with it;
 #   - tabular data gets Linf only and SimBA as its score-based attack;
+#   - --compare finds no change between a report and itself, calls a
+#     10-point fall on 1,000 examples worse (exit 3) and a 1-point one
+#     noise, and refuses a file that is not an audit report;
 #   - bad options are refused (exit 2) with a message naming them.
 set -uo pipefail
 FOIL=${FOIL_BIN:?}
@@ -57,7 +61,17 @@ PY
 tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet)
 check "audit, requirement missed" 3 "requirement not met: worst-linf@0.1>=0.99" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/b" "${tiny[@]}" \
-  --require 'clean>=0.5' --require 'worst-linf@0.1>=0.99'
+  --require 'clean>=0.5' --require 'worst-linf@0.1>=0.99' --junit "$dir/b.xml"
+"$py" - "$dir/b.xml" <<'PY' || fail "JUnit XML"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1", root.attrib
+cases = root.findall("./testsuite/testcase")
+assert [c.get("name") for c in cases] == ["clean>=0.5", "worst-linf@0.1>=0.99"], [c.get("name") for c in cases]
+assert cases[0].find("failure") is None
+msg = cases[1].find("failure").get("message")
+assert msg.startswith("worst-linf@0.1 is ") and msg.endswith("below 0.9900"), msg
+PY
 "$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["passed"] is False and [q["passed"] for q in r["requirements"]] == [True, False]' \
   "$dir/b/report.json" || fail "report.json records the failed requirement"
 grep -q 'class="fail">FAIL' "$dir/b/report.html" || fail "report.html shows the failed requirement"
@@ -81,6 +95,34 @@ assert ("simba-pixel", "linf") in attacks and ("hsj", "linf") in attacks, attack
 assert all(n == "linf" for _, n in attacks), attacks
 PY
 
+# --compare: a report against itself changes nothing; a report whose
+# figures fell by far more than their intervals is called worse (exit 3)
+check "compare a report with itself" 0 "0 better, 0 worse beyond the noise" -- "$FOIL" audit --compare "$dir/a" "$dir/a/report.json"
+"$py" - "$dir/a/report.json" "$dir/worse.json" <<'PY' || fail "a worse report"
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+z = 1.959963984540054
+def wilson(k, n):
+    p, z2n = k / n, z * z / n
+    c, h = (p + z2n / 2) / (1 + z2n), z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z2n / (4 * n))
+    return {"value": p, "correct": k, "examples": n, "ci_low": max(0, c - h), "ci_high": min(1, c + h)}
+r["figures"] = {"clean": wilson(900, 1000), "worst-linf@0.1": wilson(500, 1000)}
+json.dump(r, open(sys.argv[2], "w"))
+r["figures"] = {"clean": wilson(800, 1000), "worst-linf@0.1": wilson(510, 1000), "pgd-linf@0.1": wilson(1, 2)}
+json.dump(r, open(sys.argv[2] + ".after", "w"))
+PY
+check "a fall beyond the noise" 3 "clean +90.00% +80.00% +-10.00 .*WORSE" -- \
+  "$FOIL" audit --compare "$dir/worse.json" "$dir/worse.json.after"
+grep -qE "worst-linf@0.1 .*within noise" <<<"$out" || fail "a 1-point change on 1,000 examples is noise"
+grep -q "1 worse beyond the noise, 1 within it; 0 figures only in the first report, 1 only in the second" <<<"$out" ||
+  fail "compare's summary line"
+check "compare --json" 3 '"verdict":"worse"' -- "$FOIL" audit --compare "$dir/worse.json" "$dir/worse.json.after" --json
+echo '{"schema": "something-else/2", "figures": {}}' >"$dir/other.json"
+check "compare a file that is no audit report" 1 "other.json: not a foil audit report" -- \
+  "$FOIL" audit --compare "$dir/a" "$dir/other.json"
+check "compare a missing file" 1 "nothing.json: cannot read" -- "$FOIL" audit --compare "$dir/a" "$dir/nothing.json"
+check "compare with one report" 2 "takes two reports" -- "$FOIL" audit --compare "$dir/a"
+
 check "bad requirement" 2 "expected FIGURE>=VALUE" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --require 'clean=0.5'
 check "requirement out of range" 2 "VALUE in" -- \
@@ -89,6 +131,8 @@ check "bad profile" 2 "--profile must be quick, standard or thorough" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --profile fast
 check "eps out of order" 2 "increasing order" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --eps-linf 0.1,0.05
+check "unwritable --junit" 1 "cannot write" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --junit /proc/foil.xml "${small[@]}"
 check "--out is required" 2 "--out is required" -- "$FOIL" audit --model "$MODEL" --data fashion-mnist
 check "unwritable --out" 1 "cannot create the directory" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out /proc/foil-audit "${small[@]}"

@@ -118,4 +118,28 @@ foil_status foilAuditRequirementParse(const char *text, int confident, FoilAudit
  * figure the audit does not have fails). */
 int foilAuditCheck(const FoilAudit *a, FoilAuditRequirement *reqs, int n);
 
+/* --compare (compare.c): two report.json files, figure by figure. */
+enum { FOIL_AUDIT_MAX_CHANGES = 256 };
+
+typedef struct FoilAuditChange {
+    char key[96];
+    FoilAuditFigure before, after;
+    double delta, low, high;     /* after - before, and its 95% interval */
+    int verdict;                 /* 1 better, -1 worse (the interval excludes 0), 0 within the noise */
+} FoilAuditChange;
+
+typedef struct FoilAuditComparison {
+    FoilAuditChange changes[FOIL_AUDIT_MAX_CHANGES]; /* the figures both reports hold, in the first's order */
+    int n, better, worse;
+    int only_before, only_after; /* figures one report holds and the other lacks */
+} FoilAuditComparison;
+
+/* The change from one figure to another, with Newcombe's hybrid score
+ * interval for a difference of proportions. */
+FoilAuditChange foilAuditDifference(const FoilAuditFigure *before, const FoilAuditFigure *after);
+
+/* Read two reports (schema foil-audit/1) and compare their figures; a file
+ * that is not such a report is an error naming it. */
+foil_status foilAuditCompare(const char *before_path, const char *after_path, FoilAuditComparison *out);
+
 #endif

@@ -20,7 +20,7 @@ static int run_audit(int argc, char **argv);
 const cli_command cli_audit = {
     "audit", "run the robustness audit and write a report (HTML and JSON)",
     "(--model M.onnx | --endpoint URL | --command CMD) --data DATA --out DIR [--profile quick|standard|thorough] "
-    "[--require 'FIGURE>=V' ...]",
+    "[--require 'FIGURE>=V' ...]\n       foil audit --compare OLD NEW [--json]",
     "Runs, on a seeded sample of DATA's test split: clean evaluation; FGSM,\n"
     "PGD, APGD-CE and APGD-DLR over Linf eps, PGD and APGD-CE over L2 eps\n"
     "(images); the Square Attack (score-based; SimBA on tabular data) and\n"
@@ -40,14 +40,21 @@ const cli_command cli_audit = {
     "worst-NORM@EPS (robust under every attack at that eps, e.g.\n"
     "worst-linf@0.1) or ATTACK-NORM@EPS (e.g. pgd-linf@0.1), V a fraction; with\n"
     "--require-confident the interval's end is judged, so a lucky sample cannot\n"
-    "pass. Exit status 3 when a requirement fails, each failure named on stderr.",
+    "pass. Exit status 3 when a requirement fails, each failure named on stderr.\n"
+    "--junit FILE.xml writes the requirements as JUnit XML (a test case each),\n"
+    "which CI systems display natively.\n"
+    "foil audit --compare OLD NEW [--json] (report.json files, or the directories\n"
+    "holding them) prints each figure both hold, its change and the change's 95%\n"
+    "interval (Newcombe's hybrid score interval, conservative for two audits of\n"
+    "the same sample), and calls it better or worse only when the interval\n"
+    "excludes 0. Exit status 3 when any figure got worse beyond the noise.",
     run_audit,
 };
 
 typedef struct audit_args {
     cli_model_source source;
     foil_data_spec data;
-    const char *split, *bounds, *normalize, *out, *profile, *eps_linf, *eps_l2;
+    const char *split, *bounds, *normalize, *out, *profile, *eps_linf, *eps_l2, *junit;
     cli_list require;
     int require_confident;
     int64_t limit, batch, queries;
@@ -88,31 +95,38 @@ static int make_config(const audit_args *a, const cli_common *common, FoilAuditC
     return rc;
 }
 
-static int write_reports(const char *dir, const FoilAudit *au, const FoilAuditContext *ctx)
+typedef foil_status (*report_writer)(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx);
+
+static foil_status write_json(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
-    char path[4096];
-    cJSON *json = foilReportAuditJson(au, ctx);
+    cJSON *json = foilReportAuditJson(a, ctx);
     char *text = json ? cJSON_Print(json) : NULL;
     cJSON_Delete(json);
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    FILE *f = text ? fopen(path, "w") : NULL;
-    foil_status st = !text ? foil_error(FOIL_ERR_NOMEM, "out of memory for report.json")
-                     : !f  ? foil_error(FOIL_ERR_IO, "%s: cannot write: %s", path, strerror(errno))
-                           : FOIL_OK;
-    if (f) {
-        fputs(text, f);
-        fputc('\n', f);
-        if (fclose(f)) st = foil_error(FOIL_ERR_IO, "%s: write failed", path);
-    }
+    if (!text) return foil_error(FOIL_ERR_NOMEM, "out of memory for the JSON report");
+    fputs(text, f);
+    fputc('\n', f);
     free(text);
-    if (!st) {
-        snprintf(path, sizeof path, "%s/report.html", dir);
-        if (!(f = fopen(path, "w"))) st = foil_error(FOIL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        else {
-            st = foilReportAuditHtml(f, au, ctx);
-            if (fclose(f) && !st) st = foil_error(FOIL_ERR_IO, "%s: write failed", path);
-        }
-    }
+    return FOIL_OK;
+}
+
+/* One report file: path (dir/name, or name alone when dir is NULL). */
+static foil_status write_report(const char *dir, const char *name, report_writer write, const FoilAudit *a,
+                                const FoilAuditContext *ctx)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    FILE *f = fopen(path, "w");
+    if (!f) return foil_error(FOIL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    foil_status st = write(f, a, ctx);
+    if (fclose(f) && !st) st = foil_error(FOIL_ERR_IO, "%s: write failed", path);
+    return st;
+}
+
+static int write_reports(const audit_args *args, const FoilAudit *au, const FoilAuditContext *ctx)
+{
+    foil_status st = write_report(args->out, "report.json", write_json, au, ctx);
+    if (!st) st = write_report(args->out, "report.html", foilReportAuditHtml, au, ctx);
+    if (!st && args->junit) st = write_report(NULL, args->junit, foilReportAuditJunit, au, ctx);
     return st ? cli_fail(&cli_audit, st) : CLI_OK;
 }
 
@@ -154,6 +168,10 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
     if (mkdir(a->out, 0777) && errno != EEXIST)
         return cli_fail(&cli_audit, foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", a->out,
                                                strerror(errno)));
+    FILE *junit = a->junit ? fopen(a->junit, "w") : NULL;
+    if (a->junit && !junit)
+        return cli_fail(&cli_audit, foil_error(FOIL_ERR_IO, "%s: cannot write: %s", a->junit, strerror(errno)));
+    if (junit) fclose(junit);
     if ((rc = cli_open_model(&cli_audit, &a->source, &model))) return rc;
     if ((st = foil_data_load(&a->data, split, &d))) rc = cli_fail(&cli_audit, st);
     if (!rc && !(rc = cli_apply_normalize(&cli_audit, a->normalize, model)) &&
@@ -167,7 +185,7 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
                                 .is_image = d.is_image, .class_names = (const char *const *)d.class_names,
                                 .requirements = reqs, .n_requirements = a->require.n};
         ctx.failed = foilAuditCheck(&au, reqs, a->require.n);
-        rc = write_reports(a->out, &au, &ctx);
+        rc = write_reports(a, &au, &ctx);
         if (!rc) print_summary(&au, &ctx, a->out);
         for (int i = 0; i < a->require.n && !rc; i++)
             if (!reqs[i].passed)
@@ -181,8 +199,83 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
     return rc;
 }
 
+/* --compare's argument: a report.json, or a directory holding one. */
+static void report_path(const char *arg, char *path, size_t size)
+{
+    struct stat sb;
+    if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(path, size, "%s/report.json", arg);
+    else snprintf(path, size, "%s", arg);
+}
+
+static const char *verdict_name(int v) { return v > 0 ? "better" : v < 0 ? "WORSE" : "within noise"; }
+
+static void print_comparison(const FoilAuditComparison *c, const char *before, const char *after)
+{
+    printf("foil audit --compare: %s -> %s\n", before, after);
+    printf("  %-24s %8s %8s %9s %21s  %s\n", "figure", "before", "after", "change", "95% interval (points)",
+           "verdict");
+    for (int i = 0; i < c->n; i++) {
+        const FoilAuditChange *x = &c->changes[i];
+        printf("  %-24s %7.2f%% %7.2f%% %+9.2f   [%+7.2f, %+7.2f]  %s\n", x->key, 100 * x->before.value,
+               100 * x->after.value, 100 * x->delta, 100 * x->low, 100 * x->high, verdict_name(x->verdict));
+    }
+    printf("%d better, %d worse beyond the noise, %d within it", c->better, c->worse, c->n - c->better - c->worse);
+    if (c->only_before || c->only_after)
+        printf("; %d figures only in the first report, %d only in the second", c->only_before, c->only_after);
+    printf("\n");
+}
+
+static void print_comparison_json(const FoilAuditComparison *c, const char *before, const char *after)
+{
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "before", before);
+    cJSON_AddStringToObject(o, "after", after);
+    cJSON_AddNumberToObject(o, "better", c->better);
+    cJSON_AddNumberToObject(o, "worse", c->worse);
+    cJSON_AddNumberToObject(o, "only_before", c->only_before);
+    cJSON_AddNumberToObject(o, "only_after", c->only_after);
+    for (int i = 0; i < c->n; i++) {
+        const FoilAuditChange *x = &c->changes[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "figure", x->key);
+        cJSON_AddNumberToObject(e, "before", x->before.value);
+        cJSON_AddNumberToObject(e, "after", x->after.value);
+        cJSON_AddNumberToObject(e, "change", x->delta);
+        cJSON_AddNumberToObject(e, "ci_low", x->low);
+        cJSON_AddNumberToObject(e, "ci_high", x->high);
+        cJSON_AddStringToObject(e, "verdict", x->verdict > 0 ? "better" : x->verdict < 0 ? "worse" : "same");
+        cJSON_AddItemToArray(list, e);
+    }
+    cJSON_AddItemToObject(o, "changes", list);
+    char *text = cJSON_PrintUnformatted(o);
+    if (text) puts(text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* foil audit --compare OLD NEW [--json] */
+static int run_compare(int argc, char **argv)
+{
+    int json = argc == 5 && strcmp(argv[4], "--json") == 0;
+    if (argc != 4 + json)
+        return cli_usage_error(&cli_audit, "--compare takes two reports: foil audit --compare OLD NEW [--json]");
+    char before[4096], after[4096];
+    report_path(argv[2], before, sizeof before);
+    report_path(argv[3], after, sizeof after);
+    FoilAuditComparison *c = malloc(sizeof *c);
+    if (!c) return cli_fail(&cli_audit, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+    foil_status st = foilAuditCompare(before, after, c);
+    int rc = st ? cli_fail(&cli_audit, st) : CLI_OK;
+    if (!rc && json) print_comparison_json(c, before, after);
+    else if (!rc) print_comparison(c, before, after);
+    if (!rc && c->worse) rc = CLI_REQUIREMENT_FAILED;
+    free(c);
+    return rc;
+}
+
 static int run_audit(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--compare") == 0) return run_compare(argc, argv);
     audit_args a = {.source.retries = -1, .profile = "quick", .batch = 250};
     cli_option opts[] = {
         CLI_MODEL_SOURCE_OPTIONS(a.source),
@@ -196,6 +289,7 @@ static int run_audit(int argc, char **argv)
         {"--eps-l2", OPT_STRING, &a.eps_l2, "E,...", "the L2 eps, images (default: the profile's)", 0, 0},
         {"--require", OPT_LIST, &a.require, "'FIGURE>=V'", "fail (exit 3) unless the figure meets V (repeatable)", 0,
          0},
+        {"--junit", OPT_STRING, &a.junit, "FILE.xml", "also write the requirements as JUnit XML", 0, 0},
         {"--require-confident", OPT_FLAG, &a.require_confident, NULL,
          "judge requirements by the 95% interval's end, not the sample's figure", 0, 0},
         {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},

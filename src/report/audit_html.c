@@ -9,17 +9,6 @@
 
 #include "report/report.h"
 
-static void put_html(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '&') fputs("&amp;", f);
-        else if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else fputc(*s, f);
-    }
-}
-
 static void percent(FILE *f, double v)
 {
     if (isfinite(v)) fprintf(f, "%.1f%%", 100 * v);
@@ -43,13 +32,13 @@ static const char style[] =
 static void header(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>foil audit: ");
-    put_html(f, ctx->model);
+    foilReportPutEscaped(f, ctx->model);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>Robustness audit</h1>\n<p>Model <b>", style);
-    put_html(f, ctx->model);
+    foilReportPutEscaped(f, ctx->model);
     fputs("</b> (", f);
-    put_html(f, ctx->model_kind);
+    foilReportPutEscaped(f, ctx->model_kind);
     fputs(") on <b>", f);
-    put_html(f, ctx->data);
+    foilReportPutEscaped(f, ctx->data);
     fprintf(f, "</b> (%s split, a seeded sample of %lld examples, seed %llu), profile <b>%s</b>, %.0f s, foil %s.</p>\n",
             ctx->split, (long long)a->config.examples, (unsigned long long)a->config.seed, a->profile_name,
             a->seconds, ctx->version);
@@ -79,7 +68,7 @@ static void scorecard(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
         for (int i = 0; i < ctx->n_requirements; i++) {
             const FoilAuditRequirement *r = &ctx->requirements[i];
             fputs("<tr><td>", f);
-            put_html(f, r->text);
+            foilReportPutEscaped(f, r->text);
             fprintf(f, "%s</td><td class=\"num\">", r->confident ? " (interval's end)" : "");
             if (r->found) fprintf(f, "%.4f", r->used);
             else fputs("no such figure", f);
@@ -90,7 +79,7 @@ static void scorecard(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
     }
     for (int i = 0; i < a->n_skipped; i++) {
         fputs("<p class=\"warn\">Not run: ", f);
-        put_html(f, a->skipped[i]);
+        foilReportPutEscaped(f, a->skipped[i]);
         fputs(".</p>\n", f);
     }
 }
@@ -153,7 +142,7 @@ static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext 
         fprintf(f, "<tr><td>%lld", (long long)k);
         if (ctx->class_names) {
             fputs(" ", f);
-            put_html(f, ctx->class_names[k]);
+            foilReportPutEscaped(f, ctx->class_names[k]);
         }
         fputs("</td><td class=\"num\">", f);
         percent(f, a->clean_per_class[k]);
@@ -177,7 +166,7 @@ static void runs_table(FILE *f, const FoilAudit *a)
         fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"num\">%g</td>", key, r->attack,
                 foil_norm_name(r->norm), r->eps);
         if (r->steps) fprintf(f, "<td class=\"num\">%lld</td>", (long long)r->steps);
-        else fputs("<td>default</td>", f);
+        else fputs("<td>-</td>", f); /* one step (FGSM), or driven by queries */
         if (r->queries) fprintf(f, "<td class=\"num\">%lld</td>", (long long)r->queries);
         else fputs("<td>-</td>", f);
         figure_cells(f, &r->robust);
@@ -192,7 +181,7 @@ static void runs_table(FILE *f, const FoilAudit *a)
         if (!a->runs[i].warnings[0]) continue;
         foilAuditRunKey(&a->runs[i], key, sizeof key);
         fprintf(f, "<p class=\"warn\">%s: ", key);
-        put_html(f, a->runs[i].warnings);
+        foilReportPutEscaped(f, a->runs[i].warnings);
         fputs("</p>\n", f);
     }
 }

@@ -21,6 +21,10 @@ cJSON *foilReportAttackJson(const char *name, const char *eps_text, const foil_t
                                const foil_evasion_summary *s, const foil_evasion_result *r, const foil_tensor *x,
                                int tabular, const foil_model *model);
 
+/* s for HTML, SVG or XML text and attribute values (escape.c): & < > " '
+ * escaped. */
+void foilReportPutEscaped(FILE *f, const char *s);
+
 /* A line chart (svg_chart.c): series of (x, y) points, x from 0 up; y in
  * [0, 1] drawn as percentages when y_percent, else on its own range. */
 typedef struct FoilChartSeries {
@@ -59,5 +63,9 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx);
 /* report.html (audit_html.c): one self-contained page (inline SVG, no
  * scripts, no external files). */
 foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx);
+
+/* The requirements as JUnit XML (audit_junit.c), one test case each, which
+ * CI systems (GitLab, Jenkins, GitHub's test reporters) display natively. */
+foil_status foilReportAuditJunit(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx);
 
 #endif

@@ -13,17 +13,6 @@
 static const char *const palette[] = {"#222222", "#1f77b4", "#d62728", "#ff7f0e",
                                       "#2ca02c", "#9467bd", "#8c564b", "#e377c2"};
 
-/* Text for SVG: &, < and > escaped. */
-static void put_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '&') fputs("&amp;", f);
-        else if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else fputc(*s, f);
-    }
-}
-
 typedef struct chart_frame {
     double left, top, width, height, xmax, ymin, ymax;
 } chart_frame;
@@ -50,14 +39,14 @@ static void axes(FILE *f, const chart_frame *c, const FoilChart *chart)
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n",
             c->left, c->top, c->width, c->height);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", c->left + c->width / 2, c->top + c->height + 36);
-    put_text(f, chart->x_label);
+    foilReportPutEscaped(f, chart->x_label);
     fprintf(f, "</text>\n<text transform=\"translate(16,%.1f) rotate(-90)\" text-anchor=\"middle\">",
             c->top + c->height / 2);
-    put_text(f, chart->y_label);
+    foilReportPutEscaped(f, chart->y_label);
     fputs("</text>\n", f);
     if (chart->title) {
         fprintf(f, "<text x=\"%.1f\" y=\"14\" text-anchor=\"middle\" font-weight=\"bold\">", c->left + c->width / 2);
-        put_text(f, chart->title);
+        foilReportPutEscaped(f, chart->title);
         fputs("</text>\n", f);
     }
 }
@@ -75,7 +64,7 @@ static void series(FILE *f, const chart_frame *c, const FoilChartSeries *s, int 
     fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
             c->left + c->width + 14, c->left + c->width + 34, ly, ly, colour);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", c->left + c->width + 40, ly + 4);
-    put_text(f, s->name);
+    foilReportPutEscaped(f, s->name);
     fputs("</text>\n", f);
 }
 
