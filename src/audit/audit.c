@@ -62,36 +62,25 @@ FoilAuditFigure foilAuditFigure(int64_t k, int64_t n)
 
 /* ---- the sample ---- */
 
-/* The first n of a seeded permutation of d's examples, in index order so
- * that the sample reads like the data (and its first examples stay first). */
+/* n of d's examples, each subset equally likely, in index order so that
+ * the sample reads like the data: selection sampling (Knuth, TAOCP vol. 2,
+ * 3.4.2, Algorithm S) keeps example i with probability (n - taken) /
+ * (total - i). */
 static foil_status take_sample(const foil_dataset *d, int64_t n, uint64_t seed, foil_tensor *x, int64_t **y)
 {
     int64_t total = d->x.shape[0], f = foil_dataset_example_size(d);
-    int64_t *perm = malloc((size_t)total * sizeof *perm);
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, d->x.shape, sizeof shape);
+    shape[0] = n;
     *y = malloc((size_t)n * sizeof **y);
-    foil_status st = perm && *y ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "audit: out of memory for the sample");
-    if (!st) {
-        for (int64_t i = 0; i < total; i++) perm[i] = i;
-        foil_rng rng = foil_rng_make(seed, 0xa0d17);
-        for (int64_t i = 0; i < n && n < total; i++) { /* partial Fisher-Yates: the first n */
-            int64_t j = i + (int64_t)(foil_rng_u64(&rng) % (uint64_t)(total - i)), t = perm[i];
-            perm[i] = perm[j], perm[j] = t;
-        }
-        for (int64_t i = 1; i < n; i++) /* insertion sort of the n chosen indices */
-            for (int64_t j = i; j > 0 && perm[j - 1] > perm[j]; j--) {
-                int64_t t = perm[j];
-                perm[j] = perm[j - 1], perm[j - 1] = t;
-            }
-        int64_t shape[FOIL_MAX_DIMS];
-        memcpy(shape, d->x.shape, sizeof shape);
-        shape[0] = n;
-        st = foil_tensor_alloc(x, FOIL_F32, d->x.ndim, shape);
+    if (!*y) return foil_error(FOIL_ERR_NOMEM, "audit: out of memory for the sample");
+    foil_status st = foil_tensor_alloc(x, FOIL_F32, d->x.ndim, shape);
+    foil_rng rng = foil_rng_make(seed, 0xa0d17);
+    for (int64_t i = 0, taken = 0; !st && taken < n; i++) {
+        if (foil_rng_uniform_d(&rng) * (double)(total - i) >= (double)(n - taken)) continue;
+        memcpy(foil_f32(x) + taken * f, foil_f32(&d->x) + i * f, (size_t)f * sizeof(float));
+        (*y)[taken++] = foil_i64(&d->y)[i];
     }
-    for (int64_t i = 0; !st && i < n; i++) {
-        memcpy(foil_f32(x) + i * f, foil_f32(&d->x) + perm[i] * f, (size_t)f * sizeof(float));
-        (*y)[i] = foil_i64(&d->y)[perm[i]];
-    }
-    free(perm);
     return st;
 }
 

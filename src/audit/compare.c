@@ -27,28 +27,19 @@ static foil_status load_report(const char *path, cJSON **out)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return foil_error(FOIL_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    foil_status st = FOIL_OK;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            if (cap > ((size_t)64 << 20)) {
-                st = foil_error(FOIL_ERR_FORMAT, "%s: larger than 64 MiB; not an audit report", path);
-                break;
-            }
-            cap = cap ? 2 * cap : 65536;
-            char *grown = realloc(text, cap);
-            if (!grown) {
-                st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) break;
+    /* a report is a few hundred KiB; anything past 64 MiB is not one */
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *text = size >= 0 && size <= (64L << 20) ? malloc((size_t)size + 1) : NULL;
+    foil_status st = size < 0 || size > (64L << 20) ? foil_error(FOIL_ERR_FORMAT, "%s: not a readable file under 64 MiB; "
+                                                                 "not an audit report", path)
+                     : !text ? foil_error(FOIL_ERR_NOMEM, "%s: out of memory", path)
+                             : FOIL_OK;
+    size_t len = 0;
+    if (!st) {
+        rewind(f);
+        len = fread(text, 1, (size_t)size, f);
+        if (ferror(f)) st = foil_error(FOIL_ERR_IO, "%s: read failed", path);
     }
-    if (!st && ferror(f)) st = foil_error(FOIL_ERR_IO, "%s: read failed", path);
     fclose(f);
     if (!st) {
         text[len] = 0;
