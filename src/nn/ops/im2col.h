@@ -201,10 +201,15 @@ FOIL_V16_INLINE __m256i vn_lanes_below(int64_t n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* n <= 0 goes through the mask too (no lane set: zeros, memory untouched):
+ * a constant-zero arm let gcc split `acc += a * b` over the two arms and
+ * drop the fused multiply-add on the tail's second vector, so the avx2 set
+ * rounded tails twice where the avx512 set fuses (different logits, found
+ * by test_kernel_sets on the first AVX-512 machine it ran on). */
 FOIL_V16_INLINE vn vn_load_part(const float *p, int64_t n)
 {
     if (n >= VN) return vn_load(p);
-    return n > 0 ? (vn)_mm256_maskload_ps(p, vn_lanes_below(n)) : (vn){0};
+    return (vn)_mm256_maskload_ps(p, vn_lanes_below(n > 0 ? n : 0));
 }
 
 FOIL_V16_INLINE void vn_store_part(float *p, vn v, int64_t n)
