@@ -12,7 +12,8 @@ packages=(
   build-essential cmake pkg-config
   libopenblas-openmp-dev       # sgemm for Conv and Gemm (OpenMP flavour)
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev   # ONNX via generated protobuf-c code
-  zlib1g-dev libpng-dev libcjson-dev
+  zlib1g-dev libcjson-dev
+  libpng-dev libsodium-dev     # the audit report's example images (PNG, base64 inside the HTML)
   libjpeg62-turbo-dev          # the JPEG preprocessing defense (libjpeg-turbo)
   libcurl4-openssl-dev         # remote models over HTTP
   libmicrohttpd-dev            # the remote models' test server
@@ -20,9 +21,11 @@ packages=(
   libonnx-testdata             # official ONNX operator tests (conformance suite)
   dataset-fashion-mnist        # the built-in image dataset
   python3-sklearn              # ships the built-in tabular CSV datasets
+  python3-jsonschema           # tests: report.json against its schema
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy)
+  packages+=(python3-torch python3-onnx python3-numpy
+             chromium)         # tests: report.html rendered in a real browser
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)  # libFuzzer, its sanitizers, OpenMP for clang

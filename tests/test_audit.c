@@ -2,7 +2,8 @@
  * tests/test_audit.c - the audit's arithmetic and gates: Wilson intervals
  * against Newcombe's published table, requirement parsing, and judging
  * (by the figure, by the interval's end, and a figure the audit lacks),
- * and the interval of a change between two audits (Newcombe's hybrid).
+ * the interval of a change between two audits (Newcombe's hybrid), and
+ * integrated gradients against their closed form on a logistic model.
  * The audit's runs are tested end to end in test_audit_cli.sh.
  */
 #include <setjmp.h>
@@ -10,11 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "audit/audit.h"
+#include "audit/examples.h"
 
 /* Newcombe (1998), "Two-sided confidence intervals for the single
  * proportion", Statistics in Medicine 17, Table II, method 3 (score
@@ -121,6 +124,87 @@ static void test_difference_matches_newcombe(void **state)
     }
 }
 
+/* A logistic model on 2 x 2 images: logits (w . x, 0), so class 0's
+ * probability is sigmoid(w . x). Along the straight path from 0 its
+ * gradient stays parallel to w, and integrated gradients have a closed
+ * form: IG_i = x_i w_i / (w . x) * (sigmoid(w . x) - 1/2). */
+static const float logistic_w[4] = {1.5f, -2.0f, 0.75f, 3.0f};
+
+static foil_status logistic_logits(const foil_tensor *x, foil_tensor *scores)
+{
+    int64_t n = x->shape[0], shape[2] = {n, 2};
+    foil_status st = foil_model_ensure_output("logistic", scores, 2, shape, "scores");
+    for (int64_t i = 0; i < n && !st; i++) {
+        float z = 0;
+        for (int j = 0; j < 4; j++) z += logistic_w[j] * foil_f32(x)[i * 4 + j];
+        foil_f32(scores)[i * 2] = z, foil_f32(scores)[i * 2 + 1] = 0;
+    }
+    return st;
+}
+
+static foil_status logistic_predict(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores)
+{
+    (void)state, (void)seeds;
+    return logistic_logits(x, scores);
+}
+
+static foil_status logistic_grad(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn, void *ctx,
+                                 float *value, foil_tensor *scores, foil_tensor *grad)
+{
+    (void)state, (void)seeds;
+    int64_t n = x->shape[0];
+    foil_tensor logits = {0};
+    foil_status st = logistic_logits(x, &logits);
+    float *dlogits = malloc((size_t)n * 2 * sizeof *dlogits);
+    if (!st) st = dlogits ? fn(ctx, 0, n, 2, foil_f32(&logits), value, dlogits) : FOIL_ERR_NOMEM;
+    for (int64_t i = 0; i < n && !st; i++)
+        for (int j = 0; j < 4; j++) foil_f32(grad)[i * 4 + j] = dlogits[i * 2] * logistic_w[j];
+    if (!st && scores && !scores->data) st = logistic_logits(x, scores);
+    free(dlogits);
+    foil_tensor_free(&logits);
+    return st;
+}
+
+static foil_status logistic_classes(void *state, int64_t *classes)
+{
+    (void)state;
+    *classes = 2;
+    return FOIL_OK;
+}
+
+static void test_integrated_gradients_closed_form(void **state)
+{
+    (void)state;
+    static const foil_model_ops ops = {.kind = "logistic", .predict = logistic_predict, .input_grad = logistic_grad,
+                                       .num_classes = logistic_classes};
+    const int64_t input[4] = {-1, 1, 2, 2}, image[3] = {1, 2, 2};
+    foil_model_desc desc = {.name = "logistic", .capabilities = FOIL_MODEL_SCORES | FOIL_MODEL_GRADIENTS,
+                            .input_rank = 4, .input_shape = input};
+    foil_model *m = NULL;
+    assert_int_equal(foil_model_create(&ops, NULL, &desc, &m), FOIL_OK);
+    const float x[4] = {0.9f, 0.2f, 0.6f, 0.7f}, zero[4] = {0};
+    FoilAuditSaliency s = {.target = 0};
+    assert_int_equal(foilAuditIntegratedGradients(m, image, x, zero, &s), FOIL_OK);
+    double z = 0, sum = 0;
+    for (int j = 0; j < 4; j++) z += logistic_w[j] * x[j];
+    double change = 1 / (1 + exp(-z)) - 0.5;
+    for (int j = 0; j < 4; j++) {
+        double exact = x[j] * logistic_w[j] / z * change;
+        assert_true(fabs(s.attribution[j] - exact) < 1e-3 * fabs(change));
+        sum += s.attribution[j];
+    }
+    /* completeness: the sum is the probability's change, and the gap says how far off it is */
+    assert_true(fabs(sum - change) < 1e-3 * change);
+    assert_true(s.gap >= 0 && fabs(s.gap - fabs(sum - change) / change) < 1e-4);
+    /* the other class's attributions are the negatives (its probability is 1 - sigmoid) */
+    FoilAuditSaliency other = {.target = 1};
+    assert_int_equal(foilAuditIntegratedGradients(m, image, x, zero, &other), FOIL_OK);
+    for (int j = 0; j < 4; j++) assert_true(fabs(other.attribution[j] + s.attribution[j]) < 1e-5);
+    free(s.attribution);
+    free(other.attribution);
+    foil_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_requirement_parsing),
         cmocka_unit_test(test_requirements_judged),
         cmocka_unit_test(test_difference_matches_newcombe),
+        cmocka_unit_test(test_integrated_gradients_closed_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,14 @@
 #     lacks fails, and
 #     --require-confident judges the interval's low end, so a threshold
 #     between that end and the figure passes without it and fails with it;
+#   - the example grid: one correctly classified image per class, each
+#     adversarial example within eps and misclassified, its PNGs on disk
+#     and inside report.html, integrated gradients within 5% of
+#     completeness (the paper's check);
+#   - every report validates against docs/schema/foil-audit-1.schema.json,
+#     and a report with a wrong type or a bad image path does not;
+#   - a model behind --command (no gradients) gets the black-box attacks
+#     only, examples without saliency maps, and the report says why;
 #   - tabular data gets Linf only and SimBA as its score-based attack;
 #   - --compare finds no change between a report and itself, calls a
 #     10-point fall on 1,000 examples worse (exit 3) and a 1-point one
@@ -57,6 +65,33 @@ html = open(d + "/report.html").read()
 assert html.count("<svg") == 2 and "Robust accuracy against linf eps" in html and "Requirements" in html
 print("report ok: clean %.3f, worst-linf@0.1 %.3f" % (clean, f["worst-linf@0.1"]["value"]))
 PY
+"$py" - "$dir/a" <<'PY' || fail "the example grid"
+import json, sys
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))
+ex = r["examples"]
+assert ex["eps"] == 0.1 and ex["saliency_steps"] >= 20, ex["eps"]
+items = ex["items"]
+assert [x["label"] for x in items] == sorted({x["label"] for x in items}) and len(items) >= 5, [x["label"] for x in items]
+html = open(d + "/report.html").read()
+images = 0
+for x in items:
+    c, a = x["clean"], x["adversarial"]
+    assert c["predicted"] == x["label"] and 0 < c["confidence"] <= 1, x
+    paths = [c["image"], c["saliency"]["image"]]
+    assert c["saliency"]["completeness_gap"] is None or c["saliency"]["completeness_gap"] < 0.05, c
+    if a is not None:
+        assert a["predicted"] != x["label"] and a["linf_distance"] <= 0.1 + 1e-6, a
+        assert a["saliency"]["class"] == a["predicted"], a
+        assert a["saliency"]["completeness_gap"] is None or a["saliency"]["completeness_gap"] < 0.05, a
+        paths += [a["image"], a["perturbation_image"], a["saliency"]["image"]]
+    for p in paths:
+        assert open(d + "/" + p, "rb").read(8) == b"\x89PNG\r\n\x1a\n", p
+    images += len(paths)
+assert sum(a is not None for a in (x["adversarial"] for x in items)) >= len(items) // 2, "eps 0.1 fools most"
+assert html.count('src="data:image/png;base64,') == images, (html.count("data:image/png"), images)
+print("examples ok: %d images, %d examples" % (images, len(items)))
+PY
 # the gates on a smaller audit: one eps per norm, 30 examples
 tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet)
 check "audit, requirement missed" 3 "requirement not met: worst-linf@0.1>=0.99" -- \
@@ -94,6 +129,48 @@ attacks = sorted({(x["attack"], x["norm"]) for x in r["runs"]})
 assert ("simba-pixel", "linf") in attacks and ("hsj", "linf") in attacks, attacks
 assert all(n == "linf" for _, n in attacks), attacks
 PY
+
+# every report against the schema; a wrong type and an image outside
+# examples/ must not validate (the schema checks something)
+"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,t}/report.json <<'PY' || fail "schema"
+import copy, json, sys
+try:
+    import jsonschema
+except ImportError:
+    print("SKIP: python3-jsonschema is not installed (scripts/install-deps.sh installs it)")
+    sys.exit(0)
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    r = json.load(open(path))
+    errors = ["%s: %s" % ("/".join(map(str, e.path)), e.message) for e in v.iter_errors(r)]
+    assert not errors, (path, errors[:5])
+r = json.load(open(sys.argv[2]))
+bad = copy.deepcopy(r)
+bad["figures"]["clean"]["value"] = "high"
+assert not v.is_valid(bad), "a figure's value as a string validated"
+bad = copy.deepcopy(r)
+bad["examples"]["items"][0]["clean"]["image"] = "../outside.png"
+assert not v.is_valid(bad), "an image path outside examples/ validated"
+print("schema ok: %d reports" % (len(sys.argv) - 2))
+PY
+
+# a model behind a command gives no gradients: black-box attacks only
+if [ -n "${FOIL_REMOTE_SERVER:-}" ]; then
+  check "audit of a --command model" 0 "not run: white-box attacks" -- \
+    "$FOIL" audit --command "$FOIL_REMOTE_SERVER --stdin --model $MODEL --features 784" --input-shape 1,28,28 \
+    --data fashion-mnist --out "$dir/r" --limit 20 --eps-linf 0.1 --queries 100 --quiet
+  "$py" - "$dir/r/report.json" <<'PY' || fail "the remote model's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["model"]["kind"] != "onnx", r["model"]
+assert sorted(x["attack"] for x in r["runs"]) == ["hsj", "square"], [x["attack"] for x in r["runs"]]
+assert any("white-box" in s for s in r["skipped"]) and any("saliency" in s for s in r["skipped"]), r["skipped"]
+items = r["examples"]["items"]
+assert items and all(x["clean"]["saliency"] is None for x in items), items[0]
+PY
+fi
 
 # --compare: a report against itself changes nothing; a report whose
 # figures fell by far more than their intervals is called worse (exit 3)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/examples.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
 
@@ -86,6 +87,10 @@ static foil_status take_sample(const foil_dataset *d, int64_t n, uint64_t seed, 
 
 /* ---- stages ---- */
 
+/* The headline eps: the middle of the Linf list, the larger of two middles (0.1 on [0, 1] images). */
+static double headline_eps(const FoilAudit *a) { return a->config.eps_linf[a->config.n_eps_linf / 2]; }
+
+
 typedef struct audit_state {
     FoilAudit *a;
     foil_model *model;
@@ -129,6 +134,7 @@ static foil_status run_one(audit_state *s, const char *attack, foil_norm norm, d
     foil_evasion_summarize(&r, &run->summary);
     run->robust = foilAuditFigure(run->summary.attacked - run->summary.fooled, run->summary.examples);
     snprintf(run->warnings, sizeof run->warnings, "%s", r.warnings);
+    if (norm == FOIL_NORM_LINF && eps == headline_eps(a)) foilAuditKeepAdversarial(a, run->attack, &r);
     int w = worst_index(s, norm, eps);
     if (w >= 0) {
         a->worst[w].attacks++;
@@ -214,9 +220,6 @@ static int count_stages(const FoilAudit *a, int white_box, int scores, int class
     return c->n_eps_linf * per_linf + c->n_eps_l2 * per_l2 + (scores != 0) + 1;
 }
 
-/* The headline eps: the middle of the Linf list, the larger of two middles (0.1 on [0, 1] images). */
-static double headline_eps(const FoilAudit *a) { return a->config.eps_linf[a->config.n_eps_linf / 2]; }
-
 static foil_status attack_stages(audit_state *s, int white_box, int scores)
 {
     FoilAudit *a = s->a;
@@ -296,7 +299,10 @@ foil_status foilAuditRun(foil_model *model, const foil_dataset *d, const FoilAud
     int64_t *pred = NULL;
     foil_status st = take_sample(d, out->config.examples, config->seed, &s.x, &s.y);
     if (!st) st = clean_stage(&s, &pred);
+    if (!st) st = foilAuditPickExamples(out, d, &s.x, s.y, pred);
     if (!st) st = attack_stages(&s, white_box, scores);
+    if (!st) st = foilAuditExplainExamples(out, model, white_box);
+    if (!st && out->n_examples && !white_box) skip(out, "saliency maps (integrated gradients): the model gives no input gradients");
     if (!st) st = finish(&s, pred);
     out->seconds = foil_now() - start;
     free(pred);
@@ -311,6 +317,7 @@ void foilAuditFree(FoilAudit *a)
 {
     free(a->clean_per_class);
     free(a->robust_per_class);
+    foilAuditFreeExamples(a);
     a->clean_per_class = a->robust_per_class = NULL;
 }
 

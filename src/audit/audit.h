@@ -22,7 +22,12 @@
 
 typedef enum { FOIL_AUDIT_QUICK = 0, FOIL_AUDIT_STANDARD, FOIL_AUDIT_THOROUGH } FoilAuditProfile;
 
-enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 64, FOIL_AUDIT_MAX_SKIPPED = 8 };
+enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 64, FOIL_AUDIT_MAX_SKIPPED = 8, FOIL_AUDIT_MAX_EXAMPLES = 10 };
+
+/* Integrated gradients' steps: the path integral as a midpoint Riemann sum
+ * of this many gradients (Sundararajan, Taly and Yan 2017 suggest 20 to
+ * 300; the completeness gap in the report says whether it was enough). */
+enum { FOIL_AUDIT_IG_STEPS = 64 };
 
 /* An accuracy measured on n examples, k of them right, with its Wilson
  * score interval at 95%. */
@@ -51,6 +56,29 @@ typedef struct FoilAuditWorst {
     int attacks;                 /* how many attacks it combines */
 } FoilAuditWorst;
 
+/* Integrated gradients of one class's softmax probability F at x, from the
+ * baseline x' (the data's lower bound: a black image):
+ * IG_i = (x_i - x'_i) * mean over the path of dF/dx_i. By completeness the
+ * attributions sum to F(x) - F(x'); gap is how far they miss, as a share of
+ * that difference (the paper checks it is within 5%). */
+typedef struct FoilAuditSaliency {
+    int64_t target;              /* the class explained */
+    float *attribution;          /* one per feature */
+    double gap;
+} FoilAuditSaliency;
+
+/* One example of the report's grid: a correctly classified image of the
+ * sample and what the attacks at the headline eps made of it. */
+typedef struct FoilAuditExample {
+    int64_t index;               /* in the sample */
+    int64_t label, clean_pred, adv_pred;
+    double clean_confidence, adv_confidence; /* softmax probability of the predicted class */
+    const char *attack;          /* the first attack that fooled it (static); NULL: none did, adv is x */
+    double distance;             /* ||adv - x|| in Linf */
+    float *clean, *adv;          /* one example each, as the model takes it */
+    FoilAuditSaliency saliency_clean, saliency_adv; /* attribution NULL: the model gives no gradients */
+} FoilAuditExample;
+
 typedef struct FoilAuditConfig {
     FoilAuditProfile profile;
     int64_t examples;            /* 0: the profile's sample size */
@@ -75,6 +103,10 @@ typedef struct FoilAudit {
     int n_runs;
     FoilAuditWorst worst[2 * FOIL_AUDIT_MAX_EPS];
     int n_worst;
+    FoilAuditExample examples[FOIL_AUDIT_MAX_EXAMPLES]; /* images only: one per class while classes last */
+    int n_examples;
+    int64_t image_shape[3];      /* C, H, W of the examples (images) */
+    float *lower, *upper;        /* the data's per-feature bounds (copies), for drawing the examples */
     const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
     int n_skipped;
     double seconds;

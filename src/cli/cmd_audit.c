@@ -33,9 +33,11 @@ const cli_command cli_audit = {
     "the data's units; --eps-linf and --eps-l2 replace them. A model behind\n"
     "--endpoint or --command gives no gradients: only the black-box attacks\n"
     "run, and the report says so.\n"
-    "Writes DIR/report.html (summary, curves, per-class figures, every run with\n"
-    "its parameters) and DIR/report.json (schema foil-audit/1,\n"
-    "docs/audit-report.md). Every accuracy carries its 95% Wilson interval.\n"
+    "Writes DIR/report.html (summary, curves, an example per class clean and\n"
+    "adversarial with integrated-gradients saliency maps, per-class figures,\n"
+    "every run with its parameters), DIR/report.json (schema foil-audit/1,\n"
+    "docs/audit-report.md) and DIR/examples/*.png. Every accuracy carries its\n"
+    "95% Wilson interval.\n"
     "--require 'FIGURE>=V' (or <=; repeatable) gates a release: FIGURE is clean,\n"
     "worst-NORM@EPS (robust under every attack at that eps, e.g.\n"
     "worst-linf@0.1) or ATTACK-NORM@EPS (e.g. pgd-linf@0.1), V a fraction; with\n"
@@ -124,7 +126,8 @@ static foil_status write_report(const char *dir, const char *name, report_writer
 
 static int write_reports(const audit_args *args, const FoilAudit *au, const FoilAuditContext *ctx)
 {
-    foil_status st = write_report(args->out, "report.json", write_json, au, ctx);
+    foil_status st = foilReportAuditExamples(args->out, au);
+    if (!st) st = write_report(args->out, "report.json", write_json, au, ctx);
     if (!st) st = write_report(args->out, "report.html", foilReportAuditHtml, au, ctx);
     if (!st && args->junit) st = write_report(NULL, args->junit, foilReportAuditJunit, au, ctx);
     return st ? cli_fail(&cli_audit, st) : CLI_OK;

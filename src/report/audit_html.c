@@ -5,7 +5,10 @@
  * offline, in any browser, years later.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "report/report.h"
 
@@ -27,7 +30,9 @@ static const char style[] =
     "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
     "th{background:#f2f2f2}.num{text-align:right}.pass{color:#1a7f37;font-weight:bold}"
-    ".fail{color:#c62828;font-weight:bold}.warn{color:#b26a00}.small{font-size:90%;color:#555}";
+    ".fail{color:#c62828;font-weight:bold}.warn{color:#b26a00}.small{font-size:90%;color:#555}"
+    ".examples td{text-align:center;vertical-align:top;font-size:90%}"
+    ".examples img{width:112px;height:112px;image-rendering:pixelated;display:block;margin:0 auto 2px}";
 
 static void header(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
@@ -132,6 +137,88 @@ static foil_status norm_chart(FILE *f, const FoilAudit *a, foil_norm norm)
     return st;
 }
 
+static void put_class(FILE *f, const FoilAuditContext *ctx, int64_t c)
+{
+    if (!ctx->class_names) {
+        fprintf(f, "class %lld", (long long)c);
+        return;
+    }
+    foilReportPutEscaped(f, ctx->class_names[c]);
+}
+
+/* An example image inline, as a data: URL, so the page needs no other file. */
+static foil_status put_image(FILE *f, const FoilAudit *a, int k, FoilExampleView v)
+{
+    FoilPng png;
+    foil_status st = foilReportExamplePng(a, k, v, &png);
+    if (st) return st;
+    size_t size = sodium_base64_ENCODED_LEN(png.size, sodium_base64_VARIANT_ORIGINAL);
+    char *text = malloc(size);
+    if (text) {
+        sodium_bin2base64(text, size, png.data, png.size, sodium_base64_VARIANT_ORIGINAL);
+        fprintf(f, "<img alt=\"%s\" src=\"data:image/png;base64,%s\">", foilExampleViewName(v), text);
+    }
+    free(text);
+    foilPngFree(&png);
+    return text ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "report.html: out of memory for an example image");
+}
+
+static foil_status example_row(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx, int k)
+{
+    const FoilAuditExample *e = &a->examples[k];
+    fputs("<tr><td>", f);
+    put_class(f, ctx, e->label);
+    fprintf(f, "<br>sample #%lld</td><td>", (long long)e->index);
+    foil_status st = put_image(f, a, k, FOIL_VIEW_CLEAN);
+    put_class(f, ctx, e->clean_pred);
+    fprintf(f, " %.1f%%</td>", 100 * e->clean_confidence);
+    if (!e->attack) {
+        fputs("<td colspan=\"2\">no attack fooled it at this eps</td>", f);
+    } else {
+        fputs("<td>", f);
+        if (!st) st = put_image(f, a, k, FOIL_VIEW_ADVERSARIAL);
+        put_class(f, ctx, e->adv_pred);
+        fprintf(f, " %.1f%%<br>(%s)</td><td>", 100 * e->adv_confidence, e->attack);
+        if (!st) st = put_image(f, a, k, FOIL_VIEW_PERTURBATION);
+        fprintf(f, "Linf %.3g</td>", e->distance);
+    }
+    const FoilAuditSaliency *maps[2] = {&e->saliency_clean, &e->saliency_adv};
+    for (int m = 0; m < 2; m++) {
+        FoilExampleView v = m ? FOIL_VIEW_SALIENCY_ADVERSARIAL : FOIL_VIEW_SALIENCY_CLEAN;
+        fputs("<td>", f);
+        if (!foilReportExampleHas(e, v)) {
+            fputs("-</td>", f);
+            continue;
+        }
+        if (!st) st = put_image(f, a, k, v);
+        fputs("for ", f);
+        put_class(f, ctx, maps[m]->target);
+        if (isfinite(maps[m]->gap)) fprintf(f, "<br>gap %.1f%%", 100 * maps[m]->gap);
+        fputs("</td>", f);
+    }
+    fputs("</tr>\n", f);
+    return st;
+}
+
+static foil_status examples_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    if (!a->n_examples) return FOIL_OK;
+    double eps = a->headline >= 0 ? a->worst[a->headline].eps : NAN;
+    fprintf(f, "<h2>Examples at Linf eps %g</h2>\n<p class=\"small\">One correctly classified image per class "
+            "from the sample, and the adversarial example of the first attack (in the order of the runs below) that "
+            "fooled the model at this eps, with each predicted label and its softmax probability. Perturbation: "
+            "adversarial minus clean, gray at 0, white at +eps, black at -eps. Saliency: integrated gradients "
+            "(Sundararajan, Taly and Yan 2017; %d steps from a black image) of the predicted class's probability, "
+            "red where a pixel raised it and blue where it lowered it, both maps of an image on one scale; the gap "
+            "is how far the attributions miss summing to the probability's change from the black image.</p>\n"
+            "<table class=\"examples\"><tr><th>true class</th><th>clean</th><th>adversarial</th><th>perturbation"
+            "</th><th>saliency, clean</th><th>saliency, adversarial</th></tr>\n", eps, FOIL_AUDIT_IG_STEPS);
+    foil_status st = FOIL_OK;
+    for (int k = 0; k < a->n_examples && !st; k++) st = example_row(f, a, ctx, k);
+    fputs("</table>\n", f);
+    return st;
+}
+
 static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
     if (a->headline < 0) return;
@@ -142,7 +229,7 @@ static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext 
         fprintf(f, "<tr><td>%lld", (long long)k);
         if (ctx->class_names) {
             fputs(" ", f);
-            foilReportPutEscaped(f, ctx->class_names[k]);
+            put_class(f, ctx, k);
         }
         fputs("</td><td class=\"num\">", f);
         percent(f, a->clean_per_class[k]);
@@ -193,6 +280,7 @@ foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditCont
     fputs("<h2>Robust accuracy against eps</h2>\n", f);
     foil_status st = norm_chart(f, a, FOIL_NORM_LINF);
     if (!st) st = norm_chart(f, a, FOIL_NORM_L2);
+    if (!st) st = examples_table(f, a, ctx);
     if (st) return st;
     per_class_table(f, a, ctx);
     runs_table(f, a);

@@ -57,6 +57,60 @@ static cJSON *per_class_json(const FoilAudit *a, const FoilAuditContext *ctx)
     return list;
 }
 
+/* An image's path inside the report directory, or null when it has none. */
+static cJSON *image_path(const FoilAudit *a, int k, FoilExampleView v)
+{
+    char name[64];
+    if (!foilReportExampleHas(&a->examples[k], v)) return cJSON_CreateNull();
+    foilReportExampleFile(k, v, name, sizeof name);
+    return cJSON_CreateString(name);
+}
+
+static cJSON *saliency_json(const FoilAudit *a, int k, FoilExampleView v, const FoilAuditSaliency *s)
+{
+    if (!foilReportExampleHas(&a->examples[k], v)) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "class", (double)s->target);
+    cJSON_AddItemToObject(o, "image", image_path(a, k, v));
+    cJSON_AddItemToObject(o, "completeness_gap", number_or_null(s->gap));
+    return o;
+}
+
+static cJSON *examples_json(const FoilAudit *a)
+{
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON_AddItemToObject(o, "eps", a->headline >= 0 ? cJSON_CreateNumber(a->worst[a->headline].eps)
+                                                       : cJSON_CreateNull());
+    cJSON_AddNumberToObject(o, "saliency_steps", FOIL_AUDIT_IG_STEPS);
+    for (int k = 0; k < a->n_examples; k++) {
+        const FoilAuditExample *e = &a->examples[k];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "sample_index", (double)e->index);
+        cJSON_AddNumberToObject(x, "label", (double)e->label);
+        cJSON *clean = cJSON_AddObjectToObject(x, "clean");
+        cJSON_AddNumberToObject(clean, "predicted", (double)e->clean_pred);
+        cJSON_AddNumberToObject(clean, "confidence", e->clean_confidence);
+        cJSON_AddItemToObject(clean, "image", image_path(a, k, FOIL_VIEW_CLEAN));
+        cJSON_AddItemToObject(clean, "saliency", saliency_json(a, k, FOIL_VIEW_SALIENCY_CLEAN, &e->saliency_clean));
+        if (e->attack) {
+            cJSON *adv = cJSON_AddObjectToObject(x, "adversarial");
+            cJSON_AddStringToObject(adv, "attack", e->attack);
+            cJSON_AddNumberToObject(adv, "predicted", (double)e->adv_pred);
+            cJSON_AddNumberToObject(adv, "confidence", e->adv_confidence);
+            cJSON_AddNumberToObject(adv, "linf_distance", e->distance);
+            cJSON_AddItemToObject(adv, "image", image_path(a, k, FOIL_VIEW_ADVERSARIAL));
+            cJSON_AddItemToObject(adv, "perturbation_image", image_path(a, k, FOIL_VIEW_PERTURBATION));
+            cJSON_AddItemToObject(adv, "saliency",
+                                  saliency_json(a, k, FOIL_VIEW_SALIENCY_ADVERSARIAL, &e->saliency_adv));
+        } else {
+            cJSON_AddNullToObject(x, "adversarial");
+        }
+        cJSON_AddItemToArray(list, x);
+    }
+    cJSON_AddItemToObject(o, "items", list);
+    return o;
+}
+
 static cJSON *requirements_json(const FoilAuditContext *ctx)
 {
     cJSON *list = cJSON_CreateArray();
@@ -111,6 +165,7 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
         cJSON_AddStringToObject(pc, "robust_figure", key);
         cJSON_AddItemToObject(pc, "classes", per_class_json(a, ctx));
     }
+    if (a->n_examples) cJSON_AddItemToObject(o, "examples", examples_json(a));
     cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
     for (int i = 0; i < a->n_skipped; i++) cJSON_AddItemToArray(skipped, cJSON_CreateString(a->skipped[i]));
     cJSON_AddItemToObject(o, "requirements", requirements_json(ctx));

@@ -60,9 +60,37 @@ typedef struct FoilAuditContext {
 #define FOIL_AUDIT_SCHEMA "foil-audit/1"
 cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx);
 
-/* report.html (audit_html.c): one self-contained page (inline SVG, no
- * scripts, no external files). */
+/* report.html (audit_html.c): one self-contained page (inline SVG charts,
+ * example images inline as PNG data URLs, no scripts, no external files). */
 foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx);
+
+/* A PNG in memory (png.c): 8-bit gray (channels 1) or RGB (3) pixels, rows
+ * top to bottom. */
+typedef struct FoilPng {
+    unsigned char *data;
+    size_t size, cap;
+} FoilPng;
+foil_status foilPngEncode(const uint8_t *pixels, int width, int height, int channels, FoilPng *out);
+void foilPngFree(FoilPng *png);
+
+/* The audit's example grid as images (audit_examples.c). */
+typedef enum FoilExampleView {
+    FOIL_VIEW_CLEAN = 0,
+    FOIL_VIEW_ADVERSARIAL,
+    FOIL_VIEW_PERTURBATION,        /* adv - x, magnified: gray 0, black -eps, white +eps */
+    FOIL_VIEW_SALIENCY_CLEAN,      /* integrated gradients: red for, blue against the class */
+    FOIL_VIEW_SALIENCY_ADVERSARIAL,
+    FOIL_VIEW_COUNT
+} FoilExampleView;
+const char *foilExampleViewName(FoilExampleView v);
+/* Whether example e has that image (no adversarial one when no attack fooled
+ * it, no saliency maps without gradients). */
+int foilReportExampleHas(const FoilAuditExample *e, FoilExampleView v);
+/* "examples/03-clean.png": the image's path inside the report directory. */
+void foilReportExampleFile(int k, FoilExampleView v, char *buf, size_t size);
+foil_status foilReportExamplePng(const FoilAudit *a, int k, FoilExampleView v, FoilPng *png);
+/* Every example image into DIR/examples/ (created). */
+foil_status foilReportAuditExamples(const char *dir, const FoilAudit *a);
 
 /* The requirements as JUnit XML (audit_junit.c), one test case each, which
  * CI systems (GitLab, Jenkins, GitHub's test reporters) display natively. */
