@@ -15,6 +15,10 @@
 #     completeness (the paper's check);
 #   - every report validates against docs/schema/foil-audit-1.schema.json,
 #     and a report with a wrong type or a bad image path does not;
+#   - a declared defense (bit-depth squeezing and median smoothing) is
+#     attacked as given and adaptively (BPDA): the adaptive attacks break
+#     it, the report flags gradient masking, and the worst case takes the
+#     adaptive figures;
 #   - a model behind --command (no gradients) gets the black-box attacks
 #     only, examples without saliency maps, and the report says why;
 #   - tabular data gets Linf only and SimBA as its score-based attack;
@@ -130,9 +134,25 @@ assert ("simba-pixel", "linf") in attacks and ("hsj", "linf") in attacks, attack
 assert all(n == "linf" for _, n in attacks), attacks
 PY
 
+check "audit of a declared defense" 0 "relies on gradient masking" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/p" "${tiny[@]}" --preprocess squeeze:bits=4,median:3
+"$py" - "$dir/p/report.json" <<'PY' || fail "the defended model's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["defense"]["preprocess"] == "squeeze:bits=4,median:3" and r["defense"]["gradient_masking"] >= 2, r["defense"]
+runs = {x["key"]: x for x in r["runs"]}
+f = r["figures"]
+for name in ("pgd", "apgd-ce"):
+    plain, adaptive = runs[name + "-linf@0.1"], runs[name + "+bpda-linf@0.1"]
+    assert adaptive["adaptive"] == "bpda" and plain["adaptive"] == "", (plain["adaptive"], adaptive["adaptive"])
+    gap = plain["robust_accuracy"]["value"] - adaptive["robust_accuracy"]["value"]
+    assert gap > 0.2 and "gradient masking" in adaptive["warnings"], (name, gap, adaptive["warnings"])
+    assert f["worst-linf@0.1"]["value"] <= adaptive["robust_accuracy"]["value"], name
+PY
+
 # every report against the schema; a wrong type and an image outside
 # examples/ must not validate (the schema checks something)
-"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,t}/report.json <<'PY' || fail "schema"
+"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,t,p}/report.json <<'PY' || fail "schema"
 import copy, json, sys
 try:
     import jsonschema

@@ -93,13 +93,22 @@ static double headline_eps(const FoilAudit *a) { return a->config.eps_linf[a->co
 
 typedef struct audit_state {
     FoilAudit *a;
-    foil_model *model;
+    const FoilAuditModels *models;
     const foil_dataset *d;
     foil_tensor x;
     int64_t *y;
     uint8_t *fooled[2 * FOIL_AUDIT_MAX_EPS]; /* per worst[] entry, per example */
     int stage, stages;
 } audit_state;
+
+/* One attack run the audit plans. */
+typedef struct audit_stage {
+    const char *attack;
+    foil_norm norm;
+    double eps;
+    int64_t steps, queries;
+    int adaptive;                /* on the adaptive model */
+} audit_stage;
 
 static int worst_index(audit_state *s, foil_norm norm, double eps)
 {
@@ -114,28 +123,56 @@ static int worst_index(audit_state *s, foil_norm norm, double eps)
     return a->n_worst++;
 }
 
-static foil_status run_one(audit_state *s, const char *attack, foil_norm norm, double eps, int64_t steps,
-                           int64_t queries)
+/* The same attack at the same (norm, eps) on the defense as given, run just
+ * before its adaptive twin; NULL when there was none. */
+static const FoilAuditRun *plain_twin(const FoilAudit *a, const FoilAuditRun *run)
+{
+    for (int i = a->n_runs - 2; i >= 0; i--) {
+        const FoilAuditRun *r = &a->runs[i];
+        if (!foilAuditRunVariant(r)[0] && r->attack == run->attack && r->norm == run->norm && r->eps == run->eps) return r;
+    }
+    return NULL;
+}
+
+/* An adaptive attack that leaves far less than the plain one did: the
+ * defense's robustness was gradient masking (Athalye et al. 2018). */
+static void flag_masking(FoilAudit *a, FoilAuditRun *run)
+{
+    const FoilAuditRun *plain = plain_twin(a, run);
+    if (!plain || !(plain->robust.value - run->robust.value > 0.05)) return;
+    a->gradient_masking++;
+    size_t len = strlen(run->warnings);
+    snprintf(run->warnings + len, sizeof run->warnings - len,
+             "%sgradient masking: %.1f%% robust against the defense as given, %.1f%% once the attack adapts (%s); "
+             "the adaptive figure is the one to report", len ? "\n" : "", 100 * plain->robust.value,
+             100 * run->robust.value, run->variant + 1);
+}
+
+static foil_status run_one(audit_state *s, const audit_stage *g)
 {
     FoilAudit *a = s->a;
+    const char *variant = g->adaptive ? s->models->adaptive_tag : "";
     if (a->n_runs == FOIL_AUDIT_MAX_RUNS) return foil_error(FOIL_ERR_ARG, "audit: too many attack runs");
     s->stage++;
     if (!a->config.quiet)
-        fprintf(stderr, "foil audit: [%d/%d] %s %s eps %g\n", s->stage, s->stages, attack, foil_norm_name(norm), eps);
-    foil_threat t = {.norm = norm, .eps = (float)eps, .lower = foil_f32(&s->d->lower), .upper = foil_f32(&s->d->upper),
-                     .steps = steps, .queries = queries, .seed = a->config.seed};
+        fprintf(stderr, "foil audit: [%d/%d] %s%s %s eps %g\n", s->stage, s->stages, g->attack, variant,
+                foil_norm_name(g->norm), g->eps);
+    foil_threat t = {.norm = g->norm, .eps = (float)g->eps, .lower = foil_f32(&s->d->lower),
+                     .upper = foil_f32(&s->d->upper), .steps = g->steps, .queries = g->queries, .seed = a->config.seed};
     foil_evasion_options opt = {.batch = a->config.batch > 0 ? a->config.batch : 250, .quiet = a->config.quiet};
     foil_evasion_result r = {0};
-    foil_status st = foil_evasion_run(attack, s->model, &s->x, s->y, &t, &opt, &r);
-    if (st) return foil_error_prefix(st, "audit: %s %s eps %g", attack, foil_norm_name(norm), eps);
+    foil_model *model = g->adaptive ? s->models->adaptive : s->models->model;
+    foil_status st = foil_evasion_run(g->attack, model, &s->x, s->y, &t, &opt, &r);
+    if (st) return foil_error_prefix(st, "audit: %s%s %s eps %g", g->attack, variant, foil_norm_name(g->norm), g->eps);
     FoilAuditRun *run = &a->runs[a->n_runs++];
-    *run = (FoilAuditRun){.attack = foil_evasion_find(attack)->name, .norm = norm, .eps = eps, .steps = steps,
-                          .queries = queries};
+    *run = (FoilAuditRun){.attack = foil_evasion_find(g->attack)->name, .variant = variant, .norm = g->norm,
+                          .eps = g->eps, .steps = g->steps, .queries = g->queries};
     foil_evasion_summarize(&r, &run->summary);
     run->robust = foilAuditFigure(run->summary.attacked - run->summary.fooled, run->summary.examples);
     snprintf(run->warnings, sizeof run->warnings, "%s", r.warnings);
-    if (norm == FOIL_NORM_LINF && eps == headline_eps(a)) foilAuditKeepAdversarial(a, run->attack, &r);
-    int w = worst_index(s, norm, eps);
+    if (g->adaptive) flag_masking(a, run);
+    if (g->norm == FOIL_NORM_LINF && g->eps == headline_eps(a)) foilAuditKeepAdversarial(a, run->attack, &r);
+    int w = worst_index(s, g->norm, g->eps);
     if (w >= 0) {
         a->worst[w].attacks++;
         for (int64_t i = 0; i < r.n; i++) s->fooled[w][i] |= r.success[i];
@@ -148,7 +185,7 @@ static foil_status clean_stage(audit_state *s, int64_t **pred)
 {
     FoilAudit *a = s->a;
     foil_tensor logits = {0};
-    foil_status st = foil_model_predict(s->model, &s->x, &logits);
+    foil_status st = foil_model_predict(s->models->model, &s->x, &logits);
     if (st) return foil_error_prefix(st, "audit: clean evaluation");
     int64_t n = s->x.shape[0], classes = logits.numel / n, right = 0;
     if (classes != s->d->classes) {
@@ -212,37 +249,63 @@ static void resolve_config(FoilAudit *a, const foil_dataset *d)
     a->profile_name = foilAuditProfileName(c->profile);
 }
 
-static int count_stages(const FoilAudit *a, int white_box, int scores, int classes)
+/* Which models an attack runs on: the model as given when it can take the
+ * attack, and the adaptive one (a declared defense) when it can and the
+ * attack differs there: gradients through BPDA, or EOT's averaged draws. */
+typedef struct audit_targets {
+    int plain_gradients;
+    int adaptive_gradients, adaptive_queries; /* black-box attacks adapt only to a randomized defense (EOT) */
+} audit_targets;
+
+static int add_stage(audit_stage *list, int n, const audit_stage *g)
 {
-    const FoilAuditConfig *c = &a->config;
-    int per_linf = white_box ? 3 + (classes >= 3) + budgets[c->profile].autoattack : 0;
-    int per_l2 = white_box ? 2 : 0;
-    return c->n_eps_linf * per_linf + c->n_eps_l2 * per_l2 + (scores != 0) + 1;
+    if (n < FOIL_AUDIT_MAX_RUNS) list[n] = *g;
+    return n + 1;
 }
 
-static foil_status attack_stages(audit_state *s, int white_box, int scores)
+/* A white-box attack on each model that gives gradients. */
+static int add_white(audit_stage *list, int n, const audit_targets *t, audit_stage g)
 {
-    FoilAudit *a = s->a;
+    if (t->plain_gradients) n = add_stage(list, n, &g);
+    g.adaptive = 1;
+    return t->adaptive_gradients ? add_stage(list, n, &g) : n;
+}
+
+static int add_black(audit_stage *list, int n, const audit_targets *t, audit_stage g)
+{
+    n = add_stage(list, n, &g);
+    g.adaptive = 1;
+    return t->adaptive_queries ? add_stage(list, n, &g) : n;
+}
+
+/* Every attack run, in order: per Linf eps FGSM, PGD, APGD-CE, APGD-DLR
+ * (3 classes or more) and, thorough, AutoAttack; per L2 eps PGD and
+ * APGD-CE; at the headline eps one score-based and one decision-based
+ * attack under the query budget. Returns the count; at most
+ * FOIL_AUDIT_MAX_RUNS are written. */
+static int plan_stages(const FoilAudit *a, const audit_targets *t, int scores, int is_image, audit_stage *list)
+{
     const FoilAuditConfig *c = &a->config;
     const profile_budget *b = &budgets[c->profile];
-    foil_status st = FOIL_OK;
-    for (int k = 0; k < c->n_eps_linf && !st && white_box; k++) {
+    int n = 0;
+    for (int k = 0; k < c->n_eps_linf; k++) {
         double e = c->eps_linf[k];
-        if (!(st = run_one(s, "fgsm", FOIL_NORM_LINF, e, 0, 0)) && !(st = run_one(s, "pgd", FOIL_NORM_LINF, e, b->pgd_steps, 0)) &&
-            !(st = run_one(s, "apgd-ce", FOIL_NORM_LINF, e, b->apgd_steps, 0)) && a->classes >= 3)
-            st = run_one(s, "apgd-dlr", FOIL_NORM_LINF, e, b->apgd_steps, 0);
-        if (!st && b->autoattack) st = run_one(s, "autoattack", FOIL_NORM_LINF, e, 0, 0);
+        n = add_white(list, n, t, (audit_stage){"fgsm", FOIL_NORM_LINF, e, 0, 0, 0});
+        n = add_white(list, n, t, (audit_stage){"pgd", FOIL_NORM_LINF, e, b->pgd_steps, 0, 0});
+        n = add_white(list, n, t, (audit_stage){"apgd-ce", FOIL_NORM_LINF, e, b->apgd_steps, 0, 0});
+        if (a->classes >= 3)
+            n = add_white(list, n, t, (audit_stage){"apgd-dlr", FOIL_NORM_LINF, e, b->apgd_steps, 0, 0});
+        if (b->autoattack) n = add_white(list, n, t, (audit_stage){"autoattack", FOIL_NORM_LINF, e, 0, 0, 0});
     }
-    for (int k = 0; k < c->n_eps_l2 && !st && white_box; k++) {
+    for (int k = 0; k < c->n_eps_l2; k++) {
         double e = c->eps_l2[k];
-        if (!(st = run_one(s, "pgd", FOIL_NORM_L2, e, b->pgd_steps, 0)))
-            st = run_one(s, "apgd-ce", FOIL_NORM_L2, e, b->apgd_steps, 0);
+        n = add_white(list, n, t, (audit_stage){"pgd", FOIL_NORM_L2, e, b->pgd_steps, 0, 0});
+        n = add_white(list, n, t, (audit_stage){"apgd-ce", FOIL_NORM_L2, e, b->apgd_steps, 0, 0});
     }
     double h = headline_eps(a);
-    /* one score-based and one decision-based attack under the query budget */
-    if (!st && scores) st = run_one(s, s->d->is_image ? "square" : "simba-pixel", FOIL_NORM_LINF, h, 0, c->queries);
-    if (!st) st = run_one(s, "hsj", FOIL_NORM_LINF, h, 0, c->queries);
-    return st;
+    if (scores)
+        n = add_black(list, n, t, (audit_stage){is_image ? "square" : "simba-pixel", FOIL_NORM_LINF, h, 0, c->queries, 0});
+    return add_black(list, n, t, (audit_stage){"hsj", FOIL_NORM_LINF, h, 0, c->queries, 0});
 }
 
 static foil_status finish(audit_state *s, const int64_t *pred)
@@ -276,33 +339,69 @@ static foil_status finish(audit_state *s, const int64_t *pred)
     return FOIL_OK;
 }
 
-foil_status foilAuditRun(foil_model *model, const foil_dataset *d, const FoilAuditConfig *config, FoilAudit *out)
+/* What the models can take, and a note in the report for each kind of
+ * attack they cannot. */
+static audit_targets targets_of(FoilAudit *a, const FoilAuditModels *m, int *scores)
+{
+    unsigned caps = foil_model_capabilities(m->model), adaptive = m->adaptive ? foil_model_capabilities(m->adaptive) : 0;
+    audit_targets t = {.plain_gradients = (caps & FOIL_MODEL_GRADIENTS) != 0,
+                       .adaptive_gradients = (adaptive & FOIL_MODEL_GRADIENTS) != 0,
+                       .adaptive_queries = m->adaptive && (caps & FOIL_MODEL_RANDOMIZED)};
+    *scores = (caps & FOIL_MODEL_SCORES) != 0;
+    if (!t.plain_gradients && !t.adaptive_gradients) {
+        skip(a, "white-box attacks (FGSM, PGD, APGD): the model gives no input gradients (a remote or black-box "
+                "model); its robust accuracy is an upper bound that only black-box attacks tested");
+        a->config.n_eps_l2 = 0;
+    } else if (!t.plain_gradients) {
+        skip(a, "white-box attacks on the defense as given: a preprocessor has no derivative (JPEG, total "
+                "variation); the white-box attacks ran adaptively (BPDA) only");
+    }
+    if (!*scores) skip(a, "score-based attack: the model returns labels only");
+    return t;
+}
+
+static foil_status attack_stages(audit_state *s, const audit_targets *t, int scores)
+{
+    audit_stage *list = malloc(FOIL_AUDIT_MAX_RUNS * sizeof *list);
+    if (!list) return foil_error(FOIL_ERR_NOMEM, "audit: out of memory");
+    s->stages = plan_stages(s->a, t, scores, s->d->is_image, list);
+    foil_status st = FOIL_OK;
+    if (s->stages > FOIL_AUDIT_MAX_RUNS)
+        st = foil_error(FOIL_ERR_ARG, "audit: %d attack runs planned, at most %d: give fewer eps", s->stages,
+                        FOIL_AUDIT_MAX_RUNS);
+    for (int i = 0; i < s->stages && !st; i++) st = run_one(s, &list[i]);
+    free(list);
+    return st;
+}
+
+foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, const FoilAuditConfig *config,
+                         FoilAudit *out)
 {
     memset(out, 0, sizeof *out);
     out->config = *config;
     out->classes = d->classes;
+    out->defense = models->defense;
     if (config->profile < FOIL_AUDIT_QUICK || config->profile > FOIL_AUDIT_THOROUGH)
         return foil_error(FOIL_ERR_ARG, "audit: unknown profile %d", (int)config->profile);
     if (d->x.shape[0] < 1) return foil_error(FOIL_ERR_ARG, "audit: %s has no examples", d->name);
     resolve_config(out, d);
     double start = foil_now();
-    audit_state s = {.a = out, .model = model, .d = d};
-    unsigned caps = foil_model_capabilities(model);
-    int white_box = (caps & FOIL_MODEL_GRADIENTS) != 0, scores = (caps & FOIL_MODEL_SCORES) != 0;
-    if (!white_box) {
-        skip(out, "white-box attacks (FGSM, PGD, APGD): the model gives no input gradients (a remote or black-box "
-                  "model); its robust accuracy is an upper bound that only black-box attacks tested");
-        out->config.n_eps_l2 = 0;
-    }
-    if (!scores) skip(out, "score-based attack: the model returns labels only");
-    s.stages = count_stages(out, white_box, scores, (int)d->classes);
+    audit_state s = {.a = out, .models = models, .d = d};
+    int scores;
+    audit_targets t = targets_of(out, models, &scores);
     int64_t *pred = NULL;
     foil_status st = take_sample(d, out->config.examples, config->seed, &s.x, &s.y);
     if (!st) st = clean_stage(&s, &pred);
     if (!st) st = foilAuditPickExamples(out, d, &s.x, s.y, pred);
-    if (!st) st = attack_stages(&s, white_box, scores);
-    if (!st) st = foilAuditExplainExamples(out, model, white_box);
-    if (!st && out->n_examples && !white_box) skip(out, "saliency maps (integrated gradients): the model gives no input gradients");
+    if (!st) st = attack_stages(&s, &t, scores);
+    /* behind a declared defense the exact gradients are those of its
+     * preprocessing (zero almost everywhere for quantization): no maps */
+    int explain = t.plain_gradients && !models->adaptive;
+    if (!st) st = foilAuditExplainExamples(out, models->model, explain);
+    if (!st && out->n_examples && !explain)
+        skip(out, models->adaptive ? "saliency maps (integrated gradients): not drawn behind a declared defense "
+                                     "(they would explain its preprocessing, or one random draw of it)"
+                                   : "saliency maps (integrated gradients): the model gives no input gradients");
     if (!st) st = finish(&s, pred);
     out->seconds = foil_now() - start;
     free(pred);
@@ -325,7 +424,7 @@ void foilAuditFree(FoilAudit *a)
 
 void foilAuditRunKey(const FoilAuditRun *r, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s-%s@%g", r->attack, foil_norm_name(r->norm), r->eps);
+    snprintf(buf, size, "%s%s-%s@%g", r->attack, foilAuditRunVariant(r), foil_norm_name(r->norm), r->eps);
 }
 
 void foilAuditWorstKey(const FoilAuditWorst *w, char *buf, size_t size)

@@ -9,6 +9,13 @@
  *
  * A model that answers queries only (a remote endpoint) gets the black-box
  * attacks alone, and the report says which stages it skipped and why.
+ *
+ * A declared preprocessing defense is attacked twice (Athalye, Carlini and
+ * Wagner 2018; Tramer et al. 2020): as given, as an attacker unaware of it
+ * sees it, and adaptively (BPDA through the preprocessors, EOT when they are
+ * randomized); the worst case at each eps takes both, and an adaptive attack
+ * that finds more than 5 points less robust accuracy is flagged as the
+ * defense's gradient masking.
  */
 #ifndef FOIL_AUDIT_H
 #define FOIL_AUDIT_H
@@ -22,7 +29,7 @@
 
 typedef enum { FOIL_AUDIT_QUICK = 0, FOIL_AUDIT_STANDARD, FOIL_AUDIT_THOROUGH } FoilAuditProfile;
 
-enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 64, FOIL_AUDIT_MAX_SKIPPED = 8, FOIL_AUDIT_MAX_EXAMPLES = 10 };
+enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 128, FOIL_AUDIT_MAX_SKIPPED = 8, FOIL_AUDIT_MAX_EXAMPLES = 10 };
 
 /* Integrated gradients' steps: the path integral as a midpoint Riemann sum
  * of this many gradients (Sundararajan, Taly and Yan 2017 suggest 20 to
@@ -39,6 +46,8 @@ typedef struct FoilAuditFigure {
 /* One attack at one (norm, eps). */
 typedef struct FoilAuditRun {
     const char *attack;          /* registry name (static) */
+    const char *variant;         /* "" (or NULL) against the model as given; "+bpda" or "+bpda+eot": the adaptive
+                                    attack on a declared defense (static) */
     foil_norm norm;
     double eps;
     int64_t steps, restarts, queries; /* as run; 0: not applicable */
@@ -107,6 +116,8 @@ typedef struct FoilAudit {
     int n_examples;
     int64_t image_shape[3];      /* C, H, W of the examples (images) */
     float *lower, *upper;        /* the data's per-feature bounds (copies), for drawing the examples */
+    const char *defense;         /* the declared preprocessing (as given), NULL: none */
+    int gradient_masking;        /* (attack, eps) pairs where the adaptive attack left > 5 points less */
     const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
     int n_skipped;
     double seconds;
@@ -116,9 +127,20 @@ typedef struct FoilAudit {
 int foilAuditProfileParse(const char *name);
 const char *foilAuditProfileName(FoilAuditProfile p);
 
-/* Run the audit on the first config->examples of x (already a seeded
- * sample, labels y). Fills *out; free with foilAuditFree. */
-foil_status foilAuditRun(foil_model *model, const foil_dataset *d, const FoilAuditConfig *config, FoilAudit *out);
+/* The model audited, and when it sits behind a declared preprocessing
+ * defense the adaptive attacker's view of it (foil_model_defended with
+ * BPDA, inside foil_model_eot when randomized). */
+typedef struct FoilAuditModels {
+    foil_model *model;
+    foil_model *adaptive;        /* NULL: no declared defense */
+    const char *defense;         /* the defense as declared ("squeeze:bits=4,median:3"), for the report */
+    const char *adaptive_tag;    /* "+bpda" or "+bpda+eot" */
+} FoilAuditModels;
+
+/* Audit the models on a seeded sample of d (config->examples of its
+ * examples). Fills *out; free with foilAuditFree. */
+foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, const FoilAuditConfig *config,
+                         FoilAudit *out);
 void foilAuditFree(FoilAudit *a);
 
 /* The Wilson score interval at 95% for k of n. */
@@ -127,6 +149,9 @@ FoilAuditFigure foilAuditFigure(int64_t k, int64_t n);
 /* A figure by its key: "clean", "ATTACK-NORM@EPS" (a run: "pgd-linf@0.1")
  * or "worst-NORM@EPS". NULL when the audit has no such figure. */
 const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key);
+
+/* A run's variant, "" for NULL. */
+static inline const char *foilAuditRunVariant(const FoilAuditRun *r) { return r->variant ? r->variant : ""; }
 
 /* The key of a run or worst case, as foilAuditFind takes it. */
 void foilAuditRunKey(const FoilAuditRun *r, char *buf, size_t size);

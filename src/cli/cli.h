@@ -135,4 +135,31 @@ int cli_check_model_input(const cli_command *cmd, const foil_model *model, const
  * "all" for a user's file (only train splits a user's file). *shown gets
  * the name used. */
 int cli_data_split(const cli_command *cmd, const char *name, const char *data, foil_split *split, const char **shown);
+
+/* cli/defense_options.c: a declared preprocessing defense. */
+typedef struct cli_defense_args {
+    const char *preprocess;      /* --preprocess LIST (NULL: no defense) */
+    int bpda, no_adaptive;       /* --bpda: the adaptive model alone; --no-adaptive: the plain one alone */
+    int64_t eot;                 /* --eot N draws for a randomized defense (0: 16) */
+} cli_defense_args;
+
+#define CLI_DEFENSE_OPTIONS(def)                                                                                      \
+    {"--preprocess", OPT_STRING, &(def).preprocess, "LIST",                                                          \
+     "a preprocessing defense in front of the model, e.g. squeeze:bits=4,median:3; attacked as given and "           \
+     "adaptively",                                                                                                    \
+     0, 0},                                                                                                           \
+    {"--eot", OPT_INT, &(def).eot, "N", "adaptive attack on a randomized --preprocess: EOT over N draws (16)", 0, 0}
+
+/* Put def's preprocessors in front of *model (opened from source, with
+ * --normalize applied) and, unless --bpda or --no-adaptive, open the model
+ * again behind the same defense for the adaptive attacker: *adaptive
+ * differentiates by BPDA, and through EOT when the defense is randomized.
+ * With --bpda *model itself is the adaptive one. Nothing happens without
+ * --preprocess. On failure both are freed and the error printed. */
+int cli_defend_model(const cli_command *cmd, const cli_defense_args *def, const cli_model_source *source,
+                     const char *normalize, const foil_dataset *d, uint64_t seed, foil_model **model,
+                     foil_model **adaptive);
+/* "+bpda", or "+bpda+eot" for a randomized defense: how the adaptive
+ * attack's rows are named. */
+const char *cli_adaptive_tag(const foil_model *plain);
 #endif

@@ -76,10 +76,10 @@ typedef struct attack_args {
     cli_model_source source;
     const char *attack, *norm, *eps, *split, *targeted, *target_labels, *params, *out, *plot;
     const char *bounds, *normalize;
-    const char *output_mode, *preprocess;
+    const char *output_mode;
+    cli_defense_args defense;
     int64_t query_budget;
-    int black_box, bpda, no_adaptive;
-    int64_t eot;
+    int black_box;
     const char *immutable, *integer, *constraints;
     foil_data_spec data;
     const char *fit_split;
@@ -187,69 +187,6 @@ static void print_warnings(double eps, const foil_evasion_result *r)
 }
 
 /* ---- the command ---- */
-
-/* --preprocess LIST: a preprocessing defense in front of the model. The
- * attacks run twice (Athalye, Carlini and Wagner 2018; Tramer et al. 2020):
- * on *model as an attacker unaware of the defense sees it (exact
- * derivatives, one random draw), and on *adaptive as an attacker who knows
- * it does (BPDA through every preprocessor; for a randomized defense, EOT
- * over --eot draws). --bpda: the adaptive attack alone; --no-adaptive: the
- * plain one alone. *adaptive stays NULL when only one runs. */
-static int defend_model(const attack_args *a, const foil_dataset *d, uint64_t seed, foil_model **model,
-                        foil_model **adaptive)
-{
-    *adaptive = NULL;
-    if (!a->preprocess) {
-        if (a->bpda || a->no_adaptive || a->eot)
-            return cli_usage_error(&cli_attack, "--bpda, --no-adaptive and --eot need --preprocess");
-        return CLI_OK;
-    }
-    if (a->bpda && a->no_adaptive) return cli_usage_error(&cli_attack, "--bpda and --no-adaptive exclude each other");
-    if (a->eot < 0 || a->eot > 1000) return cli_usage_error(&cli_attack, "--eot must be between 1 and 1000");
-    foil_input_desc in = {.is_image = d->is_image && d->x.ndim == 4, .lo = foil_f32(&d->lower)[0],
-                          .hi = foil_f32(&d->upper)[0]};
-    if (in.is_image) in.c = d->x.shape[1], in.h = d->x.shape[2], in.w = d->x.shape[3];
-    foil_model *models[2] = {*model, NULL};
-    *model = NULL;
-    int rc = a->bpda || a->no_adaptive ? CLI_OK : cli_open_model(&cli_attack, &a->source, &models[1]);
-    if (!rc && models[1]) rc = cli_apply_normalize(&cli_attack, a->normalize, models[1]);
-    for (int k = 0; k < 2 && !rc; k++) {
-        if (!models[k]) continue;
-        foil_preprocessor pre[8];
-        int n = 0, randomized = 0;
-        foil_status st = foil_preprocessors_parse(a->preprocess, &in, seed, pre, 8, &n);
-        if (st) {
-            rc = cli_usage_error(&cli_attack, "%s", foil_last_error());
-            break;
-        }
-        for (int i = 0; i < n; i++) randomized |= pre[i].randomized;
-        int adapt = k == 1 || a->bpda;
-        foil_model *inner = models[k];
-        models[k] = NULL;
-        st = foil_model_defended(inner, pre, n, NULL, adapt ? FOIL_GRADIENT_BPDA : FOIL_GRADIENT_EXACT, &models[k]);
-        if (!st && adapt && randomized) {
-            inner = models[k];
-            models[k] = NULL;
-            st = foil_model_eot(inner, a->eot ? (int)a->eot : 16, seed, &models[k]);
-        }
-        if (st) rc = cli_fail(&cli_attack, st);
-    }
-    if (rc) {
-        foil_model_free(models[0]);
-        foil_model_free(models[1]);
-        return rc;
-    }
-    *model = models[0];
-    *adaptive = models[1];
-    return CLI_OK;
-}
-
-/* How the adaptive attack differs from the plain one, for row names: EOT
- * joins BPDA when the defense is randomized (the plain model says so). */
-static const char *adaptive_tag(const foil_model *plain)
-{
-    return foil_model_capabilities(plain) & FOIL_MODEL_RANDOMIZED ? "+bpda+eot" : "+bpda";
-}
 
 /* The adaptive attack found the defense weaker than the plain one did:
  * say so where a person reads it, whatever stdout is. */
@@ -419,12 +356,11 @@ static int run_attack(int argc, char **argv)
         {"--fit-limit", OPT_INT, &a.fit_limit, "N", "universal/patch: learn on its first N examples (default 2000)", 0,
          0},
         {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},
-        {"--preprocess", OPT_STRING, &a.preprocess, "LIST",
-         "a preprocessing defense in front of the model, e.g. squeeze:bits=4,median:3 (see below); attacked as "
-         "given and adaptively", 0, 0},
-        {"--bpda", OPT_FLAG, &a.bpda, NULL, "run only the adaptive attack (BPDA, and EOT if randomized)", 0, 0},
-        {"--no-adaptive", OPT_FLAG, &a.no_adaptive, NULL, "run only the attack unaware of --preprocess", 0, 0},
-        {"--eot", OPT_INT, &a.eot, "N", "adaptive attack on a randomized --preprocess: EOT over N draws (16)", 0, 0},
+        CLI_DEFENSE_OPTIONS(a.defense),
+        {"--bpda", OPT_FLAG, &a.defense.bpda, NULL, "run only the adaptive attack (BPDA, and EOT if randomized)", 0,
+         0},
+        {"--no-adaptive", OPT_FLAG, &a.defense.no_adaptive, NULL, "run only the attack unaware of --preprocess", 0,
+         0},
         {"--black-box", OPT_FLAG, &a.black_box, NULL, "the model only answers queries: no gradients", 0, 0},
         {"--output-mode", OPT_STRING, &a.output_mode, "MODE",
          "what a query returns: logits, probabilities, top-k=K, round=D, labels, reverse-sigmoid[=BETA,GAMMA], "
@@ -476,7 +412,7 @@ static int run_attack(int argc, char **argv)
     if ((rc = cli_open_model(&cli_attack, &a.source, &model))) goto done;
     if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
         (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)) ||
-        (rc = defend_model(&a, &d, (uint64_t)common.seed, &model, &adaptive)) ||
+        (rc = cli_defend_model(&cli_attack, &a.defense, &a.source, a.normalize, &d, (uint64_t)common.seed, &model, &adaptive)) ||
         (rc = hide_model(&a, (uint64_t)common.seed, &model)) ||
         (adaptive && (rc = hide_model(&a, (uint64_t)common.seed, &adaptive))))
         goto done;
@@ -534,13 +470,13 @@ static int run_attack(int argc, char **argv)
         int transfer = both && info->needs == FOIL_NEEDS_GRADIENTS &&
                        !(foil_model_capabilities(model) & FOIL_MODEL_GRADIENTS);
         /* --plot with a defense: its curves next to the model's own */
-        int with_bare = a.plot && a.preprocess && !transfer;
+        int with_bare = a.plot && a.defense.preprocess && !transfer;
         if ((transfer || with_bare) && !bare && (rc = open_bare_model(&a, &bare))) break;
         for (int pass = 0; pass <= 2 && !rc; pass++) {
             if ((pass == 1 && !both) || (pass == 2 && !with_bare)) continue;
             char name[64];
             snprintf(name, sizeof name, "%s%s", info->name,
-                     pass == 1 ? adaptive_tag(model) : pass == 2 ? " (no defense)" : transfer ? "+transfer" : "");
+                     pass == 1 ? cli_adaptive_tag(model) : pass == 2 ? " (no defense)" : transfer ? "+transfer" : "");
             foil_evasion_result r = {0};
             foil_evasion_summary s;
             foil_model *target = pass == 1 ? adaptive : pass == 2 || transfer ? bare : model;
@@ -568,7 +504,7 @@ static int run_attack(int argc, char **argv)
             }
             else print_row(name, &t, &s, &r, &d.x, tabular, info->minimal);
             print_warnings(eps[k], &r);
-            if (pass == 1) compare_adaptive(info->name, eps[k], &plain, &s, adaptive_tag(model));
+            if (pass == 1) compare_adaptive(info->name, eps[k], &plain, &s, cli_adaptive_tag(model));
             if (pass == 0) plain = s;
             /* --out keeps the strongest attack's examples: the adaptive one's when it ran */
             if (pass == both && a.out && (st = foil_npy_write(a.out, &r.adv))) rc = cli_fail(&cli_attack, st);

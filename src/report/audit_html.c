@@ -47,6 +47,16 @@ static void header(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
     fprintf(f, "</b> (%s split, a seeded sample of %lld examples, seed %llu), profile <b>%s</b>, %.0f s, foil %s.</p>\n",
             ctx->split, (long long)a->config.examples, (unsigned long long)a->config.seed, a->profile_name,
             a->seconds, ctx->version);
+    if (a->defense) {
+        fputs("<p>Declared defense: preprocessing <b>", f);
+        foilReportPutEscaped(f, a->defense);
+        fputs("</b>, attacked as given and adaptively (rows marked +bpda, +bpda+eot: BPDA through the "
+              "preprocessors, EOT over their random draws); the worst case takes both.</p>\n", f);
+    }
+    if (a->gradient_masking)
+        fprintf(f, "<p class=\"fail\">This defense relies on gradient masking: %d adaptive attacks left more than 5 "
+                "points less robust accuracy than the same attacks on the defense as given. Report the adaptive "
+                "figures (the worst case includes them).</p>\n", a->gradient_masking);
 }
 
 static void scorecard(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
@@ -91,22 +101,27 @@ static void scorecard(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 
 /* One chart per norm: a curve per attack from the clean accuracy at eps 0,
  * and the worst case over them. */
-enum { CHART_MAX_SERIES = 12, CHART_MAX_POINTS = FOIL_AUDIT_MAX_EPS + 1 };
+enum { CHART_MAX_SERIES = 20, CHART_MAX_POINTS = FOIL_AUDIT_MAX_EPS + 1 };
 
 typedef struct chart_data {
-    const char *names[CHART_MAX_SERIES];
+    char names[CHART_MAX_SERIES][48];
     int n_series;
     double x[CHART_MAX_SERIES][CHART_MAX_POINTS], y[CHART_MAX_SERIES][CHART_MAX_POINTS];
     int n[CHART_MAX_SERIES];
 } chart_data;
 
-static void chart_point(chart_data *c, const char *name, double clean, double eps, double robust)
+/* A point of the curve `name` (an attack, with its adaptive variant as a
+ * curve of its own: "pgd+bpda"). */
+static void chart_point(chart_data *c, const char *attack, const char *variant, double clean, double eps,
+                        double robust)
 {
+    char name[48];
+    snprintf(name, sizeof name, "%s%s", attack, variant);
     int k = 0;
     while (k < c->n_series && strcmp(c->names[k], name)) k++;
     if (k == c->n_series) {
         if (k == CHART_MAX_SERIES) return;
-        c->names[c->n_series++] = name;
+        snprintf(c->names[c->n_series++], sizeof c->names[k], "%s", name);
         c->x[k][0] = 0, c->y[k][0] = clean, c->n[k] = 1;
     }
     if (c->n[k] == CHART_MAX_POINTS) return;
@@ -119,10 +134,10 @@ static foil_status norm_chart(FILE *f, const FoilAudit *a, foil_norm norm)
     int points = 0;
     for (int i = 0; i < a->n_worst; i++)
         if (a->worst[i].norm == norm && a->worst[i].attacks > 1)
-            chart_point(&c, "worst case", a->clean.value, a->worst[i].eps, a->worst[i].robust.value), points++;
+            chart_point(&c, "worst case", "", a->clean.value, a->worst[i].eps, a->worst[i].robust.value), points++;
     for (int i = 0; i < a->n_runs; i++)
         if (a->runs[i].norm == norm)
-            chart_point(&c, a->runs[i].attack, a->clean.value, a->runs[i].eps, a->runs[i].robust.value), points++;
+            chart_point(&c, a->runs[i].attack, foilAuditRunVariant(&a->runs[i]), a->clean.value, a->runs[i].eps, a->runs[i].robust.value), points++;
     if (!points) return FOIL_OK;
     FoilChartSeries series[CHART_MAX_SERIES];
     for (int k = 0; k < c.n_series; k++) series[k] = (FoilChartSeries){c.names[k], c.n[k], c.x[k], c.y[k]};
@@ -250,7 +265,7 @@ static void runs_table(FILE *f, const FoilAudit *a)
         const FoilAuditRun *r = &a->runs[i];
         const foil_evasion_summary *s = &r->summary;
         foilAuditRunKey(r, key, sizeof key);
-        fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"num\">%g</td>", key, r->attack,
+        fprintf(f, "<tr><td>%s</td><td>%s%s</td><td>%s</td><td class=\"num\">%g</td>", key, r->attack, foilAuditRunVariant(r),
                 foil_norm_name(r->norm), r->eps);
         if (r->steps) fprintf(f, "<td class=\"num\">%lld</td>", (long long)r->steps);
         else fputs("<td>-</td>", f); /* one step (FGSM), or driven by queries */

@@ -27,6 +27,8 @@ static cJSON *run_json(const FoilAuditRun *r)
     foilAuditRunKey(r, key, sizeof key);
     cJSON_AddStringToObject(o, "key", key);
     cJSON_AddStringToObject(o, "attack", r->attack);
+    const char *variant = foilAuditRunVariant(r);
+    cJSON_AddStringToObject(o, "adaptive", variant[0] ? variant + 1 : "");
     cJSON_AddStringToObject(o, "norm", foil_norm_name(r->norm));
     cJSON_AddNumberToObject(o, "eps", r->eps);
     cJSON_AddItemToObject(o, "steps", r->steps ? cJSON_CreateNumber((double)r->steps) : cJSON_CreateNull());
@@ -145,6 +147,13 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
     cJSON_AddNumberToObject(data, "classes", (double)a->classes);
     cJSON_AddNumberToObject(data, "seed", (double)a->config.seed);
     cJSON_AddStringToObject(o, "profile", a->profile_name);
+    if (a->defense) {
+        cJSON *def = cJSON_AddObjectToObject(o, "defense");
+        cJSON_AddStringToObject(def, "preprocess", a->defense);
+        cJSON_AddNumberToObject(def, "gradient_masking", a->gradient_masking);
+    } else {
+        cJSON_AddNullToObject(o, "defense");
+    }
     cJSON_AddNumberToObject(o, "seconds", a->seconds);
     cJSON *figures = cJSON_AddObjectToObject(o, "figures");
     cJSON_AddItemToObject(figures, "clean", figure_json(&a->clean));
