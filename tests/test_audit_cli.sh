@@ -19,6 +19,9 @@
 #     attacked as given and adaptively (BPDA): the adaptive attacks break
 #     it, the report flags gradient masking, and the worst case takes the
 #     adaptive figures;
+#   - detectors are scored against every attack at the headline eps, and
+#     the attacker who knows them (orthogonal and selective PGD) gets most
+#     examples through them on an undefended model;
 #   - a model behind --command (no gradients) gets the black-box attacks
 #     only, examples without saliency maps, and the report says why;
 #   - tabular data gets Linf only and SimBA as its score-based attack;
@@ -150,9 +153,31 @@ for name in ("pgd", "apgd-ce"):
     assert f["worst-linf@0.1"]["value"] <= adaptive["robust_accuracy"]["value"], name
 PY
 
+check "audit with detectors" 0 "detector max-softmax +ROC AUC" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/g" "${tiny[@]}" --detector max-softmax,energy
+"$py" - "$dir/g/report.json" <<'PY' || fail "the detectors' report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+det = r["detection"]
+assert det["eps"] == 0.1 and det["fpr"] == 0.05 and [d["detector"] for d in det["detectors"]] == ["max-softmax", "energy"]
+plain_runs = [x["attack"] for x in r["runs"] if x["eps"] == 0.1 and x["norm"] == "linf" and not x["adaptive"]]
+for d in det["detectors"]:
+    rows = d["attacks"]
+    assert [x["attack"] for x in rows[:-1]] == plain_runs and rows[-1]["adaptive"], [x["attack"] for x in rows]
+    for x in rows:
+        assert x["evaded"] <= x["fooled"] <= x["attacked"], x
+        assert x["roc_auc"] is None or 0 <= x["roc_auc"] <= 1, x
+    adaptive = rows[-1]
+    assert adaptive["evaded"] >= 0.5 * adaptive["attacked"], ("the adaptive attacker gets most through", adaptive)
+PY
+check "unknown detector" 2 "unknown detector 'bogus'" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --detector bogus
+check "detector FPR out of range" 2 "detector-fpr must lie strictly between 0 and 1" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --detector energy --detector-fpr 1.5
+
 # every report against the schema; a wrong type and an image outside
 # examples/ must not validate (the schema checks something)
-"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,t,p}/report.json <<'PY' || fail "schema"
+"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,t,p,g}/report.json <<'PY' || fail "schema"
 import copy, json, sys
 try:
     import jsonschema

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/detection.h"
 #include "audit/examples.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
@@ -171,14 +172,17 @@ static foil_status run_one(audit_state *s, const audit_stage *g)
     run->robust = foilAuditFigure(run->summary.attacked - run->summary.fooled, run->summary.examples);
     snprintf(run->warnings, sizeof run->warnings, "%s", r.warnings);
     if (g->adaptive) flag_masking(a, run);
-    if (g->norm == FOIL_NORM_LINF && g->eps == headline_eps(a)) foilAuditKeepAdversarial(a, run->attack, &r);
+    if (g->norm == FOIL_NORM_LINF && g->eps == headline_eps(a)) {
+        foilAuditKeepAdversarial(a, run->attack, &r);
+        if (!g->adaptive) st = foilAuditScoreRun(a, s->models, run->attack, &r);
+    }
     int w = worst_index(s, g->norm, g->eps);
     if (w >= 0) {
         a->worst[w].attacks++;
         for (int64_t i = 0; i < r.n; i++) s->fooled[w][i] |= r.success[i];
     }
     foil_evasion_result_free(&r);
-    return FOIL_OK;
+    return st;
 }
 
 static foil_status clean_stage(audit_state *s, int64_t **pred)
@@ -374,6 +378,23 @@ static foil_status attack_stages(audit_state *s, const audit_targets *t, int sco
     return st;
 }
 
+/* The attacker who knows the detectors, at the headline eps. */
+static foil_status detector_stage(audit_state *s, int gradients)
+{
+    FoilAudit *a = s->a;
+    if (!a->n_detectors) return FOIL_OK;
+    if (!gradients) {
+        skip(a, "the attack that evades the detectors: it needs the model's input gradients");
+        return FOIL_OK;
+    }
+    if (!a->config.quiet)
+        fprintf(stderr, "foil audit: orthogonal and selective PGD against %d detector(s) at Linf eps %g\n",
+                a->n_detectors, headline_eps(a));
+    foil_threat t = {.norm = FOIL_NORM_LINF, .eps = (float)headline_eps(a), .lower = foil_f32(&s->d->lower),
+                     .upper = foil_f32(&s->d->upper), .seed = a->config.seed};
+    return foilAuditEvadeDetectors(a, s->models, &s->x, s->y, &t);
+}
+
 foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, const FoilAuditConfig *config,
                          FoilAudit *out)
 {
@@ -393,7 +414,9 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     foil_status st = take_sample(d, out->config.examples, config->seed, &s.x, &s.y);
     if (!st) st = clean_stage(&s, &pred);
     if (!st) st = foilAuditPickExamples(out, d, &s.x, s.y, pred);
+    if (!st) st = foilAuditCalibrateDetectors(out, models, &s.x);
     if (!st) st = attack_stages(&s, &t, scores);
+    if (!st) st = detector_stage(&s, t.plain_gradients);
     /* behind a declared defense the exact gradients are those of its
      * preprocessing (zero almost everywhere for quantization): no maps */
     int explain = t.plain_gradients && !models->adaptive;
@@ -417,6 +440,7 @@ void foilAuditFree(FoilAudit *a)
     free(a->clean_per_class);
     free(a->robust_per_class);
     foilAuditFreeExamples(a);
+    foilAuditFreeDetectors(a);
     a->clean_per_class = a->robust_per_class = NULL;
 }
 

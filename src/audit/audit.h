@@ -30,6 +30,7 @@
 typedef enum { FOIL_AUDIT_QUICK = 0, FOIL_AUDIT_STANDARD, FOIL_AUDIT_THOROUGH } FoilAuditProfile;
 
 enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 128, FOIL_AUDIT_MAX_SKIPPED = 8, FOIL_AUDIT_MAX_EXAMPLES = 10 };
+enum { FOIL_AUDIT_MAX_DETECTORS = 4, FOIL_AUDIT_MAX_DETECTIONS = 64 };
 
 /* Integrated gradients' steps: the path integral as a midpoint Riemann sum
  * of this many gradients (Sundararajan, Taly and Yan 2017 suggest 20 to
@@ -88,6 +89,26 @@ typedef struct FoilAuditExample {
     FoilAuditSaliency saliency_clean, saliency_adv; /* attribution NULL: the model gives no gradients */
 } FoilAuditExample;
 
+/* A detector the audit was given, calibrated on the clean sample: its
+ * threshold flags at most the audit's detector_fpr of it. */
+typedef struct FoilAuditDetector {
+    const char *name;            /* "squeeze", "max-softmax", ... (static) */
+    float threshold;
+    float *clean_scores;         /* one per example of the sample */
+    int adaptive_gap;            /* 1: the attacker who knows it got > 5 points more examples through */
+} FoilAuditDetector;
+
+/* One detector against one attack's adversarial examples at the headline
+ * eps: the fooled examples are the positives, the clean sample the
+ * negatives. */
+typedef struct FoilAuditDetection {
+    int detector;                /* index into detectors[] */
+    const char *attack;          /* the run's attack, or "orthogonal+selective" (static) */
+    int adaptive;                /* the attack that evades model and detector together */
+    int64_t attacked, fooled, evaded; /* evaded: fooled and not flagged */
+    double roc_auc, tpr;         /* NaN when nothing was fooled */
+} FoilAuditDetection;
+
 typedef struct FoilAuditConfig {
     FoilAuditProfile profile;
     int64_t examples;            /* 0: the profile's sample size */
@@ -116,6 +137,11 @@ typedef struct FoilAudit {
     int n_examples;
     int64_t image_shape[3];      /* C, H, W of the examples (images) */
     float *lower, *upper;        /* the data's per-feature bounds (copies), for drawing the examples */
+    FoilAuditDetector detectors[FOIL_AUDIT_MAX_DETECTORS];
+    int n_detectors;
+    double detector_fpr;
+    FoilAuditDetection detections[FOIL_AUDIT_MAX_DETECTIONS];
+    int n_detections;
     const char *defense;         /* the declared preprocessing (as given), NULL: none */
     int gradient_masking;        /* (attack, eps) pairs where the adaptive attack left > 5 points less */
     const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
@@ -135,6 +161,10 @@ typedef struct FoilAuditModels {
     foil_model *adaptive;        /* NULL: no declared defense */
     const char *defense;         /* the defense as declared ("squeeze:bits=4,median:3"), for the report */
     const char *adaptive_tag;    /* "+bpda" or "+bpda+eot" */
+    struct foil_detector *const *detectors; /* detectors on model (foil/detect.h), scored at the headline eps */
+    int n_detectors;
+    double detector_fpr;         /* false-positive rate their thresholds allow on the clean sample (0: 0.05) */
+    int64_t detector_steps;      /* steps of the attack that evades each detector (0: 100) */
 } FoilAuditModels;
 
 /* Audit the models on a seeded sample of d (config->examples of its

@@ -162,4 +162,29 @@ int cli_defend_model(const cli_command *cmd, const cli_defense_args *def, const 
 /* "+bpda", or "+bpda+eot" for a randomized defense: how the adaptive
  * attack's rows are named. */
 const char *cli_adaptive_tag(const foil_model *plain);
+
+/* cli/detector_options.c: adversarial-example detectors by name. */
+enum { CLI_MAX_DETECTORS = 4 };
+struct foil_detector;
+typedef struct cli_detector_args {
+    const char *squeezers;       /* squeeze's squeezers ("squeeze:bits=4,median:3") */
+    double temperature;          /* energy's (1) */
+    const char *model_path;      /* mahalanobis: the ONNX file whose layer it reads (NULL: refused) */
+    const char *feature_layer;   /* ... the layer (NULL: penultimate) */
+    const char *normalize;       /* ... the model's --normalize */
+    int64_t fit_limit;           /* ... training examples it fits */
+} cli_detector_args;
+
+/* Split a comma list in place into names, each one of known[] (NULL: any);
+ * a usage error naming what otherwise. */
+int cli_split_list(const cli_command *cmd, char *list, const char *what, const char *const *known, int n_known,
+                   const char **names, int max, int *count);
+/* The list as detector names: squeeze, max-softmax, energy, mahalanobis. */
+int cli_split_detectors(const cli_command *cmd, char *list, const char **names, int *count);
+/* The detector `name` on model (borrowed); train: the data it is fitted on
+ * (mahalanobis) or whose shape it works on (squeeze). */
+int cli_make_detector(const cli_command *cmd, const char *name, const cli_detector_args *da, foil_model *model,
+                      const foil_dataset *train, uint64_t seed, struct foil_detector **out);
+/* Rows [first, first + count) of t, sharing its memory. */
+foil_tensor cli_rows_of(const foil_tensor *t, int64_t first, int64_t count);
 #endif

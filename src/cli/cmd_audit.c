@@ -13,6 +13,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
+#include "foil/detect.h"
 #include "report/report.h"
 
 static int run_audit(int argc, char **argv);
@@ -36,7 +37,12 @@ const cli_command cli_audit = {
     "defense (as foil attack takes it): every attack runs on the defense as\n"
     "given and adaptively (NAME+bpda, NAME+bpda+eot for a randomized one), the\n"
     "worst case takes both, and the report flags gradient masking where the\n"
-    "adaptive attack leaves more than 5 points less.\n"
+    "adaptive attack leaves more than 5 points less. --detector LIST (squeeze,\n"
+    "max-softmax, energy, mahalanobis; see foil detect) scores each detector,\n"
+    "its threshold at --detector-fpr of the clean sample, against every attack\n"
+    "at the middle Linf eps (ROC AUC, TPR, examples that evade it), then runs\n"
+    "the attacker who evades model and detector together (orthogonal and\n"
+    "selective PGD) and flags a detector it gets 5 points more through.\n"
     "Writes DIR/report.html (summary, curves, an example per class clean and\n"
     "adversarial with integrated-gradients saliency maps, per-class figures,\n"
     "every run with its parameters), DIR/report.json (schema foil-audit/1,\n"
@@ -62,6 +68,8 @@ typedef struct audit_args {
     foil_data_spec data;
     const char *split, *bounds, *normalize, *out, *profile, *eps_linf, *eps_l2, *junit;
     cli_defense_args defense;
+    const char *detectors, *squeezers;
+    double detector_fpr;
     cli_list require;
     int require_confident;
     int64_t limit, batch, queries;
@@ -90,6 +98,8 @@ static int make_config(const audit_args *a, const cli_common *common, FoilAuditC
     if (p < 0) return cli_usage_error(&cli_audit, "--profile must be quick, standard or thorough, not '%s'", a->profile);
     if (a->limit < 0 || a->queries < 0 || a->batch < 1)
         return cli_usage_error(&cli_audit, "--limit and --queries must be >= 0 and --batch >= 1");
+    if (!(a->detector_fpr > 0 && a->detector_fpr < 1))
+        return cli_usage_error(&cli_audit, "--detector-fpr must lie strictly between 0 and 1");
     *c = (FoilAuditConfig){.profile = (FoilAuditProfile)p, .examples = a->limit, .seed = (uint64_t)common->seed,
                            .batch = a->batch, .queries = a->queries, .quiet = common->quiet};
     int rc = parse_eps("--eps-linf", a->eps_linf, c->eps_linf, &c->n_eps_linf);
@@ -157,6 +167,16 @@ static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, cons
         printf("  WARNING: the defense (%s) relies on gradient masking: %d adaptive attacks left more than 5 points "
                "less robust accuracy than the same attacks on the defense as given (see the report)\n",
                au->defense, au->gradient_masking);
+    for (int k = 0; k < au->n_detectors; k++) {
+        printf("  detector %-12s ROC AUC", au->detectors[k].name);
+        for (int i = 0; i < au->n_detections; i++) {
+            const FoilAuditDetection *r = &au->detections[i];
+            if (r->detector == k && !r->adaptive) printf(" %s %.3f", r->attack, r->roc_auc);
+            if (r->detector == k && r->adaptive)
+                printf("; adaptive attacker: %.1f%% evade", r->attacked ? 100.0 * (double)r->evaded / (double)r->attacked : 0);
+        }
+        printf("%s\n", au->detectors[k].adaptive_gap ? " (WARNING: it stops fewer from an attacker who knows it)" : "");
+    }
     for (int i = 0; i < ctx->n_requirements; i++) {
         const FoilAuditRequirement *r = &ctx->requirements[i];
         printf("  requirement %-32s %s", r->text, r->passed ? "pass" : "FAIL");
@@ -166,6 +186,33 @@ static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, cons
     printf("report: %s/report.html and %s/report.json\n", dir, dir);
 }
 
+/* --detector LIST on the model: mahalanobis fits on the training split. */
+static int make_detectors(const audit_args *a, foil_model *model, const foil_dataset *test, uint64_t seed,
+                          foil_detector **out, int *n)
+{
+    *n = 0;
+    if (!a->detectors) return CLI_OK;
+    char text[256];
+    const char *names[CLI_MAX_DETECTORS];
+    int count, rc;
+    snprintf(text, sizeof text, "%s", a->detectors);
+    if ((rc = cli_split_detectors(&cli_audit, text, names, &count))) return rc;
+    cli_detector_args da = {.squeezers = a->squeezers, .temperature = 1, .model_path = a->source.model,
+                            .normalize = a->normalize, .fit_limit = 10000};
+    foil_dataset train = {0};
+    for (int k = 0; k < count && !rc; k++) {
+        const foil_dataset *fit = test;
+        if (strcmp(names[k], "mahalanobis") == 0) {
+            foil_status st = train.x.data ? FOIL_OK : foil_data_load(&a->data, FOIL_SPLIT_TRAIN, &train);
+            if (st) rc = cli_fail(&cli_audit, st);
+            fit = &train;
+        }
+        if (!rc && !(rc = cli_make_detector(&cli_audit, names[k], &da, model, fit, seed, &out[*n]))) (*n)++;
+    }
+    foil_dataset_free(&train);
+    return rc;
+}
+
 static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRequirement *reqs)
 {
     foil_split split;
@@ -173,6 +220,8 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
     int rc = cli_data_split(&cli_audit, a->split, a->data.data, &split, &split_name);
     foil_dataset d = {0};
     foil_model *model = NULL, *adaptive = NULL;
+    foil_detector *detectors[CLI_MAX_DETECTORS] = {0};
+    int n_detectors = 0;
     FoilAudit au;
     foil_status st;
     if (rc) return rc;
@@ -189,8 +238,11 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
     if (!rc && !(rc = cli_apply_normalize(&cli_audit, a->normalize, model)) &&
         !(rc = cli_check_model_input(&cli_audit, model, &d.x, a->data.data)) &&
         !(rc = cli_defend_model(&cli_audit, &a->defense, &a->source, a->normalize, &d, config->seed, &model,
-                                &adaptive))) {
-        FoilAuditModels models = {model, adaptive, a->defense.preprocess, cli_adaptive_tag(model)};
+                                &adaptive)) &&
+        !(rc = make_detectors(a, model, &d, config->seed, detectors, &n_detectors))) {
+        FoilAuditModels models = {.model = model, .adaptive = adaptive, .defense = a->defense.preprocess,
+                                  .adaptive_tag = cli_adaptive_tag(model), .detectors = detectors,
+                                  .n_detectors = n_detectors, .detector_fpr = a->detector_fpr};
         foil_model_set_max_batch(model, a->batch);
         if (adaptive) foil_model_set_max_batch(adaptive, a->batch);
         if ((st = foilAuditRun(&models, &d, config, &au))) rc = cli_fail(&cli_audit, st);
@@ -210,6 +262,7 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
         if (!rc && ctx.failed) rc = CLI_REQUIREMENT_FAILED;
         foilAuditFree(&au);
     }
+    for (int k = 0; k < n_detectors; k++) foil_detector_free(detectors[k]);
     foil_dataset_free(&d);
     foil_model_free(model);
     foil_model_free(adaptive);
@@ -293,7 +346,8 @@ static int run_compare(int argc, char **argv)
 static int run_audit(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--compare") == 0) return run_compare(argc, argv);
-    audit_args a = {.source.retries = -1, .profile = "quick", .batch = 250};
+    audit_args a = {.source.retries = -1, .profile = "quick", .batch = 250, .squeezers = "squeeze:bits=4,median:3",
+                    .detector_fpr = 0.05};
     cli_option opts[] = {
         CLI_MODEL_SOURCE_OPTIONS(a.source),
         CLI_DATA_OPTIONS(a.data),
@@ -311,6 +365,12 @@ static int run_audit(int argc, char **argv)
          "judge requirements by the 95% interval's end, not the sample's figure", 0, 0},
         {"--batch", OPT_INT, &a.batch, "B", "examples attacked together (default 250)", 0, 0},
         CLI_DEFENSE_OPTIONS(a.defense),
+        {"--detector", OPT_STRING, &a.detectors, "LIST",
+         "detectors to score at the headline eps: squeeze, max-softmax, energy, mahalanobis", 0, 0},
+        {"--detector-fpr", OPT_FLOAT, &a.detector_fpr, "F",
+         "false-positive rate the detectors' thresholds allow on the clean sample (0.05)", 0, 0},
+        {"--squeezers", OPT_STRING, &a.squeezers, "LIST", "the squeeze detector's squeezers (squeeze:bits=4,median:3)",
+         0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_audit, argc, argv, opts, sizeof opts / sizeof opts[0], &common);

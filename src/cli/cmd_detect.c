@@ -53,39 +53,7 @@ typedef struct detect_args {
     int no_adaptive, json;
 } detect_args;
 
-enum { MAX_DETECTORS = 4, MAX_ATTACKS = 8 };
-
-static const char *const detector_list[MAX_DETECTORS] = {"squeeze", "max-softmax", "energy", "mahalanobis"};
-
-/* Rows [first, first + count) of t, sharing its memory. */
-static foil_tensor rows_of(const foil_tensor *t, int64_t first, int64_t count)
-{
-    foil_tensor v = *t;
-    int64_t per = t->numel / t->shape[0];
-    v.shape[0] = count;
-    v.numel = count * per;
-    v.data = (char *)t->data + (size_t)(first * per) * foil_dtype_size(t->dtype);
-    v.owns_data = 0;
-    return v;
-}
-
-/* Split a comma list into names (in place), each checked against `known`
- * (NULL: any); a usage error otherwise. */
-static int split_list(char *list, const char *what, const char *const *known, int n_known, const char **names,
-                      int max, int *count)
-{
-    *count = 0;
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int ok = !known;
-        for (int k = 0; k < n_known && !ok; k++) ok = strcmp(tok, known[k]) == 0;
-        if (!ok) return cli_usage_error(&cli_detect, "unknown %s '%s' (known: squeeze, max-softmax, energy, "
-                                        "mahalanobis)", what, tok);
-        if (*count == max) return cli_usage_error(&cli_detect, "at most %d %ss", max, what);
-        names[(*count)++] = tok;
-    }
-    if (!*count) return cli_usage_error(&cli_detect, "no %s given", what);
-    return CLI_OK;
-}
+enum { MAX_ATTACKS = 8 };
 
 static int check_args(const detect_args *a)
 {
@@ -121,9 +89,9 @@ static int load_data(detect_args *a, foil_dataset *train, foil_dataset *test)
     return CLI_OK;
 }
 
-static int open_model(const detect_args *a, const char *layer, int features, foil_model **m)
+static int open_model(const detect_args *a, foil_model **m)
 {
-    foil_status st = features ? foil_model_load_features(a->model, layer, m) : foil_model_load(a->model, m);
+    foil_status st = foil_model_load(a->model, m);
     if (st) return cli_fail(&cli_detect, st);
     return cli_apply_normalize(&cli_detect, a->normalize, *m);
 }
@@ -131,31 +99,9 @@ static int open_model(const detect_args *a, const char *layer, int features, foi
 static int make_detector(const detect_args *a, const char *name, foil_model *model, const foil_dataset *train,
                          uint64_t seed, foil_detector **d)
 {
-    foil_status st = FOIL_OK;
-    *d = NULL;
-    if (strcmp(name, "max-softmax") == 0) st = foil_detector_max_softmax(model, d);
-    else if (strcmp(name, "energy") == 0) st = foil_detector_energy(model, (float)a->temperature, d);
-    else if (strcmp(name, "squeeze") == 0) {
-        foil_input_desc in = {.is_image = train->is_image && train->x.ndim == 4, .lo = foil_f32(&train->lower)[0],
-                              .hi = foil_f32(&train->upper)[0]};
-        if (in.is_image) in.c = train->x.shape[1], in.h = train->x.shape[2], in.w = train->x.shape[3];
-        foil_preprocessor sq[8];
-        int n = 0;
-        if ((st = foil_preprocessors_parse(a->squeezers, &in, seed, sq, 8, &n)))
-            return cli_usage_error(&cli_detect, "--squeezers: %s", foil_last_error());
-        st = foil_detector_squeeze(model, sq, n, d);
-    }
-    else {
-        foil_model *features = NULL;
-        int rc = open_model(a, a->feature_layer, 1, &features);
-        if (rc) {
-            foil_model_free(features);
-            return rc;
-        }
-        foil_tensor x = rows_of(&train->x, 0, a->fit_limit);
-        st = foil_detector_mahalanobis(features, &x, foil_i64(&train->y), train->classes, d);
-    }
-    return st ? cli_fail(&cli_detect, st) : CLI_OK;
+    cli_detector_args da = {.squeezers = a->squeezers, .temperature = a->temperature, .model_path = a->model,
+                            .feature_layer = a->feature_layer, .normalize = a->normalize, .fit_limit = a->fit_limit};
+    return cli_make_detector(&cli_detect, name, &da, model, train, seed, d);
 }
 
 /* One attack's examples scored by one detector. */
@@ -224,7 +170,7 @@ static int run_plain_attacks(const detect_args *a, foil_model *model, const foil
 {
     foil_evasion_options opt = {.batch = a->batch, .quiet = quiet};
     for (int k = 0; k < n; k++) {
-        foil_tensor x = rows_of(&test->x, 0, a->limit);
+        foil_tensor x = cli_rows_of(&test->x, 0, a->limit);
         foil_status st = foil_evasion_run(runs[k].name, model, &x, foil_i64(&test->y), t, &opt, &runs[k].r);
         if (st) return cli_fail(&cli_detect, st);
     }
@@ -245,7 +191,7 @@ static int evaluate_detector(const detect_args *a, const char *name, foil_model 
     if (rc) return rc;
     const int64_t n_cal = a->calibration, n_test = a->limit;
     float *cal = malloc((size_t)n_cal * sizeof *cal), *clean = malloc((size_t)n_test * sizeof *clean);
-    foil_tensor xc = rows_of(&test->x, n_test, n_cal), xt = rows_of(&test->x, 0, n_test);
+    foil_tensor xc = cli_rows_of(&test->x, n_test, n_cal), xt = cli_rows_of(&test->x, 0, n_test);
     foil_status st = cal && clean ? foil_detector_score(d, &xc, cal) : foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!st) st = foil_detector_score(d, &xt, clean);
     float threshold = foil_threshold_at_fpr(cal, n_cal, a->fpr);
@@ -331,13 +277,12 @@ static int run_detect(int argc, char **argv)
     int rc = cli_parse(&cli_detect, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc || (rc = check_args(&a)) || (rc = cli_parse_bounds(&cli_detect, a.bounds, &a.data))) return rc;
     char detector_text[256], attack_text[256];
-    const char *detectors[MAX_DETECTORS], *attacks[MAX_ATTACKS];
+    const char *detectors[CLI_MAX_DETECTORS], *attacks[MAX_ATTACKS];
     int n_detectors, n_attacks;
     snprintf(detector_text, sizeof detector_text, "%s", a.detectors);
     snprintf(attack_text, sizeof attack_text, "%s", a.attacks);
-    if ((rc = split_list(detector_text, "detector", detector_list, MAX_DETECTORS, detectors, MAX_DETECTORS,
-                         &n_detectors)) ||
-        (rc = split_list(attack_text, "attack", NULL, 0, attacks, MAX_ATTACKS, &n_attacks)))
+    if ((rc = cli_split_detectors(&cli_detect, detector_text, detectors, &n_detectors)) ||
+        (rc = cli_split_list(&cli_detect, attack_text, "attack", NULL, 0, attacks, MAX_ATTACKS, &n_attacks)))
         return rc;
     for (int k = 0; k < n_attacks; k++) {
         const foil_evasion_info *info = foil_evasion_find(attacks[k]);
@@ -354,8 +299,8 @@ static int run_detect(int argc, char **argv)
     foil_model *model = NULL;
     plain_attack runs[MAX_ATTACKS] = {0};
     detect_report rep = {.detectors = cJSON_CreateArray()};
-    if ((rc = load_data(&a, &train, &test)) || (rc = open_model(&a, NULL, 0, &model))) goto done;
-    foil_tensor xt = rows_of(&test.x, 0, a.limit);
+    if ((rc = load_data(&a, &train, &test)) || (rc = open_model(&a, &model))) goto done;
+    foil_tensor xt = cli_rows_of(&test.x, 0, a.limit);
     if ((rc = cli_check_model_input(&cli_detect, model, &xt, a.data.data))) goto done;
     foil_model_set_max_batch(model, a.batch);
     foil_threat t = {.norm = FOIL_NORM_LINF, .eps = (float)a.eps, .lower = foil_f32(&test.lower),

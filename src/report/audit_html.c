@@ -234,6 +234,35 @@ static foil_status examples_table(FILE *f, const FoilAudit *a, const FoilAuditCo
     return st;
 }
 
+static void detection_table(FILE *f, const FoilAudit *a)
+{
+    if (!a->n_detectors) return;
+    fprintf(f, "<h2>Detectors at Linf eps %g</h2>\n<p class=\"small\">Each detector's threshold flags %.1f%% of the "
+            "clean sample, whose scores are the negatives of every ROC curve; the positives are the adversarial "
+            "examples that fooled the model. Evaded: attacked examples that ended misclassified and not flagged. The "
+            "last row of each detector is the attacker who knows it (orthogonal and selective PGD, Bryniarski et "
+            "al. 2022).</p>\n<table><tr><th>detector</th><th>attack</th><th>fooled</th><th>ROC AUC</th><th>TPR</th>"
+            "<th>evaded</th></tr>\n", a->headline >= 0 ? a->worst[a->headline].eps : NAN, 100 * a->detector_fpr);
+    for (int i = 0; i < a->n_detections; i++) {
+        const FoilAuditDetection *r = &a->detections[i];
+        fprintf(f, "<tr><td>%s</td><td>%s%s</td><td class=\"num\">%lld / %lld</td><td class=\"num\">",
+                a->detectors[r->detector].name, r->attack, r->adaptive ? " (adaptive)" : "", (long long)r->fooled,
+                (long long)r->attacked);
+        if (isfinite(r->roc_auc)) fprintf(f, "%.3f", r->roc_auc);
+        else fputs("-", f);
+        fputs("</td><td class=\"num\">", f);
+        percent(f, r->tpr);
+        fputs("</td><td class=\"num\">", f);
+        percent(f, r->attacked ? (double)r->evaded / (double)r->attacked : NAN);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    for (int k = 0; k < a->n_detectors; k++)
+        if (a->detectors[k].adaptive_gap)
+            fprintf(f, "<p class=\"fail\">%s stops fewer examples from an attacker who knows it (more than 5 points "
+                    "more evade it): do not count on it against an adaptive attacker.</p>\n", a->detectors[k].name);
+}
+
 static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
     if (a->headline < 0) return;
@@ -297,6 +326,7 @@ foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditCont
     if (!st) st = norm_chart(f, a, FOIL_NORM_L2);
     if (!st) st = examples_table(f, a, ctx);
     if (st) return st;
+    detection_table(f, a);
     per_class_table(f, a, ctx);
     runs_table(f, a);
     fputs("</body></html>\n", f);

@@ -113,6 +113,37 @@ static cJSON *examples_json(const FoilAudit *a)
     return o;
 }
 
+static cJSON *detection_json(const FoilAudit *a)
+{
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "detectors");
+    cJSON_AddItemToObject(o, "eps", a->headline >= 0 ? cJSON_CreateNumber(a->worst[a->headline].eps)
+                                                       : cJSON_CreateNull());
+    cJSON_AddNumberToObject(o, "fpr", a->detector_fpr);
+    for (int k = 0; k < a->n_detectors; k++) {
+        const FoilAuditDetector *d = &a->detectors[k];
+        cJSON *dj = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+        cJSON_AddStringToObject(dj, "detector", d->name);
+        cJSON_AddNumberToObject(dj, "threshold", d->threshold);
+        cJSON_AddBoolToObject(dj, "adaptive_gap", d->adaptive_gap);
+        for (int i = 0; i < a->n_detections; i++) {
+            const FoilAuditDetection *r = &a->detections[i];
+            if (r->detector != k) continue;
+            cJSON *rj = cJSON_CreateObject();
+            cJSON_AddStringToObject(rj, "attack", r->attack);
+            cJSON_AddBoolToObject(rj, "adaptive", r->adaptive);
+            cJSON_AddNumberToObject(rj, "attacked", (double)r->attacked);
+            cJSON_AddNumberToObject(rj, "fooled", (double)r->fooled);
+            cJSON_AddNumberToObject(rj, "evaded", (double)r->evaded);
+            cJSON_AddItemToObject(rj, "roc_auc", number_or_null(r->roc_auc));
+            cJSON_AddItemToObject(rj, "tpr", number_or_null(r->tpr));
+            cJSON_AddItemToArray(rows, rj);
+        }
+        cJSON_AddItemToObject(dj, "attacks", rows);
+        cJSON_AddItemToArray(list, dj);
+    }
+    return o;
+}
+
 static cJSON *requirements_json(const FoilAuditContext *ctx)
 {
     cJSON *list = cJSON_CreateArray();
@@ -175,6 +206,7 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
         cJSON_AddItemToObject(pc, "classes", per_class_json(a, ctx));
     }
     if (a->n_examples) cJSON_AddItemToObject(o, "examples", examples_json(a));
+    cJSON_AddItemToObject(o, "detection", a->n_detectors ? detection_json(a) : cJSON_CreateNull());
     cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
     for (int i = 0; i < a->n_skipped; i++) cJSON_AddItemToArray(skipped, cJSON_CreateString(a->skipped[i]));
     cJSON_AddItemToObject(o, "requirements", requirements_json(ctx));
