@@ -74,6 +74,7 @@ typedef struct foil_evasion_options {
     const char *params;
     int64_t batch;               /* examples attacked together (default 250); the model runs them in chunks */
     int quiet;                   /* no progress bar */
+    const char *label;           /* the progress bar's label (NULL: the attack's name) */
     /* Attacks that learn one perturbation for many inputs (universal
      * perturbation, adversarial patch) learn it on these examples (labels
      * fit_y) and are then evaluated on the x given to foil_evasion_run. */

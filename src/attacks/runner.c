@@ -575,7 +575,7 @@ foil_status foil_evasion_run(const char *name, foil_model *model, const foil_ten
     c.fit_zero_grads = &r->fit_zero_grads;
     c.warnings = r->warnings;
     c.warnings_len = sizeof r->warnings;
-    foil_progress_start(&c.progress, e->info.name, attacked, "img", opt->quiet);
+    foil_progress_start(&c.progress, opt->label ? opt->label : e->info.name, attacked, "img", opt->quiet);
     double t0 = foil_now();
     st = e->run(&c);
     r->seconds = foil_now() - t0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "audit/detection.h"
@@ -155,12 +156,18 @@ static foil_status run_one(audit_state *s, const audit_stage *g)
     const char *variant = g->adaptive ? s->models->adaptive_tag : "";
     if (a->n_runs == FOIL_AUDIT_MAX_RUNS) return foil_error(FOIL_ERR_ARG, "audit: too many attack runs");
     s->stage++;
-    if (!a->config.quiet)
+    /* a terminal gets the attack's progress bar, labelled with the stage;
+     * a log (CI) a line per stage */
+    if (!a->config.quiet && !isatty(STDERR_FILENO))
         fprintf(stderr, "foil audit: [%d/%d] %s%s %s eps %g\n", s->stage, s->stages, g->attack, variant,
                 foil_norm_name(g->norm), g->eps);
     foil_threat t = {.norm = g->norm, .eps = (float)g->eps, .lower = foil_f32(&s->d->lower),
                      .upper = foil_f32(&s->d->upper), .steps = g->steps, .queries = g->queries, .seed = a->config.seed};
-    foil_evasion_options opt = {.batch = a->config.batch > 0 ? a->config.batch : 250, .quiet = a->config.quiet};
+    char label[48];
+    snprintf(label, sizeof label, "[%d/%d] %s%s %s %g", s->stage, s->stages, g->attack, variant,
+             foil_norm_name(g->norm), g->eps);
+    foil_evasion_options opt = {.batch = a->config.batch > 0 ? a->config.batch : 250, .quiet = a->config.quiet,
+                                .label = label};
     foil_evasion_result r = {0};
     foil_model *model = g->adaptive ? s->models->adaptive : s->models->model;
     foil_status st = foil_evasion_run(g->attack, model, &s->x, s->y, &t, &opt, &r);
