@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "audit/audit.h"
-#include "audit/examples.h"
+#include "eval/audit.h"
+#include "eval/audit_examples.h"
 
 /* Newcombe (1998), "Two-sided confidence intervals for the single
  * proportion", Statistics in Medicine 17, Table II, method 3 (score

@@ -1,6 +1,6 @@
 /*
  * cli/cmd_audit.c - `foil audit`: the repeatable robustness check of a
- * model (audit/audit.h), written as DIR/report.html for people and
+ * model (eval/audit.h), written as DIR/report.html for people and
  * DIR/report.json for pipelines, with --require gates that make the
  * command fail (exit 3) when the model falls short.
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "audit/audit.h"
+#include "eval/audit.h"
 #include "cli/cli.h"
 #include "foil/detect.h"
 #include "report/report.h"

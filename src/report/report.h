@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "audit/audit.h"
+#include "eval/audit.h"
 #include "foil/evasion.h"
 #include "foil/eval.h"
 

@@ -1,5 +1,5 @@
 /*
- * audit/detection.h - the audit's detector stage (detection.c): each given
+ * eval/audit_detection.h - the audit's detector stage (audit_detection.c): each given
  * detector calibrated on the clean sample, scored against every attack at
  * the headline eps as it runs, then attacked by the attacker who evades
  * model and detector together.
@@ -7,7 +7,7 @@
 #ifndef FOIL_AUDIT_DETECTION_H
 #define FOIL_AUDIT_DETECTION_H
 
-#include "audit/audit.h"
+#include "eval/audit.h"
 
 /* Score the clean sample x with each detector and set its threshold. */
 foil_status foilAuditCalibrateDetectors(FoilAudit *a, const FoilAuditModels *m, const foil_tensor *x);

@@ -1,5 +1,5 @@
 /*
- * audit/audit.h - `foil audit`: one repeatable robustness check of a model
+ * eval/audit.h - `foil audit`: one repeatable robustness check of a model
  * on a seeded sample of its test data. A profile fixes the sample size and
  * the budgets; the audit runs clean evaluation, white-box sweeps over eps
  * (FGSM, PGD, APGD-CE, APGD-DLR; Linf, and L2 for images), one score-based
@@ -205,7 +205,7 @@ foil_status foilAuditRequirementParse(const char *text, int confident, FoilAudit
  * figure the audit does not have fails). */
 int foilAuditCheck(const FoilAudit *a, FoilAuditRequirement *reqs, int n);
 
-/* --compare (compare.c): two report.json files, figure by figure. */
+/* --compare (audit_compare.c): two report.json files, figure by figure. */
 enum { FOIL_AUDIT_MAX_CHANGES = 256 };
 
 typedef struct FoilAuditChange {

@@ -1,5 +1,5 @@
 /*
- * audit/examples.c - the report's example grid: a few correctly classified
+ * eval/audit_examples.c - the report's example grid: a few correctly classified
  * images of the sample, the adversarial example the headline attacks found
  * for each, and integrated-gradients saliency maps (Sundararajan, Taly and
  * Yan 2017) of the clean and the adversarial image, so a reader sees what
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/examples.h"
+#include "eval/audit_examples.h"
 
 /* (C, H, W) of d's images when they can be drawn: gray or RGB. */
 static int image_shape(const foil_dataset *d, int64_t shape[3])

@@ -1,5 +1,5 @@
 /*
- * audit/detection.c - detectors in the audit (see detection.h and
+ * eval/audit_detection.c - detectors in the audit (see audit_detection.h and
  * foil/detect.h). The threshold is calibrated on the audit's own clean
  * sample, the negatives of every ROC curve here, so the false-positive rate
  * holds on that sample by construction; `foil detect` calibrates on
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/detection.h"
+#include "eval/audit_detection.h"
 #include "foil/detect.h"
 
 static double detector_fpr(const FoilAuditModels *m) { return m->detector_fpr > 0 ? m->detector_fpr : 0.05; }

@@ -1,5 +1,5 @@
 /*
- * audit/audit.c - the audit's stages and figures (see audit.h).
+ * eval/audit.c - the audit's stages and figures (see audit.h).
  *
  * Every attack runs on the same seeded sample, so the worst case over the
  * attacks at one (norm, eps) is taken per example: robust only when no
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/audit.h"
-#include "audit/detection.h"
-#include "audit/examples.h"
+#include "eval/audit.h"
+#include "eval/audit_detection.h"
+#include "eval/audit_examples.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
 

@@ -1,5 +1,5 @@
 /*
- * audit/compare.c - two audits' report.json side by side (foil audit
+ * eval/audit_compare.c - two audits' report.json side by side (foil audit
  * --compare): for each figure both hold, the change and whether it lies
  * beyond the samples' noise.
  *
@@ -19,7 +19,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "audit/audit.h"
+#include "eval/audit.h"
 
 /* Read and parse path; FOIL_ERR_FORMAT naming it when it is not a report. */
 static foil_status load_report(const char *path, cJSON **out)

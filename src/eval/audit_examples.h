@@ -1,12 +1,12 @@
 /*
- * audit/examples.h - the audit's example grid (examples.c): chosen after
+ * eval/audit_examples.h - the audit's example grid (audit_examples.c): chosen after
  * the clean evaluation, filled in by the attacks at the headline eps,
  * explained (confidences, integrated gradients) at the end.
  */
 #ifndef FOIL_AUDIT_EXAMPLES_H
 #define FOIL_AUDIT_EXAMPLES_H
 
-#include "audit/audit.h"
+#include "eval/audit.h"
 
 /* Up to FOIL_AUDIT_MAX_EXAMPLES correctly classified examples of the sample
  * x (labels y, clean predictions pred), one per class; nothing when d's
