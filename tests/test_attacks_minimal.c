@@ -370,10 +370,13 @@ static void test_universal(void **state)
     /* Linf eps = 3 x DeepFool's median (0.17 for the release fixture): one
      * v for all inputs needs a few times what one input needs.
      * nb_candidate=3 (the three top classes; the closest boundary is nearly
-     * always among them) and two passes keep the fit to seconds. */
+     * always among them) keeps the fit to seconds. Four passes: with two,
+     * the -march=native build's fixture (a slightly different model) was
+     * fooled 23% against 10% by noise, short of the margins below; with
+     * four, 35%. */
     foil_threat t = attack_fixture_threat(&ALL, FOIL_NORM_LINF, 3 * deepfool_median(FOIL_NORM_LINF));
     foil_evasion_result r;
-    foil_evasion_summary s = run_fit("universal", &t, "max_passes=2,nb_candidate=3", &r);
+    foil_evasion_summary s = run_fit("universal", &t, "max_passes=4,nb_candidate=3", &r);
     float eps = t.eps;
     double noise = noise_fooling(&r, random_signs, &eps);
     printf("  random signs of the same eps fool %.2f%%\n", 100 * noise);
