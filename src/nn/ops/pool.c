@@ -199,6 +199,12 @@ static foil_status pool_infer(FoilOpCtx *c)
 DEFINE_MAX_PLANE(max_plane_f32, float, -FLT_MAX)
 DEFINE_MAX_PLANE(max_plane_u8, uint8_t, 0)
 
+/* Where a row of OW outputs ends in a partial vector: when the row holds a
+ * whole one, the last vector is moved back to end at the row's end instead
+ * (it recomputes some outputs, to the same values), so every load and store
+ * is a plain one; masked stores (vmaskmovps) are slow on AMD's Zen 2. */
+static int64_t last_vec_start(int64_t ox, int64_t OW) { return OW - ox < VN && OW >= VN ? OW - VN : ox; }
+
 /* 2x2 stride-2 windows fully inside an (H, W) plane, VN outputs at a time:
  * each pair of input rows is split into even (a, c) and odd (b, d) columns,
  * and a branch-free tournament keeps the first maximum in row-major order
@@ -210,7 +216,8 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
         const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
         float *yr = y + oy * OW;
         int32_t *ar = arg + oy * OW;
-        for (int64_t ox = 0; ox < OW; ox += VN) {
+        for (int64_t ox0 = 0; ox0 < OW; ox0 += VN) {
+            int64_t ox = last_vec_start(ox0, OW);
             int64_t n = OW - ox < VN ? OW - ox : VN, n2 = 2 * n;
             vn t0 = vn_load_part(r0 + 2 * ox, n2), t1 = vn_load_part(r0 + 2 * ox + VN, n2 - VN);
             vn u0 = vn_load_part(r1 + 2 * ox, n2), u1 = vn_load_part(r1 + 2 * ox + VN, n2 - VN);
@@ -239,7 +246,8 @@ static void max2x2_plane_backward(const float *dy, const float *y, const int32_t
     const vn zero = {0};
     for (int64_t oy = 0; oy < OH; oy++) {
         float *r0 = dx + 2 * oy * W, *r1 = r0 + W;
-        for (int64_t ox = 0; ox < OW; ox += VN) {
+        for (int64_t ox0 = 0; ox0 < OW; ox0 += VN) {
+            int64_t ox = last_vec_start(ox0, OW); /* a window written twice gets the same values */
             int64_t n = OW - ox < VN ? OW - ox : VN, n2 = 2 * n, j = oy * OW + ox;
             vn g = vn_load_part(dy + j, n);
             if (relu_in) g = vn_select(vn_load_part(y + j, n) > zero, g, zero);
