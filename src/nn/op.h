@@ -74,6 +74,11 @@ typedef struct FoilOpCtx {
     int relu_out;                /* forward: write max(0, y) (the planner fused the Relu after this node) */
     int relu_in;                 /* backward: in[0] is a fused Relu's output read only here: mask d_in[0]
                                   * by in[0] > 0 (that Relu's backward, done here; see masks_relu_in) */
+    int pool_in;                 /* pooling op: the planner offers (set before infer; infer clears it
+                                  * when it cannot) to let in[0]'s producer run this forward, sample by
+                                  * sample; still set after infer: forward is the producer's (fuses_pool) */
+    struct FoilOpCtx *pool_out;  /* forward: that pooling node's context (NULL: none): pool each sample's
+                                  * output as soon as it is written, see FoilOp.pool_sample */
 } FoilOpCtx;
 
 typedef struct FoilOp {
@@ -106,6 +111,17 @@ typedef struct FoilOp {
      * where in[0] > 0: the planner may then leave a fused Relu's backward to
      * this node (graph.c, absorb_relu_backward). */
     int masks_relu_in;
+    /* Forward honours ctx->pool_out: for each sample n, the output goes to
+     * pool_buffer(pool, thread) (batches of a sample per thread) or to its
+     * own output, and pool_sample(pool, n, that) runs at once, while the
+     * sample is in cache; the output tensor itself is then not written, and
+     * backward never reads it (see graph.c, fuse_pool). */
+    int fuses_pool;
+    /* A pooling op that can be fused so (honours ctx->pool_in): this plan's
+     * buffer for one sample's input, per thread; and the forward of sample
+     * n from x_n, that sample's input (wherever it lies). */
+    float *(*pool_buffer)(const FoilOpCtx *c, int thread);
+    void (*pool_sample)(const FoilOpCtx *c, int64_t n, const float *x_n);
     /* > 0 (sizeof the op's state) when infer resolves per-plan decisions in
      * the state (window geometry, kernel paths, thread counts): each plan
      * then gets its own copy of node->state as ctx->state, made before

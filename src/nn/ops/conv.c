@@ -588,15 +588,23 @@ static foil_status conv_forward(FoilOpCtx *c)
         u = wino_weights(st, c->work, w, 0); /* checks the cached copy, for backward too */
         if (!st->wino_fwd) u = NULL;
     }
+    /* With a MaxPool fused after this node (graph.c, pool_producer), each
+     * sample is pooled as soon as it is written: into the pool's buffer for
+     * this thread when each thread has its own samples (the output tensor
+     * is then not written at all), else into the output as usual. */
+    const FoilOpCtx *pool = c->pool_out;
     if (st->batch_par) {
 #pragma omp parallel for schedule(static) num_threads(st->nthr)
         for (int64_t n = 0; n < N; n++) {
-            float *mine = scratch + (size_t)omp_get_thread_num() * sf;
-            if (st->path == CONV_SMALLK) smallk_forward_sample(st, x + n * xs, w, b, y + n * ys, mine, 1, 0);
-            else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, y + n * ys, 0, mine, sf, 1, 0);
-            else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
-            else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
-            if (c->relu_out) foilReluInplace(y + n * ys, ys);
+            const int tid = omp_get_thread_num();
+            float *mine = scratch + (size_t)tid * sf;
+            float *yn = pool ? pool->node->op->pool_buffer(pool, tid) : y + n * ys;
+            if (st->path == CONV_SMALLK) smallk_forward_sample(st, x + n * xs, w, b, yn, mine, 1, 0);
+            else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, yn, 0, mine, sf, 1, 0);
+            else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, yn, 0, mine, sf, 1, 0);
+            else gemm_forward_sample(st, x + n * xs, w, b, yn, mine);
+            if (c->relu_out) foilReluInplace(yn, ys);
+            if (pool) pool->node->op->pool_sample(pool, n, yn);
         }
         return FOIL_OK;
     }
@@ -610,6 +618,7 @@ static foil_status conv_forward(FoilOpCtx *c)
         else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
         else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
         if (c->relu_out) foilReluInplace(y + n * ys, ys);
+        if (pool) pool->node->op->pool_sample(pool, n, y + n * ys);
     }
     return FOIL_OK;
 }
@@ -701,5 +710,6 @@ const FoilOp foilOpConv = {
     .backward = conv_backward,
     .writes_grads = 0x7,
     .fuses_relu = 1,
+    .fuses_pool = 1,
     .plan_state_bytes = sizeof(conv_state),
 };

@@ -24,6 +24,7 @@
  * backward; a tight special case for 2x2 stride-2 unpadded max pooling.
  * What it is not: LpPool, GlobalMaxPool, MaxUnpool (not implemented here).
  */
+#include <assert.h>
 #include <float.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ typedef struct pool_state {
     FoilWindow w;
     int64_t planes;
     int fast2x2;     /* MaxPool 2x2, stride 2, no padding or dilation, no partial window */
+    int64_t sample_fl;   /* pool_in: floats of one sample's input (a buffer a thread) */
+    int nthr;            /* ... and how many buffers */
 } pool_state;
 
 /* Per canonical axis a and window position o: the taps inside the input,
@@ -109,6 +112,15 @@ static foil_status pool_init(FoilNode *node, int is_max)
 static foil_status maxpool_init(FoilNode *node) { return pool_init(node, 1); }
 static foil_status averagepool_init(FoilNode *node) { return pool_init(node, 0); }
 
+/* MaxPool's winners (int32 per output), 64-byte rounded, after the tap table. */
+static size_t arg_bytes(const FoilOpCtx *c) { return ((size_t)c->out[0]->numel * sizeof(int32_t) + 63) / 64 * 64; }
+
+static int32_t *pool_args(const FoilOpCtx *c)
+{
+    const pool_state *st = c->state;
+    return (int32_t *)((char *)c->work + tap_table_bytes(&st->w));
+}
+
 static foil_status pool_infer(FoilOpCtx *c)
 {
     pool_state *st = c->state;
@@ -147,7 +159,14 @@ static foil_status pool_infer(FoilOpCtx *c)
                   w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1 && !w->p0[1] &&
                   !w->p0[2] && !w->p1[1] && !w->p1[2] && 2 * w->out[1] <= w->in[1] && 2 * w->out[2] <= w->in[2];
     /* MaxPool keeps each output's winner (int32 index within its plane) */
-    c->work_bytes = tap_table_bytes(w) + (st->is_max ? (size_t)c->out[0]->numel * sizeof(int32_t) : 0);
+    c->work_bytes = tap_table_bytes(w) + (st->is_max ? arg_bytes(c) : 0);
+    /* its producer's offer to run the forward (graph.c, pool_producer): the
+     * 2x2 path, without Indices; then a buffer of one sample's input for
+     * each thread follows the winners */
+    if (c->pool_in && !(st->fast2x2 && (c->n_out == 1 || !c->out[1]))) c->pool_in = 0;
+    st->sample_fl = c->pool_in ? x->shape[1] * w->in_size : 0;
+    st->nthr = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+    c->work_bytes += (size_t)st->nthr * (size_t)st->sample_fl * sizeof(float);
     return FOIL_OK;
 }
 
@@ -282,9 +301,10 @@ static foil_status maxpool_forward(FoilOpCtx *c)
     const pool_state *st = c->state;
     const FoilWindow *w = &st->w;
     const int64_t isz = w->in_size, osz = w->out_size;
+    if (c->pool_in) return FOIL_OK; /* the producer pooled each sample (maxpool_sample) */
     tap_table tt;
     tap_table_fill(w, c->work, &tt);
-    int32_t *arg = (int32_t *)((char *)c->work + tap_table_bytes(w));
+    int32_t *arg = pool_args(c);
     int64_t *ind = c->n_out > 1 && c->out[1] ? foil_i64(c->out[1]) : NULL;
     int u8 = c->in[0]->dtype == FOIL_U8;
     int par = (double)st->planes * (double)osz * (double)w->k_size >= POOL_PAR_WORK;
@@ -303,6 +323,26 @@ static foil_status maxpool_forward(FoilOpCtx *c)
     return FOIL_OK;
 }
 
+/* Fused forward (ctx->pool_in, see FoilOp.pool_sample): thread's buffer for
+ * one sample's input, and the planes of sample n from x_n. */
+static float *maxpool_buffer(const FoilOpCtx *c, int thread)
+{
+    const pool_state *st = c->state;
+    assert(c->pool_in && thread >= 0 && thread < st->nthr);
+    return (float *)((char *)c->work + tap_table_bytes(&st->w) + arg_bytes(c)) + (size_t)thread * st->sample_fl;
+}
+
+static void maxpool_sample(const FoilOpCtx *c, int64_t n, const float *x_n)
+{
+    const pool_state *st = c->state;
+    const FoilWindow *w = &st->w;
+    const int64_t C = c->in[0]->shape[1], osz = w->out_size;
+    float *y = foil_f32(c->out[0]) + n * C * osz;
+    int32_t *arg = pool_args(c) + n * C * osz;
+    for (int64_t ch = 0; ch < C; ch++)
+        max2x2_plane(x_n + ch * w->in_size, w->in[2], w->out[1], w->out[2], y + ch * osz, arg + ch * osz);
+}
+
 /*
  * In the forward pass this was: y[p, o] = x[p, arg[p, o]] (the window's
  * winner), so the gradient flows to the winner only:
@@ -314,7 +354,7 @@ static void maxpool_backward(FoilOpCtx *c)
     const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
-    const int32_t *arg = (const int32_t *)((const char *)c->work + tap_table_bytes(&st->w));
+    const int32_t *arg = pool_args(c);
     const float *dy = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     const float *y = foil_f32(c->out[0]);
@@ -525,6 +565,8 @@ const FoilOp foilOpMaxPool = {
     .backward = maxpool_backward,
     .writes_grads = 0x1,
     .masks_relu_in = 1,
+    .pool_buffer = maxpool_buffer,
+    .pool_sample = maxpool_sample,
     .plan_state_bytes = sizeof(pool_state),
 };
 
