@@ -436,7 +436,10 @@ static void absorb_relu_backward(FoilGraph *g, FoilNode *n, const int *readers)
  * producer pools each sample's output as soon as it has written it (into a
  * buffer of the pool's when each thread has its own samples), so a large
  * activation (cnn-small's conv1: 100 KB a sample) does not go out to memory
- * and back between the two; the pool's forward is then skipped. Nothing
+ * and back between the two; the pool's forward is then skipped. Backward
+ * likewise: the producer has the pool write each sample's gradient just
+ * before it uses it (when the pool would write it fresh, as the pool is its
+ * one reader), and the pool's own backward is skipped. Nothing
  * reads the producer's output tensor any more: the pool was its one reader,
  * the Relu's backward is the pool's, and the producer's backward never
  * reads its output. Returns the producer, or NULL. Off with Relu fusion.
@@ -723,7 +726,10 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
                 }
                 grad_ready(v);
             }
-            if (!n->masked_by_reader) n->op->backward(c);
+            /* a fused pool's fresh input gradient: its producer's backward
+             * computes it, sample by sample (pool_producer) */
+            int pooled = c->pool_in && c->d_in[0] && foilGradFresh(c, 0);
+            if (!n->masked_by_reader && !pooled) n->op->backward(c);
         }
     }
     for (int i = 0; i < g->n_values; i++) {

@@ -659,15 +659,22 @@ static void conv_backward(FoilOpCtx *c)
     const float *u = dx && st->path == CONV_DIRECT && st->wino_bwd ? wino_weights(st, c->work, w, 1) : NULL;
     if (dx && st->path == CONV_SMALLK) u = smallk_transpose(st, c->work, w);
     const int dx_fresh = foilGradFresh(c, 0);
+    /* A fused MaxPool (graph.c, pool_producer) whose backward is left to
+     * this node: each sample's dy comes from it just before it is used, into
+     * this thread's buffer of the pool's when each thread has its own
+     * samples (dy itself is then not written), else into dy. */
+    const FoilOpCtx *pool = c->pool_out && c->pool_out->d_in[0] && foilGradFresh(c->pool_out, 0) ? c->pool_out : NULL;
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
         foilGradClearFresh(c, 1);
         foilGradClearFresh(c, 2);
         int par = sample_par(st);
-        for (int64_t n = 0; n < N; n++)
+        for (int64_t n = 0; n < N; n++) {
+            if (pool) pool->node->op->pool_sample_backward(pool, n, foil_f32(pool->d_in[0]) + n * ys); /* = dy */
             backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw, db, scratch,
                             sf, st->nthr, par);
+        }
         return;
     }
     const int dw_fresh = foilGradFresh(c, 1), db_fresh = foilGradFresh(c, 2);
@@ -678,9 +685,16 @@ static void conv_backward(FoilOpCtx *c)
         float *part = parts + (size_t)tid * pf;
         if (dw || db) memset(part, 0, pf * sizeof *part);
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw ? part : NULL,
+        for (int64_t n = 0; n < N; n++) {
+            const float *dyn = dy + n * ys;
+            if (pool) {
+                float *buf = pool->node->op->pool_buffer(pool, tid);
+                pool->node->op->pool_sample_backward(pool, n, buf);
+                dyn = buf;
+            }
+            backward_sample(st, x + n * xs, w, u, dyn, dx ? dx + n * xs : NULL, dx_fresh, dw ? part : NULL,
                             db ? part + MK : NULL, mine, sf, 1, 0);
+        }
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {
 #pragma omp for schedule(static)

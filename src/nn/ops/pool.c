@@ -349,39 +349,54 @@ static void maxpool_sample(const FoilOpCtx *c, int64_t n, const float *x_n)
  *   dx[p, arg[p, o]] += dy[p, o]
  * (planes are independent, so they run in parallel).
  */
+/* One plane: d (its input's gradient) from g (its outputs'), with the
+ * winners ap and outputs yp; written when fresh, else added to. */
+static void max_plane_backward(const pool_state *st, const float *g, const float *yp, const int32_t *ap, int fresh,
+                               int relu_in, float *d)
+{
+    const int64_t isz = st->w.in_size, osz = st->w.out_size;
+    const int64_t H = st->w.in[1], W = st->w.in[2], OH = st->w.out[1], OW = st->w.out[2];
+    if (st->fast2x2 && fresh && H == 2 * OH && W == 2 * OW) {
+        max2x2_plane_backward(g, yp, ap, W, OH, OW, relu_in, d);
+        return;
+    }
+    if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
+    if (relu_in) {
+        /* the Relu before this pool passes gradient where its output
+         * x > 0, and x[arg] is this pool's output y */
+        for (int64_t j = 0; j < osz; j++)
+            if (ap[j] >= 0 && yp[j] > 0.0f) d[ap[j]] += g[j];
+    } else {
+        for (int64_t j = 0; j < osz; j++)
+            if (ap[j] >= 0) d[ap[j]] += g[j];
+    }
+}
+
 static void maxpool_backward(FoilOpCtx *c)
 {
     const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
     const int32_t *arg = pool_args(c);
-    const float *dy = foil_f32(c->d_out[0]);
+    const float *dy = foil_f32(c->d_out[0]), *y = foil_f32(c->out[0]);
     float *dx = foil_f32(c->d_in[0]);
-    const float *y = foil_f32(c->out[0]);
-    const int fresh = foilGradFresh(c, 0), relu_in = c->relu_in;
-    const int64_t H = st->w.in[1], W = st->w.in[2], OH = st->w.out[1], OW = st->w.out[2];
-    const int tiled = st->fast2x2 && fresh && H == 2 * OH && W == 2 * OW;
+    const int fresh = foilGradFresh(c, 0);
     int par = st->planes * osz >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < st->planes; p++) {
-        const int32_t *ap = arg + p * osz;
-        const float *g = dy + p * osz, *yp = y + p * osz;
-        float *d = dx + p * isz;
-        if (tiled) {
-            max2x2_plane_backward(g, yp, ap, W, OH, OW, relu_in, d);
-            continue;
-        }
-        if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
-        if (relu_in) {
-            /* the Relu before this pool passes gradient where its output
-             * x > 0, and x[arg] is this pool's output y */
-            for (int64_t j = 0; j < osz; j++)
-                if (ap[j] >= 0 && yp[j] > 0.0f) d[ap[j]] += g[j];
-        } else {
-            for (int64_t j = 0; j < osz; j++)
-                if (ap[j] >= 0) d[ap[j]] += g[j];
-        }
-    }
+    for (int64_t p = 0; p < st->planes; p++)
+        max_plane_backward(st, dy + p * osz, y + p * osz, arg + p * osz, fresh, c->relu_in, dx + p * isz);
+}
+
+/* Fused backward (see FoilOp.pool_sample_backward): the gradient of sample
+ * n's input, written whole into dx_n. */
+static void maxpool_sample_backward(const FoilOpCtx *c, int64_t n, float *dx_n)
+{
+    const pool_state *st = c->state;
+    const int64_t C = c->in[0]->shape[1], isz = st->w.in_size, osz = st->w.out_size, first = n * C * osz;
+    const float *dy = foil_f32(c->d_out[0]) + first, *y = foil_f32(c->out[0]) + first;
+    const int32_t *arg = pool_args(c) + first;
+    for (int64_t ch = 0; ch < C; ch++)
+        max_plane_backward(st, dy + ch * osz, y + ch * osz, arg + ch * osz, 1, c->relu_in, dx_n + ch * isz);
 }
 
 /* ---------------------------------------------------------------------------
@@ -567,6 +582,7 @@ const FoilOp foilOpMaxPool = {
     .masks_relu_in = 1,
     .pool_buffer = maxpool_buffer,
     .pool_sample = maxpool_sample,
+    .pool_sample_backward = maxpool_sample_backward,
     .plan_state_bytes = sizeof(pool_state),
 };
 
