@@ -15,7 +15,9 @@ medians and the time ratios of each round, measured side by side.
 
 Target (issue 11): foil at most 0.4x PyTorch's time.
 
-usage: /usr/bin/python3 bench/adversarial_training_vs_torch.py BUILD_DIR [--rounds 3] [--no-art]
+usage: /usr/bin/python3 bench/adversarial_training_vs_torch.py BUILD_DIR [--rounds 3] [--no-art] [--baseline DIR]
+       (--baseline: also time the foil of another build, e.g. the commit before a change, in the same
+        rounds, so a before/after comparison sees the same machine noise)
        (ART from a virtual environment: VENV/bin/python bench/adversarial_training_vs_torch.py ...,
         with python3 -m venv --system-site-packages VENV; VENV/bin/pip install adversarial-robustness-toolbox)
 """
@@ -108,13 +110,24 @@ def foil_epoch(build, seed):
     return json.loads(out)["epochs"][0]["seconds"], cnn_small_from_onnx(path)
 
 
+def cpu_model():
+    """The CPU's model name (as lscpu shows it), for the record: timings depend on it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+    except OSError:
+        return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build_dir")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-art", action="store_true", help="skip ART (or it is skipped when not importable)")
+    ap.add_argument("--baseline", metavar="DIR", help="also time the foil of this build directory, each round")
     args = ap.parse_args()
     torch.set_num_threads(2)
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs; torch {torch.__version__}", flush=True)
     use_art = not args.no_art
     if use_art:
         try:
@@ -126,7 +139,10 @@ def main():
     ytr = torch.from_numpy(idx("train-labels-idx1-ubyte.gz").astype(np.int64))
     xte = torch.from_numpy(idx("t10k-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
     yte = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
-    runs = {"foil": lambda r: foil_epoch(args.build_dir, r), "torch": lambda r: torch_epoch(xtr, ytr, r)}
+    runs = {"foil": lambda r: foil_epoch(args.build_dir, r)}
+    if args.baseline:
+        runs["foil-base"] = lambda r: foil_epoch(args.baseline, r)
+    runs["torch"] = lambda r: torch_epoch(xtr, ytr, r)
     if use_art:
         runs["ART"] = lambda r: art_epoch(xtr, ytr, r)
     secs = {k: [] for k in runs}
@@ -142,15 +158,18 @@ def main():
         print(f"round {r + 1}: " + ", ".join(line), flush=True)
     print(f"\ncnn-small, Fashion-MNIST, 1 epoch of PGD-{STEPS} adversarial training at eps {EPS}, batch {BATCH}, "
           f"Adam, 2 threads, median of {args.rounds} rounds")
-    print(f"{'':8}{'seconds':>10}{'img/s':>10}{'clean':>10}{'PGD-10':>10}{'time / torch':>14}")
+    print(f"{'':10}{'seconds':>8}{'img/s':>10}{'clean':>10}{'PGD-10':>10}{'time / torch':>14}")
     t = statistics.median(secs["torch"])
     for name in runs:
         s = statistics.median(secs[name])
         clean = statistics.median(a[0] for a in accs[name])
         robust = statistics.median(a[1] for a in accs[name])
-        print(f"{name:8}{s:>10.1f}{60000 / s:>10.0f}{clean:>10.4f}{robust:>10.4f}{s / t:>14.2f}")
+        print(f"{name:10}{s:>8.1f}{60000 / s:>10.0f}{clean:>10.4f}{robust:>10.4f}{s / t:>14.2f}")
     per_round = [a / b for a, b in zip(secs["foil"], secs["torch"])]
     print(f"foil time / torch time per round: {', '.join(f'{x:.2f}' for x in per_round)} (target <= 0.40)")
+    if args.baseline:
+        base = [a / b for a, b in zip(secs["foil-base"], secs["torch"])]
+        print(f"foil-base time / torch time per round: {', '.join(f'{x:.2f}' for x in base)}")
 
 
 if __name__ == "__main__":

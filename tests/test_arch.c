@@ -214,14 +214,16 @@ static void test_all_run(void **state)
 
 /* ---------------------------------------------------------------------------
  * Relu fusion: the planner folds a Relu into the Conv, Gemm or BatchNorm
- * before it (graph.c, absorb_relu). The fused plan must compute exactly what
- * the unfused one does: logits, input gradient and every weight gradient,
- * bit for bit, in inference and training mode.
+ * before it (graph.c, absorb_relu), and a MaxPool after a Conv (and its
+ * Relu) into the Conv's forward (pool_producer). The fused plan must compute
+ * exactly what the unfused one does: logits, input gradient and every
+ * weight gradient, bit for bit, in inference and training mode.
  */
 
 typedef struct pass_result {
     float *y, *dx, **dw;
     int absorbed, masked; /* fused Relus; of them, those whose MaxPool applies the backward mask */
+    int pooled;           /* MaxPools run by the Conv before them */
 } pass_result;
 
 static float *copy_floats(const foil_tensor *t)
@@ -242,6 +244,7 @@ static pass_result fused_pass(foil_model *m, const foil_tensor *x, int fuse, int
     for (int k = 0; k < g->n_nodes; k++) {
         r.absorbed += g->nodes[k].absorbed;
         r.masked += g->nodes[k].masked_by_reader;
+        r.pooled += g->nodes[k].ctx.pool_in;
     }
     const foil_tensor *in[1] = {x};
     if (foilGraphForward(g, in, training, 9)) fail_msg("forward: %s", foil_last_error());
@@ -265,11 +268,11 @@ static pass_result fused_pass(foil_model *m, const foil_tensor *x, int fuse, int
 static void test_relu_fusion(void **state)
 {
     (void)state;
-    static const struct { const char *arch; int absorbed, masked; } cases[] = {
-        {"cnn-small", 3, 2},    /* conv1, conv2, fc1; pool1 and pool2 mask */
-        {"lenet5", 4, 2},       /* conv1, conv2, fc1, fc2; pool1 and pool2 mask */
-        {"mlp", 2, 0},          /* fc1, fc2 */
-        {"resnet-mini", 10, 0}, /* the stem's bn1 and each block's bn1; relu2 follows an Add */
+    static const struct { const char *arch; int absorbed, masked, pooled; } cases[] = {
+        {"cnn-small", 3, 2, 2},    /* conv1, conv2, fc1; pool1 and pool2 mask, and are pooled by conv1, conv2 */
+        {"lenet5", 4, 2, 2},       /* conv1, conv2, fc1, fc2; pool1 and pool2 mask, ... */
+        {"mlp", 2, 0, 0},          /* fc1, fc2 */
+        {"resnet-mini", 10, 0, 0}, /* the stem's bn1 and each block's bn1; relu2 follows an Add */
     };
     /* batch 1: the threads share each sample; batch 3: a sample per thread */
     for (size_t a = 0; a < sizeof cases / sizeof cases[0]; a++)
@@ -280,9 +283,12 @@ static void test_relu_fusion(void **state)
             foil_tensor x = {0};
             make_input(&x, &s, run < 2 ? 1 : 3, 4, 0.0f, 1.0f);
             pass_result f = fused_pass(m, &x, 1, training), u = fused_pass(m, &x, 0, training);
-            if (f.absorbed != cases[a].absorbed || f.masked != cases[a].masked || u.absorbed || u.masked)
-                fail_msg("%s: %d Relus fused, %d masked by their MaxPool (%d, %d without fusion), expected %d, %d",
-                         s.name, f.absorbed, f.masked, u.absorbed, u.masked, cases[a].absorbed, cases[a].masked);
+            if (f.absorbed != cases[a].absorbed || f.masked != cases[a].masked || f.pooled != cases[a].pooled ||
+                u.absorbed || u.masked || u.pooled)
+                fail_msg("%s: %d Relus fused, %d masked by their MaxPool, %d MaxPools fused (%d, %d, %d without "
+                         "fusion), expected %d, %d, %d",
+                         s.name, f.absorbed, f.masked, f.pooled, u.absorbed, u.masked, u.pooled, cases[a].absorbed,
+                         cases[a].masked, cases[a].pooled);
             FoilGraph *g = foilGraphModelOf(m)->g;
             assert_memory_equal(f.y, u.y, (size_t)foilGraphOutput(g, 0)->numel * sizeof(float));
             assert_memory_equal(f.dx, u.dx, (size_t)x.numel * sizeof(float));

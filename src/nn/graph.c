@@ -429,6 +429,35 @@ static void absorb_relu_backward(FoilGraph *g, FoilNode *n, const int *readers)
     g->nodes[p].masked_by_reader = 1;
 }
 
+/*
+ * A pooling node (op->pool_sample: MaxPool) whose input only it reads,
+ * computed by a node that can pool its own output (op->fuses_pool: Conv),
+ * directly or through a fused Relu whose backward this pool does: the
+ * producer pools each sample's output as soon as it has written it (into a
+ * buffer of the pool's when each thread has its own samples), so a large
+ * activation (cnn-small's conv1: 100 KB a sample) does not go out to memory
+ * and back between the two; the pool's forward is then skipped. Backward
+ * likewise: the producer has the pool write each sample's gradient just
+ * before it uses it (when the pool would write it fresh, as the pool is its
+ * one reader), and the pool's own backward is skipped. Nothing
+ * reads the producer's output tensor any more: the pool was its one reader,
+ * the Relu's backward is the pool's, and the producer's backward never
+ * reads its output. Returns the producer, or NULL. Off with Relu fusion.
+ */
+static FoilNode *pool_producer(FoilGraph *g, const FoilNode *n, const int *readers)
+{
+    if (!foilGraphFuseRelu || !n->op->pool_sample || n->n_in < 1 || n->in[0] < 0 || readers[n->in[0]] != 1)
+        return NULL;
+    int p = g->values[n->in[0]].producer;
+    if (p < 0) return NULL;
+    FoilNode *q = &g->nodes[p];
+    if (q->absorbed) { /* a fused Relu: its backward must be this pool's (absorb_relu_backward) */
+        if (!n->op->masks_relu_in || q->in[0] < 0 || g->values[q->in[0]].producer < 0) return NULL;
+        q = &g->nodes[g->values[q->in[0]].producer];
+    }
+    return q->op->fuses_pool && !q->folded && q->n_out == 1 ? q : NULL;
+}
+
 int64_t foilGraphPlanLimit = 0;
 
 static int64_t plan_limit(void)
@@ -461,7 +490,10 @@ static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
     FoilOpCtx *c = &n->ctx;
     foil_status st = prepare_ctx(g, n);
     if (st) return st;
+    FoilNode *pooler = pool_producer(g, n, readers);
+    c->pool_in = pooler != NULL; /* the offer; infer may decline it */
     if ((st = n->op->infer(c))) return st;
+    if (pooler && c->pool_in) pooler->ctx.pool_out = c;
     absorb_relu_backward(g, n, readers);
     if (absorb_relu(g, n, readers)) {
         foil_tensor *y = &g->values[n->out[0]].t;
@@ -694,7 +726,10 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
                 }
                 grad_ready(v);
             }
-            if (!n->masked_by_reader) n->op->backward(c);
+            /* a fused pool's fresh input gradient: its producer's backward
+             * computes it, sample by sample (pool_producer) */
+            int pooled = c->pool_in && c->d_in[0] && foilGradFresh(c, 0);
+            if (!n->masked_by_reader && !pooled) n->op->backward(c);
         }
     }
     for (int i = 0; i < g->n_values; i++) {

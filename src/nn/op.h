@@ -74,6 +74,12 @@ typedef struct FoilOpCtx {
     int relu_out;                /* forward: write max(0, y) (the planner fused the Relu after this node) */
     int relu_in;                 /* backward: in[0] is a fused Relu's output read only here: mask d_in[0]
                                   * by in[0] > 0 (that Relu's backward, done here; see masks_relu_in) */
+    int pool_in;                 /* pooling op: the planner offers (set before infer; infer clears it
+                                  * when it cannot) to let in[0]'s producer run this forward, sample by
+                                  * sample; still set after infer: forward is the producer's (fuses_pool),
+                                  * and so is backward whenever d_in[0] is fresh */
+    struct FoilOpCtx *pool_out;  /* forward: that pooling node's context (NULL: none): pool each sample's
+                                  * output as soon as it is written, see FoilOp.pool_sample */
 } FoilOpCtx;
 
 typedef struct FoilOp {
@@ -106,6 +112,23 @@ typedef struct FoilOp {
      * where in[0] > 0: the planner may then leave a fused Relu's backward to
      * this node (graph.c, absorb_relu_backward). */
     int masks_relu_in;
+    /* Forward honours ctx->pool_out: for each sample n, the output goes to
+     * pool_buffer(pool, thread) (batches of a sample per thread) or to its
+     * own output, and pool_sample(pool, n, that) runs at once, while the
+     * sample is in cache; the output tensor itself is then not written, and
+     * backward never reads it (see graph.c, pool_producer). Backward takes
+     * each sample's output gradient from pool_sample_backward likewise. */
+    int fuses_pool;
+    /* A pooling op that can be fused so (honours ctx->pool_in): this plan's
+     * buffer for one sample's input, per thread; and the forward of sample
+     * n from x_n, that sample's input (wherever it lies). */
+    float *(*pool_buffer)(const FoilOpCtx *c, int thread);
+    void (*pool_sample)(const FoilOpCtx *c, int64_t n, const float *x_n);
+    /* ... and backward: when the graph hands this pool a fresh d_in[0], it
+     * leaves the backward to the producer (fuses_pool), whose backward then
+     * has this write the gradient of sample n's input, whole, into dx_n (a
+     * pool_buffer, or that sample's part of d_in[0]) just before using it. */
+    void (*pool_sample_backward)(const FoilOpCtx *c, int64_t n, float *dx_n);
     /* > 0 (sizeof the op's state) when infer resolves per-plan decisions in
      * the state (window geometry, kernel paths, thread counts): each plan
      * then gets its own copy of node->state as ctx->state, made before

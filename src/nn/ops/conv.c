@@ -588,15 +588,23 @@ static foil_status conv_forward(FoilOpCtx *c)
         u = wino_weights(st, c->work, w, 0); /* checks the cached copy, for backward too */
         if (!st->wino_fwd) u = NULL;
     }
+    /* With a MaxPool fused after this node (graph.c, pool_producer), each
+     * sample is pooled as soon as it is written: into the pool's buffer for
+     * this thread when each thread has its own samples (the output tensor
+     * is then not written at all), else into the output as usual. */
+    const FoilOpCtx *pool = c->pool_out;
     if (st->batch_par) {
 #pragma omp parallel for schedule(static) num_threads(st->nthr)
         for (int64_t n = 0; n < N; n++) {
-            float *mine = scratch + (size_t)omp_get_thread_num() * sf;
-            if (st->path == CONV_SMALLK) smallk_forward_sample(st, x + n * xs, w, b, y + n * ys, mine, 1, 0);
-            else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, y + n * ys, 0, mine, sf, 1, 0);
-            else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, y + n * ys, 0, mine, sf, 1, 0);
-            else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, mine);
-            if (c->relu_out) foilReluInplace(y + n * ys, ys);
+            const int tid = omp_get_thread_num();
+            float *mine = scratch + (size_t)tid * sf;
+            float *yn = pool ? pool->node->op->pool_buffer(pool, tid) : y + n * ys;
+            if (st->path == CONV_SMALLK) smallk_forward_sample(st, x + n * xs, w, b, yn, mine, 1, 0);
+            else if (u) wino_sample(&st->wfwd, u, x + n * xs, b, yn, 0, mine, sf, 1, 0);
+            else if (st->path == CONV_DIRECT) direct_sample(&st->dfwd, x + n * xs, w, b, yn, 0, mine, sf, 1, 0);
+            else gemm_forward_sample(st, x + n * xs, w, b, yn, mine);
+            if (c->relu_out) foilReluInplace(yn, ys);
+            if (pool) pool->node->op->pool_sample(pool, n, yn);
         }
         return FOIL_OK;
     }
@@ -610,6 +618,7 @@ static foil_status conv_forward(FoilOpCtx *c)
         else if (par) gemm_forward_sample_par(st, x + n * xs, w, b, y + n * ys, scratch, st->nthr);
         else gemm_forward_sample(st, x + n * xs, w, b, y + n * ys, scratch);
         if (c->relu_out) foilReluInplace(y + n * ys, ys);
+        if (pool) pool->node->op->pool_sample(pool, n, y + n * ys);
     }
     return FOIL_OK;
 }
@@ -650,15 +659,22 @@ static void conv_backward(FoilOpCtx *c)
     const float *u = dx && st->path == CONV_DIRECT && st->wino_bwd ? wino_weights(st, c->work, w, 1) : NULL;
     if (dx && st->path == CONV_SMALLK) u = smallk_transpose(st, c->work, w);
     const int dx_fresh = foilGradFresh(c, 0);
+    /* A fused MaxPool (graph.c, pool_producer) whose backward is left to
+     * this node: each sample's dy comes from it just before it is used, into
+     * this thread's buffer of the pool's when each thread has its own
+     * samples (dy itself is then not written), else into dy. */
+    const FoilOpCtx *pool = c->pool_out && c->pool_out->d_in[0] && foilGradFresh(c->pool_out, 0) ? c->pool_out : NULL;
 
     if (!st->batch_par) {
         /* in order; dW and dB accumulate straight into the gradients */
         foilGradClearFresh(c, 1);
         foilGradClearFresh(c, 2);
         int par = sample_par(st);
-        for (int64_t n = 0; n < N; n++)
+        for (int64_t n = 0; n < N; n++) {
+            if (pool) pool->node->op->pool_sample_backward(pool, n, foil_f32(pool->d_in[0]) + n * ys); /* = dy */
             backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw, db, scratch,
                             sf, st->nthr, par);
+        }
         return;
     }
     const int dw_fresh = foilGradFresh(c, 1), db_fresh = foilGradFresh(c, 2);
@@ -669,9 +685,16 @@ static void conv_backward(FoilOpCtx *c)
         float *part = parts + (size_t)tid * pf;
         if (dw || db) memset(part, 0, pf * sizeof *part);
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < N; n++)
-            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw ? part : NULL,
+        for (int64_t n = 0; n < N; n++) {
+            const float *dyn = dy + n * ys;
+            if (pool) {
+                float *buf = pool->node->op->pool_buffer(pool, tid);
+                pool->node->op->pool_sample_backward(pool, n, buf);
+                dyn = buf;
+            }
+            backward_sample(st, x + n * xs, w, u, dyn, dx ? dx + n * xs : NULL, dx_fresh, dw ? part : NULL,
                             db ? part + MK : NULL, mine, sf, 1, 0);
+        }
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {
 #pragma omp for schedule(static)
@@ -701,5 +724,6 @@ const FoilOp foilOpConv = {
     .backward = conv_backward,
     .writes_grads = 0x7,
     .fuses_relu = 1,
+    .fuses_pool = 1,
     .plan_state_bytes = sizeof(conv_state),
 };

@@ -405,6 +405,11 @@ static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Tiles per block: the block's transformed inputs and products stay in cache. */
 #define WINO_TB 16
+/* Floats from one transformed position's rows to the next's, in V and Mx:
+ * a block's 16 positions are read (Mx) and written (V) together, and at a
+ * multiple of 1 KB apart (16 tiles x 16k channels) they would fall in the
+ * same few L1 sets; one extra cache line apart they spread over 16. */
+#define WINO_XS(ch) (WINO_TB * (ch) + 16)
 
 int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
                     int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx)
@@ -417,8 +422,8 @@ int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw
     d->cin_v = round16_64(nin), d->cout_v = round16_64(nout);
     int64_t nt, u, p, v, m, y, s;
     if (__builtin_mul_overflow(d->th, d->tw, &nt) || __builtin_mul_overflow(16 * nin, d->cout_v, &u) ||
-        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16 * WINO_TB, d->cin_v, &v) ||
-        __builtin_mul_overflow(16 * WINO_TB, d->cout_v, &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
+        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16, WINO_XS(d->cin_v), &v) ||
+        __builtin_mul_overflow(16, WINO_XS(d->cout_v), &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
         __builtin_add_overflow(p + v, m + y, &s) || s > ((int64_t)1 << 40))
         return -1;
     d->ntile = nt;
@@ -549,7 +554,7 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
 #define T16_STAGE(k)                                                                                                 \
     do {                                                                                                             \
         const vi16 lo = T16_LO(k), hi = T16_HI(k);                                                                   \
-        for (int i = 0; i < 16; i++) {                                                                               \
+        _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) {                                                      \
             if (i & k) continue;                                                                                     \
             v16 a = r[i], b = r[i | k];                                                                              \
             r[i] = v16_shuffle2(a, b, lo);                                                                      \
@@ -612,10 +617,11 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
     if (t1 <= t0 || c1 <= c0) return;
     const int64_t tw = d->tw, wp = d->wp, cv = d->cin_v, ov = d->cout_v, rows = d->rows, cols = d->cols;
     const int64_t ty0 = t0 / tw, ty1 = (t1 - 1) / tw + 1, prow = 2 * (ty1 - ty0) + 2;
+    const int64_t vs = WINO_XS(cv), ms = WINO_XS(ov);
     float *P = scratch;              /* padded rows [2 ty0, 2 ty1 + 2), channel-last: prow x wp x cv */
-    float *V = P + prow * wp * cv;   /* 16 x WINO_TB x cv */
-    float *Mx = V + 16 * WINO_TB * cv; /* 16 x WINO_TB x ov */
-    float *Y = Mx + 16 * WINO_TB * ov; /* output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
+    float *V = P + prow * wp * cv;   /* 16 x WINO_TB x cv, positions vs apart */
+    float *Mx = V + 16 * vs;         /* 16 x WINO_TB x ov, positions ms apart */
+    float *Y = Mx + 16 * ms;         /* output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
 
     /* 1. the source, transposed into padded channel-last rows (16 x 16
      * blocks; channels past nin read as 0) */
@@ -628,11 +634,12 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
             for (int64_t b = b0; b < b1; b += TBLK) {
                 int64_t ni = min64(TBLK, d->nin - i0), nb = min64(TBLK, b1 - b);
                 tblock r[TBLK];
-                for (int k = 0; k < TBLK; k++)
+                _Pragma("GCC unroll 16") for (int k = 0; k < TBLK; k++)
                     r[k] = k < ni ? tblock_load_part(src + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb)
                                   : (tblock){0};
                 tblock_transpose(r);
-                for (int j = 0; j < nb; j++) tblock_store(P + (h * wp + b + j) * cv + i0, r[j]);
+                _Pragma("GCC unroll 16") for (int j = 0; j < TBLK; j++)
+                    if (j < nb) tblock_store(P + (h * wp + b + j) * cv + i0, r[j]);
             }
     }
 
@@ -657,19 +664,19 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
                 }
                 for (int i = 0; i < 4; i++) {
                     vn z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
-                    for (int j = 0; j < 4; j++) vn_store(V + ((i * 4 + j) * WINO_TB + (t - tb)) * cv + c, z[j]);
+                    for (int j = 0; j < 4; j++) vn_store(V + (i * 4 + j) * vs + (t - tb) * cv + c, z[j]);
                 }
             }
         }
         for (int xi = 0; xi < 16; xi++)
-            wino_gemm(nb, d->nin, V + xi * WINO_TB * cv, cv, u + xi * d->nin * ov + c0, ov, Mx + xi * WINO_TB * ov + c0,
+            wino_gemm(nb, d->nin, V + xi * vs, cv, u + xi * d->nin * ov + c0, ov, Mx + xi * ms + c0,
                       c1 - c0);
         for (int64_t t = tb; t < tb + nb; t++) {
             int64_t ty = t / tw, tx = t - ty * tw;
             for (int64_t o = c0; o < c1; o += VN) {
                 vn m[4][4], s[2][4];
                 for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) m[i][j] = vn_load(Mx + ((i * 4 + j) * WINO_TB + (t - tb)) * ov + o);
+                    for (int j = 0; j < 4; j++) m[i][j] = vn_load(Mx + (i * 4 + j) * ms + (t - tb) * ov + o);
                 for (int j = 0; j < 4; j++) {
                     s[0][j] = m[0][j] + m[1][j] + m[2][j];
                     s[1][j] = m[1][j] - m[2][j] - m[3][j];
@@ -697,9 +704,11 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
                 for (int64_t q = q0; q < q1; q += TBLK) {
                     int64_t nq = min64(TBLK, q1 - q), no = min64(TBLK, d->nout - o0);
                     tblock r[TBLK];
-                    for (int k = 0; k < TBLK; k++) r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : (tblock){0};
+                    _Pragma("GCC unroll 16") for (int k = 0; k < TBLK; k++)
+                        r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : (tblock){0};
                     tblock_transpose(r);
-                    for (int l = 0; l < no; l++) {
+                    _Pragma("GCC unroll 16") for (int l = 0; l < TBLK; l++) {
+                        if (l >= no) break;
                         float *dst = out + ((o0 + l) * rows + yr) * cols + q;
                         tblock_store_part(dst, accumulate ? r[l] + tblock_load_part(dst, nq) : r[l], nq);
                     }

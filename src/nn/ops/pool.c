@@ -24,6 +24,7 @@
  * backward; a tight special case for 2x2 stride-2 unpadded max pooling.
  * What it is not: LpPool, GlobalMaxPool, MaxUnpool (not implemented here).
  */
+#include <assert.h>
 #include <float.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ typedef struct pool_state {
     FoilWindow w;
     int64_t planes;
     int fast2x2;     /* MaxPool 2x2, stride 2, no padding or dilation, no partial window */
+    int64_t sample_fl;   /* pool_in: floats of one sample's input (a buffer a thread) */
+    int nthr;            /* ... and how many buffers */
 } pool_state;
 
 /* Per canonical axis a and window position o: the taps inside the input,
@@ -109,6 +112,15 @@ static foil_status pool_init(FoilNode *node, int is_max)
 static foil_status maxpool_init(FoilNode *node) { return pool_init(node, 1); }
 static foil_status averagepool_init(FoilNode *node) { return pool_init(node, 0); }
 
+/* MaxPool's winners (int32 per output), 64-byte rounded, after the tap table. */
+static size_t arg_bytes(const FoilOpCtx *c) { return ((size_t)c->out[0]->numel * sizeof(int32_t) + 63) / 64 * 64; }
+
+static int32_t *pool_args(const FoilOpCtx *c)
+{
+    const pool_state *st = c->state;
+    return (int32_t *)((char *)c->work + tap_table_bytes(&st->w));
+}
+
 static foil_status pool_infer(FoilOpCtx *c)
 {
     pool_state *st = c->state;
@@ -147,7 +159,14 @@ static foil_status pool_infer(FoilOpCtx *c)
                   w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1 && !w->p0[1] &&
                   !w->p0[2] && !w->p1[1] && !w->p1[2] && 2 * w->out[1] <= w->in[1] && 2 * w->out[2] <= w->in[2];
     /* MaxPool keeps each output's winner (int32 index within its plane) */
-    c->work_bytes = tap_table_bytes(w) + (st->is_max ? (size_t)c->out[0]->numel * sizeof(int32_t) : 0);
+    c->work_bytes = tap_table_bytes(w) + (st->is_max ? arg_bytes(c) : 0);
+    /* its producer's offer to run the forward (graph.c, pool_producer): the
+     * 2x2 path, without Indices; then a buffer of one sample's input for
+     * each thread follows the winners */
+    if (c->pool_in && !(st->fast2x2 && (c->n_out == 1 || !c->out[1]))) c->pool_in = 0;
+    st->sample_fl = c->pool_in ? x->shape[1] * w->in_size : 0;
+    st->nthr = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+    c->work_bytes += (size_t)st->nthr * (size_t)st->sample_fl * sizeof(float);
     return FOIL_OK;
 }
 
@@ -199,6 +218,12 @@ static foil_status pool_infer(FoilOpCtx *c)
 DEFINE_MAX_PLANE(max_plane_f32, float, -FLT_MAX)
 DEFINE_MAX_PLANE(max_plane_u8, uint8_t, 0)
 
+/* Where a row of OW outputs ends in a partial vector: when the row holds a
+ * whole one, the last vector is moved back to end at the row's end instead
+ * (it recomputes some outputs, to the same values), so every load and store
+ * is a plain one; masked stores (vmaskmovps) are slow on AMD's Zen 2. */
+static int64_t last_vec_start(int64_t ox, int64_t OW) { return OW - ox < VN && OW >= VN ? OW - VN : ox; }
+
 /* 2x2 stride-2 windows fully inside an (H, W) plane, VN outputs at a time:
  * each pair of input rows is split into even (a, c) and odd (b, d) columns,
  * and a branch-free tournament keeps the first maximum in row-major order
@@ -210,7 +235,8 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
         const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
         float *yr = y + oy * OW;
         int32_t *ar = arg + oy * OW;
-        for (int64_t ox = 0; ox < OW; ox += VN) {
+        for (int64_t ox0 = 0; ox0 < OW; ox0 += VN) {
+            int64_t ox = last_vec_start(ox0, OW);
             int64_t n = OW - ox < VN ? OW - ox : VN, n2 = 2 * n;
             vn t0 = vn_load_part(r0 + 2 * ox, n2), t1 = vn_load_part(r0 + 2 * ox + VN, n2 - VN);
             vn u0 = vn_load_part(r1 + 2 * ox, n2), u1 = vn_load_part(r1 + 2 * ox + VN, n2 - VN);
@@ -239,7 +265,8 @@ static void max2x2_plane_backward(const float *dy, const float *y, const int32_t
     const vn zero = {0};
     for (int64_t oy = 0; oy < OH; oy++) {
         float *r0 = dx + 2 * oy * W, *r1 = r0 + W;
-        for (int64_t ox = 0; ox < OW; ox += VN) {
+        for (int64_t ox0 = 0; ox0 < OW; ox0 += VN) {
+            int64_t ox = last_vec_start(ox0, OW); /* a window written twice gets the same values */
             int64_t n = OW - ox < VN ? OW - ox : VN, n2 = 2 * n, j = oy * OW + ox;
             vn g = vn_load_part(dy + j, n);
             if (relu_in) g = vn_select(vn_load_part(y + j, n) > zero, g, zero);
@@ -274,9 +301,10 @@ static foil_status maxpool_forward(FoilOpCtx *c)
     const pool_state *st = c->state;
     const FoilWindow *w = &st->w;
     const int64_t isz = w->in_size, osz = w->out_size;
+    if (c->pool_in) return FOIL_OK; /* the producer pooled each sample (maxpool_sample) */
     tap_table tt;
     tap_table_fill(w, c->work, &tt);
-    int32_t *arg = (int32_t *)((char *)c->work + tap_table_bytes(w));
+    int32_t *arg = pool_args(c);
     int64_t *ind = c->n_out > 1 && c->out[1] ? foil_i64(c->out[1]) : NULL;
     int u8 = c->in[0]->dtype == FOIL_U8;
     int par = (double)st->planes * (double)osz * (double)w->k_size >= POOL_PAR_WORK;
@@ -295,45 +323,80 @@ static foil_status maxpool_forward(FoilOpCtx *c)
     return FOIL_OK;
 }
 
+/* Fused forward (ctx->pool_in, see FoilOp.pool_sample): thread's buffer for
+ * one sample's input, and the planes of sample n from x_n. */
+static float *maxpool_buffer(const FoilOpCtx *c, int thread)
+{
+    const pool_state *st = c->state;
+    assert(c->pool_in && thread >= 0 && thread < st->nthr);
+    return (float *)((char *)c->work + tap_table_bytes(&st->w) + arg_bytes(c)) + (size_t)thread * st->sample_fl;
+}
+
+static void maxpool_sample(const FoilOpCtx *c, int64_t n, const float *x_n)
+{
+    const pool_state *st = c->state;
+    const FoilWindow *w = &st->w;
+    const int64_t C = c->in[0]->shape[1], osz = w->out_size;
+    float *y = foil_f32(c->out[0]) + n * C * osz;
+    int32_t *arg = pool_args(c) + n * C * osz;
+    for (int64_t ch = 0; ch < C; ch++)
+        max2x2_plane(x_n + ch * w->in_size, w->in[2], w->out[1], w->out[2], y + ch * osz, arg + ch * osz);
+}
+
 /*
  * In the forward pass this was: y[p, o] = x[p, arg[p, o]] (the window's
  * winner), so the gradient flows to the winner only:
  *   dx[p, arg[p, o]] += dy[p, o]
  * (planes are independent, so they run in parallel).
  */
+/* One plane: d (its input's gradient) from g (its outputs'), with the
+ * winners ap and outputs yp; written when fresh, else added to. */
+static void max_plane_backward(const pool_state *st, const float *g, const float *yp, const int32_t *ap, int fresh,
+                               int relu_in, float *d)
+{
+    const int64_t isz = st->w.in_size, osz = st->w.out_size;
+    const int64_t H = st->w.in[1], W = st->w.in[2], OH = st->w.out[1], OW = st->w.out[2];
+    if (st->fast2x2 && fresh && H == 2 * OH && W == 2 * OW) {
+        max2x2_plane_backward(g, yp, ap, W, OH, OW, relu_in, d);
+        return;
+    }
+    if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
+    if (relu_in) {
+        /* the Relu before this pool passes gradient where its output
+         * x > 0, and x[arg] is this pool's output y */
+        for (int64_t j = 0; j < osz; j++)
+            if (ap[j] >= 0 && yp[j] > 0.0f) d[ap[j]] += g[j];
+    } else {
+        for (int64_t j = 0; j < osz; j++)
+            if (ap[j] >= 0) d[ap[j]] += g[j];
+    }
+}
+
 static void maxpool_backward(FoilOpCtx *c)
 {
     const pool_state *st = c->state;
     if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
     const int64_t isz = st->w.in_size, osz = st->w.out_size;
-    const int32_t *arg = (const int32_t *)((const char *)c->work + tap_table_bytes(&st->w));
-    const float *dy = foil_f32(c->d_out[0]);
+    const int32_t *arg = pool_args(c);
+    const float *dy = foil_f32(c->d_out[0]), *y = foil_f32(c->out[0]);
     float *dx = foil_f32(c->d_in[0]);
-    const float *y = foil_f32(c->out[0]);
-    const int fresh = foilGradFresh(c, 0), relu_in = c->relu_in;
-    const int64_t H = st->w.in[1], W = st->w.in[2], OH = st->w.out[1], OW = st->w.out[2];
-    const int tiled = st->fast2x2 && fresh && H == 2 * OH && W == 2 * OW;
+    const int fresh = foilGradFresh(c, 0);
     int par = st->planes * osz >= POOL_PAR_WORK;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < st->planes; p++) {
-        const int32_t *ap = arg + p * osz;
-        const float *g = dy + p * osz, *yp = y + p * osz;
-        float *d = dx + p * isz;
-        if (tiled) {
-            max2x2_plane_backward(g, yp, ap, W, OH, OW, relu_in, d);
-            continue;
-        }
-        if (fresh) memset(d, 0, (size_t)isz * sizeof *d); /* one plane: still in cache for the scatter */
-        if (relu_in) {
-            /* the Relu before this pool passes gradient where its output
-             * x > 0, and x[arg] is this pool's output y */
-            for (int64_t j = 0; j < osz; j++)
-                if (ap[j] >= 0 && yp[j] > 0.0f) d[ap[j]] += g[j];
-        } else {
-            for (int64_t j = 0; j < osz; j++)
-                if (ap[j] >= 0) d[ap[j]] += g[j];
-        }
-    }
+    for (int64_t p = 0; p < st->planes; p++)
+        max_plane_backward(st, dy + p * osz, y + p * osz, arg + p * osz, fresh, c->relu_in, dx + p * isz);
+}
+
+/* Fused backward (see FoilOp.pool_sample_backward): the gradient of sample
+ * n's input, written whole into dx_n. */
+static void maxpool_sample_backward(const FoilOpCtx *c, int64_t n, float *dx_n)
+{
+    const pool_state *st = c->state;
+    const int64_t C = c->in[0]->shape[1], isz = st->w.in_size, osz = st->w.out_size, first = n * C * osz;
+    const float *dy = foil_f32(c->d_out[0]) + first, *y = foil_f32(c->out[0]) + first;
+    const int32_t *arg = pool_args(c) + first;
+    for (int64_t ch = 0; ch < C; ch++)
+        max_plane_backward(st, dy + ch * osz, y + ch * osz, arg + ch * osz, 1, c->relu_in, dx_n + ch * isz);
 }
 
 /* ---------------------------------------------------------------------------
@@ -517,6 +580,9 @@ const FoilOp foilOpMaxPool = {
     .backward = maxpool_backward,
     .writes_grads = 0x1,
     .masks_relu_in = 1,
+    .pool_buffer = maxpool_buffer,
+    .pool_sample = maxpool_sample,
+    .pool_sample_backward = maxpool_sample_backward,
     .plan_state_bytes = sizeof(pool_state),
 };
 
