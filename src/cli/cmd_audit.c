@@ -170,9 +170,10 @@ static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, cons
     for (int k = 0; k < au->n_detectors; k++) {
         printf("  detector %-12s ROC AUC", au->detectors[k].name);
         for (int i = 0; i < au->n_detections; i++) {
-            const FoilAuditDetection *r = &au->detections[i];
-            if (r->detector == k && !r->adaptive) printf(" %s %.3f", r->attack, r->roc_auc);
-            if (r->detector == k && r->adaptive)
+            const FoilDetectionRow *r = &au->detections[i].row;
+            if (au->detections[i].detector != k) continue;
+            if (!r->adaptive) printf(" %s %.3f", r->attack, r->roc_auc);
+            else
                 printf("; adaptive attacker: %.1f%% evade", r->attacked ? 100.0 * (double)r->evaded / (double)r->attacked : 0);
         }
         printf("%s\n", au->detectors[k].adaptive_gap ? " (WARNING: it stops fewer from an attacker who knows it)" : "");

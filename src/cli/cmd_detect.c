@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "eval/detection_row.h"
+#include "report/report.h"
 #include "foil/detect.h"
 #include "foil/eval.h"
 
@@ -104,59 +106,26 @@ static int make_detector(const detect_args *a, const char *name, foil_model *mod
     return cli_make_detector(&cli_detect, name, &da, model, train, seed, d);
 }
 
-/* One attack's examples scored by one detector. */
-typedef struct detection_row {
-    const char *attack;
-    int adaptive;
-    int64_t attacked, fooled, evaded;
-    double auc, tpr, seconds;
-} detection_row;
-
-/* Score the fooled examples of adv and compare them with the clean scores. */
+/* Score adv with the detector and compare its fooled examples with the
+ * clean scores. */
 static foil_status score_row(foil_detector *d, float threshold, const float *clean, int64_t n_clean,
-                             const foil_tensor *adv, const uint8_t *attacked, const uint8_t *fooled, detection_row *row)
+                             const foil_tensor *adv, const uint8_t *attacked, const uint8_t *fooled,
+                             FoilDetectionRow *row)
 {
     const int64_t n = adv->shape[0];
-    float *s = malloc((size_t)n * sizeof *s), *pos = malloc((size_t)n * sizeof *pos);
-    foil_status st = s && pos ? foil_detector_score(d, adv, s) : foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int64_t k = 0;
-    row->attacked = row->fooled = row->evaded = 0;
-    for (int64_t i = 0; i < n && !st; i++) {
-        row->attacked += attacked[i];
-        if (!fooled[i]) continue;
-        pos[k++] = s[i];
-        row->evaded += s[i] <= threshold;
-    }
-    row->fooled = k;
-    row->auc = foil_roc_auc(clean, n_clean, pos, k);
-    row->tpr = foil_rate_above(pos, k, threshold);
+    float *s = malloc((size_t)n * sizeof *s);
+    foil_status st = s ? foil_detector_score(d, adv, s) : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (!st) st = foilDetectionRowScore(clean, n_clean, threshold, s, attacked, fooled, n, row);
     free(s);
-    free(pos);
     return st;
 }
 
 static double pct(int64_t k, int64_t n) { return n ? 100.0 * (double)k / (double)n : NAN; }
 
-static void print_row(const detection_row *r)
+static void print_row(const FoilDetectionRow *r)
 {
-    printf("    %-22s %7.1f%% %8.3f %8.1f%% %8.1f%%   %6.0f s\n", r->attack, pct(r->fooled, r->attacked), r->auc,
+    printf("    %-22s %7.1f%% %8.3f %8.1f%% %8.1f%%   %6.0f s\n", r->attack, pct(r->fooled, r->attacked), r->roc_auc,
            100 * r->tpr, pct(r->evaded, r->attacked), r->seconds);
-}
-
-static cJSON *row_json(const detection_row *r)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "attack", r->attack);
-    cJSON_AddBoolToObject(o, "adaptive", r->adaptive);
-    cJSON_AddNumberToObject(o, "attacked", (double)r->attacked);
-    cJSON_AddNumberToObject(o, "fooled", (double)r->fooled);
-    cJSON_AddNumberToObject(o, "evaded", (double)r->evaded);
-    if (isnan(r->auc)) cJSON_AddNullToObject(o, "roc_auc");
-    else cJSON_AddNumberToObject(o, "roc_auc", r->auc);
-    if (isnan(r->tpr)) cJSON_AddNullToObject(o, "tpr");
-    else cJSON_AddNumberToObject(o, "tpr", r->tpr);
-    cJSON_AddNumberToObject(o, "seconds", r->seconds);
-    return o;
 }
 
 /* The attacks unaware of the detector: their examples, computed once. */
@@ -207,11 +176,11 @@ static int evaluate_detector(const detect_args *a, const char *name, foil_model 
                threshold, 100 * test_fpr, "attack", "fooled", "ROC AUC", "TPR", "evaded", "time");
     double worst_plain = 0;
     for (int k = 0; k < n_runs && !st; k++) {
-        detection_row row = {.attack = runs[k].name, .seconds = runs[k].r.seconds};
+        FoilDetectionRow row = {.attack = runs[k].name, .seconds = runs[k].r.seconds};
         st = score_row(d, threshold, clean, n_test, &runs[k].r.adv, runs[k].r.attacked, runs[k].r.success, &row);
         if (st) break;
         worst_plain = fmax(worst_plain, pct(row.evaded, row.attacked));
-        cJSON_AddItemToArray(rows, row_json(&row));
+        cJSON_AddItemToArray(rows, foilReportDetectionRowJson(&row));
         if (!a->json) print_row(&row);
     }
     if (!st && !a->no_adaptive) {
@@ -220,11 +189,11 @@ static int evaluate_detector(const detect_args *a, const char *name, foil_model 
         ta.step_size = 0;
         foil_detector_evasion_result er;
         st = foil_detector_evasion_attack(model, d, threshold, &xt, foil_i64(&test->y), &ta, common->quiet, &er);
-        detection_row row = {.attack = "orthogonal+selective", .adaptive = 1, .seconds = er.seconds};
+        FoilDetectionRow row = {.attack = "orthogonal+selective", .adaptive = 1, .seconds = er.seconds};
         if (!st) st = score_row(d, threshold, clean, n_test, &er.adv, er.attacked, er.fooled, &row);
         foil_detector_evasion_result_free(&er);
         if (!st) {
-            cJSON_AddItemToArray(rows, row_json(&row));
+            cJSON_AddItemToArray(rows, foilReportDetectionRowJson(&row));
             if (!a->json) print_row(&row);
             double adaptive = pct(row.evaded, row.attacked);
             if (adaptive - worst_plain > 5) {

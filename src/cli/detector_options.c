@@ -2,6 +2,7 @@
  * cli/detector_options.c - adversarial-example detectors by name, shared by
  * `foil detect` and `foil audit --detector`.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -16,8 +17,12 @@ int cli_split_list(const cli_command *cmd, char *list, const char *what, const c
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int ok = !known;
         for (int k = 0; k < n_known && !ok; k++) ok = strcmp(tok, known[k]) == 0;
-        if (!ok) return cli_usage_error(cmd, "unknown %s '%s' (known: squeeze, max-softmax, energy, mahalanobis)",
-                                        what, tok);
+        if (!ok) {
+            char names[256] = "";
+            for (int k = 0; k < n_known; k++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", known[k]);
+            return cli_usage_error(cmd, "unknown %s '%s' (known: %s)", what, tok, names);
+        }
         if (*count == max) return cli_usage_error(cmd, "at most %d %ss", max, what);
         names[(*count)++] = tok;
     }

@@ -112,17 +112,19 @@ typedef struct audit_stage {
     int adaptive;                /* on the adaptive model */
 } audit_stage;
 
-static int worst_index(audit_state *s, foil_norm norm, double eps)
+/* *w: the worst case at (norm, eps), made on first use. */
+static foil_status worst_index(audit_state *s, foil_norm norm, double eps, int *w)
 {
     FoilAudit *a = s->a;
-    for (int i = 0; i < a->n_worst; i++)
-        if (a->worst[i].norm == norm && a->worst[i].eps == eps) return i;
-    if (a->n_worst == 2 * FOIL_AUDIT_MAX_EPS) return -1;
-    uint8_t *f = calloc((size_t)s->x.shape[0], 1);
-    if (!f) return -1;
-    s->fooled[a->n_worst] = f;
+    for (*w = 0; *w < a->n_worst; (*w)++)
+        if (a->worst[*w].norm == norm && a->worst[*w].eps == eps) return FOIL_OK;
+    if (a->n_worst == 2 * FOIL_AUDIT_MAX_EPS)
+        return foil_error(FOIL_ERR_ARG, "audit: more than %d (norm, eps) pairs", 2 * FOIL_AUDIT_MAX_EPS);
+    if (!(s->fooled[a->n_worst] = calloc((size_t)s->x.shape[0], 1)))
+        return foil_error(FOIL_ERR_NOMEM, "audit: out of memory");
     a->worst[a->n_worst] = (FoilAuditWorst){.norm = norm, .eps = eps};
-    return a->n_worst++;
+    *w = a->n_worst++;
+    return FOIL_OK;
 }
 
 /* The same attack at the same (norm, eps) on the defense as given, run just
@@ -183,8 +185,11 @@ static foil_status run_one(audit_state *s, const audit_stage *g)
         foilAuditKeepAdversarial(a, run->attack, &r);
         if (!g->adaptive) st = foilAuditScoreRun(a, s->models, run->attack, &r);
     }
-    int w = worst_index(s, g->norm, g->eps);
-    if (w >= 0) {
+    /* a worst case that cannot be kept fails the audit: it must not report a
+     * figure that leaves out an attack */
+    int w = -1;
+    if (!st) st = worst_index(s, g->norm, g->eps, &w);
+    if (!st) {
         a->worst[w].attacks++;
         for (int64_t i = 0; i < r.n; i++) s->fooled[w][i] |= r.success[i];
     }

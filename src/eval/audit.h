@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 
+#include "eval/detection_row.h"
 #include "foil/data.h"
 #include "foil/eval.h"
 #include "foil/evasion.h"
@@ -99,14 +100,10 @@ typedef struct FoilAuditDetector {
 } FoilAuditDetector;
 
 /* One detector against one attack's adversarial examples at the headline
- * eps: the fooled examples are the positives, the clean sample the
- * negatives. */
+ * eps, the clean sample the negatives. */
 typedef struct FoilAuditDetection {
     int detector;                /* index into detectors[] */
-    const char *attack;          /* the run's attack, or "orthogonal+selective" (static) */
-    int adaptive;                /* the attack that evades model and detector together */
-    int64_t attacked, fooled, evaded; /* evaded: fooled and not flagged */
-    double roc_auc, tpr;         /* NaN when nothing was fooled */
+    FoilDetectionRow row;        /* attack: the run's, or "orthogonal+selective" */
 } FoilAuditDetection;
 
 typedef struct FoilAuditConfig {

@@ -32,26 +32,15 @@ foil_status foilAuditCalibrateDetectors(FoilAudit *a, const FoilAuditModels *m, 
 
 /* A detection row from the detector's scores of adv, whose fooled examples
  * are the positives (no row past FOIL_AUDIT_MAX_DETECTIONS). */
-static foil_status add_detection(FoilAudit *a, int k, const char *attack, int adaptive, const float *scores,
+static foil_status add_detection(FoilAudit *a, int k, FoilDetectionRow row, const float *scores,
                                  const uint8_t *attacked, const uint8_t *fooled, int64_t n)
 {
     if (a->n_detections == FOIL_AUDIT_MAX_DETECTIONS)
         return foil_error(FOIL_ERR_ARG, "audit: more than %d detector rows", FOIL_AUDIT_MAX_DETECTIONS);
     const FoilAuditDetector *d = &a->detectors[k];
-    float *pos = malloc((size_t)n * sizeof *pos);
-    if (!pos) return foil_error(FOIL_ERR_NOMEM, "audit: out of memory for detector scores");
-    FoilAuditDetection *row = &a->detections[a->n_detections++];
-    *row = (FoilAuditDetection){.detector = k, .attack = attack, .adaptive = adaptive};
-    for (int64_t i = 0; i < n; i++) {
-        row->attacked += attacked[i];
-        if (!fooled[i]) continue;
-        pos[row->fooled++] = scores[i];
-        row->evaded += scores[i] <= d->threshold;
-    }
-    row->roc_auc = foil_roc_auc(d->clean_scores, n, pos, row->fooled);
-    row->tpr = foil_rate_above(pos, row->fooled, d->threshold);
-    free(pos);
-    return FOIL_OK;
+    foil_status st = foilDetectionRowScore(d->clean_scores, n, d->threshold, scores, attacked, fooled, n, &row);
+    if (!st) a->detections[a->n_detections++] = (FoilAuditDetection){.detector = k, .row = row};
+    return st;
 }
 
 foil_status foilAuditScoreRun(FoilAudit *a, const FoilAuditModels *m, const char *attack,
@@ -63,7 +52,8 @@ foil_status foilAuditScoreRun(FoilAudit *a, const FoilAuditModels *m, const char
     foil_status st = FOIL_OK;
     for (int k = 0; k < a->n_detectors && !st; k++) {
         st = foil_detector_score(m->detectors[k], &r->adv, scores);
-        if (!st) st = add_detection(a, k, attack, 0, scores, r->attacked, r->success, r->n);
+        FoilDetectionRow row = {.attack = attack, .seconds = r->seconds};
+        if (!st) st = add_detection(a, k, row, scores, r->attacked, r->success, r->n);
     }
     free(scores);
     return st ? foil_error_prefix(st, "audit: detectors on %s's examples", attack) : FOIL_OK;
@@ -77,8 +67,8 @@ static double best_plain_evasion(const FoilAudit *a, int k)
 {
     double best = 0;
     for (int i = 0; i < a->n_detections; i++) {
-        const FoilAuditDetection *row = &a->detections[i];
-        if (row->detector == k && !row->adaptive) best = fmax(best, rate(row->evaded, row->attacked));
+        const FoilDetectionRow *row = &a->detections[i].row;
+        if (a->detections[i].detector == k && !row->adaptive) best = fmax(best, rate(row->evaded, row->attacked));
     }
     return best;
 }
@@ -99,9 +89,10 @@ foil_status foilAuditEvadeDetectors(FoilAudit *a, const FoilAuditModels *m, cons
         if (!st && !scores) st = foil_error(FOIL_ERR_NOMEM, "audit: out of memory for detector scores");
         if (!st) st = foil_detector_score(m->detectors[k], &er.adv, scores);
         double plain = best_plain_evasion(a, k);
-        if (!st) st = add_detection(a, k, "orthogonal+selective", 1, scores, er.attacked, er.fooled, er.n);
+        FoilDetectionRow row = {.attack = "orthogonal+selective", .adaptive = 1, .seconds = er.seconds};
+        if (!st) st = add_detection(a, k, row, scores, er.attacked, er.fooled, er.n);
         if (!st) {
-            const FoilAuditDetection *row = &a->detections[a->n_detections - 1];
+            const FoilDetectionRow *row = &a->detections[a->n_detections - 1].row;
             d->adaptive_gap = rate(row->evaded, row->attacked) - plain > 0.05;
         }
         free(scores);

@@ -103,17 +103,22 @@ static foil_status alloc_images(const int64_t image[3], int64_t n, foil_tensor *
     return foil_tensor_alloc(t, FOIL_F32, 4, shape);
 }
 
-/* The model's softmax probability of `target` for one image of f values. */
-static foil_status probability_at(const int64_t image[3], foil_model *model, const float *x, int64_t f,
-                                  int64_t target, double *p)
+/* The model's softmax probability of `target` at x and at `from` (images of
+ * f values), from one prediction: F(x) - F(from). */
+static foil_status probability_change(const int64_t image[3], foil_model *model, const float *x, const float *from,
+                                      int64_t f, int64_t target, double *change)
 {
     foil_tensor in = {0}, logits = {0};
-    foil_status st = alloc_images(image, 1, &in);
-    if (!st) memcpy(foil_f32(&in), x, (size_t)f * sizeof(float));
-    if (!st) st = foil_model_predict(model, &in, &logits);
+    foil_status st = alloc_images(image, 2, &in);
     if (!st) {
-        softmax_row r = softmax_of(foil_f32(&logits), logits.numel);
-        *p = target < logits.numel ? softmax_p(&r, target) : NAN;
+        memcpy(foil_f32(&in), x, (size_t)f * sizeof(float));
+        memcpy(foil_f32(&in) + f, from, (size_t)f * sizeof(float));
+        st = foil_model_predict(model, &in, &logits);
+    }
+    if (!st) {
+        int64_t classes = logits.numel / 2;
+        softmax_row at_x = softmax_of(foil_f32(&logits), classes), at_from = softmax_of(foil_f32(&logits) + classes, classes);
+        *change = target < classes ? softmax_p(&at_x, target) - softmax_p(&at_from, target) : NAN;
     }
     foil_tensor_free(&in);
     foil_tensor_free(&logits);
@@ -135,16 +140,14 @@ foil_status foilAuditIntegratedGradients(foil_model *model, const int64_t image[
         for (int64_t i = 0; i < f; i++) foil_f32(&path)[k * f + i] = from[i] + alpha * (x[i] - from[i]);
     }
     if (!st) st = foil_model_input_grad(model, &path, class_probability, &s->target, NULL, NULL, &grad);
-    double sum = 0, at_x = NAN, at_baseline = NAN;
+    double sum = 0, change = NAN;
     for (int64_t i = 0; i < f && !st; i++) {
         double mean = 0;
         for (int64_t k = 0; k < m; k++) mean += foil_f32(&grad)[k * f + i];
         s->attribution[i] = (float)((x[i] - from[i]) * mean / (double)m);
         sum += s->attribution[i];
     }
-    if (!st) st = probability_at(image, model, x, f, s->target, &at_x);
-    if (!st) st = probability_at(image, model, from, f, s->target, &at_baseline);
-    double change = at_x - at_baseline;
+    if (!st) st = probability_change(image, model, x, from, f, s->target, &change);
     s->gap = fabs(change) > 1e-6 ? fabs(sum - change) / fabs(change) : NAN;
     foil_tensor_free(&path);
     foil_tensor_free(&grad);

@@ -244,9 +244,9 @@ static void detection_table(FILE *f, const FoilAudit *a)
             "al. 2022).</p>\n<table><tr><th>detector</th><th>attack</th><th>fooled</th><th>ROC AUC</th><th>TPR</th>"
             "<th>evaded</th></tr>\n", a->headline >= 0 ? a->worst[a->headline].eps : NAN, 100 * a->detector_fpr);
     for (int i = 0; i < a->n_detections; i++) {
-        const FoilAuditDetection *r = &a->detections[i];
+        const FoilDetectionRow *r = &a->detections[i].row;
         fprintf(f, "<tr><td>%s</td><td>%s%s</td><td class=\"num\">%lld / %lld</td><td class=\"num\">",
-                a->detectors[r->detector].name, r->attack, r->adaptive ? " (adaptive)" : "", (long long)r->fooled,
+                a->detectors[a->detections[i].detector].name, r->attack, r->adaptive ? " (adaptive)" : "", (long long)r->fooled,
                 (long long)r->attacked);
         if (isfinite(r->roc_auc)) fprintf(f, "%.3f", r->roc_auc);
         else fputs("-", f);

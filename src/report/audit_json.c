@@ -9,6 +9,20 @@
 
 static cJSON *number_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+cJSON *foilReportDetectionRowJson(const FoilDetectionRow *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "attack", r->attack);
+    cJSON_AddBoolToObject(o, "adaptive", r->adaptive);
+    cJSON_AddNumberToObject(o, "attacked", (double)r->attacked);
+    cJSON_AddNumberToObject(o, "fooled", (double)r->fooled);
+    cJSON_AddNumberToObject(o, "evaded", (double)r->evaded);
+    cJSON_AddItemToObject(o, "roc_auc", number_or_null(r->roc_auc));
+    cJSON_AddItemToObject(o, "tpr", number_or_null(r->tpr));
+    cJSON_AddNumberToObject(o, "seconds", r->seconds);
+    return o;
+}
+
 static cJSON *figure_json(const FoilAuditFigure *f)
 {
     cJSON *o = cJSON_CreateObject();
@@ -126,17 +140,7 @@ static cJSON *detection_json(const FoilAudit *a)
         cJSON_AddNumberToObject(dj, "threshold", d->threshold);
         cJSON_AddBoolToObject(dj, "adaptive_gap", d->adaptive_gap);
         for (int i = 0; i < a->n_detections; i++) {
-            const FoilAuditDetection *r = &a->detections[i];
-            if (r->detector != k) continue;
-            cJSON *rj = cJSON_CreateObject();
-            cJSON_AddStringToObject(rj, "attack", r->attack);
-            cJSON_AddBoolToObject(rj, "adaptive", r->adaptive);
-            cJSON_AddNumberToObject(rj, "attacked", (double)r->attacked);
-            cJSON_AddNumberToObject(rj, "fooled", (double)r->fooled);
-            cJSON_AddNumberToObject(rj, "evaded", (double)r->evaded);
-            cJSON_AddItemToObject(rj, "roc_auc", number_or_null(r->roc_auc));
-            cJSON_AddItemToObject(rj, "tpr", number_or_null(r->tpr));
-            cJSON_AddItemToArray(rows, rj);
+            if (a->detections[i].detector == k) cJSON_AddItemToArray(rows, foilReportDetectionRowJson(&a->detections[i].row));
         }
         cJSON_AddItemToObject(dj, "attacks", rows);
         cJSON_AddItemToArray(list, dj);

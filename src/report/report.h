@@ -92,6 +92,11 @@ foil_status foilReportExamplePng(const FoilAudit *a, int k, FoilExampleView v, F
 /* Every example image into DIR/examples/ (created). */
 foil_status foilReportAuditExamples(const char *dir, const FoilAudit *a);
 
+/* One detector against one attack (foil detect's and the audit's rows):
+ * attack, adaptive, attacked, fooled, evaded, roc_auc, tpr (null when
+ * nothing was fooled), seconds. */
+cJSON *foilReportDetectionRowJson(const FoilDetectionRow *r);
+
 /* The requirements as JUnit XML (audit_junit.c), one test case each, which
  * CI systems (GitLab, Jenkins, GitHub's test reporters) display natively. */
 foil_status foilReportAuditJunit(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx);
