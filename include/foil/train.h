@@ -80,6 +80,11 @@ typedef struct foil_train_options {
      * 2016). */
     float temperature;
     foil_model *teacher;       /* not owned; queried in inference mode on each clean batch */
+    /* Gaussian noise augmentation for randomized smoothing (Cohen, Rosenfeld
+     * and Kolter 2019): every training example gets x + noise_sigma * N(0, I),
+     * not clipped, drawn afresh each epoch (0: off). Train at the sigma the
+     * model will be certified at (foil/certify.h). */
+    float noise_sigma;
 } foil_train_options;
 
 typedef struct foil_epoch_stats {

@@ -63,10 +63,16 @@ int cli_fail(const cli_command *cmd, foil_status st);
 /* "test", "train" or "all" for option opt; a usage error otherwise. */
 int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, foil_split *split);
 
+/* A comma-separated list of numbers >= 0 (> 0 when positive; strictly
+ * increasing when increasing) for option opt, at most max of them. */
+int cli_parse_numbers(const cli_command *cmd, const char *opt, const char *text, int positive, int increasing,
+                      double *out, int max, int *count);
+
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
 
-extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit;
+extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit,
+    cli_certify;
 
 
 

@@ -75,22 +75,6 @@ typedef struct audit_args {
     int64_t limit, batch, queries;
 } audit_args;
 
-static int parse_eps(const char *opt, const char *s, double *eps, int *n)
-{
-    *n = 0;
-    while (s && *s) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end == s || (*end && *end != ',') || !isfinite(v) || v <= 0)
-            return cli_usage_error(&cli_audit, "%s expects numbers > 0 separated by commas, got '%s'", opt, s);
-        if (*n == FOIL_AUDIT_MAX_EPS) return cli_usage_error(&cli_audit, "%s: at most %d values", opt, FOIL_AUDIT_MAX_EPS);
-        if (*n && v <= eps[*n - 1]) return cli_usage_error(&cli_audit, "%s: give the values in increasing order", opt);
-        eps[(*n)++] = v;
-        s = *end ? end + 1 : end;
-    }
-    return CLI_OK;
-}
-
 static int make_config(const audit_args *a, const cli_common *common, FoilAuditConfig *c,
                        FoilAuditRequirement *reqs)
 {
@@ -102,8 +86,9 @@ static int make_config(const audit_args *a, const cli_common *common, FoilAuditC
         return cli_usage_error(&cli_audit, "--detector-fpr must lie strictly between 0 and 1");
     *c = (FoilAuditConfig){.profile = (FoilAuditProfile)p, .examples = a->limit, .seed = (uint64_t)common->seed,
                            .batch = a->batch, .queries = a->queries, .quiet = common->quiet};
-    int rc = parse_eps("--eps-linf", a->eps_linf, c->eps_linf, &c->n_eps_linf);
-    if (!rc) rc = parse_eps("--eps-l2", a->eps_l2, c->eps_l2, &c->n_eps_l2);
+    int rc = cli_parse_numbers(&cli_audit, "--eps-linf", a->eps_linf, 1, 1, c->eps_linf, FOIL_AUDIT_MAX_EPS,
+                               &c->n_eps_linf);
+    if (!rc) rc = cli_parse_numbers(&cli_audit, "--eps-l2", a->eps_l2, 1, 1, c->eps_l2, FOIL_AUDIT_MAX_EPS, &c->n_eps_l2);
     for (int i = 0; i < a->require.n && !rc; i++)
         if (foilAuditRequirementParse(a->require.items[i], a->require_confident, &reqs[i]))
             rc = cli_usage_error(&cli_audit, "--require: %s", foil_last_error());

@@ -149,3 +149,22 @@ void cli_apply_common(const cli_common *common)
         openblas_set_num_threads((int)common->threads);
     }
 }
+
+int cli_parse_numbers(const cli_command *cmd, const char *opt, const char *text, int positive, int increasing,
+                      double *out, int max, int *count)
+{
+    *count = 0;
+    for (const char *s = text; s && *s;) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || (*end && *end != ',') || !isfinite(v) || v < 0 || (positive && v == 0))
+            return cli_usage_error(cmd, "%s expects numbers %s separated by commas, got '%s'", opt,
+                                   positive ? "> 0" : ">= 0", s);
+        if (*count == max) return cli_usage_error(cmd, "%s: at most %d values", opt, max);
+        if (increasing && *count && v <= out[*count - 1])
+            return cli_usage_error(cmd, "%s: give the values in increasing order", opt);
+        out[(*count)++] = v;
+        s = *end ? end + 1 : end;
+    }
+    return CLI_OK;
+}

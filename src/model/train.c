@@ -29,7 +29,7 @@
 #include "model/checkpoint.h"
 #include "model/model_internal.h"
 
-enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3, STREAM_ATTACK = 4, STREAM_EVAL = 5 };
+enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3, STREAM_ATTACK = 4, STREAM_EVAL = 5, STREAM_NOISE = 6 };
 
 /* FGSM-RS's catastrophic-overfitting probe: this many training examples;
  * and the largest gap between its FGSM and PGD accuracy a model that has
@@ -121,6 +121,20 @@ static foil_status plan_batch(trainer *t, int64_t b) /* b rows: 2 x the batch fo
     return FOIL_OK;
 }
 
+/* Gaussian augmentation: example k of the batch gets sigma * N(0, I) from
+ * the stream of (epoch, its position in the epoch), so a resumed run draws
+ * the same noise. */
+static void add_training_noise(trainer *t, int64_t epoch, int64_t first, int64_t b)
+{
+    const double sigma = t->o->noise_sigma;
+    for (int64_t k = 0; k < b; k++) {
+        foil_rng r = foil_rng_make(t->o->seed, ((uint64_t)STREAM_NOISE << 56) | ((uint64_t)epoch << 32) |
+                                                   (uint64_t)(first + k));
+        float *dst = foil_f32(&t->x) + k * t->per_example;
+        for (int64_t i = 0; i < t->per_example; i++) dst[i] += (float)(sigma * foil_rng_normal(&r));
+    }
+}
+
 static void gather_batch(trainer *t, int64_t epoch, int64_t first, int64_t b)
 {
     const foil_tensor *x = &t->data->x;
@@ -138,6 +152,7 @@ static void gather_batch(trainer *t, int64_t epoch, int64_t first, int64_t b)
                                                    (uint64_t)(first + k));
         augment_image(src, dst, x, t->o->crop_pad, t->o->flip, &r);
     }
+    if (t->o->noise_sigma > 0) add_training_noise(t, epoch, first, b);
 }
 
 /* Distillation: the teacher's soft labels softmax(teacher(x) / T) for the
@@ -314,6 +329,8 @@ static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d,
     if (o->epochs < 1 || o->epochs > 256) return foil_error(FOIL_ERR_ARG, "epochs must be between 1 and 256");
     if (o->batch < 1) return foil_error(FOIL_ERR_ARG, "batch size must be at least 1");
     if (o->optim.lr <= 0) return foil_error(FOIL_ERR_ARG, "learning rate must be positive");
+    if (!(o->noise_sigma >= 0) || !isfinite(o->noise_sigma))
+        return foil_error(FOIL_ERR_ARG, "the noise sigma must be a finite number >= 0, not %g", o->noise_sigma);
     if (d->x.ndim < 2 || d->x.shape[0] < 1) return foil_error(FOIL_ERR_ARG, "%s: no training examples", d->name);
     if (o->resume && !o->checkpoint) return foil_error(FOIL_ERR_ARG, "resuming needs a checkpoint file");
     if (m->fixed_batch && m->fixed_batch != o->batch)
