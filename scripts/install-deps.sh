@@ -16,6 +16,7 @@ packages=(
   libpng-dev libsodium-dev     # the audit report's example images (PNG, base64 inside the HTML)
   libjpeg62-turbo-dev          # the JPEG preprocessing defense (libjpeg-turbo)
   libcurl4-openssl-dev         # remote models over HTTP
+  libopenmpi-dev openmpi-bin   # scale-out: mpirun -np N foil certify ... (optional at build time)
   libmicrohttpd-dev            # the remote models' test server
   libcmocka-dev                # test framework
   libonnx-testdata             # official ONNX operator tests (conformance suite)

@@ -42,12 +42,18 @@ typedef struct cli_common {
     int quiet;
 } cli_common;
 
+/* What a command declares, and main.c enforces (as Redis's command table). */
+enum {
+    CLI_DISTRIBUTED = 1    /* shares its work between MPI ranks; others refuse to run as more than one */
+};
+
 typedef struct cli_command {
     const char *name;
     const char *summary;
     const char *usage;     /* argument synopsis after "foil NAME" */
     const char *description;
     int (*run)(int argc, char **argv);
+    unsigned flags;        /* CLI_* above */
 } cli_command;
 
 /* Parse argv[1..] of command `cmd` against opts plus the common options.

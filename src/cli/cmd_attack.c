@@ -70,6 +70,7 @@ const cli_command cli_attack = {
     "attacks the model without the defense (rows NAME (no defense)), so each\n"
     "defense's curves lie next to the undefended model's.",
     run_attack,
+    0,
 };
 
 typedef struct attack_args {

@@ -61,6 +61,7 @@ const cli_command cli_audit = {
     "the same sample), and calls it better or worse only when the interval\n"
     "excludes 0. Exit status 3 when any figure got worse beyond the noise.",
     run_audit,
+    0,
 };
 
 typedef struct audit_args {

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "foil/certify.h"
 #include "foil/data.h"
 #include "foil/progress.h"
@@ -44,6 +45,7 @@ const cli_command cli_certify = {
     "(their index in the split), so --every and --limit choose examples without\n"
     "changing any one's result.",
     run_certify,
+    CLI_DISTRIBUTED,
 };
 
 enum { MAX_RADII = 32 };
@@ -166,16 +168,29 @@ static void data_range(const foil_dataset *d, float *lo, float *hi)
     }
 }
 
-static foil_status certify_all(const certify_args *a, foil_smoothed *s, const foil_dataset *d, certify_run *run,
-                               int quiet)
+/* One example's result, as a rank sends it to rank 0. */
+typedef struct certify_record {
+    int64_t position;            /* in run->index */
+    foil_certificate cert;
+} certify_record;
+
+/* This rank's share of the examples (every size-th, from its rank), each
+ * with its own noise stream, so the shares' results are the one-process
+ * results. */
+static foil_status certify_share(const certify_args *a, foil_smoothed *s, const foil_dataset *d,
+                                 const certify_run *run, certify_record *mine, int64_t *n_mine, int quiet)
 {
     foil_progress bar;
-    foil_progress_start(&bar, a->predict ? "predict" : "certify", run->count, "img", quiet);
-    double start = foil_now();
+    const int64_t share = (run->count - foilDistRank() + foilDistSize() - 1) / foilDistSize();
+    foil_progress_start(&bar, a->predict ? "predict" : "certify", share, "img", quiet || foilDistRank() != 0);
     int64_t correct = 0;
+    *n_mine = 0;
     for (int64_t i = 0; i < run->count; i++) {
-        foil_certificate *c = &run->cert[i];
+        if (!foilDistOwns(i)) continue;
+        certify_record *rec = &mine[(*n_mine)++];
+        foil_certificate *c = &rec->cert;
         const int64_t row = run->index[i];
+        rec->position = i;
         foil_status st;
         if (a->predict) {
             double t0 = foil_now();
@@ -189,13 +204,67 @@ static foil_status certify_all(const certify_args *a, foil_smoothed *s, const fo
         correct += c->prediction == foil_i64(&d->y)[row];
         char status[64];
         snprintf(status, sizeof status, "%s %.1f%%", a->predict ? "accuracy" : "certified",
-                 100.0 * (double)correct / (double)(i + 1));
-        foil_progress_update(&bar, i + 1, status);
+                 100.0 * (double)correct / (double)*n_mine);
+        foil_progress_update(&bar, *n_mine, status);
     }
     foil_progress_finish(&bar, NULL);
+    return FOIL_OK;
+}
+
+/* Every rank certifies its share; rank 0 gathers them into run->cert. A
+ * rank that failed fails the run on every rank. */
+static foil_status certify_all(const certify_args *a, foil_smoothed *s, const foil_dataset *d, certify_run *run,
+                               int quiet)
+{
+    double start = foil_now();
+    certify_record *mine = malloc((size_t)(run->count ? run->count : 1) * sizeof *mine), *all = NULL;
+    int64_t n_mine = 0, total = 0;
+    foil_status st = mine ? certify_share(a, s, d, run, mine, &n_mine, quiet)
+                          : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (!(st = foilDistAgree(st))) st = foilDistGather(mine, n_mine, sizeof *mine, (void **)&all, &total);
+    if (!st && foilDistRank() == 0) {
+        if (total != run->count) st = foil_error(FOIL_ERR_ARG, "gathered %lld of %lld results", (long long)total,
+                                                 (long long)run->count);
+        for (int64_t k = 0; !st && k < total; k++) run->cert[all[k].position] = all[k].cert;
+    }
+    free(mine);
+    free(all);
     run->seconds = foil_now() - start;
     run->sampler_tv = foil_smoothed_sampler_tv(s);
-    return FOIL_OK;
+    return st;
+}
+
+/* Certify the chosen examples of d and print the results (rank 0). */
+static int certify_examples(const certify_args *a, const cli_common *common, foil_model *model,
+                            const foil_dataset *d, certify_run *run)
+{
+    int64_t total = d->x.shape[0];
+    if (a->limit > 0 && a->limit * a->every < total) total = a->limit * a->every;
+    run->count = (total + a->every - 1) / a->every;
+    run->index = malloc((size_t)(run->count ? run->count : 1) * sizeof *run->index);
+    run->cert = calloc((size_t)(run->count ? run->count : 1), sizeof *run->cert);
+    if (!run->index || !run->cert) return cli_fail(&cli_certify, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+    for (int64_t i = 0; i < run->count; i++) run->index[i] = i * a->every;
+    foil_smoothing_options o;
+    foil_smoothing_defaults(&o);
+    o.sigma = (float)a->sigma;
+    o.n0 = a->n0;
+    o.n = a->n;
+    o.alpha = a->alpha;
+    o.batch = a->batch;
+    o.levels = (int)a->levels;
+    o.seed = (uint64_t)common->seed;
+    data_range(d, &o.lo, &o.hi);
+    foil_smoothed *s = NULL;
+    foil_status st = foil_smoothed_create(model, &o, &s);
+    if (!st) st = certify_all(a, s, d, run, common->quiet);
+    foil_smoothed_free(s);
+    if (st) return cli_fail(&cli_certify, st);
+    if (foilDistRank() == 0) {
+        if (a->json) print_json(a, run, d, foil_model_name(model));
+        else print_text(a, run, d, foil_model_name(model));
+    }
+    return CLI_OK;
 }
 
 static int certify(certify_args *a, const cli_common *common)
@@ -221,39 +290,17 @@ static int certify(certify_args *a, const cli_common *common)
 
     foil_model *model = NULL;
     foil_dataset d = {0};
-    foil_smoothed *s = NULL;
-    foil_status st = FOIL_OK;
-    if ((rc = cli_open_model(&cli_certify, &a->source, &model))) return rc;
-    if ((st = foil_data_load(&a->data, split, &d))) rc = cli_fail(&cli_certify, st);
-    if (!rc && !(rc = cli_apply_normalize(&cli_certify, a->normalize, model)))
-        rc = cli_check_model_input(&cli_certify, model, &d.x, a->data.data);
-    if (!rc) {
-        int64_t total = d.x.shape[0];
-        if (a->limit > 0 && a->limit * a->every < total) total = a->limit * a->every;
-        run.count = (total + a->every - 1) / a->every;
-        run.index = malloc((size_t)(run.count ? run.count : 1) * sizeof *run.index);
-        run.cert = calloc((size_t)(run.count ? run.count : 1), sizeof *run.cert);
-        if (!run.index || !run.cert) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; !st && i < run.count; i++) run.index[i] = i * a->every;
-        foil_smoothing_options o;
-        foil_smoothing_defaults(&o);
-        o.sigma = (float)a->sigma;
-        o.n0 = a->n0;
-        o.n = a->n;
-        o.alpha = a->alpha;
-        o.batch = a->batch;
-        o.levels = (int)a->levels;
-        o.seed = (uint64_t)common->seed;
-        data_range(&d, &o.lo, &o.hi);
-        if (!st) st = foil_smoothed_create(model, &o, &s);
-        if (!st) st = certify_all(a, s, &d, &run, common->quiet);
-        if (st) rc = cli_fail(&cli_certify, st);
+    foil_status st;
+    if (!(rc = cli_open_model(&cli_certify, &a->source, &model))) {
+        if ((st = foil_data_load(&a->data, split, &d))) rc = cli_fail(&cli_certify, st);
+        else if (!(rc = cli_apply_normalize(&cli_certify, a->normalize, model)))
+            rc = cli_check_model_input(&cli_certify, model, &d.x, a->data.data);
     }
-    if (!rc && a->json) print_json(a, &run, &d, foil_model_name(model));
-    else if (!rc) print_text(a, &run, &d, foil_model_name(model));
+    /* Every rank has its inputs, or none goes on (and rank 0 says which failed). */
+    if ((st = foilDistAgree(rc ? FOIL_ERR_ARG : FOIL_OK)) && !rc) rc = cli_fail(&cli_certify, st);
+    if (!rc) rc = certify_examples(a, common, model, &d, &run);
     free(run.index);
     free(run.cert);
-    foil_smoothed_free(s);
     foil_dataset_free(&d);
     foil_model_free(model);
     return rc;

@@ -27,6 +27,7 @@ const cli_command cli_defend = {
     "... sees the squeezing inside the graph as a zero gradient; attack the\n"
     "undefended model with --preprocess LIST for the adaptive (BPDA) figures.",
     run_defend,
+    0,
 };
 
 static const char *cannot_write_reason(foil_preprocessor_kind kind)

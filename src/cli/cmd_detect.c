@@ -45,6 +45,7 @@ const cli_command cli_detect = {
     "adaptive attack gets a warning: it only stops attackers who do not know\n"
     "it is there.",
     run_detect,
+    0,
 };
 
 typedef struct detect_args {

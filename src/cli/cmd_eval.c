@@ -28,6 +28,7 @@ const cli_command cli_eval = {
     "trained on normalized inputs takes --normalize MEAN[,MEAN...]/STD[,STD...]\n"
     "(one value or one per channel), which puts (x - mean) / std into it.",
     run_eval,
+    0,
 };
 
 static void print_json(const foil_metrics *mt, const char *model, const foil_dataset *d, const char *split)

@@ -22,6 +22,7 @@ const cli_command cli_grad = {
     "losses. With --normalize MEAN/STD the gradient is with respect to the\n"
     "pixels, through the normalization (x - mean) / std.",
     run_grad,
+    0,
 };
 
 static void print_json(const float *loss, int64_t n)

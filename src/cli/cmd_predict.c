@@ -22,6 +22,7 @@ const cli_command cli_predict = {
     "note says so). --normalize 0.5/0.25 (or one MEAN and STD per channel)\n"
     "puts (x - mean) / std into the model, so X holds pixels.",
     run_predict,
+    0,
 };
 
 static int64_t argmax(const float *v, int64_t n)

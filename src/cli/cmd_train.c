@@ -51,6 +51,7 @@ const cli_command cli_train = {
     "al. 2019), so that the model classifies noisy inputs well enough for\n"
     "randomized smoothing. Then certify it: foil certify --model OUT --sigma S.",
     run_train,
+    0,
 };
 
 static int parse_sizes(const char *text, int64_t *out, int max)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "foil/cpu.h"
 
 static const cli_command *const commands[] = {&cli_audit,  &cli_train,   &cli_eval,    &cli_attack, &cli_defend,
@@ -33,13 +34,31 @@ static int print_version(void)
         return CLI_RUNTIME_ERROR;
     }
     const int native = strcmp(foil_cpu_build(), "native") == 0;
-    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s)\n", FOIL_VERSION_STRING, kernels,
+    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s; MPI: %s)\n", FOIL_VERSION_STRING, kernels,
            foil_cpu_supported(), native ? "native (-march=native)" : "portable, sets ",
-           native ? "" : foil_cpu_built());
+           native ? "" : foil_cpu_built(), foilDistBackend());
     return CLI_OK;
 }
 
-int main(int argc, char **argv)
+/* Run a command as this rank: a command that does not share its work must
+ * not run as several ranks, each doing all of it. */
+static int run_command(const cli_command *cmd, int argc, char **argv)
+{
+    if (foilDistSize() > 1 && !(cmd->flags & CLI_DISTRIBUTED)) {
+        if (foilDistRank() == 0) {
+            fprintf(stderr, "foil %s: does not share its work between MPI ranks; run it as one process (the "
+                            "commands that do:", cmd->name);
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (commands[i]->flags & CLI_DISTRIBUTED) fprintf(stderr, " %s", commands[i]->name);
+            fprintf(stderr, ")\n");
+        }
+        return CLI_USAGE_ERROR;
+    }
+    int rc = cmd->run(argc, argv);
+    return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -51,11 +70,20 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) return print_version();
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i]->name) == 0) {
-            int rc = commands[i]->run(argc - 1, argv + 1);
-            return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
-        }
+        if (strcmp(argv[1], commands[i]->name) == 0) return run_command(commands[i], argc - 1, argv + 1);
     fprintf(stderr, "foil: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CLI_USAGE_ERROR;
+}
+
+int main(int argc, char **argv)
+{
+    if (foilDistInit(&argc, &argv)) {
+        fprintf(stderr, "foil: started as one of several MPI ranks, but this foil was built without MPI: each "
+                        "rank would do the whole job (rebuild with libopenmpi-dev installed)\n");
+        return CLI_RUNTIME_ERROR;
+    }
+    int rc = dispatch(argc, argv);
+    foilDistFinalize();
+    return rc;
 }

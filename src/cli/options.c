@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 
 extern void openblas_set_num_threads(int);
 
@@ -51,6 +52,7 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 
 int cli_fail(const cli_command *cmd, foil_status st)
 {
+    if (foilDistRank() != 0) return CLI_RUNTIME_ERROR; /* every rank has the error: rank 0 says it once */
     const char *msg = foil_last_error();
     fprintf(stderr, "foil %s: %s\n", cmd->name, msg[0] ? msg : foil_status_name(st));
     return CLI_RUNTIME_ERROR;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify` gives exactly the
+# one-process results (noise keyed by example, not by rank); a rank that
+# fails fails the whole run, with rank 0 naming it and printing no partial
+# result; a command that does not share its work refuses to run as two
+# ranks. Skips where mpirun or an MPI build is absent.
+set -uo pipefail
+FOIL=${FOIL_BIN:?}
+source "${FOIL_SOURCE_DIR:?}/tests/cli_helpers.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+need_fashion_mnist
+command -v mpirun >/dev/null || { echo "SKIP: mpirun is not installed (apt-get install openmpi-bin)"; exit 77; }
+"$FOIL" --version | grep -q "MPI: none" && { echo "SKIP: this foil was built without MPI"; exit 77; }
+py=/usr/bin/python3
+model=${FOIL_ATTACK_MODEL:?}
+# CI runs as root, which Open MPI refuses unless told; two ranks on whatever cores there are.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# Open MPI keeps some allocations until exit; the sanitizer build's leak check ignores them.
+export LSAN_OPTIONS="suppressions=${FOIL_SOURCE_DIR}/tests/lsan-mpi.supp:print_suppressions=0"
+mpi=(mpirun --oversubscribe -np 2)
+cert=(certify --model "$model" --data fashion-mnist --sigma 0.12 --n0 50 --n 400 --batch 200 --limit 5 --json
+      --quiet --threads 1)
+check "certify, one process" 0 "" -- "$FOIL" "${cert[@]}"
+echo "$out" >"$tmp/one.json"
+check "certify, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${cert[@]}"
+echo "$out" >"$tmp/two.json"
+"$py" - "$tmp/one.json" "$tmp/two.json" <<'PY' || fail "two ranks differ from one process"
+import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+strip = lambda d: [{k: v for k, v in e.items() if k != "seconds"} for e in d["examples"]]
+assert len(strip(a)) == 5 and strip(a) == strip(b), (strip(a), strip(b))
+assert a["curve"] == b["curve"]
+print("     certify: 5 examples, the same predictions, counts, bounds and radii on 1 and 2 ranks")
+PY
+# Rank 1 alone cannot open its model.
+check "a failing rank" 1 "rank 1 of 2.*nothere.onnx" -- "${mpi[@]}" bash -c \
+  'm=$1; shift; [ "$OMPI_COMM_WORLD_RANK" = 1 ] && m=$1/nothere.onnx; shift; exec "$@" --model "$m"' _ "$model" \
+  "$tmp" "$FOIL" certify --data fashion-mnist --sigma 0.12 --n 100 --limit 2 --json --quiet --threads 1
+grep -q '"examples"' <<<"$out" && fail "a failing rank's run printed results"
+check "not distributed" 2 "does not share its work" -- "${mpi[@]}" "$FOIL" eval --model "$model" \
+  --data fashion-mnist --threads 1
+[ "$failures" = 0 ]
