@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify` gives exactly the
-# one-process results (noise keyed by example, not by rank); a rank that
-# fails fails the whole run, with rank 0 naming it and printing no partial
-# result; a command that does not share its work refuses to run as two
+# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify` and `foil eval`
+# give exactly the one-process results (certify's noise is keyed by example,
+# not by rank); a rank that fails fails the whole run, with rank 0 naming it
+# and printing no partial result; a command that does not share its work refuses to run as two
 # ranks. Skips where mpirun or an MPI build is absent.
 set -uo pipefail
 FOIL=${FOIL_BIN:?}
@@ -38,6 +38,18 @@ check "a failing rank" 1 "rank 1 of 2.*nothere.onnx" -- "${mpi[@]}" bash -c \
   'm=$1; shift; [ "$OMPI_COMM_WORLD_RANK" = 1 ] && m=$1/nothere.onnx; shift; exec "$@" --model "$m"' _ "$model" \
   "$tmp" "$FOIL" certify --data fashion-mnist --sigma 0.12 --n 100 --limit 2 --json --quiet --threads 1
 grep -q '"examples"' <<<"$out" && fail "a failing rank's run printed results"
-check "not distributed" 2 "does not share its work" -- "${mpi[@]}" "$FOIL" eval --model "$model" \
-  --data fashion-mnist --threads 1
+ev=(eval --model "$model" --data fashion-mnist --json --threads 1)
+check "eval, one process" 0 "" -- "$FOIL" "${ev[@]}"
+echo "$out" >"$tmp/eval1.json"
+check "eval, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${ev[@]}"
+echo "$out" >"$tmp/eval2.json"
+"$py" - "$tmp/eval1.json" "$tmp/eval2.json" <<'PY' || fail "eval on two ranks differs from one process"
+import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+a.pop("seconds"); b.pop("seconds")
+assert a == b, (a, b)
+print("     eval: the same accuracy, confusion matrix, confidence and ECE on 1 and 2 ranks (%d examples)" % a["examples"])
+PY
+check "not distributed" 2 "does not share its work" -- "${mpi[@]}" "$FOIL" predict --model "$model" \
+  --input "$tmp/none.npy" --threads 1
 [ "$failures" = 0 ]

@@ -38,6 +38,13 @@ foil_status foil_metrics_from_logits(const foil_tensor *logits, const int64_t *l
 /* Run the model on the whole dataset (in batches) and compute the metrics. */
 foil_status foil_evaluate(foil_model *m, const foil_dataset *d, foil_metrics *out);
 
+/* The metrics of scores the model m returned on d (N, classes), which are
+ * turned into logits in place (probabilities from a remote model: their
+ * logs). What foil_evaluate does after predicting, for scores predicted
+ * elsewhere (another process's share). */
+foil_status foil_evaluate_scores(const foil_model *m, foil_tensor *scores, const foil_dataset *d,
+                                 foil_metrics *out);
+
 void foil_metrics_free(foil_metrics *mt);
 
 /* Aggregates, as `foil attack` prints them. */

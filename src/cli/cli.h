@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "foil/data.h"
+#include "foil/model.h"
 #include "foil/status.h"
 
 enum { CLI_OK = 0, CLI_RUNTIME_ERROR = 1, CLI_USAGE_ERROR = 2, CLI_REQUIREMENT_FAILED = 3, CLI_HELP_SHOWN = -1 };
@@ -73,6 +74,15 @@ int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, f
  * increasing when increasing) for option opt, at most max of them. */
 int cli_parse_numbers(const cli_command *cmd, const char *opt, const char *text, int positive, int increasing,
                       double *out, int max, int *count);
+
+/* cli/shard.c: examples split between MPI ranks (core/dist.h), one
+ * contiguous block each; with one process, everything. */
+void cli_shard_block(int64_t n, int64_t *first, int64_t *count);
+/* Rows [first, first + count) of x, as a view. */
+foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count);
+/* The model's scores on x, each rank its block; rank 0 receives all of
+ * them in logits (allocated), the others nothing. */
+foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, foil_tensor *logits);
 
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
@@ -147,6 +157,12 @@ int cli_check_model_input(const cli_command *cmd, const foil_model *model, const
  * "all" for a user's file (only train splits a user's file). *shown gets
  * the name used. */
 int cli_data_split(const cli_command *cmd, const char *name, const char *data, foil_split *split, const char **shown);
+
+/* cli/shard.c: open the model (cli_open_model), load the data, apply
+ * --normalize and check that the model takes the data; on every MPI rank,
+ * failing everywhere when any rank fails. Prints its error. */
+int cli_open_inputs(const cli_command *cmd, const cli_model_source *source, const foil_data_spec *data,
+                    foil_split split, const char *normalize, foil_model **model, foil_dataset *d);
 
 /* cli/defense_options.c: a declared preprocessing defense. */
 typedef struct cli_defense_args {

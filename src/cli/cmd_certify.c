@@ -290,14 +290,7 @@ static int certify(certify_args *a, const cli_common *common)
 
     foil_model *model = NULL;
     foil_dataset d = {0};
-    foil_status st;
-    if (!(rc = cli_open_model(&cli_certify, &a->source, &model))) {
-        if ((st = foil_data_load(&a->data, split, &d))) rc = cli_fail(&cli_certify, st);
-        else if (!(rc = cli_apply_normalize(&cli_certify, a->normalize, model)))
-            rc = cli_check_model_input(&cli_certify, model, &d.x, a->data.data);
-    }
-    /* Every rank has its inputs, or none goes on (and rank 0 says which failed). */
-    if ((st = foilDistAgree(rc ? FOIL_ERR_ARG : FOIL_OK)) && !rc) rc = cli_fail(&cli_certify, st);
+    rc = cli_open_inputs(&cli_certify, &a->source, &a->data, split, a->normalize, &model, &d);
     if (!rc) rc = certify_examples(a, common, model, &d, &run);
     free(run.index);
     free(run.cert);

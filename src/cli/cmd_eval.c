@@ -9,8 +9,10 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "foil/data.h"
 #include "foil/eval.h"
+#include "foil/progress.h"
 
 static int run_eval(int argc, char **argv);
 
@@ -28,7 +30,7 @@ const cli_command cli_eval = {
     "trained on normalized inputs takes --normalize MEAN[,MEAN...]/STD[,STD...]\n"
     "(one value or one per channel), which puts (x - mean) / std into it.",
     run_eval,
-    0,
+    CLI_DISTRIBUTED,
 };
 
 static void print_json(const foil_metrics *mt, const char *model, const foil_dataset *d, const char *split)
@@ -77,6 +79,18 @@ static void print_text(const foil_metrics *mt, const char *model, const foil_dat
     }
 }
 
+/* foil_evaluate, each MPI rank predicting its share; rank 0 gets the metrics. */
+static foil_status evaluate(foil_model *model, const foil_dataset *d, foil_metrics *mt)
+{
+    double start = foil_now();
+    foil_tensor scores = {0};
+    foil_status st = cli_shard_predict(model, &d->x, &scores);
+    if (!st && foilDistRank() == 0) st = foil_evaluate_scores(model, &scores, d, mt);
+    foil_tensor_free(&scores);
+    mt->seconds = foil_now() - start;
+    return st;
+}
+
 static int run_eval(int argc, char **argv)
 {
     cli_model_source source = {.retries = -1};
@@ -106,15 +120,15 @@ static int run_eval(int argc, char **argv)
     foil_dataset d = {0};
     foil_metrics mt = {0};
     foil_status st;
-    if ((rc = cli_open_model(&cli_eval, &source, &model))) return rc;
-    if ((st = foil_data_load(&data, split, &d))) rc = cli_fail(&cli_eval, st);
-    if (!rc && !(rc = cli_apply_normalize(&cli_eval, normalize, model)) &&
-        !(rc = cli_check_model_input(&cli_eval, model, &d.x, data.data))) {
+    rc = cli_open_inputs(&cli_eval, &source, &data, split, normalize, &model, &d);
+    if (!rc) {
         foil_model_set_max_batch(model, batch);
-        if ((st = foil_evaluate(model, &d, &mt))) rc = cli_fail(&cli_eval, st);
+        if ((st = evaluate(model, &d, &mt))) rc = cli_fail(&cli_eval, st);
     }
-    if (!rc && json) print_json(&mt, foil_model_name(model), &d, split_name);
-    else if (!rc) print_text(&mt, foil_model_name(model), &d, split_name);
+    if (!rc && foilDistRank() == 0) {
+        if (json) print_json(&mt, foil_model_name(model), &d, split_name);
+        else print_text(&mt, foil_model_name(model), &d, split_name);
+    }
     foil_metrics_free(&mt);
     foil_dataset_free(&d);
     foil_model_free(model);

@@ -144,38 +144,29 @@ foil_status foilDistGather(const void *mine, int64_t count, size_t size, void **
 #endif
 }
 
-#ifdef FOIL_HAVE_MPI
-/* MPI counts are ints: reduce in chunks. */
-static void sum_chunks(void *values, int64_t n, MPI_Datatype type, size_t elem)
+enum { REDUCE_FLOAT, REDUCE_DOUBLE };
+
+/* An all-reduce in place; MPI counts are ints, so in chunks. */
+static foil_status all_reduce(void *values, int64_t n, int type, int max)
 {
+    if (dist_size == 1) return FOIL_OK;
+#ifdef FOIL_HAVE_MPI
+    const size_t elem = type == REDUCE_FLOAT ? sizeof(float) : sizeof(double);
     const int64_t chunk = 1 << 26;
     for (int64_t i = 0; i < n; i += chunk) {
         int k = (int)(n - i < chunk ? n - i : chunk);
-        MPI_Allreduce(MPI_IN_PLACE, (char *)values + (size_t)i * elem, k, type, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, (char *)values + (size_t)i * elem, k, type == REDUCE_FLOAT ? MPI_FLOAT : MPI_DOUBLE,
+                      max ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD);
     }
-}
-#endif
-
-foil_status foilDistSumFloats(float *values, int64_t n)
-{
-    if (dist_size == 1) return FOIL_OK;
-#ifdef FOIL_HAVE_MPI
-    sum_chunks(values, n, MPI_FLOAT, sizeof *values);
 #else
     (void)values;
     (void)n;
+    (void)type;
+    (void)max;
 #endif
     return FOIL_OK;
 }
 
-foil_status foilDistSumDoubles(double *values, int64_t n)
-{
-    if (dist_size == 1) return FOIL_OK;
-#ifdef FOIL_HAVE_MPI
-    sum_chunks(values, n, MPI_DOUBLE, sizeof *values);
-#else
-    (void)values;
-    (void)n;
-#endif
-    return FOIL_OK;
-}
+foil_status foilDistSumFloats(float *values, int64_t n) { return all_reduce(values, n, REDUCE_FLOAT, 0); }
+foil_status foilDistSumDoubles(double *values, int64_t n) { return all_reduce(values, n, REDUCE_DOUBLE, 0); }
+foil_status foilDistMax(double *values, int64_t n) { return all_reduce(values, n, REDUCE_DOUBLE, 1); }

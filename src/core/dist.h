@@ -44,5 +44,7 @@ foil_status foilDistGather(const void *mine, int64_t count, size_t size, void **
 /* In place, on every rank: the element-wise sum over ranks. */
 foil_status foilDistSumFloats(float *values, int64_t n);
 foil_status foilDistSumDoubles(double *values, int64_t n);
+/* In place, on every rank: the element-wise maximum over ranks. */
+foil_status foilDistMax(double *values, int64_t n);
 
 #endif

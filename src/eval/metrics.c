@@ -84,13 +84,19 @@ foil_status foil_metrics_from_logits(const foil_tensor *logits, const int64_t *l
     return FOIL_OK;
 }
 
+foil_status foil_evaluate_scores(const foil_model *m, foil_tensor *scores, const foil_dataset *d,
+                                 foil_metrics *out)
+{
+    foil_scores_as_logits(foil_model_capabilities(m), foil_f32(scores), scores->numel);
+    return foil_metrics_from_logits(scores, foil_i64(&d->y), d->classes, out);
+}
+
 foil_status foil_evaluate(foil_model *m, const foil_dataset *d, foil_metrics *out)
 {
     double start = foil_now();
     foil_tensor logits = {0};
     foil_status st = foil_model_predict(m, &d->x, &logits);
-    if (!st) foil_scores_as_logits(foil_model_capabilities(m), foil_f32(&logits), logits.numel);
-    if (!st) st = foil_metrics_from_logits(&logits, foil_i64(&d->y), d->classes, out);
+    if (!st) st = foil_evaluate_scores(m, &logits, d, out);
     foil_tensor_free(&logits);
     if (!st) out->seconds = foil_now() - start;
     return st;
