@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify` and `foil eval`
-# give exactly the one-process results (certify's noise is keyed by example,
-# not by rank); a rank that fails fails the whole run, with rank 0 naming it
+# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify`, `foil eval` and
+# `foil attack` give exactly the one-process results (random draws are keyed
+# by example, not by rank); a rank that fails fails the whole run, with rank 0 naming it
 # and printing no partial result; a command that does not share its work refuses to run as two
 # ranks. Skips where mpirun or an MPI build is absent.
 set -uo pipefail
@@ -50,6 +50,25 @@ a.pop("seconds"); b.pop("seconds")
 assert a == b, (a, b)
 print("     eval: the same accuracy, confusion matrix, confidence and ECE on 1 and 2 ranks (%d examples)" % a["examples"])
 PY
+# Attacks: the random start (PGD) and the random search (Square) of each
+# example are keyed by its index in the whole set, not in a rank's block.
+for attack in "pgd" "square --queries 100"; do
+  atk=(attack --model "$model" --data fashion-mnist --attack $attack --eps 0.1 --limit 30 --json --quiet --threads 1)
+  check "$attack, one process" 0 "" -- "$FOIL" "${atk[@]}" --out "$tmp/adv1.npy"
+  echo "$out" >"$tmp/atk1.json"
+  check "$attack, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${atk[@]}" --out "$tmp/adv2.npy"
+  echo "$out" >"$tmp/atk2.json"
+  cmp -s "$tmp/adv1.npy" "$tmp/adv2.npy" || fail "$attack: two ranks wrote other adversarial examples than one process"
+  "$py" - "$tmp/atk1.json" "$tmp/atk2.json" "${attack%% *}" <<'PY' || fail "$attack on two ranks differs from one process"
+import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:3])
+for r in (a, b):
+    r.pop("seconds"); r.pop("images_per_second")
+assert a == b, [(k, a[k], b[k]) for k in a if a[k] != b[k]]
+print("     %s: the same adversarial examples, success, norms and queries on 1 and 2 ranks (robust accuracy %.3f)"
+      % (sys.argv[3], a["robust_accuracy"]))
+PY
+done
 check "not distributed" 2 "does not share its work" -- "${mpi[@]}" "$FOIL" predict --model "$model" \
   --input "$tmp/none.npy" --threads 1
 [ "$failures" = 0 ]

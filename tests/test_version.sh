@@ -12,7 +12,7 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 
 unset FOIL_KERNELS
 line=$("$FOIL" --version) || fail "--version exited $?"
-re='^foil [0-9]+\.[0-9]+\.[0-9]+ \(kernels: ([a-z0-9]+); this CPU supports: ([a-z0-9 ]+); build: (portable, sets ([a-z0-9 ]+)|native \(-march=native\))\)$'
+re='^foil [0-9]+\.[0-9]+\.[0-9]+ \(kernels: ([a-z0-9]+); this CPU supports: ([a-z0-9 ]+); build: (portable, sets ([a-z0-9 ]+)|native \(-march=native\)); MPI: (none|[A-Za-z0-9 .]+)\)$'
 if [[ ! "$line" =~ $re ]]; then
   fail "--version printed '$line'"; exit 1
 fi

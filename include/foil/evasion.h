@@ -80,6 +80,11 @@ typedef struct foil_evasion_options {
      * fit_y) and are then evaluated on the x given to foil_evasion_run. */
     const foil_tensor *fit_x;
     const int64_t *fit_y;
+    /* The index of x's first row in the whole set being attacked: every
+     * random draw of example i is keyed by first_example + i, so a share
+     * of a larger run (one MPI rank's block) draws what the whole run
+     * would (0: x is the whole set). */
+    int64_t first_example;
 } foil_evasion_options;
 
 typedef struct foil_evasion_result {

@@ -29,6 +29,7 @@ typedef struct FoilEvasionCtx {
     const int64_t *y;            /* N true labels */
     const int64_t *target;       /* N targets (targeted) or true labels */
     int targeted;
+    int64_t first_example;       /* the whole set's index of row 0, for random streams (0 for a fit set) */
     const uint8_t *attacked;     /* N: 1 = attack this example */
     float *adv;                  /* N x D: starts as a copy of x; the attack writes its result here */
     int64_t *queries, *grads;    /* N counters (charged by the oracle functions below) */
@@ -128,9 +129,13 @@ int64_t foilTopClasses(const float *z, int64_t classes, int64_t skip, int64_t k,
 
 /* ---- helpers ---- */
 
-/* An independent generator for (purpose, example): results do not depend on
- * batch composition or thread count. */
+/* An independent generator for (purpose, example), example counted in the
+ * whole set (first_example + example): results do not depend on batch
+ * composition, thread count or how the set is split between processes. */
 foil_rng foilEvasionRng(const FoilEvasionCtx *c, uint64_t purpose, int64_t example);
+/* A generator for draws the whole run shares (a universal perturbation's
+ * pass, a patch's training step): the same in every share of a split run. */
+foil_rng foilEvasionRunRng(const FoilEvasionCtx *c, uint64_t purpose, int64_t counter);
 
 /* Indices of the attacked examples (caller frees); *count receives how many. */
 int64_t *foilEvasionActive(const FoilEvasionCtx *c, int64_t *count);

@@ -54,7 +54,7 @@ static foil_status charge_queries(FoilEvasionCtx *c, const int64_t *owner, int64
     const uint64_t key = foil_rng_at(c->t->seed, 0x72616e646f6dULL);
     for (int64_t r = 0; r < rows; r++) {
         int64_t i = owner[r];
-        (*seeds)[r] = foil_rng_at(foil_rng_at(key, (uint64_t)i), (uint64_t)c->queries[i]++);
+        (*seeds)[r] = foil_rng_at(foil_rng_at(key, (uint64_t)(c->first_example + i)), (uint64_t)c->queries[i]++);
     }
     return FOIL_OK;
 }
@@ -286,7 +286,12 @@ float foil_vec_norm(foil_norm norm, const float *v, int64_t n)
 
 foil_rng foilEvasionRng(const FoilEvasionCtx *c, uint64_t purpose, int64_t example)
 {
-    return foil_rng_make(foil_rng_at(c->t->seed, purpose), (uint64_t)example);
+    return foil_rng_make(foil_rng_at(c->t->seed, purpose), (uint64_t)(c->first_example + example));
+}
+
+foil_rng foilEvasionRunRng(const FoilEvasionCtx *c, uint64_t purpose, int64_t counter)
+{
+    return foil_rng_make(foil_rng_at(c->t->seed, purpose), (uint64_t)counter);
 }
 
 int64_t *foilEvasionActive(const FoilEvasionCtx *c, int64_t *count)

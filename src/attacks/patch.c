@@ -125,7 +125,7 @@ static foil_status fit_step(FoilEvasionCtx *f, const patch_config *cfg, const pa
                             int64_t step, float *P)
 {
     int64_t B = cfg->fit_batch, s = g->side;
-    foil_rng rng = foilEvasionRng(f, 0x9a7c, step);
+    foil_rng rng = foilEvasionRunRng(f, 0x9a7c, step);
     for (int64_t r = 0; r < B; r++) {
         w->ex[r] = (int64_t)foil_rng_below(&rng, (uint64_t)f->n);
         random_location(&rng, g, &w->r0[r], &w->c0[r]);
@@ -154,7 +154,7 @@ static foil_status fit_patch(FoilEvasionCtx *c, const patch_config *cfg, const p
         foilEvasionFitEnd(c, &f);
         return st;
     }
-    foil_rng rng = foilEvasionRng(c, 0x9a7b, 0);
+    foil_rng rng = foilEvasionRunRng(c, 0x9a7b, 0);
     for (int64_t k = 0; k < g->ch; k++)
         for (int64_t e = k * g->side * g->side; e < (k + 1) * g->side * g->side; e++)
             P[e] = w.lo[k] + (w.hi[k] - w.lo[k]) * foil_rng_uniform(&rng);

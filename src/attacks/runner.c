@@ -4,10 +4,12 @@
  * verify its output against the threat model before anyone sees it.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attacks/attack_internal.h"
+#include "attacks/gather.h"
 
 #define BIT(n) (1u << (n))
 
@@ -355,14 +357,14 @@ static foil_status predict_labels(foil_model *model, const foil_tensor *x, int64
 }
 
 static void choose_targets(const foil_threat *t, const int64_t *y, const float *logits, int64_t n, int64_t classes,
-                           int64_t *target)
+                           int64_t first_example, int64_t *target)
 {
     for (int64_t i = 0; i < n; i++) {
         switch (t->target_mode) {
         case FOIL_UNTARGETED: target[i] = y[i]; break;
         case FOIL_TARGET_GIVEN: target[i] = t->targets[i]; break;
         case FOIL_TARGET_RANDOM: {
-            foil_rng r = foil_rng_make(foil_rng_at(t->seed, 0x7a5), (uint64_t)i);
+            foil_rng r = foil_rng_make(foil_rng_at(t->seed, 0x7a5), (uint64_t)(first_example + i));
             int64_t k = (int64_t)foil_rng_below(&r, (uint64_t)(classes - 1));
             target[i] = k >= y[i] ? k + 1 : k;
             break;
@@ -474,20 +476,25 @@ static const char *zero_gradient_remedy(const char *name)
     return "--attack apgd-dlr, --attack pgd --params loss=margin, or --attack autoattack";
 }
 
-/* A gradient attack that could not move: say why and what works instead. */
-static void warn_zero_gradients(FoilEvasionCtx *c, const foil_evasion_result *r)
+int foilEvasionZeroGradientWarning(const char *name, const foil_evasion_result *r, char *out, size_t len)
 {
     int64_t taken, flat;
     foil_evasion_zero_gradients(r, &taken, &flat);
-    if (!taken || !((double)flat > FOIL_ZERO_GRADIENT_WARN * (double)taken)) return;
-    const char *name = c->info->name;
-    foilEvasionWarn(c,
-                     "%s: %lld of %lld examples (%.1f%%) had an input gradient of exactly zero (or non-finite) at "
-                     "the attack's first step, so gradient steps could not move them and the robust accuracy "
-                     "overstates robustness. Cause: a flat loss, most often a saturated softmax (logits too large, "
-                     "e.g. a model fed 0-255 pixels or a distilled model), else masked gradients. Run instead: %s",
-                     name, (long long)flat, (long long)taken, 100.0 * (double)flat / (double)taken,
-                     zero_gradient_remedy(name));
+    if (!taken || !((double)flat > FOIL_ZERO_GRADIENT_WARN * (double)taken)) return 0;
+    snprintf(out, len,
+             "%s: %lld of %lld examples (%.1f%%) had an input gradient of exactly zero (or non-finite) at the "
+             "attack's first step, so gradient steps could not move them and the robust accuracy overstates "
+             "robustness. Cause: a flat loss, most often a saturated softmax (logits too large, e.g. a model fed "
+             "0-255 pixels or a distilled model), else masked gradients. Run instead: %s",
+             name, (long long)flat, (long long)taken, 100.0 * (double)flat / (double)taken, zero_gradient_remedy(name));
+    return 1;
+}
+
+/* A gradient attack that could not move: say why and what works instead. */
+static void warn_zero_gradients(FoilEvasionCtx *c, const foil_evasion_result *r)
+{
+    char line[1024];
+    if (foilEvasionZeroGradientWarning(c->info->name, r, line, sizeof line)) foilEvasionWarn(c, "%s", line);
 }
 
 static foil_status finish(const attack_entry *e, foil_model *model, const foil_tensor *x, const foil_threat *t,
@@ -542,7 +549,7 @@ foil_status foil_evasion_run(const char *name, foil_model *model, const foil_ten
     float *clean_logits = NULL;
     foil_model_set_max_batch(model, opt->batch > 0 ? opt->batch : 250);
     if ((st = predict_labels(model, x, classes, r->clean_pred, &clean_logits))) goto fail;
-    choose_targets(threat, y, clean_logits, r->n, classes, r->target);
+    choose_targets(threat, y, clean_logits, r->n, classes, opt->first_example, r->target);
     foil_free(clean_logits);
     int64_t attacked = 0;
     for (int64_t i = 0; i < r->n; i++) {
@@ -555,6 +562,7 @@ foil_status foil_evasion_run(const char *name, foil_model *model, const foil_ten
     c.model = model;
     c.t = threat;
     c.opt = opt;
+    c.first_example = opt->first_example;
     c.n = r->n;
     c.d = x->numel / r->n;
     c.classes = classes;

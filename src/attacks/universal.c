@@ -87,6 +87,7 @@ foil_status foilEvasionFitBegin(const FoilEvasionCtx *c, FoilEvasionCtx *fit)
     fit->x = foil_f32(fx);
     fit->y = fit->target = fy;
     fit->targeted = 0;
+    fit->first_example = 0; /* every share of a split run learns on the same fit set alike */
     fit->attacked = NULL;
     fit->adv = NULL;
     fit->queries = calloc((size_t)fit->n, sizeof *fit->queries);
@@ -237,7 +238,7 @@ static foil_status fit_batch(FoilEvasionCtx *f, uni_work *w, const uni_config *c
 
 static void shuffle(const FoilEvasionCtx *c, int64_t pass, int64_t *a, int64_t n)
 {
-    foil_rng r = foilEvasionRng(c, 0x0417, pass);
+    foil_rng r = foilEvasionRunRng(c, 0x0417, pass);
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t k = (int64_t)foil_rng_below(&r, (uint64_t)(i + 1)), t = a[i];
         a[i] = a[k];

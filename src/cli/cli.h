@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "foil/data.h"
+#include "foil/evasion.h"
 #include "foil/model.h"
 #include "foil/status.h"
 
@@ -83,6 +84,12 @@ foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count);
 /* The model's scores on x, each rank its block; rank 0 receives all of
  * them in logits (allocated), the others nothing. */
 foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, foil_tensor *logits);
+
+/* foil_evasion_run, each rank attacking its block with the whole run's
+ * random streams; rank 0 receives the whole result (the others an empty
+ * one). */
+foil_status cli_shard_attack(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
+                             const foil_threat *t, const foil_evasion_options *opt, foil_evasion_result *r);
 
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "report/report.h"
 #include "foil/evasion.h"
 #include "foil/eval.h"
@@ -70,7 +71,7 @@ const cli_command cli_attack = {
     "attacks the model without the defense (rows NAME (no defense)), so each\n"
     "defense's curves lie next to the undefended model's.",
     run_attack,
-    0,
+    CLI_DISTRIBUTED,
 };
 
 typedef struct attack_args {
@@ -394,33 +395,37 @@ static int run_attack(int argc, char **argv)
     int n_series = 0;
     uint8_t *immutable = NULL, *integer = NULL;
     cJSON *list = cJSON_CreateArray();
-    if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto done;
-    if (fits && (rc = load_inputs(&a, fit_split, a.fit_limit, &fit, NULL))) goto done;
+    if ((rc = load_inputs(&a, split, a.limit, &d, &targets))) goto agree;
+    if (fits && (rc = load_inputs(&a, fit_split, a.fit_limit, &fit, NULL))) goto agree;
     foil_status st;
-    if ((rc = cli_open_model(&cli_attack, &a.source, &model))) goto done;
+    if ((rc = cli_open_model(&cli_attack, &a.source, &model))) goto agree;
     if ((rc = cli_apply_normalize(&cli_attack, a.normalize, model)) ||
         (rc = cli_check_model_input(&cli_attack, model, &d.x, a.data.data)) ||
         (rc = cli_defend_model(&cli_attack, &a.defense, &a.source, a.normalize, &d, (uint64_t)common.seed, &model, &adaptive)) ||
         (rc = hide_model(&a, (uint64_t)common.seed, &model)) ||
         (adaptive && (rc = hide_model(&a, (uint64_t)common.seed, &adaptive))))
-        goto done;
+        goto agree;
     int64_t f = foil_dataset_example_size(&d);
     if (a.immutable || a.integer || a.constraints) {
         immutable = calloc((size_t)f, 1);
         integer = calloc((size_t)f, 1);
         if (!immutable || !integer) {
             rc = cli_fail(&cli_attack, foil_error(FOIL_ERR_NOMEM, "out of memory"));
-            goto done;
+            goto agree;
         }
         if ((rc = parse_feature_list("--immutable", a.immutable, &d, immutable)) ||
             (rc = parse_feature_list("--integer", a.integer, &d, integer)))
-            goto done;
+            goto agree;
         if (a.constraints && (st = foil_constraints_load(a.constraints, &d, immutable, integer, foil_f32(&d.lower),
                                                          foil_f32(&d.upper)))) {
             rc = cli_fail(&cli_attack, st);
-            goto done;
+            goto agree;
         }
     }
+agree:
+    /* Every rank has its inputs, or none goes on (and rank 0 says which failed). */
+    if ((st = foilDistAgree(rc ? FOIL_ERR_ARG : FOIL_OK)) && !rc) rc = cli_fail(&cli_attack, st);
+    if (rc) goto done;
     foil_threat t = {0};
     t.norm = (foil_norm)norm;
     t.lower = foil_f32(&d.lower);
@@ -439,8 +444,9 @@ static int run_attack(int argc, char **argv)
         opt.fit_x = &fit.x;
         opt.fit_y = foil_i64(&fit.y);
     }
-    int tabular = !d.is_image;
-    if (!a.json) print_header(&a, &d, &t, d.x.shape[0], model);
+    const int tabular = !d.is_image;
+    const int printer = foilDistRank() == 0; /* rank 0 alone prints and writes */
+    if (!a.json && printer) print_header(&a, &d, &t, d.x.shape[0], model);
     int n_runs = n_attacks * n_eps;
     for (int run = 0; run < n_runs && !rc; run++) {
         const foil_evasion_info *info = infos[run / n_eps];
@@ -468,10 +474,11 @@ static int run_attack(int argc, char **argv)
             foil_evasion_result r = {0};
             foil_evasion_summary s;
             foil_model *target = pass == 1 ? adaptive : pass == 2 || transfer ? bare : model;
-            if ((st = foil_evasion_run(info->name, target, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
+            if ((st = cli_shard_attack(info->name, target, &d.x, foil_i64(&d.y), &t, &opt, &r))) {
                 rc = cli_fail(&cli_attack, st);
                 break;
             }
+            if (!printer) continue;
             if (pass == 0 && transfer) {
                 char own[64];
                 snprintf(own, sizeof own, "%s (no defense)", info->name);
@@ -499,8 +506,8 @@ static int run_attack(int argc, char **argv)
             foil_evasion_result_free(&r);
         }
     }
-    if (!rc && a.plot) rc = plot_save(a.plot, series, n_series, a.norm);
-    if (!rc && a.json) {
+    if (!rc && a.plot && printer) rc = plot_save(a.plot, series, n_series, a.norm);
+    if (!rc && a.json && printer) {
         char *text = cJSON_PrintUnformatted(cJSON_GetArraySize(list) == 1 ? cJSON_GetArrayItem(list, 0) : list);
         puts(text);
         free(text);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attacks/gather.h"
 #include "cli/cli.h"
 #include "core/dist.h"
 
@@ -71,4 +72,23 @@ int cli_open_inputs(const cli_command *cmd, const cli_model_source *source, cons
     /* Every rank has its inputs, or none goes on (and rank 0 says which failed). */
     if ((st = foilDistAgree(rc ? FOIL_ERR_ARG : FOIL_OK)) && !rc) rc = cli_fail(cmd, st);
     return rc;
+}
+
+foil_status cli_shard_attack(const char *name, foil_model *model, const foil_tensor *x, const int64_t *y,
+                             const foil_threat *t, const foil_evasion_options *opt, foil_evasion_result *r)
+{
+    if (foilDistSize() == 1) return foil_evasion_run(name, model, x, y, t, opt, r);
+    int64_t first, count;
+    cli_shard_block(x->shape[0], &first, &count);
+    foil_tensor mine = cli_shard_rows(x, first, count);
+    foil_threat share = *t;
+    if (t->targets) share.targets = t->targets + first;
+    foil_evasion_options o = *opt;
+    o.first_example = opt->first_example + first; /* the whole run's random streams */
+    o.quiet = opt->quiet || foilDistRank() != 0;
+    foil_evasion_result part = {0};
+    foil_status st = count ? foil_evasion_run(name, model, &mine, y + first, &share, &o, &part) : FOIL_OK;
+    if (!(st = foilDistAgree(st))) st = foilEvasionGather(name, &part, x, r);
+    foil_evasion_result_free(&part);
+    return st;
 }
