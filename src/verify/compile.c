@@ -344,7 +344,16 @@ static foil_status compile_node(Compiler *cc, const FoilNode *n)
     else if (strcmp(op, "Flatten") == 0 || strcmp(op, "Reshape") == 0 || strcmp(op, "Identity") == 0 ||
              strcmp(op, "Dropout") == 0 || strcmp(op, "Squeeze") == 0 || strcmp(op, "Unsqueeze") == 0)
         kind = FOIL_BL_COPY;
-    else if (strcmp(op, "Add") == 0 || strcmp(op, "Sub") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Div") == 0) {
+    else if (strcmp(op, "Pad") == 0) {
+        /* PyTorch exports AvgPool2d as a Pad of nothing and an AveragePool */
+        const int64_t *pads = NULL;
+        int64_t n_pads = foilAttrInts(n, "pads", &pads);
+        if (n->n_in > 1 && n->in[1] >= 0 && is_const(g, n->in[1]) && g->values[n->in[1]].t.dtype == FOIL_I64)
+            pads = foil_i64(&g->values[n->in[1]].t), n_pads = g->values[n->in[1]].t.numel;
+        for (int64_t i = 0; i < n_pads; i++)
+            if (pads[i]) return node_error(cc, n, "only a Pad that pads nothing is supported", NULL);
+        kind = FOIL_BL_COPY;
+    } else if (strcmp(op, "Add") == 0 || strcmp(op, "Sub") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Div") == 0) {
         kind = n_act == 2 ? FOIL_BL_ADD2 : FOIL_BL_AFFINE;
         if (n_act == 2) {
             want_act = 2;
@@ -354,7 +363,7 @@ static foil_status compile_node(Compiler *cc, const FoilNode *n)
     } else
         return node_error(cc, n, "the verifier does not support this op (supported: Conv, Gemm, MatMul, Relu, MaxPool, "
                                  "AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Reshape, Identity, "
-                                 "Dropout, Squeeze, Unsqueeze, Add, Sub, Mul, Div)",
+                                 "Dropout, Squeeze, Unsqueeze, Pad of nothing, Add, Sub, Mul, Div)",
                           NULL);
     if (n_act != want_act || (act[0] != 0 && kind != FOIL_BL_AFFINE))
         return node_error(cc, n, "unexpected constant or activation inputs", NULL);
