@@ -63,10 +63,14 @@ int cli_fail(const cli_command *cmd, foil_status st);
 /* "test", "train" or "all" for option opt; a usage error otherwise. */
 int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, foil_split *split);
 
+/* --eps E[,E...]: at most max numbers >= 0 into eps; a usage error otherwise. */
+int cli_parse_eps_list(const cli_command *cmd, const char *s, double *eps, int max, int *count);
+
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
 
-extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit;
+extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit,
+    cli_verify;
 
 
 
@@ -135,6 +139,9 @@ int cli_check_model_input(const cli_command *cmd, const foil_model *model, const
  * "all" for a user's file (only train splits a user's file). *shown gets
  * the name used. */
 int cli_data_split(const cli_command *cmd, const char *name, const char *data, foil_split *split, const char **shown);
+
+/* --limit N: keep the first N examples of d (N <= 0: all of them). */
+void cli_limit_examples(foil_dataset *d, int64_t limit);
 
 /* cli/defense_options.c: a declared preprocessing defense. */
 typedef struct cli_defense_args {

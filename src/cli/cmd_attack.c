@@ -90,22 +90,6 @@ typedef struct attack_args {
 
 /* ---- options ---- */
 
-static int parse_eps_list(const char *s, double *eps, int max, int *count)
-{
-    *count = 0;
-    while (s && *s) {
-        if (*count == max) return cli_usage_error(&cli_attack, "--eps: at most %d values", max);
-        char *end;
-        double v = strtod(s, &end);
-        if (end == s || (*end && *end != ',') || !isfinite(v) || v < 0)
-            return cli_usage_error(&cli_attack, "--eps expects numbers >= 0 separated by commas, got '%s'", s);
-        eps[(*count)++] = v;
-        s = *end ? end + 1 : end;
-    }
-    if (!*count) return cli_usage_error(&cli_attack, "--eps is empty");
-    return CLI_OK;
-}
-
 /* Split the comma-separated --attack list (in place) and look each name up. */
 static int parse_attack_list(char *list, const foil_evasion_info **infos, int max, int *count)
 {
@@ -272,11 +256,7 @@ static int load_inputs(const attack_args *a, foil_split split, int64_t limit, fo
 {
     foil_status st = foil_data_load(&a->data, split, d);
     if (st) return cli_fail(&cli_attack, st);
-    if (limit > 0 && limit < d->x.shape[0]) {
-        d->x.shape[0] = limit;
-        d->x.numel = limit * foil_dataset_example_size(d);
-        d->y.shape[0] = d->y.numel = limit;
-    }
+    cli_limit_examples(d, limit);
     if (targets && a->target_labels) {
         if ((st = foil_npy_read_labels(a->target_labels, targets))) return cli_fail(&cli_attack, st);
         if (targets->numel < d->y.numel)
@@ -381,7 +361,7 @@ static int run_attack(int argc, char **argv)
     int n_eps;
     foil_target_mode mode = FOIL_UNTARGETED;
     foil_split split = FOIL_SPLIT_TEST;
-    if ((rc = parse_eps_list(a.eps, eps, 64, &n_eps)) || (rc = parse_target_mode(a.targeted, &mode))) return rc;
+    if ((rc = cli_parse_eps_list(&cli_attack, a.eps, eps, 64, &n_eps)) || (rc = parse_target_mode(a.targeted, &mode))) return rc;
     foil_split fit_split = FOIL_SPLIT_TRAIN;
     char attack_list[512];
     snprintf(attack_list, sizeof attack_list, "%s", a.attack);

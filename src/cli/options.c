@@ -133,6 +133,22 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_option *opts, i
     return CLI_OK;
 }
 
+int cli_parse_eps_list(const cli_command *cmd, const char *s, double *eps, int max, int *count)
+{
+    *count = 0;
+    while (s && *s) {
+        if (*count == max) return cli_usage_error(cmd, "--eps: at most %d values", max);
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || (*end && *end != ',') || !isfinite(v) || v < 0)
+            return cli_usage_error(cmd, "--eps expects numbers >= 0 separated by commas, got '%s'", s);
+        eps[(*count)++] = v;
+        s = *end ? end + 1 : end;
+    }
+    if (!*count) return cli_usage_error(cmd, "--eps is empty");
+    return CLI_OK;
+}
+
 int cli_parse_split(const cli_command *cmd, const char *opt, const char *name, foil_split *split)
 {
     if (strcmp(name, "test") == 0) *split = FOIL_SPLIT_TEST;
