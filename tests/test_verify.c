@@ -8,8 +8,9 @@
  * loaded back) and on the trained cnn-small of the attack_models fixture,
  * for boxes x +- eps clipped to [0, 1]: the spec values C . logits at
  * uniform points of the box, at random corners, and at points that PGD
- * pushes up and down each row stay inside the IBP bounds, the CROWN bounds
- * and the bounds of CROWN alone (crown_only). foil's float32 forward pass
+ * pushes up and down each row stay inside the IBP bounds, the CROWN bounds,
+ * the bounds of CROWN alone (crown_only) and of CROWN on IBP's intermediate
+ * bounds (ibp_intermediate). foil's float32 forward pass
  * rounds (foil/verify.h): a point may pass a bound by TOL relative to the
  * logits' size, never more.
  * Tightness: CROWN's bounds (the default, intersected with IBP) are never
@@ -143,16 +144,17 @@ static void check_box(foil_model *m, foil_verifier *v, const float *x, int rank,
     const int64_t f = foil_verify_input_size(v), K = foil_verify_classes(v);
     float *lo = malloc((size_t)f * sizeof *lo), *hi = malloc((size_t)f * sizeof *hi);
     float *lower = malloc((size_t)f * sizeof *lower), *upper = malloc((size_t)f * sizeof *upper);
-    Bounds b[3];
-    for (int i = 0; i < 3; i++) {
+    Bounds b[4];
+    for (int i = 0; i < 4; i++) {
         b[i].lb = malloc((size_t)k * sizeof(float));
         b[i].ub = malloc((size_t)k * sizeof(float));
     }
     for (int64_t j = 0; j < f; j++) lower[j] = 0, upper[j] = 1;
     foil_bounds_linf_box(1, f, x, eps, lower, upper, lo, hi);
-    foil_bounds_options o[3] = {{.method = FOIL_BOUNDS_IBP}, {.method = FOIL_BOUNDS_CROWN},
-                                {.method = FOIL_BOUNDS_CROWN, .crown_only = 1}};
-    for (int i = 0; i < 3; i++) {
+    foil_bounds_options o[4] = {{.method = FOIL_BOUNDS_IBP}, {.method = FOIL_BOUNDS_CROWN},
+                                {.method = FOIL_BOUNDS_CROWN, .crown_only = 1},
+                                {.method = FOIL_BOUNDS_CROWN, .ibp_intermediate = 1}};
+    for (int i = 0; i < 4; i++) {
         if (foil_bounds_compute(v, &o[i], 1, lo, hi, C, k, b[i].lb, b[i].ub) != FOIL_OK)
             fprintf(stderr, "%s\n", foil_last_error()), fail();
         for (int64_t r = 0; r < k; r++) assert_true(b[i].lb[r] <= b[i].ub[r]);
@@ -184,14 +186,14 @@ static void check_box(foil_model *m, foil_verifier *v, const float *x, int rank,
             p[s * f + j] = s % 2 ? (u < 0.5f ? lo[j] : hi[j]) : lo[j] + u * (hi[j] - lo[j]);
             if (p[s * f + j] > hi[j]) p[s * f + j] = hi[j];
         }
-    check_points(m, &pts, C, k, K, b, 3, what);
+    check_points(m, &pts, C, k, K, b, 4, what);
     foil_tensor_free(&pts);
     shape[0] = 2 * k;
     assert_int_equal(foil_tensor_alloc(&pts, FOIL_F32, rank + 1, shape), FOIL_OK);
     pgd_points(m, lo, hi, f, C, k, K, eps, &pts);
-    check_points(m, &pts, C, k, K, b, 3, what);
+    check_points(m, &pts, C, k, K, b, 4, what);
     foil_tensor_free(&pts);
-    for (int i = 0; i < 3; i++) free(b[i].lb), free(b[i].ub);
+    for (int i = 0; i < 4; i++) free(b[i].lb), free(b[i].ub);
     free(lo), free(hi), free(lower), free(upper);
 }
 
