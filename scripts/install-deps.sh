@@ -4,7 +4,11 @@
 #
 #   scripts/install-deps.sh              build + runtime + test dependencies
 #   scripts/install-deps.sh --crosscheck also python3-torch and python3-onnx,
-#                                        for the optional cross-check tests
+#                                        for the optional cross-check tests, and
+#                                        auto_LiRPA 0.3 (PyPI) in a venv over them,
+#                                        $FOIL_LIRPA_VENV (/opt/foil-lirpa as root,
+#                                        else ~/.cache/foil-lirpa), for
+#                                        tests/test_crown_lirpa.sh
 #   scripts/install-deps.sh --fuzz       also clang and libFuzzer, for scripts/fuzz.sh
 set -euo pipefail
 
@@ -25,12 +29,23 @@ packages=(
   python3-jsonschema           # tests: report.json against its schema
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy
+  packages+=(python3-torch python3-onnx python3-numpy python3-venv python3-yaml
              chromium)         # tests: report.html rendered in a real browser
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)  # libFuzzer, its sanitizers, OpenMP for clang
 fi
+
+# auto_LiRPA 0.3 pins torch < 1.13, yet runs on Debian's 1.13 (the
+# cross-check shows it): installed without its pins (and without the test
+# and build tools it lists), with the three small packages it imports.
+install_lirpa() {
+  local venv=${FOIL_LIRPA_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-lirpa || echo "$HOME/.cache/foil-lirpa")}
+  "$venv/bin/python" -c 'import auto_LiRPA' >/dev/null 2>&1 && return 0
+  echo "installing auto_LiRPA 0.3 into $venv" >&2
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps auto-lirpa==0.3 appdirs tqdm packaging
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -38,6 +53,7 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
+  if [[ "${1:-}" == "--crosscheck" ]]; then install_lirpa; fi
   exit 0
 fi
 
@@ -47,3 +63,4 @@ if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [[ "${1:-}" == "--crosscheck" ]]; then install_lirpa; fi

@@ -95,7 +95,7 @@ foil_status cli_shard_attack(const char *name, foil_model *model, const foil_ten
 void cli_apply_common(const cli_common *common);
 
 extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit,
-    cli_certify;
+    cli_certify, cli_verify;
 
 
 
@@ -170,6 +170,9 @@ int cli_data_split(const cli_command *cmd, const char *name, const char *data, f
  * failing everywhere when any rank fails. Prints its error. */
 int cli_open_inputs(const cli_command *cmd, const cli_model_source *source, const foil_data_spec *data,
                     foil_split split, const char *normalize, foil_model **model, foil_dataset *d);
+
+/* --limit N: keep the first N examples of d (N <= 0: all of them). */
+void cli_limit_examples(foil_dataset *d, int64_t limit);
 
 /* cli/defense_options.c: a declared preprocessing defense. */
 typedef struct cli_defense_args {

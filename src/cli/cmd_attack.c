@@ -258,11 +258,7 @@ static int load_inputs(const attack_args *a, foil_split split, int64_t limit, fo
 {
     foil_status st = foil_data_load(&a->data, split, d);
     if (st) return cli_fail(&cli_attack, st);
-    if (limit > 0 && limit < d->x.shape[0]) {
-        d->x.shape[0] = limit;
-        d->x.numel = limit * foil_dataset_example_size(d);
-        d->y.shape[0] = d->y.numel = limit;
-    }
+    cli_limit_examples(d, limit);
     if (targets && a->target_labels) {
         if ((st = foil_npy_read_labels(a->target_labels, targets))) return cli_fail(&cli_attack, st);
         if (targets->numel < d->y.numel)

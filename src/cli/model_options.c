@@ -90,6 +90,15 @@ int cli_check_model_input(const cli_command *cmd, const foil_model *model, const
     return CLI_OK;
 }
 
+void cli_limit_examples(foil_dataset *d, int64_t limit)
+{
+    if (limit > 0 && limit < d->x.shape[0]) {
+        d->x.shape[0] = limit;
+        d->x.numel = limit * foil_dataset_example_size(d);
+        d->y.shape[0] = d->y.numel = limit;
+    }
+}
+
 int cli_data_split(const cli_command *cmd, const char *name, const char *data, foil_split *split, const char **shown)
 {
     if (!name) name = foil_data_is_builtin(data) ? "test" : "all";

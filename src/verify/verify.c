@@ -1,0 +1,291 @@
+/*
+ * verify/verify.c - the verifier's public API (foil/verify.h): bounds of
+ * C . logits over boxes, by IBP or CROWN, and Linf verification.
+ *
+ * Per example, in order:
+ *   1. plain IBP through every layer (bounds P, error weights T);
+ *   2. IBP: each spec row folded back through the affine layers after the
+ *      last Relu/MaxPool and concretized on P there;
+ *   3. CROWN: layer by layer, the best bounds Q of every slot: IBP on the
+ *      inputs' Q (intersected with P unless crown_only), then, for a slot
+ *      that a Relu or MaxPool reads and that is not already exact (the
+ *      first affine layer after the input, copies, Relu and MaxPool
+ *      outputs), CROWN on each neuron that IBP leaves unstable (every
+ *      neuron when a MaxPool reads it), intersected with Q unless
+ *      crown_only; finally CROWN on each spec row over Q, intersected with
+ *      the IBP rows of 2 (on P and on Q) unless crown_only.
+ * Rows of one example run in parallel (OpenMP), each with its own row
+ * buffers; examples run one after another.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verify/verify_internal.h"
+
+const char *foil_bounds_method_name(foil_bounds_method m)
+{
+    return m == FOIL_BOUNDS_IBP ? "ibp" : m == FOIL_BOUNDS_CROWN ? "crown" : NULL;
+}
+
+foil_status foil_bounds_method_parse(const char *s, foil_bounds_method *m)
+{
+    if (s && strcmp(s, "ibp") == 0) *m = FOIL_BOUNDS_IBP;
+    else if (s && strcmp(s, "crown") == 0) *m = FOIL_BOUNDS_CROWN;
+    else return foil_error(FOIL_ERR_ARG, "unknown bound method '%s' (ibp or crown)", s ? s : "");
+    return FOIL_OK;
+}
+
+void foil_bounds_linf_box(int64_t n, int64_t f, const float *x, float eps, const float *lower, const float *upper,
+                          float *lo, float *hi)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < f; j++) {
+            double xv = x[i * f + j];
+            float l = foilRoundDown(xv - (double)eps), h = foilRoundUp(xv + (double)eps);
+            if (lower && l < lower[j]) l = lower[j];
+            if (upper && h > upper[j]) h = upper[j];
+            lo[i * f + j] = l;
+            hi[i * f + j] = h;
+        }
+}
+
+void foil_bounds_margin_spec(int64_t classes, const int64_t *y, int64_t n, float *C)
+{
+    const int64_t k = classes - 1;
+    memset(C, 0, (size_t)(n * k * classes) * sizeof *C);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0, r = 0; j < classes; j++) {
+            if (j == y[i]) continue;
+            float *row = C + (i * k + r++) * classes;
+            row[y[i]] = 1.0f;
+            row[j] = -1.0f;
+        }
+}
+
+typedef struct Work {
+    float *plo, *phi, *qlo, *qhi;  /* plain IBP and best bounds, total_numel each */
+    double *T;
+    FoilBoundsRow **rows;          /* one per thread */
+    int n_rows;
+    int64_t *todo;                 /* neurons to refine */
+    float *cl, *cu;                /* their CROWN bounds */
+} Work;
+
+static void work_free(Work *w)
+{
+    free(w->plo), free(w->phi), free(w->qlo), free(w->qhi), free(w->T), free(w->todo), free(w->cl), free(w->cu);
+    for (int i = 0; i < w->n_rows; i++) foilBoundsRowFree(w->rows[i]);
+    free(w->rows);
+}
+
+static foil_status work_alloc(const foil_verifier *v, Work *w)
+{
+    size_t n = (size_t)v->total_numel;
+    w->plo = malloc(n * sizeof *w->plo), w->phi = malloc(n * sizeof *w->phi);
+    w->qlo = malloc(n * sizeof *w->qlo), w->qhi = malloc(n * sizeof *w->qhi);
+    w->T = malloc(n * sizeof *w->T);
+    w->todo = malloc((size_t)v->max_numel * sizeof *w->todo);
+    w->cl = malloc((size_t)v->max_numel * sizeof *w->cl), w->cu = malloc((size_t)v->max_numel * sizeof *w->cu);
+    w->n_rows = omp_get_max_threads();
+    w->rows = calloc((size_t)w->n_rows, sizeof *w->rows);
+    int ok = w->plo && w->phi && w->qlo && w->qhi && w->T && w->todo && w->cl && w->cu && w->rows;
+    for (int i = 0; ok && i < w->n_rows; i++) ok = (w->rows[i] = foilBoundsRowNew(v)) != NULL;
+    if (!ok) {
+        work_free(w);
+        return foil_error(FOIL_ERR_NOMEM, "%s: out of memory for the verifier's buffers", v->path);
+    }
+    return FOIL_OK;
+}
+
+/* Lower and upper bounds of k spec rows (C: k x classes) over the bounds in
+ * ctx; writes lb, ub (doubles before rounding). */
+static void spec_rows(const foil_verifier *v, Work *w, const FoilBoundsCtx *ctx, const float *C, int64_t k,
+                      double *lb, double *ub)
+{
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t r = 0; r < 2 * k; r++) {
+        FoilBoundsRow *row = w->rows[omp_get_thread_num()];
+        const float *coef = C + (r / 2) * v->classes;
+        if (r % 2 == 0) lb[r / 2] = foilBoundsRowLower(v, ctx, row, v->output, coef, 0, 1.0);
+        else ub[r / 2] = -foilBoundsRowLower(v, ctx, row, v->output, coef, 0, -1.0);
+    }
+}
+
+/* Whether CROWN can tighten slot s's IBP bounds (see the file comment). */
+static int refinable(const foil_verifier *v, int s)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    if (!sl->relaxed_reader || sl->producer < 0) return 0;
+    const FoilBoundsLayer *L = &v->layers[sl->producer];
+    if (L->kind == FOIL_BL_RELU || L->kind == FOIL_BL_MAXPOOL || L->kind == FOIL_BL_COPY) return 0;
+    if (L->n_in == 1 && v->slots[L->in[0]].box) return 0; /* one affine layer on a box: IBP is exact */
+    return 1;
+}
+
+static void crown_slot(const foil_verifier *v, Work *w, const foil_bounds_options *o, int s)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    float *ql = w->qlo + sl->off, *qh = w->qhi + sl->off;
+    int64_t n = 0;
+    for (int64_t i = 0; i < sl->numel; i++)
+        if (sl->maxpool_reader || (ql[i] < 0 && qh[i] > 0)) w->todo[n++] = i;
+    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int64_t t = 0; t < n; t++) {
+        FoilBoundsRow *row = w->rows[omp_get_thread_num()];
+        w->cl[t] = foilRoundDown(foilBoundsRowLower(v, &ctx, row, s, NULL, w->todo[t], 1.0));
+        w->cu[t] = foilRoundUp(-foilBoundsRowLower(v, &ctx, row, s, NULL, w->todo[t], -1.0));
+    }
+    for (int64_t t = 0; t < n; t++) {
+        int64_t i = w->todo[t];
+        if (o->crown_only) {
+            ql[i] = w->cl[t], qh[i] = w->cu[t];
+        } else {
+            if (w->cl[t] > ql[i]) ql[i] = w->cl[t];
+            if (w->cu[t] < qh[i]) qh[i] = w->cu[t];
+        }
+    }
+}
+
+static foil_status check_box(const foil_verifier *v, int64_t e, const float *lo, const float *hi)
+{
+    for (int64_t j = 0; j < v->input_size; j++)
+        if (!(lo[j] <= hi[j]) || !isfinite(lo[j]) || !isfinite(hi[j]))
+            return foil_error(FOIL_ERR_ARG,
+                              "%s: bounds: example %lld, feature %lld: the box [%g, %g] is empty or not finite",
+                              v->path, (long long)e, (long long)j, (double)lo[j], (double)hi[j]);
+    return FOIL_OK;
+}
+
+static void one_example(const foil_verifier *v, Work *w, const foil_bounds_options *o, const float *lo,
+                        const float *hi, const float *C, int64_t k, float *lb, float *ub, double *dl, double *du)
+{
+    const int64_t f = v->input_size;
+    memcpy(w->plo, lo, (size_t)f * sizeof *lo);
+    memcpy(w->phi, hi, (size_t)f * sizeof *hi);
+    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
+    FoilBoundsCtx plain = {w->plo, w->phi, w->T, 1};
+    spec_rows(v, w, &plain, C, k, dl, du);
+    for (int64_t r = 0; r < k; r++) lb[r] = foilRoundDown(dl[r]), ub[r] = foilRoundUp(du[r]);
+    if (o->method == FOIL_BOUNDS_IBP) return;
+
+    memcpy(w->qlo, lo, (size_t)f * sizeof *lo);
+    memcpy(w->qhi, hi, (size_t)f * sizeof *hi);
+    for (int i = 0; i < v->n_layers; i++) {
+        const FoilBoundsLayer *L = &v->layers[i];
+        const FoilBoundsSlot *s = &v->slots[L->out];
+        foilBoundsIbp(v, L, w->qlo, w->qhi, NULL);
+        if (!o->crown_only)
+            for (int64_t j = s->off; j < s->off + s->numel; j++) {
+                if (w->plo[j] > w->qlo[j]) w->qlo[j] = w->plo[j];
+                if (w->phi[j] < w->qhi[j]) w->qhi[j] = w->phi[j];
+            }
+        if (!o->ibp_intermediate && refinable(v, L->out)) crown_slot(v, w, o, L->out);
+    }
+    float *ibp_lb = NULL, *ibp_ub = NULL;
+    if (!o->crown_only) {
+        /* IBP's rows on the refined bounds too: at least as tight as on P */
+        ibp_lb = malloc((size_t)(2 * k) * sizeof *ibp_lb);
+        FoilBoundsCtx best_ibp = {w->qlo, w->qhi, w->T, 1};
+        spec_rows(v, w, &best_ibp, C, k, dl, du);
+        if (ibp_lb) {
+            ibp_ub = ibp_lb + k;
+            for (int64_t r = 0; r < k; r++) {
+                float l = foilRoundDown(dl[r]), u = foilRoundUp(du[r]);
+                ibp_lb[r] = l > lb[r] ? l : lb[r];
+                ibp_ub[r] = u < ub[r] ? u : ub[r];
+            }
+        }
+    }
+    FoilBoundsCtx best = {w->qlo, w->qhi, w->T, 0};
+    spec_rows(v, w, &best, C, k, dl, du);
+    for (int64_t r = 0; r < k; r++) {
+        float l = foilRoundDown(dl[r]), u = foilRoundUp(du[r]);
+        if (o->crown_only) {
+            lb[r] = l, ub[r] = u;
+        } else { /* never looser than IBP: lb, ub hold IBP's rows on P */
+            if (ibp_lb) {
+                if (ibp_lb[r] > lb[r]) lb[r] = ibp_lb[r];
+                if (ibp_ub[r] < ub[r]) ub[r] = ibp_ub[r];
+            }
+            if (l > lb[r]) lb[r] = l;
+            if (u < ub[r]) ub[r] = u;
+        }
+    }
+    free(ibp_lb);
+}
+
+foil_status foil_bounds_compute(foil_verifier *v, const foil_bounds_options *o, int64_t n, const float *lo,
+                                const float *hi, const float *C, int64_t k, float *lb, float *ub)
+{
+    static const foil_bounds_options defaults = {.method = FOIL_BOUNDS_CROWN};
+    if (!o) o = &defaults;
+    if (!v || !lo || !hi || !lb || !ub || n < 0 || k < 1)
+        return foil_error(FOIL_ERR_ARG, "foil_bounds_compute: missing argument or k < 1");
+    if (o->method != FOIL_BOUNDS_IBP && o->method != FOIL_BOUNDS_CROWN)
+        return foil_error(FOIL_ERR_ARG, "foil_bounds_compute: unknown method %d", (int)o->method);
+    if (!C && k != v->classes)
+        return foil_error(FOIL_ERR_ARG, "foil_bounds_compute: without C, k must be the %lld classes",
+                          (long long)v->classes);
+    float *eye = NULL;
+    if (!C) {
+        eye = calloc((size_t)(k * k), sizeof *eye);
+        if (!eye) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < k; i++) eye[i * k + i] = 1.0f;
+    }
+    for (int64_t e = 0; e < n; e++) {
+        foil_status st = check_box(v, e, lo + e * v->input_size, hi + e * v->input_size);
+        if (st) {
+            free(eye);
+            return st;
+        }
+    }
+    Work w = {0};
+    foil_status st = work_alloc(v, &w);
+    double *dl = malloc((size_t)(2 * k) * sizeof *dl);
+    if (!st && !dl) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t e = 0; e < n && !st; e++) {
+        const float *Ce = C ? C + e * k * v->classes : eye;
+        one_example(v, &w, o, lo + e * v->input_size, hi + e * v->input_size, Ce, k, lb + e * k, ub + e * k, dl,
+                    dl + k);
+    }
+    free(dl);
+    free(eye);
+    if (!st) work_free(&w);
+    return st;
+}
+
+foil_status foil_verify_linf(foil_verifier *v, const foil_bounds_options *o, const foil_tensor *x, const int64_t *y,
+                             float eps, const float *lower, const float *upper, uint8_t *verified, float *margin)
+{
+    if (!v || !x || !y || !verified || x->dtype != FOIL_F32 || x->ndim < 1)
+        return foil_error(FOIL_ERR_ARG, "foil_verify_linf: missing argument or x not float32");
+    const int64_t n = x->shape[0], f = v->input_size, K = v->classes, k = K - 1;
+    if (n && x->numel / n != f)
+        return foil_error(FOIL_ERR_SHAPE, "%s: examples of %lld values, the verifier was made for %lld", v->path,
+                          (long long)(x->numel / n), (long long)f);
+    if (!(eps >= 0) || !isfinite(eps)) return foil_error(FOIL_ERR_ARG, "eps must be finite and >= 0, not %g", (double)eps);
+    if (K < 2) return foil_error(FOIL_ERR_ARG, "%s: verification needs at least 2 classes", v->path);
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= K)
+            return foil_error(FOIL_ERR_ARG, "label %lld of example %lld is not a class of the model's %lld",
+                              (long long)y[i], (long long)i, (long long)K);
+    float *lo = malloc((size_t)f * sizeof *lo), *hi = malloc((size_t)f * sizeof *hi);
+    float *C = malloc((size_t)(k * K) * sizeof *C), *lb = malloc((size_t)k * sizeof *lb),
+          *ub = malloc((size_t)k * sizeof *ub);
+    foil_status st = lo && hi && C && lb && ub ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n && !st; i++) {
+        foil_bounds_linf_box(1, f, foil_f32(x) + i * f, eps, lower, upper, lo, hi);
+        foil_bounds_margin_spec(K, y + i, 1, C);
+        st = foil_bounds_compute(v, o, 1, lo, hi, C, k, lb, ub);
+        if (st) break;
+        float m = INFINITY;
+        for (int64_t r = 0; r < k; r++) m = lb[r] < m ? lb[r] : m;
+        verified[i] = m > 0;
+        if (margin) margin[i] = m;
+    }
+    free(lo), free(hi), free(C), free(lb), free(ub);
+    return st;
+}
