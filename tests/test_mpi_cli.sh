@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # MPI scale-out (core/dist.c): `mpirun -np 2 foil certify`, `foil eval` and
 # `foil attack` give exactly the one-process results (random draws are keyed
-# by example, not by rank); a rank that fails fails the whole run, with rank 0 naming it
+# by example, not by rank), `foil train` (data-parallel) the same weights up
+# to rounding; a rank that fails fails the whole run, with rank 0 naming it
 # and printing no partial result; a command that does not share its work refuses to run as two
 # ranks. Skips where mpirun or an MPI build is absent.
 set -uo pipefail
@@ -69,6 +70,30 @@ print("     %s: the same adversarial examples, success, norms and queries on 1 a
       % (sys.argv[3], a["robust_accuracy"]))
 PY
 done
+# Data-parallel training: each rank back-propagates its part of every batch
+# and the gradients are summed; the weights match one process up to the
+# summation order's rounding.
+tr=(train --arch cnn-small --data fashion-mnist --limit 1000 --epochs 1 --batch 50 --threads 1 --quiet --json)
+check "train, one process" 0 "" -- "$FOIL" "${tr[@]}" --output "$tmp/one.onnx"
+echo "$out" >"$tmp/train1.json"
+check "train, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${tr[@]}" --output "$tmp/two.onnx"
+echo "$out" >"$tmp/train2.json"
+"$py" - "$tmp" <<'PY' || fail "training on two ranks differs from one process"
+import json, sys
+import numpy as np, onnx
+from onnx import numpy_helper
+tmp = sys.argv[1]
+a, b = (json.loads(open(f"{tmp}/train{k}.json").read().strip().splitlines()[-1])["epochs"][0] for k in (1, 2))
+assert abs(a["train_loss"] - b["train_loss"]) < 1e-5 * a["train_loss"], (a, b)
+assert abs(a["val_accuracy"] - b["val_accuracy"]) <= 0.002, (a, b)
+w = [{t.name: numpy_helper.to_array(t) for t in onnx.load(f"{tmp}/{k}.onnx").graph.initializer} for k in ("one", "two")]
+worst = max(float(np.abs(w[0][k] - w[1][k]).max() / np.abs(w[0][k]).max()) for k in w[0])
+assert worst < 1e-3, worst
+print("     train: loss %.6f / %.6f, validation accuracy %.4f / %.4f, weights within %.1e of their scale"
+      % (a["train_loss"], b["train_loss"], a["val_accuracy"], b["val_accuracy"], worst))
+PY
+check "adversarial training refused" 1 "does not share its work" -- "${mpi[@]}" "$FOIL" train --arch cnn-small \
+  --data fashion-mnist --limit 200 --adv pgd --eps 0.1 --threads 1 --quiet --output "$tmp/x.onnx"
 check "not distributed" 2 "does not share its work" -- "${mpi[@]}" "$FOIL" predict --model "$model" \
   --input "$tmp/none.npy" --threads 1
 [ "$failures" = 0 ]

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "foil/arch.h"
 #include "foil/data.h"
 #include "foil/train.h"
@@ -51,7 +52,7 @@ const cli_command cli_train = {
     "al. 2019), so that the model classifies noisy inputs well enough for\n"
     "randomized smoothing. Then certify it: foil certify --model OUT --sigma S.",
     run_train,
-    0,
+    CLI_DISTRIBUTED,
 };
 
 static int parse_sizes(const char *text, int64_t *out, int max)
@@ -331,8 +332,10 @@ static int run_train(int argc, char **argv)
     o.teacher = teacher;
     if (!st) st = build_model(arch, &train, hidden, n_hidden, (uint64_t)common.seed, &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
-    if (!st) st = foil_model_save(model, output);
+    /* Under mpirun every rank ends with the same weights; rank 0 writes them. */
+    if (!st && foilDistRank() == 0) st = foil_model_save(model, output);
     if (st) rc = cli_fail(&cli_train, st);
+    else if (foilDistRank() != 0) rc = CLI_OK; /* rank 0 reports */
     else if (json) print_json(&report, &o, output);
     else if (!common.quiet && report.epochs == 0)
         printf("%s: the checkpoint has already finished all %lld epochs; model written to %s\n", checkpoint,

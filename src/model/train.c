@@ -25,6 +25,7 @@
 #include "foil/progress.h"
 #include "foil/rng.h"
 #include "foil/train.h"
+#include "core/dist.h"
 #include "defenses/adversarial_training.h"
 #include "model/checkpoint.h"
 #include "model/model_internal.h"
@@ -195,10 +196,45 @@ static foil_status adversarial_batch(trainer *t, int64_t b, uint64_t key)
     return FOIL_OK;
 }
 
-/* One optimizer step on examples perm[first .. first+b). Adds the batch's
- * summed loss and correct count to *loss_sum and *correct. */
-static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t b, int64_t global_step,
-                              int64_t total_steps, double *loss_sum, uint64_t *correct)
+/* Data parallelism (core/dist.h): every rank holds the same weights; each
+ * takes a contiguous part of every batch, back-propagates the whole batch's
+ * mean loss restricted to its rows, and the gradients are summed over the
+ * ranks before the (identical) optimizer step. */
+static void share_of_batch(int64_t b, int64_t *offset, int64_t *rows)
+{
+    const int64_t size = foilDistSize(), rank = foilDistRank();
+    *offset = b * rank / size;
+    *rows = b * (rank + 1) / size - *offset;
+}
+
+/* Sum the trainable weights' gradients over the ranks. */
+static foil_status all_reduce_gradients(trainer *t)
+{
+    FoilGraph *g = t->gm->g;
+    foil_status st = FOIL_OK;
+    for (int i = 0; !st && i < g->n_values; i++) {
+        FoilValue *v = &g->values[i];
+        if (v->kind == FOIL_VALUE_PARAM && v->trainable && v->grad.data)
+            st = foilDistSumFloats(foil_f32(&v->grad), v->grad.numel);
+    }
+    return st;
+}
+
+static void zero_gradients(trainer *t)
+{
+    FoilGraph *g = t->gm->g;
+    for (int i = 0; i < g->n_values; i++) {
+        FoilValue *v = &g->values[i];
+        if (v->kind == FOIL_VALUE_PARAM && v->trainable && v->grad.data)
+            memset(v->grad.data, 0, (size_t)v->grad.numel * sizeof(float));
+    }
+}
+
+/* Forward and backward on this rank's b rows perm[first .. first+b) of a
+ * batch of `whole` rows: the gradients of the whole batch's mean loss that
+ * these rows contribute. */
+static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t b, int64_t whole,
+                              int64_t global_step, double *sums)
 {
     const int trades = t->attack.mode == FOIL_ADV_TRADES;
     const int64_t rows = trades ? 2 * b : b;
@@ -234,15 +270,43 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
         for (int64_t i = 0; i < b * classes; i++) dl[i] *= inv_b;
     }
     if (st) return foil_error_prefix(st, "%s", t->data->name);
+    /* The losses above are means over these b rows; the whole batch's mean
+     * weighs them b / whole. */
+    if (b != whole) {
+        const float share = (float)b / (float)whole;
+        for (int64_t i = 0; i < rows * classes; i++) dl[i] *= share;
+    }
     for (int64_t i = 0; i < b; i++) {
-        *loss_sum += t->loss[i];
+        sums[0] += t->loss[i];
         const float *row = logits + i * classes;
         int64_t best = 0;
         for (int64_t c = 1; c < classes; c++)
             if (row[c] > row[best]) best = c;
-        *correct += best == t->labels[i];
+        sums[1] += best == t->labels[i];
     }
-    if ((st = foilGraphBackward(t->gm->g, foilModelOutputGrads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
+    return foilGraphBackward(t->gm->g, foilModelOutputGrads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS);
+}
+
+/* One optimizer step on the batch perm[first .. first+b): this rank's rows
+ * of it (all of them in one process). Adds the batch's summed loss and
+ * correct count, over every rank, to *loss_sum and *correct. */
+static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t b, int64_t global_step,
+                              int64_t total_steps, double *loss_sum, uint64_t *correct)
+{
+    const int64_t whole = b;
+    int64_t offset;
+    share_of_batch(whole, &offset, &b);
+    first += offset;
+    double step_sums[2] = {0, 0}; /* loss, correct */
+    foil_status st = b ? local_step(t, epoch, first, b, whole, global_step, step_sums) : FOIL_OK;
+    if (!b) zero_gradients(t);
+    if (foilDistSize() > 1) {
+        if (!(st = foilDistAgree(st))) st = all_reduce_gradients(t);
+        if (!st) st = foilDistSumDoubles(step_sums, 2);
+    }
+    if (st) return st;
+    *loss_sum += step_sums[0];
+    *correct += (uint64_t)step_sums[1];
     foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
     return FOIL_OK;
 }
@@ -344,6 +408,9 @@ static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d,
     if (m->fixed_batch && o->adv.mode == FOIL_ADV_TRADES)
         return foil_error(FOIL_ERR_ARG, "%s: TRADES trains on clean and adversarial examples together (twice the "
                           "batch), which this model's fixed batch size does not allow", m->g->path);
+    if (foilDistSize() > 1 && o->adv.mode != FOIL_ADV_NONE)
+        return foil_error(FOIL_ERR_UNSUPPORTED, "adversarial training does not share its work between MPI ranks "
+                          "yet; run it as one process");
     return check_adv_options(d, &o->adv, o->batch);
 }
 
@@ -524,7 +591,8 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         char label[48], status[96];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)epoch + 1, (long long)o->epochs);
         foil_progress bar;
-        foil_progress_start(&bar, label, t.n, "img", o->quiet);
+        const int speaker = foilDistRank() == 0; /* one rank draws, logs and checkpoints */
+        foil_progress_start(&bar, label, t.n, "img", o->quiet || !speaker);
         double epoch_start = foil_now();
         int64_t first_step = (int64_t)ck.step_in_epoch, seen_before = (int64_t)ck.seen;
         for (int64_t s = first_step; !st && s < steps_per_epoch; s++) {
@@ -538,7 +606,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
             foil_progress_update(&bar, (int64_t)ck.seen, status);
             if (!st && o->checkpoint && o->checkpoint_every && ck.global_step % (uint64_t)o->checkpoint_every == 0 &&
                 s + 1 < steps_per_epoch)
-                st = foilCheckpointSave(o->checkpoint, m, &t.opt, &ck);
+                st = foilDistAgree(speaker ? foilCheckpointSave(o->checkpoint, m, &t.opt, &ck) : FOIL_OK);
         }
         if (st) break;
         foil_epoch_stats *es = &report->epoch[report->epochs++];
@@ -552,7 +620,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         if (o->adv.mode != FOIL_ADV_NONE && (st = measure_epoch(&t, &ae, epoch, es, &stop))) break;
         snprintf(status, sizeof status, "loss %.4f acc %.2f%%", es->train_loss, 100 * es->train_accuracy);
         foil_progress_finish(&bar, status);
-        if (o->log_epochs) log_epoch(o, epoch, es, val != NULL);
+        if (o->log_epochs && speaker) log_epoch(o, epoch, es, val != NULL);
         last_epoch = epoch;
         if (stop) {
             report->catastrophic_epoch = epoch;
@@ -576,7 +644,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         ck.step_in_epoch = 0;
         ck.loss_sum = 0;
         ck.correct = ck.seen = 0;
-        if (o->checkpoint) st = foilCheckpointSave(o->checkpoint, m, &t.opt, &ck);
+        if (o->checkpoint) st = foilDistAgree(speaker ? foilCheckpointSave(o->checkpoint, m, &t.opt, &ck) : FOIL_OK);
     }
     report->seconds = foil_now() - start;
     /* Early stopping against robust overfitting: end with the most robust
