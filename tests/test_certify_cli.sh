@@ -42,6 +42,22 @@ assert a["examples"][2] | {"seconds": 0} == b["examples"][1] | {"seconds": 0}, (
 assert 0 < a["sampler_tv_bound"] < 1e-6
 print("     certify: %d of 3 certified, curve %s" % (sum(e["prediction"] >= 0 for e in a["examples"]), curve))
 PY
+# --log: a run stopped after two examples (its last line cut short by the
+# kill) resumes and ends with the uninterrupted run's results.
+check "log, first two" 0 "" -- "$FOIL" "${cert[@]}" --limit 2 --log "$tmp/log.jsonl"
+printf '{"index":2,"lab' >>"$tmp/log.jsonl"
+check "log, resumed" 0 "" -- "$FOIL" "${cert[@]}" --limit 3 --json --log "$tmp/log.jsonl"
+echo "$out" >"$tmp/resumed.json"
+"$py" - "$tmp/first3.json" "$tmp/resumed.json" "$tmp/log.jsonl" <<'PY' || fail "a resumed certification differs"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+strip = lambda d: [{k: v for k, v in e.items() if k != "seconds"} for e in d["examples"]]
+assert strip(a) == strip(b), (strip(a), strip(b))
+lines = open(sys.argv[3]).read().splitlines()
+assert len(lines) == 4 and json.loads(lines[0])["foil_certify_log"] == 1, lines
+print("     --log: stopped after 2 of 3 examples, resumed, the same results as one run")
+PY
+check "log, other settings" 1 "other settings" -- "$FOIL" "${cert[@]/0.12/0.2}" --limit 3 --log "$tmp/log.jsonl"
 check "certify text" 0 "certified accuracy at L2 radius" -- "$FOIL" "${cert[@]}" --limit 2 --radii 0,0.1
 check "predict" 0 "smoothed accuracy" -- "$FOIL" "${cert[@]}" --limit 2 --predict
 check "needs sigma" 2 "sigma" -- "$FOIL" certify --model "$model" --data fashion-mnist

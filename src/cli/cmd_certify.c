@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/certify_log.h"
 #include "cli/cli.h"
 #include "core/dist.h"
 #include "foil/certify.h"
@@ -53,7 +54,7 @@ enum { MAX_RADII = 32 };
 typedef struct certify_args {
     cli_model_source source;
     foil_data_spec data;
-    const char *split, *bounds, *normalize, *radii;
+    const char *split, *bounds, *normalize, *radii, *log;
     double sigma, alpha;
     int64_t n0, n, batch, limit, every, levels;
     int predict, json;
@@ -62,6 +63,8 @@ typedef struct certify_args {
 typedef struct certify_run {
     int64_t *index;              /* the examples' indices in the split */
     foil_certificate *cert;
+    uint8_t *done;               /* read from --log: not certified again */
+    certify_log log;
     int64_t count;
     double radii[MAX_RADII];
     int n_radii;
@@ -152,6 +155,8 @@ static int check_args(certify_args *a)
     if (a->limit < 0) return cli_usage_error(&cli_certify, "--limit must be >= 0");
     if (!(a->alpha > 0 && a->alpha < 0.5)) return cli_usage_error(&cli_certify, "--alpha must lie in (0, 0.5)");
     if (a->levels < 2 || a->levels > (1 << 24)) return cli_usage_error(&cli_certify, "--levels must lie in [2, 2^24]");
+    if (a->log && foilDistSize() > 1)
+        return cli_usage_error(&cli_certify, "--log is for one process; under mpirun the ranks finish together");
     return CLI_OK;
 }
 
@@ -178,15 +183,16 @@ typedef struct certify_record {
  * with its own noise stream, so the shares' results are the one-process
  * results. */
 static foil_status certify_share(const certify_args *a, foil_smoothed *s, const foil_dataset *d,
-                                 const certify_run *run, certify_record *mine, int64_t *n_mine, int quiet)
+                                 certify_run *run, certify_record *mine, int64_t *n_mine, int quiet)
 {
     foil_progress bar;
-    const int64_t share = (run->count - foilDistRank() + foilDistSize() - 1) / foilDistSize();
+    int64_t share = 0;
+    for (int64_t i = 0; i < run->count; i++) share += foilDistOwns(i) && !run->done[i];
     foil_progress_start(&bar, a->predict ? "predict" : "certify", share, "img", quiet || foilDistRank() != 0);
     int64_t correct = 0;
     *n_mine = 0;
     for (int64_t i = 0; i < run->count; i++) {
-        if (!foilDistOwns(i)) continue;
+        if (!foilDistOwns(i) || run->done[i]) continue;
         certify_record *rec = &mine[(*n_mine)++];
         foil_certificate *c = &rec->cert;
         const int64_t row = run->index[i];
@@ -201,6 +207,8 @@ static foil_status certify_share(const certify_args *a, foil_smoothed *s, const 
             st = foil_smoothed_certify(s, &d->x, row, (uint64_t)row, c);
         }
         if (st) return foil_error_prefix(st, "example %lld", (long long)row);
+        if (certify_log_append(&cli_certify, &run->log, row, foil_i64(&d->y)[row], c))
+            return foil_error(FOIL_ERR_IO, "%s: could not write example %lld's result", a->log, (long long)row);
         correct += c->prediction == foil_i64(&d->y)[row];
         char status[64];
         snprintf(status, sizeof status, "%s %.1f%%", a->predict ? "accuracy" : "certified",
@@ -222,9 +230,11 @@ static foil_status certify_all(const certify_args *a, foil_smoothed *s, const fo
     foil_status st = mine ? certify_share(a, s, d, run, mine, &n_mine, quiet)
                           : foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!(st = foilDistAgree(st))) st = foilDistGather(mine, n_mine, sizeof *mine, (void **)&all, &total);
+    int64_t todo = run->count;
+    for (int64_t i = 0; i < run->count; i++) todo -= run->done[i];
     if (!st && foilDistRank() == 0) {
-        if (total != run->count) st = foil_error(FOIL_ERR_ARG, "gathered %lld of %lld results", (long long)total,
-                                                 (long long)run->count);
+        if (total != todo)
+            st = foil_error(FOIL_ERR_ARG, "gathered %lld of %lld results", (long long)total, (long long)todo);
         for (int64_t k = 0; !st && k < total; k++) run->cert[all[k].position] = all[k].cert;
     }
     free(mine);
@@ -232,6 +242,34 @@ static foil_status certify_all(const certify_args *a, foil_smoothed *s, const fo
     run->seconds = foil_now() - start;
     run->sampler_tv = foil_smoothed_sampler_tv(s);
     return st;
+}
+
+/* --log FILE: its settings line names everything a result depends on. */
+static int open_log(const certify_args *a, const cli_common *common, foil_model *model, const foil_dataset *d,
+                    certify_run *run)
+{
+    if (!a->log) return CLI_OK;
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddNumberToObject(h, "foil_certify_log", 1);
+    cJSON_AddStringToObject(h, "model", foil_model_name(model));
+    cJSON_AddStringToObject(h, "data", d->name);
+    cJSON_AddStringToObject(h, "split", a->split);
+    cJSON_AddStringToObject(h, "mode", a->predict ? "predict" : "certify");
+    cJSON_AddNumberToObject(h, "sigma", a->sigma);
+    cJSON_AddNumberToObject(h, "n0", (double)a->n0);
+    cJSON_AddNumberToObject(h, "n", (double)a->n);
+    cJSON_AddNumberToObject(h, "alpha", a->alpha);
+    cJSON_AddNumberToObject(h, "levels", (double)a->levels);
+    cJSON_AddNumberToObject(h, "seed", (double)common->seed);
+    cJSON_AddNumberToObject(h, "threads", (double)common->threads);
+    cJSON_AddNumberToObject(h, "batch", (double)a->batch);
+    char *settings = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    int rc = settings ? certify_log_open(&cli_certify, a->log, settings, run->index, run->count, run->cert, run->done,
+                                         &run->log)
+                      : cli_fail(&cli_certify, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+    free(settings);
+    return rc;
 }
 
 /* Certify the chosen examples of d and print the results (rank 0). */
@@ -243,8 +281,12 @@ static int certify_examples(const certify_args *a, const cli_common *common, foi
     run->count = (total + a->every - 1) / a->every;
     run->index = malloc((size_t)(run->count ? run->count : 1) * sizeof *run->index);
     run->cert = calloc((size_t)(run->count ? run->count : 1), sizeof *run->cert);
-    if (!run->index || !run->cert) return cli_fail(&cli_certify, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+    run->done = calloc((size_t)(run->count ? run->count : 1), 1);
+    if (!run->index || !run->cert || !run->done)
+        return cli_fail(&cli_certify, foil_error(FOIL_ERR_NOMEM, "out of memory"));
     for (int64_t i = 0; i < run->count; i++) run->index[i] = i * a->every;
+    int rc = open_log(a, common, model, d, run);
+    if (rc) return rc;
     foil_smoothing_options o;
     foil_smoothing_defaults(&o);
     o.sigma = (float)a->sigma;
@@ -259,6 +301,7 @@ static int certify_examples(const certify_args *a, const cli_common *common, foi
     foil_status st = foil_smoothed_create(model, &o, &s);
     if (!st) st = certify_all(a, s, d, run, common->quiet);
     foil_smoothed_free(s);
+    certify_log_close(&run->log);
     if (st) return cli_fail(&cli_certify, st);
     if (foilDistRank() == 0) {
         if (a->json) print_json(a, run, d, foil_model_name(model));
@@ -294,6 +337,7 @@ static int certify(certify_args *a, const cli_common *common)
     if (!rc) rc = certify_examples(a, common, model, &d, &run);
     free(run.index);
     free(run.cert);
+    free(run.done);
     foil_dataset_free(&d);
     foil_model_free(model);
     return rc;
@@ -321,6 +365,8 @@ static int run_certify(int argc, char **argv)
         {"--predict", OPT_FLAG, &a.predict, NULL, "PREDICT (the smoothed classifier's accuracy) instead of CERTIFY", 0,
          0},
         {"--json", OPT_FLAG, &a.json, NULL, "print the curve and every example as one JSON object", 0, 0},
+        {"--log", OPT_STRING, &a.log, "FILE", "append each example's result to FILE as it finishes; a run stopped "
+         "resumes from it", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_certify, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
