@@ -54,7 +54,7 @@ a, b = (json.load(open(f)) for f in sys.argv[1:3])
 strip = lambda d: [{k: v for k, v in e.items() if k != "seconds"} for e in d["examples"]]
 assert strip(a) == strip(b), (strip(a), strip(b))
 lines = open(sys.argv[3]).read().splitlines()
-assert len(lines) == 4 and json.loads(lines[0])["foil_certify_log"] == 1, lines
+assert len(lines) == 4 and json.loads(lines[0])["foil_certify_log"] == 1 and json.loads(lines[0])["n"] == 600, lines
 print("     --log: stopped after 2 of 3 examples, resumed, the same results as one run")
 PY
 check "log, other settings" 1 "other settings" -- "$FOIL" "${cert[@]/0.12/0.2}" --limit 3 --log "$tmp/log.jsonl"

@@ -83,20 +83,27 @@ static double certified_accuracy(const certify_run *run, const foil_dataset *d, 
     return run->count ? (double)good / (double)run->count : 0;
 }
 
+/* What a run's results depend on, for its JSON and its --log. */
+static cJSON *settings_json(const certify_args *a, const foil_dataset *d, const char *model)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", model);
+    cJSON_AddStringToObject(o, "data", d->name);
+    cJSON_AddStringToObject(o, "split", a->split);
+    cJSON_AddStringToObject(o, "mode", a->predict ? "predict" : "certify");
+    cJSON_AddNumberToObject(o, "sigma", a->sigma);
+    cJSON_AddNumberToObject(o, "n0", (double)a->n0);
+    cJSON_AddNumberToObject(o, "n", (double)a->n);
+    cJSON_AddNumberToObject(o, "alpha", a->alpha);
+    cJSON_AddNumberToObject(o, "levels", (double)a->levels);
+    cJSON_AddNumberToObject(o, "seed", (double)a->data.seed);
+    return o;
+}
+
 static void print_json(const certify_args *a, const certify_run *run, const foil_dataset *d, const char *model)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "model", model);
-    cJSON_AddStringToObject(root, "data", d->name);
-    cJSON_AddStringToObject(root, "split", a->split);
-    cJSON_AddStringToObject(root, "mode", a->predict ? "predict" : "certify");
-    cJSON_AddNumberToObject(root, "sigma", a->sigma);
-    cJSON_AddNumberToObject(root, "n0", (double)a->n0);
-    cJSON_AddNumberToObject(root, "n", (double)a->n);
-    cJSON_AddNumberToObject(root, "alpha", a->alpha);
-    cJSON_AddNumberToObject(root, "levels", (double)a->levels);
+    cJSON *root = settings_json(a, d, model);
     cJSON_AddNumberToObject(root, "sampler_tv_bound", run->sampler_tv);
-    cJSON_AddNumberToObject(root, "seed", (double)a->data.seed);
     cJSON_AddNumberToObject(root, "seconds", run->seconds);
     cJSON *curve = cJSON_AddArrayToObject(root, "curve");
     for (int k = 0; k < run->n_radii; k++) {
@@ -249,18 +256,8 @@ static int open_log(const certify_args *a, const cli_common *common, foil_model 
                     certify_run *run)
 {
     if (!a->log) return CLI_OK;
-    cJSON *h = cJSON_CreateObject();
+    cJSON *h = settings_json(a, d, foil_model_name(model));
     cJSON_AddNumberToObject(h, "foil_certify_log", 1);
-    cJSON_AddStringToObject(h, "model", foil_model_name(model));
-    cJSON_AddStringToObject(h, "data", d->name);
-    cJSON_AddStringToObject(h, "split", a->split);
-    cJSON_AddStringToObject(h, "mode", a->predict ? "predict" : "certify");
-    cJSON_AddNumberToObject(h, "sigma", a->sigma);
-    cJSON_AddNumberToObject(h, "n0", (double)a->n0);
-    cJSON_AddNumberToObject(h, "n", (double)a->n);
-    cJSON_AddNumberToObject(h, "alpha", a->alpha);
-    cJSON_AddNumberToObject(h, "levels", (double)a->levels);
-    cJSON_AddNumberToObject(h, "seed", (double)common->seed);
     cJSON_AddNumberToObject(h, "threads", (double)common->threads);
     cJSON_AddNumberToObject(h, "batch", (double)a->batch);
     char *settings = cJSON_PrintUnformatted(h);
