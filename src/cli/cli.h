@@ -77,13 +77,14 @@ int cli_parse_numbers(const cli_command *cmd, const char *opt, const char *text,
                       double *out, int max, int *count);
 
 /* cli/shard.c: examples split between MPI ranks (core/dist.h), one
- * contiguous block each; with one process, everything. */
-void cli_shard_block(int64_t n, int64_t *first, int64_t *count);
+ * contiguous block each, its bounds on multiples of align (the model's
+ * batch); with one process, everything. */
+void cli_shard_block(int64_t n, int64_t align, int64_t *first, int64_t *count);
 /* Rows [first, first + count) of x, as a view. */
 foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count);
-/* The model's scores on x, each rank its block; rank 0 receives all of
- * them in logits (allocated), the others nothing. */
-foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, foil_tensor *logits);
+/* The model's scores on x (run in batches of `batch`), each rank its block;
+ * rank 0 receives all of them in logits (allocated), the others nothing. */
+foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, int64_t batch, foil_tensor *logits);
 
 /* foil_evasion_run, each rank attacking its block with the whole run's
  * random streams; rank 0 receives the whole result (the others an empty

@@ -80,11 +80,11 @@ static void print_text(const foil_metrics *mt, const char *model, const foil_dat
 }
 
 /* foil_evaluate, each MPI rank predicting its share; rank 0 gets the metrics. */
-static foil_status evaluate(foil_model *model, const foil_dataset *d, foil_metrics *mt)
+static foil_status evaluate(foil_model *model, const foil_dataset *d, int64_t batch, foil_metrics *mt)
 {
     double start = foil_now();
     foil_tensor scores = {0};
-    foil_status st = cli_shard_predict(model, &d->x, &scores);
+    foil_status st = cli_shard_predict(model, &d->x, batch, &scores);
     if (!st && foilDistRank() == 0) st = foil_evaluate_scores(model, &scores, d, mt);
     foil_tensor_free(&scores);
     mt->seconds = foil_now() - start;
@@ -123,7 +123,7 @@ static int run_eval(int argc, char **argv)
     rc = cli_open_inputs(&cli_eval, &source, &data, split, normalize, &model, &d);
     if (!rc) {
         foil_model_set_max_batch(model, batch);
-        if ((st = evaluate(model, &d, &mt))) rc = cli_fail(&cli_eval, st);
+        if ((st = evaluate(model, &d, batch, &mt))) rc = cli_fail(&cli_eval, st);
     }
     if (!rc && foilDistRank() == 0) {
         if (json) print_json(&mt, foil_model_name(model), &d, split_name);

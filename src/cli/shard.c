@@ -10,11 +10,18 @@
 #include "cli/cli.h"
 #include "core/dist.h"
 
-void cli_shard_block(int64_t n, int64_t *first, int64_t *count)
+/* Block boundaries fall on multiples of `align`, the batch the model runs
+ * its inputs in: every rank's batches are then the one process's batches,
+ * and a GEMM whose rounding depends on its row count (OpenBLAS's can) sees
+ * the same row counts. */
+void cli_shard_block(int64_t n, int64_t align, int64_t *first, int64_t *count)
 {
     const int64_t size = foilDistSize(), rank = foilDistRank();
-    *first = n * rank / size;
-    *count = n * (rank + 1) / size - *first;
+    if (align < 1) align = 1;
+    const int64_t chunks = (n + align - 1) / align;
+    int64_t lo = chunks * rank / size * align, hi = chunks * (rank + 1) / size * align;
+    *first = lo < n ? lo : n;
+    *count = (hi < n ? hi : n) - *first;
 }
 
 foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count)
@@ -28,10 +35,10 @@ foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count)
     return view;
 }
 
-foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, foil_tensor *logits)
+foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, int64_t batch, foil_tensor *logits)
 {
     int64_t first, count;
-    cli_shard_block(x->shape[0], &first, &count);
+    cli_shard_block(x->shape[0], batch, &first, &count);
     foil_tensor mine = cli_shard_rows(x, first, count), part = {0};
     foil_status st = count ? foil_model_predict(model, &mine, &part) : FOIL_OK;
     /* Every rank must know the class count to size its (possibly empty) share. */
@@ -79,7 +86,7 @@ foil_status cli_shard_attack(const char *name, foil_model *model, const foil_ten
 {
     if (foilDistSize() == 1) return foil_evasion_run(name, model, x, y, t, opt, r);
     int64_t first, count;
-    cli_shard_block(x->shape[0], &first, &count);
+    cli_shard_block(x->shape[0], opt->batch > 0 ? opt->batch : 250, &first, &count);
     foil_tensor mine = cli_shard_rows(x, first, count);
     foil_threat share = *t;
     if (t->targets) share.targets = t->targets + first;
