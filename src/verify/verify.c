@@ -17,6 +17,7 @@
  * Rows of one example run in parallel (OpenMP), each with its own row
  * buffers; examples run one after another.
  */
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -159,8 +160,25 @@ static foil_status check_box(const foil_verifier *v, int64_t e, const float *lo,
     return FOIL_OK;
 }
 
+/* Clip the best bounds Q of slot s to the ReLU splits on it; 1 when one
+ * makes a neuron's interval empty (no input of the box is in the split's
+ * subdomain). */
+static int apply_splits(const foil_verifier *v, Work *w, int s, const FoilBoundsSplit *splits, int64_t n_splits)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    for (int64_t t = 0; t < n_splits; t++) {
+        int64_t j = splits[t].at;
+        if (j < sl->off || j >= sl->off + sl->numel) continue;
+        if (splits[t].active && w->qlo[j] < 0) w->qlo[j] = 0.0f;
+        if (!splits[t].active && w->qhi[j] > 0) w->qhi[j] = 0.0f;
+        if (w->qlo[j] > w->qhi[j]) return 1;
+    }
+    return 0;
+}
+
 static void one_example(const foil_verifier *v, Work *w, const foil_bounds_options *o, const float *lo,
-                        const float *hi, const float *C, int64_t k, float *lb, float *ub, double *dl, double *du)
+                        const float *hi, const float *C, int64_t k, float *lb, float *ub, double *dl, double *du,
+                        const FoilBoundsSplit *splits, int64_t n_splits, int *empty)
 {
     const int64_t f = v->input_size;
     memcpy(w->plo, lo, (size_t)f * sizeof *lo);
@@ -183,6 +201,10 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
                 if (w->phi[j] < w->qhi[j]) w->qhi[j] = w->phi[j];
             }
         if (!o->ibp_intermediate && refinable(v, L->out)) crown_slot(v, w, o, L->out);
+        if (n_splits && apply_splits(v, w, L->out, splits, n_splits)) {
+            *empty = 1;
+            return;
+        }
     }
     float *ibp_lb = NULL, *ibp_ub = NULL;
     if (!o->crown_only) {
@@ -248,8 +270,9 @@ foil_status foil_bounds_compute(foil_verifier *v, const foil_bounds_options *o, 
     if (!st && !dl) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (int64_t e = 0; e < n && !st; e++) {
         const float *Ce = C ? C + e * k * v->classes : eye;
+        int empty = 0;
         one_example(v, &w, o, lo + e * v->input_size, hi + e * v->input_size, Ce, k, lb + e * k, ub + e * k, dl,
-                    dl + k);
+                    dl + k, NULL, 0, &empty);
     }
     free(dl);
     free(eye);
@@ -288,4 +311,35 @@ foil_status foil_verify_linf(foil_verifier *v, const foil_bounds_options *o, con
     }
     free(lo), free(hi), free(C), free(lb), free(ub);
     return st;
+}
+
+foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
+                                   const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
+                                   float *lb, float *ub, float *qlo, float *qhi, int *empty)
+{
+    assert(o && o->method == FOIL_BOUNDS_CROWN && !o->crown_only && C && k >= 1);
+    foil_status st = check_box(v, 0, lo, hi);
+    if (st) return st;
+    for (int64_t t = 0; t < n_splits; t++) {
+        int64_t j = splits[t].at;
+        if (j < 0 || j >= v->total_numel) return foil_error(FOIL_ERR_ARG, "%s: a ReLU split outside the network", v->path);
+    }
+    Work w = {0};
+    if ((st = work_alloc(v, &w))) return st;
+    double *dl = malloc((size_t)(2 * k) * sizeof *dl);
+    if (!dl) {
+        work_free(&w);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    *empty = 0;
+    one_example(v, &w, o, lo, hi, C, k, lb, ub, dl, dl + k, splits, n_splits, empty);
+    if (*empty) {
+        for (int64_t r = 0; r < k; r++) lb[r] = INFINITY, ub[r] = -INFINITY;
+    } else if (qlo && qhi) {
+        memcpy(qlo, w.qlo, (size_t)v->total_numel * sizeof *qlo);
+        memcpy(qhi, w.qhi, (size_t)v->total_numel * sizeof *qhi);
+    }
+    free(dl);
+    work_free(&w);
+    return FOIL_OK;
 }

@@ -156,4 +156,21 @@ typedef struct FoilBoundsCtx {
 double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                           const float *coef, int64_t neuron, double scale);
 
+/* verify.c: one example's CROWN bounds (o: CROWN, not crown_only) of the
+ * k rows C over the box [lo, hi], restricted to the subdomain of the box
+ * where each split holds: the ReLU input neuron at per-example offset `at`
+ * (of a slot a Relu reads) is >= 0 (active) or <= 0 (not active). A split
+ * clips that neuron's best bounds once they are computed, so every later
+ * bound rests on it; the sum over the two sides of a split covers the box.
+ * *empty = 1 (and lb = +inf) when the splits contradict the bounds: no
+ * input of the box lies in the subdomain. qlo, qhi (total_numel each, NULL:
+ * not wanted): the best bounds of every slot, as the relaxations used them. */
+typedef struct FoilBoundsSplit {
+    int64_t at;
+    int active;
+} FoilBoundsSplit;
+foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
+                                   const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
+                                   float *lb, float *ub, float *qlo, float *qhi, int *empty);
+
 #endif
