@@ -374,6 +374,10 @@ foil_status foil_vnnlib_verify(foil_model *model, const foil_vnnlib *p, const fo
     int ex_rank = rank - 1;
     if (ex_rank >= 1 && ex_rank <= 8)
         for (int i = 1; i < rank; i++) numel *= shape[i] > 0 ? shape[i] : -1, ex[i - 1] = shape[i];
+    if (ex_rank >= 1 && ex_rank <= 8 && numel > 0 && numel != p->n_inputs)
+        return foil_error(FOIL_ERR_SHAPE, "%s: the property has %lld inputs and %lld outputs, the model %s takes %lld inputs",
+                          p->path, (long long)p->n_inputs, (long long)p->n_outputs, foil_model_name(model),
+                          (long long)numel);
     if (ex_rank < 1 || ex_rank > 8 || numel != p->n_inputs) ex_rank = 1, ex[0] = p->n_inputs;
     foil_verifier *v = NULL;
     foil_status st = foil_verify_new(model, ex_rank, ex, &v);
