@@ -111,10 +111,10 @@ typedef struct foil_vnnlib_result {
  * n_inputs values, in the property's X order, and whose first output has
  * n_outputs). In order: PGD on the inward box against every disjunct
  * (a hit is re-checked with foil_model_predict and foil_vnnlib_unsafe
- * before it is reported), CROWN bounds of every row over the outward box,
- * then branch and bound on ReLU splits until the timeout; when branch and
- * bound meets a subdomain it cannot split and cannot refute, more attack
- * rounds (other seeds, 4x the starts) until the timeout. VERIFIED rests
+ * before it is reported; at most 10% of the timeout), CROWN bounds of
+ * every row over the outward box, then branch and bound on ReLU splits
+ * (up to 90% of the timeout); when that ends undecided, more attack rounds
+ * (other seeds, 4x the starts, 2x the steps) until the timeout. VERIFIED rests
  * only on foil/verify.h's sound bounds, each refutation with a margin above
  * a bound on the float32 forward pass's rounding. */
 foil_status foil_vnnlib_verify(foil_model *model, const foil_vnnlib *p, const foil_vnnlib_options *o,

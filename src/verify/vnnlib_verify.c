@@ -389,18 +389,20 @@ foil_status foil_vnnlib_verify(foil_model *model, const foil_vnnlib *p, const fo
         foil_verify_free(v);
         return st;
     }
-    st = attack(model, p, o, t0 + 0.5 * timeout, r);
+    /* time: the first attack at most 10%, bounds and branch and bound up to
+     * 90%, and the rest for more attacks when nothing was decided */
+    st = attack(model, p, o, t0 + 0.1 * timeout, r);
     if (!o->quiet && !st)
         fprintf(stderr, "%s: attack %s (%.2f s)\n", p->path,
                 r->answer == FOIL_VNNLIB_FALSIFIED ? "found a counterexample" : "found none", foil_now() - t0);
-    if (!st && r->answer != FOIL_VNNLIB_FALSIFIED) st = bab(v, p, o, deadline, r);
-    /* a subdomain that no split can refute further suggests a counterexample:
-     * spend what time is left on attacks from other random starts */
-    for (uint64_t round = 1; !st && r->answer == FOIL_VNNLIB_UNKNOWN && r->stable_leaf && foil_now() < deadline;
-         round++) {
+    if (!st && r->answer != FOIL_VNNLIB_FALSIFIED) st = bab(v, p, o, t0 + 0.9 * timeout, r);
+    /* undecided (a subdomain that no split can refute further suggests a
+     * counterexample): what time is left goes to attacks from other starts */
+    for (uint64_t round = 1; !st && r->answer == FOIL_VNNLIB_UNKNOWN && foil_now() < deadline; round++) {
         foil_vnnlib_options again = *o;
         again.seed = o->seed + round;
         again.restarts = 4 * (o->restarts > 0 ? o->restarts : 8);
+        again.steps = 2 * (o->steps > 0 ? o->steps : 100);
         st = attack(model, p, &again, deadline, r);
     }
     foil_verify_free(v);
