@@ -346,8 +346,49 @@ static double concretize(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilB
     return S;
 }
 
+/* The backward pass of a row down to the input: returns what was
+ * concretized before the input (stop_nonlinear), leaves the input's lam in
+ * r (has[0], win[0]) and d, A in r. */
+static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                       const float *coef, int64_t neuron, double scale);
+
 double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                           const float *coef, int64_t neuron, double scale)
+{
+    double S = row_back(v, ctx, r, target, coef, neuron, scale);
+    if (r->has[0]) S += concretize(v, ctx, r, 0);
+    double err = v->gamma * (r->A + r->B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
+    double lower = S + r->d - err;
+    return lower == lower ? lower : -INFINITY;
+}
+
+double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                           const float *coef, int64_t neuron, double scale, double *lam)
+{
+    assert(!ctx->stop_nonlinear);
+    const FoilBoundsSlot *in = &v->slots[0];
+    double S = row_back(v, ctx, r, target, coef, neuron, scale);
+    memset(lam, 0, (size_t)in->numel * sizeof *lam);
+    double B = 0;
+    if (r->has[0]) {
+        const Win w = r->win[0];
+        const double *src = r->lam + in->off;
+        WIN_FOREACH (w, c, h, x) {
+            int64_t j = (c * in->h + h) * in->w + x;
+            lam[j] = src[win_at(&w, c, h, x)];
+            B += fabs(lam[j]) * foilMag(ctx->lo[in->off + j], ctx->hi[in->off + j]);
+        }
+        r->has[0] = 0;
+    }
+    /* as foilBoundsRowLower's error with |S| <= B for every x of the box,
+     * and what was concretized before the input counted as there */
+    double err = v->gamma * (r->A + r->B + 2 * B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
+    double c = S + r->d - err;
+    return c == c ? c : -INFINITY;
+}
+
+static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                       const float *coef, int64_t neuron, double scale)
 {
     const FoilBoundsSlot *ts = &v->slots[target];
     memset(r->has, 0, (size_t)v->n_slots);
@@ -380,8 +421,5 @@ double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, Foil
         }
         r->has[L->out] = 0;
     }
-    if (r->has[0]) S += concretize(v, ctx, r, 0);
-    double err = v->gamma * (r->A + r->B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
-    double lower = S + r->d - err;
-    return lower == lower ? lower : -INFINITY;
+    return S;
 }

@@ -313,6 +313,122 @@ foil_status foil_verify_linf(foil_verifier *v, const foil_bounds_options *o, con
     return st;
 }
 
+/* Lagrangian of the splits at the input. Each split i holds on the
+ * subdomain D as a linear inequality in x: with lam_i . x + c_i <= scale_i
+ * z_i(x) the CROWN lower form of scale_i z_i (scale -1 for an active split,
+ * z >= 0; +1 for an inactive one, z <= 0), z's sign gives
+ * lam_i . x + c_i <= 0 on D. For any beta >= 0 and a spec row's lower form
+ * a . x + c_f <= row(x) on D,
+ *     min_D row >= min over the box of (a + sum_i beta_i lam_i) . x + c_f + sum_i beta_i c_i,
+ * since every added term is <= 0 on D. beta is chosen by projected
+ * supergradient ascent (the supergradient of beta_i is lam_i . x* + c_i at
+ * the box's minimizer x*); the bound at the best beta is then evaluated
+ * with a rigorous error term: it rests on no assumption about beta. */
+typedef struct Lagrange {
+    int64_t n, m;       /* inputs, splits */
+    double *lam, *c;    /* m x n, m */
+    double *a, *coef, *beta, *best, *grad;
+} Lagrange;
+
+/* min over the box of the Lagrangian at beta; x* into grad's terms when want_grad. */
+static double lagrange_value(const Lagrange *L, const float *lo, const float *hi, const double *beta, double c_f,
+                             int rigorous, double *grad)
+{
+    const int64_t n = L->n, m = L->m;
+    double konst = c_f, kmag = fabs(c_f), cmag = 0, S = 0, smag = 0;
+    for (int64_t j = 0; j < n; j++) L->coef[j] = L->a[j];
+    for (int64_t i = 0; i < m; i++) {
+        if (beta[i] == 0) continue;
+        const double *li = L->lam + i * n;
+        for (int64_t j = 0; j < n; j++) L->coef[j] += beta[i] * li[j];
+        konst += beta[i] * L->c[i];
+        kmag += beta[i] * fabs(L->c[i]);
+    }
+    for (int64_t j = 0; j < n; j++) {
+        double x = L->coef[j] >= 0 ? lo[j] : hi[j];
+        S += L->coef[j] * x;
+        if (rigorous) {
+            double M = foilMag(lo[j], hi[j]), mag = fabs(L->a[j]);
+            for (int64_t i = 0; i < m; i++) mag += beta[i] * fabs(L->lam[i * n + j]);
+            cmag += mag * M;
+            smag += fabs(L->coef[j] * x);
+        }
+    }
+    if (grad)
+        for (int64_t i = 0; i < m; i++) {
+            const double *li = L->lam + i * n;
+            double g = L->c[i];
+            for (int64_t j = 0; j < n; j++) g += li[j] * (L->coef[j] >= 0 ? lo[j] : hi[j]);
+            grad[i] = g;
+        }
+    double h = S + konst;
+    if (rigorous) { /* every sum above has at most n + m + 2 terms */
+        double gamma = (double)(n + m + 8) * ldexp(1.0, -53) * 1.01;
+        h -= 2 * gamma * (cmag + kmag + smag + fabs(S) + fabs(konst));
+    }
+    return h == h ? h : -INFINITY;
+}
+
+/* A better lower bound of spec row coef (or -inf) from the splits' Lagrangian. */
+static double lagrange_row(const foil_verifier *v, Work *w, Lagrange *L, const float *lo, const float *hi,
+                           const float *coef)
+{
+    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    double c_f = foilBoundsRowLinear(v, &ctx, w->rows[0], v->output, coef, 0, 1.0, L->a);
+    if (!isfinite(c_f)) return -INFINITY;
+    double an = 0, ln = 0;
+    for (int64_t j = 0; j < L->n; j++) an += fabs(L->a[j]);
+    for (int64_t k = 0; k < L->m * L->n; k++) ln += fabs(L->lam[k]);
+    ln /= (double)L->m;
+    double eta = ln > 0 ? an / ln : 1.0, best = -INFINITY;
+    memset(L->beta, 0, (size_t)L->m * sizeof *L->beta);
+    memcpy(L->best, L->beta, (size_t)L->m * sizeof *L->beta);
+    for (int t = 0; t < 100; t++) {
+        double h = lagrange_value(L, lo, hi, L->beta, c_f, 0, L->grad);
+        if (h > best) best = h, memcpy(L->best, L->beta, (size_t)L->m * sizeof *L->beta);
+        double g2 = 0;
+        for (int64_t i = 0; i < L->m; i++) {
+            if (L->beta[i] == 0 && L->grad[i] < 0) L->grad[i] = 0; /* projected */
+            g2 += L->grad[i] * L->grad[i];
+        }
+        if (g2 == 0) break;
+        double step = eta / sqrt(g2);
+        for (int64_t i = 0; i < L->m; i++) {
+            double b = L->beta[i] + step * L->grad[i];
+            L->beta[i] = b > 0 ? b : 0;
+        }
+        eta *= 0.95;
+    }
+    return lagrange_value(L, lo, hi, L->best, c_f, 1, NULL);
+}
+
+static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, const float *hi, const float *C,
+                          int64_t k, const FoilBoundsSplit *splits, int64_t n_splits, float *lb)
+{
+    const int64_t n = v->input_size, m = n_splits;
+    Lagrange L = {n, m, malloc((size_t)(m * n) * sizeof(double)), malloc((size_t)m * sizeof(double)),
+                  malloc((size_t)n * sizeof(double)), malloc((size_t)n * sizeof(double)),
+                  malloc((size_t)m * sizeof(double)), malloc((size_t)m * sizeof(double)),
+                  malloc((size_t)m * sizeof(double))};
+    int ok = L.lam && L.c && L.a && L.coef && L.beta && L.best && L.grad;
+    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    for (int64_t i = 0; ok && i < m; i++) {
+        int s = 0;
+        while (s < v->n_slots && !(splits[i].at >= v->slots[s].off && splits[i].at < v->slots[s].off + v->slots[s].numel))
+            s++;
+        assert(s < v->n_slots);
+        L.c[i] = foilBoundsRowLinear(v, &ctx, w->rows[0], s, NULL, splits[i].at - v->slots[s].off,
+                                     splits[i].active ? -1.0 : 1.0, L.lam + i * n);
+        if (!isfinite(L.c[i])) ok = 0;
+    }
+    for (int64_t r = 0; ok && r < k; r++) {
+        double h = lagrange_row(v, w, &L, lo, hi, C + r * v->classes);
+        float f = foilRoundDown(h);
+        if (f > lb[r]) lb[r] = f;
+    }
+    free(L.lam), free(L.c), free(L.a), free(L.coef), free(L.beta), free(L.best), free(L.grad);
+}
+
 foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
                                    const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
                                    float *lb, float *ub, float *qlo, float *qhi, int *empty)
@@ -335,9 +451,12 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
     one_example(v, &w, o, lo, hi, C, k, lb, ub, dl, dl + k, splits, n_splits, empty);
     if (*empty) {
         for (int64_t r = 0; r < k; r++) lb[r] = INFINITY, ub[r] = -INFINITY;
-    } else if (qlo && qhi) {
-        memcpy(qlo, w.qlo, (size_t)v->total_numel * sizeof *qlo);
-        memcpy(qhi, w.qhi, (size_t)v->total_numel * sizeof *qhi);
+    } else {
+        if (n_splits) lagrange_rows(v, &w, lo, hi, C, k, splits, n_splits, lb);
+        if (qlo && qhi) {
+            memcpy(qlo, w.qlo, (size_t)v->total_numel * sizeof *qlo);
+            memcpy(qhi, w.qhi, (size_t)v->total_numel * sizeof *qhi);
+        }
     }
     free(dl);
     work_free(&w);

@@ -173,4 +173,12 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
                                    const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
                                    float *lb, float *ub, float *qlo, float *qhi, int *empty);
 
+/* crown.c: the same backward pass as foilBoundsRowLower (ctx without
+ * stop_nonlinear), stopped at the input: row(x) >= lam . x + c for every x
+ * of the box whose intermediate values lie in ctx's bounds, lam the input's
+ * input_size coefficients (written), c returned, every rounding of the pass
+ * (and of evaluating lam . x in double for x in the box) already taken off. */
+double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                           const float *coef, int64_t neuron, double scale, double *lam);
+
 #endif

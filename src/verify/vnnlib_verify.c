@@ -1,8 +1,9 @@
 /*
  * verify/vnnlib_verify.c - foil_vnnlib_verify: decide a VNN-LIB property
  * (foil/vnnlib.h is the design) with an attack, CROWN, and branch and
- * bound on ReLU splits. It does not do input splitting or optimized
- * (alpha-CROWN) slopes yet, and it never searches for counterexamples
+ * bound on ReLU splits. It does not do input splitting, optimized
+ * (alpha-CROWN) slopes or beta-CROWN's split multipliers inside the
+ * backward pass yet, and it never searches for counterexamples
  * inside the branch and bound: a FALSIFIED comes from the attack only.
  *
  * 1. Attack. PGD on the inward box, every disjunct t attacked from
@@ -21,8 +22,10 @@
  *    only by a hair is "unknown", not "verified".
  * 3. Branch and bound, depth first, over the disjuncts CROWN left open: a
  *    subdomain is the box with some ReLU inputs fixed to >= 0 or <= 0
- *    (foilBoundsSplitCompute, which uses a split only to clip that neuron's
- *    bounds, and reports a contradictory subdomain as empty). The two
+ *    (foilBoundsSplitCompute, which uses a split to clip that neuron's
+ *    bounds, adds each split as a linear inequality in x to the spec rows'
+ *    bounds through a Lagrangian over the box, and reports a contradictory
+ *    subdomain as empty). The two
  *    children of a subdomain cover it, so when every leaf refutes every
  *    open disjunct, the box does. The neuron split is the unstable one
  *    (l < 0 < u) with the largest intercept -l u / (u - l) of its upper
