@@ -21,9 +21,11 @@
 
 #include "foil/arch.h"
 #include "foil/evasion.h"
+#include "foil/rng.h"
 #include "foil/vnnlib.h"
 #include "model/model_internal.h"
 #include "nn/builder.h"
+#include "verify/verify_internal.h"
 
 static foil_vnnlib *parse_ok(const char *text)
 {
@@ -266,6 +268,133 @@ static void test_random_mlps(void **state)
     assert_true(counts[1] >= 4 && counts[2] >= 2);
 }
 
+/* Branch and bound's bounds under ReLU splits (foilBoundsSplitCompute),
+ * on 2-8-6-3 MLPs evaluated here in double: at every sampled point of the
+ * box that satisfies the splits (uniform points and corners), each spec
+ * row is at least its lower bound; an empty subdomain has no such point. */
+enum { NI = 2, H1 = 8, H2 = 6, NO = 3 };
+typedef struct SmallNet {
+    float w1[H1 * NI], b1[H1], w2[H2 * H1], b2[H2], w3[NO * H2], b3[NO];
+} SmallNet;
+
+static foil_model *small_net(const SmallNet *n)
+{
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "small", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, NI}, NULL);
+    int v = x;
+    const float *w[3] = {n->w1, n->w2, n->w3}, *bias[3] = {n->b1, n->b2, n->b3};
+    const int64_t rows[3] = {H1, H2, NO}, cols[3] = {NI, H1, H2};
+    for (int l = 0; l < 3; l++) {
+        char wn[8], bn[8], fc[8], rn[8];
+        snprintf(wn, sizeof wn, "w%d", l), snprintf(bn, sizeof bn, "b%d", l);
+        snprintf(fc, sizeof fc, "fc%d", l), snprintf(rn, sizeof rn, "relu%d", l);
+        int wv = foilBuilderParam(&b, wn, 2, (int64_t[]){rows[l], cols[l]}, w[l]);
+        int bv = foilBuilderParam(&b, bn, 1, (int64_t[]){rows[l]}, bias[l]);
+        v = foilBuilderOp(&b, "Gemm", fc, FOIL_B_IN(v, wv, bv), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
+        if (l < 2) v = foilBuilderOp(&b, "Relu", rn, FOIL_B_IN(v), FOIL_B_NO_ATTRS);
+    }
+    foilBuilderOutput(&b, v, FOIL_F32, 2, (int64_t[]){-1, NO}, NULL);
+    FoilGraph *g;
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
+    foil_model *m;
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
+    return m;
+}
+
+static void small_forward(const SmallNet *n, const double *x, double *z1, double *z2, double *y)
+{
+    double h1[H1], h2[H2];
+    for (int i = 0; i < H1; i++) {
+        z1[i] = n->b1[i];
+        for (int j = 0; j < NI; j++) z1[i] += (double)n->w1[i * NI + j] * x[j];
+        h1[i] = z1[i] > 0 ? z1[i] : 0;
+    }
+    for (int i = 0; i < H2; i++) {
+        z2[i] = n->b2[i];
+        for (int j = 0; j < H1; j++) z2[i] += (double)n->w2[i * H1 + j] * h1[j];
+        h2[i] = z2[i] > 0 ? z2[i] : 0;
+    }
+    for (int i = 0; i < NO; i++) {
+        y[i] = n->b3[i];
+        for (int j = 0; j < H2; j++) y[i] += (double)n->w3[i * H2 + j] * h2[j];
+    }
+}
+
+static void test_split_bounds_sound(void **state)
+{
+    (void)state;
+    int in_domain = 0, empties = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        foil_rng rng = foil_rng_make(seed, 7);
+        SmallNet n;
+        float *all = (float *)&n;
+        for (size_t i = 0; i < sizeof n / sizeof(float); i++) all[i] = foil_rng_uniform(&rng) * 2 - 1;
+        foil_model *m = small_net(&n);
+        foil_verifier *v;
+        assert_int_equal(foil_verify_new(m, 1, (int64_t[]){NI}, &v), FOIL_OK);
+        /* the two Relu inputs' slots */
+        int64_t off[2] = {-1, -1};
+        for (int l = 0, r = 0; l < v->n_layers; l++)
+            if (v->layers[l].kind == FOIL_BL_RELU) off[r++] = v->slots[v->layers[l].in[0]].off;
+        assert_true(off[0] >= 0 && off[1] >= 0);
+        float lo[NI], hi[NI];
+        for (int j = 0; j < NI; j++) {
+            float c = foil_rng_uniform(&rng) * 2 - 1, e = foil_rng_uniform(&rng) * 0.8f + 0.05f;
+            lo[j] = c - e, hi[j] = c + e;
+        }
+        /* splits that a random point of the box satisfies (1 in 4: random
+         * sides, often contradictory) */
+        FoilBoundsSplit splits[5];
+        int64_t ns = 1 + (int64_t)(seed % 5);
+        double x0[NI], z10[H1], z20[H2], y0[NO];
+        for (int j = 0; j < NI; j++) x0[j] = lo[j] + foil_rng_uniform(&rng) * ((double)hi[j] - lo[j]);
+        small_forward(&n, x0, z10, z20, y0);
+        for (int64_t t = 0; t < ns; t++) {
+            int layer = (int)(foil_rng_uniform(&rng) * 2) & 1;
+            int64_t neuron = (int64_t)(foil_rng_uniform(&rng) * (layer ? H2 : H1)) % (layer ? H2 : H1);
+            double z = layer ? z20[neuron] : z10[neuron];
+            int active = seed % 4 == 0 ? foil_rng_uniform(&rng) < 0.5f : z >= 0;
+            splits[t] = (FoilBoundsSplit){off[layer] + neuron, active};
+        }
+        float C[NO * NO] = {1, -1, 0, 0, 1, -1, -1, 0, 1}, lb[NO], ub[NO];
+        foil_bounds_options o = {.method = FOIL_BOUNDS_CROWN};
+        int empty = 0;
+        assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, lb, ub, NULL, NULL, &empty), FOIL_OK);
+        empties += empty;
+        for (int s = 0; s < 4000; s++) {
+            double x[NI], z1[H1], z2[H2], y[NO];
+            for (int j = 0; j < NI; j++) {
+                double u = foil_rng_uniform(&rng);
+                if (s % 4 == 0) u = u < 0.5 ? 0 : 1; /* corners */
+                x[j] = lo[j] + u * ((double)hi[j] - lo[j]);
+            }
+            small_forward(&n, x, z1, z2, y);
+            int in = 1;
+            for (int64_t t = 0; t < ns; t++) {
+                int64_t at = splits[t].at;
+                double z = at >= off[1] && at < off[1] + H2 ? z2[at - off[1]] : z1[at - off[0]];
+                if (splits[t].active ? z < 0 : z > 0) in = 0;
+            }
+            if (!in) continue;
+            in_domain++;
+            assert_false(empty);
+            for (int r = 0; r < NO; r++) {
+                double val = 0;
+                for (int j = 0; j < NO; j++) val += (double)C[r * NO + j] * y[j];
+                if (val < (double)lb[r] - 1e-6 * (1 + fabs(val)))
+                    fprintf(stderr, "seed %llu row %d: value %.9g below its bound %.9g\n", (unsigned long long)seed, r,
+                            val, (double)lb[r]);
+                assert_true(val >= (double)lb[r] - 1e-6 * (1 + fabs(val)));
+            }
+        }
+        foil_verify_free(v);
+        foil_model_free(m);
+    }
+    printf("  split bounds: %d sampled points in their subdomains, %d empty subdomains\n", in_domain, empties);
+    assert_true(in_domain > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_random_mlps),
+        cmocka_unit_test(test_split_bounds_sound),
     };
     if (getenv("FOIL_TEST_FILTER")) cmocka_set_test_filter(getenv("FOIL_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
