@@ -47,6 +47,7 @@ struct FoilBoundsRow {
     double *tmp;          /* max_numel */
     Win *win;
     unsigned char *has;
+    unsigned char *seen;  /* n_slots: the last pass propagated through the slot */
     double d, A, B;
 };
 
@@ -58,7 +59,8 @@ FoilBoundsRow *foilBoundsRowNew(const foil_verifier *v)
     r->tmp = malloc((size_t)v->max_numel * sizeof *r->tmp);
     r->win = calloc((size_t)v->n_slots, sizeof *r->win);
     r->has = calloc((size_t)v->n_slots, 1);
-    if (!r->lam || !r->tmp || !r->win || !r->has) {
+    r->seen = calloc((size_t)v->n_slots, 1);
+    if (!r->lam || !r->tmp || !r->win || !r->has || !r->seen) {
         foilBoundsRowFree(r);
         return NULL;
     }
@@ -72,6 +74,7 @@ void foilBoundsRowFree(FoilBoundsRow *r)
     free(r->tmp);
     free(r->win);
     free(r->has);
+    free(r->seen);
     free(r);
 }
 
@@ -392,6 +395,7 @@ static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBou
 {
     const FoilBoundsSlot *ts = &v->slots[target];
     memset(r->has, 0, (size_t)v->n_slots);
+    memset(r->seen, 0, (size_t)v->n_slots);
     r->d = r->A = r->B = 0;
     if (coef) {
         double *lam = ensure(v, r, target, full_win(ts));
@@ -420,6 +424,17 @@ static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBou
         case FOIL_BL_MAXPOOL: back_pool(v, ctx, r, L); break;
         }
         r->has[L->out] = 0;
+        r->seen[L->out] = 1;
     }
     return S;
+}
+
+void foilBoundsRowSlotLam(const foil_verifier *v, const FoilBoundsRow *r, int s, double *lam)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    memset(lam, 0, (size_t)sl->numel * sizeof *lam);
+    if (!r->seen[s]) return;
+    const Win w = r->win[s];
+    const double *src = r->lam + sl->off;
+    WIN_FOREACH (w, c, h, x) lam[(c * sl->h + h) * sl->w + x] = src[win_at(&w, c, h, x)];
 }

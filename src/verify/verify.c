@@ -462,3 +462,40 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
     work_free(&w);
     return FOIL_OK;
 }
+
+foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float *hi, const float *qlo,
+                                  const float *qhi, const float *coef, float *score)
+{
+    /* error weights of plain IBP over the box (only the pass's error terms use them) */
+    const int64_t N = v->total_numel;
+    float *plo = malloc((size_t)N * sizeof *plo), *phi = malloc((size_t)N * sizeof *phi);
+    double *T = malloc((size_t)N * sizeof *T), *lam = malloc((size_t)v->max_numel * sizeof *lam);
+    FoilBoundsRow *row = foilBoundsRowNew(v);
+    foil_status st = FOIL_OK;
+    if (!plo || !phi || !T || !lam || !row) {
+        st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(plo, lo, (size_t)v->input_size * sizeof *lo);
+    memcpy(phi, hi, (size_t)v->input_size * sizeof *hi);
+    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], plo, phi, T);
+    FoilBoundsCtx ctx = {qlo, qhi, T, 0};
+    (void)foilBoundsRowLower(v, &ctx, row, v->output, coef, 0, 1.0);
+    memset(score, 0, (size_t)N * sizeof *score);
+    for (int i = 0; i < v->n_layers; i++) {
+        const FoilBoundsLayer *L = &v->layers[i];
+        if (L->kind != FOIL_BL_RELU) continue;
+        const FoilBoundsSlot *in = &v->slots[L->in[0]];
+        foilBoundsRowSlotLam(v, row, L->out, lam);
+        for (int64_t j = 0; j < in->numel; j++) {
+            double l = qlo[in->off + j], u = qhi[in->off + j];
+            if (!(l < 0 && u > 0)) continue;
+            double icpt = -l * u / (u - l);
+            score[in->off + j] = (float)(fabs(lam[j]) * icpt + 1e-4 * icpt);
+        }
+    }
+out:
+    free(plo), free(phi), free(T), free(lam);
+    foilBoundsRowFree(row);
+    return st;
+}

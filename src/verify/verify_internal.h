@@ -180,5 +180,16 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
  * (and of evaluating lam . x in double for x in the box) already taken off. */
 double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                            const float *coef, int64_t neuron, double scale, double *lam);
+/* crown.c: after a pass of r, the coefficients lam it had on slot s when
+ * it went through it (0 where it never reached; numel doubles). */
+void foilBoundsRowSlotLam(const foil_verifier *v, const FoilBoundsRow *r, int s, double *lam);
+
+/* verify.c: a branching score per ReLU input neuron (total_numel floats,
+ * 0 for stable neurons and others): |lam| on the Relu's output in the
+ * backward pass of spec row `row` of C times the intercept -l u / (u - l)
+ * of the neuron's upper line (BaBSR's estimate of what splitting it
+ * gains), with the intercept alone as a small tie-breaker. */
+foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float *hi, const float *qlo,
+                                  const float *qhi, const float *coef, float *score);
 
 #endif

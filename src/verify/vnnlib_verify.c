@@ -28,8 +28,10 @@
  *    subdomain as empty). The two
  *    children of a subdomain cover it, so when every leaf refutes every
  *    open disjunct, the box does. The neuron split is the unstable one
- *    (l < 0 < u) with the largest intercept -l u / (u - l) of its upper
- *    relaxation line (the looseness CROWN pays for it). A subdomain with no
+ *    (l < 0 < u) with the best BaBSR-style score for the open disjunct
+ *    farthest from refutation (its row nearest to refutation): |lam| of
+ *    that row's backward pass on the neuron's Relu output times the
+ *    intercept -l u / (u - l) of its upper line. A subdomain with no
  *    unstable neuron left that still does not refute ends the search
  *    ("unknown"); so does the timeout.
  */
@@ -197,6 +199,8 @@ typedef struct Bab {
     float *lb, *ub, *qlo, *qhi;
     uint8_t *is_relu_in;    /* per total_numel offset: the input of a Relu */
     uint8_t *split_here;
+    float *score;           /* branching scores, total_numel */
+    int64_t worst_row;      /* in the last bounds: the open row (index into C) with the smallest margin */
     double worst;           /* smallest margin lb - d - tol seen on an unrefuted row */
 } Bab;
 
@@ -230,14 +234,22 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
         return FOIL_OK;
     }
     k = 0;
+    b->worst_row = -1;
+    double farthest = INFINITY; /* over open disjuncts: the margin of their row nearest to refutation */
     for (int64_t t = 0; t < p->n_disjuncts; t++) {
         if (!d->open[t]) continue;
         int refuted = 0;
+        int64_t nearest = -1;
+        double best = -INFINITY;
         for (int64_t r = p->first[t]; r < p->first[t + 1]; r++, k++) {
             double margin = (double)b->lb[k] - p->d_hi[r] - tol_of(b->lb[k], b->ub[k]);
             if (margin > 0) refuted = 1;
             else if (margin < b->worst) b->worst = margin;
+            if (margin > best) best = margin, nearest = k;
         }
+        /* one refuted row refutes a disjunct: branch for the open disjunct
+         * farthest from it, on its row nearest to it */
+        if (!refuted && nearest >= 0 && best < farthest) farthest = best, b->worst_row = nearest;
         if (p->first[t] == p->first[t + 1]) refuted = 0; /* no rows: every output is unsafe */
         if (refuted) d->open[t] = 0;
         else (*left)++;
@@ -245,22 +257,26 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
     return FOIL_OK;
 }
 
-/* The neuron to split in the bounds just computed, or -1. */
-static int64_t pick_split(const Bab *b, const Domain *d)
+/* The neuron to split in the bounds just computed (the best BaBSR score
+ * for the open row with the smallest margin), or -1. */
+static foil_status pick_split(Bab *b, const Domain *d, int64_t *best)
 {
     const int64_t n = b->v->total_numel;
+    *best = -1;
+    if (b->worst_row < 0) return FOIL_OK;
+    foil_status st = foilBoundsSplitScores(b->v, b->p->lo, b->p->hi, b->qlo, b->qhi,
+                                           b->C + b->worst_row * b->p->n_outputs, b->score);
+    if (st) return st;
     for (int64_t s = 0; s < d->n_splits; s++) b->split_here[d->splits[s].at] = 1;
-    int64_t best = -1;
     double score = 0;
     for (int64_t j = 0; j < n; j++) {
         if (!b->is_relu_in[j] || b->split_here[j]) continue;
         double l = b->qlo[j], u = b->qhi[j];
         if (!(l < 0 && u > 0)) continue;
-        double sc = -l * u / (u - l);
-        if (sc > score) score = sc, best = j;
+        if (b->score[j] > score) score = b->score[j], *best = j;
     }
     for (int64_t s = 0; s < d->n_splits; s++) b->split_here[d->splits[s].at] = 0;
-    return best;
+    return FOIL_OK;
 }
 
 static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib_options *o, double deadline,
@@ -274,9 +290,10 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
     b.lb = malloc((size_t)(p->n_rows + 1) * sizeof *b.lb), b.ub = malloc((size_t)(p->n_rows + 1) * sizeof *b.ub);
     b.qlo = malloc((size_t)N * sizeof *b.qlo), b.qhi = malloc((size_t)N * sizeof *b.qhi);
     b.is_relu_in = calloc((size_t)N, 1), b.split_here = calloc((size_t)N, 1);
+    b.score = malloc((size_t)N * sizeof *b.score);
     Domain *stack = NULL;
     int64_t n_stack = 0, cap = 0;
-    foil_status st = b.C && b.row_of && b.lb && b.ub && b.qlo && b.qhi && b.is_relu_in && b.split_here
+    foil_status st = b.C && b.row_of && b.lb && b.ub && b.qlo && b.qhi && b.is_relu_in && b.split_here && b.score
                          ? FOIL_OK
                          : foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (int i = 0; !st && i < v->n_layers; i++)
@@ -315,7 +332,8 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
                         (long long)(p->n_disjuncts - left), (long long)p->n_disjuncts);
         }
         first = 0;
-        int64_t j = st || !left ? -1 : pick_split(&b, &d);
+        int64_t j = -1;
+        if (!st && left) st = pick_split(&b, &d, &j);
         if (!st && left && j < 0) {
             snprintf(r->why, sizeof r->why, "a subdomain with no unstable ReLU left is not refuted");
             r->stable_leaf = 1;
@@ -355,7 +373,7 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
     if (unresolved) r->worst_margin = b.worst;
     for (int64_t i = 0; i < n_stack; i++) free(stack[i].splits), free(stack[i].open);
     free(stack);
-    free(b.C), free(b.row_of), free(b.lb), free(b.ub), free(b.qlo), free(b.qhi), free(b.is_relu_in), free(b.split_here);
+    free(b.C), free(b.row_of), free(b.lb), free(b.ub), free(b.qlo), free(b.qhi), free(b.is_relu_in), free(b.split_here), free(b.score);
     return st;
 }
 
