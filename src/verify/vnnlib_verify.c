@@ -362,7 +362,7 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
                 st = foil_error(FOIL_ERR_NOMEM, "out of memory");
                 break;
             }
-            memcpy(c.splits, d.splits, (size_t)d.n_splits * sizeof *c.splits);
+            if (d.n_splits) memcpy(c.splits, d.splits, (size_t)d.n_splits * sizeof *c.splits);
             c.splits[d.n_splits] = (FoilBoundsSplit){j, side};
             memcpy(c.open, d.open, (size_t)p->n_disjuncts);
             stack[n_stack++] = c;
