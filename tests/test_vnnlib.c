@@ -101,6 +101,8 @@ static void test_parse_errors(void **state)
     expect_error("(declare-const X_99999999999 Real)", U,
                  "t.vnnlib:1: variable 'X_99999999999': index too large (at most 2^24 variables)");
     expect_error(DECL2 "\n(declare-const X_1 Real)", F, "t.vnnlib:4: 'X_1' is declared twice");
+    expect_error("(declare-const X_1000 Real)", F,
+                 "t.vnnlib:1: variable 'X_1000': the file is too short to declare every variable below it");
     expect_error(DECL2 "(assert (<= X_2 1))", F, "t.vnnlib:3: 'X_2' is not declared");
     expect_error(DECL2 "(assert (< X_0 1))", U, "t.vnnlib:3: operator '<' is not supported (<=, >=, and, or)");
     expect_error(DECL2 "(assert (<= X_0 1 2))", U, "t.vnnlib:3: '<=' takes exactly two operands here");

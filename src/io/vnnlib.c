@@ -258,6 +258,10 @@ static foil_status declare(Parser *p, const Node *cmd)
     if (!kind)
         return perr(p, name->line, FOIL_ERR_UNSUPPORTED, "variable '%s': names must be X_<index> (inputs) or Y_<index> (outputs)", name->tok, name->len);
     if (!tok_is(type, "Real")) return perr(p, type->line, FOIL_ERR_UNSUPPORTED, "variable sort '%s': only Real is supported", type->list ? "(...)" : type->tok, type->list ? 5 : type->len);
+    /* X_0 .. X_i must all be declared, each taking 24 bytes at least: an
+     * index beyond that is an error now, not an allocation of its size */
+    if ((uint64_t)index >= p->len / 16)
+        return perr(p, name->line, FOIL_ERR_FORMAT, "variable '%s': the file is too short to declare every variable below it", name->tok, name->len);
     foil_status st = grow_vars(p, kind, index);
     if (st) return st;
     uint8_t *decl = kind == 'X' ? p->x_decl : p->y_decl;
