@@ -362,8 +362,26 @@ static void test_split_bounds_sound(void **state)
         float C[NO * NO] = {1, -1, 0, 0, 1, -1, -1, 0, 1}, lb[NO], ub[NO];
         foil_bounds_options o = {.method = FOIL_BOUNDS_CROWN};
         int empty = 0;
-        assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, lb, ub, NULL, NULL, &empty), FOIL_OK);
+        assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, NULL, NULL, lb, ub, NULL, NULL, &empty),
+                         FOIL_OK);
         empties += empty;
+        /* the same from the parent's bounds (the splits but the last): no
+         * different answer */
+        if (ns > 1) {
+            float plo[64], phi[64], lb2[NO], ub2[NO];
+            int pempty = 0, empty2 = 0;
+            assert_true(v->total_numel <= 64);
+            assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns - 1, NULL, NULL, lb2, ub2, plo,
+                                                    phi, &pempty),
+                             FOIL_OK);
+            if (!pempty) {
+                assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, plo, phi, lb2, ub2, NULL,
+                                                        NULL, &empty2),
+                                 FOIL_OK);
+                assert_int_equal(empty2, empty);
+                for (int r = 0; r < NO && !empty; r++) assert_true(lb2[r] == lb[r] && ub2[r] == ub[r]);
+            }
+        }
         for (int s = 0; s < 4000; s++) {
             double x[NI], z1[H1], z2[H2], y[NO];
             for (int j = 0; j < NI; j++) {

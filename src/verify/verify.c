@@ -176,22 +176,39 @@ static int apply_splits(const foil_verifier *v, Work *w, int s, const FoilBounds
     return 0;
 }
 
+/* start > 0: w->qlo/qhi already hold the best bounds of every slot that
+ * layers [0, start) produce (a parent subdomain's, whose splits on those
+ * slots are these splits but the last, which is on layer start - 1's
+ * output): only that split is applied there and the layers from start on
+ * are bounded again. */
 static void one_example(const foil_verifier *v, Work *w, const foil_bounds_options *o, const float *lo,
                         const float *hi, const float *C, int64_t k, float *lb, float *ub, double *dl, double *du,
-                        const FoilBoundsSplit *splits, int64_t n_splits, int *empty)
+                        const FoilBoundsSplit *splits, int64_t n_splits, int *empty, int start)
 {
     const int64_t f = v->input_size;
-    memcpy(w->plo, lo, (size_t)f * sizeof *lo);
-    memcpy(w->phi, hi, (size_t)f * sizeof *hi);
-    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
+    if (v->pc_valid && memcmp(v->pc_lo, lo, (size_t)f * sizeof *lo) == 0 &&
+        memcmp(v->pc_hi, hi, (size_t)f * sizeof *hi) == 0) { /* foilBoundsSplitCompute's cache */
+        memcpy(w->plo, v->pc_plo, (size_t)v->total_numel * sizeof *w->plo);
+        memcpy(w->phi, v->pc_phi, (size_t)v->total_numel * sizeof *w->phi);
+        memcpy(w->T, v->pc_T, (size_t)v->total_numel * sizeof *w->T);
+    } else {
+        memcpy(w->plo, lo, (size_t)f * sizeof *lo);
+        memcpy(w->phi, hi, (size_t)f * sizeof *hi);
+        for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
+    }
     FoilBoundsCtx plain = {w->plo, w->phi, w->T, 1};
     spec_rows(v, w, &plain, C, k, dl, du);
     for (int64_t r = 0; r < k; r++) lb[r] = foilRoundDown(dl[r]), ub[r] = foilRoundUp(du[r]);
     if (o->method == FOIL_BOUNDS_IBP) return;
 
-    memcpy(w->qlo, lo, (size_t)f * sizeof *lo);
-    memcpy(w->qhi, hi, (size_t)f * sizeof *hi);
-    for (int i = 0; i < v->n_layers; i++) {
+    if (start == 0) {
+        memcpy(w->qlo, lo, (size_t)f * sizeof *lo);
+        memcpy(w->qhi, hi, (size_t)f * sizeof *hi);
+    } else if (apply_splits(v, w, v->layers[start - 1].out, splits + n_splits - 1, 1)) {
+        *empty = 1;
+        return;
+    }
+    for (int i = start; i < v->n_layers; i++) {
         const FoilBoundsLayer *L = &v->layers[i];
         const FoilBoundsSlot *s = &v->slots[L->out];
         foilBoundsIbp(v, L, w->qlo, w->qhi, NULL);
@@ -272,7 +289,7 @@ foil_status foil_bounds_compute(foil_verifier *v, const foil_bounds_options *o, 
         const float *Ce = C ? C + e * k * v->classes : eye;
         int empty = 0;
         one_example(v, &w, o, lo + e * v->input_size, hi + e * v->input_size, Ce, k, lb + e * k, ub + e * k, dl,
-                    dl + k, NULL, 0, &empty);
+                    dl + k, NULL, 0, &empty, 0);
     }
     free(dl);
     free(eye);
@@ -328,6 +345,7 @@ typedef struct Lagrange {
     int64_t n, m;       /* inputs, splits */
     double *lam, *c;    /* m x n, m */
     double *a, *coef, *beta, *best, *grad;
+    double *xs;         /* n: the box's minimizer */
 } Lagrange;
 
 /* min over the box of the Lagrangian at beta; x* into grad's terms when want_grad. */
@@ -354,13 +372,15 @@ static double lagrange_value(const Lagrange *L, const float *lo, const float *hi
             smag += fabs(L->coef[j] * x);
         }
     }
-    if (grad)
+    if (grad) {
+        for (int64_t j = 0; j < n; j++) L->xs[j] = L->coef[j] >= 0 ? lo[j] : hi[j];
         for (int64_t i = 0; i < m; i++) {
             const double *li = L->lam + i * n;
-            double g = L->c[i];
-            for (int64_t j = 0; j < n; j++) g += li[j] * (L->coef[j] >= 0 ? lo[j] : hi[j]);
-            grad[i] = g;
+            double g = 0;
+            for (int64_t j = 0; j < n; j++) g += li[j] * L->xs[j];
+            grad[i] = g + L->c[i];
         }
+    }
     double h = S + konst;
     if (rigorous) { /* every sum above has at most n + m + 2 terms */
         double gamma = (double)(n + m + 8) * ldexp(1.0, -53) * 1.01;
@@ -383,7 +403,7 @@ static double lagrange_row(const foil_verifier *v, Work *w, Lagrange *L, const f
     double eta = ln > 0 ? an / ln : 1.0, best = -INFINITY;
     memset(L->beta, 0, (size_t)L->m * sizeof *L->beta);
     memcpy(L->best, L->beta, (size_t)L->m * sizeof *L->beta);
-    for (int t = 0; t < 100; t++) {
+    for (int t = 0; t < 60; t++) {
         double h = lagrange_value(L, lo, hi, L->beta, c_f, 0, L->grad);
         if (h > best) best = h, memcpy(L->best, L->beta, (size_t)L->m * sizeof *L->beta);
         double g2 = 0;
@@ -397,7 +417,7 @@ static double lagrange_row(const foil_verifier *v, Work *w, Lagrange *L, const f
             double b = L->beta[i] + step * L->grad[i];
             L->beta[i] = b > 0 ? b : 0;
         }
-        eta *= 0.95;
+        eta *= 0.93;
     }
     return lagrange_value(L, lo, hi, L->best, c_f, 1, NULL);
 }
@@ -409,8 +429,8 @@ static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, cons
     Lagrange L = {n, m, malloc((size_t)(m * n) * sizeof(double)), malloc((size_t)m * sizeof(double)),
                   malloc((size_t)n * sizeof(double)), malloc((size_t)n * sizeof(double)),
                   malloc((size_t)m * sizeof(double)), malloc((size_t)m * sizeof(double)),
-                  malloc((size_t)m * sizeof(double))};
-    int ok = L.lam && L.c && L.a && L.coef && L.beta && L.best && L.grad;
+                  malloc((size_t)m * sizeof(double)), malloc((size_t)n * sizeof(double))};
+    int ok = L.lam && L.c && L.a && L.coef && L.beta && L.best && L.grad && L.xs;
     FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
     for (int64_t i = 0; ok && i < m; i++) {
         int s = 0;
@@ -426,12 +446,38 @@ static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, cons
         float f = foilRoundDown(h);
         if (f > lb[r]) lb[r] = f;
     }
-    free(L.lam), free(L.c), free(L.a), free(L.coef), free(L.beta), free(L.best), free(L.grad);
+    free(L.lam), free(L.c), free(L.a), free(L.coef), free(L.beta), free(L.best), free(L.grad), free(L.xs);
+}
+
+/* Plain IBP over the box [lo, hi] into v's cache (kept while the box is the same). */
+static foil_status plain_cache(foil_verifier *v, const float *lo, const float *hi)
+{
+    const int64_t f = v->input_size, N = v->total_numel;
+    if (v->pc_valid && memcmp(v->pc_lo, lo, (size_t)f * sizeof *lo) == 0 &&
+        memcmp(v->pc_hi, hi, (size_t)f * sizeof *hi) == 0)
+        return FOIL_OK;
+    v->pc_valid = 0;
+    if (!v->pc_lo) {
+        v->pc_lo = malloc((size_t)f * sizeof *v->pc_lo), v->pc_hi = malloc((size_t)f * sizeof *v->pc_hi);
+        v->pc_plo = malloc((size_t)N * sizeof *v->pc_plo), v->pc_phi = malloc((size_t)N * sizeof *v->pc_phi);
+        v->pc_T = malloc((size_t)N * sizeof *v->pc_T);
+    }
+    if (!v->pc_lo || !v->pc_hi || !v->pc_plo || !v->pc_phi || !v->pc_T) {
+        free(v->pc_lo), free(v->pc_hi), free(v->pc_plo), free(v->pc_phi), free(v->pc_T);
+        v->pc_lo = v->pc_hi = v->pc_plo = v->pc_phi = NULL, v->pc_T = NULL;
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    memcpy(v->pc_lo, lo, (size_t)f * sizeof *lo), memcpy(v->pc_hi, hi, (size_t)f * sizeof *hi);
+    memcpy(v->pc_plo, lo, (size_t)f * sizeof *lo), memcpy(v->pc_phi, hi, (size_t)f * sizeof *hi);
+    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], v->pc_plo, v->pc_phi, v->pc_T);
+    v->pc_valid = 1;
+    return FOIL_OK;
 }
 
 foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
                                    const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
-                                   float *lb, float *ub, float *qlo, float *qhi, int *empty)
+                                   const float *parent_qlo, const float *parent_qhi, float *lb, float *ub, float *qlo,
+                                   float *qhi, int *empty)
 {
     assert(o && o->method == FOIL_BOUNDS_CROWN && !o->crown_only && C && k >= 1);
     foil_status st = check_box(v, 0, lo, hi);
@@ -440,6 +486,7 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
         int64_t j = splits[t].at;
         if (j < 0 || j >= v->total_numel) return foil_error(FOIL_ERR_ARG, "%s: a ReLU split outside the network", v->path);
     }
+    if ((st = plain_cache(v, lo, hi))) return st;
     Work w = {0};
     if ((st = work_alloc(v, &w))) return st;
     double *dl = malloc((size_t)(2 * k) * sizeof *dl);
@@ -448,7 +495,18 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     *empty = 0;
-    one_example(v, &w, o, lo, hi, C, k, lb, ub, dl, dl + k, splits, n_splits, empty);
+    int start = 0;
+    if (parent_qlo && parent_qhi && n_splits > 0) {
+        const int64_t at = splits[n_splits - 1].at;
+        int s = 0;
+        while (s < v->n_slots && !(at >= v->slots[s].off && at < v->slots[s].off + v->slots[s].numel)) s++;
+        if (s < v->n_slots && v->slots[s].producer >= 0) {
+            start = v->slots[s].producer + 1;
+            memcpy(w.qlo, parent_qlo, (size_t)v->total_numel * sizeof *w.qlo);
+            memcpy(w.qhi, parent_qhi, (size_t)v->total_numel * sizeof *w.qhi);
+        }
+    }
+    one_example(v, &w, o, lo, hi, C, k, lb, ub, dl, dl + k, splits, n_splits, empty, start);
     if (*empty) {
         for (int64_t r = 0; r < k; r++) lb[r] = INFINITY, ub[r] = -INFINITY;
     } else {
@@ -468,18 +526,12 @@ foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float
 {
     /* error weights of plain IBP over the box (only the pass's error terms use them) */
     const int64_t N = v->total_numel;
-    float *plo = malloc((size_t)N * sizeof *plo), *phi = malloc((size_t)N * sizeof *phi);
-    double *T = malloc((size_t)N * sizeof *T), *lam = malloc((size_t)v->max_numel * sizeof *lam);
+    double *lam = malloc((size_t)v->max_numel * sizeof *lam);
     FoilBoundsRow *row = foilBoundsRowNew(v);
-    foil_status st = FOIL_OK;
-    if (!plo || !phi || !T || !lam || !row) {
-        st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(plo, lo, (size_t)v->input_size * sizeof *lo);
-    memcpy(phi, hi, (size_t)v->input_size * sizeof *hi);
-    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], plo, phi, T);
-    FoilBoundsCtx ctx = {qlo, qhi, T, 0};
+    foil_status st = plain_cache(v, lo, hi);
+    if (!st && (!lam || !row)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (st) goto out;
+    FoilBoundsCtx ctx = {qlo, qhi, v->pc_T, 0};
     (void)foilBoundsRowLower(v, &ctx, row, v->output, coef, 0, 1.0);
     memset(score, 0, (size_t)N * sizeof *score);
     for (int i = 0; i < v->n_layers; i++) {
@@ -495,7 +547,7 @@ foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float
         }
     }
 out:
-    free(plo), free(phi), free(T), free(lam);
+    free(lam);
     foilBoundsRowFree(row);
     return st;
 }

@@ -75,6 +75,11 @@ struct foil_verifier {
     int output;              /* the logits' slot */
     int64_t classes, input_size, total_numel, max_numel;
     double gamma;            /* see the file comment */
+    /* plain IBP over the last box foilBoundsSplitCompute saw (branch and
+     * bound bounds many subdomains of one box): the box, P and T */
+    float *pc_lo, *pc_hi, *pc_plo, *pc_phi;
+    double *pc_T;
+    int pc_valid;
 };
 
 /* Round a double to the float below / above it (the nearest one that is
@@ -164,14 +169,21 @@ double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, Foil
  * bound rests on it; the sum over the two sides of a split covers the box.
  * *empty = 1 (and lb = +inf) when the splits contradict the bounds: no
  * input of the box lies in the subdomain. qlo, qhi (total_numel each, NULL:
- * not wanted): the best bounds of every slot, as the relaxations used them. */
+ * not wanted): the best bounds of every slot, as the relaxations used them.
+ * parent_qlo, parent_qhi (NULL: none): those of the parent subdomain, the
+ * same splits without the last one; the slots that come before the last
+ * split's slot keep them instead of being bounded again (their bounds do
+ * not depend on that split).
+ * Beyond clipping, each split also bounds the spec rows through a
+ * Lagrangian over the box (verify.c, lagrange_rows). */
 typedef struct FoilBoundsSplit {
     int64_t at;
     int active;
 } FoilBoundsSplit;
 foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
                                    const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
-                                   float *lb, float *ub, float *qlo, float *qhi, int *empty);
+                                   const float *parent_qlo, const float *parent_qhi, float *lb, float *ub, float *qlo,
+                                   float *qhi, int *empty);
 
 /* crown.c: the same backward pass as foilBoundsRowLower (ctx without
  * stop_nonlinear), stopped at the input: row(x) >= lam . x + c for every x

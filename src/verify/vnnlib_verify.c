@@ -188,6 +188,7 @@ typedef struct Domain {
     FoilBoundsSplit *splits;
     int64_t n_splits;
     uint8_t *open;          /* per disjunct: not yet refuted here */
+    float *parent_q;        /* the parent's best bounds (lo then hi, total_numel each); NULL at the root */
 } Domain;
 
 typedef struct Bab {
@@ -226,8 +227,9 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
     *left = 0;
     if (!k) return FOIL_OK;
     int empty = 0;
-    foil_status st = foilBoundsSplitCompute(b->v, &b->o, p->lo, p->hi, b->C, k, d->splits, d->n_splits, b->lb, b->ub,
-                                            b->qlo, b->qhi, &empty);
+    const float *pq = d->parent_q;
+    foil_status st = foilBoundsSplitCompute(b->v, &b->o, p->lo, p->hi, b->C, k, d->splits, d->n_splits, pq,
+                                            pq ? pq + b->v->total_numel : NULL, b->lb, b->ub, b->qlo, b->qhi, &empty);
     if (st) return st;
     if (empty) {
         memset(d->open, 0, (size_t)p->n_disjuncts);
@@ -302,7 +304,7 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
             memset(b.is_relu_in + s->off, 1, (size_t)s->numel);
         }
     /* the root: the whole box, every disjunct open */
-    Domain root = {NULL, 0, malloc((size_t)p->n_disjuncts + 1)};
+    Domain root = {NULL, 0, malloc((size_t)p->n_disjuncts + 1), NULL};
     if (!st && !root.open) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!st) {
         memset(root.open, 1, (size_t)p->n_disjuncts);
@@ -338,40 +340,42 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
             snprintf(r->why, sizeof r->why, "a subdomain with no unstable ReLU left is not refuted");
             r->stable_leaf = 1;
             unresolved = 1;
-            free(d.splits), free(d.open);
+            free(d.splits), free(d.open), free(d.parent_q);
             break;
         }
         if (st || !left) {
-            free(d.splits), free(d.open);
+            free(d.splits), free(d.open), free(d.parent_q);
             continue;
         }
         if (n_stack + 2 > cap) {
             Domain *ns = realloc(stack, (size_t)(2 * cap) * sizeof *ns);
             if (!ns) {
                 st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-                free(d.splits), free(d.open);
+                free(d.splits), free(d.open), free(d.parent_q);
                 break;
             }
             stack = ns, cap *= 2;
         }
         for (int side = 0; side < 2; side++) {
             Domain c = {malloc((size_t)(d.n_splits + 1) * sizeof *c.splits), d.n_splits + 1,
-                        malloc((size_t)p->n_disjuncts)};
-            if (!c.splits || !c.open) {
-                free(c.splits), free(c.open);
+                        malloc((size_t)p->n_disjuncts), malloc((size_t)(2 * N) * sizeof *c.parent_q)};
+            if (!c.splits || !c.open || !c.parent_q) {
+                free(c.splits), free(c.open), free(c.parent_q);
                 st = foil_error(FOIL_ERR_NOMEM, "out of memory");
                 break;
             }
             if (d.n_splits) memcpy(c.splits, d.splits, (size_t)d.n_splits * sizeof *c.splits);
             c.splits[d.n_splits] = (FoilBoundsSplit){j, side};
             memcpy(c.open, d.open, (size_t)p->n_disjuncts);
+            memcpy(c.parent_q, b.qlo, (size_t)N * sizeof *c.parent_q);
+            memcpy(c.parent_q + N, b.qhi, (size_t)N * sizeof *c.parent_q);
             stack[n_stack++] = c;
         }
-        free(d.splits), free(d.open);
+        free(d.splits), free(d.open), free(d.parent_q);
     }
     if (!st && !unresolved) r->answer = FOIL_VNNLIB_VERIFIED;
     if (unresolved) r->worst_margin = b.worst;
-    for (int64_t i = 0; i < n_stack; i++) free(stack[i].splits), free(stack[i].open);
+    for (int64_t i = 0; i < n_stack; i++) free(stack[i].splits), free(stack[i].open), free(stack[i].parent_q);
     free(stack);
     free(b.C), free(b.row_of), free(b.lb), free(b.ub), free(b.qlo), free(b.qhi), free(b.is_relu_in), free(b.split_here), free(b.score);
     return st;
