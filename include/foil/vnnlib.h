@@ -31,7 +31,8 @@
  * command or operator, X against Y, X inside (or), a constant against a
  * constant, an undeclared name) is FOIL_ERR_FORMAT or FOIL_ERR_UNSUPPORTED
  * with "FILE:LINE: problem". Limits (so a hostile file costs little): 1 GiB
- * of text, nesting depth 100, 2^24 variables of each kind, 65,536 disjuncts
+ * of text, nesting depth 100, 2^24 variables of each kind and no index
+ * beyond what the file's length can declare (len / 16), 65,536 disjuncts
  * and 2^26 coefficients in the DNF.
  *
  * Decimal constants are rounded both ways to float exactly (strtof under

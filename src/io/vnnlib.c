@@ -465,7 +465,7 @@ static foil_status dnf_of(Parser *p, const Node *n, Dnf *out)
 }
 
 /* A top-level assert's formula, or one conjunct of a top-level (and). */
-static foil_status conjunct(Parser *p, const Node *f, int top)
+static foil_status conjunct(Parser *p, const Node *f)
 {
     foil_status st = check_operator(p, f);
     if (st) return st;
@@ -486,9 +486,8 @@ static foil_status conjunct(Parser *p, const Node *f, int top)
     const Node *op = &p->nodes[f->child];
     if (tok_is(op, "or"))
         return perr(p, f->line, FOIL_ERR_UNSUPPORTED, "input (X) constraints inside (or ...) are not supported; the inputs must form one box", NULL, 0);
-    (void)top;
     for (int64_t c = op->next; c >= 0; c = p->nodes[c].next)
-        if ((st = conjunct(p, &p->nodes[c], 0))) return st;
+        if ((st = conjunct(p, &p->nodes[c]))) return st;
     return FOIL_OK;
 }
 
@@ -501,7 +500,7 @@ static foil_status command(Parser *p, const Node *cmd)
     if (tok_is(head, "assert")) {
         if (head->next < 0 || p->nodes[head->next].next >= 0)
             return perr(p, cmd->line, FOIL_ERR_FORMAT, "assert takes exactly one formula", NULL, 0);
-        return conjunct(p, &p->nodes[head->next], 1);
+        return conjunct(p, &p->nodes[head->next]);
     }
     if (head->list) return perr(p, cmd->line, FOIL_ERR_FORMAT, "a command must start with its name", NULL, 0);
     return perr(p, head->line, FOIL_ERR_UNSUPPORTED, "command '%s' is not supported (declare-const, assert)", head->tok, head->len);
