@@ -1,6 +1,7 @@
 /*
  * cli/cmd_verify.c - `foil verify`: clean accuracy and verified robust
- * accuracy under Linf perturbations, by IBP and CROWN bounds (foil/verify.h).
+ * accuracy under Linf perturbations, by IBP and CROWN bounds (foil/verify.h);
+ * and, with --vnnlib, one VNN-LIB property decided (foil/vnnlib.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,12 +14,16 @@
 #include "foil/data.h"
 #include "foil/progress.h"
 #include "foil/verify.h"
+#include "foil/vnnlib.h"
+#include "foil/npy.h"
 
 static int run_verify(int argc, char **argv);
 
 const cli_command cli_verify = {
     "verify", "verified robust accuracy under Linf perturbations (IBP and CROWN bounds)",
-    "--model M.onnx --data DATA --eps E[,E...] [--method ibp|crown|ibp,crown] [--limit N] [--json]",
+    "--model M.onnx --data DATA --eps E[,E...] [--method ibp|crown|ibp,crown] [--limit N] [--json]\n"
+    "       foil verify --model M.onnx --vnnlib P.vnnlib [--timeout S] [--output RESULT.txt]\n"
+    "                   [--counterexample CE.npy] [--json]",
     "For every example and every epsilon, bounds the margins logit[y] - logit[j]\n"
     "(j != y, y the true label) over every input within Linf distance eps of the\n"
     "example and inside the input range (--bounds, [0, 1] for images). An\n"
@@ -35,7 +40,22 @@ const cli_command cli_verify = {
     "BatchNormalization, Flatten/Reshape, Add and constant Sub/Mul/Div nodes;\n"
     "another op is an error naming it. --json prints one object with the keys\n"
     "model, data, split, examples, clean_accuracy and results (method, eps,\n"
-    "verified, verified_accuracy, seconds_per_example).",
+    "verified, verified_accuracy, seconds_per_example).\n"
+    "\n"
+    "With --vnnlib: decides one VNN-LIB property (the VNN-COMP format: an input\n"
+    "box and the unsafe outputs) over the model as given (the property's X_i\n"
+    "index the flattened input; no --normalize). Prints verified (no input of\n"
+    "the box reaches an unsafe output: sound CROWN bounds, with branch and\n"
+    "bound on ReLU splits), falsified (a counterexample from a PGD attack,\n"
+    "re-checked with the model's forward pass) or unknown, and the time.\n"
+    "Options of this mode: --timeout S (seconds, default 60), --output FILE\n"
+    "(VNN-COMP's result file: unsat, sat with the counterexample, or unknown),\n"
+    "--counterexample FILE.npy (the input, float32, the model's input shape;\n"
+    "written only for falsified),\n"
+    "--restarts N and --steps N (the attack's), --no-bab (attack and CROWN\n"
+    "only), --seed, --threads, --quiet, --json (one object: model, property,\n"
+    "result, seconds, domains, and for a counterexample its disjunct and\n"
+    "outputs). Exit status 0 for any of the three answers.",
     run_verify,
     0,
 };
@@ -114,8 +134,89 @@ static void print_json(const char *model, const foil_dataset *d, const char *spl
     cJSON_Delete(root);
 }
 
+static int run_vnnlib(int argc, char **argv)
+{
+    const char *model_path = NULL, *prop_path = NULL, *output = NULL, *ce_path = NULL;
+    double timeout = 60;
+    int64_t restarts = 0, steps = 0;
+    int json = 0, no_bab = 0;
+    cli_option opts[] = {
+        {"--model", OPT_STRING, &model_path, "FILE", "ONNX network", 1, 0},
+        {"--vnnlib", OPT_STRING, &prop_path, "FILE", "VNN-LIB property", 1, 0},
+        {"--timeout", OPT_FLOAT, &timeout, "S", "seconds for the property (default 60)", 0, 0},
+        {"--output", OPT_STRING, &output, "FILE", "VNN-COMP result file", 0, 0},
+        {"--counterexample", OPT_STRING, &ce_path, "FILE", "the counterexample's input as NPY", 0, 0},
+        {"--restarts", OPT_INT, &restarts, "N", "attack starts per disjunct (default 8)", 0, 0},
+        {"--steps", OPT_INT, &steps, "N", "attack steps per start (default 100)", 0, 0},
+        {"--no-bab", OPT_FLAG, &no_bab, NULL, "attack and CROWN only, no branch and bound", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print the result as one JSON object", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_verify, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc) return rc;
+    if (!(timeout > 0) || !isfinite(timeout)) return cli_usage_error(&cli_verify, "--timeout must be > 0");
+    if (restarts < 0 || steps < 0) return cli_usage_error(&cli_verify, "--restarts and --steps must be >= 0");
+    cli_apply_common(&common);
+    foil_vnnlib *prop = NULL;
+    foil_model *model = NULL;
+    foil_status st = foil_vnnlib_load(prop_path, &prop);
+    if (st) return cli_fail(&cli_verify, st);
+    if ((st = foil_model_load(model_path, &model))) {
+        foil_vnnlib_free(prop);
+        return cli_fail(&cli_verify, st);
+    }
+    foil_vnnlib_options o = {.timeout = timeout, .seed = (uint64_t)common.seed, .restarts = restarts,
+                             .steps = steps, .no_bab = no_bab, .quiet = common.quiet || json};
+    foil_vnnlib_result r = {0};
+    st = foil_vnnlib_verify(model, prop, &o, &r);
+    if (!st && output) st = foil_vnnlib_write_result(output, prop, &r);
+    if (!st && ce_path && r.answer == FOIL_VNNLIB_FALSIFIED) {
+        foil_tensor t = {0};
+        int rank = foil_model_input_rank(model);
+        const int64_t *shape = foil_model_input_shape(model);
+        int64_t dims[8], numel = 1;
+        for (int i = 0; i < rank && i < 8; i++) dims[i] = i == 0 ? 1 : shape[i], numel *= dims[i];
+        if (rank < 1 || rank > 8 || numel != prop->n_inputs) rank = 2, dims[0] = 1, dims[1] = prop->n_inputs;
+        foil_tensor_set_shape(&t, FOIL_F32, rank, dims);
+        t.data = r.x;
+        st = foil_npy_write(ce_path, &t);
+    }
+    if (st) rc = cli_fail(&cli_verify, st);
+    else if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "model", model_path);
+        cJSON_AddStringToObject(root, "property", prop_path);
+        cJSON_AddStringToObject(root, "result", foil_vnnlib_answer_name(r.answer));
+        cJSON_AddNumberToObject(root, "seconds", r.seconds);
+        cJSON_AddNumberToObject(root, "domains", (double)r.domains);
+        if (r.answer == FOIL_VNNLIB_FALSIFIED) {
+            cJSON_AddNumberToObject(root, "disjunct", (double)r.disjunct);
+            cJSON *y = cJSON_AddArrayToObject(root, "outputs");
+            for (int64_t j = 0; j < prop->n_outputs; j++) cJSON_AddItemToArray(y, cJSON_CreateNumber(r.y[j]));
+        } else if (r.answer == FOIL_VNNLIB_UNKNOWN) {
+            cJSON_AddStringToObject(root, "why", r.why);
+        }
+        char *text = cJSON_PrintUnformatted(root);
+        puts(text);
+        free(text);
+        cJSON_Delete(root);
+    } else {
+        printf("%s %.2f s", foil_vnnlib_answer_name(r.answer), r.seconds);
+        if (r.answer == FOIL_VNNLIB_FALSIFIED) printf(" (disjunct %lld)", (long long)r.disjunct);
+        if (r.answer == FOIL_VNNLIB_UNKNOWN && r.why[0]) printf(" (%s)", r.why);
+        if (r.answer != FOIL_VNNLIB_FALSIFIED) printf(", %lld subdomains", (long long)r.domains);
+        printf("\n");
+    }
+    foil_vnnlib_result_free(&r);
+    foil_model_free(model);
+    foil_vnnlib_free(prop);
+    return rc;
+}
+
 static int run_verify(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--vnnlib") == 0 || strncmp(argv[i], "--vnnlib=", 9) == 0) return run_vnnlib(argc, argv);
     const char *model_path = NULL, *eps_text = NULL, *methods_text = "ibp,crown";
     const char *split_name = NULL, *bounds = NULL, *normalize = NULL;
     foil_data_spec data = {0};

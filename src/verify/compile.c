@@ -508,6 +508,7 @@ void foil_verify_free(foil_verifier *v)
     }
     free(v->layers);
     free(v->slots);
+    free(v->pc_lo), free(v->pc_hi), free(v->pc_plo), free(v->pc_phi), free(v->pc_T);
     free(v->path);
     free(v);
 }

@@ -47,6 +47,7 @@ struct FoilBoundsRow {
     double *tmp;          /* max_numel */
     Win *win;
     unsigned char *has;
+    unsigned char *seen;  /* n_slots: the last pass propagated through the slot */
     double d, A, B;
 };
 
@@ -58,7 +59,8 @@ FoilBoundsRow *foilBoundsRowNew(const foil_verifier *v)
     r->tmp = malloc((size_t)v->max_numel * sizeof *r->tmp);
     r->win = calloc((size_t)v->n_slots, sizeof *r->win);
     r->has = calloc((size_t)v->n_slots, 1);
-    if (!r->lam || !r->tmp || !r->win || !r->has) {
+    r->seen = calloc((size_t)v->n_slots, 1);
+    if (!r->lam || !r->tmp || !r->win || !r->has || !r->seen) {
         foilBoundsRowFree(r);
         return NULL;
     }
@@ -72,6 +74,7 @@ void foilBoundsRowFree(FoilBoundsRow *r)
     free(r->tmp);
     free(r->win);
     free(r->has);
+    free(r->seen);
     free(r);
 }
 
@@ -346,11 +349,53 @@ static double concretize(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilB
     return S;
 }
 
+/* The backward pass of a row down to the input: returns what was
+ * concretized before the input (stop_nonlinear), leaves the input's lam in
+ * r (has[0], win[0]) and d, A in r. */
+static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                       const float *coef, int64_t neuron, double scale);
+
 double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                           const float *coef, int64_t neuron, double scale)
 {
+    double S = row_back(v, ctx, r, target, coef, neuron, scale);
+    if (r->has[0]) S += concretize(v, ctx, r, 0);
+    double err = v->gamma * (r->A + r->B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
+    double lower = S + r->d - err;
+    return lower == lower ? lower : -INFINITY;
+}
+
+double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                           const float *coef, int64_t neuron, double scale, double *lam)
+{
+    assert(!ctx->stop_nonlinear);
+    const FoilBoundsSlot *in = &v->slots[0];
+    double S = row_back(v, ctx, r, target, coef, neuron, scale);
+    memset(lam, 0, (size_t)in->numel * sizeof *lam);
+    double B = 0;
+    if (r->has[0]) {
+        const Win w = r->win[0];
+        const double *src = r->lam + in->off;
+        WIN_FOREACH (w, c, h, x) {
+            int64_t j = (c * in->h + h) * in->w + x;
+            lam[j] = src[win_at(&w, c, h, x)];
+            B += fabs(lam[j]) * foilMag(ctx->lo[in->off + j], ctx->hi[in->off + j]);
+        }
+        r->has[0] = 0;
+    }
+    /* as foilBoundsRowLower's error with |S| <= B for every x of the box,
+     * and what was concretized before the input counted as there */
+    double err = v->gamma * (r->A + r->B + 2 * B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
+    double c = S + r->d - err;
+    return c == c ? c : -INFINITY;
+}
+
+static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                       const float *coef, int64_t neuron, double scale)
+{
     const FoilBoundsSlot *ts = &v->slots[target];
     memset(r->has, 0, (size_t)v->n_slots);
+    memset(r->seen, 0, (size_t)v->n_slots);
     r->d = r->A = r->B = 0;
     if (coef) {
         double *lam = ensure(v, r, target, full_win(ts));
@@ -379,9 +424,17 @@ double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, Foil
         case FOIL_BL_MAXPOOL: back_pool(v, ctx, r, L); break;
         }
         r->has[L->out] = 0;
+        r->seen[L->out] = 1;
     }
-    if (r->has[0]) S += concretize(v, ctx, r, 0);
-    double err = v->gamma * (r->A + r->B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
-    double lower = S + r->d - err;
-    return lower == lower ? lower : -INFINITY;
+    return S;
+}
+
+void foilBoundsRowSlotLam(const foil_verifier *v, const FoilBoundsRow *r, int s, double *lam)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    memset(lam, 0, (size_t)sl->numel * sizeof *lam);
+    if (!r->seen[s]) return;
+    const Win w = r->win[s];
+    const double *src = r->lam + sl->off;
+    WIN_FOREACH (w, c, h, x) lam[(c * sl->h + h) * sl->w + x] = src[win_at(&w, c, h, x)];
 }

@@ -17,6 +17,7 @@
  * Rows of one example run in parallel (OpenMP), each with its own row
  * buffers; examples run one after another.
  */
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -159,21 +160,55 @@ static foil_status check_box(const foil_verifier *v, int64_t e, const float *lo,
     return FOIL_OK;
 }
 
+/* Clip the best bounds Q of slot s to the ReLU splits on it; 1 when one
+ * makes a neuron's interval empty (no input of the box is in the split's
+ * subdomain). */
+static int apply_splits(const foil_verifier *v, Work *w, int s, const FoilBoundsSplit *splits, int64_t n_splits)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    for (int64_t t = 0; t < n_splits; t++) {
+        int64_t j = splits[t].at;
+        if (j < sl->off || j >= sl->off + sl->numel) continue;
+        if (splits[t].active && w->qlo[j] < 0) w->qlo[j] = 0.0f;
+        if (!splits[t].active && w->qhi[j] > 0) w->qhi[j] = 0.0f;
+        if (w->qlo[j] > w->qhi[j]) return 1;
+    }
+    return 0;
+}
+
+/* start > 0: w->qlo/qhi already hold the best bounds of every slot that
+ * layers [0, start) produce (a parent subdomain's, whose splits on those
+ * slots are these splits but the last, which is on layer start - 1's
+ * output): only that split is applied there and the layers from start on
+ * are bounded again. */
 static void one_example(const foil_verifier *v, Work *w, const foil_bounds_options *o, const float *lo,
-                        const float *hi, const float *C, int64_t k, float *lb, float *ub, double *dl, double *du)
+                        const float *hi, const float *C, int64_t k, float *lb, float *ub, double *dl, double *du,
+                        const FoilBoundsSplit *splits, int64_t n_splits, int *empty, int start)
 {
     const int64_t f = v->input_size;
-    memcpy(w->plo, lo, (size_t)f * sizeof *lo);
-    memcpy(w->phi, hi, (size_t)f * sizeof *hi);
-    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
+    if (v->pc_valid && memcmp(v->pc_lo, lo, (size_t)f * sizeof *lo) == 0 &&
+        memcmp(v->pc_hi, hi, (size_t)f * sizeof *hi) == 0) { /* foilBoundsSplitCompute's cache */
+        memcpy(w->plo, v->pc_plo, (size_t)v->total_numel * sizeof *w->plo);
+        memcpy(w->phi, v->pc_phi, (size_t)v->total_numel * sizeof *w->phi);
+        memcpy(w->T, v->pc_T, (size_t)v->total_numel * sizeof *w->T);
+    } else {
+        memcpy(w->plo, lo, (size_t)f * sizeof *lo);
+        memcpy(w->phi, hi, (size_t)f * sizeof *hi);
+        for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
+    }
     FoilBoundsCtx plain = {w->plo, w->phi, w->T, 1};
     spec_rows(v, w, &plain, C, k, dl, du);
     for (int64_t r = 0; r < k; r++) lb[r] = foilRoundDown(dl[r]), ub[r] = foilRoundUp(du[r]);
     if (o->method == FOIL_BOUNDS_IBP) return;
 
-    memcpy(w->qlo, lo, (size_t)f * sizeof *lo);
-    memcpy(w->qhi, hi, (size_t)f * sizeof *hi);
-    for (int i = 0; i < v->n_layers; i++) {
+    if (start == 0) {
+        memcpy(w->qlo, lo, (size_t)f * sizeof *lo);
+        memcpy(w->qhi, hi, (size_t)f * sizeof *hi);
+    } else if (apply_splits(v, w, v->layers[start - 1].out, splits + n_splits - 1, 1)) {
+        *empty = 1;
+        return;
+    }
+    for (int i = start; i < v->n_layers; i++) {
         const FoilBoundsLayer *L = &v->layers[i];
         const FoilBoundsSlot *s = &v->slots[L->out];
         foilBoundsIbp(v, L, w->qlo, w->qhi, NULL);
@@ -183,6 +218,10 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
                 if (w->phi[j] < w->qhi[j]) w->qhi[j] = w->phi[j];
             }
         if (!o->ibp_intermediate && refinable(v, L->out)) crown_slot(v, w, o, L->out);
+        if (n_splits && apply_splits(v, w, L->out, splits, n_splits)) {
+            *empty = 1;
+            return;
+        }
     }
     float *ibp_lb = NULL, *ibp_ub = NULL;
     if (!o->crown_only) {
@@ -248,8 +287,9 @@ foil_status foil_bounds_compute(foil_verifier *v, const foil_bounds_options *o, 
     if (!st && !dl) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (int64_t e = 0; e < n && !st; e++) {
         const float *Ce = C ? C + e * k * v->classes : eye;
+        int empty = 0;
         one_example(v, &w, o, lo + e * v->input_size, hi + e * v->input_size, Ce, k, lb + e * k, ub + e * k, dl,
-                    dl + k);
+                    dl + k, NULL, 0, &empty, 0);
     }
     free(dl);
     free(eye);
@@ -287,5 +327,227 @@ foil_status foil_verify_linf(foil_verifier *v, const foil_bounds_options *o, con
         if (margin) margin[i] = m;
     }
     free(lo), free(hi), free(C), free(lb), free(ub);
+    return st;
+}
+
+/* Lagrangian of the splits at the input. Each split i holds on the
+ * subdomain D as a linear inequality in x: with lam_i . x + c_i <= scale_i
+ * z_i(x) the CROWN lower form of scale_i z_i (scale -1 for an active split,
+ * z >= 0; +1 for an inactive one, z <= 0), z's sign gives
+ * lam_i . x + c_i <= 0 on D. For any beta >= 0 and a spec row's lower form
+ * a . x + c_f <= row(x) on D,
+ *     min_D row >= min over the box of (a + sum_i beta_i lam_i) . x + c_f + sum_i beta_i c_i,
+ * since every added term is <= 0 on D. beta is chosen by projected
+ * supergradient ascent (the supergradient of beta_i is lam_i . x* + c_i at
+ * the box's minimizer x*); the bound at the best beta is then evaluated
+ * with a rigorous error term: it rests on no assumption about beta. */
+typedef struct Lagrange {
+    int64_t n, m;       /* inputs, splits */
+    double *lam, *c;    /* m x n, m */
+    double *a, *coef, *beta, *best, *grad;
+    double *xs;         /* n: the box's minimizer */
+} Lagrange;
+
+/* min over the box of the Lagrangian at beta; x* into grad's terms when want_grad. */
+static double lagrange_value(const Lagrange *L, const float *lo, const float *hi, const double *beta, double c_f,
+                             int rigorous, double *grad)
+{
+    const int64_t n = L->n, m = L->m;
+    double konst = c_f, kmag = fabs(c_f), cmag = 0, S = 0, smag = 0;
+    for (int64_t j = 0; j < n; j++) L->coef[j] = L->a[j];
+    for (int64_t i = 0; i < m; i++) {
+        if (beta[i] == 0) continue;
+        const double *li = L->lam + i * n;
+        for (int64_t j = 0; j < n; j++) L->coef[j] += beta[i] * li[j];
+        konst += beta[i] * L->c[i];
+        kmag += beta[i] * fabs(L->c[i]);
+    }
+    for (int64_t j = 0; j < n; j++) {
+        double x = L->coef[j] >= 0 ? lo[j] : hi[j];
+        S += L->coef[j] * x;
+        if (rigorous) {
+            double M = foilMag(lo[j], hi[j]), mag = fabs(L->a[j]);
+            for (int64_t i = 0; i < m; i++) mag += beta[i] * fabs(L->lam[i * n + j]);
+            cmag += mag * M;
+            smag += fabs(L->coef[j] * x);
+        }
+    }
+    if (grad) {
+        for (int64_t j = 0; j < n; j++) L->xs[j] = L->coef[j] >= 0 ? lo[j] : hi[j];
+        for (int64_t i = 0; i < m; i++) {
+            const double *li = L->lam + i * n;
+            double g = 0;
+            for (int64_t j = 0; j < n; j++) g += li[j] * L->xs[j];
+            grad[i] = g + L->c[i];
+        }
+    }
+    double h = S + konst;
+    if (rigorous) { /* every sum above has at most n + m + 2 terms */
+        double gamma = (double)(n + m + 8) * ldexp(1.0, -53) * 1.01;
+        h -= 2 * gamma * (cmag + kmag + smag + fabs(S) + fabs(konst));
+    }
+    return h == h ? h : -INFINITY;
+}
+
+/* A better lower bound of spec row coef (or -inf) from the splits' Lagrangian. */
+static double lagrange_row(const foil_verifier *v, Work *w, Lagrange *L, const float *lo, const float *hi,
+                           const float *coef)
+{
+    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    double c_f = foilBoundsRowLinear(v, &ctx, w->rows[0], v->output, coef, 0, 1.0, L->a);
+    if (!isfinite(c_f)) return -INFINITY;
+    double an = 0, ln = 0;
+    for (int64_t j = 0; j < L->n; j++) an += fabs(L->a[j]);
+    for (int64_t k = 0; k < L->m * L->n; k++) ln += fabs(L->lam[k]);
+    ln /= (double)L->m;
+    double eta = ln > 0 ? an / ln : 1.0, best = -INFINITY;
+    memset(L->beta, 0, (size_t)L->m * sizeof *L->beta);
+    memcpy(L->best, L->beta, (size_t)L->m * sizeof *L->beta);
+    for (int t = 0; t < 60; t++) {
+        double h = lagrange_value(L, lo, hi, L->beta, c_f, 0, L->grad);
+        if (h > best) best = h, memcpy(L->best, L->beta, (size_t)L->m * sizeof *L->beta);
+        double g2 = 0;
+        for (int64_t i = 0; i < L->m; i++) {
+            if (L->beta[i] == 0 && L->grad[i] < 0) L->grad[i] = 0; /* projected */
+            g2 += L->grad[i] * L->grad[i];
+        }
+        if (g2 == 0) break;
+        double step = eta / sqrt(g2);
+        for (int64_t i = 0; i < L->m; i++) {
+            double b = L->beta[i] + step * L->grad[i];
+            L->beta[i] = b > 0 ? b : 0;
+        }
+        eta *= 0.93;
+    }
+    return lagrange_value(L, lo, hi, L->best, c_f, 1, NULL);
+}
+
+static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, const float *hi, const float *C,
+                          int64_t k, const FoilBoundsSplit *splits, int64_t n_splits, float *lb)
+{
+    const int64_t n = v->input_size, m = n_splits;
+    Lagrange L = {n, m, malloc((size_t)(m * n) * sizeof(double)), malloc((size_t)m * sizeof(double)),
+                  malloc((size_t)n * sizeof(double)), malloc((size_t)n * sizeof(double)),
+                  malloc((size_t)m * sizeof(double)), malloc((size_t)m * sizeof(double)),
+                  malloc((size_t)m * sizeof(double)), malloc((size_t)n * sizeof(double))};
+    int ok = L.lam && L.c && L.a && L.coef && L.beta && L.best && L.grad && L.xs;
+    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    for (int64_t i = 0; ok && i < m; i++) {
+        int s = 0;
+        while (s < v->n_slots && !(splits[i].at >= v->slots[s].off && splits[i].at < v->slots[s].off + v->slots[s].numel))
+            s++;
+        assert(s < v->n_slots);
+        L.c[i] = foilBoundsRowLinear(v, &ctx, w->rows[0], s, NULL, splits[i].at - v->slots[s].off,
+                                     splits[i].active ? -1.0 : 1.0, L.lam + i * n);
+        if (!isfinite(L.c[i])) ok = 0;
+    }
+    for (int64_t r = 0; ok && r < k; r++) {
+        double h = lagrange_row(v, w, &L, lo, hi, C + r * v->classes);
+        float f = foilRoundDown(h);
+        if (f > lb[r]) lb[r] = f;
+    }
+    free(L.lam), free(L.c), free(L.a), free(L.coef), free(L.beta), free(L.best), free(L.grad), free(L.xs);
+}
+
+/* Plain IBP over the box [lo, hi] into v's cache (kept while the box is the same). */
+static foil_status plain_cache(foil_verifier *v, const float *lo, const float *hi)
+{
+    const int64_t f = v->input_size, N = v->total_numel;
+    if (v->pc_valid && memcmp(v->pc_lo, lo, (size_t)f * sizeof *lo) == 0 &&
+        memcmp(v->pc_hi, hi, (size_t)f * sizeof *hi) == 0)
+        return FOIL_OK;
+    v->pc_valid = 0;
+    if (!v->pc_lo) {
+        v->pc_lo = malloc((size_t)f * sizeof *v->pc_lo), v->pc_hi = malloc((size_t)f * sizeof *v->pc_hi);
+        v->pc_plo = malloc((size_t)N * sizeof *v->pc_plo), v->pc_phi = malloc((size_t)N * sizeof *v->pc_phi);
+        v->pc_T = malloc((size_t)N * sizeof *v->pc_T);
+    }
+    if (!v->pc_lo || !v->pc_hi || !v->pc_plo || !v->pc_phi || !v->pc_T) {
+        free(v->pc_lo), free(v->pc_hi), free(v->pc_plo), free(v->pc_phi), free(v->pc_T);
+        v->pc_lo = v->pc_hi = v->pc_plo = v->pc_phi = NULL, v->pc_T = NULL;
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    memcpy(v->pc_lo, lo, (size_t)f * sizeof *lo), memcpy(v->pc_hi, hi, (size_t)f * sizeof *hi);
+    memcpy(v->pc_plo, lo, (size_t)f * sizeof *lo), memcpy(v->pc_phi, hi, (size_t)f * sizeof *hi);
+    for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], v->pc_plo, v->pc_phi, v->pc_T);
+    v->pc_valid = 1;
+    return FOIL_OK;
+}
+
+foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
+                                   const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
+                                   const float *parent_qlo, const float *parent_qhi, float *lb, float *ub, float *qlo,
+                                   float *qhi, int *empty)
+{
+    assert(o && o->method == FOIL_BOUNDS_CROWN && !o->crown_only && C && k >= 1);
+    foil_status st = check_box(v, 0, lo, hi);
+    if (st) return st;
+    for (int64_t t = 0; t < n_splits; t++) {
+        int64_t j = splits[t].at;
+        if (j < 0 || j >= v->total_numel) return foil_error(FOIL_ERR_ARG, "%s: a ReLU split outside the network", v->path);
+    }
+    if ((st = plain_cache(v, lo, hi))) return st;
+    Work w = {0};
+    if ((st = work_alloc(v, &w))) return st;
+    double *dl = malloc((size_t)(2 * k) * sizeof *dl);
+    if (!dl) {
+        work_free(&w);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    *empty = 0;
+    int start = 0;
+    if (parent_qlo && parent_qhi && n_splits > 0) {
+        const int64_t at = splits[n_splits - 1].at;
+        int s = 0;
+        while (s < v->n_slots && !(at >= v->slots[s].off && at < v->slots[s].off + v->slots[s].numel)) s++;
+        if (s < v->n_slots && v->slots[s].producer >= 0) {
+            start = v->slots[s].producer + 1;
+            memcpy(w.qlo, parent_qlo, (size_t)v->total_numel * sizeof *w.qlo);
+            memcpy(w.qhi, parent_qhi, (size_t)v->total_numel * sizeof *w.qhi);
+        }
+    }
+    one_example(v, &w, o, lo, hi, C, k, lb, ub, dl, dl + k, splits, n_splits, empty, start);
+    if (*empty) {
+        for (int64_t r = 0; r < k; r++) lb[r] = INFINITY, ub[r] = -INFINITY;
+    } else {
+        if (n_splits) lagrange_rows(v, &w, lo, hi, C, k, splits, n_splits, lb);
+        if (qlo && qhi) {
+            memcpy(qlo, w.qlo, (size_t)v->total_numel * sizeof *qlo);
+            memcpy(qhi, w.qhi, (size_t)v->total_numel * sizeof *qhi);
+        }
+    }
+    free(dl);
+    work_free(&w);
+    return FOIL_OK;
+}
+
+foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float *hi, const float *qlo,
+                                  const float *qhi, const float *coef, float *score)
+{
+    /* error weights of plain IBP over the box (only the pass's error terms use them) */
+    const int64_t N = v->total_numel;
+    double *lam = malloc((size_t)v->max_numel * sizeof *lam);
+    FoilBoundsRow *row = foilBoundsRowNew(v);
+    foil_status st = plain_cache(v, lo, hi);
+    if (!st && (!lam || !row)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (st) goto out;
+    FoilBoundsCtx ctx = {qlo, qhi, v->pc_T, 0};
+    (void)foilBoundsRowLower(v, &ctx, row, v->output, coef, 0, 1.0);
+    memset(score, 0, (size_t)N * sizeof *score);
+    for (int i = 0; i < v->n_layers; i++) {
+        const FoilBoundsLayer *L = &v->layers[i];
+        if (L->kind != FOIL_BL_RELU) continue;
+        const FoilBoundsSlot *in = &v->slots[L->in[0]];
+        foilBoundsRowSlotLam(v, row, L->out, lam);
+        for (int64_t j = 0; j < in->numel; j++) {
+            double l = qlo[in->off + j], u = qhi[in->off + j];
+            if (!(l < 0 && u > 0)) continue;
+            double icpt = -l * u / (u - l);
+            score[in->off + j] = (float)(fabs(lam[j]) * icpt + 1e-4 * icpt);
+        }
+    }
+out:
+    free(lam);
+    foilBoundsRowFree(row);
     return st;
 }

@@ -75,6 +75,11 @@ struct foil_verifier {
     int output;              /* the logits' slot */
     int64_t classes, input_size, total_numel, max_numel;
     double gamma;            /* see the file comment */
+    /* plain IBP over the last box foilBoundsSplitCompute saw (branch and
+     * bound bounds many subdomains of one box): the box, P and T */
+    float *pc_lo, *pc_hi, *pc_plo, *pc_phi;
+    double *pc_T;
+    int pc_valid;
 };
 
 /* Round a double to the float below / above it (the nearest one that is
@@ -155,5 +160,48 @@ typedef struct FoilBoundsCtx {
  * the one-hot row of neuron `neuron` scaled by `scale` (+1 or -1). */
 double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                           const float *coef, int64_t neuron, double scale);
+
+/* verify.c: one example's CROWN bounds (o: CROWN, not crown_only) of the
+ * k rows C over the box [lo, hi], restricted to the subdomain of the box
+ * where each split holds: the ReLU input neuron at per-example offset `at`
+ * (of a slot a Relu reads) is >= 0 (active) or <= 0 (not active). A split
+ * clips that neuron's best bounds once they are computed, so every later
+ * bound rests on it; the sum over the two sides of a split covers the box.
+ * *empty = 1 (and lb = +inf) when the splits contradict the bounds: no
+ * input of the box lies in the subdomain. qlo, qhi (total_numel each, NULL:
+ * not wanted): the best bounds of every slot, as the relaxations used them.
+ * parent_qlo, parent_qhi (NULL: none): those of the parent subdomain, the
+ * same splits without the last one; the slots that come before the last
+ * split's slot keep them instead of being bounded again (their bounds do
+ * not depend on that split).
+ * Beyond clipping, each split also bounds the spec rows through a
+ * Lagrangian over the box (verify.c, lagrange_rows). */
+typedef struct FoilBoundsSplit {
+    int64_t at;
+    int active;
+} FoilBoundsSplit;
+foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
+                                   const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
+                                   const float *parent_qlo, const float *parent_qhi, float *lb, float *ub, float *qlo,
+                                   float *qhi, int *empty);
+
+/* crown.c: the same backward pass as foilBoundsRowLower (ctx without
+ * stop_nonlinear), stopped at the input: row(x) >= lam . x + c for every x
+ * of the box whose intermediate values lie in ctx's bounds, lam the input's
+ * input_size coefficients (written), c returned, every rounding of the pass
+ * (and of evaluating lam . x in double for x in the box) already taken off. */
+double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                           const float *coef, int64_t neuron, double scale, double *lam);
+/* crown.c: after a pass of r, the coefficients lam it had on slot s when
+ * it went through it (0 where it never reached; numel doubles). */
+void foilBoundsRowSlotLam(const foil_verifier *v, const FoilBoundsRow *r, int s, double *lam);
+
+/* verify.c: a branching score per ReLU input neuron (total_numel floats,
+ * 0 for stable neurons and others): |lam| on the Relu's output in the
+ * backward pass of spec row `row` of C times the intercept -l u / (u - l)
+ * of the neuron's upper line (BaBSR's estimate of what splitting it
+ * gains), with the intercept alone as a small tie-breaker. */
+foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float *hi, const float *qlo,
+                                  const float *qhi, const float *coef, float *score);
 
 #endif

@@ -97,4 +97,16 @@ put("csv", "edge.csv", b"a,y\n1,0\n,1\nnan,0\n1e39,1\n")
 put("constraints", "rules.txt", b"# what a record allows\nimmutable mean radius, age\ninteger 1\nbounds x -1 1\n")
 put("constraints", "indices.txt", b"immutable 0,2\n\n   # comment\nbounds age 0 150\n")
 put("constraints", "bad.txt", b"bounds age 10 5\nfrobnicate x\nbounds mean radius nan 3\n")
+
+# VNN-LIB properties: the VNN-COMP shape (a box, a disjunction over Y),
+# nested and/or, constants against outputs, and broken ones.
+decl = b"(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
+box = b"(assert (<= X_0 0.5))\n(assert (>= X_0 -0.5))\n(assert (and (<= X_1 1e-1) (<= 0.0 X_1)))\n"
+put("vnnlib", "robustness.vnnlib", b"; Mnist property with label: 1.\n" + decl + box +
+    b"(assert (or\n    (and (>= Y_0 Y_1))\n))\n")
+put("vnnlib", "nested.vnnlib", decl + box + b"(assert (or (and (<= Y_0 Y_1) (>= Y_1 -3.25)) (<= Y_0 2)))\n(assert (>= Y_0 -1))\n")
+put("vnnlib", "no-bounds.vnnlib", decl + b"(assert (<= X_0 1))\n(assert (<= Y_0 Y_1))\n")
+put("vnnlib", "unclosed.vnnlib", decl + box + b"(assert (or (and (<= Y_0 Y_1)\n")
+put("vnnlib", "x-in-or.vnnlib", decl + b"(assert (or (<= X_0 1) (>= X_1 0)))\n")
+put("vnnlib", "blowup.vnnlib", decl + box + b"(assert (or (<= Y_0 Y_1) (>= Y_0 Y_1)))\n" * 18)
 print("corpus written to", root, file=sys.stderr)
