@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify`, `foil eval` and
-# `foil attack` give exactly the one-process results (random draws are keyed
+# MPI scale-out (core/dist.c): `mpirun -np 2 foil certify`, `foil eval`,
+# `foil attack` and `foil verify` give exactly the one-process results (random draws are keyed
 # by example, not by rank), `foil train` (data-parallel) the same weights up
 # to rounding; a rank that fails fails the whole run, with rank 0 naming it
 # and printing no partial result; a command that does not share its work refuses to run as two
@@ -77,6 +77,23 @@ print("     %s: the same adversarial examples, success, norms and queries on 1 a
       % (sys.argv[3], a["robust_accuracy"]))
 PY
 done
+# Verification: every rank bounds every size-th example; the counts are summed.
+vf=(verify --model "$model" --data fashion-mnist --eps 0.002,0.005 --limit 10 --json --quiet --threads 1)
+check "verify, one process" 0 "" -- "$FOIL" "${vf[@]}"
+echo "$out" >"$tmp/verify1.json"
+check "verify, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${vf[@]}"
+echo "$out" >"$tmp/verify2.json"
+"$py" - "$tmp/verify1.json" "$tmp/verify2.json" <<'PY' || fail "verify on two ranks differs from one process"
+import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+for r in a["results"] + b["results"]:
+    r.pop("seconds_per_example")
+assert a == b, (a, b)
+print("     verify: the same verified counts by IBP and CROWN on 1 and 2 ranks (%s)"
+      % ", ".join("%s %g: %d" % (r["method"], r["eps"], r["verified"]) for r in a["results"]))
+PY
+check "one vnnlib property, two ranks" 2 "one process" -- "${mpi[@]}" "$FOIL" verify --model "$model" \
+  --vnnlib "$tmp/none.vnnlib" --threads 1
 # Data-parallel training: each rank back-propagates its part of every batch
 # and the gradients are summed; the weights match one process up to the
 # summation order's rounding.

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "foil/data.h"
 #include "foil/progress.h"
 #include "foil/verify.h"
@@ -57,7 +58,7 @@ const cli_command cli_verify = {
     "result, seconds, domains, and for a counterexample its disjunct and\n"
     "outputs). Exit status 0 for any of the three answers.",
     run_verify,
-    0,
+    CLI_DISTRIBUTED,
 };
 
 enum { MAX_EPS = 32 };
@@ -79,31 +80,37 @@ static int parse_methods(const char *text, foil_bounds_method *methods, int *n)
     return rc;
 }
 
-/* Verify the correctly classified examples of d at eps; counts into row. */
+/* Verify the correctly classified examples of d at eps; counts into row.
+ * Under mpirun each rank takes every size-th example and the counts are
+ * summed (the bounds of an example do not depend on the others). */
 static int verify_all(foil_verifier *v, const foil_bounds_options *o, const foil_dataset *d, const uint8_t *correct,
                       float eps, int quiet, verify_row *row)
 {
     const int64_t n = d->x.shape[0];
-    char label[48], status[64];
+    char label[48], status[64] = "";
     snprintf(label, sizeof label, "%s eps %g", foil_bounds_method_name(o->method), eps);
     foil_progress bar;
-    foil_progress_start(&bar, label, n, "img", quiet);
+    foil_progress_start(&bar, label, n, "img", quiet || foilDistRank() != 0);
     double t0 = foil_now();
-    for (int64_t i = 0; i < n; i++) {
+    foil_status st = FOIL_OK;
+    for (int64_t i = 0; !st && i < n; i++) {
+        if (!foilDistOwns(i)) continue;
         if (correct[i]) {
             foil_tensor xi = cli_rows_of(&d->x, i, 1);
             uint8_t ok = 0;
-            foil_status st =
-                foil_verify_linf(v, o, &xi, foil_i64(&d->y) + i, eps, foil_f32(&d->lower), foil_f32(&d->upper), &ok, NULL);
-            if (st) return cli_fail(&cli_verify, st);
+            st = foil_verify_linf(v, o, &xi, foil_i64(&d->y) + i, eps, foil_f32(&d->lower), foil_f32(&d->upper), &ok,
+                                  NULL);
             row->verified += ok;
         }
         snprintf(status, sizeof status, "verified %.1f%%", 100.0 * (double)row->verified / (double)(i + 1));
         foil_progress_update(&bar, i + 1, status);
     }
+    double verified = (double)row->verified;
+    if (!(st = foilDistAgree(st))) st = foilDistSumDoubles(&verified, 1);
+    row->verified = (int64_t)verified;
     row->seconds = foil_now() - t0;
     foil_progress_finish(&bar, status);
-    return CLI_OK;
+    return st ? cli_fail(&cli_verify, st) : CLI_OK;
 }
 
 static void print_json(const char *model, const foil_dataset *d, const char *split, double clean,
@@ -155,6 +162,9 @@ static int run_vnnlib(int argc, char **argv)
     int rc = cli_parse(&cli_verify, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
     if (!(timeout > 0) || !isfinite(timeout)) return cli_usage_error(&cli_verify, "--timeout must be > 0");
+    if (foilDistSize() > 1)
+        return cli_usage_error(&cli_verify, "one --vnnlib property is decided by one process; under mpirun, verify "
+                               "a dataset's examples (--data, --eps)");
     if (restarts < 0 || steps < 0) return cli_usage_error(&cli_verify, "--restarts and --steps must be >= 0");
     cli_apply_common(&common);
     foil_vnnlib *prop = NULL;
@@ -258,11 +268,8 @@ static int run_verify(int argc, char **argv)
     int n_rows = 0;
     foil_status st;
     cli_model_source source = {.model = model_path, .retries = -1};
-    if ((rc = cli_open_model(&cli_verify, &source, &model))) return rc;
-    if ((st = foil_data_load(&data, split, &d))) rc = cli_fail(&cli_verify, st);
+    rc = cli_open_inputs(&cli_verify, &source, &data, split, normalize, &model, &d);
     if (!rc) cli_limit_examples(&d, limit);
-    if (!rc && !(rc = cli_apply_normalize(&cli_verify, normalize, model)))
-        rc = cli_check_model_input(&cli_verify, model, &d.x, data.data);
     if (!rc && (st = foil_verify_new(model, d.x.ndim - 1, d.x.shape + 1, &v))) rc = cli_fail(&cli_verify, st);
     if (!rc && (st = foil_model_predict(model, &d.x, &logits))) rc = cli_fail(&cli_verify, st);
     const int64_t n = d.x.shape[0];
@@ -280,7 +287,8 @@ static int run_verify(int argc, char **argv)
         }
     }
     const double clean = n ? (double)n_correct / (double)n : 0.0;
-    if (!rc && !json)
+    const int printer = foilDistRank() == 0;
+    if (!rc && !json && printer)
         printf("%s on %s (%s split, %lld examples)\n  clean accuracy  %.2f%%\n  %-11s %-8s %-10s %s\n",
                foil_model_name(model), d.name, split_name, (long long)n, 100 * clean, "method", "eps", "verified",
                "s/example");
@@ -290,14 +298,14 @@ static int run_verify(int argc, char **argv)
             verify_row *row = &rows[n_rows++];
             *row = (verify_row){methods[mi], eps[k], 0, 0};
             rc = verify_all(v, &o, &d, correct, (float)eps[k], common.quiet || json, row);
-            if (!rc && !json)
+            if (!rc && !json && printer)
                 printf("  %-11s %-8g %6.2f%%    %.4f\n",
                        methods[mi] == FOIL_BOUNDS_CROWN && crown_only ? "crown-only"
                                                                       : foil_bounds_method_name(methods[mi]),
                        eps[k], n ? 100.0 * (double)row->verified / (double)n : 0.0,
                        n ? row->seconds / (double)n : 0.0);
         }
-    if (!rc && json) print_json(foil_model_name(model), &d, split_name, clean, rows, n_rows, crown_only);
+    if (!rc && json && printer) print_json(foil_model_name(model), &d, split_name, clean, rows, n_rows, crown_only);
     free(correct);
     foil_tensor_free(&logits);
     foil_verify_free(v);
