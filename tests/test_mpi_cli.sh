@@ -25,15 +25,24 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="suppressions=${FOIL_SOURCE_DIR}/tests/lsan-mpi.supp:print_suppressions=0:fast_unwind_on_malloc=0"
 mpi=(mpirun --oversubscribe -np 2)
+# both NAME ARGS...: foil ARGS as one process (run 1) and as two ranks (run
+# 2), @RUN@ in ARGS replaced by the run's number; the last line of each
+# output (its JSON) in $tmp/NAME.1 and $tmp/NAME.2.
+both() {
+  local name=$1 k; shift
+  for k in 1 2; do
+    local args=("${@//@RUN@/$k}") launch=()
+    [ $k = 2 ] && launch=("${mpi[@]}")
+    check "$name, $([ $k = 1 ] && echo one process || echo two ranks)" 0 "" -- "${launch[@]}" "$FOIL" "${args[@]}"
+    tail -n 1 <<<"$out" >"$tmp/$name.$k"
+  done
+}
 cert=(certify --model "$model" --data fashion-mnist --sigma 0.12 --n0 50 --n 400 --batch 200 --limit 5 --json
       --quiet --threads 1)
-check "certify, one process" 0 "" -- "$FOIL" "${cert[@]}"
-echo "$out" >"$tmp/one.json"
-check "certify, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${cert[@]}"
-echo "$out" >"$tmp/two.json"
-"$py" - "$tmp/one.json" "$tmp/two.json" <<'PY' || fail "two ranks differ from one process"
+both certify "${cert[@]}"
+"$py" - "$tmp"/certify.{1,2} <<'PY' || fail "two ranks differ from one process"
 import json, sys
-a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+a, b = (json.load(open(f)) for f in sys.argv[1:])
 strip = lambda d: [{k: v for k, v in e.items() if k != "seconds"} for e in d["examples"]]
 assert len(strip(a)) == 5 and strip(a) == strip(b), (strip(a), strip(b))
 assert a["curve"] == b["curve"]
@@ -47,13 +56,10 @@ grep -q '"examples"' <<<"$out" && fail "a failing rank's run printed results"
 # (the breast-cancer MLP: the whole Fashion-MNIST test set is slow under the sanitizers)
 # (--batch 32: the ranks split at batch boundaries, and 142 examples make five)
 ev=(eval --model "${FOIL_ATTACK_TABULAR_MODEL:?}" --data breast-cancer --batch 32 --json --threads 1)
-check "eval, one process" 0 "" -- "$FOIL" "${ev[@]}"
-echo "$out" >"$tmp/eval1.json"
-check "eval, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${ev[@]}"
-echo "$out" >"$tmp/eval2.json"
-"$py" - "$tmp/eval1.json" "$tmp/eval2.json" <<'PY' || fail "eval on two ranks differs from one process"
+both eval "${ev[@]}"
+"$py" - "$tmp"/eval.{1,2} <<'PY' || fail "eval on two ranks differs from one process"
 import json, sys
-a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+a, b = (json.load(open(f)) for f in sys.argv[1:])
 a.pop("seconds"); b.pop("seconds")
 assert a == b, (a, b)
 print("     eval: the same accuracy, confusion matrix, confidence and ECE on 1 and 2 ranks (%d examples)" % a["examples"])
@@ -62,14 +68,11 @@ PY
 # example are keyed by its index in the whole set, not in a rank's block.
 for attack in "pgd" "square --queries 100"; do
   atk=(attack --model "$model" --data fashion-mnist --attack $attack --eps 0.1 --limit 20 --batch 8 --json --quiet --threads 1)
-  check "$attack, one process" 0 "" -- "$FOIL" "${atk[@]}" --out "$tmp/adv1.npy"
-  echo "$out" >"$tmp/atk1.json"
-  check "$attack, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${atk[@]}" --out "$tmp/adv2.npy"
-  echo "$out" >"$tmp/atk2.json"
+  both "$attack" "${atk[@]}" --out "$tmp/adv@RUN@.npy"
   cmp -s "$tmp/adv1.npy" "$tmp/adv2.npy" || fail "$attack: two ranks wrote other adversarial examples than one process"
-  "$py" - "$tmp/atk1.json" "$tmp/atk2.json" "${attack%% *}" <<'PY' || fail "$attack on two ranks differs from one process"
+  "$py" - "$tmp/$attack".{1,2} "${attack%% *}" <<'PY' || fail "$attack on two ranks differs from one process"
 import json, sys
-a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:3])
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
 for r in (a, b):
     r.pop("seconds"); r.pop("images_per_second")
 assert a == b, [(k, a[k], b[k]) for k in a if a[k] != b[k]]
@@ -79,13 +82,10 @@ PY
 done
 # Verification: every rank bounds every size-th example; the counts are summed.
 vf=(verify --model "$model" --data fashion-mnist --eps 0.002,0.005 --limit 10 --json --quiet --threads 1)
-check "verify, one process" 0 "" -- "$FOIL" "${vf[@]}"
-echo "$out" >"$tmp/verify1.json"
-check "verify, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${vf[@]}"
-echo "$out" >"$tmp/verify2.json"
-"$py" - "$tmp/verify1.json" "$tmp/verify2.json" <<'PY' || fail "verify on two ranks differs from one process"
+both verify "${vf[@]}"
+"$py" - "$tmp"/verify.{1,2} <<'PY' || fail "verify on two ranks differs from one process"
 import json, sys
-a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+a, b = (json.load(open(f)) for f in sys.argv[1:])
 for r in a["results"] + b["results"]:
     r.pop("seconds_per_example")
 assert a == b, (a, b)
@@ -100,19 +100,16 @@ check "one vnnlib property, two ranks" 2 "one process" -- "${mpi[@]}" "$FOIL" ve
 train_limit=1000
 [ "${FOIL_ATTACK_EXAMPLES:-1000}" -lt 1000 ] && train_limit=300 # the sanitizer build
 tr=(train --arch cnn-small --data fashion-mnist --limit $train_limit --epochs 1 --batch 50 --threads 1 --quiet --json)
-check "train, one process" 0 "" -- "$FOIL" "${tr[@]}" --output "$tmp/one.onnx"
-echo "$out" >"$tmp/train1.json"
-check "train, two ranks" 0 "" -- "${mpi[@]}" "$FOIL" "${tr[@]}" --output "$tmp/two.onnx"
-echo "$out" >"$tmp/train2.json"
+both train "${tr[@]}" --output "$tmp/model@RUN@.onnx"
 "$py" - "$tmp" <<'PY' || fail "training on two ranks differs from one process"
 import json, sys
 import numpy as np, onnx
 from onnx import numpy_helper
 tmp = sys.argv[1]
-a, b = (json.loads(open(f"{tmp}/train{k}.json").read().strip().splitlines()[-1])["epochs"][0] for k in (1, 2))
+a, b = (json.load(open(f"{tmp}/train.{k}"))["epochs"][0] for k in (1, 2))
 assert abs(a["train_loss"] - b["train_loss"]) < 1e-5 * a["train_loss"], (a, b)
 assert abs(a["val_accuracy"] - b["val_accuracy"]) <= 0.002, (a, b)
-w = [{t.name: numpy_helper.to_array(t) for t in onnx.load(f"{tmp}/{k}.onnx").graph.initializer} for k in ("one", "two")]
+w = [{t.name: numpy_helper.to_array(t) for t in onnx.load(f"{tmp}/model{k}.onnx").graph.initializer} for k in (1, 2)]
 worst = max(float(np.abs(w[0][k] - w[1][k]).max() / np.abs(w[0][k]).max()) for k in w[0])
 assert worst < 1e-3, worst
 print("     train: loss %.6f / %.6f, validation accuracy %.4f / %.4f, weights within %.1e of their scale"
