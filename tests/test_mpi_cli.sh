@@ -92,6 +92,25 @@ assert a == b, (a, b)
 print("     verify: the same verified counts by IBP and CROWN on 1 and 2 ranks (%s)"
       % ", ".join("%s %g: %d" % (r["method"], r["eps"], r["verified"]) for r in a["results"]))
 PY
+# A list of VNN-COMP instances shares out between the ranks: four mnistfc
+# properties that foil decides in well under a second each (three verified,
+# one falsified), so that a generous timeout leaves no room for timing.
+vnn=${FOIL_SHARED_DATA:-}/onnx_vnncomp2021
+if [ -f "$vnn/instances.csv" ]; then
+  for p in 2 4 7 8; do
+    echo "mnistfc,$vnn/mnist/mnist-net_256x2.onnx,$vnn/properties/benchmarks/mnistfc/prop_${p}_0.03.vnnlib,60"
+  done >"$tmp/instances.csv"
+  both instances verify --instances "$tmp/instances.csv" --json --threads 1
+  "$py" - "$tmp"/instances.{1,2} <<'PY' || fail "the instance list on two ranks differs from one process"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+answers = [[e["result"] for e in r] for r in (a, b)]
+assert answers[0] == answers[1] == ["verified", "verified", "falsified", "verified"], answers
+print("     verify --instances: 4 mnistfc properties, the same answers on 1 and 2 ranks: %s" % answers[0])
+PY
+else
+  echo "skip verify --instances: ../shared/data/onnx_vnncomp2021 is not here"
+fi
 check "one vnnlib property, two ranks" 2 "one process" -- "${mpi[@]}" "$FOIL" verify --model "$model" \
   --vnnlib "$tmp/none.vnnlib" --threads 1
 # Data-parallel training: each rank back-propagates its part of every batch

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/verify_instances.h"
 #include "core/dist.h"
 #include "foil/data.h"
 #include "foil/progress.h"
@@ -56,7 +57,16 @@ const cli_command cli_verify = {
     "--restarts N and --steps N (the attack's), --no-bab (attack and CROWN\n"
     "only), --seed, --threads, --quiet, --json (one object: model, property,\n"
     "result, seconds, domains, and for a counterexample its disjunct and\n"
-    "outputs). Exit status 0 for any of the three answers.",
+    "outputs). Exit status 0 for any of the three answers.\n"
+    "\n"
+    "With --instances LIST.csv: every line benchmark,network,property,timeout_s\n"
+    "(VNN-COMP's instances.csv; paths relative to the list's directory) decided\n"
+    "as --vnnlib decides one, then a line per instance and a table per benchmark\n"
+    "(verified, falsified, unknown, errors, seconds). --benchmark NAME,... keeps\n"
+    "those benchmarks, --limit N the first N, --timeout S replaces every timeout,\n"
+    "--timeout-scale F multiplies them, --results DIR keeps the falsified\n"
+    "instances' VNN-COMP result files, --json prints one array. Under mpirun the\n"
+    "ranks share the list (every size-th instance each).",
     run_verify,
     CLI_DISTRIBUTED,
 };
@@ -223,10 +233,35 @@ static int run_vnnlib(int argc, char **argv)
     return rc;
 }
 
+/* --instances LIST.csv: many VNN-LIB properties, shared between MPI ranks. */
+static int run_instances(int argc, char **argv)
+{
+    verify_instances_args a = {.timeout_scale = 1};
+    cli_option opts[] = {
+        {"--instances", OPT_STRING, &a.list, "LIST.csv", "benchmark,network,property,timeout_s lines", 1, 0},
+        {"--benchmark", OPT_STRING, &a.benchmarks, "NAME,...", "only these benchmarks", 0, 0},
+        {"--timeout", OPT_FLOAT, &a.timeout, "S", "every instance's timeout (default: the list's)", 0, 0},
+        {"--timeout-scale", OPT_FLOAT, &a.timeout_scale, "F", "the list's timeouts times F (default 1)", 0, 0},
+        {"--limit", OPT_INT, &a.limit, "N", "the first N selected instances", 0, 0},
+        {"--results", OPT_STRING, &a.results_dir, "DIR", "VNN-COMP result files of the falsified instances", 0, 0},
+        {"--json", OPT_FLAG, &a.json, NULL, "one JSON array of the instances' results", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_verify, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc) return rc;
+    if (a.timeout < 0 || !isfinite(a.timeout) || !(a.timeout_scale > 0) || !isfinite(a.timeout_scale) || a.limit < 0)
+        return cli_usage_error(&cli_verify, "--timeout must be >= 0, --timeout-scale > 0 and --limit >= 0");
+    cli_apply_common(&common);
+    return verify_instances(&a, &common);
+}
+
 static int run_verify(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--vnnlib") == 0 || strncmp(argv[i], "--vnnlib=", 9) == 0) return run_vnnlib(argc, argv);
+        if (strcmp(argv[i], "--instances") == 0 || strncmp(argv[i], "--instances=", 12) == 0)
+            return run_instances(argc, argv);
+    }
     const char *model_path = NULL, *eps_text = NULL, *methods_text = "ibp,crown";
     const char *split_name = NULL, *bounds = NULL, *normalize = NULL;
     foil_data_spec data = {0};
