@@ -346,21 +346,41 @@ const float *foilIbpGrad(const FoilIbp *ib, int value)
  * input (ci, n, oh sh - ph + i, ow sw - pw + j), 0 in the padding.
  */
 
+/* The output columns ow in [*lo, *hi) whose tap j reads inside the input
+ * row: 0 <= ow sw - pw + j < w. */
+static inline void valid_cols(const IbpLayer *L, const IbpVal *x, const IbpVal *y, int64_t j, int64_t *lo,
+                              int64_t *hi)
+{
+    const int64_t off = j - L->pw;
+    int64_t l = off >= 0 ? 0 : (-off + L->sw - 1) / L->sw, h = x->w - off <= 0 ? 0 : (x->w - off + L->sw - 1) / L->sw;
+    *lo = l < y->w ? l : y->w;
+    *hi = h < y->w ? h : y->w;
+    if (*hi < *lo) *hi = *lo;
+}
+
 static void im2col(const IbpLayer *L, const IbpVal *x, const IbpVal *y, int64_t b, const float *src, float *col)
 {
     const int64_t N = b * y->h * y->w, rows = x->c * L->kh * L->kw;
 #pragma omp parallel for schedule(static) if (rows * N > 65536)
     for (int64_t row = 0; row < rows; row++) {
         const int64_t ci = row / (L->kh * L->kw), i = row / L->kw % L->kh, j = row % L->kw;
+        int64_t lo, hi;
+        valid_cols(L, x, y, j, &lo, &hi);
         float *dst = col + row * N;
         for (int64_t n = 0; n < b; n++)
-            for (int64_t oh = 0; oh < y->h; oh++) {
+            for (int64_t oh = 0; oh < y->h; oh++, dst += y->w) {
                 const int64_t ih = oh * L->sh - L->ph + i;
-                const float *line = src + ((ci * b + n) * x->h + ih) * x->w;
-                for (int64_t ow = 0; ow < y->w; ow++) {
-                    const int64_t iw = ow * L->sw - L->pw + j;
-                    *dst++ = ih >= 0 && ih < x->h && iw >= 0 && iw < x->w ? line[iw] : 0.0f;
+                if (ih < 0 || ih >= x->h) {
+                    memset(dst, 0, (size_t)y->w * sizeof *dst);
+                    continue;
                 }
+                const float *line = src + ((ci * b + n) * x->h + ih) * x->w - L->pw + j;
+                for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+                if (L->sw == 1)
+                    for (int64_t ow = lo; ow < hi; ow++) dst[ow] = line[ow];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++) dst[ow] = line[ow * L->sw];
+                for (int64_t ow = hi; ow < y->w; ow++) dst[ow] = 0.0f;
             }
     }
 }
@@ -375,14 +395,17 @@ static void col2im(const IbpLayer *L, const IbpVal *x, const IbpVal *y, int64_t 
         for (int64_t i = 0; i < L->kh; i++)
             for (int64_t j = 0; j < L->kw; j++) {
                 const float *s = col + ((ci * L->kh + i) * L->kw + j) * N;
+                int64_t lo, hi;
+                valid_cols(L, x, y, j, &lo, &hi);
                 for (int64_t n = 0; n < b; n++)
-                    for (int64_t oh = 0; oh < y->h; oh++) {
+                    for (int64_t oh = 0; oh < y->h; oh++, s += y->w) {
                         const int64_t ih = oh * L->sh - L->ph + i;
-                        float *line = dx + ((ci * b + n) * x->h + ih) * x->w;
-                        for (int64_t ow = 0; ow < y->w; ow++, s++) {
-                            const int64_t iw = ow * L->sw - L->pw + j;
-                            if (ih >= 0 && ih < x->h && iw >= 0 && iw < x->w) line[iw] += *s;
-                        }
+                        if (ih < 0 || ih >= x->h) continue;
+                        float *line = dx + ((ci * b + n) * x->h + ih) * x->w - L->pw + j;
+                        if (L->sw == 1)
+                            for (int64_t ow = lo; ow < hi; ow++) line[ow] += s[ow];
+                        else
+                            for (int64_t ow = lo; ow < hi; ow++) line[ow * L->sw] += s[ow];
                     }
             }
 }
@@ -633,17 +656,17 @@ static void flatten_backward(FoilIbp *ib, const IbpLayer *L, int64_t b)
     IbpVal *x = &ib->vals[L->x];
     const IbpVal *y = &ib->vals[L->y];
     if (!x->needs_grad) return;
-    const int image = x->image && !y->image;
-    const int64_t hw = x->h * x->w, n_all = b * x->per;
-    for (int64_t i = 0; i < n_all; i++) {
-        int64_t j = i; /* where element i of x went in y */
-        if (image) {
-            int64_t c = i / (b * hw), n = i / hw % b, s = i % hw;
-            j = n * y->per + c * hw + s;
-        }
-        x->dmu[i] += y->dmu[j];
-        x->dr[i] += y->dr[j];
+    if (!x->image || y->image) {
+        for (int64_t i = 0; i < b * x->per; i++) x->dmu[i] += y->dmu[i], x->dr[i] += y->dr[i];
+        return;
     }
+    const int64_t hw = x->h * x->w;
+    for (int64_t c = 0; c < x->c; c++)
+        for (int64_t n = 0; n < b; n++) {
+            float *dmu = x->dmu + (c * b + n) * hw, *dr = x->dr + (c * b + n) * hw;
+            const float *gmu = y->dmu + n * y->per + c * hw, *gr = y->dr + n * y->per + c * hw;
+            for (int64_t s = 0; s < hw; s++) dmu[s] += gmu[s], dr[s] += gr[s];
+        }
 }
 
 /* ---------------------------------------------------------------------------
