@@ -9,7 +9,9 @@
  * constants, flat activations); on a model IBP-trained on a toy problem,
  * that the training bounds contain the logits of points sampled in the box
  * and agree with foil/verify.h's sound IBP margins up to float rounding, and
- * that training made some examples verifiable; bad IBP options are refused.
+ * that training made some examples verifiable; that a run resumed from a
+ * checkpoint in the middle of the eps ramp ends with the same weights, bit
+ * for bit, as one that never stopped; bad IBP options are refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -271,6 +274,50 @@ static void test_trained_bounds_are_sound(void **state)
     foil_dataset_free(&d);
 }
 
+/* The schedule is a function of the global step: 2 epochs, a checkpoint,
+ * then 2 more resumed from it, end where 4 straight epochs do (a constant
+ * learning rate, so the first run's shorter horizon changes nothing). */
+static void test_resume_mid_ramp(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    make_data(&d, SIDE, 5);
+    foil_model *straight = build("cnn-small", SIDE, NULL, NULL), *resumed = build("cnn-small", SIDE, NULL, NULL);
+    foil_train_options o;
+    foil_train_defaults(&o);
+    o.batch = 32;
+    o.seed = 4;
+    o.quiet = 1;
+    o.optim = foil_optim_defaults(FOIL_OPT_ADAM);
+    o.optim.schedule = FOIL_LR_CONSTANT;
+    o.adv.mode = FOIL_ADV_IBP;
+    o.adv.eps = 0.05f;
+    o.adv.warmup_epochs = 1;
+    o.adv.ramp_epochs = 2;
+    o.epochs = 4;
+    foil_train_report rep;
+    if (foil_train(straight, &d, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+    char ck[64];
+    snprintf(ck, sizeof ck, "/tmp/foil-ibp-resume-%d.ckpt", (int)getpid());
+    remove(ck);
+    o.checkpoint = ck;
+    o.resume = 1;
+    o.epochs = 2;
+    if (foil_train(resumed, &d, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+    o.epochs = 4;
+    if (foil_train(resumed, &d, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+    assert_int_equal(rep.resumed_epoch, 2);
+    remove(ck);
+    FoilGraph *ga = foilGraphModelOf(straight)->g, *gb = foilGraphModelOf(resumed)->g;
+    for (int i = 0; i < ga->n_values; i++)
+        if (ga->values[i].kind == FOIL_VALUE_PARAM &&
+            memcmp(ga->values[i].t.data, gb->values[i].t.data, foil_tensor_nbytes(&ga->values[i].t)) != 0)
+            fail_msg("weight '%s' differs after resuming", ga->values[i].name);
+    foil_model_free(straight);
+    foil_model_free(resumed);
+    foil_dataset_free(&d);
+}
+
 /* Bad options: a library error, not a crash; an unsupported op names itself. */
 static void test_bad_options(void **state)
 {
@@ -305,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_gradient_cnn),
         cmocka_unit_test(test_gradient_mlp_normalized),
         cmocka_unit_test(test_trained_bounds_are_sound),
+        cmocka_unit_test(test_resume_mid_ramp),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -207,7 +207,9 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
     cJSON_Delete(root);
 }
 
-/* IBP's options; -1: not given. */
+/* IBP's options; NOT_GIVEN / INT_NOT_GIVEN until the command line sets them. */
+#define NOT_GIVEN (-1e300)
+#define INT_NOT_GIVEN INT64_MIN
 typedef struct ibp_cli {
     double train_eps, kappa_final;
     int64_t ramp;
@@ -219,9 +221,9 @@ static int adv_options(const char *mode, double eps, double step, int64_t steps,
 {
     memset(a, 0, sizeof *a);
     a->kappa_final = 0.5f;
-    const int ibp_given = ibp->train_eps != -1 || ibp->kappa_final != -1 || ibp->ramp != -1;
+    const int ibp_given = ibp->train_eps != NOT_GIVEN || ibp->kappa_final != NOT_GIVEN || ibp->ramp != INT_NOT_GIVEN;
     if (!mode) {
-        if (eps || step || steps || beta || warmup != -1 || holdout >= 0 || eval_steps || keep_best || ibp_given)
+        if (eps || step || steps || beta || warmup != INT_NOT_GIVEN || holdout >= 0 || eval_steps || keep_best || ibp_given)
             return cli_usage_error(&cli_train, "--eps, --adv-step(s), --trades-beta, --eps-warmup, --eps-ramp, "
                                    "--ibp-train-eps, --kappa-final, --holdout, --eval-steps and --keep-best belong "
                                    "to adversarial training: add --adv MODE");
@@ -234,20 +236,20 @@ static int adv_options(const char *mode, double eps, double step, int64_t steps,
     if (m == FOIL_ADV_IBP && (step || steps || beta))
         return cli_usage_error(&cli_train, "--adv ibp runs no attack: --adv-step(s) and --trades-beta do not apply");
     if (m == FOIL_ADV_IBP) {
-        if (ibp->train_eps != -1 && !(ibp->train_eps > 0))
+        if (ibp->train_eps != NOT_GIVEN && !(ibp->train_eps > 0))
             return cli_usage_error(&cli_train, "--ibp-train-eps must be > 0");
-        if (ibp->kappa_final != -1 && !(ibp->kappa_final >= 0 && ibp->kappa_final <= 1))
+        if (ibp->kappa_final != NOT_GIVEN && !(ibp->kappa_final >= 0 && ibp->kappa_final <= 1))
             return cli_usage_error(&cli_train, "--kappa-final must lie in [0, 1]");
-        if (ibp->ramp != -1 && ibp->ramp < 1) return cli_usage_error(&cli_train, "--eps-ramp must be at least 1");
-        if (warmup == -1) warmup = epochs / 20;
+        if (ibp->ramp != INT_NOT_GIVEN && ibp->ramp < 1) return cli_usage_error(&cli_train, "--eps-ramp must be at least 1");
+        if (warmup == INT_NOT_GIVEN) warmup = epochs / 20;
         if (warmup >= epochs)
             return cli_usage_error(&cli_train, "--eps-warmup %lld leaves none of the %lld epochs for IBP training",
                                    (long long)warmup, (long long)epochs);
-        a->train_eps = (float)(ibp->train_eps != -1 ? ibp->train_eps : 1.1 * eps);
-        a->kappa_final = (float)(ibp->kappa_final != -1 ? ibp->kappa_final : 0.5);
-        a->ramp_epochs = ibp->ramp != -1 ? ibp->ramp : (epochs - warmup) / 2 > 1 ? (epochs - warmup) / 2 : 1;
+        a->train_eps = (float)(ibp->train_eps != NOT_GIVEN ? ibp->train_eps : 1.1 * eps);
+        a->kappa_final = (float)(ibp->kappa_final != NOT_GIVEN ? ibp->kappa_final : 0.5);
+        a->ramp_epochs = ibp->ramp != INT_NOT_GIVEN ? ibp->ramp : (epochs - warmup) / 2 > 1 ? (epochs - warmup) / 2 : 1;
     }
-    if (warmup == -1) warmup = 0;
+    if (warmup == INT_NOT_GIVEN) warmup = 0;
     if (!(eps > 0)) return cli_usage_error(&cli_train, "--adv needs --eps E > 0 (the Linf budget, in input units)");
     if (step < 0 || steps < 0 || steps > 1000 || beta < 0 || warmup < 0 || eval_steps < 0 || eval_steps > 1000)
         return cli_usage_error(&cli_train, "--adv-step, --trades-beta and --eps-warmup must be >= 0, --adv-steps and "
@@ -280,8 +282,8 @@ static int run_train(int argc, char **argv)
     const char *adv = NULL, *teacher_path = NULL;
     double temperature = 0, noise_sigma = 0;
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
-    int64_t adv_steps = 0, eps_warmup = -1, holdout = -1, eval_steps = 0;
-    ibp_cli ibp = {-1, -1, -1};
+    int64_t adv_steps = 0, eps_warmup = INT_NOT_GIVEN, holdout = -1, eval_steps = 0;
+    ibp_cli ibp = {NOT_GIVEN, NOT_GIVEN, INT_NOT_GIVEN};
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
         CLI_DATA_OPTIONS(data),
