@@ -580,9 +580,31 @@ static void maxpool_forward(FoilIbp *ib, IbpLayer *L, int64_t b)
     const IbpVal *x = &ib->vals[L->x];
     IbpVal *y = &ib->vals[L->y];
     const int64_t planes = x->c * b;
+    const int two = L->kh == 2 && L->kw == 2 && L->sh == 2 && L->sw == 2 && L->ph == 0 && L->pw == 0 &&
+                    2 * y->h <= x->h && 2 * y->w <= x->w;
 #pragma omp parallel for schedule(static) if (planes * y->h * y->w > 16384)
     for (int64_t p = 0; p < planes; p++) {
         const float *mu = x->mu + p * x->h * x->w, *r = x->r + p * x->h * x->w;
+        if (two) { /* the common 2x2 window, stride 2: 4 taps, all inside; the first maximum wins, as below */
+            for (int64_t oh = 0; oh < y->h; oh++)
+                for (int64_t ow = 0; ow < y->w; ow++) {
+                    const int64_t k0 = 2 * oh * x->w + 2 * ow, taps[4] = {k0, k0 + 1, k0 + x->w, k0 + x->w + 1};
+                    int64_t al = k0, au = k0;
+                    float bl = mu[k0] - r[k0], bu = mu[k0] + r[k0];
+                    for (int t = 1; t < 4; t++) {
+                        const int64_t k = taps[t];
+                        const float l = mu[k] - r[k], u = mu[k] + r[k];
+                        if (l > bl) bl = l, al = k;
+                        if (u > bu) bu = u, au = k;
+                    }
+                    const int64_t o = (p * y->h + oh) * y->w + ow;
+                    L->arg_l[o] = (int32_t)(p * x->h * x->w + al);
+                    L->arg_u[o] = (int32_t)(p * x->h * x->w + au);
+                    y->mu[o] = 0.5f * (bu + bl);
+                    y->r[o] = 0.5f * (bu - bl);
+                }
+            continue;
+        }
         for (int64_t oh = 0; oh < y->h; oh++)
             for (int64_t ow = 0; ow < y->w; ow++) {
                 float bl = -INFINITY, bu = -INFINITY;
