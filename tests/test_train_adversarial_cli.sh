@@ -75,7 +75,7 @@ echo "     PGD success rate at eps 0.1: plain model $plain, PGD-trained $at"
 bad() { check "$1" 2 "$2" -- "$FOIL" train "${data[@]}" --output "$tmp/x.onnx" "${@:3}"; }
 bad "eps without --adv" "add --adv MODE" --eps 0.1
 bad "no eps" "--eps E > 0" --adv pgd
-bad "unknown mode" "pgd, fgsm-rs or trades" --adv free --eps 0.1
+bad "unknown mode" "pgd, fgsm-rs, trades or ibp" --adv free --eps 0.1
 bad "fgsm-rs steps" "one step" --adv fgsm-rs --eps 0.1 --adv-steps 3
 bad "beta for pgd" "for --adv trades" --adv pgd --eps 0.1 --trades-beta 6
 check "holdout too large" 1 "cannot hold out 3000 of 3000" -- "$FOIL" train "${data[@]}" --output "$tmp/x.onnx" \

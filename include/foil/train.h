@@ -33,10 +33,25 @@ extern "C" {
  *   TRADES   Zhang et al. 2019: CE on the clean batch plus beta times the KL
  *            divergence between the model's clean and adversarial
  *            predictions, the adversarial examples maximizing that KL.
+ *   IBP      Gowal et al. 2018: no attack; the loss is
+ *            kappa CE(z, y) + (1 - kappa) CE(z_worst, y), z_worst the
+ *            worst-case logits that interval bound propagation gives over
+ *            the Linf box of radius eps_t around each example (its margin
+ *            folded into the last Gemm). The schedule, per step: clean
+ *            training (eps_t = 0, kappa = 1) for warmup_epochs, then eps_t
+ *            grows linearly from 0 to train_eps and kappa from 1 to
+ *            kappa_final over ramp_epochs, then both stay. Verify the model
+ *            with foil/verify.h at eps.
  * Attack steps run the model in inference mode (dropout off, BatchNorm on
  * its running statistics), as ART's trainers do; training steps in training
  * mode. Everything random is keyed by (seed, epoch, step). */
-typedef enum foil_adv_mode { FOIL_ADV_NONE = 0, FOIL_ADV_PGD, FOIL_ADV_FGSM_RS, FOIL_ADV_TRADES } foil_adv_mode;
+typedef enum foil_adv_mode {
+    FOIL_ADV_NONE = 0,
+    FOIL_ADV_PGD,
+    FOIL_ADV_FGSM_RS,
+    FOIL_ADV_TRADES,
+    FOIL_ADV_IBP
+} foil_adv_mode;
 
 typedef struct foil_adv_options {
     foil_adv_mode mode;
@@ -44,15 +59,20 @@ typedef struct foil_adv_options {
     float step;                /* 0: PGD and TRADES 2.5 eps / steps, FGSM-RS 1.25 eps */
     int steps;                 /* PGD, TRADES: attack steps per batch (0: 7 for PGD, 10 for TRADES) */
     float beta;                /* TRADES: weight of the KL term (0: 6, the paper's) */
-    int64_t warmup_epochs;     /* eps grows linearly to its value over these epochs (0: from the start) */
+    int64_t warmup_epochs;     /* eps grows linearly to its value over these epochs (0: from the start);
+                                * IBP: epochs of clean training before the ramp (0: none) */
     int64_t holdout;           /* the last `holdout` training examples are held out (not trained on) to measure
                                 * robust accuracy each epoch (0: none) */
     int eval_steps;            /* PGD steps of that measurement (0: 10) */
     int keep_best;             /* end with the weights of the epoch with the best held-out robust accuracy
                                 * (early stopping against robust overfitting, Rice et al. 2020) */
+    /* IBP (see above) */
+    float train_eps;           /* the eps trained at after the ramp (0: eps; Gowal et al. train at 1.1 eps) */
+    int64_t ramp_epochs;       /* epochs of the eps and kappa ramp (0: half the epochs after the warm-up, >= 1) */
+    float kappa_final;         /* kappa after the ramp, in [0, 1] (foil_train_defaults: 0.5, the paper's) */
 } foil_adv_options;
 
-/* "pgd", "fgsm-rs", "trades" -> mode; -1 for another name. */
+/* "pgd", "fgsm-rs", "trades", "ibp" -> mode; -1 for another name. */
 int foil_adv_mode_parse(const char *name);
 const char *foil_adv_mode_name(foil_adv_mode mode);
 
@@ -98,6 +118,9 @@ typedef struct foil_epoch_stats {
     double robust_accuracy;    /* PGD accuracy on the held-out examples (-1: none held out) */
     double probe_pgd_accuracy; /* FGSM-RS: PGD and FGSM accuracy on a fixed training probe batch ... */
     double probe_fgsm_accuracy;/* ... (-1 otherwise); a collapse of the first is catastrophic overfitting */
+    double kappa;              /* IBP: kappa at the epoch's end (eps: its eps_t then) */
+    double ibp_verified;       /* IBP: share of the epoch's training examples whose IBP bounds at that step's
+                                * eps_t verify them (-1: not IBP, or eps_t was 0 throughout) */
 } foil_epoch_stats;
 
 typedef struct foil_train_report {

@@ -39,6 +39,19 @@ const cli_command cli_train = {
     "the most robust epoch's weights (early stopping; implies --holdout 1000).\n"
     "Then attack the model: foil attack --model OUT --attack autoattack --eps E.\n"
     "\n"
+    "Certified training (--adv ibp --eps E): interval bound propagation (Gowal et\n"
+    "al. 2018). No attack: each step bounds the logits over the Linf box of\n"
+    "radius eps_t around every example, and trains on kappa CE(clean) + (1 -\n"
+    "kappa) CE(worst case), the worst case from the bounds with the margin folded\n"
+    "into the last layer. The schedule, step by step: --eps-warmup N epochs of\n"
+    "clean training (default epochs / 20), then over --eps-ramp M epochs (default\n"
+    "half of the rest) eps_t grows linearly from 0 to --ibp-train-eps (default\n"
+    "1.1 E, as the paper trains) and kappa from 1 to --kappa-final (default 0.5).\n"
+    "Adam (--optimizer adam --lr 5e-4), a batch of 100 or more and a long ramp\n"
+    "suit it. Supports Conv, Gemm, Relu, MaxPool, Flatten/Reshape and Add/Sub/\n"
+    "Mul/Div by constants (mlp, cnn-small, lenet5; not resnet-mini's BatchNorm).\n"
+    "Then verify it: foil verify --model OUT --eps E --method ibp,crown.\n"
+    "\n"
     "Defensive distillation (Papernot et al. 2016): train a teacher with\n"
     "--temperature T, then a student with --distill TEACHER.onnx --temperature T\n"
     "on the teacher's soft labels softmax(logits / T). Both are written as\n"
@@ -155,6 +168,11 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
             cJSON_AddNumberToObject(e, "eps", as_given((float)r->epoch[i].eps));
             if (r->epoch[i].robust_accuracy >= 0)
                 cJSON_AddNumberToObject(e, "holdout_pgd_accuracy", r->epoch[i].robust_accuracy);
+            if (o->adv.mode == FOIL_ADV_IBP) {
+                cJSON_AddNumberToObject(e, "kappa", r->epoch[i].kappa);
+                if (r->epoch[i].ibp_verified >= 0)
+                    cJSON_AddNumberToObject(e, "ibp_verified_train", r->epoch[i].ibp_verified);
+            }
             if (r->epoch[i].probe_pgd_accuracy >= 0) {
                 cJSON_AddNumberToObject(e, "probe_pgd_accuracy", r->epoch[i].probe_pgd_accuracy);
                 cJSON_AddNumberToObject(e, "probe_fgsm_accuracy", r->epoch[i].probe_fgsm_accuracy);
@@ -169,6 +187,12 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
         cJSON_AddStringToObject(adv, "mode", foil_adv_mode_name(o->adv.mode));
         cJSON_AddNumberToObject(adv, "eps", as_given(o->adv.eps));
         cJSON_AddNumberToObject(adv, "holdout", (double)o->adv.holdout);
+        if (o->adv.mode == FOIL_ADV_IBP) {
+            cJSON_AddNumberToObject(adv, "train_eps", as_given(o->adv.train_eps));
+            cJSON_AddNumberToObject(adv, "warmup_epochs", (double)o->adv.warmup_epochs);
+            cJSON_AddNumberToObject(adv, "ramp_epochs", (double)o->adv.ramp_epochs);
+            cJSON_AddNumberToObject(adv, "kappa_final", as_given(o->adv.kappa_final));
+        }
         if (r->epochs && (r->best_epoch >= 0 || r->catastrophic_epoch >= 0))
             cJSON_AddNumberToObject(adv, "kept_epoch", (double)(first_epoch(r) + written_epoch(r) + 1));
         if (r->catastrophic_epoch >= 0)
@@ -184,18 +208,49 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
     cJSON_Delete(root);
 }
 
+/* IBP's options; NOT_GIVEN / INT_NOT_GIVEN until the command line sets them. */
+#define NOT_GIVEN (-1e300)
+#define INT_NOT_GIVEN INT64_MIN
+typedef struct ibp_cli {
+    double train_eps, kappa_final;
+    int64_t ramp;
+} ibp_cli;
+
 static int adv_options(const char *mode, double eps, double step, int64_t steps, double beta, int64_t warmup,
-                       int64_t holdout, int64_t eval_steps, int keep_best, foil_adv_options *a)
+                       int64_t holdout, int64_t eval_steps, int keep_best, const ibp_cli *ibp, int64_t epochs,
+                       foil_adv_options *a)
 {
     memset(a, 0, sizeof *a);
+    a->kappa_final = 0.5f;
+    const int ibp_given = ibp->train_eps != NOT_GIVEN || ibp->kappa_final != NOT_GIVEN || ibp->ramp != INT_NOT_GIVEN;
     if (!mode) {
-        if (eps || step || steps || beta || warmup || holdout >= 0 || eval_steps || keep_best)
-            return cli_usage_error(&cli_train, "--eps, --adv-step(s), --trades-beta, --eps-warmup, --holdout, "
-                                   "--eval-steps and --keep-best belong to adversarial training: add --adv MODE");
+        if (eps || step || steps || beta || warmup != INT_NOT_GIVEN || holdout >= 0 || eval_steps || keep_best || ibp_given)
+            return cli_usage_error(&cli_train, "--eps, --adv-step(s), --trades-beta, --eps-warmup, --eps-ramp, "
+                                   "--ibp-train-eps, --kappa-final, --holdout, --eval-steps and --keep-best belong "
+                                   "to adversarial training: add --adv MODE");
         return CLI_OK;
     }
     int m = foil_adv_mode_parse(mode);
-    if (m < 0) return cli_usage_error(&cli_train, "--adv must be pgd, fgsm-rs or trades, not '%s'", mode);
+    if (m < 0) return cli_usage_error(&cli_train, "--adv must be pgd, fgsm-rs, trades or ibp, not '%s'", mode);
+    if (m != FOIL_ADV_IBP && ibp_given)
+        return cli_usage_error(&cli_train, "--ibp-train-eps, --eps-ramp and --kappa-final are for --adv ibp");
+    if (m == FOIL_ADV_IBP && (step || steps || beta))
+        return cli_usage_error(&cli_train, "--adv ibp runs no attack: --adv-step(s) and --trades-beta do not apply");
+    if (m == FOIL_ADV_IBP) {
+        if (ibp->train_eps != NOT_GIVEN && !(ibp->train_eps > 0))
+            return cli_usage_error(&cli_train, "--ibp-train-eps must be > 0");
+        if (ibp->kappa_final != NOT_GIVEN && !(ibp->kappa_final >= 0 && ibp->kappa_final <= 1))
+            return cli_usage_error(&cli_train, "--kappa-final must lie in [0, 1]");
+        if (ibp->ramp != INT_NOT_GIVEN && ibp->ramp < 1) return cli_usage_error(&cli_train, "--eps-ramp must be at least 1");
+        if (warmup == INT_NOT_GIVEN) warmup = epochs / 20;
+        if (warmup >= epochs)
+            return cli_usage_error(&cli_train, "--eps-warmup %lld leaves none of the %lld epochs for IBP training",
+                                   (long long)warmup, (long long)epochs);
+        a->train_eps = (float)(ibp->train_eps != NOT_GIVEN ? ibp->train_eps : 1.1 * eps);
+        a->kappa_final = (float)(ibp->kappa_final != NOT_GIVEN ? ibp->kappa_final : 0.5);
+        a->ramp_epochs = ibp->ramp != INT_NOT_GIVEN ? ibp->ramp : (epochs - warmup) / 2 > 1 ? (epochs - warmup) / 2 : 1;
+    }
+    if (warmup == INT_NOT_GIVEN) warmup = 0;
     if (!(eps > 0)) return cli_usage_error(&cli_train, "--adv needs --eps E > 0 (the Linf budget, in input units)");
     if (step < 0 || steps < 0 || steps > 1000 || beta < 0 || warmup < 0 || eval_steps < 0 || eval_steps > 1000)
         return cli_usage_error(&cli_train, "--adv-step, --trades-beta and --eps-warmup must be >= 0, --adv-steps and "
@@ -228,7 +283,8 @@ static int run_train(int argc, char **argv)
     const char *adv = NULL, *teacher_path = NULL;
     double temperature = 0, noise_sigma = 0;
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
-    int64_t adv_steps = 0, eps_warmup = 0, holdout = -1, eval_steps = 0;
+    int64_t adv_steps = 0, eps_warmup = INT_NOT_GIVEN, holdout = -1, eval_steps = 0;
+    ibp_cli ibp = {NOT_GIVEN, NOT_GIVEN, INT_NOT_GIVEN};
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
         CLI_DATA_OPTIONS(data),
@@ -251,12 +307,18 @@ static int run_train(int argc, char **argv)
         {"--checkpoint-every", OPT_INT, &checkpoint_every, "STEPS", "also checkpoint every STEPS steps", 0, 0},
         {"--resume", OPT_FLAG, &resume, NULL, "continue from --checkpoint if it exists", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the per-epoch results as JSON", 0, 0},
-        {"--adv", OPT_STRING, &adv, "MODE", "adversarial training: pgd, fgsm-rs or trades", 0, 0},
+        {"--adv", OPT_STRING, &adv, "MODE", "adversarial training: pgd, fgsm-rs, trades, or ibp (certified)", 0, 0},
         {"--eps", OPT_FLOAT, &adv_eps, "E", "--adv: Linf budget, in input units", 0, 0},
         {"--adv-steps", OPT_INT, &adv_steps, "N", "--adv pgd/trades: attack steps per batch (7 / 10)", 0, 0},
         {"--adv-step", OPT_FLOAT, &adv_step, "S", "--adv: attack step size (2.5 E / steps; fgsm-rs 1.25 E)", 0, 0},
         {"--trades-beta", OPT_FLOAT, &trades_beta, "B", "--adv trades: weight of the KL term (6)", 0, 0},
-        {"--eps-warmup", OPT_INT, &eps_warmup, "EPOCHS", "--adv: grow eps linearly over these epochs", 0, 0},
+        {"--eps-warmup", OPT_INT, &eps_warmup, "EPOCHS", "--adv: grow eps linearly over these epochs; --adv ibp: "
+         "clean epochs before the ramp (epochs / 20)", 0, 0},
+        {"--eps-ramp", OPT_INT, &ibp.ramp, "EPOCHS", "--adv ibp: eps and kappa ramp over these epochs (half of the "
+         "epochs after the warm-up)", 0, 0},
+        {"--ibp-train-eps", OPT_FLOAT, &ibp.train_eps, "E", "--adv ibp: the eps trained at (1.1 x --eps)", 0, 0},
+        {"--kappa-final", OPT_FLOAT, &ibp.kappa_final, "K", "--adv ibp: weight of the clean loss after the ramp "
+         "(0.5)", 0, 0},
         {"--holdout", OPT_INT, &holdout, "N", "--adv: hold out the last N training examples to measure PGD "
          "accuracy each epoch", 0, 0},
         {"--eval-steps", OPT_INT, &eval_steps, "N", "--adv: PGD steps of that measurement (10)", 0, 0},
@@ -304,7 +366,7 @@ static int run_train(int argc, char **argv)
     o.quiet = common.quiet;
     o.log_epochs = !common.quiet;
     if ((rc = adv_options(adv, adv_eps, adv_step, adv_steps, trades_beta, eps_warmup, holdout, eval_steps, keep_best,
-                          &o.adv)))
+                          &ibp, epochs, &o.adv)))
         return rc;
     if (temperature < 0 || temperature > 1000 || (temperature > 0 && temperature < 1e-3))
         return cli_usage_error(&cli_train, "--temperature must lie in [0.001, 1000]");
@@ -350,7 +412,10 @@ static int run_train(int argc, char **argv)
             printf("kept epoch %lld, the most robust on the %lld held-out training examples (PGD-%d accuracy "
                    "%.2f%%)\n", (long long)report.best_epoch + 1, (long long)o.adv.holdout,
                    o.adv.eval_steps ? o.adv.eval_steps : 10, 100 * report.epoch[kept].robust_accuracy);
-        if (o.adv.mode)
+        if (o.adv.mode == FOIL_ADV_IBP)
+            printf("verify it: foil verify --model %s --data %s --eps %g --method ibp,crown\n", output, data.data,
+                   o.adv.eps);
+        else if (o.adv.mode)
             printf("evaluate it under attack: foil attack --model %s --data %s --attack pgd,autoattack --eps %g\n",
                    output, data.data, o.adv.eps);
     }

@@ -22,6 +22,7 @@ int foil_adv_mode_parse(const char *name)
     if (strcmp(name, "pgd") == 0) return FOIL_ADV_PGD;
     if (strcmp(name, "fgsm-rs") == 0) return FOIL_ADV_FGSM_RS;
     if (strcmp(name, "trades") == 0) return FOIL_ADV_TRADES;
+    if (strcmp(name, "ibp") == 0) return FOIL_ADV_IBP;
     return -1;
 }
 
@@ -32,6 +33,7 @@ const char *foil_adv_mode_name(foil_adv_mode mode)
     case FOIL_ADV_PGD: return "pgd";
     case FOIL_ADV_FGSM_RS: return "fgsm-rs";
     case FOIL_ADV_TRADES: return "trades";
+    case FOIL_ADV_IBP: return "ibp";
     }
     return "?";
 }

@@ -11,6 +11,14 @@
  * epoch, step), never by a running generator, so that resuming needs only
  * the counters.
  *
+ * IBP training (Gowal et al. 2018) makes no examples: after the clean
+ * forward pass, model/ibp_train.c bounds the logits over the box of radius
+ * eps_t around each example, the loss mixes the clean and the worst-case
+ * cross-entropy with weight kappa, and the bounds' weight gradients are
+ * added to the clean pass's before the optimizer step. eps_t and kappa
+ * are functions of the global step (ibp_schedule), so resuming needs
+ * nothing more.
+ *
  * TRADES runs its clean and adversarial halves as one training-mode batch
  * of 2b: a model with BatchNorm normalizes them together, where the
  * reference code makes two forward passes (the same for models without
@@ -26,8 +34,10 @@
 #include "foil/rng.h"
 #include "foil/train.h"
 #include "core/dist.h"
+#include "foil/verify.h"
 #include "defenses/adversarial_training.h"
 #include "model/checkpoint.h"
+#include "model/ibp_train.h"
 #include "model/model_internal.h"
 
 enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3, STREAM_ATTACK = 4, STREAM_EVAL = 5, STREAM_NOISE = 6 };
@@ -46,6 +56,7 @@ void foil_train_defaults(foil_train_options *o)
     o->batch = 64;
     o->optim = foil_optim_defaults(FOIL_OPT_SGD);
     o->optim.schedule = FOIL_LR_COSINE;
+    o->adv.kappa_final = 0.5f;
 }
 
 typedef struct trainer {
@@ -64,6 +75,13 @@ typedef struct trainer {
     foil_tensor *soft;         /* distillation: the teacher's soft labels of the batch, (b, classes) */
     foil_tensor soft_storage;
     foil_tensor xadv;          /* (batch, ...) the attack's examples */
+    int64_t steps_per_epoch;
+    /* IBP training */
+    FoilIbp *ibp;              /* made at the first step with eps_t > 0 */
+    float *box_lo, *box_hi;    /* (batch, ...) the boxes */
+    float *zw, *dzw, *wloss;   /* (batch, classes) worst-case logits and their gradient; (batch) their loss */
+    double eps_now, kappa_now; /* at the last step */
+    int64_t ibp_verified, ibp_seen; /* this epoch: examples whose bounds verified them, of those bounded */
 } trainer;
 
 static void shuffle(trainer *t, int64_t epoch)
@@ -230,19 +248,101 @@ static void zero_gradients(trainer *t)
     }
 }
 
+static int64_t ibp_ramp_epochs(const foil_train_options *o)
+{
+    if (o->adv.ramp_epochs > 0) return o->adv.ramp_epochs;
+    int64_t r = (o->epochs - o->adv.warmup_epochs) / 2;
+    return r > 1 ? r : 1;
+}
+
+/* IBP's eps_t and kappa at global step `step` (from 0): clean training
+ * through the warm-up, then both ramp linearly, step by step (as Gowal et
+ * al.'s schedule does), reaching train_eps and kappa_final at the ramp's
+ * last step. */
+static void ibp_schedule(const trainer *t, int64_t step, double *eps, double *kappa)
+{
+    const foil_adv_options *a = &t->o->adv;
+    const int64_t warm = a->warmup_epochs * t->steps_per_epoch, ramp = ibp_ramp_epochs(t->o) * t->steps_per_epoch;
+    double p = step < warm ? 0.0 : (double)(step - warm + 1) / (double)ramp;
+    if (p > 1) p = 1;
+    *eps = p * (a->train_eps > 0 ? a->train_eps : a->eps);
+    *kappa = 1.0 - p * (1.0 - a->kappa_final);
+}
+
+/* IBP's part of a step, after the clean forward pass: on entry dl holds the
+ * clean cross-entropy's per-example gradients and t->loss its values; on
+ * exit dl holds kappa / b times them, t->loss the mixed loss, and the
+ * worst-case gradient waits in t->dzw for ibp_add_grads. */
+static foil_status ibp_step(trainer *t, int64_t b, int64_t classes, float *dl, double eps, double kappa)
+{
+    foil_status st;
+    const int64_t f = t->per_example;
+    if (!t->ibp) {
+        if ((st = foilIbpNew(t->gm->g, t->batch, &t->ibp))) return st;
+        if (foilIbpClasses(t->ibp) != classes)
+            return foil_error(FOIL_ERR_SHAPE, "IBP: the logits have %lld classes, not %lld",
+                              (long long)foilIbpClasses(t->ibp), (long long)classes);
+        t->box_lo = malloc((size_t)(t->batch * f) * sizeof *t->box_lo);
+        t->box_hi = malloc((size_t)(t->batch * f) * sizeof *t->box_hi);
+        t->zw = malloc((size_t)(t->batch * classes) * sizeof *t->zw);
+        t->dzw = malloc((size_t)(t->batch * classes) * sizeof *t->dzw);
+        t->wloss = malloc((size_t)t->batch * sizeof *t->wloss);
+        if (!t->box_lo || !t->box_hi || !t->zw || !t->dzw || !t->wloss) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    foil_bounds_linf_box(b, f, foil_f32(&t->x), (float)eps, foil_f32(&t->data->lower), foil_f32(&t->data->upper),
+                         t->box_lo, t->box_hi);
+    if ((st = foilIbpForward(t->ibp, b, t->box_lo, t->box_hi))) return st;
+    foilIbpWorstLogits(t->ibp, t->labels, t->zw);
+    if (foil_first_nonfinite(t->zw, b * classes) >= 0)
+        return foil_error(FOIL_ERR_RUNTIME, "%s: IBP training diverged: a bound of the logits is not finite at eps "
+                          "%g; lower --lr or lengthen --eps-ramp", t->data->name, eps);
+    if ((st = foil_softmax_xent(t->zw, t->labels, b, classes, t->wloss, t->dzw))) return st;
+    const float kc = (float)(kappa / (double)b), kw = (float)((1.0 - kappa) / (double)b);
+    for (int64_t i = 0; i < b * classes; i++) {
+        dl[i] *= kc;
+        t->dzw[i] *= kw;
+    }
+    for (int64_t i = 0; i < b; i++) {
+        t->loss[i] = (float)(kappa * t->loss[i] + (1.0 - kappa) * t->wloss[i]);
+        int verified = 1;
+        for (int64_t j = 0; j < classes; j++) verified &= j == t->labels[i] || t->zw[i * classes + j] < 0;
+        t->ibp_verified += verified;
+    }
+    t->ibp_seen += b;
+    return FOIL_OK;
+}
+
+/* The worst-case loss's weight gradients, added to the clean pass's. */
+static void ibp_add_grads(trainer *t)
+{
+    foilIbpBackward(t->ibp, t->labels, t->dzw);
+    FoilGraph *g = t->gm->g;
+    for (int v = 0; v < g->n_values; v++) {
+        const float *d = foilIbpGrad(t->ibp, v);
+        FoilValue *val = &g->values[v];
+        if (!d || val->kind != FOIL_VALUE_PARAM || !val->trainable || !val->grad.data) continue;
+        float *gr = foil_f32(&val->grad);
+        for (int64_t i = 0; i < val->t.numel; i++) gr[i] += d[i];
+    }
+}
+
 /* Forward and backward on this rank's b rows perm[first .. first+b) of a
  * batch of `whole` rows: the gradients of the whole batch's mean loss that
  * these rows contribute. */
 static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t b, int64_t whole,
                               int64_t global_step, double *sums)
 {
-    const int trades = t->attack.mode == FOIL_ADV_TRADES;
+    const int trades = t->attack.mode == FOIL_ADV_TRADES, ibp = t->attack.mode == FOIL_ADV_IBP;
     const int64_t rows = trades ? 2 * b : b;
+    double eps = 0, kappa = 1;
+    if (ibp) ibp_schedule(t, global_step, &eps, &kappa);
+    t->eps_now = eps;
+    t->kappa_now = kappa;
     foil_status st = plan_batch(t, rows);
     if (st) return st;
     gather_batch(t, epoch, first, b);
     if (t->o->teacher && (st = teacher_labels(t, b))) return st;
-    if (t->attack.mode != FOIL_ADV_NONE) {
+    if (t->attack.mode != FOIL_ADV_NONE && !ibp) {
         uint64_t key = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_ATTACK << 56), (uint64_t)global_step);
         if ((st = adversarial_batch(t, b, key))) return st;
         if ((st = plan_batch(t, rows))) return st; /* the attack ran the inference plan */
@@ -267,7 +367,9 @@ static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     else if (!(st = foil_softmax_xent(logits, t->labels, b, classes, t->loss, dl))) {
         /* d(mean loss)/dlogits: the per-example gradients divided by b. */
         float inv_b = 1.0f / (float)b;
-        for (int64_t i = 0; i < b * classes; i++) dl[i] *= inv_b;
+        if (ibp && eps > 0) st = ibp_step(t, b, classes, dl, eps, kappa);
+        else
+            for (int64_t i = 0; i < b * classes; i++) dl[i] *= inv_b;
     }
     if (st) return foil_error_prefix(st, "%s", t->data->name);
     /* The losses above are means over these b rows; the whole batch's mean
@@ -284,7 +386,9 @@ static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t 
             if (row[c] > row[best]) best = c;
         sums[1] += best == t->labels[i];
     }
-    return foilGraphBackward(t->gm->g, foilModelOutputGrads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS);
+    if ((st = foilGraphBackward(t->gm->g, foilModelOutputGrads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
+    if (ibp && eps > 0) ibp_add_grads(t);
+    return FOIL_OK;
 }
 
 /* One optimizer step on the batch perm[first .. first+b): this rank's rows
@@ -366,6 +470,12 @@ static void free_trainer(trainer *t)
     foil_tensor_free(&t->xadv);
     foil_tensor_free(&t->soft_storage);
     foil_optim_free(&t->opt);
+    foilIbpFree(t->ibp);
+    free(t->box_lo);
+    free(t->box_hi);
+    free(t->zw);
+    free(t->dzw);
+    free(t->wloss);
     foilGraphModelDropPlan(t->gm, FOIL_PLAN_TRAINING);
 }
 
@@ -381,6 +491,11 @@ static foil_status check_adv_options(const foil_dataset *d, const foil_adv_optio
     if (a->holdout < 0 || a->holdout >= n || n - a->holdout < batch / 2 + 1)
         return foil_error(FOIL_ERR_ARG, "%s: cannot hold out %lld of %lld training examples and still train",
                           d->name, (long long)a->holdout, (long long)n);
+    if (a->mode == FOIL_ADV_IBP &&
+        (!(a->train_eps >= 0) || !isfinite(a->train_eps) || !(a->kappa_final >= 0 && a->kappa_final <= 1) ||
+         a->ramp_epochs < 0 || a->steps || a->step || a->beta))
+        return foil_error(FOIL_ERR_ARG, "IBP training: train eps >= 0, kappa in [0, 1], ramp epochs >= 0, and no "
+                          "attack steps or TRADES beta");
     if (a->keep_best && !a->holdout)
         return foil_error(FOIL_ERR_ARG, "keeping the most robust epoch needs held-out examples to measure it on");
     if (d->lower.numel != f || d->upper.numel != f)
@@ -534,6 +649,9 @@ static void log_epoch(const foil_train_options *o, int64_t epoch, const foil_epo
     if (o->adv.mode != FOIL_ADV_NONE) fprintf(stderr, ", eps %g", es->eps);
     if (o->adv.mode != FOIL_ADV_NONE && es->robust_accuracy >= 0)
         fprintf(stderr, ", held-out PGD accuracy %.2f%%", 100 * es->robust_accuracy);
+    if (o->adv.mode == FOIL_ADV_IBP) fprintf(stderr, ", kappa %.3g", es->kappa);
+    if (o->adv.mode == FOIL_ADV_IBP && es->ibp_verified >= 0)
+        fprintf(stderr, ", IBP-verified on training batches %.2f%%", 100 * es->ibp_verified);
     if (o->adv.mode != FOIL_ADV_NONE && es->probe_pgd_accuracy >= 0)
         fprintf(stderr, ", probe PGD/FGSM accuracy %.1f%%/%.1f%%", 100 * es->probe_pgd_accuracy,
                 100 * es->probe_fgsm_accuracy);
@@ -559,6 +677,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
     t.n = data->x.shape[0] - holdout; /* the held-out examples are the last ones */
     t.per_example = data->x.numel / data->x.shape[0];
     t.batch = o->batch < t.n ? o->batch : t.n;
+    t.steps_per_epoch = (t.n + t.batch - 1) / t.batch;
     adv_epochs ae = {.o = &o->adv, .best_robust = -1, .previous_probe_pgd = -1, .best_epoch = -1};
     int64_t last_epoch = -1;
     if (holdout) {
@@ -595,6 +714,7 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         foil_progress_start(&bar, label, t.n, "img", o->quiet || !speaker);
         double epoch_start = foil_now();
         int64_t first_step = (int64_t)ck.step_in_epoch, seen_before = (int64_t)ck.seen;
+        t.ibp_verified = t.ibp_seen = 0;
         for (int64_t s = first_step; !st && s < steps_per_epoch; s++) {
             int64_t first = s * t.batch, b = t.n - first < t.batch ? t.n - first : t.batch;
             st = train_step(&t, epoch, first, b, (int64_t)ck.global_step, total_steps, &ck.loss_sum, &ck.correct);
@@ -618,6 +738,9 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         if (val && (st = validation_accuracy(m, val, &es->val_accuracy))) break;
         int stop = 0;
         if (o->adv.mode != FOIL_ADV_NONE && (st = measure_epoch(&t, &ae, epoch, es, &stop))) break;
+        es->kappa = t.kappa_now;
+        es->ibp_verified = t.ibp_seen ? (double)t.ibp_verified / (double)t.ibp_seen : -1;
+        if (o->adv.mode == FOIL_ADV_IBP) es->eps = t.eps_now;
         snprintf(status, sizeof status, "loss %.4f acc %.2f%%", es->train_loss, 100 * es->train_accuracy);
         foil_progress_finish(&bar, status);
         if (o->log_epochs && speaker) log_epoch(o, epoch, es, val != NULL);
