@@ -10,7 +10,8 @@ float32 (the unsound floating-point sampler foil avoids: foil does more work
 per copy, not less). Rounds alternate between the engines so the machine's
 noise hits all alike; prints the median images/s of each and the ratios.
 
-usage: OMP_NUM_THREADS=2 /work/venv/bin/python bench/smoothing_throughput.py BUILD_DIR MODEL.onnx
+usage: OMP_NUM_THREADS=2 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread \
+         /work/venv/bin/python bench/smoothing_throughput.py BUILD_DIR MODEL.onnx
        [--images 5] [--n 10000] [--batch 1000] [--rounds 3] [--threads 2]
 (onnxruntime from PyPI in a virtual environment; PyTorch from Debian.)
 """
@@ -60,7 +61,10 @@ def run_foil(build, model, a):
     cmd = [os.path.join(build, "foil"), "certify", "--model", model, "--data", "fashion-mnist", "--sigma",
            str(a.sigma), "--n0", "100", "--n", str(a.n), "--batch", str(a.batch), "--limit", str(a.images),
            "--threads", str(a.threads), "--json", "--quiet"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # foil links the OpenMP OpenBLAS; LD_LIBRARY_PATH (set for PyTorch's
+    # pthread OpenBLAS) must not swap it under foil's own OpenMP threads.
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return a.images * (100 + a.n) / json.loads(out)["seconds"]
 
 
