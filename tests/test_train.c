@@ -25,30 +25,10 @@
 #include "foil/train.h"
 #include "defenses/adversarial_training.h"
 #include "model/model_internal.h"
+#include "toy_data.h"
 
 enum { N = 96, CLASSES = 4, SIDE = 12 };
 
-/* A learnable toy problem: class c brightens quadrant c of a noisy image. */
-static void make_data(foil_dataset *d, uint64_t seed)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "toy-quadrants");
-    int64_t xs[4] = {N, 1, SIDE, SIDE}, ys[1] = {N};
-    assert_int_equal(foil_tensor_alloc(&d->x, FOIL_F32, 4, xs), FOIL_OK);
-    assert_int_equal(foil_tensor_alloc(&d->y, FOIL_I64, 1, ys), FOIL_OK);
-    d->classes = CLASSES;
-    d->is_image = 1;
-    foil_rng r = foil_rng_make(seed, 1);
-    for (int64_t i = 0; i < N; i++) {
-        int64_t c = i % CLASSES;
-        foil_i64(&d->y)[i] = c;
-        float *img = foil_f32(&d->x) + i * SIDE * SIDE;
-        for (int64_t p = 0; p < SIDE * SIDE; p++) {
-            int64_t row = p / SIDE, col = p % SIDE, q = (row >= SIDE / 2) * 2 + (col >= SIDE / 2);
-            img[p] = 0.3f * (float)foil_rng_uniform(&r) + (q == c ? 0.6f : 0.0f);
-        }
-    }
-}
 
 static foil_model *build_model(void)
 {
@@ -100,7 +80,7 @@ static void test_validation_keeps_the_training_plan(void **state)
 {
     (void)state;
     foil_dataset d;
-    make_data(&d, 1);
+    toy_quadrants(&d, N, CLASSES, SIDE, 1);
     foil_model *with_val = build_model(), *without = build_model();
     foil_train_options o;
     options(&o, 8);
@@ -130,7 +110,7 @@ static void test_alternating_uses_do_not_replan(void **state)
 {
     (void)state;
     foil_dataset d;
-    make_data(&d, 2);
+    toy_quadrants(&d, N, CLASSES, SIDE, 2);
     foil_model *m = build_model();
     FoilGraphModel *gm = foilGraphModelOf(m);
     foil_tensor grad = {0}, fresh = {0};
@@ -159,7 +139,7 @@ static void test_wrapper_cannot_fit(void **state)
 {
     (void)state;
     foil_dataset d;
-    make_data(&d, 3);
+    toy_quadrants(&d, N, CLASSES, SIDE, 3);
     foil_model *bb = NULL;
     foil_output out = {.mode = FOIL_OUTPUT_LOGITS};
     assert_int_equal(foil_model_black_box(build_model(), 0, &out, &bb), FOIL_OK);

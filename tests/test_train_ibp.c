@@ -32,33 +32,10 @@
 #include "foil/verify.h"
 #include "model/ibp_train.h"
 #include "model/model_internal.h"
+#include "toy_data.h"
 
 enum { N = 96, CLASSES = 4, SIDE = 12 };
 
-/* class c brightens quadrant c of a noisy image (as test_train.c) */
-static void make_data(foil_dataset *d, int64_t side, uint64_t seed)
-{
-    memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "toy-quadrants");
-    int64_t xs[4] = {N, 1, side, side}, ys[1] = {N}, es[3] = {1, side, side};
-    assert_int_equal(foil_tensor_alloc(&d->x, FOIL_F32, 4, xs), FOIL_OK);
-    assert_int_equal(foil_tensor_alloc(&d->y, FOIL_I64, 1, ys), FOIL_OK);
-    assert_int_equal(foil_tensor_alloc(&d->lower, FOIL_F32, 3, es), FOIL_OK);
-    assert_int_equal(foil_tensor_alloc(&d->upper, FOIL_F32, 3, es), FOIL_OK);
-    for (int64_t p = 0; p < side * side; p++) foil_f32(&d->lower)[p] = 0, foil_f32(&d->upper)[p] = 1;
-    d->classes = CLASSES;
-    d->is_image = 1;
-    foil_rng r = foil_rng_make(seed, 1);
-    for (int64_t i = 0; i < N; i++) {
-        int64_t c = i % CLASSES;
-        foil_i64(&d->y)[i] = c;
-        float *img = foil_f32(&d->x) + i * side * side;
-        for (int64_t p = 0; p < side * side; p++) {
-            int64_t row = p / side, col = p % side, q = (row >= side / 2) * 2 + (col >= side / 2);
-            img[p] = 0.3f * (float)foil_rng_uniform(&r) + (q == c ? 0.6f : 0.0f);
-        }
-    }
-}
 
 static foil_model *build(const char *arch, int64_t side, const float *mean, const float *std)
 {
@@ -110,7 +87,7 @@ static double worst_loss(FoilIbp *ib, const foil_dataset *d, int64_t b, float ep
 static void check_gradient(const char *arch, const float *mean, const float *std, int64_t side)
 {
     foil_dataset d;
-    make_data(&d, side, 11);
+    toy_quadrants(&d, N, CLASSES, side, 11);
     foil_model *m = build(arch, side, mean, std);
     const int64_t b = 8;
     foil_tensor xb = d.x, logits = {0};
@@ -179,7 +156,7 @@ static void test_trained_bounds_are_sound(void **state)
 {
     (void)state;
     foil_dataset d;
-    make_data(&d, SIDE, 21);
+    toy_quadrants(&d, N, CLASSES, SIDE, 21);
     foil_model *m = build("cnn-small", SIDE, NULL, NULL);
     foil_train_options o;
     foil_train_defaults(&o);
@@ -281,7 +258,7 @@ static void test_resume_mid_ramp(void **state)
 {
     (void)state;
     foil_dataset d;
-    make_data(&d, SIDE, 5);
+    toy_quadrants(&d, N, CLASSES, SIDE, 5);
     foil_model *straight = build("cnn-small", SIDE, NULL, NULL), *resumed = build("cnn-small", SIDE, NULL, NULL);
     foil_train_options o;
     foil_train_defaults(&o);
@@ -323,7 +300,7 @@ static void test_bad_options(void **state)
 {
     (void)state;
     foil_dataset d;
-    make_data(&d, SIDE, 1);
+    toy_quadrants(&d, N, CLASSES, SIDE, 1);
     foil_model *m = build("cnn-small", SIDE, NULL, NULL);
     foil_train_options o;
     foil_train_defaults(&o);

@@ -117,7 +117,9 @@ typedef struct foil_vnnlib_result {
  * (up to 90% of the timeout); when that ends undecided, more attack rounds
  * (other seeds, 4x the starts, 2x the steps) until the timeout. VERIFIED rests
  * only on foil/verify.h's sound bounds, each refutation with a margin above
- * a bound on the float32 forward pass's rounding. */
+ * an allowance for the float32 forward pass's rounding (1e-4 of the row's
+ * bound range: a margin kept free, not a proven bound on that rounding; the
+ * bounds themselves hold for the network in exact arithmetic). */
 foil_status foil_vnnlib_verify(foil_model *model, const foil_vnnlib *p, const foil_vnnlib_options *o,
                                foil_vnnlib_result *r);
 void foil_vnnlib_result_free(foil_vnnlib_result *r);

@@ -80,8 +80,6 @@ int cli_parse_numbers(const cli_command *cmd, const char *opt, const char *text,
  * contiguous block each, its bounds on multiples of align (the model's
  * batch); with one process, everything. */
 void cli_shard_block(int64_t n, int64_t align, int64_t *first, int64_t *count);
-/* Rows [first, first + count) of x, as a view. */
-foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count);
 /* The model's scores on x (run in batches of `batch`), each rank its block;
  * rank 0 receives all of them in logits (allocated), the others nothing. */
 foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, int64_t batch, foil_tensor *logits);

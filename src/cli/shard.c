@@ -24,22 +24,11 @@ void cli_shard_block(int64_t n, int64_t align, int64_t *first, int64_t *count)
     *count = (hi < n ? hi : n) - *first;
 }
 
-foil_tensor cli_shard_rows(const foil_tensor *x, int64_t first, int64_t count)
-{
-    foil_tensor view = *x;
-    const int64_t per = x->shape[0] ? x->numel / x->shape[0] : 0;
-    view.shape[0] = count;
-    view.numel = count * per;
-    view.data = (char *)x->data + (size_t)(first * per) * foil_dtype_size(x->dtype);
-    view.owns_data = 0;
-    return view;
-}
-
 foil_status cli_shard_predict(foil_model *model, const foil_tensor *x, int64_t batch, foil_tensor *logits)
 {
     int64_t first, count;
     cli_shard_block(x->shape[0], batch, &first, &count);
-    foil_tensor mine = cli_shard_rows(x, first, count), part = {0};
+    foil_tensor mine = cli_rows_of(x, first, count), part = {0};
     foil_status st = count ? foil_model_predict(model, &mine, &part) : FOIL_OK;
     /* Every rank must know the class count to size its (possibly empty) share. */
     int64_t classes = 0;
@@ -87,7 +76,7 @@ foil_status cli_shard_attack(const char *name, foil_model *model, const foil_ten
     if (foilDistSize() == 1) return foil_evasion_run(name, model, x, y, t, opt, r);
     int64_t first, count;
     cli_shard_block(x->shape[0], opt->batch > 0 ? opt->batch : 250, &first, &count);
-    foil_tensor mine = cli_shard_rows(x, first, count);
+    foil_tensor mine = cli_rows_of(x, first, count);
     foil_threat share = *t;
     if (t->targets) share.targets = t->targets + first;
     foil_evasion_options o = *opt;
