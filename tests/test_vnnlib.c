@@ -326,7 +326,7 @@ static void small_forward(const SmallNet *n, const double *x, double *z1, double
 static void test_split_bounds_sound(void **state)
 {
     (void)state;
-    int in_domain = 0, empties = 0;
+    int in_domain = 0, empties = 0, tighter = 0, looser = 0;
     for (uint64_t seed = 1; seed <= 40; seed++) {
         foil_rng rng = foil_rng_make(seed, 7);
         SmallNet n;
@@ -360,26 +360,51 @@ static void test_split_bounds_sound(void **state)
             splits[t] = (FoilBoundsSplit){off[layer] + neuron, active};
         }
         float C[NO * NO] = {1, -1, 0, 0, 1, -1, -1, 0, 1}, lb[NO], ub[NO];
-        foil_bounds_options o = {.method = FOIL_BOUNDS_CROWN};
-        int empty = 0;
-        assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, NULL, NULL, lb, ub, NULL, NULL, &empty),
-                         FOIL_OK);
+        foil_bounds_options o = {.method = FOIL_BOUNDS_CROWN}, oa = {.method = FOIL_BOUNDS_CROWN, .alpha_steps = 20};
+        int empty = 0, empty_a = 0;
+        assert_int_equal(
+            foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, NULL, NULL, 0, NULL, lb, ub, NULL, NULL, &empty), FOIL_OK);
         empties += empty;
+        /* optimized slopes: never looser, and as sound (checked below) */
+        float lba[NO], uba[NO], lbk[NO], ubk[NO];
+        assert_int_equal(
+            foilBoundsSplitCompute(v, &oa, lo, hi, C, NO, splits, ns, NULL, NULL, 0, NULL, lba, uba, NULL, NULL, &empty_a),
+            FOIL_OK);
+        assert_int_equal(empty_a, empty);
+        for (int r = 0; r < NO && !empty; r++) {
+            tighter += lba[r] > lb[r] + 1e-6f * (1 + fabsf(lb[r]));
+            looser += lba[r] < lb[r] - 1e-6f * (1 + fabsf(lb[r]));
+        }
+        memcpy(lbk, lba, sizeof lbk), memcpy(ubk, uba, sizeof ubk);
+        float lbp[NO];
+        int child_empty = empty;
+        memcpy(lbp, lb, sizeof lbp);
         /* the same from the parent's bounds (the splits but the last): no
          * different answer */
         if (ns > 1) {
             float plo[64], phi[64], lb2[NO], ub2[NO];
             int pempty = 0, empty2 = 0;
             assert_true(v->total_numel <= 64);
-            assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns - 1, NULL, NULL, lb2, ub2, plo,
-                                                    phi, &pempty),
+            assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns - 1, NULL, NULL, 0, NULL, lb2, ub2,
+                                                    plo, phi, &pempty),
                              FOIL_OK);
             if (!pempty) {
-                assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, plo, phi, lb2, ub2, NULL,
+                assert_int_equal(foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, plo, phi, 0, NULL, lb2, ub2, NULL,
                                                         NULL, &empty2),
                                  FOIL_OK);
-                assert_int_equal(empty2, empty);
-                for (int r = 0; r < NO && !empty; r++) assert_true(lb2[r] == lb[r] && ub2[r] == ub[r]);
+                /* the parent's bounds hold on the child too: never looser */
+                assert_true(empty2 >= empty);
+                for (int r = 0; r < NO && !empty2; r++) assert_true(lb2[r] >= lb[r] && ub2[r] <= ub[r]);
+                if (!empty2) memcpy(lbp, lb2, sizeof lbp);
+                child_empty = empty2;
+                /* the parent's intermediate bounds kept (branch and bound's
+                 * fast mode), with optimized slopes: checked below */
+                int empty_k = 0;
+                assert_int_equal(foilBoundsSplitCompute(v, &oa, lo, hi, C, NO, splits, ns, plo, phi, 1, NULL, lbk, ubk,
+                                                        NULL, NULL, &empty_k),
+                                 FOIL_OK);
+                if (empty_k) assert_true(empty); /* an empty subdomain found by IBP alone is empty */
+                if (empty_k) memcpy(lbk, lba, sizeof lbk);
             }
         }
         for (int s = 0; s < 4000; s++) {
@@ -399,20 +424,28 @@ static void test_split_bounds_sound(void **state)
             if (!in) continue;
             in_domain++;
             assert_false(empty);
+            assert_false(child_empty);
             for (int r = 0; r < NO; r++) {
                 double val = 0;
                 for (int j = 0; j < NO; j++) val += (double)C[r * NO + j] * y[j];
-                if (val < (double)lb[r] - 1e-6 * (1 + fabs(val)))
-                    fprintf(stderr, "seed %llu row %d: value %.9g below its bound %.9g\n", (unsigned long long)seed, r,
-                            val, (double)lb[r]);
-                assert_true(val >= (double)lb[r] - 1e-6 * (1 + fabs(val)));
+                const float *bounds[4] = {lb, lba, lbk, lbp};
+                for (int b = 0; b < 4; b++) {
+                    double bound = bounds[b][r];
+                    if (val < bound - 1e-6 * (1 + fabs(val)))
+                        fprintf(stderr, "seed %llu row %d variant %d: value %.9g below its bound %.9g\n",
+                                (unsigned long long)seed, r, b, val, bound);
+                    assert_true(val >= bound - 1e-6 * (1 + fabs(val)));
+                }
             }
         }
         foil_verify_free(v);
         foil_model_free(m);
     }
-    printf("  split bounds: %d sampled points in their subdomains, %d empty subdomains\n", in_domain, empties);
+    printf("  split bounds: %d sampled points in their subdomains, %d empty subdomains, %d rows tighter and %d "
+           "looser with optimized slopes and multipliers\n",
+           in_domain, empties, tighter, looser);
     assert_true(in_domain > 1000);
+    assert_true(tighter > 0);
 }
 
 int main(void)

@@ -48,6 +48,10 @@ check "property of another size" 1 "the property has 1 inputs and 1 outputs, the
   --model "$mlp" --vnnlib "$tmp/one.vnnlib" --quiet
 check "missing file" 1 "nope.vnnlib" -- "$FOIL_BIN" verify --model "$mlp" --vnnlib "$tmp/nope.vnnlib"
 check "model required" 2 "--model is required" -- "$FOIL_BIN" verify --vnnlib "$tmp/one.vnnlib"
+check "CROWN's slopes (--alpha-steps 0)" 0 "^verified [0-9.]+ s" -- "$FOIL_BIN" verify --model "$mlp" \
+  --vnnlib "$props/prop_2_0.03.vnnlib" --alpha-steps 0 --timeout 60
+check "bad alpha steps" 2 "--alpha-steps must be >= 0" -- "$FOIL_BIN" verify --model "$mlp" \
+  --vnnlib "$tmp/one.vnnlib" --alpha-steps -1
 check "bad timeout" 2 "--timeout must be > 0" -- "$FOIL_BIN" verify --model "$mlp" --vnnlib "$tmp/one.vnnlib" --timeout 0
 check "help" 0 "--vnnlib P.vnnlib" -- "$FOIL_BIN" verify --help
 [ "$failures" = 0 ]

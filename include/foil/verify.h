@@ -75,6 +75,11 @@ typedef struct foil_bounds_options {
     /* CROWN: 1 = CROWN's bounds as they come (auto_LiRPA's method='backward'),
      * not intersected with IBP's. Still sound; may be looser than IBP. */
     int crown_only;
+    /* CROWN: > 0 = optimize the ReLU lower slopes of each final row by this
+     * many projected Adam steps (alpha-CROWN's optimization, Xu et al.
+     * 2021, for the final rows only; intermediate bounds keep CROWN's
+     * slopes). Never looser than without; about steps times slower. */
+    int alpha_steps;
 } foil_bounds_options;
 
 /* "ibp" or "crown" (NULL for another value); parse: FOIL_ERR_ARG naming s. */

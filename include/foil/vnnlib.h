@@ -92,6 +92,12 @@ typedef struct foil_vnnlib_options {
     int64_t restarts;            /* random starts per disjunct (0: 8) */
     int64_t steps;               /* PGD steps per start (0: 100) */
     int no_bab;                  /* 1: attack and CROWN only */
+    /* Adam steps that optimize the ReLU slopes (alpha-CROWN) of every bound
+     * and, in branch and bound, the splits' multipliers (beta-CROWN), with
+     * the root's intermediate bounds kept in every subdomain (0: 20). < 0:
+     * CROWN's slopes, intermediate bounds again per subdomain and the
+     * splits' Lagrangian at the input (foil's first branch and bound). */
+    int64_t alpha_steps;
     int quiet;                   /* no progress lines on stderr */
 } foil_vnnlib_options;
 

@@ -55,7 +55,9 @@ const cli_command cli_verify = {
     "--counterexample FILE.npy (the input, float32, the model's input shape;\n"
     "written only for falsified),\n"
     "--restarts N and --steps N (the attack's), --no-bab (attack and CROWN\n"
-    "only), --seed, --threads, --quiet, --json (one object: model, property,\n"
+    "only), --alpha-steps N (Adam steps that optimize the ReLU relaxations'\n"
+    "slopes, alpha-CROWN, and in branch and bound the splits' multipliers,\n"
+    "beta-CROWN; default 20, 0: CROWN's slopes), --seed, --threads, --quiet, --json (one object: model, property,\n"
     "result, seconds, domains, and for a counterexample its disjunct and\n"
     "outputs). Exit status 0 for any of the three answers.\n"
     "\n"
@@ -155,7 +157,7 @@ static int run_vnnlib(int argc, char **argv)
 {
     const char *model_path = NULL, *prop_path = NULL, *output = NULL, *ce_path = NULL;
     double timeout = 60;
-    int64_t restarts = 0, steps = 0;
+    int64_t restarts = 0, steps = 0, alpha_steps = 20;
     int json = 0, no_bab = 0;
     cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "FILE", "ONNX network", 1, 0},
@@ -166,6 +168,8 @@ static int run_vnnlib(int argc, char **argv)
         {"--restarts", OPT_INT, &restarts, "N", "attack starts per disjunct (default 8)", 0, 0},
         {"--steps", OPT_INT, &steps, "N", "attack steps per start (default 100)", 0, 0},
         {"--no-bab", OPT_FLAG, &no_bab, NULL, "attack and CROWN only, no branch and bound", 0, 0},
+        {"--alpha-steps", OPT_INT, &alpha_steps, "N", "steps optimizing slopes and multipliers (default 20; 0: none)",
+         0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as one JSON object", 0, 0},
     };
     cli_common common;
@@ -175,7 +179,8 @@ static int run_vnnlib(int argc, char **argv)
     if (foilDistSize() > 1)
         return cli_usage_error(&cli_verify, "one --vnnlib property is decided by one process; under mpirun, verify "
                                "a dataset's examples (--data, --eps)");
-    if (restarts < 0 || steps < 0) return cli_usage_error(&cli_verify, "--restarts and --steps must be >= 0");
+    if (restarts < 0 || steps < 0 || alpha_steps < 0)
+        return cli_usage_error(&cli_verify, "--restarts, --steps and --alpha-steps must be >= 0");
     cli_apply_common(&common);
     foil_vnnlib *prop = NULL;
     foil_model *model = NULL;
@@ -186,7 +191,8 @@ static int run_vnnlib(int argc, char **argv)
         return cli_fail(&cli_verify, st);
     }
     foil_vnnlib_options o = {.timeout = timeout, .seed = (uint64_t)common.seed, .restarts = restarts,
-                             .steps = steps, .no_bab = no_bab, .quiet = common.quiet || json};
+                             .steps = steps, .no_bab = no_bab, .alpha_steps = alpha_steps ? alpha_steps : -1,
+                             .quiet = common.quiet || json};
     foil_vnnlib_result r = {0};
     st = foil_vnnlib_verify(model, prop, &o, &r);
     if (!st && output) st = foil_vnnlib_write_result(output, prop, &r);

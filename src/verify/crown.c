@@ -265,8 +265,14 @@ static void back_relu(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoun
             r->A += fabs(lam) * T[i];
             continue;
         }
-        if (lam >= 0) { /* lower line: alpha z */
-            if (u > -l) *dst += lam;
+        if (lam >= 0) { /* lower line: alpha z, alpha in [0, 1] */
+            double a = u > -l ? 1.0 : 0.0;
+            if (ctx->alpha) {
+                double given = ctx->alpha[in->off + i];
+                if (given >= 0 && given <= 1) a = given; /* else (NaN too) CROWN's */
+                r->A += fabs(lam) * T[i];             /* the product lam * a is one more rounding */
+            }
+            *dst += lam * a;
             r->A += fabs(lam) * T[i];
             continue;
         }
@@ -359,6 +365,7 @@ double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, Foil
                           const float *coef, int64_t neuron, double scale)
 {
     double S = row_back(v, ctx, r, target, coef, neuron, scale);
+    r->seen[0] = r->has[0];
     if (r->has[0]) S += concretize(v, ctx, r, 0);
     double err = v->gamma * (r->A + r->B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
     double lower = S + r->d - err;
@@ -373,6 +380,7 @@ double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, Foi
     double S = row_back(v, ctx, r, target, coef, neuron, scale);
     memset(lam, 0, (size_t)in->numel * sizeof *lam);
     double B = 0;
+    r->seen[0] = r->has[0];
     if (r->has[0]) {
         const Win w = r->win[0];
         const double *src = r->lam + in->off;
@@ -388,6 +396,19 @@ double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, Foi
     double err = v->gamma * (r->A + r->B + 2 * B + fabs(S) + fabs(r->d)) * (1 + 1e-9);
     double c = S + r->d - err;
     return c == c ? c : -INFINITY;
+}
+
+/* beta-CROWN's terms on slot s: beta_t (z_t or -z_t) for the splits there. */
+static void add_split_terms(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int s)
+{
+    const FoilBoundsSlot *sl = &v->slots[s];
+    for (int64_t t = 0; t < ctx->n_splits; t++) {
+        int64_t j = ctx->splits[t].at - sl->off;
+        if (j < 0 || j >= sl->numel || !(ctx->beta[t] > 0)) continue;
+        int64_t c = j / (sl->h * sl->w), h = (j / sl->w) % sl->h, x = j % sl->w;
+        double *lam = ensure(v, r, s, (Win){c, c + 1, h, h + 1, x, x + 1});
+        lam[win_at(&r->win[s], c, h, x)] += ctx->splits[t].active ? -ctx->beta[t] : ctx->beta[t];
+    }
 }
 
 static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
@@ -408,6 +429,7 @@ static double row_back(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBou
     double S = 0;
     for (int k = ts->producer; k >= 0; k--) {
         const FoilBoundsLayer *L = &v->layers[k];
+        if (ctx->beta) add_split_terms(v, ctx, r, L->out);
         if (!r->has[L->out]) continue;
         if (ctx->stop_nonlinear && (L->kind == FOIL_BL_RELU || L->kind == FOIL_BL_MAXPOOL)) {
             S += concretize(v, ctx, r, L->out);

@@ -72,11 +72,15 @@ typedef struct Work {
     int n_rows;
     int64_t *todo;                 /* neurons to refine */
     float *cl, *cu;                /* their CROWN bounds */
+    double *alpha;                 /* NULL, or k x total_numel: each spec row's optimized slopes */
+    int keep_intermediate;         /* subdomains: the parent's bounds with the split, no new CROWN pass */
+    const double *enough;          /* NULL, or per spec row: d, a bound well above it needs no optimizing */
 } Work;
 
 static void work_free(Work *w)
 {
     free(w->plo), free(w->phi), free(w->qlo), free(w->qhi), free(w->T), free(w->todo), free(w->cl), free(w->cu);
+    free(w->alpha);
     for (int i = 0; i < w->n_rows; i++) foilBoundsRowFree(w->rows[i]);
     free(w->rows);
 }
@@ -125,17 +129,28 @@ static int refinable(const foil_verifier *v, int s)
     return 1;
 }
 
-static void crown_slot(const foil_verifier *v, Work *w, const foil_bounds_options *o, int s)
+/* CROWN's bounds of slot s's neurons that IBP leaves unstable (every
+ * neuron under a MaxPool); optimize: with optimized slopes, each bound
+ * until it shows the neuron stable. */
+static void crown_slot(const foil_verifier *v, Work *w, const foil_bounds_options *o, int s, int optimize)
 {
     const FoilBoundsSlot *sl = &v->slots[s];
     float *ql = w->qlo + sl->off, *qh = w->qhi + sl->off;
     int64_t n = 0;
     for (int64_t i = 0; i < sl->numel; i++)
         if (sl->maxpool_reader || (ql[i] < 0 && qh[i] > 0)) w->todo[n++] = i;
-    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = NULL};
 #pragma omp parallel for schedule(dynamic, 16)
     for (int64_t t = 0; t < n; t++) {
         FoilBoundsRow *row = w->rows[omp_get_thread_num()];
+        if (optimize) {
+            const double enough = sl->maxpool_reader ? INFINITY : 0.0;
+            w->cl[t] = foilRoundDown(
+                foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], 1.0, o->alpha_steps, enough, NULL));
+            w->cu[t] = foilRoundUp(
+                -foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], -1.0, o->alpha_steps, enough, NULL));
+            continue;
+        }
         w->cl[t] = foilRoundDown(foilBoundsRowLower(v, &ctx, row, s, NULL, w->todo[t], 1.0));
         w->cu[t] = foilRoundUp(-foilBoundsRowLower(v, &ctx, row, s, NULL, w->todo[t], -1.0));
     }
@@ -196,7 +211,7 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
         memcpy(w->phi, hi, (size_t)f * sizeof *hi);
         for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
     }
-    FoilBoundsCtx plain = {w->plo, w->phi, w->T, 1};
+    FoilBoundsCtx plain = {.lo = w->plo, .hi = w->phi, .T = w->T, .stop_nonlinear = 1, .alpha = NULL};
     spec_rows(v, w, &plain, C, k, dl, du);
     for (int64_t r = 0; r < k; r++) lb[r] = foilRoundDown(dl[r]), ub[r] = foilRoundUp(du[r]);
     if (o->method == FOIL_BOUNDS_IBP) return;
@@ -208,16 +223,27 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
         *empty = 1;
         return;
     }
+    const int keep = start > 0 && w->keep_intermediate;
     for (int i = start; i < v->n_layers; i++) {
         const FoilBoundsLayer *L = &v->layers[i];
         const FoilBoundsSlot *s = &v->slots[L->out];
+        if (start > 0) { /* the parent's bounds hold here too; IBP carries the split forward */
+            memcpy(w->cl, w->qlo + s->off, (size_t)s->numel * sizeof *w->cl);
+            memcpy(w->cu, w->qhi + s->off, (size_t)s->numel * sizeof *w->cu);
+        }
         foilBoundsIbp(v, L, w->qlo, w->qhi, NULL);
+        if (start > 0)
+            for (int64_t j = 0; j < s->numel; j++) {
+                if (w->cl[j] > w->qlo[s->off + j]) w->qlo[s->off + j] = w->cl[j];
+                if (w->cu[j] < w->qhi[s->off + j]) w->qhi[s->off + j] = w->cu[j];
+            }
         if (!o->crown_only)
             for (int64_t j = s->off; j < s->off + s->numel; j++) {
                 if (w->plo[j] > w->qlo[j]) w->qlo[j] = w->plo[j];
                 if (w->phi[j] < w->qhi[j]) w->qhi[j] = w->phi[j];
             }
-        if (!o->ibp_intermediate && refinable(v, L->out)) crown_slot(v, w, o, L->out);
+        if (!o->ibp_intermediate && !keep && refinable(v, L->out))
+            crown_slot(v, w, o, L->out, o->alpha_steps > 0 && start == 0);
         if (n_splits && apply_splits(v, w, L->out, splits, n_splits)) {
             *empty = 1;
             return;
@@ -227,7 +253,7 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
     if (!o->crown_only) {
         /* IBP's rows on the refined bounds too: at least as tight as on P */
         ibp_lb = malloc((size_t)(2 * k) * sizeof *ibp_lb);
-        FoilBoundsCtx best_ibp = {w->qlo, w->qhi, w->T, 1};
+        FoilBoundsCtx best_ibp = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 1, .alpha = NULL};
         spec_rows(v, w, &best_ibp, C, k, dl, du);
         if (ibp_lb) {
             ibp_ub = ibp_lb + k;
@@ -238,8 +264,25 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
             }
         }
     }
-    FoilBoundsCtx best = {w->qlo, w->qhi, w->T, 0};
+    FoilBoundsCtx best = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = NULL};
     spec_rows(v, w, &best, C, k, dl, du);
+    if (o->alpha_steps > 0) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t r = 0; r < k; r++) {
+            double *alpha = w->alpha ? w->alpha + r * v->total_numel : NULL;
+            /* well above d: past branch and bound's tolerance (tol_of) */
+            const double enough =
+                w->enough ? w->enough[r] + 2e-4 * (1 + fabs(w->enough[r]) + fabs(du[r])) + 1e-6 : INFINITY;
+            if (dl[r] > enough) continue;
+            FoilBoundsRow *row = w->rows[omp_get_thread_num()];
+            const float *coef = C + r * v->classes;
+            double l = n_splits
+                           ? foilBoundsRowOptimizedSplits(v, &best, row, coef, o->alpha_steps, enough, splits, n_splits)
+                           : foilBoundsRowOptimized(v, &best, row, v->output, coef, 0, 1.0, o->alpha_steps, enough,
+                                                    alpha);
+            if (l > dl[r]) dl[r] = l;
+        }
+    }
     for (int64_t r = 0; r < k; r++) {
         float l = foilRoundDown(dl[r]), u = foilRoundUp(du[r]);
         if (o->crown_only) {
@@ -391,9 +434,9 @@ static double lagrange_value(const Lagrange *L, const float *lo, const float *hi
 
 /* A better lower bound of spec row coef (or -inf) from the splits' Lagrangian. */
 static double lagrange_row(const foil_verifier *v, Work *w, Lagrange *L, const float *lo, const float *hi,
-                           const float *coef)
+                           const float *coef, const double *alpha)
 {
-    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = alpha};
     double c_f = foilBoundsRowLinear(v, &ctx, w->rows[0], v->output, coef, 0, 1.0, L->a);
     if (!isfinite(c_f)) return -INFINITY;
     double an = 0, ln = 0;
@@ -431,7 +474,7 @@ static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, cons
                   malloc((size_t)m * sizeof(double)), malloc((size_t)m * sizeof(double)),
                   malloc((size_t)m * sizeof(double)), malloc((size_t)n * sizeof(double))};
     int ok = L.lam && L.c && L.a && L.coef && L.beta && L.best && L.grad && L.xs;
-    FoilBoundsCtx ctx = {w->qlo, w->qhi, w->T, 0};
+    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = NULL};
     for (int64_t i = 0; ok && i < m; i++) {
         int s = 0;
         while (s < v->n_slots && !(splits[i].at >= v->slots[s].off && splits[i].at < v->slots[s].off + v->slots[s].numel))
@@ -442,7 +485,13 @@ static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, cons
         if (!isfinite(L.c[i])) ok = 0;
     }
     for (int64_t r = 0; ok && r < k; r++) {
-        double h = lagrange_row(v, w, &L, lo, hi, C + r * v->classes);
+        /* with CROWN's slopes and with the row's optimized ones: the
+         * slopes best over the box need not be best on the subdomain */
+        double h = lagrange_row(v, w, &L, lo, hi, C + r * v->classes, NULL);
+        if (w->alpha) {
+            double ha = lagrange_row(v, w, &L, lo, hi, C + r * v->classes, w->alpha + r * v->total_numel);
+            if (ha > h) h = ha;
+        }
         float f = foilRoundDown(h);
         if (f > lb[r]) lb[r] = f;
     }
@@ -476,8 +525,8 @@ static foil_status plain_cache(foil_verifier *v, const float *lo, const float *h
 
 foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
                                    const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
-                                   const float *parent_qlo, const float *parent_qhi, float *lb, float *ub, float *qlo,
-                                   float *qhi, int *empty)
+                                   const float *parent_qlo, const float *parent_qhi, int keep_intermediate,
+                                   const double *enough, float *lb, float *ub, float *qlo, float *qhi, int *empty)
 {
     assert(o && o->method == FOIL_BOUNDS_CROWN && !o->crown_only && C && k >= 1);
     foil_status st = check_box(v, 0, lo, hi);
@@ -489,6 +538,8 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
     if ((st = plain_cache(v, lo, hi))) return st;
     Work w = {0};
     if ((st = work_alloc(v, &w))) return st;
+    w.keep_intermediate = keep_intermediate, w.enough = enough;
+    if (o->alpha_steps > 0) w.alpha = malloc((size_t)(k * v->total_numel) * sizeof *w.alpha); /* NULL: no Lagrangian with them */
     double *dl = malloc((size_t)(2 * k) * sizeof *dl);
     if (!dl) {
         work_free(&w);
@@ -510,7 +561,7 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
     if (*empty) {
         for (int64_t r = 0; r < k; r++) lb[r] = INFINITY, ub[r] = -INFINITY;
     } else {
-        if (n_splits) lagrange_rows(v, &w, lo, hi, C, k, splits, n_splits, lb);
+        if (n_splits && !o->alpha_steps) lagrange_rows(v, &w, lo, hi, C, k, splits, n_splits, lb);
         if (qlo && qhi) {
             memcpy(qlo, w.qlo, (size_t)v->total_numel * sizeof *qlo);
             memcpy(qhi, w.qhi, (size_t)v->total_numel * sizeof *qhi);
@@ -531,7 +582,7 @@ foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float
     foil_status st = plain_cache(v, lo, hi);
     if (!st && (!lam || !row)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (st) goto out;
-    FoilBoundsCtx ctx = {qlo, qhi, v->pc_T, 0};
+    FoilBoundsCtx ctx = {.lo = qlo, .hi = qhi, .T = v->pc_T, .stop_nonlinear = 0, .alpha = NULL};
     (void)foilBoundsRowLower(v, &ctx, row, v->output, coef, 0, 1.0);
     memset(score, 0, (size_t)N * sizeof *score);
     for (int i = 0; i < v->n_layers; i++) {

@@ -145,6 +145,13 @@ typedef struct FoilBoundsRow FoilBoundsRow;
 FoilBoundsRow *foilBoundsRowNew(const foil_verifier *v);
 void foilBoundsRowFree(FoilBoundsRow *r);
 
+/* A ReLU split (branch and bound): the Relu input neuron at per-example
+ * offset `at` is >= 0 (active) or <= 0 (not active) on the subdomain. */
+typedef struct FoilBoundsSplit {
+    int64_t at;
+    int active;
+} FoilBoundsSplit;
+
 /* What the backward pass may use, for one example: lo/hi the bounds that
  * the relaxations use (the best known), T the error weights (from bounds
  * containing lo/hi), stop_nonlinear 1: concretize at the output of the
@@ -153,6 +160,17 @@ typedef struct FoilBoundsCtx {
     const float *lo, *hi;
     const double *T;
     int stop_nonlinear;
+    /* NULL, or per total_numel offset of a Relu's input: the slope in
+     * [0, 1] of its lower line alpha z (used where the row's coefficient
+     * is >= 0 and the neuron unstable); any other value: CROWN's choice */
+    const double *alpha;
+    /* NULL, or n_splits multipliers beta >= 0 of the splits (beta-CROWN,
+     * Wang et al. 2021): the row gets beta_t (z_t for a split z_t <= 0,
+     * -z_t for z_t >= 0), a term <= 0 on the subdomain, so its lower bound
+     * still bounds the row there from below */
+    const double *beta;
+    const FoilBoundsSplit *splits;
+    int64_t n_splits;
 } FoilBoundsCtx;
 
 /* Lower bound of coef . slot[target] over the box (ctx->lo/hi at the input
@@ -173,17 +191,18 @@ double foilBoundsRowLower(const foil_verifier *v, const FoilBoundsCtx *ctx, Foil
  * parent_qlo, parent_qhi (NULL: none): those of the parent subdomain, the
  * same splits without the last one; the slots that come before the last
  * split's slot keep them instead of being bounded again (their bounds do
- * not depend on that split).
+ * not depend on that split). keep_intermediate 1 (with parent bounds):
+ * the later slots keep the parent's bounds too, intersected with IBP's
+ * from the clipped split (no CROWN pass per neuron: much faster, looser).
+ * o->alpha_steps optimizes the spec rows' slopes (alpha.c), and with
+ * splits their multipliers (instead of the Lagrangian below), for each
+ * row until its bound is well above enough[row] (NULL: no early stop).
  * Beyond clipping, each split also bounds the spec rows through a
  * Lagrangian over the box (verify.c, lagrange_rows). */
-typedef struct FoilBoundsSplit {
-    int64_t at;
-    int active;
-} FoilBoundsSplit;
 foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *o, const float *lo, const float *hi,
                                    const float *C, int64_t k, const FoilBoundsSplit *splits, int64_t n_splits,
-                                   const float *parent_qlo, const float *parent_qhi, float *lb, float *ub, float *qlo,
-                                   float *qhi, int *empty);
+                                   const float *parent_qlo, const float *parent_qhi, int keep_intermediate,
+                                   const double *enough, float *lb, float *ub, float *qlo, float *qhi, int *empty);
 
 /* crown.c: the same backward pass as foilBoundsRowLower (ctx without
  * stop_nonlinear), stopped at the input: row(x) >= lam . x + c for every x
@@ -193,8 +212,26 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
 double foilBoundsRowLinear(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                            const float *coef, int64_t neuron, double scale, double *lam);
 /* crown.c: after a pass of r, the coefficients lam it had on slot s when
- * it went through it (0 where it never reached; numel doubles). */
+ * it went through it (0 where it never reached; numel doubles); slot 0,
+ * the input: the coefficients it was concretized with. */
 void foilBoundsRowSlotLam(const foil_verifier *v, const FoilBoundsRow *r, int s, double *lam);
+
+/* alpha.c: foilBoundsRowLower's bound of a row (target, coef, neuron,
+ * scale as there) over ctx's bounds (ctx->alpha and stop_nonlinear
+ * ignored) with the ReLU lower slopes optimized by up to `steps` projected
+ * Adam steps from CROWN's (see the file), stopping once the bound exceeds
+ * `enough` (INFINITY: never); the best bound seen, never below CROWN's.
+ * alpha_out (NULL: not wanted): the slopes that gave it, total_numel
+ * doubles, for a ctx. */
+double foilBoundsRowOptimized(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
+                              const float *coef, int64_t neuron, double scale, int steps, double enough,
+                              double *alpha_out);
+/* alpha.c: a spec row (coef on the logits) on the subdomain of the
+ * splits, with their beta-CROWN multipliers optimized jointly with the
+ * slopes (from 0). */
+double foilBoundsRowOptimizedSplits(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r,
+                                    const float *coef, int steps, double enough, const FoilBoundsSplit *splits,
+                                    int64_t n_splits);
 
 /* verify.c: a branching score per ReLU input neuron (total_numel floats,
  * 0 for stable neurons and others): |lam| on the Relu's output in the

@@ -203,6 +203,8 @@ typedef struct Bab {
     float *score;           /* branching scores, total_numel */
     int64_t worst_row;      /* in the last bounds: the open row (index into C) with the smallest margin */
     double worst;           /* smallest margin lb - d - tol seen on an unrefuted row */
+    int keep;
+    double *enough;         /* per open row: its d (a lower bound well above refutes it) */
 } Bab;
 
 static double tol_of(float lb, float ub)
@@ -222,6 +224,7 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
         if (d->open[t])
             for (int64_t r = p->first[t]; r < p->first[t + 1]; r++) {
                 for (int64_t j = 0; j < K; j++) b->C[k * K + j] = (float)p->C[r * K + j];
+                b->enough[k] = p->d_hi[r];
                 b->row_of[k++] = r;
             }
     *left = 0;
@@ -229,7 +232,7 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
     int empty = 0;
     const float *pq = d->parent_q;
     foil_status st = foilBoundsSplitCompute(b->v, &b->o, p->lo, p->hi, b->C, k, d->splits, d->n_splits, pq,
-                                            pq ? pq + b->v->total_numel : NULL, b->lb, b->ub, b->qlo, b->qhi, &empty);
+                                            pq ? pq + b->v->total_numel : NULL, b->keep, b->enough, b->lb, b->ub, b->qlo, b->qhi, &empty);
     if (st) return st;
     if (empty) {
         memset(d->open, 0, (size_t)p->n_disjuncts);
@@ -285,17 +288,22 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
                        foil_vnnlib_result *r)
 {
     Bab b = {.v = v, .p = p, .o = {.method = FOIL_BOUNDS_CROWN}};
+    if (o->alpha_steps >= 0) {
+        b.o.alpha_steps = o->alpha_steps > 0 ? (int)(o->alpha_steps < 1000 ? o->alpha_steps : 1000) : 20;
+        b.keep = 1;
+    }
     const int64_t K = p->n_outputs, N = v->total_numel;
     b.worst = INFINITY;
     b.C = malloc((size_t)(p->n_rows * K + 1) * sizeof *b.C);
     b.row_of = malloc((size_t)(p->n_rows + 1) * sizeof *b.row_of);
+    b.enough = malloc((size_t)(p->n_rows + 1) * sizeof *b.enough);
     b.lb = malloc((size_t)(p->n_rows + 1) * sizeof *b.lb), b.ub = malloc((size_t)(p->n_rows + 1) * sizeof *b.ub);
     b.qlo = malloc((size_t)N * sizeof *b.qlo), b.qhi = malloc((size_t)N * sizeof *b.qhi);
     b.is_relu_in = calloc((size_t)N, 1), b.split_here = calloc((size_t)N, 1);
     b.score = malloc((size_t)N * sizeof *b.score);
     Domain *stack = NULL;
     int64_t n_stack = 0, cap = 0;
-    foil_status st = b.C && b.row_of && b.lb && b.ub && b.qlo && b.qhi && b.is_relu_in && b.split_here && b.score
+    foil_status st = b.C && b.row_of && b.enough && b.lb && b.ub && b.qlo && b.qhi && b.is_relu_in && b.split_here && b.score
                          ? FOIL_OK
                          : foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (int i = 0; !st && i < v->n_layers; i++)
@@ -377,7 +385,7 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
     if (unresolved) r->worst_margin = b.worst;
     for (int64_t i = 0; i < n_stack; i++) free(stack[i].splits), free(stack[i].open), free(stack[i].parent_q);
     free(stack);
-    free(b.C), free(b.row_of), free(b.lb), free(b.ub), free(b.qlo), free(b.qhi), free(b.is_relu_in), free(b.split_here), free(b.score);
+    free(b.C), free(b.row_of), free(b.enough), free(b.lb), free(b.ub), free(b.qlo), free(b.qhi), free(b.is_relu_in), free(b.split_here), free(b.score);
     return st;
 }
 
