@@ -360,7 +360,8 @@ static void test_split_bounds_sound(void **state)
             splits[t] = (FoilBoundsSplit){off[layer] + neuron, active};
         }
         float C[NO * NO] = {1, -1, 0, 0, 1, -1, -1, 0, 1}, lb[NO], ub[NO];
-        foil_bounds_options o = {.method = FOIL_BOUNDS_CROWN}, oa = {.method = FOIL_BOUNDS_CROWN, .alpha_steps = 20};
+        foil_bounds_options o = {.method = FOIL_BOUNDS_CROWN}, oa = {.method = FOIL_BOUNDS_CROWN, .alpha_steps = 20,
+                                                                   .alpha_intermediate_steps = 20};
         int empty = 0, empty_a = 0;
         assert_int_equal(
             foilBoundsSplitCompute(v, &o, lo, hi, C, NO, splits, ns, NULL, NULL, 0, NULL, lb, ub, NULL, NULL, &empty), FOIL_OK);

@@ -77,9 +77,12 @@ typedef struct foil_bounds_options {
     int crown_only;
     /* CROWN: > 0 = optimize the ReLU lower slopes of each final row by this
      * many projected Adam steps (alpha-CROWN's optimization, Xu et al.
-     * 2021, for the final rows only; intermediate bounds keep CROWN's
-     * slopes). Never looser than without; about steps times slower. */
+     * 2021). Never looser than without; about steps times slower. */
     int alpha_steps;
+    /* CROWN: > 0 = the same for every intermediate bound CROWN computes
+     * (each neuron's own slopes, until it shows stable): tighter, and
+     * slower by about this factor. */
+    int alpha_intermediate_steps;
 } foil_bounds_options;
 
 /* "ibp" or "crown" (NULL for another value); parse: FOIL_ERR_ARG naming s. */

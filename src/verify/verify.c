@@ -145,10 +145,10 @@ static void crown_slot(const foil_verifier *v, Work *w, const foil_bounds_option
         FoilBoundsRow *row = w->rows[omp_get_thread_num()];
         if (optimize) {
             const double enough = sl->maxpool_reader ? INFINITY : 0.0;
-            w->cl[t] = foilRoundDown(
-                foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], 1.0, o->alpha_steps, enough, NULL));
-            w->cu[t] = foilRoundUp(
-                -foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], -1.0, o->alpha_steps, enough, NULL));
+            const int steps = o->alpha_intermediate_steps;
+            w->cl[t] = foilRoundDown(foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], 1.0, steps, enough, NULL));
+            w->cu[t] =
+                foilRoundUp(-foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], -1.0, steps, enough, NULL));
             continue;
         }
         w->cl[t] = foilRoundDown(foilBoundsRowLower(v, &ctx, row, s, NULL, w->todo[t], 1.0));
@@ -243,7 +243,7 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
                 if (w->phi[j] < w->qhi[j]) w->qhi[j] = w->phi[j];
             }
         if (!o->ibp_intermediate && !keep && refinable(v, L->out))
-            crown_slot(v, w, o, L->out, o->alpha_steps > 0 && start == 0);
+            crown_slot(v, w, o, L->out, o->alpha_intermediate_steps > 0 && start == 0);
         if (n_splits && apply_splits(v, w, L->out, splits, n_splits)) {
             *empty = 1;
             return;
@@ -601,4 +601,17 @@ out:
     free(lam);
     foilBoundsRowFree(row);
     return st;
+}
+
+double foilBoundsSplitTry(foil_verifier *v, FoilBoundsRow *row, float *qlo, float *qhi, const float *coef, int64_t j,
+                          int active)
+{
+    float saved = active ? qlo[j] : qhi[j];
+    if (active) qlo[j] = 0.0f;
+    else qhi[j] = 0.0f;
+    FoilBoundsCtx ctx = {.lo = qlo, .hi = qhi, .T = v->pc_T};
+    double lower = foilBoundsRowLower(v, &ctx, row, v->output, coef, 0, 1.0);
+    if (active) qlo[j] = saved;
+    else qhi[j] = saved;
+    return lower;
 }

@@ -241,4 +241,11 @@ double foilBoundsRowOptimizedSplits(const foil_verifier *v, const FoilBoundsCtx 
 foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float *hi, const float *qlo,
                                   const float *qhi, const float *coef, float *score);
 
+/* verify.c: FSB's estimate of a split (De Palma et al. 2021): CROWN's
+ * lower bound of spec row coef over the bounds qlo, qhi (a subdomain's,
+ * after foilBoundsSplitScores on its box) with neuron j clipped to one
+ * side; qlo, qhi are restored before it returns. */
+double foilBoundsSplitTry(foil_verifier *v, FoilBoundsRow *row, float *qlo, float *qhi, const float *coef, int64_t j,
+                          int active);
+
 #endif

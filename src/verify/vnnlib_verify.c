@@ -1,10 +1,10 @@
 /*
  * verify/vnnlib_verify.c - foil_vnnlib_verify: decide a VNN-LIB property
  * (foil/vnnlib.h is the design) with an attack, CROWN, and branch and
- * bound on ReLU splits. It does not do input splitting, optimized
- * (alpha-CROWN) slopes or beta-CROWN's split multipliers inside the
- * backward pass yet, and it never searches for counterexamples
- * inside the branch and bound: a FALSIFIED comes from the attack only.
+ * bound on ReLU splits, with alpha-CROWN's optimized slopes and
+ * beta-CROWN's split multipliers (verify/alpha.c). It does not split
+ * inputs, and it never searches for counterexamples inside the branch
+ * and bound: a FALSIFIED comes from the attack only.
  *
  * 1. Attack. PGD on the inward box, every disjunct t attacked from
  *    `restarts` starts (the box's centre, then uniform random points):
@@ -23,19 +23,23 @@
  * 3. Branch and bound, depth first, over the disjuncts CROWN left open: a
  *    subdomain is the box with some ReLU inputs fixed to >= 0 or <= 0
  *    (foilBoundsSplitCompute, which uses a split to clip that neuron's
- *    bounds, adds each split as a linear inequality in x to the spec rows'
- *    bounds through a Lagrangian over the box, and reports a contradictory
- *    subdomain as empty). The two
+ *    bounds, adds the splits to the spec rows' bounds with optimized
+ *    multipliers, beta-CROWN, or as linear inequalities in x through a
+ *    Lagrangian over the box with --alpha-steps 0, and reports a
+ *    contradictory subdomain as empty). Each thread bounds one of the
+ *    subdomains on top of the stack at a time. The two
  *    children of a subdomain cover it, so when every leaf refutes every
- *    open disjunct, the box does. The neuron split is the unstable one
- *    (l < 0 < u) with the best BaBSR-style score for the open disjunct
- *    farthest from refutation (its row nearest to refutation): |lam| of
- *    that row's backward pass on the neuron's Relu output times the
- *    intercept -l u / (u - l) of its upper line. A subdomain with no
+ *    open disjunct, the box does. The neuron split is chosen for the open
+ *    disjunct farthest from refutation (its row nearest to refutation) by
+ *    filtered smart branching: of the unstable neurons (l < 0 < u) with
+ *    the best BaBSR-style scores (|lam| of that row's backward pass on the
+ *    neuron's Relu output times the intercept -l u / (u - l) of its upper
+ *    line), the one whose worse side gets the best CROWN bound. A subdomain with no
  *    unstable neuron left that still does not refute ends the search
  *    ("unknown"); so does the timeout.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,55 +266,112 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
     return FOIL_OK;
 }
 
-/* The neuron to split in the bounds just computed (the best BaBSR score
- * for the open row with the smallest margin), or -1. */
+/* The neuron to split in the bounds just computed, or -1: filtered smart
+ * branching (FSB, De Palma et al. 2021) for the open row with the smallest
+ * margin: the FSB_CANDIDATES unstable neurons with the best BaBSR scores,
+ * and of those the one whose worse side CROWN bounds highest. */
+enum { FSB_CANDIDATES = 8 };
+
 static foil_status pick_split(Bab *b, const Domain *d, int64_t *best)
 {
     const int64_t n = b->v->total_numel;
     *best = -1;
     if (b->worst_row < 0) return FOIL_OK;
-    foil_status st = foilBoundsSplitScores(b->v, b->p->lo, b->p->hi, b->qlo, b->qhi,
-                                           b->C + b->worst_row * b->p->n_outputs, b->score);
+    const float *coef = b->C + b->worst_row * b->p->n_outputs;
+    foil_status st = foilBoundsSplitScores(b->v, b->p->lo, b->p->hi, b->qlo, b->qhi, coef, b->score);
     if (st) return st;
+    int64_t cand[FSB_CANDIDATES];
+    int n_cand = 0;
     for (int64_t s = 0; s < d->n_splits; s++) b->split_here[d->splits[s].at] = 1;
-    double score = 0;
     for (int64_t j = 0; j < n; j++) {
         if (!b->is_relu_in[j] || b->split_here[j]) continue;
-        double l = b->qlo[j], u = b->qhi[j];
-        if (!(l < 0 && u > 0)) continue;
-        if (b->score[j] > score) score = b->score[j], *best = j;
+        if (!(b->qlo[j] < 0 && b->qhi[j] > 0) || !(b->score[j] > 0)) continue;
+        int at; /* cand: the best so far, best first */
+        if (n_cand < FSB_CANDIDATES) at = n_cand++;
+        else if (b->score[j] > b->score[cand[FSB_CANDIDATES - 1]]) at = FSB_CANDIDATES - 1;
+        else continue;
+        while (at > 0 && b->score[cand[at - 1]] < b->score[j]) cand[at] = cand[at - 1], at--;
+        cand[at] = j;
     }
     for (int64_t s = 0; s < d->n_splits; s++) b->split_here[d->splits[s].at] = 0;
+    if (n_cand <= 1) {
+        if (n_cand) *best = cand[0];
+        return FOIL_OK;
+    }
+    FoilBoundsRow *row = foilBoundsRowNew(b->v);
+    if (!row) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    double top = -INFINITY;
+    for (int c = 0; c < n_cand; c++) {
+        double on = foilBoundsSplitTry(b->v, row, b->qlo, b->qhi, coef, cand[c], 1);
+        double off = foilBoundsSplitTry(b->v, row, b->qlo, b->qhi, coef, cand[c], 0);
+        double worse = on < off ? on : off;
+        if (*best < 0 || worse > top) top = worse, *best = cand[c];
+    }
+    foilBoundsRowFree(row);
     return FOIL_OK;
 }
+
+static void bab_free(Bab *b)
+{
+    free(b->C), free(b->row_of), free(b->enough), free(b->lb), free(b->ub), free(b->qlo), free(b->qhi);
+    free(b->is_relu_in), free(b->split_here), free(b->score);
+}
+
+static foil_status bab_init(Bab *b, foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib_options *o)
+{
+    const int64_t K = p->n_outputs, N = v->total_numel;
+    *b = (Bab){.v = v, .p = p, .o = {.method = FOIL_BOUNDS_CROWN}, .worst = INFINITY};
+    if (o->alpha_steps >= 0) {
+        b->o.alpha_steps = o->alpha_steps > 0 ? (int)(o->alpha_steps < 1000 ? o->alpha_steps : 1000) : 20;
+        b->keep = 1;
+    }
+    b->C = malloc((size_t)(p->n_rows * K + 1) * sizeof *b->C);
+    b->row_of = malloc((size_t)(p->n_rows + 1) * sizeof *b->row_of);
+    b->enough = malloc((size_t)(p->n_rows + 1) * sizeof *b->enough);
+    b->lb = malloc((size_t)(p->n_rows + 1) * sizeof *b->lb), b->ub = malloc((size_t)(p->n_rows + 1) * sizeof *b->ub);
+    b->qlo = malloc((size_t)N * sizeof *b->qlo), b->qhi = malloc((size_t)N * sizeof *b->qhi);
+    b->is_relu_in = calloc((size_t)N, 1), b->split_here = calloc((size_t)N, 1);
+    b->score = malloc((size_t)N * sizeof *b->score);
+    if (!(b->C && b->row_of && b->enough && b->lb && b->ub && b->qlo && b->qhi && b->is_relu_in && b->split_here &&
+          b->score)) {
+        bab_free(b);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < v->n_layers; i++)
+        if (v->layers[i].kind == FOIL_BL_RELU) {
+            const FoilBoundsSlot *s = &v->slots[v->layers[i].in[0]];
+            memset(b->is_relu_in + s->off, 1, (size_t)s->numel);
+        }
+    return FOIL_OK;
+}
+
+static void domain_free(Domain *d) { free(d->splits), free(d->open), free(d->parent_q); }
+
+/* Bound subdomain d with b's buffers: *left its open disjuncts, *split the
+ * neuron to split (-1: none left). */
+static foil_status bound_and_pick(Bab *b, Domain *d, int64_t *left, int64_t *split)
+{
+    *split = -1;
+    foil_status st = bound_domain(b, d, left);
+    if (!st && *left) st = pick_split(b, d, split);
+    return st;
+}
+
+enum { BAB_MAX_THREADS = 16 };
 
 static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib_options *o, double deadline,
                        foil_vnnlib_result *r)
 {
-    Bab b = {.v = v, .p = p, .o = {.method = FOIL_BOUNDS_CROWN}};
-    if (o->alpha_steps >= 0) {
-        b.o.alpha_steps = o->alpha_steps > 0 ? (int)(o->alpha_steps < 1000 ? o->alpha_steps : 1000) : 20;
-        b.keep = 1;
-    }
-    const int64_t K = p->n_outputs, N = v->total_numel;
-    b.worst = INFINITY;
-    b.C = malloc((size_t)(p->n_rows * K + 1) * sizeof *b.C);
-    b.row_of = malloc((size_t)(p->n_rows + 1) * sizeof *b.row_of);
-    b.enough = malloc((size_t)(p->n_rows + 1) * sizeof *b.enough);
-    b.lb = malloc((size_t)(p->n_rows + 1) * sizeof *b.lb), b.ub = malloc((size_t)(p->n_rows + 1) * sizeof *b.ub);
-    b.qlo = malloc((size_t)N * sizeof *b.qlo), b.qhi = malloc((size_t)N * sizeof *b.qhi);
-    b.is_relu_in = calloc((size_t)N, 1), b.split_here = calloc((size_t)N, 1);
-    b.score = malloc((size_t)N * sizeof *b.score);
+    const int64_t N = v->total_numel;
+    int threads = omp_get_max_threads();
+    threads = threads < 1 ? 1 : threads > BAB_MAX_THREADS ? BAB_MAX_THREADS : threads;
+    Bab b[BAB_MAX_THREADS];
+    foil_status st = FOIL_OK;
+    int ready = 0;
+    for (; ready < threads && !st; ready++) st = bab_init(&b[ready], v, p, o);
+    if (st) ready--;
     Domain *stack = NULL;
     int64_t n_stack = 0, cap = 0;
-    foil_status st = b.C && b.row_of && b.enough && b.lb && b.ub && b.qlo && b.qhi && b.is_relu_in && b.split_here && b.score
-                         ? FOIL_OK
-                         : foil_error(FOIL_ERR_NOMEM, "out of memory");
-    for (int i = 0; !st && i < v->n_layers; i++)
-        if (v->layers[i].kind == FOIL_BL_RELU) {
-            const FoilBoundsSlot *s = &v->slots[v->layers[i].in[0]];
-            memset(b.is_relu_in + s->off, 1, (size_t)s->numel);
-        }
     /* the root: the whole box, every disjunct open */
     Domain root = {NULL, 0, malloc((size_t)p->n_disjuncts + 1), NULL};
     if (!st && !root.open) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -324,68 +385,96 @@ static foil_status bab(foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib
     free(root.open);
     int64_t unresolved = 0;
     int first = 1;
-    while (!st && n_stack > 0) {
+    const double started = foil_now();
+    double decided = 0; /* the share of the box refuted: 2^-depth per refuted subdomain */
+    Domain batch[BAB_MAX_THREADS];
+    int64_t left[BAB_MAX_THREADS], split[BAB_MAX_THREADS];
+    foil_status sts[BAB_MAX_THREADS];
+    while (!st && n_stack > 0 && !unresolved) {
         if (!first && (o->no_bab || foil_now() > deadline)) {
-            snprintf(r->why, sizeof r->why, "%s with %lld subdomains open",
-                     o->no_bab ? "branch and bound off" : "timeout", (long long)n_stack);
+            snprintf(r->why, sizeof r->why, "%s with %lld subdomains open (%.3g%% of the search tree decided)",
+                     o->no_bab ? "branch and bound off" : "timeout", (long long)n_stack, 100 * decided);
             unresolved = 1;
             break;
         }
-        Domain d = stack[--n_stack];
-        int64_t left = 0;
-        st = bound_domain(&b, &d, &left);
-        r->domains++;
-        if (first) {
-            for (int64_t t = 0; t < p->n_disjuncts; t++) r->open_disjuncts += d.open[t];
-            if (!o->quiet)
-                fprintf(stderr, "%s: CROWN over the box refutes %lld of %lld disjuncts\n", p->path,
-                        (long long)(p->n_disjuncts - left), (long long)p->n_disjuncts);
-        }
-        first = 0;
-        int64_t j = -1;
-        if (!st && left) st = pick_split(&b, &d, &j);
-        if (!st && left && j < 0) {
-            snprintf(r->why, sizeof r->why, "a subdomain with no unstable ReLU left is not refuted");
-            r->stable_leaf = 1;
-            unresolved = 1;
-            free(d.splits), free(d.open), free(d.parent_q);
-            break;
-        }
-        if (st || !left) {
-            free(d.splits), free(d.open), free(d.parent_q);
-            continue;
-        }
-        if (n_stack + 2 > cap) {
-            Domain *ns = realloc(stack, (size_t)(2 * cap) * sizeof *ns);
-            if (!ns) {
-                st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-                free(d.splits), free(d.open), free(d.parent_q);
-                break;
+        /* the root alone (its bounds use every thread), then a subdomain per thread */
+        int n = first ? 1 : (int)(n_stack < threads ? n_stack : threads);
+        for (int t = 0; t < n; t++) batch[t] = stack[--n_stack];
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n) if (n > 1)
+        for (int t = 0; t < n; t++) sts[t] = bound_and_pick(&b[t], &batch[t], &left[t], &split[t]);
+        if (first && !sts[0] && left[0] && b[0].o.alpha_steps) {
+            /* optimized slopes for the root's intermediate bounds too
+             * (every subdomain keeps them), as many steps as about 5% of
+             * the timeout pays for, measured by the pass just made */
+            const double cost = foil_now() - started, budget = 0.05 * (o->timeout > 0 ? o->timeout : 60.0);
+            int steps = b[0].o.alpha_steps;
+            if (cost * 3 * steps > budget) steps = (int)(budget / (3 * cost));
+            if (steps >= 3) {
+                for (int t = 0; t < ready; t++) b[t].o.alpha_intermediate_steps = steps;
+                sts[0] = bound_and_pick(&b[0], &batch[0], &left[0], &split[0]);
             }
-            stack = ns, cap *= 2;
         }
-        for (int side = 0; side < 2; side++) {
-            Domain c = {malloc((size_t)(d.n_splits + 1) * sizeof *c.splits), d.n_splits + 1,
-                        malloc((size_t)p->n_disjuncts), malloc((size_t)(2 * N) * sizeof *c.parent_q)};
-            if (!c.splits || !c.open || !c.parent_q) {
-                free(c.splits), free(c.open), free(c.parent_q);
-                st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-                break;
+        for (int t = 0; t < n; t++) {
+            Domain d = batch[t];
+            r->domains++;
+            if (!st) st = sts[t];
+            if (first) {
+                for (int64_t q = 0; q < p->n_disjuncts; q++) r->open_disjuncts += d.open[q];
+                int64_t unstable = 0;
+                for (int64_t q = 0; q < N; q++) unstable += b[t].is_relu_in[q] && b[t].qlo[q] < 0 && b[t].qhi[q] > 0;
+                if (!o->quiet)
+                    fprintf(stderr, "%s: %s over the box refutes %lld of %lld disjuncts (%lld unstable ReLUs, %.2f s)\n",
+                            p->path, b[t].o.alpha_steps ? "alpha-CROWN" : "CROWN",
+                            (long long)(p->n_disjuncts - left[t]), (long long)p->n_disjuncts, (long long)unstable,
+                            foil_now() - started);
             }
-            if (d.n_splits) memcpy(c.splits, d.splits, (size_t)d.n_splits * sizeof *c.splits);
-            c.splits[d.n_splits] = (FoilBoundsSplit){j, side};
-            memcpy(c.open, d.open, (size_t)p->n_disjuncts);
-            memcpy(c.parent_q, b.qlo, (size_t)N * sizeof *c.parent_q);
-            memcpy(c.parent_q + N, b.qhi, (size_t)N * sizeof *c.parent_q);
-            stack[n_stack++] = c;
+            first = 0;
+            if (!st && left[t] && split[t] < 0 && !unresolved) {
+                snprintf(r->why, sizeof r->why, "a subdomain with no unstable ReLU left is not refuted");
+                r->stable_leaf = 1;
+                unresolved = 1;
+            }
+            if (!st && !left[t]) decided += ldexp(1.0, -(int)(d.n_splits < 1000 ? d.n_splits : 1000));
+            if (st || !left[t] || unresolved) {
+                domain_free(&d);
+                continue;
+            }
+            if (n_stack + 2 > cap) {
+                Domain *ns = realloc(stack, (size_t)(2 * cap) * sizeof *ns);
+                if (!ns) {
+                    st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+                    domain_free(&d);
+                    continue;
+                }
+                stack = ns, cap *= 2;
+            }
+            for (int side = 0; side < 2 && !st; side++) {
+                Domain c = {malloc((size_t)(d.n_splits + 1) * sizeof *c.splits), d.n_splits + 1,
+                            malloc((size_t)p->n_disjuncts), malloc((size_t)(2 * N) * sizeof *c.parent_q)};
+                if (!c.splits || !c.open || !c.parent_q) {
+                    domain_free(&c);
+                    st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                if (d.n_splits) memcpy(c.splits, d.splits, (size_t)d.n_splits * sizeof *c.splits);
+                c.splits[d.n_splits] = (FoilBoundsSplit){split[t], side};
+                memcpy(c.open, d.open, (size_t)p->n_disjuncts);
+                memcpy(c.parent_q, b[t].qlo, (size_t)N * sizeof *c.parent_q);
+                memcpy(c.parent_q + N, b[t].qhi, (size_t)N * sizeof *c.parent_q);
+                stack[n_stack++] = c;
+            }
+            domain_free(&d);
         }
-        free(d.splits), free(d.open), free(d.parent_q);
     }
     if (!st && !unresolved) r->answer = FOIL_VNNLIB_VERIFIED;
-    if (unresolved) r->worst_margin = b.worst;
-    for (int64_t i = 0; i < n_stack; i++) free(stack[i].splits), free(stack[i].open), free(stack[i].parent_q);
+    if (unresolved) {
+        r->worst_margin = INFINITY;
+        for (int t = 0; t < ready; t++)
+            if (b[t].worst < r->worst_margin) r->worst_margin = b[t].worst;
+    }
+    for (int64_t i = 0; i < n_stack; i++) domain_free(&stack[i]);
     free(stack);
-    free(b.C), free(b.row_of), free(b.enough), free(b.lb), free(b.ub), free(b.qlo), free(b.qhi), free(b.is_relu_in), free(b.split_here), free(b.score);
+    for (int t = 0; t < ready; t++) bab_free(&b[t]);
     return st;
 }
 
