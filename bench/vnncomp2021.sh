@@ -7,7 +7,11 @@
 # (bench/vnncomp_check_ce.py: onnxruntime and its own VNN-LIB reader).
 #
 #   bench/vnncomp2021.sh [--benchmark NAME[,NAME]] [--timeout-scale F] [--timeout S]
-#                        [--limit N] [--results FILE] [--foil BIN] [--python PY]
+#                        [--limit N] [--shard K/N] [--results FILE] [--foil BIN] [--python PY]
+#
+# --shard K/N runs every N-th selected instance from the K-th (0-based), so
+# that N copies (OMP_NUM_THREADS=1 each, one per core) share the list;
+# bench/vnncomp2021_table.sh sums their results files into one table.
 #
 # Timeouts are the competition's (120 s mnistfc, 300/420 s verivital,
 # 720 s oval21, 300 s cifar10_resnet) times --timeout-scale, or --timeout S
@@ -17,17 +21,18 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${FOIL_SHARED_DATA:-$here/../shared/data}/onnx_vnncomp2021
 foil=$here/build/foil python=/work/venv/bin/python3
-benchmarks="" scale=1 fixed="" limit=0 results=vnncomp2021-results.txt
+benchmarks="" scale=1 fixed="" limit=0 results=vnncomp2021-results.txt shard_k=0 shard_n=1
 while (($#)); do
   case $1 in
     --benchmark) benchmarks=$2; shift 2 ;;
     --timeout-scale) scale=$2; shift 2 ;;
     --timeout) fixed=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
+    --shard) shard_k=${2%/*} shard_n=${2#*/}; shift 2 ;;
     --results) results=$2; shift 2 ;;
     --foil) foil=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "vnncomp2021.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -36,13 +41,13 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 : >"$results"
-declare -A ver fal unk err secs
 n=0
 while IFS=, read -r bench net prop tmo; do
   [ "$bench" = benchmark ] && continue
   if [ -n "$benchmarks" ] && [[ ",$benchmarks," != *",$bench,"* ]]; then continue; fi
   ((limit > 0 && n >= limit)) && break
   n=$((n + 1))
+  (((n - 1) % shard_n == shard_k)) || continue
   t=${fixed:-$(awk -v a="$tmo" -v b="$scale" 'BEGIN{printf "%g", a*b}')}
   start=$(date +%s.%N)
   out=$("$foil" verify --model "$data/$net" --vnnlib "$data/$prop" --timeout "$t" --json --quiet \
@@ -62,20 +67,7 @@ while IFS=, read -r bench net prop tmo; do
     note=$(tail -1 "$work/err")
   fi
   rm -f "$work/ce.npy"
-  case $answer in
-    verified) ver[$bench]=$((${ver[$bench]:-0} + 1)) ;;
-    falsified) fal[$bench]=$((${fal[$bench]:-0} + 1)) ;;
-    unknown) unk[$bench]=$((${unk[$bench]:-0} + 1)) ;;
-    *) err[$bench]=$((${err[$bench]:-0} + 1)) ;;
-  esac
-  secs[$bench]=$(awk -v a="${secs[$bench]:-0}" -v b="$el" 'BEGIN{printf "%.2f", a+b}')
   printf '%s\t%s\t%s\t%s\t%ss\t%s\n' "$bench" "$net" "$prop" "$answer" "$el" "$note" >>"$results"
 done <"$data/instances.csv"
-printf '%-16s %9s %9s %8s %7s %9s\n' benchmark verified falsified unknown errors seconds
-tv=0 tf=0 tu=0 te=0
-for b in mnistfc verivital oval21 cifar10_resnet; do
-  [ -n "${secs[$b]:-}" ] || continue
-  printf '%-16s %9d %9d %8d %7d %9.1f\n' "$b" "${ver[$b]:-0}" "${fal[$b]:-0}" "${unk[$b]:-0}" "${err[$b]:-0}" "${secs[$b]}"
-  tv=$((tv + ${ver[$b]:-0})) tf=$((tf + ${fal[$b]:-0})) tu=$((tu + ${unk[$b]:-0})) te=$((te + ${err[$b]:-0}))
-done
-printf '%-16s %9d %9d %8d %7d   (solved %d of %d; per instance: %s)\n' total $tv $tf $tu $te $((tv + tf)) $n "$results"
+echo "per instance: $results"
+"$here/bench/vnncomp2021_table.sh" "$results"
