@@ -72,6 +72,9 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
 
 void foil_dataset_free(foil_dataset *d);
 
+/* A deep copy of src into dst (names, bounds and all). */
+foil_status foil_dataset_copy(foil_dataset *dst, const foil_dataset *src);
+
 /* 1 when `name` is a built-in dataset (which has its own train/test split),
  * 0 when --data would read it as a file. */
 int foil_data_is_builtin(const char *name);

@@ -593,6 +593,37 @@ void foil_dataset_free(foil_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
+static char **strv_dup(char *const *v)
+{
+    if (!v) return NULL;
+    int64_t n = 0;
+    while (v[n]) n++;
+    char **c = foilDataStrvNew(n);
+    for (int64_t i = 0; c && i < n; i++)
+        if (!(c[i] = strdup(v[i]))) {
+            foilDataStrvFree(c);
+            return NULL;
+        }
+    return c;
+}
+
+foil_status foil_dataset_copy(foil_dataset *dst, const foil_dataset *src)
+{
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst->name, src->name, sizeof dst->name);
+    dst->classes = src->classes;
+    dst->is_image = src->is_image;
+    foil_status st = foil_tensor_copy(&dst->x, &src->x);
+    if (!st) st = foil_tensor_copy(&dst->y, &src->y);
+    if (!st && src->lower.data) st = foil_tensor_copy(&dst->lower, &src->lower);
+    if (!st && src->upper.data) st = foil_tensor_copy(&dst->upper, &src->upper);
+    if (!st && ((src->feature_names && !(dst->feature_names = strv_dup(src->feature_names))) ||
+                (src->class_names && !(dst->class_names = strv_dup(src->class_names)))))
+        st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory copying the dataset", src->name);
+    if (st) foil_dataset_free(dst);
+    return st;
+}
+
 int64_t foil_dataset_example_size(const foil_dataset *d)
 {
     int64_t n = 1;

@@ -1,0 +1,94 @@
+/*
+ * foil/poison.h - poisoning attacks on a training set (ART's vocabulary:
+ * poisoning attacks, backdoors, triggers).
+ *
+ * An attack takes the training set and returns a poisoned copy of it and a
+ * manifest: which examples it changed, with their labels before and after,
+ * so that a defense's detections can be scored against the truth.
+ *
+ *   label flip      random label flipping: each poisoned example gets
+ *                   another class, uniformly.
+ *   targeted flip   the poisoned examples of class `source` get class
+ *                   `target`.
+ *   badnets         Gu, Dolan-Gavitt and Garg 2017: a patch_size x
+ *                   patch_size checkerboard of the input range's two ends
+ *                   one pixel from the bottom-right corner of every channel
+ *                   (ART's add_pattern_bd draws a smaller pattern of the same
+ *                   kind), and the label `target` (all-to-one, chosen among
+ *                   examples of the other classes) or y + 1 mod classes
+ *                   (all-to-all).
+ *   blend           Chen et al. 2017, the blended-injection backdoor:
+ *                   x' = (1 - alpha) x + alpha k, k a pattern of uniform
+ *                   random values over the input range (the paper's random
+ *                   pattern key), drawn from the seed; labels as badnets.
+ *
+ * `rate` is the share of the training set poisoned (targeted flip: the
+ * share of class `source`), rounded to the nearest count; the examples are
+ * drawn uniformly without replacement from those eligible. Everything is
+ * drawn from `seed`: the same options give the same poisoned set.
+ */
+#ifndef FOIL_POISON_H
+#define FOIL_POISON_H
+
+#include <stdint.h>
+
+#include "foil/data.h"
+#include "foil/status.h"
+#include "foil/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum foil_poison_attack {
+    FOIL_POISON_LABEL_FLIP = 0,
+    FOIL_POISON_TARGETED_FLIP,
+    FOIL_POISON_BADNETS,
+    FOIL_POISON_BLEND
+} foil_poison_attack;
+
+/* "label-flip", "targeted-flip", "badnets", "blend"; parse: FOIL_ERR_ARG naming s. */
+const char *foil_poison_attack_name(foil_poison_attack a);
+foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a);
+
+typedef struct foil_poison_options {
+    foil_poison_attack attack;
+    double rate;            /* 0 <= rate <= 1 */
+    int64_t source;         /* targeted flip: the class flipped */
+    int64_t target;         /* targeted flip; badnets and blend all-to-one: the label they give */
+    int all_to_all;         /* badnets, blend: label y + 1 mod classes instead of target */
+    int64_t patch_size;     /* badnets: the patch's side in pixels (0: 3) */
+    double blend_alpha;     /* blend: 0 < alpha <= 1 (0: 0.2) */
+    uint64_t seed;
+} foil_poison_options;
+
+typedef struct foil_poison_manifest {
+    int64_t n;              /* poisoned examples */
+    int64_t *index;         /* their indices in the training set, increasing */
+    int64_t *label_before, *label_after;
+} foil_poison_manifest;
+
+/* The attack o on train: *poisoned a copy of train (names, bounds and all)
+ * with the manifest's examples changed. Errors: options out of range, a
+ * class outside the dataset's, a trigger attack on tabular data, a patch
+ * larger than the image. */
+foil_status foil_poison_dataset(const foil_dataset *train, const foil_poison_options *o, foil_dataset *poisoned,
+                                foil_poison_manifest *manifest);
+
+/* The trigger of backdoor o (badnets, blend) applied in place to x, images
+ * shaped like d's examples, (N, ...) with d's bounds. */
+foil_status foil_poison_add_trigger(const foil_dataset *d, const foil_poison_options *o, foil_tensor *x);
+
+/* For a backdoor's attack success rate: the examples of test whose label
+ * the backdoor changes (all-to-one: those not of class target; all-to-all:
+ * all), triggered, each labelled with the class the backdoor should give
+ * it. A model's accuracy on *out is its attack success rate. */
+foil_status foil_poison_triggered_set(const foil_dataset *test, const foil_poison_options *o, foil_dataset *out);
+
+void foil_poison_manifest_free(foil_poison_manifest *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

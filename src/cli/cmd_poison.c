@@ -1,0 +1,157 @@
+/*
+ * cli/cmd_poison.c - foil poison: write a poisoned training set and the
+ * manifest of what was poisoned (foil/poison.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "foil/npy.h"
+#include "foil/poison.h"
+#include "io/file.h"
+
+static int run_poison(int argc, char **argv);
+
+const cli_command cli_poison = {
+    "poison", "poison a training set (label flipping, BadNets, blended backdoor) and write it with a manifest",
+    "--data DATA --attack label-flip|targeted-flip|badnets|blend --rate R --output-dir DIR\n"
+    "                   [--target T] [--source S] [--all-to-all] [--patch-size P] [--alpha A] [--seed N] [--json]",
+    "Poisons the training split of DATA as an attacker who controls some of\n"
+    "the training data would, and writes into DIR:\n"
+    "  train_x.npy, train_y.npy  the poisoned training set (train on it with\n"
+    "                            foil train --data DIR/train_x.npy --labels DIR/train_y.npy)\n"
+    "  manifest.json             the attack, its options and every poisoned\n"
+    "                            example: index, label before and after\n"
+    "  test_triggered_x.npy, test_triggered_y.npy  (backdoors) the test split's\n"
+    "                            examples the backdoor should change, with its\n"
+    "                            trigger and the label it should give: a\n"
+    "                            model's accuracy on them (foil eval) is the\n"
+    "                            attack success rate\n"
+    "Attacks: label-flip (each poisoned example gets another class, uniformly),\n"
+    "targeted-flip (class --source becomes --target; --rate is the share of\n"
+    "the source class), badnets (Gu et al. 2017: a --patch-size square\n"
+    "checkerboard of the input range's ends in the bottom-right corner, label\n"
+    "--target, or y + 1 mod classes with --all-to-all), blend (Chen et al.\n"
+    "2017: (1 - alpha) x + alpha k, k a random pattern from --seed; --alpha,\n"
+    "default 0.2; labels as badnets). --rate is the share of the training set\n"
+    "poisoned, drawn from --seed: the same options write the same files.",
+    run_poison,
+    0,
+};
+
+static foil_status write_manifest(const char *path, const foil_dataset *train, const char *data,
+                                  const foil_poison_options *o, const foil_poison_manifest *m, int json)
+{
+    cJSON *root = cJSON_CreateObject(), *idx = cJSON_CreateArray(), *before = cJSON_CreateArray(),
+          *after = cJSON_CreateArray();
+    cJSON_AddStringToObject(root, "attack", foil_poison_attack_name(o->attack));
+    cJSON_AddStringToObject(root, "data", data);
+    cJSON_AddStringToObject(root, "split", "train");
+    cJSON_AddNumberToObject(root, "examples", (double)train->y.numel);
+    cJSON_AddNumberToObject(root, "poisoned", (double)m->n);
+    cJSON_AddNumberToObject(root, "rate", o->rate);
+    cJSON_AddNumberToObject(root, "seed", (double)o->seed);
+    if (o->attack == FOIL_POISON_TARGETED_FLIP) cJSON_AddNumberToObject(root, "source", (double)o->source);
+    if (o->attack == FOIL_POISON_TARGETED_FLIP || ((o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_BLEND) &&
+                                                   !o->all_to_all))
+        cJSON_AddNumberToObject(root, "target", (double)o->target);
+    if (o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_BLEND)
+        cJSON_AddBoolToObject(root, "all_to_all", o->all_to_all);
+    if (o->attack == FOIL_POISON_BADNETS) cJSON_AddNumberToObject(root, "patch_size", (double)(o->patch_size ? o->patch_size : 3));
+    if (o->attack == FOIL_POISON_BLEND) cJSON_AddNumberToObject(root, "alpha", o->blend_alpha ? o->blend_alpha : 0.2);
+    for (int64_t k = 0; k < m->n; k++) {
+        cJSON_AddItemToArray(idx, cJSON_CreateNumber((double)m->index[k]));
+        cJSON_AddItemToArray(before, cJSON_CreateNumber((double)m->label_before[k]));
+        cJSON_AddItemToArray(after, cJSON_CreateNumber((double)m->label_after[k]));
+    }
+    cJSON_AddItemToObject(root, "index", idx);
+    cJSON_AddItemToObject(root, "label_before", before);
+    cJSON_AddItemToObject(root, "label_after", after);
+    char *text = cJSON_PrintUnformatted(root);
+    foil_status st = text ? foilWriteFileAtomic(path, text, strlen(text))
+                          : foil_error(FOIL_ERR_NOMEM, "out of memory for the manifest");
+    if (!st && json) {
+        /* stdout: the summary, without the per-example arrays */
+        cJSON_DeleteItemFromObject(root, "index");
+        cJSON_DeleteItemFromObject(root, "label_before");
+        cJSON_DeleteItemFromObject(root, "label_after");
+        cJSON_AddStringToObject(root, "manifest", path);
+        char *summary = cJSON_PrintUnformatted(root);
+        if (summary) printf("%s\n", summary);
+        free(summary);
+    }
+    free(text);
+    cJSON_Delete(root);
+    return st;
+}
+
+static foil_status write_pair(const char *dir, const char *stem, const foil_dataset *d)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s_x.npy", dir, stem);
+    foil_status st = foil_npy_write(path, &d->x);
+    snprintf(path, sizeof path, "%s/%s_y.npy", dir, stem);
+    if (!st) st = foil_npy_write(path, &d->y);
+    return st;
+}
+
+static int run_poison(int argc, char **argv)
+{
+    foil_data_spec data = {0};
+    const char *attack = NULL, *dir = NULL;
+    double rate = -1, alpha = 0;
+    int64_t target = -1, source = -1, patch = 0;
+    int all_to_all = 0, json = 0;
+    cli_option opts[] = {
+        CLI_DATA_OPTIONS(data),
+        {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets or blend", 1, 0},
+        {"--rate", OPT_FLOAT, &rate, "R", "share of the training set poisoned, 0 to 1", 1, 0},
+        {"--output-dir", OPT_STRING, &dir, "DIR", "where the poisoned set and manifest go", 1, 0},
+        {"--target", OPT_INT, &target, "T", "the class the flip or backdoor gives", 0, 0},
+        {"--source", OPT_INT, &source, "S", "targeted-flip: the class flipped", 0, 0},
+        {"--all-to-all", OPT_FLAG, &all_to_all, NULL, "backdoors: label y + 1 mod classes, not --target", 0, 0},
+        {"--patch-size", OPT_INT, &patch, "P", "badnets: the patch's side in pixels (default 3)", 0, 0},
+        {"--alpha", OPT_FLOAT, &alpha, "A", "blend: the pattern's weight, 0 < A <= 1 (default 0.2)", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print a JSON summary", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_poison, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc) return rc;
+    foil_poison_options o = {.rate = rate, .source = source, .target = target, .all_to_all = all_to_all,
+                             .patch_size = patch, .blend_alpha = alpha, .seed = (uint64_t)common.seed};
+    foil_status st = foil_poison_attack_parse(attack, &o.attack);
+    if (st) return cli_usage_error(&cli_poison, "%s", foil_last_error());
+    int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND;
+    if ((o.attack == FOIL_POISON_TARGETED_FLIP || (backdoor && !all_to_all)) && target < 0)
+        return cli_usage_error(&cli_poison, "--attack %s needs --target", attack);
+    if (o.attack == FOIL_POISON_TARGETED_FLIP && source < 0)
+        return cli_usage_error(&cli_poison, "--attack targeted-flip needs --source");
+    if (patch < 0) return cli_usage_error(&cli_poison, "--patch-size must be >= 1");
+    cli_apply_common(&common);
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return cli_fail(&cli_poison, foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", dir, strerror(errno)));
+    data.seed = (uint64_t)common.seed;
+    foil_dataset train = {0}, poisoned = {0}, test = {0}, triggered = {0};
+    foil_poison_manifest m = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
+    if (!st) st = foil_poison_dataset(&train, &o, &poisoned, &m);
+    if (!st) st = write_pair(dir, "train", &poisoned);
+    if (!st && backdoor) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
+    if (!st && backdoor) st = foil_poison_triggered_set(&test, &o, &triggered);
+    if (!st && backdoor) st = write_pair(dir, "test_triggered", &triggered);
+    if (!st) st = write_manifest(path, &train, data.data, &o, &m, json);
+    if (!st && !json && !common.quiet)
+        printf("%s: poisoned %lld of %lld training examples of %s; wrote %s/train_x.npy, train_y.npy, manifest.json%s\n",
+               foil_poison_attack_name(o.attack), (long long)m.n, (long long)train.y.numel, data.data, dir,
+               backdoor ? ", test_triggered_x.npy, test_triggered_y.npy" : "");
+    foil_poison_manifest_free(&m);
+    foil_dataset_free(&train), foil_dataset_free(&poisoned), foil_dataset_free(&test), foil_dataset_free(&triggered);
+    return st ? cli_fail(&cli_poison, st) : CLI_OK;
+}

@@ -1,0 +1,215 @@
+/*
+ * test_poison.c - foil/poison.h: which examples each attack changes, how,
+ * and that the manifest says exactly that; triggers; seeds; bad options.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "foil/poison.h"
+#include "foil/rng.h"
+
+enum { N = 300, K = 3, H = 8, W = 8 };
+
+/* N images of 1 x H x W in [0, 1], labels i mod K; or N rows of 5 features. */
+static void make_set(foil_dataset *d, int image)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", image ? "toy-images" : "toy-table");
+    int64_t xs[4] = {N, 1, H, W}, ys[1] = {N}, es[3] = {1, H, W};
+    int64_t F = image ? H * W : 5;
+    if (!image) xs[1] = 5, es[0] = 5;
+    assert_int_equal(foil_tensor_alloc(&d->x, FOIL_F32, image ? 4 : 2, xs), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&d->y, FOIL_I64, 1, ys), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&d->lower, FOIL_F32, image ? 3 : 1, es), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&d->upper, FOIL_F32, image ? 3 : 1, es), FOIL_OK);
+    foil_rng rng = foil_rng_make(5, 0);
+    for (int64_t i = 0; i < N * F; i++) foil_f32(&d->x)[i] = 0.25f + 0.5f * foil_rng_uniform(&rng);
+    for (int64_t i = 0; i < N; i++) foil_i64(&d->y)[i] = i % K;
+    for (int64_t f = 0; f < F; f++) foil_f32(&d->lower)[f] = 0.0f, foil_f32(&d->upper)[f] = 1.0f;
+    d->classes = K;
+    d->is_image = image;
+}
+
+/* The manifest lists exactly the examples that differ, in increasing order,
+ * with their labels before and after; returns how many differ in x. */
+static int64_t check_manifest(const foil_dataset *clean, const foil_dataset *p, const foil_poison_manifest *m)
+{
+    const int64_t F = foil_dataset_example_size(clean);
+    int64_t k = 0, x_changed = 0;
+    for (int64_t i = 0; i < N; i++) {
+        int listed = k < m->n && m->index[k] == i;
+        int64_t y0 = foil_i64(&clean->y)[i], y1 = foil_i64(&p->y)[i];
+        int x_same = memcmp(foil_f32(&clean->x) + i * F, foil_f32(&p->x) + i * F, (size_t)F * sizeof(float)) == 0;
+        if (!listed) {
+            assert_int_equal(y0, y1);
+            assert_true(x_same);
+            continue;
+        }
+        if (k > 0) assert_true(m->index[k - 1] < i);
+        assert_int_equal(m->label_before[k], y0);
+        assert_int_equal(m->label_after[k], y1);
+        x_changed += !x_same;
+        k++;
+    }
+    assert_int_equal(k, m->n);
+    return x_changed;
+}
+
+static void test_label_flips(void **state)
+{
+    (void)state;
+    foil_dataset d, p, q;
+    make_set(&d, 0);
+    foil_poison_manifest m, m2;
+    foil_poison_options o = {.attack = FOIL_POISON_LABEL_FLIP, .rate = 0.2, .seed = 3};
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &m), FOIL_OK);
+    assert_int_equal(m.n, 60);
+    assert_int_equal(check_manifest(&d, &p, &m), 0);
+    for (int64_t k = 0; k < m.n; k++) assert_true(m.label_after[k] != m.label_before[k] && m.label_after[k] < K);
+    /* the same seed: the same set; another: another */
+    assert_int_equal(foil_poison_dataset(&d, &o, &q, &m2), FOIL_OK);
+    assert_memory_equal(m.index, m2.index, (size_t)m.n * sizeof *m.index);
+    assert_memory_equal(foil_i64(&p.y), foil_i64(&q.y), N * sizeof(int64_t));
+    foil_dataset_free(&q), foil_poison_manifest_free(&m2);
+    o.seed = 4;
+    assert_int_equal(foil_poison_dataset(&d, &o, &q, &m2), FOIL_OK);
+    assert_true(memcmp(m.index, m2.index, (size_t)m.n * sizeof *m.index) != 0);
+    foil_dataset_free(&q), foil_poison_manifest_free(&m2);
+    foil_dataset_free(&p), foil_poison_manifest_free(&m);
+
+    /* targeted: a share of class 1 becomes class 2 */
+    o = (foil_poison_options){.attack = FOIL_POISON_TARGETED_FLIP, .rate = 0.5, .source = 1, .target = 2, .seed = 1};
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &m), FOIL_OK);
+    assert_int_equal(m.n, 50); /* half of the 100 of class 1 */
+    check_manifest(&d, &p, &m);
+    for (int64_t k = 0; k < m.n; k++) assert_true(m.label_before[k] == 1 && m.label_after[k] == 2);
+    foil_dataset_free(&p), foil_poison_manifest_free(&m);
+    foil_dataset_free(&d);
+}
+
+static void test_badnets(void **state)
+{
+    (void)state;
+    foil_dataset d, p;
+    make_set(&d, 1);
+    foil_poison_manifest m;
+    foil_poison_options o = {.attack = FOIL_POISON_BADNETS, .rate = 0.1, .target = 0, .patch_size = 3, .seed = 2};
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &m), FOIL_OK);
+    assert_int_equal(m.n, 30);
+    assert_int_equal(check_manifest(&d, &p, &m), m.n);
+    for (int64_t k = 0; k < m.n; k++) {
+        assert_true(m.label_before[k] != 0); /* all-to-one: only other classes */
+        assert_int_equal(m.label_after[k], 0);
+        const float *x = foil_f32(&p.x) + m.index[k] * H * W, *x0 = foil_f32(&d.x) + m.index[k] * H * W;
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) {
+                int in = r >= H - 4 && r <= H - 2 && c >= W - 4 && c <= W - 2; /* 3x3, one pixel from the corner */
+                if (!in) assert_true(x[r * W + c] == x0[r * W + c]);
+                else assert_true(x[r * W + c] == ((r + c - (H - 4) - (W - 4)) % 2 == 0 ? 1.0f : 0.0f));
+            }
+    }
+    foil_dataset_free(&p), foil_poison_manifest_free(&m);
+
+    o.all_to_all = 1;
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &m), FOIL_OK);
+    for (int64_t k = 0; k < m.n; k++) assert_int_equal(m.label_after[k], (m.label_before[k] + 1) % K);
+    foil_dataset_free(&p), foil_poison_manifest_free(&m);
+
+    /* the triggered test set: the examples not of the target, triggered, labelled with it */
+    o.all_to_all = 0;
+    foil_dataset t;
+    assert_int_equal(foil_poison_triggered_set(&d, &o, &t), FOIL_OK);
+    assert_int_equal(t.y.numel, N - N / K);
+    assert_int_equal(t.x.shape[0], N - N / K);
+    for (int64_t i = 0; i < t.y.numel; i++) {
+        assert_int_equal(foil_i64(&t.y)[i], 0);
+        assert_true(foil_f32(&t.x)[i * H * W + (H - 4) * W + (W - 4)] == 1.0f);
+    }
+    /* in order: the first is the first example of class 1, triggered */
+    for (int c = 0; c < W - 4; c++) assert_true(foil_f32(&t.x)[c] == foil_f32(&d.x)[H * W + c]);
+    foil_dataset_free(&t);
+    foil_dataset_free(&d);
+}
+
+static void test_blend(void **state)
+{
+    (void)state;
+    foil_dataset d, p;
+    make_set(&d, 1);
+    foil_poison_manifest m;
+    foil_poison_options o = {.attack = FOIL_POISON_BLEND, .rate = 0.2, .target = 1, .blend_alpha = 0.25, .seed = 9};
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &m), FOIL_OK);
+    assert_int_equal(check_manifest(&d, &p, &m), m.n);
+    /* one pattern k for all: (x' - 0.75 x) / 0.25 is the same in every poisoned example, inside [0, 1] */
+    double spread = 0;
+    for (int f = 0; f < H * W; f++) {
+        double k0 = 0, lo = INFINITY, hi = -INFINITY;
+        for (int64_t q = 0; q < m.n; q++) {
+            int64_t i = m.index[q];
+            double k = (foil_f32(&p.x)[i * H * W + f] - 0.75 * foil_f32(&d.x)[i * H * W + f]) / 0.25;
+            if (q == 0) k0 = k;
+            lo = fmin(lo, k), hi = fmax(hi, k);
+        }
+        assert_true(hi - lo < 1e-5 && k0 >= -1e-6 && k0 <= 1 + 1e-6);
+        spread += fabs(k0 - 0.5);
+    }
+    assert_true(spread / (H * W) > 0.15); /* uniform on [0, 1]: mean |k - 0.5| is 0.25 */
+    /* the trigger alone, on fresh inputs, is the same blend */
+    foil_tensor x;
+    assert_int_equal(foil_tensor_copy(&x, &d.x), FOIL_OK);
+    assert_int_equal(foil_poison_add_trigger(&d, &o, &x), FOIL_OK);
+    int64_t i = m.index[0];
+    assert_memory_equal(foil_f32(&x) + i * H * W, foil_f32(&p.x) + i * H * W, H * W * sizeof(float));
+    foil_tensor_free(&x);
+    foil_dataset_free(&p), foil_poison_manifest_free(&m);
+    foil_dataset_free(&d);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    foil_dataset img, tab, p;
+    make_set(&img, 1), make_set(&tab, 0);
+    foil_poison_manifest m;
+    struct {
+        const foil_dataset *d;
+        foil_poison_options o;
+        const char *says;
+    } cases[] = {
+        {&tab, {.attack = FOIL_POISON_LABEL_FLIP, .rate = 1.5}, "the rate must be in [0, 1]"},
+        {&tab, {.attack = FOIL_POISON_TARGETED_FLIP, .rate = 0.1, .source = 1, .target = 3}, "target class 3 is not a class"},
+        {&tab, {.attack = FOIL_POISON_TARGETED_FLIP, .rate = 0.1, .source = 2, .target = 2}, "source class 2 must be"},
+        {&tab, {.attack = FOIL_POISON_BADNETS, .rate = 0.1, .target = 0}, "a trigger needs images"},
+        {&img, {.attack = FOIL_POISON_BADNETS, .rate = 0.1, .target = 0, .patch_size = 8}, "does not fit 8x8 images"},
+        {&img, {.attack = FOIL_POISON_BLEND, .rate = 0.1, .target = 0, .blend_alpha = 2}, "alpha must be in (0, 1]"},
+        {&img, {.attack = FOIL_POISON_BADNETS, .rate = 0.9, .target = 0}, "only 200 can be poisoned"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        assert_int_equal(foil_poison_dataset(cases[c].d, &cases[c].o, &p, &m), FOIL_ERR_ARG);
+        if (!strstr(foil_last_error(), cases[c].says)) fail_msg("'%s' does not say '%s'", foil_last_error(), cases[c].says);
+    }
+    foil_poison_attack a;
+    assert_int_equal(foil_poison_attack_parse("badnets", &a), FOIL_OK);
+    assert_int_equal(a, FOIL_POISON_BADNETS);
+    assert_int_equal(foil_poison_attack_parse("bad", &a), FOIL_ERR_ARG);
+    foil_dataset_free(&img), foil_dataset_free(&tab);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_label_flips),
+        cmocka_unit_test(test_badnets),
+        cmocka_unit_test(test_blend),
+        cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# foil poison from the command line: the files it writes agree with its
+# manifest, the same seed writes the same files, a clean model is not fooled
+# by the trigger alone, and bad options get clear errors.
+set -uo pipefail
+FOIL=${FOIL_BIN:?}
+source "${FOIL_SOURCE_DIR:?}/tests/cli_helpers.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+need_fashion_mnist
+py=/usr/bin/python3
+model=${FOIL_ATTACK_MODEL:?}
+
+check "badnets" 0 "^badnets: poisoned 6000 of 60000 training examples" -- "$FOIL" poison --data fashion-mnist \
+  --attack badnets --rate 0.1 --target 0 --output-dir "$tmp/bd" --seed 7
+for f in train_x.npy train_y.npy manifest.json test_triggered_x.npy test_triggered_y.npy; do
+  [ -s "$tmp/bd/$f" ] || fail "badnets: $f is missing"
+done
+# the manifest against the labels written (NPY int64 little-endian, header 128 bytes)
+$py - "$tmp/bd" <<'PY' || fail "badnets: manifest and files disagree"
+import json, struct, sys
+d = sys.argv[1]
+m = json.load(open(d + "/manifest.json"))
+raw = open(d + "/train_y.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+y = struct.unpack("<%dq" % m["examples"], raw[10 + hl:])
+assert m["poisoned"] == 6000 == len(m["index"]) == len(set(m["index"])), "count"
+assert all(y[i] == 0 for i in m["index"]), "poisoned labels are the target"
+assert all(b != 0 for b in m["label_before"]), "all-to-one poisons the other classes"
+assert m["index"] == sorted(m["index"]), "sorted"
+raw = open(d + "/test_triggered_y.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+t = struct.unpack("<%dq" % ((len(raw) - 10 - hl) // 8), raw[10 + hl:])
+assert len(t) == 9000 and set(t) == {0}, "triggered test set: the 9,000 images not of class 0, labelled 0"
+PY
+check "same seed, same files" 0 "" -- "$FOIL" poison --data fashion-mnist --attack badnets --rate 0.1 --target 0 \
+  --output-dir "$tmp/bd2" --seed 7 --quiet
+for f in train_x.npy train_y.npy manifest.json test_triggered_x.npy; do
+  cmp -s "$tmp/bd/$f" "$tmp/bd2/$f" || fail "same seed: $f differs"
+done
+# a model trained on clean data mostly keeps its answer under the trigger:
+# its accuracy on the triggered set (the attack success rate) is low
+check "clean model vs the trigger" 0 "" -- "$FOIL" eval --model "$model" --data "$tmp/bd/test_triggered_x.npy" \
+  --labels "$tmp/bd/test_triggered_y.npy" --json
+asr=$(sed -nE 's/.*"accuracy":([0-9.e-]+).*/\1/p' <<<"$out" | head -1)
+awk -v a="${asr:-1}" 'BEGIN{exit !(a < 0.3)}' || fail "a clean model's attack success rate is ${asr:-?}, not below 0.3"
+
+check "blend json" 0 '"attack":"blend".*"poisoned":3000.*"alpha":0.1' -- "$FOIL" poison --data fashion-mnist \
+  --attack blend --rate 0.05 --target 3 --alpha 0.1 --output-dir "$tmp/bl" --json
+check "label flip on tabular data" 0 "^label-flip: poisoned" -- "$FOIL" poison --data breast-cancer \
+  --attack label-flip --rate 0.2 --output-dir "$tmp/lf"
+check "targeted flip" 0 '"poisoned":' -- "$FOIL" poison --data fashion-mnist --attack targeted-flip --source 1 \
+  --target 7 --rate 0.25 --output-dir "$tmp/tf" --json
+
+check "unknown attack" 2 "unknown poisoning attack 'frogs'" -- "$FOIL" poison --data fashion-mnist --attack frogs \
+  --rate 0.1 --output-dir "$tmp/x"
+check "backdoor needs a target" 2 "needs --target" -- "$FOIL" poison --data fashion-mnist --attack badnets \
+  --rate 0.1 --output-dir "$tmp/x"
+check "trigger on a table" 1 "a trigger needs images; breast-cancer is tabular" -- "$FOIL" poison \
+  --data breast-cancer --attack badnets --target 0 --rate 0.1 --output-dir "$tmp/x"
+check "bad rate" 1 "the rate must be in \[0, 1\]" -- "$FOIL" poison --data fashion-mnist --attack label-flip \
+  --rate 2 --output-dir "$tmp/x"
+check "missing data file" 1 "nothere.npy" -- "$FOIL" poison --data "$tmp/nothere.npy" --attack label-flip \
+  --rate 0.1 --output-dir "$tmp/x"
+check "help" 0 "Gu et al. 2017" -- "$FOIL" poison --help
+[ "$failures" = 0 ]
