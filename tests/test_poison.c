@@ -191,6 +191,8 @@ static void test_bad_options(void **state)
         {&img, {.attack = FOIL_POISON_BADNETS, .rate = 0.1, .target = 0, .patch_size = 8}, "does not fit 8x8 images"},
         {&img, {.attack = FOIL_POISON_BLEND, .rate = 0.1, .target = 0, .blend_alpha = 2}, "alpha must be in (0, 1]"},
         {&img, {.attack = FOIL_POISON_BADNETS, .rate = 0.9, .target = 0}, "only 200 can be poisoned"},
+        {&img, {.attack = FOIL_POISON_CLEAN_LABEL, .rate = 0.1, .target = 0}, "PGD needs a model"},
+        {&img, {.attack = FOIL_POISON_CLEAN_LABEL, .rate = 0.1, .all_to_all = 1}, "the backdoor is all-to-one"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         assert_int_equal(foil_poison_dataset(cases[c].d, &cases[c].o, &p, &m), FOIL_ERR_ARG);

@@ -52,6 +52,36 @@ check "label flip on tabular data" 0 "^label-flip: poisoned" -- "$FOIL" poison -
 check "targeted flip" 0 '"poisoned":' -- "$FOIL" poison --data fashion-mnist --attack targeted-flip --source 1 \
   --target 7 --rate 0.25 --output-dir "$tmp/tf" --json
 
+# clean-label: images of the target class keep their label, moved by PGD on
+# the fixture model (at most eps outside the patch), then patched
+check "clean-label" 0 '"attack":"clean-label".*"poisoned":300' -- "$FOIL" poison --data fashion-mnist \
+  --attack clean-label --rate 0.05 --target 0 --model "$model" --eps 0.1 --steps 10 --output-dir "$tmp/cl" --json
+$py - "$tmp/cl" <<'PY' || fail "clean-label: the poisoned images are not what the manifest says"
+import gzip, json, struct, sys
+d = sys.argv[1]
+m = json.load(open(d + "/manifest.json"))
+assert m["label_before"] == m["label_after"] == [0] * 300, "labels stay the target class"
+raw = open(d + "/train_x.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+clean = gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").read()[16:]
+moved = 0
+for i in m["index"]:
+    x = struct.unpack("<784f", raw[10 + hl + 4 * 784 * i:10 + hl + 4 * 784 * (i + 1)])
+    worst = 0
+    for r in range(28):
+        for c in range(28):
+            v = x[r * 28 + c]
+            if 24 <= r <= 26 and 24 <= c <= 26:
+                assert v == (1.0 if (r + c) % 2 == 0 else 0.0), "the patch"
+            else:
+                worst = max(worst, abs(v - clean[784 * i + r * 28 + c] / 255.0))
+    assert worst <= 0.1 + 1e-5, "PGD stays within eps (%g)" % worst
+    moved += worst > 0.05
+assert moved >= 250, "PGD moved %d of 300 images" % moved
+PY
+check "clean-label needs a model" 2 "needs it" -- "$FOIL" poison --data fashion-mnist --attack clean-label \
+  --rate 0.05 --target 0 --output-dir "$tmp/x"
+
 check "unknown attack" 2 "unknown poisoning attack 'frogs'" -- "$FOIL" poison --data fashion-mnist --attack frogs \
   --rate 0.1 --output-dir "$tmp/x"
 check "backdoor needs a target" 2 "needs --target" -- "$FOIL" poison --data fashion-mnist --attack badnets \

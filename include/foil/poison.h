@@ -21,9 +21,18 @@
  *                   x' = (1 - alpha) x + alpha k, k a pattern of uniform
  *                   random values over the input range (the paper's random
  *                   pattern key), drawn from the seed; labels as badnets.
+ *   clean-label     Turner, Tsipras and Madry 2019: examples of class
+ *                   `target` keep their label; each is first moved by PGD
+ *                   (Linf, radius eps, `steps` steps) away from its class
+ *                   on `model` (trained on clean data), so that its natural
+ *                   features no longer explain the label, then stamped with
+ *                   the badnets patch. foil uses the full-amplitude patch in
+ *                   one corner (the paper also tries fainter ones and four
+ *                   corners).
  *
  * `rate` is the share of the training set poisoned (targeted flip: the
- * share of class `source`), rounded to the nearest count; the examples are
+ * share of class `source`; clean-label: of class `target`), rounded to the
+ * nearest count; the examples are
  * drawn uniformly without replacement from those eligible. Everything is
  * drawn from `seed`: the same options give the same poisoned set.
  */
@@ -33,6 +42,7 @@
 #include <stdint.h>
 
 #include "foil/data.h"
+#include "foil/model.h"
 #include "foil/status.h"
 #include "foil/tensor.h"
 
@@ -44,10 +54,11 @@ typedef enum foil_poison_attack {
     FOIL_POISON_LABEL_FLIP = 0,
     FOIL_POISON_TARGETED_FLIP,
     FOIL_POISON_BADNETS,
-    FOIL_POISON_BLEND
+    FOIL_POISON_BLEND,
+    FOIL_POISON_CLEAN_LABEL
 } foil_poison_attack;
 
-/* "label-flip", "targeted-flip", "badnets", "blend"; parse: FOIL_ERR_ARG naming s. */
+/* "label-flip", "targeted-flip", "badnets", "blend", "clean-label"; parse: FOIL_ERR_ARG naming s. */
 const char *foil_poison_attack_name(foil_poison_attack a);
 foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a);
 
@@ -59,6 +70,9 @@ typedef struct foil_poison_options {
     int all_to_all;         /* badnets, blend: label y + 1 mod classes instead of target */
     int64_t patch_size;     /* badnets: the patch's side in pixels (0: 3) */
     double blend_alpha;     /* blend: 0 < alpha <= 1 (0: 0.2) */
+    foil_model *model;      /* clean-label: the model PGD runs on */
+    double eps;             /* clean-label: PGD's Linf radius (0: 0.1) */
+    int64_t steps;          /* clean-label: PGD's steps (0: 20) */
     uint64_t seed;
 } foil_poison_options;
 
@@ -75,7 +89,7 @@ typedef struct foil_poison_manifest {
 foil_status foil_poison_dataset(const foil_dataset *train, const foil_poison_options *o, foil_dataset *poisoned,
                                 foil_poison_manifest *manifest);
 
-/* The trigger of backdoor o (badnets, blend) applied in place to x, images
+/* The trigger of backdoor o (badnets, blend, clean-label) applied in place to x, images
  * shaped like d's examples, (N, ...) with d's bounds. */
 foil_status foil_poison_add_trigger(const foil_dataset *d, const foil_poison_options *o, foil_tensor *x);
 

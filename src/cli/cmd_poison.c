@@ -18,9 +18,10 @@
 static int run_poison(int argc, char **argv);
 
 const cli_command cli_poison = {
-    "poison", "poison a training set (label flipping, BadNets, blended backdoor) and write it with a manifest",
-    "--data DATA --attack label-flip|targeted-flip|badnets|blend --rate R --output-dir DIR\n"
-    "                   [--target T] [--source S] [--all-to-all] [--patch-size P] [--alpha A] [--seed N] [--json]",
+    "poison", "poison a training set (label flips; BadNets, blended and clean-label backdoors) with a manifest",
+    "--data DATA --attack label-flip|targeted-flip|badnets|blend|clean-label --rate R --output-dir DIR\n"
+    "                   [--target T] [--source S] [--all-to-all] [--patch-size P] [--alpha A]\n"
+    "                   [--model M.onnx --eps E --steps N] [--seed N] [--json]",
     "Poisons the training split of DATA as an attacker who controls some of\n"
     "the training data would, and writes into DIR:\n"
     "  train_x.npy, train_y.npy  the poisoned training set (train on it with\n"
@@ -38,8 +39,13 @@ const cli_command cli_poison = {
     "checkerboard of the input range's ends in the bottom-right corner, label\n"
     "--target, or y + 1 mod classes with --all-to-all), blend (Chen et al.\n"
     "2017: (1 - alpha) x + alpha k, k a random pattern from --seed; --alpha,\n"
-    "default 0.2; labels as badnets). --rate is the share of the training set\n"
-    "poisoned, drawn from --seed: the same options write the same files.",
+    "default 0.2; labels as badnets), clean-label (Turner, Tsipras and Madry\n"
+    "2019: images of class --target keep their label; PGD on --model, a model\n"
+    "trained on clean data, first moves each away from its class, Linf radius\n"
+    "--eps (default 0.1) in --steps steps (default 20), then the badnets patch\n"
+    "is stamped on; --rate is the share of the target class). --rate is\n"
+    "otherwise the share of the training set poisoned, drawn from --seed: the\n"
+    "same options write the same files.",
     run_poison,
     0,
 };
@@ -57,13 +63,14 @@ static foil_status write_manifest(const char *path, const foil_dataset *train, c
     cJSON_AddNumberToObject(root, "rate", o->rate);
     cJSON_AddNumberToObject(root, "seed", (double)o->seed);
     if (o->attack == FOIL_POISON_TARGETED_FLIP) cJSON_AddNumberToObject(root, "source", (double)o->source);
-    if (o->attack == FOIL_POISON_TARGETED_FLIP || ((o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_BLEND) &&
-                                                   !o->all_to_all))
-        cJSON_AddNumberToObject(root, "target", (double)o->target);
-    if (o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_BLEND)
-        cJSON_AddBoolToObject(root, "all_to_all", o->all_to_all);
-    if (o->attack == FOIL_POISON_BADNETS) cJSON_AddNumberToObject(root, "patch_size", (double)(o->patch_size ? o->patch_size : 3));
+    if (o->attack != FOIL_POISON_LABEL_FLIP && !o->all_to_all) cJSON_AddNumberToObject(root, "target", (double)o->target);
+    if (o->attack >= FOIL_POISON_BADNETS) cJSON_AddBoolToObject(root, "all_to_all", o->all_to_all);
+    if (o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_CLEAN_LABEL) cJSON_AddNumberToObject(root, "patch_size", (double)(o->patch_size ? o->patch_size : 3));
     if (o->attack == FOIL_POISON_BLEND) cJSON_AddNumberToObject(root, "alpha", o->blend_alpha ? o->blend_alpha : 0.2);
+    if (o->attack == FOIL_POISON_CLEAN_LABEL) {
+        cJSON_AddNumberToObject(root, "eps", o->eps ? o->eps : 0.1);
+        cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 20));
+    }
     for (int64_t k = 0; k < m->n; k++) {
         cJSON_AddItemToArray(idx, cJSON_CreateNumber((double)m->index[k]));
         cJSON_AddItemToArray(before, cJSON_CreateNumber((double)m->label_before[k]));
@@ -103,13 +110,13 @@ static foil_status write_pair(const char *dir, const char *stem, const foil_data
 static int run_poison(int argc, char **argv)
 {
     foil_data_spec data = {0};
-    const char *attack = NULL, *dir = NULL;
-    double rate = -1, alpha = 0;
-    int64_t target = -1, source = -1, patch = 0;
+    const char *attack = NULL, *dir = NULL, *model_path = NULL;
+    double rate = -1, alpha = 0, eps = 0;
+    int64_t target = -1, source = -1, patch = 0, steps = 0;
     int all_to_all = 0, json = 0;
     cli_option opts[] = {
         CLI_DATA_OPTIONS(data),
-        {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets or blend", 1, 0},
+        {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets, blend or clean-label", 1, 0},
         {"--rate", OPT_FLOAT, &rate, "R", "share of the training set poisoned, 0 to 1", 1, 0},
         {"--output-dir", OPT_STRING, &dir, "DIR", "where the poisoned set and manifest go", 1, 0},
         {"--target", OPT_INT, &target, "T", "the class the flip or backdoor gives", 0, 0},
@@ -117,16 +124,24 @@ static int run_poison(int argc, char **argv)
         {"--all-to-all", OPT_FLAG, &all_to_all, NULL, "backdoors: label y + 1 mod classes, not --target", 0, 0},
         {"--patch-size", OPT_INT, &patch, "P", "badnets: the patch's side in pixels (default 3)", 0, 0},
         {"--alpha", OPT_FLOAT, &alpha, "A", "blend: the pattern's weight, 0 < A <= 1 (default 0.2)", 0, 0},
+        {"--model", OPT_STRING, &model_path, "FILE", "clean-label: the model PGD runs on (ONNX)", 0, 0},
+        {"--eps", OPT_FLOAT, &eps, "E", "clean-label: PGD's Linf radius (default 0.1)", 0, 0},
+        {"--steps", OPT_INT, &steps, "N", "clean-label: PGD's steps (default 20)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print a JSON summary", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_poison, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
     foil_poison_options o = {.rate = rate, .source = source, .target = target, .all_to_all = all_to_all,
-                             .patch_size = patch, .blend_alpha = alpha, .seed = (uint64_t)common.seed};
+                             .patch_size = patch, .blend_alpha = alpha, .eps = eps, .steps = steps,
+                             .seed = (uint64_t)common.seed};
     foil_status st = foil_poison_attack_parse(attack, &o.attack);
     if (st) return cli_usage_error(&cli_poison, "%s", foil_last_error());
-    int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND;
+    int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND ||
+                   o.attack == FOIL_POISON_CLEAN_LABEL;
+    if ((o.attack == FOIL_POISON_CLEAN_LABEL) != (model_path != NULL))
+        return cli_usage_error(&cli_poison, "--model is for --attack clean-label, which needs it");
+    if (eps < 0 || steps < 0) return cli_usage_error(&cli_poison, "--eps and --steps must be >= 0");
     if ((o.attack == FOIL_POISON_TARGETED_FLIP || (backdoor && !all_to_all)) && target < 0)
         return cli_usage_error(&cli_poison, "--attack %s needs --target", attack);
     if (o.attack == FOIL_POISON_TARGETED_FLIP && source < 0)
@@ -136,6 +151,7 @@ static int run_poison(int argc, char **argv)
     if (mkdir(dir, 0777) && errno != EEXIST)
         return cli_fail(&cli_poison, foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", dir, strerror(errno)));
     data.seed = (uint64_t)common.seed;
+    if (model_path && (st = foil_model_load(model_path, &o.model))) return cli_fail(&cli_poison, st);
     foil_dataset train = {0}, poisoned = {0}, test = {0}, triggered = {0};
     foil_poison_manifest m = {0};
     char path[4096];
@@ -152,6 +168,7 @@ static int run_poison(int argc, char **argv)
                foil_poison_attack_name(o.attack), (long long)m.n, (long long)train.y.numel, data.data, dir,
                backdoor ? ", test_triggered_x.npy, test_triggered_y.npy" : "");
     foil_poison_manifest_free(&m);
+    foil_model_free(o.model);
     foil_dataset_free(&train), foil_dataset_free(&poisoned), foil_dataset_free(&test), foil_dataset_free(&triggered);
     return st ? cli_fail(&cli_poison, st) : CLI_OK;
 }

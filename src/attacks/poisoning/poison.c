@@ -7,13 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foil/evasion.h"
 #include "foil/poison.h"
 #include "foil/rng.h"
 
 /* Random streams of one seed: which examples, their new labels, the blend pattern. */
 enum { STREAM_CHOICE = 1, STREAM_LABELS = 2, STREAM_PATTERN = 3 };
 
-static const char *const attack_names[] = {"label-flip", "targeted-flip", "badnets", "blend"};
+static const char *const attack_names[] = {"label-flip", "targeted-flip", "badnets", "blend", "clean-label"};
 
 const char *foil_poison_attack_name(foil_poison_attack a)
 {
@@ -27,13 +28,21 @@ foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a)
             *a = (foil_poison_attack)i;
             return FOIL_OK;
         }
-    return foil_error(FOIL_ERR_ARG, "unknown poisoning attack '%s' (label-flip, targeted-flip, badnets or blend)",
+    return foil_error(FOIL_ERR_ARG,
+                      "unknown poisoning attack '%s' (label-flip, targeted-flip, badnets, blend or clean-label)",
                       s ? s : "");
 }
 
 static int is_backdoor(const foil_poison_options *o)
 {
-    return o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_BLEND;
+    return o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_BLEND || o->attack == FOIL_POISON_CLEAN_LABEL;
+}
+
+/* A backdoor's target for an input of label y: the attack succeeds when a
+ * triggered input of that label gets it. */
+static int64_t backdoor_target(const foil_poison_options *o, int64_t classes, int64_t y)
+{
+    return o->all_to_all && o->attack != FOIL_POISON_CLEAN_LABEL ? (y + 1) % classes : o->target;
 }
 
 /* An image's layout: channels (every dimension before the last two), rows, columns. */
@@ -43,12 +52,19 @@ typedef struct Layout {
 
 static foil_status check(const foil_dataset *d, const foil_poison_options *o, Layout *lay)
 {
-    if ((unsigned)o->attack > FOIL_POISON_BLEND)
+    if ((unsigned)o->attack > FOIL_POISON_CLEAN_LABEL)
         return foil_error(FOIL_ERR_ARG, "unknown poisoning attack %d", (int)o->attack);
     const char *name = foil_poison_attack_name(o->attack);
     if (!(o->rate >= 0 && o->rate <= 1)) return foil_error(FOIL_ERR_ARG, "%s: the rate must be in [0, 1], not %g", name, o->rate);
     if (d->classes < 2) return foil_error(FOIL_ERR_ARG, "%s: %s has fewer than 2 classes", name, d->name);
-    int uses_target = o->attack == FOIL_POISON_TARGETED_FLIP || (is_backdoor(o) && !o->all_to_all);
+    int uses_target = o->attack == FOIL_POISON_TARGETED_FLIP || o->attack == FOIL_POISON_CLEAN_LABEL ||
+                      (is_backdoor(o) && !o->all_to_all);
+    if (o->attack == FOIL_POISON_CLEAN_LABEL && o->all_to_all)
+        return foil_error(FOIL_ERR_ARG, "clean-label: the backdoor is all-to-one (labels stay as they are)");
+    if (o->attack == FOIL_POISON_CLEAN_LABEL && !o->model)
+        return foil_error(FOIL_ERR_ARG, "clean-label: PGD needs a model trained on clean data");
+    if (o->attack == FOIL_POISON_CLEAN_LABEL && (o->eps < 0 || !(o->eps <= 1) || o->steps < 0))
+        return foil_error(FOIL_ERR_ARG, "clean-label: eps must be in [0, 1] and steps >= 0");
     if (uses_target && (o->target < 0 || o->target >= d->classes))
         return foil_error(FOIL_ERR_ARG, "%s: target class %lld is not a class of %s (0 to %lld)", name,
                           (long long)o->target, d->name, (long long)d->classes - 1);
@@ -62,9 +78,9 @@ static foil_status check(const foil_dataset *d, const foil_poison_options *o, La
     lay->channels = 1;
     for (int i = 1; i < d->x.ndim - 2; i++) lay->channels *= d->x.shape[i];
     int64_t p = o->patch_size ? o->patch_size : 3;
-    if (o->attack == FOIL_POISON_BADNETS && (p < 1 || p + 1 > lay->h || p + 1 > lay->w))
-        return foil_error(FOIL_ERR_ARG, "badnets: a %lld-pixel patch one pixel from the corner does not fit %lldx%lld images",
-                          (long long)p, (long long)lay->h, (long long)lay->w);
+    if (o->attack != FOIL_POISON_BLEND && (p < 1 || p + 1 > lay->h || p + 1 > lay->w))
+        return foil_error(FOIL_ERR_ARG, "%s: a %lld-pixel patch one pixel from the corner does not fit %lldx%lld images",
+                          name, (long long)p, (long long)lay->h, (long long)lay->w);
     double a = o->blend_alpha ? o->blend_alpha : 0.2;
     if (o->attack == FOIL_POISON_BLEND && !(a > 0 && a <= 1))
         return foil_error(FOIL_ERR_ARG, "blend: alpha must be in (0, 1], not %g", o->blend_alpha);
@@ -123,7 +139,7 @@ static int64_t new_label(const foil_poison_options *o, int64_t classes, int64_t 
     switch (o->attack) {
     case FOIL_POISON_LABEL_FLIP: return (y + 1 + (int64_t)foil_rng_below(rng, (uint64_t)(classes - 1))) % classes;
     case FOIL_POISON_TARGETED_FLIP: return o->target;
-    default: return o->all_to_all ? (y + 1) % classes : o->target;
+    default: return backdoor_target(o, classes, y);
     }
 }
 
@@ -131,6 +147,7 @@ static int64_t new_label(const foil_poison_options *o, int64_t classes, int64_t 
 static int eligible(const foil_poison_options *o, int64_t y)
 {
     if (o->attack == FOIL_POISON_TARGETED_FLIP) return y == o->source;
+    if (o->attack == FOIL_POISON_CLEAN_LABEL) return y == o->target;
     if (is_backdoor(o) && !o->all_to_all) return y != o->target;
     return 1;
 }
@@ -145,13 +162,16 @@ static int cmp_i64(const void *a, const void *b)
 static foil_status choose(const foil_dataset *d, const foil_poison_options *o, foil_poison_manifest *m)
 {
     const int64_t n = d->y.numel, *y = foil_i64(&d->y);
-    int64_t *pool = malloc((size_t)(n ? n : 1) * sizeof *pool), n_pool = 0, n_source = 0;
+    int64_t *pool = malloc((size_t)(n ? n : 1) * sizeof *pool), n_pool = 0, n_source = 0, n_target = 0;
     if (!pool) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         if (eligible(o, y[i])) pool[n_pool++] = i;
         n_source += y[i] == o->source;
+        n_target += y[i] == o->target;
     }
-    const int64_t base = o->attack == FOIL_POISON_TARGETED_FLIP ? n_source : n;
+    const int64_t base = o->attack == FOIL_POISON_TARGETED_FLIP  ? n_source
+                         : o->attack == FOIL_POISON_CLEAN_LABEL ? n_target
+                                                                 : n;
     const int64_t count = (int64_t)llround(o->rate * (double)base);
     if (count > n_pool) {
         free(pool);
@@ -174,6 +194,37 @@ static foil_status choose(const foil_dataset *d, const foil_poison_options *o, f
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     return FOIL_OK;
+}
+
+/* Clean-label: move the chosen examples of `poisoned` by untargeted PGD
+ * away from their (target) class on o->model, in place. */
+static foil_status perturb(const foil_poison_options *o, const foil_poison_manifest *m, foil_dataset *poisoned)
+{
+    const int64_t F = foil_dataset_example_size(poisoned);
+    foil_tensor x = {0};
+    int64_t shape[8];
+    for (int i = 0; i < poisoned->x.ndim && i < 8; i++) shape[i] = poisoned->x.shape[i];
+    shape[0] = m->n;
+    foil_status st = foil_tensor_alloc(&x, FOIL_F32, poisoned->x.ndim, shape);
+    int64_t *y = malloc((size_t)(m->n ? m->n : 1) * sizeof *y);
+    if (!st && !y) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (!st && (!poisoned->lower.data || !poisoned->upper.data))
+        st = foil_error(FOIL_ERR_ARG, "clean-label: %s has no input range for PGD", poisoned->name);
+    for (int64_t k = 0; !st && k < m->n; k++) {
+        memcpy(foil_f32(&x) + k * F, foil_f32(&poisoned->x) + m->index[k] * F, (size_t)F * sizeof(float));
+        y[k] = m->label_before[k];
+    }
+    foil_threat t = {.norm = FOIL_NORM_LINF, .eps = (float)(o->eps ? o->eps : 0.1), .lower = foil_f32(&poisoned->lower),
+                     .upper = foil_f32(&poisoned->upper), .steps = o->steps ? o->steps : 20, .seed = o->seed};
+    foil_evasion_options eo = {.quiet = 1};
+    foil_evasion_result r = {0};
+    if (!st && m->n) st = foil_evasion_run("pgd", o->model, &x, y, &t, &eo, &r);
+    for (int64_t k = 0; !st && k < m->n; k++)
+        memcpy(foil_f32(&poisoned->x) + m->index[k] * F, foil_f32(&r.adv) + k * F, (size_t)F * sizeof(float));
+    foil_evasion_result_free(&r);
+    foil_tensor_free(&x);
+    free(y);
+    return st;
 }
 
 foil_status foil_poison_dataset(const foil_dataset *train, const foil_poison_options *o, foil_dataset *poisoned,
@@ -200,10 +251,16 @@ foil_status foil_poison_dataset(const foil_dataset *train, const foil_poison_opt
         int64_t i = manifest->index[k];
         manifest->label_before[k] = y[i];
         y[i] = manifest->label_after[k] = new_label(o, train->classes, y[i], &rng);
-        if (is_backdoor(o)) add_trigger(train, o, &lay, pattern, foil_f32(&poisoned->x) + i * F);
     }
+    if (o->attack == FOIL_POISON_CLEAN_LABEL) st = perturb(o, manifest, poisoned);
+    for (int64_t k = 0; !st && is_backdoor(o) && k < manifest->n; k++)
+        add_trigger(train, o, &lay, pattern, foil_f32(&poisoned->x) + manifest->index[k] * F);
     free(pattern);
-    return FOIL_OK;
+    if (st) {
+        foil_dataset_free(poisoned);
+        foil_poison_manifest_free(manifest);
+    }
+    return st;
 }
 
 foil_status foil_poison_add_trigger(const foil_dataset *d, const foil_poison_options *o, foil_tensor *x)
@@ -235,15 +292,15 @@ foil_status foil_poison_triggered_set(const foil_dataset *test, const foil_poiso
         return foil_error(FOIL_ERR_ARG, "%s has no trigger", foil_poison_attack_name(o->attack));
     const int64_t n = test->y.numel, F = foil_dataset_example_size(test), *y = foil_i64(&test->y);
     int64_t m = 0;
-    for (int64_t i = 0; i < n; i++) m += eligible(o, y[i]);
+    for (int64_t i = 0; i < n; i++) m += backdoor_target(o, test->classes, y[i]) != y[i];
     foil_dataset whole;
     if ((st = foil_dataset_copy(&whole, test))) return st;
     float *x = foil_f32(&whole.x);
     int64_t *yo = foil_i64(&whole.y), k = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (!eligible(o, y[i])) continue;
+        if (backdoor_target(o, test->classes, y[i]) == y[i]) continue;
         memmove(x + k * F, x + i * F, (size_t)F * sizeof *x);
-        yo[k++] = new_label(o, test->classes, y[i], NULL);
+        yo[k++] = backdoor_target(o, test->classes, y[i]);
     }
     whole.x.shape[0] = m, whole.x.numel = m * F;
     whole.y.shape[0] = m, whole.y.numel = m;
