@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# foil poison from the command line: the files it writes agree with its
-# manifest, the same seed writes the same files, a clean model is not fooled
-# by the trigger alone, and bad options get clear errors.
+# foil poison and foil scan from the command line: the files poison writes
+# agree with its manifest, the same seed writes the same files, a clean
+# model is not fooled by the trigger alone, scan's outputs agree with its
+# counts, and bad options get clear errors.
 set -uo pipefail
 FOIL=${FOIL_BIN:?}
 source "${FOIL_SOURCE_DIR:?}/tests/cli_helpers.sh"
@@ -44,6 +45,31 @@ check "clean model vs the trigger" 0 "" -- "$FOIL" eval --model "$model" --data 
   --labels "$tmp/bd/test_triggered_y.npy" --json
 asr=$(sed -nE 's/.*"accuracy":([0-9.e-]+).*/\1/p' <<<"$out" | head -1)
 awk -v a="${asr:-1}" 'BEGIN{exit !(a < 0.3)}' || fail "a clean model's attack success rate is ${asr:-?}, not below 0.3"
+
+# foil scan: the mechanics on the badnets set (how well it finds poison is
+# test_scan's and the benchmark's): the counts, the files, the manifest
+check "scan spectral" 0 '"method":"spectral".*"flagged":[0-9]+.*"poisoned":6000' -- "$FOIL" scan --model "$model" \
+  --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --manifest "$tmp/bd/manifest.json" --eps 0.1 \
+  --output-dir "$tmp/scan" --json
+$py - "$tmp/scan" "$out" <<'PY' || fail "scan: its files disagree with its counts"
+import json, struct, sys
+r = json.loads(sys.argv[2].splitlines()[-1])
+flagged = json.load(open(sys.argv[1] + "/flagged.json"))
+raw = open(sys.argv[1] + "/filtered_y.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+kept = (len(raw) - 10 - hl) // 8
+assert len(flagged) == r["flagged"] and kept == 60000 - r["flagged"], (len(flagged), kept, r["flagged"])
+assert 0.14 * 60000 <= r["flagged"] <= 0.16 * 60000, "1.5 eps of each label: about 15%"
+assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1
+assert r["true_positives"] == round(r["recall"] * 6000)
+PY
+check "scan clustering" 0 "^clustering scan of .*: [0-9]+ of 60000 examples flagged" -- "$FOIL" scan --model "$model" \
+  --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --method clustering
+printf '{"index":[5,60000]}' >"$tmp/badmanifest.json"
+check "scan: manifest index out of range" 1 "index 60000 is not an example of the data's 60000" -- "$FOIL" scan \
+  --model "$model" --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --manifest "$tmp/badmanifest.json"
+check "scan: unknown method" 2 "unknown scan 'pca'" -- "$FOIL" scan --model "$model" --data "$tmp/bd/train_x.npy" \
+  --labels "$tmp/bd/train_y.npy" --method pca
 
 check "blend json" 0 '"attack":"blend".*"poisoned":3000.*"alpha":0.1' -- "$FOIL" poison --data fashion-mnist \
   --attack blend --rate 0.05 --target 3 --alpha 0.1 --output-dir "$tmp/bl" --json

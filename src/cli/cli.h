@@ -94,7 +94,7 @@ foil_status cli_shard_attack(const char *name, foil_model *model, const foil_ten
 void cli_apply_common(const cli_common *common);
 
 extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit,
-    cli_certify, cli_verify, cli_poison;
+    cli_certify, cli_verify, cli_poison, cli_scan;
 
 
 

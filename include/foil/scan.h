@@ -1,0 +1,75 @@
+/*
+ * foil/scan.h - finding poison in a training set from a model trained on
+ * it (ART's poison filtering defences).
+ *
+ * Both scans read each training example's penultimate features (the input
+ * of the logits' linear layer; foil_model_load_features) from a model
+ * trained on the possibly poisoned set, and look at each label's examples
+ * apart: a backdoor teaches the model a feature, the trigger, that the
+ * poisoned examples of the target label share and the clean ones lack.
+ *
+ *   spectral     Tran, Li and Madry 2018, spectral signatures: per label,
+ *                the features centred on their mean, their top right
+ *                singular vector v, and each example's score
+ *                ((r_i - mean) . v)^2; the 1.5 eps n_label highest
+ *                scores of every label are flagged, eps the largest share
+ *                of a label that may be poison (the paper's epsilon).
+ *   clustering   Chen et al. 2018, activation clustering: per label, the
+ *                features projected on their top `dims` principal
+ *                components (the paper uses ICA; ART's default is PCA too),
+ *                split in two by k-means (k-means++ seeding, the best of
+ *                `restarts`), and the smaller cluster flagged when it holds
+ *                at most `size_threshold` of the label (the paper's
+ *                relative-size analysis; ART's ActivationDefence default
+ *                of 0.35).
+ *
+ * The eigenvectors come from a cyclic Jacobi eigendecomposition of the
+ * features' covariance in double (features of up to 4,096 dimensions).
+ */
+#ifndef FOIL_SCAN_H
+#define FOIL_SCAN_H
+
+#include <stdint.h>
+
+#include "foil/model.h"
+#include "foil/status.h"
+#include "foil/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum foil_scan_method { FOIL_SCAN_SPECTRAL = 0, FOIL_SCAN_CLUSTERING = 1 } foil_scan_method;
+
+/* "spectral", "clustering"; parse: FOIL_ERR_ARG naming s. */
+const char *foil_scan_method_name(foil_scan_method m);
+foil_status foil_scan_method_parse(const char *s, foil_scan_method *m);
+
+typedef struct foil_scan_options {
+    foil_scan_method method;
+    double eps;              /* spectral: 0 < eps <= 0.66 (0: 0.1) */
+    int64_t dims;            /* clustering: principal components kept (0: 10) */
+    double size_threshold;   /* clustering: 0 < t < 1 (0: 0.35) */
+    int64_t restarts;        /* clustering: k-means runs, the lowest inertia kept (0: 10) */
+    uint64_t seed;
+} foil_scan_options;
+
+typedef struct foil_scan_result {
+    int64_t n;
+    uint8_t *flagged;        /* per example: 1 = taken for poison */
+    double *score;           /* per example: spectral score, or for clustering the share of its label in its cluster */
+    int64_t n_flagged;
+} foil_scan_result;
+
+/* Scan n examples x (N, ...) with labels y in [0, classes) by the features
+ * `features` gives them (a foil_model_load_features model). */
+foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int64_t *y, int64_t classes,
+                           const foil_scan_options *o, foil_scan_result *r);
+
+void foil_scan_result_free(foil_scan_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

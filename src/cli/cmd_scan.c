@@ -1,0 +1,183 @@
+/*
+ * cli/cmd_scan.c - foil scan: find poison in a training set with a model
+ * trained on it (foil/scan.h), scored against foil poison's manifest.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "foil/npy.h"
+#include "foil/scan.h"
+#include "io/file.h"
+
+static int run_scan(int argc, char **argv);
+
+const cli_command cli_scan = {
+    "scan", "find poisoned training examples (spectral signatures, activation clustering)",
+    "--model M.onnx --data DATA [--method spectral|clustering] [--eps E] [--dims K]\n"
+    "                 [--size-threshold T] [--manifest manifest.json] [--output-dir DIR] [--json]",
+    "Reads the penultimate features (the input of the logits' linear layer) of\n"
+    "every example of DATA from M, a model trained on DATA, and flags the\n"
+    "examples that look poisoned, each label's examples apart:\n"
+    "  spectral    Tran, Li and Madry 2018: each example's squared projection\n"
+    "              on its label's top singular direction; the 1.5 eps n highest\n"
+    "              of each label are flagged (--eps, the largest share of a label\n"
+    "              that may be poison, default 0.1)\n"
+    "  clustering  Chen et al. 2018: two k-means clusters of the label's\n"
+    "              features on their top --dims principal components (default\n"
+    "              10); the smaller is flagged when it holds at most\n"
+    "              --size-threshold of the label (default 0.35)\n"
+    "With --manifest (foil poison's), prints precision and recall against the\n"
+    "examples it says were poisoned. With --output-dir, writes\n"
+    "filtered_x.npy, filtered_y.npy (the examples not flagged: retrain on\n"
+    "them) and flagged.json (their indices). DATA is read whole, in order\n"
+    "(the manifest's indices).",
+    run_scan,
+    0,
+};
+
+/* The manifest's poisoned indices as a 0/1 array over n examples. */
+static foil_status read_manifest(const char *path, int64_t n, uint8_t *poisoned, int64_t *count)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    foil_status st = foilReadFile(path, (size_t)1 << 30, &buf, &len);
+    if (st) return st;
+    cJSON *root = cJSON_ParseWithLength((const char *)buf, len), *idx = cJSON_GetObjectItem(root, "index");
+    free(buf);
+    if (!cJSON_IsArray(idx)) {
+        cJSON_Delete(root);
+        return foil_error(FOIL_ERR_FORMAT, "%s: not a foil poison manifest (no \"index\" array)", path);
+    }
+    *count = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, idx)
+    {
+        double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
+        if (!(v >= 0 && v < (double)n) || v != (double)(int64_t)v) {
+            cJSON_Delete(root);
+            return foil_error(FOIL_ERR_FORMAT, "%s: index %g is not an example of the data's %lld", path, v,
+                              (long long)n);
+        }
+        *count += !poisoned[(int64_t)v];
+        poisoned[(int64_t)v] = 1;
+    }
+    cJSON_Delete(root);
+    return FOIL_OK;
+}
+
+static foil_status write_outputs(const char *dir, const foil_dataset *d, const foil_scan_result *r)
+{
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", dir, strerror(errno));
+    const int64_t n = r->n, F = foil_dataset_example_size(d), kept = n - r->n_flagged;
+    foil_tensor x = {0}, y = {0};
+    int64_t shape[8];
+    for (int i = 0; i < d->x.ndim && i < 8; i++) shape[i] = d->x.shape[i];
+    shape[0] = kept;
+    foil_status st = foil_tensor_alloc(&x, FOIL_F32, d->x.ndim, shape);
+    if (!st) st = foil_tensor_alloc(&y, FOIL_I64, 1, &kept);
+    cJSON *flagged = cJSON_CreateArray();
+    for (int64_t i = 0, k = 0; !st && i < n; i++) {
+        if (r->flagged[i]) {
+            cJSON_AddItemToArray(flagged, cJSON_CreateNumber((double)i));
+            continue;
+        }
+        memcpy(foil_f32(&x) + k * F, foil_f32(&d->x) + i * F, (size_t)F * sizeof(float));
+        foil_i64(&y)[k++] = foil_i64(&d->y)[i];
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/filtered_x.npy", dir);
+    if (!st) st = foil_npy_write(path, &x);
+    snprintf(path, sizeof path, "%s/filtered_y.npy", dir);
+    if (!st) st = foil_npy_write(path, &y);
+    char *text = cJSON_PrintUnformatted(flagged);
+    snprintf(path, sizeof path, "%s/flagged.json", dir);
+    if (!st) st = text ? foilWriteFileAtomic(path, text, strlen(text)) : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    free(text);
+    cJSON_Delete(flagged);
+    foil_tensor_free(&x), foil_tensor_free(&y);
+    return st;
+}
+
+static int run_scan(int argc, char **argv)
+{
+    foil_data_spec data = {0};
+    const char *model_path = NULL, *method = "spectral", *manifest = NULL, *dir = NULL;
+    double eps = 0.1, threshold = 0.35;
+    int64_t dims = 10;
+    int json = 0;
+    cli_option opts[] = {
+        {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier trained on DATA", 1, 0},
+        CLI_DATA_OPTIONS(data),
+        {"--method", OPT_STRING, &method, "NAME", "spectral (default) or clustering", 0, 0},
+        {"--eps", OPT_FLOAT, &eps, "E", "spectral: the largest share of a label that may be poison (0.1)", 0, 0},
+        {"--dims", OPT_INT, &dims, "K", "clustering: principal components kept (10)", 0, 0},
+        {"--size-threshold", OPT_FLOAT, &threshold, "T", "clustering: the largest poison cluster share (0.35)", 0, 0},
+        {"--manifest", OPT_STRING, &manifest, "FILE", "foil poison's manifest: precision and recall", 0, 0},
+        {"--output-dir", OPT_STRING, &dir, "DIR", "write the filtered data and the flagged indices", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print the result as one JSON object", 0, 0},
+    };
+    cli_common common;
+    int rc = cli_parse(&cli_scan, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc) return rc;
+    foil_scan_options o = {.eps = eps, .dims = dims, .size_threshold = threshold, .seed = (uint64_t)common.seed};
+    if (foil_scan_method_parse(method, &o.method)) return cli_usage_error(&cli_scan, "%s", foil_last_error());
+    if (!(eps > 0 && eps <= 0.66)) return cli_usage_error(&cli_scan, "--eps must be in (0, 0.66]");
+    if (dims < 1 || dims > 64) return cli_usage_error(&cli_scan, "--dims must be in [1, 64]");
+    if (!(threshold > 0 && threshold < 1)) return cli_usage_error(&cli_scan, "--size-threshold must be in (0, 1)");
+    cli_apply_common(&common);
+    data.seed = (uint64_t)common.seed;
+    foil_dataset d = {0};
+    foil_model *features = NULL;
+    foil_scan_result r = {0};
+    uint8_t *truth = NULL;
+    int64_t n_poison = 0, true_pos = 0;
+    foil_status st = foil_data_load(&data, FOIL_SPLIT_ALL, &d);
+    if (!st) st = foil_model_load_features(model_path, NULL, &features);
+    if (!st && manifest) {
+        truth = calloc((size_t)(d.y.numel ? d.y.numel : 1), 1);
+        st = truth ? read_manifest(manifest, d.y.numel, truth, &n_poison) : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    if (!st) st = foil_scan_data(features, &d.x, foil_i64(&d.y), d.classes, &o, &r);
+    if (!st && dir) st = write_outputs(dir, &d, &r);
+    if (!st) {
+        for (int64_t i = 0; truth && i < r.n; i++) true_pos += truth[i] && r.flagged[i];
+        double precision = r.n_flagged ? (double)true_pos / (double)r.n_flagged : 0;
+        double recall = n_poison ? (double)true_pos / (double)n_poison : 0;
+        if (json) {
+            cJSON *root = cJSON_CreateObject();
+            cJSON_AddStringToObject(root, "model", model_path);
+            cJSON_AddStringToObject(root, "data", data.data);
+            cJSON_AddStringToObject(root, "method", foil_scan_method_name(o.method));
+            cJSON_AddNumberToObject(root, "examples", (double)r.n);
+            cJSON_AddNumberToObject(root, "flagged", (double)r.n_flagged);
+            if (manifest) {
+                cJSON_AddNumberToObject(root, "poisoned", (double)n_poison);
+                cJSON_AddNumberToObject(root, "true_positives", (double)true_pos);
+                cJSON_AddNumberToObject(root, "precision", precision);
+                cJSON_AddNumberToObject(root, "recall", recall);
+            }
+            char *text = cJSON_PrintUnformatted(root);
+            if (text) printf("%s\n", text);
+            free(text);
+            cJSON_Delete(root);
+        } else {
+            printf("%s scan of %s: %lld of %lld examples flagged\n", foil_scan_method_name(o.method), data.data,
+                   (long long)r.n_flagged, (long long)r.n);
+            if (manifest)
+                printf("against the manifest (%lld poisoned): precision %.1f%%, recall %.1f%%\n", (long long)n_poison,
+                       100 * precision, 100 * recall);
+        }
+    }
+    free(truth);
+    foil_scan_result_free(&r);
+    foil_model_free(features);
+    foil_dataset_free(&d);
+    return st ? cli_fail(&cli_scan, st) : CLI_OK;
+}

@@ -1,0 +1,112 @@
+/*
+ * test_scan.c - foil/scan.h on features whose poison is known: a model that
+ * passes D features through (a Gemm by the identity), three labels of
+ * Gaussian points, and in label 0 a share of points moved along one
+ * direction, as a backdoor's trigger feature moves them. Both scans must
+ * find them, and clustering must leave the clean labels alone.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "foil/rng.h"
+#include "foil/scan.h"
+#include "model/model_internal.h"
+#include "nn/builder.h"
+
+enum { D = 16, PER_LABEL = 600, LABELS = 3, POISON = 120, N = PER_LABEL * LABELS };
+
+static foil_model *identity_model(void)
+{
+    static float eye[D * D], zero[D];
+    for (int i = 0; i < D; i++) eye[i * D + i] = 1.0f;
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "identity", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, D}, NULL);
+    int w = foilBuilderParam(&b, "w", 2, (int64_t[]){D, D}, eye);
+    int c = foilBuilderParam(&b, "c", 1, (int64_t[]){D}, zero);
+    int v = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(x, w, c), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
+    foilBuilderOutput(&b, v, FOIL_F32, 2, (int64_t[]){-1, D}, NULL);
+    FoilGraph *g;
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
+    foil_model *m;
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
+    return m;
+}
+
+/* The first POISON examples of label 0 are poison: shifted by 6 along a fixed unit direction. */
+static void make_features(foil_tensor *x, int64_t *y, uint8_t *poison)
+{
+    assert_int_equal(foil_tensor_alloc(x, FOIL_F32, 2, (int64_t[]){N, D}), FOIL_OK);
+    foil_rng rng = foil_rng_make(11, 0);
+    double dir[D], norm = 0;
+    for (int j = 0; j < D; j++) dir[j] = foil_rng_normal(&rng), norm += dir[j] * dir[j];
+    for (int i = 0; i < N; i++) {
+        y[i] = i / PER_LABEL;
+        poison[i] = i < POISON;
+        for (int j = 0; j < D; j++)
+            foil_f32(x)[i * D + j] = (float)(foil_rng_normal(&rng) + (poison[i] ? 6 * dir[j] / sqrt(norm) : 0));
+    }
+}
+
+static void score(const foil_scan_result *r, const uint8_t *poison, int *tp, int *fp)
+{
+    *tp = *fp = 0;
+    for (int i = 0; i < N; i++) *tp += r->flagged[i] && poison[i], *fp += r->flagged[i] && !poison[i];
+}
+
+static void test_scans_find_poison(void **state)
+{
+    (void)state;
+    foil_model *m = identity_model();
+    foil_tensor x;
+    int64_t y[N];
+    uint8_t poison[N];
+    make_features(&x, y, poison);
+    int tp, fp;
+
+    /* spectral, eps 0.2 of each label: 1.5 * 0.2 * 600 = 180 flagged per label */
+    foil_scan_options o = {.method = FOIL_SCAN_SPECTRAL, .eps = 0.2};
+    foil_scan_result r;
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_OK);
+    score(&r, poison, &tp, &fp);
+    printf("  spectral: %d of %d poisoned found, %d clean flagged of %d\n", tp, POISON, fp, N - POISON);
+    assert_int_equal(r.n_flagged, 3 * 180);
+    assert_true(tp >= 0.95 * POISON);
+    for (int i = 0; i < POISON; i++) assert_true(r.score[i] >= 0);
+    foil_scan_result_free(&r);
+
+    /* clustering: the 120 of 600 (20%) are the smaller cluster of label 0;
+     * the clean labels split about evenly, so nothing there is flagged */
+    o = (foil_scan_options){.method = FOIL_SCAN_CLUSTERING, .dims = 4, .seed = 3};
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_OK);
+    score(&r, poison, &tp, &fp);
+    printf("  clustering: %d of %d poisoned found, %d clean flagged\n", tp, POISON, fp);
+    assert_true(tp >= 0.95 * POISON);
+    assert_true(fp <= 0.05 * POISON);
+    for (int i = PER_LABEL; i < N; i++) assert_false(r.flagged[i]);
+    foil_scan_result_free(&r);
+
+    /* bad options and labels */
+    o = (foil_scan_options){.method = FOIL_SCAN_SPECTRAL, .eps = 0.9};
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_ERR_ARG);
+    o.eps = 0.1;
+    y[5] = LABELS;
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "label 3 of example 5"));
+    foil_tensor_free(&x);
+    foil_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scans_find_poison)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
