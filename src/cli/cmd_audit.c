@@ -11,9 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "eval/audit.h"
 #include "cli/cli.h"
+#include "eval/audit.h"
 #include "foil/detect.h"
+#include "io/file.h"
 #include "report/report.h"
 
 static int run_audit(int argc, char **argv);
@@ -213,9 +214,8 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
     foil_status st;
     if (rc) return rc;
     /* before the attacks run: a report that cannot be written must not cost the audit */
-    if (mkdir(a->out, 0777) && errno != EEXIST)
-        return cli_fail(&cli_audit, foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", a->out,
-                                               strerror(errno)));
+    foil_status made = foilMakeDir(a->out);
+    if (made) return cli_fail(&cli_audit, made);
     FILE *junit = a->junit ? fopen(a->junit, "w") : NULL;
     if (a->junit && !junit)
         return cli_fail(&cli_audit, foil_error(FOIL_ERR_IO, "%s: cannot write: %s", a->junit, strerror(errno)));

@@ -148,8 +148,7 @@ static int run_poison(int argc, char **argv)
         return cli_usage_error(&cli_poison, "--attack targeted-flip needs --source");
     if (patch < 0) return cli_usage_error(&cli_poison, "--patch-size must be >= 1");
     cli_apply_common(&common);
-    if (mkdir(dir, 0777) && errno != EEXIST)
-        return cli_fail(&cli_poison, foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", dir, strerror(errno)));
+    if ((st = foilMakeDir(dir))) return cli_fail(&cli_poison, st);
     data.seed = (uint64_t)common.seed;
     if (model_path && (st = foil_model_load(model_path, &o.model))) return cli_fail(&cli_poison, st);
     foil_dataset train = {0}, poisoned = {0}, test = {0}, triggered = {0};

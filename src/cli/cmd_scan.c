@@ -73,14 +73,14 @@ static foil_status read_manifest(const char *path, int64_t n, uint8_t *poisoned,
 
 static foil_status write_outputs(const char *dir, const foil_dataset *d, const foil_scan_result *r)
 {
-    if (mkdir(dir, 0777) && errno != EEXIST)
-        return foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", dir, strerror(errno));
+    foil_status st = foilMakeDir(dir);
+    if (st) return st;
     const int64_t n = r->n, F = foil_dataset_example_size(d), kept = n - r->n_flagged;
     foil_tensor x = {0}, y = {0};
     int64_t shape[8];
     for (int i = 0; i < d->x.ndim && i < 8; i++) shape[i] = d->x.shape[i];
     shape[0] = kept;
-    foil_status st = foil_tensor_alloc(&x, FOIL_F32, d->x.ndim, shape);
+    st = foil_tensor_alloc(&x, FOIL_F32, d->x.ndim, shape);
     if (!st) st = foil_tensor_alloc(&y, FOIL_I64, 1, &kept);
     cJSON *flagged = cJSON_CreateArray();
     for (int64_t i = 0, k = 0; !st && i < n; i++) {

@@ -69,3 +69,10 @@ foil_status foilWriteFileAtomic(const char *path, const void *data, size_t len)
     free(tmp);
     return FOIL_OK;
 }
+
+foil_status foilMakeDir(const char *path)
+{
+    if (mkdir(path, 0777) && errno != EEXIST)
+        return foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", path, strerror(errno));
+    return FOIL_OK;
+}

@@ -16,4 +16,7 @@ foil_status foilReadFile(const char *path, size_t max_bytes, uint8_t **buf, size
  * file or the new one, never a torn one. */
 foil_status foilWriteFileAtomic(const char *path, const void *data, size_t len);
 
+/* Create directory `path` unless it exists; an error names it and why. */
+foil_status foilMakeDir(const char *path);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/file.h"
 #include "report/report.h"
 
 static const char *const view_names[FOIL_VIEW_COUNT] = {"clean", "adversarial", "perturbation", "saliency-clean",
@@ -190,9 +191,8 @@ foil_status foilReportAuditExamples(const char *dir, const FoilAudit *a)
     if (!a->n_examples) return FOIL_OK;
     char path[4096], name[64];
     snprintf(path, sizeof path, "%s/examples", dir);
-    if (mkdir(path, 0777) && errno != EEXIST)
-        return foil_error(FOIL_ERR_IO, "%s: cannot create the directory: %s", path, strerror(errno));
-    foil_status st = FOIL_OK;
+    foil_status st = foilMakeDir(path);
+    if (st) return st;
     for (int k = 0; k < a->n_examples && !st; k++)
         for (int v = 0; v < FOIL_VIEW_COUNT && !st; v++) {
             if (!foilReportExampleHas(&a->examples[k], (FoilExampleView)v)) continue;
