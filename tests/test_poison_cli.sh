@@ -71,6 +71,10 @@ check "scan: manifest index out of range" 1 "index 60000 is not an example of th
 check "scan: unknown method" 2 "unknown scan 'pca'" -- "$FOIL" scan --model "$model" --data "$tmp/bd/train_x.npy" \
   --labels "$tmp/bd/train_y.npy" --method pca
 
+check "strip" 0 '"method":"strip".*"clean":200,"triggered":200.*"fpr":0.05' -- "$FOIL" scan --model "$model" \
+  --data fashion-mnist --method strip --triggered "$tmp/bd/test_triggered_x.npy" --limit 200 --overlays 20 --json
+check "strip needs inputs" 2 "needs --triggered" -- "$FOIL" scan --model "$model" --data fashion-mnist --method strip
+
 check "blend json" 0 '"attack":"blend".*"poisoned":3000.*"alpha":0.1' -- "$FOIL" poison --data fashion-mnist \
   --attack blend --rate 0.05 --target 3 --alpha 0.1 --output-dir "$tmp/bl" --json
 check "label flip on tabular data" 0 "^label-flip: poisoned" -- "$FOIL" poison --data breast-cancer \

@@ -105,8 +105,49 @@ static void test_scans_find_poison(void **state)
     foil_model_free(m);
 }
 
+/* STRIP on a 2-class model whose logits are (100 x0, 0) on 4 features: a
+ * "triggered" input (x0 = 1) keeps logit 50 or more in every blend (0
+ * entropy), a clean one (x0 = 0) blended with clean images gives logits
+ * (0, 0): exactly 1 bit. The blends of an input do not depend on the
+ * batch it came in. */
+static void test_strip_entropy(void **state)
+{
+    (void)state;
+    static float w[2 * 4] = {100, 0, 0, 0, 0, 0, 0, 0}, c[2] = {0, 0};
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "trigger", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
+    int wv = foilBuilderParam(&b, "w", 2, (int64_t[]){2, 4}, w), cv = foilBuilderParam(&b, "c", 1, (int64_t[]){2}, c);
+    int v = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(x, wv, cv), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
+    foilBuilderOutput(&b, v, FOIL_F32, 2, (int64_t[]){-1, 2}, NULL);
+    FoilGraph *g;
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
+    foil_model *m;
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
+    foil_tensor in, pool;
+    assert_int_equal(foil_tensor_alloc(&in, FOIL_F32, 2, (int64_t[]){7, 4}), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&pool, FOIL_F32, 2, (int64_t[]){20, 4}), FOIL_OK);
+    foil_rng rng = foil_rng_make(1, 0);
+    for (int i = 0; i < 7 * 4; i++) foil_f32(&in)[i] = i % 4 == 0 ? (float)((i / 4) % 2) : foil_rng_uniform(&rng);
+    for (int i = 0; i < 20 * 4; i++) foil_f32(&pool)[i] = i % 4 == 0 ? 0.0f : foil_rng_uniform(&rng);
+    double h[7], h1[7];
+    foil_strip_options o = {.overlays = 16, .batch = 7, .seed = 5};
+    assert_int_equal(foil_strip_entropy(m, &in, &pool, &o, h), FOIL_OK);
+    for (int i = 0; i < 7; i++) {
+        if (i % 2) assert_true(h[i] < 1e-6);      /* triggered: the answer never moves */
+        else assert_true(fabs(h[i] - 1) < 1e-9);  /* clean: a coin flip, 1 bit */
+    }
+    o.batch = 1;
+    assert_int_equal(foil_strip_entropy(m, &in, &pool, &o, h1), FOIL_OK);
+    assert_memory_equal(h, h1, sizeof h);
+    o.alpha = 1.5;
+    assert_int_equal(foil_strip_entropy(m, &in, &pool, &o, h1), FOIL_ERR_ARG);
+    foil_tensor_free(&in), foil_tensor_free(&pool);
+    foil_model_free(m);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scans_find_poison)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scans_find_poison), cmocka_unit_test(test_strip_entropy)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

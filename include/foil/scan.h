@@ -25,6 +25,9 @@
  *
  * The eigenvectors come from a cyclic Jacobi eigendecomposition of the
  * features' covariance in double (features of up to 4,096 dimensions).
+ *
+ * STRIP (below) scans inputs, not training data: it flags triggered inputs
+ * to a model at inference.
  */
 #ifndef FOIL_SCAN_H
 #define FOIL_SCAN_H
@@ -67,6 +70,25 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
                            const foil_scan_options *o, foil_scan_result *r);
 
 void foil_scan_result_free(foil_scan_result *r);
+
+/* STRIP (Gao et al. 2019), at inference, no training data needed: each
+ * input x_i is blended with `overlays` clean images p drawn from pool,
+ * alpha x_i + (1 - alpha) p (alpha 0.5, as TrojanZoo's STRIP; the paper
+ * adds the two images), and its score is the mean entropy, in bits, of the
+ * model's softmax over the blends. A backdoored model keeps answering the
+ * target on a triggered input whatever is blended in: low entropy. The
+ * pool images come from seed and the input's index (the same input at the
+ * same index gets the same blends, whichever others come with it). */
+typedef struct foil_strip_options {
+    int64_t overlays;        /* blends per input (0: 100) */
+    double alpha;            /* the input's weight in a blend, 0 < alpha < 1 (0: 0.5) */
+    int64_t batch;           /* inputs blended and classified together (0: 10) */
+    uint64_t seed;
+} foil_strip_options;
+
+/* entropy: one per input of x (N, ...); pool: clean images of x's shape. */
+foil_status foil_strip_entropy(foil_model *m, const foil_tensor *x, const foil_tensor *pool,
+                               const foil_strip_options *o, double *entropy);
 
 #ifdef __cplusplus
 }

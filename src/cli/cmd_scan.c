@@ -18,9 +18,10 @@
 static int run_scan(int argc, char **argv);
 
 const cli_command cli_scan = {
-    "scan", "find poisoned training examples (spectral signatures, activation clustering)",
+    "scan", "find poisoned training examples (spectral signatures, activation clustering) or triggered inputs (STRIP)",
     "--model M.onnx --data DATA [--method spectral|clustering] [--eps E] [--dims K]\n"
-    "                 [--size-threshold T] [--manifest manifest.json] [--output-dir DIR] [--json]",
+    "                 [--size-threshold T] [--manifest manifest.json] [--output-dir DIR] [--json]\n"
+    "       foil scan --model M.onnx --data DATA --method strip --triggered X.npy [--overlays N] [--fpr F]",
     "Reads the penultimate features (the input of the logits' linear layer) of\n"
     "every example of DATA from M, a model trained on DATA, and flags the\n"
     "examples that look poisoned, each label's examples apart:\n"
@@ -36,7 +37,15 @@ const cli_command cli_scan = {
     "examples it says were poisoned. With --output-dir, writes\n"
     "filtered_x.npy, filtered_y.npy (the examples not flagged: retrain on\n"
     "them) and flagged.json (their indices). DATA is read whole, in order\n"
-    "(the manifest's indices).",
+    "(the manifest's indices).\n"
+    "\n"
+    "--method strip (Gao et al. 2019) scans inputs at inference instead: each\n"
+    "is blended half and half with --overlays clean images and scored by the\n"
+    "mean entropy of M's predictions; a backdoor's trigger keeps the answer\n"
+    "fixed, so triggered inputs score low. The odd examples of DATA's test\n"
+    "split (all of a file) set the threshold that flags --fpr of them (default\n"
+    "0.05), the even ones are the blends' pool; prints the share of the\n"
+    "--triggered inputs (foil poison's test_triggered_x.npy) flagged.",
     run_scan,
     0,
 };
@@ -105,12 +114,99 @@ static foil_status write_outputs(const char *dir, const foil_dataset *d, const f
     return st;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first `count` examples of t whose index is `parity` mod 2, in order. */
+static foil_status every_other(const foil_tensor *t, int parity, int64_t count, foil_tensor *out)
+{
+    const int64_t n = t->shape[0], F = n ? t->numel / n : 0, have = (n - parity + 1) / 2;
+    int64_t shape[8];
+    for (int i = 0; i < t->ndim && i < 8; i++) shape[i] = t->shape[i];
+    shape[0] = count < have ? count : have;
+    foil_status st = foil_tensor_alloc(out, FOIL_F32, t->ndim, shape);
+    for (int64_t k = 0; !st && k < shape[0]; k++)
+        memcpy(foil_f32(out) + k * F, foil_f32(t) + (2 * k + parity) * F, (size_t)F * sizeof(float));
+    return st;
+}
+
+/* --method strip: clean inputs (the odd examples of DATA's test split) set
+ * the entropy threshold at --fpr; the --triggered inputs below it are
+ * flagged. The even examples are the blends' pool. */
+static int run_strip(foil_data_spec *data, const char *model_path, const char *triggered_path, int64_t overlays,
+                     double fpr, int64_t limit, const cli_common *common, int json)
+{
+    foil_dataset clean = {0};
+    foil_tensor pool = {0}, probes = {0}, trig = {0}, trig_all = {0};
+    foil_model *m = NULL;
+    double *h_clean = NULL, *h_trig = NULL;
+    foil_status st = foil_data_load(data, foil_data_is_builtin(data->data) ? FOIL_SPLIT_TEST : FOIL_SPLIT_ALL, &clean);
+    if (!st) st = foil_model_load(model_path, &m);
+    if (!st) st = foil_npy_read_f32(triggered_path, &trig_all);
+    if (!st && (trig_all.ndim != clean.x.ndim || trig_all.numel / (trig_all.shape[0] ? trig_all.shape[0] : 1) !=
+                                                     foil_dataset_example_size(&clean)))
+        st = foil_error(FOIL_ERR_SHAPE, "%s: the triggered inputs are not shaped like %s's examples", triggered_path,
+                        data->data);
+    if (!st) st = every_other(&clean.x, 0, INT64_MAX, &pool);
+    if (!st) st = every_other(&clean.x, 1, limit, &probes);
+    if (!st) { /* the first `limit` triggered inputs */
+        int64_t shape[8];
+        for (int i = 0; i < trig_all.ndim && i < 8; i++) shape[i] = trig_all.shape[i];
+        shape[0] = trig_all.shape[0] < limit ? trig_all.shape[0] : limit;
+        st = foil_tensor_alloc(&trig, FOIL_F32, trig_all.ndim, shape);
+        if (!st) memcpy(trig.data, trig_all.data, foil_tensor_nbytes(&trig));
+    }
+    const int64_t nc = probes.ndim ? probes.shape[0] : 0, nt = trig.ndim ? trig.shape[0] : 0;
+    if (!st) {
+        h_clean = malloc((size_t)(nc ? nc : 1) * sizeof *h_clean), h_trig = malloc((size_t)(nt ? nt : 1) * sizeof *h_trig);
+        if (!h_clean || !h_trig) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    foil_strip_options o = {.overlays = overlays, .seed = (uint64_t)common->seed};
+    if (!st) st = foil_strip_entropy(m, &probes, &pool, &o, h_clean);
+    o.seed = (uint64_t)common->seed + 1; /* other blends for the other inputs */
+    if (!st) st = foil_strip_entropy(m, &trig, &pool, &o, h_trig);
+    if (!st && nc < 2) st = foil_error(FOIL_ERR_ARG, "%s: too few clean examples to set a threshold", data->data);
+    if (!st) {
+        /* the threshold: at most fpr of the clean inputs fall below it */
+        double *sorted = malloc((size_t)nc * sizeof *sorted);
+        if (!sorted) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(sorted, h_clean, (size_t)nc * sizeof *sorted);
+            qsort(sorted, (size_t)nc, sizeof *sorted, cmp_double);
+            int64_t allowed = (int64_t)(fpr * (double)nc);
+            double threshold = sorted[allowed < nc ? allowed : nc - 1];
+            int64_t fp = 0, tp = 0;
+            for (int64_t i = 0; i < nc; i++) fp += h_clean[i] < threshold;
+            for (int64_t i = 0; i < nt; i++) tp += h_trig[i] < threshold;
+            double fpr_got = (double)fp / (double)nc, tpr = nt ? (double)tp / (double)nt : 0;
+            if (json)
+                printf("{\"model\":\"%s\",\"method\":\"strip\",\"overlays\":%lld,\"clean\":%lld,\"triggered\":%lld,"
+                       "\"threshold_bits\":%.6g,\"fpr\":%.6g,\"tpr\":%.6g}\n",
+                       model_path, (long long)(overlays ? overlays : 100), (long long)nc, (long long)nt, threshold,
+                       fpr_got, tpr);
+            else
+                printf("strip: entropy threshold %.4g bits; %.1f%% of %lld clean inputs below it (false positives), "
+                       "%.1f%% of %lld triggered inputs (true positives)\n",
+                       threshold, 100 * fpr_got, (long long)nc, 100 * tpr, (long long)nt);
+            free(sorted);
+        }
+    }
+    free(h_clean), free(h_trig);
+    foil_tensor_free(&pool), foil_tensor_free(&probes), foil_tensor_free(&trig), foil_tensor_free(&trig_all);
+    foil_model_free(m);
+    foil_dataset_free(&clean);
+    return st ? cli_fail(&cli_scan, st) : CLI_OK;
+}
+
 static int run_scan(int argc, char **argv)
 {
     foil_data_spec data = {0};
-    const char *model_path = NULL, *method = "spectral", *manifest = NULL, *dir = NULL;
-    double eps = 0.1, threshold = 0.35;
-    int64_t dims = 10;
+    const char *model_path = NULL, *method = "spectral", *manifest = NULL, *dir = NULL, *triggered = NULL;
+    double eps = 0.1, threshold = 0.35, fpr = 0.05;
+    int64_t dims = 10, overlays = 100, limit = 1000;
     int json = 0;
     cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier trained on DATA", 1, 0},
@@ -121,13 +217,26 @@ static int run_scan(int argc, char **argv)
         {"--size-threshold", OPT_FLOAT, &threshold, "T", "clustering: the largest poison cluster share (0.35)", 0, 0},
         {"--manifest", OPT_STRING, &manifest, "FILE", "foil poison's manifest: precision and recall", 0, 0},
         {"--output-dir", OPT_STRING, &dir, "DIR", "write the filtered data and the flagged indices", 0, 0},
+        {"--triggered", OPT_STRING, &triggered, "FILE", "strip: the inputs to scan (NPY)", 0, 0},
+        {"--overlays", OPT_INT, &overlays, "N", "strip: blends per input (100)", 0, 0},
+        {"--fpr", OPT_FLOAT, &fpr, "F", "strip: the share of clean inputs flagged (0.05)", 0, 0},
+        {"--limit", OPT_INT, &limit, "N", "strip: at most N clean and N triggered inputs (1000)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as one JSON object", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_scan, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
+    if (strcmp(method, "strip") == 0) {
+        if (!triggered) return cli_usage_error(&cli_scan, "--method strip needs --triggered FILE");
+        if (overlays < 1 || limit < 2 || !(fpr >= 0 && fpr < 1))
+            return cli_usage_error(&cli_scan, "--overlays must be >= 1, --limit >= 2 and --fpr in [0, 1)");
+        cli_apply_common(&common);
+        data.seed = (uint64_t)common.seed;
+        return run_strip(&data, model_path, triggered, overlays, fpr, limit, &common, json);
+    }
     foil_scan_options o = {.eps = eps, .dims = dims, .size_threshold = threshold, .seed = (uint64_t)common.seed};
-    if (foil_scan_method_parse(method, &o.method)) return cli_usage_error(&cli_scan, "%s", foil_last_error());
+    if (foil_scan_method_parse(method, &o.method))
+        return cli_usage_error(&cli_scan, "unknown scan '%s' (spectral, clustering or strip)", method);
     if (!(eps > 0 && eps <= 0.66)) return cli_usage_error(&cli_scan, "--eps must be in (0, 0.66]");
     if (dims < 1 || dims > 64) return cli_usage_error(&cli_scan, "--dims must be in [1, 64]");
     if (!(threshold > 0 && threshold < 1)) return cli_usage_error(&cli_scan, "--size-threshold must be in (0, 1)");
