@@ -75,6 +75,12 @@ check "strip" 0 '"method":"strip".*"clean":200,"triggered":200.*"fpr":0.05' -- "
   --data fashion-mnist --method strip --triggered "$tmp/bd/test_triggered_x.npy" --limit 200 --overlays 20 --json
 check "strip needs inputs" 2 "needs --triggered" -- "$FOIL" scan --model "$model" --data fashion-mnist --method strip
 
+check "neural cleanse" 0 '"method":"cleanse","images":100,"classes":\[\{"class":0' -- "$FOIL" scan --model "$model" \
+  --data fashion-mnist --method cleanse --limit 100 --steps 30 --output-dir "$tmp/nc" --json
+n_png=$(ls "$tmp/nc"/trigger-*.png "$tmp/nc"/mask-*.png 2>/dev/null | wc -l)
+[ "$n_png" = 20 ] || fail "neural cleanse: $n_png PNG files, not a trigger and a mask for each of 10 classes"
+head -c 8 "$tmp/nc/trigger-0.png" | od -An -c | grep -q "P   N   G" || fail "neural cleanse: trigger-0.png is not a PNG"
+
 check "blend json" 0 '"attack":"blend".*"poisoned":3000.*"alpha":0.1' -- "$FOIL" poison --data fashion-mnist \
   --attack blend --rate 0.05 --target 3 --alpha 0.1 --output-dir "$tmp/bl" --json
 check "label flip on tabular data" 0 "^label-flip: poisoned" -- "$FOIL" poison --data breast-cancer \

@@ -90,6 +90,44 @@ typedef struct foil_strip_options {
 foil_status foil_strip_entropy(foil_model *m, const foil_tensor *x, const foil_tensor *pool,
                                const foil_strip_options *o, double *entropy);
 
+/* Neural Cleanse (Wang et al. 2019), on the model alone and some clean
+ * images: for every class t, the smallest trigger that sends the images to
+ * t, a mask m (H x W, in [0, 1]) and a pattern p (the image's shape, in the
+ * input range) applied as (1 - m) x + m p, found by Adam on
+ * CE(model(x'), t) + lambda |m|_1 over batches of the images, lambda
+ * adjusted as the paper does (times 1.5 after `patience` checks at or above
+ * the target success, divided by 1.5^1.5 after as many below). A
+ * backdoor's target needs a far smaller mask than the other classes: the
+ * anomaly index of each class is |norm - median| / (1.4826 MAD) over the
+ * classes' mask norms, and a class below the median with an index above 2
+ * is flagged. */
+typedef struct foil_cleanse_options {
+    int64_t steps;           /* Adam steps per class (0: 400) */
+    int64_t batch;           /* images per step (0: 32) */
+    double init_cost;        /* lambda's start (0: 1e-3) */
+    double target_success;   /* the share of images a trigger must send to t (0: 0.99) */
+    double lr;               /* Adam's step size (0: 0.1, the paper's) */
+    uint64_t seed;
+    int quiet;
+} foil_cleanse_options;
+
+typedef struct foil_cleanse_result {
+    int64_t classes;
+    double *norm;            /* per class: L1 norm of the smallest mask reaching the target success (INFINITY: none) */
+    double *success;         /* its success on the images */
+    double *anomaly;         /* per class: the anomaly index */
+    int64_t flagged;         /* the class flagged, or -1 */
+    double flagged_anomaly;  /* the largest anomaly index below the median (0 when none) */
+    foil_tensor mask;        /* (classes, H, W): each class's mask */
+    foil_tensor pattern;     /* (classes, ...): each class's pattern, the images' shape */
+} foil_cleanse_result;
+
+/* images: clean images (N, C, H, W) or (N, H, W); lower, upper: one
+ * image's input range each. */
+foil_status foil_neural_cleanse(foil_model *m, const foil_tensor *images, const float *lower, const float *upper,
+                                const foil_cleanse_options *o, foil_cleanse_result *r);
+void foil_cleanse_result_free(foil_cleanse_result *r);
+
 #ifdef __cplusplus
 }
 #endif

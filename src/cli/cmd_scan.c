@@ -3,6 +3,7 @@
  * trained on it (foil/scan.h), scored against foil poison's manifest.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,16 @@
 #include "foil/npy.h"
 #include "foil/scan.h"
 #include "io/file.h"
+#include "report/report.h"
 
 static int run_scan(int argc, char **argv);
 
 const cli_command cli_scan = {
-    "scan", "find poisoned training examples (spectral signatures, activation clustering) or triggered inputs (STRIP)",
+    "scan", "find poison: in training data (spectral, clustering), inputs (STRIP), models (Neural Cleanse)",
     "--model M.onnx --data DATA [--method spectral|clustering] [--eps E] [--dims K]\n"
     "                 [--size-threshold T] [--manifest manifest.json] [--output-dir DIR] [--json]\n"
-    "       foil scan --model M.onnx --data DATA --method strip --triggered X.npy [--overlays N] [--fpr F]",
+    "       foil scan --model M.onnx --data DATA --method strip --triggered X.npy [--overlays N] [--fpr F]\n"
+    "       foil scan --model M.onnx --data DATA --method cleanse [--limit N] [--steps N] [--output-dir DIR]",
     "Reads the penultimate features (the input of the logits' linear layer) of\n"
     "every example of DATA from M, a model trained on DATA, and flags the\n"
     "examples that look poisoned, each label's examples apart:\n"
@@ -45,7 +48,16 @@ const cli_command cli_scan = {
     "fixed, so triggered inputs score low. The odd examples of DATA's test\n"
     "split (all of a file) set the threshold that flags --fpr of them (default\n"
     "0.05), the even ones are the blends' pool; prints the share of the\n"
-    "--triggered inputs (foil poison's test_triggered_x.npy) flagged.",
+    "--triggered inputs (foil poison's test_triggered_x.npy) flagged.\n"
+    "\n"
+    "--method cleanse (Neural Cleanse, Wang et al. 2019) scans the model with\n"
+    "no poisoned data: for every class, the smallest mask and pattern that\n"
+    "send --limit clean test images (default 1000) of DATA to it (Adam,\n"
+    "--steps per class, default 400; the paper's lambda schedule), then each\n"
+    "class's anomaly index |norm - median| / (1.4826 MAD); a class below the\n"
+    "median with an index above 2 is flagged as a backdoor's target.\n"
+    "--output-dir writes each class's trigger (mask times pattern) and mask\n"
+    "as PNG.",
     run_scan,
     0,
 };
@@ -201,12 +213,114 @@ static int run_strip(foil_data_spec *data, const char *model_path, const char *t
     return st ? cli_fail(&cli_scan, st) : CLI_OK;
 }
 
+/* One PNG of width x height from floats v (channels planes, values in
+ * [lo, hi] of the first feature's range), 8-bit. */
+static foil_status write_png(const char *path, const float *v, int64_t channels, int64_t h, int64_t w, float lo,
+                             float hi)
+{
+    const int64_t ch = channels == 3 ? 3 : 1;
+    uint8_t *px = malloc((size_t)(h * w * ch));
+    if (!px) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++)
+            for (int64_t c = 0; c < ch; c++) {
+                double u = hi > lo ? ((double)v[(c * h + y) * w + x] - lo) / (hi - lo) : 0;
+                px[(y * w + x) * ch + c] = (uint8_t)(u <= 0 ? 0 : u >= 1 ? 255 : lround(255 * u));
+            }
+    FoilPng png = {0};
+    foil_status st = foilPngEncode(px, (int)w, (int)h, (int)ch, &png);
+    if (!st) st = foilWriteFileAtomic(path, png.data, png.size);
+    foilPngFree(&png);
+    free(px);
+    return st;
+}
+
+/* --method cleanse: Neural Cleanse on DATA's test images (the first --limit). */
+static int run_cleanse(foil_data_spec *data, const char *model_path, int64_t limit, int64_t steps, const char *dir,
+                       const cli_common *common, int json)
+{
+    foil_dataset d = {0};
+    foil_model *m = NULL;
+    foil_cleanse_result r = {0};
+    foil_tensor img = {0};
+    foil_status st = foil_data_load(data, foil_data_is_builtin(data->data) ? FOIL_SPLIT_TEST : FOIL_SPLIT_ALL, &d);
+    if (!st) st = foil_model_load(model_path, &m);
+    if (!st && (!d.is_image || !d.lower.data))
+        st = foil_error(FOIL_ERR_ARG, "neural cleanse: %s is not a set of images with an input range", data->data);
+    if (!st) {
+        int64_t shape[8];
+        for (int i = 0; i < d.x.ndim && i < 8; i++) shape[i] = d.x.shape[i];
+        shape[0] = d.x.shape[0] < limit ? d.x.shape[0] : limit;
+        st = foil_tensor_alloc(&img, FOIL_F32, d.x.ndim, shape);
+        if (!st) memcpy(img.data, d.x.data, foil_tensor_nbytes(&img));
+    }
+    foil_cleanse_options o = {.steps = steps, .seed = (uint64_t)common->seed, .quiet = common->quiet || json};
+    if (!st) st = foil_neural_cleanse(m, &img, foil_f32(&d.lower), foil_f32(&d.upper), &o, &r);
+    const int64_t h = img.shape[img.ndim - 2], w = img.shape[img.ndim - 1], f = foil_dataset_example_size(&d);
+    if (!st && dir) st = foilMakeDir(dir);
+    for (int64_t c = 0; !st && dir && c < r.classes; c++) { /* the trigger m * p, and the mask */
+        char path[4096];
+        float *trig = malloc((size_t)f * sizeof *trig);
+        if (!trig) {
+            st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (int64_t j = 0; j < f; j++)
+            trig[j] = foil_f32(&r.mask)[c * h * w + j % (h * w)] * foil_f32(&r.pattern)[c * f + j];
+        snprintf(path, sizeof path, "%s/trigger-%lld.png", dir, (long long)c);
+        st = write_png(path, trig, f / (h * w), h, w, foil_f32(&d.lower)[0], foil_f32(&d.upper)[0]);
+        snprintf(path, sizeof path, "%s/mask-%lld.png", dir, (long long)c);
+        if (!st) st = write_png(path, foil_f32(&r.mask) + c * h * w, 1, h, w, 0, 1);
+        free(trig);
+    }
+    if (!st) {
+        if (json) {
+            cJSON *root = cJSON_CreateObject(), *cls = cJSON_CreateArray();
+            cJSON_AddStringToObject(root, "model", model_path);
+            cJSON_AddStringToObject(root, "method", "cleanse");
+            cJSON_AddNumberToObject(root, "images", (double)img.shape[0]);
+            for (int64_t c = 0; c < r.classes; c++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "class", (double)c);
+                if (isfinite(r.norm[c])) cJSON_AddNumberToObject(e, "mask_l1", r.norm[c]);
+                else cJSON_AddNullToObject(e, "mask_l1");
+                cJSON_AddNumberToObject(e, "success", r.success[c]);
+                cJSON_AddNumberToObject(e, "anomaly_index", isfinite(r.anomaly[c]) ? r.anomaly[c] : 1e308);
+                cJSON_AddItemToArray(cls, e);
+            }
+            cJSON_AddItemToObject(root, "classes", cls);
+            cJSON_AddNumberToObject(root, "flagged", (double)r.flagged);
+            cJSON_AddNumberToObject(root, "anomaly_index", r.flagged_anomaly);
+            char *text = cJSON_PrintUnformatted(root);
+            if (text) printf("%s\n", text);
+            free(text);
+            cJSON_Delete(root);
+        } else {
+            printf("neural cleanse of %s on %lld images: the smallest trigger per class (mask L1 norm):\n", model_path,
+                   (long long)img.shape[0]);
+            for (int64_t c = 0; c < r.classes; c++)
+                printf("  class %lld: %8.2f  (success %.1f%%, anomaly index %.2f)\n", (long long)c, r.norm[c],
+                       100 * r.success[c], r.anomaly[c]);
+            if (r.flagged >= 0)
+                printf("backdoor suspected: class %lld, anomaly index %.2f > 2\n", (long long)r.flagged,
+                       r.flagged_anomaly);
+            else
+                printf("no class stands out (largest anomaly index below the median: %.2f <= 2)\n", r.flagged_anomaly);
+        }
+    }
+    foil_cleanse_result_free(&r);
+    foil_tensor_free(&img);
+    foil_model_free(m);
+    foil_dataset_free(&d);
+    return st ? cli_fail(&cli_scan, st) : CLI_OK;
+}
+
 static int run_scan(int argc, char **argv)
 {
     foil_data_spec data = {0};
     const char *model_path = NULL, *method = "spectral", *manifest = NULL, *dir = NULL, *triggered = NULL;
     double eps = 0.1, threshold = 0.35, fpr = 0.05;
-    int64_t dims = 10, overlays = 100, limit = 1000;
+    int64_t dims = 10, overlays = 100, limit = 1000, steps = 400;
     int json = 0;
     cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier trained on DATA", 1, 0},
@@ -220,12 +334,19 @@ static int run_scan(int argc, char **argv)
         {"--triggered", OPT_STRING, &triggered, "FILE", "strip: the inputs to scan (NPY)", 0, 0},
         {"--overlays", OPT_INT, &overlays, "N", "strip: blends per input (100)", 0, 0},
         {"--fpr", OPT_FLOAT, &fpr, "F", "strip: the share of clean inputs flagged (0.05)", 0, 0},
-        {"--limit", OPT_INT, &limit, "N", "strip: at most N clean and N triggered inputs (1000)", 0, 0},
+        {"--limit", OPT_INT, &limit, "N", "strip, cleanse: at most N clean (and N triggered) inputs (1000)", 0, 0},
+        {"--steps", OPT_INT, &steps, "N", "cleanse: Adam steps per class (400)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as one JSON object", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_scan, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
+    if (strcmp(method, "cleanse") == 0) {
+        if (limit < 1 || steps < 1) return cli_usage_error(&cli_scan, "--limit and --steps must be >= 1");
+        cli_apply_common(&common);
+        data.seed = (uint64_t)common.seed;
+        return run_cleanse(&data, model_path, limit, steps, dir, &common, json);
+    }
     if (strcmp(method, "strip") == 0) {
         if (!triggered) return cli_usage_error(&cli_scan, "--method strip needs --triggered FILE");
         if (overlays < 1 || limit < 2 || !(fpr >= 0 && fpr < 1))
@@ -236,7 +357,7 @@ static int run_scan(int argc, char **argv)
     }
     foil_scan_options o = {.eps = eps, .dims = dims, .size_threshold = threshold, .seed = (uint64_t)common.seed};
     if (foil_scan_method_parse(method, &o.method))
-        return cli_usage_error(&cli_scan, "unknown scan '%s' (spectral, clustering or strip)", method);
+        return cli_usage_error(&cli_scan, "unknown scan '%s' (spectral, clustering, strip or cleanse)", method);
     if (!(eps > 0 && eps <= 0.66)) return cli_usage_error(&cli_scan, "--eps must be in (0, 0.66]");
     if (dims < 1 || dims > 64) return cli_usage_error(&cli_scan, "--dims must be in [1, 64]");
     if (!(threshold > 0 && threshold < 1)) return cli_usage_error(&cli_scan, "--size-threshold must be in (0, 1)");
