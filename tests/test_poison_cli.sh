@@ -75,6 +75,14 @@ check "strip" 0 '"method":"strip".*"clean":200,"triggered":200.*"fpr":0.05' -- "
   --data fashion-mnist --method strip --triggered "$tmp/bd/test_triggered_x.npy" --limit 200 --overlays 20 --json
 check "strip needs inputs" 2 "needs --triggered" -- "$FOIL" scan --model "$model" --data fashion-mnist --method strip
 
+# the loss filter finds flipped labels: the fixture model's loss on them is high
+check "label flip for the loss scan" 0 "" -- "$FOIL" poison --data fashion-mnist --attack label-flip --rate 0.05 \
+  --output-dir "$tmp/lf2" --quiet
+check "scan loss" 0 '"method":"loss".*"poisoned":3000' -- "$FOIL" scan --model "$model" --method loss --eps 0.05 \
+  --data "$tmp/lf2/train_x.npy" --labels "$tmp/lf2/train_y.npy" --manifest "$tmp/lf2/manifest.json" --json
+recall=$(sed -nE 's/.*"recall":([0-9.e-]+).*/\1/p' <<<"$out")
+awk -v r="${recall:-0}" 'BEGIN{exit !(r >= 0.8)}' || fail "loss scan: recall ${recall:-?} on flipped labels, not >= 0.8"
+
 check "neural cleanse" 0 '"method":"cleanse","images":100,"classes":\[\{"class":0' -- "$FOIL" scan --model "$model" \
   --data fashion-mnist --method cleanse --limit 100 --steps 30 --output-dir "$tmp/nc" --json
 n_png=$(ls "$tmp/nc"/trigger-*.png "$tmp/nc"/mask-*.png 2>/dev/null | wc -l)

@@ -22,6 +22,12 @@
  *                at most `size_threshold` of the label (the paper's
  *                relative-size analysis; ART's ActivationDefence default
  *                of 0.35).
+ *   loss         a loss-based outlier filter: per label, each example's
+ *                cross-entropy under the model (pass the classifier, not
+ *                its features), the 1.5 eps n highest flagged. A flipped
+ *                label fights what the rest of its class taught the model,
+ *                so its loss stays high; a backdoor's poison is learned
+ *                and is not found this way.
  *
  * The eigenvectors come from a cyclic Jacobi eigendecomposition of the
  * features' covariance in double (features of up to 4,096 dimensions).
@@ -42,15 +48,15 @@
 extern "C" {
 #endif
 
-typedef enum foil_scan_method { FOIL_SCAN_SPECTRAL = 0, FOIL_SCAN_CLUSTERING = 1 } foil_scan_method;
+typedef enum foil_scan_method { FOIL_SCAN_SPECTRAL = 0, FOIL_SCAN_CLUSTERING = 1, FOIL_SCAN_LOSS = 2 } foil_scan_method;
 
-/* "spectral", "clustering"; parse: FOIL_ERR_ARG naming s. */
+/* "spectral", "clustering", "loss"; parse: FOIL_ERR_ARG naming s. */
 const char *foil_scan_method_name(foil_scan_method m);
 foil_status foil_scan_method_parse(const char *s, foil_scan_method *m);
 
 typedef struct foil_scan_options {
     foil_scan_method method;
-    double eps;              /* spectral: 0 < eps <= 0.66 (0: 0.1) */
+    double eps;              /* spectral, loss: 0 < eps <= 0.66 (0: 0.1) */
     int64_t dims;            /* clustering: principal components kept (0: 10) */
     double size_threshold;   /* clustering: 0 < t < 1 (0: 0.35) */
     int64_t restarts;        /* clustering: k-means runs, the lowest inertia kept (0: 10) */
@@ -60,12 +66,13 @@ typedef struct foil_scan_options {
 typedef struct foil_scan_result {
     int64_t n;
     uint8_t *flagged;        /* per example: 1 = taken for poison */
-    double *score;           /* per example: spectral score, or for clustering the share of its label in its cluster */
+    double *score;           /* per example: spectral score, loss, or for clustering the share of its label in its cluster */
     int64_t n_flagged;
 } foil_scan_result;
 
 /* Scan n examples x (N, ...) with labels y in [0, classes) by the features
- * `features` gives them (a foil_model_load_features model). */
+ * `features` gives them (a foil_model_load_features model; for loss, the
+ * classifier itself). */
 foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int64_t *y, int64_t classes,
                            const foil_scan_options *o, foil_scan_result *r);
 

@@ -21,13 +21,13 @@ static int run_scan(int argc, char **argv);
 
 const cli_command cli_scan = {
     "scan", "find poison: in training data (spectral, clustering), inputs (STRIP), models (Neural Cleanse)",
-    "--model M.onnx --data DATA [--method spectral|clustering] [--eps E] [--dims K]\n"
+    "--model M.onnx --data DATA [--method spectral|clustering|loss] [--eps E] [--dims K]\n"
     "                 [--size-threshold T] [--manifest manifest.json] [--output-dir DIR] [--json]\n"
     "       foil scan --model M.onnx --data DATA --method strip --triggered X.npy [--overlays N] [--fpr F]\n"
     "       foil scan --model M.onnx --data DATA --method cleanse [--limit N] [--steps N] [--output-dir DIR]",
-    "Reads the penultimate features (the input of the logits' linear layer) of\n"
-    "every example of DATA from M, a model trained on DATA, and flags the\n"
-    "examples that look poisoned, each label's examples apart:\n"
+    "Reads the penultimate features (the input of the logits' linear layer) or\n"
+    "the loss of every example of DATA from M, a model trained on DATA, and\n"
+    "flags the examples that look poisoned, each label's examples apart:\n"
     "  spectral    Tran, Li and Madry 2018: each example's squared projection\n"
     "              on its label's top singular direction; the 1.5 eps n highest\n"
     "              of each label are flagged (--eps, the largest share of a label\n"
@@ -36,6 +36,9 @@ const cli_command cli_scan = {
     "              features on their top --dims principal components (default\n"
     "              10); the smaller is flagged when it holds at most\n"
     "              --size-threshold of the label (default 0.35)\n"
+    "  loss        each example's cross-entropy under M; the 1.5 eps n highest\n"
+    "              of each label are flagged (finds flipped labels, not\n"
+    "              backdoors, which the model learns)\n"
     "With --manifest (foil poison's), prints precision and recall against the\n"
     "examples it says were poisoned. With --output-dir, writes\n"
     "filtered_x.npy, filtered_y.npy (the examples not flagged: retrain on\n"
@@ -325,8 +328,8 @@ static int run_scan(int argc, char **argv)
     cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier trained on DATA", 1, 0},
         CLI_DATA_OPTIONS(data),
-        {"--method", OPT_STRING, &method, "NAME", "spectral (default) or clustering", 0, 0},
-        {"--eps", OPT_FLOAT, &eps, "E", "spectral: the largest share of a label that may be poison (0.1)", 0, 0},
+        {"--method", OPT_STRING, &method, "NAME", "spectral (default), clustering, loss, strip or cleanse", 0, 0},
+        {"--eps", OPT_FLOAT, &eps, "E", "spectral, loss: the largest share of a label that may be poison (0.1)", 0, 0},
         {"--dims", OPT_INT, &dims, "K", "clustering: principal components kept (10)", 0, 0},
         {"--size-threshold", OPT_FLOAT, &threshold, "T", "clustering: the largest poison cluster share (0.35)", 0, 0},
         {"--manifest", OPT_STRING, &manifest, "FILE", "foil poison's manifest: precision and recall", 0, 0},
@@ -369,7 +372,8 @@ static int run_scan(int argc, char **argv)
     uint8_t *truth = NULL;
     int64_t n_poison = 0, true_pos = 0;
     foil_status st = foil_data_load(&data, FOIL_SPLIT_ALL, &d);
-    if (!st) st = foil_model_load_features(model_path, NULL, &features);
+    if (!st) st = o.method == FOIL_SCAN_LOSS ? foil_model_load(model_path, &features)
+                                              : foil_model_load_features(model_path, NULL, &features);
     if (!st && manifest) {
         truth = calloc((size_t)(d.y.numel ? d.y.numel : 1), 1);
         st = truth ? read_manifest(manifest, d.y.numel, truth, &n_poison) : foil_error(FOIL_ERR_NOMEM, "out of memory");

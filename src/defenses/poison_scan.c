@@ -1,7 +1,7 @@
 /*
- * defenses/poison_scan.c - spectral signatures and activation clustering
- * (foil/scan.h is the design): per label, the features' principal
- * directions, then scores or two clusters.
+ * defenses/poison_scan.c - spectral signatures, activation clustering and
+ * the loss filter (foil/scan.h is the design): per label, the features'
+ * principal directions, then scores or two clusters; or the loss.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,21 +12,22 @@
 
 enum { MAX_FEATURES = 4096, JACOBI_SWEEPS = 60 };
 
-static const char *const method_names[] = {"spectral", "clustering"};
+static const char *const method_names[] = {"spectral", "clustering", "loss"};
+enum { N_METHODS = sizeof method_names / sizeof *method_names };
 
 const char *foil_scan_method_name(foil_scan_method m)
 {
-    return (unsigned)m < 2 ? method_names[m] : "?";
+    return (unsigned)m < N_METHODS ? method_names[m] : "?";
 }
 
 foil_status foil_scan_method_parse(const char *s, foil_scan_method *m)
 {
-    for (unsigned i = 0; s && i < 2; i++)
+    for (unsigned i = 0; s && i < N_METHODS; i++)
         if (strcmp(s, method_names[i]) == 0) {
             *m = (foil_scan_method)i;
             return FOIL_OK;
         }
-    return foil_error(FOIL_ERR_ARG, "unknown scan '%s' (spectral or clustering)", s ? s : "");
+    return foil_error(FOIL_ERR_ARG, "unknown scan '%s' (spectral, clustering or loss)", s ? s : "");
 }
 
 /* The eigenvectors of the symmetric d x d matrix a (destroyed) by cyclic
@@ -119,17 +120,12 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Spectral signatures on one label: scores, and the 1.5 eps m highest flagged. */
-static foil_status spectral(const Label *l, const int64_t *rows, double eps, foil_scan_result *r)
+/* Flag the 1.5 eps m highest scores among one label's rows. */
+static foil_status flag_highest(const int64_t *rows, int64_t m, double eps, foil_scan_result *r)
 {
-    const int64_t m = l->m, d = l->d;
     double *sorted = malloc((size_t)(m ? m : 1) * sizeof *sorted);
     if (!sorted) return foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
-    for (int64_t i = 0; i < m; i++) {
-        double s = 0;
-        for (int64_t j = 0; j < d; j++) s += l->c[i * d + j] * l->vec[j * d]; /* the first column: top direction */
-        r->score[rows[i]] = sorted[i] = s * s;
-    }
+    for (int64_t i = 0; i < m; i++) sorted[i] = r->score[rows[i]];
     int64_t remove = (int64_t)floor(1.5 * eps * (double)m);
     if (remove > m) remove = m;
     qsort(sorted, (size_t)m, sizeof *sorted, cmp_desc);
@@ -137,6 +133,30 @@ static foil_status spectral(const Label *l, const int64_t *rows, double eps, foi
         if (r->score[rows[i]] >= sorted[remove - 1] && r->score[rows[i]] > 0) r->flagged[rows[i]] = 1;
     free(sorted);
     return FOIL_OK;
+}
+
+/* Spectral signatures on one label: scores, and the 1.5 eps m highest flagged. */
+static foil_status spectral(const Label *l, const int64_t *rows, double eps, foil_scan_result *r)
+{
+    const int64_t m = l->m, d = l->d;
+    for (int64_t i = 0; i < m; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) s += l->c[i * d + j] * l->vec[j * d]; /* the first column: top direction */
+        r->score[rows[i]] = s * s;
+    }
+    return flag_highest(rows, m, eps, r);
+}
+
+/* Cross-entropy of each example (rows of logits, N x k) under its label. */
+static void losses(const float *logits, int64_t n, int64_t k, const int64_t *y, double *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float *z = logits + i * k;
+        double top = z[0], sum = 0;
+        for (int64_t j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
+        for (int64_t j = 0; j < k; j++) sum += exp((double)z[j] - top);
+        out[i] = top + log(sum) - (double)z[y[i]];
+    }
 }
 
 static double dist2(const double *a, const double *b, int64_t k)
@@ -231,8 +251,10 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
     if (!features || !x || !y || !o || !r) return foil_error(FOIL_ERR_ARG, "foil_scan_data: missing argument");
     memset(r, 0, sizeof *r);
     const double eps = o->eps ? o->eps : 0.1;
-    if (o->method == FOIL_SCAN_SPECTRAL && !(eps > 0 && eps <= 0.66))
-        return foil_error(FOIL_ERR_ARG, "spectral scan: eps must be in (0, 0.66], not %g", o->eps);
+    if (o->method != FOIL_SCAN_CLUSTERING && !(eps > 0 && eps <= 0.66))
+        return foil_error(FOIL_ERR_ARG, "%s scan: eps must be in (0, 0.66], not %g", foil_scan_method_name(o->method),
+                          o->eps);
+    if ((unsigned)o->method >= N_METHODS) return foil_error(FOIL_ERR_ARG, "unknown scan %d", (int)o->method);
     if (o->method == FOIL_SCAN_CLUSTERING &&
         (o->dims < 0 || o->dims > 64 || o->size_threshold < 0 || o->size_threshold >= 1 || o->restarts < 0))
         return foil_error(FOIL_ERR_ARG, "clustering scan: dims must be in [1, 64], the size threshold in (0, 1)");
@@ -245,6 +267,11 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
     foil_status st = foil_model_predict(features, x, &f);
     if (st) return st;
     const int64_t d = n ? f.numel / n : 0;
+    if (o->method == FOIL_SCAN_LOSS && d != classes) {
+        foil_tensor_free(&f);
+        return foil_error(FOIL_ERR_SHAPE, "loss scan: the model gives %lld scores, the data has %lld classes",
+                          (long long)d, (long long)classes);
+    }
     if (d < 1 || d > MAX_FEATURES) {
         foil_tensor_free(&f);
         return foil_error(FOIL_ERR_SHAPE, "poison scan: %lld features per example (1 to %d)", (long long)d,
@@ -255,11 +282,16 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
     r->score = calloc((size_t)(n ? n : 1), sizeof *r->score);
     int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
     if (!r->flagged || !r->score || !rows) st = foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
+    if (!st && o->method == FOIL_SCAN_LOSS) losses(foil_f32(&f), n, d, y, r->score);
     for (int64_t c = 0; !st && c < classes; c++) {
         int64_t m = 0;
         for (int64_t i = 0; i < n; i++)
             if (y[i] == c) rows[m++] = i;
         if (m < 2) continue;
+        if (o->method == FOIL_SCAN_LOSS) {
+            st = flag_highest(rows, m, eps, r);
+            continue;
+        }
         Label l;
         if ((st = label_pca(foil_f32(&f), d, rows, m, &l))) break;
         st = o->method == FOIL_SCAN_SPECTRAL ? spectral(&l, rows, eps, r) : clustering(&l, rows, o, (uint64_t)c, r);
