@@ -65,6 +65,12 @@ for x in runs:
     assert (x["steps"] is None) == (x["attack"] in ("fgsm", "square", "hsj")), x
 assert f["worst-linf@0.1"]["value"] < 0.5 * clean, "an undefended model at eps 0.1 should fall"
 assert f["worst-linf@0.05"]["value"] >= f["worst-linf@0.1"]["value"]
+# verified accuracy: CROWN on the sample's first 20, from the smallest eps
+v = r["verification"]
+assert v["method"] == "crown" and v["examples"] == 20 and v["eps"][0]["figure"] == "verified-linf@0.05", v
+for e in v["eps"]:
+    assert f[e["figure"]]["examples"] == 20, e
+assert len(v["eps"]) == 2 or "none was verified at a smaller one" in " ".join(r["skipped"]), (v, r["skipped"])
 pc = r["per_class"]
 assert pc["robust_figure"] == "worst-linf@0.1" and len(pc["classes"]) == 10
 assert r["requirements"][0]["passed"] and r["requirements"][0]["value"] == clean
@@ -143,6 +149,7 @@ check "audit of a declared defense" 0 "relies on gradient masking" -- \
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["defense"]["preprocess"] == "squeeze:bits=4,median:3" and r["defense"]["gradient_masking"] >= 2, r["defense"]
+assert r["verification"] is None and any("declared" in s and "CROWN" in s for s in r["skipped"]), r["skipped"]
 runs = {x["key"]: x for x in r["runs"]}
 f = r["figures"]
 for name in ("pgd", "apgd-ce"):

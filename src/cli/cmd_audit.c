@@ -149,6 +149,12 @@ static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, cons
         const FoilAuditFigure *f = &au->worst[i].robust;
         printf("  %-28s %8.2f%% %7.2f%% - %5.2f%%\n", key, 100 * f->value, 100 * f->low, 100 * f->high);
     }
+    for (int i = 0; i < au->n_verified; i++) {
+        foilAuditVerifiedKey(&au->verified[i], key, sizeof key);
+        const FoilAuditFigure *f = &au->verified[i].verified;
+        printf("  %-28s %8.2f%% %7.2f%% - %5.2f%%  (CROWN, %lld examples)\n", key, 100 * f->value, 100 * f->low,
+               100 * f->high, (long long)f->n);
+    }
     for (int i = 0; i < au->n_skipped; i++) printf("  not run: %s\n", au->skipped[i]);
     if (au->gradient_masking)
         printf("  WARNING: the defense (%s) relies on gradient masking: %d adaptive attacks left more than 5 points "

@@ -22,14 +22,15 @@
 /* What a profile runs: sample size and budgets. */
 typedef struct profile_budget {
     int64_t examples;
+    int64_t verify_examples;     /* the first ones of the sample, bounded by CROWN (about 0.4 s each for cnn-small) */
     int64_t pgd_steps, apgd_steps, queries;
     int autoattack;              /* also AutoAttack (standard version) at every Linf eps */
 } profile_budget;
 
 static const profile_budget budgets[] = {
-    [FOIL_AUDIT_QUICK] = {500, 20, 50, 1000, 0},
-    [FOIL_AUDIT_STANDARD] = {1000, 50, 100, 5000, 0},
-    [FOIL_AUDIT_THOROUGH] = {10000, 100, 100, 10000, 1},
+    [FOIL_AUDIT_QUICK] = {500, 20, 20, 50, 1000, 0},
+    [FOIL_AUDIT_STANDARD] = {1000, 100, 50, 100, 5000, 0},
+    [FOIL_AUDIT_THOROUGH] = {10000, 500, 100, 100, 10000, 1},
 };
 
 /* eps in units of the data's range (images): Linf 0.03 ... 0.2 and L2 0.5 ... 2
@@ -429,6 +430,7 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     if (!st) st = foilAuditCalibrateDetectors(out, models, &s.x);
     if (!st) st = attack_stages(&s, &t, scores);
     if (!st) st = detector_stage(&s, t.plain_gradients);
+    if (!st) st = foilAuditVerify(out, models, d, &s.x, s.y, budgets[out->config.profile].verify_examples);
     /* behind a declared defense the exact gradients are those of its
      * preprocessing (zero almost everywhere for quantization): no maps */
     int explain = t.plain_gradients && !models->adaptive;
@@ -480,7 +482,16 @@ const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key)
         foilAuditRunKey(&a->runs[i], k, sizeof k);
         if (strcmp(k, key) == 0) return &a->runs[i].robust;
     }
+    for (int i = 0; i < a->n_verified; i++) {
+        foilAuditVerifiedKey(&a->verified[i], k, sizeof k);
+        if (strcmp(k, key) == 0) return &a->verified[i].verified;
+    }
     return NULL;
+}
+
+void foilAuditVerifiedKey(const FoilAuditVerified *v, char *buf, size_t size)
+{
+    snprintf(buf, size, "verified-linf@%g", v->eps);
 }
 
 foil_status foilAuditRequirementParse(const char *text, int confident, FoilAuditRequirement *req)

@@ -106,6 +106,15 @@ typedef struct FoilAuditDetection {
     FoilDetectionRow row;        /* attack: the run's, or "orthogonal+selective" */
 } FoilAuditDetection;
 
+/* Verified robust accuracy at one Linf eps (foil/verify.h: CROWN, never
+ * looser than IBP) on the first `verified.n` examples of the sample: the
+ * share whose every input in the eps box keeps the label's class. */
+typedef struct FoilAuditVerified {
+    double eps;
+    FoilAuditFigure verified;
+    double seconds;
+} FoilAuditVerified;
+
 typedef struct FoilAuditConfig {
     FoilAuditProfile profile;
     int64_t examples;            /* 0: the profile's sample size */
@@ -139,6 +148,8 @@ typedef struct FoilAudit {
     double detector_fpr;
     FoilAuditDetection detections[FOIL_AUDIT_MAX_DETECTIONS];
     int n_detections;
+    FoilAuditVerified verified[FOIL_AUDIT_MAX_EPS]; /* increasing eps, up to the first that verifies none */
+    int n_verified;
     const char *defense;         /* the declared preprocessing (as given), NULL: none */
     int gradient_masking;        /* (attack, eps) pairs where the adaptive attack left > 5 points less */
     const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
@@ -170,12 +181,20 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
                          FoilAudit *out);
 void foilAuditFree(FoilAudit *a);
 
+/* audit_verify.c: the verified accuracy stage on the first `examples` of
+ * the sample x, y (skipped, with why, for a model the verifier cannot
+ * compile or one behind a declared defense). */
+foil_status foilAuditVerify(FoilAudit *a, const FoilAuditModels *m, const foil_dataset *d, const foil_tensor *x,
+                            const int64_t *y, int64_t examples);
+
 /* The Wilson score interval at 95% for k of n. */
 FoilAuditFigure foilAuditFigure(int64_t k, int64_t n);
 
-/* A figure by its key: "clean", "ATTACK-NORM@EPS" (a run: "pgd-linf@0.1")
- * or "worst-NORM@EPS". NULL when the audit has no such figure. */
+/* A figure by its key: "clean", "ATTACK-NORM@EPS" (a run: "pgd-linf@0.1"),
+ * "worst-NORM@EPS" or "verified-linf@EPS". NULL when the audit has no such figure. */
 const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key);
+/* "verified-linf@EPS" */
+void foilAuditVerifiedKey(const FoilAuditVerified *v, char *buf, size_t size);
 
 /* A run's variant, "" for NULL. */
 static inline const char *foilAuditRunVariant(const FoilAuditRun *r) { return r->variant ? r->variant : ""; }

@@ -263,6 +263,25 @@ static void detection_table(FILE *f, const FoilAudit *a)
                     "more evade it): do not count on it against an adaptive attacker.</p>\n", a->detectors[k].name);
 }
 
+static void verification_table(FILE *f, const FoilAudit *a)
+{
+    if (!a->n_verified) return;
+    fprintf(f, "<h2>Verified robust accuracy (Linf)</h2>\n<p class=\"small\">Sound bounds (CROWN, never looser than "
+            "IBP) on the first %lld examples of the sample: an example counts when no input within eps of it, "
+            "inside the input range, changes the prediction from its label, whatever the attack. The attacks' "
+            "robust accuracy bounds the true one from above, this from below; the truth lies between.</p>\n<table><tr><th>figure (for --require)</th><th>eps</th><th>verified</th>"
+            "<th>95%% interval</th><th>right / examples</th><th>seconds</th></tr>\n",
+            (long long)a->verified[0].verified.n);
+    char key[96];
+    for (int i = 0; i < a->n_verified; i++) {
+        foilAuditVerifiedKey(&a->verified[i], key, sizeof key);
+        fprintf(f, "<tr><td>%s</td><td class=\"num\">%g</td>", key, a->verified[i].eps);
+        figure_cells(f, &a->verified[i].verified);
+        fprintf(f, "<td class=\"num\">%.1f</td></tr>\n", a->verified[i].seconds);
+    }
+    fputs("</table>\n", f);
+}
+
 static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
     if (a->headline < 0) return;
@@ -327,6 +346,7 @@ foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditCont
     if (!st) st = examples_table(f, a, ctx);
     if (st) return st;
     detection_table(f, a);
+    verification_table(f, a);
     per_class_table(f, a, ctx);
     runs_table(f, a);
     fputs("</body></html>\n", f);

@@ -148,6 +148,24 @@ static cJSON *detection_json(const FoilAudit *a)
     return o;
 }
 
+static cJSON *verification_json(const FoilAudit *a)
+{
+    cJSON *o = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "method", "crown");
+    cJSON_AddNumberToObject(o, "examples", (double)a->verified[0].verified.n);
+    char key[96];
+    for (int i = 0; i < a->n_verified; i++) {
+        cJSON *r = cJSON_CreateObject();
+        foilAuditVerifiedKey(&a->verified[i], key, sizeof key);
+        cJSON_AddStringToObject(r, "figure", key);
+        cJSON_AddNumberToObject(r, "eps", a->verified[i].eps);
+        cJSON_AddNumberToObject(r, "seconds", a->verified[i].seconds);
+        cJSON_AddItemToArray(rows, r);
+    }
+    cJSON_AddItemToObject(o, "eps", rows);
+    return o;
+}
+
 static cJSON *requirements_json(const FoilAuditContext *ctx)
 {
     cJSON *list = cJSON_CreateArray();
@@ -201,6 +219,10 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
         foilAuditRunKey(&a->runs[i], key, sizeof key);
         cJSON_AddItemToObject(figures, key, figure_json(&a->runs[i].robust));
     }
+    for (int i = 0; i < a->n_verified; i++) {
+        foilAuditVerifiedKey(&a->verified[i], key, sizeof key);
+        cJSON_AddItemToObject(figures, key, figure_json(&a->verified[i].verified));
+    }
     cJSON *runs = cJSON_AddArrayToObject(o, "runs");
     for (int i = 0; i < a->n_runs; i++) cJSON_AddItemToArray(runs, run_json(&a->runs[i]));
     if (a->headline >= 0) {
@@ -211,6 +233,7 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
     }
     if (a->n_examples) cJSON_AddItemToObject(o, "examples", examples_json(a));
     cJSON_AddItemToObject(o, "detection", a->n_detectors ? detection_json(a) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "verification", a->n_verified ? verification_json(a) : cJSON_CreateNull());
     cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
     for (int i = 0; i < a->n_skipped; i++) cJSON_AddItemToArray(skipped, cJSON_CreateString(a->skipped[i]));
     cJSON_AddItemToObject(o, "requirements", requirements_json(ctx));
