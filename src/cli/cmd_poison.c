@@ -2,11 +2,9 @@
  * cli/cmd_poison.c - foil poison: write a poisoned training set and the
  * manifest of what was poisoned (foil/poison.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 

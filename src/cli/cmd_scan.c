@@ -2,16 +2,15 @@
  * cli/cmd_scan.c - foil scan: find poison in a training set with a model
  * trained on it (foil/scan.h), scored against foil poison's manifest.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "foil/eval.h"
 #include "foil/npy.h"
 #include "foil/scan.h"
 #include "io/file.h"
@@ -129,12 +128,6 @@ static foil_status write_outputs(const char *dir, const foil_dataset *d, const f
     return st;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The first `count` examples of t whose index is `parity` mod 2, in order. */
 static foil_status every_other(const foil_tensor *t, int parity, int64_t count, foil_tensor *out)
 {
@@ -148,69 +141,79 @@ static foil_status every_other(const foil_tensor *t, int parity, int64_t count, 
     return st;
 }
 
+/* STRIP's scores as detector scores: low entropy is flagged, so the score is -entropy. */
+static foil_status strip_scores(foil_model *m, const foil_tensor *x, const foil_tensor *pool,
+                                const foil_strip_options *o, float *score)
+{
+    const int64_t n = x->shape[0];
+    double *h = malloc((size_t)(n ? n : 1) * sizeof *h);
+    if (!h) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    foil_status st = foil_strip_entropy(m, x, pool, o, h);
+    for (int64_t i = 0; !st && i < n; i++) score[i] = (float)-h[i];
+    free(h);
+    return st;
+}
+
 /* --method strip: clean inputs (the odd examples of DATA's test split) set
- * the entropy threshold at --fpr; the --triggered inputs below it are
- * flagged. The even examples are the blends' pool. */
+ * the entropy threshold at --fpr (foil_threshold_at_fpr, as the detectors
+ * are calibrated); the --triggered inputs below it are flagged. The even
+ * examples are the blends' pool. */
 static int run_strip(foil_data_spec *data, const char *model_path, const char *triggered_path, int64_t overlays,
                      double fpr, int64_t limit, const cli_common *common, int json)
 {
     foil_dataset clean = {0};
-    foil_tensor pool = {0}, probes = {0}, trig = {0}, trig_all = {0};
+    foil_tensor pool = {0}, probes = {0}, trig_all = {0};
     foil_model *m = NULL;
-    double *h_clean = NULL, *h_trig = NULL;
+    float *s_clean = NULL, *s_trig = NULL;
     foil_status st = foil_data_load(data, foil_data_is_builtin(data->data) ? FOIL_SPLIT_TEST : FOIL_SPLIT_ALL, &clean);
     if (!st) st = foil_model_load(model_path, &m);
     if (!st) st = foil_npy_read_f32(triggered_path, &trig_all);
-    if (!st && (trig_all.ndim != clean.x.ndim || trig_all.numel / (trig_all.shape[0] ? trig_all.shape[0] : 1) !=
-                                                     foil_dataset_example_size(&clean)))
+    if (!st && (trig_all.ndim != clean.x.ndim || trig_all.shape[0] < 1 ||
+                trig_all.numel / trig_all.shape[0] != foil_dataset_example_size(&clean)))
         st = foil_error(FOIL_ERR_SHAPE, "%s: the triggered inputs are not shaped like %s's examples", triggered_path,
                         data->data);
     if (!st) st = every_other(&clean.x, 0, INT64_MAX, &pool);
     if (!st) st = every_other(&clean.x, 1, limit, &probes);
-    if (!st) { /* the first `limit` triggered inputs */
-        int64_t shape[8];
-        for (int i = 0; i < trig_all.ndim && i < 8; i++) shape[i] = trig_all.shape[i];
-        shape[0] = trig_all.shape[0] < limit ? trig_all.shape[0] : limit;
-        st = foil_tensor_alloc(&trig, FOIL_F32, trig_all.ndim, shape);
-        if (!st) memcpy(trig.data, trig_all.data, foil_tensor_nbytes(&trig));
-    }
-    const int64_t nc = probes.ndim ? probes.shape[0] : 0, nt = trig.ndim ? trig.shape[0] : 0;
+    const int64_t nc = probes.ndim ? probes.shape[0] : 0;
+    if (!st && nc < 2) st = foil_error(FOIL_ERR_ARG, "%s: too few clean examples to set a threshold", data->data);
+    foil_tensor trig = {0};
+    if (!st) trig = cli_rows_of(&trig_all, 0, limit < trig_all.shape[0] ? limit : trig_all.shape[0]);
+    const int64_t nt = st ? 0 : trig.shape[0];
     if (!st) {
-        h_clean = malloc((size_t)(nc ? nc : 1) * sizeof *h_clean), h_trig = malloc((size_t)(nt ? nt : 1) * sizeof *h_trig);
-        if (!h_clean || !h_trig) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
+        s_clean = malloc((size_t)nc * sizeof *s_clean), s_trig = malloc((size_t)nt * sizeof *s_trig);
+        if (!s_clean || !s_trig) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
     foil_strip_options o = {.overlays = overlays, .seed = (uint64_t)common->seed};
-    if (!st) st = foil_strip_entropy(m, &probes, &pool, &o, h_clean);
+    if (!st) st = strip_scores(m, &probes, &pool, &o, s_clean);
     o.seed = (uint64_t)common->seed + 1; /* other blends for the other inputs */
-    if (!st) st = foil_strip_entropy(m, &trig, &pool, &o, h_trig);
-    if (!st && nc < 2) st = foil_error(FOIL_ERR_ARG, "%s: too few clean examples to set a threshold", data->data);
+    if (!st) st = strip_scores(m, &trig, &pool, &o, s_trig);
     if (!st) {
-        /* the threshold: at most fpr of the clean inputs fall below it */
-        double *sorted = malloc((size_t)nc * sizeof *sorted);
-        if (!sorted) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-        else {
-            memcpy(sorted, h_clean, (size_t)nc * sizeof *sorted);
-            qsort(sorted, (size_t)nc, sizeof *sorted, cmp_double);
-            int64_t allowed = (int64_t)(fpr * (double)nc);
-            double threshold = sorted[allowed < nc ? allowed : nc - 1];
-            int64_t fp = 0, tp = 0;
-            for (int64_t i = 0; i < nc; i++) fp += h_clean[i] < threshold;
-            for (int64_t i = 0; i < nt; i++) tp += h_trig[i] < threshold;
-            double fpr_got = (double)fp / (double)nc, tpr = nt ? (double)tp / (double)nt : 0;
-            if (json)
-                printf("{\"model\":\"%s\",\"method\":\"strip\",\"overlays\":%lld,\"clean\":%lld,\"triggered\":%lld,"
-                       "\"threshold_bits\":%.6g,\"fpr\":%.6g,\"tpr\":%.6g}\n",
-                       model_path, (long long)(overlays ? overlays : 100), (long long)nc, (long long)nt, threshold,
-                       fpr_got, tpr);
-            else
-                printf("strip: entropy threshold %.4g bits; %.1f%% of %lld clean inputs below it (false positives), "
-                       "%.1f%% of %lld triggered inputs (true positives)\n",
-                       threshold, 100 * fpr_got, (long long)nc, 100 * tpr, (long long)nt);
-            free(sorted);
+        const float t = foil_threshold_at_fpr(s_clean, nc, fpr);
+        const double fpr_got = foil_rate_above(s_clean, nc, t), tpr = foil_rate_above(s_trig, nt, t),
+                     auc = foil_roc_auc(s_clean, nc, s_trig, nt);
+        if (json) {
+            cJSON *root = cJSON_CreateObject();
+            cJSON_AddStringToObject(root, "model", model_path);
+            cJSON_AddStringToObject(root, "method", "strip");
+            cJSON_AddNumberToObject(root, "overlays", (double)(overlays ? overlays : 100));
+            cJSON_AddNumberToObject(root, "clean", (double)nc);
+            cJSON_AddNumberToObject(root, "triggered", (double)nt);
+            cJSON_AddNumberToObject(root, "threshold_bits", -(double)t);
+            cJSON_AddNumberToObject(root, "fpr", fpr_got);
+            cJSON_AddNumberToObject(root, "tpr", tpr);
+            if (isfinite(auc)) cJSON_AddNumberToObject(root, "roc_auc", auc);
+            char *text = cJSON_PrintUnformatted(root);
+            if (text) printf("%s\n", text);
+            free(text);
+            cJSON_Delete(root);
+        } else {
+            printf("strip: entropy threshold %.4g bits; %.1f%% of %lld clean inputs below it (false positives), "
+                   "%.1f%% of %lld triggered inputs (true positives); ROC AUC %.3f\n",
+                   -(double)t, 100 * fpr_got, (long long)nc, 100 * tpr, (long long)nt, auc);
         }
     }
-    free(h_clean), free(h_trig);
-    foil_tensor_free(&pool), foil_tensor_free(&probes), foil_tensor_free(&trig), foil_tensor_free(&trig_all);
+    free(s_clean), free(s_trig);
+    foil_tensor_free(&pool), foil_tensor_free(&probes), foil_tensor_free(&trig_all);
     foil_model_free(m);
     foil_dataset_free(&clean);
     return st ? cli_fail(&cli_scan, st) : CLI_OK;
@@ -250,13 +253,7 @@ static int run_cleanse(foil_data_spec *data, const char *model_path, int64_t lim
     if (!st) st = foil_model_load(model_path, &m);
     if (!st && (!d.is_image || !d.lower.data))
         st = foil_error(FOIL_ERR_ARG, "neural cleanse: %s is not a set of images with an input range", data->data);
-    if (!st) {
-        int64_t shape[8];
-        for (int i = 0; i < d.x.ndim && i < 8; i++) shape[i] = d.x.shape[i];
-        shape[0] = d.x.shape[0] < limit ? d.x.shape[0] : limit;
-        st = foil_tensor_alloc(&img, FOIL_F32, d.x.ndim, shape);
-        if (!st) memcpy(img.data, d.x.data, foil_tensor_nbytes(&img));
-    }
+    if (!st) img = cli_rows_of(&d.x, 0, d.x.shape[0] < limit ? d.x.shape[0] : limit);
     foil_cleanse_options o = {.steps = steps, .seed = (uint64_t)common->seed, .quiet = common->quiet || json};
     if (!st) st = foil_neural_cleanse(m, &img, foil_f32(&d.lower), foil_f32(&d.upper), &o, &r);
     const int64_t h = img.shape[img.ndim - 2], w = img.shape[img.ndim - 1], f = foil_dataset_example_size(&d);
@@ -312,7 +309,6 @@ static int run_cleanse(foil_data_spec *data, const char *model_path, int64_t lim
         }
     }
     foil_cleanse_result_free(&r);
-    foil_tensor_free(&img);
     foil_model_free(m);
     foil_dataset_free(&d);
     return st ? cli_fail(&cli_scan, st) : CLI_OK;
@@ -344,28 +340,21 @@ static int run_scan(int argc, char **argv)
     cli_common common;
     int rc = cli_parse(&cli_scan, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc) return rc;
-    if (strcmp(method, "cleanse") == 0) {
-        if (limit < 1 || steps < 1) return cli_usage_error(&cli_scan, "--limit and --steps must be >= 1");
-        cli_apply_common(&common);
-        data.seed = (uint64_t)common.seed;
-        return run_cleanse(&data, model_path, limit, steps, dir, &common, json);
-    }
-    if (strcmp(method, "strip") == 0) {
-        if (!triggered) return cli_usage_error(&cli_scan, "--method strip needs --triggered FILE");
-        if (overlays < 1 || limit < 2 || !(fpr >= 0 && fpr < 1))
-            return cli_usage_error(&cli_scan, "--overlays must be >= 1, --limit >= 2 and --fpr in [0, 1)");
-        cli_apply_common(&common);
-        data.seed = (uint64_t)common.seed;
-        return run_strip(&data, model_path, triggered, overlays, fpr, limit, &common, json);
-    }
+    const int cleanse = strcmp(method, "cleanse") == 0, strip = strcmp(method, "strip") == 0;
     foil_scan_options o = {.eps = eps, .dims = dims, .size_threshold = threshold, .seed = (uint64_t)common.seed};
-    if (foil_scan_method_parse(method, &o.method))
-        return cli_usage_error(&cli_scan, "unknown scan '%s' (spectral, clustering, strip or cleanse)", method);
+    if (cleanse && (limit < 1 || steps < 1)) return cli_usage_error(&cli_scan, "--limit and --steps must be >= 1");
+    if (strip && !triggered) return cli_usage_error(&cli_scan, "--method strip needs --triggered FILE");
+    if (strip && (overlays < 1 || limit < 2 || !(fpr >= 0 && fpr < 1)))
+        return cli_usage_error(&cli_scan, "--overlays must be >= 1, --limit >= 2 and --fpr in [0, 1)");
+    if (!cleanse && !strip && foil_scan_method_parse(method, &o.method))
+        return cli_usage_error(&cli_scan, "unknown scan '%s' (spectral, clustering, loss, strip or cleanse)", method);
     if (!(eps > 0 && eps <= 0.66)) return cli_usage_error(&cli_scan, "--eps must be in (0, 0.66]");
     if (dims < 1 || dims > 64) return cli_usage_error(&cli_scan, "--dims must be in [1, 64]");
     if (!(threshold > 0 && threshold < 1)) return cli_usage_error(&cli_scan, "--size-threshold must be in (0, 1)");
     cli_apply_common(&common);
     data.seed = (uint64_t)common.seed;
+    if (cleanse) return run_cleanse(&data, model_path, limit, steps, dir, &common, json);
+    if (strip) return run_strip(&data, model_path, triggered, overlays, fpr, limit, &common, json);
     foil_dataset d = {0};
     foil_model *features = NULL;
     foil_scan_result r = {0};

@@ -43,7 +43,7 @@ typedef struct Cleanse {
     double *a, *b, *ga, *gb;     /* raw mask (hw) and pattern (f), their gradients */
     double *mask, *pat;          /* current mask and pattern */
     foil_tensor x, grad;         /* a batch of triggered images, the loss gradient */
-    int64_t *labels;
+    int64_t *labels, *pick;      /* a batch's target labels, and which images it took */
     float *loss;
 } Cleanse;
 
@@ -58,10 +58,9 @@ static foil_status step(Cleanse *s, int64_t t, int64_t batch, double cost, foil_
 {
     current(s);
     float *x = foil_f32(&s->x);
-    int64_t *pick = s->labels + batch; /* the second half of labels holds the batch's image indices */
     for (int64_t k = 0; k < batch; k++) {
-        pick[k] = (int64_t)foil_rng_below(rng, (uint64_t)s->n);
-        const float *img = foil_f32(s->images) + pick[k] * s->f;
+        s->pick[k] = (int64_t)foil_rng_below(rng, (uint64_t)s->n);
+        const float *img = foil_f32(s->images) + s->pick[k] * s->f;
         for (int64_t j = 0; j < s->f; j++) {
             double m = s->mask[j % s->hw];
             x[k * s->f + j] = (float)((1 - m) * img[j] + m * s->pat[j]);
@@ -85,7 +84,7 @@ static foil_status step(Cleanse *s, int64_t t, int64_t batch, double cost, foil_
     for (int64_t j = 0; j < s->f; j++) s->gb[j] = 0;
     const float *g = foil_f32(&s->grad);
     for (int64_t k = 0; k < batch; k++) {
-        const float *img = foil_f32(s->images) + pick[k] * s->f;
+        const float *img = foil_f32(s->images) + s->pick[k] * s->f;
         for (int64_t j = 0; j < s->f; j++) {
             double gj = g[k * s->f + j] / (double)batch;
             s->ga[j % s->hw] += gj * (s->pat[j] - img[j]);
@@ -148,7 +147,7 @@ void foil_cleanse_result_free(foil_cleanse_result *r)
 
 static void cleanse_free(Cleanse *s)
 {
-    free(s->a), free(s->b), free(s->ga), free(s->gb), free(s->mask), free(s->pat), free(s->labels), free(s->loss);
+    free(s->a), free(s->b), free(s->ga), free(s->gb), free(s->mask), free(s->pat), free(s->labels), free(s->pick), free(s->loss);
     foil_tensor_free(&s->x), foil_tensor_free(&s->grad);
 }
 
@@ -176,12 +175,13 @@ foil_status foil_neural_cleanse(foil_model *m, const foil_tensor *images, const 
     s.a = malloc((size_t)s.hw * sizeof *s.a), s.ga = malloc((size_t)s.hw * sizeof *s.ga);
     s.b = malloc((size_t)s.f * sizeof *s.b), s.gb = malloc((size_t)s.f * sizeof *s.gb);
     s.mask = malloc((size_t)s.hw * sizeof *s.mask), s.pat = malloc((size_t)s.f * sizeof *s.pat);
-    s.labels = malloc((size_t)(2 * batch) * sizeof *s.labels), s.loss = malloc((size_t)batch * sizeof *s.loss);
+    s.labels = malloc((size_t)batch * sizeof *s.labels), s.pick = malloc((size_t)batch * sizeof *s.pick);
+    s.loss = malloc((size_t)batch * sizeof *s.loss);
     double *adam = calloc((size_t)(2 * (s.hw + s.f)), sizeof *adam);
     r->classes = classes;
     r->norm = malloc((size_t)classes * sizeof *r->norm), r->success = calloc((size_t)classes, sizeof *r->success);
     r->anomaly = calloc((size_t)classes, sizeof *r->anomaly);
-    if (!s.a || !s.ga || !s.b || !s.gb || !s.mask || !s.pat || !s.labels || !s.loss || !adam || !r->norm ||
+    if (!s.a || !s.ga || !s.b || !s.gb || !s.mask || !s.pat || !s.labels || !s.pick || !s.loss || !adam || !r->norm ||
         !r->success || !r->anomaly)
         st = foil_error(FOIL_ERR_NOMEM, "neural cleanse: out of memory");
     if (!st) st = foil_tensor_alloc(&s.x, FOIL_F32, images->ndim, shape);

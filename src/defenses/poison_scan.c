@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "foil/loss.h"
 #include "foil/rng.h"
 #include "foil/scan.h"
 
@@ -147,16 +148,15 @@ static foil_status spectral(const Label *l, const int64_t *rows, double eps, foi
     return flag_highest(rows, m, eps, r);
 }
 
-/* Cross-entropy of each example (rows of logits, N x k) under its label. */
-static void losses(const float *logits, int64_t n, int64_t k, const int64_t *y, double *out)
+/* Cross-entropy of each example (rows of logits, N x k) under its label, into out. */
+static foil_status losses(const float *logits, int64_t n, int64_t k, const int64_t *y, double *out)
 {
-    for (int64_t i = 0; i < n; i++) {
-        const float *z = logits + i * k;
-        double top = z[0], sum = 0;
-        for (int64_t j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
-        for (int64_t j = 0; j < k; j++) sum += exp((double)z[j] - top);
-        out[i] = top + log(sum) - (double)z[y[i]];
-    }
+    float *l = malloc((size_t)(n ? n : 1) * sizeof *l);
+    if (!l) return foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
+    foil_status st = foil_softmax_xent(logits, y, n, k, l, NULL);
+    for (int64_t i = 0; !st && i < n; i++) out[i] = l[i];
+    free(l);
+    return st;
 }
 
 static double dist2(const double *a, const double *b, int64_t k)
@@ -282,7 +282,7 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
     r->score = calloc((size_t)(n ? n : 1), sizeof *r->score);
     int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
     if (!r->flagged || !r->score || !rows) st = foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
-    if (!st && o->method == FOIL_SCAN_LOSS) losses(foil_f32(&f), n, d, y, r->score);
+    if (!st && o->method == FOIL_SCAN_LOSS) st = losses(foil_f32(&f), n, d, y, r->score);
     for (int64_t c = 0; !st && c < classes; c++) {
         int64_t m = 0;
         for (int64_t i = 0; i < n; i++)

@@ -240,7 +240,7 @@ static void per_class(const audit_state *s, const uint8_t *right, double *out)
     }
 }
 
-static void skip(FoilAudit *a, const char *why)
+void foilAuditSkip(FoilAudit *a, const char *why)
 {
     if (a->n_skipped < FOIL_AUDIT_MAX_SKIPPED) a->skipped[a->n_skipped++] = why;
 }
@@ -366,14 +366,14 @@ static audit_targets targets_of(FoilAudit *a, const FoilAuditModels *m, int *sco
                        .adaptive_queries = m->adaptive && (caps & FOIL_MODEL_RANDOMIZED)};
     *scores = (caps & FOIL_MODEL_SCORES) != 0;
     if (!t.plain_gradients && !t.adaptive_gradients) {
-        skip(a, "white-box attacks (FGSM, PGD, APGD): the model gives no input gradients (a remote or black-box "
+        foilAuditSkip(a, "white-box attacks (FGSM, PGD, APGD): the model gives no input gradients (a remote or black-box "
                 "model); its robust accuracy is an upper bound that only black-box attacks tested");
         a->config.n_eps_l2 = 0;
     } else if (!t.plain_gradients) {
-        skip(a, "white-box attacks on the defense as given: a preprocessor has no derivative (JPEG, total "
+        foilAuditSkip(a, "white-box attacks on the defense as given: a preprocessor has no derivative (JPEG, total "
                 "variation); the white-box attacks ran adaptively (BPDA) only");
     }
-    if (!*scores) skip(a, "score-based attack: the model returns labels only");
+    if (!*scores) foilAuditSkip(a, "score-based attack: the model returns labels only");
     return t;
 }
 
@@ -397,7 +397,7 @@ static foil_status detector_stage(audit_state *s, int gradients)
     FoilAudit *a = s->a;
     if (!a->n_detectors) return FOIL_OK;
     if (!gradients) {
-        skip(a, "the attack that evades the detectors: it needs the model's input gradients");
+        foilAuditSkip(a, "the attack that evades the detectors: it needs the model's input gradients");
         return FOIL_OK;
     }
     if (!a->config.quiet)
@@ -436,7 +436,7 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     int explain = t.plain_gradients && !models->adaptive;
     if (!st) st = foilAuditExplainExamples(out, models->model, explain);
     if (!st && out->n_examples && !explain)
-        skip(out, models->adaptive ? "saliency maps (integrated gradients): not drawn behind a declared defense "
+        foilAuditSkip(out, models->adaptive ? "saliency maps (integrated gradients): not drawn behind a declared defense "
                                      "(they would explain its preprocessing, or one random draw of it)"
                                    : "saliency maps (integrated gradients): the model gives no input gradients");
     if (!st) st = finish(&s, pred);

@@ -181,6 +181,9 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
                          FoilAudit *out);
 void foilAuditFree(FoilAudit *a);
 
+/* Note a stage not run, and why (static text), in the report. */
+void foilAuditSkip(FoilAudit *a, const char *why);
+
 /* audit_verify.c: the verified accuracy stage on the first `examples` of
  * the sample x, y (skipped, with why, for a model the verifier cannot
  * compile or one behind a declared defense). */

@@ -12,23 +12,18 @@
 #include "foil/progress.h"
 #include "foil/verify.h"
 
-static void skip_with(FoilAudit *a, const char *why)
-{
-    if (a->n_skipped < FOIL_AUDIT_MAX_SKIPPED) a->skipped[a->n_skipped++] = why;
-}
-
 foil_status foilAuditVerify(FoilAudit *a, const FoilAuditModels *m, const foil_dataset *d, const foil_tensor *x,
                             const int64_t *y, int64_t examples)
 {
     if (!a->config.n_eps_linf || examples <= 0) return FOIL_OK;
     if (m->adaptive) {
-        skip_with(a, "verified accuracy (CROWN): the bounds would cover the model without its declared "
+        foilAuditSkip(a, "verified accuracy (CROWN): the bounds would cover the model without its declared "
                      "preprocessing");
         return FOIL_OK;
     }
     foil_verifier *v = NULL;
     if (foil_verify_new(m->model, x->ndim - 1, x->shape + 1, &v)) {
-        skip_with(a, "verified accuracy (CROWN): the verifier does not take this model (an ONNX graph of Conv, "
+        foilAuditSkip(a, "verified accuracy (CROWN): the verifier does not take this model (an ONNX graph of Conv, "
                      "Gemm, Relu, pooling, BatchNorm and affine ops only)");
         return FOIL_OK;
     }
@@ -50,7 +45,7 @@ foil_status foilAuditVerify(FoilAudit *a, const FoilAuditModels *m, const foil_d
         FoilAuditVerified *r = &a->verified[a->n_verified++];
         r->eps = eps, r->verified = foilAuditFigure(count, n), r->seconds = foil_now() - start;
         if (count == 0 && k + 1 < a->config.n_eps_linf) {
-            skip_with(a, "verified accuracy at the larger Linf eps: none was verified at a smaller one");
+            foilAuditSkip(a, "verified accuracy at the larger Linf eps: none was verified at a smaller one");
             break;
         }
     }

@@ -168,7 +168,7 @@ static void slope_gradient(const foil_verifier *v, const FoilBoundsCtx *ctx, con
  * it exceeds `enough`. */
 static double optimize(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
                        const float *coef, int64_t neuron, double scale, int steps, double enough,
-                       const FoilBoundsSplit *splits, int64_t n_splits, double *alpha_out)
+                       const FoilBoundsSplit *splits, int64_t n_splits)
 {
     FoilBoundsCtx c = *ctx;
     c.stop_nonlinear = 0, c.alpha = NULL, c.beta = NULL, c.splits = splits, c.n_splits = n_splits;
@@ -176,7 +176,6 @@ static double optimize(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBou
     double *beta = n_splits ? calloc((size_t)(3 * n_splits), sizeof *beta) : NULL;
     if (steps <= 0 || !alpha_work_alloc(v, &a) || (n_splits && !beta)) {
         free(beta);
-        if (alpha_out) crown_slopes(v, ctx, alpha_out);
         return foilBoundsRowLower(v, &c, r, target, coef, neuron, scale);
     }
     double *bm = beta ? beta + n_splits : NULL, *bs = beta ? beta + 2 * n_splits : NULL;
@@ -189,10 +188,7 @@ static double optimize(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBou
     double lr = 0.1, best = -INFINITY, p1 = 1, p2 = 1;
     for (int t = 0;; t++) {
         double lower = foilBoundsRowLower(v, &c, r, target, coef, neuron, scale);
-        if (lower > best) {
-            best = lower;
-            if (alpha_out) memcpy(alpha_out, a.cur, (size_t)N * sizeof *alpha_out);
-        }
+        if (lower > best) best = lower;
         if (t == steps || best > enough) break;
         slope_gradient(v, &c, r, v->slots[target].producer, &a);
         p1 *= beta1, p2 *= beta2;
@@ -220,15 +216,14 @@ static double optimize(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBou
 }
 
 double foilBoundsRowOptimized(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
-                              const float *coef, int64_t neuron, double scale, int steps, double enough,
-                              double *alpha_out)
+                              const float *coef, int64_t neuron, double scale, int steps, double enough)
 {
-    return optimize(v, ctx, r, target, coef, neuron, scale, steps, enough, NULL, 0, alpha_out);
+    return optimize(v, ctx, r, target, coef, neuron, scale, steps, enough, NULL, 0);
 }
 
 double foilBoundsRowOptimizedSplits(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r,
                                     const float *coef, int steps, double enough, const FoilBoundsSplit *splits,
                                     int64_t n_splits)
 {
-    return optimize(v, ctx, r, v->output, coef, 0, 1.0, steps, enough, splits, n_splits, NULL);
+    return optimize(v, ctx, r, v->output, coef, 0, 1.0, steps, enough, splits, n_splits);
 }

@@ -72,7 +72,6 @@ typedef struct Work {
     int n_rows;
     int64_t *todo;                 /* neurons to refine */
     float *cl, *cu;                /* their CROWN bounds */
-    double *alpha;                 /* NULL, or k x total_numel: each spec row's optimized slopes */
     int keep_intermediate;         /* subdomains: the parent's bounds with the split, no new CROWN pass */
     const double *enough;          /* NULL, or per spec row: d, a bound well above it needs no optimizing */
 } Work;
@@ -80,7 +79,6 @@ typedef struct Work {
 static void work_free(Work *w)
 {
     free(w->plo), free(w->phi), free(w->qlo), free(w->qhi), free(w->T), free(w->todo), free(w->cl), free(w->cu);
-    free(w->alpha);
     for (int i = 0; i < w->n_rows; i++) foilBoundsRowFree(w->rows[i]);
     free(w->rows);
 }
@@ -139,16 +137,16 @@ static void crown_slot(const foil_verifier *v, Work *w, const foil_bounds_option
     int64_t n = 0;
     for (int64_t i = 0; i < sl->numel; i++)
         if (sl->maxpool_reader || (ql[i] < 0 && qh[i] > 0)) w->todo[n++] = i;
-    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = NULL};
+    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T};
 #pragma omp parallel for schedule(dynamic, 16)
     for (int64_t t = 0; t < n; t++) {
         FoilBoundsRow *row = w->rows[omp_get_thread_num()];
         if (optimize) {
             const double enough = sl->maxpool_reader ? INFINITY : 0.0;
             const int steps = o->alpha_intermediate_steps;
-            w->cl[t] = foilRoundDown(foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], 1.0, steps, enough, NULL));
+            w->cl[t] = foilRoundDown(foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], 1.0, steps, enough));
             w->cu[t] =
-                foilRoundUp(-foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], -1.0, steps, enough, NULL));
+                foilRoundUp(-foilBoundsRowOptimized(v, &ctx, row, s, NULL, w->todo[t], -1.0, steps, enough));
             continue;
         }
         w->cl[t] = foilRoundDown(foilBoundsRowLower(v, &ctx, row, s, NULL, w->todo[t], 1.0));
@@ -211,7 +209,7 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
         memcpy(w->phi, hi, (size_t)f * sizeof *hi);
         for (int i = 0; i < v->n_layers; i++) foilBoundsIbp(v, &v->layers[i], w->plo, w->phi, w->T);
     }
-    FoilBoundsCtx plain = {.lo = w->plo, .hi = w->phi, .T = w->T, .stop_nonlinear = 1, .alpha = NULL};
+    FoilBoundsCtx plain = {.lo = w->plo, .hi = w->phi, .T = w->T, .stop_nonlinear = 1};
     spec_rows(v, w, &plain, C, k, dl, du);
     for (int64_t r = 0; r < k; r++) lb[r] = foilRoundDown(dl[r]), ub[r] = foilRoundUp(du[r]);
     if (o->method == FOIL_BOUNDS_IBP) return;
@@ -253,7 +251,7 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
     if (!o->crown_only) {
         /* IBP's rows on the refined bounds too: at least as tight as on P */
         ibp_lb = malloc((size_t)(2 * k) * sizeof *ibp_lb);
-        FoilBoundsCtx best_ibp = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 1, .alpha = NULL};
+        FoilBoundsCtx best_ibp = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 1};
         spec_rows(v, w, &best_ibp, C, k, dl, du);
         if (ibp_lb) {
             ibp_ub = ibp_lb + k;
@@ -264,12 +262,11 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
             }
         }
     }
-    FoilBoundsCtx best = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = NULL};
+    FoilBoundsCtx best = {.lo = w->qlo, .hi = w->qhi, .T = w->T};
     spec_rows(v, w, &best, C, k, dl, du);
     if (o->alpha_steps > 0) {
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t r = 0; r < k; r++) {
-            double *alpha = w->alpha ? w->alpha + r * v->total_numel : NULL;
             /* well above d: past branch and bound's tolerance (tol_of) */
             const double enough =
                 w->enough ? w->enough[r] + 2e-4 * (1 + fabs(w->enough[r]) + fabs(du[r])) + 1e-6 : INFINITY;
@@ -278,8 +275,7 @@ static void one_example(const foil_verifier *v, Work *w, const foil_bounds_optio
             const float *coef = C + r * v->classes;
             double l = n_splits
                            ? foilBoundsRowOptimizedSplits(v, &best, row, coef, o->alpha_steps, enough, splits, n_splits)
-                           : foilBoundsRowOptimized(v, &best, row, v->output, coef, 0, 1.0, o->alpha_steps, enough,
-                                                    alpha);
+                           : foilBoundsRowOptimized(v, &best, row, v->output, coef, 0, 1.0, o->alpha_steps, enough);
             if (l > dl[r]) dl[r] = l;
         }
     }
@@ -434,9 +430,9 @@ static double lagrange_value(const Lagrange *L, const float *lo, const float *hi
 
 /* A better lower bound of spec row coef (or -inf) from the splits' Lagrangian. */
 static double lagrange_row(const foil_verifier *v, Work *w, Lagrange *L, const float *lo, const float *hi,
-                           const float *coef, const double *alpha)
+                           const float *coef)
 {
-    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = alpha};
+    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T};
     double c_f = foilBoundsRowLinear(v, &ctx, w->rows[0], v->output, coef, 0, 1.0, L->a);
     if (!isfinite(c_f)) return -INFINITY;
     double an = 0, ln = 0;
@@ -474,7 +470,7 @@ static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, cons
                   malloc((size_t)m * sizeof(double)), malloc((size_t)m * sizeof(double)),
                   malloc((size_t)m * sizeof(double)), malloc((size_t)n * sizeof(double))};
     int ok = L.lam && L.c && L.a && L.coef && L.beta && L.best && L.grad && L.xs;
-    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T, .stop_nonlinear = 0, .alpha = NULL};
+    FoilBoundsCtx ctx = {.lo = w->qlo, .hi = w->qhi, .T = w->T};
     for (int64_t i = 0; ok && i < m; i++) {
         int s = 0;
         while (s < v->n_slots && !(splits[i].at >= v->slots[s].off && splits[i].at < v->slots[s].off + v->slots[s].numel))
@@ -485,13 +481,7 @@ static void lagrange_rows(const foil_verifier *v, Work *w, const float *lo, cons
         if (!isfinite(L.c[i])) ok = 0;
     }
     for (int64_t r = 0; ok && r < k; r++) {
-        /* with CROWN's slopes and with the row's optimized ones: the
-         * slopes best over the box need not be best on the subdomain */
-        double h = lagrange_row(v, w, &L, lo, hi, C + r * v->classes, NULL);
-        if (w->alpha) {
-            double ha = lagrange_row(v, w, &L, lo, hi, C + r * v->classes, w->alpha + r * v->total_numel);
-            if (ha > h) h = ha;
-        }
+        double h = lagrange_row(v, w, &L, lo, hi, C + r * v->classes);
         float f = foilRoundDown(h);
         if (f > lb[r]) lb[r] = f;
     }
@@ -539,7 +529,6 @@ foil_status foilBoundsSplitCompute(foil_verifier *v, const foil_bounds_options *
     Work w = {0};
     if ((st = work_alloc(v, &w))) return st;
     w.keep_intermediate = keep_intermediate, w.enough = enough;
-    if (o->alpha_steps > 0) w.alpha = malloc((size_t)(k * v->total_numel) * sizeof *w.alpha); /* NULL: no Lagrangian with them */
     double *dl = malloc((size_t)(2 * k) * sizeof *dl);
     if (!dl) {
         work_free(&w);
@@ -582,7 +571,7 @@ foil_status foilBoundsSplitScores(foil_verifier *v, const float *lo, const float
     foil_status st = plain_cache(v, lo, hi);
     if (!st && (!lam || !row)) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (st) goto out;
-    FoilBoundsCtx ctx = {.lo = qlo, .hi = qhi, .T = v->pc_T, .stop_nonlinear = 0, .alpha = NULL};
+    FoilBoundsCtx ctx = {.lo = qlo, .hi = qhi, .T = v->pc_T};
     (void)foilBoundsRowLower(v, &ctx, row, v->output, coef, 0, 1.0);
     memset(score, 0, (size_t)N * sizeof *score);
     for (int i = 0; i < v->n_layers; i++) {

@@ -220,12 +220,9 @@ void foilBoundsRowSlotLam(const foil_verifier *v, const FoilBoundsRow *r, int s,
  * scale as there) over ctx's bounds (ctx->alpha and stop_nonlinear
  * ignored) with the ReLU lower slopes optimized by up to `steps` projected
  * Adam steps from CROWN's (see the file), stopping once the bound exceeds
- * `enough` (INFINITY: never); the best bound seen, never below CROWN's.
- * alpha_out (NULL: not wanted): the slopes that gave it, total_numel
- * doubles, for a ctx. */
+ * `enough` (INFINITY: never); the best bound seen, never below CROWN's. */
 double foilBoundsRowOptimized(const foil_verifier *v, const FoilBoundsCtx *ctx, FoilBoundsRow *r, int target,
-                              const float *coef, int64_t neuron, double scale, int steps, double enough,
-                              double *alpha_out);
+                              const float *coef, int64_t neuron, double scale, int steps, double enough);
 /* alpha.c: a spec row (coef on the logits) on the subdomain of the
  * splits, with their beta-CROWN multipliers optimized jointly with the
  * slopes (from 0). */

@@ -209,6 +209,7 @@ typedef struct Bab {
     double worst;           /* smallest margin lb - d - tol seen on an unrefuted row */
     int keep;
     double *enough;         /* per open row: its d (a lower bound well above refutes it) */
+    FoilBoundsRow *row;     /* FSB's trial bounds */
 } Bab;
 
 static double tol_of(float lb, float ub)
@@ -269,7 +270,10 @@ static foil_status bound_domain(Bab *b, Domain *d, int64_t *left)
 /* The neuron to split in the bounds just computed, or -1: filtered smart
  * branching (FSB, De Palma et al. 2021) for the open row with the smallest
  * margin: the FSB_CANDIDATES unstable neurons with the best BaBSR scores,
- * and of those the one whose worse side CROWN bounds highest. */
+ * and of those the one whose worse side CROWN bounds highest. Less than
+ * the paper's: the candidates come from the BaBSR score alone (FSB also
+ * filters by a second score), and each side is bounded with CROWN's
+ * slopes and without the splits' multipliers. */
 enum { FSB_CANDIDATES = 8 };
 
 static foil_status pick_split(Bab *b, const Domain *d, int64_t *best)
@@ -298,16 +302,13 @@ static foil_status pick_split(Bab *b, const Domain *d, int64_t *best)
         if (n_cand) *best = cand[0];
         return FOIL_OK;
     }
-    FoilBoundsRow *row = foilBoundsRowNew(b->v);
-    if (!row) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     double top = -INFINITY;
     for (int c = 0; c < n_cand; c++) {
-        double on = foilBoundsSplitTry(b->v, row, b->qlo, b->qhi, coef, cand[c], 1);
-        double off = foilBoundsSplitTry(b->v, row, b->qlo, b->qhi, coef, cand[c], 0);
+        double on = foilBoundsSplitTry(b->v, b->row, b->qlo, b->qhi, coef, cand[c], 1);
+        double off = foilBoundsSplitTry(b->v, b->row, b->qlo, b->qhi, coef, cand[c], 0);
         double worse = on < off ? on : off;
         if (*best < 0 || worse > top) top = worse, *best = cand[c];
     }
-    foilBoundsRowFree(row);
     return FOIL_OK;
 }
 
@@ -315,6 +316,7 @@ static void bab_free(Bab *b)
 {
     free(b->C), free(b->row_of), free(b->enough), free(b->lb), free(b->ub), free(b->qlo), free(b->qhi);
     free(b->is_relu_in), free(b->split_here), free(b->score);
+    foilBoundsRowFree(b->row);
 }
 
 static foil_status bab_init(Bab *b, foil_verifier *v, const foil_vnnlib *p, const foil_vnnlib_options *o)
@@ -332,8 +334,9 @@ static foil_status bab_init(Bab *b, foil_verifier *v, const foil_vnnlib *p, cons
     b->qlo = malloc((size_t)N * sizeof *b->qlo), b->qhi = malloc((size_t)N * sizeof *b->qhi);
     b->is_relu_in = calloc((size_t)N, 1), b->split_here = calloc((size_t)N, 1);
     b->score = malloc((size_t)N * sizeof *b->score);
+    b->row = foilBoundsRowNew(v);
     if (!(b->C && b->row_of && b->enough && b->lb && b->ub && b->qlo && b->qhi && b->is_relu_in && b->split_here &&
-          b->score)) {
+          b->score && b->row)) {
         bab_free(b);
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
