@@ -13,8 +13,11 @@
 
 #include <cmocka.h>
 
+#include "attacks/poisoning/poisoning_internal.h"
+#include "foil/arch.h"
 #include "foil/poison.h"
 #include "foil/rng.h"
+#include "foil/train.h"
 
 enum { N = 300, K = 3, H = 8, W = 8 };
 
@@ -91,6 +94,26 @@ static void test_label_flips(void **state)
     assert_int_equal(m.n, 50); /* half of the 100 of class 1 */
     check_manifest(&d, &p, &m);
     for (int64_t k = 0; k < m.n; k++) assert_true(m.label_before[k] == 1 && m.label_after[k] == 2);
+    foil_dataset_free(&p), foil_poison_manifest_free(&m);
+
+    /* aimed at one image: the 10 examples of class 1 nearest to it, no others */
+    float image[5] = {0.3f, 0.7f, 0.5f, 0.4f, 0.6f};
+    o = (foil_poison_options){.attack = FOIL_POISON_TARGETED_FLIP, .rate = 0.1, .source = 1, .target = 0,
+                              .target_x = image};
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &m), FOIL_OK);
+    assert_int_equal(m.n, 10);
+    check_manifest(&d, &p, &m);
+    double farthest_flipped = 0, nearest_kept = INFINITY;
+    for (int64_t i = 0, k = 0; i < N; i++) {
+        if (foil_i64(&d.y)[i] != 1) continue;
+        double dist = 0;
+        for (int f = 0; f < 5; f++) dist += pow(foil_f32(&d.x)[i * 5 + f] - image[f], 2);
+        int flipped = k < m.n && m.index[k] == i;
+        k += flipped;
+        if (flipped) farthest_flipped = fmax(farthest_flipped, dist);
+        else nearest_kept = fmin(nearest_kept, dist);
+    }
+    assert_true(farthest_flipped <= nearest_kept);
     foil_dataset_free(&p), foil_poison_manifest_free(&m);
     foil_dataset_free(&d);
 }
@@ -193,6 +216,7 @@ static void test_bad_options(void **state)
         {&img, {.attack = FOIL_POISON_BADNETS, .rate = 0.9, .target = 0}, "only 200 can be poisoned"},
         {&img, {.attack = FOIL_POISON_CLEAN_LABEL, .rate = 0.1, .target = 0}, "PGD needs a model"},
         {&img, {.attack = FOIL_POISON_CLEAN_LABEL, .rate = 0.1, .all_to_all = 1}, "the backdoor is all-to-one"},
+        {&img, {.attack = FOIL_POISON_GRADIENT_MATCHING, .rate = 0.1, .target = 0}, "needs a model trained on clean"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         assert_int_equal(foil_poison_dataset(cases[c].d, &cases[c].o, &p, &m), FOIL_ERR_ARG);
@@ -205,6 +229,167 @@ static void test_bad_options(void **state)
     foil_dataset_free(&img), foil_dataset_free(&tab);
 }
 
+/* An mlp on the toy images, trained a little so that its gradients are
+ * those of a model that has learned something. */
+static foil_model *toy_model(const foil_dataset *d)
+{
+    foil_arch_spec spec = {.name = "mlp", .input_rank = 4, .input_shape = {1, H, W}, .classes = K, .seed = 2};
+    int64_t hidden[1] = {16};
+    spec.hidden = hidden, spec.n_hidden = 1;
+    foil_model *m;
+    assert_int_equal(foil_arch_build(&spec, &m), FOIL_OK);
+    foil_train_options o;
+    foil_train_defaults(&o);
+    o.epochs = 3, o.quiet = 1, o.seed = 1;
+    foil_train_report r;
+    assert_int_equal(foil_train(m, d, NULL, &o, &r), FOIL_OK);
+    return m;
+}
+
+static double summed_loss(foil_model *m, const foil_tensor *x, const int64_t *y)
+{
+    float loss[N];
+    assert_int_equal(foil_model_loss_input_grad(m, x, y, loss, NULL, NULL), FOIL_OK);
+    double s = 0;
+    for (int64_t i = 0; i < x->shape[0]; i++) s += loss[i];
+    return s;
+}
+
+/* foil_model_loss_param_grad against central differences of the summed
+ * loss along random weight directions; get and set round-trip. */
+static void test_weight_gradient(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    make_set(&d, 1);
+    foil_model *m = toy_model(&d);
+    int64_t P;
+    assert_int_equal(foil_model_param_count(m, &P), FOIL_OK);
+    assert_int_equal(P, H * W * 16 + 16 + 16 * K + K);
+    float *theta = malloc((size_t)P * sizeof *theta), *grad = malloc((size_t)P * sizeof *grad),
+          *moved = malloc((size_t)P * sizeof *moved), *u = malloc((size_t)P * sizeof *u);
+    assert_int_equal(foil_model_params_get(m, theta), FOIL_OK);
+    /* 20 examples: few ReLU kinks inside the steps, little float32 rounding in the sums */
+    foil_tensor x = d.x;
+    x.owns_data = 0, x.shape[0] = 20, x.numel = 20 * H * W;
+    const int64_t *y = foil_i64(&d.y);
+    assert_int_equal(foil_model_loss_param_grad(m, &x, y, NULL, grad), FOIL_OK);
+    foil_rng rng = foil_rng_make(9, 0);
+    for (int trial = 0; trial < 3; trial++) {
+        double along = 0, norm = 0;
+        for (int64_t k = 0; k < P; k++) u[k] = (float)foil_rng_normal(&rng), norm += (double)u[k] * u[k];
+        for (int64_t k = 0; k < P; k++) u[k] /= (float)sqrt(norm), along += (double)u[k] * grad[k];
+        const double h = 1e-3; /* a unit direction: 3e-5 per weight */
+        for (int64_t k = 0; k < P; k++) moved[k] = theta[k] + (float)h * u[k];
+        assert_int_equal(foil_model_params_set(m, moved), FOIL_OK);
+        double plus = summed_loss(m, &x, y);
+        for (int64_t k = 0; k < P; k++) moved[k] = theta[k] - (float)h * u[k];
+        assert_int_equal(foil_model_params_set(m, moved), FOIL_OK);
+        double minus = summed_loss(m, &x, y);
+        assert_int_equal(foil_model_params_set(m, theta), FOIL_OK);
+        double fd = (plus - minus) / (2 * h);
+        if (fabs(fd - along) > 0.01 * fabs(along) + 1e-3) fail_msg("weight gradient %g, differences %g", along, fd);
+    }
+    assert_int_equal(foil_model_params_get(m, moved), FOIL_OK);
+    assert_memory_equal(moved, theta, (size_t)P * sizeof *theta);
+    free(theta), free(grad), free(moved), free(u);
+    foil_model_free(m);
+    foil_dataset_free(&d);
+}
+
+/* The first `n` examples of class c of d, as a tensor, with their labels. */
+static void class_examples(const foil_dataset *d, int64_t c, int64_t n, foil_tensor *x, int64_t *y)
+{
+    int64_t shape[4] = {n, 1, H, W};
+    assert_int_equal(foil_tensor_alloc(x, FOIL_F32, 4, shape), FOIL_OK);
+    for (int64_t i = 0, k = 0; k < n; i++)
+        if (foil_i64(&d->y)[i] == c) {
+            memcpy(foil_f32(x) + k * H * W, foil_f32(&d->x) + i * H * W, H * W * sizeof(float));
+            y[k++] = c;
+        }
+}
+
+/* The matching objective's input gradient, which foil takes by central
+ * differences in weight space, against central differences of the
+ * objective itself along random input directions. */
+static void test_gradient_matching_gradient(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    make_set(&d, 1);
+    foil_model *m = toy_model(&d);
+    enum { P = 8 };
+    foil_tensor x = {0}, moved = {0};
+    int64_t y[P];
+    class_examples(&d, 2, P, &x, y);
+    const float *target = foil_f32(&d.x); /* example 0, of class 0 */
+    float dJ[P * H * W];
+    double J, plus, minus;
+    assert_int_equal(foilGradientMatchingObjective(m, &x, y, target, 2, &J, dJ), FOIL_OK);
+    assert_true(J >= 0 && J <= 2);
+    assert_int_equal(foil_tensor_alloc(&moved, FOIL_F32, x.ndim, x.shape), FOIL_OK);
+    foil_rng rng = foil_rng_make(4, 0);
+    for (int trial = 0; trial < 3; trial++) {
+        /* directions along dJ, randomly reweighted (a random direction is
+         * nearly orthogonal to dJ, and would test nothing) */
+        float u[P * H * W];
+        double along = 0, norm = 0;
+        for (int k = 0; k < P * H * W; k++) {
+            u[k] = dJ[k] * (float)(1 + 0.5 * foil_rng_normal(&rng));
+            along += (double)u[k] * dJ[k];
+            norm += (double)u[k] * u[k];
+        }
+        const double h = 1e-2 / sqrt(norm); /* a move of norm 0.01 */
+        for (int k = 0; k < P * H * W; k++) foil_f32(&moved)[k] = foil_f32(&x)[k] + (float)h * u[k];
+        assert_int_equal(foilGradientMatchingObjective(m, &moved, y, target, 2, &plus, NULL), FOIL_OK);
+        for (int k = 0; k < P * H * W; k++) foil_f32(&moved)[k] = foil_f32(&x)[k] - (float)h * u[k];
+        assert_int_equal(foilGradientMatchingObjective(m, &moved, y, target, 2, &minus, NULL), FOIL_OK);
+        double fd = (plus - minus) / (2 * h);
+        if (fabs(fd - along) > 0.01 * fabs(along)) fail_msg("matching gradient %g, differences %g", along, fd);
+    }
+    foil_tensor_free(&x), foil_tensor_free(&moved);
+    foil_model_free(m);
+    foil_dataset_free(&d);
+}
+
+/* The attack: only examples of the intended class change, within eps and
+ * the input range, labels kept; the kept restart's objective is well below
+ * the clean poisons'. */
+static void test_gradient_matching(void **state)
+{
+    (void)state;
+    foil_dataset d, p;
+    make_set(&d, 1);
+    foil_model *m = toy_model(&d);
+    const float *target = foil_f32(&d.x); /* example 0, of class 0 */
+    foil_poison_options o = {.attack = FOIL_POISON_GRADIENT_MATCHING, .rate = 0.1, .target = 2, .model = m,
+                             .target_x = target, .eps = 0.1, .steps = 60, .restarts = 2, .seed = 3};
+    foil_poison_manifest man;
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &man), FOIL_OK);
+    assert_int_equal(man.n, 30);
+    assert_true(check_manifest(&d, &p, &man) == man.n);
+    for (int64_t k = 0; k < man.n; k++) {
+        assert_int_equal(man.label_before[k], 2);
+        for (int64_t f = 0; f < H * W; f++) {
+            float a = foil_f32(&d.x)[man.index[k] * H * W + f], b = foil_f32(&p.x)[man.index[k] * H * W + f];
+            assert_true(fabsf(a - b) <= 0.1f + 1e-6f && b >= 0 && b <= 1);
+        }
+    }
+    foil_tensor clean = {0};
+    int64_t shape[4] = {man.n, 1, H, W};
+    assert_int_equal(foil_tensor_alloc(&clean, FOIL_F32, 4, shape), FOIL_OK);
+    for (int64_t k = 0; k < man.n; k++)
+        memcpy(foil_f32(&clean) + k * H * W, foil_f32(&d.x) + man.index[k] * H * W, H * W * sizeof(float));
+    double J0;
+    assert_int_equal(foilGradientMatchingObjective(m, &clean, man.label_before, target, 2, &J0, NULL), FOIL_OK);
+    print_message("gradient matching: 1 - cos from %.3f (clean poisons) to %.3f\n", J0, man.objective);
+    assert_true(man.objective < 0.5 * J0);
+    foil_tensor_free(&clean);
+    foil_dataset_free(&p), foil_poison_manifest_free(&man);
+    foil_model_free(m);
+    foil_dataset_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +397,9 @@ int main(void)
         cmocka_unit_test(test_badnets),
         cmocka_unit_test(test_blend),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_weight_gradient),
+        cmocka_unit_test(test_gradient_matching_gradient),
+        cmocka_unit_test(test_gradient_matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

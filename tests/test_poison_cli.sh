@@ -65,6 +65,11 @@ assert r["true_positives"] == round(r["recall"] * 6000)
 PY
 check "scan clustering" 0 "^clustering scan of .*: [0-9]+ of 60000 examples flagged" -- "$FOIL" scan --model "$model" \
   --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --method clustering
+check "scan clustering, trusted reference" 0 '"method":"clustering".*"flagged":[0-9]+' -- "$FOIL" scan \
+  --model "$model" --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --method clustering \
+  --trusted fashion-mnist --json
+check "scan: trusted is for clustering" 2 "--trusted is for --method clustering" -- "$FOIL" scan --model "$model" \
+  --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --trusted fashion-mnist
 printf '{"index":[5,60000]}' >"$tmp/badmanifest.json"
 check "scan: manifest index out of range" 1 "index 60000 is not an example of the data's 60000" -- "$FOIL" scan \
   --model "$model" --data "$tmp/bd/train_x.npy" --labels "$tmp/bd/train_y.npy" --manifest "$tmp/badmanifest.json"
@@ -123,7 +128,43 @@ for i in m["index"]:
     moved += worst > 0.05
 assert moved >= 200, "PGD moved %d of 300 images (not those the model already gets wrong)" % moved
 PY
-check "clean-label needs a model" 2 "needs it" -- "$FOIL" poison --data fashion-mnist --attack clean-label \
+# gradient matching (a few steps: the mechanics; its success is the
+# benchmark's): only images of the intended class change, within eps, labels
+# kept; the target file is the test image with the intended label
+check "gradient matching" 0 '"attack":"gradient-matching".*"poisoned":60.*"objective":0\.[0-9].*"target_index":42' \
+  -- "$FOIL" poison --data fashion-mnist --attack gradient-matching --rate 0.001 --target 5 --target-index 42 \
+  --model "$model" --steps 5 --restarts 1 --output-dir "$tmp/gm" --json
+$py - "$tmp/gm" <<'PY' || fail "gradient matching: the poisoned images are not what the manifest says"
+import gzip, json, struct, sys
+d = sys.argv[1]
+m = json.load(open(d + "/manifest.json"))
+assert m["label_before"] == m["label_after"] == [5] * 60, "clean labels, of the intended class"
+assert m["target_label"] == 3
+raw = open(d + "/train_x.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+clean = gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").read()[16:]
+eps = 16 / 255
+def image(i):
+    return struct.unpack("<784f", raw[10 + hl + 4 * 784 * i:10 + hl + 4 * 784 * (i + 1)])
+changed = set()
+for i in range(0, 60000, 97):  # a sample of the others stays as it was
+    if i not in m["index"]:
+        assert all(abs(v - clean[784 * i + k] / 255.0) < 1e-6 for k, v in enumerate(image(i))), i
+for i in m["index"]:
+    worst = max(abs(v - clean[784 * i + k] / 255.0) for k, v in enumerate(image(i)))
+    assert worst <= eps + 1e-5, worst
+    if worst > eps / 2: changed.add(i)
+assert len(changed) >= 50, len(changed)
+t = open(d + "/target_y.npy", "rb").read()
+assert struct.unpack("<q", t[-8:])[0] == 5, "the target labelled with the intended class"
+PY
+check "targeted flip at an image" 0 '"source":' -- "$FOIL" poison --data fashion-mnist --attack targeted-flip \
+  --target-index 0 --target 1 --rate 0.01 --output-dir "$tmp/tfi" --json
+check "gradient matching needs an image" 2 "needs --target-index" -- "$FOIL" poison --data fashion-mnist \
+  --attack gradient-matching --rate 0.01 --target 3 --model "$model" --output-dir "$tmp/x"
+check "target index out of range" 1 "--target-index 10000: fashion-mnist's test split has 10000" -- "$FOIL" poison \
+  --data fashion-mnist --attack targeted-flip --target-index 10000 --target 1 --rate 0.01 --output-dir "$tmp/x"
+check "clean-label needs a model" 2 "which need it" -- "$FOIL" poison --data fashion-mnist --attack clean-label \
   --rate 0.05 --target 0 --output-dir "$tmp/x"
 
 check "unknown attack" 2 "unknown poisoning attack 'frogs'" -- "$FOIL" poison --data fashion-mnist --attack frogs \

@@ -41,19 +41,26 @@ static foil_model *identity_model(void)
     return m;
 }
 
-/* The first POISON examples of label 0 are poison: shifted by 6 along a fixed unit direction. */
-static void make_features(foil_tensor *x, int64_t *y, uint8_t *poison)
+/* The first n_poison examples of label 0 are poison: shifted by 6 along a
+ * fixed unit direction (the same for every seed). */
+static void make_features_seeded(foil_tensor *x, int64_t *y, uint8_t *poison, int n_poison, uint64_t seed)
 {
     assert_int_equal(foil_tensor_alloc(x, FOIL_F32, 2, (int64_t[]){N, D}), FOIL_OK);
-    foil_rng rng = foil_rng_make(11, 0);
+    foil_rng rng = foil_rng_make(11, 0), noise = foil_rng_make(seed, 1);
     double dir[D], norm = 0;
     for (int j = 0; j < D; j++) dir[j] = foil_rng_normal(&rng), norm += dir[j] * dir[j];
     for (int i = 0; i < N; i++) {
         y[i] = i / PER_LABEL;
-        poison[i] = i < POISON;
+        poison[i] = i < n_poison;
         for (int j = 0; j < D; j++)
-            foil_f32(x)[i * D + j] = (float)(foil_rng_normal(&rng) + (poison[i] ? 6 * dir[j] / sqrt(norm) : 0));
+            foil_f32(x)[i * D + j] = (float)(foil_rng_normal(seed == 11 ? &rng : &noise) +
+                                             (poison[i] ? 6 * dir[j] / sqrt(norm) : 0));
     }
+}
+
+static void make_features(foil_tensor *x, int64_t *y, uint8_t *poison)
+{
+    make_features_seeded(x, y, poison, POISON, 11);
 }
 
 static void score(const foil_scan_result *r, const uint8_t *poison, int *tp, int *fp)
@@ -102,6 +109,49 @@ static void test_scans_find_poison(void **state)
     assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "label 3 of example 5"));
     foil_tensor_free(&x);
+    foil_model_free(m);
+}
+
+/* A poison that is most of its label (60% of label 0): the size rule takes
+ * the smaller cluster, the clean one; a trusted clean reference (other
+ * draws of the same labels, no poison) names the poisoned cluster, and
+ * leaves the clean labels' two halves alone. */
+static void test_clustering_trusted(void **state)
+{
+    (void)state;
+    foil_model *m = identity_model();
+    foil_tensor x, ref;
+    int64_t y[N], ry[N];
+    uint8_t poison[N], none[N];
+    const int majority = PER_LABEL * 6 / 10;
+    make_features_seeded(&x, y, poison, majority, 11);
+    make_features_seeded(&ref, ry, none, 0, 12);
+    ref.shape[0] = N / 3, ref.numel = N / 3 * D; /* 200 of each label: the first third of every label */
+    for (int i = 0; i < N / 3; i++) {
+        int from = (i % LABELS) * PER_LABEL + i / LABELS;
+        memmove(foil_f32(&ref) + i * D, foil_f32(&ref) + from * D, D * sizeof(float));
+        ry[i] = i % LABELS;
+    }
+    int tp, fp;
+    foil_scan_options o = {.method = FOIL_SCAN_CLUSTERING, .dims = 4, .seed = 3};
+    foil_scan_result r;
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_OK);
+    score(&r, poison, &tp, &fp);
+    printf("  size rule: %d of %d poisoned found, %d clean flagged\n", tp, majority, fp);
+    assert_true(tp <= 0.05 * majority); /* it cannot see a majority */
+    foil_scan_result_free(&r);
+    o.trusted_x = &ref, o.trusted_y = ry;
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_OK);
+    score(&r, poison, &tp, &fp);
+    printf("  trusted reference: %d of %d poisoned found, %d clean flagged\n", tp, majority, fp);
+    assert_true(tp >= 0.95 * majority);
+    assert_true(fp <= 0.02 * majority);
+    for (int i = PER_LABEL; i < N; i++) assert_false(r.flagged[i]);
+    foil_scan_result_free(&r);
+    ry[0] = LABELS;
+    assert_int_equal(foil_scan_data(m, &x, y, LABELS, &o, &r), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "label 3 of trusted example 0"));
+    foil_tensor_free(&x), foil_tensor_free(&ref);
     foil_model_free(m);
 }
 
@@ -209,7 +259,8 @@ static void test_neural_cleanse(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scans_find_poison), cmocka_unit_test(test_strip_entropy),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scans_find_poison), cmocka_unit_test(test_clustering_trusted),
+                                       cmocka_unit_test(test_strip_entropy),
                                        cmocka_unit_test(test_neural_cleanse)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,23 @@ foil_status foil_model_check_input(const foil_model *m, const foil_tensor *x, in
  * model as it was; after any other failure (out of memory) free the model. */
 foil_status foil_model_normalize(foil_model *m, int n_mean, const float *mean, int n_std, const float *std);
 
+/* (ONNX graph models only; FOIL_ERR_CAPABILITY for others.)
+ * Weight space: the trainable weights (not BatchNorm's running statistics)
+ * as one vector of foil_model_param_count floats, tensor after tensor in
+ * graph order. For attacks that work on the training gradient (gradient
+ * matching, foil/poison.h) and for moving a model along a direction in
+ * weight space. params_set changes the model in place (foil_model_save
+ * then writes the new weights). */
+foil_status foil_model_param_count(const foil_model *m, int64_t *count);
+foil_status foil_model_params_get(const foil_model *m, float *theta);
+foil_status foil_model_params_set(foil_model *m, const float *theta);
+/* grad (param_count floats, OVERWRITTEN) = d sum_n CE(model(x)[n], labels[n])
+ * / d theta, the summed cross-entropy's weight gradient, in inference mode
+ * (dropout off, BatchNorm on its running statistics). loss, if not NULL,
+ * receives the N per-example losses. */
+foil_status foil_model_loss_param_grad(foil_model *m, const foil_tensor *x, const int64_t *labels, float *loss,
+                                       float *grad);
+
 /* Number of classes (the scores' last dimension); a graph model plans
  * itself for one example to learn it, a remote model may need one query. */
 foil_status foil_model_num_classes(foil_model *m, int64_t *classes);

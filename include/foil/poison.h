@@ -29,9 +29,25 @@
  *                   the badnets patch. foil uses the full-amplitude patch in
  *                   one corner (the paper also tries fainter ones and four
  *                   corners).
+ *   gradient matching  Geiping et al. 2021, "Witches' Brew": a targeted
+ *                   attack on one test image target_x. Examples of class
+ *                   `target` (the class the image should get) keep their
+ *                   labels and get perturbations (Linf radius eps, default
+ *                   16/255) chosen so that their training gradient on
+ *                   `model` (trained on clean data) aligns with that of
+ *                   the target's loss for class `target`: a model trained
+ *                   from scratch on them learns to misclassify target_x.
+ *                   Signed Adam, `steps` (default 250) steps, the best of
+ *                   `restarts` (default 8); see gradient_matching.c for
+ *                   what foil does differently from the reference code.
+ *
+ * A targeted flip given target_x flips the `source` examples nearest to it
+ * (Euclidean distance) instead of random ones: a label flip aimed at one
+ * test image.
  *
  * `rate` is the share of the training set poisoned (targeted flip: the
- * share of class `source`; clean-label: of class `target`), rounded to the
+ * share of class `source`; clean-label: of class `target`; gradient
+ * matching: of the whole set, the paper's "budget"), rounded to the
  * nearest count; the examples are
  * drawn uniformly without replacement from those eligible. Everything is
  * drawn from `seed`: the same options give the same poisoned set.
@@ -55,10 +71,12 @@ typedef enum foil_poison_attack {
     FOIL_POISON_TARGETED_FLIP,
     FOIL_POISON_BADNETS,
     FOIL_POISON_BLEND,
-    FOIL_POISON_CLEAN_LABEL
+    FOIL_POISON_CLEAN_LABEL,
+    FOIL_POISON_GRADIENT_MATCHING
 } foil_poison_attack;
 
-/* "label-flip", "targeted-flip", "badnets", "blend", "clean-label"; parse: FOIL_ERR_ARG naming s. */
+/* "label-flip", "targeted-flip", "badnets", "blend", "clean-label", "gradient-matching"; parse: FOIL_ERR_ARG
+ * naming s. */
 const char *foil_poison_attack_name(foil_poison_attack a);
 foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a);
 
@@ -70,9 +88,12 @@ typedef struct foil_poison_options {
     int all_to_all;         /* badnets, blend: label y + 1 mod classes instead of target */
     int64_t patch_size;     /* badnets: the patch's side in pixels (0: 3) */
     double blend_alpha;     /* blend: 0 < alpha <= 1 (0: 0.2) */
-    foil_model *model;      /* clean-label: the model PGD runs on */
-    double eps;             /* clean-label: PGD's Linf radius (0: 0.1) */
-    int64_t steps;          /* clean-label: PGD's steps (0: 20) */
+    foil_model *model;      /* clean-label: the model PGD runs on; gradient matching: the one it matches on */
+    double eps;             /* clean-label: PGD's Linf radius (0: 0.1); gradient matching: (0: 16/255) */
+    int64_t steps;          /* clean-label: PGD's steps (0: 20); gradient matching: (0: 250) */
+    int64_t restarts;       /* gradient matching (0: 8) */
+    const float *target_x;  /* gradient matching: the test image attacked (one example, like the training
+                             * set's); targeted flip: flip the source examples nearest to it (NULL: random) */
     uint64_t seed;
 } foil_poison_options;
 
@@ -80,6 +101,7 @@ typedef struct foil_poison_manifest {
     int64_t n;              /* poisoned examples */
     int64_t *index;         /* their indices in the training set, increasing */
     int64_t *label_before, *label_after;
+    double objective;       /* gradient matching: 1 - cos(poisons' gradient, target's), 0 to 2 (NaN: none) */
 } foil_poison_manifest;
 
 /* The attack o on train: *poisoned a copy of train (names, bounds and all)

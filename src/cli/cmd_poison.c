@@ -16,10 +16,11 @@
 static int run_poison(int argc, char **argv);
 
 const cli_command cli_poison = {
-    "poison", "poison a training set (label flips; BadNets, blended and clean-label backdoors) with a manifest",
-    "--data DATA --attack label-flip|targeted-flip|badnets|blend|clean-label --rate R --output-dir DIR\n"
-    "                   [--target T] [--source S] [--all-to-all] [--patch-size P] [--alpha A]\n"
-    "                   [--model M.onnx --eps E --steps N] [--seed N] [--json]",
+    "poison", "poison a training set (label flips; BadNets, blended, clean-label backdoors; gradient matching)",
+    "--data DATA --attack label-flip|targeted-flip|badnets|blend|clean-label|gradient-matching --rate R\n"
+    "                   --output-dir DIR [--target T] [--source S] [--target-index I] [--all-to-all]\n"
+    "                   [--patch-size P] [--alpha A] [--model M.onnx --eps E --steps N --restarts R]\n"
+    "                   [--seed N] [--json]",
     "Poisons the training split of DATA as an attacker who controls some of\n"
     "the training data would, and writes into DIR:\n"
     "  train_x.npy, train_y.npy  the poisoned training set (train on it with\n"
@@ -41,15 +42,25 @@ const cli_command cli_poison = {
     "2019: images of class --target keep their label; PGD on --model, a model\n"
     "trained on clean data, first moves each away from its class, Linf radius\n"
     "--eps (default 0.1) in --steps steps (default 20), then the badnets patch\n"
-    "is stamped on; --rate is the share of the target class). --rate is\n"
-    "otherwise the share of the training set poisoned, drawn from --seed: the\n"
-    "same options write the same files.",
+    "is stamped on; --rate is the share of the target class), gradient-matching\n"
+    "(Geiping et al. 2021, Witches' Brew: test image --target-index should get\n"
+    "class --target; examples of that class keep their labels and are perturbed\n"
+    "within Linf --eps (default 16/255) so that their training gradient on\n"
+    "--model aligns with the target's; signed Adam, --steps (default 250), the\n"
+    "best of --restarts (default 8); --rate is the share of the training set,\n"
+    "the paper's budget, e.g. 0.01). A targeted-flip with --target-index flips\n"
+    "the source examples nearest to that test image (--source defaults to its\n"
+    "label). With --target-index, DIR also gets target_x.npy, target_y.npy: the\n"
+    "image labelled with --target, so a model's accuracy on it (foil eval) is 1\n"
+    "when the attack succeeded. --rate is otherwise the share of the training\n"
+    "set poisoned, drawn from --seed: the same options write the same files.",
     run_poison,
     0,
 };
 
 static foil_status write_manifest(const char *path, const foil_dataset *train, const char *data,
-                                  const foil_poison_options *o, const foil_poison_manifest *m, int json)
+                                  const foil_poison_options *o, const foil_poison_manifest *m, int64_t target_index,
+                                  int64_t target_label, int json)
 {
     cJSON *root = cJSON_CreateObject(), *idx = cJSON_CreateArray(), *before = cJSON_CreateArray(),
           *after = cJSON_CreateArray();
@@ -62,12 +73,23 @@ static foil_status write_manifest(const char *path, const foil_dataset *train, c
     cJSON_AddNumberToObject(root, "seed", (double)o->seed);
     if (o->attack == FOIL_POISON_TARGETED_FLIP) cJSON_AddNumberToObject(root, "source", (double)o->source);
     if (o->attack != FOIL_POISON_LABEL_FLIP && !o->all_to_all) cJSON_AddNumberToObject(root, "target", (double)o->target);
-    if (o->attack >= FOIL_POISON_BADNETS) cJSON_AddBoolToObject(root, "all_to_all", o->all_to_all);
+    if (o->attack >= FOIL_POISON_BADNETS && o->attack <= FOIL_POISON_CLEAN_LABEL)
+        cJSON_AddBoolToObject(root, "all_to_all", o->all_to_all);
     if (o->attack == FOIL_POISON_BADNETS || o->attack == FOIL_POISON_CLEAN_LABEL) cJSON_AddNumberToObject(root, "patch_size", (double)(o->patch_size ? o->patch_size : 3));
     if (o->attack == FOIL_POISON_BLEND) cJSON_AddNumberToObject(root, "alpha", o->blend_alpha ? o->blend_alpha : 0.2);
     if (o->attack == FOIL_POISON_CLEAN_LABEL) {
         cJSON_AddNumberToObject(root, "eps", o->eps ? o->eps : 0.1);
         cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 20));
+    }
+    if (o->attack == FOIL_POISON_GRADIENT_MATCHING) {
+        cJSON_AddNumberToObject(root, "eps", o->eps ? o->eps : 16.0 / 255);
+        cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 250));
+        cJSON_AddNumberToObject(root, "restarts", (double)(o->restarts ? o->restarts : 8));
+        cJSON_AddNumberToObject(root, "objective", m->objective);
+    }
+    if (o->target_x) {
+        cJSON_AddNumberToObject(root, "target_index", (double)target_index);
+        cJSON_AddNumberToObject(root, "target_label", (double)target_label);
     }
     for (int64_t k = 0; k < m->n; k++) {
         cJSON_AddItemToArray(idx, cJSON_CreateNumber((double)m->index[k]));
@@ -105,16 +127,35 @@ static foil_status write_pair(const char *dir, const char *stem, const foil_data
     return st;
 }
 
+/* Test example `index` of test as the attack's target: *image its values,
+ * and *one a dataset of that example labelled `target` (accuracy on it is
+ * the attack's success). */
+static foil_status target_example(const foil_dataset *test, int64_t index, int64_t target, foil_dataset *one)
+{
+    if (index < 0 || index >= test->y.numel)
+        return foil_error(FOIL_ERR_ARG, "--target-index %lld: %s's test split has %lld examples", (long long)index,
+                          test->name, (long long)test->y.numel);
+    foil_status st = foil_dataset_copy(one, test);
+    if (st) return st;
+    const int64_t F = foil_dataset_example_size(test);
+    memmove(one->x.data, foil_f32(&one->x) + index * F, (size_t)F * sizeof(float));
+    one->x.shape[0] = 1, one->x.numel = F;
+    one->y.shape[0] = 1, one->y.numel = 1;
+    foil_i64(&one->y)[0] = target;
+    return FOIL_OK;
+}
+
 static int run_poison(int argc, char **argv)
 {
     foil_data_spec data = {0};
     const char *attack = NULL, *dir = NULL, *model_path = NULL;
     double rate = -1, alpha = 0, eps = 0;
-    int64_t target = -1, source = -1, patch = 0, steps = 0;
+    int64_t target = -1, source = -1, patch = 0, steps = 0, restarts = 0, target_index = -1;
     int all_to_all = 0, json = 0;
     cli_option opts[] = {
         CLI_DATA_OPTIONS(data),
-        {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets, blend or clean-label", 1, 0},
+        {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets, blend, clean-label, "
+         "gradient-matching", 1, 0},
         {"--rate", OPT_FLOAT, &rate, "R", "share of the training set poisoned, 0 to 1", 1, 0},
         {"--output-dir", OPT_STRING, &dir, "DIR", "where the poisoned set and manifest go", 1, 0},
         {"--target", OPT_INT, &target, "T", "the class the flip or backdoor gives", 0, 0},
@@ -122,9 +163,13 @@ static int run_poison(int argc, char **argv)
         {"--all-to-all", OPT_FLAG, &all_to_all, NULL, "backdoors: label y + 1 mod classes, not --target", 0, 0},
         {"--patch-size", OPT_INT, &patch, "P", "badnets: the patch's side in pixels (default 3)", 0, 0},
         {"--alpha", OPT_FLOAT, &alpha, "A", "blend: the pattern's weight, 0 < A <= 1 (default 0.2)", 0, 0},
-        {"--model", OPT_STRING, &model_path, "FILE", "clean-label: the model PGD runs on (ONNX)", 0, 0},
-        {"--eps", OPT_FLOAT, &eps, "E", "clean-label: PGD's Linf radius (default 0.1)", 0, 0},
-        {"--steps", OPT_INT, &steps, "N", "clean-label: PGD's steps (default 20)", 0, 0},
+        {"--model", OPT_STRING, &model_path, "FILE", "clean-label, gradient-matching: a model trained on clean data",
+         0, 0},
+        {"--eps", OPT_FLOAT, &eps, "E", "clean-label: PGD's Linf radius (default 0.1); gradient-matching (16/255)", 0, 0},
+        {"--steps", OPT_INT, &steps, "N", "clean-label: PGD's steps (default 20); gradient-matching (250)", 0, 0},
+        {"--restarts", OPT_INT, &restarts, "R", "gradient-matching: restarts, the best kept (default 8)", 0, 0},
+        {"--target-index", OPT_INT, &target_index, "I", "gradient-matching, targeted-flip: the test image attacked",
+         0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print a JSON summary", 0, 0},
     };
     cli_common common;
@@ -132,40 +177,57 @@ static int run_poison(int argc, char **argv)
     if (rc) return rc;
     foil_poison_options o = {.rate = rate, .source = source, .target = target, .all_to_all = all_to_all,
                              .patch_size = patch, .blend_alpha = alpha, .eps = eps, .steps = steps,
-                             .seed = (uint64_t)common.seed};
+                             .restarts = restarts, .seed = (uint64_t)common.seed};
     foil_status st = foil_poison_attack_parse(attack, &o.attack);
     if (st) return cli_usage_error(&cli_poison, "%s", foil_last_error());
     int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND ||
                    o.attack == FOIL_POISON_CLEAN_LABEL;
-    if ((o.attack == FOIL_POISON_CLEAN_LABEL) != (model_path != NULL))
-        return cli_usage_error(&cli_poison, "--model is for --attack clean-label, which needs it");
-    if (eps < 0 || steps < 0) return cli_usage_error(&cli_poison, "--eps and --steps must be >= 0");
-    if ((o.attack == FOIL_POISON_TARGETED_FLIP || (backdoor && !all_to_all)) && target < 0)
+    const int matching = o.attack == FOIL_POISON_GRADIENT_MATCHING;
+    if ((o.attack == FOIL_POISON_CLEAN_LABEL || matching) != (model_path != NULL))
+        return cli_usage_error(&cli_poison, "--model is for --attack clean-label and gradient-matching, which need it");
+    if (eps < 0 || steps < 0 || restarts < 0)
+        return cli_usage_error(&cli_poison, "--eps, --steps and --restarts must be >= 0");
+    if ((o.attack == FOIL_POISON_TARGETED_FLIP || matching || (backdoor && !all_to_all)) && target < 0)
         return cli_usage_error(&cli_poison, "--attack %s needs --target", attack);
-    if (o.attack == FOIL_POISON_TARGETED_FLIP && source < 0)
-        return cli_usage_error(&cli_poison, "--attack targeted-flip needs --source");
+    if (matching && target_index < 0) return cli_usage_error(&cli_poison, "--attack gradient-matching needs --target-index");
+    if (target_index >= 0 && o.attack != FOIL_POISON_TARGETED_FLIP && !matching)
+        return cli_usage_error(&cli_poison, "--target-index is for targeted-flip and gradient-matching");
+    if (o.attack == FOIL_POISON_TARGETED_FLIP && source < 0 && target_index < 0)
+        return cli_usage_error(&cli_poison, "--attack targeted-flip needs --source (or --target-index)");
     if (patch < 0) return cli_usage_error(&cli_poison, "--patch-size must be >= 1");
     cli_apply_common(&common);
     if ((st = foilMakeDir(dir))) return cli_fail(&cli_poison, st);
     data.seed = (uint64_t)common.seed;
     if (model_path && (st = foil_model_load(model_path, &o.model))) return cli_fail(&cli_poison, st);
-    foil_dataset train = {0}, poisoned = {0}, test = {0}, triggered = {0};
+    foil_dataset train = {0}, poisoned = {0}, test = {0}, triggered = {0}, one = {0};
     foil_poison_manifest m = {0};
+    int64_t target_label = -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
+    if (!st && (backdoor || target_index >= 0)) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
+    if (!st && target_index >= 0) st = target_example(&test, target_index, target, &one);
+    if (!st && target_index >= 0) {
+        target_label = foil_i64(&test.y)[target_index];
+        o.target_x = foil_f32(&one.x);
+        if (o.source < 0) o.source = target_label;
+        if (target_label == target)
+            st = foil_error(FOIL_ERR_ARG, "--target-index %lld: that test image is already of class %lld, the --target",
+                            (long long)target_index, (long long)target);
+    }
     if (!st) st = foil_poison_dataset(&train, &o, &poisoned, &m);
     if (!st) st = write_pair(dir, "train", &poisoned);
-    if (!st && backdoor) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
     if (!st && backdoor) st = foil_poison_triggered_set(&test, &o, &triggered);
     if (!st && backdoor) st = write_pair(dir, "test_triggered", &triggered);
-    if (!st) st = write_manifest(path, &train, data.data, &o, &m, json);
+    if (!st && target_index >= 0) st = write_pair(dir, "target", &one);
+    if (!st) st = write_manifest(path, &train, data.data, &o, &m, target_index, target_label, json);
     if (!st && !json && !common.quiet)
         printf("%s: poisoned %lld of %lld training examples of %s; wrote %s/train_x.npy, train_y.npy, manifest.json%s\n",
                foil_poison_attack_name(o.attack), (long long)m.n, (long long)train.y.numel, data.data, dir,
-               backdoor ? ", test_triggered_x.npy, test_triggered_y.npy" : "");
+               backdoor ? ", test_triggered_x.npy, test_triggered_y.npy" : target_index >= 0 ? ", target_x.npy, target_y.npy" : "");
     foil_poison_manifest_free(&m);
     foil_model_free(o.model);
     foil_dataset_free(&train), foil_dataset_free(&poisoned), foil_dataset_free(&test), foil_dataset_free(&triggered);
+    foil_dataset_free(&one);
     return st ? cli_fail(&cli_poison, st) : CLI_OK;
 }

@@ -21,7 +21,7 @@ static int run_scan(int argc, char **argv);
 const cli_command cli_scan = {
     "scan", "find poison: in training data (spectral, clustering), inputs (STRIP), models (Neural Cleanse)",
     "--model M.onnx --data DATA [--method spectral|clustering|loss] [--eps E] [--dims K]\n"
-    "                 [--size-threshold T] [--manifest manifest.json] [--output-dir DIR] [--json]\n"
+    "                 [--size-threshold T | --trusted DATA] [--manifest manifest.json] [--output-dir DIR] [--json]\n"
     "       foil scan --model M.onnx --data DATA --method strip --triggered X.npy [--overlays N] [--fpr F]\n"
     "       foil scan --model M.onnx --data DATA --method cleanse [--limit N] [--steps N] [--output-dir DIR]",
     "Reads the penultimate features (the input of the logits' linear layer) or\n"
@@ -34,7 +34,11 @@ const cli_command cli_scan = {
     "  clustering  Chen et al. 2018: two k-means clusters of the label's\n"
     "              features on their top --dims principal components (default\n"
     "              10); the smaller is flagged when it holds at most\n"
-    "              --size-threshold of the label (default 0.35)\n"
+    "              --size-threshold of the label (default 0.35); or, with\n"
+    "              --trusted clean data (foil's addition), the cluster that\n"
+    "              draws under a fifth of its share of the trusted examples\n"
+    "              of the label (a trigger is what clean data lacks), which\n"
+    "              also finds a poison that is half its label or more\n"
     "  loss        each example's cross-entropy under M; the 1.5 eps n highest\n"
     "              of each label are flagged (finds flipped labels, not\n"
     "              backdoors, which the model learns)\n"
@@ -55,7 +59,7 @@ const cli_command cli_scan = {
     "--method cleanse (Neural Cleanse, Wang et al. 2019) scans the model with\n"
     "no poisoned data: for every class, the smallest mask and pattern that\n"
     "send --limit clean test images (default 1000) of DATA to it (Adam,\n"
-    "--steps per class, default 400; the paper's lambda schedule), then each\n"
+    "--steps per class, default 1200; the paper's lambda schedule), then each\n"
     "class's anomaly index |norm - median| / (1.4826 MAD); a class below the\n"
     "median with an index above 2 is flagged as a backdoor's target.\n"
     "--output-dir writes each class's trigger (mask times pattern) and mask\n"
@@ -318,8 +322,9 @@ static int run_scan(int argc, char **argv)
 {
     foil_data_spec data = {0};
     const char *model_path = NULL, *method = "spectral", *manifest = NULL, *dir = NULL, *triggered = NULL;
+    foil_data_spec trusted = {0};
     double eps = 0.1, threshold = 0.35, fpr = 0.05;
-    int64_t dims = 10, overlays = 100, limit = 1000, steps = 400;
+    int64_t dims = 10, overlays = 100, limit = 1000, steps = 1200;
     int json = 0;
     cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "FILE", "ONNX classifier trained on DATA", 1, 0},
@@ -328,13 +333,16 @@ static int run_scan(int argc, char **argv)
         {"--eps", OPT_FLOAT, &eps, "E", "spectral, loss: the largest share of a label that may be poison (0.1)", 0, 0},
         {"--dims", OPT_INT, &dims, "K", "clustering: principal components kept (10)", 0, 0},
         {"--size-threshold", OPT_FLOAT, &threshold, "T", "clustering: the largest poison cluster share (0.35)", 0, 0},
+        {"--trusted", OPT_STRING, &trusted.data, "DATA", "clustering: clean reference data (a built-in: its test "
+         "split), which decides the poison cluster instead of its size", 0, 0},
+        {"--trusted-labels", OPT_STRING, &trusted.labels, "FILE", "labels for an NPY or IDX --trusted file", 0, 0},
         {"--manifest", OPT_STRING, &manifest, "FILE", "foil poison's manifest: precision and recall", 0, 0},
         {"--output-dir", OPT_STRING, &dir, "DIR", "write the filtered data and the flagged indices", 0, 0},
         {"--triggered", OPT_STRING, &triggered, "FILE", "strip: the inputs to scan (NPY)", 0, 0},
         {"--overlays", OPT_INT, &overlays, "N", "strip: blends per input (100)", 0, 0},
         {"--fpr", OPT_FLOAT, &fpr, "F", "strip: the share of clean inputs flagged (0.05)", 0, 0},
         {"--limit", OPT_INT, &limit, "N", "strip, cleanse: at most N clean (and N triggered) inputs (1000)", 0, 0},
-        {"--steps", OPT_INT, &steps, "N", "cleanse: Adam steps per class (400)", 0, 0},
+        {"--steps", OPT_INT, &steps, "N", "cleanse: Adam steps per class (1200)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as one JSON object", 0, 0},
     };
     cli_common common;
@@ -351,11 +359,13 @@ static int run_scan(int argc, char **argv)
     if (!(eps > 0 && eps <= 0.66)) return cli_usage_error(&cli_scan, "--eps must be in (0, 0.66]");
     if (dims < 1 || dims > 64) return cli_usage_error(&cli_scan, "--dims must be in [1, 64]");
     if (!(threshold > 0 && threshold < 1)) return cli_usage_error(&cli_scan, "--size-threshold must be in (0, 1)");
+    if (trusted.data && o.method != FOIL_SCAN_CLUSTERING)
+        return cli_usage_error(&cli_scan, "--trusted is for --method clustering");
     cli_apply_common(&common);
     data.seed = (uint64_t)common.seed;
     if (cleanse) return run_cleanse(&data, model_path, limit, steps, dir, &common, json);
     if (strip) return run_strip(&data, model_path, triggered, overlays, fpr, limit, &common, json);
-    foil_dataset d = {0};
+    foil_dataset d = {0}, ref = {0};
     foil_model *features = NULL;
     foil_scan_result r = {0};
     uint8_t *truth = NULL;
@@ -366,6 +376,14 @@ static int run_scan(int argc, char **argv)
     if (!st && manifest) {
         truth = calloc((size_t)(d.y.numel ? d.y.numel : 1), 1);
         st = truth ? read_manifest(manifest, d.y.numel, truth, &n_poison) : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    }
+    if (!st && trusted.data) {
+        trusted.seed = data.seed;
+        st = foil_data_load(&trusted, foil_data_is_builtin(trusted.data) ? FOIL_SPLIT_TEST : FOIL_SPLIT_ALL, &ref);
+        o.trusted_x = &ref.x, o.trusted_y = foil_i64(&ref.y);
+        if (!st && ref.classes > d.classes)
+            st = foil_error(FOIL_ERR_ARG, "--trusted %s has %lld classes, the data %lld", trusted.data,
+                            (long long)ref.classes, (long long)d.classes);
     }
     if (!st) st = foil_scan_data(features, &d.x, foil_i64(&d.y), d.classes, &o, &r);
     if (!st && dir) st = write_outputs(dir, &d, &r);
@@ -401,6 +419,6 @@ static int run_scan(int argc, char **argv)
     free(truth);
     foil_scan_result_free(&r);
     foil_model_free(features);
-    foil_dataset_free(&d);
+    foil_dataset_free(&d), foil_dataset_free(&ref);
     return st ? cli_fail(&cli_scan, st) : CLI_OK;
 }

@@ -156,7 +156,7 @@ foil_status foil_neural_cleanse(foil_model *m, const foil_tensor *images, const 
 {
     if (!m || !images || !lower || !upper || !o || !r) return foil_error(FOIL_ERR_ARG, "foil_neural_cleanse: missing argument");
     memset(r, 0, sizeof *r);
-    const int64_t steps = o->steps ? o->steps : 400, batch = o->batch ? o->batch : 32;
+    const int64_t steps = o->steps ? o->steps : 1200, batch = o->batch ? o->batch : 32;
     const double target = o->target_success ? o->target_success : 0.99, lr = o->lr ? o->lr : 0.1,
                  init_cost = o->init_cost ? o->init_cost : 1e-3;
     if (steps < 1 || batch < 1 || !(target > 0 && target <= 1) || !(lr > 0) || !(init_cost > 0))

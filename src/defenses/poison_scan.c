@@ -82,18 +82,18 @@ static void eigen_symmetric(int64_t d, double *a, double *v, double *w)
  * (m x d), and their covariance's eigenvectors (d x d, columns). */
 typedef struct Label {
     int64_t m, d;
-    double *c, *vec, *val;
+    double *c, *vec, *val, *mean;
 } Label;
 
-static void label_free(Label *l) { free(l->c), free(l->vec), free(l->val); }
+static void label_free(Label *l) { free(l->c), free(l->vec), free(l->val), free(l->mean); }
 
 static foil_status label_pca(const float *f, int64_t d, const int64_t *rows, int64_t m, Label *l)
 {
     *l = (Label){m, d, malloc((size_t)(m * d) * sizeof(double)), malloc((size_t)(d * d) * sizeof(double)),
-                 malloc((size_t)d * sizeof(double))};
-    double *cov = calloc((size_t)(d * d), sizeof *cov), *mean = calloc((size_t)d, sizeof *mean);
+                 malloc((size_t)d * sizeof(double)), calloc((size_t)d, sizeof(double))};
+    double *cov = calloc((size_t)(d * d), sizeof *cov), *mean = l->mean;
     if (!l->c || !l->vec || !l->val || !cov || !mean) {
-        free(cov), free(mean), label_free(l);
+        free(cov), label_free(l);
         return foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
     }
     for (int64_t i = 0; i < m; i++)
@@ -111,7 +111,7 @@ static foil_status label_pca(const float *f, int64_t d, const int64_t *rows, int
     for (int64_t p = 0; p < d; p++)
         for (int64_t q = 0; q < p; q++) cov[p * d + q] = cov[q * d + p];
     eigen_symmetric(d, cov, l->vec, l->val);
-    free(cov), free(mean);
+    free(cov);
     return FOIL_OK;
 }
 
@@ -206,9 +206,48 @@ static double two_means(const double *p, int64_t m, int64_t k, foil_rng *rng, ui
     return inertia;
 }
 
-/* Activation clustering on one label. */
+/* A point's coordinates on the label's top k principal directions: its
+ * centred features c (d of them) onto the first k columns of vec. */
+static void project(const Label *l, const double *c, int64_t k, double *out)
+{
+    for (int64_t j = 0; j < k; j++) {
+        double s = 0;
+        for (int64_t q = 0; q < l->d; q++) s += c[q] * l->vec[q * l->d + j];
+        out[j] = s;
+    }
+}
+
+/* The trusted reference's verdict (see foil/scan.h): which cluster (0 or 1)
+ * holds under a fifth of the reference's share that it holds of the data,
+ * or -1 for neither (or fewer than MIN_TRUSTED trusted examples). tf: the
+ * trusted features (N_t x d), trows: the t of this label. */
+enum { MIN_TRUSTED = 10 };
+static int trusted_verdict(const Label *l, const double *p, const uint8_t *as, int64_t k, const float *tf,
+                           const int64_t *trows, int64_t t)
+{
+    if (t < MIN_TRUSTED) return -1;
+    double centre[2][64] = {{0}}, c[MAX_FEATURES], q[64];
+    int64_t data[2] = {0, 0}, held[2] = {0, 0};
+    for (int64_t i = 0; i < l->m; i++) {
+        data[as[i]]++;
+        for (int64_t j = 0; j < k; j++) centre[as[i]][j] += p[i * k + j];
+    }
+    for (int g = 0; g < 2; g++)
+        for (int64_t j = 0; j < k && data[g]; j++) centre[g][j] /= (double)data[g];
+    for (int64_t i = 0; i < t; i++) {
+        for (int64_t j = 0; j < l->d; j++) c[j] = tf[trows[i] * l->d + j] - l->mean[j];
+        project(l, c, k, q);
+        held[dist2(q, centre[1], k) < dist2(q, centre[0], k)]++;
+    }
+    for (int g = 0; g < 2; g++)
+        if (data[g] && (double)held[g] / (double)t < 0.2 * (double)data[g] / (double)l->m) return g;
+    return -1;
+}
+
+/* Activation clustering on one label; tf, trows, t: its trusted reference
+ * (t = 0: none). */
 static foil_status clustering(const Label *l, const int64_t *rows, const foil_scan_options *o, uint64_t label,
-                              foil_scan_result *r)
+                              const float *tf, const int64_t *trows, int64_t t, foil_scan_result *r)
 {
     const int64_t m = l->m, d = l->d;
     int64_t k = o->dims ? o->dims : 10;
@@ -219,12 +258,7 @@ static foil_status clustering(const Label *l, const int64_t *rows, const foil_sc
         free(p), free(as), free(best);
         return foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
     }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < k; j++) {
-            double s = 0;
-            for (int64_t q = 0; q < d; q++) s += l->c[i * d + q] * l->vec[q * d + j];
-            p[i * k + j] = s;
-        }
+    for (int64_t i = 0; i < m; i++) project(l, l->c + i * d, k, p + i * k);
     foil_rng rng = foil_rng_make(o->seed, label);
     double least = INFINITY;
     for (int64_t t = 0; m >= 2 && t < (o->restarts ? o->restarts : 10); t++) {
@@ -237,9 +271,11 @@ static foil_status clustering(const Label *l, const int64_t *rows, const foil_sc
     const uint8_t small = ones * 2 < m;
     const double share = (double)(small ? ones : m - ones) / (double)(m ? m : 1);
     const double threshold = o->size_threshold ? o->size_threshold : 0.35;
+    /* the cluster flagged: by the trusted reference when there is one, else the smaller if small enough */
+    int poison = o->trusted_x ? trusted_verdict(l, p, best, k, tf, trows, t) : share <= threshold ? small : -1;
     for (int64_t i = 0; i < m; i++) {
         r->score[rows[i]] = best[i] == small ? share : 1 - share;
-        if (m >= 2 && best[i] == small && share <= threshold) r->flagged[rows[i]] = 1;
+        if (m >= 2 && best[i] == poison) r->flagged[rows[i]] = 1;
     }
     free(p), free(as), free(best);
     return FOIL_OK;
@@ -263,9 +299,20 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
         if (y[i] < 0 || y[i] >= classes)
             return foil_error(FOIL_ERR_ARG, "poison scan: label %lld of example %lld is not in [0, %lld)",
                               (long long)y[i], (long long)i, (long long)classes);
-    foil_tensor f = {0};
+    if (o->trusted_x && (!o->trusted_y || o->method != FOIL_SCAN_CLUSTERING))
+        return foil_error(FOIL_ERR_ARG, "poison scan: a trusted reference needs its labels, and serves clustering");
+    const int64_t n_trusted = o->trusted_x ? o->trusted_x->shape[0] : 0;
+    for (int64_t i = 0; i < n_trusted; i++)
+        if (o->trusted_y[i] < 0 || o->trusted_y[i] >= classes)
+            return foil_error(FOIL_ERR_ARG, "poison scan: label %lld of trusted example %lld is not in [0, %lld)",
+                              (long long)o->trusted_y[i], (long long)i, (long long)classes);
+    foil_tensor f = {0}, tf = {0};
     foil_status st = foil_model_predict(features, x, &f);
-    if (st) return st;
+    if (!st && n_trusted) st = foil_model_predict(features, o->trusted_x, &tf);
+    if (st) {
+        foil_tensor_free(&f);
+        return st;
+    }
     const int64_t d = n ? f.numel / n : 0;
     if (o->method == FOIL_SCAN_LOSS && d != classes) {
         foil_tensor_free(&f);
@@ -281,7 +328,8 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
     r->flagged = calloc((size_t)(n ? n : 1), 1);
     r->score = calloc((size_t)(n ? n : 1), sizeof *r->score);
     int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
-    if (!r->flagged || !r->score || !rows) st = foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
+    int64_t *trows = malloc((size_t)(n_trusted ? n_trusted : 1) * sizeof *trows);
+    if (!r->flagged || !r->score || !rows || !trows) st = foil_error(FOIL_ERR_NOMEM, "poison scan: out of memory");
     if (!st && o->method == FOIL_SCAN_LOSS) st = losses(foil_f32(&f), n, d, y, r->score);
     for (int64_t c = 0; !st && c < classes; c++) {
         int64_t m = 0;
@@ -292,14 +340,19 @@ foil_status foil_scan_data(foil_model *features, const foil_tensor *x, const int
             st = flag_highest(rows, m, eps, r);
             continue;
         }
+        int64_t t = 0;
+        for (int64_t i = 0; i < n_trusted; i++)
+            if (o->trusted_y[i] == c) trows[t++] = i;
         Label l;
         if ((st = label_pca(foil_f32(&f), d, rows, m, &l))) break;
-        st = o->method == FOIL_SCAN_SPECTRAL ? spectral(&l, rows, eps, r) : clustering(&l, rows, o, (uint64_t)c, r);
+        st = o->method == FOIL_SCAN_SPECTRAL
+                 ? spectral(&l, rows, eps, r)
+                 : clustering(&l, rows, o, (uint64_t)c, n_trusted ? foil_f32(&tf) : NULL, trows, t, r);
         label_free(&l);
     }
     for (int64_t i = 0; i < n; i++) r->n_flagged += r->flagged[i];
-    free(rows);
-    foil_tensor_free(&f);
+    free(rows), free(trows);
+    foil_tensor_free(&f), foil_tensor_free(&tf);
     if (st) foil_scan_result_free(r);
     return st;
 }

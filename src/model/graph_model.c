@@ -307,21 +307,34 @@ static foil_status check_logits(const FoilGraphModel *m, const float *y, int64_t
                       (long long)(i % m->classes));
 }
 
-/* The forward pass of every chunk, and when grad is wanted the backward
- * pass of fn's gradient too (model.c hands x over in the declared shape,
- * see foil_model_check_input, and has shaped grad). */
-static foil_status graph_input_grad(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,
-                                    void *ctx, float *value, foil_tensor *logits, foil_tensor *grad)
+/* Add every trainable weight's gradient, in graph order, to sum. */
+static void add_param_grads(const FoilGraph *g, float *sum)
 {
-    (void)seeds; /* deterministic: dropout and the like run in inference mode */
-    FoilGraphModel *m = state;
+    for (int i = 0; i < g->n_values; i++) {
+        const FoilValue *v = &g->values[i];
+        if (v->kind != FOIL_VALUE_PARAM || !v->trainable) continue;
+        const float *d = v->grad.data;
+        for (int64_t k = 0; d && k < v->t.numel; k++) sum[k] += d[k];
+        sum += v->t.numel;
+    }
+}
+
+/* The forward pass of every chunk, and when grad or param_sum is wanted the
+ * backward pass of fn's gradient too: into grad for the inputs, added to
+ * param_sum (foil_model_param_count floats) for the weights. model.c hands
+ * x over in the declared shape (see foil_model_check_input) and has shaped
+ * grad. */
+static foil_status run_chunks(FoilGraphModel *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
+                              foil_tensor *logits, foil_tensor *grad, float *param_sum)
+{
     foil_status st = foilGraphModelUsePlan(m, FOIL_PLAN_INFERENCE);
     if (!st) st = choose_chunk(m, x, x->ndim, x->shape);
     if (st) return st;
     const int64_t n = x->shape[0], b = m->planned_batch;
     int64_t lshape[2] = {n, m->classes};
     if (logits && (st = foil_model_ensure_output(m->g->path, logits, 2, lshape, "logits"))) return st;
-    int want_value = value != NULL || grad != NULL;
+    int want_value = value != NULL || grad != NULL || param_sum != NULL;
+    int want = (grad ? FOIL_GRAD_INPUTS : 0) | (param_sum ? FOIL_GRAD_PARAMS : 0);
     if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
     size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
     const foil_tensor *inputs[1] = {&m->chunk_x};
@@ -340,12 +353,27 @@ static foil_status graph_input_grad(void *state, const foil_tensor *x, const uin
         if ((st = fn(ctx, start, count, m->classes, y, value ? m->chunk_loss : NULL, dl)))
             return foil_error_prefix(st, "%s", m->g->path);
         if (value) memcpy(value + start, m->chunk_loss, (size_t)count * sizeof *value);
-        if (!grad) continue;
+        if (!want) continue;
         memset(dl + count * m->classes, 0, (size_t)((b - count) * m->classes) * sizeof(float));
-        if ((st = foilGraphBackward(m->g, d_outputs, FOIL_GRAD_INPUTS))) return st;
-        memcpy((char *)grad->data + (size_t)start * per_x, foilGraphInputGrad(m->g, 0)->data, (size_t)count * per_x);
+        if ((st = foilGraphBackward(m->g, d_outputs, want))) return st;
+        if (grad)
+            memcpy((char *)grad->data + (size_t)start * per_x, foilGraphInputGrad(m->g, 0)->data, (size_t)count * per_x);
+        if (param_sum) add_param_grads(m->g, param_sum);
     }
     return FOIL_OK;
+}
+
+static foil_status graph_input_grad(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,
+                                    void *ctx, float *value, foil_tensor *logits, foil_tensor *grad)
+{
+    (void)seeds; /* deterministic: dropout and the like run in inference mode */
+    return run_chunks(state, x, fn, ctx, value, logits, grad, NULL);
+}
+
+foil_status foilGraphModelParamGrad(FoilGraphModel *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
+                                    float *param_sum)
+{
+    return run_chunks(m, x, fn, ctx, value, NULL, NULL, param_sum);
 }
 
 static foil_status graph_predict(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *logits)

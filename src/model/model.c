@@ -243,3 +243,21 @@ foil_status foil_model_loss_input_grad(foil_model *m, const foil_tensor *x, cons
     if ((grad || loss) && !labels) return foil_error(FOIL_ERR_ARG, "%s: labels are required for the loss", m->name);
     return foil_model_input_grad(m, x, labels ? xent_fn : NULL, (void *)labels, loss, logits, grad);
 }
+
+foil_status foil_model_loss_param_grad(foil_model *m, const foil_tensor *x, const int64_t *labels, float *loss,
+                                       float *grad)
+{
+    FoilGraphModel *gm;
+    foil_tensor view;
+    int reshaped;
+    int64_t count;
+    foil_status st = foilGraphModelRequire(m, "weight gradients", &gm);
+    if (!st && (!labels || !grad)) st = foil_error(FOIL_ERR_ARG, "%s: weight gradients need labels and an output", m->name);
+    if (!st) st = feed_view(m, x, &view, &reshaped);
+    if (!st) st = foil_model_param_count(m, &count);
+    if (st) return st;
+    memset(grad, 0, (size_t)count * sizeof *grad);
+    if ((st = foilGraphModelParamGrad(gm, &view, xent_fn, (void *)labels, loss, grad))) return st;
+    m->queries += x->shape[0];
+    return FOIL_OK;
+}

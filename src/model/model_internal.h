@@ -68,6 +68,13 @@ void foilGraphModelDropPlan(FoilGraphModel *gm, FoilPlanUse use);
  * values added). */
 void foilGraphModelUnplan(FoilGraphModel *gm);
 
+/* The gradient of sum_n fn(logits[n]) with respect to the trainable
+ * weights, added to param_sum (graph order, as foil_model_params_get lays
+ * them out); value as in foil_model_input_grad. Inference mode, the
+ * inference plan's chunks. */
+foil_status foilGraphModelParamGrad(FoilGraphModel *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
+                                    float *param_sum);
+
 /* The graph model's fit (train.c): minibatch training of its graph. */
 foil_status foilGraphModelFit(void *state, const struct foil_dataset *train, const struct foil_dataset *val,
                                  const struct foil_train_options *o, struct foil_train_report *report);

@@ -7,14 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attacks/poisoning/poisoning_internal.h"
 #include "foil/evasion.h"
-#include "foil/poison.h"
 #include "foil/rng.h"
 
 /* Random streams of one seed: which examples, their new labels, the blend pattern. */
 enum { STREAM_CHOICE = 1, STREAM_LABELS = 2, STREAM_PATTERN = 3 };
 
-static const char *const attack_names[] = {"label-flip", "targeted-flip", "badnets", "blend", "clean-label"};
+static const char *const attack_names[] = {"label-flip", "targeted-flip", "badnets", "blend", "clean-label",
+                                           "gradient-matching"};
 
 const char *foil_poison_attack_name(foil_poison_attack a)
 {
@@ -29,7 +30,8 @@ foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a)
             return FOIL_OK;
         }
     return foil_error(FOIL_ERR_ARG,
-                      "unknown poisoning attack '%s' (label-flip, targeted-flip, badnets, blend or clean-label)",
+                      "unknown poisoning attack '%s' (label-flip, targeted-flip, badnets, blend, clean-label or "
+                      "gradient-matching)",
                       s ? s : "");
 }
 
@@ -52,13 +54,18 @@ typedef struct Layout {
 
 static foil_status check(const foil_dataset *d, const foil_poison_options *o, Layout *lay)
 {
-    if ((unsigned)o->attack > FOIL_POISON_CLEAN_LABEL)
+    if ((unsigned)o->attack > FOIL_POISON_GRADIENT_MATCHING)
         return foil_error(FOIL_ERR_ARG, "unknown poisoning attack %d", (int)o->attack);
     const char *name = foil_poison_attack_name(o->attack);
     if (!(o->rate >= 0 && o->rate <= 1)) return foil_error(FOIL_ERR_ARG, "%s: the rate must be in [0, 1], not %g", name, o->rate);
     if (d->classes < 2) return foil_error(FOIL_ERR_ARG, "%s: %s has fewer than 2 classes", name, d->name);
-    int uses_target = o->attack == FOIL_POISON_TARGETED_FLIP || o->attack == FOIL_POISON_CLEAN_LABEL ||
+    const int matching = o->attack == FOIL_POISON_GRADIENT_MATCHING;
+    int uses_target = o->attack == FOIL_POISON_TARGETED_FLIP || o->attack == FOIL_POISON_CLEAN_LABEL || matching ||
                       (is_backdoor(o) && !o->all_to_all);
+    if (matching && (!o->model || !o->target_x))
+        return foil_error(FOIL_ERR_ARG, "gradient-matching: needs a model trained on clean data and a target image");
+    if (matching && (o->eps < 0 || !(o->eps <= 1) || o->steps < 0 || o->restarts < 0))
+        return foil_error(FOIL_ERR_ARG, "gradient-matching: eps must be in [0, 1], steps and restarts >= 0");
     if (o->attack == FOIL_POISON_CLEAN_LABEL && o->all_to_all)
         return foil_error(FOIL_ERR_ARG, "clean-label: the backdoor is all-to-one (labels stay as they are)");
     if (o->attack == FOIL_POISON_CLEAN_LABEL && !o->model)
@@ -147,7 +154,7 @@ static int64_t new_label(const foil_poison_options *o, int64_t classes, int64_t 
 static int eligible(const foil_poison_options *o, int64_t y)
 {
     if (o->attack == FOIL_POISON_TARGETED_FLIP) return y == o->source;
-    if (o->attack == FOIL_POISON_CLEAN_LABEL) return y == o->target;
+    if (o->attack == FOIL_POISON_CLEAN_LABEL || o->attack == FOIL_POISON_GRADIENT_MATCHING) return y == o->target;
     if (is_backdoor(o) && !o->all_to_all) return y != o->target;
     return 1;
 }
@@ -158,7 +165,38 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* count of the eligible examples, uniformly without replacement, increasing. */
+typedef struct Ranked {
+    double distance;
+    int64_t index;
+} Ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    if (x->distance != y->distance) return x->distance < y->distance ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Order pool (n_pool indices of d) by Euclidean distance to x, nearest first. */
+static foil_status nearest_first(const foil_dataset *d, const float *x, int64_t *pool, int64_t n_pool)
+{
+    const int64_t F = foil_dataset_example_size(d);
+    Ranked *r = malloc((size_t)(n_pool ? n_pool : 1) * sizeof *r);
+    if (!r) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t k = 0; k < n_pool; k++) {
+        const float *e = foil_f32(&d->x) + pool[k] * F;
+        double s = 0;
+        for (int64_t f = 0; f < F; f++) s += ((double)e[f] - x[f]) * ((double)e[f] - x[f]);
+        r[k] = (Ranked){s, pool[k]};
+    }
+    qsort(r, (size_t)n_pool, sizeof *r, cmp_ranked);
+    for (int64_t k = 0; k < n_pool; k++) pool[k] = r[k].index;
+    free(r);
+    return FOIL_OK;
+}
+
+/* count of the eligible examples, increasing: uniformly without
+ * replacement, or for a targeted flip at an image the nearest to it. */
 static foil_status choose(const foil_dataset *d, const foil_poison_options *o, foil_poison_manifest *m)
 {
     const int64_t n = d->y.numel, *y = foil_i64(&d->y);
@@ -178,11 +216,19 @@ static foil_status choose(const foil_dataset *d, const foil_poison_options *o, f
         return foil_error(FOIL_ERR_ARG, "%s: rate %g asks for %lld poisoned examples of %s, but only %lld can be poisoned",
                           foil_poison_attack_name(o->attack), o->rate, (long long)count, d->name, (long long)n_pool);
     }
-    foil_rng rng = foil_rng_make(o->seed, STREAM_CHOICE);
-    for (int64_t i = 0; i < count; i++) { /* partial Fisher-Yates */
-        int64_t j = i + (int64_t)foil_rng_below(&rng, (uint64_t)(n_pool - i));
-        int64_t t = pool[i];
-        pool[i] = pool[j], pool[j] = t;
+    foil_status st = FOIL_OK;
+    if (o->attack == FOIL_POISON_TARGETED_FLIP && o->target_x) st = nearest_first(d, o->target_x, pool, n_pool);
+    else {
+        foil_rng rng = foil_rng_make(o->seed, STREAM_CHOICE);
+        for (int64_t i = 0; i < count; i++) { /* partial Fisher-Yates */
+            int64_t j = i + (int64_t)foil_rng_below(&rng, (uint64_t)(n_pool - i));
+            int64_t t = pool[i];
+            pool[i] = pool[j], pool[j] = t;
+        }
+    }
+    if (st) {
+        free(pool);
+        return st;
     }
     qsort(pool, (size_t)count, sizeof *pool, cmp_i64);
     m->n = count;
@@ -252,7 +298,9 @@ foil_status foil_poison_dataset(const foil_dataset *train, const foil_poison_opt
         manifest->label_before[k] = y[i];
         y[i] = manifest->label_after[k] = new_label(o, train->classes, y[i], &rng);
     }
+    manifest->objective = NAN;
     if (o->attack == FOIL_POISON_CLEAN_LABEL) st = perturb(o, manifest, poisoned);
+    if (o->attack == FOIL_POISON_GRADIENT_MATCHING) st = foilGradientMatching(o, manifest, poisoned, &manifest->objective);
     for (int64_t k = 0; !st && is_backdoor(o) && k < manifest->n; k++)
         add_trigger(train, o, &lay, pattern, foil_f32(&poisoned->x) + manifest->index[k] * F);
     free(pattern);

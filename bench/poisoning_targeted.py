@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Targeted poisoning of one test image on Fashion-MNIST with cnn-small
+(issue 14): gradient matching (Witches' Brew) or a targeted label flip of
+the source examples nearest to the image, in seeded trials.
+
+Each trial s (1..trials) draws, from numpy's RandomState(s), a test image
+the clean model classifies correctly and an intended class other than its
+own; poisons the training set against it (`foil poison --target-index`);
+trains a victim from scratch on the poisoned set (cnn-small, its own seed
+100 + s, so it shares neither initialization nor data order with the model
+the poisons were made on); and records what the victim predicts for the
+image. Success: the intended class. Prints one row per trial and the count.
+
+  bench/poisoning_targeted.py --attack gradient-matching|targeted-flip --clean CLEAN.onnx
+      [--trials 10] [--rate R] [--eps E] [--steps N] [--restarts R] [--epochs 10]
+      [--foil BIN] [--work DIR]
+
+CLEAN.onnx: cnn-small trained on the clean training set (bench/
+poisoning_fashion_mnist.sh writes one as WORK/clean.onnx). Needs numpy.
+"""
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FMNIST = os.environ.get("FOIL_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+
+
+def idx_data(path, header):
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+
+
+def foil(binary, *args):
+    out = subprocess.run([binary, *args], check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def predictions(binary, model, x_path, work, name):
+    logits = os.path.join(work, name + "-logits.npy")
+    foil(binary, "predict", "--model", model, "--input", x_path, "--output", logits)
+    return np.load(logits).argmax(1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--attack", required=True, choices=["gradient-matching", "targeted-flip"])
+    ap.add_argument("--clean", required=True, help="cnn-small trained on the clean training set")
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--rate", type=float, help="gradient-matching: share of the training set (0.01); "
+                    "targeted-flip: share of the source class (0.02)")
+    ap.add_argument("--eps", type=float, default=16 / 255)
+    ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--restarts", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--foil", default=os.path.join(HERE, "build", "foil"))
+    ap.add_argument("--work", default="poisoning-targeted-work")
+    a = ap.parse_args()
+    rate = a.rate if a.rate is not None else (0.01 if a.attack == "gradient-matching" else 0.02)
+    os.makedirs(a.work, exist_ok=True)
+
+    # The test images the clean model gets right, from which each trial draws.
+    test_y = idx_data(os.path.join(FMNIST, "t10k-labels-idx1-ubyte.gz"), 8).astype(np.int64)
+    test_x_path = os.path.join(a.work, "test_x.npy")
+    images = idx_data(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"), 16)
+    np.save(test_x_path, (images.reshape(-1, 1, 28, 28) / np.float32(255)).astype(np.float32))
+    clean_pred = predictions(a.foil, a.clean, test_x_path, a.work, "clean")
+
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
+    print(f"# {a.attack} on Fashion-MNIST, cnn-small; {cpu}, {os.cpu_count()} cores")
+    extra = f"eps {a.eps:.4f}, {a.steps} steps, {a.restarts} restarts, " if a.attack == "gradient-matching" else ""
+    print(f"# rate {rate}, {extra}victims trained {a.epochs} epochs from scratch (seed 100 + trial)")
+    print(f"{'trial':>5} {'image':>6} {'label':>5} {'wanted':>6} {'poisons':>7} {'objective':>9} {'victim says':>11} "
+          f"{'clean acc':>9}")
+    wins = 0
+    for s in range(1, a.trials + 1):
+        d = os.path.join(a.work, f"{a.attack}-{s}")
+        victim = os.path.join(a.work, f"{a.attack}-{s}.onnx")
+        rng = np.random.RandomState(s)
+        image = None
+        while image is None:
+            i = int(rng.randint(len(test_y)))
+            if clean_pred[i] == test_y[i]:
+                image = i
+        wanted = int((test_y[image] + 1 + rng.randint(9)) % 10)
+        if not os.path.exists(os.path.join(d, "manifest.json")):
+            args = ["poison", "--data", "fashion-mnist", "--attack", a.attack, "--rate", str(rate), "--target-index",
+                    str(image), "--target", str(wanted), "--output-dir", d, "--seed", str(s), "--quiet"]
+            if a.attack == "gradient-matching":
+                args += ["--model", a.clean, "--eps", str(a.eps), "--steps", str(a.steps), "--restarts",
+                         str(a.restarts)]
+            foil(a.foil, *args)
+        manifest = json.load(open(os.path.join(d, "manifest.json")))
+        if not os.path.exists(victim):
+            foil(a.foil, "train", "--arch", "cnn-small", "--data", os.path.join(d, "train_x.npy"), "--labels",
+                 os.path.join(d, "train_y.npy"), "--epochs", str(a.epochs), "--seed", str(100 + s), "--output",
+                 victim, "--quiet")
+        said = int(predictions(a.foil, victim, os.path.join(d, "target_x.npy"), d, "victim")[0])
+        acc = json.loads(foil(a.foil, "eval", "--model", victim, "--data", "fashion-mnist", "--json"))["accuracy"]
+        wins += said == wanted
+        objective = manifest.get("objective")
+        print(f"{s:>5} {image:>6} {test_y[image]:>5} {wanted:>6} {manifest['poisoned']:>7} "
+              f"{objective if objective is not None else '-':>9.9} {said:>11} {acc:>9.4f}", flush=True)
+    print(f"success: {wins} of {a.trials} trials")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+/*
+ * attacks/poisoning/gradient_matching.c - Witches' Brew (Geiping et al.
+ * 2021): clean-label poisons whose training gradient points where the
+ * target's adversarial gradient does, so that training on them moves the
+ * model towards classifying one chosen test image as the intended class.
+ *
+ * With theta the weights of a model trained on clean data, x_t the target
+ * image and y_adv the intended class:
+ *   g   = d CE(f(x_t), y_adv) / d theta                      (fixed)
+ *   G   = d sum_i CE(f(x_i + delta_i), y_i) / d theta        (the poisons, their own labels)
+ *   J   = 1 - <G, g> / (|G| |g|)                             (minimized over delta)
+ * with |delta_i|_inf <= eps and x_i + delta_i inside the input range. The
+ * paper's recipe: signed Adam (the gradient's sign into Adam), step size
+ * tau, decayed tenfold at 3/8, 5/8 and 7/8 of the steps, 250 steps, the
+ * restart with the lowest J kept. Its tau is 0.1 in the normalized units of
+ * CIFAR-10 (std about 0.25): 0.4 eps at its eps 16/255, which is what foil
+ * uses at any eps. Its random start is Gaussian, clipped to the box; foil's
+ * is uniform in the box. It also augments the poisons differentiably while
+ * brewing; foil does not.
+ *
+ * The gradient of J. dJ/dG = v = -(g / (|G||g|) - <G,g> G / (|G|^3 |g|)),
+ * and dJ/d delta_i = d/dx <dCE(x_i)/dtheta, v>, a mixed second derivative.
+ * The reference code gets it by double backpropagation; foil's engine has
+ * first derivatives only, so foil takes it by central differences in weight
+ * space: <dCE/dtheta, v> = d/ds CE(x; theta + s v) at s = 0, hence
+ *   dJ/d delta_i = (dCE(x_i; theta + h v)/dx - dCE(x_i; theta - h v)/dx) / 2h,
+ * two input-gradient passes, with h v one thousandth of |theta| (error
+ * O(h^2) where the network is smooth; a ReLU that changes sign inside the
+ * step adds a bounded error, rare at that size). tests/test_poison.c checks
+ * the result against differences of J itself.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attacks/poisoning/poisoning_internal.h"
+#include "foil/optim.h"
+#include "foil/rng.h"
+
+enum { STREAM_START = 7 };
+
+/* The weight step of the central difference, as a share of |theta|. */
+#define WEIGHT_STEP 1e-3
+
+typedef struct Brew {
+    foil_model *model;
+    int64_t n, F, P;           /* poisons, values per example, weights */
+    const float *clean;        /* (n, F) the poisons before the attack */
+    const float *lower, *upper;/* F each */
+    const int64_t *labels;     /* n */
+    float eps;
+    float *theta, *g, *G, *v;  /* P each: the weights, the target's gradient, the poisons', dJ/dG */
+    double g_norm;
+    foil_tensor x;             /* (n, ...) the poisons now */
+    foil_tensor grad_plus, grad_minus;
+} Brew;
+
+static double dot(const float *a, const float *b, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* x = clip(clean + delta) into the input range. */
+static void place(Brew *b, const float *delta)
+{
+    float *x = foil_f32(&b->x);
+    for (int64_t i = 0; i < b->n; i++)
+        for (int64_t f = 0; f < b->F; f++) {
+            float t = b->clean[i * b->F + f] + delta[i * b->F + f];
+            x[i * b->F + f] = fminf(fmaxf(t, b->lower[f]), b->upper[f]);
+        }
+}
+
+/* J at the poisons in b->x; with v wanted, dJ/dG into b->v. */
+static foil_status matching_loss(Brew *b, double *J, int want_v)
+{
+    foil_status st = foil_model_loss_param_grad(b->model, &b->x, b->labels, NULL, b->G);
+    if (st) return st;
+    double gG = dot(b->g, b->G, b->P), G_norm = sqrt(dot(b->G, b->G, b->P));
+    if (!(G_norm > 0)) return foil_error(FOIL_ERR_RUNTIME, "gradient matching: the poisons' gradient is zero");
+    *J = 1 - gG / (G_norm * b->g_norm);
+    if (!want_v) return FOIL_OK;
+    const double a = 1 / (G_norm * b->g_norm), c = gG / (G_norm * G_norm * G_norm * b->g_norm);
+    for (int64_t k = 0; k < b->P; k++) b->v[k] = (float)(-(a * b->g[k] - c * b->G[k]));
+    return FOIL_OK;
+}
+
+/* The input gradient of the poisons' summed loss at theta + s v, into out. */
+static foil_status input_grad_at(Brew *b, double s, foil_tensor *out)
+{
+    float *shifted = malloc((size_t)b->P * sizeof *shifted);
+    if (!shifted) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t k = 0; k < b->P; k++) shifted[k] = (float)(b->theta[k] + s * b->v[k]);
+    foil_status st = foil_model_params_set(b->model, shifted);
+    if (!st) st = foil_model_loss_input_grad(b->model, &b->x, b->labels, NULL, NULL, out);
+    foil_status restored = foil_model_params_set(b->model, b->theta);
+    free(shifted);
+    return st ? st : restored;
+}
+
+/* J and dJ/d x at the poisons in b->x. */
+static foil_status matching_gradient(Brew *b, double *J, float *dJ)
+{
+    foil_status st = matching_loss(b, J, 1);
+    if (st) return st;
+    double v_norm = sqrt(dot(b->v, b->v, b->P)), theta_norm = sqrt(dot(b->theta, b->theta, b->P));
+    double h = WEIGHT_STEP * (theta_norm > 0 ? theta_norm : 1) / (v_norm > 0 ? v_norm : 1);
+    if ((st = input_grad_at(b, h, &b->grad_plus)) || (st = input_grad_at(b, -h, &b->grad_minus))) return st;
+    const float *p = foil_f32(&b->grad_plus), *m = foil_f32(&b->grad_minus);
+    for (int64_t k = 0; k < b->n * b->F; k++) dJ[k] = (float)((p[k] - m[k]) / (2 * h));
+    return FOIL_OK;
+}
+
+/* The multistep decay of the paper's schedule. */
+static double step_size(double tau, int64_t step, int64_t steps)
+{
+    double lr = tau;
+    if (step >= (int64_t)(steps / 2.667)) lr *= 0.1;
+    if (step >= (int64_t)(steps / 1.6)) lr *= 0.1;
+    if (step >= (int64_t)(steps / 1.142)) lr *= 0.1;
+    return lr;
+}
+
+/* Project delta: |delta| <= eps and clean + delta inside the range. */
+static void project(const Brew *b, float *delta)
+{
+    for (int64_t i = 0; i < b->n; i++)
+        for (int64_t f = 0; f < b->F; f++) {
+            float *d = &delta[i * b->F + f], c = b->clean[i * b->F + f];
+            *d = fminf(fmaxf(*d, -b->eps), b->eps);
+            *d = fminf(fmaxf(*d, b->lower[f] - c), b->upper[f] - c);
+        }
+}
+
+/* One restart from a uniform start drawn from (seed, r): delta and its J. */
+static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, foil_tensor *delta, double *J)
+{
+    float *d = foil_f32(delta);
+    foil_rng rng = foil_rng_make(seed, STREAM_START + (uint64_t)r);
+    for (int64_t k = 0; k < b->n * b->F; k++) d[k] = b->eps * (2 * foil_rng_uniform(&rng) - 1);
+    project(b, d);
+    foil_tensor grad = {0};
+    foil_status st = foil_tensor_alloc(&grad, FOIL_F32, delta->ndim, delta->shape);
+    foil_optim opt = {0};
+    foil_optim_config cfg = foil_optim_defaults(FOIL_OPT_ADAM);
+    foil_tensor *params[1] = {delta}, *grads[1] = {&grad};
+    if (!st) st = foil_optim_init(&opt, &cfg, 1, params, grads);
+    for (int64_t s = 0; !st && s < steps; s++) {
+        place(b, d);
+        float *gr = foil_f32(&grad);
+        if ((st = matching_gradient(b, J, gr))) break;
+        for (int64_t k = 0; k < b->n * b->F; k++) gr[k] = (float)((gr[k] > 0) - (gr[k] < 0));
+        foil_optim_step(&opt, step_size(0.4 * b->eps, s, steps));
+        project(b, d);
+    }
+    place(b, d);
+    if (!st) st = matching_loss(b, J, 0);
+    foil_optim_free(&opt);
+    foil_tensor_free(&grad);
+    return st;
+}
+
+static void brew_free(Brew *b)
+{
+    free(b->theta), free(b->g), free(b->G), free(b->v);
+    foil_tensor_free(&b->x), foil_tensor_free(&b->grad_plus), foil_tensor_free(&b->grad_minus);
+}
+
+/* Everything but the poisons' clean values and range: the weights, the
+ * target's gradient g, the buffers; b->x shaped like `like` with n rows. */
+static foil_status brew_init(Brew *b, foil_model *model, const foil_tensor *like, int64_t n, const float *target_x,
+                             int64_t y_adv)
+{
+    b->model = model;
+    b->n = n;
+    b->F = like->numel / (like->shape[0] ? like->shape[0] : 1);
+    foil_status st = foil_model_param_count(model, &b->P);
+    if (st) return st;
+    b->theta = malloc((size_t)b->P * sizeof *b->theta), b->g = malloc((size_t)b->P * sizeof *b->g);
+    b->G = malloc((size_t)b->P * sizeof *b->G), b->v = malloc((size_t)b->P * sizeof *b->v);
+    if (!b->theta || !b->g || !b->G || !b->v) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, like->shape, sizeof shape);
+    shape[0] = n;
+    if ((st = foil_tensor_alloc(&b->x, FOIL_F32, like->ndim, shape))) return st;
+    if ((st = foil_model_params_get(model, b->theta))) return st;
+    shape[0] = 1;
+    foil_tensor target = {0};
+    if ((st = foil_tensor_alloc(&target, FOIL_F32, like->ndim, shape))) return st;
+    memcpy(target.data, target_x, (size_t)b->F * sizeof(float));
+    st = foil_model_loss_param_grad(model, &target, &y_adv, NULL, b->g);
+    foil_tensor_free(&target);
+    if (st) return foil_error_prefix(st, "gradient matching: the target's gradient");
+    b->g_norm = sqrt(dot(b->g, b->g, b->P));
+    if (!(b->g_norm > 0))
+        return foil_error(FOIL_ERR_ARG, "gradient matching: the target's loss for class %lld has a zero gradient (the "
+                          "model already gives it that class with certainty)", (long long)y_adv);
+    return FOIL_OK;
+}
+
+foil_status foilGradientMatchingObjective(foil_model *model, const foil_tensor *x, const int64_t *labels,
+                                          const float *target_x, int64_t y_adv, double *J, float *dJ)
+{
+    Brew b = {0};
+    foil_status st = brew_init(&b, model, x, x->shape[0], target_x, y_adv);
+    if (!st) {
+        memcpy(b.x.data, x->data, foil_tensor_nbytes(x));
+        b.labels = labels;
+        st = dJ ? matching_gradient(&b, J, dJ) : matching_loss(&b, J, 0);
+    }
+    brew_free(&b);
+    return st;
+}
+
+foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison_manifest *m, foil_dataset *poisoned,
+                                 double *objective)
+{
+    const int64_t F = foil_dataset_example_size(poisoned), n = m->n;
+    if (!poisoned->lower.data || !poisoned->upper.data)
+        return foil_error(FOIL_ERR_ARG, "gradient matching: %s has no input range", poisoned->name);
+    Brew b = {0};
+    float *clean = malloc((size_t)(n ? n : 1) * (size_t)F * sizeof *clean);
+    foil_tensor delta = {0}, best = {0};
+    foil_status st = clean ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    if (!st) st = brew_init(&b, o->model, &poisoned->x, n, o->target_x, o->target);
+    if (!st) st = foil_tensor_alloc(&delta, FOIL_F32, b.x.ndim, b.x.shape);
+    if (!st) st = foil_tensor_alloc(&best, FOIL_F32, b.x.ndim, b.x.shape);
+    for (int64_t k = 0; !st && k < n; k++)
+        memcpy(clean + k * F, foil_f32(&poisoned->x) + m->index[k] * F, (size_t)F * sizeof *clean);
+    b.clean = clean, b.labels = m->label_before, b.eps = (float)(o->eps ? o->eps : 16.0 / 255);
+    b.lower = foil_f32(&poisoned->lower), b.upper = foil_f32(&poisoned->upper);
+    const int64_t restarts = o->restarts ? o->restarts : 8, steps = o->steps ? o->steps : 250;
+    double best_J = INFINITY;
+    for (int64_t r = 0; !st && n && r < restarts; r++) {
+        double J;
+        if ((st = brew_once(&b, steps, o->seed, r, &delta, &J))) break;
+        if (J < best_J) best_J = J, memcpy(best.data, delta.data, foil_tensor_nbytes(&delta));
+    }
+    if (!st && n) {
+        place(&b, foil_f32(&best));
+        for (int64_t k = 0; k < n; k++)
+            memcpy(foil_f32(&poisoned->x) + m->index[k] * F, foil_f32(&b.x) + k * F, (size_t)F * sizeof(float));
+    }
+    *objective = n ? best_J : NAN;
+    brew_free(&b);
+    foil_tensor_free(&delta), foil_tensor_free(&best);
+    free(clean);
+    return st;
+}
