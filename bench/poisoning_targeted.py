@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """Targeted poisoning of one test image on Fashion-MNIST with cnn-small
-(issue 14): gradient matching (Witches' Brew) or a targeted label flip of
-the source examples nearest to the image, in seeded trials.
+(issue 14): gradient matching (Witches' Brew), feature collision (poison
+frogs) or a targeted label flip of the source examples nearest to the
+image, in seeded trials.
 
 Each trial s (1..trials) draws, from numpy's RandomState(s), a test image
 the clean model classifies correctly and an intended class other than its
 own; poisons the training set against it (`foil poison --target-index`);
-trains a victim from scratch on the poisoned set (cnn-small, its own seed
-100 + s, so it shares neither initialization nor data order with the model
-the poisons were made on); and records what the victim predicts for the
-image. Success: the intended class. Prints one row per trial and the count.
+trains a victim on the poisoned set, its own seed 100 + s (from scratch,
+so it shares neither initialization nor data order with the model the
+poisons were made on; for feature collision, the clean model with only
+its last layer fine-tuned, the victim that attack is for); and records
+what the victim predicts for the image. Success: the intended class.
+Prints one row per trial and the count.
 
-  bench/poisoning_targeted.py --attack gradient-matching|targeted-flip --clean CLEAN.onnx
+  bench/poisoning_targeted.py --attack gradient-matching|feature-collision|targeted-flip --clean CLEAN.onnx
       [--trials 10] [--rate R] [--eps E] [--steps N] [--restarts R] [--epochs 10]
       [--foil BIN] [--work DIR]
 
@@ -49,19 +52,21 @@ def predictions(binary, model, x_path, work, name):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--attack", required=True, choices=["gradient-matching", "targeted-flip"])
+    ap.add_argument("--attack", required=True, choices=["gradient-matching", "feature-collision", "targeted-flip"])
     ap.add_argument("--clean", required=True, help="cnn-small trained on the clean training set")
     ap.add_argument("--trials", type=int, default=10)
-    ap.add_argument("--rate", type=float, help="gradient-matching: share of the training set (0.01); "
-                    "targeted-flip: share of the source class (0.02)")
+    ap.add_argument("--rate", type=float, help="gradient-matching, feature-collision: share of the training set "
+                    "(0.01, 0.005); targeted-flip: share of the source class (0.02)")
     ap.add_argument("--eps", type=float, default=16 / 255)
     ap.add_argument("--steps", type=int, default=250)
     ap.add_argument("--restarts", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, help="the victim's (10; feature-collision's fine-tuning 2)")
     ap.add_argument("--foil", default=os.path.join(HERE, "build", "foil"))
     ap.add_argument("--work", default="poisoning-targeted-work")
     a = ap.parse_args()
-    rate = a.rate if a.rate is not None else (0.01 if a.attack == "gradient-matching" else 0.02)
+    rate = a.rate if a.rate is not None else {"gradient-matching": 0.01, "feature-collision": 0.005}.get(a.attack, 0.02)
+    fine_tune = a.attack == "feature-collision"
+    epochs = a.epochs or (2 if fine_tune else 10)
     os.makedirs(a.work, exist_ok=True)
 
     # The test images the clean model gets right, from which each trial draws.
@@ -75,7 +80,8 @@ def main():
     cpu = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
     print(f"# {a.attack} on Fashion-MNIST, cnn-small; {cpu}, {os.cpu_count()} cores")
     extra = f"eps {a.eps:.4f}, {a.steps} steps, {a.restarts} restarts, " if a.attack == "gradient-matching" else ""
-    print(f"# rate {rate}, {extra}victims trained {a.epochs} epochs from scratch (seed 100 + trial)")
+    victims = "fine-tuned (last layer)" if fine_tune else "trained from scratch"
+    print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial)")
     print(f"{'trial':>5} {'image':>6} {'label':>5} {'wanted':>6} {'poisons':>7} {'objective':>9} {'victim says':>11} "
           f"{'clean acc':>9}")
     wins = 0
@@ -95,11 +101,14 @@ def main():
             if a.attack == "gradient-matching":
                 args += ["--model", a.clean, "--eps", str(a.eps), "--steps", str(a.steps), "--restarts",
                          str(a.restarts)]
+            if fine_tune:
+                args += ["--model", a.clean]
             foil(a.foil, *args)
         manifest = json.load(open(os.path.join(d, "manifest.json")))
         if not os.path.exists(victim):
-            foil(a.foil, "train", "--arch", "cnn-small", "--data", os.path.join(d, "train_x.npy"), "--labels",
-                 os.path.join(d, "train_y.npy"), "--epochs", str(a.epochs), "--seed", str(100 + s), "--output",
+            arch = [a.clean, "--fine-tune"] if fine_tune else ["cnn-small"]
+            foil(a.foil, "train", "--arch", *arch, "--data", os.path.join(d, "train_x.npy"), "--labels",
+                 os.path.join(d, "train_y.npy"), "--epochs", str(epochs), "--seed", str(100 + s), "--output",
                  victim, "--quiet")
         said = int(predictions(a.foil, victim, os.path.join(d, "target_x.npy"), d, "victim")[0])
         acc = json.loads(foil(a.foil, "eval", "--model", victim, "--data", "fashion-mnist", "--json"))["accuracy"]

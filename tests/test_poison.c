@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -390,6 +391,66 @@ static void test_gradient_matching(void **state)
     foil_dataset_free(&d);
 }
 
+/* Poison frogs: only examples of the base class change, labels kept,
+ * inside the input range; their features move most of the way to the
+ * target's (checked here from the features themselves). */
+static void test_feature_collision(void **state)
+{
+    (void)state;
+    foil_dataset d, p;
+    make_set(&d, 1);
+    foil_model *trained = toy_model(&d), *m, *features;
+    char path[] = "/tmp/foil-test-frogs-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(foil_model_save(trained, path), FOIL_OK);
+    assert_int_equal(foil_model_load(path, &m), FOIL_OK);
+    assert_int_equal(foil_model_load_features(path, NULL, &features), FOIL_OK);
+    const float *target = foil_f32(&d.x); /* example 0, of class 0 */
+    foil_poison_options o = {.attack = FOIL_POISON_FEATURE_COLLISION, .rate = 0.05, .target = 2, .model = m,
+                             .target_x = target, .steps = 300, .seed = 1};
+    foil_poison_manifest man;
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &man), FOIL_OK);
+    assert_int_equal(man.n, 15);
+    assert_true(check_manifest(&d, &p, &man) == man.n);
+    foil_tensor one = {0}, f = {0};
+    int64_t shape[4] = {1, 1, H, W};
+    assert_int_equal(foil_tensor_alloc(&one, FOIL_F32, 4, shape), FOIL_OK);
+    memcpy(one.data, target, H * W * sizeof(float));
+    assert_int_equal(foil_model_predict(features, &one, &f), FOIL_OK);
+    const int64_t k = f.numel;
+    float *ft = malloc((size_t)k * sizeof *ft);
+    memcpy(ft, f.data, (size_t)k * sizeof *ft);
+    double ratio_sum = 0;
+    for (int64_t i = 0; i < man.n; i++) {
+        double dist[2];
+        for (int which = 0; which < 2; which++) {
+            const foil_dataset *src = which ? &p : &d;
+            memcpy(one.data, foil_f32(&src->x) + man.index[i] * H * W, H * W * sizeof(float));
+            assert_int_equal(foil_model_predict(features, &one, &f), FOIL_OK);
+            dist[which] = 0;
+            for (int64_t j = 0; j < k; j++) dist[which] += pow(foil_f32(&f)[j] - ft[j], 2);
+        }
+        ratio_sum += dist[1] / dist[0];
+        assert_int_equal(man.label_before[i], 2);
+        for (int64_t q = 0; q < H * W; q++) {
+            float v = foil_f32(&p.x)[man.index[i] * H * W + q];
+            assert_true(v >= 0 && v <= 1);
+        }
+    }
+    print_message("feature collision: |f(x) - f(t)|^2 at %.3f of the base's (%.3f reported)\n",
+                  ratio_sum / (double)man.n, man.objective);
+    assert_true(fabs(ratio_sum / (double)man.n - man.objective) < 1e-3);
+    assert_true(man.objective < 0.3);
+    free(ft);
+    foil_tensor_free(&one), foil_tensor_free(&f);
+    foil_dataset_free(&p), foil_poison_manifest_free(&man);
+    foil_model_free(trained), foil_model_free(m), foil_model_free(features);
+    unlink(path);
+    foil_dataset_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_weight_gradient),
         cmocka_unit_test(test_gradient_matching_gradient),
         cmocka_unit_test(test_gradient_matching),
+        cmocka_unit_test(test_feature_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

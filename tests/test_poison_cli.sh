@@ -160,6 +160,16 @@ assert struct.unpack("<q", t[-8:])[0] == 5, "the target labelled with the intend
 PY
 check "targeted flip at an image" 0 '"source":' -- "$FOIL" poison --data fashion-mnist --attack targeted-flip \
   --target-index 0 --target 1 --rate 0.01 --output-dir "$tmp/tfi" --json
+# poison frogs, and the victim it is for: the clean model with only its
+# last layer fine-tuned (which layers change is test_train's)
+check "feature collision" 0 '"attack":"feature-collision".*"poisoned":30.*"objective":0\.[0-9]' -- "$FOIL" poison \
+  --data fashion-mnist --attack feature-collision --rate 0.0005 --target 5 --target-index 42 --model "$model" \
+  --steps 50 --output-dir "$tmp/fc" --json
+check "fine-tune the last layer" 0 "" -- "$FOIL" train --arch "$model" --fine-tune --data "$tmp/fc/train_x.npy" \
+  --labels "$tmp/fc/train_y.npy" --limit 2000 --epochs 1 --output "$tmp/ft.onnx" --quiet
+[ -s "$tmp/ft.onnx" ] || fail "fine-tune: no model written"
+check "fine-tune needs a model" 2 "--fine-tune takes a trained --arch FILE.onnx" -- "$FOIL" train --arch cnn-small \
+  --fine-tune --data fashion-mnist --output "$tmp/x.onnx"
 check "gradient matching needs an image" 2 "needs --target-index" -- "$FOIL" poison --data fashion-mnist \
   --attack gradient-matching --rate 0.01 --target 3 --model "$model" --output-dir "$tmp/x"
 check "target index out of range" 1 "--target-index 10000: fashion-mnist's test split has 10000" -- "$FOIL" poison \

@@ -101,6 +101,39 @@ static void test_validation_keeps_the_training_plan(void **state)
     foil_dataset_free(&d);
 }
 
+/* last_layer_only (foil train --fine-tune): the Gemm that makes the
+ * logits learns, every other weight stays bit for bit, and so do
+ * BatchNorm's running statistics (resnet-mini: the fine-tuned layer reads
+ * features the frozen part computes in training mode). */
+static void test_fine_tune_last_layer(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    toy_quadrants(&d, N, CLASSES, SIDE, 1);
+    foil_model *m = build_model(), *before = build_model();
+    foil_train_options o;
+    options(&o, 2);
+    o.last_layer_only = 1;
+    foil_train_report rep;
+    if (foil_train(m, &d, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+    FoilGraph *g = foilGraphModelOf(m)->g, *g0 = foilGraphModelOf(before)->g;
+    int changed = 0, kept = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        const FoilValue *v = &g->values[i];
+        if (v->kind != FOIL_VALUE_PARAM) continue;
+        int same = memcmp(v->t.data, g0->values[i].t.data, foil_tensor_nbytes(&v->t)) == 0;
+        int last = strncmp(v->name, "fc.", 3) == 0;
+        if (last && same) fail_msg("the last layer's '%s' did not change", v->name);
+        if (!last && !same) fail_msg("'%s' changed; only the last layer may", v->name);
+        changed += last, kept += !last;
+    }
+    printf("  fine-tuning: %d weights of the last layer changed, %d others kept\n", changed, kept);
+    assert_int_equal(changed, 2);
+    assert_true(kept > 20);
+    foil_model_free(m), foil_model_free(before);
+    foil_dataset_free(&d);
+}
+
 /* The pattern of adversarial training, at the graph model's level: a
  * training-mode forward (training plan; it moves the BatchNorm statistics)
  * and an input gradient (inference plan), repeated. Each switch is a swap:
@@ -248,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_validation_keeps_the_training_plan),
         cmocka_unit_test(test_alternating_uses_do_not_replan),
         cmocka_unit_test(test_wrapper_cannot_fit),
+        cmocka_unit_test(test_fine_tune_last_layer),
         cmocka_unit_test(test_trades_loss_gradient),
         cmocka_unit_test(test_distillation_loss_gradient),
     };

@@ -40,6 +40,13 @@
  *                   Signed Adam, `steps` (default 250) steps, the best of
  *                   `restarts` (default 8); see gradient_matching.c for
  *                   what foil does differently from the reference code.
+ *   feature collision  Shafahi et al. 2018, "poison frogs": the same aim, against a
+ *                   victim that fine-tunes only the last layer of `model`
+ *                   (foil train --fine-tune). Examples of class `target`
+ *                   keep their labels; each moves to where its penultimate
+ *                   features collide with target_x's while it stays close
+ *                   to itself (forward-backward splitting, `steps`,
+ *                   default 1000; see feature_collision.c).
  *
  * A targeted flip given target_x flips the `source` examples nearest to it
  * (Euclidean distance) instead of random ones: a label flip aimed at one
@@ -47,7 +54,7 @@
  *
  * `rate` is the share of the training set poisoned (targeted flip: the
  * share of class `source`; clean-label: of class `target`; gradient
- * matching: of the whole set, the paper's "budget"), rounded to the
+ * matching, feature collision: of the whole set), rounded to the
  * nearest count; the examples are
  * drawn uniformly without replacement from those eligible. Everything is
  * drawn from `seed`: the same options give the same poisoned set.
@@ -72,11 +79,12 @@ typedef enum foil_poison_attack {
     FOIL_POISON_BADNETS,
     FOIL_POISON_BLEND,
     FOIL_POISON_CLEAN_LABEL,
-    FOIL_POISON_GRADIENT_MATCHING
+    FOIL_POISON_GRADIENT_MATCHING,
+    FOIL_POISON_FEATURE_COLLISION
 } foil_poison_attack;
 
-/* "label-flip", "targeted-flip", "badnets", "blend", "clean-label", "gradient-matching"; parse: FOIL_ERR_ARG
- * naming s. */
+/* "label-flip", "targeted-flip", "badnets", "blend", "clean-label", "gradient-matching", "feature-collision";
+ * parse: FOIL_ERR_ARG naming s. */
 const char *foil_poison_attack_name(foil_poison_attack a);
 foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a);
 
@@ -88,11 +96,13 @@ typedef struct foil_poison_options {
     int all_to_all;         /* badnets, blend: label y + 1 mod classes instead of target */
     int64_t patch_size;     /* badnets: the patch's side in pixels (0: 3) */
     double blend_alpha;     /* blend: 0 < alpha <= 1 (0: 0.2) */
-    foil_model *model;      /* clean-label: the model PGD runs on; gradient matching: the one it matches on */
+    foil_model *model;      /* clean-label: the model PGD runs on; gradient matching, feature collision: the
+                             * one they attack (feature collision: loaded from an ONNX file) */
     double eps;             /* clean-label: PGD's Linf radius (0: 0.1); gradient matching: (0: 16/255) */
-    int64_t steps;          /* clean-label: PGD's steps (0: 20); gradient matching: (0: 250) */
+    int64_t steps;          /* clean-label: PGD's steps (0: 20); gradient matching: (0: 250); feature
+                             * collision (0: 1000) */
     int64_t restarts;       /* gradient matching (0: 8) */
-    const float *target_x;  /* gradient matching: the test image attacked (one example, like the training
+    const float *target_x;  /* gradient matching, feature collision: the test image attacked (one example, like the training
                              * set's); targeted flip: flip the source examples nearest to it (NULL: random) */
     uint64_t seed;
 } foil_poison_options;
@@ -101,7 +111,9 @@ typedef struct foil_poison_manifest {
     int64_t n;              /* poisoned examples */
     int64_t *index;         /* their indices in the training set, increasing */
     int64_t *label_before, *label_after;
-    double objective;       /* gradient matching: 1 - cos(poisons' gradient, target's), 0 to 2 (NaN: none) */
+    double objective;       /* gradient matching: 1 - cos(poisons' gradient, target's), 0 to 2; feature
+                             * collision: the mean of |f(poison) - f(target)|^2 / |f(base) - f(target)|^2
+                             * (NaN: neither) */
 } foil_poison_manifest;
 
 /* The attack o on train: *poisoned a copy of train (names, bounds and all)

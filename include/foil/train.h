@@ -105,6 +105,13 @@ typedef struct foil_train_options {
      * not clipped, drawn afresh each epoch (0: off). Train at the sigma the
      * model will be certified at (foil/certify.h). */
     float noise_sigma;
+    /* Fine-tuning as transfer learning does it: only the weights of the
+     * linear layer that makes the logits (the Gemm, or MatMul and Add)
+     * change; the rest of the model stays as it came and runs in inference
+     * mode (BatchNorm on its running statistics, no dropout): a fixed
+     * feature extractor, the victim poison frogs attack (Shafahi et al.
+     * 2018). */
+    int last_layer_only;
 } foil_train_options;
 
 typedef struct foil_epoch_stats {

@@ -16,8 +16,9 @@
 static int run_poison(int argc, char **argv);
 
 const cli_command cli_poison = {
-    "poison", "poison a training set (label flips; BadNets, blended, clean-label backdoors; gradient matching)",
-    "--data DATA --attack label-flip|targeted-flip|badnets|blend|clean-label|gradient-matching --rate R\n"
+    "poison", "poison a training set (label flips; BadNets, blended, clean-label backdoors; targeted poisons)",
+    "--data DATA --attack label-flip|targeted-flip|badnets|blend|clean-label|gradient-matching|\n"
+    "                   feature-collision --rate R\n"
     "                   --output-dir DIR [--target T] [--source S] [--target-index I] [--all-to-all]\n"
     "                   [--patch-size P] [--alpha A] [--model M.onnx --eps E --steps N --restarts R]\n"
     "                   [--seed N] [--json]",
@@ -48,7 +49,12 @@ const cli_command cli_poison = {
     "within Linf --eps (default 16/255) so that their training gradient on\n"
     "--model aligns with the target's; signed Adam, --steps (default 250), the\n"
     "best of --restarts (default 8); --rate is the share of the training set,\n"
-    "the paper's budget, e.g. 0.01). A targeted-flip with --target-index flips\n"
+    "the paper's budget, e.g. 0.01), feature-collision (Shafahi et al. 2018,\n"
+    "poison frogs: the same aim against a victim that fine-tunes the last layer\n"
+    "of --model, foil train --fine-tune; examples of class --target keep their\n"
+    "labels and move until their penultimate features collide with the test\n"
+    "image's while they stay close to themselves, --steps default 1000). A\n"
+    "targeted-flip with --target-index flips\n"
     "the source examples nearest to that test image (--source defaults to its\n"
     "label). With --target-index, DIR also gets target_x.npy, target_y.npy: the\n"
     "image labelled with --target, so a model's accuracy on it (foil eval) is 1\n"
@@ -80,6 +86,10 @@ static foil_status write_manifest(const char *path, const foil_dataset *train, c
     if (o->attack == FOIL_POISON_CLEAN_LABEL) {
         cJSON_AddNumberToObject(root, "eps", o->eps ? o->eps : 0.1);
         cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 20));
+    }
+    if (o->attack == FOIL_POISON_FEATURE_COLLISION) {
+        cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 1000));
+        cJSON_AddNumberToObject(root, "objective", m->objective);
     }
     if (o->attack == FOIL_POISON_GRADIENT_MATCHING) {
         cJSON_AddNumberToObject(root, "eps", o->eps ? o->eps : 16.0 / 255);
@@ -155,7 +165,7 @@ static int run_poison(int argc, char **argv)
     cli_option opts[] = {
         CLI_DATA_OPTIONS(data),
         {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets, blend, clean-label, "
-         "gradient-matching", 1, 0},
+         "gradient-matching, feature-collision", 1, 0},
         {"--rate", OPT_FLOAT, &rate, "R", "share of the training set poisoned, 0 to 1", 1, 0},
         {"--output-dir", OPT_STRING, &dir, "DIR", "where the poisoned set and manifest go", 1, 0},
         {"--target", OPT_INT, &target, "T", "the class the flip or backdoor gives", 0, 0},
@@ -163,12 +173,15 @@ static int run_poison(int argc, char **argv)
         {"--all-to-all", OPT_FLAG, &all_to_all, NULL, "backdoors: label y + 1 mod classes, not --target", 0, 0},
         {"--patch-size", OPT_INT, &patch, "P", "badnets: the patch's side in pixels (default 3)", 0, 0},
         {"--alpha", OPT_FLOAT, &alpha, "A", "blend: the pattern's weight, 0 < A <= 1 (default 0.2)", 0, 0},
-        {"--model", OPT_STRING, &model_path, "FILE", "clean-label, gradient-matching: a model trained on clean data",
+        {"--model", OPT_STRING, &model_path, "FILE", "clean-label, gradient-matching, feature-collision: a model "
+         "trained on clean data",
          0, 0},
         {"--eps", OPT_FLOAT, &eps, "E", "clean-label: PGD's Linf radius (default 0.1); gradient-matching (16/255)", 0, 0},
-        {"--steps", OPT_INT, &steps, "N", "clean-label: PGD's steps (default 20); gradient-matching (250)", 0, 0},
+        {"--steps", OPT_INT, &steps, "N", "clean-label: PGD's steps (default 20); gradient-matching (250); "
+         "feature-collision (1000)", 0, 0},
         {"--restarts", OPT_INT, &restarts, "R", "gradient-matching: restarts, the best kept (default 8)", 0, 0},
-        {"--target-index", OPT_INT, &target_index, "I", "gradient-matching, targeted-flip: the test image attacked",
+        {"--target-index", OPT_INT, &target_index, "I", "gradient-matching, feature-collision, targeted-flip: the test "
+         "image attacked",
          0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print a JSON summary", 0, 0},
     };
@@ -182,16 +195,17 @@ static int run_poison(int argc, char **argv)
     if (st) return cli_usage_error(&cli_poison, "%s", foil_last_error());
     int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND ||
                    o.attack == FOIL_POISON_CLEAN_LABEL;
-    const int matching = o.attack == FOIL_POISON_GRADIENT_MATCHING;
+    const int matching = o.attack == FOIL_POISON_GRADIENT_MATCHING || o.attack == FOIL_POISON_FEATURE_COLLISION;
     if ((o.attack == FOIL_POISON_CLEAN_LABEL || matching) != (model_path != NULL))
-        return cli_usage_error(&cli_poison, "--model is for --attack clean-label and gradient-matching, which need it");
+        return cli_usage_error(&cli_poison, "--model is for --attack clean-label, gradient-matching and "
+                               "feature-collision, which need it");
     if (eps < 0 || steps < 0 || restarts < 0)
         return cli_usage_error(&cli_poison, "--eps, --steps and --restarts must be >= 0");
     if ((o.attack == FOIL_POISON_TARGETED_FLIP || matching || (backdoor && !all_to_all)) && target < 0)
         return cli_usage_error(&cli_poison, "--attack %s needs --target", attack);
-    if (matching && target_index < 0) return cli_usage_error(&cli_poison, "--attack gradient-matching needs --target-index");
+    if (matching && target_index < 0) return cli_usage_error(&cli_poison, "--attack %s needs --target-index", attack);
     if (target_index >= 0 && o.attack != FOIL_POISON_TARGETED_FLIP && !matching)
-        return cli_usage_error(&cli_poison, "--target-index is for targeted-flip and gradient-matching");
+        return cli_usage_error(&cli_poison, "--target-index is for targeted-flip, gradient-matching and feature-collision");
     if (o.attack == FOIL_POISON_TARGETED_FLIP && source < 0 && target_index < 0)
         return cli_usage_error(&cli_poison, "--attack targeted-flip needs --source (or --target-index)");
     if (patch < 0) return cli_usage_error(&cli_poison, "--patch-size must be >= 1");

@@ -23,7 +23,9 @@ const cli_command cli_train = {
     "dataset (fashion-mnist, digits, breast-cancer, wine) or your files (IDX or NPY\n"
     "pair with --labels, CSV with --label-column). Tabular models normalize their\n"
     "input with the training set's mean and standard deviation inside the graph,\n"
-    "so the ONNX model takes raw features. Validates on the test split after each\n"
+    "so the ONNX model takes raw features. --fine-tune keeps an ONNX file's\n"
+    "weights and trains only the linear layer that makes its logits (transfer\n"
+    "learning's fine-tuning). Validates on the test split after each\n"
     "epoch. With --checkpoint, saves progress atomically at every epoch end (and\n"
     "every --checkpoint-every steps); --resume continues a killed run and ends\n"
     "with the same weights as an uninterrupted one (same seed and --threads).\n"
@@ -96,13 +98,18 @@ static int parse_optimizer(const char *name, const char *schedule, foil_optim_co
     return 0;
 }
 
-static foil_status build_model(const char *arch, const foil_dataset *train, const int64_t *hidden, int n_hidden,
-                               uint64_t seed, foil_model **model)
+static int is_onnx_path(const char *arch)
 {
     size_t len = strlen(arch);
-    if (len > 5 && strcmp(arch + len - 5, ".onnx") == 0) {
+    return len > 5 && strcmp(arch + len - 5, ".onnx") == 0;
+}
+
+static foil_status build_model(const char *arch, const foil_dataset *train, const int64_t *hidden, int n_hidden,
+                               uint64_t seed, int keep_weights, foil_model **model)
+{
+    if (is_onnx_path(arch)) {
         foil_status st = foil_model_load(arch, model);
-        if (!st) st = foil_model_reinit(*model, seed);
+        if (!st && !keep_weights) st = foil_model_reinit(*model, seed);
         return st;
     }
     foil_arch_spec spec = {0};
@@ -279,7 +286,7 @@ static int run_train(int argc, char **argv)
     int64_t epochs = 2, batch = 64, crop_pad = 0, checkpoint_every = 0, limit = 0;
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
     int64_t step_size = 1;
-    int flip = 0, resume = 0, json = 0, keep_best = 0;
+    int flip = 0, resume = 0, json = 0, keep_best = 0, fine_tune = 0;
     const char *adv = NULL, *teacher_path = NULL;
     double temperature = 0, noise_sigma = 0;
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
@@ -287,6 +294,8 @@ static int run_train(int argc, char **argv)
     ibp_cli ibp = {NOT_GIVEN, NOT_GIVEN, INT_NOT_GIVEN};
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
+        {"--fine-tune", OPT_FLAG, &fine_tune, NULL, "keep --arch FILE.onnx's weights and train only the layer that "
+         "makes its logits", 0, 0},
         CLI_DATA_OPTIONS(data),
         {"--bounds", OPT_STRING, &bounds, "LOW,HIGH", "input range of the images (default 0,1)", 0, 0},
         {"--output", OPT_STRING, &output, "FILE", "write the trained model as ONNX", 1, 0},
@@ -376,6 +385,9 @@ static int run_train(int argc, char **argv)
     o.temperature = (float)temperature;
     if (!(noise_sigma >= 0) || noise_sigma > 100) return cli_usage_error(&cli_train, "--noise-sigma must lie in [0, 100]");
     o.noise_sigma = (float)noise_sigma;
+    if (fine_tune && (!is_onnx_path(arch) || adv || teacher_path))
+        return cli_usage_error(&cli_train, "--fine-tune takes a trained --arch FILE.onnx, without --adv or --distill");
+    o.last_layer_only = fine_tune;
     cli_apply_common(&common);
 
     data.seed = (uint64_t)common.seed;
@@ -392,7 +404,7 @@ static int run_train(int argc, char **argv)
     foil_model *teacher = NULL;
     if (!st && teacher_path) st = foil_model_load(teacher_path, &teacher);
     o.teacher = teacher;
-    if (!st) st = build_model(arch, &train, hidden, n_hidden, (uint64_t)common.seed, &model);
+    if (!st) st = build_model(arch, &train, hidden, n_hidden, (uint64_t)common.seed, fine_tune, &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
     /* Under mpirun every rank ends with the same weights; rank 0 writes them. */
     if (!st && foilDistRank() == 0) st = foil_model_save(model, output);

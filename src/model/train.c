@@ -349,7 +349,9 @@ static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     }
     const foil_tensor *in[1] = {&t->x};
     uint64_t seed = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_DROPOUT << 56), (uint64_t)global_step);
-    if ((st = foilGraphForward(t->gm->g, in, 1, seed))) return st;
+    /* fine-tuning the last layer: the frozen rest runs as deployed (BatchNorm on its running statistics,
+     * no dropout), a fixed feature extractor */
+    if ((st = foilGraphForward(t->gm->g, in, !t->o->last_layer_only, seed))) return st;
     const float *logits = foil_f32(foilGraphOutput(t->gm->g, 0));
     int64_t classes = t->dlogits.shape[1];
     /* Diverged training must stop here, not write a model of NaN weights. */
@@ -436,12 +438,35 @@ static foil_status validation_accuracy(foil_model *m, const foil_dataset *val, d
     return FOIL_OK;
 }
 
+/* Whether a weight is trained: every trainable one, or with last_layer_only
+ * those the node making the logits reads (and, when that node is an Add of
+ * a bias, those of the MatMul it adds to). */
+static int trained(const FoilGraph *g, int value, int last_layer_only)
+{
+    const FoilValue *v = &g->values[value];
+    if (v->kind != FOIL_VALUE_PARAM || !v->trainable) return 0;
+    if (!last_layer_only) return 1;
+    int node = g->values[g->outputs[0]].producer;
+    for (int hop = 0; node >= 0 && hop < 2; hop++) {
+        const FoilNode *n = &g->nodes[node];
+        int next = -1;
+        for (int i = 0; i < n->n_in; i++) {
+            if (n->in[i] == value) return 1;
+            if (n->in[i] >= 0 && g->values[n->in[i]].kind == FOIL_VALUE_ACTIVATION) next = g->values[n->in[i]].producer;
+        }
+        node = strcmp(n->op_type, "Add") == 0 ? next : -1;
+    }
+    return 0;
+}
+
 static foil_status init_optimizer(trainer *t)
 {
     FoilGraph *g = t->gm->g;
     int n = 0;
-    for (int i = 0; i < g->n_values; i++) n += g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable;
-    if (n == 0) return foil_error(FOIL_ERR_ARG, "%s: the model has no trainable weights", g->path);
+    for (int i = 0; i < g->n_values; i++) n += trained(g, i, t->o->last_layer_only);
+    if (n == 0)
+        return foil_error(FOIL_ERR_ARG, "%s: the model has no trainable weights%s", g->path,
+                          t->o->last_layer_only ? " in the layer that makes its logits" : "");
     foil_tensor **params = malloc((size_t)n * sizeof *params), **grads = malloc((size_t)n * sizeof *grads);
     if (!params || !grads) {
         free(params);
@@ -450,7 +475,7 @@ static foil_status init_optimizer(trainer *t)
     }
     n = 0;
     for (int i = 0; i < g->n_values; i++)
-        if (g->values[i].kind == FOIL_VALUE_PARAM && g->values[i].trainable) {
+        if (trained(g, i, t->o->last_layer_only)) {
             params[n] = &g->values[i].t;
             grads[n++] = &g->values[i].grad; /* the struct is stable; its buffer is re-planned */
         }

@@ -14,8 +14,8 @@
 /* Random streams of one seed: which examples, their new labels, the blend pattern. */
 enum { STREAM_CHOICE = 1, STREAM_LABELS = 2, STREAM_PATTERN = 3 };
 
-static const char *const attack_names[] = {"label-flip", "targeted-flip", "badnets", "blend", "clean-label",
-                                           "gradient-matching"};
+static const char *const attack_names[] = {"label-flip", "targeted-flip",     "badnets",          "blend",
+                                           "clean-label", "gradient-matching", "feature-collision"};
 
 const char *foil_poison_attack_name(foil_poison_attack a)
 {
@@ -30,8 +30,8 @@ foil_status foil_poison_attack_parse(const char *s, foil_poison_attack *a)
             return FOIL_OK;
         }
     return foil_error(FOIL_ERR_ARG,
-                      "unknown poisoning attack '%s' (label-flip, targeted-flip, badnets, blend, clean-label or "
-                      "gradient-matching)",
+                      "unknown poisoning attack '%s' (label-flip, targeted-flip, badnets, blend, clean-label, "
+                      "gradient-matching or feature-collision)",
                       s ? s : "");
 }
 
@@ -54,18 +54,18 @@ typedef struct Layout {
 
 static foil_status check(const foil_dataset *d, const foil_poison_options *o, Layout *lay)
 {
-    if ((unsigned)o->attack > FOIL_POISON_GRADIENT_MATCHING)
+    if ((unsigned)o->attack > FOIL_POISON_FEATURE_COLLISION)
         return foil_error(FOIL_ERR_ARG, "unknown poisoning attack %d", (int)o->attack);
     const char *name = foil_poison_attack_name(o->attack);
     if (!(o->rate >= 0 && o->rate <= 1)) return foil_error(FOIL_ERR_ARG, "%s: the rate must be in [0, 1], not %g", name, o->rate);
     if (d->classes < 2) return foil_error(FOIL_ERR_ARG, "%s: %s has fewer than 2 classes", name, d->name);
-    const int matching = o->attack == FOIL_POISON_GRADIENT_MATCHING;
+    const int matching = o->attack == FOIL_POISON_GRADIENT_MATCHING || o->attack == FOIL_POISON_FEATURE_COLLISION;
     int uses_target = o->attack == FOIL_POISON_TARGETED_FLIP || o->attack == FOIL_POISON_CLEAN_LABEL || matching ||
                       (is_backdoor(o) && !o->all_to_all);
     if (matching && (!o->model || !o->target_x))
-        return foil_error(FOIL_ERR_ARG, "gradient-matching: needs a model trained on clean data and a target image");
+        return foil_error(FOIL_ERR_ARG, "%s: needs a model trained on clean data and a target image", name);
     if (matching && (o->eps < 0 || !(o->eps <= 1) || o->steps < 0 || o->restarts < 0))
-        return foil_error(FOIL_ERR_ARG, "gradient-matching: eps must be in [0, 1], steps and restarts >= 0");
+        return foil_error(FOIL_ERR_ARG, "%s: eps must be in [0, 1], steps and restarts >= 0", name);
     if (o->attack == FOIL_POISON_CLEAN_LABEL && o->all_to_all)
         return foil_error(FOIL_ERR_ARG, "clean-label: the backdoor is all-to-one (labels stay as they are)");
     if (o->attack == FOIL_POISON_CLEAN_LABEL && !o->model)
@@ -154,7 +154,9 @@ static int64_t new_label(const foil_poison_options *o, int64_t classes, int64_t 
 static int eligible(const foil_poison_options *o, int64_t y)
 {
     if (o->attack == FOIL_POISON_TARGETED_FLIP) return y == o->source;
-    if (o->attack == FOIL_POISON_CLEAN_LABEL || o->attack == FOIL_POISON_GRADIENT_MATCHING) return y == o->target;
+    if (o->attack == FOIL_POISON_CLEAN_LABEL || o->attack == FOIL_POISON_GRADIENT_MATCHING ||
+        o->attack == FOIL_POISON_FEATURE_COLLISION)
+        return y == o->target;
     if (is_backdoor(o) && !o->all_to_all) return y != o->target;
     return 1;
 }
@@ -301,6 +303,7 @@ foil_status foil_poison_dataset(const foil_dataset *train, const foil_poison_opt
     manifest->objective = NAN;
     if (o->attack == FOIL_POISON_CLEAN_LABEL) st = perturb(o, manifest, poisoned);
     if (o->attack == FOIL_POISON_GRADIENT_MATCHING) st = foilGradientMatching(o, manifest, poisoned, &manifest->objective);
+    if (o->attack == FOIL_POISON_FEATURE_COLLISION) st = foilFeatureCollision(o, manifest, poisoned, &manifest->objective);
     for (int64_t k = 0; !st && is_backdoor(o) && k < manifest->n; k++)
         add_trigger(train, o, &lay, pattern, foil_f32(&poisoned->x) + manifest->index[k] * F);
     free(pattern);

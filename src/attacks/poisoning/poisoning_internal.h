@@ -13,6 +13,11 @@
 foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison_manifest *m, foil_dataset *poisoned,
                                  double *objective);
 
+/* Poison frogs (feature_collision.c) on the examples m->index of
+ * poisoned, in place; *objective gets their mean feature distance ratio. */
+foil_status foilFeatureCollision(const foil_poison_options *o, const foil_poison_manifest *m, foil_dataset *poisoned,
+                                 double *objective);
+
 /* The matching objective J at poisons x (labels their own) for target_x
  * (one example) and the intended class y_adv; dJ (like x), when not NULL,
  * its gradient with respect to x as the attack computes it. For tests. */
