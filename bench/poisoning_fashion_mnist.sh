@@ -46,7 +46,7 @@ train clean "$work/clean"
   --model "$work/clean.onnx" --eps 0.1 --output-dir "$work/clean-label" --seed "$seed" --quiet
 for a in badnets badnets1 blend clean-label; do train "$a" "$work/$a"; done
 
-echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; cnn-small, $epochs epochs, seed $seed"
+echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(getconf _NPROCESSORS_ONLN) cores, ${OMP_NUM_THREADS:-all} threads; cnn-small, $epochs epochs, seed $seed"
 row attack "clean acc" "success" "poisoned"
 row "none (clean training set)" "$(accuracy "$work/clean.onnx" fashion-mnist)" - 0
 for a in badnets badnets1 blend clean-label; do

@@ -6,7 +6,8 @@ image, in seeded trials.
 
 Each trial s (1..trials) draws, from numpy's RandomState(s), a test image
 the clean model classifies correctly and an intended class other than its
-own; poisons the training set against it (`foil poison --target-index`);
+own (--intended random) or the clean model's second choice for it
+(runner-up); poisons the training set against it (`foil poison --target-index`);
 trains a victim on the poisoned set, its own seed 100 + s (from scratch,
 so it shares neither initialization nor data order with the model the
 poisons were made on; for feature collision, the clean model with only
@@ -55,6 +56,8 @@ def main():
     ap.add_argument("--attack", required=True, choices=["gradient-matching", "feature-collision", "targeted-flip"])
     ap.add_argument("--clean", required=True, help="cnn-small trained on the clean training set")
     ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--intended", choices=["random", "runner-up"], default="random",
+                    help="the class the image should get: a random other one, or the clean model's second choice")
     ap.add_argument("--rate", type=float, help="gradient-matching, feature-collision: share of the training set "
                     "(0.01, 0.005); targeted-flip: share of the source class (0.02)")
     ap.add_argument("--eps", type=float, default=16 / 255)
@@ -74,14 +77,16 @@ def main():
     test_x_path = os.path.join(a.work, "test_x.npy")
     images = idx_data(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"), 16)
     np.save(test_x_path, (images.reshape(-1, 1, 28, 28) / np.float32(255)).astype(np.float32))
+    clean_logits = os.path.join(a.work, "clean-logits.npy")
     clean_pred = predictions(a.foil, a.clean, test_x_path, a.work, "clean")
+    runner_up = np.argsort(-np.load(clean_logits), axis=1)[:, 1]
 
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
     print(f"# {a.attack} on Fashion-MNIST, cnn-small; {cpu}, {os.cpu_count()} cores")
     extra = f"eps {a.eps:.4f}, {a.steps} steps, {a.restarts} restarts, " if a.attack == "gradient-matching" else ""
     victims = "fine-tuned (last layer)" if fine_tune else "trained from scratch"
-    print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial)")
+    print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial); intended class: {a.intended}")
     print(f"{'trial':>5} {'image':>6} {'label':>5} {'wanted':>6} {'poisons':>7} {'objective':>9} {'victim says':>11} "
           f"{'clean acc':>9}")
     wins = 0
@@ -95,6 +100,8 @@ def main():
             if clean_pred[i] == test_y[i]:
                 image = i
         wanted = int((test_y[image] + 1 + rng.randint(9)) % 10)
+        if a.intended == "runner-up":
+            wanted = int(runner_up[image])
         if not os.path.exists(os.path.join(d, "manifest.json")):
             args = ["poison", "--data", "fashion-mnist", "--attack", a.attack, "--rate", str(rate), "--target-index",
                     str(image), "--target", str(wanted), "--output-dir", d, "--seed", str(s), "--quiet"]

@@ -131,7 +131,7 @@ PY
 # gradient matching (a few steps: the mechanics; its success is the
 # benchmark's): only images of the intended class change, within eps, labels
 # kept; the target file is the test image with the intended label
-check "gradient matching" 0 '"attack":"gradient-matching".*"poisoned":60.*"objective":0\.[0-9].*"target_index":42' \
+check "gradient matching" 0 '"attack":"gradient-matching".*"poisoned":60.*"objective":[0-9].*"target_index":42' \
   -- "$FOIL" poison --data fashion-mnist --attack gradient-matching --rate 0.001 --target 5 --target-index 42 \
   --model "$model" --steps 5 --restarts 1 --output-dir "$tmp/gm" --json
 $py - "$tmp/gm" <<'PY' || fail "gradient matching: the poisoned images are not what the manifest says"
@@ -140,6 +140,7 @@ d = sys.argv[1]
 m = json.load(open(d + "/manifest.json"))
 assert m["label_before"] == m["label_after"] == [5] * 60, "clean labels, of the intended class"
 assert m["target_label"] == 3
+assert 0 <= m["objective"] <= 2, "1 - cos lies in [0, 2]"
 raw = open(d + "/train_x.npy", "rb").read()
 hl = struct.unpack("<H", raw[8:10])[0]
 clean = gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").read()[16:]

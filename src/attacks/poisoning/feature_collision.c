@@ -58,43 +58,58 @@ static double norm2(const float *a, const float *b, int64_t n)
     return s;
 }
 
-/* One poison (a 1-row tensor x, at its base b on entry) to convergence or
- * `steps`; *ratio its final feature distance squared over its base's. */
+/* All poisons at once (x: n rows, at their bases b on entry), each with
+ * its own step size; *ratio gets the mean of their final feature distance
+ * squared over their base's. */
 static foil_status collide(foil_model *features, Collision *c, foil_tensor *x, const float *b, const float *lo,
                            const float *hi, double beta, int64_t steps, double *ratio)
 {
-    const int64_t F = x->numel;
+    const int64_t n = x->shape[0], F = x->numel / n;
     foil_tensor grad = {0};
-    float *prev = malloc((size_t)F * sizeof *prev), dist = 0, start = 0;
-    foil_status st = prev ? foil_model_input_grad(features, x, feature_distance, c, &start, NULL, &grad)
-                          : foil_error(FOIL_ERR_NOMEM, "out of memory");
-    double objective = start, g2 = 0, b2 = 0;
-    for (int64_t k = 0; !st && k < F; k++) g2 += (double)foil_f32(&grad)[k] * foil_f32(&grad)[k];
-    for (int64_t k = 0; k < F; k++) b2 += (double)b[k] * b[k];
-    double lr = g2 > 0 ? 0.1 * sqrt(b2 / g2) : 0;
-    for (int64_t s = 0; !st && s < steps && lr > 0; s++) {
-        float *xv = foil_f32(x);
-        memcpy(prev, xv, (size_t)F * sizeof *prev);
-        const float *g = foil_f32(&grad);
-        for (int64_t k = 0; k < F; k++) {
-            double forward = xv[k] - lr * g[k];
-            double back = (forward + lr * beta * b[k]) / (1 + lr * beta);
-            xv[k] = fminf(fmaxf((float)back, lo[k]), hi[k]);
-        }
-        if ((st = foil_model_input_grad(features, x, feature_distance, c, &dist, NULL, &grad))) break;
-        double next = dist + beta * norm2(xv, b, F);
-        if (next > objective) { /* undo, halve the step, and take the gradient where we were */
-            memcpy(xv, prev, (size_t)F * sizeof *prev);
-            lr /= 2;
-            if ((st = foil_model_input_grad(features, x, feature_distance, c, &dist, NULL, &grad))) break;
-            continue;
-        }
-        objective = next;
+    float *prev = malloc((size_t)(n * F) * sizeof *prev), *dist = malloc((size_t)n * sizeof *dist),
+          *start = malloc((size_t)n * sizeof *start);
+    double *lr = malloc((size_t)n * sizeof *lr), *objective = malloc((size_t)n * sizeof *objective);
+    foil_status st = prev && dist && start && lr && objective
+                         ? foil_model_input_grad(features, x, feature_distance, c, start, NULL, &grad)
+                         : foil_error(FOIL_ERR_NOMEM, "out of memory for poison frogs");
+    for (int64_t i = 0; !st && i < n; i++) { /* the first step moves x by a tenth of |b| */
+        double g2 = 0, b2 = 0;
+        for (int64_t k = 0; k < F; k++)
+            g2 += (double)foil_f32(&grad)[i * F + k] * foil_f32(&grad)[i * F + k], b2 += (double)b[i * F + k] * b[i * F + k];
+        lr[i] = g2 > 0 ? 0.1 * sqrt(b2 / g2) : 0;
+        objective[i] = start[i];
     }
-    if (!st) st = foil_model_input_grad(features, x, feature_distance, c, &dist, NULL, NULL);
-    *ratio = start > 0 ? dist / start : 0;
+    for (int64_t s = 0; !st && s < steps; s++) {
+        float *xv = foil_f32(x);
+        const float *g = foil_f32(&grad);
+        memcpy(prev, xv, (size_t)(n * F) * sizeof *prev);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < F; k++) {
+                int64_t at = i * F + k;
+                double forward = xv[at] - lr[i] * g[at];
+                double back = (forward + lr[i] * beta * b[at]) / (1 + lr[i] * beta);
+                xv[at] = fminf(fmaxf((float)back, lo[k]), hi[k]);
+            }
+        if ((st = foil_model_input_grad(features, x, feature_distance, c, dist, NULL, &grad))) break;
+        int undone = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double next = dist[i] + beta * norm2(xv + i * F, b + i * F, F);
+            if (next <= objective[i]) {
+                objective[i] = next;
+                continue;
+            }
+            /* undo that poison's step and halve its step size */
+            memcpy(xv + i * F, prev + i * F, (size_t)F * sizeof *prev);
+            lr[i] /= 2, undone = 1;
+        }
+        if (undone) st = foil_model_input_grad(features, x, feature_distance, c, dist, NULL, &grad);
+    }
+    if (!st) st = foil_model_input_grad(features, x, feature_distance, c, dist, NULL, NULL);
+    double sum = 0;
+    for (int64_t i = 0; !st && i < n; i++) sum += start[i] > 0 ? dist[i] / start[i] : 0;
+    *ratio = n ? sum / (double)n : NAN;
     foil_tensor_free(&grad);
-    free(prev);
+    free(prev), free(dist), free(start), free(lr), free(objective);
     return st;
 }
 
@@ -113,23 +128,29 @@ foil_status foilFeatureCollision(const foil_poison_options *o, const foil_poison
     memcpy(shape, poisoned->x.shape, sizeof shape);
     shape[0] = 1;
     foil_tensor x = {0}, ft = {0};
+    float *bases = malloc((size_t)((m->n ? m->n : 1) * F) * sizeof *bases);
     Collision c = {0};
-    if (!(st = foil_tensor_alloc(&x, FOIL_F32, poisoned->x.ndim, shape))) {
+    if (!bases) st = foil_error(FOIL_ERR_NOMEM, "out of memory for poison frogs");
+    if (!st && !(st = foil_tensor_alloc(&x, FOIL_F32, poisoned->x.ndim, shape))) {
         memcpy(x.data, o->target_x, (size_t)F * sizeof(float));
         st = foil_model_predict(features, &x, &ft);
     }
     if (!st) c.target_features = foil_f32(&ft), c.d = ft.numel;
     const double beta = BETA0 * ((double)c.d / (double)F) * ((double)c.d / (double)F);
-    const int64_t steps = o->steps ? o->steps : 1000;
-    double sum = 0;
-    for (int64_t k = 0; !st && k < m->n; k++) {
-        float *dst = foil_f32(&poisoned->x) + m->index[k] * F;
-        memcpy(x.data, dst, (size_t)F * sizeof(float));
-        double ratio;
-        st = collide(features, &c, &x, dst, foil_f32(&poisoned->lower), foil_f32(&poisoned->upper), beta, steps, &ratio);
-        if (!st) memcpy(dst, x.data, (size_t)F * sizeof(float)), sum += ratio;
+    shape[0] = m->n;
+    foil_tensor_free(&x);
+    double ratio = NAN;
+    if (!st && m->n && !(st = foil_tensor_alloc(&x, FOIL_F32, poisoned->x.ndim, shape))) {
+        for (int64_t k = 0; k < m->n; k++)
+            memcpy(bases + k * F, foil_f32(&poisoned->x) + m->index[k] * F, (size_t)F * sizeof(float));
+        memcpy(x.data, bases, (size_t)(m->n * F) * sizeof(float));
+        st = collide(features, &c, &x, bases, foil_f32(&poisoned->lower), foil_f32(&poisoned->upper), beta,
+                     o->steps ? o->steps : 1000, &ratio);
+        for (int64_t k = 0; !st && k < m->n; k++)
+            memcpy(foil_f32(&poisoned->x) + m->index[k] * F, foil_f32(&x) + k * F, (size_t)F * sizeof(float));
     }
-    *objective = m->n ? sum / (double)m->n : NAN;
+    free(bases);
+    *objective = ratio;
     foil_tensor_free(&x), foil_tensor_free(&ft);
     foil_model_free(features);
     return st;
