@@ -105,6 +105,7 @@ typedef struct foil_poison_options {
     const float *target_x;  /* gradient matching, feature collision: the test image attacked (one example, like the training
                              * set's); targeted flip: flip the source examples nearest to it (NULL: random) */
     uint64_t seed;
+    int quiet;              /* no progress bar (gradient matching, feature collision) */
 } foil_poison_options;
 
 typedef struct foil_poison_manifest {

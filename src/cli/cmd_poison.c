@@ -18,8 +18,8 @@ static int run_poison(int argc, char **argv);
 const cli_command cli_poison = {
     "poison", "poison a training set (label flips; BadNets, blended, clean-label backdoors; targeted poisons)",
     "--data DATA --attack label-flip|targeted-flip|badnets|blend|clean-label|gradient-matching|\n"
-    "                   feature-collision --rate R\n"
-    "                   --output-dir DIR [--target T] [--source S] [--target-index I] [--all-to-all]\n"
+    "                   feature-collision --rate R --output-dir DIR [--target T] [--source S]\n"
+    "                   [--target-index I] [--all-to-all]\n"
     "                   [--patch-size P] [--alpha A] [--model M.onnx --eps E --steps N --restarts R]\n"
     "                   [--seed N] [--json]",
     "Poisons the training split of DATA as an attacker who controls some of\n"
@@ -54,9 +54,9 @@ const cli_command cli_poison = {
     "of --model, foil train --fine-tune; examples of class --target keep their\n"
     "labels and move until their penultimate features collide with the test\n"
     "image's while they stay close to themselves, --steps default 1000). A\n"
-    "targeted-flip with --target-index flips\n"
-    "the source examples nearest to that test image (--source defaults to its\n"
-    "label). With --target-index, DIR also gets target_x.npy, target_y.npy: the\n"
+    "targeted-flip with --target-index flips the source examples nearest to\n"
+    "that test image (--source defaults to its label). With --target-index,\n"
+    "DIR also gets target_x.npy, target_y.npy: the\n"
     "image labelled with --target, so a model's accuracy on it (foil eval) is 1\n"
     "when the attack succeeded. --rate is otherwise the share of the training\n"
     "set poisoned, drawn from --seed: the same options write the same files.",
@@ -190,7 +190,7 @@ static int run_poison(int argc, char **argv)
     if (rc) return rc;
     foil_poison_options o = {.rate = rate, .source = source, .target = target, .all_to_all = all_to_all,
                              .patch_size = patch, .blend_alpha = alpha, .eps = eps, .steps = steps,
-                             .restarts = restarts, .seed = (uint64_t)common.seed};
+                             .restarts = restarts, .seed = (uint64_t)common.seed, .quiet = common.quiet || json};
     foil_status st = foil_poison_attack_parse(attack, &o.attack);
     if (st) return cli_usage_error(&cli_poison, "%s", foil_last_error());
     int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND ||
@@ -239,6 +239,10 @@ static int run_poison(int argc, char **argv)
         printf("%s: poisoned %lld of %lld training examples of %s; wrote %s/train_x.npy, train_y.npy, manifest.json%s\n",
                foil_poison_attack_name(o.attack), (long long)m.n, (long long)train.y.numel, data.data, dir,
                backdoor ? ", test_triggered_x.npy, test_triggered_y.npy" : target_index >= 0 ? ", target_x.npy, target_y.npy" : "");
+    if (!st && !json && !common.quiet && o.attack == FOIL_POISON_GRADIENT_MATCHING)
+        printf("the poisons' gradient against the target's: 1 - cos = %.4f (0: aligned)\n", m.objective);
+    if (!st && !json && !common.quiet && o.attack == FOIL_POISON_FEATURE_COLLISION)
+        printf("the poisons' features from the target's: %.4f of their bases' squared distance\n", m.objective);
     foil_poison_manifest_free(&m);
     foil_model_free(o.model);
     foil_dataset_free(&train), foil_dataset_free(&poisoned), foil_dataset_free(&test), foil_dataset_free(&triggered);

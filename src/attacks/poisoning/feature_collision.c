@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "attacks/poisoning/poisoning_internal.h"
+#include "foil/progress.h"
 
 #define BETA0 0.25
 
@@ -62,8 +63,10 @@ static double norm2(const float *a, const float *b, int64_t n)
  * its own step size; *ratio gets the mean of their final feature distance
  * squared over their base's. */
 static foil_status collide(foil_model *features, Collision *c, foil_tensor *x, const float *b, const float *lo,
-                           const float *hi, double beta, int64_t steps, double *ratio)
+                           const float *hi, double beta, int64_t steps, int quiet, double *ratio)
 {
+    foil_progress bar;
+    foil_progress_start(&bar, "feature collision", steps, "steps", quiet);
     const int64_t n = x->shape[0], F = x->numel / n;
     foil_tensor grad = {0};
     float *prev = malloc((size_t)(n * F) * sizeof *prev), *dist = malloc((size_t)n * sizeof *dist),
@@ -103,7 +106,9 @@ static foil_status collide(foil_model *features, Collision *c, foil_tensor *x, c
             lr[i] /= 2, undone = 1;
         }
         if (undone) st = foil_model_input_grad(features, x, feature_distance, c, dist, NULL, &grad);
+        foil_progress_update(&bar, s + 1, NULL);
     }
+    foil_progress_finish(&bar, NULL);
     if (!st) st = foil_model_input_grad(features, x, feature_distance, c, dist, NULL, NULL);
     double sum = 0;
     for (int64_t i = 0; !st && i < n; i++) sum += start[i] > 0 ? dist[i] / start[i] : 0;
@@ -145,7 +150,7 @@ foil_status foilFeatureCollision(const foil_poison_options *o, const foil_poison
             memcpy(bases + k * F, foil_f32(&poisoned->x) + m->index[k] * F, (size_t)F * sizeof(float));
         memcpy(x.data, bases, (size_t)(m->n * F) * sizeof(float));
         st = collide(features, &c, &x, bases, foil_f32(&poisoned->lower), foil_f32(&poisoned->upper), beta,
-                     o->steps ? o->steps : 1000, &ratio);
+                     o->steps ? o->steps : 1000, o->quiet, &ratio);
         for (int64_t k = 0; !st && k < m->n; k++)
             memcpy(foil_f32(&poisoned->x) + m->index[k] * F, foil_f32(&x) + k * F, (size_t)F * sizeof(float));
     }

@@ -30,11 +30,13 @@
  * the result against differences of J itself.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attacks/poisoning/poisoning_internal.h"
 #include "foil/optim.h"
+#include "foil/progress.h"
 #include "foil/rng.h"
 
 enum { STREAM_START = 7 };
@@ -134,8 +136,10 @@ static void project(const Brew *b, float *delta)
         }
 }
 
-/* One restart from a uniform start drawn from (seed, r): delta and its J. */
-static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, foil_tensor *delta, double *J)
+/* One restart from a uniform start drawn from (seed, r): delta and its J;
+ * bar counts the steps of every restart. */
+static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, foil_tensor *delta, double *J,
+                             foil_progress *bar)
 {
     float *d = foil_f32(delta);
     foil_rng rng = foil_rng_make(seed, STREAM_START + (uint64_t)r);
@@ -154,6 +158,9 @@ static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, f
         for (int64_t k = 0; k < b->n * b->F; k++) gr[k] = (float)((gr[k] > 0) - (gr[k] < 0));
         foil_optim_step(&opt, step_size(0.4 * b->eps, s, steps));
         project(b, d);
+        char status[48];
+        snprintf(status, sizeof status, "1 - cos %.3f", *J);
+        foil_progress_update(bar, r * steps + s + 1, status);
     }
     place(b, d);
     if (!st) st = matching_loss(b, J, 0);
@@ -233,11 +240,14 @@ foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison
     b.lower = foil_f32(&poisoned->lower), b.upper = foil_f32(&poisoned->upper);
     const int64_t restarts = o->restarts ? o->restarts : 8, steps = o->steps ? o->steps : 250;
     double best_J = INFINITY;
+    foil_progress bar;
+    foil_progress_start(&bar, "gradient matching", restarts * steps, "steps", o->quiet);
     for (int64_t r = 0; !st && n && r < restarts; r++) {
         double J;
-        if ((st = brew_once(&b, steps, o->seed, r, &delta, &J))) break;
+        if ((st = brew_once(&b, steps, o->seed, r, &delta, &J, &bar))) break;
         if (J < best_J) best_J = J, memcpy(best.data, delta.data, foil_tensor_nbytes(&delta));
     }
+    foil_progress_finish(&bar, NULL);
     if (!st && n) {
         place(&b, foil_f32(&best));
         for (int64_t k = 0; k < n; k++)
