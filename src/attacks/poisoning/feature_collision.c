@@ -109,7 +109,8 @@ static foil_status collide(foil_model *features, Collision *c, foil_tensor *x, c
         foil_progress_update(&bar, s + 1, NULL);
     }
     foil_progress_finish(&bar, NULL);
-    if (!st) st = foil_model_input_grad(features, x, feature_distance, c, dist, NULL, NULL);
+    /* dist is x's: every pass above left it at the poisons as they now are */
+    if (!st && steps == 0) memcpy(dist, start, (size_t)n * sizeof *dist);
     double sum = 0;
     for (int64_t i = 0; !st && i < n; i++) sum += start[i] > 0 ? dist[i] / start[i] : 0;
     *ratio = n ? sum / (double)n : NAN;

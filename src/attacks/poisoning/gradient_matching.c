@@ -52,6 +52,7 @@ typedef struct Brew {
     const int64_t *labels;     /* n */
     float eps;
     float *theta, *g, *G, *v;  /* P each: the weights, the target's gradient, the poisons', dJ/dG */
+    float *shifted;            /* P: theta + s v, the weights of a difference's side */
     double g_norm;
     foil_tensor x;             /* (n, ...) the poisons now */
     foil_tensor grad_plus, grad_minus;
@@ -92,13 +93,10 @@ static foil_status matching_loss(Brew *b, double *J, int want_v)
 /* The input gradient of the poisons' summed loss at theta + s v, into out. */
 static foil_status input_grad_at(Brew *b, double s, foil_tensor *out)
 {
-    float *shifted = malloc((size_t)b->P * sizeof *shifted);
-    if (!shifted) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    for (int64_t k = 0; k < b->P; k++) shifted[k] = (float)(b->theta[k] + s * b->v[k]);
-    foil_status st = foil_model_params_set(b->model, shifted);
+    for (int64_t k = 0; k < b->P; k++) b->shifted[k] = (float)(b->theta[k] + s * b->v[k]);
+    foil_status st = foil_model_params_set(b->model, b->shifted);
     if (!st) st = foil_model_loss_input_grad(b->model, &b->x, b->labels, NULL, NULL, out);
     foil_status restored = foil_model_params_set(b->model, b->theta);
-    free(shifted);
     return st ? st : restored;
 }
 
@@ -171,7 +169,7 @@ static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, f
 
 static void brew_free(Brew *b)
 {
-    free(b->theta), free(b->g), free(b->G), free(b->v);
+    free(b->theta), free(b->g), free(b->G), free(b->v), free(b->shifted);
     foil_tensor_free(&b->x), foil_tensor_free(&b->grad_plus), foil_tensor_free(&b->grad_minus);
 }
 
@@ -187,7 +185,8 @@ static foil_status brew_init(Brew *b, foil_model *model, const foil_tensor *like
     if (st) return st;
     b->theta = malloc((size_t)b->P * sizeof *b->theta), b->g = malloc((size_t)b->P * sizeof *b->g);
     b->G = malloc((size_t)b->P * sizeof *b->G), b->v = malloc((size_t)b->P * sizeof *b->v);
-    if (!b->theta || !b->g || !b->G || !b->v) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    b->shifted = malloc((size_t)b->P * sizeof *b->shifted);
+    if (!b->theta || !b->g || !b->G || !b->v || !b->shifted) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
     int64_t shape[FOIL_MAX_DIMS];
     memcpy(shape, like->shape, sizeof shape);
     shape[0] = n;
