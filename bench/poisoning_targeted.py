@@ -16,7 +16,7 @@ what the victim predicts for the image. Success: the intended class.
 Prints one row per trial and the count.
 
   bench/poisoning_targeted.py --attack gradient-matching|feature-collision|targeted-flip --clean CLEAN.onnx
-      [--trials 10] [--rate R] [--eps E] [--steps N] [--restarts R] [--epochs 10]
+      [--trials 10] [--rate R] [--eps E] [--steps N] [--restarts R] [--ensemble M2.onnx,...] [--epochs 10]
       [--foil BIN] [--work DIR]
 
 CLEAN.onnx: cnn-small trained on the clean training set (bench/
@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--eps", type=float, default=16 / 255)
     ap.add_argument("--steps", type=int, default=250)
     ap.add_argument("--restarts", type=int, default=8)
+    ap.add_argument("--ensemble", help="gradient-matching: more crafting models, cnn-small trained on the clean "
+                    "set with other seeds (comma-separated ONNX files)")
     ap.add_argument("--epochs", type=int, help="the victim's (10; feature-collision's fine-tuning 2)")
     ap.add_argument("--foil", default=os.path.join(HERE, "build", "foil"))
     ap.add_argument("--work", default="poisoning-targeted-work")
@@ -84,7 +86,9 @@ def main():
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
     print(f"# {a.attack} on Fashion-MNIST, cnn-small; {cpu}, {os.cpu_count()} cores")
-    extra = f"eps {a.eps:.4f}, {a.steps} steps, {a.restarts} restarts, " if a.attack == "gradient-matching" else ""
+    crafting = 1 + len(a.ensemble.split(",")) if a.ensemble else 1
+    extra = (f"eps {a.eps:.4f}, {a.steps} steps, {a.restarts} restarts, {crafting} crafting model(s), "
+             if a.attack == "gradient-matching" else "")
     victims = "fine-tuned (last layer)" if fine_tune else "trained from scratch"
     print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial); intended class: {a.intended}")
     print(f"{'trial':>5} {'image':>6} {'label':>5} {'wanted':>6} {'poisons':>7} {'objective':>9} {'victim says':>11} "
@@ -107,7 +111,7 @@ def main():
                     str(image), "--target", str(wanted), "--output-dir", d, "--seed", str(s), "--quiet"]
             if a.attack == "gradient-matching":
                 args += ["--model", a.clean, "--eps", str(a.eps), "--steps", str(a.steps), "--restarts",
-                         str(a.restarts)]
+                         str(a.restarts)] + (["--ensemble", a.ensemble] if a.ensemble else [])
             if fine_tune:
                 args += ["--model", a.clean]
             foil(a.foil, *args)

@@ -232,9 +232,9 @@ static void test_bad_options(void **state)
 
 /* An mlp on the toy images, trained a little so that its gradients are
  * those of a model that has learned something. */
-static foil_model *toy_model(const foil_dataset *d)
+static foil_model *toy_model_seeded(const foil_dataset *d, uint64_t seed)
 {
-    foil_arch_spec spec = {.name = "mlp", .input_rank = 4, .input_shape = {1, H, W}, .classes = K, .seed = 2};
+    foil_arch_spec spec = {.name = "mlp", .input_rank = 4, .input_shape = {1, H, W}, .classes = K, .seed = seed};
     int64_t hidden[1] = {16};
     spec.hidden = hidden, spec.n_hidden = 1;
     foil_model *m;
@@ -245,6 +245,11 @@ static foil_model *toy_model(const foil_dataset *d)
     foil_train_report r;
     assert_int_equal(foil_train(m, d, NULL, &o, &r), FOIL_OK);
     return m;
+}
+
+static foil_model *toy_model(const foil_dataset *d)
+{
+    return toy_model_seeded(d, 2);
 }
 
 static double summed_loss(foil_model *m, const foil_tensor *x, const int64_t *y)
@@ -391,6 +396,57 @@ static void test_gradient_matching(void **state)
     foil_dataset_free(&d);
 }
 
+/* The poisons of manifest man in p, as a tensor; *clean the same examples of d. */
+static void poisons_of(const foil_dataset *d, const foil_dataset *p, const foil_poison_manifest *man, foil_tensor *poisons,
+                       foil_tensor *clean)
+{
+    int64_t shape[4] = {man->n, 1, H, W};
+    assert_int_equal(foil_tensor_alloc(poisons, FOIL_F32, 4, shape), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(clean, FOIL_F32, 4, shape), FOIL_OK);
+    for (int64_t k = 0; k < man->n; k++) {
+        memcpy(foil_f32(poisons) + k * H * W, foil_f32(&p->x) + man->index[k] * H * W, H * W * sizeof(float));
+        memcpy(foil_f32(clean) + k * H * W, foil_f32(&d->x) + man->index[k] * H * W, H * W * sizeof(float));
+    }
+}
+
+/* An ensemble of two crafting models (other seeds): the kept objective is
+ * the mean of the two models' own, and the poisons align on each of them
+ * far better than the clean examples do. */
+static void test_gradient_matching_ensemble(void **state)
+{
+    (void)state;
+    foil_dataset d, p;
+    make_set(&d, 1);
+    foil_model *m = toy_model(&d), *other = toy_model_seeded(&d, 5);
+    const float *target = foil_f32(&d.x); /* example 0, of class 0 */
+    foil_poison_options o = {.attack = FOIL_POISON_GRADIENT_MATCHING, .rate = 0.1, .target = 2, .model = m,
+                             .ensemble = &other, .ensemble_size = 1, .target_x = target, .eps = 0.1, .steps = 60,
+                             .restarts = 1, .seed = 3};
+    foil_poison_manifest man;
+    assert_int_equal(foil_poison_dataset(&d, &o, &p, &man), FOIL_OK);
+    foil_tensor poisons = {0}, clean = {0};
+    poisons_of(&d, &p, &man, &poisons, &clean);
+    double J[2], J0[2];
+    foil_model *models[2] = {m, other};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(foilGradientMatchingObjective(models[i], &poisons, man.label_before, target, 2, &J[i], NULL),
+                         FOIL_OK);
+        assert_int_equal(foilGradientMatchingObjective(models[i], &clean, man.label_before, target, 2, &J0[i], NULL),
+                         FOIL_OK);
+        print_message("ensemble, model %d: 1 - cos from %.3f (clean poisons) to %.3f\n", i, J0[i], J[i]);
+        assert_true(J[i] < 0.5 * J0[i]);
+    }
+    assert_true(fabs(man.objective - (J[0] + J[1]) / 2) < 1e-4);
+    o.ensemble_size = FOIL_ENSEMBLE_MAX;
+    foil_dataset q;
+    foil_poison_manifest man2;
+    assert_int_equal(foil_poison_dataset(&d, &o, &q, &man2), FOIL_ERR_ARG);
+    foil_tensor_free(&poisons), foil_tensor_free(&clean);
+    foil_dataset_free(&p), foil_poison_manifest_free(&man);
+    foil_model_free(m), foil_model_free(other);
+    foil_dataset_free(&d);
+}
+
 /* Poison frogs: only examples of the base class change, labels kept,
  * inside the input range; their features move most of the way to the
  * target's (checked here from the features themselves). */
@@ -461,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_weight_gradient),
         cmocka_unit_test(test_gradient_matching_gradient),
         cmocka_unit_test(test_gradient_matching),
+        cmocka_unit_test(test_gradient_matching_ensemble),
         cmocka_unit_test(test_feature_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,6 +159,14 @@ assert len(changed) >= 50, len(changed)
 t = open(d + "/target_y.npy", "rb").read()
 assert struct.unpack("<q", t[-8:])[0] == 5, "the target labelled with the intended class"
 PY
+check "gradient matching, an ensemble" 0 '"crafting_models":2' -- "$FOIL" poison --data fashion-mnist \
+  --attack gradient-matching --rate 0.001 --target 5 --target-index 42 --model "$model" --ensemble "$model" \
+  --steps 2 --restarts 1 --output-dir "$tmp/gme" --json
+check "ensemble only for gradient matching" 2 "--ensemble is for --attack gradient-matching" -- "$FOIL" poison \
+  --data fashion-mnist --attack badnets --rate 0.01 --target 0 --ensemble "$model" --output-dir "$tmp/x"
+check "ensemble member missing" 1 "$tmp/none.onnx" -- "$FOIL" poison --data fashion-mnist \
+  --attack gradient-matching --rate 0.001 --target 5 --target-index 42 --model "$model" \
+  --ensemble "$model,$tmp/none.onnx" --output-dir "$tmp/x"
 check "targeted flip at an image" 0 '"source":' -- "$FOIL" poison --data fashion-mnist --attack targeted-flip \
   --target-index 0 --target 1 --rate 0.01 --output-dir "$tmp/tfi" --json
 # poison frogs, and the victim it is for: the clean model with only its

@@ -38,7 +38,9 @@
  *                   the target's loss for class `target`: a model trained
  *                   from scratch on them learns to misclassify target_x.
  *                   Signed Adam, `steps` (default 250) steps, the best of
- *                   `restarts` (default 8); see gradient_matching.c for
+ *                   `restarts` (default 8); with an `ensemble` of more
+ *                   crafting models, the mean of their objectives (the
+ *                   paper's ensembles); see gradient_matching.c for
  *                   what foil does differently from the reference code.
  *   feature collision  Shafahi et al. 2018, "poison frogs": the same aim, against a
  *                   victim that fine-tunes only the last layer of `model`
@@ -102,6 +104,9 @@ typedef struct foil_poison_options {
     int64_t steps;          /* clean-label: PGD's steps (0: 20); gradient matching: (0: 250); feature
                              * collision (0: 1000) */
     int64_t restarts;       /* gradient matching (0: 8) */
+    foil_model *const *ensemble; /* gradient matching: more crafting models (the same architecture, other seeds),
+                             * the objective averaged over model and these, the paper's ensembles */
+    int64_t ensemble_size;  /* their number, 0 to FOIL_ENSEMBLE_MAX - 1 (0: model alone) */
     const float *target_x;  /* gradient matching, feature collision: the test image attacked (one example, like the training
                              * set's); targeted flip: flip the source examples nearest to it (NULL: random) */
     uint64_t seed;

@@ -143,6 +143,11 @@ typedef struct cli_model_source {
 /* Open the model: exactly one of model, endpoint, command. */
 int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_model **model);
 
+/* The comma-separated ONNX files of list loaded into members[*n], ...,
+ * *n counting them, FOIL_ENSEMBLE_MAX in all at most. On failure those
+ * loaded stay for the caller to free. */
+foil_status cli_load_model_list(const char *list, foil_model **members, int *n);
+
 /* Open the model and load the float32 --input batch, checking that the
  * model can take it (cli_check_model_input). Prints the error and returns
  * nonzero. */

@@ -21,7 +21,7 @@ const cli_command cli_poison = {
     "                   feature-collision --rate R --output-dir DIR [--target T] [--source S]\n"
     "                   [--target-index I] [--all-to-all]\n"
     "                   [--patch-size P] [--alpha A] [--model M.onnx --eps E --steps N --restarts R]\n"
-    "                   [--seed N] [--json]",
+    "                   [--ensemble M2.onnx,...] [--seed N] [--json]",
     "Poisons the training split of DATA as an attacker who controls some of\n"
     "the training data would, and writes into DIR:\n"
     "  train_x.npy, train_y.npy  the poisoned training set (train on it with\n"
@@ -49,7 +49,9 @@ const cli_command cli_poison = {
     "within Linf --eps (default 16/255) so that their training gradient on\n"
     "--model aligns with the target's; signed Adam, --steps (default 250), the\n"
     "best of --restarts (default 8); --rate is the share of the training set,\n"
-    "the paper's budget, e.g. 0.01), feature-collision (Shafahi et al. 2018,\n"
+    "the paper's budget, e.g. 0.01; --ensemble adds crafting models, the same\n"
+    "architecture trained with other seeds, and the poisons match all of them\n"
+    "on average, the paper's ensembles), feature-collision (Shafahi et al. 2018,\n"
     "poison frogs: the same aim against a victim that fine-tunes the last layer\n"
     "of --model, foil train --fine-tune; examples of class --target keep their\n"
     "labels and move until their penultimate features collide with the test\n"
@@ -95,6 +97,7 @@ static foil_status write_manifest(const char *path, const foil_dataset *train, c
         cJSON_AddNumberToObject(root, "eps", o->eps ? o->eps : 16.0 / 255);
         cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 250));
         cJSON_AddNumberToObject(root, "restarts", (double)(o->restarts ? o->restarts : 8));
+        cJSON_AddNumberToObject(root, "crafting_models", (double)(1 + o->ensemble_size));
         cJSON_AddNumberToObject(root, "objective", m->objective);
     }
     if (o->target_x) {
@@ -158,7 +161,7 @@ static foil_status target_example(const foil_dataset *test, int64_t index, int64
 static int run_poison(int argc, char **argv)
 {
     foil_data_spec data = {0};
-    const char *attack = NULL, *dir = NULL, *model_path = NULL;
+    const char *attack = NULL, *dir = NULL, *model_path = NULL, *ensemble = NULL;
     double rate = -1, alpha = 0, eps = 0;
     int64_t target = -1, source = -1, patch = 0, steps = 0, restarts = 0, target_index = -1;
     int all_to_all = 0, json = 0;
@@ -176,6 +179,8 @@ static int run_poison(int argc, char **argv)
         {"--model", OPT_STRING, &model_path, "FILE", "clean-label, gradient-matching, feature-collision: a model "
          "trained on clean data",
          0, 0},
+        {"--ensemble", OPT_STRING, &ensemble, "FILE,...", "gradient-matching: more crafting models (other seeds), "
+         "the objective averaged over them and --model", 0, 0},
         {"--eps", OPT_FLOAT, &eps, "E", "clean-label: PGD's Linf radius (default 0.1); gradient-matching (16/255)", 0, 0},
         {"--steps", OPT_INT, &steps, "N", "clean-label: PGD's steps (default 20); gradient-matching (250); "
          "feature-collision (1000)", 0, 0},
@@ -199,6 +204,8 @@ static int run_poison(int argc, char **argv)
     if ((o.attack == FOIL_POISON_CLEAN_LABEL || matching) != (model_path != NULL))
         return cli_usage_error(&cli_poison, "--model is for --attack clean-label, gradient-matching and "
                                "feature-collision, which need it");
+    if (ensemble && o.attack != FOIL_POISON_GRADIENT_MATCHING)
+        return cli_usage_error(&cli_poison, "--ensemble is for --attack gradient-matching");
     if (eps < 0 || steps < 0 || restarts < 0)
         return cli_usage_error(&cli_poison, "--eps, --steps and --restarts must be >= 0");
     if ((o.attack == FOIL_POISON_TARGETED_FLIP || matching || (backdoor && !all_to_all)) && target < 0)
@@ -213,6 +220,13 @@ static int run_poison(int argc, char **argv)
     if ((st = foilMakeDir(dir))) return cli_fail(&cli_poison, st);
     data.seed = (uint64_t)common.seed;
     if (model_path && (st = foil_model_load(model_path, &o.model))) return cli_fail(&cli_poison, st);
+    foil_model *crafters[FOIL_ENSEMBLE_MAX] = {o.model};
+    int n_crafters = 1;
+    if (ensemble && (st = cli_load_model_list(ensemble, crafters, &n_crafters))) {
+        for (int i = 0; i < n_crafters; i++) foil_model_free(crafters[i]);
+        return cli_fail(&cli_poison, st);
+    }
+    o.ensemble = crafters + 1, o.ensemble_size = n_crafters - 1;
     foil_dataset train = {0}, poisoned = {0}, test = {0}, triggered = {0}, one = {0};
     foil_poison_manifest m = {0};
     int64_t target_label = -1;
@@ -244,7 +258,7 @@ static int run_poison(int argc, char **argv)
     if (!st && !json && !common.quiet && o.attack == FOIL_POISON_FEATURE_COLLISION)
         printf("the poisons' features from the target's: %.4f of their bases' squared distance\n", m.objective);
     foil_poison_manifest_free(&m);
-    foil_model_free(o.model);
+    for (int i = 0; i < n_crafters; i++) foil_model_free(crafters[i]);
     foil_dataset_free(&train), foil_dataset_free(&poisoned), foil_dataset_free(&test), foil_dataset_free(&triggered);
     foil_dataset_free(&one);
     return st ? cli_fail(&cli_poison, st) : CLI_OK;

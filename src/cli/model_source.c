@@ -59,6 +59,18 @@ static int remote_options(const cli_command *cmd, const cli_model_source *src, f
     return CLI_OK;
 }
 
+foil_status cli_load_model_list(const char *list, foil_model **members, int *n)
+{
+    char *copy = strdup(list), *save = NULL;
+    foil_status st = copy ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (char *path = copy ? strtok_r(copy, ",", &save) : NULL; path && !st; path = strtok_r(NULL, ",", &save)) {
+        if (*n == FOIL_ENSEMBLE_MAX) st = foil_error(FOIL_ERR_ARG, "--ensemble: at most %d models in all", FOIL_ENSEMBLE_MAX);
+        else if (!(st = foil_model_load(path, &members[*n]))) (*n)++;
+    }
+    free(copy);
+    return st;
+}
+
 /* *model (loaded from --model) and the comma-separated files of list, as
  * one ensemble. */
 static int open_ensemble(const cli_command *cmd, const char *list, foil_model **model)
@@ -66,13 +78,7 @@ static int open_ensemble(const cli_command *cmd, const char *list, foil_model **
     foil_model *members[FOIL_ENSEMBLE_MAX] = {*model};
     int n = 1;
     *model = NULL;
-    char *copy = strdup(list), *save = NULL;
-    foil_status st = copy ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
-    for (char *path = copy ? strtok_r(copy, ",", &save) : NULL; path && !st; path = strtok_r(NULL, ",", &save)) {
-        if (n == FOIL_ENSEMBLE_MAX) st = foil_error(FOIL_ERR_ARG, "--ensemble: at most %d models in all", FOIL_ENSEMBLE_MAX);
-        else if (!(st = foil_model_load(path, &members[n]))) n++;
-    }
-    free(copy);
+    foil_status st = cli_load_model_list(list, members, &n);
     if (!st) { /* the ensemble owns the members from here, also when it fails */
         st = foil_model_ensemble(members, n, model);
         return st ? cli_fail(cmd, st) : CLI_OK;

@@ -12,7 +12,10 @@
  * with |delta_i|_inf <= eps and x_i + delta_i inside the input range. The
  * paper's recipe: signed Adam (the gradient's sign into Adam), step size
  * tau, decayed tenfold at 3/8, 5/8 and 7/8 of the steps, 250 steps, the
- * restart with the lowest J kept. Its tau is 0.1 in the normalized units of
+ * restart with the lowest J kept. With an ensemble of crafting models
+ * (the paper's ensembles: the same architecture trained with other seeds,
+ * so that the poisons do not depend on one model's initialization), J is
+ * the mean of each model's J, and so is its gradient. Its tau is 0.1 in the normalized units of
  * CIFAR-10 (std about 0.25): 0.4 eps at its eps 16/255, which is what foil
  * uses at any eps. Its random start is Gaussian, clipped to the box; foil's
  * is uniform in the box. It also augments the poisons differentiably while
@@ -44,16 +47,24 @@ enum { STREAM_START = 7 };
 /* The weight step of the central difference, as a share of |theta|. */
 #define WEIGHT_STEP 1e-3
 
-typedef struct Brew {
+/* One crafting model: its weights and the vectors of the objective in its
+ * weight space. */
+typedef struct Crafter {
     foil_model *model;
-    int64_t n, F, P;           /* poisons, values per example, weights */
+    int64_t P;                 /* weights */
+    float *theta, *g, *G, *v;  /* P each: the weights, the target's gradient, the poisons', dJ/dG */
+    float *shifted;            /* P: theta + s v, the weights of a difference's side */
+    double g_norm;
+} Crafter;
+
+typedef struct Brew {
+    int64_t n, F;              /* poisons, values per example */
     const float *clean;        /* (n, F) the poisons before the attack */
     const float *lower, *upper;/* F each */
     const int64_t *labels;     /* n */
     float eps;
-    float *theta, *g, *G, *v;  /* P each: the weights, the target's gradient, the poisons', dJ/dG */
-    float *shifted;            /* P: theta + s v, the weights of a difference's side */
-    double g_norm;
+    Crafter *crafters;         /* the crafting models: J is the mean of theirs (the paper's ensembles) */
+    int64_t n_crafters;
     foil_tensor x;             /* (n, ...) the poisons now */
     foil_tensor grad_plus, grad_minus;
 } Brew;
@@ -76,40 +87,68 @@ static void place(Brew *b, const float *delta)
         }
 }
 
-/* J at the poisons in b->x; with v wanted, dJ/dG into b->v. */
-static foil_status matching_loss(Brew *b, double *J, int want_v)
+/* One crafter's J at the poisons in b->x; with v wanted, dJ/dG into c->v. */
+static foil_status matching_loss(Brew *b, Crafter *c, double *J, int want_v)
 {
-    foil_status st = foil_model_loss_param_grad(b->model, &b->x, b->labels, NULL, b->G);
+    foil_status st = foil_model_loss_param_grad(c->model, &b->x, b->labels, NULL, c->G);
     if (st) return st;
-    double gG = dot(b->g, b->G, b->P), G_norm = sqrt(dot(b->G, b->G, b->P));
+    double gG = dot(c->g, c->G, c->P), G_norm = sqrt(dot(c->G, c->G, c->P));
     if (!(G_norm > 0)) return foil_error(FOIL_ERR_RUNTIME, "gradient matching: the poisons' gradient is zero");
-    *J = 1 - gG / (G_norm * b->g_norm);
+    *J = 1 - gG / (G_norm * c->g_norm);
     if (!want_v) return FOIL_OK;
-    const double a = 1 / (G_norm * b->g_norm), c = gG / (G_norm * G_norm * G_norm * b->g_norm);
-    for (int64_t k = 0; k < b->P; k++) b->v[k] = (float)(-(a * b->g[k] - c * b->G[k]));
+    const double a = 1 / (G_norm * c->g_norm), k = gG / (G_norm * G_norm * G_norm * c->g_norm);
+    for (int64_t i = 0; i < c->P; i++) c->v[i] = (float)(-(a * c->g[i] - k * c->G[i]));
     return FOIL_OK;
 }
 
 /* The input gradient of the poisons' summed loss at theta + s v, into out. */
-static foil_status input_grad_at(Brew *b, double s, foil_tensor *out)
+static foil_status input_grad_at(Brew *b, Crafter *c, double s, foil_tensor *out)
 {
-    for (int64_t k = 0; k < b->P; k++) b->shifted[k] = (float)(b->theta[k] + s * b->v[k]);
-    foil_status st = foil_model_params_set(b->model, b->shifted);
-    if (!st) st = foil_model_loss_input_grad(b->model, &b->x, b->labels, NULL, NULL, out);
-    foil_status restored = foil_model_params_set(b->model, b->theta);
+    for (int64_t i = 0; i < c->P; i++) c->shifted[i] = (float)(c->theta[i] + s * c->v[i]);
+    foil_status st = foil_model_params_set(c->model, c->shifted);
+    if (!st) st = foil_model_loss_input_grad(c->model, &b->x, b->labels, NULL, NULL, out);
+    foil_status restored = foil_model_params_set(c->model, c->theta);
     return st ? st : restored;
 }
 
-/* J and dJ/d x at the poisons in b->x. */
+/* One crafter's J, and its dJ/d x at the poisons in b->x added to dJ. */
+static foil_status add_crafter_gradient(Brew *b, Crafter *c, double *J, float *dJ)
+{
+    foil_status st = matching_loss(b, c, J, 1);
+    if (st) return st;
+    double v_norm = sqrt(dot(c->v, c->v, c->P)), theta_norm = sqrt(dot(c->theta, c->theta, c->P));
+    double h = WEIGHT_STEP * (theta_norm > 0 ? theta_norm : 1) / (v_norm > 0 ? v_norm : 1);
+    if ((st = input_grad_at(b, c, h, &b->grad_plus)) || (st = input_grad_at(b, c, -h, &b->grad_minus))) return st;
+    const float *p = foil_f32(&b->grad_plus), *m = foil_f32(&b->grad_minus);
+    for (int64_t k = 0; k < b->n * b->F; k++) dJ[k] += (float)((p[k] - m[k]) / (2 * h));
+    return FOIL_OK;
+}
+
+/* J, the crafters' mean, and dJ/d x (the sum of theirs: only its sign is
+ * used) at the poisons in b->x. */
 static foil_status matching_gradient(Brew *b, double *J, float *dJ)
 {
-    foil_status st = matching_loss(b, J, 1);
-    if (st) return st;
-    double v_norm = sqrt(dot(b->v, b->v, b->P)), theta_norm = sqrt(dot(b->theta, b->theta, b->P));
-    double h = WEIGHT_STEP * (theta_norm > 0 ? theta_norm : 1) / (v_norm > 0 ? v_norm : 1);
-    if ((st = input_grad_at(b, h, &b->grad_plus)) || (st = input_grad_at(b, -h, &b->grad_minus))) return st;
-    const float *p = foil_f32(&b->grad_plus), *m = foil_f32(&b->grad_minus);
-    for (int64_t k = 0; k < b->n * b->F; k++) dJ[k] = (float)((p[k] - m[k]) / (2 * h));
+    memset(dJ, 0, (size_t)(b->n * b->F) * sizeof *dJ);
+    *J = 0;
+    for (int64_t i = 0; i < b->n_crafters; i++) {
+        double Ji = 0;
+        foil_status st = add_crafter_gradient(b, &b->crafters[i], &Ji, dJ);
+        if (st) return st;
+        *J += Ji / (double)b->n_crafters;
+    }
+    return FOIL_OK;
+}
+
+/* J, the crafters' mean, at the poisons in b->x. */
+static foil_status mean_matching_loss(Brew *b, double *J)
+{
+    *J = 0;
+    for (int64_t i = 0; i < b->n_crafters; i++) {
+        double Ji = 0;
+        foil_status st = matching_loss(b, &b->crafters[i], &Ji, 0);
+        if (st) return st;
+        *J += Ji / (double)b->n_crafters;
+    }
     return FOIL_OK;
 }
 
@@ -161,60 +200,81 @@ static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, f
         foil_progress_update(bar, r * steps + s + 1, status);
     }
     place(b, d);
-    if (!st) st = matching_loss(b, J, 0);
+    if (!st) st = mean_matching_loss(b, J);
     foil_optim_free(&opt);
     foil_tensor_free(&grad);
     return st;
 }
 
+static void crafter_free(Crafter *c)
+{
+    free(c->theta), free(c->g), free(c->G), free(c->v), free(c->shifted);
+}
+
 static void brew_free(Brew *b)
 {
-    free(b->theta), free(b->g), free(b->G), free(b->v), free(b->shifted);
+    for (int64_t i = 0; b->crafters && i < b->n_crafters; i++) crafter_free(&b->crafters[i]);
+    free(b->crafters);
     foil_tensor_free(&b->x), foil_tensor_free(&b->grad_plus), foil_tensor_free(&b->grad_minus);
 }
 
-/* Everything but the poisons' clean values and range: the weights, the
- * target's gradient g, the buffers; b->x shaped like `like` with n rows. */
-static foil_status brew_init(Brew *b, foil_model *model, const foil_tensor *like, int64_t n, const float *target_x,
-                             int64_t y_adv)
+/* c for model: its weights, the target's gradient g for class y_adv, the
+ * buffers. target: the target image, (1, ...). */
+static foil_status crafter_init(Crafter *c, foil_model *model, const foil_tensor *target, int64_t y_adv)
 {
-    b->model = model;
+    c->model = model;
+    foil_status st = foil_model_param_count(model, &c->P);
+    if (st) return st;
+    c->theta = malloc((size_t)c->P * sizeof *c->theta), c->g = malloc((size_t)c->P * sizeof *c->g);
+    c->G = malloc((size_t)c->P * sizeof *c->G), c->v = malloc((size_t)c->P * sizeof *c->v);
+    c->shifted = malloc((size_t)c->P * sizeof *c->shifted);
+    if (!c->theta || !c->g || !c->G || !c->v || !c->shifted) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    if ((st = foil_model_params_get(model, c->theta))) return st;
+    st = foil_model_loss_param_grad(model, target, &y_adv, NULL, c->g);
+    if (st) return foil_error_prefix(st, "gradient matching: the target's gradient");
+    c->g_norm = sqrt(dot(c->g, c->g, c->P));
+    if (!(c->g_norm > 0))
+        return foil_error(FOIL_ERR_ARG, "gradient matching: the target's loss for class %lld has a zero gradient (the "
+                          "model already gives it that class with certainty)", (long long)y_adv);
+    return FOIL_OK;
+}
+
+/* Everything but the poisons' clean values and range: a crafter for each
+ * of models, the buffers; b->x shaped like `like` with n rows. */
+static foil_status brew_init(Brew *b, foil_model *const *models, int64_t n_models, const foil_tensor *like, int64_t n,
+                             const float *target_x, int64_t y_adv)
+{
     b->n = n;
     b->F = like->numel / (like->shape[0] ? like->shape[0] : 1);
-    foil_status st = foil_model_param_count(model, &b->P);
-    if (st) return st;
-    b->theta = malloc((size_t)b->P * sizeof *b->theta), b->g = malloc((size_t)b->P * sizeof *b->g);
-    b->G = malloc((size_t)b->P * sizeof *b->G), b->v = malloc((size_t)b->P * sizeof *b->v);
-    b->shifted = malloc((size_t)b->P * sizeof *b->shifted);
-    if (!b->theta || !b->g || !b->G || !b->v || !b->shifted) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    b->crafters = calloc((size_t)n_models, sizeof *b->crafters);
+    if (!b->crafters) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    b->n_crafters = n_models;
     int64_t shape[FOIL_MAX_DIMS];
     memcpy(shape, like->shape, sizeof shape);
     shape[0] = n;
-    if ((st = foil_tensor_alloc(&b->x, FOIL_F32, like->ndim, shape))) return st;
-    if ((st = foil_model_params_get(model, b->theta))) return st;
+    foil_status st = foil_tensor_alloc(&b->x, FOIL_F32, like->ndim, shape);
+    if (st) return st;
     shape[0] = 1;
     foil_tensor target = {0};
     if ((st = foil_tensor_alloc(&target, FOIL_F32, like->ndim, shape))) return st;
     memcpy(target.data, target_x, (size_t)b->F * sizeof(float));
-    st = foil_model_loss_param_grad(model, &target, &y_adv, NULL, b->g);
+    for (int64_t i = 0; !st && i < n_models; i++) {
+        st = crafter_init(&b->crafters[i], models[i], &target, y_adv);
+        if (st && n_models > 1) st = foil_error_prefix(st, "crafting model %lld", (long long)i + 1);
+    }
     foil_tensor_free(&target);
-    if (st) return foil_error_prefix(st, "gradient matching: the target's gradient");
-    b->g_norm = sqrt(dot(b->g, b->g, b->P));
-    if (!(b->g_norm > 0))
-        return foil_error(FOIL_ERR_ARG, "gradient matching: the target's loss for class %lld has a zero gradient (the "
-                          "model already gives it that class with certainty)", (long long)y_adv);
-    return FOIL_OK;
+    return st;
 }
 
 foil_status foilGradientMatchingObjective(foil_model *model, const foil_tensor *x, const int64_t *labels,
                                           const float *target_x, int64_t y_adv, double *J, float *dJ)
 {
     Brew b = {0};
-    foil_status st = brew_init(&b, model, x, x->shape[0], target_x, y_adv);
+    foil_status st = brew_init(&b, &model, 1, x, x->shape[0], target_x, y_adv);
     if (!st) {
         memcpy(b.x.data, x->data, foil_tensor_nbytes(x));
         b.labels = labels;
-        st = dJ ? matching_gradient(&b, J, dJ) : matching_loss(&b, J, 0);
+        st = dJ ? matching_gradient(&b, J, dJ) : mean_matching_loss(&b, J);
     }
     brew_free(&b);
     return st;
@@ -226,11 +286,16 @@ foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison
     const int64_t F = foil_dataset_example_size(poisoned), n = m->n;
     if (!poisoned->lower.data || !poisoned->upper.data)
         return foil_error(FOIL_ERR_ARG, "gradient matching: %s has no input range", poisoned->name);
+    if (o->ensemble_size < 0 || o->ensemble_size >= FOIL_ENSEMBLE_MAX || (o->ensemble_size && !o->ensemble))
+        return foil_error(FOIL_ERR_ARG, "gradient matching: %lld more crafting models (0 to %d)",
+                          (long long)o->ensemble_size, FOIL_ENSEMBLE_MAX - 1);
+    foil_model *models[FOIL_ENSEMBLE_MAX] = {o->model};
+    for (int64_t i = 0; i < o->ensemble_size; i++) models[i + 1] = o->ensemble[i];
     Brew b = {0};
     float *clean = malloc((size_t)(n ? n : 1) * (size_t)F * sizeof *clean);
     foil_tensor delta = {0}, best = {0};
     foil_status st = clean ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
-    if (!st) st = brew_init(&b, o->model, &poisoned->x, n, o->target_x, o->target);
+    if (!st) st = brew_init(&b, models, 1 + o->ensemble_size, &poisoned->x, n, o->target_x, o->target);
     if (!st) st = foil_tensor_alloc(&delta, FOIL_F32, b.x.ndim, b.x.shape);
     if (!st) st = foil_tensor_alloc(&best, FOIL_F32, b.x.ndim, b.x.shape);
     for (int64_t k = 0; !st && k < n; k++)
@@ -240,7 +305,8 @@ foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison
     const int64_t restarts = o->restarts ? o->restarts : 8, steps = o->steps ? o->steps : 250;
     double best_J = INFINITY;
     foil_progress bar;
-    foil_progress_start(&bar, "gradient matching", restarts * steps, "steps", o->quiet);
+    foil_progress_start(&bar, b.n_crafters > 1 ? "gradient matching (ensemble)" : "gradient matching", restarts * steps,
+                        "steps", o->quiet);
     for (int64_t r = 0; !st && n && r < restarts; r++) {
         double J;
         if ((st = brew_once(&b, steps, o->seed, r, &delta, &J, &bar))) break;
