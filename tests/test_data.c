@@ -903,6 +903,39 @@ static void test_moments(void **state)
     assert_int_equal(foil_dataset_example_size(&d), 0);
 }
 
+/* Selected rows in the order asked, repeats allowed, the bounds and names
+ * kept; an index out of range is an error that leaves dst empty. */
+static void test_select(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.name, sizeof d.name, "toy");
+    int64_t s[2] = {4, 2}, n = 4, f = 2;
+    assert_int_equal(foil_tensor_alloc(&d.x, FOIL_F32, 2, s), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&d.y, FOIL_I64, 1, &n), FOIL_OK);
+    assert_int_equal(foil_tensor_alloc(&d.lower, FOIL_F32, 1, &f), FOIL_OK);
+    for (int i = 0; i < 8; i++) foil_f32(&d.x)[i] = (float)i;
+    for (int i = 0; i < 4; i++) foil_i64(&d.y)[i] = 10 + i;
+    foil_f32(&d.lower)[0] = -1, foil_f32(&d.lower)[1] = -2;
+    d.classes = 14;
+    foil_dataset e;
+    const int64_t pick[3] = {3, 0, 3};
+    assert_int_equal(foil_dataset_select(&e, &d, pick, 3), FOIL_OK);
+    assert_int_equal(e.x.shape[0], 3);
+    assert_int_equal(e.y.numel, 3);
+    const float want[6] = {6, 7, 0, 1, 6, 7};
+    assert_memory_equal(e.x.data, want, sizeof want);
+    assert_int_equal(foil_i64(&e.y)[1], 10);
+    assert_true(foil_f32(&e.lower)[1] == -2 && !e.upper.data && e.classes == 14 && strcmp(e.name, "toy") == 0);
+    foil_dataset_free(&e);
+    const int64_t bad[2] = {1, 4};
+    assert_int_equal(foil_dataset_select(&e, &d, bad, 2), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "example 4 selected of 4"));
+    assert_null(e.x.data);
+    foil_dataset_free(&d);
+}
+
 /* ------------------------------------------------------------------------- */
 /* bad user files                                                            */
 
@@ -1148,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_idx_pair),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_moments),
+        cmocka_unit_test(test_select),
         cmocka_unit_test(test_bad_npy_idx),
         cmocka_unit_test(test_bad_csv),
         cmocka_unit_test(test_fuzz),

@@ -75,6 +75,10 @@ void foil_dataset_free(foil_dataset *d);
 /* A deep copy of src into dst (names, bounds and all). */
 foil_status foil_dataset_copy(foil_dataset *dst, const foil_dataset *src);
 
+/* dst: the examples index[0..n) of src, in that order (repeats allowed),
+ * with src's names and bounds. FOIL_ERR_ARG for an index out of range. */
+foil_status foil_dataset_select(foil_dataset *dst, const foil_dataset *src, const int64_t *index, int64_t n);
+
 /* 1 when `name` is a built-in dataset (which has its own train/test split),
  * 0 when --data would read it as a file. */
 int foil_data_is_builtin(const char *name);

@@ -93,8 +93,17 @@ foil_status cli_shard_attack(const char *name, foil_model *model, const foil_ten
 /* Apply --threads (OpenMP and OpenBLAS). */
 void cli_apply_common(const cli_common *common);
 
+/* cli/arch_build.c: 1 when arch names an ONNX file. */
+int cli_is_onnx_path(const char *arch);
+/* The model --arch names: a built-in (mlp with hidden sizes, cnn-small, ...)
+ * shaped by train's examples and classes, tabular inputs normalized inside
+ * it by train's moments; or an ONNX file, re-initialized from seed unless
+ * keep_weights. */
+foil_status cli_build_arch(const char *arch, const foil_dataset *train, const int64_t *hidden, int n_hidden,
+                           uint64_t seed, int keep_weights, foil_model **model);
+
 extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit,
-    cli_certify, cli_verify, cli_poison, cli_scan;
+    cli_certify, cli_verify, cli_poison, cli_scan, cli_infer;
 
 
 

@@ -98,48 +98,6 @@ static int parse_optimizer(const char *name, const char *schedule, foil_optim_co
     return 0;
 }
 
-static int is_onnx_path(const char *arch)
-{
-    size_t len = strlen(arch);
-    return len > 5 && strcmp(arch + len - 5, ".onnx") == 0;
-}
-
-static foil_status build_model(const char *arch, const foil_dataset *train, const int64_t *hidden, int n_hidden,
-                               uint64_t seed, int keep_weights, foil_model **model)
-{
-    if (is_onnx_path(arch)) {
-        foil_status st = foil_model_load(arch, model);
-        if (!st && !keep_weights) st = foil_model_reinit(*model, seed);
-        return st;
-    }
-    foil_arch_spec spec = {0};
-    spec.name = arch;
-    spec.input_rank = train->x.ndim;
-    for (int d = 1; d < train->x.ndim && d <= 4; d++) spec.input_shape[d - 1] = train->x.shape[d];
-    spec.classes = train->classes;
-    spec.hidden = n_hidden ? hidden : NULL;
-    spec.n_hidden = n_hidden;
-    spec.seed = seed;
-    float *mean = NULL, *std = NULL;
-    if (!train->is_image) { /* tabular features come in their own units: normalize inside the model */
-        int64_t f = foil_dataset_example_size(train);
-        mean = malloc((size_t)f * sizeof *mean);
-        std = malloc((size_t)f * sizeof *std);
-        if (!mean || !std) {
-            free(mean);
-            free(std);
-            return foil_error(FOIL_ERR_NOMEM, "out of memory");
-        }
-        foil_dataset_moments(train, mean, std);
-        spec.mean = mean;
-        spec.std = std;
-    }
-    foil_status st = foil_arch_build(&spec, model);
-    free(mean);
-    free(std);
-    return st;
-}
-
 /* A float option as the user wrote it (0.1, not 0.10000000149). */
 static double as_given(float v)
 {
@@ -385,7 +343,7 @@ static int run_train(int argc, char **argv)
     o.temperature = (float)temperature;
     if (!(noise_sigma >= 0) || noise_sigma > 100) return cli_usage_error(&cli_train, "--noise-sigma must lie in [0, 100]");
     o.noise_sigma = (float)noise_sigma;
-    if (fine_tune && (!is_onnx_path(arch) || adv || teacher_path))
+    if (fine_tune && (!cli_is_onnx_path(arch) || adv || teacher_path))
         return cli_usage_error(&cli_train, "--fine-tune takes a trained --arch FILE.onnx, without --adv or --distill");
     o.last_layer_only = fine_tune;
     cli_apply_common(&common);
@@ -404,7 +362,7 @@ static int run_train(int argc, char **argv)
     foil_model *teacher = NULL;
     if (!st && teacher_path) st = foil_model_load(teacher_path, &teacher);
     o.teacher = teacher;
-    if (!st) st = build_model(arch, &train, hidden, n_hidden, (uint64_t)common.seed, fine_tune, &model);
+    if (!st) st = cli_build_arch(arch, &train, hidden, n_hidden, (uint64_t)common.seed, fine_tune, &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
     /* Under mpirun every rank ends with the same weights; rank 0 writes them. */
     if (!st && foilDistRank() == 0) st = foil_model_save(model, output);

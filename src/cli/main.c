@@ -9,8 +9,9 @@
 #include "core/dist.h"
 #include "foil/cpu.h"
 
-static const cli_command *const commands[] = {&cli_audit,  &cli_train,   &cli_eval,   &cli_attack,  &cli_defend,
-                                                &cli_detect, &cli_certify, &cli_verify, &cli_poison, &cli_scan, &cli_predict, &cli_grad};
+static const cli_command *const commands[] = {&cli_audit,  &cli_train,   &cli_eval,   &cli_attack, &cli_defend,
+                                                &cli_detect, &cli_certify, &cli_verify, &cli_poison, &cli_scan,
+                                                &cli_infer,  &cli_predict, &cli_grad};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)

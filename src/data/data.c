@@ -624,6 +624,36 @@ foil_status foil_dataset_copy(foil_dataset *dst, const foil_dataset *src)
     return st;
 }
 
+foil_status foil_dataset_select(foil_dataset *dst, const foil_dataset *src, const int64_t *index, int64_t n)
+{
+    memset(dst, 0, sizeof *dst);
+    const int64_t rows = src->x.ndim >= 1 ? src->x.shape[0] : 0, F = foil_dataset_example_size(src);
+    if (n < 0) return foil_error(FOIL_ERR_ARG, "%s: %lld examples selected", src->name, (long long)n);
+    for (int64_t k = 0; k < n; k++)
+        if (index[k] < 0 || index[k] >= rows)
+            return foil_error(FOIL_ERR_ARG, "%s: example %lld selected of %lld", src->name, (long long)index[k],
+                              (long long)rows);
+    memcpy(dst->name, src->name, sizeof dst->name);
+    dst->classes = src->classes;
+    dst->is_image = src->is_image;
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, src->x.shape, sizeof shape);
+    shape[0] = n;
+    foil_status st = foil_tensor_alloc(&dst->x, FOIL_F32, src->x.ndim, shape);
+    if (!st) st = foil_tensor_alloc(&dst->y, FOIL_I64, 1, &n);
+    if (!st && src->lower.data) st = foil_tensor_copy(&dst->lower, &src->lower);
+    if (!st && src->upper.data) st = foil_tensor_copy(&dst->upper, &src->upper);
+    if (!st && ((src->feature_names && !(dst->feature_names = strv_dup(src->feature_names))) ||
+                (src->class_names && !(dst->class_names = strv_dup(src->class_names)))))
+        st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory selecting examples", src->name);
+    for (int64_t k = 0; !st && k < n; k++) {
+        memcpy(foil_f32(&dst->x) + k * F, foil_f32(&src->x) + index[k] * F, (size_t)F * sizeof(float));
+        foil_i64(&dst->y)[k] = foil_i64(&src->y)[index[k]];
+    }
+    if (st) foil_dataset_free(dst);
+    return st;
+}
+
 int64_t foil_dataset_example_size(const foil_dataset *d)
 {
     int64_t n = 1;

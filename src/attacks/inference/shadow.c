@@ -1,0 +1,80 @@
+/*
+ * attacks/inference/shadow.c - shadow models (foil/infer.h): models of the
+ * target's architecture trained on known halves of a data pool, whose
+ * outputs tell a membership attack what a member and a non-member look
+ * like.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foil/infer.h"
+#include "foil/progress.h"
+#include "foil/rng.h"
+
+foil_status foil_membership_keep(int64_t models, int64_t n, uint64_t seed, uint8_t *keep)
+{
+    if (models < 1 || n < 0) return foil_error(FOIL_ERR_ARG, "membership split: %lld models", (long long)models);
+    int64_t *order = malloc((size_t)models * sizeof *order);
+    if (!order) return foil_error(FOIL_ERR_NOMEM, "out of memory for the membership split");
+    foil_rng rng = foil_rng_make(seed, 0);
+    memset(keep, 0, (size_t)(models * n));
+    for (int64_t j = 0; j < n; j++) {
+        /* a random half of the models, by a partial Fisher-Yates shuffle */
+        for (int64_t k = 0; k < models; k++) order[k] = k;
+        for (int64_t k = 0; k < models / 2; k++) {
+            int64_t pick = k + (int64_t)foil_rng_below(&rng, (uint64_t)(models - k)), t = order[k];
+            order[k] = order[pick], order[pick] = t;
+            keep[order[k] * n + j] = 1;
+        }
+    }
+    free(order);
+    return FOIL_OK;
+}
+
+/* Model k: trained on its half of pool, then its logits on all of pool. */
+static foil_status train_one(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
+                             const foil_train_options *o, uint64_t seed, float *logits)
+{
+    const int64_t n = pool->y.numel;
+    int64_t *index = malloc((size_t)(n ? n : 1) * sizeof *index), m = 0;
+    if (!index) return foil_error(FOIL_ERR_NOMEM, "out of memory for a shadow model");
+    for (int64_t j = 0; j < n; j++)
+        if (keep[j]) index[m++] = j;
+    foil_dataset half = {0};
+    foil_model *model = NULL;
+    foil_tensor out = {0};
+    foil_train_options to = *o;
+    to.seed = seed, to.quiet = 1;
+    foil_train_report report;
+    foil_status st = m ? foil_dataset_select(&half, pool, index, m)
+                       : foil_error(FOIL_ERR_ARG, "a shadow model with no training examples");
+    if (!st) st = make(ctx, seed, &model);
+    if (!st) st = foil_train(model, &half, NULL, &to, &report);
+    if (!st) st = foil_model_predict(model, &pool->x, &out);
+    if (!st && (out.ndim != 2 || out.shape[1] != pool->classes))
+        st = foil_error(FOIL_ERR_ARG, "the shadow model's output is not one score for each of %s's %lld classes",
+                        pool->name, (long long)pool->classes);
+    if (!st) memcpy(logits, out.data, foil_tensor_nbytes(&out));
+    foil_tensor_free(&out);
+    foil_model_free(model);
+    foil_dataset_free(&half);
+    free(index);
+    return st;
+}
+
+foil_status foil_shadow_logits(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
+                               int64_t models, const foil_train_options *o, uint64_t seed, float *logits)
+{
+    const int64_t n = pool->y.numel, classes = pool->classes;
+    foil_progress bar;
+    foil_progress_start(&bar, "shadow models", models, "models", o->quiet);
+    foil_status st = FOIL_OK;
+    for (int64_t k = 0; !st && k < models; k++) {
+        st = train_one(make, ctx, pool, keep + k * n, o, seed + (uint64_t)k, logits + k * n * classes);
+        if (st) st = foil_error_prefix(st, "shadow model %lld of %lld", (long long)k + 1, (long long)models);
+        foil_progress_update(&bar, k + 1, NULL);
+    }
+    foil_progress_finish(&bar, NULL);
+    return st;
+}

@@ -1,0 +1,458 @@
+/*
+ * cli/cmd_infer.c - foil infer: membership inference against a model
+ * (foil/infer.h), measured as Carlini et al. 2022 ask: ROC AUC and the
+ * true-positive rate at 0.1% and 1% false positives, on a balanced set of
+ * members and non-members whose split is written down.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "foil/eval.h"
+#include "foil/infer.h"
+#include "foil/npy.h"
+#include "foil/rng.h"
+#include "io/file.h"
+
+static int run_infer(int argc, char **argv);
+
+const cli_command cli_infer = {
+    "infer", "membership inference: loss, confidence, entropy thresholds and LiRA with shadow models",
+    "--data DATA (--arch ARCH [--pool N] | --model M.onnx --members FILE.npy) [--attack LIST]\n"
+    "                  [--shadows K] [--epochs E] [--out DIR] [--json]",
+    "Measures how much a model's outputs give away which examples it was\n"
+    "trained on. The candidates are DATA's training split for a built-in\n"
+    "dataset (all of it for a file). With --arch, foil plays the model's\n"
+    "owner first: it draws --pool candidates (default 2000) from --seed,\n"
+    "trains the target model, --arch on a random half of them, and attacks\n"
+    "it; with --model, the target is given and --members (an NPY of one 0\n"
+    "or 1 per candidate) says which candidates it trained on.\n"
+    "Attacks (--attack, default all, LiRA only with --arch): loss (Yeom et al. 2018), confidence\n"
+    "and entropy (Salem et al. 2019), modified-entropy (Song and Mittal\n"
+    "2021), each a threshold on the target's outputs; lira-offline and\n"
+    "lira-online (Carlini et al. 2022, the likelihood-ratio attack): --shadows\n"
+    "K shadow models of the target's architecture (--arch; with --model, --arch\n"
+    "too, e.g. the model file itself, re-initialized) are trained on random\n"
+    "halves of the candidates, each candidate in exactly half of them, and\n"
+    "each candidate's scaled logit on the target is compared with its\n"
+    "Gaussian fits over the shadows without it (offline) and with it\n"
+    "(online). The variance is pooled over the candidates below 64 shadow\n"
+    "models (the paper's advice; --variance). Target and shadows train with\n"
+    "the same recipe: --epochs (default 20), --batch, --lr, --optimizer.\n"
+    "Prints per attack the ROC AUC, the TPR at 0.1% and 1% FPR and the best\n"
+    "balanced accuracy; --out DIR writes report.json (the figures, the ROC\n"
+    "curves, the candidates' indices and the target's membership) and\n"
+    "scores.npy (attacks x candidates).",
+    run_infer,
+    0,
+};
+
+typedef struct ArchContext {
+    const char *arch;
+    const foil_dataset *pool;
+} ArchContext;
+
+static foil_status make_from_arch(void *ctx, uint64_t seed, foil_model **out)
+{
+    const ArchContext *a = ctx;
+    return cli_build_arch(a->arch, a->pool, NULL, 0, seed, 0, out);
+}
+
+/* One attack's figures. */
+typedef struct Figures {
+    double auc, tpr_01, tpr_1, accuracy;
+} Figures;
+
+/* The best balanced accuracy over thresholds, 1 - min (FPR + FNR) / 2. */
+static double best_accuracy(const float *in, int64_t n_in, const float *out, int64_t n_out)
+{
+    double best = 0.5;
+    for (int64_t i = 0; i < n_in; i++) { /* the thresholds just below each member's score */
+        const float t = nextafterf(in[i], -INFINITY);
+        const double a = 0.5 * (foil_rate_above(in, n_in, t) + 1 - foil_rate_above(out, n_out, t));
+        if (a > best) best = a;
+    }
+    return best;
+}
+
+static Figures figures(const float *score, const uint8_t *member, int64_t n, float *in, float *out)
+{
+    int64_t n_in = 0, n_out = 0;
+    for (int64_t j = 0; j < n; j++) {
+        if (member[j]) in[n_in++] = score[j];
+        else out[n_out++] = score[j];
+    }
+    Figures f = {foil_roc_auc(out, n_out, in, n_in), NAN, NAN, NAN};
+    f.tpr_01 = foil_rate_above(in, n_in, foil_threshold_at_fpr(out, n_out, 0.001));
+    f.tpr_1 = foil_rate_above(in, n_in, foil_threshold_at_fpr(out, n_out, 0.01));
+    f.accuracy = n_in <= 20000 ? best_accuracy(in, n_in, out, n_out) : NAN;
+    return f;
+}
+
+/* The ROC curve at log-spaced FPRs from 1/n_out to 1: (fpr, tpr) pairs. */
+static cJSON *roc_json(const float *in, int64_t n_in, const float *out, int64_t n_out)
+{
+    cJSON *fpr = cJSON_CreateArray(), *tpr = cJSON_CreateArray(), *roc = cJSON_CreateObject();
+    for (double r = 1.0 / (double)n_out; r <= 1 + 1e-12; r *= 1.25) {
+        const float t = foil_threshold_at_fpr(out, n_out, r);
+        cJSON_AddItemToArray(fpr, cJSON_CreateNumber(foil_rate_above(out, n_out, t)));
+        cJSON_AddItemToArray(tpr, cJSON_CreateNumber(foil_rate_above(in, n_in, t)));
+    }
+    cJSON_AddItemToObject(roc, "fpr", fpr);
+    cJSON_AddItemToObject(roc, "tpr", tpr);
+    return roc;
+}
+
+typedef struct InferRun {
+    foil_dataset pool;           /* the candidates */
+    int64_t *index;              /* their indices in DATA's split */
+    uint8_t *member;             /* the target trained on them */
+    float *target_logits;        /* (n, classes) */
+    int64_t shadows;
+    uint8_t *keep;               /* (shadows, n) */
+    float *shadow_logits;        /* (shadows, n, classes) */
+} InferRun;
+
+static void infer_run_free(InferRun *r)
+{
+    foil_dataset_free(&r->pool);
+    free(r->index), free(r->member), free(r->target_logits), free(r->keep), free(r->shadow_logits);
+}
+
+/* The first m of a random permutation of 0..n-1 from (seed, stream), as
+ * flags: chosen[i] = 1 for the m drawn. */
+static foil_status draw_flags(int64_t n, int64_t m, uint64_t seed, uint64_t stream, uint8_t *chosen)
+{
+    int64_t *perm = malloc((size_t)(n ? n : 1) * sizeof *perm);
+    if (!perm) return foil_error(FOIL_ERR_NOMEM, "out of memory drawing examples");
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    foil_rng rng = foil_rng_make(seed, stream);
+    memset(chosen, 0, (size_t)n);
+    for (int64_t i = 0; i < m; i++) { /* partial Fisher-Yates */
+        int64_t j = i + (int64_t)foil_rng_below(&rng, (uint64_t)(n - i)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+        chosen[perm[i]] = 1;
+    }
+    free(perm);
+    return FOIL_OK;
+}
+
+/* --pool candidates of all drawn from seed (all of them when pool >= n),
+ * kept in index order so the split reads plainly in report.json. */
+static foil_status draw_pool(const foil_dataset *all, int64_t pool, uint64_t seed, InferRun *r)
+{
+    const int64_t n = all->y.numel, m = pool > 0 && pool < n ? pool : n;
+    uint8_t *chosen = malloc((size_t)(n ? n : 1));
+    r->index = malloc((size_t)(m ? m : 1) * sizeof *r->index);
+    foil_status st = chosen && r->index ? draw_flags(n, m, seed, 11, chosen)
+                                        : foil_error(FOIL_ERR_NOMEM, "out of memory drawing the candidates");
+    for (int64_t i = 0, k = 0; !st && i < n; i++)
+        if (chosen[i]) r->index[k++] = i;
+    free(chosen);
+    return st ? st : foil_dataset_select(&r->pool, all, r->index, m);
+}
+
+/* The target's members from an NPY of one 0 or 1 per candidate. */
+static foil_status read_members(const char *path, int64_t n, uint8_t *member)
+{
+    foil_tensor t = {0};
+    foil_status st = foil_npy_read_labels(path, &t);
+    if (!st && t.numel != n)
+        st = foil_error(FOIL_ERR_ARG, "%s: %lld entries for %lld candidates (one 0 or 1 each)", path,
+                        (long long)t.numel, (long long)n);
+    int64_t in = 0;
+    for (int64_t j = 0; !st && j < n; j++) {
+        const int64_t v = foil_i64(&t)[j];
+        if (v != 0 && v != 1) st = foil_error(FOIL_ERR_ARG, "%s: entry %lld is %lld, not 0 or 1", path, (long long)j, (long long)v);
+        member[j] = (uint8_t)v, in += v;
+    }
+    if (!st && (in == 0 || in == n))
+        st = foil_error(FOIL_ERR_ARG, "%s: %s; membership needs members and non-members", path,
+                        in ? "every candidate is a member" : "no candidate is a member");
+    foil_tensor_free(&t);
+    return st;
+}
+
+/* The training recipe of the target and the shadows. */
+typedef struct Recipe {
+    int64_t epochs, batch;
+    double lr, weight_decay;
+    const char *optimizer;
+} Recipe;
+
+static foil_status recipe_options(const Recipe *rc, foil_train_options *o)
+{
+    foil_train_defaults(o);
+    if (strcmp(rc->optimizer, "adam") == 0) o->optim = foil_optim_defaults(FOIL_OPT_ADAM);
+    else if (strcmp(rc->optimizer, "sgd") != 0)
+        return foil_error(FOIL_ERR_ARG, "--optimizer %s: sgd or adam", rc->optimizer);
+    o->epochs = rc->epochs, o->batch = rc->batch, o->quiet = 1;
+    if (rc->lr > 0) o->optim.lr = rc->lr;
+    o->optim.weight_decay = rc->weight_decay;
+    return FOIL_OK;
+}
+
+/* Train the target on its members (--arch), its logits on every candidate. */
+static foil_status train_target(const char *arch, const InferRun *r, const foil_train_options *o, uint64_t seed,
+                                float *logits)
+{
+    const int64_t n = r->pool.y.numel;
+    uint8_t *keep = malloc((size_t)(n ? n : 1));
+    if (!keep) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    memcpy(keep, r->member, (size_t)n);
+    ArchContext ctx = {arch, &r->pool};
+    foil_train_options quiet = *o;
+    quiet.quiet = 1;
+    foil_status st = foil_shadow_logits(make_from_arch, &ctx, &r->pool, keep, 1, &quiet, seed, logits);
+    free(keep);
+    return st ? foil_error_prefix(st, "training the target") : FOIL_OK;
+}
+
+/* Every requested attack's scores (attacks x n) and figures, printed or as JSON. */
+static foil_status score_attacks(const InferRun *r, const foil_membership_attack *attacks, int n_attacks,
+                                 foil_lira_variance variance, float *scores, Figures *fig)
+{
+    const int64_t n = r->pool.y.numel, classes = r->pool.classes;
+    const int64_t *y = foil_i64(&r->pool.y);
+    float *phi = NULL, *shadow_phi = NULL, *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
+    foil_status st = in && out ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory for the scores");
+    for (int a = 0; !st && a < n_attacks; a++) {
+        float *score = scores + a * n;
+        if (attacks[a] != FOIL_MI_LIRA_OFFLINE && attacks[a] != FOIL_MI_LIRA_ONLINE) {
+            st = foil_membership_scores(attacks[a], r->target_logits, y, n, classes, score);
+        } else {
+            if (!phi) {
+                phi = malloc((size_t)n * sizeof *phi);
+                shadow_phi = malloc((size_t)(r->shadows * n) * sizeof *shadow_phi);
+                if (!phi || !shadow_phi) st = foil_error(FOIL_ERR_NOMEM, "out of memory for LiRA");
+                if (!st) st = foil_lira_statistic(r->target_logits, y, n, classes, phi);
+                for (int64_t k = 0; !st && k < r->shadows; k++)
+                    st = foil_lira_statistic(r->shadow_logits + k * n * classes, y, n, classes, shadow_phi + k * n);
+            }
+            if (!st)
+                st = foil_lira_scores(phi, shadow_phi, r->keep, r->shadows, n, attacks[a] == FOIL_MI_LIRA_ONLINE,
+                                      variance, score);
+        }
+        if (!st) fig[a] = figures(score, r->member, n, in, out);
+    }
+    free(phi), free(shadow_phi), free(in), free(out);
+    return st;
+}
+
+static cJSON *report_json(const char *data, const InferRun *r, const foil_membership_attack *attacks, int n_attacks,
+                          const float *scores, const Figures *fig, const char *arch, const char *model,
+                          const Recipe *rc, int64_t seed)
+{
+    const int64_t n = r->pool.y.numel;
+    cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "attacks");
+    cJSON_AddStringToObject(root, "schema", "foil-membership/1");
+    cJSON_AddStringToObject(root, "data", data);
+    cJSON_AddNumberToObject(root, "candidates", (double)n);
+    int64_t members = 0;
+    for (int64_t j = 0; j < n; j++) members += r->member[j];
+    cJSON_AddNumberToObject(root, "members", (double)members);
+    if (model) cJSON_AddStringToObject(root, "model", model);
+    if (arch) cJSON_AddStringToObject(root, "arch", arch);
+    cJSON_AddNumberToObject(root, "shadows", (double)r->shadows);
+    cJSON *recipe = cJSON_AddObjectToObject(root, "training");
+    cJSON_AddNumberToObject(recipe, "epochs", (double)rc->epochs);
+    cJSON_AddNumberToObject(recipe, "batch", (double)rc->batch);
+    cJSON_AddStringToObject(recipe, "optimizer", rc->optimizer);
+    cJSON_AddNumberToObject(root, "seed", (double)seed);
+    float *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
+    for (int a = 0; in && out && a < n_attacks; a++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "attack", foil_membership_attack_name(attacks[a]));
+        cJSON_AddNumberToObject(o, "auc", fig[a].auc);
+        cJSON_AddNumberToObject(o, "tpr_at_0.1%_fpr", fig[a].tpr_01);
+        cJSON_AddNumberToObject(o, "tpr_at_1%_fpr", fig[a].tpr_1);
+        if (isfinite(fig[a].accuracy)) cJSON_AddNumberToObject(o, "balanced_accuracy", fig[a].accuracy);
+        int64_t n_in = 0, n_out = 0;
+        for (int64_t j = 0; j < n; j++) {
+            if (r->member[j]) in[n_in++] = scores[a * n + j];
+            else out[n_out++] = scores[a * n + j];
+        }
+        cJSON_AddItemToObject(o, "roc", roc_json(in, n_in, out, n_out));
+        cJSON_AddItemToArray(list, o);
+    }
+    free(in), free(out);
+    /* the split, so that others can reproduce it */
+    cJSON *split = cJSON_AddObjectToObject(root, "split"), *idx = cJSON_AddArrayToObject(split, "index"),
+          *mem = cJSON_AddArrayToObject(split, "member");
+    for (int64_t j = 0; j < n; j++) {
+        cJSON_AddItemToArray(idx, cJSON_CreateNumber((double)(r->index ? r->index[j] : j)));
+        cJSON_AddItemToArray(mem, cJSON_CreateNumber(r->member[j]));
+    }
+    return root;
+}
+
+static foil_status write_outputs(const char *dir, cJSON *root, const float *scores, int n_attacks, int64_t n)
+{
+    foil_status st = foilMakeDir(dir);
+    char path[4096];
+    char *text = cJSON_Print(root);
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    if (!st) st = text ? foilWriteFileAtomic(path, text, strlen(text)) : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    free(text);
+    foil_tensor t = {0};
+    int64_t shape[2] = {n_attacks, n};
+    if (!st) st = foil_tensor_alloc(&t, FOIL_F32, 2, shape);
+    if (!st) memcpy(t.data, scores, (size_t)(n_attacks * n) * sizeof *scores);
+    snprintf(path, sizeof path, "%s/scores.npy", dir);
+    if (!st) st = foil_npy_write(path, &t);
+    foil_tensor_free(&t);
+    return st;
+}
+
+static void print_table(const InferRun *r, const foil_membership_attack *attacks, int n_attacks, const Figures *fig)
+{
+    int64_t members = 0, n = r->pool.y.numel;
+    for (int64_t j = 0; j < n; j++) members += r->member[j];
+    printf("membership inference on %lld candidates (%lld members)%s:\n", (long long)n, (long long)members,
+           r->shadows ? "" : ", no shadow models");
+    printf("%-18s %7s %14s %12s %9s\n", "attack", "AUC", "TPR@0.1%FPR", "TPR@1%FPR", "accuracy");
+    for (int a = 0; a < n_attacks; a++)
+        printf("%-18s %7.4f %14.4f %12.4f %9.4f\n", foil_membership_attack_name(attacks[a]), fig[a].auc, fig[a].tpr_01,
+               fig[a].tpr_1, fig[a].accuracy);
+}
+
+static int parse_attacks(char *list, foil_membership_attack *attacks, int *n)
+{
+    *n = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        if (*n == FOIL_MI_COUNT) return cli_usage_error(&cli_infer, "--attack: at most %d attacks", FOIL_MI_COUNT);
+        if (foil_membership_attack_parse(name, &attacks[*n])) return cli_usage_error(&cli_infer, "%s", foil_last_error());
+        for (int i = 0; i < *n; i++)
+            if (attacks[i] == attacks[*n]) return cli_usage_error(&cli_infer, "--attack names %s twice", name);
+        (*n)++;
+    }
+    return *n ? CLI_OK : cli_usage_error(&cli_infer, "--attack names no attack");
+}
+
+static int run_infer(int argc, char **argv)
+{
+    foil_data_spec data = {0};
+    const char *arch = NULL, *model_path = NULL, *members_path = NULL, *dir = NULL, *attack_text = NULL;
+    const char *variance_text = "auto";
+    Recipe rc = {.epochs = 20, .batch = 64, .optimizer = "sgd"};
+    int64_t pool = -1, shadows = 16;
+    int json = 0;
+    cli_option opts[] = {
+        CLI_DATA_OPTIONS(data),
+        {"--arch", OPT_STRING, &arch, "ARCH", "the target's architecture (mlp, cnn-small, lenet5, resnet-mini, or an "
+         "ONNX file, re-initialized): foil trains the target and the shadow models", 0, 0},
+        {"--model", OPT_STRING, &model_path, "FILE", "a trained target (ONNX) instead", 0, 0},
+        {"--members", OPT_STRING, &members_path, "FILE", "with --model: NPY, one 0 or 1 per candidate", 0, 0},
+        {"--pool", OPT_INT, &pool, "N", "with --arch alone: candidates drawn from DATA (2000)", 0, 0},
+        {"--attack", OPT_STRING, &attack_text, "LIST", "loss, confidence, entropy, modified-entropy, lira-offline, "
+         "lira-online (default: all; LiRA where there are shadow models)", 0, 0},
+        {"--shadows", OPT_INT, &shadows, "K", "shadow models for LiRA (16; 0: none)", 0, 0},
+        {"--variance", OPT_STRING, &variance_text, "V", "LiRA's Gaussians: auto (default), global or per-example", 0, 0},
+        {"--epochs", OPT_INT, &rc.epochs, "E", "training epochs of the target and the shadow models (20)", 0, 0},
+        {"--batch", OPT_INT, &rc.batch, "B", "their minibatch (64)", 0, 0},
+        {"--lr", OPT_FLOAT, &rc.lr, "RATE", "their learning rate (sgd 0.05, adam 1e-3)", 0, 0},
+        {"--optimizer", OPT_STRING, &rc.optimizer, "NAME", "sgd (default) or adam", 0, 0},
+        {"--weight-decay", OPT_FLOAT, &rc.weight_decay, "W", "their L2 weight decay (0)", 0, 0},
+        {"--out", OPT_STRING, &dir, "DIR", "write report.json and scores.npy there", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "print the figures as JSON", 0, 0},
+    };
+    cli_common common;
+    int rc_parse = cli_parse(&cli_infer, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
+    if (rc_parse) return rc_parse;
+    foil_membership_attack attacks[FOIL_MI_COUNT];
+    int n_attacks = 0, wants_lira = 0;
+    char all[] = "loss,confidence,entropy,modified-entropy,lira-offline,lira-online", *list = NULL;
+    if (attack_text && !(list = strdup(attack_text))) return cli_fail(&cli_infer, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+    int prc = parse_attacks(list ? list : all, attacks, &n_attacks);
+    free(list);
+    if (prc) return prc;
+    if (!attack_text && (shadows == 0 || !arch)) n_attacks = 4; /* no shadow models: the thresholds only */
+    for (int a = 0; a < n_attacks; a++) wants_lira |= attacks[a] == FOIL_MI_LIRA_OFFLINE || attacks[a] == FOIL_MI_LIRA_ONLINE;
+    foil_lira_variance variance;
+    if (strcmp(variance_text, "auto") == 0) variance = FOIL_LIRA_VARIANCE_AUTO;
+    else if (strcmp(variance_text, "global") == 0) variance = FOIL_LIRA_VARIANCE_GLOBAL;
+    else if (strcmp(variance_text, "per-example") == 0) variance = FOIL_LIRA_VARIANCE_PER_EXAMPLE;
+    else return cli_usage_error(&cli_infer, "--variance must be auto, global or per-example, not '%s'", variance_text);
+    if ((model_path != NULL) != (members_path != NULL))
+        return cli_usage_error(&cli_infer, "--model and --members go together: the target and which candidates it trained on");
+    if (!model_path && !arch) return cli_usage_error(&cli_infer, "give the target: --arch (foil trains it) or --model with --members");
+    if (model_path && pool != -1) return cli_usage_error(&cli_infer, "--pool is for a target foil trains (--arch alone)");
+    if (pool == -1) pool = 2000;
+    if (wants_lira && (shadows < 2 || !arch))
+        return cli_usage_error(&cli_infer, "LiRA needs --shadows 2 or more and their --arch");
+    if (!wants_lira) shadows = 0;
+    if (pool < 4 || shadows < 0 || rc.epochs < 1 || rc.batch < 1 || rc.lr < 0 || rc.weight_decay < 0)
+        return cli_usage_error(&cli_infer, "--pool must be >= 4; --shadows >= 0; --epochs, --batch >= 1; --lr, "
+                               "--weight-decay >= 0");
+    foil_train_options to;
+    foil_status st = recipe_options(&rc, &to);
+    if (st) return cli_usage_error(&cli_infer, "%s", foil_last_error());
+    to.quiet = common.quiet || json;
+    cli_apply_common(&common);
+    data.seed = (uint64_t)common.seed;
+    const uint64_t seed = (uint64_t)common.seed;
+
+    foil_dataset all_data = {0};
+    InferRun r = {0};
+    foil_model *target = NULL;
+    st = foil_data_load(&data, foil_data_is_builtin(data.data) ? FOIL_SPLIT_TRAIN : FOIL_SPLIT_ALL, &all_data);
+    if (!st) st = model_path ? foil_dataset_copy(&r.pool, &all_data) : draw_pool(&all_data, pool, seed, &r);
+    foil_dataset_free(&all_data);
+    const int64_t n = r.pool.y.numel, classes = r.pool.classes;
+    if (!st) {
+        r.member = malloc((size_t)(n ? n : 1));
+        r.target_logits = malloc((size_t)(n * classes) * sizeof *r.target_logits);
+        if (!r.member || !r.target_logits) st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld candidates", (long long)n);
+    }
+    if (!st && model_path) {
+        st = read_members(members_path, n, r.member);
+        foil_tensor logits = {0};
+        if (!st) st = foil_model_load(model_path, &target);
+        if (!st) st = foil_model_predict(target, &r.pool.x, &logits);
+        if (!st && (logits.ndim != 2 || logits.shape[1] != classes))
+            st = foil_error(FOIL_ERR_ARG, "%s: its output is not one score for each of %s's %lld classes", model_path,
+                            r.pool.name, (long long)classes);
+        if (!st) memcpy(r.target_logits, logits.data, foil_tensor_nbytes(&logits));
+        foil_tensor_free(&logits);
+    } else if (!st) {
+        st = draw_flags(n, n / 2, seed, 12, r.member);
+        if (!st) st = train_target(arch, &r, &to, seed, r.target_logits);
+    }
+    r.shadows = shadows;
+    if (!st && shadows) {
+        r.keep = malloc((size_t)(shadows * n));
+        r.shadow_logits = malloc((size_t)(shadows * n * classes) * sizeof *r.shadow_logits);
+        if (!r.keep || !r.shadow_logits) st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld shadow models", (long long)shadows);
+        if (!st) st = foil_membership_keep(shadows, n, seed + 1, r.keep);
+        ArchContext ctx = {arch, &r.pool};
+        if (!st) st = foil_shadow_logits(make_from_arch, &ctx, &r.pool, r.keep, shadows, &to, seed + 1000, r.shadow_logits);
+    }
+    float *scores = malloc((size_t)(n_attacks * (n ? n : 1)) * sizeof *scores);
+    Figures fig[FOIL_MI_COUNT];
+    if (!st && !scores) st = foil_error(FOIL_ERR_NOMEM, "out of memory for the scores");
+    if (!st) st = score_attacks(&r, attacks, n_attacks, variance, scores, fig);
+    if (!st) {
+        cJSON *root = report_json(data.data, &r, attacks, n_attacks, scores, fig, arch, model_path, &rc, common.seed);
+        if (dir) st = write_outputs(dir, root, scores, n_attacks, n);
+        if (!st && json) {
+            cJSON_DeleteItemFromObject(root, "split");
+            for (cJSON *o = cJSON_GetObjectItem(root, "attacks")->child; o; o = o->next) cJSON_DeleteItemFromObject(o, "roc");
+            char *text = cJSON_PrintUnformatted(root);
+            if (text) printf("%s\n", text);
+            free(text);
+        } else if (!st && !common.quiet) {
+            print_table(&r, attacks, n_attacks, fig);
+            if (dir) printf("wrote %s/report.json, %s/scores.npy\n", dir, dir);
+        }
+        cJSON_Delete(root);
+    }
+    free(scores);
+    foil_model_free(target);
+    infer_run_free(&r);
+    return st ? cli_fail(&cli_infer, st) : CLI_OK;
+}

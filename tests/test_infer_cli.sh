@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# foil infer from the command line: membership inference on an MLP that
+# overfits digits leaks (the loss attack beats chance, LiRA beats the loss
+# attack, each by a margin the seeds we tried clear easily); the report
+# writes down the split it was measured on and agrees with the figures
+# printed; a given target with its members file works; bad options and
+# files get clear errors.
+set -uo pipefail
+FOIL=${FOIL_BIN:?}
+source "${FOIL_SOURCE_DIR:?}/tests/cli_helpers.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+py=/usr/bin/python3
+
+# foil trains the target on half of 400 candidates, and 16 shadow models
+check "membership, foil's own target" 0 '"attack":"lira-online"' -- "$FOIL" infer --data digits --arch mlp \
+  --pool 400 --shadows 16 --epochs 60 --out "$tmp/mi" --json
+echo "$out" >"$tmp/printed.json"
+$py - "$tmp/mi" "$tmp/printed.json" <<'PY' || fail "membership: the report is not what was measured"
+import json, struct, sys
+r = json.load(open(sys.argv[1] + "/report.json"))
+printed = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+fig = {a["attack"]: a for a in r["attacks"]}
+assert [a["attack"] for a in printed["attacks"]] == list(fig), "the same attacks, in order"
+for a in printed["attacks"]:
+    assert abs(a["auc"] - fig[a["attack"]]["auc"]) < 1e-12, a["attack"]
+split = r["split"]
+assert r["candidates"] == 400 == len(split["index"]) == len(split["member"]), "400 candidates"
+assert sum(split["member"]) == 200 == r["members"], "a balanced split"
+assert split["index"] == sorted(set(split["index"])) and 0 <= split["index"][0] and split["index"][-1] < 1352
+# the leak, by a margin: an overfit MLP gives its members away
+assert fig["loss"]["auc"] > 0.56, fig["loss"]["auc"]
+assert fig["lira-online"]["auc"] > fig["loss"]["auc"] + 0.02, (fig["lira-online"]["auc"], fig["loss"]["auc"])
+for a in fig.values():
+    assert 0 <= a["tpr_at_0.1%_fpr"] <= a["tpr_at_1%_fpr"] <= 1, a
+    roc = a["roc"]
+    assert roc["fpr"] == sorted(roc["fpr"]) and roc["tpr"] == sorted(roc["tpr"]), "a ROC curve rises"
+# scores.npy: attacks x candidates, float32
+raw = open(sys.argv[1] + "/scores.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+assert "(6, 400)" in raw[10:10 + hl].decode() and len(raw) == 10 + hl + 4 * 6 * 400
+PY
+check "same seed, same report" 0 "" -- "$FOIL" infer --data digits --arch mlp --pool 400 --shadows 16 --epochs 60 \
+  --out "$tmp/mi2" --quiet
+cmp -s "$tmp/mi/report.json" "$tmp/mi2/report.json" || fail "same seed: report.json differs"
+check "thresholds only without shadows" 0 "^modified-entropy" -- "$FOIL" infer --data digits --arch mlp \
+  --pool 200 --shadows 0 --epochs 5
+grep -q lira <<<"$out" && fail "no shadows: LiRA ran anyway"
+
+# a given target: trained on the first 300 examples of digits' training split
+check "train a target" 0 "" -- "$FOIL" train --data digits --arch mlp --limit 300 --epochs 60 \
+  --output "$tmp/target.onnx" --quiet
+# members.npy: one int64 per candidate (digits' 1352 training examples)
+write_members() { # FILE VALUES (a Python list expression)
+  $py - "$1" "$2" <<'PY'
+import struct, sys
+v = eval(sys.argv[2])
+h = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(v)
+h += " " * (118 - len(h)) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + struct.pack("<%dq" % len(v), *v))
+PY
+}
+write_members "$tmp/members.npy" "[1] * 300 + [0] * 1052"
+write_members "$tmp/short.npy" "[1] * 300 + [0] * 52"
+write_members "$tmp/two.npy" "[1] * 300 + [2] + [0] * 1051"
+write_members "$tmp/all.npy" "[1] * 1352"
+write_members "$tmp/bc.npy" "[1] * 200 + [0] * 227"  # breast-cancer's 427 training examples
+check "membership, a given target" 0 '"candidates":1352,"members":300' -- "$FOIL" infer --data digits \
+  --model "$tmp/target.onnx" --members "$tmp/members.npy" --attack loss,entropy --json
+$py -c "import json,sys; a=json.loads(sys.argv[1])['attacks']; assert a[0]['auc'] > 0.55, a" "$out" ||
+  fail "a given target: the overfit model does not leak by the loss attack"
+
+check "members file of the wrong length" 1 "short.npy: 352 entries for 1352 candidates" -- "$FOIL" infer \
+  --data digits --model "$tmp/target.onnx" --members "$tmp/short.npy"
+check "members file not 0 or 1" 1 "two.npy: entry 300 is 2, not 0 or 1" -- "$FOIL" infer \
+  --data digits --model "$tmp/target.onnx" --members "$tmp/two.npy"
+check "members file of members only" 1 "all.npy: every candidate is a member" -- "$FOIL" infer \
+  --data digits --model "$tmp/target.onnx" --members "$tmp/all.npy"
+check "members file missing" 1 "$tmp/none.npy" -- "$FOIL" infer \
+  --data digits --model "$tmp/target.onnx" --members "$tmp/none.npy"
+check "target of another shape" 1 "target.onnx" -- "$FOIL" infer --data breast-cancer \
+  --model "$tmp/target.onnx" --members "$tmp/bc.npy"
+check "model without members" 2 "--model and --members go together" -- "$FOIL" infer --data digits \
+  --model "$tmp/target.onnx"
+check "no target" 2 "give the target" -- "$FOIL" infer --data digits
+check "unknown attack" 2 "unknown membership attack 'lira'" -- "$FOIL" infer --data digits --arch mlp --attack lira
+check "LiRA without shadows" 2 "LiRA needs --shadows 2 or more" -- "$FOIL" infer --data digits --arch mlp \
+  --attack lira-online --shadows 1
+check "LiRA on a given model needs the architecture" 2 "and their --arch" -- "$FOIL" infer --data digits \
+  --model "$tmp/target.onnx" --members "$tmp/members.npy" --attack lira-offline
+check "pool with a given model" 2 "--pool is for a target foil trains" -- "$FOIL" infer --data digits \
+  --model "$tmp/target.onnx" --members "$tmp/members.npy" --pool 100
+check "bad variance" 2 "--variance must be" -- "$FOIL" infer --data digits --arch mlp --variance wide
+echo "$failures failures"
+[ "$failures" = 0 ]
