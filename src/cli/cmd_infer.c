@@ -243,6 +243,23 @@ static foil_status score_attacks(const InferRun *r, const foil_membership_attack
     return st;
 }
 
+/* The target's accuracy on its members (want 1) or its non-members (0):
+ * the generalization gap the threshold attacks feed on. */
+static double target_accuracy(const InferRun *r, int want)
+{
+    const int64_t n = r->pool.y.numel, classes = r->pool.classes;
+    int64_t right = 0, count = 0;
+    for (int64_t j = 0; j < n; j++) {
+        if (r->member[j] != want) continue;
+        const float *z = r->target_logits + j * classes;
+        int64_t best = 0;
+        for (int64_t c = 1; c < classes; c++)
+            if (z[c] > z[best]) best = c;
+        right += best == foil_i64(&r->pool.y)[j], count++;
+    }
+    return count ? (double)right / (double)count : NAN;
+}
+
 static cJSON *report_json(const char *data, const InferRun *r, const foil_membership_attack *attacks, int n_attacks,
                           const float *scores, const Figures *fig, const char *arch, const char *model,
                           const Recipe *rc, int64_t seed)
@@ -255,6 +272,8 @@ static cJSON *report_json(const char *data, const InferRun *r, const foil_member
     int64_t members = 0;
     for (int64_t j = 0; j < n; j++) members += r->member[j];
     cJSON_AddNumberToObject(root, "members", (double)members);
+    cJSON_AddNumberToObject(root, "target_accuracy_members", target_accuracy(r, 1));
+    cJSON_AddNumberToObject(root, "target_accuracy_non_members", target_accuracy(r, 0));
     if (model) cJSON_AddStringToObject(root, "model", model);
     if (arch) cJSON_AddStringToObject(root, "arch", arch);
     cJSON_AddNumberToObject(root, "shadows", (double)r->shadows);
@@ -312,8 +331,9 @@ static void print_table(const InferRun *r, const foil_membership_attack *attacks
 {
     int64_t members = 0, n = r->pool.y.numel;
     for (int64_t j = 0; j < n; j++) members += r->member[j];
-    printf("membership inference on %lld candidates (%lld members)%s:\n", (long long)n, (long long)members,
-           r->shadows ? "" : ", no shadow models");
+    printf("membership inference on %lld candidates (%lld members)%s; the target's accuracy %.2f%% on its members, "
+           "%.2f%% on the others:\n", (long long)n, (long long)members, r->shadows ? "" : ", no shadow models",
+           100 * target_accuracy(r, 1), 100 * target_accuracy(r, 0));
     printf("%-18s %7s %14s %12s %9s\n", "attack", "AUC", "TPR@0.1%FPR", "TPR@1%FPR", "accuracy");
     for (int a = 0; a < n_attacks; a++)
         printf("%-18s %7.4f %14.4f %12.4f %9.4f\n", foil_membership_attack_name(attacks[a]), fig[a].auc, fig[a].tpr_01,
