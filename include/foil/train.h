@@ -76,6 +76,29 @@ typedef struct foil_adv_options {
 int foil_adv_mode_parse(const char *name);
 const char *foil_adv_mode_name(foil_adv_mode mode);
 
+/* DP-SGD (Abadi et al. 2016; foil train --dp): each step takes a Poisson
+ * sample of the training set (every example independently with
+ * probability q = batch / N; round(N / batch) steps an epoch), clips each
+ * example's gradient to L2 norm max_grad_norm (C), adds Gaussian noise of
+ * standard deviation noise_multiplier * C to every coordinate of the sum,
+ * divides by q N and steps (SGD or Adam). The privacy spent is (epsilon,
+ * delta) by the RDP accountant of foil/privacy.h (Balle et al. 2020's
+ * conversion) for q, sigma and the steps taken. Per-example gradients come
+ * from two backward passes a step, not one per example (model/dp_sgd.h);
+ * models must keep their examples apart: Conv, Gemm, MatMul and
+ * elementwise weights, no BatchNormalization. Refused, since the
+ * accounting would not hold or is not done: adversarial training,
+ * distillation and temperature, fine-tuning, augmentation, checkpoints,
+ * MPI ranks, models with a fixed batch size. */
+typedef struct foil_dp_options {
+    int enabled;
+    double noise_multiplier;   /* sigma (> 0), or 0 to choose it from target_epsilon */
+    double target_epsilon;     /* > 0 with noise_multiplier 0: the smallest sigma that spends at most this over
+                                * the run (foil_dp_noise_for_epsilon) */
+    double max_grad_norm;      /* C (> 0; foil_train_defaults: 1) */
+    double delta;              /* in (0, 1/N) (foil_train_defaults: 1e-5) */
+} foil_dp_options;
+
 typedef struct foil_train_options {
     int64_t epochs;            /* default 2 */
     int64_t batch;             /* default 64 */
@@ -112,6 +135,7 @@ typedef struct foil_train_options {
      * feature extractor, the victim poison frogs attack (Shafahi et al.
      * 2018). */
     int last_layer_only;
+    foil_dp_options dp;        /* DP-SGD (dp.enabled 0: ordinary training) */
 } foil_train_options;
 
 typedef struct foil_epoch_stats {
@@ -128,7 +152,21 @@ typedef struct foil_epoch_stats {
     double kappa;              /* IBP: kappa at the epoch's end (eps: its eps_t then) */
     double ibp_verified;       /* IBP: share of the epoch's training examples whose IBP bounds at that step's
                                 * eps_t verify them (-1: not IBP, or eps_t was 0 throughout) */
+    double dp_clipped;         /* DP-SGD: share of the epoch's examples whose gradient was clipped */
+    double dp_epsilon;         /* DP-SGD: epsilon spent by the end of the epoch (at dp.delta) */
 } foil_epoch_stats;
+
+/* What a DP-SGD run spent, and the parameters it was accounted for. */
+typedef struct foil_dp_report {
+    double epsilon;            /* at delta, by Balle et al. 2020's conversion */
+    double order;              /* the RDP order that gave it */
+    double delta;
+    double noise_multiplier;   /* sigma, given or chosen for the target epsilon */
+    double sample_rate;        /* q */
+    double max_grad_norm;      /* C */
+    int64_t steps;             /* steps taken (the accounting's T) */
+    int64_t examples;          /* N, the training examples sampled from */
+} foil_dp_report;
 
 typedef struct foil_train_report {
     int64_t epochs;            /* entries in `epoch` */
@@ -139,6 +177,7 @@ typedef struct foil_train_report {
     int64_t best_epoch;        /* keep_best: the epoch (from 0) whose weights the model ends with (-1: last) */
     int64_t catastrophic_epoch;/* FGSM-RS: the epoch (from 0) where catastrophic overfitting was detected and
                                 * training stopped, with the weights of the epoch before (-1: none) */
+    foil_dp_report dp;         /* DP-SGD runs */
 } foil_train_report;
 
 /* 2 epochs, batch 64, SGD with momentum 0.9, lr 0.05 on a cosine schedule:

@@ -19,6 +19,11 @@
  * are functions of the global step (ibp_schedule), so resuming needs
  * nothing more.
  *
+ * DP-SGD (dp_step) samples each step's batch by Poisson sampling, runs it
+ * in chunks of at most DP_MAX_ROWS, clips each example's gradient and adds
+ * noise (model/dp_sgd.h) before the optimizer step; the privacy spent is
+ * accounted by foil/privacy.h after each epoch.
+ *
  * TRADES runs its clean and adversarial halves as one training-mode batch
  * of 2b: a model with BatchNorm normalizes them together, where the
  * reference code makes two forward passes (the same for models without
@@ -30,6 +35,7 @@
 #include <string.h>
 
 #include "foil/loss.h"
+#include "foil/privacy.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
 #include "foil/train.h"
@@ -37,10 +43,15 @@
 #include "foil/verify.h"
 #include "defenses/adversarial_training.h"
 #include "model/checkpoint.h"
+#include "model/dp_sgd.h"
 #include "model/ibp_train.h"
 #include "model/model_internal.h"
 
 enum { STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2, STREAM_DROPOUT = 3, STREAM_ATTACK = 4, STREAM_EVAL = 5, STREAM_NOISE = 6 };
+
+/* DP-SGD runs a step's Poisson batch in chunks of at most this many rows
+ * (a plan's batch: cnn-small's takes about 0.4 MB a row). */
+enum { DP_MAX_ROWS = 512 };
 
 /* FGSM-RS's catastrophic-overfitting probe: this many training examples;
  * and the largest gap between its FGSM and PGD accuracy a model that has
@@ -57,6 +68,8 @@ void foil_train_defaults(foil_train_options *o)
     o->optim = foil_optim_defaults(FOIL_OPT_SGD);
     o->optim.schedule = FOIL_LR_COSINE;
     o->adv.kappa_final = 0.5f;
+    o->dp.max_grad_norm = 1.0;
+    o->dp.delta = 1e-5;
 }
 
 typedef struct trainer {
@@ -82,6 +95,12 @@ typedef struct trainer {
     float *zw, *dzw, *wloss;   /* (batch, classes) worst-case logits and their gradient; (batch) their loss */
     double eps_now, kappa_now; /* at the last step */
     int64_t ibp_verified, ibp_seen; /* this epoch: examples whose bounds verified them, of those bounded */
+    /* DP-SGD */
+    double dp_q, dp_sigma;     /* sampling rate, noise multiplier */
+    int64_t *dp_idx;           /* (n) the step's Poisson batch */
+    float *dp_sq;              /* (rows) squared norms of the chunk's per-example gradients */
+    float *dp_acc;             /* the clipped sums of a step's earlier chunks, optimizer order (made when needed) */
+    int64_t dp_clipped;        /* this epoch: examples whose gradient was clipped */
 } trainer;
 
 static void shuffle(trainer *t, int64_t epoch)
@@ -154,12 +173,13 @@ static void add_training_noise(trainer *t, int64_t epoch, int64_t first, int64_t
     }
 }
 
-static void gather_batch(trainer *t, int64_t epoch, int64_t first, int64_t b)
+/* Rows [0, b) of the batch: the examples order[first .. first+b). */
+static void gather_batch(trainer *t, const int64_t *order, int64_t epoch, int64_t first, int64_t b)
 {
     const foil_tensor *x = &t->data->x;
     int augment = t->data->is_image && x->ndim == 4 && (t->o->crop_pad > 0 || t->o->flip);
     for (int64_t k = 0; k < b; k++) {
-        int64_t idx = t->perm[first + k];
+        int64_t idx = order[first + k];
         const float *src = foil_f32(x) + idx * t->per_example;
         float *dst = foil_f32(&t->x) + k * t->per_example;
         t->labels[k] = foil_i64(&t->data->y)[idx];
@@ -326,6 +346,27 @@ static void ibp_add_grads(trainer *t)
     }
 }
 
+static foil_status diverged(const trainer *t, int64_t epoch, int64_t global_step, int64_t example)
+{
+    return foil_error(FOIL_ERR_RUNTIME, "%s: training diverged at step %lld (epoch %lld): the model gave a "
+                      "non-finite logit for training example %lld; lower --lr or check the data",
+                      t->data->name, (long long)global_step + 1, (long long)epoch + 1, (long long)example);
+}
+
+/* Add the loss of the batch's b rows (t->loss) and how many the logits
+ * classify right to sums[0] and sums[1]. */
+static void add_batch_stats(const trainer *t, const float *logits, int64_t b, int64_t classes, double *sums)
+{
+    for (int64_t i = 0; i < b; i++) {
+        sums[0] += t->loss[i];
+        const float *row = logits + i * classes;
+        int64_t best = 0;
+        for (int64_t c = 1; c < classes; c++)
+            if (row[c] > row[best]) best = c;
+        sums[1] += best == t->labels[i];
+    }
+}
+
 /* Forward and backward on this rank's b rows perm[first .. first+b) of a
  * batch of `whole` rows: the gradients of the whole batch's mean loss that
  * these rows contribute. */
@@ -340,7 +381,7 @@ static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     t->kappa_now = kappa;
     foil_status st = plan_batch(t, rows);
     if (st) return st;
-    gather_batch(t, epoch, first, b);
+    gather_batch(t, t->perm, epoch, first, b);
     if (t->o->teacher && (st = teacher_labels(t, b))) return st;
     if (t->attack.mode != FOIL_ADV_NONE && !ibp) {
         uint64_t key = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_ATTACK << 56), (uint64_t)global_step);
@@ -356,11 +397,7 @@ static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     int64_t classes = t->dlogits.shape[1];
     /* Diverged training must stop here, not write a model of NaN weights. */
     int64_t bad = foil_first_nonfinite(logits, rows * classes);
-    if (bad >= 0)
-        return foil_error(FOIL_ERR_RUNTIME, "%s: training diverged at step %lld (epoch %lld): the model gave a "
-                          "non-finite logit for training example %lld; lower --lr or check the data",
-                          t->data->name, (long long)global_step + 1, (long long)epoch + 1,
-                          (long long)t->perm[first + (bad / classes) % b]);
+    if (bad >= 0) return diverged(t, epoch, global_step, t->perm[first + (bad / classes) % b]);
     float *dl = foil_f32(&t->dlogits);
     if (trades) st = foilAdvTradesLoss(logits, t->labels, b, classes, t->attack.beta, t->loss, dl);
     else if (t->o->teacher || (t->o->temperature > 0 && t->o->temperature != 1))
@@ -380,14 +417,7 @@ static foil_status local_step(trainer *t, int64_t epoch, int64_t first, int64_t 
         const float share = (float)b / (float)whole;
         for (int64_t i = 0; i < rows * classes; i++) dl[i] *= share;
     }
-    for (int64_t i = 0; i < b; i++) {
-        sums[0] += t->loss[i];
-        const float *row = logits + i * classes;
-        int64_t best = 0;
-        for (int64_t c = 1; c < classes; c++)
-            if (row[c] > row[best]) best = c;
-        sums[1] += best == t->labels[i];
-    }
+    add_batch_stats(t, logits, b, classes, sums);
     if ((st = foilGraphBackward(t->gm->g, foilModelOutputGrads(t->gm, &t->dlogits), FOIL_GRAD_PARAMS))) return st;
     if (ibp && eps > 0) ibp_add_grads(t);
     return FOIL_OK;
@@ -414,6 +444,127 @@ static foil_status train_step(trainer *t, int64_t epoch, int64_t first, int64_t 
     *loss_sum += step_sums[0];
     *correct += (uint64_t)step_sums[1];
     foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
+    return FOIL_OK;
+}
+
+/* The clipped sums of a step's chunks: the first copied into t->dp_acc
+ * (optimizer order), later ones added. */
+static foil_status dp_accumulate(trainer *t, int first)
+{
+    if (!t->dp_acc) {
+        int64_t floats = 0;
+        for (int p = 0; p < t->opt.n; p++) floats += t->opt.grads[p]->numel;
+        if (!(t->dp_acc = malloc((size_t)floats * sizeof *t->dp_acc)))
+            return foil_error(FOIL_ERR_NOMEM, "out of memory for DP-SGD's gradient sums");
+    }
+    float *acc = t->dp_acc;
+    for (int p = 0; p < t->opt.n; p++) {
+        const float *g = foil_f32(t->opt.grads[p]);
+        const int64_t n = t->opt.grads[p]->numel;
+        for (int64_t i = 0; i < n; i++) acc[i] = first ? g[i] : acc[i] + g[i];
+        acc += n;
+    }
+    return FOIL_OK;
+}
+
+/* One DP-SGD step (model/dp_sgd.h): the Poisson batch of global step
+ * `global_step`, in chunks of at most DP_MAX_ROWS rows, each example's
+ * gradient clipped, the sum noised and divided by q N, one optimizer
+ * update. The chunks of a step have one size (the last padded with rows
+ * of zeros whose logits' gradient is 0), so a step re-plans at most once.
+ * Adds the batch's loss and correct count to *loss_sum and *correct;
+ * *taken: its size. */
+static foil_status dp_step(trainer *t, int64_t epoch, int64_t global_step, int64_t total_steps, double *loss_sum,
+                           uint64_t *correct, int64_t *taken)
+{
+    const foil_dp_options *dp = &t->o->dp;
+    const uint64_t step = (uint64_t)global_step;
+    const int64_t b = foilDpSample(t->o->seed, global_step, t->n, t->dp_q, t->dp_idx);
+    const int64_t chunks = (b + DP_MAX_ROWS - 1) / DP_MAX_ROWS, rows = chunks ? (b + chunks - 1) / chunks : 0;
+    const uint64_t dropout = foil_rng_at(t->o->seed ^ ((uint64_t)STREAM_DROPOUT << 56), step);
+    double sums[2] = {0, 0};
+    foil_status st = FOIL_OK;
+    *taken = b;
+    for (int64_t c = 0; !st && c < chunks; c++) {
+        const int64_t first = c * rows, real = b - first < rows ? b - first : rows;
+        if ((st = plan_batch(t, rows))) break;
+        gather_batch(t, t->dp_idx, epoch, first, real);
+        memset(foil_f32(&t->x) + real * t->per_example, 0, (size_t)((rows - real) * t->per_example) * sizeof(float));
+        for (int64_t k = real; k < rows; k++) t->labels[k] = 0;
+        const foil_tensor *in[1] = {&t->x};
+        if ((st = foilGraphForward(t->gm->g, in, 1, foil_rng_at(dropout, (uint64_t)c)))) break;
+        const float *logits = foil_f32(foilGraphOutput(t->gm->g, 0));
+        const int64_t classes = t->dlogits.shape[1];
+        int64_t bad = foil_first_nonfinite(logits, real * classes), clipped = 0;
+        if (bad >= 0) return diverged(t, epoch, global_step, t->dp_idx[first + bad / classes]);
+        /* each row: the gradient of that example's own loss */
+        float *dl = foil_f32(&t->dlogits);
+        if ((st = foil_softmax_xent(logits, t->labels, rows, classes, t->loss, dl)))
+            return foil_error_prefix(st, "%s", t->data->name);
+        memset(dl + real * classes, 0, (size_t)((rows - real) * classes) * sizeof *dl); /* padding: no gradient */
+        add_batch_stats(t, logits, real, classes, sums);
+        if ((st = foilDpClippedSum(t->gm, &t->dlogits, rows, dp->max_grad_norm, t->dp_sq, &clipped))) break;
+        t->dp_clipped += clipped;
+        if (chunks > 1) st = dp_accumulate(t, c == 0);
+    }
+    if (st) return st;
+    if (chunks == 0) { /* an empty batch: the step is noise alone, on the training plan's gradients */
+        if ((st = plan_batch(t, t->planned > 0 ? t->planned : 1))) return st;
+        zero_gradients(t);
+    }
+    if (chunks > 1) {
+        const float *acc = t->dp_acc;
+        for (int p = 0; p < t->opt.n; p++) {
+            memcpy(t->opt.grads[p]->data, acc, (size_t)t->opt.grads[p]->numel * sizeof *acc);
+            acc += t->opt.grads[p]->numel;
+        }
+    }
+    foilDpNoise(&t->opt, t->dp_sigma * dp->max_grad_norm, t->dp_q * (double)t->n, t->o->seed, global_step);
+    *loss_sum += sums[0];
+    *correct += (uint64_t)sums[1];
+    foil_optim_step(&t->opt, foil_lr_at(&t->o->optim, global_step, total_steps, epoch));
+    return FOIL_OK;
+}
+
+/* DP-SGD's preparations: the sampling rate, the noise multiplier (from the
+ * target epsilon when asked), the buffers, and the training plan, checked
+ * for per-example gradients before any step (a model with BatchNorm-
+ * alization is refused here). */
+static foil_status dp_setup(trainer *t, int64_t rows_cap, int64_t total_steps, foil_dp_report *r)
+{
+    const foil_dp_options *dp = &t->o->dp;
+    t->dp_q = (double)t->batch / (double)t->n;
+    t->dp_sigma = dp->noise_multiplier;
+    foil_status st = FOIL_OK;
+    if (!(t->dp_sigma > 0) &&
+        (st = foil_dp_noise_for_epsilon(t->dp_q, total_steps, dp->delta, dp->target_epsilon, FOIL_DP_BALLE2020,
+                                        &t->dp_sigma)))
+        return foil_error_prefix(st, "DP-SGD: no noise multiplier reaches epsilon %g at delta %g in %lld steps at "
+                                 "sampling rate %g", dp->target_epsilon, dp->delta, (long long)total_steps, t->dp_q);
+    r->delta = dp->delta;
+    r->noise_multiplier = t->dp_sigma;
+    r->sample_rate = t->dp_q;
+    r->max_grad_norm = dp->max_grad_norm;
+    r->examples = t->n;
+    r->epsilon = 0;
+    t->dp_idx = malloc((size_t)t->n * sizeof *t->dp_idx);
+    t->dp_sq = malloc((size_t)rows_cap * sizeof *t->dp_sq);
+    if (!t->dp_idx || !t->dp_sq) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    const int64_t rows = t->batch < rows_cap ? t->batch : rows_cap;
+    if ((st = plan_batch(t, rows))) return st;
+    if ((st = foilGraphCheckExampleNorms(t->gm->g, rows))) return foil_error_prefix(st, "DP-SGD");
+    return FOIL_OK;
+}
+
+/* The privacy spent by the first `steps` steps, into r. */
+static foil_status dp_spent(const trainer *t, int64_t steps, foil_dp_report *r)
+{
+    foil_dp_spent spent;
+    foil_status st = foil_dp_epsilon(t->dp_q, t->dp_sigma, steps, t->o->dp.delta, FOIL_DP_BALLE2020, &spent);
+    if (st) return foil_error_prefix(st, "DP-SGD's accounting");
+    r->epsilon = spent.epsilon;
+    r->order = spent.order;
+    r->steps = steps;
     return FOIL_OK;
 }
 
@@ -488,6 +639,9 @@ static foil_status init_optimizer(trainer *t)
 static void free_trainer(trainer *t)
 {
     free(t->perm);
+    free(t->dp_idx);
+    free(t->dp_sq);
+    free(t->dp_acc);
     free(t->labels);
     free(t->loss);
     foil_tensor_free(&t->x);
@@ -528,6 +682,45 @@ static foil_status check_adv_options(const foil_dataset *d, const foil_adv_optio
     return FOIL_OK;
 }
 
+/* DP-SGD's options, and what its accounting rules out: an epsilon is
+ * quoted only for a run that is exactly the sampled Gaussian mechanism
+ * foil/privacy.h accounts for. */
+static foil_status check_dp_options(const FoilGraphModel *m, const foil_dataset *d, const foil_train_options *o)
+{
+    const foil_dp_options *dp = &o->dp;
+    if (!dp->enabled) return FOIL_OK;
+    const int64_t n = d->x.shape[0];
+    if (!(dp->max_grad_norm > 0) || !isfinite(dp->max_grad_norm))
+        return foil_error(FOIL_ERR_ARG, "DP-SGD: the clipping norm must be a finite number > 0, not %g",
+                          dp->max_grad_norm);
+    if (dp->noise_multiplier && dp->target_epsilon)
+        return foil_error(FOIL_ERR_ARG, "DP-SGD: give the noise multiplier or the target epsilon, not both");
+    if (!(dp->noise_multiplier > 0 && isfinite(dp->noise_multiplier)) &&
+        !(dp->target_epsilon > 0 && isfinite(dp->target_epsilon)))
+        return foil_error(FOIL_ERR_ARG, "DP-SGD needs a noise multiplier > 0 or a target epsilon > 0 (noise "
+                          "multiplier %g, target epsilon %g)", dp->noise_multiplier, dp->target_epsilon);
+    if (!(dp->delta > 0) || !(dp->delta < 1.0 / (double)n))
+        return foil_error(FOIL_ERR_ARG, "DP-SGD: delta must lie in (0, 1/N) = (0, %.3g) for the %lld training "
+                          "examples, not %g (a delta of 1/N allows publishing one example outright)",
+                          1.0 / (double)n, (long long)n, dp->delta);
+    const char *what = o->adv.mode != FOIL_ADV_NONE ? "adversarial training"
+                       : o->teacher ? "distillation"
+                       : o->temperature > 0 && o->temperature != 1 ? "a temperature"
+                       : o->last_layer_only ? "fine-tuning"
+                       : o->crop_pad > 0 || o->flip || o->noise_sigma > 0 ? "augmentation"
+                       : o->checkpoint ? "checkpoints (the accounting of a resumed run would need the noise, clipping "
+                                         "and sampling rate in the checkpoint, which does not keep them)"
+                       : NULL;
+    if (what) return foil_error(FOIL_ERR_UNSUPPORTED, "DP-SGD with %s is not supported", what);
+    if (foilDistSize() > 1)
+        return foil_error(FOIL_ERR_UNSUPPORTED, "DP-SGD does not share its work between MPI ranks yet; run it as one "
+                          "process");
+    if (m->fixed_batch)
+        return foil_error(FOIL_ERR_UNSUPPORTED, "%s: the model's input fixes the batch size, and DP-SGD's Poisson "
+                          "batches vary in size; export the model with a dynamic batch dimension", m->g->path);
+    return FOIL_OK;
+}
+
 static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d, const foil_train_options *o)
 {
     if (o->epochs < 1 || o->epochs > 256) return foil_error(FOIL_ERR_ARG, "epochs must be between 1 and 256");
@@ -551,7 +744,8 @@ static foil_status check_options(const FoilGraphModel *m, const foil_dataset *d,
     if (foilDistSize() > 1 && o->adv.mode != FOIL_ADV_NONE)
         return foil_error(FOIL_ERR_UNSUPPORTED, "adversarial training does not share its work between MPI ranks "
                           "yet; run it as one process");
-    return check_adv_options(d, &o->adv, o->batch);
+    foil_status st = check_dp_options(m, d, o);
+    return st ? st : check_adv_options(d, &o->adv, o->batch);
 }
 
 foil_status foil_train(foil_model *m, const foil_dataset *data, const foil_dataset *val, const foil_train_options *o,
@@ -677,6 +871,8 @@ static void log_epoch(const foil_train_options *o, int64_t epoch, const foil_epo
     if (o->adv.mode == FOIL_ADV_IBP) fprintf(stderr, ", kappa %.3g", es->kappa);
     if (o->adv.mode == FOIL_ADV_IBP && es->ibp_verified >= 0)
         fprintf(stderr, ", IBP-verified on training batches %.2f%%", 100 * es->ibp_verified);
+    if (o->dp.enabled)
+        fprintf(stderr, ", clipped %.1f%%, epsilon %.3g", 100 * es->dp_clipped, es->dp_epsilon);
     if (o->adv.mode != FOIL_ADV_NONE && es->probe_pgd_accuracy >= 0)
         fprintf(stderr, ", probe PGD/FGSM accuracy %.1f%%/%.1f%%", 100 * es->probe_pgd_accuracy,
                 100 * es->probe_fgsm_accuracy);
@@ -702,7 +898,11 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
     t.n = data->x.shape[0] - holdout; /* the held-out examples are the last ones */
     t.per_example = data->x.numel / data->x.shape[0];
     t.batch = o->batch < t.n ? o->batch : t.n;
-    t.steps_per_epoch = (t.n + t.batch - 1) / t.batch;
+    /* DP-SGD: Poisson batches of q N examples expected, round(N / batch) of them an epoch */
+    t.steps_per_epoch = o->dp.enabled ? llround((double)t.n / (double)t.batch) : (t.n + t.batch - 1) / t.batch;
+    if (t.steps_per_epoch < 1) t.steps_per_epoch = 1;
+    /* rows of one batch: DP-SGD's chunks of its Poisson batches */
+    const int64_t rows_cap = o->dp.enabled ? (t.n < DP_MAX_ROWS ? t.n : DP_MAX_ROWS) : t.batch;
     adv_epochs ae = {.o = &o->adv, .best_robust = -1, .previous_probe_pgd = -1, .best_epoch = -1};
     int64_t last_epoch = -1;
     if (holdout) {
@@ -713,11 +913,12 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
     ae.probe_x = rows_view(&data->x, 0, probe);
     ae.probe_y = rows_view(&data->y, 0, probe);
     t.perm = malloc((size_t)t.n * sizeof *t.perm);
-    t.labels = malloc((size_t)t.batch * sizeof *t.labels);
-    t.loss = malloc((size_t)t.batch * sizeof *t.loss);
+    t.labels = malloc((size_t)rows_cap * sizeof *t.labels);
+    t.loss = malloc((size_t)rows_cap * sizeof *t.loss);
     if (!t.perm || !t.labels || !t.loss) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     if (!st) st = init_optimizer(&t);
-    int64_t steps_per_epoch = (t.n + t.batch - 1) / t.batch, total_steps = steps_per_epoch * o->epochs;
+    const int64_t steps_per_epoch = t.steps_per_epoch, total_steps = steps_per_epoch * o->epochs;
+    if (!st && o->dp.enabled) st = dp_setup(&t, rows_cap, total_steps, &report->dp);
     FoilCkptState ck = {o->seed, (uint64_t)o->batch, (uint64_t)t.n, 0, 0, 0, 0, 0, 0};
     if (!st && o->resume) {
         FILE *f = fopen(o->checkpoint, "rb");
@@ -740,14 +941,19 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         double epoch_start = foil_now();
         int64_t first_step = (int64_t)ck.step_in_epoch, seen_before = (int64_t)ck.seen;
         t.ibp_verified = t.ibp_seen = 0;
+        t.dp_clipped = 0;
         for (int64_t s = first_step; !st && s < steps_per_epoch; s++) {
             int64_t first = s * t.batch, b = t.n - first < t.batch ? t.n - first : t.batch;
-            st = train_step(&t, epoch, first, b, (int64_t)ck.global_step, total_steps, &ck.loss_sum, &ck.correct);
+            if (o->dp.enabled)
+                st = dp_step(&t, epoch, (int64_t)ck.global_step, total_steps, &ck.loss_sum, &ck.correct, &b);
+            else
+                st = train_step(&t, epoch, first, b, (int64_t)ck.global_step, total_steps, &ck.loss_sum, &ck.correct);
             ck.seen += (uint64_t)b;
             ck.global_step++;
             ck.step_in_epoch = (uint64_t)s + 1;
-            snprintf(status, sizeof status, "loss %.4f acc %.2f%%", ck.loss_sum / (double)ck.seen,
-                     100.0 * (double)ck.correct / (double)ck.seen);
+            const double seen = ck.seen ? (double)ck.seen : 1.0; /* DP-SGD's batches may all be empty */
+            snprintf(status, sizeof status, "loss %.4f acc %.2f%%", ck.loss_sum / seen,
+                     100.0 * (double)ck.correct / seen);
             foil_progress_update(&bar, (int64_t)ck.seen, status);
             if (!st && o->checkpoint && o->checkpoint_every && ck.global_step % (uint64_t)o->checkpoint_every == 0 &&
                 s + 1 < steps_per_epoch)
@@ -755,11 +961,18 @@ foil_status foilGraphModelFit(void *state, const foil_dataset *data, const foil_
         }
         if (st) break;
         foil_epoch_stats *es = &report->epoch[report->epochs++];
-        es->train_loss = ck.loss_sum / (double)ck.seen;
-        es->train_accuracy = (double)ck.correct / (double)ck.seen;
+        const double seen = ck.seen ? (double)ck.seen : 1.0;
+        es->train_loss = ck.loss_sum / seen;
+        es->train_accuracy = (double)ck.correct / seen;
         es->seconds = foil_now() - epoch_start;
         es->images_per_second = (double)((int64_t)ck.seen - seen_before) / es->seconds;
         es->val_accuracy = es->robust_accuracy = es->probe_pgd_accuracy = es->probe_fgsm_accuracy = -1;
+        es->dp_clipped = es->dp_epsilon = -1;
+        if (o->dp.enabled) {
+            es->dp_clipped = (double)t.dp_clipped / seen;
+            if ((st = dp_spent(&t, (int64_t)ck.global_step, &report->dp))) break;
+            es->dp_epsilon = report->dp.epsilon;
+        }
         if (val && (st = validation_accuracy(m, val, &es->val_accuracy))) break;
         int stop = 0;
         if (o->adv.mode != FOIL_ADV_NONE && (st = measure_epoch(&t, &ae, epoch, es, &stop))) break;

@@ -71,6 +71,7 @@ void foilGraphUnplan(FoilGraph *g)
         g->nodes[i].absorbed = 0;
         g->nodes[i].masked_by_reader = 0;
     }
+    g->n_bufs = 0; /* each was freed above, by the tensor or context owning it */
     g->planned = 0;
     g->grad_mode = -1;
 }
@@ -143,6 +144,11 @@ foil_status foilGraphSwapPlan(FoilGraph *g, FoilPlanSlot *slot)
     }
     swap_int(&g->planned, &slot->planned);
     swap_int(&g->grad_mode, &slot->grad_mode);
+    FoilPlanBuf *bufs = g->bufs;
+    g->bufs = slot->bufs;
+    slot->bufs = bufs;
+    swap_int(&g->n_bufs, &slot->n_bufs);
+    swap_int(&g->cap_bufs, &slot->cap_bufs);
     return FOIL_OK;
 }
 
@@ -156,6 +162,7 @@ void foilGraphFreePlanSlot(FoilGraph *g, FoilPlanSlot *slot)
     foilGraphSwapPlan(g, slot);
     free(slot->values);
     free(slot->nodes);
+    free(slot->bufs);
     memset(slot, 0, sizeof *slot);
 }
 
@@ -180,6 +187,7 @@ void foilGraphFree(FoilGraph *g)
         foil_tensor_free(&v->t);
         for (int d = 0; d < FOIL_MAX_DIMS; d++) free(v->decl_dim_param[d]);
     }
+    free(g->bufs);
     free(g->values);
     free(g->nodes);
     free(g->inputs);
@@ -485,6 +493,86 @@ static foil_status plan_reserve(FoilGraph *g, const FoilNode *n, size_t bytes, c
                       (double)limit / mib, foilGraphPlanLimit > 0 ? "a set limit" : "this machine's memory");
 }
 
+/* ---------------------------------------------------------------------------
+ * The plan's buffers: each recorded in g->bufs; re-planning draws from the
+ * previous plan's (g->pool) where one fits.
+ */
+
+static int in_bufs(const FoilGraph *g, const void *p)
+{
+    for (int i = 0; p && i < g->n_bufs; i++)
+        if (g->bufs[i].p == p) return 1;
+    return 0;
+}
+
+/* Before re-planning: the current plan's buffers become the pool, their
+ * owners letting go of them (foilGraphUnplan then frees nothing of it). */
+static void pool_buffers(FoilGraph *g)
+{
+    for (int i = 0; i < g->n_values; i++) {
+        FoilValue *v = &g->values[i];
+        if (is_planned_buffer(v) && v->t.owns_data && in_bufs(g, v->t.data)) v->t.owns_data = 0;
+        if (v->grad.owns_data && in_bufs(g, v->grad.data)) v->grad.owns_data = 0;
+    }
+    for (int k = 0; k < g->n_nodes; k++)
+        if (in_bufs(g, g->nodes[k].ctx.work)) g->nodes[k].ctx.work = NULL;
+    g->pool = g->bufs;
+    g->n_pool = g->n_bufs;
+    g->bufs = NULL;
+    g->n_bufs = g->cap_bufs = 0;
+}
+
+static void free_pool(FoilGraph *g)
+{
+    for (int i = 0; i < g->n_pool; i++) foil_free(g->pool[i].p);
+    free(g->pool);
+    g->pool = NULL;
+    g->n_pool = 0;
+}
+
+/* `bytes` of zeroed, aligned memory for the plan being made (foil_alloc's):
+ * the smallest pooled buffer that holds them and is at most twice as large,
+ * else a new one (with 1/8 to spare when re-planning). NULL: out of memory. */
+static void *plan_alloc(FoilGraph *g, size_t bytes)
+{
+    if (g->n_bufs == g->cap_bufs) {
+        int cap = g->cap_bufs ? 2 * g->cap_bufs : 64;
+        FoilPlanBuf *nb = realloc(g->bufs, (size_t)cap * sizeof *nb);
+        if (!nb) return NULL;
+        g->bufs = nb;
+        g->cap_bufs = cap;
+    }
+    int best = -1;
+    for (int i = 0; i < g->n_pool; i++) {
+        const size_t cap = g->pool[i].cap;
+        if (g->pool[i].p && cap >= bytes && cap / 2 <= bytes && (best < 0 || cap < g->pool[best].cap)) best = i;
+    }
+    FoilPlanBuf b;
+    if (best >= 0) {
+        b = g->pool[best];
+        g->pool[best].p = NULL;
+        memset(b.p, 0, bytes);
+    } else {
+        b.cap = g->n_pool ? bytes + bytes / 8 : bytes;
+        if (!(b.p = foil_alloc(b.cap))) return NULL;
+    }
+    g->bufs[g->n_bufs++] = b;
+    return b.p;
+}
+
+/* foil_tensor_alloc, through plan_alloc. */
+static foil_status plan_tensor(FoilGraph *g, foil_tensor *t, foil_dtype dt, int ndim, const int64_t *shape)
+{
+    foil_tensor tmp = {0};
+    foil_status st = foil_tensor_set_shape(&tmp, dt, ndim, shape);
+    if (st) return st;
+    if (!(tmp.data = plan_alloc(g, foil_tensor_nbytes(&tmp))))
+        return foil_error(FOIL_ERR_NOMEM, "out of memory allocating %zu bytes", foil_tensor_nbytes(&tmp));
+    tmp.owns_data = 1;
+    *t = tmp;
+    return FOIL_OK;
+}
+
 static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
 {
     FoilOpCtx *c = &n->ctx;
@@ -506,13 +594,13 @@ static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
         FoilValue *v = &g->values[n->out[i]];
         foil_tensor shaped = v->t;
         if ((st = plan_reserve(g, n, foil_tensor_nbytes(&shaped), "its output"))) return st;
-        if ((st = foil_tensor_alloc(&v->t, shaped.dtype, shaped.ndim, shaped.shape)))
+        if ((st = plan_tensor(g, &v->t, shaped.dtype, shaped.ndim, shaped.shape)))
             return foil_error_prefix(st, "%s: node '%s' (%s): output '%s'", g->path, node_label(n), n->op_type, v->name);
         if ((st = check_declared_output(g, v))) return st;
     }
     if (c->work_bytes) {
         if ((st = plan_reserve(g, n, c->work_bytes, "its workspace"))) return st;
-        c->work = foil_alloc(c->work_bytes);
+        c->work = plan_alloc(g, c->work_bytes);
         if (!c->work)
             return foil_error(FOIL_ERR_NOMEM, "%s: node '%s': out of memory for %zu bytes of workspace", g->path,
                               node_label(n), c->work_bytes);
@@ -549,7 +637,7 @@ static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
         }
     }
     foil_status st = plan_reserve(g, NULL, foil_tensor_nbytes(x), "the input");
-    if (!st) st = foil_tensor_alloc(&v->t, x->dtype, x->ndim, x->shape);
+    if (!st) st = plan_tensor(g, &v->t, x->dtype, x->ndim, x->shape);
     if (st) return st;
     /* Integer inputs (shapes, indices) are taken as known: their values may
      * decide output shapes. Float inputs are data, fed at every forward. */
@@ -562,6 +650,8 @@ static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
 
 foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
 {
+    free_pool(g);
+    pool_buffers(g);
     foilGraphUnplan(g);
     foil_status st = FOIL_OK;
     g->plan_bytes = 0;
@@ -582,7 +672,7 @@ foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
         if (v->t.dtype != FOIL_F32 || v->known || !v->t.data || (v->producer >= 0 && g->nodes[v->producer].absorbed))
             continue;
         st = plan_reserve(g, NULL, foil_tensor_nbytes(&v->t), "the gradient buffers");
-        if (!st) st = foil_tensor_alloc(&v->grad, FOIL_F32, v->t.ndim, v->t.shape);
+        if (!st) st = plan_tensor(g, &v->grad, FOIL_F32, v->t.ndim, v->t.shape);
     }
     for (int k = 0; k < g->n_nodes && !st; k++) {
         const FoilNode *n = &g->nodes[k];
@@ -591,6 +681,7 @@ foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
         *dy = g->values[n->in[0]].grad;
         dy->owns_data = 0;
     }
+    free_pool(g);
     if (st) {
         foilGraphUnplan(g);
         return st;
@@ -680,7 +771,87 @@ static int can_write_fresh(const FoilNode *n, int i)
     return 1;
 }
 
+/* The trainable weights among node n's differentiable inputs, as a mask. */
+static uint32_t weight_inputs(const FoilGraph *g, const FoilNode *n)
+{
+    uint32_t m = 0;
+    for (int i = 0; i < n->n_in && i < 32; i++) {
+        if (n->in[i] < 0 || !input_is_differentiable(n, i)) continue;
+        const FoilValue *v = &g->values[n->in[i]];
+        if (v->kind == FOIL_VALUE_PARAM && v->trainable) m |= 1u << i;
+    }
+    return m;
+}
+
+/* Backward as foilGraphBackward describes it; with sq, the per-example
+ * norms pass of foilGraphExampleNorms (checked before). */
+static foil_status run_backward(FoilGraph *g, const foil_tensor *const *d_outputs, int want, int64_t examples,
+                                float *sq);
+
 foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs, int want)
+{
+    return run_backward(g, d_outputs, want, 0, NULL);
+}
+
+enum { NORMS_MAX_IN = 8 }; /* inputs of a node with weights, for the scratch table */
+
+foil_status foilGraphCheckExampleNorms(FoilGraph *g, int64_t examples)
+{
+    if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: per-example norms before plan", g->path);
+    if (g->grad_mode != FOIL_GRAD_PARAMS) mark_needs_grad(g, FOIL_GRAD_PARAMS);
+    int *readers = count_readers(g);
+    if (!readers) return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", g->path);
+    foil_status st = FOIL_OK;
+    for (int k = 0; k < g->n_nodes && !st; k++) {
+        FoilNode *n = &g->nodes[k];
+        const uint32_t w = n->folded ? 0 : weight_inputs(g, n);
+        if (!w) continue;
+        int first = 0;
+        while (!((w >> first) & 1u)) first++;
+        const char *weight = g->values[n->in[first]].name;
+        if (!n->op->example_norms) {
+            const int bn = strcmp(n->op_type, "BatchNormalization") == 0;
+            st = foil_error(FOIL_ERR_UNSUPPORTED,
+                            "%s: node '%s' (%s) trains the weight '%s', and foil has no per-example gradient for "
+                            "it%s; DP-SGD clips each example's gradient, which it computes for the weights of Conv, "
+                            "Gemm, MatMul, Add, Sub, Mul and Div",
+                            g->path, node_label(n), n->op_type, weight,
+                            bn ? " (batch normalization mixes the examples of a batch, so one example's gradient "
+                                 "depends on the others: use a model without it)" : "");
+            break;
+        }
+        for (int i = 0; i < n->n_in && !st; i++)
+            if (((w >> i) & 1u) && readers[n->in[i]] != 1)
+                st = foil_error(FOIL_ERR_UNSUPPORTED,
+                                "%s: the weight '%s' is read %d times; per-example gradient norms add up node by "
+                                "node, which is exact only for a weight read once", g->path,
+                                g->values[n->in[i]].name, readers[n->in[i]]);
+        if (!st && n->n_in > NORMS_MAX_IN)
+            st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: node '%s' (%s) has %d inputs; per-example norms take at most %d",
+                            g->path, node_label(n), n->op_type, n->n_in, NORMS_MAX_IN);
+        if (st) break;
+        /* the inputs whose gradient backward computes, as the pass will set them */
+        FoilOpCtx *c = &n->ctx;
+        for (int i = 0; i < n->n_in; i++) {
+            FoilValue *v = n->in[i] >= 0 ? &g->values[n->in[i]] : NULL;
+            c->d_in[i] = v && v->needs_grad && input_is_differentiable(n, i) && !((w >> i) & 1u) ? &v->grad : NULL;
+        }
+        st = n->op->example_norms(c, w, examples, NULL, NULL);
+    }
+    free(readers);
+    return st;
+}
+
+foil_status foilGraphExampleNorms(FoilGraph *g, const foil_tensor *const *d_outputs, int64_t examples, float *sq)
+{
+    foil_status st = foilGraphCheckExampleNorms(g, examples);
+    if (st) return st;
+    memset(sq, 0, (size_t)examples * sizeof *sq);
+    return run_backward(g, d_outputs, FOIL_GRAD_PARAMS, examples, sq);
+}
+
+static foil_status run_backward(FoilGraph *g, const foil_tensor *const *d_outputs, int want, int64_t examples,
+                                float *sq)
 {
     if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: backward before plan", g->path);
     if (g->grad_mode != want) mark_needs_grad(g, want);
@@ -696,14 +867,23 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
         memcpy(v->grad.data, d_outputs[k]->data, foil_tensor_nbytes(&v->grad));
         v->needs_grad = GRAD_READY;
     }
+    /* The norms pass leaves the weights' gradient buffers to the nodes as
+     * scratch: nothing zeroes them. */
+    for (int i = 0; sq && i < g->n_values; i++) {
+        FoilValue *v = &g->values[i];
+        if (v->kind == FOIL_VALUE_PARAM && v->trainable && v->needs_grad) v->needs_grad = GRAD_READY;
+    }
     /* Each gradient buffer is zeroed just before the first node that
      * accumulates into it (so it is in cache when that node runs), and the
      * ones no node reaches are zeroed at the end. */
-    for (int k = g->n_nodes - 1; k >= 0; k--) {
+    foil_status st = FOIL_OK;
+    for (int k = g->n_nodes - 1; k >= 0 && !st; k--) {
         FoilNode *n = &g->nodes[k];
         if (n->folded) continue;
         FoilOpCtx *c = &n->ctx;
-        int flows = 0, wanted = 0;
+        const uint32_t weights = sq ? weight_inputs(g, n) : 0;
+        float *scratch[NORMS_MAX_IN] = {0};
+        int flows = 0, wanted = weights != 0;
         for (int i = 0; i < n->n_out; i++) {
             FoilValue *v = n->out[i] >= 0 ? &g->values[n->out[i]] : NULL;
             if (v) grad_ready(v);
@@ -713,6 +893,10 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
         for (int i = 0; i < n->n_in; i++) {
             FoilValue *v = n->in[i] >= 0 ? &g->values[n->in[i]] : NULL;
             c->d_in[i] = v && v->needs_grad && input_is_differentiable(n, i) ? &v->grad : NULL;
+            if ((weights >> i) & 1u) { /* i < NORMS_MAX_IN: checked */
+                scratch[i] = foil_f32(&v->grad);
+                c->d_in[i] = NULL;
+            }
             wanted |= c->d_in[i] != NULL;
         }
         if (flows && wanted) {
@@ -729,7 +913,8 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
             /* a fused pool's fresh input gradient: its producer's backward
              * computes it, sample by sample (pool_producer) */
             int pooled = c->pool_in && c->d_in[0] && foilGradFresh(c, 0);
-            if (!n->masked_by_reader && !pooled) n->op->backward(c);
+            if (weights) st = n->op->example_norms(c, weights, examples, sq, scratch);
+            else if (!n->masked_by_reader && !pooled) n->op->backward(c);
         }
     }
     for (int i = 0; i < g->n_values; i++) {
@@ -737,5 +922,5 @@ foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs,
         grad_ready(v);
         if (v->needs_grad) v->needs_grad = GRAD_PENDING;
     }
-    return FOIL_OK;
+    return st;
 }

@@ -49,6 +49,13 @@ typedef struct FoilValue {
 
 enum { FOIL_GRAD_INPUTS = 1, FOIL_GRAD_PARAMS = 2 };
 
+/* A buffer a plan allocated (an activation, a gradient, a workspace), and
+ * its capacity in bytes. */
+typedef struct FoilPlanBuf {
+    void *p;
+    size_t cap;
+} FoilPlanBuf;
+
 typedef struct FoilGraph {
     char *path;                /* for messages */
     FoilValue *values;
@@ -71,6 +78,10 @@ typedef struct FoilGraph {
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */
     int64_t plans_made;        /* successful foilGraphPlan calls: tests check that switching modes does not re-plan */
     int64_t plan_bytes;        /* bytes the plan being made has allocated so far (foilGraphPlanLimit) */
+    FoilPlanBuf *bufs;         /* every buffer the current plan allocated: re-planning reuses them (foilGraphPlan) */
+    int n_bufs, cap_bufs;
+    FoilPlanBuf *pool;         /* while a plan is made: the previous plan's buffers, free to reuse */
+    int n_pool;
 } FoilGraph;
 
 /* A plan kept outside its graph (see foilGraphSwapPlan): the planned
@@ -79,6 +90,8 @@ typedef struct FoilPlanSlot {
     struct FoilSavedValue *values; /* n_values entries; NULL: the slot is empty */
     struct FoilSavedNode *nodes;   /* n_nodes entries */
     int planned, grad_mode;
+    FoilPlanBuf *bufs;             /* that plan's buffers (FoilGraph.bufs) */
+    int n_bufs, cap_bufs;
 } FoilPlanSlot;
 
 FoilGraph *foilGraphNew(const char *path);
@@ -97,7 +110,12 @@ FoilNode *foilGraphAddNode(FoilGraph *g, const char *name, const char *op_type,
 foil_status foilGraphFinalize(FoilGraph *g);
 
 /* Plan for the given input tensors (one per g->inputs, in order): their
- * shapes, and for non-float inputs their values (treated as known). */
+ * shapes, and for non-float inputs their values (treated as known).
+ * Re-planning takes each buffer from the previous plan's where one holds
+ * it (at most twice its size; zeroed, as new ones are) and allocates the
+ * others with 1/8 to spare, so a batch size that varies (DP-SGD's Poisson
+ * batches) re-plans without touching new memory; the previous plan's
+ * unused buffers are freed at the end. */
 foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs);
 
 /* Copy inputs in (shapes must match the plan) and run the graph. Random
@@ -109,6 +127,28 @@ foil_status foilGraphForward(FoilGraph *g, const foil_tensor *const *inputs, int
  * a mask of FOIL_GRAD_INPUTS and FOIL_GRAD_PARAMS. Gradients are left in
  * values[i].grad. */
 foil_status foilGraphBackward(FoilGraph *g, const foil_tensor *const *d_outputs, int want);
+
+/* DP-SGD's first pass (Abadi et al. 2016; model/dp_sgd.h): the backward of
+ * foilGraphBackward(g, d_outputs, FOIL_GRAD_PARAMS), where row n of the
+ * logits' gradient is that of example n's own loss, except that the
+ * trainable weights' gradients are not summed over the batch: sq[n] (n <
+ * examples, the plan's batch) becomes the squared L2 norm of example n's
+ * gradient over all trainable weights together. Each node that reads a
+ * weight takes its examples' shares from what its backward has at hand
+ * (op.h, example_norms): Gemm ||dy_n||^2 ||x_n||^2 (Goodfellow 2015),
+ * Conv the norm of each sample's weight gradient made on its im2col
+ * matrix, so the pass costs about one backward. The weights' gradient
+ * buffers serve as scratch: their contents are undefined afterwards. Run
+ * after a forward pass. FOIL_ERR_UNSUPPORTED, before any work, names the
+ * first node that cannot take part: a weight read by an op with no
+ * per-example rule (BatchNormalization mixes a batch's examples), a weight
+ * read twice, a layout whose first axis is not the examples. Only the
+ * graph's structure is checked: ops without weights must not mix examples
+ * either (a Reshape of the batch axis), which no check here can see. */
+foil_status foilGraphExampleNorms(FoilGraph *g, const foil_tensor *const *d_outputs, int64_t examples, float *sq);
+
+/* That check alone, on the current plan (for `examples` rows). */
+foil_status foilGraphCheckExampleNorms(FoilGraph *g, int64_t examples);
 
 /* Plans fuse a Relu into the node before it where they can (see graph.c,
  * absorb_relu); 1 by default. Tests set 0 to compare against the unfused

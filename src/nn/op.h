@@ -136,6 +136,18 @@ typedef struct FoilOp {
      * them. The state must hold no pointers it owns. 0: ctx->state is
      * node->state itself. */
     size_t plan_state_bytes;
+    /* DP-SGD's per-example gradient norms (graph.h, foilGraphExampleNorms):
+     * this node's backward for the inputs whose d_in is set, and for each
+     * input i in `weights` (trainable weights; d_in[i] is NULL) instead of
+     * d in[i]: add to sq[n], for each example n, the squared L2 norm of
+     * example n's own share of d in[i]. Example n is index n along axis 0
+     * of the output and of the input that carries the examples; the
+     * weights are shared by all of them. scratch[i] (i in weights) is a
+     * buffer of in[i]'s size to use freely. sq NULL: only check that this
+     * node allows it (FOIL_ERR_UNSUPPORTED by foilNodeError, saying why),
+     * touching nothing. NULL: the op has no per-example rule (BatchNorm-
+     * alization mixes a batch's examples). */
+    foil_status (*example_norms)(FoilOpCtx *c, uint32_t weights, int64_t examples, float *sq, float *const *scratch);
 } FoilOp;
 
 typedef struct FoilNode {

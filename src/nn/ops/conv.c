@@ -643,14 +643,54 @@ static void backward_sample(const conv_state *st, const float *x, const float *w
     else if (st->path == CONV_DIRECT) direct_backward_dx(st, w, dy, dx, !dx_fresh, scratch, sf, nthr, par);
 }
 
-static void conv_backward(FoilOpCtx *c)
+/* Squared L2 norm of sample n's share of dW (dw_n, M x K, when given) and
+ * of dB (the sums of dy_n's rows, when with_b): DP-SGD's per-example norms. */
+static float sample_sq(const conv_state *st, const float *dw_n, const float *dy_n, int with_b)
+{
+    double s = 0;
+    for (int64_t i = 0; dw_n && i < st->M * st->K; i++) s += (double)dw_n[i] * dw_n[i];
+    for (int64_t m = 0; with_b && m < st->M; m++) {
+        const double bm = sum_f32(dy_n + m * st->P, st->P);
+        s += bm * bm;
+    }
+    return (float)s;
+}
+
+/*
+ * Backward; with sq, DP-SGD's per-example norms pass (op.h, example_norms)
+ * for the weights in `weights` (W: bit 1, B: bit 2), whose d_in are NULL:
+ * each sample's dW is made where backward would add it to the sum (the
+ * same product of dy_n and its im2col matrix, into a buffer of its own:
+ * this thread's partial in batch-parallel mode, else w_scratch), and its
+ * squared norm, with that of dB_n, added to sq[n].
+ */
+static void conv_backward_sq(FoilOpCtx *c, uint32_t weights, float *sq, float *w_scratch);
+
+static void conv_backward(FoilOpCtx *c) { conv_backward_sq(c, 0, NULL, NULL); }
+
+static foil_status conv_example_norms(FoilOpCtx *c, uint32_t weights, int64_t examples, float *sq,
+                                      float *const *scratch)
+{
+    const conv_state *st = c->state;
+    if ((weights & 1u) || st->N != examples)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "per-example gradients need the %lld examples along X's first "
+                             "axis (here %lld) and the weights in W and B", (long long)examples, (long long)st->N);
+    if (c->d_in[1] || (c->n_in > 2 && c->d_in[2]))
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "per-example gradients need W and B to be weights, not values "
+                             "the graph computes");
+    if (sq) conv_backward_sq(c, weights, sq, (weights & 2u) ? scratch[1] : NULL);
+    return FOIL_OK;
+}
+
+static void conv_backward_sq(FoilOpCtx *c, uint32_t weights, float *sq, float *w_scratch)
 {
     const conv_state *st = c->state;
     if (!c->d_out[0]) return;
     float *dx = c->d_in[0] ? foil_f32(c->d_in[0]) : NULL;
     float *dw = c->d_in[1] ? foil_f32(c->d_in[1]) : NULL;
     float *db = c->n_in > 2 && c->in[2] && c->d_in[2] ? foil_f32(c->d_in[2]) : NULL;
-    if (!dx && !dw && !db) return;
+    const int norm_w = sq && (weights & 2u), norm_b = sq && (weights & 4u);
+    if (!dx && !dw && !db && !norm_w && !norm_b) return;
     const float *x = foil_f32(c->in[0]), *w = foil_f32(c->in[1]), *dy = foil_f32(c->d_out[0]);
     float *scratch = c->work;
     const int64_t N = st->N, xs = st->C * st->w.in_size, ys = st->M * st->P, M = st->M, MK = st->M * st->K;
@@ -672,8 +712,10 @@ static void conv_backward(FoilOpCtx *c)
         int par = sample_par(st);
         for (int64_t n = 0; n < N; n++) {
             if (pool) pool->node->op->pool_sample_backward(pool, n, foil_f32(pool->d_in[0]) + n * ys); /* = dy */
-            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh, dw, db, scratch,
-                            sf, st->nthr, par);
+            if (norm_w) memset(w_scratch, 0, (size_t)MK * sizeof *w_scratch);
+            backward_sample(st, x + n * xs, w, u, dy + n * ys, dx ? dx + n * xs : NULL, dx_fresh,
+                            norm_w ? w_scratch : dw, db, scratch, sf, st->nthr, par);
+            if (sq) sq[n] += sample_sq(st, norm_w ? w_scratch : NULL, dy + n * ys, norm_b);
         }
         return;
     }
@@ -692,8 +734,10 @@ static void conv_backward(FoilOpCtx *c)
                 pool->node->op->pool_sample_backward(pool, n, buf);
                 dyn = buf;
             }
-            backward_sample(st, x + n * xs, w, u, dyn, dx ? dx + n * xs : NULL, dx_fresh, dw ? part : NULL,
+            if (norm_w) memset(part, 0, (size_t)MK * sizeof *part); /* this sample's dW alone */
+            backward_sample(st, x + n * xs, w, u, dyn, dx ? dx + n * xs : NULL, dx_fresh, dw || norm_w ? part : NULL,
                             db ? part + MK : NULL, mine, sf, 1, 0);
+            if (sq) sq[n] += sample_sq(st, norm_w ? part : NULL, dyn, norm_b);
         }
         /* implicit barrier: every partial is complete; reduce in thread order */
         if (dw) {
@@ -726,4 +770,5 @@ const FoilOp foilOpConv = {
     .fuses_relu = 1,
     .fuses_pool = 1,
     .plan_state_bytes = sizeof(conv_state),
+    .example_norms = conv_example_norms,
 };

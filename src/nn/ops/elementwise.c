@@ -440,6 +440,62 @@ static void binary_backward(FoilOpCtx *c)
         if (c->d_in[k]) binary_grad(st->op, k, &bc, foil_f32(c->d_in[k]), g, a, b, c->in[k]->numel);
 }
 
+/*
+ * DP-SGD's per-example norms (op.h, example_norms), for one operand k a
+ * weight (a bias added after a MatMul, a learned scale) and the other, x,
+ * carrying the examples along axis 0 of the output: example n's share of
+ * d w is the backward above restricted to example n's slice of the output,
+ * so it runs per example on the broadcast of that slice (the output's
+ * shape without axis 0; w's without its axis 0, which must be 1), into
+ * scratch, and adds its squared norm. Cost: one more pass over the output.
+ */
+static foil_status binary_example_norms(FoilOpCtx *c, uint32_t weights, int64_t examples, float *sq,
+                                        float *const *scratch)
+{
+    const binary_state *st = c->node->state;
+    const foil_tensor *y = c->out[0];
+    const int k = weights == 2u; /* the weight's operand */
+    const foil_tensor *x = c->in[1 - k];
+    int nw = c->in[k]->ndim;
+    int64_t ws[FOIL_MAX_DIMS];
+    const char *why = NULL;
+    if (st->legacy && k == 1 && legacy_b_shape(st, c->in[0], c->in[1], &nw, ws, &why))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", why);
+    if (!(st->legacy && k == 1)) memcpy(ws, c->in[k]->shape, sizeof(int64_t) * (size_t)nw);
+    if ((weights != 1u && weights != 2u) || y->dtype != FOIL_F32 || y->ndim < 1 || y->shape[0] != examples ||
+        x->ndim != y->ndim || x->shape[0] != examples || (nw == y->ndim && ws[0] != 1))
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "per-example gradients need one weight, shared by the %lld "
+                             "examples along the first axis of the other operand", (long long)examples);
+    if (!sq) return FOIL_OK;
+    binary_backward(c); /* the other operand's gradient: the weight's d_in is NULL */
+    /* one example's slice: the output's shape and x's without axis 0, w's aligned to them */
+    const int r = y->ndim - 1 > 0 ? y->ndim - 1 : 1;
+    int64_t ys[FOIL_MAX_DIMS], xs[FOIL_MAX_DIMS], wsl[FOIL_MAX_DIMS];
+    for (int d = 0; d < r; d++) {
+        ys[d] = y->ndim > 1 ? y->shape[d + 1] : 1;
+        xs[d] = x->ndim > 1 ? x->shape[d + 1] : 1;
+    }
+    int nws = nw == y->ndim ? nw - 1 : nw;
+    memcpy(wsl, nw == y->ndim ? ws + 1 : ws, sizeof(int64_t) * (size_t)nws);
+    if (nws == 0) wsl[nws++] = 1;
+    const int nd[2] = {k ? r : nws, k ? nws : r};
+    const int64_t *shapes[2] = {k ? xs : wsl, k ? wsl : xs};
+    FoilBcast bc;
+    foilBcastPlan(&bc, r, ys, 2, nd, shapes);
+    const int64_t per_y = bc.numel, per_x = x->numel / examples, wn = c->in[k]->numel;
+    const float *g = foil_f32(c->d_out[0]), *xv = foil_f32(x), *wv = foil_f32(c->in[k]);
+    float *dw = scratch[k];
+    for (int64_t n = 0; n < examples; n++) {
+        memset(dw, 0, (size_t)wn * sizeof *dw);
+        const float *xn = xv + n * per_x;
+        binary_grad(st->op, k, &bc, dw, g + n * per_y, k ? xn : wv, k ? wv : xn, wn);
+        double s = 0;
+        for (int64_t i = 0; i < wn; i++) s += (double)dw[i] * dw[i];
+        sq[n] += (float)s;
+    }
+    return FOIL_OK;
+}
+
 const FoilOp foilOpAdd = {
     .type = "Add",
     .grad_inputs = 0x3,
@@ -447,6 +503,7 @@ const FoilOp foilOpAdd = {
     .infer = binary_infer,
     .forward = binary_forward,
     .backward = binary_backward,
+    .example_norms = binary_example_norms,
 };
 
 const FoilOp foilOpSub = {
@@ -456,6 +513,7 @@ const FoilOp foilOpSub = {
     .infer = binary_infer,
     .forward = binary_forward,
     .backward = binary_backward,
+    .example_norms = binary_example_norms,
 };
 
 const FoilOp foilOpMul = {
@@ -465,6 +523,7 @@ const FoilOp foilOpMul = {
     .infer = binary_infer,
     .forward = binary_forward,
     .backward = binary_backward,
+    .example_norms = binary_example_norms,
 };
 
 const FoilOp foilOpDiv = {
@@ -474,6 +533,7 @@ const FoilOp foilOpDiv = {
     .infer = binary_infer,
     .forward = binary_forward,
     .backward = binary_backward,
+    .example_norms = binary_example_norms,
 };
 
 /* ------------------------------------------------------------------------- */

@@ -325,6 +325,59 @@ static void gemm_backward(FoilOpCtx *c)
     }
 }
 
+/* Sum of squares of n floats, in double (a norm that DP-SGD clips by). */
+static double sum_squares(const float *x, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+/*
+ * DP-SGD's per-example norms (op.h, example_norms). Example n is row n of
+ * A (not transposed) and of Y. Its share of d op(B) is alpha A[n]^T dY[n],
+ * an outer product, whose squared norm is alpha^2 ||A[n]||^2 ||dY[n]||^2
+ * (Goodfellow 2015); its share of dC is beta dY[n], summed where C is
+ * broadcast along the row (a scalar C). So the pass costs O(M (N + K)),
+ * where the weight gradient's sgemm costs O(M N K).
+ */
+static foil_status gemm_example_norms(FoilOpCtx *c, uint32_t weights, int64_t examples, float *sq,
+                                      float *const *scratch)
+{
+    (void)scratch;
+    const gemm_state *st = c->state;
+    const foil_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
+    int64_t m, n, k;
+    gemm_dims(st, a, b, &m, &n, &k);
+    if ((weights & 1u) || st->trans_a || m != examples)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "per-example gradients need the %lld examples as the rows of "
+                             "A (here %lld rows%s) and the weights in B and C", (long long)examples, (long long)m,
+                             st->trans_a ? ", transposed" : (weights & 1u) ? ", and A is a weight" : "");
+    if (c->d_in[1] || (cc && c->d_in[2]))
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "per-example gradients need B and C to be weights, not values "
+                             "the graph computes");
+    if (!sq) return FOIL_OK;
+    gemm_backward(c); /* dA only: the weights' d_in are NULL */
+    const float *dy = foil_f32(c->d_out[0]), *av = foil_f32(a);
+    int64_t rs = 0, cs = 1;
+    if (cc) gemm_c_strides(cc, m, n, &rs, &cs);
+    const double alpha2 = (double)st->alpha * st->alpha, beta2 = (double)st->beta * st->beta;
+#pragma omp parallel for schedule(static) if (m * (n + k) >= GEMV_PAR_WORK)
+    for (int64_t i = 0; i < m; i++) {
+        const float *g = dy + i * n;
+        double add = 0;
+        if (weights & 2u) add += alpha2 * sum_squares(g, n) * sum_squares(av + i * k, k);
+        if ((weights & 4u) && cs) add += beta2 * sum_squares(g, n);
+        if ((weights & 4u) && !cs) {
+            double s = 0;
+            for (int64_t j = 0; j < n; j++) s += g[j];
+            add += beta2 * s * s;
+        }
+        sq[i] += (float)add;
+    }
+    return FOIL_OK;
+}
+
 const FoilOp foilOpGemm = {
     .type = "Gemm",
     .grad_inputs = 0x7,
@@ -335,6 +388,7 @@ const FoilOp foilOpGemm = {
     .writes_grads = 0x7,
     .fuses_relu = 1,
     .plan_state_bytes = sizeof(gemm_state),
+    .example_norms = gemm_example_norms,
 };
 
 /* ------------------------------------------------------------------------- */
@@ -509,10 +563,50 @@ static void matmul_backward(FoilOpCtx *c)
     }
 }
 
+/*
+ * DP-SGD's per-example norms (op.h, example_norms), for a weight B (K,N)
+ * and A (E, ..., M, K) whose first axis holds the E examples: example e
+ * owns R = rows / E consecutive rows of A folded to (rows, K), and its
+ * share of dB is A_e^T dY_e (A_e: R x K, dY_e: R x N), whose squared norm
+ * is sum over rows r, s of (a_r . a_s)(dy_r . dy_s): O(R^2 (K + N)) per
+ * example, O(K + N) for the usual R = 1.
+ */
+static foil_status matmul_example_norms(FoilOpCtx *c, uint32_t weights, int64_t examples, float *sq,
+                                        float *const *scratch)
+{
+    (void)scratch;
+    const foil_tensor *a = c->in[0], *b = c->in[1];
+    mm_shape p;
+    const char *why = NULL;
+    if (mm_plan(a, b, &p, &why)) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", why);
+    if (weights != 2u || b->ndim != 2 || a->ndim < 2 || a->shape[0] != examples || examples < 1)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "per-example gradients need the weight as the 2-D second "
+                             "operand and the %lld examples along the first axis of the first", (long long)examples);
+    if (!sq) return FOIL_OK;
+    matmul_backward(c); /* dA only: dB's d_in is NULL */
+    const int64_t k = p.k, n = p.n, r = p.nb * p.m / examples;
+    const float *av = foil_f32(a), *dy = foil_f32(c->d_out[0]);
+#pragma omp parallel for schedule(static) if (examples * r * r * (k + n) >= GEMV_PAR_WORK)
+    for (int64_t e = 0; e < examples; e++) {
+        const float *ae = av + e * r * k, *ge = dy + e * r * n;
+        double s = 0;
+        for (int64_t i = 0; i < r; i++)
+            for (int64_t j = 0; j < r; j++) {
+                double xa = 0, xg = 0;
+                for (int64_t t = 0; t < k; t++) xa += (double)ae[i * k + t] * ae[j * k + t];
+                for (int64_t t = 0; t < n; t++) xg += (double)ge[i * n + t] * ge[j * n + t];
+                s += xa * xg;
+            }
+        sq[e] += (float)s;
+    }
+    return FOIL_OK;
+}
+
 const FoilOp foilOpMatMul = {
     .type = "MatMul",
     .grad_inputs = 0x3,
     .infer = matmul_infer,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .example_norms = matmul_example_norms,
 };
