@@ -65,7 +65,18 @@ const cli_command cli_train = {
     "Gaussian noise augmentation (--noise-sigma S): every training example gets\n"
     "noise of standard deviation S, unclipped, drawn afresh each epoch (Cohen et\n"
     "al. 2019), so that the model classifies noisy inputs well enough for\n"
-    "randomized smoothing. Then certify it: foil certify --model OUT --sigma S.",
+    "randomized smoothing. Then certify it: foil certify --model OUT --sigma S.\n"
+    "\n"
+    "Differentially private training (--dp, DP-SGD of Abadi et al. 2016): each\n"
+    "step takes every training example independently with probability q = batch\n"
+    "/ N (round(N / batch) steps an epoch), clips each example's gradient to L2\n"
+    "norm --max-grad-norm C (default 1), adds Gaussian noise of standard\n"
+    "deviation S C to the sum (--noise-multiplier S, or --target-epsilon E to\n"
+    "choose S for the run) and divides by q N. After training it reports the\n"
+    "(epsilon, --delta) spent (default delta 1e-5; RDP accounting with Balle et\n"
+    "al. 2020's conversion). Models must keep examples apart: mlp, cnn-small,\n"
+    "lenet5, not resnet-mini's BatchNorm. Without augmentation, --adv, --distill,\n"
+    "--temperature, --fine-tune, --checkpoint or MPI ranks.",
     run_train,
     CLI_DISTRIBUTED,
 };
@@ -129,6 +140,10 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
         cJSON_AddNumberToObject(e, "val_accuracy", r->epoch[i].val_accuracy);
         cJSON_AddNumberToObject(e, "seconds", r->epoch[i].seconds);
         cJSON_AddNumberToObject(e, "images_per_second", r->epoch[i].images_per_second);
+        if (o->dp.enabled) {
+            cJSON_AddNumberToObject(e, "dp_clipped", r->epoch[i].dp_clipped);
+            cJSON_AddNumberToObject(e, "dp_epsilon", r->epoch[i].dp_epsilon);
+        }
         if (o->adv.mode != FOIL_ADV_NONE) {
             cJSON_AddNumberToObject(e, "eps", as_given((float)r->epoch[i].eps));
             if (r->epoch[i].robust_accuracy >= 0)
@@ -162,6 +177,19 @@ static void print_json(const foil_train_report *r, const foil_train_options *o, 
             cJSON_AddNumberToObject(adv, "kept_epoch", (double)(first_epoch(r) + written_epoch(r) + 1));
         if (r->catastrophic_epoch >= 0)
             cJSON_AddNumberToObject(adv, "catastrophic_overfitting_epoch", (double)r->catastrophic_epoch + 1);
+    }
+    if (o->dp.enabled) {
+        cJSON *dp = cJSON_AddObjectToObject(root, "dp");
+        cJSON_AddNumberToObject(dp, "epsilon", r->dp.epsilon);
+        cJSON_AddNumberToObject(dp, "delta", r->dp.delta);
+        cJSON_AddNumberToObject(dp, "noise_multiplier", r->dp.noise_multiplier);
+        cJSON_AddNumberToObject(dp, "sample_rate", r->dp.sample_rate);
+        cJSON_AddNumberToObject(dp, "steps", (double)r->dp.steps);
+        cJSON_AddNumberToObject(dp, "examples", (double)r->dp.examples);
+        cJSON_AddNumberToObject(dp, "max_grad_norm", r->dp.max_grad_norm);
+        cJSON_AddNumberToObject(dp, "rdp_order", r->dp.order);
+        cJSON_AddStringToObject(dp, "accountant", "rdp, balle2020 conversion");
+        if (o->dp.target_epsilon > 0) cJSON_AddNumberToObject(dp, "target_epsilon", o->dp.target_epsilon);
     }
     if (r->resumed_epoch >= 0) {
         cJSON_AddNumberToObject(root, "resumed_epoch", (double)r->resumed_epoch);
@@ -236,6 +264,45 @@ static int adv_options(const char *mode, double eps, double step, int64_t steps,
     return CLI_OK;
 }
 
+/* DP-SGD's options (NOT_GIVEN until the command line sets them). */
+typedef struct dp_cli {
+    int on;
+    double sigma, target, clip, delta;
+} dp_cli;
+
+static int dp_options(const dp_cli *c, int augment, int others, foil_dp_options *dp)
+{
+    const int given = c->sigma != NOT_GIVEN || c->target != NOT_GIVEN || c->clip != NOT_GIVEN || c->delta != NOT_GIVEN;
+    if (!c->on) {
+        if (given)
+            return cli_usage_error(&cli_train, "--noise-multiplier, --target-epsilon, --max-grad-norm and --delta "
+                                   "belong to DP-SGD: add --dp");
+        return CLI_OK;
+    }
+    if ((c->sigma != NOT_GIVEN) == (c->target != NOT_GIVEN))
+        return cli_usage_error(&cli_train, "--dp needs --noise-multiplier S or --target-epsilon E (one of them)");
+    if (c->sigma != NOT_GIVEN && !(c->sigma > 0 && c->sigma <= 1000))
+        return cli_usage_error(&cli_train, "--noise-multiplier must lie in (0, 1000], not %g", c->sigma);
+    if (c->target != NOT_GIVEN && !(c->target > 0 && c->target <= 1000))
+        return cli_usage_error(&cli_train, "--target-epsilon must lie in (0, 1000], not %g", c->target);
+    if (c->clip != NOT_GIVEN && !(c->clip > 0 && c->clip <= 1e6))
+        return cli_usage_error(&cli_train, "--max-grad-norm must lie in (0, 1e6], not %g", c->clip);
+    if (c->delta != NOT_GIVEN && !(c->delta > 0 && c->delta < 1))
+        return cli_usage_error(&cli_train, "--delta must lie in (0, 1) and below 1 / (training examples), not %g",
+                               c->delta);
+    if (augment)
+        return cli_usage_error(&cli_train, "--dp does not support augmentation (--crop-pad, --flip, --noise-sigma)");
+    if (others)
+        return cli_usage_error(&cli_train, "--dp cannot be combined with --adv, --distill, --temperature, "
+                               "--fine-tune or --checkpoint: its privacy accounting would not hold for them");
+    dp->enabled = 1;
+    dp->noise_multiplier = c->sigma != NOT_GIVEN ? c->sigma : 0;
+    dp->target_epsilon = c->target != NOT_GIVEN ? c->target : 0;
+    if (c->clip != NOT_GIVEN) dp->max_grad_norm = c->clip;
+    if (c->delta != NOT_GIVEN) dp->delta = c->delta;
+    return CLI_OK;
+}
+
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
@@ -250,6 +317,7 @@ static int run_train(int argc, char **argv)
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
     int64_t adv_steps = 0, eps_warmup = INT_NOT_GIVEN, holdout = -1, eval_steps = 0;
     ibp_cli ibp = {NOT_GIVEN, NOT_GIVEN, INT_NOT_GIVEN};
+    dp_cli dpc = {0, NOT_GIVEN, NOT_GIVEN, NOT_GIVEN, NOT_GIVEN};
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
         {"--fine-tune", OPT_FLAG, &fine_tune, NULL, "keep --arch FILE.onnx's weights and train only the layer that "
@@ -295,6 +363,11 @@ static int run_train(int argc, char **argv)
          "(certify at the same sigma)", 0, 0},
         {"--distill", OPT_STRING, &teacher_path, "TEACHER.onnx", "learn the teacher's soft labels at --temperature",
          0, 0},
+        {"--dp", OPT_FLAG, &dpc.on, NULL, "differentially private training (DP-SGD)", 0, 0},
+        {"--noise-multiplier", OPT_FLOAT, &dpc.sigma, "S", "--dp: noise of S x the clipping norm", 0, 0},
+        {"--target-epsilon", OPT_FLOAT, &dpc.target, "E", "--dp: choose the noise to spend epsilon E", 0, 0},
+        {"--max-grad-norm", OPT_FLOAT, &dpc.clip, "C", "--dp: clip each example's gradient to norm C (1)", 0, 0},
+        {"--delta", OPT_FLOAT, &dpc.delta, "D", "--dp: the delta of (epsilon, delta) (1e-5)", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_train, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -346,6 +419,9 @@ static int run_train(int argc, char **argv)
     if (fine_tune && (!cli_is_onnx_path(arch) || adv || teacher_path))
         return cli_usage_error(&cli_train, "--fine-tune takes a trained --arch FILE.onnx, without --adv or --distill");
     o.last_layer_only = fine_tune;
+    if ((rc = dp_options(&dpc, crop_pad > 0 || flip || noise_sigma > 0,
+                         adv || teacher_path || temperature > 0 || fine_tune || checkpoint, &o.dp)))
+        return rc;
     cli_apply_common(&common);
 
     data.seed = (uint64_t)common.seed;
@@ -382,6 +458,10 @@ static int run_train(int argc, char **argv)
             printf("kept epoch %lld, the most robust on the %lld held-out training examples (PGD-%d accuracy "
                    "%.2f%%)\n", (long long)report.best_epoch + 1, (long long)o.adv.holdout,
                    o.adv.eval_steps ? o.adv.eval_steps : 10, 100 * report.epoch[kept].robust_accuracy);
+        if (o.dp.enabled)
+            printf("DP-SGD: epsilon %.4g at delta %g (RDP, Balle et al. 2020 conversion; sigma %.4g, q %.4g, %lld "
+                   "steps)\n", report.dp.epsilon, report.dp.delta, report.dp.noise_multiplier, report.dp.sample_rate,
+                   (long long)report.dp.steps);
         if (o.adv.mode == FOIL_ADV_IBP)
             printf("verify it: foil verify --model %s --data %s --eps %g --method ibp,crown\n", output, data.data,
                    o.adv.eps);
