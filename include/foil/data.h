@@ -87,8 +87,12 @@ int foil_data_is_builtin(const char *name);
 int64_t foil_dataset_example_size(const foil_dataset *d);
 
 /* Per-feature mean and standard deviation over the examples (out arrays of
- * foil_dataset_example_size floats); std is floored at 1e-6. Used to build
- * a model's input normalization from its training data. */
+ * foil_dataset_example_size floats). Used to build a model's input
+ * normalization from its training data; a feature constant there (std
+ * below 1e-6) gets std 1, as sklearn's StandardScaler gives it: divided
+ * by 1e-6, the smallest change to it at test time would swamp every other
+ * feature (a model trained on digits, whose border pixels are 0 in some
+ * training sets, then changed its answer under noise of 1e-6). */
 void foil_dataset_moments(const foil_dataset *d, float *mean, float *std);
 
 #ifdef __cplusplus

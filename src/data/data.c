@@ -695,7 +695,7 @@ void foil_dataset_moments(const foil_dataset *d, float *mean, float *std)
         for (int64_t j = 0; j < nb; j++) {
             double sd = sqrt(q[j] / (double)n);
             mean[j0 + j] = (float)s[j];
-            std[j0 + j] = sd < 1e-6 ? 1e-6f : (float)sd;
+            std[j0 + j] = sd < 1e-6 ? 1.0f : (float)sd; /* constant: as sklearn's StandardScaler, not 1e-6 */
         }
     }
 }
