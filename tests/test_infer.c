@@ -166,6 +166,43 @@ static void test_membership_keep(void **state)
     assert_int_equal(foil_membership_keep(0, N, 3, keep), FOIL_ERR_ARG);
 }
 
+/* Label-noise on a model that solves toy quadrant images: with noise far
+ * below the quadrants' contrast every copy keeps its answer (the score is
+ * 1 where the model is right, 0 where the label is wrong); with heavy
+ * noise the answers scatter; scores are shares of the queries. */
+static void test_label_noise(void **state)
+{
+    (void)state;
+    enum { N = 40, Q = 20 };
+    foil_dataset d;
+    toy_quadrants(&d, N, 4, 6, 3);
+    foil_model *m = toy_quadrant_model(0);
+    int64_t y[N];
+    for (int j = 0; j < N; j++) y[j] = j % 5 == 0 ? (foil_i64(&d.y)[j] + 1) % 4 : foil_i64(&d.y)[j];
+    float quiet[N], loud[N];
+    assert_int_equal(foil_membership_label_noise(m, &d.x, y, foil_f32(&d.lower), foil_f32(&d.upper), Q, 1e-4, 1, quiet),
+                     FOIL_OK);
+    float logits_buf[N * 4], gap[N];
+    foil_tensor out = {0};
+    assert_int_equal(foil_model_predict(m, &d.x, &out), FOIL_OK);
+    memcpy(logits_buf, out.data, sizeof logits_buf);
+    foil_tensor_free(&out);
+    assert_int_equal(foil_membership_scores(FOIL_MI_GAP, logits_buf, y, N, 4, gap), FOIL_OK);
+    for (int j = 0; j < N; j++) assert_float_equal(quiet[j], gap[j], 0);
+    assert_int_equal(foil_membership_label_noise(m, &d.x, y, foil_f32(&d.lower), foil_f32(&d.upper), Q, 2, 1, loud),
+                     FOIL_OK);
+    double mean = 0;
+    for (int j = 0; j < N; j++) {
+        assert_true(loud[j] >= 0 && loud[j] <= 1 && fabsf(loud[j] * Q - roundf(loud[j] * Q)) < 1e-4f);
+        mean += loud[j] / N;
+    }
+    assert_true(mean > 0.05 && mean < 0.6);
+    assert_int_equal(foil_membership_label_noise(m, &d.x, y, foil_f32(&d.lower), foil_f32(&d.upper), 0, 2, 1, loud),
+                     FOIL_ERR_ARG);
+    foil_model_free(m);
+    foil_dataset_free(&d);
+}
+
 static foil_status make_mlp(void *ctx, uint64_t seed, foil_model **out)
 {
     (void)ctx;
@@ -216,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_lira_by_hand),
         cmocka_unit_test(test_lira_separates_by_example),
         cmocka_unit_test(test_membership_keep),
+        cmocka_unit_test(test_label_noise),
         cmocka_unit_test(test_shadow_models_overfit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

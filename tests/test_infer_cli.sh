@@ -38,7 +38,7 @@ for a in fig.values():
 # scores.npy: attacks x candidates, float32
 raw = open(sys.argv[1] + "/scores.npy", "rb").read()
 hl = struct.unpack("<H", raw[8:10])[0]
-assert "(6, 400)" in raw[10:10 + hl].decode() and len(raw) == 10 + hl + 4 * 6 * 400
+assert "(8, 400)" in raw[10:10 + hl].decode() and len(raw) == 10 + hl + 4 * 8 * 400
 PY
 check "same seed, same report" 0 "" -- "$FOIL" infer --data digits --arch mlp --pool 400 --shadows 16 --epochs 60 \
   --out "$tmp/mi2" --quiet
@@ -46,6 +46,28 @@ cmp -s "$tmp/mi/report.json" "$tmp/mi2/report.json" || fail "same seed: report.j
 check "thresholds only without shadows" 0 "^modified-entropy" -- "$FOIL" infer --data digits --arch mlp \
   --pool 200 --shadows 0 --epochs 5
 grep -q lira <<<"$out" && fail "no shadows: LiRA ran anyway"
+
+# the target as an API that answers with labels alone: only the label-only
+# attacks run, the label-noise one at least as strong as the gap; with
+# probabilities the thresholds see exactly what the logits gave them
+check "labels only" 0 '"attack":"gap".*"attack":"label-noise"' -- "$FOIL" infer --data digits --arch mlp \
+  --pool 400 --epochs 60 --output-mode labels --json
+$py -c "
+import json, sys
+r = json.loads(sys.argv[1]); a = {x['attack']: x for x in r['attacks']}
+assert set(a) == {'gap', 'label-noise'} and r['output_mode'] == 'labels', r
+assert a['label-noise']['auc'] >= a['gap']['auc'] - 0.01 and a['gap']['auc'] > 0.52, a
+" "$out" || fail "labels only: not the label-only attacks, or no leak"
+check "labels only refuses score attacks" 2 "--attack loss needs the target's scores" -- "$FOIL" infer \
+  --data digits --arch mlp --pool 100 --epochs 2 --output-mode labels --attack loss
+check "probabilities" 0 '"attack":"loss"' -- "$FOIL" infer --data digits --arch mlp --pool 400 --epochs 60 \
+  --shadows 0 --attack loss --output-mode probabilities --json
+$py -c "
+import json, sys
+p = json.loads(sys.argv[1])['attacks'][0]; l = json.load(open(sys.argv[2]))['attacks'][0]
+assert l['attack'] == 'loss' and abs(p['auc'] - l['auc']) < 1e-9, (p, l)
+" "$out" "$tmp/mi/report.json" || fail "probabilities: the loss attack differs from the logits'"
+check "bad output mode" 2 "--output-mode" -- "$FOIL" infer --data digits --arch mlp --output-mode soft
 
 # a given target: trained on the first 300 examples of digits' training split
 check "train a target" 0 "" -- "$FOIL" train --data digits --arch mlp --limit 300 --epochs 60 \
@@ -69,6 +91,18 @@ check "membership, a given target" 0 '"candidates":1352,"members":300' -- "$FOIL
   --model "$tmp/target.onnx" --members "$tmp/members.npy" --attack loss,entropy --json
 $py -c "import json,sys; a=json.loads(sys.argv[1])['attacks']; assert a[0]['auc'] > 0.55, a" "$out" ||
   fail "a given target: the overfit model does not leak by the loss attack"
+given=$out
+
+# the same target behind a command (the remote model wrapper, as an API):
+# the same figures as the ONNX file gives
+check "a target behind a command" 0 '"attack":"loss"' -- "$FOIL" infer --data digits \
+  --command "${FOIL_REMOTE_SERVER:?} --stdin --model $tmp/target.onnx --features 64" --input-shape 64 \
+  --members "$tmp/members.npy" --attack loss,entropy --json
+$py -c "
+import json, sys
+a, b = json.loads(sys.argv[1])['attacks'], json.loads(sys.argv[2])['attacks']
+assert [x['auc'] for x in a] == [x['auc'] for x in b], (a, b)
+" "$out" "$given" || fail "a target behind a command: figures differ from the ONNX file's"
 
 check "members file of the wrong length" 1 "short.npy: 352 entries for 1352 candidates" -- "$FOIL" infer \
   --data digits --model "$tmp/target.onnx" --members "$tmp/short.npy"
@@ -80,7 +114,7 @@ check "members file missing" 1 "$tmp/none.npy" -- "$FOIL" infer \
   --data digits --model "$tmp/target.onnx" --members "$tmp/none.npy"
 check "target of another shape" 1 "target.onnx" -- "$FOIL" infer --data breast-cancer \
   --model "$tmp/target.onnx" --members "$tmp/bc.npy"
-check "model without members" 2 "--model and --members go together" -- "$FOIL" infer --data digits \
+check "model without members" 2 "and --members go together" -- "$FOIL" infer --data digits \
   --model "$tmp/target.onnx"
 check "no target" 2 "give the target" -- "$FOIL" infer --data digits
 check "unknown attack" 2 "unknown membership attack 'lira'" -- "$FOIL" infer --data digits --arch mlp --attack lira

@@ -19,6 +19,13 @@
  *                   -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i),
  *                   which, unlike the entropy, is high only when the model
  *                   is confidently right.
+ *   gap             Yeom et al. 2018's baseline, labels only: 1 when the
+ *                   target classifies the example right, else 0.
+ *   label-noise     Choquette-Choo et al. 2021, labels only: the share of
+ *                   `queries` noisy copies of x, Gaussian noise of standard
+ *                   deviation sigma times each feature's range, clipped to
+ *                   the range, that the target still classifies right; a
+ *                   member sits further from the decision boundary.
  *   lira-offline, lira-online  Carlini et al. 2022, the likelihood-ratio
  *                   attack: each example's scaled logit
  *                   phi = log p_y - log(1 - p_y) on the target model
@@ -48,21 +55,35 @@ typedef enum foil_membership_attack {
     FOIL_MI_MODIFIED_ENTROPY,
     FOIL_MI_LIRA_OFFLINE,
     FOIL_MI_LIRA_ONLINE,
+    FOIL_MI_GAP,
+    FOIL_MI_LABEL_NOISE,
     FOIL_MI_COUNT
 } foil_membership_attack;
 
-/* "loss", "confidence", "entropy", "modified-entropy", "lira-offline", "lira-online";
+/* "loss", "confidence", "entropy", "modified-entropy", "lira-offline", "lira-online", "gap", "label-noise";
  * parse: FOIL_ERR_ARG naming s. */
 const char *foil_membership_attack_name(foil_membership_attack a);
 foil_status foil_membership_attack_parse(const char *s, foil_membership_attack *a);
 
+/* 1 for an attack that needs only the target's labels (gap, label-noise). */
+int foil_membership_label_only(foil_membership_attack a);
+
 /* The score of a threshold attack (loss, confidence, entropy,
- * modified-entropy) for n examples from the target's logits (n, classes)
+ * modified-entropy, gap) for n examples from the target's logits (n, classes)
  * and their labels y. Computed from the logits in double precision with
  * the log-sum-exp shifted, so a confident model's scores stay finite and
  * ordered. FOIL_ERR_ARG for a LiRA attack or a label out of range. */
 foil_status foil_membership_scores(foil_membership_attack a, const float *logits, const int64_t *y, int64_t n,
                                    int64_t classes, float *score);
+
+/* label-noise: for each example of x (labels y, input range lower..upper,
+ * one example's shape each), the share of `queries` noisy copies, noise
+ * N(0, (sigma (upper - lower))^2) per value drawn from (seed, the example's
+ * index), that the model classifies as y. Only its labels are used: it works on a model
+ * that returns nothing else. */
+foil_status foil_membership_label_noise(foil_model *m, const foil_tensor *x, const int64_t *y, const float *lower,
+                                        const float *upper, int64_t queries, double sigma, uint64_t seed,
+                                        float *score);
 
 /* LiRA's statistic, the scaled logit phi = log p_y - log sum_{i != y} p_i,
  * taken as z_y - logsumexp_{i != y} z_i so it does not saturate where p_y

@@ -21,32 +21,39 @@
 static int run_infer(int argc, char **argv);
 
 const cli_command cli_infer = {
-    "infer", "membership inference: loss, confidence, entropy thresholds and LiRA with shadow models",
-    "--data DATA (--arch ARCH [--pool N] | --model M.onnx --members FILE.npy) [--attack LIST]\n"
-    "                  [--shadows K] [--epochs E] [--out DIR] [--json]",
+    "infer", "membership inference: loss, confidence, entropy, label-only and LiRA with shadow models",
+    "--data DATA (--arch ARCH [--pool N] |\n"
+    "                  --model M.onnx|--endpoint URL|--command CMD --members FILE.npy [--arch ARCH])\n"
+    "                  [--output-mode MODE] [--attack LIST] [--shadows K] [--epochs E] [--out DIR] [--json]",
     "Measures how much a model's outputs give away which examples it was\n"
     "trained on. The candidates are DATA's training split for a built-in\n"
-    "dataset (all of it for a file). With --arch, foil plays the model's\n"
-    "owner first: it draws --pool candidates (default 2000) from --seed,\n"
-    "trains the target model, --arch on a random half of them, and attacks\n"
-    "it; with --model, the target is given and --members (an NPY of one 0\n"
-    "or 1 per candidate) says which candidates it trained on.\n"
-    "Attacks (--attack, default all, LiRA only with --arch): loss (Yeom et al. 2018), confidence\n"
-    "and entropy (Salem et al. 2019), modified-entropy (Song and Mittal\n"
-    "2021), each a threshold on the target's outputs; lira-offline and\n"
+    "dataset (all of it for a file). With --arch alone, foil plays the\n"
+    "model's owner first: it draws --pool candidates (default 2000) from\n"
+    "--seed, trains the target, --arch on a random half of them, and attacks\n"
+    "it; a given target (--model, or an API: --endpoint, --command) comes\n"
+    "with --members, an NPY of one 0 or 1 per candidate saying which it\n"
+    "trained on. --output-mode says what a query of the target returns, as\n"
+    "a deployed API would (probabilities, top-k=K, round=D, labels, ...).\n"
+    "Attacks (--attack, default every one the target allows): loss (Yeom et\n"
+    "al. 2018), confidence and entropy (Salem et al. 2019), modified-entropy\n"
+    "(Song and Mittal 2021), each a threshold on the target's scores; gap\n"
+    "(right or wrong) and label-noise (Choquette-Choo et al. 2021: the share\n"
+    "of --queries noisy copies, noise --noise times each feature's range,\n"
+    "still classified right), which need labels only; lira-offline and\n"
     "lira-online (Carlini et al. 2022, the likelihood-ratio attack): --shadows\n"
-    "K shadow models of the target's architecture (--arch; with --model, --arch\n"
-    "too, e.g. the model file itself, re-initialized) are trained on random\n"
-    "halves of the candidates, each candidate in exactly half of them, and\n"
-    "each candidate's scaled logit on the target is compared with its\n"
-    "Gaussian fits over the shadows without it (offline) and with it\n"
-    "(online). The variance is pooled over the candidates below 64 shadow\n"
-    "models (the paper's advice; --variance). Target and shadows train with\n"
-    "the same recipe: --epochs (default 20), --batch, --lr, --optimizer.\n"
+    "K shadow models of --arch (with a given target, its architecture, e.g.\n"
+    "the ONNX file itself, re-initialized) are trained on random halves of\n"
+    "the candidates, each candidate in exactly half of them, and each\n"
+    "candidate's scaled logit on the target is compared with its Gaussian\n"
+    "fits over the shadows without it (offline) and with it (online); the\n"
+    "variance is pooled over the candidates below 64 shadow models (the\n"
+    "paper's advice; --variance). Target and shadows train alike: --epochs\n"
+    "(default 20), --batch, --lr, --optimizer, --weight-decay.\n"
     "Prints per attack the ROC AUC, the TPR at 0.1% and 1% FPR and the best\n"
-    "balanced accuracy; --out DIR writes report.json (the figures, the ROC\n"
-    "curves, the candidates' indices and the target's membership) and\n"
-    "scores.npy (attacks x candidates).",
+    "balanced accuracy, and the target's accuracy on members and the others;\n"
+    "--out DIR writes report.json (the figures, the ROC curves, the\n"
+    "candidates' indices and the target's membership) and scores.npy\n"
+    "(attacks x candidates).",
     run_infer,
     0,
 };
@@ -108,6 +115,11 @@ static cJSON *roc_json(const float *in, int64_t n_in, const float *out, int64_t 
 }
 
 typedef struct InferRun {
+    foil_model *target;          /* as the attacker queries it (--output-mode applied) */
+    int labels_only;             /* the target answers with labels alone */
+    int64_t queries;             /* label-noise: noisy copies per candidate */
+    double noise;                /* label-noise: their noise, a share of each feature's range */
+    uint64_t seed;
     foil_dataset pool;           /* the candidates */
     int64_t *index;              /* their indices in DATA's split */
     uint8_t *member;             /* the target trained on them */
@@ -119,6 +131,7 @@ typedef struct InferRun {
 
 static void infer_run_free(InferRun *r)
 {
+    foil_model_free(r->target);
     foil_dataset_free(&r->pool);
     free(r->index), free(r->member), free(r->target_logits), free(r->keep), free(r->shadow_logits);
 }
@@ -196,20 +209,45 @@ static foil_status recipe_options(const Recipe *rc, foil_train_options *o)
     return FOIL_OK;
 }
 
-/* Train the target on its members (--arch), its logits on every candidate. */
+/* The target foil trains (--arch): on the candidates r->member marks. */
 static foil_status train_target(const char *arch, const InferRun *r, const foil_train_options *o, uint64_t seed,
-                                float *logits)
+                                foil_model **model)
 {
     const int64_t n = r->pool.y.numel;
-    uint8_t *keep = malloc((size_t)(n ? n : 1));
-    if (!keep) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    memcpy(keep, r->member, (size_t)n);
-    ArchContext ctx = {arch, &r->pool};
+    int64_t *index = malloc((size_t)(n ? n : 1) * sizeof *index), m = 0;
+    if (!index) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    for (int64_t j = 0; j < n; j++)
+        if (r->member[j]) index[m++] = j;
+    foil_dataset members = {0};
     foil_train_options quiet = *o;
-    quiet.quiet = 1;
-    foil_status st = foil_shadow_logits(make_from_arch, &ctx, &r->pool, keep, 1, &quiet, seed, logits);
-    free(keep);
+    quiet.quiet = 1, quiet.seed = seed;
+    foil_train_report report;
+    foil_status st = foil_dataset_select(&members, &r->pool, index, m);
+    if (!st) st = cli_build_arch(arch, &members, NULL, 0, seed, 0, model);
+    if (!st) st = foil_train(*model, &members, NULL, &quiet, &report);
+    foil_dataset_free(&members);
+    free(index);
     return st ? foil_error_prefix(st, "training the target") : FOIL_OK;
+}
+
+/* The target's answers on every candidate, as logits (log p for
+ * probabilities; one-hot labels when it gives nothing more). */
+static foil_status target_scores(InferRun *r, const char *who)
+{
+    foil_tensor out = {0};
+    const int64_t n = r->pool.y.numel, classes = r->pool.classes;
+    foil_status st = foil_model_predict(r->target, &r->pool.x, &out);
+    if (!st && (out.ndim != 2 || out.shape[0] != n || out.shape[1] != classes))
+        st = foil_error(FOIL_ERR_ARG, "%s: its output is not one score for each of %s's %lld classes", who,
+                        r->pool.name, (long long)classes);
+    if (!st) {
+        const unsigned caps = foil_model_capabilities(r->target);
+        foil_scores_as_logits(caps, foil_f32(&out), n * classes);
+        memcpy(r->target_logits, out.data, foil_tensor_nbytes(&out));
+        r->labels_only = !(caps & FOIL_MODEL_SCORES);
+    }
+    foil_tensor_free(&out);
+    return st;
 }
 
 /* Every requested attack's scores (attacks x n) and figures, printed or as JSON. */
@@ -222,7 +260,10 @@ static foil_status score_attacks(const InferRun *r, const foil_membership_attack
     foil_status st = in && out ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory for the scores");
     for (int a = 0; !st && a < n_attacks; a++) {
         float *score = scores + a * n;
-        if (attacks[a] != FOIL_MI_LIRA_OFFLINE && attacks[a] != FOIL_MI_LIRA_ONLINE) {
+        if (attacks[a] == FOIL_MI_LABEL_NOISE) {
+            st = foil_membership_label_noise(r->target, &r->pool.x, y, foil_f32(&r->pool.lower),
+                                             foil_f32(&r->pool.upper), r->queries, r->noise, r->seed + 2, score);
+        } else if (attacks[a] != FOIL_MI_LIRA_OFFLINE && attacks[a] != FOIL_MI_LIRA_ONLINE) {
             st = foil_membership_scores(attacks[a], r->target_logits, y, n, classes, score);
         } else {
             if (!phi) {
@@ -354,25 +395,117 @@ static int parse_attacks(char *list, foil_membership_attack *attacks, int *n)
     return *n ? CLI_OK : cli_usage_error(&cli_infer, "--attack names no attack");
 }
 
+/* Which attacks run: --attack's list, or by default every one the target
+ * allows (labels only: gap, label-noise; LiRA only with shadow models). */
+static int choose_attacks(const char *text, int labels_only, int with_shadows, foil_membership_attack *attacks,
+                          int *n)
+{
+    if (!text) {
+        *n = 0;
+        for (int a = 0; a < FOIL_MI_COUNT; a++) {
+            const int lira = a == FOIL_MI_LIRA_OFFLINE || a == FOIL_MI_LIRA_ONLINE;
+            if ((labels_only && !foil_membership_label_only(a)) || (lira && !with_shadows)) continue;
+            attacks[(*n)++] = (foil_membership_attack)a;
+        }
+        return CLI_OK;
+    }
+    char *list = strdup(text);
+    if (!list) return cli_fail(&cli_infer, foil_error(FOIL_ERR_NOMEM, "out of memory"));
+    int rc = parse_attacks(list, attacks, n);
+    free(list);
+    for (int a = 0; !rc && labels_only && a < *n; a++)
+        if (!foil_membership_label_only(attacks[a]))
+            rc = cli_usage_error(&cli_infer, "--attack %s needs the target's scores, and it returns labels only "
+                                 "(gap and label-noise need nothing more)", foil_membership_attack_name(attacks[a]));
+    return rc;
+}
+
+/* The attacker's view of the target: --output-mode, what a query returns
+ * (noise=SCALE drawn from seed). */
+static foil_status wrap_output(const char *mode, uint64_t seed, foil_model **target)
+{
+    if (!mode) return FOIL_OK;
+    foil_output output = {0};
+    foil_status st = foil_output_parse(mode, &output);
+    if (st) return st;
+    output.seed = seed;
+    foil_model *inner = *target;
+    *target = NULL; /* the wrapper owns it from here, also when it fails */
+    return foil_model_black_box(inner, 0, &output, target);
+}
+
+/* Candidates, membership and the target (given, or trained here), as the
+ * attacker sees it; then the shadow models. */
+static foil_status prepare(InferRun *r, const foil_data_spec *data, const cli_model_source *source,
+                           const char *members_path, const char *arch, int64_t pool, const foil_train_options *to,
+                           const char *output_mode)
+{
+    foil_dataset all_data = {0};
+    const int given = source->model || source->endpoint || source->command;
+    foil_status st = foil_data_load(data, foil_data_is_builtin(data->data) ? FOIL_SPLIT_TRAIN : FOIL_SPLIT_ALL,
+                                    &all_data);
+    if (!st) st = given ? foil_dataset_copy(&r->pool, &all_data) : draw_pool(&all_data, pool, r->seed, r);
+    foil_dataset_free(&all_data);
+    const int64_t n = r->pool.y.numel, classes = r->pool.classes;
+    if (!st) {
+        r->member = malloc((size_t)(n ? n : 1));
+        r->target_logits = malloc((size_t)(n * classes) * sizeof *r->target_logits);
+        if (!r->member || !r->target_logits) st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld candidates", (long long)n);
+    }
+    if (!st && given) st = read_members(members_path, n, r->member);
+    if (!st && !given) st = draw_flags(n, n / 2, r->seed, 12, r->member);
+    if (!st && !given) st = train_target(arch, r, to, r->seed, &r->target);
+    if (!st) st = wrap_output(output_mode, r->seed + 3, &r->target);
+    return st;
+}
+
+static foil_status train_shadows(InferRun *r, const char *arch, const foil_train_options *to)
+{
+    const int64_t n = r->pool.y.numel, classes = r->pool.classes;
+    r->keep = malloc((size_t)(r->shadows * n));
+    r->shadow_logits = malloc((size_t)(r->shadows * n * classes) * sizeof *r->shadow_logits);
+    if (!r->keep || !r->shadow_logits)
+        return foil_error(FOIL_ERR_NOMEM, "out of memory for %lld shadow models", (long long)r->shadows);
+    foil_status st = foil_membership_keep(r->shadows, n, r->seed + 1, r->keep);
+    ArchContext ctx = {arch, &r->pool};
+    if (!st) st = foil_shadow_logits(make_from_arch, &ctx, &r->pool, r->keep, r->shadows, to, r->seed + 1000, r->shadow_logits);
+    return st;
+}
+
+static void print_json(cJSON *root)
+{
+    cJSON_DeleteItemFromObject(root, "split");
+    for (cJSON *o = cJSON_GetObjectItem(root, "attacks")->child; o; o = o->next) cJSON_DeleteItemFromObject(o, "roc");
+    char *text = cJSON_PrintUnformatted(root);
+    if (text) printf("%s\n", text);
+    free(text);
+}
+
 static int run_infer(int argc, char **argv)
 {
     foil_data_spec data = {0};
-    const char *arch = NULL, *model_path = NULL, *members_path = NULL, *dir = NULL, *attack_text = NULL;
+    cli_model_source source = {.retries = -1};
+    const char *arch = NULL, *members_path = NULL, *dir = NULL, *attack_text = NULL, *output_mode = NULL;
     const char *variance_text = "auto";
     Recipe rc = {.epochs = 20, .batch = 64, .optimizer = "sgd"};
-    int64_t pool = -1, shadows = 16;
+    int64_t pool = -1, shadows = 16, queries = 100;
+    double noise = 0.1;
     int json = 0;
     cli_option opts[] = {
         CLI_DATA_OPTIONS(data),
-        {"--arch", OPT_STRING, &arch, "ARCH", "the target's architecture (mlp, cnn-small, lenet5, resnet-mini, or an "
-         "ONNX file, re-initialized): foil trains the target and the shadow models", 0, 0},
-        {"--model", OPT_STRING, &model_path, "FILE", "a trained target (ONNX) instead", 0, 0},
-        {"--members", OPT_STRING, &members_path, "FILE", "with --model: NPY, one 0 or 1 per candidate", 0, 0},
+        CLI_MODEL_SOURCE_OPTIONS(source),
+        {"--arch", OPT_STRING, &arch, "ARCH", "the architecture of the target foil trains and of the shadow models "
+         "(mlp, cnn-small, lenet5, resnet-mini, or an ONNX file, re-initialized)", 0, 0},
+        {"--members", OPT_STRING, &members_path, "FILE", "with a given target: NPY, one 0 or 1 per candidate", 0, 0},
         {"--pool", OPT_INT, &pool, "N", "with --arch alone: candidates drawn from DATA (2000)", 0, 0},
+        {"--output-mode", OPT_STRING, &output_mode, "MODE", "what a query of the target returns: logits, "
+         "probabilities, top-k=K, round=D, labels, ... (as foil attack)", 0, 0},
         {"--attack", OPT_STRING, &attack_text, "LIST", "loss, confidence, entropy, modified-entropy, lira-offline, "
-         "lira-online (default: all; LiRA where there are shadow models)", 0, 0},
+         "lira-online, gap, label-noise (default: all the target allows)", 0, 0},
         {"--shadows", OPT_INT, &shadows, "K", "shadow models for LiRA (16; 0: none)", 0, 0},
         {"--variance", OPT_STRING, &variance_text, "V", "LiRA's Gaussians: auto (default), global or per-example", 0, 0},
+        {"--queries", OPT_INT, &queries, "N", "label-noise: noisy copies per candidate (100)", 0, 0},
+        {"--noise", OPT_FLOAT, &noise, "S", "label-noise: their noise, a share of each feature's range (0.1)", 0, 0},
         {"--epochs", OPT_INT, &rc.epochs, "E", "training epochs of the target and the shadow models (20)", 0, 0},
         {"--batch", OPT_INT, &rc.batch, "B", "their minibatch (64)", 0, 0},
         {"--lr", OPT_FLOAT, &rc.lr, "RATE", "their learning rate (sgd 0.05, adam 1e-3)", 0, 0},
@@ -384,95 +517,69 @@ static int run_infer(int argc, char **argv)
     cli_common common;
     int rc_parse = cli_parse(&cli_infer, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
     if (rc_parse) return rc_parse;
-    foil_membership_attack attacks[FOIL_MI_COUNT];
-    int n_attacks = 0, wants_lira = 0;
-    char all[] = "loss,confidence,entropy,modified-entropy,lira-offline,lira-online", *list = NULL;
-    if (attack_text && !(list = strdup(attack_text))) return cli_fail(&cli_infer, foil_error(FOIL_ERR_NOMEM, "out of memory"));
-    int prc = parse_attacks(list ? list : all, attacks, &n_attacks);
-    free(list);
-    if (prc) return prc;
-    if (!attack_text && (shadows == 0 || !arch)) n_attacks = 4; /* no shadow models: the thresholds only */
-    for (int a = 0; a < n_attacks; a++) wants_lira |= attacks[a] == FOIL_MI_LIRA_OFFLINE || attacks[a] == FOIL_MI_LIRA_ONLINE;
+    const int given = source.model || source.endpoint || source.command;
     foil_lira_variance variance;
     if (strcmp(variance_text, "auto") == 0) variance = FOIL_LIRA_VARIANCE_AUTO;
     else if (strcmp(variance_text, "global") == 0) variance = FOIL_LIRA_VARIANCE_GLOBAL;
     else if (strcmp(variance_text, "per-example") == 0) variance = FOIL_LIRA_VARIANCE_PER_EXAMPLE;
     else return cli_usage_error(&cli_infer, "--variance must be auto, global or per-example, not '%s'", variance_text);
-    if ((model_path != NULL) != (members_path != NULL))
-        return cli_usage_error(&cli_infer, "--model and --members go together: the target and which candidates it trained on");
-    if (!model_path && !arch) return cli_usage_error(&cli_infer, "give the target: --arch (foil trains it) or --model with --members");
-    if (model_path && pool != -1) return cli_usage_error(&cli_infer, "--pool is for a target foil trains (--arch alone)");
+    if (given != (members_path != NULL))
+        return cli_usage_error(&cli_infer, "a given target (--model, --endpoint or --command) and --members go together: "
+                               "the target and which candidates it trained on");
+    if (!given && !arch) return cli_usage_error(&cli_infer, "give the target: --arch (foil trains it) or --model with --members");
+    if (given && pool != -1) return cli_usage_error(&cli_infer, "--pool is for a target foil trains (--arch alone)");
     if (pool == -1) pool = 2000;
-    if (wants_lira && (shadows < 2 || !arch))
-        return cli_usage_error(&cli_infer, "LiRA needs --shadows 2 or more and their --arch");
-    if (!wants_lira) shadows = 0;
-    if (pool < 4 || shadows < 0 || rc.epochs < 1 || rc.batch < 1 || rc.lr < 0 || rc.weight_decay < 0)
-        return cli_usage_error(&cli_infer, "--pool must be >= 4; --shadows >= 0; --epochs, --batch >= 1; --lr, "
-                               "--weight-decay >= 0");
+    if (pool < 4 || shadows < 0 || rc.epochs < 1 || rc.batch < 1 || rc.lr < 0 || rc.weight_decay < 0 || queries < 1 ||
+        !(noise > 0))
+        return cli_usage_error(&cli_infer, "--pool must be >= 4; --shadows >= 0; --epochs, --batch, --queries >= 1; "
+                               "--lr, --weight-decay >= 0; --noise > 0");
+    foil_output probe;
+    if (output_mode && foil_output_parse(output_mode, &probe))
+        return cli_usage_error(&cli_infer, "--output-mode: %s", foil_last_error());
     foil_train_options to;
     foil_status st = recipe_options(&rc, &to);
     if (st) return cli_usage_error(&cli_infer, "%s", foil_last_error());
     to.quiet = common.quiet || json;
     cli_apply_common(&common);
     data.seed = (uint64_t)common.seed;
-    const uint64_t seed = (uint64_t)common.seed;
 
-    foil_dataset all_data = {0};
-    InferRun r = {0};
-    foil_model *target = NULL;
-    st = foil_data_load(&data, foil_data_is_builtin(data.data) ? FOIL_SPLIT_TRAIN : FOIL_SPLIT_ALL, &all_data);
-    if (!st) st = model_path ? foil_dataset_copy(&r.pool, &all_data) : draw_pool(&all_data, pool, seed, &r);
-    foil_dataset_free(&all_data);
-    const int64_t n = r.pool.y.numel, classes = r.pool.classes;
-    if (!st) {
-        r.member = malloc((size_t)(n ? n : 1));
-        r.target_logits = malloc((size_t)(n * classes) * sizeof *r.target_logits);
-        if (!r.member || !r.target_logits) st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld candidates", (long long)n);
+    InferRun r = {.queries = queries, .noise = noise, .seed = (uint64_t)common.seed};
+    foil_membership_attack attacks[FOIL_MI_COUNT];
+    int n_attacks = 0, wants_lira = 0;
+    if (given) {
+        int orc = cli_open_model(&cli_infer, &source, &r.target);
+        if (orc) return orc;
     }
-    if (!st && model_path) {
-        st = read_members(members_path, n, r.member);
-        foil_tensor logits = {0};
-        if (!st) st = foil_model_load(model_path, &target);
-        if (!st) st = foil_model_predict(target, &r.pool.x, &logits);
-        if (!st && (logits.ndim != 2 || logits.shape[1] != classes))
-            st = foil_error(FOIL_ERR_ARG, "%s: its output is not one score for each of %s's %lld classes", model_path,
-                            r.pool.name, (long long)classes);
-        if (!st) memcpy(r.target_logits, logits.data, foil_tensor_nbytes(&logits));
-        foil_tensor_free(&logits);
-    } else if (!st) {
-        st = draw_flags(n, n / 2, seed, 12, r.member);
-        if (!st) st = train_target(arch, &r, &to, seed, r.target_logits);
+    st = prepare(&r, &data, &source, members_path, arch, pool, &to, output_mode);
+    if (!st) st = target_scores(&r, given ? foil_model_name(r.target) : "the target");
+    int arc = st ? CLI_OK : choose_attacks(attack_text, r.labels_only, shadows > 0 && arch, attacks, &n_attacks);
+    for (int a = 0; a < n_attacks; a++) wants_lira |= attacks[a] == FOIL_MI_LIRA_OFFLINE || attacks[a] == FOIL_MI_LIRA_ONLINE;
+    if (!st && !arc && wants_lira && (shadows < 2 || !arch))
+        arc = cli_usage_error(&cli_infer, "LiRA needs --shadows 2 or more and their --arch");
+    if (arc) {
+        infer_run_free(&r);
+        return arc;
     }
-    r.shadows = shadows;
-    if (!st && shadows) {
-        r.keep = malloc((size_t)(shadows * n));
-        r.shadow_logits = malloc((size_t)(shadows * n * classes) * sizeof *r.shadow_logits);
-        if (!r.keep || !r.shadow_logits) st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld shadow models", (long long)shadows);
-        if (!st) st = foil_membership_keep(shadows, n, seed + 1, r.keep);
-        ArchContext ctx = {arch, &r.pool};
-        if (!st) st = foil_shadow_logits(make_from_arch, &ctx, &r.pool, r.keep, shadows, &to, seed + 1000, r.shadow_logits);
-    }
-    float *scores = malloc((size_t)(n_attacks * (n ? n : 1)) * sizeof *scores);
+    r.shadows = wants_lira ? shadows : 0;
+    if (!st && r.shadows) st = train_shadows(&r, arch, &to);
+    const int64_t n = r.pool.y.numel;
+    float *scores = st ? NULL : malloc((size_t)(n_attacks * (n ? n : 1)) * sizeof *scores);
     Figures fig[FOIL_MI_COUNT];
     if (!st && !scores) st = foil_error(FOIL_ERR_NOMEM, "out of memory for the scores");
     if (!st) st = score_attacks(&r, attacks, n_attacks, variance, scores, fig);
     if (!st) {
-        cJSON *root = report_json(data.data, &r, attacks, n_attacks, scores, fig, arch, model_path, &rc, common.seed);
+        cJSON *root = report_json(data.data, &r, attacks, n_attacks, scores, fig, arch,
+                                  given ? foil_model_name(r.target) : NULL, &rc, common.seed);
+        if (output_mode) cJSON_AddStringToObject(root, "output_mode", output_mode);
         if (dir) st = write_outputs(dir, root, scores, n_attacks, n);
-        if (!st && json) {
-            cJSON_DeleteItemFromObject(root, "split");
-            for (cJSON *o = cJSON_GetObjectItem(root, "attacks")->child; o; o = o->next) cJSON_DeleteItemFromObject(o, "roc");
-            char *text = cJSON_PrintUnformatted(root);
-            if (text) printf("%s\n", text);
-            free(text);
-        } else if (!st && !common.quiet) {
+        if (!st && json) print_json(root);
+        else if (!st && !common.quiet) {
             print_table(&r, attacks, n_attacks, fig);
             if (dir) printf("wrote %s/report.json, %s/scores.npy\n", dir, dir);
         }
         cJSON_Delete(root);
     }
     free(scores);
-    foil_model_free(target);
     infer_run_free(&r);
     return st ? cli_fail(&cli_infer, st) : CLI_OK;
 }

@@ -10,8 +10,8 @@
 #include "core/stats.h"
 #include "foil/infer.h"
 
-static const char *const attack_names[FOIL_MI_COUNT] = {"loss", "confidence", "entropy", "modified-entropy",
-                                                        "lira-offline", "lira-online"};
+static const char *const attack_names[FOIL_MI_COUNT] = {"loss",         "confidence",  "entropy", "modified-entropy",
+                                                        "lira-offline", "lira-online", "gap",     "label-noise"};
 
 const char *foil_membership_attack_name(foil_membership_attack a)
 {
@@ -26,7 +26,12 @@ foil_status foil_membership_attack_parse(const char *s, foil_membership_attack *
             return FOIL_OK;
         }
     return foil_error(FOIL_ERR_ARG, "unknown membership attack '%s' (loss, confidence, entropy, modified-entropy, "
-                      "lira-offline, lira-online)", s ? s : "");
+                      "lira-offline, lira-online, gap, label-noise)", s ? s : "");
+}
+
+int foil_membership_label_only(foil_membership_attack a)
+{
+    return a == FOIL_MI_GAP || a == FOIL_MI_LABEL_NOISE;
 }
 
 /* log sum_i exp(z_i) over the classes, skipping class `skip` (-1: none). */
@@ -89,6 +94,7 @@ static double threshold_score(foil_membership_attack a, const float *z, int64_t 
         if (z[i] > z[top]) top = i;
     }
     if (a == FOIL_MI_LOSS) return lp[y] - lq[y];
+    if (a == FOIL_MI_GAP) return z[top] == z[y] ? 1 : 0; /* a tie for the top counts as right */
     if (a == FOIL_MI_CONFIDENCE) return lp[top] - lq[top];
     /* the terms of H = sum -p log p, or of Song and Mittal's
      * -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i), as logs, into lp */
@@ -104,7 +110,7 @@ static double threshold_score(foil_membership_attack a, const float *z, int64_t 
 foil_status foil_membership_scores(foil_membership_attack a, const float *logits, const int64_t *y, int64_t n,
                                    int64_t classes, float *score)
 {
-    if (a < FOIL_MI_LOSS || a > FOIL_MI_MODIFIED_ENTROPY)
+    if (!(a >= FOIL_MI_LOSS && a <= FOIL_MI_MODIFIED_ENTROPY) && a != FOIL_MI_GAP)
         return foil_error(FOIL_ERR_ARG, "membership attack %s is not a threshold on the target's outputs",
                           foil_membership_attack_name(a));
     foil_status st = check_labels(y, n, classes);
