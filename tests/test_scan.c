@@ -20,6 +20,7 @@
 #include "foil/scan.h"
 #include "model/model_internal.h"
 #include "nn/builder.h"
+#include "toy_data.h"
 
 enum { D = 16, PER_LABEL = 600, LABELS = 3, POISON = 120, N = PER_LABEL * LABELS };
 
@@ -198,33 +199,11 @@ static void test_strip_entropy(void **state)
 
 /* Neural Cleanse on 1x6x6 images and 4 classes whose logits are 8 times
  * the mean of one quadrant each, the backdoored model adding 12 times the
- * corner pixel (5, 5) to class 0: one pixel sends any clean image (corner
- * 0) to class 0, while every other class needs a quadrant's worth of mask.
- * The backdoored model's class 0 is flagged with an anomaly index above 2;
- * the clean one, with four alike classes, flags none. */
-static foil_model *quadrant_model(int backdoor)
-{
-    static float w[4 * 36], c[4];
-    memset(w, 0, sizeof w);
-    for (int k = 0; k < 4; k++)
-        for (int r = 0; r < 6; r++)
-            for (int q = 0; q < 6; q++)
-                if ((r < 3) == (k < 2) && (q < 3) == (k % 2 == 0)) w[k * 36 + r * 6 + q] = 8.0f / 9;
-    if (backdoor) w[0 * 36 + 35] += 12;
-    FoilBuilder b;
-    assert_int_equal(foilBuilderBegin(&b, "quadrants", 13), FOIL_OK);
-    int x = foilBuilderInput(&b, "x", FOIL_F32, 4, (int64_t[]){-1, 1, 6, 6}, NULL);
-    int flat = foilBuilderOp(&b, "Flatten", "flat", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
-    int wv = foilBuilderParam(&b, "w", 2, (int64_t[]){4, 36}, w), cv = foilBuilderParam(&b, "c", 1, (int64_t[]){4}, c);
-    int v = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(flat, wv, cv), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
-    foilBuilderOutput(&b, v, FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
-    FoilGraph *g;
-    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
-    foil_model *m;
-    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
-    return m;
-}
-
+ * corner pixel (5, 5) to class 0 (toy_quadrant_model): one pixel sends any
+ * clean image (corner 0) to class 0, while every other class needs a
+ * quadrant's worth of mask. The backdoored model's class 0 is flagged with
+ * an anomaly index above 2; the clean one, with four alike classes, flags
+ * none. */
 static void test_neural_cleanse(void **state)
 {
     (void)state;
@@ -236,7 +215,7 @@ static void test_neural_cleanse(void **state)
     for (int j = 0; j < 36; j++) lo[j] = 0, hi[j] = 1;
     foil_cleanse_options o = {.steps = 300, .batch = 16, .seed = 1, .quiet = 1};
     for (int backdoor = 1; backdoor >= 0; backdoor--) {
-        foil_model *m = quadrant_model(backdoor);
+        foil_model *m = toy_quadrant_model(backdoor);
         foil_cleanse_result r;
         assert_int_equal(foil_neural_cleanse(m, &img, lo, hi, &o, &r), FOIL_OK);
         printf("  %s model: mask norms %.2f %.2f %.2f %.2f, anomaly of the smallest %.2f, flagged %lld\n",

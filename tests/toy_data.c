@@ -1,6 +1,6 @@
 /*
- * tests/toy_data.c - the quadrant toy problem of the training tests
- * (toy_data.h).
+ * tests/toy_data.c - the quadrant toy problem of the training tests, and
+ * its model with and without a backdoor (toy_data.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "foil/rng.h"
+#include "model/model_internal.h"
+#include "nn/builder.h"
 #include "toy_data.h"
 
 void toy_quadrants(foil_dataset *d, int64_t n, int64_t classes, int64_t side, uint64_t seed)
@@ -35,4 +37,27 @@ void toy_quadrants(foil_dataset *d, int64_t n, int64_t classes, int64_t side, ui
             img[p] = 0.3f * (float)foil_rng_uniform(&r) + (q == c ? 0.6f : 0.0f);
         }
     }
+}
+
+foil_model *toy_quadrant_model(int backdoor)
+{
+    static float w[4 * 36], c[4];
+    memset(w, 0, sizeof w);
+    for (int k = 0; k < 4; k++)
+        for (int r = 0; r < 6; r++)
+            for (int q = 0; q < 6; q++)
+                if ((r < 3) == (k < 2) && (q < 3) == (k % 2 == 0)) w[k * 36 + r * 6 + q] = 8.0f / 9;
+    if (backdoor) w[0 * 36 + 35] += 12;
+    FoilBuilder b;
+    assert_int_equal(foilBuilderBegin(&b, "quadrants", 13), FOIL_OK);
+    int x = foilBuilderInput(&b, "x", FOIL_F32, 4, (int64_t[]){-1, 1, 6, 6}, NULL);
+    int flat = foilBuilderOp(&b, "Flatten", "flat", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+    int wv = foilBuilderParam(&b, "w", 2, (int64_t[]){4, 36}, w), cv = foilBuilderParam(&b, "c", 1, (int64_t[]){4}, c);
+    int v = foilBuilderOp(&b, "Gemm", "fc", FOIL_B_IN(flat, wv, cv), FOIL_B_ATTRS(FOIL_BATTR_INT("transB", 1)));
+    foilBuilderOutput(&b, v, FOIL_F32, 2, (int64_t[]){-1, 4}, NULL);
+    FoilGraph *g;
+    assert_int_equal(foilBuilderFinish(&b, &g), FOIL_OK);
+    foil_model *m;
+    assert_int_equal(foilModelFromGraph(g, &m), FOIL_OK);
+    return m;
 }

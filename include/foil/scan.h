@@ -121,9 +121,13 @@ foil_status foil_strip_entropy(foil_model *m, const foil_tensor *x, const foil_t
  * anomaly index of each class is |norm - median| / (1.4826 MAD) over the
  * classes' mask norms, and a class below the median with an index above 2
  * is flagged. */
+enum { FOIL_CLEANSE_DEFAULT_STEPS = 1200 };
+
 typedef struct foil_cleanse_options {
-    int64_t steps;           /* Adam steps per class (0: 1200; at 400 the norms were still noisy enough that a
-                              * clean Fashion-MNIST cnn-small showed an anomaly index of 2.34, at 1200 1.68) */
+    int64_t steps;           /* Adam steps per class (0: FOIL_CLEANSE_DEFAULT_STEPS; at 400 the norms were still
+                              * noisy enough that a clean Fashion-MNIST cnn-small showed an anomaly index of 2.34,
+                              * at 1200 1.68; but over four seeds and image sets at 1200 its Bag class ranged from
+                              * 2.14 to 4.15: the index varies with both, README's audit section) */
     int64_t batch;           /* images per step (0: 32) */
     double init_cost;        /* lambda's start (0: 1e-3) */
     double target_success;   /* the share of images a trigger must send to t (0: 0.99) */
@@ -139,6 +143,8 @@ typedef struct foil_cleanse_result {
     double *anomaly;         /* per class: the anomaly index */
     int64_t flagged;         /* the class flagged, or -1 */
     double flagged_anomaly;  /* the largest anomaly index below the median (0 when none) */
+    double median, mad;      /* the finite norms' median and 1.4826 x their median absolute deviation (NaN: fewer
+                              * than 3 finite norms), so a class is flagged below median - 2 mad */
     foil_tensor mask;        /* (classes, H, W): each class's mask */
     foil_tensor pattern;     /* (classes, ...): each class's pattern, the images' shape */
 } foil_cleanse_result;

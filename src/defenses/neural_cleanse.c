@@ -116,7 +116,7 @@ static void anomaly(foil_cleanse_result *r)
     const int64_t k = r->classes;
     double *v = malloc((size_t)k * sizeof *v);
     int64_t n = 0;
-    r->flagged = -1, r->flagged_anomaly = 0;
+    r->flagged = -1, r->flagged_anomaly = 0, r->median = r->mad = NAN;
     for (int64_t c = 0; c < k; c++) r->anomaly[c] = 0;
     for (int64_t c = 0; v && c < k; c++)
         if (isfinite(r->norm[c])) v[n++] = r->norm[c];
@@ -127,6 +127,7 @@ static void anomaly(foil_cleanse_result *r)
     const double med = median(v, n);
     for (int64_t i = 0; i < n; i++) v[i] = fabs(v[i] - med);
     const double mad = 1.4826 * median(v, n);
+    r->median = med, r->mad = mad;
     for (int64_t c = 0; c < k; c++) {
         if (!isfinite(r->norm[c])) continue;
         r->anomaly[c] = mad > 0 ? fabs(r->norm[c] - med) / mad : (r->norm[c] == med ? 0 : INFINITY);
@@ -156,7 +157,7 @@ foil_status foil_neural_cleanse(foil_model *m, const foil_tensor *images, const 
 {
     if (!m || !images || !lower || !upper || !o || !r) return foil_error(FOIL_ERR_ARG, "foil_neural_cleanse: missing argument");
     memset(r, 0, sizeof *r);
-    const int64_t steps = o->steps ? o->steps : 1200, batch = o->batch ? o->batch : 32;
+    const int64_t steps = o->steps ? o->steps : FOIL_CLEANSE_DEFAULT_STEPS, batch = o->batch ? o->batch : 32;
     const double target = o->target_success ? o->target_success : 0.99, lr = o->lr ? o->lr : 0.1,
                  init_cost = o->init_cost ? o->init_cost : 1e-3;
     if (steps < 1 || batch < 1 || !(target > 0 && target <= 1) || !(lr > 0) || !(init_cost > 0))
