@@ -115,7 +115,8 @@ foil_status foilGraphFinalize(FoilGraph *g);
  * it (at most twice its size; zeroed, as new ones are) and allocates the
  * others with 1/8 to spare, so a batch size that varies (DP-SGD's Poisson
  * batches) re-plans without touching new memory; the previous plan's
- * unused buffers are freed at the end. */
+ * unused buffers are freed at the end (until then a plan for a larger
+ * batch holds both plans' memory). */
 foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs);
 
 /* Copy inputs in (shapes must match the plan) and run the graph. Random
