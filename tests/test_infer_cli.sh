@@ -33,6 +33,12 @@ assert fig["loss"]["auc"] > 0.56, fig["loss"]["auc"]
 assert fig["lira-online"]["auc"] > fig["loss"]["auc"] + 0.02, (fig["lira-online"]["auc"], fig["loss"]["auc"])
 for a in fig.values():
     assert 0 <= a["tpr_at_0.1%_fpr"] <= a["tpr_at_1%_fpr"] <= 1, a
+    assert 0.5 <= a["balanced_accuracy"] <= 1, a
+# right or wrong: one threshold, where the balanced accuracy is the AUC, 0.5 + half the accuracy gap
+gap = fig["gap"]
+assert abs(gap["balanced_accuracy"] - gap["auc"]) < 1e-9, gap
+assert abs(gap["auc"] - (0.5 + (r["target_accuracy_members"] - r["target_accuracy_non_members"]) / 2)) < 1e-9, gap
+for a in fig.values():
     roc = a["roc"]
     assert roc["fpr"] == sorted(roc["fpr"]) and roc["tpr"] == sorted(roc["tpr"]), "a ROC curve rises"
 # scores.npy: attacks x candidates, float32

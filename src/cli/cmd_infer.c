@@ -74,13 +74,25 @@ typedef struct Figures {
     double auc, tpr_01, tpr_1, accuracy;
 } Figures;
 
-/* The best balanced accuracy over thresholds, 1 - min (FPR + FNR) / 2. */
-static double best_accuracy(const float *in, int64_t n_in, const float *out, int64_t n_out)
+static int compare_floats(const void *a, const void *b)
 {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The best balanced accuracy over thresholds, 1 - min (FPR + FNR) / 2,
+ * flagging "score >= t" at each member's score: both sets sorted (in
+ * place), one sweep. */
+static double best_accuracy(float *in, int64_t n_in, float *out, int64_t n_out)
+{
+    qsort(in, (size_t)n_in, sizeof *in, compare_floats);
+    qsort(out, (size_t)n_out, sizeof *out, compare_floats);
     double best = 0.5;
-    for (int64_t i = 0; i < n_in; i++) { /* the thresholds just below each member's score */
-        const float t = nextafterf(in[i], -INFINITY);
-        const double a = 0.5 * (foil_rate_above(in, n_in, t) + 1 - foil_rate_above(out, n_out, t));
+    for (int64_t i = 0, below = 0; i < n_in; i++) {
+        if (i > 0 && in[i] == in[i - 1]) continue; /* a tie: the first of them set the rates */
+        while (below < n_out && out[below] < in[i]) below++;
+        const double tpr = (double)(n_in - i) / (double)n_in, fpr = (double)(n_out - below) / (double)n_out;
+        const double a = 0.5 * (tpr + 1 - fpr);
         if (a > best) best = a;
     }
     return best;
@@ -96,7 +108,7 @@ static Figures figures(const float *score, const uint8_t *member, int64_t n, flo
     Figures f = {foil_roc_auc(out, n_out, in, n_in), NAN, NAN, NAN};
     f.tpr_01 = foil_rate_above(in, n_in, foil_threshold_at_fpr(out, n_out, 0.001));
     f.tpr_1 = foil_rate_above(in, n_in, foil_threshold_at_fpr(out, n_out, 0.01));
-    f.accuracy = n_in <= 20000 ? best_accuracy(in, n_in, out, n_out) : NAN;
+    f.accuracy = best_accuracy(in, n_in, out, n_out); /* last: it sorts in and out */
     return f;
 }
 
@@ -330,7 +342,7 @@ static cJSON *report_json(const char *data, const InferRun *r, const foil_member
         cJSON_AddNumberToObject(o, "auc", fig[a].auc);
         cJSON_AddNumberToObject(o, "tpr_at_0.1%_fpr", fig[a].tpr_01);
         cJSON_AddNumberToObject(o, "tpr_at_1%_fpr", fig[a].tpr_1);
-        if (isfinite(fig[a].accuracy)) cJSON_AddNumberToObject(o, "balanced_accuracy", fig[a].accuracy);
+        cJSON_AddNumberToObject(o, "balanced_accuracy", fig[a].accuracy);
         int64_t n_in = 0, n_out = 0;
         for (int64_t j = 0; j < n; j++) {
             if (r->member[j]) in[n_in++] = scores[a * n + j];
