@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # foil train --dp (DP-SGD, Abadi et al. 2016) from the command line: the
-# (epsilon, delta) it reports against the accountant's definition, the
-# options it refuses, and BatchNorm refused. Without subsampling (q = 1)
+# (epsilon, delta) it reports against the accountant's definition, a secret
+# seed unless --seed is given, the options it refuses, and BatchNorm
+# refused. Without subsampling (q = 1)
 # the sampled Gaussian mechanism is the Gaussian one, whose RDP is
 # alpha T / (2 sigma^2) exactly: epsilon is then recomputed here from
 # Balle et al. 2020's conversion over foil/privacy.h's orders.
@@ -53,6 +54,13 @@ check "a target epsilon" 0 "" -- "$FOIL" train --arch mlp --data digits --epochs
   --output "$tmp/e.onnx" --json --quiet
 eps=$(dp_field "$(last_json)" epsilon)
 "$py" -c "import sys; sys.exit(0 if 1.98 <= $eps <= 2 else 1)" || fail "target epsilon 2 spent $eps"
+# the noise must be secret: without --seed each run draws its own seed; with one, a warning
+small=(train --arch mlp --data digits --epochs 1 --batch 64 --dp --noise-multiplier 1 --quiet)
+check "a secret seed" 0 "" -- "$FOIL" "${small[@]}" --output "$tmp/s1.onnx"
+check "another secret seed" 0 "" -- "$FOIL" "${small[@]}" --output "$tmp/s2.onnx"
+cmp -s "$tmp/s1.onnx" "$tmp/s2.onnx" && fail "two --dp runs without --seed gave the same model"
+check "--seed warns" 0 "anyone who knows the seed can recompute DP-SGD's noise" -- "$FOIL" "${small[@]}" --seed 3 \
+  --output "$tmp/s3.onnx"
 train=(train --arch mlp --data digits --output "$tmp/x.onnx")
 check "--dp needs the noise" 2 "needs --noise-multiplier S or --target-epsilon E" -- "$FOIL" "${train[@]}" --dp
 check "not both" 2 "one of them" -- "$FOIL" "${train[@]}" --dp --noise-multiplier 1 --target-epsilon 3

@@ -89,7 +89,12 @@ const char *foil_adv_mode_name(foil_adv_mode mode);
  * elementwise weights, no BatchNormalization. Refused, since the
  * accounting would not hold or is not done: adversarial training,
  * distillation and temperature, fine-tuning, augmentation, checkpoints,
- * MPI ranks, models with a fixed batch size. */
+ * MPI ranks, models with a fixed batch size.
+ * The noise and the batches are drawn from `seed`: the guarantee holds
+ * only while the seed is secret (foil train --dp draws one from
+ * /dev/urandom unless --seed is given). The generator is not a
+ * cryptographic one, and floating-point Gaussian noise leaks through its
+ * low bits (Mironov 2012); foil does not defend against either. */
 typedef struct foil_dp_options {
     int enabled;
     double noise_multiplier;   /* sigma (> 0), or 0 to choose it from target_epsilon */

@@ -76,7 +76,8 @@ const cli_command cli_train = {
     "(epsilon, --delta) spent (default delta 1e-5; RDP accounting with Balle et\n"
     "al. 2020's conversion). Models must keep examples apart: mlp, cnn-small,\n"
     "lenet5, not resnet-mini's BatchNorm. Without augmentation, --adv, --distill,\n"
-    "--temperature, --fine-tune, --checkpoint or MPI ranks.",
+    "--temperature, --fine-tune, --checkpoint or MPI ranks. The noise must be\n"
+    "secret: without --seed, --dp draws the run's seed from /dev/urandom.",
     run_train,
     CLI_DISTRIBUTED,
 };
@@ -303,6 +304,27 @@ static int dp_options(const dp_cli *c, int augment, int others, foil_dp_options 
     return CLI_OK;
 }
 
+/* DP-SGD's guarantee needs noise and batches nobody can recompute: a seed
+ * from the system's random source, never shown. */
+static foil_status secret_seed(int64_t *seed)
+{
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    int ok = f && fread(&v, sizeof v, 1, f) == 1;
+    if (f) fclose(f);
+    if (!ok) return foil_error(FOIL_ERR_IO, "/dev/urandom: cannot read a seed for DP-SGD's noise; give --seed N "
+                               "(and keep N secret)");
+    *seed = (int64_t)(v >> 1);
+    return FOIL_OK;
+}
+
+static int seed_given(int argc, char **argv)
+{
+    for (int a = 1; a < argc; a++)
+        if (strcmp(argv[a], "--seed") == 0 || strncmp(argv[a], "--seed=", 7) == 0) return 1;
+    return 0;
+}
+
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
@@ -422,6 +444,14 @@ static int run_train(int argc, char **argv)
     if ((rc = dp_options(&dpc, crop_pad > 0 || flip || noise_sigma > 0,
                          adv || teacher_path || temperature > 0 || fine_tune || checkpoint, &o.dp)))
         return rc;
+    if (o.dp.enabled && seed_given(argc, argv))
+        fprintf(stderr, "foil train: warning: with --seed, anyone who knows the seed can recompute DP-SGD's noise and "
+                "batches and take the noise away: (epsilon, delta) holds only while the seed stays secret\n");
+    else if (o.dp.enabled) {
+        foil_status sst = secret_seed(&common.seed);
+        if (sst) return cli_fail(&cli_train, sst);
+        o.seed = (uint64_t)common.seed;
+    }
     cli_apply_common(&common);
 
     data.seed = (uint64_t)common.seed;
