@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/stats.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
 #include "foil/scan.h"
@@ -97,18 +98,6 @@ static foil_status step(Cleanse *s, int64_t t, int64_t batch, double cost, foil_
     return FOIL_OK;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-static double median(double *v, int64_t n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* The anomaly index of every class (norm - median over 1.4826 MAD, the
  * finite norms only) and the class flagged. */
 static void anomaly(foil_cleanse_result *r)
@@ -124,9 +113,9 @@ static void anomaly(foil_cleanse_result *r)
         free(v);
         return;
     }
-    const double med = median(v, n);
+    const double med = foilMedianInPlace(v, n);
     for (int64_t i = 0; i < n; i++) v[i] = fabs(v[i] - med);
-    const double mad = 1.4826 * median(v, n);
+    const double mad = 1.4826 * foilMedianInPlace(v, n);
     r->median = med, r->mad = mad;
     for (int64_t c = 0; c < k; c++) {
         if (!isfinite(r->norm[c])) continue;
