@@ -3,8 +3,10 @@
  * against Newcombe's published table, requirement parsing, and judging
  * (by the figure, by the interval's end, and a figure the audit lacks),
  * the interval of a change between two audits (Newcombe's hybrid), and
- * integrated gradients against their closed form on a logistic model.
- * The audit's runs are tested end to end in test_audit_cli.sh.
+ * integrated gradients against their closed form on a logistic model,
+ * and the backdoor scan of whole audits of a toy model with and without a
+ * one-pixel backdoor. The audit's runs are tested end to end in
+ * test_audit_cli.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,8 @@
 
 #include "eval/audit.h"
 #include "eval/audit_examples.h"
+#include "report/report.h"
+#include "toy_data.h"
 
 /* Newcombe (1998), "Two-sided confidence intervals for the single
  * proportion", Statistics in Medicine 17, Table II, method 3 (score
@@ -205,6 +209,131 @@ static void test_integrated_gradients_closed_form(void **state)
     foil_model_free(m);
 }
 
+/* backdoor-anomaly: any index from 0 up, and not a fraction's [0, 1]. */
+static void test_backdoor_requirement_parsing(void **state)
+{
+    (void)state;
+    FoilAuditRequirement r;
+    assert_int_equal(foilAuditRequirementParse("backdoor-anomaly<=2", 0, &r), FOIL_OK);
+    assert_string_equal(r.key, FOIL_AUDIT_BACKDOOR_KEY);
+    assert_true(!r.at_least && r.threshold == 2);
+    assert_int_equal(foilAuditRequirementParse(" backdoor-anomaly <= 2.5 ", 1, &r), FOIL_OK);
+    assert_true(r.threshold == 2.5 && !r.confident); /* no interval: judged as it is */
+    const char *bad[] = {"backdoor-anomaly<=-1", "backdoor-anomaly<=inf", "backdoor-anomaly<2", "clean>=2",
+                         "backdoor-anomalyx<=2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        foil_clear_error();
+        assert_int_equal(foilAuditRequirementParse(bad[i], 0, &r), FOIL_ERR_ARG);
+        assert_non_null(strstr(foil_last_error(), "backdoor-anomaly<=2"));
+    }
+    /* an audit whose scan did not run has no such figure: the gate fails */
+    FoilAudit a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(foilAuditRequirementParse("backdoor-anomaly<=2", 0, &r), FOIL_OK);
+    assert_int_equal(foilAuditCheck(&a, &r, 1), 1);
+    assert_true(!r.found && !r.passed);
+}
+
+/* The toy quadrants (1 x 6 x 6, 4 classes) with their corner pixel black,
+ * and the audit's budgets cut to a few seconds. */
+static void toy_audit(foil_dataset *d, FoilAuditConfig *c)
+{
+    toy_quadrants(d, 64, 4, 6, 3);
+    for (int64_t i = 0; i < 64; i++) foil_f32(&d->x)[i * 36 + 35] = 0;
+    *c = (FoilAuditConfig){.profile = FOIL_AUDIT_QUICK, .seed = 1, .queries = 50, .quiet = 1, .n_eps_linf = 1,
+                           .eps_linf = {0.1}, .n_eps_l2 = 1, .eps_l2 = {0.5}, .backdoor_steps = 300};
+}
+
+/* What report.json says of the scan. */
+static void check_backdoor_json(const FoilAudit *a, int backdoor)
+{
+    FoilAuditContext ctx = {.model = "toy", .model_kind = "onnx", .data = "toy", .split = "test", .version = "test"};
+    cJSON *json = foilReportAuditJson(a, &ctx), *b = cJSON_GetObjectItemCaseSensitive(json, "backdoor");
+    assert_non_null(b);
+    const cJSON *flagged = cJSON_GetObjectItemCaseSensitive(b, "flagged"),
+                *norms = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "per_class"), "mask_l1"),
+                *trigger = cJSON_GetObjectItemCaseSensitive(b, "trigger");
+    assert_int_equal(cJSON_GetArraySize(norms), 4);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(b, "verdict")->valuestring, backdoor ? "suspected" : "none");
+    if (backdoor) assert_true(cJSON_IsNumber(flagged) && flagged->valuedouble == 0);
+    else assert_true(cJSON_IsNull(flagged));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(trigger, "image")->valuestring,
+                        "examples/backdoor-trigger.png");
+    cJSON_Delete(json);
+}
+
+/* A whole audit of the toy model: with the one-pixel backdoor, the scan
+ * flags class 0 with an anomaly index above 2, its trigger is about one
+ * pixel, and stamped on other classes' images it keeps them on class 0
+ * when blended (STRIP flags most at 5% false positives); without it, no
+ * class is flagged. The gate backdoor-anomaly<=2 follows. */
+static void test_audit_backdoor_scan(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    FoilAuditConfig c;
+    toy_audit(&d, &c);
+    for (int backdoor = 1; backdoor >= 0; backdoor--) {
+        FoilAuditModels models = {.model = toy_quadrant_model(backdoor)};
+        FoilAudit a;
+        assert_int_equal(foilAuditRun(&models, &d, &c, &a), FOIL_OK);
+        const FoilAuditBackdoor *b = &a.backdoor;
+        const foil_cleanse_result *r = &b->cleanse;
+        printf("  %s model: mask norms %.2f %.2f %.2f %.2f, anomaly %.2f, flagged %lld; STRIP on class %lld: TPR %.2f "
+               "(FPR %.2f, %lld images), stamped success %.2f\n", backdoor ? "backdoored" : "clean", r->norm[0],
+               r->norm[1], r->norm[2], r->norm[3], r->flagged_anomaly, (long long)r->flagged, (long long)b->shown,
+               b->strip.tpr.value, b->strip.fpr, (long long)b->strip.images, b->strip.success);
+        assert_true(b->ran && b->images == 64 && b->steps == 300 && r->classes == 4);
+        assert_true(b->strip.images >= 10 && b->strip.fpr <= 0.05);
+        FoilAuditRequirement req;
+        assert_int_equal(foilAuditRequirementParse("backdoor-anomaly<=2", 0, &req), FOIL_OK);
+        assert_int_equal(foilAuditCheck(&a, &req, 1), backdoor);
+        assert_true(req.found && req.used == r->flagged_anomaly);
+        assert_ptr_equal(foilAuditFind(&a, FOIL_AUDIT_STRIP_KEY), &b->strip.tpr);
+        assert_true(b->strip.tpr.n == b->strip.images && b->strip.tpr.low <= b->strip.tpr.value);
+        if (backdoor) {
+            assert_int_equal(r->flagged, 0);
+            assert_true(r->flagged_anomaly > 2 && r->norm[0] < 2);
+            assert_int_equal(b->shown, 0);
+            assert_true(b->strip.success > 0.9 && b->strip.tpr.value > 0.8);
+            assert_true(b->stamped_label != 0 && b->stamped_pred == 0);
+        } else {
+            assert_int_equal(r->flagged, -1);
+            assert_true(r->flagged_anomaly <= 2);
+        }
+        assert_true(foilReportBackdoorHas(&a, FOIL_BACKDOOR_STAMPED));
+        check_backdoor_json(&a, backdoor);
+        foilAuditFree(&a);
+        foil_model_free(models.model);
+    }
+    foil_dataset_free(&d);
+}
+
+/* --no-backdoor-scan: nothing run, the reason in the report, no figure. */
+static void test_audit_backdoor_skipped(void **state)
+{
+    (void)state;
+    foil_dataset d;
+    FoilAuditConfig c;
+    toy_audit(&d, &c);
+    c.no_backdoor_scan = 1;
+    FoilAuditModels models = {.model = toy_quadrant_model(1)};
+    FoilAudit a;
+    assert_int_equal(foilAuditRun(&models, &d, &c, &a), FOIL_OK);
+    assert_false(a.backdoor.ran);
+    int said = 0;
+    for (int i = 0; i < a.n_skipped; i++) said += strstr(a.skipped[i], "--no-backdoor-scan") != NULL;
+    assert_int_equal(said, 1);
+    assert_false(foilReportBackdoorHas(&a, FOIL_BACKDOOR_MASK));
+    foilAuditFree(&a);
+    c.no_backdoor_scan = 0, c.backdoor_steps = -1;
+    foil_clear_error();
+    assert_int_equal(foilAuditRun(&models, &d, &c, &a), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "backdoor scan steps"));
+    foil_model_free(models.model);
+    foil_dataset_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +343,9 @@ int main(void)
         cmocka_unit_test(test_requirements_judged),
         cmocka_unit_test(test_difference_matches_newcombe),
         cmocka_unit_test(test_integrated_gradients_closed_form),
+        cmocka_unit_test(test_backdoor_requirement_parsing),
+        cmocka_unit_test(test_audit_backdoor_scan),
+        cmocka_unit_test(test_audit_backdoor_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # report.html in a real browser (Debian's chromium, headless): a small audit's
 # report is loaded, inside a checking page, with file access allowed, and
-#   - every image (the example grid, inline PNGs) has loaded with a size,
-#   - every chart (inline SVG) has drawn with a size,
+#   - every image (the example grid and the backdoor scan's trigger, inline
+#     PNGs) has loaded with a size,
+#   - every chart (inline SVG: two curves, the backdoor scan's bars) has
+#     drawn with a size,
 #   - the page has no scripts and the browser logged no script error;
 # then a screenshot of the whole report is saved to
 # $FOIL_BUILD_DIR/audit-report-screenshot.png for a person to look at.
@@ -23,7 +25,7 @@ trap 'rm -rf "$dir"' EXIT
 headless() { timeout 120 "$browser" --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$dir/profile" "$@"; }
 
 check "small audit" 0 "report:" -- "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/a" \
-  --limit 40 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet
+  --limit 40 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --backdoor-steps 40
 
 # The checking page reads the report's document once everything has loaded
 # (the window's load waits for the frame) and writes what it found.
@@ -41,7 +43,9 @@ window.addEventListener("load", function () {
     var svgs = doc.querySelectorAll("svg"), blank = 0;
     for (var j = 0; j < svgs.length; j++) {
       var box = svgs[j].getBoundingClientRect();
-      if (box.width === 0 || box.height === 0 || svgs[j].querySelectorAll("path,polyline,line").length === 0) blank++;
+      // drawn: grid lines, and a curve or a bar besides the background and the frame
+      if (box.width === 0 || box.height === 0 || svgs[j].querySelectorAll("path,polyline,line").length === 0 ||
+          svgs[j].querySelectorAll("polyline,rect").length < 3) blank++;
     }
     out.textContent = "RESULT images=" + imgs.length + " broken=" + broken + " charts=" + svgs.length +
       " blank=" + blank + " scripts=" + doc.scripts.length + " title=" + doc.title.length;
@@ -56,9 +60,9 @@ headless --allow-file-access-from-files --virtual-time-budget=10000 --enable-log
 result=$(sed -n 's/.*<pre id="result">\(RESULT[^<]*\)<.*/\1/p' "$dir/dom.html")
 echo "$result"
 images=$(sed -n 's/.*images=\([0-9]*\).*/\1/p' <<<"$result")
-[ -n "$images" ] && [ "$images" -ge 10 ] || fail "the report shows the example images (got: ${result:-no result})"
+[ -n "$images" ] && [ "$images" -ge 13 ] || fail "the report shows the example and trigger images (got: ${result:-no result})"
 grep -q " broken=0 " <<<"$result" || fail "broken images in report.html: $result"
-grep -q "charts=2 blank=0 " <<<"$result" || fail "the two charts render: $result"
+grep -q "charts=3 blank=0 " <<<"$result" || fail "the three charts render: $result"
 grep -q "scripts=0 " <<<"$result" || fail "report.html has no scripts: $result"
 if grep -E "Uncaught|CONSOLE.*[Ee]rror" "$dir/browser.log" | grep -q "report.html"; then
   fail "script errors in report.html: $(grep -E 'Uncaught|CONSOLE' "$dir/browser.log" | head -3)"

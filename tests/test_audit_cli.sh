@@ -25,9 +25,17 @@
 #   - a model behind --command (no gradients) gets the black-box attacks
 #     only, examples without saliency maps, and the report says why;
 #   - tabular data gets Linf only and SimBA as its score-based attack;
+#   - the backdoor scan (Neural Cleanse, few steps: the structure, not the
+#     verdict, which test_audit.c checks on a toy model with and without a
+#     backdoor): per-class arrays, the trigger's PNGs on disk and inline,
+#     the bar chart; --require 'backdoor-anomaly<=V' judges its index (exit
+#     3 when it is above V), an audit without the scan fails the gate, and
+#     black-box models, tabular data and declared defenses skip it, saying
+#     why;
 #   - --compare finds no change between a report and itself, calls a
 #     10-point fall on 1,000 examples worse (exit 3) and a 1-point one
-#     noise, and refuses a file that is not an audit report;
+#     noise, shows the backdoor scans beside the figures (with or without
+#     one), and refuses a file that is not an audit report;
 #   - bad options are refused (exit 2) with a message naming them.
 set -uo pipefail
 FOIL=${FOIL_BIN:?}
@@ -38,7 +46,8 @@ need_fashion_mnist
 py=/usr/bin/python3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-small=(--limit 60 --eps-linf 0.05,0.1 --eps-l2 1 --queries 300 --quiet)
+# the backdoor scan has its own audit below: the others leave it out (it costs tens of seconds)
+small=(--limit 60 --eps-linf 0.05,0.1 --eps-l2 1 --queries 300 --quiet --no-backdoor-scan)
 
 check "audit, requirement met" 0 "requirement clean>=0.5 +pass" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/a" "${small[@]}" --require 'clean>=0.5'
@@ -106,7 +115,7 @@ assert html.count('src="data:image/png;base64,') == images, (html.count("data:im
 print("examples ok: %d images, %d examples" % (images, len(items)))
 PY
 # the gates on a smaller audit: one eps per norm, 30 examples
-tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet)
+tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --no-backdoor-scan)
 check "audit, requirement missed" 3 "requirement not met: worst-linf@0.1>=0.99" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/b" "${tiny[@]}" \
   --require 'clean>=0.5' --require 'worst-linf@0.1>=0.99' --junit "$dir/b.xml"
@@ -125,15 +134,20 @@ PY
 grep -q 'class="fail">FAIL' "$dir/b/report.html" || fail "report.html shows the failed requirement"
 mid=$("$py" -c 'import json,sys; f=json.load(open(sys.argv[1]))["figures"]["clean"]; print((f["value"] + f["ci_low"]) / 2)' \
   "$dir/b/report.json")
-check "figure the audit lacks" 3 "no such figure" -- \
-  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/c" "${tiny[@]}" --require 'pgd-linf@0.7>=0.1'
+check "figure the audit lacks" 3 "requirement not met: pgd-linf@0.7>=0.1 \(no such figure" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/c" "${tiny[@]}" --require 'pgd-linf@0.7>=0.1' \
+  --require 'backdoor-anomaly<=2'
+grep -q "requirement not met: backdoor-anomaly<=2 (no such figure" <<<"$out" ||
+  fail "an audit without the backdoor scan fails its gate"
+grep -q "not run: backdoor scan (Neural Cleanse): turned off (--no-backdoor-scan)" <<<"$out" ||
+  fail "the summary says the backdoor scan was turned off"
 check "threshold between the interval's end and the figure" 0 "pass" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/d" "${tiny[@]}" --require "clean>=$mid"
 check "... fails when judged by the interval" 3 "requirement not met: clean>=" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/d" "${tiny[@]}" --require "clean>=$mid" \
   --require-confident
 
-check "tabular audit" 0 "worst-linf@0.1" -- \
+check "tabular audit" 0 "not run: backdoor scan .*the data are not images" -- \
   "$FOIL" audit --model "$TABULAR" --data breast-cancer --out "$dir/t" --limit 40 --eps-linf 0.05,0.1 --queries 200 --quiet
 "$py" - "$dir/t/report.json" <<'PY' || fail "tabular report"
 import json, sys
@@ -150,6 +164,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["defense"]["preprocess"] == "squeeze:bits=4,median:3" and r["defense"]["gradient_masking"] >= 2, r["defense"]
 assert r["verification"] is None and any("declared" in s and "CROWN" in s for s in r["skipped"]), r["skipped"]
+assert r["backdoor"] is None and any("Neural Cleanse" in s and "declared preprocessing" in s for s in r["skipped"]), r["skipped"]
 runs = {x["key"]: x for x in r["runs"]}
 f = r["figures"]
 for name in ("pgd", "apgd-ce"):
@@ -182,9 +197,68 @@ check "unknown detector" 2 "unknown detector 'bogus'" -- \
 check "detector FPR out of range" 2 "detector-fpr must lie strictly between 0 and 1" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --detector energy --detector-fpr 1.5
 
+# the backdoor scan, at 40 steps a class (the default 1200 takes tens of
+# seconds): its figure gated twice, once passing and once not
+bd=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --backdoor-steps 40)
+check "audit with the backdoor scan" 3 "requirement not met: backdoor-anomaly<=0 \(see the report\)" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/k" "${bd[@]}" \
+  --require 'backdoor-anomaly<=1000' --require 'backdoor-anomaly<=0' --require 'backdoor-strip-tpr<=1' \
+  --require-confident --junit "$dir/k.xml"
+grep -qE "^  backdoor-anomaly +[0-9.]+  \(Neural Cleanse, 30 images, 40 steps; " <<<"$out" &&
+  grep -qE "^  backdoor-strip-tpr +[0-9.]+% .*\(STRIP at 5% FPR, class [0-9]'s trigger on [0-9]+ images\)" <<<"$out" ||
+  fail "the summary's backdoor lines: $(grep backdoor <<<"$out" | head -2)"
+"$py" - "$dir/k" <<'PY' || fail "the backdoor scan's report"
+import json, math, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))
+b = r["backdoor"]
+assert b["method"] == "neural-cleanse" and b["figure"] == "backdoor-anomaly" and b["images"] == 30 and b["steps"] == 40, b
+assert b["threshold"] == 2 and b["seed"] == r["data"]["seed"] and b["seconds"] > 0, b
+pc = b["per_class"]
+assert all(len(pc[k]) == 10 for k in ("mask_l1", "success", "anomaly_index")), pc
+norms = [n for n in pc["mask_l1"] if n is not None]
+assert len(norms) >= 3 and all(0 < n <= 784 for n in norms), pc["mask_l1"]
+# the anomaly index is |norm - median| / MAD, and the figure the largest one below the median
+med, mad = b["median_mask_l1"], b["mad"]
+for n, a in zip(pc["mask_l1"], pc["anomaly_index"]):
+    assert n is None or abs(a - abs(n - med) / mad) < 1e-6 * max(1, a), (n, a, med, mad)
+below = [a for n, a in zip(pc["mask_l1"], pc["anomaly_index"]) if n is not None and n < med]
+assert abs(b["anomaly_index"] - max(below)) < 1e-12, (b["anomaly_index"], below)
+flagged = b["flagged"]
+assert (flagged is not None) == (b["anomaly_index"] > 2) and b["verdict"] == ("suspected" if flagged is not None else "none")
+t = b["trigger"]
+shown = flagged if flagged is not None else min(range(10), key=lambda c: math.inf if pc["mask_l1"][c] is None else pc["mask_l1"][c])
+assert t["class"] == shown and t["flagged"] == (flagged is not None), (t, shown)
+s = t["strip"]
+assert s["images"] >= 2 and s["overlays"] == 100 and s["fpr"] <= 0.05 and 0 <= s["success"] <= 1, s
+assert s["figure"] == "backdoor-strip-tpr" and s["tpr"]["examples"] == s["images"], s
+assert s["tpr"]["ci_low"] <= s["tpr"]["value"] <= s["tpr"]["ci_high"], s
+assert t["stamped"]["label"] != shown, t["stamped"]
+html = open(d + "/report.html").read()
+for p in (t["mask_image"], t["image"], t["stamped"]["image"]):
+    assert p.startswith("examples/backdoor-") and open(d + "/" + p, "rb").read(8) == b"\x89PNG\r\n\x1a\n", p
+assert html.count("<svg") == 3 and "Smallest trigger per class (Neural Cleanse)" in html, html.count("<svg")
+assert 'alt="backdoor trigger"' in html and ("Backdoor suspected" in html) == (flagged is not None)
+req = r["requirements"]
+# --require-confident: the anomaly index has no interval and is judged as it is, the TPR by its high end
+assert [q["passed"] for q in req] == [True, False, True] and all(q["value"] == b["anomaly_index"] for q in req[:2]), req
+assert req[1]["threshold"] == 0 and req[0]["threshold"] == 1000 and req[2]["value"] == s["tpr"]["ci_high"], req
+assert [q["confident"] for q in req] == [False, False, True], req
+cases = ET.parse(d + ".xml").getroot().findall("./testsuite/testcase")
+msg = cases[1].find("failure").get("message")
+assert cases[0].find("failure") is None and msg.startswith("backdoor-anomaly is ") and msg.endswith("above 0.0000"), msg
+print("backdoor scan ok: anomaly index %.2f, flagged %s, STRIP TPR %.2f on class %d" % (b["anomaly_index"], flagged, s["tpr"]["value"], shown))
+PY
+check "--backdoor-steps 0" 2 "--backdoor-steps must be >= 1" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --backdoor-steps 0
+check "--backdoor-steps not a number" 2 "backdoor-steps" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --backdoor-steps many
+check "backdoor-anomaly below 0" 2 "an anomaly index >= 0" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --require 'backdoor-anomaly<=-1'
+
 # every report against the schema; a wrong type and an image outside
 # examples/ must not validate (the schema checks something)
-"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,t,p,g}/report.json <<'PY' || fail "schema"
+"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,k,t,p,g}/report.json <<'PY' || fail "schema"
 import copy, json, sys
 try:
     import jsonschema
@@ -205,6 +279,14 @@ assert not v.is_valid(bad), "a figure's value as a string validated"
 bad = copy.deepcopy(r)
 bad["examples"]["items"][0]["clean"]["image"] = "../outside.png"
 assert not v.is_valid(bad), "an image path outside examples/ validated"
+k = json.load(open(sys.argv[4]))
+assert k["backdoor"] is not None and r["backdoor"] is None, "the reports with and without the backdoor scan"
+bad = copy.deepcopy(k)
+bad["backdoor"]["per_class"]["mask_l1"][0] = -1
+assert not v.is_valid(bad), "a negative mask norm validated"
+bad = copy.deepcopy(k)
+bad["backdoor"]["trigger"]["image"] = "examples/../../trigger.png"
+assert not v.is_valid(bad), "a trigger image outside examples/ validated"
 print("schema ok: %d reports" % (len(sys.argv) - 2))
 PY
 
@@ -219,6 +301,7 @@ r = json.load(open(sys.argv[1]))
 assert r["model"]["kind"] != "onnx", r["model"]
 assert sorted(x["attack"] for x in r["runs"]) == ["hsj", "square"], [x["attack"] for x in r["runs"]]
 assert any("white-box" in s for s in r["skipped"]) and any("saliency" in s for s in r["skipped"]), r["skipped"]
+assert r["backdoor"] is None and any("Neural Cleanse" in s and "no input gradients" in s for s in r["skipped"]), r["skipped"]
 items = r["examples"]["items"]
 assert items and all(x["clean"]["saliency"] is None for x in items), items[0]
 PY
@@ -227,6 +310,11 @@ fi
 # --compare: a report against itself changes nothing; a report whose
 # figures fell by far more than their intervals is called worse (exit 3)
 check "compare a report with itself" 0 "0 better, 0 worse beyond the noise" -- "$FOIL" audit --compare "$dir/a" "$dir/a/report.json"
+grep -q backdoor <<<"$out" && fail "compare shows a backdoor line when neither report scanned"
+check "compare a report without the backdoor scan and one with it (the same sample otherwise)" 0 "backdoor-anomaly +not scanned -> [0-9.]+, (none|class [0-9] flagged)" -- \
+  "$FOIL" audit --compare "$dir/b" "$dir/k"
+check "compare --json, the backdoor scans" 0 '"backdoor":\{"before":null,"after":\{"anomaly_index":[0-9.]+' -- \
+  "$FOIL" audit --compare "$dir/b" "$dir/k" --json
 "$py" - "$dir/a/report.json" "$dir/worse.json" <<'PY' || fail "a worse report"
 import json, math, sys
 r = json.load(open(sys.argv[1]))
@@ -246,6 +334,10 @@ grep -qE "worst-linf@0.1 .*within noise" <<<"$out" || fail "a 1-point change on 
 grep -q "1 worse beyond the noise, 1 within it; 0 figures only in the first report, 1 only in the second" <<<"$out" ||
   fail "compare's summary line"
 check "compare --json" 3 '"verdict":"worse"' -- "$FOIL" audit --compare "$dir/worse.json" "$dir/worse.json.after" --json
+"$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["backdoor"]="scanned"; json.dump(r, open(sys.argv[2], "w"))' \
+  "$dir/k/report.json" "$dir/bad-backdoor.json"
+check "compare a report whose backdoor scan is malformed" 1 'bad-backdoor.json: "backdoor" is not an object' -- \
+  "$FOIL" audit --compare "$dir/k" "$dir/bad-backdoor.json"
 echo '{"schema": "something-else/2", "figures": {}}' >"$dir/other.json"
 check "compare a file that is no audit report" 1 "other.json: not a foil audit report" -- \
   "$FOIL" audit --compare "$dir/a" "$dir/other.json"

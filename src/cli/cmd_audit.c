@@ -44,6 +44,13 @@ const cli_command cli_audit = {
     "at the middle Linf eps (ROC AUC, TPR, examples that evade it), then runs\n"
     "the attacker who evades model and detector together (orthogonal and\n"
     "selective PGD) and flags a detector it gets 5 points more through.\n"
+    "For a white-box image model it also scans for a backdoor: Neural Cleanse\n"
+    "on the sample's first images (500 quick, 1,000 otherwise; --backdoor-steps\n"
+    "Adam steps per class, 1200, fewer give false anomalies) finds each class's\n"
+    "smallest trigger and flags a class whose anomaly index exceeds 2; STRIP\n"
+    "then blends clean images stamped with the smallest trigger (a backdoor's\n"
+    "keeps the model's answer). --no-backdoor-scan skips it; black-box models,\n"
+    "declared defenses and tabular data skip it.\n"
     "Writes DIR/report.html (summary, curves, an example per class clean and\n"
     "adversarial with integrated-gradients saliency maps, per-class figures,\n"
     "every run with its parameters), DIR/report.json (schema foil-audit/1,\n"
@@ -53,7 +60,10 @@ const cli_command cli_audit = {
     "worst-NORM@EPS (robust under every attack at that eps, e.g.\n"
     "worst-linf@0.1) or ATTACK-NORM@EPS (e.g. pgd-linf@0.1), V a fraction; with\n"
     "--require-confident the interval's end is judged, so a lucky sample cannot\n"
-    "pass. Exit status 3 when a requirement fails, each failure named on stderr.\n"
+    "pass; or backdoor-anomaly, the backdoor scan's largest anomaly index below\n"
+    "the median ('backdoor-anomaly<=2': no class flagged), which has no interval,\n"
+    "or backdoor-strip-tpr, the stamped images STRIP flags at 5% FPR.\n"
+    "Exit status 3 when a requirement fails, each failure named on stderr.\n"
     "--junit FILE.xml writes the requirements as JUnit XML (a test case each),\n"
     "which CI systems display natively.\n"
     "foil audit --compare OLD NEW [--json] (report.json files, or the directories\n"
@@ -73,8 +83,8 @@ typedef struct audit_args {
     const char *detectors, *squeezers;
     double detector_fpr;
     cli_list require;
-    int require_confident;
-    int64_t limit, batch, queries;
+    int require_confident, no_backdoor_scan;
+    int64_t limit, batch, queries, backdoor_steps;
 } audit_args;
 
 static int make_config(const audit_args *a, const cli_common *common, FoilAuditConfig *c,
@@ -86,8 +96,10 @@ static int make_config(const audit_args *a, const cli_common *common, FoilAuditC
         return cli_usage_error(&cli_audit, "--limit and --queries must be >= 0 and --batch >= 1");
     if (!(a->detector_fpr > 0 && a->detector_fpr < 1))
         return cli_usage_error(&cli_audit, "--detector-fpr must lie strictly between 0 and 1");
+    if (a->backdoor_steps < 1) return cli_usage_error(&cli_audit, "--backdoor-steps must be >= 1");
     *c = (FoilAuditConfig){.profile = (FoilAuditProfile)p, .examples = a->limit, .seed = (uint64_t)common->seed,
-                           .batch = a->batch, .queries = a->queries, .quiet = common->quiet};
+                           .batch = a->batch, .queries = a->queries, .quiet = common->quiet,
+                           .no_backdoor_scan = a->no_backdoor_scan, .backdoor_steps = a->backdoor_steps};
     int rc = cli_parse_numbers(&cli_audit, "--eps-linf", a->eps_linf, 1, 1, c->eps_linf, FOIL_AUDIT_MAX_EPS,
                                &c->n_eps_linf);
     if (!rc) rc = cli_parse_numbers(&cli_audit, "--eps-l2", a->eps_l2, 1, 1, c->eps_l2, FOIL_AUDIT_MAX_EPS, &c->n_eps_l2);
@@ -135,6 +147,27 @@ static int write_reports(const audit_args *args, const FoilAudit *au, const Foil
     return st ? cli_fail(&cli_audit, st) : CLI_OK;
 }
 
+/* The backdoor scan's line of the summary. */
+static void print_backdoor(const FoilAudit *au, const FoilAuditContext *ctx)
+{
+    const FoilAuditBackdoor *b = &au->backdoor;
+    if (!b->ran) return;
+    const foil_cleanse_result *r = &b->cleanse;
+    printf("  %-28s %9.2f  (Neural Cleanse, %lld images, %lld steps; ", FOIL_AUDIT_BACKDOOR_KEY, r->flagged_anomaly,
+           (long long)b->images, (long long)b->steps);
+    if (r->flagged >= 0)
+        printf("BACKDOOR SUSPECTED: class %lld%s%s, mask L1 %.3g against a median of %.3g", (long long)r->flagged,
+               ctx->class_names ? " " : "", ctx->class_names ? ctx->class_names[r->flagged] : "", r->norm[r->flagged],
+               r->median);
+    else printf("no class flagged");
+    printf(")\n");
+    const FoilAuditFigure *tpr = &b->strip.tpr;
+    if (b->strip.images)
+        printf("  %-28s %8.2f%% %7.2f%% - %5.2f%%  (STRIP at 5%% FPR, class %lld's trigger on %lld images)\n",
+               FOIL_AUDIT_STRIP_KEY, 100 * tpr->value, 100 * tpr->low, 100 * tpr->high, (long long)b->shown,
+               (long long)tpr->n);
+}
+
 /* The one-screen summary at the end. */
 static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, const char *dir)
 {
@@ -155,6 +188,7 @@ static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, cons
         printf("  %-28s %8.2f%% %7.2f%% - %5.2f%%  (CROWN, %lld examples)\n", key, 100 * f->value, 100 * f->low,
                100 * f->high, (long long)f->n);
     }
+    print_backdoor(au, ctx);
     for (int i = 0; i < au->n_skipped; i++) printf("  not run: %s\n", au->skipped[i]);
     if (au->gradient_masking)
         printf("  WARNING: the defense (%s) relies on gradient masking: %d adaptive attacks left more than 5 points "
@@ -272,6 +306,24 @@ static void report_path(const char *arg, char *path, size_t size)
 
 static const char *verdict_name(int v) { return v > 0 ? "better" : v < 0 ? "WORSE" : "within noise"; }
 
+static void print_backdoor_side(const FoilAuditBackdoorSide *b)
+{
+    if (!b->present) printf("not scanned");
+    else if (b->flagged >= 0) printf("%.2f, class %lld flagged", b->anomaly, (long long)b->flagged);
+    else printf("%.2f, none flagged", b->anomaly);
+}
+
+/* The backdoor scans beside the figures: no interval, so no verdict. */
+static void print_backdoor_change(const FoilAuditComparison *c)
+{
+    if (!c->backdoor_before.present && !c->backdoor_after.present) return;
+    printf("  %-24s ", FOIL_AUDIT_BACKDOOR_KEY);
+    print_backdoor_side(&c->backdoor_before);
+    printf(" -> ");
+    print_backdoor_side(&c->backdoor_after);
+    printf("  (no interval; gate it with --require)\n");
+}
+
 static void print_comparison(const FoilAuditComparison *c, const char *before, const char *after)
 {
     printf("foil audit --compare: %s -> %s\n", before, after);
@@ -282,10 +334,22 @@ static void print_comparison(const FoilAuditComparison *c, const char *before, c
         printf("  %-24s %7.2f%% %7.2f%% %+9.2f   [%+7.2f, %+7.2f]  %s\n", x->key, 100 * x->before.value,
                100 * x->after.value, 100 * x->delta, 100 * x->low, 100 * x->high, verdict_name(x->verdict));
     }
+    print_backdoor_change(c);
     printf("%d better, %d worse beyond the noise, %d within it", c->better, c->worse, c->n - c->better - c->worse);
     if (c->only_before || c->only_after)
         printf("; %d figures only in the first report, %d only in the second", c->only_before, c->only_after);
     printf("\n");
+}
+
+/* null when the report has no scan; the anomaly index null when infinite */
+static cJSON *backdoor_side_json(const FoilAuditBackdoorSide *b)
+{
+    if (!b->present) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "anomaly_index",
+                          isfinite(b->anomaly) ? cJSON_CreateNumber(b->anomaly) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "flagged", b->flagged >= 0 ? cJSON_CreateNumber((double)b->flagged) : cJSON_CreateNull());
+    return o;
 }
 
 static void print_comparison_json(const FoilAuditComparison *c, const char *before, const char *after)
@@ -310,6 +374,9 @@ static void print_comparison_json(const FoilAuditComparison *c, const char *befo
         cJSON_AddItemToArray(list, e);
     }
     cJSON_AddItemToObject(o, "changes", list);
+    cJSON *backdoor = cJSON_AddObjectToObject(o, "backdoor");
+    cJSON_AddItemToObject(backdoor, "before", backdoor_side_json(&c->backdoor_before));
+    cJSON_AddItemToObject(backdoor, "after", backdoor_side_json(&c->backdoor_after));
     char *text = cJSON_PrintUnformatted(o);
     if (text) puts(text);
     free(text);
@@ -340,7 +407,7 @@ static int run_audit(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--compare") == 0) return run_compare(argc, argv);
     audit_args a = {.source.retries = -1, .profile = "quick", .batch = 250, .squeezers = "squeeze:bits=4,median:3",
-                    .detector_fpr = 0.05};
+                    .detector_fpr = 0.05, .backdoor_steps = FOIL_CLEANSE_DEFAULT_STEPS};
     cli_option opts[] = {
         CLI_MODEL_SOURCE_OPTIONS(a.source),
         CLI_DATA_OPTIONS(a.data),
@@ -364,6 +431,10 @@ static int run_audit(int argc, char **argv)
          "false-positive rate the detectors' thresholds allow on the clean sample (0.05)", 0, 0},
         {"--squeezers", OPT_STRING, &a.squeezers, "LIST", "the squeeze detector's squeezers (squeeze:bits=4,median:3)",
          0, 0},
+        {"--no-backdoor-scan", OPT_FLAG, &a.no_backdoor_scan, NULL, "skip the backdoor scan (Neural Cleanse, STRIP)", 0,
+         0},
+        {"--backdoor-steps", OPT_INT, &a.backdoor_steps, "N",
+         "Neural Cleanse's Adam steps per class (1200; fewer are noisier)", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_audit, argc, argv, opts, sizeof opts / sizeof opts[0], &common);

@@ -23,14 +23,16 @@
 typedef struct profile_budget {
     int64_t examples;
     int64_t verify_examples;     /* the first ones of the sample, bounded by CROWN (about 0.4 s each for cnn-small) */
+    int64_t backdoor_images;     /* the first ones, Neural Cleanse's clean images (its time does not grow with them:
+                                    each step draws a batch of 32) */
     int64_t pgd_steps, apgd_steps, queries;
     int autoattack;              /* also AutoAttack (standard version) at every Linf eps */
 } profile_budget;
 
 static const profile_budget budgets[] = {
-    [FOIL_AUDIT_QUICK] = {500, 20, 20, 50, 1000, 0},
-    [FOIL_AUDIT_STANDARD] = {1000, 100, 50, 100, 5000, 0},
-    [FOIL_AUDIT_THOROUGH] = {10000, 500, 100, 100, 10000, 1},
+    [FOIL_AUDIT_QUICK] = {500, 20, 500, 20, 50, 1000, 0},
+    [FOIL_AUDIT_STANDARD] = {1000, 100, 1000, 50, 100, 5000, 0},
+    [FOIL_AUDIT_THOROUGH] = {10000, 500, 1000, 100, 100, 10000, 1},
 };
 
 /* eps in units of the data's range (images): Linf 0.03 ... 0.2 and L2 0.5 ... 2
@@ -417,6 +419,9 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     out->defense = models->defense;
     if (config->profile < FOIL_AUDIT_QUICK || config->profile > FOIL_AUDIT_THOROUGH)
         return foil_error(FOIL_ERR_ARG, "audit: unknown profile %d", (int)config->profile);
+    if (config->backdoor_steps < 0)
+        return foil_error(FOIL_ERR_ARG, "audit: %lld backdoor scan steps per class; expected 1 or more (0: the "
+                          "default)", (long long)config->backdoor_steps);
     if (d->x.shape[0] < 1) return foil_error(FOIL_ERR_ARG, "audit: %s has no examples", d->name);
     resolve_config(out, d);
     double start = foil_now();
@@ -431,6 +436,7 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     if (!st) st = attack_stages(&s, &t, scores);
     if (!st) st = detector_stage(&s, t.plain_gradients);
     if (!st) st = foilAuditVerify(out, models, d, &s.x, s.y, budgets[out->config.profile].verify_examples);
+    if (!st) st = foilAuditBackdoorScan(out, models, d, &s.x, s.y, budgets[out->config.profile].backdoor_images);
     /* behind a declared defense the exact gradients are those of its
      * preprocessing (zero almost everywhere for quantization): no maps */
     int explain = t.plain_gradients && !models->adaptive;
@@ -455,6 +461,7 @@ void foilAuditFree(FoilAudit *a)
     free(a->robust_per_class);
     foilAuditFreeExamples(a);
     foilAuditFreeDetectors(a);
+    foilAuditFreeBackdoor(a);
     a->clean_per_class = a->robust_per_class = NULL;
 }
 
@@ -474,6 +481,7 @@ const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key)
 {
     char k[96];
     if (strcmp(key, "clean") == 0) return &a->clean;
+    if (strcmp(key, FOIL_AUDIT_STRIP_KEY) == 0) return a->backdoor.strip.images ? &a->backdoor.strip.tpr : NULL;
     for (int i = 0; i < a->n_worst; i++) {
         foilAuditWorstKey(&a->worst[i], k, sizeof k);
         if (strcmp(k, key) == 0) return &a->worst[i].robust;
@@ -513,15 +521,35 @@ foil_status foilAuditRequirementParse(const char *text, int confident, FoilAudit
     double v = op ? strtod(op + 2, &end) : NAN;
     int converted = op && end != op + 2;
     while (end && *end == ' ') end++;
+    /* an accuracy is a fraction; the anomaly index any number from 0 up */
+    int fraction = !(klen == strlen(FOIL_AUDIT_BACKDOOR_KEY) && memcmp(key, FOIL_AUDIT_BACKDOOR_KEY, klen) == 0);
     if (!converted || klen == 0 || klen >= sizeof req->key || strlen(text) >= sizeof req->text || *end ||
-        !isfinite(v) || v < 0 || v > 1)
+        !isfinite(v) || v < 0 || (fraction && v > 1))
         return foil_error(FOIL_ERR_ARG, "requirement '%s': expected FIGURE>=VALUE or FIGURE<=VALUE with VALUE in "
-                          "[0, 1], as in 'clean>=0.85' or 'pgd-linf@0.1>=0.6'", text);
+                          "[0, 1], as in 'clean>=0.85' or 'pgd-linf@0.1>=0.6' (for " FOIL_AUDIT_BACKDOOR_KEY
+                          ", an anomaly index >= 0: '" FOIL_AUDIT_BACKDOOR_KEY "<=2')", text);
     memcpy(req->key, key, klen);
     req->key[klen] = 0;
     req->threshold = v;
+    req->confident = confident && fraction; /* the anomaly index has no interval to take an end of */
     snprintf(req->text, sizeof req->text, "%s", text);
     return FOIL_OK;
+}
+
+/* The value requirement r judges into *v: a figure's value or its
+ * interval's end; the anomaly index (never `confident`) as it is.
+ * Returns 0 when the audit has no such figure (a backdoor scan that did
+ * not run has none). */
+static int judged_value(const FoilAudit *a, const FoilAuditRequirement *r, double *v)
+{
+    *v = NAN;
+    if (strcmp(r->key, FOIL_AUDIT_BACKDOOR_KEY) == 0) {
+        if (a->backdoor.ran) *v = a->backdoor.cleanse.flagged_anomaly;
+        return a->backdoor.ran;
+    }
+    const FoilAuditFigure *f = foilAuditFind(a, r->key);
+    if (f) *v = !r->confident ? f->value : r->at_least ? f->low : f->high;
+    return f != NULL;
 }
 
 int foilAuditCheck(const FoilAudit *a, FoilAuditRequirement *reqs, int n)
@@ -529,10 +557,8 @@ int foilAuditCheck(const FoilAudit *a, FoilAuditRequirement *reqs, int n)
     int failed = 0;
     for (int i = 0; i < n; i++) {
         FoilAuditRequirement *r = &reqs[i];
-        const FoilAuditFigure *f = foilAuditFind(a, r->key);
-        r->found = f != NULL;
-        r->used = !f ? NAN : !r->confident ? f->value : r->at_least ? f->low : f->high;
-        r->passed = f && (r->at_least ? r->used >= r->threshold : r->used <= r->threshold);
+        r->found = judged_value(a, r, &r->used);
+        r->passed = r->found && (r->at_least ? r->used >= r->threshold : r->used <= r->threshold);
         failed += !r->passed;
     }
     return failed;

@@ -10,6 +10,14 @@
  * A model that answers queries only (a remote endpoint) gets the black-box
  * attacks alone, and the report says which stages it skipped and why.
  *
+ * For a white-box image model the audit also looks for a backdoor (Neural
+ * Cleanse on the sample's first images, foil/scan.h): the smallest trigger
+ * that sends the images to each class, and the class whose trigger is far
+ * smaller than the others' (anomaly index above 2). STRIP then checks the
+ * recovered trigger of that class (or, when none stands out, the smallest
+ * one): a real backdoor's trigger keeps the model's answer when the image
+ * is blended with others, a merely small adversarial patch does not.
+ *
  * A declared preprocessing defense is attacked twice (Athalye, Carlini and
  * Wagner 2018; Tramer et al. 2020): as given, as an attacker unaware of it
  * sees it, and adaptively (BPDA through the preprocessors, EOT when they are
@@ -27,10 +35,11 @@
 #include "foil/eval.h"
 #include "foil/evasion.h"
 #include "foil/model.h"
+#include "foil/scan.h"
 
 typedef enum { FOIL_AUDIT_QUICK = 0, FOIL_AUDIT_STANDARD, FOIL_AUDIT_THOROUGH } FoilAuditProfile;
 
-enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 128, FOIL_AUDIT_MAX_SKIPPED = 8, FOIL_AUDIT_MAX_EXAMPLES = 10 };
+enum { FOIL_AUDIT_MAX_EPS = 8, FOIL_AUDIT_MAX_RUNS = 128, FOIL_AUDIT_MAX_SKIPPED = 12, FOIL_AUDIT_MAX_EXAMPLES = 10 };
 enum { FOIL_AUDIT_MAX_DETECTORS = 4, FOIL_AUDIT_MAX_DETECTIONS = 64 };
 
 /* Integrated gradients' steps: the path integral as a midpoint Riemann sum
@@ -115,6 +124,35 @@ typedef struct FoilAuditVerified {
     double seconds;
 } FoilAuditVerified;
 
+/* STRIP on the recovered trigger of one class: clean images of the sample
+ * (not of that class) and the same images stamped with the trigger,
+ * (1 - m) x + m p, each blended with `overlays` other images of the sample;
+ * the entropy threshold flags at most 5% of the clean ones. */
+typedef struct FoilAuditStrip {
+    int64_t images, overlays;    /* images: 0 when not run */
+    double fpr;                  /* the clean images flagged (at most the 5% asked) */
+    FoilAuditFigure tpr;         /* the stamped images flagged, of `images`, with its interval */
+    double threshold_bits;       /* flagged: mean entropy below it */
+    double success;              /* the stamped images the model sends to the class */
+} FoilAuditStrip;
+
+/* The backdoor scan (audit_backdoor.c). */
+typedef struct FoilAuditBackdoor {
+    int ran;                     /* 0: not run (skipped[] says why) */
+    int64_t images, steps;       /* Neural Cleanse's images (the sample's first) and Adam steps per class */
+    foil_cleanse_result cleanse; /* per class: mask norm, success, anomaly index; the flagged class; masks, patterns */
+    int64_t shown;               /* the class whose trigger the report shows and STRIP checks: the one with the
+                                    smallest mask (the flagged one, when a class is flagged: the smallest mask has the
+                                    largest anomaly index below the median); -1 when no trigger reached the target */
+    float *stamped;              /* that trigger on one clean image of the sample (another class's) */
+    int64_t stamped_index, stamped_label, stamped_pred; /* its place in the sample, its label, the model's answer */
+    FoilAuditStrip strip;
+    double seconds;
+} FoilAuditBackdoor;
+
+/* Neural Cleanse's flag: a class whose anomaly index exceeds this (Wang et al. 2019). */
+#define FOIL_AUDIT_ANOMALY_THRESHOLD 2.0
+
 typedef struct FoilAuditConfig {
     FoilAuditProfile profile;
     int64_t examples;            /* 0: the profile's sample size */
@@ -125,6 +163,9 @@ typedef struct FoilAuditConfig {
     /* eps lists; n 0: the profile's, in units of the data's range for images */
     int n_eps_linf, n_eps_l2;
     double eps_linf[FOIL_AUDIT_MAX_EPS], eps_l2[FOIL_AUDIT_MAX_EPS];
+    int no_backdoor_scan;        /* 1: skip the backdoor scan */
+    int64_t backdoor_steps;      /* Neural Cleanse's Adam steps per class (0: 1200, the library's default; fewer
+                                    give noisier mask norms and false anomalies) */
 } FoilAuditConfig;
 
 typedef struct FoilAudit {
@@ -150,6 +191,7 @@ typedef struct FoilAudit {
     int n_detections;
     FoilAuditVerified verified[FOIL_AUDIT_MAX_EPS]; /* increasing eps, up to the first that verifies none */
     int n_verified;
+    FoilAuditBackdoor backdoor;
     const char *defense;         /* the declared preprocessing (as given), NULL: none */
     int gradient_masking;        /* (attack, eps) pairs where the adaptive attack left > 5 points less */
     const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
@@ -190,12 +232,30 @@ void foilAuditSkip(FoilAudit *a, const char *why);
 foil_status foilAuditVerify(FoilAudit *a, const FoilAuditModels *m, const foil_dataset *d, const foil_tensor *x,
                             const int64_t *y, int64_t examples);
 
+/* audit_backdoor.c: the backdoor scan on the first `images` of the sample
+ * x, y (skipped, with why, when config asks, for a model without
+ * gradients or behind a declared defense, and for data that are not
+ * images); seeded by the audit's seed. */
+foil_status foilAuditBackdoorScan(FoilAudit *a, const FoilAuditModels *m, const foil_dataset *d, const foil_tensor *x,
+                                  const int64_t *y, int64_t images);
+void foilAuditFreeBackdoor(FoilAudit *a);
+
 /* The Wilson score interval at 95% for k of n. */
 FoilAuditFigure foilAuditFigure(int64_t k, int64_t n);
 
 /* A figure by its key: "clean", "ATTACK-NORM@EPS" (a run: "pgd-linf@0.1"),
- * "worst-NORM@EPS" or "verified-linf@EPS". NULL when the audit has no such figure. */
+ * "worst-NORM@EPS", "verified-linf@EPS" or FOIL_AUDIT_STRIP_KEY. NULL when
+ * the audit has no such figure. */
 const FoilAuditFigure *foilAuditFind(const FoilAudit *a, const char *key);
+
+/* STRIP's TPR on the smallest recovered trigger: a share with an interval,
+ * like the accuracies, but one that a backdoor raises (gate it with <=). */
+#define FOIL_AUDIT_STRIP_KEY "backdoor-strip-tpr"
+
+/* The one figure that is not a share: Neural Cleanse's largest anomaly
+ * index below the median, which --require gates as 'backdoor-anomaly<=2'.
+ * It has no interval: a requirement on it is never `confident`. */
+#define FOIL_AUDIT_BACKDOOR_KEY "backdoor-anomaly"
 /* "verified-linf@EPS" */
 void foilAuditVerifiedKey(const FoilAuditVerified *v, char *buf, size_t size);
 
@@ -206,7 +266,8 @@ static inline const char *foilAuditRunVariant(const FoilAuditRun *r) { return r-
 void foilAuditRunKey(const FoilAuditRun *r, char *buf, size_t size);
 void foilAuditWorstKey(const FoilAuditWorst *w, char *buf, size_t size);
 
-/* A requirement, "KEY>=VALUE" or "KEY<=VALUE" (--require). */
+/* A requirement, "KEY>=VALUE" or "KEY<=VALUE" (--require): VALUE in [0, 1]
+ * for an accuracy, any VALUE >= 0 for the backdoor anomaly index. */
 typedef struct FoilAuditRequirement {
     char text[96];
     char key[64];
@@ -234,10 +295,20 @@ typedef struct FoilAuditChange {
     int verdict;                 /* 1 better, -1 worse (the interval excludes 0), 0 within the noise */
 } FoilAuditChange;
 
+/* One report's backdoor scan, as --compare shows it beside the figures.
+ * Its anomaly index has no interval, so no verdict is drawn from it: the
+ * gate for it is --require 'backdoor-anomaly<=2'. */
+typedef struct FoilAuditBackdoorSide {
+    int present;                 /* 0: the report has no backdoor scan (skipped, or written before it existed) */
+    double anomaly;              /* INFINITY where the report has null */
+    int64_t flagged;             /* -1: none */
+} FoilAuditBackdoorSide;
+
 typedef struct FoilAuditComparison {
     FoilAuditChange changes[FOIL_AUDIT_MAX_CHANGES]; /* the figures both reports hold, in the first's order */
     int n, better, worse;
     int only_before, only_after; /* figures one report holds and the other lacks */
+    FoilAuditBackdoorSide backdoor_before, backdoor_after;
 } FoilAuditComparison;
 
 /* The change from one figure to another, with Newcombe's hybrid score

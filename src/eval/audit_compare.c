@@ -77,6 +77,25 @@ static foil_status read_figure(const char *path, const cJSON *o, FoilAuditFigure
     return FOIL_OK;
 }
 
+/* The report's "backdoor" object (null or absent: no scan); FOIL_ERR_FORMAT
+ * naming path when it is not the object the schema describes. */
+static foil_status read_backdoor(const char *path, const cJSON *report, FoilAuditBackdoorSide *side)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(report, "backdoor");
+    *side = (FoilAuditBackdoorSide){.flagged = -1};
+    if (!b || cJSON_IsNull(b)) return FOIL_OK;
+    const cJSON *index = cJSON_GetObjectItemCaseSensitive(b, "anomaly_index"),
+                *flagged = cJSON_GetObjectItemCaseSensitive(b, "flagged");
+    if (!cJSON_IsObject(b) || !(cJSON_IsNumber(index) || cJSON_IsNull(index)) ||
+        !(cJSON_IsNumber(flagged) || cJSON_IsNull(flagged)) || (cJSON_IsNumber(flagged) && flagged->valuedouble < 0))
+        return foil_error(FOIL_ERR_FORMAT, "%s: \"backdoor\" is not an object with an anomaly_index and a flagged "
+                          "class (or null)", path);
+    side->present = 1;
+    side->anomaly = cJSON_IsNumber(index) ? index->valuedouble : INFINITY;
+    side->flagged = cJSON_IsNumber(flagged) ? (int64_t)flagged->valuedouble : -1;
+    return FOIL_OK;
+}
+
 FoilAuditChange foilAuditDifference(const FoilAuditFigure *before, const FoilAuditFigure *after)
 {
     FoilAuditChange c = {.before = *before, .after = *after};
@@ -115,6 +134,8 @@ foil_status foilAuditCompare(const char *before_path, const char *after_path, Fo
         out->worse += c->verdict < 0;
     }
     cJSON_ArrayForEach(o, fa) out->only_after += !st && !cJSON_GetObjectItemCaseSensitive(fb, o->string);
+    if (!st) st = read_backdoor(before_path, before, &out->backdoor_before);
+    if (!st) st = read_backdoor(after_path, after, &out->backdoor_after);
     cJSON_Delete(before);
     cJSON_Delete(after);
     return st;

@@ -2,7 +2,8 @@
  * report/audit_examples.c - the audit's example grid as images: each
  * example clean and adversarial, the perturbation magnified, and the
  * integrated-gradients maps, drawn as PNGs for DIR/examples/ and for
- * report.html (one encoding for both).
+ * report.html (one encoding for both); and the backdoor scan's recovered
+ * trigger, its mask, and a clean image stamped with it.
  *
  * Images are scaled up by whole pixels (nearest neighbour) to about 112
  * pixels, so the files are readable alone; a saliency map is drawn
@@ -177,6 +178,63 @@ foil_status foilReportExamplePng(const FoilAudit *a, int k, FoilExampleView v, F
     return st;
 }
 
+/* ---- the backdoor scan's trigger ---- */
+
+static const char *const backdoor_names[FOIL_BACKDOOR_VIEW_COUNT] = {"mask", "trigger", "stamped"};
+
+int foilReportBackdoorHas(const FoilAudit *a, FoilBackdoorView v)
+{
+    const FoilAuditBackdoor *b = &a->backdoor;
+    if (!b->ran || b->shown < 0 || !a->lower || v < 0 || v >= FOIL_BACKDOOR_VIEW_COUNT) return 0;
+    return v != FOIL_BACKDOOR_STAMPED || b->stamped != NULL;
+}
+
+void foilReportBackdoorFile(FoilBackdoorView v, char *buf, size_t size)
+{
+    snprintf(buf, size, "examples/backdoor-%s.png", backdoor_names[v]);
+}
+
+/* The mask, one value in [0, 1] per pixel. */
+static double shade_mask(const void *ctx, int64_t j) { return ((const float *)ctx)[j]; }
+
+/* The trigger alone: (1 - m) lower + m p, what it makes of a black image. */
+static float *trigger_on_black(const FoilAudit *a)
+{
+    const foil_cleanse_result *r = &a->backdoor.cleanse;
+    const int64_t hw = a->image_shape[1] * a->image_shape[2], f = a->image_shape[0] * hw, c = a->backdoor.shown;
+    const float *m = foil_f32(&r->mask) + c * hw, *p = foil_f32(&r->pattern) + c * f;
+    float *x = malloc((size_t)f * sizeof *x);
+    for (int64_t j = 0; x && j < f; j++) x[j] = (1 - m[j % hw]) * a->lower[j] + m[j % hw] * p[j];
+    return x;
+}
+
+foil_status foilReportBackdoorPng(const FoilAudit *a, FoilBackdoorView v, FoilPng *png)
+{
+    memset(png, 0, sizeof *png);
+    if (!foilReportBackdoorHas(a, v))
+        return foil_error(FOIL_ERR_ARG, "the audit has no backdoor %s image",
+                          v >= 0 && v < FOIL_BACKDOOR_VIEW_COUNT ? backdoor_names[v] : "?");
+    canvas cv;
+    foil_status st = canvas_make(a, v == FOIL_BACKDOOR_MASK ? 1 : (int)a->image_shape[0], &cv);
+    if (st) return st;
+    float *trigger = NULL;
+    if (v == FOIL_BACKDOOR_MASK) {
+        cv.c = 1;
+        draw_planes(&cv, shade_mask, foil_f32(&a->backdoor.cleanse.mask) + a->backdoor.shown * cv.h * cv.w);
+    } else if (v == FOIL_BACKDOOR_TRIGGER && !(trigger = trigger_on_black(a))) {
+        st = foil_error(FOIL_ERR_NOMEM, "audit report: out of memory for the backdoor trigger");
+    } else {
+        image_shade shade = {a, trigger ? trigger : a->backdoor.stamped};
+        draw_planes(&cv, shade_image, &shade);
+    }
+    if (!st) st = foilPngEncode(cv.px, (int)(cv.w * cv.scale), (int)(cv.h * cv.scale), cv.channels, png);
+    free(trigger);
+    free(cv.px);
+    return st;
+}
+
+/* ---- files ---- */
+
 static foil_status write_file(const char *path, const FoilPng *png)
 {
     FILE *f = fopen(path, "wb");
@@ -186,22 +244,34 @@ static foil_status write_file(const char *path, const FoilPng *png)
     return FOIL_OK;
 }
 
+/* One image, encoded or failed: into dir/name. */
+static foil_status write_png(const char *dir, const char *name, foil_status encoded, FoilPng *png)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    foil_status st = encoded ? encoded : write_file(path, png);
+    foilPngFree(png);
+    return st;
+}
+
 foil_status foilReportAuditExamples(const char *dir, const FoilAudit *a)
 {
-    if (!a->n_examples) return FOIL_OK;
+    if (!a->n_examples && !foilReportBackdoorHas(a, FOIL_BACKDOOR_MASK)) return FOIL_OK;
     char path[4096], name[64];
     snprintf(path, sizeof path, "%s/examples", dir);
     foil_status st = foilMakeDir(path);
-    if (st) return st;
     for (int k = 0; k < a->n_examples && !st; k++)
         for (int v = 0; v < FOIL_VIEW_COUNT && !st; v++) {
             if (!foilReportExampleHas(&a->examples[k], (FoilExampleView)v)) continue;
             FoilPng png;
             foilReportExampleFile(k, (FoilExampleView)v, name, sizeof name);
-            snprintf(path, sizeof path, "%s/%s", dir, name);
-            st = foilReportExamplePng(a, k, (FoilExampleView)v, &png);
-            if (!st) st = write_file(path, &png);
-            foilPngFree(&png);
+            st = write_png(dir, name, foilReportExamplePng(a, k, (FoilExampleView)v, &png), &png);
         }
+    for (int v = 0; v < FOIL_BACKDOOR_VIEW_COUNT && !st; v++) {
+        if (!foilReportBackdoorHas(a, (FoilBackdoorView)v)) continue;
+        FoilPng png;
+        foilReportBackdoorFile((FoilBackdoorView)v, name, sizeof name);
+        st = write_png(dir, name, foilReportBackdoorPng(a, (FoilBackdoorView)v, &png), &png);
+    }
     return st;
 }

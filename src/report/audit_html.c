@@ -161,21 +161,26 @@ static void put_class(FILE *f, const FoilAuditContext *ctx, int64_t c)
     foilReportPutEscaped(f, ctx->class_names[c]);
 }
 
-/* An example image inline, as a data: URL, so the page needs no other file. */
+/* An image inline, as a data: URL, so the page needs no other file: the
+ * PNG as encoded (encoded: the encoder's status), freed here. */
+static foil_status put_png(FILE *f, foil_status encoded, FoilPng *png, const char *alt)
+{
+    if (encoded) return encoded;
+    size_t size = sodium_base64_ENCODED_LEN(png->size, sodium_base64_VARIANT_ORIGINAL);
+    char *text = malloc(size);
+    if (text) {
+        sodium_bin2base64(text, size, png->data, png->size, sodium_base64_VARIANT_ORIGINAL);
+        fprintf(f, "<img alt=\"%s\" src=\"data:image/png;base64,%s\">", alt, text);
+    }
+    free(text);
+    foilPngFree(png);
+    return text ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "report.html: out of memory for an image");
+}
+
 static foil_status put_image(FILE *f, const FoilAudit *a, int k, FoilExampleView v)
 {
     FoilPng png;
-    foil_status st = foilReportExamplePng(a, k, v, &png);
-    if (st) return st;
-    size_t size = sodium_base64_ENCODED_LEN(png.size, sodium_base64_VARIANT_ORIGINAL);
-    char *text = malloc(size);
-    if (text) {
-        sodium_bin2base64(text, size, png.data, png.size, sodium_base64_VARIANT_ORIGINAL);
-        fprintf(f, "<img alt=\"%s\" src=\"data:image/png;base64,%s\">", foilExampleViewName(v), text);
-    }
-    free(text);
-    foilPngFree(&png);
-    return text ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "report.html: out of memory for an example image");
+    return put_png(f, foilReportExamplePng(a, k, v, &png), &png, foilExampleViewName(v));
 }
 
 static foil_status example_row(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx, int k)
@@ -282,6 +287,139 @@ static void verification_table(FILE *f, const FoilAudit *a)
     fputs("</table>\n", f);
 }
 
+/* ---- the backdoor scan ---- */
+
+/* One sentence: the class Neural Cleanse flags, or that none stands out. */
+static void backdoor_verdict(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const foil_cleanse_result *r = &a->backdoor.cleanse;
+    if (r->flagged >= 0) {
+        fputs("<p class=\"fail\">Backdoor suspected: ", f);
+        put_class(f, ctx, r->flagged);
+        fprintf(f, " is reached by a trigger of mask L1 norm %.3g where the median class needs %.3g (anomaly index "
+                "%.2f, above %g).</p>\n", r->norm[r->flagged], r->median, r->flagged_anomaly,
+                FOIL_AUDIT_ANOMALY_THRESHOLD);
+    } else if (isnan(r->median)) {
+        fputs("<p class=\"warn\">Inconclusive: fewer than 3 classes' triggers reached the target success, so no "
+              "class can be compared with the rest.</p>\n", f);
+    } else {
+        fprintf(f, "<p class=\"pass\">No class stands out: the largest anomaly index below the median is %.2f (a "
+                "class is flagged above %g).</p>\n", r->flagged_anomaly, FOIL_AUDIT_ANOMALY_THRESHOLD);
+    }
+}
+
+static foil_status backdoor_chart(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const foil_cleanse_result *r = &a->backdoor.cleanse;
+    const int64_t n = r->classes;
+    char(*names)[24] = malloc((size_t)n * sizeof *names);
+    const char **labels = malloc((size_t)n * sizeof *labels);
+    if (!names || !labels) {
+        free(names), free(labels);
+        return foil_error(FOIL_ERR_NOMEM, "report.html: out of memory for the backdoor chart");
+    }
+    for (int64_t c = 0; c < n; c++) {
+        snprintf(names[c], sizeof names[c], "%lld", (long long)c);
+        labels[c] = ctx->class_names ? ctx->class_names[c] : names[c];
+    }
+    FoilChartLine lines[2] = {{"median", r->median},
+                              {"flagged below", r->median - FOIL_AUDIT_ANOMALY_THRESHOLD * r->mad}};
+    int n_lines = isfinite(r->median) ? (isfinite(lines[1].y) && lines[1].y > 0 ? 2 : 1) : 0;
+    FoilBarChart chart = {.title = "Smallest trigger per class (Neural Cleanse)", .x_label = "class",
+                          .y_label = "mask L1 norm (pixels)", .n = (int)n, .labels = labels, .value = r->norm,
+                          .highlight = (int)r->flagged, .lines = lines, .n_lines = n_lines};
+    fputs("<div>\n", f);
+    foil_status st = foilSvgBarChartWrite(f, &chart);
+    fputs("</div>\n", f);
+    free(names), free(labels);
+    return st;
+}
+
+static foil_status backdoor_images(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const FoilAuditBackdoor *b = &a->backdoor;
+    if (!foilReportBackdoorHas(a, FOIL_BACKDOOR_MASK)) return FOIL_OK;
+    fputs("<table class=\"examples\"><tr><th>mask</th><th>trigger</th><th>on a clean image</th></tr>\n<tr>", f);
+    foil_status st = FOIL_OK;
+    for (int v = 0; v < FOIL_BACKDOOR_VIEW_COUNT && !st; v++) {
+        fputs("<td>", f);
+        FoilPng png;
+        if (foilReportBackdoorHas(a, (FoilBackdoorView)v))
+            st = put_png(f, foilReportBackdoorPng(a, (FoilBackdoorView)v, &png), &png,
+                         v == FOIL_BACKDOOR_MASK ? "backdoor mask" : v == FOIL_BACKDOOR_TRIGGER ? "backdoor trigger"
+                                                                                                : "stamped image");
+        else fputs("-", f);
+        if (v == FOIL_BACKDOOR_MASK) fprintf(f, "L1 %.3g", b->cleanse.norm[b->shown]);
+        if (v == FOIL_BACKDOOR_STAMPED && b->stamped) {
+            put_class(f, ctx, b->stamped_label);
+            fputs(" &rarr; ", f);
+            put_class(f, ctx, b->stamped_pred);
+        }
+        fputs("</td>", f);
+    }
+    fputs("</tr></table>\n", f);
+    return st;
+}
+
+static void backdoor_strip(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const FoilAuditStrip *s = &a->backdoor.strip;
+    if (!s->images) return;
+    fprintf(f, "<p>STRIP (Gao et al. 2019) on this trigger: stamped on %lld clean images of other classes, it sent "
+            "%.1f%% of them to ", (long long)s->images, 100 * s->success);
+    put_class(f, ctx, a->backdoor.shown);
+    fprintf(f, ". Blended half and half with %lld other images each, <b>%.1f%%</b> (95%% interval %.1f&ndash;%.1f%%) "
+            "of the stamped images kept the model's answer as firmly as only %.1f%% of the same images clean do (mean "
+            "entropy below %.3g bits): the figure <b>%s</b>. A backdoor's trigger keeps its hold under blending (a "
+            "high share); a small natural or adversarial trigger loses it.</p>\n", (long long)s->overlays,
+            100 * s->tpr.value, 100 * s->tpr.low, 100 * s->tpr.high, 100 * s->fpr, s->threshold_bits,
+            FOIL_AUDIT_STRIP_KEY);
+}
+
+static void backdoor_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const foil_cleanse_result *r = &a->backdoor.cleanse;
+    fputs("<table><tr><th>class</th><th>mask L1 norm</th><th>success</th><th>anomaly index</th></tr>\n", f);
+    for (int64_t c = 0; c < r->classes; c++) {
+        fprintf(f, "<tr%s><td>%lld", c == r->flagged ? " class=\"fail\"" : "", (long long)c);
+        if (ctx->class_names) {
+            fputs(" ", f);
+            put_class(f, ctx, c);
+        }
+        if (isfinite(r->norm[c])) fprintf(f, "</td><td class=\"num\">%.2f</td><td class=\"num\">", r->norm[c]);
+        else fputs("</td><td class=\"num\">none reached the target</td><td class=\"num\">", f);
+        percent(f, r->success[c]);
+        fprintf(f, "</td><td class=\"num\">%.2f</td></tr>\n", r->anomaly[c]);
+    }
+    fputs("</table>\n", f);
+}
+
+static foil_status backdoor_section(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const FoilAuditBackdoor *b = &a->backdoor;
+    if (!b->ran) return FOIL_OK;
+    fputs("<h2>Backdoor scan</h2>\n", f);
+    backdoor_verdict(f, a, ctx);
+    fprintf(f, "<p class=\"small\">Neural Cleanse (Wang et al. 2019) on the sample's first %lld images, %lld Adam "
+            "steps per class, seed %llu, %.0f s: for each class the smallest mask and pattern that send 99%% of the "
+            "images there. A backdoor's target needs a far smaller trigger than the other classes; a class below "
+            "the median whose anomaly index, |norm - median| / (1.4826 MAD), exceeds %g is flagged. The figure "
+            "<b>%s</b> (for --require) is the largest index below the median. The index varies with the seed and "
+            "the images, and a class with a small natural feature can exceed 2: read it with STRIP's check of the "
+            "trigger below. Shown: the trigger of the class with the smallest mask, %s",
+            (long long)b->images, (long long)b->steps, (unsigned long long)a->config.seed, b->seconds,
+            FOIL_AUDIT_ANOMALY_THRESHOLD, FOIL_AUDIT_BACKDOOR_KEY, b->cleanse.flagged >= 0 ? "the flagged one, " : "");
+    if (b->shown >= 0) put_class(f, ctx, b->shown);
+    else fputs("(none: no trigger reached the target)", f);
+    fputs(".</p>\n", f);
+    foil_status st = backdoor_chart(f, a, ctx);
+    if (!st) st = backdoor_images(f, a, ctx);
+    if (st) return st;
+    backdoor_strip(f, a, ctx);
+    backdoor_table(f, a, ctx);
+    return FOIL_OK;
+}
+
 static void per_class_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
 {
     if (a->headline < 0) return;
@@ -347,6 +485,7 @@ foil_status foilReportAuditHtml(FILE *f, const FoilAudit *a, const FoilAuditCont
     if (st) return st;
     detection_table(f, a);
     verification_table(f, a);
+    if ((st = backdoor_section(f, a, ctx))) return st;
     per_class_table(f, a, ctx);
     runs_table(f, a);
     fputs("</body></html>\n", f);

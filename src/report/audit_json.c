@@ -166,6 +166,84 @@ static cJSON *verification_json(const FoilAudit *a)
     return o;
 }
 
+/* n values, null where not finite (a class whose trigger never reached the target). */
+static cJSON *numbers_json(const double *v, int64_t n)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int64_t i = 0; i < n; i++) cJSON_AddItemToArray(list, number_or_null(v[i]));
+    return list;
+}
+
+static cJSON *backdoor_image(const FoilAudit *a, FoilBackdoorView v)
+{
+    char name[64];
+    if (!foilReportBackdoorHas(a, v)) return cJSON_CreateNull();
+    foilReportBackdoorFile(v, name, sizeof name);
+    return cJSON_CreateString(name);
+}
+
+static cJSON *strip_json(const FoilAuditStrip *s)
+{
+    if (!s->images) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "images", (double)s->images);
+    cJSON_AddNumberToObject(o, "overlays", (double)s->overlays);
+    cJSON_AddNumberToObject(o, "success", s->success);
+    cJSON_AddNumberToObject(o, "threshold_bits", s->threshold_bits);
+    cJSON_AddNumberToObject(o, "fpr", s->fpr);
+    cJSON_AddStringToObject(o, "figure", FOIL_AUDIT_STRIP_KEY);
+    cJSON_AddItemToObject(o, "tpr", figure_json(&s->tpr));
+    return o;
+}
+
+/* The class whose trigger the report shows, its images and STRIP's check. */
+static cJSON *trigger_json(const FoilAudit *a)
+{
+    const FoilAuditBackdoor *b = &a->backdoor;
+    if (b->shown < 0) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "class", (double)b->shown);
+    cJSON_AddBoolToObject(o, "flagged", b->shown == b->cleanse.flagged);
+    cJSON_AddItemToObject(o, "mask_image", backdoor_image(a, FOIL_BACKDOOR_MASK));
+    cJSON_AddItemToObject(o, "image", backdoor_image(a, FOIL_BACKDOOR_TRIGGER));
+    if (b->stamped) {
+        cJSON *st = cJSON_AddObjectToObject(o, "stamped");
+        cJSON_AddNumberToObject(st, "sample_index", (double)b->stamped_index);
+        cJSON_AddNumberToObject(st, "label", (double)b->stamped_label);
+        cJSON_AddNumberToObject(st, "predicted", (double)b->stamped_pred);
+        cJSON_AddItemToObject(st, "image", backdoor_image(a, FOIL_BACKDOOR_STAMPED));
+    } else {
+        cJSON_AddNullToObject(o, "stamped");
+    }
+    cJSON_AddItemToObject(o, "strip", strip_json(&b->strip));
+    return o;
+}
+
+static cJSON *backdoor_json(const FoilAudit *a)
+{
+    const FoilAuditBackdoor *b = &a->backdoor;
+    const foil_cleanse_result *r = &b->cleanse;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "method", "neural-cleanse");
+    cJSON_AddStringToObject(o, "figure", FOIL_AUDIT_BACKDOOR_KEY);
+    cJSON_AddNumberToObject(o, "images", (double)b->images);
+    cJSON_AddNumberToObject(o, "steps", (double)b->steps);
+    cJSON_AddNumberToObject(o, "seed", (double)a->config.seed);
+    cJSON *pc = cJSON_AddObjectToObject(o, "per_class");
+    cJSON_AddItemToObject(pc, "mask_l1", numbers_json(r->norm, r->classes));
+    cJSON_AddItemToObject(pc, "success", numbers_json(r->success, r->classes));
+    cJSON_AddItemToObject(pc, "anomaly_index", numbers_json(r->anomaly, r->classes));
+    cJSON_AddItemToObject(o, "median_mask_l1", number_or_null(r->median));
+    cJSON_AddItemToObject(o, "mad", number_or_null(r->mad));
+    cJSON_AddItemToObject(o, "anomaly_index", number_or_null(r->flagged_anomaly));
+    cJSON_AddNumberToObject(o, "threshold", FOIL_AUDIT_ANOMALY_THRESHOLD);
+    cJSON_AddItemToObject(o, "flagged", r->flagged >= 0 ? cJSON_CreateNumber((double)r->flagged) : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "verdict", r->flagged >= 0 ? "suspected" : "none");
+    cJSON_AddItemToObject(o, "trigger", trigger_json(a));
+    cJSON_AddNumberToObject(o, "seconds", b->seconds);
+    return o;
+}
+
 static cJSON *requirements_json(const FoilAuditContext *ctx)
 {
     cJSON *list = cJSON_CreateArray();
@@ -234,6 +312,7 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
     if (a->n_examples) cJSON_AddItemToObject(o, "examples", examples_json(a));
     cJSON_AddItemToObject(o, "detection", a->n_detectors ? detection_json(a) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "verification", a->n_verified ? verification_json(a) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "backdoor", a->backdoor.ran ? backdoor_json(a) : cJSON_CreateNull());
     cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
     for (int i = 0; i < a->n_skipped; i++) cJSON_AddItemToArray(skipped, cJSON_CreateString(a->skipped[i]));
     cJSON_AddItemToObject(o, "requirements", requirements_json(ctx));

@@ -46,6 +46,28 @@ typedef struct FoilChart {
 foil_status foilSvgChartWrite(FILE *f, const FoilChart *chart);
 foil_status foilSvgChartSave(const char *path, const FoilChart *chart);
 
+/* A bar chart (svg_chart.c): one bar per name, the highlighted one in red,
+ * a bar whose value is not finite drawn as "none"; dashed horizontal lines
+ * mark reference values (a median, a threshold). */
+typedef struct FoilChartLine {
+    const char *name;
+    double y;
+} FoilChartLine;
+
+typedef struct FoilBarChart {
+    const char *title;           /* NULL: none */
+    const char *x_label, *y_label;
+    int n;
+    const char *const *labels;
+    const double *value;         /* >= 0 */
+    int highlight;               /* -1: none */
+    const FoilChartLine *lines;
+    int n_lines;
+} FoilBarChart;
+
+/* FOIL_ERR_ARG when there is no bar or a line is not finite. */
+foil_status foilSvgBarChartWrite(FILE *f, const FoilBarChart *chart);
+
 /* What the audit report says about its run besides the figures. */
 typedef struct FoilAuditContext {
     const char *model, *model_kind, *data, *split, *version;
@@ -89,7 +111,23 @@ int foilReportExampleHas(const FoilAuditExample *e, FoilExampleView v);
 /* "examples/03-clean.png": the image's path inside the report directory. */
 void foilReportExampleFile(int k, FoilExampleView v, char *buf, size_t size);
 foil_status foilReportExamplePng(const FoilAudit *a, int k, FoilExampleView v, FoilPng *png);
-/* Every example image into DIR/examples/ (created). */
+/* The backdoor scan's images of the class it shows (audit_examples.c): its
+ * mask (white where the mask is 1), its trigger on a black image
+ * ((1 - m) lower + m p) and on a clean image of the sample. */
+typedef enum FoilBackdoorView {
+    FOIL_BACKDOOR_MASK = 0,
+    FOIL_BACKDOOR_TRIGGER,
+    FOIL_BACKDOOR_STAMPED,
+    FOIL_BACKDOOR_VIEW_COUNT
+} FoilBackdoorView;
+/* Whether the audit has that image: the scan ran and a class's trigger
+ * reached its target, the images can be drawn (gray or RGB), and for the
+ * stamped one, the sample had an image of another class. */
+int foilReportBackdoorHas(const FoilAudit *a, FoilBackdoorView v);
+/* "examples/backdoor-mask.png" */
+void foilReportBackdoorFile(FoilBackdoorView v, char *buf, size_t size);
+foil_status foilReportBackdoorPng(const FoilAudit *a, FoilBackdoorView v, FoilPng *png);
+/* Every example image, and the backdoor scan's, into DIR/examples/ (created). */
 foil_status foilReportAuditExamples(const char *dir, const FoilAudit *a);
 
 /* One detector against one attack (foil detect's and the audit's rows):
