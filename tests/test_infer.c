@@ -73,6 +73,15 @@ static void test_scores_stay_finite(void **state)
     const float *by[4] = {loss, ment, conf, ent};
     for (int a = 0; a < 4; a++) assert_true(isfinite(by[a][0]) && isfinite(by[a][1]) && by[a][1] > by[a][0]);
     assert_float_equal(ent[0], 100 - log(202.0), 1e-3);
+    /* probabilities with zeros (a top-k answer, as logits: log 0 = -inf):
+     * no score is NaN; a certain, right answer is the most member-like */
+    const float zk[2 * 3] = {logf(0.6f), logf(0.4f), -INFINITY, 0, -INFINITY, -INFINITY};
+    for (int a = FOIL_MI_LOSS; a <= FOIL_MI_MODIFIED_ENTROPY; a++) {
+        float sk[2];
+        assert_int_equal(foil_membership_scores((foil_membership_attack)a, zk, y, 2, 3, sk), FOIL_OK);
+        if (isnan(sk[0]) || isnan(sk[1]) || !(sk[1] > sk[0]))
+            fail_msg("%s: %g, %g", foil_membership_attack_name((foil_membership_attack)a), sk[0], sk[1]);
+    }
     /* a label the model all but rules out: a finite, very low score */
     const int64_t wrong[2] = {1, 1};
     assert_int_equal(foil_membership_scores(FOIL_MI_MODIFIED_ENTROPY, z, wrong, 2, 3, ment), FOIL_OK);

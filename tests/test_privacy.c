@@ -34,8 +34,9 @@ static void test_published_epsilons(void **state)
     for (int i = 0; i < 3; i++) {
         const int64_t steps = rows[i].epochs * 60000 / 256;
         foil_dp_spent classic, tight;
-        assert_int_equal(foil_dp_epsilon(256.0 / 60000, rows[i].sigma, steps, 1e-5, FOIL_DP_CLASSIC, &classic), FOIL_OK);
-        assert_int_equal(foil_dp_epsilon(256.0 / 60000, rows[i].sigma, steps, 1e-5, FOIL_DP_BALLE2020, &tight), FOIL_OK);
+        const double q = 256.0 / 60000;
+        assert_int_equal(foil_dp_epsilon(q, rows[i].sigma, steps, 1e-5, FOIL_DP_CLASSIC, &classic), FOIL_OK);
+        assert_int_equal(foil_dp_epsilon(q, rows[i].sigma, steps, 1e-5, FOIL_DP_BALLE2020, &tight), FOIL_OK);
         print_message("sigma %.2f, %lld epochs: epsilon %.5f classic (published %.2f), %.5f (Opacus %.5f)\n",
                       rows[i].sigma, (long long)rows[i].epochs, classic.epsilon, rows[i].published, tight.epsilon,
                       rows[i].opacus);

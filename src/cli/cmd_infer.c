@@ -192,7 +192,8 @@ static foil_status read_members(const char *path, int64_t n, uint8_t *member)
     int64_t in = 0;
     for (int64_t j = 0; !st && j < n; j++) {
         const int64_t v = foil_i64(&t)[j];
-        if (v != 0 && v != 1) st = foil_error(FOIL_ERR_ARG, "%s: entry %lld is %lld, not 0 or 1", path, (long long)j, (long long)v);
+        if (v != 0 && v != 1)
+            st = foil_error(FOIL_ERR_ARG, "%s: entry %lld is %lld, not 0 or 1", path, (long long)j, (long long)v);
         member[j] = (uint8_t)v, in += v;
     }
     if (!st && (in == 0 || in == n))
@@ -399,7 +400,8 @@ static int parse_attacks(char *list, foil_membership_attack *attacks, int *n)
     char *save = NULL;
     for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         if (*n == FOIL_MI_COUNT) return cli_usage_error(&cli_infer, "--attack: at most %d attacks", FOIL_MI_COUNT);
-        if (foil_membership_attack_parse(name, &attacks[*n])) return cli_usage_error(&cli_infer, "%s", foil_last_error());
+        if (foil_membership_attack_parse(name, &attacks[*n]))
+            return cli_usage_error(&cli_infer, "%s", foil_last_error());
         for (int i = 0; i < *n; i++)
             if (attacks[i] == attacks[*n]) return cli_usage_error(&cli_infer, "--attack names %s twice", name);
         (*n)++;
@@ -462,7 +464,8 @@ static foil_status prepare(InferRun *r, const foil_data_spec *data, const cli_mo
     if (!st) {
         r->member = malloc((size_t)(n ? n : 1));
         r->target_logits = malloc((size_t)(n * classes) * sizeof *r->target_logits);
-        if (!r->member || !r->target_logits) st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld candidates", (long long)n);
+        if (!r->member || !r->target_logits)
+            st = foil_error(FOIL_ERR_NOMEM, "out of memory for %lld candidates", (long long)n);
     }
     if (!st && given) st = read_members(members_path, n, r->member);
     if (!st && !given) st = draw_flags(n, n / 2, r->seed, 12, r->member);
@@ -480,7 +483,9 @@ static foil_status train_shadows(InferRun *r, const char *arch, const foil_train
         return foil_error(FOIL_ERR_NOMEM, "out of memory for %lld shadow models", (long long)r->shadows);
     foil_status st = foil_membership_keep(r->shadows, n, r->seed + 1, r->keep);
     ArchContext ctx = {arch, &r->pool};
-    if (!st) st = foil_shadow_logits(make_from_arch, &ctx, &r->pool, r->keep, r->shadows, to, r->seed + 1000, r->shadow_logits);
+    if (!st)
+        st = foil_shadow_logits(make_from_arch, &ctx, &r->pool, r->keep, r->shadows, to, r->seed + 1000,
+                                r->shadow_logits);
     return st;
 }
 
@@ -515,7 +520,8 @@ static int run_infer(int argc, char **argv)
         {"--attack", OPT_STRING, &attack_text, "LIST", "loss, confidence, entropy, modified-entropy, lira-offline, "
          "lira-online, gap, label-noise (default: all the target allows)", 0, 0},
         {"--shadows", OPT_INT, &shadows, "K", "shadow models for LiRA (16; 0: none)", 0, 0},
-        {"--variance", OPT_STRING, &variance_text, "V", "LiRA's Gaussians: auto (default), global or per-example", 0, 0},
+        {"--variance", OPT_STRING, &variance_text, "V", "LiRA's Gaussians: auto (default), global or per-example", 0,
+         0},
         {"--queries", OPT_INT, &queries, "N", "label-noise: noisy copies per candidate (100)", 0, 0},
         {"--noise", OPT_FLOAT, &noise, "S", "label-noise: their noise, a share of each feature's range (0.1)", 0, 0},
         {"--epochs", OPT_INT, &rc.epochs, "E", "training epochs of the target and the shadow models (20)", 0, 0},
@@ -536,9 +542,10 @@ static int run_infer(int argc, char **argv)
     else if (strcmp(variance_text, "per-example") == 0) variance = FOIL_LIRA_VARIANCE_PER_EXAMPLE;
     else return cli_usage_error(&cli_infer, "--variance must be auto, global or per-example, not '%s'", variance_text);
     if (given != (members_path != NULL))
-        return cli_usage_error(&cli_infer, "a given target (--model, --endpoint or --command) and --members go together: "
-                               "the target and which candidates it trained on");
-    if (!given && !arch) return cli_usage_error(&cli_infer, "give the target: --arch (foil trains it) or --model with --members");
+        return cli_usage_error(&cli_infer, "a given target (--model, --endpoint or --command) and --members go "
+                               "together: the target and which candidates it trained on");
+    if (!given && !arch)
+        return cli_usage_error(&cli_infer, "give the target: --arch (foil trains it) or --model with --members");
     if (given && pool != -1) return cli_usage_error(&cli_infer, "--pool is for a target foil trains (--arch alone)");
     if (pool == -1) pool = 2000;
     if (pool < 4 || shadows < 0 || rc.epochs < 1 || rc.batch < 1 || rc.lr < 0 || rc.weight_decay < 0 || queries < 1 ||
@@ -565,7 +572,8 @@ static int run_infer(int argc, char **argv)
     st = prepare(&r, &data, &source, members_path, arch, pool, &to, output_mode);
     if (!st) st = target_scores(&r, given ? foil_model_name(r.target) : "the target");
     int arc = st ? CLI_OK : choose_attacks(attack_text, r.labels_only, shadows > 0 && arch, attacks, &n_attacks);
-    for (int a = 0; a < n_attacks; a++) wants_lira |= attacks[a] == FOIL_MI_LIRA_OFFLINE || attacks[a] == FOIL_MI_LIRA_ONLINE;
+    for (int a = 0; a < n_attacks; a++)
+        wants_lira |= attacks[a] == FOIL_MI_LIRA_OFFLINE || attacks[a] == FOIL_MI_LIRA_ONLINE;
     if (!st && !arc && wants_lira && (shadows < 2 || !arch))
         arc = cli_usage_error(&cli_infer, "LiRA needs --shadows 2 or more and their --arch");
     if (arc) {

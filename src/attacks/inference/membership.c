@@ -99,7 +99,8 @@ static double threshold_score(foil_membership_attack a, const float *z, int64_t 
     /* the terms of H = sum -p log p, or of Song and Mittal's
      * -(1 - p_y) log p_y - sum_{i != y} p_i log(1 - p_i), as logs, into lp */
     for (int64_t i = 0; i < classes; i++) {
-        const double p_term = lp[i] + log_neg_log1m(lq[i], lp[i]);        /* log(-p log p) */
+        /* log(-p log p); p = 0 (a class a top-k or rounded answer zeroed) adds nothing */
+        const double p_term = lp[i] == -INFINITY ? -INFINITY : lp[i] + log_neg_log1m(lq[i], lp[i]);
         const double q_term = lq[i] + log_neg_log1m(lq[i], lp[i]);        /* log(-(1 - p) log p) */
         const double r_term = lp[i] + log_neg_log1m(lp[i], lq[i]);        /* log(-p log(1 - p)) */
         lp[i] = a == FOIL_MI_ENTROPY ? p_term : i == y ? q_term : r_term;
@@ -203,7 +204,8 @@ foil_status foil_lira_scores(const float *phi, const float *shadow_phi, const ui
     foil_status st = buf ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory for LiRA");
     for (int i = 0; !st && i < 1 + (online != 0); i++) {
         Side *s = sides[i];
-        s->center = malloc((size_t)(n ? n : 1) * sizeof *s->center), s->sq = malloc((size_t)(n ? n : 1) * sizeof *s->sq);
+        s->center = malloc((size_t)(n ? n : 1) * sizeof *s->center);
+        s->sq = malloc((size_t)(n ? n : 1) * sizeof *s->sq);
         s->count = malloc((size_t)(n ? n : 1) * sizeof *s->count);
         if (!s->center || !s->sq || !s->count) st = foil_error(FOIL_ERR_NOMEM, "out of memory for LiRA");
         if (!st) st = fit_side(shadow_phi, shadow_in, shadows, n, i, s, buf);
