@@ -212,9 +212,9 @@ static void test_label_noise(void **state)
     foil_dataset_free(&d);
 }
 
-static foil_status make_mlp(void *ctx, uint64_t seed, foil_model **out)
+static foil_status make_mlp(void *ctx, const foil_dataset *train, uint64_t seed, foil_model **out)
 {
-    (void)ctx;
+    (void)ctx, (void)train;
     int64_t hidden[1] = {64};
     foil_arch_spec spec = {.name = "mlp", .input_rank = 4, .input_shape = {1, 6, 6}, .classes = 4, .seed = seed,
                            .hidden = hidden, .n_hidden = 1};

@@ -32,7 +32,10 @@
  *                   compared with its distribution over shadow models
  *                   trained without it (offline) or with and without it
  *                   (online), each fitted by a Gaussian (see
- *                   foil_lira_scores).
+ *                   foil_lira_scores). foil queries each example once;
+ *                   the paper also averages over queries of its augmented
+ *                   copies (flips, shifts), which strengthens the attack
+ *                   on models trained with augmentation: not done here.
  */
 #ifndef FOIL_INFER_H
 #define FOIL_INFER_H
@@ -117,11 +120,18 @@ foil_status foil_lira_scores(const float *phi, const float *shadow_phi, const ui
  * half the examples. */
 foil_status foil_membership_keep(int64_t models, int64_t n, uint64_t seed, uint8_t *keep);
 
-/* A fresh, untrained model from a seed: the architecture of the shadow
- * models. */
-typedef foil_status (*foil_model_factory)(void *ctx, uint64_t seed, foil_model **out);
+/* A fresh, untrained model from a seed, for the examples it will train on
+ * (train: their shape, classes and, for tabular data, the moments of an
+ * input normalization): the architecture of the shadow models. */
+typedef foil_status (*foil_model_factory)(void *ctx, const foil_dataset *train, uint64_t seed, foil_model **out);
 
-/* Trains `models` models, model k from make(ctx, seed + k) on the examples
+/* One model from make(ctx, examples, seed), trained with the options o at that seed
+ * on the examples of pool that keep (pool's n) marks: a shadow model, or
+ * the target an experiment trains. *out NULL on failure. */
+foil_status foil_shadow_model(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
+                              const foil_train_options *o, uint64_t seed, foil_model **out);
+
+/* Trains `models` models, model k from make(ctx, its examples, seed + k) on the examples
  * of pool that keep (models, pool's n) marks for it, with the training
  * options o at the seed seed + k, and writes every model's logits on every pool
  * example into logits (models, n, classes). The shadow models of LiRA and

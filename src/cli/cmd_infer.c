@@ -58,15 +58,11 @@ const cli_command cli_infer = {
     0,
 };
 
-typedef struct ArchContext {
-    const char *arch;
-    const foil_dataset *pool;
-} ArchContext;
-
-static foil_status make_from_arch(void *ctx, uint64_t seed, foil_model **out)
+/* The --arch a model is built from, for the examples it trains on (a
+ * tabular model normalizes by their moments, as its owner's would). */
+static foil_status make_from_arch(void *ctx, const foil_dataset *train, uint64_t seed, foil_model **out)
 {
-    const ArchContext *a = ctx;
-    return cli_build_arch(a->arch, a->pool, NULL, 0, seed, 0, out);
+    return cli_build_arch((const char *)ctx, train, NULL, 0, seed, 0, out);
 }
 
 /* One attack's figures. */
@@ -223,23 +219,9 @@ static foil_status recipe_options(const Recipe *rc, foil_train_options *o)
 }
 
 /* The target foil trains (--arch): on the candidates r->member marks. */
-static foil_status train_target(const char *arch, const InferRun *r, const foil_train_options *o, uint64_t seed,
-                                foil_model **model)
+static foil_status train_target(const char *arch, InferRun *r, const foil_train_options *o)
 {
-    const int64_t n = r->pool.y.numel;
-    int64_t *index = malloc((size_t)(n ? n : 1) * sizeof *index), m = 0;
-    if (!index) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-    for (int64_t j = 0; j < n; j++)
-        if (r->member[j]) index[m++] = j;
-    foil_dataset members = {0};
-    foil_train_options quiet = *o;
-    quiet.quiet = 1, quiet.seed = seed;
-    foil_train_report report;
-    foil_status st = foil_dataset_select(&members, &r->pool, index, m);
-    if (!st) st = cli_build_arch(arch, &members, NULL, 0, seed, 0, model);
-    if (!st) st = foil_train(*model, &members, NULL, &quiet, &report);
-    foil_dataset_free(&members);
-    free(index);
+    foil_status st = foil_shadow_model(make_from_arch, (void *)arch, &r->pool, r->member, o, r->seed, &r->target);
     return st ? foil_error_prefix(st, "training the target") : FOIL_OK;
 }
 
@@ -469,7 +451,7 @@ static foil_status prepare(InferRun *r, const foil_data_spec *data, const cli_mo
     }
     if (!st && given) st = read_members(members_path, n, r->member);
     if (!st && !given) st = draw_flags(n, n / 2, r->seed, 12, r->member);
-    if (!st && !given) st = train_target(arch, r, to, r->seed, &r->target);
+    if (!st && !given) st = train_target(arch, r, to);
     if (!st) st = wrap_output(output_mode, r->seed + 3, &r->target);
     return st;
 }
@@ -482,9 +464,8 @@ static foil_status train_shadows(InferRun *r, const char *arch, const foil_train
     if (!r->keep || !r->shadow_logits)
         return foil_error(FOIL_ERR_NOMEM, "out of memory for %lld shadow models", (long long)r->shadows);
     foil_status st = foil_membership_keep(r->shadows, n, r->seed + 1, r->keep);
-    ArchContext ctx = {arch, &r->pool};
     if (!st)
-        st = foil_shadow_logits(make_from_arch, &ctx, &r->pool, r->keep, r->shadows, to, r->seed + 1000,
+        st = foil_shadow_logits(make_from_arch, (void *)arch, &r->pool, r->keep, r->shadows, to, r->seed + 1000,
                                 r->shadow_logits);
     return st;
 }

@@ -90,7 +90,10 @@ static double threshold_score(foil_membership_attack a, const float *z, int64_t 
     const double lse = log_sum_exp(z, classes, -1);
     int64_t top = 0;
     for (int64_t i = 0; i < classes; i++) {
-        lp[i] = (double)z[i] - lse, lq[i] = log_sum_exp(z, classes, i) - lse;
+        lp[i] = (double)z[i] - lse;
+        /* log(1 - p): log1p is exact below p = 1/2; above it (one class at
+         * most) the other classes' mass, so p near 1 keeps its digits */
+        lq[i] = lp[i] < -0.6931471805599453 ? log1p(-exp(lp[i])) : log_sum_exp(z, classes, i) - lse;
         if (z[i] > z[top]) top = i;
     }
     if (a == FOIL_MI_LOSS) return lp[y] - lq[y];

@@ -32,25 +32,36 @@ foil_status foil_membership_keep(int64_t models, int64_t n, uint64_t seed, uint8
     return FOIL_OK;
 }
 
-/* Model k: trained on its half of pool, then its logits on all of pool. */
-static foil_status train_one(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
-                             const foil_train_options *o, uint64_t seed, float *logits)
+foil_status foil_shadow_model(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
+                              const foil_train_options *o, uint64_t seed, foil_model **out)
 {
+    *out = NULL;
     const int64_t n = pool->y.numel;
     int64_t *index = malloc((size_t)(n ? n : 1) * sizeof *index), m = 0;
     if (!index) return foil_error(FOIL_ERR_NOMEM, "out of memory for a shadow model");
     for (int64_t j = 0; j < n; j++)
         if (keep[j]) index[m++] = j;
-    foil_dataset half = {0};
-    foil_model *model = NULL;
-    foil_tensor out = {0};
+    foil_dataset part = {0};
     foil_train_options to = *o;
     to.seed = seed, to.quiet = 1;
     foil_train_report report;
-    foil_status st = m ? foil_dataset_select(&half, pool, index, m)
-                       : foil_error(FOIL_ERR_ARG, "a shadow model with no training examples");
-    if (!st) st = make(ctx, seed, &model);
-    if (!st) st = foil_train(model, &half, NULL, &to, &report);
+    foil_status st = m ? foil_dataset_select(&part, pool, index, m)
+                       : foil_error(FOIL_ERR_ARG, "a model with no training examples");
+    if (!st) st = make(ctx, &part, seed, out);
+    if (!st) st = foil_train(*out, &part, NULL, &to, &report);
+    if (st) foil_model_free(*out), *out = NULL;
+    foil_dataset_free(&part);
+    free(index);
+    return st;
+}
+
+/* Model k: trained on its half of pool, then its logits on all of pool. */
+static foil_status train_one(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
+                             const foil_train_options *o, uint64_t seed, float *logits)
+{
+    foil_model *model = NULL;
+    foil_tensor out = {0};
+    foil_status st = foil_shadow_model(make, ctx, pool, keep, o, seed, &model);
     if (!st) st = foil_model_predict(model, &pool->x, &out);
     if (!st && (out.ndim != 2 || out.shape[1] != pool->classes))
         st = foil_error(FOIL_ERR_ARG, "the shadow model's output is not one score for each of %s's %lld classes",
@@ -58,8 +69,6 @@ static foil_status train_one(foil_model_factory make, void *ctx, const foil_data
     if (!st) memcpy(logits, out.data, foil_tensor_nbytes(&out));
     foil_tensor_free(&out);
     foil_model_free(model);
-    foil_dataset_free(&half);
-    free(index);
     return st;
 }
 
