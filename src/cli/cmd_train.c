@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/dp_options.h"
 #include "core/dist.h"
 #include "foil/arch.h"
 #include "foil/data.h"
@@ -265,66 +266,6 @@ static int adv_options(const char *mode, double eps, double step, int64_t steps,
     return CLI_OK;
 }
 
-/* DP-SGD's options (NOT_GIVEN until the command line sets them). */
-typedef struct dp_cli {
-    int on;
-    double sigma, target, clip, delta;
-} dp_cli;
-
-static int dp_options(const dp_cli *c, int augment, int others, foil_dp_options *dp)
-{
-    const int given = c->sigma != NOT_GIVEN || c->target != NOT_GIVEN || c->clip != NOT_GIVEN || c->delta != NOT_GIVEN;
-    if (!c->on) {
-        if (given)
-            return cli_usage_error(&cli_train, "--noise-multiplier, --target-epsilon, --max-grad-norm and --delta "
-                                   "belong to DP-SGD: add --dp");
-        return CLI_OK;
-    }
-    if ((c->sigma != NOT_GIVEN) == (c->target != NOT_GIVEN))
-        return cli_usage_error(&cli_train, "--dp needs --noise-multiplier S or --target-epsilon E (one of them)");
-    if (c->sigma != NOT_GIVEN && !(c->sigma > 0 && c->sigma <= 1000))
-        return cli_usage_error(&cli_train, "--noise-multiplier must lie in (0, 1000], not %g", c->sigma);
-    if (c->target != NOT_GIVEN && !(c->target > 0 && c->target <= 1000))
-        return cli_usage_error(&cli_train, "--target-epsilon must lie in (0, 1000], not %g", c->target);
-    if (c->clip != NOT_GIVEN && !(c->clip > 0 && c->clip <= 1e6))
-        return cli_usage_error(&cli_train, "--max-grad-norm must lie in (0, 1e6], not %g", c->clip);
-    if (c->delta != NOT_GIVEN && !(c->delta > 0 && c->delta < 1))
-        return cli_usage_error(&cli_train, "--delta must lie in (0, 1) and below 1 / (training examples), not %g",
-                               c->delta);
-    if (augment)
-        return cli_usage_error(&cli_train, "--dp does not support augmentation (--crop-pad, --flip, --noise-sigma)");
-    if (others)
-        return cli_usage_error(&cli_train, "--dp cannot be combined with --adv, --distill, --temperature, "
-                               "--fine-tune or --checkpoint: its privacy accounting would not hold for them");
-    dp->enabled = 1;
-    dp->noise_multiplier = c->sigma != NOT_GIVEN ? c->sigma : 0;
-    dp->target_epsilon = c->target != NOT_GIVEN ? c->target : 0;
-    if (c->clip != NOT_GIVEN) dp->max_grad_norm = c->clip;
-    if (c->delta != NOT_GIVEN) dp->delta = c->delta;
-    return CLI_OK;
-}
-
-/* DP-SGD's guarantee needs noise and batches nobody can recompute: a seed
- * from the system's random source, never shown. */
-static foil_status secret_seed(int64_t *seed)
-{
-    uint64_t v = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    int ok = f && fread(&v, sizeof v, 1, f) == 1;
-    if (f) fclose(f);
-    if (!ok) return foil_error(FOIL_ERR_IO, "/dev/urandom: cannot read a seed for DP-SGD's noise; give --seed N "
-                               "(and keep N secret)");
-    *seed = (int64_t)(v >> 1);
-    return FOIL_OK;
-}
-
-static int seed_given(int argc, char **argv)
-{
-    for (int a = 1; a < argc; a++)
-        if (strcmp(argv[a], "--seed") == 0 || strncmp(argv[a], "--seed=", 7) == 0) return 1;
-    return 0;
-}
-
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
@@ -339,7 +280,7 @@ static int run_train(int argc, char **argv)
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
     int64_t adv_steps = 0, eps_warmup = INT_NOT_GIVEN, holdout = -1, eval_steps = 0;
     ibp_cli ibp = {NOT_GIVEN, NOT_GIVEN, INT_NOT_GIVEN};
-    dp_cli dpc = {0, NOT_GIVEN, NOT_GIVEN, NOT_GIVEN, NOT_GIVEN};
+    cli_dp_args dpa = CLI_DP_ARGS_INIT;
     cli_option opts[] = {
         {"--arch", OPT_STRING, &arch, "ARCH", "mlp, cnn-small, lenet5, resnet-mini, or an ONNX file", 1, 0},
         {"--fine-tune", OPT_FLAG, &fine_tune, NULL, "keep --arch FILE.onnx's weights and train only the layer that "
@@ -385,11 +326,7 @@ static int run_train(int argc, char **argv)
          "(certify at the same sigma)", 0, 0},
         {"--distill", OPT_STRING, &teacher_path, "TEACHER.onnx", "learn the teacher's soft labels at --temperature",
          0, 0},
-        {"--dp", OPT_FLAG, &dpc.on, NULL, "differentially private training (DP-SGD)", 0, 0},
-        {"--noise-multiplier", OPT_FLOAT, &dpc.sigma, "S", "--dp: noise of S x the clipping norm", 0, 0},
-        {"--target-epsilon", OPT_FLOAT, &dpc.target, "E", "--dp: choose the noise to spend epsilon E", 0, 0},
-        {"--max-grad-norm", OPT_FLOAT, &dpc.clip, "C", "--dp: clip each example's gradient to norm C (1)", 0, 0},
-        {"--delta", OPT_FLOAT, &dpc.delta, "D", "--dp: the delta of (epsilon, delta) (1e-5)", 0, 0},
+        CLI_DP_OPTIONS(dpa),
     };
     cli_common common;
     int rc = cli_parse(&cli_train, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -441,17 +378,14 @@ static int run_train(int argc, char **argv)
     if (fine_tune && (!cli_is_onnx_path(arch) || adv || teacher_path))
         return cli_usage_error(&cli_train, "--fine-tune takes a trained --arch FILE.onnx, without --adv or --distill");
     o.last_layer_only = fine_tune;
-    if ((rc = dp_options(&dpc, crop_pad > 0 || flip || noise_sigma > 0,
-                         adv || teacher_path || temperature > 0 || fine_tune || checkpoint, &o.dp)))
-        return rc;
-    if (o.dp.enabled && seed_given(argc, argv))
-        fprintf(stderr, "foil train: warning: with --seed, anyone who knows the seed can recompute DP-SGD's noise and "
-                "batches and take the noise away: (epsilon, delta) holds only while the seed stays secret\n");
-    else if (o.dp.enabled) {
-        foil_status sst = secret_seed(&common.seed);
-        if (sst) return cli_fail(&cli_train, sst);
-        o.seed = (uint64_t)common.seed;
-    }
+    if ((rc = cli_dp_parse(&cli_train, &dpa, &o.dp))) return rc;
+    if (o.dp.enabled && (crop_pad > 0 || flip || noise_sigma > 0))
+        return cli_usage_error(&cli_train, "--dp does not support augmentation (--crop-pad, --flip, --noise-sigma)");
+    if (o.dp.enabled && (adv || teacher_path || temperature > 0 || fine_tune || checkpoint))
+        return cli_usage_error(&cli_train, "--dp cannot be combined with --adv, --distill, --temperature, "
+                               "--fine-tune or --checkpoint: its privacy accounting would not hold for them");
+    if ((rc = cli_dp_seed(&cli_train, &o.dp, argc, argv, &common))) return rc;
+    o.seed = (uint64_t)common.seed;
     cli_apply_common(&common);
 
     data.seed = (uint64_t)common.seed;
