@@ -2,7 +2,9 @@
  * tests/test_infer.c - membership inference (foil/infer.h): the threshold
  * scores against their formulas, LiRA's statistic and Gaussian fits
  * against hand-computed values and on populations whose answer is known,
- * the shadow models' membership split, and shadow models that overfit.
+ * the shadow models' membership split, shadow models that overfit (the
+ * same on any number of threads), and the shadow-model attack classifier
+ * on a population where one threshold for all classes cannot work.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "foil/arch.h"
 #include "foil/eval.h"
@@ -254,6 +257,84 @@ static void test_shadow_models_overfit(void **state)
     foil_dataset_free(&pool);
 }
 
+/* The same shadow models on one thread as on two, where two train side by
+ * side: each model's arithmetic does not depend on the threads. */
+static void test_shadow_models_any_threads(void **state)
+{
+    (void)state;
+    enum { N = 40, M = 4, C = 4 };
+    foil_dataset pool;
+    toy_quadrants(&pool, N, C, 6, 7);
+    uint8_t keep[M * N];
+    assert_int_equal(foil_membership_keep(M, N, 5, keep), FOIL_OK);
+    foil_train_options o;
+    foil_train_defaults(&o);
+    o.epochs = 5, o.batch = 8, o.quiet = 1;
+    float *one = malloc(M * N * C * sizeof *one), *two = malloc(M * N * C * sizeof *two);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    assert_int_equal(foil_shadow_logits(make_mlp, NULL, &pool, keep, M, &o, 3, one), FOIL_OK);
+    omp_set_num_threads(2);
+    assert_int_equal(foil_shadow_logits(make_mlp, NULL, &pool, keep, M, &o, 3, two), FOIL_OK);
+    assert_int_equal(omp_get_max_threads(), 2); /* the workers' one thread each stays theirs */
+    omp_set_num_threads(threads);
+    assert_memory_equal(one, two, M * N * C * sizeof *one);
+    float spread = 0; /* and the models differ from each other: each trained on its own half, its own seed */
+    for (int i = 0; i < N * C; i++) spread = fmaxf(spread, fabsf(one[i] - one[N * C + i]));
+    assert_true(spread > 1e-3f);
+    free(one), free(two);
+    foil_dataset_free(&pool);
+}
+
+/* One synthetic prediction: class y's logit `margin` above the others,
+ * which are spread a little so that the vector is not degenerate. */
+static void synthetic_logits(float *z, int classes, int y, double margin, foil_rng *rng)
+{
+    for (int c = 0; c < classes; c++) z[c] = (float)(0.3 * foil_rng_normal(rng));
+    z[y] += (float)margin;
+}
+
+/* Membership that shows differently per class: class 0's members have a
+ * margin of 2 against 0 for its non-members, class 1's 8 against 6. One
+ * loss threshold for both classes orders class 1's non-members above
+ * class 0's members; Shokri et al.'s attack model per class does not. */
+static void test_shadow_classifier_per_class(void **state)
+{
+    (void)state;
+    enum { N = 400, S = 8, C = 2 };
+    float *shadow = malloc(S * N * C * sizeof *shadow), target[N * C], score[N], loss[N];
+    uint8_t *keep = malloc(S * N), member[N];
+    int64_t y[N];
+    assert_int_equal(foil_membership_keep(S, N, 6, keep), FOIL_OK);
+    foil_rng rng = foil_rng_make(8, 0);
+    for (int j = 0; j < N; j++) {
+        y[j] = j % 2, member[j] = (j / 2) % 2;
+        const double base = y[j] ? 6 : 0;
+        for (int k = 0; k < S; k++)
+            synthetic_logits(shadow + (k * N + j) * C, C, (int)y[j], base + 2 * keep[k * N + j] + 0.5 * foil_rng_normal(&rng), &rng);
+        synthetic_logits(target + j * C, C, (int)y[j], base + 2 * member[j] + 0.5 * foil_rng_normal(&rng), &rng);
+    }
+    assert_int_equal(foil_shadow_classifier_scores(target, y, N, C, shadow, keep, S, 1, score), FOIL_OK);
+    assert_int_equal(foil_membership_scores(FOIL_MI_LOSS, target, y, N, C, loss), FOIL_OK);
+    double auc[2];
+    for (int a = 0; a < 2; a++) {
+        float in[N], out[N];
+        int n_in = 0, n_out = 0;
+        for (int j = 0; j < N; j++) {
+            const float v = a ? loss[j] : score[j];
+            if (member[j]) in[n_in++] = v;
+            else out[n_out++] = v;
+        }
+        auc[a] = foil_roc_auc(out, n_out, in, n_in);
+    }
+    print_message("AUC: attack models per class %.3f, one loss threshold %.3f\n", auc[0], auc[1]);
+    assert_true(auc[0] > 0.9 && auc[1] < 0.85);
+    assert_int_equal(foil_shadow_classifier_scores(target, y, N, C, shadow, keep, 0, 1, score), FOIL_ERR_ARG);
+    y[3] = 2;
+    assert_int_equal(foil_shadow_classifier_scores(target, y, N, C, shadow, keep, S, 1, score), FOIL_ERR_ARG);
+    free(shadow), free(keep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +345,8 @@ int main(void)
         cmocka_unit_test(test_membership_keep),
         cmocka_unit_test(test_label_noise),
         cmocka_unit_test(test_shadow_models_overfit),
+        cmocka_unit_test(test_shadow_models_any_threads),
+        cmocka_unit_test(test_shadow_classifier_per_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # foil infer from the command line: membership inference on an MLP that
 # overfits digits leaks (the loss attack beats chance, LiRA beats the loss
-# attack, each by a margin the seeds we tried clear easily); the report
+# attack, the shadow-model attack classifier beats chance, each by a margin
+# the seeds we tried clear easily); the report
 # writes down the split it was measured on and agrees with the figures
 # printed; a given target with its members file works; bad options and
 # files get clear errors.
@@ -31,6 +32,7 @@ assert split["index"] == sorted(set(split["index"])) and 0 <= split["index"][0] 
 # the leak, by a margin: an overfit MLP gives its members away
 assert fig["loss"]["auc"] > 0.56, fig["loss"]["auc"]
 assert fig["lira-online"]["auc"] > fig["loss"]["auc"] + 0.02, (fig["lira-online"]["auc"], fig["loss"]["auc"])
+assert fig["shadow-classifier"]["auc"] > 0.58, fig["shadow-classifier"]["auc"]
 for a in fig.values():
     assert 0 <= a["tpr_at_0.1%_fpr"] <= a["tpr_at_1%_fpr"] <= 1, a
     assert 0.5 <= a["balanced_accuracy"] <= 1, a
@@ -44,7 +46,7 @@ for a in fig.values():
 # scores.npy: attacks x candidates, float32
 raw = open(sys.argv[1] + "/scores.npy", "rb").read()
 hl = struct.unpack("<H", raw[8:10])[0]
-assert "(8, 400)" in raw[10:10 + hl].decode() and len(raw) == 10 + hl + 4 * 8 * 400
+assert "(9, 400)" in raw[10:10 + hl].decode() and len(raw) == 10 + hl + 4 * 9 * 400
 PY
 check "same seed, same report" 0 "" -- "$FOIL" infer --data digits --arch mlp --pool 400 --shadows 16 --epochs 60 \
   --out "$tmp/mi2" --quiet
@@ -73,6 +75,17 @@ import json, sys
 p = json.loads(sys.argv[1])['attacks'][0]; l = json.load(open(sys.argv[2]))['attacks'][0]
 assert l['attack'] == 'loss' and abs(p['auc'] - l['auc']) < 1e-9, (p, l)
 " "$out" "$tmp/mi/report.json" || fail "probabilities: the loss attack differs from the logits'"
+# the shadows' outputs pass through the output mode as the target's do:
+# probabilities are the logits up to a constant per example, so every
+# attack, the shadow-model ones too, sees what it saw from the logits
+check "probabilities, with shadows" 0 '"attack":"shadow-classifier"' -- "$FOIL" infer --data digits --arch mlp \
+  --pool 400 --shadows 16 --epochs 60 --output-mode probabilities --json
+$py -c "
+import json, sys
+p = {x['attack']: x['auc'] for x in json.loads(sys.argv[1])['attacks']}
+l = {x['attack']: x['auc'] for x in json.load(open(sys.argv[2]))['attacks']}
+assert set(p) == set(l) and all(abs(p[a] - l[a]) < 0.01 for a in p), (p, l)
+" "$out" "$tmp/mi/report.json" || fail "probabilities with shadows: the attacks differ from the logits'"
 check "bad output mode" 2 "--output-mode" -- "$FOIL" infer --data digits --arch mlp --output-mode soft
 
 # a given target: trained on the first 300 examples of digits' training split
@@ -124,7 +137,7 @@ check "model without members" 2 "and --members go together" -- "$FOIL" infer --d
   --model "$tmp/target.onnx"
 check "no target" 2 "give the target" -- "$FOIL" infer --data digits
 check "unknown attack" 2 "unknown membership attack 'lira'" -- "$FOIL" infer --data digits --arch mlp --attack lira
-check "LiRA without shadows" 2 "LiRA needs --shadows 2 or more" -- "$FOIL" infer --data digits --arch mlp \
+check "LiRA without shadows" 2 "LiRA and shadow-classifier need --shadows 2 or more" -- "$FOIL" infer --data digits --arch mlp \
   --attack lira-online --shadows 1
 check "LiRA on a given model needs the architecture" 2 "and their --arch" -- "$FOIL" infer --data digits \
   --model "$tmp/target.onnx" --members "$tmp/members.npy" --attack lira-offline

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MPI scale-out (core/dist.c): `mpirun -np 2 foil certify`, `foil eval`,
-# `foil attack` and `foil verify` give exactly the one-process results (random draws are keyed
+# `foil attack`, `foil infer` and `foil verify` give exactly the one-process results (random draws are keyed
 # by example, not by rank), `foil train` (data-parallel) the same weights up
 # to rounding; a rank that fails fails the whole run, with rank 0 naming it
 # and printing no partial result; a command that does not share its work refuses to run as two
@@ -63,6 +63,18 @@ a, b = (json.load(open(f)) for f in sys.argv[1:])
 a.pop("seconds"); b.pop("seconds")
 assert a == b, (a, b)
 print("     eval: the same accuracy, confusion matrix, confidence and ECE on 1 and 2 ranks (%d examples)" % a["examples"])
+PY
+# Membership inference: each rank trains its share of the shadow models
+# (model k on rank k % 2) and they are summed; the same figures as one process.
+inf=(infer --data digits --arch mlp --pool 200 --shadows 4 --epochs 10 --json --threads 1)
+both infer "${inf[@]}"
+"$py" - "$tmp"/infer.{1,2} <<'PY' || fail "infer on two ranks differs from one process"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a == b, (a, b)
+names = [x["attack"] for x in a["attacks"]]
+assert "lira-online" in names and "shadow-classifier" in names, names
+print("     infer: 4 shadow models, the same figures of %d attacks on 1 and 2 ranks" % len(names))
 PY
 # Attacks: the random start (PGD) and the random search (Square) of each
 # example are keyed by its index in the whole set, not in a rank's block.

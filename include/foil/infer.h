@@ -36,6 +36,9 @@
  *                   the paper also averages over queries of its augmented
  *                   copies (flips, shifts), which strengthens the attack
  *                   on models trained with augmentation: not done here.
+ *   shadow-classifier  Shokri et al. 2017: an attack classifier per class,
+ *                   trained on the shadow models' prediction vectors
+ *                   labelled in or out (see foil_shadow_classifier_scores).
  */
 #ifndef FOIL_INFER_H
 #define FOIL_INFER_H
@@ -60,16 +63,20 @@ typedef enum foil_membership_attack {
     FOIL_MI_LIRA_ONLINE,
     FOIL_MI_GAP,
     FOIL_MI_LABEL_NOISE,
+    FOIL_MI_SHADOW_CLASSIFIER,
     FOIL_MI_COUNT
 } foil_membership_attack;
 
-/* "loss", "confidence", "entropy", "modified-entropy", "lira-offline", "lira-online", "gap", "label-noise";
- * parse: FOIL_ERR_ARG naming s. */
+/* "loss", "confidence", "entropy", "modified-entropy", "lira-offline", "lira-online", "gap", "label-noise",
+ * "shadow-classifier"; parse: FOIL_ERR_ARG naming s. */
 const char *foil_membership_attack_name(foil_membership_attack a);
 foil_status foil_membership_attack_parse(const char *s, foil_membership_attack *a);
 
 /* 1 for an attack that needs only the target's labels (gap, label-noise). */
 int foil_membership_label_only(foil_membership_attack a);
+
+/* 1 for an attack that needs shadow models (LiRA, shadow-classifier). */
+int foil_membership_needs_shadows(foil_membership_attack a);
 
 /* The score of a threshold attack (loss, confidence, entropy,
  * modified-entropy, gap) for n examples from the target's logits (n, classes)
@@ -113,6 +120,20 @@ typedef enum foil_lira_variance {
  * it), or fewer than two with a per-example variance. */
 foil_status foil_lira_scores(const float *phi, const float *shadow_phi, const uint8_t *shadow_in, int64_t shadows,
                              int64_t n, int online, foil_lira_variance variance, float *score);
+
+/* The shadow-model attack of Shokri et al. 2017 on n candidates: for each
+ * class c, an attack model (foil's mlp, one hidden layer of 64 ReLU units,
+ * Adam at 1e-3 for 30 epochs, from seed + c) learns from every shadow's
+ * prediction vector on every candidate of class c (shadow_logits (shadows,
+ * n, classes)) whether that shadow trained on it (shadow_in (shadows, n));
+ * the candidate's score is the attack model's logit margin, in minus out,
+ * on the target's prediction vector (logits (n, classes)). The features
+ * are log-probabilities, where the paper feeds the probabilities: the same
+ * information, but confident outputs stay apart in float. FOIL_ERR_ARG for
+ * no shadows or a label out of range. */
+foil_status foil_shadow_classifier_scores(const float *logits, const int64_t *y, int64_t n, int64_t classes,
+                                          const float *shadow_logits, const uint8_t *shadow_in, int64_t shadows,
+                                          uint64_t seed, float *score);
 
 /* keep (models, n): which of n examples each of `models` models trains on,
  * drawn from seed so that every example is in exactly half of the models

@@ -16,6 +16,7 @@
 #include "foil/infer.h"
 #include "foil/npy.h"
 #include "foil/rng.h"
+#include "core/dist.h"
 #include "io/file.h"
 
 static int run_infer(int argc, char **argv);
@@ -47,15 +48,20 @@ const cli_command cli_infer = {
     "candidate's scaled logit on the target is compared with its Gaussian\n"
     "fits over the shadows without it (offline) and with it (online); the\n"
     "variance is pooled over the candidates below 64 shadow models (the\n"
-    "paper's advice; --variance). Target and shadows train alike: --epochs\n"
-    "(default 20), --batch, --lr, --optimizer, --weight-decay.\n"
+    "paper's advice; --variance); shadow-classifier (Shokri et al. 2017):\n"
+    "one attack model per class learns from the same shadows' outputs which\n"
+    "candidates they trained on, then judges the target's. The shadows'\n"
+    "outputs pass through --output-mode as the target's do. Target and\n"
+    "shadows train alike: --epochs (default 20), --batch, --lr, --optimizer,\n"
+    "--weight-decay. The shadow models train side by side, one per thread\n"
+    "(--threads), and under mpirun each rank trains its share of them.\n"
     "Prints per attack the ROC AUC, the TPR at 0.1% and 1% FPR and the best\n"
     "balanced accuracy, and the target's accuracy on members and the others;\n"
     "--out DIR writes report.json (the figures, the ROC curves, the\n"
     "candidates' indices and the target's membership) and scores.npy\n"
     "(attacks x candidates).",
     run_infer,
-    0,
+    CLI_DISTRIBUTED,
 };
 
 /* The --arch a model is built from, for the examples it trains on (a
@@ -258,7 +264,10 @@ static foil_status score_attacks(const InferRun *r, const foil_membership_attack
         if (attacks[a] == FOIL_MI_LABEL_NOISE) {
             st = foil_membership_label_noise(r->target, &r->pool.x, y, foil_f32(&r->pool.lower),
                                              foil_f32(&r->pool.upper), r->queries, r->noise, r->seed + 2, score);
-        } else if (attacks[a] != FOIL_MI_LIRA_OFFLINE && attacks[a] != FOIL_MI_LIRA_ONLINE) {
+        } else if (attacks[a] == FOIL_MI_SHADOW_CLASSIFIER) {
+            st = foil_shadow_classifier_scores(r->target_logits, y, n, classes, r->shadow_logits, r->keep,
+                                               r->shadows, r->seed + 4, score);
+        } else if (!foil_membership_needs_shadows(attacks[a])) {
             st = foil_membership_scores(attacks[a], r->target_logits, y, n, classes, score);
         } else {
             if (!phi) {
@@ -392,15 +401,17 @@ static int parse_attacks(char *list, foil_membership_attack *attacks, int *n)
 }
 
 /* Which attacks run: --attack's list, or by default every one the target
- * allows (labels only: gap, label-noise; LiRA only with shadow models). */
+ * allows (labels only: gap, label-noise; LiRA and shadow-classifier only
+ * with shadow models). */
 static int choose_attacks(const char *text, int labels_only, int with_shadows, foil_membership_attack *attacks,
                           int *n)
 {
     if (!text) {
         *n = 0;
         for (int a = 0; a < FOIL_MI_COUNT; a++) {
-            const int lira = a == FOIL_MI_LIRA_OFFLINE || a == FOIL_MI_LIRA_ONLINE;
-            if ((labels_only && !foil_membership_label_only(a)) || (lira && !with_shadows)) continue;
+            if ((labels_only && !foil_membership_label_only(a)) ||
+                (foil_membership_needs_shadows(a) && !with_shadows))
+                continue;
             attacks[(*n)++] = (foil_membership_attack)a;
         }
         return CLI_OK;
@@ -456,7 +467,24 @@ static foil_status prepare(InferRun *r, const foil_data_spec *data, const cli_mo
     return st;
 }
 
-static foil_status train_shadows(InferRun *r, const char *arch, const foil_train_options *to)
+/* The shadows' answers as the attacker would get them from the target
+ * (--output-mode): the attacker knows what the API returns, and a shadow
+ * model whose outputs were rounded or cut to the top k like the target's
+ * is what membership looks like through that API. */
+static foil_status shadow_outputs_as_target(InferRun *r, const char *mode)
+{
+    if (!mode) return FOIL_OK;
+    foil_output output = {0};
+    foil_status st = foil_output_parse(mode, &output);
+    const int64_t rows = r->shadows * r->pool.y.numel, classes = r->pool.classes;
+    output.seed = r->seed + 5;
+    if (!st) st = foil_output_apply(&output, 0, r->shadow_logits, rows, classes, NULL);
+    if (!st) foil_scores_as_logits(foil_output_capabilities(&output, FOIL_MODEL_SCORES), r->shadow_logits,
+                                   rows * classes);
+    return st;
+}
+
+static foil_status train_shadows(InferRun *r, const char *arch, const foil_train_options *to, const char *mode)
 {
     const int64_t n = r->pool.y.numel, classes = r->pool.classes;
     r->keep = malloc((size_t)(r->shadows * n));
@@ -467,7 +495,7 @@ static foil_status train_shadows(InferRun *r, const char *arch, const foil_train
     if (!st)
         st = foil_shadow_logits(make_from_arch, (void *)arch, &r->pool, r->keep, r->shadows, to, r->seed + 1000,
                                 r->shadow_logits);
-    return st;
+    return st ? st : shadow_outputs_as_target(r, mode);
 }
 
 static void print_json(cJSON *root)
@@ -499,8 +527,8 @@ static int run_infer(int argc, char **argv)
         {"--output-mode", OPT_STRING, &output_mode, "MODE", "what a query of the target returns: logits, "
          "probabilities, top-k=K, round=D, labels, ... (as foil attack)", 0, 0},
         {"--attack", OPT_STRING, &attack_text, "LIST", "loss, confidence, entropy, modified-entropy, lira-offline, "
-         "lira-online, gap, label-noise (default: all the target allows)", 0, 0},
-        {"--shadows", OPT_INT, &shadows, "K", "shadow models for LiRA (16; 0: none)", 0, 0},
+         "lira-online, gap, label-noise, shadow-classifier (default: all the target allows)", 0, 0},
+        {"--shadows", OPT_INT, &shadows, "K", "shadow models for LiRA and shadow-classifier (16; 0: none)", 0, 0},
         {"--variance", OPT_STRING, &variance_text, "V", "LiRA's Gaussians: auto (default), global or per-example", 0,
          0},
         {"--queries", OPT_INT, &queries, "N", "label-noise: noisy copies per candidate (100)", 0, 0},
@@ -545,7 +573,7 @@ static int run_infer(int argc, char **argv)
 
     InferRun r = {.queries = queries, .noise = noise, .seed = (uint64_t)common.seed};
     foil_membership_attack attacks[FOIL_MI_COUNT];
-    int n_attacks = 0, wants_lira = 0;
+    int n_attacks = 0, wants_shadows = 0;
     if (given) {
         int orc = cli_open_model(&cli_infer, &source, &r.target);
         if (orc) return orc;
@@ -553,22 +581,21 @@ static int run_infer(int argc, char **argv)
     st = prepare(&r, &data, &source, members_path, arch, pool, &to, output_mode);
     if (!st) st = target_scores(&r, given ? foil_model_name(r.target) : "the target");
     int arc = st ? CLI_OK : choose_attacks(attack_text, r.labels_only, shadows > 0 && arch, attacks, &n_attacks);
-    for (int a = 0; a < n_attacks; a++)
-        wants_lira |= attacks[a] == FOIL_MI_LIRA_OFFLINE || attacks[a] == FOIL_MI_LIRA_ONLINE;
-    if (!st && !arc && wants_lira && (shadows < 2 || !arch))
-        arc = cli_usage_error(&cli_infer, "LiRA needs --shadows 2 or more and their --arch");
+    for (int a = 0; a < n_attacks; a++) wants_shadows |= foil_membership_needs_shadows(attacks[a]);
+    if (!st && !arc && wants_shadows && (shadows < 2 || !arch))
+        arc = cli_usage_error(&cli_infer, "LiRA and shadow-classifier need --shadows 2 or more and their --arch");
     if (arc) {
         infer_run_free(&r);
         return arc;
     }
-    r.shadows = wants_lira ? shadows : 0;
-    if (!st && r.shadows) st = train_shadows(&r, arch, &to);
+    r.shadows = wants_shadows ? shadows : 0;
+    if (!st && r.shadows) st = train_shadows(&r, arch, &to, output_mode);
     const int64_t n = r.pool.y.numel;
     float *scores = st ? NULL : malloc((size_t)(n_attacks * (n ? n : 1)) * sizeof *scores);
     Figures fig[FOIL_MI_COUNT];
     if (!st && !scores) st = foil_error(FOIL_ERR_NOMEM, "out of memory for the scores");
     if (!st) st = score_attacks(&r, attacks, n_attacks, variance, scores, fig);
-    if (!st) {
+    if (!st && foilDistRank() == 0) { /* rank 0 alone writes and prints */
         cJSON *root = report_json(data.data, &r, attacks, n_attacks, scores, fig, arch,
                                   given ? foil_model_name(r.target) : NULL, &rc, common.seed);
         if (output_mode) cJSON_AddStringToObject(root, "output_mode", output_mode);

@@ -57,6 +57,21 @@ void foilDistFinalize(void)
 int foilDistRank(void) { return dist_rank; }
 int foilDistSize(void) { return dist_size; }
 
+static int solo_rank = -1, solo_size = 0; /* the world, while a rank works alone */
+
+void foilDistSoloBegin(void)
+{
+    solo_rank = dist_rank, solo_size = dist_size;
+    dist_rank = 0, dist_size = 1;
+}
+
+void foilDistSoloEnd(void)
+{
+    if (solo_rank < 0) return;
+    dist_rank = solo_rank, dist_size = solo_size;
+    solo_rank = -1;
+}
+
 const char *foilDistBackend(void)
 {
 #if defined(FOIL_HAVE_MPI) && defined(OMPI_MAJOR_VERSION)

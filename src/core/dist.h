@@ -25,6 +25,12 @@ int foilDistInit(int *argc, char ***argv);
 void foilDistFinalize(void);
 int foilDistRank(void);
 int foilDistSize(void);
+/* Between Begin and End this rank works alone, as one process of one:
+ * its own job (one shadow model of many) runs code that would otherwise
+ * share its work with the other ranks, such as data-parallel training,
+ * and must not. Not nested; called outside parallel regions. */
+void foilDistSoloBegin(void);
+void foilDistSoloEnd(void);
 /* "Open MPI 4.1.4" or "none": what foil was built with. */
 const char *foilDistBackend(void);
 

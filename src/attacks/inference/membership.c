@@ -10,8 +10,11 @@
 #include "core/stats.h"
 #include "foil/infer.h"
 
-static const char *const attack_names[FOIL_MI_COUNT] = {"loss",         "confidence",  "entropy", "modified-entropy",
-                                                        "lira-offline", "lira-online", "gap",     "label-noise"};
+#include "attacks/inference/inference_internal.h"
+
+static const char *const attack_names[FOIL_MI_COUNT] = {
+    "loss", "confidence", "entropy", "modified-entropy", "lira-offline", "lira-online", "gap", "label-noise",
+    "shadow-classifier"};
 
 const char *foil_membership_attack_name(foil_membership_attack a)
 {
@@ -26,7 +29,7 @@ foil_status foil_membership_attack_parse(const char *s, foil_membership_attack *
             return FOIL_OK;
         }
     return foil_error(FOIL_ERR_ARG, "unknown membership attack '%s' (loss, confidence, entropy, modified-entropy, "
-                      "lira-offline, lira-online, gap, label-noise)", s ? s : "");
+                      "lira-offline, lira-online, gap, label-noise, shadow-classifier)", s ? s : "");
 }
 
 int foil_membership_label_only(foil_membership_attack a)
@@ -34,8 +37,12 @@ int foil_membership_label_only(foil_membership_attack a)
     return a == FOIL_MI_GAP || a == FOIL_MI_LABEL_NOISE;
 }
 
-/* log sum_i exp(z_i) over the classes, skipping class `skip` (-1: none). */
-static double log_sum_exp(const float *z, int64_t classes, int64_t skip)
+int foil_membership_needs_shadows(foil_membership_attack a)
+{
+    return a == FOIL_MI_LIRA_OFFLINE || a == FOIL_MI_LIRA_ONLINE || a == FOIL_MI_SHADOW_CLASSIFIER;
+}
+
+double foilLogSumExp(const float *z, int64_t classes, int64_t skip)
 {
     double top = -INFINITY, sum = 0;
     for (int64_t i = 0; i < classes; i++)
@@ -87,13 +94,13 @@ static double log_sum(const double *v, int64_t m)
 static double threshold_score(foil_membership_attack a, const float *z, int64_t y, int64_t classes, double *lp,
                               double *lq)
 {
-    const double lse = log_sum_exp(z, classes, -1);
+    const double lse = foilLogSumExp(z, classes, -1);
     int64_t top = 0;
     for (int64_t i = 0; i < classes; i++) {
         lp[i] = (double)z[i] - lse;
         /* log(1 - p): log1p is exact below p = 1/2; above it (one class at
          * most) the other classes' mass, so p near 1 keeps its digits */
-        lq[i] = lp[i] < -0.6931471805599453 ? log1p(-exp(lp[i])) : log_sum_exp(z, classes, i) - lse;
+        lq[i] = lp[i] < -0.6931471805599453 ? log1p(-exp(lp[i])) : foilLogSumExp(z, classes, i) - lse;
         if (z[i] > z[top]) top = i;
     }
     if (a == FOIL_MI_LOSS) return lp[y] - lq[y];
@@ -132,7 +139,7 @@ foil_status foil_lira_statistic(const float *logits, const int64_t *y, int64_t n
     if (!st && classes < 2) st = foil_error(FOIL_ERR_ARG, "LiRA: a model with %lld class", (long long)classes);
     for (int64_t k = 0; !st && k < n; k++) {
         const float *z = logits + k * classes;
-        phi[k] = (float)((double)z[y[k]] - log_sum_exp(z, classes, y[k]));
+        phi[k] = (float)((double)z[y[k]] - foilLogSumExp(z, classes, y[k]));
     }
     return st;
 }
