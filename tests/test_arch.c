@@ -192,9 +192,9 @@ static void check_runs(const foil_arch_spec *s, int64_t batch)
 static void test_all_run(void **state)
 {
     (void)state;
-    static const char *names[] = {"mlp", "cnn-small", "lenet5", "resnet-mini"};
+    static const char *names[] = {"mlp", "cnn-small", "lenet5", "cnn-tanh", "resnet-mini"};
     static const int64_t shapes[2][3] = {{1, 28, 28}, {3, 32, 32}};
-    for (int a = 0; a < 4; a++)
+    for (int a = 0; a < 5; a++)
         for (int sh = 0; sh < 2; sh++)
             for (int64_t batch = 1; batch <= 5; batch += 4) {
                 foil_arch_spec s = spec_of(names[a], 4, shapes[sh][0], shapes[sh][1], shapes[sh][2], 10, 1);
@@ -323,6 +323,10 @@ static void test_param_counts(void **state)
         {"cnn-small", 3, 32, 32, 3 * 32 * 9 + 32 + 18496 + 4096 * 128 + 128 + 1290},
         /* lenet5 on 32x32 with pad 2: 16 * 6 * 6 = 576 features */
         {"lenet5", 3, 32, 32, 6 * 75 + 6 + 2416 + 576 * 120 + 120 + 10164 + 850},
+        /* cnn-tanh: 28x28 padded to 32, 13, pool 12, 5, pool 4: fc1 is 32 * 4 * 4 = 512 -> 32 */
+        {"cnn-tanh", 1, 28, 28, 16 * 64 + 16 + 32 * 16 * 16 + 32 + 512 * 32 + 32 + 32 * 10 + 10},
+        /* on 3x32x32: 36 padded, 15, 14, 6, 5: fc1 is 32 * 5 * 5 = 800 -> 32 */
+        {"cnn-tanh", 3, 32, 32, 16 * 3 * 64 + 16 + 32 * 16 * 16 + 32 + 800 * 32 + 32 + 32 * 10 + 10},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         foil_arch_spec s = spec_of(cases[i].name, 4, cases[i].c, cases[i].h, cases[i].w, 10, 1);
@@ -492,6 +496,8 @@ static void test_gradients_fd(void **state)
     check_fd(&s, 2, 0);
     s = spec_of("lenet5", 4, 1, 12, 12, 5, 2);
     check_fd(&s, 2, 0);
+    s = spec_of("cnn-tanh", 4, 1, 17, 17, 5, 2); /* tanh, and MaxPool stride 1: windows that overlap */
+    check_fd(&s, 2, 0);
     s = spec_of("resnet-mini", 4, 2, 6, 6, 5, 2);
     check_fd(&s, 2, 0);
     check_fd(&s, 3, 1);
@@ -586,8 +592,8 @@ static int params_equal(foil_model *a, foil_model *b)
 static void test_determinism(void **state)
 {
     (void)state;
-    static const char *names[] = {"mlp", "cnn-small", "lenet5", "resnet-mini"};
-    for (int a = 0; a < 4; a++) {
+    static const char *names[] = {"mlp", "cnn-small", "lenet5", "cnn-tanh", "resnet-mini"};
+    for (int a = 0; a < 5; a++) {
         foil_arch_spec s = spec_of(names[a], 4, 1, 28, 28, 10, 7);
         foil_model *m1 = build(&s), *m2 = build(&s);
         assert_true(params_equal(m1, m2));
@@ -703,10 +709,10 @@ static void test_normalization(void **state)
 static void test_export_reload(void **state)
 {
     (void)state;
-    static const char *names[] = {"mlp", "cnn-small", "lenet5", "resnet-mini"};
+    static const char *names[] = {"mlp", "cnn-small", "lenet5", "cnn-tanh", "resnet-mini"};
     float mean[3 * 32 * 32], sd[3 * 32 * 32];
     for (int i = 0; i < 3 * 32 * 32; i++) mean[i] = 0.5f, sd[i] = 0.25f + 0.001f * (float)(i % 7);
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 5; a++) {
         foil_arch_spec s = spec_of(names[a], 4, 3, 32, 32, 10, 5);
         if (a % 2) s.mean = mean, s.std = sd;
         foil_model *m = build(&s);
@@ -960,7 +966,7 @@ static void expect_bad(const foil_arch_spec *s, const char *needle1, const char 
 static void test_bad_specs(void **state)
 {
     (void)state;
-    assert_string_equal(foil_arch_list(), "mlp, cnn-small, lenet5, resnet-mini");
+    assert_string_equal(foil_arch_list(), "mlp, cnn-small, lenet5, cnn-tanh, resnet-mini");
     foil_model *m;
     assert_int_equal(foil_arch_build(NULL, &m), FOIL_ERR_ARG);
     foil_arch_spec s = spec_of("cnn-small", 4, 1, 28, 28, 10, 1);
@@ -983,6 +989,11 @@ static void test_bad_specs(void **state)
     s = spec_of("lenet5", 4, 1, 11, 11, 10, 1);
     expect_bad(&s, "lenet5", "too small");
     s = spec_of("lenet5", 4, 1, 12, 12, 10, 1);
+    m = build(&s); /* the smallest that fits */
+    foil_model_free(m);
+    s = spec_of("cnn-tanh", 4, 1, 15, 15, 10, 1);
+    expect_bad(&s, "cnn-tanh", "too small");
+    s = spec_of("cnn-tanh", 4, 1, 16, 16, 10, 1);
     m = build(&s); /* the smallest that fits */
     foil_model_free(m);
     s = spec_of("resnet-mini", 4, 1, 1, 1, 10, 1);

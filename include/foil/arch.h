@@ -9,6 +9,10 @@
  *   lenet5        LeCun et al. 1998 with ReLU and max pooling: Conv 6 5x5
  *                 pad 2, ReLU, MaxPool 2, Conv 16 5x5, ReLU, MaxPool 2,
  *                 Gemm 120, ReLU, Gemm 84, ReLU, Gemm classes.
+ *   cnn-tanh      the end-to-end DP-SGD CNN of Papernot et al. 2020 and
+ *                 Tramer and Boneh 2021: Conv 16 8x8 stride 2 pad 2, tanh,
+ *                 MaxPool 2 stride 1, Conv 32 4x4 stride 2, tanh, MaxPool 2
+ *                 stride 1, Gemm 512-32, tanh, Gemm 32-10 (26,010 weights).
  *   resnet-mini   a small residual network with batch norm (He et al. 2016,
  *                 basic blocks), about 0.3M parameters.
  *
@@ -31,7 +35,7 @@ extern "C" {
 #endif
 
 typedef struct foil_arch_spec {
-    const char *name;            /* "mlp", "cnn-small", "lenet5", "resnet-mini" */
+    const char *name;            /* "mlp", "cnn-small", "lenet5", "cnn-tanh", "resnet-mini" */
     int input_rank;              /* 4 for (N, C, H, W), 2 for (N, F) */
     int64_t input_shape[4];      /* without the batch: C, H, W or F */
     int64_t classes;

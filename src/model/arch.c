@@ -32,6 +32,17 @@
  *   lenet5       conv1 5x5 C->6 pad 2, relu1, pool1, conv2 5x5 6->16, relu2,
  *                pool2, flatten, fc1 ->120, relu3, fc2 120->84, relu4,
  *                fc3 84->classes. 61,706 (16*5*5 = 400 features at 28x28).
+ *   cnn-tanh     the end-to-end CNN of DP-SGD on (Fashion-)MNIST: Papernot
+ *                et al. 2020 ("Tempered Sigmoid Activations for Deep
+ *                Learning with Differential Privacy", Table 1) with tanh,
+ *                as Tramer and Boneh 2021 ("Differentially Private Learning
+ *                Needs Better Features (or Much More Data)") train it
+ *                (their models.py, MNIST_CNN):
+ *                conv1 8x8 stride 2 pad 2 C->16, tanh1, pool1 (MaxPool 2x2
+ *                stride 1), conv2 4x4 stride 2 32, tanh2, pool2 (2x2
+ *                stride 1), flatten, fc1 ->32, tanh3, fc2 32->classes.
+ *                28x28: 32x32 padded, 13x13, 12x12, 5x5, 4x4; fc1 512->32.
+ *                26,010 parameters.
  *   resnet-mini  the CIFAR ResNet-20 of He et al. 2016 (section 4.2), with
  *                1x1 convolution + batch norm ("option B") shortcuts where
  *                the shape changes:
@@ -52,8 +63,8 @@
  *                example: 31.0M multiply-adds forward, against 4.2M for
  *                cnn-small.
  *
- * Smallest inputs: cnn-small 4x4 and lenet5 12x12 (their poolings must
- * see at least one window); mlp and resnet-mini take any size.
+ * Smallest inputs: cnn-small 4x4, lenet5 12x12 and cnn-tanh 16x16 (their
+ * poolings must see at least one window); mlp and resnet-mini take any size.
  *
  * Initialization (init_params) is PyTorch's default for nn.Conv2d,
  * nn.Linear and nn.BatchNorm2d:
@@ -178,13 +189,18 @@ static int relu(net *n, int x, const char *name)
     return foilBuilderOp(&n->b, "Relu", name, FOIL_B_IN(x), FOIL_B_NO_ATTRS);
 }
 
+static int tanh_act(net *n, int x, const char *name)
+{
+    return foilBuilderOp(&n->b, "Tanh", name, FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+}
+
 static int add(net *n, int a, int c, const char *name)
 {
     return foilBuilderOp(&n->b, "Add", name, FOIL_B_IN(a, c), FOIL_B_NO_ATTRS);
 }
 
-/* MaxPool k x k, stride k, no padding (floor). */
-static int maxpool(net *n, int x, const char *name, int64_t k)
+/* MaxPool k x k, stride s, no padding (floor). */
+static int maxpool_stride(net *n, int x, const char *name, int64_t k, int64_t s)
 {
     if (n->b.st) return -1;
     if (n->h < k || n->w < k)
@@ -192,11 +208,14 @@ static int maxpool(net *n, int x, const char *name, int64_t k)
                         "than its %lldx%lld window", n->input_desc, name, (long long)n->h, (long long)n->w,
                         (long long)k, (long long)k);
     int y = foilBuilderOp(&n->b, "MaxPool", name, FOIL_B_IN(x),
-                            FOIL_B_ATTRS(FOIL_BATTR_INTS("kernel_shape", k, k), FOIL_BATTR_INTS("strides", k, k)));
-    n->h /= k;
-    n->w /= k;
+                            FOIL_B_ATTRS(FOIL_BATTR_INTS("kernel_shape", k, k), FOIL_BATTR_INTS("strides", s, s)));
+    n->h = (n->h - k) / s + 1;
+    n->w = (n->w - k) / s + 1;
     return y;
 }
+
+/* MaxPool k x k, stride k: the windows tile the input. */
+static int maxpool(net *n, int x, const char *name, int64_t k) { return maxpool_stride(n, x, name, k, k); }
 
 static int global_avgpool(net *n, int x, const char *name)
 {
@@ -277,6 +296,23 @@ static int build_lenet5(net *n, int x, const foil_arch_spec *s)
     return linear(n, x, "fc3", s->classes, "logits");
 }
 
+/* Papernot et al. 2020 (Tempered Sigmoid Activations), Table 1's MNIST
+ * network with tanh, as Tramer and Boneh 2021 train it end to end on
+ * (Fashion-)MNIST (their code, models.py MNIST_CNN). */
+static int build_cnn_tanh(net *n, int x, const foil_arch_spec *s)
+{
+    x = conv(n, x, "conv1", 16, 8, 2, 2, 1);
+    x = tanh_act(n, x, "tanh1");
+    x = maxpool_stride(n, x, "pool1", 2, 1);
+    x = conv(n, x, "conv2", 32, 4, 2, 0, 1);
+    x = tanh_act(n, x, "tanh2");
+    x = maxpool_stride(n, x, "pool2", 2, 1);
+    x = flatten(n, x, "flatten");
+    x = linear(n, x, "fc1", 32, NULL);
+    x = tanh_act(n, x, "tanh3");
+    return linear(n, x, "fc2", s->classes, "logits");
+}
+
 /* One basic block "layerS.B" of `planes` channels; stride 2 halves H and W
  * (rounding up), and a change of shape gives the shortcut a 1x1 conv + BN. */
 static int basic_block(net *n, int x, const char *prefix, int64_t planes, int64_t stride)
@@ -332,10 +368,11 @@ static const arch_entry archs[] = {
     {"mlp", 0, build_mlp},
     {"cnn-small", 1, build_cnn_small},
     {"lenet5", 1, build_lenet5},
+    {"cnn-tanh", 1, build_cnn_tanh},
     {"resnet-mini", 1, build_resnet_mini},
 };
 
-const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, resnet-mini"; }
+const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, cnn-tanh, resnet-mini"; }
 
 /* ---------------------------------------------------------------------------
  * Initialization, shared by foil_arch_build and foil_model_reinit.
