@@ -8,7 +8,11 @@
 #                                        auto_LiRPA 0.3 (PyPI) in a venv over them,
 #                                        $FOIL_LIRPA_VENV (/opt/foil-lirpa as root,
 #                                        else ~/.cache/foil-lirpa), for
-#                                        tests/test_crown_lirpa.sh
+#                                        tests/test_crown_lirpa.sh, and Opacus 1.4.0
+#                                        (PyPI) likewise in $FOIL_OPACUS_VENV
+#                                        (/opt/foil-opacus, else ~/.cache/foil-opacus),
+#                                        for tests/test_dp_opacus.sh and
+#                                        bench/dp_sgd_vs_opacus.py
 #   scripts/install-deps.sh --fuzz       also clang and libFuzzer, for scripts/fuzz.sh
 set -euo pipefail
 
@@ -29,7 +33,7 @@ packages=(
   python3-jsonschema           # tests: report.json against its schema
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy python3-venv python3-yaml
+  packages+=(python3-torch python3-onnx python3-numpy python3-scipy python3-venv python3-yaml
              chromium)         # tests: report.html rendered in a real browser
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
@@ -47,13 +51,26 @@ install_lirpa() {
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps auto-lirpa==0.3 appdirs tqdm packaging
 }
 
+# Opacus 1.5 and later need torch.func (torch 2.0); 1.4.0 runs on Debian's
+# torch 1.13. Installed without its pins, with the one package it imports
+# that Debian's python3-numpy and python3-scipy do not cover.
+install_opacus() {
+  local venv=${FOIL_OPACUS_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-opacus || echo "$HOME/.cache/foil-opacus")}
+  "$venv/bin/python" -c 'import opacus' >/dev/null 2>&1 && return 0
+  echo "installing Opacus 1.4.0 into $venv" >&2
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps opacus==1.4.0 opt-einsum
+}
+
+crosscheck_python() { install_lirpa; install_opacus; }
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
-  if [[ "${1:-}" == "--crosscheck" ]]; then install_lirpa; fi
+  if [[ "${1:-}" == "--crosscheck" ]]; then crosscheck_python; fi
   exit 0
 fi
 
@@ -63,4 +80,4 @@ if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-if [[ "${1:-}" == "--crosscheck" ]]; then install_lirpa; fi
+if [[ "${1:-}" == "--crosscheck" ]]; then crosscheck_python; fi
