@@ -86,6 +86,15 @@ p = {x['attack']: x['auc'] for x in json.loads(sys.argv[1])['attacks']}
 l = {x['attack']: x['auc'] for x in json.load(open(sys.argv[2]))['attacks']}
 assert set(p) == set(l) and all(abs(p[a] - l[a]) < 0.01 for a in p), (p, l)
 " "$out" "$tmp/mi/report.json" || fail "probabilities with shadows: the attacks differ from the logits'"
+# a target and shadows trained by DP-SGD: the report says what the target spent
+check "DP-SGD target" 0 '"dp":{"epsilon"' -- "$FOIL" infer --data digits --arch mlp --pool 200 --shadows 2 \
+  --epochs 3 --dp --target-epsilon 3 --attack loss,lira-online --json
+$py -c "
+import json, sys
+dp = json.loads(sys.argv[1])['training']['dp']
+assert 2.9 < dp['epsilon'] <= 3 and dp['delta'] == 1e-5 and dp['noise_multiplier'] > 0.5, dp
+" "$out" || fail "DP-SGD target: not the epsilon asked for"
+check "DP options without --dp" 2 "--dp" -- "$FOIL" infer --data digits --arch mlp --noise-multiplier 1
 check "bad output mode" 2 "--output-mode" -- "$FOIL" infer --data digits --arch mlp --output-mode soft
 
 # a given target: trained on the first 300 examples of digits' training split

@@ -148,9 +148,11 @@ typedef foil_status (*foil_model_factory)(void *ctx, const foil_dataset *train, 
 
 /* One model from make(ctx, examples, seed), trained with the options o at that seed
  * on the examples of pool that keep (pool's n) marks: a shadow model, or
- * the target an experiment trains. *out NULL on failure. */
+ * the target an experiment trains (its training report in *report, unless
+ * NULL: what DP-SGD spent). *out NULL on failure. */
 foil_status foil_shadow_model(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
-                              const foil_train_options *o, uint64_t seed, foil_model **out);
+                              const foil_train_options *o, uint64_t seed, foil_model **out,
+                              foil_train_report *report);
 
 /* Trains `models` models, model k from make(ctx, its examples, seed + k) on the examples
  * of pool that keep (models, pool's n) marks for it, with the training

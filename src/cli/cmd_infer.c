@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/dp_options.h"
 #include "foil/eval.h"
 #include "foil/infer.h"
 #include "foil/npy.h"
@@ -53,7 +54,9 @@ const cli_command cli_infer = {
     "candidates they trained on, then judges the target's. The shadows'\n"
     "outputs pass through --output-mode as the target's do. Target and\n"
     "shadows train alike: --epochs (default 20), --batch, --lr, --optimizer,\n"
-    "--weight-decay. The shadow models train side by side, one per thread\n"
+    "--weight-decay, and with --dp by DP-SGD (the options of foil train --dp;\n"
+    "the report gives the target's epsilon; the seed is written down, so\n"
+    "these are models to measure, not to deploy). The shadow models train side by side, one per thread\n"
     "(--threads), and under mpirun each rank trains its share of them.\n"
     "Prints per attack the ROC AUC, the TPR at 0.1% and 1% FPR and the best\n"
     "balanced accuracy, and the target's accuracy on members and the others;\n"
@@ -141,13 +144,14 @@ typedef struct InferRun {
     int64_t shadows;
     uint8_t *keep;               /* (shadows, n) */
     float *shadow_logits;        /* (shadows, n, classes) */
+    foil_train_report *trained;  /* the target's training, when foil trained it (what DP-SGD spent) */
 } InferRun;
 
 static void infer_run_free(InferRun *r)
 {
     foil_model_free(r->target);
     foil_dataset_free(&r->pool);
-    free(r->index), free(r->member), free(r->target_logits), free(r->keep), free(r->shadow_logits);
+    free(r->index), free(r->member), free(r->target_logits), free(r->keep), free(r->shadow_logits), free(r->trained);
 }
 
 /* The first m of a random permutation of 0..n-1 from (seed, stream), as
@@ -227,7 +231,10 @@ static foil_status recipe_options(const Recipe *rc, foil_train_options *o)
 /* The target foil trains (--arch): on the candidates r->member marks. */
 static foil_status train_target(const char *arch, InferRun *r, const foil_train_options *o)
 {
-    foil_status st = foil_shadow_model(make_from_arch, (void *)arch, &r->pool, r->member, o, r->seed, &r->target);
+    r->trained = malloc(sizeof *r->trained);
+    if (!r->trained) return foil_error(FOIL_ERR_NOMEM, "out of memory training the target");
+    foil_status st =
+        foil_shadow_model(make_from_arch, (void *)arch, &r->pool, r->member, o, r->seed, &r->target, r->trained);
     return st ? foil_error_prefix(st, "training the target") : FOIL_OK;
 }
 
@@ -326,6 +333,16 @@ static cJSON *report_json(const char *data, const InferRun *r, const foil_member
     cJSON_AddNumberToObject(recipe, "epochs", (double)rc->epochs);
     cJSON_AddNumberToObject(recipe, "batch", (double)rc->batch);
     cJSON_AddStringToObject(recipe, "optimizer", rc->optimizer);
+    if (r->trained && r->trained->dp.steps > 0) {
+        const foil_dp_report *dp = &r->trained->dp;
+        cJSON *o = cJSON_AddObjectToObject(recipe, "dp");
+        cJSON_AddNumberToObject(o, "epsilon", dp->epsilon);
+        cJSON_AddNumberToObject(o, "delta", dp->delta);
+        cJSON_AddNumberToObject(o, "noise_multiplier", dp->noise_multiplier);
+        cJSON_AddNumberToObject(o, "sample_rate", dp->sample_rate);
+        cJSON_AddNumberToObject(o, "max_grad_norm", dp->max_grad_norm);
+        cJSON_AddNumberToObject(o, "steps", (double)dp->steps);
+    }
     cJSON_AddNumberToObject(root, "seed", (double)seed);
     float *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
     for (int a = 0; in && out && a < n_attacks; a++) {
@@ -379,6 +396,9 @@ static void print_table(const InferRun *r, const foil_membership_attack *attacks
     printf("membership inference on %lld candidates (%lld members)%s; the target's accuracy %.2f%% on its members, "
            "%.2f%% on the others:\n", (long long)n, (long long)members, r->shadows ? "" : ", no shadow models",
            100 * target_accuracy(r, 1), 100 * target_accuracy(r, 0));
+    if (r->trained && r->trained->dp.steps > 0)
+        printf("the target was trained by DP-SGD: epsilon %.3f at delta %g (noise multiplier %.3f)\n",
+               r->trained->dp.epsilon, r->trained->dp.delta, r->trained->dp.noise_multiplier);
     printf("%-18s %7s %14s %12s %9s\n", "attack", "AUC", "TPR@0.1%FPR", "TPR@1%FPR", "accuracy");
     for (int a = 0; a < n_attacks; a++)
         printf("%-18s %7.4f %14.4f %12.4f %9.4f\n", foil_membership_attack_name(attacks[a]), fig[a].auc, fig[a].tpr_01,
@@ -517,6 +537,7 @@ static int run_infer(int argc, char **argv)
     int64_t pool = -1, shadows = 16, queries = 100;
     double noise = 0.1;
     int json = 0;
+    cli_dp_args dpa = CLI_DP_ARGS_INIT;
     cli_option opts[] = {
         CLI_DATA_OPTIONS(data),
         CLI_MODEL_SOURCE_OPTIONS(source),
@@ -540,6 +561,7 @@ static int run_infer(int argc, char **argv)
         {"--weight-decay", OPT_FLOAT, &rc.weight_decay, "W", "their L2 weight decay (0)", 0, 0},
         {"--out", OPT_STRING, &dir, "DIR", "write report.json and scores.npy there", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the figures as JSON", 0, 0},
+        CLI_DP_OPTIONS(dpa),
     };
     cli_common common;
     int rc_parse = cli_parse(&cli_infer, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -567,6 +589,8 @@ static int run_infer(int argc, char **argv)
     foil_train_options to;
     foil_status st = recipe_options(&rc, &to);
     if (st) return cli_usage_error(&cli_infer, "%s", foil_last_error());
+    int dp_rc = cli_dp_parse(&cli_infer, &dpa, &to.dp);
+    if (dp_rc) return dp_rc;
     to.quiet = common.quiet || json;
     cli_apply_common(&common);
     data.seed = (uint64_t)common.seed;

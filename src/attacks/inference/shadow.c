@@ -37,7 +37,8 @@ foil_status foil_membership_keep(int64_t models, int64_t n, uint64_t seed, uint8
 }
 
 foil_status foil_shadow_model(foil_model_factory make, void *ctx, const foil_dataset *pool, const uint8_t *keep,
-                              const foil_train_options *o, uint64_t seed, foil_model **out)
+                              const foil_train_options *o, uint64_t seed, foil_model **out,
+                              foil_train_report *report)
 {
     *out = NULL;
     const int64_t n = pool->y.numel;
@@ -48,11 +49,12 @@ foil_status foil_shadow_model(foil_model_factory make, void *ctx, const foil_dat
     foil_dataset part = {0};
     foil_train_options to = *o;
     to.seed = seed, to.quiet = 1;
-    foil_train_report report;
+    foil_train_report own;
+    if (!report) report = &own;
     foil_status st = m ? foil_dataset_select(&part, pool, index, m)
                        : foil_error(FOIL_ERR_ARG, "a model with no training examples");
     if (!st) st = make(ctx, &part, seed, out);
-    if (!st) st = foil_train(*out, &part, NULL, &to, &report);
+    if (!st) st = foil_train(*out, &part, NULL, &to, report);
     if (st) foil_model_free(*out), *out = NULL;
     foil_dataset_free(&part);
     free(index);
@@ -65,7 +67,7 @@ static foil_status train_one(foil_model_factory make, void *ctx, const foil_data
 {
     foil_model *model = NULL;
     foil_tensor out = {0};
-    foil_status st = foil_shadow_model(make, ctx, pool, keep, o, seed, &model);
+    foil_status st = foil_shadow_model(make, ctx, pool, keep, o, seed, &model, NULL);
     if (!st) st = foil_model_predict(model, &pool->x, &out);
     if (!st && (out.ndim != 2 || out.shape[1] != pool->classes))
         st = foil_error(FOIL_ERR_ARG, "the shadow model's output is not one score for each of %s's %lld classes",
