@@ -7,7 +7,8 @@
  *      '_' versus '-' do not matter). A file of that name needs a path: ./wine.
  *   2. a file, by extension: .npy -> NPY; .idx, .idx.gz, -ubyte, -ubyte.gz ->
  *      IDX; .csv, .csv.gz -> CSV;
- *   3. otherwise by content: "\x93NUMPY" -> NPY, an IDX magic (0, 0, a known
+ *   3. a directory: one folder of .pgm images per class (pgm.c);
+ *   4. otherwise by content: "\x93NUMPY" -> NPY, an IDX magic (0, 0, a known
  *      type code, rank 1..8; gzip-compressed or not) -> IDX, anything else is
  *      read as CSV when --label-column is given.
  * The labels file of an IDX or NPY pair is recognized the same way (IDX or
@@ -519,6 +520,21 @@ static foil_status missing_data(const char *path)
                       "--data also takes a file: an NPY or IDX pair with --labels, or a CSV with --label-column", path);
 }
 
+/* A directory as --data: class folders of PGM images (pgm.c), named after
+ * the directory, split as the user's files are. */
+static foil_status load_image_dir(const foil_data_spec *spec, foil_split split, foil_dataset *out)
+{
+    FoilDataFull f;
+    foil_status st = foilDataLoadPgmDir(spec, &f);
+    if (st) return st;
+    char dir[4096], name[64];
+    snprintf(dir, sizeof dir, "%s", spec->data);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0'; /* "faces/" names "faces" */
+    base_name(dir, name, sizeof name);
+    FoilDataSplitRule r = {1, 4, 5, spec->seed};
+    return foilDataFinish(&f, name, spec->data, r, spec, split, out);
+}
+
 /* ------------------------------------------------------------------------- */
 /* the public API                                                            */
 
@@ -553,6 +569,7 @@ foil_status foil_data_load(const foil_data_spec *spec, foil_split split, foil_da
     const char *path = spec->data;
     struct stat sb;
     if (stat(path, &sb) != 0 && errno == ENOENT) return missing_data(path);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return load_image_dir(spec, split, out);
     int fmt;
     if ((st = sniff(path, &fmt))) return st;
     if (fmt == FMT_NPZ || fmt == FMT_GZ_NPY) return fmt_refuse(path, fmt);

@@ -104,6 +104,19 @@ foil_status foilDataLoadArrayPair(const foil_data_spec *spec, int data_is_idx, F
  * NCHW, finite check, image = rank >= 4. Consumes *raw. */
 foil_status foilDataExamplesFromTensor(const char *path, foil_tensor *raw, FoilDataFull *f);
 
+/* PGM images (pgm.c). */
+typedef struct FoilPgm {
+    int64_t width, height, maxval;
+    int binary;             /* P5; 0 for the ASCII P2 */
+    uint8_t *pixels;        /* height rows of width values, each <= maxval */
+} FoilPgm;
+/* Parse the PGM in buf[0..len) (errors name path); foilDataPgmFree after success. */
+foil_status foilDataParsePgm(const char *path, const uint8_t *buf, size_t len, FoilPgm *img);
+foil_status foilDataReadPgm(const char *path, FoilPgm *img);
+void foilDataPgmFree(FoilPgm *img);
+/* spec->data a directory of class folders of .pgm images (pgm.c). */
+foil_status foilDataLoadPgmDir(const foil_data_spec *spec, FoilDataFull *f);
+
 foil_status foilDataLoadFashionMnist(foil_split split, FoilDataFull *f);
 foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f);
 
