@@ -251,6 +251,12 @@ static void test_norms_cnn(void **state)
     const int64_t big[3] = {1, 12, 12};
     check_norms(foilGraphModelOf(m)->g, 3, big, 4, 10);
     foil_model_free(m);
+    /* cnn-tanh at 28x28, as DP-SGD trains it: strided 8x8 and 4x4 convolutions, Tanh, MaxPool stride 1 */
+    m = arch("cnn-tanh", 28, 10, 5);
+    const int64_t mnist[3] = {1, 28, 28};
+    check_norms(foilGraphModelOf(m)->g, 3, mnist, 5, 10);
+    check_norms(foilGraphModelOf(m)->g, 3, mnist, 1, 10);
+    foil_model_free(m);
     FoilGraph *g = zoo_net(4);
     check_norms(g, 3, shape, 5, 10);
     check_norms(g, 3, shape, 1, 10);
