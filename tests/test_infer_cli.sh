@@ -153,5 +153,21 @@ check "LiRA on a given model needs the architecture" 2 "and their --arch" -- "$F
 check "pool with a given model" 2 "--pool is for a target foil trains" -- "$FOIL" infer --data digits \
   --model "$tmp/target.onnx" --members "$tmp/members.npy" --pool 100
 check "bad variance" 2 "--variance must be" -- "$FOIL" infer --data digits --arch mlp --variance wide
+
+# model inversion (foil infer --attack miface): a softmax regression
+# (--hidden 0) on digits; each reconstruction correlates best with its own
+# class's mean image for most of the 10 classes
+check "softmax regression" 0 "" -- "$FOIL" train --arch mlp --hidden 0 --data digits --epochs 30 \
+  --weight-decay 0.01 --output "$tmp/sr.onnx" --quiet
+check "miface" 0 "most correlated for" -- "$FOIL" infer --attack miface --model "$tmp/sr.onnx" --data digits \
+  --max-iter 1000 --lr 2 --out "$tmp/inv"
+$py -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r['classes']) == 10 and r['own_mean_most_correlated'] >= 7, r['own_mean_most_correlated']
+assert all(c['probability'] > 0.9 for c in r['classes']), [c['probability'] for c in r['classes']]
+" "$tmp/inv/inversion.json" || fail "miface: the reconstructions do not look like their classes"
+check "miface without a model" 2 "--model is required" -- "$FOIL" infer --attack miface --data digits --out "$tmp/x"
+check "hidden sizes" 2 "or 0 for none" -- "$FOIL" train --arch mlp --hidden 0,5 --data digits --output "$tmp/x.onnx"
 echo "$failures failures"
 [ "$failures" = 0 ]

@@ -28,7 +28,7 @@ foil_status cli_build_arch(const char *arch, const foil_dataset *train, const in
     spec.input_rank = train->x.ndim;
     for (int d = 1; d < train->x.ndim && d <= 4; d++) spec.input_shape[d - 1] = train->x.shape[d];
     spec.classes = train->classes;
-    spec.hidden = n_hidden ? hidden : NULL;
+    spec.hidden = hidden; /* NULL: the default; n_hidden 0: no hidden layer (softmax regression) */
     spec.n_hidden = n_hidden;
     spec.seed = seed;
     float *mean = NULL, *std = NULL;

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/dp_options.h"
+#include "cli/infer_inversion.h"
 #include "foil/eval.h"
 #include "foil/infer.h"
 #include "foil/npy.h"
@@ -527,8 +528,22 @@ static void print_json(cJSON *root)
     free(text);
 }
 
+/* --attack miface: model inversion, a command of its own behind foil infer. */
+static int wants_inversion(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--attack=miface") == 0) return 1;
+        if (strcmp(argv[i], "--attack") == 0 && i + 1 < argc && strcmp(argv[i + 1], "miface") == 0) return 1;
+    }
+    return 0;
+}
+
 static int run_infer(int argc, char **argv)
 {
+    if (wants_inversion(argc, argv)) {
+        if (foilDistSize() > 1) return cli_usage_error(&cli_infer, "--attack miface runs as one process");
+        return cli_infer_inversion(argc, argv);
+    }
     foil_data_spec data = {0};
     cli_model_source source = {.retries = -1};
     const char *arch = NULL, *members_path = NULL, *dir = NULL, *attack_text = NULL, *output_mode = NULL;
@@ -548,7 +563,8 @@ static int run_infer(int argc, char **argv)
         {"--output-mode", OPT_STRING, &output_mode, "MODE", "what a query of the target returns: logits, "
          "probabilities, top-k=K, round=D, labels, ... (as foil attack)", 0, 0},
         {"--attack", OPT_STRING, &attack_text, "LIST", "loss, confidence, entropy, modified-entropy, lira-offline, "
-         "lira-online, gap, label-noise, shadow-classifier (default: all the target allows)", 0, 0},
+         "lira-online, gap, label-noise, shadow-classifier (default: all the target allows); miface: model "
+         "inversion (foil infer --attack miface --help)", 0, 0},
         {"--shadows", OPT_INT, &shadows, "K", "shadow models for LiRA and shadow-classifier (16; 0: none)", 0, 0},
         {"--variance", OPT_STRING, &variance_text, "V", "LiRA's Gaussians: auto (default), global or per-example", 0,
          0},

@@ -305,7 +305,7 @@ static int run_train(int argc, char **argv)
         {"--gamma", OPT_FLOAT, &gamma, "G", "step schedule: decay factor (0.1)", 0, 0},
         {"--crop-pad", OPT_INT, &crop_pad, "P", "augment: random crop after padding P pixels", 0, 0},
         {"--flip", OPT_FLAG, &flip, NULL, "augment: random horizontal flip", 0, 0},
-        {"--hidden", OPT_STRING, &hidden_text, "SIZES", "mlp hidden sizes, e.g. 128,64", 0, 0},
+        {"--hidden", OPT_STRING, &hidden_text, "SIZES", "mlp hidden sizes, e.g. 128,64 (0: none, a softmax regression)", 0, 0},
         {"--checkpoint", OPT_STRING, &checkpoint, "FILE", "checkpoint file", 0, 0},
         {"--checkpoint-every", OPT_INT, &checkpoint_every, "STEPS", "also checkpoint every STEPS steps", 0, 0},
         {"--resume", OPT_FLAG, &resume, NULL, "continue from --checkpoint if it exists", 0, 0},
@@ -352,8 +352,10 @@ static int run_train(int argc, char **argv)
         return cli_usage_error(&cli_train, "--momentum must lie in [0, 1), --weight-decay >= 0, --gamma > 0");
     int64_t hidden[16];
     int n_hidden = 0;
-    if (hidden_text && (n_hidden = parse_sizes(hidden_text, hidden, 16)) <= 0)
-        return cli_usage_error(&cli_train, "--hidden expects positive sizes separated by commas, e.g. 128,64");
+    /* --hidden 0: no hidden layer, the mlp is a softmax regression */
+    if (hidden_text && strcmp(hidden_text, "0") != 0 && (n_hidden = parse_sizes(hidden_text, hidden, 16)) <= 0)
+        return cli_usage_error(&cli_train, "--hidden expects positive sizes separated by commas, e.g. 128,64, "
+                               "or 0 for none");
     if (lr > 0) o.optim.lr = lr;
     o.optim.momentum = momentum;
     o.optim.weight_decay = weight_decay;
@@ -407,7 +409,8 @@ static int run_train(int argc, char **argv)
     foil_model *teacher = NULL;
     if (!st && teacher_path) st = foil_model_load(teacher_path, &teacher);
     o.teacher = teacher;
-    if (!st) st = cli_build_arch(arch, &train, hidden, n_hidden, (uint64_t)common.seed, fine_tune, &model);
+    if (!st) st = cli_build_arch(arch, &train, hidden_text ? hidden : NULL, n_hidden, (uint64_t)common.seed, fine_tune,
+                                      &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
     /* Under mpirun every rank ends with the same weights; rank 0 writes them. */
     if (!st && foilDistRank() == 0) st = foil_model_save(model, output);
