@@ -26,6 +26,10 @@
  *   FILE.npy with --labels FILE.npy             an NPY pair (the same).
  *   FILE.csv with --label-column NAME           a CSV with a header row; every
  *                   other column is a numeric feature.
+ *   DIR             a directory of class folders of PGM images (P5 or P2,
+ *                   8-bit), one class per folder in natural order (s1, s2,
+ *                   ..., s10), e.g. the AT&T faces: (N, 1, H, W), pixels /
+ *                   maxval; every image the same size.
  * For the user's own files the TRAIN and TEST splits are a seeded, stratified
  * 80/20 split; FOIL_SPLIT_ALL is the whole file (what `foil eval` and
  * `foil attack` use by default: only `foil train` splits a user's file).
