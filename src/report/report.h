@@ -26,7 +26,13 @@ cJSON *foilReportAttackJson(const char *name, const char *eps_text, const foil_t
 void foilReportPutEscaped(FILE *f, const char *s);
 
 /* A line chart (svg_chart.c): series of (x, y) points, x from 0 up; y in
- * [0, 1] drawn as percentages when y_percent, else on its own range. */
+ * [0, 1] drawn as percentages when y_percent, else on its own range. An
+ * axis may be logarithmic instead (log_x, log_y): from its x_min or y_min
+ * (> 0) up to the power of ten at or above its largest value, a grid line
+ * and a tick at each power of ten; a point at or below the lowest value
+ * (a rate of 0) is drawn on the axis. A ROC curve on log axes, as Carlini
+ * et al. 2022 plot them, shows the low false-positive rates that a linear
+ * plot squeezes into its corner. */
 typedef struct FoilChartSeries {
     const char *name;
     int n;
@@ -39,6 +45,11 @@ typedef struct FoilChart {
     int y_percent;
     const FoilChartSeries *series;
     int n_series;
+    int log_x, log_y;            /* 1: that axis is logarithmic */
+    double x_min, y_min;         /* a logarithmic axis's lowest value */
+    int x_percent;               /* x ticks as percentages (a logarithmic x axis only) */
+    const char *diagonal;        /* not NULL: a dashed y = x line with that name (a ROC curve's chance) */
+    int no_markers;              /* 1: no dot at each point (curves of many points) */
 } FoilChart;
 
 /* The chart as one self-contained SVG document; FOIL_ERR_ARG for a point
