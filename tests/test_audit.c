@@ -334,6 +334,283 @@ static void test_audit_backdoor_skipped(void **state)
     foil_dataset_free(&d);
 }
 
+/* ---- the privacy section ---- */
+
+/* The chart into a string (freed by the caller). */
+static char *chart_text(const FoilChart *chart, foil_status *st)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    assert_non_null(f);
+    *st = foilSvgChartWrite(f, chart);
+    fclose(f);
+    return text;
+}
+
+static int occurrences(const char *text, const char *what)
+{
+    int n = 0;
+    for (size_t at = 0; (text = strstr(text + at, what)); at = 1) n++;
+    return n;
+}
+
+/* A log-log chart puts each power of ten an equal step apart: 1e-3 at the
+ * frame's bottom-left corner, 1 at its top-right, 1e-2 and 1e-1 a third and
+ * two thirds of the way; a rate of 0 sits on the axis; the ticks are
+ * percentages at each power of ten; the chance line runs corner to
+ * corner. A lowest value that is not above 0 is refused, and a linear
+ * chart keeps its axis from 0 to its largest x. */
+static void test_svg_log_axes(void **state)
+{
+    (void)state;
+    const double x[4] = {1e-3, 1e-2, 1, 0.5}, y[4] = {1e-3, 1e-1, 1, 0};
+    FoilChartSeries series = {"loss", 4, x, y};
+    FoilChart chart = {.x_label = "FPR", .y_label = "TPR", .y_percent = 1, .series = &series, .n_series = 1,
+                       .log_x = 1, .log_y = 1, .x_min = 1e-3, .y_min = 1e-3, .x_percent = 1, .diagonal = "chance",
+                       .no_markers = 1};
+    foil_status st;
+    char *text = chart_text(&chart, &st);
+    assert_int_equal(st, FOIL_OK);
+    /* the frame: left 60, top 14, 440 x 340; 0.5 is log10(0.5) + 3 = 2.699 of 3 decades: 455.85 */
+    assert_non_null(strstr(text, "points=\"60.0,354.0 206.7,127.3 500.0,14.0 455.8,354.0\""));
+    assert_non_null(strstr(text, "points=\"60.0,354.0 500.0,14.0\"")); /* chance */
+    const char *ticks[] = {">0.1%<", ">1%<", ">10%<", ">100%<"};
+    for (int k = 0; k < 4; k++) assert_int_equal(occurrences(text, ticks[k]), 2); /* on both axes */
+    assert_null(strstr(text, "<circle"));
+    assert_null(strstr(text, "nan"));
+    assert_null(strstr(text, "inf"));
+    free(text);
+    chart.y_min = 0;
+    foil_clear_error();
+    text = chart_text(&chart, &st);
+    assert_int_equal(st, FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "logarithmic axis"));
+    free(text);
+    FoilChart linear = {.x_label = "eps", .y_label = "robust", .y_percent = 1, .series = &series, .n_series = 1};
+    text = chart_text(&linear, &st);
+    assert_int_equal(st, FOIL_OK);
+    /* x from 0 to 1: 1e-3 next to the left edge, 0.5 in the middle; y 0 at the bottom; a dot per point */
+    assert_non_null(strstr(text, "points=\"60.4,353.7 64.4,320.0 500.0,14.0 280.0,354.0\""));
+    assert_non_null(strstr(text, "<circle"));
+    free(text);
+}
+
+/* A model that memorised some of its members: on an image whose first
+ * pixel is exactly 1 (the members it memorised carry that mark; the toy
+ * images' pixels never reach 1) it answers the brightest quadrant with
+ * logit 10, on any other image all logits 0, so every other image scores
+ * alike under every attack. *labels_only: one-hot answers, no scores. */
+static foil_status memoriser_predict(void *state, const foil_tensor *x, const uint64_t *seeds, foil_tensor *scores)
+{
+    (void)seeds;
+    const int labels_only = *(const int *)state;
+    int64_t n = x->shape[0], shape[2] = {n, 4};
+    foil_status st = foil_model_ensure_output("memoriser", scores, 2, shape, "scores");
+    for (int64_t i = 0; i < n && !st; i++) {
+        const float *img = foil_f32(x) + i * 36;
+        float *z = foil_f32(scores) + i * 4;
+        double mean[4] = {0};
+        for (int p = 0; p < 36; p++) mean[(p / 6 >= 3) * 2 + (p % 6 >= 3)] += img[p];
+        int top = 0;
+        for (int k = 1; k < 4; k++) top = mean[k] > mean[top] ? k : top;
+        for (int k = 0; k < 4; k++) z[k] = 0;
+        if (img[0] == 1.0f) z[top] = 10;
+        if (labels_only) z[img[0] == 1.0f ? top : 0] = 1; /* uniform answers' argmax: class 0 */
+    }
+    return st;
+}
+
+static foil_status memoriser_classes(void *state, int64_t *classes)
+{
+    (void)state;
+    *classes = 4;
+    return FOIL_OK;
+}
+
+static foil_model *memoriser(int labels_only)
+{
+    static const foil_model_ops ops = {.kind = "memoriser", .predict = memoriser_predict,
+                                       .num_classes = memoriser_classes};
+    static const int answers[2] = {0, 1};
+    const int64_t input[4] = {-1, 1, 6, 6};
+    foil_model_desc desc = {.name = "memoriser", .capabilities = labels_only ? 0 : FOIL_MODEL_SCORES,
+                            .input_rank = 4, .input_shape = input};
+    foil_model *m = NULL;
+    assert_int_equal(foil_model_create(&ops, (void *)&answers[labels_only], &desc, &m), FOIL_OK);
+    return m;
+}
+
+/* 64 members (every `every`-th one memorised; 0: none) and 64 non-members. */
+static void privacy_data(foil_dataset *members, foil_dataset *others, int every)
+{
+    toy_quadrants(members, 64, 4, 6, 2);
+    toy_quadrants(others, 64, 4, 6, 3);
+    for (int64_t i = 0; every && i < 64; i += every) foil_f32(&members->x)[i * 36] = 1;
+}
+
+static void privacy_of(foil_model *m, const foil_dataset *members, const foil_dataset *others, int64_t n,
+                       uint64_t seed, FoilAudit *a)
+{
+    memset(a, 0, sizeof *a);
+    a->classes = 4;
+    a->config = (FoilAuditConfig){.seed = seed, .quiet = 1, .privacy_examples = n, .members = members,
+                                  .members_split = "train"};
+    FoilAuditModels models = {.model = m};
+    assert_int_equal(foilAuditPrivacy(a, &models, others), FOIL_OK);
+    assert_true(a->privacy.ran);
+}
+
+static double privacy_value(const FoilAudit *a, const char *key)
+{
+    double v = NAN;
+    assert_true(foilAuditPrivacyValue(a, key, &v));
+    return v;
+}
+
+/* Known answers, every example drawn. Memorised members score above
+ * everything else and the rest tie, so with all of them memorised every
+ * attack separates perfectly, with none it is chance exactly (ties count
+ * one half and are never flagged), and with half of them AUC is 1/2 + 1/2
+ * x 1/2 = 0.75 and half the members are flagged at any FPR. The accuracy:
+ * memorised members right, the rest answered class 0, right for a quarter
+ * of the non-members (labels i mod 4) and, with every second member
+ * memorised (the even ones), for none of the odd members left. */
+static void test_privacy_known_answers(void **state)
+{
+    (void)state;
+    const struct { int every; double auc, tpr, balanced, member_accuracy; } cases[] = {
+        {1, 1.0, 1.0, 1.0, 1.0}, {0, 0.5, 0.0, 0.5, 0.25}, {2, 0.75, 0.5, 0.75, 0.5}};
+    foil_model *m = memoriser(0);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        foil_dataset members, others;
+        privacy_data(&members, &others, cases[c].every);
+        FoilAudit a;
+        privacy_of(m, &members, &others, 64, 5, &a);
+        const FoilAuditPrivacy *p = &a.privacy;
+        assert_int_equal(p->n, 64);
+        assert_int_equal(p->n_attacks, 4);
+        for (int i = 0; i < p->n_attacks; i++) {
+            const FoilAuditMembership *r = &p->attacks[i];
+            assert_true(fabs(r->auc - cases[c].auc) < 1e-12);
+            assert_true(r->tpr_01 == cases[c].tpr && r->tpr_1 == cases[c].tpr);
+            assert_true(fabs(r->balanced_accuracy - cases[c].balanced) < 1e-12);
+            assert_true(r->n_roc >= 2 && r->roc_fpr[r->n_roc - 1] == 1 && r->roc_tpr[r->n_roc - 1] == 1);
+        }
+        assert_true(p->member_accuracy.value == cases[c].member_accuracy && p->non_member_accuracy.value == 0.25);
+        assert_true(privacy_value(&a, "membership-auc") == p->attacks[0].auc);
+        assert_true(privacy_value(&a, "membership-modified-entropy-tpr@1%fpr") == cases[c].tpr);
+        assert_true(fabs(privacy_value(&a, "membership-accuracy-gap") - (cases[c].member_accuracy - 0.25)) < 1e-12);
+        /* the gate: membership-auc<=0.6 fails a model that memorised */
+        FoilAuditRequirement req[3];
+        assert_int_equal(foilAuditRequirementParse("membership-auc<=0.6", 1, &req[0]), FOIL_OK);
+        assert_int_equal(foilAuditRequirementParse("membership-loss-tpr@0.1%fpr<=0.01", 0, &req[1]), FOIL_OK);
+        assert_int_equal(foilAuditRequirementParse("membership-bogus-auc<=0.6", 0, &req[2]), FOIL_OK);
+        assert_false(req[0].confident); /* no interval */
+        assert_int_equal(foilAuditCheck(&a, req, 3), cases[c].every ? 3 : 1);
+        assert_true(!req[2].found && !req[2].passed);
+        foilAuditFree(&a);
+        foil_dataset_free(&members), foil_dataset_free(&others);
+    }
+    foil_model_free(m);
+}
+
+/* A model that answers with labels only gets the gap attack: members
+ * right half the time (those memorised), non-members 1 in 4, so AUC =
+ * 1/2 x 3/4 + 1/2 (1/2 x 1/4 + 1/2 x 3/4) = 0.625. */
+static void test_privacy_labels_only(void **state)
+{
+    (void)state;
+    foil_model *m = memoriser(1);
+    foil_dataset members, others;
+    privacy_data(&members, &others, 2);
+    FoilAudit a;
+    privacy_of(m, &members, &others, 64, 5, &a);
+    assert_int_equal(a.privacy.n_attacks, 1);
+    assert_int_equal(a.privacy.attacks[0].attack, FOIL_MI_GAP);
+    assert_true(fabs(a.privacy.attacks[0].auc - 0.625) < 1e-12);
+    foilAuditFree(&a);
+    foil_dataset_free(&members), foil_dataset_free(&others);
+    foil_model_free(m);
+}
+
+static int ascending_in_range(const int64_t *v, int64_t n, int64_t total)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (v[i] < 0 || v[i] >= total || (i && v[i] <= v[i - 1])) return 0;
+    return 1;
+}
+
+/* The draw: n distinct indices of each set, ascending, the same for the
+ * same seed and not for another; a non-member identical to a member
+ * (here a memorised one, which would score as a member) is never drawn;
+ * report.json writes the indices and the sets' SHA-256. */
+static void test_privacy_draw(void **state)
+{
+    (void)state;
+    foil_model *m = memoriser(0);
+    foil_dataset members, others;
+    privacy_data(&members, &others, 1);
+    memcpy(foil_f32(&others.x) + 5 * 36, foil_f32(&members.x) + 3 * 36, 36 * sizeof(float));
+    FoilAudit a, b;
+    privacy_of(m, &members, &others, 32, 5, &a);
+    privacy_of(m, &members, &others, 32, 5, &b);
+    const FoilAuditPrivacy *p = &a.privacy;
+    assert_int_equal(p->n, 32);
+    assert_int_equal(p->duplicates, 1);
+    assert_true(ascending_in_range(p->member_index, 32, 64) && ascending_in_range(p->non_member_index, 32, 64));
+    for (int64_t i = 0; i < 32; i++) assert_true(p->non_member_index[i] != 5);
+    assert_memory_equal(p->member_index, b.privacy.member_index, 32 * sizeof(int64_t));
+    assert_string_equal(p->member_sha256, b.privacy.member_sha256);
+    assert_int_equal(strlen(p->member_sha256), 64);
+    assert_true(p->attacks[0].auc == 1.0);
+    foilAuditFree(&b);
+    privacy_of(m, &members, &others, 32, 6, &b);
+    assert_true(memcmp(p->member_index, b.privacy.member_index, 32 * sizeof(int64_t)) != 0);
+    assert_string_not_equal(p->member_sha256, b.privacy.member_sha256);
+    FoilAuditContext ctx = {.model = "memoriser", .model_kind = "memoriser", .data = "toy", .split = "test",
+                            .version = "test"};
+    a.headline = -1, a.profile_name = "quick"; /* the rest of a report the privacy section alone does not fill */
+    cJSON *json = foilReportAuditJson(&a, &ctx), *pj = cJSON_GetObjectItemCaseSensitive(json, "privacy");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(pj, "non_members"),
+                *index = cJSON_GetObjectItemCaseSensitive(nm, "index");
+    assert_int_equal(cJSON_GetArraySize(index), 32);
+    assert_true(cJSON_GetArrayItem(index, 7)->valuedouble == (double)p->non_member_index[7]);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(nm, "sha256")->valuestring, p->non_member_sha256);
+    assert_true(cJSON_GetObjectItemCaseSensitive(nm, "duplicates_left_out")->valuedouble == 1);
+    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pj, "figures"),
+                                                 "membership-auc")->valuedouble == 1);
+    cJSON_Delete(json);
+    foilAuditFree(&a), foilAuditFree(&b);
+    foil_dataset_free(&members), foil_dataset_free(&others);
+    foil_model_free(m);
+}
+
+/* Without members the section says why and has no figures; --no-privacy
+ * says it was turned off. */
+static void test_privacy_skipped(void **state)
+{
+    (void)state;
+    foil_model *m = memoriser(0);
+    foil_dataset others;
+    toy_quadrants(&others, 16, 4, 6, 3);
+    FoilAuditModels models = {.model = m};
+    for (int off = 0; off <= 1; off++) {
+        FoilAudit a;
+        memset(&a, 0, sizeof a);
+        a.classes = 4, a.config.no_privacy = off;
+        assert_int_equal(foilAuditPrivacy(&a, &models, &others), FOIL_OK);
+        assert_false(a.privacy.ran);
+        assert_int_equal(a.n_skipped, 1);
+        assert_non_null(strstr(a.skipped[0], off ? "--no-privacy" : "does not know which examples"));
+        double v;
+        assert_false(foilAuditPrivacyValue(&a, "membership-auc", &v));
+        foilAuditFree(&a);
+    }
+    foil_dataset_free(&others);
+    foil_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +623,11 @@ int main(void)
         cmocka_unit_test(test_backdoor_requirement_parsing),
         cmocka_unit_test(test_audit_backdoor_scan),
         cmocka_unit_test(test_audit_backdoor_skipped),
+        cmocka_unit_test(test_svg_log_axes),
+        cmocka_unit_test(test_privacy_known_answers),
+        cmocka_unit_test(test_privacy_labels_only),
+        cmocka_unit_test(test_privacy_draw),
+        cmocka_unit_test(test_privacy_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,8 +3,8 @@
 # report is loaded, inside a checking page, with file access allowed, and
 #   - every image (the example grid and the backdoor scan's trigger, inline
 #     PNGs) has loaded with a size,
-#   - every chart (inline SVG: two curves, the backdoor scan's bars) has
-#     drawn with a size,
+#   - every chart (inline SVG: two curves, the backdoor scan's bars, the
+#     privacy section's ROC curves on log-log axes) has drawn with a size,
 #   - the page has no scripts and the browser logged no script error;
 # then a screenshot of the whole report is saved to
 # $FOIL_BUILD_DIR/audit-report-screenshot.png for a person to look at.
@@ -62,7 +62,7 @@ echo "$result"
 images=$(sed -n 's/.*images=\([0-9]*\).*/\1/p' <<<"$result")
 [ -n "$images" ] && [ "$images" -ge 13 ] || fail "the report shows the example and trigger images (got: ${result:-no result})"
 grep -q " broken=0 " <<<"$result" || fail "broken images in report.html: $result"
-grep -q "charts=3 blank=0 " <<<"$result" || fail "the three charts render: $result"
+grep -q "charts=4 blank=0 " <<<"$result" || fail "the four charts render: $result"
 grep -q "scripts=0 " <<<"$result" || fail "report.html has no scripts: $result"
 if grep -E "Uncaught|CONSOLE.*[Ee]rror" "$dir/browser.log" | grep -q "report.html"; then
   fail "script errors in report.html: $(grep -E 'Uncaught|CONSOLE' "$dir/browser.log" | head -3)"

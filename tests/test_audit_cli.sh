@@ -32,6 +32,14 @@
 #     3 when it is above V), an audit without the scan fails the gate, and
 #     black-box models, tabular data and declared defenses skip it, saying
 #     why;
+#   - the privacy section (membership inference): on Fashion-MNIST the
+#     members are the training split, assumed, the non-members the test
+#     split, 1,000 each, their indices and SHA-256 in report.json, every
+#     attack's figures consistent with its ROC curve, the log-log chart in
+#     report.html; a --require on a membership figure fails when violated
+#     and has no interval; --no-privacy leaves it out saying so; a user's
+#     file without --members says the audit cannot tell, and with
+#     --members FILE draws members from it; bad privacy options are refused;
 #   - --compare finds no change between a report and itself, calls a
 #     10-point fall on 1,000 examples worse (exit 3) and a 1-point one
 #     noise, shows the backdoor scans beside the figures (with or without
@@ -47,6 +55,7 @@ py=/usr/bin/python3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # the backdoor scan has its own audit below: the others leave it out (it costs tens of seconds)
+# (the privacy section, a second or two, runs in the first audit and the one on a missing figure)
 small=(--limit 60 --eps-linf 0.05,0.1 --eps-l2 1 --queries 300 --quiet --no-backdoor-scan)
 
 check "audit, requirement met" 0 "requirement clean>=0.5 +pass" -- \
@@ -84,8 +93,43 @@ pc = r["per_class"]
 assert pc["robust_figure"] == "worst-linf@0.1" and len(pc["classes"]) == 10
 assert r["requirements"][0]["passed"] and r["requirements"][0]["value"] == clean
 html = open(d + "/report.html").read()
-assert html.count("<svg") == 2 and "Robust accuracy against linf eps" in html and "Requirements" in html
+assert html.count("<svg") == 3 and "Robust accuracy against linf eps" in html and "Requirements" in html
 print("report ok: clean %.3f, worst-linf@0.1 %.3f" % (clean, f["worst-linf@0.1"]["value"]))
+PY
+"$py" - "$dir/a" <<'PY' || fail "the privacy section"
+import json, sys
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))
+p = r["privacy"]
+m, o = p["members"], p["non_members"]
+assert p["seed"] == r["data"]["seed"] and p["method"] == "threshold attacks", p["method"]
+assert (m["data"], m["split"], m["assumed"]) == ("fashion-mnist", "train", True), m["split"]
+assert (o["data"], o["split"], o["examples"]) == ("fashion-mnist", "test", 1000), o["split"]
+for s, total in ((m, 60000), (o, 10000)):
+    ix = s["index"]
+    assert s["examples"] == len(ix) == 1000 and all(0 <= a < b < total for a, b in zip(ix, ix[1:])), s["data"]
+    assert len(s["sha256"]) == 64 and int(s["sha256"], 16) >= 0
+acc = p["accuracy"]
+assert acc["members"]["examples"] == 1000 and abs(acc["gap"] - (acc["members"]["value"] - acc["non_members"]["value"])) < 1e-12
+attacks = [a["attack"] for a in p["attacks"]]
+assert attacks == ["loss", "confidence", "entropy", "modified-entropy"], attacks
+for a in p["attacks"]:
+    fpr, tpr = a["roc"]["fpr"], a["roc"]["tpr"]
+    assert fpr[0] <= 0.001 + 1e-12 and fpr[-1] == 1 and tpr[-1] == 1, (a["attack"], fpr[:3])
+    assert all(x <= y for x, y in zip(fpr, fpr[1:])) and all(x <= y for x, y in zip(tpr, tpr[1:])), a["attack"]
+    # the TPR at 1% FPR lies between the curve's points on either side of 1% FPR
+    below = max(t for f, t in zip(fpr, tpr) if f <= 0.01 + 1e-12)
+    above = min(t for f, t in zip(fpr, tpr) if f > 0.01 + 1e-12)
+    assert below <= a["tpr_at_1%_fpr"] <= above, (a["attack"], below, a["tpr_at_1%_fpr"], above)
+    assert a["tpr_at_0.1%_fpr"] <= a["tpr_at_1%_fpr"] and 0.5 <= a["balanced_accuracy"] <= 1, a
+    assert p["figures"]["membership-%s-auc" % a["attack"]] == a["auc"], a["attack"]
+assert p["figures"]["membership-auc"] == max(a["auc"] for a in p["attacks"])
+# a model trained one epoch on 60,000 images leaks little to a threshold
+assert 0.4 < p["figures"]["membership-auc"] < 0.7, p["figures"]["membership-auc"]
+html = open(d + "/report.html").read()
+assert "Privacy: membership inference" in html and "ROC curves (log-log)" in html and "foil infer" in html
+assert "<b>assumed</b>" in html and ">0.1%<" in html and ">100%<" in html
+print("privacy ok: membership-auc %.4f, tpr@0.1%%fpr %.4f" % (p["figures"]["membership-auc"], p["figures"]["membership-tpr@0.1%fpr"]))
 PY
 "$py" - "$dir/a" <<'PY' || fail "the example grid"
 import json, sys
@@ -115,7 +159,7 @@ assert html.count('src="data:image/png;base64,') == images, (html.count("data:im
 print("examples ok: %d images, %d examples" % (images, len(items)))
 PY
 # the gates on a smaller audit: one eps per norm, 30 examples
-tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --no-backdoor-scan)
+tiny=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --no-backdoor-scan --no-privacy)
 check "audit, requirement missed" 3 "requirement not met: worst-linf@0.1>=0.99" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/b" "${tiny[@]}" \
   --require 'clean>=0.5' --require 'worst-linf@0.1>=0.99' --junit "$dir/b.xml"
@@ -132,13 +176,33 @@ PY
 "$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["passed"] is False and [q["passed"] for q in r["requirements"]] == [True, False]' \
   "$dir/b/report.json" || fail "report.json records the failed requirement"
 grep -q 'class="fail">FAIL' "$dir/b/report.html" || fail "report.html shows the failed requirement"
+"$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["privacy"] is None and "membership inference (privacy): turned off (--no-privacy)" in r["skipped"], r["skipped"]' \
+  "$dir/b/report.json" || fail "--no-privacy: no privacy section, and the report says why"
 mid=$("$py" -c 'import json,sys; f=json.load(open(sys.argv[1]))["figures"]["clean"]; print((f["value"] + f["ci_low"]) / 2)' \
   "$dir/b/report.json")
+# this one with the privacy section, 200 members and 200 non-members: a
+# membership gate met, one missed, one on an attack that did not run
 check "figure the audit lacks" 3 "requirement not met: pgd-linf@0.7>=0.1 \(no such figure" -- \
-  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/c" "${tiny[@]}" --require 'pgd-linf@0.7>=0.1' \
-  --require 'backdoor-anomaly<=2'
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/c" "${tiny[@]/--no-privacy/--privacy-examples=200}" \
+  --require 'pgd-linf@0.7>=0.1' --require 'backdoor-anomaly<=2' --require 'membership-tpr@1%fpr<=1' \
+  --require 'membership-auc<=0.01' --require 'membership-gap-auc<=1' --require-confident
 grep -q "requirement not met: backdoor-anomaly<=2 (no such figure" <<<"$out" ||
   fail "an audit without the backdoor scan fails its gate"
+grep -q "requirement not met: membership-auc<=0.01 (see the report)" <<<"$out" &&
+  grep -q "requirement not met: membership-gap-auc<=1 (no such figure" <<<"$out" &&
+  grep -qE "^  membership-auc +0\.[0-9]{4}  \(the strongest of 4 threshold attacks, 200 members and 200 non-members\)" <<<"$out" ||
+  fail "the membership gates and summary lines: $(grep membership <<<"$out" | head -3)"
+"$py" - "$dir/c/report.json" <<'PY' || fail "the membership requirements in report.json"
+import json, sys
+r = json.load(open(sys.argv[1]))
+q = {x["figure"]: x for x in r["requirements"]}
+f = r["privacy"]["figures"]
+assert r["privacy"]["members"]["examples"] == 200, r["privacy"]["members"]["examples"]
+assert q["membership-tpr@1%fpr"]["passed"] and not q["membership-auc"]["passed"], q
+# no interval: judged by the figure itself even under --require-confident
+assert q["membership-auc"]["value"] == f["membership-auc"] and not q["membership-auc"]["confident"], q["membership-auc"]
+assert not q["membership-gap-auc"]["found"], q["membership-gap-auc"]
+PY
 grep -q "not run: backdoor scan (Neural Cleanse): turned off (--no-backdoor-scan)" <<<"$out" ||
   fail "the summary says the backdoor scan was turned off"
 check "threshold between the interval's end and the figure" 0 "pass" -- \
@@ -147,15 +211,51 @@ check "... fails when judged by the interval" 3 "requirement not met: clean>=" -
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/d" "${tiny[@]}" --require "clean>=$mid" \
   --require-confident
 
+# --seed 1: breast-cancer's train/test split follows the seed, and the fixture trained at 1
 check "tabular audit" 0 "not run: backdoor scan .*the data are not images" -- \
-  "$FOIL" audit --model "$TABULAR" --data breast-cancer --out "$dir/t" --limit 40 --eps-linf 0.05,0.1 --queries 200 --quiet
+  "$FOIL" audit --model "$TABULAR" --data breast-cancer --out "$dir/t" --limit 40 --eps-linf 0.05,0.1 --queries 200 \
+  --quiet --seed 1
 "$py" - "$dir/t/report.json" <<'PY' || fail "tabular report"
 import json, sys
 r = json.load(open(sys.argv[1]))
 attacks = sorted({(x["attack"], x["norm"]) for x in r["runs"]})
 assert ("simba-pixel", "linf") in attacks and ("hsj", "linf") in attacks, attacks
 assert all(n == "linf" for _, n in attacks), attacks
+p = r["privacy"]  # every test example (142), and as many members
+n = p["non_members"]["examples"]
+assert p["members"]["split"] == "train" and n == len(p["non_members"]["index"]) == p["members"]["examples"] == 142, n
 PY
+
+# a user's file: the audit cannot know the members unless told (--members FILE)
+"$py" - "$dir" <<'PY' || fail "writing the CSV files"
+import sys
+rows = open("/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv").read().split("\n")[1:]
+rows = [r for r in rows if r.strip()]
+head = ",".join(["f%d" % i for i in range(30)] + ["label"]) + "\n"
+open(sys.argv[1] + "/bc.csv", "w").write(head + "\n".join(rows[1::2]) + "\n")
+open(sys.argv[1] + "/bc-members.csv", "w").write(head + "\n".join(rows[0::2]) + "\n")
+PY
+tab=(--limit 20 --eps-linf 0.1 --queries 50 --quiet)
+check "a file's audit without --members" 0 "not run: membership inference \(privacy\): the audit does not know which examples the model trained on" -- \
+  "$FOIL" audit --model "$TABULAR" --data "$dir/bc.csv" --label-column label --out "$dir/u" "${tab[@]}"
+check "a file's audit with --members FILE" 0 "membership-auc " -- \
+  "$FOIL" audit --model "$TABULAR" --data "$dir/bc.csv" --label-column label --out "$dir/v" "${tab[@]}" \
+  --members "$dir/bc-members.csv" --privacy-examples 100
+"$py" - "$dir/v/report.json" <<'PY' || fail "the privacy section of a file's audit"
+import json, sys
+p = json.load(open(sys.argv[1]))["privacy"]
+m, o = p["members"], p["non_members"]
+assert (m["data"], m["split"], m["assumed"], o["data"], o["split"]) == ("bc-members", "all", False, "bc", "all"), (m, o)
+assert m["examples"] == o["examples"] == 100 and max(m["index"]) < 285 and max(o["index"]) < 284, (m["index"][-1], o["index"][-1])
+PY
+check "--members train on a file audited whole" 2 "--members train needs --split test" -- \
+  "$FOIL" audit --model "$TABULAR" --data "$dir/bc.csv" --label-column label --out "$dir/e" --members train
+check "--members that cannot be read" 1 "--members: .*nothing.csv" -- \
+  "$FOIL" audit --model "$TABULAR" --data "$dir/bc.csv" --label-column label --out "$dir/e" --members "$dir/nothing.csv"
+check "--no-privacy with --members" 2 "--no-privacy turns membership inference off" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --no-privacy --members train
+check "--privacy-examples 0" 2 "--privacy-examples must be >= 1" -- \
+  "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/e" --privacy-examples 0
 
 check "audit of a declared defense" 0 "relies on gradient masking" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/p" "${tiny[@]}" --preprocess squeeze:bits=4,median:3
@@ -199,7 +299,7 @@ check "detector FPR out of range" 2 "detector-fpr must lie strictly between 0 an
 
 # the backdoor scan, at 40 steps a class (the default 1200 takes tens of
 # seconds): its figure gated twice, once passing and once not
-bd=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --backdoor-steps 40)
+bd=(--limit 30 --eps-linf 0.1 --eps-l2 1 --queries 100 --quiet --backdoor-steps 40 --no-privacy)
 check "audit with the backdoor scan" 3 "requirement not met: backdoor-anomaly<=0 \(see the report\)" -- \
   "$FOIL" audit --model "$MODEL" --data fashion-mnist --out "$dir/k" "${bd[@]}" \
   --require 'backdoor-anomaly<=1000' --require 'backdoor-anomaly<=0' --require 'backdoor-strip-tpr<=1' \
@@ -258,7 +358,7 @@ check "backdoor-anomaly below 0" 2 "an anomaly index >= 0" -- \
 
 # every report against the schema; a wrong type and an image outside
 # examples/ must not validate (the schema checks something)
-"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,k,t,p,g}/report.json <<'PY' || fail "schema"
+"$py" - "$FOIL_SOURCE_DIR/docs/schema/foil-audit-1.schema.json" "$dir"/{a,b,k,t,p,g,c,u,v}/report.json <<'PY' || fail "schema"
 import copy, json, sys
 try:
     import jsonschema
@@ -287,6 +387,12 @@ assert not v.is_valid(bad), "a negative mask norm validated"
 bad = copy.deepcopy(k)
 bad["backdoor"]["trigger"]["image"] = "examples/../../trigger.png"
 assert not v.is_valid(bad), "a trigger image outside examples/ validated"
+bad = copy.deepcopy(r)
+bad["privacy"]["members"]["sha256"] = "not a hash"
+assert not v.is_valid(bad), "a privacy section without a SHA-256 validated"
+bad = copy.deepcopy(r)
+bad["privacy"]["attacks"][0]["tpr_at_0.1%_fpr"] = 1.5
+assert not v.is_valid(bad), "a TPR above 1 validated"
 print("schema ok: %d reports" % (len(sys.argv) - 2))
 PY
 
@@ -294,7 +400,7 @@ PY
 if [ -n "${FOIL_REMOTE_SERVER:-}" ]; then
   check "audit of a --command model" 0 "not run: white-box attacks" -- \
     "$FOIL" audit --command "$FOIL_REMOTE_SERVER --stdin --model $MODEL --features 784" --input-shape 1,28,28 \
-    --data fashion-mnist --out "$dir/r" --limit 20 --eps-linf 0.1 --queries 100 --quiet
+    --data fashion-mnist --out "$dir/r" --limit 20 --eps-linf 0.1 --queries 100 --quiet --no-privacy
   "$py" - "$dir/r/report.json" <<'PY' || fail "the remote model's report"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -311,6 +417,10 @@ fi
 # figures fell by far more than their intervals is called worse (exit 3)
 check "compare a report with itself" 0 "0 better, 0 worse beyond the noise" -- "$FOIL" audit --compare "$dir/a" "$dir/a/report.json"
 grep -q backdoor <<<"$out" && fail "compare shows a backdoor line when neither report scanned"
+grep -qE "^  membership-auc +(0\.[0-9]{4}) +\1  \(no interval; gate it with --require\)" <<<"$out" ||
+  fail "compare shows both reports' membership figures: $(grep membership <<<"$out" | head -2)"
+check "compare --json, the privacy sections" 0 '"privacy":\{"before":null,"after":\{"membership-auc":0\.[0-9]+' -- \
+  "$FOIL" audit --compare "$dir/b" "$dir/c" --json
 check "compare a report without the backdoor scan and one with it (the same sample otherwise)" 0 "backdoor-anomaly +not scanned -> [0-9.]+, (none|class [0-9] flagged)" -- \
   "$FOIL" audit --compare "$dir/b" "$dir/k"
 check "compare --json, the backdoor scans" 0 '"backdoor":\{"before":null,"after":\{"anomaly_index":[0-9.]+' -- \

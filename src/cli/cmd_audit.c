@@ -51,6 +51,21 @@ const cli_command cli_audit = {
     "then blends clean images stamped with the smallest trigger (a backdoor's\n"
     "keeps the model's answer). --no-backdoor-scan skips it; black-box models,\n"
     "declared defenses and tabular data skip it.\n"
+    "Privacy: membership inference against the model as given, on --privacy-\n"
+    "examples (1000) members and as many non-members drawn from --seed: the\n"
+    "loss, confidence, entropy and modified-entropy thresholds (gap for a model\n"
+    "that answers with labels), each with its ROC curve (log axes), AUC, TPR at\n"
+    "0.1% and 1% FPR and best balanced accuracy, and the model's accuracy on\n"
+    "members and non-members; report.json writes the drawn indices and their\n"
+    "SHA-256. The non-members come from the audited data; the members from\n"
+    "--members DATA (the examples the model trained on: a dataset or file, or\n"
+    "'train', DATA's training split, which a built-in DATA audited on its test\n"
+    "split assumes by default, as foil train trains on it; the tabular ones\n"
+    "split by --seed, so audit with the seed the model was trained with;\n"
+    "--members-limit N for a model trained on the first N). Without members\n"
+    "the report says the audit cannot tell; --no-privacy turns it off. These\n"
+    "attacks need no shadow models and bound the leakage from below: foil\n"
+    "infer runs LiRA.\n"
     "Writes DIR/report.html (summary, curves, an example per class clean and\n"
     "adversarial with integrated-gradients saliency maps, per-class figures,\n"
     "every run with its parameters), DIR/report.json (schema foil-audit/1,\n"
@@ -62,7 +77,10 @@ const cli_command cli_audit = {
     "--require-confident the interval's end is judged, so a lucky sample cannot\n"
     "pass; or backdoor-anomaly, the backdoor scan's largest anomaly index below\n"
     "the median ('backdoor-anomaly<=2': no class flagged), which has no interval,\n"
-    "or backdoor-strip-tpr, the stamped images STRIP flags at 5% FPR.\n"
+    "or backdoor-strip-tpr, the stamped images STRIP flags at 5% FPR; or\n"
+    "membership-auc, membership-tpr@0.1%fpr, membership-tpr@1%fpr (the strongest\n"
+    "attack's; membership-loss-auc etc. for one attack) and\n"
+    "membership-accuracy-gap, which have no interval ('membership-auc<=0.6').\n"
     "Exit status 3 when a requirement fails, each failure named on stderr.\n"
     "--junit FILE.xml writes the requirements as JUnit XML (a test case each),\n"
     "which CI systems display natively.\n"
@@ -83,8 +101,10 @@ typedef struct audit_args {
     const char *detectors, *squeezers;
     double detector_fpr;
     cli_list require;
-    int require_confident, no_backdoor_scan;
+    int require_confident, no_backdoor_scan, no_privacy;
     int64_t limit, batch, queries, backdoor_steps;
+    const char *members, *members_labels; /* --members: the model's training examples */
+    int64_t members_limit, privacy_examples;
 } audit_args;
 
 static int make_config(const audit_args *a, const cli_common *common, FoilAuditConfig *c,
@@ -97,9 +117,15 @@ static int make_config(const audit_args *a, const cli_common *common, FoilAuditC
     if (!(a->detector_fpr > 0 && a->detector_fpr < 1))
         return cli_usage_error(&cli_audit, "--detector-fpr must lie strictly between 0 and 1");
     if (a->backdoor_steps < 1) return cli_usage_error(&cli_audit, "--backdoor-steps must be >= 1");
+    if (a->privacy_examples < 1 || a->members_limit < 0)
+        return cli_usage_error(&cli_audit, "--privacy-examples must be >= 1 and --members-limit >= 0");
+    if (a->no_privacy && (a->members || a->members_labels || a->members_limit))
+        return cli_usage_error(&cli_audit, "--no-privacy turns membership inference off: --members, "
+                               "--members-labels and --members-limit have nothing to do");
     *c = (FoilAuditConfig){.profile = (FoilAuditProfile)p, .examples = a->limit, .seed = (uint64_t)common->seed,
                            .batch = a->batch, .queries = a->queries, .quiet = common->quiet,
-                           .no_backdoor_scan = a->no_backdoor_scan, .backdoor_steps = a->backdoor_steps};
+                           .no_backdoor_scan = a->no_backdoor_scan, .backdoor_steps = a->backdoor_steps,
+                           .no_privacy = a->no_privacy, .privacy_examples = a->privacy_examples};
     int rc = cli_parse_numbers(&cli_audit, "--eps-linf", a->eps_linf, 1, 1, c->eps_linf, FOIL_AUDIT_MAX_EPS,
                                &c->n_eps_linf);
     if (!rc) rc = cli_parse_numbers(&cli_audit, "--eps-l2", a->eps_l2, 1, 1, c->eps_l2, FOIL_AUDIT_MAX_EPS, &c->n_eps_l2);
@@ -168,6 +194,27 @@ static void print_backdoor(const FoilAudit *au, const FoilAuditContext *ctx)
                (long long)tpr->n);
 }
 
+/* The privacy section's lines of the summary: the strongest attack's
+ * figures and the accuracy gap they feed on. */
+static void print_privacy(const FoilAudit *au)
+{
+    const FoilAuditPrivacy *p = &au->privacy;
+    if (!p->ran) return;
+    char key[96];
+    double v;
+    for (int w = 0; w < FOIL_AUDIT_MEMBERSHIP_MEASURES; w++) {
+        foilAuditMembershipKey(NULL, foilAuditMembershipMeasures[w], key, sizeof key);
+        if (!foilAuditPrivacyValue(au, key, &v)) continue;
+        if (w == 0) printf("  %-28s %9.4f  (the strongest of %d threshold attacks, %lld members and %lld non-members)\n",
+                           key, v, p->n_attacks, (long long)p->n, (long long)p->n);
+        else printf("  %-28s %8.2f%%\n", key, 100 * v);
+    }
+    printf("  %-28s %+8.2f%%  (accuracy %.2f%% on the members, %.2f%% on the non-members)\n",
+           FOIL_AUDIT_MEMBERSHIP_PREFIX "accuracy-gap",
+           100 * (p->member_accuracy.value - p->non_member_accuracy.value), 100 * p->member_accuracy.value,
+           100 * p->non_member_accuracy.value);
+}
+
 /* The one-screen summary at the end. */
 static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, const char *dir)
 {
@@ -189,6 +236,7 @@ static void print_summary(const FoilAudit *au, const FoilAuditContext *ctx, cons
                100 * f->high, (long long)f->n);
     }
     print_backdoor(au, ctx);
+    print_privacy(au);
     for (int i = 0; i < au->n_skipped; i++) printf("  not run: %s\n", au->skipped[i]);
     if (au->gradient_masking)
         printf("  WARNING: the defense (%s) relies on gradient masking: %d adaptive attacks left more than 5 points "
@@ -241,8 +289,43 @@ static int make_detectors(const audit_args *a, foil_model *model, const foil_dat
     return rc;
 }
 
-static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRequirement *reqs)
+/* The examples the model trained on (config->members, loaded into
+ * *members), and where they came from: --members DATA (a built-in's
+ * training split, or a whole file), --members train (DATA's own training
+ * split, the one foil train trains on), or, for a built-in DATA audited on
+ * its test split, that training split, assumed. Without them the audit
+ * says why it cannot tell members from non-members. */
+static int load_members(const audit_args *a, foil_split split, FoilAuditConfig *config, foil_dataset *members)
 {
+    const int builtin = foil_data_is_builtin(a->data.data);
+    const char *from = a->members ? a->members : builtin ? "train" : NULL;
+    if (config->no_privacy || !from) return CLI_OK;
+    const int own = strcmp(from, "train") == 0;
+    if (own && split != FOIL_SPLIT_TEST) {
+        if (a->members)
+            return cli_usage_error(&cli_audit, "--members train needs --split test: the audited data are the "
+                                   "non-members, and DATA's other splits hold its training examples");
+        config->privacy_why_not = "membership inference (privacy): the audited split holds the training split's "
+                                  "examples, so none of it is surely a non-member; audit --split test, or give "
+                                  "--members";
+        return CLI_OK;
+    }
+    foil_data_spec spec = a->data;
+    if (!own) spec.data = from, spec.labels = a->members_labels;
+    const foil_split which = own || foil_data_is_builtin(from) ? FOIL_SPLIT_TRAIN : FOIL_SPLIT_ALL;
+    foil_status st = foil_data_load(&spec, which, members);
+    if (st) return cli_fail(&cli_audit, foil_error_prefix(st, "--members"));
+    cli_limit_examples(members, a->members_limit);
+    config->members = members;
+    config->members_split = which == FOIL_SPLIT_TRAIN ? "train" : "all";
+    config->members_assumed = !a->members;
+    return CLI_OK;
+}
+
+static int audit(const audit_args *a, const FoilAuditConfig *given, FoilAuditRequirement *reqs)
+{
+    FoilAuditConfig conf = *given, *config = &conf;
+    foil_dataset members = {0};
     foil_split split;
     const char *split_name = a->split;
     int rc = cli_data_split(&cli_audit, a->split, a->data.data, &split, &split_name);
@@ -262,6 +345,7 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
     if (junit) fclose(junit);
     if ((rc = cli_open_model(&cli_audit, &a->source, &model))) return rc;
     if ((st = foil_data_load(&a->data, split, &d))) rc = cli_fail(&cli_audit, st);
+    if (!rc) rc = load_members(a, split, config, &members);
     if (!rc && !(rc = cli_apply_normalize(&cli_audit, a->normalize, model)) &&
         !(rc = cli_check_model_input(&cli_audit, model, &d.x, a->data.data)) &&
         !(rc = cli_defend_model(&cli_audit, &a->defense, &a->source, a->normalize, &d, config->seed, &model,
@@ -290,6 +374,7 @@ static int audit(const audit_args *a, const FoilAuditConfig *config, FoilAuditRe
         foilAuditFree(&au);
     }
     for (int k = 0; k < n_detectors; k++) foil_detector_free(detectors[k]);
+    foil_dataset_free(&members);
     foil_dataset_free(&d);
     foil_model_free(model);
     foil_model_free(adaptive);
@@ -324,6 +409,27 @@ static void print_backdoor_change(const FoilAuditComparison *c)
     printf("  (no interval; gate it with --require)\n");
 }
 
+static void print_privacy_side(const FoilAuditPrivacySide *p, int k)
+{
+    if (!p->present) printf("%8s", "none");
+    else if (isnan(p->value[k])) printf("%8s", "-");
+    else printf("%8.4f", p->value[k]);
+}
+
+/* The privacy sections' headline figures beside the others: no interval,
+ * so no verdict. */
+static void print_privacy_change(const FoilAuditComparison *c)
+{
+    if (!c->privacy_before.present && !c->privacy_after.present) return;
+    for (int k = 0; k < FOIL_AUDIT_PRIVACY_SHOWN; k++) {
+        printf("  %-24s ", foilAuditPrivacyShown[k]);
+        print_privacy_side(&c->privacy_before, k);
+        printf(" ");
+        print_privacy_side(&c->privacy_after, k);
+        printf("  (no interval; gate it with --require)\n");
+    }
+}
+
 static void print_comparison(const FoilAuditComparison *c, const char *before, const char *after)
 {
     printf("foil audit --compare: %s -> %s\n", before, after);
@@ -335,6 +441,7 @@ static void print_comparison(const FoilAuditComparison *c, const char *before, c
                100 * x->after.value, 100 * x->delta, 100 * x->low, 100 * x->high, verdict_name(x->verdict));
     }
     print_backdoor_change(c);
+    print_privacy_change(c);
     printf("%d better, %d worse beyond the noise, %d within it", c->better, c->worse, c->n - c->better - c->worse);
     if (c->only_before || c->only_after)
         printf("; %d figures only in the first report, %d only in the second", c->only_before, c->only_after);
@@ -349,6 +456,17 @@ static cJSON *backdoor_side_json(const FoilAuditBackdoorSide *b)
     cJSON_AddItemToObject(o, "anomaly_index",
                           isfinite(b->anomaly) ? cJSON_CreateNumber(b->anomaly) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "flagged", b->flagged >= 0 ? cJSON_CreateNumber((double)b->flagged) : cJSON_CreateNull());
+    return o;
+}
+
+/* null when the report has no privacy section; its headline figures, null where missing */
+static cJSON *privacy_side_json(const FoilAuditPrivacySide *p)
+{
+    if (!p->present) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < FOIL_AUDIT_PRIVACY_SHOWN; k++)
+        cJSON_AddItemToObject(o, foilAuditPrivacyShown[k],
+                              isnan(p->value[k]) ? cJSON_CreateNull() : cJSON_CreateNumber(p->value[k]));
     return o;
 }
 
@@ -377,6 +495,9 @@ static void print_comparison_json(const FoilAuditComparison *c, const char *befo
     cJSON *backdoor = cJSON_AddObjectToObject(o, "backdoor");
     cJSON_AddItemToObject(backdoor, "before", backdoor_side_json(&c->backdoor_before));
     cJSON_AddItemToObject(backdoor, "after", backdoor_side_json(&c->backdoor_after));
+    cJSON *privacy = cJSON_AddObjectToObject(o, "privacy");
+    cJSON_AddItemToObject(privacy, "before", privacy_side_json(&c->privacy_before));
+    cJSON_AddItemToObject(privacy, "after", privacy_side_json(&c->privacy_after));
     char *text = cJSON_PrintUnformatted(o);
     if (text) puts(text);
     free(text);
@@ -407,7 +528,8 @@ static int run_audit(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--compare") == 0) return run_compare(argc, argv);
     audit_args a = {.source.retries = -1, .profile = "quick", .batch = 250, .squeezers = "squeeze:bits=4,median:3",
-                    .detector_fpr = 0.05, .backdoor_steps = FOIL_CLEANSE_DEFAULT_STEPS};
+                    .detector_fpr = 0.05, .backdoor_steps = FOIL_CLEANSE_DEFAULT_STEPS,
+                    .privacy_examples = FOIL_AUDIT_PRIVACY_EXAMPLES};
     cli_option opts[] = {
         CLI_MODEL_SOURCE_OPTIONS(a.source),
         CLI_DATA_OPTIONS(a.data),
@@ -435,6 +557,15 @@ static int run_audit(int argc, char **argv)
          0},
         {"--backdoor-steps", OPT_INT, &a.backdoor_steps, "N",
          "Neural Cleanse's Adam steps per class (1200; fewer are noisier)", 0, 0},
+        {"--members", OPT_STRING, &a.members, "DATA",
+         "the model's training examples, for membership inference: a dataset or file, or 'train' (DATA's training "
+         "split; the default for a built-in DATA)", 0, 0},
+        {"--members-labels", OPT_STRING, &a.members_labels, "FILE", "labels for an IDX or NPY --members file", 0, 0},
+        {"--members-limit", OPT_INT, &a.members_limit, "N",
+         "the model trained on the first N members only (as foil train --limit N)", 0, 0},
+        {"--privacy-examples", OPT_INT, &a.privacy_examples, "N",
+         "members drawn for membership inference, and as many non-members (1000)", 0, 0},
+        {"--no-privacy", OPT_FLAG, &a.no_privacy, NULL, "skip membership inference", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_audit, argc, argv, opts, sizeof opts / sizeof opts[0], &common);

@@ -419,6 +419,9 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     out->defense = models->defense;
     if (config->profile < FOIL_AUDIT_QUICK || config->profile > FOIL_AUDIT_THOROUGH)
         return foil_error(FOIL_ERR_ARG, "audit: unknown profile %d", (int)config->profile);
+    if (config->privacy_examples < 0)
+        return foil_error(FOIL_ERR_ARG, "audit: %lld membership inference examples; expected 1 or more (0: the "
+                          "default)", (long long)config->privacy_examples);
     if (config->backdoor_steps < 0)
         return foil_error(FOIL_ERR_ARG, "audit: %lld backdoor scan steps per class; expected 1 or more (0: the "
                           "default)", (long long)config->backdoor_steps);
@@ -437,6 +440,7 @@ foil_status foilAuditRun(const FoilAuditModels *models, const foil_dataset *d, c
     if (!st) st = detector_stage(&s, t.plain_gradients);
     if (!st) st = foilAuditVerify(out, models, d, &s.x, s.y, budgets[out->config.profile].verify_examples);
     if (!st) st = foilAuditBackdoorScan(out, models, d, &s.x, s.y, budgets[out->config.profile].backdoor_images);
+    if (!st) st = foilAuditPrivacy(out, models, d);
     /* behind a declared defense the exact gradients are those of its
      * preprocessing (zero almost everywhere for quantization): no maps */
     int explain = t.plain_gradients && !models->adaptive;
@@ -462,6 +466,7 @@ void foilAuditFree(FoilAudit *a)
     foilAuditFreeExamples(a);
     foilAuditFreeDetectors(a);
     foilAuditFreeBackdoor(a);
+    foilAuditFreePrivacy(a);
     a->clean_per_class = a->robust_per_class = NULL;
 }
 
@@ -523,6 +528,8 @@ foil_status foilAuditRequirementParse(const char *text, int confident, FoilAudit
     while (end && *end == ' ') end++;
     /* an accuracy is a fraction; the anomaly index any number from 0 up */
     int fraction = !(klen == strlen(FOIL_AUDIT_BACKDOOR_KEY) && memcmp(key, FOIL_AUDIT_BACKDOOR_KEY, klen) == 0);
+    /* membership figures are fractions without an interval (their threshold is itself estimated) */
+    int membership = strncmp(key, FOIL_AUDIT_MEMBERSHIP_PREFIX, strlen(FOIL_AUDIT_MEMBERSHIP_PREFIX)) == 0;
     if (!converted || klen == 0 || klen >= sizeof req->key || strlen(text) >= sizeof req->text || *end ||
         !isfinite(v) || v < 0 || (fraction && v > 1))
         return foil_error(FOIL_ERR_ARG, "requirement '%s': expected FIGURE>=VALUE or FIGURE<=VALUE with VALUE in "
@@ -531,15 +538,15 @@ foil_status foilAuditRequirementParse(const char *text, int confident, FoilAudit
     memcpy(req->key, key, klen);
     req->key[klen] = 0;
     req->threshold = v;
-    req->confident = confident && fraction; /* the anomaly index has no interval to take an end of */
+    req->confident = confident && fraction && !membership; /* no interval to take an end of */
     snprintf(req->text, sizeof req->text, "%s", text);
     return FOIL_OK;
 }
 
 /* The value requirement r judges into *v: a figure's value or its
- * interval's end; the anomaly index (never `confident`) as it is.
- * Returns 0 when the audit has no such figure (a backdoor scan that did
- * not run has none). */
+ * interval's end; the anomaly index and the membership figures (never
+ * `confident`) as they are. Returns 0 when the audit has no such figure
+ * (a backdoor scan or a privacy section that did not run has none). */
 static int judged_value(const FoilAudit *a, const FoilAuditRequirement *r, double *v)
 {
     *v = NAN;
@@ -547,6 +554,8 @@ static int judged_value(const FoilAudit *a, const FoilAuditRequirement *r, doubl
         if (a->backdoor.ran) *v = a->backdoor.cleanse.flagged_anomaly;
         return a->backdoor.ran;
     }
+    if (strncmp(r->key, FOIL_AUDIT_MEMBERSHIP_PREFIX, strlen(FOIL_AUDIT_MEMBERSHIP_PREFIX)) == 0)
+        return foilAuditPrivacyValue(a, r->key, v);
     const FoilAuditFigure *f = foilAuditFind(a, r->key);
     if (f) *v = !r->confident ? f->value : r->at_least ? f->low : f->high;
     return f != NULL;

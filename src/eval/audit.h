@@ -18,6 +18,12 @@
  * one): a real backdoor's trigger keeps the model's answer when the image
  * is blended with others, a merely small adversarial patch does not.
  *
+ * Where the audit knows which examples the model trained on, it also
+ * measures what the model gives away about them (audit_privacy.c):
+ * membership inference by the threshold attacks that need no shadow
+ * models (foil/infer.h), on a balanced, seeded draw of members and
+ * non-members whose indices the report writes down.
+ *
  * A declared preprocessing defense is attacked twice (Athalye, Carlini and
  * Wagner 2018; Tramer et al. 2020): as given, as an attacker unaware of it
  * sees it, and adaptively (BPDA through the preprocessors, EOT when they are
@@ -34,6 +40,7 @@
 #include "foil/data.h"
 #include "foil/eval.h"
 #include "foil/evasion.h"
+#include "foil/infer.h"
 #include "foil/model.h"
 #include "foil/scan.h"
 
@@ -150,6 +157,38 @@ typedef struct FoilAuditBackdoor {
     double seconds;
 } FoilAuditBackdoor;
 
+/* One membership inference attack against the audited model: how well its
+ * score tells the drawn members from the drawn non-members. */
+enum { FOIL_AUDIT_MAX_ROC = 48 };
+typedef struct FoilAuditMembership {
+    foil_membership_attack attack;
+    double auc;                  /* ROC AUC, ties counting one half */
+    double tpr_01, tpr_1;        /* members flagged at a threshold flagging at most 0.1% and 1% of the non-members */
+    double balanced_accuracy;    /* the best over thresholds, (TPR + 1 - FPR) / 2 */
+    int n_roc;                   /* the ROC curve at log-spaced FPRs from 1 / non-members to 1 */
+    double roc_fpr[FOIL_AUDIT_MAX_ROC], roc_tpr[FOIL_AUDIT_MAX_ROC];
+} FoilAuditMembership;
+
+/* Members drawn by default, and as many non-members. */
+enum { FOIL_AUDIT_PRIVACY_EXAMPLES = 1000 };
+
+/* The privacy section (audit_privacy.c). */
+typedef struct FoilAuditPrivacy {
+    int ran;                     /* 0: not run (skipped[] says why) */
+    int64_t n;                   /* members drawn, and as many non-members */
+    int64_t *member_index;       /* n, ascending: in the members' data */
+    int64_t *non_member_index;   /* n, ascending: in the audit's data */
+    char member_sha256[65], non_member_sha256[65]; /* of the drawn examples (see foilAuditPrivacy) */
+    int64_t duplicates;          /* examples of the audit's data identical to a member, left out of the draw */
+    char member_data[64];        /* the members' dataset (its name) */
+    const char *member_split;    /* as config.members_split */
+    int assumed;                 /* as config.members_assumed */
+    FoilAuditFigure member_accuracy, non_member_accuracy;
+    FoilAuditMembership attacks[FOIL_MI_COUNT];
+    int n_attacks;
+    double seconds;
+} FoilAuditPrivacy;
+
 /* Neural Cleanse's flag: a class whose anomaly index exceeds this (Wang et al. 2019). */
 #define FOIL_AUDIT_ANOMALY_THRESHOLD 2.0
 
@@ -166,6 +205,13 @@ typedef struct FoilAuditConfig {
     int no_backdoor_scan;        /* 1: skip the backdoor scan */
     int64_t backdoor_steps;      /* Neural Cleanse's Adam steps per class (0: 1200, the library's default; fewer
                                     give noisier mask norms and false anomalies) */
+    /* membership inference: members from `members`, non-members from the audited data */
+    int no_privacy;              /* 1: skip it */
+    int64_t privacy_examples;    /* members drawn, and as many non-members (0: FOIL_AUDIT_PRIVACY_EXAMPLES) */
+    const foil_dataset *members; /* examples the model trained on; NULL: not known (the report says so) */
+    const char *members_split;   /* for the report: the split they came from ("train"; "all" for a whole file) */
+    int members_assumed;         /* 1: not given but assumed (a built-in dataset's training split); the report says */
+    const char *privacy_why_not; /* static text: why members are NULL, when the caller knows (NULL: not known) */
 } FoilAuditConfig;
 
 typedef struct FoilAudit {
@@ -192,6 +238,7 @@ typedef struct FoilAudit {
     FoilAuditVerified verified[FOIL_AUDIT_MAX_EPS]; /* increasing eps, up to the first that verifies none */
     int n_verified;
     FoilAuditBackdoor backdoor;
+    FoilAuditPrivacy privacy;
     const char *defense;         /* the declared preprocessing (as given), NULL: none */
     int gradient_masking;        /* (attack, eps) pairs where the adaptive attack left > 5 points less */
     const char *skipped[FOIL_AUDIT_MAX_SKIPPED]; /* stages not run, with why (static text) */
@@ -239,6 +286,33 @@ foil_status foilAuditVerify(FoilAudit *a, const FoilAuditModels *m, const foil_d
 foil_status foilAuditBackdoorScan(FoilAudit *a, const FoilAuditModels *m, const foil_dataset *d, const foil_tensor *x,
                                   const int64_t *y, int64_t images);
 void foilAuditFreeBackdoor(FoilAudit *a);
+
+/* audit_privacy.c: membership inference against m->model as given, on
+ * config.privacy_examples members drawn from config.members and as many
+ * non-members drawn from the audited data d, both from the audit's seed
+ * (skipped, with why, when config asks or the members are not known).
+ * The attacks: loss, confidence, entropy and modified-entropy on a model
+ * that returns scores, gap on one that returns labels only. An example of
+ * d identical to a member is never drawn as a non-member. Each drawn set's
+ * SHA-256 is taken over its examples in index order, each one's float32
+ * values (native byte order) then its int64 label. */
+foil_status foilAuditPrivacy(FoilAudit *a, const FoilAuditModels *m, const foil_dataset *d);
+void foilAuditFreePrivacy(FoilAudit *a);
+
+/* A membership figure by its key (FOIL_AUDIT_MEMBERSHIP_PREFIX...):
+ * membership-auc, membership-tpr@0.1%fpr, membership-tpr@1%fpr (each the
+ * largest over the attacks), membership-ATTACK-auc and so on for one
+ * attack, membership-accuracy-gap (members' accuracy minus the
+ * non-members'). 0 when the audit has no such figure. */
+#define FOIL_AUDIT_MEMBERSHIP_PREFIX "membership-"
+int foilAuditPrivacyValue(const FoilAudit *a, const char *key, double *v);
+/* What each attack is measured by, as its keys end: "auc",
+ * "tpr@0.1%fpr", "tpr@1%fpr". */
+enum { FOIL_AUDIT_MEMBERSHIP_MEASURES = 3 };
+extern const char *const foilAuditMembershipMeasures[FOIL_AUDIT_MEMBERSHIP_MEASURES];
+/* The key of one attack's figure (attack NULL: the largest over the
+ * attacks); what: one of foilAuditMembershipMeasures. */
+void foilAuditMembershipKey(const FoilAuditMembership *attack, const char *what, char *buf, size_t size);
 
 /* The Wilson score interval at 95% for k of n. */
 FoilAuditFigure foilAuditFigure(int64_t k, int64_t n);
@@ -304,11 +378,22 @@ typedef struct FoilAuditBackdoorSide {
     int64_t flagged;             /* -1: none */
 } FoilAuditBackdoorSide;
 
+/* One report's privacy section, as --compare shows it beside the figures:
+ * its headline membership figures, without a verdict (they have no
+ * interval; --require gates them). */
+enum { FOIL_AUDIT_PRIVACY_SHOWN = 4 };
+extern const char *const foilAuditPrivacyShown[FOIL_AUDIT_PRIVACY_SHOWN]; /* membership-auc, ... -accuracy-gap */
+typedef struct FoilAuditPrivacySide {
+    int present;                 /* 0: the report has no privacy section */
+    double value[FOIL_AUDIT_PRIVACY_SHOWN]; /* foilAuditPrivacyShown's figures; NaN where missing or null */
+} FoilAuditPrivacySide;
+
 typedef struct FoilAuditComparison {
     FoilAuditChange changes[FOIL_AUDIT_MAX_CHANGES]; /* the figures both reports hold, in the first's order */
     int n, better, worse;
     int only_before, only_after; /* figures one report holds and the other lacks */
     FoilAuditBackdoorSide backdoor_before, backdoor_after;
+    FoilAuditPrivacySide privacy_before, privacy_after;
 } FoilAuditComparison;
 
 /* The change from one figure to another, with Newcombe's hybrid score

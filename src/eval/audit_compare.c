@@ -96,6 +96,32 @@ static foil_status read_backdoor(const char *path, const cJSON *report, FoilAudi
     return FOIL_OK;
 }
 
+const char *const foilAuditPrivacyShown[FOIL_AUDIT_PRIVACY_SHOWN] = {
+    FOIL_AUDIT_MEMBERSHIP_PREFIX "auc", FOIL_AUDIT_MEMBERSHIP_PREFIX "tpr@0.1%fpr",
+    FOIL_AUDIT_MEMBERSHIP_PREFIX "tpr@1%fpr", FOIL_AUDIT_MEMBERSHIP_PREFIX "accuracy-gap"};
+
+/* The report's "privacy" object (null or absent: no section): its
+ * headline figures; FOIL_ERR_FORMAT naming path when it has no "figures"
+ * object or one of them is neither a number nor null. */
+static foil_status read_privacy(const char *path, const cJSON *report, FoilAuditPrivacySide *side)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(report, "privacy");
+    *side = (FoilAuditPrivacySide){0};
+    if (!p || cJSON_IsNull(p)) return FOIL_OK;
+    const cJSON *figures = cJSON_GetObjectItemCaseSensitive(p, "figures");
+    if (!cJSON_IsObject(figures))
+        return foil_error(FOIL_ERR_FORMAT, "%s: \"privacy\" is not an object with \"figures\" (or null)", path);
+    side->present = 1;
+    for (int k = 0; k < FOIL_AUDIT_PRIVACY_SHOWN; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(figures, foilAuditPrivacyShown[k]);
+        if (v && !cJSON_IsNumber(v) && !cJSON_IsNull(v))
+            return foil_error(FOIL_ERR_FORMAT, "%s: privacy figure '%s' is not a number", path,
+                              foilAuditPrivacyShown[k]);
+        side->value[k] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    }
+    return FOIL_OK;
+}
+
 FoilAuditChange foilAuditDifference(const FoilAuditFigure *before, const FoilAuditFigure *after)
 {
     FoilAuditChange c = {.before = *before, .after = *after};
@@ -136,6 +162,8 @@ foil_status foilAuditCompare(const char *before_path, const char *after_path, Fo
     cJSON_ArrayForEach(o, fa) out->only_after += !st && !cJSON_GetObjectItemCaseSensitive(fb, o->string);
     if (!st) st = read_backdoor(before_path, before, &out->backdoor_before);
     if (!st) st = read_backdoor(after_path, after, &out->backdoor_after);
+    if (!st) st = read_privacy(before_path, before, &out->privacy_before);
+    if (!st) st = read_privacy(after_path, after, &out->privacy_after);
     cJSON_Delete(before);
     cJSON_Delete(after);
     return st;

@@ -244,6 +244,77 @@ static cJSON *backdoor_json(const FoilAudit *a)
     return o;
 }
 
+/* One drawn set of the privacy section: where from, which examples, and
+ * their SHA-256, so that others can draw the same and check it. */
+static cJSON *drawn_json(const char *data, const char *split, const int64_t *index, int64_t n, const char *sha256)
+{
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "data", data);
+    cJSON_AddStringToObject(o, "split", split);
+    cJSON_AddNumberToObject(o, "examples", (double)n);
+    for (int64_t i = 0; i < n; i++) cJSON_AddItemToArray(list, cJSON_CreateNumber((double)index[i]));
+    cJSON_AddItemToObject(o, "index", list);
+    cJSON_AddStringToObject(o, "sha256", sha256);
+    return o;
+}
+
+static cJSON *membership_attack_json(const FoilAuditMembership *r)
+{
+    cJSON *o = cJSON_CreateObject(), *roc;
+    cJSON_AddStringToObject(o, "attack", foil_membership_attack_name(r->attack));
+    cJSON_AddItemToObject(o, "auc", number_or_null(r->auc));
+    cJSON_AddNumberToObject(o, "tpr_at_0.1%_fpr", r->tpr_01);
+    cJSON_AddNumberToObject(o, "tpr_at_1%_fpr", r->tpr_1);
+    cJSON_AddNumberToObject(o, "balanced_accuracy", r->balanced_accuracy);
+    roc = cJSON_AddObjectToObject(o, "roc");
+    cJSON_AddItemToObject(roc, "fpr", numbers_json(r->roc_fpr, r->n_roc));
+    cJSON_AddItemToObject(roc, "tpr", numbers_json(r->roc_tpr, r->n_roc));
+    return o;
+}
+
+/* Every membership figure --require can name, by its key. */
+static cJSON *membership_figures_json(const FoilAudit *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    char key[96];
+    double v;
+    for (int i = -1; i < a->privacy.n_attacks; i++)
+        for (int w = 0; w < FOIL_AUDIT_MEMBERSHIP_MEASURES; w++) {
+            foilAuditMembershipKey(i < 0 ? NULL : &a->privacy.attacks[i], foilAuditMembershipMeasures[w], key,
+                                   sizeof key);
+            if (foilAuditPrivacyValue(a, key, &v)) cJSON_AddItemToObject(o, key, number_or_null(v));
+        }
+    if (foilAuditPrivacyValue(a, FOIL_AUDIT_MEMBERSHIP_PREFIX "accuracy-gap", &v))
+        cJSON_AddNumberToObject(o, FOIL_AUDIT_MEMBERSHIP_PREFIX "accuracy-gap", v);
+    return o;
+}
+
+static cJSON *privacy_json(const FoilAudit *a, const FoilAuditContext *ctx)
+{
+    const FoilAuditPrivacy *p = &a->privacy;
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "method", "threshold attacks");
+    cJSON_AddNumberToObject(o, "seed", (double)a->config.seed);
+    cJSON *members = drawn_json(p->member_data, p->member_split, p->member_index, p->n, p->member_sha256);
+    cJSON_AddBoolToObject(members, "assumed", p->assumed);
+    cJSON_AddItemToObject(o, "members", members);
+    cJSON *others = drawn_json(ctx->data, ctx->split, p->non_member_index, p->n, p->non_member_sha256);
+    cJSON_AddNumberToObject(others, "duplicates_left_out", (double)p->duplicates);
+    cJSON_AddItemToObject(o, "non_members", others);
+    cJSON *accuracy = cJSON_AddObjectToObject(o, "accuracy");
+    cJSON_AddItemToObject(accuracy, "members", figure_json(&p->member_accuracy));
+    cJSON_AddItemToObject(accuracy, "non_members", figure_json(&p->non_member_accuracy));
+    cJSON_AddNumberToObject(accuracy, "gap", p->member_accuracy.value - p->non_member_accuracy.value);
+    for (int i = 0; i < p->n_attacks; i++) cJSON_AddItemToArray(list, membership_attack_json(&p->attacks[i]));
+    cJSON_AddItemToObject(o, "attacks", list);
+    cJSON_AddItemToObject(o, "figures", membership_figures_json(a));
+    cJSON_AddStringToObject(o, "lira", "not run: these threshold attacks need no shadow models and bound the leakage "
+                            "from below; foil infer runs LiRA (Carlini et al. 2022), which trains shadow models and "
+                            "finds more at low false-positive rates");
+    cJSON_AddNumberToObject(o, "seconds", p->seconds);
+    return o;
+}
+
 static cJSON *requirements_json(const FoilAuditContext *ctx)
 {
     cJSON *list = cJSON_CreateArray();
@@ -313,6 +384,7 @@ cJSON *foilReportAuditJson(const FoilAudit *a, const FoilAuditContext *ctx)
     cJSON_AddItemToObject(o, "detection", a->n_detectors ? detection_json(a) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "verification", a->n_verified ? verification_json(a) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "backdoor", a->backdoor.ran ? backdoor_json(a) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "privacy", a->privacy.ran ? privacy_json(a, ctx) : cJSON_CreateNull());
     cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
     for (int i = 0; i < a->n_skipped; i++) cJSON_AddItemToArray(skipped, cJSON_CreateString(a->skipped[i]));
     cJSON_AddItemToObject(o, "requirements", requirements_json(ctx));
