@@ -30,8 +30,26 @@ static void test_empirical_robustness(void **state)
     assert_true(isnan(foil_evasion_empirical_robustness(&r, &x, FOIL_NORM_L2)));
 }
 
+/* The best balanced accuracy over thresholds, on sets small enough to
+ * check by hand: "score >= 4" gives TPR 2/3 at FPR 0, "score >= 3" TPR 1 at
+ * FPR 1/3, both 5/6; scores that all tie give nothing better than chance;
+ * a set the other way round gives chance too, not its mirror image. */
+static void test_best_balanced_accuracy(void **state)
+{
+    (void)state;
+    float pos[3] = {5, 3, 4}, neg[3] = {3.5f, 1, 2};
+    assert_float_equal(foil_best_balanced_accuracy(pos, 3, neg, 3), 5.0 / 6, 1e-12);
+    assert_true(pos[0] == 3 && pos[2] == 5 && neg[0] == 1); /* sorted in place, as documented */
+    float tie_pos[2] = {1, 1}, tie_neg[3] = {1, 1, 1};
+    assert_float_equal(foil_best_balanced_accuracy(tie_pos, 2, tie_neg, 3), 0.5, 0);
+    float low[2] = {0, 1}, high[2] = {2, 3};
+    assert_float_equal(foil_best_balanced_accuracy(low, 2, high, 2), 0.5, 0);
+    assert_true(isnan(foil_best_balanced_accuracy(low, 0, high, 2)));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_empirical_robustness)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_empirical_robustness),
+                                       cmocka_unit_test(test_best_balanced_accuracy)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,9 @@ double foil_roc_auc(const float *negatives, int64_t n_neg, const float *positive
 float foil_threshold_at_fpr(const float *negatives, int64_t n, double fpr);
 /* The fraction of scores above t (a TPR on positives, an FPR on negatives). */
 double foil_rate_above(const float *scores, int64_t n, float t);
+/* The best balanced accuracy (TPR + 1 - FPR) / 2 over every threshold of
+ * "score >= t" (0.5 at worst: flag nothing). Sorts both arrays in place. */
+double foil_best_balanced_accuracy(float *positives, int64_t n_pos, float *negatives, int64_t n_neg);
 
 #ifdef __cplusplus
 }

@@ -80,30 +80,6 @@ typedef struct Figures {
     double auc, tpr_01, tpr_1, accuracy;
 } Figures;
 
-static int compare_floats(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-/* The best balanced accuracy over thresholds, 1 - min (FPR + FNR) / 2,
- * flagging "score >= t" at each member's score: both sets sorted (in
- * place), one sweep. */
-static double best_accuracy(float *in, int64_t n_in, float *out, int64_t n_out)
-{
-    qsort(in, (size_t)n_in, sizeof *in, compare_floats);
-    qsort(out, (size_t)n_out, sizeof *out, compare_floats);
-    double best = 0.5;
-    for (int64_t i = 0, below = 0; i < n_in; i++) {
-        if (i > 0 && in[i] == in[i - 1]) continue; /* a tie: the first of them set the rates */
-        while (below < n_out && out[below] < in[i]) below++;
-        const double tpr = (double)(n_in - i) / (double)n_in, fpr = (double)(n_out - below) / (double)n_out;
-        const double a = 0.5 * (tpr + 1 - fpr);
-        if (a > best) best = a;
-    }
-    return best;
-}
-
 static Figures figures(const float *score, const uint8_t *member, int64_t n, float *in, float *out)
 {
     int64_t n_in = 0, n_out = 0;
@@ -114,7 +90,7 @@ static Figures figures(const float *score, const uint8_t *member, int64_t n, flo
     Figures f = {foil_roc_auc(out, n_out, in, n_in), NAN, NAN, NAN};
     f.tpr_01 = foil_rate_above(in, n_in, foil_threshold_at_fpr(out, n_out, 0.001));
     f.tpr_1 = foil_rate_above(in, n_in, foil_threshold_at_fpr(out, n_out, 0.01));
-    f.accuracy = best_accuracy(in, n_in, out, n_out); /* last: it sorts in and out */
+    f.accuracy = foil_best_balanced_accuracy(in, n_in, out, n_out); /* last: it sorts in and out */
     return f;
 }
 

@@ -155,30 +155,6 @@ static foil_status answers(foil_model *model, const foil_dataset *s, float *logi
     return FOIL_OK;
 }
 
-static int compare_floats(const void *p, const void *q)
-{
-    float a = *(const float *)p, b = *(const float *)q;
-    return (a > b) - (a < b);
-}
-
-/* The best balanced accuracy of flagging "score > t". Lowering t past a
- * member's score only helps, so the best t sits at a non-member's score
- * (or below them all): one walk down both sorted lists. Sorts in and out. */
-static double best_balanced_accuracy(float *in, float *out, int64_t n)
-{
-    qsort(in, (size_t)n, sizeof *in, compare_floats);
-    qsort(out, (size_t)n, sizeof *out, compare_floats);
-    double best = 0.5; /* t above every score: nothing flagged */
-    for (int64_t k = n - 1, above = 0; k >= -1; k--) {
-        const float t = k >= 0 ? out[k] : -INFINITY;
-        if (k >= 0 && k + 1 < n && out[k + 1] == t) continue; /* a tie: "> t" passes none of it, so its top sets the FPR */
-        while (above < n && in[n - 1 - above] > t) above++;
-        const double tpr = (double)above / (double)n, fpr = (double)(n - 1 - k) / (double)n;
-        best = fmax(best, 0.5 * (tpr + 1 - fpr));
-    }
-    return best;
-}
-
 /* The ROC curve at FPRs growing by a constant factor from 1/n to 1, each
  * point the rates a threshold achieves, a point the same as the one
  * before left out (at most FOIL_AUDIT_MAX_ROC). */
@@ -203,7 +179,7 @@ static void figures(FoilAuditMembership *r, float *in, float *out, int64_t n)
     r->tpr_01 = foil_rate_above(in, n, foil_threshold_at_fpr(out, n, 0.001));
     r->tpr_1 = foil_rate_above(in, n, foil_threshold_at_fpr(out, n, 0.01));
     roc_points(in, out, n, r);
-    r->balanced_accuracy = best_balanced_accuracy(in, out, n);
+    r->balanced_accuracy = foil_best_balanced_accuracy(in, n, out, n);
 }
 
 /* Every attack the model's answers allow, scored on both drawn sets. */

@@ -73,3 +73,21 @@ double foil_rate_above(const float *scores, int64_t n, float t)
     for (int64_t i = 0; i < n; i++) k += scores[i] > t;
     return (double)k / (double)n;
 }
+
+/* A threshold between two scores flags the same examples as one at the
+ * higher of them, so only the positives' scores need trying: both sorted,
+ * one sweep. */
+double foil_best_balanced_accuracy(float *positives, int64_t n_pos, float *negatives, int64_t n_neg)
+{
+    if (n_pos < 1 || n_neg < 1) return NAN;
+    qsort(positives, (size_t)n_pos, sizeof *positives, compare_floats);
+    qsort(negatives, (size_t)n_neg, sizeof *negatives, compare_floats);
+    double best = 0.5;
+    for (int64_t i = 0, below = 0; i < n_pos; i++) {
+        if (i > 0 && positives[i] == positives[i - 1]) continue; /* a tie: the first of them set the rates */
+        while (below < n_neg && negatives[below] < positives[i]) below++;
+        const double tpr = (double)(n_pos - i) / (double)n_pos, fpr = (double)(n_neg - below) / (double)n_neg;
+        best = fmax(best, 0.5 * (tpr + 1 - fpr));
+    }
+    return best;
+}
