@@ -25,7 +25,8 @@ packages=(
   libjpeg62-turbo-dev          # the JPEG preprocessing defense (libjpeg-turbo)
   libcurl4-openssl-dev         # remote models over HTTP
   libopenmpi-dev openmpi-bin   # scale-out: mpirun -np N foil certify ... (optional at build time)
-  libmicrohttpd-dev            # the remote models' test server
+  libmicrohttpd-dev            # foil serve (optional at build time) and the remote models' test server
+  libsqlite3-dev               # foil serve's audit log (optional at build time)
   libcmocka-dev                # test framework
   libonnx-testdata             # official ONNX operator tests (conformance suite)
   dataset-fashion-mnist        # the built-in image dataset

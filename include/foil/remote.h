@@ -25,6 +25,9 @@
  * else is, so no call takes longer than timeout_s * (retries + 1) plus the
  * backoff (plus the rate limit's waits).
  *
+ * An HTTP endpoint that wants an API key (foil serve) gets it in the header
+ * "Authorization: Bearer KEY" (api_key below).
+ *
  * Remote models have no gradients (FOIL_MODEL_GRADIENTS): attack them with
  * black-box attacks. Their kind is "remote", their name the URL or command.
  */
@@ -52,6 +55,8 @@ typedef struct foil_remote_options {
     int64_t max_batch;          /* examples per request, default 256 */
     foil_output_mode returns;   /* what the scores are: FOIL_OUTPUT_LOGITS (capabilities SCORES),
                                    _PROBABILITIES (SCORES | PROBABILITIES) or _LABELS (none: one-hot) */
+    const char *api_key;        /* HTTP: sent as "Authorization: Bearer API_KEY" (foil serve's keys); NULL:
+                                   none. Copied; never written into an error message */
 } foil_remote_options;
 
 /* The defaults above. */

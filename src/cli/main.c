@@ -9,9 +9,12 @@
 #include "core/dist.h"
 #include "foil/cpu.h"
 
+extern const cli_command cli_serve; /* cli/cmd_serve.c */
+extern const cli_command cli_extract; /* cli/cmd_extract.c */
+
 static const cli_command *const commands[] = {&cli_audit,  &cli_train,   &cli_eval,   &cli_attack, &cli_defend,
                                                 &cli_detect, &cli_certify, &cli_verify, &cli_poison, &cli_scan,
-                                                &cli_infer,  &cli_predict, &cli_grad};
+                                                &cli_infer,  &cli_predict, &cli_grad,   &cli_serve, &cli_extract};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)

@@ -2,7 +2,10 @@
  * cli/model_source.c - where a command's model comes from: an ONNX file
  * (--model), an HTTP endpoint (--endpoint) or a local command (--command),
  * with the remote client's settings (--remote-format, --remote-returns,
- * --timeout, --retries, --rate-limit, --input-shape).
+ * --timeout, --retries, --rate-limit, --input-shape), and an --endpoint's
+ * API key from the environment: FOIL_API_KEY, or the first line of the file
+ * FOIL_API_KEY_FILE names (never an option: a command line is visible to
+ * every user of the machine).
  */
 #include <errno.h>
 #include <math.h>
@@ -42,8 +45,29 @@ static int parse_returns(const cli_command *cmd, const char *text, foil_output_m
     return CLI_OK;
 }
 
+/* The API key an --endpoint sends (foil serve's): $FOIL_API_KEY, or the
+ * first line of the file $FOIL_API_KEY_FILE; NULL when neither is set. */
+static int api_key(const cli_command *cmd, char *buf, size_t cap, const char **key)
+{
+    *key = NULL;
+    const char *env = getenv("FOIL_API_KEY"), *file = getenv("FOIL_API_KEY_FILE");
+    if (env && *env) {
+        *key = env;
+        return CLI_OK;
+    }
+    if (!file || !*file) return CLI_OK;
+    FILE *f = fopen(file, "r");
+    if (!f) return cli_usage_error(cmd, "FOIL_API_KEY_FILE: cannot read %s: %s", file, strerror(errno));
+    int got = fgets(buf, (int)cap, f) != NULL;
+    fclose(f);
+    buf[got ? strcspn(buf, "\r\n") : 0] = '\0';
+    if (!*buf) return cli_usage_error(cmd, "FOIL_API_KEY_FILE: %s has no key on its first line", file);
+    *key = buf;
+    return CLI_OK;
+}
+
 static int remote_options(const cli_command *cmd, const cli_model_source *src, foil_remote_options *o,
-                          int64_t *shape)
+                          int64_t *shape, char *key_buf, size_t key_cap)
 {
     foil_remote_options_default(o);
     int rc = parse_returns(cmd, src->returns, &o->returns);
@@ -56,6 +80,7 @@ static int remote_options(const cli_command *cmd, const cli_model_source *src, f
     o->max_requests_per_s = src->rate_limit;
     if (src->input_shape && (rc = parse_input_shape(cmd, src->input_shape, shape, &o->input_rank))) return rc;
     o->input_shape = src->input_shape ? shape : NULL;
+    if (src->endpoint && (rc = api_key(cmd, key_buf, key_cap, &o->api_key))) return rc;
     return CLI_OK;
 }
 
@@ -108,10 +133,12 @@ int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_mod
     } else {
         foil_remote_options o;
         int64_t shape[FOIL_MAX_DIMS];
-        int rc = remote_options(cmd, src, &o, shape);
+        char key[512] = "";
+        int rc = remote_options(cmd, src, &o, shape, key, sizeof key);
         if (rc) return rc;
         st = src->endpoint ? foil_model_remote_http(src->endpoint, &o, model)
                            : foil_model_remote_command(src->command, &o, model);
+        memset(key, 0, sizeof key); /* the model keeps its own copy */
         if (st == FOIL_ERR_ARG) return cli_usage_error(cmd, "%s", foil_last_error());
     }
     return st ? cli_fail(cmd, st) : CLI_OK;

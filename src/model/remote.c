@@ -56,6 +56,7 @@ struct FoilRemote {
     int64_t classes;               /* 0 until the first good answer */
     int64_t requests;
     double last_start;             /* monotonic time of the last attempt's start; < 0: none yet */
+    char *api_key;                 /* o.api_key, copied (o.api_key points at it) */
     CURL *curl;                    /* made at the first HTTP request, then reused (keep-alive) */
     struct curl_slist *headers;
     char curl_err[CURL_ERROR_SIZE];
@@ -173,6 +174,8 @@ static foil_status check_options(const char *endpoint, const foil_remote_options
     if (o->returns != FOIL_OUTPUT_LOGITS && o->returns != FOIL_OUTPUT_PROBABILITIES &&
         o->returns != FOIL_OUTPUT_LABELS)
         return foil_error(FOIL_ERR_ARG, "%s: a remote model returns logits, probabilities or labels", endpoint);
+    if (o->api_key && (!*o->api_key || strpbrk(o->api_key, "\r\n")))
+        return foil_error(FOIL_ERR_ARG, "%s: the API key is empty or holds a line break", endpoint);
     if (o->input_rank < 0 || o->input_rank > FOIL_MAX_DIMS || (o->input_rank && !o->input_shape))
         return foil_error(FOIL_ERR_ARG, "%s: the declared input must have 1 to %d dimensions", endpoint,
                           FOIL_MAX_DIMS);
@@ -210,6 +213,13 @@ foil_status foilRemoteNew(int transport, const char *endpoint, const foil_remote
     if (o->input_rank) memcpy(r->shape, o->input_shape, (size_t)o->input_rank * sizeof *r->shape);
     r->shape[0] = -1;
     r->o.input_shape = o->input_rank ? r->shape : NULL;
+    if (o->api_key && !(r->api_key = strdup(o->api_key))) {
+        free(r->endpoint);
+        free(r->response_name);
+        free(r);
+        return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", endpoint);
+    }
+    r->o.api_key = r->api_key;
     r->last_start = -1;
     *out = r;
     return FOIL_OK;
@@ -223,6 +233,8 @@ static void remote_destroy(void *state)
     curl_slist_free_all(r->headers);
     free(r->endpoint);
     free(r->response_name);
+    if (r->api_key) memset(r->api_key, 0, strlen(r->api_key));
+    free(r->api_key);
     free(r);
 }
 
@@ -426,6 +438,18 @@ static foil_status http_setup(FoilRemote *r)
     /* curl would send "Expect: 100-continue" before large bodies and wait for
      * servers that never answer it */
     if (h) r->headers = curl_slist_append(h, "Expect:");
+    if (r->headers && r->api_key) {
+        size_t n = strlen(r->api_key) + sizeof "Authorization: Bearer ";
+        char *line = malloc(n);
+        struct curl_slist *with = NULL;
+        if (line) {
+            snprintf(line, n, "Authorization: Bearer %s", r->api_key);
+            with = curl_slist_append(r->headers, line); /* copies it */
+            memset(line, 0, n);
+            free(line);
+        }
+        if (!with) h = r->headers, r->headers = NULL; /* freed below */
+    }
     if (!r->curl || !r->headers) {
         if (!r->headers) curl_slist_free_all(h);
         curl_slist_free_all(r->headers);
