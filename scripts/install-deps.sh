@@ -26,7 +26,7 @@ packages=(
   libcurl4-openssl-dev         # remote models over HTTP
   libopenmpi-dev openmpi-bin   # scale-out: mpirun -np N foil certify ... (optional at build time)
   libmicrohttpd-dev            # foil serve (optional at build time) and the remote models' test server
-  libsqlite3-dev               # foil serve's audit log (optional at build time)
+  libsqlite3-dev sqlite3       # foil serve's audit log (optional at build time); tests read it
   libcmocka-dev                # test framework
   libonnx-testdata             # official ONNX operator tests (conformance suite)
   dataset-fashion-mnist        # the built-in image dataset
