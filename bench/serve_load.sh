@@ -4,7 +4,8 @@
 # example per request in the JSON format of docs/remote-protocol.md, every
 # request authenticated and written to the audit log (synchronous=FULL).
 # Prints predictions/s, latency percentiles and errors, with batching on
-# (--max-batch 64) and off (--max-batch 1), so the batching's effect shows.
+# (--max-batch 64) and off (--max-batch 1), so the batching's effect shows,
+# and batching with the engine on one thread (the other core left to HTTP and wrk).
 #
 #   bench/serve_load.sh [MODEL.onnx]    (default: build/tests/attack-cnn-small.onnx,
 #                                        or a cnn-small trained for one epoch)
@@ -69,3 +70,4 @@ echo "foil serve load test, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs: $(grep -
 echo "model: $model; $("$foil" --version)"
 run "batching on" --max-batch 64 --max-wait 2
 run "batching off" --max-batch 1 --max-wait 0
+run "batching on, engine on 1 thread" --max-batch 64 --max-wait 2 --threads 1
