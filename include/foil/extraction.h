@@ -127,6 +127,7 @@ typedef struct foil_extraction_report {
     int64_t queries;              /* victim queries the attack made (its counter's difference) */
     int soft;                     /* 1: the copies learned soft labels */
     double query_seconds;         /* spent in victim queries */
+    double judge_seconds;         /* spent judging the copies on the test set (in seconds, not in the attack's cost) */
     double seconds;
     /* knockoff-adaptive: the policy at the end and how often each action was drawn */
     int64_t actions;

@@ -193,6 +193,7 @@ static cJSON *report_json(const char *victim, const char *mode, const foil_datas
         cJSON_AddNumberToObject(j, "queries", (double)a->rep.queries);
         cJSON_AddNumberToObject(j, "seconds", a->rep.seconds);
         cJSON_AddNumberToObject(j, "query_seconds", a->rep.query_seconds);
+        cJSON_AddNumberToObject(j, "judge_seconds", a->rep.judge_seconds);
         if (a->attack == FOIL_EXTRACT_JACOBIAN) {
             cJSON_AddNumberToObject(j, "rounds", (double)a->rep.rounds);
             cJSON_AddNumberToObject(j, "lambda", o->lambda);

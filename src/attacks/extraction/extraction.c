@@ -294,7 +294,9 @@ foil_status foilExtractCheckpoint(FoilExtractRun *r, int64_t n, uint64_t seed)
     foil_extraction_point *pt = &rep->point[rep->n_points];
     pt->queries = n;
     pt->train_seconds = foil_now() - t0;
+    const double t1 = foil_now();
     if (!st) st = judge(r, m, pt);
+    rep->judge_seconds += foil_now() - t1;
     pt->seconds = foil_now() - r->started;
     if (st) {
         foil_model_free(m);
