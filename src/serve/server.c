@@ -58,7 +58,7 @@ typedef struct Job {
     struct MHD_Connection *conn;   /* NULL: answered already (the audit writer frees the job) */
     int key;                       /* index into keys, or -1 */
     char remote[64];
-    const char *path;
+    char path[64];                 /* copied: the URL's memory is libmicrohttpd's, gone with the connection */
     double t0, wall0, t_enqueued;  /* foil_now() at the headers, Unix time then, foil_now() when queued */
     int npy;                       /* answer in NPY */
     int64_t n, classes;
@@ -151,7 +151,7 @@ static Job *job_new(const Request *rq, struct MHD_Connection *conn)
     j->key = rq->key;
     j->t0 = rq->t0;
     j->wall0 = rq->wall0;
-    j->path = "/v1/predict";
+    strcpy(j->path, "/v1/predict");
     strcpy(j->remote, "?");
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -606,7 +606,7 @@ static enum MHD_Result refuse_now(foil_server *s, struct MHD_Connection *conn, R
 {
     Job *j = job_new(rq, conn);
     if (j) {
-        j->path = path;
+        snprintf(j->path, sizeof j->path, "%s", path);
         snprintf(j->error, sizeof j->error, "%s", msg);
         j->status = status;
         audit_push(s, j);
