@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "foil/arch.h"
+
 #include "foil/rng.h"
 #include "io/file.h"
 #include "io/onnx.h"
@@ -274,6 +276,34 @@ static void test_export_roundtrip(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) roundtrip(cases[i], check);
 }
 
+/* Metadata set on a model survives saving and loading, a second value for
+ * a key replaces the first, and a wrapper model (no graph) refuses it. */
+static void test_metadata_roundtrip(void **state)
+{
+    (void)state;
+    const int64_t hidden[1] = {4};
+    foil_arch_spec spec = {.name = "mlp", .input_rank = 2, .input_shape = {3}, .classes = 2, .hidden = hidden,
+                           .n_hidden = 1, .seed = 1};
+    foil_model *m = NULL, *back = NULL, *wrapped = NULL;
+    assert_int_equal(foil_arch_build(&spec, &m), FOIL_OK);
+    assert_null(foil_model_metadata(m, "foil.training_command"));
+    assert_int_equal(foil_model_set_metadata(m, "foil.training_command", "foil train --arch mlp"), FOIL_OK);
+    assert_int_equal(foil_model_set_metadata(m, "foil.data_manifest_sha256", "old"), FOIL_OK);
+    assert_int_equal(foil_model_set_metadata(m, "foil.data_manifest_sha256", "ab12"), FOIL_OK);
+    char path[600];
+    snprintf(path, sizeof path, "%s/meta.onnx", tmpdir);
+    assert_int_equal(foil_model_save(m, path), FOIL_OK);
+    assert_int_equal(foil_model_load(path, &back), FOIL_OK);
+    assert_string_equal(foil_model_metadata(back, "foil.training_command"), "foil train --arch mlp");
+    assert_string_equal(foil_model_metadata(back, "foil.data_manifest_sha256"), "ab12");
+    assert_null(foil_model_metadata(back, "absent"));
+    assert_int_equal(foil_model_black_box(back, 0, NULL, &wrapped), FOIL_OK);
+    assert_int_equal(foil_model_set_metadata(wrapped, "k", "v"), FOIL_ERR_CAPABILITY);
+    assert_null(foil_model_metadata(wrapped, "foil.training_command"));
+    foil_model_free(wrapped);
+    foil_model_free(m);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/foil-test-onnx-io-%ld", (long)getpid());
@@ -284,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_corrupted_bytes),
         cmocka_unit_test(test_model_errors_name_node),
         cmocka_unit_test(test_export_roundtrip),
+        cmocka_unit_test(test_metadata_roundtrip),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];

@@ -128,6 +128,14 @@ foil_status foil_model_load_features(const char *path, const char *layer, foil_m
 /* Write the model (current weights) as ONNX, atomically; FOIL_ERR_CAPABILITY
  * for a model that is not an ONNX graph. */
 foil_status foil_model_save(const foil_model *m, const char *path);
+/* The model's metadata (ONNX metadata_props: read from its file, written by
+ * foil_model_save): set one key, replacing its value (FOIL_ERR_CAPABILITY
+ * for a model that is not an ONNX graph), or read one (NULL when absent or
+ * not a graph). foil train records there the data manifest and the
+ * command a model came from (keys "foil.training_command",
+ * "foil.data_manifest_sha256", ...). */
+foil_status foil_model_set_metadata(foil_model *m, const char *key, const char *value);
+const char *foil_model_metadata(const foil_model *m, const char *key);
 /* Frees a wrapper together with the model it wraps. */
 void foil_model_free(foil_model *m);
 

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/dp_options.h"
+#include "foil/manifest.h"
 #include "core/dist.h"
 #include "foil/arch.h"
 #include "foil/data.h"
@@ -270,10 +271,39 @@ static int adv_options(const char *mode, double eps, double step, int64_t steps,
     return CLI_OK;
 }
 
+/* Which data and which command made the model, in its ONNX metadata: the
+ * manifest's hash (with --manifest) and this command line, each argument
+ * that holds a space or a quote in single quotes. */
+static foil_status record_provenance(foil_model *model, int argc, char **argv, const char *manifest_path,
+                                     const foil_manifest *manifest)
+{
+    size_t len = 8;
+    for (int i = 0; i < argc; i++) len += 4 * strlen(argv[i]) + 3;
+    char *command = malloc(len), *p = command;
+    if (!command) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    p += sprintf(p, "foil");
+    for (int i = 0; i < argc; i++) {
+        const int quote = strpbrk(argv[i], " \t'\"") != NULL;
+        *p++ = ' ';
+        if (quote) *p++ = '\'';
+        for (const char *c = argv[i]; *c; c++) {
+            if (quote && *c == '\'') p += sprintf(p, "'\\''"); /* ' -> '\'' */
+            else *p++ = *c;
+        }
+        if (quote) *p++ = '\'';
+    }
+    *p = '\0';
+    foil_status st = foil_model_set_metadata(model, "foil.training_command", command);
+    free(command);
+    if (!st && manifest) st = foil_model_set_metadata(model, "foil.data_manifest", manifest_path);
+    if (!st && manifest) st = foil_model_set_metadata(model, "foil.data_manifest_sha256", manifest->sha256);
+    return st;
+}
+
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
-    const char *checkpoint = NULL, *bounds = NULL;
+    const char *checkpoint = NULL, *bounds = NULL, *manifest_path = NULL;
     foil_data_spec data = {0};
     int64_t epochs = 2, batch = 64, crop_pad = 0, checkpoint_every = 0, limit = 0;
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
@@ -307,6 +337,8 @@ static int run_train(int argc, char **argv)
         {"--flip", OPT_FLAG, &flip, NULL, "augment: random horizontal flip", 0, 0},
         {"--hidden", OPT_STRING, &hidden_text, "SIZES", "mlp hidden sizes, e.g. 128,64 (0: none, a softmax regression)", 0, 0},
         {"--checkpoint", OPT_STRING, &checkpoint, "FILE", "checkpoint file", 0, 0},
+        {"--manifest", OPT_STRING, &manifest_path, "FILE", "refuse DATA unless it matches this manifest "
+         "(foil manifest); its hash goes into the model's metadata", 0, 0},
         {"--checkpoint-every", OPT_INT, &checkpoint_every, "STEPS", "also checkpoint every STEPS steps", 0, 0},
         {"--resume", OPT_FLAG, &resume, NULL, "continue from --checkpoint if it exists", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the per-epoch results as JSON", 0, 0},
@@ -399,7 +431,10 @@ static int run_train(int argc, char **argv)
     foil_dataset train = {0}, test = {0};
     foil_model *model = NULL;
     foil_train_report report;
-    foil_status st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
+    foil_manifest manifest = {0};
+    foil_status st = manifest_path ? foil_manifest_read(manifest_path, &manifest) : FOIL_OK;
+    if (!st && manifest_path) st = foil_manifest_verify(&manifest, manifest_path, &data);
+    if (!st) st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
     if (!st) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
     if (!st && limit && limit < train.x.shape[0]) {
         train.x.shape[0] = limit; /* a prefix: the data stays where it is */
@@ -412,6 +447,8 @@ static int run_train(int argc, char **argv)
     if (!st) st = cli_build_arch(arch, &train, hidden_text ? hidden : NULL, n_hidden, (uint64_t)common.seed, fine_tune,
                                       &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
+    if (!st) st = record_provenance(model, argc, argv, manifest_path, manifest_path ? &manifest : NULL);
+    foil_manifest_free(&manifest);
     /* Under mpirun every rank ends with the same weights; rank 0 writes them. */
     if (!st && foilDistRank() == 0) st = foil_model_save(model, output);
     if (st) rc = cli_fail(&cli_train, st);

@@ -11,10 +11,12 @@
 
 extern const cli_command cli_serve; /* cli/cmd_serve.c */
 extern const cli_command cli_extract; /* cli/cmd_extract.c */
+extern const cli_command cli_manifest; /* cli/cmd_manifest.c */
 
 static const cli_command *const commands[] = {&cli_audit,  &cli_train,   &cli_eval,   &cli_attack, &cli_defend,
                                                 &cli_detect, &cli_certify, &cli_verify, &cli_poison, &cli_scan,
-                                                &cli_infer,  &cli_predict, &cli_grad,   &cli_serve, &cli_extract};
+                                                &cli_infer,  &cli_predict, &cli_grad,   &cli_serve, &cli_extract,
+                                                &cli_manifest};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)

@@ -194,18 +194,17 @@ foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f)
     memset(f, 0, sizeof *f);
     const int digits = strcmp(which, "digits") == 0;
     const int bc = strcmp(which, "breast-cancer") == 0;
-    const char *file = digits ? "digits.csv.gz" : bc ? "breast_cancer.csv" : "wine_data.csv";
     const char *const *fnames = bc ? breast_cancer_features : wine_features;
     int64_t F = digits ? 64 : bc ? 30 : 13;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", env_or("FOIL_SKLEARN_DATA_DIR", SKLEARN_DIR), file);
+    char path[1][4096];
+    foilDataBuiltinFiles(which, path, 1);
 
     char *text;
     size_t len;
-    foil_status st = foilDataReadText(path, &text, &len);
+    foil_status st = foilDataReadText(path[0], &text, &len);
     if (st) return foil_error_prefix(st, "%s%s", which, st == FOIL_ERR_IO ? " (is python3-sklearn installed?)" : "");
     FoilDataCsv r;
-    foilDataCsvInit(&r, path, text, len);
+    foilDataCsvInit(&r, path[0], text, len);
     int64_t n = 0, cap = 0, classes = 0, expect = -1;
     float *x = NULL;
     int64_t *y = NULL;
@@ -224,12 +223,12 @@ foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f)
     } else {
         /* load_csv_data: n_samples, n_features, target names */
         if ((got = foilDataCsvNext(&r, &st)) <= 0) {
-            if (got == 0) st = foil_error(FOIL_ERR_FORMAT, "%s: empty file", path);
+            if (got == 0) st = foil_error(FOIL_ERR_FORMAT, "%s: empty file", path[0]);
             goto out;
         }
         int64_t hf;
         if (r.nfields < 3 || !parse_count(r.field[0], &expect) || !parse_count(r.field[1], &hf) || hf != F) {
-            st = foil_error(FOIL_ERR_FORMAT, "%s:1: expected the header \"n_samples,%lld,class names...\"", path,
+            st = foil_error(FOIL_ERR_FORMAT, "%s:1: expected the header \"n_samples,%lld,class names...\"", path[0],
                             (long long)F);
             goto out;
         }
@@ -242,7 +241,7 @@ foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f)
 
     while ((got = foilDataCsvNext(&r, &st)) == 1) {
         if (r.nfields != F + 1) {
-            st = foil_error(FOIL_ERR_FORMAT, "%s:%lld: this row has %lld fields, expected %lld", path,
+            st = foil_error(FOIL_ERR_FORMAT, "%s:%lld: this row has %lld fields, expected %lld", path[0],
                             (long long)r.rec_line, (long long)r.nfields, (long long)F + 1);
             goto out;
         }
@@ -263,7 +262,7 @@ foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f)
         double lv;
         if ((st = foilDataCsvNumber(&r, F, "target", &lv))) goto out;
         if (!(lv == (double)(int64_t)lv) || lv < 0 || lv >= (double)classes) {
-            st = foil_error(FOIL_ERR_FORMAT, "%s:%lld:%lld: label %s is not a class 0..%lld", path,
+            st = foil_error(FOIL_ERR_FORMAT, "%s:%lld:%lld: label %s is not a class 0..%lld", path[0],
                             (long long)r.field_line[F], (long long)r.field_col[F], r.field[F], (long long)classes - 1);
             goto out;
         }
@@ -271,11 +270,11 @@ foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f)
     }
     if (got < 0) goto out;
     if (n == 0) {
-        st = foil_error(FOIL_ERR_FORMAT, "%s: no data rows", path);
+        st = foil_error(FOIL_ERR_FORMAT, "%s: no data rows", path[0]);
         goto out;
     }
     if (expect >= 0 && n != expect) {
-        st = foil_error(FOIL_ERR_FORMAT, "%s: %lld data rows, but the header promises %lld", path, (long long)n,
+        st = foil_error(FOIL_ERR_FORMAT, "%s: %lld data rows, but the header promises %lld", path[0], (long long)n,
                         (long long)expect);
         goto out;
     }
@@ -299,4 +298,27 @@ out:
     free(text);
     if (st) foilDataFullFree(f);
     return st;
+}
+
+/* The files a built-in dataset is read from, as its loader names them
+ * (data manifests hash them): the whole dataset's, training split first. */
+int foilDataBuiltinFiles(const char *name, char paths[][4096], int max)
+{
+    int n = 0;
+    if (strcmp(name, "fashion-mnist") == 0) {
+        static const char *const prefix[2] = {"train", "t10k"};
+        const char *dir = env_or("FOIL_FASHION_MNIST_DIR", FMNIST_DIR);
+        for (int k = 0; k < 2 && n + 2 <= max; k++) {
+            snprintf(paths[n++], 4096, "%s/%s-images-idx3-ubyte.gz", dir, prefix[k]);
+            snprintf(paths[n++], 4096, "%s/%s-labels-idx1-ubyte.gz", dir, prefix[k]);
+        }
+        return n;
+    }
+    const char *file = strcmp(name, "digits") == 0          ? "digits.csv.gz"
+                       : strcmp(name, "breast-cancer") == 0 ? "breast_cancer.csv"
+                       : strcmp(name, "wine") == 0          ? "wine_data.csv"
+                                                            : NULL;
+    if (!file || max < 1) return 0;
+    snprintf(paths[n++], 4096, "%s/%s", env_or("FOIL_SKLEARN_DATA_DIR", SKLEARN_DIR), file);
+    return n;
 }

@@ -119,5 +119,8 @@ foil_status foilDataLoadPgmDir(const foil_data_spec *spec, FoilDataFull *f);
 
 foil_status foilDataLoadFashionMnist(foil_split split, FoilDataFull *f);
 foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f);
+/* The files built-in dataset `name` is read from (at most max, training
+ * split first); 0 for a name that is not built in. */
+int foilDataBuiltinFiles(const char *name, char paths[][4096], int max);
 
 #endif

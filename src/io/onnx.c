@@ -348,6 +348,10 @@ foil_status foilOnnxLoadBuffer(const void *data, size_t len, const char *path, F
         g->name = strdup(gp->name ? gp->name : "foil");
         st = import_initializers(g, gp);
     }
+    for (size_t i = 0; !st && i < mp->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *e = mp->metadata_props[i];
+        if (e && e->key) st = foilGraphSetMeta(g, e->key, e->value ? e->value : "");
+    }
     if (!st) st = import_io(g, gp);
     if (!st) st = import_nodes(g, gp);
     if (!st) st = import_value_info(g, gp);
@@ -562,6 +566,19 @@ foil_status foilOnnxSaveBuffer(const FoilGraph *g, uint8_t **data, size_t *len)
     mp.graph = &gp;
     *data = NULL;
     *len = 0;
+    Onnx__StringStringEntryProto *meta = g->n_meta ? calloc((size_t)g->n_meta, sizeof *meta) : NULL;
+    Onnx__StringStringEntryProto **meta_list = g->n_meta ? calloc((size_t)g->n_meta, sizeof *meta_list) : NULL;
+    if (g->n_meta && (!meta || !meta_list)) {
+        free(meta), free(meta_list);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory while exporting");
+    }
+    for (int i = 0; i < g->n_meta; i++) {
+        onnx__string_string_entry_proto__init(&meta[i]);
+        meta[i].key = g->meta_keys[i], meta[i].value = g->meta_values[i];
+        meta_list[i] = &meta[i];
+    }
+    mp.n_metadata_props = (size_t)g->n_meta;
+    mp.metadata_props = meta_list;
     foil_status st = build_graph_proto(&ar, g, &gp);
     if (!st) {
         size_t n = onnx__model_proto__get_packed_size(&mp);
@@ -574,6 +591,7 @@ foil_status foilOnnxSaveBuffer(const FoilGraph *g, uint8_t **data, size_t *len)
         }
     }
     arena_free(&ar);
+    free(meta), free(meta_list);
     return st;
 }
 

@@ -198,6 +198,19 @@ foil_status foil_model_save(const foil_model *m, const char *path)
     return st ? st : foilOnnxSave(gm->g, path);
 }
 
+foil_status foil_model_set_metadata(foil_model *m, const char *key, const char *value)
+{
+    FoilGraphModel *gm;
+    foil_status st = foilGraphModelRequire(m, "metadata", &gm);
+    return st ? st : foilGraphSetMeta(gm->g, key, value);
+}
+
+const char *foil_model_metadata(const foil_model *m, const char *key)
+{
+    FoilGraphModel *gm = foilGraphModelOf(m);
+    return gm ? foilGraphMeta(gm->g, key) : NULL;
+}
+
 static void graph_set_max_batch(void *state, int64_t max_batch)
 {
     FoilGraphModel *m = state;

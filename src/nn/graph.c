@@ -194,7 +194,42 @@ void foilGraphFree(FoilGraph *g)
     free(g->outputs);
     free(g->path);
     free(g->name);
+    for (int i = 0; i < g->n_meta; i++) free(g->meta_keys[i]), free(g->meta_values[i]);
+    free(g->meta_keys), free(g->meta_values);
     free(g);
+}
+
+foil_status foilGraphSetMeta(FoilGraph *g, const char *key, const char *value)
+{
+    int i = 0;
+    while (i < g->n_meta && strcmp(g->meta_keys[i], key) != 0) i++;
+    char *v = strdup(value), *k = i < g->n_meta ? NULL : strdup(key);
+    if (!v || (i == g->n_meta && !k)) {
+        free(v), free(k);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory for the model's metadata");
+    }
+    if (i < g->n_meta) {
+        free(g->meta_values[i]);
+        g->meta_values[i] = v;
+        return FOIL_OK;
+    }
+    char **keys = realloc(g->meta_keys, (size_t)(i + 1) * sizeof *keys);
+    if (keys) g->meta_keys = keys;
+    char **values = keys ? realloc(g->meta_values, (size_t)(i + 1) * sizeof *values) : NULL;
+    if (values) g->meta_values = values;
+    if (!keys || !values) {
+        free(v), free(k);
+        return foil_error(FOIL_ERR_NOMEM, "out of memory for the model's metadata");
+    }
+    g->meta_keys[i] = k, g->meta_values[i] = v, g->n_meta = i + 1;
+    return FOIL_OK;
+}
+
+const char *foilGraphMeta(const FoilGraph *g, const char *key)
+{
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta_keys[i], key) == 0) return g->meta_values[i];
+    return NULL;
 }
 
 int foilGraphFindValue(const FoilGraph *g, const char *name)

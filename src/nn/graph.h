@@ -69,6 +69,10 @@ typedef struct FoilGraph {
     int opset;                 /* default-domain opset */
     int64_t ir_version;
     char *name;
+    /* ONNX metadata_props, kept from the file and written back (provenance:
+     * the data manifest and the command a model was trained by). */
+    char **meta_keys, **meta_values;
+    int n_meta;
     /* Plan: 1 = dimension 0 of declared shapes (inputs, outputs, value_info)
      * is not checked, so a graph declared for batch 1 can be planned for a
      * larger batch; the caller (model.c) then checks the outputs itself. */
@@ -96,6 +100,10 @@ typedef struct FoilPlanSlot {
 
 FoilGraph *foilGraphNew(const char *path);
 void foilGraphFree(FoilGraph *g);
+/* The graph's metadata (ONNX metadata_props): set one key (replacing its
+ * value), or read one (NULL when absent). */
+foil_status foilGraphSetMeta(FoilGraph *g, const char *key, const char *value);
+const char *foilGraphMeta(const FoilGraph *g, const char *key);
 
 /* Build-up (used by the ONNX importer and by code that builds models). */
 int foilGraphFindValue(const FoilGraph *g, const char *name);
