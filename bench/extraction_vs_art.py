@@ -17,7 +17,8 @@ so that Debian's torch 1.13 is used:
 
 Output defenses on the victim's answers: foil's --output-mode; on ART's
 side the same as a PyTorch softmax (probabilities) and ART's
-postprocessors ClassLabels (labels) and ReverseSigmoid(beta=1, gamma=0.1).
+postprocessors ClassLabels (labels; with its indexing bug fixed, see
+class_labels) and ReverseSigmoid(beta=1, gamma=0.1).
 
 Usage: venv/bin/python bench/extraction_vs_art.py --foil build/foil --victim victim.onnx
 """
@@ -43,8 +44,27 @@ def load(split, skip=0):
     return x[skip:].reshape(-1, 1, 28, 28), y[skip:]
 
 
+def class_labels():
+    """ART's ClassLabels postprocessor, with its indexing fixed.
+
+    ART 1.20.1's ClassLabels.__call__ does `class_labels[:, index_labels] = 1`,
+    which sets the column of every example's top class in every row: the rows
+    of a batch all come out the same (the union of the batch's classes), and
+    a copy trained on them learns nothing (10% fidelity, measured). This one
+    sets one entry per row, as intended."""
+    from art.defences.postprocessor import ClassLabels
+
+    class FixedClassLabels(ClassLabels):
+        def __call__(self, preds):
+            out = np.zeros_like(preds)
+            out[np.arange(len(preds)), np.argmax(preds, axis=1)] = 1
+            return out
+
+    return FixedClassLabels()
+
+
 def art_victim(path, mode):
-    from art.defences.postprocessor import ClassLabels, ReverseSigmoid
+    from art.defences.postprocessor import ReverseSigmoid
     from art.estimators.classification import PyTorchClassifier
 
     net = cnn_small_from_onnx(path)
@@ -52,7 +72,7 @@ def art_victim(path, mode):
     if mode != "logits":
         net = nn.Sequential(net, nn.Softmax(dim=1)).eval()
     if mode == "labels":
-        post = [ClassLabels()]
+        post = [class_labels()]
     elif mode.startswith("reverse-sigmoid"):
         post = [ReverseSigmoid(beta=1.0, gamma=0.1)]
     return PyTorchClassifier(model=net, loss=nn.CrossEntropyLoss(), input_shape=(1, 28, 28), nb_classes=10,
