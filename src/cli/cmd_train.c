@@ -271,9 +271,31 @@ static int adv_options(const char *mode, double eps, double step, int64_t steps,
     return CLI_OK;
 }
 
+/* Options that do not decide the weights (where the model is written, how
+ * progress is checkpointed and shown: a resumed run writes the same bytes
+ * as an uninterrupted one), left out of the recorded command. 1: takes a
+ * value. */
+static int operational_option(const char *arg, int *takes_value)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } ops[] = {{"--output", 1}, {"--checkpoint", 1}, {"--checkpoint-every", 1}, {"--resume", 0},
+               {"--quiet", 0},  {"--json", 0}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        const size_t n = strlen(ops[i].name);
+        if (strncmp(arg, ops[i].name, n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+            *takes_value = ops[i].value && arg[n] == '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Which data and which command made the model, in its ONNX metadata: the
- * manifest's hash (with --manifest) and this command line, each argument
- * that holds a space or a quote in single quotes. */
+ * manifest's hash (with --manifest) and this command line without its
+ * operational options, each argument that holds a space or a quote in
+ * single quotes. */
 static foil_status record_provenance(foil_model *model, int argc, char **argv, const char *manifest_path,
                                      const foil_manifest *manifest)
 {
@@ -283,6 +305,11 @@ static foil_status record_provenance(foil_model *model, int argc, char **argv, c
     if (!command) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     p += sprintf(p, "foil");
     for (int i = 0; i < argc; i++) {
+        int takes_value = 0;
+        if (operational_option(argv[i], &takes_value)) {
+            i += takes_value;
+            continue;
+        }
         const int quote = strpbrk(argv[i], " \t'\"") != NULL;
         *p++ = ' ';
         if (quote) *p++ = '\'';
