@@ -62,6 +62,46 @@ typedef struct foil_serve_monitor {
 
 enum { FOIL_SERVE_MAX_MONITORS = 8 };
 
+/* PRADA (Juuti, Szyller, Marchal, Asokan, EuroS&P 2019), per API key: the
+ * minimum L2 distance of each query to the key's earlier queries of the same
+ * predicted class (a growing set per class, as the paper's Algorithm 1);
+ * once more than min_distances of those distances remain after dropping
+ * the ones 3 standard deviations from their mean, an alarm while their
+ * Shapiro-Wilk W is below delta (benign queries give near-normal distances,
+ * synthetic extraction queries do not). src/serve/monitor_prada.c. */
+typedef struct foil_prada_options {
+    double delta;          /* W below it raises the alarm; default 0.95 */
+    int64_t min_distances; /* the paper's 100: no test before more than this */
+    int64_t max_stored;    /* queries kept per key in the growing sets, default 10000 (memory: 4 d bytes each);
+                              beyond it a query is still measured but joins no set; 0: no limit */
+} foil_prada_options;
+void foil_prada_options_default(foil_prada_options *o);
+foil_status foil_serve_monitor_prada(const foil_prada_options *o, foil_serve_monitor *out);
+
+/* Drift against a reference (the training distribution): over tumbling
+ * windows of `window` examples (all keys together), three two-sample
+ * Kolmogorov-Smirnov tests of the window against the reference: the inputs
+ * projected on the reference's first principal component, the inputs' L2
+ * distance to the reference mean, and the model's confidence (max softmax).
+ * An alarm when a p-value is below alpha / 3 (Bonferroni). ref_x: n
+ * reference examples of d values, ref_logits their logits (n x classes).
+ * src/serve/monitor_drift.c. */
+typedef struct foil_drift_options {
+    int64_t window; /* examples per test, default 500 */
+    double alpha;   /* family-wise false-alarm rate per window, default 0.01 */
+} foil_drift_options;
+void foil_drift_options_default(foil_drift_options *o);
+foil_status foil_serve_monitor_drift(const foil_drift_options *o, const float *ref_x, const float *ref_logits,
+                                     int64_t n, int64_t d, int64_t classes, foil_serve_monitor *out);
+
+/* `foil serve --monitor SPEC`: "prada[:delta=D,min=N,max-stored=N]",
+ * "drift[:window=W,alpha=A]", or both, comma-separated (an option's commas
+ * belong to the monitor named before them). Sets *prada / *drift to 1 for
+ * the monitors named and fills their options (defaults otherwise).
+ * FOIL_ERR_ARG names what is wrong. */
+foil_status foil_serve_monitors_parse(const char *spec, int *prada, foil_prada_options *po, int *drift,
+                                      foil_drift_options *dro);
+
 typedef struct foil_serve_options {
     const char *host;          /* address to bind, default "127.0.0.1" */
     int port;                  /* default 8080; 0: any free port (foil_serve_port says which) */

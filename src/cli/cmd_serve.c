@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 #ifdef FOIL_HAVE_SERVE
 #include <pthread.h>
+#include "foil/data.h"
+#include "foil/model.h"
 #include "foil/serve.h"
 #endif
 
@@ -30,7 +32,10 @@ const cli_command cli_serve = {
     "forward pass (--max-batch examples, waiting at most --max-wait ms). With --audit,\n"
     "every answered request is a row of an SQLite database (WAL), committed before\n"
     "the answer is sent (--audit-sync full survives power loss, normal a process\n"
-    "kill). The first line on stdout says where it listens (--port 0: a free port).\n"
+    "kill). --monitor prada watches each key's query stream for model extraction\n"
+    "(PRADA, Juuti et al. 2019); --monitor drift compares windows of the traffic with\n"
+    "--reference DATA (the training distribution); alarms go to the audit log and to\n"
+    "/v1/metrics. The first line on stdout says where it listens (--port 0: a free port).\n"
     "SIGTERM or SIGINT stops it gracefully.",
     run_serve,
     0,
@@ -57,11 +62,58 @@ static int add_key(const char *keys, const char *name)
     return CLI_OK;
 }
 
+/* The reference of the drift monitor: at most this many examples of DATA
+ * (the train split of a built-in dataset, a file whole), and the model's
+ * logits on them. */
+enum { REFERENCE_MAX = 10000 };
+
+static int add_monitors(const char *spec, const char *reference, const char *model, foil_serve_options *o)
+{
+    int prada = 0, drift = 0;
+    foil_prada_options po;
+    foil_drift_options dro;
+    if (foil_serve_monitors_parse(spec, &prada, &po, &drift, &dro))
+        return cli_usage_error(&cli_serve, "%s", foil_last_error());
+    if (drift && !reference) return cli_usage_error(&cli_serve, "--monitor drift needs --reference DATA");
+    if (!drift && reference) return cli_usage_error(&cli_serve, "--reference is for --monitor drift");
+    if (prada && foil_serve_monitor_prada(&po, &o->monitors[o->n_monitors++]))
+        return cli_fail(&cli_serve, FOIL_ERR_ARG);
+    if (!drift) return CLI_OK;
+    foil_data_spec ds = {0};
+    ds.data = reference;
+    foil_dataset ref = {0};
+    foil_model *m = NULL;
+    foil_tensor x = {0}, z = {0};
+    foil_status st = foil_data_load(&ds, foil_data_is_builtin(reference) ? FOIL_SPLIT_TRAIN : FOIL_SPLIT_ALL, &ref);
+    if (!st) st = foil_model_load(model, &m);
+    if (!st) {
+        x = ref.x;
+        x.owns_data = 0;
+        if (x.shape[0] > REFERENCE_MAX) x.shape[0] = REFERENCE_MAX, x.numel = REFERENCE_MAX * foil_dataset_example_size(&ref);
+        st = foil_model_predict(m, &x, &z);
+    }
+    if (!st) {
+        const int64_t n = x.shape[0], d = foil_dataset_example_size(&ref), c = z.shape[1];
+        st = foil_serve_monitor_drift(&dro, foil_f32(&x), foil_f32(&z), n, d, c, &o->monitors[o->n_monitors]);
+        if (!st) o->n_monitors++;
+    }
+    foil_tensor_free(&z);
+    foil_model_free(m);
+    foil_dataset_free(&ref);
+    if (st) {
+        for (int i = 0; i < o->n_monitors; i++)
+            if (o->monitors[i].destroy) o->monitors[i].destroy(o->monitors[i].ctx);
+        o->n_monitors = 0;
+        return cli_fail(&cli_serve, st);
+    }
+    return CLI_OK;
+}
+
 static int run_serve(int argc, char **argv)
 {
     foil_serve_options o;
     foil_serve_options_default(&o);
-    const char *model = NULL, *add = NULL, *output_mode = NULL, *sync = NULL;
+    const char *model = NULL, *add = NULL, *output_mode = NULL, *sync = NULL, *monitor = NULL, *reference = NULL;
     int64_t port = o.port, max_examples = o.max_examples, max_batch = o.max_batch, budget = 0;
     int64_t max_body = (int64_t)o.max_body, max_conn = o.max_connections, max_ip = o.max_per_ip, timeout = o.timeout_s;
     int64_t threads = o.threads;
@@ -93,6 +145,10 @@ static int run_serve(int argc, char **argv)
         {"--tls-cert", OPT_STRING, &o.tls_cert, "PEM", "serve HTTPS with this certificate (and --tls-key)", 0, 0},
         {"--tls-key", OPT_STRING, &o.tls_key, "PEM", "the certificate's private key", 0, 0},
         {"--http-threads", OPT_INT, &threads, "N", "HTTP threads (default 2)", 0, 0},
+        {"--monitor", OPT_STRING, &monitor, "SPEC",
+         "prada[:delta=0.95,min=100,max-stored=10000], drift[:window=500,alpha=0.01], or both comma-separated", 0, 0},
+        {"--reference", OPT_STRING, &reference, "DATA",
+         "the drift monitor's reference: the training data (train split of a built-in; first 10,000)", 0, 0},
     };
     cli_common common;
     int rc = cli_parse(&cli_serve, argc, argv, opts, sizeof opts / sizeof opts[0], &common);
@@ -121,6 +177,11 @@ static int run_serve(int argc, char **argv)
     o.timeout_s = (unsigned)timeout;
     o.threads = (int)threads;
     cli_apply_common(&common);
+    if (reference && !monitor) return cli_usage_error(&cli_serve, "--reference is for --monitor drift");
+    if (monitor) {
+        rc = add_monitors(monitor, reference, model, &o);
+        if (rc) return rc;
+    }
 
     /* SIGTERM and SIGINT are taken by sigwait below, never by a server thread */
     sigset_t stop;

@@ -102,4 +102,20 @@ void foilServeAuditRollback(FoilServeAudit *a);
 /* The examples answered (200) per key so far, for the budgets: fn per key. */
 foil_status foilServeAuditSpent(FoilServeAudit *a, void (*fn)(void *ctx, const char *key, int64_t examples), void *ctx);
 
+/* ---- the monitors' statistics (monitor_prada.c, monitor_drift.c) ---- */
+
+/* The Shapiro-Wilk W of x[0..n), sorted ascending, 3 <= n, and its p-value
+ * (p may be NULL): Royston's algorithm AS R94 (1995), as scipy.stats.shapiro
+ * computes it (p approximate beyond n = 5000). FOIL_ERR_ARG when n < 3 or
+ * every value is the same. */
+foil_status foilServeShapiroWilk(const double *x, int64_t n, double *w, double *p);
+/* The two-sample Kolmogorov-Smirnov statistic of a[0..na) and b[0..nb),
+ * both sorted ascending (ties handled: the ECDFs are compared after every
+ * distinct value), and its asymptotic two-sided p-value, the Kolmogorov
+ * distribution's survival at sqrt(na nb / (na + nb)) D (scipy's
+ * kstwobign.sf). */
+double foilServeKs2(const double *a, int64_t na, const double *b, int64_t nb, double *p);
+/* The Kolmogorov distribution's survival function Q(lambda). */
+double foilServeKolmogorovSf(double lambda);
+
 #endif
