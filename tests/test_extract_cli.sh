@@ -72,6 +72,15 @@ if [ -n "${FOIL_REMOTE_SERVER:-}" ]; then
   check "victim behind a command" 0 '"queries":150' -- "$FOIL" extract --command \
     "$FOIL_REMOTE_SERVER --stdin --model $tmp/victim.onnx --features 64" --data digits --surrogate digits \
     --attack copycat --budget 150 --epochs 30 --eps 0 --json
+  # behind HTTP, measured on the ONNX file (--judge-model): the endpoint sees the attack's queries alone
+  "$FOIL_REMOTE_SERVER" --model "$tmp/victim.onnx" --features 64 --count "$tmp/served" >"$tmp/port" 2>"$tmp/server.err" &
+  server=$!
+  for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  check "victim behind HTTP, judged locally" 0 '"judge_model"' -- "$FOIL" extract --endpoint \
+    "http://127.0.0.1:$(head -1 "$tmp/port")/predict" --input-shape 64 --judge-model "$tmp/victim.onnx" --data digits \
+    --surrogate digits --attack knockoff-adaptive,jacobian --budget 120 --params seed-size=30 --epochs 20 --json
+  kill "$server"; wait "$server" 2>/dev/null
+  grep -q "examples 240$" "$tmp/served" || fail "the endpoint served $(cat "$tmp/served"), not the 2 x 120 queries"
 fi
 
 # bad options and data

@@ -42,8 +42,10 @@ const cli_command cli_extract = {
     "noise=S): the report gives its cost in the victim's accuracy and how\n"
     "often it changes the top-1. --params sets lambda, tau, seed-size,\n"
     "reservoir, sigma (jacobian) and policy-batch, online-batch, window\n"
-    "(knockoff-adaptive). --out DIR writes report.json and each copy as\n"
-    "DIR/copy-ATTACK.onnx.",
+    "(knockoff-adaptive). The measurements query the victim apart from the\n"
+    "attacks' budgets; --judge-model FILE.onnx makes them on that file instead\n"
+    "(the same model), so that an endpoint sees the attack's queries alone.\n"
+    "--out DIR writes report.json and each copy as DIR/copy-ATTACK.onnx.",
     run_extract,
     0,
 };
@@ -309,7 +311,7 @@ static int run_extract(int argc, char **argv)
     cli_model_source source = {.retries = -1};
     const char *split_name = NULL, *arch = NULL, *attack_text = "knockoff-random", *checkpoints_text = NULL;
     const char *output_mode = NULL, *params = NULL, *dir = NULL, *optimizer = "adam", *label_kind = "auto";
-    const char *sur_split = NULL;
+    const char *sur_split = NULL, *judge_path = NULL;
     int64_t budget = 10000, epochs = 10, batch = 64, test_limit = 0, sur_skip = 0, sur_limit = 0, transfer_n = 1000;
     double lr = 0, eps = 0.1;
     int json = 0;
@@ -340,6 +342,8 @@ static int run_extract(int argc, char **argv)
         {"--optimizer", OPT_STRING, &optimizer, "NAME", "adam (default) or sgd", 0, 0},
         {"--eps", OPT_FLOAT, &eps, "E", "transfer: PGD's Linf radius on the copy (0.1; 0: no transfer)", 0, 0},
         {"--transfer-examples", OPT_INT, &transfer_n, "N", "transfer: test images attacked (1000)", 0, 0},
+        {"--judge-model", OPT_STRING, &judge_path, "FILE", "the victim's ONNX file, to measure fidelity, its cost and "
+         "transfer locally, so that an endpoint sees the attack's queries alone", 0, 0},
         {"--out", OPT_STRING, &dir, "DIR", "write report.json and copy-ATTACK.onnx there", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print the report as JSON", 0, 0},
     };
@@ -433,10 +437,13 @@ static int run_extract(int argc, char **argv)
     double acc = 0, api_acc = 0, ch_test = 0, ch_sur = 0;
     if (!st && !rc && !victim_pred) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
     foil_model *raw = NULL, *shown = NULL;
-    if (!st && !rc) rc = cli_open_model(&cli_extract, &source, &raw);
+    /* the measurements' victim: --judge-model, or the victim itself (opened apart from the attacks' budgets) */
+    cli_model_source judge = {.model = judge_path, .retries = -1};
+    const cli_model_source *measured = judge_path ? &judge : &source;
+    if (!st && !rc) rc = cli_open_model(&cli_extract, measured, &raw);
     if (!st && !rc) rc = cli_check_model_input(&cli_extract, raw, &test.x, test.name);
     if (!st && !rc) rc = cli_check_model_input(&cli_extract, raw, &sur.x, sur.name);
-    if (!st && !rc && output_mode) rc = open_api(&source, output_mode, (uint64_t)common.seed + 7, 0, &shown);
+    if (!st && !rc && output_mode) rc = open_api(measured, output_mode, (uint64_t)common.seed + 7, 0, &shown);
     if (!st && !rc) st = measure_victim(raw, shown, &test, &sur, victim_pred, &acc, &api_acc, &ch_test, &ch_sur);
     foil_model_free(shown);
     AttackResult res[FOIL_EXTRACT_COUNT];
@@ -462,6 +469,7 @@ static int run_extract(int argc, char **argv)
     if (!st && !rc) {
         cJSON *root = report_json(source.model ? source.model : source.endpoint ? source.endpoint : source.command, output_mode, &test, &sur, acc, api_acc, ch_test,
                                   ch_sur, res, done, &o, arch, eps, common.seed);
+        if (judge_path) cJSON_AddStringToObject(root, "judge_model", judge_path);
         char *text = cJSON_Print(root);
         char path[4096];
         snprintf(path, sizeof path, "%s/report.json", dir ? dir : ".");
