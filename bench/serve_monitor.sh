@@ -6,12 +6,10 @@
 #   bench/serve_monitor.sh FOIL MODEL.onnx ATTACK BUDGET [DELTA]
 # ATTACK: jacobian, knockoff-random, ... (foil extract --attack) or benign
 # (foil eval: the 10,000 Fashion-MNIST test images in order).
-# CAVEAT: foil extract --endpoint also asks the victim for its labels of
-# the 10,000 test images (for fidelity), through the same endpoint and key,
-# so the attack's queries reach PRADA mixed with 10,000 natural ones; with
-# that, jacobian and knockoff-random at budget 1000 raised no alarm (one
-# run each, cnn-small, delta 0.95). A clean queries-to-alarm needs the
-# attack's queries alone (a second key for the evaluation): not done yet.
+# foil extract judges its copies on MODEL itself (--judge-model), so the
+# server sees the attack's queries alone. (Before --judge-model, the
+# 10,000 test images it asked the victim about for fidelity went through
+# the same key, and PRADA saw the attack mixed with them: no alarm.)
 set -eu
 FOIL=$1 MODEL=$2 ATTACK=$3 BUDGET=$4 DELTA=${5:-0.95}
 dir=$(mktemp -d)
@@ -25,7 +23,7 @@ if [ "$ATTACK" = benign ]; then
     "$FOIL" eval --endpoint "$url" --input-shape 1,28,28 --data fashion-mnist --batch 16 > /dev/null
 else
     "$FOIL" extract --endpoint "$url" --input-shape 1,28,28 --data fashion-mnist --surrogate fashion-mnist \
-        --attack "$ATTACK" --budget "$BUDGET" --eps 0 --out "$dir/x" > /dev/null 2>&1 || true
+        --attack "$ATTACK" --budget "$BUDGET" --eps 0 --judge-model "$MODEL" --out "$dir/x" > /dev/null 2>&1 || true
 fi
 kill $pid; wait $pid 2>/dev/null || true
 sqlite3 "$dir/audit.db" "SELECT '$ATTACK delta=$DELTA: ' || (SELECT SUM(examples) FROM requests WHERE status = 200) ||
