@@ -216,6 +216,14 @@ foil_status foil_manifest_write(const foil_manifest *m, const char *path)
     return st;
 }
 
+/* A count in JSON: a whole number from 0 to 2^53 (a double holds each
+ * exactly; beyond, converting it to an integer would be undefined). */
+static int is_count(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0 &&
+           v->valuedouble == (double)(int64_t)v->valuedouble;
+}
+
 static const char *string_field(const cJSON *root, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
@@ -231,7 +239,7 @@ static foil_status read_files(const cJSON *list, const char *path, foil_manifest
         const char *p = string_field(f, "path"), *h = string_field(f, "sha256");
         const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(f, "bytes");
         unsigned char raw[32];
-        if (!p || !from_hex(h, raw) || !cJSON_IsNumber(bytes))
+        if (!p || !from_hex(h, raw) || !is_count(bytes))
             return foil_error(FOIL_ERR_FORMAT, "%s: file %d has no path, bytes or 64-digit sha256", path,
                               m->n_files + 1);
         if (!(m->files[m->n_files].path = strdup(p))) return foil_error(FOIL_ERR_NOMEM, "out of memory");
@@ -272,8 +280,8 @@ foil_status foil_manifest_read(const char *path, foil_manifest *out)
     unsigned char whole[32];
     if (!schema || strcmp(schema, "foil-manifest/1") != 0)
         st = foil_error(FOIL_ERR_FORMAT, "%s: not a foil manifest (schema foil-manifest/1)", path);
-    else if (!data || !cJSON_IsNumber(examples) || examples->valuedouble < 0 || !cJSON_IsNumber(classes) ||
-             !cJSON_IsArray(files) || !from_hex(string_field(root, "sha256"), whole))
+    else if (!data || !is_count(examples) || !is_count(classes) || !cJSON_IsArray(files) ||
+             !from_hex(string_field(root, "sha256"), whole))
         st = foil_error(FOIL_ERR_FORMAT, "%s: data, examples, classes, files or sha256 missing or malformed", path);
     if (!st) {
         out->data = strdup(data), out->labels = dup_or_null(string_field(root, "labels"));
