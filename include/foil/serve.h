@@ -70,7 +70,7 @@ enum { FOIL_SERVE_MAX_MONITORS = 8 };
  * Shapiro-Wilk W is below delta (benign queries give near-normal distances,
  * synthetic extraction queries do not). src/serve/monitor_prada.c. */
 typedef struct foil_prada_options {
-    double delta;          /* W below it raises the alarm; default 0.95 */
+    double delta;          /* W below it raises the alarm; default 0.9 */
     int64_t min_distances; /* the paper's 100: no test before more than this */
     int64_t max_stored;    /* queries kept per key in the growing sets, default 10000 (memory: 4 d bytes each);
                               beyond it a query is still measured but joins no set; 0: no limit */

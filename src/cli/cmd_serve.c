@@ -146,7 +146,7 @@ static int run_serve(int argc, char **argv)
         {"--tls-key", OPT_STRING, &o.tls_key, "PEM", "the certificate's private key", 0, 0},
         {"--http-threads", OPT_INT, &threads, "N", "HTTP threads (default 2)", 0, 0},
         {"--monitor", OPT_STRING, &monitor, "SPEC",
-         "prada[:delta=0.95,min=100,max-stored=10000], drift[:window=500,alpha=0.01], or both comma-separated", 0, 0},
+         "prada[:delta=0.9,min=100,max-stored=10000], drift[:window=500,alpha=0.01], or both comma-separated", 0, 0},
         {"--reference", OPT_STRING, &reference, "DATA",
          "the drift monitor's reference: the training data (train split of a built-in; first 10,000)", 0, 0},
     };

@@ -221,7 +221,7 @@ typedef struct Prada {
 
 void foil_prada_options_default(foil_prada_options *o)
 {
-    o->delta = 0.95;
+    o->delta = 0.9; /* the largest with no false alarm on 20 benign Fashion-MNIST keys (bench/serve_prada_benign.sh) */
     o->min_distances = 100;
     o->max_stored = 10000;
 }
