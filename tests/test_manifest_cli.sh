@@ -43,6 +43,16 @@ check "a changed label" 1 "example 40 of .*changed: .*y.npy" -- "$FOIL" manifest
 cp "$tmp/x.orig" "$tmp/x2.npy"
 check "other data" 1 "examples, the manifest 60|example 0 of" -- "$FOIL" manifest --data digits --check "$tmp/m.json"
 
+# a directory of class folders of PGM images: one image a file, so the
+# changed example is named by its file
+for c in a b; do
+  mkdir -p "$tmp/faces/$c"
+  for i in 1 2 3; do printf "P5\\n2 2\\n255\\n\\x0${i}\\x10\\x20\\x30" >"$tmp/faces/$c/$i.pgm"; done
+done
+check "manifest a directory" 0 "6 examples, 2 classes, 6 files" -- "$FOIL" manifest --data "$tmp/faces" --out "$tmp/f.json"
+printf 'P5\n2 2\n255\n\x02\x10\x20\x31' >"$tmp/faces/b/2.pgm"
+check "a changed image" 1 "example 4 of .*faces \(.*faces/b/2.pgm\).*changed: .*faces/b/2.pgm" -- "$FOIL" manifest \
+  --data "$tmp/faces" --check "$tmp/f.json"
 echo '{"schema": "foil-manifest/1", "data": "x"}' >"$tmp/broken.json"
 check "a manifest missing fields" 1 "broken.json: data, examples" -- "$FOIL" manifest "${data[@]}" \
   --check "$tmp/broken.json"

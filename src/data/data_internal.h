@@ -116,6 +116,10 @@ foil_status foilDataReadPgm(const char *path, FoilPgm *img);
 void foilDataPgmFree(FoilPgm *img);
 /* spec->data a directory of class folders of .pgm images (pgm.c). */
 foil_status foilDataLoadPgmDir(const foil_data_spec *spec, FoilDataFull *f);
+/* The image files of a directory of class folders, in the order
+ * foilDataLoadPgmDir reads them (example i is (*paths)[i]); free each
+ * path and the array. */
+foil_status foilDataPgmDirFiles(const char *dir, char ***paths, int64_t *n);
 
 foil_status foilDataLoadFashionMnist(foil_split split, FoilDataFull *f);
 foil_status foilDataLoadSklearn(const char *which, FoilDataFull *f);

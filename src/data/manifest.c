@@ -10,8 +10,6 @@
  * data moved). The check reports both, and names the first example that
  * changed, which is what a person fixing the data needs.
  */
-#define _GNU_SOURCE /* strverscmp */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,33 +91,6 @@ static void paths_free(PathList *l)
     free(l->path);
 }
 
-static int natural_order(const void *a, const void *b) { return strverscmp(*(char *const *)a, *(char *const *)b); }
-
-static int is_pgm(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && strcasecmp(name + n - 4, ".pgm") == 0;
-}
-
-/* Every PGM image under dir, at any depth (the class folders). */
-static foil_status list_images(const char *dir, PathList *out)
-{
-    DIR *d = opendir(dir);
-    if (!d) return foil_error(FOIL_ERR_IO, "%s: %s", dir, strerror(errno));
-    foil_status st = FOIL_OK;
-    for (struct dirent *e; !st && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char path[4096];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &sb) != 0) continue;
-        if (S_ISDIR(sb.st_mode)) st = list_images(path, out);
-        else if (S_ISREG(sb.st_mode) && is_pgm(e->d_name)) st = push_path(out, path);
-    }
-    closedir(d);
-    return st;
-}
-
 /* The files spec's dataset is read from, in the order its examples come. */
 static foil_status source_files(const foil_data_spec *spec, const char *name, PathList *out)
 {
@@ -131,9 +102,15 @@ static foil_status source_files(const foil_data_spec *spec, const char *name, Pa
         return st;
     }
     struct stat sb;
-    if (stat(spec->data, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        foil_status st = list_images(spec->data, out);
-        if (!st) qsort(out->path, (size_t)out->n, sizeof *out->path, natural_order);
+    if (stat(spec->data, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* class folders: the loader's own list and order */
+        char **paths;
+        int64_t n;
+        foil_status st = foilDataPgmDirFiles(spec->data, &paths, &n);
+        for (int64_t i = 0; i < n; i++) {
+            if (!st) st = push_path(out, paths[i]);
+            free(paths[i]);
+        }
+        free(paths);
         return st;
     }
     foil_status st = push_path(out, spec->data);
@@ -298,12 +275,11 @@ foil_status foil_manifest_read(const char *path, foil_manifest *out)
 
 /* Where example i sits: the file and row of a dataset read from one array
  * (or one image a file), else nothing beyond its index. */
-static void example_place(const foil_data_spec *spec, const PathList *files, int64_t i, int64_t n, char *buf,
-                          size_t size)
+static void example_place(const foil_data_spec *spec, const foil_manifest *now, int64_t i, char *buf, size_t size)
 {
     buf[0] = '\0';
     if (foil_data_is_builtin(spec->data)) return;
-    if (files->n == n) snprintf(buf, size, " (%s)", files->path[i]); /* one image a file */
+    if (now->n_files == now->examples) snprintf(buf, size, " (%s)", now->files[i].path); /* one image a file */
     else snprintf(buf, size, " (row %lld of %s)", (long long)i, spec->data);
 }
 
@@ -333,10 +309,8 @@ foil_status foil_manifest_verify(const foil_manifest *m, const char *manifest_pa
                         changed);
     } else if (strcmp(now.sha256, m->sha256) != 0) {
         const int64_t i = first_changed_example(m, (const unsigned char (*)[32])now.example_sha256);
-        PathList files = {0};
-        char place[4200] = "";
-        if (!source_files(spec, "", &files)) example_place(spec, &files, i, now.examples, place, sizeof place);
-        paths_free(&files);
+        char place[4200];
+        example_place(spec, &now, i, place, sizeof place);
         st = foil_error(FOIL_ERR_FORMAT, "%s: example %lld of %s%s is not the one manifested%s%s", manifest_path,
                         (long long)i, spec->data, place, used ? "; changed: " : "", changed);
     } else if (used || now.n_files != m->n_files) {

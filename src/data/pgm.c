@@ -228,6 +228,31 @@ static foil_status list_dir(const char *dir, int want_dirs, NameList *out)
     return st;
 }
 
+foil_status foilDataPgmDirFiles(const char *dir, char ***paths, int64_t *n)
+{
+    *paths = NULL, *n = 0;
+    NameList classes, all = {0};
+    foil_status st = list_dir(dir, 1, &classes);
+    for (int64_t c = 0; !st && c < classes.n; c++) {
+        char folder[4096], path[8192];
+        NameList files;
+        snprintf(folder, sizeof folder, "%s/%s", dir, classes.name[c]);
+        st = list_dir(folder, 0, &files);
+        for (int64_t i = 0; !st && i < files.n; i++) {
+            snprintf(path, sizeof path, "%s/%s", folder, files.name[i]);
+            if (names_push(&all, path)) st = foil_error(FOIL_ERR_NOMEM, "%s: out of memory", dir);
+        }
+        names_free(&files); /* list_dir leaves it empty when it fails */
+    }
+    names_free(&classes);
+    if (st) {
+        names_free(&all);
+        return st;
+    }
+    *paths = all.name, *n = all.n;
+    return FOIL_OK;
+}
+
 /* What the images read so far have built: pixels (count x pixels each) and labels. */
 typedef struct PgmSet {
     float *x;

@@ -48,6 +48,7 @@
 
 #include "foil/npy.h"
 #include "foil/progress.h"
+#include "io/file.h"
 #include "serve/serve_internal.h"
 
 enum { MAX_BUCKETS = 16 };
@@ -800,31 +801,20 @@ void foil_serve_options_default(foil_serve_options *o)
     o->threads = 2;
 }
 
-static foil_status read_file(const char *path, char **out)
+/* A PEM file as the NUL-terminated string libmicrohttpd takes. */
+static foil_status read_pem(const char *path, char **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return foil_error(FOIL_ERR_IO, "%s: %s", path, strerror(errno));
-    char *p = NULL;
-    size_t len = 0, cap = 0, got;
-    char chunk[4096];
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got + 1 > cap) {
-            cap = (len + got + 1) * 2;
-            char *q = realloc(p, cap);
-            if (!q) {
-                free(p);
-                fclose(f);
-                return foil_error(FOIL_ERR_NOMEM, "out of memory");
-            }
-            p = q;
-        }
-        memcpy(p + len, chunk, got);
-        len += got;
+    uint8_t *buf;
+    size_t len;
+    foil_status st = foilReadFile(path, (size_t)1 << 20, &buf, &len);
+    if (st) return st;
+    char *text = len ? realloc(buf, len + 1) : NULL;
+    if (!text) {
+        free(buf);
+        return len ? foil_error(FOIL_ERR_NOMEM, "out of memory") : foil_error(FOIL_ERR_IO, "%s: empty", path);
     }
-    fclose(f);
-    if (!p) return foil_error(FOIL_ERR_IO, "%s: empty", path);
-    p[len] = '\0';
-    *out = p;
+    text[len] = '\0';
+    *out = text;
     return FOIL_OK;
 }
 
@@ -938,8 +928,8 @@ static foil_status start_http(foil_server *s)
     if (s->o.tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
             return foil_error(FOIL_ERR_UNSUPPORTED, "this libmicrohttpd was built without TLS");
-        foil_status st = read_file(s->o.tls_cert, &s->cert);
-        if (!st) st = read_file(s->o.tls_key, &s->tls_key);
+        foil_status st = read_pem(s->o.tls_cert, &s->cert);
+        if (!st) st = read_pem(s->o.tls_key, &s->tls_key);
         if (st) return st;
         flags |= MHD_USE_TLS;
     }
