@@ -32,6 +32,7 @@ packages=(
   dataset-fashion-mnist        # the built-in image dataset
   python3-sklearn              # ships the built-in tabular CSV datasets
   python3-jsonschema           # tests: report.json against its schema
+  curl openssl                 # tests: foil serve over HTTP and HTTPS (a self-signed certificate)
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy python3-scipy python3-venv python3-yaml

@@ -129,6 +129,42 @@ for want in 'requests_total\{key="alice",status="200"\}' 'requests_total\{key="-
 done
 code=$(curl -s -o "$dir/body" -w '%{http_code}' "http://127.0.0.1:$port/v1/metrics"); expect "metrics without a key: 401" 401 "$code"
 
+# ---- TLS: --tls-cert/--tls-key serve HTTPS; foil's client trusts a self-signed certificate with --ca-cert ----
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1 || fail "openssl: making a certificate"
+  check "--tls-cert without --tls-key" 2 "tls-key" -- "$FOIL_BIN" serve --model "$M" --no-auth --port 0 --tls-cert "$dir/tls.crt"
+  check "a missing certificate file" 1 "$dir/none.crt" -- "$FOIL_BIN" serve --model "$M" --no-auth --port 0 \
+    --tls-cert "$dir/none.crt" --tls-key "$dir/tls.key"
+  http_url=$url
+  start_server tls --keys "$dir/keys" --tls-cert "$dir/tls.crt" --tls-key "$dir/tls.key"
+  tls_pid=$server_pid
+  grep -q "https://127.0.0.1:$port/v1/predict" "$dir/tls.out" && echo "ok   TLS: the server says https" ||
+    fail "TLS: $(cat "$dir/tls.out")"
+  url="https://127.0.0.1:$port/v1/predict"
+  code=$(curl -s -o "$dir/body" -w '%{http_code}' --cacert "$dir/tls.crt" "https://127.0.0.1:$port/v1/health")
+  expect "TLS: health over https" 200 "$code" '"classes":10'
+  code=$(curl -s -o "$dir/body" -w '%{http_code}' --cacert "$dir/tls.crt" -H "Authorization: Bearer $alice" \
+    -H "Content-Type: application/json" --data-binary "@$dir/one.json" "$url")
+  expect "TLS: one example over https" 200 "$code" '"outputs":\[\['
+  curl -s -o /dev/null --max-time 5 "https://127.0.0.1:$port/v1/health" && fail "TLS: curl trusted an unknown CA" ||
+    echo "ok   TLS: an untrusted certificate is refused by the client"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/v1/health")
+  [ "$code" != 200 ] && echo "ok   TLS: plain HTTP to the HTTPS port gets no answer ($code)" || fail "TLS: plain HTTP answered"
+  FOIL_API_KEY=$alice "$FOIL_BIN" predict --endpoint "$url" --ca-cert "$dir/tls.crt" --input "$dir/x.npy" --json \
+    >"$dir/tls.json" 2>&1
+  cmp -s "$dir/direct.json" "$dir/tls.json" && echo "ok   TLS: foil predict --endpoint https --ca-cert = foil predict" ||
+    fail "TLS predict: $(cat "$dir/tls.json")"
+  check "TLS: foil's client without --ca-cert refuses the certificate" 1 "certificate|SSL" -- env FOIL_API_KEY=$alice \
+    "$FOIL_BIN" predict --endpoint "$url" --input "$dir/x.npy" --retries 0
+  check "--ca-cert on an http endpoint" 2 "https" -- "$FOIL_BIN" predict --endpoint "$http_url" --ca-cert "$dir/tls.crt" \
+    --input "$dir/x.npy"
+  kill -TERM "$tls_pid"; wait "$tls_pid" 2>/dev/null
+  url=$http_url
+else
+  echo "SKIP TLS checks: the openssl command is not installed"
+fi
+
 # ---- graceful stop: every answer above has its row ----
 kill -TERM "$main_pid"; wait "$main_pid"; rc=$?
 [ "$rc" = 0 ] && echo "ok   SIGTERM: exit 0" || fail "SIGTERM: exit $rc: $(tail -5 "$dir/main.err")"

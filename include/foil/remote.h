@@ -57,6 +57,8 @@ typedef struct foil_remote_options {
                                    _PROBABILITIES (SCORES | PROBABILITIES) or _LABELS (none: one-hot) */
     const char *api_key;        /* HTTP: sent as "Authorization: Bearer API_KEY" (foil serve's keys); NULL:
                                    none. Copied; never written into an error message */
+    const char *ca_file;        /* HTTPS: PEM file of the certificate authorities to trust instead of the
+                                   system's (a self-signed foil serve certificate); NULL: the system's. Copied */
 } foil_remote_options;
 
 /* The defaults above. */

@@ -116,6 +116,7 @@ typedef struct cli_model_source {
     const char *model, *endpoint, *command;
     const char *ensemble;          /* more ONNX files, averaged with --model */
     const char *format, *returns, *input_shape;
+    const char *ca_cert;           /* --endpoint https://: the CA file to trust (a self-signed server's certificate) */
     double timeout_s, rate_limit;  /* 0: the default, no limit */
     int64_t retries;               /* -1: the default */
 } cli_model_source;
@@ -134,6 +135,8 @@ typedef struct cli_model_source {
     {"--retries", OPT_INT, &(src).retries, "N", "retries of a failed remote request (default 3)", 0, 0},             \
     {"--rate-limit", OPT_FLOAT, &(src).rate_limit, "R", "at most R remote requests per second", 0, 0},               \
     {"--input-shape", OPT_STRING, &(src).input_shape, "D,...", "a remote model's input, one example (e.g. 1,28,28)",  \
+     0, 0},                                                                                                           \
+    {"--ca-cert", OPT_STRING, &(src).ca_cert, "PEM", "an https --endpoint: trust this CA (or self-signed) certificate", \
      0, 0}
 /* The options naming a labelled dataset (a foil_data_spec's fields). */
 #define CLI_DATA_OPTIONS(spec)                                                                                        \

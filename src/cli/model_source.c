@@ -2,7 +2,7 @@
  * cli/model_source.c - where a command's model comes from: an ONNX file
  * (--model), an HTTP endpoint (--endpoint) or a local command (--command),
  * with the remote client's settings (--remote-format, --remote-returns,
- * --timeout, --retries, --rate-limit, --input-shape), and an --endpoint's
+ * --timeout, --retries, --rate-limit, --input-shape, --ca-cert), and an --endpoint's
  * API key from the environment: FOIL_API_KEY, or the first line of the file
  * FOIL_API_KEY_FILE names (never an option: a command line is visible to
  * every user of the machine).
@@ -80,6 +80,9 @@ static int remote_options(const cli_command *cmd, const cli_model_source *src, f
     o->max_requests_per_s = src->rate_limit;
     if (src->input_shape && (rc = parse_input_shape(cmd, src->input_shape, shape, &o->input_rank))) return rc;
     o->input_shape = src->input_shape ? shape : NULL;
+    if (src->ca_cert && !(src->endpoint && strncmp(src->endpoint, "https://", 8) == 0))
+        return cli_usage_error(cmd, "--ca-cert is for an https:// --endpoint");
+    o->ca_file = src->ca_cert;
     if (src->endpoint && (rc = api_key(cmd, key_buf, key_cap, &o->api_key))) return rc;
     return CLI_OK;
 }
@@ -120,10 +123,10 @@ int cli_open_model(const cli_command *cmd, const cli_model_source *src, foil_mod
         return cli_usage_error(cmd, "give the model as exactly one of --model FILE.onnx, --endpoint URL or "
                                "--command CMD");
     int remote_opts = src->format || src->returns || src->timeout_s != 0 || src->retries >= 0 || src->rate_limit != 0 ||
-                      src->input_shape;
+                      src->input_shape || src->ca_cert;
     if (src->model && remote_opts)
-        return cli_usage_error(cmd, "--remote-format, --remote-returns, --timeout, --retries, --rate-limit and "
-                               "--input-shape are for --endpoint or --command models");
+        return cli_usage_error(cmd, "--remote-format, --remote-returns, --timeout, --retries, --rate-limit, "
+                               "--input-shape and --ca-cert are for --endpoint or --command models");
     if (src->ensemble && !src->model)
         return cli_usage_error(cmd, "--ensemble adds ONNX models to a --model; give the first with --model");
     foil_status st;

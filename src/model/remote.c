@@ -57,6 +57,7 @@ struct FoilRemote {
     int64_t requests;
     double last_start;             /* monotonic time of the last attempt's start; < 0: none yet */
     char *api_key;                 /* o.api_key, copied (o.api_key points at it) */
+    char *ca_file;                 /* o.ca_file, copied (o.ca_file points at it) */
     CURL *curl;                    /* made at the first HTTP request, then reused (keep-alive) */
     struct curl_slist *headers;
     char curl_err[CURL_ERROR_SIZE];
@@ -174,6 +175,8 @@ static foil_status check_options(const char *endpoint, const foil_remote_options
     if (o->returns != FOIL_OUTPUT_LOGITS && o->returns != FOIL_OUTPUT_PROBABILITIES &&
         o->returns != FOIL_OUTPUT_LABELS)
         return foil_error(FOIL_ERR_ARG, "%s: a remote model returns logits, probabilities or labels", endpoint);
+    if (o->ca_file && access(o->ca_file, R_OK) != 0)
+        return foil_error(FOIL_ERR_IO, "%s: cannot read the CA file %s: %s", endpoint, o->ca_file, strerror(errno));
     if (o->api_key && (!*o->api_key || strpbrk(o->api_key, "\r\n")))
         return foil_error(FOIL_ERR_ARG, "%s: the API key is empty or holds a line break", endpoint);
     if (o->input_rank < 0 || o->input_rank > FOIL_MAX_DIMS || (o->input_rank && !o->input_shape))
@@ -213,13 +216,15 @@ foil_status foilRemoteNew(int transport, const char *endpoint, const foil_remote
     if (o->input_rank) memcpy(r->shape, o->input_shape, (size_t)o->input_rank * sizeof *r->shape);
     r->shape[0] = -1;
     r->o.input_shape = o->input_rank ? r->shape : NULL;
-    if (o->api_key && !(r->api_key = strdup(o->api_key))) {
+    if ((o->api_key && !(r->api_key = strdup(o->api_key))) || (o->ca_file && !(r->ca_file = strdup(o->ca_file)))) {
+        free(r->api_key);
         free(r->endpoint);
         free(r->response_name);
         free(r);
         return foil_error(FOIL_ERR_NOMEM, "%s: out of memory", endpoint);
     }
     r->o.api_key = r->api_key;
+    r->o.ca_file = r->ca_file;
     r->last_start = -1;
     *out = r;
     return FOIL_OK;
@@ -235,6 +240,7 @@ static void remote_destroy(void *state)
     free(r->response_name);
     if (r->api_key) memset(r->api_key, 0, strlen(r->api_key));
     free(r->api_key);
+    free(r->ca_file);
     free(r);
 }
 
@@ -474,6 +480,7 @@ static foil_status http_setup(FoilRemote *r)
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)REMOTE_MAX_RESPONSE);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_err);
+    if (r->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
     return FOIL_OK;
 }
 
