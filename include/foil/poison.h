@@ -104,6 +104,9 @@ typedef struct foil_poison_options {
     int64_t steps;          /* clean-label: PGD's steps (0: 20); gradient matching: (0: 250); feature
                              * collision (0: 1000) */
     int64_t restarts;       /* gradient matching (0: 8) */
+    int64_t crop_pad;       /* gradient matching: augment the poisons while brewing, as the victim trains (foil
+                             * train --crop-pad P --flip): a random crop after zero padding by P pixels (0: none) */
+    int flip;               /* ... and a random horizontal flip */
     foil_model *const *ensemble; /* gradient matching: more crafting models (the same architecture, other seeds),
                              * the objective averaged over model and these, the paper's ensembles */
     int64_t ensemble_size;  /* their number, 0 to FOIL_ENSEMBLE_MAX - 1 (0: model alone) */

@@ -51,7 +51,9 @@ const cli_command cli_poison = {
     "best of --restarts (default 8); --rate is the share of the training set,\n"
     "the paper's budget, e.g. 0.01; --ensemble adds crafting models, the same\n"
     "architecture trained with other seeds, and the poisons match all of them\n"
-    "on average, the paper's ensembles), feature-collision (Shafahi et al. 2018,\n"
+    "on average, the paper's ensembles; --crop-pad P and --flip augment the\n"
+    "poisons while brewing as foil train augments, the reference code's\n"
+    "differentiable augmentation), feature-collision (Shafahi et al. 2018,\n"
     "poison frogs: the same aim against a victim that fine-tunes the last layer\n"
     "of --model, foil train --fine-tune; examples of class --target keep their\n"
     "labels and move until their penultimate features collide with the test\n"
@@ -98,6 +100,8 @@ static foil_status write_manifest(const char *path, const foil_dataset *train, c
         cJSON_AddNumberToObject(root, "steps", (double)(o->steps ? o->steps : 250));
         cJSON_AddNumberToObject(root, "restarts", (double)(o->restarts ? o->restarts : 8));
         cJSON_AddNumberToObject(root, "crafting_models", (double)(1 + o->ensemble_size));
+        cJSON_AddNumberToObject(root, "crop_pad", (double)o->crop_pad);
+        cJSON_AddBoolToObject(root, "flip", o->flip);
         cJSON_AddNumberToObject(root, "objective", m->objective);
     }
     if (o->target_x) {
@@ -163,8 +167,8 @@ static int run_poison(int argc, char **argv)
     foil_data_spec data = {0};
     const char *attack = NULL, *dir = NULL, *model_path = NULL, *ensemble = NULL;
     double rate = -1, alpha = 0, eps = 0;
-    int64_t target = -1, source = -1, patch = 0, steps = 0, restarts = 0, target_index = -1;
-    int all_to_all = 0, json = 0;
+    int64_t target = -1, source = -1, patch = 0, steps = 0, restarts = 0, target_index = -1, crop_pad = 0;
+    int all_to_all = 0, json = 0, flip = 0;
     cli_option opts[] = {
         CLI_DATA_OPTIONS(data),
         {"--attack", OPT_STRING, &attack, "NAME", "label-flip, targeted-flip, badnets, blend, clean-label, "
@@ -188,6 +192,9 @@ static int run_poison(int argc, char **argv)
         {"--target-index", OPT_INT, &target_index, "I", "gradient-matching, feature-collision, targeted-flip: the test "
          "image attacked",
          0, 0},
+        {"--crop-pad", OPT_INT, &crop_pad, "P", "gradient-matching: brew through random crops after padding P pixels",
+         0, 0},
+        {"--flip", OPT_FLAG, &flip, NULL, "gradient-matching: brew through random horizontal flips", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print a JSON summary", 0, 0},
     };
     cli_common common;
@@ -195,7 +202,7 @@ static int run_poison(int argc, char **argv)
     if (rc) return rc;
     foil_poison_options o = {.rate = rate, .source = source, .target = target, .all_to_all = all_to_all,
                              .patch_size = patch, .blend_alpha = alpha, .eps = eps, .steps = steps,
-                             .restarts = restarts, .seed = (uint64_t)common.seed, .quiet = common.quiet || json};
+                             .restarts = restarts, .crop_pad = crop_pad, .flip = flip, .seed = (uint64_t)common.seed, .quiet = common.quiet || json};
     foil_status st = foil_poison_attack_parse(attack, &o.attack);
     if (st) return cli_usage_error(&cli_poison, "%s", foil_last_error());
     int backdoor = o.attack == FOIL_POISON_BADNETS || o.attack == FOIL_POISON_BLEND ||
@@ -206,6 +213,9 @@ static int run_poison(int argc, char **argv)
                                "feature-collision, which need it");
     if (ensemble && o.attack != FOIL_POISON_GRADIENT_MATCHING)
         return cli_usage_error(&cli_poison, "--ensemble is for --attack gradient-matching");
+    if ((crop_pad || flip) && o.attack != FOIL_POISON_GRADIENT_MATCHING)
+        return cli_usage_error(&cli_poison, "--crop-pad and --flip are for --attack gradient-matching");
+    if (crop_pad < 0 || crop_pad > 64) return cli_usage_error(&cli_poison, "--crop-pad must be between 0 and 64");
     if (eps < 0 || steps < 0 || restarts < 0)
         return cli_usage_error(&cli_poison, "--eps, --steps and --restarts must be >= 0");
     if ((o.attack == FOIL_POISON_TARGETED_FLIP || matching || (backdoor && !all_to_all)) && target < 0)

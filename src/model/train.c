@@ -40,6 +40,7 @@
 #include "foil/rng.h"
 #include "foil/train.h"
 #include "core/dist.h"
+#include "data/augment.h"
 #include "foil/verify.h"
 #include "defenses/adversarial_training.h"
 #include "model/checkpoint.h"
@@ -115,23 +116,6 @@ static void shuffle(trainer *t, int64_t epoch)
     }
 }
 
-/* Copy one (C, H, W) image with a random crop of the zero-padded image and a
- * random horizontal flip, as torchvision's RandomCrop(padding) + RandomHorizontalFlip. */
-static void augment_image(const float *src, float *dst, const foil_tensor *x, int64_t pad, int flip, foil_rng *r)
-{
-    int64_t c = x->shape[1], h = x->shape[2], w = x->shape[3];
-    int64_t dy = pad ? (int64_t)foil_rng_below(r, (uint64_t)(2 * pad + 1)) - pad : 0;
-    int64_t dx = pad ? (int64_t)foil_rng_below(r, (uint64_t)(2 * pad + 1)) - pad : 0;
-    int mirror = flip && (foil_rng_u64(r) & 1);
-    for (int64_t ch = 0; ch < c; ch++)
-        for (int64_t i = 0; i < h; i++)
-            for (int64_t j = 0; j < w; j++) {
-                int64_t si = i + dy, sj = (mirror ? w - 1 - j : j) + dx;
-                float v = si >= 0 && si < h && sj >= 0 && sj < w ? src[(ch * h + si) * w + sj] : 0.0f;
-                dst[(ch * h + i) * w + j] = v;
-            }
-}
-
 /* Make the graph hold the training plan, for batches of b. Validation and
  * attacks in between run the model's inference plan, which lives beside
  * this one (FoilPlanUse), so switching back costs no re-plan. */
@@ -189,7 +173,8 @@ static void gather_batch(trainer *t, const int64_t *order, int64_t epoch, int64_
         }
         foil_rng r = foil_rng_make(t->o->seed, ((uint64_t)STREAM_AUGMENT << 56) | ((uint64_t)epoch << 32) |
                                                    (uint64_t)(first + k));
-        augment_image(src, dst, x, t->o->crop_pad, t->o->flip, &r);
+        FoilAugmentDraw a = foilAugmentDraw(&r, t->o->crop_pad, t->o->flip);
+        foilAugmentApply(src, dst, x->shape[1], x->shape[2], x->shape[3], a);
     }
     if (t->o->noise_sigma > 0) add_training_noise(t, epoch, first, b);
 }

@@ -18,8 +18,13 @@
  * the mean of each model's J, and so is its gradient. Its tau is 0.1 in the normalized units of
  * CIFAR-10 (std about 0.25): 0.4 eps at its eps 16/255, which is what foil
  * uses at any eps. Its random start is Gaussian, clipped to the box; foil's
- * is uniform in the box. It also augments the poisons differentiably while
- * brewing; foil does not.
+ * is uniform in the box. Like the reference code, foil augments the poisons
+ * differentiably while brewing (--crop-pad, --flip: each step draws a new
+ * crop and flip for every poison, J is taken at the augmented poisons and
+ * its gradient carried back through the transform's adjoint), so that the
+ * alignment holds for the augmented copies a victim trains on; the
+ * reference shifts by fractions of a pixel (bilinear), foil by whole
+ * pixels, as foil train augments.
  *
  * The gradient of J. dJ/dG = v = -(g / (|G||g|) - <G,g> G / (|G|^3 |g|)),
  * and dJ/d delta_i = d/dx <dCE(x_i)/dtheta, v>, a mixed second derivative.
@@ -38,11 +43,12 @@
 #include <string.h>
 
 #include "attacks/poisoning/poisoning_internal.h"
+#include "data/augment.h"
 #include "foil/optim.h"
 #include "foil/progress.h"
 #include "foil/rng.h"
 
-enum { STREAM_START = 7 };
+enum { STREAM_START = 7, STREAM_AUGMENT = 8 };
 
 /* The weight step of the central difference, as a share of |theta|. */
 #define WEIGHT_STEP 1e-3
@@ -65,8 +71,14 @@ typedef struct Brew {
     float eps;
     Crafter *crafters;         /* the crafting models: J is the mean of theirs (the paper's ensembles) */
     int64_t n_crafters;
-    foil_tensor x;             /* (n, ...) the poisons now */
+    foil_tensor x;             /* (n, ...) the poisons now, as the crafters see them (augmented) */
     foil_tensor grad_plus, grad_minus;
+    int64_t crop_pad;          /* augmentation while brewing (0 and 0: none) */
+    int flip;
+    int64_t C, H, W;           /* an image's shape, when augmenting */
+    float *placed;             /* (n, F) clean + delta, clipped, before augmentation */
+    float *d_augmented;        /* (n, F) dJ/dx at the augmented poisons */
+    FoilAugmentDraw *draws;    /* n: this step's augmentation of each poison */
 } Brew;
 
 static double dot(const float *a, const float *b, int64_t n)
@@ -76,15 +88,40 @@ static double dot(const float *a, const float *b, int64_t n)
     return s;
 }
 
-/* x = clip(clean + delta) into the input range. */
+static int augmenting(const Brew *b)
+{
+    return b->crop_pad > 0 || b->flip;
+}
+
+/* x = clip(clean + delta) into the input range (b->x; when augmenting,
+ * b->placed, and b->x its augmented copy, drawn by augment_step). */
 static void place(Brew *b, const float *delta)
 {
-    float *x = foil_f32(&b->x);
+    float *x = augmenting(b) ? b->placed : foil_f32(&b->x);
     for (int64_t i = 0; i < b->n; i++)
         for (int64_t f = 0; f < b->F; f++) {
             float t = b->clean[i * b->F + f] + delta[i * b->F + f];
             x[i * b->F + f] = fminf(fmaxf(t, b->lower[f]), b->upper[f]);
         }
+}
+
+/* b->x: the placed poisons, each augmented by a draw from (seed, restart,
+ * step); without augmentation b->x already holds them. */
+static void augment_step(Brew *b, uint64_t seed, int64_t r, int64_t step)
+{
+    if (!augmenting(b)) return;
+    float *x = foil_f32(&b->x);
+    foil_rng rng = foil_rng_make(seed, ((uint64_t)STREAM_AUGMENT << 56) | ((uint64_t)r << 40) | (uint64_t)step);
+    for (int64_t i = 0; i < b->n; i++) {
+        b->draws[i] = foilAugmentDraw(&rng, b->crop_pad, b->flip);
+        foilAugmentApply(b->placed + i * b->F, x + i * b->F, b->C, b->H, b->W, b->draws[i]);
+    }
+}
+
+/* The poisons unaugmented in b->x, for J as the victim sees them at last. */
+static void unaugmented(Brew *b)
+{
+    if (augmenting(b)) memcpy(b->x.data, b->placed, (size_t)(b->n * b->F) * sizeof(float));
 }
 
 /* One crafter's J at the poisons in b->x; with v wanted, dJ/dG into c->v. */
@@ -190,8 +227,11 @@ static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, f
     if (!st) st = foil_optim_init(&opt, &cfg, 1, params, grads);
     for (int64_t s = 0; !st && s < steps; s++) {
         place(b, d);
+        augment_step(b, seed, r, s);
         float *gr = foil_f32(&grad);
-        if ((st = matching_gradient(b, J, gr))) break;
+        if ((st = matching_gradient(b, J, augmenting(b) ? b->d_augmented : gr))) break;
+        for (int64_t i = 0; augmenting(b) && i < b->n; i++)
+            foilAugmentAdjoint(b->d_augmented + i * b->F, gr + i * b->F, b->C, b->H, b->W, b->draws[i]);
         for (int64_t k = 0; k < b->n * b->F; k++) gr[k] = (float)((gr[k] > 0) - (gr[k] < 0));
         foil_optim_step(&opt, step_size(0.4 * b->eps, s, steps));
         project(b, d);
@@ -200,6 +240,7 @@ static foil_status brew_once(Brew *b, int64_t steps, uint64_t seed, int64_t r, f
         foil_progress_update(bar, r * steps + s + 1, status);
     }
     place(b, d);
+    unaugmented(b);
     if (!st) st = mean_matching_loss(b, J);
     foil_optim_free(&opt);
     foil_tensor_free(&grad);
@@ -216,6 +257,7 @@ static void brew_free(Brew *b)
     for (int64_t i = 0; b->crafters && i < b->n_crafters; i++) crafter_free(&b->crafters[i]);
     free(b->crafters);
     foil_tensor_free(&b->x), foil_tensor_free(&b->grad_plus), foil_tensor_free(&b->grad_minus);
+    free(b->placed), free(b->d_augmented), free(b->draws);
 }
 
 /* c for model: its weights, the target's gradient g for class y_adv, the
@@ -266,6 +308,20 @@ static foil_status brew_init(Brew *b, foil_model *const *models, int64_t n_model
     return st;
 }
 
+/* The brew's augmentation (o->crop_pad, o->flip, checked by poison.c's
+ * check: images only) and its buffers. */
+static foil_status augmentation_init(Brew *b, const foil_poison_options *o, const foil_tensor *x)
+{
+    if (o->crop_pad <= 0 && !o->flip) return FOIL_OK;
+    b->crop_pad = o->crop_pad, b->flip = o->flip;
+    b->C = x->shape[1], b->H = x->shape[2], b->W = x->shape[3];
+    size_t values = (size_t)(b->n ? b->n : 1) * (size_t)b->F;
+    b->placed = malloc(values * sizeof *b->placed), b->d_augmented = malloc(values * sizeof *b->d_augmented);
+    b->draws = malloc((size_t)(b->n ? b->n : 1) * sizeof *b->draws);
+    if (!b->placed || !b->d_augmented || !b->draws) return foil_error(FOIL_ERR_NOMEM, "out of memory for gradient matching");
+    return FOIL_OK;
+}
+
 foil_status foilGradientMatchingObjective(foil_model *model, const foil_tensor *x, const int64_t *labels,
                                           const float *target_x, int64_t y_adv, double *J, float *dJ)
 {
@@ -302,6 +358,7 @@ foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison
         memcpy(clean + k * F, foil_f32(&poisoned->x) + m->index[k] * F, (size_t)F * sizeof *clean);
     b.clean = clean, b.labels = m->label_before, b.eps = (float)(o->eps ? o->eps : 16.0 / 255);
     b.lower = foil_f32(&poisoned->lower), b.upper = foil_f32(&poisoned->upper);
+    if (!st) st = augmentation_init(&b, o, &poisoned->x);
     const int64_t restarts = o->restarts ? o->restarts : 8, steps = o->steps ? o->steps : 250;
     double best_J = INFINITY;
     foil_progress bar;
@@ -315,6 +372,7 @@ foil_status foilGradientMatching(const foil_poison_options *o, const foil_poison
     foil_progress_finish(&bar, NULL);
     if (!st && n) {
         place(&b, foil_f32(&best));
+        unaugmented(&b);
         for (int64_t k = 0; k < n; k++)
             memcpy(foil_f32(&poisoned->x) + m->index[k] * F, foil_f32(&b.x) + k * F, (size_t)F * sizeof(float));
     }

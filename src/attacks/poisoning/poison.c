@@ -66,6 +66,13 @@ static foil_status check(const foil_dataset *d, const foil_poison_options *o, La
         return foil_error(FOIL_ERR_ARG, "%s: needs a model trained on clean data and a target image", name);
     if (matching && (o->eps < 0 || !(o->eps <= 1) || o->steps < 0 || o->restarts < 0))
         return foil_error(FOIL_ERR_ARG, "%s: eps must be in [0, 1], steps and restarts >= 0", name);
+    if ((o->crop_pad || o->flip) && o->attack != FOIL_POISON_GRADIENT_MATCHING)
+        return foil_error(FOIL_ERR_ARG, "%s: augmentation while brewing is for gradient matching", name);
+    if ((o->crop_pad || o->flip) && (!d->is_image || d->x.ndim != 4))
+        return foil_error(FOIL_ERR_ARG, "%s: crops and flips augment images (N, C, H, W); %s is not one", name, d->name);
+    if (o->crop_pad && (o->crop_pad < 0 || o->crop_pad > d->x.shape[2] || o->crop_pad > d->x.shape[3]))
+        return foil_error(FOIL_ERR_ARG, "%s: a crop after padding by %lld pixels does not fit %lldx%lld images", name,
+                          (long long)o->crop_pad, (long long)d->x.shape[2], (long long)d->x.shape[3]);
     if (o->attack == FOIL_POISON_CLEAN_LABEL && o->all_to_all)
         return foil_error(FOIL_ERR_ARG, "clean-label: the backdoor is all-to-one (labels stay as they are)");
     if (o->attack == FOIL_POISON_CLEAN_LABEL && !o->model)
