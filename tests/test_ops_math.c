@@ -205,21 +205,6 @@ static void test_unary_errors(void **state)
 /* ------------------------------------------------------------------------- */
 /* Pow                                                                        */
 
-static int64_t bidx(int n, const int64_t *s, int no, const int64_t *o, int64_t i)
-{
-    int64_t idx = 0, mul = 1;
-    for (int d = no - 1; d >= 0; d--) {
-        int64_t c = i % o[d];
-        i /= o[d];
-        int k = d - (no - n);
-        if (k >= 0) {
-            if (s[k] != 1) idx += c * mul;
-            mul *= s[k];
-        }
-    }
-    return idx;
-}
-
 typedef struct ppat {
     int na;
     int64_t a[3];
@@ -253,7 +238,7 @@ static void test_pow(void **state)
             assert_int_equal(oc->out[0].ndim, t->no);
             const float *y = foil_f32(&oc->out[0]);
             for (int64_t i = 0; i < oc->out[0].numel; i++) {
-                double want = pow(a[bidx(t->na, t->a, t->no, t->o, i)], b[bidx(t->nb, t->b, t->no, t->o, i)]);
+                double want = pow(a[opc_bcast_index(t->na, t->a, t->no, t->o, i)], b[opc_bcast_index(t->nb, t->b, t->no, t->o, i)]);
                 assert_float_equal(y[i], want, 1e-5 * (1 + fabs(want)));
             }
             for (int k = 0; k < 2; k++) {
