@@ -89,7 +89,7 @@ static foil_status red_mask(const FoilOpCtx *c, unsigned *mask)
         n = -1;
         const foil_tensor *t = c->n_in > 1 ? c->in[1] : NULL;
         if (t) {
-            if (!c->known || !c->known[1] || !t->data)
+            if (!c->known || !c->known[1] || (!t->data && t->numel))
                 return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input 'axes' must be known when the model is loaded "
                                      "(a constant or an initializer)");
             if (t->dtype != FOIL_I64 || t->ndim > 1)
@@ -97,7 +97,7 @@ static foil_status red_mask(const FoilOpCtx *c, unsigned *mask)
             if (t->numel > FOIL_MAX_DIMS)
                 return foilNodeError(c, FOIL_ERR_FORMAT, "input 'axes' has %lld values", (long long)t->numel);
             n = (int)t->numel;
-            memcpy(axes, t->data, sizeof(int64_t) * (size_t)n);
+            if (n) memcpy(axes, t->data, sizeof(int64_t) * (size_t)n);
         }
         if (n == 0) n = -1;
         if (n < 0 && st->noop_empty) {
