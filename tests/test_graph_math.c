@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "foil/rng.h"
+#include "io/onnx.h"
 #include "nn/builder.h"
 #include "nn/graph.h"
 
@@ -145,10 +146,59 @@ static void test_block_gradients(void **state)
     foilGraphFree(g);
 }
 
+/* Gelu is an opset-20 operator: a model of that opset, in both forms,
+ * through the ONNX writer and reader; opset 21 is refused by name. */
+static void test_gelu_opset20_file(void **state)
+{
+    (void)state;
+    for (int opset = 20; opset <= 21; opset++) {
+        FoilBuilder b;
+        assert_int_equal(foilBuilderBegin(&b, "gelu", opset), FOIL_OK);
+        int x = foilBuilderInput(&b, "x", FOIL_F32, 1, (int64_t[]){5}, NULL);
+        int y0 = foilBuilderOp(&b, "Gelu", "exact", FOIL_B_IN(x), FOIL_B_NO_ATTRS);
+        int y1 = foilBuilderOp(&b, "Gelu", "approx", FOIL_B_IN(x),
+                               FOIL_B_ATTRS(FOIL_BATTR_STRING("approximate", "tanh")));
+        foilBuilderOutput(&b, y0, FOIL_F32, 1, (int64_t[]){5}, NULL);
+        foilBuilderOutput(&b, y1, FOIL_F32, 1, (int64_t[]){5}, NULL);
+        FoilGraph *g = NULL;
+        if (foilBuilderFinish(&b, &g)) fail_msg("%s", foil_last_error());
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(foilOnnxSaveBuffer(g, &buf, &len), FOIL_OK);
+        foilGraphFree(g);
+        g = NULL;
+        foil_status st = foilOnnxLoadBuffer(buf, len, "gelu.onnx", &g);
+        free(buf);
+        if (opset == 21) {
+            assert_int_equal(st, FOIL_ERR_UNSUPPORTED);
+            assert_non_null(strstr(foil_last_error(), "opset 21"));
+            continue;
+        }
+        if (st) fail_msg("%s", foil_last_error());
+        const float xv[5] = {-3.0f, -0.5f, 0.0f, 0.7f, 2.5f};
+        foil_tensor x5 = {0};
+        assert_int_equal(foil_tensor_alloc(&x5, FOIL_F32, 1, (int64_t[]){5}), FOIL_OK);
+        memcpy(x5.data, xv, sizeof xv);
+        const foil_tensor *in[1] = {&x5};
+        assert_int_equal(foilGraphPlan(g, in), FOIL_OK);
+        assert_int_equal(foilGraphForward(g, in, 0, 0), FOIL_OK);
+        for (int i = 0; i < 5; i++) {
+            double v = xv[i];
+            double exact = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+            double approx = 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+            assert_float_equal(foil_f32(foilGraphOutput(g, 0))[i], exact, 1e-6);
+            assert_float_equal(foil_f32(foilGraphOutput(g, 1))[i], approx, 1e-6);
+        }
+        foil_tensor_free(&x5);
+        foilGraphFree(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_block_gradients),
+        cmocka_unit_test(test_gelu_opset20_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
