@@ -287,6 +287,41 @@ static void test_pow_large(void **state)
     foil_tensor_free(&db);
 }
 
+/* One long run (more than one chunk of FOIL_BCAST_CHUNK) with a scalar
+ * exponent, as x ** 2 in a decomposed LayerNorm: forward and d base. */
+static void test_pow_long_run(void **state)
+{
+    (void)state;
+    const int64_t as[1] = {50000};
+    const float exps[2] = {2.0f, 1.5f};
+    for (int k = 0; k < 2; k++) {
+        op_case *oc = opc_new("Pow", 2, 1);
+        opc_input_randn(oc, 0, 1, as, 1.0f, 8);
+        opc_input(oc, 1, FOIL_F32, 0, NULL, &exps[k], 1);
+        float *a = foil_f32(&oc->in[0]);
+        for (int64_t i = 0; i < as[0]; i++) a[i] = 0.5f + fabsf(a[i]);
+        assert_int_equal(opc_prepare(oc), FOIL_OK);
+        assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+        foil_tensor g = {0}, da = {0};
+        assert_int_equal(foil_tensor_alloc(&g, FOIL_F32, 1, as), FOIL_OK);
+        assert_int_equal(foil_tensor_alloc(&da, FOIL_F32, 1, as), FOIL_OK);
+        for (int64_t i = 0; i < as[0]; i++) foil_f32(&g)[i] = (float)((i % 7) - 3) * 0.25f;
+        oc->pdout[0] = &g;
+        oc->pdin[0] = &da;
+        oc->node.op->backward(&oc->node.ctx);
+        const float *y = foil_f32(&oc->out[0]);
+        for (int64_t i = 0; i < as[0]; i++) {
+            const double e = exps[k], want = pow(a[i], e), dwant = foil_f32(&g)[i] * e * pow(a[i], e - 1);
+            assert_float_equal(y[i], want, 1e-5 * (1 + want));
+            assert_float_equal(foil_f32(&da)[i], dwant, 1e-5 * (1 + fabs(dwant)));
+        }
+        oc->pdout[0] = oc->pdin[0] = NULL;
+        opc_free(oc);
+        foil_tensor_free(&g);
+        foil_tensor_free(&da);
+    }
+}
+
 static void test_pow_types(void **state)
 {
     (void)state;
@@ -353,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_unary_errors),
         cmocka_unit_test(test_pow),
         cmocka_unit_test(test_pow_large),
+        cmocka_unit_test(test_pow_long_run),
         cmocka_unit_test(test_pow_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -334,21 +334,24 @@ static foil_status pow_forward(FoilOpCtx *c)
     const foil_tensor *a = c->in[0], *b = c->in[1];
     const int64_t sa = bc.s[0][bc.ndim - 1], sb = bc.s[1][bc.ndim - 1];
     const int f32 = a->dtype == FOIL_F32 && b->dtype == FOIL_F32;
-#pragma omp parallel for if (bc.numel >= FOIL_PAR_MIN && bc.rows > 1) schedule(static)
-    for (int64_t row = 0; row < bc.rows; row++) {
-        const int64_t oa = foilBcastRowOffset(&bc, 0, row), ob = foilBcastRowOffset(&bc, 1, row);
-        const int64_t oy = row * bc.inner;
+    const int64_t chunks = foilBcastChunks(&bc), tasks = bc.rows * chunks;
+#pragma omp parallel for if (bc.numel >= FOIL_PAR_MIN && tasks > 1) schedule(static)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t row = t / chunks, j0 = (t - row * chunks) * FOIL_BCAST_CHUNK;
+        const int64_t len = bc.inner - j0 < FOIL_BCAST_CHUNK ? bc.inner - j0 : FOIL_BCAST_CHUNK;
+        const int64_t oa = foilBcastRowOffset(&bc, 0, row) + j0 * sa, ob = foilBcastRowOffset(&bc, 1, row) + j0 * sb;
+        const int64_t oy = row * bc.inner + j0;
         if (f32) {
             const float *x = foil_f32(a) + oa, *e = foil_f32(b) + ob;
             float *y = foil_f32(c->out[0]) + oy;
             if (!sb) {
                 const float e0 = e[0];
-                for (int64_t j = 0; j < bc.inner; j++) y[j] = powf_fast(x[j * sa], e0);
+                for (int64_t j = 0; j < len; j++) y[j] = powf_fast(x[j * sa], e0);
             } else {
-                for (int64_t j = 0; j < bc.inner; j++) y[j] = powf(x[j * sa], e[j]);
+                for (int64_t j = 0; j < len; j++) y[j] = powf(x[j * sa], e[j]);
             }
         } else {
-            for (int64_t j = 0; j < bc.inner; j++)
+            for (int64_t j = 0; j < len; j++)
                 store_num(c->out[0]->data, a->dtype, oy + j,
                           pow(load_num(a->data, a->dtype, oa + j * sa), load_num(b->data, b->dtype, ob + j * sb)));
         }
@@ -356,7 +359,7 @@ static foil_status pow_forward(FoilOpCtx *c)
     return FOIL_OK;
 }
 
-static inline float pow_dx(float g, float x, float e) { return e == 0.0f ? 0.0f : g * e * powf(x, e - 1.0f); }
+static inline float pow_dx(float g, float x, float e) { return e == 0.0f ? 0.0f : g * e * powf_fast(x, e - 1.0f); }
 static inline float pow_dy(float g, float x, float e, float z)
 {
     return x == 0.0f && e >= 0.0f ? 0.0f : g * z * logf(x);
@@ -372,11 +375,14 @@ static void pow_grad(const FoilOpCtx *c, const FoilBcast *bc, int k)
     float *t = full ? dst : c->work;
     const float *g = foil_f32(c->d_out[0]), *z = foil_f32(yt), *x = foil_f32(a);
     const int64_t sa = bc->s[0][bc->ndim - 1], sb = bc->s[1][bc->ndim - 1];
-#pragma omp parallel for if (bc->numel >= FOIL_PAR_MIN && bc->rows > 1) schedule(static)
-    for (int64_t row = 0; row < bc->rows; row++) {
-        const int64_t oa = foilBcastRowOffset(bc, 0, row), ob = foilBcastRowOffset(bc, 1, row);
-        const int64_t oy = row * bc->inner;
-        for (int64_t j = 0; j < bc->inner; j++) {
+    const int64_t chunks = foilBcastChunks(bc), tasks = bc->rows * chunks;
+#pragma omp parallel for if (bc->numel >= FOIL_PAR_MIN && tasks > 1) schedule(static)
+    for (int64_t q = 0; q < tasks; q++) {
+        const int64_t row = q / chunks, j0 = (q - row * chunks) * FOIL_BCAST_CHUNK;
+        const int64_t len = bc->inner - j0 < FOIL_BCAST_CHUNK ? bc->inner - j0 : FOIL_BCAST_CHUNK;
+        const int64_t oa = foilBcastRowOffset(bc, 0, row) + j0 * sa, ob = foilBcastRowOffset(bc, 1, row) + j0 * sb;
+        const int64_t oy = row * bc->inner + j0;
+        for (int64_t j = 0; j < len; j++) {
             const float xv = x[oa + j * sa], ev = (float)load_num(b->data, b->dtype, ob + j * sb);
             const float term = k ? pow_dy(g[oy + j], xv, ev, z[oy + j]) : pow_dx(g[oy + j], xv, ev);
             if (full)
