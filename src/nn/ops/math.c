@@ -365,7 +365,10 @@ static inline float pow_dy(float g, float x, float e, float z)
     return x == 0.0f && e >= 0.0f ? 0.0f : g * z * logf(x);
 }
 
-/* d in[k] from the output gradient: the per-output term straight into d_in[k]
+/* In the forward pass this was z = x^y per output element (x and y broadcast),
+ * so dz/dx = y x^(y-1) and dz/dy = x^y log x = z log x; an operand that was
+ * broadcast sums the terms of all the outputs it fed.
+ * d in[k] from the output gradient: the per-output term straight into d_in[k]
  * where in[k] was not broadcast, else into the workspace, then summed. */
 static void pow_grad(const FoilOpCtx *c, const FoilBcast *bc, int k)
 {

@@ -346,6 +346,11 @@ static foil_status red_forward(FoilOpCtx *c)
     return FOIL_OK;
 }
 
+/* In the forward pass each output was y[o] = R(x[i] : i feeds o), so each
+ * x[i] gets dy[o] times dy/dx[i] of its one output:
+ *   Sum: 1;  Mean: 1/m;  L2 (y = sqrt(sum x^2)): x[i] / y[o];
+ *   Max/Min: 1 at the maximum; at t tied elements y is their common value
+ *   and each gets 1/t (a subgradient; PyTorch's amax/amin do the same). */
 static void red_backward(FoilOpCtx *c)
 {
     const red_state *st = c->node->state;
