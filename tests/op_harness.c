@@ -261,3 +261,18 @@ double max_abs_diff(const float *a, const float *b, int64_t n)
     }
     return m;
 }
+
+int64_t opc_bcast_index(int n, const int64_t *s, int no, const int64_t *o, int64_t i)
+{
+    int64_t idx = 0, mul = 1;
+    for (int d = no - 1; d >= 0; d--) {
+        int64_t c = i % o[d];
+        i /= o[d];
+        int k = d - (no - n);
+        if (k >= 0) {
+            if (s[k] != 1) idx += c * mul;
+            mul *= s[k];
+        }
+    }
+    return idx;
+}

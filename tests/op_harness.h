@@ -65,6 +65,11 @@ double opc_gradcheck(op_case *oc, int i, float h, int training);
 
 void opc_free(op_case *oc);
 
+/* Flat index into a tensor of shape s (rank n) broadcast (numpy) to the
+ * output shape o (rank no), for output flat index i: a naive reference for
+ * the broadcasting ops' tests. */
+int64_t opc_bcast_index(int n, const int64_t *s, int no, const int64_t *o, int64_t i);
+
 /* Max |a - b| over float32 arrays. */
 double max_abs_diff(const float *a, const float *b, int64_t n);
 

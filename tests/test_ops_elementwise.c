@@ -34,22 +34,6 @@ static double ref_op(int op, double a, double b)
     }
 }
 
-/* Flat index into a tensor of shape s (rank n) broadcast to out shape o (rank no), for output flat index i. */
-static int64_t bidx(int n, const int64_t *s, int no, const int64_t *o, int64_t i)
-{
-    int64_t idx = 0, mul = 1;
-    for (int d = no - 1; d >= 0; d--) {
-        int64_t c = i % o[d];
-        i /= o[d];
-        int k = d - (no - n);
-        if (k >= 0) {
-            if (s[k] != 1) idx += c * mul;
-            mul *= s[k];
-        }
-    }
-    return idx;
-}
-
 static int64_t numel(int n, const int64_t *s)
 {
     int64_t t = 1;
@@ -103,7 +87,8 @@ static void test_binary_forward_patterns(void **state)
             assert_int_equal(opc_forward(oc, 0), FOIL_OK);
             const float *a = foil_f32(&oc->in[0]), *b = foil_f32(&oc->in[1]), *y = foil_f32(&oc->out[0]);
             for (int64_t i = 0; i < numel(P->no, P->o); i++) {
-                double want = ref_op(op, a[bidx(P->na, P->a, P->no, P->o, i)], b[bidx(P->nb, P->b, P->no, P->o, i)]);
+                double want = ref_op(op, a[opc_bcast_index(P->na, P->a, P->no, P->o, i)],
+                                     b[opc_bcast_index(P->nb, P->b, P->no, P->o, i)]);
                 assert_float_equal(y[i], want, 1e-5 * (1 + fabs(want)));
             }
             opc_free(oc);
@@ -164,7 +149,8 @@ static void test_binary_large(void **state)
             float *g = foil_f32(&dy);
             for (int64_t i = 0; i < n; i++) g[i] = (float)foil_rng_normal(&r);
             for (int64_t i = 0; i < n; i++) {
-                int64_t ia = bidx(P->na, P->a, P->no, P->o, i), ib = bidx(P->nb, P->b, P->no, P->o, i);
+                int64_t ia = opc_bcast_index(P->na, P->a, P->no, P->o, i);
+                int64_t ib = opc_bcast_index(P->nb, P->b, P->no, P->o, i);
                 double want = ref_op(op, a[ia], b[ib]);
                 assert_float_equal(y[i], want, 1e-5 * (1 + fabs(want)));
                 double dA = op == 2 ? b[ib] : op == 3 ? 1.0 / b[ib] : 1.0;

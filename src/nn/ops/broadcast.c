@@ -120,3 +120,45 @@ void foilBcastReducePlan(FoilBcastReduce *r, const FoilBcast *bc, int k)
         }
     }
 }
+
+void foilBcastSumInto(float *dx, int nx, const int64_t *xs, const float *g, int nout, const int64_t *out)
+{
+    FoilBcast bc;
+    const int nd[1] = {nx};
+    const int64_t *shapes[1] = {xs};
+    foilBcastPlan(&bc, nout, out, 1, nd, shapes);
+    if (bc.numel == 0) return;
+    int64_t n = 1;
+    for (int d = 0; d < nx; d++) n *= xs[d];
+    if (n == bc.numel) { /* not broadcast: same flat index */
+#pragma omp parallel for if (n >= FOIL_PAR_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) dx[i] += g[i];
+        return;
+    }
+    FoilBcastReduce r;
+    foilBcastReducePlan(&r, &bc, 0);
+    const int last = r.nr - 1; /* nr >= 1: x is broadcast somewhere */
+    const int64_t run = r.rn[last], runs = r.nsum / run, gg = r.rs[1][last];
+#pragma omp parallel for if (bc.numel >= FOIL_PAR_MIN && r.nx > 1) schedule(static)
+    for (int64_t e = 0; e < r.nx; e++) {
+        int64_t og = 0, q = e;
+        for (int d = r.nf - 1; d >= 0 && q > 0; d--) {
+            int64_t p = q / r.fn[d];
+            og += (q - p * r.fn[d]) * r.fs[1][d];
+            q = p;
+        }
+        double acc = 0;
+        for (int64_t s = 0; s < runs; s++) {
+            int64_t pg = og, u = s;
+            for (int d = last - 1; d >= 0 && u > 0; d--) {
+                int64_t p = u / r.rn[d];
+                pg += (u - p * r.rn[d]) * r.rs[1][d];
+                u = p;
+            }
+            float part = 0;
+            for (int64_t j = 0; j < run; j++) part += g[pg + j * gg];
+            acc += part;
+        }
+        dx[e] += (float)acc;
+    }
+}

@@ -101,4 +101,10 @@ typedef struct FoilBcastReduce {
  * bc->nops < FOIL_BCAST_MAX_OPS. */
 void foilBcastReducePlan(FoilBcastReduce *r, const FoilBcast *bc, int k);
 
+/* dx += g summed over the dimensions along which x was broadcast: g has the
+ * output's shape (rank nout), dx x's (rank nx, broadcasting one-way to it).
+ * The gradient of an operand of any broadcasting op, from the per-output
+ * terms the op computed (Pow, Where). Threads split dx's elements. */
+void foilBcastSumInto(float *dx, int nx, const int64_t *xs, const float *g, int nout, const int64_t *out);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * nn/ops/norm.c - BatchNormalization.
+ * nn/ops/norm.c - BatchNormalization; LayerNormalization and
+ * InstanceNormalization (at the end of the file).
  *
  * Shapes: X (N, C, d1..dk) with k >= 0 (so (N, C) works too); S = d1*...*dk
  * spatial positions, M = N*S values per channel. scale, B, input_mean,
@@ -282,4 +283,248 @@ const FoilOp foilOpBatchNormalization = {
     .backward = bn_backward,
     .writes_grads = 0x7,
     .fuses_relu = 1,
+};
+
+/* ------------------------------------------------------------------------- */
+/*
+ * LayerNormalization (opset 17) and InstanceNormalization: both normalize
+ * rows of d contiguous values,  xhat = (x - mu) * rstd,  rstd = 1/sqrt(var +
+ * epsilon) with the biased variance of the row, then apply an affine map.
+ *
+ * LayerNormalization: X (d0..d_{r-1}), axis a (default -1): rows are
+ * prod(d0..d_{a-1}), each of d = prod(d_a..) values; Scale and the optional
+ * B have d elements (the shape d_a.. , or one that broadcasts to it with d
+ * elements). y = xhat * Scale + B. Optional outputs Mean and InvStdDev
+ * (shape d0..d_{a-1} followed by 1s) are mu and rstd; gradients flow back
+ * through them too. stash_type must be 1 (float).
+ * InstanceNormalization: X (N, C, d1..dk), rows are the N*C channels of
+ * d = d1*...*dk values; scale and B are (C): y = xhat * scale[c] + B[c].
+ *
+ * The workspace holds mu and rstd per row for backward (as llm.c). Per row,
+ * with dxhat = dy * scale:
+ *   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+ *        + dMean / d - dInvStdDev * rstd^2 * xhat / d
+ *   dScale += sum over rows of dy * xhat,  dB += sum over rows of dy
+ */
+
+typedef struct ln_state {
+    int64_t axis;
+    float epsilon;
+} ln_state;
+
+static foil_status ln_init_common(FoilNode *n, int64_t def_axis)
+{
+    ln_state *st = calloc(1, sizeof *st);
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
+    st->axis = foilAttrInt(n, "axis", def_axis);
+    st->epsilon = foilAttrFloat(n, "epsilon", 1e-5f);
+    int64_t stash = foilAttrInt(n, "stash_type", 1);
+    if (stash != 1) {
+        free(st);
+        return foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "stash_type=%lld is not supported (only 1, float)",
+                                 (long long)stash);
+    }
+    if (!(st->epsilon >= 0.0f)) {
+        free(st);
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "epsilon must be >= 0");
+    }
+    n->state = st;
+    return FOIL_OK;
+}
+
+static foil_status ln_init(FoilNode *n) { return ln_init_common(n, -1); }
+static foil_status in_init(FoilNode *n) { return ln_init_common(n, 2); }
+
+/* The rows of x: count and length, for either op. */
+static void rows_of(const FoilOpCtx *c, int64_t *rows, int64_t *d)
+{
+    const foil_tensor *x = c->in[0];
+    const int layer = c->node->op_type[0] == 'L';
+    int a = layer ? foilNormAxis(((const ln_state *)c->node->state)->axis, x->ndim) : 2;
+    *rows = 1;
+    *d = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i < a) *rows *= x->shape[i];
+        else *d *= x->shape[i];
+    }
+}
+
+static foil_status ln_infer(FoilOpCtx *c)
+{
+    const ln_state *st = c->node->state;
+    const int layer = c->node->op_type[0] == 'L';
+    if (c->n_in < 2 || c->n_in > 3 || !c->in[0] || !c->in[1] || (!layer && (c->n_in < 3 || !c->in[2])))
+        return foilNodeError(c, FOIL_ERR_FORMAT, "needs inputs X, scale%s", layer ? " and optionally B" : " and B");
+    if (c->n_out < 1 || !c->out[0] || c->n_out > (layer ? 3 : 1))
+        return foilNodeError(c, FOIL_ERR_FORMAT, "has %d outputs (1 to %d allowed)", c->n_out, layer ? 3 : 1);
+    const foil_tensor *x = c->in[0];
+    if (x->dtype != FOIL_F32)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)", foil_dtype_name(x->dtype));
+    int a = 2;
+    if (layer) {
+        a = foilNormAxis(st->axis, x->ndim);
+        if (a < 0) return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)st->axis, x->ndim);
+    } else if (x->ndim < 3) {
+        return foilNodeError(c, FOIL_ERR_SHAPE, "X must be (N, C, d1, ...), got rank %d", x->ndim);
+    }
+    int64_t rows, d;
+    rows_of(c, &rows, &d);
+    const int64_t want = layer ? d : x->shape[1];
+    char s1[96];
+    for (int i = 1; i < c->n_in; i++) {
+        const foil_tensor *t = c->in[i];
+        if (!t) continue;
+        int fits = layer ? foilBcastTo(t->ndim, t->shape, x->ndim - a, x->shape + a) : t->ndim == 1;
+        if (t->dtype != FOIL_F32 || t->numel != want || !fits)
+            return foilNodeError(c, FOIL_ERR_SHAPE, "%s must be float32 with %lld elements%s, got %s %s", i == 1 ? "scale" : "B",
+                                 (long long)want, layer ? " (X's normalized dimensions)" : " (C)",
+                                 foil_dtype_name(t->dtype), foil_shape_str(t, s1, sizeof s1));
+    }
+    if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, x->shape))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    int64_t ss[FOIL_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) ss[i] = i < a ? x->shape[i] : 1;
+    for (int i = 1; i < c->n_out; i++)
+        if (c->out[i] && foil_tensor_set_shape(c->out[i], FOIL_F32, x->ndim, ss))
+            return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    c->work_bytes = (size_t)rows * 2 * sizeof(float); /* mu[rows], rstd[rows] */
+    return FOIL_OK;
+}
+
+static foil_status ln_forward(FoilOpCtx *c)
+{
+    const ln_state *st = c->node->state;
+    const int layer = c->node->op_type[0] == 'L';
+    int64_t rows, d;
+    rows_of(c, &rows, &d);
+    const int64_t ch = layer ? 1 : c->in[0]->shape[1];
+    const float *x = foil_f32(c->in[0]), *scale = foil_f32(c->in[1]);
+    const float *bias = c->n_in > 2 && c->in[2] ? foil_f32(c->in[2]) : NULL;
+    float *y = foil_f32(c->out[0]), *mu = c->work, *rstd = mu + rows;
+    float *o_mean = c->n_out > 1 && c->out[1] ? foil_f32(c->out[1]) : NULL;
+    float *o_rstd = c->n_out > 2 && c->out[2] ? foil_f32(c->out[2]) : NULL;
+    const double eps = st->epsilon;
+#pragma omp parallel for if (rows * d >= FOIL_PAR_MIN && rows > 1) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        float *yr = y + r * d;
+        double s = 0, v = 0;
+        for (int64_t j = 0; j < d; j++) s += xr[j];
+        const float m = d ? (float)(s / (double)d) : 0.0f;
+        for (int64_t j = 0; j < d; j++) v += (double)(xr[j] - m) * (xr[j] - m);
+        const float rs = (float)(1.0 / sqrt((d ? v / (double)d : 0.0) + eps));
+        mu[r] = m;
+        rstd[r] = rs;
+        if (o_mean) o_mean[r] = m;
+        if (o_rstd) o_rstd[r] = rs;
+        if (layer) {
+            if (bias)
+                for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * rs * scale[j] + bias[j];
+            else
+                for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * rs * scale[j];
+        } else {
+            const float a = scale[r % ch] * rs, b = bias[r % ch] - m * a;
+            for (int64_t j = 0; j < d; j++) yr[j] = a * xr[j] + b;
+        }
+    }
+    return FOIL_OK;
+}
+
+static void ln_backward(FoilOpCtx *c)
+{
+    const int layer = c->node->op_type[0] == 'L';
+    int64_t rows, d;
+    rows_of(c, &rows, &d);
+    if (rows == 0 || d == 0) return;
+    const int64_t ch = layer ? 1 : c->in[0]->shape[1];
+    const float *x = foil_f32(c->in[0]), *scale = foil_f32(c->in[1]);
+    const float *mu = c->work, *rstd = mu + rows;
+    const float *dy = c->d_out[0] ? foil_f32(c->d_out[0]) : NULL;
+    const float *dmean = c->n_out > 1 && c->d_out[1] ? foil_f32(c->d_out[1]) : NULL;
+    const float *drstd = c->n_out > 2 && c->d_out[2] ? foil_f32(c->d_out[2]) : NULL;
+    float *dx = c->d_in[0] ? foil_f32(c->d_in[0]) : NULL;
+    float *dscale = c->d_in[1] ? foil_f32(c->d_in[1]) : NULL;
+    float *dbias = c->n_in > 2 && c->d_in[2] ? foil_f32(c->d_in[2]) : NULL;
+    if (dx) {
+#pragma omp parallel for if (rows * d >= FOIL_PAR_MIN && rows > 1) schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = x + r * d, *g = dy ? dy + r * d : NULL;
+            float *dr = dx + r * d;
+            const float m = mu[r], rs = rstd[r];
+            const float *sc = layer ? scale : scale + r % ch;
+            const int64_t ss = layer ? 1 : 0;
+            double s1 = 0, s2 = 0; /* sum dxhat, sum dxhat * xhat */
+            if (g)
+                for (int64_t j = 0; j < d; j++) {
+                    const float dh = g[j] * sc[j * ss];
+                    s1 += dh;
+                    s2 += dh * (xr[j] - m) * rs;
+                }
+            const float m1 = (float)(s1 / (double)d), m2 = (float)(s2 / (double)d);
+            const float gm = dmean ? dmean[r] / (float)d : 0.0f;
+            const float gr = drstd ? -drstd[r] * rs * rs / (float)d : 0.0f;
+            for (int64_t j = 0; j < d; j++) {
+                const float xh = (xr[j] - m) * rs;
+                const float dh = g ? g[j] * sc[j * ss] : 0.0f;
+                dr[j] += rs * (dh - m1 - xh * m2) + gm + gr * xh;
+            }
+        }
+    }
+    if (!dy || (!dscale && !dbias)) return;
+    if (layer) {
+        /* columns in blocks of 64 per thread, rows streamed through */
+        const int64_t blocks = (d + 63) / 64;
+#pragma omp parallel for if (rows * d >= FOIL_PAR_MIN && blocks > 1) schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t j0 = b * 64, j1 = j0 + 64 < d ? j0 + 64 : d;
+            float as[64] = {0}, ab[64] = {0};
+            for (int64_t r = 0; r < rows; r++) {
+                const float *xr = x + r * d, *g = dy + r * d;
+                const float m = mu[r], rs = rstd[r];
+                for (int64_t j = j0; j < j1; j++) {
+                    as[j - j0] += g[j] * (xr[j] - m) * rs;
+                    ab[j - j0] += g[j];
+                }
+            }
+            for (int64_t j = j0; j < j1; j++) {
+                if (dscale) dscale[j] += as[j - j0];
+                if (dbias) dbias[j] += ab[j - j0];
+            }
+        }
+    } else {
+        const int64_t n = rows / ch;
+#pragma omp parallel for if (rows * d >= FOIL_PAR_MIN && ch > 1) schedule(static)
+        for (int64_t k = 0; k < ch; k++) {
+            double as = 0, ab = 0;
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t r = i * ch + k;
+                const float *xr = x + r * d, *g = dy + r * d;
+                const float m = mu[r], rs = rstd[r];
+                for (int64_t j = 0; j < d; j++) {
+                    as += g[j] * (xr[j] - m) * rs;
+                    ab += g[j];
+                }
+            }
+            if (dscale) dscale[k] += (float)as;
+            if (dbias) dbias[k] += (float)ab;
+        }
+    }
+}
+
+const FoilOp foilOpLayerNormalization = {
+    .type = "LayerNormalization",
+    .grad_inputs = 0x7,
+    .init = ln_init,
+    .infer = ln_infer,
+    .forward = ln_forward,
+    .backward = ln_backward,
+};
+
+const FoilOp foilOpInstanceNormalization = {
+    .type = "InstanceNormalization",
+    .grad_inputs = 0x7,
+    .init = in_init,
+    .infer = ln_infer,
+    .forward = ln_forward,
+    .backward = ln_backward,
 };

@@ -13,7 +13,12 @@
     X(Softmax) X(LogSoftmax) X(SoftmaxCrossEntropyLoss)                                   \
     X(BatchNormalization)                                                                 \
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Pad) X(Shape) X(Gather) X(Unsqueeze)   \
-    X(Squeeze) X(Constant) X(Identity) X(Dropout)
+    X(Squeeze) X(Constant) X(Identity) X(Dropout)                                         \
+    /* math.c, compare.c, reduce.c, norm.c */                                           \
+    X(Pow) X(Sqrt) X(Exp) X(Log) X(Neg) X(Abs) X(Reciprocal) X(Erf) X(Gelu)               \
+    X(HardSigmoid) X(HardSwish) X(Equal) X(Less) X(Greater) X(Not) X(Where)               \
+    X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceL2) X(ArgMax) X(ArgMin)  \
+    X(LayerNormalization) X(InstanceNormalization)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)

@@ -1,0 +1,267 @@
+/*
+ * nn/ops/compare.c - Equal, Less, Greater, Not (bool outputs), and Where.
+ *
+ * Equal, Less, Greater: A and B of one type (any numeric type, and bool for
+ * Equal), broadcast multidirectionally (numpy); C is bool (one byte per
+ * element, 0 or 1). Comparisons are those of C on the type itself (int64
+ * compares exactly; NaN compares unequal to everything). Not: bool to bool.
+ * None of them has a gradient: their outputs are bool, and a step function's
+ * derivative is zero where it exists.
+ *
+ * Where: C = condition ? X : Y, the three broadcast together (numpy);
+ * condition is bool, X and Y of one type (any; the data is moved, not
+ * interpreted). Gradients (float32): dX += dC where condition, summed over
+ * X's broadcast dimensions; dY += dC where not. The condition gets none.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/op.h"
+#include "nn/ops/broadcast.h"
+
+enum { CMP_EQ, CMP_LT, CMP_GT };
+
+typedef struct cmp_state {
+    int op;
+} cmp_state;
+
+static foil_status cmp_init_op(FoilNode *n, int op)
+{
+    cmp_state *st = calloc(1, sizeof *st);
+    if (!st) return foilNodeInitError(n, FOIL_ERR_NOMEM, "out of memory");
+    st->op = op;
+    n->state = st;
+    return FOIL_OK;
+}
+static foil_status equal_init(FoilNode *n) { return cmp_init_op(n, CMP_EQ); }
+static foil_status less_init(FoilNode *n) { return cmp_init_op(n, CMP_LT); }
+static foil_status greater_init(FoilNode *n) { return cmp_init_op(n, CMP_GT); }
+
+static int cmp_dtype_ok(foil_dtype dt, int op)
+{
+    switch (dt) {
+    case FOIL_F32: case FOIL_F64: case FOIL_I8: case FOIL_U8: case FOIL_I16: case FOIL_U16:
+    case FOIL_I32: case FOIL_U32: case FOIL_I64: case FOIL_U64: return 1;
+    case FOIL_BOOL: return op == CMP_EQ;
+    default: return 0;
+    }
+}
+
+/* Broadcast output shape of inputs [0, n) into out[0] with dtype dt. */
+static foil_status bcast_infer(FoilOpCtx *c, int n, foil_dtype dt)
+{
+    int no = c->in[0]->ndim, bad = 0;
+    int64_t os[FOIL_MAX_DIMS];
+    memcpy(os, c->in[0]->shape, sizeof(int64_t) * (size_t)no);
+    for (int i = 1; i < n; i++) {
+        int64_t prev[FOIL_MAX_DIMS];
+        int np = no;
+        memcpy(prev, os, sizeof prev);
+        if (foilBcastShape(np, prev, c->in[i]->ndim, c->in[i]->shape, &no, os, &bad)) {
+            char s[96];
+            return foilNodeError(c, FOIL_ERR_SHAPE, "input %d's shape %s cannot be broadcast with the others (output dim %d)",
+                                 i, foil_shape_str(c->in[i], s, sizeof s), bad);
+        }
+    }
+    if (foil_tensor_set_shape(c->out[0], dt, no, os)) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    return FOIL_OK;
+}
+
+static void bcast_plan_inputs(const FoilOpCtx *c, int n, FoilBcast *bc)
+{
+    int nd[FOIL_BCAST_MAX_OPS];
+    const int64_t *shapes[FOIL_BCAST_MAX_OPS];
+    for (int i = 0; i < n; i++) {
+        nd[i] = c->in[i]->ndim;
+        shapes[i] = c->in[i]->shape;
+    }
+    foilBcastPlan(bc, c->out[0]->ndim, c->out[0]->shape, n, nd, shapes);
+}
+
+static foil_status cmp_infer(FoilOpCtx *c)
+{
+    const cmp_state *st = c->node->state;
+    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    const foil_tensor *a = c->in[0], *b = c->in[1];
+    if (a->dtype != b->dtype)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)", foil_dtype_name(a->dtype),
+                             foil_dtype_name(b->dtype));
+    if (!cmp_dtype_ok(a->dtype, st->op))
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(a->dtype));
+    if (c->node->opset < 7 && !foil_tensor_same_shape(a, b) && b->numel != 1)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "opset %d broadcasting (attribute broadcast/axis) is not supported",
+                             c->node->opset);
+    c->work_bytes = 0;
+    return bcast_infer(c, 2, FOIL_BOOL);
+}
+
+#define CMP_ROWS(T)                                                                              \
+    do {                                                                                         \
+        const T *A = c->in[0]->data, *B = c->in[1]->data;                                        \
+        _Pragma("omp parallel for if (bc.numel >= FOIL_PAR_MIN && bc.rows > 1) schedule(static)") \
+        for (int64_t row = 0; row < bc.rows; row++) {                                            \
+            const T *a = A + foilBcastRowOffset(&bc, 0, row), *b = B + foilBcastRowOffset(&bc, 1, row); \
+            uint8_t *y = Y + row * bc.inner;                                                     \
+            if (op == CMP_EQ)                                                                    \
+                for (int64_t j = 0; j < bc.inner; j++) y[j] = a[j * sa] == b[j * sb];            \
+            else if (op == CMP_LT)                                                               \
+                for (int64_t j = 0; j < bc.inner; j++) y[j] = a[j * sa] < b[j * sb];             \
+            else                                                                                 \
+                for (int64_t j = 0; j < bc.inner; j++) y[j] = a[j * sa] > b[j * sb];             \
+        }                                                                                        \
+    } while (0)
+
+static foil_status cmp_forward(FoilOpCtx *c)
+{
+    const int op = ((const cmp_state *)c->node->state)->op;
+    FoilBcast bc;
+    bcast_plan_inputs(c, 2, &bc);
+    if (bc.numel == 0) return FOIL_OK;
+    const int64_t sa = bc.s[0][bc.ndim - 1], sb = bc.s[1][bc.ndim - 1];
+    uint8_t *Y = c->out[0]->data;
+    switch (c->in[0]->dtype) {
+    case FOIL_F32: CMP_ROWS(float); break;
+    case FOIL_F64: CMP_ROWS(double); break;
+    case FOIL_I8: CMP_ROWS(int8_t); break;
+    case FOIL_U8: case FOIL_BOOL: CMP_ROWS(uint8_t); break;
+    case FOIL_I16: CMP_ROWS(int16_t); break;
+    case FOIL_U16: CMP_ROWS(uint16_t); break;
+    case FOIL_I32: CMP_ROWS(int32_t); break;
+    case FOIL_U32: CMP_ROWS(uint32_t); break;
+    case FOIL_I64: CMP_ROWS(int64_t); break;
+    case FOIL_U64: CMP_ROWS(uint64_t); break;
+    default: return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "unsupported type");
+    }
+    return FOIL_OK;
+}
+
+const FoilOp foilOpEqual = {.type = "Equal", .init = equal_init, .infer = cmp_infer, .forward = cmp_forward};
+const FoilOp foilOpLess = {.type = "Less", .init = less_init, .infer = cmp_infer, .forward = cmp_forward};
+const FoilOp foilOpGreater = {.type = "Greater", .init = greater_init, .infer = cmp_infer, .forward = cmp_forward};
+
+/* ------------------------------------------------------------------------- */
+/* Not                                                                        */
+
+static foil_status not_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an input");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    const foil_tensor *x = c->in[0];
+    if (x->dtype != FOIL_BOOL)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "input must be bool, not %s", foil_dtype_name(x->dtype));
+    c->work_bytes = 0;
+    if (foil_tensor_set_shape(c->out[0], FOIL_BOOL, x->ndim, x->shape))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    return FOIL_OK;
+}
+
+static foil_status not_forward(FoilOpCtx *c)
+{
+    const uint8_t *x = c->in[0]->data;
+    uint8_t *y = c->out[0]->data;
+    const int64_t n = c->in[0]->numel;
+#pragma omp parallel for if (n >= FOIL_PAR_MIN) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = !x[i];
+    return FOIL_OK;
+}
+
+const FoilOp foilOpNot = {.type = "Not", .infer = not_infer, .forward = not_forward};
+
+/* ------------------------------------------------------------------------- */
+/* Where                                                                      */
+
+static foil_status where_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 3 || !c->in[0] || !c->in[1] || !c->in[2])
+        return foilNodeError(c, FOIL_ERR_FORMAT, "needs 3 inputs (condition, X, Y)");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    if (c->in[0]->dtype != FOIL_BOOL)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "condition must be bool, not %s", foil_dtype_name(c->in[0]->dtype));
+    const foil_dtype dt = c->in[1]->dtype;
+    if (dt != c->in[2]->dtype)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "X and Y have different types (%s and %s)", foil_dtype_name(dt),
+                             foil_dtype_name(c->in[2]->dtype));
+    size_t es = foil_dtype_size(dt);
+    if (es != 1 && es != 2 && es != 4 && es != 8)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(dt));
+    foil_status st = bcast_infer(c, 3, dt);
+    if (st) return st;
+    /* backward: the selected gradient of a broadcast X or Y, before summing */
+    const int64_t n = c->out[0]->numel;
+    int bcast = c->in[1]->numel != n || c->in[2]->numel != n;
+    c->work_bytes = dt == FOIL_F32 && bcast ? (size_t)n * sizeof(float) : 0;
+    return FOIL_OK;
+}
+
+#define WHERE_ROWS(T)                                                                            \
+    do {                                                                                         \
+        const T *X = c->in[1]->data, *Yv = c->in[2]->data;                                       \
+        T *O = c->out[0]->data;                                                                  \
+        _Pragma("omp parallel for if (bc.numel >= FOIL_PAR_MIN && bc.rows > 1) schedule(static)") \
+        for (int64_t row = 0; row < bc.rows; row++) {                                            \
+            const uint8_t *k = C + foilBcastRowOffset(&bc, 0, row);                              \
+            const T *x = X + foilBcastRowOffset(&bc, 1, row), *y = Yv + foilBcastRowOffset(&bc, 2, row); \
+            T *o = O + row * bc.inner;                                                           \
+            for (int64_t j = 0; j < bc.inner; j++) o[j] = k[j * sc] ? x[j * sx] : y[j * sy];     \
+        }                                                                                        \
+    } while (0)
+
+static foil_status where_forward(FoilOpCtx *c)
+{
+    FoilBcast bc;
+    bcast_plan_inputs(c, 3, &bc);
+    if (bc.numel == 0) return FOIL_OK;
+    const int64_t sc = bc.s[0][bc.ndim - 1], sx = bc.s[1][bc.ndim - 1], sy = bc.s[2][bc.ndim - 1];
+    const uint8_t *C = c->in[0]->data;
+    switch (foil_dtype_size(c->in[1]->dtype)) {
+    case 1: WHERE_ROWS(uint8_t); break;
+    case 2: WHERE_ROWS(uint16_t); break;
+    case 4: WHERE_ROWS(uint32_t); break;
+    default: WHERE_ROWS(uint64_t); break;
+    }
+    return FOIL_OK;
+}
+
+/* forward: out = cond ? X : Y, so dX gets dout where cond holds and dY
+ * where it does not (each summed over its broadcast dimensions). */
+static void where_grad(const FoilOpCtx *c, const FoilBcast *bc, int k)
+{
+    const foil_tensor *o = c->out[0];
+    float *dst = foil_f32(c->d_in[k]);
+    const int full = c->in[k]->numel == bc->numel;
+    float *t = full ? dst : c->work;
+    const uint8_t want = k == 1;
+    const uint8_t *C = c->in[0]->data;
+    const float *g = foil_f32(c->d_out[0]);
+    const int64_t sc = bc->s[0][bc->ndim - 1];
+#pragma omp parallel for if (bc->numel >= FOIL_PAR_MIN && bc->rows > 1) schedule(static)
+    for (int64_t row = 0; row < bc->rows; row++) {
+        const uint8_t *cond = C + foilBcastRowOffset(bc, 0, row);
+        const float *gr = g + row * bc->inner;
+        float *tr = t + row * bc->inner;
+        if (full)
+            for (int64_t j = 0; j < bc->inner; j++) tr[j] += (cond[j * sc] != 0) == want ? gr[j] : 0.0f;
+        else
+            for (int64_t j = 0; j < bc->inner; j++) tr[j] = (cond[j * sc] != 0) == want ? gr[j] : 0.0f;
+    }
+    if (!full) foilBcastSumInto(dst, c->in[k]->ndim, c->in[k]->shape, t, o->ndim, o->shape);
+}
+
+static void where_backward(FoilOpCtx *c)
+{
+    if (c->in[1]->dtype != FOIL_F32 || !c->d_out[0]) return;
+    FoilBcast bc;
+    bcast_plan_inputs(c, 3, &bc);
+    if (bc.numel == 0) return;
+    for (int k = 1; k <= 2; k++)
+        if (c->d_in[k]) where_grad(c, &bc, k);
+}
+
+const FoilOp foilOpWhere = {
+    .type = "Where",
+    .grad_inputs = 0x6,
+    .infer = where_infer,
+    .forward = where_forward,
+    .backward = where_backward,
+};
