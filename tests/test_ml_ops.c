@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -312,6 +313,23 @@ static void test_model_without_gradients(void **state)
     assert_int_equal(foil_model_loss_input_grad(m, &x, labels, NULL, NULL, &grad), FOIL_ERR_CAPABILITY);
     assert_non_null(strstr(foil_last_error(), "not differentiable"));
     assert_non_null(strstr(foil_last_error(), "TreeEnsembleClassifier"));
+
+    /* Written back (the ai.onnx.ml domain and opset with it) and read
+     * again, it scores the same. */
+    char path[] = "/tmp/foil-ml-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    if (foil_model_save(m, path)) fail_msg("save: %s", foil_last_error());
+    foil_model *again = NULL;
+    if (foil_model_load(path, &again)) fail_msg("reload: %s", foil_last_error());
+    foil_tensor scores2 = {0};
+    assert_int_equal(foil_model_predict(again, &x, &scores2), FOIL_OK);
+    assert_memory_equal(scores.data, scores2.data, 4 * sizeof(float));
+    assert_false(foil_model_capabilities(again) & FOIL_MODEL_GRADIENTS);
+    foil_tensor_free(&scores2);
+    foil_model_free(again);
+    unlink(path);
     foil_tensor_free(&x);
     foil_tensor_free(&scores);
     foil_tensor_free(&grad);

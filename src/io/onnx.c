@@ -597,9 +597,14 @@ foil_status foilOnnxSaveBuffer(const FoilGraph *g, uint8_t **data, size_t *len)
     if (g->opset) opsets[n_opsets++] = &opset; /* 0: the model uses only other domains */
     ml.domain = (char *)FOIL_ML_DOMAIN;
     ml.has_version = 1;
-    for (int k = 0; k < g->n_nodes; k++)
-        if (g->nodes[k].domain && strcmp(g->nodes[k].domain, FOIL_ML_DOMAIN) == 0 && g->nodes[k].opset > ml.version)
-            ml.version = g->nodes[k].opset;
+    /* A node read from ONNX carries its ai.onnx.ml opset; one made in code
+     * carries the default domain's, and is taken to be of the newest. */
+    for (int k = 0; k < g->n_nodes; k++) {
+        const FoilNode *n = &g->nodes[k];
+        if (!n->domain || strcmp(n->domain, FOIL_ML_DOMAIN) != 0) continue;
+        int v = n->opset >= 1 && n->opset <= FOIL_ONNX_ML_MAX_OPSET ? n->opset : FOIL_ONNX_ML_MAX_OPSET;
+        if (v > ml.version) ml.version = v;
+    }
     if (ml.version) opsets[n_opsets++] = &ml;
     mp.has_ir_version = 1;
     mp.ir_version = 8; /* IR 8 (ONNX 1.12): initializers need not be listed as inputs */
