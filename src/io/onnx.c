@@ -300,10 +300,12 @@ static foil_status import_nodes(FoilGraph *g, const Onnx__GraphProto *gp, int ml
         if (domain[0] && strcmp(domain, "ai.onnx") != 0 && !ml)
             return foil_error(FOIL_ERR_UNSUPPORTED, "%s: operator domain '%s' is not supported (the default ONNX "
                               "domain and %s are)", where, domain, FOIL_ML_DOMAIN);
+        if (ml && ml_version < 0)
+            return foil_error(FOIL_ERR_FORMAT, "%s: the node is of domain %s, but the model imports no opset for it",
+                              where, FOIL_ML_DOMAIN);
         if (ml && (ml_version < 1 || ml_version > FOIL_ONNX_ML_MAX_OPSET))
-            return foil_error(FOIL_ERR_UNSUPPORTED, "%s: the model %s %s opset %d (foil reads 1 to %d)", where,
-                              ml_version < 0 ? "does not import the" : "imports", FOIL_ML_DOMAIN,
-                              ml_version < 0 ? 0 : ml_version, FOIL_ONNX_ML_MAX_OPSET);
+            return foil_error(FOIL_ERR_UNSUPPORTED, "%s: %s opset %d is not supported (foil reads 1 to %d)", where,
+                              FOIL_ML_DOMAIN, ml_version, FOIL_ONNX_ML_MAX_OPSET);
         if (!ml && g->opset == 0)
             return foil_error(FOIL_ERR_FORMAT, "%s: the node is of the default ONNX domain, but the model imports no "
                               "opset for it", where);
