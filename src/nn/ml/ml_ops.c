@@ -170,6 +170,13 @@ foil_status foilMlSetOut(FoilOpCtx *c, int k, foil_dtype dt, int ndim, const int
     return FOIL_OK;
 }
 
+/* For ops whose one output is their point: it must be there. */
+static foil_status need_out0(FoilOpCtx *c)
+{
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
+    return FOIL_OK;
+}
+
 foil_status foilMlRowsIn(FoilOpCtx *c, int64_t *rows, int64_t *features)
 {
     if (c->n_in < 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "input X is missing");
@@ -223,6 +230,7 @@ static foil_status scaler_infer(FoilOpCtx *c)
     const ScalerState *s = c->state;
     int64_t rows, f;
     foil_status st = foilMlRowsIn(c, &rows, &f);
+    if (!st) st = need_out0(c);
     if (st) return st;
     if ((s->n_offset > 1 && s->n_offset != f) || (s->n_scale > 1 && s->n_scale != f))
         return foilNodeError(c, FOIL_ERR_SHAPE, "offset has %lld and scale %lld values, but the input has %lld "
@@ -270,6 +278,7 @@ static foil_status normalizer_infer(FoilOpCtx *c)
 {
     int64_t rows, f;
     foil_status st = foilMlRowsIn(c, &rows, &f);
+    if (!st) st = need_out0(c);
     return st ? st : foilMlSetOut(c, 0, FOIL_F32, c->in[0]->ndim, c->in[0]->shape);
 }
 
@@ -432,7 +441,8 @@ static foil_status zipmap_infer(FoilOpCtx *c)
 {
     if (c->n_in != 1 || !c->in[0] || c->in[0]->dtype != FOIL_F32 || c->in[0]->ndim != 2)
         return foilNodeError(c, FOIL_ERR_FORMAT, "expects one float32 (N, C) input");
-    return foilMlSetOut(c, 0, FOIL_F32, 2, c->in[0]->shape);
+    foil_status st = need_out0(c);
+    return st ? st : foilMlSetOut(c, 0, FOIL_F32, 2, c->in[0]->shape);
 }
 
 static foil_status copy_forward(FoilOpCtx *c)
@@ -470,6 +480,8 @@ static foil_status cast_init(FoilNode *n)
 static foil_status cast_infer(FoilOpCtx *c)
 {
     if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 input");
+    foil_status st = need_out0(c);
+    if (st) return st;
     foil_dtype to = (foil_dtype)foilAttrInt(c->node, "to", FOIL_F32);
     return foilMlSetOut(c, 0, to, c->in[0]->ndim, c->in[0]->shape);
 }
