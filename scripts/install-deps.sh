@@ -12,7 +12,12 @@
 #                                        (PyPI) likewise in $FOIL_OPACUS_VENV
 #                                        (/opt/foil-opacus, else ~/.cache/foil-opacus),
 #                                        for tests/test_dp_opacus.sh and
-#                                        bench/dp_sgd_vs_opacus.py
+#                                        bench/dp_sgd_vs_opacus.py, and
+#                                        skl2onnx, onnxmltools, onnxruntime,
+#                                        xgboost and lightgbm (PyPI, pinned) in
+#                                        $FOIL_ML_VENV (/opt/foil-ml, else
+#                                        ~/.cache/foil-ml), for
+#                                        tests/test_ml_crosscheck.sh
 #   scripts/install-deps.sh --fuzz       also clang and libFuzzer, for scripts/fuzz.sh
 set -euo pipefail
 
@@ -64,7 +69,21 @@ install_opacus() {
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps opacus==1.4.0 opt-einsum
 }
 
-crosscheck_python() { install_lirpa; install_opacus; }
+# The ONNX-ML cross-check (tests/ml_crosscheck.py): exporters and runtimes
+# pinned to versions that install and run over Debian's scikit-learn 1.2.1,
+# onnx 1.12 and numpy 1.24 (pip pulls their own small dependencies:
+# onnxconverter-common, protobuf, flatbuffers, ...); the README's measured
+# differences are from these.
+install_ml() {
+  local venv=${FOIL_ML_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-ml || echo "$HOME/.cache/foil-ml")}
+  "$venv/bin/python" -c 'import skl2onnx, onnxmltools, xgboost, lightgbm, onnxruntime' >/dev/null 2>&1 && return 0
+  echo "installing skl2onnx, onnxmltools, onnxruntime, xgboost and lightgbm into $venv" >&2
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check skl2onnx==1.14.1 onnxmltools==1.11.2 \
+    onnxruntime==1.16.3 xgboost==1.7.6 lightgbm==3.3.5
+}
+
+crosscheck_python() { install_lirpa; install_opacus; install_ml; }
 
 missing=()
 for p in "${packages[@]}"; do

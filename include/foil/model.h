@@ -107,6 +107,13 @@ unsigned foil_model_capabilities(const foil_model *m);
 const char *foil_model_kind(const foil_model *m);
 const char *foil_model_name(const foil_model *m);
 
+/* Why a model that could have had gradients has none: NULL, or for an ONNX
+ * graph whose scores depend on an operator without a gradient (a tree
+ * ensemble, an SVM: the ai.onnx.ml operators) a sentence naming that node
+ * and its operator. Such a model lacks FOIL_MODEL_GRADIENTS: gradient
+ * attacks refuse it, query attacks (square, hsj, ...) run. */
+const char *foil_model_why_no_gradients(const foil_model *m);
+
 /* Inputs evaluated and input gradients returned since the model was made
  * (or reset); see "Counting" above. */
 int64_t foil_model_queries(const foil_model *m);
@@ -115,7 +122,10 @@ void foil_model_reset_counters(foil_model *m);
 
 /* ---- the ONNX graph model ---- */
 
-/* Load an ONNX classifier: one float32 input, first output = logits. */
+/* Load an ONNX classifier: one float32 input, first output = logits. A
+ * scikit-learn / onnxmltools classifier export, whose first output is the
+ * int64 label, is scored by its first float output instead (the
+ * probabilities; a ZipMap's input). */
 foil_status foil_model_load(const char *path, foil_model **out);
 /* The same ONNX classifier cut at one layer: a model whose output (its
  * "scores", N x features) is the value named `layer`, or with layer NULL

@@ -239,6 +239,10 @@ static foil_status check_capabilities(const attack_entry *e, const foil_model *m
 {
     const unsigned caps = foil_model_capabilities(model);
     const char *name = e->info.name;
+    if (e->info.needs == FOIL_NEEDS_GRADIENTS && !(caps & FOIL_MODEL_GRADIENTS) && foil_model_why_no_gradients(model))
+        return foil_error(FOIL_ERR_CAPABILITY, "%s needs input gradients, but %s is not differentiable: %s; attack it "
+                          "with a score-based attack (square, simba-pixel, simba-dct, nes) or a decision-based one "
+                          "(hsj)", name, foil_model_name(model), foil_model_why_no_gradients(model));
     if (e->info.needs == FOIL_NEEDS_GRADIENTS && !(caps & FOIL_MODEL_GRADIENTS))
         return foil_error(FOIL_ERR_CAPABILITY, "%s needs input gradients, but %s is a %s model that only answers "
                           "queries; attack it with a score-based attack (square, simba-pixel, simba-dct, nes) or a "

@@ -15,6 +15,7 @@
 #include "io/file.h"
 #include "io/onnx.h"
 #include "io/pb_where.h"
+#include "nn/ml/ml.h"
 #include "onnx.pb-c.h"
 
 #define FOIL_ONNX_MIN_OPSET 1
@@ -23,6 +24,9 @@
  * (AveragePool's dilations, which it supports; Pad's mode "wrap", which it
  * refuses by name). */
 #define FOIL_ONNX_MAX_OPSET 20
+/* ai.onnx.ml (nn/ml/ml.h): the versions scikit-learn, XGBoost and LightGBM
+ * exports use; 3 added the *_as_tensor attributes. */
+#define FOIL_ONNX_ML_MAX_OPSET 3
 /* Models larger than this are refused before reading (protobuf's own limit is 2 GiB). */
 #define FOIL_ONNX_MAX_BYTES ((size_t)2 << 30)
 
@@ -204,13 +208,25 @@ static foil_status read_value_info(FoilGraph *g, const Onnx__ValueInfoProto *vi,
     return FOIL_OK;
 }
 
+/* The default domain's opset; 0 when the model imports only other domains
+ * (an XGBoost export is one ai.onnx.ml node): then no node may use it. */
 static int default_opset(const Onnx__ModelProto *mp)
 {
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const char *dom = mp->opset_import[i]->domain;
         if (!dom || !dom[0] || strcmp(dom, "ai.onnx") == 0) return (int)mp->opset_import[i]->version;
     }
-    return mp->n_opset_import ? -1 : 1; /* IR 1-2 models may omit opset_import: opset 1 */
+    return mp->n_opset_import ? 0 : 1; /* IR 1-2 models may omit opset_import: opset 1 */
+}
+
+/* The ai.onnx.ml opset, or -1 when the model does not import it. */
+static int ml_opset(const Onnx__ModelProto *mp)
+{
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const char *dom = mp->opset_import[i]->domain;
+        if (dom && strcmp(dom, FOIL_ML_DOMAIN) == 0) return (int)mp->opset_import[i]->version;
+    }
+    return -1;
 }
 
 static foil_status import_initializers(FoilGraph *g, const Onnx__GraphProto *gp)
@@ -261,7 +277,12 @@ static foil_status import_io(FoilGraph *g, const Onnx__GraphProto *gp)
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
         int idx = foilGraphValue(g, name);
         if (idx < 0) return foil_error(FOIL_ERR_NOMEM, "out of memory");
-        if (g->values[idx].kind == FOIL_VALUE_ACTIVATION) {
+        const Onnx__TypeProto *tp = gp->output[i]->type;
+        /* A sequence of maps (ZipMap's {label: probability}) is left
+         * undeclared: foil's ZipMap passes the probabilities tensor on. */
+        int non_tensor = tp && (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ||
+                                tp->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE);
+        if (g->values[idx].kind == FOIL_VALUE_ACTIVATION && !non_tensor) {
             foil_status st = read_value_info(g, gp->output[i], &g->values[idx]);
             if (st) return st;
         }
@@ -271,7 +292,7 @@ static foil_status import_io(FoilGraph *g, const Onnx__GraphProto *gp)
     return FOIL_OK;
 }
 
-static foil_status import_nodes(FoilGraph *g, const Onnx__GraphProto *gp)
+static foil_status import_nodes(FoilGraph *g, const Onnx__GraphProto *gp, int ml_version)
 {
     for (size_t k = 0; k < gp->n_node; k++) {
         const Onnx__NodeProto *np = gp->node[k];
@@ -279,9 +300,19 @@ static foil_status import_nodes(FoilGraph *g, const Onnx__GraphProto *gp)
         const char *domain = np->domain ? np->domain : "";
         char where[512];
         snprintf(where, sizeof where, "%s: node %zu '%s' (%s)", g->path, k, np->name ? np->name : "", op_type);
-        if (domain[0] && strcmp(domain, "ai.onnx") != 0)
-            return foil_error(FOIL_ERR_UNSUPPORTED, "%s: operator domain '%s' is not supported (only the default ONNX "
-                              "domain is)", where, domain);
+        int ml = strcmp(domain, FOIL_ML_DOMAIN) == 0;
+        if (domain[0] && strcmp(domain, "ai.onnx") != 0 && !ml)
+            return foil_error(FOIL_ERR_UNSUPPORTED, "%s: operator domain '%s' is not supported (the default ONNX "
+                              "domain and %s are)", where, domain, FOIL_ML_DOMAIN);
+        if (ml && ml_version < 0)
+            return foil_error(FOIL_ERR_FORMAT, "%s: the node is of domain %s, but the model imports no opset for it",
+                              where, FOIL_ML_DOMAIN);
+        if (ml && (ml_version < 1 || ml_version > FOIL_ONNX_ML_MAX_OPSET))
+            return foil_error(FOIL_ERR_UNSUPPORTED, "%s: %s opset %d is not supported (foil reads 1 to %d)", where,
+                              FOIL_ML_DOMAIN, ml_version, FOIL_ONNX_ML_MAX_OPSET);
+        if (!ml && g->opset == 0)
+            return foil_error(FOIL_ERR_FORMAT, "%s: the node is of the default ONNX domain, but the model imports no "
+                              "opset for it", where);
         if (np->n_input > 4096 || np->n_output > 4096)
             return foil_error(FOIL_ERR_FORMAT, "%s: too many inputs or outputs", where);
         int in[4096], out[4096];
@@ -295,6 +326,11 @@ static foil_status import_nodes(FoilGraph *g, const Onnx__GraphProto *gp)
         }
         FoilNode *n = foilGraphAddNode(g, np->name, op_type, (int)np->n_input, in, (int)np->n_output, out);
         if (!n) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+        if (ml) {
+            free(n->domain);
+            if (!(n->domain = strdup(FOIL_ML_DOMAIN))) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+            n->opset = ml_version;
+        }
         n->attrs = calloc(np->n_attribute + 1, sizeof *n->attrs);
         if (!n->attrs) return foil_error(FOIL_ERR_NOMEM, "out of memory");
         for (size_t a = 0; a < np->n_attribute; a++) {
@@ -344,7 +380,7 @@ foil_status foilOnnxLoadBuffer(const void *data, size_t len, const char *path, F
     g->ir_version = mp->has_ir_version ? mp->ir_version : 0;
     g->opset = default_opset(mp);
     if (!gp) st = foil_error(FOIL_ERR_FORMAT, "%s: the model has no graph (is this an ONNX file?)", path);
-    else if (g->opset < FOIL_ONNX_MIN_OPSET || g->opset > FOIL_ONNX_MAX_OPSET)
+    else if (g->opset != 0 && (g->opset < FOIL_ONNX_MIN_OPSET || g->opset > FOIL_ONNX_MAX_OPSET))
         st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: ONNX opset %d is not supported (foil reads opsets %d to %d)", path,
                         g->opset, FOIL_ONNX_MIN_OPSET, FOIL_ONNX_MAX_OPSET);
     else if (gp->n_node == 0) st = foil_error(FOIL_ERR_FORMAT, "%s: the graph has no nodes", path);
@@ -357,7 +393,7 @@ foil_status foilOnnxLoadBuffer(const void *data, size_t len, const char *path, F
         if (e && e->key) st = foilGraphSetMeta(g, e->key, e->value ? e->value : "");
     }
     if (!st) st = import_io(g, gp);
-    if (!st) st = import_nodes(g, gp);
+    if (!st) st = import_nodes(g, gp, ml_opset(mp));
     if (!st) st = import_value_info(g, gp);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (!st) st = foilGraphFinalize(g);
@@ -527,6 +563,7 @@ static foil_status build_graph_proto(export_arena *ar, const FoilGraph *g, Onnx_
         onnx__node_proto__init(np);
         np->name = n->name;
         np->op_type = n->op_type;
+        if (n->domain && n->domain[0]) np->domain = n->domain;
         np->n_input = (size_t)n->n_in;
         np->input = value_names(ar, g, n->in, n->n_in);
         np->n_output = (size_t)n->n_out;
@@ -553,19 +590,33 @@ foil_status foilOnnxSaveBuffer(const FoilGraph *g, uint8_t **data, size_t *len)
     export_arena ar = {0};
     Onnx__ModelProto mp;
     Onnx__GraphProto gp;
-    Onnx__OperatorSetIdProto opset;
-    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
+    Onnx__OperatorSetIdProto opset, ml;
+    Onnx__OperatorSetIdProto *opsets[2];
+    size_t n_opsets = 0;
     onnx__model_proto__init(&mp);
     onnx__operator_set_id_proto__init(&opset);
+    onnx__operator_set_id_proto__init(&ml);
     opset.domain = (char *)"";
     opset.has_version = 1;
     /* The model's own opset: re-versioning would change op semantics. */
     opset.version = g->opset;
+    if (g->opset) opsets[n_opsets++] = &opset; /* 0: the model uses only other domains */
+    ml.domain = (char *)FOIL_ML_DOMAIN;
+    ml.has_version = 1;
+    /* A node read from ONNX carries its ai.onnx.ml opset; one made in code
+     * carries the default domain's, and is taken to be of the newest. */
+    for (int k = 0; k < g->n_nodes; k++) {
+        const FoilNode *n = &g->nodes[k];
+        if (!n->domain || strcmp(n->domain, FOIL_ML_DOMAIN) != 0) continue;
+        int v = n->opset >= 1 && n->opset <= FOIL_ONNX_ML_MAX_OPSET ? n->opset : FOIL_ONNX_ML_MAX_OPSET;
+        if (v > ml.version) ml.version = v;
+    }
+    if (ml.version) opsets[n_opsets++] = &ml;
     mp.has_ir_version = 1;
     mp.ir_version = 8; /* IR 8 (ONNX 1.12): initializers need not be listed as inputs */
     mp.producer_name = (char *)"foil";
     mp.producer_version = (char *)"0.1.0";
-    mp.n_opset_import = 1;
+    mp.n_opset_import = n_opsets;
     mp.opset_import = opsets;
     mp.graph = &gp;
     *data = NULL;

@@ -18,12 +18,14 @@
  * gradients and adversarial examples keep the caller's shape.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "foil/loss.h"
 #include "io/onnx.h"
 #include "model/model_internal.h"
+#include "nn/ml/ml.h"
 
 
 static const foil_model_ops graph_ops;
@@ -52,15 +54,44 @@ foil_status foilModelFromGraph(FoilGraph *g, foil_model **out)
         foilGraphFree(g);
         return foil_error(FOIL_ERR_NOMEM, "out of memory");
     }
+    /* A classifier exported from scikit-learn, XGBoost or LightGBM gives
+     * (label, probabilities): score by the probabilities. */
+    if (g->n_outputs > 1) {
+        const FoilValue *o0 = &g->values[g->outputs[0]];
+        if (o0->has_decl && o0->decl_dtype != FOIL_F32)
+            for (int i = 1; i < g->n_outputs; i++) {
+                const FoilValue *o = &g->values[g->outputs[i]];
+                if (o->has_decl && o->decl_dtype != FOIL_F32) continue;
+                int v = g->outputs[i];
+                memmove(g->outputs + 1, g->outputs, (size_t)i * sizeof *g->outputs);
+                g->outputs[0] = v;
+                /* Nothing reads the label; its declared shape goes
+                 * unchecked (onnxmltools declares [1] for LightGBM's). */
+                g->values[g->outputs[1]].has_decl = 0;
+                break;
+            }
+    }
+    char why[512] = "";
+    int blocker = foilMlGradientBlocker(g, 0);
+    if (blocker >= 0) {
+        const FoilNode *b = &g->nodes[blocker];
+        snprintf(why, sizeof why, "its scores '%s' depend on node '%s' (%s%s%s), which has no gradient",
+                 g->values[g->outputs[0]].name, b->name[0] ? b->name : b->op_type, b->op_type, b->domain[0] ? ", " : "",
+                 b->domain);
+    }
     gm->g = g;
     gm->fixed_batch = in->decl_shape[0] > 0 ? in->decl_shape[0] : 0;
     gm->max_batch = 256;
     foil_model_desc desc = {.name = g->path,
-                            .capabilities = FOIL_MODEL_GRADIENTS | FOIL_MODEL_SCORES,
+                            .capabilities = blocker >= 0 ? FOIL_MODEL_SCORES : FOIL_MODEL_GRADIENTS | FOIL_MODEL_SCORES,
                             .input_rank = in->decl_ndim,
                             .input_shape = in->decl_shape};
     foil_status st2 = foil_model_create(&graph_ops, gm, &desc, out);
     if (!st2) gm->self = *out;
+    if (!st2 && why[0] && (st2 = foilModelSetWhyNoGradients(*out, why))) {
+        foil_model_free(*out);
+        *out = NULL;
+    }
     return st2;
 }
 

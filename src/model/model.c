@@ -45,8 +45,18 @@ void foil_model_free(foil_model *m)
     if (!m) return;
     if (m->ops->destroy) m->ops->destroy(m->state);
     free(m->name);
+    free(m->why_no_gradients);
     free(m);
 }
+
+foil_status foilModelSetWhyNoGradients(foil_model *m, const char *why)
+{
+    free(m->why_no_gradients);
+    m->why_no_gradients = why ? strdup(why) : NULL;
+    return why && !m->why_no_gradients ? foil_error(FOIL_ERR_NOMEM, "out of memory") : FOIL_OK;
+}
+
+const char *foil_model_why_no_gradients(const foil_model *m) { return m ? m->why_no_gradients : NULL; }
 
 void *foil_model_state(const foil_model *m) { return m->state; }
 unsigned foil_model_capabilities(const foil_model *m) { return m->caps; }
@@ -190,6 +200,10 @@ static foil_status values_of_scores(const foil_model *m, foil_logit_fn fn, void 
 
 static foil_status no_gradients(const foil_model *m)
 {
+    if (m->why_no_gradients)
+        return foil_error(FOIL_ERR_CAPABILITY, "%s: the model is not differentiable: %s; use an attack that only "
+                          "queries it (score-based: square, simba-pixel, simba-dct, nes; decision-based: hsj)", m->name,
+                          m->why_no_gradients);
     return foil_error(FOIL_ERR_CAPABILITY, "%s: this %s model gives no input gradients; use an attack that only "
                       "queries it (score-based: square, simba-pixel, simba-dct, nes; decision-based: hsj)", m->name,
                       foil_model_kind(m));

@@ -18,7 +18,11 @@ struct foil_model {
     int input_rank;            /* 0: not declared */
     int64_t input_shape[FOIL_MAX_DIMS];
     int64_t queries, grads;    /* see "Counting" in foil/model.h */
+    char *why_no_gradients;    /* NULL, or why a graph model is not differentiable (foil_model_why_no_gradients) */
 };
+
+/* Record why m has no gradients (copied); FOIL_ERR_NOMEM. */
+foil_status foilModelSetWhyNoGradients(foil_model *m, const char *why);
 
 enum { BATCH_UNTRIED = 0, BATCH_FREE, BATCH_DECLARED };
 

@@ -9,6 +9,7 @@
 #include "foil/cpu.h"
 #include "foil/rng.h"
 #include "nn/graph.h"
+#include "nn/ml/ml.h"
 
 FoilGraph *foilGraphNew(const char *path)
 {
@@ -330,10 +331,11 @@ foil_status foilGraphFinalize(FoilGraph *g)
             v->producer = k;
         }
         if (st) break;
-        n->op = foilOpFind(n->op_type);
+        n->op = foilOpFindDomain(n->domain, n->op_type);
         if (!n->op) {
-            st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: node '%s': operator '%s' is not supported (foil supports: %s)",
-                            g->path, node_label(n), n->op_type, foilOpList());
+            st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: node '%s': operator '%s'%s%s is not supported (foil supports: %s)",
+                            g->path, node_label(n), n->op_type, n->domain[0] ? " of domain " : "", n->domain,
+                            foilOpListDomain(n->domain));
             break;
         }
         if (n->op->init && (st = n->op->init(n))) {

@@ -52,6 +52,38 @@ put("onnx", "output-declared-twice.onnx", h.make_model(h.make_graph([h.make_node
 put("onnx", "huge-padding.onnx", model([h.make_node("Conv", ["x", "cw"], ["c"], pads=[1, 1, 1, 1 << 24], kernel_shape=[3, 3]),
                                         h.make_node("GlobalAveragePool", ["c"], ["p"]), h.make_node("Flatten", ["p"], ["y"])],
                                        [nh.from_array(np.ones((2, 1, 3, 3), np.float32), "cw")], [2, 1, 4, 4], [2, 2]))
+# ai.onnx.ml: a two-tree classifier (every branch mode, a missing-value
+# track, labels then probabilities, as skl2onnx writes it) and the same
+# scores through a ZipMap, whose output is a sequence of maps.
+def tree_model(zipmap):
+    x = h.make_tensor_value_info("x", T.FLOAT, ["N", 3])
+    label = h.make_tensor_value_info("label", T.INT64, ["N"])
+    modes = ["BRANCH_LEQ", "BRANCH_LT", "LEAF", "LEAF", "LEAF",
+             "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "LEAF", "BRANCH_NEQ", "LEAF", "LEAF", "LEAF", "LEAF"]
+    tree = h.make_node("TreeEnsembleClassifier", ["x"], ["label", "probabilities"], domain="ai.onnx.ml",
+                       nodes_treeids=[0] * 5 + [1] * 9, nodes_nodeids=list(range(5)) + list(range(9)),
+                       nodes_featureids=[0, 1, 0, 0, 0, 2, 1, 0, 0, 2, 0, 0, 0, 0], nodes_modes=modes,
+                       nodes_values=[0.5, 0.25, 0, 0, 0, 0.1, 0.9, 0.5, 0, 0.3, 0, 0, 0, 0],
+                       nodes_truenodeids=[1, 2, 0, 0, 0, 1, 2, 3, 0, 5, 0, 0, 0, 0],
+                       nodes_falsenodeids=[4, 3, 0, 0, 0, 8, 7, 4, 0, 6, 0, 0, 0, 0],
+                       nodes_missing_value_tracks_true=[1] + [0] * 13,
+                       class_treeids=[0, 0, 0, 1, 1, 1, 1, 1], class_nodeids=[2, 3, 4, 3, 5, 6, 7, 8],
+                       class_ids=[0, 1, 2, 0, 1, 2, 1, 0], class_weights=[0.5, 0.3, 0.2, 0.1, 0.4, 0.5, 0.6, 0.4],
+                       classlabels_int64s=[0, 1, 2], post_transform="SOFTMAX", base_values=[0.1, 0.2, 0.3])
+    nodes, outs = [tree], [label]
+    if zipmap:
+        nodes.append(h.make_node("ZipMap", ["probabilities"], ["zipped"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2]))
+        seq = onnx.TypeProto()
+        seq.sequence_type.elem_type.map_type.key_type = T.INT64
+        seq.sequence_type.elem_type.map_type.value_type.tensor_type.elem_type = T.FLOAT
+        outs.append(h.make_value_info("zipped", seq))
+    else:
+        outs.append(h.make_tensor_value_info("probabilities", T.FLOAT, ["N", 3]))
+    g = h.make_graph(nodes, "g", [x], outs)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 15), h.make_opsetid("ai.onnx.ml", 3)]).SerializeToString()
+
+put("onnx", "tree-ensemble.onnx", tree_model(False))
+put("onnx", "tree-zipmap.onnx", tree_model(True))
 mlp = open(os.path.join(root, "onnx", "mlp.onnx"), "rb").read()
 put("onnx", "truncated.onnx", mlp[: len(mlp) // 2])
 put("onnx", "no-graph.onnx", h.make_model(h.make_graph([], "g", [], [])).SerializeToString()[:8])
