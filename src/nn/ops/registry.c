@@ -13,7 +13,8 @@
     X(Softmax) X(LogSoftmax) X(SoftmaxCrossEntropyLoss)                                   \
     X(BatchNormalization)                                                                 \
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Pad) X(Shape) X(Gather) X(Unsqueeze)   \
-    X(Squeeze) X(Constant) X(Identity) X(Dropout)
+    X(Squeeze) X(Constant) X(Identity) X(Dropout)                                          \
+    X(Slice) X(Split) X(Expand) X(Tile) X(Cast) X(CastLike) X(ConstantOfShape) X(Range) X(Einsum)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)
