@@ -1,7 +1,7 @@
 /*
  * tests/test_ops_shape.c - Flatten, Reshape, Transpose, Concat, Pad, Shape,
  * Gather, Squeeze, Unsqueeze, Constant, Identity, Dropout; Slice, Split,
- * Expand, Tile, Cast, CastLike, ConstantOfShape, Range, Einsum.
+ * Expand, Tile, Cast, CastLike, ConstantOfShape, Range, Einsum, Resize.
  *
  * Forward values are checked against naive references written here (index
  * arithmetic one element at a time, independent of the kernels' blocking and
@@ -1663,6 +1663,75 @@ static void test_einsum(void **state)
     prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Resize                                                                    */
+
+/* A Resize of a float input x (rank 4) by known scales (or sizes). */
+static op_case *resize_case(const char *mode, const char *ctm, const int64_t *xs, const float *x, const float *scales,
+                            const int64_t *sizes)
+{
+    op_case *oc = mk("Resize", 4, 1, 13);
+    if (x) opc_input(oc, 0, FOIL_F32, 4, xs, x, 0);
+    else opc_input_randn(oc, 0, 4, xs, 1.0f, 31);
+    const int64_t four = 4, zero = 0;
+    opc_input(oc, 1, FOIL_F32, 1, &zero, NULL, 1);
+    opc_input(oc, 2, FOIL_F32, 1, scales ? &four : &zero, scales, 1);
+    if (sizes) opc_input(oc, 3, FOIL_I64, 1, &four, sizes, 1);
+    else oc->n_in = oc->node.n_in = 3;
+    opc_attr_string(oc, "mode", mode);
+    if (ctm) opc_attr_string(oc, "coordinate_transformation_mode", ctm);
+    return oc;
+}
+
+static void test_resize(void **state)
+{
+    (void)state;
+    /* linear, half_pixel, 2x2 -> 4x4 (the values of the ONNX operator docs) */
+    const int64_t xs[4] = {1, 1, 2, 2}, ws[4] = {1, 1, 4, 4};
+    const float x[4] = {1, 2, 3, 4}, up2[4] = {1, 1, 2, 2};
+    const float want[16] = {1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f, 3.5f, 3, 3.25f, 3.75f, 4};
+    op_case *oc = resize_case("linear", NULL, xs, x, up2, NULL);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 4, ws);
+    assert_true(max_abs_diff(foil_f32(&oc->out[0]), want, 16) < 1e-6);
+    opc_free(oc);
+    /* nearest, asymmetric, sizes 4x4: out[i][j] = x[floor(i/2)][floor(j/2)] (round_prefer_floor of i/2) */
+    const int64_t sz[4] = {1, 1, 4, 4};
+    oc = resize_case("nearest", "asymmetric", xs, x, NULL, sz);
+    opc_attr_string(oc, "nearest_mode", "floor");
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) assert_float_equal(foil_f32(&oc->out[0])[i * 4 + j], x[(i / 2) * 2 + j / 2], 0.0f);
+    opc_free(oc);
+    /* gradients: every mode, up and down, a batch of 2 (parallel backward) */
+    static const char *const modes[3] = {"nearest", "linear", "cubic"};
+    static const char *const ctms[3] = {"half_pixel", "align_corners", "pytorch_half_pixel"};
+    const int64_t gs[4] = {2, 2, 5, 4};
+    const float fac[2][4] = {{1, 1, 2, 1.5f}, {1, 1, 0.6f, 0.5f}};
+    for (int m = 0; m < 3; m++)
+        for (int f = 0; f < 2; f++) {
+            oc = resize_case(modes[m], ctms[(m + f) % 3], gs, NULL, fac[f], NULL);
+            if (m == 2 && f == 1) opc_attr_int(oc, "exclude_outside", 1);
+            prepare_ok(oc);
+            gradcheck_ok(oc, 0, 1e-2f, 0);
+            opc_free(oc);
+        }
+    /* errors: scales known only at run time; antialias; both scales and sizes; mode */
+    oc = resize_case("linear", NULL, xs, x, up2, NULL);
+    oc->known[2] = 0;
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = resize_case("linear", NULL, xs, x, up2, NULL);
+    opc_attr_int(oc, "antialias", 1);
+    oc->node.opset = 18;
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = resize_case("linear", NULL, xs, x, up2, sz);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = resize_case("area", NULL, xs, x, up2, NULL);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+}
+
 int main(void)
 {
     opc_skip_unless_kernels_run();
@@ -1673,7 +1742,7 @@ int main(void)
         cmocka_unit_test(test_constant),  cmocka_unit_test(test_identity),  cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_slice),     cmocka_unit_test(test_split),     cmocka_unit_test(test_expand),
         cmocka_unit_test(test_tile),      cmocka_unit_test(test_cast),      cmocka_unit_test(test_constant_of_shape),
-        cmocka_unit_test(test_range),     cmocka_unit_test(test_einsum),
+        cmocka_unit_test(test_range),     cmocka_unit_test(test_einsum),     cmocka_unit_test(test_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
