@@ -89,13 +89,15 @@
 #define foilOpTranspose FOIL_KSET_NAME(foilOpTranspose)
 #define foilOpUnsqueeze FOIL_KSET_NAME(foilOpUnsqueeze)
 
-/* slice.c, cast.c, generate.c, resize.c, einsum.c; shape.c's foilKnownInts (known.h) */
+/* slice.c, cast.c, generate.c, resize.c, einsum.c, rnn.c; shape.c's foilKnownInts (known.h) */
 #define foilKnownInts FOIL_KSET_NAME(foilKnownInts)
 #define foilOpCast FOIL_KSET_NAME(foilOpCast)
 #define foilOpCastLike FOIL_KSET_NAME(foilOpCastLike)
 #define foilOpConstantOfShape FOIL_KSET_NAME(foilOpConstantOfShape)
 #define foilOpEinsum FOIL_KSET_NAME(foilOpEinsum)
 #define foilOpExpand FOIL_KSET_NAME(foilOpExpand)
+#define foilOpGRU FOIL_KSET_NAME(foilOpGRU)
+#define foilOpLSTM FOIL_KSET_NAME(foilOpLSTM)
 #define foilOpRange FOIL_KSET_NAME(foilOpRange)
 #define foilOpResize FOIL_KSET_NAME(foilOpResize)
 #define foilOpSlice FOIL_KSET_NAME(foilOpSlice)

@@ -14,7 +14,7 @@
     X(BatchNormalization)                                                                 \
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Pad) X(Shape) X(Gather) X(Unsqueeze)   \
     X(Squeeze) X(Constant) X(Identity) X(Dropout)                                          \
-    X(Slice) X(Split) X(Expand) X(Tile) X(Cast) X(CastLike) X(ConstantOfShape) X(Range) X(Einsum) X(Resize)
+    X(Slice) X(Split) X(Expand) X(Tile) X(Cast) X(CastLike) X(ConstantOfShape) X(Range) X(Einsum) X(Resize) X(LSTM) X(GRU)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)
