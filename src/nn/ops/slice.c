@@ -118,16 +118,29 @@ static int64_t imap_row(const imap *m, int64_t row)
     return off;
 }
 
+/* A row whose last-axis map is a contiguous run (last[j] = last[0] + j: a
+ * slice with step 1, an unbroadcast axis) is one memcpy. */
+static int imap_last_contiguous(const imap *m)
+{
+    const int64_t *last = m->map[m->r - 1];
+    for (int64_t j = 1; j < m->n[m->r - 1]; j++)
+        if (last[j] != last[0] + j) return 0;
+    return 1;
+}
+
 #define IMAP_GATHER(NAME, T)                                                              \
     static void NAME(const imap *m, const T *restrict in, T *restrict out, int64_t rows, \
                      int64_t inner)                                                       \
     {                                                                                     \
         const int64_t *last = m->map[m->r - 1];                                           \
+        const int run = imap_last_contiguous(m);                                          \
         _Pragma("omp parallel for if (rows * inner > PAR_MIN) schedule(static)")          \
         for (int64_t row = 0; row < rows; row++) {                                        \
             const T *src = in + imap_row(m, row);                                         \
             T *dst = out + row * inner;                                                   \
-            for (int64_t j = 0; j < inner; j++) dst[j] = src[last[j]];                    \
+            if (run) memcpy(dst, src + last[0], (size_t)inner * sizeof(T));               \
+            else                                                                          \
+                for (int64_t j = 0; j < inner; j++) dst[j] = src[last[j]];                \
         }                                                                                 \
     }
 IMAP_GATHER(imap_gather1, uint8_t)
@@ -160,12 +173,19 @@ static void imap_scatter_add(const imap *m, const float *dy, float *dx, int one_
         return;
     }
     const int64_t inner = m->n[m->r - 1], rows = prod(m->n, 0, m->r - 1);
+    if (inner == 0 || rows == 0) return;
     const int64_t *last = m->map[m->r - 1];
+    const int run = imap_last_contiguous(m);
 #pragma omp parallel for if (one_to_one && rows * inner > PAR_MIN) schedule(static)
     for (int64_t row = 0; row < rows; row++) {
         float *d = dx + imap_row(m, row);
         const float *g = dy + row * inner;
-        for (int64_t j = 0; j < inner; j++) d[last[j]] += g[j];
+        if (run) {
+            float *restrict dr = d + last[0];
+            for (int64_t j = 0; j < inner; j++) dr[j] += g[j];
+        } else {
+            for (int64_t j = 0; j < inner; j++) d[last[j]] += g[j];
+        }
     }
 }
 
