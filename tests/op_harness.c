@@ -91,6 +91,14 @@ void opc_attr_floats(op_case *oc, const char *name, int n, const float *v)
     memcpy(a->floats, v, (size_t)n * sizeof *v);
 }
 
+void opc_attr_strings(op_case *oc, const char *name, int n, const char *const *v)
+{
+    FoilAttr *a = add_attr(oc, name, FOIL_ATTR_STRINGS);
+    a->n = n;
+    a->strings = calloc((size_t)(n ? n : 1), sizeof *a->strings);
+    for (int i = 0; i < n; i++) a->strings[i] = strdup(v[i]);
+}
+
 void opc_attr_tensor(op_case *oc, const char *name, const foil_tensor *t)
 {
     FoilAttr *a = add_attr(oc, name, FOIL_ATTR_TENSOR);
@@ -236,6 +244,8 @@ void opc_free(op_case *oc)
         free(a->s);
         free(a->ints);
         free(a->floats);
+        for (int k = 0; a->strings && k < a->n; k++) free(a->strings[k]);
+        free(a->strings);
         if (a->t) { foil_tensor_free(a->t); free(a->t); }
     }
     free(n->attrs);

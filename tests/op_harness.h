@@ -47,6 +47,7 @@ void opc_attr_float(op_case *oc, const char *name, float v);
 void opc_attr_string(op_case *oc, const char *name, const char *s);
 void opc_attr_ints(op_case *oc, const char *name, int n, const int64_t *v);
 void opc_attr_floats(op_case *oc, const char *name, int n, const float *v);
+void opc_attr_strings(op_case *oc, const char *name, int n, const char *const *v);
 void opc_attr_tensor(op_case *oc, const char *name, const foil_tensor *t); /* copied */
 
 /* init + infer + allocate outputs, gradients and workspace. */

@@ -1,6 +1,7 @@
 /*
  * tests/test_ops_shape.c - Flatten, Reshape, Transpose, Concat, Pad, Shape,
- * Gather, Squeeze, Unsqueeze, Constant, Identity, Dropout.
+ * Gather, Squeeze, Unsqueeze, Constant, Identity, Dropout; Slice, Split,
+ * Expand, Tile, Cast, CastLike, ConstantOfShape, Range, Einsum, Resize.
  *
  * Forward values are checked against naive references written here (index
  * arithmetic one element at a time, independent of the kernels' blocking and
@@ -1205,6 +1206,532 @@ static void test_dropout(void **state)
     prepare_fails(oc, FOIL_ERR_FORMAT); /* training_mode not a scalar */
 }
 
+/* ------------------------------------------------------------------------- */
+/* Slice                                                                     */
+
+/* The indices a numpy slice s:e:t takes on an axis of size d, by walking
+ * (an independent formulation of slice.c's count formula). */
+static int64_t walk_slice(int64_t d, int64_t s, int64_t e, int64_t t, int64_t *idx)
+{
+    if (s < 0) s += d;
+    if (e < 0) e += d;
+    int64_t n = 0;
+    if (t > 0) {
+        if (s < 0) s = 0;
+        if (e > d) e = d;
+        for (int64_t i = s; i < e; i += t) idx[n++] = i;
+    } else {
+        if (s > d - 1) s = d - 1;
+        if (e < -1) e = -1;
+        for (int64_t i = s; i > e && i >= 0; i += t) idx[n++] = i;
+    }
+    return n;
+}
+
+/* Slice a (4,5,6) float input on the given axes; check against walk_slice,
+ * then the gradient. nax < 0: axes and steps inputs omitted. */
+static void check_slice(int nax, const int64_t *st, const int64_t *en, const int64_t *ax, const int64_t *stp)
+{
+    const int64_t shp[3] = {4, 5, 6};
+    int n = nax < 0 ? -nax : nax;
+    const int64_t nn = n;
+    op_case *oc = mk("Slice", nax < 0 ? 3 : 5, 1, 13);
+    opc_input_randn(oc, 0, 3, shp, 1.0f, 11);
+    opc_input(oc, 1, FOIL_I64, 1, &nn, st, 1);
+    opc_input(oc, 2, FOIL_I64, 1, &nn, en, 1);
+    if (nax > 0) {
+        opc_input(oc, 3, FOIL_I64, 1, &nn, ax, 1);
+        opc_input(oc, 4, FOIL_I32, 1, &nn, (const int32_t[]){(int32_t)stp[0], (int32_t)stp[1 % n], (int32_t)stp[2 % n]}, 1);
+    }
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    int64_t idx[3][16], cnt[3];
+    for (int d = 0; d < 3; d++) cnt[d] = walk_slice(shp[d], 0, shp[d], 1, idx[d]);
+    for (int k = 0; k < n; k++) {
+        int a = (int)(nax < 0 ? k : (ax[k] < 0 ? ax[k] + 3 : ax[k]));
+        cnt[a] = walk_slice(shp[a], st[k], en[k], nax < 0 ? 1 : stp[k], idx[a]);
+    }
+    assert_shape(&oc->out[0], 3, cnt);
+    const float *x = foil_f32(&oc->in[0]), *y = foil_f32(&oc->out[0]);
+    int64_t o = 0;
+    for (int64_t i = 0; i < cnt[0]; i++)
+        for (int64_t j = 0; j < cnt[1]; j++)
+            for (int64_t k = 0; k < cnt[2]; k++, o++)
+                assert_float_equal(y[o], x[(idx[0][i] * 5 + idx[1][j]) * 6 + idx[2][k]], 0.0f);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+}
+
+static void test_slice(void **state)
+{
+    (void)state;
+    /* default axes and steps */
+    check_slice(-2, (const int64_t[]){1, 0}, (const int64_t[]){3, -1}, NULL, NULL);
+    /* negative axes, steps 2 and -1, clamping of out-of-range starts/ends */
+    check_slice(3, (const int64_t[]){0, 100, -1}, (const int64_t[]){INT64_MAX, -100, -7},
+                (const int64_t[]){-1, 1, 0}, (const int64_t[]){2, -1, -2});
+    /* empty result (start past end), step -3 from the end */
+    check_slice(2, (const int64_t[]){3, -1}, (const int64_t[]){1, 0}, (const int64_t[]){0, 2},
+                (const int64_t[]){1, -3});
+    /* start beyond the axis: empty */
+    check_slice(1, (const int64_t[]){10}, (const int64_t[]){20}, (const int64_t[]){1}, (const int64_t[]){1});
+
+    /* opset 1: attributes; int64 data (a shape) */
+    const int64_t four = 4, shp[4] = {8, 3, 224, 224}, want[2] = {224, 224};
+    op_case *oc = mk("Slice", 1, 1, 1);
+    opc_input(oc, 0, FOIL_I64, 1, &four, shp, 1);
+    opc_attr_ints(oc, "starts", 1, (const int64_t[]){2});
+    opc_attr_ints(oc, "ends", 1, (const int64_t[]){INT64_MAX});
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].numel, 2);
+    assert_memory_equal(oc->out[0].data, want, sizeof want);
+    opc_free(oc);
+
+    /* errors: starts not known at plan time; step 0; repeated axis; lengths differ */
+    const int64_t s2[2] = {4, 5}, one = 1, two = 2, z[2] = {0, 0}, e[2] = {2, 2};
+    oc = mk("Slice", 3, 1, 13);
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &one, z, 0);
+    opc_input(oc, 2, FOIL_I64, 1, &one, e, 1);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = mk("Slice", 5, 1, 13);
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &one, z, 1);
+    opc_input(oc, 2, FOIL_I64, 1, &one, e, 1);
+    opc_input(oc, 3, FOIL_I64, 1, &one, z, 1);
+    opc_input(oc, 4, FOIL_I64, 1, &one, z, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Slice", 4, 1, 13);
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &two, z, 1);
+    opc_input(oc, 2, FOIL_I64, 1, &two, e, 1);
+    opc_input(oc, 3, FOIL_I64, 1, &two, z, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Slice", 3, 1, 13);
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    opc_input(oc, 1, FOIL_I64, 1, &two, z, 1);
+    opc_input(oc, 2, FOIL_I64, 1, &one, e, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Split                                                                     */
+
+/* Split (3, 7, 2) on axis 1 into parts of the given lengths (how: 0 equal,
+ * 1 attribute (opset 11), 2 input (opset 13), 3 num_outputs (opset 18)). */
+static void check_split(int how, int K, const int64_t *len)
+{
+    const int64_t shp[3] = {3, 7, 2};
+    op_case *oc = mk("Split", how == 2 ? 2 : 1, K, how == 1 ? 11 : how == 2 ? 13 : 18);
+    opc_input_randn(oc, 0, 3, shp, 1.0f, 5);
+    opc_attr_int(oc, "axis", -2);
+    const int64_t k64 = K;
+    if (how == 1) opc_attr_ints(oc, "split", K, len);
+    if (how == 2) opc_input(oc, 1, FOIL_I64, 1, &k64, len, 1);
+    if (how == 3) opc_attr_int(oc, "num_outputs", K);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    const float *x = foil_f32(&oc->in[0]);
+    int64_t off = 0;
+    for (int k = 0; k < K; k++) {
+        const int64_t want[3] = {3, len[k], 2};
+        assert_shape(&oc->out[k], 3, want);
+        const float *y = foil_f32(&oc->out[k]);
+        for (int64_t i = 0; i < 3; i++)
+            for (int64_t j = 0; j < len[k]; j++)
+                for (int64_t t = 0; t < 2; t++)
+                    assert_float_equal(y[(i * len[k] + j) * 2 + t], x[(i * 7 + off + j) * 2 + t], 0.0f);
+        off += len[k];
+    }
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+}
+
+static void test_split(void **state)
+{
+    (void)state;
+    check_split(1, 3, (const int64_t[]){2, 0, 5});
+    check_split(2, 2, (const int64_t[]){6, 1});
+    check_split(3, 3, (const int64_t[]){3, 3, 1}); /* ceil(7/3) each, the rest last */
+    /* equal parts (opset 13, no split): 7 into 7 */
+    check_split(0, 7, (const int64_t[]){1, 1, 1, 1, 1, 1, 1});
+    /* errors: 7 into 2 equal parts; lengths not summing to the axis */
+    const int64_t shp[3] = {3, 7, 2};
+    op_case *oc = mk("Split", 1, 2, 13);
+    opc_input_randn(oc, 0, 3, shp, 1.0f, 5);
+    opc_attr_int(oc, "axis", 1);
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+    oc = mk("Split", 1, 2, 11);
+    opc_input_randn(oc, 0, 3, shp, 1.0f, 5);
+    opc_attr_int(oc, "axis", 1);
+    opc_attr_ints(oc, "split", 2, (const int64_t[]){3, 3});
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Expand, Tile                                                              */
+
+static void test_expand(void **state)
+{
+    (void)state;
+    /* (3,1) expanded by shape (2,1,4) -> (2,3,4): out[a,b,c] = x[b] */
+    const int64_t xs[2] = {3, 1}, three = 3, req[3] = {2, 1, 4}, want[3] = {2, 3, 4};
+    op_case *oc = mk("Expand", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, xs, 1.0f, 3);
+    opc_input(oc, 1, FOIL_I64, 1, &three, req, 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 3, want);
+    const float *x = foil_f32(&oc->in[0]), *y = foil_f32(&oc->out[0]);
+    for (int64_t i = 0; i < 24; i++) assert_float_equal(y[i], x[(i / 4) % 3], 0.0f);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    /* a ViT class token: (1,1,8) to (5,-) through shape (5,1,1) */
+    const int64_t cls[3] = {1, 1, 8}, r3[3] = {5, 1, 1}, w3[3] = {5, 1, 8};
+    oc = mk("Expand", 2, 1, 13);
+    opc_input_randn(oc, 0, 3, cls, 1.0f, 4);
+    opc_input(oc, 1, FOIL_I64, 1, &three, r3, 1);
+    prepare_ok(oc);
+    assert_shape(&oc->out[0], 3, w3);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    /* incompatible: (3,1) to (2,4,4) */
+    const int64_t bad[3] = {2, 4, 4};
+    oc = mk("Expand", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, xs, 1.0f, 3);
+    opc_input(oc, 1, FOIL_I64, 1, &three, bad, 1);
+    prepare_fails(oc, FOIL_ERR_SHAPE);
+}
+
+static void test_tile(void **state)
+{
+    (void)state;
+    const int64_t xs[2] = {2, 3}, two = 2, rep[2] = {3, 2}, want[2] = {6, 6};
+    op_case *oc = mk("Tile", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, xs, 1.0f, 8);
+    opc_input(oc, 1, FOIL_I64, 1, &two, rep, 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 2, want);
+    const float *x = foil_f32(&oc->in[0]), *y = foil_f32(&oc->out[0]);
+    for (int64_t i = 0; i < 6; i++)
+        for (int64_t j = 0; j < 6; j++) assert_float_equal(y[i * 6 + j], x[(i % 2) * 3 + j % 3], 0.0f);
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    /* repeats of the wrong length; negative */
+    oc = mk("Tile", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, xs, 1.0f, 8);
+    opc_input(oc, 1, FOIL_I64, 1, &(const int64_t){1}, rep, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Tile", 2, 1, 13);
+    opc_input_randn(oc, 0, 2, xs, 1.0f, 8);
+    opc_input(oc, 1, FOIL_I64, 1, &two, (const int64_t[]){1, -1}, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cast, CastLike                                                            */
+
+static void test_cast(void **state)
+{
+    (void)state;
+    const int64_t six = 6;
+    const float xf[6] = {1.9f, -1.9f, 0.0f, NAN, 3e20f, -0.5f};
+    /* float -> int64: truncation, NaN -> 0, saturation */
+    op_case *oc = mk("Cast", 1, 1, 13);
+    opc_input(oc, 0, FOIL_F32, 1, &six, xf, 0);
+    opc_attr_int(oc, "to", FOIL_I64);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    const int64_t wi[6] = {1, -1, 0, 0, INT64_MAX, 0};
+    assert_memory_equal(oc->out[0].data, wi, sizeof wi);
+    opc_free(oc);
+    /* float -> bool, -> double; int64 -> int32 wraps, -> float */
+    oc = mk("Cast", 1, 1, 13);
+    opc_input(oc, 0, FOIL_F32, 1, &six, xf, 0);
+    opc_attr_int(oc, "to", FOIL_BOOL);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    const uint8_t wb[6] = {1, 1, 0, 1, 1, 1};
+    assert_memory_equal(oc->out[0].data, wb, sizeof wb);
+    opc_free(oc);
+    oc = mk("Cast", 1, 1, 13);
+    opc_input(oc, 0, FOIL_F32, 1, &six, xf, 0);
+    opc_attr_int(oc, "to", FOIL_F64);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_true(((const double *)oc->out[0].data)[1] == (double)-1.9f);
+    opc_free(oc);
+    const int64_t iv[2] = {((int64_t)1 << 32) + 5, -7}, two = 2;
+    oc = mk("Cast", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &two, iv, 1);
+    opc_attr_int(oc, "to", FOIL_I32);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(((const int32_t *)oc->out[0].data)[0], 5);
+    assert_int_equal(((const int32_t *)oc->out[0].data)[1], -7);
+    opc_free(oc);
+    /* CastLike takes the type of input 1; gradient float -> float */
+    oc = mk("CastLike", 2, 1, 15);
+    opc_input_randn(oc, 0, 1, &six, 1.0f, 2);
+    opc_input_randn(oc, 1, 1, &two, 1.0f, 3);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].dtype, FOIL_F32);
+    assert_memory_equal(oc->out[0].data, oc->in[0].data, 6 * sizeof(float));
+    gradcheck_ok(oc, 0, 1e-2f, 0);
+    opc_free(oc);
+    /* types foil has no tensors for: a clear error at init */
+    static const int64_t lacking[3] = {8, 10, 16};
+    for (int k = 0; k < 3; k++) {
+        oc = mk("Cast", 1, 1, 13);
+        opc_input(oc, 0, FOIL_F32, 1, &six, xf, 0);
+        opc_attr_int(oc, "to", lacking[k]);
+        prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* ConstantOfShape, Range                                                    */
+
+static void test_constant_of_shape(void **state)
+{
+    (void)state;
+    const int64_t two = 2, shp[2] = {3, 4};
+    foil_tensor v = {0};
+    assert_int_equal(foil_tensor_alloc(&v, FOIL_I32, 1, &(const int64_t){1}), 0);
+    ((int32_t *)v.data)[0] = 7;
+    op_case *oc = mk("ConstantOfShape", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &two, shp, 1);
+    opc_attr_tensor(oc, "value", &v);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].dtype, FOIL_I32);
+    assert_shape(&oc->out[0], 2, shp);
+    for (int i = 0; i < 12; i++) assert_int_equal(((const int32_t *)oc->out[0].data)[i], 7);
+    opc_free(oc);
+    foil_tensor_free(&v);
+    /* default: float zeros; shape (0) */
+    const int64_t one = 1, zero = 0;
+    oc = mk("ConstantOfShape", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &one, &zero, 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].dtype, FOIL_F32);
+    assert_int_equal(oc->out[0].numel, 0);
+    opc_free(oc);
+    /* shape computed at run time; negative dim */
+    oc = mk("ConstantOfShape", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &two, shp, 0);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = mk("ConstantOfShape", 1, 1, 13);
+    opc_input(oc, 0, FOIL_I64, 1, &two, (const int64_t[]){2, -1}, 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+static void test_range(void **state)
+{
+    (void)state;
+    const int32_t is[3] = {10, 4, -3};
+    op_case *oc = mk("Range", 3, 1, 11);
+    for (int i = 0; i < 3; i++) opc_input(oc, i, FOIL_I32, 0, NULL, &is[i], 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    const int32_t wi[2] = {10, 7};
+    assert_int_equal(oc->out[0].numel, 2);
+    assert_memory_equal(oc->out[0].data, wi, sizeof wi);
+    opc_free(oc);
+    const float fs[3] = {1.0f, 2.0f, 0.3f};
+    oc = mk("Range", 3, 1, 11);
+    for (int i = 0; i < 3; i++) opc_input(oc, i, FOIL_F32, 0, NULL, &fs[i], 1);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_int_equal(oc->out[0].numel, 4); /* ceil(1 / 0.3) */
+    assert_float_equal(foil_f32(&oc->out[0])[3], 1.9f, 1e-6f);
+    opc_free(oc);
+    /* empty range; delta 0; bounds only known at run time; mixed types */
+    const int64_t ls[3] = {5, 5, 1}, l0[3] = {0, 5, 0};
+    oc = mk("Range", 3, 1, 11);
+    for (int i = 0; i < 3; i++) opc_input(oc, i, FOIL_I64, 0, NULL, &ls[i], 1);
+    prepare_ok(oc);
+    assert_int_equal(oc->out[0].numel, 0);
+    opc_free(oc);
+    oc = mk("Range", 3, 1, 11);
+    for (int i = 0; i < 3; i++) opc_input(oc, i, FOIL_I64, 0, NULL, &l0[i], 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = mk("Range", 3, 1, 11);
+    for (int i = 0; i < 3; i++) opc_input(oc, i, FOIL_F32, 0, NULL, &fs[i], i != 1);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = mk("Range", 3, 1, 11);
+    opc_input(oc, 0, FOIL_I64, 0, NULL, &ls[0], 1);
+    opc_input(oc, 1, FOIL_I32, 0, NULL, &is[1], 1);
+    opc_input(oc, 2, FOIL_I64, 0, NULL, &ls[2], 1);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Einsum                                                                    */
+
+/* out = einsum(eq, A, B) checked against a reference computed here: for
+ * every assignment of the labels (letters only), out[out labels] +=
+ * A[A labels] * B[B labels]. Then both gradients. */
+static void check_einsum(const char *eq, const char *la, int na, const int64_t *sa, const char *lb, int nb,
+                         const int64_t *sb, const char *lo, int grad)
+{
+    op_case *oc = mk("Einsum", nb ? 2 : 1, 1, 12);
+    opc_attr_string(oc, "equation", eq);
+    opc_input_randn(oc, 0, na, sa, 1.0f, 21);
+    if (nb) opc_input_randn(oc, 1, nb, sb, 1.0f, 22);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    int64_t size[128] = {0};
+    for (int i = 0; la[i]; i++) size[(int)la[i]] = sa[i];
+    for (int i = 0; nb && lb[i]; i++) size[(int)lb[i]] = sb[i];
+    char labels[16];
+    int nl = 0;
+    for (int ch = 0; ch < 128; ch++)
+        if (size[ch]) labels[nl++] = (char)ch;
+    int no = (int)strlen(lo);
+    int64_t oshape[FOIL_MAX_DIMS], total = 1;
+    for (int d = 0; d < no; d++) oshape[d] = size[(int)lo[d]];
+    assert_shape(&oc->out[0], no, oshape);
+    for (int d = 0; d < nl; d++) total *= size[(int)labels[d]];
+    double *ref = calloc((size_t)oc->out[0].numel + 1, sizeof *ref);
+    const float *A = foil_f32(&oc->in[0]), *B = nb ? foil_f32(&oc->in[1]) : NULL;
+    for (int64_t t = 0; t < total; t++) {
+        int64_t v[128] = {0}, q = t;
+        for (int d = nl - 1; d >= 0; d--) {
+            v[(int)labels[d]] = q % size[(int)labels[d]];
+            q /= size[(int)labels[d]];
+        }
+        int64_t ia = 0, ib = 0, io = 0;
+        for (int d = 0; la[d]; d++) ia = ia * sa[d] + v[(int)la[d]];
+        for (int d = 0; nb && lb[d]; d++) ib = ib * sb[d] + v[(int)lb[d]];
+        for (int d = 0; d < no; d++) io = io * oshape[d] + v[(int)lo[d]];
+        /* a repeated label of one operand: only the diagonal */
+        ref[io] += (double)A[ia] * (B ? B[ib] : 1.0);
+    }
+    for (int64_t i = 0; i < oc->out[0].numel; i++)
+        if (fabs(foil_f32(&oc->out[0])[i] - ref[i]) > 1e-4 * (1 + fabs(ref[i])))
+            fail_msg("%s: element %lld is %g, expected %g", eq, (long long)i, (double)foil_f32(&oc->out[0])[i], ref[i]);
+    free(ref);
+    if (grad) {
+        gradcheck_ok(oc, 0, 1e-2f, 0);
+        if (nb) gradcheck_ok(oc, 1, 1e-2f, 0);
+    }
+    opc_free(oc);
+}
+
+static void test_einsum(void **state)
+{
+    (void)state;
+    /* the matmul path: transformers' forms */
+    check_einsum("bij,bjk->bik", "bij", 3, (const int64_t[]){2, 3, 4}, "bjk", 3, (const int64_t[]){2, 4, 5}, "bik", 1);
+    check_einsum("bhqd,bhkd->bhqk", "bhqd", 4, (const int64_t[]){2, 2, 3, 4}, "bhkd", 4, (const int64_t[]){2, 2, 5, 4},
+                 "bhqk", 1);
+    check_einsum("bhqk, bhkd -> bqhd", "bhqk", 4, (const int64_t[]){2, 2, 3, 5}, "bhkd", 4,
+                 (const int64_t[]){2, 2, 5, 4}, "bqhd", 1);
+    /* "..." as the batch: labels Y, Z stand for its two axes in the reference */
+    check_einsum("...ij,...jk->...ik", "YZij", 4, (const int64_t[]){2, 3, 3, 4}, "YZjk", 4,
+                 (const int64_t[]){2, 3, 4, 2}, "YZik", 1);
+    check_einsum("i,i", "i", 1, (const int64_t[]){7}, "i", 1, (const int64_t[]){7}, "", 1);
+    check_einsum("ij,jk", "ij", 2, (const int64_t[]){3, 4}, "jk", 2, (const int64_t[]){4, 2}, "ik", 1);
+    /* the direct path: sums, transposes, diagonals, one-sided sums */
+    check_einsum("ij->i", "ij", 2, (const int64_t[]){3, 4}, "", 0, NULL, "i", 1);
+    check_einsum("ij->ji", "ij", 2, (const int64_t[]){3, 4}, "", 0, NULL, "ji", 1);
+    check_einsum("bii->bi", "bii", 3, (const int64_t[]){2, 3, 3}, "", 0, NULL, "bi", 1);
+    check_einsum("ij,jk->k", "ij", 2, (const int64_t[]){3, 4}, "jk", 2, (const int64_t[]){4, 2}, "k", 1);
+    check_einsum("ij->", "ij", 2, (const int64_t[]){3, 4}, "", 0, NULL, "", 1);
+    /* refused: three operands, sizes that differ, a label the output invents */
+    const int64_t s2[2] = {3, 4}, s3[2] = {4, 4};
+    op_case *oc = mk("Einsum", 3, 1, 12);
+    opc_attr_string(oc, "equation", "ij,jk,kl->il");
+    for (int i = 0; i < 3; i++) opc_input_randn(oc, i, 2, i ? s3 : s2, 1.0f, 1);
+    foil_clear_error();
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_UNSUPPORTED);
+    assert_non_null(strstr(foil_last_error(), "ij,jk,kl->il"));
+    opc_free(oc);
+    oc = mk("Einsum", 2, 1, 12);
+    opc_attr_string(oc, "equation", "ij,ij->i");
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    opc_input_randn(oc, 1, 2, s3, 1.0f, 1);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = mk("Einsum", 1, 1, 12);
+    opc_attr_string(oc, "equation", "ij->iz");
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Resize                                                                    */
+
+/* A Resize of a float input x (rank 4) by known scales (or sizes). */
+static op_case *resize_case(const char *mode, const char *ctm, const int64_t *xs, const float *x, const float *scales,
+                            const int64_t *sizes)
+{
+    op_case *oc = mk("Resize", 4, 1, 13);
+    if (x) opc_input(oc, 0, FOIL_F32, 4, xs, x, 0);
+    else opc_input_randn(oc, 0, 4, xs, 1.0f, 31);
+    const int64_t four = 4, zero = 0;
+    opc_input(oc, 1, FOIL_F32, 1, &zero, NULL, 1);
+    opc_input(oc, 2, FOIL_F32, 1, scales ? &four : &zero, scales, 1);
+    if (sizes) opc_input(oc, 3, FOIL_I64, 1, &four, sizes, 1);
+    else oc->n_in = oc->node.n_in = 3;
+    opc_attr_string(oc, "mode", mode);
+    if (ctm) opc_attr_string(oc, "coordinate_transformation_mode", ctm);
+    return oc;
+}
+
+static void test_resize(void **state)
+{
+    (void)state;
+    /* linear, half_pixel, 2x2 -> 4x4 (the values of the ONNX operator docs) */
+    const int64_t xs[4] = {1, 1, 2, 2}, ws[4] = {1, 1, 4, 4};
+    const float x[4] = {1, 2, 3, 4}, up2[4] = {1, 1, 2, 2};
+    const float want[16] = {1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f, 3.5f, 3, 3.25f, 3.75f, 4};
+    op_case *oc = resize_case("linear", NULL, xs, x, up2, NULL);
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    assert_shape(&oc->out[0], 4, ws);
+    assert_true(max_abs_diff(foil_f32(&oc->out[0]), want, 16) < 1e-6);
+    opc_free(oc);
+    /* nearest, asymmetric, sizes 4x4: out[i][j] = x[floor(i/2)][floor(j/2)] (round_prefer_floor of i/2) */
+    const int64_t sz[4] = {1, 1, 4, 4};
+    oc = resize_case("nearest", "asymmetric", xs, x, NULL, sz);
+    opc_attr_string(oc, "nearest_mode", "floor");
+    prepare_ok(oc);
+    forward_ok(oc, 0);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) assert_float_equal(foil_f32(&oc->out[0])[i * 4 + j], x[(i / 2) * 2 + j / 2], 0.0f);
+    opc_free(oc);
+    /* gradients: every mode, up and down, a batch of 2 (parallel backward) */
+    static const char *const modes[3] = {"nearest", "linear", "cubic"};
+    static const char *const ctms[3] = {"half_pixel", "align_corners", "pytorch_half_pixel"};
+    const int64_t gs[4] = {2, 2, 5, 4};
+    const float fac[2][4] = {{1, 1, 2, 1.5f}, {1, 1, 0.6f, 0.5f}};
+    for (int m = 0; m < 3; m++)
+        for (int f = 0; f < 2; f++) {
+            oc = resize_case(modes[m], ctms[(m + f) % 3], gs, NULL, fac[f], NULL);
+            if (m == 2 && f == 1) opc_attr_int(oc, "exclude_outside", 1);
+            prepare_ok(oc);
+            gradcheck_ok(oc, 0, 1e-2f, 0);
+            opc_free(oc);
+        }
+    /* errors: scales known only at run time; antialias; both scales and sizes; mode */
+    oc = resize_case("linear", NULL, xs, x, up2, NULL);
+    oc->known[2] = 0;
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = resize_case("linear", NULL, xs, x, up2, NULL);
+    opc_attr_int(oc, "antialias", 1);
+    oc->node.opset = 18;
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+    oc = resize_case("linear", NULL, xs, x, up2, sz);
+    prepare_fails(oc, FOIL_ERR_FORMAT);
+    oc = resize_case("area", NULL, xs, x, up2, NULL);
+    prepare_fails(oc, FOIL_ERR_UNSUPPORTED);
+}
+
 int main(void)
 {
     opc_skip_unless_kernels_run();
@@ -1213,6 +1740,9 @@ int main(void)
         cmocka_unit_test(test_concat),    cmocka_unit_test(test_pad),       cmocka_unit_test(test_shape),
         cmocka_unit_test(test_gather),    cmocka_unit_test(test_unsqueeze), cmocka_unit_test(test_squeeze),
         cmocka_unit_test(test_constant),  cmocka_unit_test(test_identity),  cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_slice),     cmocka_unit_test(test_split),     cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_tile),      cmocka_unit_test(test_cast),      cmocka_unit_test(test_constant_of_shape),
+        cmocka_unit_test(test_range),     cmocka_unit_test(test_einsum),     cmocka_unit_test(test_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

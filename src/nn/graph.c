@@ -653,6 +653,18 @@ static foil_status plan_node(FoilGraph *g, FoilNode *n, const int *readers)
     return FOIL_OK;
 }
 
+/* Whether some node reads value vi at an input its op lists in value_inputs
+ * (Resize's scales, Range's bounds): a value that decides output shapes. */
+static int decides_shapes(const FoilGraph *g, int vi)
+{
+    for (int k = 0; k < g->n_nodes; k++) {
+        const FoilNode *n = &g->nodes[k];
+        for (int i = 0; i < n->n_in && i < 32; i++)
+            if (n->in[i] == vi && (n->op->value_inputs >> i) & 1u) return 1;
+    }
+    return 0;
+}
+
 static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
 {
     FoilValue *v = &g->values[g->inputs[k]];
@@ -677,8 +689,9 @@ static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
     if (!st) st = plan_tensor(g, &v->t, x->dtype, x->ndim, x->shape);
     if (st) return st;
     /* Integer inputs (shapes, indices) are taken as known: their values may
-     * decide output shapes. Float inputs are data, fed at every forward. */
-    if (x->dtype != FOIL_F32) {
+     * decide output shapes. Float inputs are data, fed at every forward,
+     * except those read where a float decides shapes (decides_shapes). */
+    if (x->dtype != FOIL_F32 || decides_shapes(g, g->inputs[k])) {
         memcpy(v->t.data, x->data, foil_tensor_nbytes(x));
         v->known = 1;
     }

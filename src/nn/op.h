@@ -148,6 +148,12 @@ typedef struct FoilOp {
      * touching nothing. NULL: the op has no per-example rule (BatchNorm-
      * alization mixes a batch's examples). */
     foil_status (*example_norms)(FoilOpCtx *c, uint32_t weights, int64_t examples, float *sq, float *const *scratch);
+    /* Bit i set: input i's value (not only its shape) decides the output
+     * shapes, even when it is float (Resize's scales, Range's bounds). A
+     * graph input read there is bound at plan time, as integer graph inputs
+     * always are (graph.c, bind_input), so infer sees it as known; it is not
+     * read again at forward. */
+    uint32_t value_inputs;
 } FoilOp;
 
 typedef struct FoilNode {

@@ -116,4 +116,19 @@
 #define foilOpSqrt FOIL_KSET_NAME(foilOpSqrt)
 #define foilOpWhere FOIL_KSET_NAME(foilOpWhere)
 
+/* slice.c, cast.c, generate.c, resize.c, einsum.c, rnn.c; shape.c's foilKnownInts (known.h) */
+#define foilKnownInts FOIL_KSET_NAME(foilKnownInts)
+#define foilOpCast FOIL_KSET_NAME(foilOpCast)
+#define foilOpCastLike FOIL_KSET_NAME(foilOpCastLike)
+#define foilOpConstantOfShape FOIL_KSET_NAME(foilOpConstantOfShape)
+#define foilOpEinsum FOIL_KSET_NAME(foilOpEinsum)
+#define foilOpExpand FOIL_KSET_NAME(foilOpExpand)
+#define foilOpGRU FOIL_KSET_NAME(foilOpGRU)
+#define foilOpLSTM FOIL_KSET_NAME(foilOpLSTM)
+#define foilOpRange FOIL_KSET_NAME(foilOpRange)
+#define foilOpResize FOIL_KSET_NAME(foilOpResize)
+#define foilOpSlice FOIL_KSET_NAME(foilOpSlice)
+#define foilOpSplit FOIL_KSET_NAME(foilOpSplit)
+#define foilOpTile FOIL_KSET_NAME(foilOpTile)
+
 #endif

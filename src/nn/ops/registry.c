@@ -18,7 +18,10 @@
     X(Pow) X(Sqrt) X(Exp) X(Log) X(Neg) X(Abs) X(Reciprocal) X(Erf) X(Gelu)               \
     X(HardSigmoid) X(HardSwish) X(Equal) X(Less) X(Greater) X(Not) X(Where)               \
     X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceL2) X(ArgMax) X(ArgMin)  \
-    X(LayerNormalization) X(InstanceNormalization)
+    X(LayerNormalization) X(InstanceNormalization)                                        \
+    /* slice.c, resize.c, einsum.c, rnn.c, shape.c */                                   \
+    X(Slice) X(Split) X(Expand) X(Tile) X(Cast) X(CastLike) X(ConstantOfShape) X(Range)   \
+    X(Einsum) X(Resize) X(LSTM) X(GRU)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)

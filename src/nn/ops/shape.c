@@ -24,6 +24,7 @@
 
 #include "foil/rng.h"
 #include "nn/op.h"
+#include "nn/ops/known.h"
 
 /* Elementwise work below this many elements stays single-threaded. */
 #define PAR_MIN ((int64_t)1 << 16)
@@ -65,8 +66,8 @@ static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType 
 }
 
 /* Read a 1-D (or scalar) int64/int32 tensor whose value is known at plan time
- * into vals[0..*n). what names it in messages. */
-static foil_status read_known_ints(FoilOpCtx *c, int i, const char *what, int64_t *vals, int max, int *n)
+ * into vals[0..*n). what names it in messages. (known.h: slice.c uses it too.) */
+foil_status foilKnownInts(FoilOpCtx *c, int i, const char *what, int64_t *vals, int max, int *n)
 {
     const foil_tensor *t = c->in[i];
     if (!c->known || !c->known[i] || !t->data)
@@ -179,7 +180,7 @@ static foil_status reshape_infer(FoilOpCtx *c)
             return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "shape has %d values (at most %d supported)", n,
                                    FOIL_MAX_DIMS);
         for (int i = 0; i < n; i++) req[i] = v[i];
-    } else if ((st = read_known_ints(c, 1, "shape", req, FOIL_MAX_DIMS, &n))) {
+    } else if ((st = foilKnownInts(c, 1, "shape", req, FOIL_MAX_DIMS, &n))) {
         return st;
     }
     int allowzero = opset >= 14 && foilAttrInt(c->node, "allowzero", 0) != 0;
@@ -255,7 +256,7 @@ static foil_status get_axes(FoilOpCtx *c, int64_t *axes, int *n)
         return FOIL_OK;
     }
     if (c->n_in < 2 || !c->in[1]) return FOIL_OK;
-    return read_known_ints(c, 1, "axes", axes, FOIL_MAX_DIMS, n);
+    return foilKnownInts(c, 1, "axes", axes, FOIL_MAX_DIMS, n);
 }
 
 static foil_status squeeze_infer(FoilOpCtx *c)
