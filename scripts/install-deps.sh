@@ -3,7 +3,7 @@
 # Idempotent: when everything is present it does nothing (not even apt-get update).
 #
 #   scripts/install-deps.sh              build + runtime + test dependencies
-#   scripts/install-deps.sh --crosscheck also python3-torch and python3-onnx,
+#   scripts/install-deps.sh --crosscheck also python3-torch, python3-torchvision and python3-onnx,
 #                                        for the optional cross-check tests, and
 #                                        auto_LiRPA 0.3 (PyPI) in a venv over them,
 #                                        $FOIL_LIRPA_VENV (/opt/foil-lirpa as root,
@@ -40,7 +40,7 @@ packages=(
   curl openssl                 # tests: foil serve over HTTP and HTTPS (a self-signed certificate)
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy python3-scipy python3-venv python3-yaml
+  packages+=(python3-torch python3-torchvision python3-onnx python3-numpy python3-scipy python3-venv python3-yaml
              chromium)         # tests: report.html rendered in a real browser
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
