@@ -17,7 +17,13 @@ Prints one row per trial and the count.
 
   bench/poisoning_targeted.py --attack gradient-matching|feature-collision|targeted-flip --clean CLEAN.onnx
       [--trials 10] [--rate R] [--eps E] [--steps N] [--restarts R] [--ensemble M2.onnx,...] [--epochs 10]
-      [--foil BIN] [--work DIR]
+      [--augment P] [--control] [--foil BIN] [--work DIR]
+
+--augment P: the victims train with foil train --crop-pad P --flip, and
+gradient matching brews through the same augmentation (the paper's
+setting; CLEAN.onnx and the --ensemble models should be trained so too).
+--control: also train a victim on the clean set with each trial's seed and
+report what it says about the image, so a success is the poisons' doing.
 
 CLEAN.onnx: cnn-small trained on the clean training set (bench/
 poisoning_fashion_mnist.sh writes one as WORK/clean.onnx). Needs numpy.
@@ -66,6 +72,9 @@ def main():
     ap.add_argument("--ensemble", help="gradient-matching: more crafting models, cnn-small trained on the clean "
                     "set with other seeds (comma-separated ONNX files)")
     ap.add_argument("--epochs", type=int, help="the victim's (10; feature-collision's fine-tuning 2)")
+    ap.add_argument("--augment", type=int, default=0, help="victims train with --crop-pad P --flip; gradient "
+                    "matching brews through it")
+    ap.add_argument("--control", action="store_true", help="a victim trained on the clean set with each trial's seed")
     ap.add_argument("--foil", default=os.path.join(HERE, "build", "foil"))
     ap.add_argument("--work", default="poisoning-targeted-work")
     a = ap.parse_args()
@@ -90,10 +99,13 @@ def main():
     extra = (f"eps {a.eps:.4f}, {a.steps} steps, {a.restarts} restarts, {crafting} crafting model(s), "
              if a.attack == "gradient-matching" else "")
     victims = "fine-tuned (last layer)" if fine_tune else "trained from scratch"
-    print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial); intended class: {a.intended}")
+    augment = ["--crop-pad", str(a.augment), "--flip"] if a.augment else []
+    aug_note = f", augmented (crop after padding {a.augment}, flip)" if a.augment else ""
+    print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial){aug_note}; intended class: "
+          f"{a.intended}")
     print(f"{'trial':>5} {'image':>6} {'label':>5} {'wanted':>6} {'poisons':>7} {'objective':>9} {'victim says':>11} "
-          f"{'clean acc':>9}")
-    wins = 0
+          f"{'clean acc':>9}" + (f" {'control says':>12}" if a.control else ""))
+    wins = control_wins = 0
     for s in range(1, a.trials + 1):
         d = os.path.join(a.work, f"{a.attack}-{s}")
         victim = os.path.join(a.work, f"{a.attack}-{s}.onnx")
@@ -111,7 +123,7 @@ def main():
                     str(image), "--target", str(wanted), "--output-dir", d, "--seed", str(s), "--quiet"]
             if a.attack == "gradient-matching":
                 args += ["--model", a.clean, "--eps", str(a.eps), "--steps", str(a.steps), "--restarts",
-                         str(a.restarts)] + (["--ensemble", a.ensemble] if a.ensemble else [])
+                         str(a.restarts)] + (["--ensemble", a.ensemble] if a.ensemble else []) + augment
             if fine_tune:
                 args += ["--model", a.clean]
             foil(a.foil, *args)
@@ -120,14 +132,32 @@ def main():
             arch = [a.clean, "--fine-tune"] if fine_tune else ["cnn-small"]
             foil(a.foil, "train", "--arch", *arch, "--data", os.path.join(d, "train_x.npy"), "--labels",
                  os.path.join(d, "train_y.npy"), "--epochs", str(epochs), "--seed", str(100 + s), "--output",
-                 victim, "--quiet")
+                 victim, "--quiet", *augment)
+        control = None
+        if a.control:
+            # The same training on the clean set (foil poison at rate 0 writes it with the same split).
+            clean_dir = os.path.join(a.work, "clean-set")
+            if not os.path.exists(os.path.join(clean_dir, "train_x.npy")):
+                foil(a.foil, "poison", "--data", "fashion-mnist", "--attack", "label-flip", "--rate", "0",
+                     "--output-dir", clean_dir, "--quiet")
+            control_model = os.path.join(a.work, f"control-{s}.onnx")
+            if not os.path.exists(control_model):
+                arch = [a.clean, "--fine-tune"] if fine_tune else ["cnn-small"]
+                foil(a.foil, "train", "--arch", *arch, "--data", os.path.join(clean_dir, "train_x.npy"), "--labels",
+                     os.path.join(clean_dir, "train_y.npy"), "--epochs", str(epochs), "--seed", str(100 + s),
+                     "--output", control_model, "--quiet", *augment)
+            control = int(predictions(a.foil, control_model, os.path.join(d, "target_x.npy"), d, "control")[0])
+            control_wins += control == wanted
         said = int(predictions(a.foil, victim, os.path.join(d, "target_x.npy"), d, "victim")[0])
         acc = json.loads(foil(a.foil, "eval", "--model", victim, "--data", "fashion-mnist", "--json"))["accuracy"]
         wins += said == wanted
         objective = manifest.get("objective")
         print(f"{s:>5} {image:>6} {test_y[image]:>5} {wanted:>6} {manifest['poisoned']:>7} "
-              f"{objective if objective is not None else '-':>9.9} {said:>11} {acc:>9.4f}", flush=True)
-    print(f"success: {wins} of {a.trials} trials")
+              f"{objective if objective is not None else '-':>9.9} {said:>11} {acc:>9.4f}"
+              + (f" {control:>12}" if a.control else ""), flush=True)
+    print(f"success: {wins} of {a.trials} trials" +
+          (f"; victims trained on the clean set with the same seeds give the wanted class in {control_wins}"
+           if a.control else ""))
 
 
 if __name__ == "__main__":
