@@ -21,7 +21,14 @@
     X(LayerNormalization) X(InstanceNormalization)                                        \
     /* slice.c, resize.c, einsum.c, rnn.c, shape.c */                                   \
     X(Slice) X(Split) X(Expand) X(Tile) X(Cast) X(CastLike) X(ConstantOfShape) X(Range)   \
-    X(Einsum) X(Resize) X(LSTM) X(GRU)
+    X(Einsum) X(Resize) X(LSTM) X(GRU)                                                    \
+    /* variadic.c */                                                                    \
+    X(Max) X(Min) X(Sum) X(Mean)                                                          \
+    X(ReduceL1) X(ReduceSumSquare) X(ReduceLogSum) X(ReduceLogSumExp) X(ReduceProd)       \
+    X(NegativeLogLikelihoodLoss) X(GatherElements) X(Size)                                \
+    X(Elu) X(Selu) X(Celu) X(Softplus) X(Softsign) X(ThresholdedRelu) X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) \
+    X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(Floor) X(Ceil) X(Sign) X(PRelu)                                  \
+    X(GreaterOrEqual) X(LessOrEqual) X(And) X(Or) X(Xor) X(Mod)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)
