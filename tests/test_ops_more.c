@@ -2,7 +2,8 @@
  * tests/test_ops_more.c - the ops added for issue 17's conformance goal:
  * Max/Min/Sum/Mean (variadic, broadcast), ReduceL1/SumSquare/LogSum/
  * LogSumExp/Prod, NegativeLogLikelihoodLoss, GatherElements, Size, the
- * activations and trigonometric ops, PRelu, Mod and the logic ops. Forward
+ * activations and trigonometric ops, PRelu, Mod and the logic ops, Trilu,
+ * CumSum, Hardmax, DepthToSpace, SpaceToDepth, GlobalMaxPool. Forward
  * against double references written here, backward against finite
  * differences (opc_gradcheck), and the errors.
  */
@@ -454,6 +455,184 @@ static void test_mod_logic(void **state)
     opc_free(oc);
 }
 
+/* ---- Trilu, CumSum, Hardmax, DepthToSpace/SpaceToDepth, GlobalMaxPool ----- */
+
+static void test_trilu(void **state)
+{
+    (void)state;
+    const int64_t xs[3] = {2, 3, 4};
+    for (int upper = 0; upper < 2; upper++)
+        for (int64_t k = -2; k <= 2; k++) {
+            op_case *oc = opc_new("Trilu", 2, 1);
+            opc_input_randn(oc, 0, 3, xs, 1.0f, 30 + upper);
+            opc_input(oc, 1, FOIL_I64, 0, NULL, &k, 0);
+            opc_attr_int(oc, "upper", upper);
+            assert_int_equal(opc_prepare(oc), FOIL_OK);
+            assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+            for (int64_t e = 0; e < 24; e++) {
+                const int64_t i = (e / 4) % 3, j = e % 4;
+                const int keep = upper ? j - i >= k : j - i <= k;
+                assert_float_equal(foil_f32(&oc->out[0])[e], keep ? foil_f32(&oc->in[0])[e] : 0.0f, 0);
+            }
+            check_grad(oc, 0, "Trilu");
+            opc_free(oc);
+        }
+    /* rank 1 is refused */
+    const int64_t s1[1] = {4};
+    op_case *oc = opc_new("Trilu", 1, 1);
+    opc_input_randn(oc, 0, 1, s1, 1.0f, 1);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_SHAPE);
+    opc_free(oc);
+}
+
+static void test_cumsum(void **state)
+{
+    (void)state;
+    const int64_t xs[2] = {3, 4};
+    for (int axis = -1; axis < 2; axis++)
+        for (int fl = 0; fl < 4; fl++) {
+            const int excl = fl & 1, rev = fl >> 1;
+            op_case *oc = opc_new("CumSum", 2, 1);
+            opc_input_randn(oc, 0, 2, xs, 1.0f, 50 + fl);
+            const int32_t ax = axis;
+            opc_input(oc, 1, FOIL_I32, 0, NULL, &ax, 0);
+            opc_attr_int(oc, "exclusive", excl);
+            opc_attr_int(oc, "reverse", rev);
+            assert_int_equal(opc_prepare(oc), FOIL_OK);
+            assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+            const float *x = foil_f32(&oc->in[0]), *y = foil_f32(&oc->out[0]);
+            const int a = axis < 0 ? 1 : axis;
+            for (int64_t r = 0; r < 3; r++)
+                for (int64_t c = 0; c < 4; c++) {
+                    double want = 0;
+                    const int64_t me = a ? c : r, n = a ? 4 : 3;
+                    for (int64_t q = 0; q < n; q++) {
+                        const int in = rev ? (excl ? q > me : q >= me) : (excl ? q < me : q <= me);
+                        if (in) want += a ? x[r * 4 + q] : x[q * 4 + c];
+                    }
+                    assert_float_equal(y[r * 4 + c], want, 1e-5);
+                }
+            check_grad(oc, 0, "CumSum");
+            opc_free(oc);
+        }
+    const int64_t iv[3] = {1, 2, 3}, s3[1] = {3}, zero = 0;
+    op_case *oc = opc_new("CumSum", 2, 1);
+    opc_input(oc, 0, FOIL_I64, 1, s3, iv, 0);
+    opc_input(oc, 1, FOIL_I64, 0, NULL, &zero, 0);
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+    assert_int_equal(((int64_t *)oc->out[0].data)[2], 6);
+    opc_free(oc);
+    const int64_t two = 2;
+    oc = opc_new("CumSum", 2, 1);
+    opc_input(oc, 0, FOIL_I64, 1, s3, iv, 0);
+    opc_input(oc, 1, FOIL_I64, 0, NULL, &two, 0);
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_ERR_FORMAT); /* axis out of range */
+    opc_free(oc);
+}
+
+static void test_hardmax(void **state)
+{
+    (void)state;
+    const int64_t xs[2] = {2, 3};
+    const float x[6] = {1, 3, 3, -1, -2, -5};
+    op_case *oc = opc_new("Hardmax", 1, 1);
+    opc_input(oc, 0, FOIL_F32, 2, xs, x, 0);
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+    const float want[6] = {0, 1, 0, 1, 0, 0};
+    for (int i = 0; i < 6; i++) assert_float_equal(foil_f32(&oc->out[0])[i], want[i], 0);
+    opc_free(oc);
+    oc = opc_new("Hardmax", 1, 1);
+    opc_input(oc, 0, FOIL_F32, 2, xs, x, 0);
+    opc_attr_int(oc, "axis", 0);
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+    const float want0[6] = {1, 1, 1, 0, 0, 0};
+    for (int i = 0; i < 6; i++) assert_float_equal(foil_f32(&oc->out[0])[i], want0[i], 0);
+    opc_free(oc);
+}
+
+static void test_depth_space(void **state)
+{
+    (void)state;
+    /* DepthToSpace then SpaceToDepth (DCR) is the identity; CRD matches the
+     * reshape-transpose definition at one element */
+    const int64_t xs[4] = {2, 8, 2, 3};
+    op_case *d2s = opc_new("DepthToSpace", 1, 1);
+    opc_input_randn(d2s, 0, 4, xs, 1.0f, 77);
+    opc_attr_int(d2s, "blocksize", 2);
+    assert_int_equal(opc_prepare(d2s), FOIL_OK);
+    assert_int_equal(opc_forward(d2s, 0), FOIL_OK);
+    const int64_t ys[4] = {2, 2, 4, 6};
+    for (int d = 0; d < 4; d++) assert_int_equal(d2s->out[0].shape[d], ys[d]);
+    /* DCR: y[n, c, h*2+i, w*2+j] = x[n, (i*2+j)*2 + c, h, w] */
+    const float *x = foil_f32(&d2s->in[0]), *y = foil_f32(&d2s->out[0]);
+    assert_float_equal(y[((1 * 2 + 1) * 4 + 3) * 6 + 4], x[((1 * 8 + (1 * 2 + 0) * 2 + 1) * 2 + 1) * 3 + 2], 0);
+    op_case *s2d = opc_new("SpaceToDepth", 1, 1);
+    opc_input(s2d, 0, FOIL_F32, 4, ys, y, 0);
+    opc_attr_int(s2d, "blocksize", 2);
+    assert_int_equal(opc_prepare(s2d), FOIL_OK);
+    assert_int_equal(opc_forward(s2d, 0), FOIL_OK);
+    assert_true(max_abs_diff(foil_f32(&s2d->out[0]), x, 96) == 0);
+    check_grad(s2d, 0, "SpaceToDepth");
+    check_grad(d2s, 0, "DepthToSpace");
+    opc_free(s2d);
+    opc_free(d2s);
+    op_case *crd = opc_new("DepthToSpace", 1, 1);
+    opc_input_randn(crd, 0, 4, xs, 1.0f, 78);
+    opc_attr_int(crd, "blocksize", 2);
+    opc_attr_string(crd, "mode", "CRD");
+    assert_int_equal(opc_prepare(crd), FOIL_OK);
+    assert_int_equal(opc_forward(crd, 0), FOIL_OK);
+    /* CRD: y[n, c, h*2+i, w*2+j] = x[n, c*4 + i*2 + j, h, w] */
+    x = foil_f32(&crd->in[0]), y = foil_f32(&crd->out[0]);
+    assert_float_equal(y[((0 * 2 + 1) * 4 + 2) * 6 + 5], x[((0 * 8 + 1 * 4 + 0 * 2 + 1) * 2 + 1) * 3 + 2], 0);
+    check_grad(crd, 0, "DepthToSpace CRD");
+    opc_free(crd);
+    /* errors: channels not a multiple of b^2; CRD for SpaceToDepth; blocksize 0 */
+    op_case *oc = opc_new("DepthToSpace", 1, 1);
+    opc_input_randn(oc, 0, 4, xs, 1.0f, 1);
+    opc_attr_int(oc, "blocksize", 3);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_SHAPE);
+    opc_free(oc);
+    oc = opc_new("SpaceToDepth", 1, 1);
+    opc_input_randn(oc, 0, 4, ys, 1.0f, 1);
+    opc_attr_int(oc, "blocksize", 2);
+    opc_attr_string(oc, "mode", "CRD");
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_UNSUPPORTED);
+    opc_free(oc);
+    oc = opc_new("SpaceToDepth", 1, 1);
+    opc_input_randn(oc, 0, 4, ys, 1.0f, 1);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_FORMAT);
+    opc_free(oc);
+}
+
+static void test_global_max_pool(void **state)
+{
+    (void)state;
+    const int64_t xs[4] = {2, 3, 4, 5};
+    op_case *oc = opc_new("GlobalMaxPool", 1, 1);
+    opc_input_randn(oc, 0, 4, xs, 1.0f, 91);
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+    const int64_t ys[4] = {2, 3, 1, 1};
+    for (int d = 0; d < 4; d++) assert_int_equal(oc->out[0].shape[d], ys[d]);
+    for (int64_t nc = 0; nc < 6; nc++) {
+        float m = -INFINITY;
+        for (int64_t k = 0; k < 20; k++) m = fmaxf(m, foil_f32(&oc->in[0])[nc * 20 + k]);
+        assert_float_equal(foil_f32(&oc->out[0])[nc], m, 0);
+    }
+    check_grad(oc, 0, "GlobalMaxPool");
+    opc_free(oc);
+    const int64_t s2[2] = {2, 3};
+    oc = opc_new("GlobalMaxPool", 1, 1);
+    opc_input_randn(oc, 0, 2, s2, 1.0f, 1);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_SHAPE);
+    opc_free(oc);
+}
+
 int main(void)
 {
     opc_skip_unless_kernels_run();
@@ -467,6 +646,11 @@ int main(void)
         cmocka_unit_test(test_unary_more),
         cmocka_unit_test(test_prelu),
         cmocka_unit_test(test_mod_logic),
+        cmocka_unit_test(test_trilu),
+        cmocka_unit_test(test_cumsum),
+        cmocka_unit_test(test_hardmax),
+        cmocka_unit_test(test_depth_space),
+        cmocka_unit_test(test_global_max_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,4 +178,12 @@
 #define foilOpMin FOIL_KSET_NAME(foilOpMin)
 #define foilOpSum FOIL_KSET_NAME(foilOpSum)
 
+/* axisops.c; reduce.c (GlobalMaxPool) */
+#define foilOpCumSum FOIL_KSET_NAME(foilOpCumSum)
+#define foilOpDepthToSpace FOIL_KSET_NAME(foilOpDepthToSpace)
+#define foilOpGlobalMaxPool FOIL_KSET_NAME(foilOpGlobalMaxPool)
+#define foilOpHardmax FOIL_KSET_NAME(foilOpHardmax)
+#define foilOpSpaceToDepth FOIL_KSET_NAME(foilOpSpaceToDepth)
+#define foilOpTrilu FOIL_KSET_NAME(foilOpTrilu)
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * nn/ops/reduce.c - ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceL2,
- * ReduceL1, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, ReduceProd, and
- * ArgMax, ArgMin.
+ * ReduceL1, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, ReduceProd,
+ * GlobalMaxPool (ReduceMax over the axes after N and C, kept), and ArgMax,
+ * ArgMin.
  *
  * Reductions. X (any shape, float32) is reduced over a set of axes:
  *   - ReduceSum from opset 13 and the others from opset 18 take the axes as
@@ -52,6 +53,7 @@ typedef struct red_state {
     int axes_input;      /* axes come from input 1 */
     int keepdims;
     int noop_empty;      /* noop_with_empty_axes */
+    int global_pool;     /* GlobalMaxPool: every axis after N and C, kept */
     int n_axes;          /* attribute form: -1 = absent (all axes) */
     int64_t axes[FOIL_MAX_DIMS];
 } red_state;
@@ -91,6 +93,18 @@ static foil_status rsumsq_init(FoilNode *n) { return red_init_kind(n, R_SUMSQ); 
 static foil_status rlogsum_init(FoilNode *n) { return red_init_kind(n, R_LOGSUM); }
 static foil_status rlse_init(FoilNode *n) { return red_init_kind(n, R_LSE); }
 static foil_status rprod_init(FoilNode *n) { return red_init_kind(n, R_PROD); }
+/* GlobalMaxPool (N, C, d1..dk) -> (N, C, 1..1): ReduceMax over d1..dk */
+static foil_status gmaxpool_init(FoilNode *n)
+{
+    if (n->n_attrs) return foilNodeInitError(n, FOIL_ERR_FORMAT, "takes no attributes");
+    foil_status s = red_init_kind(n, R_MAX);
+    if (s) return s;
+    red_state *st = n->state;
+    st->axes_input = 0;
+    st->keepdims = 1;
+    st->global_pool = 1;
+    return FOIL_OK;
+}
 
 /* Which axes of X are reduced: mask bit d. Returns an error status (with a
  * message) on bad axes. */
@@ -98,6 +112,11 @@ static foil_status red_mask(const FoilOpCtx *c, unsigned *mask)
 {
     const red_state *st = c->node->state;
     const int r = c->in[0]->ndim;
+    if (st->global_pool) {
+        if (r < 3) return foilNodeError(c, FOIL_ERR_SHAPE, "input must be (N, C, d1, ...), got rank %d", r);
+        *mask = ((1u << r) - 1u) & ~3u;
+        return FOIL_OK;
+    }
     int64_t axes[FOIL_MAX_DIMS];
     int n = st->n_axes;
     if (st->axes_input) {
@@ -506,6 +525,7 @@ REDUCE_OP(ReduceSumSquare, rsumsq_init)
 REDUCE_OP(ReduceLogSum, rlogsum_init)
 REDUCE_OP(ReduceLogSumExp, rlse_init)
 REDUCE_OP(ReduceProd, rprod_init)
+REDUCE_OP(GlobalMaxPool, gmaxpool_init)
 
 /* ------------------------------------------------------------------------- */
 /* ArgMax, ArgMin: X viewed as (outer, n, inner) around `axis`.              */
