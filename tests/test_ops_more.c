@@ -3,7 +3,8 @@
  * Max/Min/Sum/Mean (variadic, broadcast), ReduceL1/SumSquare/LogSum/
  * LogSumExp/Prod, NegativeLogLikelihoodLoss, GatherElements, Size, the
  * activations and trigonometric ops, PRelu, Mod and the logic ops, Trilu,
- * CumSum, Hardmax, DepthToSpace, SpaceToDepth, GlobalMaxPool. Forward
+ * CumSum, Hardmax, DepthToSpace, SpaceToDepth, GlobalMaxPool, Shrink, IsNaN,
+ * IsInf, BitShift. Forward
  * against double references written here, backward against finite
  * differences (opc_gradcheck), and the errors.
  */
@@ -633,6 +634,55 @@ static void test_global_max_pool(void **state)
     opc_free(oc);
 }
 
+static void test_shrink_isx_bitshift(void **state)
+{
+    (void)state;
+    const int64_t s5[1] = {5};
+    const float x[5] = {-2.0f, -0.3f, 0.1f, 0.8f, 3.0f};
+    op_case *oc = opc_new("Shrink", 1, 1);
+    opc_input(oc, 0, FOIL_F32, 1, s5, x, 0);
+    opc_attr_float(oc, "lambd", 0.5f);
+    opc_attr_float(oc, "bias", 0.25f);
+    assert_int_equal(opc_prepare(oc), FOIL_OK);
+    assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+    const float want[5] = {-1.75f, 0.0f, 0.0f, 0.55f, 2.75f};
+    for (int i = 0; i < 5; i++) assert_float_equal(foil_f32(&oc->out[0])[i], want[i], 1e-6);
+    check_grad(oc, 0, "Shrink");
+    opc_free(oc);
+
+    const double d[5] = {NAN, INFINITY, -INFINITY, 0.0, 1e308};
+    const uint8_t nan_w[5] = {1, 0, 0, 0, 0}, inf_w[5] = {0, 1, 1, 0, 0}, pos_w[5] = {0, 1, 0, 0, 0};
+    for (int t = 0; t < 3; t++) {
+        oc = opc_new(t ? "IsInf" : "IsNaN", 1, 1);
+        opc_input(oc, 0, FOIL_F64, 1, s5, d, 0);
+        if (t == 2) opc_attr_int(oc, "detect_negative", 0);
+        assert_int_equal(opc_prepare(oc), FOIL_OK);
+        assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+        const uint8_t *w = t == 0 ? nan_w : t == 1 ? inf_w : pos_w;
+        for (int i = 0; i < 5; i++) assert_int_equal(((uint8_t *)oc->out[0].data)[i], w[i]);
+        opc_free(oc);
+    }
+
+    const uint16_t a[3] = {0xffff, 3, 40000}, b[3] = {15, 16, 1};
+    const int64_t s3[1] = {3};
+    const uint16_t lw[3] = {0x8000, 0, 14464}, rw[3] = {1, 0, 20000};
+    for (int left = 0; left < 2; left++) {
+        oc = opc_new("BitShift", 2, 1);
+        opc_input(oc, 0, FOIL_U16, 1, s3, a, 0);
+        opc_input(oc, 1, FOIL_U16, 1, s3, b, 0);
+        opc_attr_string(oc, "direction", left ? "LEFT" : "RIGHT");
+        assert_int_equal(opc_prepare(oc), FOIL_OK);
+        assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+        for (int i = 0; i < 3; i++) assert_int_equal(((uint16_t *)oc->out[0].data)[i], left ? lw[i] : rw[i]);
+        opc_free(oc);
+    }
+    oc = opc_new("BitShift", 2, 1);
+    opc_input(oc, 0, FOIL_U16, 1, s3, a, 0);
+    opc_input(oc, 1, FOIL_U16, 1, s3, b, 0);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_FORMAT); /* direction is required */
+    opc_free(oc);
+}
+
 int main(void)
 {
     opc_skip_unless_kernels_run();
@@ -651,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_hardmax),
         cmocka_unit_test(test_depth_space),
         cmocka_unit_test(test_global_max_pool),
+        cmocka_unit_test(test_shrink_isx_bitshift),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

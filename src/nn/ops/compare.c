@@ -1,6 +1,6 @@
 /*
  * nn/ops/compare.c - Equal, Less, Greater, GreaterOrEqual, LessOrEqual,
- * And, Or, Xor, Not (bool outputs), Where, and Mod.
+ * And, Or, Xor, Not, IsNaN, IsInf (bool outputs), Where, Mod and BitShift.
  *
  * And, Or, Xor: bool inputs, broadcast as below. Mod: A and B of one numeric
  * type, broadcast; fmod=1 gives C's fmod/% (sign of A), fmod=0 (integers
@@ -345,3 +345,84 @@ const FoilOp foilOpWhere = {
     .forward = where_forward,
     .backward = where_backward,
 };
+
+/* ------------------------------------------------------------------------- */
+/* IsNaN, IsInf (float32/float64 -> bool; IsInf's detect_negative and
+ * detect_positive, default 1, choose the signs).                             */
+
+static foil_status isx_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an input");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    const foil_tensor *x = c->in[0];
+    if (x->dtype != FOIL_F32 && x->dtype != FOIL_F64)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32, float64)",
+                             foil_dtype_name(x->dtype));
+    c->work_bytes = 0;
+    if (foil_tensor_set_shape(c->out[0], FOIL_BOOL, x->ndim, x->shape))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    return FOIL_OK;
+}
+
+static foil_status isx_forward(FoilOpCtx *c)
+{
+    const int nan = strcmp(c->node->op_type, "IsNaN") == 0;
+    const int neg = foilAttrInt(c->node, "detect_negative", 1) != 0, pos = foilAttrInt(c->node, "detect_positive", 1) != 0;
+    const foil_tensor *x = c->in[0];
+    uint8_t *y = c->out[0]->data;
+    for (int64_t i = 0; i < x->numel; i++) {
+        const double v = x->dtype == FOIL_F32 ? foil_f32(x)[i] : ((const double *)x->data)[i];
+        y[i] = nan ? isnan(v) : isinf(v) && (v > 0 ? pos : neg);
+    }
+    return FOIL_OK;
+}
+
+const FoilOp foilOpIsNaN = {.type = "IsNaN", .infer = isx_infer, .forward = isx_forward};
+const FoilOp foilOpIsInf = {.type = "IsInf", .infer = isx_infer, .forward = isx_forward};
+
+/* ------------------------------------------------------------------------- */
+/* BitShift: X, Y unsigned integers of one type, broadcast; direction LEFT or
+ * RIGHT (required). A shift by the type's width or more gives 0.            */
+
+static foil_status bitshift_init(FoilNode *n)
+{
+    const char *d = foilAttrString(n, "direction", "");
+    if (strcmp(d, "LEFT") && strcmp(d, "RIGHT"))
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "direction must be \"LEFT\" or \"RIGHT\", got \"%s\"", d);
+    return cmp_init_op(n, strcmp(d, "LEFT") == 0);
+}
+
+static foil_status bitshift_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    const foil_dtype dt = c->in[0]->dtype;
+    if (dt != c->in[1]->dtype)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)", foil_dtype_name(dt),
+                             foil_dtype_name(c->in[1]->dtype));
+    if (dt != FOIL_U8 && dt != FOIL_U16 && dt != FOIL_U32 && dt != FOIL_U64)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (uint8 to uint64)", foil_dtype_name(dt));
+    c->work_bytes = 0;
+    return foilBcastInferOut(c, 2, dt);
+}
+
+#define SHIFT_ROWS(T)                                                                              \
+    MOD_ROWS(T, d >= 8 * sizeof(T) ? (T)0 : left ? (T)((uint64_t)x << d) : (T)(x >> d))
+
+static foil_status bitshift_forward(FoilOpCtx *c)
+{
+    const int left = ((const cmp_state *)c->node->state)->op;
+    FoilBcast bc;
+    foilBcastPlanInputs(c, 2, &bc);
+    if (bc.numel == 0) return FOIL_OK;
+    const int64_t sa = bc.s[0][bc.ndim - 1], sb = bc.s[1][bc.ndim - 1];
+    switch (c->in[0]->dtype) {
+    case FOIL_U8: SHIFT_ROWS(uint8_t); break;
+    case FOIL_U16: SHIFT_ROWS(uint16_t); break;
+    case FOIL_U32: SHIFT_ROWS(uint32_t); break;
+    default: SHIFT_ROWS(uint64_t); break;
+    }
+    return FOIL_OK;
+}
+
+const FoilOp foilOpBitShift = {.type = "BitShift", .init = bitshift_init, .infer = bitshift_infer, .forward = bitshift_forward};

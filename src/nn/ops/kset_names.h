@@ -156,6 +156,7 @@
 #define foilOpFloor FOIL_KSET_NAME(foilOpFloor)
 #define foilOpPRelu FOIL_KSET_NAME(foilOpPRelu)
 #define foilOpSelu FOIL_KSET_NAME(foilOpSelu)
+#define foilOpShrink FOIL_KSET_NAME(foilOpShrink)
 #define foilOpSign FOIL_KSET_NAME(foilOpSign)
 #define foilOpSin FOIL_KSET_NAME(foilOpSin)
 #define foilOpSinh FOIL_KSET_NAME(foilOpSinh)
@@ -164,8 +165,11 @@
 #define foilOpTan FOIL_KSET_NAME(foilOpTan)
 #define foilOpThresholdedRelu FOIL_KSET_NAME(foilOpThresholdedRelu)
 
-/* compare.c: more comparisons, logic, Mod */
+/* compare.c: more comparisons, logic, IsNaN, IsInf, Mod, BitShift */
 #define foilOpAnd FOIL_KSET_NAME(foilOpAnd)
+#define foilOpBitShift FOIL_KSET_NAME(foilOpBitShift)
+#define foilOpIsInf FOIL_KSET_NAME(foilOpIsInf)
+#define foilOpIsNaN FOIL_KSET_NAME(foilOpIsNaN)
 #define foilOpGreaterOrEqual FOIL_KSET_NAME(foilOpGreaterOrEqual)
 #define foilOpLessOrEqual FOIL_KSET_NAME(foilOpLessOrEqual)
 #define foilOpMod FOIL_KSET_NAME(foilOpMod)

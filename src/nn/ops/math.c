@@ -1,8 +1,8 @@
 /*
  * nn/ops/math.c - pointwise math: Sqrt, Exp, Log, Neg, Abs, Reciprocal, Erf,
  * Gelu, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus, Softsign,
- * ThresholdedRelu, the trigonometric and hyperbolic functions, Floor, Ceil,
- * Sign; Pow and PRelu (with broadcasting).
+ * ThresholdedRelu, Shrink, the trigonometric and hyperbolic functions,
+ * Floor, Ceil, Sign; Pow and PRelu (with broadcasting).
  *
  * Shapes: x any tensor, y the same shape; n = numel. Pow broadcasts X and Y
  * multidirectionally (numpy), the output has X's type.
@@ -39,6 +39,8 @@
  *   ThresholdedRelu  y = x (x > alpha), 0   (alpha 1)
  *   Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh: the C library's,
  *               with their derivatives
+ *   Shrink      y = x + bias (x < -lambd), x - bias (x > lambd), 0 between
+ *               (lambd 0.5, bias 0)        dy/dx = 1 outside, 0 between
  *   Floor, Ceil, Sign (0 at 0, NaN stays NaN): gradient 0
  *
  * Kinks take PyTorch's side (Abs at 0: 0; HardSigmoid/HardSwish: the
@@ -57,7 +59,7 @@ enum {
     U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_RECIP, U_ERF, U_GELU, U_HSIG, U_HSWISH,
     U_ELU, U_SELU, U_CELU, U_SOFTPLUS, U_SOFTSIGN, U_THRELU,
     U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH, U_COSH, U_ASINH, U_ACOSH, U_ATANH,
-    U_FLOOR, U_CEIL, U_SIGN
+    U_FLOOR, U_CEIL, U_SIGN, U_SHRINK
 };
 
 typedef struct unary_state {
@@ -79,6 +81,10 @@ static foil_status unary_init_kind(FoilNode *n, int kind)
     if (kind == U_SELU) {
         st->alpha = foilAttrFloat(n, "alpha", 1.67326319217681884765625f);
         st->beta = foilAttrFloat(n, "gamma", 1.05070102214813232421875f);
+    }
+    if (kind == U_SHRINK) {
+        st->alpha = foilAttrFloat(n, "lambd", 0.5f);
+        st->beta = foilAttrFloat(n, "bias", 0.0f);
     }
     if (kind == U_CELU && st->alpha == 0.0f) {
         free(st);
@@ -129,6 +135,7 @@ UNARY_INIT(atanh, U_ATANH)
 UNARY_INIT(floor, U_FLOOR)
 UNARY_INIT(ceil, U_CEIL)
 UNARY_INIT(sign, U_SIGN)
+UNARY_INIT(shrink, U_SHRINK)
 
 static foil_status unary_infer(FoilOpCtx *c)
 {
@@ -232,6 +239,7 @@ static foil_status unary_forward(FoilOpCtx *c)
     case U_ATANH: FWD_LOOP(atanhf(v)); break;
     case U_FLOOR: FWD_LOOP(floorf(v)); break;
     case U_CEIL: FWD_LOOP(ceilf(v)); break;
+    case U_SHRINK: FWD_LOOP(v < -a ? v + b : v > a ? v - b : 0.0f); break;
     default: FWD_LOOP(v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v); break; /* Sign: 0 and NaN stay */
     }
     return FOIL_OK;
@@ -318,6 +326,7 @@ static void unary_backward(FoilOpCtx *c)
     case U_ASINH: GRAD_LOOP(g / sqrtf(v * v + 1.0f)); break;
     case U_ACOSH: GRAD_LOOP(g / sqrtf(v * v - 1.0f)); break;
     case U_ATANH: GRAD_LOOP(g / (1.0f - v * v)); break;
+    case U_SHRINK: GRAD_LOOP(v < -a || v > a ? g : 0.0f); break;
     default: GRAD_LOOP(((void)g, 0.0f)); break; /* Floor, Ceil, Sign: piecewise constant */
     }
 }
@@ -362,6 +371,7 @@ UNARY_OP(Atanh, atanh_init)
 UNARY_OP(Floor, floor_init)
 UNARY_OP(Ceil, ceil_init)
 UNARY_OP(Sign, sign_init)
+UNARY_OP(Shrink, shrink_init)
 
 /* ------------------------------------------------------------------------- */
 /* Pow                                                                        */

@@ -29,7 +29,7 @@
     X(NegativeLogLikelihoodLoss) X(GatherElements) X(Size)                                \
     X(Elu) X(Selu) X(Celu) X(Softplus) X(Softsign) X(ThresholdedRelu) X(PRelu)            \
     X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh)       \
-    X(Atanh) X(Floor) X(Ceil) X(Sign)                                                     \
+    X(Atanh) X(Floor) X(Ceil) X(Sign) X(Shrink) X(IsNaN) X(IsInf) X(BitShift)              \
     X(GreaterOrEqual) X(LessOrEqual) X(And) X(Or) X(Xor) X(Mod)                           \
     /* axisops.c; reduce.c (GlobalMaxPool) */                                           \
     X(Trilu) X(CumSum) X(Hardmax) X(DepthToSpace) X(SpaceToDepth) X(GlobalMaxPool)
