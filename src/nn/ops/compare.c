@@ -27,6 +27,8 @@
 #include "nn/ops/broadcast.h"
 
 enum { CMP_EQ, CMP_LT, CMP_GT, CMP_GE, CMP_LE, CMP_AND, CMP_OR, CMP_XOR };
+/* cmp_state.op of BitShift (Mod's is its fmod, 0 or 1) */
+enum { INTBIN_RIGHT = 2, INTBIN_LEFT = 3 };
 
 typedef struct cmp_state {
     int op;
@@ -193,12 +195,20 @@ static foil_status mod_infer(FoilOpCtx *c)
         if (fm) MOD_ROWS(T, CMOD(T));                       \
         else MOD_ROWS(T, PYMOD(T));                         \
     } while (0)
-/* unsigned: both remainders are C's */
-#define UINT_MOD(T) MOD_ROWS(T, d == 0 ? (T)0 : (T)(x % d))
+/* unsigned: both remainders are C's; or BitShift (op) */
+#define UINT_MOD(T)                                                                                    \
+    do {                                                                                               \
+        if (op == INTBIN_LEFT || op == INTBIN_RIGHT)                                                   \
+            MOD_ROWS(T, d >= 8 * sizeof(T) ? (T)0 : op == INTBIN_LEFT ? (T)((uint64_t)x << d) : (T)(x >> d)); \
+        else                                                                                           \
+            MOD_ROWS(T, d == 0 ? (T)0 : (T)(x % d));                                                   \
+    } while (0)
 
-static foil_status mod_forward(FoilOpCtx *c)
+/* Mod (op: fmod) and BitShift (op: INTBIN_LEFT or INTBIN_RIGHT; unsigned
+ * types only, which infer checked) */
+static foil_status intbin_forward(FoilOpCtx *c)
 {
-    const int fm = ((const cmp_state *)c->node->state)->op;
+    const int op = ((const cmp_state *)c->node->state)->op, fm = op == 1;
     FoilBcast bc;
     foilBcastPlanInputs(c, 2, &bc);
     if (bc.numel == 0) return FOIL_OK;
@@ -218,7 +228,7 @@ static foil_status mod_forward(FoilOpCtx *c)
     return FOIL_OK;
 }
 
-const FoilOp foilOpMod = {.type = "Mod", .init = mod_init, .infer = mod_infer, .forward = mod_forward};
+const FoilOp foilOpMod = {.type = "Mod", .init = mod_init, .infer = mod_infer, .forward = intbin_forward};
 
 /* ------------------------------------------------------------------------- */
 /* Not                                                                        */
@@ -382,14 +392,15 @@ const FoilOp foilOpIsInf = {.type = "IsInf", .infer = isx_infer, .forward = isx_
 
 /* ------------------------------------------------------------------------- */
 /* BitShift: X, Y unsigned integers of one type, broadcast; direction LEFT or
- * RIGHT (required). A shift by the type's width or more gives 0.            */
+ * RIGHT (required). A shift by the type's width or more gives 0. Its forward
+ * is Mod's (intbin_forward).                                                */
 
 static foil_status bitshift_init(FoilNode *n)
 {
     const char *d = foilAttrString(n, "direction", "");
     if (strcmp(d, "LEFT") && strcmp(d, "RIGHT"))
         return foilNodeInitError(n, FOIL_ERR_FORMAT, "direction must be \"LEFT\" or \"RIGHT\", got \"%s\"", d);
-    return cmp_init_op(n, strcmp(d, "LEFT") == 0);
+    return cmp_init_op(n, strcmp(d, "LEFT") == 0 ? INTBIN_LEFT : INTBIN_RIGHT);
 }
 
 static foil_status bitshift_infer(FoilOpCtx *c)
@@ -406,23 +417,4 @@ static foil_status bitshift_infer(FoilOpCtx *c)
     return foilBcastInferOut(c, 2, dt);
 }
 
-#define SHIFT_ROWS(T)                                                                              \
-    MOD_ROWS(T, d >= 8 * sizeof(T) ? (T)0 : left ? (T)((uint64_t)x << d) : (T)(x >> d))
-
-static foil_status bitshift_forward(FoilOpCtx *c)
-{
-    const int left = ((const cmp_state *)c->node->state)->op;
-    FoilBcast bc;
-    foilBcastPlanInputs(c, 2, &bc);
-    if (bc.numel == 0) return FOIL_OK;
-    const int64_t sa = bc.s[0][bc.ndim - 1], sb = bc.s[1][bc.ndim - 1];
-    switch (c->in[0]->dtype) {
-    case FOIL_U8: SHIFT_ROWS(uint8_t); break;
-    case FOIL_U16: SHIFT_ROWS(uint16_t); break;
-    case FOIL_U32: SHIFT_ROWS(uint32_t); break;
-    default: SHIFT_ROWS(uint64_t); break;
-    }
-    return FOIL_OK;
-}
-
-const FoilOp foilOpBitShift = {.type = "BitShift", .init = bitshift_init, .infer = bitshift_infer, .forward = bitshift_forward};
+const FoilOp foilOpBitShift = {.type = "BitShift", .init = bitshift_init, .infer = bitshift_infer, .forward = intbin_forward};
