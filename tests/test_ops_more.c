@@ -4,7 +4,7 @@
  * LogSumExp/Prod, NegativeLogLikelihoodLoss, GatherElements, Size, the
  * activations and trigonometric ops, PRelu, Mod and the logic ops, Trilu,
  * CumSum, Hardmax, DepthToSpace, SpaceToDepth, GlobalMaxPool, Shrink, IsNaN,
- * IsInf, BitShift. Forward
+ * IsInf, BitShift, ScatterElements. Forward
  * against double references written here, backward against finite
  * differences (opc_gradcheck), and the errors.
  */
@@ -634,6 +634,47 @@ static void test_global_max_pool(void **state)
     opc_free(oc);
 }
 
+static void test_scatter_elements(void **state)
+{
+    (void)state;
+    /* axis 1, a duplicate target (row 0 column 1 twice), a negative index */
+    const int64_t xs[2] = {2, 3}, is[2] = {2, 2};
+    const int64_t idx[4] = {1, 1, -1, 0};
+    for (int add = 0; add < 2; add++) {
+        op_case *oc = opc_new("ScatterElements", 3, 1);
+        opc_input_randn(oc, 0, 2, xs, 1.0f, 61);
+        opc_input(oc, 1, FOIL_I64, 2, is, idx, 0);
+        opc_input_randn(oc, 2, 2, is, 1.0f, 62);
+        opc_attr_int(oc, "axis", 1);
+        if (add) opc_attr_string(oc, "reduction", "add");
+        assert_int_equal(opc_prepare(oc), FOIL_OK);
+        assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+        const float *x = foil_f32(&oc->in[0]), *u = foil_f32(&oc->in[2]), *y = foil_f32(&oc->out[0]);
+        float want[6];
+        memcpy(want, x, sizeof want);
+        if (add) {
+            want[1] += u[0] + u[1];
+            want[5] += u[2];
+            want[3] += u[3];
+        } else {
+            want[1] = u[1];
+            want[5] = u[2];
+            want[3] = u[3];
+        }
+        for (int i = 0; i < 6; i++) assert_float_equal(y[i], want[i], 1e-6);
+        check_grad(oc, 0, "ScatterElements data");
+        check_grad(oc, 2, "ScatterElements updates");
+        opc_free(oc);
+    }
+    op_case *oc = opc_new("ScatterElements", 3, 1);
+    opc_attr_string(oc, "reduction", "max");
+    opc_input_randn(oc, 0, 2, xs, 1.0f, 61);
+    opc_input(oc, 1, FOIL_I64, 2, is, idx, 0);
+    opc_input_randn(oc, 2, 2, is, 1.0f, 62);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_UNSUPPORTED);
+    opc_free(oc);
+}
+
 static void test_shrink_isx_bitshift(void **state)
 {
     (void)state;
@@ -702,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_depth_space),
         cmocka_unit_test(test_global_max_pool),
         cmocka_unit_test(test_shrink_isx_bitshift),
+        cmocka_unit_test(test_scatter_elements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

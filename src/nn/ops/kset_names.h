@@ -84,6 +84,8 @@
 #define foilOpRelu FOIL_KSET_NAME(foilOpRelu)
 #define foilOpReshape FOIL_KSET_NAME(foilOpReshape)
 #define foilOpRound FOIL_KSET_NAME(foilOpRound)
+#define foilOpScatter FOIL_KSET_NAME(foilOpScatter)
+#define foilOpScatterElements FOIL_KSET_NAME(foilOpScatterElements)
 #define foilOpShape FOIL_KSET_NAME(foilOpShape)
 #define foilOpSize FOIL_KSET_NAME(foilOpSize)
 #define foilOpSigmoid FOIL_KSET_NAME(foilOpSigmoid)

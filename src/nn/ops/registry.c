@@ -26,7 +26,7 @@
     X(Max) X(Min) X(Sum) X(Mean)                                                          \
     /* reduce.c, softmax.c, layout.c, shape.c, math.c, compare.c */                     \
     X(ReduceL1) X(ReduceSumSquare) X(ReduceLogSum) X(ReduceLogSumExp) X(ReduceProd)       \
-    X(NegativeLogLikelihoodLoss) X(GatherElements) X(Size)                                \
+    X(NegativeLogLikelihoodLoss) X(GatherElements) X(ScatterElements) X(Scatter) X(Size)  \
     X(Elu) X(Selu) X(Celu) X(Softplus) X(Softsign) X(ThresholdedRelu) X(PRelu)            \
     X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh)       \
     X(Atanh) X(Floor) X(Ceil) X(Sign) X(Shrink) X(IsNaN) X(IsInf) X(BitShift)              \
