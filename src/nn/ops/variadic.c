@@ -194,7 +194,7 @@ static void var_backward(FoilOpCtx *c)
 #define VARIADIC_OP(NAME, init_fn)  \
     const FoilOp foilOp##NAME = {   \
         .type = #NAME,              \
-        .grad_inputs = 0xffffu,     \
+        .grad_inputs = 0xffffffffu, \
         .init = init_fn,            \
         .infer = var_infer,         \
         .forward = var_forward,     \
