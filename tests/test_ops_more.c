@@ -4,7 +4,7 @@
  * LogSumExp/Prod, NegativeLogLikelihoodLoss, GatherElements, Size, the
  * activations and trigonometric ops, PRelu, Mod and the logic ops, Trilu,
  * CumSum, Hardmax, DepthToSpace, SpaceToDepth, GlobalMaxPool, Shrink, IsNaN,
- * IsInf, BitShift, ScatterElements. Forward
+ * IsInf, BitShift, ScatterElements, EyeLike. Forward
  * against double references written here, backward against finite
  * differences (opc_gradcheck), and the errors.
  */
@@ -675,6 +675,32 @@ static void test_scatter_elements(void **state)
     opc_free(oc);
 }
 
+static void test_eyelike(void **state)
+{
+    (void)state;
+    const int64_t xs[2] = {3, 4};
+    const int32_t zeros[12] = {0};
+    for (int64_t k = -1; k <= 1; k++) {
+        op_case *oc = opc_new("EyeLike", 1, 1);
+        opc_input(oc, 0, FOIL_I32, 2, xs, zeros, 0);
+        opc_attr_int(oc, "k", k);
+        if (k == 1) opc_attr_int(oc, "dtype", FOIL_F64);
+        assert_int_equal(opc_prepare(oc), FOIL_OK);
+        assert_int_equal(opc_forward(oc, 0), FOIL_OK);
+        assert_int_equal(oc->out[0].dtype, k == 1 ? FOIL_F64 : FOIL_I32);
+        for (int64_t i = 0; i < 3; i++)
+            for (int64_t j = 0; j < 4; j++) {
+                const double v = k == 1 ? ((double *)oc->out[0].data)[i * 4 + j] : ((int32_t *)oc->out[0].data)[i * 4 + j];
+                assert_true(v == (j == i + k ? 1.0 : 0.0));
+            }
+        opc_free(oc);
+    }
+    op_case *oc = opc_new("EyeLike", 1, 1);
+    opc_input(oc, 0, FOIL_I32, 1, xs, zeros, 0);
+    assert_int_equal(opc_prepare(oc), FOIL_ERR_SHAPE);
+    opc_free(oc);
+}
+
 static void test_shrink_isx_bitshift(void **state)
 {
     (void)state;
@@ -744,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_global_max_pool),
         cmocka_unit_test(test_shrink_isx_bitshift),
         cmocka_unit_test(test_scatter_elements),
+        cmocka_unit_test(test_eyelike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,6 +134,7 @@
 #define foilOpCastLike FOIL_KSET_NAME(foilOpCastLike)
 #define foilOpConstantOfShape FOIL_KSET_NAME(foilOpConstantOfShape)
 #define foilOpEinsum FOIL_KSET_NAME(foilOpEinsum)
+#define foilOpEyeLike FOIL_KSET_NAME(foilOpEyeLike)
 #define foilOpExpand FOIL_KSET_NAME(foilOpExpand)
 #define foilOpGRU FOIL_KSET_NAME(foilOpGRU)
 #define foilOpLSTM FOIL_KSET_NAME(foilOpLSTM)

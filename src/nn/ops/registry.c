@@ -32,7 +32,8 @@
     X(Atanh) X(Floor) X(Ceil) X(Sign) X(Shrink) X(IsNaN) X(IsInf) X(BitShift)              \
     X(GreaterOrEqual) X(LessOrEqual) X(And) X(Or) X(Xor) X(Mod)                           \
     /* axisops.c; reduce.c (GlobalMaxPool) */                                           \
-    X(Trilu) X(CumSum) X(Hardmax) X(DepthToSpace) X(SpaceToDepth) X(GlobalMaxPool)
+    X(Trilu) X(CumSum) X(Hardmax) X(DepthToSpace) X(SpaceToDepth) X(GlobalMaxPool)        \
+    X(EyeLike)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)
