@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "nn/op.h"
 #include "nn/ops/broadcast.h"
 
 int foilBcastShape(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out,
@@ -161,4 +162,35 @@ void foilBcastSumInto(float *dx, int nx, const int64_t *xs, const float *g, int 
         }
         dx[e] += (float)acc;
     }
+}
+
+/* Broadcast output shape of inputs [0, n) into out[0] with dtype dt. */
+foil_status foilBcastInferOut(FoilOpCtx *c, int n, foil_dtype dt)
+{
+    int no = c->in[0]->ndim, bad = 0;
+    int64_t os[FOIL_MAX_DIMS];
+    memcpy(os, c->in[0]->shape, sizeof(int64_t) * (size_t)no);
+    for (int i = 1; i < n; i++) {
+        int64_t prev[FOIL_MAX_DIMS];
+        int np = no;
+        memcpy(prev, os, sizeof prev);
+        if (foilBcastShape(np, prev, c->in[i]->ndim, c->in[i]->shape, &no, os, &bad)) {
+            char s[96];
+            return foilNodeError(c, FOIL_ERR_SHAPE, "input %d's shape %s cannot be broadcast with the others (output dim %d)",
+                                 i, foil_shape_str(c->in[i], s, sizeof s), bad);
+        }
+    }
+    if (foil_tensor_set_shape(c->out[0], dt, no, os)) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    return FOIL_OK;
+}
+
+void foilBcastPlanInputs(const FoilOpCtx *c, int n, FoilBcast *bc)
+{
+    int nd[FOIL_BCAST_MAX_OPS];
+    const int64_t *shapes[FOIL_BCAST_MAX_OPS];
+    for (int i = 0; i < n; i++) {
+        nd[i] = c->in[i]->ndim;
+        shapes[i] = c->in[i]->shape;
+    }
+    foilBcastPlan(bc, c->out[0]->ndim, c->out[0]->shape, n, nd, shapes);
 }

@@ -107,4 +107,11 @@ void foilBcastReducePlan(FoilBcastReduce *r, const FoilBcast *bc, int k);
  * terms the op computed (Pow, Where). Threads split dx's elements. */
 void foilBcastSumInto(float *dx, int nx, const int64_t *xs, const float *g, int nout, const int64_t *out);
 
+struct FoilOpCtx;
+/* Set out[0] to dtype dt and the broadcast shape of inputs [0, n) (all
+ * present); a shape error names the node and the input. */
+foil_status foilBcastInferOut(struct FoilOpCtx *c, int n, foil_dtype dt);
+/* Plan an iteration over out[0] for inputs [0, n) (n <= FOIL_BCAST_MAX_OPS). */
+void foilBcastPlanInputs(const struct FoilOpCtx *c, int n, FoilBcast *bc);
+
 #endif

@@ -1,6 +1,6 @@
 /*
  * nn/ops/generate.c - ops that make a tensor from a few numbers known at
- * plan time: ConstantOfShape and Range (op.h is the interface they
+ * plan time: ConstantOfShape, Range and EyeLike (op.h is the interface they
  * implement).
  *
  * ConstantOfShape: input shape (1-D int64, known), attribute value (a
@@ -11,7 +11,8 @@
  *   The inputs decide the output's length, so they must be known at plan
  *   time; Range lists them in value_inputs so that a float graph input is
  *   bound at plan time like an integer one (graph.c).
- * Neither has a gradient: both outputs are constants of the plan (the
+ * EyeLike: see below.
+ * None has a gradient: both outputs are constants of the plan (the
  * planner folds these nodes when their inputs are known, which they must be).
  */
 #include <math.h>
@@ -180,3 +181,50 @@ const FoilOp foilOpRange = {
     .infer = range_infer, .forward = range_forward,
     .value_inputs = 7u,
 };
+
+/* ------------------------------------------------------------------------- */
+/* EyeLike: a 2-D input's shape, ones on diagonal k (attribute, default 0:
+ * out[i, i + k] = 1), zeros elsewhere; dtype the attribute's (an ONNX
+ * element type) or the input's. Reads only the input's shape; no gradient
+ * (the output does not depend on the input's values). */
+
+static foil_status eyelike_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 1 input");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    const foil_tensor *x = c->in[0];
+    if (x->ndim != 2) return foilNodeError(c, FOIL_ERR_SHAPE, "input must be 2-D, got rank %d", x->ndim);
+    const int64_t dt = foilAttrInt(c->node, "dtype", x->dtype);
+    if (dt <= 0 || dt > 64 || foil_dtype_size((foil_dtype)dt) == 0)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "dtype %lld is not supported", (long long)dt);
+    c->work_bytes = 0;
+    if (foil_tensor_set_shape(c->out[0], (foil_dtype)dt, 2, x->shape))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    return FOIL_OK;
+}
+
+static foil_status eyelike_forward(FoilOpCtx *c)
+{
+    foil_tensor *y = c->out[0];
+    const int64_t R = y->shape[0], C = y->shape[1], k = foilAttrInt(c->node, "k", 0);
+    const size_t es = foil_dtype_size(y->dtype);
+    memset(y->data, 0, (size_t)y->numel * es);
+    for (int64_t i = 0; i < R; i++) {
+        const int64_t j = i + k;
+        if (j < 0 || j >= C) continue;
+        char *e = (char *)y->data + (size_t)(i * C + j) * es;
+        switch (y->dtype) {
+        case FOIL_F32: *(float *)e = 1.0f; break;
+        case FOIL_F64: *(double *)e = 1.0; break;
+        default: /* integers and bool: 1 of their width */
+            if (es == 1) *(uint8_t *)e = 1;
+            else if (es == 2) *(uint16_t *)e = 1;
+            else if (es == 4) *(uint32_t *)e = 1;
+            else *(uint64_t *)e = 1;
+            break;
+        }
+    }
+    return FOIL_OK;
+}
+
+const FoilOp foilOpEyeLike = {.type = "EyeLike", .infer = eyelike_infer, .forward = eyelike_forward};

@@ -1,5 +1,6 @@
 /*
- * nn/ops/layout.c - ops that move elements: Transpose, Concat, Pad, Gather.
+ * nn/ops/layout.c - ops that move elements: Transpose, Concat, Pad, Gather,
+ * GatherElements, ScatterElements (and its old name Scatter).
  *
  * What this file is: dtype-generic data movement (elements are copied by
  * size: 1, 2, 4 or 8 bytes; int64 shape tensors, uint8 images and bool masks
@@ -792,18 +793,26 @@ static inline int64_t gather_index(const foil_tensor *ind, int64_t k)
     return ind->dtype == FOIL_I64 ? foil_i64(ind)[k] : ((const int32_t *)ind->data)[k];
 }
 
+/* Every index lies in [-n, n) (axis `axis`, of extent n). */
+static foil_status gather_check(const FoilOpCtx *c, const foil_tensor *ind, int64_t n, int axis)
+{
+    for (int64_t k = 0; k < ind->numel; k++) {
+        int64_t i = gather_index(ind, k);
+        if (i < -n || i >= n)
+            return foilNodeError(c, FOIL_ERR_ARG, "index %lld (position %lld) is out of range [%lld, %lld) on axis %d",
+                                 (long long)i, (long long)k, (long long)-n, (long long)n, axis);
+    }
+    return FOIL_OK;
+}
+
 static foil_status gather_forward(FoilOpCtx *c)
 {
     const foil_tensor *x = c->in[0], *ind = c->in[1];
     foil_tensor *y = c->out[0];
     const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
     const int64_t n = x->shape[axis], K = ind->numel;
-    for (int64_t k = 0; k < K; k++) {
-        int64_t i = gather_index(ind, k);
-        if (i < -n || i >= n)
-            return foilNodeError(c, FOIL_ERR_ARG, "index %lld (position %lld) is out of range [%lld, %lld) on axis %d",
-                                   (long long)i, (long long)k, (long long)-n, (long long)n, axis);
-    }
+    foil_status bad = gather_check(c, ind, n, axis);
+    if (bad) return bad;
     const int64_t outer = prod(x->shape, 0, axis), inner = prod(x->shape, axis + 1, x->ndim);
     const size_t es = foil_dtype_size(x->dtype), blk = (size_t)inner * es;
     if (blk == 0 || K == 0) return FOIL_OK;
@@ -854,4 +863,190 @@ static void gather_backward(FoilOpCtx *c)
 const FoilOp foilOpGather = {
     .type = "Gather", .grad_inputs = 1u,
     .init = gather_init, .infer = gather_infer, .forward = gather_forward, .backward = gather_backward,
+};
+
+/* ========================================================================= */
+/* GatherElements: out[j] = data[j with its axis coordinate replaced by      */
+/* idx[j]], the output of indices' shape (indices rank = data rank, each     */
+/* other dimension at most data's); idx < 0 counts from the end.             */
+
+/* Offset in data of the element output position k reads (index validated). */
+static inline int64_t gel_offset(const foil_tensor *x, const foil_tensor *ind, int axis, int64_t k)
+{
+    int64_t off = 0, stride = 1, q = k;
+    const int64_t n = x->shape[axis];
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        const int64_t e = ind->shape[d], coord = q % e;
+        q /= e;
+        int64_t v = coord;
+        if (d == axis) {
+            v = gather_index(ind, k);
+            if (v < 0) v += n;
+        }
+        off += v * stride;
+        stride *= x->shape[d];
+    }
+    return off;
+}
+
+/* indices (in[1]) against data (in[0]) and axis, for GatherElements and
+ * ScatterElements */
+static foil_status gel_check_indices(FoilOpCtx *c)
+{
+    const foil_tensor *x = c->in[0], *ind = c->in[1];
+    if (ind->dtype != FOIL_I64 && ind->dtype != FOIL_I32)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "indices must be int64 or int32, got %s", foil_dtype_name(ind->dtype));
+    const int r = x->ndim;
+    if (r < 1 || ind->ndim != r)
+        return foilNodeError(c, FOIL_ERR_SHAPE, "indices (rank %d) must have data's rank %d (>= 1)", ind->ndim, r);
+    int64_t a = foilAttrInt(c->node, "axis", 0);
+    int axis = foilNormAxis(a, r);
+    if (axis < 0) return foilNodeError(c, FOIL_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)a, r);
+    for (int d = 0; d < r; d++)
+        if (d != axis && ind->shape[d] > x->shape[d])
+            return foilNodeError(c, FOIL_ERR_SHAPE, "indices dim %d (%lld) exceeds data's (%lld)", d,
+                                 (long long)ind->shape[d], (long long)x->shape[d]);
+    return FOIL_OK;
+}
+
+static foil_status gel_infer(FoilOpCtx *c)
+{
+    foil_status st = check_io(c, 2, 2);
+    if (st || (st = gel_check_indices(c))) return st;
+    return set_out(c, c->in[0]->dtype, c->in[0]->ndim, c->in[1]->shape);
+}
+
+static foil_status gel_forward(FoilOpCtx *c)
+{
+    const foil_tensor *x = c->in[0], *ind = c->in[1];
+    const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
+    const int64_t K = ind->numel;
+    foil_status bad = gather_check(c, ind, x->shape[axis], axis);
+    if (bad) return bad;
+    const size_t es = foil_dtype_size(x->dtype);
+    const char *src = x->data;
+    char *dst = c->out[0]->data;
+#pragma omp parallel for if (K > PAR_MIN) schedule(static)
+    for (int64_t k = 0; k < K; k++) memcpy(dst + (size_t)k * es, src + (size_t)gel_offset(x, ind, axis, k) * es, es);
+    return FOIL_OK;
+}
+
+/* In the forward pass out[k] = data[gel_offset(k)], so d data at that offset
+ * += d out[k]; indices may repeat, so this runs serially. */
+static void gel_backward(FoilOpCtx *c)
+{
+    if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
+    const foil_tensor *x = c->in[0], *ind = c->in[1];
+    const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
+    float *dx = foil_f32(c->d_in[0]);
+    const float *dy = foil_f32(c->d_out[0]);
+    for (int64_t k = 0; k < ind->numel; k++) dx[gel_offset(x, ind, axis, k)] += dy[k];
+}
+
+const FoilOp foilOpGatherElements = {
+    .type = "GatherElements", .grad_inputs = 1u,
+    .init = gather_init, .infer = gel_infer, .forward = gel_forward, .backward = gel_backward,
+};
+
+/* ========================================================================= */
+/* ScatterElements (and Scatter, its name before opset 11): out = data, then */
+/* for each position k of indices out[gel_offset(k)] = updates[k] (reduction */
+/* "none": the last write wins) or += updates[k] ("add"). Gradients          */
+/* (float32): d data = d out where no update landed ("none") or everywhere   */
+/* ("add"); d updates[k] = d out at its target (for "none", only the write   */
+/* that won). Workspace ("none"): the winning k of each data element.        */
+
+static foil_status sel_init(FoilNode *n)
+{
+    foil_status st = gather_init(n);
+    if (st) return st;
+    const char *red = foilAttrString(n, "reduction", "none");
+    if (strcmp(red, "none") && strcmp(red, "add"))
+        return foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "reduction \"%s\" is not supported (\"none\" or \"add\")", red);
+    return FOIL_OK;
+}
+
+static int sel_add(const FoilOpCtx *c) { return strcmp(foilAttrString(c->node, "reduction", "none"), "add") == 0; }
+
+static foil_status sel_infer(FoilOpCtx *c)
+{
+    foil_status st = check_io(c, 3, 3);
+    if (st) return st;
+    const foil_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
+    char s1[96], s2[96];
+    if (!foil_tensor_same_shape(ind, upd))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "indices %s and updates %s differ in shape", foil_shape_str(ind, s1, sizeof s1),
+                             foil_shape_str(upd, s2, sizeof s2));
+    if (upd->dtype != x->dtype)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "updates are %s, data %s", foil_dtype_name(upd->dtype),
+                             foil_dtype_name(x->dtype));
+    if (sel_add(c) && x->dtype != FOIL_F32 && x->dtype != FOIL_F64 && x->dtype != FOIL_I32 && x->dtype != FOIL_I64)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "reduction \"add\" on %s is not supported (float32, float64, "
+                             "int32, int64)", foil_dtype_name(x->dtype));
+    if ((st = gel_check_indices(c))) return st;
+    if ((st = set_out(c, x->dtype, x->ndim, x->shape))) return st;
+    c->work_bytes = x->dtype == FOIL_F32 && !sel_add(c) ? (size_t)x->numel * sizeof(int64_t) : 0;
+    return FOIL_OK;
+}
+
+#define SEL_ADD(T)                                                                                 \
+    for (int64_t k = 0; k < K; k++) ((T *)dst)[gel_offset(x, ind, axis, k)] += ((const T *)up)[k]
+
+static foil_status sel_forward(FoilOpCtx *c)
+{
+    const foil_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
+    const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
+    const int64_t K = ind->numel;
+    foil_status bad = gather_check(c, ind, x->shape[axis], axis);
+    if (bad) return bad;
+    const size_t es = foil_dtype_size(x->dtype);
+    char *dst = c->out[0]->data;
+    const char *up = upd->data;
+    memcpy(dst, x->data, (size_t)x->numel * es);
+    if (!sel_add(c)) {
+        for (int64_t k = 0; k < K; k++) memcpy(dst + (size_t)gel_offset(x, ind, axis, k) * es, up + (size_t)k * es, es);
+        return FOIL_OK;
+    }
+    switch (x->dtype) {
+    case FOIL_F32: SEL_ADD(float); break;
+    case FOIL_F64: SEL_ADD(double); break;
+    case FOIL_I32: SEL_ADD(int32_t); break;
+    default: SEL_ADD(int64_t); break;
+    }
+    return FOIL_OK;
+}
+
+static void sel_backward(FoilOpCtx *c)
+{
+    const foil_tensor *x = c->in[0], *ind = c->in[1];
+    if (!c->d_out[0] || x->dtype != FOIL_F32) return;
+    const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
+    const int64_t K = ind->numel;
+    const float *g = foil_f32(c->d_out[0]);
+    const int add = sel_add(c);
+    int64_t *win = c->work;
+    if (!add) {
+        for (int64_t i = 0; i < x->numel; i++) win[i] = -1;
+        for (int64_t k = 0; k < K; k++) win[gel_offset(x, ind, axis, k)] = k;
+    }
+    if (c->d_in[0]) {
+        float *dx = foil_f32(c->d_in[0]);
+        for (int64_t i = 0; i < x->numel; i++) dx[i] += add || win[i] < 0 ? g[i] : 0.0f;
+    }
+    if (c->d_in[2]) {
+        float *du = foil_f32(c->d_in[2]);
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t off = gel_offset(x, ind, axis, k);
+            du[k] += add || win[off] == k ? g[off] : 0.0f;
+        }
+    }
+}
+
+const FoilOp foilOpScatterElements = {
+    .type = "ScatterElements", .grad_inputs = 5u,
+    .init = sel_init, .infer = sel_infer, .forward = sel_forward, .backward = sel_backward,
+};
+const FoilOp foilOpScatter = {
+    .type = "Scatter", .grad_inputs = 5u,
+    .init = sel_init, .infer = sel_infer, .forward = sel_forward, .backward = sel_backward,
 };

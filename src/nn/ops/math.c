@@ -1,6 +1,8 @@
 /*
  * nn/ops/math.c - pointwise math: Sqrt, Exp, Log, Neg, Abs, Reciprocal, Erf,
- * Gelu, HardSigmoid, HardSwish, and Pow (with broadcasting).
+ * Gelu, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus, Softsign,
+ * ThresholdedRelu, Shrink, the trigonometric and hyperbolic functions,
+ * Floor, Ceil, Sign; Pow and PRelu (with broadcasting).
  *
  * Shapes: x any tensor, y the same shape; n = numel. Pow broadcasts X and Y
  * multidirectionally (numpy), the output has X's type.
@@ -29,6 +31,18 @@
  *                           dz/dy = z log(x) (0 where x = 0 and y >= 0; NaN
  *                           for x < 0, as PyTorch)
  *
+ *   Elu         y = x (x > 0), alpha (e^x - 1)        (alpha 1)
+ *   Selu        y = gamma Elu_alpha(x)   (alpha 1.6732632, gamma 1.0507010)
+ *   Celu        y = x (x > 0), alpha (e^(x/alpha) - 1)  (alpha 1)
+ *   Softplus    y = log(1 + e^x)            dy/dx = sigmoid(x)
+ *   Softsign    y = x / (1 + |x|)           dy/dx = 1 / (1 + |x|)^2
+ *   ThresholdedRelu  y = x (x > alpha), 0   (alpha 1)
+ *   Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh: the C library's,
+ *               with their derivatives
+ *   Shrink      y = x + bias (x < -lambd), x - bias (x > lambd), 0 between
+ *               (lambd 0.5, bias 0)        dy/dx = 1 outside, 0 between
+ *   Floor, Ceil, Sign (0 at 0, NaN stays NaN): gradient 0
+ *
  * Kinks take PyTorch's side (Abs at 0: 0; HardSigmoid/HardSwish: the
  * inside derivative at the boundaries of HardSwish, none at HardSigmoid's).
  * Every unary backward honours d_in_fresh (writes_grads).
@@ -41,12 +55,17 @@
 #include "nn/ops/broadcast.h"
 #include "nn/ops/vmath.h"
 
-enum { U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_RECIP, U_ERF, U_GELU, U_HSIG, U_HSWISH };
+enum {
+    U_SQRT, U_EXP, U_LOG, U_NEG, U_ABS, U_RECIP, U_ERF, U_GELU, U_HSIG, U_HSWISH,
+    U_ELU, U_SELU, U_CELU, U_SOFTPLUS, U_SOFTSIGN, U_THRELU,
+    U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH, U_COSH, U_ASINH, U_ACOSH, U_ATANH,
+    U_FLOOR, U_CEIL, U_SIGN, U_SHRINK
+};
 
 typedef struct unary_state {
     int kind;
     int tanh_approx; /* Gelu */
-    float alpha, beta; /* HardSigmoid */
+    float alpha, beta; /* HardSigmoid; alpha of Elu, Celu, ThresholdedRelu; Selu's alpha, gamma */
 } unary_state;
 
 static foil_status unary_init_kind(FoilNode *n, int kind)
@@ -57,6 +76,19 @@ static foil_status unary_init_kind(FoilNode *n, int kind)
     if (kind == U_HSIG) {
         st->alpha = foilAttrFloat(n, "alpha", 0.2f);
         st->beta = foilAttrFloat(n, "beta", 0.5f);
+    }
+    if (kind == U_ELU || kind == U_CELU || kind == U_THRELU) st->alpha = foilAttrFloat(n, "alpha", 1.0f);
+    if (kind == U_SELU) {
+        st->alpha = foilAttrFloat(n, "alpha", 1.67326319217681884765625f);
+        st->beta = foilAttrFloat(n, "gamma", 1.05070102214813232421875f);
+    }
+    if (kind == U_SHRINK) {
+        st->alpha = foilAttrFloat(n, "lambd", 0.5f);
+        st->beta = foilAttrFloat(n, "bias", 0.0f);
+    }
+    if (kind == U_CELU && st->alpha == 0.0f) {
+        free(st);
+        return foilNodeInitError(n, FOIL_ERR_FORMAT, "alpha must not be 0");
     }
     if (kind == U_GELU) {
         const char *a = foilAttrString(n, "approximate", "none");
@@ -83,6 +115,27 @@ UNARY_INIT(erf, U_ERF)
 UNARY_INIT(gelu, U_GELU)
 UNARY_INIT(hsig, U_HSIG)
 UNARY_INIT(hswish, U_HSWISH)
+UNARY_INIT(elu, U_ELU)
+UNARY_INIT(selu, U_SELU)
+UNARY_INIT(celu, U_CELU)
+UNARY_INIT(softplus, U_SOFTPLUS)
+UNARY_INIT(softsign, U_SOFTSIGN)
+UNARY_INIT(threlu, U_THRELU)
+UNARY_INIT(sin, U_SIN)
+UNARY_INIT(cos, U_COS)
+UNARY_INIT(tan, U_TAN)
+UNARY_INIT(asin, U_ASIN)
+UNARY_INIT(acos, U_ACOS)
+UNARY_INIT(atan, U_ATAN)
+UNARY_INIT(sinh, U_SINH)
+UNARY_INIT(cosh, U_COSH)
+UNARY_INIT(asinh, U_ASINH)
+UNARY_INIT(acosh, U_ACOSH)
+UNARY_INIT(atanh, U_ATANH)
+UNARY_INIT(floor, U_FLOOR)
+UNARY_INIT(ceil, U_CEIL)
+UNARY_INIT(sign, U_SIGN)
+UNARY_INIT(shrink, U_SHRINK)
 
 static foil_status unary_infer(FoilOpCtx *c)
 {
@@ -116,6 +169,9 @@ static foil_status unary_infer(FoilOpCtx *c)
 #define INV_SQRT2 0.7071067811865476f
 #define INV_SQRT2PI 0.3989422804014327f
 #define TWO_OVER_SQRTPI 1.1283791670955126f
+
+/* log(1 + e^v) without overflow */
+static inline float softplus(float v) { return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v)); }
 
 static inline float hsig(float v, float a, float b)
 {
@@ -163,7 +219,28 @@ static foil_status unary_forward(FoilOpCtx *c)
             FWD_LOOP(0.5f * v * (1.0f + erff(v * INV_SQRT2)));
         break;
     case U_HSIG: FWD_LOOP(hsig(v, a, b)); break;
-    default: FWD_LOOP(v * hsig(v, 1.0f / 6.0f, 0.5f)); break;
+    case U_HSWISH: FWD_LOOP(v * hsig(v, 1.0f / 6.0f, 0.5f)); break;
+    case U_ELU: FWD_LOOP(v > 0.0f ? v : a * (expf(v) - 1.0f)); break;
+    case U_SELU: FWD_LOOP(b * (v > 0.0f ? v : a * (expf(v) - 1.0f))); break;
+    case U_CELU: FWD_LOOP(v > 0.0f ? v : a * (expf(v / a) - 1.0f)); break;
+    case U_SOFTPLUS: FWD_LOOP(softplus(v)); break;
+    case U_SOFTSIGN: FWD_LOOP(v / (1.0f + fabsf(v))); break;
+    case U_THRELU: FWD_LOOP(v > a ? v : 0.0f); break;
+    case U_SIN: FWD_LOOP(sinf(v)); break;
+    case U_COS: FWD_LOOP(cosf(v)); break;
+    case U_TAN: FWD_LOOP(tanf(v)); break;
+    case U_ASIN: FWD_LOOP(asinf(v)); break;
+    case U_ACOS: FWD_LOOP(acosf(v)); break;
+    case U_ATAN: FWD_LOOP(atanf(v)); break;
+    case U_SINH: FWD_LOOP(sinhf(v)); break;
+    case U_COSH: FWD_LOOP(coshf(v)); break;
+    case U_ASINH: FWD_LOOP(asinhf(v)); break;
+    case U_ACOSH: FWD_LOOP(acoshf(v)); break;
+    case U_ATANH: FWD_LOOP(atanhf(v)); break;
+    case U_FLOOR: FWD_LOOP(floorf(v)); break;
+    case U_CEIL: FWD_LOOP(ceilf(v)); break;
+    case U_SHRINK: FWD_LOOP(v < -a ? v + b : v > a ? v - b : 0.0f); break;
+    default: FWD_LOOP(v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v); break; /* Sign: 0 and NaN stay */
     }
     return FOIL_OK;
 }
@@ -231,7 +308,26 @@ static void unary_backward(FoilOpCtx *c)
         GRAD_LOOP((a * v + b > 0.0f && a * v + b < 1.0f) ? g * a : 0.0f);
         break;
     }
-    default: GRAD_LOOP(g * hswish_grad(v)); break;
+    case U_HSWISH: GRAD_LOOP(g * hswish_grad(v)); break;
+    case U_ELU: GRAD_LOOP(v > 0.0f ? g : g * (w + a)); break;         /* a e^v = y + a */
+    case U_SELU: GRAD_LOOP(v > 0.0f ? g * b : g * (w + b * a)); break; /* b a e^v = y + b a */
+    case U_CELU: GRAD_LOOP(v > 0.0f ? g : g * expf(v / a)); break;
+    case U_SOFTPLUS: GRAD_LOOP(g / (1.0f + expf(-v))); break;        /* sigmoid */
+    case U_SOFTSIGN: GRAD_LOOP(g / ((1.0f + fabsf(v)) * (1.0f + fabsf(v)))); break;
+    case U_THRELU: GRAD_LOOP(v > a ? g : 0.0f); break;
+    case U_SIN: GRAD_LOOP(g * cosf(v)); break;
+    case U_COS: GRAD_LOOP(-g * sinf(v)); break;
+    case U_TAN: GRAD_LOOP(g * (1.0f + w * w)); break;
+    case U_ASIN: GRAD_LOOP(g / sqrtf(1.0f - v * v)); break;
+    case U_ACOS: GRAD_LOOP(-g / sqrtf(1.0f - v * v)); break;
+    case U_ATAN: GRAD_LOOP(g / (1.0f + v * v)); break;
+    case U_SINH: GRAD_LOOP(g * coshf(v)); break;
+    case U_COSH: GRAD_LOOP(g * sinhf(v)); break;
+    case U_ASINH: GRAD_LOOP(g / sqrtf(v * v + 1.0f)); break;
+    case U_ACOSH: GRAD_LOOP(g / sqrtf(v * v - 1.0f)); break;
+    case U_ATANH: GRAD_LOOP(g / (1.0f - v * v)); break;
+    case U_SHRINK: GRAD_LOOP(v < -a || v > a ? g : 0.0f); break;
+    default: GRAD_LOOP(((void)g, 0.0f)); break; /* Floor, Ceil, Sign: piecewise constant */
     }
 }
 
@@ -255,6 +351,27 @@ UNARY_OP(Erf, erf_init)
 UNARY_OP(Gelu, gelu_init)
 UNARY_OP(HardSigmoid, hsig_init)
 UNARY_OP(HardSwish, hswish_init)
+UNARY_OP(Elu, elu_init)
+UNARY_OP(Selu, selu_init)
+UNARY_OP(Celu, celu_init)
+UNARY_OP(Softplus, softplus_init)
+UNARY_OP(Softsign, softsign_init)
+UNARY_OP(ThresholdedRelu, threlu_init)
+UNARY_OP(Sin, sin_init)
+UNARY_OP(Cos, cos_init)
+UNARY_OP(Tan, tan_init)
+UNARY_OP(Asin, asin_init)
+UNARY_OP(Acos, acos_init)
+UNARY_OP(Atan, atan_init)
+UNARY_OP(Sinh, sinh_init)
+UNARY_OP(Cosh, cosh_init)
+UNARY_OP(Asinh, asinh_init)
+UNARY_OP(Acosh, acosh_init)
+UNARY_OP(Atanh, atanh_init)
+UNARY_OP(Floor, floor_init)
+UNARY_OP(Ceil, ceil_init)
+UNARY_OP(Sign, sign_init)
+UNARY_OP(Shrink, shrink_init)
 
 /* ------------------------------------------------------------------------- */
 /* Pow                                                                        */
@@ -413,4 +530,104 @@ const FoilOp foilOpPow = {
     .infer = pow_infer,
     .forward = pow_forward,
     .backward = pow_backward,
+};
+
+/* ------------------------------------------------------------------------- */
+/* PRelu: y = x (x >= 0), slope x (x < 0); slope broadcasts to X (one-way,
+ * numpy); before opset 7, a 1-D slope of X's channel count (dim 1) holds one
+ * value per channel, as PyTorch exported it. float32. Gradients: dx = dy (x >= 0), slope dy (x < 0); d slope =
+ * x dy where x < 0, summed over slope's broadcast dimensions. */
+
+/* The shape slope takes against X (rank returned). */
+static int prelu_slope_shape(const FoilOpCtx *c, int64_t *shape)
+{
+    const foil_tensor *x = c->in[0], *sl = c->in[1];
+    if (c->node->opset < 7 && sl->ndim == 1 && x->ndim >= 2 && sl->shape[0] == x->shape[1] && sl->shape[0] != 1) {
+        for (int d = 1; d < x->ndim; d++) shape[d - 1] = d == 1 ? sl->shape[0] : 1;
+        return x->ndim - 1;
+    }
+    memcpy(shape, sl->shape, sizeof(int64_t) * (size_t)sl->ndim);
+    return sl->ndim;
+}
+
+static foil_status prelu_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs (X, slope)");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    const foil_tensor *x = c->in[0], *sl = c->in[1];
+    char s1[96], s2[96];
+    if (x->dtype != FOIL_F32 || sl->dtype != FOIL_F32)
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "types %s, %s are not supported (float32 only)",
+                             foil_dtype_name(x->dtype), foil_dtype_name(sl->dtype));
+    int64_t ssh[FOIL_MAX_DIMS];
+    const int sr = prelu_slope_shape(c, ssh);
+    if (!foilBcastTo(sr, ssh, x->ndim, x->shape))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "slope %s does not broadcast to X %s", foil_shape_str(sl, s1, sizeof s1),
+                             foil_shape_str(x, s2, sizeof s2));
+    if (foil_tensor_set_shape(c->out[0], FOIL_F32, x->ndim, x->shape))
+        return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    /* backward: slope's per-output terms before summing */
+    c->work_bytes = sl->numel != x->numel ? (size_t)x->numel * sizeof(float) : 0;
+    return FOIL_OK;
+}
+
+/* Walk X's rows with slope along: BODY sees j (offset in X and Y), v = x,
+ * a = the slope there. */
+#define PRELU_ROWS(BODY)                                                                           \
+    do {                                                                                           \
+        FoilBcast bc;                                                                              \
+        int64_t ssh_[FOIL_MAX_DIMS];                                                               \
+        const int nd[1] = {prelu_slope_shape(c, ssh_)};                                            \
+        const int64_t *shapes[1] = {ssh_};                                                         \
+        foilBcastPlan(&bc, c->in[0]->ndim, c->in[0]->shape, 1, nd, shapes);                        \
+        const int64_t ss = bc.s[0][bc.ndim - 1];                                                   \
+        const float *X = foil_f32(c->in[0]), *S = foil_f32(c->in[1]);                              \
+        _Pragma("omp parallel for if (bc.numel >= FOIL_PAR_MIN && bc.rows > 1) schedule(static)")  \
+        for (int64_t row = 0; row < bc.rows; row++) {                                              \
+            const float *sr = S + foilBcastRowOffset(&bc, 0, row);                                 \
+            for (int64_t q = 0; q < bc.inner; q++) {                                               \
+                const int64_t j = row * bc.inner + q;                                              \
+                const float v = X[j], a = sr[q * ss];                                              \
+                BODY;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static foil_status prelu_forward(FoilOpCtx *c)
+{
+    if (c->in[0]->numel == 0) return FOIL_OK;
+    float *Y = foil_f32(c->out[0]);
+    PRELU_ROWS(Y[j] = v < 0.0f ? a * v : v);
+    return FOIL_OK;
+}
+
+static void prelu_backward(FoilOpCtx *c)
+{
+    if (!c->d_out[0] || c->in[0]->numel == 0) return;
+    const float *G = foil_f32(c->d_out[0]);
+    if (c->d_in[0]) {
+        float *DX = foil_f32(c->d_in[0]);
+        PRELU_ROWS(DX[j] += v < 0.0f ? a * G[j] : G[j]);
+    }
+    if (c->d_in[1]) {
+        const foil_tensor *x = c->in[0], *sl = c->in[1];
+        float *ds = foil_f32(c->d_in[1]);
+        if (sl->numel == x->numel) {
+            PRELU_ROWS(ds[j] += v < 0.0f ? v * G[j] : ((void)a, 0.0f));
+        } else {
+            float *t = c->work;
+            PRELU_ROWS(t[j] = v < 0.0f ? v * G[j] : ((void)a, 0.0f));
+            int64_t ssh[FOIL_MAX_DIMS];
+            const int sr = prelu_slope_shape(c, ssh);
+            foilBcastSumInto(ds, sr, ssh, t, x->ndim, x->shape);
+        }
+    }
+}
+
+const FoilOp foilOpPRelu = {
+    .type = "PRelu",
+    .grad_inputs = 0x3,
+    .infer = prelu_infer,
+    .forward = prelu_forward,
+    .backward = prelu_backward,
 };

@@ -1,6 +1,8 @@
 /*
  * nn/ops/reduce.c - ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceL2,
- * and ArgMax, ArgMin.
+ * ReduceL1, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, ReduceProd,
+ * GlobalMaxPool (ReduceMax over the axes after N and C, kept), and ArgMax,
+ * ArgMin.
  *
  * Reductions. X (any shape, float32) is reduced over a set of axes:
  *   - ReduceSum from opset 13 and the others from opset 18 take the axes as
@@ -8,14 +10,23 @@
  *     (a constant or an initializer); an absent or empty one means every axis,
  *     or none when noop_with_empty_axes=1 (then Y = X, |X| for ReduceL2);
  *   - before that the axes are the attribute `axes` (absent: every axis).
- * keepdims (default 1) keeps reduced axes as 1s. Negative axes count from
+ * keepdims (default 1) keeps reduced axes as 1s. L1, SumSquare, LogSum,
+ * LogSumExp and Prod also take float64 (forward only, something reduced). Negative axes count from
  * the end; a repeated axis is an error.
  *   Sum  y = sum x          dx = dy
  *   Mean y = sum x / m      dx = dy / m          (m values per output)
  *   L2   y = sqrt(sum x^2)  dx = dy x / y        (0 where y = 0)
  *   Max, Min                dx = dy / t at the t elements equal to y
  *                           (ties share, as PyTorch's amax/amin)
- * An empty reduction gives 0 (Sum, L2), NaN (Mean), -inf (Max), +inf (Min).
+ *   L1   y = sum |x|        dx = dy sign(x)
+ *   SumSquare y = sum x^2  dx = 2 dy x
+ *   LogSum    y = log sum x            dx = dy / exp(y)
+ *   LogSumExp y = log sum exp x        dx = dy exp(x - y)
+ *   Prod y = prod x         dx = dy * (product of the other factors)
+ * An empty reduction gives 0 (Sum, L2, L1, SumSquare), NaN (Mean), -inf
+ * (Max, LogSum, LogSumExp), +inf (Min), 1 (Prod). With nothing reduced
+ * (noop_with_empty_axes) Y is X, |X| for L1 and L2, X^2 for SumSquare, log X
+ * for LogSum.
  *
  * The iteration: input dimensions of extent 1 are dropped and neighbours
  * that are both kept or both reduced are merged, so the input is alternating
@@ -35,13 +46,14 @@
 #include "nn/op.h"
 #include "nn/ops/broadcast.h"
 
-enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_L2 };
+enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_L2, R_L1, R_SUMSQ, R_LOGSUM, R_LSE, R_PROD };
 
 typedef struct red_state {
     int kind;
     int axes_input;      /* axes come from input 1 */
     int keepdims;
     int noop_empty;      /* noop_with_empty_axes */
+    int global_pool;     /* GlobalMaxPool: every axis after N and C, kept */
     int n_axes;          /* attribute form: -1 = absent (all axes) */
     int64_t axes[FOIL_MAX_DIMS];
 } red_state;
@@ -76,6 +88,23 @@ static foil_status rmean_init(FoilNode *n) { return red_init_kind(n, R_MEAN); }
 static foil_status rmax_init(FoilNode *n) { return red_init_kind(n, R_MAX); }
 static foil_status rmin_init(FoilNode *n) { return red_init_kind(n, R_MIN); }
 static foil_status rl2_init(FoilNode *n) { return red_init_kind(n, R_L2); }
+static foil_status rl1_init(FoilNode *n) { return red_init_kind(n, R_L1); }
+static foil_status rsumsq_init(FoilNode *n) { return red_init_kind(n, R_SUMSQ); }
+static foil_status rlogsum_init(FoilNode *n) { return red_init_kind(n, R_LOGSUM); }
+static foil_status rlse_init(FoilNode *n) { return red_init_kind(n, R_LSE); }
+static foil_status rprod_init(FoilNode *n) { return red_init_kind(n, R_PROD); }
+/* GlobalMaxPool (N, C, d1..dk) -> (N, C, 1..1): ReduceMax over d1..dk */
+static foil_status gmaxpool_init(FoilNode *n)
+{
+    if (n->n_attrs) return foilNodeInitError(n, FOIL_ERR_FORMAT, "takes no attributes");
+    foil_status s = red_init_kind(n, R_MAX);
+    if (s) return s;
+    red_state *st = n->state;
+    st->axes_input = 0;
+    st->keepdims = 1;
+    st->global_pool = 1;
+    return FOIL_OK;
+}
 
 /* Which axes of X are reduced: mask bit d. Returns an error status (with a
  * message) on bad axes. */
@@ -83,6 +112,11 @@ static foil_status red_mask(const FoilOpCtx *c, unsigned *mask)
 {
     const red_state *st = c->node->state;
     const int r = c->in[0]->ndim;
+    if (st->global_pool) {
+        if (r < 3) return foilNodeError(c, FOIL_ERR_SHAPE, "input must be (N, C, d1, ...), got rank %d", r);
+        *mask = ((1u << r) - 1u) & ~3u;
+        return FOIL_OK;
+    }
     int64_t axes[FOIL_MAX_DIMS];
     int n = st->n_axes;
     if (st->axes_input) {
@@ -144,16 +178,21 @@ static foil_status red_infer(FoilOpCtx *c)
         return foilNodeError(c, FOIL_ERR_FORMAT, "axes is an attribute before opset %d, not an input",
                              st->kind == R_SUM ? 13 : 18);
     const foil_tensor *x = c->in[0];
-    if (x->dtype != FOIL_F32)
-        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32 only)", foil_dtype_name(x->dtype));
+    const int f64_ok = st->kind >= R_L1;
+    if (x->dtype != FOIL_F32 && !(f64_ok && x->dtype == FOIL_F64))
+        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (float32%s)", foil_dtype_name(x->dtype),
+                             f64_ok ? ", float64" : " only");
     unsigned mask;
     foil_status s = red_mask(c, &mask);
     if (s) return s;
     int64_t os[FOIL_MAX_DIMS];
     int no = red_out_shape(x, mask, st->keepdims, os);
-    if (foil_tensor_set_shape(c->out[0], FOIL_F32, no, os)) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
-    /* backward of Max/Min: the number of ties of each output */
-    c->work_bytes = st->kind == R_MAX || st->kind == R_MIN ? (size_t)c->out[0]->numel * sizeof(float) : 0;
+    if (foil_tensor_set_shape(c->out[0], x->dtype, no, os)) return foilNodeError(c, FOIL_ERR_SHAPE, "%s", foil_last_error());
+    /* backward of Max/Min: the number of ties of each output; forward of
+     * LogSumExp: the sums of exp(x - max); backward of Prod: each output's
+     * count of zeros and product of the other factors */
+    const size_t per = st->kind == R_MAX || st->kind == R_MIN || st->kind == R_LSE ? 1 : st->kind == R_PROD ? 2 : 0;
+    c->work_bytes = per * (size_t)c->out[0]->numel * foil_dtype_size(x->dtype);
     return FOIL_OK;
 }
 
@@ -295,6 +334,55 @@ static inline float run_reduce(int kind, const float *x, int64_t n)
     return s;
 }
 
+/* The reduction of one value (nothing reduced, noop_with_empty_axes). */
+static inline float red_one(int kind, float v)
+{
+    switch (kind) {
+    case R_L2: case R_L1: return fabsf(v);
+    case R_SUMSQ: return v * v;
+    case R_LOGSUM: return logf(v);
+    default: return v;
+    }
+}
+
+/* L1, SumSquare, LogSum, LogSumExp, Prod: the generic walk (RED_VISIT), in
+ * the input's type T (float32 or float64), with sums in T. LogSumExp:
+ * y = m + log(sum exp(x - m)), m the maximum (y = m when m is infinite), so
+ * large inputs do not overflow; the sums live in y's type in the workspace. */
+#define RED_MORE(T, EXP, LOG, FABS)                                                                \
+    do {                                                                                           \
+        const T *x = c->in[0]->data;                                                               \
+        T *y = c->out[0]->data;                                                                    \
+        const T init = kind == R_LSE ? (T)-INFINITY : kind == R_PROD ? (T)1 : (T)0;                \
+        for (int64_t o = 0; o < nout; o++) y[o] = init;                                            \
+        switch (kind) {                                                                            \
+        case R_L1: RED_VISIT(p, y[o] += FABS(x[i])); break;                                        \
+        case R_SUMSQ: RED_VISIT(p, y[o] += x[i] * x[i]); break;                                    \
+        case R_LOGSUM: RED_VISIT(p, y[o] += x[i]); break;                                          \
+        case R_PROD: RED_VISIT(p, y[o] *= x[i]); break;                                            \
+        default: {                                                                                 \
+            T *s = c->work;                                                                        \
+            RED_VISIT(p, y[o] = x[i] > y[o] || x[i] != x[i] ? x[i] : y[o]);                        \
+            for (int64_t o = 0; o < nout; o++) s[o] = 0;                                           \
+            RED_VISIT(p, s[o] += isfinite(y[o]) ? EXP(x[i] - y[o]) : (T)0);                        \
+            for (int64_t o = 0; o < nout; o++)                                                     \
+                if (isfinite(y[o])) y[o] += LOG(s[o]);                                             \
+            break;                                                                                 \
+        }                                                                                          \
+        }                                                                                          \
+        if (kind == R_LOGSUM)                                                                      \
+            for (int64_t o = 0; o < nout; o++) y[o] = LOG(y[o]);                                   \
+    } while (0)
+
+static void red_forward_more(FoilOpCtx *c, const red_plan *p, int kind)
+{
+    const int64_t nout = c->out[0]->numel;
+    if (c->in[0]->dtype == FOIL_F64)
+        RED_MORE(double, exp, log, fabs);
+    else
+        RED_MORE(float, expf, logf, fabsf);
+}
+
 static foil_status red_forward(FoilOpCtx *c)
 {
     const red_state *st = c->node->state;
@@ -303,13 +391,24 @@ static foil_status red_forward(FoilOpCtx *c)
     if (s) return s;
     red_plan p;
     red_make_plan(c->in[0], mask, &p);
-    const float *x = foil_f32(c->in[0]);
-    float *y = foil_f32(c->out[0]);
     const int kind = st->kind;
     const int64_t nout = c->out[0]->numel;
+    if (c->in[0]->dtype == FOIL_F64) { /* forward only, the generic walk */
+        if (p.nr == 0 || p.nred == 0 || nout == 0)
+            return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "float64 with nothing reduced or an empty reduction");
+        red_forward_more(c, &p, kind);
+        return FOIL_OK;
+    }
+    const float *x = foil_f32(c->in[0]);
+    float *y = foil_f32(c->out[0]);
     if (p.nr == 0 || p.nred == 0 || nout == 0) { /* nothing reduced, or an empty reduction */
-        const float v = kind == R_MEAN ? NAN : kind == R_MAX ? -INFINITY : kind == R_MIN ? INFINITY : 0.0f;
-        for (int64_t o = 0; o < nout; o++) y[o] = p.nred == 0 ? v : (kind == R_L2 ? fabsf(x[o]) : x[o]);
+        const float v = kind == R_MEAN ? NAN : kind == R_MAX ? -INFINITY : kind == R_MIN ? INFINITY
+                      : kind == R_LOGSUM || kind == R_LSE ? -INFINITY : kind == R_PROD ? 1.0f : 0.0f;
+        for (int64_t o = 0; o < nout; o++) y[o] = p.nred == 0 ? v : red_one(kind, x[o]);
+        return FOIL_OK;
+    }
+    if (kind >= R_L1) {
+        red_forward_more(c, &p, kind);
         return FOIL_OK;
     }
     if (p.last_reduced) {
@@ -354,7 +453,7 @@ static foil_status red_forward(FoilOpCtx *c)
 static void red_backward(FoilOpCtx *c)
 {
     const red_state *st = c->node->state;
-    if (!c->d_in[0] || !c->d_out[0]) return;
+    if (!c->d_in[0] || !c->d_out[0] || c->in[0]->dtype != FOIL_F32) return;
     unsigned mask;
     if (red_mask(c, &mask)) return;
     red_plan p;
@@ -363,9 +462,15 @@ static void red_backward(FoilOpCtx *c)
     float *dx = foil_f32(c->d_in[0]);
     const int64_t nout = c->out[0]->numel;
     if (p.nred == 0 || nout == 0) return;
-    if (p.nr == 0) { /* identity (|x| for L2) */
-        for (int64_t i = 0; i < nout; i++)
-            dx[i] += st->kind == R_L2 ? (x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0.0f) : g[i];
+    if (p.nr == 0) { /* y = red_one(x) */
+        for (int64_t i = 0; i < nout; i++) {
+            switch (st->kind) {
+            case R_L2: case R_L1: dx[i] += x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0.0f; break;
+            case R_SUMSQ: dx[i] += 2.0f * x[i] * g[i]; break;
+            case R_LOGSUM: dx[i] += g[i] / x[i]; break;
+            default: dx[i] += g[i]; break;
+            }
+        }
         return;
     }
     switch (st->kind) {
@@ -376,6 +481,21 @@ static void red_backward(FoilOpCtx *c)
         break;
     }
     case R_L2: RED_VISIT(&p, dx[i] += y[o] > 0.0f ? g[o] * x[i] / y[o] : 0.0f); break;
+    case R_L1: RED_VISIT(&p, dx[i] += x[i] > 0.0f ? g[o] : x[i] < 0.0f ? -g[o] : 0.0f); break;
+    case R_SUMSQ: RED_VISIT(&p, dx[i] += 2.0f * x[i] * g[o]); break;
+    case R_LOGSUM: RED_VISIT(&p, dx[i] += g[o] / expf(y[o])); break; /* y = log S: dy/dx = 1/S */
+    case R_LSE: RED_VISIT(&p, dx[i] += g[o] * expf(x[i] - y[o])); break; /* softmax over the reduced set */
+    case R_PROD: {
+        /* dy/dx[i] is the product of the other factors: with no zero y/x[i];
+         * with one zero, the product of the nonzero ones at the zero and 0
+         * elsewhere; with more, 0 everywhere. */
+        float *zeros = c->work, *nz = zeros + nout;
+        for (int64_t o = 0; o < nout; o++) zeros[o] = 0.0f, nz[o] = 1.0f;
+        RED_VISIT(&p, if (x[i] == 0.0f) zeros[o] += 1.0f; else nz[o] *= x[i]);
+        RED_VISIT(&p, dx[i] += x[i] != 0.0f ? (zeros[o] == 0.0f ? g[o] * nz[o] / x[i] : 0.0f)
+                                            : (zeros[o] == 1.0f ? g[o] * nz[o] : 0.0f));
+        break;
+    }
     default: {
         float *ties = c->work;
         for (int64_t o = 0; o < nout; o++) ties[o] = 0.0f;
@@ -400,6 +520,12 @@ REDUCE_OP(ReduceMean, rmean_init)
 REDUCE_OP(ReduceMax, rmax_init)
 REDUCE_OP(ReduceMin, rmin_init)
 REDUCE_OP(ReduceL2, rl2_init)
+REDUCE_OP(ReduceL1, rl1_init)
+REDUCE_OP(ReduceSumSquare, rsumsq_init)
+REDUCE_OP(ReduceLogSum, rlogsum_init)
+REDUCE_OP(ReduceLogSumExp, rlse_init)
+REDUCE_OP(ReduceProd, rprod_init)
+REDUCE_OP(GlobalMaxPool, gmaxpool_init)
 
 /* ------------------------------------------------------------------------- */
 /* ArgMax, ArgMin: X viewed as (outer, n, inner) around `axis`.              */

@@ -21,7 +21,19 @@
     X(LayerNormalization) X(InstanceNormalization)                                        \
     /* slice.c, resize.c, einsum.c, rnn.c, shape.c */                                   \
     X(Slice) X(Split) X(Expand) X(Tile) X(Cast) X(CastLike) X(ConstantOfShape) X(Range)   \
-    X(Einsum) X(Resize) X(LSTM) X(GRU)
+    X(Einsum) X(Resize) X(LSTM) X(GRU)                                                    \
+    /* variadic.c */                                                                    \
+    X(Max) X(Min) X(Sum) X(Mean)                                                          \
+    /* reduce.c, softmax.c, layout.c, shape.c, math.c, compare.c */                     \
+    X(ReduceL1) X(ReduceSumSquare) X(ReduceLogSum) X(ReduceLogSumExp) X(ReduceProd)       \
+    X(NegativeLogLikelihoodLoss) X(GatherElements) X(ScatterElements) X(Scatter) X(Size)  \
+    X(Elu) X(Selu) X(Celu) X(Softplus) X(Softsign) X(ThresholdedRelu) X(PRelu)            \
+    X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh) X(Asinh) X(Acosh)       \
+    X(Atanh) X(Floor) X(Ceil) X(Sign) X(Shrink) X(IsNaN) X(IsInf) X(BitShift)              \
+    X(GreaterOrEqual) X(LessOrEqual) X(And) X(Or) X(Xor) X(Mod)                           \
+    /* axisops.c; reduce.c (GlobalMaxPool) */                                           \
+    X(Trilu) X(CumSum) X(Hardmax) X(DepthToSpace) X(SpaceToDepth) X(GlobalMaxPool)        \
+    X(EyeLike)
 
 #define DECLARE(name) extern const FoilOp foilOp##name;
 FOIL_OPS(DECLARE)

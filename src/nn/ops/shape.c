@@ -398,6 +398,24 @@ const FoilOp foilOpShape = {
     .init = shape_init, .infer = shape_infer, .forward = shape_forward, .backward = NULL,
 };
 
+/* Size: the input's element count as an int64 scalar (read from the shape
+ * alone, like Shape). */
+
+static foil_status size_infer(FoilOpCtx *c)
+{
+    if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 input, got %d", c->n_in);
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
+    return set_out(c, 0, FOIL_I64, 0, NULL);
+}
+
+static foil_status size_forward(FoilOpCtx *c)
+{
+    foil_i64(c->out[0])[0] = c->in[0]->numel;
+    return FOIL_OK;
+}
+
+const FoilOp foilOpSize = {.type = "Size", .infer = size_infer, .forward = size_forward};
+
 /* ------------------------------------------------------------------------- */
 /* Constant: attribute value (a tensor), or from opset 12 value_float,        */
 /* value_floats, value_int, value_ints. The tensor is built once in init.    */

@@ -1,5 +1,6 @@
 /*
- * nn/ops/softmax.c - Softmax, LogSoftmax, SoftmaxCrossEntropyLoss, and the
+ * nn/ops/softmax.c - Softmax, LogSoftmax, SoftmaxCrossEntropyLoss,
+ * NegativeLogLikelihoodLoss, and the
  * graph-independent foil_softmax_xent (include/foil/loss.h).
  *
  * All of them rest on softmax_core(), the one place where the stable
@@ -396,6 +397,19 @@ static inline int64_t sce_label(const foil_tensor *lab, int64_t p)
     return lab->dtype == FOIL_I64 ? ((const int64_t *)lab->data)[p] : (int64_t)((const int32_t *)lab->data)[p];
 }
 
+/* Every label not ignored names a class. */
+static foil_status sce_check_labels(const FoilOpCtx *c, const sce_state *st, const foil_tensor *lab, sce_dims s)
+{
+    for (int64_t p = 0; p < s.p; p++) {
+        int64_t l = sce_label(lab, p);
+        if (st->has_ignore && l == st->ignore_index) continue;
+        if (l < 0 || l >= s.c)
+            return foilNodeError(c, FOIL_ERR_ARG, "label %lld at position %lld is outside [0, %lld)", (long long)l,
+                                 (long long)p, (long long)s.c);
+    }
+    return FOIL_OK;
+}
+
 static foil_status sce_forward(FoilOpCtx *c)
 {
     const sce_state *st = c->node->state;
@@ -406,13 +420,8 @@ static foil_status sce_forward(FoilOpCtx *c)
     lse_parts *lse = (lse_parts *)((char *)c->work + 64);
     float *wp = (float *)(lse + s.p);
     /* Validate labels first: forward must not fail half-way in a parallel loop. */
-    for (int64_t p = 0; p < s.p; p++) {
-        int64_t l = sce_label(lab, p);
-        if (st->has_ignore && l == st->ignore_index) continue;
-        if (l < 0 || l >= s.c)
-            return foilNodeError(c, FOIL_ERR_ARG, "label %lld at position %lld is outside [0, %lld)", (long long)l,
-                                   (long long)p, (long long)s.c);
-    }
+    foil_status bad = sce_check_labels(c, st, lab, s);
+    if (bad) return bad;
     const float *x = foil_f32(xt), *w_in = wt ? foil_f32(wt) : NULL;
     float *lp = lpt ? foil_f32(lpt) : NULL, *loss = foil_f32(c->out[0]);
     const int red = st->reduction;
@@ -503,4 +512,78 @@ const FoilOp foilOpSoftmaxCrossEntropyLoss = {
     .infer = sce_infer,
     .forward = sce_forward,
     .backward = sce_backward,
+};
+
+/* ------------------------------------------------------------------------- */
+/* NegativeLogLikelihoodLoss (opset 12, 13): SoftmaxCrossEntropyLoss's
+ * inputs, attributes, checks and reductions, on log-probabilities:
+ *     loss_p = -w_p input[n, labels_p, d]
+ * with w_p as there (0 where labels_p == ignore_index, whose label need not
+ * be a class). One output. Gradient: d input[n, labels_p, d] -= g_p w_p, with
+ * g_p as in sce_backward. Workspace: the sum of the weights (double). */
+
+static foil_status nll_infer(FoilOpCtx *c)
+{
+    if (c->n_out != 1) return foilNodeError(c, FOIL_ERR_FORMAT, "has one output (loss), not %d", c->n_out);
+    foil_status e = sce_infer(c);
+    c->work_bytes = sizeof(double);
+    return e;
+}
+
+static inline float nll_weight(const sce_state *st, const float *w_in, int64_t l)
+{
+    return st->has_ignore && l == st->ignore_index ? 0.0f : w_in ? w_in[l] : 1.0f;
+}
+
+static foil_status nll_forward(FoilOpCtx *c)
+{
+    const sce_state *st = c->node->state;
+    const foil_tensor *xt = c->in[0], *lab = c->in[1], *wt = sce_weights(c);
+    const sce_dims s = sce_get_dims(xt);
+    foil_status bad = sce_check_labels(c, st, lab, s);
+    if (bad) return bad;
+    const float *x = foil_f32(xt), *w_in = wt ? foil_f32(wt) : NULL;
+    float *loss = foil_f32(c->out[0]);
+    double lsum = 0, wsum = 0;
+    for (int64_t p = 0; p < s.p; p++) {
+        const int64_t nn = p / s.d, d = p - nn * s.d, l = sce_label(lab, p);
+        const float wl = nll_weight(st, w_in, l);
+        const float lossp = wl != 0.0f ? -wl * x[(nn * s.c + l) * s.d + d] : 0.0f;
+        if (st->reduction == RED_NONE) loss[p] = lossp;
+        lsum += lossp;
+        wsum += wl;
+    }
+    *(double *)c->work = wsum;
+    if (st->reduction == RED_SUM) loss[0] = (float)lsum;
+    else if (st->reduction == RED_MEAN) loss[0] = (float)(lsum / wsum);
+    return FOIL_OK;
+}
+
+/* In the forward pass loss_p = -w_p x[n, l_p, d]: the one input element each
+ * position read gets -w_p times that position's share of the output gradient. */
+static void nll_backward(FoilOpCtx *c)
+{
+    const sce_state *st = c->node->state;
+    if (!c->d_in[0] || !c->d_out[0]) return;
+    const foil_tensor *xt = c->in[0], *lab = c->in[1], *wt = sce_weights(c);
+    const sce_dims s = sce_get_dims(xt);
+    const float *dl = foil_f32(c->d_out[0]), *w_in = wt ? foil_f32(wt) : NULL;
+    const double wsum = *(const double *)c->work;
+    float *dx = foil_f32(c->d_in[0]);
+    const int red = st->reduction;
+    const float gs = red == RED_SUM ? dl[0] : red == RED_MEAN && wsum != 0 ? (float)(dl[0] / wsum) : 0.0f;
+    for (int64_t p = 0; p < s.p; p++) {
+        const int64_t nn = p / s.d, d = p - nn * s.d, l = sce_label(lab, p);
+        const float wl = nll_weight(st, w_in, l);
+        if (wl != 0.0f) dx[(nn * s.c + l) * s.d + d] -= (red == RED_NONE ? dl[p] : gs) * wl;
+    }
+}
+
+const FoilOp foilOpNegativeLogLikelihoodLoss = {
+    .type = "NegativeLogLikelihoodLoss",
+    .grad_inputs = 0x1,
+    .init = sce_init,
+    .infer = nll_infer,
+    .forward = nll_forward,
+    .backward = nll_backward,
 };
