@@ -86,7 +86,7 @@ static foil_status trilu_forward(FoilOpCtx *c)
     const size_t es = foil_dtype_size(x->dtype);
     const char *src = x->data;
     char *dst = c->out[0]->data;
-    const int64_t rows = N ? x->numel / M : 0;
+    const int64_t rows = N && M ? x->numel / M : 0; /* an empty matrix: nothing to copy */
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = r % N;
         for (int64_t j = 0; j < M; j++) {
@@ -107,7 +107,7 @@ static void trilu_backward(FoilOpCtx *c)
     const int upper = foilAttrInt(c->node, "upper", 1) != 0;
     const foil_tensor *x = c->in[0];
     const int64_t N = x->shape[x->ndim - 2], M = x->shape[x->ndim - 1];
-    const int64_t rows = N ? x->numel / M : 0;
+    const int64_t rows = N && M ? x->numel / M : 0; /* an empty matrix: nothing to copy */
     const float *g = foil_f32(c->d_out[0]);
     float *dx = foil_f32(c->d_in[0]);
     for (int64_t r = 0; r < rows; r++)
