@@ -57,7 +57,7 @@ const FoilOp *foilOpFind(const char *type)
 
 const char *foilOpList(void)
 {
-    static char list[1024];
+    static char list[4096]; /* some 170 names */
     if (list[0]) return list;
     /* Every set has the same operators: any built one will do. */
     const FoilKernelSet *set = NULL;

@@ -31,8 +31,7 @@
 #define FOIL_ML_DOMAIN "ai.onnx.ml"
 
 /* The operator for (domain, op_type): ai.onnx.ml in this file's table;
- * the default domain (""/"ai.onnx") in the kernel set, then among the
- * fallbacks here. NULL when unsupported (foilOpListDomain says what is). */
+ * the default domain (""/"ai.onnx") in the kernel set. NULL when unsupported (foilOpListDomain says what is). */
 const FoilOp *foilOpFindDomain(const char *domain, const char *type);
 /* Comma-separated supported op types of a domain, for messages. */
 const char *foilOpListDomain(const char *domain);

@@ -1,9 +1,8 @@
 /*
  * nn/ml/ml_ops.c - the ai.onnx.ml operator table and its lookup (nn/ml/ml.h),
  * with the small operators of scikit-learn's pipelines: Scaler, Normalizer,
- * LinearClassifier, LinearRegressor, ZipMap; and Cast, a default-domain
- * operator exports use that the kernel sets lack (a kernel set's own op of
- * the same name wins: foilOpFindDomain asks the kernel set first).
+ * LinearClassifier, LinearRegressor, ZipMap (the default-domain operators
+ * the exports use, Cast among them, are the kernel set's).
  * Trees are in tree.c, support vector machines in svm.c.
  *
  * Shapes: X (N, F) float32 rows of F features (a rank-1 (F) input is one
@@ -461,98 +460,6 @@ static void copy_backward(FoilOpCtx *c)
 }
 
 /* ---------------------------------------------------------------------------
- * Cast (default domain): element type conversion. Float to integer
- * truncates toward zero (NaN to 0, out of range saturates: ONNX leaves both
- * undefined); float32 to float32 is differentiable (the identity).
- */
-
-static foil_status cast_init(FoilNode *n)
-{
-    const FoilAttr *a = foilAttrGet(n, "to");
-    if (!a || a->type != FOIL_ATTR_INT) return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'to' is missing");
-    foil_dtype to = (foil_dtype)a->i;
-    if (foil_dtype_size(to) == 0)
-        return foilNodeInitError(n, FOIL_ERR_UNSUPPORTED, "cast to element type %lld is not supported (strings and "
-                                 "float16 are not)", (long long)a->i);
-    return FOIL_OK;
-}
-
-static foil_status cast_infer(FoilOpCtx *c)
-{
-    if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 input");
-    foil_status st = need_out0(c);
-    if (st) return st;
-    foil_dtype to = (foil_dtype)foilAttrInt(c->node, "to", FOIL_F32);
-    return foilMlSetOut(c, 0, to, c->in[0]->ndim, c->in[0]->shape);
-}
-
-static double load_as_double(const foil_tensor *t, int64_t i)
-{
-    switch (t->dtype) {
-    case FOIL_F32: return ((const float *)t->data)[i];
-    case FOIL_F64: return ((const double *)t->data)[i];
-    case FOIL_I64: return (double)((const int64_t *)t->data)[i];
-    case FOIL_U64: return (double)((const uint64_t *)t->data)[i];
-    case FOIL_I32: return ((const int32_t *)t->data)[i];
-    case FOIL_U32: return ((const uint32_t *)t->data)[i];
-    case FOIL_I16: return ((const int16_t *)t->data)[i];
-    case FOIL_U16: return ((const uint16_t *)t->data)[i];
-    case FOIL_I8: return ((const int8_t *)t->data)[i];
-    case FOIL_U8: case FOIL_BOOL: return ((const uint8_t *)t->data)[i];
-    default: return 0;
-    }
-}
-
-static int is_int_type(foil_dtype t) { return t != FOIL_F32 && t != FOIL_F64; }
-
-static double saturate(double v, double lo, double hi)
-{
-    if (isnan(v)) return 0;
-    v = trunc(v);
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-static foil_status cast_forward(FoilOpCtx *c)
-{
-    const foil_tensor *x = c->in[0];
-    foil_tensor *y = c->out[0];
-    if (x->dtype == y->dtype) return copy_forward(c);
-    /* Exact for 64-bit integers: integer to integer never goes through double. */
-    if (is_int_type(x->dtype) && (y->dtype == FOIL_I64 || y->dtype == FOIL_U64) && x->dtype != FOIL_U64) {
-        for (int64_t i = 0; i < x->numel; i++) {
-            int64_t v = x->dtype == FOIL_I64 ? foil_i64(x)[i] : (int64_t)load_as_double(x, i);
-            if (y->dtype == FOIL_I64) foil_i64(y)[i] = v;
-            else ((uint64_t *)y->data)[i] = (uint64_t)v;
-        }
-        return FOIL_OK;
-    }
-    for (int64_t i = 0; i < x->numel; i++) {
-        double v = load_as_double(x, i);
-        switch (y->dtype) {
-        case FOIL_F32: ((float *)y->data)[i] = (float)v; break;
-        case FOIL_F64: ((double *)y->data)[i] = v; break;
-        case FOIL_I64: foil_i64(y)[i] = (int64_t)saturate(v, -9223372036854775808.0, 9223372036854774784.0); break;
-        case FOIL_U64: ((uint64_t *)y->data)[i] = (uint64_t)saturate(v, 0, 18446744073709549568.0); break;
-        case FOIL_I32: ((int32_t *)y->data)[i] = (int32_t)saturate(v, INT32_MIN, INT32_MAX); break;
-        case FOIL_U32: ((uint32_t *)y->data)[i] = (uint32_t)saturate(v, 0, UINT32_MAX); break;
-        case FOIL_I16: ((int16_t *)y->data)[i] = (int16_t)saturate(v, INT16_MIN, INT16_MAX); break;
-        case FOIL_U16: ((uint16_t *)y->data)[i] = (uint16_t)saturate(v, 0, UINT16_MAX); break;
-        case FOIL_I8: ((int8_t *)y->data)[i] = (int8_t)saturate(v, INT8_MIN, INT8_MAX); break;
-        case FOIL_U8: ((uint8_t *)y->data)[i] = (uint8_t)saturate(v, 0, UINT8_MAX); break;
-        case FOIL_BOOL: ((uint8_t *)y->data)[i] = v != 0; break;
-        default: return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "cast to %s", foil_dtype_name(y->dtype));
-        }
-    }
-    return FOIL_OK;
-}
-
-/* Only float32 to float32 carries a gradient (the identity). */
-static void cast_backward(FoilOpCtx *c)
-{
-    if (c->in[0]->dtype == FOIL_F32 && c->out[0]->dtype == FOIL_F32) copy_backward(c);
-}
-
-/* ---------------------------------------------------------------------------
  * the tables
  */
 
@@ -566,14 +473,11 @@ static const FoilOp op_linreg = {.type = "LinearRegressor", .init = linreg_init,
                                  .forward = linear_forward, .destroy = linear_destroy};
 static const FoilOp op_zipmap = {.type = "ZipMap", .grad_inputs = 1u, .infer = zipmap_infer,
                                  .forward = copy_forward, .backward = copy_backward};
-static const FoilOp op_cast = {.type = "Cast", .grad_inputs = 1u, .init = cast_init, .infer = cast_infer,
-                               .forward = cast_forward, .backward = cast_backward};
 
 static const FoilOp *const ml_ops[] = {
     &op_linclass, &op_linreg, &op_normalizer, &op_scaler, &foilMlSVMClassifier,
     &foilMlTreeEnsembleClassifier, &foilMlTreeEnsembleRegressor, &op_zipmap,
 };
-static const FoilOp *const fallback_ops[] = {&op_cast};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof(a)[0]))
 
@@ -586,16 +490,12 @@ const FoilOp *foilOpFindDomain(const char *domain, const char *type)
             if (strcmp(ml_ops[i]->type, type) == 0) return ml_ops[i];
         return NULL;
     }
-    const FoilOp *op = foilOpFind(type);
-    if (op) return op;
-    for (int i = 0; i < COUNT(fallback_ops); i++)
-        if (strcmp(fallback_ops[i]->type, type) == 0) return fallback_ops[i];
-    return NULL;
+    return foilOpFind(type);
 }
 
 const char *foilOpListDomain(const char *domain)
 {
-    static char ml[256], dflt[1200];
+    static char ml[256], dflt[4096];
     char *list = is_ml_domain(domain) ? ml : dflt;
     size_t cap = is_ml_domain(domain) ? sizeof ml : sizeof dflt;
     if (list[0]) return list;
@@ -604,9 +504,7 @@ const char *foilOpListDomain(const char *domain)
         for (int i = 0; i < COUNT(ml_ops); i++)
             used += (size_t)snprintf(list + used, cap - used, "%s%s", i ? ", " : "", ml_ops[i]->type);
     } else {
-        size_t used = (size_t)snprintf(list, cap, "%s", foilOpList());
-        for (int i = 0; i < COUNT(fallback_ops) && used < cap; i++)
-            used += (size_t)snprintf(list + used, cap - used, ", %s", fallback_ops[i]->type);
+        snprintf(list, cap, "%s", foilOpList());
     }
     return list;
 }

@@ -151,15 +151,24 @@ static foil_status mod_init(FoilNode *n)
     return FOIL_OK;
 }
 
+/* Mod and BitShift: two inputs of one element type (into *dt), an output. */
+static foil_status two_inputs_of_one_type(FoilOpCtx *c, foil_dtype *dt)
+{
+    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
+    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
+    *dt = c->in[0]->dtype;
+    if (*dt != c->in[1]->dtype)
+        return foilNodeError(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)", foil_dtype_name(*dt),
+                             foil_dtype_name(c->in[1]->dtype));
+    return FOIL_OK;
+}
+
 static foil_status mod_infer(FoilOpCtx *c)
 {
     const cmp_state *st = c->node->state;
-    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
-    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
-    const foil_dtype dt = c->in[0]->dtype;
-    if (dt != c->in[1]->dtype)
-        return foilNodeError(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)", foil_dtype_name(dt),
-                             foil_dtype_name(c->in[1]->dtype));
+    foil_dtype dt = FOIL_F32; /* set by the check when it passes */
+    foil_status s = two_inputs_of_one_type(c, &dt);
+    if (s) return s;
     if (dt == FOIL_BOOL || !cmp_dtype_ok(dt, CMP_EQ))
         return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported", foil_dtype_name(dt));
     if ((dt == FOIL_F32 || dt == FOIL_F64) && !st->op)
@@ -405,12 +414,9 @@ static foil_status bitshift_init(FoilNode *n)
 
 static foil_status bitshift_infer(FoilOpCtx *c)
 {
-    if (c->n_in != 2 || !c->in[0] || !c->in[1]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs 2 inputs");
-    if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "needs an output");
-    const foil_dtype dt = c->in[0]->dtype;
-    if (dt != c->in[1]->dtype)
-        return foilNodeError(c, FOIL_ERR_FORMAT, "inputs have different types (%s and %s)", foil_dtype_name(dt),
-                             foil_dtype_name(c->in[1]->dtype));
+    foil_dtype dt = FOIL_F32; /* set by the check when it passes */
+    foil_status s = two_inputs_of_one_type(c, &dt);
+    if (s) return s;
     if (dt != FOIL_U8 && dt != FOIL_U16 && dt != FOIL_U32 && dt != FOIL_U64)
         return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "type %s is not supported (uint8 to uint64)", foil_dtype_name(dt));
     c->work_bytes = 0;

@@ -128,8 +128,11 @@
 #define foilOpSqrt FOIL_KSET_NAME(foilOpSqrt)
 #define foilOpWhere FOIL_KSET_NAME(foilOpWhere)
 
-/* slice.c, cast.c, generate.c, resize.c, einsum.c, rnn.c; shape.c's foilKnownInts (known.h) */
+/* slice.c, cast.c, generate.c, resize.c, einsum.c, rnn.c; shape.c's shared checks (op_checks.h) */
 #define foilKnownInts FOIL_KSET_NAME(foilKnownInts)
+#define foilOpCheckArity FOIL_KSET_NAME(foilOpCheckArity)
+#define foilOpCheckAttr FOIL_KSET_NAME(foilOpCheckAttr)
+#define foilOpSetOutput FOIL_KSET_NAME(foilOpSetOutput)
 #define foilOpCast FOIL_KSET_NAME(foilOpCast)
 #define foilOpCastLike FOIL_KSET_NAME(foilOpCastLike)
 #define foilOpConstantOfShape FOIL_KSET_NAME(foilOpConstantOfShape)

@@ -18,49 +18,16 @@
 #include <string.h>
 
 #include "nn/op.h"
+#include "nn/ops/op_checks.h"
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which loops stay serial */
 
+/* One output, as every op here has. */
 static foil_status check_io(FoilOpCtx *c, int min_in, int max_in)
 {
-    if (c->n_in < min_in || c->n_in > max_in) {
-        if (min_in == max_in)
-            return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d input(s), got %d", min_in, c->n_in);
-        return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d to %d inputs, got %d", min_in, max_in, c->n_in);
-    }
-    for (int i = 0; i < min_in; i++)
-        if (!c->in[i]) return foilNodeError(c, FOIL_ERR_FORMAT, "required input %d is missing", i);
-    if (c->n_out != 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 output, got %d", c->n_out);
-    if (foil_dtype_size(c->in[0]->dtype) == 0)
-        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input element type %d is not supported",
-                               (int)c->in[0]->dtype);
-    return FOIL_OK;
-}
-
-static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType type)
-{
-    const FoilAttr *a = foilAttrGet(n, name);
-    if (a && a->type != type)
-        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' has type %d, expected %d", name,
-                                    (int)a->type, (int)type);
-    return FOIL_OK;
-}
-
-static foil_status set_out(FoilOpCtx *c, foil_dtype dt, int ndim, const int64_t *shape)
-{
-    if (ndim > FOIL_MAX_DIMS)
-        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
-                               FOIL_MAX_DIMS);
-    foil_status st = foil_tensor_set_shape(c->out[0], dt, ndim, shape);
-    if (st) return foilNodeError(c, st, "output: %s", foil_last_error());
-    return FOIL_OK;
-}
-
-static int64_t prod(const int64_t *d, int from, int to)
-{
-    int64_t p = 1;
-    for (int i = from; i < to; i++) p *= d[i];
-    return p;
+    foil_status st = foilOpCheckArity(c, min_in, max_in);
+    if (!st && c->n_out != 1) st = foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 output, got %d", c->n_out);
+    return st;
 }
 
 /* ========================================================================= */
@@ -256,7 +223,7 @@ static foil_status transpose_infer(FoilOpCtx *c)
     transpose_perm(c->node, x->ndim, perm, NULL);
     int64_t shape[FOIL_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[perm[i]];
-    return set_out(c, x->dtype, x->ndim, shape);
+    return foilOpSetOutput(c, 0, x->dtype, x->ndim, shape);
 }
 
 static foil_status transpose_forward(FoilOpCtx *c)
@@ -300,7 +267,7 @@ const FoilOp foilOpTranspose = {
 
 static foil_status concat_init(FoilNode *n)
 {
-    foil_status st = check_attr(n, "axis", FOIL_ATTR_INT);
+    foil_status st = foilOpCheckAttr(n, "axis", FOIL_ATTR_INT);
     if (st) return st;
     if (n->opset >= 4 && !foilAttrGet(n, "axis"))
         return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'axis' is required");
@@ -340,7 +307,7 @@ static foil_status concat_infer(FoilOpCtx *c)
                                    i, foil_shape_str(x, b0, sizeof b0), foil_shape_str(x0, b1, sizeof b1), axis);
         shape[axis] += x->shape[axis];
     }
-    return set_out(c, x0->dtype, r, shape);
+    return foilOpSetOutput(c, 0, x0->dtype, r, shape);
 }
 
 static foil_status concat_forward(FoilOpCtx *c)
@@ -348,7 +315,7 @@ static foil_status concat_forward(FoilOpCtx *c)
     const foil_tensor *y = c->out[0];
     int r = y->ndim, axis = concat_axis(c, r);
     size_t es = foil_dtype_size(y->dtype);
-    int64_t outer = prod(y->shape, 0, axis), inner = prod(y->shape, axis + 1, r);
+    int64_t outer = foilShapeProd(y->shape, 0, axis), inner = foilShapeProd(y->shape, axis + 1, r);
     size_t orow = (size_t)(y->shape[axis] * inner) * es;
     size_t off = 0;
     for (int i = 0; i < c->n_in; i++) {
@@ -372,7 +339,7 @@ static void concat_backward(FoilOpCtx *c)
     if (!c->d_in || !c->d_out || !c->d_out[0] || c->d_out[0]->dtype != FOIL_F32) return;
     const foil_tensor *dy = c->d_out[0];
     int r = dy->ndim, axis = concat_axis(c, r);
-    int64_t outer = prod(dy->shape, 0, axis), inner = prod(dy->shape, axis + 1, r);
+    int64_t outer = foilShapeProd(dy->shape, 0, axis), inner = foilShapeProd(dy->shape, axis + 1, r);
     int64_t orow = dy->shape[axis] * inner, off = 0;
     for (int i = 0; i < c->n_in; i++) {
         int64_t irow = c->in[i]->shape[axis] * inner;
@@ -434,14 +401,14 @@ static int pad_mode(const FoilNode *n)
 static foil_status pad_init(FoilNode *n)
 {
     foil_status st;
-    if ((st = check_attr(n, "mode", FOIL_ATTR_STRING))) return st;
+    if ((st = foilOpCheckAttr(n, "mode", FOIL_ATTR_STRING))) return st;
     if (pad_mode(n) < 0)
         return foilNodeInitError(n, strcmp(foilAttrString(n, "mode", ""), "wrap") == 0 ? FOIL_ERR_UNSUPPORTED
                                                                                                : FOIL_ERR_FORMAT,
                                     "mode '%s' is not supported (constant, reflect, edge)",
                                     foilAttrString(n, "mode", ""));
     if (n->opset < 11) {
-        if ((st = check_attr(n, "value", FOIL_ATTR_FLOAT))) return st;
+        if ((st = foilOpCheckAttr(n, "value", FOIL_ATTR_FLOAT))) return st;
         const int64_t *v;
         if (foilAttrInts(n, "pads", &v) < 0)
             return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute 'pads' (ints) is required before opset 11");
@@ -551,7 +518,7 @@ static foil_status pad_infer(FoilOpCtx *c)
     if ((st = pad_geometry(c, &g))) return st;
     size_t maps = 0;
     for (int d = 0; d < g.r; d++) maps += (size_t)g.out[d];
-    if ((st = set_out(c, x->dtype, g.r, g.out))) return st;
+    if ((st = foilOpSetOutput(c, 0, x->dtype, g.r, g.out))) return st;
     c->work_bytes = maps * sizeof(int64_t);
     return FOIL_OK;
 }
@@ -760,7 +727,7 @@ const FoilOp foilOpPad = {
 /* k over all indices (any rank), idx[k] < 0 counting from the end.          */
 /* Output shape: data[:axis] + indices.shape + data[axis+1:].                */
 
-static foil_status gather_init(FoilNode *n) { return check_attr(n, "axis", FOIL_ATTR_INT); }
+static foil_status gather_init(FoilNode *n) { return foilOpCheckAttr(n, "axis", FOIL_ATTR_INT); }
 
 static foil_status gather_infer(FoilOpCtx *c)
 {
@@ -785,7 +752,7 @@ static foil_status gather_infer(FoilOpCtx *c)
     for (int d = 0; d < axis; d++) shape[k++] = x->shape[d];
     for (int d = 0; d < ind->ndim; d++) shape[k++] = ind->shape[d];
     for (int d = axis + 1; d < r; d++) shape[k++] = x->shape[d];
-    return set_out(c, x->dtype, ro, shape);
+    return foilOpSetOutput(c, 0, x->dtype, ro, shape);
 }
 
 static inline int64_t gather_index(const foil_tensor *ind, int64_t k)
@@ -813,7 +780,7 @@ static foil_status gather_forward(FoilOpCtx *c)
     const int64_t n = x->shape[axis], K = ind->numel;
     foil_status bad = gather_check(c, ind, n, axis);
     if (bad) return bad;
-    const int64_t outer = prod(x->shape, 0, axis), inner = prod(x->shape, axis + 1, x->ndim);
+    const int64_t outer = foilShapeProd(x->shape, 0, axis), inner = foilShapeProd(x->shape, axis + 1, x->ndim);
     const size_t es = foil_dtype_size(x->dtype), blk = (size_t)inner * es;
     if (blk == 0 || K == 0) return FOIL_OK;
     const char *src = x->data;
@@ -845,7 +812,7 @@ static void gather_backward(FoilOpCtx *c)
     const foil_tensor *x = c->in[0], *ind = c->in[1];
     const int axis = foilNormAxis(foilAttrInt(c->node, "axis", 0), x->ndim);
     const int64_t n = x->shape[axis], K = ind->numel;
-    const int64_t outer = prod(x->shape, 0, axis), inner = prod(x->shape, axis + 1, x->ndim);
+    const int64_t outer = foilShapeProd(x->shape, 0, axis), inner = foilShapeProd(x->shape, axis + 1, x->ndim);
     float *dx = foil_f32(c->d_in[0]);
     const float *dy = foil_f32(c->d_out[0]);
 #pragma omp parallel for if (outer > 1 && c->d_out[0]->numel > PAR_MIN) schedule(static)
@@ -913,7 +880,7 @@ static foil_status gel_infer(FoilOpCtx *c)
 {
     foil_status st = check_io(c, 2, 2);
     if (st || (st = gel_check_indices(c))) return st;
-    return set_out(c, c->in[0]->dtype, c->in[0]->ndim, c->in[1]->shape);
+    return foilOpSetOutput(c, 0, c->in[0]->dtype, c->in[0]->ndim, c->in[1]->shape);
 }
 
 static foil_status gel_forward(FoilOpCtx *c)
@@ -984,7 +951,7 @@ static foil_status sel_infer(FoilOpCtx *c)
         return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "reduction \"add\" on %s is not supported (float32, float64, "
                              "int32, int64)", foil_dtype_name(x->dtype));
     if ((st = gel_check_indices(c))) return st;
-    if ((st = set_out(c, x->dtype, x->ndim, x->shape))) return st;
+    if ((st = foilOpSetOutput(c, 0, x->dtype, x->ndim, x->shape))) return st;
     c->work_bytes = x->dtype == FOIL_F32 && !sel_add(c) ? (size_t)x->numel * sizeof(int64_t) : 0;
     return FOIL_OK;
 }

@@ -47,7 +47,7 @@
 #include <string.h>
 
 #include "nn/op.h"
-#include "nn/ops/known.h"
+#include "nn/ops/op_checks.h"
 
 #define PAR_MIN ((int64_t)1 << 15)
 

@@ -24,13 +24,13 @@
 
 #include "foil/rng.h"
 #include "nn/op.h"
-#include "nn/ops/known.h"
+#include "nn/ops/op_checks.h"
 
 /* Elementwise work below this many elements stays single-threaded. */
 #define PAR_MIN ((int64_t)1 << 16)
 
 /* ------------------------------------------------------------------------- */
-/* shared helpers                                                            */
+/* shared helpers (foilOpCheckArity ... foilKnownInts: op_checks.h)         */
 
 /* d[i] += g[i] for n floats. */
 static void add_f32(float *restrict d, const float *restrict g, int64_t n)
@@ -39,7 +39,7 @@ static void add_f32(float *restrict d, const float *restrict g, int64_t n)
     for (int64_t i = 0; i < n; i++) d[i] += g[i];
 }
 
-static foil_status check_arity(FoilOpCtx *c, int min_in, int max_in)
+foil_status foilOpCheckArity(FoilOpCtx *c, int min_in, int max_in)
 {
     if (c->n_in < min_in || c->n_in > max_in) {
         if (min_in == max_in)
@@ -55,8 +55,7 @@ static foil_status check_arity(FoilOpCtx *c, int min_in, int max_in)
     return FOIL_OK;
 }
 
-/* An attribute, when present, must have the expected type. */
-static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType type)
+foil_status foilOpCheckAttr(const FoilNode *n, const char *name, FoilAttrType type)
 {
     const FoilAttr *a = foilAttrGet(n, name);
     if (a && a->type != type)
@@ -65,8 +64,6 @@ static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType 
     return FOIL_OK;
 }
 
-/* Read a 1-D (or scalar) int64/int32 tensor whose value is known at plan time
- * into vals[0..*n). what names it in messages. (known.h: slice.c uses it too.) */
 foil_status foilKnownInts(FoilOpCtx *c, int i, const char *what, int64_t *vals, int max, int *n)
 {
     const foil_tensor *t = c->in[i];
@@ -88,7 +85,7 @@ foil_status foilKnownInts(FoilOpCtx *c, int i, const char *what, int64_t *vals, 
     return FOIL_OK;
 }
 
-static foil_status set_out(FoilOpCtx *c, int k, foil_dtype dt, int ndim, const int64_t *shape)
+foil_status foilOpSetOutput(FoilOpCtx *c, int k, foil_dtype dt, int ndim, const int64_t *shape)
 {
     if (ndim > FOIL_MAX_DIMS)
         return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
@@ -124,11 +121,11 @@ static void view_backward(FoilOpCtx *c)
 /* Flatten: (d0..d_{a-1}, d_a..d_{r-1}) -> (prod(d0..d_{a-1}), prod(d_a..))   */
 /* axis in [-r, r] (negative from opset 11), default 1.                      */
 
-static foil_status flatten_init(FoilNode *n) { return check_attr(n, "axis", FOIL_ATTR_INT); }
+static foil_status flatten_init(FoilNode *n) { return foilOpCheckAttr(n, "axis", FOIL_ATTR_INT); }
 
 static foil_status flatten_infer(FoilOpCtx *c)
 {
-    foil_status st = check_arity(c, 1, 1);
+    foil_status st = foilOpCheckArity(c, 1, 1);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     int64_t axis = foilAttrInt(c->node, "axis", 1);
@@ -139,7 +136,7 @@ static foil_status flatten_infer(FoilOpCtx *c)
     if (axis < 0) axis += r;
     int64_t shape[2] = {1, 1};
     for (int i = 0; i < r; i++) shape[i < axis ? 0 : 1] *= x->shape[i];
-    return set_out(c, 0, x->dtype, 2, shape);
+    return foilOpSetOutput(c, 0, x->dtype, 2, shape);
 }
 
 const FoilOp foilOpFlatten = {
@@ -156,7 +153,7 @@ const FoilOp foilOpFlatten = {
 static foil_status reshape_init(FoilNode *n)
 {
     foil_status st;
-    if ((st = check_attr(n, "allowzero", FOIL_ATTR_INT))) return st;
+    if ((st = foilOpCheckAttr(n, "allowzero", FOIL_ATTR_INT))) return st;
     if (n->opset < 5) {
         const int64_t *v;
         if (foilAttrInts(n, "shape", &v) < 0)
@@ -168,7 +165,7 @@ static foil_status reshape_init(FoilNode *n)
 static foil_status reshape_infer(FoilOpCtx *c)
 {
     int opset = c->node->opset;
-    foil_status st = check_arity(c, opset < 5 ? 1 : 2, 2);
+    foil_status st = foilOpCheckArity(c, opset < 5 ? 1 : 2, 2);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     int64_t req[FOIL_MAX_DIMS + 1];
@@ -225,7 +222,7 @@ static foil_status reshape_infer(FoilOpCtx *c)
         return foilNodeError(c, FOIL_ERR_SHAPE, "cannot reshape input %s (%lld elements) to %lld elements",
                                foil_shape_str(x, buf, sizeof buf), (long long)x->numel, (long long)known);
     }
-    return set_out(c, 0, x->dtype, n, shape);
+    return foilOpSetOutput(c, 0, x->dtype, n, shape);
 }
 
 const FoilOp foilOpReshape = {
@@ -238,7 +235,7 @@ const FoilOp foilOpReshape = {
 /* Squeeze / Unsqueeze: axes as attribute (opset < 13) or optional input     */
 /* (opset >= 13, known at plan time). Negative and unsorted axes allowed.    */
 
-static foil_status axes_init(FoilNode *n) { return check_attr(n, "axes", FOIL_ATTR_INTS); }
+static foil_status axes_init(FoilNode *n) { return foilOpCheckAttr(n, "axes", FOIL_ATTR_INTS); }
 
 /* The axes list: attribute before opset 13, optional input 1 after. *n = -1
  * when absent. */
@@ -261,7 +258,7 @@ static foil_status get_axes(FoilOpCtx *c, int64_t *axes, int *n)
 
 static foil_status squeeze_infer(FoilOpCtx *c)
 {
-    foil_status st = check_arity(c, 1, 2);
+    foil_status st = foilOpCheckArity(c, 1, 2);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     int64_t axes[FOIL_MAX_DIMS];
@@ -287,12 +284,12 @@ static foil_status squeeze_infer(FoilOpCtx *c)
     int r = 0;
     for (int i = 0; i < x->ndim; i++)
         if (!drop[i]) shape[r++] = x->shape[i];
-    return set_out(c, 0, x->dtype, r, shape);
+    return foilOpSetOutput(c, 0, x->dtype, r, shape);
 }
 
 static foil_status unsqueeze_infer(FoilOpCtx *c)
 {
-    foil_status st = check_arity(c, c->node->opset < 13 ? 1 : 2, 2);
+    foil_status st = foilOpCheckArity(c, c->node->opset < 13 ? 1 : 2, 2);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     int64_t axes[FOIL_MAX_DIMS];
@@ -314,7 +311,7 @@ static foil_status unsqueeze_infer(FoilOpCtx *c)
     }
     int64_t shape[FOIL_MAX_DIMS];
     for (int i = 0, j = 0; i < r; i++) shape[i] = is_new[i] ? 1 : x->shape[j++];
-    return set_out(c, 0, x->dtype, r, shape);
+    return foilOpSetOutput(c, 0, x->dtype, r, shape);
 }
 
 const FoilOp foilOpSqueeze = {
@@ -334,9 +331,9 @@ const FoilOp foilOpUnsqueeze = {
 
 static foil_status identity_infer(FoilOpCtx *c)
 {
-    foil_status st = check_arity(c, 1, 1);
+    foil_status st = foilOpCheckArity(c, 1, 1);
     if (st) return st;
-    return set_out(c, 0, c->in[0]->dtype, c->in[0]->ndim, c->in[0]->shape);
+    return foilOpSetOutput(c, 0, c->in[0]->dtype, c->in[0]->ndim, c->in[0]->shape);
 }
 
 const FoilOp foilOpIdentity = {
@@ -353,8 +350,8 @@ const FoilOp foilOpIdentity = {
 static foil_status shape_init(FoilNode *n)
 {
     foil_status st;
-    if ((st = check_attr(n, "start", FOIL_ATTR_INT))) return st;
-    return check_attr(n, "end", FOIL_ATTR_INT);
+    if ((st = foilOpCheckAttr(n, "start", FOIL_ATTR_INT))) return st;
+    return foilOpCheckAttr(n, "end", FOIL_ATTR_INT);
 }
 
 static void shape_range(const FoilOpCtx *c, int *start, int *end)
@@ -381,7 +378,7 @@ static foil_status shape_infer(FoilOpCtx *c)
     int s, e;
     shape_range(c, &s, &e);
     int64_t k = e - s;
-    return set_out(c, 0, FOIL_I64, 1, &k);
+    return foilOpSetOutput(c, 0, FOIL_I64, 1, &k);
 }
 
 static foil_status shape_forward(FoilOpCtx *c)
@@ -405,7 +402,7 @@ static foil_status size_infer(FoilOpCtx *c)
 {
     if (c->n_in != 1 || !c->in[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 input, got %d", c->n_in);
     if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
-    return set_out(c, 0, FOIL_I64, 0, NULL);
+    return foilOpSetOutput(c, 0, FOIL_I64, 0, NULL);
 }
 
 static foil_status size_forward(FoilOpCtx *c)
@@ -508,7 +505,7 @@ static foil_status constant_infer(FoilOpCtx *c)
     if (c->n_out < 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "output 0 is missing");
     const constant_state *s = c->node->state;
     if (!s) return foilNodeError(c, FOIL_ERR_RUNTIME, "not initialized");
-    return set_out(c, 0, s->t.dtype, s->t.ndim, s->t.shape);
+    return foilOpSetOutput(c, 0, s->t.dtype, s->t.ndim, s->t.shape);
 }
 
 static foil_status constant_forward(FoilOpCtx *c)
@@ -547,9 +544,9 @@ typedef struct dropout_saved {
 static foil_status dropout_init(FoilNode *n)
 {
     foil_status st;
-    if ((st = check_attr(n, "ratio", FOIL_ATTR_FLOAT))) return st;
-    if ((st = check_attr(n, "is_test", FOIL_ATTR_INT))) return st;
-    if ((st = check_attr(n, "seed", FOIL_ATTR_INT))) return st;
+    if ((st = foilOpCheckAttr(n, "ratio", FOIL_ATTR_FLOAT))) return st;
+    if ((st = foilOpCheckAttr(n, "is_test", FOIL_ATTR_INT))) return st;
+    if ((st = foilOpCheckAttr(n, "seed", FOIL_ATTR_INT))) return st;
     if (n->opset < 12) {
         float r = foilAttrFloat(n, "ratio", 0.5f);
         if (!(r >= 0.0f && r <= 1.0f))
@@ -561,7 +558,7 @@ static foil_status dropout_init(FoilNode *n)
 static foil_status dropout_infer(FoilOpCtx *c)
 {
     int opset = c->node->opset;
-    foil_status st = check_arity(c, 1, opset >= 12 ? 3 : 1);
+    foil_status st = foilOpCheckArity(c, 1, opset >= 12 ? 3 : 1);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     if (x->dtype != FOIL_F32 && x->dtype != FOIL_F64)
@@ -578,8 +575,8 @@ static foil_status dropout_infer(FoilOpCtx *c)
             return foilNodeError(c, FOIL_ERR_FORMAT, "training_mode must be a bool scalar");
     }
     if (c->n_out > 2) return foilNodeError(c, FOIL_ERR_FORMAT, "expects at most 2 outputs, got %d", c->n_out);
-    if ((st = set_out(c, 0, x->dtype, x->ndim, x->shape))) return st;
-    if (c->n_out > 1 && c->out[1] && (st = set_out(c, 1, opset >= 10 ? FOIL_BOOL : x->dtype, x->ndim, x->shape)))
+    if ((st = foilOpSetOutput(c, 0, x->dtype, x->ndim, x->shape))) return st;
+    if (c->n_out > 1 && c->out[1] && (st = foilOpSetOutput(c, 1, opset >= 10 ? FOIL_BOOL : x->dtype, x->ndim, x->shape)))
         return st;
     c->work_bytes = DROPOUT_MASK_OFFSET + (size_t)x->numel;
     return FOIL_OK;

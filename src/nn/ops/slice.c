@@ -28,47 +28,9 @@
 
 #include "nn/op.h"
 #include "nn/ops/broadcast.h"
-#include "nn/ops/known.h"
+#include "nn/ops/op_checks.h"
 
 #define PAR_MIN ((int64_t)1 << 15) /* elements below which loops stay serial */
-
-static foil_status check_attr(const FoilNode *n, const char *name, FoilAttrType type)
-{
-    const FoilAttr *a = foilAttrGet(n, name);
-    if (a && a->type != type)
-        return foilNodeInitError(n, FOIL_ERR_FORMAT, "attribute '%s' has type %d, expected %d", name,
-                                    (int)a->type, (int)type);
-    return FOIL_OK;
-}
-
-static foil_status check_inputs(FoilOpCtx *c, int min_in, int max_in)
-{
-    if (c->n_in < min_in || c->n_in > max_in)
-        return foilNodeError(c, FOIL_ERR_FORMAT, "expects %d to %d inputs, got %d", min_in, max_in, c->n_in);
-    for (int i = 0; i < min_in; i++)
-        if (!c->in[i]) return foilNodeError(c, FOIL_ERR_FORMAT, "required input %d is missing", i);
-    if (foil_dtype_size(c->in[0]->dtype) == 0)
-        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "input element type %d is not supported",
-                               (int)c->in[0]->dtype);
-    return FOIL_OK;
-}
-
-static foil_status set_out(FoilOpCtx *c, int k, foil_dtype dt, int ndim, const int64_t *shape)
-{
-    if (ndim > FOIL_MAX_DIMS)
-        return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output rank %d exceeds the maximum of %d", ndim,
-                               FOIL_MAX_DIMS);
-    foil_status st = foil_tensor_set_shape(c->out[k], dt, ndim, shape);
-    if (st) return foilNodeError(c, st, "output %d: %s", k, foil_last_error());
-    return FOIL_OK;
-}
-
-static int64_t prod(const int64_t *d, int from, int to)
-{
-    int64_t p = 1;
-    for (int i = from; i < to; i++) p *= d[i];
-    return p;
-}
 
 /* ========================================================================= */
 /* the index-map kernel                                                      */
@@ -155,7 +117,7 @@ static void imap_gather(const imap *m, size_t es, const void *in, void *out)
         memcpy(out, in, es);
         return;
     }
-    int64_t inner = m->n[m->r - 1], rows = prod(m->n, 0, m->r - 1);
+    int64_t inner = m->n[m->r - 1], rows = foilShapeProd(m->n, 0, m->r - 1);
     if (inner == 0 || rows == 0) return;
     switch (es) {
     case 1: imap_gather1(m, in, out, rows, inner); break;
@@ -172,7 +134,7 @@ static void imap_scatter_add(const imap *m, const float *dy, float *dx, int one_
         dx[0] += dy[0];
         return;
     }
-    const int64_t inner = m->n[m->r - 1], rows = prod(m->n, 0, m->r - 1);
+    const int64_t inner = m->n[m->r - 1], rows = foilShapeProd(m->n, 0, m->r - 1);
     if (inner == 0 || rows == 0) return;
     const int64_t *last = m->map[m->r - 1];
     const int run = imap_last_contiguous(m);
@@ -215,8 +177,8 @@ static foil_status slice_init(FoilNode *n)
     if (n->opset < 10) {
         const int64_t *v;
         foil_status st;
-        if ((st = check_attr(n, "starts", FOIL_ATTR_INTS)) || (st = check_attr(n, "ends", FOIL_ATTR_INTS)) ||
-            (st = check_attr(n, "axes", FOIL_ATTR_INTS)))
+        if ((st = foilOpCheckAttr(n, "starts", FOIL_ATTR_INTS)) || (st = foilOpCheckAttr(n, "ends", FOIL_ATTR_INTS)) ||
+            (st = foilOpCheckAttr(n, "axes", FOIL_ATTR_INTS)))
             return st;
         if (foilAttrInts(n, "starts", &v) < 0 || foilAttrInts(n, "ends", &v) < 0)
             return foilNodeInitError(n, FOIL_ERR_FORMAT, "attributes 'starts' and 'ends' are required before opset 10");
@@ -260,7 +222,7 @@ static foil_status slice_params(FoilOpCtx *c, int64_t p[4][FOIL_MAX_DIMS], int *
 
 static foil_status slice_infer(FoilOpCtx *c)
 {
-    foil_status st = check_inputs(c, c->node->opset < 10 ? 1 : 3, c->node->opset < 10 ? 1 : 5);
+    foil_status st = foilOpCheckArity(c, c->node->opset < 10 ? 1 : 3, c->node->opset < 10 ? 1 : 5);
     if (st) return st;
     if (c->n_out != 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 output");
     const foil_tensor *x = c->in[0];
@@ -301,7 +263,7 @@ static foil_status slice_infer(FoilOpCtx *c)
         s->step[a] = t;
         shape[a] = cnt;
     }
-    if ((st = set_out(c, 0, x->dtype, x->ndim, shape))) return st;
+    if ((st = foilOpSetOutput(c, 0, x->dtype, x->ndim, shape))) return st;
     c->work_bytes = imap_bytes(c->out[0]);
     return FOIL_OK;
 }
@@ -351,8 +313,8 @@ const FoilOp foilOpSlice = {
 static foil_status split_init(FoilNode *n)
 {
     foil_status st;
-    if ((st = check_attr(n, "axis", FOIL_ATTR_INT)) || (st = check_attr(n, "split", FOIL_ATTR_INTS)) ||
-        (st = check_attr(n, "num_outputs", FOIL_ATTR_INT)))
+    if ((st = foilOpCheckAttr(n, "axis", FOIL_ATTR_INT)) || (st = foilOpCheckAttr(n, "split", FOIL_ATTR_INTS)) ||
+        (st = foilOpCheckAttr(n, "num_outputs", FOIL_ATTR_INT)))
         return st;
     if (n->opset >= 18 && foilAttrGet(n, "num_outputs") && foilAttrInt(n, "num_outputs", 0) != n->n_out)
         return foilNodeInitError(n, FOIL_ERR_FORMAT, "num_outputs is %lld but the node has %d outputs",
@@ -364,7 +326,7 @@ static int split_axis(const FoilOpCtx *c) { return foilNormAxis(foilAttrInt(c->n
 
 static foil_status split_infer(FoilOpCtx *c)
 {
-    foil_status st = check_inputs(c, 1, c->node->opset >= 13 ? 2 : 1);
+    foil_status st = foilOpCheckArity(c, 1, c->node->opset >= 13 ? 2 : 1);
     if (st) return st;
     const foil_tensor *x = c->in[0];
     int K = c->n_out;
@@ -407,7 +369,7 @@ static foil_status split_infer(FoilOpCtx *c)
     for (int k = 0; k < K; k++) {
         if (!c->out[k]) return foilNodeError(c, FOIL_ERR_UNSUPPORTED, "output %d is omitted (every output of Split must be named)", k);
         shape[axis] = len[k];
-        if ((st = set_out(c, k, x->dtype, x->ndim, shape))) return st;
+        if ((st = foilOpSetOutput(c, k, x->dtype, x->ndim, shape))) return st;
     }
     return FOIL_OK;
 }
@@ -418,8 +380,8 @@ static void split_blocks(const FoilOpCtx *c, int64_t *outer, int64_t *inner, int
 {
     const foil_tensor *x = c->in[0];
     int axis = split_axis(c);
-    *outer = prod(x->shape, 0, axis);
-    *inner = prod(x->shape, axis + 1, x->ndim);
+    *outer = foilShapeProd(x->shape, 0, axis);
+    *inner = foilShapeProd(x->shape, axis + 1, x->ndim);
     *row = x->shape[axis] * *inner;
     int64_t o = 0;
     for (int k = 0; k < c->n_out; k++) {
@@ -482,7 +444,7 @@ const FoilOp foilOpSplit = {
 
 static foil_status expand_infer(FoilOpCtx *c)
 {
-    foil_status st = check_inputs(c, 2, 2);
+    foil_status st = foilOpCheckArity(c, 2, 2);
     if (st) return st;
     if (c->n_out != 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 output");
     const foil_tensor *x = c->in[0];
@@ -496,7 +458,7 @@ static foil_status expand_infer(FoilOpCtx *c)
         return foilNodeError(c, FOIL_ERR_SHAPE, "input %s cannot be expanded to the requested shape (dimension %d)",
                                foil_shape_str(x, b, sizeof b), bad);
     }
-    if ((st = set_out(c, 0, x->dtype, r, shape))) return st;
+    if ((st = foilOpSetOutput(c, 0, x->dtype, r, shape))) return st;
     c->work_bytes = imap_bytes(c->out[0]);
     return FOIL_OK;
 }
@@ -540,7 +502,7 @@ const FoilOp foilOpExpand = {
 
 static foil_status tile_infer(FoilOpCtx *c)
 {
-    foil_status st = check_inputs(c, 2, 2);
+    foil_status st = foilOpCheckArity(c, 2, 2);
     if (st) return st;
     if (c->n_out != 1 || !c->out[0]) return foilNodeError(c, FOIL_ERR_FORMAT, "expects 1 output");
     const foil_tensor *x = c->in[0];
@@ -556,7 +518,7 @@ static foil_status tile_infer(FoilOpCtx *c)
             return foilNodeError(c, FOIL_ERR_FORMAT, "repeats[%d] = %lld overflows", d, (long long)rep[d]);
         shape[d] = x->shape[d] * rep[d];
     }
-    if ((st = set_out(c, 0, x->dtype, n, shape))) return st;
+    if ((st = foilOpSetOutput(c, 0, x->dtype, n, shape))) return st;
     c->work_bytes = imap_bytes(c->out[0]);
     return FOIL_OK;
 }
