@@ -966,7 +966,7 @@ static void expect_bad(const foil_arch_spec *s, const char *needle1, const char 
 static void test_bad_specs(void **state)
 {
     (void)state;
-    assert_string_equal(foil_arch_list(), "mlp, cnn-small, lenet5, cnn-tanh, resnet-mini");
+    assert_string_equal(foil_arch_list(), "mlp, cnn-small, lenet5, cnn-tanh, resnet-mini, text-cnn, text-lstm, bow-logreg");
     foil_model *m;
     assert_int_equal(foil_arch_build(NULL, &m), FOIL_ERR_ARG);
     foil_arch_spec s = spec_of("cnn-small", 4, 1, 28, 28, 10, 1);

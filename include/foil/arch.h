@@ -16,9 +16,21 @@
  *   resnet-mini   a small residual network with batch norm (He et al. 2016,
  *                 basic blocks), about 0.3M parameters.
  *
+ * Text classifiers take token ids (N, L), int64 in the ONNX file (fed as
+ * float32 whole numbers through the model interface), from a tokenizer of
+ * foil/text.h with `vocab_size` ids:
+ *   text-cnn      Kim 2014: Embedding 64, Conv1d widths 3, 4, 5 with 100
+ *                 filters each, ReLU, max over the text, concatenated,
+ *                 Gemm 300-classes.
+ *   text-lstm     Embedding 64, LSTM 64, max over time, Gemm 64-classes.
+ *   bow-logreg    logistic regression on the bag of words (padding
+ *                 `pad_id` excluded): a (vocab, classes) table summed over
+ *                 the tokens, plus a bias; starts from zero weights.
+ *
  * Weights are initialized as PyTorch initializes the same layers (Kaiming-
  * uniform with a = sqrt(5) for Conv and Gemm weights, uniform(+-1/sqrt(fan_in))
- * for biases, BatchNorm scale 1, bias 0, running mean 0, variance 1), from
+ * for biases, BatchNorm scale 1, bias 0, running mean 0, variance 1,
+ * Embedding N(0, 1), LSTM/GRU weights and biases uniform(+-1/sqrt(hidden))), from
  * the given seed. If `mean`/`std` are given (one value per input feature),
  * the graph starts with (x - mean) / std as constant Sub and Div nodes, so
  * the model takes raw inputs and attacks work in the data's own units.
@@ -35,14 +47,15 @@ extern "C" {
 #endif
 
 typedef struct foil_arch_spec {
-    const char *name;            /* "mlp", "cnn-small", "lenet5", "cnn-tanh", "resnet-mini" */
-    int input_rank;              /* 4 for (N, C, H, W), 2 for (N, F) */
-    int64_t input_shape[4];      /* without the batch: C, H, W or F */
+    const char *name;            /* "mlp", "cnn-small", ..., "text-cnn", "text-lstm", "bow-logreg" */
+    int input_rank;              /* 4 for (N, C, H, W), 2 for (N, F) or token ids (N, L) */
+    int64_t input_shape[4];      /* without the batch: C, H, W, or F, or L */
     int64_t classes;
     const int64_t *hidden;       /* mlp hidden sizes (NULL: {128, 64}) */
     int n_hidden;
     const float *mean, *std;     /* optional input normalization */
     uint64_t seed;
+    int64_t vocab_size, pad_id;  /* text architectures: ids lie in [0, vocab_size); pad_id pads short texts */
 } foil_arch_spec;
 
 /* Build a freshly initialized model. Errors name the architecture and the
@@ -55,6 +68,9 @@ foil_status foil_model_reinit(foil_model *m, uint64_t seed);
 
 /* Comma-separated list of architecture names. */
 const char *foil_arch_list(void);
+
+/* Whether `name` is a built-in text architecture (input: token ids). */
+int foil_arch_is_text(const char *name);
 
 #ifdef __cplusplus
 }

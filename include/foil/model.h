@@ -122,7 +122,9 @@ void foil_model_reset_counters(foil_model *m);
 
 /* ---- the ONNX graph model ---- */
 
-/* Load an ONNX classifier: one float32 input, first output = logits. A
+/* Load an ONNX classifier: one float32 input, or one int64/int32 input of
+ * token ids (a text classifier: fed as float32 whole numbers, queried
+ * without input gradients), first output = logits. A
  * scikit-learn / onnxmltools classifier export, whose first output is the
  * int64 label, is scored by its first float output instead (the
  * probabilities; a ZipMap's input). */

@@ -358,21 +358,121 @@ static int build_resnet_mini(net *n, int x, const foil_arch_spec *s)
     return linear(n, x, "fc", s->classes, "logits");
 }
 
+/* ---------------------------------------------------------------------------
+ * Text classifiers over token ids (N, L) int64 (foil/text.h's tokenizers).
+ */
+
+enum { TEXT_EMBED = 64, TEXT_FILTERS = 100, TEXT_HIDDEN = 64 };
+
+/* nn.Embedding: Gather(table (vocab, dim), ids) -> (N, L, dim). */
+static int embedding(net *n, int ids, const char *name, int64_t vocab, int64_t dim)
+{
+    int table = param(n, name, "weight", 2, (int64_t[]){vocab, dim});
+    return foilBuilderOp(&n->b, "Gather", name, FOIL_B_IN(table, ids), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 0)));
+}
+
+static int transpose(net *n, int x, const char *name, int64_t a, int64_t b, int64_t c)
+{
+    return foilBuilderOp(&n->b, "Transpose", name, FOIL_B_IN(x), FOIL_B_ATTRS(FOIL_BATTR_INTS("perm", a, b, c)));
+}
+
+/* Conv1d (cout, cin, k) with bias, no padding, over (N, cin, L). */
+static int conv1d(net *n, int x, const char *name, int64_t cin, int64_t cout, int64_t k)
+{
+    int wt = param(n, name, "weight", 3, (int64_t[]){cout, cin, k});
+    int bs = param(n, name, "bias", 1, (int64_t[]){cout});
+    return foilBuilderOp(&n->b, "Conv", name, FOIL_B_IN(x, wt, bs),
+                         FOIL_B_ATTRS(FOIL_BATTR_INTS("kernel_shape", k), FOIL_BATTR_INTS("pads", 0, 0)));
+}
+
+/* Kim (2014)'s CNN for sentence classification: an embedding, convolutions
+ * of widths 3, 4 and 5 (100 filters each) with ReLU, each max-pooled over
+ * the whole text, concatenated, then a linear layer (without Kim's dropout). */
+static int build_text_cnn(net *n, int ids, const foil_arch_spec *s)
+{
+    static const int64_t widths[3] = {3, 4, 5};
+    int x = transpose(n, embedding(n, ids, "embed", s->vocab_size, TEXT_EMBED), "embed.t", 0, 2, 1);
+    int pooled[3];
+    for (int i = 0; i < 3; i++) {
+        char conv[16], act[16], pool[16];
+        snprintf(conv, sizeof conv, "conv%lld", (long long)widths[i]);
+        snprintf(act, sizeof act, "relu%lld", (long long)widths[i]);
+        snprintf(pool, sizeof pool, "pool%lld", (long long)widths[i]);
+        int y = relu(n, conv1d(n, x, conv, TEXT_EMBED, TEXT_FILTERS, widths[i]), act);
+        pooled[i] = foilBuilderOp(&n->b, "GlobalMaxPool", pool, FOIL_B_IN(y), FOIL_B_NO_ATTRS);
+    }
+    x = foilBuilderOp(&n->b, "Concat", "concat", FOIL_B_IN(pooled[0], pooled[1], pooled[2]),
+                      FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
+    n->f = 3 * TEXT_FILTERS;
+    x = foilBuilderOp(&n->b, "Flatten", "flatten", FOIL_B_IN(x), FOIL_B_ATTRS(FOIL_BATTR_INT("axis", 1)));
+    return linear(n, x, "fc", s->classes, "logits");
+}
+
+/* An embedding, a one-layer LSTM (64 units) over the text, its outputs
+ * max-pooled over time (so the padding after a short message cannot wash
+ * out what the words said), then a linear layer. */
+static int build_text_lstm(net *n, int ids, const foil_arch_spec *s)
+{
+    const int64_t h = TEXT_HIDDEN;
+    int x = transpose(n, embedding(n, ids, "embed", s->vocab_size, TEXT_EMBED), "embed.t", 1, 0, 2); /* (L, N, D) */
+    int w = param(n, "lstm", "weight_ih", 3, (int64_t[]){1, 4 * h, TEXT_EMBED});
+    int r = param(n, "lstm", "weight_hh", 3, (int64_t[]){1, 4 * h, h});
+    int b = param(n, "lstm", "bias", 2, (int64_t[]){1, 8 * h});
+    int y = foilBuilderOp(&n->b, "LSTM", "lstm", FOIL_B_IN(x, w, r, b), FOIL_B_ATTRS(FOIL_BATTR_INT("hidden_size", h)));
+    y = foilBuilderOp(&n->b, "ReduceMax", "lstm.max", FOIL_B_IN(y),
+                      FOIL_B_ATTRS(FOIL_BATTR_INTS("axes", 0, 1), FOIL_BATTR_INT("keepdims", 0))); /* (N, H) */
+    n->f = h;
+    return linear(n, y, "fc", s->classes, "logits");
+}
+
+/* Logistic regression on a bag of words: logits = sum over the message's
+ * tokens (padding excluded) of a row of W (vocab, classes), plus a bias:
+ * W^T counts + b, without building the counts. */
+static int build_bow_logreg(net *n, int ids, const foil_arch_spec *s)
+{
+    int rows = embedding(n, ids, "bow", s->vocab_size, s->classes); /* (N, L, C) */
+    int pad = foilBuilderConstI64(&n->b, "bow.pad_id", 0, NULL, (int64_t[]){s->pad_id});
+    int is_pad = foilBuilderOp(&n->b, "Equal", "bow.is_pad", FOIL_B_IN(ids, pad), FOIL_B_NO_ATTRS);
+    int keep = foilBuilderOp(&n->b, "Not", "bow.keep", FOIL_B_IN(is_pad), FOIL_B_NO_ATTRS);
+    keep = foilBuilderOp(&n->b, "Cast", "bow.mask", FOIL_B_IN(keep), FOIL_B_ATTRS(FOIL_BATTR_INT("to", FOIL_F32)));
+    int axis2 = foilBuilderConstI64(&n->b, "bow.axis2", 1, (int64_t[]){1}, (int64_t[]){2});
+    keep = foilBuilderOp(&n->b, "Unsqueeze", "bow.mask3", FOIL_B_IN(keep, axis2), FOIL_B_NO_ATTRS); /* (N, L, 1) */
+    int kept = foilBuilderOp(&n->b, "Mul", "bow.kept", FOIL_B_IN(rows, keep), FOIL_B_NO_ATTRS);
+    int axis1 = foilBuilderConstI64(&n->b, "bow.axis1", 1, (int64_t[]){1}, (int64_t[]){1});
+    int sum = foilBuilderOp(&n->b, "ReduceSum", "bow.sum", FOIL_B_IN(kept, axis1),
+                            FOIL_B_ATTRS(FOIL_BATTR_INT("keepdims", 0)));
+    int bias = param(n, "bow", "bias", 1, (int64_t[]){s->classes});
+    const char *out[1] = {"logits"};
+    return foilBuilderNode(&n->b, "Add", "bow.add", FOIL_B_IN(sum, bias), 1, out, NULL, FOIL_B_NO_ATTRS);
+}
+
+enum { ARCH_TABULAR = 0, ARCH_IMAGE, ARCH_TEXT };
+
 typedef struct arch_entry {
     const char *name;
-    int image;             /* needs (N, C, H, W) */
+    int input;             /* ARCH_IMAGE: needs (N, C, H, W); ARCH_TEXT: token ids (N, L) */
     int (*build)(net *n, int x, const foil_arch_spec *s);
 } arch_entry;
 
 static const arch_entry archs[] = {
-    {"mlp", 0, build_mlp},
-    {"cnn-small", 1, build_cnn_small},
-    {"lenet5", 1, build_lenet5},
-    {"cnn-tanh", 1, build_cnn_tanh},
-    {"resnet-mini", 1, build_resnet_mini},
+    {"mlp", ARCH_TABULAR, build_mlp},
+    {"cnn-small", ARCH_IMAGE, build_cnn_small},
+    {"lenet5", ARCH_IMAGE, build_lenet5},
+    {"cnn-tanh", ARCH_IMAGE, build_cnn_tanh},
+    {"resnet-mini", ARCH_IMAGE, build_resnet_mini},
+    {"text-cnn", ARCH_TEXT, build_text_cnn},
+    {"text-lstm", ARCH_TEXT, build_text_lstm},
+    {"bow-logreg", ARCH_TEXT, build_bow_logreg},
 };
 
-const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, cnn-tanh, resnet-mini"; }
+const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, cnn-tanh, resnet-mini, text-cnn, text-lstm, bow-logreg"; }
+
+int foil_arch_is_text(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof archs / sizeof archs[0]; i++)
+        if (strcmp(archs[i].name, name) == 0) return archs[i].input == ARCH_TEXT;
+    return 0;
+}
 
 /* ---------------------------------------------------------------------------
  * Initialization, shared by foil_arch_build and foil_model_reinit.
@@ -393,6 +493,9 @@ const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, cnn-tanh, res
  *                                      bias of that layer (MatMul + Add is how
  *                                      many exporters write a dense layer)
  *   BatchNormalization scale, B, mean, var:  1, 0, 0, 1
+ *   Gather data (V, D)                 an embedding table: N(0, 1), as
+ *                                      nn.Embedding
+ *   LSTM, GRU, RNN W, R, B             U(+-1/sqrt(hidden_size)), as PyTorch
  * Weights get U(+-1/sqrt(fan_in)); biases U(+-1/sqrt(fan_in of the layer)),
  * or 0 when that layer's fan_in cannot be read from an initializer.
  * Initializers with no such role (normalization constants of Sub and Div, a
@@ -400,7 +503,7 @@ const char *foil_arch_list(void) { return "mlp, cnn-small, lenet5, cnn-tanh, res
  * is the model author's choice, and no default would be right for all.
  */
 
-enum { ROLE_KEEP = 0, ROLE_WEIGHT, ROLE_BIAS, ROLE_ONE, ROLE_ZERO };
+enum { ROLE_KEEP = 0, ROLE_WEIGHT, ROLE_BIAS, ROLE_ONE, ROLE_ZERO, ROLE_EMBEDDING };
 
 static const foil_tensor *param_at(const FoilGraph *g, const FoilNode *nd, int slot)
 {
@@ -448,6 +551,11 @@ static int is_linear_layer(const FoilNode *nd)
            strcmp(nd->op_type, "MatMul") == 0;
 }
 
+static int is_recurrent_layer(const FoilNode *nd)
+{
+    return strcmp(nd->op_type, "LSTM") == 0 || strcmp(nd->op_type, "GRU") == 0 || strcmp(nd->op_type, "RNN") == 0;
+}
+
 /* Role of the initializer in input slot `slot` of node nd. */
 static int slot_role(const FoilGraph *g, const FoilNode *nd, int slot, int64_t *fan_in)
 {
@@ -456,6 +564,11 @@ static int slot_role(const FoilGraph *g, const FoilNode *nd, int slot, int64_t *
     if (strcmp(nd->op_type, "BatchNormalization") == 0) {
         static const int bn_roles[5] = {ROLE_KEEP, ROLE_ONE, ROLE_ZERO, ROLE_ZERO, ROLE_ONE};
         return slot < 5 ? bn_roles[slot] : ROLE_KEEP;
+    }
+    if (strcmp(nd->op_type, "Gather") == 0 && slot == 0 && t && t->ndim == 2) return ROLE_EMBEDDING;
+    if (is_recurrent_layer(nd) && slot >= 1 && slot <= 3) {
+        *fan_in = foilAttrInt(nd, "hidden_size", 0);
+        return *fan_in > 0 ? ROLE_WEIGHT : ROLE_KEEP;
     }
     if (is_linear_layer(nd)) {
         int bias_slot = strcmp(nd->op_type, "MatMul") == 0 ? -1 : 2;
@@ -486,10 +599,23 @@ static void fill_uniform(foil_tensor *t, double bound, uint64_t seed, uint64_t i
     for (int64_t j = 0; j < t->numel; j++) p[j] = (float)((2.0 * foil_rng_uniform_d(&r) - 1.0) * bound);
 }
 
+static void fill_normal(foil_tensor *t, uint64_t seed, uint64_t index)
+{
+    foil_rng r = foil_rng_make(seed, INIT_STREAM + index);
+    float *p = foil_f32(t);
+    for (int64_t j = 0; j < t->numel; j++) p[j] = (float)foil_rng_normal(&r);
+}
+
 static void fill_const(foil_tensor *t, float v)
 {
     float *p = foil_f32(t);
     for (int64_t j = 0; j < t->numel; j++) p[j] = v;
+}
+
+static void zero_param(FoilGraph *g, const char *name)
+{
+    int v = foilGraphFindValue(g, name);
+    if (v >= 0) fill_const(&g->values[v].t, 0.0f);
 }
 
 /* Initialize every initializer that has a role; returns how many. */
@@ -523,6 +649,7 @@ static foil_status init_params(FoilGraph *g, uint64_t seed, int *count)
             if (fan[v] > 0) fill_uniform(&val->t, 1.0 / sqrt((double)fan[v]), seed, index);
             else fill_const(&val->t, 0.0f);
             break;
+        case ROLE_EMBEDDING: fill_normal(&val->t, seed, index); break;
         case ROLE_ONE: fill_const(&val->t, 1.0f); break;
         case ROLE_ZERO: fill_const(&val->t, 0.0f); break;
         }
@@ -559,9 +686,25 @@ static foil_status check_spec(const foil_arch_spec *s, const arch_entry *a, int6
     if (s->classes < 2 || s->classes > ARCH_MAX_DIM)
         return foil_error(FOIL_ERR_ARG, "%s: the number of classes must be between 2 and %lld, not %lld", a->name,
                           (long long)ARCH_MAX_DIM, (long long)s->classes);
-    if (a->image && s->input_rank != 4)
+    if (a->input == ARCH_IMAGE && s->input_rank != 4)
         return foil_error(FOIL_ERR_ARG, "%s: needs image inputs (N, C, H, W), i.e. input rank 4, not %d", a->name,
                           s->input_rank);
+    if (a->input == ARCH_TEXT) {
+        if (s->input_rank != 2)
+            return foil_error(FOIL_ERR_ARG, "%s: needs token ids (N, L), i.e. input rank 2, not %d", a->name,
+                              s->input_rank);
+        if (s->vocab_size < 2 || s->vocab_size > ARCH_MAX_DIM)
+            return foil_error(FOIL_ERR_ARG, "%s: the vocabulary must have 2 to %lld tokens, not %lld", a->name,
+                              (long long)ARCH_MAX_DIM, (long long)s->vocab_size);
+        if (s->pad_id < 0 || s->pad_id >= s->vocab_size)
+            return foil_error(FOIL_ERR_ARG, "%s: the padding id %lld is outside the vocabulary [0, %lld)", a->name,
+                              (long long)s->pad_id, (long long)s->vocab_size);
+        if (s->input_shape[0] < 5)
+            return foil_error(FOIL_ERR_ARG, "%s: texts of %lld tokens are too short (at least 5: the widest "
+                              "convolution of text-cnn)", a->name, (long long)s->input_shape[0]);
+        if (s->mean)
+            return foil_error(FOIL_ERR_ARG, "%s: token ids cannot be normalized by a mean and std", a->name);
+    }
     if (s->input_rank < 2 || s->input_rank > 5)
         return foil_error(FOIL_ERR_ARG, "%s: input rank must be 2 (N, F) to 5, not %d", a->name, s->input_rank);
     *example = 1;
@@ -577,7 +720,7 @@ static foil_status check_spec(const foil_arch_spec *s, const arch_entry *a, int6
     if (s->hidden && (s->n_hidden < 0 || s->n_hidden > ARCH_MAX_HIDDEN))
         return foil_error(FOIL_ERR_ARG, "%s: %d hidden layers (0 to %d allowed)", a->name, s->n_hidden,
                           ARCH_MAX_HIDDEN);
-    if (s->hidden && !a->image)
+    if (s->hidden && a->input == ARCH_TABULAR)
         for (int i = 0; i < s->n_hidden; i++)
             if (s->hidden[i] < 1 || s->hidden[i] > ARCH_MAX_DIM)
                 return foil_error(FOIL_ERR_ARG, "%s: hidden layer %d has size %lld (must be 1 to %lld)", a->name,
@@ -628,7 +771,7 @@ foil_status foil_arch_build(const foil_arch_spec *spec, foil_model **out)
     else n.f = example;
 
     static const char *const batch_dim[5] = {"N", NULL, NULL, NULL, NULL};
-    int x = foilBuilderInput(&n.b, "input", FOIL_F32, rank, shape, batch_dim);
+    int x = foilBuilderInput(&n.b, "input", a->input == ARCH_TEXT ? FOIL_I64 : FOIL_F32, rank, shape, batch_dim);
     if (spec->mean) {
         int64_t cshape[5];
         memcpy(cshape, shape, sizeof cshape);
@@ -651,5 +794,6 @@ foil_status foil_arch_build(const foil_arch_spec *spec, foil_model **out)
         foilGraphFree(g);
         return st;
     }
+    if (a->build == build_bow_logreg) zero_param(g, "bow.weight"); /* logistic regression starts at 0, as scikit-learn's */
     return foilModelFromGraph(g, out);
 }

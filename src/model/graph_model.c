@@ -16,6 +16,11 @@
  * declared input takes (a model declaring [1, 784, 1] gets MNIST's
  * (N, 1, 28, 28) as (N, 784, 1)); the bytes are the same, so inputs,
  * gradients and adversarial examples keep the caller's shape.
+ *
+ * Token ids. A text classifier's input is int64 (or int32) token ids
+ * (N, L); the interface hands them over as float32 whole numbers, which the
+ * graph converts at every forward (foilGraphPlan). Such a model has no input
+ * gradient (foil_model_why_no_gradients says so): text attacks query it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -41,9 +46,11 @@ foil_status foilModelFromGraph(FoilGraph *g, foil_model **out)
         return st;
     }
     const FoilValue *in = &g->values[g->inputs[0]];
-    if (in->decl_dtype != FOIL_F32 || in->decl_ndim < 1) {
-        st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: input '%s' must be a float32 tensor with a batch dimension (it is "
-                        "%s of rank %d)", g->path, in->name, foil_dtype_name(in->decl_dtype), in->decl_ndim);
+    const int token_ids = in->decl_dtype == FOIL_I64 || in->decl_dtype == FOIL_I32;
+    if ((in->decl_dtype != FOIL_F32 && !token_ids) || in->decl_ndim < 1) {
+        st = foil_error(FOIL_ERR_UNSUPPORTED, "%s: input '%s' must be a float32 tensor, or int64 token ids, with a "
+                        "batch dimension (it is %s of rank %d)", g->path, in->name, foil_dtype_name(in->decl_dtype),
+                        in->decl_ndim);
         foilGraphFree(g);
         return st;
     }
@@ -73,7 +80,13 @@ foil_status foilModelFromGraph(FoilGraph *g, foil_model **out)
     }
     char why[512] = "";
     int blocker = foilMlGradientBlocker(g, 0);
-    if (blocker >= 0) {
+    if (token_ids) {
+        /* The interface feeds them as float32 whole numbers (the graph
+         * converts them): a text model is queried, not differentiated. */
+        snprintf(why, sizeof why, "its input '%s' is %s token ids, which have no gradient; text attacks query it",
+                 in->name, foil_dtype_name(in->decl_dtype));
+        blocker = 0;
+    } else if (blocker >= 0) {
         const FoilNode *b = &g->nodes[blocker];
         snprintf(why, sizeof why, "its scores '%s' depend on node '%s' (%s%s%s), which has no gradient",
                  g->values[g->outputs[0]].name, b->name[0] ? b->name : b->op_type, b->op_type, b->domain[0] ? ", " : "",

@@ -2,6 +2,7 @@
  * nn/graph.c - planning, forward and backward over a static graph.
  * See graph.h for the life cycle; op.h for the contract each op keeps.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -665,13 +666,22 @@ static int decides_shapes(const FoilGraph *g, int vi)
     return 0;
 }
 
+/* Whether graph input v, declared integer, is fed float32 values: token
+ * ids, as foil's model interface hands every input over (see
+ * foilGraphPlan). */
+static int fed_as_float(const FoilValue *v, const foil_tensor *x)
+{
+    return v->has_decl && (v->decl_dtype == FOIL_I64 || v->decl_dtype == FOIL_I32) && x->dtype == FOIL_F32;
+}
+
 static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
 {
     FoilValue *v = &g->values[g->inputs[k]];
     char want[128], got[128];
     if (!x) return foil_error(FOIL_ERR_ARG, "%s: no tensor given for input '%s'", g->path, v->name);
+    const int ids = fed_as_float(v, x);
     if (v->has_decl) {
-        if (v->decl_dtype != x->dtype)
+        if (v->decl_dtype != x->dtype && !ids)
             return foil_error(FOIL_ERR_ARG, "%s: input '%s' must be %s, got %s", g->path, v->name,
                               foil_dtype_name(v->decl_dtype), foil_dtype_name(x->dtype));
         int rank_ok = v->decl_ndim == x->ndim;
@@ -685,12 +695,15 @@ static foil_status bind_input(FoilGraph *g, int k, const foil_tensor *x)
                               foil_shape_str(x, got, sizeof got), foil_shape_str(&decl, want, sizeof want));
         }
     }
+    const foil_dtype dt = ids ? v->decl_dtype : x->dtype;
     foil_status st = plan_reserve(g, NULL, foil_tensor_nbytes(x), "the input");
-    if (!st) st = plan_tensor(g, &v->t, x->dtype, x->ndim, x->shape);
+    if (!st) st = plan_tensor(g, &v->t, dt, x->ndim, x->shape);
     if (st) return st;
-    /* Integer inputs (shapes, indices) are taken as known: their values may
-     * decide output shapes. Float inputs are data, fed at every forward,
-     * except those read where a float decides shapes (decides_shapes). */
+    if (ids) return FOIL_OK; /* data: converted at every forward */
+    /* Integer inputs given as integers (shapes, indices) are taken as known:
+     * their values may decide output shapes. Float inputs are data, fed at
+     * every forward, except those read where a float decides shapes
+     * (decides_shapes). */
     if (x->dtype != FOIL_F32 || decides_shapes(g, g->inputs[k])) {
         memcpy(v->t.data, x->data, foil_tensor_nbytes(x));
         v->known = 1;
@@ -745,19 +758,53 @@ foil_status foilGraphPlan(FoilGraph *g, const foil_tensor *const *inputs)
  * forward and backward
  */
 
+/* An input bound at plan time (its values may decide shapes) must come back
+ * unchanged: new values would need a new plan, and ignoring them would give
+ * an answer for other inputs than the caller's. NULL: the plan's. */
+static foil_status check_known_input(const FoilGraph *g, const FoilValue *v, const foil_tensor *x)
+{
+    if (!x || (x->dtype == v->t.dtype && foil_tensor_same_shape(x, &v->t) &&
+               memcmp(x->data, v->t.data, foil_tensor_nbytes(&v->t)) == 0))
+        return FOIL_OK;
+    return foil_error(FOIL_ERR_ARG, "%s: input '%s' decides shapes, so its values were fixed when the graph was "
+                      "planned; these differ: plan again for them", g->path, v->name);
+}
+
+/* Copy a run-time input into the plan's buffer; token ids fed as float32
+ * (fed_as_float) are converted, and must be whole numbers in the integer
+ * type's range. */
+static foil_status feed_input(const FoilGraph *g, FoilValue *v, const foil_tensor *x)
+{
+    const int ids = x && fed_as_float(v, x) && v->t.dtype != FOIL_F32;
+    if (!x || !foil_tensor_same_shape(x, &v->t) || (x->dtype != v->t.dtype && !ids)) {
+        char a[128], b[128];
+        return foil_error(FOIL_ERR_SHAPE, "%s: input '%s' has shape %s but the plan was made for %s", g->path,
+                          v->name, x ? foil_shape_str(x, a, sizeof a) : "none", foil_shape_str(&v->t, b, sizeof b));
+    }
+    if (!ids) {
+        memcpy(v->t.data, x->data, foil_tensor_nbytes(&v->t));
+        return FOIL_OK;
+    }
+    const float *f = foil_f32(x);
+    const double lim = v->t.dtype == FOIL_I32 ? 2147483647.0 : 9007199254740992.0; /* 2^53: exact in a double */
+    for (int64_t i = 0; i < x->numel; i++) {
+        const double d = f[i];
+        if (!(d == floor(d) && fabs(d) <= lim))
+            return foil_error(FOIL_ERR_ARG, "%s: input '%s' is %s ids, and value %lld is %g, not a whole number in "
+                              "its range", g->path, v->name, foil_dtype_name(v->t.dtype), (long long)i, d);
+        if (v->t.dtype == FOIL_I32) ((int32_t *)v->t.data)[i] = (int32_t)d;
+        else foil_i64(&v->t)[i] = (int64_t)d;
+    }
+    return FOIL_OK;
+}
+
 foil_status foilGraphForward(FoilGraph *g, const foil_tensor *const *inputs, int training, uint64_t seed)
 {
     if (!g->planned) return foil_error(FOIL_ERR_ARG, "%s: forward before plan", g->path);
     for (int k = 0; k < g->n_inputs; k++) {
         FoilValue *v = &g->values[g->inputs[k]];
-        if (v->known) continue; /* integer inputs were bound at plan time */
-        if (!inputs[k] || !foil_tensor_same_shape(inputs[k], &v->t) || inputs[k]->dtype != v->t.dtype) {
-            char a[128], b[128];
-            return foil_error(FOIL_ERR_SHAPE, "%s: input '%s' has shape %s but the plan was made for %s", g->path,
-                              v->name, inputs[k] ? foil_shape_str(inputs[k], a, sizeof a) : "none",
-                              foil_shape_str(&v->t, b, sizeof b));
-        }
-        memcpy(v->t.data, inputs[k]->data, foil_tensor_nbytes(&v->t));
+        foil_status st = v->known ? check_known_input(g, v, inputs[k]) : feed_input(g, v, inputs[k]);
+        if (st) return st;
     }
     for (int k = 0; k < g->n_nodes; k++) {
         FoilNode *n = &g->nodes[k];

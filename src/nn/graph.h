@@ -118,7 +118,11 @@ FoilNode *foilGraphAddNode(FoilGraph *g, const char *name, const char *op_type,
 foil_status foilGraphFinalize(FoilGraph *g);
 
 /* Plan for the given input tensors (one per g->inputs, in order): their
- * shapes, and for non-float inputs their values (treated as known).
+ * shapes, and for non-float inputs their values (treated as known; forward
+ * refuses other values). An input declared int64 or int32 may instead be
+ * given as float32 whole numbers (token ids: foil's model interface hands
+ * every input over as float32): it is then data, converted and checked at
+ * every forward, and has no gradient.
  * Re-planning takes each buffer from the previous plan's where one holds
  * it (at most twice its size; zeroed, as new ones are) and allocates the
  * others with 1/8 to spare, so a batch size that varies (DP-SGD's Poisson
