@@ -129,7 +129,7 @@ assert len(nltk.corpus.stopwords.words("english")) == 179' >/dev/null 2>&1 && re
     lru-dict==1.4.1 lxml==6.2.0 matplotlib==3.8.4 more-itertools==11.2.1 multidict==7.2.1 \
     multiprocess==0.70.16 nltk==3.10.4 num2words==0.5.14 OpenHowNet==2.0 pandas==2.2.3 \
     pinyin==0.4.0 propcache==0.5.4 pyarrow==16.1.0 pyarrow-hotfix==0.7 pytz==2026.6 \
-    RapidFuzz==3.14.6 s3transfer==0.19.3 segtok==1.5.11 semver==3.2.0 sentencepiece==0.2.3 \
+    RapidFuzz==3.14.6 s3transfer==0.19.3 segtok==1.5.11 semver==3.2.0 sentencepiece==0.2.3 soupsieve==2.10 \
     terminaltables==3.1.10 transformer-smaller-training-vocab==0.4.2 tzdata==2026.6 wcwidth==0.9.5 \
     word2number==1.1 wrapt==2.5.2 xxhash==4.1.0 yarl==1.25.1
   local stop="$venv/nltk_data/corpora/stopwords"
