@@ -62,14 +62,16 @@
  *              Where it differs from HuggingFace's (Python's Unicode):
  *              lowercasing and accent stripping are table-driven for
  *              U+0000-U+04FF only (ASCII, Latin-1, Latin Extended-A/B, IPA,
- *              Greek, Cyrillic; final sigma included): letters of other
- *              scripts keep their case and their precomposed accents
- *              (Vietnamese, Latin Extended Additional, Greek Extended,
- *              fullwidth Latin); combining marks (Mn) are dropped in every
- *              script. Unassigned code points above U+04FF are kept (Python
- *              drops them as controls). With "lowercase" false nothing is
- *              normalized (HuggingFace applies NFC first). Special tokens
- *              written in a message ("[SEP]") are ordinary text here.
+ *              Greek, Cyrillic; final sigma included): characters above
+ *              it keep their case and are not decomposed (Latin Extended
+ *              Additional as in Vietnamese, Greek Extended, fullwidth
+ *              Latin, kana with voicing marks, Hangul syllables, which
+ *              Python splits into jamo), while combining marks (Mn) on
+ *              their own are dropped in every script. Unassigned code
+ *              points above U+04FF are kept (Python drops them as
+ *              controls). With "lowercase" false nothing is normalized
+ *              (recent HuggingFace versions apply NFC first). Special
+ *              tokens written in a message ("[SEP]") are ordinary text.
  *
  * foil_tokenizer_from_vocab_txt makes a wordpiece file from BERT's vocab.txt.
  * Files are read whole and untrusted: anything malformed is an error naming
