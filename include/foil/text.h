@@ -143,9 +143,9 @@ typedef struct foil_text_dataset {
     char name[64];         /* the file's base name, without its extension */
 } foil_text_dataset;
 
-/* Read a file of LABEL<TAB>TEXT lines (the SMS Spam Collection's format):
- * the label is what comes before the first tab, the message everything
- * after it. Classes are the distinct labels in byte order (ham = 0,
+/* Read a file of LABEL<TAB>TEXT lines (the SMS Spam Collection's format),
+ * plain or gzip-compressed: the label is what comes before the first tab,
+ * the message everything after it. Classes are the distinct labels in byte order (ham = 0,
  * spam = 1). A UTF-8 byte-order mark, CRLF line ends and empty lines at the
  * end of the file are accepted. Errors name the file and line: a line with
  * no tab, an empty label, more than 1000 classes, a NUL byte, a line longer

@@ -112,7 +112,7 @@ static foil_status tsv_parse(TsvRead *r, const char *buf, size_t len, foil_text_
         if (memchr(p, '\0', n))
             return foil_error(FOIL_ERR_FORMAT, "%s:%lld: a NUL byte (not a text file?)", r->path, line);
         const char *s = p;
-        p += n + 1;
+        p = nl ? nl + 1 : end;
         if (n && s[n - 1] == '\r') n--;
         if (n == 0) { /* empty lines are fine at the end of the file only */
             if (!blank) blank = line;

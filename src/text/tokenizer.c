@@ -32,7 +32,7 @@ static const char *const kind_names[] = {"bytes", "words", "wordpiece"};
 
 #define TOK_MAX_LENGTH 65536
 #define TOK_MAX_VOCAB ((int64_t)1 << 24)   /* every id exact in float32 */
-#define TOK_FILE_LIMIT ((size_t)1 << 30)   /* larger tokenizer or vocab.txt files are refused */
+#define TOK_FILE_LIMIT ((size_t)1 << 28)   /* larger tokenizer or vocab.txt files are refused */
 #define WP_MAX_CHARS 100                   /* BERT's max_input_chars_per_word */
 
 struct foil_tokenizer {
