@@ -15,9 +15,10 @@ shift || true
 
 # Each target with the largest input worth mutating: ONNX models and NPY
 # files need room for a header and a few tensors, the text formats less.
-declare -A max_len=([onnx]=4096 [npy]=1024 [idx]=512 [csv]=1024 [constraints]=512 [vnnlib]=2048 [pgm]=1024 [manifest]=2048)
+declare -A max_len=([onnx]=4096 [npy]=1024 [idx]=512 [csv]=1024 [constraints]=512 [vnnlib]=2048 [pgm]=1024 [manifest]=2048
+                  [tokenizer]=2048)
 targets=("$@")
-((${#targets[@]})) || targets=(onnx npy idx csv constraints vnnlib pgm manifest)
+((${#targets[@]})) || targets=(onnx npy idx csv constraints vnnlib pgm manifest tokenizer)
 
 scripts/install-deps.sh --fuzz
 CC=clang-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFOIL_FUZZ=ON -DFOIL_NATIVE=OFF -DFOIL_BUILD_TESTS=OFF \
