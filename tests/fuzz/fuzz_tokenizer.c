@@ -4,8 +4,8 @@
  * keys missing, duplicated or of the wrong type, ids out of range,
  * duplicate or non-string tokens), as a LABEL<TAB>TEXT message file, and
  * as a message, encoded by a bytes, a words and a wordpiece tokenizer made
- * once (UTF-8 decoding, BERT's character classes, final sigma, long words,
- * truncation) and by the input's own tokenizer when it loads.
+ * once (UTF-8 decoding, BERT's character classes, long words, truncation)
+ * and by the input's own tokenizer when it loads.
  */
 #include <string.h>
 
