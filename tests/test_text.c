@@ -132,7 +132,7 @@ static foil_tokenizer *round_trip(foil_tokenizer *t, const char *name, const cha
     return u;
 }
 
-static const char *const probes[] = {"", "Hello, World!", "WINNER!! Claim your £900 prize now", "fr\xd0\xb5" "e",
+static const char *const probes[] = {"", "Hello, World!", "WINNER!! Claim your £900 prize now", "fr\xd0\xb5\x65",
                                      "Caf\xc3\xa9 unaffable \xe4\xb8\xad\xe6\x96\x87", "bad \xff\xfe utf-8"};
 #define NPROBES ((int)(sizeof probes / sizeof probes[0]))
 
