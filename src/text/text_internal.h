@@ -57,17 +57,11 @@ static inline size_t foilTextEncode(uint32_t cp, char *out)
 enum { FOIL_TEXT_OTHER = 0, FOIL_TEXT_CONTROL = 1, FOIL_TEXT_SPACE = 2, FOIL_TEXT_PUNCT = 3 };
 int foilTextClass(uint32_t cp);
 
-/* Lowercased with accents stripped (Python's lower(), NFD, combining marks
- * dropped) for cp < U+0500; combining marks (Mn) of any script give 0
- * (dropped); anything else above U+04FF is returned as it is. Capital sigma
- * gives small sigma: the caller decides final sigma (foilTextCased). */
+/* Lowercased with accents stripped (Python's lower() of the character on
+ * its own, NFD, combining marks dropped) for cp < U+0500; combining marks
+ * (Mn) of any script give 0 (dropped); anything else above U+04FF is
+ * returned as it is. */
 uint32_t foilTextFold(uint32_t cp);
-
-/* Unicode's Cased and Case_Ignorable properties for Python's final-sigma
- * rule, below U+0500; above it no letter is cased and only combining marks
- * are case-ignorable. */
-int foilTextCased(uint32_t cp);
-int foilTextCaseIgnorable(uint32_t cp);
 
 /* A CJK ideograph (BERT's _is_chinese_char): a word of its own. */
 int foilTextIsCjk(uint32_t cp);

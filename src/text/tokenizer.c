@@ -453,25 +453,6 @@ static int wp_flush(const foil_tokenizer *t, WpWord *w, Out *o)
     return 1;
 }
 
-/* Python's final-sigma rule, the part after the capital sigma: s[0..) is
- * what follows it; the sigma is final unless, skipping case-ignorable
- * characters (and the controls BERT has already dropped), a cased letter
- * follows within the same whitespace-separated token. */
-static int sigma_is_final(const unsigned char *s, const unsigned char *e)
-{
-    while (s < e) {
-        size_t used;
-        uint32_t cp = foilTextDecode(s, (size_t)(e - s), &used);
-        s += used;
-        if (cp == FOIL_TEXT_BAD_BYTE) return 1;
-        int cls = foilTextClass(cp);
-        if (cls == FOIL_TEXT_CONTROL) continue;
-        if (cls == FOIL_TEXT_SPACE || foilTextIsCjk(cp)) return 1;
-        if (!foilTextCaseIgnorable(cp)) return !foilTextCased(cp);
-    }
-    return 1;
-}
-
 static void encode_wordpiece(const foil_tokenizer *t, const unsigned char *s, size_t len, Out *o)
 {
     const unsigned char *e = s + len;
@@ -479,7 +460,6 @@ static void encode_wordpiece(const foil_tokenizer *t, const unsigned char *s, si
     w.nchars = 0;
     w.bad = 0;
     w.off[0] = 0;
-    int prev_cased = 0; /* final sigma: the last character of this token that is not case-ignorable was cased */
     while (s < e) {
         size_t used;
         uint32_t cp = foilTextDecode(s, (size_t)(e - s), &used);
@@ -487,7 +467,6 @@ static void encode_wordpiece(const foil_tokenizer *t, const unsigned char *s, si
         int cls = cp == FOIL_TEXT_BAD_BYTE ? FOIL_TEXT_OTHER : foilTextClass(cp);
         if (cls == FOIL_TEXT_CONTROL) continue;
         if (cls == FOIL_TEXT_SPACE || foilTextIsCjk(cp)) {
-            prev_cased = 0;
             if (!wp_flush(t, &w, o)) return;
             if (cls == FOIL_TEXT_SPACE) continue;
             wp_add(&w, cp);
@@ -496,12 +475,9 @@ static void encode_wordpiece(const foil_tokenizer *t, const unsigned char *s, si
         }
         uint32_t f = cp;
         if (t->lowercase && cp != FOIL_TEXT_BAD_BYTE) {
-            f = cp == 0x3A3 ? (prev_cased && sigma_is_final(s, e) ? 0x3C2 : 0x3C3) : foilTextFold(cp);
-            if (!foilTextCaseIgnorable(cp)) prev_cased = foilTextCased(cp);
+            f = foilTextFold(cp);
             if (f == 0) continue; /* a combining mark, stripped */
             if (f != cp) cls = foilTextClass(f);
-        } else if (cp == FOIL_TEXT_BAD_BYTE) {
-            prev_cased = 0;
         }
         if (cls == FOIL_TEXT_PUNCT) {
             if (!wp_flush(t, &w, o)) return;

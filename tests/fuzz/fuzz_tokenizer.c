@@ -4,8 +4,8 @@
  * keys missing, duplicated or of the wrong type, ids out of range,
  * duplicate or non-string tokens), as a LABEL<TAB>TEXT message file, and
  * as a message, encoded by a bytes, a words and a wordpiece tokenizer made
- * once (UTF-8 decoding, BERT's character classes, final sigma, long words,
- * truncation) and by the input's own tokenizer when it loads.
+ * once (UTF-8 decoding, BERT's character classes, long words, truncation)
+ * and by the input's own tokenizer when it loads.
  */
 #include <string.h>
 
@@ -18,7 +18,7 @@ static void make_kinds(void)
 {
     static const char vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nun\n##aff\n##able\nhello\n!\n,\ncafe\na\n##a\n"
                                 "\xcf\x83\n\xcf\x82\n\xe4\xb8\xad\n##s\n'\n";
-    char *texts[] = {"hello world", "fr\xd0\xb5" "e money", "don't"};
+    char *texts[] = {"hello world", "fr\xd0\xb5\x65 money", "don't"};
     const char *path = fuzz_input_file((const uint8_t *)vocab, sizeof vocab - 1, "-vocab.txt");
     if (foil_tokenizer_fit("bytes", NULL, 0, 0, 0, 16, 1, &kinds[0]) ||
         foil_tokenizer_fit("words", texts, 3, 100, 1, 8, 1, &kinds[1]) ||
