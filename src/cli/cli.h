@@ -102,6 +102,31 @@ int cli_is_onnx_path(const char *arch);
 foil_status cli_build_arch(const char *arch, const foil_dataset *train, const int64_t *hidden, int n_hidden,
                            uint64_t seed, int keep_weights, foil_model **model);
 
+/* cli/text_cli.c: text classifiers. */
+struct foil_text_dataset;
+struct foil_tokenizer;
+/* MODEL.onnx -> MODEL.tokenizer.json, where foil writes a text model's tokenizer. */
+void cli_tokenizer_beside(const char *model, char *out, size_t n);
+/* The labelled messages of path, split 80/20 as foil train splits them. */
+foil_status cli_text_split(const char *path, uint64_t seed, struct foil_text_dataset *train,
+                           struct foil_text_dataset *test);
+/* --tokenizer SPEC: "bytes" or "words" fitted on train (max_length, vocab:
+ * 0 for the defaults), or a tokenizer file; NULL: bytes for text-cnn, words
+ * otherwise. */
+foil_status cli_text_tokenizer(const char *spec, const char *arch, int64_t max_length, int64_t vocab,
+                               const struct foil_text_dataset *train, struct foil_tokenizer **out);
+/* The built-in text architecture arch over t's ids. */
+foil_status cli_build_text_arch(const char *arch, const struct foil_tokenizer *t, int64_t classes, uint64_t seed,
+                                foil_model **model);
+/* The tokenizer of a text model: `given`, else the file beside the model;
+ * used: the path read. */
+foil_status cli_find_tokenizer(const char *given, const char *model, struct foil_tokenizer **out, char *used,
+                               size_t n);
+
+/* cli/cmd_attack_text.c: `foil attack` with a text attack (run_attack
+ * hands it over when --attack names one). */
+int cli_run_attack_text(int argc, char **argv);
+
 extern const cli_command cli_predict, cli_grad, cli_train, cli_eval, cli_attack, cli_defend, cli_detect, cli_audit,
     cli_certify, cli_verify, cli_poison, cli_scan, cli_infer;
 

@@ -13,6 +13,7 @@
 #include "core/dist.h"
 #include "foil/arch.h"
 #include "foil/data.h"
+#include "foil/text.h"
 #include "foil/train.h"
 
 static int run_train(int argc, char **argv);
@@ -20,7 +21,10 @@ static int run_train(int argc, char **argv);
 const cli_command cli_train = {
     "train", "train a classifier on a dataset and write it as ONNX",
     "--arch ARCH|FILE.onnx --data DATA [--labels FILE | --label-column NAME] --output MODEL.onnx [options]",
-    "Trains a built-in architecture (mlp, cnn-small, lenet5, cnn-tanh, resnet-mini)\n"
+    "Trains a built-in architecture (mlp, cnn-small, lenet5, cnn-tanh, resnet-mini;\n"
+    "for text text-cnn, text-lstm, bow-logreg on a file of LABEL<TAB>MESSAGE lines,\n"
+    "such as the SMS Spam Collection, its tokenizer written beside the model as\n"
+    "MODEL.tokenizer.json)\n"
     "or the architecture of an ONNX file (its weights re-initialized) on DATA: a\n"
     "built-in dataset (fashion-mnist, digits, breast-cancer, wine) or your files (IDX or NPY\n"
     "pair with --labels, CSV with --label-column). Tabular models normalize their\n"
@@ -327,6 +331,22 @@ static foil_status record_provenance(foil_model *model, int argc, char **argv, c
     return st;
 }
 
+/* A text architecture's data: the messages of data->data split 80/20,
+ * tokenized by the tokenizer --tokenizer asks for (fitted on the training
+ * messages only). */
+static foil_status load_text(const foil_data_spec *data, const char *tokenizer, const char *arch, int64_t max_length,
+                             int64_t vocab_size, foil_dataset *train, foil_dataset *test, foil_tokenizer **tok)
+{
+    foil_text_dataset tr = {0}, te = {0};
+    foil_status st = cli_text_split(data->data, data->seed, &tr, &te);
+    if (!st) st = cli_text_tokenizer(tokenizer, arch, max_length, vocab_size, &tr, tok);
+    if (!st) st = foil_text_encode(&tr, *tok, train);
+    if (!st) st = foil_text_encode(&te, *tok, test);
+    foil_text_dataset_free(&tr);
+    foil_text_dataset_free(&te);
+    return st;
+}
+
 static int run_train(int argc, char **argv)
 {
     const char *arch = NULL, *output = NULL, *optimizer = "sgd", *schedule = "cosine", *hidden_text = NULL;
@@ -336,6 +356,8 @@ static int run_train(int argc, char **argv)
     double lr = -1, momentum = 0.9, weight_decay = 0, gamma = 0.1;
     int64_t step_size = 1;
     int flip = 0, resume = 0, json = 0, keep_best = 0, fine_tune = 0;
+    const char *tokenizer = NULL;
+    int64_t max_length = 0, vocab_size = 0;
     const char *adv = NULL, *teacher_path = NULL;
     double temperature = 0, noise_sigma = 0;
     double adv_eps = 0, adv_step = 0, trades_beta = 0;
@@ -362,6 +384,10 @@ static int run_train(int argc, char **argv)
         {"--gamma", OPT_FLOAT, &gamma, "G", "step schedule: decay factor (0.1)", 0, 0},
         {"--crop-pad", OPT_INT, &crop_pad, "P", "augment: random crop after padding P pixels", 0, 0},
         {"--flip", OPT_FLAG, &flip, NULL, "augment: random horizontal flip", 0, 0},
+        {"--tokenizer", OPT_STRING, &tokenizer, "KIND|FILE", "text: bytes (text-cnn's default), words (the others'), "
+         "or a tokenizer file", 0, 0},
+        {"--max-length", OPT_INT, &max_length, "L", "text: tokens per message (bytes 160, words 64)", 0, 0},
+        {"--vocab-size", OPT_INT, &vocab_size, "V", "text, words: the V - 2 most frequent words (20000)", 0, 0},
         {"--hidden", OPT_STRING, &hidden_text, "SIZES", "mlp hidden sizes, e.g. 128,64 (0: none, a softmax regression)", 0, 0},
         {"--checkpoint", OPT_STRING, &checkpoint, "FILE", "checkpoint file", 0, 0},
         {"--manifest", OPT_STRING, &manifest_path, "FILE", "refuse DATA unless it matches this manifest "
@@ -461,8 +487,11 @@ static int run_train(int argc, char **argv)
     foil_manifest manifest = {0};
     foil_status st = manifest_path ? foil_manifest_read(manifest_path, &manifest) : FOIL_OK;
     if (!st && manifest_path) st = foil_manifest_verify(&manifest, manifest_path, &data);
-    if (!st) st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
-    if (!st) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
+    foil_tokenizer *tok = NULL;
+    const int text = arch && foil_arch_is_text(arch);
+    if (!st && text) st = load_text(&data, tokenizer, arch, max_length, vocab_size, &train, &test, &tok);
+    else if (!st) st = foil_data_load(&data, FOIL_SPLIT_TRAIN, &train);
+    if (!st && !text) st = foil_data_load(&data, FOIL_SPLIT_TEST, &test);
     if (!st && limit && limit < train.x.shape[0]) {
         train.x.shape[0] = limit; /* a prefix: the data stays where it is */
         train.x.numel = limit * foil_dataset_example_size(&train);
@@ -471,13 +500,18 @@ static int run_train(int argc, char **argv)
     foil_model *teacher = NULL;
     if (!st && teacher_path) st = foil_model_load(teacher_path, &teacher);
     o.teacher = teacher;
-    if (!st) st = cli_build_arch(arch, &train, hidden_text ? hidden : NULL, n_hidden, (uint64_t)common.seed, fine_tune,
+    if (!st && text) st = cli_build_text_arch(arch, tok, train.classes, (uint64_t)common.seed, &model);
+    else if (!st) st = cli_build_arch(arch, &train, hidden_text ? hidden : NULL, n_hidden, (uint64_t)common.seed, fine_tune,
                                       &model);
     if (!st) st = foil_train(model, &train, &test, &o, &report);
     if (!st) st = record_provenance(model, argc, argv, manifest_path, manifest_path ? &manifest : NULL);
     foil_manifest_free(&manifest);
     /* Under mpirun every rank ends with the same weights; rank 0 writes them. */
     if (!st && foilDistRank() == 0) st = foil_model_save(model, output);
+    char tok_path[4096] = "";
+    if (tok) cli_tokenizer_beside(output, tok_path, sizeof tok_path);
+    if (!st && tok && foilDistRank() == 0) st = foil_tokenizer_save(tok, tok_path);
+    foil_tokenizer_free(tok);
     if (st) rc = cli_fail(&cli_train, st);
     else if (foilDistRank() != 0) rc = CLI_OK; /* rank 0 reports */
     else if (json) print_json(&report, &o, output);
@@ -490,6 +524,7 @@ static int run_train(int argc, char **argv)
                arch, train.name, o.adv.mode ? " adversarially with " : "",
                o.adv.mode ? foil_adv_mode_name(o.adv.mode) : "", 100 * report.epoch[kept].val_accuracy,
                (long long)(first + kept + 1), report.seconds, output);
+        if (tok_path[0]) printf("tokenizer written to %s\n", tok_path);
         if (report.best_epoch >= 0)
             printf("kept epoch %lld, the most robust on the %lld held-out training examples (PGD-%d accuracy "
                    "%.2f%%)\n", (long long)report.best_epoch + 1, (long long)o.adv.holdout,

@@ -1,0 +1,18 @@
+/*
+ * attacks/text/text_attack_internal.h - the text attacks' tables
+ * (char_tables.c), shared with their tests. Not public.
+ */
+#ifndef FOIL_TEXT_ATTACK_INTERNAL_H
+#define FOIL_TEXT_ATTACK_INTERNAL_H
+
+#include <stdint.h>
+
+/* The Unicode confusable of Latin letter c (0: none). */
+uint32_t foilHomoglyphOf(uint32_t c);
+/* TextBugger's look-alike of c (0: none). */
+uint32_t foilLookalikeOf(uint32_t c);
+/* Whether the word w[0..n) is an English stopword, ignoring ASCII case. */
+int foilIsStopword(const uint32_t *w, int n);
+int foilStopwordCount(void);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * Text attacks (foil/text_attack.h) on a bag-of-words spam filter trained
+ * here: every reported success is misclassified when the adversarial text
+ * is scored again, budgets hold, homoglyph changes only confusables,
+ * stopwords stay, bytes between words (invalid UTF-8 included) are kept,
+ * and Levenshtein distances are right.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "attacks/text/text_attack_internal.h"
+#include "foil/arch.h"
+#include "foil/rng.h"
+#include "foil/text.h"
+#include "foil/text_attack.h"
+#include "foil/train.h"
+#include "text/text_internal.h"
+
+static const char *const spam_words[] = {"win", "cash", "prize", "claim", "free", "urgent", "winner", "txt"};
+static const char *const ham_words[] = {"see", "you", "later", "home", "dinner", "love", "tomorrow", "ok",
+                                        "call", "mum", "work", "sleep"};
+
+typedef struct fixture {
+    foil_tokenizer *tok;
+    foil_model *m;
+    foil_text_dataset test;
+} fixture;
+
+static char *make_message(foil_rng *r, int spam)
+{
+    char buf[256] = "";
+    const int n = 4 + (int)foil_rng_below(r, 5);
+    const int at = (int)foil_rng_below(r, (uint64_t)n);
+    for (int k = 0; k < n; k++) {
+        const char *w = spam && (k == at || foil_rng_below(r, 4) == 0) ? spam_words[foil_rng_below(r, 8)]
+                                                                      : ham_words[foil_rng_below(r, 12)];
+        strcat(buf, k ? " " : "");
+        strcat(buf, w);
+    }
+    strcat(buf, spam ? "!" : ".");
+    return strdup(buf);
+}
+
+static void make_messages(foil_text_dataset *d, int64_t n, uint64_t seed)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    d->classes = 2;
+    d->texts = calloc((size_t)n, sizeof *d->texts);
+    d->labels = calloc((size_t)n, sizeof *d->labels);
+    d->class_names = calloc(3, sizeof *d->class_names);
+    assert_non_null(d->texts);
+    assert_non_null(d->labels);
+    assert_non_null(d->class_names);
+    d->class_names[0] = strdup("ham");
+    d->class_names[1] = strdup("spam");
+    snprintf(d->name, sizeof d->name, "synthetic");
+    foil_rng r = foil_rng_make(seed, 3);
+    for (int64_t i = 0; i < n; i++) {
+        d->labels[i] = (int64_t)foil_rng_below(&r, 2);
+        d->texts[i] = make_message(&r, (int)d->labels[i]);
+    }
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    foil_text_dataset train;
+    make_messages(&train, 600, 1);
+    make_messages(&f->test, 60, 2);
+    assert_int_equal(foil_tokenizer_fit("words", train.texts, train.n, 100, 1, 12, 1, &f->tok), FOIL_OK);
+    foil_arch_spec s = {.name = "bow-logreg", .input_rank = 2, .input_shape = {12}, .classes = 2, .seed = 1,
+                        .vocab_size = foil_tokenizer_vocab_size(f->tok), .pad_id = foil_tokenizer_pad_id(f->tok)};
+    assert_int_equal(foil_arch_build(&s, &f->m), FOIL_OK);
+    foil_dataset x = {0};
+    assert_int_equal(foil_text_encode(&train, f->tok, &x), FOIL_OK);
+    foil_train_options o;
+    foil_train_defaults(&o);
+    o.optim = foil_optim_defaults(FOIL_OPT_ADAM);
+    o.optim.lr = 0.05;
+    o.epochs = 5;
+    o.quiet = 1;
+    foil_train_report rep;
+    if (foil_train(f->m, &x, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+    foil_dataset_free(&x);
+    foil_text_dataset_free(&train);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    foil_tokenizer_free(f->tok);
+    foil_model_free(f->m);
+    foil_text_dataset_free(&f->test);
+    free(f);
+    return 0;
+}
+
+/* The model's class for one text, queried afresh. */
+static int64_t classify(const fixture *f, const char *text)
+{
+    foil_tensor x = {0}, y = {0};
+    const int64_t L = foil_tokenizer_max_length(f->tok);
+    assert_int_equal(foil_tensor_alloc(&x, FOIL_F32, 2, (int64_t[]){1, L}), FOIL_OK);
+    assert_int_equal(foil_tokenizer_encode(f->tok, text, strlen(text), foil_f32(&x), NULL), FOIL_OK);
+    assert_int_equal(foil_model_predict(f->m, &x, &y), FOIL_OK);
+    const int64_t c = foil_f32(&y)[1] > foil_f32(&y)[0];
+    foil_tensor_free(&x);
+    foil_tensor_free(&y);
+    return c;
+}
+
+static int has_spam_word(const fixture *f, const char *text)
+{
+    float ids[12];
+    int64_t n = 0;
+    assert_int_equal(foil_tokenizer_encode(f->tok, text, strlen(text), ids, &n), FOIL_OK);
+    for (int64_t k = 0; k < n; k++) {
+        const char *t = foil_tokenizer_token(f->tok, (int64_t)ids[k]);
+        for (int w = 0; t && w < 8; w++)
+            if (strcmp(t, spam_words[w]) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Run `kind` on every test spam message; check each result, and return the
+ * number of successes. */
+static int attack_all(fixture *f, foil_text_attack_kind kind, int64_t max_edits, int *attacked)
+{
+    foil_text_attack_options o;
+    foil_text_attack_defaults(&o);
+    o.kind = kind;
+    o.max_edits = max_edits;
+    int successes = 0;
+    *attacked = 0;
+    for (int64_t i = 0; i < f->test.n; i++) {
+        if (f->test.labels[i] != 1) continue;
+        foil_text_attack_result r;
+        o.seed = (uint64_t)i;
+        if (foil_text_attack(f->m, f->tok, f->test.texts[i], 1, &o, &r)) fail_msg("%s", foil_last_error());
+        assert_int_equal(r.original_class, classify(f, f->test.texts[i]));
+        assert_int_equal(r.final_class, classify(f, r.adversarial));
+        assert_int_equal(r.edits, foil_text_levenshtein(f->test.texts[i], r.adversarial));
+        if (max_edits > 0) assert_true(r.edits <= max_edits);
+        assert_true(r.queries >= 1);
+        if (r.original_class == 1) ++*attacked;
+        if (r.success) {
+            successes++;
+            assert_int_equal(r.final_class, 0);
+            assert_true(r.edits >= 1);
+        } else if (r.original_class == 1 && max_edits == 0 && kind != FOIL_TEXT_HOMOGLYPH) {
+            /* a failure without a budget has broken every spam word: what
+             * still makes it spam is in the words it may not change */
+            assert_int_equal(r.final_class, 1);
+            assert_false(has_spam_word(f, r.adversarial));
+        }
+        foil_text_attack_result_free(&r);
+    }
+    return successes;
+}
+
+static void test_deepwordbug_evades(void **state)
+{
+    fixture *f = *state;
+    /* each spam word is one character edit from an unknown word: without a
+     * budget every spam message can lose all of them */
+    int attacked, n = attack_all(f, FOIL_TEXT_DEEPWORDBUG, 0, &attacked);
+    printf("  deepwordbug, no budget: %d of %d spam messages evade the bag of words\n", n, attacked);
+    assert_true(attacked >= 20);
+    assert_true(n >= attacked * 6 / 10);
+    n = attack_all(f, FOIL_TEXT_DEEPWORDBUG, 5, &attacked);
+    printf("  deepwordbug, 5 edits:   %d of %d\n", n, attacked);
+    assert_true(n >= attacked * 3 / 10);
+    n = attack_all(f, FOIL_TEXT_TEXTBUGGER, 0, &attacked);
+    printf("  textbugger, no budget:  %d of %d\n", n, attacked);
+    assert_true(n >= attacked * 6 / 10);
+}
+
+/* Homoglyphs change only letters into their confusables, one per word. */
+static void test_homoglyph_changes_only_confusables(void **state)
+{
+    fixture *f = *state;
+    int attacked, n = attack_all(f, FOIL_TEXT_HOMOGLYPH, 0, &attacked);
+    printf("  homoglyph, no budget:   %d of %d\n", n, attacked);
+    assert_true(n >= attacked * 6 / 10);
+    foil_text_attack_options o;
+    foil_text_attack_defaults(&o);
+    o.kind = FOIL_TEXT_HOMOGLYPH;
+    const char *msg = "claim your free prize now!";
+    foil_text_attack_result r;
+    assert_int_equal(foil_text_attack(f->m, f->tok, msg, 1, &o, &r), FOIL_OK);
+    size_t i = 0, j = 0, la = strlen(msg), lb = strlen(r.adversarial);
+    int changed = 0;
+    while (i < la && j < lb) {
+        size_t ua, ub;
+        uint32_t a = foilTextDecode((const unsigned char *)msg + i, la - i, &ua);
+        uint32_t b = foilTextDecode((const unsigned char *)r.adversarial + j, lb - j, &ub);
+        if (a != b) {
+            assert_int_equal(foilHomoglyphOf(a), b);
+            changed++;
+        }
+        i += ua;
+        j += ub;
+    }
+    assert_true(i == la && j == lb); /* as many characters as before */
+    assert_int_equal(changed, r.edits);
+    assert_true(r.words_changed >= 1 && changed == r.words_changed); /* one character a word */
+    foil_text_attack_result_free(&r);
+}
+
+static void test_stopwords_and_bytes_kept(void **state)
+{
+    fixture *f = *state;
+    foil_text_attack_options o;
+    foil_text_attack_defaults(&o);
+    o.max_edits = 0;
+    /* all words are stopwords: nothing may change, one query */
+    const char *only_stop = "you and the other of it";
+    foil_text_attack_result r;
+    assert_int_equal(foil_text_attack(f->m, f->tok, only_stop, 0, &o, &r), FOIL_OK);
+    assert_string_equal(r.adversarial, only_stop);
+    assert_int_equal(r.queries, 1);
+    foil_text_attack_result_free(&r);
+    /* an invalid UTF-8 byte and the punctuation between words survive */
+    const char *odd = "win\xff cash -- prize!!";
+    assert_int_equal(foil_text_attack(f->m, f->tok, odd, 1, &o, &r), FOIL_OK);
+    assert_non_null(strstr(r.adversarial, "\xff "));
+    assert_non_null(strstr(r.adversarial, " -- "));
+    assert_non_null(strstr(r.adversarial, "!!"));
+    foil_text_attack_result_free(&r);
+    assert_true(foilIsStopword((const uint32_t[]){'T', 'h', 'E'}, 3));
+    assert_false(foilIsStopword((const uint32_t[]){'w', 'i', 'n'}, 3));
+    assert_int_equal(foilStopwordCount(), 179);
+}
+
+static void test_budgets_and_errors(void **state)
+{
+    fixture *f = *state;
+    foil_text_attack_options o;
+    foil_text_attack_defaults(&o);
+    o.max_queries = 3;
+    foil_text_attack_result r;
+    assert_int_equal(foil_text_attack(f->m, f->tok, "claim your free prize now winner!", 1, &o, &r), FOIL_OK);
+    assert_true(r.queries <= 3);
+    foil_text_attack_result_free(&r);
+    o.max_queries = 0;
+    o.max_word_fraction = 0.2; /* one word of six */
+    assert_int_equal(foil_text_attack(f->m, f->tok, "claim your free prize now winner!", 1, &o, &r), FOIL_OK);
+    assert_true(r.words_changed <= 1);
+    foil_text_attack_result_free(&r);
+    assert_int_equal(foil_text_attack(f->m, f->tok, "hello", 2, &o, &r), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "label 2"));
+    foil_text_attack_kind k;
+    assert_int_equal(foil_text_attack_parse("hotflap", &k), FOIL_ERR_ARG);
+    assert_int_equal(foil_text_attack_parse("textbugger", &k), FOIL_OK);
+    assert_int_equal(k, FOIL_TEXT_TEXTBUGGER);
+}
+
+static void test_levenshtein(void **state)
+{
+    (void)state;
+    assert_int_equal(foil_text_levenshtein("kitten", "sitting"), 3);
+    assert_int_equal(foil_text_levenshtein("", "abc"), 3);
+    assert_int_equal(foil_text_levenshtein("free", "fr\xd0\xb5" "e"), 1); /* Cyrillic e: one character */
+    assert_int_equal(foil_text_levenshtein("caf\xc3\xa9", "cafe"), 1);
+    assert_int_equal(foil_text_levenshtein("same", "same"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_levenshtein),
+        cmocka_unit_test(test_deepwordbug_evades),
+        cmocka_unit_test(test_homoglyph_changes_only_confusables),
+        cmocka_unit_test(test_stopwords_and_bytes_kept),
+        cmocka_unit_test(test_budgets_and_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
