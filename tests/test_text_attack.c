@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "attacks/text/text_attack_internal.h"
 #include "foil/arch.h"
+#include "foil/loss.h"
 #include "foil/rng.h"
 #include "foil/text.h"
 #include "foil/text_attack.h"
@@ -117,6 +119,15 @@ static int64_t classify(const fixture *f, const char *text)
     foil_tensor_free(&x);
     foil_tensor_free(&y);
     return c;
+}
+
+static foil_status hotflip_xent(void *ctx, int64_t first, int64_t count, int64_t classes, const float *logits,
+                                float *value, float *dvalue)
+{
+    (void)first;
+    int64_t labels[256];
+    for (int64_t i = 0; i < count && i < 256; i++) labels[i] = *(const int64_t *)ctx;
+    return foil_softmax_xent(logits, labels, count, classes, value, dvalue);
 }
 
 static int has_spam_word(const fixture *f, const char *text)
@@ -265,6 +276,98 @@ static void test_budgets_and_errors(void **state)
     assert_int_equal(k, FOIL_TEXT_TEXTBUGGER);
 }
 
+/* HotFlip on a byte-level CNN trained on the same messages: every success
+ * is re-checked, flips keep the length (substitutions), stay in budget, and
+ * the embedding gradient it reads sums, token by token, to the table's
+ * weight gradient (the Gather's backward: an exact identity). */
+static void test_hotflip(void **state)
+{
+    fixture *f = *state;
+    foil_text_dataset train;
+    make_messages(&train, 600, 1);
+    char *texts[1] = {"x"};
+    foil_tokenizer *bytes = NULL;
+    assert_int_equal(foil_tokenizer_fit("bytes", texts, 1, 0, 1, 48, 1, &bytes), FOIL_OK);
+    foil_arch_spec s = {.name = "text-cnn", .input_rank = 2, .input_shape = {48}, .classes = 2, .seed = 2,
+                        .vocab_size = foil_tokenizer_vocab_size(bytes), .pad_id = 0};
+    foil_model *cnn = NULL;
+    assert_int_equal(foil_arch_build(&s, &cnn), FOIL_OK);
+    foil_dataset x = {0};
+    assert_int_equal(foil_text_encode(&train, bytes, &x), FOIL_OK);
+    foil_train_options o;
+    foil_train_defaults(&o);
+    o.optim = foil_optim_defaults(FOIL_OPT_ADAM);
+    o.epochs = 3;
+    o.quiet = 1;
+    foil_train_report rep;
+    if (foil_train(cnn, &x, NULL, &o, &rep)) fail_msg("%s", foil_last_error());
+
+    /* the identity, on three messages */
+    x.x.shape[0] = 3;
+    x.x.numel = 3 * 48;
+    foil_tensor grad = {0}, logits = {0};
+    const foil_tensor *table = NULL;
+    float value[3];
+    int64_t label = 1;
+    assert_int_equal(foil_model_embedding_grad(cnn, &x.x, hotflip_xent, &label, value, &logits, &grad, &table),
+                     FOIL_OK);
+    assert_int_equal(grad.ndim, 3);
+    const int64_t dim = table->shape[1];
+    double *rows = calloc((size_t)table->numel, sizeof *rows);
+    assert_non_null(rows);
+    for (int64_t k = 0; k < 3 * 48; k++)
+        for (int64_t d = 0; d < dim; d++) rows[(int64_t)foil_f32(&x.x)[k] * dim + d] += foil_f32(&grad)[k * dim + d];
+    int64_t n_params = 0;
+    assert_int_equal(foil_model_param_count(cnn, &n_params), FOIL_OK);
+    float *pg = calloc((size_t)n_params, sizeof *pg);
+    assert_non_null(pg);
+    const int64_t labels[3] = {1, 1, 1};
+    assert_int_equal(foil_model_loss_param_grad(cnn, &x.x, labels, NULL, pg), FOIL_OK);
+    double worst = 0, scale = 0;
+    for (int64_t j = 0; j < table->numel; j++) { /* the table is the first weight */
+        worst = fmax(worst, fabs(rows[j] - pg[j]));
+        scale = fmax(scale, fabs(rows[j]));
+    }
+    printf("  embedding gradient vs the table's weight gradient: max |diff| %.2g (max %.2g)\n", worst, scale);
+    assert_true(scale > 0 && worst <= 1e-5 * scale);
+    free(rows);
+    free(pg);
+    foil_tensor_free(&grad);
+    foil_tensor_free(&logits);
+
+    foil_text_attack_options ao;
+    foil_text_attack_defaults(&ao);
+    ao.kind = FOIL_TEXT_HOTFLIP;
+    ao.max_edits = 3;
+    ao.beam = 4;
+    int attacked = 0, won = 0;
+    for (int64_t i = 0; i < f->test.n; i++) {
+        if (f->test.labels[i] != 1) continue;
+        foil_text_attack_result r;
+        if (foil_text_attack(cnn, bytes, f->test.texts[i], 1, &ao, &r)) fail_msg("%s", foil_last_error());
+        assert_int_equal(strlen(r.adversarial), strlen(f->test.texts[i]));
+        assert_true(r.edits <= 3 && r.edits == r.words_changed);
+        attacked += r.original_class == 1;
+        if (r.success) {
+            won++;
+            assert_true(r.gradients >= 1);
+            fixture g = {.tok = bytes, .m = cnn};
+            assert_int_equal(classify(&g, r.adversarial), 0);
+        }
+        foil_text_attack_result_free(&r);
+    }
+    printf("  hotflip, 3 flips, beam 4: %d of %d spam messages evade the byte-level CNN\n", won, attacked);
+    assert_true(attacked >= 20 && won >= attacked / 2);
+    /* a word-level model has no characters to flip */
+    foil_text_attack_result r;
+    assert_int_equal(foil_text_attack(f->m, f->tok, "win cash", 1, &ao, &r), FOIL_ERR_UNSUPPORTED);
+    assert_non_null(strstr(foil_last_error(), "byte-level"));
+    foil_dataset_free(&x);
+    foil_text_dataset_free(&train);
+    foil_tokenizer_free(bytes);
+    foil_model_free(cnn);
+}
+
 static void test_levenshtein(void **state)
 {
     (void)state;
@@ -283,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_homoglyph_changes_only_confusables),
         cmocka_unit_test(test_stopwords_and_bytes_kept),
         cmocka_unit_test(test_budgets_and_errors),
+        cmocka_unit_test(test_hotflip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -197,6 +197,15 @@ typedef foil_status (*foil_logit_fn)(void *ctx, int64_t first, int64_t count, in
 foil_status foil_model_input_grad(foil_model *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
                                   foil_tensor *logits, foil_tensor *grad);
 
+/* (ONNX text classifiers: token ids embedded by a Gather of a weight
+ * table (vocab, dim).) *table: that table; grad (N, L, dim): d fn / d the
+ * embedded tokens of x (N, L), which HotFlip reads as the gradient of the
+ * one-hot tokens through the table. value and logits as in
+ * foil_model_input_grad. FOIL_ERR_UNSUPPORTED naming the input when no
+ * such Gather reads it. */
+foil_status foil_model_embedding_grad(foil_model *m, const foil_tensor *x, foil_logit_fn fn, void *ctx,
+                                      float *value, foil_tensor *logits, foil_tensor *grad, const foil_tensor **table);
+
 /* Whether x (N, ...) float32 can be fed: FOIL_OK with *reshaped = 0 when
  * its examples fit the declared input, 1 when they are fed in the declared
  * per-example shape (same number of values); FOIL_ERR_SHAPE, with a message

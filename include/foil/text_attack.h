@@ -34,6 +34,16 @@
  *                a -> @, ...); the paper's word-level substitution (nearest
  *                neighbours in an embedding) is not implemented.
  *
+ * One white-box attack does not search words:
+ *
+ *   hotflip      Ebrahimi et al. 2018 on a byte-level model (tokenizer kind
+ *                bytes): character flips scored by the loss's gradient with
+ *                respect to the one-hot characters, (E[b] - E[a]) . dJ/de_i
+ *                through the embedding table E (foil_model_embedding_grad),
+ *                with a beam search of `beam` texts (the paper's 10); flips
+ *                only (not its insertions and deletions), ASCII to printable
+ *                ASCII, each position once; max_edits bounds the flips.
+ *
  * Budget. max_edits bounds the edits counted word by word (the Levenshtein
  * distance of each changed word to its original, summed; the text's own
  * Levenshtein distance, reported, is at most that); max_word_fraction the
@@ -56,6 +66,7 @@ typedef enum foil_text_attack_kind {
     FOIL_TEXT_DEEPWORDBUG = 0,
     FOIL_TEXT_HOMOGLYPH,
     FOIL_TEXT_TEXTBUGGER,
+    FOIL_TEXT_HOTFLIP,
 } foil_text_attack_kind;
 
 typedef enum foil_text_wir { FOIL_TEXT_WIR_UNK = 0, FOIL_TEXT_WIR_DELETE } foil_text_wir;
@@ -68,11 +79,12 @@ typedef struct foil_text_attack_options {
     int64_t max_queries;        /* > 0: at most this many queries per message (0: no limit) */
     int modify_stopwords;       /* 1: stopwords may change too */
     uint64_t seed;              /* the random choices of deepwordbug and textbugger */
+    int beam;                   /* hotflip: beam width (0: 10) */
 } foil_text_attack_options;
 
 /* deepwordbug, "[UNK]" importance, TextAttack's recipe budget of 30 edits. */
 void foil_text_attack_defaults(foil_text_attack_options *o);
-/* "deepwordbug", "homoglyph", "textbugger" <-> kind; FOIL_ERR_ARG names the
+/* "deepwordbug", "homoglyph", "textbugger", "hotflip" <-> kind; FOIL_ERR_ARG names the
  * accepted ones. */
 foil_status foil_text_attack_parse(const char *name, foil_text_attack_kind *kind);
 const char *foil_text_attack_name(foil_text_attack_kind kind);
@@ -85,8 +97,9 @@ typedef struct foil_text_attack_result {
     double original_prob, final_prob; /* the label's probability before and after */
     int success;                /* the model gave the label, and no longer does */
     int64_t queries;            /* model queries spent on this message */
+    int64_t gradients;          /* hotflip: gradients taken (texts differentiated) */
     int64_t edits;              /* Levenshtein distance of the final text to the original, in characters */
-    int64_t words, words_changed;
+    int64_t words, words_changed; /* hotflip: words 0, words_changed the characters flipped */
 } foil_text_attack_result;
 
 /* Attack one message `text` (UTF-8, NUL-terminated) of class `label` on

@@ -308,14 +308,14 @@ static void print_attack_list(void)
     }
 }
 
-/* Whether --attack names a text attack (deepwordbug, homoglyph, textbugger):
+/* Whether --attack names a text attack (deepwordbug, homoglyph, textbugger, hotflip):
  * those run on messages, in cmd_attack_text.c. */
 static int is_text_attack(int argc, char **argv)
 {
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--attack") == 0)
             return strcmp(argv[i + 1], "deepwordbug") == 0 || strcmp(argv[i + 1], "homoglyph") == 0 ||
-                   strcmp(argv[i + 1], "textbugger") == 0;
+                   strcmp(argv[i + 1], "textbugger") == 0 || strcmp(argv[i + 1], "hotflip") == 0;
     return 0;
 }
 

@@ -17,13 +17,14 @@
 
 const cli_command cli_attack_text = {
     "attack", "run a text attack on a text classifier",
-    "--model M.onnx --data MESSAGES --attack deepwordbug|homoglyph|textbugger [--class NAME] [--max-edits K] [--json]",
+    "--model M.onnx --data MESSAGES --attack deepwordbug|homoglyph|textbugger|hotflip [--class NAME] [--max-edits K] [--json]",
     "Attacks the messages of MESSAGES (LABEL<TAB>TEXT lines; by default the\n"
     "test split foil train held out, --split all for every line) that the model\n"
     "classifies right, optionally only those of --class (e.g. spam), changing\n"
     "characters until the model misclassifies them (foil/text_attack.h):\n"
     "deepwordbug (Gao et al. 2018, TextAttack's recipe), homoglyph (Unicode\n"
-    "confusables) or textbugger (Li et al. 2019, its character bugs). The model's\n"
+    "confusables), textbugger (Li et al. 2019, its character bugs), or the\n"
+    "white-box hotflip (Ebrahimi et al. 2018; byte-level models). The model's\n"
     "tokenizer is --tokenizer, or MODEL.tokenizer.json beside it. Reports the\n"
     "share classified right before and after (for spam: the detection rate),\n"
     "the success rate, median queries and edits (Levenshtein distance), and\n"
@@ -34,7 +35,7 @@ const cli_command cli_attack_text = {
 
 typedef struct text_args {
     const char *model, *data, *attack, *tokenizer, *class_name, *split, *out, *wir;
-    int64_t limit, max_edits, max_queries, examples;
+    int64_t limit, max_edits, max_queries, examples, beam;
     double max_word_fraction;
     int json, modify_stopwords;
 } text_args;
@@ -146,7 +147,8 @@ int cli_run_attack_text(int argc, char **argv)
     cli_option opts[] = {
         {"--model", OPT_STRING, &a.model, "FILE", "the text classifier (ONNX, token-id input)", 1, 0},
         {"--data", OPT_STRING, &a.data, "FILE", "labelled messages, LABEL<TAB>TEXT lines", 1, 0},
-        {"--attack", OPT_STRING, &a.attack, "NAME", "deepwordbug, homoglyph or textbugger", 1, 0},
+        {"--attack", OPT_STRING, &a.attack, "NAME", "deepwordbug, homoglyph, textbugger or hotflip", 1, 0},
+        {"--beam", OPT_INT, &a.beam, "B", "hotflip: beam width (default 10)", 0, 0},
         {"--tokenizer", OPT_STRING, &a.tokenizer, "FILE", "the model's tokenizer (default: beside the model)", 0, 0},
         {"--split", OPT_STRING, &a.split, "SPLIT", "test (default: the messages foil train held out), train, all",
          0, 0},
@@ -175,6 +177,8 @@ int cli_run_attack_text(int argc, char **argv)
     if (a.wir) o.wir = strcmp(a.wir, "delete") == 0 ? FOIL_TEXT_WIR_DELETE : FOIL_TEXT_WIR_UNK;
     if (strcmp(a.split, "test") != 0 && strcmp(a.split, "train") != 0 && strcmp(a.split, "all") != 0)
         return cli_usage_error(&cli_attack_text, "--split must be test, train or all, not '%s'", a.split);
+    if (a.beam < 0 || a.beam > 64) return cli_usage_error(&cli_attack_text, "--beam must lie in [1, 64]");
+    o.beam = (int)a.beam;
     if (a.limit < 0 || a.max_edits < 0 || a.max_queries < 0 || a.examples < 0 ||
         !(a.max_word_fraction >= 0 && a.max_word_fraction <= 1))
         return cli_usage_error(&cli_attack_text, "--limit, --max-edits, --max-queries and --examples must be >= 0, "

@@ -377,12 +377,13 @@ static void add_param_grads(const FoilGraph *g, float *sum)
 }
 
 /* The forward pass of every chunk, and when grad or param_sum is wanted the
- * backward pass of fn's gradient too: into grad for the inputs, added to
- * param_sum (foil_model_param_count floats) for the weights. model.c hands
- * x over in the declared shape (see foil_model_check_input) and has shaped
- * grad. */
-static foil_status run_chunks(FoilGraphModel *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
-                              foil_tensor *logits, foil_tensor *grad, float *param_sum)
+ * backward pass of fn's gradient too: into grad for the inputs (or, with
+ * leaf >= 0, for that value, the graph's grad leaf: grad then holds N of its
+ * per-example slices), added to param_sum (foil_model_param_count floats)
+ * for the weights. model.c hands x over in the declared shape (see
+ * foil_model_check_input) and has shaped grad. */
+static foil_status run_chunks_at(FoilGraphModel *m, const foil_tensor *x, int leaf, foil_logit_fn fn, void *ctx,
+                                 float *value, foil_tensor *logits, foil_tensor *grad, float *param_sum)
 {
     foil_status st = foilGraphModelUsePlan(m, FOIL_PLAN_INFERENCE);
     if (!st) st = choose_chunk(m, x, x->ndim, x->shape);
@@ -394,6 +395,13 @@ static foil_status run_chunks(FoilGraphModel *m, const foil_tensor *x, foil_logi
     int want = (grad ? FOIL_GRAD_INPUTS : 0) | (param_sum ? FOIL_GRAD_PARAMS : 0);
     if (want_value && !fn) return foil_error(FOIL_ERR_ARG, "%s: a gradient needs a function of the logits", m->g->path);
     size_t per_x = foil_tensor_nbytes(x) / (size_t)n;
+    if (leaf >= 0 && grad) {
+        const foil_tensor *lg = &m->g->values[leaf].grad;
+        per_x = lg->data ? foil_tensor_nbytes(lg) / (size_t)b : 0;
+        if (!per_x || foil_tensor_nbytes(grad) != per_x * (size_t)n)
+            return foil_error(FOIL_ERR_SHAPE, "%s: the gradient buffer does not fit value '%s'", m->g->path,
+                              m->g->values[leaf].name);
+    }
     const foil_tensor *inputs[1] = {&m->chunk_x};
     const foil_tensor *const *d_outputs = foilModelOutputGrads(m, &m->chunk_dlogits);
     for (int64_t start = 0; start < n; start += b) {
@@ -414,10 +422,54 @@ static foil_status run_chunks(FoilGraphModel *m, const foil_tensor *x, foil_logi
         memset(dl + count * m->classes, 0, (size_t)((b - count) * m->classes) * sizeof(float));
         if ((st = foilGraphBackward(m->g, d_outputs, want))) return st;
         if (grad)
-            memcpy((char *)grad->data + (size_t)start * per_x, foilGraphInputGrad(m->g, 0)->data, (size_t)count * per_x);
+            memcpy((char *)grad->data + (size_t)start * per_x,
+                   leaf >= 0 ? m->g->values[leaf].grad.data : foilGraphInputGrad(m->g, 0)->data, (size_t)count * per_x);
         if (param_sum) add_param_grads(m->g, param_sum);
     }
     return FOIL_OK;
+}
+
+static foil_status run_chunks(FoilGraphModel *m, const foil_tensor *x, foil_logit_fn fn, void *ctx, float *value,
+                              foil_tensor *logits, foil_tensor *grad, float *param_sum)
+{
+    return run_chunks_at(m, x, -1, fn, ctx, value, logits, grad, param_sum);
+}
+
+/* The Gather that embeds a text model's token ids: its data a weight of
+ * rank 2 (vocab, dim), its indices the graph input. -1: none. */
+static int embedding_node(const FoilGraph *g)
+{
+    for (int k = 0; k < g->n_nodes; k++) {
+        const FoilNode *n = &g->nodes[k];
+        if (strcmp(n->op_type, "Gather") != 0 || n->n_in != 2 || n->in[0] < 0 || n->in[1] != g->inputs[0]) continue;
+        const FoilValue *t = &g->values[n->in[0]];
+        if (t->kind == FOIL_VALUE_PARAM && t->t.ndim == 2 && foilAttrInt(n, "axis", 0) == 0) return k;
+    }
+    return -1;
+}
+
+foil_status foil_model_embedding_grad(foil_model *model, const foil_tensor *x, foil_logit_fn fn, void *ctx,
+                                      float *value, foil_tensor *logits, foil_tensor *grad, const foil_tensor **table)
+{
+    FoilGraphModel *m;
+    foil_status st = foilGraphModelRequire(model, "the gradient of the embedded tokens", &m);
+    if (st) return st;
+    const int k = embedding_node(m->g);
+    if (k < 0)
+        return foil_error(FOIL_ERR_UNSUPPORTED, "%s: no Gather of an embedding table (vocab, dim) reads the token ids "
+                          "'%s'", m->g->path, m->g->values[m->g->inputs[0]].name);
+    const FoilNode *n = &m->g->nodes[k];
+    const int64_t dim = m->g->values[n->in[0]].t.shape[1];
+    if ((st = foilGraphModelUsePlan(m, FOIL_PLAN_INFERENCE))) return st;
+    foilGraphSetGradLeaf(m->g, n->out[0]);
+    int64_t shape[FOIL_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->ndim] = dim;
+    if ((st = foil_model_ensure_output(m->g->path, grad, x->ndim + 1, shape, "embedding gradient"))) return st;
+    st = run_chunks_at(m, x, n->out[0], fn, ctx, value, logits, grad, NULL);
+    foilGraphSetGradLeaf(m->g, -1);
+    *table = &m->g->values[n->in[0]].t;
+    return st;
 }
 
 static foil_status graph_input_grad(void *state, const foil_tensor *x, const uint64_t *seeds, foil_logit_fn fn,

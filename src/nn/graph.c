@@ -817,6 +817,12 @@ foil_status foilGraphForward(FoilGraph *g, const foil_tensor *const *inputs, int
     return FOIL_OK;
 }
 
+void foilGraphSetGradLeaf(FoilGraph *g, int vi)
+{
+    g->grad_leaf = vi + 1;
+    g->grad_mode = -1; /* needs_grad must be worked out again */
+}
+
 static int input_is_differentiable(const FoilNode *n, int i)
 {
     return n->op->backward && i < 32 && (n->op->grad_inputs >> i) & 1u;
@@ -833,6 +839,7 @@ static void mark_needs_grad(FoilGraph *g, int want)
         if (v->kind == FOIL_VALUE_INPUT && (want & FOIL_GRAD_INPUTS)) v->needs_grad = 1;
         if (v->kind == FOIL_VALUE_PARAM && v->trainable && (want & FOIL_GRAD_PARAMS)) v->needs_grad = 1;
     }
+    const int leaf = want & FOIL_GRAD_INPUTS ? g->grad_leaf - 1 : -1;
     for (int k = 0; k < g->n_nodes; k++) {
         FoilNode *n = &g->nodes[k];
         if (n->folded) continue;
@@ -840,7 +847,8 @@ static void mark_needs_grad(FoilGraph *g, int want)
         for (int i = 0; i < n->n_in; i++)
             if (n->in[i] >= 0 && input_is_differentiable(n, i) && g->values[n->in[i]].needs_grad) any = 1;
         for (int i = 0; i < n->n_out; i++)
-            if (n->out[i] >= 0 && g->values[n->out[i]].grad.data) g->values[n->out[i]].needs_grad = any;
+            if (n->out[i] >= 0 && g->values[n->out[i]].grad.data)
+                g->values[n->out[i]].needs_grad = any || n->out[i] == leaf;
     }
     g->grad_mode = want;
 }

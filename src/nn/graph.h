@@ -77,6 +77,11 @@ typedef struct FoilGraph {
      * is not checked, so a graph declared for batch 1 can be planned for a
      * larger batch; the caller (model.c) then checks the outputs itself. */
     int relax_batch;
+    /* 1 + the index of a value whose gradient a FOIL_GRAD_INPUTS backward
+     * also computes, as if it were an input (0: none): the embedded tokens
+     * of a text model, whose integer ids have no gradient (HotFlip).
+     * Change it with foilGraphSetGradLeaf. */
+    int grad_leaf;
     /* Plan state. */
     int planned;
     int grad_mode;             /* mode needs_grad was computed for (-1: none) */
@@ -112,6 +117,10 @@ int foilGraphValue(FoilGraph *g, const char *name);
 /* Append a node (takes ownership of name/op_type strings passed as copies). */
 FoilNode *foilGraphAddNode(FoilGraph *g, const char *name, const char *op_type,
                                int n_in, const int *in, int n_out, const int *out);
+
+/* Make value vi (-1: none) a leaf of FOIL_GRAD_INPUTS backward passes, its
+ * gradient then in g->values[vi].grad (see grad_leaf). */
+void foilGraphSetGradLeaf(FoilGraph *g, int vi);
 
 /* Check the graph (topological order, single producers, ops found) and call
  * each op's init. */

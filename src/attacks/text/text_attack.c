@@ -339,6 +339,7 @@ static foil_status word_changes(search *s, const word *w, word *out, int *n)
     case FOIL_TEXT_DEEPWORDBUG: return deepwordbug_changes(w, &s->rng, out, n);
     case FOIL_TEXT_HOMOGLYPH: return each_character(w, foilHomoglyphOf, out, n);
     case FOIL_TEXT_TEXTBUGGER: return textbugger_changes(w, &s->rng, out, n);
+    case FOIL_TEXT_HOTFLIP: break; /* foilTextHotflip */
     }
     return foil_error(FOIL_ERR_ARG, "unknown text attack %d", (int)s->o->kind);
 }
@@ -482,7 +483,7 @@ static foil_status try_word(search *s, int i, double *p, int64_t *cls, int *word
 
 static foil_status check_options(const foil_text_attack_options *o, int64_t label, int64_t classes)
 {
-    if (o->kind < FOIL_TEXT_DEEPWORDBUG || o->kind > FOIL_TEXT_TEXTBUGGER)
+    if (o->kind < FOIL_TEXT_DEEPWORDBUG || o->kind > FOIL_TEXT_HOTFLIP)
         return foil_error(FOIL_ERR_ARG, "unknown text attack %d", (int)o->kind);
     if (o->max_edits < 0 || o->max_queries < 0 || !(o->max_word_fraction >= 0 && o->max_word_fraction <= 1))
         return foil_error(FOIL_ERR_ARG, "text attack: the edit and query budgets must be >= 0 and the word fraction "
@@ -502,6 +503,7 @@ foil_status foil_text_attack(foil_model *m, const foil_tokenizer *t, const char 
     foil_status st = foil_model_num_classes(m, &classes);
     if (!st) st = check_options(o, label, classes);
     if (st) return st;
+    if (o->kind == FOIL_TEXT_HOTFLIP) return foilTextHotflip(m, t, text, label, o, r);
     search s = {.m = m, .t = t, .o = o, .label = label, .rng = foil_rng_make(o->seed, 0x7e47)};
     if ((st = split_message(text, &s.msg))) return st;
     r->label = label;
@@ -589,20 +591,20 @@ void foil_text_attack_defaults(foil_text_attack_options *o)
     o->max_edits = 30;
 }
 
-static const char *const kind_names[] = {"deepwordbug", "homoglyph", "textbugger"};
+static const char *const kind_names[] = {"deepwordbug", "homoglyph", "textbugger", "hotflip"};
 
 foil_status foil_text_attack_parse(const char *name, foil_text_attack_kind *kind)
 {
-    for (int k = 0; name && k < 3; k++)
+    for (int k = 0; name && k < 4; k++)
         if (strcmp(name, kind_names[k]) == 0) {
             *kind = (foil_text_attack_kind)k;
             return FOIL_OK;
         }
-    return foil_error(FOIL_ERR_ARG, "unknown text attack '%s' (text attacks: deepwordbug, homoglyph, textbugger)",
+    return foil_error(FOIL_ERR_ARG, "unknown text attack '%s' (text attacks: deepwordbug, homoglyph, textbugger, hotflip)",
                       name ? name : "");
 }
 
 const char *foil_text_attack_name(foil_text_attack_kind kind)
 {
-    return kind >= FOIL_TEXT_DEEPWORDBUG && kind <= FOIL_TEXT_TEXTBUGGER ? kind_names[kind] : "unknown";
+    return kind >= FOIL_TEXT_DEEPWORDBUG && kind <= FOIL_TEXT_HOTFLIP ? kind_names[kind] : "unknown";
 }

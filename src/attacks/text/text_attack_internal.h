@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "foil/text_attack.h"
+
 /* The Unicode confusable of Latin letter c (0: none). */
 uint32_t foilHomoglyphOf(uint32_t c);
 /* TextBugger's look-alike of c (0: none). */
@@ -14,5 +16,9 @@ uint32_t foilLookalikeOf(uint32_t c);
 /* Whether the word w[0..n) is an English stopword, ignoring ASCII case. */
 int foilIsStopword(const uint32_t *w, int n);
 int foilStopwordCount(void);
+
+/* HotFlip (hotflip.c); foil_text_attack hands it over, options checked. */
+foil_status foilTextHotflip(foil_model *m, const foil_tokenizer *t, const char *text, int64_t label,
+                            const foil_text_attack_options *o, foil_text_attack_result *r);
 
 #endif
