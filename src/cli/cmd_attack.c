@@ -312,10 +312,14 @@ static void print_attack_list(void)
  * those run on messages, in cmd_attack_text.c. */
 static int is_text_attack(int argc, char **argv)
 {
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--attack") == 0)
-            return strcmp(argv[i + 1], "deepwordbug") == 0 || strcmp(argv[i + 1], "homoglyph") == 0 ||
-                   strcmp(argv[i + 1], "textbugger") == 0 || strcmp(argv[i + 1], "hotflip") == 0;
+    static const char *const text[] = {"deepwordbug", "homoglyph", "textbugger", "hotflip"};
+    for (int i = 1; i < argc; i++) {
+        const char *name = strcmp(argv[i], "--attack") == 0 && i + 1 < argc ? argv[i + 1]
+                           : strncmp(argv[i], "--attack=", 9) == 0      ? argv[i] + 9
+                                                                        : NULL;
+        for (int k = 0; name && k < 4; k++)
+            if (strcmp(name, text[k]) == 0) return 1;
+    }
     return 0;
 }
 

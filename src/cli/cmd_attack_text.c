@@ -127,8 +127,8 @@ static int report(const text_args *a, const foil_text_dataset *d, const tally *t
         return CLI_OK;
     }
     const double n = t->messages ? (double)t->messages : 1;
-    printf("%s on %s: %lld %s%s messages of %s (%s split), budget %lld edits\n", foil_text_attack_name(kind),
-           a->model, (long long)t->messages, a->class_name ? a->class_name : "", a->class_name ? "" : "", d->name,
+    printf("%s on %s: %lld %s%smessages of %s (%s split), budget %lld edits\n", foil_text_attack_name(kind),
+           a->model, (long long)t->messages, a->class_name ? a->class_name : "", a->class_name ? " " : "", d->name,
            a->split, (long long)a->max_edits);
     printf("  classified right before   %lld (%.2f%%)\n", (long long)t->right_before, 100.0 * t->right_before / n);
     printf("  classified right after    %lld (%.2f%%)\n", (long long)t->right_after, 100.0 * t->right_after / n);

@@ -92,16 +92,7 @@ static void read_rows(const hotflip *h, int n, double *loss, int64_t *cls)
     const int64_t c = h->logits.shape[1];
     float *z = foil_f32(&h->logits);
     foil_scores_as_logits(foil_model_capabilities(h->m), z, (int64_t)n * c);
-    for (int k = 0; k < n; k++) {
-        const float *row = z + (int64_t)k * c;
-        int64_t best = 0;
-        double sum = 0;
-        for (int64_t j = 1; j < c; j++)
-            if (row[j] > row[best]) best = j;
-        for (int64_t j = 0; j < c; j++) sum += exp((double)row[j] - row[best]);
-        loss[k] = log(sum) - ((double)row[h->label] - row[best]);
-        cls[k] = best;
-    }
+    for (int k = 0; k < n; k++) cls[k] = foilTextRowScores(z + (int64_t)k * c, c, h->label, &loss[k]);
 }
 
 /* The `beam` best flips of entry e by the first-order estimate, added to

@@ -190,6 +190,17 @@ static const char *render(search *s, int at, const word *w)
 /* DeepWordBug tries four changes of a word at a time. */
 enum { QUERY_CHUNK = 4 };
 
+int64_t foilTextRowScores(const float *row, int64_t classes, int64_t label, double *ce)
+{
+    int64_t best = 0;
+    double sum = 0;
+    for (int64_t j = 1; j < classes; j++)
+        if (row[j] > row[best]) best = j;
+    for (int64_t j = 0; j < classes; j++) sum += exp((double)row[j] - row[best]);
+    *ce = log(sum) - ((double)row[label] - row[best]);
+    return best;
+}
+
 /* Score variants [first, first + n) of at/w into p_label and cls: one chunk
  * of the model's, padded to QUERY_CHUNK rows with copies of the last. */
 static foil_status score_chunk(search *s, int first, int n, const int *at, const word *w, double *p_label,
@@ -214,14 +225,9 @@ static foil_status score_chunk(search *s, int first, int n, const int *at, const
     float *z = foil_f32(&s->logits);
     foil_scores_as_logits(foil_model_capabilities(s->m), z, n * c);
     for (int k = 0; k < n; k++) {
-        const float *row = z + (int64_t)k * c;
-        int64_t best = 0;
-        double sum = 0;
-        for (int64_t j = 1; j < c; j++)
-            if (row[j] > row[best]) best = j;
-        for (int64_t j = 0; j < c; j++) sum += exp((double)row[j] - row[best]);
-        p_label[first + k] = exp((double)row[s->label] - row[best]) / sum;
-        cls[first + k] = best;
+        double ce;
+        cls[first + k] = foilTextRowScores(z + (int64_t)k * c, c, s->label, &ce);
+        p_label[first + k] = exp(-ce);
     }
     return FOIL_OK;
 }

@@ -17,6 +17,10 @@ uint32_t foilLookalikeOf(uint32_t c);
 int foilIsStopword(const uint32_t *w, int n);
 int foilStopwordCount(void);
 
+/* One row of logits (classes of them): the predicted class, and in *ce the
+ * label's cross-entropy (its probability is exp(-ce)). */
+int64_t foilTextRowScores(const float *row, int64_t classes, int64_t label, double *ce);
+
 /* HotFlip (hotflip.c); foil_text_attack hands it over, options checked. */
 foil_status foilTextHotflip(foil_model *m, const foil_tokenizer *t, const char *text, int64_t label,
                             const foil_text_attack_options *o, foil_text_attack_result *r);
