@@ -54,7 +54,7 @@ static void make_messages(foil_text_dataset *d, int64_t n, uint64_t seed)
     memset(d, 0, sizeof *d);
     d->n = n;
     d->classes = 2;
-    d->texts = calloc((size_t)n, sizeof *d->texts);
+    d->texts = calloc((size_t)n + 1, sizeof *d->texts); /* NULL-terminated, as foil_text_dataset_free reads it */
     d->labels = calloc((size_t)n, sizeof *d->labels);
     d->class_names = calloc(3, sizeof *d->class_names);
     assert_non_null(d->texts);

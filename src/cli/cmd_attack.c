@@ -69,7 +69,10 @@ const cli_command cli_attack = {
     "attack's examples. --plot FILE.svg charts robust accuracy against eps, one\n"
     "curve per row, from the clean accuracy at eps 0; with --preprocess it also\n"
     "attacks the model without the defense (rows NAME (no defense)), so each\n"
-    "defense's curves lie next to the undefended model's.",
+    "defense's curves lie next to the undefended model's.\n"
+    "Text classifiers: --attack deepwordbug, homoglyph, textbugger or hotflip on a\n"
+    "file of LABEL<TAB>MESSAGE lines takes other options: foil attack --attack\n"
+    "deepwordbug --help lists them.",
     run_attack,
     CLI_DISTRIBUTED,
 };

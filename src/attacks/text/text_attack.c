@@ -271,7 +271,7 @@ static foil_status add_edit(const word *w, int at, int del, const uint32_t *ins,
     v.c = malloc((size_t)(v.n > 0 ? v.n : 1) * sizeof *v.c);
     if (!v.c) return foil_error(FOIL_ERR_NOMEM, "out of memory");
     memcpy(v.c, w->c, (size_t)at * sizeof *v.c);
-    memcpy(v.c + at, ins, (size_t)n_ins * sizeof *v.c);
+    if (n_ins) memcpy(v.c + at, ins, (size_t)n_ins * sizeof *v.c); /* ins is NULL for a deletion */
     memcpy(v.c + at + n_ins, w->c + at + del, (size_t)(w->n - at - del) * sizeof *v.c);
     if (same_word(&v, w)) {
         free(v.c);
