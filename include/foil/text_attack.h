@@ -99,7 +99,8 @@ typedef struct foil_text_attack_result {
     int64_t queries;            /* model queries spent on this message */
     int64_t gradients;          /* hotflip: gradients taken (texts differentiated) */
     int64_t edits;              /* Levenshtein distance of the final text to the original, in characters */
-    int64_t words, words_changed; /* hotflip: words 0, words_changed the characters flipped */
+    int64_t words, words_changed; /* the message's words, and those changed (hotflip: 0, 0) */
+    int64_t flips;              /* hotflip: characters flipped (the others: 0) */
 } foil_text_attack_result;
 
 /* Attack one message `text` (UTF-8, NUL-terminated) of class `label` on

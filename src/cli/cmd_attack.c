@@ -17,6 +17,7 @@
 #include "foil/data.h"
 #include "foil/defense.h"
 #include "foil/npy.h"
+#include "foil/text_attack.h"
 
 static int run_attack(int argc, char **argv);
 
@@ -313,15 +314,15 @@ static void print_attack_list(void)
 
 /* Whether --attack names a text attack (deepwordbug, homoglyph, textbugger, hotflip):
  * those run on messages, in cmd_attack_text.c. */
+/* The text attacks' names are foil/text_attack.h's: one table for both. */
 static int is_text_attack(int argc, char **argv)
 {
-    static const char *const text[] = {"deepwordbug", "homoglyph", "textbugger", "hotflip"};
     for (int i = 1; i < argc; i++) {
         const char *name = strcmp(argv[i], "--attack") == 0 && i + 1 < argc ? argv[i + 1]
                            : strncmp(argv[i], "--attack=", 9) == 0      ? argv[i] + 9
                                                                         : NULL;
-        for (int k = 0; name && k < 4; k++)
-            if (strcmp(name, text[k]) == 0) return 1;
+        for (int k = FOIL_TEXT_DEEPWORDBUG; name && k <= FOIL_TEXT_HOTFLIP; k++)
+            if (strcmp(name, foil_text_attack_name((foil_text_attack_kind)k)) == 0) return 1;
     }
     return 0;
 }

@@ -91,6 +91,7 @@ static cJSON *result_json(const foil_text_attack_result *r, const char *original
     cJSON_AddNumberToObject(o, "queries", (double)r->queries);
     cJSON_AddNumberToObject(o, "edits", (double)r->edits);
     cJSON_AddNumberToObject(o, "words_changed", (double)r->words_changed);
+    cJSON_AddNumberToObject(o, "flips", (double)r->flips);
     cJSON_AddNumberToObject(o, "label_probability_before", r->original_prob);
     cJSON_AddNumberToObject(o, "label_probability_after", r->final_prob);
     cJSON_AddStringToObject(o, "original", original);

@@ -305,7 +305,7 @@ foil_status foilTextHotflip(foil_model *m, const foil_tokenizer *t, const char *
         r->final_class = best->cls;
         r->final_prob = exp(-best->loss);
         r->success = cls0 == label && r->final_class != label;
-        r->words_changed = best->flips;
+        r->flips = best->flips;
         r->queries = h.queries;
         r->gradients = h.gradients;
         if (!st) r->edits = foil_text_levenshtein(text, r->adversarial);
