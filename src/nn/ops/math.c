@@ -211,12 +211,12 @@ static foil_status unary_forward(FoilOpCtx *c)
     case U_NEG: FWD_LOOP(-v); break;
     case U_ABS: FWD_LOOP(fabsf(v)); break;
     case U_RECIP: FWD_LOOP(1.0f / v); break;
-    case U_ERF: FWD_LOOP(erff(v)); break;
+    case U_ERF: FWD_LOOP(foilErff(v)); break;
     case U_GELU:
         if (st->tanh_approx)
             FWD_LOOP(0.5f * v * (1.0f + foilTanhf(GELU_K * (v + GELU_C * v * v * v))));
         else
-            FWD_LOOP(0.5f * v * (1.0f + erff(v * INV_SQRT2)));
+            FWD_LOOP(0.5f * v * (1.0f + foilErff(v * INV_SQRT2)));
         break;
     case U_HSIG: FWD_LOOP(hsig(v, a, b)); break;
     case U_HSWISH: FWD_LOOP(v * hsig(v, 1.0f / 6.0f, 0.5f)); break;
@@ -273,7 +273,7 @@ static inline float gelu_tanh_grad(float v)
 
 static inline float gelu_erf_grad(float v)
 {
-    return 0.5f * (1.0f + erff(v * INV_SQRT2)) + v * INV_SQRT2PI * foilExpf(-0.5f * v * v);
+    return 0.5f * (1.0f + foilErff(v * INV_SQRT2)) + v * INV_SQRT2PI * foilExpf(-0.5f * v * v);
 }
 
 static inline float hswish_grad(float v)
