@@ -644,6 +644,33 @@ static void test_vector_math(void **state)
     assert_true(isnan(foilTanhf(NAN)));
 }
 
+/* The rational erf of Erf and Gelu, against libm's erf in double: within
+ * 5e-7 absolute and relative (measured: 3.3e-7 compiled with fused
+ * multiply-add, 4.4e-7 without, near |x| = 3.9), odd, limits +-1, NaN
+ * kept. */
+static void test_vector_erf(void **state)
+{
+    (void)state;
+    double worst_abs = 0, worst_rel = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -6.0f + 12.0f * (float)i / 2000000.0f;
+        double want = erf((double)x), err = fabs((double)foilErff(x) - want);
+        if (err > worst_abs) worst_abs = err;
+        if (want != 0 && err / fabs(want) > worst_rel) worst_rel = err / fabs(want);
+        assert_true(foilErff(-x) == -foilErff(x));
+    }
+    for (float x = 1e-30f; x < 1e-2f; x *= 1.01f) {
+        double rel = fabs((double)foilErff(x) - erf((double)x)) / erf((double)x);
+        if (rel > worst_rel) worst_rel = rel;
+    }
+    if (worst_abs > 5e-7 || worst_rel > 5e-7) print_error("erf abs err %g, rel err %g\n", worst_abs, worst_rel);
+    assert_true(worst_abs < 5e-7 && worst_rel < 5e-7);
+    assert_float_equal(foilErff(0.0f), 0.0f, 0);
+    assert_float_equal(foilErff(INFINITY), 1.0f, 0);
+    assert_float_equal(foilErff(-INFINITY), -1.0f, 0);
+    assert_true(isnan(foilErff(NAN)));
+}
+
 int main(void)
 {
     opc_skip_unless_kernels_run();
@@ -657,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_clip),
         cmocka_unit_test(test_vector_math),
+        cmocka_unit_test(test_vector_erf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
