@@ -48,8 +48,9 @@ the machine's noise hits all alike; median and min over the rounds):
                   ONNX Runtime: InferenceSession (graph optimizations on, as
                   by default) and the first run. The bare construction times
                   of PyTorch and ONNX Runtime (no first call) are printed
-                  too; foil has no way to print its own (bench_engine does
-                  not time foil_model_load).
+                  too, and foil's in process (bench_engine --load:
+                  foil_model_load and the first batch-1 forward, minus a
+                  warm one; no process start, no NPY).
 
 Threads: --threads (default: all cores) for all three: foil through
 OMP_NUM_THREADS and --threads, PyTorch through torch.set_num_threads and
@@ -248,17 +249,18 @@ def ort_load(path, threads, x1):
 
 # ---------------------------------------------------------------- foil
 
-def bench_engine(build, onnx_path, batch, repeats, side, env):
+def bench_engine(build, onnx_path, batch, repeats, side, env, load=False):
     """{'forward': ms, 'forward+grad': ms}: bench_engine's medians over
-    `repeats` timed runs (after its 3 warm-ups), the engine in process."""
-    out = run([os.path.join(build, "bench_engine"), onnx_path, str(batch), str(repeats), "3", str(side), str(side)],
-              env)
+    `repeats` timed runs (after its 3 warm-ups), the engine in process;
+    with load, also 'load' (bench_engine --load)."""
+    out = run([os.path.join(build, "bench_engine"), onnx_path, str(batch), str(repeats), "3", str(side), str(side)]
+              + (["--load"] if load else []), env)
     res = {}
     for line in out.splitlines():
         f = line.split()
         if len(f) >= 5 and f[0] == "foil":
             res[f[1]] = float(f[3])
-    if set(res) != {"forward", "forward+grad"}:
+    if set(res) != {"forward", "forward+grad"} | ({"load"} if load else set()):
         sys.exit(f"bench_engine printed something unexpected:\n{out}")
     return res
 
@@ -397,11 +399,12 @@ def main():
             del s
 
         # ---- rounds
-        T = {k: [] for k in ("foil load", "foil forward", "foil forward+grad", "torch ready", "torch load",
+        T = {k: [] for k in ("foil load", "foil load in process", "foil forward", "foil forward+grad", "torch ready", "torch load",
                              "torch forward", "torch forward+grad", "ort ready", "ort load", "ort forward")}
         xn, x1n = x.numpy(), x1.numpy()
         for r in range(a.reps):
-            f = bench_engine(a.build, onnx_path, B, 1, S, fenv)
+            f = bench_engine(a.build, onnx_path, B, 1, S, fenv, load=True)
+            T["foil load in process"].append(f["load"])
             T["foil forward"].append(f["forward"])
             T["foil forward+grad"].append(f["forward+grad"])
             T["foil load"].append(foil_load(a.build, onnx_path, paths["x1"], paths["z1"], a.threads, fenv) - fb1)
@@ -438,7 +441,7 @@ def main():
     print(f"\nload = file on disk to the first batch-1 logits, minus a warm batch-1 forward (foil {fb1:.1f}, "
           f"PyTorch {tb1:.1f}" + (f", ONNX Runtime {ob1:.1f}" if ob1 is not None else "") + " ms).")
     print("  foil: `foil predict` process on one image minus a `foil --version` process (start-up), so it also "
-          "holds the NPY read/write;")
+          f"holds the NPY read/write; in process (bench_engine --load) {cell(St['foil load in process'])} ms;")
     print(f"  PyTorch: constructor + torch.load + load_state_dict + first call; constructor + state dict alone "
           f"{cell(St['torch ready'])} ms;")
     if ort:
