@@ -13,7 +13,7 @@ fi
 cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
   -DFOIL_BUILD_TESTS=OFF -DFOIL_NATIVE=OFF -DFOIL_WERROR=ON >/dev/null
 cmake --build build-aarch64 --target libfoil -j"$(nproc)"
-file build-aarch64/CMakeFiles/libfoil.dir/src/core/cpu.c.o | grep -q 'ARM aarch64' ||
+file build-aarch64/CMakeFiles/foil_objects.dir/src/core/cpu.c.o | grep -q 'ARM aarch64' ||
   { echo "check-aarch64: the objects are not aarch64 code"; exit 1; }
 sets=$(cd build-aarch64 && ls kset-objects-*.txt | sed 's/kset-objects-//; s/\.txt$//' | paste -sd' ')
 echo "check-aarch64: libfoil compiles for aarch64 (kernel sets: $sets)"

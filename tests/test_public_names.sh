@@ -10,7 +10,8 @@ src=${FOIL_SOURCE_DIR:?}
 command -v nm >/dev/null || { echo "skipped: nm (binutils) is not installed"; exit 77; }
 lib="$build/libfoil.a"
 [ -f "$lib" ] || { echo "FAIL: $lib is missing (build first)"; exit 1; }
-public=$(grep -ho '\bfoil_[a-z0-9_]*' "$src"/include/foil/*.h | sort -u)
+# (version.h is generated from version.h.in, which declares its functions.)
+public=$(grep -ho '\bfoil_[a-z0-9_]*' "$src"/include/foil/*.h "$src"/include/foil/*.h.in | sort -u)
 failures=0 count=0
 while read -r sym; do
   case $sym in

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "eval/audit.h"
 #include "foil/detect.h"
+#include "foil/version.h"
 #include "io/file.h"
 #include "report/report.h"
 
@@ -360,7 +361,7 @@ static int audit(const audit_args *a, const FoilAuditConfig *given, FoilAuditReq
     }
     if (!rc) {
         FoilAuditContext ctx = {.model = foil_model_name(model), .model_kind = foil_model_kind(model), .data = d.name,
-                                .split = split_name, .version = FOIL_VERSION_STRING,
+                                .split = split_name, .version = foil_version(),
                                 .is_image = d.is_image, .class_names = (const char *const *)d.class_names,
                                 .requirements = reqs, .n_requirements = a->require.n};
         ctx.failed = foilAuditCheck(&au, reqs, a->require.n);

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/dist.h"
 #include "foil/cpu.h"
+#include "foil/version.h"
 
 extern const cli_command cli_serve; /* cli/cmd_serve.c */
 extern const cli_command cli_extract; /* cli/cmd_extract.c */
@@ -31,7 +32,9 @@ static void usage(FILE *out)
                  "Exit status: 0 success, 1 runtime error, 2 usage error, 3 a requirement of foil audit not met.\n");
 }
 
-/* The version and the kernel set that runs (foil/cpu.h): what a bug report needs. */
+/* The version and the kernel set that runs (foil/cpu.h): what a bug report
+ * needs. The version is the library's (foil/version.h), as a program on
+ * libfoil.so would see it. */
 static int print_version(void)
 {
     const char *kernels = foil_cpu_kernels();
@@ -40,7 +43,7 @@ static int print_version(void)
         return CLI_RUNTIME_ERROR;
     }
     const int native = strcmp(foil_cpu_build(), "native") == 0;
-    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s; MPI: %s)\n", FOIL_VERSION_STRING, kernels,
+    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s; MPI: %s)\n", foil_version(), kernels,
            foil_cpu_supported(), native ? "native (-march=native)" : "portable, sets ",
            native ? "" : foil_cpu_built(), foilDistBackend());
     return CLI_OK;
