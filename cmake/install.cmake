@@ -65,3 +65,22 @@ if(FOIL_SANITIZE)
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/foil.pc.in ${PROJECT_BINARY_DIR}/foil.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/foil.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Man pages (share/man/man1): foil.1 and foil-COMMAND.1, made by help2man
+# from foil's own --help (scripts/make-man.sh), so they say what the
+# command says. Optional, as help2man is.
+find_program(HELP2MAN help2man)
+if(HELP2MAN)
+  set(FOIL_MAN_DIR ${PROJECT_BINARY_DIR}/man)
+  # A sanitizer build's foil runs here too; what it leaks at exit is no
+  # reason to fail the build (the tests check leaks).
+  add_custom_command(OUTPUT ${FOIL_MAN_DIR}/foil.1
+    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=0
+            ${PROJECT_SOURCE_DIR}/scripts/make-man.sh $<TARGET_FILE:foil> ${FOIL_MAN_DIR}
+    DEPENDS foil ${PROJECT_SOURCE_DIR}/scripts/make-man.sh
+    COMMENT "Man pages from foil --help (help2man)")
+  add_custom_target(man ALL DEPENDS ${FOIL_MAN_DIR}/foil.1)
+  install(DIRECTORY ${FOIL_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING PATTERN "*.1")
+else()
+  message(STATUS "foil: help2man not found; no man pages (apt-get install help2man)")
+endif()

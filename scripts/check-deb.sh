@@ -44,7 +44,10 @@ for f in usr/bin/foil usr/lib/libfoil.so.$version usr/lib/libfoil.so.${version%%
          usr/include/foil/version.h; do
   [ -e "$root/$f" ] || fail "/$f is not in the package"
 done
-[ "$failures" != 0 ] || echo "ok   the command, the libraries and their links, the headers, foil.pc"
+if [ -f "$build/man/foil.1" ]; then
+  [ -f "$root/usr/share/man/man1/foil-attack.1" ] || fail "the build's man pages are not in the package"
+fi
+[ "$failures" != 0 ] || echo "ok   the command, the libraries and their links, the headers, foil.pc, the man pages"
 
 # Depends: package names, alternatives included, without versions.
 depends=$(dpkg-deb -f "$deb" Depends | tr ',|' '\n\n' | sed 's/(.*//; s/ //g' | grep . | sort -u)

@@ -45,6 +45,7 @@ packages=(
   python3-sklearn              # ships the built-in tabular CSV datasets
   python3-jsonschema           # tests: report.json against its schema
   curl openssl                 # tests: foil serve over HTTP and HTTPS (a self-signed certificate)
+  help2man                     # man pages from foil's --help (optional at build time)
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
   packages+=(python3-torch python3-torchvision python3-onnx python3-numpy python3-scipy python3-venv python3-yaml

@@ -59,8 +59,23 @@ check_exports() {
     fail "libfoil.so does not export foil_version and foil_model_load"
   [ "$failures" != "$before" ] || echo "ok   libfoil.so.$version: SONAME $soname, exports $(grep -c . <<<"$exported") names, all foil_*"
 }
+# The man pages, where the build made them (help2man installed).
+check_man() {
+  [ -f "$build/man/foil.1" ] || { echo "skip the man pages: this build made none (help2man is not installed)"; return; }
+  local page before=$failures
+  for page in foil foil-attack foil-train foil-audit; do
+    [ -f "$prefix/share/man/man1/$page.1" ] || fail "share/man/man1/$page.1 is not installed"
+  done
+  if command -v man >/dev/null; then
+    man -l "$prefix/share/man/man1/foil-attack.1" 2>/dev/null | grep -q -- "--eps" ||
+      fail "man -l foil-attack.1 does not show --eps"
+  fi
+  [ "$failures" != "$before" ] ||
+    echo "ok   $(ls "$prefix/share/man/man1" | grep -c '\.1$') man pages, foil-attack.1 shows foil attack --help"
+}
 check_files
 check_exports
+check_man
 
 # Every installed header, from the installed include path alone.
 for h in "$prefix"/include/foil/*.h; do echo "#include \"foil/${h##*/}\""; done >"$tmp/headers.c"
