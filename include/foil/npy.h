@@ -12,7 +12,7 @@
  * the file and the problem, and never an allocation larger than the file.
  *
  * Writes version 1.0 (header padded so the data starts at a multiple of 64
- * bytes), atomically: PATH.tmp.<pid> is written, fsync'ed and renamed.
+ * bytes), atomically: PATH.tmp.PID is written, fsync'ed and renamed.
  * Both also work on memory buffers (the remote model's protocol).
  */
 #ifndef FOIL_NPY_H

@@ -98,7 +98,7 @@ typedef struct foil_tokenizer foil_tokenizer;
 /* Read a tokenizer file (format above). */
 foil_status foil_tokenizer_load(const char *path, foil_tokenizer **out);
 
-/* Write t as a tokenizer file, atomically (PATH.tmp.<pid>, fsync, rename).
+/* Write t as a tokenizer file, atomically (PATH.tmp.PID, fsync, rename).
  * Tokens are written as their bytes: a words tokenizer fitted on text that
  * is not UTF-8 gives a file foil reads but strict JSON parsers may not. */
 foil_status foil_tokenizer_save(const foil_tokenizer *t, const char *path);

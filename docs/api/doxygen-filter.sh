@@ -1,0 +1,13 @@
+#!/bin/sh
+# Doxygen's input filter for include/foil/*.h: foil's headers document each
+# declaration in a plain C comment just above it (and each struct field in
+# one after it), as SQLite's do; this turns those into Doxygen's comments on
+# the fly, so the headers stay as they are:
+#   line 1 "/*"           -> "/** @file"  (the header's own description)
+#   "/* ..." at a line's start -> "/** ..." (the declaration below)
+#   "...; /* ..." after a field or constant -> "...; /**< ..." (that member)
+# Section rules ("/* ---- the ONNX graph model ---- */") stay plain comments.
+exec sed -e '1s|^/\*$|/** @file|' \
+         -e '/\/\* ----/!s|^\([[:space:]]*\)/\* |\1/** |' \
+         -e '/\/\* ----/!s|^\([[:space:]]*\)/\*$|\1/**|' \
+         -e 's|\([;,{]\)\([[:space:]]*\)/\* |\1\2/**< |' "$1"
