@@ -46,7 +46,7 @@ if want not in described.get("foil_model_load", ""):
     sys.exit(1)
 with_text = sum(1 for n in declared if described.get(n))
 print(f"ok   the reference holds all {len(declared)} foil_ functions the headers declare; "
-      f"{with_text} with a description of their own (the others share the comment of the group above them)")
+      f"{with_text} with a description (the rest, such as the _free calls, have no comment in their header)")
 PY
 [ "$failures" = 0 ] || exit 1
 echo "ok   doxygen: no warnings"

@@ -7,7 +7,10 @@
 #   "/* ..." at a line's start -> "/** ..." (the declaration below)
 #   "...; /* ..." after a field or constant -> "...; /**< ..." (that member)
 # Section rules ("/* ---- the ONNX graph model ---- */") stay plain comments.
-exec sed -e '1s|^/\*$|/** @file|' \
-         -e '/\/\* ----/!s|^\([[:space:]]*\)/\* |\1/** |' \
-         -e '/\/\* ----/!s|^\([[:space:]]*\)/\*$|\1/**|' \
-         -e 's|\([;,{]\)\([[:space:]]*\)/\* |\1\2/**< |' "$1"
+# First, a comment over several declarations becomes a member group's
+# (doxygen-groups.awk), whose comment each of them then shows.
+awk -f "$(dirname "$0")/doxygen-groups.awk" "$1" |
+  sed -e '1s|^/\*$|/** @file|' \
+      -e '/\/\* ----/!s|^\([[:space:]]*\)/\* |\1/** |' \
+      -e '/\/\* ----/!s|^\([[:space:]]*\)/\*$|\1/**|' \
+      -e 's|\([;,{]\)\([[:space:]]*\)/\* |\1\2/**< |'
