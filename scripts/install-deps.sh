@@ -44,6 +44,7 @@ packages=(
   dataset-fashion-mnist        # the built-in image dataset
   python3-sklearn              # ships the built-in tabular CSV datasets
   python3-jsonschema           # tests: report.json against its schema
+  python3-venv python3-numpy   # tests: the Python package (python/) installed into a venv
   curl openssl                 # tests: foil serve over HTTP and HTTPS (a self-signed certificate)
 )
 if [[ "${1:-}" == "--crosscheck" ]]; then
