@@ -203,5 +203,36 @@ class TestStructLayout(unittest.TestCase):
         self.assertEqual([line for line in actual if line], expected)
 
 
+class TestArtAdapter(WithData):
+    def test_foil_evasion_speaks_arts_interface(self):
+        """ART's names, one-hot y, y=None meaning the model's predictions."""
+        from foil.art import FoilEvasion
+        with foil.Model(self.model_path) as model:
+            evasion = FoilEvasion(model, "pgd", eps=0.05, eps_step=0.01, max_iter=5, norm=np.inf, batch_size=8)
+            x_adv = evasion.generate(self.x, np.eye(10)[self.y])
+            direct = foil.attack(model, self.x, self.y, eps=0.05, step_size=0.01, steps=5, batch=8)
+            np.testing.assert_array_equal(x_adv, direct.adversarial)
+            on_predictions = evasion.generate(self.x)
+            self.assertEqual(evasion.result.clean_accuracy, 1.0)  # labels = the model's own predictions
+            self.assertEqual(on_predictions.shape, self.x.shape)
+
+    def test_art_compute_success_agrees(self):
+        """ART's compute_success counts adv_pred != clean_pred over the
+        examples given; on the examples foil attacked (clean prediction
+        correct) that is foil's success_rate."""
+        try:
+            import art.utils
+        except ImportError:
+            self.skipTest("ART (adversarial-robustness-toolbox) is not importable")
+        from foil.art import FoilEvasion, classifier
+        with foil.Model(self.model_path) as model:
+            evasion = FoilEvasion(model, "pgd", eps=0.1, batch_size=8)
+            x_adv = evasion.generate(self.x, self.y)
+            art_classifier = classifier(model, nb_classes=10, input_shape=(1, 28, 28), clip_values=(0, 1))
+            attacked = evasion.result.attacked
+            rate = art.utils.compute_success(art_classifier, self.x[attacked], self.y[attacked], x_adv[attacked])
+        self.assertAlmostEqual(rate, evasion.result.success_rate, places=12)
+
+
 if __name__ == "__main__":
     unittest.main()
