@@ -4,9 +4,10 @@
 # under pytest when the venv has it, else plain unittest: Model.predict and
 # .gradient against foil predict and foil grad, PGD against foil attack
 # --out bit for bit, errors, the progress callback, the ctypes struct
-# layouts against the C compiler's, and the ART adapter (against ART's own
-# compute_success where ART is importable). Needs FOIL_LIBRARY (libfoil.so) and the
-# attack_models fixture (FOIL_ATTACK_MODEL).
+# layouts against the C compiler's, README.md's Python example as written,
+# and the ART adapter (against ART's own compute_success where ART is
+# importable). Needs FOIL_LIBRARY (libfoil.so) and the attack_models
+# fixture (FOIL_ATTACK_MODEL).
 set -uo pipefail
 python=/usr/bin/python3  # Debian's, with python3-numpy; not a pyenv python on PATH
 [ -x "$python" ] || { echo "SKIP: $python is missing"; exit 77; }

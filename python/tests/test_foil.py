@@ -10,7 +10,9 @@ import json
 import math
 import os
 import pathlib
+import re
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -232,6 +234,21 @@ class TestArtAdapter(WithData):
             attacked = evasion.result.attacked
             rate = art.utils.compute_success(art_classifier, self.x[attacked], self.y[attacked], x_adv[attacked])
         self.assertAlmostEqual(rate, evasion.result.success_rate, places=12)
+
+
+class TestReadmeExample(WithData):
+    """README.md's Python example, as written, between its markers."""
+
+    def test_readme_example_runs(self):
+        readme = pathlib.Path(env("FOIL_SOURCE_DIR"), "README.md").read_text()
+        found = re.search(r"<!-- python-example[^>]*-->\s*```python\n(.*?)```", readme, re.S)
+        self.assertIsNotNone(found, "README.md lacks the <!-- python-example --> code block")
+        self.assertLessEqual(len(found.group(1).strip().splitlines()), 12)
+        os.symlink(self.model_path, self.dir / "model.onnx")
+        done = subprocess.run([sys.executable, "-c", found.group(1)], cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("robust accuracy", done.stdout)
+        self.assertEqual(np.load(self.dir / "adversarial.npy").shape, self.x.shape)
 
 
 if __name__ == "__main__":
