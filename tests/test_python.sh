@@ -24,6 +24,14 @@ cp -r "$FOIL_SOURCE_DIR/python" "$tmp/src"
 "$tmp/venv/bin/pip" install -q --no-index --disable-pip-version-check --no-build-isolation "$tmp/src" ||
   { echo "FAIL: pip install --no-build-isolation python/"; exit 1; }
 
+# ART, where scripts/install-deps.sh --crosscheck put it in a venv of its
+# own, joins the test venv's path (after its own packages) for foil.art's test.
+art_venv=${FOIL_ART_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-art || echo "$HOME/.cache/foil-art")}
+if "$art_venv/bin/python" -c 'import art.utils' >/dev/null 2>&1; then
+  purelib() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+  purelib "$art_venv/bin/python" >"$(purelib "$tmp/venv/bin/python")/foil-test-art.pth"
+fi
+
 # The tests import the installed package, not python/ (run outside it).
 cd "$tmp"
 export FOIL_LIBRARY
