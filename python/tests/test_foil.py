@@ -179,8 +179,8 @@ class TestRegistry(unittest.TestCase):
 
 
 class TestStructLayout(unittest.TestCase):
-    """Each ctypes mirror has the C struct's size and every field its offset,
-    as a C program compiled against include/foil says."""
+    """Each ctypes mirror has the C struct's size and every field its offset
+    and size, as a C program compiled against include/foil says."""
 
     def test_mirrors_match_the_c_headers(self):
         from foil import _lib
@@ -190,9 +190,10 @@ class TestStructLayout(unittest.TestCase):
         for mirror, c_name in _lib.MIRRORED.items():
             source.append(f'printf("{c_name} %zu\\n", sizeof({c_name}));')
             expected.append(f"{c_name} {ctypes.sizeof(mirror)}")
-            for field, *_ in mirror._fields_:
-                source.append(f'printf("{c_name}.{field} %zu\\n", offsetof({c_name}, {field}));')
-                expected.append(f"{c_name}.{field} {getattr(mirror, field).offset}")
+            for field, *_ in mirror._fields_:  # offset and size: padding can hide a wrong type's size
+                source.append(f'printf("{c_name}.{field} %zu %zu\\n", offsetof({c_name}, {field}), '
+                              f'sizeof((({c_name} *)0)->{field}));')
+                expected.append(f"{c_name}.{field} {getattr(mirror, field).offset} {getattr(mirror, field).size}")
         source.append("return 0; }")
         with tempfile.TemporaryDirectory() as tmp:
             c_file, program = pathlib.Path(tmp, "sizes.c"), pathlib.Path(tmp, "sizes")
