@@ -3,6 +3,7 @@ import contextlib
 import ctypes
 import dataclasses
 import math
+import threading
 from typing import Optional
 
 import numpy as np
@@ -123,7 +124,11 @@ def _per_example(pointer, n, dtype):
 class _Progress:
     """Routes foil_progress_callback to a Python callable(label, done, total)
     for the length of a with-block; an exception it raises is re-raised
-    after the run (ctypes would only print it)."""
+    after the run (ctypes would only print it). libfoil's hook is one per
+    process, so runs with a callback take turns (the lock); a run without
+    one in another thread at the same time would report to it too."""
+
+    _one_at_a_time = threading.Lock()
 
     def __init__(self, fn):
         self.fn, self.error = fn, None
@@ -137,11 +142,13 @@ class _Progress:
                 self.error = e
 
     def __enter__(self):
+        self._one_at_a_time.acquire()
         lib.foil_progress_set_callback(self.c_fn, None)
         return self
 
     def __exit__(self, *exc):
         lib.foil_progress_set_callback(_lib.PROGRESS_CALLBACK(), None)
+        self._one_at_a_time.release()
         if self.error is not None and exc[0] is None:
             raise self.error
 
@@ -184,7 +191,8 @@ def attack(model, x, y, attack="pgd", eps=0.03, norm="linf", steps=None, step_si
     attack's default. targeted: None (untargeted), "random",
     "least-likely", or an array of N target classes. bounds: (low, high),
     each a scalar or one value per feature. progress: None, or a
-    callable(label, done, total) called as the attack advances.
+    callable(label, done, total) called as the attack advances (foil's
+    own bar on stderr stays off).
     Returns an AttackResult; raises FoilError when libfoil refuses."""
     if norm not in _lib.NORMS:
         raise ValueError(f"foil: norm must be one of {', '.join(_lib.NORMS)}, not {norm!r}")
