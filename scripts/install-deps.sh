@@ -17,7 +17,10 @@
 #                                        xgboost and lightgbm (PyPI, pinned) in
 #                                        $FOIL_ML_VENV (/opt/foil-ml, else
 #                                        ~/.cache/foil-ml), for
-#                                        tests/test_ml_crosscheck.sh
+#                                        tests/test_ml_crosscheck.sh, and ART
+#                                        1.20.1 (PyPI) in $FOIL_ART_VENV
+#                                        (/opt/foil-art, else ~/.cache/foil-art),
+#                                        for foil.art's test in tests/test_python.sh
 #   scripts/install-deps.sh --fuzz       also clang and libFuzzer, for scripts/fuzz.sh
 #   scripts/install-deps.sh --text       also python3-torch and the Debian modules below, and,
 #                                        in $FOIL_TEXT_VENV (/opt/foil-text as root, else
@@ -44,6 +47,7 @@ packages=(
   dataset-fashion-mnist        # the built-in image dataset
   python3-sklearn              # ships the built-in tabular CSV datasets
   python3-jsonschema           # tests: report.json against its schema
+  python3-venv python3-numpy   # tests: the Python package (python/) installed into a venv
   curl openssl                 # tests: foil serve over HTTP and HTTPS (a self-signed certificate)
   help2man                     # man pages from foil's --help (optional at build time)
 )
@@ -80,6 +84,19 @@ install_opacus() {
   echo "installing Opacus 1.4.0 into $venv" >&2
   /usr/bin/python3 -m venv --system-site-packages "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps opacus==1.4.0 opt-einsum
+}
+
+# The Python package's ART adapter (tests/test_python.sh, foil.art): ART
+# 1.20.1 over Debian's numpy, scipy and scikit-learn, with the two small
+# packages it imports that the base set does not cover.
+art_venv() { echo "${FOIL_ART_VENV:-$([[ $(id -u) == 0 ]] && echo /opt/foil-art || echo "$HOME/.cache/foil-art")}"; }
+install_art() {
+  local venv
+  venv=$(art_venv)
+  "$venv/bin/python" -c 'import art.utils' >/dev/null 2>&1 && return 0
+  echo "installing ART 1.20.1 into $venv" >&2
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps adversarial-robustness-toolbox==1.20.1 tqdm packaging
 }
 
 # The ONNX-ML cross-check (tests/ml_crosscheck.py): exporters and runtimes
@@ -159,7 +176,7 @@ assert len(nltk.corpus.stopwords.words("english")) == 179' >/dev/null 2>&1 && re
   "$venv/bin/python" -c 'import textattack' >/dev/null 2>&1 || true
 }
 
-crosscheck_python() { install_lirpa; install_opacus; install_ml; }
+crosscheck_python() { install_lirpa; install_opacus; install_ml; install_art; }
 
 missing=()
 for p in "${packages[@]}"; do

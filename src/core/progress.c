@@ -50,9 +50,26 @@ static void draw(foil_progress *p, const char *status, int final)
     p->last_draw = now;
 }
 
+/* The program's hook (foil_progress_set_callback): process-wide, set
+ * while no work runs, so plain statics suffice. */
+static foil_progress_callback hook;
+static void *hook_user;
+
+void foil_progress_set_callback(foil_progress_callback cb, void *user)
+{
+    hook = cb;
+    hook_user = user;
+}
+
+static void call_hook(const foil_progress *p)
+{
+    if (hook) hook(p->label, p->done, p->total, hook_user);
+}
+
 void foil_progress_update(foil_progress *p, int64_t done, const char *status)
 {
     p->done = done;
+    call_hook(p);
     if (!p->active) return;
     if (foil_now() - p->last_draw < 0.1) return;
     draw(p, status, 0);
@@ -60,6 +77,7 @@ void foil_progress_update(foil_progress *p, int64_t done, const char *status)
 
 void foil_progress_finish(foil_progress *p, const char *status)
 {
+    call_hook(p);
     if (p->active) draw(p, status, 1);
     p->active = 0;
 }
