@@ -47,7 +47,8 @@ packages=(
   dataset-fashion-mnist        # the built-in image dataset
   python3-sklearn              # ships the built-in tabular CSV datasets
   python3-jsonschema           # tests: report.json against its schema
-  python3-venv python3-numpy   # tests: the Python package (python/) installed into a venv
+  python3-venv python3-numpy   # tests: the Python package (python/) installed into a venv,
+  python3-pytest               # ... and its pytest suite
   curl openssl                 # tests: foil serve over HTTP and HTTPS (a self-signed certificate)
   help2man                     # man pages from foil's --help (optional at build time)
 )

@@ -96,6 +96,16 @@ def _feature_bounds(bounds, features):
                  for b in (low, high))
 
 
+def _feature_mask(mask, features, what):
+    """A per-feature 0/1 mask (uint8, one example's worth), or None."""
+    if mask is None:
+        return None
+    m = np.asarray(mask).reshape(-1)
+    if m.size != features:
+        raise ValueError(f"foil: {what} has {m.size} entries; the examples have {features} features")
+    return np.ascontiguousarray(m != 0, dtype=np.uint8)
+
+
 def _params_text(params):
     if params is None or isinstance(params, str):
         return params
@@ -181,7 +191,8 @@ def _result(r, name, model, x_t, threat, eps, tabular):
 
 
 def attack(model, x, y, attack="pgd", eps=0.03, norm="linf", steps=None, step_size=None, restarts=None,
-           queries=None, seed=0, targeted=None, params=None, batch=250, bounds=(0.0, 1.0), progress=None):
+           queries=None, seed=0, targeted=None, params=None, batch=250, bounds=(0.0, 1.0), immutable=None,
+           integer=None, fit_x=None, fit_y=None, progress=None):
     """Run one evasion attack of the registry (foil.attacks()) on the batch x
     (N, ...) with labels y (class indices or one-hot), as `foil attack` does.
 
@@ -190,7 +201,13 @@ def attack(model, x, y, attack="pgd", eps=0.03, norm="linf", steps=None, step_si
     dict) mean what the CLI's options of those names mean; None takes the
     attack's default. targeted: None (untargeted), "random",
     "least-likely", or an array of N target classes. bounds: (low, high),
-    each a scalar or one value per feature. progress: None, or a
+    each a scalar or one value per feature. immutable, integer: None or
+    one flag per feature (tabular constraints, as the CLI's
+    --constraints file: a flagged feature must not change, or must stay
+    a whole number). fit_x, fit_y: the examples and labels that attacks
+    which learn one perturbation for many inputs (universal, patch:
+    AttackInfo.fits) learn on; x is then what they are judged on.
+    progress: None, or a
     callable(label, done, total) called as the attack advances (foil's
     own bar on stderr stays off).
     Returns an AttackResult; raises FoilError when libfoil refuses."""
@@ -199,15 +216,27 @@ def attack(model, x, y, attack="pgd", eps=0.03, norm="linf", steps=None, step_si
     x = float_batch(x)
     n = x.shape[0]
     y = labels_of(y, n)
-    lower, upper = _feature_bounds(bounds, x.size // n)
+    features = x.size // n
+    lower, upper = _feature_bounds(bounds, features)
+    fixed, whole = _feature_mask(immutable, features, "immutable"), _feature_mask(integer, features, "integer")
     mode, targets = _target_mode(targeted, n)
     threat = _lib.Threat(
         norm=_lib.NORMS.index(norm), eps=eps, lower=lower.ctypes.data_as(_lib.c_float_p),
         upper=upper.ctypes.data_as(_lib.c_float_p), target_mode=mode,
         targets=targets.ctypes.data_as(_lib.c_int64_p) if targets is not None else None,
+        immutable=fixed.ctypes.data_as(_lib.c_uint8_p) if fixed is not None else None,
+        integer=whole.ctypes.data_as(_lib.c_uint8_p) if whole is not None else None,
         steps=steps or 0, step_size=step_size or 0.0, restarts=restarts or 0, queries=queries or 0, seed=seed)
     params = _params_text(params)
     options = _lib.EvasionOptions(params=params.encode() if params else None, batch=batch, quiet=1)
+    if (fit_x is None) != (fit_y is None):
+        raise ValueError("foil: fit_x and fit_y go together")
+    if fit_x is not None:
+        fit_x = float_batch(fit_x)
+        fit_y = labels_of(fit_y, fit_x.shape[0])
+        fit_t = as_tensor(fit_x)  # kept alive, with fit_x and fit_y, until the call returns
+        options.fit_x = ctypes.pointer(fit_t)
+        options.fit_y = fit_y.ctypes.data_as(_lib.c_int64_p)
     x_t = as_tensor(x)
     r = _lib.EvasionResult()
     with _Progress(progress) if progress else contextlib.nullcontext():

@@ -165,6 +165,39 @@ class TestAttack(WithData):
             foil.attack(model, self.x[:4], self.y[:4], eps=0.05, steps=2, progress=fail)
 
 
+class TestConstraintsAndFitSet(WithData):
+    def test_immutable_and_integer_features_hold(self):
+        features = self.x[0].size
+        fixed = np.zeros(features, bool)
+        fixed[: features // 2] = True          # the top half of each image may not change
+        whole = np.zeros(features, bool)
+        whole[-28:] = True                     # the bottom row stays 0 or 1
+        with foil.Model(self.model_path) as model:
+            r = foil.attack(model, self.x, self.y, eps=0.6, steps=10, seed=2, immutable=fixed, integer=whole)
+        x = self.x.reshape(len(self.x), -1)
+        adv = r.adversarial.reshape(len(self.x), -1)
+        np.testing.assert_array_equal(adv[:, fixed], x[:, fixed])
+        moved = adv[:, ~fixed & ~whole] != x[:, ~fixed & ~whole]
+        self.assertTrue(moved.any(), "the free features never moved: the check would be empty")
+        # an integer feature keeps its value or takes a whole one (0 or 1 here)
+        changed = adv[:, whole] != x[:, whole]
+        self.assertTrue(changed.any(), "no integer feature moved: the check would be empty")
+        np.testing.assert_array_equal(adv[:, whole][changed], np.round(adv[:, whole][changed]))
+        with foil.Model(self.model_path) as model, self.assertRaises(ValueError):
+            foil.attack(model, self.x, self.y, eps=0.1, immutable=fixed[:10])
+
+    def test_universal_learns_on_the_fit_set(self):
+        with foil.Model(self.model_path) as model:
+            with self.assertRaises(foil.FoilError) as caught:
+                foil.attack(model, self.x[10:], self.y[10:], attack="universal", eps=0.2)
+            self.assertIn("fit", str(caught.exception))
+            r = foil.attack(model, self.x[10:], self.y[10:], attack="universal", eps=0.2, seed=0,
+                            fit_x=self.x[:10], fit_y=self.y[:10])
+        self.assertEqual(r.examples, len(self.x) - 10)
+        self.assertTrue(np.all(np.abs(r.adversarial - self.x[10:]) <= 0.2 + 1e-6))
+        self.assertGreater(int(r.attacked.sum()), 0)
+
+
 class TestRegistry(unittest.TestCase):
     def test_attacks_lists_the_registry(self):
         by_name = {a.name: a for a in foil.attacks()}
