@@ -3,7 +3,7 @@
  * AveragePool (count_include_pad, ceil_mode) and GlobalAveragePool: forward
  * against a naive pooling loop and against the values of the ONNX
  * conformance cases (and PyTorch for ceil_mode edge windows), backward
- * against finite differences, the 2x2 fast path against the general path,
+ * against finite differences, the 2x2 and 3x3 stride-2 fast paths against the general path,
  * and corrupt attributes rejected with an error.
  */
 #include <float.h>
@@ -464,15 +464,20 @@ static void test_gradients(void **state)
         }
 }
 
-/* ---- the 2x2 fast path against the general path ------------------------------- */
+/* ---- the 2x2 and 3x3 stride-2 fast paths against the general path --------------- */
 
 /* fresh: backward writes into a NaN-filled gradient (d_in_fresh); relu_in:
- * it masks by the output > 0, as for a fused Relu before the pool. */
-static void run_max(const pcfg *g, int fast, int fresh, int relu_in, float **y, int64_t **ind, float **dx,
+ * it masks by the output > 0, as for a fused Relu before the pool; ties:
+ * the input takes five values and now and then a NaN, so windows tie and
+ * the first maximum (or a NaN first tap) must win on both paths. */
+static void run_max(const pcfg *g, int fast, int fresh, int relu_in, int ties, float **y, int64_t **ind, float **dx,
                     int64_t *ny, int64_t *nx)
 {
     foilOpsFastPaths = fast;
     op_case *oc = make_pool(g, 0, 0, 13);
+    if (ties)
+        for (int64_t j = 0; j < oc->in[0].numel; j++)
+            foil_f32(&oc->in[0])[j] = j % 97 == 5 ? NAN : (float)(j * 7 % 5) - 2.0f;
     assert_int_equal(opc_prepare(oc), FOIL_OK);
     assert_int_equal(opc_forward(oc, 0), FOIL_OK);
     *ny = oc->out[0].numel;
@@ -503,18 +508,29 @@ static const pcfg fast_cases[] = {
     {"f_row", 2, 1, 1, {2, 40}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
     {"f_wide", 2, 2, 3, {5, 71}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}}, /* 16 + 16 + 3 windows a row */
     {"f_wide_even", 2, 2, 3, {6, 70}, {2, 2}, I64(2, 2), NULL, NULL, NULL, 0, {0}}, /* tiled: written, not scattered */
+    /* 3x3 stride 2: ResNet's stem pool (its 112-wide rows), no padding,
+     * asymmetric padding, ceil mode, and planes too narrow for a vector */
+    {"f3_stem", 2, 2, 3, {7, 112}, {3, 3}, I64(2, 2), NULL, I64(1, 1, 1, 1), NULL, 0, {0}},
+    {"f3_odd", 2, 2, 3, {23, 37}, {3, 3}, I64(2, 2), NULL, I64(1, 1, 1, 1), NULL, 0, {0}}, /* 17 inside a row */
+    {"f3_nopad", 2, 1, 2, {9, 40}, {3, 3}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
+    {"f3_asym", 2, 1, 2, {8, 35}, {3, 3}, I64(2, 2), NULL, I64(1, 2, 2, 0), NULL, 0, {0}},
+    {"f3_ceil", 2, 1, 2, {10, 33}, {3, 3}, I64(2, 2), NULL, I64(1, 1, 1, 1), NULL, 1, {0}},
+    {"f3_narrow", 2, 1, 2, {5, 2}, {3, 3}, I64(2, 2), NULL, I64(1, 1, 1, 1), NULL, 0, {0}},
+    {"f3_three", 2, 1, 2, {6, 3}, {3, 3}, I64(2, 2), NULL, NULL, NULL, 0, {0}},
 };
 
-static void test_fast_2x2_matches_general(void **state)
+static void test_fast_paths_match_general(void **state)
 {
     (void)state;
-    /* variants: accumulate; fresh (the tiled cases write every window); fresh masked by relu_in */
+    /* variants: accumulate; fresh (the tiled cases write every window); fresh
+     * masked by relu_in; and each of those on an input full of ties */
     for (size_t i = 0; i < sizeof fast_cases / sizeof fast_cases[0]; i++)
-        for (int variant = 0; variant < 3; variant++) {
+        for (int variant = 0; variant < 6; variant++) {
             float *y1, *y0, *dx1, *dx0;
             int64_t *i1, *i0, ny, nx;
-            run_max(&fast_cases[i], 1, variant > 0, variant == 2, &y1, &i1, &dx1, &ny, &nx);
-            run_max(&fast_cases[i], 0, 0, variant == 2, &y0, &i0, &dx0, &ny, &nx);
+            int fresh = variant % 3 > 0, relu_in = variant % 3 == 2, ties = variant >= 3;
+            run_max(&fast_cases[i], 1, fresh, relu_in, ties, &y1, &i1, &dx1, &ny, &nx);
+            run_max(&fast_cases[i], 0, 0, relu_in, ties, &y0, &i0, &dx0, &ny, &nx);
             assert_memory_equal(y1, y0, (size_t)ny * sizeof *y1);
             assert_memory_equal(i1, i0, (size_t)ny * sizeof *i1);
             assert_memory_equal(dx1, dx0, (size_t)nx * sizeof *dx1);
@@ -778,7 +794,7 @@ int main(void)
         cmocka_unit_test(test_onnx_values),
         cmocka_unit_test(test_maxpool_uint8),
         cmocka_unit_test(test_gradients),
-        cmocka_unit_test(test_fast_2x2_matches_general),
+        cmocka_unit_test(test_fast_paths_match_general),
         cmocka_unit_test(test_globalaveragepool),
         cmocka_unit_test(test_bad_attributes),
         cmocka_unit_test(test_window_in_padding),

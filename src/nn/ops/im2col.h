@@ -295,6 +295,8 @@ FOIL_V16_INLINE void foilZeroFloats(float *d, int64_t n)
     if (i < n) vn_store_part(d + i, z, n - i);
 }
 
+FOIL_V16_INLINE int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+FOIL_V16_INLINE int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* Fast paths on (1) / off (0). Tests turn them off to compare the general
  * path against the fast ones, or set 2 to force each fast path wherever it

@@ -21,8 +21,6 @@
 /* The tiles' multiply-adds are fused: the build passes -ffp-contract=fast
  * (C17 mode would otherwise turn contraction off). */
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ---------------------------------------------------------------------------
  * Direct correlation

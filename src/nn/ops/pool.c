@@ -44,6 +44,7 @@ typedef struct pool_state {
     FoilWindow w;
     int64_t planes;
     int fast2x2;     /* MaxPool 2x2, stride 2, no padding or dilation, no partial window */
+    int fast3x3s2;   /* MaxPool 2-D 3x3, stride 2, no dilation, any padding */
     int64_t sample_fl;   /* pool_in: floats of one sample's input (a buffer a thread) */
     int nthr;            /* ... and how many buffers */
 } pool_state;
@@ -158,6 +159,8 @@ static foil_status pool_infer(FoilOpCtx *c)
     st->fast2x2 = foilOpsFastPaths && st->is_max && x->dtype == FOIL_F32 && nsp == 2 && w->k[1] == 2 &&
                   w->k[2] == 2 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1 && !w->p0[1] &&
                   !w->p0[2] && !w->p1[1] && !w->p1[2] && 2 * w->out[1] <= w->in[1] && 2 * w->out[2] <= w->in[2];
+    st->fast3x3s2 = foilOpsFastPaths && st->is_max && x->dtype == FOIL_F32 && nsp == 2 && w->k[1] == 3 &&
+                    w->k[2] == 3 && w->s[1] == 2 && w->s[2] == 2 && w->d[1] == 1 && w->d[2] == 1;
     /* MaxPool keeps each output's winner (int32 index within its plane) */
     c->work_bytes = tap_table_bytes(w) + (st->is_max ? arg_bytes(c) : 0);
     /* its producer's offer to run the forward (graph.c, pool_producer): the
@@ -174,49 +177,51 @@ static foil_status pool_infer(FoilOpCtx *c)
  * MaxPool
  */
 
-/* One plane: y[o] = max over the window's taps inside x; arg[o] = index of the
- * first tap reaching it (row-major within the plane), or -1 (and y = LOWEST)
- * for a window that lies entirely in the padding. A NaN first tap stays the
- * result (later comparisons with it are false), as on the 2x2 path. */
-#define DEFINE_MAX_PLANE(NAME, T, LOWEST)                                                                            \
-    static void NAME(const FoilWindow *w, const tap_table *tt, const T *x, T *y, int32_t *arg)                      \
+/* One window, output (od, oh, ow) of a plane: *y = max over the window's
+ * taps inside x; *arg = index of the first tap reaching it (row-major within
+ * the plane), or -1 (and *y = LOWEST) for a window that lies entirely in the
+ * padding. A NaN first tap stays the result (later comparisons with it are
+ * false), as on the vector paths. */
+#define DEFINE_MAX_WINDOW(NAME, T, LOWEST)                                                                           \
+    static inline void NAME(const FoilWindow *w, const tap_table *tt, const T *x, int64_t od, int64_t oh,            \
+                            int64_t ow, T *y, int32_t *arg)                                                          \
     {                                                                                                                \
         const int64_t I1 = w->in[1], I2 = w->in[2];                                                                  \
-        int64_t j = 0;                                                                                               \
-        for (int64_t od = 0; od < w->out[0]; od++) {                                                                 \
-            int64_t lo0 = tt->lo[0][od], hi0 = tt->hi[0][od], b0 = od * w->s[0] - w->p0[0];                          \
-            for (int64_t oh = 0; oh < w->out[1]; oh++) {                                                             \
-                int64_t lo1 = tt->lo[1][oh], hi1 = tt->hi[1][oh], b1 = oh * w->s[1] - w->p0[1];                      \
-                for (int64_t ow = 0; ow < w->out[2]; ow++, j++) {                                                    \
-                    int64_t lo2 = tt->lo[2][ow], hi2 = tt->hi[2][ow], b2 = ow * w->s[2] - w->p0[2];                  \
-                    if (lo0 >= hi0 || lo1 >= hi1 || lo2 >= hi2) {                                                    \
-                        y[j] = LOWEST;                                                                               \
-                        arg[j] = -1;                                                                                 \
-                        continue;                                                                                    \
-                    }                                                                                                \
-                    /* start from the first inside tap; branch-free after that */                                    \
-                    int64_t bi = ((b0 + lo0 * w->d[0]) * I1 + b1 + lo1 * w->d[1]) * I2 + b2 + lo2 * w->d[2];         \
-                    T best = x[bi];                                                                                  \
-                    for (int64_t t0 = lo0; t0 < hi0; t0++)                                                           \
-                        for (int64_t t1 = lo1; t1 < hi1; t1++) {                                                     \
-                            int64_t row = ((b0 + t0 * w->d[0]) * I1 + b1 + t1 * w->d[1]) * I2 + b2;                  \
-                            for (int64_t t2 = lo2; t2 < hi2; t2++) {                                                 \
-                                int64_t i = row + t2 * w->d[2];                                                      \
-                                T v = x[i];                                                                          \
-                                int64_t m = -(int64_t)(v > best); /* all ones when v wins */                         \
-                                best = v > best ? v : best;                                                          \
-                                bi = (i & m) | (bi & ~m);                                                            \
-                            }                                                                                        \
-                        }                                                                                            \
-                    y[j] = best;                                                                                     \
-                    arg[j] = (int32_t)bi;                                                                            \
+        int64_t lo0 = tt->lo[0][od], hi0 = tt->hi[0][od], b0 = od * w->s[0] - w->p0[0];                              \
+        int64_t lo1 = tt->lo[1][oh], hi1 = tt->hi[1][oh], b1 = oh * w->s[1] - w->p0[1];                              \
+        int64_t lo2 = tt->lo[2][ow], hi2 = tt->hi[2][ow], b2 = ow * w->s[2] - w->p0[2];                              \
+        if (lo0 >= hi0 || lo1 >= hi1 || lo2 >= hi2) {                                                                \
+            *y = LOWEST;                                                                                             \
+            *arg = -1;                                                                                               \
+            return;                                                                                                  \
+        }                                                                                                            \
+        /* start from the first inside tap; branch-free after that */                                                \
+        int64_t bi = ((b0 + lo0 * w->d[0]) * I1 + b1 + lo1 * w->d[1]) * I2 + b2 + lo2 * w->d[2];                     \
+        T best = x[bi];                                                                                              \
+        for (int64_t t0 = lo0; t0 < hi0; t0++)                                                                       \
+            for (int64_t t1 = lo1; t1 < hi1; t1++) {                                                                 \
+                int64_t row = ((b0 + t0 * w->d[0]) * I1 + b1 + t1 * w->d[1]) * I2 + b2;                              \
+                for (int64_t t2 = lo2; t2 < hi2; t2++) {                                                             \
+                    int64_t i = row + t2 * w->d[2];                                                                  \
+                    T v = x[i];                                                                                      \
+                    int64_t m = -(int64_t)(v > best); /* all ones when v wins */                                     \
+                    best = v > best ? v : best;                                                                      \
+                    bi = (i & m) | (bi & ~m);                                                                        \
                 }                                                                                                    \
             }                                                                                                        \
-        }                                                                                                            \
+        *y = best;                                                                                                   \
+        *arg = (int32_t)bi;                                                                                          \
+    }                                                                                                                \
+    static void NAME##_plane(const FoilWindow *w, const tap_table *tt, const T *x, T *y, int32_t *arg)               \
+    {                                                                                                                \
+        int64_t j = 0;                                                                                               \
+        for (int64_t od = 0; od < w->out[0]; od++)                                                                   \
+            for (int64_t oh = 0; oh < w->out[1]; oh++)                                                               \
+                for (int64_t ow = 0; ow < w->out[2]; ow++, j++) NAME(w, tt, x, od, oh, ow, y + j, arg + j);          \
     }
 
-DEFINE_MAX_PLANE(max_plane_f32, float, -FLT_MAX)
-DEFINE_MAX_PLANE(max_plane_u8, uint8_t, 0)
+DEFINE_MAX_WINDOW(max_window_f32, float, -FLT_MAX)
+DEFINE_MAX_WINDOW(max_window_u8, uint8_t, 0)
 
 /* Where a row of OW outputs ends in a partial vector: when the row holds a
  * whole one, the last vector is moved back to end at the row's end instead
@@ -226,8 +231,9 @@ static int64_t last_vec_start(int64_t ox, int64_t OW) { return OW - ox < VN && O
 
 /* 2x2 stride-2 windows fully inside an (H, W) plane, VN outputs at a time:
  * each pair of input rows is split into even (a, c) and odd (b, d) columns,
- * and a branch-free tournament keeps the first maximum in row-major order
- * (a, b, c, d), exactly as the general loop does (ties and NaNs included). */
+ * and the taps are compared in row-major order (a, b, c, d) as the general
+ * loop does, so the first maximum wins, ties and NaNs included (a pairwise
+ * tournament, (a, b) against (c, d), kept a NaN c where the loop skips it). */
 static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, float *y, int32_t *arg)
 {
     const vin iota = VN_IOTA, even = VN_EVEN, odd = VN_ODD;
@@ -242,14 +248,61 @@ static void max2x2_plane(const float *x, int64_t W, int64_t OH, int64_t OW, floa
             vn u0 = vn_load_part(r1 + 2 * ox, n2), u1 = vn_load_part(r1 + 2 * ox + VN, n2 - VN);
             vn a = vn_shuffle2(t0, t1, even), b = vn_shuffle2(t0, t1, odd);
             vn c = vn_shuffle2(u0, u1, even), d = vn_shuffle2(u0, u1, odd);
-            vin mab = b > a, mcd = d > c;
-            vn top = vn_select(mab, b, a), bot = vn_select(mcd, d, c);
-            vin mtb = bot > top;
-            vin off = (mtb & ((int32_t)W + (mcd & 1))) | (~mtb & (mab & 1));
+            vin m = b > a, off = m & 1;
+            vn best = vn_select(m, b, a);
+            m = c > best, best = vn_select(m, c, best), off = (m & (int32_t)W) | (~m & off);
+            m = d > best, best = vn_select(m, d, best), off = (m & ((int32_t)W + 1)) | (~m & off);
             vin idx = (int32_t)(2 * oy * W + 2 * ox) + 2 * iota + off;
-            vn_store_part(yr + ox, vn_select(mtb, bot, top), n);
+            vn_store_part(yr + ox, best, n);
             vn_store_part((float *)(ar + ox), (vn)idx, n);
         }
+    }
+}
+
+/* 3x3 stride-2 windows of a 2-D plane, any padding (ResNet's stem pool):
+ * the outputs whose three columns lie inside the plane VN at a time, the
+ * rest one by one. A row's taps are split as in max2x2_plane: columns
+ * 2 ox - p0 + kx for kx = 0, 1 are the even and odd lanes of one pair of
+ * loads, kx = 2 the even lanes of a pair two floats on. The tournament
+ * visits the taps in max_window_f32's order with its comparison, so the
+ * winners are the same (ties and NaNs included). */
+static void max3x3s2_plane(const FoilWindow *w, const tap_table *tt, const float *x, float *y, int32_t *arg)
+{
+    const int64_t W = w->in[2], OH = w->out[1], OW = w->out[2], p0 = w->p0[2];
+    /* inside: 2 ox - p0 >= 0 and 2 ox - p0 + 2 <= W - 1 */
+    const int64_t oa = min64((p0 + 1) / 2, OW), ob = W >= 3 ? max64(oa, min64(OW, (W - 3 + p0) / 2 + 1)) : oa;
+    const vin iota = VN_IOTA, even = VN_EVEN, odd = VN_ODD;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        float *yr = y + oh * OW;
+        int32_t *ar = arg + oh * OW;
+        const int64_t lo1 = tt->lo[1][oh], hi1 = tt->hi[1][oh], b1 = oh * 2 - w->p0[1];
+        const int64_t vec_end = lo1 < hi1 ? ob : oa; /* a row wholly in the padding: all one by one */
+        for (int64_t ox = 0; ox < oa; ox++) max_window_f32(w, tt, x, 0, oh, ox, yr + ox, ar + ox);
+        for (int64_t ox0 = oa; ox0 < vec_end; ox0 += VN) {
+            const int64_t ox = vec_end - ox0 < VN && vec_end - oa >= VN ? vec_end - VN : ox0;
+            const int64_t n = min64(VN, vec_end - ox), n2 = 2 * n, col = 2 * ox - p0;
+            vn best = {0};
+            vin bi = {0};
+            for (int64_t t1 = lo1; t1 < hi1; t1++) {
+                const float *r = x + (b1 + t1) * W + col;
+                vn t0 = vn_load_part(r, n2), t1v = vn_load_part(r + VN, n2 - VN);
+                vn u0 = vn_load_part(r + 2, n2 - 1), u1 = vn_load_part(r + 2 + VN, n2 - 1 - VN);
+                vn tap[3] = {vn_shuffle2(t0, t1v, even), vn_shuffle2(t0, t1v, odd), vn_shuffle2(u0, u1, even)};
+                vin base = (int32_t)((b1 + t1) * W + col) + 2 * iota;
+                for (int kx = 0; kx < 3; kx++) {
+                    if (t1 == lo1 && kx == 0) {
+                        best = tap[0], bi = base;
+                        continue;
+                    }
+                    vin m = tap[kx] > best;
+                    best = vn_select(m, tap[kx], best);
+                    bi = (m & (base + kx)) | (~m & bi);
+                }
+            }
+            vn_store_part(yr + ox, best, n);
+            vn_store_part((float *)(ar + ox), (vn)bi, n);
+        }
+        for (int64_t ox = vec_end; ox < OW; ox++) max_window_f32(w, tt, x, 0, oh, ox, yr + ox, ar + ox);
     }
 }
 
@@ -312,12 +365,14 @@ static foil_status maxpool_forward(FoilOpCtx *c)
     for (int64_t p = 0; p < st->planes; p++) {
         int32_t *ap = arg + p * osz;
         if (u8)
-            max_plane_u8(w, &tt, (const uint8_t *)c->in[0]->data + p * isz, (uint8_t *)c->out[0]->data + p * osz, ap);
+            max_window_u8_plane(w, &tt, (const uint8_t *)c->in[0]->data + p * isz, (uint8_t *)c->out[0]->data + p * osz, ap);
         else if (st->fast2x2)
             max2x2_plane(foil_f32(c->in[0]) + p * isz, w->in[2], w->out[1], w->out[2],
                          foil_f32(c->out[0]) + p * osz, ap);
+        else if (st->fast3x3s2)
+            max3x3s2_plane(w, &tt, foil_f32(c->in[0]) + p * isz, foil_f32(c->out[0]) + p * osz, ap);
         else
-            max_plane_f32(w, &tt, foil_f32(c->in[0]) + p * isz, foil_f32(c->out[0]) + p * osz, ap);
+            max_window_f32_plane(w, &tt, foil_f32(c->in[0]) + p * isz, foil_f32(c->out[0]) + p * osz, ap);
         if (ind) write_indices(w, st->storage_order, p, ap, ind + p * osz);
     }
     return FOIL_OK;
