@@ -160,6 +160,24 @@ static void test_dconv(void **state)
 
 /* ---- Winograd ------------------------------------------------------------------ */
 
+/* f->group samples (and one more, which a run must leave alone) in one run
+ * of foilWinoRunSamples: bitwise what foilWinoRun gives each. */
+static void run_wgroup(const FoilWino *f, const dcase *c, const float *u, const float *b, int acc)
+{
+    const int64_t S = f->group, xs = c->nin * c->sh * c->sw, ys = c->nout * c->rows * c->cols;
+    float *src = randn((S + 1) * xs, 11), *init = randn((S + 1) * ys, 12);
+    float *y = malloc((size_t)((S + 1) * ys) * sizeof *y), *y2 = malloc((size_t)((S + 1) * ys) * sizeof *y2);
+    float *scr = scratch(f->scratch_fl);
+    memcpy(y, init, (size_t)((S + 1) * ys) * sizeof *y);
+    memcpy(y2, init, (size_t)((S + 1) * ys) * sizeof *y2);
+    for (int64_t s = 0; s < S; s++) foilWinoRun(f, u, src + s * xs, b, 0, f->ntile, 0, f->cout_v, scr, y + s * ys, acc);
+    for (size_t j = 0; j < f->scratch_fl; j++) scr[j] = NAN;
+    foilWinoRunSamples(f, u, src, xs, S + 1, b, scr, y2, ys, acc);
+    check_guard(scr, f->scratch_fl);
+    assert_memory_equal(y, y2, (size_t)((S + 1) * ys) * sizeof *y);
+    free(src), free(init), free(y), free(y2), free(scr);
+}
+
 static void run_wcase(const dcase *c)
 {
     FoilWino f;
@@ -167,7 +185,7 @@ static void run_wcase(const dcase *c)
     weight_strides(c, &base, &wo, &wi, &wky, &wkx);
     assert_int_equal(c->kh, 3);
     assert_int_equal(foilWinoSetup(&f, c->nin, c->nout, c->sh, c->sw, c->top, c->left, c->rows, c->cols, wo, wi,
-                                     wky, wkx),
+                                     wky, wkx, WINO_MAX_GROUP),
                      0);
     int64_t ny = c->nout * c->rows * c->cols;
     float *src = randn(c->nin * c->sh * c->sw, 5), *w = randn(c->nout * c->nin * 9, 6);
@@ -205,6 +223,7 @@ static void run_wcase(const dcase *c)
                 foilWinoRun(&f, u, src, b, cut[k], cut[k + 1], c, c + 16 * (1 + k % 2), scr, y2, acc);
             }
         assert_memory_equal(y, y2, (size_t)ny * sizeof *y);
+        run_wgroup(&f, c, u, b, acc);
     }
     free(src), free(w), free(bias), free(init), free(ref), free(u), free(scr), free(y), free(y2);
 }
@@ -221,6 +240,8 @@ static void test_wino(void **state)
         {3, 16, 1, 1, 1, 1, 1, 1, 3, 3, 1, 1, 0},      /* one output, one tile */
         {8, 20, 10, 9, -1, 0, 6, 7, 3, 3, 1, 1, 1},    /* cropped source */
         {33, 40, 4, 31, 1, 1, 4, 31, 3, 3, 1, 1, 0},   /* 2 x 16 tiles per row */
+        {16, 24, 28, 28, 1, 1, 28, 28, 3, 3, 1, 1, 0}, /* 196 tiles: blocks of 98 */
+        {24, 48, 7, 7, 1, 1, 7, 7, 3, 3, 1, 1, 0},     /* ResNet's 7x7 stage: 16 tiles, 6 samples a run */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_wcase(&cases[i]);
 }

@@ -433,11 +433,12 @@ static int wino_setup(conv_state *st)
 {
     const FoilDconv *f = &st->dfwd, *b = &st->dbwd;
     if (f->kh != 3 || f->kw != 3 || f->dh != 1 || f->dw != 1) return -1;
+    /* the forward pass may take several samples a run (batch-parallel) */
     if (foilWinoSetup(&st->wfwd, f->nin, f->nout, f->sh, f->sw, f->top, f->left, f->rows, f->cols, f->wo, f->wi,
-                        f->wky, f->wkx))
+                        f->wky, f->wkx, st->batch_par ? WINO_MAX_GROUP : 1))
         return -1;
     return foilWinoSetup(&st->wbwd, b->nin, b->nout, b->sh, b->sw, b->top, b->left, b->rows, b->cols, b->wo, b->wi,
-                           b->wky, b->wkx);
+                           b->wky, b->wkx, 1);
 }
 
 /* Winograd pays when its multiply-adds (16 products with the output channels
@@ -593,6 +594,21 @@ static foil_status conv_forward(FoilOpCtx *c)
      * this thread when each thread has its own samples (the output tensor
      * is then not written at all), else into the output as usual. */
     const FoilOpCtx *pool = c->pool_out;
+    if (st->batch_par && u && !pool && st->wfwd.group > 1) {
+        /* Winograd on small planes: a thread takes a few samples a run, so
+         * that they share each pass over the transformed weights (at most
+         * group a run: N / runs <= group) */
+        int64_t runs = (N + st->wfwd.group - 1) / st->wfwd.group;
+        runs = (runs + st->nthr - 1) / st->nthr * st->nthr; /* runs of near-equal size, as many a thread */
+#pragma omp parallel for schedule(static) num_threads(st->nthr)
+        for (int64_t r = 0; r < runs; r++) {
+            const int64_t n0 = N * r / runs, ns = N * (r + 1) / runs - n0;
+            foilWinoRunSamples(&st->wfwd, u, x + n0 * xs, xs, ns, b, scratch + (size_t)omp_get_thread_num() * sf,
+                                 y + n0 * ys, ys, 0);
+            if (c->relu_out) foilReluInplace(y + n0 * ys, ns * ys);
+        }
+        return FOIL_OK;
+    }
     if (st->batch_par) {
 #pragma omp parallel for schedule(static) num_threads(st->nthr)
         for (int64_t n = 0; n < N; n++) {

@@ -401,8 +401,12 @@ void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, con
 
 static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 
-/* Tiles per block: the block's transformed inputs and products stay in cache. */
-#define WINO_TB 16
+/* Tiles per block: the block's transformed inputs and products, one
+ * position at a time, stay in L2 while the transformed weights of that
+ * position stream past them once (with 16 tiles a block, the 16 MB of a
+ * 512-channel layer's weights came from memory every 16 tiles, and its
+ * 7x7 layers ran at half the speed of the 56x56 ones). */
+#define WINO_TB 96
 /* Floats from one transformed position's rows to the next's, in V and Mx:
  * a block's 16 positions are read (Mx) and written (V) together, and at a
  * multiple of 1 KB apart (16 tiles x 16k channels) they would fall in the
@@ -410,7 +414,7 @@ static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 #define WINO_XS(ch) (WINO_TB * (ch) + 16)
 
 int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
-                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx)
+                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx, int64_t max_group)
 {
     memset(d, 0, sizeof *d);
     d->nin = nin, d->nout = nout, d->sh = sh, d->sw = sw, d->top = top, d->left = left;
@@ -422,6 +426,12 @@ int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw
     if (__builtin_mul_overflow(d->th, d->tw, &nt) || __builtin_mul_overflow(16 * nin, d->cout_v, &u) ||
         __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16, WINO_XS(d->cin_v), &v) ||
         __builtin_mul_overflow(16, WINO_XS(d->cout_v), &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
+        nt < 1)
+        return -1;
+    /* samples a run may take: as many as fill a block, so that small planes
+     * (a 7x7 layer has 16 tiles) share each pass over the weights */
+    d->group = max64(1, min64(min64(WINO_TB / nt, max_group), WINO_MAX_GROUP));
+    if (__builtin_mul_overflow(p, d->group, &p) || __builtin_mul_overflow(y, d->group, &y) ||
         __builtin_add_overflow(p + v, m + y, &s) || s > ((int64_t)1 << 40))
         return -1;
     d->ntile = nt;
@@ -608,48 +618,67 @@ static inline void tblock_transpose(v16 r[16])
 #define tblock_store_part v16_store_part
 #endif
 
-void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
-                   int64_t c0, int64_t c1, float *scratch, float *out, int accumulate)
+/*
+ * Tiles [t0, t1) of S samples' tiles, numbered sample by sample (sample s
+ * holds [s ntile, (s + 1) ntile)): source s at src + s xs, its output at
+ * out + s ys. Either S is 1 (any range of one sample's tiles) or the range
+ * is whole samples; either way each sample's part is a range of its tiles.
+ */
+static void wino_run(const FoilWino *d, const float *u, const float *src, int64_t xs, int64_t S, const float *bias,
+                     int64_t t0, int64_t t1, int64_t c0, int64_t c1, float *scratch, float *out, int64_t ys,
+                     int accumulate)
 {
     c1 = min64(c1, d->cout_v);
     if (t1 <= t0 || c1 <= c0) return;
     const int64_t tw = d->tw, wp = d->wp, cv = d->cin_v, ov = d->cout_v, rows = d->rows, cols = d->cols;
-    const int64_t ty0 = t0 / tw, ty1 = (t1 - 1) / tw + 1, prow = 2 * (ty1 - ty0) + 2;
-    const int64_t vs = WINO_XS(cv), ms = WINO_XS(ov);
-    float *P = scratch;              /* padded rows [2 ty0, 2 ty1 + 2), channel-last: prow x wp x cv */
-    float *V = P + prow * wp * cv;   /* 16 x WINO_TB x cv, positions vs apart */
-    float *Mx = V + 16 * vs;         /* 16 x WINO_TB x ov, positions ms apart */
-    float *Y = Mx + 16 * ms;         /* output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
+    const int64_t nt = d->ntile, vs = WINO_XS(cv), ms = WINO_XS(ov);
+    const int64_t p_fl = d->hp * wp * cv, y_fl = 2 * d->th * cols * ov; /* one sample's P and Y */
+    /* per sample: its tiles [lt0, lt1), their tile rows [ty0, ty1) */
+    int64_t lt0[WINO_MAX_GROUP], lt1[WINO_MAX_GROUP], ty0[WINO_MAX_GROUP], ty1[WINO_MAX_GROUP];
+    for (int64_t s = 0; s < S; s++) {
+        lt0[s] = max64(t0 - s * nt, 0), lt1[s] = min64(t1 - s * nt, nt);
+        ty0[s] = lt0[s] / tw, ty1[s] = lt1[s] > lt0[s] ? (lt1[s] - 1) / tw + 1 : ty0[s];
+    }
+    float *P = scratch;           /* per sample: padded rows [2 ty0, 2 ty1 + 2), channel-last, wp x cv each */
+    float *V = P + S * p_fl;      /* 16 x WINO_TB x cv, positions vs apart */
+    float *Mx = V + 16 * vs;      /* 16 x WINO_TB x ov, positions ms apart */
+    float *Y = Mx + 16 * ms;      /* per sample: output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
 
-    /* 1. the source, transposed into padded channel-last rows (16 x 16
+    /* 1. the sources, transposed into padded channel-last rows (16 x 16
      * blocks; channels past nin read as 0) */
-    memset(P, 0, (size_t)(prow * wp * cv) * sizeof *P);
     const int64_t b0 = max64(d->left, 0), b1 = min64(d->left + d->sw, wp);
-    for (int64_t h = 0; h < prow; h++) {
-        int64_t sr = 2 * ty0 + h - d->top;
-        if (sr < 0 || sr >= d->sh) continue;
-        for (int64_t i0 = 0; i0 < d->nin; i0 += TBLK)
-            for (int64_t b = b0; b < b1; b += TBLK) {
-                int64_t ni = min64(TBLK, d->nin - i0), nb = min64(TBLK, b1 - b);
-                tblock r[TBLK];
-                _Pragma("GCC unroll 16") for (int k = 0; k < TBLK; k++)
-                    r[k] = k < ni ? tblock_load_part(src + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb)
-                                  : (tblock){0};
-                tblock_transpose(r);
-                _Pragma("GCC unroll 16") for (int j = 0; j < TBLK; j++)
-                    if (j < nb) tblock_store(P + (h * wp + b + j) * cv + i0, r[j]);
-            }
+    for (int64_t s = 0; s < S; s++) {
+        if (lt1[s] <= lt0[s]) continue;
+        const int64_t prow = 2 * (ty1[s] - ty0[s]) + 2;
+        const float *xsrc = src + s * xs;
+        float *Ps = P + s * p_fl;
+        memset(Ps, 0, (size_t)(prow * wp * cv) * sizeof *Ps);
+        for (int64_t h = 0; h < prow; h++) {
+            int64_t sr = 2 * ty0[s] + h - d->top;
+            if (sr < 0 || sr >= d->sh) continue;
+            for (int64_t i0 = 0; i0 < d->nin; i0 += TBLK)
+                for (int64_t b = b0; b < b1; b += TBLK) {
+                    int64_t ni = min64(TBLK, d->nin - i0), nb = min64(TBLK, b1 - b);
+                    tblock r[TBLK];
+                    _Pragma("GCC unroll 16") for (int k = 0; k < TBLK; k++)
+                        r[k] = k < ni ? tblock_load_part(xsrc + ((i0 + k) * d->sh + sr) * d->sw + (b - d->left), nb)
+                                      : (tblock){0};
+                    tblock_transpose(r);
+                    _Pragma("GCC unroll 16") for (int j = 0; j < TBLK; j++)
+                        if (j < nb) tblock_store(Ps + (h * wp + b + j) * cv + i0, r[j]);
+                }
+        }
     }
 
-    /* per block of WINO_TB tiles: 2. V[xi, t, i] = (B^T d B)[xi] with
+    /* per block of at most WINO_TB tiles: 2. V[xi, t, i] = (B^T d B)[xi] with
      * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; 3. the 16 products;
      * 4. out tile = A^T M A (+ bias) with A^T = [1 1 1 0; 0 1 -1 -1], into Y */
     const int64_t nblk = (t1 - t0 + WINO_TB - 1) / WINO_TB; /* blocks of equal size: no 1-tile block */
     for (int64_t k = 0, tb = t0; k < nblk; k++) {
         const int64_t nb = (t1 - t0) * (k + 1) / nblk - (t1 - t0) * k / nblk;
         for (int64_t t = tb; t < tb + nb; t++) {
-            int64_t ty = t / tw, tx = t - ty * tw;
-            const float *base = P + (2 * (ty - ty0) * wp + 2 * tx) * cv;
+            const int64_t s = t / nt, ty = (t - s * nt) / tw, tx = t - s * nt - ty * tw;
+            const float *base = P + s * p_fl + (2 * (ty - ty0[s]) * wp + 2 * tx) * cv;
             for (int64_t c = 0; c < cv; c += VN) {
                 vn x[4][4], y[4][4];
                 for (int i = 0; i < 4; i++)
@@ -670,47 +699,62 @@ void foilWinoRun(const FoilWino *d, const float *u, const float *src, const floa
             wino_gemm(nb, d->nin, V + xi * vs, cv, u + xi * d->nin * ov + c0, ov, Mx + xi * ms + c0,
                       c1 - c0);
         for (int64_t t = tb; t < tb + nb; t++) {
-            int64_t ty = t / tw, tx = t - ty * tw;
+            const int64_t s = t / nt, ty = (t - s * nt) / tw, tx = t - s * nt - ty * tw;
+            float *Ys = Y + s * y_fl;
             for (int64_t o = c0; o < c1; o += VN) {
-                vn m[4][4], s[2][4];
+                vn m[4][4], sm[2][4];
                 for (int i = 0; i < 4; i++)
                     for (int j = 0; j < 4; j++) m[i][j] = vn_load(Mx + (i * 4 + j) * ms + (t - tb) * ov + o);
                 for (int j = 0; j < 4; j++) {
-                    s[0][j] = m[0][j] + m[1][j] + m[2][j];
-                    s[1][j] = m[1][j] - m[2][j] - m[3][j];
+                    sm[0][j] = m[0][j] + m[1][j] + m[2][j];
+                    sm[1][j] = m[1][j] - m[2][j] - m[3][j];
                 }
                 vn bv = bias && !accumulate ? vn_load_part(bias + o, d->nout - o) : (vn){0};
                 for (int i = 0; i < 2; i++) {
-                    vn r[2] = {s[i][0] + s[i][1] + s[i][2] + bv, s[i][1] - s[i][2] - s[i][3] + bv};
+                    vn r[2] = {sm[i][0] + sm[i][1] + sm[i][2] + bv, sm[i][1] - sm[i][2] - sm[i][3] + bv};
                     int64_t yr = 2 * ty + i, yc = 2 * tx;
                     if (yr >= rows) break;
                     for (int j = 0; j < 2 && yc + j < cols; j++)
-                        vn_store(Y + ((yr - 2 * ty0) * cols + yc + j) * ov + o, r[j]);
+                        vn_store(Ys + ((yr - 2 * ty0[s]) * cols + yc + j) * ov + o, r[j]);
                 }
             }
         }
         tb += nb;
     }
 
-    /* 5. Y back into (nout, rows, cols): the outputs of tiles [t0, t1) */
-    for (int64_t ty = ty0; ty < ty1; ty++) {
-        int64_t tlo = max64(t0, ty * tw) - ty * tw, thi = min64(t1, (ty + 1) * tw) - ty * tw;
-        int64_t q0 = 2 * tlo, q1 = min64(2 * thi, cols);
-        for (int64_t yr = 2 * ty; yr < 2 * ty + 2 && yr < rows; yr++) {
-            const float *yrow = Y + (yr - 2 * ty0) * cols * ov;
-            for (int64_t o0 = c0; o0 < min64(c1, d->nout); o0 += TBLK)
-                for (int64_t q = q0; q < q1; q += TBLK) {
-                    int64_t nq = min64(TBLK, q1 - q), no = min64(TBLK, d->nout - o0);
-                    tblock r[TBLK];
-                    _Pragma("GCC unroll 16") for (int k = 0; k < TBLK; k++)
-                        r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : (tblock){0};
-                    tblock_transpose(r);
-                    _Pragma("GCC unroll 16") for (int l = 0; l < TBLK; l++) {
-                        if (l >= no) break;
-                        float *dst = out + ((o0 + l) * rows + yr) * cols + q;
-                        tblock_store_part(dst, accumulate ? r[l] + tblock_load_part(dst, nq) : r[l], nq);
+    /* 5. Y back into (nout, rows, cols): each sample's outputs of its tiles */
+    for (int64_t s = 0; s < S; s++)
+        for (int64_t ty = ty0[s]; ty < ty1[s]; ty++) {
+            int64_t tlo = max64(lt0[s], ty * tw) - ty * tw, thi = min64(lt1[s], (ty + 1) * tw) - ty * tw;
+            int64_t q0 = 2 * tlo, q1 = min64(2 * thi, cols);
+            for (int64_t yr = 2 * ty; yr < 2 * ty + 2 && yr < rows; yr++) {
+                const float *yrow = Y + s * y_fl + (yr - 2 * ty0[s]) * cols * ov;
+                for (int64_t o0 = c0; o0 < min64(c1, d->nout); o0 += TBLK)
+                    for (int64_t q = q0; q < q1; q += TBLK) {
+                        int64_t nq = min64(TBLK, q1 - q), no = min64(TBLK, d->nout - o0);
+                        tblock r[TBLK];
+                        _Pragma("GCC unroll 16") for (int k = 0; k < TBLK; k++)
+                            r[k] = k < nq ? tblock_load(yrow + (q + k) * ov + o0) : (tblock){0};
+                        tblock_transpose(r);
+                        _Pragma("GCC unroll 16") for (int l = 0; l < TBLK; l++) {
+                            if (l >= no) break;
+                            float *dst = out + s * ys + ((o0 + l) * rows + yr) * cols + q;
+                            tblock_store_part(dst, accumulate ? r[l] + tblock_load_part(dst, nq) : r[l], nq);
+                        }
                     }
-                }
+            }
         }
-    }
+}
+
+void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
+                   int64_t c0, int64_t c1, float *scratch, float *out, int accumulate)
+{
+    wino_run(d, u, src, 0, 1, bias, t0, t1, c0, c1, scratch, out, 0, accumulate);
+}
+
+void foilWinoRunSamples(const FoilWino *d, const float *u, const float *src, int64_t xs, int64_t nsamples,
+                          const float *bias, float *scratch, float *out, int64_t ys, int accumulate)
+{
+    nsamples = min64(nsamples, d->group);
+    wino_run(d, u, src, xs, nsamples, bias, 0, nsamples * d->ntile, 0, d->cout_v, scratch, out, ys, accumulate);
 }

@@ -99,20 +99,26 @@ void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, con
  * 16 products of (tiles x nin) by (nin x nout), with output channels in the
  * vector lanes (channel counts padded to multiples of 16, padding zero).
  * Data is held channel-last: the source is transposed into padded HWC rows,
- * and the result transposed back into (nout, rows, cols).
+ * and the result transposed back into (nout, rows, cols). Tiles go through
+ * in blocks (up to 96), each transformed position's weights read once a
+ * block; where a sample has few tiles, a run may take several samples
+ * (group) so that its blocks are full.
  */
+#define WINO_MAX_GROUP 8
 typedef struct FoilWino {
     int64_t nin, nout, sh, sw, top, left, rows, cols;
     int64_t th, tw, ntile, hp, wp;
     int64_t cin_v, cout_v;    /* channel counts rounded up to 16 */
     int64_t wo, wi, wky, wkx; /* weight (o, i, ky, kx) as in FoilDconv */
     size_t u_fl;              /* floats of transformed weights (16 * nin * cout_v) */
-    size_t scratch_fl;        /* floats of per-thread scratch for any tile range */
+    int64_t group;            /* samples foilWinoRunSamples takes at most */
+    size_t scratch_fl;        /* floats of per-thread scratch for any tile range, or group samples */
 } FoilWino;
 
-/* Returns 0, or -1 when a size overflows. */
+/* Returns 0, or -1 when a size overflows. max_group: the most samples a
+ * run may take (1: foilWinoRun only). */
 int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
-                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx);
+                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx, int64_t max_group);
 
 /* u (d->u_fl floats) = the transformed weights G g G^T of w. */
 void foilWinoWeights(const FoilWino *d, const float *w, float *u);
@@ -123,4 +129,10 @@ void foilWinoWeights(const FoilWino *d, const float *w, float *u);
  * scratch: d->scratch_fl floats of this thread's. */
 void foilWinoRun(const FoilWino *d, const float *u, const float *src, const float *bias, int64_t t0, int64_t t1,
                    int64_t c0, int64_t c1, float *scratch, float *out, int accumulate);
+
+/* All tiles and output channels of nsamples samples (at most d->group; more
+ * are not done): sample s from src + s xs into out + s ys, as foilWinoRun
+ * does each, in the same order of sums (the same values). */
+void foilWinoRunSamples(const FoilWino *d, const float *u, const float *src, int64_t xs, int64_t nsamples,
+                          const float *bias, float *scratch, float *out, int64_t ys, int accumulate);
 #endif

@@ -52,6 +52,7 @@
 #define foilGemvAxpy FOIL_KSET_NAME(foilGemvAxpy)
 #define foilGemvDot FOIL_KSET_NAME(foilGemvDot)
 #define foilWinoRun FOIL_KSET_NAME(foilWinoRun)
+#define foilWinoRunSamples FOIL_KSET_NAME(foilWinoRunSamples)
 #define foilWinoSetup FOIL_KSET_NAME(foilWinoSetup)
 #define foilWinoWeights FOIL_KSET_NAME(foilWinoWeights)
 
