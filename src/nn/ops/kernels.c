@@ -10,6 +10,7 @@
  * vectors of C. Each output element is one sum in a fixed order (taps, input
  * channels, or k, ascending), whatever tile or thread computes it.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "nn/ops/im2col.h"
@@ -409,8 +410,8 @@ static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 #define WINO_TB 96
 /* Floats from one transformed position's rows to the next's, in V and Mx:
  * a block's 16 positions are read (Mx) and written (V) together, and at a
- * multiple of 1 KB apart (16 tiles x 16k channels) they would fall in the
- * same few L1 sets; one extra cache line apart they spread over 16. */
+ * multiple of 1 KB apart (WINO_TB tiles x 16k channels) they would fall in
+ * the same few L1 sets; one extra cache line apart they spread over 16. */
 #define WINO_XS(ch) (WINO_TB * (ch) + 16)
 
 int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
@@ -635,6 +636,7 @@ static void wino_run(const FoilWino *d, const float *u, const float *src, int64_
     const int64_t p_fl = d->hp * wp * cv, y_fl = 2 * d->th * cols * ov; /* one sample's P and Y */
     /* per sample: its tiles [lt0, lt1), their tile rows [ty0, ty1) */
     int64_t lt0[WINO_MAX_GROUP], lt1[WINO_MAX_GROUP], ty0[WINO_MAX_GROUP], ty1[WINO_MAX_GROUP];
+    assert(S >= 1 && S <= WINO_MAX_GROUP);
     for (int64_t s = 0; s < S; s++) {
         lt0[s] = max64(t0 - s * nt, 0), lt1[s] = min64(t1 - s * nt, nt);
         ty0[s] = lt0[s] / tw, ty1[s] = lt1[s] > lt0[s] ? (lt1[s] - 1) / tw + 1 : ty0[s];
