@@ -56,6 +56,8 @@ enum { CONV_IM2COL, CONV_1X1, CONV_DIRECT, CONV_SMALLK };
 /* The direct path while a padded sample stays within this many floats
  * (cache-sized: every block of output planes rereads it). */
 #define DIRECT_MAX_PAD ((int64_t)1 << 18)
+/* Floats of a forward im2col chunk (512 KB: in L2 for sgemm to pack). */
+#define IM2COL_CHUNK_FL ((int64_t)1 << 17)
 /* The few-tap and direct paths split one sample over the threads from this
  * many multiply-adds (see sample_par). */
 #define DIRECT_PAR_WORK 1048576.0
@@ -224,19 +226,28 @@ static float sum_f32(const float *x, int64_t n)
  * General path: im2col + sgemm, one sample at a time.
  */
 
+/* Output rows a forward im2col chunk covers: its columns (K x rows x
+ * out[2] floats) stay in L2 between im2col writing them and sgemm packing
+ * them (a whole stem's column matrix is 7 MB a sample). All rows when the
+ * window has a depth axis. */
+static int64_t im2col_chunk_rows(const conv_state *st)
+{
+    const int64_t per_row = st->K * st->w.out[0] * st->w.out[2];
+    if (st->w.out[0] > 1 || per_row <= 0) return st->w.out[1];
+    int64_t rows = IM2COL_CHUNK_FL / per_row;
+    return rows < 1 ? 1 : rows > st->w.out[1] ? st->w.out[1] : rows;
+}
+
 /* y (M, P) of one sample from x (C, in...): per group, col = im2col(x_g),
- * y_g = W_g col + B_g. */
+ * y_g = W_g col + B_g, the columns of col a chunk of output rows at a
+ * time (each output's sum is the same, whatever the chunks). */
 static void gemm_forward_sample(const conv_state *st, const float *x, const float *w, const float *b, float *y,
                                 float *col)
 {
-    const int64_t Cg = st->Cg, Mg = st->Mg, K = st->K, P = st->P;
+    const int64_t Cg = st->Cg, Mg = st->Mg, K = st->K, P = st->P, O1 = st->w.out[1], per = P / O1;
+    const int64_t chunk = st->path == CONV_1X1 ? O1 : im2col_chunk_rows(st);
     for (int64_t g = 0; g < st->group; g++) {
         const float *xg = x + g * Cg * st->w.in_size;
-        const float *cg = xg;
-        if (st->path != CONV_1X1) {
-            foilIm2col(&st->w, Cg, xg, col);
-            cg = col;
-        }
         float *yg = y + g * Mg * P;
         float beta = 0.0f;
         if (b) {
@@ -247,8 +258,17 @@ static void gemm_forward_sample(const conv_state *st, const float *x, const floa
             }
             beta = 1.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)P, (int)K, 1.0f, w + g * Mg * K,
-                    (int)K, cg, (int)P, beta, yg, (int)P);
+        for (int64_t r0 = 0; r0 < O1; r0 += chunk) {
+            const int64_t r1 = r0 + chunk < O1 ? r0 + chunk : O1, n = (r1 - r0) * per;
+            const float *cg = xg + r0 * per; /* 1x1: x itself, ld P */
+            int64_t ld = P;
+            if (st->path != CONV_1X1) {
+                foilIm2colRows(&st->w, Cg, xg, r0, r1, col);
+                cg = col, ld = n;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)n, (int)K, 1.0f, w + g * Mg * K,
+                        (int)K, cg, (int)ld, beta, yg + r0 * per, (int)P);
+        }
     }
 }
 

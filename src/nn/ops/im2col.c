@@ -155,26 +155,31 @@ foil_status foilWindowResolve(const FoilOpCtx *c, const FoilWinattr *a, int nsp,
  */
 void foilIm2col(const FoilWindow *w, int64_t ch, const float *x, float *col)
 {
+    foilIm2colRows(w, ch, x, 0, w->out[1], col);
+}
+
+void foilIm2colRows(const FoilWindow *w, int64_t ch, const float *x, int64_t oh0, int64_t oh1, float *col)
+{
     const int64_t I0 = w->in[0], I1 = w->in[1], I2 = w->in[2];
-    const int64_t O0 = w->out[0], O1 = w->out[1], O2 = w->out[2];
-    const int64_t s2 = w->s[2];
+    const int64_t O0 = w->out[0], O2 = w->out[2];
+    const int64_t s2 = w->s[2], cols = O0 * (oh1 - oh0) * O2;
     float *row = col;
     for (int64_t c = 0; c < ch; c++) {
         const float *xc = x + c * w->in_size;
         for (int64_t kd = 0; kd < w->k[0]; kd++)
             for (int64_t kh = 0; kh < w->k[1]; kh++)
-                for (int64_t kw = 0; kw < w->k[2]; kw++, row += w->out_size) {
+                for (int64_t kw = 0; kw < w->k[2]; kw++, row += cols) {
                     int64_t offw = kw * w->d[2] - w->p0[2], lo, hi;
                     foilWinRange(offw, s2, I2, O2, &lo, &hi);
                     float *dst = row;
                     for (int64_t od = 0; od < O0; od++) {
                         int64_t id = od * w->s[0] - w->p0[0] + kd * w->d[0];
                         if (id < 0 || id >= I0) {
-                            foilZeroFloats(dst, O1 * O2);
-                            dst += O1 * O2;
+                            foilZeroFloats(dst, (oh1 - oh0) * O2);
+                            dst += (oh1 - oh0) * O2;
                             continue;
                         }
-                        for (int64_t oh = 0; oh < O1; oh++, dst += O2) {
+                        for (int64_t oh = oh0; oh < oh1; oh++, dst += O2) {
                             int64_t ih = oh * w->s[1] - w->p0[1] + kh * w->d[1];
                             if (ih < 0 || ih >= I1) {
                                 foilZeroFloats(dst, O2);

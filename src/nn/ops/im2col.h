@@ -91,6 +91,10 @@ static inline void foilWinRange(int64_t off, int64_t step, int64_t limit, int64_
  * padding reads as 0. */
 void foilIm2col(const FoilWindow *w, int64_t ch, const float *x, float *col);
 
+/* The same for output rows (second spatial axis) [oh0, oh1) only: col is
+ * (ch * k_size, out[0] * (oh1 - oh0) * out[2]). */
+void foilIm2colRows(const FoilWindow *w, int64_t ch, const float *x, int64_t oh0, int64_t oh1, float *col);
+
 /* The adjoint of foilIm2col: dx (ch, in...) += col scattered back. */
 void foilCol2im(const FoilWindow *w, int64_t ch, const float *col, float *dx);
 

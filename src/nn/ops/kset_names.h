@@ -42,6 +42,7 @@
 /* im2col.c */
 #define foilCol2im FOIL_KSET_NAME(foilCol2im)
 #define foilIm2col FOIL_KSET_NAME(foilIm2col)
+#define foilIm2colRows FOIL_KSET_NAME(foilIm2colRows)
 #define foilWinattrParse FOIL_KSET_NAME(foilWinattrParse)
 #define foilWindowResolve FOIL_KSET_NAME(foilWindowResolve)
 
