@@ -2,12 +2,13 @@
  * bench/bench_engine.c - time foil's forward pass and forward + input
  * gradient through an ONNX classifier, as an attack's inner loop runs them.
  *
- * usage: bench_engine MODEL.onnx BATCH REPEATS [C H W] [--load]
+ * usage: bench_engine MODEL.onnx BATCH REPEATS [C H W] [--load | --forward]
  * Prints one line per measurement: "foil forward|forward+grad BATCH median_ms
  * images_per_s" (medians over REPEATS timed runs after 3 warm-ups).
  * --load first times loading as the zoo benchmark times ONNX Runtime's and
  * PyTorch's: foil_model_load and the first batch-1 forward, minus a warm
  * batch-1 forward (the median of 3), as "foil load 1 ms 0".
+ * --forward times the forward pass only (for profiling it under perf).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +65,10 @@ static foil_status time_load(const char *path, int64_t c, int64_t h, int64_t w, 
 int main(int argc, char **argv)
 {
     int load = argc > 4 && strcmp(argv[argc - 1], "--load") == 0;
-    argc -= load;
+    int forward_only = argc > 4 && strcmp(argv[argc - 1], "--forward") == 0;
+    argc -= load + forward_only;
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_engine MODEL.onnx BATCH REPEATS [C H W] [--load]\n");
+        fprintf(stderr, "usage: bench_engine MODEL.onnx BATCH REPEATS [C H W] [--load | --forward]\n");
         return 2;
     }
     int64_t batch = atoll(argv[2]);
@@ -95,7 +97,7 @@ int main(int argc, char **argv)
     int64_t *labels = calloc((size_t)batch, sizeof *labels);
     for (int64_t i = 0; i < batch; i++) labels[i] = i % 10;
     double *t = malloc((size_t)repeats * sizeof *t);
-    for (int mode = 0; mode < 2; mode++) {
+    for (int mode = 0; mode < 2 - forward_only; mode++) {
         for (int k = -3; k < repeats; k++) {
             double t0 = now_ms();
             foil_status st = mode == 0 ? foil_model_predict(m, &x, &logits)

@@ -190,6 +190,12 @@ void foilIm2colRows(const FoilWindow *w, int64_t ch, const float *x, int64_t oh0
                             foilZeroFloats(dst, lo);
                             if (s2 == 1) {
                                 if (hi > lo) foilCopyFloats(dst + lo, src + offw + lo, hi - lo);
+                            } else if (s2 == 2) {
+                                /* a constant stride: vectorized as even-lane permutes of two loads (the
+                                 * variable stride below is a scalar loop; ResNet's stride-2 layers spent
+                                 * as long in im2col as in half their sgemm) */
+                                const float *s = src + offw;
+                                for (int64_t t = lo; t < hi; t++) dst[t] = s[2 * t];
                             } else {
                                 for (int64_t t = lo; t < hi; t++) dst[t] = src[offw + t * s2];
                             }
