@@ -178,14 +178,14 @@ static void run_wgroup(const FoilWino *f, const dcase *c, const float *u, const 
     free(src), free(init), free(y), free(y2), free(scr);
 }
 
-static void run_wcase(const dcase *c)
+static void run_wcase(const dcase *c, int64_t m)
 {
     FoilWino f;
     int64_t base, wo, wi, wky, wkx;
     weight_strides(c, &base, &wo, &wi, &wky, &wkx);
     assert_int_equal(c->kh, 3);
     assert_int_equal(foilWinoSetup(&f, c->nin, c->nout, c->sh, c->sw, c->top, c->left, c->rows, c->cols, wo, wi,
-                                     wky, wkx, WINO_MAX_GROUP),
+                                     wky, wkx, m, WINO_MAX_GROUP),
                      0);
     int64_t ny = c->nout * c->rows * c->cols;
     float *src = randn(c->nin * c->sh * c->sw, 5), *w = randn(c->nout * c->nin * 9, 6);
@@ -210,8 +210,11 @@ static void run_wcase(const dcase *c)
             mag = fmax(mag, fabs(ref[j]));
         }
         if (err > 1e-5 * mag)
-            fprintf(stderr, "wino %lldx%lld %lld->%lld mode %d: error %g\n", (long long)c->rows, (long long)c->cols,
-                    (long long)c->nin, (long long)c->nout, mode, err);
+            fprintf(stderr, "wino F(%lld) %lldx%lld %lld->%lld mode %d: error %g\n", (long long)m, (long long)c->rows,
+                    (long long)c->cols, (long long)c->nin, (long long)c->nout, mode, err);
+        if (getenv("FOIL_TEST_WINO_ERR"))
+            fprintf(stderr, "wino F(%lld) %lldx%lld %lld->%lld: max error %.3g of max |y| %.3g (%.3g)\n", (long long)m,
+                    (long long)c->rows, (long long)c->cols, (long long)c->nin, (long long)c->nout, err, mag, err / mag);
         assert_true(err <= 1e-5 * mag);
         /* tile ranges split anywhere (mid tile row too), and output channels
          * in blocks of 16: bitwise equal */
@@ -242,8 +245,12 @@ static void test_wino(void **state)
         {33, 40, 4, 31, 1, 1, 4, 31, 3, 3, 1, 1, 0},   /* 2 x 16 tiles per row */
         {16, 24, 28, 28, 1, 1, 28, 28, 3, 3, 1, 1, 0}, /* 196 tiles: blocks of 98 */
         {24, 48, 7, 7, 1, 1, 7, 7, 3, 3, 1, 1, 0},     /* ResNet's 7x7 stage: 16 tiles, 6 samples a run */
+        {64, 64, 56, 56, 1, 1, 56, 56, 3, 3, 1, 1, 0}, /* ResNet's 56x56 stage, F(4x4): 196 tiles */
+        {256, 16, 9, 9, 1, 1, 9, 9, 3, 3, 1, 1, 1},    /* long sums; F(4x4): 3x3 tiles, 2 hanging over */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_wcase(&cases[i]);
+    /* F(2x2, 3x3) and F(4x4, 3x3) on every case */
+    for (int64_t m = 2; m <= 4; m += 2)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_wcase(&cases[i], m);
 }
 
 /* ---- few-row products ---------------------------------------------------------- */

@@ -20,8 +20,9 @@
  *     leaves sgemm nothing but overhead);
  *   - 1-D or 2-D, group 1, stride 1, a padded sample within DIRECT_MAX_PAD:
  *     kernels.h's direct correlation (no im2col), or for 3x3 kernels without
- *     dilation its Winograd F(2x2, 3x3) where that pays (2.25x fewer
- *     multiplies; transformed weights cached, see wino_weights). Both beat
+ *     dilation Winograd where that pays (F(2x2, 3x3) or, on planes from
+ *     16x16 up, F(4x4, 3x3): 2.25x or 4x fewer multiplies; transformed
+ *     weights cached, see wino_weights). Both beat
  *     im2col + sgemm at every batch size here (OpenBLAS runs its AVX2
  *     kernels), by 2x for cnn-small's second layer at batch 256.
  * Batches of at least as many samples as threads run one sample per thread
@@ -73,7 +74,7 @@ typedef struct conv_state {
     int batch_par;      /* one sample per thread */
     FoilDconv dfwd;    /* direct path: forward correlation, and dx's */
     FoilDconv dbwd;
-    FoilWino wfwd;     /* ... the same by Winograd F(2x2, 3x3) */
+    FoilWino wfwd;     /* ... the same by Winograd (dx's: F(2x2, 3x3)) */
     FoilWino wbwd;
     int wino_fwd, wino_bwd; /* direct path: Winograd for the forward / for dx */
     size_t cache_fl;    /* offset (floats) in the workspace of the Winograd weight cache */
@@ -448,6 +449,21 @@ static void direct_backward_dx(const conv_state *st, const float *w, const float
     direct_sample(&st->dbwd, dy, w + (KH - 1) * KW + (KW - 1), NULL, dx, accumulate, scratch, sf, nthr, par);
 }
 
+/* Winograd's output tile for a plane of rows x cols: F(4x4, 3x3) (4x fewer
+ * multiplies than direct, against F(2x2)'s 2.25x, but its transforms cost
+ * more and round more) from 16x16 up. ResNet-18's 3x3 layers at batch 32,
+ * 2 threads: 56x56 and 28x28 planes run in 0.66x and 0.74x F(2x2)'s time,
+ * 14x14 in the same time and 7x7 within the machine's noise, so F(2x2)
+ * keeps those (a 14x14 plane is 16 F(4x4) tiles, a quarter of them
+ * padding; and its rounding error is smaller). */
+static int64_t wino_tile(int64_t rows, int64_t cols)
+{
+    /* FOIL_WINOGRAD_TILE=2 or 4 forces one, for benchmarks side by side */
+    const char *force = getenv("FOIL_WINOGRAD_TILE");
+    if (force && (!strcmp(force, "2") || !strcmp(force, "4"))) return force[0] - '0';
+    return rows >= 16 && cols >= 16 ? 4 : 2;
+}
+
 /* Winograd for 3x3 kernels without dilation: the same two correlations. */
 static int wino_setup(conv_state *st)
 {
@@ -455,21 +471,22 @@ static int wino_setup(conv_state *st)
     if (f->kh != 3 || f->kw != 3 || f->dh != 1 || f->dw != 1) return -1;
     /* the forward pass may take several samples a run (batch-parallel) */
     if (foilWinoSetup(&st->wfwd, f->nin, f->nout, f->sh, f->sw, f->top, f->left, f->rows, f->cols, f->wo, f->wi,
-                        f->wky, f->wkx, st->batch_par ? WINO_MAX_GROUP : 1))
+                        f->wky, f->wkx, wino_tile(f->rows, f->cols), st->batch_par ? WINO_MAX_GROUP : 1))
         return -1;
     return foilWinoSetup(&st->wbwd, b->nin, b->nout, b->sh, b->sw, b->top, b->left, b->rows, b->cols, b->wo, b->wi,
-                           b->wky, b->wkx, 1);
+                           b->wky, b->wkx, 2, 1);
 }
 
-/* Winograd pays when its multiply-adds (16 products with the output channels
- * padded to vectors) and its transforms, weighted 1.5x for their memory
- * traffic, cost less than the direct kernel's multiply-adds (all counted in
- * 16-float vectors). */
+/* Winograd pays when its multiply-adds (npos products with the output
+ * channels padded to vectors) and its transforms, weighted 1.5x for their
+ * memory traffic, cost less than the direct kernel's multiply-adds (all
+ * counted in 16-float vectors). */
 static int wino_pays(const FoilDconv *d, const FoilWino *f)
 {
     double direct = (double)d->nout * (double)d->nvec * (double)d->nin * 9.0;
     double cin = (double)(f->cin_v / 16), cout = (double)(f->cout_v / 16), nt = (double)f->ntile;
-    double wino = 16.0 * nt * (double)f->nin * cout + nt * (cin * 40.0 + cout * 30.0) +
+    double npos = (double)f->npos;
+    double wino = npos * nt * (double)f->nin * cout + nt * (cin * 40.0 + cout * 30.0) * (npos / 16.0) +
                   6.0 * ((double)(f->hp * f->wp) * cin + (double)(f->rows * f->cols) * cout);
     return f->nin >= 8 && f->nout >= 8 && 1.5 * wino < direct;
 }

@@ -415,25 +415,29 @@ static int64_t round16_64(int64_t n) { return (n + 15) / 16 * 16; }
 #define WINO_XS(ch) (WINO_TB * (ch) + 16)
 
 int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
-                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx, int64_t max_group)
+                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx, int64_t m,
+                    int64_t max_group)
 {
     memset(d, 0, sizeof *d);
+    if (m != 2 && m != 4) return -1;
     d->nin = nin, d->nout = nout, d->sh = sh, d->sw = sw, d->top = top, d->left = left;
     d->rows = rows, d->cols = cols, d->wo = wo, d->wi = wi, d->wky = wky, d->wkx = wkx;
-    d->th = (rows + 1) / 2, d->tw = (cols + 1) / 2;
-    d->hp = 2 * d->th + 2, d->wp = 2 * d->tw + 2;
+    d->m = m, d->npos = (m + 2) * (m + 2);
+    d->th = (rows + m - 1) / m, d->tw = (cols + m - 1) / m;
+    d->hp = m * d->th + 2, d->wp = m * d->tw + 2;
     d->cin_v = round16_64(nin), d->cout_v = round16_64(nout);
-    int64_t nt, u, p, v, m, y, s;
-    if (__builtin_mul_overflow(d->th, d->tw, &nt) || __builtin_mul_overflow(16 * nin, d->cout_v, &u) ||
-        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) || __builtin_mul_overflow(16, WINO_XS(d->cin_v), &v) ||
-        __builtin_mul_overflow(16, WINO_XS(d->cout_v), &m) || __builtin_mul_overflow(2 * d->th * cols, d->cout_v, &y) ||
-        nt < 1)
+    int64_t nt, u, p, v, mx, y, s;
+    if (__builtin_mul_overflow(d->th, d->tw, &nt) || __builtin_mul_overflow(d->npos * nin, d->cout_v, &u) ||
+        __builtin_mul_overflow(d->hp * d->wp, d->cin_v, &p) ||
+        __builtin_mul_overflow(d->npos, WINO_XS(d->cin_v), &v) ||
+        __builtin_mul_overflow(d->npos, WINO_XS(d->cout_v), &mx) ||
+        __builtin_mul_overflow(m * d->th * cols, d->cout_v, &y) || nt < 1)
         return -1;
     /* samples a run may take: as many as fill a block, so that small planes
-     * (a 7x7 layer has 16 tiles) share each pass over the weights */
+     * (a 7x7 layer has 16 tiles of 2x2) share each pass over the weights */
     d->group = max64(1, min64(min64(WINO_TB / nt, max_group), WINO_MAX_GROUP));
     if (__builtin_mul_overflow(p, d->group, &p) || __builtin_mul_overflow(y, d->group, &y) ||
-        __builtin_add_overflow(p + v, m + y, &s) || s > ((int64_t)1 << 40))
+        __builtin_add_overflow(p + v, mx + y, &s) || s > ((int64_t)1 << 40))
         return -1;
     d->ntile = nt;
     d->u_fl = (size_t)u;
@@ -441,18 +445,74 @@ int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw
     return 0;
 }
 
+/* The 1-D transforms (Lavin & Gray 2015), on 16-float vectors:
+ *   F(2, 3): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ *            B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1];
+ *   F(4, 3): interpolation points 0, +-1, +-2 and infinity:
+ *            G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *            B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+ *                   0 4 0 -5 0 1],
+ *            A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * x and y are read and written every step elements (a row or a column of a
+ * tile held in an array). */
+static inline void wino_g(int m, const v16 *g, int step, v16 *y, int ystep)
+{
+    const v16 g0 = g[0], g1 = g[step], g2 = g[2 * step];
+    if (m == 2) {
+        const float h = 0.5f;
+        y[0] = g0, y[ystep] = h * (g0 + g1 + g2), y[2 * ystep] = h * (g0 - g1 + g2), y[3 * ystep] = g2;
+        return;
+    }
+    const float s6 = 1.0f / 6, s12 = 1.0f / 12, s24 = 1.0f / 24;
+    y[0] = 0.25f * g0;
+    y[ystep] = -s6 * (g0 + g1 + g2);
+    y[2 * ystep] = -s6 * (g0 - g1 + g2);
+    y[3 * ystep] = s24 * g0 + s12 * g1 + s6 * g2;
+    y[4 * ystep] = s24 * g0 - s12 * g1 + s6 * g2;
+    y[5 * ystep] = g2;
+}
+
+static inline void wino_bt(int m, const vn *x, int step, vn *y, int ystep)
+{
+    if (m == 2) {
+        const vn x0 = x[0], x1 = x[step], x2 = x[2 * step], x3 = x[3 * step];
+        y[0] = x0 - x2, y[ystep] = x1 + x2, y[2 * ystep] = x2 - x1, y[3 * ystep] = x1 - x3;
+        return;
+    }
+    const vn x0 = x[0], x1 = x[step], x2 = x[2 * step], x3 = x[3 * step], x4 = x[4 * step], x5 = x[5 * step];
+    const vn a = x4 - 4.0f * x2, b = x3 - 4.0f * x1, c = x4 - x2, e = 2.0f * (x3 - x1);
+    y[0] = 4.0f * x0 - 5.0f * x2 + x4;
+    y[ystep] = a + b, y[2 * ystep] = a - b;
+    y[3 * ystep] = c + e, y[4 * ystep] = c - e;
+    y[5 * ystep] = 4.0f * x1 - 5.0f * x3 + x5;
+}
+
+static inline void wino_at(int m, const vn *x, int step, vn *y, int ystep)
+{
+    if (m == 2) {
+        const vn x0 = x[0], x1 = x[step], x2 = x[2 * step], x3 = x[3 * step];
+        y[0] = x0 + x1 + x2, y[ystep] = x1 - x2 - x3;
+        return;
+    }
+    const vn x0 = x[0], x1 = x[step], x2 = x[2 * step], x3 = x[3 * step], x4 = x[4 * step], x5 = x[5 * step];
+    const vn p = x1 + x2, q = x1 - x2, r = x3 + x4, t = x3 - x4;
+    y[0] = x0 + p + r;
+    y[ystep] = q + 2.0f * t;
+    y[2 * ystep] = p + 4.0f * r;
+    y[3 * ystep] = q + 8.0f * t + x5;
+}
+
 /*
  * U[xi = (r, c), i, o] = (G g G^T)[r, c] for the 3x3 kernel g = W(o, i, ., .),
- * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], 16 output channels at a time
- * (gathered: W's strides are arbitrary); channels past nout get 0. Runs
- * only when the weights change.
+ * 16 output channels at a time (gathered: W's strides are arbitrary);
+ * channels past nout get 0. Runs only when the weights change.
  */
 void foilWinoWeights(const FoilWino *d, const float *w, float *u)
 {
-    const float h = 0.5f;
+    const int m = (int)d->m, a = m + 2;
     for (int64_t i = 0; i < d->nin; i++)
         for (int64_t o0 = 0; o0 < d->cout_v; o0 += 16) {
-            v16 g[3][3], t[4][3];
+            v16 g[3][3], t[6][3], x[6][6];
             for (int ky = 0; ky < 3; ky++)
                 for (int kx = 0; kx < 3; kx++) {
                     float lane[16];
@@ -460,16 +520,10 @@ void foilWinoWeights(const FoilWino *d, const float *w, float *u)
                         lane[l] = o0 + l < d->nout ? w[(o0 + l) * d->wo + i * d->wi + ky * d->wky + kx * d->wkx] : 0.0f;
                     g[ky][kx] = v16_load(lane);
                 }
-            for (int kx = 0; kx < 3; kx++) {
-                t[0][kx] = g[0][kx];
-                t[1][kx] = h * (g[0][kx] + g[1][kx] + g[2][kx]);
-                t[2][kx] = h * (g[0][kx] - g[1][kx] + g[2][kx]);
-                t[3][kx] = g[2][kx];
-            }
-            for (int r = 0; r < 4; r++) {
-                v16 x[4] = {t[r][0], h * (t[r][0] + t[r][1] + t[r][2]), h * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
-                for (int c = 0; c < 4; c++) v16_store(u + ((r * 4 + c) * d->nin + i) * d->cout_v + o0, x[c]);
-            }
+            for (int kx = 0; kx < 3; kx++) wino_g(m, &g[0][kx], 3, &t[0][kx], 3);
+            for (int r = 0; r < a; r++) wino_g(m, t[r], 1, x[r], 1);
+            for (int r = 0; r < a; r++)
+                for (int c = 0; c < a; c++) v16_store(u + ((r * a + c) * d->nin + i) * d->cout_v + o0, x[r][c]);
         }
 }
 
@@ -631,9 +685,10 @@ static void wino_run(const FoilWino *d, const float *u, const float *src, int64_
 {
     c1 = min64(c1, d->cout_v);
     if (t1 <= t0 || c1 <= c0) return;
+    const int m = (int)d->m, a = m + 2, npos = a * a;
     const int64_t tw = d->tw, wp = d->wp, cv = d->cin_v, ov = d->cout_v, rows = d->rows, cols = d->cols;
     const int64_t nt = d->ntile, vs = WINO_XS(cv), ms = WINO_XS(ov);
-    const int64_t p_fl = d->hp * wp * cv, y_fl = 2 * d->th * cols * ov; /* one sample's P and Y */
+    const int64_t p_fl = d->hp * wp * cv, y_fl = m * d->th * cols * ov; /* one sample's P and Y */
     /* per sample: its tiles [lt0, lt1), their tile rows [ty0, ty1) */
     int64_t lt0[WINO_MAX_GROUP], lt1[WINO_MAX_GROUP], ty0[WINO_MAX_GROUP], ty1[WINO_MAX_GROUP];
     assert(S >= 1 && S <= WINO_MAX_GROUP);
@@ -641,22 +696,22 @@ static void wino_run(const FoilWino *d, const float *u, const float *src, int64_
         lt0[s] = max64(t0 - s * nt, 0), lt1[s] = min64(t1 - s * nt, nt);
         ty0[s] = lt0[s] / tw, ty1[s] = lt1[s] > lt0[s] ? (lt1[s] - 1) / tw + 1 : ty0[s];
     }
-    float *P = scratch;           /* per sample: padded rows [2 ty0, 2 ty1 + 2), channel-last, wp x cv each */
-    float *V = P + S * p_fl;      /* 16 x WINO_TB x cv, positions vs apart */
-    float *Mx = V + 16 * vs;      /* 16 x WINO_TB x ov, positions ms apart */
-    float *Y = Mx + 16 * ms;      /* per sample: output rows [2 ty0, 2 ty1), channel-last: . x cols x ov */
+    float *P = scratch;           /* per sample: padded rows [m ty0, m ty1 + 2), channel-last, wp x cv each */
+    float *V = P + S * p_fl;      /* npos x WINO_TB x cv, positions vs apart */
+    float *Mx = V + npos * vs;    /* npos x WINO_TB x ov, positions ms apart */
+    float *Y = Mx + npos * ms;    /* per sample: output rows [m ty0, m ty1), channel-last: . x cols x ov */
 
     /* 1. the sources, transposed into padded channel-last rows (16 x 16
      * blocks; channels past nin read as 0) */
     const int64_t b0 = max64(d->left, 0), b1 = min64(d->left + d->sw, wp);
     for (int64_t s = 0; s < S; s++) {
         if (lt1[s] <= lt0[s]) continue;
-        const int64_t prow = 2 * (ty1[s] - ty0[s]) + 2;
+        const int64_t prow = m * (ty1[s] - ty0[s]) + 2;
         const float *xsrc = src + s * xs;
         float *Ps = P + s * p_fl;
         memset(Ps, 0, (size_t)(prow * wp * cv) * sizeof *Ps);
         for (int64_t h = 0; h < prow; h++) {
-            int64_t sr = 2 * ty0[s] + h - d->top;
+            int64_t sr = m * ty0[s] + h - d->top;
             if (sr < 0 || sr >= d->sh) continue;
             for (int64_t i0 = 0; i0 < d->nin; i0 += TBLK)
                 for (int64_t b = b0; b < b1; b += TBLK) {
@@ -672,52 +727,43 @@ static void wino_run(const FoilWino *d, const float *u, const float *src, int64_
         }
     }
 
-    /* per block of at most WINO_TB tiles: 2. V[xi, t, i] = (B^T d B)[xi] with
-     * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; 3. the 16 products;
-     * 4. out tile = A^T M A (+ bias) with A^T = [1 1 1 0; 0 1 -1 -1], into Y */
+    /* per block of at most WINO_TB tiles: 2. V[xi, t, i] = (B^T d B)[xi];
+     * 3. the npos products; 4. out tile = A^T M A (+ bias), into Y */
     const int64_t nblk = (t1 - t0 + WINO_TB - 1) / WINO_TB; /* blocks of equal size: no 1-tile block */
     for (int64_t k = 0, tb = t0; k < nblk; k++) {
         const int64_t nb = (t1 - t0) * (k + 1) / nblk - (t1 - t0) * k / nblk;
         for (int64_t t = tb; t < tb + nb; t++) {
             const int64_t s = t / nt, ty = (t - s * nt) / tw, tx = t - s * nt - ty * tw;
-            const float *base = P + s * p_fl + (2 * (ty - ty0[s]) * wp + 2 * tx) * cv;
+            const float *base = P + s * p_fl + (m * (ty - ty0[s]) * wp + m * tx) * cv;
             for (int64_t c = 0; c < cv; c += VN) {
-                vn x[4][4], y[4][4];
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) x[i][j] = vn_load(base + (i * wp + j) * cv + c);
-                for (int j = 0; j < 4; j++) {
-                    y[0][j] = x[0][j] - x[2][j];
-                    y[1][j] = x[1][j] + x[2][j];
-                    y[2][j] = x[2][j] - x[1][j];
-                    y[3][j] = x[1][j] - x[3][j];
-                }
-                for (int i = 0; i < 4; i++) {
-                    vn z[4] = {y[i][0] - y[i][2], y[i][1] + y[i][2], y[i][2] - y[i][1], y[i][1] - y[i][3]};
-                    for (int j = 0; j < 4; j++) vn_store(V + (i * 4 + j) * vs + (t - tb) * cv + c, z[j]);
+                vn x[6][6], y[6][6];
+                for (int i = 0; i < a; i++)
+                    for (int j = 0; j < a; j++) x[i][j] = vn_load(base + (i * wp + j) * cv + c);
+                for (int j = 0; j < a; j++) wino_bt(m, &x[0][j], 6, &y[0][j], 6);
+                for (int i = 0; i < a; i++) {
+                    wino_bt(m, y[i], 1, x[i], 1);
+                    for (int j = 0; j < a; j++) vn_store(V + (i * a + j) * vs + (t - tb) * cv + c, x[i][j]);
                 }
             }
         }
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < npos; xi++)
             wino_gemm(nb, d->nin, V + xi * vs, cv, u + xi * d->nin * ov + c0, ov, Mx + xi * ms + c0,
                       c1 - c0);
         for (int64_t t = tb; t < tb + nb; t++) {
             const int64_t s = t / nt, ty = (t - s * nt) / tw, tx = t - s * nt - ty * tw;
             float *Ys = Y + s * y_fl;
             for (int64_t o = c0; o < c1; o += VN) {
-                vn m[4][4], sm[2][4];
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) m[i][j] = vn_load(Mx + (i * 4 + j) * ms + (t - tb) * ov + o);
-                for (int j = 0; j < 4; j++) {
-                    sm[0][j] = m[0][j] + m[1][j] + m[2][j];
-                    sm[1][j] = m[1][j] - m[2][j] - m[3][j];
-                }
+                vn x[6][6], sm[4][6], r[4];
+                for (int i = 0; i < a; i++)
+                    for (int j = 0; j < a; j++) x[i][j] = vn_load(Mx + (i * a + j) * ms + (t - tb) * ov + o);
+                for (int j = 0; j < a; j++) wino_at(m, &x[0][j], 6, &sm[0][j], 6);
                 vn bv = bias && !accumulate ? vn_load_part(bias + o, d->nout - o) : (vn){0};
-                for (int i = 0; i < 2; i++) {
-                    vn r[2] = {sm[i][0] + sm[i][1] + sm[i][2] + bv, sm[i][1] - sm[i][2] - sm[i][3] + bv};
-                    int64_t yr = 2 * ty + i, yc = 2 * tx;
+                for (int i = 0; i < m; i++) {
+                    int64_t yr = m * ty + i, yc = m * tx;
                     if (yr >= rows) break;
-                    for (int j = 0; j < 2 && yc + j < cols; j++)
-                        vn_store(Ys + ((yr - 2 * ty0[s]) * cols + yc + j) * ov + o, r[j]);
+                    wino_at(m, sm[i], 1, r, 1);
+                    for (int j = 0; j < m && yc + j < cols; j++)
+                        vn_store(Ys + ((yr - m * ty0[s]) * cols + yc + j) * ov + o, r[j] + bv);
                 }
             }
         }
@@ -728,9 +774,9 @@ static void wino_run(const FoilWino *d, const float *u, const float *src, int64_
     for (int64_t s = 0; s < S; s++)
         for (int64_t ty = ty0[s]; ty < ty1[s]; ty++) {
             int64_t tlo = max64(lt0[s], ty * tw) - ty * tw, thi = min64(lt1[s], (ty + 1) * tw) - ty * tw;
-            int64_t q0 = 2 * tlo, q1 = min64(2 * thi, cols);
-            for (int64_t yr = 2 * ty; yr < 2 * ty + 2 && yr < rows; yr++) {
-                const float *yrow = Y + s * y_fl + (yr - 2 * ty0[s]) * cols * ov;
+            int64_t q0 = m * tlo, q1 = min64(m * thi, cols);
+            for (int64_t yr = m * ty; yr < m * ty + m && yr < rows; yr++) {
+                const float *yrow = Y + s * y_fl + (yr - m * ty0[s]) * cols * ov;
                 for (int64_t o0 = c0; o0 < min64(c1, d->nout); o0 += TBLK)
                     for (int64_t q = q0; q < q1; q += TBLK) {
                         int64_t nq = min64(TBLK, q1 - q), no = min64(TBLK, d->nout - o0);

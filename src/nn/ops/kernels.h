@@ -12,7 +12,8 @@
  *   - foil_dconv_*: direct 2-D correlation, stride 1, over "flattened" padded
  *     planes: Conv's forward and, with flipped weight strides, its input
  *     gradient, without im2col.
- *   - foil_wino_*: the same for 3x3 kernels by Winograd F(2x2, 3x3).
+ *   - foil_wino_*: the same for 3x3 kernels by Winograd F(2x2, 3x3) or
+ *     F(4x4, 3x3).
  *   - foilGemvDot / foilGemvAxpy: products with a few rows, C = A op(B),
  *     reading B once per 4 rows of A (Gemm at batch 1 is a matrix-vector
  *     product, its input gradient the transposed one; a first conv layer's
@@ -86,18 +87,21 @@ void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, con
 
 
 /*
- * Winograd F(2x2, 3x3): the same correlation as FoilDconv for 3x3 kernels
- * without dilation, in 2.25x fewer multiplies. The output planes are cut
- * into 2x2 tiles (th x tw of them, ntile in all; a tile may hang over the
- * bottom/right edge, its extra outputs dropped); tile T = (ty, tx) reads the
- * 4x4 window of padded rows 2ty.., columns 2tx.. (padded planes of
- * (2 th + 2) x (2 tw + 2), the source at (top, left)). Per tile and channel
- * pair, with d the window and g the 3x3 kernel,
+ * Winograd F(m x m, 3x3), m = 2 or 4: the same correlation as FoilDconv for
+ * 3x3 kernels without dilation, in 2.25x (m = 2) or 4x (m = 4) fewer
+ * multiplies. The output planes are cut into m x m tiles (th x tw of them,
+ * ntile in all; a tile may hang over the bottom/right edge, its extra outputs
+ * dropped); tile T = (ty, tx) reads the a x a window (a = m + 2) of padded
+ * rows m ty.., columns m tx.. (padded planes of (m th + 2) x (m tw + 2), the
+ * source at (top, left)). Per tile and channel pair, with d the window and g
+ * the 3x3 kernel,
  *   out tile = A^T [ (G g G^T) .* (B^T d B) ] A
- * (Lavin & Gray 2015), so per transformed position xi (16 of them)
+ * (Lavin & Gray 2015), so per transformed position xi (npos = a^2 of them)
  *   Mx[xi, T, o] = sum_i U[xi, i, o] * V[xi, T, i]:
- * 16 products of (tiles x nin) by (nin x nout), with output channels in the
- * vector lanes (channel counts padded to multiples of 16, padding zero).
+ * npos products of (tiles x nin) by (nin x nout), with output channels in
+ * the vector lanes (channel counts padded to multiples of 16, padding zero).
+ * F(4x4, 3x3)'s transforms have entries up to 8 and 5, so its rounding error
+ * is several times F(2x2)'s (still near 1e-6 of the outputs' scale).
  * Data is held channel-last: the source is transposed into padded HWC rows,
  * and the result transposed back into (nout, rows, cols). Tiles go through
  * in blocks (up to 96), each transformed position's weights read once a
@@ -107,18 +111,20 @@ void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, con
 #define WINO_MAX_GROUP 8
 typedef struct FoilWino {
     int64_t nin, nout, sh, sw, top, left, rows, cols;
+    int64_t m, npos;          /* output tile side (2 or 4); transformed positions (m + 2)^2 */
     int64_t th, tw, ntile, hp, wp;
     int64_t cin_v, cout_v;    /* channel counts rounded up to 16 */
     int64_t wo, wi, wky, wkx; /* weight (o, i, ky, kx) as in FoilDconv */
-    size_t u_fl;              /* floats of transformed weights (16 * nin * cout_v) */
+    size_t u_fl;              /* floats of transformed weights (npos * nin * cout_v) */
     int64_t group;            /* samples foilWinoRunSamples takes at most */
     size_t scratch_fl;        /* floats of per-thread scratch for any tile range, or group samples */
 } FoilWino;
 
-/* Returns 0, or -1 when a size overflows. max_group: the most samples a
- * run may take (1: foilWinoRun only). */
+/* Returns 0, or -1 when a size overflows or m is not 2 or 4. max_group: the
+ * most samples a run may take (1: foilWinoRun only). */
 int foilWinoSetup(FoilWino *d, int64_t nin, int64_t nout, int64_t sh, int64_t sw, int64_t top, int64_t left,
-                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx, int64_t max_group);
+                    int64_t rows, int64_t cols, int64_t wo, int64_t wi, int64_t wky, int64_t wkx, int64_t m,
+                    int64_t max_group);
 
 /* u (d->u_fl floats) = the transformed weights G g G^T of w. */
 void foilWinoWeights(const FoilWino *d, const float *w, float *u);
