@@ -244,7 +244,7 @@ static void test_wino(void **state)
         {8, 20, 10, 9, -1, 0, 6, 7, 3, 3, 1, 1, 1},    /* cropped source */
         {33, 40, 4, 31, 1, 1, 4, 31, 3, 3, 1, 1, 0},   /* 2 x 16 tiles per row */
         {16, 24, 28, 28, 1, 1, 28, 28, 3, 3, 1, 1, 0}, /* 196 tiles: blocks of 98 */
-        {24, 48, 7, 7, 1, 1, 7, 7, 3, 3, 1, 1, 0},     /* ResNet's 7x7 stage: 16 tiles, 6 samples a run */
+        {24, 48, 7, 7, 1, 1, 7, 7, 3, 3, 1, 1, 0},     /* ResNet's 7x7 stage: 16 tiles (F(4x4): 4), 6 (24) samples a run */
         {64, 64, 56, 56, 1, 1, 56, 56, 3, 3, 1, 1, 0}, /* ResNet's 56x56 stage, F(4x4): 196 tiles */
         {256, 16, 9, 9, 1, 1, 9, 9, 3, 3, 1, 1, 1},    /* long sums; F(4x4): 3x3 tiles, 2 hanging over */
     };

@@ -449,19 +449,22 @@ static void direct_backward_dx(const conv_state *st, const float *w, const float
     direct_sample(&st->dbwd, dy, w + (KH - 1) * KW + (KW - 1), NULL, dx, accumulate, scratch, sf, nthr, par);
 }
 
-/* Winograd's output tile for a plane of rows x cols: F(4x4, 3x3) (4x fewer
- * multiplies than direct, against F(2x2)'s 2.25x, but its transforms cost
- * more and round more) from 16x16 up. ResNet-18's 3x3 layers at batch 32,
- * 2 threads: 56x56 and 28x28 planes run in 0.66x and 0.74x F(2x2)'s time,
- * 14x14 in the same time and 7x7 within the machine's noise, so F(2x2)
- * keeps those (a 14x14 plane is 16 F(4x4) tiles, a quarter of them
- * padding; and its rounding error is smaller). */
+/* Winograd's output tile for a plane of rows x cols: F(4x4, 3x3) where its
+ * 36 products a tile come to at most 0.6x F(2x2)'s 16 a tile (its
+ * transforms cost more a tile, and it rounds more), else F(2x2, 3x3). That
+ * takes F(4x4) on 56x56, 28x28 and 7x7 planes (0.56x the multiplies) and
+ * leaves F(2x2) on 14x14 (0.73x: F(2x2) tiles it exactly, F(4x4) pads a
+ * quarter of it) and on 1-D convolutions. ResNet-18's 3x3 layers at batch
+ * 32, 2 threads: F(4x4) took 0.66x, 0.74x and 0.67x F(2x2)'s time on the
+ * 56x56, 28x28 and 7x7 planes, the same time on 14x14. */
 static int64_t wino_tile(int64_t rows, int64_t cols)
 {
     /* FOIL_WINOGRAD_TILE=2 or 4 forces one, for benchmarks side by side */
     const char *force = getenv("FOIL_WINOGRAD_TILE");
     if (force && (!strcmp(force, "2") || !strcmp(force, "4"))) return force[0] - '0';
-    return rows >= 16 && cols >= 16 ? 4 : 2;
+    const double f2 = 16.0 * (double)((rows + 1) / 2) * (double)((cols + 1) / 2);
+    const double f4 = 36.0 * (double)((rows + 3) / 4) * (double)((cols + 3) / 4);
+    return f4 <= 0.6 * f2 ? 4 : 2;
 }
 
 /* Winograd for 3x3 kernels without dilation: the same two correlations. */

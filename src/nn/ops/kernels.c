@@ -502,6 +502,17 @@ static inline void wino_at(int m, const vn *x, int step, vn *y, int ystep)
     y[3 * ystep] = q + 8.0f * t + x5;
 }
 
+/* Where U[xi, i, o] lies: position xi's nin x cout_v floats hold the output
+ * channels in blocks of 64 (the last may be narrower), each block's nin rows
+ * contiguous, so that the rows a product reads of one block are one run of
+ * memory (rows cout_v floats apart, 2 KB for 512 channels, fell into the
+ * same few L1 sets and evicted each other). */
+static inline size_t wino_u_offset(const FoilWino *d, int64_t xi, int64_t i, int64_t o)
+{
+    const int64_t ob = o / 64 * 64, us = min64(64, d->cout_v - ob);
+    return (size_t)(xi * d->nin * d->cout_v + ob * d->nin + i * us + (o - ob));
+}
+
 /*
  * U[xi = (r, c), i, o] = (G g G^T)[r, c] for the 3x3 kernel g = W(o, i, ., .),
  * 16 output channels at a time (gathered: W's strides are arbitrary);
@@ -523,22 +534,25 @@ void foilWinoWeights(const FoilWino *d, const float *w, float *u)
             for (int kx = 0; kx < 3; kx++) wino_g(m, &g[0][kx], 3, &t[0][kx], 3);
             for (int r = 0; r < a; r++) wino_g(m, t[r], 1, x[r], 1);
             for (int r = 0; r < a; r++)
-                for (int c = 0; c < a; c++) v16_store(u + ((r * a + c) * d->nin + i) * d->cout_v + o0, x[r][c]);
+                for (int c = 0; c < a; c++) v16_store(u + wino_u_offset(d, r * a + c, i, o0), x[r][c]);
         }
 }
 
-/* M[t, 0 : 16 MV) = sum_{i < nin} V[t, i] * U[i, 0 : 16 MV) for t < RT (rows
- * of V every cv floats, of U and M every ov floats). */
+/* M[t, 0 : 16 MV) (+)= sum_{k0 <= i < k1} V[t, i] * U[i, 0 : 16 MV) for t <
+ * RT (rows of V every cv floats, of U every us, of M every ov): M = the sum
+ * when k0 is 0, else M += it, continuing M's sums in the same order. */
 #define DEFINE_WINO_TILE(RT, MV)                                                                                     \
-    static void wino_tile_##RT##x##MV(int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M) \
+    static void wino_tile_##RT##x##MV(int64_t k0, int64_t k1, const float *V, int64_t cv, const float *U,             \
+                                      int64_t us, float *M, int64_t ov)                                              \
     {                                                                                                                \
         enum { W = MV * 16 / VN };                                                                                   \
         vn acc[RT][W];                                                                                               \
         _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++)                                                        \
-            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) acc[r][v] = (vn){0};                                \
-        for (int64_t i = 0; i < nin; i++) {                                                                          \
+            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) acc[r][v] =                                         \
+                k0 ? vn_load(M + r * ov + VN * v) : (vn){0};                                                         \
+        for (int64_t i = k0; i < k1; i++) {                                                                          \
             vn uu[W];                                                                                                \
-            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) uu[v] = vn_load(U + i * ov + VN * v);               \
+            _Pragma("GCC unroll 16") for (int v = 0; v < W; v++) uu[v] = vn_load(U + i * us + VN * v);               \
             _Pragma("GCC unroll 16") for (int r = 0; r < RT; r++)                                                    \
             {                                                                                                        \
                 float s = V[r * cv + i];                                                                             \
@@ -564,40 +578,51 @@ DEFINE_WINO_TILE(3, 1)
 #endif
 DEFINE_WINO_TILE(1, 1)
 
-/* M (nt x width) = V (nt x nin, rows every cv) U (nin x width, rows every
- * ov; M's too): 64, 32 or 16 columns at a time, rows in tiles of 6 / 8 and
- * their halves, then singles. */
+/* Input channels a product takes at a time: the U panel of a block of
+ * columns (WINO_KB x 64 floats, 32 KB, contiguous: see wino_u_offset) stays
+ * in L1 while every tile's rows stream past it. */
+#define WINO_KB 128
+
+/* M[t, c0 : c1) = sum_i V[t, i] U[i, c0 : c1) for t < nt: V's rows every
+ * cv floats, M's every ov; U one position's transformed weights, in column
+ * blocks of 64 (wino_u_offset). 64, 32 or 16 columns at a time (never across
+ * a block), rows in tiles of 6 / 8 and their halves, then singles; the sums
+ * over input channels in blocks of WINO_KB, each continuing the last (the
+ * same order of sums as one pass, whatever the tiling). */
 static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const float *U, int64_t ov, float *M,
-                      int64_t width)
+                      int64_t c0, int64_t c1)
 {
 #define WINO_ROWS(RT, RH, MV)                                                                                        \
-    for (; t + RT <= nt; t += RT) wino_tile_##RT##x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);             \
-    for (; t + RH <= nt; t += RH) wino_tile_##RH##x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);             \
-    for (; t < nt; t++) wino_tile_1x##MV(nin, V + t * cv, cv, U + o, ov, M + t * ov + o);
-#ifndef __AVX512F__
-    /* Narrower registers: a 16-float vector is two AVX2 registers (four
-     * SSE ones), so the tiles below would spill their sums; 6 tiles x 16
-     * columns keep 12 of AVX2's 16 registers for sums. Same sums, same
-     * order: the results do not depend on the tiling. */
-    for (int64_t o = 0; o < width; o += 16) {
-        int64_t t = 0;
-        WINO_ROWS(6, 3, 1)
+    for (int64_t k0 = 0; k0 < nin; k0 += WINO_KB) {                                                                  \
+        const int64_t k1 = min64(nin, k0 + WINO_KB);                                                                 \
+        int64_t t = 0;                                                                                               \
+        for (; t + RT <= nt; t += RT) wino_tile_##RT##x##MV(k0, k1, V + t * cv, cv, ub, us, M + t * ov + o, ov);     \
+        for (; t + RH <= nt; t += RH) wino_tile_##RH##x##MV(k0, k1, V + t * cv, cv, ub, us, M + t * ov + o, ov);     \
+        for (; t < nt; t++) wino_tile_1x##MV(k0, k1, V + t * cv, cv, ub, us, M + t * ov + o, ov);                    \
     }
+    for (int64_t o = c0; o < c1;) {
+        const int64_t ob = o / 64 * 64, us = min64(64, ov - ob), left = min64(c1, ob + us) - o;
+        const float *ub = U + ob * nin + (o - ob);
+#ifndef __AVX512F__
+        /* Narrower registers: a 16-float vector is two AVX2 registers (four
+         * SSE ones), so the tiles below would spill their sums; 6 tiles x 16
+         * columns keep 12 of AVX2's 16 registers for sums. */
+        (void)left;
+        WINO_ROWS(6, 3, 1)
+        o += 16;
 #else
-    for (int64_t o = 0; o < width;) {
-        int64_t t = 0;
-        if (width - o >= 64) {
+        if (left >= 64) {
             WINO_ROWS(6, 3, 4)
             o += 64;
-        } else if (width - o >= 32) {
+        } else if (left >= 32) {
             WINO_ROWS(8, 4, 2)
             o += 32;
         } else {
             WINO_ROWS(8, 4, 1)
             o += 16;
         }
-    }
 #endif
+    }
 #undef WINO_ROWS
 }
 
@@ -747,8 +772,7 @@ static void wino_run(const FoilWino *d, const float *u, const float *src, int64_
             }
         }
         for (int xi = 0; xi < npos; xi++)
-            wino_gemm(nb, d->nin, V + xi * vs, cv, u + xi * d->nin * ov + c0, ov, Mx + xi * ms + c0,
-                      c1 - c0);
+            wino_gemm(nb, d->nin, V + xi * vs, cv, u + xi * d->nin * ov, ov, Mx + xi * ms, c0, c1);
         for (int64_t t = tb; t < tb + nb; t++) {
             const int64_t s = t / nt, ty = (t - s * nt) / tw, tx = t - s * nt - ty * tw;
             float *Ys = Y + s * y_fl;

@@ -107,9 +107,10 @@ void foilGemvAxpy(int64_t M, int64_t n0, int64_t n1, int64_t k0, int64_t k1, con
  * and the result transposed back into (nout, rows, cols). Tiles go through
  * in blocks (up to 96), each transformed position's weights read once a
  * block; where a sample has few tiles, a run may take several samples
- * (group) so that its blocks are full.
+ * (group, up to WINO_MAX_GROUP: a 7x7 plane is 4 tiles of 4x4) so that its
+ * blocks are full.
  */
-#define WINO_MAX_GROUP 8
+#define WINO_MAX_GROUP 24
 typedef struct FoilWino {
     int64_t nin, nout, sh, sw, top, left, rows, cols;
     int64_t m, npos;          /* output tile side (2 or 4); transformed positions (m + 2)^2 */
