@@ -263,6 +263,11 @@ static const ccfg fwd_cases[] = {
     {"1x1_stride2", 2, 2, 4, 3, 0, {5, 6}, {1, 1}, I64(2, 2), NULL, NULL, NULL, 1, 1, {3, 3}},
     {"1x1_padded", 2, 2, 4, 3, 0, {5, 6}, {1, 1}, NULL, NULL, I64(1, 0, 0, 1), NULL, 1, 1, {6, 7}},
     {"1x1_1d", 1, 2, 3, 4, 0, {9}, {1}, NULL, NULL, NULL, NULL, 1, 1, {9}},
+    /* im2col + sgemm in chunks of output rows: K 144 x 40 columns a row, so
+     * chunks of 22 rows and a last one of 18 (per group, too); stride 2 is
+     * the vectorized gather */
+    {"im2col_chunks_stride2", 2, 2, 16, 8, 0, {80, 80}, {3, 3}, I64(2, 2), NULL, I64(1, 1, 1, 1), NULL, 1, 1, {40, 40}},
+    {"im2col_chunks_groups", 2, 2, 32, 8, 2, {80, 79}, {3, 3}, I64(2, 2), NULL, I64(1, 1, 0, 0), NULL, 1, 1, {40, 39}},
     /* direct path (2-D, group 1, stride 1, few input channels) */
     {"direct_c1_mnist", 2, 3, 1, 32, 0, {28, 28}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {28, 28}},
     {"direct_c1_single", 2, 1, 1, 32, 0, {28, 28}, {3, 3}, NULL, NULL, I64(1, 1, 1, 1), NULL, 1, 1, {28, 28}},

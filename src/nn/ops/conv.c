@@ -20,9 +20,9 @@
  *     leaves sgemm nothing but overhead);
  *   - 1-D or 2-D, group 1, stride 1, a padded sample within DIRECT_MAX_PAD:
  *     kernels.h's direct correlation (no im2col), or for 3x3 kernels without
- *     dilation Winograd where that pays (F(2x2, 3x3) or, on planes from
- *     16x16 up, F(4x4, 3x3): 2.25x or 4x fewer multiplies; transformed
- *     weights cached, see wino_weights). Both beat
+ *     dilation Winograd where that pays (F(4x4, 3x3), 4x fewer multiplies,
+ *     where it needs at most 0.6x F(2x2)'s, see wino_tile; else F(2x2,
+ *     3x3), 2.25x fewer; transformed weights cached, see wino_weights). Both beat
  *     im2col + sgemm at every batch size here (OpenBLAS runs its AVX2
  *     kernels), by 2x for cnn-small's second layer at batch 256.
  * Batches of at least as many samples as threads run one sample per thread

@@ -503,13 +503,24 @@ static inline void wino_at(int m, const vn *x, int step, vn *y, int ystep)
 }
 
 /* Where U[xi, i, o] lies: position xi's nin x cout_v floats hold the output
- * channels in blocks of 64 (the last may be narrower), each block's nin rows
+ * channels in blocks of WINO_UB (the last may be narrower), each block's nin rows
  * contiguous, so that the rows a product reads of one block are one run of
  * memory (rows cout_v floats apart, 2 KB for 512 channels, fell into the
  * same few L1 sets and evicted each other). */
+#define WINO_UB 64
+
+/* The block of output channel o: its first channel, and its width (the
+ * stride of its rows). */
+static inline int64_t wino_ublock(int64_t o, int64_t cout_v, int64_t *width)
+{
+    const int64_t ob = o / WINO_UB * WINO_UB;
+    *width = min64(WINO_UB, cout_v - ob);
+    return ob;
+}
+
 static inline size_t wino_u_offset(const FoilWino *d, int64_t xi, int64_t i, int64_t o)
 {
-    const int64_t ob = o / 64 * 64, us = min64(64, d->cout_v - ob);
+    int64_t us, ob = wino_ublock(o, d->cout_v, &us);
     return (size_t)(xi * d->nin * d->cout_v + ob * d->nin + i * us + (o - ob));
 }
 
@@ -601,7 +612,8 @@ static void wino_gemm(int64_t nt, int64_t nin, const float *V, int64_t cv, const
         for (; t < nt; t++) wino_tile_1x##MV(k0, k1, V + t * cv, cv, ub, us, M + t * ov + o, ov);                    \
     }
     for (int64_t o = c0; o < c1;) {
-        const int64_t ob = o / 64 * 64, us = min64(64, ov - ob), left = min64(c1, ob + us) - o;
+        int64_t us, ob = wino_ublock(o, ov, &us);
+        const int64_t left = min64(c1, ob + us) - o;
         const float *ub = U + ob * nin + (o - ob);
 #ifndef __AVX512F__
         /* Narrower registers: a 16-float vector is two AVX2 registers (four
