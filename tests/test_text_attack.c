@@ -145,11 +145,13 @@ static int has_spam_word(const fixture *f, const char *text)
 
 /* Run `kind` on every test spam message; check each result, and return the
  * number of successes. */
-static int attack_all(fixture *f, foil_text_attack_kind kind, int64_t max_edits, int *attacked)
+static int attack_all(fixture *f, foil_text_attack_kind kind, foil_text_search search, int64_t max_edits,
+                      int *attacked)
 {
     foil_text_attack_options o;
     foil_text_attack_defaults(&o);
     o.kind = kind;
+    o.search = search;
     o.max_edits = max_edits;
     int successes = 0;
     *attacked = 0;
@@ -184,23 +186,119 @@ static void test_deepwordbug_evades(void **state)
     fixture *f = *state;
     /* each spam word is one character edit from an unknown word: without a
      * budget every spam message can lose all of them */
-    int attacked, n = attack_all(f, FOIL_TEXT_DEEPWORDBUG, 0, &attacked);
+    int attacked, n = attack_all(f, FOIL_TEXT_DEEPWORDBUG, FOIL_TEXT_SEARCH_WIR, 0, &attacked);
     printf("  deepwordbug, no budget: %d of %d spam messages evade the bag of words\n", n, attacked);
     assert_true(attacked >= 20);
     assert_true(n >= attacked * 6 / 10);
-    n = attack_all(f, FOIL_TEXT_DEEPWORDBUG, 5, &attacked);
+    n = attack_all(f, FOIL_TEXT_DEEPWORDBUG, FOIL_TEXT_SEARCH_WIR, 5, &attacked);
     printf("  deepwordbug, 5 edits:   %d of %d\n", n, attacked);
     assert_true(n >= attacked * 3 / 10);
-    n = attack_all(f, FOIL_TEXT_TEXTBUGGER, 0, &attacked);
+    /* the greedy search sees every change the word order would try, and more */
+    int greedy = attack_all(f, FOIL_TEXT_DEEPWORDBUG, FOIL_TEXT_SEARCH_GREEDY, 5, &attacked);
+    printf("  deepwordbug, 5 edits, greedy search: %d of %d\n", greedy, attacked);
+    assert_true(greedy >= n);
+    n = attack_all(f, FOIL_TEXT_TEXTBUGGER, FOIL_TEXT_SEARCH_WIR, 0, &attacked);
     printf("  textbugger, no budget:  %d of %d\n", n, attacked);
     assert_true(n >= attacked * 6 / 10);
+}
+
+/* The label's probability for one text, queried afresh. */
+static double label_prob(const fixture *f, const char *text, int64_t label)
+{
+    foil_tensor x = {0}, y = {0};
+    const int64_t L = foil_tokenizer_max_length(f->tok);
+    assert_int_equal(foil_tensor_alloc(&x, FOIL_F32, 2, (int64_t[]){1, L}), FOIL_OK);
+    assert_int_equal(foil_tokenizer_encode(f->tok, text, strlen(text), foil_f32(&x), NULL), FOIL_OK);
+    assert_int_equal(foil_model_predict(f->m, &x, &y), FOIL_OK);
+    double ce;
+    foilTextRowScores(foil_f32(&y), 2, label, &ce);
+    foil_tensor_free(&x);
+    foil_tensor_free(&y);
+    return exp(-ce);
+}
+
+/* The lowest label probability of any one-edit change of one word of text
+ * (lowercase ASCII words between spaces and punctuation, as make_message
+ * writes them): each letter a-z substituted or inserted at each position,
+ * each character deleted; stopwords left alone. */
+static double best_single_edit(const fixture *f, const char *text, int64_t label)
+{
+    const size_t len = strlen(text);
+    char cand[300];
+    double best = label_prob(f, text, label);
+    for (size_t a = 0; a < len;) {
+        if (text[a] < 'a' || text[a] > 'z') {
+            a++;
+            continue;
+        }
+        size_t b = a;
+        uint32_t w[64];
+        while (b < len && text[b] >= 'a' && text[b] <= 'z') {
+            w[b - a] = (uint32_t)text[b];
+            b++;
+        }
+        if (!foilIsStopword(w, (int)(b - a))) {
+            for (size_t i = a; i <= b; i++) {
+                for (char l = 'a'; l <= 'z'; l++) {
+                    /* insert l before i; substitute l for text[i] */
+                    snprintf(cand, sizeof cand, "%.*s%c%s", (int)i, text, l, text + i);
+                    best = fmin(best, label_prob(f, cand, label));
+                    if (i < b && l != text[i]) {
+                        snprintf(cand, sizeof cand, "%.*s%c%s", (int)i, text, l, text + i + 1);
+                        best = fmin(best, label_prob(f, cand, label));
+                    }
+                }
+                if (i < b && b - a >= 2) {
+                    snprintf(cand, sizeof cand, "%.*s%s", (int)i, text, text + i + 1);
+                    best = fmin(best, label_prob(f, cand, label));
+                }
+            }
+        }
+        a = b;
+    }
+    return best;
+}
+
+/* With a budget of one edit, the greedy search keeps the best single edit
+ * there is, checked against every one by brute force; the search by word
+ * importance keeps one of them, so never a better one. */
+static void test_greedy_takes_the_best_edit(void **state)
+{
+    fixture *f = *state;
+    foil_text_attack_options o;
+    foil_text_attack_defaults(&o);
+    o.max_edits = 1;
+    int checked = 0, better = 0;
+    for (int64_t i = 0; i < f->test.n && checked < 6; i++) {
+        const char *text = f->test.texts[i];
+        if (f->test.labels[i] != 1 || classify(f, text) != 1) continue;
+        foil_text_attack_result g, w;
+        o.search = FOIL_TEXT_SEARCH_GREEDY;
+        assert_int_equal(foil_text_attack(f->m, f->tok, text, 1, &o, &g), FOIL_OK);
+        o.search = FOIL_TEXT_SEARCH_WIR;
+        assert_int_equal(foil_text_attack(f->m, f->tok, text, 1, &o, &w), FOIL_OK);
+        const double best = best_single_edit(f, text, 1);
+        assert_true(best < g.original_prob); /* some edit helps: the check below is not vacuous */
+        assert_int_equal(g.edits, 1);
+        assert_true(fabs(g.final_prob - best) <= 1e-5);
+        assert_true(fabs(label_prob(f, g.adversarial, 1) - best) <= 1e-5);
+        assert_true(w.final_prob >= best - 1e-5);
+        better += w.final_prob > g.final_prob + 1e-6;
+        foil_text_attack_result_free(&g);
+        foil_text_attack_result_free(&w);
+        checked++;
+    }
+    printf("  one edit: the greedy search found the best edit of all in %d of %d spam messages, "
+           "the word order in %d\n", checked, checked, checked - better);
+    assert_int_equal(checked, 6);
+    assert_true(better >= 1); /* the word order misses one: the two searches differ */
 }
 
 /* Homoglyphs change only letters into their confusables, one per word. */
 static void test_homoglyph_changes_only_confusables(void **state)
 {
     fixture *f = *state;
-    int attacked, n = attack_all(f, FOIL_TEXT_HOMOGLYPH, 0, &attacked);
+    int attacked, n = attack_all(f, FOIL_TEXT_HOMOGLYPH, FOIL_TEXT_SEARCH_WIR, 0, &attacked);
     printf("  homoglyph, no budget:   %d of %d\n", n, attacked);
     assert_true(n >= attacked * 6 / 10);
     foil_text_attack_options o;
@@ -270,6 +368,14 @@ static void test_budgets_and_errors(void **state)
     foil_text_attack_result_free(&r);
     assert_int_equal(foil_text_attack(f->m, f->tok, "hello", 2, &o, &r), FOIL_ERR_ARG);
     assert_non_null(strstr(foil_last_error(), "label 2"));
+    o.kind = FOIL_TEXT_HOTFLIP;
+    o.search = FOIL_TEXT_SEARCH_GREEDY;
+    assert_int_equal(foil_text_attack(f->m, f->tok, "hello", 1, &o, &r), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "beam"));
+    o.kind = FOIL_TEXT_DEEPWORDBUG;
+    o.search = (foil_text_search)7;
+    assert_int_equal(foil_text_attack(f->m, f->tok, "hello", 1, &o, &r), FOIL_ERR_ARG);
+    assert_non_null(strstr(foil_last_error(), "search 7"));
     foil_text_attack_kind k;
     assert_int_equal(foil_text_attack_parse("hotflap", &k), FOIL_ERR_ARG);
     assert_int_equal(foil_text_attack_parse("textbugger", &k), FOIL_OK);
@@ -383,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levenshtein),
         cmocka_unit_test(test_deepwordbug_evades),
+        cmocka_unit_test(test_greedy_takes_the_best_edit),
         cmocka_unit_test(test_homoglyph_changes_only_confusables),
         cmocka_unit_test(test_stopwords_and_bytes_kept),
         cmocka_unit_test(test_budgets_and_errors),

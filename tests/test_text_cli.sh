@@ -198,7 +198,18 @@ printf '%s\n' "$out" > "$tmp/cnn.json"
 over=$(json_results "$tmp/cnn.json" | awk -F'\t' '$2 > 3' | wc -l)
 [ "$over" = 0 ] && echo "ok   text-cnn results within --max-edits 3" || fail "text-cnn: $over results over 3 edits"
 
+# The greedy search on the same model: within the budget, and it says so.
+check "deepwordbug --search greedy" 0 '"search":.*"greedy"' -- "$FOIL" attack --model "$tmp/cnn.onnx" \
+  --data "$tmp/msgs.tsv" --attack deepwordbug --search greedy --limit 3 --max-edits 3 --json
+printf '%s\n' "$out" > "$tmp/greedy.json"
+over=$(json_results "$tmp/greedy.json" | awk -F'\t' '$2 > 3' | wc -l)
+[ "$over" = 0 ] && echo "ok   greedy search within --max-edits 3" || fail "greedy: $over results over 3 edits"
+
 # --- errors ------------------------------------------------------------------
+check "--search bogus" 2 "--search must be wir or greedy, not 'bogus'" -- "$FOIL" attack --model "$tmp/bow.onnx" \
+  --data "$tmp/msgs.tsv" --attack deepwordbug --search bogus
+check "hotflip --search greedy" 2 "hotflip searches with its beam" -- "$FOIL" attack --model "$tmp/cnn.onnx" \
+  --data "$tmp/msgs.tsv" --attack hotflip --search greedy
 check "model without its tokenizer" 1 \
   "alone/bow.onnx: a text model needs its tokenizer: none beside it \(.*alone/bow.tokenizer.json\); give --tokenizer FILE" \
   -- "$FOIL" attack --model "$tmp/alone/bow.onnx" --data "$tmp/msgs.tsv" --attack deepwordbug

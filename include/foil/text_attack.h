@@ -16,6 +16,16 @@
  *      text, keep the one that lowers the label's probability most if it
  *      lowers it at all, and stop at the first text the model misclassifies.
  *
+ * Or, with search FOIL_TEXT_SEARCH_GREEDY, TextAttack's GreedySearch (its
+ * BeamSearch of width 1): at every step, every change of every word not yet
+ * changed is scored on the current text, and the best one is kept while it
+ * lowers the label's probability. The changes are then taken at every
+ * position of the word (TextAttack's random_one=False) and, for
+ * deepwordbug, with every letter a-z where the recipe draws one at random.
+ * It costs many more queries (about 54 per character of the message a step
+ * for deepwordbug) and finds what the word order misses: an edit spent on
+ * a word that helps a little is an edit not spent on one that helps most.
+ *
  * Each word is changed at most once; stopwords (NLTK's English list, as
  * TextAttack's StopwordModification) are left alone. The changes:
  *
@@ -71,6 +81,10 @@ typedef enum foil_text_attack_kind {
 
 typedef enum foil_text_wir { FOIL_TEXT_WIR_UNK = 0, FOIL_TEXT_WIR_DELETE } foil_text_wir;
 
+/* The search over words: by importance (TextAttack's GreedyWordSwapWIR, the
+ * recipes' default) or greedy over every change of every word. */
+typedef enum foil_text_search { FOIL_TEXT_SEARCH_WIR = 0, FOIL_TEXT_SEARCH_GREEDY } foil_text_search;
+
 typedef struct foil_text_attack_options {
     foil_text_attack_kind kind;
     foil_text_wir wir;          /* word importance (defaults: unk; textbugger: delete) */
@@ -80,6 +94,7 @@ typedef struct foil_text_attack_options {
     int modify_stopwords;       /* 1: stopwords may change too */
     uint64_t seed;              /* the random choices of deepwordbug and textbugger */
     int beam;                   /* hotflip: beam width (0: 10) */
+    foil_text_search search;    /* deepwordbug, homoglyph, textbugger: the search (default wir) */
 } foil_text_attack_options;
 
 /* deepwordbug, "[UNK]" importance, TextAttack's recipe budget of 30 edits. */

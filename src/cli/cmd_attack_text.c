@@ -34,7 +34,7 @@ const cli_command cli_attack_text = {
 };
 
 typedef struct text_args {
-    const char *model, *data, *attack, *tokenizer, *class_name, *split, *out, *wir;
+    const char *model, *data, *attack, *tokenizer, *class_name, *split, *out, *wir, *search;
     int64_t limit, max_edits, max_queries, examples, beam;
     double max_word_fraction;
     int json, modify_stopwords;
@@ -119,6 +119,7 @@ static int report(const text_args *a, const foil_text_dataset *d, const tally *t
         cJSON_AddNumberToObject(o, "median_queries", (double)med_q);
         cJSON_AddNumberToObject(o, "median_edits", (double)med_e);
         cJSON_AddNumberToObject(o, "max_edits", (double)a->max_edits);
+        cJSON_AddStringToObject(o, "search", a->search ? a->search : "wir");
         cJSON_AddNumberToObject(o, "seconds", seconds);
         cJSON_AddItemToObject(o, "results", results);
         char *s = cJSON_Print(o);
@@ -128,16 +129,16 @@ static int report(const text_args *a, const foil_text_dataset *d, const tally *t
         return CLI_OK;
     }
     const double n = t->messages ? (double)t->messages : 1;
-    printf("%s on %s: %lld %s%smessages of %s (%s split), budget %lld edits\n", foil_text_attack_name(kind),
+    printf("%s on %s: %lld %s%smessages of %s (%s split), budget %lld edits%s\n", foil_text_attack_name(kind),
            a->model, (long long)t->messages, a->class_name ? a->class_name : "", a->class_name ? " " : "", d->name,
-           a->split, (long long)a->max_edits);
+           a->split, (long long)a->max_edits, a->search && strcmp(a->search, "greedy") == 0 ? ", greedy search" : "");
     printf("  classified right before   %lld (%.2f%%)\n", (long long)t->right_before, 100.0 * t->right_before / n);
     printf("  classified right after    %lld (%.2f%%)\n", (long long)t->right_after, 100.0 * t->right_after / n);
     printf("  success rate              %.2f%% (%lld of %lld attacked)\n",
            t->attacked ? 100.0 * t->successes / t->attacked : 0.0, (long long)t->successes, (long long)t->attacked);
     printf("  median queries, edits     %lld, %lld (of the successes)\n", (long long)med_q, (long long)med_e);
-    printf("  queries                   %lld in %.1f s (%.1f messages/s)\n", (long long)t->queries, seconds,
-           seconds > 0 ? (double)t->attacked / seconds : 0.0);
+    printf("  queries                   %lld in %.1f s (%.3f s a message attacked)\n", (long long)t->queries,
+           seconds, t->attacked ? seconds / (double)t->attacked : 0.0);
     cJSON_Delete(results);
     return CLI_OK;
 }
@@ -160,6 +161,8 @@ int cli_run_attack_text(int argc, char **argv)
         {"--max-word-fraction", OPT_FLOAT, &a.max_word_fraction, "F", "at most this share of the words changed", 0, 0},
         {"--max-queries", OPT_INT, &a.max_queries, "Q", "at most Q queries per message", 0, 0},
         {"--wir", OPT_STRING, &a.wir, "HOW", "word importance: unk (default) or delete (textbugger's default)", 0, 0},
+        {"--search", OPT_STRING, &a.search, "HOW", "wir (default: word by word, most important first, as TextAttack's "
+         "recipes) or greedy (every change of every word scored at each step; many more queries)", 0, 0},
         {"--modify-stopwords", OPT_FLAG, &a.modify_stopwords, NULL, "let the attack change stopwords too", 0, 0},
         {"--examples", OPT_INT, &a.examples, "N", "print N example messages (default 3)", 0, 0},
         {"--out", OPT_STRING, &a.out, "FILE", "write LABEL<TAB>ORIGINAL<TAB>ADVERSARIAL lines", 0, 0},
@@ -176,6 +179,12 @@ int cli_run_attack_text(int argc, char **argv)
     if (a.wir && strcmp(a.wir, "unk") != 0 && strcmp(a.wir, "delete") != 0)
         return cli_usage_error(&cli_attack_text, "--wir must be unk or delete, not '%s'", a.wir);
     if (a.wir) o.wir = strcmp(a.wir, "delete") == 0 ? FOIL_TEXT_WIR_DELETE : FOIL_TEXT_WIR_UNK;
+    if (a.search && strcmp(a.search, "wir") != 0 && strcmp(a.search, "greedy") != 0)
+        return cli_usage_error(&cli_attack_text, "--search must be wir or greedy, not '%s'", a.search);
+    if (a.search && strcmp(a.search, "greedy") == 0) o.search = FOIL_TEXT_SEARCH_GREEDY;
+    if (o.search == FOIL_TEXT_SEARCH_GREEDY && o.kind == FOIL_TEXT_HOTFLIP)
+        return cli_usage_error(&cli_attack_text, "--search greedy is for deepwordbug, homoglyph and textbugger; "
+                               "hotflip searches with its beam (--beam)");
     if (strcmp(a.split, "test") != 0 && strcmp(a.split, "train") != 0 && strcmp(a.split, "all") != 0)
         return cli_usage_error(&cli_attack_text, "--split must be test, train or all, not '%s'", a.split);
     if (a.beam < 0 || a.beam > 64) return cli_usage_error(&cli_attack_text, "--beam must lie in [1, 64]");

@@ -8,8 +8,10 @@
  * character, not a byte of one) and the separators around them (the bytes
  * exactly as given: invalid UTF-8 stays as it was). A text to query is the
  * separators and the current words, written out; queries go to the model
- * in chunks of QUERY_CHUNK texts (a short one padded with copies of its
- * last text, not counted), so the engine plans once.
+ * in chunks of the same number of texts (a short one padded with copies of
+ * its last text, not counted), so the engine plans once: WIR_CHUNK for the
+ * search by word importance, which tries a word's few changes at a time,
+ * GREEDY_CHUNK for the greedy search's thousands a step.
  */
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +46,7 @@ typedef struct search {
     int64_t label, queries;
     foil_rng rng;
     /* query batch */
+    int chunk;        /* texts a query batch */
     foil_tensor x, logits;
     char *buf;        /* one rendered text */
     size_t cap;
@@ -187,8 +190,9 @@ static const char *render(search *s, int at, const word *w)
  * queries
  */
 
-/* DeepWordBug tries four changes of a word at a time. */
-enum { QUERY_CHUNK = 4 };
+/* DeepWordBug's recipe tries four changes of a word at a time; the greedy
+ * search scores thousands a step, in batches big enough for sgemm. */
+enum { WIR_CHUNK = 4, GREEDY_CHUNK = 32 };
 
 int64_t foilTextRowScores(const float *row, int64_t classes, int64_t label, double *ce)
 {
@@ -202,14 +206,14 @@ int64_t foilTextRowScores(const float *row, int64_t classes, int64_t label, doub
 }
 
 /* Score variants [first, first + n) of at/w into p_label and cls: one chunk
- * of the model's, padded to QUERY_CHUNK rows with copies of the last. */
+ * of the model's, padded to s->chunk rows with copies of the last. */
 static foil_status score_chunk(search *s, int first, int n, const int *at, const word *w, double *p_label,
                                int64_t *cls)
 {
     const int64_t L = foil_tokenizer_max_length(s->t);
     foil_status st = FOIL_OK;
-    if (s->x.ndim != 2 && (st = foil_tensor_alloc(&s->x, FOIL_F32, 2, (int64_t[]){QUERY_CHUNK, L}))) return st;
-    for (int64_t k = 0; k < QUERY_CHUNK; k++) {
+    if (s->x.ndim != 2 && (st = foil_tensor_alloc(&s->x, FOIL_F32, 2, (int64_t[]){s->chunk, L}))) return st;
+    for (int64_t k = 0; k < s->chunk; k++) {
         float *ids = foil_f32(&s->x) + k * L;
         if (k >= n) {
             memcpy(ids, ids - L, (size_t)L * sizeof *ids);
@@ -241,8 +245,8 @@ static foil_status score(search *s, int n, const int *at, const word *w, double 
 {
     *done = 0;
     if (s->o->max_queries > 0 && s->queries + n > s->o->max_queries) n = (int)(s->o->max_queries - s->queries);
-    for (int first = 0; first < n; first += QUERY_CHUNK) {
-        const int count = n - first < QUERY_CHUNK ? n - first : QUERY_CHUNK;
+    for (int first = 0; first < n; first += s->chunk) {
+        const int count = n - first < s->chunk ? n - first : s->chunk;
         foil_status st = score_chunk(s, first, count, at, w, p_label, cls);
         if (st) return st;
         s->queries += count;
@@ -306,6 +310,24 @@ static foil_status deepwordbug_changes(const word *w, foil_rng *r, word *out, in
     return st;
 }
 
+/* DeepWordBug's changes at every position, for the greedy search: each swap
+ * of neighbours, each letter a-z substituted for each character, each
+ * deletion, each letter inserted at each position. */
+static foil_status deepwordbug_every_change(const word *w, word *out, int *n)
+{
+    foil_status st = FOIL_OK;
+    for (int i = 0; i + 1 < w->n && !st; i++) {
+        uint32_t sw[2] = {w->c[i + 1], w->c[i]};
+        st = add_edit(w, i, 2, sw, 2, out, n);
+    }
+    for (int i = 0; i < w->n && !st; i++)
+        for (uint32_t l = 'a'; l <= 'z' && !st; l++) st = add_edit(w, i, 1, &l, 1, out, n);
+    for (int i = 0; w->n >= 2 && i < w->n && !st; i++) st = add_edit(w, i, 1, NULL, 0, out, n);
+    for (int i = 0; i <= w->n && !st; i++)
+        for (uint32_t l = 'a'; l <= 'z' && !st; l++) st = add_edit(w, i, 0, &l, 1, out, n);
+    return st;
+}
+
 /* One candidate per character that has a replacement in table. */
 static foil_status each_character(const word *w, uint32_t (*table)(uint32_t), word *out, int *n)
 {
@@ -335,16 +357,37 @@ static foil_status textbugger_changes(const word *w, foil_rng *r, word *out, int
     return st;
 }
 
-/* The most candidates a word of n characters can give. */
-static int max_changes(int n) { return 4 + n; }
+/* TextBugger's character bugs at every position, for the greedy search. */
+static foil_status textbugger_every_change(const word *w, word *out, int *n)
+{
+    foil_status st = FOIL_OK;
+    const uint32_t space = ' ';
+    for (int i = 1; i < w->n && !st; i++) st = add_edit(w, i, 0, &space, 1, out, n);
+    for (int i = 1; i + 1 < w->n && !st; i++) st = add_edit(w, i, 1, NULL, 0, out, n);
+    for (int i = 1; i + 2 < w->n && !st; i++) {
+        uint32_t sw[2] = {w->c[i + 1], w->c[i]};
+        st = add_edit(w, i, 2, sw, 2, out, n);
+    }
+    if (!st) st = each_character(w, foilLookalikeOf, out, n);
+    return st;
+}
+
+static int greedy(const search *s) { return s->o->search == FOIL_TEXT_SEARCH_GREEDY; }
+
+/* The most candidates a word of n characters can give (deepwordbug's every
+ * change: n - 1 swaps, 26 n substitutions, n deletions, 26 (n + 1)
+ * insertions). */
+static int max_changes(const search *s, int n) { return greedy(s) ? 54 * n + 26 : 4 + n; }
 
 static foil_status word_changes(search *s, const word *w, word *out, int *n)
 {
     *n = 0;
     switch (s->o->kind) {
-    case FOIL_TEXT_DEEPWORDBUG: return deepwordbug_changes(w, &s->rng, out, n);
+    case FOIL_TEXT_DEEPWORDBUG:
+        return greedy(s) ? deepwordbug_every_change(w, out, n) : deepwordbug_changes(w, &s->rng, out, n);
     case FOIL_TEXT_HOMOGLYPH: return each_character(w, foilHomoglyphOf, out, n);
-    case FOIL_TEXT_TEXTBUGGER: return textbugger_changes(w, &s->rng, out, n);
+    case FOIL_TEXT_TEXTBUGGER:
+        return greedy(s) ? textbugger_every_change(w, out, n) : textbugger_changes(w, &s->rng, out, n);
     case FOIL_TEXT_HOTFLIP: break; /* foilTextHotflip */
     }
     return foil_error(FOIL_ERR_ARG, "unknown text attack %d", (int)s->o->kind);
@@ -443,34 +486,43 @@ static void free_words(word *w, int n)
     for (int k = 0; k < n; k++) free(w[k].c);
 }
 
-/* Try the changes of word i on the current text; keep the best if it lowers
- * the label's probability. *p and *cls: the current text's. */
-static foil_status try_word(search *s, int i, double *p, int64_t *cls, int *words_changed)
+/* Try the changes of the words idx[0..n_idx) on the current text, and keep
+ * the best if it lowers the label's probability (*kept: whether one was).
+ * *p and *cls: the current text's. */
+static foil_status change_best(search *s, const int *idx, int n_idx, double *p, int64_t *cls, int *words_changed,
+                               int *kept)
 {
     message *g = &s->msg;
-    const int cap = max_changes(g->orig[i].n);
+    int cap = 0;
+    for (int k = 0; k < n_idx; k++) cap += max_changes(s, g->orig[idx[k]].n);
+    *kept = 0;
+    if (cap == 0) return FOIL_OK;
     word *cand = calloc((size_t)cap, sizeof *cand);
     int *at = malloc((size_t)cap * sizeof *at);
     double *pc = malloc((size_t)cap * sizeof *pc);
     int64_t *cc = malloc((size_t)cap * sizeof *cc);
     int n = 0, done = 0;
     foil_status st = cand && at && pc && cc ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
-    if (!st) st = word_changes(s, &g->orig[i], cand, &n);
-    int kept = 0;
-    for (int k = 0; !st && k < n; k++) {
-        if (!within_budget(s, i, &cand[k], *words_changed)) {
-            free(cand[k].c);
-            continue;
+    for (int k = 0; !st && k < n_idx; k++) {
+        const int i = idx[k];
+        int made = 0;
+        st = word_changes(s, &g->orig[i], cand + n, &made);
+        const int end = n + made;
+        for (int c = n; c < end; c++) {
+            if (st || !within_budget(s, i, &cand[c], *words_changed)) {
+                free(cand[c].c);
+                continue;
+            }
+            cand[n] = cand[c];
+            at[n++] = i;
         }
-        cand[kept] = cand[k];
-        at[kept++] = i;
     }
-    n = st ? n : kept;
     if (!st && n > 0) st = score(s, n, at, cand, pc, cc, &done);
     int best = -1;
     for (int k = 0; !st && k < done; k++)
         if (pc[k] < *p && (best < 0 || pc[k] < pc[best])) best = k;
     if (best >= 0) {
+        const int i = at[best];
         g->edits += word_distance(&g->orig[i], &cand[best]);
         g->cur[i] = cand[best];
         g->changed[i] = 1;
@@ -478,6 +530,7 @@ static foil_status try_word(search *s, int i, double *p, int64_t *cls, int *word
         *p = pc[best];
         *cls = cc[best];
         cand[best].c = NULL;
+        *kept = 1;
     }
     if (cand) free_words(cand, n);
     free(cand);
@@ -487,10 +540,49 @@ static foil_status try_word(search *s, int i, double *p, int64_t *cls, int *word
     return st;
 }
 
+/* The search by word importance: the words in order, each once. */
+static foil_status search_by_importance(search *s, double *p, int64_t *cls, int *words_changed)
+{
+    int *order = malloc((size_t)(s->msg.n_words ? s->msg.n_words : 1) * sizeof *order);
+    if (!order) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    int n_order = 0, kept;
+    foil_status st = rank_words(s, order, &n_order, *p);
+    for (int k = 0; !st && *cls == s->label && k < n_order; k++) {
+        if (s->o->max_queries > 0 && s->queries >= s->o->max_queries) break;
+        st = change_best(s, &order[k], 1, p, cls, words_changed, &kept);
+    }
+    free(order);
+    return st;
+}
+
+/* The greedy search: every change of every word that may still change,
+ * the best kept, until the label goes, nothing helps or the budget ends. */
+static foil_status search_greedy(search *s, double *p, int64_t *cls, int *words_changed)
+{
+    int *open = malloc((size_t)(s->msg.n_words ? s->msg.n_words : 1) * sizeof *open);
+    if (!open) return foil_error(FOIL_ERR_NOMEM, "out of memory");
+    foil_status st = FOIL_OK;
+    int kept = 1;
+    while (!st && kept && *cls == s->label) {
+        if (s->o->max_queries > 0 && s->queries >= s->o->max_queries) break;
+        int n = 0;
+        for (int i = 0; i < s->msg.n_words; i++)
+            if (may_change(s, i)) open[n++] = i;
+        st = change_best(s, open, n, p, cls, words_changed, &kept);
+    }
+    free(open);
+    return st;
+}
+
 static foil_status check_options(const foil_text_attack_options *o, int64_t label, int64_t classes)
 {
     if (o->kind < FOIL_TEXT_DEEPWORDBUG || o->kind > FOIL_TEXT_HOTFLIP)
         return foil_error(FOIL_ERR_ARG, "unknown text attack %d", (int)o->kind);
+    if (o->search != FOIL_TEXT_SEARCH_WIR && o->search != FOIL_TEXT_SEARCH_GREEDY)
+        return foil_error(FOIL_ERR_ARG, "unknown text search %d (wir or greedy)", (int)o->search);
+    if (o->kind == FOIL_TEXT_HOTFLIP && o->search != FOIL_TEXT_SEARCH_WIR)
+        return foil_error(FOIL_ERR_ARG, "hotflip has its own beam search; the greedy search is for deepwordbug, "
+                          "homoglyph and textbugger");
     if (o->max_edits < 0 || o->max_queries < 0 || !(o->max_word_fraction >= 0 && o->max_word_fraction <= 1))
         return foil_error(FOIL_ERR_ARG, "text attack: the edit and query budgets must be >= 0 and the word fraction "
                           "in [0, 1]");
@@ -510,7 +602,8 @@ foil_status foil_text_attack(foil_model *m, const foil_tokenizer *t, const char 
     if (!st) st = check_options(o, label, classes);
     if (st) return st;
     if (o->kind == FOIL_TEXT_HOTFLIP) return foilTextHotflip(m, t, text, label, o, r);
-    search s = {.m = m, .t = t, .o = o, .label = label, .rng = foil_rng_make(o->seed, 0x7e47)};
+    search s = {.m = m, .t = t, .o = o, .label = label, .rng = foil_rng_make(o->seed, 0x7e47),
+                .chunk = o->search == FOIL_TEXT_SEARCH_GREEDY ? GREEDY_CHUNK : WIR_CHUNK};
     if ((st = split_message(text, &s.msg))) return st;
     r->label = label;
     r->words = s.msg.n_words;
@@ -524,15 +617,9 @@ foil_status foil_text_attack(foil_model *m, const foil_tokenizer *t, const char 
         r->original_class = cls;
         r->original_prob = p;
     }
-    int *order = malloc((size_t)(s.msg.n_words ? s.msg.n_words : 1) * sizeof *order);
-    if (!st && !order) st = foil_error(FOIL_ERR_NOMEM, "out of memory");
-    int n_order = 0;
-    if (!st && done == 1 && cls == label) st = rank_words(&s, order, &n_order, p);
-    for (int k = 0; !st && done == 1 && cls == label && k < n_order; k++) {
-        if (o->max_queries > 0 && s.queries >= o->max_queries) break;
-        st = try_word(&s, order[k], &p, &cls, &words_changed);
-    }
-    free(order);
+    if (!st && done == 1 && cls == label)
+        st = o->search == FOIL_TEXT_SEARCH_GREEDY ? search_greedy(&s, &p, &cls, &words_changed)
+                                                  : search_by_importance(&s, &p, &cls, &words_changed);
     if (!st) {
         const char *final = render(&s, -1, NULL);
         r->adversarial = final ? copy_bytes(final, strlen(final)) : NULL;
