@@ -73,6 +73,7 @@ import argparse
 import copy
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,7 @@ import time
 
 PTHREAD_BLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
 REEXEC_MARK = "FOIL_ZOO_BENCH_CHILD"
+CORETYPE_MARK = "FOIL_ZOO_BENCH_SET_CORETYPE"
 WARMUPS = 3  # bench_engine's own, given to PyTorch and ONNX Runtime too
 
 
@@ -113,6 +115,16 @@ def reexec(a):
         old = env.get("LD_LIBRARY_PATH", "")
         if PTHREAD_BLAS not in old.split(":"):
             env["LD_LIBRARY_PATH"] = PTHREAD_BLAS + (":" + old if old else "")
+    # OpenBLAS takes a CPU newer than it knows for Prescott (SSE3 kernels);
+    # foil has it choose again when it loads and says so in --version. PyTorch
+    # gets the same kernels through OPENBLAS_CORETYPE, which foil's own
+    # processes run without (foil_env), so that they show foil's choice.
+    if "OPENBLAS_CORETYPE" not in env:
+        version = subprocess.run([os.path.join(a.build, "foil"), "--version"], capture_output=True, text=True).stdout
+        m = re.search(r"BLAS: OpenBLAS, (\w+) kernels \(OpenBLAS took this CPU for", version)
+        if m:
+            env["OPENBLAS_CORETYPE"] = m.group(1)
+            env[CORETYPE_MARK] = "1"
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
 
 
@@ -133,6 +145,8 @@ except ImportError:
 def foil_env(threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.pop(REEXEC_MARK, None)
+    if env.pop(CORETYPE_MARK, None):
+        env.pop("OPENBLAS_CORETYPE", None)
     path = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p and p != PTHREAD_BLAS]
     if path:
         env["LD_LIBRARY_PATH"] = ":".join(path)
@@ -321,7 +335,9 @@ def main():
     print(f"# {a.model}, batch {B}, {S}x{S}, {a.threads} thread(s), {a.reps} round(s); {cpu_name()}, "
           f"{os.cpu_count()} CPUs", flush=True)
     print(f"# {foil_version}")
-    print(f"# torch {torch.__version__}, torchvision {torchvision.__version__}, BLAS: {torch_blas()}")
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    print(f"# torch {torch.__version__}, torchvision {torchvision.__version__}, BLAS: {torch_blas()}"
+          + (f", OPENBLAS_CORETYPE={coretype}" if coretype else ""))
     if not os.path.isdir(PTHREAD_BLAS):
         print(f"# note: {PTHREAD_BLAS} is missing (Debian's libopenblas0-pthread): PyTorch runs with the BLAS above")
     print(f"# onnxruntime {ort.__version__}" if ort else "# onnxruntime is not importable: its column is n/a")

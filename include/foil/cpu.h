@@ -49,6 +49,12 @@ const char *foil_cpu_built(void);
  * architecture) or "native" (FOIL_NATIVE=ON: this build machine's CPU). */
 const char *foil_cpu_build(void);
 
+/* The BLAS and its kernels ("OpenBLAS, SkylakeX kernels"). Where OpenBLAS
+ * took this CPU for Prescott, its SSE3 fallback for models newer than it
+ * knows, and OPENBLAS_CORETYPE is not set, foil has it choose Haswell or
+ * SkylakeX kernels instead when libfoil loads, and this says so. */
+const char *foil_cpu_blas(void);
+
 /* Use kernel set `name` for models loaded from now on (ones loaded before
  * keep theirs); "auto" restores the default choice. FOIL_ERR_ARG, with a
  * message naming the set and what is available, when the build lacks it or

@@ -43,9 +43,9 @@ static int print_version(void)
         return CLI_RUNTIME_ERROR;
     }
     const int native = strcmp(foil_cpu_build(), "native") == 0;
-    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s; MPI: %s)\n", foil_version(), kernels,
-           foil_cpu_supported(), native ? "native (-march=native)" : "portable, sets ",
-           native ? "" : foil_cpu_built(), foilDistBackend());
+    printf("foil %s (kernels: %s; this CPU supports: %s; build: %s%s; MPI: %s; BLAS: %s)\n", foil_version(),
+           kernels, foil_cpu_supported(), native ? "native (-march=native)" : "portable, sets ",
+           native ? "" : foil_cpu_built(), foilDistBackend(), foil_cpu_blas());
     return CLI_OK;
 }
 

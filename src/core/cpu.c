@@ -139,6 +139,12 @@ static int cpu_lacks(int id, char *missing, size_t cap)
 
 #define KSET_MESSAGE_MAX 512
 
+int foilCpuRuns(int id)
+{
+    char missing[KSET_MESSAGE_MAX];
+    return cpu_lacks(id, missing, sizeof missing) == 0;
+}
+
 /* The set in use: an id, or -1 after a request that cannot be met (the
  * reason in choice_error). Written by the one-time choice and by
  * foil_cpu_use_kernels, read by every model load. */
@@ -201,6 +207,7 @@ static int resolve(const char *request, const char *what, char *why, size_t cap)
 
 static void choose_from_environment(void)
 {
+    foilBlasCheck(); /* every model load and build passes here before it can call the BLAS */
     const char *request = getenv("FOIL_KERNELS");
     char what[64];
     snprintf(what, sizeof what, "FOIL_KERNELS=%.32s", request ? request : "");

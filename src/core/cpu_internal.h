@@ -20,4 +20,12 @@ typedef enum FoilKsetId {
  * not built or not supported by this CPU. */
 int foilCpuKset(void);
 
+/* Whether this CPU (and its OS) runs kernel set id's instructions (the
+ * sets' psABI levels; FOIL_KSET_NATIVE: always). */
+int foilCpuRuns(int id);
+
+/* Have OpenBLAS choose its kernels again where it took this CPU for a
+ * Prescott (core/blas.c); once per process, before foil's first BLAS call. */
+void foilBlasCheck(void);
+
 #endif
