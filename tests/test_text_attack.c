@@ -346,6 +346,19 @@ static void test_stopwords_and_bytes_kept(void **state)
     assert_non_null(strstr(r.adversarial, " -- "));
     assert_non_null(strstr(r.adversarial, "!!"));
     foil_text_attack_result_free(&r);
+    /* a run of 65 letters is no word: left alone, by the greedy search too */
+    char long_run[128] = "win ";
+    memset(long_run + 4, 'z', 65);
+    strcat(long_run, " cash prize!");
+    o.search = FOIL_TEXT_SEARCH_GREEDY;
+    assert_int_equal(foil_text_attack(f->m, f->tok, long_run, 1, &o, &r), FOIL_OK);
+    char run[80] = " ";
+    memset(run + 1, 'z', 65);
+    strcat(run, " ");
+    assert_non_null(strstr(r.adversarial, run)); /* as it was */
+    assert_true(r.queries < 54 * 65);              /* and not one of its 3,536 changes tried */
+    assert_true(r.words_changed >= 1);
+    foil_text_attack_result_free(&r);
     assert_true(foilIsStopword((const uint32_t[]){'T', 'h', 'E'}, 3));
     assert_false(foilIsStopword((const uint32_t[]){'w', 'i', 'n'}, 3));
     assert_int_equal(foilStopwordCount(), 179);

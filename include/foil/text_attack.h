@@ -27,7 +27,8 @@
  * a word that helps a little is an edit not spent on one that helps most.
  *
  * Each word is changed at most once; stopwords (NLTK's English list, as
- * TextAttack's StopwordModification) are left alone. The changes:
+ * TextAttack's StopwordModification) and runs of more than 64 word
+ * characters are left alone. The changes:
  *
  *   deepwordbug  Gao et al. 2018, as TextAttack's DeepWordBugGao2018 recipe:
  *                one random instance each of swapping two neighbouring

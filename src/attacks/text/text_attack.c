@@ -434,10 +434,15 @@ static int within_budget(const search *s, int i, const word *v, int words_change
     return o->max_edits <= 0 || s->msg.edits + word_distance(&s->msg.orig[i], v) <= o->max_edits;
 }
 
+/* The longest word the attacks change: a run of letters longer than this is
+ * no word a reader reads, and its changes (each a copy of it, up to 54 a
+ * character) would grow with the square of its length. */
+enum { LONGEST_WORD = 64 };
+
 static int may_change(const search *s, int i)
 {
     const word *w = &s->msg.orig[i];
-    return !s->msg.changed[i] && (s->o->modify_stopwords || !foilIsStopword(w->c, w->n));
+    return !s->msg.changed[i] && w->n <= LONGEST_WORD && (s->o->modify_stopwords || !foilIsStopword(w->c, w->n));
 }
 
 /* The order to try the words in: most important first (the label's
@@ -486,57 +491,100 @@ static void free_words(word *w, int n)
     for (int k = 0; k < n; k++) free(w[k].c);
 }
 
-/* Try the changes of the words idx[0..n_idx) on the current text, and keep
- * the best if it lowers the label's probability (*kept: whether one was).
- * *p and *cls: the current text's. */
+/* Candidates scored at a time by change_best (plus one word's worth): the
+ * greedy search's memory stays this size however long the message. */
+enum { CANDIDATE_BLOCK = 1024 };
+
+/* The candidates of the words being tried, and the best change so far. */
+typedef struct candidates {
+    word *w;
+    int *at;          /* the word each replaces */
+    double *p;
+    int64_t *cls;
+    int n, cap;
+    word best;        /* owned; best.c NULL: none yet */
+    int best_at;
+    double best_p;
+    int64_t best_cls;
+} candidates;
+
+/* Score the candidates held, keep the best of them if it beats the best so
+ * far, free the rest. */
+static foil_status flush_candidates(search *s, candidates *c)
+{
+    int done = 0;
+    foil_status st = c->n ? score(s, c->n, c->at, c->w, c->p, c->cls, &done) : FOIL_OK;
+    for (int k = 0; !st && k < done; k++)
+        if (c->p[k] < c->best_p) {
+            free(c->best.c);
+            c->best = c->w[k];
+            c->w[k].c = NULL;
+            c->best_at = c->at[k];
+            c->best_p = c->p[k];
+            c->best_cls = c->cls[k];
+        }
+    free_words(c->w, c->n);
+    c->n = 0;
+    return st;
+}
+
+/* Add word i's changes that keep within the budget. */
+static foil_status add_word_changes(search *s, candidates *c, int i, int words_changed)
+{
+    int made = 0;
+    foil_status st = word_changes(s, &s->msg.orig[i], c->w + c->n, &made);
+    const int end = c->n + made;
+    for (int k = c->n; k < end; k++) {
+        if (st || !within_budget(s, i, &c->w[k], words_changed)) {
+            free(c->w[k].c);
+            continue;
+        }
+        c->w[c->n] = c->w[k];
+        c->at[c->n++] = i;
+    }
+    return st;
+}
+
+/* Try the changes of the words idx[0..n_idx) on the current text, in
+ * blocks, and keep the best if it lowers the label's probability (*kept:
+ * whether one was). *p and *cls: the current text's. */
 static foil_status change_best(search *s, const int *idx, int n_idx, double *p, int64_t *cls, int *words_changed,
                                int *kept)
 {
     message *g = &s->msg;
-    int cap = 0;
-    for (int k = 0; k < n_idx; k++) cap += max_changes(s, g->orig[idx[k]].n);
+    int widest = 0;
+    for (int k = 0; k < n_idx; k++)
+        if (max_changes(s, g->orig[idx[k]].n) > widest) widest = max_changes(s, g->orig[idx[k]].n);
     *kept = 0;
-    if (cap == 0) return FOIL_OK;
-    word *cand = calloc((size_t)cap, sizeof *cand);
-    int *at = malloc((size_t)cap * sizeof *at);
-    double *pc = malloc((size_t)cap * sizeof *pc);
-    int64_t *cc = malloc((size_t)cap * sizeof *cc);
-    int n = 0, done = 0;
-    foil_status st = cand && at && pc && cc ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
+    if (widest == 0) return FOIL_OK;
+    candidates c = {.cap = CANDIDATE_BLOCK + widest, .best_p = *p, .best_at = -1};
+    c.w = calloc((size_t)c.cap, sizeof *c.w);
+    c.at = malloc((size_t)c.cap * sizeof *c.at);
+    c.p = malloc((size_t)c.cap * sizeof *c.p);
+    c.cls = malloc((size_t)c.cap * sizeof *c.cls);
+    foil_status st = c.w && c.at && c.p && c.cls ? FOIL_OK : foil_error(FOIL_ERR_NOMEM, "out of memory");
     for (int k = 0; !st && k < n_idx; k++) {
-        const int i = idx[k];
-        int made = 0;
-        st = word_changes(s, &g->orig[i], cand + n, &made);
-        const int end = n + made;
-        for (int c = n; c < end; c++) {
-            if (st || !within_budget(s, i, &cand[c], *words_changed)) {
-                free(cand[c].c);
-                continue;
-            }
-            cand[n] = cand[c];
-            at[n++] = i;
-        }
+        if (c.n + max_changes(s, g->orig[idx[k]].n) > c.cap) st = flush_candidates(s, &c);
+        if (!st) st = add_word_changes(s, &c, idx[k], *words_changed);
     }
-    if (!st && n > 0) st = score(s, n, at, cand, pc, cc, &done);
-    int best = -1;
-    for (int k = 0; !st && k < done; k++)
-        if (pc[k] < *p && (best < 0 || pc[k] < pc[best])) best = k;
-    if (best >= 0) {
-        const int i = at[best];
-        g->edits += word_distance(&g->orig[i], &cand[best]);
-        g->cur[i] = cand[best];
+    if (!st) st = flush_candidates(s, &c);
+    if (!st && c.best_at >= 0) {
+        const int i = c.best_at;
+        g->edits += word_distance(&g->orig[i], &c.best);
+        g->cur[i] = c.best;
         g->changed[i] = 1;
         (*words_changed)++;
-        *p = pc[best];
-        *cls = cc[best];
-        cand[best].c = NULL;
+        *p = c.best_p;
+        *cls = c.best_cls;
+        c.best.c = NULL;
         *kept = 1;
     }
-    if (cand) free_words(cand, n);
-    free(cand);
-    free(at);
-    free(pc);
-    free(cc);
+    if (c.w) free_words(c.w, c.n);
+    free(c.best.c);
+    free(c.w);
+    free(c.at);
+    free(c.p);
+    free(c.cls);
     return st;
 }
 
