@@ -34,13 +34,16 @@
 
 static char blas_report[192];
 
-/* The BLAS library's own handle (the one cblas_sgemm comes from), NULL when
- * it cannot be found. */
+/* The BLAS library's own handle (the one cblas_sgemm comes from); else the
+ * program's, whose lookups search every library it loaded (a program built
+ * without -fPIE can see its own PLT stub as cblas_sgemm's address). */
 static void *blas_handle(void)
 {
     Dl_info where;
-    if (!dladdr((void *)cblas_sgemm, &where) || !where.dli_fname) return NULL;
-    return dlopen(where.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    void *lib = NULL;
+    if (dladdr((void *)cblas_sgemm, &where) && where.dli_fname)
+        lib = dlopen(where.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    return lib ? lib : dlopen(NULL, RTLD_NOW);
 }
 
 static void choose_again(const char *core)
