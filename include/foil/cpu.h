@@ -52,7 +52,9 @@ const char *foil_cpu_build(void);
 /* The BLAS and its kernels ("OpenBLAS, SkylakeX kernels"). Where OpenBLAS
  * took this CPU for Prescott, its SSE3 fallback for models newer than it
  * knows, and OPENBLAS_CORETYPE is not set, foil has it choose Haswell or
- * SkylakeX kernels instead when libfoil loads, and this says so. */
+ * SkylakeX kernels instead, once, before foil's first BLAS call (at the
+ * first model load, or at the first call of this function if that comes
+ * sooner), and this says so. */
 const char *foil_cpu_blas(void);
 
 /* Use kernel set `name` for models loaded from now on (ones loaded before
