@@ -292,6 +292,16 @@ static void test_greedy_takes_the_best_edit(void **state)
            "the word order in %d\n", checked, checked, checked - better);
     assert_int_equal(checked, 6);
     assert_true(better >= 1); /* the word order misses one: the two searches differ */
+
+    /* each distinct word queried once: "balloon" has 7 x 25 substitutions, 5
+     * distinct deletions (of its 7) and 8 x 26 - 7 distinct insertions (an
+     * "l" before or after an "l" is one word); the swaps cost 2 edits */
+    o.search = FOIL_TEXT_SEARCH_GREEDY;
+    foil_text_attack_result r;
+    const int64_t label = classify(f, "balloon");
+    assert_int_equal(foil_text_attack(f->m, f->tok, "balloon", label, &o, &r), FOIL_OK);
+    assert_int_equal(r.queries, 1 + 7 * 25 + 5 + (8 * 26 - 7));
+    foil_text_attack_result_free(&r);
 }
 
 /* Homoglyphs change only letters into their confusables, one per word. */

@@ -310,9 +310,15 @@ static foil_status deepwordbug_changes(const word *w, foil_rng *r, word *out, in
     return st;
 }
 
+/* Whether deleting character i of w gives the word deleting i - 1 gave
+ * (the two are the same letter), or inserting l before i the word
+ * inserting it before i - 1 gave: the greedy search queries each word once. */
+static int same_deletion(const word *w, int i) { return i > 0 && w->c[i] == w->c[i - 1]; }
+static int same_insertion(const word *w, int i, uint32_t l) { return i > 0 && w->c[i - 1] == l; }
+
 /* DeepWordBug's changes at every position, for the greedy search: each swap
  * of neighbours, each letter a-z substituted for each character, each
- * deletion, each letter inserted at each position. */
+ * deletion, each letter inserted at each position; each distinct word once. */
 static foil_status deepwordbug_every_change(const word *w, word *out, int *n)
 {
     foil_status st = FOIL_OK;
@@ -322,9 +328,11 @@ static foil_status deepwordbug_every_change(const word *w, word *out, int *n)
     }
     for (int i = 0; i < w->n && !st; i++)
         for (uint32_t l = 'a'; l <= 'z' && !st; l++) st = add_edit(w, i, 1, &l, 1, out, n);
-    for (int i = 0; w->n >= 2 && i < w->n && !st; i++) st = add_edit(w, i, 1, NULL, 0, out, n);
+    for (int i = 0; w->n >= 2 && i < w->n && !st; i++)
+        if (!same_deletion(w, i)) st = add_edit(w, i, 1, NULL, 0, out, n);
     for (int i = 0; i <= w->n && !st; i++)
-        for (uint32_t l = 'a'; l <= 'z' && !st; l++) st = add_edit(w, i, 0, &l, 1, out, n);
+        for (uint32_t l = 'a'; l <= 'z' && !st; l++)
+            if (!same_insertion(w, i, l)) st = add_edit(w, i, 0, &l, 1, out, n);
     return st;
 }
 
@@ -363,7 +371,8 @@ static foil_status textbugger_every_change(const word *w, word *out, int *n)
     foil_status st = FOIL_OK;
     const uint32_t space = ' ';
     for (int i = 1; i < w->n && !st; i++) st = add_edit(w, i, 0, &space, 1, out, n);
-    for (int i = 1; i + 1 < w->n && !st; i++) st = add_edit(w, i, 1, NULL, 0, out, n);
+    for (int i = 1; i + 1 < w->n && !st; i++)
+        if (i == 1 || !same_deletion(w, i)) st = add_edit(w, i, 1, NULL, 0, out, n);
     for (int i = 1; i + 2 < w->n && !st; i++) {
         uint32_t sw[2] = {w->c[i + 1], w->c[i]};
         st = add_edit(w, i, 2, sw, 2, out, n);
