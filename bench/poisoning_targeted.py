@@ -7,7 +7,10 @@ image, in seeded trials.
 Each trial s (1..trials) draws, from numpy's RandomState(s), a test image
 the clean model classifies correctly and an intended class other than its
 own (--intended random) or the clean model's second choice for it
-(runner-up); poisons the training set against it (`foil poison --target-index`);
+(runner-up); with --min-runner-up P, only among the images whose runner-up
+class the clean model gives a probability of at least P (targets an
+attacker would pick: correct, but not certain); poisons the training set
+against it (`foil poison --target-index`);
 trains a victim on the poisoned set, its own seed 100 + s (from scratch,
 so it shares neither initialization nor data order with the model the
 poisons were made on; for feature collision, the clean model with only
@@ -17,7 +20,7 @@ Prints one row per trial and the count.
 
   bench/poisoning_targeted.py --attack gradient-matching|feature-collision|targeted-flip --clean CLEAN.onnx
       [--trials 10] [--rate R] [--eps E] [--steps N] [--restarts R] [--ensemble M2.onnx,...] [--epochs 10]
-      [--augment P] [--control] [--foil BIN] [--work DIR]
+      [--augment P] [--control] [--min-runner-up P] [--foil BIN] [--work DIR]
 
 --augment P: the victims train with foil train --crop-pad P --flip, and
 gradient matching brews through the same augmentation (the paper's
@@ -57,6 +60,12 @@ def predictions(binary, model, x_path, work, name):
     return np.load(logits).argmax(1)
 
 
+def probability(work, name, k):
+    """Softmax probability of class k for the first row predictions() wrote."""
+    z = np.load(os.path.join(work, name + "-logits.npy"))[0]
+    return float(np.exp(z[k] - z.max()) / np.exp(z - z.max()).sum())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--attack", required=True, choices=["gradient-matching", "feature-collision", "targeted-flip"])
@@ -74,6 +83,8 @@ def main():
     ap.add_argument("--epochs", type=int, help="the victim's (10; feature-collision's fine-tuning 2)")
     ap.add_argument("--augment", type=int, default=0, help="victims train with --crop-pad P --flip; gradient "
                     "matching brews through it")
+    ap.add_argument("--min-runner-up", type=float, default=0,
+                    help="draw only test images whose runner-up class has at least this probability on the clean model")
     ap.add_argument("--control", action="store_true", help="a victim trained on the clean set with each trial's seed")
     ap.add_argument("--foil", default=os.path.join(HERE, "build", "foil"))
     ap.add_argument("--work", default="poisoning-targeted-work")
@@ -90,7 +101,11 @@ def main():
     np.save(test_x_path, (images.reshape(-1, 1, 28, 28) / np.float32(255)).astype(np.float32))
     clean_logits = os.path.join(a.work, "clean-logits.npy")
     clean_pred = predictions(a.foil, a.clean, test_x_path, a.work, "clean")
-    runner_up = np.argsort(-np.load(clean_logits), axis=1)[:, 1]
+    logits = np.load(clean_logits)
+    runner_up = np.argsort(-logits, axis=1)[:, 1]
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    runner_up_prob = np.sort(probs, axis=1)[:, -2]
 
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
@@ -102,10 +117,11 @@ def main():
     augment = ["--crop-pad", str(a.augment), "--flip"] if a.augment else []
     aug_note = f", augmented (crop after padding {a.augment}, flip)" if a.augment else ""
     print(f"# rate {rate}, {extra}victims {victims} {epochs} epochs (seed 100 + trial){aug_note}; intended class: "
-          f"{a.intended}")
+          f"{a.intended}"
+          + (f"; test images whose runner-up has p >= {a.min_runner_up} on the clean model" if a.min_runner_up else ""))
     print(f"{'trial':>5} {'image':>6} {'label':>5} {'wanted':>6} {'poisons':>7} {'objective':>9} {'victim says':>11} "
-          f"{'clean acc':>9}" + (f" {'control says':>12}" if a.control else ""))
-    wins = control_wins = 0
+          f"{'clean acc':>9} {'p wanted':>8}" + (f" {'control says':>12} {'p wanted':>8}" if a.control else ""))
+    wins = control_wins = own_wins = 0
     for s in range(1, a.trials + 1):
         d = os.path.join(a.work, f"{a.attack}-{s}")
         victim = os.path.join(a.work, f"{a.attack}-{s}.onnx")
@@ -113,7 +129,7 @@ def main():
         image = None
         while image is None:
             i = int(rng.randint(len(test_y)))
-            if clean_pred[i] == test_y[i]:
+            if clean_pred[i] == test_y[i] and runner_up_prob[i] >= a.min_runner_up:
                 image = i
         wanted = int((test_y[image] + 1 + rng.randint(9)) % 10)
         if a.intended == "runner-up":
@@ -133,6 +149,8 @@ def main():
             foil(a.foil, "train", "--arch", *arch, "--data", os.path.join(d, "train_x.npy"), "--labels",
                  os.path.join(d, "train_y.npy"), "--epochs", str(epochs), "--seed", str(100 + s), "--output",
                  victim, "--quiet", *augment)
+        said = int(predictions(a.foil, victim, os.path.join(d, "target_x.npy"), d, "victim")[0])
+        p_wanted = probability(d, "victim", wanted)
         control = None
         if a.control:
             # The same training on the clean set (foil poison at rate 0 writes it with the same split).
@@ -147,17 +165,18 @@ def main():
                      os.path.join(clean_dir, "train_y.npy"), "--epochs", str(epochs), "--seed", str(100 + s),
                      "--output", control_model, "--quiet", *augment)
             control = int(predictions(a.foil, control_model, os.path.join(d, "target_x.npy"), d, "control")[0])
+            control_p = probability(d, "control", wanted)
             control_wins += control == wanted
-        said = int(predictions(a.foil, victim, os.path.join(d, "target_x.npy"), d, "victim")[0])
+            own_wins += said == wanted and control != wanted
         acc = json.loads(foil(a.foil, "eval", "--model", victim, "--data", "fashion-mnist", "--json"))["accuracy"]
         wins += said == wanted
         objective = manifest.get("objective")
         print(f"{s:>5} {image:>6} {test_y[image]:>5} {wanted:>6} {manifest['poisoned']:>7} "
-              f"{objective if objective is not None else '-':>9.9} {said:>11} {acc:>9.4f}"
-              + (f" {control:>12}" if a.control else ""), flush=True)
+              f"{objective if objective is not None else '-':>9.9} {said:>11} {acc:>9.4f} {p_wanted:>8.3f}"
+              + (f" {control:>12} {control_p:>8.3f}" if a.control else ""), flush=True)
     print(f"success: {wins} of {a.trials} trials" +
-          (f"; victims trained on the clean set with the same seeds give the wanted class in {control_wins}"
-           if a.control else ""))
+          (f"; victims trained on the clean set with the same seeds give the wanted class in {control_wins}; "
+           f"the poisoned victim alone gives it in {own_wins}" if a.control else ""))
 
 
 if __name__ == "__main__":

@@ -370,10 +370,11 @@ static void backdoor_strip(FILE *f, const FoilAudit *a, const FoilAuditContext *
     put_class(f, ctx, a->backdoor.shown);
     fprintf(f, ". Blended half and half with %lld other images each, <b>%.1f%%</b> (95%% interval %.1f&ndash;%.1f%%) "
             "of the stamped images kept the model's answer as firmly as only %.1f%% of the same images clean do (mean "
-            "entropy below %.3g bits): the figure <b>%s</b>. A backdoor's trigger keeps its hold under blending (a "
-            "high share); a small natural or adversarial trigger loses it.</p>\n", (long long)s->overlays,
-            100 * s->tpr.value, 100 * s->tpr.low, 100 * s->tpr.high, 100 * s->fpr, s->threshold_bits,
-            FOIL_AUDIT_STRIP_KEY);
+            "entropy below %.3g bits): the figure <b>%s</b>. A backdoor's trigger tends to keep its hold under "
+            "blending (a high share) and a small natural or adversarial trigger to lose it; but this trigger is only "
+            "the smallest that reaches 99%%, weaker than a backdoor's own, so a middling share decides nothing.</p>\n",
+            (long long)s->overlays, 100 * s->tpr.value, 100 * s->tpr.low, 100 * s->tpr.high, 100 * s->fpr,
+            s->threshold_bits, FOIL_AUDIT_STRIP_KEY);
 }
 
 static void backdoor_table(FILE *f, const FoilAudit *a, const FoilAuditContext *ctx)
