@@ -60,10 +60,14 @@ def predictions(binary, model, x_path, work, name):
     return np.load(logits).argmax(1)
 
 
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
 def probability(work, name, k):
     """Softmax probability of class k for the first row predictions() wrote."""
-    z = np.load(os.path.join(work, name + "-logits.npy"))[0]
-    return float(np.exp(z[k] - z.max()) / np.exp(z - z.max()).sum())
+    return float(softmax(np.load(os.path.join(work, name + "-logits.npy"))[0])[k])
 
 
 def main():
@@ -103,9 +107,7 @@ def main():
     clean_pred = predictions(a.foil, a.clean, test_x_path, a.work, "clean")
     logits = np.load(clean_logits)
     runner_up = np.argsort(-logits, axis=1)[:, 1]
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
-    runner_up_prob = np.sort(probs, axis=1)[:, -2]
+    runner_up_prob = np.sort(softmax(logits), axis=1)[:, -2]
 
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
